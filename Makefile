@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: MIT
+#
+# ecr-deployd build. GNU make, pkg-config. `make help` lists the targets.
+# SANITIZE=1 builds everything under build/sanitize with ASan and UBSan, so
+# the two builds never mix. CI=true (or WERROR=1) turns warnings into errors.
+
+VERSION := 0.1.0
+
+PREFIX  ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+DESTDIR ?=
+PYTHON  := /usr/bin/python3
+
+ifeq ($(SANITIZE),1)
+B        := build/sanitize
+OPTFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+B        := build
+OPTFLAGS := -O2 -g -D_FORTIFY_SOURCE=2
+endif
+
+PKGS     := libcurl libcrypto libsystemd libcjson
+WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wcast-qual
+ifneq ($(filter true 1,$(CI) $(WERROR)),)
+WARNINGS += -Werror
+endif
+
+# Deferred (=) so that a first `make check` can install the packages before
+# pkg-config is asked about them.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev
+
+CPPFLAGS += -Icommon -I$(B)/gen
+CFLAGS   ?=
+CFLAGS   += -std=gnu11 $(OPTFLAGS) $(WARNINGS) -fstack-protector-strong -MMD -MP $(PKG_CFLAGS)
+LDFLAGS  += $(filter -fsanitize=%,$(OPTFLAGS)) -Wl,--as-needed -Wl,-z,relro,-z,now
+
+COMMON_SRC := $(sort $(wildcard common/*.c))
+DAEMON_SRC := $(sort $(wildcard daemon/*.c))
+UNIT_SRC   := $(sort $(wildcard tests/unit/*.c))
+
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/obj/%.o)
+UNIT_OBJ   := $(UNIT_SRC:%.c=$(B)/obj/%.o)
+
+BIN  := $(B)/ecr-deployd
+UNIT := $(B)/unit-tests
+
+GIT_REV := $(shell [ "$$(git -C . rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
+		git describe --always --dirty --abbrev=12 2>/dev/null)
+
+.PHONY: all check deps tests demo install uninstall lint format clean help FORCE
+
+all: $(BIN)
+
+help:
+	@echo "make              build $(BIN)"
+	@echo "make check        install missing packages (as root), build, run every test"
+	@echo "make check SANITIZE=1   the same under ASan+UBSan in build/sanitize"
+	@echo "make demo         the daemon's job end to end against the bundled simulator"
+	@echo "make install      install under DESTDIR/PREFIX (default $(PREFIX))"
+	@echo "make lint         cppcheck and the banned-function check"
+	@echo "make format       clang-format every C file"
+	@echo "make clean        remove build/"
+
+$(B)/.libs-ok:
+	@mkdir -p $(@D)
+	@pkg-config --exists $(PKGS) && [ -f /usr/include/ev.h ] || { \
+		echo "missing build packages; as root run: bash scripts/install-deps" >&2; exit 1; }
+	@touch $@
+
+$(B)/gen/version.h: FORCE
+	@mkdir -p $(@D)
+	@printf '#define ECR_DEPLOYD_VERSION "%s"\n#define ECR_DEPLOYD_REVISION "%s"\n' \
+		'$(VERSION)' '$(GIT_REV)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(B)/obj/%.o: %.c | $(B)/.libs-ok
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/obj/daemon/main.o: $(B)/gen/version.h
+
+$(BIN): $(DAEMON_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(UNIT): $(UNIT_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(UNIT_OBJ): CPPFLAGS += -Itests/unit
+
+tests: $(BIN) $(UNIT)
+
+# Installs what is missing when run as root; otherwise says what to run.
+deps:
+	@if ! bash scripts/install-deps --check >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then bash scripts/install-deps; else \
+			echo "make check needs packages; as root run: bash scripts/install-deps" >&2; \
+			echo "  (missing: $$(bash scripts/install-deps --check | tr '\n' ' '))" >&2; \
+			exit 1; fi; fi
+
+check: deps
+	@$(MAKE) --no-print-directory tests
+	@B=$(B) PYTHON=$(PYTHON) bash tests/run-suites
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@B=$(B) bash scripts/demo
+
+install: $(BIN)
+	install -d $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/ecr-deployd
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/ecr-deployd
+
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find common daemon config systemd tests -name '*.[ch]')
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--std=c11 --inline-suppr --suppress=missingIncludeSystem \
+		-Icommon -Itests/unit -D__GNUC__ common daemon tests/unit
+	@if git grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets|strtok)[[:space:]]*\(' \
+		-- '*.c' '*.h'; then echo "lint: banned functions above (see STYLE)" >&2; exit 1; fi
+	@echo "lint: clean"
+
+format:
+	clang-format -i $(C_FILES)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)
