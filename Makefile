@@ -59,7 +59,7 @@ help:
 	@echo "make check SANITIZE=1   the same under ASan+UBSan in build/sanitize"
 	@echo "make demo         the daemon's job end to end against the bundled simulator"
 	@echo "make install      install under DESTDIR/PREFIX (default $(PREFIX))"
-	@echo "make lint         cppcheck and the banned-function check"
+	@echo "make lint         cppcheck, the banned-function check, clang-format --dry-run"
 	@echo "make format       clang-format every C file"
 	@echo "make clean        remove build/"
 
@@ -122,6 +122,7 @@ lint:
 		-Icommon -Itests/unit -D__GNUC__ common daemon tests/unit
 	@if git grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets|strtok)[[:space:]]*\(' \
 		-- '*.c' '*.h'; then echo "lint: banned functions above (see STYLE)" >&2; exit 1; fi
+	@clang-format --dry-run --Werror $(C_FILES)
 	@echo "lint: clean"
 
 format:

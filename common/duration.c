@@ -67,7 +67,8 @@ int duration_parse(const char *text, uint64_t *ret_ms, const char **reason)
 
 		if (*p < '0' || *p > '9')
 			return fail(reason,
-				    "expected a number followed by a unit (d, h, m, s, ms), as in '30s' or '1h30m'",
+				    "expected a number followed by a unit (d, h, m, s, ms), as in "
+				    "'30s' or '1h30m'",
 				    -EINVAL);
 		while (*p >= '0' && *p <= '9') {
 			unsigned digit = (unsigned)(*p - '0');
@@ -81,11 +82,13 @@ int duration_parse(const char *text, uint64_t *ret_ms, const char **reason)
 				    -EINVAL);
 		u = match_unit(p, &ulen);
 		if (u < 0)
-			return fail(reason, "unknown unit; the units are d, h, m, s and ms", -EINVAL);
-		if (u <= last_unit)
-			return fail(reason,
-				    "units must come from largest to smallest, each once (as in '1h30m')",
+			return fail(reason, "unknown unit; the units are d, h, m, s and ms",
 				    -EINVAL);
+		if (u <= last_unit)
+			return fail(
+			    reason,
+			    "units must come from largest to smallest, each once (as in '1h30m')",
+			    -EINVAL);
 		last_unit = u;
 		if (n > UINT64_MAX / units[u].ms)
 			return fail(reason, "the duration is too long", -ERANGE);

@@ -45,7 +45,7 @@ int strbuf_putc(struct strbuf *sb, char c);
 /* Appends formatted text; as strbuf_append(), plus -EINVAL on a format error. */
 int strbuf_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 
 /* The contents, NUL-terminated; valid until the next change. Never NULL. */
 const char *strbuf_str(const struct strbuf *sb);

@@ -22,26 +22,25 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: ecr-deployd [OPTION]...\n"
-		"Watch Amazon ECR tags and deploy new image digests to Amazon ECS services.\n"
-		"\n"
-		"  -c, --config FILE   main configuration file (default " DEFAULT_CONFIG ")\n"
-		"  -h, --help          show this help and exit\n"
-		"  -V, --version       show the version and the libraries in use, and exit\n"
-		"\n"
-		"Exit status: 0 success, 64 usage error, 66 configuration file missing,\n"
-		"69 the requested mode is not available in this build, 70 internal error,\n"
-		"78 configuration error.\n");
+	fprintf(out, "Usage: ecr-deployd [OPTION]...\n"
+		     "Watch Amazon ECR tags and deploy new image digests to Amazon ECS services.\n"
+		     "\n"
+		     "  -c, --config FILE   main configuration file (default " DEFAULT_CONFIG ")\n"
+		     "  -h, --help          show this help and exit\n"
+		     "  -V, --version       show the version and the libraries in use, and exit\n"
+		     "\n"
+		     "Exit status: 0 success, 64 usage error, 66 configuration file missing,\n"
+		     "69 the requested mode is not available in this build, 70 internal error,\n"
+		     "78 configuration error.\n");
 }
 
 static void version(void)
 {
 	printf("ecr-deployd %s%s%s%s\n", ECR_DEPLOYD_VERSION, *ECR_DEPLOYD_REVISION ? " (" : "",
 	       ECR_DEPLOYD_REVISION, *ECR_DEPLOYD_REVISION ? ")" : "");
-	printf("libcurl %s, %s, libev %d.%d, cJSON %s\n", curl_version_info(CURLVERSION_NOW)->version,
-	       OpenSSL_version(OPENSSL_VERSION), ev_version_major(), ev_version_minor(),
-	       cJSON_Version());
+	printf("libcurl %s, %s, libev %d.%d, cJSON %s\n",
+	       curl_version_info(CURLVERSION_NOW)->version, OpenSSL_version(OPENSSL_VERSION),
+	       ev_version_major(), ev_version_minor(), cJSON_Version());
 }
 
 int main(int argc, char **argv)
@@ -81,7 +80,8 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return EX_NOINPUT;
 	}
-	fprintf(stderr,
-		"ecr-deployd: this build has no watch engine yet; only --help and --version work\n");
+	fprintf(
+	    stderr,
+	    "ecr-deployd: this build has no watch engine yet; only --help and --version work\n");
 	return EX_UNAVAILABLE;
 }

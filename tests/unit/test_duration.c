@@ -14,18 +14,10 @@ TEST(duration_parse_accepts)
 		const char *text;
 		uint64_t ms;
 	} rows[] = {
-		{ "0s", 0 },
-		{ "30s", 30000 },
-		{ "15m", 900000 },
-		{ "1h", 3600000 },
-		{ "1h30m", 5400000 },
-		{ "2d", 172800000 },
-		{ "250ms", 250 },
-		{ "1m30s", 90000 },
-		{ "1d2h3m4s5ms", 93784005 },
-		{ "90s", 90000 },
-		{ "007s", 7000 },
-		{ "18446744073709551615ms", UINT64_MAX },
+		{ "0s", 0 },       { "30s", 30000 },     { "15m", 900000 },
+		{ "1h", 3600000 }, { "1h30m", 5400000 }, { "2d", 172800000 },
+		{ "250ms", 250 },  { "1m30s", 90000 },   { "1d2h3m4s5ms", 93784005 },
+		{ "90s", 90000 },  { "007s", 7000 },     { "18446744073709551615ms", UINT64_MAX },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -81,7 +73,7 @@ TEST(duration_parse_rejects)
 			unit_fail(__FILE__, __LINE__, "'%s': got %d, want %d", rows[i].text, r,
 				  rows[i].err);
 		if (rows[i].err == 0)
-			continue; /* the boundary just inside the range */
+			continue;   /* the boundary just inside the range */
 		CHECK_INT(ms, 777); /* untouched on failure */
 		if (!why || !strstr(why, rows[i].reason_part))
 			unit_fail(__FILE__, __LINE__, "'%s': reason '%s' lacks '%s'", rows[i].text,
@@ -96,14 +88,10 @@ TEST(duration_format_round_trips)
 		uint64_t ms;
 		const char *text;
 	} rows[] = {
-		{ 0, "0s" },
-		{ 1, "1ms" },
-		{ 1000, "1s" },
-		{ 2500, "2s500ms" },
-		{ 90000, "1m30s" },
-		{ 5400000, "1h30m" },
-		{ 86400000, "1d" },
-		{ 93784005, "1d2h3m4s5ms" },
+		{ 0, "0s" },        { 1, "1ms" },
+		{ 1000, "1s" },     { 2500, "2s500ms" },
+		{ 90000, "1m30s" }, { 5400000, "1h30m" },
+		{ 86400000, "1d" }, { 93784005, "1d2h3m4s5ms" },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
