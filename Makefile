@@ -95,9 +95,10 @@ tests: $(BIN) $(UNIT)
 deps:
 	@if ! bash scripts/install-deps --check >/dev/null; then \
 		if [ "$$(id -u)" = 0 ]; then bash scripts/install-deps; else \
-			echo "make check needs packages; as root run: bash scripts/install-deps" >&2; \
-			echo "  (missing: $$(bash scripts/install-deps --check | tr '\n' ' '))" >&2; \
-			exit 1; fi; fi
+			echo "make: packages are missing; as root run:" >&2; \
+			echo "  apt-get update && apt-get install -y --no-install-recommends" \
+				$$(bash scripts/install-deps --check) >&2; \
+			echo "(or: bash scripts/install-deps)" >&2; exit 1; fi; fi
 
 check: deps
 	@$(MAKE) --no-print-directory tests

@@ -30,3 +30,15 @@ def test_install_prefix(ctx):
     make("install", "DESTDIR=" + dest, "PREFIX=/usr")
     check(os.access(os.path.join(dest, "usr/sbin/ecr-deployd"), os.X_OK), "PREFIX=/usr installs to /usr/sbin")
     check(not os.path.exists(os.path.join(dest, "usr/local")), "nothing under usr/local")
+
+
+def test_install_deps_is_idempotent(ctx):
+    # make check ran install-deps before this suite: nothing may be missing now,
+    # and a second run must find everything present and install nothing.
+    script = os.path.join(ROOT, "scripts/install-deps")
+    status, out, err = ctx.run(["bash", script, "--check"])
+    check_eq((status, out), (0, ""), "install-deps --check after install")
+    if os.getuid() == 0:
+        status, out, err = ctx.run(["bash", script], timeout=60)
+        check_eq(status, 0, "second install-deps run")
+        check("packages present" in out and "installing" not in out, "second run installs nothing: %r" % out)
