@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+"""awssim: a strict, fault-injecting AWS simulator for ecr-deployd's tests."""

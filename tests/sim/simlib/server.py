@@ -1,0 +1,443 @@
+# SPDX-License-Identifier: MIT
+"""The simulator's HTTP front: one port (plus an optional TLS port) for every
+service, routed by X-Amz-Target (JSON protocols), by form Action (STS query
+protocol), and by path for the credential endpoints and the /_sim/ control
+API. One thread per connection, HTTP/1.1 keep-alive."""
+
+import copy
+import email.utils
+import http.server
+import json
+import socket
+import socketserver
+import ssl
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+
+from . import model
+from .auth import verify
+from .core import AwsError, new_request_id, redact
+from .sts import xml_error, xml_response
+from .world import AFTER_FAULTS
+
+JSON_SERVICES = {
+    "AmazonEC2ContainerRegistry_V20150921": ("ecr", "1.1"),
+    "AmazonEC2ContainerServiceV20141113": ("ecs", "1.1"),
+    "CodeDeploy_20141006": ("codedeploy", "1.1"),
+    "AmazonSQS": ("sqs", "1.0"),
+}
+VALIDATION_ERRORS = {
+    "ecr": ("InvalidParameterException", None),
+    "ecs": ("ClientException", None),
+    "codedeploy": ("ValidationException", None),
+    "sqs": ("InvalidParameterValue", "InvalidParameterValue;Sender"),
+}
+MAX_BODY = 10 * 1024 * 1024
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "awssim"
+    sys_version = ""
+
+    def date_time_string(self, timestamp=None):
+        # The Date header is the simulated server's clock (skew included):
+        # clients correct their signing time from it.
+        return email.utils.formatdate(self.world.clock.server_now(), usegmt=True)
+
+    def log_message(self, fmt, *args):  # one line per request is written by _log_line
+        pass
+
+    def _log_line(self, what, status, started, extra=""):
+        sys.stderr.write("awssim: %s %s %d %.1fms%s\n" % (self.command, what, status,
+                                                           (time.monotonic() - started) * 1000, extra))
+        sys.stderr.flush()
+
+    @property
+    def world(self):
+        return self.server.world
+
+    # -- plumbing ---------------------------------------------------------
+    def _send(self, status, ctype, body, headers=(), fault=None):
+        if isinstance(body, str):
+            body = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        if fault in ("close-mid", "truncated"):
+            self.end_headers()
+            self.wfile.write(body[:max(1, len(body) // 2)])
+            self.wfile.flush()
+            if fault == "close-mid":
+                # An abortive close: RST instead of FIN.
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _read_body(self):
+        n = self.headers.get("Content-Length")
+        if n is None:
+            return b""
+        n = int(n)
+        if n > MAX_BODY:
+            raise AwsError("RequestEntityTooLarge", "request body over %d bytes" % MAX_BODY, 413)
+        return self.rfile.read(n)
+
+    def do_GET(self):
+        self._route()
+
+    def do_PUT(self):
+        self._route()
+
+    def do_POST(self):
+        self._route()
+
+    def do_DELETE(self):
+        self._route()
+
+    def _route(self):
+        started = time.monotonic()
+        try:
+            body = self._read_body()
+        except (ValueError, AwsError):
+            self._send(400, "text/plain", "bad Content-Length")
+            return
+        path = urllib.parse.urlsplit(self.path).path
+        if path.startswith("/_sim/"):
+            status = self._control(path, body)
+            self._log_line(path, status, started)
+            return
+        got = self.world.creds.handle(self.command, path, self.headers.items())
+        if got is not None:
+            status, ctype, text = got
+            self.world.record(service="credentials", operation=path, status=status, signature="unsigned")
+            self._send(status, ctype, text)
+            self._log_line(path, status, started)
+            return
+        if self.command == "POST" and path == "/":
+            target = self.headers.get("X-Amz-Target")
+            if target:
+                self._json_call(target, body, started)
+            else:
+                self._query_call(body, started)
+            return
+        self._send(404, "text/plain", "awssim: nothing at %s %s\n" % (self.command, path))
+        self._log_line(path, 404, started)
+
+    # -- faults -------------------------------------------------------------
+    def _pre_fault(self, fault, service, error_json):
+        """Faults that replace the call; returns True when one was sent."""
+        kind = fault["kind"]
+        if kind == "delay":
+            time.sleep(float(fault["delay"]))
+            return False
+        if kind == "close-before":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return True
+        if kind in AFTER_FAULTS:
+            return False
+        err = {
+            "throttle": AwsError("ThrottlingException", "Rate exceeded", 400),
+            "429": AwsError("ThrottlingException", "Rate exceeded", 429),
+            "500": AwsError("ServerException" if service in ("ecr", "ecs") else "InternalFailure",
+                            "We encountered an internal error. Please try again.", 500, sender=False),
+            "503": AwsError("ServiceUnavailableException", "Service Unavailable", 503, sender=False),
+        }[kind]
+        if service == "sqs" and kind == "throttle":
+            err = AwsError("RequestThrottled", "Request is throttled.", 400, namespace="com.amazonaws.sqs",
+                           query_error="RequestThrottled;Sender")
+        error_json(err)
+        return True
+
+    # -- AWS JSON protocols ---------------------------------------------------
+    def _json_call(self, target, body, started):
+        rid = new_request_id()
+        prefix, _, operation = target.rpartition(".")
+        entry = {"service": None, "operation": operation, "signature": None, "status": None, "error": None,
+                 "fault": None, "params": None, "protocol": "json"}
+        svc = JSON_SERVICES.get(prefix)
+        version = svc[1] if svc else "1.1"
+
+        def error(err):
+            payload = {"__type": ("%s#%s" % (err.namespace, err.code)) if err.namespace else err.code,
+                       "message": err.message}
+            headers = [("x-amzn-RequestId", rid)]
+            if err.query_error:
+                headers.append(("x-amzn-query-error", err.query_error))
+            self._send(err.status, "application/x-amz-json-%s" % version, json.dumps(payload), headers)
+            entry.update(status=err.status, error=err.code)
+
+        try:
+            if svc is None:
+                raise AwsError("UnknownOperationException", "Unknown target prefix '%s'" % prefix)
+            service = svc[0]
+            entry["service"] = service
+            ctype = self.headers.get("Content-Type", "")
+            if ctype.split(";")[0].strip() != "application/x-amz-json-%s" % version:
+                raise AwsError("SerializationException", "Content-Type must be application/x-amz-json-%s, not '%s'"
+                               % (version, ctype))
+            if service == "sqs" and self.headers.get("x-amzn-query-mode") != "true":
+                raise AwsError("InvalidParameterValue", "SQS is a query-compatible JSON service: send "
+                               "'x-amzn-query-mode: true'", namespace="com.amazonaws.sqs",
+                               query_error="InvalidParameterValue;Sender")
+            try:
+                ident = verify(self.world.keys, "POST", self.headers.get("Host", ""), self.path,
+                               self.headers.items(), body, service)
+                entry["signature"] = "ok"
+                entry["access_key"] = ident.key.access_key
+            except AwsError as e:
+                entry["signature"] = e.code
+                raise
+            try:
+                params = json.loads(body.decode("utf-8")) if body else {}
+            except (ValueError, UnicodeDecodeError) as e:
+                raise AwsError("SerializationException", "The request body is not valid JSON: %s" % e)
+            entry["params"] = redact(params) if isinstance(params, dict) else params
+            if operation not in model.operations(service):
+                raise AwsError("UnknownOperationException", "Unknown operation %s" % operation)
+            handler = type(self.world.service_obj(service)).OPERATIONS.get(operation)
+            if handler is None:
+                raise AwsError("UnknownOperationException", "awssim does not simulate %s.%s" % (service, operation))
+            problems = model.validate(service, operation, copy.deepcopy(params))
+            if problems:
+                code, qerr = VALIDATION_ERRORS[service]
+                raise AwsError(code, "; ".join(problems), namespace="com.amazonaws.sqs" if service == "sqs" else None,
+                               query_error=qerr)
+            with self.world.lock:
+                fault = self.world.faults.take(service, operation)
+            if fault:
+                entry["fault"] = fault["kind"]
+                if self._pre_fault(fault, service, error):
+                    return
+            ctx = _Ctx(ident)
+            with self.world.lock:
+                result = handler(self.world.service_obj(service), ctx, params)
+            text = json.dumps(result)
+            kind = fault["kind"] if fault else None
+            headers = [("x-amzn-RequestId", rid)]
+            ctype_out = "application/x-amz-json-%s" % version
+            if kind == "malformed-json":
+                text = text[:max(1, len(text) // 2)] + "\x00<!-- not json"
+            elif kind == "wrong-content-type":
+                ctype_out, text = "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>"
+            self._send(200, ctype_out, text, headers, fault=kind)
+            entry.update(status=200)
+        except AwsError as e:
+            error(e)
+        except (BrokenPipeError, ConnectionResetError):
+            entry.update(status=0, error="ClientClosed")
+        finally:
+            entry["request_id"] = rid
+            self.world.record(**entry)
+            self._log_line("%s.%s" % (entry["service"] or prefix, operation), entry["status"] or 0, started,
+                           " sig=%s%s%s" % (entry["signature"] or "-",
+                                            " error=%s" % entry["error"] if entry["error"] else "",
+                                            " fault=%s" % entry["fault"] if entry["fault"] else ""))
+
+    # -- STS query protocol -------------------------------------------------
+    def _query_call(self, body, started):
+        rid = new_request_id()
+        entry = {"service": "sts", "operation": None, "signature": None, "status": None, "error": None,
+                 "fault": None, "params": None, "protocol": "query"}
+        try:
+            ctype = self.headers.get("Content-Type", "")
+            if ctype.split(";")[0].strip() != "application/x-www-form-urlencoded":
+                raise AwsError("InvalidAction", "POST / needs X-Amz-Target (JSON protocols) or a form body "
+                               "(query protocol), not Content-Type '%s'" % ctype)
+            form = urllib.parse.parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+            params = {k: v[-1] for k, v in form.items()}
+            action = params.pop("Action", None)
+            version = params.pop("Version", None)
+            entry["operation"] = action
+            entry["params"] = redact(params)
+            sts = self.world.sts
+            if action not in type(sts).OPERATIONS:
+                raise AwsError("InvalidAction", "Could not find operation %s for version %s" % (action, version))
+            if version != "2011-06-15":
+                raise AwsError("InvalidAction", "Could not find operation %s for version %s" % (action, version))
+            ident = None
+            if action in type(sts).UNSIGNED and "Authorization" not in self.headers:
+                entry["signature"] = "unsigned"
+            else:
+                try:
+                    ident = verify(self.world.keys, "POST", self.headers.get("Host", ""), self.path,
+                                   self.headers.items(), body, "sts", protocol="query")
+                    entry["signature"] = "ok"
+                    entry["access_key"] = ident.key.access_key
+                except AwsError as e:
+                    entry["signature"] = e.code
+                    raise
+            if "DurationSeconds" in params:
+                try:
+                    params["DurationSeconds"] = int(params["DurationSeconds"])
+                except ValueError:
+                    raise AwsError("ValidationError", "DurationSeconds must be an integer")
+            problems = model.validate("sts", action, dict(params))
+            if problems:
+                raise AwsError("ValidationError", "; ".join(problems))
+            with self.world.lock:
+                fault = self.world.faults.take("sts", action)
+            if fault:
+                entry["fault"] = fault["kind"]
+                if self._pre_fault(fault, "sts", _raise):
+                    return
+            with self.world.lock:
+                name, result_xml = type(sts).OPERATIONS[action](sts, _Ctx(ident) if ident else None, params)
+            kind = fault["kind"] if fault else None
+            text = xml_response(name, result_xml, rid)
+            ctype_out = "text/xml"
+            if kind == "malformed-json":
+                text = text[:len(text) // 2]
+            elif kind == "wrong-content-type":
+                ctype_out, text = "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>"
+            self._send(200, ctype_out, text, [("x-amzn-RequestId", rid)], fault=kind)
+            entry["status"] = 200
+        except AwsError as e:
+            self._send(e.status, "text/xml", xml_error(e, rid), [("x-amzn-RequestId", rid)])
+            entry.update(status=e.status, error=e.code)
+        except (BrokenPipeError, ConnectionResetError):
+            entry.update(status=0, error="ClientClosed")
+        finally:
+            entry["request_id"] = rid
+            self.world.record(**entry)
+            self._log_line("sts.%s" % entry["operation"], entry["status"] or 0, started,
+                           " sig=%s%s" % (entry["signature"] or "-",
+                                          " error=%s" % entry["error"] if entry["error"] else ""))
+
+    # -- control API -----------------------------------------------------------
+    def _control(self, path, body):
+        w = self.world
+        try:
+            req = json.loads(body.decode()) if body else {}
+        except ValueError as e:
+            return self._ctl(400, {"error": "body is not JSON: %s" % e})
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        m, p = self.command, path[len("/_sim"):]
+        try:
+            if (m, p) == ("GET", "/health"):
+                return self._ctl(200, {"ok": True, "port": w.port})
+            if (m, p) == ("POST", "/reset"):
+                w.reset()
+                return self._ctl(200, {"ok": True})
+            if (m, p) == ("POST", "/seed"):
+                return self._ctl(200, w.seed(req))
+            if (m, p) == ("POST", "/push"):
+                d = w.push(req["repository"], req.get("tag"), req.get("account"), req.get("region"),
+                           req.get("manifest"), req.get("seed"))
+                return self._ctl(200, {"digest": d})
+            if (m, p) == ("POST", "/bad-digest"):
+                mode = req.get("mode", "exit")
+                if mode not in ("exit", "health", None):
+                    raise ValueError("mode must be 'exit', 'health' or null")
+                with w.lock:
+                    if mode is None:
+                        w.ecs.bad_digests.pop(req["digest"], None)
+                    else:
+                        w.ecs.bad_digests[req["digest"]] = mode
+                return self._ctl(200, {"ok": True})
+            if (m, p) == ("POST", "/settings"):
+                with w.lock:
+                    w.apply_settings(req)
+                    return self._ctl(200, dict(w.settings))
+            if (m, p) == ("GET", "/settings"):
+                return self._ctl(200, dict(w.settings))
+            if (m, p) == ("POST", "/faults"):
+                with w.lock:
+                    for r in req.get("rules", [req] if "kind" in req else []):
+                        w.faults.add(r)
+                    return self._ctl(200, {"rules": w.faults.rules})
+            if (m, p) == ("GET", "/faults"):
+                return self._ctl(200, {"rules": w.faults.rules})
+            if (m, p) == ("DELETE", "/faults"):
+                with w.lock:
+                    w.faults.rules = []
+                return self._ctl(200, {"rules": []})
+            if (m, p) == ("GET", "/requests"):
+                since = int(q.get("since", ["0"])[0])
+                return self._ctl(200, {"requests": w.requests(since), "last": w.seq})
+            if (m, p) == ("POST", "/event-rules"):
+                w.add_event_rule(req)
+                return self._ctl(200, {"ok": True})
+            if (m, p) == ("POST", "/keys"):
+                w.keys.add_static(req["access_key"], req["secret"], req.get("account", "123456789012"))
+                return self._ctl(200, {"ok": True})
+            if (m, p) == ("POST", "/sqs-send"):
+                with w.lock:
+                    qobj = w.sqs.find(req.get("account", "123456789012"), req.get("region", "us-east-1"),
+                                      req["queue"])
+                    if qobj is None:
+                        raise KeyError("queue %s" % req["queue"])
+                    msg = w.sqs.send(qobj, req["body"])
+                return self._ctl(200, {"MessageId": msg.id})
+            if (m, p) == ("POST", "/container-credentials"):
+                with w.lock:
+                    w.creds.container_ids[req["id"]] = req.get("account", "123456789012")
+                return self._ctl(200, {"path": "/v2/credentials/" + req["id"]})
+            if (m, p) == ("POST", "/tick"):
+                w.tick()
+                return self._ctl(200, {"ok": True})
+            return self._ctl(404, {"error": "no control endpoint %s %s" % (m, path)})
+        except AwsError as e:
+            return self._ctl(400, {"error": "%s: %s" % (e.code, e.message)})
+        except (KeyError, ValueError, TypeError) as e:
+            return self._ctl(400, {"error": "%s: %s" % (type(e).__name__, e)})
+
+    def _ctl(self, status, obj):
+        self._send(status, "application/json", json.dumps(obj, default=str))
+        return status
+
+
+def _raise(err):
+    raise err
+
+
+class _Ctx:
+    def __init__(self, ident):
+        self.account = ident.account
+        self.region = ident.region
+        self.arn = ident.arn
+        self.key = ident.key
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, addr, world, tls_context=None):
+        self.world = world
+        self.tls_context = tls_context
+        super().__init__(addr, Handler)
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.tls_context is not None:
+            sock = self.tls_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
+    def handle_error(self, request, client_address):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, ssl.SSLError, socket.timeout)):
+            return  # a client that went away or failed the handshake
+        super().handle_error(request, client_address)
+
+
+def tls_context(cert, key):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def serve_forever_in_thread(server):
+    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    t.start()
+    return t

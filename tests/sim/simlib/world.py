@@ -1,0 +1,267 @@
+# SPDX-License-Identifier: MIT
+"""The simulated AWS world: every service's state behind one lock, the
+clock, the keys, the faults to inject, the request log, and the ticker that
+moves rollouts forward."""
+
+import collections
+import copy
+import json
+import random
+import threading
+import time
+import types
+import uuid
+
+from . import model
+from .auth import KeyStore
+from .codedeploy import CodeDeploy
+from .core import DEFAULT_ACCOUNT, DEFAULT_REGION, AwsError, Clock, Pager, redact
+from .creds import CredentialEndpoints
+from .ecr import Ecr, generated_manifest
+from .ecs import Ecs
+from .sqs import Sqs
+from .sts import Sts
+
+FAULT_KINDS = ("throttle", "429", "500", "503", "delay", "close-before", "close-mid", "malformed-json",
+               "truncated", "wrong-content-type")
+# Faults that lose the response of a call that was carried out.
+AFTER_FAULTS = ("close-mid", "malformed-json", "truncated", "wrong-content-type")
+
+REQUEST_LOG_MAX = 200000
+
+DEFAULT_SETTINGS = {
+    "task_start_seconds": 1.0,
+    "time_acceleration": 1.0,
+    "circuit_breaker_threshold": None,
+    "clock_skew_seconds": 0.0,
+    "credential_lifetime_seconds": 3600,
+    "codedeploy_step_seconds": 1.0,
+    "imds_v1": False,
+    "container_authorization": None,
+    "web_identity_tokens": None,
+}
+
+
+def internal_ctx(account=None, region=None):
+    account = account or DEFAULT_ACCOUNT
+    return types.SimpleNamespace(account=account, region=region or DEFAULT_REGION,
+                                 arn="arn:aws:iam::%s:user/awssim-seed" % account, key=None)
+
+
+class Faults:
+    """Rules: {"match": "ecs.UpdateService" | "ecs.*" | "*", "kind": K,
+    "count": N (next N matching calls) or "rate": 0..1, "delay": seconds}."""
+
+    def __init__(self):
+        self.rules = []
+
+    def add(self, rule):
+        kind = str(rule.get("kind"))
+        if kind not in FAULT_KINDS:
+            raise ValueError("unknown fault kind %r; kinds: %s" % (kind, ", ".join(FAULT_KINDS)))
+        if "count" not in rule and "rate" not in rule:
+            rule = dict(rule, count=1)
+        if kind == "delay" and not isinstance(rule.get("delay"), (int, float)):
+            raise ValueError("a delay fault needs 'delay' seconds")
+        self.rules.append(dict(rule, kind=kind, match=rule.get("match", "*")))
+
+    def take(self, service, operation):
+        name = "%s.%s" % (service, operation)
+        for r in list(self.rules):
+            m = r["match"]
+            if m != "*" and m != name and not (m.endswith(".*") and m[:-2] == service):
+                continue
+            if "count" in r:
+                r["count"] -= 1
+                if r["count"] <= 0:
+                    self.rules.remove(r)
+                return r
+            if random.random() < float(r["rate"]):
+                return r
+        return None
+
+
+class World:
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
+        self.clock = Clock()
+        self.keys = KeyStore(self.clock)
+        self.pager = Pager()
+        self.log = collections.deque(maxlen=REQUEST_LOG_MAX)
+        self.seq = 0
+        self.port = None
+        self._reset_state()
+
+    def _reset_state(self):
+        self.settings = dict(DEFAULT_SETTINGS)
+        self.clock.skew = 0.0
+        self.clock.set_acceleration(1.0)
+        self.faults = Faults()
+        self.event_rules = []
+        self.ecr = Ecr(self)
+        self.ecs = Ecs(self)
+        self.sqs = Sqs(self)
+        self.codedeploy = CodeDeploy(self)
+        self.sts = Sts(self)
+        self.creds = CredentialEndpoints(self)
+
+    def reset(self):
+        with self.lock:
+            self._reset_state()
+            self.keys.clear_issued()
+            self.log.clear()
+            self.cond.notify_all()
+
+    # -- settings ------------------------------------------------------------
+    def apply_settings(self, s):
+        unknown = set(s) - set(DEFAULT_SETTINGS)
+        if unknown:
+            raise ValueError("unknown settings: %s; known: %s" % (", ".join(sorted(unknown)),
+                                                                 ", ".join(sorted(DEFAULT_SETTINGS))))
+        self.settings.update(s)
+        if "time_acceleration" in s:
+            self.clock.set_acceleration(float(s["time_acceleration"]))
+        if "clock_skew_seconds" in s:
+            self.clock.skew = float(s["clock_skew_seconds"])
+        self.creds.imds_v1 = bool(self.settings["imds_v1"])
+        self.creds.container_token = self.settings["container_authorization"]
+        t = self.settings["web_identity_tokens"]
+        self.sts.web_identity_tokens = set(t) if t is not None else None
+
+    # -- events ----------------------------------------------------------------
+    def on_push(self, repo, image, tag):
+        """EventBridge: an "ECR Image Action" PUSH event to every queue whose
+        rule matches, with the body EventBridge sends to an SQS target."""
+        for rule in self.event_rules:
+            if rule["account"] != repo.account or rule["region"] != repo.region:
+                continue
+            if rule.get("repositories") and repo.name not in rule["repositories"]:
+                continue
+            q = self.sqs.find(repo.account, repo.region, rule["queue"])
+            if q is None:
+                continue
+            event = {
+                "version": "0", "id": str(uuid.uuid4()), "detail-type": "ECR Image Action",
+                "source": "aws.ecr", "account": repo.account,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock.sim_now())),
+                "region": repo.region, "resources": [],
+                "detail": {"result": "SUCCESS", "repository-name": repo.name, "image-digest": image.digest,
+                           "action-type": "PUSH", "image-tag": tag,
+                           "manifest-media-type": image.media_type},
+            }
+            self.sqs.send(q, json.dumps(event))
+
+    # -- time --------------------------------------------------------------
+    def tick(self):
+        with self.lock:
+            now = self.clock.sim_now()
+            self.ecs.tick(now)
+            self.codedeploy.tick(now)
+
+    # -- request log -------------------------------------------------------
+    def record(self, **entry):
+        with self.lock:
+            self.seq += 1
+            entry["seq"] = self.seq
+            entry["time"] = time.time()
+            if "params" in entry:
+                entry["params"] = redact(entry["params"])
+            self.log.append(entry)
+
+    def requests(self, since=0):
+        with self.lock:
+            return [e for e in self.log if e["seq"] > since]
+
+    # -- seeding ---------------------------------------------------------------
+    def call(self, service, operation, params, account=None, region=None):
+        """An API call made by the simulator itself (seeding, control): the
+        same validation and handlers as a client's call, without signing."""
+        params = copy.deepcopy(params)
+        errors = model.validate(service, operation, copy.deepcopy(params))
+        if errors:
+            raise AwsError("ValidationException", "%s.%s: %s" % (service, operation, "; ".join(errors)))
+        handler = self.handlers(service)[operation]
+        with self.lock:
+            return handler(self.service_obj(service), internal_ctx(account, region), params)
+
+    def service_obj(self, service):
+        return {"ecr": self.ecr, "ecs": self.ecs, "sqs": self.sqs, "codedeploy": self.codedeploy,
+                "sts": self.sts}[service]
+
+    def handlers(self, service):
+        return type(self.service_obj(service)).OPERATIONS
+
+    def push(self, repository, tag, account=None, region=None, manifest=None, seed=None):
+        if manifest is None:
+            manifest = generated_manifest(seed or uuid.uuid4().hex)
+        elif not isinstance(manifest, str):
+            manifest = json.dumps(manifest)
+        p = {"repositoryName": repository, "imageManifest": manifest}
+        if tag is not None:
+            p["imageTag"] = tag
+        out = self.call("ecr", "PutImage", p, account, region)
+        return out["image"]["imageId"]["imageDigest"]
+
+    def seed(self, spec):
+        """Builds a world from a JSON spec; see tests/sim/README.md."""
+        done = {"images": {}}
+        for k in spec.get("keys", []):
+            self.keys.add_static(k["access_key"], k["secret"], k.get("account", DEFAULT_ACCOUNT))
+        if "settings" in spec:
+            with self.lock:
+                self.apply_settings(spec["settings"])
+        for r in spec.get("repositories", []):
+            a, reg = r.get("account"), r.get("region")
+            p = {"repositoryName": r["name"]}
+            if "imageTagMutability" in r:
+                p["imageTagMutability"] = r["imageTagMutability"]
+            self.call("ecr", "CreateRepository", p, a, reg)
+            for img in r.get("images", []):
+                d = self.push(r["name"], img.get("tag"), a, reg, img.get("manifest"), img.get("seed"))
+                done["images"]["%s:%s" % (r["name"], img.get("tag"))] = d
+        for c in spec.get("clusters", []):
+            c = c if isinstance(c, dict) else {"name": c}
+            self.call("ecs", "CreateCluster", {"clusterName": c["name"]}, c.get("account"), c.get("region"))
+            if c.get("capacity") is not None:
+                with self.lock:
+                    self.ecs.clusters[(c.get("account") or DEFAULT_ACCOUNT, c.get("region") or DEFAULT_REGION,
+                                       c["name"])].capacity = int(c["capacity"])
+        for td in spec.get("task_definitions", []):
+            td = dict(td)
+            a, reg = td.pop("account", None), td.pop("region", None)
+            self.call("ecs", "RegisterTaskDefinition", td, a, reg)
+        for s in spec.get("services", []):
+            s = dict(s)
+            a, reg = s.pop("account", None), s.pop("region", None)
+            steady = s.pop("steady", True)
+            out = self.call("ecs", "CreateService", s, a, reg)
+            if steady:
+                with self.lock:
+                    svc = self.ecs.clusters[(a or DEFAULT_ACCOUNT, reg or DEFAULT_REGION,
+                                             s.get("cluster", "default"))].services[s["serviceName"]]
+                    self.ecs.settle(svc)
+            del out
+        for q in spec.get("queues", []):
+            q = q if isinstance(q, dict) else {"name": q}
+            p = {"QueueName": q["name"]}
+            if q.get("attributes"):
+                p["Attributes"] = q["attributes"]
+            self.call("sqs", "CreateQueue", p, q.get("account"), q.get("region"))
+        for rule in spec.get("event_rules", []):
+            self.add_event_rule(rule)
+        for app in spec.get("codedeploy", {}).get("applications", []):
+            a, reg = app.get("account"), app.get("region")
+            self.call("codedeploy", "CreateApplication",
+                      {"applicationName": app["name"], "computePlatform": "ECS"}, a, reg)
+            for g in app.get("deployment_groups", []):
+                p = dict(g)
+                p["applicationName"] = app["name"]
+                self.call("codedeploy", "CreateDeploymentGroup", p, a, reg)
+        return done
+
+    def add_event_rule(self, rule):
+        r = {"queue": rule["queue"], "account": rule.get("account") or DEFAULT_ACCOUNT,
+             "region": rule.get("region") or DEFAULT_REGION, "repositories": rule.get("repositories")}
+        with self.lock:
+            self.event_rules.append(r)
