@@ -155,3 +155,124 @@ def check(cond, msg):
 def check_eq(got, want, what):
     if got != want:
         raise Failure("%s: got %r, want %r" % (what, got, want))
+
+
+# -- the AWS simulator -------------------------------------------------------
+
+SIM = os.path.join(ROOT, "tests", "sim", "awssim")
+MODELS = os.path.join(ROOT, "tests", "sim", "models")
+PYTHON = "/usr/bin/python3"
+SIM_KEY = ("AKIDAWSSIMEXAMPLE1", "awssim/static/secret/key/0123456789abcd")
+
+
+class Sim:
+    """A running awssim owned by a test Context. keys: (id, secret[, account])
+    triples it accepts; seed: a world spec (dict); tls: also serve HTTPS with a
+    CA made for this test (self.ca is its path)."""
+
+    def __init__(self, ctx, keys=(SIM_KEY,), seed=None, tls=False):
+        import json
+        self.ctx = ctx
+        port_file = ctx.path("sim.port")
+        argv = [PYTHON, SIM, "--port", "0", "--port-file", port_file]
+        for k in keys:
+            argv += ["--access-key", ":".join(k)]
+        if seed is not None:
+            argv += ["--seed", ctx.write("seed.json", json.dumps(seed))]
+        self.ca = None
+        if tls:
+            d = ctx.path("tls")
+            subprocess.run(["bash", os.path.join(ROOT, "tests", "sim", "make-test-ca"), d], check=True)
+            self.ca = os.path.join(d, "ca.pem")
+            self.other_ca = os.path.join(d, "other-ca.pem")
+            tls_file = ctx.path("sim.tlsport")
+            argv += ["--tls-cert", os.path.join(d, "server.pem"), "--tls-key", os.path.join(d, "server.key"),
+                     "--tls-port-file", tls_file]
+        t0 = time.monotonic()
+        self.proc = ctx.spawn(argv, name="awssim")
+        self.port = int(wait_for(lambda: self._read(port_file), 10, "awssim to write its port file"))
+        self.tls_port = int(wait_for(lambda: self._read(tls_file), 10, "awssim TLS port")) if tls else None
+        self.start_seconds = time.monotonic() - t0
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.tls_url = "https://127.0.0.1:%d" % self.tls_port if tls else None
+        self.key = keys[0]
+
+    def _read(self, path):
+        if not self.proc.alive():
+            raise Failure("awssim exited early: %s" % self.proc.read_stderr()[-2000:])
+        try:
+            with open(path) as f:
+                text = f.read().strip()
+            return text or None
+        except FileNotFoundError:
+            return None
+
+    def control(self, method, path, body=None, expect=200):
+        import json
+        import urllib.error
+        import urllib.request
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + "/_sim" + path, data=data, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                status, text = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, text = e.code, e.read()
+        out = json.loads(text)
+        if expect is not None and status != expect:
+            raise Failure("awssim %s %s: %d %s" % (method, path, status, out))
+        return out
+
+    def push(self, repository, tag, seed=None, **kw):
+        return self.control("POST", "/push", dict(kw, repository=repository, tag=tag, seed=seed))["digest"]
+
+    def seed(self, spec):
+        return self.control("POST", "/seed", spec)
+
+    def bad_digest(self, digest, mode="exit"):
+        self.control("POST", "/bad-digest", {"digest": digest, "mode": mode})
+
+    def settings(self, **kw):
+        return self.control("POST", "/settings", kw)
+
+    def fault(self, match, kind, **kw):
+        return self.control("POST", "/faults", dict(kw, match=match, kind=kind))
+
+    def requests(self, since=0, **match):
+        reqs = self.control("GET", "/requests?since=%d" % since)["requests"]
+        return [r for r in reqs if all(r.get(k) == v for k, v in match.items())]
+
+    def client(self, service, key=None, region="us-east-1", token=None, validate=False, tls=False,
+               verify=None, retries=1, read_timeout=30):
+        """A boto3 client pointed at the simulator (the project's models;
+        client-side validation off by default so that the simulator's own
+        checks are what a test sees; no retries unless asked)."""
+        os.environ["AWS_DATA_PATH"] = MODELS
+        import boto3
+        from botocore.config import Config
+        key = key or self.key
+        session = boto3.session.Session(aws_access_key_id=key[0], aws_secret_access_key=key[1],
+                                        aws_session_token=token, region_name=region)
+        cfg = Config(retries={"max_attempts": retries, "mode": "standard"}, parameter_validation=validate,
+                     read_timeout=read_timeout, connect_timeout=5)
+        c = session.client(service, endpoint_url=self.tls_url if tls else self.url, config=cfg,
+                           verify=verify if verify is not None else (self.ca if tls else None))
+        if service == "sqs":
+            # Current botocore sends this for query-compatible JSON services;
+            # Debian's 1.29 predates it.
+            def add_query_mode(request, **_):
+                request.headers["x-amzn-query-mode"] = "true"
+            c.meta.events.register("before-sign.sqs.*", add_query_mode)
+        return c
+
+
+def aws_error(fn, *args, **kwargs):
+    """Calls fn expecting a botocore ClientError; returns (code, message, http status, headers)."""
+    import botocore.exceptions
+    try:
+        fn(*args, **kwargs)
+    except botocore.exceptions.ClientError as e:
+        err = e.response.get("Error", {})
+        meta = e.response.get("ResponseMetadata", {})
+        return err.get("Code"), err.get("Message", ""), meta.get("HTTPStatusCode"), meta.get("HTTPHeaders", {})
+    raise Failure("expected an AWS error from %s" % getattr(fn, "__name__", fn))

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Runs the integration tests: every function named test_* in every
-tests/integration/test_*.py (or the modules named on the command line).
+tests/integration/test_*.py, or in the files and folders named on the
+command line (--suite NAME names the result line).
 Each test gets a fresh harness.Context whose processes are always stopped
 afterwards. Ends with "integration: N passed, N failed, N skipped"."""
 
@@ -27,9 +28,16 @@ def load(path):
 
 
 def main(argv):
-    paths = argv[1:] or sorted(glob.glob(os.path.join(HERE, "test_*.py")))
+    suite = "integration"
+    args = argv[1:]
+    if args[:1] == ["--suite"]:
+        suite, args = args[1], args[2:]
+    paths = []
+    for a in args or [HERE]:
+        paths += sorted(glob.glob(os.path.join(a, "test_*.py"))) if os.path.isdir(a) else [a]
     passed = failed = skipped = 0
     for path in paths:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
         mod = load(path)
         tests = [(n, f) for n, f in vars(mod).items() if n.startswith("test_") and callable(f)]
         tests.sort(key=lambda t: t[1].__code__.co_firstlineno)
@@ -52,7 +60,7 @@ def main(argv):
             finally:
                 ctx.cleanup()
             sys.stdout.flush()
-    print("integration: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
+    print("%s: %d passed, %d failed, %d skipped" % (suite, passed, failed, skipped))
     return 1 if failed else 0
 
 

@@ -98,7 +98,7 @@ class Pager:
             if not hmac.compare_digest(mac, hmac.new(self._key, body, hashlib.sha256).digest()[:12]):
                 raise ValueError
             got_scope, offset = json.loads(body)
-            if got_scope != scope:
+            if got_scope != json.loads(json.dumps(scope)):
                 raise ValueError
             return int(offset)
         except Exception:

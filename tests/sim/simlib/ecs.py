@@ -184,7 +184,7 @@ class Service:
         self.events = []  # newest first
         self.created_at = created_at
         self.created_by = created_by
-        self.last_completed = None  # TaskDef of the last COMPLETED deployment
+        self.last_completed = None  # the last COMPLETED Deployment (its digests as resolved)
         self.last_no_place_event = 0
         self.tasks = {}  # arn -> Task, this service's own (cluster.tasks holds all)
 
@@ -396,9 +396,12 @@ class Ecs:
                               "message": "(service %s) %s" % (svc.name, message)})
         del svc.events[100:]
 
-    def _new_deployment(self, svc, td):
+    def _new_deployment(self, svc, td, digests=None):
+        """A new PRIMARY deployment of td; digests (a rollback's, as resolved
+        before) or the images resolved now."""
         now = self.world.clock.sim_now()
-        d = Deployment(td, self._resolve_all(td), svc.desired, now, svc.launch_type)
+        d = Deployment(td, self._resolve_all(td) if digests is None else dict(digests), svc.desired, now,
+                       svc.launch_type)
         for old in svc.deployments:
             old.status = "ACTIVE"
             old.updated_at = now
@@ -640,8 +643,9 @@ class Ecs:
             p.updated_at = now
             self._event(svc, "(deployment %s) deployment failed: tasks failed to start." % p.id)
             if cb.get("rollback") and svc.last_completed is not None:
-                self._event(svc, "rolling back to deployment with task definition %s." % svc.last_completed.arn)
-                self._new_deployment(svc, svc.last_completed)
+                last = svc.last_completed
+                self._event(svc, "rolling back to deployment with task definition %s." % last.taskdef.arn)
+                self._new_deployment(svc, last.taskdef, last.digests)
                 svc.deployments[0].rollout_reason = "ECS deployment circuit breaker: rolling back to " \
                                                     "deploymentId %s." % p.id
             return
@@ -685,7 +689,7 @@ class Ecs:
                 p.rollout_state = "COMPLETED"
                 p.rollout_reason = "ECS deployment %s completed." % p.id
                 p.updated_at = now
-                svc.last_completed = p.taskdef
+                svc.last_completed = p
                 self._event(svc, "(deployment %s) deployment completed." % p.id)
                 self._event(svc, "has reached a steady state.")
 
@@ -706,7 +710,7 @@ class Ecs:
             svc.tasks[t.arn] = t
         p.rollout_state = "COMPLETED"
         p.rollout_reason = "ECS deployment %s completed." % p.id
-        svc.last_completed = p.taskdef
+        svc.last_completed = p
         self._event(svc, "has reached a steady state.")
 
     OPERATIONS = {

@@ -159,6 +159,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- AWS JSON protocols ---------------------------------------------------
     def _json_call(self, target, body, started):
+        with self.world.lock:
+            self.world.inflight += 1
+        try:
+            self._json_call_counted(target, body, started)
+        finally:
+            with self.world.lock:
+                self.world.inflight -= 1
+
+    def _json_call_counted(self, target, body, started):
         rid = new_request_id()
         prefix, _, operation = target.rpartition(".")
         entry = {"service": None, "operation": operation, "signature": None, "status": None, "error": None,
@@ -323,7 +332,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         m, p = self.command, path[len("/_sim"):]
         try:
             if (m, p) == ("GET", "/health"):
-                return self._ctl(200, {"ok": True, "port": w.port})
+                return self._ctl(200, {"ok": True, "port": w.port, "inflight": w.inflight})
             if (m, p) == ("POST", "/reset"):
                 w.reset()
                 return self._ctl(200, {"ok": True})

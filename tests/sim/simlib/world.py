@@ -91,6 +91,7 @@ class World:
         self.log = collections.deque(maxlen=REQUEST_LOG_MAX)
         self.seq = 0
         self.port = None
+        self.inflight = 0  # AWS calls being served now
         self._reset_state()
 
     def _reset_state(self):
