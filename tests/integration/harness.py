@@ -174,7 +174,7 @@ class Sim:
         import json
         self.ctx = ctx
         port_file = ctx.path("sim.port")
-        argv = [PYTHON, SIM, "--port", "0", "--port-file", port_file]
+        argv = [PYTHON, SIM, "--port", "0", "--port-file", port_file, "--check-responses"]
         for k in keys:
             argv += ["--access-key", ":".join(k)]
         if seed is not None:
@@ -253,7 +253,7 @@ class Sim:
         key = key or self.key
         session = boto3.session.Session(aws_access_key_id=key[0], aws_secret_access_key=key[1],
                                         aws_session_token=token, region_name=region)
-        cfg = Config(retries={"max_attempts": retries, "mode": "standard"}, parameter_validation=validate,
+        cfg = Config(retries={"total_max_attempts": retries, "mode": "standard"}, parameter_validation=validate,
                      read_timeout=read_timeout, connect_timeout=5)
         c = session.client(service, endpoint_url=self.tls_url if tls else self.url, config=cfg,
                            verify=verify if verify is not None else (self.ca if tls else None))

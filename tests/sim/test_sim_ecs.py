@@ -223,3 +223,26 @@ def test_missing_tasks_and_list_paging(ctx):
     page = ecs.list_tasks(cluster="prod", maxResults=2)
     rest = ecs.list_tasks(cluster="prod", maxResults=2, nextToken=page["nextToken"])
     check_eq(len(page["taskArns"]) + len(rest["taskArns"]), 3, "paging")
+
+
+def test_cluster_and_listing_calls(ctx):
+    sim, ecs = world(ctx)
+    check_eq(ecs.list_clusters()["clusterArns"], ["arn:aws:ecs:us-east-1:123456789012:cluster/prod"], "clusters")
+    out = ecs.describe_clusters(clusters=["prod", "nope"])
+    check_eq((out["clusters"][0]["runningTasksCount"], out["clusters"][0]["activeServicesCount"]), (2, 1), "counts")
+    check_eq(out["failures"][0]["reason"], "MISSING", "missing cluster")
+    register(ecs, REPO + ":x")
+    check_eq(ecs.list_task_definitions(familyPrefix="web", sort="DESC")["taskDefinitionArns"][0][-5:], "web:2",
+             "newest first")
+    check_eq(ecs.list_services(cluster="prod")["serviceArns"],
+             ["arn:aws:ecs:us-east-1:123456789012:service/prod/web"], "services")
+
+
+def test_time_acceleration(ctx):
+    sim, ecs = world(ctx)
+    sim.settings(task_start_seconds=20, time_acceleration=40)
+    ecs.update_service(cluster="prod", service="web", forceNewDeployment=True)
+    t0 = time.monotonic()
+    wait_for(settled(ecs), 10, "a rollout of 20 s task starts at 40x")
+    took = time.monotonic() - t0
+    check(took < 5, "20 simulated seconds pass in about half a second (%.2fs)" % took)

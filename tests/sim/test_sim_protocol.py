@@ -234,3 +234,17 @@ def test_one_log_line_per_request_without_secrets(ctx):
     lines = [l for l in err.splitlines() if "ecs." in l]
     check_eq(len(lines), 2, "one line per AWS request: %r" % lines)
     check(SIM_KEY[1] not in err and "Signature=" not in err, "no secret or signature in the log")
+
+
+def test_response_check_catches_wrong_replies(ctx):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from simlib import model
+    check_eq(model.validate_output("ecs", "DescribeServices", {"services": [{"serviceName": "web"}]}), [],
+             "a right reply")
+    wrong = model.validate_output("ecs", "DescribeServices", {"services": [{"serviceNam": "web"}]})
+    check(any("serviceNam" in w for w in wrong), "an unknown member: %r" % wrong)
+    wrong = model.validate_output("ecs", "DescribeServices", {"services": [{"desiredCount": "2"}]})
+    check(any("desiredCount" in w for w in wrong), "a wrong type: %r" % wrong)
+    wrong = model.validate_output("ecs", "DescribeServices", {"services": [{"status": "ACTIVE",
+                                                                           "schedulingStrategy": "SOMETIMES"}]})
+    check(any("schedulingStrategy" in w for w in wrong), "a value outside the enum: %r" % wrong)

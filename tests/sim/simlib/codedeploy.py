@@ -205,11 +205,10 @@ class CodeDeploy:
             svc.deployments = [x for x in svc.deployments if x is not d.ecs_deployment]
             if svc.deployments:
                 svc.deployments[0].status = "PRIMARY"
-            if rollback:
-                rb = deployment_id()
-                d.rollback_info = {"rollbackDeploymentId": rb,
-                                   "rollbackMessage": "Deployment %s rolled back to the original task set" % d.id}
-        elif status == "Succeeded":
+        if rollback and status != "Succeeded":
+            d.rollback_info = {"rollbackDeploymentId": deployment_id(),
+                               "rollbackMessage": "Deployment %s rolled back to the original task set" % d.id}
+        if status == "Succeeded":
             d.ecs_deployment.hold_old = False
 
     def stop_deployment(self, ctx, p):

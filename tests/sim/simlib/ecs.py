@@ -261,6 +261,15 @@ class Ecs:
                 "activeServicesCount": sum(1 for s in c.services.values() if s.status == "ACTIVE"),
                 "registeredContainerInstancesCount": 0}
 
+    def list_clusters(self, ctx, p):
+        arns = sorted(c.arn for (a, r, _), c in self.clusters.items() if (a, r) == (ctx.account, ctx.region))
+        page, nxt = self.world.pager.page(("ListClusters", ctx.account, ctx.region), arns, p.get("nextToken"),
+                                          p.get("maxResults"), 100)
+        out = {"clusterArns": page}
+        if nxt:
+            out["nextToken"] = nxt
+        return out
+
     def describe_clusters(self, ctx, p):
         out, failures = [], []
         for ref in p.get("clusters") or ["default"]:
@@ -647,7 +656,7 @@ class Ecs:
                 self._event(svc, "rolling back to deployment with task definition %s." % last.taskdef.arn)
                 self._new_deployment(svc, last.taskdef, last.digests)
                 svc.deployments[0].rollout_reason = "ECS deployment circuit breaker: rolling back to " \
-                                                    "deploymentId %s." % p.id
+                                                    "deploymentId %s." % last.id
             return
 
         max_live = math.floor(svc.desired * svc.config["maximumPercent"] / 100.0)
@@ -678,11 +687,14 @@ class Ecs:
                 self._event(svc, "has stopped %d running tasks: %s." % (
                     len(stopped), " ".join("(task %s)" % t.arn.rsplit("/", 1)[-1] for t in stopped)))
 
-        # Old deployments with no tasks left are gone.
+        # Old deployments with no tasks left are gone; a FAILED one stays
+        # listed a little while, so that a poller can see how it ended.
         live_ids = {t.deployment_id for t in svc.tasks.values() if t.last_status != "STOPPED"}
-        svc.deployments = [p] + [d for d in svc.deployments[1:] if d.id in live_ids]
+        keep = float(self.world.settings.get("failed_deployment_retention_seconds", 5.0))
+        svc.deployments = [p] + [d for d in svc.deployments[1:] if d.id in live_ids or (
+            d.rollout_state == "FAILED" and now - d.updated_at < keep)]
 
-        if p.rollout_state == "IN_PROGRESS" and len(svc.deployments) == 1:
+        if p.rollout_state == "IN_PROGRESS" and not any(d.id in live_ids for d in svc.deployments[1:]):
             running = sum(1 for t in svc.tasks.values() if t.deployment_id == p.id
                           and t.last_status == "RUNNING" and t.health == "HEALTHY")
             if running == p.desired:
@@ -715,6 +727,7 @@ class Ecs:
 
     OPERATIONS = {
         "CreateCluster": create_cluster,
+        "ListClusters": list_clusters,
         "DescribeClusters": describe_clusters,
         "RegisterTaskDefinition": register_task_definition,
         "DescribeTaskDefinition": describe_task_definition,

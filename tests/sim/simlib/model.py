@@ -94,13 +94,29 @@ def validate(service_name, operation, params):
         return [] if not params else ["Operation %s takes no parameters" % operation]
     if not isinstance(params, dict):
         return ["The request body must be a JSON object"]
-    _coerce_timestamps(params, shape)
-    report = botocore.validate.ParamValidator().validate(params, shape)
+    return validate_shape(shape, params)
+
+
+def validate_output(service_name, operation, result):
+    """Checks a response the simulator is about to send against the
+    operation's output shape (types, unknown members, required members,
+    enums, sizes): the simulator's own bugs show up as errors, not as
+    quietly wrong replies. Returns a list of error sentences."""
+    op = service(service_name).operation_model(operation)
+    shape = op.output_shape
+    if shape is None:
+        return [] if not result else ["%s has no output, yet the reply has members" % operation]
+    return validate_shape(shape, result)
+
+
+def validate_shape(shape, value):
+    _coerce_timestamps(value, shape)
+    report = botocore.validate.ParamValidator().validate(value, shape)
     errors = []
     if report.has_errors():
-        text = report.generate_report()
-        errors.extend(line for line in text.splitlines() if line and not line.startswith("Parameter validation failed"))
-    _extra_checks(params, shape, "", errors)
+        errors.extend(line for line in report.generate_report().splitlines()
+                      if line and not line.startswith("Parameter validation failed"))
+    _extra_checks(value, shape, "", errors)
     return errors
 
 

@@ -229,6 +229,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ctx = _Ctx(ident)
             with self.world.lock:
                 result = handler(self.world.service_obj(service), ctx, params)
+            if self.server.check_responses:
+                wrong = model.validate_output(service, operation, copy.deepcopy(result))
+                if wrong:
+                    sys.stderr.write("awssim: BUG: %s.%s reply does not match the model: %s\n"
+                                     % (service, operation, "; ".join(wrong)))
+                    raise AwsError("InternalFailure", "awssim bug: the %s reply does not match the model: %s"
+                                   % (operation, "; ".join(wrong)), 500, sender=False)
             text = json.dumps(result)
             kind = fault["kind"] if fault else None
             headers = [("x-amzn-RequestId", rid)]
@@ -421,8 +428,9 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, addr, world, tls_context=None):
+    def __init__(self, addr, world, tls_context=None, check_responses=False):
         self.world = world
+        self.check_responses = check_responses
         self.tls_context = tls_context
         super().__init__(addr, Handler)
 

@@ -80,6 +80,12 @@ class Sqs:
             self.queues[q.url] = q
         return {"QueueUrl": q.url}
 
+    def list_queues(self, ctx, p):
+        prefix = p.get("QueueNamePrefix", "")
+        urls = sorted(q.url for q in self.queues.values()
+                      if (q.account, q.region) == (ctx.account, ctx.region) and q.name.startswith(prefix))
+        return {"QueueUrls": urls} if urls else {}
+
     def get_queue_url(self, ctx, p):
         q = self.find(p.get("QueueOwnerAWSAccountId") or ctx.account, ctx.region, p["QueueName"])
         if q is None:
@@ -170,6 +176,7 @@ class Sqs:
 
     OPERATIONS = {
         "CreateQueue": create_queue,
+        "ListQueues": list_queues,
         "GetQueueUrl": get_queue_url,
         "SendMessage": send_message,
         "ReceiveMessage": receive_message,

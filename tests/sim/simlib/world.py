@@ -36,6 +36,7 @@ DEFAULT_SETTINGS = {
     "clock_skew_seconds": 0.0,
     "credential_lifetime_seconds": 3600,
     "codedeploy_step_seconds": 1.0,
+    "failed_deployment_retention_seconds": 5.0,
     "imds_v1": False,
     "container_authorization": None,
     "web_identity_tokens": None,
