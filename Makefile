@@ -30,7 +30,7 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev
 
-CPPFLAGS += -Icommon -I$(B)/gen
+CPPFLAGS += -D_GNU_SOURCE -Icommon -I$(B)/gen
 CFLAGS   ?=
 CFLAGS   += -std=gnu11 $(OPTFLAGS) $(WARNINGS) -fstack-protector-strong -MMD -MP $(PKG_CFLAGS)
 LDFLAGS  += $(filter -fsanitize=%,$(OPTFLAGS)) -Wl,--as-needed -Wl,-z,relro,-z,now

@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SigV4: canonical request, string to sign, derived keys, Authorization.
+ * The algorithm is the one in AWS's IAM user guide ("Create a signed AWS API
+ * request"); the tests run it against the AWS SigV4 test suite.
+ */
+#include "sigv4.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SIGV4_PART_MAX (1024 * 1024) /* bound on any text we build */
+#define KEY_CACHE_SLOTS 8
+
+struct cached_key {
+	char access_key_id[129];
+	char date[9];
+	char region[64];
+	char service[64];
+	uint8_t secret_digest[CRYPTO_SHA256_LEN]; /* tells a rotated secret apart */
+	uint8_t key[CRYPTO_SHA256_LEN];
+	unsigned long used;
+	bool valid;
+};
+
+struct sigv4_signer {
+	struct cached_key cache[KEY_CACHE_SLOTS];
+	unsigned long clock;
+};
+
+struct sigv4_signer *sigv4_signer_new(void)
+{
+	return calloc(1, sizeof(struct sigv4_signer));
+}
+
+void sigv4_signer_free(struct sigv4_signer *s)
+{
+	if (!s)
+		return;
+	crypto_wipe(s, sizeof(*s));
+	free(s);
+}
+
+void sigv4_result_init(struct sigv4_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	strbuf_init(&r->authorization, SIGV4_PART_MAX);
+	strbuf_init(&r->canonical_request, SIGV4_PART_MAX);
+	strbuf_init(&r->string_to_sign, SIGV4_PART_MAX);
+}
+
+void sigv4_result_done(struct sigv4_result *r)
+{
+	if (!r)
+		return;
+	strbuf_done(&r->authorization);
+	strbuf_done(&r->canonical_request);
+	strbuf_done(&r->string_to_sign);
+}
+
+static bool unreserved(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+int sigv4_uri_encode(struct strbuf *out, const char *src, size_t len, bool keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)src[i];
+		int r;
+
+		if (unreserved(c) || (keep_slash && c == '/')) {
+			r = strbuf_putc(out, (char)c);
+		} else {
+			char enc[3] = { '%', hex[c >> 4], hex[c & 15] };
+			r = strbuf_append(out, enc, 3);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes %XX sequences of src[0..len) into out (a malformed % stays as is). */
+static int uri_decode(struct strbuf *out, const char *src, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		int r;
+
+		if (src[i] == '%' && i + 2 < len && hexval(src[i + 1]) >= 0 &&
+		    hexval(src[i + 2]) >= 0) {
+			r = strbuf_putc(out, (char)(hexval(src[i + 1]) * 16 + hexval(src[i + 2])));
+			i += 2;
+		} else {
+			r = strbuf_putc(out, src[i]);
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Appends the canonical URI of path: normalized when asked, then encoded. */
+static int canonical_uri(struct strbuf *out, const char *path, bool normalize)
+{
+	const char *segs[256];
+	size_t lens[256], n = 0;
+	size_t plen = strlen(path);
+	bool trailing;
+	int r;
+
+	if (!*path)
+		return strbuf_putc(out, '/');
+	if (!normalize)
+		return sigv4_uri_encode(out, path, plen, true);
+
+	/* Split on '/', dropping empty and "." segments and resolving "..". */
+	for (const char *p = path; *p;) {
+		const char *e = strchr(p, '/');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+
+		if (l == 0 || (l == 1 && p[0] == '.')) {
+			/* nothing */
+		} else if (l == 2 && p[0] == '.' && p[1] == '.') {
+			if (n > 0)
+				n--;
+		} else {
+			if (n == sizeof(segs) / sizeof(segs[0]))
+				return -ENOBUFS;
+			segs[n] = p;
+			lens[n] = l;
+			n++;
+		}
+		p += l;
+		if (*p == '/')
+			p++;
+	}
+	trailing = plen > 0 && path[plen - 1] == '/';
+	if (n == 0)
+		return strbuf_putc(out, '/');
+	for (size_t i = 0; i < n; i++) {
+		if ((r = strbuf_putc(out, '/')) < 0 ||
+		    (r = sigv4_uri_encode(out, segs[i], lens[i], false)) < 0)
+			return r;
+	}
+	return trailing ? strbuf_putc(out, '/') : 0;
+}
+
+struct qparam {
+	char *key; /* encoded */
+	char *value;
+};
+
+static int qparam_cmp(const void *a, const void *b)
+{
+	const struct qparam *x = a, *y = b;
+	int r = strcmp(x->key, y->key);
+
+	return r ? r : strcmp(x->value, y->value);
+}
+
+/* Decodes then re-encodes src[0..len) into a fresh string in *ret. */
+static int reencode(const char *src, size_t len, char **ret)
+{
+	struct strbuf raw, enc;
+	int r;
+
+	strbuf_init(&raw, SIGV4_PART_MAX);
+	strbuf_init(&enc, SIGV4_PART_MAX);
+	r = uri_decode(&raw, src, len);
+	if (r >= 0)
+		r = sigv4_uri_encode(&enc, raw.buf ? raw.buf : "", raw.len, false);
+	strbuf_done(&raw);
+	if (r < 0) {
+		strbuf_done(&enc);
+		return r;
+	}
+	*ret = strbuf_steal(&enc);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int canonical_query(struct strbuf *out, const char *query)
+{
+	struct qparam *params = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+
+	if (!query || !*query)
+		return 0;
+	for (const char *p = query; *p;) {
+		const char *amp = strchr(p, '&');
+		size_t l = amp ? (size_t)(amp - p) : strlen(p);
+
+		if (l > 0) {
+			const char *eq = memchr(p, '=', l);
+			size_t kl = eq ? (size_t)(eq - p) : l;
+
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 8;
+				struct qparam *np = realloc(params, nc * sizeof(*np));
+				if (!np) {
+					r = -ENOMEM;
+					goto out;
+				}
+				params = np;
+				cap = nc;
+			}
+			params[n].key = params[n].value = NULL;
+			n++;
+			if ((r = reencode(p, kl, &params[n - 1].key)) < 0 ||
+			    (r = reencode(eq ? eq + 1 : p + l, eq ? l - kl - 1 : 0,
+					  &params[n - 1].value)) < 0)
+				goto out;
+		}
+		p += l;
+		if (*p == '&')
+			p++;
+	}
+	qsort(params, n, sizeof(*params), qparam_cmp);
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = strbuf_printf(out, "%s%s=%s", i ? "&" : "", params[i].key, params[i].value);
+out:
+	for (size_t i = 0; i < n; i++) {
+		free(params[i].key);
+		free(params[i].value);
+	}
+	free(params);
+	return r;
+}
+
+struct hdr {
+	char *name; /* lower case */
+	struct strbuf value;
+	size_t order;
+};
+
+static int hdr_cmp(const void *a, const void *b)
+{
+	const struct hdr *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+
+	return r ? r : (x->order < y->order ? -1 : x->order > y->order);
+}
+
+/* Appends value with leading/trailing white space trimmed and inner runs folded to one space. */
+static int fold_value(struct strbuf *out, const char *v)
+{
+	bool space = false, any = false;
+
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
+		int r = 0;
+
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			space = any;
+			continue;
+		}
+		if (c < 0x20 || c == 0x7f)
+			return -EINVAL;
+		if (space && (r = strbuf_putc(out, ' ')) < 0)
+			return r;
+		if ((r = strbuf_putc(out, (char)c)) < 0)
+			return r;
+		space = false;
+		any = true;
+	}
+	return 0;
+}
+
+static bool valid_name(const char *n)
+{
+	if (!*n)
+		return false;
+	for (; *n; n++)
+		if ((unsigned char)*n <= ' ' || *n == ':' || (unsigned char)*n >= 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * Builds "name:value\n" lines (sorted, repeats joined by ',') into canon
+ * and "a;b;c" into signed_names, from the caller's headers plus ours.
+ */
+static int canonical_headers(struct strbuf *canon, struct strbuf *signed_names,
+			     const struct sigv4_request *r, const struct sigv4_header *extra,
+			     size_t n_extra)
+{
+	size_t n = r->n_headers + n_extra;
+	struct hdr *h = calloc(n ? n : 1, sizeof(*h));
+	bool host = false;
+	int ret = 0;
+
+	if (!h)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		strbuf_init(&h[i].value, SIGV4_PART_MAX);
+	for (size_t i = 0; i < n; i++) {
+		const struct sigv4_header *src = i < r->n_headers ? &r->headers[i]
+								  : &extra[i - r->n_headers];
+		if (!src->name || !src->value || !valid_name(src->name)) {
+			ret = -EINVAL;
+			goto out;
+		}
+		h[i].name = strdup(src->name);
+		if (!h[i].name) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		for (char *p = h[i].name; *p; p++)
+			if (*p >= 'A' && *p <= 'Z')
+				*p = (char)(*p - 'A' + 'a');
+		if (i < r->n_headers &&
+		    (!strcmp(h[i].name, "x-amz-date") || !strcmp(h[i].name, "authorization"))) {
+			ret = -EINVAL; /* ours to set */
+			goto out;
+		}
+		if (!strcmp(h[i].name, "host"))
+			host = true;
+		h[i].order = i;
+		if ((ret = fold_value(&h[i].value, src->value)) < 0)
+			goto out;
+	}
+	if (!host) {
+		ret = -EINVAL;
+		goto out;
+	}
+	qsort(h, n, sizeof(*h), hdr_cmp);
+	for (size_t i = 0; i < n; i++) {
+		bool repeat = i > 0 && !strcmp(h[i].name, h[i - 1].name);
+
+		if (repeat) {
+			ret = strbuf_printf(canon, ",%s", strbuf_str(&h[i].value));
+		} else {
+			if (i > 0 && (ret = strbuf_putc(canon, '\n')) < 0)
+				goto out;
+			ret = strbuf_printf(canon, "%s:%s", h[i].name, strbuf_str(&h[i].value));
+			if (ret >= 0)
+				ret = strbuf_printf(signed_names, "%s%s", signed_names->len ? ";" : "",
+						    h[i].name);
+		}
+		if (ret < 0)
+			goto out;
+	}
+	ret = strbuf_putc(canon, '\n');
+out:
+	for (size_t i = 0; i < n; i++) {
+		free(h[i].name);
+		strbuf_done(&h[i].value);
+	}
+	free(h);
+	return ret;
+}
+
+static int derive_key(struct sigv4_signer *s, const struct sigv4_credentials *c, const char *date,
+		      const char *region, const char *service, uint8_t out[CRYPTO_SHA256_LEN])
+{
+	uint8_t digest[CRYPTO_SHA256_LEN], k[CRYPTO_SHA256_LEN];
+	struct cached_key *slot = NULL;
+	size_t klen;
+	char *secret;
+	int r;
+
+	if ((r = crypto_sha256(c->secret_access_key, strlen(c->secret_access_key), digest)) < 0)
+		return r;
+	for (size_t i = 0; i < KEY_CACHE_SLOTS; i++) {
+		struct cached_key *e = &s->cache[i];
+
+		if (e->valid && !strcmp(e->access_key_id, c->access_key_id) &&
+		    !strcmp(e->date, date) && !strcmp(e->region, region) &&
+		    !strcmp(e->service, service) && !memcmp(e->secret_digest, digest, sizeof(digest))) {
+			e->used = ++s->clock;
+			memcpy(out, e->key, CRYPTO_SHA256_LEN);
+			return 0;
+		}
+	}
+
+	/* kDate = HMAC("AWS4" + secret, date), then region, service, "aws4_request". */
+	klen = 4 + strlen(c->secret_access_key);
+	secret = malloc(klen + 1);
+	if (!secret)
+		return -ENOMEM;
+	snprintf(secret, klen + 1, "AWS4%s", c->secret_access_key);
+	r = crypto_hmac_sha256(secret, klen, date, strlen(date), k);
+	crypto_wipe(secret, klen);
+	free(secret);
+	if (r < 0 || (r = crypto_hmac_sha256(k, sizeof(k), region, strlen(region), k)) < 0 ||
+	    (r = crypto_hmac_sha256(k, sizeof(k), service, strlen(service), k)) < 0 ||
+	    (r = crypto_hmac_sha256(k, sizeof(k), "aws4_request", 12, k)) < 0) {
+		crypto_wipe(k, sizeof(k));
+		return r;
+	}
+	memcpy(out, k, sizeof(k));
+
+	if (strlen(c->access_key_id) < sizeof(slot->access_key_id) &&
+	    strlen(region) < sizeof(slot->region) && strlen(service) < sizeof(slot->service)) {
+		/* An empty slot, else the least recently used one. */
+		slot = &s->cache[0];
+		for (size_t i = 0; i < KEY_CACHE_SLOTS && slot->valid; i++)
+			if (!s->cache[i].valid || s->cache[i].used < slot->used)
+				slot = &s->cache[i];
+		snprintf(slot->access_key_id, sizeof(slot->access_key_id), "%s", c->access_key_id);
+		snprintf(slot->date, sizeof(slot->date), "%s", date);
+		snprintf(slot->region, sizeof(slot->region), "%s", region);
+		snprintf(slot->service, sizeof(slot->service), "%s", service);
+		memcpy(slot->secret_digest, digest, sizeof(digest));
+		memcpy(slot->key, k, sizeof(k));
+		slot->used = ++s->clock;
+		slot->valid = true;
+	}
+	crypto_wipe(k, sizeof(k));
+	return 0;
+}
+
+int sigv4_sign(struct sigv4_signer *s, const struct sigv4_request *r,
+	       const struct sigv4_credentials *c, const char *region, const char *service,
+	       time_t when, struct sigv4_result *ret)
+{
+	struct sigv4_header extra[3];
+	size_t n_extra = 0;
+	struct strbuf names;
+	struct tm tm;
+	char date[9], creq_hash[CRYPTO_SHA256_HEX];
+	uint8_t key[CRYPTO_SHA256_LEN], sig[CRYPTO_SHA256_LEN];
+	int err;
+
+	if (!c || !c->access_key_id || !c->secret_access_key || !*c->access_key_id ||
+	    !region || !*region || !service || !*service || !r->method || !r->path)
+		return -EINVAL;
+	if (!gmtime_r(&when, &tm) || strftime(ret->amz_date, sizeof(ret->amz_date),
+					      "%Y%m%dT%H%M%SZ", &tm) != SIGV4_DATE_LEN - 1)
+		return -EINVAL;
+	memcpy(date, ret->amz_date, 8);
+	date[8] = '\0';
+	strbuf_reset(&ret->authorization);
+	strbuf_reset(&ret->canonical_request);
+	strbuf_reset(&ret->string_to_sign);
+
+	if ((err = crypto_sha256_hex(r->body ? r->body : "", r->body_len, ret->payload_hash)) < 0)
+		return err;
+	extra[n_extra++] = (struct sigv4_header){ "x-amz-date", ret->amz_date };
+	if (c->session_token)
+		extra[n_extra++] = (struct sigv4_header){ "x-amz-security-token", c->session_token };
+	if (r->sign_payload_header)
+		extra[n_extra++] = (struct sigv4_header){ "x-amz-content-sha256", ret->payload_hash };
+
+	strbuf_init(&names, SIGV4_PART_MAX);
+	struct strbuf *cr = &ret->canonical_request;
+	if ((err = strbuf_printf(cr, "%s\n", r->method)) < 0 ||
+	    (err = canonical_uri(cr, r->path, r->normalize_path)) < 0 ||
+	    (err = strbuf_putc(cr, '\n')) < 0 || (err = canonical_query(cr, r->query)) < 0 ||
+	    (err = strbuf_putc(cr, '\n')) < 0 ||
+	    (err = canonical_headers(cr, &names, r, extra, n_extra)) < 0 ||
+	    (err = strbuf_printf(cr, "\n%s\n%s", strbuf_str(&names), ret->payload_hash)) < 0)
+		goto out;
+
+	if ((err = crypto_sha256_hex(cr->buf, cr->len, creq_hash)) < 0 ||
+	    (err = strbuf_printf(&ret->string_to_sign, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s",
+				 ret->amz_date, date, region, service, creq_hash)) < 0)
+		goto out;
+	if ((err = derive_key(s, c, date, region, service, key)) < 0)
+		goto out;
+	err = crypto_hmac_sha256(key, sizeof(key), ret->string_to_sign.buf, ret->string_to_sign.len,
+				 sig);
+	crypto_wipe(key, sizeof(key));
+	if (err < 0)
+		goto out;
+	crypto_hex(sig, sizeof(sig), ret->signature);
+	err = strbuf_printf(&ret->authorization,
+			    "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
+			    "SignedHeaders=%s, Signature=%s",
+			    c->access_key_id, date, region, service, strbuf_str(&names),
+			    ret->signature);
+out:
+	strbuf_done(&names);
+	return err < 0 ? err : 0;
+}
