@@ -45,6 +45,7 @@ UNIT_OBJ   := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 
 BIN  := $(B)/ecr-deployd
 UNIT := $(B)/unit-tests
+TOOLS := $(B)/awscall
 
 GIT_REV := $(shell [ "$$(git -C . rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
 		git describe --always --dirty --abbrev=12 2>/dev/null)
@@ -89,7 +90,10 @@ $(UNIT): $(UNIT_OBJ) $(COMMON_OBJ)
 
 $(UNIT_OBJ): CPPFLAGS += -Itests/unit
 
-tests: $(BIN) $(UNIT)
+$(B)/awscall: $(B)/obj/tests/tools/awscall.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+tests: $(BIN) $(UNIT) $(TOOLS)
 
 # Installs what is missing when run as root; otherwise says what to run.
 deps:

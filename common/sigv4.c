@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SIGV4_PART_MAX (1024 * 1024) /* bound on any text we build */
+#define SIGV4_PART_MAX  (1024 * 1024) /* bound on any text we build */
 #define KEY_CACHE_SLOTS 8
 
 struct cached_key {
@@ -312,8 +312,8 @@ static int canonical_headers(struct strbuf *canon, struct strbuf *signed_names,
 	for (size_t i = 0; i < n; i++)
 		strbuf_init(&h[i].value, SIGV4_PART_MAX);
 	for (size_t i = 0; i < n; i++) {
-		const struct sigv4_header *src = i < r->n_headers ? &r->headers[i]
-								  : &extra[i - r->n_headers];
+		const struct sigv4_header *src =
+		    i < r->n_headers ? &r->headers[i] : &extra[i - r->n_headers];
 		if (!src->name || !src->value || !valid_name(src->name)) {
 			ret = -EINVAL;
 			goto out;
@@ -352,8 +352,8 @@ static int canonical_headers(struct strbuf *canon, struct strbuf *signed_names,
 				goto out;
 			ret = strbuf_printf(canon, "%s:%s", h[i].name, strbuf_str(&h[i].value));
 			if (ret >= 0)
-				ret = strbuf_printf(signed_names, "%s%s", signed_names->len ? ";" : "",
-						    h[i].name);
+				ret = strbuf_printf(signed_names, "%s%s",
+						    signed_names->len ? ";" : "", h[i].name);
 		}
 		if (ret < 0)
 			goto out;
@@ -384,7 +384,8 @@ static int derive_key(struct sigv4_signer *s, const struct sigv4_credentials *c,
 
 		if (e->valid && !strcmp(e->access_key_id, c->access_key_id) &&
 		    !strcmp(e->date, date) && !strcmp(e->region, region) &&
-		    !strcmp(e->service, service) && !memcmp(e->secret_digest, digest, sizeof(digest))) {
+		    !strcmp(e->service, service) &&
+		    !memcmp(e->secret_digest, digest, sizeof(digest))) {
 			e->used = ++s->clock;
 			memcpy(out, e->key, CRYPTO_SHA256_LEN);
 			return 0;
@@ -440,8 +441,8 @@ int sigv4_sign(struct sigv4_signer *s, const struct sigv4_request *r,
 	uint8_t key[CRYPTO_SHA256_LEN], sig[CRYPTO_SHA256_LEN];
 	int err;
 
-	if (!c || !c->access_key_id || !c->secret_access_key || !*c->access_key_id ||
-	    !region || !*region || !service || !*service || !r->method || !r->path)
+	if (!c || !c->access_key_id || !c->secret_access_key || !*c->access_key_id || !region ||
+	    !*region || !service || !*service || !r->method || !r->path)
 		return -EINVAL;
 	if (!gmtime_r(&when, &tm) || strftime(ret->amz_date, sizeof(ret->amz_date),
 					      "%Y%m%dT%H%M%SZ", &tm) != SIGV4_DATE_LEN - 1)
@@ -456,9 +457,11 @@ int sigv4_sign(struct sigv4_signer *s, const struct sigv4_request *r,
 		return err;
 	extra[n_extra++] = (struct sigv4_header){ "x-amz-date", ret->amz_date };
 	if (c->session_token)
-		extra[n_extra++] = (struct sigv4_header){ "x-amz-security-token", c->session_token };
+		extra[n_extra++] =
+		    (struct sigv4_header){ "x-amz-security-token", c->session_token };
 	if (r->sign_payload_header)
-		extra[n_extra++] = (struct sigv4_header){ "x-amz-content-sha256", ret->payload_hash };
+		extra[n_extra++] =
+		    (struct sigv4_header){ "x-amz-content-sha256", ret->payload_hash };
 
 	strbuf_init(&names, SIGV4_PART_MAX);
 	struct strbuf *cr = &ret->canonical_request;
@@ -471,8 +474,9 @@ int sigv4_sign(struct sigv4_signer *s, const struct sigv4_request *r,
 		goto out;
 
 	if ((err = crypto_sha256_hex(cr->buf, cr->len, creq_hash)) < 0 ||
-	    (err = strbuf_printf(&ret->string_to_sign, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s",
-				 ret->amz_date, date, region, service, creq_hash)) < 0)
+	    (err = strbuf_printf(&ret->string_to_sign,
+				 "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", ret->amz_date,
+				 date, region, service, creq_hash)) < 0)
 		goto out;
 	if ((err = derive_key(s, c, date, region, service, key)) < 0)
 		goto out;

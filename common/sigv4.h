@@ -55,7 +55,7 @@ struct sigv4_result {
 	char amz_date[SIGV4_DATE_LEN];
 	char payload_hash[CRYPTO_SHA256_HEX];
 	char signature[CRYPTO_SHA256_HEX];
-	struct strbuf authorization;	 /* the Authorization header value */
+	struct strbuf authorization;     /* the Authorization header value */
 	struct strbuf canonical_request; /* kept for tests; never log it */
 	struct strbuf string_to_sign;
 };

@@ -70,7 +70,8 @@ static void parsed_free(struct parsed *p)
 	free(p->body);
 }
 
-/* request.txt: "METHOD target HTTP/1.1", header lines (folded lines start with white space), blank line, body. */
+/* request.txt: "METHOD target HTTP/1.1", header lines (folded lines start with white space), blank
+ * line, body. */
 static int parse_request(char *text, struct parsed *p)
 {
 	char *line = text, *next, *target, *sp, *q;
@@ -174,15 +175,16 @@ static bool run_case(struct sigv4_signer *s, const char *dir, const char *name)
 		.sign_payload_header = cJSON_IsTrue(cJSON_GetObjectItem(ctx, "sign_body")),
 	};
 	int rc = sigv4_sign(s, &r, &creds, cJSON_GetStringValue(cJSON_GetObjectItem(ctx, "region")),
-			    cJSON_GetStringValue(cJSON_GetObjectItem(ctx, "service")), timegm(&tm), &res);
+			    cJSON_GetStringValue(cJSON_GetObjectItem(ctx, "service")), timegm(&tm),
+			    &res);
 	if (rc < 0) {
 		unit_fail(__FILE__, __LINE__, "%s: sigv4_sign failed: %d", name, rc);
 		goto out;
 	}
 	ok = true;
 	if (strcmp(strbuf_str(&res.canonical_request), want_creq) != 0) {
-		unit_fail(__FILE__, __LINE__, "%s: canonical request\n--- got\n%s\n--- want\n%s", name,
-			  strbuf_str(&res.canonical_request), want_creq);
+		unit_fail(__FILE__, __LINE__, "%s: canonical request\n--- got\n%s\n--- want\n%s",
+			  name, strbuf_str(&res.canonical_request), want_creq);
 		ok = false;
 	}
 	if (strcmp(strbuf_str(&res.string_to_sign), want_sts) != 0) {
@@ -190,7 +192,8 @@ static bool run_case(struct sigv4_signer *s, const char *dir, const char *name)
 		ok = false;
 	}
 	if (strcmp(res.signature, want_sig) != 0) {
-		unit_fail(__FILE__, __LINE__, "%s: signature %s, want %s", name, res.signature, want_sig);
+		unit_fail(__FILE__, __LINE__, "%s: signature %s, want %s", name, res.signature,
+			  want_sig);
 		ok = false;
 	}
 out:
@@ -276,17 +279,20 @@ TEST(hmac_sha256_rfc4231)
 		{ "4a656665", "7768617420646f2079612077616e7420666f72206e6f7468696e673f",
 		  "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843" },
 		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-		  "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+		  "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+		  "dd"
 		  "dddddddddddddddddd",
 		  "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe" },
 		{ "0102030405060708090a0b0c0d0e0f10111213141516171819",
-		  "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"
+		  "cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"
+		  "cd"
 		  "cdcdcdcdcdcdcdcdcd",
 		  "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b" },
-		{ "0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c", "546573742057697468205472756e636174696f6e",
-		  "a3b6167473100ee06e0c796c2955552b" },
+		{ "0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c",
+		  "546573742057697468205472756e636174696f6e", "a3b6167473100ee06e0c796c2955552b" },
 		{ NULL, /* 131 bytes of 0xaa */
-		  "54657374205573696e67204c6172676572205468616e20426c6f636b2d53697a65204b6579202d2048"
+		  "54657374205573696e67204c6172676572205468616e20426c6f636b2d53697a65204b6579202d20"
+		  "48"
 		  "617368204b6579204669727374",
 		  "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54" },
 		{ NULL, /* 131 bytes of 0xaa */
@@ -361,8 +367,13 @@ TEST(sigv4_cached_key_matches_fresh_key)
 	struct sigv4_signer *s = sigv4_signer_new();
 	struct sigv4_result a, b, c2;
 	struct sigv4_header h[] = { { "Host", "ecs.us-east-1.amazonaws.com" } };
-	struct sigv4_request r = { .method = "POST", .path = "/", .headers = h, .n_headers = 1,
-				   .body = "{}", .body_len = 2, .normalize_path = true };
+	struct sigv4_request r = { .method = "POST",
+				   .path = "/",
+				   .headers = h,
+				   .n_headers = 1,
+				   .body = "{}",
+				   .body_len = 2,
+				   .normalize_path = true };
 	struct sigv4_credentials c = { "AKID", "secret-one", NULL };
 	struct sigv4_credentials rotated = { "AKID", "secret-two", NULL };
 

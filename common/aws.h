@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * AWS JSON 1.0/1.1 calls (ECR, ECS, SQS, CodeDeploy): POST / with
+ * X-Amz-Target and the service's content type (SQS also sends
+ * x-amzn-query-mode: true), signed with SigV4, sent on the shared HTTP
+ * client, parsed with cJSON. The caller gets the parsed body or a
+ * structured error.
+ *
+ * Retries follow the AWS SDKs' "standard" mode: throttling codes, transient
+ * errors (HTTP 500/502/503/504, RequestTimeout…), connection failures,
+ * timeouts and unparseable 2xx replies are retried with exponential backoff
+ * and full jitter under a cap; client errors never are. A retry budget
+ * shared by every call of the client (a token bucket: a retry costs 5
+ * tokens, 10 after a timeout; a success pays 1 back) stops an outage from
+ * becoming a request storm. When AWS says the signature's time is off, the
+ * client learns the skew from the reply's Date header and retries at once.
+ */
+#ifndef ECR_AWS_H
+#define ECR_AWS_H
+
+#include <cJSON.h>
+#include <ev.h>
+#include <stdbool.h>
+
+#include "credentials.h"
+#include "endpoint.h"
+#include "http.h"
+#include "sigv4.h"
+
+struct aws_options {
+	const char *region;			      /* required */
+	bool fips;				      /* FIPS endpoints */
+	const char *endpoints[AWS_SERVICE_COUNT];     /* configured overrides, or NULL */
+	int max_attempts;			      /* per call; 0: 3 */
+	long retry_base_ms;			      /* 0: 100 */
+	long retry_cap_ms;			      /* 0: 20000 */
+	int retry_budget;			      /* tokens; 0: 500 */
+	long timeout_ms;			      /* per attempt; 0: 10000 */
+};
+
+struct aws_error {
+	int http_status;      /* 0 when no HTTP reply arrived */
+	int transport;	      /* negative errno of the transport failure, else 0 */
+	char code[128];	      /* AWS error code, '#' prefix and ':' suffix stripped; ours for
+				 client-side failures: "RequestTimeout", "ConnectionError",
+				 "MalformedResponse", "CredentialsError", "EndpointError" */
+	char legacy_code[128]; /* SQS: the code of x-amzn-query-error, else "" */
+	char message[512];
+	char request_id[128];
+};
+
+struct aws_result {
+	const struct aws_service *service;
+	const char *operation;
+	bool ok;
+	cJSON *body;	      /* the parsed reply when ok; freed after the callback unless taken */
+	struct aws_error err; /* when !ok */
+	int attempts;
+	long duration_ms;
+	char request_id[128]; /* of the last attempt */
+};
+
+typedef void (*aws_done_fn)(struct aws_result *res, void *userdata);
+
+struct aws_call_spec {
+	const struct aws_service *service;
+	const char *operation;
+	const cJSON *params;	     /* serialized at submit; NULL: {} */
+	struct cred_provider *creds; /* NULL: the client's */
+	const char *region;	     /* NULL: the client's */
+	long timeout_ms;	     /* per attempt; 0: the client's */
+};
+
+struct aws_client;
+struct aws_call;
+
+/* A client; it does not own loop, http or creds. NULL on bad options (why says) or no memory. */
+struct aws_client *aws_client_new(struct ev_loop *loop, struct http_client *http,
+				  struct sigv4_signer *signer, struct cred_provider *creds,
+				  const struct aws_options *o, const char **why);
+
+/* Cancels calls in flight (no callbacks) and frees. NULL is a no-op. */
+void aws_client_free(struct aws_client *c);
+
+/*
+ * Starts a call. done runs once, from the loop, never from inside aws_call().
+ * Returns 0 (and *ret, if asked, until done runs or aws_call_cancel()),
+ * -EINVAL for a bad spec or an endpoint that cannot be resolved, -ENOMEM.
+ */
+int aws_call(struct aws_client *c, const struct aws_call_spec *spec, aws_done_fn done,
+	     void *userdata, struct aws_call **ret);
+
+void aws_call_cancel(struct aws_call *call);
+
+/* Takes the body out of a result so that it survives the callback. */
+cJSON *aws_result_take_body(struct aws_result *res);
+
+/* Whether code is one of the throttling codes of the AWS SDKs. */
+bool aws_is_throttle(const char *code);
+
+/* Current clock skew correction (seconds added to local time when signing). */
+long aws_clock_skew(const struct aws_client *c);
+
+/* Tokens left in the retry budget. */
+int aws_retry_budget(const struct aws_client *c);
+
+/* Calls in flight (waiting for credentials, on the wire, or waiting to retry). */
+int aws_in_flight(const struct aws_client *c);
+
+#endif

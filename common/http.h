@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Non-blocking HTTP(S) on libcurl's multi_socket interface, driven by a libev
+ * loop: any number of requests in flight, keep-alive reuse per host, HTTP/2
+ * when a TLS server offers it, connect and total timeouts, a cap on
+ * response size, TLS verification always on (a CA bundle may be named; it
+ * cannot be switched off), proxies from the environment as curl reads them
+ * (http_proxy, https_proxy, no_proxy).
+ *
+ * Each request is owned by its curl easy handle and freed in exactly one
+ * place: after its completion callback returns, or in http_cancel().
+ */
+#ifndef ECR_HTTP_H
+#define ECR_HTTP_H
+
+#include <ev.h>
+#include <stddef.h>
+
+#include "strbuf.h"
+
+struct http_client;
+struct http_request;
+
+struct http_client_options {
+	long connect_timeout_ms;    /* 0: 5000 */
+	long max_host_connections;  /* 0: 16 (more requests queue in curl) */
+	size_t max_response_bytes;  /* 0: 16 MiB */
+	const char *ca_bundle;      /* NULL: the system's store */
+	const char *user_agent;     /* NULL: "ecr-deployd" */
+};
+
+struct http_request_spec {
+	const char *method; /* "GET", "POST" or "PUT" */
+	const char *url;    /* http:// or https:// only */
+	const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
+	const void *body;
+	size_t body_len;
+	long timeout_ms; /* whole request; 0: 30000 */
+};
+
+/*
+ * What a request came to. error is 0 when an HTTP response arrived whole
+ * (any status), else a negative errno: -ETIMEDOUT (connect or total
+ * timeout), -ECONNREFUSED, -EHOSTUNREACH (name or route), -ECONNRESET (the
+ * connection broke or closed early, a truncated body included), -EFBIG
+ * (response over the cap), -E2BIG (too many headers), -EACCES (the peer's
+ * certificate is not trusted), -EPROTO (TLS or HTTP protocol error), -ENOMEM,
+ * -EIO (anything else). error_text is curl's sentence for it.
+ */
+struct http_response {
+	long status;
+	int error;
+	char error_text[256];
+	struct strbuf body;
+	char *request_id; /* x-amzn-RequestId or x-amz-request-id; NULL when absent */
+	char *content_type;
+	char *date;
+	char *query_error; /* x-amzn-query-error */
+	long http_version; /* 11, 20, ... */
+};
+
+/* Called once per request, from the loop; resp and what it points to are freed after it returns. */
+typedef void (*http_done_fn)(struct http_response *resp, void *userdata);
+
+/* A client on loop; NULL when libcurl cannot be set up. The options are copied. */
+struct http_client *http_client_new(struct ev_loop *loop, const struct http_client_options *opts);
+
+/* Cancels every request in flight (no callbacks) and frees the client. NULL is a no-op.
+ * Must not be called from a completion callback. */
+void http_client_free(struct http_client *c);
+
+/*
+ * Starts a request. Everything in spec is copied. On success returns 0 and,
+ * if ret is not NULL, a handle valid until the callback runs or
+ * http_cancel(). Returns -EINVAL for a bad spec (method, scheme), -ENOMEM.
+ */
+int http_submit(struct http_client *c, const struct http_request_spec *spec, http_done_fn done,
+		void *userdata, struct http_request **ret);
+
+/* Stops a request; its callback is not called. */
+void http_cancel(struct http_request *r);
+
+/* Requests submitted and not yet completed or cancelled. */
+int http_in_flight(const struct http_client *c);
+
+/* Connections curl opened so far (for tests of reuse). */
+long http_connections_opened(const struct http_client *c);
+
+#endif

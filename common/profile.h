@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The AWS shared config and credentials files (INI): ~/.aws/config with
+ * [default] and [profile NAME] sections, ~/.aws/credentials with [NAME]
+ * sections, or the files named by AWS_CONFIG_FILE and
+ * AWS_SHARED_CREDENTIALS_FILE. A key in the credentials file wins over the
+ * same key in the config file. Indented sub-blocks ("services" style) and
+ * [services ...] / [sso-session ...] sections are skipped.
+ */
+#ifndef ECR_PROFILE_H
+#define ECR_PROFILE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct aws_profile {
+	char *name;
+	bool found; /* some section of either file names it */
+	char *region;
+	char *role_arn;
+	char *source_profile;
+	char *credential_source;
+	char *web_identity_token_file;
+	char *role_session_name;
+	char *access_key_id;
+	char *secret_access_key;
+	char *session_token;
+	char *endpoint_url;
+	char *duration_seconds;
+};
+
+/* The profile to use: explicit (non-NULL, non-empty), else AWS_PROFILE, else AWS_DEFAULT_PROFILE, else "default". */
+const char *profile_name(const char *explicit_name);
+
+/*
+ * Reads profile `name` from both files into ret (zeroed first). A missing
+ * file is not an error. Returns 0; -EIO (with why filled: file and line)
+ * when a file cannot be read or a line does not parse; -EFBIG over 1 MiB;
+ * -ENOMEM.
+ */
+int profile_load(const char *name, struct aws_profile *ret, char *why, size_t why_len);
+
+/* Frees the strings of p (wiping the secret ones). NULL is a no-op. */
+void profile_done(struct aws_profile *p);
+
+#endif
