@@ -14,9 +14,9 @@
 #include "crypto.h"
 #include "strbuf.h"
 
-#define RETRY_COST 5
+#define RETRY_COST         5
 #define TIMEOUT_RETRY_COST 10
-#define SKEW_THRESHOLD 60 /* seconds of difference that count as a wrong clock */
+#define SKEW_THRESHOLD     60 /* seconds of difference that count as a wrong clock */
 
 struct aws_client {
 	struct ev_loop *loop;
@@ -62,22 +62,36 @@ struct aws_call {
 static void attempt(struct aws_call *call);
 
 static const char *const throttle_codes[] = {
-	"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-	"TooManyRequestsException", "ProvisionedThroughputExceededException",
-	"TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-	"LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+	"Throttling",
+	"ThrottlingException",
+	"ThrottledException",
+	"RequestThrottledException",
+	"TooManyRequestsException",
+	"ProvisionedThroughputExceededException",
+	"TransactionInProgressException",
+	"RequestLimitExceeded",
+	"BandwidthLimitExceeded",
+	"LimitExceededException",
+	"RequestThrottled",
+	"SlowDown",
+	"PriorRequestNotComplete",
 	"EC2ThrottledException",
 };
 
 static const char *const transient_codes[] = {
-	"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
-	"InternalError", "InternalFailure", "ServiceUnavailable", "ServiceUnavailableException",
+	"RequestTimeout",
+	"RequestTimeoutException",
+	"PriorRequestNotComplete",
+	"InternalError",
+	"InternalFailure",
+	"ServiceUnavailable",
+	"ServiceUnavailableException",
 	"MalformedResponse",
 };
 
 static const char *const skew_codes[] = {
-	"RequestTimeTooSkewed", "RequestExpired", "InvalidSignatureException",
-	"SignatureDoesNotMatch", "AuthFailure", "RequestInTheFuture",
+	"RequestTimeTooSkewed",  "RequestExpired", "InvalidSignatureException",
+	"SignatureDoesNotMatch", "AuthFailure",    "RequestInTheFuture",
 };
 
 static bool in_list(const char *code, const char *const *list, size_t n)
@@ -109,7 +123,8 @@ static long elapsed_ms(const struct timespec *since)
 	struct timespec now;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)((now.tv_sec - since->tv_sec) * 1000 + (now.tv_nsec - since->tv_nsec) / 1000000);
+	return (long)((now.tv_sec - since->tv_sec) * 1000 +
+		      (now.tv_nsec - since->tv_nsec) / 1000000);
 }
 
 /* ---- finishing ------------------------------------------------------------ */
@@ -145,7 +160,7 @@ static void finish(struct aws_call *call)
 }
 
 static void fail(struct aws_call *call, const char *code, int transport, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static void fail(struct aws_call *call, const char *code, int transport, const char *fmt, ...)
 {
@@ -272,8 +287,8 @@ static void on_http(struct http_response *resp, void *userdata)
 	if (resp->status >= 200 && resp->status < 300) {
 		bool json_type = !strncmp(ct, "application/x-amz-json", 22) ||
 				 !strncmp(ct, "application/json", 16);
-		cJSON *body = json_type ? cJSON_ParseWithLength(resp->body.buf ? resp->body.buf : "",
-								resp->body.len)
+		cJSON *body = json_type ? cJSON_ParseWithLength(
+					      resp->body.buf ? resp->body.buf : "", resp->body.len)
 					: NULL;
 		if (body && cJSON_IsObject(body)) {
 			call->result.body = body;
@@ -286,11 +301,13 @@ static void on_http(struct http_response *resp, void *userdata)
 		char ex[201];
 		excerpt(strbuf_str(&resp->body), resp->body.len, ex, sizeof(ex));
 		if (json_type)
-			fail(call, "MalformedResponse", 0, "HTTP %ld with a body that is not a JSON "
-			     "object: '%s'", resp->status, ex);
+			fail(call, "MalformedResponse", 0,
+			     "HTTP %ld with a body that is not a JSON "
+			     "object: '%s'",
+			     resp->status, ex);
 		else
-			fail(call, "MalformedResponse", 0, "HTTP %ld with Content-Type '%s', not JSON",
-			     resp->status, ct);
+			fail(call, "MalformedResponse", 0,
+			     "HTTP %ld with Content-Type '%s', not JSON", resp->status, ct);
 		return;
 	}
 
@@ -359,15 +376,21 @@ static void send_signed(struct aws_call *call, const struct aws_credentials *cr)
 		{ "X-Amz-Target", target },
 		{ "x-amzn-query-mode", "true" },
 	};
-	struct sigv4_request sr = { .method = "POST", .path = "/", .headers = h,
-				    .n_headers = s->query_compatible ? 4 : 3, .body = call->body,
-				    .body_len = call->body_len, .normalize_path = true };
-	struct sigv4_credentials sc = { cr->access_key_id, cr->secret_access_key, cr->session_token };
+	struct sigv4_request sr = { .method = "POST",
+				    .path = "/",
+				    .headers = h,
+				    .n_headers = s->query_compatible ? 4 : 3,
+				    .body = call->body,
+				    .body_len = call->body_len,
+				    .normalize_path = true };
+	struct sigv4_credentials sc = { cr->access_key_id, cr->secret_access_key,
+					cr->session_token };
 
 	sigv4_result_init(&sig);
 	strbuf_init(&authz, 8192);
 	strbuf_init(&token, 16384);
-	r = sigv4_sign(c->signer, &sr, &sc, call->region, s->signing_name, time(NULL) + c->skew, &sig);
+	r = sigv4_sign(c->signer, &sr, &sc, call->region, s->signing_name, time(NULL) + c->skew,
+		       &sig);
 	if (r < 0) {
 		sigv4_result_done(&sig);
 		fail(call, "SigningError", r, "cannot sign the request: %s", strerror(-r));
@@ -386,12 +409,16 @@ static void send_signed(struct aws_call *call, const struct aws_credentials *cr)
 	lines[n++] = authz.buf;
 	if (s->query_compatible)
 		lines[n++] = "x-amzn-query-mode: true";
-	if (cr->session_token && strbuf_printf(&token, "X-Amz-Security-Token: %s", cr->session_token) == 0)
+	if (cr->session_token &&
+	    strbuf_printf(&token, "X-Amz-Security-Token: %s", cr->session_token) == 0)
 		lines[n++] = token.buf;
 	lines[n] = NULL;
 
-	struct http_request_spec spec = { .method = "POST", .url = call->url, .headers = lines,
-					  .body = call->body, .body_len = call->body_len,
+	struct http_request_spec spec = { .method = "POST",
+					  .url = call->url,
+					  .headers = lines,
+					  .body = call->body,
+					  .body_len = call->body_len,
 					  .timeout_ms = call->timeout_ms };
 	call->attempts++;
 	r = (authz.buf ? http_submit(c->http, &spec, on_http, call, &call->http) : -ENOMEM);

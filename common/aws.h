@@ -28,22 +28,22 @@
 #include "sigv4.h"
 
 struct aws_options {
-	const char *region;			      /* required */
-	bool fips;				      /* FIPS endpoints */
-	const char *endpoints[AWS_SERVICE_COUNT];     /* configured overrides, or NULL */
-	int max_attempts;			      /* per call; 0: 3 */
-	long retry_base_ms;			      /* 0: 100 */
-	long retry_cap_ms;			      /* 0: 20000 */
-	int retry_budget;			      /* tokens; 0: 500 */
-	long timeout_ms;			      /* per attempt; 0: 10000 */
+	const char *region;                       /* required */
+	bool fips;                                /* FIPS endpoints */
+	const char *endpoints[AWS_SERVICE_COUNT]; /* configured overrides, or NULL */
+	int max_attempts;                         /* per call; 0: 3 */
+	long retry_base_ms;                       /* 0: 100 */
+	long retry_cap_ms;                        /* 0: 20000 */
+	int retry_budget;                         /* tokens; 0: 500 */
+	long timeout_ms;                          /* per attempt; 0: 10000 */
 };
 
 struct aws_error {
-	int http_status;      /* 0 when no HTTP reply arrived */
-	int transport;	      /* negative errno of the transport failure, else 0 */
-	char code[128];	      /* AWS error code, '#' prefix and ':' suffix stripped; ours for
-				 client-side failures: "RequestTimeout", "ConnectionError",
-				 "MalformedResponse", "CredentialsError", "EndpointError" */
+	int http_status;       /* 0 when no HTTP reply arrived */
+	int transport;         /* negative errno of the transport failure, else 0 */
+	char code[128];        /* AWS error code, '#' prefix and ':' suffix stripped; ours for
+				  client-side failures: "RequestTimeout", "ConnectionError",
+				  "MalformedResponse", "CredentialsError", "EndpointError" */
 	char legacy_code[128]; /* SQS: the code of x-amzn-query-error, else "" */
 	char message[512];
 	char request_id[128];
@@ -53,7 +53,7 @@ struct aws_result {
 	const struct aws_service *service;
 	const char *operation;
 	bool ok;
-	cJSON *body;	      /* the parsed reply when ok; freed after the callback unless taken */
+	cJSON *body;          /* the parsed reply when ok; freed after the callback unless taken */
 	struct aws_error err; /* when !ok */
 	int attempts;
 	long duration_ms;
@@ -65,10 +65,10 @@ typedef void (*aws_done_fn)(struct aws_result *res, void *userdata);
 struct aws_call_spec {
 	const struct aws_service *service;
 	const char *operation;
-	const cJSON *params;	     /* serialized at submit; NULL: {} */
+	const cJSON *params;         /* serialized at submit; NULL: {} */
 	struct cred_provider *creds; /* NULL: the client's */
-	const char *region;	     /* NULL: the client's */
-	long timeout_ms;	     /* per attempt; 0: the client's */
+	const char *region;          /* NULL: the client's */
+	long timeout_ms;             /* per attempt; 0: the client's */
 };
 
 struct aws_client;

@@ -20,12 +20,12 @@
 #include "profile.h"
 #include "sts.h"
 
-#define USABLE_MARGIN 5		   /* seconds before expiry at which keys stop being handed out */
-#define ADVISORY_WINDOW (15 * 60) /* refresh this long before expiry */
+#define USABLE_MARGIN     5         /* seconds before expiry at which keys stop being handed out */
+#define ADVISORY_WINDOW   (15 * 60) /* refresh this long before expiry */
 #define RETRY_CAP_SECONDS 60.0
-#define TOKEN_FILE_MAX (64 * 1024)
-#define CONTAINER_HOST "http://169.254.170.2"
-#define IMDS_HOST "http://169.254.169.254"
+#define TOKEN_FILE_MAX    (64 * 1024)
+#define CONTAINER_HOST    "http://169.254.170.2"
+#define IMDS_HOST         "http://169.254.169.254"
 
 enum source {
 	SRC_ENV,
@@ -59,9 +59,9 @@ struct cred_provider {
 	bool fetching;
 	int failures;
 	char last_error[512];
-	struct ev_timer timer;	    /* the next resolve: now, at refresh time, or after a backoff */
-	struct ev_timer deliver;    /* hands usable credentials to new waiters */
-	char pending_source[256];   /* what the STS call in flight will have produced */
+	struct ev_timer timer;    /* the next resolve: now, at refresh time, or after a backoff */
+	struct ev_timer deliver;  /* hands usable credentials to new waiters */
+	char pending_source[256]; /* what the STS call in flight will have produced */
 	struct cred_waiter *waiters;
 
 	/* chain */
@@ -185,7 +185,8 @@ static void finish(struct cred_provider *p, struct aws_credentials *creds, int e
 	p->failures++;
 	if (usable(p->current, now) || p->waiters == NULL) {
 		/* Keep what we have; try again with backoff (capped, and before expiry). */
-		double delay = (double)p->retry_base_ms / 1000.0 * (double)(1 << (p->failures < 7 ? p->failures - 1 : 6));
+		double delay = (double)p->retry_base_ms / 1000.0 *
+			       (double)(1 << (p->failures < 7 ? p->failures - 1 : 6));
 		if (delay > RETRY_CAP_SECONDS)
 			delay = RETRY_CAP_SECONDS;
 		if (p->current && p->current->expiration && usable(p->current, now) &&
@@ -265,10 +266,12 @@ static char *read_token_file(const char *path, char *why, size_t why_len)
 		snprintf(why, why_len, "cannot read token file '%s': %s", path, strerror(errno));
 		return NULL;
 	}
-	while (total < TOKEN_FILE_MAX && (n = read(fd, buf + total, (size_t)(TOKEN_FILE_MAX - total))) > 0)
+	while (total < TOKEN_FILE_MAX &&
+	       (n = read(fd, buf + total, (size_t)(TOKEN_FILE_MAX - total))) > 0)
 		total += n;
 	close(fd);
-	while (total > 0 && (buf[total - 1] == '\n' || buf[total - 1] == '\r' || buf[total - 1] == ' '))
+	while (total > 0 &&
+	       (buf[total - 1] == '\n' || buf[total - 1] == '\r' || buf[total - 1] == ' '))
 		total--;
 	buf[total] = '\0';
 	if (total == 0) {
@@ -322,8 +325,8 @@ static int web_identity(struct cred_provider *p, const char *token_file, const c
 	snprintf(sess, sizeof(sess), "%s", session ? session : "");
 	if (!*sess)
 		snprintf(sess, sizeof(sess), "ecr-deployd-%lld", (long long)time(NULL));
-	struct sts_call call = { p->http, p->signer, endpoint, p->region ? p->region : "us-east-1",
-				 role_arn, sess, 0, 10000 };
+	struct sts_call call = { p->http,  p->signer, endpoint, p->region ? p->region : "us-east-1",
+				 role_arn, sess,      0,        10000 };
 	snprintf(p->pending_source, sizeof(p->pending_source), "%s: role '%s' (web identity)",
 		 source_desc, role_arn);
 	r = sts_assume_role_with_web_identity(&call, token, on_sts, p, &p->sts);
@@ -343,8 +346,8 @@ static int web_identity(struct cred_provider *p, const char *token_file, const c
 static int src_env(struct cred_provider *p)
 {
 	const char *akid = env("AWS_ACCESS_KEY_ID"), *secret = env("AWS_SECRET_ACCESS_KEY");
-	const char *token = env("AWS_SESSION_TOKEN") ? env("AWS_SESSION_TOKEN")
-						     : env("AWS_SECURITY_TOKEN");
+	const char *token =
+	    env("AWS_SESSION_TOKEN") ? env("AWS_SESSION_TOKEN") : env("AWS_SECURITY_TOKEN");
 	const char *exp = env("AWS_CREDENTIAL_EXPIRATION");
 	time_t t = 0;
 
@@ -372,7 +375,8 @@ static int src_web_identity(struct cred_provider *p)
 	if (!file)
 		return 1;
 	if (!role) {
-		finish(p, NULL, -EINVAL, "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
+		finish(p, NULL, -EINVAL,
+		       "AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
 		return 0;
 	}
 	return web_identity(p, file, role, env("AWS_ROLE_SESSION_NAME"), "web identity");
@@ -397,8 +401,10 @@ static int src_profile(struct cred_provider *p)
 		profile_done(&prof);
 		if (!explicit_profile)
 			return 1;
-		snprintf(why, sizeof(why), "profile '%s' has no credentials in the shared config or "
-			 "credentials file", name);
+		snprintf(why, sizeof(why),
+			 "profile '%s' has no credentials in the shared config or "
+			 "credentials file",
+			 name);
 		finish(p, NULL, -ENOKEY, why);
 		return 0;
 	}
@@ -408,35 +414,51 @@ static int src_profile(struct cred_provider *p)
 			web_identity(p, prof.web_identity_token_file, prof.role_arn,
 				     prof.role_session_name, why);
 		} else if (!prof.source_profile) {
-			snprintf(why, sizeof(why), "profile '%s': role_arn needs source_profile or "
-				 "web_identity_token_file (credential_source is not supported)", name);
+			snprintf(why, sizeof(why),
+				 "profile '%s': role_arn needs source_profile or "
+				 "web_identity_token_file (credential_source is not supported)",
+				 name);
 			finish(p, NULL, -EINVAL, why);
 		} else if ((r = profile_load(prof.source_profile, &src, why, sizeof(why))) < 0) {
 			finish(p, NULL, r, why);
 		} else if (!src.access_key_id || !src.secret_access_key) {
-			snprintf(why, sizeof(why), "profile '%s': source_profile '%s' has no static keys "
-				 "(chained roles are not supported)", name, prof.source_profile);
+			snprintf(why, sizeof(why),
+				 "profile '%s': source_profile '%s' has no static keys "
+				 "(chained roles are not supported)",
+				 name, prof.source_profile);
 			finish(p, NULL, -ENOKEY, why);
 		} else if (sts_endpoint(p, endpoint, sizeof(endpoint), why, sizeof(why)) < 0) {
 			finish(p, NULL, -EINVAL, why);
 		} else {
-			struct aws_credentials base = { src.access_key_id, src.secret_access_key,
-							src.session_token, 0, false, "" };
+			struct aws_credentials base = { src.access_key_id,
+							src.secret_access_key,
+							src.session_token,
+							0,
+							false,
+							"" };
 			char sess[80];
-			snprintf(sess, sizeof(sess), "%s", prof.role_session_name ? prof.role_session_name : "");
+			snprintf(sess, sizeof(sess), "%s",
+				 prof.role_session_name ? prof.role_session_name : "");
 			if (!*sess)
-				snprintf(sess, sizeof(sess), "ecr-deployd-%lld", (long long)time(NULL));
-			struct sts_call call = { p->http, p->signer, endpoint,
-						 p->region ? p->region : "us-east-1", prof.role_arn, sess,
-						 prof.duration_seconds ? atoi(prof.duration_seconds) : 0,
+				snprintf(sess, sizeof(sess), "ecr-deployd-%lld",
+					 (long long)time(NULL));
+			struct sts_call call = { p->http,
+						 p->signer,
+						 endpoint,
+						 p->region ? p->region : "us-east-1",
+						 prof.role_arn,
+						 sess,
+						 prof.duration_seconds ? atoi(prof.duration_seconds)
+								       : 0,
 						 10000 };
 			snprintf(p->pending_source, sizeof(p->pending_source),
-				 "profile '%s': role '%s' (source profile '%s')", name, prof.role_arn,
-				 prof.source_profile);
+				 "profile '%s': role '%s' (source profile '%s')", name,
+				 prof.role_arn, prof.source_profile);
 			r = sts_assume_role(&call, &base, on_sts, p, &p->sts);
 			if (r < 0) {
-				snprintf(why, sizeof(why), "profile '%s': cannot start STS AssumeRole: %s",
-					 name, strerror(-r));
+				snprintf(why, sizeof(why),
+					 "profile '%s': cannot start STS AssumeRole: %s", name,
+					 strerror(-r));
 				finish(p, NULL, r, why);
 			}
 		}
@@ -448,7 +470,8 @@ static int src_profile(struct cred_provider *p)
 	} else {
 		struct aws_credentials *c;
 		snprintf(why, sizeof(why), "profile '%s'", name);
-		c = creds_new(prof.access_key_id, prof.secret_access_key, prof.session_token, 0, why);
+		c = creds_new(prof.access_key_id, prof.secret_access_key, prof.session_token, 0,
+			      why);
 		finish(p, c, c ? 0 : -ENOMEM, c ? NULL : "out of memory");
 	}
 	profile_done(&prof);
@@ -477,9 +500,11 @@ static struct aws_credentials *parse_json_creds(const char *body, const char *so
 	if (code && strcmp(code, "Success") != 0)
 		snprintf(why, why_len, "%s: Code is '%.64s', not 'Success'", source, code);
 	else if (!akid || !secret)
-		snprintf(why, why_len, "%s: the reply lacks AccessKeyId or SecretAccessKey", source);
+		snprintf(why, why_len, "%s: the reply lacks AccessKeyId or SecretAccessKey",
+			 source);
 	else if (exp && cred_parse_time(exp, &t) < 0)
-		snprintf(why, why_len, "%s: Expiration '%.40s' is not an ISO 8601 time", source, exp);
+		snprintf(why, why_len, "%s: Expiration '%.40s' is not an ISO 8601 time", source,
+			 exp);
 	else if (!(c = creds_new(akid, secret, token, t, source)))
 		snprintf(why, why_len, "out of memory");
 	if (secret)
@@ -507,9 +532,11 @@ static void on_container(struct http_response *resp, void *userdata)
 	p->req = NULL;
 	if (resp->error || resp->status != 200) {
 		if (resp->error)
-			snprintf(why, sizeof(why), "container credentials endpoint: %s", resp->error_text);
+			snprintf(why, sizeof(why), "container credentials endpoint: %s",
+				 resp->error_text);
 		else
-			snprintf(why, sizeof(why), "container credentials endpoint: HTTP %ld", resp->status);
+			snprintf(why, sizeof(why), "container credentials endpoint: HTTP %ld",
+				 resp->status);
 		wipe_body(resp);
 		if (++p->attempts < 3 && (resp->error || resp->status >= 500)) {
 			container_fetch(p);
@@ -562,7 +589,8 @@ static int container_fetch(struct cred_provider *p)
 	if (rel)
 		snprintf(url, sizeof(url), "%s%s", CONTAINER_HOST, rel);
 	else if (!allowed_full_uri(full)) {
-		snprintf(why, sizeof(why), "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to "
+		snprintf(why, sizeof(why),
+			 "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to "
 			 "a loopback address, 169.254.170.2, 169.254.170.23 or fd00:ec2::23");
 		finish(p, NULL, -EINVAL, why);
 		return 0;
@@ -580,15 +608,17 @@ static int container_fetch(struct cred_provider *p)
 	if (token) {
 		if (strpbrk(token, "\r\n")) {
 			wipe_free(token);
-			finish(p, NULL, -EINVAL, "the container authorization token contains CR or LF");
+			finish(p, NULL, -EINVAL,
+			       "the container authorization token contains CR or LF");
 			return 0;
 		}
 		snprintf(authz, sizeof(authz), "Authorization: %s", token);
 		headers[0] = authz;
 		wipe_free(token);
 	}
-	struct http_request_spec spec = { .method = "GET", .url = url, .headers = headers,
-					  .timeout_ms = 2000 };
+	struct http_request_spec spec = {
+		.method = "GET", .url = url, .headers = headers, .timeout_ms = 2000
+	};
 	r = http_submit(p->http, &spec, on_container, p, &p->req);
 	crypto_wipe(authz, sizeof(authz));
 	if (r < 0) {
@@ -601,7 +631,8 @@ static int container_fetch(struct cred_provider *p)
 
 static int src_container(struct cred_provider *p)
 {
-	if (!env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") && !env("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
+	if (!env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") &&
+	    !env("AWS_CONTAINER_CREDENTIALS_FULL_URI"))
 		return 1;
 	p->attempts = 0;
 	return container_fetch(p);
@@ -616,28 +647,33 @@ static void on_imds(struct http_response *resp, void *userdata)
 
 	p->req = NULL;
 	if (resp->error) {
-		snprintf(why, sizeof(why), "no credentials found (environment, web identity, profile "
-			 "'%s', container, EC2 instance metadata: %s)", profile_name(p->profile),
-			 resp->error_text);
+		snprintf(why, sizeof(why),
+			 "no credentials found (environment, web identity, profile "
+			 "'%s', container, EC2 instance metadata: %s)",
+			 profile_name(p->profile), resp->error_text);
 		finish(p, NULL, -ENOKEY, why);
 		return;
 	}
 	switch (p->imds_step) {
 	case 0: /* token */
-		if (resp->status == 200 && resp->body.len > 0 && resp->body.len < sizeof(p->imds_token)) {
-			snprintf(p->imds_token, sizeof(p->imds_token), "%s", strbuf_str(&resp->body));
+		if (resp->status == 200 && resp->body.len > 0 &&
+		    resp->body.len < sizeof(p->imds_token)) {
+			snprintf(p->imds_token, sizeof(p->imds_token), "%s",
+				 strbuf_str(&resp->body));
 		} else if ((resp->status == 403 || resp->status == 404 || resp->status == 405) &&
 			   !env_true("AWS_EC2_METADATA_V1_DISABLED")) {
 			p->imds_token[0] = '\0'; /* IMDSv1 fallback */
 		} else {
-			snprintf(why, sizeof(why), "EC2 instance metadata: token request answered HTTP %ld",
+			snprintf(why, sizeof(why),
+				 "EC2 instance metadata: token request answered HTTP %ld",
 				 resp->status);
 			finish(p, NULL, -EACCES, why);
 			return;
 		}
 		break;
 	case 1: /* role name */
-		if (resp->status != 200 || resp->body.len == 0 || resp->body.len >= sizeof(p->imds_role)) {
+		if (resp->status != 200 || resp->body.len == 0 ||
+		    resp->body.len >= sizeof(p->imds_role)) {
 			snprintf(why, sizeof(why), "EC2 instance metadata: no IAM role (HTTP %ld)",
 				 resp->status);
 			finish(p, NULL, -ENOKEY, why);
@@ -652,7 +688,8 @@ static void on_imds(struct http_response *resp, void *userdata)
 			c = parse_json_creds(strbuf_str(&resp->body), "EC2 instance metadata", why,
 					     sizeof(why));
 		else
-			snprintf(why, sizeof(why), "EC2 instance metadata: credentials answered HTTP %ld",
+			snprintf(why, sizeof(why),
+				 "EC2 instance metadata: credentials answered HTTP %ld",
 				 resp->status);
 		wipe_body(resp);
 		if (c && c->expiration && c->expiration <= time(NULL)) {
@@ -688,10 +725,11 @@ static void imds_next(struct cred_provider *p)
 		headers[0] = "x-aws-ec2-metadata-token-ttl-seconds: 21600";
 	} else {
 		spec.method = "GET";
-		snprintf(url, sizeof(url), "%.*s/latest/meta-data/iam/security-credentials/%s", (int)bl,
-			 base, p->imds_step == 2 ? p->imds_role : "");
+		snprintf(url, sizeof(url), "%.*s/latest/meta-data/iam/security-credentials/%s",
+			 (int)bl, base, p->imds_step == 2 ? p->imds_role : "");
 		if (p->imds_token[0]) {
-			snprintf(tokhdr, sizeof(tokhdr), "x-aws-ec2-metadata-token: %s", p->imds_token);
+			snprintf(tokhdr, sizeof(tokhdr), "x-aws-ec2-metadata-token: %s",
+				 p->imds_token);
 			headers[0] = tokhdr;
 		}
 	}
@@ -708,8 +746,10 @@ static int src_imds(struct cred_provider *p)
 	char why[300];
 
 	if (env_true("AWS_EC2_METADATA_DISABLED")) {
-		snprintf(why, sizeof(why), "no credentials found (environment, web identity, profile "
-			 "'%s', container; EC2 instance metadata is disabled)", profile_name(p->profile));
+		snprintf(why, sizeof(why),
+			 "no credentials found (environment, web identity, profile "
+			 "'%s', container; EC2 instance metadata is disabled)",
+			 profile_name(p->profile));
 		finish(p, NULL, -ENOKEY, why);
 		return 0;
 	}
@@ -736,8 +776,10 @@ static void assume_with(struct cred_provider *p, const struct aws_credentials *b
 		finish(p, NULL, -EINVAL, msg);
 		return;
 	}
-	struct sts_call call = { p->http, p->signer, endpoint, p->region ? p->region : "us-east-1",
-				 p->role_arn, p->session_name, 0, 10000 };
+	struct sts_call call = { p->http,     p->signer,
+				 endpoint,    p->region ? p->region : "us-east-1",
+				 p->role_arn, p->session_name,
+				 0,           10000 };
 	snprintf(p->pending_source, sizeof(p->pending_source), "role '%.100s' assumed with %.120s",
 		 p->role_arn, base->source);
 	r = sts_assume_role(&call, base, on_sts, p, &p->sts);

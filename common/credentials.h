@@ -38,7 +38,7 @@ struct aws_credentials {
 	char *secret_access_key;
 	char *session_token; /* NULL when none */
 	time_t expiration;   /* 0: does not expire */
-	bool extended;	     /* IMDS handed out expired keys; their expiry was pushed out */
+	bool extended;       /* IMDS handed out expired keys; their expiry was pushed out */
 	char source[256];    /* "environment", "profile 'x'", "web identity role '…'", ... */
 };
 
@@ -49,10 +49,10 @@ struct cred_options {
 	struct ev_loop *loop;
 	struct http_client *http;
 	struct sigv4_signer *signer;
-	const char *profile;	  /* NULL: AWS_PROFILE, AWS_DEFAULT_PROFILE, "default" */
-	const char *region;	  /* for STS's regional endpoint and signing */
+	const char *profile;      /* NULL: AWS_PROFILE, AWS_DEFAULT_PROFILE, "default" */
+	const char *region;       /* for STS's regional endpoint and signing */
 	const char *sts_endpoint; /* NULL: as endpoint_resolve() says for STS */
-	long retry_base_ms;	  /* refresh retry backoff base; 0: 1000 */
+	long retry_base_ms;       /* refresh retry backoff base; 0: 1000 */
 };
 
 struct cred_provider;

@@ -7,17 +7,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-const struct aws_service aws_ecr = { AWS_SERVICE_ECR, "AWS_ENDPOINT_URL_ECR", "ecr", "api.ecr", "api.ecr-fips",
-				     "AmazonEC2ContainerRegistry_V20150921", "1.1", false };
-const struct aws_service aws_ecs = { AWS_SERVICE_ECS, "AWS_ENDPOINT_URL_ECS", "ecs", "ecs", "ecs-fips",
-				     "AmazonEC2ContainerServiceV20141113", "1.1", false };
-const struct aws_service aws_sqs = { AWS_SERVICE_SQS, "AWS_ENDPOINT_URL_SQS", "sqs", "sqs", "sqs-fips",
-				     "AmazonSQS", "1.0", true };
-const struct aws_service aws_codedeploy = { AWS_SERVICE_CODEDEPLOY, "AWS_ENDPOINT_URL_CODEDEPLOY", "codedeploy",
-					    "codedeploy", "codedeploy-fips", "CodeDeploy_20141006",
-					    "1.1", false };
-const struct aws_service aws_sts = { AWS_SERVICE_STS, "AWS_ENDPOINT_URL_STS", "sts", "sts", "sts-fips", NULL,
-				     NULL, false };
+const struct aws_service aws_ecr = { AWS_SERVICE_ECR, "AWS_ENDPOINT_URL_ECR",
+				     "ecr",           "api.ecr",
+				     "api.ecr-fips",  "AmazonEC2ContainerRegistry_V20150921",
+				     "1.1",           false };
+const struct aws_service aws_ecs = { AWS_SERVICE_ECS, "AWS_ENDPOINT_URL_ECS",
+				     "ecs",           "ecs",
+				     "ecs-fips",      "AmazonEC2ContainerServiceV20141113",
+				     "1.1",           false };
+const struct aws_service aws_sqs = {
+	AWS_SERVICE_SQS, "AWS_ENDPOINT_URL_SQS", "sqs", "sqs", "sqs-fips", "AmazonSQS", "1.0", true
+};
+const struct aws_service aws_codedeploy = {
+	AWS_SERVICE_CODEDEPLOY, "AWS_ENDPOINT_URL_CODEDEPLOY", "codedeploy", "codedeploy",
+	"codedeploy-fips",      "CodeDeploy_20141006",         "1.1",        false
+};
+const struct aws_service aws_sts = {
+	AWS_SERVICE_STS, "AWS_ENDPOINT_URL_STS", "sts", "sts", "sts-fips", NULL, NULL, false
+};
 
 const struct aws_service *aws_service_by_id(enum aws_service_id id)
 {
@@ -63,7 +70,7 @@ static const char *suffix_for(const char *region)
 	static const struct {
 		const char *prefix, *suffix;
 	} partitions[] = {
-		{ "cn-", "amazonaws.com.cn" },	   { "us-isob-", "sc2s.sgov.gov" },
+		{ "cn-", "amazonaws.com.cn" },    { "us-isob-", "sc2s.sgov.gov" },
 		{ "us-isof-", "csp.hci.ic.gov" }, { "us-iso-", "c2s.ic.gov" },
 		{ "eu-isoe-", "cloud.adc-e.uk" },
 	};

@@ -28,11 +28,11 @@ struct aws_service {
 	enum aws_service_id id;
 	const char *endpoint_env;  /* "AWS_ENDPOINT_URL_ECR" and so on */
 	const char *signing_name;  /* SigV4 service name */
-	const char *prefix;	   /* endpoint host prefix */
+	const char *prefix;        /* endpoint host prefix */
 	const char *fips_prefix;   /* NULL: no FIPS endpoint */
 	const char *target_prefix; /* X-Amz-Target prefix; NULL for STS (query protocol) */
 	const char *json_version;  /* "1.0" or "1.1" */
-	bool query_compatible;	   /* send x-amzn-query-mode: true (SQS) */
+	bool query_compatible;     /* send x-amzn-query-mode: true (SQS) */
 };
 
 extern const struct aws_service aws_ecr, aws_ecs, aws_sqs, aws_codedeploy, aws_sts;

@@ -15,11 +15,11 @@
 #include <string.h>
 #include <strings.h>
 
-#define DEFAULT_CONNECT_TIMEOUT_MS 5000
-#define DEFAULT_TIMEOUT_MS 30000
+#define DEFAULT_CONNECT_TIMEOUT_MS   5000
+#define DEFAULT_TIMEOUT_MS           30000
 #define DEFAULT_MAX_HOST_CONNECTIONS 16
-#define DEFAULT_MAX_RESPONSE (16u * 1024 * 1024)
-#define MAX_HEADERS 200
+#define DEFAULT_MAX_RESPONSE         (16u * 1024 * 1024)
+#define MAX_HEADERS                  200
 
 struct sock_watch {
 	struct ev_io io;
@@ -150,7 +150,7 @@ static void complete(struct http_client *c, CURL *easy, CURLcode code)
 	}
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->resp.status);
 	curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
-	r->resp.http_version = version == CURL_HTTP_VERSION_2_0 ? 20
+	r->resp.http_version = version == CURL_HTTP_VERSION_2_0   ? 20
 			       : version == CURL_HTTP_VERSION_1_0 ? 10
 								  : 11;
 	if (r->done)
@@ -172,8 +172,8 @@ static void on_io(struct ev_loop *loop, struct ev_io *w, int revents)
 {
 	struct sock_watch *sw = w->data;
 	struct http_client *c = sw->client;
-	int action = (revents & EV_READ ? CURL_CSELECT_IN : 0) |
-		     (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	int action =
+	    (revents & EV_READ ? CURL_CSELECT_IN : 0) | (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
 	int running;
 
 	(void)loop;
@@ -346,9 +346,10 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
 		return NULL;
 	}
 	c->loop = loop;
-	c->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
-							     : DEFAULT_CONNECT_TIMEOUT_MS;
-	c->max_response = opts->max_response_bytes ? opts->max_response_bytes : DEFAULT_MAX_RESPONSE;
+	c->connect_timeout_ms =
+	    opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms : DEFAULT_CONNECT_TIMEOUT_MS;
+	c->max_response =
+	    opts->max_response_bytes ? opts->max_response_bytes : DEFAULT_MAX_RESPONSE;
 	c->ca_bundle = opts->ca_bundle ? strdup(opts->ca_bundle) : NULL;
 	c->user_agent = strdup(opts->user_agent ? opts->user_agent : "ecr-deployd");
 	c->multi = curl_multi_init();
@@ -431,8 +432,8 @@ int http_submit(struct http_client *c, const struct http_request_spec *spec, htt
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, spec->timeout_ms > 0 ? spec->timeout_ms
-								      : (long)DEFAULT_TIMEOUT_MS);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+			 spec->timeout_ms > 0 ? spec->timeout_ms : (long)DEFAULT_TIMEOUT_MS);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->ca_bundle)

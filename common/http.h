@@ -22,16 +22,16 @@ struct http_client;
 struct http_request;
 
 struct http_client_options {
-	long connect_timeout_ms;    /* 0: 5000 */
-	long max_host_connections;  /* 0: 16 (more requests queue in curl) */
-	size_t max_response_bytes;  /* 0: 16 MiB */
-	const char *ca_bundle;      /* NULL: the system's store */
-	const char *user_agent;     /* NULL: "ecr-deployd" */
+	long connect_timeout_ms;   /* 0: 5000 */
+	long max_host_connections; /* 0: 16 (more requests queue in curl) */
+	size_t max_response_bytes; /* 0: 16 MiB */
+	const char *ca_bundle;     /* NULL: the system's store */
+	const char *user_agent;    /* NULL: "ecr-deployd" */
 };
 
 struct http_request_spec {
-	const char *method; /* "GET", "POST" or "PUT" */
-	const char *url;    /* http:// or https:// only */
+	const char *method;         /* "GET", "POST" or "PUT" */
+	const char *url;            /* http:// or https:// only */
 	const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
 	const void *body;
 	size_t body_len;

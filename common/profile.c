@@ -64,7 +64,8 @@ static char **field(struct aws_profile *p, const char *key)
 		{ "role_arn", offsetof(struct aws_profile, role_arn) },
 		{ "source_profile", offsetof(struct aws_profile, source_profile) },
 		{ "credential_source", offsetof(struct aws_profile, credential_source) },
-		{ "web_identity_token_file", offsetof(struct aws_profile, web_identity_token_file) },
+		{ "web_identity_token_file",
+		  offsetof(struct aws_profile, web_identity_token_file) },
 		{ "role_session_name", offsetof(struct aws_profile, role_session_name) },
 		{ "aws_access_key_id", offsetof(struct aws_profile, access_key_id) },
 		{ "aws_secret_access_key", offsetof(struct aws_profile, secret_access_key) },
@@ -108,7 +109,8 @@ static int read_file(const char *path, struct strbuf *out, char *why, size_t why
 		int r = strbuf_append(out, buf, (size_t)n);
 		if (r < 0) {
 			close(fd);
-			snprintf(why, why_len, "'%s' is larger than %d bytes", path, PROFILE_FILE_MAX);
+			snprintf(why, why_len, "'%s' is larger than %d bytes", path,
+				 PROFILE_FILE_MAX);
 			return r == -ENOBUFS ? -EFBIG : r;
 		}
 	}
@@ -150,14 +152,16 @@ static int parse(const char *path, bool config, const char *name, struct aws_pro
 		if (*s == '[') {
 			char *end = strchr(s, ']'), *sec;
 			if (!end) {
-				snprintf(why, why_len, "%s:%d: a section header without ']'", path, lineno);
+				snprintf(why, why_len, "%s:%d: a section header without ']'", path,
+					 lineno);
 				strbuf_done(&text);
 				return -EIO;
 			}
 			*end = '\0';
 			sec = trim(s + 1);
 			if (config && strcmp(sec, "default") != 0) {
-				if (strncmp(sec, "profile", 7) || (sec[7] != ' ' && sec[7] != '\t')) {
+				if (strncmp(sec, "profile", 7) ||
+				    (sec[7] != ' ' && sec[7] != '\t')) {
 					in_wanted = false;
 					continue;
 				}

@@ -29,7 +29,8 @@ struct aws_profile {
 	char *duration_seconds;
 };
 
-/* The profile to use: explicit (non-NULL, non-empty), else AWS_PROFILE, else AWS_DEFAULT_PROFILE, else "default". */
+/* The profile to use: explicit (non-NULL, non-empty), else AWS_PROFILE, else AWS_DEFAULT_PROFILE,
+ * else "default". */
 const char *profile_name(const char *explicit_name);
 
 /*

@@ -37,7 +37,10 @@ char *sts_xml_text(const char *xml, const char *tag)
 		static const struct {
 			const char *ent;
 			char c;
-		} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' },
+		} ents[] = { { "&amp;", '&' },
+			     { "&lt;", '<' },
+			     { "&gt;", '>' },
+			     { "&quot;", '"' },
 			     { "&apos;", '\'' } };
 		bool done = false;
 
@@ -86,8 +89,8 @@ static void on_reply(struct http_response *resp, void *userdata)
 		}
 		if (!c || !c->access_key_id || !c->secret_access_key || !c->session_token || !exp ||
 		    cred_parse_time(exp, &c->expiration) < 0) {
-			snprintf(why, sizeof(why), "STS %s: the reply lacks credentials or their expiry",
-				 r->what);
+			snprintf(why, sizeof(why),
+				 "STS %s: the reply lacks credentials or their expiry", r->what);
 			err = -EPROTO;
 			aws_credentials_free(c);
 			c = NULL;
@@ -109,8 +112,9 @@ static int form_add(struct strbuf *f, const char *k, const char *v)
 	return sigv4_uri_encode(f, v, strlen(v), false);
 }
 
-static int submit(const struct sts_call *call, const struct aws_credentials *base, const char *action,
-		  const char *token, sts_done_fn done, void *userdata, struct sts_request **ret)
+static int submit(const struct sts_call *call, const struct aws_credentials *base,
+		  const char *action, const char *token, sts_done_fn done, void *userdata,
+		  struct sts_request **ret)
 {
 	struct strbuf form, url;
 	char host[512], dur[16], hosthdr[600];
@@ -158,8 +162,12 @@ static int submit(const struct sts_call *call, const struct aws_credentials *bas
 		};
 		struct sigv4_credentials sc = { base->access_key_id, base->secret_access_key,
 						base->session_token };
-		struct sigv4_request sr = { .method = "POST", .path = "/", .headers = h,
-					    .n_headers = 2, .body = form.buf, .body_len = form.len,
+		struct sigv4_request sr = { .method = "POST",
+					    .path = "/",
+					    .headers = h,
+					    .n_headers = 2,
+					    .body = form.buf,
+					    .body_len = form.len,
 					    .normalize_path = true };
 		if ((err = sigv4_sign(call->signer, &sr, &sc, call->region, "sts", time(NULL),
 				      &sig)) < 0 ||
@@ -176,9 +184,13 @@ static int submit(const struct sts_call *call, const struct aws_credentials *bas
 			headers[4] = tokhdr.buf;
 		}
 	}
-	struct http_request_spec spec = { .method = "POST", .url = url.buf, .headers = headers,
-					  .body = form.buf, .body_len = form.len,
-					  .timeout_ms = call->timeout_ms > 0 ? call->timeout_ms : 10000 };
+	struct http_request_spec spec = { .method = "POST",
+					  .url = url.buf,
+					  .headers = headers,
+					  .body = form.buf,
+					  .body_len = form.len,
+					  .timeout_ms =
+					      call->timeout_ms > 0 ? call->timeout_ms : 10000 };
 	err = http_submit(call->http, &spec, on_reply, r, &r->http);
 out:
 	if (form.buf)

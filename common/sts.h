@@ -14,8 +14,10 @@
 struct sts_request;
 
 /* On success creds is handed over to the callee (free with aws_credentials_free);
- * on failure it is NULL and why says what went wrong (an AWS code and message, or the transport error). */
-typedef void (*sts_done_fn)(struct aws_credentials *creds, int err, const char *why, void *userdata);
+ * on failure it is NULL and why says what went wrong (an AWS code and message, or the transport
+ * error). */
+typedef void (*sts_done_fn)(struct aws_credentials *creds, int err, const char *why,
+			    void *userdata);
 
 struct sts_call {
 	struct http_client *http;
@@ -38,7 +40,8 @@ int sts_assume_role_with_web_identity(const struct sts_call *call, const char *t
 
 void sts_cancel(struct sts_request *r);
 
-/* Exposed for tests: the text of the first <tag>…</tag> in xml, entities decoded; NULL when absent. */
+/* Exposed for tests: the text of the first <tag>…</tag> in xml, entities decoded; NULL when absent.
+ */
 char *sts_xml_text(const char *xml, const char *tag);
 
 #endif

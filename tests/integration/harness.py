@@ -111,6 +111,13 @@ class Context:
         self.name = name
         self.tmp = tempfile.mkdtemp(prefix="ecr-it-%s-" % name)
         self.procs = []
+        # Secrets this test handed out or made: no output file may contain
+        # them. Files that hold them on purpose (credential files, seeds,
+        # the simulator's secrets file) are listed in secret_holders.
+        self.secrets = set()
+        self.secret_files = []
+        self.secret_holders = set()
+        self.outputs = []  # files (besides process output) to scan for leaks
 
     def path(self, *parts):
         return os.path.join(self.tmp, *parts)
@@ -134,6 +141,33 @@ class Context:
         p = self.spawn(argv, env=env)
         status = p.wait(timeout)
         return status, p.read_stdout(), p.read_stderr()
+
+    def leaks(self):
+        """Output (stdout and stderr of every process the test ran, and the
+        files in self.outputs) that contains a secret, a signature or a
+        session token header."""
+        import re
+        secrets = set(s for s in self.secrets if s)
+        for f in self.secret_files:
+            try:
+                with open(f) as fh:
+                    secrets.update(line.strip() for line in fh if line.strip())
+            except FileNotFoundError:
+                pass
+        pattern = re.compile(rb"Signature=[0-9a-f]{64}|X-Amz-Security-Token:|Authorization: AWS4")
+        found = []
+        outputs = [p.stdout_path for p in self.procs] + [p.stderr_path for p in self.procs] + self.outputs
+        for path in outputs:
+            if not path or path in self.secret_holders or not os.path.exists(path):
+                continue
+            with open(path, "rb") as fh:
+                data = fh.read()
+            hits = [s[:6] + "…" for s in secrets if s.encode() in data]
+            if pattern.search(data):
+                hits.append(pattern.search(data).group(0)[:20].decode() + "…")
+            if hits:
+                found.append("%s: %s" % (os.path.basename(path), ", ".join(hits)))
+        return found
 
     def cleanup(self):
         for p in self.procs:
@@ -174,11 +208,17 @@ class Sim:
         import json
         self.ctx = ctx
         port_file = ctx.path("sim.port")
-        argv = [PYTHON, SIM, "--port", "0", "--port-file", port_file, "--check-responses"]
+        secrets_file = ctx.path("sim.secrets")
+        argv = [PYTHON, SIM, "--port", "0", "--port-file", port_file, "--check-responses",
+                "--secrets-file", secrets_file]
+        ctx.secret_files.append(secrets_file)
         for k in keys:
             argv += ["--access-key", ":".join(k)]
+            ctx.secrets.add(k[1])
         if seed is not None:
             argv += ["--seed", ctx.write("seed.json", json.dumps(seed))]
+            ctx.secret_holders.add(ctx.path("seed.json"))
+            ctx.secrets.update(k["secret"] for k in seed.get("keys", []))
         self.ca = None
         if tls:
             d = ctx.path("tls")

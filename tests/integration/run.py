@@ -55,8 +55,13 @@ def main(argv):
                 traceback.print_exc(file=sys.stdout)
                 failed += 1
             else:
-                print("ok   %s (%.2fs)" % (full, time.monotonic() - t0))
-                passed += 1
+                leaks = ctx.leaks()
+                if leaks:
+                    print("FAIL %s: secrets in output: %s" % (full, "; ".join(leaks)))
+                    failed += 1
+                else:
+                    print("ok   %s (%.2fs)" % (full, time.monotonic() - t0))
+                    passed += 1
             finally:
                 ctx.cleanup()
             sys.stdout.flush()

@@ -79,6 +79,9 @@ static void on_done(struct aws_result *res, void *userdata)
 	if (r->started < r->repeat) {
 		ev_timer_set(&r->next, r->interval, 0.0);
 		ev_timer_start(r->loop, &r->next);
+	} else if (r->done == r->repeat) {
+		/* A credential refresh timer may still be armed: stop here. */
+		ev_break(r->loop, EVBREAK_ALL);
 	}
 }
 
@@ -119,23 +122,30 @@ static const struct aws_service *service_named(const char *n)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: awscall [--region R] [--profile P] [--role-arn ARN] [--ca-bundle F]\n"
-			"               [--endpoint URL] [--fips] [--max-attempts N] [--retry-base-ms N]\n"
-			"               [--timeout-ms N] [--budget N] [--parallel N]\n"
-			"               [--repeat N --interval-ms N] SERVICE OPERATION [JSON]\n");
+	fprintf(stderr,
+		"usage: awscall [--region R] [--profile P] [--role-arn ARN] [--ca-bundle F]\n"
+		"               [--endpoint URL] [--fips] [--max-attempts N] [--retry-base-ms N]\n"
+		"               [--timeout-ms N] [--budget N] [--parallel N]\n"
+		"               [--repeat N --interval-ms N] SERVICE OPERATION [JSON]\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "region", required_argument, NULL, 'r' },   { "profile", required_argument, NULL, 'p' },
-		{ "role-arn", required_argument, NULL, 'R' }, { "ca-bundle", required_argument, NULL, 'C' },
-		{ "endpoint", required_argument, NULL, 'e' }, { "fips", no_argument, NULL, 'F' },
+		{ "region", required_argument, NULL, 'r' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "role-arn", required_argument, NULL, 'R' },
+		{ "ca-bundle", required_argument, NULL, 'C' },
+		{ "endpoint", required_argument, NULL, 'e' },
+		{ "fips", no_argument, NULL, 'F' },
 		{ "max-attempts", required_argument, NULL, 'm' },
 		{ "retry-base-ms", required_argument, NULL, 'b' },
-		{ "timeout-ms", required_argument, NULL, 't' }, { "budget", required_argument, NULL, 'B' },
-		{ "parallel", required_argument, NULL, 'P' },   { "repeat", required_argument, NULL, 'n' },
-		{ "interval-ms", required_argument, NULL, 'i' }, { NULL, 0, NULL, 0 },
+		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "budget", required_argument, NULL, 'B' },
+		{ "parallel", required_argument, NULL, 'P' },
+		{ "repeat", required_argument, NULL, 'n' },
+		{ "interval-ms", required_argument, NULL, 'i' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct aws_options ao = { 0 };
 	struct http_client_options ho = { 0 };
@@ -148,20 +158,48 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'r': region = optarg; break;
-		case 'p': profile = optarg; break;
-		case 'R': role = optarg; break;
-		case 'C': ho.ca_bundle = optarg; break;
-		case 'e': endpoint = optarg; break;
-		case 'F': ao.fips = true; break;
-		case 'm': ao.max_attempts = atoi(optarg); break;
-		case 'b': ao.retry_base_ms = atol(optarg); break;
-		case 't': ao.timeout_ms = atol(optarg); break;
-		case 'B': ao.retry_budget = atoi(optarg); break;
-		case 'P': r.parallel = atoi(optarg); break;
-		case 'n': r.repeat = atoi(optarg); break;
-		case 'i': r.interval = atof(optarg) / 1000.0; break;
-		default: usage(); return 2;
+		case 'r':
+			region = optarg;
+			break;
+		case 'p':
+			profile = optarg;
+			break;
+		case 'R':
+			role = optarg;
+			break;
+		case 'C':
+			ho.ca_bundle = optarg;
+			break;
+		case 'e':
+			endpoint = optarg;
+			break;
+		case 'F':
+			ao.fips = true;
+			break;
+		case 'm':
+			ao.max_attempts = atoi(optarg);
+			break;
+		case 'b':
+			ao.retry_base_ms = atol(optarg);
+			break;
+		case 't':
+			ao.timeout_ms = atol(optarg);
+			break;
+		case 'B':
+			ao.retry_budget = atoi(optarg);
+			break;
+		case 'P':
+			r.parallel = atoi(optarg);
+			break;
+		case 'n':
+			r.repeat = atoi(optarg);
+			break;
+		case 'i':
+			r.interval = atof(optarg) / 1000.0;
+			break;
+		default:
+			usage();
+			return 2;
 		}
 	}
 	if (argc - optind < 2 || argc - optind > 3 || !service_named(argv[optind])) {
@@ -177,10 +215,13 @@ int main(int argc, char **argv)
 		region = getenv("AWS_REGION");
 	if (!region || !*region)
 		region = getenv("AWS_DEFAULT_REGION");
-	if ((!region || !*region) && profile_load(profile_name(profile), &prof, perr, sizeof(perr)) == 0)
+	if ((!region || !*region) &&
+	    profile_load(profile_name(profile), &prof, perr, sizeof(perr)) == 0)
 		region = prof.region;
 	if (!region || !*region) {
-		fprintf(stderr, "awscall: no region (--region, AWS_REGION, AWS_DEFAULT_REGION or the profile)%s%s\n",
+		fprintf(stderr,
+			"awscall: no region (--region, AWS_REGION, AWS_DEFAULT_REGION or the "
+			"profile)%s%s\n",
 			*perr ? ": " : "", perr);
 		return 2;
 	}
@@ -190,7 +231,8 @@ int main(int argc, char **argv)
 	struct sigv4_signer *signer = sigv4_signer_new();
 	struct cred_options co = { r.loop, http, signer, profile, region, NULL, 100 };
 	r.creds = cred_chain_new(&co);
-	struct cred_provider *assumed = role ? cred_assume_role_new(r.creds, role, NULL, &co) : NULL;
+	struct cred_provider *assumed =
+	    role ? cred_assume_role_new(r.creds, role, NULL, &co) : NULL;
 	const struct aws_service *svc = service_named(argv[optind]);
 	if (endpoint)
 		ao.endpoints[svc->id] = endpoint;
@@ -199,8 +241,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "awscall: cannot set up: %s\n", why ? why : "out of memory");
 		return 1;
 	}
-	r.spec = (struct aws_call_spec){ .service = svc, .operation = argv[optind + 1],
-					 .params = params, .creds = assumed };
+	r.spec = (struct aws_call_spec){
+		.service = svc, .operation = argv[optind + 1], .params = params, .creds = assumed
+	};
 	ev_timer_init(&r.next, on_next, 0.0, 0.0);
 	r.next.data = &r;
 	if (r.repeat < r.parallel)
@@ -209,10 +252,12 @@ int main(int argc, char **argv)
 		start_one(&r);
 	ev_run(r.loop, 0);
 
-	fprintf(stderr, "awscall: %d ok, %d failed, max_in_flight=%d, connections=%ld, skew=%ld, "
-			"budget=%d, credentials=%s\n",
-		r.ok, r.failed, r.max_in_flight, http_connections_opened(http), aws_clock_skew(r.aws),
-		aws_retry_budget(r.aws), r.last_source ? r.last_source : "(none)");
+	fprintf(stderr,
+		"awscall: %d ok, %d failed, max_in_flight=%d, connections=%ld, skew=%ld, "
+		"budget=%d, credentials=%s\n",
+		r.ok, r.failed, r.max_in_flight, http_connections_opened(http),
+		aws_clock_skew(r.aws), aws_retry_budget(r.aws),
+		r.last_source ? r.last_source : "(none)");
 	aws_client_free(r.aws);
 	cred_provider_free(assumed);
 	cred_provider_free(r.creds);

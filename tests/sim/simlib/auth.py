@@ -58,6 +58,7 @@ class KeyStore:
         self._lock = threading.Lock()
         self._keys = {}
         self.clock = clock
+        self.secrets_file = None  # tests: every issued secret and token, for leak scans
 
     def add_static(self, access_key, secret, account=DEFAULT_ACCOUNT):
         with self._lock:
@@ -70,6 +71,9 @@ class KeyStore:
                 account, token=_random_text(300), expires=self.clock.server_now() + lifetime, arn=arn)
         with self._lock:
             self._keys[k.access_key] = k
+            if self.secrets_file:
+                with open(self.secrets_file, "a") as f:
+                    f.write("%s\n%s\n" % (k.secret, k.token))
         return k
 
     def get(self, access_key):

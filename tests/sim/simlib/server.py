@@ -244,6 +244,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 text = text[:max(1, len(text) // 2)] + "\x00<!-- not json"
             elif kind == "wrong-content-type":
                 ctype_out, text = "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>"
+            elif kind == "oversize":
+                # A valid reply padded past any sane client cap (17 MiB).
+                text = text[:-1] + ', "padding": "' + "x" * (17 * 1024 * 1024) + '"}'
             self._send(200, ctype_out, text, headers, fault=kind)
             entry.update(status=200)
         except AwsError as e:

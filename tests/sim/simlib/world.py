@@ -23,9 +23,9 @@ from .sqs import Sqs
 from .sts import Sts
 
 FAULT_KINDS = ("throttle", "429", "500", "503", "delay", "close-before", "close-mid", "malformed-json",
-               "truncated", "wrong-content-type")
+               "truncated", "wrong-content-type", "oversize")
 # Faults that lose the response of a call that was carried out.
-AFTER_FAULTS = ("close-mid", "malformed-json", "truncated", "wrong-content-type")
+AFTER_FAULTS = ("close-mid", "malformed-json", "truncated", "wrong-content-type", "oversize")
 
 REQUEST_LOG_MAX = 200000
 
