@@ -230,3 +230,38 @@ int profile_load(const char *name, struct aws_profile *ret, char *why, size_t wh
 		return r;
 	return 0;
 }
+
+int profile_region(const char *configured, const char *profile, char *out, size_t n,
+		   const char **ret_source, char *why, size_t why_len)
+{
+	static const char *const vars[] = { "AWS_REGION", "AWS_DEFAULT_REGION" };
+	struct aws_profile p;
+	int r;
+
+	if (configured && *configured) {
+		snprintf(out, n, "%s", configured);
+		*ret_source = "config";
+		return 0;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		const char *v = getenv(vars[i]);
+		if (v && *v) {
+			snprintf(out, n, "%s", v);
+			*ret_source = vars[i];
+			return 0;
+		}
+	}
+	r = profile_load(profile_name(profile), &p, why, why_len);
+	if (r == 0 && p.region) {
+		snprintf(out, n, "%s", p.region);
+		*ret_source = "profile";
+	} else if (r == 0) {
+		snprintf(why, why_len,
+			 "no region: set it in the configuration, AWS_REGION, "
+			 "AWS_DEFAULT_REGION or profile '%s'",
+			 profile_name(profile));
+		r = -ENOENT;
+	}
+	profile_done(&p);
+	return r;
+}

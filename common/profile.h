@@ -41,6 +41,16 @@ const char *profile_name(const char *explicit_name);
  */
 int profile_load(const char *name, struct aws_profile *ret, char *why, size_t why_len);
 
+/*
+ * The region to use: configured (the daemon's config) if set, else
+ * AWS_REGION, else AWS_DEFAULT_REGION, else the profile's region. Writes it
+ * to out and names where it came from in *ret_source ("config",
+ * "AWS_REGION", "AWS_DEFAULT_REGION", "profile"). Returns 0; -ENOENT when
+ * none is set anywhere; a profile_load() error (why filled).
+ */
+int profile_region(const char *configured, const char *profile, char *out, size_t n,
+		   const char **ret_source, char *why, size_t why_len);
+
 /* Frees the strings of p (wiping the secret ones). NULL is a no-op. */
 void profile_done(struct aws_profile *p);
 

@@ -169,6 +169,18 @@ class Context:
                 found.append("%s: %s" % (os.path.basename(path), ", ".join(hits)))
         return found
 
+    def sanitizer_reports(self):
+        """Processes whose stderr has an ASan, LSan or UBSan report."""
+        found = []
+        for p in self.procs:
+            if p.stderr_path and os.path.exists(p.stderr_path):
+                with open(p.stderr_path, "rb") as fh:
+                    data = fh.read()
+                for marker in (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:"):
+                    if marker in data:
+                        found.append("%s: %s" % (os.path.basename(p.stderr_path), marker.decode()))
+        return found
+
     def cleanup(self):
         for p in self.procs:
             p.stop()

@@ -55,8 +55,14 @@ def main(argv):
                 traceback.print_exc(file=sys.stdout)
                 failed += 1
             else:
+                for p in ctx.procs:
+                    p.stop()  # flush what sanitizers print at exit
+                reports = ctx.sanitizer_reports()
                 leaks = ctx.leaks()
-                if leaks:
+                if reports:
+                    print("FAIL %s: sanitizer reports: %s" % (full, "; ".join(reports)))
+                    failed += 1
+                elif leaks:
                     print("FAIL %s: secrets in output: %s" % (full, "; ".join(leaks)))
                     failed += 1
                 else:

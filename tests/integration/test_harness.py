@@ -36,3 +36,9 @@ def test_cleanup_kills_by_pid(ctx):
     else:
         raise Failure("process %d still alive after cleanup" % pid)
     os.makedirs(ctx.tmp, exist_ok=True)  # the runner cleans up again
+
+
+def test_sanitizer_reports_are_caught(ctx):
+    ctx.run(["sh", "-c", "echo '==1==ERROR: LeakSanitizer: detected memory leaks' >&2; exit 1"])
+    check(ctx.sanitizer_reports(), "a report in stderr is found")
+    ctx.procs = []

@@ -151,8 +151,7 @@ int main(int argc, char **argv)
 	struct http_client_options ho = { 0 };
 	struct run r = { .parallel = 1, .repeat = 1 };
 	const char *region = NULL, *profile = NULL, *role = NULL, *endpoint = NULL, *why = NULL;
-	struct aws_profile prof = { 0 };
-	char perr[512] = "";
+	char perr[512] = "", region_buf[64];
 	cJSON *params = NULL;
 	int c;
 
@@ -211,20 +210,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* Region: option, AWS_REGION, AWS_DEFAULT_REGION, the profile. */
-	if (!region)
-		region = getenv("AWS_REGION");
-	if (!region || !*region)
-		region = getenv("AWS_DEFAULT_REGION");
-	if ((!region || !*region) &&
-	    profile_load(profile_name(profile), &prof, perr, sizeof(perr)) == 0)
-		region = prof.region;
-	if (!region || !*region) {
-		fprintf(stderr,
-			"awscall: no region (--region, AWS_REGION, AWS_DEFAULT_REGION or the "
-			"profile)%s%s\n",
-			*perr ? ": " : "", perr);
+	const char *region_source = NULL;
+	if (profile_region(region, profile, region_buf, sizeof(region_buf), &region_source, perr,
+			   sizeof(perr)) < 0) {
+		fprintf(stderr, "awscall: %s\n", perr);
 		return 2;
 	}
+	region = region_buf;
 	ao.region = region;
 	r.loop = ev_default_loop(0);
 	struct http_client *http = http_client_new(r.loop, &ho);
@@ -263,7 +255,6 @@ int main(int argc, char **argv)
 	cred_provider_free(r.creds);
 	sigv4_signer_free(signer);
 	http_client_free(http);
-	profile_done(&prof);
 	cJSON_Delete(params);
 	ev_loop_destroy(r.loop);
 	return r.failed ? 1 : 0;

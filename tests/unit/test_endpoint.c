@@ -4,10 +4,13 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "credentials.h"
 #include "endpoint.h"
+#include "profile.h"
 #include "sts.h"
 
 static void clear_env(void)
@@ -29,7 +32,8 @@ TEST(endpoint_from_region)
 		{ &aws_ecr, "us-east-1", false, "https://api.ecr.us-east-1.amazonaws.com" },
 		{ &aws_ecs, "eu-west-3", false, "https://ecs.eu-west-3.amazonaws.com" },
 		{ &aws_sqs, "ap-southeast-2", false, "https://sqs.ap-southeast-2.amazonaws.com" },
-		{ &aws_codedeploy, "us-west-2", false, "https://codedeploy.us-west-2.amazonaws.com" },
+		{ &aws_codedeploy, "us-west-2", false,
+		  "https://codedeploy.us-west-2.amazonaws.com" },
 		{ &aws_sts, "us-east-2", false, "https://sts.us-east-2.amazonaws.com" },
 		{ &aws_ecr, "cn-north-1", false, "https://api.ecr.cn-north-1.amazonaws.com.cn" },
 		{ &aws_ecs, "us-gov-west-1", true, "https://ecs-fips.us-gov-west-1.amazonaws.com" },
@@ -47,8 +51,8 @@ TEST(endpoint_from_region)
 	clear_env();
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const char *src = NULL, *why = NULL;
-		int r = endpoint_resolve(rows[i].svc, rows[i].region, rows[i].fips, NULL, out, sizeof(out),
-					 &src, &why);
+		int r = endpoint_resolve(rows[i].svc, rows[i].region, rows[i].fips, NULL, out,
+					 sizeof(out), &src, &why);
 		if (rows[i].url) {
 			CHECK_INT(r, 0);
 			CHECK_STR(out, rows[i].url);
@@ -67,14 +71,17 @@ TEST(endpoint_overrides)
 
 	clear_env();
 	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566/", 1);
-	CHECK_INT(endpoint_resolve(&aws_ecs, "us-east-1", false, NULL, out, sizeof(out), &src, &why), 0);
+	CHECK_INT(
+	    endpoint_resolve(&aws_ecs, "us-east-1", false, NULL, out, sizeof(out), &src, &why), 0);
 	CHECK_STR(out, "http://127.0.0.1:4566");
 	CHECK_STR(src, "AWS_ENDPOINT_URL");
 	setenv("AWS_ENDPOINT_URL_ECS", "http://localhost:1234", 1);
-	CHECK_INT(endpoint_resolve(&aws_ecs, "us-east-1", false, NULL, out, sizeof(out), &src, &why), 0);
+	CHECK_INT(
+	    endpoint_resolve(&aws_ecs, "us-east-1", false, NULL, out, sizeof(out), &src, &why), 0);
 	CHECK_STR(out, "http://localhost:1234");
 	CHECK_STR(src, "AWS_ENDPOINT_URL_ECS");
-	CHECK_INT(endpoint_resolve(&aws_ecr, "us-east-1", false, NULL, out, sizeof(out), &src, &why), 0);
+	CHECK_INT(
+	    endpoint_resolve(&aws_ecr, "us-east-1", false, NULL, out, sizeof(out), &src, &why), 0);
 	CHECK_STR(src, "AWS_ENDPOINT_URL");
 	CHECK_INT(endpoint_resolve(&aws_ecs, "us-east-1", false, "https://ecs.internal", out,
 				   sizeof(out), &src, &why),
@@ -82,12 +89,14 @@ TEST(endpoint_overrides)
 	CHECK_STR(out, "https://ecs.internal");
 	CHECK_STR(src, "config");
 	setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
-	CHECK_INT(endpoint_resolve(&aws_ecs, "us-east-1", false, NULL, out, sizeof(out), &src, &why), 0);
+	CHECK_INT(
+	    endpoint_resolve(&aws_ecs, "us-east-1", false, NULL, out, sizeof(out), &src, &why), 0);
 	CHECK_STR(out, "https://ecs.us-east-1.amazonaws.com");
-	CHECK_INT(endpoint_resolve(&aws_ecs, "us-east-1", false, "ftp://x", out, sizeof(out), &src,
-				   &why),
-		  -EINVAL);
-	CHECK_INT(endpoint_resolve(&aws_ecs, "us-east-1", false, NULL, out, 10, &src, &why), -ENOBUFS);
+	CHECK_INT(
+	    endpoint_resolve(&aws_ecs, "us-east-1", false, "ftp://x", out, sizeof(out), &src, &why),
+	    -EINVAL);
+	CHECK_INT(endpoint_resolve(&aws_ecs, "us-east-1", false, NULL, out, 10, &src, &why),
+		  -ENOBUFS);
 	clear_env();
 }
 
@@ -96,7 +105,8 @@ TEST(endpoint_host_split)
 	char host[64];
 	bool tls = false;
 
-	CHECK_INT(endpoint_host("https://ecs.us-east-1.amazonaws.com/", host, sizeof(host), &tls), 0);
+	CHECK_INT(endpoint_host("https://ecs.us-east-1.amazonaws.com/", host, sizeof(host), &tls),
+		  0);
 	CHECK_STR(host, "ecs.us-east-1.amazonaws.com");
 	CHECK(tls);
 	CHECK_INT(endpoint_host("http://127.0.0.1:8080/x?y", host, sizeof(host), &tls), 0);
@@ -153,4 +163,47 @@ TEST(sts_xml_fields)
 	free(v);
 	CHECK(sts_xml_text(xml, "Missing") == NULL);
 	CHECK(sts_xml_text("<A>unterminated", "A") == NULL);
+}
+
+TEST(region_resolution_order)
+{
+	char dir[] = "/tmp/ecr-unit-XXXXXX", path[128], out[64], why[256];
+	const char *src = NULL;
+	FILE *f;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/config", dir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("[default]\nregion = eu-central-1\n[profile other]\nregion = ap-south-1\n", f);
+	fclose(f);
+	setenv("AWS_CONFIG_FILE", path, 1);
+	setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent", 1);
+	unsetenv("AWS_PROFILE");
+	unsetenv("AWS_DEFAULT_PROFILE");
+	setenv("AWS_REGION", "us-west-1", 1);
+	setenv("AWS_DEFAULT_REGION", "us-west-2", 1);
+	CHECK_INT(profile_region("sa-east-1", NULL, out, sizeof(out), &src, why, sizeof(why)), 0);
+	CHECK_STR(out, "sa-east-1");
+	CHECK_STR(src, "config");
+	CHECK_INT(profile_region(NULL, NULL, out, sizeof(out), &src, why, sizeof(why)), 0);
+	CHECK_STR(src, "AWS_REGION");
+	unsetenv("AWS_REGION");
+	CHECK_INT(profile_region(NULL, NULL, out, sizeof(out), &src, why, sizeof(why)), 0);
+	CHECK_STR(out, "us-west-2");
+	unsetenv("AWS_DEFAULT_REGION");
+	CHECK_INT(profile_region(NULL, NULL, out, sizeof(out), &src, why, sizeof(why)), 0);
+	CHECK_STR(out, "eu-central-1");
+	CHECK_STR(src, "profile");
+	CHECK_INT(profile_region(NULL, "other", out, sizeof(out), &src, why, sizeof(why)), 0);
+	CHECK_STR(out, "ap-south-1");
+	CHECK_INT(profile_region(NULL, "nothing", out, sizeof(out), &src, why, sizeof(why)),
+		  -ENOENT);
+	CHECK(strstr(why, "profile 'nothing'") != NULL);
+	unlink(path);
+	rmdir(dir);
+	unsetenv("AWS_CONFIG_FILE");
+	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
 }
