@@ -30,16 +30,17 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev
 
-CPPFLAGS += -D_GNU_SOURCE -Icommon -I$(B)/gen
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Iconfig -I$(B)/gen
 CFLAGS   ?=
 CFLAGS   += -std=gnu11 $(OPTFLAGS) $(WARNINGS) -fstack-protector-strong -MMD -MP $(PKG_CFLAGS)
 LDFLAGS  += $(filter -fsanitize=%,$(OPTFLAGS)) -Wl,--as-needed -Wl,-z,relro,-z,now
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
+CONFIG_SRC := $(sort $(wildcard config/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/*.c))
 
-COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o) $(CONFIG_SRC:%.c=$(B)/obj/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/obj/%.o)
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 
@@ -124,7 +125,7 @@ C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find common daemon con
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--std=c11 --inline-suppr --suppress=missingIncludeSystem \
-		-Icommon -Itests/unit -D__GNUC__ common daemon tests/unit
+		-Icommon -Iconfig -Itests/unit -D__GNUC__ common config daemon tests
 	@if git grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets|strtok)[[:space:]]*\(' \
 		-- '*.c' '*.h'; then echo "lint: banned functions above (see STYLE)" >&2; exit 1; fi
 	@clang-format --dry-run --Werror $(C_FILES)

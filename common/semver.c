@@ -167,7 +167,8 @@ int semver_compare(const struct semver *a, const struct semver *b)
 	return r;
 }
 
-/* A partial version: "1", "1.2", "1.2.3", with x, X or * as a wildcard; parts = how many were given. */
+/* A partial version: "1", "1.2", "1.2.3", with x, X or * as a wildcard; parts = how many were
+ * given. */
 struct partial {
 	uint64_t n[3];
 	int parts;
@@ -254,12 +255,13 @@ static int add_comparator(struct cset *s, const char *op, struct partial *v)
 	}
 	if (v->parts == 0) /* "*": anything (except as filtered for pre-releases) */
 		return !strcmp(op, "") || !strcmp(op, "=") || !strcmp(op, ">=") || !strcmp(op, "<=")
-			       ? 0
-			       : -EINVAL;
+			   ? 0
+			   : -EINVAL;
 	if (v->parts < 3) {
 		/* A partial version is a range of its own. */
 		struct semver lo = sv(M, v->parts > 1 ? m : 0, 0, NULL);
-		struct semver hi = v->parts == 1 ? sv(M + 1, 0, 0, LOWEST) : sv(M, m + 1, 0, LOWEST);
+		struct semver hi =
+		    v->parts == 1 ? sv(M + 1, 0, 0, LOWEST) : sv(M, m + 1, 0, LOWEST);
 		if (!strcmp(op, "") || !strcmp(op, "="))
 			return add(s, OP_GE, lo) < 0 ? -EINVAL : add(s, OP_LT, hi);
 		if (!strcmp(op, ">="))
@@ -293,12 +295,12 @@ int semver_range_parse(const char *text, struct semver_range **ret, const char *
 
 	if (!r)
 		return -ENOMEM;
-#define FAIL(msg)                    \
-	do {                         \
-		if (why)             \
-			*why = msg;  \
-		free(r);             \
-		return -EINVAL;      \
+#define FAIL(msg)                   \
+	do {                        \
+		if (why)            \
+			*why = msg; \
+		free(r);            \
+		return -EINVAL;     \
 	} while (0)
 	for (;;) {
 		struct cset *set;
@@ -329,7 +331,8 @@ int semver_range_parse(const char *text, struct semver_range **ret, const char *
 			if (*p && *p != ' ' && *p != '|')
 				FAIL("unexpected character in the constraint");
 			if (add_comparator(set, op, &v) < 0)
-				FAIL("too many comparators, or an operator that does not apply to '*'");
+				FAIL("too many comparators, or an operator that does not apply to "
+				     "'*'");
 			any = true;
 		}
 		if (!any && (*p || r->n > 1 || p == text))
@@ -353,11 +356,16 @@ static bool holds(const struct comparator *c, const struct semver *v)
 	int r = semver_compare(v, &c->v);
 
 	switch (c->op) {
-	case OP_EQ: return r == 0;
-	case OP_GT: return r > 0;
-	case OP_GE: return r >= 0;
-	case OP_LT: return r < 0;
-	case OP_LE: return r <= 0;
+	case OP_EQ:
+		return r == 0;
+	case OP_GT:
+		return r > 0;
+	case OP_GE:
+		return r >= 0;
+	case OP_LT:
+		return r < 0;
+	case OP_LE:
+		return r <= 0;
 	}
 	return false;
 }

@@ -20,7 +20,8 @@ struct semver {
 	char pre[128]; /* the pre-release, without '-'; "" for a release */
 };
 
-/* Parses "1.2.3", "v1.2.3", "1.2.3-rc.1", "1.2.3+build" (build metadata ignored). Returns 0 or -EINVAL. */
+/* Parses "1.2.3", "v1.2.3", "1.2.3-rc.1", "1.2.3+build" (build metadata ignored). Returns 0 or
+ * -EINVAL. */
 int semver_parse(const char *text, struct semver *ret);
 
 /* <0, 0, >0 by semver precedence. */
@@ -36,6 +37,7 @@ int semver_range_parse(const char *text, struct semver_range **ret, const char *
 void semver_range_free(struct semver_range *r);
 
 /* Whether v satisfies r; pre-releases only when allow_prerelease. */
-bool semver_range_match(const struct semver_range *r, const struct semver *v, bool allow_prerelease);
+bool semver_range_match(const struct semver_range *r, const struct semver *v,
+			bool allow_prerelease);
 
 #endif

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,10 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "version.h"
 
-#define DEFAULT_CONFIG "/etc/ecr-deployd/ecr-deployd.json"
+#define DEFAULT_CONFIG CONFIG_DEFAULT_FILE
 
 static void usage(FILE *out)
 {
@@ -43,21 +45,72 @@ static void version(void)
 	       ev_version_major(), ev_version_minor(), cJSON_Version());
 }
 
+/* The drop-in directory: given, or conf.d beside the main file. */
+static char *dropin_dir(const char *config, const char *given)
+{
+	const char *slash;
+	char *d;
+
+	if (given)
+		return strdup(given);
+	slash = strrchr(config, '/');
+	if (!slash)
+		return strdup("conf.d");
+	d = malloc((size_t)(slash - config) + 8);
+	if (d)
+		snprintf(d, (size_t)(slash - config) + 8, "%.*s/conf.d", (int)(slash - config),
+			 config);
+	return d;
+}
+
+/* Loads the configuration; on failure prints every error and returns the exit code. */
+static int load_config(const char *file, const char *dir, struct config **ret)
+{
+	struct config_errors errs = { 0 };
+	int r = config_load(file, dir, ret, &errs);
+
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.items[i].text);
+	config_errors_done(&errs);
+	if (r == -ENOENT)
+		return EX_NOINPUT;
+	if (r == -ENOMEM)
+		return EX_OSERR;
+	if (r < 0) {
+		fprintf(stderr, "ecr-deployd: configuration has errors (%s); nothing was started\n",
+			file);
+		return EX_CONFIG;
+	}
+	return EX_OK;
+}
+
 int main(int argc, char **argv)
 {
+	enum { OPT_CONFIG_DIR = 256, OPT_CHECK_CONFIG };
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "config-dir", required_argument, NULL, OPT_CONFIG_DIR },
+		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = DEFAULT_CONFIG;
-	int c;
+	const char *config_file = DEFAULT_CONFIG, *config_dir = NULL;
+	bool check_only = false;
+	struct config *cfg = NULL;
+	char *dir;
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			config = optarg;
+			config_file = optarg;
+			break;
+		case OPT_CONFIG_DIR:
+			config_dir = optarg;
+			break;
+		case OPT_CHECK_CONFIG:
+			check_only = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -75,13 +128,22 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
-	if (access(config, R_OK) < 0) {
-		fprintf(stderr, "ecr-deployd: cannot read configuration file '%s': %s\n", config,
-			strerror(errno));
-		return EX_NOINPUT;
+	dir = dropin_dir(config_file, config_dir);
+	if (!dir)
+		return EX_OSERR;
+	rc = load_config(config_file, dir, &cfg);
+	free(dir);
+	if (rc != EX_OK)
+		return rc;
+	if (check_only) {
+		config_print_summary(cfg, stdout);
+		printf("configuration OK\n");
+		config_free(cfg);
+		return EX_OK;
 	}
-	fprintf(
-	    stderr,
-	    "ecr-deployd: this build has no watch engine yet; only --help and --version work\n");
+	config_free(cfg);
+	fprintf(stderr,
+		"ecr-deployd: this build has no watch engine yet; only --help, --version and "
+		"--check-config work\n");
 	return EX_UNAVAILABLE;
 }

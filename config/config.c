@@ -1,0 +1,1353 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Loading and validating the watch rules. Each file is read, stripped of
+ * comments (positions kept), parsed with cJSON and indexed for positions;
+ * then every member is checked and copied into struct config. Checks that
+ * span files (duplicate names, two watches on one container) run last.
+ */
+#include "config.h"
+
+#include <cJSON.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "jsontext.h"
+#include "strbuf.h"
+
+#define FILE_MAX (4 * 1024 * 1024)
+#define MAX_WATCHES 10000
+#define MAX_TARGETS 100
+
+struct parse {
+	struct config *cfg;
+	struct config_errors *errs;
+	const char *file; /* the name errors use (an entry of cfg->files) */
+	const char *text; /* comments stripped */
+	struct jsonpos pos;
+	bool main;
+};
+
+/* ---- errors ------------------------------------------------------------------ */
+
+static int errs_add(struct config_errors *e, char *text)
+{
+	if (!text)
+		return -ENOMEM;
+	if (e->n == e->cap) {
+		size_t nc = e->cap ? e->cap * 2 : 16;
+		struct config_error *it = realloc(e->items, nc * sizeof(*it));
+		if (!it) {
+			free(text);
+			return -ENOMEM;
+		}
+		e->items = it;
+		e->cap = nc;
+	}
+	e->items[e->n++].text = text;
+	return 0;
+}
+
+static void place_of(struct parse *p, const char *path, bool key, int *line, int *col)
+{
+	const struct jsonpos_entry *e = jsonpos_find(&p->pos, path);
+
+	jsontext_position(p->text, e ? (key ? e->key_off : e->value_off) : 0, line, col);
+}
+
+static void verrorf(struct parse *p, const char *path, bool at_key, const char *fmt, va_list ap)
+{
+	struct strbuf sb;
+	int line, col;
+
+	place_of(p, path, at_key, &line, &col);
+	strbuf_init(&sb, 8192);
+	strbuf_printf(&sb, "%s:%d:%d: %s: ", p->file, line, col, *path ? path : "(top level)");
+	strbuf_vprintf(&sb, fmt, ap);
+	errs_add(p->errs, strbuf_steal(&sb));
+}
+
+static void errorf(struct parse *p, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void errorf(struct parse *p, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verrorf(p, path, false, fmt, ap);
+	va_end(ap);
+}
+
+static void key_errorf(struct parse *p, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void key_errorf(struct parse *p, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verrorf(p, path, true, fmt, ap);
+	va_end(ap);
+}
+
+static void file_errorf(struct config_errors *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void file_errorf(struct config_errors *e, const char *fmt, ...)
+{
+	struct strbuf sb;
+	va_list ap;
+
+	strbuf_init(&sb, 8192);
+	va_start(ap, fmt);
+	strbuf_vprintf(&sb, fmt, ap);
+	va_end(ap);
+	errs_add(e, strbuf_steal(&sb));
+}
+
+/* A user value as an error shows it: 'text' (cut at 80), 42, true, null, an object, a list. */
+static const char *show(const cJSON *v, char *buf, size_t n)
+{
+	if (cJSON_IsString(v)) {
+		size_t j = 0;
+		const char *s = v->valuestring;
+		buf[j++] = '\'';
+		for (size_t i = 0; s[i] && j + 5 < n && i < 80; i++)
+			buf[j++] = (unsigned char)s[i] < 32 ? '?' : s[i];
+		if (strlen(s) > 80 && j + 4 < n) {
+			memcpy(buf + j, "...", 3);
+			j += 3;
+		}
+		buf[j++] = '\'';
+		buf[j] = '\0';
+	} else if (cJSON_IsNumber(v)) {
+		snprintf(buf, n, "%g", v->valuedouble);
+	} else if (cJSON_IsBool(v)) {
+		snprintf(buf, n, "%s", cJSON_IsTrue(v) ? "true" : "false");
+	} else if (cJSON_IsNull(v)) {
+		snprintf(buf, n, "null");
+	} else if (cJSON_IsArray(v)) {
+		snprintf(buf, n, "a list");
+	} else {
+		snprintf(buf, n, "an object");
+	}
+	return buf;
+}
+
+#define PATH_LEN 256
+
+/* out = base + "." + key (or key alone at the top), cut to PATH_LEN - 1. */
+static void subpath(char out[PATH_LEN], const char *base, const char *key)
+{
+	size_t bl = strlen(base), kl = strlen(key), o = 0;
+
+	if (bl > PATH_LEN / 2)
+		bl = PATH_LEN / 2;
+	memcpy(out, base, bl);
+	o = bl;
+	if (bl)
+		out[o++] = '.';
+	if (kl > PATH_LEN - 1 - o)
+		kl = PATH_LEN - 1 - o;
+	memcpy(out + o, key, kl);
+	out[o + kl] = '\0';
+}
+
+/* out = base + "[i]". */
+static void indexpath(char out[PATH_LEN], const char *base, size_t i)
+{
+	char idx[32];
+	size_t bl = strlen(base), il;
+
+	snprintf(idx, sizeof(idx), "[%zu]", i);
+	il = strlen(idx);
+	if (bl > PATH_LEN - 1 - il)
+		bl = PATH_LEN - 1 - il;
+	memcpy(out, base, bl);
+	memcpy(out + bl, idx, il + 1);
+}
+
+static char *join_path(const char *base, const char *key)
+{
+	size_t n = strlen(base) + strlen(key) + 2;
+	char *s = malloc(n);
+
+	if (s)
+		snprintf(s, n, "%s%s%s", base, *base ? "." : "", key);
+	return s;
+}
+
+/* ---- keys -------------------------------------------------------------------- */
+
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof(size_t));
+	}
+	return prev[lb];
+}
+
+/* Reports members of obj not in allowed[], with a suggestion. */
+static void check_keys(struct parse *p, const cJSON *obj, const char *path,
+		       const char *const *allowed, size_t n)
+{
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, obj)
+	{
+		const char *best = NULL;
+		size_t best_d = 99;
+		bool known = false;
+
+		for (size_t i = 0; i < n; i++) {
+			size_t d;
+			if (!strcmp(m->string, allowed[i])) {
+				known = true;
+				break;
+			}
+			d = distance(m->string, allowed[i]);
+			if (d < best_d) {
+				best_d = d;
+				best = allowed[i];
+			}
+		}
+		if (known)
+			continue;
+		char *mp = join_path(path, m->string);
+		struct strbuf list;
+		strbuf_init(&list, 4096);
+		for (size_t i = 0; i < n; i++)
+			strbuf_printf(&list, "%s%s", i ? ", " : "", allowed[i]);
+		if (best && (best_d <= 2 || (best_d <= 3 && strlen(m->string) > 6)))
+			key_errorf(p, mp ? mp : path, "unknown key '%s'; did you mean '%s'?", m->string, best);
+		else
+			key_errorf(p, mp ? mp : path, "unknown key '%s'; allowed here: %s", m->string,
+				   strbuf_str(&list));
+		strbuf_done(&list);
+		free(mp);
+	}
+}
+
+/* ---- typed getters ------------------------------------------------------------- */
+
+/* Each returns true when the member is absent or valid; errors are recorded. */
+
+static const cJSON *member(const cJSON *obj, const char *key)
+{
+	return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+static bool get_string(struct parse *p, const cJSON *obj, const char *path, const char *key,
+		       char **out)
+{
+	const cJSON *v = member(obj, key);
+	char buf[128];
+
+	if (!v)
+		return true;
+	char *mp = join_path(path, key);
+	if (!cJSON_IsString(v) || !*v->valuestring) {
+		errorf(p, mp ? mp : path, "%s is not allowed here: expected a non-empty string",
+		       show(v, buf, sizeof(buf)));
+		free(mp);
+		return false;
+	}
+	free(mp);
+	free(*out);
+	*out = strdup(v->valuestring);
+	return *out != NULL;
+}
+
+static bool get_bool(struct parse *p, const cJSON *obj, const char *path, const char *key, bool *out)
+{
+	const cJSON *v = member(obj, key);
+	char buf[128];
+
+	if (!v)
+		return true;
+	if (!cJSON_IsBool(v)) {
+		char *mp = join_path(path, key);
+		errorf(p, mp ? mp : path, "%s is not allowed here: expected true or false",
+		       show(v, buf, sizeof(buf)));
+		free(mp);
+		return false;
+	}
+	*out = cJSON_IsTrue(v);
+	return true;
+}
+
+static bool get_int(struct parse *p, const cJSON *obj, const char *path, const char *key, int lo,
+		    int hi, int *out)
+{
+	const cJSON *v = member(obj, key);
+	char buf[128];
+
+	if (!v)
+		return true;
+	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
+	    v->valuedouble < lo || v->valuedouble > hi) {
+		char *mp = join_path(path, key);
+		errorf(p, mp ? mp : path, "%s is not allowed here: expected a whole number from %d to %d",
+		       show(v, buf, sizeof(buf)), lo, hi);
+		free(mp);
+		return false;
+	}
+	*out = (int)v->valuedouble;
+	return true;
+}
+
+static bool get_duration(struct parse *p, const cJSON *obj, const char *path, const char *key,
+			 uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	const cJSON *v = member(obj, key);
+	char buf[128], los[DURATION_FORMAT_MAX], his[DURATION_FORMAT_MAX];
+	const char *why = NULL;
+	uint64_t ms;
+
+	if (!v)
+		return true;
+	char *mp = join_path(path, key);
+	duration_format(lo, los, sizeof(los));
+	duration_format(hi, his, sizeof(his));
+	if (!cJSON_IsString(v)) {
+		errorf(p, mp ? mp : path, "%s is not a duration: write it as a string like '30s', '15m' or "
+		       "'1h30m' (from %s to %s)", show(v, buf, sizeof(buf)), los, his);
+	} else if (duration_parse(v->valuestring, &ms, &why) < 0) {
+		errorf(p, mp ? mp : path, "%s is not a duration: %s", show(v, buf, sizeof(buf)), why);
+	} else if (ms < lo || ms > hi) {
+		errorf(p, mp ? mp : path, "%s is out of bounds: from %s to %s", show(v, buf, sizeof(buf)),
+		       los, his);
+	} else {
+		*out = ms;
+		free(mp);
+		return true;
+	}
+	free(mp);
+	return false;
+}
+
+static bool get_enum(struct parse *p, const cJSON *obj, const char *path, const char *key,
+		     const char *const *names, size_t n, int *out)
+{
+	const cJSON *v = member(obj, key);
+	char buf[128];
+
+	if (!v)
+		return true;
+	if (cJSON_IsString(v))
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(v->valuestring, names[i])) {
+				*out = (int)i;
+				return true;
+			}
+	struct strbuf list;
+	char *mp = join_path(path, key);
+	strbuf_init(&list, 1024);
+	for (size_t i = 0; i < n; i++)
+		strbuf_printf(&list, "%s'%s'", i ? ", " : "", names[i]);
+	errorf(p, mp ? mp : path, "%s is not allowed here: one of %s", show(v, buf, sizeof(buf)),
+	       strbuf_str(&list));
+	strbuf_done(&list);
+	free(mp);
+	return false;
+}
+
+/* A string or a list of strings, each checked by valid(); into a NULL-free array. */
+static bool get_string_list(struct parse *p, const cJSON *v, const char *path, bool (*valid)(const char *),
+			    const char *what, char ***out, size_t *n_out)
+{
+	char buf[128], ip[PATH_LEN];
+	size_t n = 0, i = 0;
+	const cJSON *e;
+	bool ok = true;
+
+	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0) {
+		errorf(p, path, "%s is not allowed here: expected a non-empty list of %s", show(v, buf, sizeof(buf)),
+		       what);
+		return false;
+	}
+	n = (size_t)cJSON_GetArraySize(v);
+	*out = calloc(n, sizeof(char *));
+	if (!*out)
+		return false;
+	cJSON_ArrayForEach(e, v)
+	{
+		indexpath(ip, path, i);
+		if (!cJSON_IsString(e) || !valid(e->valuestring)) {
+			errorf(p, ip, "%s is not %s", show(e, buf, sizeof(buf)), what);
+			ok = false;
+		} else {
+			for (size_t k = 0; k < *n_out; k++)
+				if (!strcmp((*out)[k], e->valuestring)) {
+					errorf(p, ip, "%s is listed twice", show(e, buf, sizeof(buf)));
+					ok = false;
+				}
+			(*out)[(*n_out)++] = strdup(e->valuestring);
+		}
+		i++;
+	}
+	return ok;
+}
+
+/* ---- value rules ---------------------------------------------------------------- */
+
+static bool all(const char *s, size_t lo, size_t hi, const char *extra)
+{
+	size_t n = strlen(s);
+
+	if (n < lo || n > hi)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
+			return false;
+	return true;
+}
+
+static bool valid_ecs_name(const char *s)
+{
+	return all(s, 1, 255, "-_");
+}
+
+static bool valid_digits(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	return i == n;
+}
+
+static bool lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* ECR: components of [a-z0-9]+ joined by '.', '_', '__' or runs of '-', separated by '/'; 2-256. */
+static bool valid_repo_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 2 || n > 256)
+		return false;
+	for (const char *c = s; *c;) {
+		if (!lower_alnum(*c))
+			return false;
+		while (lower_alnum(*c))
+			c++;
+		if (!*c)
+			return true;
+		if (*c == '/') {
+			c++;
+			continue;
+		}
+		if (*c == '.')
+			c++;
+		else if (*c == '_')
+			c += c[1] == '_' ? 2 : 1;
+		else if (*c == '-')
+			while (*c == '-')
+				c++;
+		else
+			return false;
+	}
+	return false;
+}
+
+/* Docker tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127} */
+static bool valid_tag(const char *s)
+{
+	return (isalnum((unsigned char)s[0]) || s[0] == '_') && all(s, 1, 128, "_.-");
+}
+
+static bool valid_glob(const char *s)
+{
+	return all(s, 1, 128, "_.-*?[]!");
+}
+
+static bool valid_watch_name(const char *s)
+{
+	return isalnum((unsigned char)s[0]) && all(s, 1, 64, "_.-");
+}
+
+/* arn:<partition>:iam::<12 digits>:role/<path/>name; writes the account to acct[13]. */
+static bool valid_role_arn(const char *s, char acct[13])
+{
+	static const char *const parts[] = { "arn:aws:", "arn:aws-cn:", "arn:aws-us-gov:",
+					     "arn:aws-iso:", "arn:aws-iso-b:" };
+	const char *p = NULL;
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]) && !p; i++)
+		if (!strncmp(s, parts[i], strlen(parts[i])))
+			p = s + strlen(parts[i]);
+	if (!p || strncmp(p, "iam::", 5))
+		return false;
+	p += 5;
+	for (int i = 0; i < 12; i++)
+		if (!isdigit((unsigned char)p[i]))
+			return false;
+	memcpy(acct, p, 12);
+	acct[12] = '\0';
+	p += 12;
+	if (strncmp(p, ":role/", 6))
+		return false;
+	p += 6;
+	const char *name = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
+	return all(p, 1, 512, "+=,.@_-/") && all(name, 1, 64, "+=,.@_-");
+}
+
+/* https://sqs.<region>.amazonaws.com[.cn]/<account>/<queue> */
+static bool valid_queue_url(const char *s)
+{
+	char region[64], acct[16], name[128];
+	int n = 0;
+
+	if (sscanf(s, "https://sqs.%63[a-z0-9-].amazonaws.com/%15[0-9]/%127[A-Za-z0-9_.-]%n", region,
+		   acct, name, &n) == 3 &&
+	    (size_t)n == strlen(s))
+		return endpoint_valid_region(region) && strlen(acct) == 12;
+	n = 0;
+	if (sscanf(s, "https://sqs.%63[a-z0-9-].amazonaws.com.cn/%15[0-9]/%127[A-Za-z0-9_.-]%n", region,
+		   acct, name, &n) == 3 &&
+	    (size_t)n == strlen(s))
+		return endpoint_valid_region(region) && strlen(acct) == 12;
+	return false;
+}
+
+/* A cluster or service given by name, or by an ECS ARN of that kind. */
+static bool valid_ecs_ref(const char *s, const char *kind)
+{
+	char part[16], region[64], acct[16], what[16], rest[600];
+	int n = 0;
+
+	if (valid_ecs_name(s))
+		return true;
+	if (sscanf(s, "arn:%15[a-z-]:ecs:%63[a-z0-9-]:%15[0-9]:%15[a-z]/%599[A-Za-z0-9_/-]%n", part,
+		   region, acct, what, rest, &n) != 5 ||
+	    (size_t)n != strlen(s))
+		return false;
+	return !strncmp(part, "aws", 3) && !strcmp(what, kind) && endpoint_valid_region(region) &&
+	       strlen(acct) == 12;
+}
+
+/* ---- sections ------------------------------------------------------------------ */
+
+static void parse_aws(struct parse *p, const cJSON *aws)
+{
+	static const char *const keys[] = { "region", "profile", "fips", "ca_bundle", "endpoints" };
+	static const char *const ep_keys[] = { "ecr", "ecs", "sqs", "codedeploy", "sts" };
+	static const enum aws_service_id ids[] = { AWS_SERVICE_ECR, AWS_SERVICE_ECS, AWS_SERVICE_SQS,
+						   AWS_SERVICE_CODEDEPLOY, AWS_SERVICE_STS };
+	struct config *c = p->cfg;
+	char buf[128];
+	const cJSON *eps;
+
+	if (!cJSON_IsObject(aws)) {
+		errorf(p, "aws", "%s is not allowed here: expected an object", show(aws, buf, sizeof(buf)));
+		return;
+	}
+	check_keys(p, aws, "aws", keys, 5);
+	if (get_string(p, aws, "aws", "region", &c->region) && c->region &&
+	    !endpoint_valid_region(c->region))
+		errorf(p, "aws.region", "%s is not an AWS region name (like 'us-east-1')",
+		       show(member(aws, "region"), buf, sizeof(buf)));
+	get_string(p, aws, "aws", "profile", &c->profile);
+	get_bool(p, aws, "aws", "fips", &c->fips);
+	if (get_string(p, aws, "aws", "ca_bundle", &c->ca_bundle) && c->ca_bundle &&
+	    c->ca_bundle[0] != '/')
+		errorf(p, "aws.ca_bundle", "%s must be an absolute path",
+		       show(member(aws, "ca_bundle"), buf, sizeof(buf)));
+	eps = member(aws, "endpoints");
+	if (!eps)
+		return;
+	if (!cJSON_IsObject(eps)) {
+		errorf(p, "aws.endpoints", "%s is not allowed here: expected an object like "
+		       "{\"ecs\": \"https://...\"}", show(eps, buf, sizeof(buf)));
+		return;
+	}
+	check_keys(p, eps, "aws.endpoints", ep_keys, 5);
+	for (size_t i = 0; i < 5; i++) {
+		char path[PATH_LEN];
+		subpath(path, "aws.endpoints", ep_keys[i]);
+		if (get_string(p, eps, "aws.endpoints", ep_keys[i], &c->endpoints[ids[i]]) &&
+		    c->endpoints[ids[i]] && strncmp(c->endpoints[ids[i]], "https://", 8) &&
+		    strncmp(c->endpoints[ids[i]], "http://", 7))
+			errorf(p, path, "%s is not an http:// or https:// URL",
+			       show(member(eps, ep_keys[i]), buf, sizeof(buf)));
+	}
+}
+
+static void parse_codedeploy(struct parse *p, const cJSON *v, const char *path, struct config_target *t)
+{
+	static const char *const keys[] = { "application", "deployment_group", "deployment_config",
+					    "container", "port" };
+	char buf[128], cp[PATH_LEN];
+	int port = 0;
+
+	if (!cJSON_IsObject(v)) {
+		errorf(p, path, "%s is not allowed here: expected an object with application, "
+		       "deployment_group, container and port", show(v, buf, sizeof(buf)));
+		return;
+	}
+	check_keys(p, v, path, keys, 5);
+	get_string(p, v, path, "application", &t->cd_application);
+	get_string(p, v, path, "deployment_group", &t->cd_group);
+	get_string(p, v, path, "deployment_config", &t->cd_config);
+	get_string(p, v, path, "container", &t->cd_container);
+	get_int(p, v, path, "port", 1, 65535, &port);
+	t->cd_port = port;
+	const char *need[] = { "application", "deployment_group", "container", "port" };
+	for (size_t i = 0; i < 4; i++)
+		if (!member(v, need[i]))
+			errorf(p, path, "'%s' is required (the CodeDeploy %s)", need[i],
+			       i == 0 ? "application name" : i == 1 ? "deployment group name"
+						      : i == 2 ? "container the load balancer sends traffic to"
+							       : "container port the load balancer uses");
+	subpath(cp, path, "application");
+	if (t->cd_application && strlen(t->cd_application) > 100)
+		errorf(p, cp, "is longer than 100 characters");
+	subpath(cp, path, "container");
+	if (t->cd_container && !valid_ecs_name(t->cd_container))
+		errorf(p, cp, "%s is not a container name (letters, digits, '-' and '_', up to 255)",
+		       show(member(v, "container"), buf, sizeof(buf)));
+}
+
+static void parse_target(struct parse *p, const cJSON *v, const char *path, struct config_target *t)
+{
+	static const char *const keys[] = { "cluster", "service", "container", "containers", "strategy",
+					    "codedeploy", "rollout_timeout", "rollback", "role_arn",
+					    "paused" };
+	static const char *const strategies[] = { "revision", "force", "codedeploy" };
+	static const char *const rollbacks[] = { "auto", "none" };
+	char buf[128], mp[PATH_LEN], acct[13];
+	int strategy = STRATEGY_REVISION, rollback = 0;
+	const cJSON *m;
+
+	jsontext_position(p->text, jsonpos_find(&p->pos, path) ? jsonpos_find(&p->pos, path)->value_off : 0,
+			  &t->at.line, &t->at.col);
+	t->at.file = p->file;
+	t->rollback = true;
+	t->rollout_timeout_ms = p->cfg->rollout_timeout_ms;
+	if (!cJSON_IsObject(v)) {
+		errorf(p, path, "%s is not allowed here: expected an object with cluster, service and "
+		       "containers", show(v, buf, sizeof(buf)));
+		return;
+	}
+	check_keys(p, v, path, keys, sizeof(keys) / sizeof(keys[0]));
+	for (size_t i = 0; i < 2; i++) {
+		const char *k = i ? "service" : "cluster";
+		char **out = i ? &t->service : &t->cluster;
+		subpath(mp, path, k);
+		if (!member(v, k))
+			errorf(p, path, "'%s' is required", k);
+		else if (get_string(p, v, path, k, out) && !valid_ecs_ref(*out, k))
+			errorf(p, mp, "%s is not a valid %s name (letters, digits, '-' and '_', 1 to 255) "
+			       "or %s ARN", show(member(v, k), buf, sizeof(buf)), k, k);
+	}
+	m = member(v, "container");
+	if (m && member(v, "containers")) {
+		subpath(mp, path, "containers");
+		key_errorf(p, mp, "give either 'container' or 'containers', not both");
+	} else if (m) {
+		subpath(mp, path, "container");
+		cJSON *tmp = cJSON_CreateArray();
+		if (tmp && cJSON_IsString(m))
+			cJSON_AddItemToArray(tmp, cJSON_CreateString(m->valuestring));
+		if (!cJSON_IsString(m) || !valid_ecs_name(m->valuestring))
+			errorf(p, mp, "%s is not a container name (letters, digits, '-' and '_', 1 to 255)",
+			       show(m, buf, sizeof(buf)));
+		else
+			get_string_list(p, tmp, mp, valid_ecs_name, "a container name", &t->containers,
+					&t->n_containers);
+		cJSON_Delete(tmp);
+	} else if ((m = member(v, "containers"))) {
+		subpath(mp, path, "containers");
+		get_string_list(p, m, mp, valid_ecs_name,
+				"a container name (letters, digits, '-' and '_', 1 to 255)", &t->containers,
+				&t->n_containers);
+	} else {
+		errorf(p, path, "'containers' is required: the container(s) whose image is replaced");
+	}
+	get_enum(p, v, path, "strategy", strategies, 3, &strategy);
+	t->strategy = (enum config_strategy)strategy;
+	m = member(v, "codedeploy");
+	subpath(mp, path, "codedeploy");
+	if (t->strategy == STRATEGY_CODEDEPLOY && !m)
+		errorf(p, path, "strategy 'codedeploy' needs a 'codedeploy' object (application, "
+		       "deployment_group, container, port)");
+	else if (t->strategy != STRATEGY_CODEDEPLOY && m)
+		key_errorf(p, mp, "'codedeploy' applies only with strategy 'codedeploy' (this target's "
+			   "strategy is '%s')", strategies[t->strategy]);
+	else if (m)
+		parse_codedeploy(p, m, mp, t);
+	get_duration(p, v, path, "rollout_timeout", DURATION_MS_PER_MIN, 24 * DURATION_MS_PER_HOUR,
+		     &t->rollout_timeout_ms);
+	if (get_enum(p, v, path, "rollback", rollbacks, 2, &rollback))
+		t->rollback = rollback == 0;
+	if (get_string(p, v, path, "role_arn", &t->role_arn) && t->role_arn) {
+		subpath(mp, path, "role_arn");
+		if (!valid_role_arn(t->role_arn, acct))
+			errorf(p, mp, "%s is not an IAM role ARN (arn:aws:iam::123456789012:role/name)",
+			       show(member(v, "role_arn"), buf, sizeof(buf)));
+		else
+			t->account = strdup(acct);
+	}
+	get_bool(p, v, path, "paused", &t->paused);
+}
+
+/* Repository as a name, or as <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<name>. */
+static void parse_repository(struct parse *p, const cJSON *v, const char *path, struct config_watch *w)
+{
+	char mp[PATH_LEN], buf[128], acct[16], region[64], name[300];
+	const char *s;
+	int n = 0;
+
+	subpath(mp, path, "repository");
+	if (!v) {
+		errorf(p, path, "'repository' is required (a name like 'team/web', or "
+		       "'123456789012.dkr.ecr.us-east-1.amazonaws.com/team/web')");
+		return;
+	}
+	if (!cJSON_IsString(v)) {
+		errorf(p, mp, "%s is not allowed here: expected a string", show(v, buf, sizeof(buf)));
+		return;
+	}
+	s = v->valuestring;
+	if (strstr(s, ".dkr.ecr.")) {
+		bool ok = sscanf(s, "%15[0-9].dkr.ecr.%63[a-z0-9-].amazonaws.com/%299s%n", acct, region,
+				 name, &n) == 3 && (size_t)n == strlen(s);
+		if (!ok) {
+			n = 0;
+			ok = sscanf(s, "%15[0-9].dkr.ecr.%63[a-z0-9-].amazonaws.com.cn/%299s%n", acct,
+				    region, name, &n) == 3 && (size_t)n == strlen(s);
+		}
+		if (ok && (strchr(name, ':') || strchr(name, '@'))) {
+			errorf(p, mp, "%s names a tag or digest; the repository URI ends with the "
+			       "repository name, and the tag goes in 'tag', 'tags', 'tag_glob' or 'semver'",
+			       show(v, buf, sizeof(buf)));
+			return;
+		}
+		if (!ok || strlen(acct) != 12 || !endpoint_valid_region(region) || !valid_repo_name(name)) {
+			errorf(p, mp, "%s is not a repository URI of the form "
+			       "<12-digit account>.dkr.ecr.<region>.amazonaws.com/<name>",
+			       show(v, buf, sizeof(buf)));
+			return;
+		}
+		if (w->registry_id && strcmp(w->registry_id, acct))
+			errorf(p, mp, "the URI's account '%s' differs from registry_id '%s'", acct, w->registry_id);
+		if (w->region && strcmp(w->region, region))
+			errorf(p, mp, "the URI's region '%s' differs from region '%s'", region, w->region);
+		free(w->registry_id);
+		free(w->region);
+		w->registry_id = strdup(acct);
+		w->region = strdup(region);
+		w->repository = strdup(name);
+		return;
+	}
+	if (!valid_repo_name(s)) {
+		errorf(p, mp, "%s is not an ECR repository name (2 to 256 lowercase letters and digits, "
+		       "with '.', '_', '-' between them and '/' between path parts)", show(v, buf, sizeof(buf)));
+		return;
+	}
+	w->repository = strdup(s);
+}
+
+static void parse_watch(struct parse *p, const cJSON *v, const char *path, struct config_watch *w)
+{
+	static const char *const keys[] = { "name", "repository", "registry_id", "region", "tag", "tags",
+					    "tag_glob", "semver", "prerelease", "exclude", "targets" };
+	static const char *const rules[] = { "tag", "tags", "tag_glob", "semver" };
+	char buf[128], mp[PATH_LEN];
+	const cJSON *m;
+	int n_rules = 0;
+
+	jsontext_position(p->text, jsonpos_find(&p->pos, path) ? jsonpos_find(&p->pos, path)->value_off : 0,
+			  &w->at.line, &w->at.col);
+	w->at.file = p->file;
+	if (!cJSON_IsObject(v)) {
+		errorf(p, path, "%s is not allowed here: expected an object with name, repository, a tag "
+		       "rule and targets", show(v, buf, sizeof(buf)));
+		return;
+	}
+	check_keys(p, v, path, keys, sizeof(keys) / sizeof(keys[0]));
+	subpath(mp, path, "name");
+	if (!member(v, "name"))
+		errorf(p, path, "'name' is required (unique across all files)");
+	else if (get_string(p, v, path, "name", &w->name) && !valid_watch_name(w->name))
+		errorf(p, mp, "%s is not a watch name (1 to 64 letters, digits, '.', '_' and '-', "
+		       "starting with a letter or digit)", show(member(v, "name"), buf, sizeof(buf)));
+	subpath(mp, path, "registry_id");
+	if (get_string(p, v, path, "registry_id", &w->registry_id) && w->registry_id &&
+	    !valid_digits(w->registry_id, 12))
+		errorf(p, mp, "%s is not a 12-digit AWS account id", show(member(v, "registry_id"), buf, sizeof(buf)));
+	subpath(mp, path, "region");
+	if (get_string(p, v, path, "region", &w->region) && w->region && !endpoint_valid_region(w->region))
+		errorf(p, mp, "%s is not an AWS region name (like 'us-east-1')",
+		       show(member(v, "region"), buf, sizeof(buf)));
+	parse_repository(p, member(v, "repository"), path, w);
+
+	for (size_t i = 0; i < 4; i++)
+		n_rules += member(v, rules[i]) != NULL;
+	if (n_rules != 1)
+		errorf(p, path, "give exactly one of 'tag', 'tags', 'tag_glob' or 'semver' (found %d)", n_rules);
+	if ((m = member(v, "tag"))) {
+		subpath(mp, path, "tag");
+		w->rule = TAG_ONE;
+		if (!cJSON_IsString(m) || !valid_tag(m->valuestring)) {
+			errorf(p, mp, "%s is not an image tag (1 to 128 letters, digits, '_', '.' and '-', "
+			       "not starting with '.' or '-')", show(m, buf, sizeof(buf)));
+		} else {
+			w->tags = calloc(1, sizeof(char *));
+			if (w->tags) {
+				w->tags[0] = strdup(m->valuestring);
+				w->n_tags = 1;
+			}
+		}
+	}
+	if ((m = member(v, "tags"))) {
+		subpath(mp, path, "tags");
+		w->rule = TAG_LIST;
+		get_string_list(p, m, mp, valid_tag, "an image tag", &w->tags, &w->n_tags);
+	}
+	if ((m = member(v, "tag_glob"))) {
+		subpath(mp, path, "tag_glob");
+		w->rule = TAG_GLOB;
+		if (!cJSON_IsString(m) || !valid_glob(m->valuestring))
+			errorf(p, mp, "%s is not a tag glob (tag characters plus '*', '?' and '[...]')",
+			       show(m, buf, sizeof(buf)));
+		else
+			w->glob = strdup(m->valuestring);
+	}
+	if ((m = member(v, "semver"))) {
+		const char *why = NULL;
+		subpath(mp, path, "semver");
+		w->rule = TAG_SEMVER;
+		if (!cJSON_IsString(m))
+			errorf(p, mp, "%s is not a semver constraint (like '^1.4', '~2.0' or '>=1.2.0 <2.0.0')",
+			       show(m, buf, sizeof(buf)));
+		else if (semver_range_parse(m->valuestring, &w->semver, &why) < 0)
+			errorf(p, mp, "%s is not a semver constraint: %s (write it like '^1.4', '~2.0' or "
+			       "'>=1.2.0 <2.0.0')", show(m, buf, sizeof(buf)), why ? why : "cannot parse");
+		else
+			w->semver_text = strdup(m->valuestring);
+	}
+	if (member(v, "prerelease") && !member(v, "semver")) {
+		subpath(mp, path, "prerelease");
+		key_errorf(p, mp, "'prerelease' applies only with 'semver'");
+	}
+	get_bool(p, v, path, "prerelease", &w->prerelease);
+	if ((m = member(v, "exclude"))) {
+		subpath(mp, path, "exclude");
+		if (member(v, "tag"))
+			key_errorf(p, mp, "'exclude' applies to 'tags', 'tag_glob' and 'semver', not to a single 'tag'");
+		else
+			get_string_list(p, m, mp, valid_glob, "a tag or tag glob", &w->exclude, &w->n_exclude);
+	}
+
+	m = member(v, "targets");
+	subpath(mp, path, "targets");
+	if (!m) {
+		errorf(p, path, "'targets' is required: the ECS services this watch deploys to");
+		return;
+	}
+	if (!cJSON_IsArray(m) || cJSON_GetArraySize(m) == 0 || cJSON_GetArraySize(m) > MAX_TARGETS) {
+		errorf(p, mp, "%s is not allowed here: expected a list of 1 to %d targets",
+		       show(m, buf, sizeof(buf)), MAX_TARGETS);
+		return;
+	}
+	w->n_targets = (size_t)cJSON_GetArraySize(m);
+	w->targets = calloc(w->n_targets, sizeof(*w->targets));
+	if (!w->targets) {
+		w->n_targets = 0;
+		return;
+	}
+	size_t i = 0;
+	const cJSON *t;
+	cJSON_ArrayForEach(t, m)
+	{
+		char tp[PATH_LEN];
+		indexpath(tp, mp, i);
+		parse_target(p, t, tp, &w->targets[i]);
+		i++;
+	}
+}
+
+static void parse_top(struct parse *p, const cJSON *root)
+{
+	static const char *const keys[] = { "aws",	 "poll_interval",	   "jitter",
+					    "state_directory",	   "rollout_timeout",	   "log_level",
+					    "dry_run",	       "max_concurrent_deploys", "max_requests_in_flight",
+					    "event_queue",	       "watches" };
+	static const char *const levels[] = { "error", "warning", "notice", "info", "debug" };
+	struct config *c = p->cfg;
+	char buf[128];
+	const cJSON *m;
+	int level = c->log_level;
+
+	if (!cJSON_IsObject(root)) {
+		errorf(p, "", "%s is not allowed here: the file must hold one JSON object",
+		       show(root, buf, sizeof(buf)));
+		return;
+	}
+	if (!p->main) {
+		/* A drop-in holds watches only; a global setting there is named as such. */
+		cJSON_ArrayForEach(m, root)
+		{
+			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+				if (strcmp(m->string, "watches") && !strcmp(m->string, keys[i]))
+					key_errorf(p, m->string, "'%s' belongs in the main configuration "
+						   "file; a drop-in file holds only 'watches'", m->string);
+		}
+		cJSON *others = cJSON_CreateObject();
+		cJSON_ArrayForEach(m, root)
+		{
+			bool global = false;
+			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+				global = global || !strcmp(m->string, keys[i]);
+			if (!global && others)
+				cJSON_AddItemToObject(others, m->string, cJSON_CreateNull());
+		}
+		if (others)
+			check_keys(p, others, "", (const char *const[]){ "watches" }, 1);
+		cJSON_Delete(others);
+	} else {
+		check_keys(p, root, "", keys, sizeof(keys) / sizeof(keys[0]));
+		if ((m = member(root, "aws")))
+			parse_aws(p, m);
+		get_duration(p, root, "", "poll_interval", 10 * DURATION_MS_PER_SEC,
+			     24 * DURATION_MS_PER_HOUR, &c->poll_interval_ms);
+		get_duration(p, root, "", "jitter", 0, 12 * DURATION_MS_PER_HOUR, &c->jitter_ms);
+		if (member(root, "jitter") && c->jitter_ms > c->poll_interval_ms / 2)
+			errorf(p, "jitter", "must be at most half of poll_interval");
+		if (get_string(p, root, "", "state_directory", &c->state_dir) && c->state_dir[0] != '/')
+			errorf(p, "state_directory", "%s must be an absolute path",
+			       show(member(root, "state_directory"), buf, sizeof(buf)));
+		get_duration(p, root, "", "rollout_timeout", DURATION_MS_PER_MIN,
+			     24 * DURATION_MS_PER_HOUR, &c->rollout_timeout_ms);
+		if (get_enum(p, root, "", "log_level", levels, 5, &level))
+			c->log_level = (enum config_log_level)level;
+		get_bool(p, root, "", "dry_run", &c->dry_run);
+		get_int(p, root, "", "max_concurrent_deploys", 1, 100, &c->max_concurrent_deploys);
+		get_int(p, root, "", "max_requests_in_flight", 1, 1000, &c->max_requests_in_flight);
+		if (get_string(p, root, "", "event_queue", &c->event_queue) && c->event_queue &&
+		    !valid_queue_url(c->event_queue))
+			errorf(p, "event_queue", "%s is not an SQS queue URL "
+			       "(https://sqs.<region>.amazonaws.com/<account>/<queue>)",
+			       show(member(root, "event_queue"), buf, sizeof(buf)));
+	}
+	m = member(root, "watches");
+	if (!m)
+		return;
+	if (!cJSON_IsArray(m)) {
+		errorf(p, "watches", "%s is not allowed here: expected a list of watches", show(m, buf, sizeof(buf)));
+		return;
+	}
+	size_t n = (size_t)cJSON_GetArraySize(m);
+	if (c->n_watches + n > MAX_WATCHES) {
+		errorf(p, "watches", "more than %d watches in all", MAX_WATCHES);
+		return;
+	}
+	struct config_watch *ws = realloc(c->watches, (c->n_watches + n + 1) * sizeof(*ws));
+	if (!ws)
+		return;
+	c->watches = ws;
+	memset(ws + c->n_watches, 0, (n + 1) * sizeof(*ws));
+	size_t i = 0;
+	const cJSON *w;
+	cJSON_ArrayForEach(w, m)
+	{
+		char wp[PATH_LEN];
+		indexpath(wp, "watches", i);
+		parse_watch(p, w, wp, &ws[c->n_watches + i]);
+		i++;
+	}
+	c->n_watches += n;
+}
+
+/* ---- files ---------------------------------------------------------------------- */
+
+static int parse_one(struct config *cfg, struct config_errors *errs, const char *name, char *text,
+		     size_t len, bool main_file)
+{
+	struct parse p = { cfg, errs, name, text, { 0 }, main_file };
+	size_t off = 0;
+	const char *end = NULL;
+	cJSON *root;
+	int line, col, r;
+
+	if (memchr(text, '\0', len)) {
+		file_errorf(errs, "%s: the file contains a NUL byte; it must be UTF-8 JSON text", name);
+		return 0;
+	}
+	if (jsontext_strip_comments(text, len, &off) < 0) {
+		jsontext_position(text, off, &line, &col);
+		file_errorf(errs, "%s:%d:%d: a /* comment that never ends", name, line, col);
+		return 0;
+	}
+	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+	if (!root) {
+		jsontext_position(text, end ? (size_t)(end - text) : 0, &line, &col);
+		file_errorf(errs, "%s:%d:%d: not valid JSON here%s", name, line, col,
+			    end && (size_t)(end - text) >= len ? " (the text ends too soon)" : "");
+		return 0;
+	}
+	/* Anything after the value? */
+	while (end && (size_t)(end - text) < len && isspace((unsigned char)*end))
+		end++;
+	if (end && (size_t)(end - text) < len) {
+		jsontext_position(text, (size_t)(end - text), &line, &col);
+		file_errorf(errs, "%s:%d:%d: unexpected text after the JSON object", name, line, col);
+		cJSON_Delete(root);
+		return 0;
+	}
+	r = jsonpos_index(text, len, &p.pos);
+	if (r == -ENOMEM) {
+		cJSON_Delete(root);
+		jsonpos_done(&p.pos);
+		return r;
+	}
+	if (r < 0) {
+		file_errorf(errs, "%s: nested deeper than the configuration allows", name);
+	} else {
+		for (size_t i = 0; i < p.pos.n_dups; i++) {
+			int fl, fc;
+			jsontext_position(text, p.pos.dups[i].off, &line, &col);
+			jsontext_position(text, p.pos.dups[i].first_off, &fl, &fc);
+			file_errorf(errs, "%s:%d:%d: %s: duplicate key (first given at line %d, column %d)", name,
+				    line, col, p.pos.dups[i].path, fl, fc);
+		}
+		parse_top(&p, root);
+	}
+	cJSON_Delete(root);
+	jsonpos_done(&p.pos);
+	return 0;
+}
+
+static void cross_checks(struct config *c, struct config_errors *errs)
+{
+	for (size_t i = 0; i < c->n_watches; i++) {
+		struct config_watch *w = &c->watches[i];
+		for (size_t j = 0; j < i && w->name; j++)
+			if (c->watches[j].name && !strcmp(w->name, c->watches[j].name)) {
+				file_errorf(errs, "%s:%d:%d: watch name '%s' is already used by the watch at "
+					    "%s:%d:%d", w->at.file, w->at.line, w->at.col, w->name,
+					    c->watches[j].at.file, c->watches[j].at.line, c->watches[j].at.col);
+				break;
+			}
+	}
+	/* One container of one service (in one account and region) belongs to one watch target. */
+	for (size_t i = 0; i < c->n_watches; i++)
+		for (size_t t = 0; t < c->watches[i].n_targets; t++) {
+			struct config_target *a = &c->watches[i].targets[t];
+			for (size_t k = 0; k < a->n_containers; k++)
+				for (size_t j = 0; j <= i; j++)
+					for (size_t u = 0; u < c->watches[j].n_targets && (j < i || u < t); u++) {
+						struct config_target *b = &c->watches[j].targets[u];
+						const char *ra = c->watches[i].region ? c->watches[i].region : "";
+						const char *rb = c->watches[j].region ? c->watches[j].region : "";
+						if (!a->cluster || !b->cluster || !a->service || !b->service ||
+						    strcmp(a->cluster, b->cluster) || strcmp(a->service, b->service) ||
+						    strcmp(a->account ? a->account : "", b->account ? b->account : "") ||
+						    strcmp(ra, rb))
+							continue;
+						for (size_t l = 0; l < b->n_containers; l++)
+							if (!strcmp(a->containers[k], b->containers[l]))
+								file_errorf(errs, "%s:%d:%d: container '%s' of service '%s' "
+									    "in cluster '%s' is already deployed by "
+									    "watch '%s' (%s:%d:%d); two watches must "
+									    "not deploy the same container",
+									    a->at.file, a->at.line, a->at.col,
+									    a->containers[k], a->service, a->cluster,
+									    c->watches[j].name ? c->watches[j].name : "?",
+									    b->at.file, b->at.line, b->at.col);
+					}
+		}
+}
+
+static struct config *config_new(void)
+{
+	struct config *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->poll_interval_ms = 60 * DURATION_MS_PER_SEC;
+	c->jitter_ms = 0;
+	c->rollout_timeout_ms = 30 * DURATION_MS_PER_MIN;
+	c->log_level = LOG_LEVEL_INFO;
+	c->max_concurrent_deploys = 4;
+	c->max_requests_in_flight = 64;
+	c->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
+	if (!c->state_dir) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int add_file(struct config *c, const char *path)
+{
+	char **f = realloc(c->files, (c->n_files + 1) * sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	c->files = f;
+	c->files[c->n_files] = strdup(path);
+	if (!c->files[c->n_files])
+		return -ENOMEM;
+	c->n_files++;
+	return 0;
+}
+
+static int read_file(const char *path, struct strbuf *out, struct config_errors *errs)
+{
+	char buf[65536];
+	ssize_t n;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		file_errorf(errs, "%s: cannot open: %s", path, strerror(errno));
+		return errno == ENOENT ? -ENOENT : -EIO;
+	}
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		close(fd);
+		file_errorf(errs, "%s: not a regular file", path);
+		return -EIO;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (strbuf_append(out, buf, (size_t)n) < 0) {
+			close(fd);
+			file_errorf(errs, "%s: larger than %d bytes", path, FILE_MAX);
+			return -EFBIG;
+		}
+	close(fd);
+	if (n < 0) {
+		file_errorf(errs, "%s: cannot read: %s", path, strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int finish_load(struct config *cfg, struct config_errors *errs, size_t errors_before,
+		       struct config **ret)
+{
+	cross_checks(cfg, errs);
+	if (errs->n > errors_before) {
+		config_free(cfg);
+		return -EINVAL;
+	}
+	*ret = cfg;
+	return 0;
+}
+
+int config_load(const char *main_file, const char *dir, struct config **ret,
+		struct config_errors *errs)
+{
+	struct config *cfg = config_new();
+	size_t before = errs->n;
+	struct strbuf text;
+	int r;
+
+	if (!cfg)
+		return -ENOMEM;
+	strbuf_init(&text, FILE_MAX);
+	r = read_file(main_file, &text, errs);
+	if (r == 0)
+		r = add_file(cfg, main_file);
+	if (r == 0)
+		r = parse_one(cfg, errs, cfg->files[0], text.buf ? text.buf : (char *)"", text.len, true);
+	strbuf_done(&text);
+	if (r < 0) {
+		config_free(cfg);
+		return r == -ENOENT ? -ENOENT : r == -ENOMEM ? -ENOMEM : -EINVAL;
+	}
+	if (dir) {
+		struct dirent **names = NULL;
+		int n = scandir(dir, &names, NULL, by_name);
+		if (n < 0 && errno != ENOENT)
+			file_errorf(errs, "%s: cannot read the drop-in directory: %s", dir, strerror(errno));
+		for (int i = 0; i < n; i++) {
+			const char *nm = names[i]->d_name;
+			size_t l = strlen(nm);
+			if (nm[0] != '.' && l > 5 && !strcmp(nm + l - 5, ".json")) {
+				char path[4096];
+				snprintf(path, sizeof(path), "%s/%s", dir, nm);
+				strbuf_init(&text, FILE_MAX);
+				r = read_file(path, &text, errs);
+				if (r == 0 && (r = add_file(cfg, path)) == 0)
+					r = parse_one(cfg, errs, cfg->files[cfg->n_files - 1],
+						      text.buf ? text.buf : (char *)"", text.len, false);
+				strbuf_done(&text);
+				if (r == -ENOMEM) {
+					for (int k = i; k < n; k++)
+						free(names[k]);
+					free(names);
+					config_free(cfg);
+					return r;
+				}
+			}
+			free(names[i]);
+		}
+		free(names);
+	}
+	return finish_load(cfg, errs, before, ret);
+}
+
+int config_parse_text(const char *name, const char *text, size_t len, struct config **ret,
+		      struct config_errors *errs)
+{
+	struct config *cfg = config_new();
+	size_t before = errs->n;
+	char *copy;
+	int r;
+
+	if (!cfg)
+		return -ENOMEM;
+	copy = malloc(len + 1);
+	if (!copy || add_file(cfg, name) < 0) {
+		free(copy);
+		config_free(cfg);
+		return -ENOMEM;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	r = parse_one(cfg, errs, cfg->files[0], copy, len, true);
+	free(copy);
+	if (r < 0) {
+		config_free(cfg);
+		return r;
+	}
+	return finish_load(cfg, errs, before, ret);
+}
+
+static void free_list(char **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+void config_free(struct config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_watches; i++) {
+		struct config_watch *w = &c->watches[i];
+		for (size_t t = 0; t < w->n_targets; t++) {
+			struct config_target *x = &w->targets[t];
+			free(x->cluster);
+			free(x->service);
+			free_list(x->containers, x->n_containers);
+			free(x->cd_application);
+			free(x->cd_group);
+			free(x->cd_config);
+			free(x->cd_container);
+			free(x->role_arn);
+			free(x->account);
+		}
+		free(w->targets);
+		free(w->name);
+		free(w->repository);
+		free(w->registry_id);
+		free(w->region);
+		free_list(w->tags, w->n_tags);
+		free(w->glob);
+		free(w->semver_text);
+		semver_range_free(w->semver);
+		free_list(w->exclude, w->n_exclude);
+	}
+	free(c->watches);
+	free_list(c->files, c->n_files);
+	free(c->region);
+	free(c->profile);
+	free(c->ca_bundle);
+	for (int i = 0; i < AWS_SERVICE_COUNT; i++)
+		free(c->endpoints[i]);
+	free(c->state_dir);
+	free(c->event_queue);
+	free(c);
+}
+
+void config_errors_done(struct config_errors *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->n; i++)
+		free(e->items[i].text);
+	free(e->items);
+	memset(e, 0, sizeof(*e));
+}
+
+size_t config_target_count(const struct config *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_watches; i++)
+		n += c->watches[i].n_targets;
+	return n;
+}
+
+const char *config_strategy_name(enum config_strategy s)
+{
+	return s == STRATEGY_FORCE ? "force" : s == STRATEGY_CODEDEPLOY ? "codedeploy" : "revision";
+}
+
+void config_print_summary(const struct config *c, FILE *out)
+{
+	size_t per[3] = { 0, 0, 0 };
+	char d1[DURATION_FORMAT_MAX], d2[DURATION_FORMAT_MAX];
+
+	fprintf(out, "files read: %zu\n", c->n_files);
+	for (size_t i = 0; i < c->n_files; i++)
+		fprintf(out, "  %s\n", c->files[i]);
+	for (size_t i = 0; i < c->n_watches; i++)
+		for (size_t t = 0; t < c->watches[i].n_targets; t++)
+			per[c->watches[i].targets[t].strategy]++;
+	duration_format(c->poll_interval_ms, d1, sizeof(d1));
+	duration_format(c->rollout_timeout_ms, d2, sizeof(d2));
+	fprintf(out, "%zu watches, %zu targets (revision %zu, force %zu, codedeploy %zu); poll every %s; "
+		     "rollout timeout %s%s\n",
+		c->n_watches, config_target_count(c), per[0], per[1], per[2], d1, d2,
+		c->dry_run ? "; dry run" : "");
+	for (size_t i = 0; i < c->n_watches; i++) {
+		const struct config_watch *w = &c->watches[i];
+		fprintf(out, "  %s: %s%s%s ", w->name, w->registry_id ? w->registry_id : "",
+			w->registry_id ? "/" : "", w->repository);
+		switch (w->rule) {
+		case TAG_ONE: fprintf(out, "tag '%s'", w->tags[0]); break;
+		case TAG_LIST: fprintf(out, "%zu tags", w->n_tags); break;
+		case TAG_GLOB: fprintf(out, "tags matching '%s'", w->glob); break;
+		case TAG_SEMVER: fprintf(out, "semver '%s'%s", w->semver_text, w->prerelease ? " with pre-releases" : ""); break;
+		}
+		fputc('\n', out);
+		for (size_t t = 0; t < w->n_targets; t++) {
+			const struct config_target *x = &w->targets[t];
+			fprintf(out, "    -> %s/%s [%s]%s%s%s\n", x->cluster, x->service,
+				config_strategy_name(x->strategy), x->paused ? " paused" : "",
+				x->role_arn ? " as " : "", x->role_arn ? x->role_arn : "");
+		}
+	}
+}

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The watch rules: loading the main file and the drop-in directory, every
+ * check they must pass, and the in-memory config the daemon runs on.
+ *
+ * Files are JSON with // and block comments. The main file holds the global
+ * settings and may hold watches; each *.json in the drop-in directory (in
+ * lexical order) holds only {"watches": [...]}, so that each team can own a
+ * file. Every error is collected (not just the first), each with
+ * file:line:col, the JSON path, the value and what is allowed.
+ */
+#ifndef ECR_CONFIG_H
+#define ECR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "endpoint.h"
+#include "semver.h"
+
+#define CONFIG_DEFAULT_FILE "/etc/ecr-deployd/ecr-deployd.json"
+#define CONFIG_DEFAULT_DIR "/etc/ecr-deployd/conf.d"
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/ecr-deployd"
+
+enum config_tag_rule { TAG_ONE, TAG_LIST, TAG_GLOB, TAG_SEMVER };
+enum config_strategy { STRATEGY_REVISION, STRATEGY_FORCE, STRATEGY_CODEDEPLOY };
+enum config_log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_NOTICE, LOG_LEVEL_INFO,
+			LOG_LEVEL_DEBUG };
+
+struct config_place {
+	const char *file; /* points into config->files */
+	int line, col;
+};
+
+struct config_target {
+	char *cluster;
+	char *service;
+	char **containers;
+	size_t n_containers;
+	enum config_strategy strategy;
+	char *cd_application, *cd_group, *cd_config, *cd_container;
+	int cd_port;
+	uint64_t rollout_timeout_ms;
+	bool rollback; /* "auto" */
+	char *role_arn;
+	char *account; /* of role_arn, or NULL */
+	bool paused;
+	struct config_place at;
+};
+
+struct config_watch {
+	char *name;
+	char *repository; /* the name within the registry */
+	char *registry_id; /* 12 digits, or NULL for the caller's account */
+	char *region;	   /* NULL: the global region */
+	enum config_tag_rule rule;
+	char **tags; /* TAG_ONE: one; TAG_LIST: several */
+	size_t n_tags;
+	char *glob;
+	char *semver_text;
+	struct semver_range *semver;
+	bool prerelease;
+	char **exclude;
+	size_t n_exclude;
+	struct config_target *targets;
+	size_t n_targets;
+	struct config_place at;
+};
+
+struct config {
+	char **files; /* every file read, main first */
+	size_t n_files;
+	char *region, *profile, *ca_bundle;
+	bool fips;
+	char *endpoints[AWS_SERVICE_COUNT];
+	uint64_t poll_interval_ms, jitter_ms, rollout_timeout_ms;
+	char *state_dir;
+	enum config_log_level log_level;
+	bool dry_run;
+	int max_concurrent_deploys;
+	int max_requests_in_flight;
+	char *event_queue;
+	struct config_watch *watches;
+	size_t n_watches;
+};
+
+struct config_error {
+	char *text; /* "file:line:col: path: message" */
+};
+
+struct config_errors {
+	struct config_error *items;
+	size_t n, cap;
+};
+
+/*
+ * Loads main_file and every *.json in dir (NULL or missing: none) and
+ * validates them all. On success returns 0 and *ret. Otherwise returns
+ * -ENOENT when main_file does not exist, -EINVAL when anything is invalid,
+ * -ENOMEM; errs then holds every error found (also for -ENOENT).
+ */
+int config_load(const char *main_file, const char *dir, struct config **ret,
+		struct config_errors *errs);
+
+/*
+ * The same for in-memory text (one file named name); for tests and fuzzing.
+ * text need not be NUL-terminated.
+ */
+int config_parse_text(const char *name, const char *text, size_t len, struct config **ret,
+		      struct config_errors *errs);
+
+void config_free(struct config *c);
+void config_errors_done(struct config_errors *e);
+
+/* Total targets over all watches. */
+size_t config_target_count(const struct config *c);
+
+/* The one-screen summary --check-config prints. */
+void config_print_summary(const struct config *c, FILE *out);
+
+const char *config_strategy_name(enum config_strategy s);
+
+#endif

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/* Comment stripping and a path → position index for JSON text. */
+#include "jsontext.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strbuf.h"
+
+#define MAX_DEPTH 64
+
+int jsontext_strip_comments(char *t, size_t len, size_t *ret_offset)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		if (t[i] == '"') {
+			for (i++; i < len && t[i] != '"'; i++)
+				if (t[i] == '\\' && i + 1 < len)
+					i++;
+			i++;
+		} else if (t[i] == '/' && i + 1 < len && t[i + 1] == '/') {
+			while (i < len && t[i] != '\n')
+				t[i++] = ' ';
+		} else if (t[i] == '/' && i + 1 < len && t[i + 1] == '*') {
+			size_t start = i;
+			t[i++] = ' ';
+			t[i++] = ' ';
+			while (i < len && !(t[i] == '*' && i + 1 < len && t[i + 1] == '/')) {
+				if (t[i] != '\n')
+					t[i] = ' ';
+				i++;
+			}
+			if (i >= len) {
+				if (ret_offset)
+					*ret_offset = start;
+				return -EINVAL;
+			}
+			t[i++] = ' ';
+			t[i++] = ' ';
+		} else {
+			i++;
+		}
+	}
+	return 0;
+}
+
+void jsontext_position(const char *text, size_t off, int *ret_line, int *ret_col)
+{
+	int line = 1, col = 1;
+
+	for (size_t i = 0; i < off && text[i]; i++) {
+		if (text[i] == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	*ret_line = line;
+	*ret_col = col;
+}
+
+struct scan {
+	const char *t;
+	size_t len, i;
+	struct jsonpos *pos;
+};
+
+static void ws(struct scan *s)
+{
+	while (s->i < s->len && (s->t[s->i] == ' ' || s->t[s->i] == '\t' || s->t[s->i] == '\n' ||
+				 s->t[s->i] == '\r'))
+		s->i++;
+}
+
+static int add_entry(struct jsonpos *p, const char *path, size_t value_off, size_t key_off)
+{
+	if (p->n == p->cap) {
+		size_t nc = p->cap ? p->cap * 2 : 64;
+		struct jsonpos_entry *e = realloc(p->entries, nc * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		p->entries = e;
+		p->cap = nc;
+	}
+	p->entries[p->n].path = strdup(path);
+	if (!p->entries[p->n].path)
+		return -ENOMEM;
+	p->entries[p->n].value_off = value_off;
+	p->entries[p->n].key_off = key_off;
+	p->n++;
+	return 0;
+}
+
+static int add_dup(struct jsonpos *p, const char *path, size_t off, size_t first)
+{
+	if (p->n_dups == p->cap_dups) {
+		size_t nc = p->cap_dups ? p->cap_dups * 2 : 8;
+		struct jsonpos_dup *d = realloc(p->dups, nc * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		p->dups = d;
+		p->cap_dups = nc;
+	}
+	p->dups[p->n_dups].path = strdup(path);
+	if (!p->dups[p->n_dups].path)
+		return -ENOMEM;
+	p->dups[p->n_dups].off = off;
+	p->dups[p->n_dups].first_off = first;
+	p->n_dups++;
+	return 0;
+}
+
+/* Reads a string at s->i (at its '"'); its decoded text (escapes kept as is but for \" and \\) goes to out. */
+static int string(struct scan *s, struct strbuf *out)
+{
+	if (s->i >= s->len || s->t[s->i] != '"')
+		return -EINVAL;
+	for (s->i++; s->i < s->len && s->t[s->i] != '"'; s->i++) {
+		char c = s->t[s->i];
+		if (c == '\\') {
+			if (++s->i >= s->len)
+				return -EINVAL;
+			c = s->t[s->i];
+		}
+		if (out && strbuf_putc(out, c) < 0)
+			return -ENOMEM;
+	}
+	if (s->i >= s->len)
+		return -EINVAL;
+	s->i++;
+	return 0;
+}
+
+static int value(struct scan *s, struct strbuf *path, size_t key_off, int depth);
+
+static int object(struct scan *s, struct strbuf *path, int depth)
+{
+	size_t base = path->len;
+	size_t first_entry = s->pos->n;
+
+	s->i++; /* '{' */
+	ws(s);
+	if (s->i < s->len && s->t[s->i] == '}') {
+		s->i++;
+		return 0;
+	}
+	for (;;) {
+		struct strbuf key;
+		size_t key_off;
+		int r;
+
+		ws(s);
+		key_off = s->i;
+		strbuf_init(&key, 4096);
+		r = string(s, &key);
+		if (r == 0)
+			r = strbuf_printf(path, "%s%s", base ? "." : "", strbuf_str(&key));
+		strbuf_done(&key);
+		if (r < 0)
+			return r;
+		/* A duplicate of a member seen earlier in this object? */
+		for (size_t k = first_entry; k < s->pos->n; k++)
+			if (!strcmp(s->pos->entries[k].path, strbuf_str(path)) &&
+			    (r = add_dup(s->pos, strbuf_str(path), key_off, s->pos->entries[k].key_off)) < 0)
+				return r;
+		ws(s);
+		if (s->i >= s->len || s->t[s->i] != ':')
+			return -EINVAL;
+		s->i++;
+		ws(s);
+		if ((r = value(s, path, key_off, depth + 1)) < 0)
+			return r;
+		path->len = base;
+		path->buf[base] = '\0';
+		ws(s);
+		if (s->i < s->len && s->t[s->i] == ',') {
+			s->i++;
+			continue;
+		}
+		if (s->i < s->len && s->t[s->i] == '}') {
+			s->i++;
+			return 0;
+		}
+		return -EINVAL;
+	}
+}
+
+static int array(struct scan *s, struct strbuf *path, int depth)
+{
+	size_t base = path->len;
+
+	s->i++; /* '[' */
+	ws(s);
+	if (s->i < s->len && s->t[s->i] == ']') {
+		s->i++;
+		return 0;
+	}
+	for (size_t n = 0;; n++) {
+		int r;
+
+		ws(s);
+		if ((r = strbuf_printf(path, "[%zu]", n)) < 0 || (r = value(s, path, s->i, depth + 1)) < 0)
+			return r;
+		path->len = base;
+		path->buf[base] = '\0';
+		ws(s);
+		if (s->i < s->len && s->t[s->i] == ',') {
+			s->i++;
+			continue;
+		}
+		if (s->i < s->len && s->t[s->i] == ']') {
+			s->i++;
+			return 0;
+		}
+		return -EINVAL;
+	}
+}
+
+static int value(struct scan *s, struct strbuf *path, size_t key_off, int depth)
+{
+	int r;
+
+	if (depth > MAX_DEPTH)
+		return -EINVAL;
+	ws(s);
+	if (s->i >= s->len)
+		return -EINVAL;
+	/* Index this value even when it is an object or array (before its members). */
+	if ((r = add_entry(s->pos, strbuf_str(path), s->i, key_off)) < 0)
+		return r;
+	switch (s->t[s->i]) {
+	case '{':
+		return object(s, path, depth);
+	case '[':
+		return array(s, path, depth);
+	case '"':
+		return string(s, NULL);
+	default:
+		/* number, true, false, null: up to a delimiter */
+		while (s->i < s->len && !strchr(",}] \t\r\n", s->t[s->i]))
+			s->i++;
+		return 0;
+	}
+}
+
+int jsonpos_index(const char *text, size_t len, struct jsonpos *ret)
+{
+	struct scan s = { text, len, 0, ret };
+	struct strbuf path;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	strbuf_init(&path, 64 * 1024);
+	if (strbuf_puts(&path, "") < 0) {
+		strbuf_done(&path);
+		return -ENOMEM;
+	}
+	r = value(&s, &path, 0, 0);
+	strbuf_done(&path);
+	return r;
+}
+
+void jsonpos_done(struct jsonpos *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		free(p->entries[i].path);
+	for (size_t i = 0; i < p->n_dups; i++)
+		free(p->dups[i].path);
+	free(p->entries);
+	free(p->dups);
+	memset(p, 0, sizeof(*p));
+}
+
+const struct jsonpos_entry *jsonpos_find(const struct jsonpos *p, const char *path)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->entries[i].path, path))
+			return &p->entries[i];
+	return NULL;
+}
