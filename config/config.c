@@ -23,7 +23,7 @@
 #include "jsontext.h"
 #include "strbuf.h"
 
-#define FILE_MAX (4 * 1024 * 1024)
+#define FILE_MAX    (4 * 1024 * 1024)
 #define MAX_WATCHES 10000
 #define MAX_TARGETS 100
 
@@ -76,7 +76,7 @@ static void verrorf(struct parse *p, const char *path, bool at_key, const char *
 }
 
 static void errorf(struct parse *p, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void errorf(struct parse *p, const char *path, const char *fmt, ...)
 {
 	va_list ap;
@@ -87,7 +87,7 @@ static void errorf(struct parse *p, const char *path, const char *fmt, ...)
 }
 
 static void key_errorf(struct parse *p, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void key_errorf(struct parse *p, const char *path, const char *fmt, ...)
 {
 	va_list ap;
@@ -98,7 +98,7 @@ static void key_errorf(struct parse *p, const char *path, const char *fmt, ...)
 }
 
 static void file_errorf(struct config_errors *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void file_errorf(struct config_errors *e, const char *fmt, ...)
 {
 	struct strbuf sb;
@@ -196,7 +196,8 @@ static size_t distance(const char *a, const char *b)
 	for (size_t i = 1; i <= la; i++) {
 		cur[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
-			size_t sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+			size_t sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) !=
+						    tolower((unsigned char)b[j - 1]));
 			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
 			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
 		}
@@ -237,10 +238,11 @@ static void check_keys(struct parse *p, const cJSON *obj, const char *path,
 		for (size_t i = 0; i < n; i++)
 			strbuf_printf(&list, "%s%s", i ? ", " : "", allowed[i]);
 		if (best && (best_d <= 2 || (best_d <= 3 && strlen(m->string) > 6)))
-			key_errorf(p, mp ? mp : path, "unknown key '%s'; did you mean '%s'?", m->string, best);
+			key_errorf(p, mp ? mp : path, "unknown key '%s'; did you mean '%s'?",
+				   m->string, best);
 		else
-			key_errorf(p, mp ? mp : path, "unknown key '%s'; allowed here: %s", m->string,
-				   strbuf_str(&list));
+			key_errorf(p, mp ? mp : path, "unknown key '%s'; allowed here: %s",
+				   m->string, strbuf_str(&list));
 		strbuf_done(&list);
 		free(mp);
 	}
@@ -276,7 +278,8 @@ static bool get_string(struct parse *p, const cJSON *obj, const char *path, cons
 	return *out != NULL;
 }
 
-static bool get_bool(struct parse *p, const cJSON *obj, const char *path, const char *key, bool *out)
+static bool get_bool(struct parse *p, const cJSON *obj, const char *path, const char *key,
+		     bool *out)
 {
 	const cJSON *v = member(obj, key);
 	char buf[128];
@@ -305,7 +308,8 @@ static bool get_int(struct parse *p, const cJSON *obj, const char *path, const c
 	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
 	    v->valuedouble < lo || v->valuedouble > hi) {
 		char *mp = join_path(path, key);
-		errorf(p, mp ? mp : path, "%s is not allowed here: expected a whole number from %d to %d",
+		errorf(p, mp ? mp : path,
+		       "%s is not allowed here: expected a whole number from %d to %d",
 		       show(v, buf, sizeof(buf)), lo, hi);
 		free(mp);
 		return false;
@@ -328,13 +332,16 @@ static bool get_duration(struct parse *p, const cJSON *obj, const char *path, co
 	duration_format(lo, los, sizeof(los));
 	duration_format(hi, his, sizeof(his));
 	if (!cJSON_IsString(v)) {
-		errorf(p, mp ? mp : path, "%s is not a duration: write it as a string like '30s', '15m' or "
-		       "'1h30m' (from %s to %s)", show(v, buf, sizeof(buf)), los, his);
+		errorf(p, mp ? mp : path,
+		       "%s is not a duration: write it as a string like '30s', '15m' or "
+		       "'1h30m' (from %s to %s)",
+		       show(v, buf, sizeof(buf)), los, his);
 	} else if (duration_parse(v->valuestring, &ms, &why) < 0) {
-		errorf(p, mp ? mp : path, "%s is not a duration: %s", show(v, buf, sizeof(buf)), why);
+		errorf(p, mp ? mp : path, "%s is not a duration: %s", show(v, buf, sizeof(buf)),
+		       why);
 	} else if (ms < lo || ms > hi) {
-		errorf(p, mp ? mp : path, "%s is out of bounds: from %s to %s", show(v, buf, sizeof(buf)),
-		       los, his);
+		errorf(p, mp ? mp : path, "%s is out of bounds: from %s to %s",
+		       show(v, buf, sizeof(buf)), los, his);
 	} else {
 		*out = ms;
 		free(mp);
@@ -371,8 +378,9 @@ static bool get_enum(struct parse *p, const cJSON *obj, const char *path, const 
 }
 
 /* A string or a list of strings, each checked by valid(); into a NULL-free array. */
-static bool get_string_list(struct parse *p, const cJSON *v, const char *path, bool (*valid)(const char *),
-			    const char *what, char ***out, size_t *n_out)
+static bool get_string_list(struct parse *p, const cJSON *v, const char *path,
+			    bool (*valid)(const char *), const char *what, char ***out,
+			    size_t *n_out)
 {
 	char buf[128], ip[PATH_LEN];
 	size_t n = 0, i = 0;
@@ -380,8 +388,8 @@ static bool get_string_list(struct parse *p, const cJSON *v, const char *path, b
 	bool ok = true;
 
 	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0) {
-		errorf(p, path, "%s is not allowed here: expected a non-empty list of %s", show(v, buf, sizeof(buf)),
-		       what);
+		errorf(p, path, "%s is not allowed here: expected a non-empty list, each item %s",
+		       show(v, buf, sizeof(buf)), what);
 		return false;
 	}
 	n = (size_t)cJSON_GetArraySize(v);
@@ -397,7 +405,8 @@ static bool get_string_list(struct parse *p, const cJSON *v, const char *path, b
 		} else {
 			for (size_t k = 0; k < *n_out; k++)
 				if (!strcmp((*out)[k], e->valuestring)) {
-					errorf(p, ip, "%s is listed twice", show(e, buf, sizeof(buf)));
+					errorf(p, ip, "%s is listed twice",
+					       show(e, buf, sizeof(buf)));
 					ok = false;
 				}
 			(*out)[(*n_out)++] = strdup(e->valuestring);
@@ -520,13 +529,13 @@ static bool valid_queue_url(const char *s)
 	char region[64], acct[16], name[128];
 	int n = 0;
 
-	if (sscanf(s, "https://sqs.%63[a-z0-9-].amazonaws.com/%15[0-9]/%127[A-Za-z0-9_.-]%n", region,
-		   acct, name, &n) == 3 &&
+	if (sscanf(s, "https://sqs.%63[a-z0-9-].amazonaws.com/%15[0-9]/%127[A-Za-z0-9_.-]%n",
+		   region, acct, name, &n) == 3 &&
 	    (size_t)n == strlen(s))
 		return endpoint_valid_region(region) && strlen(acct) == 12;
 	n = 0;
-	if (sscanf(s, "https://sqs.%63[a-z0-9-].amazonaws.com.cn/%15[0-9]/%127[A-Za-z0-9_.-]%n", region,
-		   acct, name, &n) == 3 &&
+	if (sscanf(s, "https://sqs.%63[a-z0-9-].amazonaws.com.cn/%15[0-9]/%127[A-Za-z0-9_.-]%n",
+		   region, acct, name, &n) == 3 &&
 	    (size_t)n == strlen(s))
 		return endpoint_valid_region(region) && strlen(acct) == 12;
 	return false;
@@ -554,14 +563,16 @@ static void parse_aws(struct parse *p, const cJSON *aws)
 {
 	static const char *const keys[] = { "region", "profile", "fips", "ca_bundle", "endpoints" };
 	static const char *const ep_keys[] = { "ecr", "ecs", "sqs", "codedeploy", "sts" };
-	static const enum aws_service_id ids[] = { AWS_SERVICE_ECR, AWS_SERVICE_ECS, AWS_SERVICE_SQS,
-						   AWS_SERVICE_CODEDEPLOY, AWS_SERVICE_STS };
+	static const enum aws_service_id ids[] = { AWS_SERVICE_ECR, AWS_SERVICE_ECS,
+						   AWS_SERVICE_SQS, AWS_SERVICE_CODEDEPLOY,
+						   AWS_SERVICE_STS };
 	struct config *c = p->cfg;
 	char buf[128];
 	const cJSON *eps;
 
 	if (!cJSON_IsObject(aws)) {
-		errorf(p, "aws", "%s is not allowed here: expected an object", show(aws, buf, sizeof(buf)));
+		errorf(p, "aws", "%s is not allowed here: expected an object",
+		       show(aws, buf, sizeof(buf)));
 		return;
 	}
 	check_keys(p, aws, "aws", keys, 5);
@@ -579,8 +590,10 @@ static void parse_aws(struct parse *p, const cJSON *aws)
 	if (!eps)
 		return;
 	if (!cJSON_IsObject(eps)) {
-		errorf(p, "aws.endpoints", "%s is not allowed here: expected an object like "
-		       "{\"ecs\": \"https://...\"}", show(eps, buf, sizeof(buf)));
+		errorf(p, "aws.endpoints",
+		       "%s is not allowed here: expected an object like "
+		       "{\"ecs\": \"https://...\"}",
+		       show(eps, buf, sizeof(buf)));
 		return;
 	}
 	check_keys(p, eps, "aws.endpoints", ep_keys, 5);
@@ -595,7 +608,8 @@ static void parse_aws(struct parse *p, const cJSON *aws)
 	}
 }
 
-static void parse_codedeploy(struct parse *p, const cJSON *v, const char *path, struct config_target *t)
+static void parse_codedeploy(struct parse *p, const cJSON *v, const char *path,
+			     struct config_target *t)
 {
 	static const char *const keys[] = { "application", "deployment_group", "deployment_config",
 					    "container", "port" };
@@ -603,8 +617,10 @@ static void parse_codedeploy(struct parse *p, const cJSON *v, const char *path, 
 	int port = 0;
 
 	if (!cJSON_IsObject(v)) {
-		errorf(p, path, "%s is not allowed here: expected an object with application, "
-		       "deployment_group, container and port", show(v, buf, sizeof(buf)));
+		errorf(p, path,
+		       "%s is not allowed here: expected an object with application, "
+		       "deployment_group, container and port",
+		       show(v, buf, sizeof(buf)));
 		return;
 	}
 	check_keys(p, v, path, keys, 5);
@@ -614,26 +630,30 @@ static void parse_codedeploy(struct parse *p, const cJSON *v, const char *path, 
 	get_string(p, v, path, "container", &t->cd_container);
 	get_int(p, v, path, "port", 1, 65535, &port);
 	t->cd_port = port;
-	const char *need[] = { "application", "deployment_group", "container", "port" };
+	static const char *const need[][2] = {
+		{ "application", "the CodeDeploy application name" },
+		{ "deployment_group", "the CodeDeploy deployment group name" },
+		{ "container", "the container the load balancer sends traffic to" },
+		{ "port", "the container port the load balancer uses" },
+	};
 	for (size_t i = 0; i < 4; i++)
-		if (!member(v, need[i]))
-			errorf(p, path, "'%s' is required (the CodeDeploy %s)", need[i],
-			       i == 0 ? "application name" : i == 1 ? "deployment group name"
-						      : i == 2 ? "container the load balancer sends traffic to"
-							       : "container port the load balancer uses");
+		if (!member(v, need[i][0]))
+			errorf(p, path, "'%s' is required: %s", need[i][0], need[i][1]);
 	subpath(cp, path, "application");
 	if (t->cd_application && strlen(t->cd_application) > 100)
 		errorf(p, cp, "is longer than 100 characters");
 	subpath(cp, path, "container");
 	if (t->cd_container && !valid_ecs_name(t->cd_container))
-		errorf(p, cp, "%s is not a container name (letters, digits, '-' and '_', up to 255)",
+		errorf(p, cp,
+		       "%s is not a container name (letters, digits, '-' and '_', up to 255)",
 		       show(member(v, "container"), buf, sizeof(buf)));
 }
 
 static void parse_target(struct parse *p, const cJSON *v, const char *path, struct config_target *t)
 {
-	static const char *const keys[] = { "cluster", "service", "container", "containers", "strategy",
-					    "codedeploy", "rollout_timeout", "rollback", "role_arn",
+	static const char *const keys[] = { "cluster",         "service",  "container",
+					    "containers",      "strategy", "codedeploy",
+					    "rollout_timeout", "rollback", "role_arn",
 					    "paused" };
 	static const char *const strategies[] = { "revision", "force", "codedeploy" };
 	static const char *const rollbacks[] = { "auto", "none" };
@@ -641,14 +661,17 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 	int strategy = STRATEGY_REVISION, rollback = 0;
 	const cJSON *m;
 
-	jsontext_position(p->text, jsonpos_find(&p->pos, path) ? jsonpos_find(&p->pos, path)->value_off : 0,
+	jsontext_position(p->text,
+			  jsonpos_find(&p->pos, path) ? jsonpos_find(&p->pos, path)->value_off : 0,
 			  &t->at.line, &t->at.col);
 	t->at.file = p->file;
 	t->rollback = true;
 	t->rollout_timeout_ms = p->cfg->rollout_timeout_ms;
 	if (!cJSON_IsObject(v)) {
-		errorf(p, path, "%s is not allowed here: expected an object with cluster, service and "
-		       "containers", show(v, buf, sizeof(buf)));
+		errorf(p, path,
+		       "%s is not allowed here: expected an object with cluster, service and "
+		       "containers",
+		       show(v, buf, sizeof(buf)));
 		return;
 	}
 	check_keys(p, v, path, keys, sizeof(keys) / sizeof(keys[0]));
@@ -659,8 +682,10 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 		if (!member(v, k))
 			errorf(p, path, "'%s' is required", k);
 		else if (get_string(p, v, path, k, out) && !valid_ecs_ref(*out, k))
-			errorf(p, mp, "%s is not a valid %s name (letters, digits, '-' and '_', 1 to 255) "
-			       "or %s ARN", show(member(v, k), buf, sizeof(buf)), k, k);
+			errorf(p, mp,
+			       "%s is not a valid %s name (letters, digits, '-' and '_', 1 to 255) "
+			       "or %s ARN",
+			       show(member(v, k), buf, sizeof(buf)), k, k);
 	}
 	m = member(v, "container");
 	if (m && member(v, "containers")) {
@@ -672,30 +697,36 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 		if (tmp && cJSON_IsString(m))
 			cJSON_AddItemToArray(tmp, cJSON_CreateString(m->valuestring));
 		if (!cJSON_IsString(m) || !valid_ecs_name(m->valuestring))
-			errorf(p, mp, "%s is not a container name (letters, digits, '-' and '_', 1 to 255)",
-			       show(m, buf, sizeof(buf)));
+			errorf(
+			    p, mp,
+			    "%s is not a container name (letters, digits, '-' and '_', 1 to 255)",
+			    show(m, buf, sizeof(buf)));
 		else
-			get_string_list(p, tmp, mp, valid_ecs_name, "a container name", &t->containers,
-					&t->n_containers);
+			get_string_list(p, tmp, mp, valid_ecs_name, "a container name",
+					&t->containers, &t->n_containers);
 		cJSON_Delete(tmp);
 	} else if ((m = member(v, "containers"))) {
 		subpath(mp, path, "containers");
 		get_string_list(p, m, mp, valid_ecs_name,
-				"a container name (letters, digits, '-' and '_', 1 to 255)", &t->containers,
-				&t->n_containers);
+				"a container name (letters, digits, '-' and '_', 1 to 255)",
+				&t->containers, &t->n_containers);
 	} else {
-		errorf(p, path, "'containers' is required: the container(s) whose image is replaced");
+		errorf(p, path,
+		       "'containers' is required: the container(s) whose image is replaced");
 	}
 	get_enum(p, v, path, "strategy", strategies, 3, &strategy);
 	t->strategy = (enum config_strategy)strategy;
 	m = member(v, "codedeploy");
 	subpath(mp, path, "codedeploy");
 	if (t->strategy == STRATEGY_CODEDEPLOY && !m)
-		errorf(p, path, "strategy 'codedeploy' needs a 'codedeploy' object (application, "
+		errorf(p, path,
+		       "strategy 'codedeploy' needs a 'codedeploy' object (application, "
 		       "deployment_group, container, port)");
 	else if (t->strategy != STRATEGY_CODEDEPLOY && m)
-		key_errorf(p, mp, "'codedeploy' applies only with strategy 'codedeploy' (this target's "
-			   "strategy is '%s')", strategies[t->strategy]);
+		key_errorf(p, mp,
+			   "'codedeploy' applies only with strategy 'codedeploy' (this target's "
+			   "strategy is '%s')",
+			   strategies[t->strategy]);
 	else if (m)
 		parse_codedeploy(p, m, mp, t);
 	get_duration(p, v, path, "rollout_timeout", DURATION_MS_PER_MIN, 24 * DURATION_MS_PER_HOUR,
@@ -705,7 +736,8 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 	if (get_string(p, v, path, "role_arn", &t->role_arn) && t->role_arn) {
 		subpath(mp, path, "role_arn");
 		if (!valid_role_arn(t->role_arn, acct))
-			errorf(p, mp, "%s is not an IAM role ARN (arn:aws:iam::123456789012:role/name)",
+			errorf(p, mp,
+			       "%s is not an IAM role ARN (arn:aws:iam::123456789012:role/name)",
 			       show(member(v, "role_arn"), buf, sizeof(buf)));
 		else
 			t->account = strdup(acct);
@@ -714,7 +746,8 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 }
 
 /* Repository as a name, or as <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<name>. */
-static void parse_repository(struct parse *p, const cJSON *v, const char *path, struct config_watch *w)
+static void parse_repository(struct parse *p, const cJSON *v, const char *path,
+			     struct config_watch *w)
 {
 	char mp[PATH_LEN], buf[128], acct[16], region[64], name[300];
 	const char *s;
@@ -722,39 +755,49 @@ static void parse_repository(struct parse *p, const cJSON *v, const char *path, 
 
 	subpath(mp, path, "repository");
 	if (!v) {
-		errorf(p, path, "'repository' is required (a name like 'team/web', or "
+		errorf(p, path,
+		       "'repository' is required (a name like 'team/web', or "
 		       "'123456789012.dkr.ecr.us-east-1.amazonaws.com/team/web')");
 		return;
 	}
 	if (!cJSON_IsString(v)) {
-		errorf(p, mp, "%s is not allowed here: expected a string", show(v, buf, sizeof(buf)));
+		errorf(p, mp, "%s is not allowed here: expected a string",
+		       show(v, buf, sizeof(buf)));
 		return;
 	}
 	s = v->valuestring;
 	if (strstr(s, ".dkr.ecr.")) {
-		bool ok = sscanf(s, "%15[0-9].dkr.ecr.%63[a-z0-9-].amazonaws.com/%299s%n", acct, region,
-				 name, &n) == 3 && (size_t)n == strlen(s);
+		bool ok = sscanf(s, "%15[0-9].dkr.ecr.%63[a-z0-9-].amazonaws.com/%299s%n", acct,
+				 region, name, &n) == 3 &&
+			  (size_t)n == strlen(s);
 		if (!ok) {
 			n = 0;
-			ok = sscanf(s, "%15[0-9].dkr.ecr.%63[a-z0-9-].amazonaws.com.cn/%299s%n", acct,
-				    region, name, &n) == 3 && (size_t)n == strlen(s);
+			ok = sscanf(s, "%15[0-9].dkr.ecr.%63[a-z0-9-].amazonaws.com.cn/%299s%n",
+				    acct, region, name, &n) == 3 &&
+			     (size_t)n == strlen(s);
 		}
 		if (ok && (strchr(name, ':') || strchr(name, '@'))) {
-			errorf(p, mp, "%s names a tag or digest; the repository URI ends with the "
-			       "repository name, and the tag goes in 'tag', 'tags', 'tag_glob' or 'semver'",
+			errorf(p, mp,
+			       "%s names a tag or digest; the repository URI ends with the "
+			       "repository name, and the tag goes in 'tag', 'tags', 'tag_glob' or "
+			       "'semver'",
 			       show(v, buf, sizeof(buf)));
 			return;
 		}
-		if (!ok || strlen(acct) != 12 || !endpoint_valid_region(region) || !valid_repo_name(name)) {
-			errorf(p, mp, "%s is not a repository URI of the form "
+		if (!ok || strlen(acct) != 12 || !endpoint_valid_region(region) ||
+		    !valid_repo_name(name)) {
+			errorf(p, mp,
+			       "%s is not a repository URI of the form "
 			       "<12-digit account>.dkr.ecr.<region>.amazonaws.com/<name>",
 			       show(v, buf, sizeof(buf)));
 			return;
 		}
 		if (w->registry_id && strcmp(w->registry_id, acct))
-			errorf(p, mp, "the URI's account '%s' differs from registry_id '%s'", acct, w->registry_id);
+			errorf(p, mp, "the URI's account '%s' differs from registry_id '%s'", acct,
+			       w->registry_id);
 		if (w->region && strcmp(w->region, region))
-			errorf(p, mp, "the URI's region '%s' differs from region '%s'", region, w->region);
+			errorf(p, mp, "the URI's region '%s' differs from region '%s'", region,
+			       w->region);
 		free(w->registry_id);
 		free(w->region);
 		w->registry_id = strdup(acct);
@@ -763,8 +806,10 @@ static void parse_repository(struct parse *p, const cJSON *v, const char *path, 
 		return;
 	}
 	if (!valid_repo_name(s)) {
-		errorf(p, mp, "%s is not an ECR repository name (2 to 256 lowercase letters and digits, "
-		       "with '.', '_', '-' between them and '/' between path parts)", show(v, buf, sizeof(buf)));
+		errorf(p, mp,
+		       "%s is not an ECR repository name (2 to 256 lowercase letters and digits, "
+		       "with '.', '_', '-' between them and '/' between path parts)",
+		       show(v, buf, sizeof(buf)));
 		return;
 	}
 	w->repository = strdup(s);
@@ -772,19 +817,23 @@ static void parse_repository(struct parse *p, const cJSON *v, const char *path, 
 
 static void parse_watch(struct parse *p, const cJSON *v, const char *path, struct config_watch *w)
 {
-	static const char *const keys[] = { "name", "repository", "registry_id", "region", "tag", "tags",
-					    "tag_glob", "semver", "prerelease", "exclude", "targets" };
+	static const char *const keys[] = { "name",       "repository", "registry_id", "region",
+					    "tag",        "tags",       "tag_glob",    "semver",
+					    "prerelease", "exclude",    "targets" };
 	static const char *const rules[] = { "tag", "tags", "tag_glob", "semver" };
 	char buf[128], mp[PATH_LEN];
 	const cJSON *m;
 	int n_rules = 0;
 
-	jsontext_position(p->text, jsonpos_find(&p->pos, path) ? jsonpos_find(&p->pos, path)->value_off : 0,
+	jsontext_position(p->text,
+			  jsonpos_find(&p->pos, path) ? jsonpos_find(&p->pos, path)->value_off : 0,
 			  &w->at.line, &w->at.col);
 	w->at.file = p->file;
 	if (!cJSON_IsObject(v)) {
-		errorf(p, path, "%s is not allowed here: expected an object with name, repository, a tag "
-		       "rule and targets", show(v, buf, sizeof(buf)));
+		errorf(p, path,
+		       "%s is not allowed here: expected an object with name, repository, a tag "
+		       "rule and targets",
+		       show(v, buf, sizeof(buf)));
 		return;
 	}
 	check_keys(p, v, path, keys, sizeof(keys) / sizeof(keys[0]));
@@ -792,14 +841,18 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 	if (!member(v, "name"))
 		errorf(p, path, "'name' is required (unique across all files)");
 	else if (get_string(p, v, path, "name", &w->name) && !valid_watch_name(w->name))
-		errorf(p, mp, "%s is not a watch name (1 to 64 letters, digits, '.', '_' and '-', "
-		       "starting with a letter or digit)", show(member(v, "name"), buf, sizeof(buf)));
+		errorf(p, mp,
+		       "%s is not a watch name (1 to 64 letters, digits, '.', '_' and '-', "
+		       "starting with a letter or digit)",
+		       show(member(v, "name"), buf, sizeof(buf)));
 	subpath(mp, path, "registry_id");
 	if (get_string(p, v, path, "registry_id", &w->registry_id) && w->registry_id &&
 	    !valid_digits(w->registry_id, 12))
-		errorf(p, mp, "%s is not a 12-digit AWS account id", show(member(v, "registry_id"), buf, sizeof(buf)));
+		errorf(p, mp, "%s is not a 12-digit AWS account id",
+		       show(member(v, "registry_id"), buf, sizeof(buf)));
 	subpath(mp, path, "region");
-	if (get_string(p, v, path, "region", &w->region) && w->region && !endpoint_valid_region(w->region))
+	if (get_string(p, v, path, "region", &w->region) && w->region &&
+	    !endpoint_valid_region(w->region))
 		errorf(p, mp, "%s is not an AWS region name (like 'us-east-1')",
 		       show(member(v, "region"), buf, sizeof(buf)));
 	parse_repository(p, member(v, "repository"), path, w);
@@ -807,13 +860,18 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 	for (size_t i = 0; i < 4; i++)
 		n_rules += member(v, rules[i]) != NULL;
 	if (n_rules != 1)
-		errorf(p, path, "give exactly one of 'tag', 'tags', 'tag_glob' or 'semver' (found %d)", n_rules);
+		errorf(p, path,
+		       "give exactly one of 'tag', 'tags', 'tag_glob' or 'semver' (found %d)",
+		       n_rules);
 	if ((m = member(v, "tag"))) {
 		subpath(mp, path, "tag");
 		w->rule = TAG_ONE;
 		if (!cJSON_IsString(m) || !valid_tag(m->valuestring)) {
-			errorf(p, mp, "%s is not an image tag (1 to 128 letters, digits, '_', '.' and '-', "
-			       "not starting with '.' or '-')", show(m, buf, sizeof(buf)));
+			errorf(
+			    p, mp,
+			    "%s is not an image tag (1 to 128 letters, digits, '_', '.' and '-', "
+			    "not starting with '.' or '-')",
+			    show(m, buf, sizeof(buf)));
 		} else {
 			w->tags = calloc(1, sizeof(char *));
 			if (w->tags) {
@@ -831,7 +889,8 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 		subpath(mp, path, "tag_glob");
 		w->rule = TAG_GLOB;
 		if (!cJSON_IsString(m) || !valid_glob(m->valuestring))
-			errorf(p, mp, "%s is not a tag glob (tag characters plus '*', '?' and '[...]')",
+			errorf(p, mp,
+			       "%s is not a tag glob (tag characters plus '*', '?' and '[...]')",
 			       show(m, buf, sizeof(buf)));
 		else
 			w->glob = strdup(m->valuestring);
@@ -841,11 +900,15 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 		subpath(mp, path, "semver");
 		w->rule = TAG_SEMVER;
 		if (!cJSON_IsString(m))
-			errorf(p, mp, "%s is not a semver constraint (like '^1.4', '~2.0' or '>=1.2.0 <2.0.0')",
+			errorf(p, mp,
+			       "%s is not a semver constraint (like '^1.4', '~2.0' or '>=1.2.0 "
+			       "<2.0.0')",
 			       show(m, buf, sizeof(buf)));
 		else if (semver_range_parse(m->valuestring, &w->semver, &why) < 0)
-			errorf(p, mp, "%s is not a semver constraint: %s (write it like '^1.4', '~2.0' or "
-			       "'>=1.2.0 <2.0.0')", show(m, buf, sizeof(buf)), why ? why : "cannot parse");
+			errorf(p, mp,
+			       "%s is not a semver constraint: %s (write it like '^1.4', '~2.0' or "
+			       "'>=1.2.0 <2.0.0')",
+			       show(m, buf, sizeof(buf)), why ? why : "cannot parse");
 		else
 			w->semver_text = strdup(m->valuestring);
 	}
@@ -857,9 +920,12 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 	if ((m = member(v, "exclude"))) {
 		subpath(mp, path, "exclude");
 		if (member(v, "tag"))
-			key_errorf(p, mp, "'exclude' applies to 'tags', 'tag_glob' and 'semver', not to a single 'tag'");
+			key_errorf(p, mp,
+				   "'exclude' applies to 'tags', 'tag_glob' and 'semver', not to a "
+				   "single 'tag'");
 		else
-			get_string_list(p, m, mp, valid_glob, "a tag or tag glob", &w->exclude, &w->n_exclude);
+			get_string_list(p, m, mp, valid_glob, "a tag or tag glob", &w->exclude,
+					&w->n_exclude);
 	}
 
 	m = member(v, "targets");
@@ -868,7 +934,8 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 		errorf(p, path, "'targets' is required: the ECS services this watch deploys to");
 		return;
 	}
-	if (!cJSON_IsArray(m) || cJSON_GetArraySize(m) == 0 || cJSON_GetArraySize(m) > MAX_TARGETS) {
+	if (!cJSON_IsArray(m) || cJSON_GetArraySize(m) == 0 ||
+	    cJSON_GetArraySize(m) > MAX_TARGETS) {
 		errorf(p, mp, "%s is not allowed here: expected a list of 1 to %d targets",
 		       show(m, buf, sizeof(buf)), MAX_TARGETS);
 		return;
@@ -892,10 +959,17 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 
 static void parse_top(struct parse *p, const cJSON *root)
 {
-	static const char *const keys[] = { "aws",	 "poll_interval",	   "jitter",
-					    "state_directory",	   "rollout_timeout",	   "log_level",
-					    "dry_run",	       "max_concurrent_deploys", "max_requests_in_flight",
-					    "event_queue",	       "watches" };
+	static const char *const keys[] = { "aws",
+					    "poll_interval",
+					    "jitter",
+					    "state_directory",
+					    "rollout_timeout",
+					    "log_level",
+					    "dry_run",
+					    "max_concurrent_deploys",
+					    "max_requests_in_flight",
+					    "event_queue",
+					    "watches" };
 	static const char *const levels[] = { "error", "warning", "notice", "info", "debug" };
 	struct config *c = p->cfg;
 	char buf[128];
@@ -913,8 +987,10 @@ static void parse_top(struct parse *p, const cJSON *root)
 		{
 			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 				if (strcmp(m->string, "watches") && !strcmp(m->string, keys[i]))
-					key_errorf(p, m->string, "'%s' belongs in the main configuration "
-						   "file; a drop-in file holds only 'watches'", m->string);
+					key_errorf(p, m->string,
+						   "'%s' belongs in the main configuration "
+						   "file; a drop-in file holds only 'watches'",
+						   m->string);
 		}
 		cJSON *others = cJSON_CreateObject();
 		cJSON_ArrayForEach(m, root)
@@ -937,7 +1013,8 @@ static void parse_top(struct parse *p, const cJSON *root)
 		get_duration(p, root, "", "jitter", 0, 12 * DURATION_MS_PER_HOUR, &c->jitter_ms);
 		if (member(root, "jitter") && c->jitter_ms > c->poll_interval_ms / 2)
 			errorf(p, "jitter", "must be at most half of poll_interval");
-		if (get_string(p, root, "", "state_directory", &c->state_dir) && c->state_dir[0] != '/')
+		if (get_string(p, root, "", "state_directory", &c->state_dir) &&
+		    c->state_dir[0] != '/')
 			errorf(p, "state_directory", "%s must be an absolute path",
 			       show(member(root, "state_directory"), buf, sizeof(buf)));
 		get_duration(p, root, "", "rollout_timeout", DURATION_MS_PER_MIN,
@@ -949,7 +1026,8 @@ static void parse_top(struct parse *p, const cJSON *root)
 		get_int(p, root, "", "max_requests_in_flight", 1, 1000, &c->max_requests_in_flight);
 		if (get_string(p, root, "", "event_queue", &c->event_queue) && c->event_queue &&
 		    !valid_queue_url(c->event_queue))
-			errorf(p, "event_queue", "%s is not an SQS queue URL "
+			errorf(p, "event_queue",
+			       "%s is not an SQS queue URL "
 			       "(https://sqs.<region>.amazonaws.com/<account>/<queue>)",
 			       show(member(root, "event_queue"), buf, sizeof(buf)));
 	}
@@ -957,7 +1035,8 @@ static void parse_top(struct parse *p, const cJSON *root)
 	if (!m)
 		return;
 	if (!cJSON_IsArray(m)) {
-		errorf(p, "watches", "%s is not allowed here: expected a list of watches", show(m, buf, sizeof(buf)));
+		errorf(p, "watches", "%s is not allowed here: expected a list of watches",
+		       show(m, buf, sizeof(buf)));
 		return;
 	}
 	size_t n = (size_t)cJSON_GetArraySize(m);
@@ -994,7 +1073,8 @@ static int parse_one(struct config *cfg, struct config_errors *errs, const char 
 	int line, col, r;
 
 	if (memchr(text, '\0', len)) {
-		file_errorf(errs, "%s: the file contains a NUL byte; it must be UTF-8 JSON text", name);
+		file_errorf(errs, "%s: the file contains a NUL byte; it must be UTF-8 JSON text",
+			    name);
 		return 0;
 	}
 	if (jsontext_strip_comments(text, len, &off) < 0) {
@@ -1014,7 +1094,8 @@ static int parse_one(struct config *cfg, struct config_errors *errs, const char 
 		end++;
 	if (end && (size_t)(end - text) < len) {
 		jsontext_position(text, (size_t)(end - text), &line, &col);
-		file_errorf(errs, "%s:%d:%d: unexpected text after the JSON object", name, line, col);
+		file_errorf(errs, "%s:%d:%d: unexpected text after the JSON object", name, line,
+			    col);
 		cJSON_Delete(root);
 		return 0;
 	}
@@ -1031,8 +1112,9 @@ static int parse_one(struct config *cfg, struct config_errors *errs, const char 
 			int fl, fc;
 			jsontext_position(text, p.pos.dups[i].off, &line, &col);
 			jsontext_position(text, p.pos.dups[i].first_off, &fl, &fc);
-			file_errorf(errs, "%s:%d:%d: %s: duplicate key (first given at line %d, column %d)", name,
-				    line, col, p.pos.dups[i].path, fl, fc);
+			file_errorf(
+			    errs, "%s:%d:%d: %s: duplicate key (first given at line %d, column %d)",
+			    name, line, col, p.pos.dups[i].path, fl, fc);
 		}
 		parse_top(&p, root);
 	}
@@ -1047,9 +1129,13 @@ static void cross_checks(struct config *c, struct config_errors *errs)
 		struct config_watch *w = &c->watches[i];
 		for (size_t j = 0; j < i && w->name; j++)
 			if (c->watches[j].name && !strcmp(w->name, c->watches[j].name)) {
-				file_errorf(errs, "%s:%d:%d: watch name '%s' is already used by the watch at "
-					    "%s:%d:%d", w->at.file, w->at.line, w->at.col, w->name,
-					    c->watches[j].at.file, c->watches[j].at.line, c->watches[j].at.col);
+				file_errorf(
+				    errs,
+				    "%s:%d:%d: watch name '%s' is already used by the watch at "
+				    "%s:%d:%d",
+				    w->at.file, w->at.line, w->at.col, w->name,
+				    c->watches[j].at.file, c->watches[j].at.line,
+				    c->watches[j].at.col);
 				break;
 			}
 	}
@@ -1059,25 +1145,42 @@ static void cross_checks(struct config *c, struct config_errors *errs)
 			struct config_target *a = &c->watches[i].targets[t];
 			for (size_t k = 0; k < a->n_containers; k++)
 				for (size_t j = 0; j <= i; j++)
-					for (size_t u = 0; u < c->watches[j].n_targets && (j < i || u < t); u++) {
+					for (size_t u = 0;
+					     u < c->watches[j].n_targets && (j < i || u < t); u++) {
 						struct config_target *b = &c->watches[j].targets[u];
-						const char *ra = c->watches[i].region ? c->watches[i].region : "";
-						const char *rb = c->watches[j].region ? c->watches[j].region : "";
-						if (!a->cluster || !b->cluster || !a->service || !b->service ||
-						    strcmp(a->cluster, b->cluster) || strcmp(a->service, b->service) ||
-						    strcmp(a->account ? a->account : "", b->account ? b->account : "") ||
+						const char *ra = c->watches[i].region
+								     ? c->watches[i].region
+								     : "";
+						const char *rb = c->watches[j].region
+								     ? c->watches[j].region
+								     : "";
+						if (!a->cluster || !b->cluster || !a->service ||
+						    !b->service || strcmp(a->cluster, b->cluster) ||
+						    strcmp(a->service, b->service) ||
+						    strcmp(a->account ? a->account : "",
+							   b->account ? b->account : "") ||
 						    strcmp(ra, rb))
 							continue;
 						for (size_t l = 0; l < b->n_containers; l++)
-							if (!strcmp(a->containers[k], b->containers[l]))
-								file_errorf(errs, "%s:%d:%d: container '%s' of service '%s' "
-									    "in cluster '%s' is already deployed by "
-									    "watch '%s' (%s:%d:%d); two watches must "
-									    "not deploy the same container",
-									    a->at.file, a->at.line, a->at.col,
-									    a->containers[k], a->service, a->cluster,
-									    c->watches[j].name ? c->watches[j].name : "?",
-									    b->at.file, b->at.line, b->at.col);
+							if (!strcmp(a->containers[k],
+								    b->containers[l]))
+								file_errorf(
+								    errs,
+								    "%s:%d:%d: container '%s' of "
+								    "service '%s' "
+								    "in cluster '%s' is already "
+								    "deployed by "
+								    "watch '%s' (%s:%d:%d); two "
+								    "watches must "
+								    "not deploy the same container",
+								    a->at.file, a->at.line,
+								    a->at.col, a->containers[k],
+								    a->service, a->cluster,
+								    c->watches[j].name
+									? c->watches[j].name
+									: "?",
+								    b->at.file, b->at.line,
+								    b->at.col);
 					}
 		}
 }
@@ -1178,7 +1281,8 @@ int config_load(const char *main_file, const char *dir, struct config **ret,
 	if (r == 0)
 		r = add_file(cfg, main_file);
 	if (r == 0)
-		r = parse_one(cfg, errs, cfg->files[0], text.buf ? text.buf : (char *)"", text.len, true);
+		r = parse_one(cfg, errs, cfg->files[0], text.buf ? text.buf : (char *)"", text.len,
+			      true);
 	strbuf_done(&text);
 	if (r < 0) {
 		config_free(cfg);
@@ -1188,7 +1292,8 @@ int config_load(const char *main_file, const char *dir, struct config **ret,
 		struct dirent **names = NULL;
 		int n = scandir(dir, &names, NULL, by_name);
 		if (n < 0 && errno != ENOENT)
-			file_errorf(errs, "%s: cannot read the drop-in directory: %s", dir, strerror(errno));
+			file_errorf(errs, "%s: cannot read the drop-in directory: %s", dir,
+				    strerror(errno));
 		for (int i = 0; i < n; i++) {
 			const char *nm = names[i]->d_name;
 			size_t l = strlen(nm);
@@ -1199,7 +1304,8 @@ int config_load(const char *main_file, const char *dir, struct config **ret,
 				r = read_file(path, &text, errs);
 				if (r == 0 && (r = add_file(cfg, path)) == 0)
 					r = parse_one(cfg, errs, cfg->files[cfg->n_files - 1],
-						      text.buf ? text.buf : (char *)"", text.len, false);
+						      text.buf ? text.buf : (char *)"", text.len,
+						      false);
 				strbuf_done(&text);
 				if (r == -ENOMEM) {
 					for (int k = i; k < n; k++)
@@ -1328,19 +1434,30 @@ void config_print_summary(const struct config *c, FILE *out)
 			per[c->watches[i].targets[t].strategy]++;
 	duration_format(c->poll_interval_ms, d1, sizeof(d1));
 	duration_format(c->rollout_timeout_ms, d2, sizeof(d2));
-	fprintf(out, "%zu watches, %zu targets (revision %zu, force %zu, codedeploy %zu); poll every %s; "
-		     "rollout timeout %s%s\n",
-		c->n_watches, config_target_count(c), per[0], per[1], per[2], d1, d2,
-		c->dry_run ? "; dry run" : "");
+	fprintf(
+	    out,
+	    "%zu watches, %zu targets (revision %zu, force %zu, codedeploy %zu); poll every %s; "
+	    "rollout timeout %s%s\n",
+	    c->n_watches, config_target_count(c), per[0], per[1], per[2], d1, d2,
+	    c->dry_run ? "; dry run" : "");
 	for (size_t i = 0; i < c->n_watches; i++) {
 		const struct config_watch *w = &c->watches[i];
 		fprintf(out, "  %s: %s%s%s ", w->name, w->registry_id ? w->registry_id : "",
 			w->registry_id ? "/" : "", w->repository);
 		switch (w->rule) {
-		case TAG_ONE: fprintf(out, "tag '%s'", w->tags[0]); break;
-		case TAG_LIST: fprintf(out, "%zu tags", w->n_tags); break;
-		case TAG_GLOB: fprintf(out, "tags matching '%s'", w->glob); break;
-		case TAG_SEMVER: fprintf(out, "semver '%s'%s", w->semver_text, w->prerelease ? " with pre-releases" : ""); break;
+		case TAG_ONE:
+			fprintf(out, "tag '%s'", w->tags[0]);
+			break;
+		case TAG_LIST:
+			fprintf(out, "%zu tags", w->n_tags);
+			break;
+		case TAG_GLOB:
+			fprintf(out, "tags matching '%s'", w->glob);
+			break;
+		case TAG_SEMVER:
+			fprintf(out, "semver '%s'%s", w->semver_text,
+				w->prerelease ? " with pre-releases" : "");
+			break;
 		}
 		fputc('\n', out);
 		for (size_t t = 0; t < w->n_targets; t++) {

@@ -20,14 +20,19 @@
 #include "endpoint.h"
 #include "semver.h"
 
-#define CONFIG_DEFAULT_FILE "/etc/ecr-deployd/ecr-deployd.json"
-#define CONFIG_DEFAULT_DIR "/etc/ecr-deployd/conf.d"
+#define CONFIG_DEFAULT_FILE      "/etc/ecr-deployd/ecr-deployd.json"
+#define CONFIG_DEFAULT_DIR       "/etc/ecr-deployd/conf.d"
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/ecr-deployd"
 
 enum config_tag_rule { TAG_ONE, TAG_LIST, TAG_GLOB, TAG_SEMVER };
 enum config_strategy { STRATEGY_REVISION, STRATEGY_FORCE, STRATEGY_CODEDEPLOY };
-enum config_log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_NOTICE, LOG_LEVEL_INFO,
-			LOG_LEVEL_DEBUG };
+enum config_log_level {
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_WARNING,
+	LOG_LEVEL_NOTICE,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_DEBUG
+};
 
 struct config_place {
 	const char *file; /* points into config->files */
@@ -52,9 +57,9 @@ struct config_target {
 
 struct config_watch {
 	char *name;
-	char *repository; /* the name within the registry */
+	char *repository;  /* the name within the registry */
 	char *registry_id; /* 12 digits, or NULL for the caller's account */
-	char *region;	   /* NULL: the global region */
+	char *region;      /* NULL: the global region */
 	enum config_tag_rule rule;
 	char **tags; /* TAG_ONE: one; TAG_LIST: several */
 	size_t n_tags;

@@ -115,7 +115,8 @@ static int add_dup(struct jsonpos *p, const char *path, size_t off, size_t first
 	return 0;
 }
 
-/* Reads a string at s->i (at its '"'); its decoded text (escapes kept as is but for \" and \\) goes to out. */
+/* Reads a string at s->i (at its '"'); its decoded text (escapes kept as is but for \" and \\) goes
+ * to out. */
 static int string(struct scan *s, struct strbuf *out)
 {
 	if (s->i >= s->len || s->t[s->i] != '"')
@@ -166,7 +167,8 @@ static int object(struct scan *s, struct strbuf *path, int depth)
 		/* A duplicate of a member seen earlier in this object? */
 		for (size_t k = first_entry; k < s->pos->n; k++)
 			if (!strcmp(s->pos->entries[k].path, strbuf_str(path)) &&
-			    (r = add_dup(s->pos, strbuf_str(path), key_off, s->pos->entries[k].key_off)) < 0)
+			    (r = add_dup(s->pos, strbuf_str(path), key_off,
+					 s->pos->entries[k].key_off)) < 0)
 				return r;
 		ws(s);
 		if (s->i >= s->len || s->t[s->i] != ':')
@@ -204,7 +206,8 @@ static int array(struct scan *s, struct strbuf *path, int depth)
 		int r;
 
 		ws(s);
-		if ((r = strbuf_printf(path, "[%zu]", n)) < 0 || (r = value(s, path, s->i, depth + 1)) < 0)
+		if ((r = strbuf_printf(path, "[%zu]", n)) < 0 ||
+		    (r = value(s, path, s->i, depth + 1)) < 0)
 			return r;
 		path->len = base;
 		path->buf[base] = '\0';

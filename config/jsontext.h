@@ -23,7 +23,7 @@ void jsontext_position(const char *text, size_t off, int *ret_line, int *ret_col
 struct jsonpos_entry {
 	char *path;
 	size_t value_off; /* where the value starts */
-	size_t key_off;	  /* where its key starts (objects), else value_off */
+	size_t key_off;   /* where its key starts (objects), else value_off */
 };
 
 struct jsonpos_dup {
