@@ -1123,6 +1123,39 @@ static int parse_one(struct config *cfg, struct config_errors *errs, const char 
 	return 0;
 }
 
+struct tref {
+	const struct config_watch *w;
+	const struct config_target *t;
+};
+
+static bool same_service(const struct config_watch *wa, const struct config_target *a,
+			 const struct config_watch *wb, const struct config_target *b)
+{
+	return a->cluster && b->cluster && a->service && b->service &&
+	       !strcmp(a->cluster, b->cluster) && !strcmp(a->service, b->service) &&
+	       !strcmp(a->account ? a->account : "", b->account ? b->account : "") &&
+	       !strcmp(wa->region ? wa->region : "", wb->region ? wb->region : "");
+}
+
+/* Reports each container that later target a shares with earlier target b. */
+static void report_overlap(struct config_errors *errs, const struct tref *a, const struct tref *b)
+{
+	if (!same_service(a->w, a->t, b->w, b->t))
+		return;
+	for (size_t k = 0; k < a->t->n_containers; k++)
+		for (size_t l = 0; l < b->t->n_containers; l++)
+			if (!strcmp(a->t->containers[k], b->t->containers[l]))
+				file_errorf(
+				    errs,
+				    "%s:%d:%d: container '%s' of service '%s' in cluster '%s' is "
+				    "already deployed by watch '%s' (%s:%d:%d); two watches must "
+				    "not "
+				    "deploy the same container",
+				    a->t->at.file, a->t->at.line, a->t->at.col, a->t->containers[k],
+				    a->t->service, a->t->cluster, b->w->name ? b->w->name : "?",
+				    b->t->at.file, b->t->at.line, b->t->at.col);
+}
+
 static void cross_checks(struct config *c, struct config_errors *errs)
 {
 	for (size_t i = 0; i < c->n_watches; i++) {
@@ -1139,50 +1172,21 @@ static void cross_checks(struct config *c, struct config_errors *errs)
 				break;
 			}
 	}
-	/* One container of one service (in one account and region) belongs to one watch target. */
+	/* One container of one service (in one account and region) belongs to one watch target:
+	 * every target is compared with those before it, in file order. */
+	struct tref *all;
+	size_t n = 0;
+
+	all = calloc(config_target_count(c) + 1, sizeof(*all));
+	if (!all)
+		return;
 	for (size_t i = 0; i < c->n_watches; i++)
-		for (size_t t = 0; t < c->watches[i].n_targets; t++) {
-			struct config_target *a = &c->watches[i].targets[t];
-			for (size_t k = 0; k < a->n_containers; k++)
-				for (size_t j = 0; j <= i; j++)
-					for (size_t u = 0;
-					     u < c->watches[j].n_targets && (j < i || u < t); u++) {
-						struct config_target *b = &c->watches[j].targets[u];
-						const char *ra = c->watches[i].region
-								     ? c->watches[i].region
-								     : "";
-						const char *rb = c->watches[j].region
-								     ? c->watches[j].region
-								     : "";
-						if (!a->cluster || !b->cluster || !a->service ||
-						    !b->service || strcmp(a->cluster, b->cluster) ||
-						    strcmp(a->service, b->service) ||
-						    strcmp(a->account ? a->account : "",
-							   b->account ? b->account : "") ||
-						    strcmp(ra, rb))
-							continue;
-						for (size_t l = 0; l < b->n_containers; l++)
-							if (!strcmp(a->containers[k],
-								    b->containers[l]))
-								file_errorf(
-								    errs,
-								    "%s:%d:%d: container '%s' of "
-								    "service '%s' "
-								    "in cluster '%s' is already "
-								    "deployed by "
-								    "watch '%s' (%s:%d:%d); two "
-								    "watches must "
-								    "not deploy the same container",
-								    a->at.file, a->at.line,
-								    a->at.col, a->containers[k],
-								    a->service, a->cluster,
-								    c->watches[j].name
-									? c->watches[j].name
-									: "?",
-								    b->at.file, b->at.line,
-								    b->at.col);
-					}
-		}
+		for (size_t t = 0; t < c->watches[i].n_targets; t++)
+			all[n++] = (struct tref){ &c->watches[i], &c->watches[i].targets[t] };
+	for (size_t a = 0; a < n; a++)
+		for (size_t b = 0; b < a; b++)
+			report_overlap(errs, &all[a], &all[b]);
+	free(all);
 }
 
 static struct config *config_new(void)

@@ -34,13 +34,19 @@ static const struct bad_row bad_rows[] = {
 	  { "t.json:1:4: unexpected text after the JSON object", NULL } },
 	{ "top not object",
 	  "[1, 2]",
-	  { "t.json:1:1: (top level): a list is not allowed here: the file must hold one JSON object", NULL } },
+	  { "t.json:1:1: (top level): a list is not allowed here: the file must hold one JSON "
+	    "object",
+	    NULL } },
 	{ "unknown key suggestion",
 	  "{\"poll_intervall\": \"30s\"}",
-	  { "t.json:1:2: poll_intervall: unknown key 'poll_intervall'; did you mean 'poll_interval'?", NULL } },
+	  { "t.json:1:2: poll_intervall: unknown key 'poll_intervall'; did you mean "
+	    "'poll_interval'?",
+	    NULL } },
 	{ "unknown key list",
 	  "{\"aws\": {\"colour\": \"blue\"}}",
-	  { "t.json:1:10: aws.colour: unknown key 'colour'; allowed here: region, profile, fips, ca_bundle, endpoints", NULL } },
+	  { "t.json:1:10: aws.colour: unknown key 'colour'; allowed here: region, profile, fips, "
+	    "ca_bundle, endpoints",
+	    NULL } },
 	{ "duplicate key",
 	  "{\"dry_run\": true, \"dry_run\": false}",
 	  { "t.json:1:19: dry_run: duplicate key (first given at line 1, column 2)", NULL } },
@@ -49,16 +55,21 @@ static const struct bad_row bad_rows[] = {
 	  { "t.json:1:13: dry_run: 'yes' is not allowed here: expected true or false", NULL } },
 	{ "region",
 	  "{\"aws\": {\"region\": \"us-east\"}}",
-	  { "t.json:1:20: aws.region: 'us-east' is not an AWS region name (like 'us-east-1')", NULL } },
+	  { "t.json:1:20: aws.region: 'us-east' is not an AWS region name (like 'us-east-1')",
+	    NULL } },
 	{ "poll min",
 	  "{\"poll_interval\": \"5s\"}",
 	  { "t.json:1:19: poll_interval: '5s' is out of bounds: from 10s to 1d", NULL } },
 	{ "duration syntax",
 	  "{\"poll_interval\": \"5 minutes\"}",
-	  { "t.json:1:19: poll_interval: '5 minutes' is not a duration: unknown unit; the units are d, h, m, s and ms", NULL } },
+	  { "t.json:1:19: poll_interval: '5 minutes' is not a duration: unknown unit; the units "
+	    "are d, h, m, s and ms",
+	    NULL } },
 	{ "duration number",
 	  "{\"poll_interval\": 60}",
-	  { "t.json:1:19: poll_interval: 60 is not a duration: write it as a string like '30s', '15m' or '1h30m' (from 10s to 1d)", NULL } },
+	  { "t.json:1:19: poll_interval: 60 is not a duration: write it as a string like '30s', "
+	    "'15m' or '1h30m' (from 10s to 1d)",
+	    NULL } },
 	{ "jitter",
 	  "{\"poll_interval\": \"1m\", \"jitter\": \"45s\"}",
 	  { "t.json:1:35: jitter: must be at most half of poll_interval", NULL } },
@@ -67,123 +78,297 @@ static const struct bad_row bad_rows[] = {
 	  { "t.json:1:21: state_directory: 'var/lib/x' must be an absolute path", NULL } },
 	{ "log level",
 	  "{\"log_level\": \"verbose\"}",
-	  { "t.json:1:15: log_level: 'verbose' is not allowed here: one of 'error', 'warning', 'notice', 'info', 'debug'", NULL } },
+	  { "t.json:1:15: log_level: 'verbose' is not allowed here: one of 'error', 'warning', "
+	    "'notice', 'info', 'debug'",
+	    NULL } },
 	{ "concurrency",
 	  "{\"max_concurrent_deploys\": 0}",
-	  { "t.json:1:28: max_concurrent_deploys: 0 is not allowed here: expected a whole number from 1 to 100", NULL } },
+	  { "t.json:1:28: max_concurrent_deploys: 0 is not allowed here: expected a whole number "
+	    "from 1 to 100",
+	    NULL } },
 	{ "event queue",
 	  "{\"event_queue\": \"https://example.com/q\"}",
-	  { "t.json:1:17: event_queue: 'https://example.com/q' is not an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)", NULL } },
+	  { "t.json:1:17: event_queue: 'https://example.com/q' is not an SQS queue URL "
+	    "(https://sqs.<region>.amazonaws.com/<account>/<queue>)",
+	    NULL } },
 	{ "endpoint url",
 	  "{\"aws\": {\"endpoints\": {\"ecs\": \"ecs.local\"}}}",
-	  { "t.json:1:31: aws.endpoints.ecs: 'ecs.local' is not an http:// or https:// URL", NULL } },
+	  { "t.json:1:31: aws.endpoints.ecs: 'ecs.local' is not an http:// or https:// URL",
+	    NULL } },
 	{ "watches type",
 	  "{\"watches\": {}}",
-	  { "t.json:1:13: watches: an object is not allowed here: expected a list of watches", NULL } },
+	  { "t.json:1:13: watches: an object is not allowed here: expected a list of watches",
+	    NULL } },
 	{ "name missing",
-	  "{\"watches\": [{\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}]}]}",
+	  "{\"watches\": "
+	  "[{\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\"}]}]}",
 	  { "t.json:1:14: watches[0]: 'name' is required (unique across all files)", NULL } },
 	{ "name invalid",
-	  "{\"watches\": [{\"name\":\"web prod\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}]}]}",
-	  { "t.json:1:22: watches[0].name: 'web prod' is not a watch name (1 to 64 letters, digits, '.', '_' and '-', starting with a letter or digit)", NULL } },
+	  "{\"watches\": [{\"name\":\"web "
+	  "prod\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\"}]}]}",
+	  { "t.json:1:22: watches[0].name: 'web prod' is not a watch name (1 to 64 letters, "
+	    "digits, '.', '_' and '-', starting with a letter or digit)",
+	    NULL } },
 	{ "repository missing",
-	  "{\"watches\": [{\"name\":\"w\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}]}]}",
-	  { "t.json:1:14: watches[0]: 'repository' is required (a name like 'team/web', or '123456789012.dkr.ecr.us-east-1.amazonaws.com/team/web')", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\","
+	  "\"container\":\"app\"}]}]}",
+	  { "t.json:1:14: watches[0]: 'repository' is required (a name like 'team/web', or "
+	    "'123456789012.dkr.ecr.us-east-1.amazonaws.com/team/web')",
+	    NULL } },
 	{ "repository invalid",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"Team/Web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}]}]}",
-	  { "t.json:1:39: watches[0].repository: 'Team/Web' is not an ECR repository name (2 to 256 lowercase letters and digits, with '.', '_', '-' between them and '/' between path parts)", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"Team/"
+	  "Web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\"}]}]}",
+	  { "t.json:1:39: watches[0].repository: 'Team/Web' is not an ECR repository name (2 to "
+	    "256 lowercase letters and digits, with '.', '_', '-' between them and '/' between "
+	    "path parts)",
+	    NULL } },
 	{ "repository uri with tag",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"123456789012.dkr.ecr.us-east-1.amazonaws.com/web:prod\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}]}]}",
-	  { "t.json:1:39: watches[0].repository: '123456789012.dkr.ecr.us-east-1.amazonaws.com/web:prod' names a tag or digest; the repository URI ends with the repository name, and the tag goes in 'tag', 'tags', 'tag_glob' or 'semver'", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"123456789012.dkr.ecr.us-east-1.amazonaws.com/"
+	  "web:prod\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\","
+	  "\"container\":\"app\"}]}]}",
+	  { "t.json:1:39: watches[0].repository: "
+	    "'123456789012.dkr.ecr.us-east-1.amazonaws.com/web:prod' names a tag or digest; the "
+	    "repository URI ends with the repository name, and the tag goes in 'tag', 'tags', "
+	    "'tag_glob' or 'semver'",
+	    NULL } },
 	{ "repository uri bad",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"12345.dkr.ecr.us-east-1.amazonaws.com/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}]}]}",
-	  { "t.json:1:39: watches[0].repository: '12345.dkr.ecr.us-east-1.amazonaws.com/web' is not a repository URI of the form <12-digit account>.dkr.ecr.<region>.amazonaws.com/<name>", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"12345.dkr.ecr.us-east-1.amazonaws.com/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\"}]}]}",
+	  { "t.json:1:39: watches[0].repository: '12345.dkr.ecr.us-east-1.amazonaws.com/web' is "
+	    "not a repository URI of the form <12-digit "
+	    "account>.dkr.ecr.<region>.amazonaws.com/<name>",
+	    NULL } },
 	{ "registry mismatch",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"123456789012.dkr.ecr.us-east-1.amazonaws.com/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"registry_id\":\"210987654321\"}]}",
-	  { "t.json:1:39: watches[0].repository: the URI's account '123456789012' differs from registry_id '210987654321'", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"123456789012.dkr.ecr.us-east-1.amazonaws.com/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\"}],\"registry_id\":\"210987654321\"}]}",
+	  { "t.json:1:39: watches[0].repository: the URI's account '123456789012' differs from "
+	    "registry_id '210987654321'",
+	    NULL } },
 	{ "registry id",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"registry_id\":\"1234\"}]}",
-	  { "t.json:1:137: watches[0].registry_id: '1234' is not a 12-digit AWS account id", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\"}],\"registry_id\":\"1234\"}]}",
+	  { "t.json:1:137: watches[0].registry_id: '1234' is not a 12-digit AWS account id",
+	    NULL } },
 	{ "no tag rule",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}]}]}",
-	  { "t.json:1:14: watches[0]: give exactly one of 'tag', 'tags', 'tag_glob' or 'semver' (found 0)", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}]}]}",
+	  { "t.json:1:14: watches[0]: give exactly one of 'tag', 'tags', 'tag_glob' or 'semver' "
+	    "(found 0)",
+	    NULL } },
 	{ "two tag rules",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"tag_glob\":\"v*\"}]}",
-	  { "t.json:1:14: watches[0]: give exactly one of 'tag', 'tags', 'tag_glob' or 'semver' (found 2)", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\"}],\"tag_glob\":\"v*\"}]}",
+	  { "t.json:1:14: watches[0]: give exactly one of 'tag', 'tags', 'tag_glob' or 'semver' "
+	    "(found 2)",
+	    NULL } },
 	{ "tag invalid",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"-prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}]}]}",
-	  { "t.json:1:56: watches[0].tag: '-prod' is not an image tag (1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-')", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"-prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\"}]}]}",
+	  { "t.json:1:56: watches[0].tag: '-prod' is not an image tag (1 to 128 letters, digits, "
+	    "'_', '.' and '-', not starting with '.' or '-')",
+	    NULL } },
 	{ "tags empty",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"tags\":[]}]}",
-	  { "t.json:1:117: watches[0].tags: a list is not allowed here: expected a non-empty list, each item an image tag", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],"
+	  "\"tags\":[]}]}",
+	  { "t.json:1:117: watches[0].tags: a list is not allowed here: expected a non-empty list, "
+	    "each item an image tag",
+	    NULL } },
 	{ "tags duplicate",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"tags\":[\"a\",\"a\"]}]}",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],"
+	  "\"tags\":[\"a\",\"a\"]}]}",
 	  { "t.json:1:122: watches[0].tags[1]: 'a' is listed twice", NULL } },
 	{ "glob invalid",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"tag_glob\":\"v 1*\"}]}",
-	  { "t.json:1:121: watches[0].tag_glob: 'v 1*' is not a tag glob (tag characters plus '*', '?' and '[...]')", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"tag_"
+	  "glob\":\"v 1*\"}]}",
+	  { "t.json:1:121: watches[0].tag_glob: 'v 1*' is not a tag glob (tag characters plus '*', "
+	    "'?' and '[...]')",
+	    NULL } },
 	{ "semver invalid",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"semver\":\"^one\"}]}",
-	  { "t.json:1:119: watches[0].semver: '^one' is not a semver constraint: expected a version after the operator, like 1, 1.4 or 1.4.2 (write it like '^1.4', '~2.0' or '>=1.2.0 <2.0.0')", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],"
+	  "\"semver\":\"^one\"}]}",
+	  { "t.json:1:119: watches[0].semver: '^one' is not a semver constraint: expected a "
+	    "version after the operator, like 1, 1.4 or 1.4.2 (write it like '^1.4', '~2.0' or "
+	    "'>=1.2.0 <2.0.0')",
+	    NULL } },
 	{ "prerelease without semver",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"prerelease\":true}]}",
-	  { "t.json:1:123: watches[0].prerelease: 'prerelease' applies only with 'semver'", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\"}],\"prerelease\":true}]}",
+	  { "t.json:1:123: watches[0].prerelease: 'prerelease' applies only with 'semver'",
+	    NULL } },
 	{ "exclude with tag",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"exclude\":[\"x\"]}]}",
-	  { "t.json:1:123: watches[0].exclude: 'exclude' applies to 'tags', 'tag_glob' and 'semver', not to a single 'tag'", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\"}],\"exclude\":[\"x\"]}]}",
+	  { "t.json:1:123: watches[0].exclude: 'exclude' applies to 'tags', 'tag_glob' and "
+	    "'semver', not to a single 'tag'",
+	    NULL } },
 	{ "targets missing",
 	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\"}]}",
-	  { "t.json:1:14: watches[0]: 'targets' is required: the ECS services this watch deploys to", NULL } },
+	  { "t.json:1:14: watches[0]: 'targets' is required: the ECS services this watch deploys "
+	    "to",
+	    NULL } },
 	{ "targets empty",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[]}]}",
-	  { "t.json:1:73: watches[0].targets: a list is not allowed here: expected a list of 1 to 100 targets", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[]}]}",
+	  { "t.json:1:73: watches[0].targets: a list is not allowed here: expected a list of 1 to "
+	    "100 targets",
+	    NULL } },
 	{ "cluster missing",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"service\":\"s\",\"container\":\"app\"}]}]}",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"service\":\"s\",\"container\":\"app\"}]}]}",
 	  { "t.json:1:74: watches[0].targets[0]: 'cluster' is required", NULL } },
 	{ "service invalid",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"web/prod\",\"container\":\"app\"}]}]}",
-	  { "t.json:1:99: watches[0].targets[0].service: 'web/prod' is not a valid service name (letters, digits, '-' and '_', 1 to 255) or service ARN", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"web/"
+	  "prod\",\"container\":\"app\"}]}]}",
+	  { "t.json:1:99: watches[0].targets[0].service: 'web/prod' is not a valid service name "
+	    "(letters, digits, '-' and '_', 1 to 255) or service ARN",
+	    NULL } },
 	{ "container and containers",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\",\"containers\":[\"a\"]}]}]}",
-	  { "t.json:1:121: watches[0].targets[0].containers: give either 'container' or 'containers', not both", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"containers\":[\"a\"]}]}]}",
+	  { "t.json:1:121: watches[0].targets[0].containers: give either 'container' or "
+	    "'containers', not both",
+	    NULL } },
 	{ "containers missing",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\"}]}]}",
-	  { "t.json:1:74: watches[0].targets[0]: 'containers' is required: the container(s) whose image is replaced", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\"}]}]}",
+	  { "t.json:1:74: watches[0].targets[0]: 'containers' is required: the container(s) whose "
+	    "image is replaced",
+	    NULL } },
 	{ "strategy",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\",\"strategy\":\"bluegreen\"}]}]}",
-	  { "t.json:1:132: watches[0].targets[0].strategy: 'bluegreen' is not allowed here: one of 'revision', 'force', 'codedeploy'", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"strategy\":\"bluegreen\"}]}]}",
+	  { "t.json:1:132: watches[0].targets[0].strategy: 'bluegreen' is not allowed here: one of "
+	    "'revision', 'force', 'codedeploy'",
+	    NULL } },
 	{ "codedeploy missing",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\",\"strategy\":\"codedeploy\"}]}]}",
-	  { "t.json:1:74: watches[0].targets[0]: strategy 'codedeploy' needs a 'codedeploy' object (application, deployment_group, container, port)", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"strategy\":\"codedeploy\"}]}]}",
+	  { "t.json:1:74: watches[0].targets[0]: strategy 'codedeploy' needs a 'codedeploy' object "
+	    "(application, deployment_group, container, port)",
+	    NULL } },
 	{ "codedeploy with revision",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\",\"codedeploy\":{\"application\":\"a\"}}]}]}",
-	  { "t.json:1:121: watches[0].targets[0].codedeploy: 'codedeploy' applies only with strategy 'codedeploy' (this target's strategy is 'revision')", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"codedeploy\":{\"application\":\"a\"}}]}]}",
+	  { "t.json:1:121: watches[0].targets[0].codedeploy: 'codedeploy' applies only with "
+	    "strategy 'codedeploy' (this target's strategy is 'revision')",
+	    NULL } },
 	{ "codedeploy incomplete",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\",\"strategy\":\"codedeploy\",\"codedeploy\":{\"application\":\"a\",\"port\":70000}}]}]}",
-	  { "t.json:1:184: watches[0].targets[0].codedeploy.port: 70000 is not allowed here: expected a whole number from 1 to 65535",
-	    "t.json:1:158: watches[0].targets[0].codedeploy: 'deployment_group' is required: the CodeDeploy deployment group name",
-	    "t.json:1:158: watches[0].targets[0].codedeploy: 'container' is required: the container the load balancer sends traffic to", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"strategy\":\"codedeploy\",\"codedeploy\":{\"application\":\"a\",\"port\":"
+	  "70000}}]}]}",
+	  { "t.json:1:184: watches[0].targets[0].codedeploy.port: 70000 is not allowed here: "
+	    "expected a whole number from 1 to 65535",
+	    "t.json:1:158: watches[0].targets[0].codedeploy: 'deployment_group' is required: the "
+	    "CodeDeploy deployment group name",
+	    "t.json:1:158: watches[0].targets[0].codedeploy: 'container' is required: the "
+	    "container the load balancer sends traffic to",
+	    NULL } },
 	{ "rollout timeout",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\",\"rollout_timeout\":\"48h\"}]}]}",
-	  { "t.json:1:139: watches[0].targets[0].rollout_timeout: '48h' is out of bounds: from 1m to 1d", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"rollout_timeout\":\"48h\"}]}]}",
+	  { "t.json:1:139: watches[0].targets[0].rollout_timeout: '48h' is out of bounds: from 1m "
+	    "to 1d",
+	    NULL } },
 	{ "rollback",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\",\"rollback\":\"manual\"}]}]}",
-	  { "t.json:1:132: watches[0].targets[0].rollback: 'manual' is not allowed here: one of 'auto', 'none'", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"rollback\":\"manual\"}]}]}",
+	  { "t.json:1:132: watches[0].targets[0].rollback: 'manual' is not allowed here: one of "
+	    "'auto', 'none'",
+	    NULL } },
 	{ "role arn",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\",\"role_arn\":\"arn:aws:iam::123:user/x\"}]}]}",
-	  { "t.json:1:132: watches[0].targets[0].role_arn: 'arn:aws:iam::123:user/x' is not an IAM role ARN (arn:aws:iam::123456789012:role/name)", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"role_arn\":\"arn:aws:iam::123:user/x\"}]}]}",
+	  { "t.json:1:132: watches[0].targets[0].role_arn: 'arn:aws:iam::123:user/x' is not an IAM "
+	    "role ARN (arn:aws:iam::123456789012:role/name)",
+	    NULL } },
 	{ "paused",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\",\"paused\":1}]}]}",
-	  { "t.json:1:130: watches[0].targets[0].paused: 1 is not allowed here: expected true or false", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"paused\":1}]}]}",
+	  { "t.json:1:130: watches[0].targets[0].paused: 1 is not allowed here: expected true or "
+	    "false",
+	    NULL } },
 	{ "duplicate names",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}]}, {\"name\":\"w\",\"repository\":\"team/api\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"api\",\"container\":\"app\"}]}]}",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\"}]}, "
+	  "{\"name\":\"w\",\"repository\":\"team/"
+	  "api\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"api\","
+	  "\"container\":\"app\"}]}]}",
 	  { "t.json:1:125: watch name 'w' is already used by the watch at t.json:1:14", NULL } },
 	{ "same container",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}]}, {\"name\":\"w2\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}]}]}",
-	  { "t.json:1:186: container 'app' of service 's' in cluster 'c' is already deployed by watch 'w' (t.json:1:74); two watches must not deploy the same container", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\"}]}, "
+	  "{\"name\":\"w2\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\"}]}]}",
+	  { "t.json:1:186: container 'app' of service 's' in cluster 'c' is already deployed by "
+	    "watch 'w' (t.json:1:74); two watches must not deploy the same container",
+	    NULL } },
 	{ "cluster arn ok but service arn for cluster",
-	  "{\"watches\": [{\"name\":\"w\",\"repository\":\"team/web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"arn:aws:ecs:us-east-1:123456789012:service/c/s\",\"service\":\"s\",\"container\":\"app\"}]}]}",
-	  { "t.json:1:85: watches[0].targets[0].cluster: 'arn:aws:ecs:us-east-1:123456789012:service/c/s' is not a valid cluster name (letters, digits, '-' and '_', 1 to 255) or cluster ARN", NULL } },
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"arn:aws:ecs:us-east-1:123456789012:"
+	  "service/c/s\",\"service\":\"s\",\"container\":\"app\"}]}]}",
+	  { "t.json:1:85: watches[0].targets[0].cluster: "
+	    "'arn:aws:ecs:us-east-1:123456789012:service/c/s' is not a valid cluster name "
+	    "(letters, digits, '-' and '_', 1 to 255) or cluster ARN",
+	    NULL } },
 };
 
 TEST(config_rejects_with_exact_messages)
@@ -200,46 +385,52 @@ TEST(config_rejects_with_exact_messages)
 		if (r != -EINVAL || cfg)
 			unit_fail(__FILE__, __LINE__, "%s: accepted (r=%d)", row->label, r);
 		if (errs.n != want)
-			unit_fail(__FILE__, __LINE__, "%s: %zu errors, want %zu", row->label, errs.n, want);
+			unit_fail(__FILE__, __LINE__, "%s: %zu errors, want %zu", row->label,
+				  errs.n, want);
 		for (size_t k = 0; k < errs.n && k < want; k++)
 			if (strcmp(errs.items[k].text, row->errors[k]))
-				unit_fail(__FILE__, __LINE__, "%s:\n  got  %s\n  want %s", row->label,
-					  errs.items[k].text, row->errors[k]);
+				unit_fail(__FILE__, __LINE__, "%s:\n  got  %s\n  want %s",
+					  row->label, errs.items[k].text, row->errors[k]);
 		config_errors_done(&errs);
 		config_free(cfg);
 	}
 }
 
 static const char full[] =
-	"// every key\n"
-	"{\n"
-	"  \"aws\": {\"region\": \"eu-west-1\", \"profile\": \"ops\", \"fips\": true,\n"
-	"          \"ca_bundle\": \"/etc/ssl/ca.pem\",\n"
-	"          \"endpoints\": {\"ecs\": \"https://ecs.internal\", \"sts\": \"http://127.0.0.1:9\"}},\n"
-	"  \"poll_interval\": \"2m\", /* inline */ \"jitter\": \"10s\",\n"
-	"  \"state_directory\": \"/srv/ecr-deployd\", \"rollout_timeout\": \"20m\",\n"
-	"  \"log_level\": \"debug\", \"dry_run\": true, \"max_concurrent_deploys\": 2,\n"
-	"  \"max_requests_in_flight\": 32,\n"
-	"  \"event_queue\": \"https://sqs.eu-west-1.amazonaws.com/123456789012/ecr-events\",\n"
-	"  \"watches\": [\n"
-	"    {\"name\": \"web\", \"repository\": \"210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/web\",\n"
-	"     \"tags\": [\"prod\", \"stable\"], \"exclude\": [\"*-rc*\"],\n"
-	"     \"targets\": [\n"
-	"       {\"cluster\": \"prod\", \"service\": \"web\", \"containers\": [\"app\", \"sidecar\"],\n"
-	"        \"rollback\": \"none\", \"paused\": true},\n"
-	"       {\"cluster\": \"arn:aws:ecs:eu-west-1:210987654321:cluster/prod\", \"service\": \"web-2\",\n"
-	"        \"container\": \"app\", \"strategy\": \"force\", \"rollout_timeout\": \"5m\",\n"
-	"        \"role_arn\": \"arn:aws:iam::210987654321:role/deploy/ecr-deployd\"}]},\n"
-	"    {\"name\": \"api\", \"repository\": \"team/api\", \"registry_id\": \"123456789012\",\n"
-	"     \"region\": \"us-east-1\", \"semver\": \"^1.4 || ~2.0\", \"prerelease\": true,\n"
-	"     \"targets\": [{\"cluster\": \"prod\", \"service\": \"api\", \"container\": \"app\",\n"
-	"        \"strategy\": \"codedeploy\", \"codedeploy\": {\"application\": \"api\",\n"
-	"        \"deployment_group\": \"api-dg\", \"deployment_config\": \"CodeDeployDefault.ECSLinear10PercentEvery1Minutes\",\n"
-	"        \"container\": \"app\", \"port\": 8080}}]},\n"
-	"    {\"name\": \"batch\", \"repository\": \"team/batch\", \"tag_glob\": \"release-*\",\n"
-	"     \"targets\": [{\"cluster\": \"jobs\", \"service\": \"batch\", \"container\": \"worker\"}]}\n"
-	"  ]\n"
-	"}\n";
+    "// every key\n"
+    "{\n"
+    "  \"aws\": {\"region\": \"eu-west-1\", \"profile\": \"ops\", \"fips\": true,\n"
+    "          \"ca_bundle\": \"/etc/ssl/ca.pem\",\n"
+    "          \"endpoints\": {\"ecs\": \"https://ecs.internal\", \"sts\": "
+    "\"http://127.0.0.1:9\"}},\n"
+    "  \"poll_interval\": \"2m\", /* inline */ \"jitter\": \"10s\",\n"
+    "  \"state_directory\": \"/srv/ecr-deployd\", \"rollout_timeout\": \"20m\",\n"
+    "  \"log_level\": \"debug\", \"dry_run\": true, \"max_concurrent_deploys\": 2,\n"
+    "  \"max_requests_in_flight\": 32,\n"
+    "  \"event_queue\": \"https://sqs.eu-west-1.amazonaws.com/123456789012/ecr-events\",\n"
+    "  \"watches\": [\n"
+    "    {\"name\": \"web\", \"repository\": "
+    "\"210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/web\",\n"
+    "     \"tags\": [\"prod\", \"stable\"], \"exclude\": [\"*-rc*\"],\n"
+    "     \"targets\": [\n"
+    "       {\"cluster\": \"prod\", \"service\": \"web\", \"containers\": [\"app\", \"sidecar\"],\n"
+    "        \"rollback\": \"none\", \"paused\": true},\n"
+    "       {\"cluster\": \"arn:aws:ecs:eu-west-1:210987654321:cluster/prod\", \"service\": "
+    "\"web-2\",\n"
+    "        \"container\": \"app\", \"strategy\": \"force\", \"rollout_timeout\": \"5m\",\n"
+    "        \"role_arn\": \"arn:aws:iam::210987654321:role/deploy/ecr-deployd\"}]},\n"
+    "    {\"name\": \"api\", \"repository\": \"team/api\", \"registry_id\": \"123456789012\",\n"
+    "     \"region\": \"us-east-1\", \"semver\": \"^1.4 || ~2.0\", \"prerelease\": true,\n"
+    "     \"targets\": [{\"cluster\": \"prod\", \"service\": \"api\", \"container\": \"app\",\n"
+    "        \"strategy\": \"codedeploy\", \"codedeploy\": {\"application\": \"api\",\n"
+    "        \"deployment_group\": \"api-dg\", \"deployment_config\": "
+    "\"CodeDeployDefault.ECSLinear10PercentEvery1Minutes\",\n"
+    "        \"container\": \"app\", \"port\": 8080}}]},\n"
+    "    {\"name\": \"batch\", \"repository\": \"team/batch\", \"tag_glob\": \"release-*\",\n"
+    "     \"targets\": [{\"cluster\": \"jobs\", \"service\": \"batch\", \"container\": "
+    "\"worker\"}]}\n"
+    "  ]\n"
+    "}\n";
 
 TEST(config_accepts_every_key)
 {
@@ -319,14 +510,16 @@ TEST(config_comments_keep_positions)
 			   "  /* a block\n"
 			   "     over lines */ \"watches\": [ // a line comment\n"
 			   "    {\"name\": \"x\", \"repository\": \"BAD\", \"tag\": \"a//b\",\n"
-			   "     \"targets\": [{\"cluster\": \"c\", \"service\": \"s\", \"container\": \"app\"}]}]}\n";
+			   "     \"targets\": [{\"cluster\": \"c\", \"service\": \"s\", "
+			   "\"container\": \"app\"}]}]}\n";
 	struct config_errors errs = { 0 };
 	struct config *c = NULL;
 
 	CHECK_INT(config_parse_text("c.json", text, strlen(text), &c, &errs), -EINVAL);
 	CHECK_INT(errs.n, 2);
 	if (errs.n == 2) {
-		CHECK(strncmp(errs.items[0].text, "c.json:4:33: watches[0].repository: 'BAD'", 41) == 0);
+		CHECK(strncmp(errs.items[0].text, "c.json:4:33: watches[0].repository: 'BAD'",
+			      41) == 0);
 		/* "//" inside a string is not a comment; '/' is not a tag character */
 		CHECK(strncmp(errs.items[1].text, "c.json:4:47: watches[0].tag: 'a//b'", 35) == 0);
 	}
@@ -356,11 +549,16 @@ TEST(config_drop_in_files)
 	mkdir(dropins, 0700);
 	write_file(main_file, "{\"poll_interval\": \"30s\"}");
 	snprintf(p, sizeof(p), "%s/20-api.json", dropins);
-	write_file(p, "{\"watches\": [{\"name\": \"api\", \"repository\": \"team/api\", \"tag\": \"prod\",\n"
-		      "  \"targets\": [{\"cluster\": \"c\", \"service\": \"api\", \"container\": \"app\"}]}]}");
+	write_file(
+	    p,
+	    "{\"watches\": [{\"name\": \"api\", \"repository\": \"team/api\", \"tag\": \"prod\",\n"
+	    "  \"targets\": [{\"cluster\": \"c\", \"service\": \"api\", \"container\": "
+	    "\"app\"}]}]}");
 	snprintf(p, sizeof(p), "%s/10-web.json", dropins);
-	write_file(p, "// team web\n{\"watches\": [{\"name\": \"web\", \"repository\": \"team/web\", \"tag\": \"prod\",\n"
-		      "  \"targets\": [{\"cluster\": \"c\", \"service\": \"web\", \"container\": \"app\"}]}]}");
+	write_file(p, "// team web\n{\"watches\": [{\"name\": \"web\", \"repository\": "
+		      "\"team/web\", \"tag\": \"prod\",\n"
+		      "  \"targets\": [{\"cluster\": \"c\", \"service\": \"web\", \"container\": "
+		      "\"app\"}]}]}");
 	snprintf(p, sizeof(p), "%s/README", dropins);
 	write_file(p, "not json, not *.json: ignored");
 	snprintf(p, sizeof(p), "%s/.hidden.json", dropins);
@@ -383,19 +581,24 @@ TEST(config_drop_in_files)
 
 	/* A global key in a drop-in, and a name used in two files. */
 	snprintf(p, sizeof(p), "%s/30-dup.json", dropins);
-	write_file(p, "{\"poll_interval\": \"10s\", \"watchs\": [],\n"
-		      " \"watches\": [{\"name\": \"web\", \"repository\": \"team/web2\", \"tag\": \"x\",\n"
-		      "  \"targets\": [{\"cluster\": \"c\", \"service\": \"web2\", \"container\": \"app\"}]}]}");
+	write_file(
+	    p, "{\"poll_interval\": \"10s\", \"watchs\": [],\n"
+	       " \"watches\": [{\"name\": \"web\", \"repository\": \"team/web2\", \"tag\": \"x\",\n"
+	       "  \"targets\": [{\"cluster\": \"c\", \"service\": \"web2\", \"container\": "
+	       "\"app\"}]}]}");
 	CHECK_INT(config_load(main_file, dropins, &c, &errs), -EINVAL);
 	CHECK(c == NULL);
 	CHECK_INT(errs.n, 3);
 	if (errs.n == 3) {
-		CHECK(strstr(errs.items[0].text, "30-dup.json:1:2: poll_interval: 'poll_interval' belongs in "
-						 "the main configuration file") != NULL);
-		CHECK(strstr(errs.items[1].text, "30-dup.json:1:26: watchs: unknown key 'watchs'; did you mean "
-						 "'watches'?") != NULL);
-		CHECK(strstr(errs.items[2].text, "30-dup.json:2:14: watch name 'web' is already used by the "
-						 "watch at") != NULL &&
+		CHECK(strstr(errs.items[0].text,
+			     "30-dup.json:1:2: poll_interval: 'poll_interval' belongs in "
+			     "the main configuration file") != NULL);
+		CHECK(strstr(errs.items[1].text,
+			     "30-dup.json:1:26: watchs: unknown key 'watchs'; did you mean "
+			     "'watches'?") != NULL);
+		CHECK(strstr(errs.items[2].text,
+			     "30-dup.json:2:14: watch name 'web' is already used by the "
+			     "watch at") != NULL &&
 		      strstr(errs.items[2].text, "10-web.json:2:14") != NULL);
 	}
 	config_errors_done(&errs);
