@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: MIT
+"""The configuration from the outside: --check-config on the examples and
+on broken files, the JSON Schema kept in step with the parser, drop-in
+directories, and that checking contacts nothing."""
+
+import glob
+import json
+import os
+import re
+
+from harness import ROOT, Sim, check, check_eq, daemon_path
+
+EX_NOINPUT = 66
+EX_CONFIG = 78
+EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "config", "examples", "*.json")))
+SCHEMA = os.path.join(ROOT, "config", "ecr-deployd.schema.json")
+
+
+def strip_comments(text):
+    """The same rule as config/jsontext.c: // and /* */ outside strings."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+        elif text.startswith("//", i):
+            while i < n and text[i] != "\n":
+                i += 1
+        elif text.startswith("/*", i):
+            j = text.index("*/", i + 2)
+            out.append("\n" * text.count("\n", i, j))
+            i = j + 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def check_config(ctx, path, *extra, env=None):
+    return ctx.run([daemon_path(), "-c", path, "--config-dir", ctx.path("no-dropins")] + list(extra) +
+                   ["--check-config"], env=env)
+
+
+def schema_validator():
+    import jsonschema
+    with open(SCHEMA) as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def test_examples_are_valid_for_parser_and_schema(ctx):
+    check(len(EXAMPLES) >= 5, "the examples are there")
+    v = schema_validator()
+    for path in EXAMPLES:
+        status, out, err = check_config(ctx, path)
+        check_eq(status, 0, "--check-config %s: %s" % (os.path.basename(path), err))
+        check(out.rstrip().endswith("configuration OK"), "says OK")
+        check(re.search(r"^\d+ watches, \d+ targets \(revision \d+, force \d+, codedeploy \d+\)", out, re.M),
+              "one-screen summary: %r" % out)
+        with open(path) as f:
+            doc = json.loads(strip_comments(f.read()))
+        errors = list(v.iter_errors(doc))
+        check(not errors, "%s against the schema: %s" % (os.path.basename(path), [e.message for e in errors]))
+
+
+def test_schema_rejects_what_the_parser_rejects(ctx):
+    v = schema_validator()
+    target = {"cluster": "c", "service": "s", "container": "app"}
+    base = {"name": "w", "repository": "team/web", "tag": "prod", "targets": [target]}
+    cases = {
+        "unknown key": {"poll_intervall": "1m"},
+        "bad duration": {"poll_interval": "5 minutes"},
+        "two tag rules": {"watches": [dict(base, semver="^1")]},
+        "no tag rule": {"watches": [{k: v for k, v in base.items() if k != "tag"}]},
+        "bad strategy": {"watches": [dict(base, targets=[dict(target, strategy="bluegreen")])]},
+        "codedeploy missing": {"watches": [dict(base, targets=[dict(target, strategy="codedeploy")])]},
+        "codedeploy with revision": {"watches": [dict(base, targets=[dict(target, codedeploy={
+            "application": "a", "deployment_group": "g", "container": "app", "port": 80})])]},
+        "container and containers": {"watches": [dict(base, targets=[dict(target, containers=["a"])])]},
+        "prerelease without semver": {"watches": [dict(base, prerelease=True)]},
+        "bad repository": {"watches": [dict(base, repository="Team/Web")]},
+        "bad role": {"watches": [dict(base, targets=[dict(target, role_arn="arn:aws:iam::1:user/x")])]},
+    }
+    for name, doc in cases.items():
+        check(list(v.iter_errors(doc)), "the schema rejects: %s" % name)
+        p = ctx.write("case.json", json.dumps(doc))
+        status, _, _ = check_config(ctx, p)
+        check_eq(status, EX_CONFIG, "the parser rejects: %s" % name)
+
+
+def allowed_keys(ctx, doc, level):
+    """The keys the parser allows at one level, read from its unknown-key error."""
+    p = ctx.write("keys.json", json.dumps(doc))
+    status, out, err = check_config(ctx, p)
+    m = re.search(r"unknown key 'zzzzzzzzzzzz'; allowed here: (.*)$", err, re.M)
+    check(m, "%s: the parser lists its keys: %r" % (level, err))
+    return set(m.group(1).split(", "))
+
+
+def test_schema_keys_match_the_parser(ctx):
+    with open(SCHEMA) as f:
+        schema = json.load(f)
+    defs = schema["$defs"]
+    target = {"cluster": "c", "service": "s", "container": "app"}
+    watch = {"name": "w", "repository": "team/web", "tag": "prod", "targets": [target]}
+    z = {"zzzzzzzzzzzz": 1}
+    levels = {
+        "top": ({**z}, schema["properties"]),
+        "aws": ({"aws": z}, schema["properties"]["aws"]["properties"]),
+        "endpoints": ({"aws": {"endpoints": z}}, schema["properties"]["aws"]["properties"]["endpoints"]["properties"]),
+        "watch": ({"watches": [dict(watch, **z)]}, defs["watch"]["properties"]),
+        "target": ({"watches": [dict(watch, targets=[dict(target, **z)])]}, defs["target"]["properties"]),
+        "codedeploy": ({"watches": [dict(watch, targets=[dict(target, strategy="codedeploy", codedeploy=z)])]},
+                       defs["target"]["properties"]["codedeploy"]["properties"]),
+    }
+    for level, (doc, props) in levels.items():
+        check_eq(allowed_keys(ctx, doc, level), set(props), "keys at %s: parser vs schema" % level)
+
+
+def test_five_mistakes_five_located_errors(ctx):
+    text = """{
+  "aws": {"region": "moon-1"},
+  "poll_interval": "1s",
+  "watches": [
+    {"name": "web", "repository": "team/web", "tag": "prod",
+     "targets": [{"cluster": "prod", "service": "web", "container": "app", "stratgy": "force"}]},
+    {"name": "api", "repository": "team/api", "semver": "^1.x.y",
+     "targets": [{"cluster": "prod", "service": "web", "container": "app"}]}
+  ]
+}
+"""
+    p = ctx.write("five.json", text)
+    status, out, err = check_config(ctx, p)
+    check_eq(status, EX_CONFIG, "exit status")
+    lines = [l for l in err.splitlines() if l.startswith(p + ":")]
+    check_eq(len(lines), 5, "five located errors: %s" % err)
+    want = [(2, "aws.region", "'moon-1'"), (3, "poll_interval", "'1s'"),
+            (6, "watches[0].targets[0].stratgy", "did you mean 'strategy'"),
+            (7, "watches[1].semver", "'^1.x.y'"), (8, None, "container 'app' of service 'web'")]
+    for line, (lineno, path, part) in zip(lines, want):
+        check(re.match(r"^%s:%d:\d+: " % (re.escape(p), lineno), line), "line %d in %r" % (lineno, line))
+        if path:
+            check(": %s: " % path in line, "path %s in %r" % (path, line))
+        check(part in line, "%r in %r" % (part, line))
+    check_eq(out, "", "nothing on stdout")
+
+
+def test_starting_with_an_invalid_config_fails_the_same_way(ctx):
+    p = ctx.write("bad.json", '{"log_level": "loud"}')
+    status, out, err = ctx.run([daemon_path(), "-c", p, "--config-dir", ctx.path("none")])
+    check_eq(status, EX_CONFIG, "exit status")
+    check("log_level: 'loud'" in err and "nothing was started" in err, "says why: %r" % err)
+    status, out, err = check_config(ctx, ctx.path("missing.json"))
+    check_eq(status, EX_NOINPUT, "a missing main file")
+
+
+def test_drop_in_directory_beside_the_main_file(ctx):
+    os.makedirs(ctx.path("etc", "conf.d"))
+    main = ctx.write(os.path.join("etc", "ecr-deployd.json"), '{"aws": {"region": "us-east-1"}}')
+    ctx.write(os.path.join("etc", "conf.d", "10-web.json"),
+              '{"watches": [{"name": "web", "repository": "team/web", "tag": "prod",'
+              ' "targets": [{"cluster": "c", "service": "web", "container": "app"}]}]}')
+    status, out, err = ctx.run([daemon_path(), "-c", main, "--check-config"])
+    check_eq(status, 0, "valid: %s" % err)
+    check("conf.d/10-web.json" in out and "1 watches, 1 targets" in out, "the drop-in was read: %r" % out)
+    ctx.write(os.path.join("etc", "conf.d", "20-bad.json"), '{"watches": [{"name": "web"}]}')
+    status, out, err = ctx.run([daemon_path(), "-c", main, "--check-config"])
+    check_eq(status, EX_CONFIG, "a broken drop-in fails the check")
+    check("20-bad.json:1:14: watches[0]: 'repository' is required" in err, "located: %r" % err)
+    check("watch name 'web' is already used by the watch at" in err, "cross-file duplicate: %r" % err)
+
+
+def test_check_config_contacts_nothing(ctx):
+    sim = Sim(ctx)
+    env = dict(os.environ, AWS_ENDPOINT_URL=sim.url, AWS_ACCESS_KEY_ID=sim.key[0],
+               AWS_SECRET_ACCESS_KEY=sim.key[1], AWS_EC2_METADATA_DISABLED="true")
+    for path in EXAMPLES:
+        status, out, err = check_config(ctx, path, env=env)
+        check_eq(status, 0, "valid")
+    check_eq(sim.requests(), [], "no request reached AWS")
