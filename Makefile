@@ -46,12 +46,12 @@ UNIT_OBJ   := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 
 BIN  := $(B)/ecr-deployd
 UNIT := $(B)/unit-tests
-TOOLS := $(B)/awscall
+TOOLS := $(B)/awscall $(B)/fuzz-replay
 
 GIT_REV := $(shell [ "$$(git -C . rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
 		git describe --always --dirty --abbrev=12 2>/dev/null)
 
-.PHONY: all check deps tests demo install uninstall lint format clean help FORCE
+.PHONY: all check deps tests demo install uninstall lint format clean help fuzz FORCE
 
 all: $(BIN)
 
@@ -62,6 +62,7 @@ help:
 	@echo "make demo         the daemon's job end to end against the bundled simulator"
 	@echo "make install      install under DESTDIR/PREFIX (default $(PREFIX))"
 	@echo "make lint         cppcheck, the banned-function check, clang-format --dry-run"
+	@echo "make fuzz         run the config parser's libFuzzer target (clang) FUZZ_SECONDS=60"
 	@echo "make format       clang-format every C file"
 	@echo "make clean        remove build/"
 
@@ -94,7 +95,21 @@ $(UNIT_OBJ): CPPFLAGS += -Itests/unit
 $(B)/awscall: $(B)/obj/tests/tools/awscall.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(B)/fuzz-replay: $(B)/obj/tests/fuzz/replay.o $(B)/obj/tests/fuzz/fuzz_config.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 tests: $(BIN) $(UNIT) $(TOOLS)
+
+# libFuzzer with clang: make fuzz [FUZZ_SECONDS=60]; new findings land in the corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := tests/fuzz/fuzz_config.c $(COMMON_SRC) $(CONFIG_SRC)
+build/fuzz/fuzz_config: $(FUZZ_SRC) | build/.libs-ok
+	@mkdir -p $(@D)
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icommon -Iconfig \
+		$(PKG_CFLAGS) -o $@ $(FUZZ_SRC) $(PKG_LIBS)
+
+fuzz: build/fuzz/fuzz_config
+	build/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=65536 tests/fuzz/corpus/config
 
 # Installs what is missing when run as root; otherwise says what to run.
 deps:
