@@ -1195,6 +1195,7 @@ static struct config *config_new(void)
 
 	if (!c)
 		return NULL;
+	c->refs = 1;
 	c->poll_interval_ms = 60 * DURATION_MS_PER_SEC;
 	c->jitter_ms = 0;
 	c->rollout_timeout_ms = 30 * DURATION_MS_PER_MIN;
@@ -1360,9 +1361,15 @@ static void free_list(char **l, size_t n)
 	free(l);
 }
 
+struct config *config_ref(struct config *c)
+{
+	c->refs++;
+	return c;
+}
+
 void config_free(struct config *c)
 {
-	if (!c)
+	if (!c || --c->refs > 0)
 		return;
 	for (size_t i = 0; i < c->n_watches; i++) {
 		struct config_watch *w = &c->watches[i];

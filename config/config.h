@@ -89,6 +89,7 @@ struct config {
 	char *event_queue;
 	struct config_watch *watches;
 	size_t n_watches;
+	unsigned refs; /* config_ref() / config_free() */
 };
 
 struct config_error {
@@ -116,6 +117,8 @@ int config_load(const char *main_file, const char *dir, struct config **ret,
 int config_parse_text(const char *name, const char *text, size_t len, struct config **ret,
 		      struct config_errors *errs);
 
+/* Another reference; config_free() drops one and frees the config with the last. */
+struct config *config_ref(struct config *c);
 void config_free(struct config *c);
 void config_errors_done(struct config_errors *e);
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "version.h"
 
 #define DEFAULT_CONFIG CONFIG_DEFAULT_FILE
@@ -132,18 +133,16 @@ int main(int argc, char **argv)
 	if (!dir)
 		return EX_OSERR;
 	rc = load_config(config_file, dir, &cfg);
-	free(dir);
-	if (rc != EX_OK)
-		return rc;
-	if (check_only) {
-		config_print_summary(cfg, stdout);
-		printf("configuration OK\n");
+	if (rc != EX_OK || check_only) {
+		if (rc == EX_OK) {
+			config_print_summary(cfg, stdout);
+			printf("configuration OK\n");
+		}
 		config_free(cfg);
-		return EX_OK;
+		free(dir);
+		return rc;
 	}
-	config_free(cfg);
-	fprintf(stderr,
-		"ecr-deployd: this build has no watch engine yet; only --help, --version and "
-		"--check-config work\n");
-	return EX_UNAVAILABLE;
+	rc = daemon_run(config_file, dir, cfg);
+	free(dir);
+	return rc;
 }

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/* Open-addressing string hash map with tombstone-free deletion (backward shift). */
+#include "strmap.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct slot {
+	char *key; /* NULL: empty */
+	void *value;
+	uint64_t hash;
+};
+
+struct strmap {
+	struct slot *slots;
+	size_t cap; /* a power of two */
+	size_t n;
+};
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+struct strmap *strmap_new(void)
+{
+	struct strmap *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->cap = 16;
+	m->slots = calloc(m->cap, sizeof(*m->slots));
+	if (!m->slots) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void strmap_free(struct strmap *m, void (*free_value)(void *))
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].key) {
+			free(m->slots[i].key);
+			if (free_value)
+				free_value(m->slots[i].value);
+		}
+	free(m->slots);
+	free(m);
+}
+
+static size_t find(const struct strmap *m, const char *key, uint64_t h)
+{
+	size_t i = (size_t)h & (m->cap - 1);
+
+	while (m->slots[i].key && (m->slots[i].hash != h || strcmp(m->slots[i].key, key)))
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+void *strmap_get(const struct strmap *m, const char *key)
+{
+	size_t i = find(m, key, hash(key));
+
+	return m->slots[i].key ? m->slots[i].value : NULL;
+}
+
+static int grow(struct strmap *m)
+{
+	struct slot *old = m->slots;
+	size_t old_cap = m->cap;
+	struct slot *s = calloc(old_cap * 2, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	m->slots = s;
+	m->cap = old_cap * 2;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].key)
+			m->slots[find(m, old[i].key, old[i].hash)] = old[i];
+	free(old);
+	return 0;
+}
+
+int strmap_put(struct strmap *m, const char *key, void *value, void **ret_old)
+{
+	uint64_t h = hash(key);
+	size_t i;
+
+	if (ret_old)
+		*ret_old = NULL;
+	if ((m->n + 1) * 4 > m->cap * 3 && grow(m) < 0)
+		return -ENOMEM;
+	i = find(m, key, h);
+	if (m->slots[i].key) {
+		if (ret_old)
+			*ret_old = m->slots[i].value;
+		m->slots[i].value = value;
+		return 0;
+	}
+	m->slots[i].key = strdup(key);
+	if (!m->slots[i].key)
+		return -ENOMEM;
+	m->slots[i].value = value;
+	m->slots[i].hash = h;
+	m->n++;
+	return 0;
+}
+
+void *strmap_remove(struct strmap *m, const char *key)
+{
+	size_t i = find(m, key, hash(key)), j;
+	void *v;
+
+	if (!m->slots[i].key)
+		return NULL;
+	v = m->slots[i].value;
+	free(m->slots[i].key);
+	m->slots[i].key = NULL;
+	m->n--;
+	/* Shift later members of the probe run back so lookups stay correct. */
+	j = i;
+	for (;;) {
+		size_t home;
+		j = (j + 1) & (m->cap - 1);
+		if (!m->slots[j].key)
+			break;
+		home = (size_t)m->slots[j].hash & (m->cap - 1);
+		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+			m->slots[i] = m->slots[j];
+			m->slots[j].key = NULL;
+			i = j;
+		}
+	}
+	return v;
+}
+
+size_t strmap_size(const struct strmap *m)
+{
+	return m->n;
+}
+
+void strmap_each(const struct strmap *m, void (*fn)(const char *key, void *value, void *ctx), void *ctx)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->slots[i].key)
+			fn(m->slots[i].key, m->slots[i].value, ctx);
+}

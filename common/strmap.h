@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A string-keyed hash map (open addressing, linear probing). Keys are
+ * copied; values are the caller's. For per-watch and per-tag bookkeeping
+ * that must stay fast at thousands of entries.
+ */
+#ifndef ECR_STRMAP_H
+#define ECR_STRMAP_H
+
+#include <stddef.h>
+
+struct strmap;
+
+struct strmap *strmap_new(void);
+
+/* Frees the map and its keys; free_value (may be NULL) is called on each value. NULL is a no-op. */
+void strmap_free(struct strmap *m, void (*free_value)(void *));
+
+/* The value for key, or NULL. */
+void *strmap_get(const struct strmap *m, const char *key);
+
+/* Sets key to value; *ret_old (if not NULL) gets the value it replaces (NULL if none). Returns 0 or -ENOMEM. */
+int strmap_put(struct strmap *m, const char *key, void *value, void **ret_old);
+
+/* Removes key; returns its value or NULL. */
+void *strmap_remove(struct strmap *m, const char *key);
+
+size_t strmap_size(const struct strmap *m);
+
+/* Calls fn for every entry, in no particular order; fn must not change the map. */
+void strmap_each(const struct strmap *m, void (*fn)(const char *key, void *value, void *ctx), void *ctx);
+
+#endif

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's life: set up the AWS client stack for the configuration,
+ * start the watcher, turn the loop; SIGHUP reloads the configuration
+ * (validated whole, swapped atomically, the old one kept on any error),
+ * SIGTERM and SIGINT stop new work and end the loop.
+ */
+#include "daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "events.h"
+#include "log.h"
+#include "profile.h"
+#include "strbuf.h"
+#include "watcher.h"
+
+static int priority_of(enum config_log_level l)
+{
+	static const int map[] = { LOG_ERR, LOG_WARNING, LOG_NOTICE, LOG_INFO, LOG_DEBUG };
+
+	return map[l];
+}
+
+/* Settings that only a restart applies: the AWS client stack is built once. */
+static void warn_restart_only(const struct config *old, const struct config *new)
+{
+	struct strbuf what;
+
+#define DIFF(a, b) (((a) == NULL) != ((b) == NULL) || ((a) && (b) && strcmp((a), (b))))
+	strbuf_init(&what, 1024);
+	if (DIFF(old->region, new->region))
+		strbuf_puts(&what, " aws.region");
+	if (DIFF(old->profile, new->profile))
+		strbuf_puts(&what, " aws.profile");
+	if (DIFF(old->ca_bundle, new->ca_bundle))
+		strbuf_puts(&what, " aws.ca_bundle");
+	if (old->fips != new->fips)
+		strbuf_puts(&what, " aws.fips");
+	for (int i = 0; i < AWS_SERVICE_COUNT; i++)
+		if (DIFF(old->endpoints[i], new->endpoints[i])) {
+			strbuf_puts(&what, " aws.endpoints");
+			break;
+		}
+	if (DIFF(old->state_dir, new->state_dir))
+		strbuf_puts(&what, " state_directory");
+	if (DIFF(old->event_queue, new->event_queue))
+		strbuf_puts(&what, " event_queue");
+#undef DIFF
+	if (what.len)
+		log_warning("these settings changed and apply only after a restart:%s", strbuf_str(&what));
+	strbuf_done(&what);
+}
+
+static void reload(struct daemon *d)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg = NULL;
+	int r;
+
+	log_info("reloading the configuration from '%s' and '%s'", d->config_file, d->config_dir);
+	r = config_load(d->config_file, d->config_dir, &cfg, &errs);
+	if (r < 0) {
+		struct strbuf all;
+		strbuf_init(&all, 256 * 1024);
+		for (size_t i = 0; i < errs.n; i++)
+			strbuf_printf(&all, "%s%s", i ? "\n" : "", errs.items[i].text);
+		log_at(LOG_ERR, EVENT_CONFIG_REJECTED,
+		       LOG_FIELDS({ "CONFIG_FILE", d->config_file }, { "CONFIG_ERRORS", strbuf_str(&all) }),
+		       "configuration rejected (%zu error%s); the previous configuration stays in force",
+		       errs.n, errs.n == 1 ? "" : "s");
+		for (size_t i = 0; i < errs.n; i++)
+			log_at(LOG_ERR, NULL, NULL, "  %s", errs.items[i].text);
+		strbuf_done(&all);
+		config_errors_done(&errs);
+		return;
+	}
+	config_errors_done(&errs);
+	warn_restart_only(d->cfg, cfg);
+	config_free(d->cfg); /* a poll cycle in progress keeps its own reference */
+	d->cfg = cfg;
+	log_max_priority = priority_of(cfg->log_level);
+	log_at(LOG_NOTICE, EVENT_CONFIG_RELOADED, LOG_FIELDS({ "CONFIG_FILE", d->config_file }),
+	       "configuration reloaded: %zu watches, %zu targets", cfg->n_watches, config_target_count(cfg));
+	watcher_config_changed(d->watcher);
+}
+
+static void on_signal(struct ev_loop *loop, struct ev_signal *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	(void)revents;
+	if (w->signum == SIGHUP) {
+		reload(d);
+		return;
+	}
+	log_at(LOG_NOTICE, EVENT_STOPPING, NULL, "stopping on %s", strsignal(w->signum));
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static int setup(struct daemon *d)
+{
+	struct http_client_options ho = { .ca_bundle = d->cfg->ca_bundle };
+	struct aws_options ao = { 0 };
+	char why[512] = "";
+	const char *src = NULL, *w = NULL;
+
+	if (profile_region(d->cfg->region, d->cfg->profile, d->region, sizeof(d->region), &src, why,
+			   sizeof(why)) < 0) {
+		log_error("cannot start: %s", why);
+		return EX_CONFIG;
+	}
+	if (!endpoint_valid_region(d->region)) {
+		log_error("cannot start: region '%s' (from %s) is not an AWS region name", d->region, src);
+		return EX_CONFIG;
+	}
+	ao.region = d->region;
+	ao.fips = d->cfg->fips;
+	for (int i = 0; i < AWS_SERVICE_COUNT; i++)
+		ao.endpoints[i] = d->cfg->endpoints[i];
+	d->http = http_client_new(d->loop, &ho);
+	d->signer = sigv4_signer_new();
+	struct cred_options co = { d->loop, d->http, d->signer, d->cfg->profile, d->region,
+				   d->cfg->endpoints[AWS_SERVICE_STS], 0 };
+	d->creds = d->http && d->signer ? cred_chain_new(&co) : NULL;
+	d->aws = d->creds ? aws_client_new(d->loop, d->http, d->signer, d->creds, &ao, &w) : NULL;
+	d->watcher = d->aws ? watcher_new(d) : NULL;
+	if (!d->watcher) {
+		log_error("cannot start: %s", w ? w : "out of memory");
+		return EX_OSERR;
+	}
+	log_info("using region '%s' (from %s)", d->region, src);
+	return EX_OK;
+}
+
+static void teardown(struct daemon *d)
+{
+	watcher_free(d->watcher);
+	aws_client_free(d->aws);
+	cred_provider_free(d->creds);
+	sigv4_signer_free(d->signer);
+	http_client_free(d->http);
+	ev_signal_stop(d->loop, &d->sighup);
+	ev_signal_stop(d->loop, &d->sigterm);
+	ev_signal_stop(d->loop, &d->sigint);
+	config_free(d->cfg);
+}
+
+int daemon_run(const char *config_file, const char *config_dir, struct config *cfg)
+{
+	struct daemon d = { 0 };
+	int rc;
+
+	d.loop = ev_default_loop(EVFLAG_AUTO);
+	if (!d.loop) {
+		config_free(cfg);
+		log_error("cannot start: no event loop");
+		return EX_OSERR;
+	}
+	d.config_file = config_file;
+	d.config_dir = config_dir;
+	d.cfg = cfg;
+	log_max_priority = priority_of(cfg->log_level);
+	signal(SIGPIPE, SIG_IGN);
+	ev_signal_init(&d.sighup, on_signal, SIGHUP);
+	ev_signal_init(&d.sigterm, on_signal, SIGTERM);
+	ev_signal_init(&d.sigint, on_signal, SIGINT);
+	d.sighup.data = d.sigterm.data = d.sigint.data = &d;
+	ev_signal_start(d.loop, &d.sighup);
+	ev_signal_start(d.loop, &d.sigterm);
+	ev_signal_start(d.loop, &d.sigint);
+
+	rc = setup(&d);
+	if (rc == EX_OK) {
+		log_at(LOG_NOTICE, EVENT_STARTED, LOG_FIELDS({ "CONFIG_FILE", config_file }),
+		       "started: %zu watches, %zu targets; observing ECR (this build reports new digests; "
+		       "the deploy engine is not part of it yet)",
+		       cfg->n_watches, config_target_count(cfg));
+		watcher_start(d.watcher);
+		ev_run(d.loop, 0);
+	}
+	teardown(&d);
+	ev_loop_destroy(d.loop);
+	return rc;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one mutable context of the program, owned by main(): the loop, the
+ * configuration in force, the AWS client stack and the parts that run on it.
+ */
+#ifndef ECR_DAEMON_H
+#define ECR_DAEMON_H
+
+#include <ev.h>
+
+#include "aws.h"
+#include "config.h"
+#include "credentials.h"
+#include "http.h"
+#include "sigv4.h"
+
+struct watcher;
+
+struct daemon {
+	struct ev_loop *loop;
+	const char *config_file;
+	const char *config_dir;
+	struct config *cfg; /* in force; a poll cycle may still hold the one before */
+	char region[64];
+	struct http_client *http;
+	struct sigv4_signer *signer;
+	struct cred_provider *creds;
+	struct aws_client *aws;
+	struct watcher *watcher;
+	struct ev_signal sighup, sigterm, sigint;
+	int exit_code;
+};
+
+/* Sets up everything around cfg (taking it over), runs the loop until SIGTERM or SIGINT, tears
+ * down. Returns the process exit code. */
+int daemon_run(const char *config_file, const char *config_dir, struct config *cfg);
+
+#endif

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Structured event logging. Every event has a priority (syslog levels), an
+ * optional MESSAGE_ID (events.h), a human sentence, and fields (WATCH,
+ * ECR_REPOSITORY, IMAGE_DIGEST, ...) named as the journal fields will be.
+ * Today events go to stderr as one line each, "<level> <sentence> KEY=value
+ * ...", with user values in the sentence in 'single quotes'; the journal
+ * sink comes with the systemd integration. The level is checked before any
+ * argument is formatted.
+ */
+#ifndef ECR_LOG_H
+#define ECR_LOG_H
+
+#include <stddef.h>
+#include <syslog.h>
+
+struct log_field {
+	const char *key;
+	const char *value; /* NULL: the field is left out */
+};
+
+/* The one mutable global besides struct daemon: the most verbose priority shown. */
+extern int log_max_priority;
+
+/* Writes one event. fields ends with { NULL, NULL }; it may be NULL. */
+void log_event(int priority, const char *message_id, const struct log_field *fields,
+	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#define LOG_FIELDS(...) ((const struct log_field[]){ __VA_ARGS__, { NULL, NULL } })
+
+#define log_at(priority, message_id, fields, ...)                          \
+	do {                                                               \
+		if ((priority) <= log_max_priority)                        \
+			log_event(priority, message_id, fields, __VA_ARGS__); \
+	} while (0)
+
+#define log_error(...) log_at(LOG_ERR, NULL, NULL, __VA_ARGS__)
+#define log_warning(...) log_at(LOG_WARNING, NULL, NULL, __VA_ARGS__)
+#define log_notice(...) log_at(LOG_NOTICE, NULL, NULL, __VA_ARGS__)
+#define log_info(...) log_at(LOG_INFO, NULL, NULL, __VA_ARGS__)
+#define log_debug(...) log_at(LOG_DEBUG, NULL, NULL, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,691 @@
+/* SPDX-License-Identifier: MIT */
+/* Poll cycles: plan per repository, run the requests under a cap, evaluate each watch. */
+#include "watcher.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "events.h"
+#include "log.h"
+#include "semver.h"
+#include "strmap.h"
+
+#define TAGS_PER_CALL 100
+#define IMAGES_PER_PAGE 1000
+#define MISSING "-" /* a seen-map value: the tag did not exist */
+
+struct image {
+	char *digest;
+	char **tags;
+	size_t n_tags;
+	double pushed_at;
+};
+
+struct group {
+	char *key;
+	const char *registry_id; /* into the cycle's config */
+	const char *region;
+	const char *repository;
+	const char **tags; /* distinct fixed tags */
+	size_t n_tags;
+	bool want_images;
+	struct strmap *digests; /* tag -> digest, from BatchGetImage */
+	struct image *images;
+	size_t n_images;
+	bool failed;
+	char error[700];
+	char code[128];
+	char operation[32];
+	char request_id[128];
+};
+
+struct cycle;
+
+struct req {
+	struct cycle *c;
+	size_t group;
+	bool describe; /* DescribeImages page, else BatchGetImage */
+	cJSON *params;
+	struct aws_call *call;
+	struct req *next;
+};
+
+struct cycle {
+	struct watcher *w;
+	struct config *cfg;
+	struct group *groups;
+	size_t n_groups;
+	struct req *queue, *running;
+	int in_flight;
+	long requests, minimum;
+	struct timespec started;
+};
+
+struct watcher {
+	struct daemon *d;
+	struct ev_timer timer;
+	struct cycle *cycle;
+	struct strmap *seen;	     /* "watch\x1ftag" -> digest or MISSING */
+	struct strmap *group_errors; /* group key -> error code */
+	long last_requests, last_minimum;
+	unsigned rng;
+};
+
+static void free_images(struct group *g)
+{
+	for (size_t i = 0; i < g->n_images; i++) {
+		free(g->images[i].digest);
+		for (size_t t = 0; t < g->images[i].n_tags; t++)
+			free(g->images[i].tags[t]);
+		free(g->images[i].tags);
+	}
+	free(g->images);
+}
+
+static void cycle_free(struct cycle *c)
+{
+	if (!c)
+		return;
+	for (struct req *r = c->running; r;) {
+		struct req *n = r->next;
+		aws_call_cancel(r->call);
+		cJSON_Delete(r->params);
+		free(r);
+		r = n;
+	}
+	for (struct req *r = c->queue; r;) {
+		struct req *n = r->next;
+		cJSON_Delete(r->params);
+		free(r);
+		r = n;
+	}
+	for (size_t i = 0; i < c->n_groups; i++) {
+		free(c->groups[i].key);
+		free(c->groups[i].tags);
+		strmap_free(c->groups[i].digests, free);
+		free_images(&c->groups[i]);
+	}
+	free(c->groups);
+	config_free(c->cfg);
+	free(c);
+}
+
+static const char *watch_region(const struct config *cfg, const struct config_watch *w,
+				const char *fallback)
+{
+	return w->region ? w->region : cfg->region ? cfg->region : fallback;
+}
+
+static char *group_key(const char *registry, const char *region, const char *repo)
+{
+	size_t n = strlen(registry) + strlen(region) + strlen(repo) + 3;
+	char *k = malloc(n);
+
+	if (k)
+		snprintf(k, n, "%s/%s/%s", registry, region, repo);
+	return k;
+}
+
+/* Groups the watches by repository; returns 0 or -ENOMEM. */
+static int plan(struct cycle *c, struct strmap *index)
+{
+	const struct config *cfg = c->cfg;
+
+	c->groups = calloc(cfg->n_watches + 1, sizeof(*c->groups));
+	if (!c->groups)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_watches; i++) {
+		const struct config_watch *w = &cfg->watches[i];
+		const char *region = watch_region(cfg, w, c->w->d->region);
+		char *key = group_key(w->registry_id ? w->registry_id : "", region, w->repository);
+		struct group *g;
+		void *idx;
+
+		if (!key)
+			return -ENOMEM;
+		idx = strmap_get(index, key);
+		if (idx) {
+			g = &c->groups[(size_t)(uintptr_t)idx - 1];
+			free(key);
+		} else {
+			g = &c->groups[c->n_groups];
+			g->key = key;
+			g->registry_id = w->registry_id;
+			g->region = region;
+			g->repository = w->repository;
+			g->digests = strmap_new();
+			if (!g->digests || strmap_put(index, key, (void *)(uintptr_t)(c->n_groups + 1), NULL) < 0)
+				return -ENOMEM;
+			c->n_groups++;
+		}
+		if (w->rule == TAG_GLOB || w->rule == TAG_SEMVER) {
+			g->want_images = true;
+			continue;
+		}
+		for (size_t t = 0; t < w->n_tags; t++) {
+			bool dup = false;
+			for (size_t k = 0; k < g->n_tags && !dup; k++)
+				dup = !strcmp(g->tags[k], w->tags[t]);
+			if (dup)
+				continue;
+			const char **nt = realloc(g->tags, (g->n_tags + 1) * sizeof(*nt));
+			if (!nt)
+				return -ENOMEM;
+			g->tags = nt;
+			g->tags[g->n_tags++] = w->tags[t];
+		}
+	}
+	return 0;
+}
+
+static cJSON *base_params(const struct group *g)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	if (!p)
+		return NULL;
+	cJSON_AddStringToObject(p, "repositoryName", g->repository);
+	if (g->registry_id)
+		cJSON_AddStringToObject(p, "registryId", g->registry_id);
+	return p;
+}
+
+static int enqueue(struct cycle *c, size_t group, bool describe, cJSON *params)
+{
+	struct req *r = calloc(1, sizeof(*r));
+
+	if (!r || !params) {
+		free(r);
+		cJSON_Delete(params);
+		return -ENOMEM;
+	}
+	r->c = c;
+	r->group = group;
+	r->describe = describe;
+	r->params = params;
+	r->next = c->queue;
+	c->queue = r;
+	return 0;
+}
+
+static int enqueue_all(struct cycle *c)
+{
+	static const char *const media[] = {
+		"application/vnd.docker.distribution.manifest.v2+json",
+		"application/vnd.docker.distribution.manifest.list.v2+json",
+		"application/vnd.oci.image.manifest.v1+json",
+		"application/vnd.oci.image.index.v1+json",
+	};
+
+	for (size_t i = 0; i < c->n_groups; i++) {
+		struct group *g = &c->groups[i];
+
+		for (size_t t = 0; t < g->n_tags; t += TAGS_PER_CALL) {
+			cJSON *p = base_params(g), *ids = cJSON_CreateArray();
+			if (!p || !ids) {
+				cJSON_Delete(p);
+				cJSON_Delete(ids);
+				return -ENOMEM;
+			}
+			for (size_t k = t; k < g->n_tags && k < t + TAGS_PER_CALL; k++) {
+				cJSON *id = cJSON_CreateObject();
+				cJSON_AddStringToObject(id, "imageTag", g->tags[k]);
+				cJSON_AddItemToArray(ids, id);
+			}
+			cJSON_AddItemToObject(p, "imageIds", ids);
+			cJSON_AddItemToObject(p, "acceptedMediaTypes",
+					      cJSON_CreateStringArray(media, sizeof(media) / sizeof(media[0])));
+			if (enqueue(c, i, false, p) < 0)
+				return -ENOMEM;
+			c->minimum++;
+		}
+		if (g->want_images) {
+			cJSON *p = base_params(g), *f = cJSON_CreateObject();
+			if (p && f) {
+				cJSON_AddStringToObject(f, "tagStatus", "TAGGED");
+				cJSON_AddItemToObject(p, "filter", f);
+				cJSON_AddNumberToObject(p, "maxResults", IMAGES_PER_PAGE);
+			} else {
+				cJSON_Delete(f);
+			}
+			if (enqueue(c, i, true, p) < 0)
+				return -ENOMEM;
+			c->minimum++; /* the first page; more are added as they are found */
+		}
+	}
+	return 0;
+}
+
+static void pump(struct cycle *c);
+static void cycle_done(struct cycle *c);
+
+static void group_fail(struct group *g, const struct aws_result *res, const char *operation)
+{
+	g->failed = true;
+	snprintf(g->code, sizeof(g->code), "%s", res->err.code);
+	snprintf(g->operation, sizeof(g->operation), "%s", operation);
+	snprintf(g->request_id, sizeof(g->request_id), "%s", res->err.request_id);
+	snprintf(g->error, sizeof(g->error), "%s: %s", res->err.code, res->err.message);
+}
+
+static void take_batch(struct group *g, const cJSON *body)
+{
+	const cJSON *img, *f;
+
+	cJSON_ArrayForEach(img, cJSON_GetObjectItem(body, "images"))
+	{
+		const cJSON *id = cJSON_GetObjectItem(img, "imageId");
+		const char *tag = cJSON_GetStringValue(cJSON_GetObjectItem(id, "imageTag"));
+		const char *digest = cJSON_GetStringValue(cJSON_GetObjectItem(id, "imageDigest"));
+		void *old = NULL;
+		char *copy;
+
+		if (!tag || !digest || strncmp(digest, "sha256:", 7))
+			continue;
+		copy = strdup(digest);
+		if (copy && strmap_put(g->digests, tag, copy, &old) < 0)
+			free(copy);
+		free(old);
+	}
+	cJSON_ArrayForEach(f, cJSON_GetObjectItem(body, "failures"))
+	{
+		const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(f, "failureCode"));
+		if (code && strcmp(code, "ImageNotFound") != 0 && !g->failed) {
+			const char *reason = cJSON_GetStringValue(cJSON_GetObjectItem(f, "failureReason"));
+			g->failed = true;
+			snprintf(g->code, sizeof(g->code), "%s", code);
+			snprintf(g->operation, sizeof(g->operation), "BatchGetImage");
+			snprintf(g->error, sizeof(g->error), "%s: %s", code, reason ? reason : "");
+		}
+	}
+}
+
+static void take_images(struct group *g, const cJSON *body)
+{
+	const cJSON *d;
+	size_t n = (size_t)cJSON_GetArraySize(cJSON_GetObjectItem(body, "imageDetails"));
+	struct image *im = realloc(g->images, (g->n_images + n + 1) * sizeof(*im));
+
+	if (!im)
+		return;
+	g->images = im;
+	cJSON_ArrayForEach(d, cJSON_GetObjectItem(body, "imageDetails"))
+	{
+		const char *digest = cJSON_GetStringValue(cJSON_GetObjectItem(d, "imageDigest"));
+		const cJSON *tags = cJSON_GetObjectItem(d, "imageTags"), *t;
+		struct image *x = &g->images[g->n_images];
+
+		if (!digest || !cJSON_IsArray(tags))
+			continue;
+		memset(x, 0, sizeof(*x));
+		x->digest = strdup(digest);
+		x->tags = calloc((size_t)cJSON_GetArraySize(tags) + 1, sizeof(char *));
+		x->pushed_at = cJSON_GetNumberValue(cJSON_GetObjectItem(d, "imagePushedAt"));
+		if (!x->digest || !x->tags) {
+			free(x->digest);
+			free(x->tags);
+			continue;
+		}
+		cJSON_ArrayForEach(t, tags) if (cJSON_IsString(t)) x->tags[x->n_tags++] = strdup(t->valuestring);
+		g->n_images++;
+	}
+}
+
+static void on_reply(struct aws_result *res, void *userdata)
+{
+	struct req *r = userdata;
+	struct cycle *c = r->c;
+	struct group *g = &c->groups[r->group];
+
+	/* Off the running list. */
+	for (struct req **p = &c->running; *p; p = &(*p)->next)
+		if (*p == r) {
+			*p = r->next;
+			break;
+		}
+	c->in_flight--;
+	if (!res->ok) {
+		group_fail(g, res, r->describe ? "DescribeImages" : "BatchGetImage");
+	} else if (r->describe) {
+		const char *next = cJSON_GetStringValue(cJSON_GetObjectItem(res->body, "nextToken"));
+		take_images(g, res->body);
+		if (next) {
+			cJSON *p = base_params(g), *f = cJSON_CreateObject();
+			if (p && f) {
+				cJSON_AddStringToObject(f, "tagStatus", "TAGGED");
+				cJSON_AddItemToObject(p, "filter", f);
+				cJSON_AddNumberToObject(p, "maxResults", IMAGES_PER_PAGE);
+				cJSON_AddStringToObject(p, "nextToken", next);
+			} else {
+				cJSON_Delete(f);
+			}
+			if (enqueue(c, r->group, true, p) == 0)
+				c->minimum++;
+		}
+	} else {
+		take_batch(g, res->body);
+	}
+	cJSON_Delete(r->params);
+	free(r);
+	pump(c);
+}
+
+/* Starts queued requests up to the cap; ends the cycle when nothing is left. */
+static void pump(struct cycle *c)
+{
+	int cap = c->cfg->max_requests_in_flight;
+
+	while (c->queue && c->in_flight < cap) {
+		struct req *r = c->queue;
+		struct group *g = &c->groups[r->group];
+		struct aws_call_spec spec = { .service = &aws_ecr,
+					      .operation = r->describe ? "DescribeImages" : "BatchGetImage",
+					      .params = r->params,
+					      .region = g->region };
+		c->queue = r->next;
+		if (g->failed || aws_call(c->w->d->aws, &spec, on_reply, r, &r->call) < 0) {
+			if (!g->failed) {
+				g->failed = true;
+				snprintf(g->code, sizeof(g->code), "EndpointError");
+				snprintf(g->error, sizeof(g->error), "no ECR endpoint for region '%s'", g->region);
+			}
+			cJSON_Delete(r->params);
+			free(r);
+			continue;
+		}
+		r->next = c->running;
+		c->running = r;
+		c->in_flight++;
+		c->requests++;
+	}
+	if (!c->queue && c->in_flight == 0)
+		cycle_done(c);
+}
+
+/* ---- evaluation ---------------------------------------------------------- */
+
+static bool excluded(const struct config_watch *w, const char *tag)
+{
+	for (size_t i = 0; i < w->n_exclude; i++)
+		if (fnmatch(w->exclude[i], tag, 0) == 0)
+			return true;
+	return false;
+}
+
+/* The tag a glob or semver watch follows now, and its digest; false when none matches. */
+static bool select_tag(const struct config_watch *w, const struct group *g, const char **ret_tag,
+		       const char **ret_digest)
+{
+	const char *best_tag = NULL, *best_digest = NULL;
+	struct semver best_v = { 0 };
+	double best_t = -1;
+
+	for (size_t i = 0; i < g->n_images; i++)
+		for (size_t t = 0; t < g->images[i].n_tags; t++) {
+			const char *tag = g->images[i].tags[t];
+			struct semver v;
+			if (excluded(w, tag))
+				continue;
+			if (w->rule == TAG_GLOB) {
+				if (fnmatch(w->glob, tag, 0) != 0)
+					continue;
+				/* the newest push wins; ties go to the greater tag, for a stable choice */
+				if (g->images[i].pushed_at > best_t ||
+				    (g->images[i].pushed_at == best_t && strcmp(tag, best_tag) > 0)) {
+					best_t = g->images[i].pushed_at;
+					best_tag = tag;
+					best_digest = g->images[i].digest;
+				}
+			} else if (semver_parse(tag, &v) == 0 &&
+				   semver_range_match(w->semver, &v, w->prerelease)) {
+				int cmp = best_tag ? semver_compare(&v, &best_v) : 1;
+				if (cmp > 0 || (cmp == 0 && strcmp(tag, best_tag) > 0)) {
+					best_v = v;
+					best_tag = tag;
+					best_digest = g->images[i].digest;
+				}
+			}
+		}
+	*ret_tag = best_tag;
+	*ret_digest = best_digest;
+	return best_tag != NULL;
+}
+
+static void observe(struct watcher *wt, struct strmap *next, const struct config_watch *w,
+		    const struct group *g, const char *key, const char *tag, const char *digest)
+{
+	const char *prev = strmap_get(wt->seen, key);
+	char *value = strdup(digest ? digest : MISSING);
+	const char *repo = w->repository;
+
+	if (!value || strmap_put(next, key, value, NULL) < 0) {
+		free(value);
+		return;
+	}
+	if (!digest) {
+		if (prev && !strcmp(prev, MISSING))
+			return; /* said already */
+		if (tag)
+			log_at(LOG_WARNING, NULL,
+			       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo }, { "IMAGE_TAG", tag }),
+			       "watch '%s': tag '%s' of '%s' does not exist in ECR (yet); checking again "
+			       "every poll",
+			       w->name, tag, repo);
+		else
+			log_at(LOG_WARNING, NULL, LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo }),
+			       "watch '%s': no tag of '%s' matches its rule (yet); checking again every poll",
+			       w->name, repo);
+		return;
+	}
+	if (!prev) {
+		log_at(LOG_INFO, NULL,
+		       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo }, { "IMAGE_TAG", tag },
+				  { "IMAGE_DIGEST", digest }),
+		       "watch '%s': '%s:%s' is at %s", w->name, repo, tag, digest);
+	} else if (strcmp(prev, digest) != 0) {
+		log_at(LOG_NOTICE, EVENT_DETECTED,
+		       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo }, { "IMAGE_TAG", tag },
+				  { "IMAGE_DIGEST", digest },
+				  { "PREVIOUS_DIGEST", strcmp(prev, MISSING) ? prev : NULL },
+				  { "ECR_REGISTRY", g->registry_id }, { "ECR_REGION", g->region }),
+		       "watch '%s': new digest of '%s:%s': %s", w->name, repo, tag, digest);
+	}
+}
+
+static void report_group(struct watcher *wt, struct strmap *errors_next, const struct group *g)
+{
+	const char *prev = strmap_get(wt->group_errors, g->key);
+	char secs[32];
+
+	if (!g->failed) {
+		if (prev)
+			log_at(LOG_NOTICE, NULL, LOG_FIELDS({ "ECR_REPOSITORY", g->repository }),
+			       "polling '%s' works again", g->repository);
+		return;
+	}
+	char *copy = strdup(g->code);
+	if (!copy || strmap_put(errors_next, g->key, copy, NULL) < 0) {
+		free(copy);
+		return;
+	}
+	if (prev && !strcmp(prev, g->code))
+		return; /* reported when it started */
+	snprintf(secs, sizeof(secs), "%llu", (unsigned long long)(wt->d->cfg->poll_interval_ms / 1000));
+	log_at(LOG_ERR, EVENT_POLL_FAILED,
+	       LOG_FIELDS({ "ECR_REPOSITORY", g->repository }, { "AWS_OPERATION", g->operation },
+			  { "AWS_ERROR_CODE", g->code },
+			  { "AWS_REQUEST_ID", *g->request_id ? g->request_id : NULL },
+			  { "ECR_REGION", g->region }),
+	       "polling '%s' failed: %s; trying again in %ss", g->repository, g->error, secs);
+}
+
+static void schedule(struct watcher *wt, const struct timespec *started)
+{
+	const struct config *cfg = wt->d->cfg;
+	struct timespec now;
+	double elapsed, delay;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	elapsed = (double)(now.tv_sec - started->tv_sec) + (double)(now.tv_nsec - started->tv_nsec) / 1e9;
+	delay = (double)cfg->poll_interval_ms / 1000.0 - elapsed;
+	if (delay < 0)
+		delay = 0;
+	if (cfg->jitter_ms)
+		delay += (double)(rand_r(&wt->rng) % (cfg->jitter_ms + 1)) / 1000.0;
+	ev_timer_stop(wt->d->loop, &wt->timer);
+	ev_timer_set(&wt->timer, delay, 0.0);
+	ev_timer_start(wt->d->loop, &wt->timer);
+}
+
+static void cycle_done(struct cycle *c)
+{
+	struct watcher *wt = c->w;
+	struct strmap *next = strmap_new(), *errors = strmap_new();
+	struct strmap *index = strmap_new();
+
+	if (next && errors && index) {
+		for (size_t i = 0; i < c->n_groups; i++) {
+			strmap_put(index, c->groups[i].key, &c->groups[i], NULL);
+			report_group(wt, errors, &c->groups[i]);
+		}
+		for (size_t i = 0; i < c->cfg->n_watches; i++) {
+			const struct config_watch *w = &c->cfg->watches[i];
+			char *gk = group_key(w->registry_id ? w->registry_id : "",
+					     watch_region(c->cfg, w, wt->d->region), w->repository);
+			const struct group *g = gk ? strmap_get(index, gk) : NULL;
+			char key[512];
+			free(gk);
+			if (!g)
+				continue;
+			if (g->failed) {
+				/* Keep what was known; nothing new can be said. */
+				for (size_t t = 0; t < (w->rule == TAG_GLOB || w->rule == TAG_SEMVER ? 1 : w->n_tags); t++) {
+					snprintf(key, sizeof(key), "%s\x1f%s", w->name,
+						 w->rule == TAG_GLOB || w->rule == TAG_SEMVER ? "*" : w->tags[t]);
+					const char *prev = strmap_get(wt->seen, key);
+					char *copy = prev ? strdup(prev) : NULL;
+					if (copy && strmap_put(next, key, copy, NULL) < 0)
+						free(copy);
+				}
+				continue;
+			}
+			if (w->rule == TAG_GLOB || w->rule == TAG_SEMVER) {
+				const char *tag = NULL, *digest = NULL;
+				select_tag(w, g, &tag, &digest);
+				snprintf(key, sizeof(key), "%s\x1f*", w->name);
+				observe(wt, next, w, g, key, tag, digest);
+			} else {
+				for (size_t t = 0; t < w->n_tags; t++) {
+					snprintf(key, sizeof(key), "%s\x1f%s", w->name, w->tags[t]);
+					observe(wt, next, w, g, key, w->tags[t], strmap_get(g->digests, w->tags[t]));
+				}
+			}
+		}
+		/* What is not watched any more is forgotten. */
+		strmap_free(wt->seen, free);
+		wt->seen = next;
+		next = NULL;
+		strmap_free(wt->group_errors, free);
+		wt->group_errors = errors;
+		errors = NULL;
+	}
+	strmap_free(next, free);
+	strmap_free(errors, free);
+	strmap_free(index, NULL);
+	wt->last_requests = c->requests;
+	wt->last_minimum = c->minimum;
+	log_at(LOG_DEBUG, NULL, NULL, "poll cycle: %zu watches, %zu repositories, %ld requests (minimum %ld)",
+	       c->cfg->n_watches, c->n_groups, c->requests, c->minimum);
+	struct timespec started = c->started;
+	wt->cycle = NULL;
+	cycle_free(c);
+	schedule(wt, &started);
+}
+
+static void start_cycle(struct watcher *wt)
+{
+	struct cycle *c = calloc(1, sizeof(*c));
+	struct strmap *index = strmap_new();
+
+	if (!c || !index) {
+		free(c);
+		strmap_free(index, NULL);
+		log_error("cannot start a poll cycle: out of memory; trying again in 10s");
+		ev_timer_set(&wt->timer, 10.0, 0.0);
+		ev_timer_start(wt->d->loop, &wt->timer);
+		return;
+	}
+	c->w = wt;
+	c->cfg = config_ref(wt->d->cfg);
+	clock_gettime(CLOCK_MONOTONIC, &c->started);
+	wt->cycle = c;
+	if (plan(c, index) < 0 || enqueue_all(c) < 0)
+		log_error("poll cycle: out of memory while planning; some repositories are skipped");
+	strmap_free(index, NULL);
+	pump(c);
+}
+
+static void on_timer(struct ev_loop *loop, struct ev_timer *t, int revents)
+{
+	struct watcher *wt = t->data;
+
+	(void)loop;
+	(void)revents;
+	if (!wt->cycle)
+		start_cycle(wt);
+}
+
+struct watcher *watcher_new(struct daemon *d)
+{
+	struct watcher *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->d = d;
+	w->seen = strmap_new();
+	w->group_errors = strmap_new();
+	w->rng = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)w;
+	ev_timer_init(&w->timer, on_timer, 0.0, 0.0);
+	w->timer.data = w;
+	if (!w->seen || !w->group_errors) {
+		watcher_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void watcher_free(struct watcher *w)
+{
+	if (!w)
+		return;
+	ev_timer_stop(w->d->loop, &w->timer);
+	cycle_free(w->cycle);
+	strmap_free(w->seen, free);
+	strmap_free(w->group_errors, free);
+	free(w);
+}
+
+void watcher_start(struct watcher *w)
+{
+	ev_timer_set(&w->timer, 0.0, 0.0);
+	ev_timer_start(w->d->loop, &w->timer);
+}
+
+void watcher_config_changed(struct watcher *w)
+{
+	if (!w->cycle)
+		watcher_start(w);
+	/* else: the cycle in progress ends on the old rules; the next uses the new */
+}
+
+void watcher_last_cycle(const struct watcher *w, long *ret_requests, long *ret_minimum)
+{
+	*ret_requests = w->last_requests;
+	*ret_minimum = w->last_minimum;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Observing ECR: every poll_interval (plus jitter) one cycle asks ECR for
+ * every watched tag with the fewest requests the API allows, then reports
+ * what changed: a new digest of a followed tag (DETECTED), a tag that is
+ * missing, a repository that cannot be read (POLL_FAILED) and its recovery.
+ *
+ * Requests per cycle, per (registry, region, repository): one BatchGetImage
+ * per 100 distinct fixed tags (tag/tags rules), plus, when any watch of it
+ * uses tag_glob or semver, one DescribeImages page per 1,000 tagged images.
+ */
+#ifndef ECR_WATCHER_H
+#define ECR_WATCHER_H
+
+#include <stddef.h>
+
+struct daemon;
+struct watcher;
+
+struct watcher *watcher_new(struct daemon *d);
+
+/* Cancels a cycle in progress and frees. NULL is a no-op. */
+void watcher_free(struct watcher *w);
+
+/* Starts polling: the first cycle at once. */
+void watcher_start(struct watcher *w);
+
+/* d->cfg changed: the next cycle uses it (one starts now unless one is running). */
+void watcher_config_changed(struct watcher *w);
+
+/* Requests the last completed cycle made, and the minimum the API allows for it. */
+void watcher_last_cycle(const struct watcher *w, long *ret_requests, long *ret_minimum);
+
+#endif
