@@ -150,7 +150,8 @@ size_t strmap_size(const struct strmap *m)
 	return m->n;
 }
 
-void strmap_each(const struct strmap *m, void (*fn)(const char *key, void *value, void *ctx), void *ctx)
+void strmap_each(const struct strmap *m, void (*fn)(const char *key, void *value, void *ctx),
+		 void *ctx)
 {
 	for (size_t i = 0; i < m->cap; i++)
 		if (m->slots[i].key)

@@ -19,7 +19,8 @@ void strmap_free(struct strmap *m, void (*free_value)(void *));
 /* The value for key, or NULL. */
 void *strmap_get(const struct strmap *m, const char *key);
 
-/* Sets key to value; *ret_old (if not NULL) gets the value it replaces (NULL if none). Returns 0 or -ENOMEM. */
+/* Sets key to value; *ret_old (if not NULL) gets the value it replaces (NULL if none). Returns 0 or
+ * -ENOMEM. */
 int strmap_put(struct strmap *m, const char *key, void *value, void **ret_old);
 
 /* Removes key; returns its value or NULL. */
@@ -28,6 +29,7 @@ void *strmap_remove(struct strmap *m, const char *key);
 size_t strmap_size(const struct strmap *m);
 
 /* Calls fn for every entry, in no particular order; fn must not change the map. */
-void strmap_each(const struct strmap *m, void (*fn)(const char *key, void *value, void *ctx), void *ctx);
+void strmap_each(const struct strmap *m, void (*fn)(const char *key, void *value, void *ctx),
+		 void *ctx);
 
 #endif

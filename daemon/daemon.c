@@ -53,7 +53,8 @@ static void warn_restart_only(const struct config *old, const struct config *new
 		strbuf_puts(&what, " event_queue");
 #undef DIFF
 	if (what.len)
-		log_warning("these settings changed and apply only after a restart:%s", strbuf_str(&what));
+		log_warning("these settings changed and apply only after a restart:%s",
+			    strbuf_str(&what));
 	strbuf_done(&what);
 }
 
@@ -71,8 +72,10 @@ static void reload(struct daemon *d)
 		for (size_t i = 0; i < errs.n; i++)
 			strbuf_printf(&all, "%s%s", i ? "\n" : "", errs.items[i].text);
 		log_at(LOG_ERR, EVENT_CONFIG_REJECTED,
-		       LOG_FIELDS({ "CONFIG_FILE", d->config_file }, { "CONFIG_ERRORS", strbuf_str(&all) }),
-		       "configuration rejected (%zu error%s); the previous configuration stays in force",
+		       LOG_FIELDS({ "CONFIG_FILE", d->config_file },
+				  { "CONFIG_ERRORS", strbuf_str(&all) }),
+		       "configuration rejected (%zu error%s); the previous configuration stays in "
+		       "force",
 		       errs.n, errs.n == 1 ? "" : "s");
 		for (size_t i = 0; i < errs.n; i++)
 			log_at(LOG_ERR, NULL, NULL, "  %s", errs.items[i].text);
@@ -86,7 +89,8 @@ static void reload(struct daemon *d)
 	d->cfg = cfg;
 	log_max_priority = priority_of(cfg->log_level);
 	log_at(LOG_NOTICE, EVENT_CONFIG_RELOADED, LOG_FIELDS({ "CONFIG_FILE", d->config_file }),
-	       "configuration reloaded: %zu watches, %zu targets", cfg->n_watches, config_target_count(cfg));
+	       "configuration reloaded: %zu watches, %zu targets", cfg->n_watches,
+	       config_target_count(cfg));
 	watcher_config_changed(d->watcher);
 }
 
@@ -116,7 +120,8 @@ static int setup(struct daemon *d)
 		return EX_CONFIG;
 	}
 	if (!endpoint_valid_region(d->region)) {
-		log_error("cannot start: region '%s' (from %s) is not an AWS region name", d->region, src);
+		log_error("cannot start: region '%s' (from %s) is not an AWS region name",
+			  d->region, src);
 		return EX_CONFIG;
 	}
 	ao.region = d->region;
@@ -125,8 +130,10 @@ static int setup(struct daemon *d)
 		ao.endpoints[i] = d->cfg->endpoints[i];
 	d->http = http_client_new(d->loop, &ho);
 	d->signer = sigv4_signer_new();
-	struct cred_options co = { d->loop, d->http, d->signer, d->cfg->profile, d->region,
-				   d->cfg->endpoints[AWS_SERVICE_STS], 0 };
+	struct cred_options co = { d->loop,   d->http,
+				   d->signer, d->cfg->profile,
+				   d->region, d->cfg->endpoints[AWS_SERVICE_STS],
+				   0 };
 	d->creds = d->http && d->signer ? cred_chain_new(&co) : NULL;
 	d->aws = d->creds ? aws_client_new(d->loop, d->http, d->signer, d->creds, &ao, &w) : NULL;
 	d->watcher = d->aws ? watcher_new(d) : NULL;
@@ -178,7 +185,8 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 	rc = setup(&d);
 	if (rc == EX_OK) {
 		log_at(LOG_NOTICE, EVENT_STARTED, LOG_FIELDS({ "CONFIG_FILE", config_file }),
-		       "started: %zu watches, %zu targets; observing ECR (this build reports new digests; "
+		       "started: %zu watches, %zu targets; observing ECR (this build reports new "
+		       "digests; "
 		       "the deploy engine is not part of it yet)",
 		       cfg->n_watches, config_target_count(cfg));
 		watcher_start(d.watcher);

@@ -28,16 +28,16 @@ void log_event(int priority, const char *message_id, const struct log_field *fie
 
 #define LOG_FIELDS(...) ((const struct log_field[]){ __VA_ARGS__, { NULL, NULL } })
 
-#define log_at(priority, message_id, fields, ...)                          \
-	do {                                                               \
-		if ((priority) <= log_max_priority)                        \
+#define log_at(priority, message_id, fields, ...)                             \
+	do {                                                                  \
+		if ((priority) <= log_max_priority)                           \
 			log_event(priority, message_id, fields, __VA_ARGS__); \
 	} while (0)
 
-#define log_error(...) log_at(LOG_ERR, NULL, NULL, __VA_ARGS__)
+#define log_error(...)   log_at(LOG_ERR, NULL, NULL, __VA_ARGS__)
 #define log_warning(...) log_at(LOG_WARNING, NULL, NULL, __VA_ARGS__)
-#define log_notice(...) log_at(LOG_NOTICE, NULL, NULL, __VA_ARGS__)
-#define log_info(...) log_at(LOG_INFO, NULL, NULL, __VA_ARGS__)
-#define log_debug(...) log_at(LOG_DEBUG, NULL, NULL, __VA_ARGS__)
+#define log_notice(...)  log_at(LOG_NOTICE, NULL, NULL, __VA_ARGS__)
+#define log_info(...)    log_at(LOG_INFO, NULL, NULL, __VA_ARGS__)
+#define log_debug(...)   log_at(LOG_DEBUG, NULL, NULL, __VA_ARGS__)
 
 #endif

@@ -16,9 +16,9 @@
 #include "semver.h"
 #include "strmap.h"
 
-#define TAGS_PER_CALL 100
+#define TAGS_PER_CALL   100
 #define IMAGES_PER_PAGE 1000
-#define MISSING "-" /* a seen-map value: the tag did not exist */
+#define MISSING         "-" /* a seen-map value: the tag did not exist */
 
 struct image {
 	char *digest;
@@ -71,7 +71,7 @@ struct watcher {
 	struct daemon *d;
 	struct ev_timer timer;
 	struct cycle *cycle;
-	struct strmap *seen;	     /* "watch\x1ftag" -> digest or MISSING */
+	struct strmap *seen;         /* "watch\x1ftag" -> digest or MISSING */
 	struct strmap *group_errors; /* group key -> error code */
 	long last_requests, last_minimum;
 	unsigned rng;
@@ -160,7 +160,8 @@ static int plan(struct cycle *c, struct strmap *index)
 			g->region = region;
 			g->repository = w->repository;
 			g->digests = strmap_new();
-			if (!g->digests || strmap_put(index, key, (void *)(uintptr_t)(c->n_groups + 1), NULL) < 0)
+			if (!g->digests ||
+			    strmap_put(index, key, (void *)(uintptr_t)(c->n_groups + 1), NULL) < 0)
 				return -ENOMEM;
 			c->n_groups++;
 		}
@@ -239,8 +240,9 @@ static int enqueue_all(struct cycle *c)
 				cJSON_AddItemToArray(ids, id);
 			}
 			cJSON_AddItemToObject(p, "imageIds", ids);
-			cJSON_AddItemToObject(p, "acceptedMediaTypes",
-					      cJSON_CreateStringArray(media, sizeof(media) / sizeof(media[0])));
+			cJSON_AddItemToObject(
+			    p, "acceptedMediaTypes",
+			    cJSON_CreateStringArray(media, sizeof(media) / sizeof(media[0])));
 			if (enqueue(c, i, false, p) < 0)
 				return -ENOMEM;
 			c->minimum++;
@@ -297,7 +299,8 @@ static void take_batch(struct group *g, const cJSON *body)
 	{
 		const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(f, "failureCode"));
 		if (code && strcmp(code, "ImageNotFound") != 0 && !g->failed) {
-			const char *reason = cJSON_GetStringValue(cJSON_GetObjectItem(f, "failureReason"));
+			const char *reason =
+			    cJSON_GetStringValue(cJSON_GetObjectItem(f, "failureReason"));
 			g->failed = true;
 			snprintf(g->code, sizeof(g->code), "%s", code);
 			snprintf(g->operation, sizeof(g->operation), "BatchGetImage");
@@ -332,7 +335,8 @@ static void take_images(struct group *g, const cJSON *body)
 			free(x->tags);
 			continue;
 		}
-		cJSON_ArrayForEach(t, tags) if (cJSON_IsString(t)) x->tags[x->n_tags++] = strdup(t->valuestring);
+		cJSON_ArrayForEach(t, tags) if (cJSON_IsString(t)) x->tags[x->n_tags++] =
+		    strdup(t->valuestring);
 		g->n_images++;
 	}
 }
@@ -353,7 +357,8 @@ static void on_reply(struct aws_result *res, void *userdata)
 	if (!res->ok) {
 		group_fail(g, res, r->describe ? "DescribeImages" : "BatchGetImage");
 	} else if (r->describe) {
-		const char *next = cJSON_GetStringValue(cJSON_GetObjectItem(res->body, "nextToken"));
+		const char *next =
+		    cJSON_GetStringValue(cJSON_GetObjectItem(res->body, "nextToken"));
 		take_images(g, res->body);
 		if (next) {
 			cJSON *p = base_params(g), *f = cJSON_CreateObject();
@@ -385,7 +390,8 @@ static void pump(struct cycle *c)
 		struct req *r = c->queue;
 		struct group *g = &c->groups[r->group];
 		struct aws_call_spec spec = { .service = &aws_ecr,
-					      .operation = r->describe ? "DescribeImages" : "BatchGetImage",
+					      .operation =
+						  r->describe ? "DescribeImages" : "BatchGetImage",
 					      .params = r->params,
 					      .region = g->region };
 		c->queue = r->next;
@@ -393,7 +399,8 @@ static void pump(struct cycle *c)
 			if (!g->failed) {
 				g->failed = true;
 				snprintf(g->code, sizeof(g->code), "EndpointError");
-				snprintf(g->error, sizeof(g->error), "no ECR endpoint for region '%s'", g->region);
+				snprintf(g->error, sizeof(g->error),
+					 "no ECR endpoint for region '%s'", g->region);
 			}
 			cJSON_Delete(r->params);
 			free(r);
@@ -435,9 +442,11 @@ static bool select_tag(const struct config_watch *w, const struct group *g, cons
 			if (w->rule == TAG_GLOB) {
 				if (fnmatch(w->glob, tag, 0) != 0)
 					continue;
-				/* the newest push wins; ties go to the greater tag, for a stable choice */
+				/* the newest push wins; ties go to the greater tag, for a stable
+				 * choice */
 				if (g->images[i].pushed_at > best_t ||
-				    (g->images[i].pushed_at == best_t && strcmp(tag, best_tag) > 0)) {
+				    (g->images[i].pushed_at == best_t &&
+				     strcmp(tag, best_tag) > 0)) {
 					best_t = g->images[i].pushed_at;
 					best_tag = tag;
 					best_digest = g->images[i].digest;
@@ -473,25 +482,29 @@ static void observe(struct watcher *wt, struct strmap *next, const struct config
 			return; /* said already */
 		if (tag)
 			log_at(LOG_WARNING, NULL,
-			       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo }, { "IMAGE_TAG", tag }),
-			       "watch '%s': tag '%s' of '%s' does not exist in ECR (yet); checking again "
+			       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo },
+					  { "IMAGE_TAG", tag }),
+			       "watch '%s': tag '%s' of '%s' does not exist in ECR (yet); checking "
+			       "again "
 			       "every poll",
 			       w->name, tag, repo);
 		else
-			log_at(LOG_WARNING, NULL, LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo }),
-			       "watch '%s': no tag of '%s' matches its rule (yet); checking again every poll",
+			log_at(LOG_WARNING, NULL,
+			       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo }),
+			       "watch '%s': no tag of '%s' matches its rule (yet); checking again "
+			       "every poll",
 			       w->name, repo);
 		return;
 	}
 	if (!prev) {
 		log_at(LOG_INFO, NULL,
-		       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo }, { "IMAGE_TAG", tag },
-				  { "IMAGE_DIGEST", digest }),
+		       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo },
+				  { "IMAGE_TAG", tag }, { "IMAGE_DIGEST", digest }),
 		       "watch '%s': '%s:%s' is at %s", w->name, repo, tag, digest);
 	} else if (strcmp(prev, digest) != 0) {
 		log_at(LOG_NOTICE, EVENT_DETECTED,
-		       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo }, { "IMAGE_TAG", tag },
-				  { "IMAGE_DIGEST", digest },
+		       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo },
+				  { "IMAGE_TAG", tag }, { "IMAGE_DIGEST", digest },
 				  { "PREVIOUS_DIGEST", strcmp(prev, MISSING) ? prev : NULL },
 				  { "ECR_REGISTRY", g->registry_id }, { "ECR_REGION", g->region }),
 		       "watch '%s': new digest of '%s:%s': %s", w->name, repo, tag, digest);
@@ -516,7 +529,8 @@ static void report_group(struct watcher *wt, struct strmap *errors_next, const s
 	}
 	if (prev && !strcmp(prev, g->code))
 		return; /* reported when it started */
-	snprintf(secs, sizeof(secs), "%llu", (unsigned long long)(wt->d->cfg->poll_interval_ms / 1000));
+	snprintf(secs, sizeof(secs), "%llu",
+		 (unsigned long long)(wt->d->cfg->poll_interval_ms / 1000));
 	log_at(LOG_ERR, EVENT_POLL_FAILED,
 	       LOG_FIELDS({ "ECR_REPOSITORY", g->repository }, { "AWS_OPERATION", g->operation },
 			  { "AWS_ERROR_CODE", g->code },
@@ -532,7 +546,8 @@ static void schedule(struct watcher *wt, const struct timespec *started)
 	double elapsed, delay;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	elapsed = (double)(now.tv_sec - started->tv_sec) + (double)(now.tv_nsec - started->tv_nsec) / 1e9;
+	elapsed =
+	    (double)(now.tv_sec - started->tv_sec) + (double)(now.tv_nsec - started->tv_nsec) / 1e9;
 	delay = (double)cfg->poll_interval_ms / 1000.0 - elapsed;
 	if (delay < 0)
 		delay = 0;
@@ -565,9 +580,14 @@ static void cycle_done(struct cycle *c)
 				continue;
 			if (g->failed) {
 				/* Keep what was known; nothing new can be said. */
-				for (size_t t = 0; t < (w->rule == TAG_GLOB || w->rule == TAG_SEMVER ? 1 : w->n_tags); t++) {
+				for (size_t t = 0;
+				     t <
+				     (w->rule == TAG_GLOB || w->rule == TAG_SEMVER ? 1 : w->n_tags);
+				     t++) {
 					snprintf(key, sizeof(key), "%s\x1f%s", w->name,
-						 w->rule == TAG_GLOB || w->rule == TAG_SEMVER ? "*" : w->tags[t]);
+						 w->rule == TAG_GLOB || w->rule == TAG_SEMVER
+						     ? "*"
+						     : w->tags[t]);
 					const char *prev = strmap_get(wt->seen, key);
 					char *copy = prev ? strdup(prev) : NULL;
 					if (copy && strmap_put(next, key, copy, NULL) < 0)
@@ -583,7 +603,8 @@ static void cycle_done(struct cycle *c)
 			} else {
 				for (size_t t = 0; t < w->n_tags; t++) {
 					snprintf(key, sizeof(key), "%s\x1f%s", w->name, w->tags[t]);
-					observe(wt, next, w, g, key, w->tags[t], strmap_get(g->digests, w->tags[t]));
+					observe(wt, next, w, g, key, w->tags[t],
+						strmap_get(g->digests, w->tags[t]));
 				}
 			}
 		}
@@ -600,7 +621,8 @@ static void cycle_done(struct cycle *c)
 	strmap_free(index, NULL);
 	wt->last_requests = c->requests;
 	wt->last_minimum = c->minimum;
-	log_at(LOG_DEBUG, NULL, NULL, "poll cycle: %zu watches, %zu repositories, %ld requests (minimum %ld)",
+	log_at(LOG_DEBUG, NULL, NULL,
+	       "poll cycle: %zu watches, %zu repositories, %ld requests (minimum %ld)",
 	       c->cfg->n_watches, c->n_groups, c->requests, c->minimum);
 	struct timespec started = c->started;
 	wt->cycle = NULL;
@@ -626,7 +648,8 @@ static void start_cycle(struct watcher *wt)
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	wt->cycle = c;
 	if (plan(c, index) < 0 || enqueue_all(c) < 0)
-		log_error("poll cycle: out of memory while planning; some repositories are skipped");
+		log_error(
+		    "poll cycle: out of memory while planning; some repositories are skipped");
 	strmap_free(index, NULL);
 	pump(c);
 }

@@ -2,8 +2,8 @@
 /*
  * Replays fuzz corpora without libFuzzer: runs LLVMFuzzerTestOneInput on
  * every file in the directories given. A crash or a sanitizer report ends
- * the process (and fails the suite); otherwise it prints
- * "fuzz: N passed, 0 failed".
+ * the process (and fails the suite). The replay of each corpus directory
+ * counts as one test: "fuzz: N passed, M failed" over the directories.
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -44,6 +44,7 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		DIR *d = opendir(argv[i]);
 		struct dirent *e;
+		int inputs = 0, unreadable = 0;
 
 		if (!d) {
 			fprintf(stderr, "fuzz: cannot open corpus '%s'\n", argv[i]);
@@ -57,12 +58,18 @@ int main(int argc, char **argv)
 			snprintf(path, sizeof(path), "%s/%s", argv[i], e->d_name);
 			if (replay_file(path) < 0) {
 				fprintf(stderr, "fuzz: cannot read '%s'\n", path);
-				failed++;
+				unreadable++;
 			} else {
-				passed++;
+				inputs++;
 			}
 		}
 		closedir(d);
+		printf("%s %s: %d inputs replayed\n", unreadable || !inputs ? "FAIL" : "ok  ",
+		       argv[i], inputs);
+		if (unreadable || !inputs)
+			failed++;
+		else
+			passed++;
 	}
 	printf("fuzz: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;

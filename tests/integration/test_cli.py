@@ -9,7 +9,6 @@ from harness import ROOT, check, check_eq, daemon_path
 
 EX_USAGE = 64
 EX_NOINPUT = 66
-EX_UNAVAILABLE = 69
 
 
 def makefile_version():
@@ -77,8 +76,11 @@ def test_missing_config_file(ctx):
     check(missing in err and "No such file" in err, "stderr names the file: %r" % err)
 
 
-def test_no_engine_is_said_plainly(ctx):
+def test_no_region_anywhere_is_a_config_error(ctx):
     conf = ctx.write("c.json", "{}\n")
-    status, out, err = ctx.run([daemon_path(), "--config", conf])
-    check_eq(status, EX_UNAVAILABLE, "exit status")
-    check("no watch engine" in err, "stderr says what is missing: %r" % err)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["HOME"] = ctx.path()
+    status, out, err = ctx.run([daemon_path(), "--config", conf], env=env)
+    check_eq(status, 78, "exit status")
+    check("no region: set it in the configuration, AWS_REGION, AWS_DEFAULT_REGION or profile 'default'" in err,
+          "says where a region may come from: %r" % err)

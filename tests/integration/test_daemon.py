@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: MIT
+"""The running daemon against awssim: detection of new digests with the
+fewest requests, live reload (applied, rejected with the old rules kept),
+and a clean stop."""
+
+import json
+import os
+import signal
+import time
+
+from harness import SIM_KEY, Sim, check, check_eq, daemon_path, wait_for
+
+EVENT_DETECTED = "6c8950813d3c48e982e3bf0b11bd17af"
+EVENT_RELOADED = "6a8da2d90ba14ef9ac3223977a865491"
+EVENT_REJECTED = "f19694e7cd004bc881572e29ad78f0fa"
+EVENT_STOPPING = "86682dd8e48845cd8b0c1447238a5012"
+EVENT_POLL_FAILED = "551228da42b8448f961a49f2d4aa3870"
+
+
+def target(service):
+    return [{"cluster": "prod", "service": service, "container": "app"}]
+
+
+def watch(name, repo, **rule):
+    return dict(name=name, repository=repo, targets=target(name), **rule)
+
+
+def start(ctx, sim, watches, **settings):
+    os.makedirs(ctx.path("etc", "conf.d"), exist_ok=True)
+    cfg = dict({"aws": {"region": "us-east-1"}, "poll_interval": "10s", "log_level": "debug",
+                "watches": watches}, **settings)
+    main = ctx.write(os.path.join("etc", "ecr-deployd.json"), json.dumps(cfg, indent=1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=SIM_KEY[0], AWS_SECRET_ACCESS_KEY=SIM_KEY[1], AWS_ENDPOINT_URL=sim.url,
+               AWS_EC2_METADATA_DISABLED="true", HOME=ctx.path())
+    p = ctx.spawn([daemon_path(), "-c", main], env=env, name="ecr-deployd")
+    return p, main
+
+
+def cycles(p):
+    return p.read_stderr().count("poll cycle:")
+
+
+def lines_with(p, text):
+    return [l for l in p.read_stderr().splitlines() if text in l]
+
+
+def test_detects_new_digests(ctx):
+    sim = Sim(ctx, seed={"repositories": [
+        {"name": "team/web", "images": [{"tag": "prod", "seed": "a"}, {"tag": "v1.4.0", "seed": "b"},
+                                        {"tag": "v2.0.0", "seed": "c"}]},
+        {"name": "team/api", "images": [{"tag": "release-1", "seed": "r1"}]}]})
+    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod"),
+                            watch("web-1x", "team/web", semver="^1.4"),
+                            watch("api", "team/api", tag_glob="release-*"),
+                            watch("missing", "team/web", tag="nope")])
+    wait_for(lambda: cycles(p) >= 1, 15, "the first poll cycle")
+    err = p.read_stderr()
+    check("'team/web:prod' is at sha256:" in err, "first sighting logged")
+    check("'team/web:v1.4.0' is at" in err, "semver follows the highest match (not v2.0.0)")
+    check("tag 'nope' of 'team/web' does not exist" in err, "a missing tag is reported")
+    check(EVENT_DETECTED not in err, "no DETECTED for what was already there")
+    new_prod = sim.push("team/web", "prod", seed="a2")
+    new_14 = sim.push("team/web", "v1.4.1", seed="b2")
+    sim.push("team/web", "v2.1.0", seed="c2")
+    sim.push("team/api", "release-2", seed="r2")
+    wait_for(lambda: len(lines_with(p, EVENT_DETECTED)) >= 3, 25, "three DETECTED events")
+    det = lines_with(p, EVENT_DETECTED)
+    check_eq(len(det), 3, "exactly three: %s" % det)
+    check(any("IMAGE_TAG=prod" in l and "IMAGE_DIGEST=" + new_prod in l and "PREVIOUS_DIGEST=sha256:" in l
+              for l in det), "prod moved")
+    check(any("WATCH=web-1x" in l and "IMAGE_TAG=v1.4.1" in l and new_14 in l for l in det), "^1.4 moved to v1.4.1")
+    check(any("WATCH=api" in l and "IMAGE_TAG=release-2" in l for l in det), "the glob follows the newest push")
+    check_eq(len(lines_with(p, "does not exist")), 1, "the missing tag is reported once, not every cycle")
+
+
+def test_requests_per_cycle_are_the_api_minimum(ctx):
+    tags = ["t%03d" % i for i in range(150)]
+    sim = Sim(ctx, seed={"repositories": [
+        {"name": "many", "images": [{"tag": t, "seed": t} for t in tags]},
+        {"name": "few", "images": [{"tag": "a", "seed": "a"}]}]})
+    watches = [watch("w%03d" % i, "many", tag=t) for i, t in enumerate(tags)]
+    watches.append(watch("few-a", "few", tag="a"))
+    watches.append(watch("few-glob", "few", tag_glob="*"))
+    p, _ = start(ctx, sim, watches)
+    wait_for(lambda: cycles(p) >= 1, 20, "a poll cycle")
+    line = lines_with(p, "poll cycle:")[0]
+    # many: 150 fixed tags -> 2 BatchGetImage; few: 1 BatchGetImage + 1 DescribeImages page.
+    check("152 watches, 2 repositories, 4 requests (minimum 4)" in line, line)
+    ecr = sim.requests(service="ecr")
+    check_eq(sorted((r["operation"], r["params"]["repositoryName"]) for r in ecr),
+             sorted([("BatchGetImage", "many"), ("BatchGetImage", "many"), ("BatchGetImage", "few"),
+                     ("DescribeImages", "few")]), "what ECR saw")
+    check_eq(sorted(len(r["params"]["imageIds"]) for r in ecr if r["params"]["repositoryName"] == "many"),
+             [50, 100], "at most 100 image ids per call")
+
+
+def test_reload_applies_a_valid_change(ctx):
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]},
+                                          {"name": "team/api", "images": [{"tag": "prod", "seed": "b"}]}]})
+    p, main = start(ctx, sim, [watch("web", "team/web", tag="prod")])
+    wait_for(lambda: cycles(p) >= 1, 15, "the first cycle")
+    ctx.write(os.path.join("etc", "conf.d", "10-api.json"),
+              json.dumps({"watches": [watch("api", "team/api", tag="prod")]}))
+    cfg = json.load(open(main))
+    cfg["watches"] = []
+    ctx.write(os.path.join("etc", "ecr-deployd.json"), json.dumps(cfg))
+    since = sim.control("GET", "/requests")["last"]
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: lines_with(p, EVENT_RELOADED), 10, "CONFIG_RELOADED")
+    check("configuration reloaded: 1 watches, 1 targets" in p.read_stderr(), "the new rules")
+    wait_for(lambda: sim.requests(since=since, service="ecr"), 10, "a poll on the new rules")
+    wait_for(lambda: cycles(p) >= 2, 15, "the cycle after the reload")
+    repos = {r["params"]["repositoryName"] for r in sim.requests(since=since, service="ecr")}
+    check_eq(repos, {"team/api"}, "the removed watch is no longer polled; the added one is")
+    check("'team/api:prod' is at" in p.read_stderr(), "the added watch started")
+    check(p.alive(), "still running")
+
+
+def test_reload_rejects_a_broken_drop_in_and_keeps_the_old_rules(ctx):
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
+    p, main = start(ctx, sim, [watch("web", "team/web", tag="prod")])
+    wait_for(lambda: cycles(p) >= 1, 15, "the first cycle")
+    bad = ctx.write(os.path.join("etc", "conf.d", "50-broken.json"),
+                    '{"watches": [{"name": "web", "repository": "Team/API", "tag": "prod"}]}')
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: lines_with(p, EVENT_REJECTED), 10, "CONFIG_REJECTED")
+    rej = lines_with(p, EVENT_REJECTED)[0]
+    check("previous configuration stays in force" in rej, "says what happens next: %s" % rej)
+    err = p.read_stderr()
+    check("%s:1:44: watches[0].repository: 'Team/API'" % bad in err, "names the place and value")
+    check("'targets' is required" in err and "already used by the watch" in err, "every error")
+    # The old rules keep working: a push is still detected.
+    digest = sim.push("team/web", "prod", seed="a2")
+    wait_for(lambda: lines_with(p, EVENT_DETECTED), 25, "detection on the old rules")
+    check(digest in lines_with(p, EVENT_DETECTED)[0], "the new digest")
+    check(p.alive(), "still running")
+
+
+def test_sigterm_stops_promptly(ctx):
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
+    sim.fault("ecr.*", "delay", delay=5, rate=1.0)  # a poll is in flight when the signal comes
+    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")])
+    wait_for(lambda: sim.control("GET", "/health")["inflight"] >= 1, 10, "a request in flight")
+    t0 = time.monotonic()
+    p.signal(signal.SIGTERM)
+    status = p.wait(5)
+    took = time.monotonic() - t0
+    check_eq(status, 0, "exit status")
+    check(took < 2, "stopped within a few seconds, mid-request (%.2fs)" % took)
+    check(lines_with(p, EVENT_STOPPING), "STOPPING logged")
+
+
+def test_poll_failures_are_reported_once_and_recovery_too(ctx):
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
+    sim.fault("ecr.BatchGetImage", "500", rate=1.0)
+    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")])
+    wait_for(lambda: cycles(p) >= 2, 25, "two failing cycles")
+    failed = lines_with(p, EVENT_POLL_FAILED)
+    check_eq(len(failed), 1, "one POLL_FAILED for a lasting failure: %s" % failed)
+    check("AWS_ERROR_CODE=ServerException" in failed[0] and "trying again in 10s" in failed[0], failed[0])
+    sim.control("DELETE", "/faults")
+    wait_for(lambda: lines_with(p, "works again"), 15, "recovery reported")
