@@ -42,6 +42,8 @@ UNIT_SRC   := $(sort $(wildcard tests/unit/*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o) $(CONFIG_SRC:%.c=$(B)/obj/%.o)
 DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/obj/%.o)
+# The daemon's modules without main(), for the unit tests.
+DAEMON_LIB_OBJ := $(filter-out $(B)/obj/daemon/main.o,$(DAEMON_OBJ))
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 
 BIN  := $(B)/ecr-deployd
@@ -87,10 +89,10 @@ $(B)/obj/daemon/main.o: $(B)/gen/version.h
 $(BIN): $(DAEMON_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(UNIT): $(UNIT_OBJ) $(COMMON_OBJ)
+$(UNIT): $(UNIT_OBJ) $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(UNIT_OBJ): CPPFLAGS += -Itests/unit
+$(UNIT_OBJ): CPPFLAGS += -Itests/unit -Idaemon
 
 $(B)/awscall: $(B)/obj/tests/tools/awscall.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

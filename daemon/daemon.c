@@ -17,6 +17,7 @@
 #include "events.h"
 #include "log.h"
 #include "profile.h"
+#include "state.h"
 #include "strbuf.h"
 #include "watcher.h"
 
@@ -124,6 +125,17 @@ static int setup(struct daemon *d)
 			  d->region, src);
 		return EX_CONFIG;
 	}
+	char *warning = NULL;
+	int r = state_open(d->cfg->state_dir, &d->state, &warning, why, sizeof(why));
+	if (r < 0) {
+		log_error("cannot start: %s", why);
+		return EX_CANTCREAT;
+	}
+	if (warning) {
+		log_at(LOG_ERR, NULL, LOG_FIELDS({ "STATE_FILE", state_path(d->state) }), "%s",
+		       warning);
+		free(warning);
+	}
 	ao.region = d->region;
 	ao.fips = d->cfg->fips;
 	for (int i = 0; i < AWS_SERVICE_COUNT; i++)
@@ -147,7 +159,12 @@ static int setup(struct daemon *d)
 
 static void teardown(struct daemon *d)
 {
+	char why[600];
+
 	watcher_free(d->watcher);
+	if (d->state && state_save(d->state, why, sizeof(why)) < 0)
+		log_error("%s; what was seen since the last write is lost", why);
+	state_free(d->state);
 	aws_client_free(d->aws);
 	cred_provider_free(d->creds);
 	sigv4_signer_free(d->signer);

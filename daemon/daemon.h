@@ -14,6 +14,7 @@
 #include "http.h"
 #include "sigv4.h"
 
+struct state;
 struct watcher;
 
 struct daemon {
@@ -26,6 +27,7 @@ struct daemon {
 	struct sigv4_signer *signer;
 	struct cred_provider *creds;
 	struct aws_client *aws;
+	struct state *state;
 	struct watcher *watcher;
 	struct ev_signal sighup, sigterm, sigint;
 	int exit_code;

@@ -14,11 +14,11 @@
 #include "events.h"
 #include "log.h"
 #include "semver.h"
+#include "state.h"
 #include "strmap.h"
 
 #define TAGS_PER_CALL   100
 #define IMAGES_PER_PAGE 1000
-#define MISSING         "-" /* a seen-map value: the tag did not exist */
 
 struct image {
 	char *digest;
@@ -71,9 +71,10 @@ struct watcher {
 	struct daemon *d;
 	struct ev_timer timer;
 	struct cycle *cycle;
-	struct strmap *seen;         /* "watch\x1ftag" -> digest or MISSING */
+	struct strmap *missing;      /* "watch\x1ftag" of tags found missing (reported once) */
 	struct strmap *group_errors; /* group key -> error code */
 	long last_requests, last_minimum;
+	bool state_error; /* the last save failed (reported once) */
 	unsigned rng;
 };
 
@@ -466,19 +467,20 @@ static bool select_tag(const struct config_watch *w, const struct group *g, cons
 	return best_tag != NULL;
 }
 
-static void observe(struct watcher *wt, struct strmap *next, const struct config_watch *w,
-		    const struct group *g, const char *key, const char *tag, const char *digest)
+/* One sighting of (watch, tag): tag_key is the tag, or "*" for the pick of a glob or semver rule.
+ */
+static void observe(struct watcher *wt, struct strmap *missing_next, const struct config_watch *w,
+		    const struct group *g, const char *tag_key, const char *tag, const char *digest)
 {
-	const char *prev = strmap_get(wt->seen, key);
-	char *value = strdup(digest ? digest : MISSING);
+	struct state *st = wt->d->state;
+	const char *prev = state_seen(st, w->name, tag_key);
 	const char *repo = w->repository;
+	char mkey[512];
 
-	if (!value || strmap_put(next, key, value, NULL) < 0) {
-		free(value);
-		return;
-	}
+	snprintf(mkey, sizeof(mkey), "%s\x1f%s", w->name, tag_key);
 	if (!digest) {
-		if (prev && !strcmp(prev, MISSING))
+		strmap_put(missing_next, mkey, (void *)1, NULL);
+		if (strmap_get(wt->missing, mkey))
 			return; /* said already */
 		if (tag)
 			log_at(LOG_WARNING, NULL,
@@ -505,10 +507,12 @@ static void observe(struct watcher *wt, struct strmap *next, const struct config
 		log_at(LOG_NOTICE, EVENT_DETECTED,
 		       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo },
 				  { "IMAGE_TAG", tag }, { "IMAGE_DIGEST", digest },
-				  { "PREVIOUS_DIGEST", strcmp(prev, MISSING) ? prev : NULL },
-				  { "ECR_REGISTRY", g->registry_id }, { "ECR_REGION", g->region }),
+				  { "PREVIOUS_DIGEST", prev }, { "ECR_REGISTRY", g->registry_id },
+				  { "ECR_REGION", g->region }),
 		       "watch '%s': new digest of '%s:%s': %s", w->name, repo, tag, digest);
 	}
+	if (state_set_seen(st, w->name, tag_key, digest, strcmp(tag_key, "*") ? NULL : tag) < 0)
+		log_error("out of memory while recording a sighting of '%s:%s'", repo, tag);
 }
 
 static void report_group(struct watcher *wt, struct strmap *errors_next, const struct group *g)
@@ -558,67 +562,76 @@ static void schedule(struct watcher *wt, const struct timespec *started)
 	ev_timer_start(wt->d->loop, &wt->timer);
 }
 
+static void save_state(struct watcher *wt)
+{
+	char why[600];
+
+	if (state_save(wt->d->state, why, sizeof(why)) == 0) {
+		if (wt->state_error) {
+			log_notice("the state file '%s' is written again",
+				   state_path(wt->d->state));
+			wt->state_error = false;
+		}
+		return;
+	}
+	if (!wt->state_error)
+		log_at(LOG_ERR, NULL, LOG_FIELDS({ "STATE_FILE", state_path(wt->d->state) }),
+		       "%s; what was seen is kept in memory and written after the next poll", why);
+	wt->state_error = true;
+}
+
 static void cycle_done(struct cycle *c)
 {
 	struct watcher *wt = c->w;
-	struct strmap *next = strmap_new(), *errors = strmap_new();
+	struct strmap *missing = strmap_new(), *errors = strmap_new();
 	struct strmap *index = strmap_new();
 
-	if (next && errors && index) {
+	if (missing && errors && index) {
 		for (size_t i = 0; i < c->n_groups; i++) {
 			strmap_put(index, c->groups[i].key, &c->groups[i], NULL);
 			report_group(wt, errors, &c->groups[i]);
 		}
 		for (size_t i = 0; i < c->cfg->n_watches; i++) {
 			const struct config_watch *w = &c->cfg->watches[i];
+			bool pick = w->rule == TAG_GLOB || w->rule == TAG_SEMVER;
 			char *gk = group_key(w->registry_id ? w->registry_id : "",
 					     watch_region(c->cfg, w, wt->d->region), w->repository);
 			const struct group *g = gk ? strmap_get(index, gk) : NULL;
-			char key[512];
 			free(gk);
 			if (!g)
 				continue;
 			if (g->failed) {
-				/* Keep what was known; nothing new can be said. */
-				for (size_t t = 0;
-				     t <
-				     (w->rule == TAG_GLOB || w->rule == TAG_SEMVER ? 1 : w->n_tags);
-				     t++) {
-					snprintf(key, sizeof(key), "%s\x1f%s", w->name,
-						 w->rule == TAG_GLOB || w->rule == TAG_SEMVER
-						     ? "*"
-						     : w->tags[t]);
-					const char *prev = strmap_get(wt->seen, key);
-					char *copy = prev ? strdup(prev) : NULL;
-					if (copy && strmap_put(next, key, copy, NULL) < 0)
-						free(copy);
+				/* Nothing new can be said; what was missing stays reported. */
+				for (size_t t = 0; t < (pick ? 1 : w->n_tags); t++) {
+					char mkey[512];
+					snprintf(mkey, sizeof(mkey), "%s\x1f%s", w->name,
+						 pick ? "*" : w->tags[t]);
+					if (strmap_get(wt->missing, mkey))
+						strmap_put(missing, mkey, (void *)1, NULL);
 				}
 				continue;
 			}
-			if (w->rule == TAG_GLOB || w->rule == TAG_SEMVER) {
+			if (pick) {
 				const char *tag = NULL, *digest = NULL;
 				select_tag(w, g, &tag, &digest);
-				snprintf(key, sizeof(key), "%s\x1f*", w->name);
-				observe(wt, next, w, g, key, tag, digest);
+				observe(wt, missing, w, g, "*", tag, digest);
 			} else {
-				for (size_t t = 0; t < w->n_tags; t++) {
-					snprintf(key, sizeof(key), "%s\x1f%s", w->name, w->tags[t]);
-					observe(wt, next, w, g, key, w->tags[t],
+				for (size_t t = 0; t < w->n_tags; t++)
+					observe(wt, missing, w, g, w->tags[t], w->tags[t],
 						strmap_get(g->digests, w->tags[t]));
-				}
 			}
 		}
-		/* What is not watched any more is forgotten. */
-		strmap_free(wt->seen, free);
-		wt->seen = next;
-		next = NULL;
+		strmap_free(wt->missing, NULL);
+		wt->missing = missing;
+		missing = NULL;
 		strmap_free(wt->group_errors, free);
 		wt->group_errors = errors;
 		errors = NULL;
 	}
-	strmap_free(next, free);
+	strmap_free(missing, NULL);
 	strmap_free(errors, free);
 	strmap_free(index, NULL);
+	save_state(wt);
 	wt->last_requests = c->requests;
 	wt->last_minimum = c->minimum;
 	log_at(LOG_DEBUG, NULL, NULL,
@@ -671,12 +684,12 @@ struct watcher *watcher_new(struct daemon *d)
 	if (!w)
 		return NULL;
 	w->d = d;
-	w->seen = strmap_new();
+	w->missing = strmap_new();
 	w->group_errors = strmap_new();
 	w->rng = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)w;
 	ev_timer_init(&w->timer, on_timer, 0.0, 0.0);
 	w->timer.data = w;
-	if (!w->seen || !w->group_errors) {
+	if (!w->missing || !w->group_errors) {
 		watcher_free(w);
 		return NULL;
 	}
@@ -689,7 +702,7 @@ void watcher_free(struct watcher *w)
 		return;
 	ev_timer_stop(w->d->loop, &w->timer);
 	cycle_free(w->cycle);
-	strmap_free(w->seen, free);
+	strmap_free(w->missing, NULL);
 	strmap_free(w->group_errors, free);
 	free(w);
 }

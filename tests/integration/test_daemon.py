@@ -28,7 +28,7 @@ def watch(name, repo, **rule):
 def start(ctx, sim, watches, **settings):
     os.makedirs(ctx.path("etc", "conf.d"), exist_ok=True)
     cfg = dict({"aws": {"region": "us-east-1"}, "poll_interval": "10s", "log_level": "debug",
-                "watches": watches}, **settings)
+                "state_directory": ctx.path("state"), "watches": watches}, **settings)
     main = ctx.write(os.path.join("etc", "ecr-deployd.json"), json.dumps(cfg, indent=1))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_ACCESS_KEY_ID=SIM_KEY[0], AWS_SECRET_ACCESS_KEY=SIM_KEY[1], AWS_ENDPOINT_URL=sim.url,
@@ -161,3 +161,59 @@ def test_poll_failures_are_reported_once_and_recovery_too(ctx):
     check("AWS_ERROR_CODE=ServerException" in failed[0] and "trying again in 10s" in failed[0], failed[0])
     sim.control("DELETE", "/faults")
     wait_for(lambda: lines_with(p, "works again"), 15, "recovery reported")
+
+
+def test_push_while_down_is_detected_after_restart(ctx):
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
+    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")])
+    wait_for(lambda: cycles(p) >= 1, 15, "the first cycle")
+    old = lines_with(p, "'team/web:prod' is at")[0].split(" is at ")[1].split()[0]
+    p.signal(signal.SIGTERM)
+    check_eq(p.wait(5), 0, "clean stop")
+    state = json.load(open(ctx.path("state", "state.json")))
+    check_eq(state["version"], 1, "versioned state")
+    check_eq(state["watches"]["web"]["tags"]["prod"]["digest"], old, "the sighting was saved")
+    # A restart with nothing new reports nothing new.
+    p2, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")])
+    wait_for(lambda: cycles(p2) >= 1, 15, "a cycle after the first restart")
+    check(not lines_with(p2, EVENT_DETECTED), "nothing detected twice")
+    p2.signal(signal.SIGTERM)
+    p2.wait(5)
+    new = sim.push("team/web", "prod", seed="pushed-while-down")
+    p3, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")])
+    wait_for(lambda: lines_with(p3, EVENT_DETECTED), 15, "the push made while down")
+    det = lines_with(p3, EVENT_DETECTED)[0]
+    check("IMAGE_DIGEST=" + new in det and "PREVIOUS_DIGEST=" + old in det, det)
+
+
+def test_corrupt_state_is_kept_aside(ctx):
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
+    os.makedirs(ctx.path("state"))
+    ctx.write(os.path.join("state", "state.json"), '{"version": 1, "watches": {"web": ')
+    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")])
+    wait_for(lambda: cycles(p) >= 1, 15, "a cycle despite the bad state file")
+    err = p.read_stderr()
+    check("state.json' is unusable (it is not valid JSON)" in err and "starts afresh" in err, err[:600])
+    aside = [f for f in os.listdir(ctx.path("state")) if f.startswith("state.json.bad-")]
+    check_eq(len(aside), 1, "kept aside")
+    check_eq(open(ctx.path("state", aside[0])).read(), '{"version": 1, "watches": {"web": ', "unchanged")
+    check_eq(json.load(open(ctx.path("state", "state.json")))["version"], 1, "a fresh state was written")
+
+
+def test_kill_9_leaves_a_valid_state_file(ctx):
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
+    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")])
+    wait_for(lambda: cycles(p) >= 1, 15, "a cycle")
+    p.signal(signal.SIGKILL)
+    p.wait(5)
+    state = json.load(open(ctx.path("state", "state.json")))
+    check("sha256:" in state["watches"]["web"]["tags"]["prod"]["digest"], "complete and parseable")
+    check_eq([f for f in os.listdir(ctx.path("state")) if ".tmp" in f], [], "no temporary file left")
+
+
+def test_unusable_state_directory_stops_the_start(ctx):
+    sim = Sim(ctx)
+    ctx.write("not-a-dir", "x")
+    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")], state_directory=ctx.path("not-a-dir", "state"))
+    check_eq(p.wait(10), 73, "EX_CANTCREAT")
+    check("cannot create the state directory" in p.read_stderr(), p.read_stderr())

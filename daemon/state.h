@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The state file, <state_directory>/state.json: what ecr-deployd knows that
+ * AWS does not tell it again, such as the last digest seen of every
+ * followed tag. Versioned ("version": 1), written atomically (a temporary
+ * file, fsync, rename, fsync of the directory), so that a crash at any
+ * moment leaves either the old file or the new one. A file that cannot be
+ * read, does not parse, or comes from a newer version is kept aside as
+ * state.json.bad-<time> (never deleted) and the daemon starts afresh,
+ * rebuilding what it can from AWS.
+ */
+#ifndef ECR_STATE_H
+#define ECR_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define STATE_VERSION 1
+
+struct state;
+
+/*
+ * Opens the state in dir (created, mode 0700, when missing). Returns 0 and
+ * *ret; when the old file had to be set aside, *ret_warning (if not NULL)
+ * is set to a sentence naming both files (the caller logs it; free it).
+ * Returns -errno when dir cannot be created or used, with why filled.
+ */
+int state_open(const char *dir, struct state **ret, char **ret_warning, char *why, size_t why_len);
+
+/* Frees (without saving). NULL is a no-op. */
+void state_free(struct state *s);
+
+/* The digest last seen for (watch, tag), or NULL. tag "*" is the tag rule's pick. */
+const char *state_seen(const struct state *s, const char *watch, const char *tag);
+
+/* The tag of that pick for glob and semver rules, or NULL. */
+const char *state_seen_tag(const struct state *s, const char *watch);
+
+/* Records a sighting (tag may be "*" with pick_tag naming the tag picked). Returns 0 or -ENOMEM. */
+int state_set_seen(struct state *s, const char *watch, const char *tag, const char *digest,
+		   const char *pick_tag);
+
+/* Whether anything changed since the last save. */
+bool state_dirty(const struct state *s);
+
+/* Writes the file atomically if dirty. Returns 0 or -errno (why filled); the state stays dirty. */
+int state_save(struct state *s, char *why, size_t why_len);
+
+/* The path of the state file. */
+const char *state_path(const struct state *s);
+
+#endif

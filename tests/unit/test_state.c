@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/state: round trips, atomic writes, unusable files set aside (never lost). */
+#include "unit.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "state.h"
+
+#define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define D2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+
+static char *tmpdir(void)
+{
+	static char d[64];
+
+	snprintf(d, sizeof(d), "/tmp/ecr-state-XXXXXX");
+	return mkdtemp(d);
+}
+
+static void put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* Names in dir starting with prefix. */
+static int count_prefixed(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d)))
+		n += !strncmp(e->d_name, prefix, strlen(prefix));
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void rm_rf(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK_INT(system(cmd), 0);
+}
+
+TEST(state_round_trip)
+{
+	char *dir = tmpdir(), why[256], sub[128];
+	struct state *s = NULL;
+	char *warn = NULL;
+
+	snprintf(sub, sizeof(sub), "%s/new/deeper", dir);
+	CHECK_INT(state_open(sub, &s, &warn, why, sizeof(why)), 0); /* created */
+	CHECK(warn == NULL);
+	if (!s)
+		return;
+	CHECK(state_seen(s, "web", "prod") == NULL);
+	CHECK_INT(state_set_seen(s, "web", "prod", D1, NULL), 0);
+	CHECK_INT(state_set_seen(s, "api", "*", D2, "v1.4.2"), 0);
+	CHECK(state_dirty(s));
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	CHECK(!state_dirty(s));
+	CHECK_INT(state_set_seen(s, "web", "prod", D1, NULL), 0);
+	CHECK(!state_dirty(s)); /* the same sighting changes nothing */
+	state_free(s);
+	CHECK_INT(count_prefixed(sub, "state.json.tmp"), 0);
+
+	CHECK_INT(state_open(sub, &s, &warn, why, sizeof(why)), 0);
+	CHECK(warn == NULL);
+	if (s) {
+		CHECK_STR(state_seen(s, "web", "prod"), D1);
+		CHECK_STR(state_seen(s, "api", "*"), D2);
+		CHECK_STR(state_seen_tag(s, "api"), "v1.4.2");
+		CHECK(state_seen(s, "web", "dev") == NULL);
+		state_free(s);
+	}
+	struct stat st;
+	char path[256];
+	snprintf(path, sizeof(path), "%s/state.json", sub);
+	CHECK_INT(stat(path, &st), 0);
+	CHECK_INT(st.st_mode & 0777, 0600);
+	rm_rf(dir);
+}
+
+TEST(state_unusable_files_are_kept_aside)
+{
+	static const char *const bad[] = {
+		"{\"version\": 1, \"watches\": {\"web\": {\"tags\": {\"prod\": {\"digest\": \"sha", /* cut */
+		"[]",
+		"{\"watches\": {}}",
+		"{\"version\": 2, \"watches\": {}}",
+		"{\"version\": 1, \"watches\": {\"web\": {\"tags\": {\"prod\": {\"digest\": \"md5:x\"}}}}}",
+		"\x01\x02garbage",
+	};
+	static const char *const reason[] = {
+		"not valid JSON", "not a JSON object", "no version", "newer ecr-deployd",
+		"no valid digest", "not valid JSON",
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *dir = tmpdir(), why[256], path[128];
+		struct state *s = NULL;
+		char *warn = NULL;
+
+		snprintf(path, sizeof(path), "%s/state.json", dir);
+		put(path, bad[i]);
+		CHECK_INT(state_open(dir, &s, &warn, why, sizeof(why)), 0);
+		CHECK(warn != NULL);
+		if (warn && (!strstr(warn, reason[i]) || !strstr(warn, ".bad-") || !strstr(warn, path)))
+			unit_fail(__FILE__, __LINE__, "row %zu: %s", i, warn);
+		CHECK_INT(count_prefixed(dir, "state.json.bad-"), 1);
+		CHECK(s && state_seen(s, "web", "prod") == NULL);
+		/* The fresh state is written on the next save; the bad file stays aside. */
+		CHECK(s && state_dirty(s));
+		CHECK_INT(s ? state_save(s, why, sizeof(why)) : -1, 0);
+		CHECK_INT(count_prefixed(dir, "state.json.bad-"), 1);
+		free(warn);
+		state_free(s);
+		rm_rf(dir);
+	}
+}
+
+TEST(state_directory_errors)
+{
+	char *dir = tmpdir(), why[256] = "", file[128], sub[160];
+	struct state *s = NULL;
+
+	snprintf(file, sizeof(file), "%s/a-file", dir);
+	put(file, "x");
+	snprintf(sub, sizeof(sub), "%s/state", file);
+	CHECK_INT(state_open(sub, &s, NULL, why, sizeof(why)), -ENOTDIR);
+	CHECK(s == NULL);
+	CHECK(strstr(why, "cannot create the state directory") != NULL && strstr(why, sub) != NULL);
+	rm_rf(dir);
+}
