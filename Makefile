@@ -128,7 +128,7 @@ check: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
-	@B=$(B) bash scripts/demo
+	@B=$(B) $(PYTHON) scripts/demo
 
 install: $(BIN)
 	install -d $(DESTDIR)$(SBINDIR)
