@@ -53,7 +53,7 @@ TOOLS := $(B)/awscall $(B)/fuzz-replay
 GIT_REV := $(shell [ "$$(git -C . rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
 		git describe --always --dirty --abbrev=12 2>/dev/null)
 
-.PHONY: all check deps tests demo install uninstall lint format clean help fuzz FORCE
+.PHONY: all check deps tests demo bench install uninstall lint format clean help fuzz FORCE
 
 all: $(BIN)
 
@@ -62,6 +62,7 @@ help:
 	@echo "make check        install missing packages (as root), build, run every test"
 	@echo "make check SANITIZE=1   the same under ASan+UBSan in build/sanitize"
 	@echo "make demo         the daemon's job end to end against the bundled simulator"
+	@echo "make bench        poll-cycle figures at 1,000 repositories x 10 tags (prints, asserts nothing)"
 	@echo "make install      install under DESTDIR/PREFIX (default $(PREFIX))"
 	@echo "make lint         cppcheck, the banned-function check, clang-format --dry-run"
 	@echo "make fuzz         run the config parser's libFuzzer target (clang) FUZZ_SECONDS=60"
@@ -129,6 +130,11 @@ check: deps
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@B=$(B) $(PYTHON) scripts/demo
+
+# Figures at scale against the simulator (minutes); prints, asserts nothing.
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@B=$(B) $(PYTHON) tests/bench/bench.py
 
 install: $(BIN)
 	install -d $(DESTDIR)$(SBINDIR)
