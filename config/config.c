@@ -22,6 +22,7 @@
 #include "duration.h"
 #include "jsontext.h"
 #include "strbuf.h"
+#include "strmap.h"
 
 #define FILE_MAX    (4 * 1024 * 1024)
 #define MAX_WATCHES 10000
@@ -60,7 +61,7 @@ static void place_of(struct parse *p, const char *path, bool key, int *line, int
 {
 	const struct jsonpos_entry *e = jsonpos_find(&p->pos, path);
 
-	jsontext_position(p->text, e ? (key ? e->key_off : e->value_off) : 0, line, col);
+	jsonpos_position(&p->pos, e ? (key ? e->key_off : e->value_off) : 0, line, col);
 }
 
 static void verrorf(struct parse *p, const char *path, bool at_key, const char *fmt, va_list ap)
@@ -661,9 +662,9 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 	int strategy = STRATEGY_REVISION, rollback = 0;
 	const cJSON *m;
 
-	jsontext_position(p->text,
-			  jsonpos_find(&p->pos, path) ? jsonpos_find(&p->pos, path)->value_off : 0,
-			  &t->at.line, &t->at.col);
+	jsonpos_position(&p->pos,
+			 jsonpos_find(&p->pos, path) ? jsonpos_find(&p->pos, path)->value_off : 0,
+			 &t->at.line, &t->at.col);
 	t->at.file = p->file;
 	t->rollback = true;
 	t->rollout_timeout_ms = p->cfg->rollout_timeout_ms;
@@ -825,9 +826,9 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 	const cJSON *m;
 	int n_rules = 0;
 
-	jsontext_position(p->text,
-			  jsonpos_find(&p->pos, path) ? jsonpos_find(&p->pos, path)->value_off : 0,
-			  &w->at.line, &w->at.col);
+	jsonpos_position(&p->pos,
+			 jsonpos_find(&p->pos, path) ? jsonpos_find(&p->pos, path)->value_off : 0,
+			 &w->at.line, &w->at.col);
 	w->at.file = p->file;
 	if (!cJSON_IsObject(v)) {
 		errorf(p, path,
@@ -1123,70 +1124,71 @@ static int parse_one(struct config *cfg, struct config_errors *errs, const char 
 	return 0;
 }
 
-struct tref {
-	const struct config_watch *w;
-	const struct config_target *t;
-};
-
-static bool same_service(const struct config_watch *wa, const struct config_target *a,
-			 const struct config_watch *wb, const struct config_target *b)
-{
-	return a->cluster && b->cluster && a->service && b->service &&
-	       !strcmp(a->cluster, b->cluster) && !strcmp(a->service, b->service) &&
-	       !strcmp(a->account ? a->account : "", b->account ? b->account : "") &&
-	       !strcmp(wa->region ? wa->region : "", wb->region ? wb->region : "");
-}
-
-/* Reports each container that later target a shares with earlier target b. */
-static void report_overlap(struct config_errors *errs, const struct tref *a, const struct tref *b)
-{
-	if (!same_service(a->w, a->t, b->w, b->t))
-		return;
-	for (size_t k = 0; k < a->t->n_containers; k++)
-		for (size_t l = 0; l < b->t->n_containers; l++)
-			if (!strcmp(a->t->containers[k], b->t->containers[l]))
-				file_errorf(
-				    errs,
-				    "%s:%d:%d: container '%s' of service '%s' in cluster '%s' is "
-				    "already deployed by watch '%s' (%s:%d:%d); two watches must "
-				    "not "
-				    "deploy the same container",
-				    a->t->at.file, a->t->at.line, a->t->at.col, a->t->containers[k],
-				    a->t->service, a->t->cluster, b->w->name ? b->w->name : "?",
-				    b->t->at.file, b->t->at.line, b->t->at.col);
-}
-
+/* Duplicate watch names and containers deployed by two targets, each found with one hash lookup. */
 static void cross_checks(struct config *c, struct config_errors *errs)
 {
-	for (size_t i = 0; i < c->n_watches; i++) {
-		struct config_watch *w = &c->watches[i];
-		for (size_t j = 0; j < i && w->name; j++)
-			if (c->watches[j].name && !strcmp(w->name, c->watches[j].name)) {
-				file_errorf(
-				    errs,
-				    "%s:%d:%d: watch name '%s' is already used by the watch at "
-				    "%s:%d:%d",
-				    w->at.file, w->at.line, w->at.col, w->name,
-				    c->watches[j].at.file, c->watches[j].at.line,
-				    c->watches[j].at.col);
-				break;
-			}
-	}
-	/* One container of one service (in one account and region) belongs to one watch target:
-	 * every target is compared with those before it, in file order. */
-	struct tref *all;
-	size_t n = 0;
+	struct strmap *names = strmap_new(), *owners = strmap_new();
+	struct strbuf key;
 
-	all = calloc(config_target_count(c) + 1, sizeof(*all));
-	if (!all)
-		return;
-	for (size_t i = 0; i < c->n_watches; i++)
-		for (size_t t = 0; t < c->watches[i].n_targets; t++)
-			all[n++] = (struct tref){ &c->watches[i], &c->watches[i].targets[t] };
-	for (size_t a = 0; a < n; a++)
-		for (size_t b = 0; b < a; b++)
-			report_overlap(errs, &all[a], &all[b]);
-	free(all);
+	strbuf_init(&key, 4096);
+	for (size_t i = 0; names && owners && i < c->n_watches; i++) {
+		struct config_watch *w = &c->watches[i];
+		const struct config_watch *first = w->name ? strmap_get(names, w->name) : NULL;
+
+		if (first)
+			file_errorf(
+			    errs,
+			    "%s:%d:%d: watch name '%s' is already used by the watch at %s:%d:%d",
+			    w->at.file, w->at.line, w->at.col, w->name, first->at.file,
+			    first->at.line, first->at.col);
+		else if (w->name)
+			strmap_put(names, w->name, w, NULL);
+		/* One container of one service (in one account and region) belongs to one target.
+		 */
+		for (size_t t = 0; t < w->n_targets; t++) {
+			const struct config_target *x = &w->targets[t];
+			if (!x->cluster || !x->service)
+				continue;
+			for (size_t k = 0; k < x->n_containers; k++) {
+				strbuf_reset(&key);
+				strbuf_printf(&key, "%s\x1f%s\x1f%s\x1f%s\x1f%s",
+					      x->account ? x->account : "",
+					      w->region ? w->region : "", x->cluster, x->service,
+					      x->containers[k]);
+				const struct config_watch *yw =
+				    strmap_get(owners, strbuf_str(&key));
+				if (!yw) {
+					strmap_put(owners, strbuf_str(&key), w, NULL);
+					continue;
+				}
+				/* the earlier target of that watch with this container */
+				const struct config_target *y = NULL;
+				for (size_t u = 0; u < yw->n_targets && !y; u++)
+					for (size_t l = 0; l < yw->targets[u].n_containers && !y;
+					     l++)
+						if (yw->targets[u].cluster &&
+						    yw->targets[u].service &&
+						    !strcmp(yw->targets[u].cluster, x->cluster) &&
+						    !strcmp(yw->targets[u].service, x->service) &&
+						    !strcmp(yw->targets[u].containers[l],
+							    x->containers[k]))
+							y = &yw->targets[u];
+				file_errorf(errs,
+					    "%s:%d:%d: container '%s' of service '%s' in cluster "
+					    "'%s' is already "
+					    "deployed by watch '%s' (%s:%d:%d); two watches must "
+					    "not deploy the same "
+					    "container",
+					    x->at.file, x->at.line, x->at.col, x->containers[k],
+					    x->service, x->cluster, yw->name ? yw->name : "?",
+					    y ? y->at.file : "?", y ? y->at.line : 0,
+					    y ? y->at.col : 0);
+			}
+		}
+	}
+	strbuf_done(&key);
+	strmap_free(names, NULL);
+	strmap_free(owners, NULL);
 }
 
 static struct config *config_new(void)

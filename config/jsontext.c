@@ -4,11 +4,13 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "strbuf.h"
+#include "strmap.h"
 
 #define MAX_DEPTH 64
 
@@ -93,6 +95,10 @@ static int add_entry(struct jsonpos *p, const char *path, size_t value_off, size
 	p->entries[p->n].value_off = value_off;
 	p->entries[p->n].key_off = key_off;
 	p->n++;
+	/* The first entry of a path wins (a duplicate key is reported apart). */
+	if (!strmap_get(p->by_path, path) &&
+	    strmap_put(p->by_path, path, (void *)(uintptr_t)p->n, NULL) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -258,6 +264,25 @@ int jsonpos_index(const char *text, size_t len, struct jsonpos *ret)
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
+	ret->by_path = strmap_new();
+	ret->lines = malloc(64 * sizeof(size_t));
+	if (!ret->by_path || !ret->lines)
+		return -ENOMEM;
+	{
+		size_t cap = 64;
+		ret->lines[ret->n_lines++] = 0;
+		for (size_t i = 0; i < len; i++)
+			if (text[i] == '\n') {
+				if (ret->n_lines == cap) {
+					size_t *nl = realloc(ret->lines, cap * 2 * sizeof(size_t));
+					if (!nl)
+						return -ENOMEM;
+					ret->lines = nl;
+					cap *= 2;
+				}
+				ret->lines[ret->n_lines++] = i + 1;
+			}
+	}
 	strbuf_init(&path, 64 * 1024);
 	if (strbuf_puts(&path, "") < 0) {
 		strbuf_done(&path);
@@ -278,13 +303,33 @@ void jsonpos_done(struct jsonpos *p)
 		free(p->dups[i].path);
 	free(p->entries);
 	free(p->dups);
+	strmap_free(p->by_path, NULL);
+	free(p->lines);
 	memset(p, 0, sizeof(*p));
 }
 
 const struct jsonpos_entry *jsonpos_find(const struct jsonpos *p, const char *path)
 {
-	for (size_t i = 0; i < p->n; i++)
-		if (!strcmp(p->entries[i].path, path))
-			return &p->entries[i];
-	return NULL;
+	uintptr_t i = p->by_path ? (uintptr_t)strmap_get(p->by_path, path) : 0;
+
+	return i ? &p->entries[i - 1] : NULL;
+}
+
+void jsonpos_position(const struct jsonpos *p, size_t off, int *ret_line, int *ret_col)
+{
+	size_t lo = 0, hi = p->n_lines;
+
+	if (!p->lines || p->n_lines == 0) {
+		*ret_line = *ret_col = 1;
+		return;
+	}
+	while (hi - lo > 1) { /* the last line start <= off */
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->lines[mid] <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*ret_line = (int)lo + 1;
+	*ret_col = (int)(off - p->lines[lo]) + 1;
 }

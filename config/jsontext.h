@@ -31,9 +31,14 @@ struct jsonpos_dup {
 	size_t off, first_off;
 };
 
+struct strmap;
+
 struct jsonpos {
 	struct jsonpos_entry *entries;
 	size_t n, cap;
+	struct strmap *by_path; /* path -> entry index + 1 */
+	size_t *lines;          /* offsets where lines start */
+	size_t n_lines;
 	struct jsonpos_dup *dups; /* duplicate keys found */
 	size_t n_dups, cap_dups;
 };
@@ -48,5 +53,8 @@ void jsonpos_done(struct jsonpos *p);
 
 /* The entry for path, or NULL. */
 const struct jsonpos_entry *jsonpos_find(const struct jsonpos *p, const char *path);
+
+/* 1-based line and column of offset off, by the line index (O(log lines)). */
+void jsonpos_position(const struct jsonpos *p, size_t off, int *ret_line, int *ret_col);
 
 #endif

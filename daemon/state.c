@@ -127,13 +127,15 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 	snprintf(s->path, strlen(dir) + 16, "%s/state.json", dir);
 	r = mkdir_p(dir);
 	if (r < 0) {
-		snprintf(why, why_len, "cannot create the state directory '%s': %s", dir, strerror(-r));
+		snprintf(why, why_len, "cannot create the state directory '%s': %s", dir,
+			 strerror(-r));
 		state_free(s);
 		return r;
 	}
 	if (access(dir, W_OK | X_OK) < 0) {
 		r = -errno;
-		snprintf(why, why_len, "cannot write in the state directory '%s': %s", dir, strerror(errno));
+		snprintf(why, why_len, "cannot write in the state directory '%s': %s", dir,
+			 strerror(errno));
 		state_free(s);
 		return r;
 	}
@@ -164,8 +166,10 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 		snprintf(aside, sizeof(aside), "%s.bad-%s", s->path, stamp);
 		if (rename(s->path, aside) < 0) {
 			r = -errno;
-			snprintf(why, why_len, "the state file '%s' is unusable (%s) and cannot be moved aside: %s",
-				 s->path, problem, strerror(errno));
+			snprintf(
+			    why, why_len,
+			    "the state file '%s' is unusable (%s) and cannot be moved aside: %s",
+			    s->path, problem, strerror(errno));
 			state_free(s);
 			return r;
 		}
@@ -173,8 +177,10 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 			size_t n = strlen(aside) + strlen(s->path) + strlen(problem) + 200;
 			*ret_warning = malloc(n);
 			if (*ret_warning)
-				snprintf(*ret_warning, n, "the state file '%s' is unusable (%s); it was kept as "
-					 "'%s' and ecr-deployd starts afresh, rebuilding what it can from AWS",
+				snprintf(*ret_warning, n,
+					 "the state file '%s' is unusable (%s); it was kept as "
+					 "'%s' and ecr-deployd starts afresh, rebuilding what it "
+					 "can from AWS",
 					 s->path, problem, aside);
 		}
 		s->root = fresh_root();
@@ -225,8 +231,7 @@ int state_set_seen(struct state *s, const char *watch, const char *tag, const ch
 	time_t now = time(NULL);
 	struct tm tm;
 
-	if (old && !strcmp(old, digest) &&
-	    (!pick_tag || (old_tag && !strcmp(old_tag, pick_tag))))
+	if (old && !strcmp(old, digest) && (!pick_tag || (old_tag && !strcmp(old_tag, pick_tag))))
 		return 0;
 	if (!w && !(w = cJSON_AddObjectToObject(watches, watch)))
 		return -ENOMEM;
@@ -319,7 +324,8 @@ int state_save(struct state *s, char *why, size_t why_len)
 		close(dfd);
 	}
 	if (r < 0) {
-		snprintf(why, why_len, "cannot sync the directory of '%s': %s", s->path, strerror(-r));
+		snprintf(why, why_len, "cannot sync the directory of '%s': %s", s->path,
+			 strerror(-r));
 		return r;
 	}
 	s->dirty = false;

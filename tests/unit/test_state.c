@@ -97,16 +97,18 @@ TEST(state_round_trip)
 TEST(state_unusable_files_are_kept_aside)
 {
 	static const char *const bad[] = {
-		"{\"version\": 1, \"watches\": {\"web\": {\"tags\": {\"prod\": {\"digest\": \"sha", /* cut */
+		"{\"version\": 1, \"watches\": {\"web\": {\"tags\": {\"prod\": {\"digest\": "
+		"\"sha", /* cut */
 		"[]",
 		"{\"watches\": {}}",
 		"{\"version\": 2, \"watches\": {}}",
-		"{\"version\": 1, \"watches\": {\"web\": {\"tags\": {\"prod\": {\"digest\": \"md5:x\"}}}}}",
+		"{\"version\": 1, \"watches\": {\"web\": {\"tags\": {\"prod\": {\"digest\": "
+		"\"md5:x\"}}}}}",
 		"\x01\x02garbage",
 	};
 	static const char *const reason[] = {
-		"not valid JSON", "not a JSON object", "no version", "newer ecr-deployd",
-		"no valid digest", "not valid JSON",
+		"not valid JSON",    "not a JSON object", "no version",
+		"newer ecr-deployd", "no valid digest",   "not valid JSON",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -118,7 +120,8 @@ TEST(state_unusable_files_are_kept_aside)
 		put(path, bad[i]);
 		CHECK_INT(state_open(dir, &s, &warn, why, sizeof(why)), 0);
 		CHECK(warn != NULL);
-		if (warn && (!strstr(warn, reason[i]) || !strstr(warn, ".bad-") || !strstr(warn, path)))
+		if (warn &&
+		    (!strstr(warn, reason[i]) || !strstr(warn, ".bad-") || !strstr(warn, path)))
 			unit_fail(__FILE__, __LINE__, "row %zu: %s", i, warn);
 		CHECK_INT(count_prefixed(dir, "state.json.bad-"), 1);
 		CHECK(s && state_seen(s, "web", "prod") == NULL);
