@@ -20,6 +20,7 @@
 #define DEFAULT_MAX_HOST_CONNECTIONS 16
 #define DEFAULT_MAX_RESPONSE         (16u * 1024 * 1024)
 #define MAX_HEADERS                  200
+#define SPARE_HANDLES                64 /* finished easy handles kept for reuse */
 
 struct sock_watch {
 	struct ev_io io;
@@ -51,6 +52,8 @@ struct http_client {
 	char *user_agent;
 	struct http_request *requests;
 	struct sock_watch *watches;
+	CURL *spare[SPARE_HANDLES];
+	int n_spare;
 	int in_flight;
 	long connections;
 };
@@ -78,8 +81,16 @@ static void request_free(struct http_request *r)
 {
 	if (!r)
 		return;
-	if (r->easy)
-		curl_easy_cleanup(r->easy);
+	if (r->easy) {
+		struct http_client *c = r->client;
+		/* Reset and keep it: setting up an easy handle costs more than the request. */
+		if (c && c->n_spare < SPARE_HANDLES) {
+			curl_easy_reset(r->easy);
+			c->spare[c->n_spare++] = r->easy;
+		} else {
+			curl_easy_cleanup(r->easy);
+		}
+	}
 	curl_slist_free_all(r->headers);
 	strbuf_done(&r->resp.body);
 	free(r->resp.request_id);
@@ -376,6 +387,8 @@ void http_client_free(struct http_client *c)
 		return;
 	while (c->requests)
 		http_cancel(c->requests);
+	while (c->n_spare)
+		curl_easy_cleanup(c->spare[--c->n_spare]);
 	if (c->multi)
 		curl_multi_cleanup(c->multi);
 	while (c->watches)
@@ -407,7 +420,7 @@ int http_submit(struct http_client *c, const struct http_request_spec *spec, htt
 	r->done = done;
 	r->userdata = userdata;
 	strbuf_init(&r->resp.body, c->max_response);
-	r->easy = e = curl_easy_init();
+	r->easy = e = c->n_spare ? c->spare[--c->n_spare] : curl_easy_init();
 	if (!e)
 		goto nomem;
 	/* No "Expect: 100-continue" round trip on larger bodies. */
