@@ -83,6 +83,25 @@ static int parse_idents(const char **p, char *out, size_t n, bool numeric_rule)
 	return 0;
 }
 
+/* "-pre" (when allowed, into pre) then "+build" (checked, dropped), each optional. */
+static int parse_suffix(const char **p, char *pre, size_t n, bool allow_pre)
+{
+	const char *s = *p;
+
+	if (allow_pre && *s == '-') {
+		s++;
+		if (parse_idents(&s, pre, n, true) < 0)
+			return -EINVAL;
+	}
+	if (*s == '+') {
+		s++;
+		if (parse_idents(&s, NULL, 0, false) < 0)
+			return -EINVAL;
+	}
+	*p = s;
+	return 0;
+}
+
 /* Parses a full version at *p, advancing past it. */
 static int parse_at(const char **p, struct semver *v)
 {
@@ -94,16 +113,8 @@ static int parse_at(const char **p, struct semver *v)
 	if (parse_num(&s, &v->major) < 0 || *s++ != '.' || parse_num(&s, &v->minor) < 0 ||
 	    *s++ != '.' || parse_num(&s, &v->patch) < 0)
 		return -EINVAL;
-	if (*s == '-') {
-		s++;
-		if (parse_idents(&s, v->pre, sizeof(v->pre), true) < 0)
-			return -EINVAL;
-	}
-	if (*s == '+') {
-		s++;
-		if (parse_idents(&s, NULL, 0, false) < 0)
-			return -EINVAL;
-	}
+	if (parse_suffix(&s, v->pre, sizeof(v->pre), true) < 0)
+		return -EINVAL;
 	*p = s;
 	return 0;
 }
@@ -195,16 +206,8 @@ static int parse_partial(const char **p, struct partial *out)
 		else
 			break;
 	}
-	if (out->parts == 3 && *s == '-') {
-		s++;
-		if (parse_idents(&s, out->pre, sizeof(out->pre), true) < 0)
-			return -EINVAL;
-	}
-	if (*s == '+') {
-		s++;
-		if (parse_idents(&s, NULL, 0, false) < 0)
-			return -EINVAL;
-	}
+	if (parse_suffix(&s, out->pre, sizeof(out->pre), out->parts == 3) < 0)
+		return -EINVAL;
 	*p = s;
 	return 0;
 }

@@ -79,16 +79,27 @@ static void ws(struct scan *s)
 		s->i++;
 }
 
+/* Makes room for one more element in a growable array. */
+static int grow(void **items, size_t n, size_t *cap, size_t size, size_t first)
+{
+	size_t nc;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	nc = *cap ? *cap * 2 : first;
+	p = realloc(*items, nc * size);
+	if (!p)
+		return -ENOMEM;
+	*items = p;
+	*cap = nc;
+	return 0;
+}
+
 static int add_entry(struct jsonpos *p, const char *path, size_t value_off, size_t key_off)
 {
-	if (p->n == p->cap) {
-		size_t nc = p->cap ? p->cap * 2 : 64;
-		struct jsonpos_entry *e = realloc(p->entries, nc * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		p->entries = e;
-		p->cap = nc;
-	}
+	if (grow((void **)&p->entries, p->n, &p->cap, sizeof(*p->entries), 64) < 0)
+		return -ENOMEM;
 	p->entries[p->n].path = strdup(path);
 	if (!p->entries[p->n].path)
 		return -ENOMEM;
@@ -104,14 +115,8 @@ static int add_entry(struct jsonpos *p, const char *path, size_t value_off, size
 
 static int add_dup(struct jsonpos *p, const char *path, size_t off, size_t first)
 {
-	if (p->n_dups == p->cap_dups) {
-		size_t nc = p->cap_dups ? p->cap_dups * 2 : 8;
-		struct jsonpos_dup *d = realloc(p->dups, nc * sizeof(*d));
-		if (!d)
-			return -ENOMEM;
-		p->dups = d;
-		p->cap_dups = nc;
-	}
+	if (grow((void **)&p->dups, p->n_dups, &p->cap_dups, sizeof(*p->dups), 8) < 0)
+		return -ENOMEM;
 	p->dups[p->n_dups].path = strdup(path);
 	if (!p->dups[p->n_dups].path)
 		return -ENOMEM;
@@ -273,13 +278,9 @@ int jsonpos_index(const char *text, size_t len, struct jsonpos *ret)
 		ret->lines[ret->n_lines++] = 0;
 		for (size_t i = 0; i < len; i++)
 			if (text[i] == '\n') {
-				if (ret->n_lines == cap) {
-					size_t *nl = realloc(ret->lines, cap * 2 * sizeof(size_t));
-					if (!nl)
-						return -ENOMEM;
-					ret->lines = nl;
-					cap *= 2;
-				}
+				if (grow((void **)&ret->lines, ret->n_lines, &cap, sizeof(size_t),
+					 64) < 0)
+					return -ENOMEM;
 				ret->lines[ret->n_lines++] = i + 1;
 			}
 	}
