@@ -36,6 +36,8 @@ struct group {
 	size_t n_tags;
 	bool want_images;
 	struct strmap *digests; /* tag -> digest, from BatchGetImage */
+	struct strmap
+	    *tag_errors; /* tag -> "code: reason" of a per-image failure other than not found */
 	struct image *images;
 	size_t n_images;
 	bool failed;
@@ -110,6 +112,7 @@ static void cycle_free(struct cycle *c)
 		free(c->groups[i].key);
 		free(c->groups[i].tags);
 		strmap_free(c->groups[i].digests, free);
+		strmap_free(c->groups[i].tag_errors, free);
 		free_images(&c->groups[i]);
 	}
 	free(c->groups);
@@ -161,7 +164,8 @@ static int plan(struct cycle *c, struct strmap *index)
 			g->region = region;
 			g->repository = w->repository;
 			g->digests = strmap_new();
-			if (!g->digests ||
+			g->tag_errors = strmap_new();
+			if (!g->digests || !g->tag_errors ||
 			    strmap_put(index, key, (void *)(uintptr_t)(c->n_groups + 1), NULL) < 0)
 				return -ENOMEM;
 			c->n_groups++;
@@ -298,15 +302,25 @@ static void take_batch(struct group *g, const cJSON *body)
 	}
 	cJSON_ArrayForEach(f, cJSON_GetObjectItem(body, "failures"))
 	{
+		/* Per image: one unreadable tag must not hide the others of the repository. */
 		const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(f, "failureCode"));
-		if (code && strcmp(code, "ImageNotFound") != 0 && !g->failed) {
-			const char *reason =
-			    cJSON_GetStringValue(cJSON_GetObjectItem(f, "failureReason"));
-			g->failed = true;
-			snprintf(g->code, sizeof(g->code), "%s", code);
-			snprintf(g->operation, sizeof(g->operation), "BatchGetImage");
-			snprintf(g->error, sizeof(g->error), "%s: %s", code, reason ? reason : "");
-		}
+		const char *tag = cJSON_GetStringValue(
+		    cJSON_GetObjectItem(cJSON_GetObjectItem(f, "imageId"), "imageTag"));
+		const char *reason = cJSON_GetStringValue(cJSON_GetObjectItem(f, "failureReason"));
+		char *text;
+		void *old = NULL;
+		size_t n;
+
+		if (!code || !tag || !strcmp(code, "ImageNotFound"))
+			continue;
+		n = strlen(code) + (reason ? strlen(reason) : 0) + 3;
+		text = malloc(n);
+		if (!text)
+			continue;
+		snprintf(text, n, "%s: %s", code, reason ? reason : "");
+		if (strmap_put(g->tag_errors, tag, text, &old) < 0)
+			free(text);
+		free(old);
 	}
 }
 
@@ -472,6 +486,7 @@ static bool select_tag(const struct config_watch *w, const struct group *g, cons
 static void observe(struct watcher *wt, struct strmap *missing_next, const struct config_watch *w,
 		    const struct group *g, const char *tag_key, const char *tag, const char *digest)
 {
+	const char *tag_error = tag && !digest ? strmap_get(g->tag_errors, tag) : NULL;
 	struct state *st = wt->d->state;
 	const char *prev = state_seen(st, w->name, tag_key);
 	const char *repo = w->repository;
@@ -482,7 +497,14 @@ static void observe(struct watcher *wt, struct strmap *missing_next, const struc
 		strmap_put(missing_next, mkey, (void *)1, NULL);
 		if (strmap_get(wt->missing, mkey))
 			return; /* said already */
-		if (tag)
+		if (tag_error)
+			log_at(LOG_WARNING, NULL,
+			       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo },
+					  { "IMAGE_TAG", tag }),
+			       "watch '%s': tag '%s' of '%s' cannot be read: %s; checking again "
+			       "every poll",
+			       w->name, tag, repo, tag_error);
+		else if (tag)
 			log_at(LOG_WARNING, NULL,
 			       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo },
 					  { "IMAGE_TAG", tag }),

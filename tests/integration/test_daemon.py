@@ -217,3 +217,18 @@ def test_unusable_state_directory_stops_the_start(ctx):
     p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")], state_directory=ctx.path("not-a-dir", "state"))
     check_eq(p.wait(10), 73, "EX_CANTCREAT")
     check("cannot create the state directory" in p.read_stderr(), p.read_stderr())
+
+
+def test_an_unreadable_tag_does_not_hide_the_others(ctx):
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"},
+                                                                          {"tag": "locked", "seed": "k"}]}]})
+    sim.control("POST", "/image-failure", {"repository": "team/web", "tag": "locked", "code": "KmsError"})
+    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod"), watch("locked", "team/web", tag="locked")])
+    wait_for(lambda: cycles(p) >= 1, 15, "a cycle")
+    err = p.read_stderr()
+    check("tag 'locked' of 'team/web' cannot be read: KmsError" in err, "the unreadable tag is named: %s" % err)
+    check(EVENT_POLL_FAILED not in err, "the repository is not reported as failed")
+    new = sim.push("team/web", "prod", seed="a2")
+    wait_for(lambda: lines_with(p, EVENT_DETECTED), 15, "the other tag still detected")
+    check(new in lines_with(p, EVENT_DETECTED)[0], "with the new digest")
+    check_eq(len(lines_with(p, "cannot be read")), 1, "reported once")

@@ -81,6 +81,7 @@ class Ecr:
     def __init__(self, world):
         self.world = world
         self.repos = {}  # (account, region, name) -> Repository
+        self.image_failures = {}  # (repository arn, digest) -> BatchGetImage failureCode
 
     # -- helpers ---------------------------------------------------------
     def _repo(self, account, region, name, registry_id=None):
@@ -229,7 +230,6 @@ class Ecr:
 
     def batch_get_image(self, ctx, p):
         repo = self._repo(ctx.account, ctx.region, p["repositoryName"], p.get("registryId"))
-        accepted = p.get("acceptedMediaTypes")
         images, failures = [], []
         for image_id in p["imageIds"]:
             image, failure = self._lookup(repo, image_id)
@@ -240,9 +240,10 @@ class Ecr:
                            "ImageTagDoesNotMatchDigest": "Invalid request parameters: image tag does not match digest"}
                 failures.append({"imageId": image_id, "failureCode": failure, "failureReason": reasons[failure]})
                 continue
-            if accepted and image.media_type not in accepted:
-                failures.append({"imageId": image_id, "failureCode": "UnsupportedImageType",
-                                 "failureReason": "The image's media type is not among acceptedMediaTypes"})
+            forced = self.image_failures.get((repo.arn, image.digest))
+            if forced:
+                failures.append({"imageId": image_id, "failureCode": forced,
+                                 "failureReason": "awssim: failure set by the control API"})
                 continue
             images.append({"registryId": repo.account, "repositoryName": repo.name,
                            "imageId": self._image_id(image, image_id.get("imageTag")),

@@ -362,6 +362,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     else:
                         w.ecs.bad_digests[req["digest"]] = mode
                 return self._ctl(200, {"ok": True})
+            if (m, p) == ("POST", "/image-failure"):
+                codes = model.service("ecr").shape_for("ImageFailureCode").enum
+                if req.get("code") is not None and req["code"] not in codes:
+                    raise ValueError("code must be one of %s" % ", ".join(codes))
+                with w.lock:
+                    repo = w.ecr.repos[(req.get("account", "123456789012"), req.get("region", "us-east-1"),
+                                        req["repository"])]
+                    digest = req.get("digest") or repo.tags[req["tag"]]
+                    if req.get("code") is None:
+                        w.ecr.image_failures.pop((repo.arn, digest), None)
+                    else:
+                        w.ecr.image_failures[(repo.arn, digest)] = req["code"]
+                return self._ctl(200, {"digest": digest})
             if (m, p) == ("POST", "/settings"):
                 with w.lock:
                     w.apply_settings(req)
