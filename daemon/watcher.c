@@ -120,10 +120,11 @@ static void cycle_free(struct cycle *c)
 	free(c);
 }
 
-static const char *watch_region(const struct config *cfg, const struct config_watch *w,
-				const char *fallback)
+/* A watch's region: its own, else the daemon's, resolved at start (aws.region applies at a
+ * restart). */
+static const char *watch_region(const struct config_watch *w, const char *daemon_region)
 {
-	return w->region ? w->region : cfg->region ? cfg->region : fallback;
+	return w->region ? w->region : daemon_region;
 }
 
 static char *group_key(const char *registry, const char *region, const char *repo)
@@ -146,7 +147,7 @@ static int plan(struct cycle *c, struct strmap *index)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->n_watches; i++) {
 		const struct config_watch *w = &cfg->watches[i];
-		const char *region = watch_region(cfg, w, c->w->d->region);
+		const char *region = watch_region(w, c->w->d->region);
 		char *key = group_key(w->registry_id ? w->registry_id : "", region, w->repository);
 		struct group *g;
 		void *idx;
@@ -617,7 +618,7 @@ static void cycle_done(struct cycle *c)
 			const struct config_watch *w = &c->cfg->watches[i];
 			bool pick = w->rule == TAG_GLOB || w->rule == TAG_SEMVER;
 			char *gk = group_key(w->registry_id ? w->registry_id : "",
-					     watch_region(c->cfg, w, wt->d->region), w->repository);
+					     watch_region(w, wt->d->region), w->repository);
 			const struct group *g = gk ? strmap_get(index, gk) : NULL;
 			free(gk);
 			if (!g)

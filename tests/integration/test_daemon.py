@@ -104,6 +104,7 @@ def test_reload_applies_a_valid_change(ctx):
               json.dumps({"watches": [watch("api", "team/api", tag="prod")]}))
     cfg = json.load(open(main))
     cfg["watches"] = []
+    cfg["aws"]["region"] = "eu-west-1"  # applies only at a restart
     ctx.write(os.path.join("etc", "ecr-deployd.json"), json.dumps(cfg))
     since = sim.control("GET", "/requests")["last"]
     p.signal(signal.SIGHUP)
@@ -114,6 +115,9 @@ def test_reload_applies_a_valid_change(ctx):
     repos = {r["params"]["repositoryName"] for r in sim.requests(since=since, service="ecr")}
     check_eq(repos, {"team/api"}, "the removed watch is no longer polled; the added one is")
     check("'team/api:prod' is at" in p.read_stderr(), "the added watch started")
+    check("apply only after a restart: aws.region" in p.read_stderr(), "a restart-only change is named")
+    check_eq({r["error"] for r in sim.requests(since=since, service="ecr")}, {None},
+             "polls stay in the region the daemon started with")
     check(p.alive(), "still running")
 
 
