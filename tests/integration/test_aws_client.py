@@ -41,6 +41,14 @@ def source_of(err):
     return err.rsplit("credentials=", 1)[-1].strip()
 
 
+def both_services(ctx, sim, env, *extra):
+    """One signed ECR call and one signed ECS call with the same credentials; both must be accepted."""
+    s1, r1, e1 = awscall(ctx, env, *extra, "ecr", "DescribeRepositories")
+    s2, r2, e2 = awscall(ctx, env, *extra, "ecs", "ListClusters")
+    check_eq((s1, s2), (0, 0), "ECR and ECS calls: %s %s / %s %s" % (r1, e1, r2, e2))
+    return source_of(e2)
+
+
 def test_environment_credentials(ctx):
     sim = Sim(ctx)
     env = static_env(ctx, sim)
@@ -67,6 +75,7 @@ def test_profile_static_keys_and_region(ctx):
     status, res, err = awscall(ctx, env, "--profile", "ops", "ecs", "CreateCluster", '{"clusterName":"a"}')
     check_eq(status, 0, "profile call: %s" % err)
     check_eq(source_of(err), "profile 'ops'", "source")
+    check_eq(both_services(ctx, sim, env, "--profile", "ops"), "profile 'ops'", "both services")
     check(":us-east-1:" in res[0]["body"]["cluster"]["clusterArn"], "region from the profile")
     status, res, err = awscall(ctx, dict(env, AWS_PROFILE="missing"), "--region", "us-east-1", "ecs", "ListClusters")
     check_eq(res[0]["code"], "CredentialsError", "a named profile that does not exist")
@@ -93,6 +102,7 @@ def test_profile_assume_role(ctx):
              [("AssumeRole", "ok", "ecr-deployd-test")], "a signed AssumeRole")
     ecs = sim.requests(service="ecs")
     check(ecs[0]["access_key"].startswith("ASIA"), "the ECS call used the temporary key")
+    both_services(ctx, sim, env)
 
 
 def test_web_identity(ctx):
@@ -108,6 +118,7 @@ def test_web_identity(ctx):
     sts = sim.requests(service="sts")
     check_eq([(r["operation"], r["signature"]) for r in sts], [("AssumeRoleWithWebIdentity", "unsigned")],
              "an unsigned AssumeRoleWithWebIdentity")
+    check("web identity" in both_services(ctx, sim, env), "both services")
     ctx.write("token", "forged\n")
     status, res, err = awscall(ctx, env, "ecr", "DescribeRepositories")
     check_eq(res[0]["code"], "CredentialsError", "a rejected token")
@@ -137,6 +148,7 @@ def test_container_credentials(ctx):
     check_eq(source_of(err), "container credentials", "source")
     got = [r for r in sim.requests(service="credentials")]
     check_eq([r["status"] for r in got], [200], "one credentials fetch")
+    check_eq(both_services(ctx, sim, env), "container credentials", "both services")
     env2 = dict(env, AWS_CONTAINER_AUTHORIZATION_TOKEN="Bearer wrong")
     del env2["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"]
     status, res, err = awscall(ctx, env2, "ecs", "ListClusters")
@@ -160,6 +172,7 @@ def test_imds_v2(ctx):
     paths = [r["operation"] for r in sim.requests(service="credentials")]
     check_eq(paths, ["/latest/api/token", "/latest/meta-data/iam/security-credentials/",
                      "/latest/meta-data/iam/security-credentials/awssim-instance-role"], "the IMDSv2 dance")
+    check_eq(both_services(ctx, sim, env), "EC2 instance metadata", "both services")
     status, res, err = awscall(ctx, base_env(ctx, sim), "ecs", "ListClusters")
     check_eq(res[0]["code"], "CredentialsError", "nothing configured and IMDS disabled")
     check("no credentials found" in res[0]["message"] and "disabled" in res[0]["message"],

@@ -100,6 +100,13 @@ def test_describe_services_limits_and_failures(ctx):
     check_eq(code, "ClusterNotFoundException", "cluster")
     code, _, _, _ = aws_error(ecs.update_service, cluster="prod", service="ghost", forceNewDeployment=True)
     check_eq(code, "ServiceNotFoundException", "update of a missing service")
+    out = ecs.update_service(cluster="prod", service="web", deploymentConfiguration={
+        "minimumHealthyPercent": 50, "maximumPercent": 150,
+        "deploymentCircuitBreaker": {"enable": False, "rollback": False}})
+    cfg = out["service"]["deploymentConfiguration"]
+    check_eq((cfg["minimumHealthyPercent"], cfg["maximumPercent"], cfg["deploymentCircuitBreaker"]["enable"]),
+             (50, 150, False), "UpdateService changes deploymentConfiguration")
+    check_eq(len(out["service"]["deployments"]), 1, "a configuration change alone starts no deployment")
     s = service(ecs)
     for f in ("status", "desiredCount", "runningCount", "pendingCount", "taskDefinition", "deploymentConfiguration",
               "deploymentController", "deployments", "events"):
