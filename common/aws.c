@@ -267,6 +267,7 @@ static void on_http(struct http_response *resp, void *userdata)
 
 	call->http = NULL;
 	memset(e, 0, sizeof(*e));
+	call->result.http_version = resp->error ? 0 : resp->http_version;
 	snprintf(call->result.request_id, sizeof(call->result.request_id), "%s",
 		 resp->request_id ? resp->request_id : "");
 	snprintf(e->request_id, sizeof(e->request_id), "%s", call->result.request_id);

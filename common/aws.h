@@ -58,6 +58,7 @@ struct aws_result {
 	int attempts;
 	long duration_ms;
 	char request_id[128]; /* of the last attempt */
+	long http_version;    /* of the last attempt's reply: 11, 20; 0 when none */
 };
 
 typedef void (*aws_done_fn)(struct aws_result *res, void *userdata);

@@ -369,3 +369,45 @@ def test_proxy_from_environment(ctx):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+def test_http2_when_the_server_offers_it(ctx):
+    """nghttpd (Debian's nghttp2-server) speaks HTTP/2 over TLS; the client
+    must negotiate it and multiplex parallel calls over one connection.
+    nghttpd is not AWS, so the replies are errors; the protocol is the point."""
+    import shutil
+    import socket
+    import subprocess
+    nghttpd = shutil.which("nghttpd")
+    if not nghttpd:
+        raise Failure("nghttpd missing: scripts/install-deps installs nghttp2-server")
+    d = ctx.path("tls")
+    subprocess.run(["bash", os.path.join(ROOT, "tests", "sim", "make-test-ca"), d], check=True)
+    os.makedirs(ctx.path("docroot"))
+    for attempt in range(5):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        srv = ctx.spawn([nghttpd, "-d", ctx.path("docroot"), "--address=127.0.0.1", str(port),
+                         os.path.join(d, "server.key"), os.path.join(d, "server.pem")], name="nghttpd")
+
+        def listening():
+            if not srv.alive():
+                return "exited"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return "up"
+            except OSError:
+                return None
+        if wait_for(listening, 5, "nghttpd to listen") == "up":
+            break
+    import types
+    server = types.SimpleNamespace(url="https://127.0.0.1:%d" % port)
+    env = base_env(ctx, server, AWS_ACCESS_KEY_ID="AKIDNOTUSED0000", AWS_SECRET_ACCESS_KEY="not-a-real-secret")
+    status, res, err = awscall(ctx, env, "--ca-bundle", os.path.join(d, "ca.pem"), "--max-attempts", 1,
+                               "--parallel", 50, "ecs", "ListClusters")
+    check_eq({r["http_version"] for r in res}, {20}, "HTTP/2 negotiated: %s" % res[:1])
+    conns = int(err.split("connections=")[1].split(",")[0])
+    check_eq(conns, 1, "50 parallel calls multiplexed over one HTTP/2 connection")
+    check(all(not r["ok"] and r["attempts"] == 1 for r in res), "nghttpd's replies are not AWS replies")

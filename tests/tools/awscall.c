@@ -45,6 +45,7 @@ static void print_result(const struct aws_result *res)
 	cJSON_AddBoolToObject(o, "ok", res->ok);
 	cJSON_AddNumberToObject(o, "attempts", res->attempts);
 	cJSON_AddStringToObject(o, "request_id", res->request_id);
+	cJSON_AddNumberToObject(o, "http_version", (double)res->http_version);
 	if (res->ok) {
 		cJSON_AddItemReferenceToObject(o, "body", res->body);
 	} else {
