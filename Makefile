@@ -30,18 +30,19 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lev
 
-CPPFLAGS += -D_GNU_SOURCE -Icommon -Iconfig -I$(B)/gen
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Iconfig -Isystemd -I$(B)/gen
 CFLAGS   ?=
 CFLAGS   += -std=gnu11 $(OPTFLAGS) $(WARNINGS) -fstack-protector-strong -MMD -MP $(PKG_CFLAGS)
 LDFLAGS  += $(filter -fsanitize=%,$(OPTFLAGS)) -Wl,--as-needed -Wl,-z,relro,-z,now
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 CONFIG_SRC := $(sort $(wildcard config/*.c))
+SYSTEMD_SRC := $(sort $(wildcard systemd/*.c))
 DAEMON_SRC := $(sort $(wildcard daemon/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(B)/obj/%.o) $(CONFIG_SRC:%.c=$(B)/obj/%.o)
-DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/obj/%.o)
+DAEMON_OBJ := $(DAEMON_SRC:%.c=$(B)/obj/%.o) $(SYSTEMD_SRC:%.c=$(B)/obj/%.o)
 # The daemon's modules without main(), for the unit tests.
 DAEMON_LIB_OBJ := $(filter-out $(B)/obj/daemon/main.o,$(DAEMON_OBJ))
 UNIT_OBJ   := $(UNIT_SRC:%.c=$(B)/obj/%.o)
@@ -148,7 +149,7 @@ C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find common daemon con
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--std=c11 --inline-suppr --suppress=missingIncludeSystem \
-		-Icommon -Iconfig -Itests/unit -D__GNUC__ common config daemon tests
+		-Icommon -Iconfig -Isystemd -Itests/unit -D__GNUC__ common config daemon systemd tests
 	@if git grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets|strtok)[[:space:]]*\(' \
 		-- '*.c' '*.h'; then echo "lint: banned functions above (see STYLE)" >&2; exit 1; fi
 	@clang-format --dry-run --Werror $(C_FILES)

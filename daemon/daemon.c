@@ -16,6 +16,7 @@
 
 #include "events.h"
 #include "log.h"
+#include "notify.h"
 #include "profile.h"
 #include "state.h"
 #include "strbuf.h"
@@ -66,6 +67,7 @@ static void reload(struct daemon *d)
 	int r;
 
 	log_info("reloading the configuration from '%s' and '%s'", d->config_file, d->config_dir);
+	notify_reloading(d->notifier);
 	r = config_load(d->config_file, d->config_dir, &cfg, &errs);
 	if (r < 0) {
 		struct strbuf all;
@@ -82,6 +84,11 @@ static void reload(struct daemon *d)
 			log_at(LOG_ERR, NULL, NULL, "  %s", errs.items[i].text);
 		strbuf_done(&all);
 		config_errors_done(&errs);
+		notify_ready(d->notifier);
+		notify_status(
+		    d->notifier,
+		    "configuration rejected at reload (%zu errors); running the previous one",
+		    errs.n);
 		return;
 	}
 	config_errors_done(&errs);
@@ -92,6 +99,7 @@ static void reload(struct daemon *d)
 	log_at(LOG_NOTICE, EVENT_CONFIG_RELOADED, LOG_FIELDS({ "CONFIG_FILE", d->config_file }),
 	       "configuration reloaded: %zu watches, %zu targets", cfg->n_watches,
 	       config_target_count(cfg));
+	notify_ready(d->notifier);
 	watcher_config_changed(d->watcher);
 }
 
@@ -105,6 +113,7 @@ static void on_signal(struct ev_loop *loop, struct ev_signal *w, int revents)
 		return;
 	}
 	log_at(LOG_NOTICE, EVENT_STOPPING, NULL, "stopping on %s", strsignal(w->signum));
+	notify_stopping(d->notifier);
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -149,7 +158,8 @@ static int setup(struct daemon *d)
 	d->creds = d->http && d->signer ? cred_chain_new(&co) : NULL;
 	d->aws = d->creds ? aws_client_new(d->loop, d->http, d->signer, d->creds, &ao, &w) : NULL;
 	d->watcher = d->aws ? watcher_new(d) : NULL;
-	if (!d->watcher) {
+	d->notifier = d->watcher ? notify_new(d->loop) : NULL;
+	if (!d->notifier) {
 		log_error("cannot start: %s", w ? w : "out of memory");
 		return EX_OSERR;
 	}
@@ -162,6 +172,7 @@ static void teardown(struct daemon *d)
 	char why[600];
 
 	watcher_free(d->watcher);
+	notify_free(d->notifier);
 	if (d->state && state_save(d->state, why, sizeof(why)) < 0)
 		log_error("%s; what was seen since the last write is lost", why);
 	state_free(d->state);
@@ -206,6 +217,11 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 		       "digests; "
 		       "the deploy engine is not part of it yet)",
 		       cfg->n_watches, config_target_count(cfg));
+		/* Ready once every watch is armed; AWS may still be unreachable (the status says
+		 * so). */
+		notify_status(d.notifier, "watching %zu watches; first poll under way",
+			      cfg->n_watches);
+		notify_ready(d.notifier);
 		watcher_start(d.watcher);
 		ev_run(d.loop, 0);
 	}

@@ -14,6 +14,7 @@
 #include "http.h"
 #include "sigv4.h"
 
+struct notifier;
 struct state;
 struct watcher;
 
@@ -29,6 +30,7 @@ struct daemon {
 	struct aws_client *aws;
 	struct state *state;
 	struct watcher *watcher;
+	struct notifier *notifier;
 	struct ev_signal sighup, sigterm, sigint;
 	int exit_code;
 };

@@ -13,6 +13,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "log.h"
+#include "notify.h"
 #include "semver.h"
 #include "state.h"
 #include "strmap.h"
@@ -660,6 +661,20 @@ static void cycle_done(struct cycle *c)
 	log_at(LOG_DEBUG, NULL, NULL,
 	       "poll cycle: %zu watches, %zu repositories, %ld requests (minimum %ld)",
 	       c->cfg->n_watches, c->n_groups, c->requests, c->minimum);
+	{
+		size_t tags = 0, failing = strmap_size(wt->group_errors);
+		char when[16];
+		time_t now = time(NULL);
+		struct tm tm;
+		for (size_t i = 0; i < c->n_groups; i++)
+			tags += c->groups[i].n_tags + (c->groups[i].want_images ? 1 : 0);
+		localtime_r(&now, &tm);
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+		notify_status(wt->d->notifier,
+			      "watching %zu tag rules in %zu repositories; last poll at %s (%ld "
+			      "requests); %zu repositories failing",
+			      tags, c->n_groups, when, c->requests, failing);
+	}
 	struct timespec started = c->started;
 	wt->cycle = NULL;
 	cycle_free(c);

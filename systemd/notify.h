@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The systemd service manager protocol (sd_notify): READY=1 once the daemon
+ * serves, STATUS= a current one-line sentence, RELOADING=1 (with
+ * MONOTONIC_USEC=) around a reload, STOPPING=1 on the way out, and
+ * WATCHDOG=1 from a loop timer at half the interval systemd asks for, so a
+ * loop that stops turning stops the pings. Without NOTIFY_SOCKET every call
+ * does nothing.
+ */
+#ifndef ECR_NOTIFY_H
+#define ECR_NOTIFY_H
+
+#include <ev.h>
+
+struct notifier;
+
+/* Arms the watchdog timer when systemd asked for one. NULL when out of memory. */
+struct notifier *notify_new(struct ev_loop *loop);
+void notify_free(struct notifier *n);
+
+void notify_ready(struct notifier *n);
+void notify_reloading(struct notifier *n);
+void notify_stopping(struct notifier *n);
+
+/* STATUS=<sentence>. */
+void notify_status(struct notifier *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The watchdog interval systemd asked for, in microseconds; 0 when none. */
+unsigned long long notify_watchdog_usec(const struct notifier *n);
+
+#endif

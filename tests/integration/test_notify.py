@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: MIT
+"""The systemd notify protocol, seen from a socket of the test's own:
+READY, STATUS updates, RELOADING/READY around SIGHUP, WATCHDOG pings at
+half the interval, and STOPPING on SIGTERM."""
+
+import os
+import signal
+import socket
+import time
+
+from harness import Sim, check, check_eq, wait_for
+from test_daemon import start, watch
+
+
+class NotifySocket:
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.setblocking(False)
+        self.messages = []  # (monotonic time, {key: value})
+
+    def drain(self):
+        while True:
+            try:
+                data = self.sock.recv(4096)
+            except BlockingIOError:
+                return self.messages
+            fields = dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)
+            self.messages.append((time.monotonic(), fields))
+
+    def having(self, key, value=None):
+        return [m for t, m in self.drain() if key in m and (value is None or m[key] == value)]
+
+    def close(self):
+        self.sock.close()
+
+
+def test_notify_protocol(ctx):
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
+    ns = NotifySocket(ctx.path("notify.sock"))
+    old = dict(os.environ)
+    os.environ.update(NOTIFY_SOCKET=ctx.path("notify.sock"), WATCHDOG_USEC="600000")
+    try:
+        p, main = start(ctx, sim, [watch("web", "team/web", tag="prod")])
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    try:
+        wait_for(lambda: ns.having("READY", "1"), 10, "READY=1")
+        wait_for(lambda: [m for m in ns.having("STATUS") if "last poll at" in m["STATUS"]], 15,
+                 "a STATUS after the first poll")
+        status = [m["STATUS"] for m in ns.having("STATUS") if "last poll at" in m["STATUS"]][-1]
+        check("watching 1 tag rules in 1 repositories" in status and "0 repositories failing" in status, status)
+
+        # Watchdog: pings every 0.3 s while the loop turns.
+        t0 = time.monotonic()
+        time.sleep(2.1)  # a measuring window, not a synchronisation
+        pings = [t for t, m in ns.drain() if m.get("WATCHDOG") == "1" and t >= t0]
+        check(5 <= len(pings) <= 9, "about 7 pings in 2.1 s at half of 0.6 s (got %d)" % len(pings))
+
+        # Reload: RELOADING=1 with MONOTONIC_USEC, then READY=1.
+        ready_before = len(ns.having("READY", "1"))
+        p.signal(signal.SIGHUP)
+        reloading = wait_for(lambda: ns.having("RELOADING", "1"), 10, "RELOADING=1")
+        check(int(reloading[0]["MONOTONIC_USEC"]) > 0, "MONOTONIC_USEC with RELOADING")
+        wait_for(lambda: len(ns.having("READY", "1")) > ready_before, 10, "READY=1 after the reload")
+
+        p.signal(signal.SIGTERM)
+        check_eq(p.wait(5), 0, "exit status")
+        check(ns.having("STOPPING", "1"), "STOPPING=1")
+    finally:
+        ns.close()
+
+
+def test_no_notify_socket_changes_nothing(ctx):
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
+    old = os.environ.pop("NOTIFY_SOCKET", None)
+    try:
+        p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")])
+        wait_for(lambda: "poll cycle:" in p.read_stderr(), 15, "a poll without systemd")
+        p.signal(signal.SIGTERM)
+        check_eq(p.wait(5), 0, "exit status")
+    finally:
+        if old is not None:
+            os.environ["NOTIFY_SOCKET"] = old
