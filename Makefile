@@ -144,7 +144,7 @@ install: $(BIN)
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ecr-deployd
 
-C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find common daemon config systemd tests -name '*.[ch]')
+C_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find common daemon config systemd tests -name '*.[ch]')
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

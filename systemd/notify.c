@@ -61,7 +61,8 @@ void notify_reloading(struct notifier *n)
 	(void)n;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-		   (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000ull);
+		   (unsigned long long)ts.tv_sec * 1000000ull +
+		       (unsigned long long)ts.tv_nsec / 1000ull);
 }
 
 void notify_stopping(struct notifier *n)
