@@ -539,19 +539,34 @@ static void observe(struct watcher *wt, struct strmap *missing_next, const struc
 		log_error("out of memory while recording a sighting of '%s:%s'", repo, tag);
 }
 
+/* The key a failure is remembered under: a credentials failure is one problem, not one per
+ * repository, so it is reported once for all of them. */
+static const char *failure_key(const struct group *g)
+{
+	return g->failed && !strcmp(g->code, "CredentialsError") ? "(credentials)" : g->key;
+}
+
 static void report_group(struct watcher *wt, struct strmap *errors_next, const struct group *g)
 {
-	const char *prev = strmap_get(wt->group_errors, g->key);
+	const char *key = failure_key(g);
+	const char *prev = strmap_get(wt->group_errors, key);
+	const char *prev_creds = strmap_get(wt->group_errors, "(credentials)");
 	char secs[32];
 
 	if (!g->failed) {
-		if (prev)
+		if (prev && !strmap_get(errors_next, "(recovered)")) /* said per repository */
 			log_at(LOG_NOTICE, NULL, LOG_FIELDS({ "ECR_REPOSITORY", g->repository }),
 			       "polling '%s' works again", g->repository);
+		if (prev_creds && !strmap_get(errors_next, "(credentials ok)")) {
+			log_notice("AWS credentials work again; polling resumed");
+			strmap_put(errors_next, "(credentials ok)", strdup("1"), NULL);
+		}
 		return;
 	}
+	if (strmap_get(errors_next, key))
+		return; /* this cycle's report was made by another repository */
 	char *copy = strdup(g->code);
-	if (!copy || strmap_put(errors_next, g->key, copy, NULL) < 0) {
+	if (!copy || strmap_put(errors_next, key, copy, NULL) < 0) {
 		free(copy);
 		return;
 	}
@@ -559,12 +574,19 @@ static void report_group(struct watcher *wt, struct strmap *errors_next, const s
 		return; /* reported when it started */
 	snprintf(secs, sizeof(secs), "%llu",
 		 (unsigned long long)(wt->d->cfg->poll_interval_ms / 1000));
-	log_at(LOG_ERR, EVENT_POLL_FAILED,
-	       LOG_FIELDS({ "ECR_REPOSITORY", g->repository }, { "AWS_OPERATION", g->operation },
-			  { "AWS_ERROR_CODE", g->code },
-			  { "AWS_REQUEST_ID", *g->request_id ? g->request_id : NULL },
-			  { "ECR_REGION", g->region }),
-	       "polling '%s' failed: %s; trying again in %ss", g->repository, g->error, secs);
+	if (key != g->key)
+		log_at(LOG_ERR, EVENT_POLL_FAILED,
+		       LOG_FIELDS({ "AWS_OPERATION", g->operation }, { "AWS_ERROR_CODE", g->code }),
+		       "polling failed: no usable AWS credentials: %s; trying again in %ss",
+		       g->error, secs);
+	else
+		log_at(LOG_ERR, EVENT_POLL_FAILED,
+		       LOG_FIELDS({ "ECR_REPOSITORY", g->repository },
+				  { "AWS_OPERATION", g->operation }, { "AWS_ERROR_CODE", g->code },
+				  { "AWS_REQUEST_ID", *g->request_id ? g->request_id : NULL },
+				  { "ECR_REGION", g->region }),
+		       "polling '%s' failed: %s; trying again in %ss", g->repository, g->error,
+		       secs);
 }
 
 static void schedule(struct watcher *wt, const struct timespec *started)
@@ -662,12 +684,14 @@ static void cycle_done(struct cycle *c)
 	       "poll cycle: %zu watches, %zu repositories, %ld requests (minimum %ld)",
 	       c->cfg->n_watches, c->n_groups, c->requests, c->minimum);
 	{
-		size_t tags = 0, failing = strmap_size(wt->group_errors);
+		size_t tags = 0, failing = 0;
 		char when[16];
 		time_t now = time(NULL);
 		struct tm tm;
-		for (size_t i = 0; i < c->n_groups; i++)
+		for (size_t i = 0; i < c->n_groups; i++) {
 			tags += c->groups[i].n_tags + (c->groups[i].want_images ? 1 : 0);
+			failing += c->groups[i].failed;
+		}
 		localtime_r(&now, &tm);
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
 		notify_status(wt->d->notifier,

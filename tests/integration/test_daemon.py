@@ -25,15 +25,29 @@ def watch(name, repo, **rule):
     return dict(name=name, repository=repo, targets=target(name), **rule)
 
 
-def start(ctx, sim, watches, **settings):
+def write_config(ctx, watches, **settings):
     os.makedirs(ctx.path("etc", "conf.d"), exist_ok=True)
     cfg = dict({"aws": {"region": "us-east-1"}, "poll_interval": "10s", "log_level": "debug",
                 "state_directory": ctx.path("state"), "watches": watches}, **settings)
-    main = ctx.write(os.path.join("etc", "ecr-deployd.json"), json.dumps(cfg, indent=1))
+    return ctx.write(os.path.join("etc", "ecr-deployd.json"), json.dumps(cfg, indent=1))
+
+
+def daemon_env(ctx, sim, **extra):
+    """No AWS settings from the machine; static keys and the simulator unless extra says otherwise."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_ACCESS_KEY_ID=SIM_KEY[0], AWS_SECRET_ACCESS_KEY=SIM_KEY[1], AWS_ENDPOINT_URL=sim.url,
                AWS_EC2_METADATA_DISABLED="true", HOME=ctx.path())
-    p = ctx.spawn([daemon_path(), "-c", main], env=env, name="ecr-deployd")
+    for k, v in extra.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
+def start(ctx, sim, watches, env=None, **settings):
+    main = write_config(ctx, watches, **settings)
+    p = ctx.spawn([daemon_path(), "-c", main], env=env or daemon_env(ctx, sim), name="ecr-deployd")
     return p, main
 
 
@@ -236,3 +250,25 @@ def test_an_unreadable_tag_does_not_hide_the_others(ctx):
     wait_for(lambda: lines_with(p, EVENT_DETECTED), 15, "the other tag still detected")
     check(new in lines_with(p, EVENT_DETECTED)[0], "with the new digest")
     check_eq(len(lines_with(p, "cannot be read")), 1, "reported once")
+
+
+def test_a_credentials_failure_is_reported_once_for_all_repositories(ctx):
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/r%d" % i, "images": [{"tag": "prod", "seed": str(i)}]}
+                                          for i in range(5)]})
+    sim.settings(container_authorization="Bearer right-token")
+    ctx.secrets.add("right-token")
+    path = sim.control("POST", "/container-credentials", {"id": "task-1"})["path"]
+    tok = ctx.write("auth-token", "Bearer wrong-token\n")
+    ctx.secret_holders.add(tok)
+    env = daemon_env(ctx, sim, AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None,
+                     AWS_CONTAINER_CREDENTIALS_FULL_URI=sim.url + path, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=tok)
+    p, _ = start(ctx, sim, [watch("w%d" % i, "team/r%d" % i, tag="prod") for i in range(5)], env=env)
+    wait_for(lambda: cycles(p) >= 2, 25, "two cycles without credentials")
+    failed = lines_with(p, EVENT_POLL_FAILED)
+    check_eq(len(failed), 1, "one POLL_FAILED for five repositories: %s" % failed)
+    check("no usable AWS credentials" in failed[0] and "HTTP 401" in failed[0], failed[0])
+    ctx.write("auth-token", "Bearer right-token\n")
+    wait_for(lambda: lines_with(p, "credentials work again"), 15, "recovery")
+    check_eq(len(lines_with(p, "credentials work again")), 1, "one recovery line")
+    check_eq(lines_with(p, "works again"), [], "no recovery line per repository")
+    wait_for(lambda: len(lines_with(p, "' is at sha256:")) == 5, 5, "all five repositories polled")

@@ -3,13 +3,12 @@
 READY, STATUS updates, RELOADING/READY around SIGHUP, WATCHDOG pings at
 half the interval, and STOPPING on SIGTERM."""
 
-import os
 import signal
 import socket
 import time
 
 from harness import Sim, check, check_eq, wait_for
-from test_daemon import start, watch
+from test_daemon import daemon_env, start, watch
 
 
 class NotifySocket:
@@ -38,13 +37,8 @@ class NotifySocket:
 def test_notify_protocol(ctx):
     sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
     ns = NotifySocket(ctx.path("notify.sock"))
-    old = dict(os.environ)
-    os.environ.update(NOTIFY_SOCKET=ctx.path("notify.sock"), WATCHDOG_USEC="600000")
-    try:
-        p, main = start(ctx, sim, [watch("web", "team/web", tag="prod")])
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
+    env = daemon_env(ctx, sim, NOTIFY_SOCKET=ctx.path("notify.sock"), WATCHDOG_USEC="600000")
+    p, main = start(ctx, sim, [watch("web", "team/web", tag="prod")], env=env)
     try:
         wait_for(lambda: ns.having("READY", "1"), 10, "READY=1")
         wait_for(lambda: [m for m in ns.having("STATUS") if "last poll at" in m["STATUS"]], 15,
@@ -74,12 +68,8 @@ def test_notify_protocol(ctx):
 
 def test_no_notify_socket_changes_nothing(ctx):
     sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
-    old = os.environ.pop("NOTIFY_SOCKET", None)
-    try:
-        p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")])
-        wait_for(lambda: "poll cycle:" in p.read_stderr(), 15, "a poll without systemd")
-        p.signal(signal.SIGTERM)
-        check_eq(p.wait(5), 0, "exit status")
-    finally:
-        if old is not None:
-            os.environ["NOTIFY_SOCKET"] = old
+    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")],
+                 env=daemon_env(ctx, sim, NOTIFY_SOCKET=None, WATCHDOG_USEC=None))
+    wait_for(lambda: "poll cycle:" in p.read_stderr(), 15, "a poll without systemd")
+    p.signal(signal.SIGTERM)
+    check_eq(p.wait(5), 0, "exit status")
