@@ -129,11 +129,6 @@ static bool usable(const struct aws_credentials *c, time_t now)
 	return c && (c->expiration == 0 || now < c->expiration - USABLE_MARGIN);
 }
 
-const char *cred_last_error(const struct cred_provider *p)
-{
-	return p->last_error;
-}
-
 /* ---- completion --------------------------------------------------------- */
 
 static void schedule(struct cred_provider *p, double after)

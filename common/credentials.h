@@ -90,9 +90,6 @@ void cred_wait_cancel(struct cred_waiter *w);
 /* Forgets the current credentials (AWS said they expired) and resolves again. */
 void cred_invalidate(struct cred_provider *p);
 
-/* The reason the last resolve failed, or "" (no secrets). */
-const char *cred_last_error(const struct cred_provider *p);
-
 /* Parses an ISO 8601 UTC time ("2026-11-26T17:00:00Z", fractions and +00:00 allowed). */
 int cred_parse_time(const char *s, time_t *ret);
 

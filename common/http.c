@@ -491,11 +491,6 @@ void http_cancel(struct http_request *r)
 	request_free(r);
 }
 
-int http_in_flight(const struct http_client *c)
-{
-	return c->in_flight;
-}
-
 long http_connections_opened(const struct http_client *c)
 {
 	return c->connections;

@@ -80,9 +80,6 @@ int http_submit(struct http_client *c, const struct http_request_spec *spec, htt
 /* Stops a request; its callback is not called. */
 void http_cancel(struct http_request *r);
 
-/* Requests submitted and not yet completed or cancelled. */
-int http_in_flight(const struct http_client *c);
-
 /* Connections curl opened so far (for tests of reuse). */
 long http_connections_opened(const struct http_client *c);
 

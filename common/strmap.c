@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Open-addressing string hash map with tombstone-free deletion (backward shift). */
+/* Open-addressing string hash map (linear probing, no deletion). */
 #include "strmap.h"
 
 #include <errno.h>
@@ -117,43 +117,7 @@ int strmap_put(struct strmap *m, const char *key, void *value, void **ret_old)
 	return 0;
 }
 
-void *strmap_remove(struct strmap *m, const char *key)
-{
-	size_t i = find(m, key, hash(key)), j;
-	void *v;
-
-	if (!m->slots[i].key)
-		return NULL;
-	v = m->slots[i].value;
-	free(m->slots[i].key);
-	m->slots[i].key = NULL;
-	m->n--;
-	/* Shift later members of the probe run back so lookups stay correct. */
-	j = i;
-	for (;;) {
-		size_t home;
-		j = (j + 1) & (m->cap - 1);
-		if (!m->slots[j].key)
-			break;
-		home = (size_t)m->slots[j].hash & (m->cap - 1);
-		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-			m->slots[i] = m->slots[j];
-			m->slots[j].key = NULL;
-			i = j;
-		}
-	}
-	return v;
-}
-
 size_t strmap_size(const struct strmap *m)
 {
 	return m->n;
-}
-
-void strmap_each(const struct strmap *m, void (*fn)(const char *key, void *value, void *ctx),
-		 void *ctx)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		if (m->slots[i].key)
-			fn(m->slots[i].key, m->slots[i].value, ctx);
 }

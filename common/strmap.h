@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A string-keyed hash map (open addressing, linear probing). Keys are
- * copied; values are the caller's. For per-watch and per-tag bookkeeping
+ * copied; values are the caller's. Entries are never removed: a map is
+ * built, read, and freed whole. For per-watch and per-tag bookkeeping
  * that must stay fast at thousands of entries.
  */
 #ifndef ECR_STRMAP_H
@@ -23,13 +24,6 @@ void *strmap_get(const struct strmap *m, const char *key);
  * -ENOMEM. */
 int strmap_put(struct strmap *m, const char *key, void *value, void **ret_old);
 
-/* Removes key; returns its value or NULL. */
-void *strmap_remove(struct strmap *m, const char *key);
-
 size_t strmap_size(const struct strmap *m);
-
-/* Calls fn for every entry, in no particular order; fn must not change the map. */
-void strmap_each(const struct strmap *m, void (*fn)(const char *key, void *value, void *ctx),
-		 void *ctx);
 
 #endif

@@ -76,8 +76,7 @@ struct watcher {
 	struct cycle *cycle;
 	struct strmap *missing;      /* "watch\x1ftag" of tags found missing (reported once) */
 	struct strmap *group_errors; /* group key -> error code */
-	long last_requests, last_minimum;
-	bool state_error; /* the last save failed (reported once) */
+	bool state_error;            /* the last save failed (reported once) */
 	unsigned rng;
 };
 
@@ -678,8 +677,6 @@ static void cycle_done(struct cycle *c)
 	strmap_free(errors, free);
 	strmap_free(index, NULL);
 	save_state(wt);
-	wt->last_requests = c->requests;
-	wt->last_minimum = c->minimum;
 	log_at(LOG_DEBUG, NULL, NULL,
 	       "poll cycle: %zu watches, %zu repositories, %ld requests (minimum %ld)",
 	       c->cfg->n_watches, c->n_groups, c->requests, c->minimum);
@@ -780,10 +777,4 @@ void watcher_config_changed(struct watcher *w)
 	if (!w->cycle)
 		watcher_start(w);
 	/* else: the cycle in progress ends on the old rules; the next uses the new */
-}
-
-void watcher_last_cycle(const struct watcher *w, long *ret_requests, long *ret_minimum)
-{
-	*ret_requests = w->last_requests;
-	*ret_minimum = w->last_minimum;
 }

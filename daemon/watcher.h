@@ -28,7 +28,4 @@ void watcher_start(struct watcher *w);
 /* d->cfg changed: the next cycle uses it (one starts now unless one is running). */
 void watcher_config_changed(struct watcher *w);
 
-/* Requests the last completed cycle made, and the minimum the API allows for it. */
-void watcher_last_cycle(const struct watcher *w, long *ret_requests, long *ret_minimum);
-
 #endif

@@ -82,8 +82,3 @@ void notify_status(struct notifier *n, const char *fmt, ...)
 	va_end(ap);
 	sd_notifyf(0, "STATUS=%s", text);
 }
-
-unsigned long long notify_watchdog_usec(const struct notifier *n)
-{
-	return n->watchdog_usec;
-}

@@ -25,7 +25,4 @@ void notify_stopping(struct notifier *n);
 /* STATUS=<sentence>. */
 void notify_status(struct notifier *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The watchdog interval systemd asked for, in microseconds; 0 when none. */
-unsigned long long notify_watchdog_usec(const struct notifier *n);
-
 #endif
