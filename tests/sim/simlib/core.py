@@ -112,6 +112,14 @@ class Pager:
         nxt = self.token(scope, start + n) if start + n < len(items) else None
         return chunk, nxt
 
+    def reply(self, key, scope, items, p, default_max, render=None):
+        """A paginated reply for request p: {key: this page (each rendered), "nextToken": … when more}."""
+        chunk, nxt = self.page(scope, items, p.get("nextToken"), p.get("maxResults"), default_max)
+        out = {key: [render(x) for x in chunk] if render else chunk}
+        if nxt:
+            out["nextToken"] = nxt
+        return out
+
 
 REDACT = {"WebIdentityToken", "SecretAccessKey", "SessionToken", "Token", "authorizationToken"}
 

@@ -221,12 +221,9 @@ class Ecr:
             return {"imageDetails": out}
         keep = self._tag_filter(p)
         images = [i for i in repo.images.values() if keep(i)]
-        page, nxt = self.world.pager.page(("DescribeImages", repo.arn, p.get("filter")), images,
-                                          p.get("nextToken"), p.get("maxResults"), 100)
-        out = {"imageDetails": [self._detail(repo, i) for i in page]}
-        if nxt:
-            out["nextToken"] = nxt
-        return out
+        return self.world.pager.reply("imageDetails",
+                                      ("DescribeImages", repo.arn, p.get("filter")), images, p, 100,
+                                      render=lambda i: self._detail(repo, i))
 
     def batch_get_image(self, ctx, p):
         repo = self._repo(ctx.account, ctx.region, p["repositoryName"], p.get("registryId"))
@@ -261,12 +258,7 @@ class Ecr:
                 ids.extend({"imageDigest": image.digest, "imageTag": t} for t in image.tags)
             else:
                 ids.append({"imageDigest": image.digest})
-        page, nxt = self.world.pager.page(("ListImages", repo.arn, p.get("filter")), ids,
-                                          p.get("nextToken"), p.get("maxResults"), 100)
-        out = {"imageIds": page}
-        if nxt:
-            out["nextToken"] = nxt
-        return out
+        return self.world.pager.reply("imageIds", ("ListImages", repo.arn, p.get("filter")), ids, p, 100)
 
     def describe_repositories(self, ctx, p):
         acct = p.get("registryId") or ctx.account
@@ -278,12 +270,9 @@ class Ecr:
             return {"repositories": [self._repo(acct, ctx.region, n).describe() for n in names]}
         repos = sorted((r for (a, reg, _), r in self.repos.items() if a == acct and reg == ctx.region),
                        key=lambda r: r.name)
-        page, nxt = self.world.pager.page(("DescribeRepositories", acct, ctx.region), repos,
-                                          p.get("nextToken"), p.get("maxResults"), 100)
-        out = {"repositories": [r.describe() for r in page]}
-        if nxt:
-            out["nextToken"] = nxt
-        return out
+        return self.world.pager.reply("repositories",
+                                      ("DescribeRepositories", acct, ctx.region), repos, p, 100,
+                                      render=lambda r: r.describe())
 
     def get_authorization_token(self, ctx, p):
         ids = p.get("registryIds") or [ctx.account]

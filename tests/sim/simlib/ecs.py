@@ -263,12 +263,7 @@ class Ecs:
 
     def list_clusters(self, ctx, p):
         arns = sorted(c.arn for (a, r, _), c in self.clusters.items() if (a, r) == (ctx.account, ctx.region))
-        page, nxt = self.world.pager.page(("ListClusters", ctx.account, ctx.region), arns, p.get("nextToken"),
-                                          p.get("maxResults"), 100)
-        out = {"clusterArns": page}
-        if nxt:
-            out["nextToken"] = nxt
-        return out
+        return self.world.pager.reply("clusterArns", ("ListClusters", ctx.account, ctx.region), arns, p, 100)
 
     def describe_clusters(self, ctx, p):
         out, failures = [], []
@@ -363,12 +358,8 @@ class Ecs:
                 for td in revs if status == "ALL" or td.status == status]
         if p.get("sort") == "DESC":
             arns.reverse()
-        page, nxt = self.world.pager.page(("ListTaskDefinitions", ctx.account, ctx.region, prefix, status),
-                                          arns, p.get("nextToken"), p.get("maxResults"), 100)
-        out = {"taskDefinitionArns": page}
-        if nxt:
-            out["nextToken"] = nxt
-        return out
+        return self.world.pager.reply("taskDefinitionArns",
+                                      ("ListTaskDefinitions", ctx.account, ctx.region, prefix, status), arns, p, 100)
 
     # -- services -------------------------------------------------------------
     def resolve_image(self, image):
@@ -473,12 +464,7 @@ class Ecs:
     def list_services(self, ctx, p):
         cluster = self._cluster(ctx, p.get("cluster"))
         arns = [s.arn for s in cluster.services.values() if s.status == "ACTIVE"]
-        page, nxt = self.world.pager.page(("ListServices", cluster.arn), arns, p.get("nextToken"),
-                                          p.get("maxResults"), 10)
-        out = {"serviceArns": page}
-        if nxt:
-            out["nextToken"] = nxt
-        return out
+        return self.world.pager.reply("serviceArns", ("ListServices", cluster.arn), arns, p, 10)
 
     def update_service(self, ctx, p):
         cluster = self._cluster(ctx, p.get("cluster"))
@@ -515,13 +501,9 @@ class Ecs:
                  and (not p.get("startedBy") or t.deployment_id == p["startedBy"])
                  and (not p.get("family") or t.taskdef.body["family"] == p["family"])]
         arns = [t.arn for t in tasks]
-        page, nxt = self.world.pager.page(("ListTasks", cluster.arn, p.get("serviceName"), want,
-                                           p.get("startedBy"), p.get("family")), arns,
-                                          p.get("nextToken"), p.get("maxResults"), 100)
-        out = {"taskArns": page}
-        if nxt:
-            out["nextToken"] = nxt
-        return out
+        return self.world.pager.reply("taskArns",
+                                      ("ListTasks", cluster.arn, p.get("serviceName"), want, p.get("startedBy"), p.get("family")),
+                                      arns, p, 100)
 
     def describe_tasks(self, ctx, p):
         cluster = self._cluster(ctx, p.get("cluster"))
