@@ -502,7 +502,8 @@ class Ecs:
                  and (not p.get("family") or t.taskdef.body["family"] == p["family"])]
         arns = [t.arn for t in tasks]
         return self.world.pager.reply("taskArns",
-                                      ("ListTasks", cluster.arn, p.get("serviceName"), want, p.get("startedBy"), p.get("family")),
+                                      ("ListTasks", cluster.arn, p.get("serviceName"), want,
+                                       p.get("startedBy"), p.get("family")),
                                       arns, p, 100)
 
     def describe_tasks(self, ctx, p):
