@@ -64,6 +64,8 @@ struct cycle {
 	struct config *cfg;
 	struct group *groups;
 	size_t n_groups;
+	size_t *watch_group; /* the group of each watch of cfg, by index */
+	size_t planned;      /* watches given a group (all, unless planning ran out of memory) */
 	struct req *queue, *running;
 	int in_flight;
 	long requests, minimum;
@@ -116,6 +118,7 @@ static void cycle_free(struct cycle *c)
 		free_images(&c->groups[i]);
 	}
 	free(c->groups);
+	free(c->watch_group);
 	config_free(c->cfg);
 	free(c);
 }
@@ -143,7 +146,8 @@ static int plan(struct cycle *c, struct strmap *index)
 	const struct config *cfg = c->cfg;
 
 	c->groups = calloc(cfg->n_watches + 1, sizeof(*c->groups));
-	if (!c->groups)
+	c->watch_group = calloc(cfg->n_watches + 1, sizeof(*c->watch_group));
+	if (!c->groups || !c->watch_group)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->n_watches; i++) {
 		const struct config_watch *w = &cfg->watches[i];
@@ -171,6 +175,8 @@ static int plan(struct cycle *c, struct strmap *index)
 				return -ENOMEM;
 			c->n_groups++;
 		}
+		c->watch_group[i] = (size_t)(g - c->groups);
+		c->planned = i + 1;
 		if (w->rule == TAG_GLOB || w->rule == TAG_SEMVER) {
 			g->want_images = true;
 			continue;
@@ -629,22 +635,14 @@ static void cycle_done(struct cycle *c)
 {
 	struct watcher *wt = c->w;
 	struct strmap *missing = strmap_new(), *errors = strmap_new();
-	struct strmap *index = strmap_new();
 
-	if (missing && errors && index) {
-		for (size_t i = 0; i < c->n_groups; i++) {
-			strmap_put(index, c->groups[i].key, &c->groups[i], NULL);
+	if (missing && errors) {
+		for (size_t i = 0; i < c->n_groups; i++)
 			report_group(wt, errors, &c->groups[i]);
-		}
-		for (size_t i = 0; i < c->cfg->n_watches; i++) {
+		for (size_t i = 0; i < c->planned; i++) {
 			const struct config_watch *w = &c->cfg->watches[i];
 			bool pick = w->rule == TAG_GLOB || w->rule == TAG_SEMVER;
-			char *gk = group_key(w->registry_id ? w->registry_id : "",
-					     watch_region(w, wt->d->region), w->repository);
-			const struct group *g = gk ? strmap_get(index, gk) : NULL;
-			free(gk);
-			if (!g)
-				continue;
+			const struct group *g = &c->groups[c->watch_group[i]];
 			if (g->failed) {
 				/* Nothing new can be said; what was missing stays reported. */
 				for (size_t t = 0; t < (pick ? 1 : w->n_tags); t++) {
@@ -675,7 +673,6 @@ static void cycle_done(struct cycle *c)
 	}
 	strmap_free(missing, NULL);
 	strmap_free(errors, free);
-	strmap_free(index, NULL);
 	save_state(wt);
 	log_at(LOG_DEBUG, NULL, NULL,
 	       "poll cycle: %zu watches, %zu repositories, %ld requests (minimum %ld)",
