@@ -125,7 +125,7 @@ void config_errors_done(struct config_errors *e);
 /* Total targets over all watches. */
 size_t config_target_count(const struct config *c);
 
-/* The one-screen summary --check-config prints (out NULL: formatted, then discarded). */
+/* The one-screen summary --check-config prints. */
 void config_print_summary(const struct config *c, FILE *out);
 
 const char *config_strategy_name(enum config_strategy s);
