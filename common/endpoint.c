@@ -65,7 +65,7 @@ bool endpoint_valid_region(const char *r)
 	return false;
 }
 
-static const char *suffix_for(const char *region)
+const char *endpoint_dns_suffix(const char *region)
 {
 	static const struct {
 		const char *prefix, *suffix;
@@ -139,7 +139,7 @@ int endpoint_resolve(const struct aws_service *svc, const char *region, bool fip
 		return -EINVAL;
 	}
 	w = snprintf(out, n, "https://%s.%s.%s", fips ? svc->fips_prefix : svc->prefix, region,
-		     suffix_for(region));
+		     endpoint_dns_suffix(region));
 	if (w < 0 || (size_t)w >= n)
 		return -ENOBUFS;
 	if (ret_source)

@@ -43,6 +43,9 @@ const struct aws_service *aws_service_by_id(enum aws_service_id id);
 /* Whether region looks like an AWS region name ("us-east-1", "cn-north-1", "us-gov-west-1"). */
 bool endpoint_valid_region(const char *region);
 
+/* The DNS suffix of region's partition: "amazonaws.com", "amazonaws.com.cn", ... */
+const char *endpoint_dns_suffix(const char *region);
+
 /*
  * Writes the endpoint base URL (no trailing '/') for svc in region into out
  * (size n). configured may be NULL. *ret_source, when not NULL, is set to

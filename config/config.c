@@ -655,9 +655,11 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 	static const char *const keys[] = { "cluster",         "service",  "container",
 					    "containers",      "strategy", "codedeploy",
 					    "rollout_timeout", "rollback", "role_arn",
-					    "paused" };
+					    "paused",	       "on_first_start" };
 	static const char *const strategies[] = { "revision", "force", "codedeploy" };
 	static const char *const rollbacks[] = { "auto", "none" };
+	static const char *const first_start[] = { "deploy", "skip" };
+	int first = 0;
 	char buf[128], mp[PATH_LEN], acct[13];
 	int strategy = STRATEGY_REVISION, rollback = 0;
 	const cJSON *m;
@@ -730,8 +732,8 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 			   strategies[t->strategy]);
 	else if (m)
 		parse_codedeploy(p, m, mp, t);
-	get_duration(p, v, path, "rollout_timeout", DURATION_MS_PER_MIN, 24 * DURATION_MS_PER_HOUR,
-		     &t->rollout_timeout_ms);
+	get_duration(p, v, path, "rollout_timeout", 10 * DURATION_MS_PER_SEC,
+		     24 * DURATION_MS_PER_HOUR, &t->rollout_timeout_ms);
 	if (get_enum(p, v, path, "rollback", rollbacks, 2, &rollback))
 		t->rollback = rollback == 0;
 	if (get_string(p, v, path, "role_arn", &t->role_arn) && t->role_arn) {
@@ -744,6 +746,8 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 			t->account = strdup(acct);
 	}
 	get_bool(p, v, path, "paused", &t->paused);
+	if (get_enum(p, v, path, "on_first_start", first_start, 2, &first))
+		t->first_start_skip = first == 1;
 }
 
 /* Repository as a name, or as <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<name>. */
@@ -1018,7 +1022,7 @@ static void parse_top(struct parse *p, const cJSON *root)
 		    c->state_dir[0] != '/')
 			errorf(p, "state_directory", "%s must be an absolute path",
 			       show(member(root, "state_directory"), buf, sizeof(buf)));
-		get_duration(p, root, "", "rollout_timeout", DURATION_MS_PER_MIN,
+		get_duration(p, root, "", "rollout_timeout", 10 * DURATION_MS_PER_SEC,
 			     24 * DURATION_MS_PER_HOUR, &c->rollout_timeout_ms);
 		if (get_enum(p, root, "", "log_level", levels, 5, &level))
 			c->log_level = (enum config_log_level)level;

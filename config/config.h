@@ -52,6 +52,7 @@ struct config_target {
 	char *role_arn;
 	char *account; /* of role_arn, or NULL */
 	bool paused;
+	bool first_start_skip; /* on_first_start "skip": wait for the next push */
 	struct config_place at;
 };
 

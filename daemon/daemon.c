@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "deployer.h"
 #include "events.h"
 #include "log.h"
 #include "notify.h"
@@ -112,8 +113,11 @@ static void on_signal(struct ev_loop *loop, struct ev_signal *w, int revents)
 		reload(d);
 		return;
 	}
-	log_at(LOG_NOTICE, EVENT_STOPPING, NULL, "stopping on %s", strsignal(w->signum));
+	log_at(LOG_NOTICE, EVENT_STOPPING, NULL,
+	       "stopping on %s; rollouts in flight are resumed at the next start",
+	       strsignal(w->signum));
 	notify_stopping(d->notifier);
+	d->stopped = true;
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -158,7 +162,8 @@ static int setup(struct daemon *d)
 	d->creds = d->http && d->signer ? cred_chain_new(&co) : NULL;
 	d->aws = d->creds ? aws_client_new(d->loop, d->http, d->signer, d->creds, &ao, &w) : NULL;
 	d->watcher = d->aws ? watcher_new(d) : NULL;
-	d->notifier = d->watcher ? notify_new(d->loop) : NULL;
+	d->deployer = d->watcher ? deployer_new(d) : NULL;
+	d->notifier = d->deployer ? notify_new(d->loop) : NULL;
 	if (!d->notifier) {
 		log_error("cannot start: %s", w ? w : "out of memory");
 		return EX_OSERR;
@@ -172,6 +177,7 @@ static void teardown(struct daemon *d)
 	char why[600];
 
 	watcher_free(d->watcher);
+	deployer_free(d->deployer);
 	notify_free(d->notifier);
 	if (d->state && state_save(d->state, why, sizeof(why)) < 0)
 		log_error("%s; what was seen since the last write is lost", why);
@@ -183,10 +189,26 @@ static void teardown(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sighup);
 	ev_signal_stop(d->loop, &d->sigterm);
 	ev_signal_stop(d->loop, &d->sigint);
+	ev_timer_stop(d->loop, &d->once_check);
 	config_free(d->cfg);
 }
 
-int daemon_run(const char *config_file, const char *config_dir, struct config *cfg)
+/* --once: done when a poll cycle has run and nothing is left to do. */
+static void on_once_check(struct ev_loop *loop, struct ev_timer *t, int revents)
+{
+	struct daemon *d = t->data;
+
+	(void)revents;
+	if (watcher_cycles(d->watcher) < 1 || !deployer_idle(d->deployer))
+		return;
+	int failures = deployer_failures(d->deployer) + watcher_failing(d->watcher);
+	log_notice("--once: pass complete; %d failure%s", failures, failures == 1 ? "" : "s");
+	d->exit_code = failures ? 1 : 0;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+int daemon_run(const char *config_file, const char *config_dir, struct config *cfg,
+	       const struct daemon_options *o)
 {
 	struct daemon d = { 0 };
 	int rc;
@@ -200,6 +222,8 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 	d.config_file = config_file;
 	d.config_dir = config_dir;
 	d.cfg = cfg;
+	d.dry_run = o->dry_run;
+	d.once = o->once;
 	log_max_priority = priority_of(cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	ev_signal_init(&d.sighup, on_signal, SIGHUP);
@@ -213,17 +237,24 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 	rc = setup(&d);
 	if (rc == EX_OK) {
 		log_at(LOG_NOTICE, EVENT_STARTED, LOG_FIELDS({ "CONFIG_FILE", config_file }),
-		       "started: %zu watches, %zu targets; observing ECR (this build reports new "
-		       "digests; "
-		       "the deploy engine is not part of it yet)",
-		       cfg->n_watches, config_target_count(cfg));
+		       "started: %zu watches, %zu targets%s%s", cfg->n_watches,
+		       config_target_count(cfg), cfg->dry_run || d.dry_run ? "; dry run" : "",
+		       d.once ? "; one pass (--once)" : "");
 		/* Ready once every watch is armed; AWS may still be unreachable (the status says
 		 * so). */
 		notify_status(d.notifier, "watching %zu watches; first poll under way",
 			      cfg->n_watches);
 		notify_ready(d.notifier);
+		deployer_resume(d.deployer);
 		watcher_start(d.watcher);
+		if (d.once) {
+			ev_timer_init(&d.once_check, on_once_check, 0.2, 0.2);
+			d.once_check.data = &d;
+			ev_timer_start(d.loop, &d.once_check);
+		}
 		ev_run(d.loop, 0);
+		if (d.once)
+			rc = d.stopped ? EX_TEMPFAIL : d.exit_code;
 	}
 	teardown(&d);
 	ev_loop_destroy(d.loop);

@@ -7,6 +7,7 @@
 #define ECR_DAEMON_H
 
 #include <ev.h>
+#include <stdbool.h>
 
 #include "aws.h"
 #include "config.h"
@@ -14,6 +15,7 @@
 #include "http.h"
 #include "sigv4.h"
 
+struct deployer;
 struct notifier;
 struct state;
 struct watcher;
@@ -30,13 +32,24 @@ struct daemon {
 	struct aws_client *aws;
 	struct state *state;
 	struct watcher *watcher;
+	struct deployer *deployer;
 	struct notifier *notifier;
 	struct ev_signal sighup, sigterm, sigint;
+	struct ev_timer once_check;
+	bool dry_run; /* --dry-run: only read APIs (also the config's dry_run) */
+	bool once;    /* --once: one reconcile pass, wait for its rollouts, exit */
+	bool stopped; /* by a signal */
 	int exit_code;
+};
+
+struct daemon_options {
+	bool dry_run;
+	bool once;
 };
 
 /* Sets up everything around cfg (taking it over), runs the loop until SIGTERM or SIGINT, tears
  * down. Returns the process exit code. */
-int daemon_run(const char *config_file, const char *config_dir, struct config *cfg);
+int daemon_run(const char *config_file, const char *config_dir, struct config *cfg,
+	       const struct daemon_options *o);
 
 #endif

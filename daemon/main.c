@@ -28,13 +28,19 @@ static void usage(FILE *out)
 	fprintf(out, "Usage: ecr-deployd [OPTION]...\n"
 		     "Watch Amazon ECR tags and deploy new image digests to Amazon ECS services.\n"
 		     "\n"
-		     "  -c, --config FILE   main configuration file (default " DEFAULT_CONFIG ")\n"
-		     "  -h, --help          show this help and exit\n"
-		     "  -V, --version       show the version and the libraries in use, and exit\n"
+		     "  -c, --config FILE     main configuration file (default " DEFAULT_CONFIG ")\n"
+		     "      --config-dir DIR  drop-in directory (default: conf.d beside FILE)\n"
+		     "      --check-config    validate the configuration, print a summary, exit\n"
+		     "      --dry-run         decide and log everything; call only read APIs\n"
+		     "      --once            one reconcile pass: deploy what differs, wait for\n"
+		     "                        those rollouts, exit 0 if all succeeded, else 1\n"
+		     "  -h, --help            show this help and exit\n"
+		     "  -V, --version         show the version and the libraries in use, and exit\n"
 		     "\n"
-		     "Exit status: 0 success, 64 usage error, 66 configuration file missing,\n"
-		     "69 the requested mode is not available in this build, 70 internal error,\n"
-		     "78 configuration error.\n");
+		     "Exit status: 0 success, 1 a deploy or poll failed (--once), 64 usage error,\n"
+		     "66 configuration file missing, 69 the requested mode is not available in this\n"
+		     "build, 70 internal error, 73 state directory unusable, 75 stopped by a signal\n"
+		     "(--once), 78 configuration error.\n");
 }
 
 static void version(void)
@@ -87,17 +93,20 @@ static int load_config(const char *file, const char *dir, struct config **ret)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CONFIG_DIR = 256, OPT_CHECK_CONFIG };
+	enum { OPT_CONFIG_DIR = 256, OPT_CHECK_CONFIG, OPT_DRY_RUN, OPT_ONCE };
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "config-dir", required_argument, NULL, OPT_CONFIG_DIR },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_file = DEFAULT_CONFIG, *config_dir = NULL;
 	bool check_only = false;
+	struct daemon_options opts = { 0 };
 	struct config *cfg = NULL;
 	char *dir;
 	int c, rc;
@@ -112,6 +121,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CHECK_CONFIG:
 			check_only = true;
+			break;
+		case OPT_DRY_RUN:
+			opts.dry_run = true;
+			break;
+		case OPT_ONCE:
+			opts.once = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -142,7 +157,7 @@ int main(int argc, char **argv)
 		free(dir);
 		return rc;
 	}
-	rc = daemon_run(config_file, dir, cfg);
+	rc = daemon_run(config_file, dir, cfg, &opts);
 	free(dir);
 	return rc;
 }

@@ -102,6 +102,24 @@ static const char *check_shape(const cJSON *root)
 			if (!d || strncmp(d, "sha256:", 7) || strlen(d) != 71)
 				return "a tag entry has no valid digest";
 		}
+		const cJSON *targets = cJSON_GetObjectItem(x, "targets");
+		if (targets && !cJSON_IsObject(targets))
+			return "a watch's 'targets' is not an object";
+		cJSON_ArrayForEach(t, targets)
+		{
+			const cJSON *r = cJSON_GetObjectItem(t, "rollout");
+			if (!cJSON_IsObject(t))
+				return "a target entry is not an object";
+			if (r && (!cJSON_IsObject(r) ||
+				  !cJSON_IsString(cJSON_GetObjectItem(r, "step")) ||
+				  !cJSON_IsString(cJSON_GetObjectItem(r, "digest")) ||
+				  !cJSON_IsString(cJSON_GetObjectItem(r, "cluster")) ||
+				  !cJSON_IsString(cJSON_GetObjectItem(r, "service"))))
+				return "a rollout entry lacks its step, digest, cluster or service";
+			if (cJSON_GetObjectItem(t, "failed") &&
+			    !cJSON_IsArray(cJSON_GetObjectItem(t, "failed")))
+				return "a target's 'failed' is not a list";
+		}
 	}
 	return NULL;
 }
@@ -253,6 +271,92 @@ int state_set_seen(struct state *s, const char *watch, const char *tag, const ch
 		cJSON_AddItemToObject(tags, tag, e);
 	s->dirty = true;
 	return 0;
+}
+
+static cJSON *watch_entry(struct state *s, const char *watch, bool create)
+{
+	cJSON *watches = cJSON_GetObjectItem(s->root, "watches");
+	cJSON *w = cJSON_GetObjectItem(watches, watch);
+
+	if (!w && create)
+		w = cJSON_AddObjectToObject(watches, watch);
+	return w;
+}
+
+const cJSON *state_want(const struct state *s, const char *watch)
+{
+	const cJSON *w = cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(s->root, "watches"), watch), "want");
+
+	return cJSON_IsString(cJSON_GetObjectItem(w, "digest")) &&
+		       cJSON_IsString(cJSON_GetObjectItem(w, "image"))
+		   ? w
+		   : NULL;
+}
+
+int state_set_want(struct state *s, const char *watch, const char *tag, const char *digest,
+		   const char *image)
+{
+	const cJSON *old = state_want(s, watch);
+	cJSON *w, *e;
+
+	if (old && !strcmp(cJSON_GetObjectItem(old, "digest")->valuestring, digest) &&
+	    !strcmp(cJSON_GetObjectItem(old, "image")->valuestring, image) &&
+	    !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(old, "tag")) ?: "", tag ?: ""))
+		return 0;
+	w = watch_entry(s, watch, true);
+	e = cJSON_CreateObject();
+	if (!w || !e || !cJSON_AddStringToObject(e, "tag", tag ? tag : "") ||
+	    !cJSON_AddStringToObject(e, "digest", digest) ||
+	    !cJSON_AddStringToObject(e, "image", image)) {
+		cJSON_Delete(e);
+		return -ENOMEM;
+	}
+	if (cJSON_GetObjectItem(w, "want"))
+		cJSON_ReplaceItemInObject(w, "want", e);
+	else
+		cJSON_AddItemToObject(w, "want", e);
+	s->dirty = true;
+	return 0;
+}
+
+cJSON *state_target(struct state *s, const char *watch, const char *tkey, bool create)
+{
+	cJSON *w = watch_entry(s, watch, create), *targets, *t;
+
+	if (!w)
+		return NULL;
+	targets = cJSON_GetObjectItem(w, "targets");
+	if (!targets && (!create || !(targets = cJSON_AddObjectToObject(w, "targets"))))
+		return NULL;
+	t = cJSON_GetObjectItem(targets, tkey);
+	if (!t && create) {
+		t = cJSON_AddObjectToObject(targets, tkey);
+		if (t)
+			s->dirty = true;
+	}
+	return t;
+}
+
+void state_each_rollout(struct state *s,
+			void (*fn)(const char *watch, const char *tkey, cJSON *target, void *ud),
+			void *ud)
+{
+	cJSON *w, *t;
+
+	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
+	{
+		cJSON_ArrayForEach(t, cJSON_GetObjectItem(w, "targets"))
+		{
+			if (cJSON_IsObject(cJSON_GetObjectItem(t, "rollout")))
+				fn(w->string, t->string, t, ud);
+		}
+	}
+}
+
+void state_touch(struct state *s)
+{
+	s->dirty = true;
 }
 
 bool state_dirty(const struct state *s)

@@ -12,6 +12,7 @@
 #ifndef ECR_STATE_H
 #define ECR_STATE_H
 
+#include <cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -39,6 +40,29 @@ const char *state_seen_tag(const struct state *s, const char *watch);
 /* Records a sighting (tag may be "*" with pick_tag naming the tag picked). Returns 0 or -ENOMEM. */
 int state_set_seen(struct state *s, const char *watch, const char *tag, const char *digest,
 		   const char *pick_tag);
+
+/*
+ * What a watch deploys now: {"tag", "digest", "image"} (image: the repository URI the digest is
+ * pinned to), or NULL. The watcher sets it after every poll; the deployer reads it.
+ */
+const cJSON *state_want(const struct state *s, const char *watch);
+int state_set_want(struct state *s, const char *watch, const char *tag, const char *digest,
+		   const char *image);
+
+/*
+ * The record of (watch, target key): {"deployed", "held", "failed": [...], "rollout": {...}},
+ * created empty when create is set (NULL then only without memory). The deployer edits it in
+ * place and calls state_touch().
+ */
+cJSON *state_target(struct state *s, const char *watch, const char *tkey, bool create);
+
+/* Calls fn for every target record that holds a rollout in flight. */
+void state_each_rollout(struct state *s,
+			void (*fn)(const char *watch, const char *tkey, cJSON *target, void *ud),
+			void *ud);
+
+/* Marks the state changed (after an edit through state_target()). */
+void state_touch(struct state *s);
 
 /* Whether anything changed since the last save. */
 bool state_dirty(const struct state *s);

@@ -11,6 +11,8 @@
 #include <time.h>
 
 #include "daemon.h"
+#include "deployer.h"
+#include "endpoint.h"
 #include "events.h"
 #include "log.h"
 #include "notify.h"
@@ -41,6 +43,7 @@ struct group {
 	    *tag_errors; /* tag -> "code: reason" of a per-image failure other than not found */
 	struct image *images;
 	size_t n_images;
+	char reply_registry[16]; /* the registryId ECR answered with */
 	bool failed;
 	char error[700];
 	char code[128];
@@ -79,6 +82,8 @@ struct watcher {
 	struct strmap *missing;      /* "watch\x1ftag" of tags found missing (reported once) */
 	struct strmap *group_errors; /* group key -> error code */
 	bool state_error;            /* the last save failed (reported once) */
+	unsigned long cycles;        /* completed */
+	int failing;                 /* repositories that failed in the last cycle */
 	unsigned rng;
 };
 
@@ -288,6 +293,14 @@ static void group_fail(struct group *g, const struct aws_result *res, const char
 	snprintf(g->error, sizeof(g->error), "%s: %s", res->err.code, res->err.message);
 }
 
+static void take_registry(struct group *g, const cJSON *item)
+{
+	const char *r = cJSON_GetStringValue(cJSON_GetObjectItem(item, "registryId"));
+
+	if (r && strlen(r) == 12 && strspn(r, "0123456789") == 12)
+		memcpy(g->reply_registry, r, 13);
+}
+
 static void take_batch(struct group *g, const cJSON *body)
 {
 	const cJSON *img, *f;
@@ -302,6 +315,7 @@ static void take_batch(struct group *g, const cJSON *body)
 
 		if (!tag || !digest || strncmp(digest, "sha256:", 7))
 			continue;
+		take_registry(g, img);
 		copy = strdup(digest);
 		if (copy && strmap_put(g->digests, tag, copy, &old) < 0)
 			free(copy);
@@ -348,6 +362,7 @@ static void take_images(struct group *g, const cJSON *body)
 
 		if (!digest || !cJSON_IsArray(tags))
 			continue;
+		take_registry(g, d);
 		memset(x, 0, sizeof(*x));
 		x->digest = strdup(digest);
 		x->tags = calloc((size_t)cJSON_GetArraySize(tags) + 1, sizeof(char *));
@@ -489,8 +504,9 @@ static bool select_tag(const struct config_watch *w, const struct group *g, cons
 }
 
 /* One sighting of (watch, tag): tag_key is the tag, or "*" for the pick of a glob or semver rule.
- */
-static void observe(struct watcher *wt, struct strmap *missing_next, const struct config_watch *w,
+ * Returns 1 when the digest moved since the last sighting, 0 when it did not (or is seen for the
+ * first time), -1 when there is none. */
+static int observe(struct watcher *wt, struct strmap *missing_next, const struct config_watch *w,
 		    const struct group *g, const char *tag_key, const char *tag, const char *digest)
 {
 	const char *tag_error = tag && !digest ? strmap_get(g->tag_errors, tag) : NULL;
@@ -503,7 +519,7 @@ static void observe(struct watcher *wt, struct strmap *missing_next, const struc
 	if (!digest) {
 		strmap_put(missing_next, mkey, (void *)1, NULL);
 		if (strmap_get(wt->missing, mkey))
-			return; /* said already */
+			return -1; /* said already */
 		if (tag_error)
 			log_at(LOG_WARNING, NULL,
 			       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo },
@@ -525,7 +541,7 @@ static void observe(struct watcher *wt, struct strmap *missing_next, const struc
 			       "watch '%s': no tag of '%s' matches its rule (yet); checking again "
 			       "every poll",
 			       w->name, repo);
-		return;
+		return -1;
 	}
 	if (!prev) {
 		log_at(LOG_INFO, NULL,
@@ -542,6 +558,22 @@ static void observe(struct watcher *wt, struct strmap *missing_next, const struc
 	}
 	if (state_set_seen(st, w->name, tag_key, digest, strcmp(tag_key, "*") ? NULL : tag) < 0)
 		log_error("out of memory while recording a sighting of '%s:%s'", repo, tag);
+	return prev && strcmp(prev, digest) ? 1 : 0;
+}
+
+/* Records what the watch deploys now: tag's digest, pinned to the repository's URI. */
+static void want(struct watcher *wt, const struct config_watch *w, const struct group *g,
+		 const char *tag, const char *digest)
+{
+	const char *registry = g->registry_id ? g->registry_id : g->reply_registry;
+	char image[512];
+
+	if (!*registry)
+		return; /* no image seen yet, so no account to name */
+	snprintf(image, sizeof(image), "%s.dkr.ecr.%s.%s/%s", registry, g->region,
+		 endpoint_dns_suffix(g->region), w->repository);
+	if (state_set_want(wt->d->state, w->name, tag, digest, image) < 0)
+		log_error("out of memory while recording what watch '%s' deploys", w->name);
 }
 
 /* The key a failure is remembered under: a credentials failure is one problem, not one per
@@ -657,11 +689,27 @@ static void cycle_done(struct cycle *c)
 			if (pick) {
 				const char *tag = NULL, *digest = NULL;
 				select_tag(w, g, &tag, &digest);
-				observe(wt, missing, w, g, "*", tag, digest);
+				if (observe(wt, missing, w, g, "*", tag, digest) >= 0)
+					want(wt, w, g, tag, digest);
 			} else {
-				for (size_t t = 0; t < w->n_tags; t++)
-					observe(wt, missing, w, g, w->tags[t], w->tags[t],
-						strmap_get(g->digests, w->tags[t]));
+				/* A tag list deploys the tag that moved, the first listed winning;
+				 * before anything moved, the first listed tag that exists. */
+				size_t pick_t = w->n_tags;
+				bool moved = false;
+				for (size_t t = 0; t < w->n_tags; t++) {
+					int r = observe(wt, missing, w, g, w->tags[t], w->tags[t],
+							strmap_get(g->digests, w->tags[t]));
+					if (r == 1 && !moved) {
+						pick_t = t;
+						moved = true;
+					} else if (r == 0 && pick_t == w->n_tags) {
+						pick_t = t;
+					}
+				}
+				if (pick_t < w->n_tags &&
+				    (moved || w->n_tags == 1 || !state_want(wt->d->state, w->name)))
+					want(wt, w, g, w->tags[pick_t],
+					     strmap_get(g->digests, w->tags[pick_t]));
 			}
 		}
 		strmap_free(wt->missing, NULL);
@@ -674,6 +722,11 @@ static void cycle_done(struct cycle *c)
 	strmap_free(missing, NULL);
 	strmap_free(errors, free);
 	save_state(wt);
+	wt->cycles++;
+	wt->failing = 0;
+	for (size_t i = 0; i < c->n_groups; i++)
+		wt->failing += c->groups[i].failed;
+	deployer_reconcile(wt->d->deployer);
 	log_at(LOG_DEBUG, NULL, NULL,
 	       "poll cycle: %zu watches, %zu repositories, %ld requests (minimum %ld)",
 	       c->cfg->n_watches, c->n_groups, c->requests, c->minimum);
@@ -765,6 +818,7 @@ void watcher_free(struct watcher *w)
 
 void watcher_start(struct watcher *w)
 {
+	ev_timer_stop(w->d->loop, &w->timer); /* an armed timer cannot be set */
 	ev_timer_set(&w->timer, 0.0, 0.0);
 	ev_timer_start(w->d->loop, &w->timer);
 }
@@ -774,4 +828,14 @@ void watcher_config_changed(struct watcher *w)
 	if (!w->cycle)
 		watcher_start(w);
 	/* else: the cycle in progress ends on the old rules; the next uses the new */
+}
+
+unsigned long watcher_cycles(const struct watcher *w)
+{
+	return w->cycles;
+}
+
+int watcher_failing(const struct watcher *w)
+{
+	return w->failing;
 }

@@ -28,4 +28,10 @@ void watcher_start(struct watcher *w);
 /* d->cfg changed: the next cycle uses it (one starts now unless one is running). */
 void watcher_config_changed(struct watcher *w);
 
+/* Poll cycles completed. */
+unsigned long watcher_cycles(const struct watcher *w);
+
+/* Repositories whose polling failed in the last cycle. */
+int watcher_failing(const struct watcher *w);
+
 #endif

@@ -43,6 +43,8 @@ def main(argv):
         tests.sort(key=lambda t: t[1].__code__.co_firstlineno)
         for name, fn in tests:
             full = "%s.%s" % (mod.__name__, name)
+            if os.environ.get("TEST_ONLY") and os.environ["TEST_ONLY"] not in full:
+                continue
             ctx = harness.Context(name)
             t0 = time.monotonic()
             try:

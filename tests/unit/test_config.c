@@ -313,7 +313,7 @@ static const struct bad_row bad_rows[] = {
 	  "[{\"name\":\"w\",\"repository\":\"team/"
 	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
 	  "\"app\",\"rollout_timeout\":\"48h\"}]}]}",
-	  { "t.json:1:139: watches[0].targets[0].rollout_timeout: '48h' is out of bounds: from 1m "
+	  { "t.json:1:139: watches[0].targets[0].rollout_timeout: '48h' is out of bounds: from 10s "
 	    "to 1d",
 	    NULL } },
 	{ "rollback",

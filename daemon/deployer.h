@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The deploy engine: after every poll cycle it compares, per (watch,
+ * target), the digest the watch wants with what the service is known to
+ * run (decide.h), and deploys, tracks and rolls back.
+ *
+ * A rollout is a record in the state file whose "step" is written (and
+ * synced) before and after every call that changes something in AWS:
+ *
+ *   start -> registering -> registered -> updating -> tracking
+ *         -> (failed) rolling-back -> rollback-tracking
+ *
+ * Every step can be run again from AWS's answers alone, which is how a
+ * rollout resumes after a crash, a SIGTERM or a transient AWS error: a
+ * revision already registered (found by its ecr-deployd tags) or a
+ * deployment already made (found in DescribeServices) is adopted, never
+ * made twice. The record keeps everything the rollout needs, so that a
+ * reload that changes or removes its watch never interrupts it.
+ *
+ * Tracking polls DescribeServices with up to 10 services of a cluster per
+ * call, starting at 1 s and backing off to 10 s per rollout.
+ */
+#ifndef ECR_DEPLOYER_H
+#define ECR_DEPLOYER_H
+
+#include <stdbool.h>
+
+struct daemon;
+struct deployer;
+
+struct deployer *deployer_new(struct daemon *d);
+
+/* Cancels calls in flight (their steps are in the state file) and frees. NULL is a no-op. */
+void deployer_free(struct deployer *dp);
+
+/* Picks up the rollouts the state file holds (after a restart). */
+void deployer_resume(struct deployer *dp);
+
+/* Decides for every target, soon (from the loop), on the config in force and the state. */
+void deployer_reconcile(struct deployer *dp);
+
+/* No rollout, inspection or pending decision. */
+bool deployer_idle(const struct deployer *dp);
+
+/* Deploys that failed since start (a rollback counts as a failed deploy). */
+int deployer_failures(const struct deployer *dp);
+
+#endif
