@@ -49,6 +49,7 @@ struct aws_call {
 	aws_done_fn done;
 	void *userdata;
 	int attempts;
+	bool not_idempotent;
 	int last_cost;
 	bool skew_retried, token_retried;
 	struct timespec started;
@@ -278,7 +279,8 @@ static void on_http(struct http_response *resp, void *userdata)
 				 resp->error == -ECONNREFUSED || resp->error == -EHOSTUNREACH ||
 				 resp->error == -EPROTO;
 		e->transport = resp->error;
-		if (transient && retry(call, timeout, false))
+		if (transient && (!call->not_idempotent || resp->error == -ECONNREFUSED) &&
+		    retry(call, timeout, false))
 			return;
 		fail(call, timeout ? "RequestTimeout" : "ConnectionError", resp->error, "%s",
 		     resp->error_text);
@@ -297,7 +299,7 @@ static void on_http(struct http_response *resp, void *userdata)
 			return;
 		}
 		cJSON_Delete(body);
-		if (retry(call, false, false))
+		if (!call->not_idempotent && retry(call, false, false))
 			return;
 		char ex[201];
 		excerpt(strbuf_str(&resp->body), resp->body.len, ex, sizeof(ex));
@@ -346,9 +348,11 @@ static void on_http(struct http_response *resp, void *userdata)
 		if (retry(call, false, true))
 			return;
 	}
-	if (aws_is_throttle(e->code) || IN(e->code, transient_codes) || resp->status == 429 ||
-	    resp->status == 500 || resp->status == 502 || resp->status == 503 ||
-	    resp->status == 504) {
+	if (call->not_idempotent ? aws_is_throttle(e->code) || resp->status == 429
+				 : aws_is_throttle(e->code) || IN(e->code, transient_codes) ||
+				       resp->status == 429 || resp->status == 500 ||
+				       resp->status == 502 || resp->status == 503 ||
+				       resp->status == 504) {
 		if (retry(call, false, false))
 			return;
 	}
@@ -546,6 +550,7 @@ int aws_call(struct aws_client *c, const struct aws_call_spec *spec, aws_done_fn
 	call->body_len = strlen(call->body);
 	call->creds = spec->creds ? spec->creds : c->creds;
 	call->timeout_ms = spec->timeout_ms > 0 ? spec->timeout_ms : c->timeout_ms;
+	call->not_idempotent = spec->not_idempotent;
 	call->done = done;
 	call->userdata = userdata;
 	call->result.service = spec->service;

@@ -333,7 +333,10 @@ static int call(struct rollout *r, const char *operation, cJSON *params, aws_don
 				      .operation = operation,
 				      .params = params,
 				      .creds = r->creds,
-				      .region = S(r, "region") };
+				      .region = S(r, "region"),
+				      /* a lost reply is resolved by reading AWS again (run_step) */
+				      .not_idempotent = !strcmp(operation, "RegisterTaskDefinition") ||
+							!strcmp(operation, "UpdateService") };
 	int rc = aws_call(r->dp->d->aws, &spec, done, r, &r->call);
 
 	cJSON_Delete(params);
@@ -470,6 +473,7 @@ static const char *quoted_events(struct rollout *r, char *buf, size_t n)
 }
 
 static void start_rollback(struct rollout *r);
+static const char *rollback_td(const struct rollout *r);
 static void ecs_rollback_follow(struct rollout *r);
 
 /*
@@ -599,13 +603,13 @@ static void rollback_done(struct rollout *r, bool ok, const char *why)
 	if (ok) {
 		set_target(r, "deployed", S(r, "previous_digest"));
 		emit(r, LOG_NOTICE, EVENT_ROLLBACK_COMPLETED, NULL,
-		     "service '%s' is back on %s%s", S(r, "service"), S(r, "base_td"),
+		     "service '%s' is back on %s%s", S(r, "service"), rollback_td(r),
 		     !strcmp(S(r, "rollback_by") ?: "", "ecs") ? " (rolled back by ECS)" : "");
 	} else {
 		set_target(r, "deployed", "");
 		emit(r, LOG_ERR, EVENT_ROLLBACK_FAILED, LOG_FIELDS({ "REASON", why }),
 		     "rollback of service '%s' to %s failed: %s; the service needs a human",
-		     S(r, "service"), S(r, "base_td"), why);
+		     S(r, "service"), rollback_td(r), why);
 	}
 	finish(r);
 }
@@ -863,6 +867,14 @@ static void on_rollback_update(struct aws_result *res, void *userdata)
 	begin_tracking(r, "rollback-tracking");
 }
 
+/* Where a rollback goes: the revision the service ran, or one pinning the digest it ran. */
+static const char *rollback_td(const struct rollout *r)
+{
+	const char *td = S(r, "rollback_td");
+
+	return td && *td ? td : S(r, "base_td");
+}
+
 static void rollback_update(struct rollout *r)
 {
 	cJSON *p = cJSON_CreateObject();
@@ -873,7 +885,7 @@ static void rollback_update(struct rollout *r)
 	}
 	cJSON_AddStringToObject(p, "cluster", S(r, "cluster"));
 	cJSON_AddStringToObject(p, "service", S(r, "service"));
-	cJSON_AddStringToObject(p, "taskDefinition", S(r, "base_td"));
+	cJSON_AddStringToObject(p, "taskDefinition", rollback_td(r));
 	call(r, "UpdateService", p, on_rollback_update);
 }
 
@@ -899,7 +911,7 @@ static void on_rollback_check(struct aws_result *res, void *userdata)
 	}
 	/* Made before a crash? Then it is the primary deployment, on the old revision. */
 	if (primary && strcmp(str_of(primary, "id") ?: "", S(r, "deployment_id") ?: "") &&
-	    !strcmp(str_of(primary, "taskDefinition") ?: "", S(r, "base_td"))) {
+	    !strcmp(str_of(primary, "taskDefinition") ?: "", rollback_td(r))) {
 		set_s(r->rec, "rollback_deployment_id", str_of(primary, "id"));
 		begin_tracking(r, "rollback-tracking");
 		return;
@@ -907,17 +919,118 @@ static void on_rollback_check(struct aws_result *res, void *userdata)
 	rollback_update(r);
 }
 
-static void start_rollback(struct rollout *r)
+static void on_rollback_registered(struct aws_result *res, void *userdata)
 {
-	set_n(r->rec, "rollback_deadline", wall_now() + N(r, "timeout_ms") / 1000.0);
-	set_s(r->rec, "rollback_by", "ecr-deployd");
+	struct rollout *r = userdata;
+
+	if (call_failed(r, res))
+		return;
+	const char *arn = res->ok ? str_of(cJSON_GetObjectItem(res->body, "taskDefinition"),
+					   "taskDefinitionArn")
+				  : NULL;
+	if (!arn) {
+		char why[700];
+		snprintf(why, sizeof(why), "RegisterTaskDefinition refused: %s: %s",
+			 res->ok ? "no ARN" : res->err.code, res->ok ? "" : res->err.message);
+		rollback_done(r, false, why);
+		return;
+	}
+	set_s(r->rec, "rollback_td", arn);
 	if (!persist(r, "rolling-back")) {
 		retry_later(r);
 		return;
 	}
-	emit(r, LOG_WARNING, EVENT_ROLLBACK_STARTED, NULL,
-	     "rolling service '%s' back to %s", S(r, "service"), S(r, "base_td"));
 	rollback_update(r);
+}
+
+static void on_rollback_base(struct aws_result *res, void *userdata)
+{
+	struct rollout *r = userdata;
+	const cJSON *containers = cJSON_GetObjectItem(r->rec, "containers"), *c;
+	const char *names[64];
+	size_t n = 0;
+	char image[700], why[800];
+	cJSON *params;
+
+	if (call_failed(r, res))
+		return;
+	if (!res->ok) {
+		snprintf(why, sizeof(why), "DescribeTaskDefinition refused: %s: %s", res->err.code,
+			 res->err.message);
+		rollback_done(r, false, why);
+		return;
+	}
+	cJSON_ArrayForEach(c, containers) if (n < 64 && cJSON_IsString(c)) names[n++] =
+	    c->valuestring;
+	snprintf(image, sizeof(image), "%s@%s", S(r, "image"), S(r, "previous_digest"));
+	if (taskdef_pin(res->body, names, n, image, S(r, "previous_digest"), "", &params, why,
+			sizeof(why)) < 0) {
+		rollback_done(r, false, why);
+		return;
+	}
+	call(r, "RegisterTaskDefinition", params, on_rollback_registered);
+}
+
+/* Resuming "rollback-registering": a revision pinning the previous digest, made from base_td,
+ * may exist already (the family's latest, by our tags). */
+static void on_rollback_latest(struct aws_result *res, void *userdata)
+{
+	struct rollout *r = userdata;
+	cJSON *p;
+
+	if (call_failed(r, res))
+		return;
+	if (res->ok) {
+		const cJSON *tags = cJSON_GetObjectItem(res->body, "tags");
+		const char *d = taskdef_tag(tags, TAG_DIGEST), *prev = taskdef_tag(tags, TAG_PREVIOUS);
+		if (d && prev && !strcmp(d, S(r, "previous_digest")) &&
+		    !strcmp(prev, S(r, "base_td"))) {
+			set_s(r->rec, "rollback_td",
+			      str_of(cJSON_GetObjectItem(res->body, "taskDefinition"),
+				     "taskDefinitionArn"));
+			if (!persist(r, "rolling-back")) {
+				retry_later(r);
+				return;
+			}
+			rollback_update(r);
+			return;
+		}
+	}
+	p = cJSON_CreateObject();
+	if (!p) {
+		retry_later(r);
+		return;
+	}
+	cJSON_AddStringToObject(p, "taskDefinition", S(r, "base_td"));
+	cJSON_AddItemToObject(p, "include", cJSON_CreateStringArray((const char *[]){ "TAGS" }, 1));
+	call(r, "DescribeTaskDefinition", p, on_rollback_base);
+}
+
+/*
+ * Back to what ran before. When that revision names a tag, the tag now points at the failed
+ * image and ECS would pull it again; so the rollback registers a revision of it pinned to the
+ * digest that ran, and deploys that.
+ */
+static void start_rollback(struct rollout *r)
+{
+	bool pin = !cJSON_IsTrue(cJSON_GetObjectItem(r->rec, "base_pinned")) &&
+		   S(r, "previous_digest") && *S(r, "previous_digest");
+
+	set_n(r->rec, "rollback_deadline", wall_now() + N(r, "timeout_ms") / 1000.0);
+	set_s(r->rec, "rollback_by", "ecr-deployd");
+	if (!persist(r, pin ? "rollback-registering" : "rolling-back")) {
+		retry_later(r);
+		return;
+	}
+	if (pin)
+		emit(r, LOG_WARNING, EVENT_ROLLBACK_STARTED, NULL,
+		     "rolling service '%s' back to %s, as a revision of %s pinned to it (that one "
+		     "names a tag, which now points at the failed image)",
+		     S(r, "service"), S(r, "previous_digest"), S(r, "base_td"));
+	else
+		emit(r, LOG_WARNING, EVENT_ROLLBACK_STARTED, NULL,
+		     "rolling service '%s' back to %s", S(r, "service"), S(r, "base_td"));
+	run_step(r);
 }
 
 static void ecs_rollback_follow(struct rollout *r)
@@ -1219,6 +1332,8 @@ static void on_describe_td(struct aws_result *res, void *userdata)
 	const char *pinned = image_pinned_digest(taskdef_image(td, cJSON_GetStringValue(c)));
 	if (pinned)
 		set_s(r->rec, "previous_digest", pinned);
+	cJSON_DeleteItemFromObject(r->rec, "base_pinned");
+	cJSON_AddBoolToObject(r->rec, "base_pinned", pinned != NULL);
 	cJSON_Delete(r->described);
 	r->described = aws_result_take_body(res);
 	register_revision(r);
@@ -1470,6 +1585,16 @@ static void run_step(struct rollout *r)
 		call(r, "DescribeServices", service_params(r), on_check);
 	} else if (!strcmp(step, "tracking") || !strcmp(step, "rollback-tracking")) {
 		r->next_at = ev_now(r->dp->d->loop);
+	} else if (!strcmp(step, "rollback-registering")) {
+		p = cJSON_CreateObject();
+		if (!p) {
+			retry_later(r);
+			return;
+		}
+		cJSON_AddStringToObject(p, "taskDefinition", S(r, "family"));
+		cJSON_AddItemToObject(p, "include",
+				      cJSON_CreateStringArray((const char *[]){ "TAGS" }, 1));
+		call(r, "DescribeTaskDefinition", p, on_rollback_latest);
 	} else if (!strcmp(step, "rolling-back")) {
 		call(r, "DescribeServices", service_params(r), on_rollback_check);
 	} else {

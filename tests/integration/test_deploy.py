@@ -115,3 +115,198 @@ def test_push_deploys_and_completes(ctx):
     wait_for(lambda: "poll cycle:" in p.read_stderr(), 15, "a cycle after the restart")
     time.sleep(1.5)
     check_eq(mutations(sim, since), [], "no redeploy after a restart")
+
+
+def poll_now(p):
+    """A reload starts a poll cycle at once."""
+    p.signal(signal.SIGHUP)
+
+
+def web_watch(*targets, **kw):
+    return dict({"name": "web", "repository": "team/web", "tag": "prod",
+                 "targets": list(targets) or [target("web")]}, **kw)
+
+
+def test_fan_out_to_three_services(ctx):
+    sim = Sim(ctx, seed=world(services=("web-a", "web-b", "web-c")))
+    p = start(ctx, sim, [web_watch(target("web-a"), target("web-b"), target("web-c"))])
+    settle_first_start(p, 3)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: len(lines_with(p, DEPLOY_COMPLETED)) >= 3, 40, "three DEPLOY_COMPLETED")
+    for svc in ("web-a", "web-b", "web-c"):
+        check_eq(running_image(sim, svc), REPO_URI + "team/web@" + new, svc + " runs the digest")
+    ops = sorted(r["operation"] for r in mutations(sim))
+    check_eq(ops, ["RegisterTaskDefinition"] * 3 + ["UpdateService"] * 3, "one revision and one update each")
+    tracking = [r for r in sim.requests(service="ecs") if r["operation"] == "DescribeServices"
+                and len(r["params"]["services"]) > 1]
+    check(tracking, "tracking batches the services of a cluster into one DescribeServices")
+
+
+def test_pinned_revision_keeps_every_other_field_and_the_tags(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED")
+    ecs = sim.client("ecs")
+    old = ecs.describe_task_definition(taskDefinition="web:1", include=["TAGS"])
+    cur = ecs.describe_task_definition(taskDefinition="web:2", include=["TAGS"])
+    a, b = old["taskDefinition"], cur["taskDefinition"]
+    for k in ("taskDefinitionArn", "revision", "registeredAt", "registeredBy"):
+        a.pop(k, None), b.pop(k, None)
+    app_a = [c for c in a["containerDefinitions"] if c["name"] == "app"][0]
+    app_b = [c for c in b["containerDefinitions"] if c["name"] == "app"][0]
+    check_eq(app_b["image"], REPO_URI + "team/web@" + new, "the image is pinned to the digest")
+    app_a["image"] = app_b["image"]
+    check_eq(b, a, "every other field is unchanged (sidecar, env with an empty value, runtimePlatform, ...)")
+    tags = {t["key"]: t["value"] for t in cur["tags"]}
+    check_eq(tags, {"team": "web", "cost-center": "42", "ecr-deployd:digest": new, "ecr-deployd:tag": "prod",
+                    "ecr-deployd:previous": "arn:aws:ecs:us-east-1:%s:task-definition/web:1" % ACCT},
+             "the old tags are kept and ours added")
+
+
+def test_bad_digest_fails_rolls_back_and_is_never_retried(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    good = running_image(sim, "web")
+    bad = sim.push("team/web", "prod", seed="bad")
+    sim.bad_digest(bad, "exit")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED), 40, "ROLLBACK_COMPLETED")
+    failed = lines_with(p, DEPLOY_FAILED)
+    check_eq(len(failed), 1, "one DEPLOY_FAILED")
+    check("IMAGE_DIGEST=" + bad in failed[0] and "circuit breaker" in failed[0], failed[0])
+    check("Essential container in task exited" in p.read_stderr() or "tasks failed to start" in failed[0],
+          "ECS's explanation is reported")
+    check(lines_with(p, ROLLBACK_STARTED), "ROLLBACK_STARTED")
+    s = describe(sim, "web")
+    check_eq(s["taskDefinition"], "arn:aws:ecs:us-east-1:%s:task-definition/web:1" % ACCT, "back on revision 1")
+    check_eq(running_image(sim, "web"), good, "the old image runs")
+    since = sim.control("GET", "/requests")["last"]
+    poll_now(p)
+    wait_for(lambda: lines_with(p, "failed on service 'web' before"), 15, "SKIPPED failed-before")
+    time.sleep(1)
+    check_eq(mutations(sim, since), [], "the failed digest is not deployed again")
+    # It stays failed across a restart.
+    p.stop()
+    p = start(ctx, sim, [web_watch()])
+    wait_for(lambda: lines_with(p, "failed on service 'web' before"), 15, "SKIPPED after a restart")
+    check_eq(mutations(sim, since), [], "not after a restart either")
+    fixed = sim.push("team/web", "prod", seed="fixed")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "the newer push deploys")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + fixed, "the fixed digest runs")
+
+
+def test_timeout_rolls_back_without_a_circuit_breaker(ctx):
+    sim = Sim(ctx, seed=world(breaker=False))
+    p = start(ctx, sim, [web_watch(target("web", rollout_timeout="10s"))])
+    settle_first_start(p)
+    good_digest = lines_with(p, "already runs")[0].split("already runs ")[1].split()[0]
+    bad = sim.push("team/web", "prod", seed="slow")
+    sim.bad_digest(bad, "health")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED), 45, "ROLLBACK_COMPLETED")
+    failed = lines_with(p, DEPLOY_FAILED)
+    check(len(failed) == 1 and "rollout timeout" in failed[0], failed)
+    check("failed container health checks" in failed[0], "the ECS events explain it: %s" % failed[0])
+    started = lines_with(p, ROLLBACK_STARTED)
+    check(started and "rolling service 'web' back to " + good_digest in started[0], "our own rollback")
+    ups = [r for r in mutations(sim) if r["operation"] == "UpdateService"]
+    # Revision 1 names the tag, which now points at the failed image: going back to it would pull
+    # that again. The rollback is revision 3: revision 1 pinned to the digest that ran.
+    check_eq([u["params"].get("taskDefinition") for u in ups],
+             ["arn:aws:ecs:us-east-1:%s:task-definition/web:2" % ACCT,
+              "arn:aws:ecs:us-east-1:%s:task-definition/web:3" % ACCT], "deploy, then the rollback")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + good_digest, "the digest that ran before")
+    check_eq(describe(sim, "web")["deployments"][0]["rolloutState"], "COMPLETED", "the rollback completed")
+
+
+def test_push_storm_deploys_only_the_newest(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()], poll_interval="10s")
+    settle_first_start(p)
+    digests = [sim.push("team/web", "prod", seed="storm-%d" % i) for i in range(20)]
+    poll_now(p)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED")
+    regs = [r for r in mutations(sim) if r["operation"] == "RegisterTaskDefinition"]
+    check_eq(len(regs), 1, "one deploy for twenty pushes")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + digests[-1], "the newest")
+    # Pushes during a rollout coalesce too: the newest goes after it.
+    sim.settings(task_start_seconds=2.0)
+    first = sim.push("team/web", "prod", seed="during-0")
+    poll_now(p)
+    wait_for(lambda: len(lines_with(p, DEPLOY_STARTED)) >= 2, 20, "the second deploy")
+    later = [sim.push("team/web", "prod", seed="during-%d" % i) for i in range(1, 6)]
+    poll_now(p)
+    wait_for(lambda: len(lines_with(p, DEPLOY_COMPLETED)) >= 3, 60, "the deploy after the rollout")
+    started = lines_with(p, DEPLOY_STARTED)
+    check_eq(len(started), 3, "three deploys in all: %s" % [l[:120] for l in started])
+    check("IMAGE_DIGEST=" + first in started[1] and "IMAGE_DIGEST=" + later[-1] in started[2],
+          "the rollout in flight finished, then only the newest went")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + later[-1], "the newest runs")
+
+
+def test_first_start_deploys_only_where_ecr_and_the_service_differ(ctx):
+    spec = world(services=("same", "differs", "held"))
+    sim = Sim(ctx, seed=spec)
+    current = sim.push("team/web", "prod", seed="v2")  # after the services started on v1
+    # "same" is updated to run v2 already, pinned.
+    ecs = sim.client("ecs")
+    td = taskdef("same", "team/web")
+    td["containerDefinitions"][0]["image"] = REPO_URI + "team/web@" + current
+    arn = ecs.register_task_definition(**td)["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster="prod", service="same", taskDefinition=arn)
+    wait_for(lambda: describe(sim, "same")["deployments"][0]["rolloutState"] == "COMPLETED", 20, "same settles")
+    since = sim.control("GET", "/requests")["last"]
+    p = start(ctx, sim, [web_watch(target("same"), target("differs"), target("held", on_first_start="skip"))])
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "the one that differs deploys")
+    time.sleep(2)
+    err = p.read_stderr()
+    check("service 'same' already runs " + current in err, "the pinned one is left alone")
+    check(any("on_first_start is 'skip'" in l and "REASON=first-start" in l for l in lines_with(p, SKIPPED)),
+          "skip waits for the next push")
+    regs = [r["params"]["family"] for r in mutations(sim, since) if r["operation"] == "RegisterTaskDefinition"]
+    check_eq(regs, ["differs"], "only the service that differs is deployed")
+    newer = sim.push("team/web", "prod", seed="v3")
+    poll_now(p)
+    wait_for(lambda: len(lines_with(p, DEPLOY_COMPLETED)) >= 4, 40, "the next push goes everywhere")
+    for svc in ("same", "differs", "held"):
+        check_eq(running_image(sim, svc), REPO_URI + "team/web@" + newer, svc)
+
+
+def test_dry_run_calls_no_mutating_api(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()], args=["--dry-run"])
+    settle_first_start(p)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, "dry run: would deploy"), 20, "the dry-run decision")
+    line = lines_with(p, "dry run: would deploy")[0]
+    check(new in line and "REASON=dry-run" in line and SKIPPED in line, line)
+    poll_now(p)
+    time.sleep(1.5)
+    check_eq(len(lines_with(p, "dry run: would deploy")), 1, "said once, not every cycle")
+    check_eq(mutations(sim), [], "no mutating call in the simulator's log")
+    ops = {r["operation"] for r in sim.requests(service="ecs")}
+    check(ops <= {"DescribeServices", "DescribeTaskDefinition", "ListTasks", "DescribeTasks"}, ops)
+
+
+def test_once_exit_codes(ctx):
+    sim = Sim(ctx, seed=world())
+    main = write_config(ctx, [web_watch()])
+    env = daemon_env(ctx, sim)
+    status, out, err = ctx.run([daemon_path(), "-c", main, "--once"], timeout=30, env=env)
+    check_eq(status, 0, "nothing to do: 0\n" + err[-2000:])
+    new = sim.push("team/web", "prod", seed="v2")
+    status, out, err = ctx.run([daemon_path(), "-c", main, "--once"], timeout=40, env=env)
+    check_eq(status, 0, "a deploy that completes: 0\n" + err[-2000:])
+    check(DEPLOY_COMPLETED in err and new in err, "it waited for the rollout")
+    bad = sim.push("team/web", "prod", seed="bad")
+    sim.bad_digest(bad, "exit")
+    status, out, err = ctx.run([daemon_path(), "-c", main, "--once"], timeout=40, env=env)
+    check_eq(status, 1, "a failed deploy: 1\n" + err[-2000:])
+    check(DEPLOY_FAILED in err and ROLLBACK_COMPLETED in err, "failure and rollback before exiting")
