@@ -310,3 +310,134 @@ def test_once_exit_codes(ctx):
     status, out, err = ctx.run([daemon_path(), "-c", main, "--once"], timeout=40, env=env)
     check_eq(status, 1, "a failed deploy: 1\n" + err[-2000:])
     check(DEPLOY_FAILED in err and ROLLBACK_COMPLETED in err, "failure and rollback before exiting")
+
+
+def rollout_step(ctx):
+    try:
+        with open(ctx.path("state", "state.json")) as f:
+            st = json.load(f)
+    except (OSError, ValueError):
+        return None
+    for w in st.get("watches", {}).values():
+        for t in w.get("targets", {}).values():
+            if "rollout" in t:
+                return t["rollout"]["step"]
+    return None
+
+
+def active_revisions(sim, family="web"):
+    ecs = sim.client("ecs")
+    return [a.rsplit("/", 1)[1] for a in ecs.list_task_definitions(familyPrefix=family)["taskDefinitionArns"]]
+
+
+def crash_and_resume(ctx, fault_op, step, delay=3.0, before_fault=None, bad=None, **world_kw):
+    """kill -9 while the rollout is at `step` (a delayed call holds it there; the simulator still
+    carries that call out), then start again: returns (sim, the new process, pushed digest)."""
+    sim = Sim(ctx, seed=world(**world_kw))
+    watches = [web_watch(target("web", rollout_timeout="10s"))]
+    p = start(ctx, sim, watches)
+    settle_first_start(p)
+    new = sim.push("team/web", "prod", seed="v2")
+    if bad:
+        sim.bad_digest(new, bad)
+    if before_fault:
+        poll_now(p)
+        wait_for(lambda: rollout_step(ctx) == before_fault, 30, "step " + before_fault)
+        sim.fault("ecs." + fault_op, "delay", delay=delay, count=1)
+    else:
+        sim.fault("ecs." + fault_op, "delay", delay=delay, count=1)
+        poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == step, 30, "step " + step)
+    time.sleep(0.3)
+    p.signal(signal.SIGKILL)
+    p.wait(5)
+    time.sleep(delay + 0.5)  # the delayed call is carried out with nobody to hear the reply
+    p = start(ctx, sim, watches)
+    wait_for(lambda: lines_with(p, "resuming the rollout"), 10, "the resume")
+    check("at step '%s'" % step in lines_with(p, "resuming the rollout")[0], "resumed at the right step")
+    return sim, p, new
+
+
+def test_kill_before_register_resumes(ctx):
+    sim, p, new = crash_and_resume(ctx, "DescribeTaskDefinition", "start")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED after the restart")
+    check_eq(active_revisions(sim), ["web:1", "web:2"], "one revision registered")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
+
+
+def test_kill_during_register_adopts_the_revision(ctx):
+    sim, p, new = crash_and_resume(ctx, "RegisterTaskDefinition", "registering")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED after the restart")
+    check(lines_with(p, "was registered before the restart"), "the revision made before the crash is adopted")
+    check_eq(active_revisions(sim), ["web:1", "web:2"], "no duplicate revision, no orphan")
+    check_eq(len([r for r in mutations(sim) if r["operation"] == "RegisterTaskDefinition"]), 1, "one registration")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
+
+
+def test_kill_between_register_and_update_service(ctx):
+    sim, p, new = crash_and_resume(ctx, "UpdateService", "updating")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED after the restart")
+    check(lines_with(p, "was made before the restart"), "the deployment made before the crash is adopted")
+    ups = [r for r in mutations(sim) if r["operation"] == "UpdateService"]
+    check_eq(len(ups), 1, "one UpdateService: no duplicate deployment")
+    check_eq(active_revisions(sim), ["web:1", "web:2"], "no orphan revision")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
+
+
+def test_kill_during_tracking_resumes_tracking(ctx):
+    sim, p, new = crash_and_resume(ctx, "DescribeServices", "tracking", delay=1.0, before_fault="tracking")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED after the restart")
+    check_eq(sorted(r["operation"] for r in mutations(sim)), ["RegisterTaskDefinition", "UpdateService"],
+             "nothing made twice")
+
+
+def test_kill_during_rollback_resumes_the_rollback(ctx):
+    sim, p, new = crash_and_resume(ctx, "UpdateService", "rolling-back", bad="health", before_fault="tracking",
+                                   breaker=False)
+    wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED), 40, "ROLLBACK_COMPLETED after the restart")
+    ups = [r["params"].get("taskDefinition", "").rsplit("/", 1)[-1] for r in mutations(sim)
+           if r["operation"] == "UpdateService"]
+    check_eq(ups, ["web:2", "web:3"], "the deploy and one rollback: the rollback was adopted, not repeated")
+    check_eq(active_revisions(sim), ["web:1", "web:2", "web:3"], "revision 3 pins the digest that ran")
+    s = describe(sim, "web")
+    check_eq((s["taskDefinition"].rsplit("/", 1)[-1], s["deployments"][0]["rolloutState"]), ("web:3", "COMPLETED"),
+             "back on the old digest")
+
+
+def test_sigterm_mid_rollout_exits_fast_and_the_next_start_resumes(ctx):
+    sim = Sim(ctx, seed=world())
+    sim.settings(task_start_seconds=3.0)
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "tracking", 20, "tracking")
+    t0 = time.monotonic()
+    p.signal(signal.SIGTERM)
+    check_eq(p.wait(5), 0, "exit status")
+    check(time.monotonic() - t0 < 3, "exits within seconds")
+    check_eq(rollout_step(ctx), "tracking", "the rollout is kept in the state file")
+    p = start(ctx, sim, [web_watch()])
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "completed after the restart")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
+    check_eq(rollout_step(ctx), None, "no rollout left in the state file")
+
+
+def test_throttling_and_5xx_storms_neither_duplicate_nor_lose_a_deploy(ctx):
+    sim = Sim(ctx, seed=world(services=("web-a", "web-b")))
+    p = start(ctx, sim, [web_watch(target("web-a"), target("web-b"))])
+    settle_first_start(p, 2)
+    for match, kind in (("ecr.*", "throttle"), ("ecr.*", "500"), ("ecs.*", "throttle"), ("ecs.*", "503"),
+                        ("ecs.*", "500")):
+        sim.fault(match, kind, rate=0.3)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: len(lines_with(p, DEPLOY_COMPLETED)) >= 2, 90, "both deploys complete through the storm")
+    sim.control("DELETE", "/faults")
+    faulted = [r for r in sim.requests() if r.get("fault")]
+    check(len(faulted) >= 5, "the storm hit: %d faulted calls" % len(faulted))
+    for svc in ("web-a", "web-b"):
+        check_eq(running_image(sim, svc), REPO_URI + "team/web@" + new, svc)
+        check_eq(active_revisions(sim, svc), [svc + ":1", svc + ":2"], "one revision of " + svc)
+    ups = [r for r in mutations(sim) if r["operation"] == "UpdateService" and r["status"] == 200]
+    check_eq(len(ups), 2, "one effective UpdateService per service")
