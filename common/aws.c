@@ -348,11 +348,11 @@ static void on_http(struct http_response *resp, void *userdata)
 		if (retry(call, false, true))
 			return;
 	}
-	if (call->not_idempotent ? aws_is_throttle(e->code) || resp->status == 429
-				 : aws_is_throttle(e->code) || IN(e->code, transient_codes) ||
-				       resp->status == 429 || resp->status == 500 ||
-				       resp->status == 502 || resp->status == 503 ||
-				       resp->status == 504) {
+	if (call->not_idempotent
+		? aws_is_throttle(e->code) || resp->status == 429
+		: aws_is_throttle(e->code) || IN(e->code, transient_codes) || resp->status == 429 ||
+		      resp->status == 500 || resp->status == 502 || resp->status == 503 ||
+		      resp->status == 504) {
 		if (retry(call, false, false))
 			return;
 	}

@@ -70,9 +70,9 @@ struct aws_call_spec {
 	struct cred_provider *creds; /* NULL: the client's */
 	const char *region;          /* NULL: the client's */
 	long timeout_ms;             /* per attempt; 0: the client's */
-	bool not_idempotent; /* retried only when the reply proves it was not carried out
-				(throttled, refused connection, clock skew, expired token): a
-				lost reply is the caller's to resolve */
+	bool not_idempotent;         /* retried only when the reply proves it was not carried out
+					(throttled, refused connection, clock skew, expired token): a
+					lost reply is the caller's to resolve */
 };
 
 struct aws_client;

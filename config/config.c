@@ -652,10 +652,10 @@ static void parse_codedeploy(struct parse *p, const cJSON *v, const char *path,
 
 static void parse_target(struct parse *p, const cJSON *v, const char *path, struct config_target *t)
 {
-	static const char *const keys[] = { "cluster",         "service",  "container",
-					    "containers",      "strategy", "codedeploy",
-					    "rollout_timeout", "rollback", "role_arn",
-					    "paused",	       "on_first_start" };
+	static const char *const keys[] = { "cluster",         "service",       "container",
+					    "containers",      "strategy",      "codedeploy",
+					    "rollout_timeout", "rollback",      "role_arn",
+					    "paused",          "on_first_start" };
 	static const char *const strategies[] = { "revision", "force", "codedeploy" };
 	static const char *const rollbacks[] = { "auto", "none" };
 	static const char *const first_start[] = { "deploy", "skip" };

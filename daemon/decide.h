@@ -10,17 +10,17 @@
 #include <stdbool.h>
 
 enum decision {
-	DECIDE_NOTHING,        /* nothing wanted, or it runs already */
-	DECIDE_INSPECT,        /* first start: learn what the service runs (read-only) */
-	DECIDE_DEPLOY,         /* deploy want now */
-	DECIDE_WAIT_BUSY,      /* a rollout holds the service; the newest want goes after it */
-	DECIDE_WAIT_CAPACITY,  /* max_concurrent_deploys rollouts run; wait for one to end */
-	DECIDE_SKIP_FAILED,    /* want failed on this target before; never again */
-	DECIDE_SKIP_PAUSED,    /* the target is paused */
-	DECIDE_SKIP_HELD,      /* want is held back (first start with on_first_start skip, or
-				  another deployment superseded ours) until a newer push */
+	DECIDE_NOTHING,          /* nothing wanted, or it runs already */
+	DECIDE_INSPECT,          /* first start: learn what the service runs (read-only) */
+	DECIDE_DEPLOY,           /* deploy want now */
+	DECIDE_WAIT_BUSY,        /* a rollout holds the service; the newest want goes after it */
+	DECIDE_WAIT_CAPACITY,    /* max_concurrent_deploys rollouts run; wait for one to end */
+	DECIDE_SKIP_FAILED,      /* want failed on this target before; never again */
+	DECIDE_SKIP_PAUSED,      /* the target is paused */
+	DECIDE_SKIP_HELD,        /* want is held back (first start with on_first_start skip, or
+				    another deployment superseded ours) until a newer push */
 	DECIDE_SKIP_UNSUPPORTED, /* the target's strategy is not part of this build */
-	DECIDE_DRY_RUN,        /* would deploy; dry run */
+	DECIDE_DRY_RUN,          /* would deploy; dry run */
 };
 
 struct decide_input {

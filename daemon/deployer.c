@@ -19,15 +19,15 @@
 #include "strmap.h"
 #include "taskdef.h"
 
-#define BATCH_MAX       10 /* services per DescribeServices */
-#define TRACK_FIRST_S   1.0
-#define TRACK_MAX_S     10.0
-#define RETRY_FIRST_S   2.0
-#define RETRY_MAX_S     60.0
-#define RESTARTS_MAX    3  /* re-reads after the service changed under us */
-#define FAILED_KEPT     20 /* failed digests remembered per target */
-#define EVENTS_KEPT     3  /* ECS event messages quoted in DEPLOY_FAILED */
-#define TICK_S          0.25
+#define BATCH_MAX     10 /* services per DescribeServices */
+#define TRACK_FIRST_S 1.0
+#define TRACK_MAX_S   10.0
+#define RETRY_FIRST_S 2.0
+#define RETRY_MAX_S   60.0
+#define RESTARTS_MAX  3  /* re-reads after the service changed under us */
+#define FAILED_KEPT   20 /* failed digests remembered per target */
+#define EVENTS_KEPT   3  /* ECS event messages quoted in DEPLOY_FAILED */
+#define TICK_S        0.25
 
 struct batch;
 
@@ -186,9 +186,8 @@ static void emit(struct rollout *r, int prio, const char *id, const struct log_f
 	F("ECR_REPOSITORY", S(r, "repository"));
 	F("IMAGE_TAG", S(r, "tag"));
 	F("IMAGE_DIGEST", S(r, "digest"));
-	F("PREVIOUS_DIGEST", S(r, "previous_digest") && *S(r, "previous_digest")
-				 ? S(r, "previous_digest")
-				 : NULL);
+	F("PREVIOUS_DIGEST",
+	  S(r, "previous_digest") && *S(r, "previous_digest") ? S(r, "previous_digest") : NULL);
 	F("ECS_CLUSTER", S(r, "cluster"));
 	F("ECS_SERVICE", S(r, "service"));
 	F("ECS_CONTAINER", *containers ? containers : NULL);
@@ -303,13 +302,14 @@ static struct rollout *rollout_new(struct deployer *dp, const char *watch, const
 		r->creds = strmap_get(dp->creds, S(r, "role_arn"));
 		if (!r->creds) {
 			struct daemon *d = dp->d;
-			struct cred_options co = { d->loop,	     d->http,
-						   d->signer,	     d->cfg->profile,
-						   d->region,	     d->cfg->endpoints[AWS_SERVICE_STS],
+			struct cred_options co = { d->loop,   d->http,
+						   d->signer, d->cfg->profile,
+						   d->region, d->cfg->endpoints[AWS_SERVICE_STS],
 						   0 };
-			r->creds = cred_assume_role_new(d->creds, S(r, "role_arn"), "ecr-deployd",
-							&co);
-			if (r->creds && strmap_put(dp->creds, S(r, "role_arn"), r->creds, NULL) < 0) {
+			r->creds =
+			    cred_assume_role_new(d->creds, S(r, "role_arn"), "ecr-deployd", &co);
+			if (r->creds &&
+			    strmap_put(dp->creds, S(r, "role_arn"), r->creds, NULL) < 0) {
 				cred_provider_free(r->creds);
 				r->creds = NULL;
 			}
@@ -335,8 +335,9 @@ static int call(struct rollout *r, const char *operation, cJSON *params, aws_don
 				      .creds = r->creds,
 				      .region = S(r, "region"),
 				      /* a lost reply is resolved by reading AWS again (run_step) */
-				      .not_idempotent = !strcmp(operation, "RegisterTaskDefinition") ||
-							!strcmp(operation, "UpdateService") };
+				      .not_idempotent =
+					  !strcmp(operation, "RegisterTaskDefinition") ||
+					  !strcmp(operation, "UpdateService") };
 	int rc = aws_call(r->dp->d->aws, &spec, done, r, &r->call);
 
 	cJSON_Delete(params);
@@ -517,15 +518,15 @@ static void failed_before_change(struct rollout *r, const struct aws_result *res
 	char reason[900];
 
 	if (res)
-		snprintf(reason, sizeof(reason), "%s refused: %s: %s", res->operation, res->err.code,
-			 res->err.message);
+		snprintf(reason, sizeof(reason), "%s refused: %s: %s", res->operation,
+			 res->err.code, res->err.message);
 	else
 		snprintf(reason, sizeof(reason), "%s", what);
 	if (res)
 		emit(r, LOG_ERR, EVENT_API_ERROR,
-		     LOG_FIELDS({ "AWS_OPERATION", res->operation },
-				{ "AWS_ERROR_CODE", res->err.code },
-				{ "AWS_REQUEST_ID", *res->err.request_id ? res->err.request_id : NULL }),
+		     LOG_FIELDS(
+			 { "AWS_OPERATION", res->operation }, { "AWS_ERROR_CODE", res->err.code },
+			 { "AWS_REQUEST_ID", *res->err.request_id ? res->err.request_id : NULL }),
 		     "service '%s': %s", S(r, "service"), reason);
 	if (r->inspect) {
 		set_target(r, "held", S(r, "digest"));
@@ -576,7 +577,8 @@ static void report_events(struct rollout *r, const cJSON *svc)
 		    strstr(m, "steady state"))
 			continue;
 		if (r->n_events == EVENTS_KEPT) {
-			memmove(r->events[0], r->events[1], sizeof(r->events[0]) * (EVENTS_KEPT - 1));
+			memmove(r->events[0], r->events[1],
+				sizeof(r->events[0]) * (EVENTS_KEPT - 1));
 			r->n_events--;
 		}
 		snprintf(r->events[r->n_events++], sizeof(r->events[0]), "%s", m);
@@ -602,8 +604,8 @@ static void rollback_done(struct rollout *r, bool ok, const char *why)
 {
 	if (ok) {
 		set_target(r, "deployed", S(r, "previous_digest"));
-		emit(r, LOG_NOTICE, EVENT_ROLLBACK_COMPLETED, NULL,
-		     "service '%s' is back on %s%s", S(r, "service"), rollback_td(r),
+		emit(r, LOG_NOTICE, EVENT_ROLLBACK_COMPLETED, NULL, "service '%s' is back on %s%s",
+		     S(r, "service"), rollback_td(r),
 		     !strcmp(S(r, "rollback_by") ?: "", "ecs") ? " (rolled back by ECS)" : "");
 	} else {
 		set_target(r, "deployed", "");
@@ -670,7 +672,8 @@ static void evaluate(struct rollout *r, const cJSON *svc)
 		}
 		if (now > N(r, "deadline")) {
 			char reason[128];
-			snprintf(reason, sizeof(reason), "not complete within the rollout timeout (%.0fs)",
+			snprintf(reason, sizeof(reason),
+				 "not complete within the rollout timeout (%.0fs)",
 				 N(r, "timeout_ms") / 1000.0);
 			deploy_failed(r, reason, true);
 		}
@@ -925,9 +928,9 @@ static void on_rollback_registered(struct aws_result *res, void *userdata)
 
 	if (call_failed(r, res))
 		return;
-	const char *arn = res->ok ? str_of(cJSON_GetObjectItem(res->body, "taskDefinition"),
-					   "taskDefinitionArn")
-				  : NULL;
+	const char *arn =
+	    res->ok ? str_of(cJSON_GetObjectItem(res->body, "taskDefinition"), "taskDefinitionArn")
+		    : NULL;
 	if (!arn) {
 		char why[700];
 		snprintf(why, sizeof(why), "RegisterTaskDefinition refused: %s: %s",
@@ -982,7 +985,8 @@ static void on_rollback_latest(struct aws_result *res, void *userdata)
 		return;
 	if (res->ok) {
 		const cJSON *tags = cJSON_GetObjectItem(res->body, "tags");
-		const char *d = taskdef_tag(tags, TAG_DIGEST), *prev = taskdef_tag(tags, TAG_PREVIOUS);
+		const char *d = taskdef_tag(tags, TAG_DIGEST),
+			   *prev = taskdef_tag(tags, TAG_PREVIOUS);
 		if (d && prev && !strcmp(d, S(r, "previous_digest")) &&
 		    !strcmp(prev, S(r, "base_td"))) {
 			set_s(r->rec, "rollback_td",
@@ -1267,8 +1271,8 @@ static void on_registered(struct aws_result *res, void *userdata)
 		failed_before_change(r, res, NULL);
 		return;
 	}
-	const char *arn = str_of(cJSON_GetObjectItem(res->body, "taskDefinition"),
-				 "taskDefinitionArn");
+	const char *arn =
+	    str_of(cJSON_GetObjectItem(res->body, "taskDefinition"), "taskDefinitionArn");
 	if (!arn) {
 		failed_before_change(r, NULL, "RegisterTaskDefinition returned no ARN");
 		return;
@@ -1393,7 +1397,8 @@ static void on_resume_registering(struct aws_result *res, void *userdata)
 	if (res->ok) {
 		const cJSON *td = cJSON_GetObjectItem(res->body, "taskDefinition");
 		const cJSON *tags = cJSON_GetObjectItem(res->body, "tags");
-		const char *d = taskdef_tag(tags, TAG_DIGEST), *prev = taskdef_tag(tags, TAG_PREVIOUS);
+		const char *d = taskdef_tag(tags, TAG_DIGEST),
+			   *prev = taskdef_tag(tags, TAG_PREVIOUS);
 		if (d && prev && !strcmp(d, S(r, "digest")) && !strcmp(prev, S(r, "base_td"))) {
 			set_s(r->rec, "new_td", str_of(td, "taskDefinitionArn"));
 			emit(r, LOG_INFO, NULL, NULL,
@@ -1444,8 +1449,8 @@ static void on_inspect_tasks(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
 	const cJSON *t, *c;
-	const char *name = cJSON_GetStringValue(
-	    cJSON_GetArrayItem(cJSON_GetObjectItem(r->rec, "containers"), 0));
+	const char *name =
+	    cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(r->rec, "containers"), 0));
 	const char *seen = NULL;
 	bool mixed = false;
 
@@ -1502,8 +1507,8 @@ static void on_inspect_list(struct aws_result *res, void *userdata)
 static void on_inspect_td(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	const char *name = cJSON_GetStringValue(
-	    cJSON_GetArrayItem(cJSON_GetObjectItem(r->rec, "containers"), 0));
+	const char *name =
+	    cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(r->rec, "containers"), 0));
 
 	if (call_failed(r, res))
 		return;
@@ -1703,11 +1708,10 @@ static void say(struct deployer *dp, const char *skey, const struct config_watch
 		return;
 	}
 	free(old);
-	const struct log_field *f =
-	    LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", w->repository },
-		       { "IMAGE_DIGEST", digest }, { "ECS_CLUSTER", t->cluster },
-		       { "ECS_SERVICE", t->service }, { "STRATEGY", config_strategy_name(t->strategy) },
-		       { "REASON", decision_name(dec) });
+	const struct log_field *f = LOG_FIELDS(
+	    { "WATCH", w->name }, { "ECR_REPOSITORY", w->repository }, { "IMAGE_DIGEST", digest },
+	    { "ECS_CLUSTER", t->cluster }, { "ECS_SERVICE", t->service },
+	    { "STRATEGY", config_strategy_name(t->strategy) }, { "REASON", decision_name(dec) });
 	switch (dec) {
 	case DECIDE_SKIP_FAILED:
 		log_at(LOG_NOTICE, EVENT_SKIPPED, f,
@@ -1716,8 +1720,8 @@ static void say(struct deployer *dp, const char *skey, const struct config_watch
 		       w->name, digest, t->service);
 		break;
 	case DECIDE_SKIP_PAUSED:
-		log_at(LOG_NOTICE, EVENT_SKIPPED, f,
-		       "watch '%s': service '%s' is paused; %s waits", w->name, t->service, digest);
+		log_at(LOG_NOTICE, EVENT_SKIPPED, f, "watch '%s': service '%s' is paused; %s waits",
+		       w->name, t->service, digest);
 		break;
 	case DECIDE_SKIP_HELD:
 		log_at(LOG_INFO, EVENT_SKIPPED, f,
@@ -1782,8 +1786,8 @@ static void reconcile_now(struct deployer *dp)
 				say(dp, skey, w, t, digest, dec);
 				continue;
 			}
-			cJSON *r = new_record(w, t, want, region, in.deployed,
-					      dec == DECIDE_INSPECT);
+			cJSON *r =
+			    new_record(w, t, want, region, in.deployed, dec == DECIDE_INSPECT);
 			if (!r) {
 				log_error("out of memory while starting a rollout to '%s'", tkey);
 				continue;

@@ -25,22 +25,23 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "Usage: ecr-deployd [OPTION]...\n"
-		     "Watch Amazon ECR tags and deploy new image digests to Amazon ECS services.\n"
-		     "\n"
-		     "  -c, --config FILE     main configuration file (default " DEFAULT_CONFIG ")\n"
-		     "      --config-dir DIR  drop-in directory (default: conf.d beside FILE)\n"
-		     "      --check-config    validate the configuration, print a summary, exit\n"
-		     "      --dry-run         decide and log everything; call only read APIs\n"
-		     "      --once            one reconcile pass: deploy what differs, wait for\n"
-		     "                        those rollouts, exit 0 if all succeeded, else 1\n"
-		     "  -h, --help            show this help and exit\n"
-		     "  -V, --version         show the version and the libraries in use, and exit\n"
-		     "\n"
-		     "Exit status: 0 success, 1 a deploy or poll failed (--once), 64 usage error,\n"
-		     "66 configuration file missing, 69 the requested mode is not available in this\n"
-		     "build, 70 internal error, 73 state directory unusable, 75 stopped by a signal\n"
-		     "(--once), 78 configuration error.\n");
+	fprintf(out,
+		"Usage: ecr-deployd [OPTION]...\n"
+		"Watch Amazon ECR tags and deploy new image digests to Amazon ECS services.\n"
+		"\n"
+		"  -c, --config FILE     main configuration file (default " DEFAULT_CONFIG ")\n"
+		"      --config-dir DIR  drop-in directory (default: conf.d beside FILE)\n"
+		"      --check-config    validate the configuration, print a summary, exit\n"
+		"      --dry-run         decide and log everything; call only read APIs\n"
+		"      --once            one reconcile pass: deploy what differs, wait for\n"
+		"                        those rollouts, exit 0 if all succeeded, else 1\n"
+		"  -h, --help            show this help and exit\n"
+		"  -V, --version         show the version and the libraries in use, and exit\n"
+		"\n"
+		"Exit status: 0 success, 1 a deploy or poll failed (--once), 64 usage error,\n"
+		"66 configuration file missing, 69 the requested mode is not available in this\n"
+		"build, 70 internal error, 73 state directory unusable, 75 stopped by a signal\n"
+		"(--once), 78 configuration error.\n");
 }
 
 static void version(void)

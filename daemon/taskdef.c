@@ -10,9 +10,9 @@
 
 /* Returned by DescribeTaskDefinition, refused by RegisterTaskDefinition. */
 static const char *const read_only[] = {
-	"taskDefinitionArn", "revision",     "status",	       "requiresAttributes",
-	"compatibilities",   "registeredAt", "registeredBy",   "deregisteredAt",
-	"deleteRequestedAt",
+	"taskDefinitionArn",  "revision",        "status",
+	"requiresAttributes", "compatibilities", "registeredAt",
+	"registeredBy",       "deregisteredAt",  "deleteRequestedAt",
 };
 
 #define MAX_TAGS 50
@@ -28,9 +28,10 @@ static void prune(cJSON *v, bool top)
 		bool drop = false;
 
 		if (cJSON_IsObject(v)) {
-			drop = cJSON_IsNull(c) ||
-			       (cJSON_IsString(c) && !*c->valuestring && strcmp(c->string, "value")) ||
-			       (top && cJSON_IsArray(c) && !c->child);
+			drop =
+			    cJSON_IsNull(c) ||
+			    (cJSON_IsString(c) && !*c->valuestring && strcmp(c->string, "value")) ||
+			    (top && cJSON_IsArray(c) && !c->child);
 		}
 		if (drop)
 			cJSON_Delete(cJSON_DetachItemViaPointer(v, c));
@@ -123,11 +124,14 @@ int taskdef_pin(const cJSON *described, const char *const *containers, size_t n_
 			}
 		}
 		if (!found) {
-			int len = snprintf(why, why_len, "task definition '%s' has no container '%s' (it has:", arn,
-				 containers[i]);
+			int len =
+			    snprintf(why, why_len,
+				     "task definition '%s' has no container '%s' (it has:", arn,
+				     containers[i]);
 			cJSON_ArrayForEach(c, defs)
 			{
-				const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
+				const char *n =
+				    cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
 				if (len >= 0 && (size_t)len < why_len)
 					len += snprintf(why + len, why_len - (size_t)len, " '%s'",
 							n ? n : "?");

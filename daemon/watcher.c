@@ -507,7 +507,7 @@ static bool select_tag(const struct config_watch *w, const struct group *g, cons
  * Returns 1 when the digest moved since the last sighting, 0 when it did not (or is seen for the
  * first time), -1 when there is none. */
 static int observe(struct watcher *wt, struct strmap *missing_next, const struct config_watch *w,
-		    const struct group *g, const char *tag_key, const char *tag, const char *digest)
+		   const struct group *g, const char *tag_key, const char *tag, const char *digest)
 {
 	const char *tag_error = tag && !digest ? strmap_get(g->tag_errors, tag) : NULL;
 	struct state *st = wt->d->state;

@@ -441,3 +441,80 @@ def test_throttling_and_5xx_storms_neither_duplicate_nor_lose_a_deploy(ctx):
         check_eq(active_revisions(sim, svc), [svc + ":1", svc + ":2"], "one revision of " + svc)
     ups = [r for r in mutations(sim) if r["operation"] == "UpdateService" and r["status"] == 200]
     check_eq(len(ups), 2, "one effective UpdateService per service")
+
+
+def test_force_strategy_confirms_the_digest_through_the_tasks(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch(target("web", strategy="force"))])
+    settle_first_start(p)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED")
+    ups = [r for r in mutations(sim) if r["operation"] == "UpdateService"]
+    check_eq([u["params"].get("forceNewDeployment") for u in ups], [True], "one forced deployment")
+    check_eq([r for r in mutations(sim) if r["operation"] == "RegisterTaskDefinition"], [], "no new revision")
+    check(any(r["operation"] == "DescribeTasks" for r in sim.requests(service="ecs")), "the tasks were read")
+    check(lines_with(p, "containers of the new tasks run " + new), "the digest is confirmed on the tasks")
+    ecs = sim.client("ecs")
+    arns = ecs.list_tasks(cluster="prod", serviceName="web")["taskArns"]
+    digests = {c["imageDigest"] for t in ecs.describe_tasks(cluster="prod", tasks=arns)["tasks"]
+               for c in t["containers"] if c["name"] == "app"}
+    check_eq(digests, {new}, "every running task runs the new digest")
+
+
+def test_two_watches_never_deploy_to_one_service_at_once(ctx):
+    spec = world()
+    spec["repositories"].append({"name": "team/side", "images": [{"tag": "prod", "seed": "s1"}]})
+    td = spec["task_definitions"][0]
+    td["containerDefinitions"][1]["image"] = REPO_URI + "team/side:prod"
+    sim = Sim(ctx, seed=spec)
+    sim.settings(task_start_seconds=1.0)
+    p = start(ctx, sim, [web_watch(),
+                         {"name": "side", "repository": "team/side", "tag": "prod",
+                          "targets": [dict(target("web"), container="sidecar")]}])
+    settle_first_start(p, 2)
+    web = sim.push("team/web", "prod", seed="v2")
+    side = sim.push("team/side", "prod", seed="s2")
+    poll_now(p)
+    wait_for(lambda: len(lines_with(p, DEPLOY_COMPLETED)) >= 2, 60, "both deploys")
+    check(lines_with(p, "is busy with a rollout"), "the second waited")
+    regs = [r for r in sim.requests(service="ecs") if r["operation"] in ("RegisterTaskDefinition", "UpdateService")]
+    check_eq([r["operation"] for r in regs],
+             ["RegisterTaskDefinition", "UpdateService", "RegisterTaskDefinition", "UpdateService"],
+             "one rollout after the other")
+    first_done = lines_with(p, DEPLOY_COMPLETED)[0]
+    second_start = lines_with(p, DEPLOY_STARTED)[1]
+    check(first_done[:20] <= second_start[:20], "the second started after the first completed")
+    td = sim.client("ecs").describe_task_definition(taskDefinition=describe(sim, "web")["taskDefinition"])
+    images = {c["name"]: c["image"] for c in td["taskDefinition"]["containerDefinitions"]}
+    check_eq(images, {"app": REPO_URI + "team/web@" + web, "sidecar": REPO_URI + "team/side@" + side},
+             "both digests, neither deploy undone by the other")
+
+
+def test_reload_never_interrupts_a_rollout_and_a_changed_target_applies_next(ctx):
+    sim = Sim(ctx, seed=world())
+    sim.settings(task_start_seconds=2.0)
+    p = start(ctx, sim, [web_watch(target("web", strategy="force"))])
+    settle_first_start(p)
+    first = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "tracking", 20, "tracking")
+    # The target's strategy changes while the rollout runs.
+    write_config(ctx, [web_watch(target("web", strategy="revision"))], poll_interval="10s")
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: len(lines_with(p, "configuration reloaded")) >= 2, 10, "the reload")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "the rollout in flight completes")
+    done = lines_with(p, DEPLOY_COMPLETED)[0]
+    check("STRATEGY=force" in done and first in done, "it finished as it started: %s" % done[:200])
+    check_eq([r for r in mutations(sim) if r["operation"] == "RegisterTaskDefinition"], [], "no revision yet")
+    second = sim.push("team/web", "prod", seed="v3")
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "tracking", 20, "the next rollout")
+    # The watch is removed while that one runs: it still ends, and is not abandoned.
+    write_config(ctx, [], poll_interval="10s")
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: len(lines_with(p, DEPLOY_COMPLETED)) >= 2, 30, "the next deploy completes")
+    last = lines_with(p, DEPLOY_COMPLETED)[1]
+    check("STRATEGY=revision" in last and second in last, "the changed target applies to the next deploy")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + second, "pinned by the revision strategy")
+    check_eq(rollout_step(ctx), None, "nothing left in flight")

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/decide: one row per rule of the decision table. */
+#include "unit.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "decide.h"
+
+#define A "sha256:aaaa"
+#define B "sha256:bbbb"
+
+TEST(decide_table)
+{
+	static const struct {
+		const char *name;
+		struct decide_input in;
+		enum decision want;
+	} rows[] = {
+		{ "nothing wanted", { .want = NULL, .deployed = A }, DECIDE_NOTHING },
+		{ "runs already", { .want = A, .deployed = A }, DECIDE_NOTHING },
+		{ "runs already, even when busy or paused",
+		  { .want = A, .deployed = A, .busy = true, .paused = true },
+		  DECIDE_NOTHING },
+		{ "new digest", { .want = B, .deployed = A }, DECIDE_DEPLOY },
+		{ "unknown digest running (inspected)",
+		  { .want = B, .deployed = "" },
+		  DECIDE_DEPLOY },
+		{ "first start: inspect", { .want = B, .deployed = NULL }, DECIDE_INSPECT },
+		{ "first start in dry run: inspect (read-only)",
+		  { .want = B, .deployed = NULL, .dry_run = true },
+		  DECIDE_INSPECT },
+		{ "held back", { .want = B, .deployed = A, .held = B }, DECIDE_SKIP_HELD },
+		{ "held is another digest",
+		  { .want = B, .deployed = A, .held = A },
+		  DECIDE_DEPLOY },
+		{ "failed before",
+		  { .want = B, .deployed = A, .failed = true },
+		  DECIDE_SKIP_FAILED },
+		{ "failed before wins over paused",
+		  { .want = B, .deployed = A, .failed = true, .paused = true },
+		  DECIDE_SKIP_FAILED },
+		{ "paused", { .want = B, .deployed = A, .paused = true }, DECIDE_SKIP_PAUSED },
+		{ "busy: waits (coalesced)",
+		  { .want = B, .deployed = A, .busy = true },
+		  DECIDE_WAIT_BUSY },
+		{ "busy before inspect",
+		  { .want = B, .deployed = NULL, .busy = true },
+		  DECIDE_WAIT_BUSY },
+		{ "unsupported strategy",
+		  { .want = B, .deployed = A, .unsupported = true, .dry_run = true },
+		  DECIDE_SKIP_UNSUPPORTED },
+		{ "dry run", { .want = B, .deployed = A, .dry_run = true }, DECIDE_DRY_RUN },
+		{ "dry run ignores capacity",
+		  { .want = B, .deployed = A, .dry_run = true, .at_capacity = true },
+		  DECIDE_DRY_RUN },
+		{ "at capacity",
+		  { .want = B, .deployed = A, .at_capacity = true },
+		  DECIDE_WAIT_CAPACITY },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		enum decision got = decide(&rows[i].in);
+		if (got != rows[i].want)
+			unit_fail(__FILE__, __LINE__, "row '%s': got %s, want %s", rows[i].name,
+				  decision_name(got), decision_name(rows[i].want));
+	}
+}
+
+TEST(decide_names_are_distinct)
+{
+	for (int a = DECIDE_NOTHING; a <= DECIDE_DRY_RUN; a++)
+		for (int b = a + 1; b <= DECIDE_DRY_RUN; b++)
+			CHECK(strcmp(decision_name((enum decision)a),
+				     decision_name((enum decision)b)));
+	CHECK_STR(decision_name(DECIDE_SKIP_FAILED), "failed-before");
+}
