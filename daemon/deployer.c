@@ -28,6 +28,7 @@
 #define FAILED_KEPT   20 /* failed digests remembered per target */
 #define EVENTS_KEPT   3  /* ECS event messages quoted in DEPLOY_FAILED */
 #define TICK_S        0.25
+#define INSPECT_MAX   16 /* first-start inspections at once (they are only reads) */
 
 struct batch;
 
@@ -67,6 +68,7 @@ struct deployer {
 	struct rollout *rollouts;
 	struct batch *batches; /* in flight */
 	int deploying;         /* rollouts that are deploys (not inspections) */
+	int inspecting;
 	int failures;
 	struct strmap *creds; /* role ARN -> struct cred_provider */
 	struct strmap *said;  /* watch\x1ftarget -> "reason digest" last reported */
@@ -147,11 +149,16 @@ static bool save(struct deployer *dp)
 /* Writes the step; false when it could not reach the disk (the step is then not taken). */
 static bool persist(struct rollout *r, const char *step)
 {
+	char why[600];
+
 	set_s(r->rec, "step", step);
 	if (r->inspect)
 		return true;
-	state_touch(r->dp->d->state);
-	return save(r->dp);
+	if (state_rollout_save(r->dp->d->state, r->watch, r->tkey, why, sizeof(why)) == 0)
+		return true;
+	log_at(LOG_ERR, NULL, LOG_FIELDS({ "STATE_FILE", state_path(r->dp->d->state) }),
+	       "%s; the rollout to '%s' waits until its step can be written", why, r->tkey);
+	return false;
 }
 
 /* ---- events -------------------------------------------------------------- */
@@ -239,10 +246,12 @@ static void rollout_free(struct rollout *r)
 		aws_call_cancel(r->call);
 	if (r->batch)
 		r->batch->r[r->batch_slot] = NULL;
-	if (!r->inspect)
+	if (!r->inspect) {
 		dp->deploying--;
-	else
+	} else {
+		dp->inspecting--;
 		cJSON_Delete(r->rec);
+	}
 	cJSON_Delete(r->described);
 	free(r->watch);
 	free(r->tkey);
@@ -255,11 +264,14 @@ static void finish(struct rollout *r)
 	struct deployer *dp = r->dp;
 
 	if (!r->inspect) {
-		cJSON *t = target_rec(r);
-		cJSON_DeleteItemFromObject(t, "rollout");
-		r->rec = NULL;
-		state_touch(dp->d->state);
+		char why[600];
+		/* The outcome first, then the rollout goes: a crash in between resumes the rollout,
+		 * which ends the same way again. */
 		save(dp);
+		if (state_rollout_remove(dp->d->state, r->watch, r->tkey, why, sizeof(why)) < 0)
+			log_at(LOG_ERR, NULL, LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
+			       "%s; the next start resumes this rollout and finds it ended", why);
+		r->rec = NULL;
 	}
 	rollout_free(r);
 	kick(dp);
@@ -322,6 +334,8 @@ static struct rollout *rollout_new(struct deployer *dp, const char *watch, const
 	dp->rollouts = r;
 	if (!inspect)
 		dp->deploying++;
+	else
+		dp->inspecting++;
 	return r;
 }
 
@@ -490,6 +504,7 @@ static void deploy_failed(struct rollout *r, const char *reason, bool mark)
 	if (mark)
 		add_failed(r, reason);
 	set_target(r, "deployed", "");
+	save(r->dp); /* the failed digest is remembered before the rollback starts */
 	quoted_events(r, ev, sizeof(ev));
 	emit(r, LOG_ERR, EVENT_DEPLOY_FAILED, LOG_FIELDS({ "REASON", reason }),
 	     "deploy of %s to service '%s' failed: %s%s%s%s", S(r, "digest"), S(r, "service"),
@@ -1782,10 +1797,14 @@ static void reconcile_now(struct deployer *dp)
 				.unsupported = t->strategy == STRATEGY_CODEDEPLOY,
 			};
 			enum decision dec = decide(&in);
+			if (dec == DECIDE_WAIT_BUSY && holding(dp, tkey)->inspect)
+				continue; /* being looked at; decided again when that ends */
 			if (dec != DECIDE_DEPLOY && dec != DECIDE_INSPECT) {
 				say(dp, skey, w, t, digest, dec);
 				continue;
 			}
+			if (dec == DECIDE_INSPECT && dp->inspecting >= INSPECT_MAX)
+				continue; /* the next one starts when one ends */
 			cJSON *r =
 			    new_record(w, t, want, region, in.deployed, dec == DECIDE_INSPECT);
 			if (!r) {
@@ -1802,16 +1821,12 @@ static void reconcile_now(struct deployer *dp)
 				run_step(ro);
 				continue;
 			}
-			cJSON *trec = state_target(d->state, w->name, tkey, true);
-			if (!trec) {
-				cJSON_Delete(r);
-				continue;
-			}
-			cJSON_DeleteItemFromObject(trec, "rollout");
-			cJSON_AddItemToObject(trec, "rollout", r);
-			ro = rollout_new(dp, w->name, tkey, r, false);
+			r = state_rollout_put(d->state, w->name, tkey, r);
+			ro = r ? rollout_new(dp, w->name, tkey, r, false) : NULL;
 			if (!ro) {
-				cJSON_DeleteItemFromObject(trec, "rollout");
+				char why[300];
+				state_rollout_remove(d->state, w->name, tkey, why, sizeof(why));
+				log_error("out of memory while starting a rollout to '%s'", tkey);
 				continue;
 			}
 			if (!persist(ro, "start")) {
@@ -1890,10 +1905,9 @@ void deployer_free(struct deployer *dp)
 	free(dp);
 }
 
-static void resume_one(const char *watch, const char *tkey, cJSON *target, void *ud)
+static void resume_one(const char *watch, const char *tkey, cJSON *rec, void *ud)
 {
 	struct deployer *dp = ud;
-	cJSON *rec = cJSON_GetObjectItem(target, "rollout");
 	struct rollout *r = rollout_new(dp, watch, tkey, rec, false);
 
 	if (!r) {
@@ -1910,9 +1924,9 @@ static void resume_one(const char *watch, const char *tkey, cJSON *target, void 
 	r->next_at = ev_now(dp->d->loop);
 }
 
-static void count_one(const char *watch, const char *tkey, cJSON *target, void *ud)
+static void count_one(const char *watch, const char *tkey, cJSON *rec, void *ud)
 {
-	(void)target;
+	(void)rec;
 	(*(int *)ud)++;
 	log_warning("dry run: the rollout of watch '%s' to '%s' in the state file is left as it "
 		    "is (resuming it could change ECS)",

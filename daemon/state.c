@@ -3,7 +3,9 @@
 #include "state.h"
 
 #include <cJSON.h>
+#include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +15,16 @@
 #include <unistd.h>
 
 #include "strbuf.h"
+#include "strmap.h"
 
 #define STATE_MAX (64 * 1024 * 1024)
 
 struct state {
 	char *dir;
 	char *path;
+	char *rdir;      /* <dir>/rollouts */
+	cJSON *rollouts; /* "watch\x1ftarget" -> {"watch", "target", "rollout"} */
+	struct strmap *index; /* watch name -> its entry in root */
 	cJSON *root; /* {"version":1, "written_at":…, "watches": {name: {"tags": {tag: {...}}}}} */
 	bool dirty;
 };
@@ -107,21 +113,179 @@ static const char *check_shape(const cJSON *root)
 			return "a watch's 'targets' is not an object";
 		cJSON_ArrayForEach(t, targets)
 		{
-			const cJSON *r = cJSON_GetObjectItem(t, "rollout");
 			if (!cJSON_IsObject(t))
 				return "a target entry is not an object";
-			if (r && (!cJSON_IsObject(r) ||
-				  !cJSON_IsString(cJSON_GetObjectItem(r, "step")) ||
-				  !cJSON_IsString(cJSON_GetObjectItem(r, "digest")) ||
-				  !cJSON_IsString(cJSON_GetObjectItem(r, "cluster")) ||
-				  !cJSON_IsString(cJSON_GetObjectItem(r, "service"))))
-				return "a rollout entry lacks its step, digest, cluster or service";
 			if (cJSON_GetObjectItem(t, "failed") &&
 			    !cJSON_IsArray(cJSON_GetObjectItem(t, "failed")))
 				return "a target's 'failed' is not a list";
 		}
 	}
 	return NULL;
+}
+
+/* Moves a file that cannot be used aside as <path>.bad-<time>; returns the new name or NULL. */
+static char *keep_aside(const char *path)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t n = strlen(path) + 48;
+	char *aside = malloc(n);
+
+	if (!aside)
+		return NULL;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(aside, n, "%s.bad-%s", path, stamp);
+	if (rename(path, aside) < 0) {
+		free(aside);
+		return NULL;
+	}
+	return aside;
+}
+
+/* Writes text to path atomically: a temporary file, fsync, rename, fsync of dir. */
+static int write_atomic(const char *dir, const char *path, const char *text, size_t len,
+			char *why, size_t why_len)
+{
+	char tmp[4200];
+	size_t off = 0;
+	int fd, dfd, r = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(why, why_len, "cannot create '%s': %s", tmp, strerror(errno));
+		return r;
+	}
+	while (off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		off += (size_t)n;
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		snprintf(why, why_len, "cannot write '%s': %s", path, strerror(-r));
+		unlink(tmp);
+		return r;
+	}
+	/* The rename itself must reach the disk. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (fsync(dfd) < 0)
+			r = -errno;
+		close(dfd);
+	}
+	if (r < 0)
+		snprintf(why, why_len, "cannot sync the directory of '%s': %s", path, strerror(-r));
+	return r;
+}
+
+static const char *rollout_problem(const cJSON *f)
+{
+	const cJSON *r = cJSON_GetObjectItem(f, "rollout");
+
+	if (!cJSON_IsObject(f) || !cJSON_IsNumber(cJSON_GetObjectItem(f, "version")))
+		return "it is not a rollout record";
+	if (cJSON_GetObjectItem(f, "version")->valuedouble != STATE_VERSION)
+		return "its version is not 1";
+	if (!cJSON_IsString(cJSON_GetObjectItem(f, "watch")) ||
+	    !cJSON_IsString(cJSON_GetObjectItem(f, "target")))
+		return "it does not name its watch and target";
+	if (!cJSON_IsObject(r) || !cJSON_IsString(cJSON_GetObjectItem(r, "step")) ||
+	    !cJSON_IsString(cJSON_GetObjectItem(r, "digest")) ||
+	    !cJSON_IsString(cJSON_GetObjectItem(r, "cluster")) ||
+	    !cJSON_IsString(cJSON_GetObjectItem(r, "service")) ||
+	    !cJSON_IsString(cJSON_GetObjectItem(r, "region")))
+		return "its rollout lacks the step, digest, cluster, service or region";
+	return NULL;
+}
+
+static void add_warning(char **all, const char *text)
+{
+	size_t n = (*all ? strlen(*all) + 2 : 0) + strlen(text) + 1;
+	char *w = malloc(n);
+
+	if (!w)
+		return;
+	snprintf(w, n, "%s%s%s", *all ? *all : "", *all ? "; " : "", text);
+	free(*all);
+	*all = w;
+}
+
+static char *rollout_key(const char *watch, const char *tkey)
+{
+	size_t n = strlen(watch) + strlen(tkey) + 2;
+	char *k = malloc(n);
+
+	if (k)
+		snprintf(k, n, "%s\x1f%s", watch, tkey);
+	return k;
+}
+
+/* Loads the rollout files (*.json) of <dir>/rollouts; unusable files are kept aside with a warning. */
+static int build_index(struct state *s);
+
+static int load_rollouts(struct state *s, char **warnings)
+{
+	DIR *dir = opendir(s->rdir);
+	struct dirent *e;
+
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(dir))) {
+		size_t len = strlen(e->d_name);
+		char path[4400], text[9200];
+		struct strbuf buf;
+		cJSON *f = NULL;
+		const char *problem = NULL;
+
+		if (len < 6 || strcmp(e->d_name + len - 5, ".json"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", s->rdir, e->d_name);
+		strbuf_init(&buf, STATE_MAX);
+		if (read_all(path, &buf) < 0)
+			problem = "it cannot be read";
+		else if (!(f = cJSON_ParseWithLength(buf.buf ? buf.buf : "", buf.len)))
+			problem = "it is not valid JSON";
+		else
+			problem = rollout_problem(f);
+		strbuf_done(&buf);
+		if (problem) {
+			char *aside = keep_aside(path);
+			snprintf(text, sizeof(text),
+				 "the rollout file '%s' is unusable (%s); it was kept as '%s' and "
+				 "what it held is rebuilt from AWS at the next push",
+				 path, problem, aside ? aside : "(could not be moved)");
+			add_warning(warnings, text);
+			free(aside);
+			cJSON_Delete(f);
+			continue;
+		}
+		char *key = rollout_key(cJSON_GetObjectItem(f, "watch")->valuestring,
+					cJSON_GetObjectItem(f, "target")->valuestring);
+		if (!key) {
+			cJSON_Delete(f);
+			closedir(dir);
+			return -ENOMEM;
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(s->rollouts, key);
+		cJSON_AddItemToObject(s->rollouts, key, f);
+		free(key);
+	}
+	closedir(dir);
+	return 0;
 }
 
 int state_open(const char *dir, struct state **ret, char **ret_warning, char *why, size_t why_len)
@@ -138,11 +302,14 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 		return -ENOMEM;
 	s->dir = strdup(dir);
 	s->path = malloc(strlen(dir) + 16);
-	if (!s->dir || !s->path) {
+	s->rdir = malloc(strlen(dir) + 16);
+	s->rollouts = cJSON_CreateObject();
+	if (!s->dir || !s->path || !s->rdir || !s->rollouts) {
 		state_free(s);
 		return -ENOMEM;
 	}
 	snprintf(s->path, strlen(dir) + 16, "%s/state.json", dir);
+	snprintf(s->rdir, strlen(dir) + 16, "%s/rollouts", dir);
 	r = mkdir_p(dir);
 	if (r < 0) {
 		snprintf(why, why_len, "cannot create the state directory '%s': %s", dir,
@@ -175,14 +342,8 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 	strbuf_done(&text);
 	if (problem) {
 		/* Keep it aside for a human; start afresh. */
-		char aside[4200], stamp[32];
-		time_t now = time(NULL);
-		struct tm tm;
-
-		gmtime_r(&now, &tm);
-		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-		snprintf(aside, sizeof(aside), "%s.bad-%s", s->path, stamp);
-		if (rename(s->path, aside) < 0) {
+		char *aside = keep_aside(s->path);
+		if (!aside) {
 			r = -errno;
 			snprintf(
 			    why, why_len,
@@ -201,12 +362,29 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 					 "can from AWS",
 					 s->path, problem, aside);
 		}
+		free(aside);
 		s->root = fresh_root();
 		s->dirty = true;
 	}
 	if (!s->root) {
 		state_free(s);
 		return -ENOMEM;
+	}
+	if (build_index(s) < 0) {
+		state_free(s);
+		return -ENOMEM;
+	}
+	char *more = NULL;
+	r = load_rollouts(s, &more);
+	if (more && ret_warning) {
+		add_warning(ret_warning, more);
+	}
+	free(more);
+	if (r < 0) {
+		snprintf(why, why_len, "cannot read the rollouts directory '%s': %s", s->rdir,
+			 strerror(-r));
+		state_free(s);
+		return r;
 	}
 	*ret = s;
 	return 0;
@@ -217,16 +395,64 @@ void state_free(struct state *s)
 	if (!s)
 		return;
 	cJSON_Delete(s->root);
+	cJSON_Delete(s->rollouts);
+	strmap_free(s->index, NULL);
 	free(s->dir);
 	free(s->path);
+	free(s->rdir);
 	free(s);
+}
+
+/* Watch entries by name (case matters, and there may be thousands). */
+static cJSON *find_watch(const struct state *s, const char *watch)
+{
+	return strmap_get(s->index, watch);
+}
+
+static cJSON *watch_entry(struct state *s, const char *watch, bool create)
+{
+	cJSON *w = find_watch(s, watch);
+
+	if (!w && create) {
+		w = cJSON_AddObjectToObject(cJSON_GetObjectItem(s->root, "watches"), watch);
+		if (w && strmap_put(s->index, watch, w, NULL) < 0) {
+			cJSON_Delete(cJSON_DetachItemViaPointer(
+			    cJSON_GetObjectItem(s->root, "watches"), w));
+			w = NULL;
+		}
+	}
+	return w;
+}
+
+static int build_index(struct state *s)
+{
+	cJSON *w;
+
+	strmap_free(s->index, NULL);
+	s->index = strmap_new();
+	if (!s->index)
+		return -ENOMEM;
+	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
+	{
+		if (strmap_put(s->index, w->string, w, NULL) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Sets key of o to v (replacing, case-sensitively). */
+static void put_item(cJSON *o, const char *key, cJSON *v)
+{
+	if (cJSON_GetObjectItemCaseSensitive(o, key))
+		cJSON_ReplaceItemInObjectCaseSensitive(o, key, v);
+	else
+		cJSON_AddItemToObject(o, key, v);
 }
 
 static cJSON *tag_entry(const struct state *s, const char *watch, const char *tag)
 {
-	cJSON *w = cJSON_GetObjectItem(cJSON_GetObjectItem(s->root, "watches"), watch);
-
-	return cJSON_GetObjectItem(cJSON_GetObjectItem(w, "tags"), tag);
+	return cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItem(find_watch(s, watch), "tags"), tag);
 }
 
 const char *state_seen(const struct state *s, const char *watch, const char *tag)
@@ -242,8 +468,7 @@ const char *state_seen_tag(const struct state *s, const char *watch)
 int state_set_seen(struct state *s, const char *watch, const char *tag, const char *digest,
 		   const char *pick_tag)
 {
-	cJSON *watches = cJSON_GetObjectItem(s->root, "watches");
-	cJSON *w = cJSON_GetObjectItem(watches, watch), *tags, *e;
+	cJSON *w, *tags, *e;
 	const char *old = state_seen(s, watch, tag), *old_tag = state_seen_tag(s, watch);
 	char when[32];
 	time_t now = time(NULL);
@@ -251,7 +476,7 @@ int state_set_seen(struct state *s, const char *watch, const char *tag, const ch
 
 	if (old && !strcmp(old, digest) && (!pick_tag || (old_tag && !strcmp(old_tag, pick_tag))))
 		return 0;
-	if (!w && !(w = cJSON_AddObjectToObject(watches, watch)))
+	if (!(w = watch_entry(s, watch, true)))
 		return -ENOMEM;
 	tags = cJSON_GetObjectItem(w, "tags");
 	if (!tags && !(tags = cJSON_AddObjectToObject(w, "tags")))
@@ -265,28 +490,14 @@ int state_set_seen(struct state *s, const char *watch, const char *tag, const ch
 	if (pick_tag)
 		cJSON_AddStringToObject(e, "tag", pick_tag);
 	cJSON_AddStringToObject(e, "seen_at", when);
-	if (cJSON_GetObjectItem(tags, tag))
-		cJSON_ReplaceItemInObject(tags, tag, e);
-	else
-		cJSON_AddItemToObject(tags, tag, e);
+	put_item(tags, tag, e);
 	s->dirty = true;
 	return 0;
 }
 
-static cJSON *watch_entry(struct state *s, const char *watch, bool create)
-{
-	cJSON *watches = cJSON_GetObjectItem(s->root, "watches");
-	cJSON *w = cJSON_GetObjectItem(watches, watch);
-
-	if (!w && create)
-		w = cJSON_AddObjectToObject(watches, watch);
-	return w;
-}
-
 const cJSON *state_want(const struct state *s, const char *watch)
 {
-	const cJSON *w = cJSON_GetObjectItem(
-	    cJSON_GetObjectItem(cJSON_GetObjectItem(s->root, "watches"), watch), "want");
+	const cJSON *w = cJSON_GetObjectItem(find_watch(s, watch), "want");
 
 	return cJSON_IsString(cJSON_GetObjectItem(w, "digest")) &&
 		       cJSON_IsString(cJSON_GetObjectItem(w, "image"))
@@ -329,7 +540,7 @@ cJSON *state_target(struct state *s, const char *watch, const char *tkey, bool c
 	targets = cJSON_GetObjectItem(w, "targets");
 	if (!targets && (!create || !(targets = cJSON_AddObjectToObject(w, "targets"))))
 		return NULL;
-	t = cJSON_GetObjectItem(targets, tkey);
+	t = cJSON_GetObjectItemCaseSensitive(targets, tkey);
 	if (!t && create) {
 		t = cJSON_AddObjectToObject(targets, tkey);
 		if (t)
@@ -339,19 +550,114 @@ cJSON *state_target(struct state *s, const char *watch, const char *tkey, bool c
 }
 
 void state_each_rollout(struct state *s,
-			void (*fn)(const char *watch, const char *tkey, cJSON *target, void *ud),
+			void (*fn)(const char *watch, const char *tkey, cJSON *rec, void *ud),
 			void *ud)
 {
-	cJSON *w, *t;
+	cJSON *f;
 
-	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
+	cJSON_ArrayForEach(f, s->rollouts)
 	{
-		cJSON_ArrayForEach(t, cJSON_GetObjectItem(w, "targets"))
-		{
-			if (cJSON_IsObject(cJSON_GetObjectItem(t, "rollout")))
-				fn(w->string, t->string, t, ud);
-		}
+		fn(cJSON_GetObjectItem(f, "watch")->valuestring,
+		   cJSON_GetObjectItem(f, "target")->valuestring,
+		   cJSON_GetObjectItem(f, "rollout"), ud);
 	}
+}
+
+cJSON *state_rollout(const struct state *s, const char *watch, const char *tkey)
+{
+	char *key = rollout_key(watch, tkey);
+	cJSON *f = key ? cJSON_GetObjectItemCaseSensitive(s->rollouts, key) : NULL;
+
+	free(key);
+	return cJSON_GetObjectItem(f, "rollout");
+}
+
+cJSON *state_rollout_put(struct state *s, const char *watch, const char *tkey, cJSON *rec)
+{
+	char *key = rollout_key(watch, tkey);
+	cJSON *f = cJSON_CreateObject();
+
+	if (!key || !f || !cJSON_AddNumberToObject(f, "version", STATE_VERSION) ||
+	    !cJSON_AddStringToObject(f, "watch", watch) ||
+	    !cJSON_AddStringToObject(f, "target", tkey)) {
+		free(key);
+		cJSON_Delete(f);
+		cJSON_Delete(rec);
+		return NULL;
+	}
+	cJSON_AddItemToObject(f, "rollout", rec);
+	cJSON_DeleteItemFromObjectCaseSensitive(s->rollouts, key);
+	cJSON_AddItemToObject(s->rollouts, key, f);
+	free(key);
+	return rec;
+}
+
+/* The file of a rollout: FNV-1a of its key, so that any watch or target name makes a safe name. */
+static void rollout_path(const struct state *s, const char *watch, const char *tkey, char *out,
+			 size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const char *p = watch; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h = (h ^ 0x1f) * 1099511628211ULL;
+	for (const char *p = tkey; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	snprintf(out, n, "%s/%016llx.json", s->rdir, (unsigned long long)h);
+}
+
+int state_rollout_save(struct state *s, const char *watch, const char *tkey, char *why,
+		       size_t why_len)
+{
+	char *key = rollout_key(watch, tkey), path[4400], *text;
+	cJSON *f = key ? cJSON_GetObjectItemCaseSensitive(s->rollouts, key) : NULL;
+	int r;
+
+	free(key);
+	if (!f) {
+		snprintf(why, why_len, "no rollout of watch '%s' to '%s' to write", watch, tkey);
+		return -ENOENT;
+	}
+	if (mkdir(s->rdir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		snprintf(why, why_len, "cannot create '%s': %s", s->rdir, strerror(errno));
+		return r;
+	}
+	text = cJSON_PrintUnformatted(f);
+	if (!text) {
+		snprintf(why, why_len, "out of memory while writing a rollout of watch '%s'", watch);
+		return -ENOMEM;
+	}
+	rollout_path(s, watch, tkey, path, sizeof(path));
+	r = write_atomic(s->rdir, path, text, strlen(text), why, why_len);
+	free(text);
+	return r;
+}
+
+int state_rollout_remove(struct state *s, const char *watch, const char *tkey, char *why,
+			 size_t why_len)
+{
+	char *key = rollout_key(watch, tkey), path[4400];
+	int r = 0, dfd;
+
+	if (key)
+		cJSON_DeleteItemFromObjectCaseSensitive(s->rollouts, key);
+	free(key);
+	rollout_path(s, watch, tkey, path, sizeof(path));
+	if (unlink(path) < 0 && errno != ENOENT) {
+		r = -errno;
+		snprintf(why, why_len, "cannot remove '%s': %s", path, strerror(errno));
+		return r;
+	}
+	dfd = open(s->rdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (fsync(dfd) < 0)
+			r = -errno;
+		close(dfd);
+	}
+	if (r < 0)
+		snprintf(why, why_len, "cannot sync '%s': %s", s->rdir, strerror(-r));
+	return r;
 }
 
 void state_touch(struct state *s)
@@ -371,12 +677,11 @@ const char *state_path(const struct state *s)
 
 int state_save(struct state *s, char *why, size_t why_len)
 {
-	char tmp[4200], when[32];
+	char when[32];
 	time_t now = time(NULL);
 	struct tm tm;
 	char *text;
-	size_t len, off = 0;
-	int fd, dfd, r = 0;
+	int r;
 
 	if (!s->dirty)
 		return 0;
@@ -384,54 +689,14 @@ int state_save(struct state *s, char *why, size_t why_len)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cJSON_DeleteItemFromObject(s->root, "written_at");
 	cJSON_AddStringToObject(s->root, "written_at", when);
-	text = cJSON_Print(s->root);
+	text = cJSON_PrintUnformatted(s->root);
 	if (!text) {
 		snprintf(why, why_len, "out of memory while writing '%s'", s->path);
 		return -ENOMEM;
 	}
-	len = strlen(text);
-	snprintf(tmp, sizeof(tmp), "%s.tmp-%d", s->path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(why, why_len, "cannot create '%s': %s", tmp, strerror(errno));
-		free(text);
-		return r;
-	}
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		off += (size_t)n;
-	}
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
+	r = write_atomic(s->dir, s->path, text, strlen(text), why, why_len);
 	free(text);
-	if (r == 0 && rename(tmp, s->path) < 0)
-		r = -errno;
-	if (r < 0) {
-		snprintf(why, why_len, "cannot write '%s': %s", s->path, strerror(-r));
-		unlink(tmp);
-		return r;
-	}
-	/* The rename itself must reach the disk. */
-	dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		if (fsync(dfd) < 0)
-			r = -errno;
-		close(dfd);
-	}
-	if (r < 0) {
-		snprintf(why, why_len, "cannot sync the directory of '%s': %s", s->path,
-			 strerror(-r));
-		return r;
-	}
-	s->dirty = false;
-	return 0;
+	if (r == 0)
+		s->dirty = false;
+	return r;
 }

@@ -50,15 +50,29 @@ int state_set_want(struct state *s, const char *watch, const char *tag, const ch
 		   const char *image);
 
 /*
- * The record of (watch, target key): {"deployed", "held", "failed": [...], "rollout": {...}},
- * created empty when create is set (NULL then only without memory). The deployer edits it in
- * place and calls state_touch().
+ * The record of (watch, target key): {"deployed", "held", "failed": [...]}, created empty when
+ * create is set (NULL then only without memory). The deployer edits it in place and calls
+ * state_touch().
  */
 cJSON *state_target(struct state *s, const char *watch, const char *tkey, bool create);
 
-/* Calls fn for every target record that holds a rollout in flight. */
+/*
+ * Rollouts in flight live in files of their own, <dir>/rollouts/<hash>.json, so that writing a
+ * step costs a small file, not the whole state. state_rollout_put() takes rec over and returns
+ * it (NULL without memory); state_rollout_save() writes its file atomically (temporary file,
+ * fsync, rename, fsync of the directory); state_rollout_remove() forgets it and removes the file.
+ * Files that cannot be used are kept aside like the state file.
+ */
+cJSON *state_rollout(const struct state *s, const char *watch, const char *tkey);
+cJSON *state_rollout_put(struct state *s, const char *watch, const char *tkey, cJSON *rec);
+int state_rollout_save(struct state *s, const char *watch, const char *tkey, char *why,
+		       size_t why_len);
+int state_rollout_remove(struct state *s, const char *watch, const char *tkey, char *why,
+			 size_t why_len);
+
+/* Calls fn for every rollout in flight. fn must not add or remove rollouts. */
 void state_each_rollout(struct state *s,
-			void (*fn)(const char *watch, const char *tkey, cJSON *target, void *ud),
+			void (*fn)(const char *watch, const char *tkey, cJSON *rec, void *ud),
 			void *ud);
 
 /* Marks the state changed (after an edit through state_target()). */

@@ -313,15 +313,15 @@ def test_once_exit_codes(ctx):
 
 
 def rollout_step(ctx):
-    try:
-        with open(ctx.path("state", "state.json")) as f:
-            st = json.load(f)
-    except (OSError, ValueError):
-        return None
-    for w in st.get("watches", {}).values():
-        for t in w.get("targets", {}).values():
-            if "rollout" in t:
-                return t["rollout"]["step"]
+    """The step of the one rollout in flight, from its file in <state>/rollouts, or None."""
+    d = ctx.path("state", "rollouts")
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        if name.endswith(".json"):
+            try:
+                with open(os.path.join(d, name)) as f:
+                    return json.load(f)["rollout"]["step"]
+            except (OSError, ValueError):
+                return None
     return None
 
 
@@ -429,7 +429,7 @@ def test_throttling_and_5xx_storms_neither_duplicate_nor_lose_a_deploy(ctx):
     settle_first_start(p, 2)
     for match, kind in (("ecr.*", "throttle"), ("ecr.*", "500"), ("ecs.*", "throttle"), ("ecs.*", "503"),
                         ("ecs.*", "500")):
-        sim.fault(match, kind, rate=0.3)
+        sim.fault(match, kind, rate=0.12)  # three rules on ECS: about one call in three fails
     new = sim.push("team/web", "prod", seed="v2")
     poll_now(p)
     wait_for(lambda: len(lines_with(p, DEPLOY_COMPLETED)) >= 2, 90, "both deploys complete through the storm")

@@ -148,3 +148,51 @@ TEST(state_directory_errors)
 	CHECK(strstr(why, "cannot create the state directory") != NULL && strstr(why, sub) != NULL);
 	rm_rf(dir);
 }
+
+static void count_rollout(const char *watch, const char *tkey, cJSON *rec, void *ud)
+{
+	CHECK_STR(watch, "web");
+	CHECK_STR(tkey, "us-east-1/prod/web");
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(rec, "step")), "tracking");
+	(*(int *)ud)++;
+}
+
+TEST(state_rollout_files)
+{
+	char *dir = tmpdir(), why[256], path[160];
+	struct state *s = NULL;
+	char *warn = NULL;
+	int n = 0;
+	cJSON *rec = cJSON_Parse("{\"step\": \"start\", \"digest\": \"" D1 "\", \"cluster\": "
+				 "\"prod\", \"service\": \"web\", \"region\": \"us-east-1\"}");
+
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	rec = state_rollout_put(s, "web", "us-east-1/prod/web", rec);
+	CHECK(rec != NULL);
+	CHECK(state_rollout(s, "web", "us-east-1/prod/web") == rec);
+	cJSON_ReplaceItemInObject(rec, "step", cJSON_CreateString("tracking"));
+	CHECK_INT(state_rollout_save(s, "web", "us-east-1/prod/web", why, sizeof(why)), 0);
+	state_free(s);
+	/* A restart finds it; a file that cannot be used is kept aside with a warning. */
+	snprintf(path, sizeof(path), "%s/rollouts/broken.json", dir);
+	put(path, "{\"version\": 1, \"watch\": \"x\"");
+	CHECK_INT(state_open(dir, &s, &warn, why, sizeof(why)), 0);
+	CHECK(warn && strstr(warn, "broken.json") && strstr(warn, "not valid JSON"));
+	free(warn);
+	snprintf(path, sizeof(path), "%s/rollouts", dir);
+	CHECK_INT(count_prefixed(path, "broken.json.bad-"), 1);
+	state_each_rollout(s, count_rollout, &n);
+	CHECK_INT(n, 1);
+	/* Removed: gone from memory and from the disk. */
+	CHECK_INT(state_rollout_remove(s, "web", "us-east-1/prod/web", why, sizeof(why)), 0);
+	CHECK(state_rollout(s, "web", "us-east-1/prod/web") == NULL);
+	state_free(s);
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	n = 0;
+	state_each_rollout(s, count_rollout, &n);
+	CHECK_INT(n, 0);
+	state_free(s);
+	rm_rf(dir);
+}
