@@ -44,6 +44,8 @@ struct group {
 	struct image *images;
 	size_t n_images;
 	char reply_registry[16]; /* the registryId ECR answered with */
+	bool batch;          /* asked with BatchGetImage this cycle */
+	size_t tag_failures; /* per-image failures BatchGetImage reported */
 	bool failed;
 	char error[700];
 	char code[128];
@@ -53,10 +55,16 @@ struct group {
 
 struct cycle;
 
+enum req_kind {
+	REQ_LOOKUP, /* DescribeImages of up to 100 tags: digests without manifests */
+	REQ_BATCH,  /* BatchGetImage of up to 100 tags: reports a missing tag per image */
+	REQ_LIST,   /* a DescribeImages page of every tagged image */
+};
+
 struct req {
 	struct cycle *c;
 	size_t group;
-	bool describe; /* DescribeImages page, else BatchGetImage */
+	enum req_kind kind;
 	cJSON *params;
 	struct aws_call *call;
 	struct req *next;
@@ -81,6 +89,7 @@ struct watcher {
 	struct cycle *cycle;
 	struct strmap *missing;      /* "watch\x1ftag" of tags found missing (reported once) */
 	struct strmap *group_errors; /* group key -> error code */
+	struct strmap *batch_repos;  /* group key -> (void *)1 while a tag of it is missing */
 	bool state_error;            /* the last save failed (reported once) */
 	unsigned long cycles;        /* completed */
 	int failing;                 /* repositories that failed in the last cycle */
@@ -214,7 +223,7 @@ static cJSON *base_params(const struct group *g)
 	return p;
 }
 
-static int enqueue(struct cycle *c, size_t group, bool describe, cJSON *params)
+static int enqueue(struct cycle *c, size_t group, enum req_kind kind, cJSON *params)
 {
 	struct req *r = calloc(1, sizeof(*r));
 
@@ -225,14 +234,14 @@ static int enqueue(struct cycle *c, size_t group, bool describe, cJSON *params)
 	}
 	r->c = c;
 	r->group = group;
-	r->describe = describe;
+	r->kind = kind;
 	r->params = params;
 	r->next = c->queue;
 	c->queue = r;
 	return 0;
 }
 
-static int enqueue_all(struct cycle *c)
+static void accept_media(cJSON *p)
 {
 	static const char *const media[] = {
 		"application/vnd.docker.distribution.manifest.v2+json",
@@ -241,8 +250,21 @@ static int enqueue_all(struct cycle *c)
 		"application/vnd.oci.image.index.v1+json",
 	};
 
+	cJSON_AddItemToObject(p, "acceptedMediaTypes",
+			      cJSON_CreateStringArray(media, sizeof(media) / sizeof(media[0])));
+}
+
+/*
+ * Fixed tags are looked up with DescribeImages, which answers digests without manifests (a
+ * fraction of BatchGetImage's reply) but fails whole when one tag is missing. A repository with a
+ * missing tag is asked with BatchGetImage instead, which reports it per image, until every tag of
+ * it exists again: one extra request on the cycle a tag goes missing, none after.
+ */
+static int enqueue_all(struct cycle *c)
+{
 	for (size_t i = 0; i < c->n_groups; i++) {
 		struct group *g = &c->groups[i];
+		bool batch = strmap_get(c->w->batch_repos, g->key) != NULL;
 
 		for (size_t t = 0; t < g->n_tags; t += TAGS_PER_CALL) {
 			cJSON *p = base_params(g), *ids = cJSON_CreateArray();
@@ -257,10 +279,9 @@ static int enqueue_all(struct cycle *c)
 				cJSON_AddItemToArray(ids, id);
 			}
 			cJSON_AddItemToObject(p, "imageIds", ids);
-			cJSON_AddItemToObject(
-			    p, "acceptedMediaTypes",
-			    cJSON_CreateStringArray(media, sizeof(media) / sizeof(media[0])));
-			if (enqueue(c, i, false, p) < 0)
+			if (batch)
+				accept_media(p);
+			if (enqueue(c, i, batch ? REQ_BATCH : REQ_LOOKUP, p) < 0)
 				return -ENOMEM;
 			c->minimum++;
 		}
@@ -273,7 +294,7 @@ static int enqueue_all(struct cycle *c)
 			} else {
 				cJSON_Delete(f);
 			}
-			if (enqueue(c, i, true, p) < 0)
+			if (enqueue(c, i, REQ_LIST, p) < 0)
 				return -ENOMEM;
 			c->minimum++; /* the first page; more are added as they are found */
 		}
@@ -332,6 +353,7 @@ static void take_batch(struct group *g, const cJSON *body)
 		void *old = NULL;
 		size_t n;
 
+		g->tag_failures++;
 		if (!code || !tag || !strcmp(code, "ImageNotFound"))
 			continue;
 		n = strlen(code) + (reason ? strlen(reason) : 0) + 3;
@@ -342,6 +364,30 @@ static void take_batch(struct group *g, const cJSON *body)
 		if (strmap_put(g->tag_errors, tag, text, &old) < 0)
 			free(text);
 		free(old);
+	}
+}
+
+static void take_lookup(struct group *g, const cJSON *body)
+{
+	const cJSON *d, *t;
+
+	cJSON_ArrayForEach(d, cJSON_GetObjectItem(body, "imageDetails"))
+	{
+		const char *digest = cJSON_GetStringValue(cJSON_GetObjectItem(d, "imageDigest"));
+		if (!digest || strncmp(digest, "sha256:", 7))
+			continue;
+		take_registry(g, d);
+		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "imageTags"))
+		{
+			char *copy;
+			void *old = NULL;
+			if (!cJSON_IsString(t))
+				continue;
+			copy = strdup(digest);
+			if (copy && strmap_put(g->digests, t->valuestring, copy, &old) < 0)
+				free(copy);
+			free(old);
+		}
 	}
 }
 
@@ -378,6 +424,11 @@ static void take_images(struct group *g, const cJSON *body)
 	}
 }
 
+static const char *operation_of(enum req_kind k)
+{
+	return k == REQ_BATCH ? "BatchGetImage" : "DescribeImages";
+}
+
 static void on_reply(struct aws_result *res, void *userdata)
 {
 	struct req *r = userdata;
@@ -391,9 +442,16 @@ static void on_reply(struct aws_result *res, void *userdata)
 			break;
 		}
 	c->in_flight--;
-	if (!res->ok) {
-		group_fail(g, res, r->describe ? "DescribeImages" : "BatchGetImage");
-	} else if (r->describe) {
+	if (!res->ok && r->kind == REQ_LOOKUP && !strcmp(res->err.code, "ImageNotFoundException")) {
+		/* A tag is missing: ask again with BatchGetImage, which says which. */
+		cJSON *p = r->params;
+		r->params = NULL;
+		accept_media(p);
+		strmap_put(c->w->batch_repos, g->key, (void *)1, NULL);
+		enqueue(c, r->group, REQ_BATCH, p);
+	} else if (!res->ok) {
+		group_fail(g, res, operation_of(r->kind));
+	} else if (r->kind == REQ_LIST) {
 		const char *next =
 		    cJSON_GetStringValue(cJSON_GetObjectItem(res->body, "nextToken"));
 		take_images(g, res->body);
@@ -407,11 +465,14 @@ static void on_reply(struct aws_result *res, void *userdata)
 			} else {
 				cJSON_Delete(f);
 			}
-			if (enqueue(c, r->group, true, p) == 0)
+			if (enqueue(c, r->group, REQ_LIST, p) == 0)
 				c->minimum++;
 		}
-	} else {
+	} else if (r->kind == REQ_BATCH) {
+		g->batch = true;
 		take_batch(g, res->body);
+	} else {
+		take_lookup(g, res->body);
 	}
 	cJSON_Delete(r->params);
 	free(r);
@@ -427,8 +488,7 @@ static void pump(struct cycle *c)
 		struct req *r = c->queue;
 		struct group *g = &c->groups[r->group];
 		struct aws_call_spec spec = { .service = &aws_ecr,
-					      .operation =
-						  r->describe ? "DescribeImages" : "BatchGetImage",
+					      .operation = operation_of(r->kind),
 					      .params = r->params,
 					      .region = g->region };
 		c->queue = r->next;
@@ -668,6 +728,11 @@ static void cycle_done(struct cycle *c)
 	struct watcher *wt = c->w;
 	struct strmap *missing = strmap_new(), *errors = strmap_new();
 
+	for (size_t i = 0; i < c->n_groups; i++) {
+		const struct group *g = &c->groups[i];
+		if (g->batch && !g->failed && !g->tag_failures)
+			strmap_put(wt->batch_repos, g->key, NULL, NULL); /* every tag is back */
+	}
 	if (missing && errors) {
 		for (size_t i = 0; i < c->n_groups; i++)
 			report_group(wt, errors, &c->groups[i]);
@@ -795,10 +860,11 @@ struct watcher *watcher_new(struct daemon *d)
 	w->d = d;
 	w->missing = strmap_new();
 	w->group_errors = strmap_new();
+	w->batch_repos = strmap_new();
 	w->rng = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)w;
 	ev_timer_init(&w->timer, on_timer, 0.0, 0.0);
 	w->timer.data = w;
-	if (!w->missing || !w->group_errors) {
+	if (!w->missing || !w->group_errors || !w->batch_repos) {
 		watcher_free(w);
 		return NULL;
 	}
@@ -813,6 +879,7 @@ void watcher_free(struct watcher *w)
 	cycle_free(w->cycle);
 	strmap_free(w->missing, NULL);
 	strmap_free(w->group_errors, free);
+	strmap_free(w->batch_repos, NULL);
 	free(w);
 }
 

@@ -99,14 +99,37 @@ def test_requests_per_cycle_are_the_api_minimum(ctx):
     p, _ = start(ctx, sim, watches)
     wait_for(lambda: cycles(p) >= 1, 20, "a poll cycle")
     line = lines_with(p, "poll cycle:")[0]
-    # many: 150 fixed tags -> 2 BatchGetImage; few: 1 BatchGetImage + 1 DescribeImages page.
+    # many: 150 fixed tags -> 2 lookups; few: 1 lookup + 1 DescribeImages page of every image.
     check("152 watches, 2 repositories, 4 requests (minimum 4)" in line, line)
     ecr = sim.requests(service="ecr")
-    check_eq(sorted((r["operation"], r["params"]["repositoryName"]) for r in ecr),
-             sorted([("BatchGetImage", "many"), ("BatchGetImage", "many"), ("BatchGetImage", "few"),
-                     ("DescribeImages", "few")]), "what ECR saw")
+    check_eq(sorted((r["operation"], r["params"]["repositoryName"], "imageIds" in r["params"]) for r in ecr),
+             sorted([("DescribeImages", "many", True), ("DescribeImages", "many", True),
+                     ("DescribeImages", "few", True), ("DescribeImages", "few", False)]), "what ECR saw")
     check_eq(sorted(len(r["params"]["imageIds"]) for r in ecr if r["params"]["repositoryName"] == "many"),
              [50, 100], "at most 100 image ids per call")
+
+
+def test_a_missing_tag_costs_one_request_once(ctx):
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
+    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod"), watch("next", "team/web", tag="next")])
+    wait_for(lambda: cycles(p) >= 1, 15, "a cycle")
+    ops = [r["operation"] for r in sim.requests(service="ecr")]
+    check_eq(ops, ["DescribeImages", "BatchGetImage"], "DescribeImages fails whole on the missing tag; "
+             "BatchGetImage says which one")
+    check("1 requests (minimum 1)" not in lines_with(p, "poll cycle:")[0], "the extra request is counted")
+    since = sim.control("GET", "/requests")["last"]
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: cycles(p) >= 2, 15, "the next cycle")
+    check_eq([r["operation"] for r in sim.requests(since=since, service="ecr")], ["BatchGetImage"],
+             "while the tag is missing: one BatchGetImage, the minimum")
+    sim.push("team/web", "next", seed="n")
+    since = sim.control("GET", "/requests")["last"]
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: cycles(p) >= 3, 15, "a cycle that finds the tag")
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: cycles(p) >= 4, 15, "and one more")
+    check_eq([r["operation"] for r in sim.requests(since=since, service="ecr")], ["BatchGetImage", "DescribeImages"],
+             "back to DescribeImages once every tag exists")
 
 
 def test_reload_applies_a_valid_change(ctx):
@@ -171,7 +194,7 @@ def test_sigterm_stops_promptly(ctx):
 
 def test_poll_failures_are_reported_once_and_recovery_too(ctx):
     sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
-    sim.fault("ecr.BatchGetImage", "500", rate=1.0)
+    sim.fault("ecr.DescribeImages", "500", rate=1.0)
     p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")])
     wait_for(lambda: cycles(p) >= 2, 25, "two failing cycles")
     failed = lines_with(p, EVENT_POLL_FAILED)
@@ -241,7 +264,9 @@ def test_an_unreadable_tag_does_not_hide_the_others(ctx):
     sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"},
                                                                           {"tag": "locked", "seed": "k"}]}]})
     sim.control("POST", "/image-failure", {"repository": "team/web", "tag": "locked", "code": "KmsError"})
-    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod"), watch("locked", "team/web", tag="locked")])
+    # A missing tag makes the watcher ask BatchGetImage, which reports failures per image.
+    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod"), watch("locked", "team/web", tag="locked"),
+                            watch("missing", "team/web", tag="nope")])
     wait_for(lambda: cycles(p) >= 1, 15, "a cycle")
     err = p.read_stderr()
     check("tag 'locked' of 'team/web' cannot be read: KmsError" in err, "the unreadable tag is named: %s" % err)
