@@ -74,6 +74,8 @@ struct deployer {
 	struct strmap *said;  /* watch\x1ftarget -> "reason digest" last reported */
 	struct ev_timer tick, kick;
 	bool kick_pending;
+	bool all;             /* the next reconcile looks at every watch */
+	struct strmap *dirty; /* else at these (watch name -> 1) */
 };
 
 static void run_step(struct rollout *r);
@@ -274,6 +276,7 @@ static void finish(struct rollout *r)
 		r->rec = NULL;
 	}
 	rollout_free(r);
+	dp->all = true; /* the service and a rollout slot are free */
 	kick(dp);
 }
 
@@ -1775,8 +1778,20 @@ static void reconcile_now(struct deployer *dp)
 	const struct config *cfg = d->cfg;
 	bool dry = cfg->dry_run || d->dry_run;
 
+	bool all = dp->all;
+	struct strmap *dirty = dp->dirty;
+
+	dp->all = false;
+	dp->dirty = strmap_new();
+	if (!dp->dirty) {
+		dp->dirty = dirty;
+		dirty = NULL;
+		all = true;
+	}
 	for (size_t i = 0; i < cfg->n_watches; i++) {
 		const struct config_watch *w = &cfg->watches[i];
+		if (!all && !strmap_get(dirty, w->name))
+			continue;
 		const cJSON *want = state_want(d->state, w->name);
 		for (size_t j = 0; j < w->n_targets; j++) {
 			const struct config_target *t = &w->targets[j];
@@ -1841,6 +1856,7 @@ static void reconcile_now(struct deployer *dp)
 			run_step(ro);
 		}
 	}
+	strmap_free(dirty, NULL);
 }
 
 static void on_kick(struct ev_loop *loop, struct ev_timer *t, int revents)
@@ -1873,7 +1889,8 @@ struct deployer *deployer_new(struct daemon *d)
 	dp->d = d;
 	dp->creds = strmap_new();
 	dp->said = strmap_new();
-	if (!dp->creds || !dp->said) {
+	dp->dirty = strmap_new();
+	if (!dp->creds || !dp->said || !dp->dirty) {
 		deployer_free(dp);
 		return NULL;
 	}
@@ -1901,6 +1918,7 @@ void deployer_free(struct deployer *dp)
 	while (dp->rollouts)
 		rollout_free(dp->rollouts); /* the records stay in the state file */
 	strmap_free(dp->said, free);
+	strmap_free(dp->dirty, NULL);
 	strmap_free(dp->creds, free_creds);
 	free(dp);
 }
@@ -1945,6 +1963,14 @@ void deployer_resume(struct deployer *dp)
 
 void deployer_reconcile(struct deployer *dp)
 {
+	dp->all = true;
+	kick(dp);
+}
+
+void deployer_reconcile_watch(struct deployer *dp, const char *watch)
+{
+	if (strmap_put(dp->dirty, watch, (void *)1, NULL) < 0)
+		dp->all = true;
 	kick(dp);
 }
 

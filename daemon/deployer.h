@@ -39,6 +39,9 @@ void deployer_resume(struct deployer *dp);
 /* Decides for every target, soon (from the loop), on the config in force and the state. */
 void deployer_reconcile(struct deployer *dp);
 
+/* The same for the targets of one watch (its digest may have moved). */
+void deployer_reconcile_watch(struct deployer *dp, const char *watch);
+
 /* No rollout, inspection or pending decision. */
 bool deployer_idle(const struct deployer *dp);
 

@@ -44,6 +44,9 @@ struct group {
 	struct image *images;
 	size_t n_images;
 	char reply_registry[16]; /* the registryId ECR answered with */
+	size_t *watches; /* indexes of the cycle's watches on this repository */
+	size_t n_watches;
+	int pending;         /* requests not answered yet */
 	bool batch;          /* asked with BatchGetImage this cycle */
 	size_t tag_failures; /* per-image failures BatchGetImage reported */
 	bool failed;
@@ -81,6 +84,7 @@ struct cycle {
 	int in_flight;
 	long requests, minimum;
 	struct timespec started;
+	struct strmap *missing_next, *errors_next; /* what this cycle reports, kept for the next */
 };
 
 struct watcher {
@@ -127,12 +131,15 @@ static void cycle_free(struct cycle *c)
 	for (size_t i = 0; i < c->n_groups; i++) {
 		free(c->groups[i].key);
 		free(c->groups[i].tags);
+		free(c->groups[i].watches);
 		strmap_free(c->groups[i].digests, free);
 		strmap_free(c->groups[i].tag_errors, free);
 		free_images(&c->groups[i]);
 	}
 	free(c->groups);
 	free(c->watch_group);
+	strmap_free(c->missing_next, NULL);
+	strmap_free(c->errors_next, free);
 	config_free(c->cfg);
 	free(c);
 }
@@ -190,6 +197,11 @@ static int plan(struct cycle *c, struct strmap *index)
 			c->n_groups++;
 		}
 		c->watch_group[i] = (size_t)(g - c->groups);
+		size_t *nw = realloc(g->watches, (g->n_watches + 1) * sizeof(*nw));
+		if (!nw)
+			return -ENOMEM;
+		g->watches = nw;
+		g->watches[g->n_watches++] = i;
 		c->planned = i + 1;
 		if (w->rule == TAG_GLOB || w->rule == TAG_SEMVER) {
 			g->want_images = true;
@@ -235,6 +247,7 @@ static int enqueue(struct cycle *c, size_t group, enum req_kind kind, cJSON *par
 	r->c = c;
 	r->group = group;
 	r->kind = kind;
+	c->groups[group].pending++;
 	r->params = params;
 	r->next = c->queue;
 	c->queue = r;
@@ -304,6 +317,7 @@ static int enqueue_all(struct cycle *c)
 
 static void pump(struct cycle *c);
 static void cycle_done(struct cycle *c);
+static void group_done(struct cycle *c, size_t gi);
 
 static void group_fail(struct group *g, const struct aws_result *res, const char *operation)
 {
@@ -474,8 +488,11 @@ static void on_reply(struct aws_result *res, void *userdata)
 	} else {
 		take_lookup(g, res->body);
 	}
+	size_t gi = r->group;
 	cJSON_Delete(r->params);
 	free(r);
+	if (--g->pending == 0)
+		group_done(c, gi);
 	pump(c);
 }
 
@@ -499,8 +516,11 @@ static void pump(struct cycle *c)
 				snprintf(g->error, sizeof(g->error),
 					 "no ECR endpoint for region '%s'", g->region);
 			}
+			size_t gi = r->group;
 			cJSON_Delete(r->params);
 			free(r);
+			if (--g->pending == 0)
+				group_done(c, gi);
 			continue;
 		}
 		r->next = c->running;
@@ -723,69 +743,77 @@ static void save_state(struct watcher *wt)
 	wt->state_error = true;
 }
 
+/* Every request of a repository is answered: what its watches follow is known now, so it can be
+ * deployed without waiting for the rest of the cycle. */
+static void group_done(struct cycle *c, size_t gi)
+{
+	struct watcher *wt = c->w;
+	struct strmap *missing = c->missing_next;
+	const struct group *g = &c->groups[gi];
+
+	if (!missing || !c->errors_next)
+		return;
+	report_group(wt, c->errors_next, g);
+	for (size_t k = 0; k < g->n_watches; k++) {
+		size_t i = g->watches[k];
+		const struct config_watch *w = &c->cfg->watches[i];
+		bool pick = w->rule == TAG_GLOB || w->rule == TAG_SEMVER;
+		if (g->failed) {
+			/* Nothing new can be said; what was missing stays reported. */
+			for (size_t t = 0; t < (pick ? 1 : w->n_tags); t++) {
+				char mkey[512];
+				snprintf(mkey, sizeof(mkey), "%s\x1f%s", w->name,
+					 pick ? "*" : w->tags[t]);
+				if (strmap_get(wt->missing, mkey))
+					strmap_put(missing, mkey, (void *)1, NULL);
+			}
+			continue;
+		}
+		if (pick) {
+			const char *tag = NULL, *digest = NULL;
+			select_tag(w, g, &tag, &digest);
+			if (observe(wt, missing, w, g, "*", tag, digest) >= 0)
+				want(wt, w, g, tag, digest);
+		} else {
+			/* A tag list deploys the tag that moved, the first listed winning;
+			 * before anything moved, the first listed tag that exists. */
+			size_t pick_t = w->n_tags;
+			bool moved = false;
+			for (size_t t = 0; t < w->n_tags; t++) {
+				int r = observe(wt, missing, w, g, w->tags[t], w->tags[t],
+						strmap_get(g->digests, w->tags[t]));
+				if (r == 1 && !moved) {
+					pick_t = t;
+					moved = true;
+				} else if (r == 0 && pick_t == w->n_tags) {
+					pick_t = t;
+				}
+			}
+			if (pick_t < w->n_tags &&
+			    (moved || w->n_tags == 1 || !state_want(wt->d->state, w->name)))
+				want(wt, w, g, w->tags[pick_t], strmap_get(g->digests, w->tags[pick_t]));
+		}
+		deployer_reconcile_watch(wt->d->deployer, w->name);
+	}
+}
+
 static void cycle_done(struct cycle *c)
 {
 	struct watcher *wt = c->w;
-	struct strmap *missing = strmap_new(), *errors = strmap_new();
 
 	for (size_t i = 0; i < c->n_groups; i++) {
 		const struct group *g = &c->groups[i];
 		if (g->batch && !g->failed && !g->tag_failures)
 			strmap_put(wt->batch_repos, g->key, NULL, NULL); /* every tag is back */
 	}
-	if (missing && errors) {
-		for (size_t i = 0; i < c->n_groups; i++)
-			report_group(wt, errors, &c->groups[i]);
-		for (size_t i = 0; i < c->planned; i++) {
-			const struct config_watch *w = &c->cfg->watches[i];
-			bool pick = w->rule == TAG_GLOB || w->rule == TAG_SEMVER;
-			const struct group *g = &c->groups[c->watch_group[i]];
-			if (g->failed) {
-				/* Nothing new can be said; what was missing stays reported. */
-				for (size_t t = 0; t < (pick ? 1 : w->n_tags); t++) {
-					char mkey[512];
-					snprintf(mkey, sizeof(mkey), "%s\x1f%s", w->name,
-						 pick ? "*" : w->tags[t]);
-					if (strmap_get(wt->missing, mkey))
-						strmap_put(missing, mkey, (void *)1, NULL);
-				}
-				continue;
-			}
-			if (pick) {
-				const char *tag = NULL, *digest = NULL;
-				select_tag(w, g, &tag, &digest);
-				if (observe(wt, missing, w, g, "*", tag, digest) >= 0)
-					want(wt, w, g, tag, digest);
-			} else {
-				/* A tag list deploys the tag that moved, the first listed winning;
-				 * before anything moved, the first listed tag that exists. */
-				size_t pick_t = w->n_tags;
-				bool moved = false;
-				for (size_t t = 0; t < w->n_tags; t++) {
-					int r = observe(wt, missing, w, g, w->tags[t], w->tags[t],
-							strmap_get(g->digests, w->tags[t]));
-					if (r == 1 && !moved) {
-						pick_t = t;
-						moved = true;
-					} else if (r == 0 && pick_t == w->n_tags) {
-						pick_t = t;
-					}
-				}
-				if (pick_t < w->n_tags &&
-				    (moved || w->n_tags == 1 || !state_want(wt->d->state, w->name)))
-					want(wt, w, g, w->tags[pick_t],
-					     strmap_get(g->digests, w->tags[pick_t]));
-			}
-		}
+	if (c->missing_next && c->errors_next) {
 		strmap_free(wt->missing, NULL);
-		wt->missing = missing;
-		missing = NULL;
+		wt->missing = c->missing_next;
+		c->missing_next = NULL;
 		strmap_free(wt->group_errors, free);
-		wt->group_errors = errors;
-		errors = NULL;
+		wt->group_errors = c->errors_next;
+		c->errors_next = NULL;
 	}
-	strmap_free(missing, NULL);
-	strmap_free(errors, free);
 	save_state(wt);
 	wt->cycles++;
 	wt->failing = 0;
@@ -832,6 +860,8 @@ static void start_cycle(struct watcher *wt)
 	}
 	c->w = wt;
 	c->cfg = config_ref(wt->d->cfg);
+	c->missing_next = strmap_new();
+	c->errors_next = strmap_new();
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	wt->cycle = c;
 	if (plan(c, index) < 0 || enqueue_all(c) < 0)
