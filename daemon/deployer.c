@@ -271,7 +271,8 @@ static void finish(struct rollout *r)
 		 * which ends the same way again. */
 		save(dp);
 		if (state_rollout_remove(dp->d->state, r->watch, r->tkey, why, sizeof(why)) < 0)
-			log_at(LOG_ERR, NULL, LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
+			log_at(LOG_ERR, NULL,
+			       LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
 			       "%s; the next start resumes this rollout and finds it ended", why);
 		r->rec = NULL;
 	}

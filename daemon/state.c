@@ -22,8 +22,8 @@
 struct state {
 	char *dir;
 	char *path;
-	char *rdir;      /* <dir>/rollouts */
-	cJSON *rollouts; /* "watch\x1ftarget" -> {"watch", "target", "rollout"} */
+	char *rdir;           /* <dir>/rollouts */
+	cJSON *rollouts;      /* "watch\x1ftarget" -> {"watch", "target", "rollout"} */
 	struct strmap *index; /* watch name -> its entry in root */
 	cJSON *root; /* {"version":1, "written_at":…, "watches": {name: {"tags": {tag: {...}}}}} */
 	bool dirty;
@@ -145,8 +145,8 @@ static char *keep_aside(const char *path)
 }
 
 /* Writes text to path atomically: a temporary file, fsync, rename, fsync of dir. */
-static int write_atomic(const char *dir, const char *path, const char *text, size_t len,
-			char *why, size_t why_len)
+static int write_atomic(const char *dir, const char *path, const char *text, size_t len, char *why,
+			size_t why_len)
 {
 	char tmp[4200];
 	size_t off = 0;
@@ -234,7 +234,8 @@ static char *rollout_key(const char *watch, const char *tkey)
 	return k;
 }
 
-/* Loads the rollout files (*.json) of <dir>/rollouts; unusable files are kept aside with a warning. */
+/* Loads the rollout files (*.json) of <dir>/rollouts; unusable files are kept aside with a warning.
+ */
 static int build_index(struct state *s);
 
 static int load_rollouts(struct state *s, char **warnings)
@@ -416,8 +417,8 @@ static cJSON *watch_entry(struct state *s, const char *watch, bool create)
 	if (!w && create) {
 		w = cJSON_AddObjectToObject(cJSON_GetObjectItem(s->root, "watches"), watch);
 		if (w && strmap_put(s->index, watch, w, NULL) < 0) {
-			cJSON_Delete(cJSON_DetachItemViaPointer(
-			    cJSON_GetObjectItem(s->root, "watches"), w));
+			cJSON_Delete(
+			    cJSON_DetachItemViaPointer(cJSON_GetObjectItem(s->root, "watches"), w));
 			w = NULL;
 		}
 	}
@@ -451,8 +452,8 @@ static void put_item(cJSON *o, const char *key, cJSON *v)
 
 static cJSON *tag_entry(const struct state *s, const char *watch, const char *tag)
 {
-	return cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItem(find_watch(s, watch), "tags"), tag);
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(find_watch(s, watch), "tags"),
+						tag);
 }
 
 const char *state_seen(const struct state *s, const char *watch, const char *tag)
@@ -558,8 +559,8 @@ void state_each_rollout(struct state *s,
 	cJSON_ArrayForEach(f, s->rollouts)
 	{
 		fn(cJSON_GetObjectItem(f, "watch")->valuestring,
-		   cJSON_GetObjectItem(f, "target")->valuestring,
-		   cJSON_GetObjectItem(f, "rollout"), ud);
+		   cJSON_GetObjectItem(f, "target")->valuestring, cJSON_GetObjectItem(f, "rollout"),
+		   ud);
 	}
 }
 
@@ -625,7 +626,8 @@ int state_rollout_save(struct state *s, const char *watch, const char *tkey, cha
 	}
 	text = cJSON_PrintUnformatted(f);
 	if (!text) {
-		snprintf(why, why_len, "out of memory while writing a rollout of watch '%s'", watch);
+		snprintf(why, why_len, "out of memory while writing a rollout of watch '%s'",
+			 watch);
 		return -ENOMEM;
 	}
 	rollout_path(s, watch, tkey, path, sizeof(path));

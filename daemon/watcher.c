@@ -44,7 +44,7 @@ struct group {
 	struct image *images;
 	size_t n_images;
 	char reply_registry[16]; /* the registryId ECR answered with */
-	size_t *watches; /* indexes of the cycle's watches on this repository */
+	size_t *watches;         /* indexes of the cycle's watches on this repository */
 	size_t n_watches;
 	int pending;         /* requests not answered yet */
 	bool batch;          /* asked with BatchGetImage this cycle */
@@ -636,9 +636,10 @@ static int observe(struct watcher *wt, struct strmap *missing_next, const struct
 				  { "ECR_REGION", g->region }),
 		       "watch '%s': new digest of '%s:%s': %s", w->name, repo, tag, digest);
 	}
+	int moved = prev && strcmp(prev, digest) ? 1 : 0; /* prev is gone after the update */
 	if (state_set_seen(st, w->name, tag_key, digest, strcmp(tag_key, "*") ? NULL : tag) < 0)
 		log_error("out of memory while recording a sighting of '%s:%s'", repo, tag);
-	return prev && strcmp(prev, digest) ? 1 : 0;
+	return moved;
 }
 
 /* Records what the watch deploys now: tag's digest, pinned to the repository's URI. */
@@ -791,7 +792,8 @@ static void group_done(struct cycle *c, size_t gi)
 			}
 			if (pick_t < w->n_tags &&
 			    (moved || w->n_tags == 1 || !state_want(wt->d->state, w->name)))
-				want(wt, w, g, w->tags[pick_t], strmap_get(g->digests, w->tags[pick_t]));
+				want(wt, w, g, w->tags[pick_t],
+				     strmap_get(g->digests, w->tags[pick_t]));
 		}
 		deployer_reconcile_watch(wt->d->deployer, w->name);
 	}
