@@ -96,7 +96,8 @@ static void reload(struct daemon *d)
 	warn_restart_only(d->cfg, cfg);
 	config_free(d->cfg); /* a poll cycle in progress keeps its own reference */
 	d->cfg = cfg;
-	log_max_priority = priority_of(cfg->log_level);
+	log_max_priority =
+	    priority_of(d->log_level >= 0 ? (enum config_log_level)d->log_level : cfg->log_level);
 	log_at(LOG_NOTICE, EVENT_CONFIG_RELOADED, LOG_FIELDS({ "CONFIG_FILE", d->config_file }),
 	       "configuration reloaded: %zu watches, %zu targets", cfg->n_watches,
 	       config_target_count(cfg));
@@ -224,7 +225,9 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 	d.cfg = cfg;
 	d.dry_run = o->dry_run;
 	d.once = o->once;
-	log_max_priority = priority_of(cfg->log_level);
+	d.log_level = o->log_level;
+	log_max_priority =
+	    priority_of(o->log_level >= 0 ? (enum config_log_level)o->log_level : cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	ev_signal_init(&d.sighup, on_signal, SIGHUP);
 	ev_signal_init(&d.sigterm, on_signal, SIGTERM);

@@ -36,15 +36,17 @@ struct daemon {
 	struct notifier *notifier;
 	struct ev_signal sighup, sigterm, sigint;
 	struct ev_timer once_check;
-	bool dry_run; /* --dry-run: only read APIs (also the config's dry_run) */
-	bool once;    /* --once: one reconcile pass, wait for its rollouts, exit */
-	bool stopped; /* by a signal */
+	bool dry_run;  /* --dry-run: only read APIs (also the config's dry_run) */
+	bool once;     /* --once: one reconcile pass, wait for its rollouts, exit */
+	bool stopped;  /* by a signal */
+	int log_level; /* --log-level, or -1 */
 	int exit_code;
 };
 
 struct daemon_options {
 	bool dry_run;
 	bool once;
+	int log_level; /* --log-level (an enum config_log_level), or -1: the config's */
 };
 
 /* Sets up everything around cfg (taking it over), runs the loop until SIGTERM or SIGINT, tears

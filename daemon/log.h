@@ -2,15 +2,17 @@
 /*
  * Structured event logging. Every event has a priority (syslog levels), an
  * optional MESSAGE_ID (events.h), a human sentence, and fields (WATCH,
- * ECR_REPOSITORY, IMAGE_DIGEST, ...) named as the journal fields will be.
- * Today events go to stderr as one line each, "<level> <sentence> KEY=value
- * ...", with user values in the sentence in 'single quotes'; the journal
- * sink comes with the systemd integration. The level is checked before any
- * argument is formatted.
+ * ECR_REPOSITORY, IMAGE_DIGEST, ...) named as journal fields. In the
+ * journal each field is a field of the entry, with MESSAGE, PRIORITY,
+ * MESSAGE_ID and SYSLOG_IDENTIFIER=ecr-deployd; on stderr an event is one
+ * line, "<time> <level> <sentence> KEY=value ...", with user values in the
+ * sentence in 'single quotes'. The level is checked before any argument is
+ * formatted.
  */
 #ifndef ECR_LOG_H
 #define ECR_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <syslog.h>
 
@@ -19,8 +21,14 @@ struct log_field {
 	const char *value; /* NULL: the field is left out */
 };
 
-/* The one mutable global besides struct daemon: the most verbose priority shown. */
+/* The mutable globals besides struct daemon: the most verbose priority shown... */
 extern int log_max_priority;
+
+/* ...and the sink: the journal when on (stderr when journald cannot be reached), else stderr. */
+void log_set_journal(bool on);
+
+/* Whether stderr is connected to the journal (JOURNAL_STREAM names it), as under systemd. */
+bool log_journal_stream(void);
 
 /* Writes one event. fields ends with { NULL, NULL }; it may be NULL. */
 void log_event(int priority, const char *message_id, const struct log_field *fields,

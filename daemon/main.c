@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "log.h"
 #include "version.h"
 
 #define DEFAULT_CONFIG CONFIG_DEFAULT_FILE
@@ -35,6 +36,10 @@ static void usage(FILE *out)
 		"      --dry-run         decide and log everything; call only read APIs\n"
 		"      --once            one reconcile pass: deploy what differs, wait for\n"
 		"                        those rollouts, exit 0 if all succeeded, else 1\n"
+		"      --log-target T    journal, stderr, or auto (default: the journal when\n"
+		"                        stderr is connected to it, as under systemd)\n"
+		"      --log-level L     error, warning, notice, info or debug (default: the\n"
+		"                        configuration's log_level)\n"
 		"  -h, --help            show this help and exit\n"
 		"  -V, --version         show the version and the libraries in use, and exit\n"
 		"\n"
@@ -94,20 +99,31 @@ static int load_config(const char *file, const char *dir, struct config **ret)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CONFIG_DIR = 256, OPT_CHECK_CONFIG, OPT_DRY_RUN, OPT_ONCE };
+	enum {
+		OPT_CONFIG_DIR = 256,
+		OPT_CHECK_CONFIG,
+		OPT_DRY_RUN,
+		OPT_ONCE,
+		OPT_LOG_TARGET,
+		OPT_LOG_LEVEL
+	};
+	static const char *const levels[] = { "error", "warning", "notice", "info", "debug" };
+	const char *target = "auto";
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "config-dir", required_argument, NULL, OPT_CONFIG_DIR },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
+		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_file = DEFAULT_CONFIG, *config_dir = NULL;
 	bool check_only = false;
-	struct daemon_options opts = { 0 };
+	struct daemon_options opts = { .log_level = -1 };
 	struct config *cfg = NULL;
 	char *dir;
 	int c, rc;
@@ -128,6 +144,31 @@ int main(int argc, char **argv)
 			break;
 		case OPT_ONCE:
 			opts.once = true;
+			break;
+		case OPT_LOG_TARGET:
+			if (strcmp(optarg, "auto") && strcmp(optarg, "journal") &&
+			    strcmp(optarg, "stderr")) {
+				fprintf(stderr,
+					"ecr-deployd: --log-target '%s': use auto, journal or "
+					"stderr\n",
+					optarg);
+				return EX_USAGE;
+			}
+			target = optarg;
+			break;
+		case OPT_LOG_LEVEL:
+			opts.log_level = -1;
+			for (int i = 0; i < 5; i++)
+				if (!strcmp(optarg, levels[i]))
+					opts.log_level = i;
+			if (opts.log_level < 0) {
+				fprintf(
+				    stderr,
+				    "ecr-deployd: --log-level '%s': use error, warning, notice, "
+				    "info or debug\n",
+				    optarg);
+				return EX_USAGE;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -158,6 +199,8 @@ int main(int argc, char **argv)
 		free(dir);
 		return rc;
 	}
+	log_set_journal(!strcmp(target, "journal") ||
+			(!strcmp(target, "auto") && log_journal_stream()));
 	rc = daemon_run(config_file, dir, cfg, &opts);
 	free(dir);
 	return rc;
