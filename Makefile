@@ -6,9 +6,15 @@
 
 VERSION := 0.1.0
 
-PREFIX  ?= /usr/local
-SBINDIR ?= $(PREFIX)/sbin
-DESTDIR ?=
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share/ecr-deployd
+DOCDIR     ?= $(PREFIX)/share/doc/ecr-deployd
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+CATALOGDIR ?= $(PREFIX)/lib/systemd/catalog
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
 PYTHON  := /usr/bin/python3
 
 ifeq ($(SANITIZE),1)
@@ -137,12 +143,30 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@B=$(B) $(PYTHON) tests/bench/bench.py
 
+# The configuration is installed only where none exists: an operator's rules are never replaced
+# (nor removed by uninstall).
 install: $(BIN)
-	install -d $(DESTDIR)$(SBINDIR)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/conf.d
 	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/ecr-deployd
+	sed 's|/usr/sbin/ecr-deployd|$(SBINDIR)/ecr-deployd|g' systemd/ecr-deployd.service \
+		> $(DESTDIR)$(UNITDIR)/ecr-deployd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ecr-deployd.service
+	install -m 0644 systemd/ecr-deployd.catalog $(DESTDIR)$(CATALOGDIR)/ecr-deployd.catalog
+	install -m 0644 daemon/ecr-deployd.8 $(DESTDIR)$(MANDIR)/man8/ecr-deployd.8
+	install -m 0644 config/ecr-deployd.conf.5 $(DESTDIR)$(MANDIR)/man5/ecr-deployd.conf.5
+	install -m 0644 config/ecr-deployd.schema.json $(DESTDIR)$(DATADIR)/ecr-deployd.schema.json
+	install -m 0644 config/examples/*.json $(DESTDIR)$(DOCDIR)/examples/
+	test -e $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/ecr-deployd.json || \
+		install -m 0644 config/ecr-deployd.default.json $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/ecr-deployd.json
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/ecr-deployd
+	rm -f $(DESTDIR)$(SBINDIR)/ecr-deployd $(DESTDIR)$(UNITDIR)/ecr-deployd.service \
+		$(DESTDIR)$(CATALOGDIR)/ecr-deployd.catalog $(DESTDIR)$(MANDIR)/man8/ecr-deployd.8 \
+		$(DESTDIR)$(MANDIR)/man5/ecr-deployd.conf.5 $(DESTDIR)$(DATADIR)/ecr-deployd.schema.json
+	rm -rf $(DESTDIR)$(DOCDIR)
+	-rmdir $(DESTDIR)$(DATADIR) 2>/dev/null
 
 C_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 2>/dev/null || find common daemon config systemd tests -name '*.[ch]')
 
