@@ -61,6 +61,16 @@ static void warn_restart_only(const struct config *old, const struct config *new
 	strbuf_done(&what);
 }
 
+void daemon_update_status(struct daemon *d)
+{
+	char rollouts[512];
+
+	if (!d->notifier)
+		return;
+	deployer_status(d->deployer, rollouts, sizeof(rollouts));
+	notify_status(d->notifier, "%s; %s", watcher_status(d->watcher), rollouts);
+}
+
 static void reload(struct daemon *d)
 {
 	struct config_errors errs = { 0 };
@@ -132,17 +142,20 @@ static int setup(struct daemon *d)
 	if (profile_region(d->cfg->region, d->cfg->profile, d->region, sizeof(d->region), &src, why,
 			   sizeof(why)) < 0) {
 		log_error("cannot start: %s", why);
+		notify_start_failed(EX_CONFIG, EINVAL, why);
 		return EX_CONFIG;
 	}
 	if (!endpoint_valid_region(d->region)) {
 		log_error("cannot start: region '%s' (from %s) is not an AWS region name",
 			  d->region, src);
+		notify_start_failed(EX_CONFIG, EINVAL, "the region is not an AWS region name");
 		return EX_CONFIG;
 	}
 	char *warning = NULL;
 	int r = state_open(d->cfg->state_dir, &d->state, &warning, why, sizeof(why));
 	if (r < 0) {
 		log_error("cannot start: %s", why);
+		notify_start_failed(EX_CANTCREAT, -r, why);
 		return EX_CANTCREAT;
 	}
 	if (warning) {
@@ -167,6 +180,7 @@ static int setup(struct daemon *d)
 	d->notifier = d->deployer ? notify_new(d->loop) : NULL;
 	if (!d->notifier) {
 		log_error("cannot start: %s", w ? w : "out of memory");
+		notify_start_failed(EX_OSERR, w ? 0 : ENOMEM, w ? w : "out of memory");
 		return EX_OSERR;
 	}
 	log_info("using region '%s' (from %s)", d->region, src);
@@ -245,8 +259,7 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 		       d.once ? "; one pass (--once)" : "");
 		/* Ready once every watch is armed; AWS may still be unreachable (the status says
 		 * so). */
-		notify_status(d.notifier, "watching %zu watches; first poll under way",
-			      cfg->n_watches);
+		daemon_update_status(&d);
 		notify_ready(d.notifier);
 		deployer_resume(d.deployer);
 		watcher_start(d.watcher);

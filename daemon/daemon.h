@@ -49,6 +49,9 @@ struct daemon_options {
 	int log_level; /* --log-level (an enum config_log_level), or -1: the config's */
 };
 
+/* Sends systemd the status line: the last poll and the rollouts in progress. */
+void daemon_update_status(struct daemon *d);
+
 /* Sets up everything around cfg (taking it over), runs the loop until SIGTERM or SIGINT, tears
  * down. Returns the process exit code. */
 int daemon_run(const char *config_file, const char *config_dir, struct config *cfg,

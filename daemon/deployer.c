@@ -51,6 +51,7 @@ struct rollout {
 	double events_after; /* ECS events newer than this (AWS epoch seconds) are reported */
 	char events[EVENTS_KEPT][256];
 	int n_events;
+	int running, desired; /* tasks of the deployment tracked, at the last look */
 };
 
 struct batch {
@@ -279,6 +280,7 @@ static void finish(struct rollout *r)
 	rollout_free(r);
 	dp->all = true; /* the service and a rollout slot are free */
 	kick(dp);
+	daemon_update_status(dp->d);
 }
 
 /* Retries the step later, with backoff. */
@@ -642,6 +644,15 @@ static void evaluate(struct rollout *r, const cJSON *svc)
 	double now = wall_now();
 
 	report_events(r, svc);
+	{
+		const cJSON *dep =
+		    find_deployment(svc, "id",
+				    !strcmp(step, "tracking") ? S(r, "deployment_id")
+							      : S(r, "rollback_deployment_id"));
+		r->running = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(dep, "runningCount"));
+		r->desired = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(dep, "desiredCount"));
+		daemon_update_status(r->dp->d);
+	}
 	if (!strcmp(step, "tracking")) {
 		const cJSON *ours = find_deployment(svc, "id", S(r, "deployment_id"));
 		const char *state = str_of(ours, "rolloutState");
@@ -1978,6 +1989,35 @@ void deployer_reconcile_watch(struct deployer *dp, const char *watch)
 bool deployer_idle(const struct deployer *dp)
 {
 	return !dp->rollouts && !dp->kick_pending;
+}
+
+void deployer_status(const struct deployer *dp, char *buf, size_t n)
+{
+	int count = 0, listed = 0;
+	size_t len;
+
+	for (const struct rollout *r = dp ? dp->rollouts : NULL; r; r = r->next)
+		count += !r->inspect;
+	if (!count) {
+		snprintf(buf, n, "no rollout in progress");
+		return;
+	}
+	len = (size_t)snprintf(buf, n, "%d rollout%s in progress", count, count == 1 ? "" : "s");
+	for (const struct rollout *r = dp->rollouts; r && len < n; r = r->next) {
+		if (r->inspect)
+			continue;
+		if (listed == 3) {
+			len += (size_t)snprintf(buf + len, n - len, ", ...");
+			break;
+		}
+		len +=
+		    (size_t)snprintf(buf + len, n - len, "%s%s %d/%d tasks%s", listed ? ", " : " (",
+				     S(r, "service"), r->running, r->desired,
+				     strncmp(S(r, "step"), "roll", 4) ? "" : " rolling back");
+		listed++;
+	}
+	if (listed && len < n)
+		snprintf(buf + len, n - len, ")");
 }
 
 int deployer_failures(const struct deployer *dp)

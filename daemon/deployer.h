@@ -24,6 +24,7 @@
 #define ECR_DEPLOYER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct daemon;
 struct deployer;
@@ -44,6 +45,9 @@ void deployer_reconcile_watch(struct deployer *dp, const char *watch);
 
 /* No rollout, inspection or pending decision. */
 bool deployer_idle(const struct deployer *dp);
+
+/* The rollouts in progress in a few words: "1 rollout in progress (web 3/4 tasks)". */
+void deployer_status(const struct deployer *dp, char *buf, size_t n);
 
 /* Deploys that failed since start (a rollback counts as a failed deploy). */
 int deployer_failures(const struct deployer *dp);

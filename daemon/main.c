@@ -20,6 +20,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "version.h"
 
 #define DEFAULT_CONFIG CONFIG_DEFAULT_FILE
@@ -85,13 +86,17 @@ static int load_config(const char *file, const char *dir, struct config **ret)
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.items[i].text);
 	config_errors_done(&errs);
-	if (r == -ENOENT)
+	if (r == -ENOENT) {
+		notify_start_failed(EX_NOINPUT, ENOENT, "the configuration file does not exist");
 		return EX_NOINPUT;
+	}
 	if (r == -ENOMEM)
 		return EX_OSERR;
 	if (r < 0) {
 		fprintf(stderr, "ecr-deployd: configuration has errors (%s); nothing was started\n",
 			file);
+		notify_start_failed(EX_CONFIG, EINVAL,
+				    "the configuration has errors (see the log)");
 		return EX_CONFIG;
 	}
 	return EX_OK;

@@ -97,6 +97,7 @@ struct watcher {
 	bool state_error;            /* the last save failed (reported once) */
 	unsigned long cycles;        /* completed */
 	int failing;                 /* repositories that failed in the last cycle */
+	char status[256];            /* the last cycle, in a sentence */
 	unsigned rng;
 };
 
@@ -836,10 +837,11 @@ static void cycle_done(struct cycle *c)
 		}
 		localtime_r(&now, &tm);
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
-		notify_status(wt->d->notifier,
-			      "watching %zu tag rules in %zu repositories; last poll at %s (%ld "
-			      "requests); %zu repositories failing",
-			      tags, c->n_groups, when, c->requests, failing);
+		snprintf(wt->status, sizeof(wt->status),
+			 "watching %zu tag rules in %zu repositories; last poll at %s (%ld "
+			 "requests); %zu repositories failing",
+			 tags, c->n_groups, when, c->requests, failing);
+		daemon_update_status(wt->d);
 	}
 	struct timespec started = c->started;
 	wt->cycle = NULL;
@@ -937,4 +939,9 @@ unsigned long watcher_cycles(const struct watcher *w)
 int watcher_failing(const struct watcher *w)
 {
 	return w->failing;
+}
+
+const char *watcher_status(const struct watcher *w)
+{
+	return *w->status ? w->status : "first poll under way";
 }

@@ -31,6 +31,9 @@ void watcher_config_changed(struct watcher *w);
 /* Poll cycles completed. */
 unsigned long watcher_cycles(const struct watcher *w);
 
+/* The last cycle in a sentence, for systemd's status line. */
+const char *watcher_status(const struct watcher *w);
+
 /* Repositories whose polling failed in the last cycle. */
 int watcher_failing(const struct watcher *w);
 

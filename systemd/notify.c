@@ -82,3 +82,12 @@ void notify_status(struct notifier *n, const char *fmt, ...)
 	va_end(ap);
 	sd_notifyf(0, "STATUS=%s", text);
 }
+
+void notify_start_failed(int exit_status, int err, const char *why)
+{
+	if (err > 0)
+		sd_notifyf(0, "STATUS=cannot start: %s\nERRNO=%d\nEXIT_STATUS=%d", why, err,
+			   exit_status);
+	else
+		sd_notifyf(0, "STATUS=cannot start: %s\nEXIT_STATUS=%d", why, exit_status);
+}

@@ -22,6 +22,12 @@ void notify_ready(struct notifier *n);
 void notify_reloading(struct notifier *n);
 void notify_stopping(struct notifier *n);
 
+/*
+ * A fatal start-up error, before or without a notifier: STATUS=<why>, ERRNO=<err> (positive; 0
+ * leaves it out) and EXIT_STATUS=<exit_status>, so that systemctl status says why.
+ */
+void notify_start_failed(int exit_status, int err, const char *why);
+
 /* STATUS=<sentence>. */
 void notify_status(struct notifier *n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -73,3 +73,39 @@ def test_no_notify_socket_changes_nothing(ctx):
     wait_for(lambda: "poll cycle:" in p.read_stderr(), 15, "a poll without systemd")
     p.signal(signal.SIGTERM)
     check_eq(p.wait(5), 0, "exit status")
+
+
+def test_status_names_the_rollouts_in_progress(ctx):
+    from test_deploy import start as start_deploy, web_watch, world
+    sim = Sim(ctx, seed=world())
+    sim.settings(task_start_seconds=2.0)
+    ns = NotifySocket(ctx.path("notify.sock"))
+    try:
+        p = start_deploy(ctx, sim, [web_watch()], env=daemon_env(ctx, sim, NOTIFY_SOCKET=ctx.path("notify.sock")))
+        wait_for(lambda: [m for m in ns.having("STATUS") if "no rollout in progress" in m["STATUS"]
+                          and "last poll at" in m["STATUS"]], 15, "a STATUS after the first poll")
+        sim.push("team/web", "prod", seed="v2")
+        p.signal(signal.SIGHUP)
+        busy = wait_for(lambda: [m["STATUS"] for m in ns.having("STATUS")
+                                 if "1 rollout in progress (web " in m["STATUS"]], 20, "the rollout in STATUS")
+        check(" tasks)" in busy[0], busy[0])
+        wait_for(lambda: "no rollout in progress" in ns.having("STATUS")[-1]["STATUS"], 30, "back to none")
+    finally:
+        ns.close()
+
+
+def test_a_fatal_start_error_tells_systemd_why(ctx):
+    sim = Sim(ctx)
+    ns = NotifySocket(ctx.path("notify.sock"))
+    try:
+        ctx.write("not-a-dir", "x")
+        p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")], state_directory=ctx.path("not-a-dir", "s"),
+                     env=daemon_env(ctx, sim, NOTIFY_SOCKET=ctx.path("notify.sock")))
+        check_eq(p.wait(10), 73, "EX_CANTCREAT")
+        msg = [m for m in ns.having("EXIT_STATUS")]
+        check_eq(len(msg), 1, "one message: %s" % msg)
+        check_eq((msg[0]["EXIT_STATUS"], msg[0]["ERRNO"]), ("73", "20"), "EXIT_STATUS and ERRNO (ENOTDIR)")
+        check(msg[0]["STATUS"].startswith("cannot start: cannot create the state directory"), msg[0]["STATUS"])
+        check(not ns.having("READY"), "never READY")
+    finally:
+        ns.close()
