@@ -993,8 +993,11 @@ static void on_rollback_base(struct aws_result *res, void *userdata)
 		rollback_done(r, false, why);
 		return;
 	}
-	cJSON_ArrayForEach(c, containers) if (n < 64 && cJSON_IsString(c)) names[n++] =
-	    c->valuestring;
+	cJSON_ArrayForEach(c, containers)
+	{
+		if (n < 64 && cJSON_IsString(c))
+			names[n++] = c->valuestring;
+	}
 	snprintf(image, sizeof(image), "%s@%s", S(r, "image"), S(r, "previous_digest"));
 	if (taskdef_pin(res->body, names, n, image, S(r, "previous_digest"), "", &params, why,
 			sizeof(why)) < 0) {
@@ -1150,7 +1153,11 @@ static void on_confirm_list(struct aws_result *res, void *userdata)
 	}
 	cJSON_AddStringToObject(p, "cluster", S(r, "cluster"));
 	const cJSON *x;
-	cJSON_ArrayForEach(x, arns) if (n++ < 100) cJSON_AddItemToArray(a, cJSON_Duplicate(x, 0));
+	cJSON_ArrayForEach(x, arns)
+	{
+		if (n++ < 100)
+			cJSON_AddItemToArray(a, cJSON_Duplicate(x, 0));
+	}
 	call(r, "DescribeTasks", p, on_confirm_tasks);
 }
 
@@ -1325,8 +1332,11 @@ static void register_revision(struct rollout *r)
 	char image[700], why[600];
 	cJSON *params;
 
-	cJSON_ArrayForEach(c, containers) if (n < 64 && cJSON_IsString(c)) names[n++] =
-	    c->valuestring;
+	cJSON_ArrayForEach(c, containers)
+	{
+		if (n < 64 && cJSON_IsString(c))
+			names[n++] = c->valuestring;
+	}
 	snprintf(image, sizeof(image), "%s@%s", S(r, "image"), S(r, "digest"));
 	int rc = taskdef_pin(r->described, names, n, image, S(r, "digest"), S(r, "tag"), &params,
 			     why, sizeof(why));
@@ -1491,14 +1501,16 @@ static void on_inspect_tasks(struct aws_result *res, void *userdata)
 		return;
 	}
 	cJSON_ArrayForEach(t, cJSON_GetObjectItem(res->body, "tasks"))
-	    cJSON_ArrayForEach(c, cJSON_GetObjectItem(t, "containers"))
 	{
-		const char *d = str_of(c, "imageDigest");
-		if (!d || strcmp(str_of(c, "name") ?: "", name))
-			continue;
-		if (seen && strcmp(seen, d))
-			mixed = true;
-		seen = d;
+		cJSON_ArrayForEach(c, cJSON_GetObjectItem(t, "containers"))
+		{
+			const char *d = str_of(c, "imageDigest");
+			if (!d || strcmp(str_of(c, "name") ?: "", name))
+				continue;
+			if (seen && strcmp(seen, d))
+				mixed = true;
+			seen = d;
+		}
 	}
 	inspected(r, mixed ? NULL : seen,
 		  mixed ? "its running tasks disagree" : "the imageDigest of its running tasks");
@@ -1529,8 +1541,11 @@ static void on_inspect_list(struct aws_result *res, void *userdata)
 		return;
 	}
 	cJSON_AddStringToObject(p, "cluster", S(r, "cluster"));
-	cJSON_ArrayForEach(x, cJSON_GetObjectItem(res->body, "taskArns")) if (n++ < 100)
-	    cJSON_AddItemToArray(a, cJSON_Duplicate(x, 0));
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(res->body, "taskArns"))
+	{
+		if (n++ < 100)
+			cJSON_AddItemToArray(a, cJSON_Duplicate(x, 0));
+	}
 	call(r, "DescribeTasks", p, on_inspect_tasks);
 }
 

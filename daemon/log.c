@@ -50,7 +50,7 @@ static bool journal_send(int priority, const char *message_id, const struct log_
 	own[k] = malloc(strlen(message) + 9);
 	if (!own[k])
 		return false;
-	sprintf(own[k], "MESSAGE=%s", message);
+	snprintf(own[k], strlen(message) + 9, "MESSAGE=%s", message);
 	iov[n++] = (struct iovec){ own[k], strlen(own[k]) };
 	k++;
 	iov[n++] = (struct iovec){ prio, strlen(prio) };
@@ -58,7 +58,7 @@ static bool journal_send(int priority, const char *message_id, const struct log_
 	if (message_id) {
 		own[k] = malloc(strlen(message_id) + 12);
 		if (own[k]) {
-			sprintf(own[k], "MESSAGE_ID=%s", message_id);
+			snprintf(own[k], strlen(message_id) + 12, "MESSAGE_ID=%s", message_id);
 			iov[n++] = (struct iovec){ own[k], strlen(own[k]) };
 			k++;
 		}
