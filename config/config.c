@@ -652,10 +652,10 @@ static void parse_codedeploy(struct parse *p, const cJSON *v, const char *path,
 
 static void parse_target(struct parse *p, const cJSON *v, const char *path, struct config_target *t)
 {
-	static const char *const keys[] = { "cluster",         "service",       "container",
-					    "containers",      "strategy",      "codedeploy",
-					    "rollout_timeout", "rollback",      "role_arn",
-					    "paused",          "on_first_start" };
+	static const char *const keys[] = { "cluster",         "service",        "container",
+					    "containers",      "strategy",       "codedeploy",
+					    "rollout_timeout", "rollback",       "role_arn",
+					    "paused",          "on_first_start", "retry" };
 	static const char *const strategies[] = { "revision", "force", "codedeploy" };
 	static const char *const rollbacks[] = { "auto", "none" };
 	static const char *const first_start[] = { "deploy", "skip" };
@@ -748,6 +748,14 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 	get_bool(p, v, path, "paused", &t->paused);
 	if (get_enum(p, v, path, "on_first_start", first_start, 2, &first))
 		t->first_start_skip = first == 1;
+	if (get_string(p, v, path, "retry", &t->retry) && t->retry) {
+		subpath(mp, path, "retry");
+		if (strncmp(t->retry, "sha256:", 7) || strlen(t->retry) != 71 ||
+		    strspn(t->retry + 7, "0123456789abcdef") != 64)
+			errorf(p, mp,
+			       "%s is not an image digest (sha256: and 64 lowercase hex digits)",
+			       show(member(v, "retry"), buf, sizeof(buf)));
+	}
 }
 
 /* Repository as a name, or as <account>.dkr.ecr.<region>.amazonaws.com[.cn]/<name>. */
@@ -1390,6 +1398,7 @@ void config_free(struct config *c)
 			free(x->cd_container);
 			free(x->role_arn);
 			free(x->account);
+			free(x->retry);
 		}
 		free(w->targets);
 		free(w->name);

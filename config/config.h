@@ -53,6 +53,7 @@ struct config_target {
 	char *account; /* of role_arn, or NULL */
 	bool paused;
 	bool first_start_skip; /* on_first_start "skip": wait for the next push */
+	char *retry;           /* a failed digest the operator allows once more, or NULL */
 	struct config_place at;
 };
 

@@ -1831,7 +1831,9 @@ static void reconcile_now(struct deployer *dp)
 				.want = digest,
 				.deployed = str_of(rec, "deployed"),
 				.held = str_of(rec, "held"),
-				.failed = digest && failed_before(rec, digest),
+				.failed = digest && failed_before(rec, digest) &&
+					  !(t->retry && !strcmp(t->retry, digest) &&
+					    strcmp(str_of(rec, "retried") ?: "", digest)),
 				.paused = t->paused,
 				.dry_run = dry,
 				.busy = holding(dp, tkey) != NULL,
@@ -1862,6 +1864,19 @@ static void reconcile_now(struct deployer *dp)
 				}
 				run_step(ro);
 				continue;
+			}
+			if (t->retry && !strcmp(t->retry, digest) && failed_before(rec, digest)) {
+				/* The operator's one more time: taken now, not again. */
+				set_s(state_target(d->state, w->name, tkey, true), "retried",
+				      digest);
+				state_touch(d->state);
+				log_at(LOG_NOTICE, NULL,
+				       LOG_FIELDS({ "WATCH", w->name }, { "IMAGE_DIGEST", digest },
+						  { "ECS_SERVICE", t->service }),
+				       "watch '%s': %s failed on service '%s' before; deploying it "
+				       "once "
+				       "more, as its 'retry' asks",
+				       w->name, digest, t->service);
 			}
 			r = state_rollout_put(d->state, w->name, tkey, r);
 			ro = r ? rollout_new(dp, w->name, tkey, r, false) : NULL;

@@ -524,3 +524,29 @@ def test_reload_never_interrupts_a_rollout_and_a_changed_target_applies_next(ctx
     check("STRATEGY=revision" in last and second in last, "the changed target applies to the next deploy")
     check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + second, "pinned by the revision strategy")
     check_eq(rollout_step(ctx), None, "nothing left in flight")
+
+
+def test_an_operator_retries_a_failed_digest_once(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    flaky = sim.push("team/web", "prod", seed="flaky")
+    sim.bad_digest(flaky, "exit")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED), 40, "the first failure rolled back")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, "failed on service 'web' before"), 15, "not retried on its own")
+    # The operator asks for it once more (say, the cause was a secret, fixed since; here it still fails).
+    write_config(ctx, [web_watch(target("web", retry=flaky))], poll_interval="10s")
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: len(lines_with(p, ROLLBACK_COMPLETED)) >= 2, 40, "the retry ran (and failed again)")
+    check(lines_with(p, "deploying it once more"), "the retry is logged")
+    check_eq(len(lines_with(p, DEPLOY_STARTED)), 2, "deployed twice in all")
+    # Once: with the key still set, neither a reload nor a restart deploys it a third time.
+    p.signal(signal.SIGHUP)
+    time.sleep(1.5)
+    p.stop()
+    p = start(ctx, sim, [web_watch(target("web", retry=flaky))])
+    wait_for(lambda: lines_with(p, "failed on service 'web' before"), 15, "SKIPPED after the restart")
+    check_eq(len([r for r in mutations(sim) if r["operation"] == "RegisterTaskDefinition"]), 2,
+             "two registrations: the deploy and its one retry (ECS's circuit breaker rolled both back)")

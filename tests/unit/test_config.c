@@ -308,6 +308,15 @@ static const struct bad_row bad_rows[] = {
 	    "t.json:1:158: watches[0].targets[0].codedeploy: 'container' is required: the "
 	    "container the load balancer sends traffic to",
 	    NULL } },
+	{ "retry digest",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"retry\":\"sha256:ABC\"}]}]}",
+	  { "t.json:1:129: watches[0].targets[0].retry: 'sha256:ABC' is not an image digest "
+	    "(sha256: "
+	    "and 64 lowercase hex digits)",
+	    NULL } },
 	{ "rollout timeout",
 	  "{\"watches\": "
 	  "[{\"name\":\"w\",\"repository\":\"team/"
