@@ -550,3 +550,58 @@ def test_an_operator_retries_a_failed_digest_once(ctx):
     wait_for(lambda: lines_with(p, "failed on service 'web' before"), 15, "SKIPPED after the restart")
     check_eq(len([r for r in mutations(sim) if r["operation"] == "RegisterTaskDefinition"]), 2,
              "two registrations: the deploy and its one retry (ECS's circuit breaker rolled both back)")
+
+
+def other_revision(sim, family="web"):
+    """Someone else's deploy: a revision of their own, registered and rolled out by hand."""
+    ecs = sim.client("ecs")
+    td = taskdef(family, "team/web", tag="hotfix")
+    return ecs.register_task_definition(**td)["taskDefinition"]["taskDefinitionArn"]
+
+
+def test_someone_deploying_in_between_is_never_overwritten(ctx):
+    sim = Sim(ctx, seed=world())
+    sim.push("team/web", "hotfix", seed="hotfix")
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    new = sim.push("team/web", "prod", seed="v2")
+    sim.fault("ecs.RegisterTaskDefinition", "delay", delay=2.0, count=1)
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "registering", 20, "our registration under way")
+    theirs = other_revision(sim)  # revision 2: ours becomes 3
+    sim.client("ecs").update_service(cluster="prod", service="web", taskDefinition=theirs)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 40, "our deploy, decided anew")
+    check(lines_with(p, "changed under us"), "the change is noticed")
+    check(lines_with(p, "deregistering"), "our unused revision is deregistered, not left orphaned")
+    check_eq(active_revisions(sim), ["web:1", "web:2", "web:4"], "web:3 (unused) is gone")
+    ecs = sim.client("ecs")
+    cur = ecs.describe_task_definition(taskDefinition="web:4", include=["TAGS"])
+    tags = {t["key"]: t["value"] for t in cur["tags"]}
+    check_eq(tags["ecr-deployd:previous"], theirs, "built on their revision, not on the one read before")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
+
+
+def test_a_deployment_by_someone_else_supersedes_ours(ctx):
+    sim = Sim(ctx, seed=world())
+    sim.push("team/web", "hotfix", seed="hotfix")
+    sim.settings(task_start_seconds=3.0)
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "tracking", 20, "tracking")
+    theirs = other_revision(sim)
+    sim.client("ecs").update_service(cluster="prod", service="web", taskDefinition=theirs)
+    wait_for(lambda: lines_with(p, DEPLOY_FAILED), 30, "DEPLOY_FAILED")
+    failed = lines_with(p, DEPLOY_FAILED)[0]
+    check("superseded by deployment" in failed and theirs in failed, failed)
+    check(not lines_with(p, ROLLBACK_STARTED), "their deployment is not rolled back")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, "held back"), 15, "the digest is held, not fought over")
+    ours = [r for r in mutations(sim) if r["operation"] == "UpdateService" and r["params"]["taskDefinition"] != theirs]
+    check_eq(len(ours), 1, "no second deploy of ours")
+    newer = sim.push("team/web", "prod", seed="v3")
+    sim.settings(task_start_seconds=0.3)
+    poll_now(p)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 40, "the next push deploys")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + newer, "on top of theirs")
