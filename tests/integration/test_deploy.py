@@ -605,3 +605,18 @@ def test_a_deployment_by_someone_else_supersedes_ours(ctx):
     poll_now(p)
     wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 40, "the next push deploys")
     check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + newer, "on top of theirs")
+
+
+def test_without_rollout_state_the_services_stable_rule_decides(ctx):
+    sim = Sim(ctx, seed=world())
+    sim.settings(rollout_state=False, task_start_seconds=1.0)
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED by the ServicesStable rule")
+    s = describe(sim, "web")
+    check("rolloutState" not in s["deployments"][0], "the simulator gave no rolloutState")
+    check_eq((len(s["deployments"]), s["runningCount"], s["desiredCount"]), (1, 2, 2),
+             "completed only at one deployment with every task running")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")

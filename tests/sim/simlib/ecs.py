@@ -424,6 +424,10 @@ class Ecs:
     def _describe_service(self, svc):
         tasks = list(svc.tasks.values())
         deployments = [d.describe(tasks) for d in svc.deployments]
+        if not self.world.settings.get("rollout_state", True):
+            for d in deployments:
+                d.pop("rolloutState", None)
+                d.pop("rolloutStateReason", None)
         primary = svc.primary
         live = [t for t in tasks if t.last_status != "STOPPED"]
         out = {

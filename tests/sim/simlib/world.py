@@ -37,6 +37,7 @@ DEFAULT_SETTINGS = {
     "credential_lifetime_seconds": 3600,
     "codedeploy_step_seconds": 1.0,
     "failed_deployment_retention_seconds": 5.0,
+    "rollout_state": True,  # False: deployments without rolloutState, as for older services
     "imds_v1": False,
     "container_authorization": None,
     "web_identity_tokens": None,
