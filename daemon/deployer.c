@@ -347,6 +347,8 @@ static struct rollout *rollout_new(struct deployer *dp, const char *watch, const
 
 /* ---- AWS calls ----------------------------------------------------------- */
 
+/* Calls operation with params (taken; NULL, as when a build ran out of memory: the step is
+ * tried again later, never sent without them). */
 static int call(struct rollout *r, const char *operation, cJSON *params, aws_done_fn done)
 {
 	struct aws_call_spec spec = { .service = &aws_ecs,
@@ -358,7 +360,7 @@ static int call(struct rollout *r, const char *operation, cJSON *params, aws_don
 				      .not_idempotent =
 					  !strcmp(operation, "RegisterTaskDefinition") ||
 					  !strcmp(operation, "UpdateService") };
-	int rc = aws_call(r->dp->d->aws, &spec, done, r, &r->call);
+	int rc = params ? aws_call(r->dp->d->aws, &spec, done, r, &r->call) : -ENOMEM;
 
 	cJSON_Delete(params);
 	if (rc < 0) {
@@ -384,25 +386,98 @@ static cJSON *service_params(const struct rollout *r)
 	return p;
 }
 
-/* The service of a DescribeServices reply named like ours; *missing when ECS says so. */
-static const cJSON *find_service(const cJSON *body, const char *name, bool *missing)
+/* DescribeTaskDefinition of td (a family, or family:revision), with its tags when asked. */
+static cJSON *td_params(const char *td, bool tags)
 {
-	const cJSON *s, *f;
-	size_t n = strlen(name);
+	cJSON *p = cJSON_CreateObject();
 
-	*missing = false;
+	if (p &&
+	    (!cJSON_AddStringToObject(p, "taskDefinition", td) ||
+	     (tags && !cJSON_AddItemToObject(
+			  p, "include", cJSON_CreateStringArray((const char *[]){ "TAGS" }, 1))))) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* ListTasks of the service's running tasks (the first 100 are enough to judge). */
+static cJSON *list_tasks_params(const struct rollout *r)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	if (p && (!cJSON_AddStringToObject(p, "cluster", S(r, "cluster")) ||
+		  !cJSON_AddStringToObject(p, "serviceName", S(r, "service")) ||
+		  !cJSON_AddStringToObject(p, "desiredStatus", "RUNNING") ||
+		  !cJSON_AddNumberToObject(p, "maxResults", 100))) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* DescribeTasks of the tasks a ListTasks reply named (at most 100, the call's limit). */
+static cJSON *describe_tasks_params(const struct rollout *r, const cJSON *list_reply)
+{
+	cJSON *p = cJSON_CreateObject(), *a = p ? cJSON_AddArrayToObject(p, "tasks") : NULL;
+	const cJSON *x;
+	int n = 0;
+
+	if (!a || !cJSON_AddStringToObject(p, "cluster", S(r, "cluster"))) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(list_reply, "taskArns"))
+	{
+		if (n++ < 100)
+			cJSON_AddItemToArray(a, cJSON_Duplicate(x, 0));
+	}
+	return p;
+}
+
+/* The RegisterTaskDefinition of described with the target's containers pinned to digest; see
+ * taskdef_pin() for the returns. *image gets the pinned reference. */
+static int pin_params(const struct rollout *r, const cJSON *described, const char *digest,
+		      const char *tag, char *image, size_t image_len, cJSON **ret, char *why,
+		      size_t why_len)
+{
+	const char *names[64];
+	const cJSON *c;
+	size_t n = 0;
+
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(r->rec, "containers"))
+	{
+		if (n < 64 && cJSON_IsString(c))
+			names[n++] = c->valuestring;
+	}
+	snprintf(image, image_len, "%s@%s", S(r, "image"), digest);
+	return taskdef_pin(described, names, n, image, digest, tag, ret, why, why_len);
+}
+
+/* The ARN of a family's latest revision (a DescribeTaskDefinition reply) when our tags say it pins
+ * digest and was made from base_td: registered by us before a crash. Else NULL. */
+static const char *ours_already(const struct aws_result *res, const char *digest,
+				const char *base_td)
+{
+	const cJSON *tags = res->ok ? cJSON_GetObjectItem(res->body, "tags") : NULL;
+	const char *d = taskdef_tag(tags, TAG_DIGEST), *prev = taskdef_tag(tags, TAG_PREVIOUS);
+
+	if (!d || !prev || strcmp(d, digest) || strcmp(prev, base_td))
+		return NULL;
+	return cJSON_GetStringValue(cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(res->body, "taskDefinition"), "taskDefinitionArn"));
+}
+
+/* The service of a DescribeServices reply named like ours, or NULL (ECS lists it as a failure). */
+static const cJSON *find_service(const cJSON *body, const char *name)
+{
+	const cJSON *s;
+
 	cJSON_ArrayForEach(s, cJSON_GetObjectItem(body, "services"))
 	{
 		const char *sn = cJSON_GetStringValue(cJSON_GetObjectItem(s, "serviceName"));
 		if (sn && !strcmp(sn, name))
 			return s;
-	}
-	cJSON_ArrayForEach(f, cJSON_GetObjectItem(body, "failures"))
-	{
-		const char *arn = cJSON_GetStringValue(cJSON_GetObjectItem(f, "arn"));
-		size_t len = arn ? strlen(arn) : 0;
-		if (len > n && arn[len - n - 1] == '/' && !strcmp(arn + len - n, name))
-			*missing = true;
 	}
 	return NULL;
 }
@@ -769,8 +844,7 @@ static void on_batch(struct aws_result *res, void *userdata)
 			said = true;
 			continue;
 		}
-		bool missing;
-		const cJSON *svc = find_service(res->body, S(r, "service"), &missing);
+		const cJSON *svc = find_service(res->body, S(r, "service"));
 		if (svc)
 			evaluate(r, svc);
 		else if (!strcmp(S(r, "step"), "tracking"))
@@ -908,25 +982,29 @@ static const char *rollback_td(const struct rollout *r)
 	return td && *td ? td : S(r, "base_td");
 }
 
-static void rollback_update(struct rollout *r)
+/* UpdateService of our service to td, or with forceNewDeployment when td is NULL. */
+static cJSON *update_params(const struct rollout *r, const char *td)
 {
 	cJSON *p = cJSON_CreateObject();
 
-	if (!p) {
-		retry_later(r);
-		return;
+	if (p && (!cJSON_AddStringToObject(p, "cluster", S(r, "cluster")) ||
+		  !cJSON_AddStringToObject(p, "service", S(r, "service")) ||
+		  !(td ? cJSON_AddStringToObject(p, "taskDefinition", td)
+		       : cJSON_AddBoolToObject(p, "forceNewDeployment", 1)))) {
+		cJSON_Delete(p);
+		return NULL;
 	}
-	cJSON_AddStringToObject(p, "cluster", S(r, "cluster"));
-	cJSON_AddStringToObject(p, "service", S(r, "service"));
-	cJSON_AddStringToObject(p, "taskDefinition", rollback_td(r));
-	call(r, "UpdateService", p, on_rollback_update);
+	return p;
+}
+
+static void rollback_update(struct rollout *r)
+{
+	call(r, "UpdateService", update_params(r, rollback_td(r)), on_rollback_update);
 }
 
 static void on_rollback_check(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	bool missing;
-
 	if (call_failed(r, res))
 		return;
 	if (!res->ok) {
@@ -936,7 +1014,7 @@ static void on_rollback_check(struct aws_result *res, void *userdata)
 		rollback_done(r, false, why);
 		return;
 	}
-	const cJSON *svc = find_service(res->body, S(r, "service"), &missing);
+	const cJSON *svc = find_service(res->body, S(r, "service"));
 	const cJSON *primary = primary_of(svc);
 	if (!svc) {
 		rollback_done(r, false, "the service no longer exists");
@@ -979,9 +1057,6 @@ static void on_rollback_registered(struct aws_result *res, void *userdata)
 static void on_rollback_base(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	const cJSON *containers = cJSON_GetObjectItem(r->rec, "containers"), *c;
-	const char *names[64];
-	size_t n = 0;
 	char image[700], why[800];
 	cJSON *params;
 
@@ -993,14 +1068,13 @@ static void on_rollback_base(struct aws_result *res, void *userdata)
 		rollback_done(r, false, why);
 		return;
 	}
-	cJSON_ArrayForEach(c, containers)
-	{
-		if (n < 64 && cJSON_IsString(c))
-			names[n++] = c->valuestring;
+	int rc = pin_params(r, res->body, S(r, "previous_digest"), "", image, sizeof(image),
+			    &params, why, sizeof(why));
+	if (rc == -ENOMEM) {
+		retry_later(r);
+		return;
 	}
-	snprintf(image, sizeof(image), "%s@%s", S(r, "image"), S(r, "previous_digest"));
-	if (taskdef_pin(res->body, names, n, image, S(r, "previous_digest"), "", &params, why,
-			sizeof(why)) < 0) {
+	if (rc < 0) {
 		rollback_done(r, false, why);
 		return;
 	}
@@ -1012,35 +1086,22 @@ static void on_rollback_base(struct aws_result *res, void *userdata)
 static void on_rollback_latest(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	cJSON *p;
+	const char *arn;
 
 	if (call_failed(r, res))
 		return;
-	if (res->ok) {
-		const cJSON *tags = cJSON_GetObjectItem(res->body, "tags");
-		const char *d = taskdef_tag(tags, TAG_DIGEST),
-			   *prev = taskdef_tag(tags, TAG_PREVIOUS);
-		if (d && prev && !strcmp(d, S(r, "previous_digest")) &&
-		    !strcmp(prev, S(r, "base_td"))) {
-			set_s(r->rec, "rollback_td",
-			      str_of(cJSON_GetObjectItem(res->body, "taskDefinition"),
-				     "taskDefinitionArn"));
-			if (!persist(r, "rolling-back")) {
-				retry_later(r);
-				return;
-			}
-			rollback_update(r);
-			return;
-		}
+	arn = ours_already(res, S(r, "previous_digest"), S(r, "base_td"));
+	if (!arn) {
+		call(r, "DescribeTaskDefinition", td_params(S(r, "base_td"), true),
+		     on_rollback_base);
+		return;
 	}
-	p = cJSON_CreateObject();
-	if (!p) {
+	set_s(r->rec, "rollback_td", arn);
+	if (!persist(r, "rolling-back")) {
 		retry_later(r);
 		return;
 	}
-	cJSON_AddStringToObject(p, "taskDefinition", S(r, "base_td"));
-	cJSON_AddItemToObject(p, "include", cJSON_CreateStringArray((const char *[]){ "TAGS" }, 1));
-	call(r, "DescribeTaskDefinition", p, on_rollback_base);
+	rollback_update(r);
 }
 
 /*
@@ -1129,9 +1190,6 @@ static void on_confirm_tasks(struct aws_result *res, void *userdata)
 static void on_confirm_list(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	const cJSON *arns;
-	cJSON *p, *a;
-	int n = 0;
 
 	if (call_failed(r, res))
 		return;
@@ -1139,41 +1197,16 @@ static void on_confirm_list(struct aws_result *res, void *userdata)
 		failed_before_change(r, res, NULL);
 		return;
 	}
-	arns = cJSON_GetObjectItem(res->body, "taskArns");
-	if (!cJSON_GetArraySize(arns)) {
+	if (!cJSON_GetArraySize(cJSON_GetObjectItem(res->body, "taskArns"))) {
 		deploy_completed(r); /* no task runs (desired count 0) */
 		return;
 	}
-	p = cJSON_CreateObject();
-	a = p ? cJSON_AddArrayToObject(p, "tasks") : NULL;
-	if (!a) {
-		cJSON_Delete(p);
-		retry_later(r);
-		return;
-	}
-	cJSON_AddStringToObject(p, "cluster", S(r, "cluster"));
-	const cJSON *x;
-	cJSON_ArrayForEach(x, arns)
-	{
-		if (n++ < 100)
-			cJSON_AddItemToArray(a, cJSON_Duplicate(x, 0));
-	}
-	call(r, "DescribeTasks", p, on_confirm_tasks);
+	call(r, "DescribeTasks", describe_tasks_params(r, res->body), on_confirm_tasks);
 }
 
 static void confirm_force(struct rollout *r)
 {
-	cJSON *p = cJSON_CreateObject();
-
-	if (!p) {
-		retry_later(r);
-		return;
-	}
-	cJSON_AddStringToObject(p, "cluster", S(r, "cluster"));
-	cJSON_AddStringToObject(p, "serviceName", S(r, "service"));
-	cJSON_AddStringToObject(p, "desiredStatus", "RUNNING");
-	cJSON_AddNumberToObject(p, "maxResults", 100);
-	call(r, "ListTasks", p, on_confirm_list);
+	call(r, "ListTasks", list_tasks_params(r), on_confirm_list);
 }
 
 static void on_update(struct aws_result *res, void *userdata)
@@ -1197,24 +1230,12 @@ static void on_update(struct aws_result *res, void *userdata)
 
 static void update(struct rollout *r)
 {
-	cJSON *p;
-
 	if (!persist(r, "updating")) {
 		retry_later(r);
 		return;
 	}
-	p = cJSON_CreateObject();
-	if (!p) {
-		retry_later(r);
-		return;
-	}
-	cJSON_AddStringToObject(p, "cluster", S(r, "cluster"));
-	cJSON_AddStringToObject(p, "service", S(r, "service"));
-	if (is_revision(r))
-		cJSON_AddStringToObject(p, "taskDefinition", S(r, "new_td"));
-	else
-		cJSON_AddBoolToObject(p, "forceNewDeployment", 1);
-	call(r, "UpdateService", p, on_update);
+	call(r, "UpdateService", update_params(r, is_revision(r) ? S(r, "new_td") : NULL),
+	     on_update);
 }
 
 static void on_deregistered(struct aws_result *res, void *userdata)
@@ -1242,15 +1263,12 @@ static void service_changed(struct rollout *r, const char *now_td)
 		return;
 	}
 	if (S(r, "new_td") && *S(r, "new_td")) {
-		cJSON *p = cJSON_CreateObject();
 		emit(r, LOG_NOTICE, NULL, NULL,
 		     "service '%s': deregistering %s, registered by us and now unused",
 		     S(r, "service"), S(r, "new_td"));
-		if (p) {
-			cJSON_AddStringToObject(p, "taskDefinition", S(r, "new_td"));
-			call(r, "DeregisterTaskDefinition", p, on_deregistered);
-			return;
-		}
+		call(r, "DeregisterTaskDefinition", td_params(S(r, "new_td"), false),
+		     on_deregistered);
+		return;
 	}
 	persist(r, "start");
 	run_step(r);
@@ -1260,15 +1278,13 @@ static void service_changed(struct rollout *r, const char *now_td)
 static void on_check(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	bool missing;
-
 	if (call_failed(r, res))
 		return;
 	if (!res->ok) {
 		failed_before_change(r, res, NULL);
 		return;
 	}
-	const cJSON *svc = find_service(res->body, S(r, "service"), &missing);
+	const cJSON *svc = find_service(res->body, S(r, "service"));
 	const char *td = str_of(svc, "taskDefinition");
 	if (!svc) {
 		failed_before_change(r, NULL, "the service does not exist");
@@ -1326,20 +1342,11 @@ static void on_registered(struct aws_result *res, void *userdata)
 
 static void register_revision(struct rollout *r)
 {
-	const cJSON *containers = cJSON_GetObjectItem(r->rec, "containers"), *c;
-	const char *names[64];
-	size_t n = 0;
 	char image[700], why[600];
 	cJSON *params;
+	int rc = pin_params(r, r->described, S(r, "digest"), S(r, "tag"), image, sizeof(image),
+			    &params, why, sizeof(why));
 
-	cJSON_ArrayForEach(c, containers)
-	{
-		if (n < 64 && cJSON_IsString(c))
-			names[n++] = c->valuestring;
-	}
-	snprintf(image, sizeof(image), "%s@%s", S(r, "image"), S(r, "digest"));
-	int rc = taskdef_pin(r->described, names, n, image, S(r, "digest"), S(r, "tag"), &params,
-			     why, sizeof(why));
 	if (rc == -ENOMEM) {
 		retry_later(r);
 		return;
@@ -1386,15 +1393,13 @@ static void on_describe_td(struct aws_result *res, void *userdata)
 static void on_start_service(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	bool missing;
-
 	if (call_failed(r, res))
 		return;
 	if (!res->ok) {
 		failed_before_change(r, res, NULL);
 		return;
 	}
-	const cJSON *svc = find_service(res->body, S(r, "service"), &missing);
+	const cJSON *svc = find_service(res->body, S(r, "service"));
 	const char *td = str_of(svc, "taskDefinition");
 	const char *status = str_of(svc, "status");
 	if (!svc || !td || (status && strcmp(status, "ACTIVE"))) {
@@ -1416,14 +1421,7 @@ static void on_start_service(struct aws_result *res, void *userdata)
 		update(r);
 		return;
 	}
-	cJSON *p = cJSON_CreateObject();
-	if (!p) {
-		retry_later(r);
-		return;
-	}
-	cJSON_AddStringToObject(p, "taskDefinition", td);
-	cJSON_AddItemToObject(p, "include", cJSON_CreateStringArray((const char *[]){ "TAGS" }, 1));
-	call(r, "DescribeTaskDefinition", p, on_describe_td);
+	call(r, "DescribeTaskDefinition", td_params(td, true), on_describe_td);
 }
 
 /* Resuming "registering": did RegisterTaskDefinition happen? The family's latest revision says,
@@ -1431,29 +1429,24 @@ static void on_start_service(struct aws_result *res, void *userdata)
 static void on_resume_registering(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
+	const char *arn;
 
 	if (call_failed(r, res))
 		return;
-	if (res->ok) {
-		const cJSON *td = cJSON_GetObjectItem(res->body, "taskDefinition");
-		const cJSON *tags = cJSON_GetObjectItem(res->body, "tags");
-		const char *d = taskdef_tag(tags, TAG_DIGEST),
-			   *prev = taskdef_tag(tags, TAG_PREVIOUS);
-		if (d && prev && !strcmp(d, S(r, "digest")) && !strcmp(prev, S(r, "base_td"))) {
-			set_s(r->rec, "new_td", str_of(td, "taskDefinitionArn"));
-			emit(r, LOG_INFO, NULL, NULL,
-			     "service '%s': %s was registered before the restart; using it",
-			     S(r, "service"), S(r, "new_td"));
-			if (!persist(r, "registered")) {
-				retry_later(r);
-				return;
-			}
-			run_step(r);
-			return;
-		}
+	arn = ours_already(res, S(r, "digest"), S(r, "base_td"));
+	if (!arn) {
+		/* Not registered: start over from a fresh read. */
+		persist(r, "start");
+		run_step(r);
+		return;
 	}
-	/* Not registered: start over from a fresh read. */
-	persist(r, "start");
+	set_s(r->rec, "new_td", arn);
+	emit(r, LOG_INFO, NULL, NULL,
+	     "service '%s': %s was registered before the restart; using it", S(r, "service"), arn);
+	if (!persist(r, "registered")) {
+		retry_later(r);
+		return;
+	}
 	run_step(r);
 }
 
@@ -1519,9 +1512,6 @@ static void on_inspect_tasks(struct aws_result *res, void *userdata)
 static void on_inspect_list(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	cJSON *p, *a;
-	const cJSON *x;
-	int n = 0;
 
 	if (call_failed(r, res))
 		return;
@@ -1533,20 +1523,7 @@ static void on_inspect_list(struct aws_result *res, void *userdata)
 		inspected(r, NULL, "no task runs and its task definition names a tag");
 		return;
 	}
-	p = cJSON_CreateObject();
-	a = p ? cJSON_AddArrayToObject(p, "tasks") : NULL;
-	if (!a) {
-		cJSON_Delete(p);
-		retry_later(r);
-		return;
-	}
-	cJSON_AddStringToObject(p, "cluster", S(r, "cluster"));
-	cJSON_ArrayForEach(x, cJSON_GetObjectItem(res->body, "taskArns"))
-	{
-		if (n++ < 100)
-			cJSON_AddItemToArray(a, cJSON_Duplicate(x, 0));
-	}
-	call(r, "DescribeTasks", p, on_inspect_tasks);
+	call(r, "DescribeTasks", describe_tasks_params(r, res->body), on_inspect_tasks);
 }
 
 static void on_inspect_td(struct aws_result *res, void *userdata)
@@ -1573,78 +1550,46 @@ static void on_inspect_td(struct aws_result *res, void *userdata)
 		inspected(r, image_pinned_digest(image), "its task definition pins it");
 		return;
 	}
-	cJSON *p = cJSON_CreateObject();
-	if (!p) {
-		retry_later(r);
-		return;
-	}
-	cJSON_AddStringToObject(p, "cluster", S(r, "cluster"));
-	cJSON_AddStringToObject(p, "serviceName", S(r, "service"));
-	cJSON_AddStringToObject(p, "desiredStatus", "RUNNING");
-	cJSON_AddNumberToObject(p, "maxResults", 100);
-	call(r, "ListTasks", p, on_inspect_list);
+	call(r, "ListTasks", list_tasks_params(r), on_inspect_list);
 }
 
 static void on_inspect_service(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	bool missing;
-
 	if (call_failed(r, res))
 		return;
 	if (!res->ok) {
 		failed_before_change(r, res, NULL);
 		return;
 	}
-	const cJSON *svc = find_service(res->body, S(r, "service"), &missing);
+	const cJSON *svc = find_service(res->body, S(r, "service"));
 	const char *td = str_of(svc, "taskDefinition");
 	if (!svc || !td) {
 		failed_before_change(r, NULL, "the service does not exist in the cluster");
 		return;
 	}
-	cJSON *p = cJSON_CreateObject();
-	if (!p) {
-		retry_later(r);
-		return;
-	}
-	cJSON_AddStringToObject(p, "taskDefinition", td);
-	call(r, "DescribeTaskDefinition", p, on_inspect_td);
+	call(r, "DescribeTaskDefinition", td_params(td, false), on_inspect_td);
 }
 
 /* Runs the step the record names, from AWS's answers alone. */
 static void run_step(struct rollout *r)
 {
 	const char *step = S(r, "step");
-	cJSON *p;
 
 	if (!strcmp(step, "inspect")) {
 		call(r, "DescribeServices", service_params(r), on_inspect_service);
 	} else if (!strcmp(step, "start")) {
 		call(r, "DescribeServices", service_params(r), on_start_service);
 	} else if (!strcmp(step, "registering")) {
-		p = cJSON_CreateObject();
-		if (!p) {
-			retry_later(r);
-			return;
-		}
-		cJSON_AddStringToObject(p, "taskDefinition", S(r, "family"));
-		cJSON_AddItemToObject(p, "include",
-				      cJSON_CreateStringArray((const char *[]){ "TAGS" }, 1));
-		call(r, "DescribeTaskDefinition", p, on_resume_registering);
+		call(r, "DescribeTaskDefinition", td_params(S(r, "family"), true),
+		     on_resume_registering);
 	} else if (!strcmp(step, "registered") || !strcmp(step, "updating")) {
 		call(r, "DescribeServices", service_params(r), on_check);
 	} else if (!strcmp(step, "tracking") || !strcmp(step, "rollback-tracking")) {
 		r->next_at = ev_now(r->dp->d->loop);
 	} else if (!strcmp(step, "rollback-registering")) {
-		p = cJSON_CreateObject();
-		if (!p) {
-			retry_later(r);
-			return;
-		}
-		cJSON_AddStringToObject(p, "taskDefinition", S(r, "family"));
-		cJSON_AddItemToObject(p, "include",
-				      cJSON_CreateStringArray((const char *[]){ "TAGS" }, 1));
-		call(r, "DescribeTaskDefinition", p, on_rollback_latest);
+		call(r, "DescribeTaskDefinition", td_params(S(r, "family"), true),
+		     on_rollback_latest);
 	} else if (!strcmp(step, "rolling-back")) {
 		call(r, "DescribeServices", service_params(r), on_rollback_check);
 	} else {
