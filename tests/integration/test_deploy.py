@@ -620,3 +620,26 @@ def test_without_rollout_state_the_services_stable_rule_decides(ctx):
     check_eq((len(s["deployments"]), s["runningCount"], s["desiredCount"]), (1, 2, 2),
              "completed only at one deployment with every task running")
     check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
+
+
+def test_a_cross_account_target_deploys_with_the_assumed_role(ctx):
+    other = "210987654321"
+    role = "arn:aws:iam::%s:role/deployer" % other
+    spec = world()
+    for key in ("clusters", "task_definitions", "services"):
+        spec[key] = [dict({"name": c} if isinstance(c, str) else c, account=other) for c in spec[key]]
+    sim = Sim(ctx, seed=spec)
+    p = start(ctx, sim, [web_watch(target("web", role_arn=role))])
+    settle_first_start(p)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED in the other account")
+    sts = [r for r in sim.requests(service="sts") if r["operation"] == "AssumeRole"]
+    check(sts and all(r["params"]["RoleArn"] == role for r in sts), "the target's role was assumed")
+    ecs = sim.requests(service="ecs")
+    check(ecs and all(r["access_key"].startswith("ASIA") for r in ecs), "every ECS call used the role's keys")
+    ups = [r for r in ecs if r["operation"] == "UpdateService"]
+    check_eq(len(ups), 1, "one UpdateService")
+    done = lines_with(p, DEPLOY_COMPLETED)[0]
+    check("TASK_DEFINITION=arn:aws:ecs:us-east-1:%s:task-definition/web:2" % other in done, done)
+    check(new in done, done)
