@@ -6,6 +6,7 @@ its MESSAGE_ID and fields."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -19,16 +20,37 @@ STARTED = "ee6e35602fe74cadbc563c616de98d41"
 API_ERROR = "0aea6f7260084453a1d3d7197fcf1ef2"
 
 
+def journald_listening():
+    """Whether a journald is bound to the socket. A socket file is not enough: one left behind by a
+    journald that has since been killed (a session's processes end before CI runs) refuses."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        s.connect(SOCKET)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def ensure_journald():
-    """A journal to write to: the machine's, or a systemd-journald started here when there is none
-    (it stays running for the tests after this one)."""
-    if os.path.exists(SOCKET):
-        return
-    if os.geteuid() != 0:
-        raise Skip("no journal socket and not root, so no systemd-journald can be started")
-    subprocess.Popen(["/lib/systemd/systemd-journald"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                     stderr=subprocess.DEVNULL, start_new_session=True)
-    wait_for(lambda: os.path.exists(SOCKET), 10, "systemd-journald's socket")
+    """A journal to write to and read back: the machine's, or a systemd-journald started here when
+    none listens (it stays running for the tests after this one). A probe line must round-trip."""
+    if not journald_listening():
+        if os.geteuid() != 0:
+            raise Skip("no systemd-journald listening and not root, so none can be started")
+        subprocess.Popen(["/lib/systemd/systemd-journald"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for(journald_listening, 10, "systemd-journald on " + SOCKET)
+    token = "ecr-deployd-journal-probe-%d-%d" % (os.getpid(), time.monotonic_ns())
+    subprocess.run(["systemd-cat", "-t", "ecr-deployd-test", "echo", token], check=True, timeout=10)
+
+    def seen():
+        out = subprocess.run(["journalctl", "--no-pager", "-o", "cat", "SYSLOG_IDENTIFIER=ecr-deployd-test"],
+                             capture_output=True, text=True, timeout=20)
+        return token in out.stdout
+
+    wait_for(seen, 10, "a probe line written with systemd-cat to be read back by journalctl")
 
 
 def entries(pid, *matches):
