@@ -1,31 +1,79 @@
 /* SPDX-License-Identifier: MIT */
-/* Digests and MACs for SigV4, on OpenSSL 3's one-shot interfaces. */
+/*
+ * Digests and MACs for SigV4 on OpenSSL 3's EVP interface. The SHA-256 implementation is fetched
+ * once and one digest context is reused: a one-shot EVP_Digest() or HMAC() fetches the algorithm
+ * and allocates a context on every call, which was a tenth of a poll cycle's CPU. The daemon signs
+ * on one thread only (curl's resolver threads never call in here).
+ */
 #include "crypto.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <string.h>
+
+#define SHA256_BLOCK 64
+
+static EVP_MD *sha256_md;
+static EVP_MD_CTX *sha256_ctx;
+
+static EVP_MD_CTX *digest_begin(void)
+{
+	if (!sha256_md && !(sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)))
+		return NULL;
+	if (!sha256_ctx && !(sha256_ctx = EVP_MD_CTX_new()))
+		return NULL;
+	return EVP_DigestInit_ex2(sha256_ctx, sha256_md, NULL) == 1 ? sha256_ctx : NULL;
+}
+
+static int digest_end(EVP_MD_CTX *ctx, uint8_t out[CRYPTO_SHA256_LEN])
+{
+	unsigned int n = 0;
+
+	return EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == CRYPTO_SHA256_LEN ? 0 : -EIO;
+}
 
 int crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
 {
-	unsigned int n = 0;
+	EVP_MD_CTX *ctx = digest_begin();
 
-	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 || n != CRYPTO_SHA256_LEN)
+	if (!ctx || EVP_DigestUpdate(ctx, data, len) != 1)
 		return -EIO;
-	return 0;
+	return digest_end(ctx, out);
 }
 
+/* RFC 2104: H((K ^ opad) || H((K ^ ipad) || data)), K hashed first when longer than a block. */
 int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
 		       uint8_t out[CRYPTO_SHA256_LEN])
 {
-	unsigned int n = 0;
+	uint8_t k[SHA256_BLOCK] = { 0 }, pad[SHA256_BLOCK], inner[CRYPTO_SHA256_LEN];
+	EVP_MD_CTX *ctx;
+	int r = -EIO;
 
-	if (key_len > INT32_MAX)
-		return -EINVAL;
-	if (!HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n) || n != CRYPTO_SHA256_LEN)
-		return -EIO;
-	return 0;
+	if (key_len > SHA256_BLOCK) {
+		if (crypto_sha256(key, key_len, k) < 0)
+			return -EIO;
+	} else if (key_len) {
+		memcpy(k, key, key_len);
+	}
+	for (size_t i = 0; i < SHA256_BLOCK; i++)
+		pad[i] = k[i] ^ 0x36;
+	ctx = digest_begin();
+	if (!ctx || EVP_DigestUpdate(ctx, pad, sizeof(pad)) != 1 ||
+	    EVP_DigestUpdate(ctx, data, len) != 1 || digest_end(ctx, inner) < 0)
+		goto out;
+	for (size_t i = 0; i < SHA256_BLOCK; i++)
+		pad[i] = k[i] ^ 0x5c;
+	ctx = digest_begin();
+	if (!ctx || EVP_DigestUpdate(ctx, pad, sizeof(pad)) != 1 ||
+	    EVP_DigestUpdate(ctx, inner, sizeof(inner)) != 1 || digest_end(ctx, out) < 0)
+		goto out;
+	r = 0;
+out:
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	return r;
 }
 
 void crypto_hex(const uint8_t *bytes, size_t len, char *out)
