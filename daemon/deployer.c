@@ -76,7 +76,11 @@ struct deployer {
 	struct ev_timer tick, kick;
 	bool kick_pending;
 	bool all;             /* the next reconcile looks at every watch */
-	struct strmap *dirty; /* else at these (watch name -> 1) */
+	struct strmap *dirty; /* else at these (watch name -> 1), */
+	char **dirty_names;   /* kept in a list too, so that a reconcile costs what changed */
+	size_t n_dirty, cap_dirty;
+	struct config *indexed; /* the config index was built for (a reference: never reused) */
+	struct strmap *index;   /* watch name -> its position in indexed, plus one */
 };
 
 static void run_step(struct rollout *r);
@@ -1744,105 +1748,166 @@ static void say(struct deployer *dp, const char *skey, const struct config_watch
 	}
 }
 
-static void reconcile_now(struct deployer *dp)
+/* Decides, and starts what is decided, for each target of one watch. */
+static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
 {
 	struct daemon *d = dp->d;
 	const struct config *cfg = d->cfg;
 	bool dry = cfg->dry_run || d->dry_run;
 
-	bool all = dp->all;
+	const cJSON *want = state_want(d->state, w->name);
+	for (size_t j = 0; j < w->n_targets; j++) {
+		const struct config_target *t = &w->targets[j];
+		char region[64], tkey[1024], skey[1200];
+		place(t, d->region, region, tkey);
+		snprintf(skey, sizeof(skey), "%s\x1f%s", w->name, tkey);
+		cJSON *rec = state_target(d->state, w->name, tkey, false);
+		const char *digest = str_of(want, "digest");
+		struct decide_input in = {
+			.want = digest,
+			.deployed = str_of(rec, "deployed"),
+			.held = str_of(rec, "held"),
+			.failed = digest && failed_before(rec, digest) &&
+				  !(t->retry && !strcmp(t->retry, digest) &&
+				    strcmp(str_of(rec, "retried") ?: "", digest)),
+			.paused = t->paused,
+			.dry_run = dry,
+			.busy = holding(dp, tkey) != NULL,
+			.at_capacity = dp->deploying >= cfg->max_concurrent_deploys,
+			.unsupported = t->strategy == STRATEGY_CODEDEPLOY,
+		};
+		enum decision dec = decide(&in);
+		if (dec == DECIDE_WAIT_BUSY && holding(dp, tkey)->inspect)
+			continue; /* being looked at; decided again when that ends */
+		if (dec != DECIDE_DEPLOY && dec != DECIDE_INSPECT) {
+			say(dp, skey, w, t, digest, dec);
+			continue;
+		}
+		if (dec == DECIDE_INSPECT && dp->inspecting >= INSPECT_MAX)
+			continue; /* the next one starts when one ends */
+		cJSON *r = new_record(w, t, want, region, in.deployed, dec == DECIDE_INSPECT);
+		if (!r) {
+			log_error("out of memory while starting a rollout to '%s'", tkey);
+			continue;
+		}
+		struct rollout *ro;
+		if (dec == DECIDE_INSPECT) {
+			ro = rollout_new(dp, w->name, tkey, r, true);
+			if (!ro) {
+				cJSON_Delete(r);
+				continue;
+			}
+			run_step(ro);
+			continue;
+		}
+		if (t->retry && !strcmp(t->retry, digest) && failed_before(rec, digest)) {
+			/* The operator's one more time: taken now, not again. */
+			set_s(state_target(d->state, w->name, tkey, true), "retried", digest);
+			state_touch(d->state);
+			log_at(LOG_NOTICE, NULL,
+			       LOG_FIELDS({ "WATCH", w->name }, { "IMAGE_DIGEST", digest },
+					  { "ECS_SERVICE", t->service }),
+			       "watch '%s': %s failed on service '%s' before; deploying it "
+			       "once "
+			       "more, as its 'retry' asks",
+			       w->name, digest, t->service);
+		}
+		r = state_rollout_put(d->state, w->name, tkey, r);
+		ro = r ? rollout_new(dp, w->name, tkey, r, false) : NULL;
+		if (!ro) {
+			char why[300];
+			state_rollout_remove(d->state, w->name, tkey, why, sizeof(why));
+			log_error("out of memory while starting a rollout to '%s'", tkey);
+			continue;
+		}
+		if (!persist(ro, "start")) {
+			finish(ro);
+			continue;
+		}
+		emit(ro, LOG_NOTICE, EVENT_DEPLOY_STARTED, NULL,
+		     "deploying %s ('%s:%s') to service '%s' in cluster '%s' (strategy "
+		     "'%s')",
+		     digest, w->repository, str_of(want, "tag"), t->service, t->cluster,
+		     config_strategy_name(t->strategy));
+		run_step(ro);
+	}
+}
+
+static int by_position(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The positions in the config in force of the watches named in names (those still there),
+ * ascending; NULL without memory. */
+static size_t *positions(struct deployer *dp, char **names, size_t n, size_t *ret_n)
+{
+	struct config *cfg = dp->d->cfg;
+	size_t *pos = calloc(n + 1, sizeof(*pos)), k = 0;
+
+	if (!pos)
+		return NULL;
+	if (dp->indexed != cfg) {
+		struct strmap *index = strmap_new();
+		for (size_t i = 0; index && i < cfg->n_watches; i++)
+			if (strmap_put(index, cfg->watches[i].name, (void *)(uintptr_t)(i + 1),
+				       NULL) < 0) {
+				strmap_free(index, NULL);
+				index = NULL;
+			}
+		if (!index) {
+			free(pos);
+			return NULL;
+		}
+		strmap_free(dp->index, NULL);
+		config_free(dp->indexed);
+		dp->index = index;
+		dp->indexed = config_ref(cfg);
+	}
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t at = (uintptr_t)strmap_get(dp->index, names[i]);
+		if (at)
+			pos[k++] = at - 1;
+	}
+	qsort(pos, k, sizeof(*pos), by_position);
+	*ret_n = k;
+	return pos;
+}
+
+/* Every watch after a change that can touch any (a reload, a freed slot), else only those marked
+ * since the last pass, in config order either way. */
+static void reconcile_now(struct deployer *dp)
+{
+	const struct config *cfg = dp->d->cfg;
+	char **names = dp->dirty_names;
+	size_t n = dp->n_dirty, n_pos = 0, *pos = NULL;
 	struct strmap *dirty = dp->dirty;
+	bool all = dp->all;
 
 	dp->all = false;
 	dp->dirty = strmap_new();
+	dp->dirty_names = NULL;
+	dp->n_dirty = dp->cap_dirty = 0;
 	if (!dp->dirty) {
 		dp->dirty = dirty;
 		dirty = NULL;
 		all = true;
 	}
-	for (size_t i = 0; i < cfg->n_watches; i++) {
-		const struct config_watch *w = &cfg->watches[i];
-		if (!all && !strmap_get(dirty, w->name))
-			continue;
-		const cJSON *want = state_want(d->state, w->name);
-		for (size_t j = 0; j < w->n_targets; j++) {
-			const struct config_target *t = &w->targets[j];
-			char region[64], tkey[1024], skey[1200];
-			place(t, d->region, region, tkey);
-			snprintf(skey, sizeof(skey), "%s\x1f%s", w->name, tkey);
-			cJSON *rec = state_target(d->state, w->name, tkey, false);
-			const char *digest = str_of(want, "digest");
-			struct decide_input in = {
-				.want = digest,
-				.deployed = str_of(rec, "deployed"),
-				.held = str_of(rec, "held"),
-				.failed = digest && failed_before(rec, digest) &&
-					  !(t->retry && !strcmp(t->retry, digest) &&
-					    strcmp(str_of(rec, "retried") ?: "", digest)),
-				.paused = t->paused,
-				.dry_run = dry,
-				.busy = holding(dp, tkey) != NULL,
-				.at_capacity = dp->deploying >= cfg->max_concurrent_deploys,
-				.unsupported = t->strategy == STRATEGY_CODEDEPLOY,
-			};
-			enum decision dec = decide(&in);
-			if (dec == DECIDE_WAIT_BUSY && holding(dp, tkey)->inspect)
-				continue; /* being looked at; decided again when that ends */
-			if (dec != DECIDE_DEPLOY && dec != DECIDE_INSPECT) {
-				say(dp, skey, w, t, digest, dec);
-				continue;
-			}
-			if (dec == DECIDE_INSPECT && dp->inspecting >= INSPECT_MAX)
-				continue; /* the next one starts when one ends */
-			cJSON *r =
-			    new_record(w, t, want, region, in.deployed, dec == DECIDE_INSPECT);
-			if (!r) {
-				log_error("out of memory while starting a rollout to '%s'", tkey);
-				continue;
-			}
-			struct rollout *ro;
-			if (dec == DECIDE_INSPECT) {
-				ro = rollout_new(dp, w->name, tkey, r, true);
-				if (!ro) {
-					cJSON_Delete(r);
-					continue;
-				}
-				run_step(ro);
-				continue;
-			}
-			if (t->retry && !strcmp(t->retry, digest) && failed_before(rec, digest)) {
-				/* The operator's one more time: taken now, not again. */
-				set_s(state_target(d->state, w->name, tkey, true), "retried",
-				      digest);
-				state_touch(d->state);
-				log_at(LOG_NOTICE, NULL,
-				       LOG_FIELDS({ "WATCH", w->name }, { "IMAGE_DIGEST", digest },
-						  { "ECS_SERVICE", t->service }),
-				       "watch '%s': %s failed on service '%s' before; deploying it "
-				       "once "
-				       "more, as its 'retry' asks",
-				       w->name, digest, t->service);
-			}
-			r = state_rollout_put(d->state, w->name, tkey, r);
-			ro = r ? rollout_new(dp, w->name, tkey, r, false) : NULL;
-			if (!ro) {
-				char why[300];
-				state_rollout_remove(d->state, w->name, tkey, why, sizeof(why));
-				log_error("out of memory while starting a rollout to '%s'", tkey);
-				continue;
-			}
-			if (!persist(ro, "start")) {
-				finish(ro);
-				continue;
-			}
-			emit(ro, LOG_NOTICE, EVENT_DEPLOY_STARTED, NULL,
-			     "deploying %s ('%s:%s') to service '%s' in cluster '%s' (strategy "
-			     "'%s')",
-			     digest, w->repository, str_of(want, "tag"), t->service, t->cluster,
-			     config_strategy_name(t->strategy));
-			run_step(ro);
-		}
+	if (!all && !(pos = positions(dp, names, n, &n_pos)))
+		all = true;
+	if (all) {
+		for (size_t i = 0; i < cfg->n_watches; i++)
+			reconcile_watch(dp, &cfg->watches[i]);
+	} else {
+		for (size_t i = 0; i < n_pos; i++)
+			reconcile_watch(dp, &cfg->watches[pos[i]]);
 	}
+	free(pos);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 	strmap_free(dirty, NULL);
 }
 
@@ -1906,6 +1971,11 @@ void deployer_free(struct deployer *dp)
 		rollout_free(dp->rollouts); /* the records stay in the state file */
 	strmap_free(dp->said, free);
 	strmap_free(dp->dirty, NULL);
+	for (size_t i = 0; i < dp->n_dirty; i++)
+		free(dp->dirty_names[i]);
+	free(dp->dirty_names);
+	strmap_free(dp->index, NULL);
+	config_free(dp->indexed);
 	strmap_free(dp->creds, free_creds);
 	free(dp);
 }
@@ -1956,8 +2026,27 @@ void deployer_reconcile(struct deployer *dp)
 
 void deployer_reconcile_watch(struct deployer *dp, const char *watch)
 {
-	if (strmap_put(dp->dirty, watch, (void *)1, NULL) < 0)
-		dp->all = true;
+	char *name;
+
+	if (dp->all || strmap_get(dp->dirty, watch)) {
+		kick(dp);
+		return;
+	}
+	if (dp->n_dirty == dp->cap_dirty) {
+		size_t cap = dp->cap_dirty ? 2 * dp->cap_dirty : 16;
+		char **more = realloc(dp->dirty_names, cap * sizeof(*more));
+		if (more) {
+			dp->dirty_names = more;
+			dp->cap_dirty = cap;
+		}
+	}
+	name = dp->n_dirty < dp->cap_dirty ? strdup(watch) : NULL;
+	if (!name || strmap_put(dp->dirty, watch, (void *)1, NULL) < 0) {
+		free(name);
+		dp->all = true; /* without memory, look at everything */
+	} else {
+		dp->dirty_names[dp->n_dirty++] = name;
+	}
 	kick(dp);
 }
 
