@@ -70,7 +70,11 @@ static size_t find(const struct strmap *m, const char *key, uint64_t h)
 
 void *strmap_get(const struct strmap *m, const char *key)
 {
-	size_t i = find(m, key, hash(key));
+	size_t i;
+
+	if (!m)
+		return NULL;
+	i = find(m, key, hash(key));
 
 	return m->slots[i].key ? m->slots[i].value : NULL;
 }

@@ -17,7 +17,7 @@ struct strmap *strmap_new(void);
 /* Frees the map and its keys; free_value (may be NULL) is called on each value. NULL is a no-op. */
 void strmap_free(struct strmap *m, void (*free_value)(void *));
 
-/* The value for key, or NULL. */
+/* The value for key, or NULL (also when m is NULL: no map yet is an empty one). */
 void *strmap_get(const struct strmap *m, const char *key);
 
 /* Sets key to value; *ret_old (if not NULL) gets the value it replaces (NULL if none). Returns 0 or

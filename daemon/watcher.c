@@ -38,7 +38,7 @@ struct group {
 	const char **tags; /* distinct fixed tags */
 	size_t n_tags;
 	bool want_images;
-	struct strmap *digests; /* tag -> digest, from BatchGetImage */
+	struct strmap *digests; /* tag -> digest, made at the first one (strmap_get takes NULL) */
 	struct strmap
 	    *tag_errors; /* tag -> "code: reason" of a per-image failure other than not found */
 	struct image *images;
@@ -46,15 +46,22 @@ struct group {
 	char reply_registry[16]; /* the registryId ECR answered with */
 	size_t *watches;         /* indexes of the cycle's watches on this repository */
 	size_t n_watches;
-	int pending;         /* requests not answered yet */
-	bool batch;          /* asked with BatchGetImage this cycle */
-	size_t tag_failures; /* per-image failures BatchGetImage reported */
-	bool failed;
+	int pending;                /* requests not answered yet */
+	bool batch;                 /* asked with BatchGetImage this cycle */
+	size_t tag_failures;        /* per-image failures BatchGetImage reported */
+	struct group_failure *fail; /* why the repository could not be read this cycle, or NULL */
+};
+
+/* Apart from the group: a thousand repositories read fine carry none of it. */
+struct group_failure {
 	char error[700];
 	char code[128];
 	char operation[32];
 	char request_id[128];
 };
+
+/* What a failure is recorded as when there is no memory for its details. */
+static struct group_failure no_memory = { "out of memory", "OutOfMemory", "", "" };
 
 struct cycle;
 
@@ -64,11 +71,14 @@ enum req_kind {
 	REQ_LIST,   /* a DescribeImages page of every tagged image */
 };
 
+/* A request to make; its parameters are built only when it is sent, so that a cycle's queue of
+ * a thousand repositories holds no JSON. */
 struct req {
 	struct cycle *c;
 	size_t group;
 	enum req_kind kind;
-	cJSON *params;
+	size_t first_tag; /* REQ_LOOKUP and REQ_BATCH: the group's tags from here, up to 100 */
+	char *next_token; /* REQ_LIST: the page after the first */
 	struct aws_call *call;
 	struct req *next;
 };
@@ -112,6 +122,12 @@ static void free_images(struct group *g)
 	free(g->images);
 }
 
+static void req_free(struct req *r)
+{
+	free(r->next_token);
+	free(r);
+}
+
 static void cycle_free(struct cycle *c)
 {
 	if (!c)
@@ -119,14 +135,12 @@ static void cycle_free(struct cycle *c)
 	for (struct req *r = c->running; r;) {
 		struct req *n = r->next;
 		aws_call_cancel(r->call);
-		cJSON_Delete(r->params);
-		free(r);
+		req_free(r);
 		r = n;
 	}
 	for (struct req *r = c->queue; r;) {
 		struct req *n = r->next;
-		cJSON_Delete(r->params);
-		free(r);
+		req_free(r);
 		r = n;
 	}
 	for (size_t i = 0; i < c->n_groups; i++) {
@@ -135,6 +149,8 @@ static void cycle_free(struct cycle *c)
 		free(c->groups[i].watches);
 		strmap_free(c->groups[i].digests, free);
 		strmap_free(c->groups[i].tag_errors, free);
+		if (c->groups[i].fail != &no_memory)
+			free(c->groups[i].fail);
 		free_images(&c->groups[i]);
 	}
 	free(c->groups);
@@ -190,10 +206,7 @@ static int plan(struct cycle *c, struct strmap *index)
 			g->registry_id = w->registry_id;
 			g->region = region;
 			g->repository = w->repository;
-			g->digests = strmap_new();
-			g->tag_errors = strmap_new();
-			if (!g->digests || !g->tag_errors ||
-			    strmap_put(index, key, (void *)(uintptr_t)(c->n_groups + 1), NULL) < 0)
+			if (strmap_put(index, key, (void *)(uintptr_t)(c->n_groups + 1), NULL) < 0)
 				return -ENOMEM;
 			c->n_groups++;
 		}
@@ -236,20 +249,21 @@ static cJSON *base_params(const struct group *g)
 	return p;
 }
 
-static int enqueue(struct cycle *c, size_t group, enum req_kind kind, cJSON *params)
+/* Queues a request; the next token (REQ_LIST) is copied. Returns 0 or -ENOMEM. */
+static int enqueue(struct cycle *c, size_t group, enum req_kind kind, size_t first_tag,
+		   const char *next_token)
 {
 	struct req *r = calloc(1, sizeof(*r));
 
-	if (!r || !params) {
+	if (!r || (next_token && !(r->next_token = strdup(next_token)))) {
 		free(r);
-		cJSON_Delete(params);
 		return -ENOMEM;
 	}
 	r->c = c;
 	r->group = group;
 	r->kind = kind;
+	r->first_tag = first_tag;
 	c->groups[group].pending++;
-	r->params = params;
 	r->next = c->queue;
 	c->queue = r;
 	return 0;
@@ -268,6 +282,39 @@ static void accept_media(cJSON *p)
 			      cJSON_CreateStringArray(media, sizeof(media) / sizeof(media[0])));
 }
 
+/* The request's parameters, or NULL without memory. */
+static cJSON *req_params(const struct req *r)
+{
+	const struct group *g = &r->c->groups[r->group];
+	cJSON *p = base_params(g), *sub;
+
+	if (!p)
+		return NULL;
+	if (r->kind == REQ_LIST) {
+		sub = cJSON_AddObjectToObject(p, "filter");
+		if (!sub || !cJSON_AddStringToObject(sub, "tagStatus", "TAGGED") ||
+		    !cJSON_AddNumberToObject(p, "maxResults", IMAGES_PER_PAGE) ||
+		    (r->next_token && !cJSON_AddStringToObject(p, "nextToken", r->next_token)))
+			goto fail;
+		return p;
+	}
+	sub = cJSON_AddArrayToObject(p, "imageIds");
+	if (!sub)
+		goto fail;
+	for (size_t k = r->first_tag; k < g->n_tags && k < r->first_tag + TAGS_PER_CALL; k++) {
+		cJSON *id = cJSON_CreateObject();
+		cJSON_AddItemToArray(sub, id);
+		if (!id || !cJSON_AddStringToObject(id, "imageTag", g->tags[k]))
+			goto fail;
+	}
+	if (r->kind == REQ_BATCH)
+		accept_media(p);
+	return p;
+fail:
+	cJSON_Delete(p);
+	return NULL;
+}
+
 /*
  * Fixed tags are looked up with DescribeImages, which answers digests without manifests (a
  * fraction of BatchGetImage's reply) but fails whole when one tag is missing. A repository with a
@@ -281,34 +328,12 @@ static int enqueue_all(struct cycle *c)
 		bool batch = strmap_get(c->w->batch_repos, g->key) != NULL;
 
 		for (size_t t = 0; t < g->n_tags; t += TAGS_PER_CALL) {
-			cJSON *p = base_params(g), *ids = cJSON_CreateArray();
-			if (!p || !ids) {
-				cJSON_Delete(p);
-				cJSON_Delete(ids);
-				return -ENOMEM;
-			}
-			for (size_t k = t; k < g->n_tags && k < t + TAGS_PER_CALL; k++) {
-				cJSON *id = cJSON_CreateObject();
-				cJSON_AddStringToObject(id, "imageTag", g->tags[k]);
-				cJSON_AddItemToArray(ids, id);
-			}
-			cJSON_AddItemToObject(p, "imageIds", ids);
-			if (batch)
-				accept_media(p);
-			if (enqueue(c, i, batch ? REQ_BATCH : REQ_LOOKUP, p) < 0)
+			if (enqueue(c, i, batch ? REQ_BATCH : REQ_LOOKUP, t, NULL) < 0)
 				return -ENOMEM;
 			c->minimum++;
 		}
 		if (g->want_images) {
-			cJSON *p = base_params(g), *f = cJSON_CreateObject();
-			if (p && f) {
-				cJSON_AddStringToObject(f, "tagStatus", "TAGGED");
-				cJSON_AddItemToObject(p, "filter", f);
-				cJSON_AddNumberToObject(p, "maxResults", IMAGES_PER_PAGE);
-			} else {
-				cJSON_Delete(f);
-			}
-			if (enqueue(c, i, REQ_LIST, p) < 0)
+			if (enqueue(c, i, REQ_LIST, 0, NULL) < 0)
 				return -ENOMEM;
 			c->minimum++; /* the first page; more are added as they are found */
 		}
@@ -320,13 +345,49 @@ static void pump(struct cycle *c);
 static void cycle_done(struct cycle *c);
 static void group_done(struct cycle *c, size_t gi);
 
+/* Records why the group could not be read (the first reason wins); NULL when it has one. */
+static struct group_failure *group_failed(struct group *g)
+{
+	if (g->fail)
+		return NULL;
+	g->fail = calloc(1, sizeof(*g->fail));
+	if (!g->fail)
+		g->fail = &no_memory;
+	return g->fail == &no_memory ? NULL : g->fail;
+}
+
 static void group_fail(struct group *g, const struct aws_result *res, const char *operation)
 {
-	g->failed = true;
-	snprintf(g->code, sizeof(g->code), "%s", res->err.code);
-	snprintf(g->operation, sizeof(g->operation), "%s", operation);
-	snprintf(g->request_id, sizeof(g->request_id), "%s", res->err.request_id);
-	snprintf(g->error, sizeof(g->error), "%s: %s", res->err.code, res->err.message);
+	struct group_failure *f = group_failed(g);
+
+	if (!f)
+		return;
+	snprintf(f->code, sizeof(f->code), "%s", res->err.code);
+	snprintf(f->operation, sizeof(f->operation), "%s", operation);
+	snprintf(f->request_id, sizeof(f->request_id), "%s", res->err.request_id);
+	snprintf(f->error, sizeof(f->error), "%s: %s", res->err.code, res->err.message);
+}
+
+static void group_fail_text(struct group *g, const char *code, const char *operation,
+			    const char *why)
+{
+	struct group_failure *f = g->fail;
+
+	snprintf(f->code, sizeof(f->code), "%s", code);
+	snprintf(f->operation, sizeof(f->operation), "%s", operation);
+	snprintf(f->error, sizeof(f->error), "%s", why);
+}
+
+/* Sets key in *m, made at the first use; the value is freed when it cannot be kept. */
+static void put_owned(struct strmap **m, const char *key, char *value)
+{
+	void *old = NULL;
+
+	if (value && (*m || (*m = strmap_new())) && strmap_put(*m, key, value, &old) == 0) {
+		free(old);
+		return;
+	}
+	free(value);
 }
 
 static void take_registry(struct group *g, const cJSON *item)
@@ -346,16 +407,11 @@ static void take_batch(struct group *g, const cJSON *body)
 		const cJSON *id = cJSON_GetObjectItem(img, "imageId");
 		const char *tag = cJSON_GetStringValue(cJSON_GetObjectItem(id, "imageTag"));
 		const char *digest = cJSON_GetStringValue(cJSON_GetObjectItem(id, "imageDigest"));
-		void *old = NULL;
-		char *copy;
 
 		if (!tag || !digest || strncmp(digest, "sha256:", 7))
 			continue;
 		take_registry(g, img);
-		copy = strdup(digest);
-		if (copy && strmap_put(g->digests, tag, copy, &old) < 0)
-			free(copy);
-		free(old);
+		put_owned(&g->digests, tag, strdup(digest));
 	}
 	cJSON_ArrayForEach(f, cJSON_GetObjectItem(body, "failures"))
 	{
@@ -365,7 +421,6 @@ static void take_batch(struct group *g, const cJSON *body)
 		    cJSON_GetObjectItem(cJSON_GetObjectItem(f, "imageId"), "imageTag"));
 		const char *reason = cJSON_GetStringValue(cJSON_GetObjectItem(f, "failureReason"));
 		char *text;
-		void *old = NULL;
 		size_t n;
 
 		g->tag_failures++;
@@ -376,9 +431,7 @@ static void take_batch(struct group *g, const cJSON *body)
 		if (!text)
 			continue;
 		snprintf(text, n, "%s: %s", code, reason ? reason : "");
-		if (strmap_put(g->tag_errors, tag, text, &old) < 0)
-			free(text);
-		free(old);
+		put_owned(&g->tag_errors, tag, text);
 	}
 }
 
@@ -394,14 +447,8 @@ static void take_lookup(struct group *g, const cJSON *body)
 		take_registry(g, d);
 		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "imageTags"))
 		{
-			char *copy;
-			void *old = NULL;
-			if (!cJSON_IsString(t))
-				continue;
-			copy = strdup(digest);
-			if (copy && strmap_put(g->digests, t->valuestring, copy, &old) < 0)
-				free(copy);
-			free(old);
+			if (cJSON_IsString(t))
+				put_owned(&g->digests, t->valuestring, strdup(digest));
 		}
 	}
 }
@@ -459,30 +506,21 @@ static void on_reply(struct aws_result *res, void *userdata)
 	c->in_flight--;
 	if (!res->ok && r->kind == REQ_LOOKUP && !strcmp(res->err.code, "ImageNotFoundException")) {
 		/* A tag is missing: ask again with BatchGetImage, which says which. */
-		cJSON *p = r->params;
-		r->params = NULL;
-		accept_media(p);
 		strmap_put(c->w->batch_repos, g->key, (void *)1, NULL);
-		enqueue(c, r->group, REQ_BATCH, p);
+		if (enqueue(c, r->group, REQ_BATCH, r->first_tag, NULL) < 0 && group_failed(g))
+			group_fail_text(g, "OutOfMemory", "BatchGetImage",
+					"out of memory while asking again");
 	} else if (!res->ok) {
 		group_fail(g, res, operation_of(r->kind));
 	} else if (r->kind == REQ_LIST) {
 		const char *next =
 		    cJSON_GetStringValue(cJSON_GetObjectItem(res->body, "nextToken"));
 		take_images(g, res->body);
-		if (next) {
-			cJSON *p = base_params(g), *f = cJSON_CreateObject();
-			if (p && f) {
-				cJSON_AddStringToObject(f, "tagStatus", "TAGGED");
-				cJSON_AddItemToObject(p, "filter", f);
-				cJSON_AddNumberToObject(p, "maxResults", IMAGES_PER_PAGE);
-				cJSON_AddStringToObject(p, "nextToken", next);
-			} else {
-				cJSON_Delete(f);
-			}
-			if (enqueue(c, r->group, REQ_LIST, p) == 0)
-				c->minimum++;
-		}
+		if (next && enqueue(c, r->group, REQ_LIST, 0, next) == 0)
+			c->minimum++;
+		else if (next && group_failed(g))
+			group_fail_text(g, "OutOfMemory", "DescribeImages",
+					"out of memory while asking for the next page");
 	} else if (r->kind == REQ_BATCH) {
 		g->batch = true;
 		take_batch(g, res->body);
@@ -490,8 +528,7 @@ static void on_reply(struct aws_result *res, void *userdata)
 		take_lookup(g, res->body);
 	}
 	size_t gi = r->group;
-	cJSON_Delete(r->params);
-	free(r);
+	req_free(r);
 	if (--g->pending == 0)
 		group_done(c, gi);
 	pump(c);
@@ -507,19 +544,26 @@ static void pump(struct cycle *c)
 		struct group *g = &c->groups[r->group];
 		struct aws_call_spec spec = { .service = &aws_ecr,
 					      .operation = operation_of(r->kind),
-					      .params = r->params,
 					      .region = g->region };
+		cJSON *params = NULL;
+		int started = -1;
 		c->queue = r->next;
-		if (g->failed || aws_call(c->w->d->aws, &spec, on_reply, r, &r->call) < 0) {
-			if (!g->failed) {
-				g->failed = true;
-				snprintf(g->code, sizeof(g->code), "EndpointError");
-				snprintf(g->error, sizeof(g->error),
-					 "no ECR endpoint for region '%s'", g->region);
+		if (!g->fail && !(params = req_params(r)) && group_failed(g))
+			group_fail_text(g, "OutOfMemory", operation_of(r->kind),
+					"out of memory while building the request");
+		spec.params = params;
+		if (!g->fail)
+			started = aws_call(c->w->d->aws, &spec, on_reply, r, &r->call);
+		cJSON_Delete(params); /* aws_call() keeps the request's text */
+		if (started < 0) {
+			if (!g->fail && group_failed(g)) {
+				char why[128];
+				snprintf(why, sizeof(why), "no ECR endpoint for region '%s'",
+					 g->region);
+				group_fail_text(g, "EndpointError", operation_of(r->kind), why);
 			}
 			size_t gi = r->group;
-			cJSON_Delete(r->params);
-			free(r);
+			req_free(r);
 			if (--g->pending == 0)
 				group_done(c, gi);
 			continue;
@@ -662,7 +706,7 @@ static void want(struct watcher *wt, const struct config_watch *w, const struct 
  * repository, so it is reported once for all of them. */
 static const char *failure_key(const struct group *g)
 {
-	return g->failed && !strcmp(g->code, "CredentialsError") ? "(credentials)" : g->key;
+	return g->fail && !strcmp(g->fail->code, "CredentialsError") ? "(credentials)" : g->key;
 }
 
 static void report_group(struct watcher *wt, struct strmap *errors_next, const struct group *g)
@@ -670,9 +714,10 @@ static void report_group(struct watcher *wt, struct strmap *errors_next, const s
 	const char *key = failure_key(g);
 	const char *prev = strmap_get(wt->group_errors, key);
 	const char *prev_creds = strmap_get(wt->group_errors, "(credentials)");
+	const struct group_failure *f = g->fail;
 	char secs[32];
 
-	if (!g->failed) {
+	if (!f) {
 		if (prev && !strmap_get(errors_next, "(recovered)")) /* said per repository */
 			log_at(LOG_NOTICE, NULL, LOG_FIELDS({ "ECR_REPOSITORY", g->repository }),
 			       "polling '%s' works again", g->repository);
@@ -684,27 +729,27 @@ static void report_group(struct watcher *wt, struct strmap *errors_next, const s
 	}
 	if (strmap_get(errors_next, key))
 		return; /* this cycle's report was made by another repository */
-	char *copy = strdup(g->code);
+	char *copy = strdup(f->code);
 	if (!copy || strmap_put(errors_next, key, copy, NULL) < 0) {
 		free(copy);
 		return;
 	}
-	if (prev && !strcmp(prev, g->code))
+	if (prev && !strcmp(prev, f->code))
 		return; /* reported when it started */
 	snprintf(secs, sizeof(secs), "%llu",
 		 (unsigned long long)(wt->d->cfg->poll_interval_ms / 1000));
 	if (key != g->key)
 		log_at(LOG_ERR, EVENT_POLL_FAILED,
-		       LOG_FIELDS({ "AWS_OPERATION", g->operation }, { "AWS_ERROR_CODE", g->code }),
+		       LOG_FIELDS({ "AWS_OPERATION", f->operation }, { "AWS_ERROR_CODE", f->code }),
 		       "polling failed: no usable AWS credentials: %s; trying again in %ss",
-		       g->error, secs);
+		       f->error, secs);
 	else
 		log_at(LOG_ERR, EVENT_POLL_FAILED,
 		       LOG_FIELDS({ "ECR_REPOSITORY", g->repository },
-				  { "AWS_OPERATION", g->operation }, { "AWS_ERROR_CODE", g->code },
-				  { "AWS_REQUEST_ID", *g->request_id ? g->request_id : NULL },
+				  { "AWS_OPERATION", f->operation }, { "AWS_ERROR_CODE", f->code },
+				  { "AWS_REQUEST_ID", *f->request_id ? f->request_id : NULL },
 				  { "ECR_REGION", g->region }),
-		       "polling '%s' failed: %s; trying again in %ss", g->repository, g->error,
+		       "polling '%s' failed: %s; trying again in %ss", g->repository, f->error,
 		       secs);
 }
 
@@ -760,7 +805,7 @@ static void group_done(struct cycle *c, size_t gi)
 		size_t i = g->watches[k];
 		const struct config_watch *w = &c->cfg->watches[i];
 		bool pick = w->rule == TAG_GLOB || w->rule == TAG_SEMVER;
-		if (g->failed) {
+		if (g->fail) {
 			/* Nothing new can be said; what was missing stays reported. */
 			for (size_t t = 0; t < (pick ? 1 : w->n_tags); t++) {
 				char mkey[512];
@@ -806,7 +851,7 @@ static void cycle_done(struct cycle *c)
 
 	for (size_t i = 0; i < c->n_groups; i++) {
 		const struct group *g = &c->groups[i];
-		if (g->batch && !g->failed && !g->tag_failures)
+		if (g->batch && !g->fail && !g->tag_failures)
 			strmap_put(wt->batch_repos, g->key, NULL, NULL); /* every tag is back */
 	}
 	if (c->missing_next && c->errors_next) {
@@ -821,7 +866,7 @@ static void cycle_done(struct cycle *c)
 	wt->cycles++;
 	wt->failing = 0;
 	for (size_t i = 0; i < c->n_groups; i++)
-		wt->failing += c->groups[i].failed;
+		wt->failing += (c->groups[i].fail != NULL);
 	deployer_reconcile(wt->d->deployer);
 	log_at(LOG_DEBUG, NULL, NULL,
 	       "poll cycle: %zu watches, %zu repositories, %ld requests (minimum %ld)",
@@ -833,7 +878,7 @@ static void cycle_done(struct cycle *c)
 		struct tm tm;
 		for (size_t i = 0; i < c->n_groups; i++) {
 			tags += c->groups[i].n_tags + (c->groups[i].want_images ? 1 : 0);
-			failing += c->groups[i].failed;
+			failing += (c->groups[i].fail != NULL);
 		}
 		localtime_r(&now, &tm);
 		strftime(when, sizeof(when), "%H:%M:%S", &tm);
