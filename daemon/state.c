@@ -145,34 +145,116 @@ static char *keep_aside(const char *path)
 }
 
 /* Writes text to path atomically: a temporary file, fsync, rename, fsync of dir. */
-static int write_atomic(const char *dir, const char *path, const char *text, size_t len, char *why,
-			size_t why_len)
+/* Buffered writes to a file; the first error sticks and later writes are dropped. */
+struct sink {
+	int fd;
+	int err;
+	size_t n;
+	char buf[16384];
+};
+
+static void sink_flush(struct sink *k)
+{
+	size_t off = 0;
+
+	while (!k->err && off < k->n) {
+		ssize_t w = write(k->fd, k->buf + off, k->n - off);
+		if (w < 0 && errno != EINTR)
+			k->err = -errno;
+		else if (w > 0)
+			off += (size_t)w;
+	}
+	k->n = 0;
+}
+
+static void sink_put(struct sink *k, const char *p, size_t len)
+{
+	while (!k->err && len) {
+		size_t m = sizeof(k->buf) - k->n < len ? sizeof(k->buf) - k->n : len;
+		memcpy(k->buf + k->n, p, m);
+		k->n += m;
+		p += m;
+		len -= m;
+		if (k->n == sizeof(k->buf))
+			sink_flush(k);
+	}
+}
+
+static void sink_json(struct sink *k, const cJSON *item)
+{
+	char *text = k->err ? NULL : cJSON_PrintUnformatted(item);
+
+	if (!text) {
+		if (!k->err)
+			k->err = -ENOMEM;
+		return;
+	}
+	sink_put(k, text, strlen(text));
+	free(text);
+}
+
+/*
+ * Object o member by member, and the members of its object member named inner (if any) one by
+ * one too: the text of the state is never held whole, only that of one watch at a time.
+ */
+static void sink_object(struct sink *k, const cJSON *o, const char *inner)
+{
+	const cJSON *m;
+	bool first = true;
+
+	sink_put(k, "{", 1);
+	cJSON_ArrayForEach(m, o)
+	{
+		cJSON *key = cJSON_CreateString(m->string);
+		if (!first)
+			sink_put(k, ",", 1);
+		first = false;
+		if (!key && !k->err)
+			k->err = -ENOMEM;
+		sink_json(k, key);
+		cJSON_Delete(key);
+		sink_put(k, ":", 1);
+		if (inner && cJSON_IsObject(m) && !strcmp(m->string, inner))
+			sink_object(k, m, NULL);
+		else
+			sink_json(k, m);
+	}
+	sink_put(k, "}", 1);
+}
+
+/*
+ * Writes path atomically from o (see sink_object): a temporary file, fsync, rename, fsync of the
+ * directory, so that a crash at any moment leaves the old file or the new one.
+ */
+static int write_atomic(const char *dir, const char *path, const cJSON *o, const char *inner,
+			char *why, size_t why_len)
 {
 	char tmp[4200];
-	size_t off = 0;
-	int fd, dfd, r = 0;
+	struct sink *k = malloc(sizeof(*k));
+	int dfd, r = 0;
 
+	if (!k) {
+		snprintf(why, why_len, "out of memory while writing '%s'", path);
+		return -ENOMEM;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	k->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (k->fd < 0) {
 		r = -errno;
 		snprintf(why, why_len, "cannot create '%s': %s", tmp, strerror(errno));
+		free(k);
 		return r;
 	}
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			break;
-		}
-		off += (size_t)n;
-	}
-	if (r == 0 && fsync(fd) < 0)
+	k->err = 0;
+	k->n = 0;
+	sink_object(k, o, inner);
+	sink_flush(k);
+	r = k->err;
+	if (r == 0 && fsync(k->fd) < 0)
 		r = -errno;
-	if (close(fd) < 0 && r == 0)
+	if (close(k->fd) < 0 && r == 0)
 		r = -errno;
+	free(k);
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -610,7 +692,7 @@ static void rollout_path(const struct state *s, const char *watch, const char *t
 int state_rollout_save(struct state *s, const char *watch, const char *tkey, char *why,
 		       size_t why_len)
 {
-	char *key = rollout_key(watch, tkey), path[4400], *text;
+	char *key = rollout_key(watch, tkey), path[4400];
 	cJSON *f = key ? cJSON_GetObjectItemCaseSensitive(s->rollouts, key) : NULL;
 	int r;
 
@@ -624,16 +706,8 @@ int state_rollout_save(struct state *s, const char *watch, const char *tkey, cha
 		snprintf(why, why_len, "cannot create '%s': %s", s->rdir, strerror(errno));
 		return r;
 	}
-	text = cJSON_PrintUnformatted(f);
-	if (!text) {
-		snprintf(why, why_len, "out of memory while writing a rollout of watch '%s'",
-			 watch);
-		return -ENOMEM;
-	}
 	rollout_path(s, watch, tkey, path, sizeof(path));
-	r = write_atomic(s->rdir, path, text, strlen(text), why, why_len);
-	free(text);
-	return r;
+	return write_atomic(s->rdir, path, f, NULL, why, why_len);
 }
 
 int state_rollout_remove(struct state *s, const char *watch, const char *tkey, char *why,
@@ -682,7 +756,6 @@ int state_save(struct state *s, char *why, size_t why_len)
 	char when[32];
 	time_t now = time(NULL);
 	struct tm tm;
-	char *text;
 	int r;
 
 	if (!s->dirty)
@@ -691,13 +764,7 @@ int state_save(struct state *s, char *why, size_t why_len)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cJSON_DeleteItemFromObject(s->root, "written_at");
 	cJSON_AddStringToObject(s->root, "written_at", when);
-	text = cJSON_PrintUnformatted(s->root);
-	if (!text) {
-		snprintf(why, why_len, "out of memory while writing '%s'", s->path);
-		return -ENOMEM;
-	}
-	r = write_atomic(s->dir, s->path, text, strlen(text), why, why_len);
-	free(text);
+	r = write_atomic(s->dir, s->path, s->root, "watches", why, why_len);
 	if (r == 0)
 		s->dirty = false;
 	return r;

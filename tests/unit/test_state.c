@@ -94,6 +94,55 @@ TEST(state_round_trip)
 	rm_rf(dir);
 }
 
+/* The state is written a watch at a time through a 16 KiB buffer: a state many times that size,
+ * with names JSON must escape, reads back whole, and the file is the document's exact text. */
+TEST(state_large_and_escaped_round_trip)
+{
+	char *dir = tmpdir(), why[256], path[128], name[64], tag[32];
+	struct state *s = NULL;
+	const int watches = 300, tags = 10;
+
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	for (int w = 0; w < watches; w++) {
+		snprintf(name, sizeof(name), "w%03d \"q\" \\ \t \xc3\xa9", w);
+		for (int t = 0; t < tags; t++) {
+			snprintf(tag, sizeof(tag), "t%d", t);
+			CHECK_INT(state_set_seen(s, name, tag, (w + t) % 2 ? D1 : D2, NULL), 0);
+		}
+		CHECK_INT(state_set_want(s, name, "t0", D1, "123456789012.dkr.ecr/x"), 0);
+	}
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	state_free(s);
+
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	FILE *f = fopen(path, "r");
+	static char text[1 << 20];
+	size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	text[n] = '\0';
+	CHECK(n > 4 * 16384);
+	cJSON *doc = cJSON_Parse(text);
+	char *again = doc ? cJSON_PrintUnformatted(doc) : NULL;
+	CHECK(again && !strcmp(again, text));
+	free(again);
+	cJSON_Delete(doc);
+
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	for (int w = 0; s && w < watches; w++) {
+		snprintf(name, sizeof(name), "w%03d \"q\" \\ \t \xc3\xa9", w);
+		for (int t = 0; t < tags; t++) {
+			snprintf(tag, sizeof(tag), "t%d", t);
+			CHECK_STR(state_seen(s, name, tag), (w + t) % 2 ? D1 : D2);
+		}
+		CHECK(state_want(s, name) != NULL);
+	}
+	state_free(s);
+	rm_rf(dir);
+}
+
 TEST(state_unusable_files_are_kept_aside)
 {
 	static const char *const bad[] = {
