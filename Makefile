@@ -55,7 +55,7 @@ UNIT_OBJ   := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 
 BIN  := $(B)/ecr-deployd
 UNIT := $(B)/unit-tests
-TOOLS := $(B)/awscall $(B)/fuzz-replay
+TOOLS := $(B)/awscall $(B)/fuzz-replay $(B)/httpfloor
 
 GIT_REV := $(shell [ "$$(git -C . rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
 		git describe --always --dirty --abbrev=12 2>/dev/null)
@@ -105,6 +105,9 @@ $(UNIT_OBJ): CPPFLAGS += -Itests/unit -Idaemon
 $(B)/awscall: $(B)/obj/tests/tools/awscall.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+$(B)/httpfloor: $(B)/obj/tests/bench/httpfloor.o $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 $(B)/fuzz-replay: $(B)/obj/tests/fuzz/replay.o $(B)/obj/tests/fuzz/fuzz_config.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
@@ -140,7 +143,7 @@ demo: deps
 
 # Figures at scale against the simulator (minutes); prints, asserts nothing.
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN)
+	@$(MAKE) --no-print-directory $(BIN) $(B)/httpfloor
 	@B=$(B) $(PYTHON) tests/bench/bench.py
 
 # The configuration is installed only where none exists: an operator's rules are never replaced

@@ -24,6 +24,7 @@ from harness import SIM_KEY, Context, Sim, wait_for  # noqa: E402
 
 REPOS, TAGS = int(os.environ.get("BENCH_REPOS", 1000)), int(os.environ.get("BENCH_TAGS", 10))
 CYCLES = 3  # cycles with pushes
+QUIET = int(os.environ.get("BENCH_QUIET", 3))  # cycles without, measured first
 B = os.environ.get("B", "build")
 CLK = os.sysconf("SC_CLK_TCK")
 
@@ -59,6 +60,30 @@ def boto3_cycle_cpu(sim):
             deployed[(r, t)] = now.get(t)
         del moved
     return time.process_time() - t0
+
+
+def http_floor(ctx, sim, requests):
+    """CPU of the HTTP layer alone (libcurl multi on libev, loopback TCP): the daemon's DescribeImages
+    of one repository's 10 tags, signed once here, sent `requests` times by tests/bench/httpfloor
+    with the daemon's 64 in flight. Returns (cpu_s, rss_kb)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    import subprocess
+
+    body = json.dumps({"repositoryName": "r0000", "imageIds": [{"imageTag": "t%d" % t} for t in range(TAGS)]})
+    req = AWSRequest(method="POST", url=sim.url + "/", data=body, headers={
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.DescribeImages"})
+    SigV4Auth(Credentials(*SIM_KEY[:2]), "ecr", "us-east-1").add_auth(req)
+    headers = ctx.write("floor.headers", "".join("%s: %s\n" % kv for kv in req.headers.items()))
+    body_file = ctx.write("floor.body", body)
+    out = subprocess.run([os.path.join(ROOT, B, "httpfloor"), sim.url + "/", str(requests), "64", headers,
+                          body_file], capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise SystemExit("bench: httpfloor failed: %s %s" % (out.stdout, out.stderr))
+    f = dict(kv.split("=") for kv in out.stdout.split(": ", 1)[1].split())
+    return float(f["cpu_s"]), int(f["rss_kb"])
 
 
 def pct(values, p):
@@ -116,6 +141,16 @@ def main():
         # each); wait until that is over before measuring.
         wait_for(lambda: d.read_stderr().count("already runs") >= REPOS, 300, "every service inspected")
         new_text()
+        # Quiet cycles first: nothing is pushed, so each is exactly the reconcile pass the boto3
+        # script makes (read every watched tag, compare, deploy nothing).
+        wait_for(lambda: cycle_lines(new_text()), 30, "a cycle boundary")
+        cpu0 = cpu_seconds(d.pid)
+        quiet = []
+        while len(quiet) < QUIET:
+            quiet += cycle_lines(new_text())
+            time.sleep(0.05)
+        cpu_quiet = (cpu_seconds(d.pid) - cpu0) / len(quiet)
+        rss_quiet = peak_rss_kb(d.pid)
         # Pushes to distinct repositories at random moments over several cycles; each is timed until
         # the simulator records the UpdateService of its service.
         pushes, cycles = {}, []
@@ -149,17 +184,24 @@ def main():
         minimum = int(m.split("(minimum ")[1].rstrip(")"))
         rss = peak_rss_kb(d.pid)
         boto = boto3_cycle_cpu(sim)
+        d.stop()
+        floor_cpu, floor_rss = http_floor(ctx, sim, requests)
         lat = [(updated[s] - pushes[s]) * 1000 for s in pushes]
         print("bench: requests per cycle %d (API minimum %d = %d repositories x ceil(%d/100))"
               % (requests, minimum, REPOS, TAGS))
-        print("bench: ecr-deployd CPU %.4fs per cycle over %d cycles (%d deploys among them); boto3 %.3fs for "
-              "the same reconcile pass" % (cpu_cycle, len(cycles), len(pushes), boto))
-        print("bench: ecr-deployd peak RSS %d kB" % rss)
+        print("bench: ecr-deployd CPU %.4fs per quiet cycle over %d cycles; boto3 %.3fs for the same reconcile "
+              "pass" % (cpu_quiet, len(quiet), boto))
+        print("bench: ecr-deployd CPU %.4fs per cycle over %d cycles with %d deploys among them"
+              % (cpu_cycle, len(cycles), len(pushes)))
+        print("bench: ecr-deployd peak RSS %d kB after the quiet cycles, %d kB after the deploys" % (rss_quiet, rss))
+        print("bench: HTTP layer alone (libcurl multi + libev + loopback TCP, nothing signed, parsed or "
+              "decided): %.4fs CPU for %d requests, peak RSS %d kB; the best ratio to boto3 it leaves is %.1f"
+              % (floor_cpu, requests, floor_rss, boto / floor_cpu if floor_cpu else 0))
         print("bench: push -> UpdateService over %d pushes: p50 %.0f ms, p99 %.0f ms (poll interval 10 s)"
               % (len(lat), pct(lat, 50), pct(lat, 99)))
         print("bench: requests_per_cycle=%d minimum=%d cpu_s_per_cycle=%.4f boto3_cpu_s_per_cycle=%.4f "
               "cpu_ratio=%.1f rss_kb=%d latency_p50_ms=%.0f latency_p99_ms=%.0f"
-              % (requests, minimum, cpu_cycle, boto, boto / cpu_cycle if cpu_cycle else 0, rss,
+              % (requests, minimum, cpu_quiet, boto, boto / cpu_quiet if cpu_quiet else 0, rss,
                  pct(lat, 50), pct(lat, 99)))
         return 0
     finally:
