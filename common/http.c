@@ -20,7 +20,8 @@
 #define DEFAULT_MAX_HOST_CONNECTIONS 16
 #define DEFAULT_MAX_RESPONSE         (16u * 1024 * 1024)
 #define MAX_HEADERS                  200
-#define SPARE_HANDLES                64 /* finished easy handles kept for reuse */
+#define SPARE_HANDLES                64          /* finished easy handles kept for reuse */
+#define SPARE_BODY_MAX               (64 * 1024) /* larger reply buffers are not kept */
 
 struct sock_watch {
 	struct ev_io io;
@@ -53,6 +54,7 @@ struct http_client {
 	struct http_request *requests;
 	struct sock_watch *watches;
 	CURL *spare[SPARE_HANDLES];
+	struct strbuf spare_body[SPARE_HANDLES]; /* the body buffer each spare handle had */
 	int n_spare;
 	int in_flight;
 	long connections;
@@ -83,9 +85,17 @@ static void request_free(struct http_request *r)
 		return;
 	if (r->easy) {
 		struct http_client *c = r->client;
-		/* Reset and keep it: setting up an easy handle costs more than the request. */
+		/* Reset and keep it: setting up an easy handle costs more than the request. Its
+		 * body buffer stays with it (wiped), so that a reply costs no allocation of a
+		 * size that makes malloc reshuffle its free lists. */
 		if (c && c->n_spare < SPARE_HANDLES) {
 			curl_easy_reset(r->easy);
+			if (r->resp.body.buf)
+				explicit_bzero(r->resp.body.buf, r->resp.body.len);
+			if (r->resp.body.cap > SPARE_BODY_MAX)
+				strbuf_done(&r->resp.body);
+			c->spare_body[c->n_spare] = r->resp.body;
+			r->resp.body.buf = NULL;
 			c->spare[c->n_spare++] = r->easy;
 		} else {
 			curl_easy_cleanup(r->easy);
@@ -387,8 +397,10 @@ void http_client_free(struct http_client *c)
 		return;
 	while (c->requests)
 		http_cancel(c->requests);
-	while (c->n_spare)
+	while (c->n_spare) {
 		curl_easy_cleanup(c->spare[--c->n_spare]);
+		strbuf_done(&c->spare_body[c->n_spare]);
+	}
 	if (c->multi)
 		curl_multi_cleanup(c->multi);
 	while (c->watches)
@@ -420,7 +432,14 @@ int http_submit(struct http_client *c, const struct http_request_spec *spec, htt
 	r->done = done;
 	r->userdata = userdata;
 	strbuf_init(&r->resp.body, c->max_response);
-	r->easy = e = c->n_spare ? c->spare[--c->n_spare] : curl_easy_init();
+	if (c->n_spare) {
+		r->easy = e = c->spare[--c->n_spare];
+		r->resp.body.buf = c->spare_body[c->n_spare].buf;
+		r->resp.body.cap = c->spare_body[c->n_spare].cap;
+		strbuf_reset(&r->resp.body);
+	} else {
+		r->easy = e = curl_easy_init();
+	}
 	if (!e)
 		goto nomem;
 	/* No "Expect: 100-continue" round trip on larger bodies. */
