@@ -342,6 +342,8 @@ static struct rollout *rollout_new(struct deployer *dp, const char *watch, const
 		r->events_after = N(r, "started_at") + (double)aws_clock_skew(dp->d->aws) - 1.0;
 	r->next = dp->rollouts;
 	dp->rollouts = r;
+	if (!ev_is_active(&dp->tick)) /* it runs only while there are rollouts */
+		ev_timer_start(dp->d->loop, &dp->tick);
 	if (!inspect)
 		dp->deploying++;
 	else
@@ -947,6 +949,8 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, int revents)
 		}
 	}
 	track_due(dp);
+	if (!dp->rollouts) /* an idle daemon does not wake four times a second */
+		ev_timer_stop(loop, &dp->tick);
 }
 
 /* ---- the steps ----------------------------------------------------------- */
@@ -1948,7 +1952,6 @@ struct deployer *deployer_new(struct daemon *d)
 	}
 	ev_timer_init(&dp->tick, on_tick, TICK_S, TICK_S);
 	dp->tick.data = dp;
-	ev_timer_start(d->loop, &dp->tick);
 	ev_timer_init(&dp->kick, on_kick, 0.0, 0.0);
 	dp->kick.data = dp;
 	return dp;

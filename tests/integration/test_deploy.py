@@ -9,7 +9,7 @@ import os
 import signal
 import time
 
-from harness import Sim, check, check_eq, daemon_path, wait_for
+from harness import Failure, Sim, check, check_eq, daemon_path, wait_for
 from test_daemon import daemon_env, lines_with, write_config
 
 ACCT = "123456789012"
@@ -643,3 +643,29 @@ def test_a_cross_account_target_deploys_with_the_assumed_role(ctx):
     done = lines_with(p, DEPLOY_COMPLETED)[0]
     check("TASK_DEFINITION=arn:aws:ecs:us-east-1:%s:task-definition/web:2" % other in done, done)
     check(new in done, done)
+
+
+def context_switches(pid):
+    """Voluntary context switches of pid: one each time its event loop sleeps and wakes."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+    raise Failure("no voluntary_ctxt_switches for %d" % pid)
+
+
+def test_an_idle_daemon_sleeps_between_polls(ctx):
+    """Rollouts are ticked four times a second while there are any; with none left, nothing wakes
+    the daemon until the next poll."""
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [{"name": "web", "repository": "team/web", "tag": "prod", "targets": [target("web")]}],
+              poll_interval="1h", log_level="info")
+    settle_first_start(p)
+    sim.push("team/web", "prod", seed="v2")
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED")
+    time.sleep(1.0)  # the tick notices there is nothing left
+    before = context_switches(p.pid)
+    time.sleep(3.0)
+    woke = context_switches(p.pid) - before
+    check(woke <= 2, "an idle daemon woke %d times in 3 s (a 0.25 s tick would be 12)" % woke)
