@@ -623,7 +623,7 @@ static void failed_before_change(struct rollout *r, const struct aws_result *res
 		snprintf(reason, sizeof(reason), "%s refused: %s: %s", res->operation,
 			 res->err.code, res->err.message);
 	else
-		snprintf(reason, sizeof(reason), "%s", what);
+		snprintf(reason, sizeof(reason), "%s", what ? what : "failed");
 	if (res)
 		emit(r, LOG_ERR, EVENT_API_ERROR,
 		     LOG_FIELDS(
@@ -646,6 +646,19 @@ static void failed_before_change(struct rollout *r, const struct aws_result *res
 	     "not deployed to this service again",
 	     S(r, "digest"), S(r, "service"), reason);
 	finish(r);
+}
+
+/* Before ECS changed: true when res can be used; else the call is retried later or the rollout
+ * ended on its error. */
+static bool answered_before_change(struct rollout *r, struct aws_result *res)
+{
+	if (call_failed(r, res))
+		return false;
+	if (!res->ok) {
+		failed_before_change(r, res, NULL);
+		return false;
+	}
+	return true;
 }
 
 static void deploy_completed(struct rollout *r)
@@ -963,19 +976,28 @@ static void begin_tracking(struct rollout *r, const char *step)
 	persist(r, step);
 }
 
+/* During a rollback: true when res can be used; else the call is retried later or the rollback
+ * ended on its error. */
+static bool answered_in_rollback(struct rollout *r, struct aws_result *res)
+{
+	char why[700];
+
+	if (call_failed(r, res))
+		return false;
+	if (res->ok)
+		return true;
+	snprintf(why, sizeof(why), "%s refused: %s: %s", res->operation, res->err.code,
+		 res->err.message);
+	rollback_done(r, false, why);
+	return false;
+}
+
 static void on_rollback_update(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
 
-	if (call_failed(r, res))
+	if (!answered_in_rollback(r, res))
 		return;
-	if (!res->ok) {
-		char why[700];
-		snprintf(why, sizeof(why), "UpdateService refused: %s: %s", res->err.code,
-			 res->err.message);
-		rollback_done(r, false, why);
-		return;
-	}
 	const cJSON *svc = cJSON_GetObjectItem(res->body, "service");
 	const cJSON *dep = primary_of(svc);
 	set_s(r->rec, "rollback_deployment_id", str_of(dep, "id"));
@@ -1013,15 +1035,8 @@ static void rollback_update(struct rollout *r)
 static void on_rollback_check(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	if (call_failed(r, res))
+	if (!answered_in_rollback(r, res))
 		return;
-	if (!res->ok) {
-		char why[700];
-		snprintf(why, sizeof(why), "DescribeServices refused: %s: %s", res->err.code,
-			 res->err.message);
-		rollback_done(r, false, why);
-		return;
-	}
 	const cJSON *svc = find_service(res->body, S(r, "service"));
 	const cJSON *primary = primary_of(svc);
 	if (!svc) {
@@ -1068,14 +1083,8 @@ static void on_rollback_base(struct aws_result *res, void *userdata)
 	char image[700], why[800];
 	cJSON *params;
 
-	if (call_failed(r, res))
+	if (!answered_in_rollback(r, res))
 		return;
-	if (!res->ok) {
-		snprintf(why, sizeof(why), "DescribeTaskDefinition refused: %s: %s", res->err.code,
-			 res->err.message);
-		rollback_done(r, false, why);
-		return;
-	}
 	int rc = pin_params(r, res->body, S(r, "previous_digest"), "", image, sizeof(image),
 			    &params, why, sizeof(why));
 	if (rc == -ENOMEM) {
@@ -1157,12 +1166,8 @@ static void on_confirm_tasks(struct aws_result *res, void *userdata)
 	int checked = 0;
 	char bad[128] = "";
 
-	if (call_failed(r, res))
+	if (!answered_before_change(r, res))
 		return;
-	if (!res->ok) {
-		failed_before_change(r, res, NULL);
-		return;
-	}
 	cJSON_ArrayForEach(t, cJSON_GetObjectItem(res->body, "tasks"))
 	{
 		if (strcmp(str_of(t, "startedBy") ?: "", S(r, "deployment_id")))
@@ -1199,12 +1204,8 @@ static void on_confirm_list(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
 
-	if (call_failed(r, res))
+	if (!answered_before_change(r, res))
 		return;
-	if (!res->ok) {
-		failed_before_change(r, res, NULL);
-		return;
-	}
 	if (!cJSON_GetArraySize(cJSON_GetObjectItem(res->body, "taskArns"))) {
 		deploy_completed(r); /* no task runs (desired count 0) */
 		return;
@@ -1221,12 +1222,8 @@ static void on_update(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
 
-	if (call_failed(r, res))
+	if (!answered_before_change(r, res))
 		return;
-	if (!res->ok) {
-		failed_before_change(r, res, NULL);
-		return;
-	}
 	const cJSON *svc = cJSON_GetObjectItem(res->body, "service");
 	const cJSON *dep = is_revision(r) ? find_deployment(svc, "taskDefinition", S(r, "new_td"))
 					  : primary_of(svc);
@@ -1286,12 +1283,8 @@ static void service_changed(struct rollout *r, const char *now_td)
 static void on_check(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	if (call_failed(r, res))
+	if (!answered_before_change(r, res))
 		return;
-	if (!res->ok) {
-		failed_before_change(r, res, NULL);
-		return;
-	}
 	const cJSON *svc = find_service(res->body, S(r, "service"));
 	const char *td = str_of(svc, "taskDefinition");
 	if (!svc) {
@@ -1326,12 +1319,8 @@ static void on_registered(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
 
-	if (call_failed(r, res))
+	if (!answered_before_change(r, res))
 		return;
-	if (!res->ok) {
-		failed_before_change(r, res, NULL);
-		return;
-	}
 	const char *arn =
 	    str_of(cJSON_GetObjectItem(res->body, "taskDefinition"), "taskDefinitionArn");
 	if (!arn) {
@@ -1378,12 +1367,8 @@ static void on_describe_td(struct aws_result *res, void *userdata)
 	const cJSON *td;
 	const cJSON *c;
 
-	if (call_failed(r, res))
+	if (!answered_before_change(r, res))
 		return;
-	if (!res->ok) {
-		failed_before_change(r, res, NULL);
-		return;
-	}
 	td = cJSON_GetObjectItem(res->body, "taskDefinition");
 	set_s(r->rec, "family", str_of(td, "family"));
 	/* What the first named container runs, when it is pinned. */
@@ -1401,12 +1386,8 @@ static void on_describe_td(struct aws_result *res, void *userdata)
 static void on_start_service(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	if (call_failed(r, res))
+	if (!answered_before_change(r, res))
 		return;
-	if (!res->ok) {
-		failed_before_change(r, res, NULL);
-		return;
-	}
 	const cJSON *svc = find_service(res->body, S(r, "service"));
 	const char *td = str_of(svc, "taskDefinition");
 	const char *status = str_of(svc, "status");
@@ -1495,12 +1476,8 @@ static void on_inspect_tasks(struct aws_result *res, void *userdata)
 	const char *seen = NULL;
 	bool mixed = false;
 
-	if (call_failed(r, res))
+	if (!answered_before_change(r, res))
 		return;
-	if (!res->ok) {
-		failed_before_change(r, res, NULL);
-		return;
-	}
 	cJSON_ArrayForEach(t, cJSON_GetObjectItem(res->body, "tasks"))
 	{
 		cJSON_ArrayForEach(c, cJSON_GetObjectItem(t, "containers"))
@@ -1521,12 +1498,8 @@ static void on_inspect_list(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
 
-	if (call_failed(r, res))
+	if (!answered_before_change(r, res))
 		return;
-	if (!res->ok) {
-		failed_before_change(r, res, NULL);
-		return;
-	}
 	if (!cJSON_GetArraySize(cJSON_GetObjectItem(res->body, "taskArns"))) {
 		inspected(r, NULL, "no task runs and its task definition names a tag");
 		return;
@@ -1540,12 +1513,8 @@ static void on_inspect_td(struct aws_result *res, void *userdata)
 	const char *name =
 	    cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(r->rec, "containers"), 0));
 
-	if (call_failed(r, res))
+	if (!answered_before_change(r, res))
 		return;
-	if (!res->ok) {
-		failed_before_change(r, res, NULL);
-		return;
-	}
 	const cJSON *td = cJSON_GetObjectItem(res->body, "taskDefinition");
 	const char *image = taskdef_image(td, name);
 	if (!image) {
@@ -1564,12 +1533,8 @@ static void on_inspect_td(struct aws_result *res, void *userdata)
 static void on_inspect_service(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	if (call_failed(r, res))
+	if (!answered_before_change(r, res))
 		return;
-	if (!res->ok) {
-		failed_before_change(r, res, NULL);
-		return;
-	}
 	const cJSON *svc = find_service(res->body, S(r, "service"));
 	const char *td = str_of(svc, "taskDefinition");
 	if (!svc || !td) {
