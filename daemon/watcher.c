@@ -558,9 +558,14 @@ static void pump(struct cycle *c)
 		if (started < 0) {
 			if (!g->fail && group_failed(g)) {
 				char why[128];
-				snprintf(why, sizeof(why), "no ECR endpoint for region '%s'",
+				bool endpoint = started == -EINVAL; /* else out of memory */
+				snprintf(why, sizeof(why), "%s '%s'",
+					 endpoint
+					     ? "no ECR endpoint for region"
+					     : "out of memory while starting a request in region",
 					 g->region);
-				group_fail_text(g, "EndpointError", operation_of(r->kind), why);
+				group_fail_text(g, endpoint ? "EndpointError" : "OutOfMemory",
+						operation_of(r->kind), why);
 			}
 			size_t gi = r->group;
 			req_free(r);
