@@ -122,6 +122,14 @@ def poll_now(p):
     p.signal(signal.SIGHUP)
 
 
+def push_until_tracking(ctx, sim, p, seed):
+    """Pushes team/web:prod, polls at once and waits until its rollout is being tracked; the digest."""
+    digest = sim.push("team/web", "prod", seed=seed)
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "tracking", 20, "the rollout of %s tracked" % seed)
+    return digest
+
+
 def web_watch(*targets, **kw):
     return dict({"name": "web", "repository": "team/web", "tag": "prod",
                  "targets": list(targets) or [target("web")]}, **kw)
@@ -409,9 +417,7 @@ def test_sigterm_mid_rollout_exits_fast_and_the_next_start_resumes(ctx):
     sim.settings(task_start_seconds=3.0)
     p = start(ctx, sim, [web_watch()])
     settle_first_start(p)
-    new = sim.push("team/web", "prod", seed="v2")
-    poll_now(p)
-    wait_for(lambda: rollout_step(ctx) == "tracking", 20, "tracking")
+    new = push_until_tracking(ctx, sim, p, "v2")
     t0 = time.monotonic()
     p.signal(signal.SIGTERM)
     check_eq(p.wait(5), 0, "exit status")
@@ -502,9 +508,7 @@ def test_reload_never_interrupts_a_rollout_and_a_changed_target_applies_next(ctx
     sim.settings(task_start_seconds=2.0)
     p = start(ctx, sim, [web_watch(target("web", strategy="force"))])
     settle_first_start(p)
-    first = sim.push("team/web", "prod", seed="v2")
-    poll_now(p)
-    wait_for(lambda: rollout_step(ctx) == "tracking", 20, "tracking")
+    first = push_until_tracking(ctx, sim, p, "v2")
     # The target's strategy changes while the rollout runs.
     write_config(ctx, [web_watch(target("web", strategy="revision"))], poll_interval="10s")
     p.signal(signal.SIGHUP)
@@ -513,9 +517,7 @@ def test_reload_never_interrupts_a_rollout_and_a_changed_target_applies_next(ctx
     done = lines_with(p, DEPLOY_COMPLETED)[0]
     check("STRATEGY=force" in done and first in done, "it finished as it started: %s" % done[:200])
     check_eq([r for r in mutations(sim) if r["operation"] == "RegisterTaskDefinition"], [], "no revision yet")
-    second = sim.push("team/web", "prod", seed="v3")
-    poll_now(p)
-    wait_for(lambda: rollout_step(ctx) == "tracking", 20, "the next rollout")
+    second = push_until_tracking(ctx, sim, p, "v3")
     # The watch is removed while that one runs: it still ends, and is not abandoned.
     write_config(ctx, [], poll_interval="10s")
     p.signal(signal.SIGHUP)
@@ -587,9 +589,7 @@ def test_a_deployment_by_someone_else_supersedes_ours(ctx):
     sim.settings(task_start_seconds=3.0)
     p = start(ctx, sim, [web_watch()])
     settle_first_start(p)
-    new = sim.push("team/web", "prod", seed="v2")
-    poll_now(p)
-    wait_for(lambda: rollout_step(ctx) == "tracking", 20, "tracking")
+    new = push_until_tracking(ctx, sim, p, "v2")
     theirs = other_revision(sim)
     sim.client("ecs").update_service(cluster="prod", service="web", taskDefinition=theirs)
     wait_for(lambda: lines_with(p, DEPLOY_FAILED), 30, "DEPLOY_FAILED")
