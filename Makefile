@@ -16,10 +16,14 @@ CATALOGDIR ?= $(PREFIX)/lib/systemd/catalog
 SYSCONFDIR ?= /etc
 DESTDIR    ?=
 PYTHON  := /usr/bin/python3
+SHELL   := /bin/bash
 
 ifeq ($(SANITIZE),1)
 B        := build/sanitize
-OPTFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# gcc's `undefined` leaves out the float checks: a float -> integer conversion out of range is
+# undefined behaviour in C, and a division by zero in float is a bug here even where IEEE defines it.
+OPTFLAGS := -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=address,undefined,float-cast-overflow,float-divide-by-zero -fno-sanitize-recover=all
 else
 B        := build
 OPTFLAGS := -O2 -g -D_FORTIFY_SOURCE=2
@@ -55,10 +59,17 @@ UNIT_OBJ   := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 
 BIN  := $(B)/ecr-deployd
 UNIT := $(B)/unit-tests
-TOOLS := $(B)/awscall $(B)/fuzz-replay $(B)/httpfloor
+# One libFuzzer target per parser of outside bytes: tests/fuzz/fuzz_NAME.c, its corpus in
+# tests/fuzz/corpus/NAME. Under gcc each is linked with tests/fuzz/replay.c into
+# $(B)/fuzz-replay/NAME, which `make check` runs over the committed corpus.
+FUZZ_NAMES := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_REPLAY := $(FUZZ_NAMES:%=$(B)/fuzz-replay/%)
+TOOLS := $(B)/awscall $(B)/httpfloor $(FUZZ_REPLAY)
 
 GIT_REV := $(shell [ "$$(git -C . rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
 		git describe --always --dirty --abbrev=12 2>/dev/null)
+
+.SECONDARY:
 
 .PHONY: all check deps tests demo bench install uninstall lint format clean help fuzz FORCE
 
@@ -72,7 +83,7 @@ help:
 	@echo "make bench        poll-cycle figures at 1,000 repositories x 10 tags (prints, asserts nothing)"
 	@echo "make install      install under DESTDIR/PREFIX (default $(PREFIX))"
 	@echo "make lint         cppcheck, the banned-function check, clang-format --dry-run"
-	@echo "make fuzz         run the config parser's libFuzzer target (clang) FUZZ_SECONDS=60"
+	@echo "make fuzz         run every libFuzzer target (clang) FUZZ_SECONDS=60 FUZZ_TARGETS=..."
 	@echo "make format       clang-format every C file"
 	@echo "make clean        remove build/"
 
@@ -108,21 +119,41 @@ $(B)/awscall: $(B)/obj/tests/tools/awscall.o $(COMMON_OBJ)
 $(B)/httpfloor: $(B)/obj/tests/bench/httpfloor.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/fuzz-replay: $(B)/obj/tests/fuzz/replay.o $(B)/obj/tests/fuzz/fuzz_config.o $(COMMON_OBJ)
+$(B)/fuzz-replay/%: $(B)/obj/tests/fuzz/replay.o $(B)/obj/tests/fuzz/fuzz_%.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(B)/obj/tests/fuzz/%.o: CPPFLAGS += -Idaemon
 
 tests: $(BIN) $(UNIT) $(TOOLS)
 
-# libFuzzer with clang: make fuzz [FUZZ_SECONDS=60]; new findings land in the corpus.
+# libFuzzer with clang: `make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="config state"]` runs each
+# target for FUZZ_SECONDS; inputs that reach new code land in its corpus, a crash in
+# build/fuzz/NAME-crash-*, and the run stops there with the target named.
 FUZZ_SECONDS ?= 60
-FUZZ_SRC := tests/fuzz/fuzz_config.c $(COMMON_SRC) $(CONFIG_SRC)
-build/fuzz/fuzz_config: $(FUZZ_SRC) | build/.libs-ok
-	@mkdir -p $(@D)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Icommon -Iconfig \
-		$(PKG_CFLAGS) -o $@ $(FUZZ_SRC) $(PKG_LIBS)
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_LIB_SRC := $(COMMON_SRC) $(CONFIG_SRC) $(SYSTEMD_SRC) $(filter-out daemon/main.c,$(DAEMON_SRC))
+FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -D_GNU_SOURCE -Icommon -Iconfig -Isystemd -Idaemon -Ibuild/gen \
+	$(PKG_CFLAGS)
 
-fuzz: build/fuzz/fuzz_config
-	build/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=65536 tests/fuzz/corpus/config
+build/fuzz/obj/%.o: %.c | build/.libs-ok
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
+	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p tests/fuzz/corpus/$$t; \
+		echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/$$t- tests/fuzz/corpus/$$t 2>&1 | \
+			grep -aE '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::new_units_added|==[0-9]+==|SUMMARY|Test unit written|artifact_prefix)'; \
+		[ $${PIPESTATUS[0]} -eq 0 ] || { echo "fuzz: target $$t failed; see build/fuzz/$$t-*" >&2; exit 1; }; \
+	done
 
 # Installs what is missing when run as root; otherwise says what to run.
 deps:
