@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/* Table-driven tests of common/digest: the one accepted form and the rejections around it. */
+#include "unit.h"
+
+#include <string.h>
+
+#include "digest.h"
+
+#define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+TEST(digest_valid_rows)
+{
+	static const struct {
+		const char *text;
+		bool ok;
+	} rows[] = {
+		{ "sha256:" HEX64, true },
+		{ "sha256:"
+		  "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+		  true },
+		{ "sha256:"
+		  "0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+		  false },
+		{ "sha256:"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde",
+		  false },
+		{ "sha256:" HEX64 "0", false },
+		{ "sha256:" HEX64 "\n", false },
+		{ "sha256:"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeg",
+		  false },
+		{ "sha256:"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd\"'",
+		  false },
+		{ "sha256:"
+		  "../../../../etc/passwd/0123456789abcdef0123456789abcdef0123456789",
+		  false },
+		{ "sha512:" HEX64, false },
+		{ "SHA256:" HEX64, false },
+		{ " sha256:" HEX64, false },
+		{ "sha256:", false },
+		{ "", false },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		if (digest_valid(rows[i].text) != rows[i].ok)
+			unit_fail(__FILE__, __LINE__, "row %zu '%s': expected %s", i, rows[i].text,
+				  rows[i].ok ? "valid" : "invalid");
+		if (digest_valid_n(rows[i].text, strlen(rows[i].text)) != rows[i].ok)
+			unit_fail(__FILE__, __LINE__, "row %zu (with length): expected %s", i,
+				  rows[i].ok ? "valid" : "invalid");
+	}
+	CHECK(!digest_valid(NULL));
+	CHECK(!digest_valid_n(NULL, DIGEST_LEN));
+	/* A valid digest followed by more bytes is valid only with its own length. */
+	CHECK(digest_valid_n("sha256:" HEX64 "@x", DIGEST_LEN));
+	CHECK(!digest_valid("sha256:" HEX64 "@x"));
+}
