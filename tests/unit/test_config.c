@@ -301,12 +301,12 @@ static const struct bad_row bad_rows[] = {
 	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
 	  "\"app\",\"strategy\":\"codedeploy\",\"codedeploy\":{\"application\":\"a\",\"port\":"
 	  "70000}}]}]}",
-	  { "t.json:1:184: watches[0].targets[0].codedeploy.port: 70000 is not allowed here: "
-	    "expected a whole number from 1 to 65535",
-	    "t.json:1:158: watches[0].targets[0].codedeploy: 'deployment_group' is required: the "
+	  { "t.json:1:158: watches[0].targets[0].codedeploy: 'deployment_group' is required: the "
 	    "CodeDeploy deployment group name",
 	    "t.json:1:158: watches[0].targets[0].codedeploy: 'container' is required: the "
 	    "container the load balancer sends traffic to",
+	    "t.json:1:184: watches[0].targets[0].codedeploy.port: 70000 is not allowed here: "
+	    "expected a whole number from 1 to 65535",
 	    NULL } },
 	{ "retry digest",
 	  "{\"watches\": "
@@ -368,6 +368,180 @@ static const struct bad_row bad_rows[] = {
 	  "\"app\"}]}]}",
 	  { "t.json:1:186: container 'app' of service 's' in cluster 'c' is already deployed by "
 	    "watch 'w' (t.json:1:74); two watches must not deploy the same container",
+	    NULL } },
+	/* issue 11 case 8: \u0000 would cut a string short */
+	{ "nul escape in a value",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/web\\u0000evil\",\"tag\":\"prod\",\"targets\":"
+	  "[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}]}]}",
+	  { "t.json:1:48: watches[0].repository: \\u0000 (a NUL character) is not allowed in a "
+	    "string of the configuration",
+	    NULL } },
+	{ "nul escape in a key",
+	  "{\"dry_run\\u0000x\": true}",
+	  { "t.json:1:10: (top level): \\u0000 (a NUL character) is not allowed in a string of the "
+	    "configuration",
+	    NULL } },
+	/* issue 11 case 5: retry is a digest, shown safely when it is not */
+	{ "retry nul escape",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"retry\":\"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	  "\\u0000x\"}]}]}",
+	  { "t.json:1:201: watches[0].targets[0].retry: \\u0000 (a NUL character) is not allowed "
+	    "in a string of the configuration",
+	    NULL } },
+	{ "retry invalid utf-8",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"retry\":\"sha256:\xfe\xff\"}]}]}",
+	  { "t.json:1:129: watches[0].targets[0].retry: 'sha256:\\xfe\\xff' is not an image digest "
+	    "(sha256: and 64 lowercase hex digits)",
+	    NULL } },
+	{ "retry control character",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"retry\":\"sha256:\\u001b[2J\\n\"}]}]}",
+	  { "t.json:1:129: watches[0].targets[0].retry: 'sha256:\\x1b[2J\\x0a' is not an image "
+	    "digest (sha256: and 64 lowercase hex digits)",
+	    NULL } },
+	/* issue 11 case 9: globs that can never match */
+	{ "glob open bracket",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"tag_"
+	  "glob\":\"[\"}]}",
+	  { "t.json:1:121: watches[0].tag_glob: '[' is not a tag glob: the '[' at character 1 is "
+	    "never closed with ']'",
+	    NULL } },
+	{ "glob open range",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"tag_"
+	  "glob\":\"v[a-\"}]}",
+	  { "t.json:1:121: watches[0].tag_glob: 'v[a-' is not a tag glob: the '[' at character 2 "
+	    "is never closed with ']'",
+	    NULL } },
+	{ "glob empty brackets",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"tag_"
+	  "glob\":\"v[!]*\"}]}",
+	  { "t.json:1:121: watches[0].tag_glob: 'v[!]*' is not a tag glob: the '[' at character 2 "
+	    "lists no character",
+	    NULL } },
+	{ "glob backwards range",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"tag_"
+	  "glob\":\"v[9-0]\"}]}",
+	  { "t.json:1:121: watches[0].tag_glob: 'v[9-0]' is not a tag glob: the range '9-0' at "
+	    "character 3 runs backwards",
+	    NULL } },
+	{ "glob stray bracket",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"tag_"
+	  "glob\":\"v1]\"}]}",
+	  { "t.json:1:121: watches[0].tag_glob: 'v1]' is not a tag glob: the ']' at character 3 "
+	    "closes no '['",
+	    NULL } },
+	{ "exclude glob open bracket",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"app\"}],\"tag_"
+	  "glob\":\"v*\",\"exclude\":[\"*-rc\",\"[a-\"]}]}",
+	  { "t.json:1:144: watches[0].exclude[1]: '[a-' is not a tag or tag glob", NULL } },
+	/* issue 11 case 9: endpoints */
+	{ "endpoint credentials",
+	  "{\"aws\": {\"endpoints\": {\"ecs\": \"http://user:pass@127.0.0.1:99999/\"}}}",
+	  { "t.json:1:31: aws.endpoints.ecs: 'http://...@127.0.0.1:99999/' holds credentials "
+	    "(before '@', not shown): an endpoint URL takes none; AWS credentials come from the "
+	    "credential chain",
+	    NULL } },
+	{ "endpoint port",
+	  "{\"aws\": {\"endpoints\": {\"sts\": \"http://127.0.0.1:99999/\"}}}",
+	  { "t.json:1:31: aws.endpoints.sts: 'http://127.0.0.1:99999/' has port '99999': a port "
+	    "is a number from 1 to 65535",
+	    NULL } },
+	{ "endpoint port zero",
+	  "{\"aws\": {\"endpoints\": {\"ecr\": \"https://ecr.local:0\"}}}",
+	  { "t.json:1:31: aws.endpoints.ecr: 'https://ecr.local:0' has port '0': a port is a "
+	    "number from 1 to 65535",
+	    NULL } },
+	{ "endpoint empty port",
+	  "{\"aws\": {\"endpoints\": {\"ecr\": \"https://ecr.local:/x\"}}}",
+	  { "t.json:1:31: aws.endpoints.ecr: 'https://ecr.local:/x' has port '': a port is a "
+	    "number from 1 to 65535",
+	    NULL } },
+	{ "endpoint no host",
+	  "{\"aws\": {\"endpoints\": {\"ecr\": \"https:///x\"}}}",
+	  { "t.json:1:31: aws.endpoints.ecr: 'https:///x' names no host", NULL } },
+	/* issue 11 case 9: errors in file order; values from the file escaped */
+	{ "errors in file order",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"Team/"
+	  "W\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\"}]}], \"poll_intervall\": \"1m\"}",
+	  { "t.json:1:39: watches[0].repository: 'Team/W' is not an ECR repository name (2 to "
+	    "256 lowercase letters and digits, with '.', '_', '-' between them and '/' between "
+	    "path parts)",
+	    "t.json:1:124: poll_intervall: unknown key 'poll_intervall'; did you mean "
+	    "'poll_interval'?",
+	    NULL } },
+	{ "invalid utf-8 in a value",
+	  "{\"log_level\": \"\xff\xc3(\\u001b[2J\"}",
+	  { "t.json:1:15: log_level: '\\xff\\xc3(\\x1b[2J' is not allowed here: one of 'error', "
+	    "'warning', 'notice', 'info', 'debug'",
+	    NULL } },
+	{ "invalid utf-8 in a key",
+	  "{\"a\xc3(\": 1}",
+	  { "t.json:1:2: a\\xc3(: unknown key 'a\\xc3('; allowed here: aws, poll_interval, jitter, "
+	    "state_directory, rollout_timeout, log_level, dry_run, max_concurrent_deploys, "
+	    "max_requests_in_flight, event_queue, watches",
+	    NULL } },
+	{ "valid utf-8 kept, controls escaped",
+	  "{\"log_level\": \"d\xc3\xa9\xc2\x9b\xe2\x80\xae\\\\\"}",
+	  { "t.json:1:15: log_level: 'd\xc3\xa9\\u009b\\u202e\\\\' is not allowed here: one of "
+	    "'error', 'warning', 'notice', 'info', 'debug'",
+	    NULL } },
+	/* issue 11 case 10: floats that are no integer, never converted */
+	{ "integer infinite",
+	  "{\"max_concurrent_deploys\": 1e400}",
+	  { "t.json:1:28: max_concurrent_deploys: inf is not allowed here: expected a whole number "
+	    "from 1 to 100",
+	    NULL } },
+	{ "integer minus infinite",
+	  "{\"max_requests_in_flight\": -1e400}",
+	  { "t.json:1:28: max_requests_in_flight: -inf is not allowed here: expected a whole "
+	    "number from 1 to 1000",
+	    NULL } },
+	{ "integer huge",
+	  "{\"max_requests_in_flight\": 1e19}",
+	  { "t.json:1:28: max_requests_in_flight: 1e+19 is not allowed here: expected a whole "
+	    "number from 1 to 1000",
+	    NULL } },
+	{ "integer negative zero",
+	  "{\"max_requests_in_flight\": -0}",
+	  { "t.json:1:28: max_requests_in_flight: -0 is not allowed here: expected a whole "
+	    "number from 1 to 1000",
+	    NULL } },
+	{ "integer fraction",
+	  "{\"max_concurrent_deploys\": 2.5}",
+	  { "t.json:1:28: max_concurrent_deploys: 2.5 is not allowed here: expected a whole number "
+	    "from 1 to 100",
+	    NULL } },
+	{ "port infinite",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"strategy\":\"codedeploy\",\"codedeploy\":{\"application\":\"a\","
+	  "\"deployment_group\":\"g\",\"container\":\"app\",\"port\":1e400}}]}]}",
+	  { "t.json:1:225: watches[0].targets[0].codedeploy.port: inf is not allowed here: "
+	    "expected a whole number from 1 to 65535",
 	    NULL } },
 	{ "cluster arn ok but service arn for cluster",
 	  "{\"watches\": "
@@ -617,6 +791,218 @@ TEST(config_drop_in_files)
 	CHECK_INT(errs.n, 1);
 	config_errors_done(&errs);
 
+	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
+	CHECK_INT(system(p), 0);
+}
+
+/* Issue 11 case 1: any two (or more) tag rules in one watch, each combination. */
+TEST(config_tag_rules_any_two_are_refused)
+{
+	static const char *const rules[] = { "\"tag\":\"p\"", "\"tags\":[\"a\",\"b\"]",
+					     "\"tag_glob\":\"v*\"", "\"semver\":\"^1\"" };
+
+	for (unsigned set = 0; set < 16; set++) {
+		struct config_errors errs = { 0 };
+		struct config *c = NULL;
+		char text[512], want[200];
+		int n = 0, len;
+
+		if (__builtin_popcount(set) < 2)
+			continue;
+		len = snprintf(text, sizeof(text), "{\"watches\":[{\"name\":\"w\",\"repository\":\"team/w\"");
+		for (int i = 0; i < 4; i++)
+			if (set & (1u << i)) {
+				len += snprintf(text + len, sizeof(text) - (size_t)len, ",%s", rules[i]);
+				n++;
+			}
+		snprintf(text + len, sizeof(text) - (size_t)len,
+			 ",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"a\"}]}]}");
+		snprintf(want, sizeof(want),
+			 "t.json:1:13: watches[0]: give exactly one of 'tag', 'tags', 'tag_glob' or "
+			 "'semver' (found %d)",
+			 n);
+		CHECK_INT(config_parse_text("t.json", text, strlen(text), &c, &errs), -EINVAL);
+		CHECK(c == NULL);
+		CHECK_INT(errs.n, 1);
+		if (errs.n >= 1 && strcmp(errs.items[0].text, want))
+			unit_fail(__FILE__, __LINE__, "%s:\n  got  %s\n  want %s", text,
+				  errs.items[0].text, want);
+		config_errors_done(&errs);
+		config_free(c);
+	}
+}
+
+/* Issue 11 case 9: a semver range that can never match is accepted with a located warning. */
+TEST(config_warns_when_semver_can_never_match)
+{
+	static const struct {
+		const char *range;
+		bool warns;
+	} rows[] = {
+		{ ">=2.0.0 <1.0.0", true },  { ">2.0.0 <=2.0.0", true }, { "=1.2.3 >1.2.3", true },
+		{ ">=3 <2 || >5 <4", true }, { ">=1.0.0 <=1.0.0", false }, { "^1.4", false },
+		{ ">=3 <2 || ^1", false },   { "*", false },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct config_errors errs = { 0 };
+		struct config *c = NULL;
+		char text[512], want[256];
+
+		snprintf(text, sizeof(text),
+			 "{\"watches\":[{\"name\":\"w\",\"repository\":\"team/w\",\"semver\":\"%s\","
+			 "\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":\"a\"}]}]}",
+			 rows[i].range);
+		snprintf(want, sizeof(want),
+			 "t.json:1:58: watches[0].semver: warning: '%s' can never match: no version "
+			 "is within its bounds, so this watch will deploy nothing",
+			 rows[i].range);
+		CHECK_INT(config_parse_text("t.json", text, strlen(text), &c, &errs), 0);
+		CHECK(c != NULL);
+		CHECK_INT(errs.n, rows[i].warns ? 1 : 0);
+		if (rows[i].warns && errs.n == 1) {
+			CHECK(errs.items[0].warning);
+			if (strcmp(errs.items[0].text, want))
+				unit_fail(__FILE__, __LINE__, "%s:\n  got  %s\n  want %s",
+					  rows[i].range, errs.items[0].text, want);
+		}
+		config_errors_done(&errs);
+		config_free(c);
+	}
+}
+
+/* Issue 11 case 9: nesting beyond the limit is named as such, with its place. */
+TEST(config_nesting_too_deep_is_located)
+{
+	static const int depths[] = { 64, 65, 100, 1100 };
+
+	for (size_t i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
+		int d = depths[i]; /* levels in all, the top object included */
+		size_t n = 16 + 2 * (size_t)d;
+		char *text = malloc(n), want[128];
+		struct config_errors errs = { 0 };
+		struct config *c = NULL;
+		size_t len = 0;
+		int r;
+
+		if (!text)
+			return;
+		len += (size_t)snprintf(text, n, "{\"watches\":");
+		for (int k = 1; k < d; k++)
+			text[len++] = '[';
+		for (int k = 1; k < d; k++)
+			text[len++] = ']';
+		text[len++] = '}';
+		r = config_parse_text("t.json", text, len, &c, &errs);
+		if (d <= 64) {
+			/* 64 levels parse; the list of lists is then refused as a watch */
+			CHECK_INT(r, -EINVAL);
+			CHECK(errs.n >= 1 && strstr(errs.items[0].text, "nested") == NULL);
+		} else {
+			/* the 65th level opens at column 12 + 63 */
+			snprintf(want, sizeof(want),
+				 "t.json:1:75: nested too deeply: at most 64 levels of objects and "
+				 "lists");
+			CHECK_INT(r, -EINVAL);
+			CHECK_INT(errs.n, 1);
+			if (errs.n == 1 && strcmp(errs.items[0].text, want))
+				unit_fail(__FILE__, __LINE__, "depth %d:\n  got  %s\n  want %s", d,
+					  errs.items[0].text, want);
+		}
+		config_errors_done(&errs);
+		config_free(c);
+		free(text);
+	}
+}
+
+/*
+ * Issue 11 case 3: a FIFO, a directory or a device as the main file or a
+ * drop-in is refused by name, without blocking (an alarm ends a test that
+ * would hang).
+ */
+TEST(config_refuses_non_regular_files_without_blocking)
+{
+	char dir[] = "/tmp/ecr-config-XXXXXX", main_file[256], fifo[256], dropins[256], p[300];
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+	char want[600];
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(main_file, sizeof(main_file), "%s/main.json", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo.json", dir);
+	snprintf(dropins, sizeof(dropins), "%s/conf.d", dir);
+	CHECK_INT(mkdir(dropins, 0700), 0);
+	write_file(main_file, "{\"poll_interval\": \"30s\"}");
+	CHECK_INT(mkfifo(fifo, 0600), 0);
+
+	alarm(10);
+	CHECK_INT(config_load(fifo, NULL, &c, &errs), -EINVAL);
+	CHECK(c == NULL);
+	CHECK_INT(errs.n, 1);
+	snprintf(want, sizeof(want), "%s: not a regular file but a FIFO; the configuration is read only from regular files", fifo);
+	if (errs.n == 1)
+		CHECK_STR(errs.items[0].text, want);
+	config_errors_done(&errs);
+
+	snprintf(p, sizeof(p), "%s/10-fifo.json", dropins);
+	CHECK_INT(mkfifo(p, 0600), 0);
+	snprintf(p, sizeof(p), "%s/20-dir.json", dropins);
+	CHECK_INT(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/30-null.json", dropins);
+	CHECK_INT(symlink("/dev/null", p), 0);
+	CHECK_INT(config_load(main_file, dropins, &c, &errs), -EINVAL);
+	alarm(0);
+	CHECK(c == NULL);
+	CHECK_INT(errs.n, 3);
+	if (errs.n == 3) {
+		snprintf(want, sizeof(want), "%s/10-fifo.json: not a regular file but a FIFO; the configuration is read only from regular files", dropins);
+		CHECK_STR(errs.items[0].text, want);
+		snprintf(want, sizeof(want), "%s/20-dir.json: not a regular file but a directory; the configuration is read only from regular files", dropins);
+		CHECK_STR(errs.items[1].text, want);
+		snprintf(want, sizeof(want), "%s/30-null.json: not a regular file but a character device; the configuration is read only from regular files", dropins);
+		CHECK_STR(errs.items[2].text, want);
+	}
+	config_errors_done(&errs);
+
+	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
+	CHECK_INT(system(p), 0);
+}
+
+/* Issue 11 case 9: errors of every file, cross-file checks included, in file order. */
+TEST(config_errors_are_sorted_by_file_line_column)
+{
+	char dir[] = "/tmp/ecr-config-XXXXXX", main_file[256], dropins[256], p[300];
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(main_file, sizeof(main_file), "%s/main.json", dir);
+	snprintf(dropins, sizeof(dropins), "%s/conf.d", dir);
+	CHECK_INT(mkdir(dropins, 0700), 0);
+	write_file(main_file,
+		   "{\"watches\": [{\"name\": \"web\", \"repository\": \"team/web\", \"tag\": \"p\",\n"
+		   "  \"targets\": [{\"cluster\": \"c\", \"service\": \"web\", \"container\": "
+		   "\"app\"}]}],\n"
+		   " \"log_level\": \"loud\"}");
+	snprintf(p, sizeof(p), "%s/10-a.json", dropins);
+	write_file(p, "{\"watches\": [{\"name\": \"web\", \"repository\": \"team/a\", \"tag\": \"p\",\n"
+		      "  \"targets\": [{\"cluster\": \"c\", \"service\": \"a\", \"container\": "
+		      "\"app\"}]}]}");
+	snprintf(p, sizeof(p), "%s/20-b.json", dropins);
+	write_file(p, "{\"watches\": [{\"name\": \"b\", \"repository\": \"B\", \"tag\": \"p\",\n"
+		      "  \"targets\": [{\"cluster\": \"c\", \"service\": \"b\", \"container\": "
+		      "\"app\"}]}]}");
+	CHECK_INT(config_load(main_file, dropins, &c, &errs), -EINVAL);
+	CHECK_INT(errs.n, 3);
+	if (errs.n == 3) {
+		CHECK(strstr(errs.items[0].text, "main.json:3:15: log_level: 'loud'") != NULL);
+		CHECK(strstr(errs.items[1].text,
+			     "10-a.json:1:14: watch name 'web' is already used by the watch at") !=
+		      NULL);
+		CHECK(strstr(errs.items[2].text, "20-b.json:1:42: watches[0].repository: 'B'") !=
+		      NULL);
+	}
+	config_errors_done(&errs);
 	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
 	CHECK_INT(system(p), 0);
 }
