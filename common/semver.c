@@ -387,3 +387,45 @@ bool semver_range_match(const struct semver_range *r, const struct semver *v, bo
 	}
 	return false;
 }
+
+/* Whether the comparators of one set leave any version: the tightest bounds, compared. */
+static bool set_can_match(const struct cset *s)
+{
+	const struct semver *lo = NULL, *hi = NULL;
+	bool lo_in = true, hi_in = true;
+	int r;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct comparator *c = &s->c[i];
+		if (c->op == OP_EQ || c->op == OP_GE || c->op == OP_GT) {
+			r = lo ? semver_compare(&c->v, lo) : 1;
+			if (r > 0) {
+				lo = &c->v;
+				lo_in = c->op != OP_GT;
+			} else if (r == 0 && c->op == OP_GT) {
+				lo_in = false;
+			}
+		}
+		if (c->op == OP_EQ || c->op == OP_LE || c->op == OP_LT) {
+			r = hi ? semver_compare(&c->v, hi) : -1;
+			if (r < 0) {
+				hi = &c->v;
+				hi_in = c->op != OP_LT;
+			} else if (r == 0 && c->op == OP_LT) {
+				hi_in = false;
+			}
+		}
+	}
+	if (!lo || !hi)
+		return true;
+	r = semver_compare(lo, hi);
+	return r < 0 || (r == 0 && lo_in && hi_in);
+}
+
+bool semver_range_can_match(const struct semver_range *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (set_can_match(&r->sets[i]))
+			return true;
+	return false;
+}

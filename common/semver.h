@@ -40,4 +40,12 @@ void semver_range_free(struct semver_range *r);
 bool semver_range_match(const struct semver_range *r, const struct semver *v,
 			bool allow_prerelease);
 
+/*
+ * False when no version at all (pre-releases included) can satisfy r: every
+ * alternative has a lower bound above its upper bound (">=2.0.0 <1.0.0"), or
+ * equal bounds of which one excludes the version (">1.0.0 <=1.0.0"). True
+ * otherwise; a range true here may still match no release.
+ */
+bool semver_range_can_match(const struct semver_range *r);
+
 #endif

@@ -136,3 +136,38 @@ TEST(semver_range_rejects)
 		semver_range_free(rc == 0 ? r : NULL);
 	}
 }
+
+TEST(semver_range_can_match_rows)
+{
+	static const struct {
+		const char *range;
+		bool can;
+	} rows[] = {
+		{ ">=2.0.0 <1.0.0", false },
+		{ ">2.0.0 <=2.0.0", false },
+		{ ">=2.0.0 <2.0.0", false },
+		{ "=1.2.3 >1.2.3", false },
+		{ "=1.2.3 =1.2.4", false },
+		{ ">=3 <2 || >5 <4", false },
+		{ "^2 <1.5", false },
+		{ ">=1.0.0 <=1.0.0", true },
+		{ "=1.2.3 >=1.2.3", true },
+		{ ">=3 <2 || ^1", true },
+		{ "^1.4", true },
+		{ "~0.0", true },
+		{ "*", true },
+		{ ">1.0.0 <1.0.1", true }, /* 1.0.1-rc.1 is between */
+		{ "<0.0.1", true },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct semver_range *r = NULL;
+		CHECK_INT(semver_range_parse(rows[i].range, &r, NULL), 0);
+		if (!r)
+			continue;
+		if (semver_range_can_match(r) != rows[i].can)
+			unit_fail(__FILE__, __LINE__, "%s: can_match %d, want %d", rows[i].range,
+				  !rows[i].can, rows[i].can);
+		semver_range_free(r);
+	}
+}
