@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "duration.h"
 #include "jsontext.h"
 #include "strbuf.h"
@@ -32,6 +34,7 @@ struct parse {
 	struct config *cfg;
 	struct config_errors *errs;
 	const char *file; /* the name errors use (an entry of cfg->files) */
+	size_t file_no;   /* its index there */
 	const char *text; /* comments stripped */
 	struct jsonpos pos;
 	bool main;
@@ -39,7 +42,102 @@ struct parse {
 
 /* ---- errors ------------------------------------------------------------------ */
 
-static int errs_add(struct config_errors *e, char *text)
+#define SHOW_MAX 400 /* room for a value as show() writes it */
+
+/*
+ * One character of s (at most max bytes) as messages show text from a file:
+ * valid UTF-8 as is, but for control characters (C0, DEL, C1), line and
+ * paragraph separators and bidirectional controls, written \x1b or \u202e,
+ * invalid bytes written \xff, and '\' written \\. Writes piece (NUL-terminated)
+ * and returns the bytes of s used (>= 1).
+ */
+static size_t escape_one(const char *s, size_t max, char piece[16])
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = 1, k;
+	uint32_t v = u[0], min = 0;
+
+	if (u[0] >= 0xc2 && u[0] <= 0xdf) {
+		n = 2;
+		v = u[0] & 0x1f;
+		min = 0x80;
+	} else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+		n = 3;
+		v = u[0] & 0x0f;
+		min = 0x800;
+	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+		n = 4;
+		v = u[0] & 0x07;
+		min = 0x10000;
+	} else if (u[0] >= 0x80) {
+		n = 0; /* not a lead byte */
+	}
+	for (k = 1; n > 1 && k < n; k++) {
+		if (k >= max || (u[k] & 0xc0) != 0x80) { /* the NUL ends a sequence too */
+			n = 0;
+			break;
+		}
+		v = (v << 6) | (u[k] & 0x3f);
+	}
+	if (n > 1 && (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)))
+		n = 0;
+	if (n == 0) {
+		snprintf(piece, 16, "\\x%02x", u[0]);
+		return 1;
+	}
+	if (v < 0x20 || v == 0x7f)
+		snprintf(piece, 16, "\\x%02x", (unsigned)v);
+	else if ((v >= 0x80 && v <= 0x9f) || v == 0x200e || v == 0x200f ||
+		 (v >= 0x2028 && v <= 0x202e) || (v >= 0x2066 && v <= 0x2069))
+		snprintf(piece, 16, "\\u%04x", (unsigned)v);
+	else if (v == '\\')
+		snprintf(piece, 16, "\\\\");
+	else {
+		memcpy(piece, s, n);
+		piece[n] = '\0';
+	}
+	return n;
+}
+
+/* Appends s, escaped as escape_one() says. */
+static void put_escaped(struct strbuf *sb, const char *s)
+{
+	char piece[16];
+
+	for (size_t i = 0, len = strlen(s); i < len;) {
+		i += escape_one(s + i, len - i, piece);
+		strbuf_puts(sb, piece);
+	}
+}
+
+/* s escaped into out (size n >= 8), cut after max bytes of s or when out is full, with "...". */
+static const char *escaped(const char *s, size_t max, char *out, size_t n)
+{
+	size_t i = 0, j = 0, len = strlen(s);
+	char piece[16];
+
+	while (i < len) {
+		size_t used, pl;
+		if (i >= max)
+			break;
+		used = escape_one(s + i, len - i, piece);
+		pl = strlen(piece);
+		if (j + pl + 4 > n)
+			break;
+		memcpy(out + j, piece, pl);
+		j += pl;
+		i += used;
+	}
+	if (i < len) {
+		memcpy(out + j, "...", 3);
+		j += 3;
+	}
+	out[j] = '\0';
+	return out;
+}
+
+static int errs_add(struct config_errors *e, char *text, size_t file_no, int line, int col,
+		    bool warning)
 {
 	if (!text)
 		return -ENOMEM;
@@ -53,7 +151,7 @@ static int errs_add(struct config_errors *e, char *text)
 		e->items = it;
 		e->cap = nc;
 	}
-	e->items[e->n++].text = text;
+	e->items[e->n++] = (struct config_error){ text, warning, file_no, line, col };
 	return 0;
 }
 
@@ -64,16 +162,31 @@ static void place_of(struct parse *p, const char *path, bool key, int *line, int
 	jsonpos_position(&p->pos, e ? (key ? e->key_off : e->value_off) : 0, line, col);
 }
 
-static void verrorf(struct parse *p, const char *path, bool at_key, const char *fmt, va_list ap)
+/* "file:line:col: " ("file: " for line 0), the name escaped. */
+static void put_place(struct strbuf *sb, const char *file, int line, int col)
+{
+	put_escaped(sb, file);
+	if (line > 0)
+		strbuf_printf(sb, ":%d:%d", line, col);
+	strbuf_puts(sb, ": ");
+}
+
+static void vreport(struct parse *p, const char *path, bool at_key, bool warning, const char *fmt,
+		    va_list ap)
 {
 	struct strbuf sb;
 	int line, col;
 
 	place_of(p, path, at_key, &line, &col);
 	strbuf_init(&sb, 8192);
-	strbuf_printf(&sb, "%s:%d:%d: %s: ", p->file, line, col, *path ? path : "(top level)");
+	put_place(&sb, p->file, line, col);
+	if (*path)
+		put_escaped(&sb, path);
+	else
+		strbuf_puts(&sb, "(top level)");
+	strbuf_puts(&sb, warning ? ": warning: " : ": ");
 	strbuf_vprintf(&sb, fmt, ap);
-	errs_add(p->errs, strbuf_steal(&sb));
+	errs_add(p->errs, strbuf_steal(&sb), p->file_no, line, col, warning);
 }
 
 static void errorf(struct parse *p, const char *path, const char *fmt, ...)
@@ -83,7 +196,7 @@ static void errorf(struct parse *p, const char *path, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	verrorf(p, path, false, fmt, ap);
+	vreport(p, path, false, false, fmt, ap);
 	va_end(ap);
 }
 
@@ -94,39 +207,49 @@ static void key_errorf(struct parse *p, const char *path, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	verrorf(p, path, true, fmt, ap);
+	vreport(p, path, true, false, fmt, ap);
 	va_end(ap);
 }
 
-static void file_errorf(struct config_errors *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void file_errorf(struct config_errors *e, const char *fmt, ...)
+static void warnf(struct parse *p, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void warnf(struct parse *p, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(p, path, false, true, fmt, ap);
+	va_end(ap);
+}
+
+/* An error about a file (line 0) or a place in it that has no JSON path. */
+static void file_errorf(struct config_errors *e, const char *file, size_t file_no, int line,
+			int col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void file_errorf(struct config_errors *e, const char *file, size_t file_no, int line,
+			int col, const char *fmt, ...)
 {
 	struct strbuf sb;
 	va_list ap;
 
 	strbuf_init(&sb, 8192);
+	put_place(&sb, file, line, col);
 	va_start(ap, fmt);
 	strbuf_vprintf(&sb, fmt, ap);
 	va_end(ap);
-	errs_add(e, strbuf_steal(&sb));
+	errs_add(e, strbuf_steal(&sb), file_no, line, col, false);
 }
 
-/* A user value as an error shows it: 'text' (cut at 80), 42, true, null, an object, a list. */
+/* A user value as an error shows it: 'text' (escaped, cut at 80), 42, true, null, an object, a
+ * list. */
 static const char *show(const cJSON *v, char *buf, size_t n)
 {
 	if (cJSON_IsString(v)) {
-		size_t j = 0;
-		const char *s = v->valuestring;
-		buf[j++] = '\'';
-		for (size_t i = 0; s[i] && j + 5 < n && i < 80; i++)
-			buf[j++] = (unsigned char)s[i] < 32 ? '?' : s[i];
-		if (strlen(s) > 80 && j + 4 < n) {
-			memcpy(buf + j, "...", 3);
-			j += 3;
-		}
-		buf[j++] = '\'';
-		buf[j] = '\0';
+		size_t l;
+		buf[0] = '\'';
+		escaped(v->valuestring, 80, buf + 1, n - 2);
+		l = strlen(buf);
+		buf[l] = '\'';
+		buf[l + 1] = '\0';
 	} else if (cJSON_IsNumber(v)) {
 		snprintf(buf, n, "%g", v->valuedouble);
 	} else if (cJSON_IsBool(v)) {
@@ -218,6 +341,7 @@ static void check_keys(struct parse *p, const cJSON *obj, const char *path,
 		const char *best = NULL;
 		size_t best_d = 99;
 		bool known = false;
+		char shown[SHOW_MAX];
 
 		for (size_t i = 0; i < n; i++) {
 			size_t d;
@@ -238,12 +362,13 @@ static void check_keys(struct parse *p, const cJSON *obj, const char *path,
 		strbuf_init(&list, 4096);
 		for (size_t i = 0; i < n; i++)
 			strbuf_printf(&list, "%s%s", i ? ", " : "", allowed[i]);
+		escaped(m->string, 80, shown, sizeof(shown));
 		if (best && (best_d <= 2 || (best_d <= 3 && strlen(m->string) > 6)))
-			key_errorf(p, mp ? mp : path, "unknown key '%s'; did you mean '%s'?",
-				   m->string, best);
+			key_errorf(p, mp ? mp : path, "unknown key '%s'; did you mean '%s'?", shown,
+				   best);
 		else
-			key_errorf(p, mp ? mp : path, "unknown key '%s'; allowed here: %s",
-				   m->string, strbuf_str(&list));
+			key_errorf(p, mp ? mp : path, "unknown key '%s'; allowed here: %s", shown,
+				   strbuf_str(&list));
 		strbuf_done(&list);
 		free(mp);
 	}
@@ -262,7 +387,7 @@ static bool get_string(struct parse *p, const cJSON *obj, const char *path, cons
 		       char **out)
 {
 	const cJSON *v = member(obj, key);
-	char buf[128];
+	char buf[SHOW_MAX];
 
 	if (!v)
 		return true;
@@ -283,7 +408,7 @@ static bool get_bool(struct parse *p, const cJSON *obj, const char *path, const 
 		     bool *out)
 {
 	const cJSON *v = member(obj, key);
-	char buf[128];
+	char buf[SHOW_MAX];
 
 	if (!v)
 		return true;
@@ -298,16 +423,26 @@ static bool get_bool(struct parse *p, const cJSON *obj, const char *path, const 
 	return true;
 }
 
+/* Whether x is a whole number from lo to hi: not NaN, not -0, no fraction. */
+static bool whole_in(double x, int lo, int hi)
+{
+	if (!(x >= (double)lo && x <= (double)hi)) /* false for NaN too */
+		return false;
+	if (x == 0 && signbit(x))
+		return false;
+	return x == (double)(int)x; /* in int's range now, so the cast is defined */
+}
+
 static bool get_int(struct parse *p, const cJSON *obj, const char *path, const char *key, int lo,
 		    int hi, int *out)
 {
 	const cJSON *v = member(obj, key);
-	char buf[128];
+	char buf[SHOW_MAX];
 
 	if (!v)
 		return true;
-	if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
-	    v->valuedouble < lo || v->valuedouble > hi) {
+	/* Range first: converting a double out of int's range (1e400 is inf) is undefined. */
+	if (!cJSON_IsNumber(v) || !whole_in(v->valuedouble, lo, hi)) {
 		char *mp = join_path(path, key);
 		errorf(p, mp ? mp : path,
 		       "%s is not allowed here: expected a whole number from %d to %d",
@@ -323,7 +458,7 @@ static bool get_duration(struct parse *p, const cJSON *obj, const char *path, co
 			 uint64_t lo, uint64_t hi, uint64_t *out)
 {
 	const cJSON *v = member(obj, key);
-	char buf[128], los[DURATION_FORMAT_MAX], his[DURATION_FORMAT_MAX];
+	char buf[SHOW_MAX], los[DURATION_FORMAT_MAX], his[DURATION_FORMAT_MAX];
 	const char *why = NULL;
 	uint64_t ms;
 
@@ -356,7 +491,7 @@ static bool get_enum(struct parse *p, const cJSON *obj, const char *path, const 
 		     const char *const *names, size_t n, int *out)
 {
 	const cJSON *v = member(obj, key);
-	char buf[128];
+	char buf[SHOW_MAX];
 
 	if (!v)
 		return true;
@@ -378,14 +513,19 @@ static bool get_enum(struct parse *p, const cJSON *obj, const char *path, const 
 	return false;
 }
 
-/* A string or a list of strings, each checked by valid(); into a NULL-free array. */
+/*
+ * A list of strings, each checked by valid(), into a new NULL-free array that
+ * replaces *out and *n_out (both freed or overwritten together, never one
+ * without the other).
+ */
 static bool get_string_list(struct parse *p, const cJSON *v, const char *path,
 			    bool (*valid)(const char *), const char *what, char ***out,
 			    size_t *n_out)
 {
-	char buf[128], ip[PATH_LEN];
-	size_t n = 0, i = 0;
+	char buf[SHOW_MAX], ip[PATH_LEN];
+	size_t n = 0, i = 0, got = 0;
 	const cJSON *e;
+	char **list;
 	bool ok = true;
 
 	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0) {
@@ -394,8 +534,8 @@ static bool get_string_list(struct parse *p, const cJSON *v, const char *path,
 		return false;
 	}
 	n = (size_t)cJSON_GetArraySize(v);
-	*out = calloc(n, sizeof(char *));
-	if (!*out)
+	list = calloc(n, sizeof(char *));
+	if (!list)
 		return false;
 	cJSON_ArrayForEach(e, v)
 	{
@@ -404,16 +544,24 @@ static bool get_string_list(struct parse *p, const cJSON *v, const char *path,
 			errorf(p, ip, "%s is not %s", show(e, buf, sizeof(buf)), what);
 			ok = false;
 		} else {
-			for (size_t k = 0; k < *n_out; k++)
-				if (!strcmp((*out)[k], e->valuestring)) {
+			for (size_t k = 0; k < got; k++)
+				if (!strcmp(list[k], e->valuestring)) {
 					errorf(p, ip, "%s is listed twice",
 					       show(e, buf, sizeof(buf)));
 					ok = false;
 				}
-			(*out)[(*n_out)++] = strdup(e->valuestring);
+			if (!(list[got] = strdup(e->valuestring)))
+				ok = false;
+			else
+				got++;
 		}
 		i++;
 	}
+	for (size_t k = 0; k < *n_out; k++)
+		free((*out)[k]);
+	free(*out);
+	*out = list;
+	*n_out = got;
 	return ok;
 }
 
@@ -488,9 +636,69 @@ static bool valid_tag(const char *s)
 	return (isalnum((unsigned char)s[0]) || s[0] == '_') && all(s, 1, 128, "_.-");
 }
 
+static bool tag_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '.' || c == '-';
+}
+
+/*
+ * A tag glob as fnmatch() reads it that can match a tag: tag characters, '*',
+ * '?' and bracket expressions "[a-z0-9]" or "[!-]" of tag characters and
+ * forward ranges. NULL when valid, else why not (in why[n]).
+ */
+static const char *glob_problem(const char *s, char *why, size_t n)
+{
+	size_t len = strlen(s);
+
+	if (len < 1 || len > 128)
+		return "a tag glob has 1 to 128 characters";
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == ']') {
+			snprintf(why, n, "the ']' at character %zu closes no '['", i + 1);
+			return why;
+		}
+		if (s[i] != '[') {
+			if (!tag_char(s[i]) && s[i] != '*' && s[i] != '?')
+				return "";
+			continue;
+		}
+		size_t open = i++, items = 0;
+		if (i < len && s[i] == '!')
+			i++;
+		for (; i < len && s[i] != ']'; i++, items++) {
+			if (!tag_char(s[i]))
+				return "";
+			if (i + 2 < len && s[i + 1] == '-' && s[i + 2] != ']') {
+				if (!tag_char(s[i + 2]))
+					return "";
+				if ((unsigned char)s[i] > (unsigned char)s[i + 2]) {
+					snprintf(
+					    why, n,
+					    "the range '%c-%c' at character %zu runs backwards",
+					    s[i], s[i + 2], i + 1);
+					return why;
+				}
+				i += 2;
+			}
+		}
+		if (i >= len) {
+			snprintf(why, n, "the '[' at character %zu is never closed with ']'",
+				 open + 1);
+			return why;
+		}
+		if (items == 0) {
+			snprintf(why, n, "the '[' at character %zu lists no character", open + 1);
+			return why;
+		}
+	}
+	return NULL;
+}
+
 static bool valid_glob(const char *s)
 {
-	return all(s, 1, 128, "_.-*?[]!");
+	char why[96];
+
+	return glob_problem(s, why, sizeof(why)) == NULL;
 }
 
 static bool valid_watch_name(const char *s)
@@ -558,6 +766,72 @@ static bool valid_ecs_ref(const char *s, const char *kind)
 	       strlen(acct) == 12;
 }
 
+/*
+ * An endpoint: http:// or https://, a host, an optional port from 1 to 65535,
+ * then a path; no credentials (user:password@), which are refused without
+ * being shown, and no spaces or control characters.
+ */
+static void check_endpoint(struct parse *p, const char *path, const char *url)
+{
+	size_t scheme = !strncmp(url, "https://", 8) ? 8 : !strncmp(url, "http://", 7) ? 7 : 0;
+	size_t auth_len, host_len;
+	const char *auth = url + scheme, *at, *port = NULL;
+	char buf[SHOW_MAX], shown[SHOW_MAX];
+
+	escaped(url, 80, buf, sizeof(buf));
+	if (!scheme) {
+		errorf(p, path, "'%s' is not an http:// or https:// URL", buf);
+		return;
+	}
+	auth_len = strcspn(auth, "/?#");
+	at = memchr(auth, '@', auth_len);
+	if (at) {
+		/* the scheme, "...", then from the '@' on */
+		snprintf(shown, sizeof(shown), "%.*s...%s", (int)scheme, url,
+			 escaped(at, 80, buf, sizeof(buf)));
+		errorf(p, path,
+		       "'%s' holds credentials (before '@', not shown): an endpoint URL takes "
+		       "none; AWS credentials come from the credential chain",
+		       shown);
+		return;
+	}
+	for (const char *c = url; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f) {
+			errorf(p, path, "'%s' holds a space or a control character", buf);
+			return;
+		}
+	if (auth[0] == '[') { /* [IPv6] */
+		const char *close = memchr(auth, ']', auth_len);
+		host_len = close ? (size_t)(close - auth) + 1 : auth_len;
+		if (!close || (host_len < auth_len && auth[host_len] != ':')) {
+			errorf(p, path, "'%s' has an IPv6 address without its closing ']'", buf);
+			return;
+		}
+	} else {
+		host_len = strcspn(auth, ":/?#");
+	}
+	if (host_len == 0) {
+		errorf(p, path, "'%s' names no host", buf);
+		return;
+	}
+	if (host_len < auth_len)
+		port = auth + host_len + 1; /* after the ':' */
+	if (port) {
+		size_t digits = (size_t)(auth + auth_len - port);
+		unsigned long v = 0;
+		bool ok = digits >= 1 && digits <= 5 && strspn(port, "0123456789") >= digits;
+		for (size_t k = 0; ok && k < digits; k++)
+			v = v * 10 + (unsigned long)(port[k] - '0');
+		if (!ok || v < 1 || v > 65535) {
+			char given[24];
+			snprintf(given, sizeof(given), "%.*s", (int)(digits < 20 ? digits : 20),
+				 port);
+			errorf(p, path, "'%s' has port '%s': a port is a number from 1 to 65535",
+			       buf, escaped(given, 20, shown, sizeof(shown)));
+		}
+	}
+}
+
 /* ---- sections ------------------------------------------------------------------ */
 
 static void parse_aws(struct parse *p, const cJSON *aws)
@@ -568,7 +842,7 @@ static void parse_aws(struct parse *p, const cJSON *aws)
 						   AWS_SERVICE_SQS, AWS_SERVICE_CODEDEPLOY,
 						   AWS_SERVICE_STS };
 	struct config *c = p->cfg;
-	char buf[128];
+	char buf[SHOW_MAX];
 	const cJSON *eps;
 
 	if (!cJSON_IsObject(aws)) {
@@ -602,10 +876,8 @@ static void parse_aws(struct parse *p, const cJSON *aws)
 		char path[PATH_LEN];
 		subpath(path, "aws.endpoints", ep_keys[i]);
 		if (get_string(p, eps, "aws.endpoints", ep_keys[i], &c->endpoints[ids[i]]) &&
-		    c->endpoints[ids[i]] && strncmp(c->endpoints[ids[i]], "https://", 8) &&
-		    strncmp(c->endpoints[ids[i]], "http://", 7))
-			errorf(p, path, "%s is not an http:// or https:// URL",
-			       show(member(eps, ep_keys[i]), buf, sizeof(buf)));
+		    c->endpoints[ids[i]])
+			check_endpoint(p, path, c->endpoints[ids[i]]);
 	}
 }
 
@@ -614,7 +886,7 @@ static void parse_codedeploy(struct parse *p, const cJSON *v, const char *path,
 {
 	static const char *const keys[] = { "application", "deployment_group", "deployment_config",
 					    "container", "port" };
-	char buf[128], cp[PATH_LEN];
+	char buf[SHOW_MAX], cp[PATH_LEN];
 	int port = 0;
 
 	if (!cJSON_IsObject(v)) {
@@ -660,7 +932,7 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 	static const char *const rollbacks[] = { "auto", "none" };
 	static const char *const first_start[] = { "deploy", "skip" };
 	int first = 0;
-	char buf[128], mp[PATH_LEN], acct[13];
+	char buf[SHOW_MAX], mp[PATH_LEN], acct[13];
 	int strategy = STRATEGY_REVISION, rollback = 0;
 	const cJSON *m;
 
@@ -750,8 +1022,7 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 		t->first_start_skip = first == 1;
 	if (get_string(p, v, path, "retry", &t->retry) && t->retry) {
 		subpath(mp, path, "retry");
-		if (strncmp(t->retry, "sha256:", 7) || strlen(t->retry) != 71 ||
-		    strspn(t->retry + 7, "0123456789abcdef") != 64)
+		if (!digest_valid(t->retry))
 			errorf(p, mp,
 			       "%s is not an image digest (sha256: and 64 lowercase hex digits)",
 			       show(member(v, "retry"), buf, sizeof(buf)));
@@ -834,7 +1105,7 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 					    "tag",        "tags",       "tag_glob",    "semver",
 					    "prerelease", "exclude",    "targets" };
 	static const char *const rules[] = { "tag", "tags", "tag_glob", "semver" };
-	char buf[128], mp[PATH_LEN];
+	char buf[SHOW_MAX], mp[PATH_LEN];
 	const cJSON *m;
 	int n_rules = 0;
 
@@ -885,12 +1156,9 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 			    "%s is not an image tag (1 to 128 letters, digits, '_', '.' and '-', "
 			    "not starting with '.' or '-')",
 			    show(m, buf, sizeof(buf)));
-		} else {
-			w->tags = calloc(1, sizeof(char *));
-			if (w->tags) {
-				w->tags[0] = strdup(m->valuestring);
-				w->n_tags = 1;
-			}
+		} else if ((w->tags = calloc(1, sizeof(char *))) &&
+			   (w->tags[0] = strdup(m->valuestring))) {
+			w->n_tags = 1;
 		}
 	}
 	if ((m = member(v, "tags"))) {
@@ -901,10 +1169,16 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 	if ((m = member(v, "tag_glob"))) {
 		subpath(mp, path, "tag_glob");
 		w->rule = TAG_GLOB;
-		if (!cJSON_IsString(m) || !valid_glob(m->valuestring))
+		char why[96];
+		const char *problem =
+		    cJSON_IsString(m) ? glob_problem(m->valuestring, why, sizeof(why)) : "";
+		if (problem && !*problem)
 			errorf(p, mp,
 			       "%s is not a tag glob (tag characters plus '*', '?' and '[...]')",
 			       show(m, buf, sizeof(buf)));
+		else if (problem)
+			errorf(p, mp, "%s is not a tag glob: %s", show(m, buf, sizeof(buf)),
+			       problem);
 		else
 			w->glob = strdup(m->valuestring);
 	}
@@ -922,8 +1196,15 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 			       "%s is not a semver constraint: %s (write it like '^1.4', '~2.0' or "
 			       "'>=1.2.0 <2.0.0')",
 			       show(m, buf, sizeof(buf)), why ? why : "cannot parse");
-		else
+		else {
 			w->semver_text = strdup(m->valuestring);
+			if (!semver_range_can_match(w->semver))
+				warnf(
+				    p, mp,
+				    "%s can never match: no version is within its bounds, so this "
+				    "watch will deploy nothing",
+				    show(m, buf, sizeof(buf)));
+		}
 	}
 	if (member(v, "prerelease") && !member(v, "semver")) {
 		subpath(mp, path, "prerelease");
@@ -985,7 +1266,7 @@ static void parse_top(struct parse *p, const cJSON *root)
 					    "watches" };
 	static const char *const levels[] = { "error", "warning", "notice", "info", "debug" };
 	struct config *c = p->cfg;
-	char buf[128];
+	char buf[SHOW_MAX];
 	const cJSON *m;
 	int level = c->log_level;
 
@@ -1076,29 +1357,41 @@ static void parse_top(struct parse *p, const cJSON *root)
 
 /* ---- files ---------------------------------------------------------------------- */
 
-static int parse_one(struct config *cfg, struct config_errors *errs, const char *name, char *text,
+static int parse_one(struct config *cfg, struct config_errors *errs, size_t file_no, char *text,
 		     size_t len, bool main_file)
 {
-	struct parse p = { cfg, errs, name, text, { 0 }, main_file };
-	size_t off = 0;
+	const char *name = cfg->files[file_no];
+	struct parse p = { cfg, errs, name, file_no, text, { 0 }, main_file };
+	size_t off = 0, deep = 0;
 	const char *end = NULL;
 	cJSON *root;
 	int line, col, r;
+	bool too_deep;
 
 	if (memchr(text, '\0', len)) {
-		file_errorf(errs, "%s: the file contains a NUL byte; it must be UTF-8 JSON text",
-			    name);
+		file_errorf(errs, name, file_no, 0, 0,
+			    "the file contains a NUL byte; it must be UTF-8 JSON text");
 		return 0;
 	}
 	if (jsontext_strip_comments(text, len, &off) < 0) {
 		jsontext_position(text, off, &line, &col);
-		file_errorf(errs, "%s:%d:%d: a /* comment that never ends", name, line, col);
+		file_errorf(errs, name, file_no, line, col, "a /* comment that never ends");
 		return 0;
 	}
+	/* Deeper than we index is named so, also where cJSON's own limit would call it invalid. */
+	too_deep = jsontext_check_depth(text, len, JSONTEXT_MAX_DEPTH, &deep) < 0;
 	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+	if (too_deep && (root || !end || (size_t)(end - text) >= deep)) {
+		jsontext_position(text, deep, &line, &col);
+		file_errorf(errs, name, file_no, line, col,
+			    "nested too deeply: at most %d levels of objects and lists",
+			    JSONTEXT_MAX_DEPTH);
+		cJSON_Delete(root);
+		return 0;
+	}
 	if (!root) {
 		jsontext_position(text, end ? (size_t)(end - text) : 0, &line, &col);
-		file_errorf(errs, "%s:%d:%d: not valid JSON here%s", name, line, col,
+		file_errorf(errs, name, file_no, line, col, "not valid JSON here%s",
 			    end && (size_t)(end - text) >= len ? " (the text ends too soon)" : "");
 		return 0;
 	}
@@ -1107,8 +1400,8 @@ static int parse_one(struct config *cfg, struct config_errors *errs, const char 
 		end++;
 	if (end && (size_t)(end - text) < len) {
 		jsontext_position(text, (size_t)(end - text), &line, &col);
-		file_errorf(errs, "%s:%d:%d: unexpected text after the JSON object", name, line,
-			    col);
+		file_errorf(errs, name, file_no, line, col,
+			    "unexpected text after the JSON object");
 		cJSON_Delete(root);
 		return 0;
 	}
@@ -1119,15 +1412,36 @@ static int parse_one(struct config *cfg, struct config_errors *errs, const char 
 		return r;
 	}
 	if (r < 0) {
-		file_errorf(errs, "%s: nested deeper than the configuration allows", name);
+		/* cJSON took it, the depth is checked: the two scanners disagree */
+		file_errorf(errs, name, file_no, 0, 0,
+			    "cannot index the positions of this JSON text");
 	} else {
 		for (size_t i = 0; i < p.pos.n_dups; i++) {
+			struct strbuf sb;
 			int fl, fc;
-			jsontext_position(text, p.pos.dups[i].off, &line, &col);
-			jsontext_position(text, p.pos.dups[i].first_off, &fl, &fc);
-			file_errorf(
-			    errs, "%s:%d:%d: %s: duplicate key (first given at line %d, column %d)",
-			    name, line, col, p.pos.dups[i].path, fl, fc);
+			jsonpos_position(&p.pos, p.pos.dups[i].off, &line, &col);
+			jsonpos_position(&p.pos, p.pos.dups[i].first_off, &fl, &fc);
+			strbuf_init(&sb, 8192);
+			put_escaped(&sb, p.pos.dups[i].path);
+			file_errorf(errs, name, file_no, line, col,
+				    "%s: duplicate key (first given at line %d, column %d)",
+				    strbuf_str(&sb), fl, fc);
+			strbuf_done(&sb);
+		}
+		/* cJSON ends a string at \u0000: "team/web\u0000evil" would read as "team/web". */
+		for (size_t i = 0; i < p.pos.n_nuls; i++) {
+			struct strbuf sb;
+			jsonpos_position(&p.pos, p.pos.nuls[i].off, &line, &col);
+			strbuf_init(&sb, 8192);
+			if (*p.pos.nuls[i].path)
+				put_escaped(&sb, p.pos.nuls[i].path);
+			else
+				strbuf_puts(&sb, "(top level)");
+			file_errorf(errs, name, file_no, line, col,
+				    "%s: \\u0000 (a NUL character) is not allowed in a string of "
+				    "the configuration",
+				    strbuf_str(&sb));
+			strbuf_done(&sb);
 		}
 		parse_top(&p, root);
 	}
@@ -1136,25 +1450,39 @@ static int parse_one(struct config *cfg, struct config_errors *errs, const char 
 	return 0;
 }
 
+/* The index in c->files of a place's file (which points into c->files). */
+static size_t file_no_of(const struct config *c, const char *file)
+{
+	for (size_t i = 0; i < c->n_files; i++)
+		if (c->files[i] == file)
+			return i;
+	return c->n_files;
+}
+
 /* Duplicate watch names and containers deployed by two targets, each found with one hash lookup. */
 static void cross_checks(struct config *c, struct config_errors *errs)
 {
 	struct strmap *names = strmap_new(), *owners = strmap_new();
-	struct strbuf key;
+	struct strbuf key, first_at;
+	char s1[SHOW_MAX], s2[SHOW_MAX], s3[SHOW_MAX], s4[SHOW_MAX];
 
 	strbuf_init(&key, 4096);
+	strbuf_init(&first_at, 8192);
 	for (size_t i = 0; names && owners && i < c->n_watches; i++) {
 		struct config_watch *w = &c->watches[i];
 		const struct config_watch *first = w->name ? strmap_get(names, w->name) : NULL;
+		size_t file_no = file_no_of(c, w->at.file);
 
-		if (first)
-			file_errorf(
-			    errs,
-			    "%s:%d:%d: watch name '%s' is already used by the watch at %s:%d:%d",
-			    w->at.file, w->at.line, w->at.col, w->name, first->at.file,
-			    first->at.line, first->at.col);
-		else if (w->name)
+		if (first) {
+			strbuf_reset(&first_at);
+			put_place(&first_at, first->at.file, first->at.line, first->at.col);
+			first_at.buf[first_at.len - 2] = '\0'; /* without the ": " */
+			file_errorf(errs, w->at.file, file_no, w->at.line, w->at.col,
+				    "watch name '%s' is already used by the watch at %s",
+				    escaped(w->name, 80, s1, sizeof(s1)), strbuf_str(&first_at));
+		} else if (w->name) {
 			strmap_put(names, w->name, w, NULL);
+		}
 		/* One container of one service (in one account and region) belongs to one target.
 		 */
 		for (size_t t = 0; t < w->n_targets; t++) {
@@ -1185,20 +1513,25 @@ static void cross_checks(struct config *c, struct config_errors *errs)
 						    !strcmp(yw->targets[u].containers[l],
 							    x->containers[k]))
 							y = &yw->targets[u];
-				file_errorf(errs,
-					    "%s:%d:%d: container '%s' of service '%s' in cluster "
-					    "'%s' is already "
-					    "deployed by watch '%s' (%s:%d:%d); two watches must "
-					    "not deploy the same "
-					    "container",
-					    x->at.file, x->at.line, x->at.col, x->containers[k],
-					    x->service, x->cluster, yw->name ? yw->name : "?",
-					    y ? y->at.file : "?", y ? y->at.line : 0,
-					    y ? y->at.col : 0);
+				strbuf_reset(&first_at);
+				if (y) {
+					put_place(&first_at, y->at.file, y->at.line, y->at.col);
+					first_at.buf[first_at.len - 2] = '\0';
+				}
+				file_errorf(errs, x->at.file, file_no, x->at.line, x->at.col,
+					    "container '%s' of service '%s' in cluster '%s' is "
+					    "already deployed by watch '%s' (%s); two watches must "
+					    "not deploy the same container",
+					    escaped(x->containers[k], 80, s1, sizeof(s1)),
+					    escaped(x->service, 80, s2, sizeof(s2)),
+					    escaped(x->cluster, 80, s3, sizeof(s3)),
+					    yw->name ? escaped(yw->name, 80, s4, sizeof(s4)) : "?",
+					    y ? strbuf_str(&first_at) : "?:0:0");
 			}
 		}
 	}
 	strbuf_done(&key);
+	strbuf_done(&first_at);
 	strmap_free(names, NULL);
 	strmap_free(owners, NULL);
 }
@@ -1238,33 +1571,69 @@ static int add_file(struct config *c, const char *path)
 	return 0;
 }
 
-static int read_file(const char *path, struct strbuf *out, struct config_errors *errs)
+static const char *file_kind(mode_t m)
+{
+	return S_ISDIR(m)    ? "a directory"
+	       : S_ISFIFO(m) ? "a FIFO"
+	       : S_ISSOCK(m) ? "a socket"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+			     : "not a file";
+}
+
+/*
+ * Reads a regular file whole. Anything else (a FIFO, which would block until
+ * a writer comes, a device, a socket, a directory) is refused before it is
+ * opened for reading, and the open itself cannot block (O_NONBLOCK); errors
+ * name the file, as file file_no.
+ */
+static int read_file(const char *path, size_t file_no, struct strbuf *out,
+		     struct config_errors *errs)
 {
 	char buf[65536];
 	ssize_t n;
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd;
 
-	if (fd < 0) {
-		file_errorf(errs, "%s: cannot open: %s", path, strerror(errno));
-		return errno == ENOENT ? -ENOENT : -EIO;
+	if (stat(path, &st) < 0) {
+		int e = errno;
+		file_errorf(errs, path, file_no, 0, 0, "cannot open: %s", strerror(e));
+		return e == ENOENT ? -ENOENT : -EIO;
 	}
-	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st.st_mode)) {
+		file_errorf(errs, path, file_no, 0, 0,
+			    "not a regular file but %s; the configuration is read only from "
+			    "regular files",
+			    file_kind(st.st_mode));
+		return -EIO;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		int e = errno;
+		file_errorf(errs, path, file_no, 0, 0, "cannot open: %s", strerror(e));
+		return e == ENOENT ? -ENOENT : -EIO;
+	}
+	/* It may have been replaced between stat() and open(). */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		file_errorf(errs, "%s: not a regular file", path);
+		file_errorf(errs, path, file_no, 0, 0,
+			    "not a regular file (replaced while being opened); the configuration "
+			    "is read only from regular files");
 		return -EIO;
 	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		if (strbuf_append(out, buf, (size_t)n) < 0) {
 			close(fd);
-			file_errorf(errs, "%s: larger than %d bytes", path, FILE_MAX);
+			file_errorf(errs, path, file_no, 0, 0, "larger than %d bytes", FILE_MAX);
 			return -EFBIG;
 		}
-	close(fd);
 	if (n < 0) {
-		file_errorf(errs, "%s: cannot read: %s", path, strerror(errno));
+		int e = errno;
+		close(fd);
+		file_errorf(errs, path, file_no, 0, 0, "cannot read: %s", strerror(e));
 		return -EIO;
 	}
+	close(fd);
 	return 0;
 }
 
@@ -1273,11 +1642,53 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
+struct ordered {
+	struct config_error e;
+	size_t seq;
+};
+
+static int by_place(const void *a, const void *b)
+{
+	const struct ordered *x = a, *y = b;
+
+	if (x->e.file_no != y->e.file_no)
+		return x->e.file_no < y->e.file_no ? -1 : 1;
+	if (x->e.line != y->e.line)
+		return x->e.line < y->e.line ? -1 : 1;
+	if (x->e.col != y->e.col)
+		return x->e.col < y->e.col ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Sorts errs->items[from..] by file, line and column, keeping the order of equals. */
+static void sort_errors(struct config_errors *errs, size_t from)
+{
+	size_t n = errs->n - from;
+	struct ordered *o;
+
+	if (n < 2)
+		return;
+	o = calloc(n, sizeof(*o));
+	if (!o)
+		return; /* in the order found, then */
+	for (size_t i = 0; i < n; i++)
+		o[i] = (struct ordered){ errs->items[from + i], i };
+	qsort(o, n, sizeof(*o), by_place);
+	for (size_t i = 0; i < n; i++)
+		errs->items[from + i] = o[i].e;
+	free(o);
+}
+
 static int finish_load(struct config *cfg, struct config_errors *errs, size_t errors_before,
 		       struct config **ret)
 {
+	size_t errors = 0;
+
 	cross_checks(cfg, errs);
-	if (errs->n > errors_before) {
+	sort_errors(errs, errors_before);
+	for (size_t i = errors_before; i < errs->n; i++)
+		errors += !errs->items[i].warning;
+	if (errors > 0) {
 		config_free(cfg);
 		return -EINVAL;
 	}
@@ -1296,12 +1707,11 @@ int config_load(const char *main_file, const char *dir, struct config **ret,
 	if (!cfg)
 		return -ENOMEM;
 	strbuf_init(&text, FILE_MAX);
-	r = read_file(main_file, &text, errs);
+	r = read_file(main_file, 0, &text, errs);
 	if (r == 0)
 		r = add_file(cfg, main_file);
 	if (r == 0)
-		r = parse_one(cfg, errs, cfg->files[0], text.buf ? text.buf : (char *)"", text.len,
-			      true);
+		r = parse_one(cfg, errs, 0, text.buf ? text.buf : (char *)"", text.len, true);
 	strbuf_done(&text);
 	if (r < 0) {
 		config_free(cfg);
@@ -1310,9 +1720,11 @@ int config_load(const char *main_file, const char *dir, struct config **ret,
 	if (dir) {
 		struct dirent **names = NULL;
 		int n = scandir(dir, &names, NULL, by_name);
-		if (n < 0 && errno != ENOENT)
-			file_errorf(errs, "%s: cannot read the drop-in directory: %s", dir,
-				    strerror(errno));
+		if (n < 0 && errno != ENOENT) {
+			int e = errno;
+			file_errorf(errs, dir, cfg->n_files, 0, 0,
+				    "cannot read the drop-in directory: %s", strerror(e));
+		}
 		for (int i = 0; i < n; i++) {
 			const char *nm = names[i]->d_name;
 			size_t l = strlen(nm);
@@ -1320,9 +1732,10 @@ int config_load(const char *main_file, const char *dir, struct config **ret,
 				char path[4096];
 				snprintf(path, sizeof(path), "%s/%s", dir, nm);
 				strbuf_init(&text, FILE_MAX);
-				r = read_file(path, &text, errs);
+				/* an unreadable file is named at the index the next file gets */
+				r = read_file(path, cfg->n_files, &text, errs);
 				if (r == 0 && (r = add_file(cfg, path)) == 0)
-					r = parse_one(cfg, errs, cfg->files[cfg->n_files - 1],
+					r = parse_one(cfg, errs, cfg->n_files - 1,
 						      text.buf ? text.buf : (char *)"", text.len,
 						      false);
 				strbuf_done(&text);
@@ -1359,7 +1772,7 @@ int config_parse_text(const char *name, const char *text, size_t len, struct con
 	}
 	memcpy(copy, text, len);
 	copy[len] = '\0';
-	r = parse_one(cfg, errs, cfg->files[0], copy, len, true);
+	r = parse_one(cfg, errs, 0, copy, len, true);
 	free(copy);
 	if (r < 0) {
 		config_free(cfg);

@@ -95,7 +95,10 @@ struct config {
 };
 
 struct config_error {
-	char *text; /* "file:line:col: path: message" */
+	char *text;     /* "file:line:col: path: message"; values from the file escaped */
+	bool warning;   /* the configuration is accepted all the same */
+	size_t file_no; /* where, for the order: the file's index in config->files, */
+	int line, col;  /* 1-based (0: the file as a whole) */
 };
 
 struct config_errors {
@@ -105,9 +108,13 @@ struct config_errors {
 
 /*
  * Loads main_file and every *.json in dir (NULL or missing: none) and
- * validates them all. On success returns 0 and *ret. Otherwise returns
- * -ENOENT when main_file does not exist, -EINVAL when anything is invalid,
- * -ENOMEM; errs then holds every error found (also for -ENOENT).
+ * validates them all. Only regular files are read (a FIFO, device, socket
+ * or directory is refused, never opened for reading), so loading never
+ * blocks. On success returns 0 and *ret. Otherwise returns -ENOENT when
+ * main_file does not exist, -EINVAL when anything is invalid, -ENOMEM; errs
+ * then holds every error found (also for -ENOENT). Warnings (.warning set)
+ * may come with success too. What this call added to errs is sorted by
+ * file (in the order read), line and column, stably.
  */
 int config_load(const char *main_file, const char *dir, struct config **ret,
 		struct config_errors *errs);

@@ -12,8 +12,6 @@
 #include "strbuf.h"
 #include "strmap.h"
 
-#define MAX_DEPTH 64
-
 int jsontext_strip_comments(char *t, size_t len, size_t *ret_offset)
 {
 	size_t i = 0;
@@ -45,6 +43,27 @@ int jsontext_strip_comments(char *t, size_t len, size_t *ret_offset)
 			t[i++] = ' ';
 		} else {
 			i++;
+		}
+	}
+	return 0;
+}
+
+int jsontext_check_depth(const char *t, size_t len, int max, size_t *ret_offset)
+{
+	int depth = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (t[i] == '"') {
+			for (i++; i < len && t[i] != '"'; i++)
+				if (t[i] == '\\')
+					i++;
+		} else if (t[i] == '{' || t[i] == '[') {
+			if (++depth > max) {
+				*ret_offset = i;
+				return -E2BIG;
+			}
+		} else if ((t[i] == '}' || t[i] == ']') && depth > 0) {
+			depth--;
 		}
 	}
 	return 0;
@@ -126,15 +145,32 @@ static int add_dup(struct jsonpos *p, const char *path, size_t off, size_t first
 	return 0;
 }
 
-/* Reads a string at s->i (at its '"'); its decoded text (escapes kept as is but for \" and \\) goes
- * to out. */
-static int string(struct scan *s, struct strbuf *out)
+static int add_nul(struct jsonpos *p, const char *path, size_t off)
+{
+	if (grow((void **)&p->nuls, p->n_nuls, &p->cap_nuls, sizeof(*p->nuls), 8) < 0)
+		return -ENOMEM;
+	p->nuls[p->n_nuls].path = strdup(path);
+	if (!p->nuls[p->n_nuls].path)
+		return -ENOMEM;
+	p->nuls[p->n_nuls].off = off;
+	p->n_nuls++;
+	return 0;
+}
+
+/*
+ * Reads a string at s->i (at its '"'); its decoded text (escapes kept as is but for \" and \\) goes
+ * to out. A \u0000 in it is noted under path.
+ */
+static int string(struct scan *s, struct strbuf *out, const char *path)
 {
 	if (s->i >= s->len || s->t[s->i] != '"')
 		return -EINVAL;
 	for (s->i++; s->i < s->len && s->t[s->i] != '"'; s->i++) {
 		char c = s->t[s->i];
 		if (c == '\\') {
+			if (s->len - s->i >= 6 && !memcmp(s->t + s->i, "\\u0000", 6) &&
+			    add_nul(s->pos, path, s->i) < 0)
+				return -ENOMEM;
 			if (++s->i >= s->len)
 				return -EINVAL;
 			c = s->t[s->i];
@@ -169,7 +205,7 @@ static int object(struct scan *s, struct strbuf *path, int depth)
 		ws(s);
 		key_off = s->i;
 		strbuf_init(&key, 4096);
-		r = string(s, &key);
+		r = string(s, &key, strbuf_str(path));
 		if (r == 0)
 			r = strbuf_printf(path, "%s%s", base ? "." : "", strbuf_str(&key));
 		strbuf_done(&key);
@@ -239,10 +275,11 @@ static int value(struct scan *s, struct strbuf *path, size_t key_off, int depth)
 {
 	int r;
 
-	if (depth > MAX_DEPTH)
-		return -EINVAL;
 	ws(s);
 	if (s->i >= s->len)
+		return -EINVAL;
+	/* depth counts the objects and lists around this value */
+	if ((s->t[s->i] == '{' || s->t[s->i] == '[') && depth >= JSONTEXT_MAX_DEPTH)
 		return -EINVAL;
 	/* Index this value even when it is an object or array (before its members). */
 	if ((r = add_entry(s->pos, strbuf_str(path), s->i, key_off)) < 0)
@@ -253,7 +290,7 @@ static int value(struct scan *s, struct strbuf *path, size_t key_off, int depth)
 	case '[':
 		return array(s, path, depth);
 	case '"':
-		return string(s, NULL);
+		return string(s, NULL, strbuf_str(path));
 	default:
 		/* number, true, false, null: up to a delimiter */
 		while (s->i < s->len && !strchr(",}] \t\r\n", s->t[s->i]))
@@ -302,8 +339,11 @@ void jsonpos_done(struct jsonpos *p)
 		free(p->entries[i].path);
 	for (size_t i = 0; i < p->n_dups; i++)
 		free(p->dups[i].path);
+	for (size_t i = 0; i < p->n_nuls; i++)
+		free(p->nuls[i].path);
 	free(p->entries);
 	free(p->dups);
+	free(p->nuls);
 	strmap_free(p->by_path, NULL);
 	free(p->lines);
 	memset(p, 0, sizeof(*p));
