@@ -1,14 +1,18 @@
 # SPDX-License-Identifier: MIT
 """The configuration from the outside: --check-config on the examples and
 on broken files, the JSON Schema kept in step with the parser, drop-in
-directories, and that checking contacts nothing."""
+directories, that checking contacts nothing, and the broken files a running
+daemon must survive at SIGHUP (two tag rules, a FIFO)."""
 
 import glob
 import json
 import os
 import re
+import signal
+import time
 
-from harness import ROOT, Sim, check, check_eq, daemon_path
+from harness import ROOT, Sim, check, check_eq, daemon_path, wait_for
+from test_daemon import EVENT_DETECTED, EVENT_REJECTED, EVENT_STOPPING, cycles, lines_with, start, watch
 
 EX_NOINPUT = 66
 EX_CONFIG = 78
@@ -183,3 +187,87 @@ def test_check_config_contacts_nothing(ctx):
         status, out, err = check_config(ctx, path, env=env)
         check_eq(status, 0, "valid")
     check_eq(sim.requests(), [], "no request reached AWS")
+
+
+TWO_RULES = {"name": "w", "repository": "team/w", "tag": "p", "tags": ["a"],
+             "targets": [{"cluster": "c", "service": "s", "container": "a"}]}
+
+
+def test_two_tag_rules_fail_check_and_start_with_a_located_error(ctx):
+    """Issue 11 case 1: this crashed (exit -11) --check-config and the start."""
+    p = ctx.write("two.json", json.dumps({"watches": [TWO_RULES]}))
+    status, out, err = check_config(ctx, p)
+    check_eq(status, EX_CONFIG, "--check-config exit status: %r" % err)
+    check("%s:1:14: watches[0]: give exactly one of 'tag', 'tags', 'tag_glob' or 'semver' (found 2)" % p
+          in err, "located: %r" % err)
+    status, out, err = ctx.run([daemon_path(), "-c", p, "--config-dir", ctx.path("none")])
+    check_eq(status, EX_CONFIG, "start exit status: %r" % err)
+    check("give exactly one of" in err and "nothing was started" in err, "says why: %r" % err)
+
+
+def test_reload_with_two_tag_rules_is_rejected_and_the_daemon_stays_up(ctx):
+    """Issue 11 case 1: a drop-in with tag and tags crashed a running daemon at SIGHUP."""
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
+    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")])
+    wait_for(lambda: cycles(p) >= 1, 15, "the first cycle")
+    bad = ctx.write(os.path.join("etc", "conf.d", "50-two.json"), json.dumps({"watches": [TWO_RULES]}))
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: lines_with(p, EVENT_REJECTED) or not p.alive(), 10, "CONFIG_REJECTED")
+    check(p.alive(), "still running after the reload (exit status %r)" % p.popen.poll())
+    check("%s:1:14: watches[0]: give exactly one of 'tag', 'tags', 'tag_glob' or 'semver'" % bad
+          in p.read_stderr(), "the located error is logged")
+    digest = sim.push("team/web", "prod", seed="a2")
+    wait_for(lambda: lines_with(p, EVENT_DETECTED), 25, "detection on the old rules")
+    check(digest in lines_with(p, EVENT_DETECTED)[0], "the new digest, by the old rules")
+    check(p.alive(), "still running")
+
+
+def test_check_config_refuses_a_fifo_promptly(ctx):
+    """Issue 11 case 3: a FIFO as the main file or a drop-in blocked forever."""
+    fifo = ctx.path("fifo.json")
+    os.mkfifo(fifo)
+    t0 = time.monotonic()
+    status, out, err = check_config(ctx, fifo)
+    check(time.monotonic() - t0 < 5, "finished promptly")
+    check_eq(status, EX_CONFIG, "exit status: %r" % err)
+    check("%s: not a regular file but a FIFO" % fifo in err, "names the file: %r" % err)
+
+    os.makedirs(ctx.path("etc", "conf.d"))
+    main = ctx.write(os.path.join("etc", "ecr-deployd.json"), '{"aws": {"region": "us-east-1"}}')
+    dropin = ctx.path("etc", "conf.d", "10-fifo.json")
+    os.mkfifo(dropin)
+    t0 = time.monotonic()
+    status, out, err = ctx.run([daemon_path(), "-c", main, "--check-config"])
+    check(time.monotonic() - t0 < 5, "finished promptly")
+    check_eq(status, EX_CONFIG, "exit status: %r" % err)
+    check("%s: not a regular file but a FIFO" % dropin in err, "names the drop-in: %r" % err)
+
+
+def test_reload_with_a_fifo_in_conf_d_is_rejected_and_sigterm_still_stops(ctx):
+    """Issue 11 case 3: the reload blocked the loop; polls stopped, SIGTERM was ignored."""
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
+    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")])
+    wait_for(lambda: cycles(p) >= 1, 15, "the first cycle")
+    fifo = ctx.path("etc", "conf.d", "50-fifo.json")
+    os.mkfifo(fifo)
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: lines_with(p, EVENT_REJECTED), 10, "CONFIG_REJECTED")
+    check("%s: not a regular file but a FIFO" % fifo in p.read_stderr(), "names the FIFO")
+    t0 = time.monotonic()
+    p.signal(signal.SIGTERM)
+    status = p.wait(5)
+    check_eq(status, 0, "exit status")
+    check(time.monotonic() - t0 < 2, "stopped promptly (%.2fs)" % (time.monotonic() - t0))
+    check(lines_with(p, EVENT_STOPPING), "STOPPING logged")
+
+
+def test_check_config_warns_on_a_semver_range_that_never_matches(ctx):
+    """Issue 11 case 9: accepted, but said, with the place."""
+    w = {"name": "w", "repository": "team/w", "semver": ">=2.0.0 <1.0.0",
+         "targets": [{"cluster": "c", "service": "s", "container": "a"}]}
+    p = ctx.write("never.json", json.dumps({"watches": [w]}))
+    status, out, err = check_config(ctx, p)
+    check_eq(status, 0, "still valid: %r" % err)
+    check(re.search(r"^%s:1:\d+: watches\[0\]\.semver: warning: '>=2\.0\.0 <1\.0\.0' can never match"
+                    % re.escape(p), err, re.M), "a located warning: %r" % err)
+    check(out.rstrip().endswith("configuration OK"), "says OK")
