@@ -89,6 +89,11 @@ def test_schema_rejects_what_the_parser_rejects(ctx):
         "prerelease without semver": {"watches": [dict(base, prerelease=True)]},
         "bad repository": {"watches": [dict(base, repository="Team/Web")]},
         "bad role": {"watches": [dict(base, targets=[dict(target, role_arn="arn:aws:iam::1:user/x")])]},
+        "glob never closed": {"watches": [dict({k: v for k, v in base.items() if k != "tag"}, tag_glob="v[a-")]},
+        "exclude never closed": {"watches": [dict({k: v for k, v in base.items() if k != "tag"}, tag_glob="v*",
+                                                  exclude=["["])]},
+        "endpoint credentials": {"aws": {"endpoints": {"ecs": "http://user:pass@127.0.0.1:9/"}}},
+        "endpoint port": {"aws": {"endpoints": {"ecs": "http://127.0.0.1:99999/"}}},
     }
     for name, doc in cases.items():
         check(list(v.iter_errors(doc)), "the schema rejects: %s" % name)
