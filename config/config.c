@@ -35,6 +35,7 @@ struct parse {
 	struct config_errors *errs;
 	const char *file; /* the name errors use (an entry of cfg->files) */
 	size_t file_no;   /* its index there */
+	bool on_disk;     /* loaded from files: paths it names may be checked */
 	const char *text; /* comments stripped */
 	struct jsonpos pos;
 	bool main;
@@ -305,6 +306,17 @@ static char *join_path(const char *base, const char *key)
 	if (s)
 		snprintf(s, n, "%s%s%s", base, *base ? "." : "", key);
 	return s;
+}
+
+/* What a file that is not a regular one is, for messages. */
+static const char *file_kind(mode_t m)
+{
+	return S_ISDIR(m)    ? "a directory"
+	       : S_ISFIFO(m) ? "a FIFO"
+	       : S_ISSOCK(m) ? "a socket"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+			     : "a special file";
 }
 
 /* ---- keys -------------------------------------------------------------------- */
@@ -858,9 +870,17 @@ static void parse_aws(struct parse *p, const cJSON *aws)
 	get_string(p, aws, "aws", "profile", &c->profile);
 	get_bool(p, aws, "aws", "fips", &c->fips);
 	if (get_string(p, aws, "aws", "ca_bundle", &c->ca_bundle) && c->ca_bundle &&
-	    c->ca_bundle[0] != '/')
+	    c->ca_bundle[0] != '/') {
 		errorf(p, "aws.ca_bundle", "%s must be an absolute path",
 		       show(member(aws, "ca_bundle"), buf, sizeof(buf)));
+	} else if (c->ca_bundle && p->on_disk) {
+		/* TLS reads it at each handshake: a FIFO there would block the loop. */
+		struct stat st;
+		if (stat(c->ca_bundle, &st) == 0 && !S_ISREG(st.st_mode))
+			errorf(p, "aws.ca_bundle", "%s is not a regular file but %s",
+			       show(member(aws, "ca_bundle"), buf, sizeof(buf)),
+			       file_kind(st.st_mode));
+	}
 	eps = member(aws, "endpoints");
 	if (!eps)
 		return;
@@ -1357,11 +1377,13 @@ static void parse_top(struct parse *p, const cJSON *root)
 
 /* ---- files ---------------------------------------------------------------------- */
 
+/* Parses one file's text (changed in place). on_disk: read from a file, so names of other files
+ * in it may be checked on disk (not for text from tests and the fuzzer). */
 static int parse_one(struct config *cfg, struct config_errors *errs, size_t file_no, char *text,
-		     size_t len, bool main_file)
+		     size_t len, bool main_file, bool on_disk)
 {
 	const char *name = cfg->files[file_no];
-	struct parse p = { cfg, errs, name, file_no, text, { 0 }, main_file };
+	struct parse p = { cfg, errs, name, file_no, on_disk, text, { 0 }, main_file };
 	size_t off = 0, deep = 0;
 	const char *end = NULL;
 	cJSON *root;
@@ -1571,16 +1593,6 @@ static int add_file(struct config *c, const char *path)
 	return 0;
 }
 
-static const char *file_kind(mode_t m)
-{
-	return S_ISDIR(m)    ? "a directory"
-	       : S_ISFIFO(m) ? "a FIFO"
-	       : S_ISSOCK(m) ? "a socket"
-	       : S_ISCHR(m)  ? "a character device"
-	       : S_ISBLK(m)  ? "a block device"
-			     : "not a file";
-}
-
 /*
  * Reads a regular file whole. Anything else (a FIFO, which would block until
  * a writer comes, a device, a socket, a directory) is refused before it is
@@ -1711,7 +1723,7 @@ int config_load(const char *main_file, const char *dir, struct config **ret,
 	if (r == 0)
 		r = add_file(cfg, main_file);
 	if (r == 0)
-		r = parse_one(cfg, errs, 0, text.buf ? text.buf : (char *)"", text.len, true);
+		r = parse_one(cfg, errs, 0, text.buf ? text.buf : (char *)"", text.len, true, true);
 	strbuf_done(&text);
 	if (r < 0) {
 		config_free(cfg);
@@ -1737,7 +1749,7 @@ int config_load(const char *main_file, const char *dir, struct config **ret,
 				if (r == 0 && (r = add_file(cfg, path)) == 0)
 					r = parse_one(cfg, errs, cfg->n_files - 1,
 						      text.buf ? text.buf : (char *)"", text.len,
-						      false);
+						      false, true);
 				strbuf_done(&text);
 				if (r == -ENOMEM) {
 					for (int k = i; k < n; k++)
@@ -1772,7 +1784,7 @@ int config_parse_text(const char *name, const char *text, size_t len, struct con
 	}
 	memcpy(copy, text, len);
 	copy[len] = '\0';
-	r = parse_one(cfg, errs, 0, copy, len, true);
+	r = parse_one(cfg, errs, 0, copy, len, true, false);
 	free(copy);
 	if (r < 0) {
 		config_free(cfg);

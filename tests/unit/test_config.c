@@ -981,6 +981,17 @@ TEST(config_refuses_non_regular_files_without_blocking)
 	}
 	config_errors_done(&errs);
 
+	/* aws.ca_bundle is read by TLS at every handshake: a FIFO there would block the loop. */
+	snprintf(p, sizeof(p), "{\"aws\": {\"ca_bundle\": \"%s\"}}", fifo);
+	write_file(main_file, p);
+	CHECK_INT(config_load(main_file, NULL, &c, &errs), -EINVAL);
+	CHECK_INT(errs.n, 1);
+	snprintf(want, sizeof(want),
+		 "%s:1:23: aws.ca_bundle: '%s' is not a regular file but a FIFO", main_file, fifo);
+	if (errs.n == 1)
+		CHECK_STR(errs.items[0].text, want);
+	config_errors_done(&errs);
+
 	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
 	CHECK_INT(system(p), 0);
 }
