@@ -75,3 +75,78 @@ def test_sighup_in_the_first_milliseconds_does_not_kill(ctx):
             if status != 0 or STOPPING not in p.read_stderr():
                 died.append("%d ms #%d: SIGTERM gave exit %s" % (delay_ms, attempt, status))
     check_eq(died, [], "daemons killed by an early SIGHUP (or not stopped cleanly by SIGTERM)")
+
+
+POLL_FAILED = "551228da42b8448f961a49f2d4aa3870"
+
+BAD_DIGESTS = [
+    "sha256:" + "g" * 64,                          # not hex
+    "sha256:" + "a" * 63,                          # short
+    "sha256:" + "A" * 64,                          # uppercase
+    "sha256:" + "a" * 65,                          # long
+    "sha256:" + "a" * 40 + '","image":"evil/x',    # quote-injected
+    "sha256:" + "a" * 64 + "/../../../etc/passwd",  # path-injected
+    "sha256:" + "a" * 64 + "\nMESSAGE_ID=forged",   # newline
+]
+
+
+def digest_world():
+    from test_deploy import service, taskdef
+    return {"settings": {"task_start_seconds": 0.3},
+            "repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "w1"},
+                                                             {"tag": "rel-1", "seed": "r1"}]},
+                             {"name": "team/api", "images": [{"tag": "prod", "seed": "a1"}]}],
+            "clusters": ["prod"],
+            "task_definitions": [taskdef("web", "team/web"), taskdef("rel", "team/web", tag="rel-1"),
+                                 taskdef("api", "team/api")],
+            "services": [service(s, s) for s in ("web", "rel", "api")]}
+
+
+def refusals(p):
+    return [l for l in p.read_stderr().splitlines() if POLL_FAILED in l and "not an image digest" in l]
+
+
+def test_malformed_digests_from_ecr_are_refused(ctx):
+    """ECR answers a malformed digest (each of BAD_DIGESTS) for a tag read three ways: DescribeImages
+    by tag (web), BatchGetImage (api: a missing tag makes the repository read that way) and the
+    DescribeImages listing of a tag_glob rule (rel). Each is refused with a POLL_FAILED that names the
+    watch, the tag and the value escaped; nothing is deployed, state.json never holds it, the other
+    tags keep working, and the real digest deploys once ECR answers it."""
+    from test_deploy import mutations, settle_first_start, start, target
+    sim = Sim(ctx, seed=digest_world())
+    watches = [{"name": "web", "repository": "team/web", "tag": "prod", "targets": [target("web")]},
+               {"name": "rel", "repository": "team/web", "tag_glob": "rel-*", "targets": [target("rel")]},
+               {"name": "api", "repository": "team/api", "tags": ["prod", "gone"], "targets": [target("api")]}]
+    p = start(ctx, sim, watches, poll_interval="60s")
+    settle_first_start(p, 3)
+    since = sim.control("GET", "/requests")["last"]
+    good = {"web": sim.push("team/web", "prod", seed="w2"), "api": sim.push("team/api", "prod", seed="a2"),
+            "rel": sim.push("team/web", "rel-2", seed="r2")}
+    for n, bad in enumerate(BAD_DIGESTS):
+        for repo, tag in (("team/web", "prod"), ("team/web", "rel-2"), ("team/api", "prod")):
+            sim.control("POST", "/reply-digest", {"repository": repo, "tag": tag, "digest": bad})
+        p.signal(signal.SIGHUP)  # a reload polls at once
+        wait_for(lambda: len(refusals(p)) >= 3 * (n + 1), 20, "three refusals of %r" % bad)
+        lines = refusals(p)[3 * n:]
+        shown = bad.replace("\n", "\\n")
+        for watch_name, tag in (("web", "prod"), ("rel", "rel-2"), ("api", "prod")):
+            check(any("WATCH=%s " % watch_name in l and "IMAGE_TAG=%s " % tag in l and "'%s'" % shown in l
+                      for l in lines), "watch %s, tag %s, value %r named: %s" % (watch_name, tag, shown, lines))
+    check_eq([r for r in mutations(sim, since)], [], "nothing deployed while ECR answers malformed digests")
+    state = open(ctx.path("state", "state.json")).read()
+    for bad in BAD_DIGESTS:
+        check(bad not in state and json.dumps(bad)[1:-1] not in state, "state.json does not hold %r" % bad)
+    check(p.alive(), "still running")
+    # The real digests, once ECR answers them, deploy: the refusals recorded nothing.
+    for repo, tag in (("team/web", "prod"), ("team/web", "rel-2"), ("team/api", "prod")):
+        sim.control("POST", "/reply-digest", {"repository": repo, "tag": tag, "digest": None})
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: len([l for l in p.read_stderr().splitlines()
+                          if "b70dbb90cd4d4e0792b49aff021a4d9b" in l]) >= 3, 60, "three DEPLOY_COMPLETED")
+    registered = [json.dumps(r.get("params")) for r in mutations(sim, since)
+                  if r["operation"] == "RegisterTaskDefinition"]
+    check_eq(len(registered), 3, "one registration per service: %s" % registered)
+    for name, digest in good.items():
+        check(any(digest in r for r in registered), "%s registered with %s" % (name, digest))
+    for bad in BAD_DIGESTS:
+        check(not any(json.dumps(bad)[1:-1] in r for r in registered), "%r never sent" % bad)

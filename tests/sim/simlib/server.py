@@ -375,6 +375,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     else:
                         w.ecr.image_failures[(repo.arn, digest)] = req["code"]
                 return self._ctl(200, {"digest": digest})
+            if (m, p) == ("POST", "/reply-digest"):
+                with w.lock:
+                    repo = w.ecr.repos[(req.get("account", "123456789012"), req.get("region", "us-east-1"),
+                                        req["repository"])]
+                    if req.get("digest") is None:
+                        w.ecr.reply_digests.pop((repo.arn, req["tag"]), None)
+                    elif not isinstance(req["digest"], str):
+                        raise ValueError("digest must be a string or null")
+                    else:
+                        w.ecr.reply_digests[(repo.arn, req["tag"])] = req["digest"]
+                return self._ctl(200, {"ok": True})
             if (m, p) == ("POST", "/settings"):
                 with w.lock:
                     w.apply_settings(req)
