@@ -6,6 +6,7 @@ and never recorded; a SIGHUP in the first milliseconds after exec does not kill 
 import ctypes
 import json
 import os
+import re
 import select
 import signal
 import time
@@ -150,3 +151,120 @@ def test_malformed_digests_from_ecr_are_refused(ctx):
         check(any(digest in r for r in registered), "%s registered with %s" % (name, digest))
     for bad in BAD_DIGESTS:
         check(not any(json.dumps(bad)[1:-1] in r for r in registered), "%r never sent" % bad)
+
+
+DEPLOY_STARTED = "fc46dc75a7434e1486ae650574bea85a"
+DEPLOY_COMPLETED = "b70dbb90cd4d4e0792b49aff021a4d9b"
+# CR, LF, a forged event line, ESC and two bytes that are not UTF-8 (sent raw by awssim)
+HOSTILE = "x\r\n2026-01-01T00:00:00Z notice  deployed MESSAGE_ID=%s \x1b[31m\udcff\udcfe end" % DEPLOY_COMPLETED
+HOSTILE_SHOWN = ("x\\r\\n2026-01-01T00:00:00Z notice  deployed MESSAGE_ID=%s \\x1b[31m\\xff\\xfe end"
+                 % DEPLOY_COMPLETED)
+HOSTILE_TAG = "rel-2\r\n\x1b[31m\udcff"
+HOSTILE_TAG_SHOWN = "rel-2\\r\\n\\x1b[31m\\xff"
+EVENT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (error|warning|notice|info|debug) +\S")
+
+
+def hostile_world():
+    from test_deploy import service, taskdef
+    return {"settings": {"task_start_seconds": 0.3},
+            "repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "w1"},
+                                                             {"tag": "rel-1", "seed": "r1"}]},
+                             {"name": "team/api", "images": [{"tag": "prod", "seed": "a1"}]}],
+            "clusters": ["prod"],
+            "task_definitions": [taskdef("web", "team/web"), taskdef("rel", "team/web", tag="rel-1"),
+                                 taskdef("api", "team/api")],
+            "services": [service(s, s) for s in ("web", "rel", "api")]}
+
+
+def feed_every_source(ctx, sim, p, text):
+    """Makes AWS answer HOSTILE through each source; text() is what the daemon logged so far, one
+    event per entry. Returns {source: predicate} to find each source's event."""
+    def has(pred, what, timeout=30):
+        try:
+            wait_for(lambda: any(pred(m) for m in text()), timeout, what)
+        except Exception:
+            print("\n".join(text()[-40:]))
+            raise
+    # 1. An AWS error message: every DescribeImages fails with it until the fault is cleared.
+    has(lambda m: "polling 'team/web' failed: ServerException: " + HOSTILE_SHOWN in m, "the error message")
+    sim.control("DELETE", "/faults")
+    p.signal(signal.SIGHUP)
+    has(lambda m: "already runs" in m and "'api'" in m, "first-start inspection of api")
+    # 2. A digest.
+    sim.control("POST", "/reply-digest", {"repository": "team/web", "tag": "prod", "digest": "sha256:" + HOSTILE})
+    sim.push("team/web", "prod", seed="w2")
+    p.signal(signal.SIGHUP)
+    has(lambda m: "ECR answered 'sha256:" + HOSTILE_SHOWN + "' as the digest" in m, "the digest")
+    # 3. A task-definition ARN: RegisterTaskDefinition answers it, UpdateService refuses it.
+    arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/api:2" + HOSTILE
+    sim.control("POST", "/reply-taskdef-arn", {"family": "api", "arn": arn})
+    sim.push("team/api", "prod", seed="a2")
+    p.signal(signal.SIGHUP)
+    has(lambda m: "registered arn:aws:ecs:us-east-1:123456789012:task-definition/api:2" + HOSTILE_SHOWN in m,
+        "the task-definition ARN")
+    # 4. A tag, followed by a tag_glob rule (its deploy fails: see the report on outgoing bytes).
+    sim.push("team/web", HOSTILE_TAG, seed="r2")
+    p.signal(signal.SIGHUP)
+    has(lambda m: "new digest of 'team/web:" + HOSTILE_TAG_SHOWN + "'" in m, "the tag")
+    # 5. An ECS service event, during the rollout of web's digest once ECR answers it well.
+    sim.settings(task_start_seconds=3)
+    sim.control("POST", "/reply-digest", {"repository": "team/web", "tag": "prod", "digest": None})
+    p.signal(signal.SIGHUP)
+    has(lambda m: "deploying " in m and "to service 'web'" in m, "the deploy of web")
+    sim.control("POST", "/service-event", {"cluster": "prod", "service": "web", "message": HOSTILE})
+    has(lambda m: "service 'web': ECS: " + HOSTILE_SHOWN in m, "the ECS event", timeout=40)
+
+
+def test_hostile_strings_stay_one_line_on_stderr(ctx):
+    """Each source of AWS strings (an error message, a digest, a task-definition ARN, a tag, an ECS
+    event) answers CR, LF, a forged 'deployed ... MESSAGE_ID=' line, ESC and invalid UTF-8: every
+    line of stderr is one whole event, the bytes are shown escaped, no forged line starts."""
+    from test_deploy import start, target
+    sim = Sim(ctx, seed=hostile_world())
+    sim.fault("ecr.DescribeImages", "500", rate=1.0, message=HOSTILE)
+    watches = [{"name": "web", "repository": "team/web", "tag": "prod", "targets": [target("web")]},
+               {"name": "rel", "repository": "team/web", "tag_glob": "rel-*", "targets": [target("rel")]},
+               {"name": "api", "repository": "team/api", "tag": "prod", "targets": [target("api")]}]
+    p = start(ctx, sim, watches, poll_interval="10s")
+
+    def lines():
+        with open(p.stderr_path, "rb") as f:
+            return f.read().decode("utf-8", "replace").split("\n")
+
+    feed_every_source(ctx, sim, p, lines)
+    with open(p.stderr_path, "rb") as f:
+        raw = f.read()
+    check(b"\r" not in raw and b"\x1b" not in raw, "no CR or ESC reaches stderr")
+    raw.decode("utf-8")  # raises on any byte that is not UTF-8
+    bad = [l for l in raw.decode().split("\n")[:-1] if not EVENT_LINE.match(l)]
+    check_eq(bad, [], "lines of stderr that are not one whole event")
+    check(not any(l.startswith("2026-01-01T00:00:00Z") for l in raw.decode().split("\n")), "no forged line")
+
+
+def test_hostile_strings_stay_one_line_in_the_journal(ctx):
+    """As above, logging to a real journald: each entry's MESSAGE is one printable line with the
+    bytes escaped, and no entry carries a forged MESSAGE_ID."""
+    from test_deploy import target
+    from test_journal import ensure_journald, entries
+    ensure_journald()
+    sim = Sim(ctx, seed=hostile_world())
+    sim.fault("ecr.DescribeImages", "500", rate=1.0, message=HOSTILE)
+    watches = [{"name": "web-j", "repository": "team/web", "tag": "prod", "targets": [target("web")]},
+               {"name": "rel", "repository": "team/web", "tag_glob": "rel-*", "targets": [target("rel")]},
+               {"name": "api", "repository": "team/api", "tag": "prod", "targets": [target("api")]}]
+    main = write_config(ctx, watches, poll_interval="10s")
+    p = ctx.spawn([daemon_path(), "-c", main, "--log-target=journal", "--log-level=debug"],
+                  env=daemon_env(ctx, sim), name="ecr-deployd")
+
+    def messages():
+        return [e["MESSAGE"] if isinstance(e["MESSAGE"], str) else repr(e["MESSAGE"]) for e in entries(p.pid)]
+
+    feed_every_source(ctx, sim, p, messages)
+    all_entries = entries(p.pid)
+    for e in all_entries:
+        m = e["MESSAGE"]
+        check(isinstance(m, str), "MESSAGE is text, not bytes: %r" % (m,))
+        check("\n" not in m and "\r" not in m and "\x1b" not in m and "\ufffd" not in m, "one safe line: %r" % m)
+        if e.get("MESSAGE_ID") == DEPLOY_COMPLETED:
+            check(e.get("ECS_SERVICE") == "web", "a genuine DEPLOY_COMPLETED only: %r" % e)
+    check(any("MESSAGE_ID=" + DEPLOY_COMPLETED in e["MESSAGE"] for e in all_entries), "the forged text is shown")
