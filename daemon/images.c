@@ -224,7 +224,8 @@ int images_read_list(struct images *im, const cJSON *body)
 			continue;
 		}
 		memset(x, 0, sizeof(*x));
-		/* NaN would make the newest-push order meaningless: such an image counts as oldest */
+		/* NaN would make the newest-push order meaningless: such an image counts as oldest
+		 */
 		if ((r = take_listed(x, digest, tags, isnan(pushed) ? -HUGE_VAL : pushed)) < 0)
 			continue;
 		take_registry(im, d);
@@ -243,7 +244,8 @@ bool images_rule_matches(const struct config_watch *w, const char *tag)
 	if (w->rule == TAG_GLOB)
 		return fnmatch(w->glob, tag, 0) == 0;
 	if (w->rule == TAG_SEMVER)
-		return semver_parse(tag, &v) == 0 && semver_range_match(w->semver, &v, w->prerelease);
+		return semver_parse(tag, &v) == 0 &&
+		       semver_range_match(w->semver, &v, w->prerelease);
 	return false;
 }
 
@@ -265,9 +267,9 @@ bool images_pick(const struct images *im, const struct config_watch *w, const ch
 				continue;
 			if (w->rule == TAG_GLOB)
 				/* the newest push wins */
-				cmp = !best_tag || x->pushed_at > best_t    ? 1
-				      : x->pushed_at < best_t               ? -1
-									    : 0;
+				cmp = !best_tag || x->pushed_at > best_t ? 1
+				      : x->pushed_at < best_t            ? -1
+									 : 0;
 			else if (semver_parse(tag, &v) == 0)
 				cmp = best_tag ? semver_compare(&v, &best_v) : 1;
 			else

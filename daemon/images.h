@@ -7,8 +7,8 @@
  *
  * Every reply is hostile until checked: a digest is kept only when
  * digest_valid() accepts it; a tag whose image ECR answered with anything
- * else is remembered with that value in bad (never in digests or list), so that the watcher can refuse it by name while the other tags of
- * the repository keep working.
+ * else is remembered with that value in bad (never in digests or list), so that the watcher can
+ * refuse it by name while the other tags of the repository keep working.
  */
 #ifndef ECR_IMAGES_H
 #define ECR_IMAGES_H
@@ -41,11 +41,12 @@ struct bad_digest {
 };
 
 struct images {
-	struct strmap *digests;     /* tag -> digest, made at the first one */
-	struct strmap *tag_errors;  /* tag -> "code: reason" of a per-image failure, not found aside */
-	struct bad_digest *bad;     /* tags ECR answered with something that is not a digest */
+	struct strmap *digests; /* tag -> digest, made at the first one */
+	struct strmap
+	    *tag_errors;        /* tag -> "code: reason" of a per-image failure, not found aside */
+	struct bad_digest *bad; /* tags ECR answered with something that is not a digest */
 	size_t n_bad;
-	struct image *list;         /* DescribeImages pages: every tagged image with a valid digest */
+	struct image *list; /* DescribeImages pages: every tagged image with a valid digest */
 	size_t n_list;
 	size_t tag_failures; /* per-image failures BatchGetImage reported (not found included) */
 	char registry[13];   /* the registryId of an answered image (12 digits), or "" */

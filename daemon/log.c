@@ -231,7 +231,7 @@ static size_t utf8_seq(const unsigned char *p, unsigned long *ret_cp)
 /* Code points that are valid but that a terminal or a reader acts on. */
 static bool unsafe_code_point(unsigned long cp)
 {
-	return (cp >= 0x80 && cp <= 0x9f) ||  /* C1 controls: CSI, NEL, ... */
+	return (cp >= 0x80 && cp <= 0x9f) ||   /* C1 controls: CSI, NEL, ... */
 	       cp == 0x2028 || cp == 0x2029 || /* line and paragraph separators */
 	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069); /* bidi */
 }

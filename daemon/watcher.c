@@ -31,7 +31,7 @@ struct group {
 	size_t n_tags;
 	bool want_images;
 	struct images seen; /* what ECR answered this cycle */
-	size_t *watches;         /* indexes of the cycle's watches on this repository */
+	size_t *watches;    /* indexes of the cycle's watches on this repository */
 	size_t n_watches;
 	int pending;                /* requests not answered yet */
 	bool batch;                 /* asked with BatchGetImage this cycle */
@@ -88,8 +88,9 @@ struct watcher {
 	struct daemon *d;
 	struct ev_timer timer;
 	struct cycle *cycle;
+	/* "watch\x1ftag" -> the malformed digest ECR answered for it (reported once) */
+	struct strmap *bad;
 	struct strmap *missing;      /* "watch\x1ftag" of tags found missing (reported once) */
-	struct strmap *bad; /* "watch\x1ftag" -> the malformed digest ECR answered (reported once) */
 	struct strmap *group_errors; /* group key -> error code */
 	struct strmap *batch_repos;  /* group key -> (void *)1 while a tag of it is missing */
 	bool state_error;            /* the last save failed (reported once) */
@@ -543,13 +544,14 @@ static void refuse_digest(struct watcher *wt, struct strmap *bad_next, const str
 	said = strmap_get(wt->bad, key);
 	if (said && !strcmp(said, value))
 		return;
-	log_at(LOG_ERR, EVENT_POLL_FAILED,
-	       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", w->repository },
-			  { "IMAGE_TAG", tag }, { "REASON", "invalid-digest" }),
-	       "watch '%s': ECR answered '%.200s'%s as the digest of '%s:%s', which is not an image "
-	       "digest (sha256: and 64 lowercase hex digits); the tag is ignored until ECR answers "
-	       "one, checking again every poll",
-	       w->name, value, strlen(value) > 200 ? " (cut)" : "", w->repository, tag);
+	log_at(
+	    LOG_ERR, EVENT_POLL_FAILED,
+	    LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", w->repository },
+		       { "IMAGE_TAG", tag }, { "REASON", "invalid-digest" }),
+	    "watch '%s': ECR answered '%.200s'%s as the digest of '%s:%s', which is not an image "
+	    "digest (sha256: and 64 lowercase hex digits); the tag is ignored until ECR answers "
+	    "one, checking again every poll",
+	    w->name, value, strlen(value) > 200 ? " (cut)" : "", w->repository, tag);
 }
 
 /* Records what the watch deploys now: tag's digest, pinned to the repository's URI. */

@@ -41,12 +41,13 @@ static void check_picks(const struct images *im)
 		const char *why;
 		watches[0] = (struct config_watch){ .rule = TAG_GLOB, .glob = glob_all };
 		watches[1] = (struct config_watch){
-		    .rule = TAG_GLOB, .glob = glob_rel, .exclude = excludes, .n_exclude = 1
+			.rule = TAG_GLOB, .glob = glob_rel, .exclude = excludes, .n_exclude = 1
 		};
-		watches[2] = (struct config_watch){ .rule = TAG_SEMVER, .semver_text = semver_text };
-		watches[3] = (struct config_watch){
-		    .rule = TAG_SEMVER, .semver_text = semver_text, .prerelease = true
-		};
+		watches[2] =
+		    (struct config_watch){ .rule = TAG_SEMVER, .semver_text = semver_text };
+		watches[3] = (struct config_watch){ .rule = TAG_SEMVER,
+						    .semver_text = semver_text,
+						    .prerelease = true };
 		require(semver_range_parse(semver_text, &watches[2].semver, &why) == 0);
 		watches[3].semver = watches[2].semver;
 		ready = 1;
@@ -93,8 +94,8 @@ static void check_tags(const struct images *im, const cJSON *body)
 	{
 		cJSON_ArrayForEach(t, cJSON_GetObjectItem(x, "imageTags"))
 		{
-			const char *d = cJSON_IsString(t) ? strmap_get(im->digests, t->valuestring)
-							  : NULL;
+			const char *d =
+			    cJSON_IsString(t) ? strmap_get(im->digests, t->valuestring) : NULL;
 			require(!d || digest_valid(d));
 		}
 	}

@@ -27,7 +27,8 @@ static const struct row rows[] = {
 	{ "esc \x1b[31mred\x1b[0m", 0, "esc \\x1b[31mred\\x1b[0m" },
 	{ "\x01\x07\x08\x0b\x0c\x1f\x7f", 0, "\\x01\\x07\\x08\\x0b\\x0c\\x1f\\x7f" },
 	/* valid UTF-8 is kept: 2, 3 and 4 bytes */
-	{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80", 0, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80" },
+	{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80", 0,
+	  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x9a\x80" },
 	{ "\xef\xbf\xbf\xf4\x8f\xbf\xbf", 0, "\xef\xbf\xbf\xf4\x8f\xbf\xbf" },
 	/* invalid UTF-8: every bad byte as \xNN, what follows is read again */
 	{ "bad \xff\xfe end", 0, "bad \\xff\\xfe end" },
@@ -43,7 +44,9 @@ static const struct row rows[] = {
 	{ "too big \xf5\x80\x80\x80", 0, "too big \\xf5\\x80\\x80\\x80" },
 	{ "newline in a sequence \xe2\n", 0, "newline in a sequence \\xe2\\n" },
 	/* valid UTF-8 that a terminal or reader would act on */
-	{ "c1 csi \xc2\x9b" "31m", 0, "c1 csi \\u009b31m" },
+	{ "c1 csi \xc2\x9b"
+	  "31m",
+	  0, "c1 csi \\u009b31m" },
 	{ "nel \xc2\x85", 0, "nel \\u0085" },
 	{ "ls \xe2\x80\xa8 ps \xe2\x80\xa9", 0, "ls \\u2028 ps \\u2029" },
 	{ "rlo \xe2\x80\xae gnp.exe", 0, "rlo \\u202e gnp.exe" },
@@ -78,8 +81,8 @@ TEST(log_escape_every_byte)
 		CHECK_INT(log_escape(&sb, in, 0), 0);
 		for (const unsigned char *p = (const unsigned char *)strbuf_str(&sb); *p; p++)
 			if (*p < 0x20 || *p >= 0x7f)
-				unit_fail(__FILE__, __LINE__, "byte 0x%02x: 0x%02x left in '%s'", c, *p,
-					  strbuf_str(&sb));
+				unit_fail(__FILE__, __LINE__, "byte 0x%02x: 0x%02x left in '%s'", c,
+					  *p, strbuf_str(&sb));
 		strbuf_done(&sb);
 	}
 }
