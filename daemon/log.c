@@ -43,7 +43,7 @@ static char *journal_field(const char *key, const char *value)
 {
 	struct strbuf sb;
 
-	strbuf_init(&sb, 256 * 1024);
+	strbuf_init(&sb, 1024 * 1024); /* 4 x CONFIG_ERRORS's 256 KiB: each byte may become 4 */
 	if (strbuf_printf(&sb, "%s=", key) < 0 ||
 	    log_escape(&sb, value, LOG_ESCAPE_KEEP_NEWLINE) < 0) {
 		strbuf_done(&sb);
@@ -184,8 +184,8 @@ void log_event(int priority, const char *message_id, const struct log_field *fie
 		strbuf_printf(&sb, " %s=", f->key);
 		put_value(&sb, f->value);
 	}
-	strbuf_putc(&sb, '\n');
 	fwrite(strbuf_str(&sb), 1, sb.len, stderr);
+	fputc('\n', stderr); /* also after an event cut at the buffer's bound */
 	fflush(stderr);
 	strbuf_done(&sb);
 }
