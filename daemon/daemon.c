@@ -208,6 +208,14 @@ static void teardown(struct daemon *d)
 	config_free(d->cfg);
 }
 
+void daemon_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
 /* --once: done when a poll cycle has run and nothing is left to do. */
 static void on_once_check(struct ev_loop *loop, struct ev_timer *t, int revents)
 {
@@ -226,6 +234,7 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 	       const struct daemon_options *o)
 {
 	struct daemon d = { 0 };
+	sigset_t handled;
 	int rc;
 
 	d.loop = ev_default_loop(EVFLAG_AUTO);
@@ -250,6 +259,10 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 	ev_signal_start(d.loop, &d.sighup);
 	ev_signal_start(d.loop, &d.sigterm);
 	ev_signal_start(d.loop, &d.sigint);
+	/* main() blocked them; libev's handlers are in place now (libev 4.33 leaves the mask as
+	 * it is), so they may come, a pending one at once. */
+	daemon_signals(&handled);
+	sigprocmask(SIG_UNBLOCK, &handled, NULL);
 
 	rc = setup(&d);
 	if (rc == EX_OK) {

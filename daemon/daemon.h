@@ -7,6 +7,7 @@
 #define ECR_DAEMON_H
 
 #include <ev.h>
+#include <signal.h>
 #include <stdbool.h>
 
 #include "aws.h"
@@ -51,6 +52,14 @@ struct daemon_options {
 
 /* Sends systemd the status line: the last poll and the rollouts in progress. */
 void daemon_update_status(struct daemon *d);
+
+/*
+ * The signals the loop handles: SIGHUP, SIGTERM, SIGINT. main() blocks them before anything else,
+ * so that one sent before the loop's handlers exist waits (a SIGHUP's default action would kill
+ * the process); daemon_run() unblocks them once its ev_signal watchers are started, and a signal
+ * that waited is handled then.
+ */
+void daemon_signals(sigset_t *set);
 
 /* Sets up everything around cfg (taking it over), runs the loop until SIGTERM or SIGINT, tears
  * down. Returns the process exit code. */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -132,7 +133,12 @@ int main(int argc, char **argv)
 	struct config *cfg = NULL;
 	char *dir;
 	int c, rc;
+	sigset_t handled;
 
+	/* First of all: a SIGHUP (or SIGTERM) sent the moment we were started waits for the loop
+	 * to handle it, instead of killing the process by its default action. */
+	daemon_signals(&handled);
+	sigprocmask(SIG_BLOCK, &handled, NULL);
 	while ((c = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -194,6 +200,8 @@ int main(int argc, char **argv)
 	dir = dropin_dir(config_file, config_dir);
 	if (!dir)
 		return EX_OSERR;
+	if (check_only) /* no loop: the signals act as on any command */
+		sigprocmask(SIG_UNBLOCK, &handled, NULL);
 	rc = load_config(config_file, dir, &cfg);
 	if (rc != EX_OK || check_only) {
 		if (rc == EX_OK) {

@@ -4,7 +4,6 @@
 
 #include <cJSON.h>
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,21 +13,14 @@
 #include "deployer.h"
 #include "endpoint.h"
 #include "events.h"
+#include "images.h"
 #include "log.h"
 #include "notify.h"
-#include "semver.h"
 #include "state.h"
 #include "strmap.h"
 
 #define TAGS_PER_CALL   100
 #define IMAGES_PER_PAGE 1000
-
-struct image {
-	char *digest;
-	char **tags;
-	size_t n_tags;
-	double pushed_at;
-};
 
 struct group {
 	char *key;
@@ -38,17 +30,11 @@ struct group {
 	const char **tags; /* distinct fixed tags */
 	size_t n_tags;
 	bool want_images;
-	struct strmap *digests; /* tag -> digest, made at the first one (strmap_get takes NULL) */
-	struct strmap
-	    *tag_errors; /* tag -> "code: reason" of a per-image failure other than not found */
-	struct image *images;
-	size_t n_images;
-	char reply_registry[16]; /* the registryId ECR answered with */
-	size_t *watches;         /* indexes of the cycle's watches on this repository */
+	struct images seen; /* what ECR answered this cycle */
+	size_t *watches;    /* indexes of the cycle's watches on this repository */
 	size_t n_watches;
 	int pending;                /* requests not answered yet */
 	bool batch;                 /* asked with BatchGetImage this cycle */
-	size_t tag_failures;        /* per-image failures BatchGetImage reported */
 	struct group_failure *fail; /* why the repository could not be read this cycle, or NULL */
 };
 
@@ -95,12 +81,15 @@ struct cycle {
 	long requests, minimum;
 	struct timespec started;
 	struct strmap *missing_next, *errors_next; /* what this cycle reports, kept for the next */
+	struct strmap *bad_next;
 };
 
 struct watcher {
 	struct daemon *d;
 	struct ev_timer timer;
 	struct cycle *cycle;
+	/* "watch\x1ftag" -> the malformed digest ECR answered for it (reported once) */
+	struct strmap *bad;
 	struct strmap *missing;      /* "watch\x1ftag" of tags found missing (reported once) */
 	struct strmap *group_errors; /* group key -> error code */
 	struct strmap *batch_repos;  /* group key -> (void *)1 while a tag of it is missing */
@@ -110,17 +99,6 @@ struct watcher {
 	char status[256];            /* the last cycle, in a sentence */
 	unsigned rng;
 };
-
-static void free_images(struct group *g)
-{
-	for (size_t i = 0; i < g->n_images; i++) {
-		free(g->images[i].digest);
-		for (size_t t = 0; t < g->images[i].n_tags; t++)
-			free(g->images[i].tags[t]);
-		free(g->images[i].tags);
-	}
-	free(g->images);
-}
 
 static void req_free(struct req *r)
 {
@@ -147,16 +125,15 @@ static void cycle_free(struct cycle *c)
 		free(c->groups[i].key);
 		free(c->groups[i].tags);
 		free(c->groups[i].watches);
-		strmap_free(c->groups[i].digests, free);
-		strmap_free(c->groups[i].tag_errors, free);
 		if (c->groups[i].fail != &no_memory)
 			free(c->groups[i].fail);
-		free_images(&c->groups[i]);
+		images_done(&c->groups[i].seen);
 	}
 	free(c->groups);
 	free(c->watch_group);
 	strmap_free(c->missing_next, NULL);
 	strmap_free(c->errors_next, free);
+	strmap_free(c->bad_next, free);
 	config_free(c->cfg);
 	free(c);
 }
@@ -378,117 +355,23 @@ static void group_fail_text(struct group *g, const char *code, const char *opera
 	snprintf(f->error, sizeof(f->error), "%s", why);
 }
 
-/* Sets key in *m, made at the first use; the value is freed when it cannot be kept. */
-static void put_owned(struct strmap **m, const char *key, char *value)
-{
-	void *old = NULL;
-
-	if (value && (*m || (*m = strmap_new())) && strmap_put(*m, key, value, &old) == 0) {
-		free(old);
-		return;
-	}
-	free(value);
-}
-
-static void take_registry(struct group *g, const cJSON *item)
-{
-	const char *r = cJSON_GetStringValue(cJSON_GetObjectItem(item, "registryId"));
-
-	if (r && strlen(r) == 12 && strspn(r, "0123456789") == 12)
-		memcpy(g->reply_registry, r, 13);
-}
-
-static void take_batch(struct group *g, const cJSON *body)
-{
-	const cJSON *img, *f;
-
-	cJSON_ArrayForEach(img, cJSON_GetObjectItem(body, "images"))
-	{
-		const cJSON *id = cJSON_GetObjectItem(img, "imageId");
-		const char *tag = cJSON_GetStringValue(cJSON_GetObjectItem(id, "imageTag"));
-		const char *digest = cJSON_GetStringValue(cJSON_GetObjectItem(id, "imageDigest"));
-
-		if (!tag || !digest || strncmp(digest, "sha256:", 7))
-			continue;
-		take_registry(g, img);
-		put_owned(&g->digests, tag, strdup(digest));
-	}
-	cJSON_ArrayForEach(f, cJSON_GetObjectItem(body, "failures"))
-	{
-		/* Per image: one unreadable tag must not hide the others of the repository. */
-		const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(f, "failureCode"));
-		const char *tag = cJSON_GetStringValue(
-		    cJSON_GetObjectItem(cJSON_GetObjectItem(f, "imageId"), "imageTag"));
-		const char *reason = cJSON_GetStringValue(cJSON_GetObjectItem(f, "failureReason"));
-		char *text;
-		size_t n;
-
-		g->tag_failures++;
-		if (!code || !tag || !strcmp(code, "ImageNotFound"))
-			continue;
-		n = strlen(code) + (reason ? strlen(reason) : 0) + 3;
-		text = malloc(n);
-		if (!text)
-			continue;
-		snprintf(text, n, "%s: %s", code, reason ? reason : "");
-		put_owned(&g->tag_errors, tag, text);
-	}
-}
-
-static void take_lookup(struct group *g, const cJSON *body)
-{
-	const cJSON *d, *t;
-
-	cJSON_ArrayForEach(d, cJSON_GetObjectItem(body, "imageDetails"))
-	{
-		const char *digest = cJSON_GetStringValue(cJSON_GetObjectItem(d, "imageDigest"));
-		if (!digest || strncmp(digest, "sha256:", 7))
-			continue;
-		take_registry(g, d);
-		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "imageTags"))
-		{
-			if (cJSON_IsString(t))
-				put_owned(&g->digests, t->valuestring, strdup(digest));
-		}
-	}
-}
-
-static void take_images(struct group *g, const cJSON *body)
-{
-	const cJSON *d;
-	size_t n = (size_t)cJSON_GetArraySize(cJSON_GetObjectItem(body, "imageDetails"));
-	struct image *im = realloc(g->images, (g->n_images + n + 1) * sizeof(*im));
-
-	if (!im)
-		return;
-	g->images = im;
-	cJSON_ArrayForEach(d, cJSON_GetObjectItem(body, "imageDetails"))
-	{
-		const char *digest = cJSON_GetStringValue(cJSON_GetObjectItem(d, "imageDigest"));
-		const cJSON *tags = cJSON_GetObjectItem(d, "imageTags"), *t;
-		struct image *x = &g->images[g->n_images];
-
-		if (!digest || !cJSON_IsArray(tags))
-			continue;
-		take_registry(g, d);
-		memset(x, 0, sizeof(*x));
-		x->digest = strdup(digest);
-		x->tags = calloc((size_t)cJSON_GetArraySize(tags) + 1, sizeof(char *));
-		x->pushed_at = cJSON_GetNumberValue(cJSON_GetObjectItem(d, "imagePushedAt"));
-		if (!x->digest || !x->tags) {
-			free(x->digest);
-			free(x->tags);
-			continue;
-		}
-		cJSON_ArrayForEach(t, tags) if (cJSON_IsString(t)) x->tags[x->n_tags++] =
-		    strdup(t->valuestring);
-		g->n_images++;
-	}
-}
-
 static const char *operation_of(enum req_kind k)
 {
 	return k == REQ_BATCH ? "BatchGetImage" : "DescribeImages";
+}
+
+/* A reply that could not be read whole (r < 0) fails the repository this cycle. */
+static void reply_unread(struct group *g, enum req_kind kind, int r)
+{
+	char why[128];
+
+	if (r >= 0 || !group_failed(g))
+		return;
+	if (r == -E2BIG)
+		snprintf(why, sizeof(why), "more than %d tagged images listed", IMAGES_MAX);
+	else
+		snprintf(why, sizeof(why), "out of memory while reading the reply");
+	group_fail_text(g, r == -E2BIG ? "TooManyImages" : "OutOfMemory", operation_of(kind), why);
 }
 
 static void on_reply(struct aws_result *res, void *userdata)
@@ -515,17 +398,19 @@ static void on_reply(struct aws_result *res, void *userdata)
 	} else if (r->kind == REQ_LIST) {
 		const char *next =
 		    cJSON_GetStringValue(cJSON_GetObjectItem(res->body, "nextToken"));
-		take_images(g, res->body);
-		if (next && enqueue(c, r->group, REQ_LIST, 0, next) == 0)
+		int read = images_read_list(&g->seen, res->body);
+		if (read < 0)
+			reply_unread(g, r->kind, read);
+		else if (next && enqueue(c, r->group, REQ_LIST, 0, next) == 0)
 			c->minimum++;
 		else if (next && group_failed(g))
 			group_fail_text(g, "OutOfMemory", "DescribeImages",
 					"out of memory while asking for the next page");
 	} else if (r->kind == REQ_BATCH) {
 		g->batch = true;
-		take_batch(g, res->body);
+		reply_unread(g, r->kind, images_read_batch(&g->seen, res->body));
 	} else {
-		take_lookup(g, res->body);
+		reply_unread(g, r->kind, images_read_lookup(&g->seen, res->body));
 	}
 	size_t gi = r->group;
 	req_free(r);
@@ -584,62 +469,13 @@ static void pump(struct cycle *c)
 
 /* ---- evaluation ---------------------------------------------------------- */
 
-static bool excluded(const struct config_watch *w, const char *tag)
-{
-	for (size_t i = 0; i < w->n_exclude; i++)
-		if (fnmatch(w->exclude[i], tag, 0) == 0)
-			return true;
-	return false;
-}
-
-/* The tag a glob or semver watch follows now, and its digest; false when none matches. */
-static bool select_tag(const struct config_watch *w, const struct group *g, const char **ret_tag,
-		       const char **ret_digest)
-{
-	const char *best_tag = NULL, *best_digest = NULL;
-	struct semver best_v = { 0 };
-	double best_t = -1;
-
-	for (size_t i = 0; i < g->n_images; i++)
-		for (size_t t = 0; t < g->images[i].n_tags; t++) {
-			const char *tag = g->images[i].tags[t];
-			struct semver v;
-			if (excluded(w, tag))
-				continue;
-			if (w->rule == TAG_GLOB) {
-				if (fnmatch(w->glob, tag, 0) != 0)
-					continue;
-				/* the newest push wins; ties go to the greater tag, for a stable
-				 * choice */
-				if (g->images[i].pushed_at > best_t ||
-				    (g->images[i].pushed_at == best_t &&
-				     strcmp(tag, best_tag) > 0)) {
-					best_t = g->images[i].pushed_at;
-					best_tag = tag;
-					best_digest = g->images[i].digest;
-				}
-			} else if (semver_parse(tag, &v) == 0 &&
-				   semver_range_match(w->semver, &v, w->prerelease)) {
-				int cmp = best_tag ? semver_compare(&v, &best_v) : 1;
-				if (cmp > 0 || (cmp == 0 && strcmp(tag, best_tag) > 0)) {
-					best_v = v;
-					best_tag = tag;
-					best_digest = g->images[i].digest;
-				}
-			}
-		}
-	*ret_tag = best_tag;
-	*ret_digest = best_digest;
-	return best_tag != NULL;
-}
-
 /* One sighting of (watch, tag): tag_key is the tag, or "*" for the pick of a glob or semver rule.
  * Returns 1 when the digest moved since the last sighting, 0 when it did not (or is seen for the
  * first time), -1 when there is none. */
 static int observe(struct watcher *wt, struct strmap *missing_next, const struct config_watch *w,
 		   const struct group *g, const char *tag_key, const char *tag, const char *digest)
 {
-	const char *tag_error = tag && !digest ? strmap_get(g->tag_errors, tag) : NULL;
+	const char *tag_error = tag && !digest ? strmap_get(g->seen.tag_errors, tag) : NULL;
 	struct state *st = wt->d->state;
 	const char *prev = state_seen(st, w->name, tag_key);
 	const char *repo = w->repository;
@@ -692,11 +528,37 @@ static int observe(struct watcher *wt, struct strmap *missing_next, const struct
 	return moved;
 }
 
+/* ECR answered value, which is not a digest, for the watch's tag: refused by name (log_event
+ * escapes it), once while ECR keeps answering the same; nothing of it is recorded. */
+static void refuse_digest(struct watcher *wt, struct strmap *bad_next, const struct config_watch *w,
+			  const char *tag, const char *value)
+{
+	const char *said;
+	char key[512], *copy = strdup(value);
+	void *old = NULL;
+
+	snprintf(key, sizeof(key), "%s\x1f%s", w->name, tag);
+	if (!copy || strmap_put(bad_next, key, copy, &old) < 0)
+		free(copy);
+	free(old);
+	said = strmap_get(wt->bad, key);
+	if (said && !strcmp(said, value))
+		return;
+	log_at(
+	    LOG_ERR, EVENT_POLL_FAILED,
+	    LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", w->repository },
+		       { "IMAGE_TAG", tag }, { "REASON", "invalid-digest" }),
+	    "watch '%s': ECR answered '%.200s'%s as the digest of '%s:%s', which is not an image "
+	    "digest (sha256: and 64 lowercase hex digits); the tag is ignored until ECR answers "
+	    "one, checking again every poll",
+	    w->name, value, strlen(value) > 200 ? " (cut)" : "", w->repository, tag);
+}
+
 /* Records what the watch deploys now: tag's digest, pinned to the repository's URI. */
 static void want(struct watcher *wt, const struct config_watch *w, const struct group *g,
 		 const char *tag, const char *digest)
 {
-	const char *registry = g->registry_id ? g->registry_id : g->reply_registry;
+	const char *registry = g->registry_id ? g->registry_id : g->seen.registry;
 	char image[512];
 
 	if (!*registry)
@@ -803,7 +665,7 @@ static void group_done(struct cycle *c, size_t gi)
 	struct strmap *missing = c->missing_next;
 	const struct group *g = &c->groups[gi];
 
-	if (!missing || !c->errors_next)
+	if (!missing || !c->errors_next || !c->bad_next)
 		return;
 	report_group(wt, c->errors_next, g);
 	for (size_t k = 0; k < g->n_watches; k++) {
@@ -823,7 +685,11 @@ static void group_done(struct cycle *c, size_t gi)
 		}
 		if (pick) {
 			const char *tag = NULL, *digest = NULL;
-			select_tag(w, g, &tag, &digest);
+			for (size_t b = 0; b < g->seen.n_bad; b++)
+				if (images_rule_matches(w, g->seen.bad[b].tag))
+					refuse_digest(wt, c->bad_next, w, g->seen.bad[b].tag,
+						      g->seen.bad[b].value);
+			images_pick(&g->seen, w, &tag, &digest);
 			if (observe(wt, missing, w, g, "*", tag, digest) >= 0)
 				want(wt, w, g, tag, digest);
 		} else {
@@ -832,8 +698,13 @@ static void group_done(struct cycle *c, size_t gi)
 			size_t pick_t = w->n_tags;
 			bool moved = false;
 			for (size_t t = 0; t < w->n_tags; t++) {
+				const char *bad = images_bad_digest(&g->seen, w->tags[t]);
+				if (bad) {
+					refuse_digest(wt, c->bad_next, w, w->tags[t], bad);
+					continue;
+				}
 				int r = observe(wt, missing, w, g, w->tags[t], w->tags[t],
-						strmap_get(g->digests, w->tags[t]));
+						strmap_get(g->seen.digests, w->tags[t]));
 				if (r == 1 && !moved) {
 					pick_t = t;
 					moved = true;
@@ -844,7 +715,7 @@ static void group_done(struct cycle *c, size_t gi)
 			if (pick_t < w->n_tags &&
 			    (moved || w->n_tags == 1 || !state_want(wt->d->state, w->name)))
 				want(wt, w, g, w->tags[pick_t],
-				     strmap_get(g->digests, w->tags[pick_t]));
+				     strmap_get(g->seen.digests, w->tags[pick_t]));
 		}
 		deployer_reconcile_watch(wt->d->deployer, w->name);
 	}
@@ -856,10 +727,13 @@ static void cycle_done(struct cycle *c)
 
 	for (size_t i = 0; i < c->n_groups; i++) {
 		const struct group *g = &c->groups[i];
-		if (g->batch && !g->fail && !g->tag_failures)
+		if (g->batch && !g->fail && !g->seen.tag_failures)
 			strmap_put(wt->batch_repos, g->key, NULL, NULL); /* every tag is back */
 	}
-	if (c->missing_next && c->errors_next) {
+	if (c->missing_next && c->errors_next && c->bad_next) {
+		strmap_free(wt->bad, free);
+		wt->bad = c->bad_next;
+		c->bad_next = NULL;
 		strmap_free(wt->missing, NULL);
 		wt->missing = c->missing_next;
 		c->missing_next = NULL;
@@ -916,6 +790,7 @@ static void start_cycle(struct watcher *wt)
 	c->cfg = config_ref(wt->d->cfg);
 	c->missing_next = strmap_new();
 	c->errors_next = strmap_new();
+	c->bad_next = strmap_new();
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	wt->cycle = c;
 	if (plan(c, index) < 0 || enqueue_all(c) < 0)
@@ -945,10 +820,11 @@ struct watcher *watcher_new(struct daemon *d)
 	w->missing = strmap_new();
 	w->group_errors = strmap_new();
 	w->batch_repos = strmap_new();
+	w->bad = strmap_new();
 	w->rng = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)w;
 	ev_timer_init(&w->timer, on_timer, 0.0, 0.0);
 	w->timer.data = w;
-	if (!w->missing || !w->group_errors || !w->batch_repos) {
+	if (!w->missing || !w->group_errors || !w->batch_repos || !w->bad) {
 		watcher_free(w);
 		return NULL;
 	}
@@ -964,6 +840,7 @@ void watcher_free(struct watcher *w)
 	strmap_free(w->missing, NULL);
 	strmap_free(w->group_errors, free);
 	strmap_free(w->batch_repos, NULL);
+	strmap_free(w->bad, free);
 	free(w);
 }
 

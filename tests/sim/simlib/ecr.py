@@ -82,6 +82,7 @@ class Ecr:
         self.world = world
         self.repos = {}  # (account, region, name) -> Repository
         self.image_failures = {}  # (repository arn, digest) -> BatchGetImage failureCode
+        self.reply_digests = {}  # (repository arn, tag) -> the imageDigest replies show (any string)
 
     # -- helpers ---------------------------------------------------------
     def _repo(self, account, region, name, registry_id=None):
@@ -102,8 +103,17 @@ class Ecr:
         d = r.tags.get(tag)
         return r.images.get(d) if d else None
 
-    def _image_id(self, image, tag=None):
-        out = {"imageDigest": image.digest}
+    def _reply_digest(self, repo, image, tag=None):
+        """The digest replies show for the image: a hostile one set for the tag (or, without a
+        tag, for any of its tags) with the /reply-digest control, else its own."""
+        for t in [tag] if tag else image.tags:
+            forced = self.reply_digests.get((repo.arn, t))
+            if forced is not None:
+                return forced
+        return image.digest
+
+    def _image_id(self, image, tag=None, repo=None):
+        out = {"imageDigest": self._reply_digest(repo, image, tag) if repo else image.digest}
         if tag:
             out["imageTag"] = tag
         return out
@@ -186,7 +196,7 @@ class Ecr:
         return {
             "registryId": repo.account,
             "repositoryName": repo.name,
-            "imageDigest": image.digest,
+            "imageDigest": self._reply_digest(repo, image),
             **({"imageTags": list(image.tags)} if image.tags else {}),
             "imageSizeInBytes": image.size(),
             "imagePushedAt": image.pushed_at,
@@ -243,7 +253,7 @@ class Ecr:
                                  "failureReason": "awssim: failure set by the control API"})
                 continue
             images.append({"registryId": repo.account, "repositoryName": repo.name,
-                           "imageId": self._image_id(image, image_id.get("imageTag")),
+                           "imageId": self._image_id(image, image_id.get("imageTag"), repo),
                            "imageManifest": image.manifest, "imageManifestMediaType": image.media_type})
         return {"images": images, "failures": failures}
 

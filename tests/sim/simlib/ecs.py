@@ -204,6 +204,7 @@ class Ecs:
         self.clusters = {}  # (account, region, name) -> Cluster
         self.families = {}  # (account, region, family) -> [TaskDef by revision-1]
         self.bad_digests = {}  # digest -> "exit" | "health"
+        self.reply_taskdef_arns = {}  # family -> the taskDefinitionArn RegisterTaskDefinition shows
 
     # -- lookups -----------------------------------------------------------
     @staticmethod
@@ -330,6 +331,9 @@ class Ecs:
         td = TaskDef(body, copy.deepcopy(tags), arn, rev, self.world.clock.sim_now(), ctx.arn)
         revs.append(td)
         out = {"taskDefinition": td.describe()}
+        forced = self.reply_taskdef_arns.get(p["family"])
+        if forced is not None:  # the /reply-taskdef-arn control: a hostile ARN in the reply only
+            out["taskDefinition"]["taskDefinitionArn"] = forced
         if tags:
             out["tags"] = copy.deepcopy(tags)
         return out
@@ -390,6 +394,13 @@ class Ecs:
                 continue
             out[c["name"]] = self.resolve_image(c["image"])
         return out
+
+    def add_event(self, account, region, cluster, service, message):
+        """The /service-event control: an event with this message, verbatim (any string), newest."""
+        c = self.clusters[(account, region, cluster)]
+        svc = c.services[service]
+        svc.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": self.world.clock.sim_now(), "message": message})
+        del svc.events[100:]
 
     def _event(self, svc, message):
         svc.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": self.world.clock.sim_now(),

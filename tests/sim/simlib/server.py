@@ -8,6 +8,7 @@ import copy
 import email.utils
 import http.server
 import json
+import re
 import socket
 import socketserver
 import ssl
@@ -38,6 +39,19 @@ VALIDATION_ERRORS = {
 MAX_BODY = 10 * 1024 * 1024
 
 
+# A string given to a control may hold U+DC80..U+DCFF, Python's surrogateescape for the bytes
+# 0x80..0xFF; json.dumps writes them as \udcNN escapes, sent here as the raw (invalid UTF-8) byte,
+# so that tests can make AWS answer bytes that are not UTF-8 (AWS replies only: the control API
+# stays JSON that Python reads).
+_SURROGATE = re.compile(rb"(?<!\\)((?:\\\\)*)\\udc([89a-f][0-9a-f])")
+
+
+def raw_bytes(body):
+    if b"\\udc" not in body:
+        return body
+    return _SURROGATE.sub(lambda m: m.group(1) + bytes([int(m.group(2), 16)]), body)
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "awssim"
@@ -64,6 +78,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _send(self, status, ctype, body, headers=(), fault=None):
         if isinstance(body, str):
             body = body.encode()
+        if ctype.startswith("application/x-amz-json"):
+            body = raw_bytes(body)
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -154,6 +170,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if service == "sqs" and kind == "throttle":
             err = AwsError("RequestThrottled", "Request is throttled.", 400, namespace="com.amazonaws.sqs",
                            query_error="RequestThrottled;Sender")
+        if fault.get("message") is not None:  # a rule may carry its own (hostile) message
+            err.message = str(fault["message"])
         error_json(err)
         return True
 
@@ -375,6 +393,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     else:
                         w.ecr.image_failures[(repo.arn, digest)] = req["code"]
                 return self._ctl(200, {"digest": digest})
+            if (m, p) == ("POST", "/reply-digest"):
+                with w.lock:
+                    repo = w.ecr.repos[(req.get("account", "123456789012"), req.get("region", "us-east-1"),
+                                        req["repository"])]
+                    if req.get("digest") is None:
+                        w.ecr.reply_digests.pop((repo.arn, req["tag"]), None)
+                    elif not isinstance(req["digest"], str):
+                        raise ValueError("digest must be a string or null")
+                    else:
+                        w.ecr.reply_digests[(repo.arn, req["tag"])] = req["digest"]
+                return self._ctl(200, {"ok": True})
+            if (m, p) == ("POST", "/service-event"):
+                with w.lock:
+                    w.ecs.add_event(req.get("account", "123456789012"), req.get("region", "us-east-1"),
+                                    req["cluster"], req["service"], str(req["message"]))
+                return self._ctl(200, {"ok": True})
+            if (m, p) == ("POST", "/reply-taskdef-arn"):
+                with w.lock:
+                    if req.get("arn") is None:
+                        w.ecs.reply_taskdef_arns.pop(req["family"], None)
+                    else:
+                        w.ecs.reply_taskdef_arns[req["family"]] = str(req["arn"])
+                return self._ctl(200, {"ok": True})
             if (m, p) == ("POST", "/settings"):
                 with w.lock:
                     w.apply_settings(req)

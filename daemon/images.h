@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What ECR says a repository holds, read from its replies, and the tag a
+ * watch rule follows among them. Pure: no loop, no logging, no daemon; the
+ * watcher feeds replies in and reads the result, tests and the fuzz target
+ * (tests/fuzz/fuzz_ecr.c) do the same with bytes of their own.
+ *
+ * Every reply is hostile until checked: a digest is kept only when
+ * digest_valid() accepts it; a tag whose image ECR answered with anything
+ * else is remembered with that value in bad (never in digests or list), so that the watcher can
+ * refuse it by name while the other tags of the repository keep working.
+ */
+#ifndef ECR_IMAGES_H
+#define ECR_IMAGES_H
+
+#include <cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+/* At most this many tagged images are kept from DescribeImages pages of one repository. */
+#define IMAGES_MAX 100000
+
+/* At most this many tags answered with a malformed digest are remembered (each is refused all
+ * the same; those past the bound are taken as missing). */
+#define IMAGES_MAX_BAD 100
+
+struct strmap;
+
+struct image {
+	char *digest; /* valid */
+	char **tags;
+	size_t n_tags;
+	double pushed_at; /* epoch seconds */
+};
+
+struct bad_digest {
+	char *tag;
+	char *value; /* what ECR answered as the digest: any bytes */
+};
+
+struct images {
+	struct strmap *digests; /* tag -> digest, made at the first one */
+	struct strmap
+	    *tag_errors;        /* tag -> "code: reason" of a per-image failure, not found aside */
+	struct bad_digest *bad; /* tags ECR answered with something that is not a digest */
+	size_t n_bad;
+	struct image *list; /* DescribeImages pages: every tagged image with a valid digest */
+	size_t n_list;
+	size_t tag_failures; /* per-image failures BatchGetImage reported (not found included) */
+	char registry[13];   /* the registryId of an answered image (12 digits), or "" */
+};
+
+/* Frees what im holds and empties it. An empty (zeroed) one is fine. */
+void images_done(struct images *im);
+
+/*
+ * Read one reply into im: BatchGetImage (images[].imageId, failures[]), DescribeImages by tag
+ * (imageDetails[]: digest and tags into digests), a DescribeImages page of every tagged image
+ * (imageDetails[] into list). A reply of the wrong shape adds nothing. Return 0, -ENOMEM (what was
+ * read before is kept), or -E2BIG when the list would pass IMAGES_MAX.
+ */
+int images_read_batch(struct images *im, const cJSON *body);
+int images_read_lookup(struct images *im, const cJSON *body);
+int images_read_list(struct images *im, const cJSON *body);
+
+/* What ECR answered as tag's digest when that was not a digest, or NULL. */
+const char *images_bad_digest(const struct images *im, const char *tag);
+
+/* Whether tag is one a glob or semver rule w may follow (excludes applied). */
+bool images_rule_matches(const struct config_watch *w, const char *tag);
+
+/*
+ * The tag a glob or semver rule follows in im's list and its digest (both into im): for a glob, the
+ * newest push, ties to the greater tag; for semver, the highest version, ties to the greater tag.
+ * Returns false when no tag matches.
+ */
+bool images_pick(const struct images *im, const struct config_watch *w, const char **ret_tag,
+		 const char **ret_digest);
+
+#endif

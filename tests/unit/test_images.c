@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/images.c: the readers of ECR replies keep only valid digests and
+ * remember the rest by tag; the pick of glob and semver rules. Table rows
+ * are replies as ECR (or a hostile peer) sends them.
+ */
+#include <cJSON.h>
+#include <string.h>
+
+#include "images.h"
+#include "semver.h"
+#include "strmap.h"
+#include "unit.h"
+
+#define D(c)                                                                                      \
+	"sha256:" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
+	    c c c c c c c c c c c c c c c c c c c c c c c c
+
+static cJSON *parse(const char *text)
+{
+	cJSON *j = cJSON_Parse(text);
+
+	CHECK(j != NULL);
+	return j;
+}
+
+TEST(images_lookup_keeps_valid_digests_and_refuses_the_rest)
+{
+	static const struct {
+		const char *digest; /* as a JSON string body */
+		bool valid;
+	} rows[] = {
+		{ "\"" D("a") "\"", true },
+		{ "\"" D("0") "\"", true },
+		{ "\"" D("g") "\"", false },                   /* not hex */
+		{ "\"" D("A") "\"", false },                   /* uppercase */
+		{ "\"" D("a") "a\"", false },                  /* long */
+		{ "\"sha256:abc\"", false },                   /* short */
+		{ "\"sha512:" D("a") "\"", false },            /* another prefix */
+		{ "\"" D("a") "\\n\"", false },                /* newline */
+		{ "\"" D("a") "/../x\"", false },              /* path */
+		{ "\"sha256:aa\\\",\\\"x\\\":\\\"\"", false }, /* quotes */
+		{ "\"\"", false },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct images im = { 0 };
+		char text[512];
+		snprintf(text, sizeof(text),
+			 "{\"imageDetails\":[{\"registryId\":\"123456789012\",\"imageDigest\":%s,"
+			 "\"imageTags\":[\"prod\",\"v1\"]},{\"imageDigest\":\"" D(
+			     "b") "\","
+				  "\"imageTags\":[\"other\"]}]}",
+			 rows[i].digest);
+		cJSON *j = parse(text);
+		CHECK_INT(images_read_lookup(&im, j), 0);
+		if (rows[i].valid) {
+			CHECK(strmap_get(im.digests, "prod") != NULL);
+			CHECK(images_bad_digest(&im, "prod") == NULL);
+			CHECK_STR(im.registry, "123456789012");
+		} else {
+			if (strmap_get(im.digests, "prod") || !images_bad_digest(&im, "v1"))
+				unit_fail(__FILE__, __LINE__, "row %zu: %s kept or not refused", i,
+					  rows[i].digest);
+			CHECK_STR(im.registry, ""); /* taken from valid images only */
+		}
+		CHECK_STR((const char *)strmap_get(im.digests, "other"), D("b"));
+		images_done(&im);
+		cJSON_Delete(j);
+	}
+}
+
+TEST(images_batch_reads_images_and_failures)
+{
+	struct images im = { 0 };
+	cJSON *j = parse("{\"images\":[{\"imageId\":{\"imageTag\":\"prod\",\"imageDigest\":\"" D(
+	    "c") "\"}},{\"imageId\":{\"imageTag\":\"bad\",\"imageDigest\":\"sha256:C\"}}],"
+		 "\"failures\":[{\"imageId\":{\"imageTag\":\"gone\"},\"failureCode\":"
+		 "\"ImageNotFound\"},{\"imageId\":{\"imageTag\":\"locked\"},\"failureCode\":"
+		 "\"KmsError\",\"failureReason\":\"no key\"}]}");
+
+	CHECK_INT(images_read_batch(&im, j), 0);
+	CHECK_STR((const char *)strmap_get(im.digests, "prod"), D("c"));
+	CHECK_STR(images_bad_digest(&im, "bad"), "sha256:C");
+	CHECK(strmap_get(im.digests, "bad") == NULL);
+	CHECK_INT(im.tag_failures, 2);
+	CHECK(strmap_get(im.tag_errors, "gone") == NULL);
+	CHECK_STR((const char *)strmap_get(im.tag_errors, "locked"), "KmsError: no key");
+	images_done(&im);
+	cJSON_Delete(j);
+}
+
+TEST(images_pick_glob_and_semver)
+{
+	static char glob[] = "rel-*", rc[] = "*-rc*", range[] = "^1.2";
+	static char *excl[] = { rc };
+	struct config_watch g = { .rule = TAG_GLOB, .glob = glob, .exclude = excl, .n_exclude = 1 };
+	struct config_watch s = { .rule = TAG_SEMVER, .semver_text = range };
+	struct images im = { 0 };
+	const char *why, *tag, *digest;
+	cJSON *j =
+	    parse("{\"imageDetails\":["
+		  "{\"imageDigest\":\"" D(
+		      "1") "\",\"imageTags\":[\"rel-1\",\"1.2.0\"],\"imagePushedAt\":10},"
+			   "{\"imageDigest\":\"" D(
+			       "2") "\",\"imageTags\":[\"rel-2\",\"1.3.0\"],\"imagePushedAt\":20},"
+				    "{\"imageDigest\":\"" D(
+					"3") "\",\"imageTags\":[\"rel-3-rc1\",\"1.4.0-rc.1\"],"
+					     "\"imagePushedAt\":30},"
+					     "{\"imageDigest\":\"sha256:bad\",\"imageTags\":[\"rel-"
+					     "9\",\"1.9.0\"],\"imagePushedAt\":90},"
+					     "{\"imageDigest\":\"" D(
+						 "4") "\",\"imageTags\":[\"rel-0\",\"2.0.0\"]},"
+						      "{\"imageDigest\":\"" D(
+							  "5") "\",\"imageTags\":[\"rel-b\"],"
+							       "\"imagePushedAt\":20}"
+							       "]}");
+
+	CHECK_INT(semver_range_parse(range, &s.semver, &why), 0);
+	CHECK_INT(images_read_list(&im, j), 0);
+	CHECK_INT(im.n_list, 5); /* the malformed digest is left out of the list... */
+	CHECK_STR(images_bad_digest(&im, "rel-9"), "sha256:bad"); /* ...and remembered */
+	/* glob: the newest push (rel-9 is refused, rel-3-rc1 excluded), a tie to the greater tag */
+	CHECK(images_pick(&im, &g, &tag, &digest));
+	CHECK_STR(tag, "rel-b");
+	CHECK_STR(digest, D("5"));
+	CHECK(images_rule_matches(&g, "rel-9") && !images_rule_matches(&g, "rel-3-rc1"));
+	/* semver: the highest match, no pre-release, nothing from the refused image */
+	CHECK(images_pick(&im, &s, &tag, &digest));
+	CHECK_STR(tag, "1.3.0");
+	CHECK_STR(digest, D("2"));
+	s.prerelease = true;
+	CHECK(images_pick(&im, &s, &tag, &digest));
+	CHECK_STR(tag, "1.4.0-rc.1");
+	semver_range_free(s.semver);
+	images_done(&im);
+	cJSON_Delete(j);
+}
