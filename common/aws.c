@@ -11,7 +11,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "crypto.h"
 #include "strbuf.h"
 
 #define RETRY_COST         5
@@ -392,8 +391,8 @@ static void send_signed(struct aws_call *call, const struct aws_credentials *cr)
 					cr->session_token };
 
 	sigv4_result_init(&sig);
-	strbuf_init(&authz, 8192);
-	strbuf_init(&token, 16384);
+	strbuf_init_secret(&authz, 8192);
+	strbuf_init_secret(&token, 16384);
 	r = sigv4_sign(c->signer, &sr, &sc, call->region, s->signing_name, time(NULL) + c->skew,
 		       &sig);
 	if (r < 0) {
@@ -427,10 +426,6 @@ static void send_signed(struct aws_call *call, const struct aws_credentials *cr)
 					  .timeout_ms = call->timeout_ms };
 	call->attempts++;
 	r = (authz.buf ? http_submit(c->http, &spec, on_http, call, &call->http) : -ENOMEM);
-	if (token.buf)
-		crypto_wipe(token.buf, token.len);
-	if (authz.buf)
-		crypto_wipe(authz.buf, authz.len);
 	strbuf_done(&authz);
 	strbuf_done(&token);
 	sigv4_result_done(&sig);

@@ -9,6 +9,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +41,7 @@ struct http_request {
 	void *userdata;
 	int header_count;
 	bool too_large, too_many_headers;
+	bool secret;
 	struct http_request *prev, *next;
 };
 
@@ -79,6 +81,38 @@ static void list_del_req(struct http_request **head, struct http_request *r)
 		r->next->prev = r->prev;
 }
 
+/* libcurl's memory functions: every block is wiped before it goes back to malloc, so that what
+ * libcurl copied (request headers, bodies, its receive buffer) leaves no trace in freed memory. */
+static void wiping_free(void *p)
+{
+	if (p) {
+		explicit_bzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+static void *wiping_realloc(void *p, size_t n)
+{
+	size_t old;
+	void *q;
+
+	if (!p)
+		return malloc(n);
+	if (!n) {
+		wiping_free(p);
+		return NULL;
+	}
+	old = malloc_usable_size(p);
+	if (n <= old)
+		return p;
+	q = malloc(n);
+	if (!q)
+		return NULL;
+	memcpy(q, p, old);
+	wiping_free(p);
+	return q;
+}
+
 static void request_free(struct http_request *r)
 {
 	if (!r)
@@ -87,8 +121,9 @@ static void request_free(struct http_request *r)
 		struct http_client *c = r->client;
 		/* Reset and keep it: setting up an easy handle costs more than the request. Its
 		 * body buffer stays with it (wiped), so that a reply costs no allocation of a
-		 * size that makes malloc reshuffle its free lists. */
-		if (c && c->n_spare < SPARE_HANDLES) {
+		 * size that makes malloc reshuffle its free lists. A handle that carried a secret
+		 * is closed instead: its receive buffer holds the reply. */
+		if (c && c->n_spare < SPARE_HANDLES && !r->secret) {
 			curl_easy_reset(r->easy);
 			if (r->resp.body.buf)
 				explicit_bzero(r->resp.body.buf, r->resp.body.len);
@@ -359,7 +394,10 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
 
 	if (!opts)
 		opts = &none;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	/* Only the first initialisation of the process sets the memory functions; every client
+	 * asks for the same ones. */
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free, wiping_realloc, strdup,
+				 calloc) != CURLE_OK)
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -431,12 +469,20 @@ int http_submit(struct http_client *c, const struct http_request_spec *spec, htt
 	r->client = c;
 	r->done = done;
 	r->userdata = userdata;
+	r->secret = spec->secret;
 	strbuf_init(&r->resp.body, c->max_response);
-	if (c->n_spare) {
+	if (c->n_spare && spec->secret) {
+		r->easy = e = c->spare[--c->n_spare];
+		strbuf_done(&c->spare_body[c->n_spare]);
+		strbuf_init_secret(&r->resp.body, c->max_response);
+	} else if (c->n_spare) {
 		r->easy = e = c->spare[--c->n_spare];
 		r->resp.body.buf = c->spare_body[c->n_spare].buf;
 		r->resp.body.cap = c->spare_body[c->n_spare].cap;
 		strbuf_reset(&r->resp.body);
+	} else if (spec->secret) {
+		strbuf_init_secret(&r->resp.body, c->max_response);
+		r->easy = e = curl_easy_init();
 	} else {
 		r->easy = e = curl_easy_init();
 	}
@@ -477,6 +523,8 @@ int http_submit(struct http_client *c, const struct http_request_spec *spec, htt
 	curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (spec->secret)
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	if (post || put) {
 		if (put)
 			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
