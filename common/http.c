@@ -142,6 +142,7 @@ static void request_free(struct http_request *r)
 	free(r->resp.content_type);
 	free(r->resp.date);
 	free(r->resp.query_error);
+	free(r->resp.error_type);
 	free(r);
 }
 
@@ -357,6 +358,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 		{ "content-type", offsetof(struct http_response, content_type) },
 		{ "date", offsetof(struct http_response, date) },
 		{ "x-amzn-query-error", offsetof(struct http_response, query_error) },
+		{ "x-amzn-errortype", offsetof(struct http_response, error_type) },
 	};
 	struct http_request *r = userp;
 	size_t len = size * n;

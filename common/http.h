@@ -66,6 +66,7 @@ struct http_response {
 	char *content_type;
 	char *date;
 	char *query_error; /* x-amzn-query-error */
+	char *error_type;  /* x-amzn-ErrorType */
 	long http_version; /* 11, 20, ... */
 };
 
