@@ -9,12 +9,13 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "crypto.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS   5000
 #define DEFAULT_TIMEOUT_MS           30000
@@ -79,38 +80,6 @@ static void list_del_req(struct http_request **head, struct http_request *r)
 		*head = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
-}
-
-/* libcurl's memory functions: every block is wiped before it goes back to malloc, so that what
- * libcurl copied (request headers, bodies, its receive buffer) leaves no trace in freed memory. */
-static void wiping_free(void *p)
-{
-	if (p) {
-		explicit_bzero(p, malloc_usable_size(p));
-		free(p);
-	}
-}
-
-static void *wiping_realloc(void *p, size_t n)
-{
-	size_t old;
-	void *q;
-
-	if (!p)
-		return malloc(n);
-	if (!n) {
-		wiping_free(p);
-		return NULL;
-	}
-	old = malloc_usable_size(p);
-	if (n <= old)
-		return p;
-	q = malloc(n);
-	if (!q)
-		return NULL;
-	memcpy(q, p, old);
-	wiping_free(p);
-	return q;
 }
 
 static void request_free(struct http_request *r)
@@ -396,10 +365,12 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
 
 	if (!opts)
 		opts = &none;
-	/* Only the first initialisation of the process sets the memory functions; every client
-	 * asks for the same ones. */
-	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free, wiping_realloc, strdup,
-				 calloc) != CURLE_OK)
+	/* libcurl frees through a wiping free(), so that what it copied (request headers, bodies,
+	 * its receive buffer) leaves no trace in freed memory. Only the first initialisation of
+	 * the process sets the memory functions; every client asks for the same ones. */
+	(void)crypto_wipe_on_free(); /* before curl initialises OpenSSL; too late is no error */
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, crypto_wiping_free,
+				 crypto_wiping_realloc, strdup, calloc) != CURLE_OK)
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c) {

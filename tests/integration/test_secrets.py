@@ -210,3 +210,19 @@ def test_core_profile_assume_role(ctx):
     daemon_calls = [r for r in sim.requests(service="ecs") if r.get("access_key") != SIM_KEY[0]]
     check(daemon_calls and all(r["access_key"].startswith("ASIA") for r in daemon_calls), "the role's keys")
     assert_no_secrets(ctx, sim, p)
+
+
+def test_core_over_tls(ctx):
+    """The same over HTTPS: OpenSSL's record buffers held the plaintext of STS replies."""
+    role = "arn:aws:iam::%s:role/deployer" % OTHER
+    spec = world()
+    for key in ("clusters", "task_definitions", "services"):
+        spec[key] = [dict({"name": c} if isinstance(c, str) else c, account=OTHER) for c in spec[key]]
+    sim = SecretSim(ctx, seed=spec, tls=True)
+    env = daemon_env(ctx, sim, AWS_ENDPOINT_URL=sim.tls_url)
+    p = start_daemon(ctx, sim, [{"name": "web", "repository": "team/web", "tag": "prod",
+                                 "targets": [target("web", role_arn=role)]}], env=env, poll_interval="1h",
+                     aws={"region": "us-east-1", "ca_bundle": sim.ca})
+    deploy_once(ctx, sim, p)
+    check([r for r in sim.requests(service="sts") if r["operation"] == "AssumeRole"], "the role was assumed")
+    assert_no_secrets(ctx, sim, p)
