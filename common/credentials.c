@@ -389,7 +389,7 @@ static int src_env(struct cred_provider *p)
 {
 	const char *akid = env("AWS_ACCESS_KEY_ID"), *secret = env_secret("AWS_SECRET_ACCESS_KEY");
 	const char *token = env_secret("AWS_SESSION_TOKEN") ? env_secret("AWS_SESSION_TOKEN")
-							     : env_secret("AWS_SECURITY_TOKEN");
+							    : env_secret("AWS_SECURITY_TOKEN");
 	const char *exp = env("AWS_CREDENTIAL_EXPIRATION");
 	time_t t = 0;
 
@@ -521,8 +521,8 @@ static int src_profile(struct cred_provider *p)
 	return 0;
 }
 
-int cred_parse_json(const char *body, size_t len, const char *source,
-		    struct aws_credentials **ret, char *why, size_t why_len)
+int cred_parse_json(const char *body, size_t len, const char *source, struct aws_credentials **ret,
+		    char *why, size_t why_len)
 {
 	cJSON *j = cJSON_ParseWithLength(body, len);
 	const char *akid, *secret, *token, *exp, *code;

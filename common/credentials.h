@@ -40,9 +40,9 @@ struct aws_credentials {
 	char *access_key_id;
 	char *secret_access_key; /* in the secret arena (secmem.h) */
 	char *session_token;     /* in the secret arena; NULL when none */
-	time_t expiration;   /* 0: does not expire */
-	bool extended;       /* IMDS handed out expired keys; their expiry was pushed out */
-	char source[256];    /* "environment", "profile 'x'", "web identity role '…'", ... */
+	time_t expiration;       /* 0: does not expire */
+	bool extended;           /* IMDS handed out expired keys; their expiry was pushed out */
+	char source[256];        /* "environment", "profile 'x'", "web identity role '…'", ... */
 };
 
 /* Wipes and frees. NULL is a no-op. */
@@ -103,8 +103,8 @@ void cred_invalidate(struct cred_provider *p);
  * wrong, never quoting a secret) or -ENOMEM. The secret strings of the
  * parsed tree are wiped; wiping body is the caller's.
  */
-int cred_parse_json(const char *body, size_t len, const char *source,
-		    struct aws_credentials **ret, char *why, size_t why_len);
+int cred_parse_json(const char *body, size_t len, const char *source, struct aws_credentials **ret,
+		    char *why, size_t why_len);
 
 /* Parses an ISO 8601 UTC time ("2026-11-26T17:00:00Z", fractions and +00:00 allowed). */
 int cred_parse_time(const char *s, time_t *ret);

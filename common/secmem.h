@@ -36,11 +36,11 @@ char *secmem_strndup(const char *s, size_t n);
 bool secmem_owns(const void *p);
 
 struct secmem_stats {
-	size_t chunks;      /* mappings */
-	size_t mapped;      /* bytes mapped */
-	size_t in_use;      /* bytes handed out, headers included */
-	size_t blocks;      /* blocks handed out */
-	bool locked;        /* every chunk is mlock'd */
+	size_t chunks; /* mappings */
+	size_t mapped; /* bytes mapped */
+	size_t in_use; /* bytes handed out, headers included */
+	size_t blocks; /* blocks handed out */
+	bool locked;   /* every chunk is mlock'd */
 };
 
 /* What the arena holds now (for tests and fuzz targets, which check that nothing leaks). */

@@ -77,8 +77,8 @@ char *sts_xml_text(const char *xml, const char *tag)
 	return xml_text(xml, tag, false);
 }
 
-int sts_parse_reply(const char *body, long status, const char *action,
-		    struct aws_credentials **ret, char *why, size_t why_len)
+int sts_parse_reply(const char *body, long status, const char *action, struct aws_credentials **ret,
+		    char *why, size_t why_len)
 {
 	struct aws_credentials *c;
 	char *exp = NULL;

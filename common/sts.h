@@ -55,7 +55,7 @@ char *sts_xml_text(const char *xml, const char *tag);
  * (a 5xx) or -EPROTO (a 200 without usable credentials). Never quotes a
  * secret.
  */
-int sts_parse_reply(const char *body, long status, const char *action,
-		    struct aws_credentials **ret, char *why, size_t why_len);
+int sts_parse_reply(const char *body, long status, const char *action, struct aws_credentials **ret,
+		    char *why, size_t why_len);
 
 #endif

@@ -14,12 +14,12 @@ TEST(aws_parse_error_rows)
 		const char *body, *error_type, *query_error;
 		const char *code, *legacy, *message;
 	} rows[] = {
-		{ 400, "{\"__type\":\"com.amazonaws.ecs#ClientException\",\"message\":\"bad\"}", NULL,
-		  NULL, "ClientException", "", "bad" },
-		{ 400, "{\"code\":\"ThrottlingException\",\"Message\":\"Rate exceeded\"}", NULL, NULL,
-		  "ThrottlingException", "", "Rate exceeded" },
-		{ 400, "{\"__type\":\"com.amazonaws.sqs#QueueDoesNotExist\",\"message\":\"m\"}", NULL,
-		  "AWS.SimpleQueueService.NonExistentQueue;Sender", "QueueDoesNotExist",
+		{ 400, "{\"__type\":\"com.amazonaws.ecs#ClientException\",\"message\":\"bad\"}",
+		  NULL, NULL, "ClientException", "", "bad" },
+		{ 400, "{\"code\":\"ThrottlingException\",\"Message\":\"Rate exceeded\"}", NULL,
+		  NULL, "ThrottlingException", "", "Rate exceeded" },
+		{ 400, "{\"__type\":\"com.amazonaws.sqs#QueueDoesNotExist\",\"message\":\"m\"}",
+		  NULL, "AWS.SimpleQueueService.NonExistentQueue;Sender", "QueueDoesNotExist",
 		  "AWS.SimpleQueueService.NonExistentQueue", "m" },
 		{ 400, "{}", "ValidationException:http://internal.amazon.com/coral/", NULL,
 		  "ValidationException", "", "{}" },

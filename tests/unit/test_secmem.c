@@ -32,7 +32,8 @@ static void vmflags_of(const void *p, char *out, size_t n)
 		return;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi;
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 &&
+		    strchr(line, '-') < strchr(line, ' '))
 			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
 		else if (in && !strncmp(line, "VmFlags:", 8)) {
 			snprintf(out, n, "%.200s", line + 8);
@@ -66,6 +67,8 @@ TEST(secmem_free_wipes_and_blocks_are_reused)
 	b = secmem_strdup("session-token-bytes");
 	c = secmem_alloc(0);
 	CHECK(a && b && c && a != b && b != c);
+	if (!a || !b || !c)
+		return;
 	for (size_t i = 0; i < 100; i++)
 		CHECK(a[i] == 0);
 	memset(a, 'x', 100);
@@ -208,7 +211,8 @@ TEST(sts_parse_reply_rows)
 					sizeof(why));
 		CHECK_INT(r, rows[i].err);
 		if (rows[i].err == 0) {
-			CHECK(c && secmem_owns(c->secret_access_key) && secmem_owns(c->session_token));
+			CHECK(c && secmem_owns(c->secret_access_key) &&
+			      secmem_owns(c->session_token));
 			CHECK_STR(c ? c->secret_access_key : NULL, "s&cret");
 			CHECK_STR(c ? c->session_token : NULL, "tok<");
 			CHECK_STR(c ? c->access_key_id : NULL, "ASIAQ");
