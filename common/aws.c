@@ -11,7 +11,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "crypto.h"
 #include "strbuf.h"
 
 #define RETRY_COST         5
@@ -244,15 +243,55 @@ static void excerpt(const char *body, size_t len, char *out, size_t n)
 	out[j] = '\0';
 }
 
+void aws_parse_error(long status, const char *body, size_t len, const char *error_type,
+		     const char *query_error, const char *request_id, struct aws_error *ret)
+{
+	/* {"__type": "ns#Code", "message": "..."}; some services say "code" and "Message". */
+	cJSON *j = cJSON_ParseWithLength(body, len);
+	const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(j, "__type"));
+	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(j, "message"));
+
+	memset(ret, 0, sizeof(*ret));
+	if (!type)
+		type = cJSON_GetStringValue(cJSON_GetObjectItem(j, "code"));
+	if (!type || !*type)
+		type = error_type; /* "Code:http://internal.amazon.com/..." */
+	if (!msg)
+		msg = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Message"));
+	if (type)
+		strip_code(type, ret->code, sizeof(ret->code));
+	if (!ret->code[0])
+		snprintf(ret->code, sizeof(ret->code), "HTTP%ld", status);
+	if (msg)
+		snprintf(ret->message, sizeof(ret->message), "%s", msg);
+	else
+		excerpt(body, len, ret->message, sizeof(ret->message));
+	if (query_error)
+		snprintf(ret->legacy_code, sizeof(ret->legacy_code), "%.*s",
+			 (int)strcspn(query_error, ";"), query_error);
+	snprintf(ret->request_id, sizeof(ret->request_id), "%s", request_id ? request_id : "");
+	ret->http_status = (int)status;
+	cJSON_Delete(j);
+}
+
+int aws_parse_http_date(const char *s, time_t *ret)
+{
+	struct tm tm = { 0 };
+	const char *end = s ? strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm) : NULL;
+
+	if (!end || *end)
+		return -EINVAL;
+	*ret = timegm(&tm);
+	return 0;
+}
+
 static bool skewed(struct aws_call *call, const struct http_response *resp)
 {
 	struct aws_client *c = call->client;
-	struct tm tm = { 0 };
 	time_t server, local;
 
-	if (!resp->date || !strptime(resp->date, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+	if (aws_parse_http_date(resp->date, &server) < 0)
 		return false;
-	server = timegm(&tm);
 	local = time(NULL);
 	if (labs((long)(server - local) - c->skew) < SKEW_THRESHOLD)
 		return false;
@@ -314,27 +353,8 @@ static void on_http(struct http_response *resp, void *userdata)
 		return;
 	}
 
-	/* An error reply: {"__type": "ns#Code", "message": "..."}. */
-	cJSON *body = cJSON_ParseWithLength(resp->body.buf ? resp->body.buf : "", resp->body.len);
-	const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(body, "__type"));
-	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(body, "message"));
-	if (!type)
-		type = cJSON_GetStringValue(cJSON_GetObjectItem(body, "code"));
-	if (!msg)
-		msg = cJSON_GetStringValue(cJSON_GetObjectItem(body, "Message"));
-	if (type)
-		strip_code(type, e->code, sizeof(e->code));
-	else
-		snprintf(e->code, sizeof(e->code), "HTTP%ld", resp->status);
-	if (msg)
-		snprintf(e->message, sizeof(e->message), "%s", msg);
-	else
-		excerpt(strbuf_str(&resp->body), resp->body.len, e->message, sizeof(e->message));
-	if (resp->query_error)
-		snprintf(e->legacy_code, sizeof(e->legacy_code), "%.*s",
-			 (int)strcspn(resp->query_error, ";"), resp->query_error);
-	cJSON_Delete(body);
-	e->http_status = (int)resp->status;
+	aws_parse_error(resp->status, resp->body.buf ? resp->body.buf : "", resp->body.len,
+			resp->error_type, resp->query_error, resp->request_id, e);
 
 	if (IN(e->code, skew_codes) && !call->skew_retried && skewed(call, resp)) {
 		call->skew_retried = true;
@@ -392,8 +412,8 @@ static void send_signed(struct aws_call *call, const struct aws_credentials *cr)
 					cr->session_token };
 
 	sigv4_result_init(&sig);
-	strbuf_init(&authz, 8192);
-	strbuf_init(&token, 16384);
+	strbuf_init_secret(&authz, 8192);
+	strbuf_init_secret(&token, 16384);
 	r = sigv4_sign(c->signer, &sr, &sc, call->region, s->signing_name, time(NULL) + c->skew,
 		       &sig);
 	if (r < 0) {
@@ -427,10 +447,6 @@ static void send_signed(struct aws_call *call, const struct aws_credentials *cr)
 					  .timeout_ms = call->timeout_ms };
 	call->attempts++;
 	r = (authz.buf ? http_submit(c->http, &spec, on_http, call, &call->http) : -ENOMEM);
-	if (token.buf)
-		crypto_wipe(token.buf, token.len);
-	if (authz.buf)
-		crypto_wipe(authz.buf, authz.len);
 	strbuf_done(&authz);
 	strbuf_done(&token);
 	sigv4_result_done(&sig);

@@ -99,6 +99,21 @@ void aws_call_cancel(struct aws_call *call);
 /* Takes the body out of a result so that it survives the callback. */
 cJSON *aws_result_take_body(struct aws_result *res);
 
+/*
+ * Reads an AWS JSON error reply (outside bytes): len bytes of body (a
+ * {"__type"|"code", "message"|"Message"} object, or anything else), the
+ * x-amzn-ErrorType header (used when the body names no code), the SQS
+ * x-amzn-query-error header ("Code;Sender") and x-amzn-RequestId; each
+ * header may be NULL. Fills every field of ret: the code without its
+ * namespace ('#') and suffix (':'), "HTTP<status>" when none is given; the
+ * message, else printable ASCII of the body's first 200 bytes. Never fails.
+ */
+void aws_parse_error(long status, const char *body, size_t len, const char *error_type,
+		     const char *query_error, const char *request_id, struct aws_error *ret);
+
+/* Parses an HTTP Date header ("Tue, 01 Dec 2026 10:00:00 GMT"). Returns 0 or -EINVAL. */
+int aws_parse_http_date(const char *s, time_t *ret);
+
 /* Whether code is one of the throttling codes of the AWS SDKs. */
 bool aws_is_throttle(const char *code);
 

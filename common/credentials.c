@@ -4,6 +4,11 @@
  * ahead-of-expiry refresh and retry with backoff. Every resolve runs from
  * a timer callback, so that waiters are never called back from inside
  * cred_wait() itself.
+ *
+ * Secrets (secret keys, session tokens, authorization and web identity
+ * tokens) are copied into the secret arena (secmem.h) as soon as they are
+ * read, and every transient copy (environment strings, file buffers, reply
+ * bodies, cJSON strings, header lines) is wiped.
  */
 #include "credentials.h"
 
@@ -18,6 +23,7 @@
 #include "crypto.h"
 #include "endpoint.h"
 #include "profile.h"
+#include "secmem.h"
 #include "sts.h"
 
 #define USABLE_MARGIN     5         /* seconds before expiry at which keys stop being handed out */
@@ -82,21 +88,13 @@ struct cred_provider {
 
 static void start_fetch(struct cred_provider *p);
 
-static void wipe_free(char *s)
-{
-	if (s) {
-		crypto_wipe(s, strlen(s));
-		free(s);
-	}
-}
-
 void aws_credentials_free(struct aws_credentials *c)
 {
 	if (!c)
 		return;
 	free(c->access_key_id);
-	wipe_free(c->secret_access_key);
-	wipe_free(c->session_token);
+	secmem_free(c->secret_access_key);
+	secmem_free(c->session_token);
 	free(c);
 }
 
@@ -225,8 +223,8 @@ static struct aws_credentials *creds_new(const char *akid, const char *secret, c
 	if (!c)
 		return NULL;
 	c->access_key_id = strdup(akid);
-	c->secret_access_key = strdup(secret);
-	c->session_token = token && *token ? strdup(token) : NULL;
+	c->secret_access_key = secmem_strdup(secret);
+	c->session_token = token && *token ? secmem_strdup(token) : NULL;
 	c->expiration = exp;
 	snprintf(c->source, sizeof(c->source), "%s", source);
 	if (!c->access_key_id || !c->secret_access_key || (token && *token && !c->session_token)) {
@@ -241,6 +239,53 @@ static const char *env(const char *name)
 	const char *v = getenv(name);
 
 	return v && *v ? v : NULL;
+}
+
+/*
+ * The secret variables of the environment. The first read copies a value into the arena and
+ * overwrites it in environ (so that neither a core dump nor /proc/PID/environ shows it); later
+ * reads get the copy, unless the variable was set again (a new value is taken the same way) or
+ * removed. This mirrors environ, which is itself process-wide: the one mutable global here.
+ */
+static struct env_secret {
+	const char *name;
+	char *value;
+} env_secrets[] = {
+	{ "AWS_SECRET_ACCESS_KEY", NULL },
+	{ "AWS_SESSION_TOKEN", NULL },
+	{ "AWS_SECURITY_TOKEN", NULL },
+	{ "AWS_CONTAINER_AUTHORIZATION_TOKEN", NULL },
+};
+
+static const char *env_secret(const char *name)
+{
+	for (size_t i = 0; i < sizeof(env_secrets) / sizeof(env_secrets[0]); i++) {
+		struct env_secret *e = &env_secrets[i];
+		char *v;
+
+		if (strcmp(e->name, name) != 0)
+			continue;
+		v = getenv(name);
+		if (!v) {
+			secmem_free(e->value);
+			e->value = NULL;
+		} else if (*v) {
+			char *copy = secmem_strdup(v);
+			if (!copy)
+				return v; /* out of memory: leave it where it is */
+			secmem_free(e->value);
+			e->value = copy;
+			crypto_wipe(v, strlen(v));
+		}
+		return e->value && *e->value ? e->value : NULL;
+	}
+	return env(name);
+}
+
+static void take_env_secrets(void)
+{
+	for (size_t i = 0; i < sizeof(env_secrets) / sizeof(env_secrets[0]); i++)
+		(void)env_secret(env_secrets[i].name);
 }
 
 static bool env_true(const char *name)
@@ -273,8 +318,10 @@ static char *read_token_file(const char *path, char *why, size_t why_len)
 		snprintf(why, why_len, "token file '%s' is empty", path);
 		return NULL;
 	}
-	char *t = strdup(buf);
+	char *t = secmem_strdup(buf);
 	crypto_wipe(buf, sizeof(buf));
+	if (!t)
+		snprintf(why, why_len, "token file '%s': out of memory", path);
 	return t;
 }
 
@@ -325,7 +372,7 @@ static int web_identity(struct cred_provider *p, const char *token_file, const c
 	snprintf(p->pending_source, sizeof(p->pending_source), "%s: role '%s' (web identity)",
 		 source_desc, role_arn);
 	r = sts_assume_role_with_web_identity(&call, token, on_sts, p, &p->sts);
-	wipe_free(token);
+	secmem_free(token);
 	if (r < 0) {
 		snprintf(why, sizeof(why), "%s: cannot start STS AssumeRoleWithWebIdentity: %s",
 			 source_desc, strerror(-r));
@@ -340,9 +387,9 @@ static int web_identity(struct cred_provider *p, const char *token_file, const c
 
 static int src_env(struct cred_provider *p)
 {
-	const char *akid = env("AWS_ACCESS_KEY_ID"), *secret = env("AWS_SECRET_ACCESS_KEY");
-	const char *token =
-	    env("AWS_SESSION_TOKEN") ? env("AWS_SESSION_TOKEN") : env("AWS_SECURITY_TOKEN");
+	const char *akid = env("AWS_ACCESS_KEY_ID"), *secret = env_secret("AWS_SECRET_ACCESS_KEY");
+	const char *token = env_secret("AWS_SESSION_TOKEN") ? env_secret("AWS_SESSION_TOKEN")
+							    : env_secret("AWS_SECURITY_TOKEN");
 	const char *exp = env("AWS_CREDENTIAL_EXPIRATION");
 	time_t t = 0;
 
@@ -474,18 +521,18 @@ static int src_profile(struct cred_provider *p)
 	return 0;
 }
 
-/* Parses the JSON both the container endpoint and IMDS return. */
-static struct aws_credentials *parse_json_creds(const char *body, const char *source, char *why,
-						size_t why_len)
+int cred_parse_json(const char *body, size_t len, const char *source, struct aws_credentials **ret,
+		    char *why, size_t why_len)
 {
-	cJSON *j = cJSON_Parse(body);
+	cJSON *j = cJSON_ParseWithLength(body, len);
 	const char *akid, *secret, *token, *exp, *code;
 	struct aws_credentials *c = NULL;
 	time_t t = 0;
+	int err = -EPROTO;
 
 	if (!j) {
 		snprintf(why, why_len, "%s: the reply is not JSON", source);
-		return NULL;
+		return -EPROTO;
 	}
 	code = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Code"));
 	akid = cJSON_GetStringValue(cJSON_GetObjectItem(j, "AccessKeyId"));
@@ -494,20 +541,25 @@ static struct aws_credentials *parse_json_creds(const char *body, const char *so
 	exp = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Expiration"));
 	if (code && strcmp(code, "Success") != 0)
 		snprintf(why, why_len, "%s: Code is '%.64s', not 'Success'", source, code);
-	else if (!akid || !secret)
+	else if (!akid || !secret || !*akid || !*secret)
 		snprintf(why, why_len, "%s: the reply lacks AccessKeyId or SecretAccessKey",
 			 source);
 	else if (exp && cred_parse_time(exp, &t) < 0)
 		snprintf(why, why_len, "%s: Expiration '%.40s' is not an ISO 8601 time", source,
 			 exp);
-	else if (!(c = creds_new(akid, secret, token, t, source)))
+	else if (!(c = creds_new(akid, secret, token, t, source))) {
 		snprintf(why, why_len, "out of memory");
+		err = -ENOMEM;
+	} else
+		err = 0;
 	if (secret)
 		crypto_wipe((char *)(uintptr_t)secret, strlen(secret));
 	if (token)
 		crypto_wipe((char *)(uintptr_t)token, strlen(token));
 	cJSON_Delete(j);
-	return c;
+	if (c)
+		*ret = c;
+	return err;
 }
 
 static void wipe_body(struct http_response *resp)
@@ -540,7 +592,8 @@ static void on_container(struct http_response *resp, void *userdata)
 		finish(p, NULL, resp->error ? resp->error : -EACCES, why);
 		return;
 	}
-	c = parse_json_creds(strbuf_str(&resp->body), "container credentials", why, sizeof(why));
+	(void)cred_parse_json(strbuf_str(&resp->body), resp->body.len, "container credentials", &c,
+			      why, sizeof(why));
 	wipe_body(resp);
 	finish(p, c, c ? 0 : -EPROTO, c ? NULL : why);
 }
@@ -576,8 +629,8 @@ static int container_fetch(struct cred_provider *p)
 	const char *rel = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
 	const char *full = env("AWS_CONTAINER_CREDENTIALS_FULL_URI");
 	const char *tok_file = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-	const char *tok = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
-	char url[2048], why[512], *token = NULL, authz[TOKEN_FILE_MAX + 32];
+	const char *tok = env_secret("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+	char url[2048], why[512], *token = NULL, *authz = NULL;
 	const char *headers[2] = { NULL, NULL };
 	int r;
 
@@ -598,24 +651,35 @@ static int container_fetch(struct cred_provider *p)
 			return 0;
 		}
 	} else if (tok) {
-		token = strdup(tok);
+		token = secmem_strdup(tok);
+		if (!token) {
+			finish(p, NULL, -ENOMEM, "out of memory");
+			return 0;
+		}
 	}
 	if (token) {
+		size_t n = strlen(token) + sizeof("Authorization: ");
 		if (strpbrk(token, "\r\n")) {
-			wipe_free(token);
+			secmem_free(token);
 			finish(p, NULL, -EINVAL,
 			       "the container authorization token contains CR or LF");
 			return 0;
 		}
-		snprintf(authz, sizeof(authz), "Authorization: %s", token);
+		authz = secmem_alloc(n);
+		if (authz)
+			snprintf(authz, n, "Authorization: %s", token);
+		secmem_free(token);
+		if (!authz) {
+			finish(p, NULL, -ENOMEM, "out of memory");
+			return 0;
+		}
 		headers[0] = authz;
-		wipe_free(token);
 	}
 	struct http_request_spec spec = {
-		.method = "GET", .url = url, .headers = headers, .timeout_ms = 2000
+		.method = "GET", .url = url, .headers = headers, .timeout_ms = 2000, .secret = true
 	};
 	r = http_submit(p->http, &spec, on_container, p, &p->req);
-	crypto_wipe(authz, sizeof(authz));
+	secmem_free(authz);
 	if (r < 0) {
 		snprintf(why, sizeof(why), "container credentials: cannot start the request: %s",
 			 strerror(-r));
@@ -680,8 +744,8 @@ static void on_imds(struct http_response *resp, void *userdata)
 	default: { /* credentials */
 		struct aws_credentials *c = NULL;
 		if (resp->status == 200)
-			c = parse_json_creds(strbuf_str(&resp->body), "EC2 instance metadata", why,
-					     sizeof(why));
+			(void)cred_parse_json(strbuf_str(&resp->body), resp->body.len,
+					      "EC2 instance metadata", &c, why, sizeof(why));
 		else
 			snprintf(why, sizeof(why),
 				 "EC2 instance metadata: credentials answered HTTP %ld",
@@ -713,7 +777,9 @@ static void imds_next(struct cred_provider *p)
 	bl = strlen(base);
 	while (bl > 0 && base[bl - 1] == '/')
 		bl--;
-	struct http_request_spec spec = { .url = url, .headers = headers, .timeout_ms = 1000 };
+	struct http_request_spec spec = {
+		.url = url, .headers = headers, .timeout_ms = 1000, .secret = true
+	};
 	if (p->imds_step == 0) {
 		spec.method = "PUT";
 		snprintf(url, sizeof(url), "%.*s/latest/api/token", (int)bl, base);
@@ -729,6 +795,7 @@ static void imds_next(struct cred_provider *p)
 		}
 	}
 	r = http_submit(p->http, &spec, on_imds, p, &p->req);
+	crypto_wipe(tokhdr, sizeof(tokhdr));
 	if (r < 0) {
 		snprintf(why, sizeof(why), "EC2 instance metadata: cannot start the request: %s",
 			 strerror(-r));
@@ -859,6 +926,7 @@ static struct cred_provider *provider_new(const struct cred_options *o)
 
 struct cred_provider *cred_chain_new(const struct cred_options *o)
 {
+	take_env_secrets();
 	return provider_new(o);
 }
 

@@ -22,6 +22,9 @@
  * provider, with the same caching.
  *
  * Nothing here logs, and no error text ever contains a secret or token.
+ * Secrets are held in the secret arena (secmem.h, left out of core dumps)
+ * from the moment they are read; the environment's secret variables are
+ * overwritten in environ when cred_chain_new() takes them.
  */
 #ifndef ECR_CREDENTIALS_H
 #define ECR_CREDENTIALS_H
@@ -35,11 +38,11 @@
 
 struct aws_credentials {
 	char *access_key_id;
-	char *secret_access_key;
-	char *session_token; /* NULL when none */
-	time_t expiration;   /* 0: does not expire */
-	bool extended;       /* IMDS handed out expired keys; their expiry was pushed out */
-	char source[256];    /* "environment", "profile 'x'", "web identity role '…'", ... */
+	char *secret_access_key; /* in the secret arena (secmem.h) */
+	char *session_token;     /* in the secret arena; NULL when none */
+	time_t expiration;       /* 0: does not expire */
+	bool extended;           /* IMDS handed out expired keys; their expiry was pushed out */
+	char source[256];        /* "environment", "profile 'x'", "web identity role '…'", ... */
 };
 
 /* Wipes and frees. NULL is a no-op. */
@@ -89,6 +92,19 @@ void cred_wait_cancel(struct cred_waiter *w);
 
 /* Forgets the current credentials (AWS said they expired) and resolves again. */
 void cred_invalidate(struct cred_provider *p);
+
+/*
+ * Parses the JSON credentials reply of the ECS container endpoint and of
+ * EC2 IMDS ({"AccessKeyId", "SecretAccessKey", "Token", "Expiration",
+ * "Code"}) from len bytes of body (outside bytes: any content). source
+ * names the endpoint in messages and in the result. On success *ret holds
+ * new credentials (secret and token in the secret arena; free with
+ * aws_credentials_free) and 0 is returned; else -EPROTO (why says what is
+ * wrong, never quoting a secret) or -ENOMEM. The secret strings of the
+ * parsed tree are wiped; wiping body is the caller's.
+ */
+int cred_parse_json(const char *body, size_t len, const char *source, struct aws_credentials **ret,
+		    char *why, size_t why_len);
 
 /* Parses an ISO 8601 UTC time ("2026-11-26T17:00:00Z", fractions and +00:00 allowed). */
 int cred_parse_time(const char *s, time_t *ret);

@@ -8,7 +8,9 @@
 #include "crypto.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <openssl/crypto.h>
+#include <stdlib.h>
 #include <openssl/evp.h>
 #include <string.h>
 
@@ -70,6 +72,9 @@ int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t
 		goto out;
 	r = 0;
 out:
+	/* The context's chaining state is now the MAC (a derived key, or a signature): reset it. */
+	if (sha256_ctx)
+		(void)EVP_DigestInit_ex2(sha256_ctx, sha256_md, NULL);
 	OPENSSL_cleanse(k, sizeof(k));
 	OPENSSL_cleanse(pad, sizeof(pad));
 	OPENSSL_cleanse(inner, sizeof(inner));
@@ -101,4 +106,64 @@ int crypto_sha256_hex(const void *data, size_t len, char out[CRYPTO_SHA256_HEX])
 void crypto_wipe(void *p, size_t len)
 {
 	OPENSSL_cleanse(p, len);
+}
+
+void crypto_wiping_free(void *p)
+{
+	if (p) {
+		OPENSSL_cleanse(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+void *crypto_wiping_realloc(void *p, size_t n)
+{
+	size_t old;
+	void *q;
+
+	if (!p)
+		return malloc(n);
+	if (!n) {
+		crypto_wiping_free(p);
+		return NULL;
+	}
+	old = malloc_usable_size(p);
+	if (n <= old)
+		return p;
+	q = malloc(n);
+	if (!q)
+		return NULL;
+	memcpy(q, p, old);
+	crypto_wiping_free(p);
+	return q;
+}
+
+static void *ossl_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return malloc(n);
+}
+
+static void *ossl_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return crypto_wiping_realloc(p, n);
+}
+
+static void ossl_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	crypto_wiping_free(p);
+}
+
+int crypto_wipe_on_free(void)
+{
+	static int done;
+
+	if (!done)
+		done = CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free) ? 1 : -1;
+	return done > 0 ? 0 : -EBUSY;
 }

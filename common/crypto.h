@@ -28,4 +28,17 @@ int crypto_sha256_hex(const void *data, size_t len, char out[CRYPTO_SHA256_HEX])
 /* Overwrites len bytes at p in a way the compiler keeps. */
 void crypto_wipe(void *p, size_t len);
 
+/* free() and realloc() that wipe a block (its malloc_usable_size()) before releasing it; for
+ * libraries' allocators (libcurl, OpenSSL) so that their buffers leave no secrets behind. */
+void crypto_wiping_free(void *p);
+void *crypto_wiping_realloc(void *p, size_t n);
+
+/*
+ * Makes OpenSSL wipe every block it frees (TLS record buffers hold the
+ * plaintext of credential replies). Must run before OpenSSL's first
+ * allocation; returns 0, or -EBUSY when that is too late (then nothing
+ * changed). Later calls return the first one's result.
+ */
+int crypto_wipe_on_free(void);
+
 #endif

@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "crypto.h"
+
 #define DEFAULT_CONNECT_TIMEOUT_MS   5000
 #define DEFAULT_TIMEOUT_MS           30000
 #define DEFAULT_MAX_HOST_CONNECTIONS 16
@@ -40,6 +42,7 @@ struct http_request {
 	void *userdata;
 	int header_count;
 	bool too_large, too_many_headers;
+	bool secret;
 	struct http_request *prev, *next;
 };
 
@@ -87,8 +90,9 @@ static void request_free(struct http_request *r)
 		struct http_client *c = r->client;
 		/* Reset and keep it: setting up an easy handle costs more than the request. Its
 		 * body buffer stays with it (wiped), so that a reply costs no allocation of a
-		 * size that makes malloc reshuffle its free lists. */
-		if (c && c->n_spare < SPARE_HANDLES) {
+		 * size that makes malloc reshuffle its free lists. A handle that carried a secret
+		 * is closed instead: its receive buffer holds the reply. */
+		if (c && c->n_spare < SPARE_HANDLES && !r->secret) {
 			curl_easy_reset(r->easy);
 			if (r->resp.body.buf)
 				explicit_bzero(r->resp.body.buf, r->resp.body.len);
@@ -107,6 +111,7 @@ static void request_free(struct http_request *r)
 	free(r->resp.content_type);
 	free(r->resp.date);
 	free(r->resp.query_error);
+	free(r->resp.error_type);
 	free(r);
 }
 
@@ -322,6 +327,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 		{ "content-type", offsetof(struct http_response, content_type) },
 		{ "date", offsetof(struct http_response, date) },
 		{ "x-amzn-query-error", offsetof(struct http_response, query_error) },
+		{ "x-amzn-errortype", offsetof(struct http_response, error_type) },
 	};
 	struct http_request *r = userp;
 	size_t len = size * n;
@@ -359,7 +365,12 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
 
 	if (!opts)
 		opts = &none;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	/* libcurl frees through a wiping free(), so that what it copied (request headers, bodies,
+	 * its receive buffer) leaves no trace in freed memory. Only the first initialisation of
+	 * the process sets the memory functions; every client asks for the same ones. */
+	(void)crypto_wipe_on_free(); /* before curl initialises OpenSSL; too late is no error */
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, crypto_wiping_free,
+				 crypto_wiping_realloc, strdup, calloc) != CURLE_OK)
 		return NULL;
 	c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -431,12 +442,20 @@ int http_submit(struct http_client *c, const struct http_request_spec *spec, htt
 	r->client = c;
 	r->done = done;
 	r->userdata = userdata;
+	r->secret = spec->secret;
 	strbuf_init(&r->resp.body, c->max_response);
-	if (c->n_spare) {
+	if (c->n_spare && spec->secret) {
+		r->easy = e = c->spare[--c->n_spare];
+		strbuf_done(&c->spare_body[c->n_spare]);
+		strbuf_init_secret(&r->resp.body, c->max_response);
+	} else if (c->n_spare) {
 		r->easy = e = c->spare[--c->n_spare];
 		r->resp.body.buf = c->spare_body[c->n_spare].buf;
 		r->resp.body.cap = c->spare_body[c->n_spare].cap;
 		strbuf_reset(&r->resp.body);
+	} else if (spec->secret) {
+		strbuf_init_secret(&r->resp.body, c->max_response);
+		r->easy = e = curl_easy_init();
 	} else {
 		r->easy = e = curl_easy_init();
 	}
@@ -477,6 +496,8 @@ int http_submit(struct http_client *c, const struct http_request_spec *spec, htt
 	curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (spec->secret)
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	if (post || put) {
 		if (put)
 			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");

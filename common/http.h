@@ -9,11 +9,17 @@
  *
  * Each request is owned by its curl easy handle and freed in exactly one
  * place: after its completion callback returns, or in http_cancel().
+ *
+ * Everything libcurl frees is wiped first (the client installs wiping
+ * memory functions with curl_global_init_mem()), so that the request
+ * headers it copied (Authorization, X-Amz-Security-Token) and its send
+ * and receive buffers do not outlive the request in freed heap memory.
  */
 #ifndef ECR_HTTP_H
 #define ECR_HTTP_H
 
 #include <ev.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "strbuf.h"
@@ -36,6 +42,10 @@ struct http_request_spec {
 	const void *body;
 	size_t body_len;
 	long timeout_ms; /* whole request; 0: 30000 */
+	/* The request or its reply carries a secret (a credential fetch): the reply body is kept
+	 * in a wiping buffer, and the easy handle and the connection are closed afterwards rather
+	 * than kept for reuse, so that no curl or TLS buffer keeps the reply. */
+	bool secret;
 };
 
 /*
@@ -56,6 +66,7 @@ struct http_response {
 	char *content_type;
 	char *date;
 	char *query_error; /* x-amzn-query-error */
+	char *error_type;  /* x-amzn-ErrorType */
 	long http_version; /* 11, 20, ... */
 };
 

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* INI reading for the AWS shared files. */
+/*
+ * INI reading for the AWS shared files. A file is read into a wiping
+ * buffer; secret values (aws_secret_access_key, aws_session_token) go
+ * straight into the secret arena, and the text is wiped once parsed.
+ */
 #include "profile.h"
 
 #include <errno.h>
@@ -10,6 +14,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "secmem.h"
 #include "strbuf.h"
 
 #define PROFILE_FILE_MAX (1024 * 1024)
@@ -27,14 +32,6 @@ const char *profile_name(const char *explicit_name)
 	return v && *v ? v : "default";
 }
 
-static void wipe_free(char *s)
-{
-	if (s) {
-		crypto_wipe(s, strlen(s));
-		free(s);
-	}
-}
-
 void profile_done(struct aws_profile *p)
 {
 	if (!p)
@@ -47,14 +44,15 @@ void profile_done(struct aws_profile *p)
 	free(p->web_identity_token_file);
 	free(p->role_session_name);
 	free(p->access_key_id);
-	wipe_free(p->secret_access_key);
-	wipe_free(p->session_token);
+	secmem_free(p->secret_access_key);
+	secmem_free(p->session_token);
 	free(p->endpoint_url);
 	free(p->duration_seconds);
 	memset(p, 0, sizeof(*p));
 }
 
-static char **field(struct aws_profile *p, const char *key)
+/* The slot of key in p, NULL when we do not read it; *secret says whether it holds a secret. */
+static char **field(struct aws_profile *p, const char *key, bool *secret)
 {
 	static const struct {
 		const char *key;
@@ -76,8 +74,11 @@ static char **field(struct aws_profile *p, const char *key)
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (!strcmp(keys[i].key, key))
+		if (!strcmp(keys[i].key, key)) {
+			*secret = keys[i].off == offsetof(struct aws_profile, secret_access_key) ||
+				  keys[i].off == offsetof(struct aws_profile, session_token);
 			return (char **)((char *)p + keys[i].off);
+		}
 	return NULL;
 }
 
@@ -109,12 +110,14 @@ static int read_file(const char *path, struct strbuf *out, char *why, size_t why
 		int r = strbuf_append(out, buf, (size_t)n);
 		if (r < 0) {
 			close(fd);
+			crypto_wipe(buf, sizeof(buf));
 			snprintf(why, why_len, "'%s' is larger than %d bytes", path,
 				 PROFILE_FILE_MAX);
 			return r == -ENOBUFS ? -EFBIG : r;
 		}
 	}
 	close(fd);
+	crypto_wipe(buf, sizeof(buf));
 	if (n < 0) {
 		snprintf(why, why_len, "cannot read '%s': %s", path, strerror(errno));
 		return -EIO;
@@ -122,22 +125,14 @@ static int read_file(const char *path, struct strbuf *out, char *why, size_t why
 	return 0;
 }
 
-/* Parses one file; values of the wanted section overwrite ret's fields. */
-static int parse(const char *path, bool config, const char *name, struct aws_profile *ret,
-		 char *why, size_t why_len)
+int profile_parse_text(char *text, const char *path, bool config, const char *name,
+		       struct aws_profile *ret, char *why, size_t why_len)
 {
-	struct strbuf text;
 	char *p, *line;
 	bool in_wanted = false;
-	int lineno = 0, r;
+	int lineno = 0;
 
-	strbuf_init(&text, PROFILE_FILE_MAX);
-	r = read_file(path, &text, why, why_len);
-	if (r != 0) {
-		strbuf_done(&text);
-		return r > 0 ? 0 : r;
-	}
-	for (p = text.buf; p && *p; p = line) {
+	for (p = text; p && *p; p = line) {
 		char *nl = strchr(p, '\n'), *s;
 
 		line = nl ? nl + 1 : NULL;
@@ -154,7 +149,6 @@ static int parse(const char *path, bool config, const char *name, struct aws_pro
 			if (!end) {
 				snprintf(why, why_len, "%s:%d: a section header without ']'", path,
 					 lineno);
-				strbuf_done(&text);
 				return -EIO;
 			}
 			*end = '\0';
@@ -175,27 +169,41 @@ static int parse(const char *path, bool config, const char *name, struct aws_pro
 		char *eq = strchr(s, '=');
 		if (!eq) {
 			snprintf(why, why_len, "%s:%d: expected 'key = value'", path, lineno);
-			strbuf_done(&text);
 			return -EIO;
 		}
 		if (!in_wanted)
 			continue;
 		*eq = '\0';
-		char **slot = field(ret, trim(s));
+		bool secret = false;
+		char **slot = field(ret, trim(s), &secret);
 		char *value = trim(eq + 1);
 		if (!slot || !*value)
 			continue;
-		char *copy = strdup(value);
-		if (!copy) {
-			strbuf_done(&text);
+		char *copy = secret ? secmem_strdup(value) : strdup(value);
+		if (!copy)
 			return -ENOMEM;
-		}
-		wipe_free(*slot);
+		if (secret)
+			secmem_free(*slot);
+		else
+			free(*slot);
 		*slot = copy;
 	}
-	crypto_wipe(text.buf ? text.buf : (char *)"", text.len);
-	strbuf_done(&text);
 	return 0;
+}
+
+/* Parses one file; values of the wanted section overwrite ret's fields. */
+static int parse(const char *path, bool config, const char *name, struct aws_profile *ret,
+		 char *why, size_t why_len)
+{
+	struct strbuf text;
+	int r;
+
+	strbuf_init_secret(&text, PROFILE_FILE_MAX);
+	r = read_file(path, &text, why, why_len);
+	if (r == 0 && text.buf)
+		r = profile_parse_text(text.buf, path, config, name, ret, why, why_len);
+	strbuf_done(&text);
+	return r > 0 ? 0 : r;
 }
 
 static int default_path(const char *env, const char *file, char *out, size_t n)

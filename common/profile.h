@@ -23,8 +23,8 @@ struct aws_profile {
 	char *web_identity_token_file;
 	char *role_session_name;
 	char *access_key_id;
-	char *secret_access_key;
-	char *session_token;
+	char *secret_access_key; /* in the secret arena (secmem.h) */
+	char *session_token;     /* in the secret arena */
 	char *endpoint_url;
 	char *duration_seconds;
 };
@@ -50,6 +50,19 @@ int profile_load(const char *name, struct aws_profile *ret, char *why, size_t wh
  */
 int profile_region(const char *configured, const char *profile, char *out, size_t n,
 		   const char **ret_source, char *why, size_t why_len);
+
+/*
+ * Parses the text of one file (path: named in messages; config: the config
+ * file's "[profile NAME]" sections, else the credentials file's "[NAME]"):
+ * the values of section `name` overwrite ret's fields (ret must be zeroed
+ * or filled by an earlier call), and ret->found is set when the section
+ * exists. text is NUL-terminated outside bytes and is modified in place
+ * (lines are cut); wiping it is the caller's. Secret values go into the
+ * secret arena. Returns 0; -EIO with why ("path:line: ...") for a line
+ * that does not parse; -ENOMEM.
+ */
+int profile_parse_text(char *text, const char *path, bool config, const char *name,
+		       struct aws_profile *ret, char *why, size_t why_len);
 
 /* Frees the strings of p (wiping the secret ones). NULL is a no-op. */
 void profile_done(struct aws_profile *p);

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secmem.h"
+
 #define SIGV4_PART_MAX  (1024 * 1024) /* bound on any text we build */
 #define KEY_CACHE_SLOTS 8
 
@@ -33,23 +35,24 @@ struct sigv4_signer {
 
 struct sigv4_signer *sigv4_signer_new(void)
 {
-	return calloc(1, sizeof(struct sigv4_signer));
+	/* The cache holds derived signing keys: in the secret arena, out of core dumps. */
+	return secmem_alloc(sizeof(struct sigv4_signer));
 }
 
 void sigv4_signer_free(struct sigv4_signer *s)
 {
 	if (!s)
 		return;
-	crypto_wipe(s, sizeof(*s));
-	free(s);
+	secmem_free(s);
 }
 
 void sigv4_result_init(struct sigv4_result *r)
 {
 	memset(r, 0, sizeof(*r));
-	strbuf_init(&r->authorization, SIGV4_PART_MAX);
-	strbuf_init(&r->canonical_request, SIGV4_PART_MAX);
-	strbuf_init(&r->string_to_sign, SIGV4_PART_MAX);
+	/* The canonical request holds the session token; the rest, the signature. */
+	strbuf_init_secret(&r->authorization, SIGV4_PART_MAX);
+	strbuf_init_secret(&r->canonical_request, SIGV4_PART_MAX);
+	strbuf_init_secret(&r->string_to_sign, SIGV4_PART_MAX);
 }
 
 void sigv4_result_done(struct sigv4_result *r)
@@ -59,6 +62,7 @@ void sigv4_result_done(struct sigv4_result *r)
 	strbuf_done(&r->authorization);
 	strbuf_done(&r->canonical_request);
 	strbuf_done(&r->string_to_sign);
+	crypto_wipe(r->signature, sizeof(r->signature));
 }
 
 static bool unreserved(unsigned char c)
@@ -310,7 +314,7 @@ static int canonical_headers(struct strbuf *canon, struct strbuf *signed_names,
 	if (!h)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		strbuf_init(&h[i].value, SIGV4_PART_MAX);
+		strbuf_init_secret(&h[i].value, SIGV4_PART_MAX); /* x-amz-security-token */
 	for (size_t i = 0; i < n; i++) {
 		const struct sigv4_header *src =
 		    i < r->n_headers ? &r->headers[i] : &extra[i - r->n_headers];
@@ -394,13 +398,12 @@ static int derive_key(struct sigv4_signer *s, const struct sigv4_credentials *c,
 
 	/* kDate = HMAC("AWS4" + secret, date), then region, service, "aws4_request". */
 	klen = 4 + strlen(c->secret_access_key);
-	secret = malloc(klen + 1);
+	secret = secmem_alloc(klen + 1);
 	if (!secret)
 		return -ENOMEM;
 	snprintf(secret, klen + 1, "AWS4%s", c->secret_access_key);
 	r = crypto_hmac_sha256(secret, klen, date, strlen(date), k);
-	crypto_wipe(secret, klen);
-	free(secret);
+	secmem_free(secret);
 	if (r < 0 || (r = crypto_hmac_sha256(k, sizeof(k), region, strlen(region), k)) < 0 ||
 	    (r = crypto_hmac_sha256(k, sizeof(k), service, strlen(service), k)) < 0 ||
 	    (r = crypto_hmac_sha256(k, sizeof(k), "aws4_request", 12, k)) < 0) {
@@ -486,6 +489,7 @@ int sigv4_sign(struct sigv4_signer *s, const struct sigv4_request *r,
 	if (err < 0)
 		goto out;
 	crypto_hex(sig, sizeof(sig), ret->signature);
+	crypto_wipe(sig, sizeof(sig));
 	err = strbuf_printf(&ret->authorization,
 			    "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
 			    "SignedHeaders=%s, Signature=%s",

@@ -8,8 +8,11 @@
  * The caller sends the headers it passed in plus X-Amz-Date (the result's
  * amz_date), X-Amz-Security-Token when the credentials have a token,
  * X-Amz-Content-SHA256 when sign_payload_header was set, and Authorization.
- * Nothing here logs; the results hold no secret, but the Authorization
- * value must still never be logged (it is a bearer proof for 5 minutes).
+ * Nothing here logs; the results hold no secret key, but the Authorization
+ * value must still never be logged (it is a bearer proof for 5 minutes), and
+ * the canonical request holds the session token: sigv4_result_done() wipes
+ * them. The signer's cache of derived keys lives in the secret arena
+ * (secmem.h), out of core dumps.
  */
 #ifndef ECR_SIGV4_H
 #define ECR_SIGV4_H
@@ -70,6 +73,7 @@ void sigv4_signer_free(struct sigv4_signer *s);
 
 /* Initialises a result so that sigv4_result_done() may always be called. */
 void sigv4_result_init(struct sigv4_result *r);
+/* Wipes and frees what a result holds. */
 void sigv4_result_done(struct sigv4_result *r);
 
 /*

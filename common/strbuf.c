@@ -17,12 +17,21 @@ void strbuf_init(struct strbuf *sb, size_t max)
 	sb->len = 0;
 	sb->cap = 0;
 	sb->max = max;
+	sb->wipe = false;
+}
+
+void strbuf_init_secret(struct strbuf *sb, size_t max)
+{
+	strbuf_init(sb, max);
+	sb->wipe = true;
 }
 
 void strbuf_done(struct strbuf *sb)
 {
 	if (!sb)
 		return;
+	if (sb->wipe && sb->buf)
+		explicit_bzero(sb->buf, sb->cap);
 	free(sb->buf);
 	sb->buf = NULL;
 	sb->len = 0;
@@ -31,6 +40,8 @@ void strbuf_done(struct strbuf *sb)
 
 void strbuf_reset(struct strbuf *sb)
 {
+	if (sb->wipe && sb->buf)
+		explicit_bzero(sb->buf, sb->len);
 	sb->len = 0;
 	if (sb->buf)
 		sb->buf[0] = '\0';
@@ -52,9 +63,20 @@ static int reserve(struct strbuf *sb, size_t extra)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
 	if (cap > sb->max + 1)
 		cap = sb->max + 1;
-	p = realloc(sb->buf, cap);
-	if (!p)
-		return -ENOMEM;
+	if (sb->wipe) {
+		p = malloc(cap);
+		if (!p)
+			return -ENOMEM;
+		if (sb->buf) {
+			memcpy(p, sb->buf, sb->len + 1);
+			explicit_bzero(sb->buf, sb->cap);
+			free(sb->buf);
+		}
+	} else {
+		p = realloc(sb->buf, cap);
+		if (!p)
+			return -ENOMEM;
+	}
 	sb->buf = p;
 	sb->cap = cap;
 	return 0;

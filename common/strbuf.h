@@ -12,6 +12,7 @@
 #define ECR_STRBUF_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct strbuf {
@@ -19,10 +20,15 @@ struct strbuf {
 	size_t len; /* bytes held, NUL excluded */
 	size_t cap; /* bytes allocated */
 	size_t max; /* largest len allowed */
+	bool wipe;  /* secret contents: every copy is wiped before its memory is released */
 };
 
 /* Prepares an empty buffer that may hold at most max bytes. Allocates nothing. */
 void strbuf_init(struct strbuf *sb, size_t max);
+
+/* As strbuf_init(), for text that may hold a secret: growing copies the contents to a new block
+ * and wipes the old one (realloc would leave it behind), and reset and done wipe what was held. */
+void strbuf_init_secret(struct strbuf *sb, size_t max);
 
 /* Frees the contents; the buffer is empty and reusable afterwards. NULL is a no-op. */
 void strbuf_done(struct strbuf *sb);

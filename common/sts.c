@@ -1,5 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* STS AssumeRole and AssumeRoleWithWebIdentity over the query protocol. */
+/*
+ * STS AssumeRole and AssumeRoleWithWebIdentity over the query protocol.
+ * The keys of a reply are decoded straight into the secret arena; the form
+ * (it may hold a web identity token) and the signed headers are built in
+ * wiping buffers, and the reply body is wiped once read.
+ */
 #include "sts.h"
 
 #include <errno.h>
@@ -7,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "endpoint.h"
+#include "secmem.h"
 #include "strbuf.h"
 
 struct sts_request {
@@ -17,11 +24,13 @@ struct sts_request {
 	char what[64];
 };
 
-char *sts_xml_text(const char *xml, const char *tag)
+/* The text of the first <tag>…</tag>, entities decoded, in the arena when secret (one allocation
+ * of the raw length, which decoding never exceeds). */
+static char *xml_text(const char *xml, const char *tag, bool secret)
 {
-	char open[80], close[80];
+	char open[80], close[80], *out;
 	const char *s, *e;
-	struct strbuf out;
+	size_t n = 0;
 
 	snprintf(open, sizeof(open), "<%s>", tag);
 	snprintf(close, sizeof(close), "</%s>", tag);
@@ -32,7 +41,9 @@ char *sts_xml_text(const char *xml, const char *tag)
 	e = strstr(s, close);
 	if (!e)
 		return NULL;
-	strbuf_init(&out, (size_t)(e - s) + 1);
+	out = secret ? secmem_alloc((size_t)(e - s) + 1) : malloc((size_t)(e - s) + 1);
+	if (!out)
+		return NULL;
 	while (s < e) {
 		static const struct {
 			const char *ent;
@@ -48,55 +59,77 @@ char *sts_xml_text(const char *xml, const char *tag)
 			for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]); i++) {
 				size_t l = strlen(ents[i].ent);
 				if ((size_t)(e - s) >= l && !strncmp(s, ents[i].ent, l)) {
-					strbuf_putc(&out, ents[i].c);
+					out[n++] = ents[i].c;
 					s += l;
 					done = true;
 					break;
 				}
 			}
 		if (!done)
-			strbuf_putc(&out, *s++);
+			out[n++] = *s++;
 	}
-	return strbuf_steal(&out);
+	out[n] = '\0';
+	return out;
+}
+
+char *sts_xml_text(const char *xml, const char *tag)
+{
+	return xml_text(xml, tag, false);
+}
+
+int sts_parse_reply(const char *body, long status, const char *action, struct aws_credentials **ret,
+		    char *why, size_t why_len)
+{
+	struct aws_credentials *c;
+	char *exp = NULL;
+	int err = 0;
+
+	if (status != 200) {
+		char *code = xml_text(body, "Code", false), *msg = xml_text(body, "Message", false);
+		snprintf(why, why_len, "STS %s: HTTP %ld %.100s: %.300s", action, status,
+			 code ? code : "(no error code)", msg ? msg : "(no message)");
+		free(code);
+		free(msg);
+		return status >= 500 ? -EAGAIN : -EACCES;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c) {
+		c->access_key_id = xml_text(body, "AccessKeyId", false);
+		c->secret_access_key = xml_text(body, "SecretAccessKey", true);
+		c->session_token = xml_text(body, "SessionToken", true);
+		exp = xml_text(body, "Expiration", false);
+	}
+	if (!c || !c->access_key_id || !c->secret_access_key || !c->session_token || !exp ||
+	    !*c->access_key_id || !*c->secret_access_key || !*c->session_token ||
+	    cred_parse_time(exp, &c->expiration) < 0) {
+		snprintf(why, why_len, "STS %s: the reply lacks credentials or their expiry",
+			 action);
+		err = -EPROTO;
+		aws_credentials_free(c);
+		c = NULL;
+	}
+	free(exp);
+	if (c)
+		*ret = c;
+	return err;
 }
 
 static void on_reply(struct http_response *resp, void *userdata)
 {
 	struct sts_request *r = userdata;
-	const char *body = strbuf_str(&resp->body);
 	struct aws_credentials *c = NULL;
 	char why[512];
-	int err = 0;
+	int err;
 
 	if (resp->error) {
 		snprintf(why, sizeof(why), "STS %s: %s", r->what, resp->error_text);
 		err = resp->error;
-	} else if (resp->status != 200) {
-		char *code = sts_xml_text(body, "Code"), *msg = sts_xml_text(body, "Message");
-		snprintf(why, sizeof(why), "STS %s: HTTP %ld %s: %s", r->what, resp->status,
-			 code ? code : "(no error code)", msg ? msg : "(no message)");
-		free(code);
-		free(msg);
-		err = resp->status >= 500 ? -EAGAIN : -EACCES;
 	} else {
-		char *exp = NULL;
-		c = calloc(1, sizeof(*c));
-		if (c) {
-			c->access_key_id = sts_xml_text(body, "AccessKeyId");
-			c->secret_access_key = sts_xml_text(body, "SecretAccessKey");
-			c->session_token = sts_xml_text(body, "SessionToken");
-			exp = sts_xml_text(body, "Expiration");
-		}
-		if (!c || !c->access_key_id || !c->secret_access_key || !c->session_token || !exp ||
-		    cred_parse_time(exp, &c->expiration) < 0) {
-			snprintf(why, sizeof(why),
-				 "STS %s: the reply lacks credentials or their expiry", r->what);
-			err = -EPROTO;
-			aws_credentials_free(c);
-			c = NULL;
-		}
-		free(exp);
+		err = sts_parse_reply(strbuf_str(&resp->body), resp->status, r->what, &c, why,
+				      sizeof(why));
 	}
+	if (resp->body.buf)
+		crypto_wipe(resp->body.buf, resp->body.len);
 	r->done(c, err, err ? why : NULL, r->userdata);
 	free(r);
 }
@@ -132,10 +165,10 @@ static int submit(const struct sts_call *call, const struct aws_credentials *bas
 	r->done = done;
 	r->userdata = userdata;
 	snprintf(r->what, sizeof(r->what), "%s", action);
-	strbuf_init(&form, 64 * 1024);
+	strbuf_init_secret(&form, 64 * 1024);
 	strbuf_init(&url, 4096);
-	strbuf_init(&authz, 4096);
-	strbuf_init(&tokhdr, 8192);
+	strbuf_init_secret(&authz, 4096);
+	strbuf_init_secret(&tokhdr, 8192);
 	strbuf_init(&datehdr, 128);
 	sigv4_result_init(&sig);
 	if ((err = form_add(&form, "Action", action)) < 0 ||
@@ -190,13 +223,10 @@ static int submit(const struct sts_call *call, const struct aws_credentials *bas
 					  .body = form.buf,
 					  .body_len = form.len,
 					  .timeout_ms =
-					      call->timeout_ms > 0 ? call->timeout_ms : 10000 };
+					      call->timeout_ms > 0 ? call->timeout_ms : 10000,
+					  .secret = true };
 	err = http_submit(call->http, &spec, on_reply, r, &r->http);
 out:
-	if (form.buf)
-		crypto_wipe(form.buf, form.len);
-	if (tokhdr.buf)
-		crypto_wipe(tokhdr.buf, tokhdr.len);
 	strbuf_done(&form);
 	strbuf_done(&url);
 	strbuf_done(&authz);

@@ -59,6 +59,7 @@ class KeyStore:
         self._keys = {}
         self.clock = clock
         self.secrets_file = None  # tests: every issued secret and token, for leak scans
+        self.signatures_file = None  # tests: every request signature received, for core scans
 
     def add_static(self, access_key, secret, account=DEFAULT_ACCOUNT):
         with self._lock:
@@ -75,6 +76,11 @@ class KeyStore:
                 with open(self.secrets_file, "a") as f:
                     f.write("%s\n%s\n" % (k.secret, k.token))
         return k
+
+    def record_signature(self, sig):
+        if self.signatures_file:
+            with self._lock, open(self.signatures_file, "a") as f:
+                f.write("%s\n" % sig)
 
     def get(self, access_key):
         with self._lock:
@@ -118,6 +124,7 @@ def verify(keys, method, host, path_and_query, headers, body, expected_service, 
         raise AwsError("IncompleteSignatureException",
                        "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' "
                        "parameters of the AWS4-HMAC-SHA256 algorithm", 403)
+    keys.record_signature(m.group("sig"))
     cred = m.group("cred").split("/")
     if len(cred) != 5 or cred[4] != "aws4_request":
         raise AwsError("IncompleteSignatureException",
