@@ -23,6 +23,7 @@
 #include "crypto.h"
 #include "endpoint.h"
 #include "profile.h"
+#include "regfile.h"
 #include "secmem.h"
 #include "sts.h"
 
@@ -300,10 +301,17 @@ static char *read_token_file(const char *path, char *why, size_t why_len)
 {
 	char buf[TOKEN_FILE_MAX + 1];
 	ssize_t n, total = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	mode_t mode = 0;
+	int fd = regfile_open(path, &mode);
 
 	if (fd < 0) {
-		snprintf(why, why_len, "cannot read token file '%s': %s", path, strerror(errno));
+		if (fd == -EINVAL)
+			snprintf(why, why_len,
+				 "cannot read token file '%s': it is %s, not a regular file", path,
+				 regfile_kind(mode));
+		else
+			snprintf(why, why_len, "cannot read token file '%s': %s", path,
+				 strerror(-fd));
 		return NULL;
 	}
 	while (total < TOKEN_FILE_MAX &&

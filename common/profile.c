@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "regfile.h"
 #include "secmem.h"
 #include "strbuf.h"
 
@@ -98,12 +99,18 @@ static int read_file(const char *path, struct strbuf *out, char *why, size_t why
 {
 	char buf[8192];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	mode_t mode = 0;
+	int fd = regfile_open(path, &mode);
 
+	if (fd == -ENOENT)
+		return 1;
+	if (fd == -EINVAL) {
+		snprintf(why, why_len, "cannot read '%s': it is %s, not a regular file", path,
+			 regfile_kind(mode));
+		return -EIO;
+	}
 	if (fd < 0) {
-		if (errno == ENOENT)
-			return 1;
-		snprintf(why, why_len, "cannot read '%s': %s", path, strerror(errno));
+		snprintf(why, why_len, "cannot read '%s': %s", path, strerror(-fd));
 		return -EIO;
 	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {

@@ -23,6 +23,7 @@
 #include "digest.h"
 #include "duration.h"
 #include "jsontext.h"
+#include "regfile.h"
 #include "strbuf.h"
 #include "strmap.h"
 
@@ -309,16 +310,6 @@ static char *join_path(const char *base, const char *key)
 }
 
 /* What a file that is not a regular one is, for messages. */
-static const char *file_kind(mode_t m)
-{
-	return S_ISDIR(m)    ? "a directory"
-	       : S_ISFIFO(m) ? "a FIFO"
-	       : S_ISSOCK(m) ? "a socket"
-	       : S_ISCHR(m)  ? "a character device"
-	       : S_ISBLK(m)  ? "a block device"
-			     : "a special file";
-}
-
 /* ---- keys -------------------------------------------------------------------- */
 
 static size_t distance(const char *a, const char *b)
@@ -879,7 +870,7 @@ static void parse_aws(struct parse *p, const cJSON *aws)
 		if (stat(c->ca_bundle, &st) == 0 && !S_ISREG(st.st_mode))
 			errorf(p, "aws.ca_bundle", "%s is not a regular file but %s",
 			       show(member(aws, "ca_bundle"), buf, sizeof(buf)),
-			       file_kind(st.st_mode));
+			       regfile_kind(st.st_mode));
 	}
 	eps = member(aws, "endpoints");
 	if (!eps)
@@ -1604,34 +1595,19 @@ static int read_file(const char *path, size_t file_no, struct strbuf *out,
 {
 	char buf[65536];
 	ssize_t n;
-	struct stat st;
-	int fd;
+	mode_t mode = 0;
+	int fd = regfile_open(path, &mode);
 
-	if (stat(path, &st) < 0) {
-		int e = errno;
-		file_errorf(errs, path, file_no, 0, 0, "cannot open: %s", strerror(e));
-		return e == ENOENT ? -ENOENT : -EIO;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	if (fd == -EINVAL) {
 		file_errorf(errs, path, file_no, 0, 0,
 			    "not a regular file but %s; the configuration is read only from "
 			    "regular files",
-			    file_kind(st.st_mode));
+			    regfile_kind(mode));
 		return -EIO;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
-		int e = errno;
-		file_errorf(errs, path, file_no, 0, 0, "cannot open: %s", strerror(e));
-		return e == ENOENT ? -ENOENT : -EIO;
-	}
-	/* It may have been replaced between stat() and open(). */
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		file_errorf(errs, path, file_no, 0, 0,
-			    "not a regular file (replaced while being opened); the configuration "
-			    "is read only from regular files");
-		return -EIO;
+		file_errorf(errs, path, file_no, 0, 0, "cannot open: %s", strerror(-fd));
+		return fd == -ENOENT ? -ENOENT : -EIO;
 	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		if (strbuf_append(out, buf, (size_t)n) < 0) {

@@ -412,3 +412,31 @@ def test_http2_when_the_server_offers_it(ctx):
     conns = int(err.split("connections=")[1].split(",")[0])
     check_eq(conns, 1, "50 parallel calls multiplexed over one HTTP/2 connection")
     check(all(not r["ok"] and r["attempts"] == 1 for r in res), "nghttpd's replies are not AWS replies")
+
+
+def test_fifo_as_aws_file_is_refused_without_blocking(ctx):
+    """A FIFO (or any non-regular file) where the AWS config, credentials or a web identity
+    token file is expected is refused at once, naming the file and what it is; reading it
+    would block the event loop forever."""
+    sim = Sim(ctx)
+    fifo = ctx.path("fifo")
+    os.mkfifo(fifo)
+    creds = ctx.write("credentials", "[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n" % SIM_KEY)
+    ctx.secret_holders.add(creds)
+    cases = [
+        ("AWS_CONFIG_FILE", dict(AWS_CONFIG_FILE=fifo, AWS_SHARED_CREDENTIALS_FILE=creds), "'%s'" % fifo),
+        ("AWS_SHARED_CREDENTIALS_FILE", dict(AWS_SHARED_CREDENTIALS_FILE=fifo), "'%s'" % fifo),
+        ("AWS_WEB_IDENTITY_TOKEN_FILE", dict(AWS_WEB_IDENTITY_TOKEN_FILE=fifo, AWS_ROLE_ARN=ROLE),
+         "token file '%s'" % fifo),
+        ("a directory as token file", dict(AWS_WEB_IDENTITY_TOKEN_FILE=ctx.path(), AWS_ROLE_ARN=ROLE),
+         "a directory"),
+    ]
+    for what, extra, named in cases:
+        t0 = time.monotonic()
+        status, res, err = awscall(ctx, base_env(ctx, sim, **extra), "ecs", "ListClusters")
+        took = time.monotonic() - t0
+        check(took < 5.0, "%s: answered in %.1f s, not blocked" % (what, took))
+        check_eq(res[0]["code"], "CredentialsError", what)
+        msg = res[0]["message"]
+        check(named in msg and ("a FIFO" in msg or "a directory" in msg), "%s: names it: %r" % (what, msg))
+    check_eq(sim.requests(service="ecs"), [], "nothing sent without credentials")
