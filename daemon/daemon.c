@@ -82,26 +82,34 @@ static void reload(struct daemon *d)
 	r = config_load(d->config_file, d->config_dir, &cfg, &errs);
 	if (r < 0) {
 		struct strbuf all;
+		size_t n_err = 0;
 		strbuf_init(&all, 256 * 1024);
-		for (size_t i = 0; i < errs.n; i++)
+		for (size_t i = 0; i < errs.n; i++) {
 			strbuf_printf(&all, "%s%s", i ? "\n" : "", errs.items[i].text);
+			n_err += !errs.items[i].warning;
+		}
 		log_at(LOG_ERR, EVENT_CONFIG_REJECTED,
 		       LOG_FIELDS({ "CONFIG_FILE", d->config_file },
 				  { "CONFIG_ERRORS", strbuf_str(&all) }),
 		       "configuration rejected (%zu error%s); the previous configuration stays in "
 		       "force",
-		       errs.n, errs.n == 1 ? "" : "s");
+		       n_err, n_err == 1 ? "" : "s");
 		for (size_t i = 0; i < errs.n; i++)
-			log_at(LOG_ERR, NULL, NULL, "  %s", errs.items[i].text);
+			log_at(errs.items[i].warning ? LOG_WARNING : LOG_ERR, NULL, NULL, "  %s",
+			       errs.items[i].text);
 		strbuf_done(&all);
 		config_errors_done(&errs);
 		notify_ready(d->notifier);
 		notify_status(
 		    d->notifier,
 		    "configuration rejected at reload (%zu errors); running the previous one",
-		    errs.n);
+		    n_err);
 		return;
 	}
+	/* Warnings of an accepted configuration (a semver range that never matches). */
+	for (size_t i = 0; i < errs.n; i++)
+		log_at(LOG_WARNING, NULL, LOG_FIELDS({ "CONFIG_FILE", d->config_file }), "%s",
+		       errs.items[i].text);
 	config_errors_done(&errs);
 	warn_restart_only(d->cfg, cfg);
 	config_free(d->cfg); /* a poll cycle in progress keeps its own reference */

@@ -12,7 +12,7 @@ import signal
 import time
 
 from harness import ROOT, Sim, check, check_eq, daemon_path, wait_for
-from test_daemon import EVENT_DETECTED, EVENT_REJECTED, EVENT_STOPPING, cycles, lines_with, start, watch
+from test_daemon import EVENT_DETECTED, EVENT_REJECTED, EVENT_RELOADED, EVENT_STOPPING, cycles, lines_with, start, watch
 
 EX_NOINPUT = 66
 EX_CONFIG = 78
@@ -276,3 +276,25 @@ def test_check_config_warns_on_a_semver_range_that_never_matches(ctx):
     check(re.search(r"^%s:1:\d+: watches\[0\]\.semver: warning: '>=2\.0\.0 <1\.0\.0' can never match"
                     % re.escape(p), err, re.M), "a located warning: %r" % err)
     check(out.rstrip().endswith("configuration OK"), "says OK")
+
+
+def test_reload_says_the_warnings_of_an_accepted_configuration(ctx):
+    """A reload that is accepted with warnings logs them (they were dropped: only a start and
+    --check-config showed them); a rejected one counts only its errors."""
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}]})
+    p, _ = start(ctx, sim, [watch("web", "team/web", tag="prod")])
+    wait_for(lambda: cycles(p) >= 1, 15, "the first cycle")
+    never = {"name": "never", "repository": "team/web", "semver": ">=2.0.0 <1.0.0",
+             "targets": [{"cluster": "c", "service": "s", "container": "a"}]}
+    dropin = ctx.write(os.path.join("etc", "conf.d", "50-never.json"), json.dumps({"watches": [never]}))
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: lines_with(p, EVENT_RELOADED), 10, "CONFIG_RELOADED")
+    warned = [l for l in p.read_stderr().splitlines() if "can never match" in l]
+    check(len(warned) == 1 and warned[0].split()[1] == "warning" and dropin in warned[0],
+          "one located warning at the reload: %r" % warned)
+    bad = dict(TWO_RULES, name="bad", targets=[{"cluster": "c", "service": "other", "container": "a"}])
+    ctx.write(os.path.join("etc", "conf.d", "50-never.json"), json.dumps({"watches": [never, bad]}))
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: lines_with(p, EVENT_REJECTED), 10, "CONFIG_REJECTED")
+    check("configuration rejected (1 error)" in lines_with(p, EVENT_REJECTED)[0],
+          "the warning is not counted as an error: %r" % lines_with(p, EVENT_REJECTED)[0])
