@@ -234,10 +234,28 @@ int images_read_list(struct images *im, const cJSON *body)
 	return r;
 }
 
+/* A tag as Docker and ECR write one: a word character, then word characters, '.' and '-'. A tag
+ * of other bytes (control characters, quotes, slashes, non-ASCII) in a reply is never followed: it
+ * would reach logs, the state file and the tags of a task definition. */
+static bool tag_valid(const char *tag)
+{
+	size_t n = 0;
+
+	for (const char *p = tag; *p; p++, n++) {
+		bool word = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			    (*p >= '0' && *p <= '9') || *p == '_';
+		if (!word && (n == 0 || (*p != '.' && *p != '-')))
+			return false;
+	}
+	return n > 0 && n <= IMAGES_TAG_MAX;
+}
+
 bool images_rule_matches(const struct config_watch *w, const char *tag)
 {
 	struct semver v;
 
+	if (!tag_valid(tag))
+		return false;
 	for (size_t i = 0; i < w->n_exclude; i++)
 		if (fnmatch(w->exclude[i], tag, 0) == 0)
 			return false;

@@ -68,7 +68,11 @@ int images_read_list(struct images *im, const cJSON *body);
 /* What ECR answered as tag's digest when that was not a digest, or NULL. */
 const char *images_bad_digest(const struct images *im, const char *tag);
 
-/* Whether tag is one a glob or semver rule w may follow (excludes applied). */
+/* Longest tag ECR allows (its ImageTag shape). */
+#define IMAGES_TAG_MAX 300
+
+/* Whether tag is one a glob or semver rule w may follow (excludes applied). Only a tag of Docker's
+ * grammar ([A-Za-z0-9_][A-Za-z0-9_.-]*, at most IMAGES_TAG_MAX) is ever followed. */
 bool images_rule_matches(const struct config_watch *w, const char *tag);
 
 /*

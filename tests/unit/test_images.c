@@ -125,6 +125,21 @@ TEST(images_pick_glob_and_semver)
 	CHECK_STR(tag, "rel-b");
 	CHECK_STR(digest, D("5"));
 	CHECK(images_rule_matches(&g, "rel-9") && !images_rule_matches(&g, "rel-3-rc1"));
+	/* a tag outside Docker's grammar is never followed, whatever the rule says */
+	static const char *const hostile[] = { "rel-\n9",   "rel-\x1b[2J",  "rel-\"x",
+					       "rel-/../x", "rel-\xc3\xa9", "rel- 1",
+					       "rel-9\r" };
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++)
+		if (images_rule_matches(&g, hostile[i]))
+			unit_fail(__FILE__, __LINE__, "hostile tag %zu matched", i);
+	CHECK(!images_rule_matches(&g, "") && images_rule_matches(&g, "rel-a.b_c-D"));
+	char long_tag[IMAGES_TAG_MAX + 2];
+	memset(long_tag, 'a', sizeof(long_tag) - 1);
+	long_tag[sizeof(long_tag) - 1] = '\0';
+	memcpy(long_tag, "rel-", 4);
+	CHECK(!images_rule_matches(&g, long_tag));
+	long_tag[IMAGES_TAG_MAX] = '\0';
+	CHECK(images_rule_matches(&g, long_tag));
 	/* semver: the highest match, no pre-release, nothing from the refused image */
 	CHECK(images_pick(&im, &s, &tag, &digest));
 	CHECK_STR(tag, "1.3.0");
