@@ -21,6 +21,10 @@
 
 #define TAGS_PER_CALL   100
 #define IMAGES_PER_PAGE 1000
+/* DescribeImages pages followed per repository and cycle: a reply's nextToken is the peer's to
+ * choose, and a chain of short or repeating pages must end. IMAGES_MAX full pages and as many
+ * again. */
+#define PAGES_MAX       (2 * IMAGES_MAX / IMAGES_PER_PAGE)
 
 struct group {
 	char *key;
@@ -35,6 +39,7 @@ struct group {
 	size_t n_watches;
 	int pending;                /* requests not answered yet */
 	bool batch;                 /* asked with BatchGetImage this cycle */
+	int pages;                  /* DescribeImages pages of every image asked for this cycle */
 	struct group_failure *fail; /* why the repository could not be read this cycle, or NULL */
 };
 
@@ -399,9 +404,17 @@ static void on_reply(struct aws_result *res, void *userdata)
 		const char *next =
 		    cJSON_GetStringValue(cJSON_GetObjectItem(res->body, "nextToken"));
 		int read = images_read_list(&g->seen, res->body);
-		if (read < 0)
+		if (read < 0) {
 			reply_unread(g, r->kind, read);
-		else if (next && enqueue(c, r->group, REQ_LIST, 0, next) == 0)
+		} else if (next && ++g->pages >= PAGES_MAX) {
+			char why[160];
+			snprintf(why, sizeof(why),
+				 "ECR kept answering with a next page past %d pages; the "
+				 "repository is not read this cycle",
+				 PAGES_MAX);
+			if (group_failed(g))
+				group_fail_text(g, "TooManyPages", "DescribeImages", why);
+		} else if (next && enqueue(c, r->group, REQ_LIST, 0, next) == 0)
 			c->minimum++;
 		else if (next && group_failed(g))
 			group_fail_text(g, "OutOfMemory", "DescribeImages",

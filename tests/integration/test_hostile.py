@@ -268,3 +268,27 @@ def test_hostile_strings_stay_one_line_in_the_journal(ctx):
         if e.get("MESSAGE_ID") == DEPLOY_COMPLETED:
             check(e.get("ECS_SERVICE") == "web", "a genuine DEPLOY_COMPLETED only: %r" % e)
     check(any("MESSAGE_ID=" + DEPLOY_COMPLETED in e["MESSAGE"] for e in all_entries), "the forged text is shown")
+
+
+def test_an_endless_chain_of_pages_is_cut(ctx):
+    """ECR's DescribeImages listing answers, for ever, an empty page naming a next page: the
+    daemon follows at most PAGES_MAX (200) pages of the repository a cycle, then reports the
+    repository failed (POLL_FAILED, TooManyPages) and the next cycle starts over; another
+    repository's watch keeps deploying."""
+    from test_deploy import mutations, settle_first_start, start, target
+    sim = Sim(ctx, seed=digest_world())
+    watches = [{"name": "rel", "repository": "team/web", "tag_glob": "rel-*", "targets": [target("rel")]},
+               {"name": "api", "repository": "team/api", "tags": ["prod", "gone"], "targets": [target("api")]}]
+    p = start(ctx, sim, watches, poll_interval="60s")
+    settle_first_start(p, 2)
+    since = sim.control("GET", "/requests")["last"]
+    sim.control("POST", "/endless-pages", {"repository": "team/web"})
+    good = sim.push("team/api", "prod", seed="a2")
+    p.signal(signal.SIGHUP)  # a reload polls at once
+    wait_for(lambda: [l for l in p.read_stderr().splitlines() if "TooManyPages" in l], 60, "TooManyPages")
+    listed = [r for r in sim.requests(since) if r["operation"] == "DescribeImages"
+              and r["params"].get("repositoryName") == "team/web" and "imageIds" not in r["params"]]
+    check_eq(len(listed), 200, "pages of team/web asked for in one cycle")
+    wait_for(lambda: any(good in json.dumps(r.get("params")) for r in mutations(sim, since)
+                         if r["operation"] == "RegisterTaskDefinition"), 30, "team/api deployed all the same")
+    check(p.alive(), "still running")

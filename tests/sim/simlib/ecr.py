@@ -83,6 +83,7 @@ class Ecr:
         self.repos = {}  # (account, region, name) -> Repository
         self.image_failures = {}  # (repository arn, digest) -> BatchGetImage failureCode
         self.reply_digests = {}  # (repository arn, tag) -> the imageDigest replies show (any string)
+        self.endless_pages = set()  # repository arns whose DescribeImages listing never ends
 
     # -- helpers ---------------------------------------------------------
     def _repo(self, account, region, name, registry_id=None):
@@ -231,6 +232,10 @@ class Ecr:
             return {"imageDetails": out}
         keep = self._tag_filter(p)
         images = [i for i in repo.images.values() if keep(i)]
+        if repo.arn in self.endless_pages:
+            # A hostile listing: an empty page that always names the same next page.
+            scope = ("DescribeImages", repo.arn, p.get("filter"))
+            return {"imageDetails": [], "nextToken": self.world.pager.token(scope, 0)}
         return self.world.pager.reply("imageDetails",
                                       ("DescribeImages", repo.arn, p.get("filter")), images, p, 100,
                                       render=lambda i: self._detail(repo, i))

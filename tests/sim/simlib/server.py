@@ -404,6 +404,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     else:
                         w.ecr.reply_digests[(repo.arn, req["tag"])] = req["digest"]
                 return self._ctl(200, {"ok": True})
+            if (m, p) == ("POST", "/endless-pages"):
+                with w.lock:
+                    repo = w.ecr.repos[(req.get("account", "123456789012"), req.get("region", "us-east-1"),
+                                        req["repository"])]
+                    (w.ecr.endless_pages.add if req.get("on", True) else w.ecr.endless_pages.discard)(repo.arn)
+                return self._ctl(200, {"ok": True})
             if (m, p) == ("POST", "/service-event"):
                 with w.lock:
                     w.ecs.add_event(req.get("account", "123456789012"), req.get("region", "us-east-1"),
