@@ -19,16 +19,18 @@
 #include "strmap.h"
 #include "taskdef.h"
 
-#define BATCH_MAX     10 /* services per DescribeServices */
-#define TRACK_FIRST_S 1.0
-#define TRACK_MAX_S   10.0
-#define RETRY_FIRST_S 2.0
-#define RETRY_MAX_S   60.0
-#define RESTARTS_MAX  3  /* re-reads after the service changed under us */
-#define FAILED_KEPT   20 /* failed digests remembered per target */
-#define EVENTS_KEPT   3  /* ECS event messages quoted in DEPLOY_FAILED */
-#define TICK_S        0.25
-#define INSPECT_MAX   16 /* first-start inspections at once (they are only reads) */
+#define BATCH_MAX           10 /* services per DescribeServices */
+#define TRACK_FIRST_S       1.0
+#define TRACK_MAX_S         10.0
+#define RETRY_FIRST_S       2.0
+#define RETRY_MAX_S         60.0
+#define RESTARTS_MAX        3  /* re-reads after the service changed under us */
+#define FAILED_KEPT         20 /* failed digests remembered per target */
+#define EVENTS_KEPT         3  /* ECS event messages quoted in DEPLOY_FAILED */
+#define TICK_S              0.25
+#define INSPECT_MAX         16  /* first-start inspections at once (they are only reads) */
+#define STATE_RETRY_FIRST_S 1.0 /* a state that cannot be written is tried again after this, */
+				/* doubling up to the poll interval */
 
 struct batch;
 
@@ -75,6 +77,9 @@ struct deployer {
 	struct strmap *said;  /* watch\x1ftarget -> "reason digest" last reported */
 	struct ev_timer tick, kick;
 	bool kick_pending;
+	bool state_failing; /* the state cannot be written: no new rollout until state_retry */
+	double state_delay; /* the backoff of state_retry now */
+	struct ev_timer state_retry;
 	bool all;             /* the next reconcile looks at every watch */
 	struct strmap *dirty; /* else at these (watch name -> 1), */
 	char **dirty_names;   /* kept in a list too, so that a reconcile costs what changed */
@@ -142,29 +147,105 @@ static cJSON *target_rec(struct rollout *r)
 	return state_target(r->dp->d->state, r->watch, r->tkey, true);
 }
 
+/* The backoff of a state that cannot be written: 1 s, doubling at every failed retry, up to the
+ * poll interval. A pure function, for the step machine to come (issue 12). */
+static double state_backoff(double delay, bool retried, double max)
+{
+	double next = delay <= 0 ? STATE_RETRY_FIRST_S : retried ? delay * 2 : delay;
+
+	if (max < STATE_RETRY_FIRST_S)
+		max = STATE_RETRY_FIRST_S;
+	return next > max ? max : next;
+}
+
+/*
+ * The state cannot be written (why says where and why). Said once, when it starts; then no new
+ * rollout starts and every step that waits for a write is tried again after state_delay, which
+ * doubles at each retry that fails, up to the poll interval: an unwritable disk costs a few
+ * wake-ups, never a busy loop or a flood of log lines.
+ */
+static void state_failed(struct deployer *dp, const char *why)
+{
+	double max = (double)dp->d->cfg->poll_interval_ms / 1000.0;
+	bool retried = dp->state_failing && !ev_is_active(&dp->state_retry);
+
+	if (dp->state_failing && ev_is_active(&dp->state_retry))
+		return; /* a retry is set already */
+	dp->state_delay = state_backoff(dp->state_failing ? dp->state_delay : 0, retried, max);
+	if (!dp->state_failing)
+		log_at(LOG_ERR, EVENT_STATE_WRITE_FAILED,
+		       LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
+		       "%s; deploys wait until the state can be written: trying again in %.0fs, "
+		       "then less often, up to every %.0fs",
+		       why, dp->state_delay, max > STATE_RETRY_FIRST_S ? max : STATE_RETRY_FIRST_S);
+	dp->state_failing = true;
+	ev_timer_stop(dp->d->loop, &dp->state_retry);
+	ev_timer_set(&dp->state_retry, dp->state_delay, 0.0);
+	ev_timer_start(dp->d->loop, &dp->state_retry);
+}
+
+/* A write of the state reached the disk: said once, if it had failed. */
+static void state_written(struct deployer *dp)
+{
+	if (!dp->state_failing)
+		return;
+	dp->state_failing = false;
+	dp->state_delay = 0;
+	ev_timer_stop(dp->d->loop, &dp->state_retry);
+	log_at(LOG_NOTICE, EVENT_STATE_WRITTEN,
+	       LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
+	       "the state can be written again; deploys go on");
+}
+
+/* Whether new rollouts wait for the state (a retry is set). */
+static bool state_blocked(const struct deployer *dp)
+{
+	return dp->state_failing && ev_is_active(&dp->state_retry);
+}
+
+static void on_state_retry(struct ev_loop *loop, struct ev_timer *t, int revents)
+{
+	struct deployer *dp = t->data;
+
+	(void)loop;
+	(void)revents;
+	dp->all = true;
+	kick(dp);
+}
+
 static bool save(struct deployer *dp)
 {
 	char why[600];
+	bool dirty = state_dirty(dp->d->state);
 
-	if (state_save(dp->d->state, why, sizeof(why)) == 0)
+	if (state_save(dp->d->state, why, sizeof(why)) == 0) {
+		if (dirty)
+			state_written(dp);
 		return true;
-	log_at(LOG_ERR, NULL, LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
-	       "%s; the next step of each rollout waits until the state file can be written", why);
+	}
+	state_failed(dp, why);
 	return false;
 }
 
-/* Writes the step; false when it could not reach the disk (the step is then not taken). */
+/*
+ * Writes the step; false when it could not reach the disk: the step is then not taken, and the
+ * rollout runs it again when the state's retry is due (see state_failed()).
+ */
 static bool persist(struct rollout *r, const char *step)
 {
 	char why[600];
+	struct deployer *dp = r->dp;
 
 	set_s(r->rec, "step", step);
 	if (r->inspect)
 		return true;
-	if (state_rollout_save(r->dp->d->state, r->watch, r->tkey, why, sizeof(why)) == 0)
+	if (state_rollout_save(dp->d->state, r->watch, r->tkey, why, sizeof(why)) == 0) {
+		state_written(dp);
 		return true;
-	log_at(LOG_ERR, NULL, LOG_FIELDS({ "STATE_FILE", state_path(r->dp->d->state) }),
-	       "%s; the rollout to '%s' waits until its step can be written", why, r->tkey);
+	}
+	state_failed(dp, why);
+	r->waiting = true;
+	r->next_at = ev_now(dp->d->loop) + dp->state_delay;
 	return false;
 }
 
@@ -275,10 +356,14 @@ static void finish(struct rollout *r)
 		/* The outcome first, then the rollout goes: a crash in between resumes the rollout,
 		 * which ends the same way again. */
 		save(dp);
-		if (state_rollout_remove(dp->d->state, r->watch, r->tkey, why, sizeof(why)) < 0)
-			log_at(LOG_ERR, NULL,
-			       LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
-			       "%s; the next start resumes this rollout and finds it ended", why);
+		if (state_rollout_remove(dp->d->state, r->watch, r->tkey, why, sizeof(why)) < 0) {
+			if (!dp->state_failing)
+				log_at(LOG_ERR, NULL,
+				       LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
+				       "%s; the next start resumes this rollout and finds it ended",
+				       why);
+			state_failed(dp, why);
+		}
 		r->rec = NULL;
 	}
 	rollout_free(r);
@@ -1070,10 +1155,8 @@ static void on_rollback_registered(struct aws_result *res, void *userdata)
 		return;
 	}
 	set_s(r->rec, "rollback_td", arn);
-	if (!persist(r, "rolling-back")) {
-		retry_later(r);
+	if (!persist(r, "rolling-back"))
 		return;
-	}
 	rollback_update(r);
 }
 
@@ -1114,10 +1197,8 @@ static void on_rollback_latest(struct aws_result *res, void *userdata)
 		return;
 	}
 	set_s(r->rec, "rollback_td", arn);
-	if (!persist(r, "rolling-back")) {
-		retry_later(r);
+	if (!persist(r, "rolling-back"))
 		return;
-	}
 	rollback_update(r);
 }
 
@@ -1133,10 +1214,8 @@ static void start_rollback(struct rollout *r)
 
 	set_n(r->rec, "rollback_deadline", wall_now() + N(r, "timeout_ms") / 1000.0);
 	set_s(r->rec, "rollback_by", "ecr-deployd");
-	if (!persist(r, pin ? "rollback-registering" : "rolling-back")) {
-		retry_later(r);
+	if (!persist(r, pin ? "rollback-registering" : "rolling-back"))
 		return;
-	}
 	if (pin)
 		emit(r, LOG_WARNING, EVENT_ROLLBACK_STARTED, NULL,
 		     "rolling service '%s' back to %s, as a revision of %s pinned to it (that one "
@@ -1235,10 +1314,8 @@ static void on_update(struct aws_result *res, void *userdata)
 
 static void update(struct rollout *r)
 {
-	if (!persist(r, "updating")) {
-		retry_later(r);
+	if (!persist(r, "updating"))
 		return;
-	}
 	call(r, "UpdateService", update_params(r, is_revision(r) ? S(r, "new_td") : NULL),
 	     on_update);
 }
@@ -1330,10 +1407,8 @@ static void on_registered(struct aws_result *res, void *userdata)
 	set_s(r->rec, "new_td", arn);
 	emit(r, LOG_INFO, NULL, NULL, "service '%s': registered %s with %s", S(r, "service"), arn,
 	     S(r, "pinned_image"));
-	if (!persist(r, "registered")) {
-		retry_later(r);
+	if (!persist(r, "registered"))
 		return;
-	}
 	run_step(r);
 }
 
@@ -1355,7 +1430,6 @@ static void register_revision(struct rollout *r)
 	set_s(r->rec, "pinned_image", image);
 	if (!persist(r, "registering")) {
 		cJSON_Delete(params);
-		retry_later(r);
 		return;
 	}
 	call(r, "RegisterTaskDefinition", params, on_registered);
@@ -1432,10 +1506,8 @@ static void on_resume_registering(struct aws_result *res, void *userdata)
 	set_s(r->rec, "new_td", arn);
 	emit(r, LOG_INFO, NULL, NULL,
 	     "service '%s': %s was registered before the restart; using it", S(r, "service"), arn);
-	if (!persist(r, "registered")) {
-		retry_later(r);
+	if (!persist(r, "registered"))
 		return;
-	}
 	run_step(r);
 }
 
@@ -1754,6 +1826,8 @@ static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
 		}
 		if (dec == DECIDE_INSPECT && dp->inspecting >= INSPECT_MAX)
 			continue; /* the next one starts when one ends */
+		if (dec == DECIDE_DEPLOY && state_blocked(dp))
+			continue; /* decided again when the state's retry is due */
 		cJSON *r = new_record(w, t, want, region, in.deployed, dec == DECIDE_INSPECT);
 		if (!r) {
 			log_error("out of memory while starting a rollout to '%s'", tkey);
@@ -1790,8 +1864,12 @@ static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
 			continue;
 		}
 		if (!persist(ro, "start")) {
-			finish(ro);
-			continue;
+			/* Never started: dropped without a trace; the state's retry decides again.
+			 */
+			char why[600];
+			state_rollout_remove(d->state, w->name, tkey, why, sizeof(why));
+			rollout_free(ro);
+			return;
 		}
 		emit(ro, LOG_NOTICE, EVENT_DEPLOY_STARTED, NULL,
 		     "deploying %s ('%s:%s') to service '%s' in cluster '%s' (strategy "
@@ -1919,6 +1997,8 @@ struct deployer *deployer_new(struct daemon *d)
 	dp->tick.data = dp;
 	ev_timer_init(&dp->kick, on_kick, 0.0, 0.0);
 	dp->kick.data = dp;
+	ev_timer_init(&dp->state_retry, on_state_retry, 0.0, 0.0);
+	dp->state_retry.data = dp;
 	return dp;
 }
 
@@ -1933,6 +2013,7 @@ void deployer_free(struct deployer *dp)
 		return;
 	ev_timer_stop(dp->d->loop, &dp->tick);
 	ev_timer_stop(dp->d->loop, &dp->kick);
+	ev_timer_stop(dp->d->loop, &dp->state_retry);
 	while (dp->batches)
 		batch_free(dp->batches);
 	while (dp->rollouts)
