@@ -77,6 +77,7 @@ struct deployer {
 	struct strmap *said;  /* watch\x1ftarget -> "reason digest" last reported */
 	struct ev_timer tick, kick;
 	bool kick_pending;
+	int reset_unseen;   /* targets not looked at since a state reset (last full pass) */
 	bool state_failing; /* the state cannot be written: no new rollout until state_retry */
 	double state_delay; /* the backoff of state_retry now */
 	struct ev_timer state_retry;
@@ -1523,6 +1524,12 @@ static void inspected(struct rollout *r, const char *running, const char *how)
 		emit(r, LOG_INFO, NULL, NULL,
 		     "service '%s' already runs %s (%s); nothing to deploy", S(r, "service"), want,
 		     how);
+	} else if (skip && cJSON_IsTrue(cJSON_GetObjectItem(r->rec, "after_reset"))) {
+		set_target(r, "held", want);
+		emit(r, LOG_NOTICE, EVENT_SKIPPED, LOG_FIELDS({ "REASON", "state-reset" }),
+		     "service '%s' runs %s (%s), ECR has %s; the state was rebuilt, so whether it "
+		     "failed here before is unknown: it waits for the next push",
+		     S(r, "service"), running ? running : "an unknown digest", how, want);
 	} else if (skip) {
 		set_target(r, "held", want);
 		emit(r, LOG_NOTICE, EVENT_SKIPPED, LOG_FIELDS({ "REASON", "first-start" }),
@@ -1804,6 +1811,8 @@ static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
 		snprintf(skey, sizeof(skey), "%s\x1f%s", w->name, tkey);
 		cJSON *rec = state_target(d->state, w->name, tkey, false);
 		const char *digest = str_of(want, "digest");
+		if (!cJSON_IsString(cJSON_GetObjectItem(rec, "deployed")))
+			dp->reset_unseen++;
 		struct decide_input in = {
 			.want = digest,
 			.deployed = str_of(rec, "deployed"),
@@ -1832,6 +1841,11 @@ static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
 		if (!r) {
 			log_error("out of memory while starting a rollout to '%s'", tkey);
 			continue;
+		}
+		if (dec == DECIDE_INSPECT && state_reset_pending(d->state)) {
+			/* What failed here is unknown: as on_first_start skip, until a new push. */
+			set_s(r, "on_first_start", "skip");
+			cJSON_AddBoolToObject(r, "after_reset", 1);
 		}
 		struct rollout *ro;
 		if (dec == DECIDE_INSPECT) {
@@ -1945,8 +1959,15 @@ static void reconcile_now(struct deployer *dp)
 	if (!all && !(pos = positions(dp, names, n, &n_pos)))
 		all = true;
 	if (all) {
+		dp->reset_unseen = 0;
 		for (size_t i = 0; i < cfg->n_watches; i++)
 			reconcile_watch(dp, &cfg->watches[i]);
+		/* Every target has been looked at since the state was rebuilt: the reset is over.
+		 */
+		if (!dp->reset_unseen && !dp->inspecting && state_reset_pending(dp->d->state)) {
+			state_reset_done(dp->d->state);
+			save(dp);
+		}
 	} else {
 		for (size_t i = 0; i < n_pos; i++)
 			reconcile_watch(dp, &cfg->watches[pos[i]]);
@@ -2060,6 +2081,14 @@ static void count_one(const char *watch, const char *tkey, cJSON *rec, void *ud)
 void deployer_resume(struct deployer *dp)
 {
 	int n = 0;
+
+	if (state_reset_pending(dp->d->state))
+		log_at(
+		    LOG_WARNING, EVENT_STATE_RESET,
+		    LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
+		    "the state was rebuilt, so what each service runs and which digests failed "
+		    "there are unknown: every target is treated as on_first_start 'skip' until a "
+		    "new push (what runs is looked at; nothing is deployed before a newer image)");
 
 	if (dp->d->cfg->dry_run || dp->d->dry_run)
 		state_each_rollout(dp->d->state, count_one, &n);
