@@ -19,16 +19,19 @@
 #include "strmap.h"
 #include "taskdef.h"
 
-#define BATCH_MAX           10 /* services per DescribeServices */
-#define TRACK_FIRST_S       1.0
-#define TRACK_MAX_S         10.0
-#define RETRY_FIRST_S       2.0
-#define RETRY_MAX_S         60.0
-#define RESTARTS_MAX        3  /* re-reads after the service changed under us */
-#define FAILED_KEPT         20 /* failed digests remembered per target */
-#define EVENTS_KEPT         3  /* ECS event messages quoted in DEPLOY_FAILED */
-#define TICK_S              0.25
-#define INSPECT_MAX         16  /* first-start inspections at once (they are only reads) */
+#define BATCH_MAX     10 /* services per DescribeServices */
+#define TRACK_FIRST_S 1.0
+#define TRACK_MAX_S   10.0
+#define RETRY_FIRST_S 2.0
+#define RETRY_MAX_S   60.0
+#define RESTARTS_MAX  3  /* re-reads after the service changed under us */
+#define FAILED_KEPT   20 /* failed digests remembered per target */
+#define EVENTS_KEPT   3  /* ECS event messages quoted in DEPLOY_FAILED */
+#define TICK_S        0.25
+#define INSPECT_MAX   16 /* first-start inspections at once (they are only reads) */
+#define UPDATE_ATTEMPT_MS \
+	10000 /* UpdateService's attempt timeout (never retried: not idempotent) */
+#define UPDATE_WINDOW_S     (UPDATE_ATTEMPT_MS / 1000.0 + 5.0) /* it may be carried out until then */
 #define STATE_RETRY_FIRST_S 1.0 /* a state that cannot be written is tried again after this, */
 				/* doubling up to the poll interval */
 
@@ -54,6 +57,7 @@ struct rollout {
 	char events[EVENTS_KEPT][256];
 	int n_events;
 	int running, desired; /* tasks of the deployment tracked, at the last look */
+	bool update_waited;   /* the wait for an UpdateService sent before a stop was said */
 };
 
 struct batch {
@@ -443,15 +447,17 @@ static struct rollout *rollout_new(struct deployer *dp, const char *watch, const
  * tried again later, never sent without them). */
 static int call(struct rollout *r, const char *operation, cJSON *params, aws_done_fn done)
 {
-	struct aws_call_spec spec = { .service = &aws_ecs,
-				      .operation = operation,
-				      .params = params,
-				      .creds = r->creds,
-				      .region = S(r, "region"),
-				      /* a lost reply is resolved by reading AWS again (run_step) */
-				      .not_idempotent =
-					  !strcmp(operation, "RegisterTaskDefinition") ||
-					  !strcmp(operation, "UpdateService") };
+	struct aws_call_spec spec = {
+		.service = &aws_ecs,
+		.operation = operation,
+		.params = params,
+		.creds = r->creds,
+		.region = S(r, "region"),
+		/* a lost reply is resolved by reading AWS again (run_step) */
+		.timeout_ms = !strcmp(operation, "UpdateService") ? UPDATE_ATTEMPT_MS : 0,
+		.not_idempotent = !strcmp(operation, "RegisterTaskDefinition") ||
+				  !strcmp(operation, "UpdateService")
+	};
 	int rc = params ? aws_call(r->dp->d->aws, &spec, done, r, &r->call) : -ENOMEM;
 
 	cJSON_Delete(params);
@@ -1315,6 +1321,9 @@ static void on_update(struct aws_result *res, void *userdata)
 
 static void update(struct rollout *r)
 {
+	/* When it was sent is written with the step: a resume waits out the call's attempt
+	 * timeout before it sends it again (decide_update_resume()). */
+	set_n(r->rec, "update_sent_at", wall_now());
 	if (!persist(r, "updating"))
 		return;
 	call(r, "UpdateService", update_params(r, is_revision(r) ? S(r, "new_td") : NULL),
@@ -1377,13 +1386,32 @@ static void on_check(struct aws_result *res, void *userdata)
 		else if (primary &&
 			 strcmp(str_of(primary, "id") ?: "", S(r, "prev_deployment") ?: ""))
 			dep = primary;
-		if (dep) {
+		double sent = N(r, "update_sent_at"), now = wall_now();
+		switch (decide_update_resume(dep != NULL, sent, now, UPDATE_WINDOW_S)) {
+		case UPDATE_ADOPT:
 			set_s(r->rec, "deployment_id", str_of(dep, "id"));
 			emit(r, LOG_INFO, NULL, NULL,
 			     "service '%s': deployment %s was made before the restart; tracking it",
 			     S(r, "service"), S(r, "deployment_id"));
 			begin_tracking(r, "tracking");
 			return;
+		case UPDATE_WAIT:
+			if (!r->update_waited)
+				emit(r, LOG_INFO, NULL, NULL,
+				     "service '%s': no deployment of %s yet, but our UpdateService "
+				     "was sent %.0fs ago and may still be carried out; looking "
+				     "again "
+				     "until %.0fs after it before sending it again",
+				     S(r, "service"), S(r, "new_td") ?: "the forced deployment",
+				     now - sent, UPDATE_WINDOW_S);
+			r->update_waited = true;
+			r->waiting = true;
+			r->next_at = ev_now(r->dp->d->loop) + (sent + UPDATE_WINDOW_S - now < 1.0
+								   ? sent + UPDATE_WINDOW_S - now
+								   : 1.0);
+			return;
+		case UPDATE_SEND:
+			break;
 		}
 	}
 	if (!td || strcmp(td, S(r, "base_td"))) {

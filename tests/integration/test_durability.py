@@ -161,13 +161,16 @@ def test_sigterm_while_update_service_is_slow_sends_it_once(ctx):
     sim.fault("ecs.UpdateService", "delay", delay=4.0, count=1)
     poll_now(p)
     wait_for(lambda: rollout_step(ctx) == "updating", 20, "step updating")
-    wait_for(lambda: [r for r in sim.requests(service="ecs") if r["operation"] == "UpdateService"] or
-             sim.control("GET", "/health")["inflight"] > 0, 10, "UpdateService sent")
+    sent = time.monotonic()
+    wait_for(lambda: sim.control("GET", "/health")["inflight"] > 0, 10, "UpdateService sent")
     p.signal(signal.SIGTERM)
     check_eq(p.wait(5), 0, "exit status")
     p = start(ctx, sim, [web_watch()])  # at once: the first UpdateService has not been carried out yet
     wait_for(lambda: lines_with(p, "resuming the rollout"), 10, "the resume")
     wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 40, "DEPLOY_COMPLETED")
+    # The first UpdateService is carried out when its delay ends, and logged then.
+    wait_for(lambda: time.monotonic() - sent > 4.5 and sim.control("GET", "/health")["inflight"] == 0, 15,
+             "the delayed call carried out")
     ups = [r for r in mutations(sim) if r["operation"] == "UpdateService"]
     check_eq(len(ups), 1, "one UpdateService for the revision: %s" % [u["params"] for u in ups])
     check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
