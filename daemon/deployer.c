@@ -12,6 +12,7 @@
 
 #include "daemon.h"
 #include "decide.h"
+#include "ecs.h"
 #include "events.h"
 #include "log.h"
 #include "state.h"
@@ -552,52 +553,6 @@ static int pin_params(const struct rollout *r, const cJSON *described, const cha
 	return taskdef_pin(described, names, n, image, digest, tag, ret, why, why_len);
 }
 
-/* The ARN of a family's latest revision (a DescribeTaskDefinition reply) when our tags say it pins
- * digest and was made from base_td: registered by us before a crash. Else NULL. */
-static const char *ours_already(const struct aws_result *res, const char *digest,
-				const char *base_td)
-{
-	const cJSON *tags = res->ok ? cJSON_GetObjectItem(res->body, "tags") : NULL;
-	const char *d = taskdef_tag(tags, TAG_DIGEST), *prev = taskdef_tag(tags, TAG_PREVIOUS);
-
-	if (!d || !prev || strcmp(d, digest) || strcmp(prev, base_td))
-		return NULL;
-	return cJSON_GetStringValue(cJSON_GetObjectItem(
-	    cJSON_GetObjectItem(res->body, "taskDefinition"), "taskDefinitionArn"));
-}
-
-/* The service of a DescribeServices reply named like ours, or NULL (ECS lists it as a failure). */
-static const cJSON *find_service(const cJSON *body, const char *name)
-{
-	const cJSON *s;
-
-	cJSON_ArrayForEach(s, cJSON_GetObjectItem(body, "services"))
-	{
-		const char *sn = cJSON_GetStringValue(cJSON_GetObjectItem(s, "serviceName"));
-		if (sn && !strcmp(sn, name))
-			return s;
-	}
-	return NULL;
-}
-
-static const cJSON *find_deployment(const cJSON *svc, const char *key, const char *value)
-{
-	const cJSON *d;
-
-	cJSON_ArrayForEach(d, cJSON_GetObjectItem(svc, "deployments"))
-	{
-		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(d, key));
-		if (v && value && !strcmp(v, value))
-			return d;
-	}
-	return NULL;
-}
-
-static const cJSON *primary_of(const cJSON *svc)
-{
-	return find_deployment(svc, "status", "PRIMARY");
-}
-
 static const char *str_of(const cJSON *o, const char *key)
 {
 	return cJSON_GetStringValue(cJSON_GetObjectItem(o, key));
@@ -793,18 +748,6 @@ static void report_events(struct rollout *r, const cJSON *svc)
 	r->events_after = newest;
 }
 
-/* Done by the rules of ECS: rolloutState COMPLETED, or, without one, the ServicesStable rule. */
-static bool completed(const cJSON *svc, const cJSON *dep)
-{
-	const char *state = str_of(dep, "rolloutState");
-
-	if (state)
-		return !strcmp(state, "COMPLETED");
-	return cJSON_GetArraySize(cJSON_GetObjectItem(svc, "deployments")) == 1 &&
-	       cJSON_GetNumberValue(cJSON_GetObjectItem(dep, "runningCount")) ==
-		   cJSON_GetNumberValue(cJSON_GetObjectItem(dep, "desiredCount"));
-}
-
 static void confirm_force(struct rollout *r);
 
 static void rollback_done(struct rollout *r, bool ok, const char *why)
@@ -826,21 +769,21 @@ static void rollback_done(struct rollout *r, bool ok, const char *why)
 static void evaluate(struct rollout *r, const cJSON *svc)
 {
 	const char *step = S(r, "step");
-	const cJSON *primary = primary_of(svc);
+	const cJSON *primary = ecs_primary(svc);
 	double now = wall_now();
 
 	report_events(r, svc);
 	{
 		const cJSON *dep =
-		    find_deployment(svc, "id",
-				    !strcmp(step, "tracking") ? S(r, "deployment_id")
-							      : S(r, "rollback_deployment_id"));
+		    ecs_find_deployment(svc, "id",
+					!strcmp(step, "tracking") ? S(r, "deployment_id")
+								  : S(r, "rollback_deployment_id"));
 		r->running = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(dep, "runningCount"));
 		r->desired = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(dep, "desiredCount"));
 		daemon_update_status(r->dp->d);
 	}
 	if (!strcmp(step, "tracking")) {
-		const cJSON *ours = find_deployment(svc, "id", S(r, "deployment_id"));
+		const cJSON *ours = ecs_find_deployment(svc, "id", S(r, "deployment_id"));
 		const char *state = str_of(ours, "rolloutState");
 		bool ecs_rollback =
 		    primary && primary != ours && is_revision(r) &&
@@ -879,7 +822,7 @@ static void evaluate(struct rollout *r, const cJSON *svc)
 			finish(r);
 			return;
 		}
-		if (completed(svc, ours)) {
+		if (ecs_completed(svc, ours)) {
 			if (is_revision(r))
 				deploy_completed(r);
 			else
@@ -896,9 +839,9 @@ static void evaluate(struct rollout *r, const cJSON *svc)
 		return;
 	}
 	/* rollback-tracking */
-	const cJSON *rb = find_deployment(svc, "id", S(r, "rollback_deployment_id"));
+	const cJSON *rb = ecs_find_deployment(svc, "id", S(r, "rollback_deployment_id"));
 	const char *rs = str_of(rb, "rolloutState");
-	if (rb && completed(svc, rb))
+	if (rb && ecs_completed(svc, rb))
 		rollback_done(r, true, NULL);
 	else if (rb && rs && !strcmp(rs, "FAILED"))
 		rollback_done(r, false, str_of(rb, "rolloutStateReason") ?: "rollout FAILED");
@@ -955,7 +898,7 @@ static void on_batch(struct aws_result *res, void *userdata)
 			said = true;
 			continue;
 		}
-		const cJSON *svc = find_service(res->body, S(r, "service"));
+		const cJSON *svc = ecs_find_service(res->body, S(r, "service"));
 		if (svc)
 			evaluate(r, svc);
 		else if (!strcmp(S(r, "step"), "tracking"))
@@ -1091,7 +1034,7 @@ static void on_rollback_update(struct aws_result *res, void *userdata)
 	if (!answered_in_rollback(r, res))
 		return;
 	const cJSON *svc = cJSON_GetObjectItem(res->body, "service");
-	const cJSON *dep = primary_of(svc);
+	const cJSON *dep = ecs_primary(svc);
 	set_s(r->rec, "rollback_deployment_id", str_of(dep, "id"));
 	begin_tracking(r, "rollback-tracking");
 }
@@ -1129,8 +1072,8 @@ static void on_rollback_check(struct aws_result *res, void *userdata)
 	struct rollout *r = userdata;
 	if (!answered_in_rollback(r, res))
 		return;
-	const cJSON *svc = find_service(res->body, S(r, "service"));
-	const cJSON *primary = primary_of(svc);
+	const cJSON *svc = ecs_find_service(res->body, S(r, "service"));
+	const cJSON *primary = ecs_primary(svc);
 	if (!svc) {
 		rollback_done(r, false, "the service no longer exists");
 		return;
@@ -1197,7 +1140,8 @@ static void on_rollback_latest(struct aws_result *res, void *userdata)
 
 	if (call_failed(r, res))
 		return;
-	arn = ours_already(res, S(r, "previous_digest"), S(r, "base_td"));
+	arn =
+	    res->ok ? ecs_ours_already(res->body, S(r, "previous_digest"), S(r, "base_td")) : NULL;
 	if (!arn) {
 		call(r, "DescribeTaskDefinition", td_params(S(r, "base_td"), true),
 		     on_rollback_base);
@@ -1248,32 +1192,32 @@ static void ecs_rollback_follow(struct rollout *r)
 static void on_confirm_tasks(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	const cJSON *t, *c;
+	const cJSON *want;
 	int checked = 0;
-	char bad[128] = "";
+	char bad[600] = "";
 
 	if (!answered_before_change(r, res))
 		return;
-	cJSON_ArrayForEach(t, cJSON_GetObjectItem(res->body, "tasks"))
+	cJSON_ArrayForEach(want, cJSON_GetObjectItem(r->rec, "containers"))
 	{
-		if (strcmp(str_of(t, "startedBy") ?: "", S(r, "deployment_id")))
-			continue;
-		cJSON_ArrayForEach(c, cJSON_GetObjectItem(t, "containers"))
-		{
-			const cJSON *want;
-			cJSON_ArrayForEach(want, cJSON_GetObjectItem(r->rec, "containers"))
-			{
-				const char *d = str_of(c, "imageDigest");
-				if (strcmp(str_of(c, "name") ?: "", want->valuestring))
-					continue;
-				checked++;
-				if (d && strcmp(d, S(r, "digest")))
-					snprintf(bad, sizeof(bad), "%s", d);
-			}
+		const char *d = NULL;
+		int n = 0;
+		enum ecs_tasks_verdict v = ecs_tasks_digest(res->body, cJSON_GetStringValue(want),
+							    S(r, "deployment_id"), &d, &n);
+		char v_text[300];
+		checked += n;
+		if (v == ECS_TASKS_INVALID) {
+			/* Not a digest: refused, named, never recorded as failed. */
+			ecs_printable(d, v_text, sizeof(v_text));
+			snprintf(bad, sizeof(bad), "'%s' (which is not a valid digest)", v_text);
+		} else if (v == ECS_TASKS_MIXED) {
+			snprintf(bad, sizeof(bad), "more than one digest");
+		} else if (v == ECS_TASKS_ONE && strcmp(d, S(r, "digest"))) {
+			snprintf(bad, sizeof(bad), "%s", d);
 		}
 	}
 	if (*bad) {
-		char reason[300];
+		char reason[900];
 		snprintf(reason, sizeof(reason),
 			 "the new tasks run %s, not the pushed digest (the tag moved again, or the "
 			 "task definition names another image)",
@@ -1311,8 +1255,9 @@ static void on_update(struct aws_result *res, void *userdata)
 	if (!answered_before_change(r, res))
 		return;
 	const cJSON *svc = cJSON_GetObjectItem(res->body, "service");
-	const cJSON *dep = is_revision(r) ? find_deployment(svc, "taskDefinition", S(r, "new_td"))
-					  : primary_of(svc);
+	const cJSON *dep = is_revision(r)
+			       ? ecs_find_deployment(svc, "taskDefinition", S(r, "new_td"))
+			       : ecs_primary(svc);
 	set_s(r->rec, "deployment_id", str_of(dep, "id"));
 	emit(r, LOG_INFO, NULL, NULL, "service '%s': deployment %s started; tracking it",
 	     S(r, "service"), S(r, "deployment_id"));
@@ -1372,7 +1317,7 @@ static void on_check(struct aws_result *res, void *userdata)
 	struct rollout *r = userdata;
 	if (!answered_before_change(r, res))
 		return;
-	const cJSON *svc = find_service(res->body, S(r, "service"));
+	const cJSON *svc = ecs_find_service(res->body, S(r, "service"));
 	const char *td = str_of(svc, "taskDefinition");
 	if (!svc) {
 		failed_before_change(r, NULL, "the service does not exist");
@@ -1380,9 +1325,9 @@ static void on_check(struct aws_result *res, void *userdata)
 	}
 	if (!strcmp(S(r, "step"), "updating")) {
 		/* Did our UpdateService happen before the crash? Adopt its deployment. */
-		const cJSON *dep = NULL, *primary = primary_of(svc);
+		const cJSON *dep = NULL, *primary = ecs_primary(svc);
 		if (is_revision(r))
-			dep = find_deployment(svc, "taskDefinition", S(r, "new_td"));
+			dep = ecs_find_deployment(svc, "taskDefinition", S(r, "new_td"));
 		else if (primary &&
 			 strcmp(str_of(primary, "id") ?: "", S(r, "prev_deployment") ?: ""))
 			dep = primary;
@@ -1476,7 +1421,16 @@ static void on_describe_td(struct aws_result *res, void *userdata)
 	set_s(r->rec, "family", str_of(td, "family"));
 	/* What the first named container runs, when it is pinned. */
 	c = cJSON_GetArrayItem(cJSON_GetObjectItem(r->rec, "containers"), 0);
-	const char *pinned = image_pinned_digest(taskdef_image(td, cJSON_GetStringValue(c)));
+	const char *pinned = NULL;
+	if (ecs_pinned_digest(td, cJSON_GetStringValue(c), &pinned) == -EINVAL) {
+		char v[400];
+		ecs_printable(pinned, v, sizeof(v));
+		emit(r, LOG_WARNING, NULL, NULL,
+		     "service '%s': task definition %s pins container '%s' to '%s', which is not a "
+		     "valid digest; it is ignored",
+		     S(r, "service"), S(r, "base_td"), cJSON_GetStringValue(c), v);
+		pinned = NULL;
+	}
 	if (pinned)
 		set_s(r->rec, "previous_digest", pinned);
 	cJSON_DeleteItemFromObject(r->rec, "base_pinned");
@@ -1491,7 +1445,7 @@ static void on_start_service(struct aws_result *res, void *userdata)
 	struct rollout *r = userdata;
 	if (!answered_before_change(r, res))
 		return;
-	const cJSON *svc = find_service(res->body, S(r, "service"));
+	const cJSON *svc = ecs_find_service(res->body, S(r, "service"));
 	const char *td = str_of(svc, "taskDefinition");
 	const char *status = str_of(svc, "status");
 	if (!svc || !td || (status && strcmp(status, "ACTIVE"))) {
@@ -1508,7 +1462,7 @@ static void on_start_service(struct aws_result *res, void *userdata)
 		return;
 	}
 	set_s(r->rec, "base_td", td);
-	set_s(r->rec, "prev_deployment", str_of(primary_of(svc), "id"));
+	set_s(r->rec, "prev_deployment", str_of(ecs_primary(svc), "id"));
 	if (!is_revision(r)) {
 		update(r);
 		return;
@@ -1525,7 +1479,7 @@ static void on_resume_registering(struct aws_result *res, void *userdata)
 
 	if (call_failed(r, res))
 		return;
-	arn = ours_already(res, S(r, "digest"), S(r, "base_td"));
+	arn = res->ok ? ecs_ours_already(res->body, S(r, "digest"), S(r, "base_td")) : NULL;
 	if (!arn) {
 		/* Not registered: start over from a fresh read. */
 		persist(r, "start");
@@ -1577,28 +1531,29 @@ static void inspected(struct rollout *r, const char *running, const char *how)
 static void on_inspect_tasks(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	const cJSON *t, *c;
 	const char *name =
 	    cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(r->rec, "containers"), 0));
 	const char *seen = NULL;
-	bool mixed = false;
+	char v[400];
 
 	if (!answered_before_change(r, res))
 		return;
-	cJSON_ArrayForEach(t, cJSON_GetObjectItem(res->body, "tasks"))
-	{
-		cJSON_ArrayForEach(c, cJSON_GetObjectItem(t, "containers"))
-		{
-			const char *d = str_of(c, "imageDigest");
-			if (!d || strcmp(str_of(c, "name") ?: "", name))
-				continue;
-			if (seen && strcmp(seen, d))
-				mixed = true;
-			seen = d;
-		}
+	switch (ecs_tasks_digest(res->body, name, NULL, &seen, NULL)) {
+	case ECS_TASKS_INVALID:
+		ecs_printable(seen, v, sizeof(v));
+		emit(r, LOG_WARNING, NULL, NULL,
+		     "service '%s': a running task reports '%s' as the imageDigest of container "
+		     "'%s', which is not a valid digest; it is ignored",
+		     S(r, "service"), v, name);
+		inspected(r, NULL, "its running tasks report an invalid digest");
+		break;
+	case ECS_TASKS_MIXED:
+		inspected(r, NULL, "its running tasks disagree");
+		break;
+	default:
+		inspected(r, seen, "the imageDigest of its running tasks");
+		break;
 	}
-	inspected(r, mixed ? NULL : seen,
-		  mixed ? "its running tasks disagree" : "the imageDigest of its running tasks");
 }
 
 static void on_inspect_list(struct aws_result *res, void *userdata)
@@ -1623,16 +1578,26 @@ static void on_inspect_td(struct aws_result *res, void *userdata)
 	if (!answered_before_change(r, res))
 		return;
 	const cJSON *td = cJSON_GetObjectItem(res->body, "taskDefinition");
-	const char *image = taskdef_image(td, name);
-	if (!image) {
+	const char *pinned = NULL;
+	int rc = ecs_pinned_digest(td, name, &pinned);
+	if (rc == -ENOENT || !taskdef_image(td, name)) {
 		char why[300];
 		snprintf(why, sizeof(why), "its task definition has no container '%s'", name);
 		failed_before_change(r, NULL, why);
 		return;
 	}
-	if (image_pinned_digest(image)) {
-		inspected(r, image_pinned_digest(image), "its task definition pins it");
+	if (rc == 1) {
+		inspected(r, pinned, "its task definition pins it");
 		return;
+	}
+	if (rc == -EINVAL) {
+		char v[400];
+		ecs_printable(pinned, v, sizeof(v));
+		emit(
+		    r, LOG_WARNING, NULL, NULL,
+		    "service '%s': its task definition pins container '%s' to '%s', which is not "
+		    "a valid digest; it is ignored, and what the running tasks run is read instead",
+		    S(r, "service"), name, v);
 	}
 	call(r, "ListTasks", list_tasks_params(r), on_inspect_list);
 }
@@ -1642,7 +1607,7 @@ static void on_inspect_service(struct aws_result *res, void *userdata)
 	struct rollout *r = userdata;
 	if (!answered_before_change(r, res))
 		return;
-	const cJSON *svc = find_service(res->body, S(r, "service"));
+	const cJSON *svc = ecs_find_service(res->body, S(r, "service"));
 	const char *td = str_of(svc, "taskDefinition");
 	if (!svc || !td) {
 		failed_before_change(r, NULL, "the service does not exist in the cluster");

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "digest.h"
+
 /* Returned by DescribeTaskDefinition, refused by RegisterTaskDefinition. */
 static const char *const read_only[] = {
 	"taskDefinitionArn",  "revision",        "status",
@@ -58,7 +60,7 @@ const char *image_pinned_digest(const char *image)
 {
 	const char *at = image ? strrchr(image, '@') : NULL;
 
-	if (!at || strncmp(at + 1, "sha256:", 7) || strlen(at + 1) != 71)
+	if (!at || !digest_valid(at + 1))
 		return NULL;
 	return at + 1;
 }

@@ -122,5 +122,12 @@ TEST(image_pinned_digest)
 	CHECK_STR(image_pinned_digest(IMAGE), DIGEST);
 	CHECK(image_pinned_digest("repo:tag") == NULL);
 	CHECK(image_pinned_digest("repo@sha256:short") == NULL);
+	/* Issue 11 case 5: the form is checked whole, not just the prefix and the length. */
+	CHECK(image_pinned_digest(
+		  "repo@sha256:"
+		  "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789") == NULL);
+	CHECK(image_pinned_digest(
+		  "repo@sha256:"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef012345678\n../x") == NULL);
 	CHECK(image_pinned_digest(NULL) == NULL);
 }
