@@ -148,7 +148,7 @@ void ecs_printable(const char *v, char *out, size_t n)
 		snprintf(out, n, "(none)");
 		return;
 	}
-	for (i = 0; v[i] && i < 120 && len + 8 < n; i++) {
+	for (i = 0; i < 120 && v[i] && len + 8 < n; i++) {
 		unsigned char c = (unsigned char)v[i];
 		if (c == '\'' || c == '\\')
 			len += (size_t)snprintf(out + len, n - len, "\\%c", c);
