@@ -77,17 +77,45 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def blocked_state_is_waited_out(ctx, block, unblock):
+    """A deploy decided while the state cannot be written (block()): no busy loop, no log flood,
+    no AWS change; after unblock(), one event and exactly one deploy."""
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    block()
+    since = sim.control("GET", "/requests")["last"]
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, "can be written"), 20, "the deploy waiting for the state disk")
+    lines0, cpu0, t0 = len(p.read_stderr().splitlines()), cpu_seconds(p.pid), time.monotonic()
+    wait_for(lambda: time.monotonic() - t0 > 6, 10, "six seconds blocked", interval=0.5)
+    lines1, cpu1, t1 = len(p.read_stderr().splitlines()), cpu_seconds(p.pid), time.monotonic()
+    cpu_share = (cpu1 - cpu0) / (t1 - t0)
+    print("blocked %.1fs: cpu %.3fs (%.1f%%), %d log lines" % (t1 - t0, cpu1 - cpu0, 100 * cpu_share,
+                                                               lines1 - lines0))
+    check(cpu_share < 0.05, "CPU while blocked: %.1f%%" % (100 * cpu_share))
+    check(lines1 - lines0 < 20, "log lines while blocked: %d" % (lines1 - lines0))
+    check_eq(len(lines_with(p, STATE_WRITE_FAILED)), 1, "one event when the failure starts")
+    check_eq(mutations(sim, since), [], "no AWS change until the step can be written")
+    unblock()
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 40, "the deploy after recovery")
+    check_eq(len(lines_with(p, STATE_WRITE_RECOVERED)), 1, "one event when it clears")
+    check_eq(sorted(r["operation"] for r in mutations(sim, since)), ["RegisterTaskDefinition", "UpdateService"],
+             "exactly one deploy after recovery")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
+    p.stop()
+
+
 def test_full_state_disk_is_waited_out_with_backoff(ctx):
     if os.geteuid() != 0:
         raise Skip("needs root to mount a tmpfs")
-    sim = Sim(ctx, seed=world())
     state = ctx.path("state")
     os.makedirs(state)
     subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", state])
-    try:
-        p = start(ctx, sim, [web_watch()])
-        settle_first_start(p)
-        # The disk fills up: not one more block.
+
+    def fill():
+        """Not one more block."""
         fd = os.open(os.path.join(state, "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
         try:
             while os.write(fd, b"x" * 4096) > 0:
@@ -95,27 +123,23 @@ def test_full_state_disk_is_waited_out_with_backoff(ctx):
         except OSError:
             pass
         os.close(fd)
-        since = sim.control("GET", "/requests")["last"]
-        new = sim.push("team/web", "prod", seed="v2")
-        poll_now(p)
-        wait_for(lambda: lines_with(p, "can be written"), 20, "the deploy waiting for the state disk")
-        lines0, cpu0, t0 = len(p.read_stderr().splitlines()), cpu_seconds(p.pid), time.monotonic()
-        wait_for(lambda: time.monotonic() - t0 > 6, 10, "six seconds blocked", interval=0.5)
-        lines1, cpu1, t1 = len(p.read_stderr().splitlines()), cpu_seconds(p.pid), time.monotonic()
-        cpu_share = (cpu1 - cpu0) / (t1 - t0)
-        print("blocked %.1fs: cpu %.3fs (%.1f%%), %d log lines" % (t1 - t0, cpu1 - cpu0, 100 * cpu_share,
-                                                                   lines1 - lines0))
-        check(cpu_share < 0.05, "CPU while blocked: %.1f%%" % (100 * cpu_share))
-        check(lines1 - lines0 < 20, "log lines while blocked: %d" % (lines1 - lines0))
-        check_eq(len(lines_with(p, STATE_WRITE_FAILED)), 1, "one event when the failure starts")
-        check_eq(mutations(sim, since), [], "no AWS change until the step can be written")
-        os.unlink(os.path.join(state, "filler"))
-        wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 40, "the deploy after recovery")
-        check_eq(len(lines_with(p, STATE_WRITE_RECOVERED)), 1, "one event when it clears")
-        check_eq(sorted(r["operation"] for r in mutations(sim, since)), ["RegisterTaskDefinition", "UpdateService"],
-                 "exactly one deploy after recovery")
-        check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
-        p.stop()
+
+    try:
+        blocked_state_is_waited_out(ctx, fill, lambda: os.unlink(os.path.join(state, "filler")))
+    finally:
+        subprocess.call(["umount", "-l", state])
+
+
+def test_read_only_state_disk_is_waited_out_with_backoff(ctx):
+    if os.geteuid() != 0:
+        raise Skip("needs root to bind-mount")
+    state = ctx.path("state")
+    os.makedirs(state, mode=0o700)
+    subprocess.check_call(["mount", "--bind", state, state])
+    try:
+        blocked_state_is_waited_out(
+            ctx, lambda: subprocess.check_call(["mount", "-o", "remount,bind,ro", state]),
+            lambda: subprocess.check_call(["mount", "-o", "remount,bind,rw", state]))
     finally:
         subprocess.call(["umount", "-l", state])
 
