@@ -1269,8 +1269,10 @@ static void update(struct rollout *r)
 	/* When it was sent is written with the step: a resume waits out the call's attempt
 	 * timeout before it sends it again (decide_update_resume()). */
 	set_n(r->rec, "update_sent_at", wall_now());
-	if (!persist(r, "updating"))
+	if (!persist(r, "updating")) {
+		cJSON_DeleteItemFromObject(r->rec, "update_sent_at"); /* not sent */
 		return;
+	}
 	call(r, "UpdateService", update_params(r, is_revision(r) ? S(r, "new_td") : NULL),
 	     on_update);
 }
