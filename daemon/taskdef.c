@@ -117,9 +117,15 @@ int taskdef_pin(const cJSON *described, const char *const *containers, size_t n_
 		{
 			const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
 			if (n && !strcmp(n, containers[i])) {
+				cJSON *img = cJSON_CreateString(image);
+				bool ok =
+				    img &&
+				    (cJSON_GetObjectItemCaseSensitive(c, "image")
+					 ? cJSON_ReplaceItemInObjectCaseSensitive(c, "image", img)
+					 : cJSON_AddItemToObject(c, "image", img));
 				found = true;
-				if (!cJSON_ReplaceItemInObjectCaseSensitive(
-					c, "image", cJSON_CreateString(image))) {
+				if (!ok) {
+					cJSON_Delete(img);
 					cJSON_Delete(out);
 					return -ENOMEM;
 				}
