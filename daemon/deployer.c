@@ -778,8 +778,8 @@ static void evaluate(struct rollout *r, const cJSON *svc)
 		    ecs_find_deployment(svc, "id",
 					!strcmp(step, "tracking") ? S(r, "deployment_id")
 								  : S(r, "rollback_deployment_id"));
-		r->running = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(dep, "runningCount"));
-		r->desired = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(dep, "desiredCount"));
+		r->running = ecs_count(dep, "runningCount");
+		r->desired = ecs_count(dep, "desiredCount");
 		daemon_update_status(r->dp->d);
 	}
 	if (!strcmp(step, "tracking")) {

@@ -3,6 +3,7 @@
 #include "ecs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,6 +58,14 @@ bool ecs_completed(const cJSON *svc, const cJSON *dep)
 	       cJSON_IsNumber(cJSON_GetObjectItem(dep, "runningCount")) &&
 	       cJSON_GetNumberValue(cJSON_GetObjectItem(dep, "runningCount")) ==
 		   cJSON_GetNumberValue(cJSON_GetObjectItem(dep, "desiredCount"));
+}
+
+int ecs_count(const cJSON *dep, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(dep, key);
+	double n = cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+
+	return n >= 0.0 && n <= (double)INT_MAX ? (int)n : 0; /* false for NaN too */
 }
 
 const char *ecs_taskdef_arn(const cJSON *body)

@@ -27,6 +27,10 @@ const cJSON *ecs_primary(const cJSON *svc);
  * deployment, all its tasks running). */
 bool ecs_completed(const cJSON *svc, const cJSON *dep);
 
+/* A task count member (runningCount, desiredCount...) of a deployment: 0 unless it is a number
+ * from 0 to INT_MAX (a hostile or missing value is never cast). */
+int ecs_count(const cJSON *dep, const char *key);
+
 /* The taskDefinitionArn of a RegisterTaskDefinition or DescribeTaskDefinition reply, or NULL. */
 const char *ecs_taskdef_arn(const cJSON *body);
 

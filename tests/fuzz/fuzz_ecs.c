@@ -31,6 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	svc = ecs_find_service(body, "web");
 	dep = ecs_primary(svc);
 	(void)ecs_completed(svc, dep);
+	(void)ecs_count(dep, "runningCount");
+	(void)ecs_count(ecs_find_deployment(svc, "id", "nope"), "desiredCount");
 	(void)ecs_completed(svc, ecs_find_deployment(svc, "id", "ecs-svc/1"));
 	(void)ecs_find_deployment(svc, "taskDefinition",
 				  "arn:aws:ecs:us-east-1:1:task-definition/web:2");

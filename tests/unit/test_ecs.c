@@ -46,6 +46,21 @@ TEST(ecs_services_and_deployments)
 	cJSON_Delete(b);
 }
 
+/* A count that is missing, negative, huge or not a number is 0, never cast (UBSan's
+ * float-cast-overflow caught (int)NaN for a deployment not in the reply). */
+TEST(ecs_count)
+{
+	cJSON *d = cJSON_Parse("{\"a\": 3, \"b\": -1, \"c\": 1e300, \"d\": \"7\"}");
+
+	CHECK_INT(ecs_count(d, "a"), 3);
+	CHECK_INT(ecs_count(d, "b"), 0);
+	CHECK_INT(ecs_count(d, "c"), 0);
+	CHECK_INT(ecs_count(d, "d"), 0);
+	CHECK_INT(ecs_count(d, "missing"), 0);
+	CHECK_INT(ecs_count(NULL, "a"), 0);
+	cJSON_Delete(d);
+}
+
 TEST(ecs_ours_already)
 {
 	cJSON *b =
