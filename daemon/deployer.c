@@ -2159,5 +2159,6 @@ void deployer_status(const struct deployer *dp, char *buf, size_t n)
 
 int deployer_failures(const struct deployer *dp)
 {
-	return dp->failures;
+	/* A deploy that waits for the state to be written has not happened: --once says so. */
+	return dp->failures + (dp->state_failing ? 1 : 0);
 }
