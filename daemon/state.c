@@ -486,6 +486,14 @@ static int check_dir(struct state *s, const char *dir, bool must_exist, char *wh
 			 "uid %u with mode 0700 (or choose another state_directory)",
 			 dir, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
 			 (unsigned)geteuid(), (unsigned)geteuid());
+	} else if ((st.st_mode & 022) && (st.st_mode & S_ISVTX)) {
+		/* A shared directory like /tmp: closing it would break everyone else. */
+		r = -EPERM;
+		snprintf(
+		    why, why_len,
+		    "the state directory '%s' is a shared directory (mode 0%o, writable by others "
+		    "with the sticky bit): choose a directory of ecr-deployd's own",
+		    dir, (unsigned)(st.st_mode & 07777));
 	} else if (st.st_mode & 022) {
 		if (fchmod(fd, 0700) < 0) {
 			r = -errno;

@@ -343,6 +343,13 @@ TEST(state_directory_permissions)
 		unit_fail(__FILE__, __LINE__, "notes: %s", notes ? notes : "(none)");
 	state_free(s);
 	s = NULL;
+	/* A shared directory (sticky, like /tmp) is refused, never closed under everyone else. */
+	CHECK_INT(chmod(dir, 01777), 0);
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), -EPERM);
+	CHECK(s == NULL && strstr(why, "shared directory (mode 01777") != NULL);
+	CHECK_INT(stat(dir, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 01777);
+	CHECK_INT(chmod(dir, 0700), 0);
 	if (geteuid() == 0) {
 		CHECK_INT(chown(dir, 65534, 65534), 0);
 		CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), -EPERM);
