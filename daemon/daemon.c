@@ -166,6 +166,9 @@ static int setup(struct daemon *d)
 		notify_start_failed(EX_CANTCREAT, -r, why);
 		return EX_CANTCREAT;
 	}
+	if (state_notes(d->state))
+		log_at(LOG_WARNING, NULL, LOG_FIELDS({ "STATE_FILE", state_path(d->state) }), "%s",
+		       state_notes(d->state));
 	if (warning) {
 		log_at(LOG_ERR, NULL, LOG_FIELDS({ "STATE_FILE", state_path(d->state) }), "%s",
 		       warning);

@@ -29,6 +29,15 @@ enum decision decide(const struct decide_input *in)
 	return DECIDE_DEPLOY;
 }
 
+enum update_resume decide_update_resume(bool found, double sent_at, double now, double window)
+{
+	if (found)
+		return UPDATE_ADOPT;
+	if (sent_at > 0 && now >= sent_at - 1.0 && now < sent_at + window)
+		return UPDATE_WAIT;
+	return UPDATE_SEND;
+}
+
 const char *decision_name(enum decision d)
 {
 	static const char *const names[] = {

@@ -41,4 +41,18 @@ enum decision decide(const struct decide_input *in);
 /* A short stable name: "deploy", "skip-failed", ... (the REASON field of SKIPPED). */
 const char *decision_name(enum decision d);
 
+/*
+ * Resuming step "updating" (UpdateService may have been sent before a stop): adopt our deployment
+ * when the service shows it (found); else, when the call was sent at sent_at (wall seconds; 0:
+ * never sent) and may still be carried out, that is within window seconds (its attempt timeout
+ * and a margin), wait and look again; else send it.
+ */
+enum update_resume {
+	UPDATE_ADOPT,
+	UPDATE_WAIT,
+	UPDATE_SEND,
+};
+
+enum update_resume decide_update_resume(bool found, double sent_at, double now, double window);
+
 #endif

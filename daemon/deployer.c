@@ -12,6 +12,7 @@
 
 #include "daemon.h"
 #include "decide.h"
+#include "ecs.h"
 #include "events.h"
 #include "log.h"
 #include "state.h"
@@ -29,6 +30,11 @@
 #define EVENTS_KEPT   3  /* ECS event messages quoted in DEPLOY_FAILED */
 #define TICK_S        0.25
 #define INSPECT_MAX   16 /* first-start inspections at once (they are only reads) */
+#define UPDATE_ATTEMPT_MS \
+	10000 /* UpdateService's attempt timeout (never retried: not idempotent) */
+#define UPDATE_WINDOW_S     (UPDATE_ATTEMPT_MS / 1000.0 + 5.0) /* it may be carried out until then */
+#define STATE_RETRY_FIRST_S 1.0 /* a state that cannot be written is tried again after this, */
+				/* doubling up to the poll interval */
 
 struct batch;
 
@@ -52,6 +58,7 @@ struct rollout {
 	char events[EVENTS_KEPT][256];
 	int n_events;
 	int running, desired; /* tasks of the deployment tracked, at the last look */
+	bool update_waited;   /* the wait for an UpdateService sent before a stop was said */
 };
 
 struct batch {
@@ -75,6 +82,10 @@ struct deployer {
 	struct strmap *said;  /* watch\x1ftarget -> "reason digest" last reported */
 	struct ev_timer tick, kick;
 	bool kick_pending;
+	int reset_unseen;   /* targets not looked at since a state reset (last full pass) */
+	bool state_failing; /* the state cannot be written: no new rollout until state_retry */
+	double state_delay; /* the backoff of state_retry now */
+	struct ev_timer state_retry;
 	bool all;             /* the next reconcile looks at every watch */
 	struct strmap *dirty; /* else at these (watch name -> 1), */
 	char **dirty_names;   /* kept in a list too, so that a reconcile costs what changed */
@@ -142,29 +153,105 @@ static cJSON *target_rec(struct rollout *r)
 	return state_target(r->dp->d->state, r->watch, r->tkey, true);
 }
 
+/* The backoff of a state that cannot be written: 1 s, doubling at every failed retry, up to the
+ * poll interval. A pure function, for the step machine to come (issue 12). */
+static double state_backoff(double delay, bool retried, double max)
+{
+	double next = delay <= 0 ? STATE_RETRY_FIRST_S : retried ? delay * 2 : delay;
+
+	if (max < STATE_RETRY_FIRST_S)
+		max = STATE_RETRY_FIRST_S;
+	return next > max ? max : next;
+}
+
+/*
+ * The state cannot be written (why says where and why). Said once, when it starts; then no new
+ * rollout starts and every step that waits for a write is tried again after state_delay, which
+ * doubles at each retry that fails, up to the poll interval: an unwritable disk costs a few
+ * wake-ups, never a busy loop or a flood of log lines.
+ */
+static void state_failed(struct deployer *dp, const char *why)
+{
+	double max = (double)dp->d->cfg->poll_interval_ms / 1000.0;
+	bool retried = dp->state_failing && !ev_is_active(&dp->state_retry);
+
+	if (dp->state_failing && ev_is_active(&dp->state_retry))
+		return; /* a retry is set already */
+	dp->state_delay = state_backoff(dp->state_failing ? dp->state_delay : 0, retried, max);
+	if (!dp->state_failing)
+		log_at(LOG_ERR, EVENT_STATE_WRITE_FAILED,
+		       LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
+		       "%s; deploys wait until the state can be written: trying again in %.0fs, "
+		       "then less often, up to every %.0fs",
+		       why, dp->state_delay, max > STATE_RETRY_FIRST_S ? max : STATE_RETRY_FIRST_S);
+	dp->state_failing = true;
+	ev_timer_stop(dp->d->loop, &dp->state_retry);
+	ev_timer_set(&dp->state_retry, dp->state_delay, 0.0);
+	ev_timer_start(dp->d->loop, &dp->state_retry);
+}
+
+/* A write of the state reached the disk: said once, if it had failed. */
+static void state_written(struct deployer *dp)
+{
+	if (!dp->state_failing)
+		return;
+	dp->state_failing = false;
+	dp->state_delay = 0;
+	ev_timer_stop(dp->d->loop, &dp->state_retry);
+	log_at(LOG_NOTICE, EVENT_STATE_WRITTEN,
+	       LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
+	       "the state can be written again; deploys go on");
+}
+
+/* Whether new rollouts wait for the state (a retry is set). */
+static bool state_blocked(const struct deployer *dp)
+{
+	return dp->state_failing && ev_is_active(&dp->state_retry);
+}
+
+static void on_state_retry(struct ev_loop *loop, struct ev_timer *t, int revents)
+{
+	struct deployer *dp = t->data;
+
+	(void)loop;
+	(void)revents;
+	dp->all = true;
+	kick(dp);
+}
+
 static bool save(struct deployer *dp)
 {
 	char why[600];
+	bool dirty = state_dirty(dp->d->state);
 
-	if (state_save(dp->d->state, why, sizeof(why)) == 0)
+	if (state_save(dp->d->state, why, sizeof(why)) == 0) {
+		if (dirty)
+			state_written(dp);
 		return true;
-	log_at(LOG_ERR, NULL, LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
-	       "%s; the next step of each rollout waits until the state file can be written", why);
+	}
+	state_failed(dp, why);
 	return false;
 }
 
-/* Writes the step; false when it could not reach the disk (the step is then not taken). */
+/*
+ * Writes the step; false when it could not reach the disk: the step is then not taken, and the
+ * rollout runs it again when the state's retry is due (see state_failed()).
+ */
 static bool persist(struct rollout *r, const char *step)
 {
 	char why[600];
+	struct deployer *dp = r->dp;
 
 	set_s(r->rec, "step", step);
 	if (r->inspect)
 		return true;
-	if (state_rollout_save(r->dp->d->state, r->watch, r->tkey, why, sizeof(why)) == 0)
+	if (state_rollout_save(dp->d->state, r->watch, r->tkey, why, sizeof(why)) == 0) {
+		state_written(dp);
 		return true;
-	log_at(LOG_ERR, NULL, LOG_FIELDS({ "STATE_FILE", state_path(r->dp->d->state) }),
-	       "%s; the rollout to '%s' waits until its step can be written", why, r->tkey);
+	}
+	state_failed(dp, why);
+	r->waiting = true;
+	r->next_at = ev_now(dp->d->loop) + dp->state_delay;
 	return false;
 }
 
@@ -275,10 +362,14 @@ static void finish(struct rollout *r)
 		/* The outcome first, then the rollout goes: a crash in between resumes the rollout,
 		 * which ends the same way again. */
 		save(dp);
-		if (state_rollout_remove(dp->d->state, r->watch, r->tkey, why, sizeof(why)) < 0)
-			log_at(LOG_ERR, NULL,
-			       LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
-			       "%s; the next start resumes this rollout and finds it ended", why);
+		if (state_rollout_remove(dp->d->state, r->watch, r->tkey, why, sizeof(why)) < 0) {
+			if (!dp->state_failing)
+				log_at(LOG_ERR, NULL,
+				       LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
+				       "%s; the next start resumes this rollout and finds it ended",
+				       why);
+			state_failed(dp, why);
+		}
 		r->rec = NULL;
 	}
 	rollout_free(r);
@@ -357,15 +448,17 @@ static struct rollout *rollout_new(struct deployer *dp, const char *watch, const
  * tried again later, never sent without them). */
 static int call(struct rollout *r, const char *operation, cJSON *params, aws_done_fn done)
 {
-	struct aws_call_spec spec = { .service = &aws_ecs,
-				      .operation = operation,
-				      .params = params,
-				      .creds = r->creds,
-				      .region = S(r, "region"),
-				      /* a lost reply is resolved by reading AWS again (run_step) */
-				      .not_idempotent =
-					  !strcmp(operation, "RegisterTaskDefinition") ||
-					  !strcmp(operation, "UpdateService") };
+	struct aws_call_spec spec = {
+		.service = &aws_ecs,
+		.operation = operation,
+		.params = params,
+		.creds = r->creds,
+		.region = S(r, "region"),
+		/* a lost reply is resolved by reading AWS again (run_step) */
+		.timeout_ms = !strcmp(operation, "UpdateService") ? UPDATE_ATTEMPT_MS : 0,
+		.not_idempotent = !strcmp(operation, "RegisterTaskDefinition") ||
+				  !strcmp(operation, "UpdateService")
+	};
 	int rc = params ? aws_call(r->dp->d->aws, &spec, done, r, &r->call) : -ENOMEM;
 
 	cJSON_Delete(params);
@@ -458,52 +551,6 @@ static int pin_params(const struct rollout *r, const cJSON *described, const cha
 	}
 	snprintf(image, image_len, "%s@%s", S(r, "image"), digest);
 	return taskdef_pin(described, names, n, image, digest, tag, ret, why, why_len);
-}
-
-/* The ARN of a family's latest revision (a DescribeTaskDefinition reply) when our tags say it pins
- * digest and was made from base_td: registered by us before a crash. Else NULL. */
-static const char *ours_already(const struct aws_result *res, const char *digest,
-				const char *base_td)
-{
-	const cJSON *tags = res->ok ? cJSON_GetObjectItem(res->body, "tags") : NULL;
-	const char *d = taskdef_tag(tags, TAG_DIGEST), *prev = taskdef_tag(tags, TAG_PREVIOUS);
-
-	if (!d || !prev || strcmp(d, digest) || strcmp(prev, base_td))
-		return NULL;
-	return cJSON_GetStringValue(cJSON_GetObjectItem(
-	    cJSON_GetObjectItem(res->body, "taskDefinition"), "taskDefinitionArn"));
-}
-
-/* The service of a DescribeServices reply named like ours, or NULL (ECS lists it as a failure). */
-static const cJSON *find_service(const cJSON *body, const char *name)
-{
-	const cJSON *s;
-
-	cJSON_ArrayForEach(s, cJSON_GetObjectItem(body, "services"))
-	{
-		const char *sn = cJSON_GetStringValue(cJSON_GetObjectItem(s, "serviceName"));
-		if (sn && !strcmp(sn, name))
-			return s;
-	}
-	return NULL;
-}
-
-static const cJSON *find_deployment(const cJSON *svc, const char *key, const char *value)
-{
-	const cJSON *d;
-
-	cJSON_ArrayForEach(d, cJSON_GetObjectItem(svc, "deployments"))
-	{
-		const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(d, key));
-		if (v && value && !strcmp(v, value))
-			return d;
-	}
-	return NULL;
-}
-
-static const cJSON *primary_of(const cJSON *svc)
-{
-	return find_deployment(svc, "status", "PRIMARY");
 }
 
 static const char *str_of(const cJSON *o, const char *key)
@@ -701,18 +748,6 @@ static void report_events(struct rollout *r, const cJSON *svc)
 	r->events_after = newest;
 }
 
-/* Done by the rules of ECS: rolloutState COMPLETED, or, without one, the ServicesStable rule. */
-static bool completed(const cJSON *svc, const cJSON *dep)
-{
-	const char *state = str_of(dep, "rolloutState");
-
-	if (state)
-		return !strcmp(state, "COMPLETED");
-	return cJSON_GetArraySize(cJSON_GetObjectItem(svc, "deployments")) == 1 &&
-	       cJSON_GetNumberValue(cJSON_GetObjectItem(dep, "runningCount")) ==
-		   cJSON_GetNumberValue(cJSON_GetObjectItem(dep, "desiredCount"));
-}
-
 static void confirm_force(struct rollout *r);
 
 static void rollback_done(struct rollout *r, bool ok, const char *why)
@@ -734,21 +769,21 @@ static void rollback_done(struct rollout *r, bool ok, const char *why)
 static void evaluate(struct rollout *r, const cJSON *svc)
 {
 	const char *step = S(r, "step");
-	const cJSON *primary = primary_of(svc);
+	const cJSON *primary = ecs_primary(svc);
 	double now = wall_now();
 
 	report_events(r, svc);
 	{
 		const cJSON *dep =
-		    find_deployment(svc, "id",
-				    !strcmp(step, "tracking") ? S(r, "deployment_id")
-							      : S(r, "rollback_deployment_id"));
-		r->running = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(dep, "runningCount"));
-		r->desired = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(dep, "desiredCount"));
+		    ecs_find_deployment(svc, "id",
+					!strcmp(step, "tracking") ? S(r, "deployment_id")
+								  : S(r, "rollback_deployment_id"));
+		r->running = ecs_count(dep, "runningCount");
+		r->desired = ecs_count(dep, "desiredCount");
 		daemon_update_status(r->dp->d);
 	}
 	if (!strcmp(step, "tracking")) {
-		const cJSON *ours = find_deployment(svc, "id", S(r, "deployment_id"));
+		const cJSON *ours = ecs_find_deployment(svc, "id", S(r, "deployment_id"));
 		const char *state = str_of(ours, "rolloutState");
 		bool ecs_rollback =
 		    primary && primary != ours && is_revision(r) &&
@@ -787,7 +822,7 @@ static void evaluate(struct rollout *r, const cJSON *svc)
 			finish(r);
 			return;
 		}
-		if (completed(svc, ours)) {
+		if (ecs_completed(svc, ours)) {
 			if (is_revision(r))
 				deploy_completed(r);
 			else
@@ -804,9 +839,9 @@ static void evaluate(struct rollout *r, const cJSON *svc)
 		return;
 	}
 	/* rollback-tracking */
-	const cJSON *rb = find_deployment(svc, "id", S(r, "rollback_deployment_id"));
+	const cJSON *rb = ecs_find_deployment(svc, "id", S(r, "rollback_deployment_id"));
 	const char *rs = str_of(rb, "rolloutState");
-	if (rb && completed(svc, rb))
+	if (rb && ecs_completed(svc, rb))
 		rollback_done(r, true, NULL);
 	else if (rb && rs && !strcmp(rs, "FAILED"))
 		rollback_done(r, false, str_of(rb, "rolloutStateReason") ?: "rollout FAILED");
@@ -863,7 +898,7 @@ static void on_batch(struct aws_result *res, void *userdata)
 			said = true;
 			continue;
 		}
-		const cJSON *svc = find_service(res->body, S(r, "service"));
+		const cJSON *svc = ecs_find_service(res->body, S(r, "service"));
 		if (svc)
 			evaluate(r, svc);
 		else if (!strcmp(S(r, "step"), "tracking"))
@@ -999,7 +1034,7 @@ static void on_rollback_update(struct aws_result *res, void *userdata)
 	if (!answered_in_rollback(r, res))
 		return;
 	const cJSON *svc = cJSON_GetObjectItem(res->body, "service");
-	const cJSON *dep = primary_of(svc);
+	const cJSON *dep = ecs_primary(svc);
 	set_s(r->rec, "rollback_deployment_id", str_of(dep, "id"));
 	begin_tracking(r, "rollback-tracking");
 }
@@ -1037,8 +1072,8 @@ static void on_rollback_check(struct aws_result *res, void *userdata)
 	struct rollout *r = userdata;
 	if (!answered_in_rollback(r, res))
 		return;
-	const cJSON *svc = find_service(res->body, S(r, "service"));
-	const cJSON *primary = primary_of(svc);
+	const cJSON *svc = ecs_find_service(res->body, S(r, "service"));
+	const cJSON *primary = ecs_primary(svc);
 	if (!svc) {
 		rollback_done(r, false, "the service no longer exists");
 		return;
@@ -1070,10 +1105,8 @@ static void on_rollback_registered(struct aws_result *res, void *userdata)
 		return;
 	}
 	set_s(r->rec, "rollback_td", arn);
-	if (!persist(r, "rolling-back")) {
-		retry_later(r);
+	if (!persist(r, "rolling-back"))
 		return;
-	}
 	rollback_update(r);
 }
 
@@ -1107,17 +1140,16 @@ static void on_rollback_latest(struct aws_result *res, void *userdata)
 
 	if (call_failed(r, res))
 		return;
-	arn = ours_already(res, S(r, "previous_digest"), S(r, "base_td"));
+	arn =
+	    res->ok ? ecs_ours_already(res->body, S(r, "previous_digest"), S(r, "base_td")) : NULL;
 	if (!arn) {
 		call(r, "DescribeTaskDefinition", td_params(S(r, "base_td"), true),
 		     on_rollback_base);
 		return;
 	}
 	set_s(r->rec, "rollback_td", arn);
-	if (!persist(r, "rolling-back")) {
-		retry_later(r);
+	if (!persist(r, "rolling-back"))
 		return;
-	}
 	rollback_update(r);
 }
 
@@ -1133,10 +1165,8 @@ static void start_rollback(struct rollout *r)
 
 	set_n(r->rec, "rollback_deadline", wall_now() + N(r, "timeout_ms") / 1000.0);
 	set_s(r->rec, "rollback_by", "ecr-deployd");
-	if (!persist(r, pin ? "rollback-registering" : "rolling-back")) {
-		retry_later(r);
+	if (!persist(r, pin ? "rollback-registering" : "rolling-back"))
 		return;
-	}
 	if (pin)
 		emit(r, LOG_WARNING, EVENT_ROLLBACK_STARTED, NULL,
 		     "rolling service '%s' back to %s, as a revision of %s pinned to it (that one "
@@ -1162,32 +1192,32 @@ static void ecs_rollback_follow(struct rollout *r)
 static void on_confirm_tasks(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	const cJSON *t, *c;
+	const cJSON *want;
 	int checked = 0;
-	char bad[128] = "";
+	char bad[600] = "";
 
 	if (!answered_before_change(r, res))
 		return;
-	cJSON_ArrayForEach(t, cJSON_GetObjectItem(res->body, "tasks"))
+	cJSON_ArrayForEach(want, cJSON_GetObjectItem(r->rec, "containers"))
 	{
-		if (strcmp(str_of(t, "startedBy") ?: "", S(r, "deployment_id")))
-			continue;
-		cJSON_ArrayForEach(c, cJSON_GetObjectItem(t, "containers"))
-		{
-			const cJSON *want;
-			cJSON_ArrayForEach(want, cJSON_GetObjectItem(r->rec, "containers"))
-			{
-				const char *d = str_of(c, "imageDigest");
-				if (strcmp(str_of(c, "name") ?: "", want->valuestring))
-					continue;
-				checked++;
-				if (d && strcmp(d, S(r, "digest")))
-					snprintf(bad, sizeof(bad), "%s", d);
-			}
+		const char *d = NULL;
+		int n = 0;
+		enum ecs_tasks_verdict v = ecs_tasks_digest(res->body, cJSON_GetStringValue(want),
+							    S(r, "deployment_id"), &d, &n);
+		char v_text[300];
+		checked += n;
+		if (v == ECS_TASKS_INVALID) {
+			/* Not a digest: refused, named, never recorded as failed. */
+			ecs_printable(d, v_text, sizeof(v_text));
+			snprintf(bad, sizeof(bad), "'%s' (which is not a valid digest)", v_text);
+		} else if (v == ECS_TASKS_MIXED) {
+			snprintf(bad, sizeof(bad), "more than one digest");
+		} else if (v == ECS_TASKS_ONE && strcmp(d, S(r, "digest"))) {
+			snprintf(bad, sizeof(bad), "%s", d);
 		}
 	}
 	if (*bad) {
-		char reason[300];
+		char reason[900];
 		snprintf(reason, sizeof(reason),
 			 "the new tasks run %s, not the pushed digest (the tag moved again, or the "
 			 "task definition names another image)",
@@ -1225,8 +1255,9 @@ static void on_update(struct aws_result *res, void *userdata)
 	if (!answered_before_change(r, res))
 		return;
 	const cJSON *svc = cJSON_GetObjectItem(res->body, "service");
-	const cJSON *dep = is_revision(r) ? find_deployment(svc, "taskDefinition", S(r, "new_td"))
-					  : primary_of(svc);
+	const cJSON *dep = is_revision(r)
+			       ? ecs_find_deployment(svc, "taskDefinition", S(r, "new_td"))
+			       : ecs_primary(svc);
 	set_s(r->rec, "deployment_id", str_of(dep, "id"));
 	emit(r, LOG_INFO, NULL, NULL, "service '%s': deployment %s started; tracking it",
 	     S(r, "service"), S(r, "deployment_id"));
@@ -1235,8 +1266,11 @@ static void on_update(struct aws_result *res, void *userdata)
 
 static void update(struct rollout *r)
 {
+	/* When it was sent is written with the step: a resume waits out the call's attempt
+	 * timeout before it sends it again (decide_update_resume()). */
+	set_n(r->rec, "update_sent_at", wall_now());
 	if (!persist(r, "updating")) {
-		retry_later(r);
+		cJSON_DeleteItemFromObject(r->rec, "update_sent_at"); /* not sent */
 		return;
 	}
 	call(r, "UpdateService", update_params(r, is_revision(r) ? S(r, "new_td") : NULL),
@@ -1285,7 +1319,7 @@ static void on_check(struct aws_result *res, void *userdata)
 	struct rollout *r = userdata;
 	if (!answered_before_change(r, res))
 		return;
-	const cJSON *svc = find_service(res->body, S(r, "service"));
+	const cJSON *svc = ecs_find_service(res->body, S(r, "service"));
 	const char *td = str_of(svc, "taskDefinition");
 	if (!svc) {
 		failed_before_change(r, NULL, "the service does not exist");
@@ -1293,19 +1327,38 @@ static void on_check(struct aws_result *res, void *userdata)
 	}
 	if (!strcmp(S(r, "step"), "updating")) {
 		/* Did our UpdateService happen before the crash? Adopt its deployment. */
-		const cJSON *dep = NULL, *primary = primary_of(svc);
+		const cJSON *dep = NULL, *primary = ecs_primary(svc);
 		if (is_revision(r))
-			dep = find_deployment(svc, "taskDefinition", S(r, "new_td"));
+			dep = ecs_find_deployment(svc, "taskDefinition", S(r, "new_td"));
 		else if (primary &&
 			 strcmp(str_of(primary, "id") ?: "", S(r, "prev_deployment") ?: ""))
 			dep = primary;
-		if (dep) {
+		double sent = N(r, "update_sent_at"), now = wall_now();
+		switch (decide_update_resume(dep != NULL, sent, now, UPDATE_WINDOW_S)) {
+		case UPDATE_ADOPT:
 			set_s(r->rec, "deployment_id", str_of(dep, "id"));
 			emit(r, LOG_INFO, NULL, NULL,
 			     "service '%s': deployment %s was made before the restart; tracking it",
 			     S(r, "service"), S(r, "deployment_id"));
 			begin_tracking(r, "tracking");
 			return;
+		case UPDATE_WAIT:
+			if (!r->update_waited)
+				emit(r, LOG_INFO, NULL, NULL,
+				     "service '%s': no deployment of %s yet, but our UpdateService "
+				     "was sent %.0fs ago and may still be carried out; looking "
+				     "again "
+				     "until %.0fs after it before sending it again",
+				     S(r, "service"), S(r, "new_td") ?: "the forced deployment",
+				     now - sent, UPDATE_WINDOW_S);
+			r->update_waited = true;
+			r->waiting = true;
+			r->next_at = ev_now(r->dp->d->loop) + (sent + UPDATE_WINDOW_S - now < 1.0
+								   ? sent + UPDATE_WINDOW_S - now
+								   : 1.0);
+			return;
+		case UPDATE_SEND:
+			break;
 		}
 	}
 	if (!td || strcmp(td, S(r, "base_td"))) {
@@ -1330,10 +1383,8 @@ static void on_registered(struct aws_result *res, void *userdata)
 	set_s(r->rec, "new_td", arn);
 	emit(r, LOG_INFO, NULL, NULL, "service '%s': registered %s with %s", S(r, "service"), arn,
 	     S(r, "pinned_image"));
-	if (!persist(r, "registered")) {
-		retry_later(r);
+	if (!persist(r, "registered"))
 		return;
-	}
 	run_step(r);
 }
 
@@ -1355,7 +1406,6 @@ static void register_revision(struct rollout *r)
 	set_s(r->rec, "pinned_image", image);
 	if (!persist(r, "registering")) {
 		cJSON_Delete(params);
-		retry_later(r);
 		return;
 	}
 	call(r, "RegisterTaskDefinition", params, on_registered);
@@ -1373,7 +1423,16 @@ static void on_describe_td(struct aws_result *res, void *userdata)
 	set_s(r->rec, "family", str_of(td, "family"));
 	/* What the first named container runs, when it is pinned. */
 	c = cJSON_GetArrayItem(cJSON_GetObjectItem(r->rec, "containers"), 0);
-	const char *pinned = image_pinned_digest(taskdef_image(td, cJSON_GetStringValue(c)));
+	const char *pinned = NULL;
+	if (ecs_pinned_digest(td, cJSON_GetStringValue(c), &pinned) == -EINVAL) {
+		char v[400];
+		ecs_printable(pinned, v, sizeof(v));
+		emit(r, LOG_WARNING, NULL, NULL,
+		     "service '%s': task definition %s pins container '%s' to '%s', which is not a "
+		     "valid digest; it is ignored",
+		     S(r, "service"), S(r, "base_td"), cJSON_GetStringValue(c), v);
+		pinned = NULL;
+	}
 	if (pinned)
 		set_s(r->rec, "previous_digest", pinned);
 	cJSON_DeleteItemFromObject(r->rec, "base_pinned");
@@ -1388,7 +1447,7 @@ static void on_start_service(struct aws_result *res, void *userdata)
 	struct rollout *r = userdata;
 	if (!answered_before_change(r, res))
 		return;
-	const cJSON *svc = find_service(res->body, S(r, "service"));
+	const cJSON *svc = ecs_find_service(res->body, S(r, "service"));
 	const char *td = str_of(svc, "taskDefinition");
 	const char *status = str_of(svc, "status");
 	if (!svc || !td || (status && strcmp(status, "ACTIVE"))) {
@@ -1405,7 +1464,7 @@ static void on_start_service(struct aws_result *res, void *userdata)
 		return;
 	}
 	set_s(r->rec, "base_td", td);
-	set_s(r->rec, "prev_deployment", str_of(primary_of(svc), "id"));
+	set_s(r->rec, "prev_deployment", str_of(ecs_primary(svc), "id"));
 	if (!is_revision(r)) {
 		update(r);
 		return;
@@ -1422,7 +1481,7 @@ static void on_resume_registering(struct aws_result *res, void *userdata)
 
 	if (call_failed(r, res))
 		return;
-	arn = ours_already(res, S(r, "digest"), S(r, "base_td"));
+	arn = res->ok ? ecs_ours_already(res->body, S(r, "digest"), S(r, "base_td")) : NULL;
 	if (!arn) {
 		/* Not registered: start over from a fresh read. */
 		persist(r, "start");
@@ -1432,10 +1491,8 @@ static void on_resume_registering(struct aws_result *res, void *userdata)
 	set_s(r->rec, "new_td", arn);
 	emit(r, LOG_INFO, NULL, NULL,
 	     "service '%s': %s was registered before the restart; using it", S(r, "service"), arn);
-	if (!persist(r, "registered")) {
-		retry_later(r);
+	if (!persist(r, "registered"))
 		return;
-	}
 	run_step(r);
 }
 
@@ -1451,6 +1508,12 @@ static void inspected(struct rollout *r, const char *running, const char *how)
 		emit(r, LOG_INFO, NULL, NULL,
 		     "service '%s' already runs %s (%s); nothing to deploy", S(r, "service"), want,
 		     how);
+	} else if (skip && cJSON_IsTrue(cJSON_GetObjectItem(r->rec, "after_reset"))) {
+		set_target(r, "held", want);
+		emit(r, LOG_NOTICE, EVENT_SKIPPED, LOG_FIELDS({ "REASON", "state-reset" }),
+		     "service '%s' runs %s (%s), ECR has %s; the state was rebuilt, so whether it "
+		     "failed here before is unknown: it waits for the next push",
+		     S(r, "service"), running ? running : "an unknown digest", how, want);
 	} else if (skip) {
 		set_target(r, "held", want);
 		emit(r, LOG_NOTICE, EVENT_SKIPPED, LOG_FIELDS({ "REASON", "first-start" }),
@@ -1470,28 +1533,29 @@ static void inspected(struct rollout *r, const char *running, const char *how)
 static void on_inspect_tasks(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
-	const cJSON *t, *c;
 	const char *name =
 	    cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(r->rec, "containers"), 0));
 	const char *seen = NULL;
-	bool mixed = false;
+	char v[400];
 
 	if (!answered_before_change(r, res))
 		return;
-	cJSON_ArrayForEach(t, cJSON_GetObjectItem(res->body, "tasks"))
-	{
-		cJSON_ArrayForEach(c, cJSON_GetObjectItem(t, "containers"))
-		{
-			const char *d = str_of(c, "imageDigest");
-			if (!d || strcmp(str_of(c, "name") ?: "", name))
-				continue;
-			if (seen && strcmp(seen, d))
-				mixed = true;
-			seen = d;
-		}
+	switch (ecs_tasks_digest(res->body, name, NULL, &seen, NULL)) {
+	case ECS_TASKS_INVALID:
+		ecs_printable(seen, v, sizeof(v));
+		emit(r, LOG_WARNING, NULL, NULL,
+		     "service '%s': a running task reports '%s' as the imageDigest of container "
+		     "'%s', which is not a valid digest; it is ignored",
+		     S(r, "service"), v, name);
+		inspected(r, NULL, "its running tasks report an invalid digest");
+		break;
+	case ECS_TASKS_MIXED:
+		inspected(r, NULL, "its running tasks disagree");
+		break;
+	default:
+		inspected(r, seen, "the imageDigest of its running tasks");
+		break;
 	}
-	inspected(r, mixed ? NULL : seen,
-		  mixed ? "its running tasks disagree" : "the imageDigest of its running tasks");
 }
 
 static void on_inspect_list(struct aws_result *res, void *userdata)
@@ -1516,16 +1580,26 @@ static void on_inspect_td(struct aws_result *res, void *userdata)
 	if (!answered_before_change(r, res))
 		return;
 	const cJSON *td = cJSON_GetObjectItem(res->body, "taskDefinition");
-	const char *image = taskdef_image(td, name);
-	if (!image) {
+	const char *pinned = NULL;
+	int rc = ecs_pinned_digest(td, name, &pinned);
+	if (rc == -ENOENT || !taskdef_image(td, name)) {
 		char why[300];
 		snprintf(why, sizeof(why), "its task definition has no container '%s'", name);
 		failed_before_change(r, NULL, why);
 		return;
 	}
-	if (image_pinned_digest(image)) {
-		inspected(r, image_pinned_digest(image), "its task definition pins it");
+	if (rc == 1) {
+		inspected(r, pinned, "its task definition pins it");
 		return;
+	}
+	if (rc == -EINVAL) {
+		char v[400];
+		ecs_printable(pinned, v, sizeof(v));
+		emit(
+		    r, LOG_WARNING, NULL, NULL,
+		    "service '%s': its task definition pins container '%s' to '%s', which is not "
+		    "a valid digest; it is ignored, and what the running tasks run is read instead",
+		    S(r, "service"), name, v);
 	}
 	call(r, "ListTasks", list_tasks_params(r), on_inspect_list);
 }
@@ -1535,7 +1609,7 @@ static void on_inspect_service(struct aws_result *res, void *userdata)
 	struct rollout *r = userdata;
 	if (!answered_before_change(r, res))
 		return;
-	const cJSON *svc = find_service(res->body, S(r, "service"));
+	const cJSON *svc = ecs_find_service(res->body, S(r, "service"));
 	const char *td = str_of(svc, "taskDefinition");
 	if (!svc || !td) {
 		failed_before_change(r, NULL, "the service does not exist in the cluster");
@@ -1732,6 +1806,8 @@ static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
 		snprintf(skey, sizeof(skey), "%s\x1f%s", w->name, tkey);
 		cJSON *rec = state_target(d->state, w->name, tkey, false);
 		const char *digest = str_of(want, "digest");
+		if (!cJSON_IsString(cJSON_GetObjectItem(rec, "deployed")))
+			dp->reset_unseen++;
 		struct decide_input in = {
 			.want = digest,
 			.deployed = str_of(rec, "deployed"),
@@ -1754,10 +1830,17 @@ static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
 		}
 		if (dec == DECIDE_INSPECT && dp->inspecting >= INSPECT_MAX)
 			continue; /* the next one starts when one ends */
+		if (dec == DECIDE_DEPLOY && state_blocked(dp))
+			continue; /* decided again when the state's retry is due */
 		cJSON *r = new_record(w, t, want, region, in.deployed, dec == DECIDE_INSPECT);
 		if (!r) {
 			log_error("out of memory while starting a rollout to '%s'", tkey);
 			continue;
+		}
+		if (dec == DECIDE_INSPECT && state_reset_pending(d->state)) {
+			/* What failed here is unknown: as on_first_start skip, until a new push. */
+			set_s(r, "on_first_start", "skip");
+			cJSON_AddBoolToObject(r, "after_reset", 1);
 		}
 		struct rollout *ro;
 		if (dec == DECIDE_INSPECT) {
@@ -1790,8 +1873,12 @@ static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
 			continue;
 		}
 		if (!persist(ro, "start")) {
-			finish(ro);
-			continue;
+			/* Never started: dropped without a trace; the state's retry decides again.
+			 */
+			char why[600];
+			state_rollout_remove(d->state, w->name, tkey, why, sizeof(why));
+			rollout_free(ro);
+			return;
 		}
 		emit(ro, LOG_NOTICE, EVENT_DEPLOY_STARTED, NULL,
 		     "deploying %s ('%s:%s') to service '%s' in cluster '%s' (strategy "
@@ -1867,8 +1954,15 @@ static void reconcile_now(struct deployer *dp)
 	if (!all && !(pos = positions(dp, names, n, &n_pos)))
 		all = true;
 	if (all) {
+		dp->reset_unseen = 0;
 		for (size_t i = 0; i < cfg->n_watches; i++)
 			reconcile_watch(dp, &cfg->watches[i]);
+		/* Every target has been looked at since the state was rebuilt: the reset is over.
+		 */
+		if (!dp->reset_unseen && !dp->inspecting && state_reset_pending(dp->d->state)) {
+			state_reset_done(dp->d->state);
+			save(dp);
+		}
 	} else {
 		for (size_t i = 0; i < n_pos; i++)
 			reconcile_watch(dp, &cfg->watches[pos[i]]);
@@ -1919,6 +2013,8 @@ struct deployer *deployer_new(struct daemon *d)
 	dp->tick.data = dp;
 	ev_timer_init(&dp->kick, on_kick, 0.0, 0.0);
 	dp->kick.data = dp;
+	ev_timer_init(&dp->state_retry, on_state_retry, 0.0, 0.0);
+	dp->state_retry.data = dp;
 	return dp;
 }
 
@@ -1933,6 +2029,7 @@ void deployer_free(struct deployer *dp)
 		return;
 	ev_timer_stop(dp->d->loop, &dp->tick);
 	ev_timer_stop(dp->d->loop, &dp->kick);
+	ev_timer_stop(dp->d->loop, &dp->state_retry);
 	while (dp->batches)
 		batch_free(dp->batches);
 	while (dp->rollouts)
@@ -1979,6 +2076,14 @@ static void count_one(const char *watch, const char *tkey, cJSON *rec, void *ud)
 void deployer_resume(struct deployer *dp)
 {
 	int n = 0;
+
+	if (state_reset_pending(dp->d->state))
+		log_at(
+		    LOG_WARNING, EVENT_STATE_RESET,
+		    LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
+		    "the state was rebuilt, so what each service runs and which digests failed "
+		    "there are unknown: every target is treated as on_first_start 'skip' until a "
+		    "new push (what runs is looked at; nothing is deployed before a newer image)");
 
 	if (dp->d->cfg->dry_run || dp->d->dry_run)
 		state_each_rollout(dp->d->state, count_one, &n);
@@ -2054,5 +2159,6 @@ void deployer_status(const struct deployer *dp, char *buf, size_t n)
 
 int deployer_failures(const struct deployer *dp)
 {
-	return dp->failures;
+	/* A deploy that waits for the state to be written has not happened: --once says so. */
+	return dp->failures + (dp->state_failing ? 1 : 0);
 }

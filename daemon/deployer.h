@@ -49,7 +49,8 @@ bool deployer_idle(const struct deployer *dp);
 /* The rollouts in progress in a few words: "1 rollout in progress (web 3/4 tasks)". */
 void deployer_status(const struct deployer *dp, char *buf, size_t n);
 
-/* Deploys that failed since start (a rollback counts as a failed deploy). */
+/* Deploys that failed since start (a rollback counts as a failed deploy), plus one while the
+ * state cannot be written (the deploys that wait for it have not happened). */
 int deployer_failures(const struct deployer *dp);
 
 #endif

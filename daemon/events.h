@@ -22,5 +22,8 @@
 #define EVENT_ROLLBACK_FAILED    "8bb5ae24f05b408996d3fd2bb948f248"
 #define EVENT_SKIPPED            "1826f1f7cb0c46f9bbff8b94c93dace0"
 #define EVENT_API_ERROR          "0aea6f7260084453a1d3d7197fcf1ef2"
+#define EVENT_STATE_WRITE_FAILED "bd68ce62fb5b4196bcf1968a287c01f8"
+#define EVENT_STATE_WRITTEN      "3ce37505869a4781a3ca698ded421681"
+#define EVENT_STATE_RESET        "cf648c689a9f409db36fac86cee69fe2"
 
 #endif

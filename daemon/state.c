@@ -3,10 +3,12 @@
 #include "state.h"
 
 #include <cJSON.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "strbuf.h"
 #include "strmap.h"
 
@@ -26,6 +29,7 @@ struct state {
 	cJSON *rollouts;      /* "watch\x1ftarget" -> {"watch", "target", "rollout"} */
 	struct strmap *index; /* watch name -> its entry in root */
 	cJSON *root; /* {"version":1, "written_at":…, "watches": {name: {"tags": {tag: {...}}}}} */
+	char *notes; /* what state_open() did to the directory, or NULL */
 	bool dirty;
 };
 
@@ -64,14 +68,21 @@ static int mkdir_p(const char *dir)
 	return 0;
 }
 
-static int read_all(const char *path, struct strbuf *out)
+/* Reads a regular file whole (never blocks on a FIFO or a device: -EINVAL); *ret_st gets its
+ * status. */
+static int read_all(const char *path, struct strbuf *out, struct stat *ret_st)
 {
 	char buf[65536];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, ret_st) < 0 || !S_ISREG(ret_st->st_mode)) {
+		int r = S_ISREG(ret_st->st_mode) ? -errno : -EINVAL;
+		close(fd);
+		return r;
+	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		if (strbuf_append(out, buf, (size_t)n) < 0) {
 			close(fd);
@@ -104,9 +115,8 @@ static const char *check_shape(const cJSON *root)
 			return "a watch entry is not an object";
 		cJSON_ArrayForEach(t, tags)
 		{
-			const char *d = cJSON_GetStringValue(cJSON_GetObjectItem(t, "digest"));
-			if (!d || strncmp(d, "sha256:", 7) || strlen(d) != 71)
-				return "a tag entry has no valid digest";
+			if (!cJSON_IsObject(t))
+				return "a tag entry is not an object";
 		}
 		const cJSON *targets = cJSON_GetObjectItem(x, "targets");
 		if (targets && !cJSON_IsObject(targets))
@@ -274,9 +284,13 @@ static int write_atomic(const char *dir, const char *path, const cJSON *o, const
 	return r;
 }
 
-static const char *rollout_problem(const cJSON *f)
+static void escape_value(const char *v, char *out, size_t n);
+
+static const char *rollout_problem(const cJSON *f, char *buf, size_t n)
 {
 	const cJSON *r = cJSON_GetObjectItem(f, "rollout");
+	const char *d, *prev;
+	char v[600];
 
 	if (!cJSON_IsObject(f) || !cJSON_IsNumber(cJSON_GetObjectItem(f, "version")))
 		return "it is not a rollout record";
@@ -291,6 +305,14 @@ static const char *rollout_problem(const cJSON *f)
 	    !cJSON_IsString(cJSON_GetObjectItem(r, "service")) ||
 	    !cJSON_IsString(cJSON_GetObjectItem(r, "region")))
 		return "its rollout lacks the step, digest, cluster, service or region";
+	d = cJSON_GetStringValue(cJSON_GetObjectItem(r, "digest"));
+	prev = cJSON_GetStringValue(cJSON_GetObjectItem(r, "previous_digest"));
+	if (!digest_valid(d) || (prev && *prev && !digest_valid(prev))) {
+		escape_value(digest_valid(d) ? prev : d, v, sizeof(v));
+		snprintf(buf, n, "its %s '%s' is not a valid digest",
+			 digest_valid(d) ? "previous digest" : "digest", v);
+		return buf;
+	}
 	return NULL;
 }
 
@@ -304,6 +326,239 @@ static void add_warning(char **all, const char *text)
 	snprintf(w, n, "%s%s%s", *all ? *all : "", *all ? "; " : "", text);
 	free(*all);
 	*all = w;
+}
+
+/* v for a message: printable ASCII as is, quote and backslash escaped, any other byte as \xNN;
+ * at most 120 bytes of v, then "...". */
+static void escape_value(const char *v, char *out, size_t n)
+{
+	size_t len = 0, i;
+
+	out[0] = '\0';
+	if (!v) {
+		snprintf(out, n, "(none)");
+		return;
+	}
+	for (i = 0; i < 120 && v[i] && len + 8 < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if (c == '\'' || c == '\\')
+			len += (size_t)snprintf(out + len, n - len, "\\%c", c);
+		else if (c == '\n')
+			len += (size_t)snprintf(out + len, n - len, "\\n");
+		else if (c < 0x20 || c >= 0x7f)
+			len += (size_t)snprintf(out + len, n - len, "\\x%02x", c);
+		else
+			out[len++] = (char)c;
+	}
+	out[len] = '\0';
+	if (v[i] && len + 4 < n)
+		snprintf(out + len, n - len, "...");
+}
+
+static void add_note(struct state *s, const char *text)
+{
+	add_warning(&s->notes, text);
+}
+
+/* Refusals of invalid digests, a few described and the rest counted. */
+struct refusals {
+	const char *file;
+	char **warnings;
+	int n;
+};
+
+static void refuse(struct refusals *rf, const char *what, const char *watch, const cJSON *value)
+{
+	char v[600], w[600], text[1600];
+
+	if (rf->n++ >= 8)
+		return;
+	escape_value(cJSON_IsString(value) ? value->valuestring : "(not a string)", v, sizeof(v));
+	escape_value(watch, w, sizeof(w));
+	snprintf(text, sizeof(text),
+		 "the state file '%s' has an invalid digest '%s' as %s of watch '%s'; it is "
+		 "ignored",
+		 rf->file, v, what, w);
+	add_warning(rf->warnings, text);
+}
+
+/* Removes member key of o when it is present and not a digest ("" allowed when empty_ok). */
+static bool drop_bad(struct refusals *rf, cJSON *o, const char *key, bool empty_ok,
+		     const char *what, const char *watch)
+{
+	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	const char *d = cJSON_GetStringValue(v);
+
+	if (!v || digest_valid(d) || (empty_ok && d && !*d))
+		return false;
+	refuse(rf, what, watch, v);
+	cJSON_Delete(cJSON_DetachItemViaPointer(o, v));
+	return true;
+}
+
+/* Every digest the state file holds is checked where it is read: one that is not sha256: and
+ * 64 lowercase hex is dropped (never used, never taken for a failed one) with a warning. */
+static void drop_bad_digests(struct state *s, char **warnings)
+{
+	struct refusals rf = { s->path, warnings, 0 };
+	cJSON *w;
+
+	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
+	{
+		cJSON *tags = cJSON_GetObjectItem(w, "tags"), *targets, *t, *next;
+		for (t = tags ? tags->child : NULL; t; t = next) {
+			next = t->next;
+			cJSON *d = cJSON_GetObjectItemCaseSensitive(t, "digest");
+			if (digest_valid(cJSON_GetStringValue(d)))
+				continue;
+			refuse(&rf, "the last seen of a tag", w->string, d);
+			cJSON_Delete(cJSON_DetachItemViaPointer(tags, t));
+		}
+		cJSON *want = cJSON_GetObjectItem(w, "want");
+		if (want &&
+		    drop_bad(&rf, want, "digest", false, "the digest it deploys", w->string))
+			cJSON_DeleteItemFromObject(w, "want");
+		targets = cJSON_GetObjectItem(w, "targets");
+		cJSON_ArrayForEach(t, targets)
+		{
+			cJSON *failed = cJSON_GetObjectItem(t, "failed"), *e;
+			drop_bad(&rf, t, "deployed", true, "what a target runs", w->string);
+			drop_bad(&rf, t, "held", true, "a digest held back", w->string);
+			drop_bad(&rf, t, "retried", true, "a digest retried", w->string);
+			for (e = failed ? failed->child : NULL; e; e = next) {
+				next = e->next;
+				if (cJSON_IsObject(e) &&
+				    !drop_bad(&rf, e, "digest", false, "a failed digest",
+					      w->string) &&
+				    cJSON_GetObjectItem(e, "digest"))
+					continue;
+				if (!cJSON_IsObject(e) || !cJSON_GetObjectItem(e, "digest")) {
+					if (cJSON_IsObject(e) && rf.n++ < 8) {
+						char text[900];
+						snprintf(text, sizeof(text),
+							 "the state file '%s' has a failed entry "
+							 "without a digest; it is ignored",
+							 s->path);
+						add_warning(warnings, text);
+					}
+				}
+				cJSON_Delete(cJSON_DetachItemViaPointer(failed, e));
+			}
+		}
+	}
+	if (rf.n > 8) {
+		char text[600];
+		snprintf(text, sizeof(text), "%d more invalid digests in '%s' are ignored",
+			 rf.n - 8, s->path);
+		add_warning(warnings, text);
+	}
+	if (rf.n)
+		s->dirty = true;
+}
+
+/*
+ * The state directory (or its rollouts directory) must be ours and closed to others: another
+ * user who can write in it could plant a rollout file. Owned by another user: refused (-EPERM);
+ * writable by group or others: made 0700, said in the notes.
+ */
+static int check_dir(struct state *s, const char *dir, bool must_exist, char *why, size_t why_len)
+{
+	struct stat st;
+	int r = 0, fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		r = -errno;
+		snprintf(why, why_len, "cannot open the state directory '%s': %s", dir,
+			 strerror(errno));
+		return r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		snprintf(why, why_len, "cannot read the state directory '%s': %s", dir,
+			 strerror(errno));
+	} else if (st.st_uid != geteuid()) {
+		r = -EPERM;
+		snprintf(why, why_len,
+			 "the state directory '%s' (mode 0%03o) is owned by uid %u, not by "
+			 "ecr-deployd's uid %u: another user could plant files in it; give it to "
+			 "uid %u with mode 0700 (or choose another state_directory)",
+			 dir, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
+			 (unsigned)geteuid(), (unsigned)geteuid());
+	} else if ((st.st_mode & 022) && (st.st_mode & S_ISVTX)) {
+		/* A shared directory like /tmp: closing it would break everyone else. */
+		r = -EPERM;
+		snprintf(
+		    why, why_len,
+		    "the state directory '%s' is a shared directory (mode 0%o, writable by others "
+		    "with the sticky bit): choose a directory of ecr-deployd's own",
+		    dir, (unsigned)(st.st_mode & 07777));
+	} else if (st.st_mode & 022) {
+		if (fchmod(fd, 0700) < 0) {
+			r = -errno;
+			snprintf(why, why_len,
+				 "the state directory '%s' is writable by others (mode 0%03o) and "
+				 "cannot be made 0700: %s",
+				 dir, (unsigned)(st.st_mode & 07777), strerror(errno));
+		} else {
+			char note[4400];
+			snprintf(
+			    note, sizeof(note),
+			    "the state directory '%s' was writable by others (mode 0%03o); its "
+			    "mode is now 0700",
+			    dir, (unsigned)(st.st_mode & 07777));
+			add_note(s, note);
+		}
+	}
+	close(fd);
+	return r;
+}
+
+/* When name is base.tmp-<pid> (write_atomic's temporary files) of a process that is gone (or of
+ * ours: a pid reused), true. base: state.json, or <16 hex>.json in the rollouts directory. */
+static bool stale_temporary(const char *name, bool rollouts)
+{
+	const char *p = strstr(name, ".tmp-");
+	size_t blen = p ? (size_t)(p - name) : 0;
+	long pid = 0;
+
+	if (!p)
+		return false;
+	if (rollouts) {
+		if (blen != 21 || strncmp(name + 16, ".json", 5))
+			return false;
+		for (size_t i = 0; i < 16; i++)
+			if (!isxdigit((unsigned char)name[i]))
+				return false;
+	} else if (blen != 10 || strncmp(name, "state.json", 10)) {
+		return false;
+	}
+	p += 5;
+	if (!*p || strlen(p) > 9)
+		return false;
+	for (const char *q = p; *q; q++) {
+		if (*q < '0' || *q > '9')
+			return false;
+		pid = pid * 10 + (*q - '0');
+	}
+	if (pid <= 0)
+		return false;
+	return pid == (long)getpid() || (kill((pid_t)pid, 0) < 0 && errno == ESRCH);
+}
+
+/* Removes the stale temporary files of dir; adds their number to *count. */
+static void remove_stale(const char *dir, bool rollouts, int *count)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (stale_temporary(e->d_name, rollouts) && unlinkat(dirfd(d), e->d_name, 0) == 0)
+			(*count)++;
+	closedir(d);
 }
 
 static char *rollout_key(const char *watch, const char *tkey)
@@ -329,8 +584,9 @@ static int load_rollouts(struct state *s, char **warnings)
 		return errno == ENOENT ? 0 : -errno;
 	while ((e = readdir(dir))) {
 		size_t len = strlen(e->d_name);
-		char path[4400], text[9200];
+		char path[4400], text[9200], detail[800];
 		struct strbuf buf;
+		struct stat st;
 		cJSON *f = NULL;
 		const char *problem = NULL;
 
@@ -338,12 +594,19 @@ static int load_rollouts(struct state *s, char **warnings)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", s->rdir, e->d_name);
 		strbuf_init(&buf, STATE_MAX);
-		if (read_all(path, &buf) < 0)
+		int rr = read_all(path, &buf, &st);
+		if (rr == -EINVAL)
+			problem = "it is not a regular file";
+		else if (rr < 0)
 			problem = "it cannot be read";
-		else if (!(f = cJSON_ParseWithLength(buf.buf ? buf.buf : "", buf.len)))
+		else if (st.st_uid != geteuid()) {
+			snprintf(detail, sizeof(detail),
+				 "it is owned by uid %u, not by ecr-deployd", (unsigned)st.st_uid);
+			problem = detail;
+		} else if (!(f = cJSON_ParseWithLength(buf.buf ? buf.buf : "", buf.len)))
 			problem = "it is not valid JSON";
 		else
-			problem = rollout_problem(f);
+			problem = rollout_problem(f, detail, sizeof(detail));
 		strbuf_done(&buf);
 		if (problem) {
 			char *aside = keep_aside(path);
@@ -400,6 +663,11 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 		state_free(s);
 		return r;
 	}
+	if ((r = check_dir(s, dir, true, why, why_len)) < 0 ||
+	    (r = check_dir(s, s->rdir, false, why, why_len)) < 0) {
+		state_free(s);
+		return r;
+	}
 	if (access(dir, W_OK | X_OK) < 0) {
 		r = -errno;
 		snprintf(why, why_len, "cannot write in the state directory '%s': %s", dir,
@@ -407,10 +675,23 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 		state_free(s);
 		return r;
 	}
+	int stale = 0;
+	remove_stale(dir, false, &stale);
+	remove_stale(s->rdir, true, &stale);
+	if (stale) {
+		char note[4400];
+		snprintf(note, sizeof(note),
+			 "removed %d temporary file%s left in '%s' by a write that was interrupted",
+			 stale, stale == 1 ? "" : "s", dir);
+		add_note(s, note);
+	}
+	struct stat st;
 	strbuf_init(&text, STATE_MAX);
-	r = read_all(s->path, &text);
+	r = read_all(s->path, &text, &st);
 	if (r == -ENOENT) {
 		s->root = fresh_root();
+	} else if (r == -EINVAL) {
+		problem = "it is not a regular file";
 	} else if (r < 0) {
 		snprintf(reason, sizeof(reason), "it cannot be read: %s", strerror(-r));
 		problem = reason;
@@ -448,14 +729,31 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 		free(aside);
 		s->root = fresh_root();
 		s->dirty = true;
+		if (s->root) {
+			/* What was deployed and what failed is unknown until the deployer has
+			 * looked again; the mark says so, and reaches the disk now, so that a
+			 * restart before that look still knows (state_reset_pending()). */
+			char stamp[32];
+			time_t now = time(NULL);
+			struct tm tm;
+			gmtime_r(&now, &tm);
+			strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			cJSON_AddStringToObject(s->root, "reset_at", stamp);
+		}
 	}
 	if (!s->root) {
 		state_free(s);
 		return -ENOMEM;
 	}
+	if (!problem)
+		drop_bad_digests(s, ret_warning);
 	if (build_index(s) < 0) {
 		state_free(s);
 		return -ENOMEM;
+	}
+	if (problem) {
+		char ignored[600];
+		state_save(s, ignored, sizeof(ignored)); /* else at the next save */
 	}
 	char *more = NULL;
 	r = load_rollouts(s, &more);
@@ -480,6 +778,7 @@ void state_free(struct state *s)
 	cJSON_Delete(s->root);
 	cJSON_Delete(s->rollouts);
 	strmap_free(s->index, NULL);
+	free(s->notes);
 	free(s->dir);
 	free(s->path);
 	free(s->rdir);
@@ -768,4 +1067,22 @@ int state_save(struct state *s, char *why, size_t why_len)
 	if (r == 0)
 		s->dirty = false;
 	return r;
+}
+
+const char *state_notes(const struct state *s)
+{
+	return s->notes;
+}
+
+bool state_reset_pending(const struct state *s)
+{
+	return cJSON_GetObjectItem(s->root, "reset_at") != NULL;
+}
+
+void state_reset_done(struct state *s)
+{
+	if (!state_reset_pending(s))
+		return;
+	cJSON_DeleteItemFromObject(s->root, "reset_at");
+	s->dirty = true;
 }

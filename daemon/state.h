@@ -28,6 +28,20 @@ struct state;
  */
 int state_open(const char *dir, struct state **ret, char **ret_warning, char *why, size_t why_len);
 
+/*
+ * What state_open() did to the directory that the caller should say (a mode made 0700, stale
+ * temporary files removed), as one sentence, or NULL when nothing.
+ */
+const char *state_notes(const struct state *s);
+
+/*
+ * Whether the state was rebuilt from nothing (state.json unusable) and the deployer has not yet
+ * looked at every target since: what was deployed and what failed is unknown until then. The mark
+ * is written at the reset, so it survives a restart; state_reset_done() clears it.
+ */
+bool state_reset_pending(const struct state *s);
+void state_reset_done(struct state *s);
+
 /* Frees (without saving). NULL is a no-op. */
 void state_free(struct state *s);
 

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "digest.h"
+
 /* Returned by DescribeTaskDefinition, refused by RegisterTaskDefinition. */
 static const char *const read_only[] = {
 	"taskDefinitionArn",  "revision",        "status",
@@ -58,7 +60,7 @@ const char *image_pinned_digest(const char *image)
 {
 	const char *at = image ? strrchr(image, '@') : NULL;
 
-	if (!at || strncmp(at + 1, "sha256:", 7) || strlen(at + 1) != 71)
+	if (!at || !digest_valid(at + 1))
 		return NULL;
 	return at + 1;
 }
@@ -115,9 +117,15 @@ int taskdef_pin(const cJSON *described, const char *const *containers, size_t n_
 		{
 			const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(c, "name"));
 			if (n && !strcmp(n, containers[i])) {
+				cJSON *img = cJSON_CreateString(image);
+				bool ok =
+				    img &&
+				    (cJSON_GetObjectItemCaseSensitive(c, "image")
+					 ? cJSON_ReplaceItemInObjectCaseSensitive(c, "image", img)
+					 : cJSON_AddItemToObject(c, "image", img));
 				found = true;
-				if (!cJSON_ReplaceItemInObjectCaseSensitive(
-					c, "image", cJSON_CreateString(image))) {
+				if (!ok) {
+					cJSON_Delete(img);
 					cJSON_Delete(out);
 					return -ENOMEM;
 				}

@@ -32,7 +32,8 @@ int taskdef_pin(const cJSON *described, const char *const *containers, size_t n_
 /* The image of container name in a task definition object, or NULL. */
 const char *taskdef_image(const cJSON *taskdef, const char *name);
 
-/* The "sha256:..." an image reference is pinned to, or NULL when it names a tag. */
+/* The "sha256:..." an image reference is pinned to, or NULL when it names a tag or what follows
+ * '@' is not a valid digest (digest_valid()). */
 const char *image_pinned_digest(const char *image);
 
 /* The value of tag key in a [{"key","value"}] list, or NULL. */

@@ -75,3 +75,31 @@ TEST(decide_names_are_distinct)
 				     decision_name((enum decision)b)));
 	CHECK_STR(decision_name(DECIDE_SKIP_FAILED), "failed-before");
 }
+
+/* Issue 11 case 13: after a stop while UpdateService was slow to answer, the resume waits out the
+ * call's attempt timeout before sending it again. */
+TEST(decide_update_resume_table)
+{
+	static const struct {
+		const char *name;
+		bool found;
+		double sent_at, now;
+		enum update_resume want;
+	} rows[] = {
+		{ "our deployment is there", true, 1000, 1001, UPDATE_ADOPT },
+		{ "there, long after", true, 1000, 9000, UPDATE_ADOPT },
+		{ "never sent", false, 0, 1001, UPDATE_SEND },
+		{ "sent a moment ago, not seen yet", false, 1000, 1001, UPDATE_WAIT },
+		{ "sent, at the end of the window", false, 1000, 1014.9, UPDATE_WAIT },
+		{ "sent, the window is over", false, 1000, 1015, UPDATE_SEND },
+		{ "sent in the future (clock stepped back): send", false, 5000, 1000, UPDATE_SEND },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		enum update_resume got =
+		    decide_update_resume(rows[i].found, rows[i].sent_at, rows[i].now, 15.0);
+		if (got != rows[i].want)
+			unit_fail(__FILE__, __LINE__, "%s: got %d, want %d", rows[i].name, got,
+				  rows[i].want);
+	}
+}

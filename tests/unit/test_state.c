@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "state.h"
@@ -151,13 +152,11 @@ TEST(state_unusable_files_are_kept_aside)
 		"[]",
 		"{\"watches\": {}}",
 		"{\"version\": 2, \"watches\": {}}",
-		"{\"version\": 1, \"watches\": {\"web\": {\"tags\": {\"prod\": {\"digest\": "
-		"\"md5:x\"}}}}}",
 		"\x01\x02garbage",
 	};
 	static const char *const reason[] = {
 		"not valid JSON",    "not a JSON object", "no version",
-		"newer ecr-deployd", "no valid digest",   "not valid JSON",
+		"newer ecr-deployd", "not valid JSON",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -174,8 +173,9 @@ TEST(state_unusable_files_are_kept_aside)
 			unit_fail(__FILE__, __LINE__, "row %zu: %s", i, warn);
 		CHECK_INT(count_prefixed(dir, "state.json.bad-"), 1);
 		CHECK(s && state_seen(s, "web", "prod") == NULL);
-		/* The fresh state is written on the next save; the bad file stays aside. */
-		CHECK(s && state_dirty(s));
+		/* The fresh state is written at once, with its reset mark; the bad file stays
+		 * aside. */
+		CHECK(s && !state_dirty(s) && state_reset_pending(s));
 		CHECK_INT(s ? state_save(s, why, sizeof(why)) : -1, 0);
 		CHECK_INT(count_prefixed(dir, "state.json.bad-"), 1);
 		free(warn);
@@ -242,6 +242,194 @@ TEST(state_rollout_files)
 	n = 0;
 	state_each_rollout(s, count_rollout, &n);
 	CHECK_INT(n, 0);
+	state_free(s);
+	rm_rf(dir);
+}
+
+/* Case 5 of issue 11: a digest read from the state file that is not sha256: and 64 lowercase hex
+ * is refused where it is read, named (escaped) in a warning, and never used; the rest stays. */
+TEST(state_bad_digests_are_refused_one_by_one)
+{
+	char *dir = tmpdir(), why[256], path[128];
+	struct state *s = NULL;
+	char *warn = NULL;
+
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	put(path,
+	    "{\"version\": 1, \"watches\": {"
+	    "\"web\": {\"tags\": {\"prod\": {\"digest\": \"" D1 "\"},"
+	    "  \"dev\": {\"digest\": \"sha256:ABC\\nMESSAGE_ID=x\"}},"
+	    " \"want\": {\"tag\": \"prod\", \"digest\": \"sha256:../../etc\", \"image\": \"r\"},"
+	    " \"targets\": {\"t1\": {\"deployed\": \"sha256:"
+	    "1111111111111111111111111111111"
+	    "111111111111111111111111111111111X\", \"held\": \"" D2 "\","
+	    "  \"failed\": [{\"digest\": \"" D2 "\"}, {\"digest\": \"'quoted'\"}, {\"at\": 1}]}}},"
+	    "\"api\": {\"want\": {\"tag\": \"v1\", \"digest\": \"" D2 "\", \"image\": \"r\"}}}}");
+	CHECK_INT(state_open(dir, &s, &warn, why, sizeof(why)), 0);
+	CHECK(warn != NULL);
+	if (warn && (!strstr(warn, path) || !strstr(warn, "sha256:ABC\\nMESSAGE_ID=x") ||
+		     !strstr(warn, "sha256:../../etc") || !strstr(warn, "\\'quoted\\'") ||
+		     strchr(warn, '\n')))
+		unit_fail(__FILE__, __LINE__, "warning: %s", warn);
+	CHECK_INT(count_prefixed(dir, "state.json.bad-"), 0); /* the rest of the file is kept */
+	if (s) {
+		CHECK_STR(state_seen(s, "web", "prod"), D1);
+		CHECK(state_seen(s, "web", "dev") == NULL);
+		CHECK(state_want(s, "web") == NULL);
+		CHECK(state_want(s, "api") != NULL);
+		cJSON *t = state_target(s, "web", "t1", false);
+		CHECK(t && !cJSON_GetObjectItem(t, "deployed"));
+		CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(t, "held")), D2);
+		CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(t, "failed")), 1);
+		CHECK(state_dirty(s)); /* the refused entries leave the file at the next save */
+	}
+	free(warn);
+	state_free(s);
+	rm_rf(dir);
+}
+
+TEST(state_rollout_with_a_bad_digest_is_kept_aside)
+{
+	char *dir = tmpdir(), why[256], path[160];
+	struct state *s = NULL;
+	char *warn = NULL;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/rollouts", dir);
+	CHECK_INT(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/rollouts/0000000000000001.json", dir);
+	put(path, "{\"version\": 1, \"watch\": \"web\", \"target\": \"us-east-1/prod/web\", "
+		  "\"rollout\": {\"step\": \"start\", \"digest\": \"sha256:\\u001b[2Jx\", "
+		  "\"cluster\": \"prod\", \"service\": \"web\", \"region\": \"us-east-1\"}}");
+	snprintf(path, sizeof(path), "%s/rollouts/0000000000000002.json", dir);
+	put(path, "{\"version\": 1, \"watch\": \"api\", \"target\": \"us-east-1/prod/api\", "
+		  "\"rollout\": {\"step\": \"start\", \"digest\": \"" D1 "\", \"previous_digest\": "
+		  "\"latest\", \"cluster\": \"prod\", \"service\": \"api\", \"region\": "
+		  "\"us-east-1\"}}");
+	CHECK_INT(state_open(dir, &s, &warn, why, sizeof(why)), 0);
+	if (!warn || !strstr(warn, "0000000000000001.json") || !strstr(warn, "sha256:\\x1b[2Jx") ||
+	    !strstr(warn, "0000000000000002.json") || !strstr(warn, "'latest'"))
+		unit_fail(__FILE__, __LINE__, "warning: %s", warn ? warn : "(none)");
+	state_each_rollout(s, count_rollout, &n);
+	CHECK_INT(n, 0);
+	snprintf(path, sizeof(path), "%s/rollouts", dir);
+	CHECK_INT(count_prefixed(path, "000000000000000"), 2); /* both kept, aside */
+	CHECK_INT(count_prefixed(path, "0000000000000001.json.bad-"), 1);
+	free(warn);
+	state_free(s);
+	rm_rf(dir);
+}
+
+/* Case 11: a state directory others can write is made 0700 with a note; one owned by another
+ * user is refused (another user could plant rollout files there). */
+TEST(state_directory_permissions)
+{
+	char *dir = tmpdir(), why[512] = "", sub[160];
+	struct state *s = NULL;
+	struct stat st;
+
+	snprintf(sub, sizeof(sub), "%s/rollouts", dir);
+	CHECK_INT(mkdir(sub, 0700), 0);
+	CHECK_INT(chmod(dir, 0777), 0);
+	CHECK_INT(chmod(sub, 0757), 0);
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	CHECK_INT(stat(dir, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0700);
+	CHECK_INT(stat(sub, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 0700);
+	const char *notes = s ? state_notes(s) : NULL;
+	if (!notes || !strstr(notes, dir) || !strstr(notes, "0777") || !strstr(notes, "0700") ||
+	    !strstr(notes, "0757"))
+		unit_fail(__FILE__, __LINE__, "notes: %s", notes ? notes : "(none)");
+	state_free(s);
+	s = NULL;
+	/* A shared directory (sticky, like /tmp) is refused, never closed under everyone else. */
+	CHECK_INT(chmod(dir, 01777), 0);
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), -EPERM);
+	CHECK(s == NULL && strstr(why, "shared directory (mode 01777") != NULL);
+	CHECK_INT(stat(dir, &st), 0);
+	CHECK_INT(st.st_mode & 07777, 01777);
+	CHECK_INT(chmod(dir, 0700), 0);
+	if (geteuid() == 0) {
+		CHECK_INT(chown(dir, 65534, 65534), 0);
+		CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), -EPERM);
+		CHECK(s == NULL);
+		if (!strstr(why, dir) || !strstr(why, "65534") || !strstr(why, "0700"))
+			unit_fail(__FILE__, __LINE__, "why: %s", why);
+		CHECK_INT(chown(dir, 0, 0), 0);
+	}
+	rm_rf(dir);
+}
+
+/* Case 12: temporary files of an interrupted write (ours, by name, of a process that is gone) are
+ * removed at start, and counted. */
+TEST(state_stale_temporary_files_are_removed)
+{
+	char *dir = tmpdir(), why[256], path[200];
+	struct state *s = NULL;
+	pid_t dead = fork();
+
+	if (dead == 0)
+		_exit(0);
+	CHECK(dead > 0);
+	waitpid(dead, NULL, 0);
+	snprintf(path, sizeof(path), "%s/rollouts", dir);
+	CHECK_INT(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/state.json.tmp-%d", dir, (int)dead);
+	put(path, "{\"version\": 1, \"wat");
+	snprintf(path, sizeof(path), "%s/rollouts/00000000deadbeef.json.tmp-%d", dir, (int)dead);
+	put(path, "{");
+	snprintf(path, sizeof(path), "%s/rollouts/00000000deadbeef.json.tmp-%d", dir,
+		 (int)getpid());
+	put(path, "{");
+	/* Not ours by name: left alone. */
+	snprintf(path, sizeof(path), "%s/notes.tmp-%d", dir, (int)dead);
+	put(path, "x");
+	snprintf(path, sizeof(path), "%s/state.json.tmp-12ab", dir);
+	put(path, "x");
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	CHECK_INT(count_prefixed(dir, "state.json.tmp-"), 1);
+	CHECK_INT(count_prefixed(dir, "notes.tmp-"), 1);
+	snprintf(path, sizeof(path), "%s/rollouts", dir);
+	CHECK_INT(count_prefixed(path, "00000000deadbeef"), 0);
+	const char *notes = s ? state_notes(s) : NULL;
+	if (!notes || !strstr(notes, "removed 3 temporary files"))
+		unit_fail(__FILE__, __LINE__, "notes: %s", notes ? notes : "(none)");
+	state_free(s);
+	/* Nothing stale: nothing said. */
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	CHECK(s && state_notes(s) == NULL);
+	state_free(s);
+	rm_rf(dir);
+}
+
+/* Case 6: a state rebuilt from nothing says so until the deployer has looked at every target,
+ * and says so across a restart (the mark is written at once). */
+TEST(state_reset_is_remembered)
+{
+	char *dir = tmpdir(), why[256], path[128];
+	struct state *s = NULL;
+	char *warn = NULL;
+
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	CHECK(s && !state_reset_pending(s));
+	state_free(s);
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	put(path, "{\"version\": 1, \"watches\": ");
+	CHECK_INT(state_open(dir, &s, &warn, why, sizeof(why)), 0);
+	CHECK(s && state_reset_pending(s));
+	free(warn);
+	state_free(s); /* no save: the mark reached the disk at the reset */
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	CHECK(s && state_reset_pending(s));
+	if (s) {
+		state_reset_done(s);
+		CHECK(!state_reset_pending(s));
+		CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	}
+	state_free(s);
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	CHECK(s && !state_reset_pending(s));
 	state_free(s);
 	rm_rf(dir);
 }

@@ -115,6 +115,14 @@ TEST(taskdef_pin_errors)
 		  -EINVAL);
 	cJSON_Delete(bare);
 	cJSON_Delete(in);
+	/* Found by fuzz_ecs: a container without an image (a hostile reply) gets ours; it is not
+	 * "out of memory", and nothing leaks. */
+	in = cJSON_Parse("{\"taskDefinition\": {\"taskDefinitionArn\": \"arn:td:1\", "
+			 "\"containerDefinitions\": [{\"name\": \"app\"}]}}");
+	CHECK_INT(taskdef_pin(in, names, 1, IMAGE, DIGEST, "prod", &out, why, sizeof(why)), 0);
+	CHECK_STR(taskdef_image(out, "app"), IMAGE);
+	cJSON_Delete(out);
+	cJSON_Delete(in);
 }
 
 TEST(image_pinned_digest)
@@ -122,5 +130,12 @@ TEST(image_pinned_digest)
 	CHECK_STR(image_pinned_digest(IMAGE), DIGEST);
 	CHECK(image_pinned_digest("repo:tag") == NULL);
 	CHECK(image_pinned_digest("repo@sha256:short") == NULL);
+	/* Issue 11 case 5: the form is checked whole, not just the prefix and the length. */
+	CHECK(image_pinned_digest(
+		  "repo@sha256:"
+		  "ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789") == NULL);
+	CHECK(image_pinned_digest(
+		  "repo@sha256:"
+		  "0123456789abcdef0123456789abcdef0123456789abcdef012345678\n../x") == NULL);
 	CHECK(image_pinned_digest(NULL) == NULL);
 }

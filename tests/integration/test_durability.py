@@ -1,0 +1,200 @@
+# SPDX-License-Identifier: MIT
+"""The state directory and the deploy engine's durability (issue 11): a state
+directory others can write is closed or refused, stale temporary files are
+removed at start, a full or read-only state disk is waited out with backoff
+(no busy loop, one event when it starts and one when it clears, exactly one
+deploy after), a failed digest is not deployed again after the state file is
+lost, and a SIGTERM while UpdateService is slow to answer never makes a
+second UpdateService."""
+
+import os
+import signal
+import subprocess
+import time
+
+from harness import Sim, Skip, check, check_eq, wait_for
+from test_daemon import lines_with
+from test_deploy import (DEPLOY_COMPLETED, REPO_URI, ROLLBACK_COMPLETED, SKIPPED, mutations, poll_now,
+                         rollout_step, running_image, settle_first_start, start, web_watch, world)
+
+STATE_WRITE_FAILED = "bd68ce62fb5b4196bcf1968a287c01f8"
+STATE_WRITE_RECOVERED = "3ce37505869a4781a3ca698ded421681"
+STATE_RESET = "cf648c689a9f409db36fac86cee69fe2"
+
+
+def test_state_directory_writable_by_others_is_made_0700(ctx):
+    sim = Sim(ctx, seed=world())
+    os.makedirs(ctx.path("state", "rollouts"))
+    os.chmod(ctx.path("state"), 0o777)
+    os.chmod(ctx.path("state", "rollouts"), 0o777)
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    check_eq(os.stat(ctx.path("state")).st_mode & 0o7777, 0o700, "the state directory is closed")
+    check_eq(os.stat(ctx.path("state", "rollouts")).st_mode & 0o7777, 0o700, "and its rollouts directory")
+    said = lines_with(p, "was writable by others (mode 0777); its mode is now 0700")
+    check_eq(len(said), 1, "said once: %s" % said)
+    for d in (ctx.path("state"), ctx.path("state", "rollouts")):
+        check("'%s' was writable by others (mode 0777)" % d in said[0], said[0])
+
+
+def test_state_directory_of_another_user_is_refused(ctx):
+    if os.geteuid() != 0:
+        raise Skip("needs root to give the directory to another user")
+    sim = Sim(ctx, seed=world())
+    os.makedirs(ctx.path("state"))
+    os.chmod(ctx.path("state"), 0o755)
+    os.chown(ctx.path("state"), 65534, 65534)
+    p = start(ctx, sim, [web_watch()])
+    check_eq(p.wait(10), 73, "EX_CANTCREAT")
+    err = p.read_stderr()
+    check("the state directory '%s' (mode 0755) is owned by uid 65534" % ctx.path("state") in err, err[-800:])
+    check_eq(os.listdir(ctx.path("state")), [], "nothing written in it")
+
+
+def test_stale_temporary_files_are_removed_at_start(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    p.stop()
+    # What a kill -9 in the middle of write_atomic leaves, from a process that is gone.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    ctx.write(os.path.join("state", "state.json.tmp-%d" % gone.pid), '{"version": 1, "wat')
+    os.makedirs(ctx.path("state", "rollouts"), exist_ok=True)
+    ctx.write(os.path.join("state", "rollouts", "0123456789abcdef.json.tmp-%d" % gone.pid), "{")
+    ctx.write(os.path.join("state", "notes.tmp-%d" % gone.pid), "the operator's, not ours")
+    p = start(ctx, sim, [web_watch()])
+    wait_for(lambda: "poll cycle:" in p.read_stderr(), 15, "a cycle")
+    said = lines_with(p, "temporary file")
+    check(len(said) == 1 and "removed 2 temporary files left in '%s'" % ctx.path("state") in said[0], said)
+    left = sorted(os.listdir(ctx.path("state"))) + sorted(os.listdir(ctx.path("state", "rollouts")))
+    check_eq([f for f in left if ".tmp-" in f], ["notes.tmp-%d" % gone.pid], "only ours were removed")
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def blocked_state_is_waited_out(ctx, block, unblock):
+    """A deploy decided while the state cannot be written (block()): no busy loop, no log flood,
+    no AWS change; after unblock(), one event and exactly one deploy."""
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    block()
+    since = sim.control("GET", "/requests")["last"]
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, "can be written"), 20, "the deploy waiting for the state disk")
+    lines0, cpu0, t0 = len(p.read_stderr().splitlines()), cpu_seconds(p.pid), time.monotonic()
+    wait_for(lambda: time.monotonic() - t0 > 6, 10, "six seconds blocked", interval=0.5)
+    lines1, cpu1, t1 = len(p.read_stderr().splitlines()), cpu_seconds(p.pid), time.monotonic()
+    cpu_share = (cpu1 - cpu0) / (t1 - t0)
+    print("blocked %.1fs: cpu %.3fs (%.1f%%), %d log lines" % (t1 - t0, cpu1 - cpu0, 100 * cpu_share,
+                                                               lines1 - lines0))
+    check(cpu_share < 0.05, "CPU while blocked: %.1f%%" % (100 * cpu_share))
+    check(lines1 - lines0 < 20, "log lines while blocked: %d" % (lines1 - lines0))
+    check_eq(len(lines_with(p, STATE_WRITE_FAILED)), 1, "one event when the failure starts")
+    check_eq(mutations(sim, since), [], "no AWS change until the step can be written")
+    unblock()
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 40, "the deploy after recovery")
+    check_eq(len(lines_with(p, STATE_WRITE_RECOVERED)), 1, "one event when it clears")
+    check_eq(sorted(r["operation"] for r in mutations(sim, since)), ["RegisterTaskDefinition", "UpdateService"],
+             "exactly one deploy after recovery")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
+    p.stop()
+
+
+def test_full_state_disk_is_waited_out_with_backoff(ctx):
+    if os.geteuid() != 0:
+        raise Skip("needs root to mount a tmpfs")
+    state = ctx.path("state")
+    os.makedirs(state)
+    subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", state])
+
+    def fill():
+        """Not one more block."""
+        fd = os.open(os.path.join(state, "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"x" * 4096) > 0:
+                pass
+        except OSError:
+            pass
+        os.close(fd)
+
+    try:
+        blocked_state_is_waited_out(ctx, fill, lambda: os.unlink(os.path.join(state, "filler")))
+    finally:
+        subprocess.call(["umount", "-l", state])
+
+
+def test_read_only_state_disk_is_waited_out_with_backoff(ctx):
+    if os.geteuid() != 0:
+        raise Skip("needs root to bind-mount")
+    state = ctx.path("state")
+    os.makedirs(state, mode=0o700)
+    subprocess.check_call(["mount", "--bind", state, state])
+    try:
+        blocked_state_is_waited_out(
+            ctx, lambda: subprocess.check_call(["mount", "-o", "remount,bind,ro", state]),
+            lambda: subprocess.check_call(["mount", "-o", "remount,bind,rw", state]))
+    finally:
+        subprocess.call(["umount", "-l", state])
+
+
+def test_failed_digest_is_not_deployed_again_after_state_loss(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    bad = sim.push("team/web", "prod", seed="bad")
+    sim.bad_digest(bad, "exit")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED), 40, "ROLLBACK_COMPLETED")
+    p.stop()
+    since = sim.control("GET", "/requests")["last"]
+    with open(ctx.path("state", "state.json"), "w") as f:
+        f.write('{"version": 1, "watches": {"web": {"tar')  # the disk lost its tail
+    p = start(ctx, sim, [web_watch()])
+    held = lambda: any("REASON=state-reset" in l for l in lines_with(p, SKIPPED))  # noqa: E731
+    wait_for(lambda: held() or mutations(sim, since), 20, "the target held, or deployed")
+    poll_now(p)
+    wait_for(lambda: len(lines_with(p, "poll cycle:")) >= 2, 15, "another cycle")
+    check_eq([r["operation"] for r in mutations(sim, since)], [], "the failed digest is not deployed again")
+    check(held(), "the target is held")
+    check_eq(len(lines_with(p, STATE_RESET)), 1, "said in one event")
+    # A restart before a new push still holds it (the mark is in the state file).
+    p.stop()
+    p = start(ctx, sim, [web_watch()])
+    wait_for(lambda: "poll cycle:" in p.read_stderr(), 15, "a cycle after the restart")
+    poll_now(p)
+    wait_for(lambda: len(lines_with(p, "poll cycle:")) >= 2, 15, "another cycle")
+    check_eq(mutations(sim, since), [], "nor after a restart")
+    fixed = sim.push("team/web", "prod", seed="fixed")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "a new push deploys")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + fixed, "the new digest runs")
+
+
+def test_sigterm_while_update_service_is_slow_sends_it_once(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    new = sim.push("team/web", "prod", seed="v2")
+    sim.fault("ecs.UpdateService", "delay", delay=4.0, count=1)
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "updating", 20, "step updating")
+    sent = time.monotonic()
+    wait_for(lambda: sim.control("GET", "/health")["inflight"] > 0, 10, "UpdateService sent")
+    p.signal(signal.SIGTERM)
+    check_eq(p.wait(5), 0, "exit status")
+    p = start(ctx, sim, [web_watch()])  # at once: the first UpdateService has not been carried out yet
+    wait_for(lambda: lines_with(p, "resuming the rollout"), 10, "the resume")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 40, "DEPLOY_COMPLETED")
+    # The first UpdateService is carried out when its delay ends, and logged then.
+    wait_for(lambda: time.monotonic() - sent > 4.5 and sim.control("GET", "/health")["inflight"] == 0, 15,
+             "the delayed call carried out")
+    ups = [r for r in mutations(sim) if r["operation"] == "UpdateService"]
+    check_eq(len(ups), 1, "one UpdateService for the revision: %s" % [u["params"] for u in ups])
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
