@@ -22,6 +22,7 @@
 
 #include "digest.h"
 #include "duration.h"
+#include "escape.h"
 #include "jsontext.h"
 #include "regfile.h"
 #include "strbuf.h"
@@ -46,96 +47,17 @@ struct parse {
 
 #define SHOW_MAX 400 /* room for a value as show() writes it */
 
-/*
- * One character of s (at most max bytes) as messages show text from a file:
- * valid UTF-8 as is, but for control characters (C0, DEL, C1), line and
- * paragraph separators and bidirectional controls, written \x1b or \u202e,
- * invalid bytes written \xff, and '\' written \\. Writes piece (NUL-terminated)
- * and returns the bytes of s used (>= 1).
- */
-static size_t escape_one(const char *s, size_t max, char piece[16])
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n = 1, k;
-	uint32_t v = u[0], min = 0;
-
-	if (u[0] >= 0xc2 && u[0] <= 0xdf) {
-		n = 2;
-		v = u[0] & 0x1f;
-		min = 0x80;
-	} else if (u[0] >= 0xe0 && u[0] <= 0xef) {
-		n = 3;
-		v = u[0] & 0x0f;
-		min = 0x800;
-	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
-		n = 4;
-		v = u[0] & 0x07;
-		min = 0x10000;
-	} else if (u[0] >= 0x80) {
-		n = 0; /* not a lead byte */
-	}
-	for (k = 1; n > 1 && k < n; k++) {
-		if (k >= max || (u[k] & 0xc0) != 0x80) { /* the NUL ends a sequence too */
-			n = 0;
-			break;
-		}
-		v = (v << 6) | (u[k] & 0x3f);
-	}
-	if (n > 1 && (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)))
-		n = 0;
-	if (n == 0) {
-		snprintf(piece, 16, "\\x%02x", u[0]);
-		return 1;
-	}
-	if (v < 0x20 || v == 0x7f)
-		snprintf(piece, 16, "\\x%02x", (unsigned)v);
-	else if ((v >= 0x80 && v <= 0x9f) || v == 0x200e || v == 0x200f ||
-		 (v >= 0x2028 && v <= 0x202e) || (v >= 0x2066 && v <= 0x2069))
-		snprintf(piece, 16, "\\u%04x", (unsigned)v);
-	else if (v == '\\')
-		snprintf(piece, 16, "\\\\");
-	else {
-		memcpy(piece, s, n);
-		piece[n] = '\0';
-	}
-	return n;
-}
-
-/* Appends s, escaped as escape_one() says. */
+/* Text from a file in a message: escape.h's rules, a backslash doubled so that an escape shown
+ * cannot be mistaken for one typed. */
 static void put_escaped(struct strbuf *sb, const char *s)
 {
-	char piece[16];
-
-	for (size_t i = 0, len = strlen(s); i < len;) {
-		i += escape_one(s + i, len - i, piece);
-		strbuf_puts(sb, piece);
-	}
+	escape_append(sb, s, ESCAPE_BACKSLASH);
 }
 
 /* s escaped into out (size n >= 8), cut after max bytes of s or when out is full, with "...". */
 static const char *escaped(const char *s, size_t max, char *out, size_t n)
 {
-	size_t i = 0, j = 0, len = strlen(s);
-	char piece[16];
-
-	while (i < len) {
-		size_t used, pl;
-		if (i >= max)
-			break;
-		used = escape_one(s + i, len - i, piece);
-		pl = strlen(piece);
-		if (j + pl + 4 > n)
-			break;
-		memcpy(out + j, piece, pl);
-		j += pl;
-		i += used;
-	}
-	if (i < len) {
-		memcpy(out + j, "...", 3);
-		j += 3;
-	}
-	out[j] = '\0';
-	return out;
+	return escape_bounded(s, max, out, n, ESCAPE_BACKSLASH);
 }
 
 static int errs_add(struct config_errors *e, char *text, size_t file_no, int line, int col,

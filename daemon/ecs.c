@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "digest.h"
+#include "escape.h"
 #include "taskdef.h"
 
 static const char *str_of(const cJSON *o, const char *key)
@@ -148,25 +149,6 @@ int ecs_pinned_digest(const cJSON *td, const char *container, const char **ret_d
 
 void ecs_printable(const char *v, char *out, size_t n)
 {
-	size_t len = 0, i;
-
-	if (!n)
-		return;
-	out[0] = '\0';
-	if (!v) {
-		snprintf(out, n, "(none)");
-		return;
-	}
-	for (i = 0; i < 120 && v[i] && len + 8 < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if (c == '\'' || c == '\\')
-			len += (size_t)snprintf(out + len, n - len, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			len += (size_t)snprintf(out + len, n - len, "\\x%02x", c);
-		else
-			out[len++] = (char)c;
-	}
-	out[len] = '\0';
-	if (v[i] && len + 4 < n)
-		snprintf(out + len, n - len, "...");
+	if (n)
+		escape_bounded(v, 120, out, n, ESCAPE_SQUOTE | ESCAPE_BACKSLASH);
 }

@@ -65,8 +65,8 @@ enum ecs_tasks_verdict ecs_tasks_digest(const cJSON *body, const char *container
  */
 int ecs_pinned_digest(const cJSON *td, const char *container, const char **ret_digest);
 
-/* v made printable for a message: quote and backslash escaped, other bytes outside printable
- * ASCII as \xNN, at most 120 bytes of v then "...". */
+/* v made safe for a message (escape.h's rules, quote and backslash escaped too), at most 120
+ * bytes of v then "...". */
 void ecs_printable(const char *v, char *out, size_t n);
 
 #endif

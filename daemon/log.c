@@ -14,6 +14,7 @@
 #include <systemd/sd-journal.h>
 #include <time.h>
 
+#include "escape.h"
 #include "strbuf.h"
 
 #define MAX_FIELDS 48
@@ -45,7 +46,7 @@ static char *journal_field(const char *key, const char *value)
 
 	strbuf_init(&sb, 1024 * 1024); /* 4 x CONFIG_ERRORS's 256 KiB: each byte may become 4 */
 	if (strbuf_printf(&sb, "%s=", key) < 0 ||
-	    log_escape(&sb, value, LOG_ESCAPE_KEEP_NEWLINE) < 0) {
+	    escape_append(&sb, value, ESCAPE_KEEP_NEWLINE) < 0) {
 		strbuf_done(&sb);
 		return NULL;
 	}
@@ -128,7 +129,7 @@ static void put_value(struct strbuf *sb, const char *v)
 		return;
 	}
 	strbuf_putc(sb, '"');
-	log_escape(sb, v, LOG_ESCAPE_QUOTES);
+	escape_append(sb, v, ESCAPE_DQUOTE | ESCAPE_BACKSLASH);
 	strbuf_putc(sb, '"');
 }
 
@@ -141,7 +142,7 @@ static void put_sentence(struct strbuf *sb, const char *fmt, va_list ap)
 	strbuf_init(&raw, 64 * 1024);
 	if (strbuf_vprintf(&raw, fmt, ap) < 0)
 		strbuf_puts(&raw, "(an event too long to show)");
-	log_escape(sb, strbuf_str(&raw), 0);
+	escape_append(sb, strbuf_str(&raw), 0);
 	strbuf_done(&raw);
 }
 
@@ -188,91 +189,4 @@ void log_event(int priority, const char *message_id, const struct log_field *fie
 	fputc('\n', stderr); /* also after an event cut at the buffer's bound */
 	fflush(stderr);
 	strbuf_done(&sb);
-}
-
-/* The length of the valid UTF-8 sequence at p (2 to 4 bytes) and its code point, or 0. */
-static size_t utf8_seq(const unsigned char *p, unsigned long *ret_cp)
-{
-	unsigned long cp;
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-		if (p[0] == 0xe0)
-			lo = 0xa0; /* overlong */
-		else if (p[0] == 0xed)
-			hi = 0x9f; /* surrogates */
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-		if (p[0] == 0xf0)
-			lo = 0x90; /* overlong */
-		else if (p[0] == 0xf4)
-			hi = 0x8f; /* beyond U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if (i > 1 && (p[i] < 0x80 || p[i] > 0xbf))
-			return 0; /* a NUL ends the sequence here too */
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	*ret_cp = cp;
-	return n;
-}
-
-/* Code points that are valid but that a terminal or a reader acts on. */
-static bool unsafe_code_point(unsigned long cp)
-{
-	return (cp >= 0x80 && cp <= 0x9f) ||   /* C1 controls: CSI, NEL, ... */
-	       cp == 0x2028 || cp == 0x2029 || /* line and paragraph separators */
-	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069); /* bidi */
-}
-
-int log_escape(struct strbuf *sb, const char *s, unsigned flags)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	int r = 0;
-
-	while (*p && r >= 0) {
-		const unsigned char *run = p;
-		unsigned long cp;
-		size_t n;
-
-		/* The common case, copied in one go: printable ASCII that needs no quoting. */
-		while (*p >= 0x20 && *p < 0x7f &&
-		       (!(flags & LOG_ESCAPE_QUOTES) || (*p != '"' && *p != '\\')))
-			p++;
-		if (p > run)
-			r = strbuf_append(sb, run, (size_t)(p - run));
-		if (!*p || r < 0)
-			break;
-		if (*p == '\n' && (flags & LOG_ESCAPE_KEEP_NEWLINE)) {
-			r = strbuf_putc(sb, '\n');
-			p++;
-		} else if (*p == '\n' || *p == '\r' || *p == '\t') {
-			r = strbuf_puts(sb, *p == '\n' ? "\\n" : *p == '\r' ? "\\r" : "\\t");
-			p++;
-		} else if (*p == '"' || *p == '\\') {
-			r = strbuf_printf(sb, "\\%c", *p);
-			p++;
-		} else if (*p >= 0x80 && (n = utf8_seq(p, &cp)) > 0) {
-			if (unsafe_code_point(cp))
-				r = strbuf_printf(sb, "\\u%04lx", cp);
-			else
-				r = strbuf_append(sb, p, n);
-			p += n;
-		} else {
-			r = strbuf_printf(sb, "\\x%02x", *p); /* C0, DEL, a byte of bad UTF-8 */
-			p++;
-		}
-	}
-	return r < 0 ? r : 0;
 }

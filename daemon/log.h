@@ -16,8 +16,6 @@
 #include <stddef.h>
 #include <syslog.h>
 
-struct strbuf;
-
 struct log_field {
 	const char *key;
 	const char *value; /* NULL: the field is left out */
@@ -35,23 +33,6 @@ bool log_journal_stream(void);
 /* Writes one event. fields ends with { NULL, NULL }; it may be NULL. */
 void log_event(int priority, const char *message_id, const struct log_field *fields,
 	       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* How log_escape() treats what it copies. */
-enum log_escape_flags {
-	LOG_ESCAPE_KEEP_NEWLINE = 1 << 0, /* '\n' stays raw (journal fields: may be multi-line) */
-	LOG_ESCAPE_QUOTES = 1 << 1,       /* '"' and '\\' become \" and \\ (a quoted value) */
-};
-
-/*
- * Appends s to sb so that it cannot break or forge a log line nor drive a terminal: printable
- * ASCII and valid UTF-8 stay as they are; \n, \r and \t become "\n", "\r", "\t"; other
- * control characters (C0, DEL) and each byte of invalid UTF-8 (overlong, surrogate, beyond
- * U+10FFFF, truncated) become "\xNN"; C1 controls, the Unicode line and paragraph separators
- * and the bidirectional overrides become "\uNNNN". log_event() applies it to the sentence and
- * to every field, so callers pass values from outside as they are. Returns 0, or -ENOBUFS when
- * sb is full or -ENOMEM (what fitted is kept).
- */
-int log_escape(struct strbuf *sb, const char *s, unsigned flags);
 
 #define LOG_FIELDS(...) ((const struct log_field[]){ __VA_ARGS__, { NULL, NULL } })
 

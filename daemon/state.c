@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "escape.h"
 #include "strbuf.h"
 #include "strmap.h"
 
@@ -328,31 +329,11 @@ static void add_warning(char **all, const char *text)
 	*all = w;
 }
 
-/* v for a message: printable ASCII as is, quote and backslash escaped, any other byte as \xNN;
- * at most 120 bytes of v, then "...". */
+/* v made safe for a message (escape.h's rules, quote and backslash escaped too), at most 120
+ * bytes of v, then "...". */
 static void escape_value(const char *v, char *out, size_t n)
 {
-	size_t len = 0, i;
-
-	out[0] = '\0';
-	if (!v) {
-		snprintf(out, n, "(none)");
-		return;
-	}
-	for (i = 0; i < 120 && v[i] && len + 8 < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if (c == '\'' || c == '\\')
-			len += (size_t)snprintf(out + len, n - len, "\\%c", c);
-		else if (c == '\n')
-			len += (size_t)snprintf(out + len, n - len, "\\n");
-		else if (c < 0x20 || c >= 0x7f)
-			len += (size_t)snprintf(out + len, n - len, "\\x%02x", c);
-		else
-			out[len++] = (char)c;
-	}
-	out[len] = '\0';
-	if (v[i] && len + 4 < n)
-		snprintf(out + len, n - len, "...");
+	escape_bounded(v, 120, out, n, ESCAPE_SQUOTE | ESCAPE_BACKSLASH);
 }
 
 static void add_note(struct state *s, const char *text)

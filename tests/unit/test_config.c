@@ -406,7 +406,7 @@ static const struct bad_row bad_rows[] = {
 	  "[{\"name\":\"w\",\"repository\":\"team/"
 	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
 	  "\"app\",\"retry\":\"sha256:\\u001b[2J\\n\"}]}]}",
-	  { "t.json:1:129: watches[0].targets[0].retry: 'sha256:\\x1b[2J\\x0a' is not an image "
+	  { "t.json:1:129: watches[0].targets[0].retry: 'sha256:\\x1b[2J\\n' is not an image "
 	    "digest (sha256: and 64 lowercase hex digits)",
 	    NULL } },
 	/* issue 11 case 9: globs that can never match */

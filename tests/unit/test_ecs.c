@@ -156,7 +156,7 @@ TEST(ecs_printable)
 	char out[64];
 
 	ecs_printable("sha256:1\nMESSAGE_ID=x\x1b[2J'\\", out, sizeof(out));
-	CHECK_STR(out, "sha256:1\\x0aMESSAGE_ID=x\\x1b[2J\\'\\\\");
+	CHECK_STR(out, "sha256:1\\nMESSAGE_ID=x\\x1b[2J\\'\\\\");
 	ecs_printable(NULL, out, sizeof(out));
 	CHECK_STR(out, "(none)");
 	ecs_printable("0123456789012345678901234567890123456789012345678901234567890123456789", out,

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * log_escape(): what reaches stderr or the journal's MESSAGE from outside
- * (AWS replies, tags, digests, ARNs) must stay one safe line. Table rows:
- * input bytes, flags, the text expected.
+ * common/escape: what reaches stderr, the journal's MESSAGE or a message
+ * from outside (AWS replies, tags, digests, ARNs, file text) must stay one
+ * safe line. Table rows: input bytes, flags, the text expected.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "log.h"
+#include "escape.h"
 #include "strbuf.h"
 #include "unit.h"
 
@@ -51,19 +51,21 @@ static const struct row rows[] = {
 	{ "ls \xe2\x80\xa8 ps \xe2\x80\xa9", 0, "ls \\u2028 ps \\u2029" },
 	{ "rlo \xe2\x80\xae gnp.exe", 0, "rlo \\u202e gnp.exe" },
 	{ "isolate \xe2\x81\xa6", 0, "isolate \\u2066" },
+	{ "marks \xe2\x80\x8e \xe2\x80\x8f", 0, "marks \\u200e \\u200f" },
 	/* backslashes and quotes stay unless quoting */
 	{ "a\\n \"q\"", 0, "a\\n \"q\"" },
-	{ "a\\n \"q\"", LOG_ESCAPE_QUOTES, "a\\\\n \\\"q\\\"" },
+	{ "a\\n \"q\"", ESCAPE_DQUOTE | ESCAPE_BACKSLASH, "a\\\\n \\\"q\\\"" },
+	{ "it's \\ \"x\"", ESCAPE_SQUOTE | ESCAPE_BACKSLASH, "it\\'s \\\\ \"x\"" },
 	/* a journal field may be multi-line; the rest is still escaped */
-	{ "one\ntwo\r\x1b", LOG_ESCAPE_KEEP_NEWLINE, "one\ntwo\\r\\x1b" },
+	{ "one\ntwo\r\x1b", ESCAPE_KEEP_NEWLINE, "one\ntwo\\r\\x1b" },
 };
 
-TEST(log_escape_table)
+TEST(escape_table)
 {
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct strbuf sb;
 		strbuf_init(&sb, 4096);
-		CHECK_INT(log_escape(&sb, rows[i].in, rows[i].flags), 0);
+		CHECK_INT(escape_append(&sb, rows[i].in, rows[i].flags), 0);
 		if (strcmp(strbuf_str(&sb), rows[i].want) != 0)
 			unit_fail(__FILE__, __LINE__, "row %zu: got '%s', want '%s'", i,
 				  strbuf_str(&sb), rows[i].want);
@@ -72,13 +74,13 @@ TEST(log_escape_table)
 }
 
 /* Whatever the input, the output is one line of printable ASCII or valid UTF-8. */
-TEST(log_escape_every_byte)
+TEST(escape_every_byte)
 {
 	for (int c = 0; c < 256; c++) {
 		char in[4] = { 'a', (char)c, 'b', '\0' };
 		struct strbuf sb;
 		strbuf_init(&sb, 64);
-		CHECK_INT(log_escape(&sb, in, 0), 0);
+		CHECK_INT(escape_append(&sb, in, 0), 0);
 		for (const unsigned char *p = (const unsigned char *)strbuf_str(&sb); *p; p++)
 			if (*p < 0x20 || *p >= 0x7f)
 				unit_fail(__FILE__, __LINE__, "byte 0x%02x: 0x%02x left in '%s'", c,
@@ -87,12 +89,45 @@ TEST(log_escape_every_byte)
 	}
 }
 
-TEST(log_escape_full_buffer)
+TEST(escape_full_buffer)
 {
 	struct strbuf sb;
 
 	strbuf_init(&sb, 8);
-	CHECK(log_escape(&sb, "0123456789\n", 0) < 0);
+	CHECK(escape_append(&sb, "0123456789\n", 0) < 0);
 	CHECK(strchr(strbuf_str(&sb), '\n') == NULL);
 	strbuf_done(&sb);
+}
+
+/* Cut after max bytes of the input or before the output would overflow, marked "...", never inside
+ * an escape or a UTF-8 sequence. */
+TEST(escape_bounded_rows)
+{
+	static const struct {
+		const char *in;
+		size_t max, n;
+		unsigned flags;
+		const char *want;
+	} b[] = {
+		{ "short", 120, 64, 0, "short" },
+		{ "0123456789", 4, 64, 0, "0123..." },
+		{ "0123456789", 120, 10, 0, "012345..." },
+		{ "ab\x1b[2J", 120, 64, 0, "ab\\x1b[2J" },
+		{ "ab\x1b"
+		  "cd",
+		  120, 9, 0, "ab..." }, /* the escape does not fit whole */
+		{ "ab\xc3\xa9"
+		  "cd",
+		  3, 64, 0, "ab\xc3\xa9..." }, /* a sequence is taken whole */
+		{ "it's", 120, 64, ESCAPE_SQUOTE, "it\\'s" },
+		{ NULL, 120, 64, 0, "(none)" },
+	};
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
+		escape_bounded(b[i].in, b[i].max, out, b[i].n, b[i].flags);
+		if (strcmp(out, b[i].want) != 0)
+			unit_fail(__FILE__, __LINE__, "row %zu: got '%s', want '%s'", i, out,
+				  b[i].want);
+	}
 }
