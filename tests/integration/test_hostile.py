@@ -164,18 +164,6 @@ HOSTILE_TAG_SHOWN = "rel-2\\r\\n\\x1b[31m\\xff"
 EVENT_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ (error|warning|notice|info|debug) +\S")
 
 
-def hostile_world():
-    from test_deploy import service, taskdef
-    return {"settings": {"task_start_seconds": 0.3},
-            "repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "w1"},
-                                                             {"tag": "rel-1", "seed": "r1"}]},
-                             {"name": "team/api", "images": [{"tag": "prod", "seed": "a1"}]}],
-            "clusters": ["prod"],
-            "task_definitions": [taskdef("web", "team/web"), taskdef("rel", "team/web", tag="rel-1"),
-                                 taskdef("api", "team/api")],
-            "services": [service(s, s) for s in ("web", "rel", "api")]}
-
-
 def feed_every_source(ctx, sim, p, text):
     """Makes AWS answer HOSTILE through each source; text() is what the daemon logged so far, one
     event per entry. Returns {source: predicate} to find each source's event."""
@@ -222,7 +210,7 @@ def test_hostile_strings_stay_one_line_on_stderr(ctx):
     followed: it is not a tag Docker can name), an ECS event) answers CR, LF, a forged 'deployed ... MESSAGE_ID=' line, ESC and invalid UTF-8: every
     line of stderr is one whole event, the bytes are shown escaped, no forged line starts."""
     from test_deploy import start, target
-    sim = Sim(ctx, seed=hostile_world())
+    sim = Sim(ctx, seed=digest_world())
     sim.fault("ecr.DescribeImages", "500", rate=1.0, message=HOSTILE)
     watches = [{"name": "web", "repository": "team/web", "tag": "prod", "targets": [target("web")]},
                {"name": "rel", "repository": "team/web", "tag_glob": "rel-*", "targets": [target("rel")]},
@@ -249,7 +237,7 @@ def test_hostile_strings_stay_one_line_in_the_journal(ctx):
     from test_deploy import target
     from test_journal import ensure_journald, entries
     ensure_journald()
-    sim = Sim(ctx, seed=hostile_world())
+    sim = Sim(ctx, seed=digest_world())
     sim.fault("ecr.DescribeImages", "500", rate=1.0, message=HOSTILE)
     watches = [{"name": "web-j", "repository": "team/web", "tag": "prod", "targets": [target("web")]},
                {"name": "rel", "repository": "team/web", "tag_glob": "rel-*", "targets": [target("rel")]},
