@@ -386,6 +386,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     for r in req.get("rules", [req] if "kind" in req else []):
                         w.faults.add(r)
                     return self._ctl(200, {"rules": w.faults.rules})
+            if (m, p) == ("POST", "/fault-seed"):
+                with w.lock:
+                    w.faults.rng.seed(int(req["seed"]))
+                return self._ctl(200, {"ok": True})
             if (m, p) == ("GET", "/faults"):
                 return self._ctl(200, {"rules": w.faults.rules})
             if (m, p) == ("DELETE", "/faults"):
