@@ -5,19 +5,25 @@ kill -9 of the daemon at random moments and a restart, and injected faults
 that were carried out), over two watches and three services (one watch with
 two targets). What must hold is then read from the simulator's request log.
 
-A run is a number of iterations (CHAOS_ITERATIONS, default 25; `make check`
-runs the quick mode, CHAOS_QUICK=1: 8). Each iteration does one random
-thing and then waits a random while (0-1.2 s):
+A run is a number of iterations (CHAOS_ITERATIONS, default 25; CHAOS_QUICK=1:
+8). Each iteration, by the seeded dice:
 
-- push a new good digest to a watch's tag (a poll is asked for by SIGHUP,
-  or not, and the 10 s poll interval finds it);
-- push a bad digest (its tasks fail: ECS's circuit breaker rolls back web-a
-  and web-b; api has no circuit breaker, so ecr-deployd's rollout timeout
-  (10 s) and its own rollback do);
-- replace the injected faults (rates of 3-15 % on ecr.* and ecs.*, and single
-  hits on RegisterTaskDefinition / UpdateService / DescribeServices,
-  including replies lost after the call was carried out and slow replies);
-- kill -9 the daemon and start it again (at once or after up to 1 s).
+- with p=0.3, replaces the injected faults: 1-3 rates of 5-30 % on ecr.*
+  or ecs.* (throttling, 500, 503, slow replies of 0.2-2 s, connections
+  closed before the call, replies cut or reset after the call was carried
+  out) and 1-3 single hits on RegisterTaskDefinition, UpdateService,
+  DescribeServices, DescribeTaskDefinition or DescribeImages (the same
+  kinds, malformed JSON, slow replies of 0.5-3 s);
+- with p=0.7, pushes a new digest to a watch's tag, bad with p=0.3 on web
+  (ECS's circuit breaker rolls web-a and web-b back) and p=0.12 on api (no
+  circuit breaker: ecr-deployd's 10 s rollout timeout and its own rollback
+  do), and then (p=0.75) asks for a poll by SIGHUP; else the 10 s poll
+  interval finds it;
+- waits 0-1.5 s;
+- with p=0.45, kill -9s the daemon (half of the time once an AWS call is
+  being served, so that the kill lands on a call in flight) and starts it
+  again at once or after up to 1 s, then waits 0-0.8 s;
+- with p=0.2, and always in the last iteration, settles (below).
 
 **Settle point.** Some iterations (about one in five, and always the last)
 end with a settle: the faults are cleared, no more pushes are made, the
@@ -53,6 +59,9 @@ At the end, from the request log (`GET /requests`) and ECS:
 - a bad digest is registered at most once (rolled back, never retried);
 - every UpdateService names a task definition, and that task definition
   pins `<registry>/<repository>@sha256:<64 hex>` (no tag-named image);
+- UpdateService calls that repeat the revision the service was last
+  updated to are counted and printed (issue 11 case 13); CHAOS_STRICT=1
+  fails on them;
 - every daemon process was alive when it was killed (none exited on its
   own), no state file was set aside as unusable, the last one stops with
   status 0 on SIGTERM, and no process printed a sanitizer report (the runner
@@ -87,9 +96,10 @@ WATCHES = {
 SERVICES = {s: w for w, (_, _, svcs, _) in WATCHES.items() for s in svcs}
 
 FAULT_KINDS_RATE = ("throttle", "500", "503", "delay", "close-before", "close-mid", "truncated")
-FAULT_KINDS_HIT = ("close-mid", "truncated", "close-before", "500", "throttle", "delay")
-FAULT_HIT_OPS = ("ecs.RegisterTaskDefinition", "ecs.UpdateService", "ecs.DescribeServices",
-                 "ecs.DescribeTaskDefinition", "ecr.DescribeImages")
+FAULT_KINDS_HIT = ("close-mid", "truncated", "malformed-json", "close-before", "500", "throttle", "delay",
+                   "delay")
+FAULT_HIT_OPS = ("ecs.RegisterTaskDefinition", "ecs.RegisterTaskDefinition", "ecs.UpdateService",
+                 "ecs.UpdateService", "ecs.DescribeServices", "ecs.DescribeTaskDefinition", "ecr.DescribeImages")
 # Faults after which the call was not carried out.
 NOT_CARRIED_OUT = ("throttle", "429", "500", "503", "close-before")
 
@@ -149,7 +159,7 @@ class Chaos:
         self.p = None
 
     def note(self, text):
-        line = "chaos %6.2fs: %s" % (time.monotonic() - self.t0, text)
+        line = "chaos %s %6.2fs: %s" % (time.strftime("%H:%M:%S"), time.monotonic() - self.t0, text)
         self.log.append(line)
 
     # -- the daemon ---------------------------------------------------------
@@ -168,6 +178,16 @@ class Chaos:
     def poll_now(self):
         wait_for(self.ready, 20, "the daemon to start")
         self.p.signal(signal.SIGHUP)
+
+    def wait_inflight(self, limit):
+        """Waits up to `limit` seconds for an AWS call being served (a slow reply, most likely), so
+        that the kill lands while a call is in flight."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if self.sim.control("GET", "/health")["inflight"]:
+                self.note("a call is in flight")
+                return
+            time.sleep(0.01)
 
     def kill(self):
         if not self.p.alive():
@@ -193,11 +213,11 @@ class Chaos:
         for _ in range(self.rng.randint(1, 3)):
             kind = self.rng.choice(FAULT_KINDS_RATE)
             r = {"match": self.rng.choice(("ecr.*", "ecs.*", "ecs.*")), "kind": kind,
-                 "rate": round(self.rng.uniform(0.03, 0.15), 3)}
+                 "rate": round(self.rng.uniform(0.05, 0.3), 3)}
             if kind == "delay":
                 r["delay"] = round(self.rng.uniform(0.2, 2.0), 2)
             rules.append(r)
-        for _ in range(self.rng.randint(0, 2)):
+        for _ in range(self.rng.randint(1, 3)):
             kind = self.rng.choice(FAULT_KINDS_HIT)
             r = {"match": self.rng.choice(FAULT_HIT_OPS), "kind": kind, "count": 1}
             if kind == "delay":
@@ -320,27 +340,24 @@ class Chaos:
     def run(self):
         self.t0 = time.monotonic()
         self.start()
+        self.set_faults()
         for i in range(self.iterations):
-            roll = self.rng.random()
-            if roll < 0.34:
-                w = self.rng.choice(list(WATCHES))
-                self.push(w, True)
-                if self.rng.random() < 0.7:
-                    self.poll_now()
-            elif roll < 0.46:
-                # api's bad digests cost its 10 s rollout timeout: fewer of them.
-                w = "web" if self.rng.random() < 0.7 else "api"
-                self.push(w, False)
-                if self.rng.random() < 0.7:
-                    self.poll_now()
-            elif roll < 0.64:
+            if self.rng.random() < 0.3:
                 self.set_faults()
-            else:
+            if self.rng.random() < 0.7:
+                # api's bad digests cost its 10 s rollout timeout: fewer of them.
+                w = self.rng.choice(("web", "web", "api"))
+                self.push(w, self.rng.random() >= (0.3 if w == "web" else 0.12))
+                if self.rng.random() < 0.75:
+                    self.poll_now()
+            time.sleep(self.rng.uniform(0, 1.5))
+            if self.rng.random() < 0.45:
+                if self.rng.random() < 0.5:
+                    self.wait_inflight(1.5)
                 self.kill()
-                pause = self.rng.choice((0, 0, self.rng.uniform(0, 1.0)))
-                time.sleep(pause)
+                time.sleep(self.rng.choice((0, 0, self.rng.uniform(0, 1.0))))
                 self.start()
-            time.sleep(self.rng.uniform(0, 1.2))
+                time.sleep(self.rng.uniform(0, 0.8))
             if i == self.iterations - 1 or self.rng.random() < 0.2:
                 self.settle()
 
@@ -366,6 +383,20 @@ def find_wants_and_targets(st):
     return wants, targets
 
 
+def repeated_updates(reqs):
+    """UpdateService calls carried out that name the revision the previous one carried out for the
+    same service named (a deployment made twice; ECS ignores it)."""
+    last, out = {}, []
+    for r in reqs:
+        if r.get("operation") != "UpdateService" or not carried_out(r):
+            continue
+        svc, td = r["params"]["service"], r["params"].get("taskDefinition")
+        if last.get(svc) == td:
+            out.append(r)
+        last[svc] = td
+    return out
+
+
 def ecs_revisions(sim, family):
     """Every revision ECS holds of family (ACTIVE or not): [(revision, app image)]."""
     import botocore.exceptions
@@ -381,6 +412,30 @@ def ecs_revisions(sim, family):
         n += 1
 
 
+def explain(chaos, svc, digest):
+    """The request log's ECS calls for svc from 3 s before the first registration of digest to 3 s
+    after the last, and what each daemon process logged about it: for a failure report."""
+    reqs = chaos.sim.requests(service="ecs")
+    regs = [r["time"] for r in reqs if r["operation"] == "RegisterTaskDefinition"
+            and (r["params"] or {}).get("family") == svc and digest in json.dumps(r["params"])]
+    lo, hi = (min(regs) - 3, max(regs) + 3) if regs else (0, 0)
+    out = ["-- %s %s: ECS calls around its registrations (seq, time, call, status, fault)" % (svc, digest)]
+    for r in reqs:
+        if not lo <= r["time"] <= hi or svc not in json.dumps(r["params"] or {}):
+            continue
+        params = r["params"] or {}
+        what = params.get("taskDefinition") or params.get("family") or ""
+        out.append("  %5d %s%s %s %s %s %s%s" % (
+            r["seq"], time.strftime("%H:%M:%S", time.localtime(r["time"])), ("%.3f" % (r["time"] % 1))[1:],
+            r["operation"], what, r.get("status"), r.get("fault") or "", " " + r["error"] if r.get("error") else ""))
+    for p in chaos.procs:
+        lines = [l[:240] for l in p.read_stderr().splitlines() if digest in l and "'" + svc + "'" in l]
+        if lines:
+            out.append("-- daemon pid %d:" % p.pid)
+            out += ["  " + l for l in lines[:6]]
+    return "\n".join(out)
+
+
 def verify(chaos):
     sim = chaos.sim
     regs = chaos.registrations_now()
@@ -393,8 +448,9 @@ def verify(chaos):
         logged = {d: c for (s, d), c in regs.items() if s == svc}
         check_eq(held, logged, "service %s: revisions ECS holds (by digest) vs registrations in the log" % svc)
     dup = {k: c for k, c in regs.items() if c > 1}
-    check(not dup, "a digest registered more than once for one service: %s" % (
-        ", ".join("%s %s x%d (%s)" % (s, d, c, "good" if good.get(d) else "bad") for (s, d), c in dup.items())))
+    check(not dup, "a digest registered more than once for one service: %s\n%s" % (
+        ", ".join("%s %s x%d (%s)" % (s, d, c, "good" if good.get(d) else "bad") for (s, d), c in dup.items()),
+        "\n".join(explain(chaos, s, d) for s, d in dup)))
     unknown = [k for k in regs if k[1] not in good]
     check(not unknown, "registrations of digests never pushed: %s" % unknown)
     for i, point in enumerate(chaos.settles):
@@ -440,13 +496,19 @@ def test_chaos(ctx):
         print("chaos: CHAOS_SEED=%d failed; what it did:" % seed)
         print("\n".join(chaos.log))
         raise
-    reqs = sim_requests = chaos.sim.requests()
-    faulted = sum(1 for r in sim_requests if r.get("fault"))
+    reqs = chaos.sim.requests()
+    faulted = sum(1 for r in reqs if r.get("fault"))
+    again = repeated_updates(reqs)
     pushes = sum(len(p) - 1 for p in chaos.pushes.values())
     print("chaos: CHAOS_SEED=%d passed in %.1fs: %d pushes (%d bad), %d kill -9s, %d settle points, "
-          "%d registrations, %d UpdateService, %d of %d calls faulted"
+          "%d registrations, %d UpdateService (%d repeating the revision the service had been updated to), "
+          "%d of %d calls faulted"
           % (seed, time.monotonic() - t0, pushes, sum(1 for p in chaos.pushes.values() for _, ok in p[1:] if not ok),
-             len(chaos.procs) - 1, len(chaos.settles), sum(regs.values()), len(ups), faulted, len(reqs)))
+             len(chaos.procs) - 1, len(chaos.settles), sum(regs.values()), len(ups), len(again), faulted, len(reqs)))
+    check(not (again and os.environ.get("CHAOS_STRICT") == "1"), "UpdateService repeated: %s" % [
+        (r["seq"], r["params"]["taskDefinition"], r.get("fault")) for r in again])
+    for r in again:
+        print("chaos: UpdateService of %s again (request %d, %s)" % (r["params"]["taskDefinition"], r["seq"], r.get("fault")))
     if os.environ.get("CHAOS_VERBOSE"):
         print("\n".join(chaos.log))
         print(json.dumps(chaos.state(), indent=1))
