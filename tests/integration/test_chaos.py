@@ -22,7 +22,8 @@ A run is a number of iterations (CHAOS_ITERATIONS, default 25; CHAOS_QUICK=1:
 - waits 0-1.5 s;
 - with p=0.45, kill -9s the daemon (half of the time once an AWS call is
   being served, so that the kill lands on a call in flight) and starts it
-  again at once or after up to 1 s, then waits 0-0.8 s;
+  again at once or after up to 1 s (p=0.12: after 7 s, time for ECS to
+  finish and forget what was in flight), then waits 0-0.8 s;
 - with p=0.2, and always in the last iteration, settles (below).
 
 **Settle point.** Some iterations (about one in five, and always the last)
@@ -59,9 +60,11 @@ At the end, from the request log (`GET /requests`) and ECS:
 - a bad digest is registered at most once (rolled back, never retried);
 - every UpdateService names a task definition, and that task definition
   pins `<registry>/<repository>@sha256:<64 hex>` (no tag-named image);
-- UpdateService calls that repeat the revision the service was last
-  updated to are counted and printed (issue 11 case 13); CHAOS_STRICT=1
-  fails on them;
+- a bad digest is deployed (an UpdateService that makes a new deployment
+  of it) at most once per service, also across restarts after ECS rolled
+  it back; UpdateService calls that repeat a deployment already made (the
+  simulator logs the PRIMARY deployment each one left) are counted and
+  printed (issue 11 case 13); CHAOS_STRICT=1 fails on them;
 - every daemon process was alive when it was killed (none exited on its
   own), no state file was set aside as unusable, the last one stops with
   status 0 on SIGTERM, and no process printed a sanitizer report (the runner
@@ -355,7 +358,12 @@ class Chaos:
                 if self.rng.random() < 0.5:
                     self.wait_inflight(1.5)
                 self.kill()
-                time.sleep(self.rng.choice((0, 0, self.rng.uniform(0, 1.0))))
+                if self.rng.random() < 0.12:
+                    # Down long enough for ECS to finish what was in flight (a circuit breaker's
+                    # rollback included) and forget a failed deployment (5 s).
+                    time.sleep(7.0)
+                else:
+                    time.sleep(self.rng.choice((0, 0, self.rng.uniform(0, 1.0))))
                 self.start()
                 time.sleep(self.rng.uniform(0, 0.8))
             if i == self.iterations - 1 or self.rng.random() < 0.2:
@@ -381,20 +389,6 @@ def find_wants_and_targets(st):
             if rec is not None:
                 targets[(name, svc)] = rec
     return wants, targets
-
-
-def repeated_updates(reqs):
-    """UpdateService calls carried out that name the revision the previous one carried out for the
-    same service named (a deployment made twice; ECS ignores it)."""
-    last, out = {}, []
-    for r in reqs:
-        if r.get("operation") != "UpdateService" or not carried_out(r):
-            continue
-        svc, td = r["params"]["service"], r["params"].get("taskDefinition")
-        if last.get(svc) == td:
-            out.append(r)
-        last[svc] = td
-    return out
 
 
 def ecs_revisions(sim, family):
@@ -462,14 +456,30 @@ def verify(chaos):
     # No tag-named image: every UpdateService pins a digest.
     ecs = sim.client("ecs")
     ups = sim.requests(service="ecs", operation="UpdateService")
+    # A bad digest is deployed once: an UpdateService that made a new deployment (the simulator logs
+    # the PRIMARY deployment each one left) of a bad digest, at most once per service. One that left
+    # the deployment an earlier one made is a repeat (case 13), counted apart.
+    pins, seen, bad_deploys, repeats = {}, {}, {}, []
     for r in ups:
         td = r["params"].get("taskDefinition")
         check(td, "UpdateService without a task definition: %s" % r["params"])
-        if r.get("status") != 200:
+        if td not in pins:
+            images = [c["image"] for c in ecs.describe_task_definition(taskDefinition=td)["taskDefinition"]
+                      ["containerDefinitions"]]
+            check(all(PINNED.match(i) for i in images), "UpdateService to %s, which runs %s" % (td, images))
+            pins[td] = digest_of(images[0])
+        svc, dep = r["params"]["service"], r.get("deployment")
+        if not carried_out(r) or dep is None:
             continue
-        images = [c["image"] for c in ecs.describe_task_definition(taskDefinition=td)["taskDefinition"]
-                  ["containerDefinitions"]]
-        check(all(PINNED.match(i) for i in images), "UpdateService to %s, which runs %s" % (td, images))
+        if dep in seen.setdefault(svc, set()):
+            repeats.append(r)
+            continue
+        seen[svc].add(dep)
+        if not good.get(pins[td], True):
+            bad_deploys[(svc, pins[td])] = bad_deploys.get((svc, pins[td]), 0) + 1
+    again = [k for k, n in bad_deploys.items() if n > 1]
+    check(not again, "a bad digest deployed again after its failure: %s\n%s" % (
+        again, "\n".join(explain(chaos, s, d) for s, d in again)))
     for name, (s, image) in chaos.ecs_view().items():
         check(PINNED.match(image), "service %s ends on %s" % (name, image))
     # Restarts were clean: no state file set aside, every process lived until killed (checked at
@@ -478,7 +488,7 @@ def verify(chaos):
     check(not bad, "state files set aside as unusable: %s" % bad)
     chaos.p.signal(signal.SIGTERM)
     check_eq(chaos.p.wait(15), 0, "the last daemon's exit status on SIGTERM")
-    return regs, ups
+    return regs, ups, repeats
 
 
 def test_chaos(ctx):
@@ -491,24 +501,24 @@ def test_chaos(ctx):
     t0 = time.monotonic()
     try:
         chaos.run()
-        regs, ups = verify(chaos)
+        regs, ups, again = verify(chaos)
     except BaseException:
         print("chaos: CHAOS_SEED=%d failed; what it did:" % seed)
         print("\n".join(chaos.log))
         raise
     reqs = chaos.sim.requests()
     faulted = sum(1 for r in reqs if r.get("fault"))
-    again = repeated_updates(reqs)
     pushes = sum(len(p) - 1 for p in chaos.pushes.values())
     print("chaos: CHAOS_SEED=%d passed in %.1fs: %d pushes (%d bad), %d kill -9s, %d settle points, "
-          "%d registrations, %d UpdateService (%d repeating the revision the service had been updated to), "
+          "%d registrations, %d UpdateService (%d repeating one that was made), "
           "%d of %d calls faulted"
           % (seed, time.monotonic() - t0, pushes, sum(1 for p in chaos.pushes.values() for _, ok in p[1:] if not ok),
              len(chaos.procs) - 1, len(chaos.settles), sum(regs.values()), len(ups), len(again), faulted, len(reqs)))
     check(not (again and os.environ.get("CHAOS_STRICT") == "1"), "UpdateService repeated: %s" % [
         (r["seq"], r["params"]["taskDefinition"], r.get("fault")) for r in again])
     for r in again:
-        print("chaos: UpdateService of %s again (request %d, %s)" % (r["params"]["taskDefinition"], r["seq"], r.get("fault")))
+        print("chaos: UpdateService of %s repeated deployment %s (request %d)"
+              % (r["params"]["taskDefinition"], r["deployment"], r["seq"]))
     if os.environ.get("CHAOS_VERBOSE"):
         print("\n".join(chaos.log))
         print(json.dumps(chaos.state(), indent=1))

@@ -229,6 +229,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ctx = _Ctx(ident)
             with self.world.lock:
                 result = handler(self.world.service_obj(service), ctx, params)
+            if (service, operation) == ("ecs", "UpdateService"):
+                # The deployment the update left PRIMARY: tells a new deployment from a repeat.
+                entry["deployment"] = ((result.get("service") or {}).get("deployments") or [{}])[0].get("id")
             if self.server.check_responses:
                 wrong = model.validate_output(service, operation, copy.deepcopy(result))
                 if wrong:
