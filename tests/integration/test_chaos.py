@@ -103,8 +103,6 @@ FAULT_KINDS_HIT = ("close-mid", "truncated", "malformed-json", "close-before", "
                    "delay")
 FAULT_HIT_OPS = ("ecs.RegisterTaskDefinition", "ecs.RegisterTaskDefinition", "ecs.UpdateService",
                  "ecs.UpdateService", "ecs.DescribeServices", "ecs.DescribeTaskDefinition", "ecr.DescribeImages")
-# Faults after which the call was not carried out.
-NOT_CARRIED_OUT = ("throttle", "429", "500", "503", "close-before")
 
 
 def taskdef(family, image):
@@ -371,11 +369,9 @@ class Chaos:
 
 
 def carried_out(r):
-    """Whether a logged call reached its handler (a fault that replaces the call, an error, or a
-    connection the client closed before the reply do not)."""
-    if r.get("fault") in NOT_CARRIED_OUT:
-        return False
-    return r.get("status") == 200 or (r.get("error") == "ClientClosed" and r.get("signature") == "ok")
+    """Whether a logged call was carried out (the simulator marks the calls that reached their
+    handler and succeeded there, whatever became of the reply)."""
+    return bool(r.get("carried_out"))
 
 
 def find_wants_and_targets(st):
@@ -407,21 +403,23 @@ def ecs_revisions(sim, family):
 
 
 def explain(chaos, svc, digest):
-    """The request log's ECS calls for svc from 3 s before the first registration of digest to 3 s
-    after the last, and what each daemon process logged about it: for a failure report."""
-    reqs = chaos.sim.requests(service="ecs")
-    regs = [r["time"] for r in reqs if r["operation"] == "RegisterTaskDefinition"
-            and (r["params"] or {}).get("family") == svc and digest in json.dumps(r["params"])]
-    lo, hi = (min(regs) - 3, max(regs) + 3) if regs else (0, 0)
-    out = ["-- %s %s: ECS calls around its registrations (seq, time, call, status, fault)" % (svc, digest)]
-    for r in reqs:
-        if not lo <= r["time"] <= hi or svc not in json.dumps(r["params"] or {}):
-            continue
+    """The request log's ECS calls for svc from a few before the first registration of digest to
+    some after the last (the last 40 when there is none), and what each daemon process logged
+    about it: for a failure report."""
+    mine = [r for r in chaos.sim.requests(service="ecs") if svc in json.dumps(r.get("params") or {})]
+    at = [i for i, r in enumerate(mine) if r["operation"] == "RegisterTaskDefinition" and digest in json.dumps(r["params"])]
+    lo, hi = (max(0, at[0] - 4), at[-1] + 25) if at else (max(0, len(mine) - 40), len(mine))
+    out = ["-- %s %s: its ECS calls (seq, time, call, status, fault)%s" % (
+        svc, digest, "" if at else "; no registration of it in the log")]
+    for r in mine[lo:hi]:
         params = r["params"] or {}
         what = params.get("taskDefinition") or params.get("family") or ""
-        out.append("  %5d %s%s %s %s %s %s%s" % (
+        if r["operation"] == "RegisterTaskDefinition":
+            what += " " + ",".join((digest_of(c.get("image", "")) or "?")[7:19] for c in params.get("containerDefinitions", []))
+        out.append("  %5d %s%s %s %s %s %s%s%s" % (
             r["seq"], time.strftime("%H:%M:%S", time.localtime(r["time"])), ("%.3f" % (r["time"] % 1))[1:],
-            r["operation"], what, r.get("status"), r.get("fault") or "", " " + r["error"] if r.get("error") else ""))
+            r["operation"], what, r.get("status"), r.get("fault") or "", " " + r["error"] if r.get("error") else "",
+            " deployment " + r["deployment"] if r.get("deployment") else ""))
     for p in chaos.procs:
         lines = [l[:240] for l in p.read_stderr().splitlines() if digest in l and "'" + svc + "'" in l]
         if lines:

@@ -229,6 +229,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ctx = _Ctx(ident)
             with self.world.lock:
                 result = handler(self.world.service_obj(service), ctx, params)
+            entry["carried_out"] = True  # whatever becomes of the reply
             if (service, operation) == ("ecs", "UpdateService"):
                 # The deployment the update left PRIMARY: tells a new deployment from a repeat.
                 entry["deployment"] = ((result.get("service") or {}).get("deployments") or [{}])[0].get("id")
