@@ -407,7 +407,8 @@ def explain(chaos, svc, digest):
     some after the last (the last 40 when there is none), and what each daemon process logged
     about it: for a failure report."""
     mine = [r for r in chaos.sim.requests(service="ecs") if svc in json.dumps(r.get("params") or {})]
-    at = [i for i, r in enumerate(mine) if r["operation"] == "RegisterTaskDefinition" and digest in json.dumps(r["params"])]
+    at = [i for i, r in enumerate(mine)
+          if r["operation"] == "RegisterTaskDefinition" and digest in json.dumps(r["params"])]
     lo, hi = (max(0, at[0] - 4), at[-1] + 25) if at else (max(0, len(mine) - 40), len(mine))
     out = ["-- %s %s: its ECS calls (seq, time, call, status, fault)%s" % (
         svc, digest, "" if at else "; no registration of it in the log")]
@@ -415,7 +416,8 @@ def explain(chaos, svc, digest):
         params = r["params"] or {}
         what = params.get("taskDefinition") or params.get("family") or ""
         if r["operation"] == "RegisterTaskDefinition":
-            what += " " + ",".join((digest_of(c.get("image", "")) or "?")[7:19] for c in params.get("containerDefinitions", []))
+            what += " " + ",".join((digest_of(c.get("image", "")) or "?")[7:19]
+                                   for c in params.get("containerDefinitions", []))
         out.append("  %5d %s%s %s %s %s %s%s%s" % (
             r["seq"], time.strftime("%H:%M:%S", time.localtime(r["time"])), ("%.3f" % (r["time"] % 1))[1:],
             r["operation"], what, r.get("status"), r.get("fault") or "", " " + r["error"] if r.get("error") else "",
