@@ -63,6 +63,30 @@ def test_count_and_rate(ctx):
     check(all(r["signature"] == "ok" for r in log), "and signature verdicts")
 
 
+def test_fault_seed_replays_the_rate_dice(ctx):
+    sim = Sim(ctx)
+    ecs = sim.client("ecs")
+    ecs.create_cluster(clusterName="c")
+
+    def run():
+        sim.control("POST", "/fault-seed", {"seed": 7})
+        sim.fault("ecs.ListServices", "500", rate=0.5)
+        out = []
+        for _ in range(24):
+            try:
+                ecs.list_services(cluster="c")
+                out.append(0)
+            except botocore.exceptions.ClientError:
+                out.append(1)
+        sim.control("DELETE", "/faults")
+        return out
+
+    first, second = run(), run()
+    check(0 < sum(first) < 24, "rate 0.5 hits some calls, not all: %s" % first)
+    check_eq(second, first, "the same seed, the same calls hit")
+    check_eq(sim.control("POST", "/fault-seed", {}, expect=400)["error"][:8], "KeyError", "a seed is required")
+
+
 def test_delay_past_the_client_timeout(ctx):
     sim = Sim(ctx)
     ecs = sim.client("ecs", read_timeout=0.5)

@@ -247,6 +247,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ctx = _Ctx(ident)
             with self.world.lock:
                 result = handler(self.world.service_obj(service), ctx, params)
+            entry["carried_out"] = True  # whatever becomes of the reply
+            if (service, operation) == ("ecs", "UpdateService"):
+                # The deployment the update left PRIMARY: tells a new deployment from a repeat.
+                entry["deployment"] = ((result.get("service") or {}).get("deployments") or [{}])[0].get("id")
             if self.server.check_responses:
                 wrong = model.validate_output(service, operation, copy.deepcopy(result))
                 if wrong:
@@ -433,6 +437,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     for r in req.get("rules", [req] if "kind" in req else []):
                         w.faults.add(r)
                     return self._ctl(200, {"rules": w.faults.rules})
+            if (m, p) == ("POST", "/fault-seed"):
+                with w.lock:
+                    w.faults.rng.seed(int(req["seed"]))
+                return self._ctl(200, {"ok": True})
             if (m, p) == ("GET", "/faults"):
                 return self._ctl(200, {"rules": w.faults.rules})
             if (m, p) == ("DELETE", "/faults"):

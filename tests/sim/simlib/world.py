@@ -56,6 +56,8 @@ class Faults:
 
     def __init__(self):
         self.rules = []
+        # The dice of "rate" rules; POST /fault-seed seeds them so that a test can replay its faults.
+        self.rng = random.Random()
 
     def add(self, rule):
         kind = str(rule.get("kind"))
@@ -78,7 +80,7 @@ class Faults:
                 if r["count"] <= 0:
                     self.rules.remove(r)
                 return r
-            if random.random() < float(r["rate"]):
+            if self.rng.random() < float(r["rate"]):
                 return r
         return None
 
