@@ -31,7 +31,7 @@
 #define TICK_S        0.25
 #define INSPECT_MAX   16 /* first-start inspections at once (they are only reads) */
 #define UPDATE_ATTEMPT_MS \
-	10000 /* UpdateService's attempt timeout (never retried: not idempotent) */
+	10000 /* attempt timeout of RegisterTaskDefinition and UpdateService (never retried) */
 #define UPDATE_WINDOW_S     (UPDATE_ATTEMPT_MS / 1000.0 + 5.0) /* it may be carried out until then */
 #define STATE_RETRY_FIRST_S 1.0 /* a state that cannot be written is tried again after this, */
 				/* doubling up to the poll interval */
@@ -448,17 +448,20 @@ static struct rollout *rollout_new(struct deployer *dp, const char *watch, const
  * tried again later, never sent without them). */
 static int call(struct rollout *r, const char *operation, cJSON *params, aws_done_fn done)
 {
-	struct aws_call_spec spec = {
-		.service = &aws_ecs,
-		.operation = operation,
-		.params = params,
-		.creds = r->creds,
-		.region = S(r, "region"),
-		/* a lost reply is resolved by reading AWS again (run_step) */
-		.timeout_ms = !strcmp(operation, "UpdateService") ? UPDATE_ATTEMPT_MS : 0,
-		.not_idempotent = !strcmp(operation, "RegisterTaskDefinition") ||
-				  !strcmp(operation, "UpdateService")
-	};
+	struct aws_call_spec spec = { .service = &aws_ecs,
+				      .operation = operation,
+				      .params = params,
+				      .creds = r->creds,
+				      .region = S(r, "region"),
+				      /* a lost reply is resolved by reading AWS again (run_step) */
+				      .timeout_ms =
+					  !strcmp(operation, "UpdateService") ||
+						  !strcmp(operation, "RegisterTaskDefinition")
+					      ? UPDATE_ATTEMPT_MS
+					      : 0,
+				      .not_idempotent =
+					  !strcmp(operation, "RegisterTaskDefinition") ||
+					  !strcmp(operation, "UpdateService") };
 	int rc = params ? aws_call(r->dp->d->aws, &spec, done, r, &r->call) : -ENOMEM;
 
 	cJSON_Delete(params);
@@ -1088,6 +1091,30 @@ static void on_rollback_check(struct aws_result *res, void *userdata)
 	rollback_update(r);
 }
 
+/*
+ * A RegisterTaskDefinition or UpdateService sent at the time the record holds under key (before a
+ * stop, or with a reply lost) may still be carried out until its attempt timeout has passed: until
+ * then a resume that does not see its result yet looks again each second instead of sending it a
+ * second time (decide_update_resume()). True when the rollout now waits.
+ */
+static bool wait_for_call_sent(struct rollout *r, const char *key, const char *what)
+{
+	double sent = N(r, key), now = wall_now();
+
+	if (decide_update_resume(false, sent, now, UPDATE_WINDOW_S) != UPDATE_WAIT)
+		return false;
+	if (!r->update_waited)
+		emit(r, LOG_INFO, NULL, NULL,
+		     "service '%s': no %s yet, but our call was sent %.0fs ago and may still be "
+		     "carried out; looking again until %.0fs after it before sending it again",
+		     S(r, "service"), what, now - sent, UPDATE_WINDOW_S);
+	r->update_waited = true;
+	r->waiting = true;
+	r->next_at = ev_now(r->dp->d->loop) +
+		     (sent + UPDATE_WINDOW_S - now < 1.0 ? sent + UPDATE_WINDOW_S - now : 1.0);
+	return true;
+}
+
 static void on_rollback_registered(struct aws_result *res, void *userdata)
 {
 	struct rollout *r = userdata;
@@ -1128,6 +1155,11 @@ static void on_rollback_base(struct aws_result *res, void *userdata)
 		rollback_done(r, false, why);
 		return;
 	}
+	set_n(r->rec, "register_sent_at", wall_now());
+	if (!persist(r, "rollback-registering")) {
+		cJSON_Delete(params);
+		return;
+	}
 	call(r, "RegisterTaskDefinition", params, on_rollback_registered);
 }
 
@@ -1142,6 +1174,8 @@ static void on_rollback_latest(struct aws_result *res, void *userdata)
 		return;
 	arn =
 	    res->ok ? ecs_ours_already(res->body, S(r, "previous_digest"), S(r, "base_td")) : NULL;
+	if (!arn && wait_for_call_sent(r, "register_sent_at", "pinned revision for the rollback"))
+		return;
 	if (!arn) {
 		call(r, "DescribeTaskDefinition", td_params(S(r, "base_td"), true),
 		     on_rollback_base);
@@ -1343,22 +1377,30 @@ static void on_check(struct aws_result *res, void *userdata)
 			begin_tracking(r, "tracking");
 			return;
 		case UPDATE_WAIT:
-			if (!r->update_waited)
-				emit(r, LOG_INFO, NULL, NULL,
-				     "service '%s': no deployment of %s yet, but our UpdateService "
-				     "was sent %.0fs ago and may still be carried out; looking "
-				     "again "
-				     "until %.0fs after it before sending it again",
-				     S(r, "service"), S(r, "new_td") ?: "the forced deployment",
-				     now - sent, UPDATE_WINDOW_S);
-			r->update_waited = true;
-			r->waiting = true;
-			r->next_at = ev_now(r->dp->d->loop) + (sent + UPDATE_WINDOW_S - now < 1.0
-								   ? sent + UPDATE_WINDOW_S - now
-								   : 1.0);
+			wait_for_call_sent(r, "update_sent_at",
+					   is_revision(r) ? "deployment of our revision"
+							  : "forced deployment");
 			return;
 		case UPDATE_SEND:
 			break;
+		}
+		/* Our UpdateService was sent and its time is out, no deployment of our revision is
+		 * listed, yet the service has a deployment of the previous revision newer than the
+		 * one it had when we read it: ECS made one since. That is what its circuit breaker
+		 * does when it rolls ours back (and forgets our FAILED deployment); sending ours
+		 * again would deploy a digest that failed. The digest is marked failed, which an
+		 * operator's 'retry' undoes. */
+		const char *pid = str_of(primary, "id"), *prev = S(r, "prev_deployment");
+		if (is_revision(r) && pid && prev && *prev && strcmp(pid, prev) && td &&
+		    !strcmp(td, S(r, "base_td"))) {
+			char why[700];
+			snprintf(why, sizeof(why),
+				 "ECS made deployment %s of the previous revision after our "
+				 "UpdateService and lists none of ours (its circuit breaker rolled "
+				 "ours back, or someone redeployed); not sending it again",
+				 pid);
+			deploy_failed(r, why, true);
+			return;
 		}
 	}
 	if (!td || strcmp(td, S(r, "base_td"))) {
@@ -1404,6 +1446,7 @@ static void register_revision(struct rollout *r)
 		return;
 	}
 	set_s(r->rec, "pinned_image", image);
+	set_n(r->rec, "register_sent_at", wall_now());
 	if (!persist(r, "registering")) {
 		cJSON_Delete(params);
 		return;
@@ -1482,6 +1525,8 @@ static void on_resume_registering(struct aws_result *res, void *userdata)
 	if (call_failed(r, res))
 		return;
 	arn = res->ok ? ecs_ours_already(res->body, S(r, "digest"), S(r, "base_td")) : NULL;
+	if (!arn && wait_for_call_sent(r, "register_sent_at", "revision of ours"))
+		return;
 	if (!arn) {
 		/* Not registered: start over from a fresh read. */
 		persist(r, "start");

@@ -14,7 +14,7 @@ import time
 
 from harness import Sim, Skip, check, check_eq, wait_for
 from test_daemon import lines_with
-from test_deploy import (DEPLOY_COMPLETED, REPO_URI, ROLLBACK_COMPLETED, SKIPPED, mutations, poll_now,
+from test_deploy import (DEPLOY_COMPLETED, DEPLOY_FAILED, REPO_URI, ROLLBACK_COMPLETED, SKIPPED, mutations, poll_now,
                          rollout_step, running_image, settle_first_start, start, web_watch, world)
 
 STATE_WRITE_FAILED = "bd68ce62fb5b4196bcf1968a287c01f8"
@@ -198,3 +198,56 @@ def test_sigterm_while_update_service_is_slow_sends_it_once(ctx):
     ups = [r for r in mutations(sim) if r["operation"] == "UpdateService"]
     check_eq(len(ups), 1, "one UpdateService for the revision: %s" % [u["params"] for u in ups])
     check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
+
+
+def carried_out(sim, operation, since=0):
+    return [r for r in mutations(sim, since) if r["operation"] == operation and r.get("carried_out")]
+
+
+def test_kill_while_register_is_slow_registers_once(ctx):
+    """kill -9 while RegisterTaskDefinition is slow to answer, then an immediate restart: the
+    resume does not see the revision yet (the call is still being carried out) and waits out the
+    call's attempt timeout before registering again, so the digest is registered once."""
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    new = sim.push("team/web", "prod", seed="v2")
+    sim.fault("ecs.RegisterTaskDefinition", "delay", delay=3.0, count=1)
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "registering", 20, "step registering")
+    wait_for(lambda: sim.control("GET", "/health")["inflight"] > 0, 10, "RegisterTaskDefinition sent")
+    sent = time.monotonic()
+    p.signal(signal.SIGKILL)
+    p.wait(5)
+    p = start(ctx, sim, [web_watch()])  # at once: the first registration is not carried out yet
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 40, "DEPLOY_COMPLETED")
+    wait_for(lambda: time.monotonic() - sent > 3.5 and sim.control("GET", "/health")["inflight"] == 0, 15,
+             "the delayed call carried out")
+    regs = carried_out(sim, "RegisterTaskDefinition")
+    check_eq(len(regs), 1, "registrations of the digest: %s" % [r.get("status") for r in regs])
+    check(lines_with(p, "may still be carried out"), "the wait is said")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
+
+
+def test_lost_update_reply_then_ecs_rollback_is_not_sent_again(ctx):
+    """UpdateService is carried out but its reply is lost; the digest is bad, ECS's circuit breaker
+    fails our deployment, rolls back and forgets the FAILED deployment before the daemon looks
+    again. No deployment of our revision is listed, but ECS made a deployment of the previous
+    revision after ours: that is what ECS said, so the digest is failed, not deployed again."""
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    before = running_image(sim, "web")
+    sim.settings(failed_deployment_retention_seconds=0)  # forgotten before the daemon looks again
+    bad = sim.push("team/web", "prod", seed="bad")
+    sim.bad_digest(bad, "exit")
+    sim.fault("ecs.UpdateService", "malformed-json", count=1)
+    poll_now(p)
+    wait_for(lambda: lines_with(p, DEPLOY_FAILED), 60, "DEPLOY_FAILED")
+    failed = lines_with(p, DEPLOY_FAILED)[0]
+    check("not sending it again" in failed, "says why: %s" % failed)
+    check_eq(len(carried_out(sim, "UpdateService")), 1, "UpdateService carried out once")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, "failed on service 'web' before"), 15, "not retried")
+    check_eq(len(carried_out(sim, "UpdateService")), 1, "and never again")
+    check_eq(running_image(sim, "web"), before, "back on what ran before")
