@@ -18,6 +18,7 @@
 
 #include "digest.h"
 #include "escape.h"
+#include "regfile.h"
 #include "strbuf.h"
 #include "strmap.h"
 
@@ -75,12 +76,12 @@ static int read_all(const char *path, struct strbuf *out, struct stat *ret_st)
 {
 	char buf[65536];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	int fd = regfile_open(path, NULL);
 
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, ret_st) < 0 || !S_ISREG(ret_st->st_mode)) {
-		int r = S_ISREG(ret_st->st_mode) ? -errno : -EINVAL;
+		return fd;
+	if (fstat(fd, ret_st) < 0) {
+		int r = -errno;
 		close(fd);
 		return r;
 	}
