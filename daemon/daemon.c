@@ -61,14 +61,26 @@ static void warn_restart_only(const struct config *old, const struct config *new
 	strbuf_done(&what);
 }
 
-void daemon_update_status(struct daemon *d)
+/*
+ * systemd's status line, pulled once per loop turn (before the loop sleeps) and sent only when it
+ * changed: the parts never push it, and a turn that changed nothing costs a string compare.
+ */
+static void on_status(struct ev_loop *loop, struct ev_prepare *w, int revents)
 {
-	char rollouts[512];
+	struct daemon *d = w->data;
+	char rollouts[512], text[1100];
 
+	(void)loop;
+	(void)revents;
 	if (!d->notifier)
 		return;
 	deployer_status(d->deployer, rollouts, sizeof(rollouts));
-	notify_status(d->notifier, "%s; %s", watcher_status(d->watcher), rollouts);
+	snprintf(text, sizeof(text), "%s; %s", watcher_status(d->watcher), rollouts);
+	text[sizeof(d->status) - 1] = '\0';
+	if (!strcmp(text, d->status))
+		return;
+	memcpy(d->status, text, sizeof(d->status));
+	notify_status(d->notifier, "%s", text);
 }
 
 static void reload(struct daemon *d)
@@ -187,7 +199,11 @@ static int setup(struct daemon *d)
 	d->creds = d->http && d->signer ? cred_chain_new(&co) : NULL;
 	d->aws = d->creds ? aws_client_new(d->loop, d->http, d->signer, d->creds, &ao, &w) : NULL;
 	d->watcher = d->aws ? watcher_new(d) : NULL;
-	d->deployer = d->watcher ? deployer_new(d) : NULL;
+	if (d->watcher) {
+		struct deployer_deps deps = { d->loop,  d->aws,  d->state,  &d->cfg,   d->region,
+					      d->creds, d->http, d->signer, d->dry_run };
+		d->deployer = deployer_new(&deps);
+	}
 	d->notifier = d->deployer ? notify_new(d->loop) : NULL;
 	if (!d->notifier) {
 		log_error("cannot start: %s", w ? w : "out of memory");
@@ -283,8 +299,10 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 		       d.once ? "; one pass (--once)" : "");
 		/* Ready once every watch is armed; AWS may still be unreachable (the status says
 		 * so). */
-		daemon_update_status(&d);
 		notify_ready(d.notifier);
+		ev_prepare_init(&d.status_prep, on_status);
+		d.status_prep.data = &d;
+		ev_prepare_start(d.loop, &d.status_prep);
 		deployer_resume(d.deployer);
 		watcher_start(d.watcher);
 		if (d.once) {
@@ -296,6 +314,7 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 		if (d.once)
 			rc = d.stopped ? EX_TEMPFAIL : d.exit_code;
 	}
+	ev_prepare_stop(d.loop, &d.status_prep);
 	teardown(&d);
 	ev_loop_destroy(d.loop);
 	return rc;

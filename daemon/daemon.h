@@ -37,10 +37,12 @@ struct daemon {
 	struct notifier *notifier;
 	struct ev_signal sighup, sigterm, sigint;
 	struct ev_timer once_check;
-	bool dry_run;  /* --dry-run: only read APIs (also the config's dry_run) */
-	bool once;     /* --once: one reconcile pass, wait for its rollouts, exit */
-	bool stopped;  /* by a signal */
-	int log_level; /* --log-level, or -1 */
+	struct ev_prepare status_prep; /* sends STATUS= when it changed */
+	char status[512];              /* the last one sent */
+	bool dry_run;                  /* --dry-run: only read APIs (also the config's dry_run) */
+	bool once;                     /* --once: one reconcile pass, wait for its rollouts, exit */
+	bool stopped;                  /* by a signal */
+	int log_level;                 /* --log-level, or -1 */
 	int exit_code;
 };
 
@@ -49,9 +51,6 @@ struct daemon_options {
 	bool once;
 	int log_level; /* --log-level (an enum config_log_level), or -1: the config's */
 };
-
-/* Sends systemd the status line: the last poll and the rollouts in progress. */
-void daemon_update_status(struct daemon *d);
 
 /*
  * The signals the loop handles: SIGHUP, SIGTERM, SIGINT. main() blocks them before anything else,

@@ -4,13 +4,16 @@
 
 #include <cJSON.h>
 #include <errno.h>
+#include <ev.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "daemon.h"
+#include "aws.h"
+#include "config.h"
+#include "credentials.h"
 #include "decide.h"
 #include "ecs.h"
 #include "events.h"
@@ -72,7 +75,8 @@ struct batch {
 };
 
 struct deployer {
-	struct daemon *d;
+	struct deployer_deps d_; /* what it uses, from daemon.c */
+	struct deployer_deps *d;
 	struct rollout *rollouts;
 	struct batch *batches; /* in flight */
 	int deploying;         /* rollouts that are deploys (not inspections) */
@@ -172,7 +176,7 @@ static double state_backoff(double delay, bool retried, double max)
  */
 static void state_failed(struct deployer *dp, const char *why)
 {
-	double max = (double)dp->d->cfg->poll_interval_ms / 1000.0;
+	double max = (double)(*dp->d->cfg)->poll_interval_ms / 1000.0;
 	bool retried = dp->state_failing && !ev_is_active(&dp->state_retry);
 
 	if (dp->state_failing && ev_is_active(&dp->state_retry))
@@ -375,7 +379,6 @@ static void finish(struct rollout *r)
 	rollout_free(r);
 	dp->all = true; /* the service and a rollout slot are free */
 	kick(dp);
-	daemon_update_status(dp->d);
 }
 
 /* Retries the step later, with backoff. */
@@ -414,10 +417,10 @@ static struct rollout *rollout_new(struct deployer *dp, const char *watch, const
 	if (S(r, "role_arn") && *S(r, "role_arn")) {
 		r->creds = strmap_get(dp->creds, S(r, "role_arn"));
 		if (!r->creds) {
-			struct daemon *d = dp->d;
+			struct deployer_deps *d = dp->d;
 			struct cred_options co = { d->loop,   d->http,
-						   d->signer, d->cfg->profile,
-						   d->region, d->cfg->endpoints[AWS_SERVICE_STS],
+						   d->signer, (*d->cfg)->profile,
+						   d->region, (*d->cfg)->endpoints[AWS_SERVICE_STS],
 						   0 };
 			r->creds =
 			    cred_assume_role_new(d->creds, S(r, "role_arn"), "ecr-deployd", &co);
@@ -783,7 +786,6 @@ static void evaluate(struct rollout *r, const cJSON *svc)
 								  : S(r, "rollback_deployment_id"));
 		r->running = ecs_count(dep, "runningCount");
 		r->desired = ecs_count(dep, "desiredCount");
-		daemon_update_status(r->dp->d);
 	}
 	if (!strcmp(step, "tracking")) {
 		const cJSON *ours = ecs_find_deployment(svc, "id", S(r, "deployment_id"));
@@ -1829,7 +1831,7 @@ static void say(struct deployer *dp, const char *skey, const struct config_watch
 	case DECIDE_WAIT_CAPACITY:
 		log_at(LOG_INFO, NULL, f,
 		       "watch '%s': %d rollouts run (max_concurrent_deploys); %s waits", w->name,
-		       dp->d->cfg->max_concurrent_deploys, digest);
+		       (*dp->d->cfg)->max_concurrent_deploys, digest);
 		break;
 	default:
 		break;
@@ -1839,8 +1841,8 @@ static void say(struct deployer *dp, const char *skey, const struct config_watch
 /* Decides, and starts what is decided, for each target of one watch. */
 static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
 {
-	struct daemon *d = dp->d;
-	const struct config *cfg = d->cfg;
+	struct deployer_deps *d = dp->d;
+	const struct config *cfg = *d->cfg;
 	bool dry = cfg->dry_run || d->dry_run;
 
 	const cJSON *want = state_want(d->state, w->name);
@@ -1945,7 +1947,7 @@ static int by_position(const void *a, const void *b)
  * ascending; NULL without memory. */
 static size_t *positions(struct deployer *dp, char **names, size_t n, size_t *ret_n)
 {
-	struct config *cfg = dp->d->cfg;
+	struct config *cfg = *dp->d->cfg;
 	size_t *pos = calloc(n + 1, sizeof(*pos)), k = 0;
 
 	if (!pos)
@@ -1981,7 +1983,7 @@ static size_t *positions(struct deployer *dp, char **names, size_t n, size_t *re
  * since the last pass, in config order either way. */
 static void reconcile_now(struct deployer *dp)
 {
-	const struct config *cfg = dp->d->cfg;
+	const struct config *cfg = *dp->d->cfg;
 	char **names = dp->dirty_names;
 	size_t n = dp->n_dirty, n_pos = 0, *pos = NULL;
 	struct strmap *dirty = dp->dirty;
@@ -2040,13 +2042,14 @@ static void kick(struct deployer *dp)
 
 /* ---- public -------------------------------------------------------------- */
 
-struct deployer *deployer_new(struct daemon *d)
+struct deployer *deployer_new(const struct deployer_deps *deps)
 {
 	struct deployer *dp = calloc(1, sizeof(*dp));
 
 	if (!dp)
 		return NULL;
-	dp->d = d;
+	dp->d_ = *deps;
+	dp->d = &dp->d_;
 	dp->creds = strmap_new();
 	dp->said = strmap_new();
 	dp->dirty = strmap_new();
@@ -2130,7 +2133,7 @@ void deployer_resume(struct deployer *dp)
 		    "there are unknown: every target is treated as on_first_start 'skip' until a "
 		    "new push (what runs is looked at; nothing is deployed before a newer image)");
 
-	if (dp->d->cfg->dry_run || dp->d->dry_run)
+	if ((*dp->d->cfg)->dry_run || dp->d->dry_run)
 		state_each_rollout(dp->d->state, count_one, &n);
 	else
 		state_each_rollout(dp->d->state, resume_one, dp);

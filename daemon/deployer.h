@@ -26,10 +26,30 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct daemon;
+struct aws_client;
+struct config;
+struct cred_provider;
+struct ev_loop;
+struct http_client;
+struct sigv4_signer;
+struct state;
 struct deployer;
 
-struct deployer *deployer_new(struct daemon *d);
+/* What the deployer uses; daemon.c owns all of it and keeps it alive longer than the deployer. */
+struct deployer_deps {
+	struct ev_loop *loop;
+	struct aws_client *aws;
+	struct state *state;
+	struct config *const *cfg;   /* where the config in force is: a reload replaces *cfg */
+	const char *region;          /* the default region */
+	struct cred_provider *creds; /* the daemon's credentials, the base of assumed roles */
+	struct http_client *http;    /* for the STS calls of assumed roles */
+	struct sigv4_signer *signer;
+	bool dry_run; /* --dry-run (the config's dry_run is read from *cfg) */
+};
+
+/* A deployer over deps (copied). NULL without memory. */
+struct deployer *deployer_new(const struct deployer_deps *deps);
 
 /* Cancels calls in flight (their steps are in the state file) and frees. NULL is a no-op. */
 void deployer_free(struct deployer *dp);

@@ -778,7 +778,6 @@ static void cycle_done(struct cycle *c)
 			 "watching %zu tag rules in %zu repositories; last poll at %s (%ld "
 			 "requests); %zu repositories failing",
 			 tags, c->n_groups, when, c->requests, failing);
-		daemon_update_status(wt->d);
 	}
 	struct timespec started = c->started;
 	wt->cycle = NULL;
