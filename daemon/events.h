@@ -25,5 +25,6 @@
 #define EVENT_STATE_WRITE_FAILED "bd68ce62fb5b4196bcf1968a287c01f8"
 #define EVENT_STATE_WRITTEN      "3ce37505869a4781a3ca698ded421681"
 #define EVENT_STATE_RESET        "cf648c689a9f409db36fac86cee69fe2"
+#define EVENT_BLOCKED            "d7631a67aa3d44f8b114544ef9768e73"
 
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "record.h"
 #include "escape.h"
 #include "regfile.h"
 #include "strbuf.h"
@@ -290,9 +291,7 @@ static void escape_value(const char *v, char *out, size_t n);
 
 static const char *rollout_problem(const cJSON *f, char *buf, size_t n)
 {
-	const cJSON *r = cJSON_GetObjectItem(f, "rollout");
-	const char *d, *prev;
-	char v[600];
+	struct rollout_rec *rec = NULL;
 
 	if (!cJSON_IsObject(f) || !cJSON_IsNumber(cJSON_GetObjectItem(f, "version")))
 		return "it is not a rollout record";
@@ -301,20 +300,16 @@ static const char *rollout_problem(const cJSON *f, char *buf, size_t n)
 	if (!cJSON_IsString(cJSON_GetObjectItem(f, "watch")) ||
 	    !cJSON_IsString(cJSON_GetObjectItem(f, "target")))
 		return "it does not name its watch and target";
-	if (!cJSON_IsObject(r) || !cJSON_IsString(cJSON_GetObjectItem(r, "step")) ||
-	    !cJSON_IsString(cJSON_GetObjectItem(r, "digest")) ||
-	    !cJSON_IsString(cJSON_GetObjectItem(r, "cluster")) ||
-	    !cJSON_IsString(cJSON_GetObjectItem(r, "service")) ||
-	    !cJSON_IsString(cJSON_GetObjectItem(r, "region")))
-		return "its rollout lacks the step, digest, cluster, service or region";
-	d = cJSON_GetStringValue(cJSON_GetObjectItem(r, "digest"));
-	prev = cJSON_GetStringValue(cJSON_GetObjectItem(r, "previous_digest"));
-	if (!digest_valid(d) || (prev && *prev && !digest_valid(prev))) {
-		escape_value(digest_valid(d) ? prev : d, v, sizeof(v));
-		snprintf(buf, n, "its %s '%s' is not a valid digest",
-			 digest_valid(d) ? "previous digest" : "digest", v);
+	if (!cJSON_IsObject(cJSON_GetObjectItem(f, "rollout")))
+		return "it holds no rollout";
+	int r = state_record_from_json(cJSON_GetObjectItem(f, "rollout"),
+				       cJSON_GetObjectItem(f, "watch")->valuestring,
+				       cJSON_GetObjectItem(f, "target")->valuestring, &rec, buf, n);
+	if (r == -ENOMEM)
+		return "out of memory";
+	if (r < 0)
 		return buf;
-	}
+	record_free(rec);
 	return NULL;
 }
 
@@ -400,6 +395,9 @@ static void drop_bad_digests(struct state *s, char **warnings)
 		if (want &&
 		    drop_bad(&rf, want, "digest", false, "the digest it deploys", w->string))
 			cJSON_DeleteItemFromObject(w, "want");
+		else if (want)
+			drop_bad(&rf, want, "previous", true, "the digest it deployed before",
+				 w->string);
 		targets = cJSON_GetObjectItem(w, "targets");
 		cJSON_ArrayForEach(t, targets)
 		{
@@ -887,6 +885,15 @@ int state_set_want(struct state *s, const char *watch, const char *tag, const ch
 		cJSON_Delete(e);
 		return -ENOMEM;
 	}
+	/* What it followed before, the rollback's last resort when nothing else names it. */
+	const char *before = old ? cJSON_GetObjectItem(old, "digest")->valuestring : NULL;
+	if (!before || !strcmp(before, digest))
+		before = old ? cJSON_GetStringValue(cJSON_GetObjectItem(old, "previous")) : NULL;
+	if (before && digest_valid(before) && strcmp(before, digest) &&
+	    !cJSON_AddStringToObject(e, "previous", before)) {
+		cJSON_Delete(e);
+		return -ENOMEM;
+	}
 	if (cJSON_GetObjectItem(w, "want"))
 		cJSON_ReplaceItemInObject(w, "want", e);
 	else
@@ -895,9 +902,10 @@ int state_set_want(struct state *s, const char *watch, const char *tag, const ch
 	return 0;
 }
 
-cJSON *state_target(struct state *s, const char *watch, const char *tkey, bool create)
+/* The entry of (watch, target key), created when create is set (NULL then only without memory). */
+static cJSON *target_entry(struct state *s, const char *watch, const char *tkey, bool create)
 {
-	cJSON *w = watch_entry(s, watch, create), *targets, *t;
+	cJSON *w = create ? watch_entry(s, watch, true) : find_watch(s, watch), *targets, *t;
 
 	if (!w)
 		return NULL;
@@ -905,55 +913,255 @@ cJSON *state_target(struct state *s, const char *watch, const char *tkey, bool c
 	if (!targets && (!create || !(targets = cJSON_AddObjectToObject(w, "targets"))))
 		return NULL;
 	t = cJSON_GetObjectItemCaseSensitive(targets, tkey);
-	if (!t && create) {
+	if (!t && create)
 		t = cJSON_AddObjectToObject(targets, tkey);
-		if (t)
-			s->dirty = true;
-	}
 	return t;
 }
 
-void state_each_rollout(struct state *s,
-			void (*fn)(const char *watch, const char *tkey, cJSON *rec, void *ud),
-			void *ud)
+static const char *target_string(const struct state *s, const char *watch, const char *tkey,
+				 const char *key)
 {
-	cJSON *f;
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItem(find_watch(s, watch), "targets"), tkey);
 
-	cJSON_ArrayForEach(f, s->rollouts)
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, key));
+}
+
+static int target_set(struct state *s, const char *watch, const char *tkey, const char *key,
+		      const char *value)
+{
+	cJSON *t = target_entry(s, watch, tkey, true), *v;
+	const char *old = target_string(s, watch, tkey, key);
+
+	if (old && !strcmp(old, value ? value : ""))
+		return 0;
+	if (!t || !(v = cJSON_CreateString(value ? value : "")))
+		return -ENOMEM;
+	put_item(t, key, v);
+	s->dirty = true;
+	return 0;
+}
+
+const char *state_deployed(const struct state *s, const char *watch, const char *tkey)
+{
+	return target_string(s, watch, tkey, "deployed");
+}
+
+const char *state_held(const struct state *s, const char *watch, const char *tkey)
+{
+	return target_string(s, watch, tkey, "held");
+}
+
+const char *state_retried(const struct state *s, const char *watch, const char *tkey)
+{
+	return target_string(s, watch, tkey, "retried");
+}
+
+int state_set_deployed(struct state *s, const char *watch, const char *tkey, const char *digest)
+{
+	return target_set(s, watch, tkey, "deployed", digest);
+}
+
+int state_set_held(struct state *s, const char *watch, const char *tkey, const char *digest)
+{
+	return target_set(s, watch, tkey, "held", digest);
+}
+
+int state_set_retried(struct state *s, const char *watch, const char *tkey, const char *digest)
+{
+	return target_set(s, watch, tkey, "retried", digest);
+}
+
+static cJSON *failed_entry(const cJSON *list, const char *digest)
+{
+	cJSON *e;
+
+	cJSON_ArrayForEach(e, list)
 	{
-		fn(cJSON_GetObjectItem(f, "watch")->valuestring,
-		   cJSON_GetObjectItem(f, "target")->valuestring, cJSON_GetObjectItem(f, "rollout"),
-		   ud);
+		if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(e, "digest")) ?: "", digest))
+			return e;
 	}
+	return NULL;
 }
 
-cJSON *state_rollout(const struct state *s, const char *watch, const char *tkey)
+bool state_failed_has(const struct state *s, const char *watch, const char *tkey,
+		      const char *digest)
 {
-	char *key = rollout_key(watch, tkey);
-	cJSON *f = key ? cJSON_GetObjectItemCaseSensitive(s->rollouts, key) : NULL;
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItem(find_watch(s, watch), "targets"), tkey);
 
-	free(key);
-	return cJSON_GetObjectItem(f, "rollout");
+	return digest && failed_entry(cJSON_GetObjectItem(t, "failed"), digest) != NULL;
 }
 
-cJSON *state_rollout_put(struct state *s, const char *watch, const char *tkey, cJSON *rec)
+int state_add_failed(struct state *s, const char *watch, const char *tkey, const char *digest,
+		     const char *reason, double at)
 {
-	char *key = rollout_key(watch, tkey);
-	cJSON *f = cJSON_CreateObject();
+	cJSON *t = target_entry(s, watch, tkey, true), *list, *e;
 
-	if (!key || !f || !cJSON_AddNumberToObject(f, "version", STATE_VERSION) ||
-	    !cJSON_AddStringToObject(f, "watch", watch) ||
-	    !cJSON_AddStringToObject(f, "target", tkey)) {
-		free(key);
-		cJSON_Delete(f);
-		cJSON_Delete(rec);
-		return NULL;
+	if (!t)
+		return -ENOMEM;
+	list = cJSON_GetObjectItem(t, "failed");
+	if (!list && !(list = cJSON_AddArrayToObject(t, "failed")))
+		return -ENOMEM;
+	e = cJSON_CreateObject();
+	if (!e || !cJSON_AddStringToObject(e, "digest", digest) ||
+	    !cJSON_AddNumberToObject(e, "at", at) ||
+	    !cJSON_AddStringToObject(e, "reason", reason ? reason : "")) {
+		cJSON_Delete(e);
+		return -ENOMEM;
 	}
-	cJSON_AddItemToObject(f, "rollout", rec);
-	cJSON_DeleteItemFromObjectCaseSensitive(s->rollouts, key);
-	cJSON_AddItemToObject(s->rollouts, key, f);
-	free(key);
-	return rec;
+	/* A digest is listed once: its newest failure. */
+	cJSON *old = failed_entry(list, digest);
+	if (old)
+		cJSON_Delete(cJSON_DetachItemViaPointer(list, old));
+	cJSON_AddItemToArray(list, e);
+	while (cJSON_GetArraySize(list) > STATE_FAILED_KEPT)
+		cJSON_DeleteItemFromArray(list, 0);
+	s->dirty = true;
+	return 0;
+}
+
+/* ---- the rollout record's JSON form ---------------------------------------- */
+
+#define REC_STRINGS(X)                                                                           \
+	X(repository)                                                                            \
+	X(tag) X(digest) X(image) X(previous_digest) X(strategy) X(cluster) X(service) X(region) \
+	    X(role_arn) X(family) X(base_td) X(new_td) X(pinned_image) X(prev_deployment)        \
+		X(deployment_id) X(deployment_arn) X(anomaly) X(rollback_td)                     \
+		    X(rollback_deployment_id)
+#define REC_NUMBERS(X)                                                         \
+	X(started_at)                                                          \
+	X(deadline) X(register_sent_at) X(update_sent_at) X(rollback_deadline) \
+	    X(rollback_register_sent_at) X(rollback_sent_at)
+
+int state_record_to_json(const struct rollout_rec *rec, cJSON **ret)
+{
+	cJSON *o = cJSON_CreateObject(), *c;
+	bool ok = o != NULL;
+
+	ok = ok && cJSON_AddNumberToObject(o, "version", RECORD_VERSION);
+	ok = ok && cJSON_AddStringToObject(o, "step", record_step_name(rec->step));
+	ok = ok && cJSON_AddStringToObject(o, "watch", rec->watch ? rec->watch : "");
+#define PUT_S(f) ok = ok && (!rec->f || cJSON_AddStringToObject(o, #f, rec->f));
+	REC_STRINGS(PUT_S)
+#undef PUT_S
+#define PUT_N(f) ok = ok && (!(rec->f > 0) || cJSON_AddNumberToObject(o, #f, rec->f));
+	REC_NUMBERS(PUT_N)
+#undef PUT_N
+	ok = ok && cJSON_AddNumberToObject(o, "timeout_ms", (double)rec->timeout_ms);
+	ok = ok && cJSON_AddBoolToObject(o, "rollback", rec->rollback);
+	ok = ok && cJSON_AddStringToObject(o, "on_first_start",
+					   rec->first_start_skip ? "skip" : "deploy");
+	ok = ok && (!rec->after_reset || cJSON_AddBoolToObject(o, "after_reset", 1));
+	ok = ok && cJSON_AddBoolToObject(o, "base_pinned", rec->base_pinned);
+	ok = ok &&
+	     (rec->rollback_by == ROLLBACK_BY_NONE ||
+	      cJSON_AddStringToObject(o, "rollback_by",
+				      rec->rollback_by == ROLLBACK_BY_ECS ? "ecs" : "ecr-deployd"));
+	c = ok ? cJSON_AddArrayToObject(o, "containers") : NULL;
+	ok = c != NULL;
+	for (size_t i = 0; ok && i < rec->n_containers; i++)
+		ok = cJSON_AddItemToArray(c, cJSON_CreateString(rec->containers[i])) &&
+		     cJSON_GetArraySize(c) == (int)i + 1;
+	if (!ok) {
+		cJSON_Delete(o);
+		return -ENOMEM;
+	}
+	*ret = o;
+	return 0;
+}
+
+int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
+			   struct rollout_rec **ret, char *why, size_t why_len)
+{
+	struct rollout_rec *rec = calloc(1, sizeof(*rec));
+	const cJSON *v, *c;
+	int step, version = 1;
+	char bad[300];
+
+	if (!rec)
+		return -ENOMEM;
+	*bad = '\0';
+	v = cJSON_GetObjectItemCaseSensitive(o, "version");
+	if (v && !(cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= RECORD_VERSION))
+		snprintf(bad, sizeof(bad), "its record version is not 1 to %d", RECORD_VERSION);
+	else if (v)
+		version = (int)v->valuedouble;
+	step = record_step_from_name(cJSON_GetStringValue(cJSON_GetObjectItem(o, "step")));
+	if (!*bad && step < 0)
+		snprintf(bad, sizeof(bad), "its step is not one ecr-deployd knows");
+	rec->step = step < 0 ? STEP_START : (enum rollout_step)step;
+	if (record_set(&rec->watch, watch) < 0 || record_set(&rec->tkey, tkey) < 0)
+		goto nomem;
+#define GET_S(f)                                                            \
+	v = cJSON_GetObjectItemCaseSensitive(o, #f);                        \
+	if (v && !cJSON_IsString(v) && !*bad)                               \
+		snprintf(bad, sizeof(bad), "its '%s' is not a string", #f); \
+	if (cJSON_IsString(v) && record_set(&rec->f, v->valuestring) < 0)   \
+		goto nomem;
+	REC_STRINGS(GET_S)
+#undef GET_S
+#define GET_N(f)                                                                                \
+	v = cJSON_GetObjectItemCaseSensitive(o, #f);                                            \
+	if (v && !(cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e11) && !*bad) \
+		snprintf(bad, sizeof(bad), "its '%s' is not a time", #f);                       \
+	rec->f = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e11              \
+		     ? v->valuedouble                                                           \
+		     : 0;
+	REC_NUMBERS(GET_N)
+#undef GET_N
+	v = cJSON_GetObjectItemCaseSensitive(o, "timeout_ms");
+	rec->timeout_ms = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e10
+			      ? (long)v->valuedouble
+			      : 600000;
+	rec->rollback = cJSON_IsTrue(cJSON_GetObjectItem(o, "rollback"));
+	rec->first_start_skip =
+	    !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(o, "on_first_start")) ?: "", "skip");
+	rec->after_reset = cJSON_IsTrue(cJSON_GetObjectItem(o, "after_reset"));
+	rec->base_pinned = cJSON_IsTrue(cJSON_GetObjectItem(o, "base_pinned"));
+	v = cJSON_GetObjectItem(o, "rollback_by");
+	rec->rollback_by = !cJSON_IsString(v)                       ? ROLLBACK_BY_NONE
+			   : !strcmp(v->valuestring, "ecs")         ? ROLLBACK_BY_ECS
+			   : !strcmp(v->valuestring, "ecr-deployd") ? ROLLBACK_BY_US
+								    : ROLLBACK_BY_NONE;
+	/* Version 1 had one time for both registrations. */
+	if (version == 1 && rec->step == STEP_RB_REGISTERING)
+		rec->rollback_register_sent_at = rec->register_sent_at;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(o, "containers"))
+	{
+		if (!cJSON_IsString(c) || rec->n_containers == RECORD_CONTAINERS) {
+			if (!*bad)
+				snprintf(bad, sizeof(bad), "its containers are not 1 to %d names",
+					 RECORD_CONTAINERS);
+			break;
+		}
+		if (!(rec->containers[rec->n_containers] = strdup(c->valuestring)))
+			goto nomem;
+		rec->n_containers++;
+	}
+	if (!*bad && rec->digest &&
+	    (!digest_valid(rec->digest) || (rec->previous_digest && *rec->previous_digest &&
+					    !digest_valid(rec->previous_digest)))) {
+		char val[600];
+		const char *which = digest_valid(rec->digest) ? "previous digest" : "digest";
+		escape_value(digest_valid(rec->digest) ? rec->previous_digest : rec->digest, val,
+			     sizeof(val));
+		snprintf(bad, sizeof(bad), "its %s '%.200s' is not a valid digest", which, val);
+	}
+	if (!*bad &&
+	    (!rec->digest || !rec->cluster || !rec->service || !rec->region || !rec->n_containers))
+		snprintf(bad, sizeof(bad),
+			 "it lacks the digest, cluster, service, region or containers");
+	if (*bad) {
+		snprintf(why, why_len, "%s", bad);
+		record_free(rec);
+		return -EINVAL;
+	}
+	*ret = rec;
+	return 0;
+nomem:
+	record_free(rec);
+	return -ENOMEM;
 }
 
 /* The file of a rollout: FNV-1a of its key, so that any watch or target name makes a safe name. */
@@ -970,25 +1178,67 @@ static void rollout_path(const struct state *s, const char *watch, const char *t
 	snprintf(out, n, "%s/%016llx.json", s->rdir, (unsigned long long)h);
 }
 
-int state_rollout_save(struct state *s, const char *watch, const char *tkey, char *why,
-		       size_t why_len)
+int state_rollout_save(struct state *s, const struct rollout_rec *rec, char *why, size_t why_len)
 {
-	char *key = rollout_key(watch, tkey), path[4400];
-	cJSON *f = key ? cJSON_GetObjectItemCaseSensitive(s->rollouts, key) : NULL;
+	char *key = rollout_key(rec->watch, rec->tkey), path[4400];
+	cJSON *f = cJSON_CreateObject(), *o = NULL;
 	int r;
 
-	free(key);
-	if (!f) {
-		snprintf(why, why_len, "no rollout of watch '%s' to '%s' to write", watch, tkey);
-		return -ENOENT;
+	if (!key || !f || !cJSON_AddNumberToObject(f, "version", STATE_VERSION) ||
+	    !cJSON_AddStringToObject(f, "watch", rec->watch) ||
+	    !cJSON_AddStringToObject(f, "target", rec->tkey) || state_record_to_json(rec, &o) < 0) {
+		free(key);
+		cJSON_Delete(f);
+		snprintf(why, why_len, "out of memory while writing the rollout of watch '%s'",
+			 rec->watch);
+		return -ENOMEM;
 	}
+	cJSON_AddItemToObject(f, "rollout", o);
 	if (mkdir(s->rdir, 0700) < 0 && errno != EEXIST) {
 		r = -errno;
 		snprintf(why, why_len, "cannot create '%s': %s", s->rdir, strerror(errno));
+		free(key);
+		cJSON_Delete(f);
 		return r;
 	}
-	rollout_path(s, watch, tkey, path, sizeof(path));
-	return write_atomic(s->rdir, path, f, NULL, why, why_len);
+	rollout_path(s, rec->watch, rec->tkey, path, sizeof(path));
+	r = write_atomic(s->rdir, path, f, NULL, why, why_len);
+	if (r == 0) {
+		cJSON_DeleteItemFromObjectCaseSensitive(s->rollouts, key);
+		cJSON_AddItemToObject(s->rollouts, key, f);
+	} else {
+		cJSON_Delete(f);
+	}
+	free(key);
+	return r;
+}
+
+void state_each_rollout(struct state *s, void (*fn)(const struct rollout_rec *rec, void *ud),
+			void *ud)
+{
+	cJSON *f;
+
+	cJSON_ArrayForEach(f, s->rollouts)
+	{
+		struct rollout_rec *rec = NULL;
+		char why[300];
+		if (state_record_from_json(cJSON_GetObjectItem(f, "rollout"),
+					   cJSON_GetObjectItem(f, "watch")->valuestring,
+					   cJSON_GetObjectItem(f, "target")->valuestring, &rec, why,
+					   sizeof(why)) < 0)
+			continue; /* checked at load; only memory can fail here */
+		fn(rec, ud);
+		record_free(rec);
+	}
+}
+
+bool state_has_rollout(const struct state *s, const char *watch, const char *tkey)
+{
+	char *key = rollout_key(watch, tkey);
+	bool has = key && cJSON_GetObjectItemCaseSensitive(s->rollouts, key);
+
+	free(key);
+	return has;
 }
 
 int state_rollout_remove(struct state *s, const char *watch, const char *tkey, char *why,
@@ -1015,11 +1265,6 @@ int state_rollout_remove(struct state *s, const char *watch, const char *tkey, c
 	if (r < 0)
 		snprintf(why, why_len, "cannot sync '%s': %s", s->rdir, strerror(-r));
 	return r;
-}
-
-void state_touch(struct state *s)
-{
-	s->dirty = true;
 }
 
 bool state_dirty(const struct state *s)

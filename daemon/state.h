@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "record.h"
+
 #define STATE_VERSION 1
 
 struct state;
@@ -56,41 +58,57 @@ int state_set_seen(struct state *s, const char *watch, const char *tag, const ch
 		   const char *pick_tag);
 
 /*
- * What a watch deploys now: {"tag", "digest", "image"} (image: the repository URI the digest is
- * pinned to), or NULL. The watcher sets it after every poll; the deployer reads it.
+ * What a watch deploys now: {"tag", "digest", "image", "previous"?} (image: the repository URI the
+ * digest is pinned to; previous: the digest it followed before, when known), or NULL. The watcher
+ * sets it after every poll; the deployer reads it.
  */
 const cJSON *state_want(const struct state *s, const char *watch);
 int state_set_want(struct state *s, const char *watch, const char *tag, const char *digest,
 		   const char *image);
 
 /*
- * The record of (watch, target key): {"deployed", "held", "failed": [...]}, created empty when
- * create is set (NULL then only without memory). The deployer edits it in place and calls
- * state_touch().
+ * What is known of (watch, target key), each set through its own operation (which marks the state
+ * changed): the digest it runs ("deployed": NULL never looked at, "" not a digest we can name),
+ * one held back until a newer push, one the operator's 'retry' took, and the digests that failed
+ * there (each listed once, its newest failure; the last STATE_FAILED_KEPT).
  */
-cJSON *state_target(struct state *s, const char *watch, const char *tkey, bool create);
+#define STATE_FAILED_KEPT 20
+const char *state_deployed(const struct state *s, const char *watch, const char *tkey);
+const char *state_held(const struct state *s, const char *watch, const char *tkey);
+const char *state_retried(const struct state *s, const char *watch, const char *tkey);
+bool state_failed_has(const struct state *s, const char *watch, const char *tkey,
+		      const char *digest);
+/* These return 0 or -ENOMEM. */
+int state_set_deployed(struct state *s, const char *watch, const char *tkey, const char *digest);
+int state_set_held(struct state *s, const char *watch, const char *tkey, const char *digest);
+int state_set_retried(struct state *s, const char *watch, const char *tkey, const char *digest);
+int state_add_failed(struct state *s, const char *watch, const char *tkey, const char *digest,
+		     const char *reason, double at);
 
 /*
  * Rollouts in flight live in files of their own, <dir>/rollouts/<hash>.json, so that writing a
- * step costs a small file, not the whole state. state_rollout_put() takes rec over and returns
- * it (NULL without memory); state_rollout_save() writes its file atomically (temporary file,
- * fsync, rename, fsync of the directory); state_rollout_remove() forgets it and removes the file.
- * Files that cannot be used are kept aside like the state file.
+ * step costs a small file, not the whole state. state_rollout_save() writes rec's file atomically
+ * (temporary file, fsync, rename, fsync of the directory); state_rollout_remove() removes it.
+ * Files that cannot be used are kept aside like the state file. Both return 0 or -errno (why
+ * filled).
  */
-cJSON *state_rollout(const struct state *s, const char *watch, const char *tkey);
-cJSON *state_rollout_put(struct state *s, const char *watch, const char *tkey, cJSON *rec);
-int state_rollout_save(struct state *s, const char *watch, const char *tkey, char *why,
-		       size_t why_len);
+int state_rollout_save(struct state *s, const struct rollout_rec *rec, char *why, size_t why_len);
 int state_rollout_remove(struct state *s, const char *watch, const char *tkey, char *why,
 			 size_t why_len);
+bool state_has_rollout(const struct state *s, const char *watch, const char *tkey);
 
-/* Calls fn for every rollout in flight. fn must not add or remove rollouts. */
-void state_each_rollout(struct state *s,
-			void (*fn)(const char *watch, const char *tkey, cJSON *rec, void *ud),
+/* Calls fn with every rollout record the files hold (fn copies what it keeps). */
+void state_each_rollout(struct state *s, void (*fn)(const struct rollout_rec *rec, void *ud),
 			void *ud);
 
-/* Marks the state changed (after an edit through state_target()). */
-void state_touch(struct state *s);
+/*
+ * The record's JSON form (the "rollout" object of its file; "version": RECORD_VERSION; a version
+ * 1 record without it loads). from_json checks every field it reads (a digest must be one) and
+ * fails with -EINVAL and why naming the first bad one, or -ENOMEM.
+ */
+int state_record_to_json(const struct rollout_rec *rec, cJSON **ret);
+int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
+			   struct rollout_rec **ret, char *why, size_t why_len);
 
 /* Whether anything changed since the last save. */
 bool state_dirty(const struct state *s);

@@ -15,11 +15,16 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void walk(const char *watch, const char *tkey, cJSON *rec, void *ud)
+static void walk(const struct rollout_rec *rec, void *ud)
 {
-	(void)cJSON_GetStringValue(cJSON_GetObjectItem(rec, "step"));
-	(void)cJSON_GetStringValue(cJSON_GetObjectItem(rec, "digest"));
-	*(size_t *)ud += (watch ? 1 : 0) + (tkey ? 1 : 0);
+	struct rollout_rec *copy = record_copy(rec);
+	cJSON *back = NULL;
+
+	/* What the deployer does at a resume, and the record written back. */
+	if (copy && state_record_to_json(copy, &back) == 0)
+		cJSON_Delete(back);
+	record_free(copy);
+	*(size_t *)ud += (rec->watch ? 1 : 0) + (rec->tkey ? 1 : 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

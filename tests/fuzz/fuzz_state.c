@@ -29,7 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)state_seen(s, "web", "prod");
 		(void)state_seen_tag(s, "web");
 		(void)state_want(s, "web");
-		(void)state_target(s, "web", "us-east-1/prod/web", false);
+		(void)state_deployed(s, "web", "us-east-1/prod/web");
+		(void)state_held(s, "web", "us-east-1/prod/web");
+		(void)state_failed_has(
+		    s, "web", "us-east-1/prod/web",
+		    "sha256:"
+		    "0000000000000000000000000000000000000000000000000000000000000000");
 		(void)state_reset_pending(s);
 		state_free(s);
 	}

@@ -198,12 +198,182 @@ TEST(state_directory_errors)
 	rm_rf(dir);
 }
 
-static void count_rollout(const char *watch, const char *tkey, cJSON *rec, void *ud)
+static void count_rollout(const struct rollout_rec *rec, void *ud)
 {
-	CHECK_STR(watch, "web");
-	CHECK_STR(tkey, "us-east-1/prod/web");
-	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(rec, "step")), "tracking");
+	CHECK_STR(rec->watch, "web");
+	CHECK_STR(rec->tkey, "us-east-1/prod/web");
+	CHECK_INT(rec->step, STEP_TRACKING);
 	(*(int *)ud)++;
+}
+
+/* A record with every field set (strings, times, flags, containers). */
+static struct rollout_rec *full_record(void)
+{
+	struct rollout_rec *r = calloc(1, sizeof(*r));
+	int n = 0;
+
+	if (!r)
+		return NULL;
+#define SET(f) n += record_set(&r->f, #f "-value") == 0;
+	SET(watch)
+	SET(tkey) SET(repository) SET(tag) SET(image) SET(strategy) SET(cluster) SET(service)
+	    SET(region) SET(role_arn) SET(family) SET(base_td) SET(new_td) SET(pinned_image)
+		SET(prev_deployment) SET(deployment_id) SET(deployment_arn) SET(anomaly)
+		    SET(rollback_td) SET(rollback_deployment_id)
+#undef SET
+			record_set(&r->watch, "web");
+	record_set(&r->tkey, "us-east-1/prod/web");
+	record_set(&r->digest, D1);
+	record_set(&r->previous_digest, D2);
+	r->containers[0] = strdup("app");
+	r->containers[1] = strdup("sidecar");
+	r->n_containers = 2;
+	r->step = STEP_TRACKING;
+	r->rollback = true;
+	r->first_start_skip = true;
+	r->after_reset = true;
+	r->base_pinned = true;
+	r->rollback_by = ROLLBACK_BY_ECS;
+	r->timeout_ms = 123456;
+	r->started_at = 1.5e9;
+	r->deadline = 1.5e9 + 1;
+	r->register_sent_at = 1.5e9 + 2;
+	r->update_sent_at = 1.5e9 + 3;
+	r->rollback_deadline = 1.5e9 + 4;
+	r->rollback_register_sent_at = 1.5e9 + 5;
+	r->rollback_sent_at = 1.5e9 + 6;
+	CHECK_INT(n, 20);
+	return r;
+}
+
+TEST(state_record_round_trips_every_field)
+{
+	struct rollout_rec *r = full_record(), *back = NULL;
+	cJSON *o = NULL;
+	char why[300];
+
+	if (!r)
+		return;
+	CHECK_INT(state_record_to_json(r, &o), 0);
+	CHECK_INT(state_record_from_json(o, "web", "us-east-1/prod/web", &back, why, sizeof(why)),
+		  0);
+	if (back) {
+#define SAME(f) CHECK_STR(back->f, r->f);
+		SAME(watch)
+		SAME(tkey) SAME(repository) SAME(tag) SAME(digest) SAME(image) SAME(previous_digest)
+		    SAME(strategy) SAME(cluster) SAME(service) SAME(region) SAME(role_arn)
+			SAME(family) SAME(base_td) SAME(new_td) SAME(pinned_image)
+			    SAME(prev_deployment) SAME(deployment_id) SAME(deployment_arn)
+				SAME(anomaly) SAME(rollback_td) SAME(rollback_deployment_id)
+#undef SAME
+#define SAME_N(f) CHECK(back->f == r->f);
+				    SAME_N(step) SAME_N(rollback) SAME_N(first_start_skip)
+					SAME_N(after_reset) SAME_N(base_pinned) SAME_N(rollback_by)
+					    SAME_N(timeout_ms) SAME_N(started_at) SAME_N(deadline)
+						SAME_N(register_sent_at) SAME_N(update_sent_at)
+						    SAME_N(rollback_deadline)
+							SAME_N(rollback_register_sent_at) SAME_N(
+							    rollback_sent_at) SAME_N(n_containers)
+#undef SAME_N
+							    CHECK_STR(back->containers[0], "app");
+		CHECK_STR(back->containers[1], "sidecar");
+	}
+	/* And a copy is a deep one. */
+	struct rollout_rec *copy = record_copy(r);
+	CHECK(copy && copy->digest != r->digest && !strcmp(copy->digest, r->digest));
+	record_free(copy);
+	cJSON_Delete(o);
+	record_free(back);
+	record_free(r);
+}
+
+TEST(state_record_of_version_1_loads)
+{
+	cJSON *o = cJSON_Parse(
+	    "{\"step\": \"rollback-registering\", \"watch\": \"web\", \"repository\": \"team/web\","
+	    " \"tag\": \"prod\", \"digest\": \"" D1
+	    "\", \"image\": \"r\", \"previous_digest\": \"\","
+	    " \"strategy\": \"revision\", \"cluster\": \"prod\", \"service\": \"web\", \"region\":"
+	    " \"us-east-1\", \"containers\": [\"app\"], \"rollback\": true, \"on_first_start\":"
+	    " \"deploy\", \"timeout_ms\": 600000, \"started_at\": 1700000000, \"deadline\":"
+	    " 1700000600, \"register_sent_at\": 1700000100, \"rollback_by\": \"ecr-deployd\"}");
+	struct rollout_rec *r = NULL;
+	char why[300];
+
+	CHECK_INT(state_record_from_json(o, "web", "t", &r, why, sizeof(why)), 0);
+	if (r) {
+		CHECK_INT(r->step, STEP_RB_REGISTERING);
+		CHECK(r->rollback_register_sent_at == 1700000100.0); /* v1: one time for both */
+		CHECK(r->rollback_by == ROLLBACK_BY_US);
+		CHECK(r->rollback && !r->first_start_skip && r->timeout_ms == 600000);
+	}
+	record_free(r);
+	cJSON_Delete(o);
+	/* Bad fields are named. */
+	const char *bad[][2] = {
+		{ "{\"step\": \"flying\", \"digest\": \"" D1 "\"}", "step" },
+		{ "{\"step\": \"start\", \"digest\": 7}", "'digest' is not a string" },
+		{ "{\"step\": \"start\", \"digest\": \"" D1 "\", \"deadline\": \"soon\"}",
+		  "'deadline'" },
+		{ "{\"step\": \"start\", \"digest\": \"" D1 "\", \"version\": 3}", "version" },
+		{ "{\"step\": \"start\", \"digest\": \"" D1
+		  "\", \"cluster\": \"c\", \"service\": \"s\","
+		  " \"region\": \"r\"}",
+		  "containers" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = cJSON_Parse(bad[i][0]);
+		r = NULL;
+		CHECK_INT(state_record_from_json(o, "w", "t", &r, why, sizeof(why)), -EINVAL);
+		CHECK(r == NULL);
+		if (!strstr(why, bad[i][1]))
+			unit_fail(__FILE__, __LINE__, "row %zu: %s", i, why);
+		cJSON_Delete(o);
+	}
+}
+
+TEST(state_failed_list_holds_a_digest_once)
+{
+	char *dir = tmpdir(), why[256];
+	struct state *s = NULL;
+
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	CHECK(!state_failed_has(s, "web", "t", D1));
+	CHECK_INT(state_add_failed(s, "web", "t", D1, "first", 1), 0);
+	CHECK_INT(state_add_failed(s, "web", "t", D2, "other", 2), 0);
+	CHECK_INT(state_add_failed(s, "web", "t", D1, "again", 3), 0);
+	CHECK(state_failed_has(s, "web", "t", D1) && state_failed_has(s, "web", "t", D2));
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	state_free(s);
+	/* On disk: two entries, D1 once with its newest reason, after D2. */
+	char path[200];
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	FILE *f = fopen(path, "r");
+	char text[4096] = "";
+	if (f) {
+		text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+		fclose(f);
+	}
+	const char *first = strstr(text, D1);
+	CHECK(first && !strstr(first + 1, D1));
+	CHECK(strstr(text, "again") && !strstr(text, "first"));
+	CHECK(strstr(text, D2) && strstr(text, D2) < first);
+	/* The typed setters mark the state changed, and only on a change. */
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (s) {
+		CHECK(!state_dirty(s));
+		CHECK_INT(state_set_deployed(s, "web", "t", D2), 0);
+		CHECK(state_dirty(s));
+		CHECK_INT(state_save(s, why, sizeof(why)), 0);
+		CHECK_INT(state_set_deployed(s, "web", "t", D2), 0);
+		CHECK(!state_dirty(s));
+		CHECK_STR(state_deployed(s, "web", "t"), D2);
+		CHECK(state_held(s, "web", "t") == NULL);
+	}
+	state_free(s);
+	rm_rf(dir);
 }
 
 TEST(state_rollout_files)
@@ -212,17 +382,13 @@ TEST(state_rollout_files)
 	struct state *s = NULL;
 	char *warn = NULL;
 	int n = 0;
-	cJSON *rec = cJSON_Parse("{\"step\": \"start\", \"digest\": \"" D1 "\", \"cluster\": "
-				 "\"prod\", \"service\": \"web\", \"region\": \"us-east-1\"}");
+	struct rollout_rec *rec = full_record();
 
 	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
-	if (!s)
+	if (!s || !rec)
 		return;
-	rec = state_rollout_put(s, "web", "us-east-1/prod/web", rec);
-	CHECK(rec != NULL);
-	CHECK(state_rollout(s, "web", "us-east-1/prod/web") == rec);
-	cJSON_ReplaceItemInObject(rec, "step", cJSON_CreateString("tracking"));
-	CHECK_INT(state_rollout_save(s, "web", "us-east-1/prod/web", why, sizeof(why)), 0);
+	CHECK_INT(state_rollout_save(s, rec, why, sizeof(why)), 0);
+	CHECK(state_has_rollout(s, "web", "us-east-1/prod/web"));
 	state_free(s);
 	/* A restart finds it; a file that cannot be used is kept aside with a warning. */
 	snprintf(path, sizeof(path), "%s/rollouts/broken.json", dir);
@@ -236,13 +402,14 @@ TEST(state_rollout_files)
 	CHECK_INT(n, 1);
 	/* Removed: gone from memory and from the disk. */
 	CHECK_INT(state_rollout_remove(s, "web", "us-east-1/prod/web", why, sizeof(why)), 0);
-	CHECK(state_rollout(s, "web", "us-east-1/prod/web") == NULL);
+	CHECK(!state_has_rollout(s, "web", "us-east-1/prod/web"));
 	state_free(s);
 	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
 	n = 0;
 	state_each_rollout(s, count_rollout, &n);
 	CHECK_INT(n, 0);
 	state_free(s);
+	record_free(rec);
 	rm_rf(dir);
 }
 
@@ -277,10 +444,9 @@ TEST(state_bad_digests_are_refused_one_by_one)
 		CHECK(state_seen(s, "web", "dev") == NULL);
 		CHECK(state_want(s, "web") == NULL);
 		CHECK(state_want(s, "api") != NULL);
-		cJSON *t = state_target(s, "web", "t1", false);
-		CHECK(t && !cJSON_GetObjectItem(t, "deployed"));
-		CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(t, "held")), D2);
-		CHECK_INT(cJSON_GetArraySize(cJSON_GetObjectItem(t, "failed")), 1);
+		CHECK(state_deployed(s, "web", "t1") == NULL);
+		CHECK_STR(state_held(s, "web", "t1"), D2);
+		CHECK(state_failed_has(s, "web", "t1", D2));
 		CHECK(state_dirty(s)); /* the refused entries leave the file at the next save */
 	}
 	free(warn);

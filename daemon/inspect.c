@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * First start (rollout.h): what does a service run that ecr-deployd has never looked at? Its
+ * task definition's pinned digest, else the imageDigest its running tasks report. Only reads;
+ * the answer goes to the state, then the deployer decides.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ecs.h"
+#include "events.h"
+#include "rollout.h"
+#include "state.h"
+#include "taskdef.h"
+
+static int inspected(struct rollout *r, const char *running, const char *how)
+{
+	struct rollout_rec *c = r->rec;
+	struct state *st = r->dp->d->state;
+	const char *want = c->digest;
+
+	state_set_deployed(st, c->watch, c->tkey, running ? running : "");
+	if (running && !strcmp(running, want)) {
+		rollout_emit(r, LOG_INFO, NULL, NULL,
+			     "service '%s' already runs %s (%s); nothing to deploy", c->service,
+			     want, how);
+	} else if (c->first_start_skip && c->after_reset) {
+		state_set_held(st, c->watch, c->tkey, want);
+		rollout_emit(r, LOG_NOTICE, EVENT_SKIPPED, LOG_FIELDS({ "REASON", "state-reset" }),
+			     "service '%s' runs %s (%s), ECR has %s; the state was rebuilt, so "
+			     "whether it failed here before is unknown: it waits for the next push",
+			     c->service, running ? running : "an unknown digest", how, want);
+	} else if (c->first_start_skip) {
+		state_set_held(st, c->watch, c->tkey, want);
+		rollout_emit(r, LOG_NOTICE, EVENT_SKIPPED, LOG_FIELDS({ "REASON", "first-start" }),
+			     "service '%s' runs %s (%s), ECR has %s; on_first_start is 'skip', so "
+			     "it waits for the next push",
+			     c->service, running ? running : "an unknown digest", how, want);
+	} else {
+		rollout_emit(r, LOG_NOTICE, NULL, NULL,
+			     "service '%s' runs %s (%s), ECR has %s; deploying it (on_first_start "
+			     "'deploy')",
+			     c->service, running ? running : "an unknown digest", how, want);
+	}
+	rollout_save_state(r->dp);
+	return OUT_END;
+}
+
+int inspect_read_service(struct rollout *r, struct aws_result *res)
+{
+	const cJSON *svc = ecs_find_service(res->body, r->rec->service);
+	const char *td = cJSON_GetStringValue(cJSON_GetObjectItem(svc, "taskDefinition"));
+
+	if (!svc || !td)
+		return rollout_block(r, "DescribeServices",
+				     "the service does not exist in cluster '%s'", r->rec->cluster);
+	return record_set(&r->rec->base_td, td) < 0 ? OUT_RETRY : STEP_INSPECT_TD;
+}
+
+cJSON *inspect_td_params(struct rollout *r)
+{
+	return rollout_td_params(r->rec->base_td, false);
+}
+
+int inspect_read_td(struct rollout *r, struct aws_result *res)
+{
+	const char *name = r->rec->containers[0], *pinned = NULL;
+	const cJSON *td = cJSON_GetObjectItem(res->body, "taskDefinition");
+	int rc = ecs_pinned_digest(td, name, &pinned);
+
+	if (rc == -ENOENT || !taskdef_image(td, name))
+		return rollout_block(r, "DescribeTaskDefinition",
+				     "its task definition %s has no container '%s'",
+				     r->rec->base_td, name);
+	if (rc == 1)
+		return inspected(r, pinned, "its task definition pins it");
+	if (rc == -EINVAL) {
+		char v[400];
+		ecs_printable(pinned, v, sizeof(v));
+		rollout_emit(r, LOG_WARNING, NULL, NULL,
+			     "service '%s': its task definition pins container '%s' to '%s', "
+			     "which is not a valid digest; it is ignored, and what the running "
+			     "tasks run is read instead",
+			     r->rec->service, name, v);
+	}
+	return STEP_INSPECT_LIST;
+}
+
+int inspect_read_list(struct rollout *r, struct aws_result *res)
+{
+	cJSON_Delete(r->listed);
+	r->listed = aws_result_take_body(res);
+	if (!cJSON_GetArraySize(cJSON_GetObjectItem(r->listed, "taskArns")))
+		return inspected(r, NULL, "no task runs and its task definition names a tag");
+	return STEP_INSPECT_TASKS;
+}
+
+int inspect_read_tasks(struct rollout *r, struct aws_result *res)
+{
+	const char *name = r->rec->containers[0], *seen = NULL;
+	char v[400];
+
+	switch (ecs_tasks_digest(res->body, name, NULL, &seen, NULL)) {
+	case ECS_TASKS_INVALID:
+		ecs_printable(seen, v, sizeof(v));
+		rollout_emit(r, LOG_WARNING, NULL, NULL,
+			     "service '%s': a running task reports '%s' as the imageDigest of "
+			     "container '%s', which is not a valid digest; it is ignored",
+			     r->rec->service, v, name);
+		return inspected(r, NULL, "its running tasks report an invalid digest");
+	case ECS_TASKS_MIXED:
+		return inspected(r, NULL, "its running tasks disagree");
+	default:
+		return inspected(r, seen, "the imageDigest of its running tasks");
+	}
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/* The typed rollout record; see record.h. */
+#include "record.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const names[STEP_COUNT] = {
+	[STEP_INSPECT] = "inspect",
+	[STEP_INSPECT_TD] = "inspect-taskdef",
+	[STEP_INSPECT_LIST] = "inspect-list",
+	[STEP_INSPECT_TASKS] = "inspect-tasks",
+	[STEP_START] = "start",
+	[STEP_READ_BASE] = "read-base",
+	[STEP_REGISTERING] = "registering",
+	[STEP_FIND_REGISTERED] = "find-registered",
+	[STEP_REGISTERED] = "registered",
+	[STEP_DEREGISTER] = "deregister",
+	[STEP_UPDATING] = "updating",
+	[STEP_FIND_UPDATE] = "find-update",
+	[STEP_TRACKING] = "tracking",
+	[STEP_CONFIRM_LIST] = "confirm-list",
+	[STEP_CONFIRM_TASKS] = "confirm-tasks",
+	[STEP_ROLLBACK] = "rollback",
+	[STEP_RB_FIND] = "rollback-find",
+	[STEP_RB_READ_BASE] = "rollback-read-base",
+	[STEP_RB_REGISTERING] = "rollback-registering",
+	[STEP_RB_CHECK] = "rollback-check",
+	[STEP_ROLLING_BACK] = "rolling-back",
+	[STEP_RB_TRACKING] = "rollback-tracking",
+};
+
+const char *record_step_name(enum rollout_step step)
+{
+	return (unsigned)step < STEP_COUNT ? names[step] : "?";
+}
+
+int record_step_from_name(const char *name)
+{
+	for (int i = 0; name && i < STEP_COUNT; i++)
+		if (!strcmp(names[i], name))
+			return i;
+	return -1;
+}
+
+int record_set(char **field, const char *value)
+{
+	char *c = NULL;
+
+	if (value && !(c = strdup(value)))
+		return -ENOMEM;
+	free(*field);
+	*field = c;
+	return 0;
+}
+
+#define STRINGS(X)                                                                        \
+	X(watch)                                                                          \
+	X(tkey)                                                                           \
+	X(repository)                                                                     \
+	X(tag)                                                                            \
+	X(digest) X(image) X(previous_digest) X(strategy) X(cluster) X(service) X(region) \
+	    X(role_arn) X(family) X(base_td) X(new_td) X(pinned_image) X(prev_deployment) \
+		X(deployment_id) X(deployment_arn) X(anomaly) X(rollback_td)              \
+		    X(rollback_deployment_id)
+
+void record_free(struct rollout_rec *rec)
+{
+	if (!rec)
+		return;
+#define FREE(f) free(rec->f);
+	STRINGS(FREE)
+#undef FREE
+	for (size_t i = 0; i < rec->n_containers; i++)
+		free(rec->containers[i]);
+	free(rec);
+}
+
+struct rollout_rec *record_copy(const struct rollout_rec *rec)
+{
+	struct rollout_rec *c = malloc(sizeof(*c));
+	bool ok = true;
+
+	if (!c)
+		return NULL;
+	*c = *rec;
+	/* Nothing of rec's is shared, even when a copy fails half way. */
+#define NUL(f) c->f = NULL;
+	STRINGS(NUL)
+#undef NUL
+#define COPY(f)                                 \
+	if (rec->f && !(c->f = strdup(rec->f))) \
+		ok = false;
+	STRINGS(COPY)
+#undef COPY
+	for (size_t i = 0; i < rec->n_containers; i++)
+		c->containers[i] = NULL;
+	for (size_t i = 0; i < rec->n_containers; i++)
+		if (!(c->containers[i] = strdup(rec->containers[i])))
+			ok = false;
+	if (!ok) {
+		record_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+bool record_is_revision(const struct rollout_rec *rec)
+{
+	return !rec->strategy || !strcmp(rec->strategy, "revision");
+}

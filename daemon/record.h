@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The rollout record: everything a rollout in flight needs, typed, so that it can be written
+ * before and after every call that changes AWS and picked up again after a stop. Its JSON form
+ * belongs to state.c (state_record_to_json(), state_record_from_json()); the steps' meaning to
+ * rollout.c's step table.
+ */
+#ifndef ECR_RECORD_H
+#define ECR_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The steps of a rollout; see the table and the diagram in rollout.h. */
+enum rollout_step {
+	STEP_INSPECT,         /* first start: DescribeServices (an inspection is never written) */
+	STEP_INSPECT_TD,      /* DescribeTaskDefinition of what it runs */
+	STEP_INSPECT_LIST,    /* ListTasks: its running tasks */
+	STEP_INSPECT_TASKS,   /* DescribeTasks: their imageDigest */
+	STEP_START,           /* DescribeServices: where the service is */
+	STEP_READ_BASE,       /* DescribeTaskDefinition of the revision it runs, with tags */
+	STEP_REGISTERING,     /* RegisterTaskDefinition of the pinned revision */
+	STEP_FIND_REGISTERED, /* resuming registering: is ours the family's latest? */
+	STEP_REGISTERED,      /* DescribeServices: still where we left it? */
+	STEP_DEREGISTER,      /* it moved: DeregisterTaskDefinition of our unused revision */
+	STEP_UPDATING,        /* UpdateService */
+	STEP_FIND_UPDATE,     /* resuming updating: did ECS make our deployment? */
+	STEP_TRACKING,        /* DescribeServices (batched) until ECS says how it ended */
+	STEP_CONFIRM_LIST,    /* force: ListTasks of our deployment */
+	STEP_CONFIRM_TASKS,   /* force: DescribeTasks: do they run the digest? */
+	STEP_ROLLBACK,        /* our deployment failed: choose the revision to go back to */
+	STEP_RB_FIND,         /* DescribeTaskDefinition: a pinned revision of ours to go back to? */
+	STEP_RB_READ_BASE,    /* DescribeTaskDefinition of the revision that ran before */
+	STEP_RB_REGISTERING,  /* RegisterTaskDefinition of it pinned to the digest that ran */
+	STEP_RB_CHECK,        /* DescribeServices: was the rollback made already? */
+	STEP_ROLLING_BACK,    /* UpdateService to the revision that ran before */
+	STEP_RB_TRACKING,     /* DescribeServices (batched) until the rollback ends */
+	STEP_COUNT
+};
+
+/* Who rolls the service back after our deployment failed. */
+enum rollback_by {
+	ROLLBACK_BY_NONE,
+	ROLLBACK_BY_US,
+	ROLLBACK_BY_ECS, /* ECS's circuit breaker: we follow it */
+};
+
+#define RECORD_VERSION    2 /* 1: the same keys without "version" */
+#define RECORD_CONTAINERS 10
+
+struct rollout_rec {
+	enum rollout_step step;
+	/* what and where (fixed at the start) */
+	char *watch, *tkey; /* the watch and the target's key (account@region/cluster/service) */
+	char *repository, *tag, *digest,
+	    *image;            /* image: the repository URI the digest is pinned to */
+	char *previous_digest; /* what ran before, when known ("" unknown) */
+	char *strategy;        /* "revision" or "force" */
+	char *cluster, *service, *region, *role_arn;
+	char *containers[RECORD_CONTAINERS];
+	size_t n_containers;
+	bool rollback; /* roll back on failure */
+	bool first_start_skip, after_reset;
+	long timeout_ms;             /* rollout_timeout */
+	double started_at, deadline; /* wall seconds; 0 for an inspection */
+	/* learned on the way */
+	char *family, *base_td, *new_td, *pinned_image;
+	bool base_pinned;                     /* base_td pins the digest of the first container */
+	char *prev_deployment;                /* the PRIMARY deployment before our UpdateService */
+	char *deployment_id, *deployment_arn; /* ours (arn: currentServiceDeployment) */
+	double register_sent_at, update_sent_at; /* when the calls that change AWS went out */
+	char *anomaly; /* why the service is put back, when ECS did something unexplained */
+	enum rollback_by rollback_by;
+	char *rollback_td, *rollback_deployment_id;
+	double rollback_deadline, rollback_register_sent_at, rollback_sent_at;
+};
+
+/* The step's name in records and events ("start", "tracking", ...), and back; -1 if unknown. */
+const char *record_step_name(enum rollout_step step);
+int record_step_from_name(const char *name);
+
+/* Frees every string of rec and rec itself. NULL is a no-op. */
+void record_free(struct rollout_rec *rec);
+
+/* Sets *field to a copy of value (NULL stays NULL). Returns 0 or -ENOMEM (*field unchanged). */
+int record_set(char **field, const char *value);
+
+/* A deep copy, or NULL without memory. */
+struct rollout_rec *record_copy(const struct rollout_rec *rec);
+
+/* Whether the strategy is "revision" (also when unset). */
+bool record_is_revision(const struct rollout_rec *rec);
+
+#endif

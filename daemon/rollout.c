@@ -1,0 +1,998 @@
+/* SPDX-License-Identifier: MIT */
+/* The rollout engine: the step table and the one function that runs it; see rollout.h. */
+#include "rollout.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "credentials.h"
+#include "ecs.h"
+#include "events.h"
+#include "state.h"
+
+#define BATCH_MAX     10 /* services per DescribeServices */
+#define TRACK_FIRST_S 1.0
+#define TRACK_MAX_S   10.0
+#define RETRY_FIRST_S 2.0
+#define RETRY_MAX_S   60.0
+#define UPDATE_ATTEMPT_MS \
+	10000 /* attempt timeout of the calls that change AWS (never retried blindly) */
+#define UPDATE_WINDOW_S     (UPDATE_ATTEMPT_MS / 1000.0 + 5.0) /* carried out until then */
+#define STATE_RETRY_FIRST_S 1.0
+
+struct batch {
+	struct deployer *dp;
+	struct rollout *r[BATCH_MAX];
+	int n;
+	char *cluster, *region;
+	struct cred_provider *creds;
+	struct aws_call *call;
+	struct batch *next;
+};
+
+#define SENT(f) offsetof(struct rollout_rec, f)
+
+/*
+ * The step table: for each step its request, the reader of the reply (which returns the next
+ * step or an outcome), whether the record is written with it, and what a record found at it after
+ * a stop runs. tests/unit/test_rollout.c checks the diagram of rollout.h against it.
+ */
+const struct rollout_step_def rollout_steps[STEP_COUNT] = {
+	[STEP_INSPECT] = { .operation = "DescribeServices",
+			   .params = rollout_service_params,
+			   .read = inspect_read_service,
+			   .resume = STEP_INSPECT },
+	[STEP_INSPECT_TD] = { .operation = "DescribeTaskDefinition",
+			      .params = inspect_td_params,
+			      .read = inspect_read_td,
+			      .resume = STEP_INSPECT },
+	[STEP_INSPECT_LIST] = { .operation = "ListTasks",
+				.params = rollout_list_tasks_params,
+				.read = inspect_read_list,
+				.resume = STEP_INSPECT },
+	[STEP_INSPECT_TASKS] = { .operation = "DescribeTasks",
+				 .params = rollout_describe_tasks_params,
+				 .read = inspect_read_tasks,
+				 .resume = STEP_INSPECT },
+	[STEP_START] = { .operation = "DescribeServices",
+			 .params = rollout_service_params,
+			 .read = deploy_read_start,
+			 .written = true,
+			 .resume = STEP_START },
+	[STEP_READ_BASE] = { .operation = "DescribeTaskDefinition",
+			     .params = deploy_read_base_params,
+			     .read = deploy_read_base,
+			     .resume = STEP_START },
+	[STEP_REGISTERING] = { .operation = "RegisterTaskDefinition",
+			       .params = deploy_register_params,
+			       .read = deploy_read_registered,
+			       .written = true,
+			       .resume = STEP_FIND_REGISTERED,
+			       .sent_at = SENT(register_sent_at) },
+	[STEP_FIND_REGISTERED] = { .operation = "DescribeTaskDefinition",
+				   .params = deploy_family_params,
+				   .read = deploy_read_find_registered,
+				   .own_errors = true,
+				   .resume = STEP_FIND_REGISTERED },
+	[STEP_REGISTERED] = { .operation = "DescribeServices",
+			      .params = rollout_service_params,
+			      .read = deploy_read_check,
+			      .written = true,
+			      .resume = STEP_REGISTERED },
+	[STEP_DEREGISTER] = { .operation = "DeregisterTaskDefinition",
+			      .params = deploy_deregister_params,
+			      .read = deploy_read_deregistered,
+			      .own_errors = true,
+			      .resume = STEP_REGISTERED },
+	[STEP_UPDATING] = { .operation = "UpdateService",
+			    .params = deploy_update_params,
+			    .read = deploy_read_update,
+			    .written = true,
+			    .resume = STEP_FIND_UPDATE,
+			    .sent_at = SENT(update_sent_at) },
+	[STEP_FIND_UPDATE] = { .operation = "DescribeServices",
+			       .params = rollout_service_params,
+			       .read = deploy_read_find_update,
+			       .resume = STEP_FIND_UPDATE },
+	[STEP_TRACKING] = { .operation = "DescribeServices",
+			    .read = deploy_read_tracking,
+			    .written = true,
+			    .batched = true,
+			    .resume = STEP_TRACKING },
+	[STEP_CONFIRM_LIST] = { .operation = "ListTasks",
+				.params = rollout_list_tasks_params,
+				.read = deploy_read_confirm_list,
+				.resume = STEP_TRACKING },
+	[STEP_CONFIRM_TASKS] = { .operation = "DescribeTasks",
+				 .params = rollout_describe_tasks_params,
+				 .read = deploy_read_confirm_tasks,
+				 .resume = STEP_TRACKING },
+	[STEP_ROLLBACK] = { .read = rollback_read_start,
+			    .written = true,
+			    .rolling_back = true,
+			    .resume = STEP_ROLLBACK },
+	[STEP_RB_FIND] = { .operation = "DescribeTaskDefinition",
+			   .params = deploy_family_params,
+			   .read = rollback_read_find,
+			   .own_errors = true,
+			   .rolling_back = true,
+			   .resume = STEP_ROLLBACK },
+	[STEP_RB_READ_BASE] = { .operation = "DescribeTaskDefinition",
+				.params = rollback_base_params,
+				.read = rollback_read_base,
+				.rolling_back = true,
+				.resume = STEP_ROLLBACK },
+	[STEP_RB_REGISTERING] = { .operation = "RegisterTaskDefinition",
+				  .params = rollback_register_params,
+				  .read = rollback_read_registered,
+				  .written = true,
+				  .rolling_back = true,
+				  .resume = STEP_RB_FIND,
+				  .sent_at = SENT(rollback_register_sent_at) },
+	[STEP_RB_CHECK] = { .operation = "DescribeServices",
+			    .params = rollout_service_params,
+			    .read = rollback_read_check,
+			    .rolling_back = true,
+			    .resume = STEP_RB_CHECK },
+	[STEP_ROLLING_BACK] = { .operation = "UpdateService",
+				.params = rollback_update_params,
+				.read = rollback_read_update,
+				.written = true,
+				.rolling_back = true,
+				.resume = STEP_RB_CHECK,
+				.sent_at = SENT(rollback_sent_at) },
+	[STEP_RB_TRACKING] = { .operation = "DescribeServices",
+			       .read = rollback_read_tracking,
+			       .written = true,
+			       .batched = true,
+			       .rolling_back = true,
+			       .resume = STEP_RB_TRACKING },
+};
+
+static void advance(struct rollout *r, int next);
+
+double rollout_wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct ev_loop *loop_of(const struct rollout *r)
+{
+	return r->dp->d->loop;
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+void rollout_emit(struct rollout *r, int prio, const char *id, const struct log_field *extra,
+		  const char *fmt, ...)
+{
+	const struct rollout_rec *c = r->rec;
+	struct log_field f[32];
+	size_t n = 0;
+	char msg[2048], ms[32], containers[512] = "";
+	va_list ap;
+
+	if (prio > log_max_priority)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < c->n_containers; i++) {
+		size_t len = strlen(containers);
+		snprintf(containers + len, sizeof(containers) - len, "%s%s", len ? "," : "",
+			 c->containers[i]);
+	}
+	snprintf(ms, sizeof(ms), "%.0f", (rollout_wall_now() - c->started_at) * 1000.0);
+#define F(k, v) f[n++] = (struct log_field){ (k), (v) }
+	F("WATCH", c->watch);
+	F("ECR_REPOSITORY", c->repository);
+	F("IMAGE_TAG", c->tag);
+	F("IMAGE_DIGEST", c->digest);
+	F("PREVIOUS_DIGEST", c->previous_digest && *c->previous_digest ? c->previous_digest : NULL);
+	F("ECS_CLUSTER", c->cluster);
+	F("ECS_SERVICE", c->service);
+	F("ECS_CONTAINER", *containers ? containers : NULL);
+	F("TASK_DEFINITION", c->new_td);
+	F("PREVIOUS_TASK_DEFINITION", c->base_td);
+	F("DEPLOYMENT_ID", c->deployment_id && *c->deployment_id ? c->deployment_id : NULL);
+	F("SERVICE_DEPLOYMENT_ARN", c->deployment_arn);
+	F("STRATEGY", c->strategy);
+	F("ROLLOUT_STEP", record_step_name(c->step));
+	if (!r->inspect && c->started_at > 0)
+		F("DURATION_MS", ms);
+	for (const struct log_field *e = extra; e && e->key && n < 31; e++)
+		f[n++] = *e;
+	F(NULL, NULL);
+#undef F
+	log_event(prio, id, f, "%s", msg);
+}
+
+static void api_error(struct rollout *r, const struct aws_result *res, const char *then)
+{
+	rollout_emit(
+	    r, LOG_WARNING, EVENT_API_ERROR,
+	    LOG_FIELDS({ "AWS_OPERATION", res->operation }, { "AWS_ERROR_CODE", res->err.code },
+		       { "AWS_REQUEST_ID", *res->err.request_id ? res->err.request_id : NULL }),
+	    "service '%s': %s failed: %s: %s; %s", r->rec->service, res->operation, res->err.code,
+	    res->err.message, then);
+}
+
+void rollout_report_events(struct rollout *r, const cJSON *svc)
+{
+	const cJSON *events = cJSON_GetObjectItem(svc, "events");
+	double newest = r->events_after;
+
+	/* Newest first: report them oldest first. */
+	for (int i = cJSON_GetArraySize(events) - 1; i >= 0; i--) {
+		const cJSON *e = cJSON_GetArrayItem(events, i);
+		double at = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "createdAt"));
+		const char *m = cJSON_GetStringValue(cJSON_GetObjectItem(e, "message"));
+		if (!m || !(at > r->events_after))
+			continue;
+		if (at > newest)
+			newest = at;
+		rollout_emit(r, LOG_INFO, NULL, LOG_FIELDS({ "ECS_EVENT", m }),
+			     "service '%s': ECS: %s", r->rec->service, m);
+		if (strstr(m, "has started") || strstr(m, "has stopped") ||
+		    strstr(m, "steady state"))
+			continue;
+		if (r->n_events == EVENTS_KEPT) {
+			memmove(r->events[0], r->events[1],
+				sizeof(r->events[0]) * (EVENTS_KEPT - 1));
+			r->n_events--;
+		}
+		snprintf(r->events[r->n_events++], sizeof(r->events[0]), "%s", m);
+	}
+	r->events_after = newest;
+}
+
+static const char *quoted_events(const struct rollout *r, char *buf, size_t n)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < r->n_events && len < n; i++)
+		len += (size_t)snprintf(buf + len, n - len, "%s'%s'", i ? "; " : "", r->events[i]);
+	return buf;
+}
+
+/* ---- the state ------------------------------------------------------------ */
+
+/* The backoff of a state that cannot be written: 1 s, doubling at every failed retry, up to max. */
+static double state_backoff(double delay, bool retried, double max)
+{
+	double next = delay <= 0 ? STATE_RETRY_FIRST_S : retried ? delay * 2 : delay;
+
+	if (max < STATE_RETRY_FIRST_S)
+		max = STATE_RETRY_FIRST_S;
+	return next > max ? max : next;
+}
+
+/*
+ * The state cannot be written (why says where and why). Said once, when it starts; then no new
+ * rollout starts and every step that waits for a write is tried again after state_delay, which
+ * doubles at each retry that fails, up to the poll interval.
+ */
+void rollout_state_failed(struct deployer *dp, const char *why)
+{
+	double max = (double)(*dp->d->cfg)->poll_interval_ms / 1000.0;
+	bool retried = dp->state_failing && !ev_is_active(&dp->state_retry);
+
+	if (dp->state_failing && ev_is_active(&dp->state_retry))
+		return; /* a retry is set already */
+	dp->state_delay = state_backoff(dp->state_failing ? dp->state_delay : 0, retried, max);
+	if (!dp->state_failing)
+		log_at(LOG_ERR, EVENT_STATE_WRITE_FAILED,
+		       LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
+		       "%s; deploys wait until the state can be written: trying again in %.0fs, "
+		       "then less often, up to every %.0fs",
+		       why, dp->state_delay, max > STATE_RETRY_FIRST_S ? max : STATE_RETRY_FIRST_S);
+	dp->state_failing = true;
+	ev_timer_stop(dp->d->loop, &dp->state_retry);
+	ev_timer_set(&dp->state_retry, dp->state_delay, 0.0);
+	ev_timer_start(dp->d->loop, &dp->state_retry);
+}
+
+static void state_written(struct deployer *dp)
+{
+	if (!dp->state_failing)
+		return;
+	dp->state_failing = false;
+	dp->state_delay = 0;
+	ev_timer_stop(dp->d->loop, &dp->state_retry);
+	log_at(LOG_NOTICE, EVENT_STATE_WRITTEN,
+	       LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
+	       "the state can be written again; deploys go on");
+}
+
+bool rollout_save_state(struct deployer *dp)
+{
+	char why[600];
+	bool dirty = state_dirty(dp->d->state);
+
+	if (state_save(dp->d->state, why, sizeof(why)) == 0) {
+		if (dirty)
+			state_written(dp);
+		return true;
+	}
+	rollout_state_failed(dp, why);
+	return false;
+}
+
+/* Writes the record; false when it could not reach the disk: the step then waits for the
+ * state's retry and is written again before it runs. */
+static bool persist(struct rollout *r)
+{
+	char why[600];
+	struct deployer *dp = r->dp;
+
+	r->unwritten = false;
+	if (r->inspect)
+		return true;
+	if (state_rollout_save(dp->d->state, r->rec, why, sizeof(why)) == 0) {
+		state_written(dp);
+		return true;
+	}
+	rollout_state_failed(dp, why);
+	r->unwritten = true;
+	r->waiting = true;
+	r->next_at = ev_now(loop_of(r)) + dp->state_delay;
+	return false;
+}
+
+/* ---- life of a rollout --------------------------------------------------- */
+
+struct rollout *rollout_new(struct deployer *dp, struct rollout_rec *rec, bool inspect)
+{
+	struct rollout *r = calloc(1, sizeof(*r));
+	struct deployer_deps *d = dp->d;
+
+	if (!r)
+		return NULL;
+	r->dp = dp;
+	r->rec = rec;
+	r->inspect = inspect;
+	r->interval = TRACK_FIRST_S;
+	if (rec->role_arn && *rec->role_arn) {
+		r->creds = strmap_get(dp->creds, rec->role_arn);
+		if (!r->creds) {
+			struct cred_options co = { d->loop,   d->http,
+						   d->signer, (*d->cfg)->profile,
+						   d->region, (*d->cfg)->endpoints[AWS_SERVICE_STS],
+						   0 };
+			r->creds =
+			    cred_assume_role_new(d->creds, rec->role_arn, "ecr-deployd", &co);
+			if (r->creds && strmap_put(dp->creds, rec->role_arn, r->creds, NULL) < 0) {
+				cred_provider_free(r->creds);
+				r->creds = NULL;
+			}
+		}
+	}
+	r->events_after = rollout_wall_now() + (double)aws_clock_skew(d->aws) - 1.0;
+	if (rec->started_at > 0 && rec->started_at - 1.0 < r->events_after)
+		r->events_after = rec->started_at + (double)aws_clock_skew(d->aws) - 1.0;
+	r->next = dp->rollouts;
+	dp->rollouts = r;
+	if (!ev_is_active(&dp->tick)) /* it runs only while there are rollouts */
+		ev_timer_start(d->loop, &dp->tick);
+	if (inspect)
+		dp->inspecting++;
+	else
+		dp->deploying++;
+	return r;
+}
+
+void rollout_free(struct rollout *r)
+{
+	struct deployer *dp = r->dp;
+
+	for (struct rollout **p = &dp->rollouts; *p; p = &(*p)->next)
+		if (*p == r) {
+			*p = r->next;
+			break;
+		}
+	if (r->call)
+		aws_call_cancel(r->call);
+	if (r->batch)
+		r->batch->r[r->batch_slot] = NULL;
+	if (r->inspect)
+		dp->inspecting--;
+	else
+		dp->deploying--;
+	record_free(r->rec);
+	cJSON_Delete(r->described);
+	cJSON_Delete(r->listed);
+	free(r);
+}
+
+/* The rollout is over: its record leaves the state, the service is free. */
+static void end(struct rollout *r)
+{
+	struct deployer *dp = r->dp;
+
+	if (!r->inspect) {
+		char why[600];
+		/* The outcome first, then the rollout goes: a crash in between resumes the rollout,
+		 * which ends the same way again. */
+		rollout_save_state(dp);
+		if (state_rollout_remove(dp->d->state, r->rec->watch, r->rec->tkey, why,
+					 sizeof(why)) < 0) {
+			if (!dp->state_failing)
+				log_at(LOG_ERR, NULL,
+				       LOG_FIELDS({ "STATE_FILE", state_path(dp->d->state) }),
+				       "%s; the next start resumes this rollout and finds it ended",
+				       why);
+			rollout_state_failed(dp, why);
+		}
+	}
+	rollout_free(r);
+	deployer_ended(dp);
+}
+
+static void retry_later(struct rollout *r)
+{
+	double delay = RETRY_FIRST_S;
+
+	for (int i = 0; i < r->attempts && delay < RETRY_MAX_S; i++)
+		delay *= 2;
+	if (delay > RETRY_MAX_S)
+		delay = RETRY_MAX_S;
+	r->attempts++;
+	r->waiting = true;
+	r->next_at = ev_now(loop_of(r)) + delay;
+}
+
+bool rollout_wait_for_sent(struct rollout *r, double sent, const char *what)
+{
+	double now = rollout_wall_now();
+
+	if (!(sent > 0) || now >= sent + UPDATE_WINDOW_S || now < sent - UPDATE_WINDOW_S)
+		return false;
+	if (!r->said_wait)
+		rollout_emit(r, LOG_INFO, NULL, NULL,
+			     "service '%s': no %s yet, but our call was sent %.0fs ago and may "
+			     "still be carried out; looking again until %.0fs after it before "
+			     "sending it again",
+			     r->rec->service, what, now - sent, UPDATE_WINDOW_S);
+	r->said_wait = true;
+	r->next_at = ev_now(loop_of(r)) +
+		     (sent + UPDATE_WINDOW_S - now < 1.0 ? sent + UPDATE_WINDOW_S - now : 1.0);
+	return true;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+cJSON *rollout_service_params(struct rollout *r)
+{
+	cJSON *p = cJSON_CreateObject(), *a = p ? cJSON_AddArrayToObject(p, "services") : NULL;
+
+	if (!a || !cJSON_AddStringToObject(p, "cluster", r->rec->cluster) ||
+	    !cJSON_AddItemToArray(a, cJSON_CreateString(r->rec->service))) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+cJSON *rollout_td_params(const char *td, bool tags)
+{
+	cJSON *p = td ? cJSON_CreateObject() : NULL;
+
+	if (p &&
+	    (!cJSON_AddStringToObject(p, "taskDefinition", td) ||
+	     (tags && !cJSON_AddItemToObject(
+			  p, "include", cJSON_CreateStringArray((const char *[]){ "TAGS" }, 1))))) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+cJSON *rollout_update_params(const struct rollout *r, const char *td)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	if (p && (!cJSON_AddStringToObject(p, "cluster", r->rec->cluster) ||
+		  !cJSON_AddStringToObject(p, "service", r->rec->service) ||
+		  !(td ? cJSON_AddStringToObject(p, "taskDefinition", td)
+		       : cJSON_AddBoolToObject(p, "forceNewDeployment", 1)))) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+cJSON *rollout_list_tasks_params(struct rollout *r)
+{
+	cJSON *p = cJSON_CreateObject();
+
+	if (p && (!cJSON_AddStringToObject(p, "cluster", r->rec->cluster) ||
+		  !cJSON_AddStringToObject(p, "serviceName", r->rec->service) ||
+		  !cJSON_AddStringToObject(p, "desiredStatus", "RUNNING") ||
+		  !cJSON_AddNumberToObject(p, "maxResults", 100))) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+cJSON *rollout_describe_tasks_params(struct rollout *r)
+{
+	cJSON *p = cJSON_CreateObject(), *a = p ? cJSON_AddArrayToObject(p, "tasks") : NULL;
+	const cJSON *x;
+	int n = 0;
+
+	if (!a || !cJSON_AddStringToObject(p, "cluster", r->rec->cluster)) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(r->listed, "taskArns"))
+	{
+		if (n++ < 100)
+			cJSON_AddItemToArray(a, cJSON_Duplicate(x, 0));
+	}
+	return p;
+}
+
+int rollout_block(struct rollout *r, const char *operation, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+	memset(&r->err, 0, sizeof(r->err));
+	snprintf(r->err_operation, sizeof(r->err_operation), "%s", operation);
+	return OUT_BLOCKED;
+}
+
+/* ---- the engine ---------------------------------------------------------- */
+
+/* What kind of error AWS answered. */
+static bool transient(struct aws_result *res)
+{
+	const char *c = res->err.code;
+
+	return res->err.http_status == 0 || res->err.http_status >= 500 || aws_is_throttle(c) ||
+	       !strcmp(c, "RequestTimeout") || !strcmp(c, "ConnectionError") ||
+	       !strcmp(c, "MalformedResponse") || !strcmp(c, "CredentialsError") ||
+	       !strcmp(c, "ServerException");
+}
+
+static void on_reply(struct aws_result *res, void *userdata);
+
+/* Sends the step's request, or runs its reader at once when it has none. */
+static void run_step(struct rollout *r)
+{
+	const struct rollout_step_def *s = &rollout_steps[r->rec->step];
+	const char *op = s->operation;
+
+	if (s->batched) {
+		r->next_at = ev_now(loop_of(r)); /* the tick batches it */
+		return;
+	}
+	if (!op) {
+		advance(r, s->read(r, NULL));
+		return;
+	}
+	bool changes = s->sent_at != 0;
+	cJSON *params = s->params(r);
+	struct aws_call_spec spec = { .service = &aws_ecs,
+				      .operation = op,
+				      .params = params,
+				      .creds = r->creds,
+				      .region = r->rec->region,
+				      /* a lost reply is resolved by reading AWS again (the resume
+				       * variant of the step) */
+				      .timeout_ms = changes ? UPDATE_ATTEMPT_MS : 0,
+				      .not_idempotent = changes };
+	int rc = params ? aws_call(r->dp->d->aws, &spec, on_reply, r, &r->call) : -ENOMEM;
+
+	cJSON_Delete(params);
+	if (rc < 0) {
+		r->call = NULL;
+		rollout_emit(r, LOG_ERR, EVENT_API_ERROR, LOG_FIELDS({ "AWS_OPERATION", op }),
+			     "service '%s': cannot call %s: %s; trying again later",
+			     r->rec->service, op,
+			     rc == -ENOMEM ? "out of memory" : "no ECS endpoint for the region");
+		retry_later(r);
+	}
+}
+
+/* Enters step: its call time and the record are written first when the step is written. */
+static void enter(struct rollout *r, enum rollout_step step)
+{
+	const struct rollout_step_def *s = &rollout_steps[step];
+
+	r->rec->step = step;
+	r->said_wait = false;
+	if (s->sent_at)
+		*(double *)((char *)r->rec + s->sent_at) = rollout_wall_now();
+	if (s->batched) {
+		r->interval = TRACK_FIRST_S;
+		r->n_events = 0;
+	}
+	if (s->written && !persist(r))
+		return;
+	if (s->batched) {
+		r->next_at = ev_now(loop_of(r)) + TRACK_FIRST_S;
+		return;
+	}
+	run_step(r);
+}
+
+void rollout_run(struct rollout *r, bool resumed)
+{
+	if (resumed)
+		r->rec->step = rollout_steps[r->rec->step].resume;
+	r->waiting = false;
+	if (r->unwritten) {
+		enter(r, r->rec->step);
+		return;
+	}
+	run_step(r);
+}
+
+static void on_reply(struct aws_result *res, void *userdata)
+{
+	struct rollout *r = userdata;
+	const struct rollout_step_def *s = &rollout_steps[r->rec->step];
+
+	r->call = NULL;
+	if (res->ok)
+		r->attempts = 0;
+	if (!res->ok && transient(res)) {
+		char then[64];
+		retry_later(r);
+		snprintf(then, sizeof(then), "trying again in %.0fs",
+			 r->next_at - ev_now(loop_of(r)));
+		api_error(r, res, then);
+		return;
+	}
+	if (!res->ok && !s->own_errors) {
+		snprintf(r->reason, sizeof(r->reason), "%s refused: %s: %s", res->operation,
+			 res->err.code, res->err.message);
+		if (s->rolling_back) {
+			advance(r, OUT_ROLLBACK_FAILED);
+			return;
+		}
+		r->err = res->err;
+		snprintf(r->err_operation, sizeof(r->err_operation), "%s", res->operation);
+		advance(r, OUT_BLOCKED);
+		return;
+	}
+	advance(r, s->read(r, res));
+}
+
+static void start_rollback(struct rollout *r)
+{
+	r->rec->rollback_by = ROLLBACK_BY_US;
+	r->rec->rollback_deadline = rollout_wall_now() + (double)r->rec->timeout_ms / 1000.0;
+	r->n_events = 0;
+	enter(r, STEP_ROLLBACK);
+}
+
+/* Whether our revision was registered and never deployed (the outcome came before UpdateService
+ * was answered, or the service moved): it is deregistered before the rollout ends. */
+static bool unused_revision(const struct rollout *r)
+{
+	enum rollout_step s = r->rec->step;
+
+	return r->rec->new_td && *r->rec->new_td &&
+	       (s == STEP_REGISTERING || s == STEP_REGISTERED || s == STEP_FIND_REGISTERED ||
+		(s == STEP_UPDATING && !r->rec->deployment_id));
+}
+
+static void failed_event(struct rollout *r, int prio, const char *what, bool mark)
+{
+	char ev[900];
+
+	quoted_events(r, ev, sizeof(ev));
+	rollout_emit(r, prio, EVENT_DEPLOY_FAILED, LOG_FIELDS({ "REASON", r->reason }),
+		     "deploy of %s to service '%s' %s: %s%s%s%s", r->rec->digest, r->rec->service,
+		     what, r->reason, *ev ? "; ECS said: " : "", ev,
+		     mark ? "; this digest is not deployed to this service again" : "");
+}
+
+/* The IAM action an AccessDenied message names ("not authorized to perform: ecs:X"). */
+static void missing_action(const char *msg, char *buf, size_t n)
+{
+	const char *p = strstr(msg, "to perform");
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (!p)
+		return;
+	p += strlen("to perform");
+	while (*p == ':' || *p == ' ')
+		p++;
+	while (len + 1 < n &&
+	       ((p[len] >= 'a' && p[len] <= 'z') || (p[len] >= 'A' && p[len] <= 'Z') ||
+		(p[len] >= '0' && p[len] <= '9') || p[len] == ':' || p[len] == '-' ||
+		p[len] == '*'))
+		len++;
+	if (len && memchr(p, ':', len))
+		snprintf(buf, n, "%.*s", (int)len, p);
+}
+
+static void blocked(struct rollout *r)
+{
+	char action[128];
+
+	missing_action(r->err.message, action, sizeof(action));
+	r->dp->failures++;
+	deployer_block(r->dp, r);
+	rollout_emit(
+	    r, LOG_ERR, EVENT_BLOCKED,
+	    LOG_FIELDS({ "REASON", "blocked" }, { "AWS_OPERATION", r->err_operation },
+		       { "AWS_ERROR_CODE", *r->err.code ? r->err.code : NULL },
+		       { "AWS_ACTION", *action ? action : NULL },
+		       { "AWS_REQUEST_ID", *r->err.request_id ? r->err.request_id : NULL }),
+	    "service '%s' is blocked: %s; %s is not marked failed: it is tried again "
+	    "after a backoff and at every reload%s%s",
+	    r->rec->service, r->reason, r->rec->digest,
+	    *action ? "; the missing permission is " : "", action);
+}
+
+/* Acts on what a reader returned: the next step, a wait, or how the rollout ends. */
+static void advance(struct rollout *r, int next)
+{
+	struct rollout_rec *c = r->rec;
+	struct deployer *dp = r->dp;
+	struct state *st = dp->d->state;
+
+	if (next >= 0) {
+		enter(r, (enum rollout_step)next);
+		return;
+	}
+	switch ((enum rollout_outcome)next) {
+	case OUT_WAIT:
+		r->waiting = true;
+		if (r->next_at <= ev_now(loop_of(r)))
+			r->next_at = ev_now(loop_of(r)) + 1.0;
+		return;
+	case OUT_RETRY:
+		retry_later(r);
+		return;
+	case OUT_DONE:
+		state_set_deployed(st, c->watch, c->tkey, c->digest);
+		rollout_emit(r, LOG_NOTICE, EVENT_DEPLOY_COMPLETED, NULL,
+			     "deployed %s to service '%s' in cluster '%s'%s%s", c->digest,
+			     c->service, c->cluster, c->new_td ? " as " : "",
+			     c->new_td ? c->new_td : "");
+		break;
+	case OUT_FAILED:
+	case OUT_ECS_ROLLBACK:
+		dp->failures++;
+		state_add_failed(st, c->watch, c->tkey, c->digest, r->reason, (double)time(NULL));
+		state_set_deployed(st, c->watch, c->tkey, "");
+		rollout_save_state(dp); /* the failed digest is remembered before a rollback */
+		failed_event(r, LOG_ERR, "failed", true);
+		if (next == OUT_ECS_ROLLBACK) {
+			c->rollback_by = ROLLBACK_BY_ECS;
+			c->rollback_deadline = rollout_wall_now() + (double)c->timeout_ms / 1000.0;
+			rollout_emit(
+			    r, LOG_WARNING, EVENT_ROLLBACK_STARTED,
+			    LOG_FIELDS({ "ROLLBACK_DEPLOYMENT_ID", c->rollback_deployment_id }),
+			    "ECS's circuit breaker rolls service '%s' back to %s; "
+			    "following it",
+			    c->service, c->base_td);
+			enter(r, STEP_RB_TRACKING);
+			return;
+		}
+		if (c->rollback && record_is_revision(c)) {
+			start_rollback(r);
+			return;
+		}
+		if (c->rollback)
+			rollout_emit(
+			    r, LOG_WARNING, NULL, NULL,
+			    "service '%s': strategy 'force' reuses the task definition, so "
+			    "there is nothing to roll back to; ECS's deployment circuit "
+			    "breaker (with rollback) is the rollback for it",
+			    c->service);
+		break;
+	case OUT_UNMARKED:
+		dp->failures++;
+		state_set_deployed(st, c->watch, c->tkey, "");
+		failed_event(r, LOG_ERR, "failed", false);
+		break;
+	case OUT_SUPERSEDED:
+		dp->failures++;
+		state_set_held(st, c->watch, c->tkey, c->digest);
+		state_set_deployed(st, c->watch, c->tkey, "");
+		failed_event(r, LOG_WARNING, "stopped", false);
+		rollout_emit(r, LOG_NOTICE, NULL, NULL,
+			     "service '%s': %s is not deployed again until a newer push",
+			     c->service, c->digest);
+		break;
+	case OUT_ANOMALY:
+		dp->failures++;
+		record_set(&c->anomaly, r->reason);
+		state_set_held(st, c->watch, c->tkey, c->digest);
+		state_set_deployed(st, c->watch, c->tkey, "");
+		rollout_save_state(dp);
+		{
+			char reason[sizeof(r->reason)];
+			snprintf(reason, sizeof(reason), "anomaly: %.880s", r->reason);
+			memcpy(r->reason, reason, sizeof(reason));
+		}
+		failed_event(r, LOG_ERR, "stopped on an anomaly", false);
+		if (c->rollback && record_is_revision(c)) {
+			rollout_emit(r, LOG_WARNING, NULL, NULL,
+				     "service '%s': putting it back on the revision it ran before; "
+				     "%s waits for a newer push",
+				     c->service, c->digest);
+			start_rollback(r);
+			return;
+		}
+		break;
+	case OUT_BLOCKED:
+		if (unused_revision(r) && !r->after_deregister) {
+			rollout_emit(r, LOG_NOTICE, NULL, NULL,
+				     "service '%s': deregistering %s, registered by us and now "
+				     "unused",
+				     c->service, c->new_td);
+			r->after_deregister = OUT_BLOCKED;
+			enter(r, STEP_DEREGISTER);
+			return;
+		}
+		blocked(r);
+		break;
+	case OUT_ROLLED_BACK:
+		state_set_deployed(st, c->watch, c->tkey,
+				   c->previous_digest ? c->previous_digest : "");
+		rollout_emit(r, LOG_NOTICE, EVENT_ROLLBACK_COMPLETED, NULL,
+			     "service '%s' is back on %s%s", c->service, rollback_target_td(r),
+			     c->rollback_by == ROLLBACK_BY_ECS ? " (rolled back by ECS)" : "");
+		break;
+	case OUT_ROLLBACK_FAILED:
+		state_set_deployed(st, c->watch, c->tkey, "");
+		rollout_emit(r, LOG_ERR, EVENT_ROLLBACK_FAILED, LOG_FIELDS({ "REASON", r->reason }),
+			     "rollback of service '%s' to %s failed: %s; the service needs a human",
+			     c->service, rollback_target_td(r) ? rollback_target_td(r) : "(none)",
+			     r->reason);
+		break;
+	case OUT_END:
+		break;
+	}
+	end(r);
+}
+
+/* ---- tracking ------------------------------------------------------------ */
+
+static void batch_free(struct batch *b)
+{
+	struct deployer *dp = b->dp;
+
+	for (struct batch **p = &dp->batches; *p; p = &(*p)->next)
+		if (*p == b) {
+			*p = b->next;
+			break;
+		}
+	for (int i = 0; i < b->n; i++)
+		if (b->r[i])
+			b->r[i]->batch = NULL;
+	if (b->call)
+		aws_call_cancel(b->call);
+	free(b->cluster);
+	free(b->region);
+	free(b);
+}
+
+static void on_batch(struct aws_result *res, void *userdata)
+{
+	struct batch *b = userdata;
+	double now = ev_now(b->dp->d->loop);
+	bool said = false;
+
+	b->call = NULL;
+	for (int i = 0; i < b->n; i++) {
+		struct rollout *r = b->r[i];
+		if (!r)
+			continue;
+		r->batch = NULL;
+		b->r[i] = NULL;
+		r->next_at = now + r->interval;
+		r->interval = r->interval * 1.5 > TRACK_MAX_S ? TRACK_MAX_S : r->interval * 1.5;
+		if (!res->ok) {
+			/* What ECS did is unknown: tracking goes on, nothing is concluded. */
+			if (!said)
+				api_error(r, res, "tracking goes on");
+			said = true;
+			continue;
+		}
+		int next = rollout_steps[r->rec->step].read(r, res);
+		if (next != OUT_WAIT)     /* keep tracking: next_at is set */
+			advance(r, next); /* may free r, never another rollout */
+	}
+	batch_free(b);
+}
+
+static void send_batch(struct batch *b)
+{
+	cJSON *p = cJSON_CreateObject(), *a = p ? cJSON_AddArrayToObject(p, "services") : NULL;
+	struct aws_call_spec spec = { .service = &aws_ecs,
+				      .operation = "DescribeServices",
+				      .params = p,
+				      .creds = b->creds,
+				      .region = b->region };
+
+	if (a) {
+		cJSON_AddStringToObject(p, "cluster", b->cluster);
+		for (int i = 0; i < b->n; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(b->r[i]->rec->service));
+	}
+	if (!a || aws_call(b->dp->d->aws, &spec, on_batch, b, &b->call) < 0) {
+		b->call = NULL;
+		for (int i = 0; i < b->n; i++)
+			if (b->r[i]) {
+				b->r[i]->next_at = ev_now(b->dp->d->loop) + TRACK_MAX_S;
+				b->r[i]->batch = NULL;
+			}
+		b->n = 0;
+		batch_free(b);
+	}
+	cJSON_Delete(p);
+}
+
+void rollout_track_due(struct deployer *dp)
+{
+	double now = ev_now(dp->d->loop);
+	struct strmap *open = strmap_new();
+
+	if (!open)
+		return;
+	for (struct rollout *r = dp->rollouts; r; r = r->next) {
+		char key[1024];
+		struct batch *b;
+
+		if (!rollout_steps[r->rec->step].batched || r->call || r->batch || r->waiting ||
+		    r->next_at > now)
+			continue;
+		snprintf(key, sizeof(key), "%s\x1f%p\x1f%s", r->rec->region, (void *)r->creds,
+			 r->rec->cluster);
+		b = strmap_get(open, key);
+		if (!b || b->n == BATCH_MAX) {
+			if (b)
+				send_batch(b);
+			b = calloc(1, sizeof(*b));
+			if (!b)
+				break;
+			b->dp = dp;
+			b->cluster = strdup(r->rec->cluster);
+			b->region = strdup(r->rec->region);
+			b->creds = r->creds;
+			b->next = dp->batches;
+			dp->batches = b;
+			if (!b->cluster || !b->region || strmap_put(open, key, b, NULL) < 0) {
+				batch_free(b);
+				break;
+			}
+		}
+		r->batch = b;
+		r->batch_slot = b->n;
+		b->r[b->n++] = r;
+	}
+	/* Send what is still open: the batches not yet sent have no call. */
+	for (struct batch *b = dp->batches, *next; b; b = next) {
+		next = b->next;
+		if (!b->call && b->n)
+			send_batch(b);
+	}
+	strmap_free(open, NULL);
+}
+
+void rollout_free_batches(struct deployer *dp)
+{
+	while (dp->batches)
+		batch_free(dp->batches);
+}

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The rollout engine: one typed step machine for every rollout (deploy, track, roll back) and
+ * first-start inspection. Internal to the deployer's files (deployer.c, rollout.c, deploy.c,
+ * rollback.c, inspect.c); the daemon sees deployer.h.
+ *
+ * Each step sends one request and has one reader that returns the next step or an outcome. The
+ * engine (rollout.c) does the rest once: it writes the record before a step that is written
+ * (and the time a call that changes AWS is sent), sends the request, retries what AWS says is
+ * transient with backoff, turns an authorization or request error into a blocked target, and
+ * ends the rollout on an outcome. No reader calls another step.
+ *
+ * A deploy (strategy revision; force skips the registration and confirms with tasks):
+ *
+ *   start -> read-base -> registering -> registered -> updating -> tracking -> (done)
+ *              registered -> deregister (the service moved) -> start
+ *   registering ~> find-registered, updating ~> find-update (resumed after a stop)
+ *   tracking -> confirm-list -> confirm-tasks (force)
+ *   tracking -> rollback -> rollback-find -> rollback-read-base -> rollback-registering
+ *            -> rollback-check -> rolling-back -> rollback-tracking
+ *   rollback-registering ~> rollback-find, rolling-back ~> rollback-check (resumed)
+ *   inspect -> inspect-taskdef -> inspect-list -> inspect-tasks (first start, never written)
+ *
+ * A written step is the one in the record file; a step that is not written leaves the record on
+ * the last written one, whose re-run covers it. Every step can be re-run from AWS's answers:
+ * a revision or deployment made before a stop is found and adopted, never made twice.
+ */
+#ifndef ECR_ROLLOUT_H
+#define ECR_ROLLOUT_H
+
+#include <cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <ev.h>
+
+#include "aws.h"
+#include "deployer.h"
+#include "log.h"
+#include "record.h"
+#include "strmap.h"
+
+struct deployer;
+struct batch;
+
+#define EVENTS_KEPT 3 /* ECS event messages quoted in DEPLOY_FAILED */
+
+struct rollout {
+	struct deployer *dp;
+	struct rollout *next;
+	struct rollout_rec *rec;     /* owned */
+	bool inspect;                /* a first-start inspection: never written */
+	struct cred_provider *creds; /* NULL: the daemon's */
+	struct aws_call *call;
+	struct batch *batch;
+	int batch_slot;
+	cJSON *described;    /* the DescribeTaskDefinition reply a registration is made from */
+	cJSON *listed;       /* the ListTasks reply a DescribeTasks is made from */
+	bool waiting;        /* the step runs again at next_at */
+	bool unwritten;      /* the step could not be written: write it, then run it */
+	double next_at;      /* ev_now() time of the next tracking look or retry */
+	double interval;     /* tracking interval now */
+	int attempts;        /* transient failures in a row */
+	int restarts;        /* the service moved under us */
+	double events_after; /* ECS events newer than this (AWS epoch seconds) are reported */
+	char events[EVENTS_KEPT][256];
+	int n_events;
+	int running, desired; /* tasks of the deployment tracked, at the last look */
+	bool said_wait;       /* the wait for a call sent before a stop was said */
+	bool said_blocked;    /* tracking: an authorization error was said */
+	/* an outcome's details, set by the reader that returns it */
+	char reason[900];
+	struct aws_error err; /* of OUT_BLOCKED */
+	char err_operation[64];
+	int after_deregister; /* the outcome once our unused revision is deregistered */
+};
+
+/* What a reader returns: a step (>= 0), or one of these. */
+enum rollout_outcome {
+	OUT_WAIT = -1,   /* run this step again at next_at (the reader set it; else in 1 s) */
+	OUT_RETRY = -2,  /* a transient trouble: again after a backoff */
+	OUT_DONE = -3,   /* deployed */
+	OUT_FAILED = -4, /* the image's fault (reason): the digest is marked failed; rolled back */
+	OUT_UNMARKED = -5,     /* failed, but not the digest's fault: not marked, not rolled back */
+	OUT_ECS_ROLLBACK = -6, /* failed, and ECS rolls back: marked, followed */
+	OUT_SUPERSEDED = -7,   /* someone else deployed: held until a newer push */
+	OUT_ANOMALY = -8,      /* ECS did something unexplained: held; the service is put back */
+	OUT_BLOCKED = -9,      /* an authorization or request error (err): the target is blocked,
+				  the digest is not marked */
+	OUT_ROLLED_BACK = -10, /* the rollback completed */
+	OUT_ROLLBACK_FAILED = -11, /* reason */
+	OUT_END = -12,             /* over, nothing more to say (an inspection) */
+};
+
+struct rollout_step_def {
+	const char *operation; /* the request (ECS), or NULL: the reader runs at once */
+	cJSON *(*params)(struct rollout *r); /* NULL without memory: retried later */
+	int (*read)(struct rollout *r, struct aws_result *res); /* res NULL without request */
+	bool written;             /* the record is written with this step before its request */
+	enum rollout_step resume; /* what runs when a record is picked up at this step */
+	size_t sent_at;           /* offsetof the time its call that changes AWS is sent, or 0 */
+	bool own_errors;          /* the reader reads failed replies too (else the engine does) */
+	bool batched;             /* tracking: DescribeServices batched by the engine */
+	bool rolling_back;        /* an error ends the rollback, not the deploy */
+};
+
+/* The table, indexed by enum rollout_step. */
+extern const struct rollout_step_def rollout_steps[STEP_COUNT];
+
+/* The deployer: every rollout of the daemon (defined here for the engine's files only). */
+struct deployer {
+	struct deployer_deps d_;
+	struct deployer_deps *d;
+	struct rollout *rollouts;
+	struct batch *batches; /* in flight */
+	int deploying;         /* rollouts that are deploys (not inspections) */
+	int inspecting;
+	int failures;
+	struct strmap *creds;       /* role ARN -> struct cred_provider */
+	struct strmap *said;        /* watch\x1ftarget -> "reason digest" last reported */
+	struct strmap *blocked;     /* watch\x1ftarget -> struct blocked (NULL: not) */
+	struct config *blocked_cfg; /* the config the blocks were made under (a reference) */
+	struct ev_timer tick, kick, state_retry;
+	bool kick_pending;
+	int reset_unseen;     /* targets not looked at since a state reset (last full pass) */
+	bool state_failing;   /* the state cannot be written: no new rollout until state_retry */
+	double state_delay;   /* the backoff of state_retry now */
+	bool all;             /* the next reconcile looks at every watch */
+	struct strmap *dirty; /* else at these (watch name -> 1), */
+	char **dirty_names;   /* kept in a list too, so that a reconcile costs what changed */
+	size_t n_dirty, cap_dirty;
+	struct config *indexed; /* the config index was built for (a reference: never reused) */
+	struct strmap *index;   /* watch name -> its position in indexed, plus one */
+};
+
+/* A target blocked by an authorization or request error: tried again at until (ev_now time),
+ * or at a reload. */
+struct blocked {
+	double until, delay;
+	char digest[80];
+};
+
+/* deployer.c: the rollout ended (the service and a slot are free); the target is blocked. */
+void deployer_ended(struct deployer *dp);
+void deployer_block(struct deployer *dp, struct rollout *r);
+
+/* The state written now (false: it failed, said once, retried later); rollout_state_failed()
+ * says a write that failed (why) and arms the state's retry. */
+bool rollout_save_state(struct deployer *dp);
+void rollout_state_failed(struct deployer *dp, const char *why);
+
+/* deploy.c: the RegisterTaskDefinition of described with the target's containers pinned to
+ * digest (taskdef_pin()'s returns); also for the rollback. */
+int deploy_pin(struct rollout *r, const cJSON *described, const char *digest, const char *tag,
+	       cJSON **ret, char *why, size_t why_len);
+
+/* The steps' readers and request builders (deploy.c, rollback.c, inspect.c). */
+cJSON *deploy_read_base_params(struct rollout *r);
+cJSON *deploy_register_params(struct rollout *r);
+cJSON *deploy_family_params(struct rollout *r);
+cJSON *deploy_deregister_params(struct rollout *r);
+cJSON *deploy_update_params(struct rollout *r);
+int deploy_read_start(struct rollout *r, struct aws_result *res);
+int deploy_read_base(struct rollout *r, struct aws_result *res);
+int deploy_read_registered(struct rollout *r, struct aws_result *res);
+int deploy_read_find_registered(struct rollout *r, struct aws_result *res);
+int deploy_read_check(struct rollout *r, struct aws_result *res);
+int deploy_read_deregistered(struct rollout *r, struct aws_result *res);
+int deploy_read_update(struct rollout *r, struct aws_result *res);
+int deploy_read_find_update(struct rollout *r, struct aws_result *res);
+int deploy_read_tracking(struct rollout *r, struct aws_result *res);
+int deploy_read_confirm_list(struct rollout *r, struct aws_result *res);
+int deploy_read_confirm_tasks(struct rollout *r, struct aws_result *res);
+cJSON *rollback_base_params(struct rollout *r);
+cJSON *rollback_register_params(struct rollout *r);
+cJSON *rollback_update_params(struct rollout *r);
+int rollback_read_start(struct rollout *r, struct aws_result *res);
+int rollback_read_find(struct rollout *r, struct aws_result *res);
+int rollback_read_base(struct rollout *r, struct aws_result *res);
+int rollback_read_registered(struct rollout *r, struct aws_result *res);
+int rollback_read_check(struct rollout *r, struct aws_result *res);
+int rollback_read_update(struct rollout *r, struct aws_result *res);
+int rollback_read_tracking(struct rollout *r, struct aws_result *res);
+const char *rollback_target_td(const struct rollout *r);
+cJSON *inspect_td_params(struct rollout *r);
+int inspect_read_service(struct rollout *r, struct aws_result *res);
+int inspect_read_td(struct rollout *r, struct aws_result *res);
+int inspect_read_list(struct rollout *r, struct aws_result *res);
+int inspect_read_tasks(struct rollout *r, struct aws_result *res);
+
+/* ---- the engine (rollout.c), for the deployer and the steps ---- */
+
+struct rollout *rollout_new(struct deployer *dp, struct rollout_rec *rec, bool inspect);
+void rollout_free(struct rollout *r);
+
+/* Starts (or resumes: the step's resume variant) the record's step. */
+void rollout_run(struct rollout *r, bool resumed);
+
+/* Events of a rollout: its fields (WATCH, ECR_REPOSITORY, IMAGE_DIGEST, ...) plus extra. */
+void rollout_emit(struct rollout *r, int prio, const char *id, const struct log_field *extra,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* The tracking poll of every rollout that is due, batched; rollout_free_batches() cancels those
+ * in flight. */
+void rollout_track_due(struct deployer *dp);
+void rollout_free_batches(struct deployer *dp);
+
+/* Wall clock seconds. */
+double rollout_wall_now(void);
+
+/* Request builders the steps share (NULL without memory). */
+cJSON *rollout_service_params(struct rollout *r);
+cJSON *rollout_td_params(const char *td, bool tags);
+cJSON *rollout_update_params(const struct rollout *r, const char *td);
+cJSON *rollout_list_tasks_params(struct rollout *r);
+cJSON *rollout_describe_tasks_params(struct rollout *r);
+
+/*
+ * A call sent at sent_at (wall seconds) that may still be carried out (within its attempt
+ * timeout and a margin): the step waits and looks again (said once, what names the call).
+ * True when it waits (r->next_at set).
+ */
+bool rollout_wait_for_sent(struct rollout *r, double sent_at, const char *what);
+
+/* A reader's way to block the target on a fault that is not the image's (a service that does not
+ * exist, a task definition without the container): reason from fmt; returns OUT_BLOCKED. */
+int rollout_block(struct rollout *r, const char *operation, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* How long a deployment ECS has not listed yet is waited for after UpdateService. */
+#define ROLLOUT_APPEAR_S 30.0
+
+/* The ECS events of svc newer than the last look, logged, the last few kept for DEPLOY_FAILED. */
+void rollout_report_events(struct rollout *r, const cJSON *svc);
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tracking verdict: from one DescribeServices look at a service, what became of a deployment
+ * we made (ours, or our rollback). A pure function with `now` as an input, table-tested in
+ * tests/unit/test_track.c. Every verdict comes from what ECS said: "rolled back by ECS" only when
+ * ECS says a rollback is its circuit breaker's (the PRIMARY's rolloutStateReason, or a service
+ * event "rolling back to ..." newer than ours); "superseded"
+ * only when a deployment newer than ours, of a task definition not ours, is PRIMARY; a deployment
+ * of ours that ECS does not list is waited for until appear_by, then it is an anomaly (never a
+ * failure, a rollback or a success read from an absence).
+ */
+#ifndef ECR_TRACK_H
+#define ECR_TRACK_H
+
+#include <cJSON.h>
+#include <stddef.h>
+
+enum track_verdict {
+	TRACK_KEEP,         /* keep looking */
+	TRACK_DONE,         /* ECS says it completed */
+	TRACK_FAILED,       /* ECS says it failed (rolloutState FAILED) */
+	TRACK_TIMEOUT,      /* not done by the deadline */
+	TRACK_ECS_ROLLBACK, /* it failed and ECS's circuit breaker rolls back: other is that
+			       deployment */
+	TRACK_SUPERSEDED,   /* a newer deployment of a task definition not ours is PRIMARY: other */
+	TRACK_ANOMALY,      /* ECS did something no rule explains */
+};
+
+struct track_input {
+	const cJSON *svc;                /* a service of a DescribeServices reply */
+	const char *id;                  /* our deployment's id when known, else NULL */
+	const char *td;                  /* the task definition ours runs; NULL when it is the one
+					    the service ran before (strategy force) */
+	const char *prev_deployment;     /* the PRIMARY before our UpdateService: never ours */
+	const char *not_ours;            /* another deployment that is never ours (a rollback's
+					    failed one), or NULL */
+	double now, deadline, appear_by; /* wall seconds */
+	double since; /* AWS seconds: ECS events older than this are not about ours */
+};
+
+struct track_result {
+	enum track_verdict verdict;
+	const cJSON *ours;  /* our deployment when ECS lists it (into svc) */
+	const cJSON *other; /* the deployment of ECS_ROLLBACK or SUPERSEDED (into svc) */
+	char reason[512];   /* why, for FAILED, TIMEOUT, ECS_ROLLBACK, SUPERSEDED, ANOMALY */
+};
+
+void track_verdict(const struct track_input *in, struct track_result *out);
+
+/* A short stable name: "keep", "done", "failed", ... */
+const char *track_verdict_name(enum track_verdict v);
+
+#endif
