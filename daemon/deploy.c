@@ -256,7 +256,7 @@ int deploy_read_update(struct rollout *r, struct aws_result *res)
 		rollout_emit(r, LOG_NOTICE, NULL, NULL,
 			     "service '%s': UpdateService was answered, but ECS does not list a "
 			     "deployment of ours yet; looking for it for up to %.0fs",
-			     r->rec->service, ROLLOUT_APPEAR_S);
+			     r->rec->service, rollout_appear_s(r->rec));
 	return STEP_TRACKING;
 }
 
@@ -291,8 +291,8 @@ int deploy_read_find_update(struct rollout *r, struct aws_result *res)
 	struct track_result out;
 	track_verdict(&in, &out);
 	if (r->rec->update_sent_at > 0 && out.verdict == TRACK_ECS_ROLLBACK) {
-		snprintf(r->reason, sizeof(r->reason), "%s; not sending UpdateService again",
-			 out.reason);
+		snprintf(r->reason, sizeof(r->reason),
+			 "%s; our UpdateService is not listed: not sending it again", out.reason);
 		record_set(&r->rec->rollback_deployment_id, str_of(out.other, "id"));
 		return OUT_ECS_ROLLBACK;
 	}
@@ -325,7 +325,7 @@ int deploy_read_tracking(struct rollout *r, struct aws_result *res)
 				  .prev_deployment = r->rec->prev_deployment,
 				  .now = rollout_wall_now(),
 				  .deadline = r->rec->deadline,
-				  .appear_by = r->rec->update_sent_at + ROLLOUT_APPEAR_S,
+				  .appear_by = r->rec->update_sent_at + rollout_appear_s(r->rec),
 				  .since = r->rec->update_sent_at - 5.0 };
 	track_verdict(&in, &out);
 	r->running = ecs_count(out.ours, "runningCount");

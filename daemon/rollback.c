@@ -176,7 +176,7 @@ int rollback_read_tracking(struct rollout *r, struct aws_result *res)
 				  .not_ours = r->rec->deployment_id,
 				  .now = rollout_wall_now(),
 				  .deadline = r->rec->rollback_deadline,
-				  .appear_by = r->rec->rollback_sent_at + ROLLOUT_APPEAR_S,
+				  .appear_by = r->rec->rollback_sent_at + rollout_appear_s(r->rec),
 				  .since = r->rec->rollback_sent_at - 5.0 };
 	track_verdict(&in, &out);
 	r->running = ecs_count(out.ours, "runningCount");

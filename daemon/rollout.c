@@ -43,15 +43,18 @@ struct batch {
  * a stop runs. tests/unit/test_rollout.c checks the diagram of rollout.h against it.
  */
 const struct rollout_step_def rollout_steps[STEP_COUNT] = {
-	[STEP_INSPECT] = { .operation = "DescribeServices",
+	[STEP_INSPECT] = { .next = { STEP_INSPECT_TD },
+			   .operation = "DescribeServices",
 			   .params = rollout_service_params,
 			   .read = inspect_read_service,
 			   .resume = STEP_INSPECT },
-	[STEP_INSPECT_TD] = { .operation = "DescribeTaskDefinition",
+	[STEP_INSPECT_TD] = { .next = { STEP_INSPECT_LIST },
+			      .operation = "DescribeTaskDefinition",
 			      .params = inspect_td_params,
 			      .read = inspect_read_td,
 			      .resume = STEP_INSPECT },
-	[STEP_INSPECT_LIST] = { .operation = "ListTasks",
+	[STEP_INSPECT_LIST] = { .next = { STEP_INSPECT_TASKS },
+				.operation = "ListTasks",
 				.params = rollout_list_tasks_params,
 				.read = inspect_read_list,
 				.resume = STEP_INSPECT },
@@ -59,52 +62,63 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 				 .params = rollout_describe_tasks_params,
 				 .read = inspect_read_tasks,
 				 .resume = STEP_INSPECT },
-	[STEP_START] = { .operation = "DescribeServices",
+	[STEP_START] = { .next = { STEP_READ_BASE, STEP_UPDATING },
+			 .operation = "DescribeServices",
 			 .params = rollout_service_params,
 			 .read = deploy_read_start,
 			 .written = true,
 			 .resume = STEP_START },
-	[STEP_READ_BASE] = { .operation = "DescribeTaskDefinition",
+	[STEP_READ_BASE] = { .next = { STEP_REGISTERING },
+			     .operation = "DescribeTaskDefinition",
 			     .params = deploy_read_base_params,
 			     .read = deploy_read_base,
 			     .resume = STEP_START },
-	[STEP_REGISTERING] = { .operation = "RegisterTaskDefinition",
+	[STEP_REGISTERING] = { .next = { STEP_REGISTERED },
+			       .operation = "RegisterTaskDefinition",
 			       .params = deploy_register_params,
 			       .read = deploy_read_registered,
 			       .written = true,
 			       .resume = STEP_FIND_REGISTERED,
 			       .sent_at = SENT(register_sent_at) },
-	[STEP_FIND_REGISTERED] = { .operation = "DescribeTaskDefinition",
+	[STEP_FIND_REGISTERED] = { .next = { STEP_START, STEP_REGISTERED },
+				   .operation = "DescribeTaskDefinition",
 				   .params = deploy_family_params,
 				   .read = deploy_read_find_registered,
 				   .own_errors = true,
 				   .resume = STEP_FIND_REGISTERED },
-	[STEP_REGISTERED] = { .operation = "DescribeServices",
+	[STEP_REGISTERED] = { .next = { STEP_UPDATING, STEP_DEREGISTER, STEP_START },
+			      .operation = "DescribeServices",
 			      .params = rollout_service_params,
 			      .read = deploy_read_check,
 			      .written = true,
 			      .resume = STEP_REGISTERED },
-	[STEP_DEREGISTER] = { .operation = "DeregisterTaskDefinition",
+	[STEP_DEREGISTER] = { .next = { STEP_START },
+			      .operation = "DeregisterTaskDefinition",
 			      .params = deploy_deregister_params,
 			      .read = deploy_read_deregistered,
 			      .own_errors = true,
 			      .resume = STEP_REGISTERED },
-	[STEP_UPDATING] = { .operation = "UpdateService",
+	[STEP_UPDATING] = { .next = { STEP_TRACKING },
+			    .operation = "UpdateService",
 			    .params = deploy_update_params,
 			    .read = deploy_read_update,
 			    .written = true,
 			    .resume = STEP_FIND_UPDATE,
 			    .sent_at = SENT(update_sent_at) },
-	[STEP_FIND_UPDATE] = { .operation = "DescribeServices",
+	[STEP_FIND_UPDATE] = { .next = { STEP_TRACKING, STEP_UPDATING, STEP_DEREGISTER,
+					 STEP_START },
+			       .operation = "DescribeServices",
 			       .params = rollout_service_params,
 			       .read = deploy_read_find_update,
 			       .resume = STEP_FIND_UPDATE },
-	[STEP_TRACKING] = { .operation = "DescribeServices",
+	[STEP_TRACKING] = { .next = { STEP_CONFIRM_LIST },
+			    .operation = "DescribeServices",
 			    .read = deploy_read_tracking,
 			    .written = true,
 			    .batched = true,
 			    .resume = STEP_TRACKING },
-	[STEP_CONFIRM_LIST] = { .operation = "ListTasks",
+	[STEP_CONFIRM_LIST] = { .next = { STEP_CONFIRM_TASKS },
+				.operation = "ListTasks",
 				.params = rollout_list_tasks_params,
 				.read = deploy_read_confirm_list,
 				.resume = STEP_TRACKING },
@@ -112,34 +126,40 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 				 .params = rollout_describe_tasks_params,
 				 .read = deploy_read_confirm_tasks,
 				 .resume = STEP_TRACKING },
-	[STEP_ROLLBACK] = { .read = rollback_read_start,
+	[STEP_ROLLBACK] = { .next = { STEP_RB_CHECK, STEP_RB_FIND },
+			    .read = rollback_read_start,
 			    .written = true,
 			    .rolling_back = true,
 			    .resume = STEP_ROLLBACK },
-	[STEP_RB_FIND] = { .operation = "DescribeTaskDefinition",
+	[STEP_RB_FIND] = { .next = { STEP_RB_READ_BASE, STEP_RB_CHECK },
+			   .operation = "DescribeTaskDefinition",
 			   .params = deploy_family_params,
 			   .read = rollback_read_find,
 			   .own_errors = true,
 			   .rolling_back = true,
 			   .resume = STEP_ROLLBACK },
-	[STEP_RB_READ_BASE] = { .operation = "DescribeTaskDefinition",
+	[STEP_RB_READ_BASE] = { .next = { STEP_RB_REGISTERING },
+				.operation = "DescribeTaskDefinition",
 				.params = rollback_base_params,
 				.read = rollback_read_base,
 				.rolling_back = true,
 				.resume = STEP_ROLLBACK },
-	[STEP_RB_REGISTERING] = { .operation = "RegisterTaskDefinition",
+	[STEP_RB_REGISTERING] = { .next = { STEP_RB_CHECK },
+				  .operation = "RegisterTaskDefinition",
 				  .params = rollback_register_params,
 				  .read = rollback_read_registered,
 				  .written = true,
 				  .rolling_back = true,
 				  .resume = STEP_RB_FIND,
 				  .sent_at = SENT(rollback_register_sent_at) },
-	[STEP_RB_CHECK] = { .operation = "DescribeServices",
+	[STEP_RB_CHECK] = { .next = { STEP_RB_TRACKING, STEP_ROLLING_BACK },
+			    .operation = "DescribeServices",
 			    .params = rollout_service_params,
 			    .read = rollback_read_check,
 			    .rolling_back = true,
 			    .resume = STEP_RB_CHECK },
-	[STEP_ROLLING_BACK] = { .operation = "UpdateService",
+	[STEP_ROLLING_BACK] = { .next = { STEP_RB_TRACKING },
+				.operation = "UpdateService",
 				.params = rollback_update_params,
 				.read = rollback_read_update,
 				.written = true,
@@ -155,6 +175,23 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 };
 
 static void advance(struct rollout *r, int next);
+
+bool rollout_step_may(enum rollout_step from, enum rollout_step to)
+{
+	const struct rollout_step_def *s = &rollout_steps[from];
+
+	for (size_t i = 0; i < sizeof(s->next) / sizeof(s->next[0]); i++)
+		if (s->next[i] == to && to != STEP_INSPECT)
+			return true;
+	return false;
+}
+
+double rollout_appear_s(const struct rollout_rec *rec)
+{
+	double t = (double)rec->timeout_ms / 1000.0;
+
+	return t > 0 && t < ROLLOUT_APPEAR_S ? t : ROLLOUT_APPEAR_S;
+}
 
 double rollout_wall_now(void)
 {
@@ -440,6 +477,11 @@ static void end(struct rollout *r)
 static void retry_later(struct rollout *r)
 {
 	double delay = RETRY_FIRST_S;
+
+	/* A call that changes AWS may have been carried out though its reply was lost: what runs
+	 * again is the step's resume variant, which looks before sending it again. */
+	if (rollout_steps[r->rec->step].sent_at)
+		r->rec->step = rollout_steps[r->rec->step].resume;
 
 	for (int i = 0; i < r->attempts && delay < RETRY_MAX_S; i++)
 		delay *= 2;
@@ -750,8 +792,19 @@ static void advance(struct rollout *r, int next)
 	struct state *st = dp->d->state;
 
 	if (next >= 0) {
-		enter(r, (enum rollout_step)next);
-		return;
+		if (!rollout_step_may(c->step, (enum rollout_step)next)) {
+			/* A bug: never carried out, said, and the rollout stops where it is safe.
+			 */
+			snprintf(
+			    r->reason, sizeof(r->reason),
+			    "internal error: step '%s' went to '%s', which the step table does "
+			    "not allow",
+			    record_step_name(c->step), record_step_name((enum rollout_step)next));
+			next = OUT_UNMARKED;
+		} else {
+			enter(r, (enum rollout_step)next);
+			return;
+		}
 	}
 	switch ((enum rollout_outcome)next) {
 	case OUT_WAIT:

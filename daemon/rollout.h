@@ -10,16 +10,36 @@
  * transient with backoff, turns an authorization or request error into a blocked target, and
  * ends the rollout on an outcome. No reader calls another step.
  *
- * A deploy (strategy revision; force skips the registration and confirms with tasks):
+ * The steps (tests/unit/test_rollout.c checks this table against rollout_steps[]):
  *
- *   start -> read-base -> registering -> registered -> updating -> tracking -> (done)
- *              registered -> deregister (the service moved) -> start
- *   registering ~> find-registered, updating ~> find-update (resumed after a stop)
- *   tracking -> confirm-list -> confirm-tasks (force)
- *   tracking -> rollback -> rollback-find -> rollback-read-base -> rollback-registering
- *            -> rollback-check -> rolling-back -> rollback-tracking
- *   rollback-registering ~> rollback-find, rolling-back ~> rollback-check (resumed)
- *   inspect -> inspect-taskdef -> inspect-list -> inspect-tasks (first start, never written)
+ *   step                  written  its reader may go to                       resumed as
+ *   inspect               no       inspect-taskdef                            inspect
+ *   inspect-taskdef       no       inspect-list                               inspect
+ *   inspect-list          no       inspect-tasks                              inspect
+ *   inspect-tasks         no       -                                          inspect
+ *   start                 yes      read-base, updating                        start
+ *   read-base             no       registering                                start
+ *   registering           yes      registered                                 find-registered
+ *   find-registered       no       start, registered                          find-registered
+ *   registered            yes      updating, deregister, start                registered
+ *   deregister            no       start                                      registered
+ *   updating              yes      tracking                                   find-update
+ *   find-update           no       tracking, updating, deregister, start      find-update
+ *   tracking              yes      confirm-list                               tracking
+ *   confirm-list          no       confirm-tasks                              tracking
+ *   confirm-tasks         no       -                                          tracking
+ *   rollback              yes      rollback-check, rollback-find              rollback
+ *   rollback-find         no       rollback-read-base, rollback-check         rollback
+ *   rollback-read-base    no       rollback-registering                       rollback
+ *   rollback-registering  yes      rollback-check                             rollback-find
+ *   rollback-check        no       rollback-tracking, rolling-back            rollback-check
+ *   rolling-back          yes      rollback-tracking                          rollback-check
+ *   rollback-tracking     yes      -                                          rollback-tracking
+ *
+ * Besides, a reader returns an outcome (enum rollout_outcome), and the engine goes on: a
+ * deploy that failed (or an anomaly) -> rollback (strategy revision, rollback on); failed with
+ * ECS rolling back -> rollback-tracking (following ECS); blocked with our revision unused ->
+ * deregister; anything else ends the rollout.
  *
  * A written step is the one in the record file; a step that is not written leaves the record on
  * the last written one, whose re-run covers it. Every step can be re-run from AWS's answers:
@@ -96,16 +116,21 @@ struct rollout_step_def {
 	const char *operation; /* the request (ECS), or NULL: the reader runs at once */
 	cJSON *(*params)(struct rollout *r); /* NULL without memory: retried later */
 	int (*read)(struct rollout *r, struct aws_result *res); /* res NULL without request */
-	bool written;             /* the record is written with this step before its request */
-	enum rollout_step resume; /* what runs when a record is picked up at this step */
-	size_t sent_at;           /* offsetof the time its call that changes AWS is sent, or 0 */
-	bool own_errors;          /* the reader reads failed replies too (else the engine does) */
-	bool batched;             /* tracking: DescribeServices batched by the engine */
-	bool rolling_back;        /* an error ends the rollback, not the deploy */
+	bool written;              /* the record is written with this step before its request */
+	enum rollout_step resume;  /* what runs when a record is picked up at this step */
+	enum rollout_step next[4]; /* the steps its reader may return (unused: STEP_INSPECT,
+				      which no step goes to) */
+	size_t sent_at;            /* offsetof the time its call that changes AWS is sent, or 0 */
+	bool own_errors;           /* the reader reads failed replies too (else the engine does) */
+	bool batched;              /* tracking: DescribeServices batched by the engine */
+	bool rolling_back;         /* an error ends the rollback, not the deploy */
 };
 
 /* The table, indexed by enum rollout_step. */
 extern const struct rollout_step_def rollout_steps[STEP_COUNT];
+
+/* Whether the reader of step from may go to step to (the table's next). */
+bool rollout_step_may(enum rollout_step from, enum rollout_step to);
 
 /* The deployer: every rollout of the daemon (defined here for the engine's files only). */
 struct deployer {
@@ -227,8 +252,10 @@ bool rollout_wait_for_sent(struct rollout *r, double sent_at, const char *what);
 int rollout_block(struct rollout *r, const char *operation, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* How long a deployment ECS has not listed yet is waited for after UpdateService. */
+/* How long a deployment ECS has not listed yet is waited for after UpdateService: 30 s, or the
+ * rollout timeout when that is shorter. */
 #define ROLLOUT_APPEAR_S 30.0
+double rollout_appear_s(const struct rollout_rec *rec);
 
 /* The ECS events of svc newer than the last look, logged, the last few kept for DEPLOY_FAILED. */
 void rollout_report_events(struct rollout *r, const cJSON *svc);

@@ -11,7 +11,9 @@ with rollback on, ECS rolls back to the last completed deployment."""
 
 import copy
 import math
+import random
 import re
+import string
 import uuid
 
 from .core import AwsError, digits, hexid
@@ -148,6 +150,7 @@ class Deployment:
         self.rollout_state = "IN_PROGRESS"
         self.rollout_reason = "ECS deployment %s in progress." % self.id
         self.failed_tasks = 0
+        self.sd_suffix = "".join(random.choice(string.ascii_letters + string.digits) for _ in range(21))
         self.launch_type = launch_type
         self.hold_old = False  # CodeDeploy: keep the old tasks until traffic shifts
 
@@ -187,6 +190,8 @@ class Service:
         self.last_completed = None  # the last COMPLETED Deployment (its digests as resolved)
         self.last_no_place_event = 0
         self.tasks = {}  # arn -> Task, this service's own (cluster.tasks holds all)
+        self.quirk = None   # the next UpdateService's oddity: {"mode": "lag"|"never", "seconds": n}
+        self.hidden = None  # "lag": {"until": t, "deployments": [...], "current": arn} shown instead
 
     @property
     def arn(self):
@@ -432,9 +437,21 @@ class Ecs:
         self._new_deployment(svc, td)
         return {"service": self._describe_service(svc)}
 
+    def service_deployment_arn(self, svc, d):
+        c = svc.cluster
+        return "arn:aws:ecs:%s:%s:service-deployment/%s/%s/%s" % (c.region, c.account, c.name, svc.name,
+                                                                d.sd_suffix)
+
     def _describe_service(self, svc):
         tasks = list(svc.tasks.values())
         deployments = [d.describe(tasks) for d in svc.deployments]
+        current = self.service_deployment_arn(svc, svc.primary) if svc.primary else None
+        if svc.hidden and self.world.clock.sim_now() < svc.hidden["until"]:
+            # "lag": ECS has made the deployment but does not list it yet.
+            deployments = copy.deepcopy(svc.hidden["deployments"])
+            current = svc.hidden["current"]
+        elif svc.hidden:
+            svc.hidden = None
         if not self.world.settings.get("rollout_state", True):
             for d in deployments:
                 d.pop("rolloutState", None)
@@ -447,7 +464,7 @@ class Ecs:
             "serviceRegistries": [], "status": svc.status, "desiredCount": svc.desired,
             "runningCount": sum(1 for t in live if t.last_status == "RUNNING"),
             "pendingCount": sum(1 for t in live if t.last_status == "PENDING"),
-            "taskDefinition": primary.taskdef.arn if primary else None,
+            "taskDefinition": deployments[0]["taskDefinition"] if deployments else None,
             "deploymentConfiguration": copy.deepcopy(svc.config),
             "deployments": deployments, "events": copy.deepcopy(svc.events),
             "createdAt": svc.created_at, "placementConstraints": [], "placementStrategy": [],
@@ -457,6 +474,8 @@ class Ecs:
         }
         if svc.launch_type:
             out["launchType"] = svc.launch_type
+        if current:
+            out["currentServiceDeployment"] = current
         if "networkConfiguration" in svc.params:
             out["networkConfiguration"] = copy.deepcopy(svc.params["networkConfiguration"])
         return out
@@ -502,9 +521,27 @@ class Ecs:
             svc.desired = p["desiredCount"]
             if svc.primary:
                 svc.primary.desired = svc.desired
+        quirk, svc.quirk = svc.quirk, None
+        if quirk and quirk["mode"] == "never":
+            # Answered, and nothing happens: no deployment is ever made.
+            return {"service": self._describe_service(svc)}
+        if quirk and quirk["mode"] == "lag":
+            svc.hidden = {"until": self.world.clock.sim_now() + float(quirk.get("seconds", 5)),
+                          "deployments": [d.describe(list(svc.tasks.values())) for d in svc.deployments],
+                          "current": self.service_deployment_arn(svc, svc.primary)}
         if p.get("forceNewDeployment") or (td is not None and td is not svc.primary.taskdef):
             self._new_deployment(svc, td or svc.primary.taskdef)
         return {"service": self._describe_service(svc)}
+
+    def set_quirk(self, account, region, cluster, service, mode, seconds=None):
+        """The next UpdateService of the service answers oddly: "lag" (the reply and
+        DescribeServices show the deployments from before for `seconds`), "never" (it is answered
+        and no deployment is ever made), None (normal)."""
+        if mode not in ("lag", "never", None):
+            raise ValueError("mode must be 'lag', 'never' or null")
+        c = self.clusters[(account, region, cluster)]
+        svc = c.services[service]
+        svc.quirk = {"mode": mode, "seconds": seconds} if mode else None
 
     # -- tasks ------------------------------------------------------------------
     def list_tasks(self, ctx, p):

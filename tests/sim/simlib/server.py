@@ -433,6 +433,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     w.ecs.add_event(req.get("account", "123456789012"), req.get("region", "us-east-1"),
                                     req["cluster"], req["service"], str(req["message"]))
                 return self._ctl(200, {"ok": True})
+            if (m, p) == ("POST", "/update-quirk"):
+                with w.lock:
+                    w.ecs.set_quirk(req.get("account", "123456789012"), req.get("region", "us-east-1"),
+                                    req["cluster"], req["service"], req.get("mode"), req.get("seconds"))
+                return self._ctl(200, {"ok": True})
             if (m, p) == ("POST", "/reply-taskdef-arn"):
                 with w.lock:
                     if req.get("arn") is None:

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/* daemon/track: one row per rule of the tracking verdict. */
+#include "unit.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "track.h"
+
+#define TD1 "arn:aws:ecs:us-east-1:1:task-definition/web:1"
+#define TD2 "arn:aws:ecs:us-east-1:1:task-definition/web:2"
+#define TD3 "arn:aws:ecs:us-east-1:1:task-definition/web:3"
+
+/* A deployment: id, status, task definition, rolloutState (or NULL), reason, createdAt. */
+#define DEP(id, st, td, rs, why, at)                                                    \
+	"{\"id\": \"" id "\", \"status\": \"" st "\", \"taskDefinition\": \"" td "\", " \
+	"\"desiredCount\": 2, \"runningCount\": 2, \"createdAt\": " #at "" rs why "}"
+#define RS(s)  ", \"rolloutState\": \"" s "\""
+#define WHY(s) ", \"rolloutStateReason\": \"" s "\""
+
+#define CB_ROLLBACK "ECS deployment circuit breaker: rolling back to deploymentId old."
+
+TEST(track_verdict_table)
+{
+	static const struct {
+		const char *name;
+		const char *svc; /* the service object */
+		const char *id, *td, *prev, *not_ours;
+		double now, deadline, appear_by, since;
+		enum track_verdict want;
+		const char *want_ours, *want_other; /* ids, or NULL */
+	} rows[] = {
+		{ "ours PRIMARY and COMPLETED: done",
+		  "{\"deployments\": [" DEP("new", "PRIMARY", TD2, RS("COMPLETED"), "", 20) "]}",
+		  "new", TD2, "old", NULL, 100, 200, 50, 0, TRACK_DONE, "new", NULL },
+		{ "ours PRIMARY, in progress: keep",
+		  "{\"deployments\": [" DEP("new", "PRIMARY", TD2, RS("IN_PROGRESS"), "",
+					    20) "," DEP("old", "ACTIVE", TD1, RS("COMPLETED"), "",
+							10) "]}",
+		  "new", TD2, "old", NULL, 100, 200, 50, 0, TRACK_KEEP, "new", NULL },
+		{ "ours PRIMARY, in progress, past the deadline: timeout",
+		  "{\"deployments\": [" DEP("new", "PRIMARY", TD2, RS("IN_PROGRESS"), "",
+					    20) "," DEP("old", "ACTIVE", TD1, RS("COMPLETED"), "",
+							10) "]}",
+		  "new", TD2, "old", NULL, 300, 200, 50, 0, TRACK_TIMEOUT, "new", NULL },
+		{ "ours FAILED, ECS's rollback PRIMARY says so: ECS rolls back",
+		  "{\"deployments\": [" DEP("rb", "PRIMARY", TD1, RS("IN_PROGRESS"),
+					    WHY(CB_ROLLBACK),
+					    30) "," DEP("new", "ACTIVE", TD2, RS("FAILED"),
+							WHY("tasks failed to start."), 20) "]}",
+		  "new", TD2, "old", NULL, 100, 200, 50, 0, TRACK_ECS_ROLLBACK, "new", "rb" },
+		{ "ours FAILED, the rollback done already, an event newer than ours says so",
+		  "{\"deployments\": [" DEP(
+		      "rb", "PRIMARY", TD1, RS("COMPLETED"), WHY("done."),
+		      30) "," DEP("new", "ACTIVE", TD2, RS("FAILED"), "",
+				  20) "], \"events\": [{\"createdAt\": 25, "
+				      "\"message\": \"(service web) rolling back to deployment "
+				      "with task definition x.\"}]}",
+		  "new", TD2, "old", NULL, 100, 200, 50, 0, TRACK_ECS_ROLLBACK, "new", "rb" },
+		{ "ours FAILED, a 'rolling back' event older than ours is not about ours",
+		  "{\"deployments\": [" DEP("rb", "PRIMARY", TD1, RS("COMPLETED"), "", 30) "," DEP(
+		      "new", "ACTIVE", TD2, RS("FAILED"), "",
+		      20) "], \"events\": [{\"createdAt\": 5, "
+			  "\"message\": \"(service web) rolling back to deployment with task "
+			  "definition x.\"}]}",
+		  "new", TD2, "old", NULL, 100, 200, 50, 0, TRACK_FAILED, "new", NULL },
+		{ "ours FAILED and nothing else: failed",
+		  "{\"deployments\": [" DEP("new", "PRIMARY", TD2, RS("FAILED"), WHY("health"),
+					    20) "]}",
+		  "new", TD2, "old", NULL, 100, 200, 50, 0, TRACK_FAILED, "new", NULL },
+		{ "ours ACTIVE, a newer PRIMARY of another revision: superseded",
+		  "{\"deployments\": [" DEP("x", "PRIMARY", TD3, RS("IN_PROGRESS"), "", 30) "," DEP(
+		      "new", "ACTIVE", TD2, RS("IN_PROGRESS"), "", 20) "]}",
+		  "new", TD2, "old", NULL, 100, 200, 50, 0, TRACK_SUPERSEDED, "new", "x" },
+		{ "ours ACTIVE, a newer PRIMARY of our revision, unexplained: anomaly",
+		  "{\"deployments\": [" DEP("x", "PRIMARY", TD2, RS("IN_PROGRESS"), "", 30) "," DEP(
+		      "new", "ACTIVE", TD2, RS("IN_PROGRESS"), "", 20) "]}",
+		  "new", TD2, "old", NULL, 100, 200, 50, 0, TRACK_ANOMALY, "new", NULL },
+		{ "case 1: only the PRIMARY from before is listed, ours not yet: keep",
+		  "{\"deployments\": [" DEP("old", "PRIMARY", TD1, RS("COMPLETED"), "", 10) "]}",
+		  NULL, TD2, "old", NULL, 40, 200, 50, 0, TRACK_KEEP, NULL, NULL },
+		{ "case 1: still only the PRIMARY from before, past the bound: anomaly, not a "
+		  "rollback",
+		  "{\"deployments\": [" DEP("old", "PRIMARY", TD1, RS("COMPLETED"), "", 10) "]}",
+		  NULL, TD2, "old", NULL, 60, 200, 50, 0, TRACK_ANOMALY, NULL, NULL },
+		{ "not listed, a new PRIMARY of another revision: superseded",
+		  "{\"deployments\": [" DEP("x", "PRIMARY", TD3, RS("IN_PROGRESS"), "", 30) "]}",
+		  NULL, TD2, "old", NULL, 40, 200, 50, 0, TRACK_SUPERSEDED, NULL, "x" },
+		{ "not listed, a new PRIMARY that is ECS's rollback (ours forgotten): ECS rolls "
+		  "back",
+		  "{\"deployments\": [" DEP("rb", "PRIMARY", TD1, RS("IN_PROGRESS"),
+					    WHY(CB_ROLLBACK), 30) "]}",
+		  NULL, TD2, "old", NULL, 40, 200, 50, 0, TRACK_ECS_ROLLBACK, NULL, "rb" },
+		{ "ours found by its revision when the id is unknown",
+		  "{\"deployments\": [" DEP("new", "PRIMARY", TD2, RS("COMPLETED"), "", 20) "]}",
+		  NULL, TD2, "old", NULL, 40, 200, 50, 0, TRACK_DONE, "new", NULL },
+		{ "force: ours is the PRIMARY that is not the one before",
+		  "{\"deployments\": [" DEP("new", "PRIMARY", TD1, RS("COMPLETED"), "", 20) "]}",
+		  NULL, NULL, "old", NULL, 40, 200, 50, 0, TRACK_DONE, "new", NULL },
+		{ "force: only the one before: keep, then anomaly",
+		  "{\"deployments\": [" DEP("old", "PRIMARY", TD1, RS("COMPLETED"), "", 10) "]}",
+		  NULL, NULL, "old", NULL, 60, 200, 50, 0, TRACK_ANOMALY, NULL, NULL },
+		{ "a rollback: the failed deployment is never ours",
+		  "{\"deployments\": [" DEP("rb", "PRIMARY", TD3, RS("COMPLETED"), "", 30) "," DEP(
+		      "new", "ACTIVE", TD3, RS("FAILED"), "", 20) "]}",
+		  NULL, TD3, "new", "new", 40, 200, 50, 0, TRACK_DONE, "rb", NULL },
+		{ "ours by id vanished, nothing explains it: anomaly",
+		  "{\"deployments\": [" DEP("old", "PRIMARY", TD1, RS("COMPLETED"), "", 10) "]}",
+		  "new", TD2, "old", NULL, 60, 200, 50, 0, TRACK_ANOMALY, NULL, NULL },
+		{ "without rolloutState: the ServicesStable rule",
+		  "{\"deployments\": [" DEP("new", "PRIMARY", TD2, "", "", 20) "]}", "new", TD2,
+		  "old", NULL, 40, 200, 50, 0, TRACK_DONE, "new", NULL },
+		{ "hostile: deployments not a list", "{\"deployments\": {\"id\": \"new\"}}", "new",
+		  TD2, "old", NULL, 40, 200, 50, 0, TRACK_KEEP, NULL, NULL },
+		{ "hostile: fields of the wrong type",
+		  "{\"deployments\": [{\"id\": 7, \"status\": [], \"taskDefinition\": {}, "
+		  "\"createdAt\": \"x\"}],"
+		  " \"events\": [{\"createdAt\": \"x\", \"message\": \"rolling back to\"}, 3]}",
+		  NULL, TD2, "old", NULL, 60, 200, 50, 0, TRACK_ANOMALY, NULL, NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		cJSON *svc = cJSON_Parse(rows[i].svc);
+		struct track_input in = { svc,
+					  rows[i].id,
+					  rows[i].td,
+					  rows[i].prev,
+					  rows[i].not_ours,
+					  rows[i].now,
+					  rows[i].deadline,
+					  rows[i].appear_by,
+					  rows[i].since };
+		struct track_result out;
+
+		if (!svc) {
+			unit_fail(__FILE__, __LINE__, "row '%s': bad JSON", rows[i].name);
+			continue;
+		}
+		track_verdict(&in, &out);
+		const char *ours = cJSON_GetStringValue(cJSON_GetObjectItem(out.ours, "id"));
+		const char *other = cJSON_GetStringValue(cJSON_GetObjectItem(out.other, "id"));
+		if (out.verdict != rows[i].want ||
+		    (rows[i].want_ours ? !ours || strcmp(ours, rows[i].want_ours)
+				       : out.ours != NULL) ||
+		    (rows[i].want_other ? !other || strcmp(other, rows[i].want_other)
+					: out.other != NULL))
+			unit_fail(__FILE__, __LINE__,
+				  "row '%s': got %s (ours %s, other %s), want %s", rows[i].name,
+				  track_verdict_name(out.verdict), ours ? ours : "-",
+				  other ? other : "-", track_verdict_name(rows[i].want));
+		if (out.verdict != TRACK_KEEP && out.verdict != TRACK_DONE && !*out.reason)
+			unit_fail(__FILE__, __LINE__, "row '%s': no reason", rows[i].name);
+		cJSON_Delete(svc);
+	}
+}
