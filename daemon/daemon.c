@@ -83,6 +83,21 @@ static void on_status(struct ev_loop *loop, struct ev_prepare *w, int revents)
 	notify_status(d->notifier, "%s", text);
 }
 
+/* The watcher's news, wired to the deployer: the parts never call each other or up into here. */
+static void on_watch_moved(const char *watch, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	deployer_reconcile_watch(d->deployer, watch);
+}
+
+static void on_cycle_done(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	deployer_reconcile(d->deployer);
+}
+
 static void reload(struct daemon *d)
 {
 	struct config_errors errs = { 0 };
@@ -198,13 +213,24 @@ static int setup(struct daemon *d)
 				   0 };
 	d->creds = d->http && d->signer ? cred_chain_new(&co) : NULL;
 	d->aws = d->creds ? aws_client_new(d->loop, d->http, d->signer, d->creds, &ao, &w) : NULL;
-	d->watcher = d->aws ? watcher_new(d) : NULL;
-	if (d->watcher) {
+	if (d->aws) {
 		struct deployer_deps deps = { d->loop,  d->aws,  d->state,  &d->cfg,   d->region,
 					      d->creds, d->http, d->signer, d->dry_run };
 		d->deployer = deployer_new(&deps);
 	}
-	d->notifier = d->deployer ? notify_new(d->loop) : NULL;
+	if (d->deployer) {
+		struct watcher_deps deps = { .loop = d->loop,
+					     .aws = d->aws,
+					     .state = d->state,
+					     .cfg = &d->cfg,
+					     .region = d->region,
+					     .once = d->once,
+					     .moved = on_watch_moved,
+					     .cycle_done = on_cycle_done,
+					     .userdata = d };
+		d->watcher = watcher_new(&deps);
+	}
+	d->notifier = d->watcher ? notify_new(d->loop) : NULL;
 	if (!d->notifier) {
 		log_error("cannot start: %s", w ? w : "out of memory");
 		notify_start_failed(EX_OSERR, w ? 0 : ENOMEM, w ? w : "out of memory");

@@ -4,18 +4,18 @@
 
 #include <cJSON.h>
 #include <errno.h>
+#include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "daemon.h"
-#include "deployer.h"
+#include "aws.h"
+#include "config.h"
 #include "endpoint.h"
 #include "events.h"
 #include "images.h"
 #include "log.h"
-#include "notify.h"
 #include "state.h"
 #include "strmap.h"
 
@@ -90,7 +90,7 @@ struct cycle {
 };
 
 struct watcher {
-	struct daemon *d;
+	struct watcher_deps deps;
 	struct ev_timer timer;
 	struct cycle *cycle;
 	/* "watch\x1ftag" -> the malformed digest ECR answered for it (reported once) */
@@ -99,6 +99,7 @@ struct watcher {
 	struct strmap *group_errors; /* group key -> error code */
 	struct strmap *batch_repos;  /* group key -> (void *)1 while a tag of it is missing */
 	bool state_error;            /* the last save failed (reported once) */
+	bool ran;                    /* a cycle has started (deps.once: the one there is) */
 	unsigned long cycles;        /* completed */
 	int failing;                 /* repositories that failed in the last cycle */
 	char status[256];            /* the last cycle, in a sentence */
@@ -143,11 +144,11 @@ static void cycle_free(struct cycle *c)
 	free(c);
 }
 
-/* A watch's region: its own, else the daemon's, resolved at start (aws.region applies at a
+/* A watch's region: its own, else the default one, resolved at start (aws.region applies at a
  * restart). */
-static const char *watch_region(const struct config_watch *w, const char *daemon_region)
+static const char *watch_region(const struct config_watch *w, const char *default_region)
 {
-	return w->region ? w->region : daemon_region;
+	return w->region ? w->region : default_region;
 }
 
 static char *group_key(const char *registry, const char *region, const char *repo)
@@ -171,7 +172,7 @@ static int plan(struct cycle *c, struct strmap *index)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->n_watches; i++) {
 		const struct config_watch *w = &cfg->watches[i];
-		const char *region = watch_region(w, c->w->d->region);
+		const char *region = watch_region(w, c->w->deps.region);
 		char *key = group_key(w->registry_id ? w->registry_id : "", region, w->repository);
 		struct group *g;
 		void *idx;
@@ -451,7 +452,7 @@ static void pump(struct cycle *c)
 					"out of memory while building the request");
 		spec.params = params;
 		if (!g->fail)
-			started = aws_call(c->w->d->aws, &spec, on_reply, r, &r->call);
+			started = aws_call(c->w->deps.aws, &spec, on_reply, r, &r->call);
 		cJSON_Delete(params); /* aws_call() keeps the request's text */
 		if (started < 0) {
 			if (!g->fail && group_failed(g)) {
@@ -482,6 +483,13 @@ static void pump(struct cycle *c)
 
 /* ---- evaluation ---------------------------------------------------------- */
 
+/* What happens next to what a cycle could not see: a message never promises a cycle that --once
+ * does not run. */
+static const char *again_words(const struct watcher *wt)
+{
+	return wt->deps.once ? "--once: not checked again" : "checking again every poll";
+}
+
 /* One sighting of (watch, tag): tag_key is the tag, or "*" for the pick of a glob or semver rule.
  * Returns 1 when the digest moved since the last sighting, 0 when it did not (or is seen for the
  * first time), -1 when there is none. */
@@ -489,9 +497,10 @@ static int observe(struct watcher *wt, struct strmap *missing_next, const struct
 		   const struct group *g, const char *tag_key, const char *tag, const char *digest)
 {
 	const char *tag_error = tag && !digest ? strmap_get(g->seen.tag_errors, tag) : NULL;
-	struct state *st = wt->d->state;
+	struct state *st = wt->deps.state;
 	const char *prev = state_seen(st, w->name, tag_key);
 	const char *repo = w->repository;
+	const char *again = again_words(wt);
 	char mkey[512];
 
 	snprintf(mkey, sizeof(mkey), "%s\x1f%s", w->name, tag_key);
@@ -503,23 +512,19 @@ static int observe(struct watcher *wt, struct strmap *missing_next, const struct
 			log_at(LOG_WARNING, NULL,
 			       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo },
 					  { "IMAGE_TAG", tag }),
-			       "watch '%s': tag '%s' of '%s' cannot be read: %s; checking again "
-			       "every poll",
-			       w->name, tag, repo, tag_error);
+			       "watch '%s': tag '%s' of '%s' cannot be read: %s; %s", w->name, tag,
+			       repo, tag_error, again);
 		else if (tag)
 			log_at(LOG_WARNING, NULL,
 			       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo },
 					  { "IMAGE_TAG", tag }),
-			       "watch '%s': tag '%s' of '%s' does not exist in ECR (yet); checking "
-			       "again "
-			       "every poll",
-			       w->name, tag, repo);
+			       "watch '%s': tag '%s' of '%s' does not exist in ECR (yet); %s",
+			       w->name, tag, repo, again);
 		else
 			log_at(LOG_WARNING, NULL,
 			       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo }),
-			       "watch '%s': no tag of '%s' matches its rule (yet); checking again "
-			       "every poll",
-			       w->name, repo);
+			       "watch '%s': no tag of '%s' matches its rule (yet); %s", w->name,
+			       repo, again);
 		return -1;
 	}
 	if (!prev) {
@@ -563,8 +568,9 @@ static void refuse_digest(struct watcher *wt, struct strmap *bad_next, const str
 		       { "IMAGE_TAG", tag }, { "REASON", "invalid-digest" }),
 	    "watch '%s': ECR answered '%.200s'%s as the digest of '%s:%s', which is not an image "
 	    "digest (sha256: and 64 lowercase hex digits); the tag is ignored until ECR answers "
-	    "one, checking again every poll",
-	    w->name, value, strlen(value) > 200 ? " (cut)" : "", w->repository, tag);
+	    "one, %s",
+	    w->name, value, strlen(value) > 200 ? " (cut)" : "", w->repository, tag,
+	    again_words(wt));
 }
 
 /* Records what the watch deploys now: tag's digest, pinned to the repository's URI. */
@@ -578,7 +584,7 @@ static void want(struct watcher *wt, const struct config_watch *w, const struct 
 		return; /* no image seen yet, so no account to name */
 	snprintf(image, sizeof(image), "%s.dkr.ecr.%s.%s/%s", registry, g->region,
 		 endpoint_dns_suffix(g->region), w->repository);
-	if (state_set_want(wt->d->state, w->name, tag, digest, image) < 0)
+	if (state_set_want(wt->deps.state, w->name, tag, digest, image) < 0)
 		log_error("out of memory while recording what watch '%s' deploys", w->name);
 }
 
@@ -595,7 +601,7 @@ static void report_group(struct watcher *wt, struct strmap *errors_next, const s
 	const char *prev = strmap_get(wt->group_errors, key);
 	const char *prev_creds = strmap_get(wt->group_errors, "(credentials)");
 	const struct group_failure *f = g->fail;
-	char secs[32];
+	char then[64];
 
 	if (!f) {
 		if (prev && !strmap_get(errors_next, "(recovered)")) /* said per repository */
@@ -616,26 +622,27 @@ static void report_group(struct watcher *wt, struct strmap *errors_next, const s
 	}
 	if (prev && !strcmp(prev, f->code))
 		return; /* reported when it started */
-	snprintf(secs, sizeof(secs), "%llu",
-		 (unsigned long long)(wt->d->cfg->poll_interval_ms / 1000));
+	if (wt->deps.once)
+		snprintf(then, sizeof(then), "--once: not retried");
+	else
+		snprintf(then, sizeof(then), "trying again in %llus",
+			 (unsigned long long)((*wt->deps.cfg)->poll_interval_ms / 1000));
 	if (key != g->key)
 		log_at(LOG_ERR, EVENT_POLL_FAILED,
 		       LOG_FIELDS({ "AWS_OPERATION", f->operation }, { "AWS_ERROR_CODE", f->code }),
-		       "polling failed: no usable AWS credentials: %s; trying again in %ss",
-		       f->error, secs);
+		       "polling failed: no usable AWS credentials: %s; %s", f->error, then);
 	else
 		log_at(LOG_ERR, EVENT_POLL_FAILED,
 		       LOG_FIELDS({ "ECR_REPOSITORY", g->repository },
 				  { "AWS_OPERATION", f->operation }, { "AWS_ERROR_CODE", f->code },
 				  { "AWS_REQUEST_ID", *f->request_id ? f->request_id : NULL },
 				  { "ECR_REGION", g->region }),
-		       "polling '%s' failed: %s; trying again in %ss", g->repository, f->error,
-		       secs);
+		       "polling '%s' failed: %s; %s", g->repository, f->error, then);
 }
 
 static void schedule(struct watcher *wt, const struct timespec *started)
 {
-	const struct config *cfg = wt->d->cfg;
+	const struct config *cfg = *wt->deps.cfg;
 	struct timespec now;
 	double elapsed, delay;
 
@@ -647,26 +654,27 @@ static void schedule(struct watcher *wt, const struct timespec *started)
 		delay = 0;
 	if (cfg->jitter_ms)
 		delay += (double)(rand_r(&wt->rng) % (cfg->jitter_ms + 1)) / 1000.0;
-	ev_timer_stop(wt->d->loop, &wt->timer);
+	ev_timer_stop(wt->deps.loop, &wt->timer);
 	ev_timer_set(&wt->timer, delay, 0.0);
-	ev_timer_start(wt->d->loop, &wt->timer);
+	ev_timer_start(wt->deps.loop, &wt->timer);
 }
 
 static void save_state(struct watcher *wt)
 {
 	char why[600];
 
-	if (state_save(wt->d->state, why, sizeof(why)) == 0) {
+	if (state_save(wt->deps.state, why, sizeof(why)) == 0) {
 		if (wt->state_error) {
 			log_notice("the state file '%s' is written again",
-				   state_path(wt->d->state));
+				   state_path(wt->deps.state));
 			wt->state_error = false;
 		}
 		return;
 	}
 	if (!wt->state_error)
-		log_at(LOG_ERR, NULL, LOG_FIELDS({ "STATE_FILE", state_path(wt->d->state) }),
-		       "%s; what was seen is kept in memory and written after the next poll", why);
+		log_at(LOG_ERR, NULL, LOG_FIELDS({ "STATE_FILE", state_path(wt->deps.state) }),
+		       "%s; what was seen is kept in memory and written %s", why,
+		       wt->deps.once ? "again at exit" : "after the next poll");
 	wt->state_error = true;
 }
 
@@ -726,11 +734,11 @@ static void group_done(struct cycle *c, size_t gi)
 				}
 			}
 			if (pick_t < w->n_tags &&
-			    (moved || w->n_tags == 1 || !state_want(wt->d->state, w->name)))
+			    (moved || w->n_tags == 1 || !state_want(wt->deps.state, w->name)))
 				want(wt, w, g, w->tags[pick_t],
 				     strmap_get(g->seen.digests, w->tags[pick_t]));
 		}
-		deployer_reconcile_watch(wt->d->deployer, w->name);
+		wt->deps.moved(w->name, wt->deps.userdata);
 	}
 }
 
@@ -759,7 +767,6 @@ static void cycle_done(struct cycle *c)
 	wt->failing = 0;
 	for (size_t i = 0; i < c->n_groups; i++)
 		wt->failing += (c->groups[i].fail != NULL);
-	deployer_reconcile(wt->d->deployer);
 	log_at(LOG_DEBUG, NULL, NULL,
 	       "poll cycle: %zu watches, %zu repositories, %ld requests (minimum %ld)",
 	       c->cfg->n_watches, c->n_groups, c->requests, c->minimum);
@@ -782,7 +789,9 @@ static void cycle_done(struct cycle *c)
 	struct timespec started = c->started;
 	wt->cycle = NULL;
 	cycle_free(c);
-	schedule(wt, &started);
+	if (!wt->deps.once)
+		schedule(wt, &started);
+	wt->deps.cycle_done(wt->deps.userdata);
 }
 
 static void start_cycle(struct watcher *wt)
@@ -790,16 +799,26 @@ static void start_cycle(struct watcher *wt)
 	struct cycle *c = calloc(1, sizeof(*c));
 	struct strmap *index = strmap_new();
 
+	wt->ran = true;
 	if (!c || !index) {
 		free(c);
 		strmap_free(index, NULL);
+		if (wt->deps.once) {
+			/* The one cycle is over, failed: the caller may finish. */
+			log_error(
+			    "cannot start the poll cycle: out of memory; --once: not retried");
+			wt->cycles++;
+			wt->failing = 1;
+			wt->deps.cycle_done(wt->deps.userdata);
+			return;
+		}
 		log_error("cannot start a poll cycle: out of memory; trying again in 10s");
 		ev_timer_set(&wt->timer, 10.0, 0.0);
-		ev_timer_start(wt->d->loop, &wt->timer);
+		ev_timer_start(wt->deps.loop, &wt->timer);
 		return;
 	}
 	c->w = wt;
-	c->cfg = config_ref(wt->d->cfg);
+	c->cfg = config_ref(*wt->deps.cfg);
 	c->missing_next = strmap_new();
 	c->errors_next = strmap_new();
 	c->bad_next = strmap_new();
@@ -818,17 +837,17 @@ static void on_timer(struct ev_loop *loop, struct ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (!wt->cycle)
+	if (!wt->cycle && !(wt->deps.once && wt->ran))
 		start_cycle(wt);
 }
 
-struct watcher *watcher_new(struct daemon *d)
+struct watcher *watcher_new(const struct watcher_deps *deps)
 {
 	struct watcher *w = calloc(1, sizeof(*w));
 
 	if (!w)
 		return NULL;
-	w->d = d;
+	w->deps = *deps;
 	w->missing = strmap_new();
 	w->group_errors = strmap_new();
 	w->batch_repos = strmap_new();
@@ -847,7 +866,7 @@ void watcher_free(struct watcher *w)
 {
 	if (!w)
 		return;
-	ev_timer_stop(w->d->loop, &w->timer);
+	ev_timer_stop(w->deps.loop, &w->timer);
 	cycle_free(w->cycle);
 	strmap_free(w->missing, NULL);
 	strmap_free(w->group_errors, free);
@@ -858,16 +877,16 @@ void watcher_free(struct watcher *w)
 
 void watcher_start(struct watcher *w)
 {
-	ev_timer_stop(w->d->loop, &w->timer); /* an armed timer cannot be set */
+	ev_timer_stop(w->deps.loop, &w->timer); /* an armed timer cannot be set */
 	ev_timer_set(&w->timer, 0.0, 0.0);
-	ev_timer_start(w->d->loop, &w->timer);
+	ev_timer_start(w->deps.loop, &w->timer);
 }
 
 void watcher_config_changed(struct watcher *w)
 {
-	if (!w->cycle)
+	if (!w->cycle && !(w->deps.once && w->ran))
 		watcher_start(w);
-	/* else: the cycle in progress ends on the old rules; the next uses the new */
+	/* else: the cycle in progress ends on the old rules; the next (if any) uses the new */
 }
 
 unsigned long watcher_cycles(const struct watcher *w)

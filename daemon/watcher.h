@@ -5,36 +5,66 @@
  * what changed: a new digest of a followed tag (DETECTED), a tag that is
  * missing, a repository that cannot be read (POLL_FAILED) and its recovery.
  *
- * Requests per cycle, per (registry, region, repository): one BatchGetImage
- * per 100 distinct fixed tags (tag/tags rules), plus, when any watch of it
- * uses tag_glob or semver, one DescribeImages page per 1,000 tagged images.
+ * Requests per cycle, per (registry, region, repository): one DescribeImages
+ * per 100 distinct fixed tags (tag/tags rules; BatchGetImage instead while one
+ * of them is missing, as it says which), plus, when any watch of it uses
+ * tag_glob or semver, one DescribeImages page per 1,000 tagged images.
+ *
+ * The watcher knows nothing of what is done with what it sees: it records
+ * sightings and what each watch wants in the state, and tells its owner
+ * through the callbacks of struct watcher_deps.
  */
 #ifndef ECR_WATCHER_H
 #define ECR_WATCHER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
-struct daemon;
+struct aws_client;
+struct config;
+struct ev_loop;
+struct state;
 struct watcher;
 
-struct watcher *watcher_new(struct daemon *d);
+/*
+ * What the watcher uses and whom it tells; the caller owns all of it and keeps it alive longer
+ * than the watcher. The callbacks run from the loop, never from inside a watcher_* call.
+ */
+struct watcher_deps {
+	struct ev_loop *loop;
+	struct aws_client *aws;    /* ECR is asked through it */
+	struct state *state;       /* sightings and what each watch wants are recorded in it */
+	struct config *const *cfg; /* where the config in force is: a reload replaces *cfg */
+	const char *region;        /* the default region */
+	bool once;                 /* --once: one cycle, no timer re-armed, nothing retried */
+	/* The digest a watch wants may have moved (its repository has been read). */
+	void (*moved)(const char *watch, void *userdata);
+	/* A cycle ended (the state is saved): the watches' digests are as known as they get. */
+	void (*cycle_done)(void *userdata);
+	void *userdata;
+};
+
+/* A watcher over deps (copied). NULL without memory. */
+struct watcher *watcher_new(const struct watcher_deps *deps);
 
 /* Cancels a cycle in progress and frees. NULL is a no-op. */
 void watcher_free(struct watcher *w);
 
-/* Starts polling: the first cycle at once. */
+/* Starts polling: the first cycle at once. With deps.once, that cycle is the only one. */
 void watcher_start(struct watcher *w);
 
-/* d->cfg changed: the next cycle uses it (one starts now unless one is running). */
+/* *deps.cfg changed: the next cycle uses it (one starts now unless one is running, or, with
+ * deps.once, unless the one cycle has started). */
 void watcher_config_changed(struct watcher *w);
 
-/* Poll cycles completed. */
+/* Poll cycles completed (with deps.once, a cycle that could not start counts: it is over). */
 unsigned long watcher_cycles(const struct watcher *w);
 
 /* The last cycle in a sentence, for systemd's status line. */
 const char *watcher_status(const struct watcher *w);
 
-/* Repositories whose polling failed in the last cycle. */
+/* Repositories whose polling failed in the last cycle (1 when, with deps.once, the one cycle
+ * could not start). */
 int watcher_failing(const struct watcher *w);
 
 #endif

@@ -4,6 +4,7 @@
 import os
 import re
 import subprocess
+import time
 
 from harness import ROOT, check, check_eq, daemon_path
 
@@ -84,3 +85,48 @@ def test_no_region_anywhere_is_a_config_error(ctx):
     check_eq(status, 78, "exit status")
     check("no region: set it in the configuration, AWS_REGION, AWS_DEFAULT_REGION or profile 'default'" in err,
           "says where a region may come from: %r" % err)
+
+
+def test_once_polls_once_and_promises_no_retry(ctx):
+    """--once: one poll cycle, then only the rollouts it started are waited on (issue 12, case 6).
+    The rollout outlasts the poll interval (10 s, the shortest allowed): ECR is asked once all the
+    same. A repository that cannot be read is not said to be tried again."""
+    from harness import Sim
+    from test_daemon import daemon_env, write_config
+    from test_deploy import DEPLOY_COMPLETED, target, web_watch, world
+
+    seed = world()
+    seed["settings"]["task_start_seconds"] = 12  # the rollout takes longer than a poll interval
+    sim = Sim(ctx, seed=seed)
+    main = write_config(ctx, [web_watch()], poll_interval="10s")
+    env = daemon_env(ctx, sim)
+    status, out, err = ctx.run([daemon_path(), "-c", main, "--once"], timeout=30, env=env)
+    check_eq(status, 0, "first start, nothing to deploy: 0\n" + err[-2000:])
+    new = sim.push("team/web", "prod", seed="v2")
+    since = sim.control("GET", "/requests")["last"]
+    started = time.time()
+    status, out, err = ctx.run([daemon_path(), "-c", main, "--once"], timeout=60, env=env)
+    took = time.time() - started
+    check_eq(status, 0, "a deploy that completes: 0\n" + err[-2000:])
+    check(DEPLOY_COMPLETED in err and new in err, "it waited for the rollout")
+    check(took > 10.5, "the rollout outlasted the poll interval (%.1f s)" % took)
+    ops = [r["operation"] for r in sim.requests(since=since, service="ecr")]
+    check_eq(ops, ["DescribeImages"], "one poll cycle's ECR requests while the rollout ran")
+    check_eq(err.count("poll cycle:"), 1, "one poll cycle\n" + err[-2000:])
+
+    sim.fault("ecr.*", "500", rate=1.0)
+    status, out, err = ctx.run([daemon_path(), "-c", main, "--once"], timeout=60, env=env)
+    check_eq(status, 1, "a poll failure: 1\n" + err[-2000:])
+    check_eq(err.count("poll cycle:"), 1, "one poll cycle, not retried\n" + err[-2000:])
+    promises = [l for l in (out + err).splitlines() if "trying again" in l or "retrying" in l]
+    check_eq(promises, [], "no line of --once promises a retry")
+    check("--once: not retried" in err, "it says what happens instead\n" + err[-2000:])
+
+    sim.control("DELETE", "/faults")
+    missing = web_watch(target("web", container="sidecar"), name="next", tag="next")
+    main = write_config(ctx, [web_watch(), missing], poll_interval="10s")
+    status, out, err = ctx.run([daemon_path(), "-c", main, "--once"], timeout=60, env=env)
+    check_eq(status, 0, "a missing tag is no failure: 0\n" + err[-2000:])
+    said = [l for l in err.splitlines() if "tag 'next' of 'team/web' does not exist" in l]
+    check(len(said) == 1 and "--once: not checked again" in said[0] and "every poll" not in said[0],
+          "a missing tag is not said to be checked again: %r" % said)
