@@ -35,8 +35,6 @@ struct batch {
 	struct batch *next;
 };
 
-#define SENT(f) offsetof(struct rollout_rec, f)
-
 /*
  * The step table: for each step its request, the reader of the reply (which returns the next
  * step or an outcome), whether the record is written with it, and what a record found at it after
@@ -79,7 +77,7 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 			       .read = deploy_read_registered,
 			       .written = true,
 			       .resume = STEP_FIND_REGISTERED,
-			       .sent_at = SENT(register_sent_at) },
+			       .sent_at = SENT_REGISTER },
 	[STEP_FIND_REGISTERED] = { .next = { STEP_START, STEP_REGISTERED },
 				   .operation = "DescribeTaskDefinition",
 				   .params = deploy_family_params,
@@ -104,7 +102,7 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 			    .read = deploy_read_update,
 			    .written = true,
 			    .resume = STEP_FIND_UPDATE,
-			    .sent_at = SENT(update_sent_at) },
+			    .sent_at = SENT_UPDATE },
 	[STEP_FIND_UPDATE] = { .next = { STEP_TRACKING, STEP_UPDATING, STEP_DEREGISTER,
 					 STEP_START },
 			       .operation = "DescribeServices",
@@ -151,7 +149,7 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 				  .written = true,
 				  .rolling_back = true,
 				  .resume = STEP_RB_FIND,
-				  .sent_at = SENT(rollback_register_sent_at) },
+				  .sent_at = SENT_RB_REGISTER },
 	[STEP_RB_CHECK] = { .next = { STEP_RB_TRACKING, STEP_ROLLING_BACK },
 			    .operation = "DescribeServices",
 			    .params = rollout_service_params,
@@ -165,7 +163,7 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 				.written = true,
 				.rolling_back = true,
 				.resume = STEP_RB_CHECK,
-				.sent_at = SENT(rollback_sent_at) },
+				.sent_at = SENT_RB_UPDATE },
 	[STEP_RB_TRACKING] = { .operation = "DescribeServices",
 			       .read = rollback_read_tracking,
 			       .written = true,
@@ -656,8 +654,22 @@ static void enter(struct rollout *r, enum rollout_step step)
 
 	r->rec->step = step;
 	r->said_wait = false;
-	if (s->sent_at)
-		*(double *)((char *)r->rec + s->sent_at) = rollout_wall_now();
+	switch (s->sent_at) {
+	case SENT_NONE:
+		break;
+	case SENT_REGISTER:
+		r->rec->register_sent_at = rollout_wall_now();
+		break;
+	case SENT_UPDATE:
+		r->rec->update_sent_at = rollout_wall_now();
+		break;
+	case SENT_RB_REGISTER:
+		r->rec->rollback_register_sent_at = rollout_wall_now();
+		break;
+	case SENT_RB_UPDATE:
+		r->rec->rollback_sent_at = rollout_wall_now();
+		break;
+	}
 	if (s->batched) {
 		r->interval = TRACK_FIRST_S;
 		r->n_events = 0;

@@ -112,6 +112,15 @@ enum rollout_outcome {
 	OUT_END = -12,             /* over, nothing more to say (an inspection) */
 };
 
+/* Which time of the record a call that changes AWS writes before it is sent. */
+enum rollout_sent {
+	SENT_NONE,
+	SENT_REGISTER,    /* register_sent_at */
+	SENT_UPDATE,      /* update_sent_at */
+	SENT_RB_REGISTER, /* rollback_register_sent_at */
+	SENT_RB_UPDATE,   /* rollback_sent_at */
+};
+
 struct rollout_step_def {
 	const char *operation; /* the request (ECS), or NULL: the reader runs at once */
 	cJSON *(*params)(struct rollout *r); /* NULL without memory: retried later */

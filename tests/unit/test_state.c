@@ -217,10 +217,11 @@ static struct rollout_rec *full_record(void)
 #define SET(f) n += record_set(&r->f, #f "-value") == 0;
 	SET(watch)
 	SET(tkey)
-	SET(repository) SET(tag) SET(image) SET(strategy) SET(cluster) SET(service) SET(region)
-	    SET(role_arn) SET(family) SET(base_td) SET(new_td) SET(pinned_image)
-		SET(prev_deployment) SET(deployment_id) SET(deployment_arn) SET(anomaly)
-		    SET(rollback_td) SET(rollback_deployment_id)
+	SET(repository)
+	SET(tag) SET(image) SET(strategy) SET(cluster) SET(service) SET(region) SET(role_arn)
+	    SET(family) SET(base_td) SET(new_td) SET(pinned_image) SET(prev_deployment)
+		SET(deployment_id) SET(deployment_arn) SET(anomaly) SET(rollback_td)
+		    SET(rollback_deployment_id)
 #undef SET
 			record_set(&r->watch, "web");
 	record_set(&r->tkey, "us-east-1/prod/web");
@@ -262,11 +263,12 @@ TEST(state_record_round_trips_every_field)
 #define SAME(f) CHECK_STR(back->f, r->f);
 		SAME(watch)
 		SAME(tkey)
-		SAME(repository) SAME(tag) SAME(digest) SAME(image) SAME(previous_digest)
-		    SAME(strategy) SAME(cluster) SAME(service) SAME(region) SAME(role_arn)
-			SAME(family) SAME(base_td) SAME(new_td) SAME(pinned_image)
-			    SAME(prev_deployment) SAME(deployment_id) SAME(deployment_arn)
-				SAME(anomaly) SAME(rollback_td) SAME(rollback_deployment_id)
+		SAME(repository)
+		SAME(tag) SAME(digest) SAME(image) SAME(previous_digest) SAME(strategy)
+		    SAME(cluster) SAME(service) SAME(region) SAME(role_arn) SAME(family)
+			SAME(base_td) SAME(new_td) SAME(pinned_image) SAME(prev_deployment)
+			    SAME(deployment_id) SAME(deployment_arn) SAME(anomaly) SAME(rollback_td)
+				SAME(rollback_deployment_id)
 #undef SAME
 #define SAME_N(f) CHECK(back->f == r->f);
 				    SAME_N(step) SAME_N(rollback) SAME_N(first_start_skip)
