@@ -1023,18 +1023,39 @@ int state_add_failed(struct state *s, const char *watch, const char *tkey, const
 
 /* ---- the rollout record's JSON form ---------------------------------------- */
 
-#define REC_STRINGS(X)                                                                         \
-	X(repository)                                                                          \
-	X(tag)                                                                                 \
-	X(digest)                                                                              \
-	X(image) X(previous_digest) X(strategy) X(cluster) X(service) X(region) X(role_arn)    \
-	    X(family) X(base_td) X(new_td) X(pinned_image) X(prev_deployment) X(deployment_id) \
-		X(deployment_arn) X(anomaly) X(rollback_td) X(rollback_deployment_id)
-#define REC_NUMBERS(X)      \
-	X(started_at)       \
-	X(deadline)         \
+/* clang-format off */
+#define REC_STRINGS(X) \
+	X(repository) \
+	X(tag) \
+	X(digest) \
+	X(image) \
+	X(previous_digest) \
+	X(strategy) \
+	X(cluster) \
+	X(service) \
+	X(region) \
+	X(role_arn) \
+	X(family) \
+	X(base_td) \
+	X(new_td) \
+	X(pinned_image) \
+	X(prev_deployment) \
+	X(deployment_id) \
+	X(deployment_arn) \
+	X(anomaly) \
+	X(rollback_td) \
+	X(rollback_deployment_id)
+/* clang-format on */
+/* clang-format off */
+#define REC_NUMBERS(X) \
+	X(started_at) \
+	X(deadline) \
 	X(register_sent_at) \
-	X(update_sent_at) X(rollback_deadline) X(rollback_register_sent_at) X(rollback_sent_at)
+	X(update_sent_at) \
+	X(rollback_deadline) \
+	X(rollback_register_sent_at) \
+	X(rollback_sent_at)
+/* clang-format on */
 
 int state_record_to_json(const struct rollout_rec *rec, cJSON **ret)
 {

@@ -214,16 +214,29 @@ static struct rollout_rec *full_record(void)
 
 	if (!r)
 		return NULL;
-#define SET(f) n += record_set(&r->f, #f "-value") == 0;
-	SET(watch)
-	SET(tkey)
-	SET(repository)
-	SET(tag) SET(image) SET(strategy) SET(cluster) SET(service) SET(region) SET(role_arn)
-	    SET(family) SET(base_td) SET(new_td) SET(pinned_image) SET(prev_deployment)
-		SET(deployment_id) SET(deployment_arn) SET(anomaly) SET(rollback_td)
-		    SET(rollback_deployment_id)
+#define SET(f) n += record_set(&r->f, #f "-value") == 0
+	SET(watch);
+	SET(tkey);
+	SET(repository);
+	SET(tag);
+	SET(image);
+	SET(strategy);
+	SET(cluster);
+	SET(service);
+	SET(region);
+	SET(role_arn);
+	SET(family);
+	SET(base_td);
+	SET(new_td);
+	SET(pinned_image);
+	SET(prev_deployment);
+	SET(deployment_id);
+	SET(deployment_arn);
+	SET(anomaly);
+	SET(rollback_td);
+	SET(rollback_deployment_id);
 #undef SET
-			record_set(&r->watch, "web");
+	record_set(&r->watch, "web");
 	record_set(&r->tkey, "us-east-1/prod/web");
 	record_set(&r->digest, D1);
 	record_set(&r->previous_digest, D2);
@@ -260,26 +273,47 @@ TEST(state_record_round_trips_every_field)
 	CHECK_INT(state_record_from_json(o, "web", "us-east-1/prod/web", &back, why, sizeof(why)),
 		  0);
 	if (back) {
-#define SAME(f) CHECK_STR(back->f, r->f);
-		SAME(watch)
-		SAME(tkey)
-		SAME(repository)
-		SAME(tag) SAME(digest) SAME(image) SAME(previous_digest) SAME(strategy)
-		    SAME(cluster) SAME(service) SAME(region) SAME(role_arn) SAME(family)
-			SAME(base_td) SAME(new_td) SAME(pinned_image) SAME(prev_deployment)
-			    SAME(deployment_id) SAME(deployment_arn) SAME(anomaly) SAME(rollback_td)
-				SAME(rollback_deployment_id)
+#define SAME(f) CHECK_STR(back->f, r->f)
+		SAME(watch);
+		SAME(tkey);
+		SAME(repository);
+		SAME(tag);
+		SAME(digest);
+		SAME(image);
+		SAME(previous_digest);
+		SAME(strategy);
+		SAME(cluster);
+		SAME(service);
+		SAME(region);
+		SAME(role_arn);
+		SAME(family);
+		SAME(base_td);
+		SAME(new_td);
+		SAME(pinned_image);
+		SAME(prev_deployment);
+		SAME(deployment_id);
+		SAME(deployment_arn);
+		SAME(anomaly);
+		SAME(rollback_td);
+		SAME(rollback_deployment_id);
 #undef SAME
-#define SAME_N(f) CHECK(back->f == r->f);
-				    SAME_N(step) SAME_N(rollback) SAME_N(first_start_skip)
-					SAME_N(after_reset) SAME_N(base_pinned) SAME_N(rollback_by)
-					    SAME_N(timeout_ms) SAME_N(started_at) SAME_N(deadline)
-						SAME_N(register_sent_at) SAME_N(update_sent_at)
-						    SAME_N(rollback_deadline)
-							SAME_N(rollback_register_sent_at) SAME_N(
-							    rollback_sent_at) SAME_N(n_containers)
+#define SAME_N(f) CHECK(back->f == r->f)
+		SAME_N(step);
+		SAME_N(rollback);
+		SAME_N(first_start_skip);
+		SAME_N(after_reset);
+		SAME_N(base_pinned);
+		SAME_N(rollback_by);
+		SAME_N(timeout_ms);
+		SAME_N(started_at);
+		SAME_N(deadline);
+		SAME_N(register_sent_at);
+		SAME_N(update_sent_at);
+		SAME_N(rollback_deadline);
+		SAME_N(rollback_register_sent_at);
+		SAME_N(n_containers);
 #undef SAME_N
-							    CHECK_STR(back->containers[0], "app");
+		CHECK_STR(back->containers[0], "app");
 		CHECK_STR(back->containers[1], "sidecar");
 	}
 	/* And a copy is a deep one. */
