@@ -174,3 +174,68 @@ def test_reset(ctx):
     sim.control("POST", "/reset")
     check_eq(sim.client("ecs").list_clusters()["clusterArns"], [], "state, faults and log cleared")
     check_eq(len(sim.requests()), 1, "only the call after the reset is in the log")
+
+
+DENIED = ("User: arn:aws:iam::123456789012:user/deployer is not authorized to perform: "
+          "ecs:RegisterTaskDefinition on resource: * because no identity-based policy allows the "
+          "ecs:RegisterTaskDefinition action")
+
+
+def test_error_fault_json(ctx):
+    sim = Sim(ctx)
+    ecs = sim.client("ecs")
+    ecs.create_cluster(clusterName="c")
+    # The rule names its call by service and operation (the same as match "ecs.ListServices").
+    sim.control("POST", "/faults", {"service": "ecs", "operation": "ListServices", "kind": "error",
+                                    "code": "AccessDeniedException", "message": DENIED, "count": 2})
+    for _ in range(2):
+        code, message, status, headers = aws_error(ecs.list_services, cluster="c")
+        check_eq((code, message, status), ("AccessDeniedException", DENIED, 400), "the injected error")
+        check(headers.get("x-amzn-requestid"), "with a request id: %r" % headers)
+    check_eq(ecs.list_services(cluster="c")["serviceArns"], [], "count=2: the third call succeeds")
+    sim.fault("ecs.ListClusters", "error", code="ServerException", message="boom", status=503)
+    check_eq(aws_error(ecs.list_clusters)[:3], ("ServerException", "boom", 503), "any code and status")
+    sim.fault("sqs.ListQueues", "error", code="AccessDenied", message="no")
+    code, message, status, headers = aws_error(sim.client("sqs").list_queues)
+    check_eq((code, message, status), ("AccessDenied", "no", 400), "SQS: its namespaced __type, read by botocore")
+    check_eq(headers.get("x-amzn-query-error"), "AccessDenied;Sender", "SQS's query-compatible code")
+    check_eq([r["fault"] for r in sim.requests(operation="ListServices")], ["error", "error", None],
+             "the request log records the fault")
+    check_eq([r["error"] for r in sim.requests(operation="ListServices")], ["AccessDeniedException"] * 2 + [None],
+             "and the error code")
+
+
+def test_error_fault_xml(ctx):
+    sim = Sim(ctx)
+    sim.fault("ecs.ListClusters", "error", code="AccessDeniedException", message=DENIED + " <&\">",
+              status=403, format="xml")
+    head, body, _ = raw_response(sim, "AmazonEC2ContainerServiceV20141113.ListClusters")
+    check(head.startswith("HTTP/1.1 403"), "the status given: %r" % head)
+    check("Content-Type: text/xml" in head, "XML: %r" % head)
+    rid = [l.split(":", 1)[1].strip() for l in head.splitlines() if l.lower().startswith("x-amzn-requestid")]
+    check(rid, "a request id header: %r" % head)
+    want = ("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDeniedException</Code><Message>%s &lt;&amp;\"&gt;"
+            "</Message></Error><RequestId>%s</RequestId></ErrorResponse>" % (DENIED, rid[0]))
+    check_eq(body.decode().strip(), want, "the XML error body, escaped")
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(body)
+    check_eq(root.find("Error/Message").text, DENIED + " <&\">", "the message reads back whole")
+    # botocore reads a JSON service's XML error as a generic one; the status is what it keeps.
+    sim.fault("ecs.ListClusters", "error", code="AccessDeniedException", message="m", format="xml")
+    check_eq(aws_error(sim.client("ecs").list_clusters)[2], 400, "missing status: 400")
+    # STS answers XML in any case.
+    sim.fault("sts.GetCallerIdentity", "error", code="AccessDenied", message="not you", status=403)
+    code, message, status, _ = aws_error(sim.client("sts").get_caller_identity)
+    check_eq((code, message, status), ("AccessDenied", "not you", 403), "STS: the query protocol's XML error")
+
+
+def test_error_fault_rules_checked(ctx):
+    sim = Sim(ctx)
+    for rule, what in (({"kind": "error"}, "code"), ({"kind": "error", "code": ""}, "code"),
+                       ({"kind": "error", "code": "X", "status": 200}, "status"),
+                       ({"kind": "error", "code": "X", "status": "400"}, "status"),
+                       ({"kind": "error", "code": "X", "format": "html"}, "format"),
+                       ({"kind": "error", "code": "X", "message": 5}, "message")):
+        got = sim.control("POST", "/faults", dict(rule, match="ecs.ListClusters"), expect=400)
+        check("'%s'" % what in got["error"], "a bad rule %r is refused naming %s: %s" % (rule, what, got))
+    check_eq(sim.control("GET", "/faults")["rules"], [], "no rule was added")

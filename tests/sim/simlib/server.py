@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from xml.sax.saxutils import escape
 
 from . import model
 from .auth import verify
@@ -77,7 +78,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     # -- plumbing ---------------------------------------------------------
     def _send(self, status, ctype, body, headers=(), fault=None):
         if isinstance(body, str):
-            body = body.encode()
+            body = body.encode("utf-8", "surrogateescape")  # U+DC80..U+DCFF: the raw bytes (see raw_bytes)
         if ctype.startswith("application/x-amz-json"):
             body = raw_bytes(body)
         self.send_response(status)
@@ -160,6 +161,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return True
         if kind in AFTER_FAULTS:
             return False
+        if kind == "error":
+            status = int(fault["status"])
+            err = AwsError(fault["code"], fault.get("message") if fault.get("message") is not None
+                           else "%s (injected by awssim)" % fault["code"], status, sender=status < 500)
+            if service == "sqs" and fault["format"] == "json":
+                err.namespace = "com.amazonaws.sqs"
+                err.query_error = "%s;%s" % (err.code, "Sender" if err.sender else "Receiver")
+            error_json(err, xml=fault["format"] == "xml")
+            return True
         err = {
             "throttle": AwsError("ThrottlingException", "Rate exceeded", 400),
             "429": AwsError("ThrottlingException", "Rate exceeded", 429),
@@ -193,7 +203,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         svc = JSON_SERVICES.get(prefix)
         version = svc[1] if svc else "1.1"
 
-        def error(err):
+        def error(err, xml=False):
+            if xml:  # as some endpoints and proxies answer, even for a JSON service
+                self._send(err.status, "text/xml", xml_error_plain(err, rid), [("x-amzn-RequestId", rid)])
+                entry.update(status=err.status, error=err.code)
+                return
             payload = {"__type": ("%s#%s" % (err.namespace, err.code)) if err.namespace else err.code,
                        "message": err.message}
             headers = [("x-amzn-RequestId", rid)]
@@ -482,8 +496,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return status
 
 
-def _raise(err):
-    raise err
+def xml_error_plain(err, request_id):
+    """An <ErrorResponse> without the STS namespace, as other endpoints and proxies answer."""
+    return ("<ErrorResponse><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error>"
+            "<RequestId>%s</RequestId></ErrorResponse>\n"
+            % ("Sender" if err.sender else "Receiver", escape(err.code), escape(err.message), request_id))
+
+
+def _raise(err, xml=True):
+    raise err  # the query protocol answers every error in XML
 
 
 class _Ctx:

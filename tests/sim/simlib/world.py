@@ -22,7 +22,7 @@ from .ecs import Ecs
 from .sqs import Sqs
 from .sts import Sts
 
-FAULT_KINDS = ("throttle", "429", "500", "503", "delay", "close-before", "close-mid", "malformed-json",
+FAULT_KINDS = ("throttle", "429", "500", "503", "error", "delay", "close-before", "close-mid", "malformed-json",
                "truncated", "wrong-content-type", "oversize")
 # Faults that lose the response of a call that was carried out.
 AFTER_FAULTS = ("close-mid", "malformed-json", "truncated", "wrong-content-type", "oversize")
@@ -51,8 +51,12 @@ def internal_ctx(account=None, region=None):
 
 
 class Faults:
-    """Rules: {"match": "ecs.UpdateService" | "ecs.*" | "*", "kind": K,
-    "count": N (next N matching calls) or "rate": 0..1, "delay": seconds}."""
+    """Rules: {"match": "ecs.UpdateService" | "ecs.*" | "*" (or "service" and
+    "operation"), "kind": K, "count": N (next N matching calls) or "rate":
+    0..1, "delay": seconds}. Kind "error" answers any AWS error: "code",
+    "message", "status" (400), "format": "json" (the service's own error
+    body) or "xml" (an <ErrorResponse>, as some endpoints and proxies answer
+    even for JSON services)."""
 
     def __init__(self):
         self.rules = []
@@ -67,7 +71,24 @@ class Faults:
             rule = dict(rule, count=1)
         if kind == "delay" and not isinstance(rule.get("delay"), (int, float)):
             raise ValueError("a delay fault needs 'delay' seconds")
-        self.rules.append(dict(rule, kind=kind, match=rule.get("match", "*")))
+        match = rule.get("match")
+        if match is None and ("service" in rule or "operation" in rule):
+            match = "%s.%s" % (rule.get("service", "*"), rule.get("operation", "*"))
+            if match.startswith("*."):
+                raise ValueError("a fault rule with an operation needs its service")
+            if match == "*.*":
+                match = "*"
+        if kind == "error":
+            rule = dict(rule, status=rule.get("status", 400), format=rule.get("format", "json"))
+            if not isinstance(rule.get("code"), str) or not rule["code"]:
+                raise ValueError("an error fault needs 'code', a non-empty string")
+            if rule.get("message") is not None and not isinstance(rule["message"], str):
+                raise ValueError("an error fault's 'message' must be a string")
+            if type(rule["status"]) is not int or not 400 <= rule["status"] <= 599:
+                raise ValueError("an error fault's 'status' must be an integer 400..599, not %r" % (rule["status"],))
+            if rule["format"] not in ("json", "xml"):
+                raise ValueError("an error fault's 'format' must be 'json' or 'xml', not %r" % (rule["format"],))
+        self.rules.append(dict(rule, kind=kind, match=match or "*"))
 
     def take(self, service, operation):
         name = "%s.%s" % (service, operation)
