@@ -11,47 +11,57 @@ import re
 import signal
 import time
 
-from harness import ROOT, Failure, Sim, check, check_eq, wait_for
+from harness import ROOT, SIM_KEY, Failure, Sim, check, check_eq, wait_for
 from test_daemon import lines_with
 from test_deploy import (DEPLOY_COMPLETED, DEPLOY_FAILED, REPO_URI, ROLLBACK_COMPLETED, service, start, target,
                          taskdef)
 
-ACCT = "123456789012"
+ACCT = "210987654321"  # not the simulator's default account: the policy must name the caller's
 POLL_FAILED = "551228da42b8448f961a49f2d4aa3870"
 BLOCKED = "d7631a67aa3d44f8b114544ef9768e73"
 POLICY_FILE = os.path.join(ROOT, "docs", "iam-policy.json")
 README = os.path.join(ROOT, "README.md")
 EXEC_ROLE = "arn:aws:iam::%s:role/ecsTaskExecutionRole" % ACCT
-TASK_ROLE = "arn:aws:iam::%s:role/team-web-task" % ACCT
+TASK_ROLE = "arn:aws:iam::%s:role/shop-web-task" % ACCT
+KEY = (SIM_KEY[0], SIM_KEY[1], ACCT)
+# The README's placeholders, and this world's names for them (cluster prod is the same).
+NAMES = {"123456789012": ACCT, ":repository/team/*": ":repository/shop/*", ":role/team-*": ":role/shop-*"}
 
 
 def load_policy():
-    """docs/iam-policy.json with the test world's names: the file's placeholders (account 123456789012,
-    cluster prod, repositories team/*, roles ecsTaskExecutionRole and team-*) are this world's."""
+    """docs/iam-policy.json with this world's account, repositories and roles in place of its placeholders."""
     with open(POLICY_FILE) as f:
         text = f.read()
-    names = {"123456789012": ACCT, ":repository/team/*": ":repository/team/*", "/prod/*": "/prod/*"}
-    for placeholder, ours in names.items():
+    for placeholder, ours in NAMES.items():
         check(placeholder in text, "the policy names %s" % placeholder)
         text = text.replace(placeholder, ours)
     return json.loads(text)
 
 
 def iam_world():
-    """web (strategy revision) follows team/web:prod; api (strategy force) follows team/api:prod. Both
-    task definitions name an execution role and a task role and carry tags, so that registering a
-    revision asks for iam:PassRole and ecs:TagResource as AWS does."""
+    """In account ACCT: web (strategy revision) follows shop/web:prod; api (strategy force) follows
+    shop/api:prod. Both task definitions name an execution role and a task role and carry tags, so that
+    registering a revision asks for iam:PassRole and ecs:TagResource as AWS does."""
     roles = {"executionRoleArn": EXEC_ROLE, "taskRoleArn": TASK_ROLE}
-    return {"settings": {"task_start_seconds": 0.3},
-            "repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "w1"}]},
-                             {"name": "team/api", "images": [{"tag": "prod", "seed": "a1"}]}],
-            "clusters": ["prod"],
-            "task_definitions": [taskdef("web", "team/web", **roles), taskdef("api", "team/api", **roles)],
+    spec = {"settings": {"task_start_seconds": 0.3},
+            "repositories": [{"name": "shop/web", "images": [{"tag": "prod", "seed": "w1"}]},
+                             {"name": "shop/api", "images": [{"tag": "prod", "seed": "a1"}]}],
+            "clusters": [{"name": "prod"}],
+            "task_definitions": [taskdef("web", "shop/web", **roles), taskdef("api", "shop/api", **roles)],
             "services": [service("web", "web"), service("api", "api")]}
+    spec = json.loads(json.dumps(spec).replace(REPO_URI, REPO_URI.replace("123456789012", ACCT)))
+    for kind in ("repositories", "clusters", "task_definitions", "services"):
+        for item in spec[kind]:
+            item["account"] = ACCT
+    return spec
 
 
-WATCHES = [{"name": "web", "repository": "team/web", "tag": "prod", "targets": [target("web")]},
-           {"name": "api", "repository": "team/api", "tag": "prod", "targets": [target("api", strategy="force")]}]
+def iam_sim(ctx):
+    return Sim(ctx, keys=(KEY,), seed=iam_world())
+
+
+WATCHES = [{"name": "web", "repository": "shop/web", "tag": "prod", "targets": [target("web")]},
+           {"name": "api", "repository": "shop/api", "tag": "prod", "targets": [target("api", strategy="force")]}]
 
 
 def set_policy(sim, doc):
@@ -108,7 +118,7 @@ def test_the_readme_shows_exactly_docs_iam_policy_json(ctx):
 
 
 def test_deploy_rollback_first_start_and_force_under_the_policy(ctx):
-    sim = Sim(ctx, seed=iam_world())
+    sim = iam_sim(ctx)
     set_policy(sim, load_policy())
     p = start(ctx, sim, WATCHES)
     # (c) a first start: both services already run ECR's digest.
@@ -116,8 +126,8 @@ def test_deploy_rollback_first_start_and_force_under_the_policy(ctx):
     check({"ListTasks", "DescribeTasks"} <= {r["operation"] for r in sim.requests() if r["status"] == 200},
           "the first start read the tasks of the service whose revision names the tag (ReadTasks)")
     # (a) a whole deploy (web, strategy revision) and (d) the force strategy (api), at once.
-    web = sim.push("team/web", "prod", seed="w2")
-    api = sim.push("team/api", "prod", seed="a2")
+    web = sim.push("shop/web", "prod", seed="w2", account=ACCT)
+    api = sim.push("shop/api", "prod", seed="a2", account=ACCT)
     p.signal(signal.SIGHUP)
     wait_for(lambda: len(lines_with(p, DEPLOY_COMPLETED)) >= 2, 40, "DEPLOY_COMPLETED on both")
     done = " ".join(lines_with(p, DEPLOY_COMPLETED))
@@ -130,7 +140,7 @@ def test_deploy_rollback_first_start_and_force_under_the_policy(ctx):
     check(reg and reg[0]["params"].get("tags") and reg[0]["params"].get("taskRoleArn") == TASK_ROLE,
           "the registration carried tags and roles (ecs:TagResource and iam:PassRole were checked)")
     # (b) a rollback: a bad digest fails, and the service goes back.
-    bad = sim.push("team/web", "prod", seed="bad")
+    bad = sim.push("shop/web", "prod", seed="bad", account=ACCT)
     sim.bad_digest(bad, "exit")
     p.signal(signal.SIGHUP)
     wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED), 45, "ROLLBACK_COMPLETED")
@@ -156,7 +166,7 @@ CASES = [
 def test_removing_any_one_statement_blocks_and_the_fix_deploys(ctx):
     full = load_policy()
     check_eq(sorted(s["Sid"] for s in full["Statement"]), sorted(c[0] for c in CASES), "a case per statement")
-    sim = Sim(ctx, seed=iam_world())
+    sim = iam_sim(ctx)
     set_policy(sim, full)
     p = start(ctx, sim, WATCHES, poll_interval="1h")
     wait_for(lambda: len(lines_with(p, "already runs")) >= 2, 20, "the first-start inspection of both")
@@ -190,7 +200,7 @@ def run_case(ctx, sim, p, full, n, sid, watch, operation, action):
             "User: arn:aws:iam::%s:user/awssim is not authorized to perform: ecs:UpdateService on resource: "
             "arn:aws:ecs:us-east-1:%s:service/prod/web because no identity-based policy allows the "
             "ecs:UpdateService action" % (ACCT, ACCT)))
-    digest = sim.push("team/" + watch, "prod", seed="%s-%d" % (sid, n))
+    digest = sim.push("shop/" + watch, "prod", seed="%s-%d" % (sid, n), account=ACCT)
     p.signal(signal.SIGHUP)
     def refused():
         return [r for r in denials(sim, since) if r["operation"] == operation]
@@ -234,5 +244,5 @@ def run_case(ctx, sim, p, full, n, sid, watch, operation, action):
         image = sim.client("ecs").describe_task_definition(
             taskDefinition=sim.client("ecs").describe_services(cluster="prod", services=["web"])[
                 "services"][0]["taskDefinition"])["taskDefinition"]["containerDefinitions"][0]["image"]
-        check_eq(image, REPO_URI + "team/web@" + digest, "the service runs it")
+        check_eq(image, "%s.dkr.ecr.us-east-1.amazonaws.com/shop/web@%s" % (ACCT, digest), "the service runs it")
     return "ok"
