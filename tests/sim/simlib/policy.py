@@ -37,6 +37,15 @@ def _glob(pattern, ignore_case):
     return re.compile("^" + "".join(parts) + "$", re.S | (re.I if ignore_case else 0))
 
 
+def _arn_match(pattern, value):
+    """ArnLike/ArnEquals and Resource: the six colon-separated parts of an ARN match one by one (a
+    wildcard never spans a colon of the first five); anything else as a plain glob."""
+    if pattern == "*" or not pattern.startswith("arn:"):
+        return bool(_glob(pattern, False).match(value))
+    want, got = pattern.split(":", 5), value.split(":", 5)
+    return len(want) == len(got) == 6 and all(_glob(w, False).match(g) for w, g in zip(want, got))
+
+
 def _strings(value, where, allow_scalar_types=False):
     """A string or a non-empty list of strings, as a list."""
     if isinstance(value, str):
@@ -91,7 +100,7 @@ class Statement:
             if r != "*" and not (r.startswith("arn:") and r.count(":") >= 5):
                 raise PolicyError("%s.%s: %s is not \"*\" nor an ARN (arn:partition:service:region:account:"
                                   "resource)" % (where, rkey, _show(r)))
-        self.resources = [_glob(r, False) for r in resources]
+        self.resources = resources
         self.conditions = []
         cond = doc.get("Condition", {})
         if not isinstance(cond, dict):
@@ -113,7 +122,7 @@ class Statement:
         hit = any(p.match(action) for p in self.actions)
         if hit == self.not_action:
             return False
-        hit = any(p.match(resource) for p in self.resources)
+        hit = any(_arn_match(p, resource) for p in self.resources)
         if hit == self.not_resource:
             return False
         return all(_condition(op, if_exists, context.get(key), vals) for op, if_exists, key, vals in self.conditions)
@@ -127,7 +136,7 @@ def _condition(op, if_exists, value, wanted):
         # A missing key: true for ...IfExists and for the negated operators, as IAM does.
         return if_exists or negated
     if op.startswith("Arn"):
-        hit = any(_glob(w, False).match(value) for w in wanted)
+        hit = any(_arn_match(w, value) for w in wanted)
     elif op in ("StringLike", "StringNotLike"):
         hit = any(_glob(w, False).match(value) for w in wanted)
     elif op.endswith("IgnoreCase"):
