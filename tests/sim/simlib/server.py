@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape
 from . import model
 from .auth import verify
 from .core import AwsError, new_request_id, redact
+from .policy import PolicyError
 from .sts import xml_error, xml_response
 from .world import AFTER_FAULTS
 
@@ -185,6 +186,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         error_json(err)
         return True
 
+    def _authorize(self, service, operation, params, ident, entry):
+        """IAM: after the signature and the request's validation, before faults."""
+        with self.world.lock:
+            err = self.world.policies.authorize(self.world, service, operation, params, ident)
+        if err is not None:
+            entry["denied"] = err.denied
+            raise err
+
     # -- AWS JSON protocols ---------------------------------------------------
     def _json_call(self, target, body, started):
         with self.world.lock:
@@ -209,7 +218,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 entry.update(status=err.status, error=err.code)
                 return
             payload = {"__type": ("%s#%s" % (err.namespace, err.code)) if err.namespace else err.code,
-                       "message": err.message}
+                       getattr(err, "message_key", "message"): err.message}
             headers = [("x-amzn-RequestId", rid)]
             if err.query_error:
                 headers.append(("x-amzn-query-error", err.query_error))
@@ -252,6 +261,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 code, qerr = VALIDATION_ERRORS[service]
                 raise AwsError(code, "; ".join(problems), namespace="com.amazonaws.sqs" if service == "sqs" else None,
                                query_error=qerr)
+            self._authorize(service, operation, params, ident, entry)
             with self.world.lock:
                 fault = self.world.faults.take(service, operation)
             if fault:
@@ -293,9 +303,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             entry["request_id"] = rid
             self.world.record(**entry)
             self._log_line("%s.%s" % (entry["service"] or prefix, operation), entry["status"] or 0, started,
-                           " sig=%s%s%s" % (entry["signature"] or "-",
-                                            " error=%s" % entry["error"] if entry["error"] else "",
-                                            " fault=%s" % entry["fault"] if entry["fault"] else ""))
+                           " sig=%s%s%s%s" % (entry["signature"] or "-",
+                                              " error=%s" % entry["error"] if entry["error"] else "",
+                                              " fault=%s" % entry["fault"] if entry["fault"] else "",
+                                              " denied=%s" % entry["denied"]["action"] if entry.get("denied") else ""))
 
     # -- STS query protocol -------------------------------------------------
     def _query_call(self, body, started):
@@ -338,6 +349,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             problems = model.validate("sts", action, dict(params))
             if problems:
                 raise AwsError("ValidationError", "; ".join(problems))
+            if ident is not None:
+                self._authorize("sts", action, params, ident, entry)
             with self.world.lock:
                 fault = self.world.faults.take("sts", action)
             if fault:
@@ -460,6 +473,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 with w.lock:
                     w.faults.rng.seed(int(req["seed"]))
                 return self._ctl(200, {"ok": True})
+            if (m, p) == ("POST", "/policy"):
+                if "policy" not in req:
+                    raise ValueError("POST /policy wants {\"policy\": {...} or null, \"access_key\"?: \"AKID\"}")
+                key = req.get("access_key")
+                if key is not None and not isinstance(key, str):
+                    raise ValueError("access_key must be a string")
+                try:
+                    with w.lock:
+                        w.policies.set(req["policy"], key)
+                        return self._ctl(200, w.policies.describe())
+                except PolicyError as e:
+                    return self._ctl(400, {"error": "malformed policy: %s" % e})
+            if (m, p) == ("GET", "/policy"):
+                with w.lock:
+                    return self._ctl(200, w.policies.describe())
             if (m, p) == ("GET", "/faults"):
                 return self._ctl(200, {"rules": w.faults.rules})
             if (m, p) == ("DELETE", "/faults"):

@@ -19,6 +19,7 @@ from .core import DEFAULT_ACCOUNT, DEFAULT_REGION, AwsError, Clock, Pager, redac
 from .creds import CredentialEndpoints
 from .ecr import Ecr, generated_manifest
 from .ecs import Ecs
+from .policy import Policies
 from .sqs import Sqs
 from .sts import Sts
 
@@ -117,6 +118,7 @@ class World:
         self.seq = 0
         self.port = None
         self.inflight = 0  # AWS calls being served now
+        self.policies = Policies()  # IAM identity policies; kept across a reset, like the static keys
         self._reset_state()
 
     def _reset_state(self):

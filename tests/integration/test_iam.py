@@ -1,0 +1,248 @@
+# SPDX-License-Identifier: MIT
+"""The README's least-privilege IAM policy (docs/iam-policy.json), enforced
+by awssim: a whole deploy, a rollback, a first start and the force strategy
+succeed under exactly that policy; removing any one of its statements gives
+the matching clear outcome (POLL_FAILED for ECR, BLOCKED for ECS, never a
+failed digest), and the same digest deploys once the policy is back."""
+
+import json
+import os
+import re
+import signal
+import time
+
+from harness import ROOT, SIM_KEY, Failure, Sim, check, check_eq, wait_for
+from test_daemon import lines_with
+from test_deploy import (DEPLOY_COMPLETED, DEPLOY_FAILED, REPO_URI, ROLLBACK_COMPLETED, service, start, target,
+                         taskdef)
+
+ACCT = "210987654321"  # not the simulator's default account: the policy must name the caller's
+POLL_FAILED = "551228da42b8448f961a49f2d4aa3870"
+BLOCKED = "d7631a67aa3d44f8b114544ef9768e73"
+POLICY_FILE = os.path.join(ROOT, "docs", "iam-policy.json")
+README = os.path.join(ROOT, "README.md")
+EXEC_ROLE = "arn:aws:iam::%s:role/ecsTaskExecutionRole" % ACCT
+TASK_ROLE = "arn:aws:iam::%s:role/shop-web-task" % ACCT
+KEY = (SIM_KEY[0], SIM_KEY[1], ACCT)
+# The README's placeholders, and this world's names for them (cluster prod is the same).
+NAMES = {"123456789012": ACCT, ":repository/team/*": ":repository/shop/*", ":role/team-*": ":role/shop-*"}
+
+
+def load_policy():
+    """docs/iam-policy.json with this world's account, repositories and roles in place of its placeholders."""
+    with open(POLICY_FILE) as f:
+        text = f.read()
+    for placeholder, ours in NAMES.items():
+        check(placeholder in text, "the policy names %s" % placeholder)
+        text = text.replace(placeholder, ours)
+    return json.loads(text)
+
+
+def iam_world():
+    """In account ACCT: web (strategy revision) follows shop/web:prod; api (strategy force) follows
+    shop/api:prod. Both task definitions name an execution role and a task role and carry tags, so that
+    registering a revision asks for iam:PassRole and ecs:TagResource as AWS does."""
+    roles = {"executionRoleArn": EXEC_ROLE, "taskRoleArn": TASK_ROLE}
+    spec = {"settings": {"task_start_seconds": 0.3},
+            "repositories": [{"name": "shop/web", "images": [{"tag": "prod", "seed": "w1"}]},
+                             {"name": "shop/api", "images": [{"tag": "prod", "seed": "a1"}]}],
+            "clusters": [{"name": "prod"}],
+            "task_definitions": [taskdef("web", "shop/web", **roles), taskdef("api", "shop/api", **roles)],
+            "services": [service("web", "web"), service("api", "api")]}
+    spec = json.loads(json.dumps(spec).replace(REPO_URI, REPO_URI.replace("123456789012", ACCT)))
+    for kind in ("repositories", "clusters", "task_definitions", "services"):
+        for item in spec[kind]:
+            item["account"] = ACCT
+    return spec
+
+
+def iam_sim(ctx):
+    return Sim(ctx, keys=(KEY,), seed=iam_world())
+
+
+WATCHES = [{"name": "web", "repository": "shop/web", "tag": "prod", "targets": [target("web")]},
+           {"name": "api", "repository": "shop/api", "tag": "prod", "targets": [target("api", strategy="force")]}]
+
+
+def set_policy(sim, doc):
+    sim.control("POST", "/policy", {"policy": doc})
+
+
+def denials(sim, since=0):
+    return [r for r in sim.requests(since=since) if r.get("denied") or r.get("error") in (
+        "AccessDeniedException", "AccessDenied")]
+
+
+def failed_digests(ctx):
+    """Every digest in a "failed" list of the state file, whatever its layout."""
+    try:
+        with open(ctx.path("state", "state.json")) as f:
+            state = json.load(f)
+    except (OSError, ValueError):
+        return set()
+    out = set()
+
+    def walk(v):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k == "failed" and isinstance(x, list):
+                    out.update(f.get("digest") if isinstance(f, dict) else f for f in x)
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    walk(state)
+    return out
+
+
+def test_the_readme_shows_exactly_docs_iam_policy_json(ctx):
+    with open(README) as f:
+        readme = f.read()
+    m = re.search(r"^## IAM permissions\n(.*?)(?=^## )", readme, re.S | re.M)
+    check(m, "README has a section '## IAM permissions'")
+    blocks = re.findall(r"```json\n(.*?)```", m.group(1), re.S)
+    check_eq(len(blocks), 1, "one JSON block in the section")
+    with open(POLICY_FILE) as f:
+        check_eq(blocks[0], f.read(), "the README's policy is docs/iam-policy.json, byte for byte")
+    doc = json.loads(blocks[0])
+    sids = [s.get("Sid") for s in doc["Statement"]]
+    check(all(sids) and len(set(sids)) == len(sids), "one Sid per statement: %s" % sids)
+    for s in doc["Statement"]:
+        check("*" not in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]), "no Action *")
+        check(s["Sid"] in m.group(1).split("```", 2)[2], "the README explains %s" % s["Sid"])
+    by_sid = {s["Sid"]: s for s in doc["Statement"]}
+    check_eq(by_sid["PassTaskRoles"]["Condition"], {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+             "PassRole only to ECS tasks")
+    check_eq(by_sid["TagRevisions"]["Condition"], {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
+             "TagResource only when registering")
+
+
+def test_deploy_rollback_first_start_and_force_under_the_policy(ctx):
+    sim = iam_sim(ctx)
+    set_policy(sim, load_policy())
+    p = start(ctx, sim, WATCHES)
+    # (c) a first start: both services already run ECR's digest.
+    wait_for(lambda: len(lines_with(p, "already runs")) >= 2, 20, "the first-start inspection of both")
+    check({"ListTasks", "DescribeTasks"} <= {r["operation"] for r in sim.requests() if r["status"] == 200},
+          "the first start read the tasks of the service whose revision names the tag (ReadTasks)")
+    # (a) a whole deploy (web, strategy revision) and (d) the force strategy (api), at once.
+    web = sim.push("shop/web", "prod", seed="w2", account=ACCT)
+    api = sim.push("shop/api", "prod", seed="a2", account=ACCT)
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: len(lines_with(p, DEPLOY_COMPLETED)) >= 2, 40, "DEPLOY_COMPLETED on both")
+    done = " ".join(lines_with(p, DEPLOY_COMPLETED))
+    check(web in done and api in done, done)
+    ops = {(r["service"], r["operation"]) for r in sim.requests() if r.get("status") == 200}
+    for op in (("ecr", "DescribeImages"), ("ecs", "DescribeServices"), ("ecs", "RegisterTaskDefinition"),
+               ("ecs", "UpdateService"), ("ecs", "ListTasks"), ("ecs", "DescribeTasks")):
+        check(op in ops, "the daemon called %s.%s, and it was allowed" % op)
+    reg = [r for r in sim.requests(operation="RegisterTaskDefinition") if r["status"] == 200]
+    check(reg and reg[0]["params"].get("tags") and reg[0]["params"].get("taskRoleArn") == TASK_ROLE,
+          "the registration carried tags and roles (ecs:TagResource and iam:PassRole were checked)")
+    # (b) a rollback: a bad digest fails, and the service goes back.
+    bad = sim.push("shop/web", "prod", seed="bad", account=ACCT)
+    sim.bad_digest(bad, "exit")
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED), 45, "ROLLBACK_COMPLETED")
+    check(any(bad in l for l in lines_with(p, DEPLOY_FAILED)), "the bad digest failed")
+    check_eq(denials(sim), [], "no call was denied under the README's policy")
+
+
+# Each statement, what removing it breaks, and how: the watch whose push shows it, the refused call and
+# the action the denial names (None: ECR, a POLL_FAILED), or a fault that makes the daemon need it.
+CASES = [
+    ("ReadEcr", "web", "DescribeImages", "ecr:DescribeImages"),
+    ("ReadEcs", "web", "DescribeServices", "ecs:DescribeServices"),
+    ("ReadRevisions", "web", "DescribeTaskDefinition", "ecs:DescribeTaskDefinition"),
+    ("RegisterRevisions", "web", "RegisterTaskDefinition", "ecs:RegisterTaskDefinition"),
+    ("TagRevisions", "web", "RegisterTaskDefinition", "ecs:TagResource"),
+    ("PassTaskRoles", "web", "RegisterTaskDefinition", "iam:PassRole"),
+    ("DeployServices", "web", "UpdateService", "ecs:UpdateService"),
+    ("ReadTasks", "api", "ListTasks", "ecs:ListTasks"),
+    ("CleanUpRevisions", "web", "DeregisterTaskDefinition", "ecs:DeregisterTaskDefinition"),
+]
+
+
+def test_removing_any_one_statement_blocks_and_the_fix_deploys(ctx):
+    full = load_policy()
+    check_eq(sorted(s["Sid"] for s in full["Statement"]), sorted(c[0] for c in CASES), "a case per statement")
+    sim = iam_sim(ctx)
+    set_policy(sim, full)
+    p = start(ctx, sim, WATCHES, poll_interval="1h")
+    wait_for(lambda: len(lines_with(p, "already runs")) >= 2, 20, "the first-start inspection of both")
+    results = []
+    for n, (sid, watch, operation, action) in enumerate(CASES):
+        try:
+            results.append((sid, run_case(ctx, sim, p, full, n, sid, watch, operation, action)))
+        except Failure as e:
+            results.append((sid, "FAILED: %s" % str(e)[:500]))
+            set_policy(sim, full)
+            sim.control("DELETE", "/faults")
+    for sid, outcome in results:
+        print("statement %-18s %s" % (sid, outcome))
+    bad = ["%s: %s" % r for r in results if r[1] != "ok"]
+    if bad:
+        raise Failure("%d of %d removals did not end as they must:\n  %s" % (len(bad), len(CASES), "\n  ".join(bad)))
+
+
+def run_case(ctx, sim, p, full, n, sid, watch, operation, action):
+    err_mark, since = len(p.read_stderr()), sim.control("GET", "/requests")["last"]
+
+    def new_lines(text):
+        return [l for l in p.read_stderr()[err_mark:].splitlines() if text in l]
+
+    set_policy(sim, dict(full, Statement=[s for s in full["Statement"] if s["Sid"] != sid]))
+    if sid == "CleanUpRevisions":
+        # The daemon deregisters only a revision it registered and could not use: UpdateService is
+        # refused once (as when someone else's change or an IAM hole stops it) and the cleanup needs
+        # this statement.
+        sim.fault("ecs.UpdateService", "error", code="AccessDeniedException", message=(
+            "User: arn:aws:iam::%s:user/awssim is not authorized to perform: ecs:UpdateService on resource: "
+            "arn:aws:ecs:us-east-1:%s:service/prod/web because no identity-based policy allows the "
+            "ecs:UpdateService action" % (ACCT, ACCT)))
+    digest = sim.push("shop/" + watch, "prod", seed="%s-%d" % (sid, n), account=ACCT)
+    p.signal(signal.SIGHUP)
+    def refused():
+        return [r for r in denials(sim, since) if r["operation"] == operation]
+    wait_for(lambda: refused() or new_lines(DEPLOY_FAILED), 20, "%s refused (%s)" % (operation, action))
+    check(refused(), "%s was called and refused (%s), not a DEPLOY_FAILED first: %s" % (
+        operation, action, new_lines(DEPLOY_FAILED)))
+    got = refused()[0]
+    check_eq((got.get("denied") or {}).get("action"), action, "the action awssim refused")
+    if operation in ("DescribeImages", "BatchGetImage"):
+        wait_for(lambda: new_lines(POLL_FAILED), 15, "POLL_FAILED")
+        check(any("AccessDeniedException" in l for l in new_lines(POLL_FAILED)),
+              "POLL_FAILED names AccessDeniedException: %s" % new_lines(POLL_FAILED))
+        time.sleep(0.5)  # nothing may follow a failed poll; give a deploy the time to (wrongly) start
+        check_eq([r for r in sim.requests(since=since, service="ecs") if r["operation"] in (
+            "RegisterTaskDefinition", "UpdateService")], [], "no deploy while ECR cannot be read")
+    else:
+        refused = "UpdateService" if sid == "CleanUpRevisions" else operation
+
+        def blocked():
+            return [l for l in new_lines(BLOCKED) if "AWS_OPERATION=%s" % refused in l]
+        # A DEPLOY_FAILED instead ends the wait at once: the test then says what the daemon did.
+        wait_for(lambda: blocked() or new_lines(DEPLOY_FAILED), 15, "BLOCKED on %s" % refused)
+        check_eq(new_lines(DEPLOY_FAILED), [], "no DEPLOY_FAILED")
+        line = blocked()[0]
+        for field in ("AWS_ERROR_CODE=AccessDeniedException", "AWS_ACTION=%s" % (
+                "ecs:UpdateService" if sid == "CleanUpRevisions" else action)):
+            check(field in line, "BLOCKED has %s: %s" % (field, line))
+        if sid == "CleanUpRevisions":
+            wait_for(lambda: "ecs:DeregisterTaskDefinition" in p.read_stderr()[err_mark:], 10,
+                     "the event says the cleanup was refused (ecs:DeregisterTaskDefinition)")
+    check_eq(new_lines(DEPLOY_FAILED), [], "no DEPLOY_FAILED")
+    check(digest not in failed_digests(ctx), "the digest is not in the state's failed list")
+    # The operator fixes IAM and reloads: the same digest deploys, with no retry.
+    set_policy(sim, full)
+    sim.control("DELETE", "/faults")
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: [l for l in new_lines(DEPLOY_COMPLETED) if digest in l], 30,
+             "DEPLOY_COMPLETED of the same digest after the fix")
+    check(digest not in failed_digests(ctx), "never marked failed")
+    if watch == "web":
+        image = sim.client("ecs").describe_task_definition(
+            taskDefinition=sim.client("ecs").describe_services(cluster="prod", services=["web"])[
+                "services"][0]["taskDefinition"])["taskDefinition"]["containerDefinitions"][0]["image"]
+        check_eq(image, "%s.dkr.ecr.us-east-1.amazonaws.com/shop/web@%s" % (ACCT, digest), "the service runs it")
+    return "ok"
