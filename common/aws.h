@@ -38,6 +38,10 @@ struct aws_options {
 	long timeout_ms;                          /* per attempt; 0: 10000 */
 };
 
+/* Ends a message from AWS that was cut: at the bound of aws_error.message (at a word boundary
+ * when there is one near it), or where the reply ended before the message did. */
+#define AWS_ERROR_CUT_MARK "... (cut)"
+
 struct aws_error {
 	int http_status;       /* 0 when no HTTP reply arrived */
 	int transport;         /* negative errno of the transport failure, else 0 */
@@ -45,7 +49,7 @@ struct aws_error {
 				  client-side failures: "RequestTimeout", "ConnectionError",
 				  "MalformedResponse", "CredentialsError", "EndpointError" */
 	char legacy_code[128]; /* SQS: the code of x-amzn-query-error, else "" */
-	char message[512];
+	char message[1024];    /* whole, or cut and ending in AWS_ERROR_CUT_MARK */
 	char request_id[128];
 };
 
@@ -100,13 +104,20 @@ void aws_call_cancel(struct aws_call *call);
 cJSON *aws_result_take_body(struct aws_result *res);
 
 /*
- * Reads an AWS JSON error reply (outside bytes): len bytes of body (a
- * {"__type"|"code", "message"|"Message"} object, or anything else), the
- * x-amzn-ErrorType header (used when the body names no code), the SQS
- * x-amzn-query-error header ("Code;Sender") and x-amzn-RequestId; each
- * header may be NULL. Fills every field of ret: the code without its
- * namespace ('#') and suffix (':'), "HTTP<status>" when none is given; the
- * message, else printable ASCII of the body's first 200 bytes. Never fails.
+ * Reads an AWS error reply (outside bytes, len of them, NULs included): a JSON body
+ * ({"__type"|"code", "message"|"Message"}) or an XML one (<Code>, <Message>, <RequestId> in an
+ * <Error>, <ErrorResponse> or <Response> element: the query protocol's, S3's and EC2's shapes,
+ * with or without a prolog, namespaces, the five entities, character references, CDATA), told
+ * apart by the first byte that is not a space, whatever the content type said; or anything else.
+ * Also the x-amzn-ErrorType header (used when the body names no code), the SQS
+ * x-amzn-query-error header ("Code;Sender") and x-amzn-RequestId (else the XML's RequestId);
+ * each header may be NULL. Fills every field of ret: the code without its namespace ('#') and
+ * suffix (':'), printable ASCII ('?' for any other byte), "HTTP<status>" when none is given; the
+ * message whole, or cut at the field's bound (at a word boundary when one is near, never inside
+ * a UTF-8 sequence) or where the body ended inside it, and then ending in AWS_ERROR_CUT_MARK;
+ * invalid UTF-8 and control characters become '?' (in XML text a tab or line break is a space
+ * and the text is trimmed); for a body that is none of these shapes, its printable ASCII
+ * excerpt, 200 bytes at most (the mark included when cut). Never fails.
  */
 void aws_parse_error(long status, const char *body, size_t len, const char *error_type,
 		     const char *query_error, const char *request_id, struct aws_error *ret);
