@@ -670,6 +670,103 @@ void aws_parse_error(long status, const char *body, size_t len, const char *erro
 	ret->http_status = (int)status;
 }
 
+/* ---- classification ---------------------------------------------------------------- */
+
+static const char *const client_transient_codes[] = {
+	"RequestTimeout",      "ConnectionError",         "MalformedResponse",
+	"CredentialsError",    "EndpointError",           "ServerException",
+	"InternalServerError", "InternalServerException", "ServiceException"
+};
+
+static const char *const auth_codes[] = {
+	"AccessDenied",
+	"AccessDeniedException",
+	"UnauthorizedOperation",
+	"UnauthorizedException",
+	"UnrecognizedClientException",
+	"InvalidClientTokenId",
+	"MissingAuthenticationToken",
+	"NotAuthorized",
+	"IncompleteSignature",
+	"OptInRequired",
+};
+
+enum aws_error_class aws_error_classify(const struct aws_error *e)
+{
+	const char *c = e->code;
+
+	if (e->http_status == 0 || e->http_status >= 500 || e->http_status == 429 ||
+	    aws_is_throttle(c) || IN(c, transient_codes) || IN(c, client_transient_codes))
+		return AWS_ERROR_TRANSIENT;
+	if (IN(c, auth_codes) || IN(c, skew_codes) || !strncmp(c, "ExpiredToken", 12) ||
+	    !strncmp(c, "MissingAuthenticationToken", 26))
+		return AWS_ERROR_AUTH;
+	if (strstr(c, "NotFound") || strstr(c, "DoesNotExist") || strstr(c, "NonExistent") ||
+	    !strncmp(c, "NoSuch", 6) || !strcmp(c, "ServiceNotActiveException"))
+		return AWS_ERROR_NOT_FOUND;
+	if (e->http_status == 401 || e->http_status == 403) {
+		char bare[16];
+		snprintf(bare, sizeof(bare), "HTTP%d", e->http_status);
+		if (!*c || !strcmp(c, bare))
+			return AWS_ERROR_AUTH;
+	}
+	return AWS_ERROR_REQUEST;
+}
+
+const char *aws_error_class_name(enum aws_error_class c)
+{
+	switch (c) {
+	case AWS_ERROR_TRANSIENT:
+		return "transient";
+	case AWS_ERROR_AUTH:
+		return "authorization";
+	case AWS_ERROR_REQUEST:
+		return "request";
+	case AWS_ERROR_NOT_FOUND:
+		return "not-found";
+	}
+	return "unknown";
+}
+
+/* The action "service:Action" at s, its length in *len; false when s does not start with one. */
+static bool action_at(const char *s, size_t *len)
+{
+	size_t svc = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-"), act;
+
+	if (svc == 0 || s[svc] != ':')
+		return false;
+	act =
+	    strspn(s + svc + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*");
+	*len = svc + 1 + act;
+	return act > 0;
+}
+
+int aws_error_action(const struct aws_error *e, char *buf, size_t n)
+{
+	static const char *const before[] = { "not authorized to perform", "policy allows the " };
+
+	if (n > 0)
+		buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++)
+		for (const char *s = strstr(e->message, before[i]); s;
+		     s = strstr(s + 1, before[i])) {
+			const char *a = s + strlen(before[i]);
+			size_t len;
+
+			if (*a == ':')
+				a++;
+			a += strspn(a, " ");
+			if (!action_at(a, &len))
+				continue;
+			if (len >= n)
+				return 0;
+			memcpy(buf, a, len);
+			buf[len] = '\0';
+			return 1;
+		}
+	return 0;
+}
+
 int aws_parse_http_date(const char *s, time_t *ret)
 {
 	struct tm tm = { 0 };

@@ -122,6 +122,42 @@ cJSON *aws_result_take_body(struct aws_result *res);
 void aws_parse_error(long status, const char *body, size_t len, const char *error_type,
 		     const char *query_error, const char *request_id, struct aws_error *ret);
 
+/* What an error means for the caller (aws_error_classify()). */
+enum aws_error_class {
+	AWS_ERROR_TRANSIENT, /* no reply, 5xx, throttled, timed out, unreadable: try again later */
+	AWS_ERROR_AUTH,      /* refused to these credentials: IAM, an expired or unknown key */
+	AWS_ERROR_REQUEST,   /* the request's fault (a parameter, the configuration): not retried */
+	AWS_ERROR_NOT_FOUND, /* the thing asked about does not exist; the caller says what it means
+			      */
+};
+
+/*
+ * Classifies an error (pure; from its status and code). TRANSIENT: no HTTP reply (status 0),
+ * any 5xx, 429, the throttling codes, RequestTimeout(Exception), PriorRequestNotComplete,
+ * ConnectionError, MalformedResponse, CredentialsError, EndpointError, ServerException,
+ * InternalError, InternalFailure, ServiceUnavailable(Exception). AUTH: AccessDenied(Exception),
+ * UnauthorizedOperation, UnrecognizedClientException, InvalidClientTokenId, ExpiredToken*,
+ * MissingAuthenticationToken*, signature and clock codes that outlived the client's own
+ * correction, and a 401 or 403 without a code. NOT_FOUND: a code with "NotFound",
+ * "DoesNotExist", "NonExistent" in it or starting "NoSuch", and ECS's
+ * ServiceNotActiveException. REQUEST: everything else (ClientException,
+ * InvalidParameterException, ValidationException, SerializationException, any other 4xx; a 404
+ * without a code, which is an endpoint that is not AWS's, not a missing resource).
+ */
+enum aws_error_class aws_error_classify(const struct aws_error *e);
+
+/* "transient", "authorization", "request", "not-found"; "unknown" for another value. */
+const char *aws_error_class_name(enum aws_error_class c);
+
+/*
+ * The IAM action an authorization message names as missing ("... is not authorized to
+ * perform: ecs:RegisterTaskDefinition on resource: ...", "... not authorized to perform
+ * iam:PassRole ...", "... no identity-based policy allows the ecr:BatchGetImage action"),
+ * copied to buf (n bytes): a service of [a-z0-9-], ':', an action of [A-Za-z0-9*]. Returns 1
+ * when one was found and fits, else 0 with buf "" (when n > 0).
+ */
+int aws_error_action(const struct aws_error *e, char *buf, size_t n);
+
 /* Parses an HTTP Date header ("Tue, 01 Dec 2026 10:00:00 GMT"). Returns 0 or -EINVAL. */
 int aws_parse_http_date(const char *s, time_t *ret);
 

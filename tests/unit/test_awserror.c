@@ -311,3 +311,142 @@ TEST(aws_parse_http_date_rows)
 	CHECK_INT(aws_parse_http_date("yesterday", &t), -EINVAL);
 	CHECK_INT(aws_parse_http_date(NULL, &t), -EINVAL);
 }
+
+TEST(aws_error_classify_rows)
+{
+	static const struct {
+		int status;
+		const char *code;
+		enum aws_error_class want;
+	} rows[] = {
+		/* no reply, or the client's own failures */
+		{ 0, "RequestTimeout", AWS_ERROR_TRANSIENT },
+		{ 0, "ConnectionError", AWS_ERROR_TRANSIENT },
+		{ 0, "CredentialsError", AWS_ERROR_TRANSIENT },
+		{ 0, "EndpointError", AWS_ERROR_TRANSIENT },
+		{ 200, "MalformedResponse", AWS_ERROR_TRANSIENT },
+		{ 503, "CredentialsError", AWS_ERROR_TRANSIENT },
+		/* 5xx, whatever the code */
+		{ 500, "ServerException", AWS_ERROR_TRANSIENT },
+		{ 500, "InternalFailure", AWS_ERROR_TRANSIENT },
+		{ 503, "ServiceUnavailable", AWS_ERROR_TRANSIENT },
+		{ 502, "HTTP502", AWS_ERROR_TRANSIENT },
+		{ 504, "AccessDenied", AWS_ERROR_TRANSIENT },
+		/* throttling and timeouts in a 4xx */
+		{ 400, "ThrottlingException", AWS_ERROR_TRANSIENT },
+		{ 400, "Throttling", AWS_ERROR_TRANSIENT },
+		{ 400, "RequestThrottled", AWS_ERROR_TRANSIENT },
+		{ 429, "HTTP429", AWS_ERROR_TRANSIENT },
+		{ 429, "TooManyRequestsException", AWS_ERROR_TRANSIENT },
+		{ 400, "RequestTimeout", AWS_ERROR_TRANSIENT },
+		{ 400, "RequestTimeoutException", AWS_ERROR_TRANSIENT },
+		{ 400, "PriorRequestNotComplete", AWS_ERROR_TRANSIENT },
+		/* authorization */
+		{ 400, "AccessDeniedException", AWS_ERROR_AUTH },
+		{ 403, "AccessDenied", AWS_ERROR_AUTH },
+		{ 403, "UnauthorizedOperation", AWS_ERROR_AUTH },
+		{ 400, "UnrecognizedClientException", AWS_ERROR_AUTH },
+		{ 403, "InvalidClientTokenId", AWS_ERROR_AUTH },
+		{ 400, "ExpiredTokenException", AWS_ERROR_AUTH },
+		{ 400, "ExpiredToken", AWS_ERROR_AUTH },
+		{ 403, "MissingAuthenticationTokenException", AWS_ERROR_AUTH },
+		{ 403, "InvalidSignatureException", AWS_ERROR_AUTH },
+		{ 403, "SignatureDoesNotMatch", AWS_ERROR_AUTH },
+		{ 403, "HTTP403", AWS_ERROR_AUTH },
+		{ 401, "HTTP401", AWS_ERROR_AUTH },
+		/* missing things */
+		{ 400, "ServiceNotFoundException", AWS_ERROR_NOT_FOUND },
+		{ 400, "ClusterNotFoundException", AWS_ERROR_NOT_FOUND },
+		{ 400, "ResourceNotFoundException", AWS_ERROR_NOT_FOUND },
+		{ 400, "RepositoryNotFoundException", AWS_ERROR_NOT_FOUND },
+		{ 400, "ImageNotFoundException", AWS_ERROR_NOT_FOUND },
+		{ 400, "ServiceNotActiveException", AWS_ERROR_NOT_FOUND },
+		{ 404, "NoSuchEntity", AWS_ERROR_NOT_FOUND },
+		{ 400, "QueueDoesNotExist", AWS_ERROR_NOT_FOUND },
+		{ 400, "AWS.SimpleQueueService.NonExistentQueue", AWS_ERROR_NOT_FOUND },
+		/* the request's fault */
+		{ 400, "ClientException", AWS_ERROR_REQUEST },
+		{ 400, "InvalidParameterException", AWS_ERROR_REQUEST },
+		{ 400, "ValidationException", AWS_ERROR_REQUEST },
+		{ 400, "ValidationError", AWS_ERROR_REQUEST },
+		{ 400, "InvalidParameterValue", AWS_ERROR_REQUEST },
+		{ 400, "SerializationException", AWS_ERROR_REQUEST },
+		{ 409, "SomethingNew", AWS_ERROR_REQUEST },
+		{ 400, "HTTP400", AWS_ERROR_REQUEST },
+		{ 404, "HTTP404", AWS_ERROR_REQUEST },
+		{ 302, "HTTP302", AWS_ERROR_REQUEST },
+		{ 400, "", AWS_ERROR_REQUEST },
+		{ 400, "Accessdenied", AWS_ERROR_REQUEST },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct aws_error e = { .http_status = rows[i].status };
+		snprintf(e.code, sizeof(e.code), "%s", rows[i].code);
+		if (aws_error_classify(&e) != rows[i].want)
+			fprintf(stderr, "row %zu: %d %s\n", i, rows[i].status, rows[i].code);
+		CHECK_STR(aws_error_class_name(aws_error_classify(&e)),
+			  aws_error_class_name(rows[i].want));
+	}
+	CHECK_STR(aws_error_class_name(AWS_ERROR_TRANSIENT), "transient");
+	CHECK_STR(aws_error_class_name(AWS_ERROR_AUTH), "authorization");
+	CHECK_STR(aws_error_class_name(AWS_ERROR_REQUEST), "request");
+	CHECK_STR(aws_error_class_name(AWS_ERROR_NOT_FOUND), "not-found");
+	CHECK_STR(aws_error_class_name((enum aws_error_class)99), "unknown");
+}
+
+TEST(aws_error_action_rows)
+{
+	static const struct {
+		const char *message;
+		int found;
+		const char *action;
+	} rows[] = {
+		{ ACCESS_MSG, 1, "ecs:RegisterTaskDefinition" },
+		{ "User: arn:aws:sts::123456789012:assumed-role/deploy/i-1 is not authorized to "
+		  "perform: iam:PassRole on resource: arn:aws:iam::123456789012:role/task because "
+		  "no "
+		  "identity-based policy allows the iam:PassRole action",
+		  1, "iam:PassRole" },
+		{ "User: arn:aws:iam::1:user/x is not authorized to perform iam:PassRole on "
+		  "resource "
+		  "role x",
+		  1, "iam:PassRole" },
+		{ "... is not authorized to perform: ecr:BatchGetImage", 1, "ecr:BatchGetImage" },
+		{ "... is not authorized to perform: ecr:BatchGetImage.", 1, "ecr:BatchGetImage" },
+		{ "User x is not authorized to perform: codedeploy:CreateDeployment on y", 1,
+		  "codedeploy:CreateDeployment" },
+		{ "... not authorized to perform: ecs:*", 1, "ecs:*" },
+		{ "because no identity-based policy allows the ecs:UpdateService action", 1,
+		  "ecs:UpdateService" },
+		/* escaped into the message: kept to the allowed characters */
+		{ "not authorized to perform: ecs:Update'Service", 1, "ecs:Update" },
+		/* not an action */
+		{ "You are not authorized to perform this operation.", 0, "" },
+		{ "not authorized to perform: Ecs:Update", 0, "" },
+		{ "not authorized to perform: ecs:", 0, "" },
+		{ "not authorized to perform: :Update", 0, "" },
+		{ "not authorized to perform:", 0, "" },
+		{ "Access Denied", 0, "" },
+		{ "", 0, "" },
+		{ "is not authorized to perform: ecs:RegisterTaskDefinition... (cut)", 1,
+		  "ecs:RegisterTaskDefinition" },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct aws_error e = { .http_status = 400 };
+		char buf[128] = "junk";
+		snprintf(e.message, sizeof(e.message), "%s", rows[i].message);
+		CHECK_INT(aws_error_action(&e, buf, sizeof(buf)), rows[i].found);
+		CHECK_STR(buf, rows[i].action);
+	}
+	/* an action longer than the buffer is not returned cut */
+	{
+		struct aws_error e = { .http_status = 400 };
+		char small[8] = "junk";
+		snprintf(e.message, sizeof(e.message),
+			 "not authorized to perform: ecs:UpdateService");
+		CHECK_INT(aws_error_action(&e, small, sizeof(small)), 0);
+		CHECK_STR(small, "");
+		CHECK_INT(aws_error_action(&e, NULL, 0), 0);
+	}
+}
