@@ -607,6 +607,7 @@ truncated:
 void aws_parse_error(long status, const char *body, size_t len, const char *error_type,
 		     const char *query_error, const char *request_id, struct aws_error *ret)
 {
+	char rid[sizeof(ret->request_id)];
 	size_t skip = 0;
 
 	memset(ret, 0, sizeof(*ret));
@@ -617,7 +618,7 @@ void aws_parse_error(long status, const char *body, size_t len, const char *erro
 		skip++;
 	if (skip < len && body[skip] == '<') {
 		struct xml_error x = { 0 };
-		char code[sizeof(ret->code)], rid[sizeof(ret->request_id)];
+		char code[sizeof(ret->code)];
 
 		text_init(&x.f[XML_CODE], code, sizeof(code), true, true);
 		text_init(&x.f[XML_MESSAGE], ret->message, sizeof(ret->message), false, true);
