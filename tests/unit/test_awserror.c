@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "aws.h"
+#include "sts.h"
 
 #define XML_PROLOG "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 #define ACCESS_MSG                                                                     \
@@ -449,4 +450,51 @@ TEST(aws_error_action_rows)
 		CHECK_STR(small, "");
 		CHECK_INT(aws_error_action(&e, NULL, 0), 0);
 	}
+}
+
+/* STS's errors are read by the same reader: sts_parse_reply's why. */
+TEST(sts_error_rows)
+{
+	static const struct {
+		const char *body;
+		long status;
+		int err;
+		const char *why;
+	} rows[] = {
+		{ "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>"
+		  "<Type>Sender</Type><Code>AccessDenied</Code><Message>not &#x61;uthorized to "
+		  "perform: sts:AssumeRole<![CDATA[ on <role>]]></Message></Error>"
+		  "<RequestId>r</RequestId></ErrorResponse>",
+		  403, -EACCES,
+		  "STS AssumeRole: HTTP 403 AccessDenied: not authorized to perform: "
+		  "sts:AssumeRole "
+		  "on <role>" },
+		{ "<Error><Code>AccessDenied</Code><Message>no &amp; never</Message></Error>", 403,
+		  -EACCES, "STS AssumeRole: HTTP 403 AccessDenied: no & never" },
+		{ "", 503, -EAGAIN, "STS AssumeRole: HTTP 503 (no error code): (no message)" },
+		/* a body that is not an error is never quoted */
+		{ "<html>AccessKeyId</html>", 502, -EAGAIN,
+		  "STS AssumeRole: HTTP 502 (no error code): (no message)" },
+	};
+	static char body[4096];
+	char why[512];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct aws_credentials *c = NULL;
+		CHECK_INT(sts_parse_reply(rows[i].body, rows[i].status, "AssumeRole", &c, why,
+					  sizeof(why)),
+			  rows[i].err);
+		CHECK_STR(why, rows[i].why);
+		CHECK(c == NULL);
+	}
+	/* longer than why: cut with the mark, not silently */
+	n = (size_t)snprintf(body, sizeof(body), "<Error><Code>AccessDenied</Code><Message>");
+	while (n < 2000)
+		n += (size_t)snprintf(body + n, sizeof(body) - n, "word \xc3\xa9 ");
+	snprintf(body + n, sizeof(body) - n, "</Message></Error>");
+	CHECK_INT(sts_parse_reply(body, 403, "AssumeRole", NULL, why, sizeof(why)), -EACCES);
+	CHECK(strlen(why) > sizeof(why) - 8);
+	CHECK_STR(why + strlen(why) - strlen(AWS_ERROR_CUT_MARK), AWS_ERROR_CUT_MARK);
+	CHECK(utf8_valid(why));
 }
