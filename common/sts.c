@@ -97,6 +97,7 @@ static void error_why(const char *body, long status, const char *action, char *w
 	n = snprintf(why, why_len, "STS %s: HTTP %ld %s: %s", action, status,
 		     coded ? e.code : "(no error code)",
 		     coded && e.message[0] ? e.message : "(no message)");
+	crypto_wipe(&e, sizeof(e)); /* an excerpt of the body is in it */
 	if (n >= 0 && (size_t)n >= why_len && why_len > mark + 1) {
 		size_t end = why_len - 1 - mark;
 
