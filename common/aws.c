@@ -238,20 +238,28 @@ static void strip_code(const char *raw, char *out, size_t n)
 }
 
 /*
- * Text from outside, written into a bounded buffer: whole UTF-8 characters only (each byte of
- * invalid UTF-8 a '?'), control characters a '?', and when more came than fits, a cut at a word
- * boundary near the end (else between two characters) marked with AWS_ERROR_CUT_MARK.
+ * Text from outside, written into a bounded buffer as it came (control characters and invalid
+ * UTF-8 included: the log sinks escape them, escape.h), except a NUL, which is a '?'; in ASCII
+ * mode (codes, excerpts) every byte that is not printable ASCII is a '?'. Whole UTF-8 characters
+ * only: when more came than fits, the text is cut at a word boundary near the end (else between
+ * two characters) and marked with AWS_ERROR_CUT_MARK.
  */
 struct text {
 	char *buf;
 	size_t cap; /* bytes of buf, the NUL included; more than the mark */
 	size_t len;
-	bool ascii; /* printable ASCII only: every other byte is a '?' */
-	bool xml;   /* tab, CR and LF are spaces; leading and trailing spaces are dropped */
+	size_t fit; /* the last character boundary that leaves room for the mark */
+	bool ascii; /* printable ASCII only */
+	bool xml;   /* white space around the text is dropped */
 	bool full;  /* some text did not fit */
 };
 
 #define CUT_WINDOW 128 /* how far back from the bound a cut looks for a space */
+
+static bool xml_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 static void text_init(struct text *t, char *buf, size_t cap, bool ascii, bool xml)
 {
@@ -259,6 +267,7 @@ static void text_init(struct text *t, char *buf, size_t cap, bool ascii, bool xm
 	buf[0] = '\0';
 }
 
+/* Appends one character (n bytes). */
 static void text_put(struct text *t, const char *bytes, size_t n)
 {
 	if (t->full)
@@ -267,11 +276,13 @@ static void text_put(struct text *t, const char *bytes, size_t n)
 		t->full = true;
 		return;
 	}
-	if (t->xml && t->len == 0 && n == 1 && bytes[0] == ' ')
+	if (t->xml && t->len == 0 && n == 1 && xml_space(bytes[0]))
 		return;
 	memcpy(t->buf + t->len, bytes, n);
 	t->len += n;
 	t->buf[t->len] = '\0';
+	if (t->len + strlen(AWS_ERROR_CUT_MARK) < t->cap)
+		t->fit = t->len;
 }
 
 /* Length of the valid UTF-8 sequence at p (at most avail bytes), 0 when there is none. */
@@ -296,36 +307,34 @@ static size_t utf8_seq(const unsigned char *p, size_t avail)
 	return n;
 }
 
-/* Appends len raw bytes of s. */
+/* Appends len raw bytes of s: a valid UTF-8 sequence is one character, any other byte another. */
 static void text_raw(struct text *t, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0;
 
 	while (i < len && !t->full) {
-		size_t n = t->ascii ? (p[i] >= 32 && p[i] < 127) : utf8_seq(p + i, len - i);
+		size_t n = t->ascii ? 1 : utf8_seq(p + i, len - i);
 
-		if (t->xml && (p[i] == '\t' || p[i] == '\n' || p[i] == '\r')) {
-			text_put(t, " ", 1);
-			i++;
-		} else if (n == 0 || (n == 1 && (p[i] < 32 || p[i] == 127))) {
+		if (n == 0)
+			n = 1; /* a byte of invalid UTF-8, kept for the escaper to show */
+		if (p[i] == '\0' ||
+		    (t->ascii && (p[i] < 32 || p[i] > 126) && !(t->xml && xml_space((char)p[i]))))
 			text_put(t, "?", 1);
-			i++;
-		} else {
+		else
 			text_put(t, s + i, n);
-			i += n;
-		}
+		i += n;
 	}
 }
 
-/* Appends the character cp (from a character reference): a control, NUL, surrogate or value
- * beyond Unicode is a '?'. */
+/* Appends the character cp (from a character reference); NUL, a surrogate or a value beyond
+ * Unicode is a '?'. */
 static void text_char(struct text *t, unsigned long cp)
 {
 	char u[4];
 
-	if (cp < 32 || cp == 127 || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
-	    (t->ascii && cp > 126)) {
+	if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
+	    (t->ascii && (cp < 32 || cp > 126))) {
 		text_put(t, "?", 1);
 	} else if (cp < 0x80) {
 		u[0] = (char)cp;
@@ -349,33 +358,27 @@ static void text_char(struct text *t, unsigned long cp)
 }
 
 /*
- * Ends the text: trailing spaces of XML text dropped; when text was left out (it did not fit,
- * or cut says that it ended early), the mark appended, after a cut back to make room for it.
+ * Ends the text: white space around XML text dropped; when text was left out (it did not fit,
+ * or cut says that it ended early), the mark appended, after a cut back to make room for it: at
+ * a space within CUT_WINDOW bytes of the bound (the word before it is whole), else at the last
+ * character boundary that leaves room.
  */
 static void text_end(struct text *t, bool cut)
 {
 	size_t mark = strlen(AWS_ERROR_CUT_MARK), end = t->len;
 
-	if (t->full) {
-		size_t room = t->cap - 1 - mark;
-		size_t floor = room > CUT_WINDOW ? room - CUT_WINDOW : 0;
+	if (t->full || (cut && end + mark >= t->cap)) {
+		size_t floor = t->fit > CUT_WINDOW ? t->fit - CUT_WINDOW : 0;
 
-		end = end < room ? end : room;
-		/* at a space near the end: the word before it is whole */
-		for (size_t i = end; i > floor; i--)
-			if (t->buf[i] == ' ' || t->buf[i - 1] == ' ') {
-				end = i;
-				break;
-			}
-		/* never inside a UTF-8 sequence */
-		while (end > 0 && end < t->len && ((unsigned char)t->buf[end] & 0xc0) == 0x80)
-			end--;
-	} else if (cut && end + mark >= t->cap) {
-		end = t->cap - 1 - mark;
-		while (end > 0 && ((unsigned char)t->buf[end] & 0xc0) == 0x80)
-			end--;
+		end = t->fit;
+		if (t->full)
+			for (size_t i = t->fit; i > floor; i--)
+				if (t->buf[i] == ' ' || t->buf[i - 1] == ' ') {
+					end = i;
+					break;
+				}
 	}
-	while ((t->xml || t->full) && end > 0 && t->buf[end - 1] == ' ')
+	while ((t->xml || t->full || cut) && end > 0 && xml_space(t->buf[end - 1]))
 		end--;
 	t->len = end;
 	t->buf[end] = '\0';

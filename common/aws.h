@@ -115,9 +115,10 @@ cJSON *aws_result_take_body(struct aws_result *res);
  * suffix (':'), printable ASCII ('?' for any other byte), "HTTP<status>" when none is given; the
  * message whole, or cut at the field's bound (at a word boundary when one is near, never inside
  * a UTF-8 sequence) or where the body ended inside it, and then ending in AWS_ERROR_CUT_MARK;
- * invalid UTF-8 and control characters become '?' (in XML text a tab or line break is a space
- * and the text is trimmed); for a body that is none of these shapes, its printable ASCII
- * excerpt, 200 bytes at most (the mark included when cut). Never fails.
+ * its bytes as they came, control characters and invalid UTF-8 included (whoever shows it
+ * escapes them, escape.h), a NUL as '?', XML text without the white space around it; for a body
+ * that is none of these shapes, its printable ASCII excerpt ('?' for any other byte), 200 bytes
+ * at most (the mark included when cut). Never fails.
  */
 void aws_parse_error(long status, const char *body, size_t len, const char *error_type,
 		     const char *query_error, const char *request_id, struct aws_error *ret);

@@ -67,15 +67,15 @@ TEST(aws_parse_error_rows)
 		  "ValidationException", "", "{}", "rid-1" },
 		{ 500, "{\"__type\":\"\"}", "", NULL, "rid-1", "HTTP500", "", "{\"__type\":\"\"}",
 		  "rid-1" },
-		/* a control character in a JSON message is made printable, like the excerpt's */
+		/* control characters and invalid UTF-8 are kept as they came (the log sinks escape
+		 * them), like the characters of every other string from AWS */
 		{ 400, "{\"__type\":\"X\",\"message\":\"a\\u0001b\\nc\"}", NULL, NULL, NULL, "X",
-		  "", "a?b?c", "" },
-		/* invalid UTF-8 in a JSON message: each bad byte is '?'; valid UTF-8 stays */
-		{ 400, "{\"__type\":\"X\",\"message\":\"caf\xc3\xa9 \xff\xc3(\"}", NULL, NULL, NULL,
-		  "X", "",
-		  "caf\xc3\xa9 ?"
-		  "?(",
+		  "",
+		  "a\x01"
+		  "b\nc",
 		  "" },
+		{ 400, "{\"__type\":\"X\",\"message\":\"caf\xc3\xa9 \xff\xc3(\"}", NULL, NULL, NULL,
+		  "X", "", "caf\xc3\xa9 \xff\xc3(", "" },
 		/* empty bodies */
 		{ 403, "", NULL, NULL, "rid-1", "HTTP403", "", "", "rid-1" },
 		{ 403, "", "AccessDeniedException:http://internal.amazon.com/coral/", NULL, NULL,
@@ -131,11 +131,19 @@ TEST(aws_parse_error_rows)
 		  "<Error><!-- <Code>Fake</Code> --><Code>Real</Code><Message>m<!-- c --> "
 		  "n</Message></Error>",
 		  NULL, NULL, NULL, "Real", "", "m n", "" },
-		/* a character reference to a control, NUL or surrogate is not passed on */
+		/* a character reference to NUL, a surrogate or beyond Unicode is a '?'; a control
+		 * is kept like a raw one */
 		{ 400,
-		  "<Error><Code>X</Code><Message>a&#0;b&#1;c&#xD800;d&#x110000;e&#10;f</Message></"
-		  "Error>",
-		  NULL, NULL, NULL, "X", "", "a?b?c?d?e?f", "" },
+		  "<Error><Code>X</Code><Message>a&#0;b&#1;c&#xD800;d&#x110000;e&#10;f\x1b</"
+		  "Message>"
+		  "</Error>",
+		  NULL, NULL, NULL, "X", "",
+		  "a?b\x01"
+		  "c?d?e\nf\x1b",
+		  "" },
+		/* white space inside XML text is kept, around it dropped */
+		{ 400, "<Error><Code>X</Code><Message>\n  a\n\tb  \r\n</Message></Error>", NULL,
+		  NULL, NULL, "X", "", "a\n\tb", "" },
 		/* Code elsewhere than in Error (or the root) is not the error's code */
 		{ 400,
 		  "<Error><Detail><Code>Inner</Code></Detail><Code>Outer</Code><Message>m</"
@@ -247,6 +255,16 @@ TEST(aws_parse_error_long_message)
 	len = strlen(e.message);
 	CHECK(len < sizeof(e.message) && len > sizeof(e.message) - 32);
 	CHECK(utf8_valid(e.message));
+	CHECK_STR(e.message + len - strlen(AWS_ERROR_CUT_MARK), AWS_ERROR_CUT_MARK);
+
+	/* invalid UTF-8 bytes are characters of their own: a long run of them is cut near the
+	 * bound too */
+	memset(msg, '\x80', 3000);
+	msg[3000] = '\0';
+	snprintf(body, sizeof(body), "<Error><Code>X</Code><Message>%s</Message></Error>", msg);
+	aws_parse_error(403, body, strlen(body), NULL, NULL, NULL, &e);
+	len = strlen(e.message);
+	CHECK(len < sizeof(e.message) && len > sizeof(e.message) - 32);
 	CHECK_STR(e.message + len - strlen(AWS_ERROR_CUT_MARK), AWS_ERROR_CUT_MARK);
 
 	/* exactly the bound: whole, no mark */
