@@ -231,47 +231,544 @@ static void strip_code(const char *raw, char *out, size_t n)
 	size_t len = strcspn(start, ":");
 
 	snprintf(out, n, "%.*s", (int)len, start);
+	/* a code is an identifier: what is not printable ASCII is shown as '?' */
+	for (char *c = out; *c; c++)
+		if (*c < 32 || *c > 126)
+			*c = '?';
 }
 
-/* Keeps printable ASCII of a body for an error message (never a whole reply). */
+/*
+ * Text from outside, written into a bounded buffer as it came (control characters and invalid
+ * UTF-8 included: the log sinks escape them, escape.h), except a NUL, which is a '?'; in ASCII
+ * mode (codes, excerpts) every byte that is not printable ASCII is a '?'. Whole UTF-8 characters
+ * only: when more came than fits, the text is cut at a word boundary near the end (else between
+ * two characters) and marked with AWS_ERROR_CUT_MARK.
+ */
+struct text {
+	char *buf;
+	size_t cap; /* bytes of buf, the NUL included; more than the mark */
+	size_t len;
+	size_t fit; /* the last character boundary that leaves room for the mark */
+	bool ascii; /* printable ASCII only */
+	bool xml;   /* white space around the text is dropped */
+	bool full;  /* some text did not fit */
+};
+
+#define CUT_WINDOW 128 /* how far back from the bound a cut looks for a space */
+
+static bool xml_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static void text_init(struct text *t, char *buf, size_t cap, bool ascii, bool xml)
+{
+	*t = (struct text){ .buf = buf, .cap = cap, .ascii = ascii, .xml = xml };
+	buf[0] = '\0';
+}
+
+/* Appends one character (n bytes). */
+static void text_put(struct text *t, const char *bytes, size_t n)
+{
+	if (t->full)
+		return;
+	if (t->len + n >= t->cap) {
+		t->full = true;
+		return;
+	}
+	if (t->xml && t->len == 0 && n == 1 && xml_space(bytes[0]))
+		return;
+	memcpy(t->buf + t->len, bytes, n);
+	t->len += n;
+	t->buf[t->len] = '\0';
+	if (t->len + strlen(AWS_ERROR_CUT_MARK) < t->cap)
+		t->fit = t->len;
+}
+
+/* Length of the valid UTF-8 sequence at p (at most avail bytes), 0 when there is none. */
+static size_t utf8_seq(const unsigned char *p, size_t avail)
+{
+	size_t n = p[0] < 0x80                    ? 1
+		   : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+		   : (p[0] & 0xf0) == 0xe0        ? 3
+		   : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+						  : 0;
+
+	if (n == 0 || n > avail)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && p[0] == 0xe0 && p[1] < 0xa0) ||  /* overlong */
+	    (n == 3 && p[0] == 0xed && p[1] >= 0xa0) || /* surrogate */
+	    (n == 4 && p[0] == 0xf0 && p[1] < 0x90) ||  /* overlong */
+	    (n == 4 && p[0] == 0xf4 && p[1] >= 0x90))   /* beyond U+10FFFF */
+		return 0;
+	return n;
+}
+
+/* Appends len raw bytes of s: a valid UTF-8 sequence is one character, any other byte another. */
+static void text_raw(struct text *t, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len && !t->full) {
+		size_t n = t->ascii ? 1 : utf8_seq(p + i, len - i);
+
+		if (n == 0)
+			n = 1; /* a byte of invalid UTF-8, kept for the escaper to show */
+		if (p[i] == '\0' ||
+		    (t->ascii && (p[i] < 32 || p[i] > 126) && !(t->xml && xml_space((char)p[i]))))
+			text_put(t, "?", 1);
+		else
+			text_put(t, s + i, n);
+		i += n;
+	}
+}
+
+/* Appends the character cp (from a character reference); NUL, a surrogate or a value beyond
+ * Unicode is a '?'. */
+static void text_char(struct text *t, unsigned long cp)
+{
+	char u[4];
+
+	if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
+	    (t->ascii && (cp < 32 || cp > 126))) {
+		text_put(t, "?", 1);
+	} else if (cp < 0x80) {
+		u[0] = (char)cp;
+		text_put(t, u, 1);
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | (cp >> 6));
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		text_put(t, u, 2);
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | (cp >> 12));
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		text_put(t, u, 3);
+	} else {
+		u[0] = (char)(0xf0 | (cp >> 18));
+		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (cp & 0x3f));
+		text_put(t, u, 4);
+	}
+}
+
+/*
+ * Ends the text: white space around XML text dropped; when text was left out (it did not fit,
+ * or cut says that it ended early), the mark appended, after a cut back to make room for it: at
+ * a space within CUT_WINDOW bytes of the bound (the word before it is whole), else at the last
+ * character boundary that leaves room.
+ */
+static void text_end(struct text *t, bool cut)
+{
+	size_t mark = strlen(AWS_ERROR_CUT_MARK), end = t->len;
+
+	if (t->full || (cut && end + mark >= t->cap)) {
+		size_t floor = t->fit > CUT_WINDOW ? t->fit - CUT_WINDOW : 0;
+
+		end = t->fit;
+		if (t->full)
+			for (size_t i = t->fit; i > floor; i--)
+				if (t->buf[i] == ' ' || t->buf[i - 1] == ' ') {
+					end = i;
+					break;
+				}
+	}
+	while ((t->xml || t->full || cut) && end > 0 && xml_space(t->buf[end - 1]))
+		end--;
+	t->len = end;
+	t->buf[end] = '\0';
+	if (t->full || cut) {
+		memcpy(t->buf + end, AWS_ERROR_CUT_MARK, mark + 1);
+		t->len += mark;
+	}
+}
+
+/* An excerpt of a body that is not an AWS error: printable ASCII of its first bytes (n - 1 at
+ * most, the mark included when cut). */
 static void excerpt(const char *body, size_t len, char *out, size_t n)
 {
-	size_t j = 0;
+	struct text t;
 
-	for (size_t i = 0; i < len && j + 1 < n && i < 200; i++)
-		out[j++] = (body[i] >= 32 && body[i] < 127) ? body[i] : '?';
-	out[j] = '\0';
+	text_init(&t, out, n, true, false);
+	text_raw(&t, body, len < n ? len : n);
+	text_end(&t, false);
+}
+
+/* ---- XML error bodies ----------------------------------------------------------- */
+
+/*
+ * The elements read from an XML error: Code, Message and RequestId (or RequestID), each the
+ * first one whose parent is an Error, ErrorResponse or Response element. This is a single pass
+ * over the bytes, without recursion or allocation: the nesting is a depth and one bit per level
+ * (is it such a parent) for the first 64 levels; a DOCTYPE is skipped, never read (no entity but
+ * the five predefined ones and character references).
+ */
+enum xml_field { XML_CODE, XML_MESSAGE, XML_REQUEST_ID, XML_FIELDS };
+
+struct xml_error {
+	struct text f[XML_FIELDS];
+	bool seen[XML_FIELDS];   /* the element started */
+	bool closed[XML_FIELDS]; /* and ended */
+	bool truncated;          /* the body ended inside markup */
+};
+
+/* The local name of a tag (namespace prefix dropped) starting at s; *len its length. */
+static const char *xml_name(const char *s, const char *end, size_t *len)
+{
+	const char *n = s, *colon = NULL;
+
+	while (s < end && !strchr(" \t\r\n/>", *s) && *s) {
+		if (*s == ':')
+			colon = s;
+		s++;
+	}
+	if (colon)
+		n = colon + 1;
+	*len = (size_t)(s - n);
+	return n;
+}
+
+static bool name_is(const char *n, size_t len, const char *want)
+{
+	return strlen(want) == len && !memcmp(n, want, len);
+}
+
+/* Where the tag starting at s ends (its '>'), quoted attribute values skipped; NULL if never. */
+static const char *xml_tag_end(const char *s, const char *end)
+{
+	char quote = 0;
+
+	for (; s < end; s++) {
+		if (quote) {
+			if (*s == quote)
+				quote = 0;
+		} else if (*s == '"' || *s == '\'') {
+			quote = *s;
+		} else if (*s == '>') {
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* Decodes character data (entities and character references) into t. */
+static void xml_text(struct text *t, const char *s, const char *end)
+{
+	static const struct {
+		const char *name;
+		char c;
+	} ents[] = {
+		{ "lt;", '<' }, { "gt;", '>' }, { "amp;", '&' }, { "quot;", '"' }, { "apos;", '\'' }
+	};
+
+	while (s < end && !t->full) {
+		const char *amp = memchr(s, '&', (size_t)(end - s));
+		const char *e;
+		bool done = false;
+
+		if (!amp) {
+			text_raw(t, s, (size_t)(end - s));
+			return;
+		}
+		text_raw(t, s, (size_t)(amp - s));
+		e = amp + 1;
+		for (size_t i = 0; i < sizeof(ents) / sizeof(ents[0]) && !done; i++) {
+			size_t l = strlen(ents[i].name);
+			if ((size_t)(end - e) >= l && !memcmp(e, ents[i].name, l)) {
+				text_put(t, &ents[i].c, 1);
+				s = e + l;
+				done = true;
+			}
+		}
+		if (!done && e < end && *e == '#') {
+			bool hex = e + 1 < end && (e[1] == 'x' || e[1] == 'X');
+			const char *d = e + (hex ? 2 : 1), *q = d;
+			unsigned long cp = 0;
+
+			while (q < end && q - d < (hex ? 6 : 7) &&
+			       (hex ? strchr("0123456789abcdefABCDEF", *q)
+				    : strchr("0123456789", *q)) &&
+			       *q) {
+				cp = cp * (hex ? 16 : 10) +
+				     (unsigned long)(*q <= '9' ? *q - '0' : (*q | 0x20) - 'a' + 10);
+				q++;
+			}
+			if (q > d && q < end && *q == ';') {
+				text_char(t, cp);
+				s = q + 1;
+				done = true;
+			}
+		}
+		if (!done) {
+			text_put(t, "&", 1);
+			s = amp + 1;
+		}
+	}
+}
+
+static void xml_read(const char *p, size_t len, struct xml_error *x)
+{
+	static const char *const fields[XML_FIELDS][2] = {
+		[XML_CODE] = { "Code", NULL },
+		[XML_MESSAGE] = { "Message", NULL },
+		[XML_REQUEST_ID] = { "RequestId", "RequestID" },
+	};
+	const char *s = p, *end = p + len;
+	uint64_t parent = 0; /* bit d: the open element at depth d is an Error (or a root of one) */
+	int depth = 0, capture = -1, capture_depth = 0;
+
+	while (s < end) {
+		const char *lt = memchr(s, '<', (size_t)(end - s)), *gt, *name;
+		size_t nlen;
+
+		if (!lt)
+			lt = end;
+		if (capture >= 0)
+			xml_text(&x->f[capture], s, lt);
+		if (lt == end)
+			break;
+		s = lt;
+		if ((size_t)(end - s) >= 4 && !memcmp(s, "<!--", 4)) {
+			gt = memmem(s + 4, (size_t)(end - s - 4), "-->", 3);
+			if (!gt)
+				goto truncated;
+			s = gt + 3;
+		} else if ((size_t)(end - s) >= 9 && !memcmp(s, "<![CDATA[", 9)) {
+			gt = memmem(s + 9, (size_t)(end - s - 9), "]]>", 3);
+			if (capture >= 0)
+				text_raw(&x->f[capture], s + 9,
+					 (size_t)((gt ? gt : end) - (s + 9)));
+			if (!gt)
+				goto truncated;
+			s = gt + 3;
+		} else if ((size_t)(end - s) >= 2 && s[1] == '?') {
+			gt = memmem(s + 2, (size_t)(end - s - 2), "?>", 2);
+			if (!gt)
+				goto truncated;
+			s = gt + 2;
+		} else if ((size_t)(end - s) >= 2 && s[1] == '!') {
+			gt = xml_tag_end(s + 2, end);
+			if (!gt)
+				goto truncated;
+			s = gt + 1;
+		} else if ((size_t)(end - s) >= 2 && s[1] == '/') {
+			gt = xml_tag_end(s + 2, end);
+			if (!gt)
+				goto truncated;
+			s = gt + 1;
+			if (depth > 0)
+				depth--;
+			if (capture >= 0 && depth < capture_depth) {
+				x->closed[capture] = true;
+				capture = -1;
+			}
+		} else {
+			gt = xml_tag_end(s + 1, end);
+			if (!gt)
+				goto truncated;
+			name = xml_name(s + 1, gt, &nlen);
+			s = gt + 1;
+			if (nlen == 0)
+				continue; /* not a tag: "< " or "<>" */
+			if (capture < 0 && depth < 64 && (parent >> depth & 1))
+				for (int f = 0; f < XML_FIELDS; f++)
+					if (!x->seen[f] &&
+					    (name_is(name, nlen, fields[f][0]) ||
+					     (fields[f][1] && name_is(name, nlen, fields[f][1])))) {
+						x->seen[f] = true;
+						capture = f;
+						capture_depth = depth + 1;
+						break;
+					}
+			if (gt[-1] == '/') { /* <Code/>: empty, already ended */
+				if (capture >= 0) {
+					x->closed[capture] = true;
+					capture = -1;
+				}
+				continue;
+			}
+			depth++;
+			if (depth < 64) {
+				bool container = name_is(name, nlen, "Error") ||
+						 name_is(name, nlen, "ErrorResponse") ||
+						 name_is(name, nlen, "Response");
+				parent = (parent & ~(UINT64_C(1) << depth)) |
+					 ((uint64_t)container << depth);
+			}
+		}
+	}
+	return;
+truncated:
+	x->truncated = true;
 }
 
 void aws_parse_error(long status, const char *body, size_t len, const char *error_type,
 		     const char *query_error, const char *request_id, struct aws_error *ret)
 {
-	/* {"__type": "ns#Code", "message": "..."}; some services say "code" and "Message". */
-	cJSON *j = cJSON_ParseWithLength(body, len);
-	const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(j, "__type"));
-	const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(j, "message"));
+	char rid[sizeof(ret->request_id)];
+	size_t skip = 0;
 
 	memset(ret, 0, sizeof(*ret));
-	if (!type)
-		type = cJSON_GetStringValue(cJSON_GetObjectItem(j, "code"));
-	if (!type || !*type)
-		type = error_type; /* "Code:http://internal.amazon.com/..." */
-	if (!msg)
-		msg = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Message"));
-	if (type)
-		strip_code(type, ret->code, sizeof(ret->code));
+	/* The content type may lie: the first byte that is not a space (or a BOM) decides. */
+	if (len >= 3 && !memcmp(body, "\xef\xbb\xbf", 3))
+		skip = 3;
+	while (skip < len && strchr(" \t\r\n", body[skip]) && body[skip])
+		skip++;
+	if (skip < len && body[skip] == '<') {
+		struct xml_error x = { 0 };
+		char code[sizeof(ret->code)];
+
+		text_init(&x.f[XML_CODE], code, sizeof(code), true, true);
+		text_init(&x.f[XML_MESSAGE], ret->message, sizeof(ret->message), false, true);
+		text_init(&x.f[XML_REQUEST_ID], rid, sizeof(rid), true, true);
+		xml_read(body + skip, len - skip, &x);
+		/* a code or request id is whole or not at all; a message cut off is marked */
+		text_end(&x.f[XML_CODE], false);
+		text_end(&x.f[XML_REQUEST_ID], false);
+		text_end(&x.f[XML_MESSAGE], x.seen[XML_MESSAGE] && !x.closed[XML_MESSAGE]);
+		if (x.closed[XML_CODE] && !x.f[XML_CODE].full)
+			strip_code(code, ret->code, sizeof(ret->code));
+		if (!ret->code[0] && !x.seen[XML_MESSAGE])
+			excerpt(body, len, ret->message, 201);
+		if (x.closed[XML_REQUEST_ID] && !x.f[XML_REQUEST_ID].full &&
+		    (!request_id || !*request_id))
+			request_id = rid;
+		if (!ret->code[0] && error_type)
+			strip_code(error_type, ret->code, sizeof(ret->code));
+	} else {
+		/* {"__type": "ns#Code", "message": "..."}; some services say "code" and "Message".
+		 */
+		cJSON *j = cJSON_ParseWithLength(body, len);
+		const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(j, "__type"));
+		const char *msg = cJSON_GetStringValue(cJSON_GetObjectItem(j, "message"));
+
+		if (!type)
+			type = cJSON_GetStringValue(cJSON_GetObjectItem(j, "code"));
+		if (!type || !*type)
+			type = error_type; /* "Code:http://internal.amazon.com/..." */
+		if (!msg)
+			msg = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Message"));
+		if (type)
+			strip_code(type, ret->code, sizeof(ret->code));
+		if (msg) {
+			struct text t;
+			text_init(&t, ret->message, sizeof(ret->message), false, false);
+			text_raw(&t, msg, strlen(msg));
+			text_end(&t, false);
+		} else {
+			excerpt(body, len, ret->message, 201);
+		}
+		cJSON_Delete(j);
+	}
 	if (!ret->code[0])
 		snprintf(ret->code, sizeof(ret->code), "HTTP%ld", status);
-	if (msg)
-		snprintf(ret->message, sizeof(ret->message), "%s", msg);
-	else
-		excerpt(body, len, ret->message, sizeof(ret->message));
 	if (query_error)
 		snprintf(ret->legacy_code, sizeof(ret->legacy_code), "%.*s",
 			 (int)strcspn(query_error, ";"), query_error);
 	snprintf(ret->request_id, sizeof(ret->request_id), "%s", request_id ? request_id : "");
 	ret->http_status = (int)status;
-	cJSON_Delete(j);
+}
+
+/* ---- classification ---------------------------------------------------------------- */
+
+static const char *const client_transient_codes[] = {
+	"RequestTimeout",      "ConnectionError",         "MalformedResponse",
+	"CredentialsError",    "EndpointError",           "ServerException",
+	"InternalServerError", "InternalServerException", "ServiceException"
+};
+
+static const char *const auth_codes[] = {
+	"AccessDenied",
+	"AccessDeniedException",
+	"UnauthorizedOperation",
+	"UnauthorizedException",
+	"UnrecognizedClientException",
+	"InvalidClientTokenId",
+	"MissingAuthenticationToken",
+	"NotAuthorized",
+	"IncompleteSignature",
+	"OptInRequired",
+};
+
+enum aws_error_class aws_error_classify(const struct aws_error *e)
+{
+	const char *c = e->code;
+
+	if (e->http_status == 0 || e->http_status >= 500 || e->http_status == 429 ||
+	    aws_is_throttle(c) || IN(c, transient_codes) || IN(c, client_transient_codes))
+		return AWS_ERROR_TRANSIENT;
+	if (IN(c, auth_codes) || IN(c, skew_codes) || !strncmp(c, "ExpiredToken", 12) ||
+	    !strncmp(c, "MissingAuthenticationToken", 26))
+		return AWS_ERROR_AUTH;
+	if (strstr(c, "NotFound") || strstr(c, "DoesNotExist") || strstr(c, "NonExistent") ||
+	    !strncmp(c, "NoSuch", 6) || !strcmp(c, "ServiceNotActiveException"))
+		return AWS_ERROR_NOT_FOUND;
+	if (e->http_status == 401 || e->http_status == 403) {
+		char bare[16];
+		snprintf(bare, sizeof(bare), "HTTP%d", e->http_status);
+		if (!*c || !strcmp(c, bare))
+			return AWS_ERROR_AUTH;
+	}
+	return AWS_ERROR_REQUEST;
+}
+
+const char *aws_error_class_name(enum aws_error_class c)
+{
+	switch (c) {
+	case AWS_ERROR_TRANSIENT:
+		return "transient";
+	case AWS_ERROR_AUTH:
+		return "authorization";
+	case AWS_ERROR_REQUEST:
+		return "request";
+	case AWS_ERROR_NOT_FOUND:
+		return "not-found";
+	}
+	return "unknown";
+}
+
+/* The action "service:Action" at s, its length in *len; false when s does not start with one. */
+static bool action_at(const char *s, size_t *len)
+{
+	size_t svc = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-"), act;
+
+	if (svc == 0 || s[svc] != ':')
+		return false;
+	act =
+	    strspn(s + svc + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*");
+	*len = svc + 1 + act;
+	return act > 0;
+}
+
+int aws_error_action(const struct aws_error *e, char *buf, size_t n)
+{
+	static const char *const before[] = { "not authorized to perform", "policy allows the " };
+
+	if (n > 0)
+		buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++)
+		for (const char *s = strstr(e->message, before[i]); s;
+		     s = strstr(s + 1, before[i])) {
+			const char *a = s + strlen(before[i]);
+			size_t len;
+
+			if (*a == ':')
+				a++;
+			a += strspn(a, " ");
+			if (!action_at(a, &len))
+				continue;
+			if (len >= n)
+				return 0;
+			memcpy(buf, a, len);
+			buf[len] = '\0';
+			return 1;
+		}
+	return 0;
 }
 
 int aws_parse_http_date(const char *s, time_t *ret)

@@ -38,6 +38,10 @@ struct aws_options {
 	long timeout_ms;                          /* per attempt; 0: 10000 */
 };
 
+/* Ends a message from AWS that was cut: at the bound of aws_error.message (at a word boundary
+ * when there is one near it), or where the reply ended before the message did. */
+#define AWS_ERROR_CUT_MARK "... (cut)"
+
 struct aws_error {
 	int http_status;       /* 0 when no HTTP reply arrived */
 	int transport;         /* negative errno of the transport failure, else 0 */
@@ -45,7 +49,7 @@ struct aws_error {
 				  client-side failures: "RequestTimeout", "ConnectionError",
 				  "MalformedResponse", "CredentialsError", "EndpointError" */
 	char legacy_code[128]; /* SQS: the code of x-amzn-query-error, else "" */
-	char message[512];
+	char message[1024];    /* whole, or cut and ending in AWS_ERROR_CUT_MARK */
 	char request_id[128];
 };
 
@@ -100,16 +104,60 @@ void aws_call_cancel(struct aws_call *call);
 cJSON *aws_result_take_body(struct aws_result *res);
 
 /*
- * Reads an AWS JSON error reply (outside bytes): len bytes of body (a
- * {"__type"|"code", "message"|"Message"} object, or anything else), the
- * x-amzn-ErrorType header (used when the body names no code), the SQS
- * x-amzn-query-error header ("Code;Sender") and x-amzn-RequestId; each
- * header may be NULL. Fills every field of ret: the code without its
- * namespace ('#') and suffix (':'), "HTTP<status>" when none is given; the
- * message, else printable ASCII of the body's first 200 bytes. Never fails.
+ * Reads an AWS error reply (outside bytes, len of them, NULs included): a JSON body
+ * ({"__type"|"code", "message"|"Message"}) or an XML one (<Code>, <Message>, <RequestId> in an
+ * <Error>, <ErrorResponse> or <Response> element: the query protocol's, S3's and EC2's shapes,
+ * with or without a prolog, namespaces, the five entities, character references, CDATA), told
+ * apart by the first byte that is not a space, whatever the content type said; or anything else.
+ * Also the x-amzn-ErrorType header (used when the body names no code), the SQS
+ * x-amzn-query-error header ("Code;Sender") and x-amzn-RequestId (else the XML's RequestId);
+ * each header may be NULL. Fills every field of ret: the code without its namespace ('#') and
+ * suffix (':'), printable ASCII ('?' for any other byte), "HTTP<status>" when none is given; the
+ * message whole, or cut at the field's bound (at a word boundary when one is near, never inside
+ * a UTF-8 sequence) or where the body ended inside it, and then ending in AWS_ERROR_CUT_MARK;
+ * its bytes as they came, control characters and invalid UTF-8 included (whoever shows it
+ * escapes them, escape.h), a NUL as '?', XML text without the white space around it; for a body
+ * that is none of these shapes, its printable ASCII excerpt ('?' for any other byte), 200 bytes
+ * at most (the mark included when cut). Never fails.
  */
 void aws_parse_error(long status, const char *body, size_t len, const char *error_type,
 		     const char *query_error, const char *request_id, struct aws_error *ret);
+
+/* What an error means for the caller (aws_error_classify()). */
+enum aws_error_class {
+	AWS_ERROR_TRANSIENT, /* no reply, 5xx, throttled, timed out, unreadable: try again later */
+	AWS_ERROR_AUTH,      /* refused to these credentials: IAM, an expired or unknown key */
+	AWS_ERROR_REQUEST,   /* the request's fault (a parameter, the configuration): not retried */
+	AWS_ERROR_NOT_FOUND, /* the thing asked about does not exist; the caller says what it means
+			      */
+};
+
+/*
+ * Classifies an error (pure; from its status and code). TRANSIENT: no HTTP reply (status 0),
+ * any 5xx, 429, the throttling codes, RequestTimeout(Exception), PriorRequestNotComplete,
+ * ConnectionError, MalformedResponse, CredentialsError, EndpointError, ServerException,
+ * InternalError, InternalFailure, ServiceUnavailable(Exception). AUTH: AccessDenied(Exception),
+ * UnauthorizedOperation, UnrecognizedClientException, InvalidClientTokenId, ExpiredToken*,
+ * MissingAuthenticationToken*, signature and clock codes that outlived the client's own
+ * correction, and a 401 or 403 without a code. NOT_FOUND: a code with "NotFound",
+ * "DoesNotExist", "NonExistent" in it or starting "NoSuch", and ECS's
+ * ServiceNotActiveException. REQUEST: everything else (ClientException,
+ * InvalidParameterException, ValidationException, SerializationException, any other 4xx; a 404
+ * without a code, which is an endpoint that is not AWS's, not a missing resource).
+ */
+enum aws_error_class aws_error_classify(const struct aws_error *e);
+
+/* "transient", "authorization", "request", "not-found"; "unknown" for another value. */
+const char *aws_error_class_name(enum aws_error_class c);
+
+/*
+ * The IAM action an authorization message names as missing ("... is not authorized to
+ * perform: ecs:RegisterTaskDefinition on resource: ...", "... not authorized to perform
+ * iam:PassRole ...", "... no identity-based policy allows the ecr:BatchGetImage action"),
+ * copied to buf (n bytes): a service of [a-z0-9-], ':', an action of [A-Za-z0-9*]. Returns 1
+ * when one was found and fits, else 0 with buf "" (when n > 0).
+ */
+int aws_error_action(const struct aws_error *e, char *buf, size_t n);
 
 /* Parses an HTTP Date header ("Tue, 01 Dec 2026 10:00:00 GMT"). Returns 0 or -EINVAL. */
 int aws_parse_http_date(const char *s, time_t *ret);

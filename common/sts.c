@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws.h"
 #include "crypto.h"
 #include "endpoint.h"
 #include "secmem.h"
@@ -77,6 +78,35 @@ char *sts_xml_text(const char *xml, const char *tag)
 	return xml_text(xml, tag, false);
 }
 
+/*
+ * why for an error reply: its code and message, read by the reader of every AWS error
+ * (aws_parse_error: XML or JSON), cut with AWS_ERROR_CUT_MARK when the whole does not fit. Only a
+ * body that names a code is quoted (never an excerpt of a body that could be anything).
+ */
+static void error_why(const char *body, long status, const char *action, char *why, size_t why_len)
+{
+	size_t mark = strlen(AWS_ERROR_CUT_MARK);
+	struct aws_error e;
+	char bare[32];
+	bool coded;
+	int n;
+
+	aws_parse_error(status, body, strlen(body), NULL, NULL, NULL, &e);
+	snprintf(bare, sizeof(bare), "HTTP%ld", status);
+	coded = strcmp(e.code, bare) != 0;
+	n = snprintf(why, why_len, "STS %s: HTTP %ld %s: %s", action, status,
+		     coded ? e.code : "(no error code)",
+		     coded && e.message[0] ? e.message : "(no message)");
+	crypto_wipe(&e, sizeof(e)); /* an excerpt of the body is in it */
+	if (n >= 0 && (size_t)n >= why_len && why_len > mark + 1) {
+		size_t end = why_len - 1 - mark;
+
+		while (end > 0 && ((unsigned char)why[end] & 0xc0) == 0x80)
+			end--; /* not inside a UTF-8 sequence */
+		memcpy(why + end, AWS_ERROR_CUT_MARK, mark + 1);
+	}
+}
+
 int sts_parse_reply(const char *body, long status, const char *action, struct aws_credentials **ret,
 		    char *why, size_t why_len)
 {
@@ -85,11 +115,7 @@ int sts_parse_reply(const char *body, long status, const char *action, struct aw
 	int err = 0;
 
 	if (status != 200) {
-		char *code = xml_text(body, "Code", false), *msg = xml_text(body, "Message", false);
-		snprintf(why, why_len, "STS %s: HTTP %ld %.100s: %.300s", action, status,
-			 code ? code : "(no error code)", msg ? msg : "(no message)");
-		free(code);
-		free(msg);
+		error_why(body, status, action, why, why_len);
 		return status >= 500 ? -EAGAIN : -EACCES;
 	}
 	c = calloc(1, sizeof(*c));

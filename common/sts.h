@@ -51,7 +51,9 @@ char *sts_xml_text(const char *xml, const char *tag);
  * AccessKeyId, SecretAccessKey, SessionToken and an ISO 8601 Expiration
  * gives new credentials in *ret (secret and token in the secret arena; free
  * with aws_credentials_free) and 0. Otherwise why gets STS's code and
- * message (or what is missing) and the result is -EACCES (a 4xx), -EAGAIN
+ * message as aws_parse_error() reads them (XML or JSON; cut with
+ * AWS_ERROR_CUT_MARK when they do not fit), or what is missing, and the
+ * result is -EACCES (a 4xx), -EAGAIN
  * (a 5xx) or -EPROTO (a 200 without usable credentials). Never quotes a
  * secret.
  */
