@@ -596,17 +596,6 @@ int rollout_block(struct rollout *r, const char *operation, const char *fmt, ...
 
 /* ---- the engine ---------------------------------------------------------- */
 
-/* What kind of error AWS answered. */
-static bool transient(struct aws_result *res)
-{
-	const char *c = res->err.code;
-
-	return res->err.http_status == 0 || res->err.http_status >= 500 || aws_is_throttle(c) ||
-	       !strcmp(c, "RequestTimeout") || !strcmp(c, "ConnectionError") ||
-	       !strcmp(c, "MalformedResponse") || !strcmp(c, "CredentialsError") ||
-	       !strcmp(c, "ServerException");
-}
-
 static void on_reply(struct aws_result *res, void *userdata);
 
 /* Sends the step's request, or runs its reader at once when it has none. */
@@ -703,7 +692,7 @@ static void on_reply(struct aws_result *res, void *userdata)
 	r->call = NULL;
 	if (res->ok)
 		r->attempts = 0;
-	if (!res->ok && transient(res)) {
+	if (!res->ok && aws_error_classify(&res->err) == AWS_ERROR_TRANSIENT) {
 		char then[64];
 		retry_later(r);
 		snprintf(then, sizeof(then), "trying again in %.0fs",
@@ -756,32 +745,12 @@ static void failed_event(struct rollout *r, int prio, const char *what, bool mar
 		     mark ? "; this digest is not deployed to this service again" : "");
 }
 
-/* The IAM action an AccessDenied message names ("not authorized to perform: ecs:X"). */
-static void missing_action(const char *msg, char *buf, size_t n)
-{
-	const char *p = strstr(msg, "to perform");
-	size_t len = 0;
-
-	buf[0] = '\0';
-	if (!p)
-		return;
-	p += strlen("to perform");
-	while (*p == ':' || *p == ' ')
-		p++;
-	while (len + 1 < n &&
-	       ((p[len] >= 'a' && p[len] <= 'z') || (p[len] >= 'A' && p[len] <= 'Z') ||
-		(p[len] >= '0' && p[len] <= '9') || p[len] == ':' || p[len] == '-' ||
-		p[len] == '*'))
-		len++;
-	if (len && memchr(p, ':', len))
-		snprintf(buf, n, "%.*s", (int)len, p);
-}
-
 static void blocked(struct rollout *r)
 {
 	char action[128];
 
-	missing_action(r->err.message, action, sizeof(action));
+	if (aws_error_action(&r->err, action, sizeof(action)) != 1)
+		action[0] = '\0';
 	r->dp->failures++;
 	deployer_block(r->dp, r);
 	rollout_emit(
@@ -887,7 +856,7 @@ static void advance(struct rollout *r, int next)
 		rollout_save_state(dp);
 		{
 			char reason[sizeof(r->reason)];
-			snprintf(reason, sizeof(reason), "anomaly: %.880s", r->reason);
+			snprintf(reason, sizeof(reason), "anomaly: %.1380s", r->reason);
 			memcpy(r->reason, reason, sizeof(reason));
 		}
 		failed_event(r, LOG_ERR, "stopped on an anomaly", false);

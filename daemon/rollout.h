@@ -89,7 +89,7 @@ struct rollout {
 	bool said_wait;       /* the wait for a call sent before a stop was said */
 	bool said_blocked;    /* tracking: an authorization error was said */
 	/* an outcome's details, set by the reader that returns it */
-	char reason[900];
+	char reason[1400];
 	struct aws_error err; /* of OUT_BLOCKED */
 	char err_operation[64];
 	int after_deregister; /* the outcome once our unused revision is deregistered */

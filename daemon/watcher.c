@@ -45,7 +45,7 @@ struct group {
 
 /* Apart from the group: a thousand repositories read fine carry none of it. */
 struct group_failure {
-	char error[700];
+	char error[1200]; /* code: message (a message is at most 1023 bytes) */
 	char code[128];
 	char operation[32];
 	char request_id[128];
