@@ -185,6 +185,20 @@ static int service_changed(struct rollout *r, const char *now_td)
 	return STEP_START;
 }
 
+/* Whether the record lacks our revision where strategy revision needs it (a record written by
+ * an older version, or edited): UpdateService would go out without it (forceNewDeployment of
+ * what runs) and the tracking would follow a deployment that is not ours. */
+static bool lacks_revision(struct rollout *r)
+{
+	if (!record_is_revision(r->rec) || (r->rec->new_td && *r->rec->new_td))
+		return false;
+	rollout_emit(r, LOG_WARNING, NULL, NULL,
+		     "service '%s': the rollout record at step '%s' names no revision of ours; "
+		     "starting the rollout over",
+		     r->rec->service, record_step_name(r->rec->step));
+	return true;
+}
+
 /* registered: is the service where we read it? */
 int deploy_read_check(struct rollout *r, struct aws_result *res)
 {
@@ -193,6 +207,8 @@ int deploy_read_check(struct rollout *r, struct aws_result *res)
 
 	if (!svc)
 		return rollout_block(r, "DescribeServices", "the service does not exist");
+	if (lacks_revision(r))
+		return STEP_START;
 	if (!same(td, r->rec->base_td))
 		return service_changed(r, td ? td : "nothing");
 	return STEP_UPDATING;
@@ -269,6 +285,8 @@ int deploy_read_find_update(struct rollout *r, struct aws_result *res)
 
 	if (!svc)
 		return rollout_block(r, "DescribeServices", "the service does not exist");
+	if (lacks_revision(r))
+		return STEP_START;
 	if (dep) {
 		if (record_set(&r->rec->deployment_id, str_of(dep, "id")) < 0)
 			return OUT_RETRY;
@@ -315,6 +333,12 @@ int deploy_read_tracking(struct rollout *r, struct aws_result *res)
 
 	if (!svc) {
 		snprintf(r->reason, sizeof(r->reason), "the service no longer exists");
+		return OUT_UNMARKED;
+	}
+	if (record_is_revision(r->rec) && !(r->rec->new_td && *r->rec->new_td)) {
+		snprintf(r->reason, sizeof(r->reason),
+			 "the rollout record at step '%s' names no revision of ours to track",
+			 record_step_name(r->rec->step));
 		return OUT_UNMARKED;
 	}
 	rollout_report_events(r, svc);

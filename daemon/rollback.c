@@ -19,6 +19,17 @@ static const char *str_of(const cJSON *o, const char *key)
 	return cJSON_GetStringValue(cJSON_GetObjectItem(o, key));
 }
 
+/* A record (old or edited) without the revision to go back to: never sent as forceNewDeployment,
+ * which would restart what runs, nor tracked from an absence. */
+static int no_target(struct rollout *r)
+{
+	snprintf(r->reason, sizeof(r->reason),
+		 "the rollout record at step '%s' names no revision to roll back to (no "
+		 "rollback_td, and its previous task definition is not pinned to a digest)",
+		 record_step_name(r->rec->step));
+	return OUT_ROLLBACK_FAILED;
+}
+
 const char *rollback_target_td(const struct rollout *r)
 {
 	const struct rollout_rec *c = r->rec;
@@ -121,6 +132,8 @@ int rollback_read_check(struct rollout *r, struct aws_result *res)
 	const cJSON *primary = ecs_primary(svc);
 	const char *pid = str_of(primary, "id");
 
+	if (!rollback_target_td(r))
+		return no_target(r);
 	if (!svc) {
 		snprintf(r->reason, sizeof(r->reason), "the service no longer exists");
 		return OUT_ROLLBACK_FAILED;
@@ -164,6 +177,8 @@ int rollback_read_tracking(struct rollout *r, struct aws_result *res)
 	const cJSON *svc = ecs_find_service(res->body, r->rec->service);
 	struct track_result out;
 
+	if (!rollback_target_td(r))
+		return no_target(r);
 	if (!svc) {
 		snprintf(r->reason, sizeof(r->reason), "the service no longer exists");
 		return OUT_ROLLBACK_FAILED;

@@ -7,6 +7,7 @@ deploy after), a failed digest is not deployed again after the state file is
 lost, and a SIGTERM while UpdateService is slow to answer never makes a
 second UpdateService."""
 
+import json
 import os
 import signal
 import subprocess
@@ -251,3 +252,70 @@ def test_lost_update_reply_then_ecs_rollback_is_not_sent_again(ctx):
     wait_for(lambda: lines_with(p, "failed on service 'web' before"), 15, "not retried")
     check_eq(len(carried_out(sim, "UpdateService")), 1, "and never again")
     check_eq(running_image(sim, "web"), before, "back on what ran before")
+
+
+ROLLBACK_FAILED = "8bb5ae24f05b408996d3fd2bb948f248"
+
+
+def rollout_file(ctx):
+    d = ctx.path("state", "rollouts")
+    names = [n for n in sorted(os.listdir(d)) if n.endswith(".json")]
+    check_eq(len(names), 1, "one rollout file: %s" % names)
+    return os.path.join(d, names[0])
+
+
+def stopped_at_registering_then_edited(ctx, edit):
+    """kill -9 while RegisterTaskDefinition is slow (it is carried out), then the record is edited
+    as an old or hostile file could be, and the daemon starts again: (sim, process, digest)."""
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    new = sim.push("team/web", "prod", seed="v2")
+    sim.fault("ecs.RegisterTaskDefinition", "delay", delay=1.0, count=1)
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "registering", 20, "step registering")
+    p.signal(signal.SIGKILL)
+    p.wait(5)
+    wait_for(lambda: sim.control("GET", "/health")["inflight"] == 0, 15, "the delayed call carried out")
+    path = rollout_file(ctx)
+    with open(path) as f:
+        doc = json.load(f)
+    edit(doc["rollout"])
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    return sim, start(ctx, sim, [web_watch()]), new
+
+
+def test_record_at_registered_without_new_td_never_forces_a_deployment(ctx):
+    """A record at 'registered' (strategy revision) that names no revision of ours: UpdateService
+    must never go out without our revision (that would be forceNewDeployment of what runs, and
+    its completion would say the digest is deployed); the rollout starts over instead."""
+    def edit(rec):
+        rec["step"] = "registered"
+        rec.pop("new_td", None)
+    sim, p, new = stopped_at_registering_then_edited(ctx, edit)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED) or lines_with(p, DEPLOY_FAILED), 40, "the rollout ends")
+    updates = [r for r in mutations(sim) if r["operation"] == "UpdateService"]
+    check(updates, "an UpdateService")
+    for u in updates:
+        check("taskDefinition" in u["params"] and not u["params"].get("forceNewDeployment"),
+              "UpdateService names our revision: %s" % u["params"])
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
+
+
+def test_record_rolling_back_without_a_target_fails_the_rollback_clearly(ctx):
+    """A record at 'rolling-back' that names no revision to go back to (no rollback_td, base not
+    pinned): the daemon must not crash nor force a new deployment of what runs; the rollback
+    fails with a message that says why."""
+    def edit(rec):
+        rec["step"] = "rolling-back"
+        rec["rollback_by"] = "ecr-deployd"
+        for k in ("rollback_td", "new_td", "deployment_id"):
+            rec.pop(k, None)
+        rec["base_pinned"] = False
+    sim, p, new = stopped_at_registering_then_edited(ctx, edit)
+    wait_for(lambda: lines_with(p, ROLLBACK_FAILED) or not p.alive(), 30, "the rollback ends")
+    check(p.alive(), "the daemon is alive (exit %s)" % p.popen.returncode)
+    line = lines_with(p, ROLLBACK_FAILED)[0]
+    check("no revision to roll back to" in line, "says why: %s" % line)
+    check_eq([r for r in mutations(sim) if r["operation"] == "UpdateService"], [], "no UpdateService")
