@@ -1113,6 +1113,9 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 	step = record_step_from_name(cJSON_GetStringValue(cJSON_GetObjectItem(o, "step")));
 	if (!*bad && step < 0)
 		snprintf(bad, sizeof(bad), "its step is not one ecr-deployd knows");
+	else if (!*bad && step < STEP_START)
+		snprintf(bad, sizeof(bad), "its step '%s' is one that is never written",
+			 record_step_name((enum rollout_step)step));
 	rec->step = step < 0 ? STEP_START : (enum rollout_step)step;
 	if (record_set(&rec->watch, watch) < 0 || record_set(&rec->tkey, tkey) < 0)
 		goto nomem;
@@ -1171,10 +1174,10 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 			     sizeof(val));
 		snprintf(bad, sizeof(bad), "its %s '%.200s' is not a valid digest", which, val);
 	}
-	if (!*bad &&
-	    (!rec->digest || !rec->cluster || !rec->service || !rec->region || !rec->n_containers))
+	if (!*bad && (!rec->digest || !rec->image || !rec->cluster || !rec->service ||
+		      !rec->region || !rec->n_containers))
 		snprintf(bad, sizeof(bad),
-			 "it lacks the digest, cluster, service, region or containers");
+			 "it lacks the digest, image, cluster, service, region or containers");
 	if (*bad) {
 		snprintf(why, why_len, "%s", bad);
 		record_free(rec);

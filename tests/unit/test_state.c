@@ -358,6 +358,16 @@ TEST(state_record_of_version_1_loads)
 		  "\", \"cluster\": \"c\", \"service\": \"s\","
 		  " \"region\": \"r\"}",
 		  "containers" },
+		/* A step that is never written (an inspection's) is no record of a deploy. */
+		{ "{\"step\": \"inspect-tasks\", \"digest\": \"" D1
+		  "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\","
+		  " \"region\": \"r\", \"containers\": [\"app\"]}",
+		  "never written" },
+		/* Without the image, the revision registered would name '(null)@sha256:...'. */
+		{ "{\"step\": \"start\", \"digest\": \"" D1
+		  "\", \"cluster\": \"c\", \"service\": \"s\","
+		  " \"region\": \"r\", \"containers\": [\"app\"]}",
+		  "image" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		o = cJSON_Parse(bad[i][0]);
