@@ -77,6 +77,10 @@ int deploy_read_start(struct rollout *r, struct aws_result *res)
 	if (record_set(&r->rec->base_td, td) < 0 ||
 	    record_set(&r->rec->prev_deployment, str_of(ecs_primary(svc), "id")) < 0)
 		return OUT_RETRY;
+	/* A fresh start: a revision named before (deregistered, resumed at deregister) is not ours
+	 * to update to, nor to deregister again. */
+	free(r->rec->new_td);
+	r->rec->new_td = NULL;
 	return record_is_revision(r->rec) ? STEP_READ_BASE : STEP_UPDATING;
 }
 

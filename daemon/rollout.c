@@ -95,7 +95,10 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 			      .params = deploy_deregister_params,
 			      .read = deploy_read_deregistered,
 			      .own_errors = true,
-			      .resume = STEP_REGISTERED },
+			      /* written: a stop while our revision is (maybe) deregistered
+			       * starts over, never updates the service to it */
+			      .written = true,
+			      .resume = STEP_START },
 	[STEP_UPDATING] = { .next = { STEP_TRACKING },
 			    .operation = "UpdateService",
 			    .params = deploy_update_params,

@@ -22,7 +22,7 @@
  *   registering           yes      registered                                 find-registered
  *   find-registered       no       start, registered                          find-registered
  *   registered            yes      updating, deregister, start                registered
- *   deregister            no       start                                      registered
+ *   deregister            yes      start                                      start
  *   updating              yes      tracking                                   find-update
  *   find-update           no       tracking, updating, deregister, start      find-update
  *   tracking              yes      confirm-list                               tracking

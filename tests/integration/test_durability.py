@@ -319,3 +319,35 @@ def test_record_rolling_back_without_a_target_fails_the_rollback_clearly(ctx):
     line = lines_with(p, ROLLBACK_FAILED)[0]
     check("no revision to roll back to" in line, "says why: %s" % line)
     check_eq([r for r in mutations(sim) if r["operation"] == "UpdateService"], [], "no UpdateService")
+
+
+def test_kill_while_deregistering_after_a_block_never_updates_to_the_dead_revision(ctx):
+    """UpdateService refused after our revision was registered: the revision is deregistered and
+    the target blocked. A kill -9 while DeregisterTaskDefinition is in flight (it is carried out)
+    must not leave a record that, resumed, sends UpdateService with that now INACTIVE revision
+    (refused again: a second, false block) after waiting out a call that was refused; the
+    restart starts the rollout over and deploys."""
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    sim.fault("ecs.UpdateService", "error", code="ClientException",
+              message="the request names something ECS refuses", status=400, format="json", count=1)
+    sim.fault("ecs.DeregisterTaskDefinition", "delay", delay=1.5, count=1)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: [r for r in sim.requests(service="ecs") if r["operation"] == "DeregisterTaskDefinition"]
+             or sim.control("GET", "/health")["inflight"] > 0 and
+             any(r["operation"] == "UpdateService" for r in sim.requests(service="ecs")), 20,
+             "DeregisterTaskDefinition sent")
+    p.signal(signal.SIGKILL)
+    p.wait(5)
+    wait_for(lambda: sim.control("GET", "/health")["inflight"] == 0, 15, "the delayed call carried out")
+    check_eq(len(carried_out(sim, "DeregisterTaskDefinition")), 1, "deregistered before the restart")
+    since = len(sim.requests())
+    p = start(ctx, sim, [web_watch()])
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED) or lines_with(p, "is blocked"), 40, "the rollout ends")
+    check_eq(lines_with(p, "is blocked"), [], "no second block")
+    for u in [r for r in mutations(sim, since) if r["operation"] == "UpdateService"]:
+        td = sim.client("ecs").describe_task_definition(taskDefinition=u["params"]["taskDefinition"])
+        check_eq(td["taskDefinition"]["status"], "ACTIVE", "UpdateService names an active revision")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
