@@ -941,12 +941,19 @@ static void on_batch(struct aws_result *res, void *userdata)
 		r->next_at = now + r->interval;
 		r->interval = r->interval * 1.5 > TRACK_MAX_S ? TRACK_MAX_S : r->interval * 1.5;
 		if (!res->ok) {
-			/* What ECS did is unknown: tracking goes on, nothing is concluded. */
-			if (!said)
-				api_error(r, res, "tracking goes on");
-			said = true;
+			/* What ECS did is unknown: tracking goes on, nothing is concluded. A
+			 * refusal that lasts (a missing permission) is said once, not at every
+			 * look, until ECS answers again. */
+			bool lasting = aws_error_classify(&res->err) != AWS_ERROR_TRANSIENT;
+			if (!said && !(lasting && r->said_blocked))
+				api_error(r, res,
+					  lasting ? "tracking goes on (said once until ECS answers)"
+						  : "tracking goes on");
+			said = said || !(lasting && r->said_blocked);
+			r->said_blocked = r->said_blocked || lasting;
 			continue;
 		}
+		r->said_blocked = false;
 		int next = rollout_steps[r->rec->step].read(r, res);
 		if (next != OUT_WAIT)     /* keep tracking: next_at is set */
 			advance(r, next); /* may free r, never another rollout */

@@ -11,8 +11,8 @@ import time
 
 from harness import Sim, check, check_eq, wait_for
 from test_daemon import lines_with
-from test_deploy import (ACCT, DEPLOY_COMPLETED, DEPLOY_FAILED, REPO_URI, ROLLBACK_COMPLETED,
-                         ROLLBACK_STARTED, describe, mutations, poll_now, running_image,
+from test_deploy import (ACCT, API_ERROR, DEPLOY_COMPLETED, DEPLOY_FAILED, REPO_URI, ROLLBACK_COMPLETED,
+                         ROLLBACK_STARTED, describe, mutations, poll_now, push_until_tracking, running_image,
                          settle_first_start, start, target, web_watch, world)
 
 ROLLBACK_FAILED = "8bb5ae24f05b408996d3fd2bb948f248"
@@ -208,3 +208,25 @@ def test_update_refused_after_register_deregisters_and_blocks(ctx):
     td = sim.client("ecs").describe_task_definition(taskDefinition=TD % 2)["taskDefinition"]
     check_eq(td["status"], "INACTIVE", "the unused revision is deregistered")
     check_eq(describe(sim, "web")["taskDefinition"], TD % 1, "the service did not move")
+
+
+def test_access_denied_while_tracking_is_said_once_and_tracking_goes_on(ctx):
+    """DescribeServices refused (AccessDenied) while our deployment is tracked: what ECS did is
+    unknown, so nothing is concluded and tracking goes on; the error is said once, not at every
+    look (every 10 s for as long as the permission is missing), and when ECS answers again the
+    rollout ends on what it says."""
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    new = push_until_tracking(ctx, sim, p, "v2")
+    since = sim.control("GET", "/requests")["last"]
+    sim.fault("ecs.DescribeServices", "error", code="AccessDeniedException", status=400, format="json", rate=1.0,
+              message="User: arn:aws:iam::%s:user/deployer is not authorized to perform: "
+                      "ecs:DescribeServices on resource: *" % ACCT)
+    wait_for(lambda: len([r for r in sim.requests(since=since, operation="DescribeServices") if r.get("fault")]) >= 4,
+             30, "four refused looks")
+    sim.control("DELETE", "/faults")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED once ECS answers")
+    said = [l for l in lines_with(p, API_ERROR) if "AWS_OPERATION=DescribeServices" in l]
+    check_eq(len(said), 1, "the refusal said once: %s" % said)
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
