@@ -1150,6 +1150,12 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 			   : !strcmp(v->valuestring, "ecs")         ? ROLLBACK_BY_ECS
 			   : !strcmp(v->valuestring, "ecr-deployd") ? ROLLBACK_BY_US
 								    : ROLLBACK_BY_NONE;
+	/* Deadlines missing (an old or edited record): a whole timeout from now, never already past
+	 * (a first look would be a timeout read from an absence). */
+	if (!(rec->deadline > 0))
+		rec->deadline = (double)time(NULL) + (double)rec->timeout_ms / 1000.0;
+	if (rec->rollback_by != ROLLBACK_BY_NONE && !(rec->rollback_deadline > 0))
+		rec->rollback_deadline = (double)time(NULL) + (double)rec->timeout_ms / 1000.0;
 	/* Version 1 had one time for both registrations. */
 	if (version == 1 && rec->step == STEP_RB_REGISTERING)
 		rec->rollback_register_sent_at = rec->register_sent_at;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -378,6 +379,30 @@ TEST(state_record_of_version_1_loads)
 			unit_fail(__FILE__, __LINE__, "row %zu: %s", i, why);
 		cJSON_Delete(o);
 	}
+}
+
+TEST(state_record_without_deadlines_gets_them_from_its_start)
+{
+	/* A record without its deadlines (old or edited) must not read as past them: a first look
+	 * at an unfinished deployment would be a timeout, and the digest marked failed. They run
+	 * a whole rollout timeout from the load. */
+	cJSON *o =
+	    cJSON_Parse("{\"step\": \"tracking\", \"digest\": \"" D1
+			"\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\","
+			" \"region\": \"r\", \"containers\": [\"app\"], \"timeout_ms\": 60000,"
+			" \"started_at\": 1700000000, \"rollback_by\": \"ecs\"}");
+	struct rollout_rec *r = NULL;
+	char why[300];
+
+	double before = (double)time(NULL);
+
+	CHECK_INT(state_record_from_json(o, "w", "t", &r, why, sizeof(why)), 0);
+	if (r) {
+		CHECK(r->deadline >= before + 60.0 && r->deadline <= (double)time(NULL) + 60.0);
+		CHECK(r->rollback_deadline >= before + 60.0);
+	}
+	record_free(r);
+	cJSON_Delete(o);
 }
 
 TEST(state_failed_list_holds_a_digest_once)
