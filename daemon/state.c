@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "endpoint.h"
 #include "record.h"
 #include "escape.h"
 #include "regfile.h"
@@ -1184,6 +1185,11 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 		      !rec->region || !rec->n_containers))
 		snprintf(bad, sizeof(bad),
 			 "it lacks the digest, image, cluster, service, region or containers");
+	if (!*bad && !endpoint_valid_region(rec->region)) {
+		char val[600];
+		escape_value(rec->region, val, sizeof(val));
+		snprintf(bad, sizeof(bad), "its region '%.200s' is not an AWS region name", val);
+	}
 	if (*bad) {
 		snprintf(why, why_len, "%s", bad);
 		record_free(rec);

@@ -224,7 +224,7 @@ static struct rollout_rec *full_record(void)
 	SET(strategy);
 	SET(cluster);
 	SET(service);
-	SET(region);
+	n += record_set(&r->region, "eu-west-3") == 0; /* the one field that must be a region */
 	SET(role_arn);
 	SET(family);
 	SET(base_td);
@@ -369,6 +369,12 @@ TEST(state_record_of_version_1_loads)
 		  "\", \"cluster\": \"c\", \"service\": \"s\","
 		  " \"region\": \"r\", \"containers\": [\"app\"]}",
 		  "image" },
+		/* A region no endpoint can be made for: retried for ever, the target busy for ever.
+		 */
+		{ "{\"step\": \"start\", \"digest\": \"" D1
+		  "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\","
+		  " \"region\": \"evil.example/x\", \"containers\": [\"app\"]}",
+		  "region 'evil.example/x'" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		o = cJSON_Parse(bad[i][0]);
@@ -386,11 +392,11 @@ TEST(state_record_without_deadlines_gets_them_from_its_start)
 	/* A record without its deadlines (old or edited) must not read as past them: a first look
 	 * at an unfinished deployment would be a timeout, and the digest marked failed. They run
 	 * a whole rollout timeout from the load. */
-	cJSON *o =
-	    cJSON_Parse("{\"step\": \"tracking\", \"digest\": \"" D1
-			"\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\","
-			" \"region\": \"r\", \"containers\": [\"app\"], \"timeout_ms\": 60000,"
-			" \"started_at\": 1700000000, \"rollback_by\": \"ecs\"}");
+	cJSON *o = cJSON_Parse(
+	    "{\"step\": \"tracking\", \"digest\": \"" D1
+	    "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\","
+	    " \"region\": \"us-east-1\", \"containers\": [\"app\"], \"timeout_ms\": 60000,"
+	    " \"started_at\": 1700000000, \"rollback_by\": \"ecs\"}");
 	struct rollout_rec *r = NULL;
 	char why[300];
 
