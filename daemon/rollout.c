@@ -754,6 +754,9 @@ static void blocked(struct rollout *r)
 
 	if (aws_error_action(&r->err, action, sizeof(action)) != 1)
 		action[0] = '\0';
+	if (r->after_deregister == OUT_BLOCKED)
+		r->rec->step = r->blocked_at; /* the events name the step refused, not the
+						 deregister after it (the record is removed next) */
 	r->dp->failures++;
 	deployer_block(r->dp, r);
 	rollout_emit(
@@ -879,6 +882,7 @@ static void advance(struct rollout *r, int next)
 				     "unused",
 				     c->service, c->new_td);
 			r->after_deregister = OUT_BLOCKED;
+			r->blocked_at = c->step;
 			enter(r, STEP_DEREGISTER);
 			return;
 		}

@@ -92,7 +92,8 @@ struct rollout {
 	char reason[1400];
 	struct aws_error err; /* of OUT_BLOCKED */
 	char err_operation[64];
-	int after_deregister; /* the outcome once our unused revision is deregistered */
+	int after_deregister;         /* the outcome once our unused revision is deregistered */
+	enum rollout_step blocked_at; /* the step refused, when after_deregister is OUT_BLOCKED */
 };
 
 /* What a reader returns: a step (>= 0), or one of these. */

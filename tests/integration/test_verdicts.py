@@ -200,6 +200,7 @@ def test_update_refused_after_register_deregisters_and_blocks(ctx):
     wait_for(lambda: lines_with(p, BLOCKED), 20, "BLOCKED")
     b = lines_with(p, BLOCKED)[0]
     check_eq(field(b, "AWS_ERROR_CODE"), "ClientException", "the code")
+    check_eq(field(b, "ROLLOUT_STEP"), "updating", "the step that was refused, not the deregister after it")
     check("UpdateService refused" in b and ("%s, registered for it, was deregistered" % (TD % 2)) in b, b)
     check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
     check_eq(target_state(ctx).get("failed", []), [], "not in the failed list")
