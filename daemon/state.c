@@ -1185,6 +1185,10 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 		      !rec->region || !rec->n_containers))
 		snprintf(bad, sizeof(bad),
 			 "it lacks the digest, image, cluster, service, region or containers");
+	if (!*bad && rec->step > STEP_READ_BASE && !(rec->base_td && *rec->base_td))
+		snprintf(bad, sizeof(bad),
+			 "its step '%s' comes after the service was read, but it lacks base_td",
+			 record_step_name(rec->step));
 	if (!*bad && !endpoint_valid_region(rec->region)) {
 		char val[600];
 		escape_value(rec->region, val, sizeof(val));

@@ -335,7 +335,8 @@ TEST(state_record_of_version_1_loads)
 	    " \"strategy\": \"revision\", \"cluster\": \"prod\", \"service\": \"web\", \"region\":"
 	    " \"us-east-1\", \"containers\": [\"app\"], \"rollback\": true, \"on_first_start\":"
 	    " \"deploy\", \"timeout_ms\": 600000, \"started_at\": 1700000000, \"deadline\":"
-	    " 1700000600, \"register_sent_at\": 1700000100, \"rollback_by\": \"ecr-deployd\"}");
+	    " 1700000600, \"register_sent_at\": 1700000100, \"rollback_by\": \"ecr-deployd\","
+	    " \"base_td\": \"arn:aws:ecs:us-east-1:123456789012:task-definition/web:1\"}");
 	struct rollout_rec *r = NULL;
 	char why[300];
 
@@ -375,6 +376,13 @@ TEST(state_record_of_version_1_loads)
 		  "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\","
 		  " \"region\": \"evil.example/x\", \"containers\": [\"app\"]}",
 		  "region 'evil.example/x'" },
+		/* Past start without the revision the service ran: nothing to look up or go back to
+		 * (the requests' parameters would be missing: retried for ever as "out of memory").
+		 */
+		{ "{\"step\": \"registering\", \"digest\": \"" D1
+		  "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\","
+		  " \"region\": \"us-east-1\", \"containers\": [\"app\"]}",
+		  "base_td" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		o = cJSON_Parse(bad[i][0]);
@@ -396,7 +404,7 @@ TEST(state_record_without_deadlines_gets_them_from_its_start)
 	    "{\"step\": \"tracking\", \"digest\": \"" D1
 	    "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\","
 	    " \"region\": \"us-east-1\", \"containers\": [\"app\"], \"timeout_ms\": 60000,"
-	    " \"started_at\": 1700000000, \"rollback_by\": \"ecs\"}");
+	    " \"started_at\": 1700000000, \"rollback_by\": \"ecs\", \"base_td\": \"td:1\"}");
 	struct rollout_rec *r = NULL;
 	char why[300];
 
