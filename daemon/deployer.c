@@ -75,6 +75,16 @@ void deployer_block(struct deployer *dp, struct rollout *r)
 		     b->delay);
 }
 
+void deployer_unblock(struct deployer *dp, struct rollout *r)
+{
+	char skey[1200];
+	void *old = NULL;
+
+	skey_of(r->rec, skey, sizeof(skey));
+	if (strmap_get(dp->blocked, skey) && strmap_put(dp->blocked, skey, NULL, &old) == 0)
+		free(old);
+}
+
 static void on_state_retry(struct ev_loop *loop, struct ev_timer *t, int revents)
 {
 	struct deployer *dp = t->data;

@@ -55,31 +55,7 @@ int record_set(char **field, const char *value)
 	return 0;
 }
 
-/* clang-format off */
-#define STRINGS(X) \
-	X(watch) \
-	X(tkey) \
-	X(repository) \
-	X(tag) \
-	X(digest) \
-	X(image) \
-	X(previous_digest) \
-	X(strategy) \
-	X(cluster) \
-	X(service) \
-	X(region) \
-	X(role_arn) \
-	X(family) \
-	X(base_td) \
-	X(new_td) \
-	X(pinned_image) \
-	X(prev_deployment) \
-	X(deployment_id) \
-	X(deployment_arn) \
-	X(anomaly) \
-	X(rollback_td) \
-	X(rollback_deployment_id)
-/* clang-format on */
+#define STRINGS(X) X(watch) X(tkey) RECORD_STRINGS(X)
 
 void record_free(struct rollout_rec *rec)
 {

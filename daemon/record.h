@@ -75,6 +75,34 @@ struct rollout_rec {
 	double rollback_deadline, rollback_register_sent_at, rollback_sent_at;
 };
 
+/*
+ * The string fields of a record besides watch and tkey, for the code that walks them all (copy,
+ * free, the JSON form): a field added to struct rollout_rec is added here.
+ */
+/* clang-format off */
+#define RECORD_STRINGS(X) \
+	X(repository) \
+	X(tag) \
+	X(digest) \
+	X(image) \
+	X(previous_digest) \
+	X(strategy) \
+	X(cluster) \
+	X(service) \
+	X(region) \
+	X(role_arn) \
+	X(family) \
+	X(base_td) \
+	X(new_td) \
+	X(pinned_image) \
+	X(prev_deployment) \
+	X(deployment_id) \
+	X(deployment_arn) \
+	X(anomaly) \
+	X(rollback_td) \
+	X(rollback_deployment_id)
+/* clang-format on */
+
 /* The step's name in records and events ("start", "tracking", ...), and back; -1 if unknown. */
 const char *record_step_name(enum rollout_step step);
 int record_step_from_name(const char *name);

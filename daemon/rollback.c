@@ -159,7 +159,9 @@ int rollback_read_update(struct rollout *r, struct aws_result *res)
 	const cJSON *svc = cJSON_GetObjectItem(res->body, "service");
 	struct track_input in = { .svc = svc,
 				  .td = rollback_target_td(r),
-				  .prev_deployment = r->rec->deployment_id,
+				  /* neither the deployment before ours (it may run the same
+				   * revision) nor our failed one is the rollback's */
+				  .prev_deployment = r->rec->prev_deployment,
 				  .not_ours = r->rec->deployment_id,
 				  .deadline = 1,
 				  .appear_by = 1 };
@@ -187,7 +189,9 @@ int rollback_read_tracking(struct rollout *r, struct aws_result *res)
 	struct track_input in = { .svc = svc,
 				  .id = r->rec->rollback_deployment_id,
 				  .td = rollback_target_td(r),
-				  .prev_deployment = r->rec->deployment_id,
+				  /* neither the deployment before ours (it may run the same
+				   * revision) nor our failed one is the rollback's */
+				  .prev_deployment = r->rec->prev_deployment,
 				  .not_ours = r->rec->deployment_id,
 				  .now = rollout_wall_now(),
 				  .deadline = r->rec->rollback_deadline,

@@ -803,6 +803,7 @@ static void advance(struct rollout *r, int next)
 		retry_later(r);
 		return;
 	case OUT_DONE:
+		deployer_unblock(dp, r);
 		state_set_deployed(st, c->watch, c->tkey, c->digest);
 		rollout_emit(r, LOG_NOTICE, EVENT_DEPLOY_COMPLETED, NULL,
 			     "deployed %s to service '%s' in cluster '%s'%s%s", c->digest,

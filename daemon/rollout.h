@@ -178,6 +178,8 @@ struct blocked {
 /* deployer.c: the rollout ended (the service and a slot are free); the target is blocked. */
 void deployer_ended(struct deployer *dp);
 void deployer_block(struct deployer *dp, struct rollout *r);
+/* A deploy completed: a block the target had is over (its backoff starts afresh). */
+void deployer_unblock(struct deployer *dp, struct rollout *r);
 
 /* The state written now (false: it failed, said once, retried later); rollout_state_failed()
  * says a write that failed (why) and arms the state's retry. */

@@ -1024,29 +1024,7 @@ int state_add_failed(struct state *s, const char *watch, const char *tkey, const
 
 /* ---- the rollout record's JSON form ---------------------------------------- */
 
-/* clang-format off */
-#define REC_STRINGS(X) \
-	X(repository) \
-	X(tag) \
-	X(digest) \
-	X(image) \
-	X(previous_digest) \
-	X(strategy) \
-	X(cluster) \
-	X(service) \
-	X(region) \
-	X(role_arn) \
-	X(family) \
-	X(base_td) \
-	X(new_td) \
-	X(pinned_image) \
-	X(prev_deployment) \
-	X(deployment_id) \
-	X(deployment_arn) \
-	X(anomaly) \
-	X(rollback_td) \
-	X(rollback_deployment_id)
-/* clang-format on */
+#define REC_STRINGS(X) RECORD_STRINGS(X)
 /* clang-format off */
 #define REC_NUMBERS(X) \
 	X(started_at) \
