@@ -207,7 +207,7 @@ C_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h' 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 		--std=c11 --inline-suppr --suppress=missingIncludeSystem \
-		-Icommon -Iconfig -Isystemd -Itests/unit -D__GNUC__ common config daemon systemd tests
+		-Icommon -Iconfig -Isystemd -Idaemon -Itests/unit -D__GNUC__ common config daemon systemd tests
 	@if git grep -nE '\b(sprintf|vsprintf|strcpy|strcat|gets|strtok)[[:space:]]*\(' \
 		-- '*.c' '*.h'; then echo "lint: banned functions above (see STYLE)" >&2; exit 1; fi
 	@clang-format --dry-run --Werror $(C_FILES)

@@ -50,12 +50,8 @@ static const cJSON *find_ours(const struct rollout *r, const cJSON *svc)
 	struct track_input in = { .svc = svc,
 				  .td = record_is_revision(r->rec) ? r->rec->new_td : NULL,
 				  .prev_deployment = r->rec->prev_deployment };
-	struct track_result out;
 
-	in.now = 0;
-	in.deadline = in.appear_by = 1;
-	track_verdict(&in, &out);
-	return out.ours;
+	return track_ours(&in);
 }
 
 /* start: where is the service? */
@@ -179,13 +175,8 @@ static int service_changed(struct rollout *r, const char *now_td)
 						: "reading it again and deciding anew");
 	if (r->restarts > RESTARTS_MAX)
 		return rollout_block(r, "DescribeServices", "the service kept changing under us");
-	if (r->rec->new_td && *r->rec->new_td) {
-		rollout_emit(r, LOG_NOTICE, NULL, NULL,
-			     "service '%s': deregistering %s, registered by us and now unused",
-			     r->rec->service, r->rec->new_td);
-		r->after_deregister = STEP_START;
-		return STEP_DEREGISTER;
-	}
+	if (r->rec->new_td && *r->rec->new_td)
+		return deploy_deregister_then(r, STEP_START);
 	return STEP_START;
 }
 
@@ -216,6 +207,15 @@ int deploy_read_check(struct rollout *r, struct aws_result *res)
 	if (!same(td, r->rec->base_td))
 		return service_changed(r, td ? td : "nothing");
 	return STEP_UPDATING;
+}
+
+int deploy_deregister_then(struct rollout *r, int after)
+{
+	rollout_emit(r, LOG_NOTICE, NULL, NULL,
+		     "service '%s': deregistering %s, registered by us and now unused",
+		     r->rec->service, r->rec->new_td);
+	r->after_deregister = after;
+	return STEP_DEREGISTER;
 }
 
 cJSON *deploy_deregister_params(struct rollout *r)

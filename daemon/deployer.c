@@ -49,7 +49,7 @@ static void skey_of(const struct rollout_rec *c, char *buf, size_t n)
 	snprintf(buf, n, "%s\x1f%s", c->watch, c->tkey);
 }
 
-void deployer_block(struct deployer *dp, struct rollout *r)
+double deployer_block(struct deployer *dp, struct rollout *r)
 {
 	char skey[1200];
 	struct blocked *b;
@@ -60,8 +60,7 @@ void deployer_block(struct deployer *dp, struct rollout *r)
 		b = calloc(1, sizeof(*b));
 		if (!b || strmap_put(dp->blocked, skey, b, NULL) < 0) {
 			free(b);
-			return; /* without memory it is tried again at once: still no busy loop,
-				   the next reconcile comes with the next poll */
+			return 0; /* without memory: tried again at the next reconcile */
 		}
 	} else {
 		b->delay = b->delay * 2 > BLOCK_MAX_S ? BLOCK_MAX_S : b->delay * 2;
@@ -70,9 +69,7 @@ void deployer_block(struct deployer *dp, struct rollout *r)
 		b->delay = BLOCK_FIRST_S;
 	b->until = ev_now(dp->d->loop) + b->delay;
 	snprintf(b->digest, sizeof(b->digest), "%s", r->rec->digest);
-	rollout_emit(r, LOG_NOTICE, NULL, NULL,
-		     "service '%s': trying again in %.0fs, or at the next reload", r->rec->service,
-		     b->delay);
+	return b->delay;
 }
 
 void deployer_unblock(struct deployer *dp, struct rollout *r)
@@ -104,7 +101,7 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, int revents)
 	for (struct rollout *r = dp->rollouts, *next; r; r = next) {
 		next = r->next;
 		if (r->waiting && r->next_at <= now)
-			rollout_run(r, false); /* may free r, never another rollout */
+			rollout_run(r); /* may free r, never another rollout */
 	}
 	rollout_track_due(dp);
 	if (!dp->rollouts) /* an idle daemon does not wake four times a second */
@@ -319,8 +316,16 @@ static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
 			continue;
 		}
 		if (dec == DECIDE_INSPECT) {
-			rollout_run(ro, false);
+			rollout_run(ro);
 			continue;
+		}
+		char why[600];
+		if (state_rollout_save(d->state, rec, why, sizeof(why)) < 0) {
+			/* Never started: dropped without a trace (an operator's retry is not used
+			 * up); the state's retry decides again. */
+			rollout_free(ro);
+			rollout_state_failed(dp, why);
+			return;
 		}
 		if (t->retry && !strcmp(t->retry, digest) && failed) {
 			/* The operator's one more time: taken now, not again. */
@@ -332,20 +337,12 @@ static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
 			       "more, as its 'retry' asks",
 			       w->name, digest, t->service);
 		}
-		char why[600];
-		if (state_rollout_save(d->state, rec, why, sizeof(why)) < 0) {
-			/* Never started: dropped without a trace; the state's retry decides again.
-			 */
-			rollout_free(ro);
-			rollout_state_failed(dp, why);
-			return;
-		}
 		rollout_emit(ro, LOG_NOTICE, EVENT_DEPLOY_STARTED, NULL,
 			     "deploying %s ('%s:%s') to service '%s' in cluster '%s' (strategy "
 			     "'%s')",
 			     digest, w->repository, str_of(want, "tag"), t->service, t->cluster,
 			     config_strategy_name(t->strategy));
-		rollout_run(ro, false);
+		rollout_run(ro);
 	}
 }
 
@@ -516,37 +513,35 @@ void deployer_free(struct deployer *dp)
 	free(dp);
 }
 
-static void resume_one(const struct rollout_rec *rec, void *ud)
+static void resume_one(struct rollout_rec *rec, void *ud)
 {
 	struct deployer *dp = ud;
-	struct rollout_rec *copy = record_copy(rec);
-	struct rollout *r = copy ? rollout_new(dp, copy, false) : NULL;
+	struct rollout *r = rollout_new(dp, rec, false);
 
 	if (!r) {
-		record_free(copy);
 		log_error("out of memory while resuming the rollout to '%s'", rec->tkey);
+		record_free(rec);
 		return;
 	}
 	rollout_emit(r, LOG_NOTICE, NULL, NULL,
 		     "resuming the rollout of %s to service '%s' at step '%s' (it was in flight "
 		     "when ecr-deployd stopped)",
 		     rec->digest, rec->service, record_step_name(rec->step));
-	r->rec->step = rollout_steps[r->rec->step].resume;
-	r->waiting = true;
-	r->next_at = ev_now(dp->d->loop);
+	rollout_resume(r);
 }
 
-static void count_one(const struct rollout_rec *rec, void *ud)
+static void count_one(struct rollout_rec *rec, void *ud)
 {
 	(*(int *)ud)++;
 	log_warning("dry run: the rollout of watch '%s' to '%s' in the state file is left as it "
 		    "is (resuming it could change ECS)",
 		    rec->watch, rec->tkey);
+	record_free(rec);
 }
 
 void deployer_resume(struct deployer *dp)
 {
-	int n = 0;
+	int n = 0, missed;
 
 	if (state_reset_pending(dp->d->state))
 		log_at(
@@ -557,9 +552,14 @@ void deployer_resume(struct deployer *dp)
 		    "new push (what runs is looked at; nothing is deployed before a newer image)");
 
 	if ((*dp->d->cfg)->dry_run || dp->d->dry_run)
-		state_each_rollout(dp->d->state, count_one, &n);
+		missed = state_each_rollout(dp->d->state, count_one, &n);
 	else
-		state_each_rollout(dp->d->state, resume_one, dp);
+		missed = state_each_rollout(dp->d->state, resume_one, dp);
+	if (missed)
+		log_error(
+		    "out of memory while reading %d rollout records; their files stay for the "
+		    "next start",
+		    missed);
 }
 
 void deployer_reconcile(struct deployer *dp)

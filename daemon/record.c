@@ -69,35 +69,6 @@ void record_free(struct rollout_rec *rec)
 	free(rec);
 }
 
-struct rollout_rec *record_copy(const struct rollout_rec *rec)
-{
-	struct rollout_rec *c = malloc(sizeof(*c));
-	bool ok = true;
-
-	if (!c)
-		return NULL;
-	*c = *rec;
-	/* Nothing of rec's is shared, even when a copy fails half way. */
-#define NUL(f) c->f = NULL;
-	STRINGS(NUL)
-#undef NUL
-#define COPY(f)                                 \
-	if (rec->f && !(c->f = strdup(rec->f))) \
-		ok = false;
-	STRINGS(COPY)
-#undef COPY
-	for (size_t i = 0; i < rec->n_containers; i++)
-		c->containers[i] = NULL;
-	for (size_t i = 0; i < rec->n_containers; i++)
-		if (!(c->containers[i] = strdup(rec->containers[i])))
-			ok = false;
-	if (!ok) {
-		record_free(c);
-		return NULL;
-	}
-	return c;
-}
-
 bool record_is_revision(const struct rollout_rec *rec)
 {
 	return !rec->strategy || !strcmp(rec->strategy, "revision");

@@ -113,9 +113,6 @@ void record_free(struct rollout_rec *rec);
 /* Sets *field to a copy of value (NULL stays NULL). Returns 0 or -ENOMEM (*field unchanged). */
 int record_set(char **field, const char *value);
 
-/* A deep copy, or NULL without memory. */
-struct rollout_rec *record_copy(const struct rollout_rec *rec);
-
 /* Whether the strategy is "revision" (also when unset). */
 bool record_is_revision(const struct rollout_rec *rec);
 

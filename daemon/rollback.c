@@ -162,13 +162,10 @@ int rollback_read_update(struct rollout *r, struct aws_result *res)
 				  /* neither the deployment before ours (it may run the same
 				   * revision) nor our failed one is the rollback's */
 				  .prev_deployment = r->rec->prev_deployment,
-				  .not_ours = r->rec->deployment_id,
-				  .deadline = 1,
-				  .appear_by = 1 };
-	struct track_result out;
+				  .not_ours = r->rec->deployment_id };
+	const cJSON *ours = track_ours(&in);
 
-	track_verdict(&in, &out);
-	if (out.ours && record_set(&r->rec->rollback_deployment_id, str_of(out.ours, "id")) < 0)
+	if (ours && record_set(&r->rec->rollback_deployment_id, str_of(ours, "id")) < 0)
 		return OUT_RETRY;
 	return STEP_RB_TRACKING;
 }

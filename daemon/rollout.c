@@ -675,10 +675,15 @@ static void enter(struct rollout *r, enum rollout_step step)
 	run_step(r);
 }
 
-void rollout_run(struct rollout *r, bool resumed)
+void rollout_resume(struct rollout *r)
 {
-	if (resumed)
-		r->rec->step = rollout_steps[r->rec->step].resume;
+	r->rec->step = rollout_steps[r->rec->step].resume;
+	r->waiting = true;
+	r->next_at = ev_now(loop_of(r));
+}
+
+void rollout_run(struct rollout *r)
+{
 	r->waiting = false;
 	if (r->unwritten) {
 		enter(r, r->rec->step);
@@ -758,17 +763,17 @@ static void blocked(struct rollout *r)
 		r->rec->step = r->blocked_at; /* the events name the step refused, not the
 						 deregister after it (the record is removed next) */
 	r->dp->failures++;
-	deployer_block(r->dp, r);
+	double again = deployer_block(r->dp, r);
 	rollout_emit(
 	    r, LOG_ERR, EVENT_BLOCKED,
 	    LOG_FIELDS({ "REASON", "blocked" }, { "AWS_OPERATION", r->err_operation },
 		       { "AWS_ERROR_CODE", *r->err.code ? r->err.code : NULL },
 		       { "AWS_ACTION", *action ? action : NULL },
 		       { "AWS_REQUEST_ID", *r->err.request_id ? r->err.request_id : NULL }),
-	    "service '%s' is blocked: %s; %s is not marked failed: it is tried again "
-	    "after a backoff and at every reload%s%s",
+	    "service '%s' is blocked: %s; %s is not marked failed%s%s; trying again in %.0fs, "
+	    "or at the next reload",
 	    r->rec->service, r->reason, r->rec->digest,
-	    *action ? "; the missing permission is " : "", action);
+	    *action ? "; the missing permission is " : "", action, again);
 }
 
 /* Acts on what a reader returned: the next step, a wait, or how the rollout ends. */
@@ -878,13 +883,8 @@ static void advance(struct rollout *r, int next)
 		break;
 	case OUT_BLOCKED:
 		if (unused_revision(r) && !r->after_deregister) {
-			rollout_emit(r, LOG_NOTICE, NULL, NULL,
-				     "service '%s': deregistering %s, registered by us and now "
-				     "unused",
-				     c->service, c->new_td);
-			r->after_deregister = OUT_BLOCKED;
 			r->blocked_at = c->step;
-			enter(r, STEP_DEREGISTER);
+			enter(r, deploy_deregister_then(r, OUT_BLOCKED));
 			return;
 		}
 		blocked(r);
@@ -950,12 +950,14 @@ static void on_batch(struct aws_result *res, void *userdata)
 			 * refusal that lasts (a missing permission) is said once, not at every
 			 * look, until ECS answers again. */
 			bool lasting = aws_error_classify(&res->err) != AWS_ERROR_TRANSIENT;
-			if (!said && !(lasting && r->said_blocked))
+			if (!said && !(lasting && r->said_blocked)) {
 				api_error(r, res,
 					  lasting ? "tracking goes on (said once until ECS answers)"
 						  : "tracking goes on");
-			said = said || !(lasting && r->said_blocked);
-			r->said_blocked = r->said_blocked || lasting;
+				said = true;
+			}
+			if (lasting)
+				r->said_blocked = true;
 			continue;
 		}
 		r->said_blocked = false;

@@ -177,7 +177,8 @@ struct blocked {
 
 /* deployer.c: the rollout ended (the service and a slot are free); the target is blocked. */
 void deployer_ended(struct deployer *dp);
-void deployer_block(struct deployer *dp, struct rollout *r);
+/* Returns the seconds until the blocked target is tried again. */
+double deployer_block(struct deployer *dp, struct rollout *r);
 /* A deploy completed: a block the target had is over (its backoff starts afresh). */
 void deployer_unblock(struct deployer *dp, struct rollout *r);
 
@@ -190,6 +191,10 @@ void rollout_state_failed(struct deployer *dp, const char *why);
  * digest (taskdef_pin()'s returns); also for the rollback. */
 int deploy_pin(struct rollout *r, const cJSON *described, const char *digest, const char *tag,
 	       cJSON **ret, char *why, size_t why_len);
+
+/* deploy.c: our revision would go unused: says so and returns the deregister step, after which
+ * the rollout goes on with after (a step, or OUT_BLOCKED). */
+int deploy_deregister_then(struct rollout *r, int after);
 
 /* The steps' readers and request builders (deploy.c, rollback.c, inspect.c). */
 cJSON *deploy_read_base_params(struct rollout *r);
@@ -230,8 +235,11 @@ int inspect_read_tasks(struct rollout *r, struct aws_result *res);
 struct rollout *rollout_new(struct deployer *dp, struct rollout_rec *rec, bool inspect);
 void rollout_free(struct rollout *r);
 
-/* Starts (or resumes: the step's resume variant) the record's step. */
-void rollout_run(struct rollout *r, bool resumed);
+/* Runs the record's step now (written first when it could not be written before). */
+void rollout_run(struct rollout *r);
+
+/* A record picked up after a stop: its step's resume variant runs at the next tick. */
+void rollout_resume(struct rollout *r);
 
 /* Events of a rollout: its fields (WATCH, ECR_REPOSITORY, IMAGE_DIGEST, ...) plus extra. */
 void rollout_emit(struct rollout *r, int prio, const char *id, const struct log_field *extra,

@@ -1233,10 +1233,10 @@ int state_rollout_save(struct state *s, const struct rollout_rec *rec, char *why
 	return r;
 }
 
-void state_each_rollout(struct state *s, void (*fn)(const struct rollout_rec *rec, void *ud),
-			void *ud)
+int state_each_rollout(struct state *s, void (*fn)(struct rollout_rec *rec, void *ud), void *ud)
 {
 	cJSON *f;
+	int missed = 0;
 
 	cJSON_ArrayForEach(f, s->rollouts)
 	{
@@ -1246,10 +1246,11 @@ void state_each_rollout(struct state *s, void (*fn)(const struct rollout_rec *re
 					   cJSON_GetObjectItem(f, "watch")->valuestring,
 					   cJSON_GetObjectItem(f, "target")->valuestring, &rec, why,
 					   sizeof(why)) < 0)
-			continue; /* checked at load; only memory can fail here */
-		fn(rec, ud);
-		record_free(rec);
+			missed++; /* checked at load: only memory can fail here */
+		else
+			fn(rec, ud);
 	}
+	return missed;
 }
 
 bool state_has_rollout(const struct state *s, const char *watch, const char *tkey)

@@ -97,9 +97,11 @@ int state_rollout_remove(struct state *s, const char *watch, const char *tkey, c
 			 size_t why_len);
 bool state_has_rollout(const struct state *s, const char *watch, const char *tkey);
 
-/* Calls fn with every rollout record the files hold (fn copies what it keeps). */
-void state_each_rollout(struct state *s, void (*fn)(const struct rollout_rec *rec, void *ud),
-			void *ud);
+/*
+ * Calls fn with every rollout record the files hold, each a new one that fn takes over (and frees
+ * with record_free()). Returns how many could not be made (no memory); their files stay.
+ */
+int state_each_rollout(struct state *s, void (*fn)(struct rollout_rec *rec, void *ud), void *ud);
 
 /*
  * The record's JSON form (the "rollout" object of its file; "version": RECORD_VERSION; a version

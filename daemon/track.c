@@ -20,7 +20,7 @@ static bool same(const char *a, const char *b)
 
 /* Ours: by id when known, else the newest deployment of our task definition (or, for force, the
  * newest PRIMARY) that is neither the one before nor the one never ours. */
-static const cJSON *find_ours(const struct track_input *in)
+const cJSON *track_ours(const struct track_input *in)
 {
 	const cJSON *d, *best = NULL;
 
@@ -65,7 +65,7 @@ static bool ecs_rolls_back(const cJSON *svc, const cJSON *primary, double since)
 
 void track_verdict(const struct track_input *in, struct track_result *out)
 {
-	const cJSON *ours = find_ours(in), *primary = ecs_primary(in->svc);
+	const cJSON *ours = track_ours(in), *primary = ecs_primary(in->svc);
 	const char *state = str_of(ours, "rolloutState");
 	const char *pid = str_of(primary, "id") ?: "?",
 		   *ptd = str_of(primary, "taskDefinition") ?: "?";

@@ -47,6 +47,10 @@ struct track_result {
 
 void track_verdict(const struct track_input *in, struct track_result *out);
 
+/* Our deployment as track_verdict() finds it (only svc, id, td, prev_deployment and not_ours
+ * are read), or NULL when ECS does not list it. */
+const cJSON *track_ours(const struct track_input *in);
+
 /* A short stable name: "keep", "done", "failed", ... */
 const char *track_verdict_name(enum track_verdict v);
 

@@ -175,9 +175,13 @@ def test_access_denied_blocks_the_target_and_never_fails_the_digest(ctx):
     check("IMAGE_DIGEST=" + new in b and "not marked failed" in b, b)
     check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
     check_eq(target_state(ctx).get("failed", []), [], "not in the failed list")
-    # Blocked: the next poll does not try again before the backoff ...
+    check("trying again in 60s, or at the next reload" in b, b)
+    # Blocked: the next poll cycle (which reconciles every target) does not try again before
+    # the backoff ...
     since = sim.control("GET", "/requests")["last"]
-    time.sleep(0.5)
+    cycles = len(lines_with(p, "poll cycle:"))
+    wait_for(lambda: len(lines_with(p, "poll cycle:")) > cycles, 15, "the next poll cycle")
+    time.sleep(0.5)  # its reconcile runs from a 0 s timer after the cycle
     check_eq(mutations(sim, since), [], "nothing tried while blocked")
     # ... a reload (the operator fixed IAM) does, and the same digest deploys.
     poll_now(p)
