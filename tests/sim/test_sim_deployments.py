@@ -18,6 +18,7 @@ REV_PREFIX = "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/web/"
 # Simulated seconds per real second in the strategy tests: a minute of bake time takes 2 s; each
 # lifecycle stage lasts at least STAGE simulated seconds (0.4 s), long enough to be seen by a poll.
 FAST = 30.0
+ROLLING_BACK = ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
 STAGE = 12.0
 
 
@@ -219,6 +220,40 @@ def test_circuit_breaker_rollback_is_followed_to_rollback_successful(ctx):
     svc = ecs.describe_services(cluster="prod", services=["web"])["services"][0]
     check_eq(svc["currentServiceDeployment"], arn, "the rollback belongs to the same service deployment")
     wait_for(lambda: running_digests(ecs) == good, 10, "the good digest to run again")
+
+
+def test_circuit_breaker_without_rollback_stops_the_deployment(ctx):
+    sim, ecs = world(ctx, {"deploymentCircuitBreaker": {"enable": True, "rollback": False}})
+    bad = sim.push("team/web", "prod", seed="bad")
+    sim.bad_digest(bad)
+    td = ecs.register_task_definition(family="web", containerDefinitions=[
+        {"name": "app", "image": REPO + "@" + bad, "memory": 128}])["taskDefinition"]["taskDefinitionArn"]
+    arn = ecs.update_service(cluster="prod", service="web", taskDefinition=td)["service"]["currentServiceDeployment"]
+    d = until_status(ecs, arn, ("STOPPED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"))
+    check_eq(d["status"], "STOPPED", "no rollback configured: STOPPED")
+    check_eq(d["deploymentCircuitBreaker"]["status"], "TRIGGERED", "by the circuit breaker")
+    check("circuit breaker" in d["statusReason"], "statusReason: %s" % d["statusReason"])
+    check("rollback" not in d, "no rollback")
+    svc = ecs.describe_services(cluster="prod", services=["web"])["services"][0]
+    check_eq(svc["deployments"][0]["rolloutState"], "FAILED", "deployments[] as before: FAILED")
+
+
+def test_blue_green_circuit_breaker_rolls_back_before_any_production_traffic(ctx):
+    sim, ecs = world(ctx, {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 5},
+                     settings={"time_acceleration": FAST, "lifecycle_stage_seconds": 3})
+    good = running_digests(ecs)
+    bad = sim.push("team/web", "prod", seed="bad")
+    sim.bad_digest(bad, "health")
+    td = ecs.register_task_definition(family="web", containerDefinitions=[
+        {"name": "app", "image": REPO + "@" + bad, "memory": 128}])["taskDefinition"]["taskDefinitionArn"]
+    arn = ecs.update_service(cluster="prod", service="web", taskDefinition=td)["service"]["currentServiceDeployment"]
+    seen = watch(ecs, arn, lambda d: d["status"] not in ("IN_PROGRESS",) + ROLLING_BACK)
+    d = seen[-1][1]
+    check_eq((d["status"], d["deploymentCircuitBreaker"]["status"]), ("ROLLBACK_SUCCESSFUL", "TRIGGERED"),
+             "rolled back by the circuit breaker")
+    check(all(w in (0.0, None) for (_, w, _), _ in seen), "never any production traffic: %s"
+          % [k for k, _ in seen])
+    check_eq(running_digests(ecs), good, "the blue digest runs")
 
 
 # -- 2. strategies run by ECS ------------------------------------------------------------------
