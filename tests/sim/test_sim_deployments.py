@@ -439,3 +439,24 @@ def test_alarm_in_alarm_rolls_the_deployment_back(ctx):
     bad = sim.control("POST", "/alarm", {"cluster": "prod", "service": "web", "alarm": "web-5xx",
                                          "state": "PURPLE"}, expect=400)
     check("state" in bad["error"], "a bad state is refused: %s" % bad["error"])
+
+
+def test_policies_judge_service_deployment_calls_by_their_arns(ctx):
+    sim, ecs = world(ctx, settings={"task_start_seconds": 3})
+    _, arn = deploy(sim, ecs, "two")
+    sim.control("POST", "/policy", {"policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ecs:*", "Resource": "*"},
+        {"Effect": "Deny", "Action": ["ecs:StopServiceDeployment", "ecs:ContinueServiceDeployment"],
+         "Resource": "arn:aws:ecs:*:*:service-deployment/prod/web/*"},
+        {"Effect": "Deny", "Action": "ecs:ListServiceDeployments", "Resource": "arn:aws:ecs:*:*:service/prod/web"},
+        {"Effect": "Deny", "Action": "ecs:DescribeServiceRevisions",
+         "Resource": "arn:aws:ecs:*:*:service-revision/prod/other/*"}]}})
+    d = sd_of(ecs, arn)
+    check_eq(d["status"], "IN_PROGRESS", "DescribeServiceDeployments allowed")
+    code, msg, _, _ = aws_error(ecs.stop_service_deployment, serviceDeploymentArn=arn)
+    check_eq(code, "AccessDeniedException", "Stop denied on the deployment's ARN")
+    check(arn in msg, "the message names the ARN: %s" % msg)
+    code, _, _, _ = aws_error(ecs.list_service_deployments, cluster="prod", service="web")
+    check_eq(code, "AccessDeniedException", "List denied on the service's ARN")
+    revs = ecs.describe_service_revisions(serviceRevisionArns=[d["targetServiceRevision"]["arn"]])
+    check_eq(len(revs["serviceRevisions"]), 1, "DescribeServiceRevisions of another service's denial: allowed")

@@ -7,7 +7,11 @@ A deployment resolves each container's image to a digest when it starts
 within minimumHealthyPercent, and reaches COMPLETED at steady state. Tasks
 of a digest marked bad fail (to start, or their health checks); with the
 circuit breaker on, the deployment turns FAILED after the threshold and,
-with rollback on, ECS rolls back to the last completed deployment."""
+with rollback on, ECS rolls back to the last completed deployment.
+
+Every deployment is also a service deployment (DescribeServiceDeployments and
+friends) with a service revision; BLUE_GREEN, LINEAR and CANARY walk the
+lifecycle stages (hooks, traffic weights, bake time) before they clean up."""
 
 import copy
 import math
@@ -666,11 +670,18 @@ class Ecs:
         if current:
             out["currentServiceDeployment"] = current
         if not svc.hidden:
-            out["currentServiceRevisions"] = []
+            # The revisions the service runs (a rollback's is the one it went back to): counts summed.
+            revs = {}
             for d in svc.deployments:
-                if d.revision is not None and not any(r["arn"] == d.revision.arn for r in out["currentServiceRevisions"]):
-                    s = ServiceDeployment._summary(d, tasks)
-                    out["currentServiceRevisions"].append(s)
+                if d.revision is None:
+                    continue
+                one = ServiceDeployment._summary(d, tasks)
+                if d.revision.arn in revs:
+                    for k in ("requestedTaskCount", "runningTaskCount", "pendingTaskCount"):
+                        revs[d.revision.arn][k] += one[k]
+                else:
+                    revs[d.revision.arn] = one
+            out["currentServiceRevisions"] = list(revs.values())
         if "networkConfiguration" in svc.params:
             out["networkConfiguration"] = copy.deepcopy(svc.params["networkConfiguration"])
         return out
