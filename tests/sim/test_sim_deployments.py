@@ -18,6 +18,7 @@ REV_PREFIX = "arn:aws:ecs:us-east-1:123456789012:service-revision/prod/web/"
 # Simulated seconds per real second in the strategy tests: a minute of bake time takes 2 s; each
 # lifecycle stage lasts at least STAGE simulated seconds (0.4 s), long enough to be seen by a poll.
 FAST = 30.0
+IN_FLIGHT = ("PENDING", "IN_PROGRESS")
 ROLLING_BACK = ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
 STAGE = 12.0
 
@@ -99,8 +100,8 @@ def test_rolling_deployment_is_described_listed_and_its_revision_names_the_diges
     digest, arn = deploy(sim, ecs, "two")
     check(arn.startswith(SD_PREFIX) and arn != old_arn, "a new service deployment ARN: %s" % arn)
     d = sd_of(ecs, arn)
-    check_eq((d["status"], d["serviceArn"], d["clusterArn"]),
-             ("IN_PROGRESS", "arn:aws:ecs:us-east-1:123456789012:service/prod/web",
+    check_eq((d["status"] in ("PENDING", "IN_PROGRESS"), d["serviceArn"], d["clusterArn"]),
+             (True, "arn:aws:ecs:us-east-1:123456789012:service/prod/web",
               "arn:aws:ecs:us-east-1:123456789012:cluster/prod"), "in progress, of the service")
     check("lifecycleStage" not in d, "ROLLING shows no lifecycle stage")
     check_eq(d["deploymentCircuitBreaker"]["status"], "MONITORING", "the circuit breaker monitors")
@@ -167,7 +168,8 @@ def test_list_service_deployments_filters_and_pages(ctx):
     _, b = deploy(sim, ecs, "three")
     listed = ecs.list_service_deployments(cluster="prod", service="web")["serviceDeployments"]
     check_eq([x["serviceDeploymentArn"] for x in listed], [b, a, seeded], "newest first")
-    check_eq([x["status"] for x in listed], ["IN_PROGRESS", "STOPPED", "SUCCESSFUL"], "statuses")
+    check_eq([x["status"] for x in listed], [listed[0]["status"], "STOPPED", "SUCCESSFUL"], "statuses")
+    check(listed[0]["status"] in ("PENDING", "IN_PROGRESS"), "the newest in flight: %s" % listed[0]["status"])
     check(listed[0]["targetServiceRevisionArn"].startswith(REV_PREFIX), "target revision named")
     check(b in listed[1]["statusReason"], "superseded names the newer deployment: %s" % listed[1]["statusReason"])
     stopped = ecs.list_service_deployments(cluster="prod", service="web", status=["STOPPED", "SUCCESSFUL"])
@@ -247,7 +249,7 @@ def test_blue_green_circuit_breaker_rolls_back_before_any_production_traffic(ctx
     td = ecs.register_task_definition(family="web", containerDefinitions=[
         {"name": "app", "image": REPO + "@" + bad, "memory": 128}])["taskDefinition"]["taskDefinitionArn"]
     arn = ecs.update_service(cluster="prod", service="web", taskDefinition=td)["service"]["currentServiceDeployment"]
-    seen = watch(ecs, arn, lambda d: d["status"] not in ("IN_PROGRESS",) + ROLLING_BACK)
+    seen = watch(ecs, arn, lambda d: d["status"] not in IN_FLIGHT + ROLLING_BACK)
     d = seen[-1][1]
     check_eq((d["status"], d["deploymentCircuitBreaker"]["status"]), ("ROLLBACK_SUCCESSFUL", "TRIGGERED"),
              "rolled back by the circuit breaker")
@@ -262,7 +264,7 @@ def test_blue_green_walks_the_stages_shifts_traffic_and_honours_bake_time(ctx):
     sim, ecs = world(ctx, {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 2},
                      settings={"time_acceleration": FAST, "task_start_seconds": 3, "lifecycle_stage_seconds": STAGE})
     _, arn = deploy(sim, ecs, "two")
-    seen = watch(ecs, arn, lambda d: d["status"] != "IN_PROGRESS")
+    seen = watch(ecs, arn, lambda d: d["status"] not in IN_FLIGHT)
     stages = []
     for (stage, _, _), _ in seen:
         if stage not in stages:
@@ -301,7 +303,7 @@ def test_linear_shifts_in_steps_and_canary_in_two(ctx):
                            "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 1}},
                      settings={"time_acceleration": FAST, "lifecycle_stage_seconds": STAGE})
     _, arn = deploy(sim, ecs, "two")
-    seen = watch(ecs, arn, lambda d: d["status"] != "IN_PROGRESS")
+    seen = watch(ecs, arn, lambda d: d["status"] not in IN_FLIGHT)
     shift = shifts(seen)
     check_eq([w for w, _ in shift], [25.0, 50.0, 75.0, 100.0], "25 % steps")
     gaps = [epoch(b) - epoch(a) for (_, a), (_, b) in zip(shift, shift[1:])]
@@ -310,7 +312,7 @@ def test_linear_shifts_in_steps_and_canary_in_two(ctx):
     ecs.update_service(cluster="prod", service="web", deploymentConfiguration={
         "strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 2}})
     _, arn = deploy(sim, ecs, "three")
-    seen = watch(ecs, arn, lambda d: d["status"] != "IN_PROGRESS")
+    seen = watch(ecs, arn, lambda d: d["status"] not in IN_FLIGHT)
     shift = shifts(seen)
     check_eq([w for w, _ in shift], [10.0, 100.0], "the canary, then everything")
     check(epoch(shift[1][1]) - epoch(shift[0][1]) >= 120, "the canary bakes its 2 minutes")
@@ -452,7 +454,7 @@ def test_policies_judge_service_deployment_calls_by_their_arns(ctx):
         {"Effect": "Deny", "Action": "ecs:DescribeServiceRevisions",
          "Resource": "arn:aws:ecs:*:*:service-revision/prod/other/*"}]}})
     d = sd_of(ecs, arn)
-    check_eq(d["status"], "IN_PROGRESS", "DescribeServiceDeployments allowed")
+    check(d["status"] in ("PENDING", "IN_PROGRESS"), "DescribeServiceDeployments allowed")
     code, msg, _, _ = aws_error(ecs.stop_service_deployment, serviceDeploymentArn=arn)
     check_eq(code, "AccessDeniedException", "Stop denied on the deployment's ARN")
     check(arn in msg, "the message names the ARN: %s" % msg)

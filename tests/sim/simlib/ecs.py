@@ -267,7 +267,7 @@ class ServiceDeployment:
         c = svc.cluster
         self.arn = "arn:aws:ecs:%s:%s:service-deployment/%s/%s/%s" % (c.region, c.account, c.name, svc.name,
                                                                        target.sd_suffix)
-        self.status = "IN_PROGRESS"
+        self.status = "PENDING"  # IN_PROGRESS from the next tick
         self.status_reason = None
         self.created_at = self.started_at = self.updated_at = now
         self.finished_at = self.stopped_at = None
@@ -1072,7 +1072,10 @@ class Ecs:
                 self._event(svc, "(deployment %s) deployment completed." % p.id)
                 self._event(svc, "has reached a steady state.")
                 sd = p.sd
-                if sd is not None and sd.target is p and sd.status == "IN_PROGRESS" and sd.strategy == "ROLLING":
+                if sd is not None and sd.target is p and sd.status in IN_FLIGHT and (
+                        sd.strategy == "ROLLING" or sd.stage == "CLEAN_UP"):
+                    if sd.strategy != "ROLLING":
+                        sd.weight = sd.test_weight = 100.0
                     sd.set_status("SUCCESSFUL", now)
                 elif sd is not None and sd.rollback_dep is p and sd.status in ROLLING_BACK:
                     sd.set_status("ROLLBACK_SUCCESSFUL", now)
@@ -1219,7 +1222,8 @@ class Ecs:
                 return
         elif stage == "CLEAN_UP":
             p.hold_old = False  # the old revision's tasks go now
-            if p.rollout_state == "COMPLETED":
+            if p.rollout_state == "COMPLETED":  # when it completed before (no old tasks to stop)
+                sd.weight = sd.test_weight = 100.0
                 sd.set_status("SUCCESSFUL", now)
             return
         sd.stage = STAGES[STAGES.index(stage) + 1]
