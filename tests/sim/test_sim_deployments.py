@@ -462,3 +462,38 @@ def test_policies_judge_service_deployment_calls_by_their_arns(ctx):
     check_eq(code, "AccessDeniedException", "List denied on the service's ARN")
     revs = ecs.describe_service_revisions(serviceRevisionArns=[d["targetServiceRevision"]["arn"]])
     check_eq(len(revs["serviceRevisions"]), 1, "DescribeServiceRevisions of another service's denial: allowed")
+
+
+def test_a_stopped_codedeploy_deployment_ends_its_service_deployment(ctx):
+    import test_sim_codedeploy as cdt
+    sim, ecs, cd = cdt.world(ctx)
+
+    def current():
+        return ecs.describe_services(cluster="prod", services=["web"])["services"][0]["currentServiceDeployment"]
+    before = current()
+    dep = cdt.deploy(cd, cdt.new_revision(sim, ecs, "2"))
+    arn = wait_for(lambda: (lambda a: a if a != before else None)(current()), 10, "CodeDeploy's ECS deployment")
+    check(sd_of(ecs, arn)["status"] in IN_FLIGHT, "in flight")
+    cd.stop_deployment(deploymentId=dep, autoRollbackEnabled=True)
+    d = until_status(ecs, arn, ("STOPPED", "SUCCESSFUL"))
+    check_eq(d["status"], "STOPPED", "stopped with its CodeDeploy deployment")
+    check(dep in d["statusReason"], "statusReason names the CodeDeploy deployment: %s" % d["statusReason"])
+
+
+def test_external_controller_refuses_a_new_revision(ctx):
+    sim = Sim(ctx, seed={
+        "repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "one"}]}],
+        "clusters": ["prod"],
+        "task_definitions": [{"family": "web", "containerDefinitions": [{"name": "app", "image": REPO + ":prod"}]},
+                             {"family": "web", "containerDefinitions": [{"name": "app", "image": REPO + ":next"}]}],
+        "services": [{"cluster": "prod", "serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1,
+                      "deploymentController": {"type": "EXTERNAL"}}],
+    })
+    ecs = sim.client("ecs")
+    code, msg, _, _ = aws_error(ecs.update_service, cluster="prod", service="web", taskDefinition="web:2")
+    check_eq(code, "InvalidParameterException", "a new task definition refused: %s" % msg)
+    check("EXTERNAL" in msg, "the message names the controller: %s" % msg)
+    code, _, _, _ = aws_error(ecs.update_service, cluster="prod", service="web", forceNewDeployment=True)
+    check_eq(code, "InvalidParameterException", "forceNewDeployment refused")
+    out = ecs.update_service(cluster="prod", service="web", desiredCount=2)
+    check_eq(out["service"]["desiredCount"], 2, "the desired count may change")

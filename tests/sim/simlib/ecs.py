@@ -720,6 +720,10 @@ class Ecs:
         if svc.controller == "CODE_DEPLOY" and p.get("forceNewDeployment"):
             raise invalid("Cannot force a new deployment on services with a CODE_DEPLOY deployment "
                           "controller. Use AWS CodeDeploy to trigger a new deployment.")
+        if svc.controller == "EXTERNAL" and ((td is not None and td is not svc.primary.taskdef)
+                                            or p.get("forceNewDeployment")):
+            raise invalid("Unable to update the task definition of, or force a new deployment on, a service "
+                          "with an EXTERNAL deployment controller. Create a new task set instead.")
         if "deploymentConfiguration" in p:
             for k, v in p["deploymentConfiguration"].items():
                 svc.config[k] = copy.deepcopy(v)
