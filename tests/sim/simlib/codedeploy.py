@@ -203,6 +203,9 @@ class CodeDeploy:
                 if t.deployment_id == d.ecs_deployment.id and t.last_status != "STOPPED":
                     ecs._stop(t, now, "Deployment %s %s" % (d.id, status.lower()))
             svc.deployments = [x for x in svc.deployments if x is not d.ecs_deployment]
+            sd = d.ecs_deployment.sd
+            if sd is not None and sd.status in ("PENDING", "IN_PROGRESS"):
+                sd.set_status("STOPPED", now, "CodeDeploy deployment %s %s." % (d.id, status.lower()))
             if svc.deployments:
                 svc.deployments[0].status = "PRIMARY"
         if rollback and status != "Succeeded":

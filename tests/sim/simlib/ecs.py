@@ -7,7 +7,11 @@ A deployment resolves each container's image to a digest when it starts
 within minimumHealthyPercent, and reaches COMPLETED at steady state. Tasks
 of a digest marked bad fail (to start, or their health checks); with the
 circuit breaker on, the deployment turns FAILED after the threshold and,
-with rollback on, ECS rolls back to the last completed deployment."""
+with rollback on, ECS rolls back to the last completed deployment.
+
+Every deployment is also a service deployment (DescribeServiceDeployments and
+friends) with a service revision; BLUE_GREEN, LINEAR and CANARY walk the
+lifecycle stages (hooks, traffic weights, bake time) before they clean up."""
 
 import copy
 import math
@@ -28,6 +32,16 @@ READ_ONLY_FIELDS = ("taskDefinitionArn", "revision", "status", "requiresAttribut
                     "registeredAt", "registeredBy", "deregisteredAt", "deleteRequestedAt")
 
 STOPPED_TASKS_KEPT = 200
+SERVICE_DEPLOYMENTS_KEPT = 100  # per service, newest first
+
+STRATEGIES = ("ROLLING", "BLUE_GREEN", "LINEAR", "CANARY")
+# The lifecycle stages ECS walks through for BLUE_GREEN, LINEAR and CANARY, in order.
+STAGES = ("RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT",
+          "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME",
+          "CLEAN_UP")
+IN_FLIGHT = ("PENDING", "IN_PROGRESS")
+ROLLING_BACK = ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
+PAUSE_TIMEOUT_MINUTES = 1440  # a PAUSE hook without timeoutConfiguration (the simulator's choice)
 
 
 def client_error(msg):
@@ -152,7 +166,9 @@ class Deployment:
         self.failed_tasks = 0
         self.sd_suffix = "".join(random.choice(string.ascii_letters + string.digits) for _ in range(21))
         self.launch_type = launch_type
-        self.hold_old = False  # CodeDeploy: keep the old tasks until traffic shifts
+        self.hold_old = False  # CodeDeploy, and ECS's own blue/green: keep the old tasks until traffic shifts
+        self.sd = None  # the ServiceDeployment this deployment belongs to (a rollback's: the one rolled back)
+        self.revision = None  # its ServiceRevision
 
     def describe(self, tasks):
         mine = [t for t in tasks if t.deployment_id == self.id and t.last_status != "STOPPED"]
@@ -192,6 +208,8 @@ class Service:
         self.tasks = {}  # arn -> Task, this service's own (cluster.tasks holds all)
         self.quirk = None   # the next UpdateService's oddity: {"mode": "lag"|"never", "seconds": n}
         self.hidden = None  # "lag": {"until": t, "deployments": [...], "current": arn} shown instead
+        self.sds = []  # ServiceDeployments, newest first
+        self.alarm_states = {}  # alarm name -> "ALARM" | "OK" (the /alarm control)
 
     @property
     def arn(self):
@@ -203,6 +221,153 @@ class Service:
         return self.deployments[0] if self.deployments else None
 
 
+class ServiceRevision:
+    """What ECS deployed: the task definition and the image digests it resolved (containerImages)."""
+
+    def __init__(self, svc, taskdef, digests, created_at):
+        c = svc.cluster
+        self.arn = "arn:aws:ecs:%s:%s:service-revision/%s/%s/%s" % (c.region, c.account, c.name, svc.name,
+                                                                     digits(19))
+        self.svc = svc
+        self.taskdef = taskdef
+        self.digests = dict(digests)
+        self.created_at = created_at
+        self.launch_type = svc.launch_type
+        self.load_balancers = copy.deepcopy(svc.params.get("loadBalancers", []))
+        self.network = copy.deepcopy(svc.params.get("networkConfiguration"))
+
+    def describe(self):
+        images = []
+        for cd in self.taskdef.body.get("containerDefinitions", []):
+            entry = {"containerName": cd["name"], "image": cd["image"]}
+            if self.digests.get(cd["name"]):  # not resolved here with versionConsistency disabled
+                entry["imageDigest"] = self.digests[cd["name"]]
+            images.append(entry)
+        out = {"serviceRevisionArn": self.arn, "serviceArn": self.svc.arn, "clusterArn": self.svc.cluster.arn,
+               "taskDefinition": self.taskdef.arn, "containerImages": images, "createdAt": self.created_at,
+               "loadBalancers": copy.deepcopy(self.load_balancers)}
+        if self.launch_type:
+            out["launchType"] = self.launch_type
+        if self.network:
+            out["networkConfiguration"] = copy.deepcopy(self.network)
+        return out
+
+
+class ServiceDeployment:
+    """One service deployment (ECS's DescribeServiceDeployments view of it): its target revision
+    (the Deployment `target`), the revisions it replaces, its status, lifecycle stage, hooks,
+    rollback and monitors. A rollback is part of the service deployment rolled back."""
+
+    def __init__(self, svc, target, sources, now, visible_at):
+        self.svc = svc
+        self.target = target  # the Deployment (ecs-svc/...) it rolls out
+        self.sources = sources  # the Deployments that ran before it
+        self.config = copy.deepcopy(svc.config)
+        self.strategy = self.config.get("strategy", "ROLLING")
+        c = svc.cluster
+        self.arn = "arn:aws:ecs:%s:%s:service-deployment/%s/%s/%s" % (c.region, c.account, c.name, svc.name,
+                                                                       target.sd_suffix)
+        self.status = "PENDING"  # IN_PROGRESS from the next tick
+        self.status_reason = None
+        self.created_at = self.started_at = self.updated_at = now
+        self.finished_at = self.stopped_at = None
+        self.stage = None if self.strategy == "ROLLING" else STAGES[0]
+        self.stage_since = now
+        self.hooks = []  # {hookId, stage, targetType, targetArn, status, expiresAt, timeoutAction}
+        self.hooked_stages = set()
+        self.weight = 0.0  # the target's requested production traffic weight
+        self.test_weight = 0.0
+        self.step_at = None  # when LINEAR / CANARY last moved production traffic
+        self.rollback = None  # {reason, startedAt, serviceRevisionArn}
+        self.rollback_dep = None  # the Deployment that rolls back
+        self.cb_triggered = False
+        self.triggered_alarms = []
+        self.visible_at = visible_at  # DescribeServiceDeployments answers MISSING before this
+
+    def set_status(self, status, now, reason=None):
+        self.status = status
+        self.updated_at = now
+        if reason is not None:
+            self.status_reason = reason
+        if status in ("SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"):
+            self.finished_at = now
+            self.hooks_end(now)
+        if status == "STOPPED":
+            self.stopped_at = now
+
+    def hooks_end(self, now):
+        for h in self.hooks:
+            if h["status"] in ("AWAITING_ACTION", "IN_PROGRESS"):
+                h["status"] = "FAILED"
+
+    @staticmethod
+    def _summary(dep, tasks):
+        mine = [t for t in tasks if t.deployment_id == dep.id and t.last_status != "STOPPED"]
+        return {"arn": dep.revision.arn, "requestedTaskCount": dep.desired,
+                "runningTaskCount": sum(1 for t in mine if t.last_status == "RUNNING"),
+                "pendingTaskCount": sum(1 for t in mine if t.last_status == "PENDING")}
+
+    def describe(self, threshold):
+        tasks = list(self.svc.tasks.values())
+        target = self._summary(self.target, tasks)
+        sources = [self._summary(d, tasks) for d in self.sources if d.revision is not None]
+        if self.strategy != "ROLLING":
+            target["requestedProductionTrafficWeight"] = float(self.weight)
+            target["requestedTestTrafficWeight"] = float(self.test_weight)
+            for i, src in enumerate(sources):
+                src["requestedProductionTrafficWeight"] = float(100 - self.weight) if i == 0 else 0.0
+                src["requestedTestTrafficWeight"] = float(100 - self.test_weight) if i == 0 else 0.0
+        done = self.status not in IN_FLIGHT
+        cb_cfg = self.config.get("deploymentCircuitBreaker") or {}
+        if cb_cfg.get("enable"):
+            cb = {"status": "TRIGGERED" if self.cb_triggered else ("MONITORING_COMPLETE" if done else "MONITORING"),
+                  "failureCount": self.target.failed_tasks, "threshold": threshold}
+        else:
+            cb = {"status": "DISABLED"}
+        al_cfg = self.config.get("alarms") or {}
+        if al_cfg.get("enable"):
+            alarms = {"status": "TRIGGERED" if self.triggered_alarms else (
+                "MONITORING_COMPLETE" if done else "MONITORING"), "alarmNames": list(al_cfg.get("alarmNames", []))}
+            if self.triggered_alarms:
+                alarms["triggeredAlarmNames"] = list(self.triggered_alarms)
+        else:
+            alarms = {"status": "DISABLED"}
+        out = {"serviceDeploymentArn": self.arn, "serviceArn": self.svc.arn, "clusterArn": self.svc.cluster.arn,
+               "createdAt": self.created_at, "startedAt": self.started_at, "updatedAt": self.updated_at,
+               "status": self.status, "targetServiceRevision": target, "sourceServiceRevisions": sources,
+               "deploymentConfiguration": copy.deepcopy(self.config), "deploymentCircuitBreaker": cb,
+               "alarms": alarms}
+        if self.status_reason:
+            out["statusReason"] = self.status_reason
+        if self.finished_at is not None:
+            out["finishedAt"] = self.finished_at
+        if self.stopped_at is not None:
+            out["stoppedAt"] = self.stopped_at
+        if self.stage:
+            out["lifecycleStage"] = self.stage
+        if self.hooks:
+            out["lifecycleHookDetails"] = []
+            for h in self.hooks:
+                d = {"hookId": h["hookId"], "targetType": h["targetType"], "status": h["status"],
+                     "expiresAt": h["expiresAt"], "timeoutAction": h["timeoutAction"]}
+                if h.get("targetArn"):
+                    d["targetArn"] = h["targetArn"]
+                out["lifecycleHookDetails"].append(d)
+        if self.rollback:
+            out["rollback"] = copy.deepcopy(self.rollback)
+        return out
+
+    def brief(self):
+        out = {"serviceDeploymentArn": self.arn, "serviceArn": self.svc.arn, "clusterArn": self.svc.cluster.arn,
+               "createdAt": self.created_at, "startedAt": self.started_at, "status": self.status,
+               "targetServiceRevisionArn": self.target.revision.arn}
+        if self.finished_at is not None:
+            out["finishedAt"] = self.finished_at
+        if self.status_reason:
+            out["statusReason"] = self.status_reason
+        return out
+
+
 class Ecs:
     def __init__(self, world):
         self.world = world
@@ -210,6 +375,8 @@ class Ecs:
         self.families = {}  # (account, region, family) -> [TaskDef by revision-1]
         self.bad_digests = {}  # digest -> "exit" | "health"
         self.reply_taskdef_arns = {}  # family -> the taskDefinitionArn RegisterTaskDefinition shows
+        self.sds = {}  # service deployment ARN -> ServiceDeployment
+        self.revisions = {}  # service revision ARN -> ServiceRevision
 
     # -- lookups -----------------------------------------------------------
     @staticmethod
@@ -412,17 +579,43 @@ class Ecs:
                               "message": "(service %s) %s" % (svc.name, message)})
         del svc.events[100:]
 
-    def _new_deployment(self, svc, td, digests=None):
+    def _new_deployment(self, svc, td, digests=None, rollback_of=None, revision=None):
         """A new PRIMARY deployment of td; digests (a rollback's, as resolved
-        before) or the images resolved now."""
+        before) or the images resolved now. Unless it rolls back the service
+        deployment rollback_of (to `revision`), it is a new service deployment
+        with a new service revision, and stops the one in flight (superseded)."""
         now = self.world.clock.sim_now()
         d = Deployment(td, self._resolve_all(td) if digests is None else dict(digests), svc.desired, now,
                        svc.launch_type)
+        before = list(svc.deployments)
         for old in svc.deployments:
             old.status = "ACTIVE"
             old.updated_at = now
         svc.deployments.insert(0, d)
+        if rollback_of is not None:
+            d.sd, d.sd_suffix, d.revision = rollback_of, rollback_of.target.sd_suffix, revision
+            return d
+        d.revision = ServiceRevision(svc, td, d.digests, now)
+        self.revisions[d.revision.arn] = d.revision
+        live = {t.deployment_id for t in svc.tasks.values() if t.last_status != "STOPPED"}
+        for old_sd in svc.sds:
+            if old_sd.status in IN_FLIGHT + ROLLING_BACK + ("STOP_REQUESTED",):
+                old_sd.set_status("STOPPED", now, "Superseded by service deployment %s." % self._sd_arn(svc, d))
+        sources = [x for x in before if x.id in live or x is (before[0] if before else None)]
+        visible = now + float(self.world.settings.get("service_deployment_not_found_seconds") or 0)
+        sd = ServiceDeployment(svc, d, sources, now, visible)
+        d.sd = sd
+        if sd.strategy != "ROLLING":
+            d.hold_old = True
+        self.sds[sd.arn] = sd
+        svc.sds.insert(0, sd)
+        for gone in svc.sds[SERVICE_DEPLOYMENTS_KEPT:]:
+            self.sds.pop(gone.arn, None)
+        del svc.sds[SERVICE_DEPLOYMENTS_KEPT:]
         return d
+
+    def _sd_arn(self, svc, d):
+        return self.service_deployment_arn(svc, d)
 
     def create_service(self, ctx, p):
         cluster = self._cluster(ctx, p.get("cluster"))
@@ -476,6 +669,19 @@ class Ecs:
             out["launchType"] = svc.launch_type
         if current:
             out["currentServiceDeployment"] = current
+        if not svc.hidden:
+            # The revisions the service runs (a rollback's is the one it went back to): counts summed.
+            revs = {}
+            for d in svc.deployments:
+                if d.revision is None:
+                    continue
+                one = ServiceDeployment._summary(d, tasks)
+                if d.revision.arn in revs:
+                    for k in ("requestedTaskCount", "runningTaskCount", "pendingTaskCount"):
+                        revs[d.revision.arn][k] += one[k]
+                else:
+                    revs[d.revision.arn] = one
+            out["currentServiceRevisions"] = list(revs.values())
         if "networkConfiguration" in svc.params:
             out["networkConfiguration"] = copy.deepcopy(svc.params["networkConfiguration"])
         return out
@@ -514,6 +720,10 @@ class Ecs:
         if svc.controller == "CODE_DEPLOY" and p.get("forceNewDeployment"):
             raise invalid("Cannot force a new deployment on services with a CODE_DEPLOY deployment "
                           "controller. Use AWS CodeDeploy to trigger a new deployment.")
+        if svc.controller == "EXTERNAL" and ((td is not None and td is not svc.primary.taskdef)
+                                            or p.get("forceNewDeployment")):
+            raise invalid("Unable to update the task definition of, or force a new deployment on, a service "
+                          "with an EXTERNAL deployment controller. Create a new task set instead.")
         if "deploymentConfiguration" in p:
             for k, v in p["deploymentConfiguration"].items():
                 svc.config[k] = copy.deepcopy(v)
@@ -542,6 +752,113 @@ class Ecs:
         c = self.clusters[(account, region, cluster)]
         svc = c.services[service]
         svc.quirk = {"mode": mode, "seconds": seconds} if mode else None
+
+    # -- service deployments and revisions ---------------------------------------
+    def _find_sd(self, ctx, ref):
+        """The visible service deployment ref names in the caller's account and region, or None."""
+        sd = self.sds.get(ref)
+        if sd is None or (sd.svc.cluster.account, sd.svc.cluster.region) != (ctx.account, ctx.region):
+            return None
+        if self.world.clock.sim_now() < sd.visible_at:
+            return None  # just made: ECS does not know it yet
+        return sd
+
+    def _sd_or_error(self, ctx, ref):
+        sd = self._find_sd(ctx, ref)
+        if sd is None:
+            raise AwsError("ServiceDeploymentNotFoundException",
+                           "The service deployment %s was not found." % ref)
+        return sd
+
+    def describe_service_deployments(self, ctx, p):
+        refs = p["serviceDeploymentArns"]
+        if len(refs) > 20:
+            raise invalid("serviceDeploymentArns can have at most 20 items.")
+        out, failures = [], []
+        for ref in refs:
+            sd = self._find_sd(ctx, ref)
+            if sd is None:
+                failures.append({"arn": ref, "reason": "MISSING"})
+            else:
+                out.append(sd.describe(self.threshold(sd.svc, sd.target)))
+        return {"serviceDeployments": out, "failures": failures}
+
+    def describe_service_revisions(self, ctx, p):
+        refs = p["serviceRevisionArns"]
+        if len(refs) > 20:
+            raise invalid("serviceRevisionArns can have at most 20 items.")
+        out, failures = [], []
+        for ref in refs:
+            rev = self.revisions.get(ref)
+            if rev is None or (rev.svc.cluster.account, rev.svc.cluster.region) != (ctx.account, ctx.region):
+                failures.append({"arn": ref, "reason": "MISSING"})
+            else:
+                out.append(rev.describe())
+        return {"serviceRevisions": out, "failures": failures}
+
+    def list_service_deployments(self, ctx, p):
+        cluster = self._cluster(ctx, p.get("cluster"))
+        svc = self._service(ctx, cluster, p["service"])
+        if p.get("maxResults") is not None and not 1 <= p["maxResults"] <= 100:
+            raise invalid("maxResults must be between 1 and 100.")
+        want = set(p.get("status") or [])
+        created = p.get("createdAt") or {}
+        now = self.world.clock.sim_now()
+        sds = [sd for sd in svc.sds if now >= sd.visible_at
+               and (not want or sd.status in want)
+               and ("after" not in created or sd.created_at >= float(created["after"]))
+               and ("before" not in created or sd.created_at <= float(created["before"]))]
+        scope = ("ListServiceDeployments", svc.arn, sorted(want), created.get("after"), created.get("before"))
+        return self.world.pager.reply("serviceDeployments", scope, sds, p, 20, render=lambda sd: sd.brief())
+
+    def continue_service_deployment(self, ctx, p):
+        sd = self._sd_or_error(ctx, p["serviceDeploymentArn"])
+        hook = next((h for h in sd.hooks if h["hookId"] == p["hookId"]), None)
+        if hook is None:
+            raise invalid("The hook %s is not a lifecycle hook of service deployment %s."
+                          % (p["hookId"], sd.arn))
+        if hook["status"] != "AWAITING_ACTION" or sd.status != "IN_PROGRESS":
+            raise AwsError("ConflictException", "The hook %s of service deployment %s is %s (deployment %s), "
+                           "not AWAITING_ACTION." % (hook["hookId"], sd.arn, hook["status"], sd.status))
+        now = self.world.clock.sim_now()
+        sd.updated_at = now
+        if p.get("action", "CONTINUE") == "ROLLBACK":
+            hook["status"] = "FAILED"
+            self._roll_back(sd.svc, sd, "Lifecycle hook %s at stage %s asked for a rollback."
+                            % (hook["hookId"], hook["stage"]), now)
+        else:
+            hook["status"] = "SUCCEEDED"
+        return {"serviceDeploymentArn": sd.arn}
+
+    def stop_service_deployment(self, ctx, p):
+        sd = self._sd_or_error(ctx, p["serviceDeploymentArn"])
+        if sd.status not in IN_FLIGHT:
+            raise AwsError("ConflictException", "The service deployment %s is %s: only a deployment in "
+                           "progress can be stopped." % (sd.arn, sd.status))
+        now = self.world.clock.sim_now()
+        if p.get("stopType", "ROLLBACK") == "ROLLBACK":
+            self._roll_back(sd.svc, sd, "Service deployment stopped by StopServiceDeployment (ROLLBACK).", now)
+        else:
+            t = sd.target
+            if t.rollout_state == "IN_PROGRESS":
+                t.rollout_state, t.rollout_reason, t.updated_at = "FAILED", "Stopped by StopServiceDeployment.", now
+            sd.set_status("STOP_REQUESTED", now, "Service deployment stopped by StopServiceDeployment (ABORT).")
+            sd.hooks_end(now)
+        return {"serviceDeploymentArn": sd.arn}
+
+    def set_alarm(self, account, region, cluster, service, alarm, state):
+        """The /alarm control: a CloudWatch alarm of the service changes state ("ALARM" or "OK").
+        A deployment in progress that monitors it rolls back (alarms.rollback) or fails."""
+        if state not in ("ALARM", "OK", "INSUFFICIENT_DATA"):
+            raise ValueError("state must be 'ALARM', 'OK' or 'INSUFFICIENT_DATA'")
+        if not isinstance(alarm, str) or not alarm:
+            raise ValueError("alarm must be a non-empty string")
+        svc = self.clusters[(account, region, cluster)].services[service]
+        svc.alarm_states[alarm] = state
+        sd = svc.primary.sd if svc.primary else None
+        if sd is not None and sd.target is svc.primary and sd.status == "IN_PROGRESS":
+            self._check_alarms(svc, sd, self.world.clock.sim_now())
+        return {"serviceDeploymentArn": sd.arn if sd else None, "status": sd.status if sd else None}
 
     # -- tasks ------------------------------------------------------------------
     def list_tasks(self, ctx, p):
@@ -673,6 +990,7 @@ class Ecs:
         if svc.status != "ACTIVE" or not svc.deployments:
             return
         self._advance_tasks(svc, now)
+        self._tick_service_deployment(svc, now)
         p = svc.primary
         tasks = [t for t in svc.tasks.values() if t.last_status != "STOPPED"]
         mine = [t for t in tasks if t.deployment_id == p.id]
@@ -686,20 +1004,38 @@ class Ecs:
             p.rollout_reason = "ECS deployment circuit breaker: tasks failed to start."
             p.updated_at = now
             self._event(svc, "(deployment %s) deployment failed: tasks failed to start." % p.id)
+            sd = p.sd
+            ours = sd is not None and sd.target is p and sd.status in IN_FLIGHT
+            if ours:
+                sd.cb_triggered = True
             if cb.get("rollback") and svc.last_completed is not None:
                 last = svc.last_completed
-                self._event(svc, "rolling back to deployment with task definition %s." % last.taskdef.arn)
-                self._new_deployment(svc, last.taskdef, last.digests)
+                if ours:
+                    self._roll_back(svc, sd, "ECS deployment circuit breaker: tasks failed to start.", now)
+                else:
+                    if sd is not None and sd.rollback_dep is p and sd.status in ROLLING_BACK:
+                        sd.set_status("ROLLBACK_FAILED", now, "The rollback's own tasks failed to start.")
+                    self._event(svc, "rolling back to deployment with task definition %s." % last.taskdef.arn)
+                    self._new_deployment(svc, last.taskdef, last.digests, rollback_of=sd, revision=last.revision)
                 svc.deployments[0].rollout_reason = "ECS deployment circuit breaker: rolling back to " \
                                                     "deploymentId %s." % last.id
+            elif ours and cb.get("rollback"):
+                sd.set_status("ROLLBACK_FAILED", now, "ECS deployment circuit breaker: tasks failed to start; "
+                                                      "no completed deployment to roll back to.")
+            elif ours:
+                sd.set_status("STOPPED", now, "ECS deployment circuit breaker: tasks failed to start.")
+            elif sd is not None and sd.rollback_dep is p and sd.status in ROLLING_BACK:
+                sd.set_status("ROLLBACK_FAILED", now, "The rollback's own tasks failed to start.")
             return
 
         max_live = math.floor(svc.desired * svc.config["maximumPercent"] / 100.0)
         min_healthy = math.ceil(svc.desired * svc.config["minimumHealthyPercent"] / 100.0)
 
-        if p.rollout_state != "FAILED":
+        if p.rollout_state != "FAILED" and self._may_scale_up(p):
             want = p.desired - len(mine)
             room = max_live - len(tasks)
+            if p.sd is not None and p.sd.target is p and p.sd.strategy != "ROLLING":
+                room = len(old) + p.desired - len(tasks)  # the new revision scales up in full beside the old
             if want > 0 and room > 0:
                 self._launch(svc, p, min(want, room), now)
             elif want < 0:
@@ -739,6 +1075,163 @@ class Ecs:
                 svc.last_completed = p
                 self._event(svc, "(deployment %s) deployment completed." % p.id)
                 self._event(svc, "has reached a steady state.")
+                sd = p.sd
+                if sd is not None and sd.target is p and sd.status in IN_FLIGHT and (
+                        sd.strategy == "ROLLING" or sd.stage == "CLEAN_UP"):
+                    if sd.strategy != "ROLLING":
+                        sd.weight = sd.test_weight = 100.0
+                    sd.set_status("SUCCESSFUL", now)
+                elif sd is not None and sd.rollback_dep is p and sd.status in ROLLING_BACK:
+                    sd.set_status("ROLLBACK_SUCCESSFUL", now)
+
+    # -- service deployments over time ----------------------------------------------
+    def _may_scale_up(self, p):
+        """Whether the PRIMARY may start tasks: ECS's own blue/green, linear and canary start the
+        new revision's tasks at SCALE_UP, after the hooks of the stages before."""
+        sd = p.sd
+        if sd is None or sd.target is not p or sd.strategy == "ROLLING":
+            return True
+        return STAGES.index(sd.stage) >= STAGES.index("SCALE_UP")
+
+    def _tick_service_deployment(self, svc, now):
+        p = svc.primary
+        sd = p.sd if p else None
+        if sd is None:
+            return
+        if sd.status == "ROLLBACK_REQUESTED":
+            sd.set_status("ROLLBACK_IN_PROGRESS", now)
+        elif sd.status == "STOP_REQUESTED":
+            sd.set_status("STOPPED", now)
+        elif sd.status == "PENDING":
+            sd.set_status("IN_PROGRESS", now)
+        elif sd.status == "IN_PROGRESS" and sd.target is p:
+            self._check_alarms(svc, sd, now)
+            if sd.status == "IN_PROGRESS" and sd.strategy != "ROLLING":
+                self._advance_stage(svc, sd, now)
+
+    def _roll_back(self, svc, sd, reason, now):
+        """ECS rolls the service deployment sd back to the last completed deployment (the digests it
+        had resolved): a circuit breaker, an alarm, a hook, or StopServiceDeployment(ROLLBACK)."""
+        p = sd.target
+        last = svc.last_completed
+        sd.weight = sd.test_weight = 0.0
+        sd.rollback = {"reason": reason, "startedAt": now}
+        if p.rollout_state == "IN_PROGRESS":
+            p.rollout_state = "FAILED"
+            p.rollout_reason = reason
+            p.updated_at = now
+            self._event(svc, "(deployment %s) deployment failed: %s" % (p.id, reason))
+        if last is None or last is p:
+            sd.set_status("ROLLBACK_FAILED", now, "%s No completed deployment to roll back to." % reason)
+            return
+        sd.rollback["serviceRevisionArn"] = last.revision.arn
+        sd.set_status("ROLLBACK_REQUESTED", now, reason)
+        self._event(svc, "rolling back to deployment with task definition %s." % last.taskdef.arn)
+        rb = self._new_deployment(svc, last.taskdef, last.digests, rollback_of=sd, revision=last.revision)
+        rb.rollout_reason = "Rolling back to deploymentId %s: %s" % (last.id, reason)
+        sd.rollback_dep = rb
+
+    def _check_alarms(self, svc, sd, now):
+        cfg = sd.config.get("alarms") or {}
+        if not cfg.get("enable"):
+            return
+        hit = [a for a in cfg.get("alarmNames", []) if svc.alarm_states.get(a) == "ALARM"
+               and a not in sd.triggered_alarms]
+        if not hit:
+            return
+        sd.triggered_alarms.extend(hit)
+        reason = "CloudWatch alarm(s) in ALARM: %s." % ", ".join(sd.triggered_alarms)
+        if cfg.get("rollback"):
+            self._roll_back(svc, sd, reason, now)
+        else:
+            p = sd.target
+            p.rollout_state, p.rollout_reason, p.updated_at = "FAILED", reason, now
+            self._event(svc, "(deployment %s) deployment failed: %s" % (p.id, reason))
+            sd.set_status("STOPPED", now, reason)
+
+    def _run_hooks(self, svc, sd, now):
+        """Starts the lifecycle hooks of sd's stage (once); True when none of them holds it any more.
+        A PAUSE hook awaits ContinueServiceDeployment until it expires (then its timeout action);
+        an AWS_LAMBDA hook succeeds at once (no Lambda is simulated)."""
+        if sd.stage not in sd.hooked_stages:
+            sd.hooked_stages.add(sd.stage)
+            for h in sd.config.get("lifecycleHooks") or []:
+                if sd.stage not in (h.get("lifecycleStages") or []):
+                    continue
+                to = h.get("timeoutConfiguration") or {}
+                kind = h.get("targetType", "AWS_LAMBDA")
+                sd.hooks.append({"hookId": str(uuid.uuid4()), "stage": sd.stage, "targetType": kind,
+                                 "targetArn": h.get("hookTargetArn"),
+                                 "status": "AWAITING_ACTION" if kind == "PAUSE" else "IN_PROGRESS",
+                                 "expiresAt": now + 60 * int(to.get("timeoutInMinutes", PAUSE_TIMEOUT_MINUTES)),
+                                 "timeoutAction": to.get("action", "ROLLBACK")})
+                sd.updated_at = now
+        for h in sd.hooks:
+            if h["stage"] != sd.stage:
+                continue
+            if h["status"] == "IN_PROGRESS":
+                h["status"] = "SUCCEEDED"
+            elif h["status"] == "AWAITING_ACTION" and now >= h["expiresAt"]:
+                h["status"] = "TIMED_OUT"
+                sd.updated_at = now
+                if h["timeoutAction"] == "ROLLBACK":
+                    self._roll_back(svc, sd, "Lifecycle hook %s timed out at stage %s." % (h["hookId"], sd.stage),
+                                    now)
+                    return False
+        return not any(h["stage"] == sd.stage and h["status"] == "AWAITING_ACTION" for h in sd.hooks)
+
+    @staticmethod
+    def _shift(sd, now):
+        """PRODUCTION_TRAFFIC_SHIFT: moves the target's production traffic weight; True when at 100."""
+        if sd.strategy == "BLUE_GREEN":
+            sd.weight = 100.0
+            return True
+        lin = sd.config.get("linearConfiguration") or {}
+        can = sd.config.get("canaryConfiguration") or {}
+        if sd.strategy == "LINEAR":
+            step, wait = float(lin.get("stepPercent", 10.0)), 60.0 * float(lin.get("stepBakeTimeInMinutes", 6))
+        else:
+            step, wait = float(can.get("canaryPercent", 5.0)), 60.0 * float(can.get("canaryBakeTimeInMinutes", 10))
+        if sd.step_at is None:
+            sd.weight, sd.step_at = min(100.0, step), now
+        elif now - sd.step_at >= wait:
+            sd.weight = min(100.0, sd.weight + step) if sd.strategy == "LINEAR" else 100.0
+            sd.step_at = now
+        else:
+            return False
+        sd.updated_at = now
+        return sd.weight >= 100.0
+
+    def _advance_stage(self, svc, sd, now):
+        """BLUE_GREEN, LINEAR, CANARY: one lifecycle stage at most per tick, each at least
+        `lifecycle_stage_seconds` long; hooks first, then the stage's work."""
+        p = sd.target
+        if not self._run_hooks(svc, sd, now):
+            return
+        if now - sd.stage_since < float(self.world.settings.get("lifecycle_stage_seconds", 1.0)):
+            return
+        stage = sd.stage
+        if stage == "SCALE_UP":
+            ready = sum(1 for t in svc.tasks.values() if t.deployment_id == p.id and t.last_status == "RUNNING"
+                        and t.health == "HEALTHY")
+            if ready < p.desired:
+                return
+        elif stage == "TEST_TRAFFIC_SHIFT":
+            sd.test_weight = 100.0
+        elif stage == "PRODUCTION_TRAFFIC_SHIFT":
+            if not self._shift(sd, now):
+                return
+        elif stage == "BAKE_TIME":
+            if now - sd.stage_since < 60.0 * float(sd.config.get("bakeTimeInMinutes") or 0):
+                return
+        elif stage == "CLEAN_UP":
+            p.hold_old = False  # the old revision's tasks go now
+            if p.rollout_state == "COMPLETED":  # when it completed before (no old tasks to stop)
+                sd.weight = sd.test_weight = 100.0
+                sd.set_status("SUCCESSFUL", now)
+            return
+        sd.stage = STAGES[STAGES.index(stage) + 1]
+        sd.stage_since = sd.updated_at = now
 
     def tick(self, now):
         for cluster in self.clusters.values():
@@ -759,6 +1252,10 @@ class Ecs:
         p.rollout_reason = "ECS deployment %s completed." % p.id
         svc.last_completed = p
         self._event(svc, "has reached a steady state.")
+        if p.sd is not None:
+            if p.sd.strategy != "ROLLING":
+                p.sd.stage, p.sd.weight, p.sd.test_weight = STAGES[-1], 100.0, 100.0
+            p.sd.set_status("SUCCESSFUL", now)
 
     OPERATIONS = {
         "CreateCluster": create_cluster,
@@ -773,5 +1270,10 @@ class Ecs:
         "ListServices": list_services,
         "UpdateService": update_service,
         "ListTasks": list_tasks,
+        "DescribeServiceDeployments": describe_service_deployments,
+        "DescribeServiceRevisions": describe_service_revisions,
+        "ListServiceDeployments": list_service_deployments,
+        "ContinueServiceDeployment": continue_service_deployment,
+        "StopServiceDeployment": stop_service_deployment,
         "DescribeTasks": describe_tasks,
     }

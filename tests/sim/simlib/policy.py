@@ -286,6 +286,14 @@ def _ecs_checks(world, operation, p, ident):
     if operation == "ListTasks":
         # IAM evaluates ListTasks against the cluster's container instances (also on Fargate).
         return [(own, ["arn:aws:ecs:%s:%s:container-instance/%s/*" % (ident.region, ident.account, cluster)], ctx)]
+    if operation == "ListServiceDeployments":
+        return [(own, [_ecs_arn(ident, "service", cluster, p["service"])], ctx)]
+    if operation == "DescribeServiceDeployments":
+        return [(own, list(p.get("serviceDeploymentArns") or []), {})]
+    if operation == "DescribeServiceRevisions":
+        return [(own, list(p.get("serviceRevisionArns") or []), {})]
+    if operation in ("ContinueServiceDeployment", "StopServiceDeployment"):
+        return [(own, [p["serviceDeploymentArn"]], {})]
     if operation == "CreateService":
         arn = _ecs_arn(ident, "service", cluster, p["serviceName"])
         out = [(own, [arn], ctx)]

@@ -451,6 +451,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     w.ecs.set_quirk(req.get("account", "123456789012"), req.get("region", "us-east-1"),
                                     req["cluster"], req["service"], req.get("mode"), req.get("seconds"))
                 return self._ctl(200, {"ok": True})
+            if (m, p) == ("POST", "/alarm"):
+                with w.lock:
+                    out = w.ecs.set_alarm(req.get("account", "123456789012"), req.get("region", "us-east-1"),
+                                          req["cluster"], req["service"], req["alarm"], req.get("state", "ALARM"))
+                return self._ctl(200, out)
             if (m, p) == ("POST", "/reply-taskdef-arn"):
                 with w.lock:
                     if req.get("arn") is None:

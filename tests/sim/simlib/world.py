@@ -38,6 +38,8 @@ DEFAULT_SETTINGS = {
     "credential_lifetime_seconds": 3600,
     "codedeploy_step_seconds": 1.0,
     "failed_deployment_retention_seconds": 5.0,
+    "service_deployment_not_found_seconds": 0.0,  # a new service deployment ARN answers MISSING this long
+    "lifecycle_stage_seconds": 1.0,  # the shortest lifecycle stage of BLUE_GREEN, LINEAR, CANARY
     "rollout_state": True,  # False: deployments without rolloutState, as for older services
     "imds_v1": False,
     "container_authorization": None,
