@@ -26,6 +26,8 @@
 
 enum config_tag_rule { TAG_ONE, TAG_LIST, TAG_GLOB, TAG_SEMVER };
 enum config_strategy { STRATEGY_REVISION, STRATEGY_FORCE, STRATEGY_CODEDEPLOY };
+enum config_approve { APPROVE_MANUAL, APPROVE_AUTO };
+enum config_guard { GUARD_WARN, GUARD_ENFORCE, GUARD_OFF };
 enum config_log_level {
 	LOG_LEVEL_ERROR,
 	LOG_LEVEL_WARNING,
@@ -49,6 +51,8 @@ struct config_target {
 	int cd_port;
 	uint64_t rollout_timeout_ms;
 	bool rollback; /* "auto" */
+	enum config_approve approve; /* PAUSE hooks: continued by us, or by an operator */
+	enum config_guard guard;     /* the zero-downtime guard */
 	char *role_arn;
 	char *account; /* of role_arn, or NULL */
 	bool paused;
