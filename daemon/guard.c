@@ -17,6 +17,8 @@
 #define SETTING_MAX "deploymentConfiguration.maximumPercent"
 #define SETTING_CB  "deploymentConfiguration.deploymentCircuitBreaker"
 #define NAME_SHOWN  60 /* bytes of a container name shown in a setting */
+#define VC_BEFORE   "containerDefinitions["
+#define VC_AFTER    "].versionConsistency"
 
 /* The member key of o when o is an object, else NULL. */
 static const cJSON *member(const cJSON *o, const char *key)
@@ -145,14 +147,15 @@ static void check_version_consistency(const cJSON *td, const char *const *contai
 		const cJSON *def = containers[i] ? container_def(td, containers[i]) : NULL;
 		const char *image = string_member(def, "image");
 		const char *vc = string_member(def, "versionConsistency");
-		char name[NAME_SHOWN * 4 + 8], setting[sizeof(out->setting)];
+		/* the name fits whole, escapes and "..." included, between the two parts */
+		char name[sizeof(out->setting) - sizeof(VC_BEFORE VC_AFTER) + 1];
+		char setting[sizeof(out->setting)];
 
 		if (!image || strstr(image, "@sha256:") || !vc || strcmp(vc, "disabled"))
 			continue;
 		escape_bounded(containers[i], NAME_SHOWN, name, sizeof(name),
 			       ESCAPE_SQUOTE | ESCAPE_BACKSLASH);
-		snprintf(setting, sizeof(setting), "containerDefinitions[%.*s].versionConsistency",
-			 (int)(sizeof(setting) - 42), name);
+		snprintf(setting, sizeof(setting), VC_BEFORE "%s" VC_AFTER, name);
 		add(out, max, n, setting, "disabled",
 		    "the image names a tag and versionConsistency is disabled: with strategy "
 		    "force, "

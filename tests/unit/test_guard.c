@@ -262,28 +262,37 @@ TEST(guard_check_says_why)
 /* A container name is shown escaped and bounded, whatever it holds. */
 TEST(guard_check_escapes_and_bounds_names)
 {
-	char long_name[301], td_text[1024];
-	const char *names[2] = { "a\x1b[2J\n", long_name };
+	char long_name[301], ctl_name[41], td_text[2048], json_ctl[41 * 6 + 1] = "";
+	const char *names[3] = { "a\x1b[2J\n", long_name, ctl_name };
 	struct guard_finding out[GUARD_FINDINGS_MAX];
 	cJSON *svc = cJSON_Parse(SVC(2, CB_ON)), *td;
 	size_t n;
 
 	memset(long_name, 'x', 300);
 	long_name[300] = '\0';
+	memset(ctl_name, 0x01, 40); /* each shown as \x01: four times as long */
+	ctl_name[40] = '\0';
+	for (int i = 0; i < 40; i++)
+		memcpy(json_ctl + 6 * i, "\\u0001", 7);
 	snprintf(td_text, sizeof(td_text),
 		 "{\"containerDefinitions\": [{\"name\": \"a\\u001b[2J\\n\", \"image\": \"r:t\", "
 		 "\"versionConsistency\": \"disabled\"}, {\"name\": \"%s\", \"image\": \"r:t\", "
+		 "\"versionConsistency\": \"disabled\"}, {\"name\": \"%s\", \"image\": \"r:t\", "
 		 "\"versionConsistency\": \"disabled\"}]}",
-		 long_name);
+		 long_name, json_ctl);
 	td = cJSON_Parse(td_text);
-	n = guard_check(svc, td, names, 2, true, true, out, GUARD_FINDINGS_MAX);
-	CHECK_INT(n, 2);
-	if (n == 2) {
+	n = guard_check(svc, td, names, 3, true, true, out, GUARD_FINDINGS_MAX);
+	CHECK_INT(n, 3);
+	if (n == 3) {
 		CHECK_STR(out[0].setting, "containerDefinitions[a\\x1b[2J\\n].versionConsistency");
-		CHECK(printable(out[1].setting, sizeof(out[1].setting)));
+		for (size_t k = 1; k < 3; k++) {
+			CHECK(printable(out[k].setting, sizeof(out[k].setting)));
+			CHECK_STR(out[k].value, "disabled");
+			/* cut whole: never inside an escape, always with its closing part */
+			CHECK(strstr(out[k].setting, "...].versionConsistency") != NULL);
+		}
 		CHECK(strncmp(out[1].setting, "containerDefinitions[xxxx", 25) == 0);
-		CHECK(strstr(out[1].setting, "...].versionConsistency") != NULL);
-		CHECK_STR(out[1].value, "disabled");
+		CHECK(strstr(out[2].setting, "\\x01\\x01...]") != NULL);
 	}
 	cJSON_Delete(svc);
 	cJSON_Delete(td);
