@@ -338,6 +338,35 @@ void rollout_report_events(struct rollout *r, const cJSON *svc)
 	r->events_after = newest;
 }
 
+static void on_events(struct aws_result *res, void *userdata)
+{
+	struct rollout *r = userdata;
+	const cJSON *svc = res->ok ? ecs_find_service(res->body, r->rec->service) : NULL;
+
+	r->events_call = NULL;
+	if (svc)
+		rollout_report_events(r, svc);
+}
+
+void rollout_read_events(struct rollout *r)
+{
+	double now = ev_now(loop_of(r));
+	cJSON *params;
+
+	if (r->events_call || now - r->events_at < ROLLOUT_EVENTS_S)
+		return;
+	r->events_at = now;
+	params = rollout_service_params(r);
+	struct aws_call_spec spec = { .service = &aws_ecs,
+				      .operation = "DescribeServices",
+				      .params = params,
+				      .creds = r->creds,
+				      .region = r->rec->region };
+	if (!params || aws_call(r->dp->d->aws, &spec, on_events, r, &r->events_call) < 0)
+		r->events_call = NULL; /* the next look tries again */
+	cJSON_Delete(params);
+}
+
 static const char *quoted_events(const struct rollout *r, char *buf, size_t n)
 {
 	size_t len = 0;
@@ -486,6 +515,8 @@ void rollout_free(struct rollout *r)
 		}
 	if (r->call)
 		aws_call_cancel(r->call);
+	if (r->events_call)
+		aws_call_cancel(r->events_call);
 	if (r->batch)
 		r->batch->r[r->batch_slot] = NULL;
 	if (r->inspect)

@@ -79,6 +79,8 @@ struct rollout {
 	bool inspect;                /* a first-start inspection: never written */
 	struct cred_provider *creds; /* NULL: the daemon's */
 	struct aws_call *call;
+	struct aws_call *events_call; /* a side read of the service's events (rollout_read_events) */
+	double events_at;             /* ev_now() time of the last one */
 	struct batch *batch;
 	int batch_slot;
 	cJSON *described;    /* the DescribeTaskDefinition reply a registration is made from */
@@ -320,5 +322,11 @@ double rollout_appear_s(const struct rollout_rec *rec);
 
 /* The ECS events of svc newer than the last look, logged, the last few kept for DEPLOY_FAILED. */
 void rollout_report_events(struct rollout *r, const cJSON *svc);
+
+/* Tracking by service deployment does not read the service: its events ("unable to place a task")
+ * are read beside it, by a DescribeServices that changes nothing but the log, at most every
+ * ROLLOUT_EVENTS_S. */
+#define ROLLOUT_EVENTS_S 5.0
+void rollout_read_events(struct rollout *r);
 
 #endif

@@ -193,13 +193,16 @@ int sd_read_tracking(struct rollout *r, struct aws_result *res)
 				     .appear_by = c->update_sent_at + rollout_appear_s(c) };
 	track_sd(&in, &out);
 	progress(r, &out);
-	if (out.hook)
+	if (out.hook) {
+		rollout_read_events(r);
 		return awaiting(r, out.hook);
+	}
 	if (c->hold_left > 0)
 		hook_ended(r, sd);
 	snprintf(r->reason, sizeof(r->reason), "%s", out.reason);
 	switch (out.verdict) {
 	case SD_KEEP:
+		rollout_read_events(r);
 		return OUT_WAIT;
 	case SD_DONE:
 		return record_is_revision(c) ? OUT_DONE : STEP_CONFIRM_LIST;
