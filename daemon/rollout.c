@@ -15,12 +15,12 @@
 #include "events.h"
 #include "state.h"
 
-#define BATCH_MAX     20 /* service deployments per DescribeServiceDeployments */
+#define BATCH_MAX      20 /* service deployments per DescribeServiceDeployments */
 #define BATCH_SERVICES 10 /* services per DescribeServices */
-#define TRACK_FIRST_S 1.0
-#define TRACK_MAX_S   10.0
-#define RETRY_FIRST_S 2.0
-#define RETRY_MAX_S   60.0
+#define TRACK_FIRST_S  1.0
+#define TRACK_MAX_S    10.0
+#define RETRY_FIRST_S  2.0
+#define RETRY_MAX_S    60.0
 #define UPDATE_ATTEMPT_MS \
 	10000 /* attempt timeout of the calls that change AWS (never retried blindly) */
 #define UPDATE_WINDOW_S     (UPDATE_ATTEMPT_MS / 1000.0 + 5.0) /* carried out until then */
@@ -1104,9 +1104,9 @@ static void send_batch(struct batch *b)
 		if (services)
 			cJSON_AddStringToObject(p, "cluster", b->cluster);
 		for (int i = 0; i < b->n; i++)
-			cJSON_AddItemToArray(a, cJSON_CreateString(services
-									? b->r[i]->rec->service
-									: b->r[i]->rec->deployment_arn));
+			cJSON_AddItemToArray(
+			    a, cJSON_CreateString(services ? b->r[i]->rec->service
+							   : b->r[i]->rec->deployment_arn));
 	}
 	if (!a || aws_call(b->dp->d->aws, &spec, on_batch, b, &b->call) < 0) {
 		b->call = NULL;

@@ -20,10 +20,9 @@
  *   inspect-revision      no       -                                                   inspect
  *   start                 yes      read-base, updating                                 start
  *   read-base             no       registering, updating                               start
- *   registering           yes      registered                                          find-registered
- *   find-registered       no       start, registered                                   find-registered
- *   registered            yes      updating, deregister, start                         registered
- *   deregister            yes      start                                               start
+ *   registering           yes      registered find-registered find-registered       no       start,
+ * registered                                   find-registered registered            yes updating,
+ * deregister, start                         registered deregister            yes      start start
  *   updating              yes      tracking, tracking-sd                               find-update
  *   find-update           no       tracking, tracking-sd, updating, deregister, start  find-update
  *   tracking              yes      confirm-list, tracking-sd                           tracking
@@ -34,14 +33,14 @@
  *   confirm-tasks         no       -                                                   tracking
  *   stopping              yes      rollback-tracking-sd, stop-check, rollback          stop-check
  *   stop-check            no       rollback-tracking-sd, stopping, rollback            stop-check
- *   rollback-tracking-sd  yes      rollback                                            rollback-tracking-sd
- *   rollback              yes      rollback-check, rollback-find                       rollback
- *   rollback-find         no       rollback-read-base, rollback-check                  rollback
- *   rollback-read-base    no       rollback-registering                                rollback
- *   rollback-registering  yes      rollback-check                                      rollback-find
- *   rollback-check        no       rollback-tracking, rolling-back                     rollback-check
- *   rolling-back          yes      rollback-tracking                                   rollback-check
- *   rollback-tracking     yes      -                                                   rollback-tracking
+ *   rollback-tracking-sd  yes      rollback rollback-tracking-sd rollback              yes
+ * rollback-check, rollback-find                       rollback rollback-find         no
+ * rollback-read-base, rollback-check                  rollback rollback-read-base    no
+ * rollback-registering                                rollback rollback-registering  yes
+ * rollback-check                                      rollback-find rollback-check        no
+ * rollback-tracking, rolling-back                     rollback-check rolling-back          yes
+ * rollback-tracking                                   rollback-check rollback-tracking     yes -
+ * rollback-tracking
  *
  * Besides, a reader returns an outcome (enum rollout_outcome), and the engine goes on: a
  * deploy that failed (or an anomaly) -> rollback (strategy revision, rollback on); failed with
@@ -79,8 +78,9 @@ struct rollout {
 	bool inspect;                /* a first-start inspection: never written */
 	struct cred_provider *creds; /* NULL: the daemon's */
 	struct aws_call *call;
-	struct aws_call *events_call; /* a side read of the service's events (rollout_read_events) */
-	double events_at;             /* ev_now() time of the last one */
+	struct aws_call
+	    *events_call; /* a side read of the service's events (rollout_read_events) */
+	double events_at; /* ev_now() time of the last one */
 	struct batch *batch;
 	int batch_slot;
 	cJSON *described;    /* the DescribeTaskDefinition reply a registration is made from */
@@ -155,9 +155,9 @@ struct rollout_step_def {
 				      which no step goes to) */
 	size_t sent_at;            /* offsetof the time its call that changes AWS is sent, or 0 */
 	bool own_errors;           /* the reader reads failed replies too (else the engine does) */
-	bool batched; /* tracking: its operation (DescribeServices, DescribeServiceDeployments)
-			 batched by the engine over rollouts */
-	bool rolling_back;         /* an error ends the rollback, not the deploy */
+	bool batched;      /* tracking: its operation (DescribeServices, DescribeServiceDeployments)
+			      batched by the engine over rollouts */
+	bool rolling_back; /* an error ends the rollback, not the deploy */
 };
 
 /* The table, indexed by enum rollout_step. */
