@@ -2,7 +2,7 @@
 /*
  * The rollout engine: one typed step machine for every rollout (deploy, track, roll back) and
  * first-start inspection. Internal to the deployer's files (deployer.c, rollout.c, deploy.c,
- * rollback.c, inspect.c); the daemon sees deployer.h.
+ * sdeploy.c, rollback.c, inspect.c); the daemon sees deployer.h.
  *
  * Each step sends one request and has one reader that returns the next step or an outcome. The
  * engine (rollout.c) does the rest once: it writes the record before a step that is written
@@ -10,8 +10,11 @@
  * transient with backoff, turns an authorization or request error into a blocked target, and
  * ends the rollout on an outcome. No reader calls another step.
  *
- * The steps (tests/unit/test_rollout.c checks this table against rollout_steps[]):
- *
+ * The steps (tests/unit/test_rollout.c checks this table against rollout_steps[]) are below;
+ * after them, what the engine does with an outcome.
+ */
+/* clang-format off */
+/*
  *   step                  written  its reader may go to                                resumed as
  *   inspect               no       inspect-taskdef                                     inspect
  *   inspect-taskdef       no       inspect-list, inspect-revision                      inspect
@@ -20,9 +23,10 @@
  *   inspect-revision      no       -                                                   inspect
  *   start                 yes      read-base, updating                                 start
  *   read-base             no       registering, updating                               start
- *   registering           yes      registered find-registered find-registered       no       start,
- * registered                                   find-registered registered            yes updating,
- * deregister, start                         registered deregister            yes      start start
+ *   registering           yes      registered                                          find-registered
+ *   find-registered       no       start, registered                                   find-registered
+ *   registered            yes      updating, deregister, start                         registered
+ *   deregister            yes      start                                               start
  *   updating              yes      tracking, tracking-sd                               find-update
  *   find-update           no       tracking, tracking-sd, updating, deregister, start  find-update
  *   tracking              yes      confirm-list, tracking-sd                           tracking
@@ -33,19 +37,24 @@
  *   confirm-tasks         no       -                                                   tracking
  *   stopping              yes      rollback-tracking-sd, stop-check, rollback          stop-check
  *   stop-check            no       rollback-tracking-sd, stopping, rollback            stop-check
- *   rollback-tracking-sd  yes      rollback rollback-tracking-sd rollback              yes
- * rollback-check, rollback-find                       rollback rollback-find         no
- * rollback-read-base, rollback-check                  rollback rollback-read-base    no
- * rollback-registering                                rollback rollback-registering  yes
- * rollback-check                                      rollback-find rollback-check        no
- * rollback-tracking, rolling-back                     rollback-check rolling-back          yes
- * rollback-tracking                                   rollback-check rollback-tracking     yes -
- * rollback-tracking
- *
+ *   rollback-tracking-sd  yes      rollback                                            rollback-tracking-sd
+ *   rollback              yes      rollback-check, rollback-find                       rollback
+ *   rollback-find         no       rollback-read-base, rollback-check                  rollback
+ *   rollback-read-base    no       rollback-registering                                rollback
+ *   rollback-registering  yes      rollback-check                                      rollback-find
+ *   rollback-check        no       rollback-tracking, rolling-back                     rollback-check
+ *   rolling-back          yes      rollback-tracking                                   rollback-check
+ *   rollback-tracking     yes      -                                                   rollback-tracking
+ */
+/* clang-format on */
+/*
  * Besides, a reader returns an outcome (enum rollout_outcome), and the engine goes on: a
- * deploy that failed (or an anomaly) -> rollback (strategy revision, rollback on); failed with
- * ECS rolling back -> rollback-tracking (following ECS); blocked with our revision unused ->
- * deregister; anything else ends the rollout.
+ * deploy that failed (or an anomaly) -> stopping when our service deployment is in progress
+ * (StopServiceDeployment: ECS rolls back), else rollback (strategy revision, rollback on);
+ * failed with ECS rolling back -> rollback-tracking-sd (or rollback-tracking without a service
+ * deployment: following ECS); blocked with our revision unused -> deregister; skipped (the guard,
+ * a controller that is not ECS) ends it like blocked, with SKIPPED; anything else ends the
+ * rollout.
  *
  * A written step is the one in the record file; a step that is not written leaves the record on
  * the last written one, whose re-run covers it. Every step can be re-run from AWS's answers:
