@@ -94,6 +94,38 @@ def test_status_names_the_rollouts_in_progress(ctx):
         ns.close()
 
 
+def test_status_shows_the_stage_traffic_and_an_approval_awaited(ctx):
+    """A blue/green deploy with a PAUSE hook: STATUS= names the lifecycle stage and the production
+    traffic on the new revision, and says when it awaits approval; after the approval, it completes."""
+    from test_deploy import start as start_deploy, target, web_watch
+    from test_strategies import TEST_KEY, ecs, make_sim, pause_cfg, svc
+    sim = make_sim(ctx, [svc("web", pause_cfg(minutes=60))])
+    ns = NotifySocket(ctx.path("notify.sock"))
+    try:
+        p = start_deploy(ctx, sim, [web_watch(target("web"))],
+                         env=daemon_env(ctx, sim, NOTIFY_SOCKET=ctx.path("notify.sock")))
+        wait_for(lambda: [m for m in ns.having("STATUS") if "no rollout in progress" in m["STATUS"]
+                          and "last poll at" in m["STATUS"]], 15, "a STATUS after the first poll")
+        sim.push("team/web", "prod", seed="v2")
+        p.signal(signal.SIGHUP)
+        waiting = wait_for(lambda: [m["STATUS"] for m in ns.having("STATUS")
+                                    if "(web awaiting approval at POST_TEST_TRAFFIC_SHIFT)" in m["STATUS"]],
+                           30, "awaiting approval in STATUS")
+        check("1 rollout in progress" in waiting[0], waiting[0])
+        arn = sim.client("ecs", key=TEST_KEY).describe_services(cluster="prod", services=["web"])[
+            "services"][0]["currentServiceDeployment"]
+        sd = ecs(sim).describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+        hook = [h for h in sd["lifecycleHookDetails"] if h["status"] == "AWAITING_ACTION"][0]
+        ecs(sim).continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action="CONTINUE")
+        traffic = wait_for(lambda: [m["STATUS"] for m in ns.having("STATUS")
+                                    if "% traffic" in m["STATUS"] and "(web " in m["STATUS"]],
+                           30, "a stage with its traffic in STATUS")
+        check(any(" 100% traffic" in t for t in traffic) or any(" 0% traffic" in t for t in traffic), traffic)
+        wait_for(lambda: "no rollout in progress" in ns.having("STATUS")[-1]["STATUS"], 30, "back to none")
+    finally:
+        ns.close()
+
+
 def test_a_fatal_start_error_tells_systemd_why(ctx):
     sim = Sim(ctx)
     ns = NotifySocket(ctx.path("notify.sock"))
