@@ -559,7 +559,12 @@ def guard_world(ctx, mode):
 
 
 def guard_hits(p, service):
-    return [(l, f) for l, f in events(p, GUARD_WARNING, service)]
+    return events(p, GUARD_WARNING, service)
+
+
+def squashed(text):
+    """Lower case without spaces, '_' and '-': 'Circuit breaker' and deploymentCircuitBreaker alike."""
+    return re.sub(r"[\s_-]", "", text.lower())
 
 
 def test_guard_warn_says_each_unsafe_setting_once_and_deploys(ctx):
@@ -571,7 +576,7 @@ def test_guard_warn_says_each_unsafe_setting_once_and_deploys(ctx):
         hits = guard_hits(p, s)
         check_eq(len(hits), 1, "one GUARD_WARNING for %s: %s" % (s, hits))
         line, f = hits[0]
-        check(word in f.get("GUARD_SETTING", "").lower().replace("_", ""), "%s: GUARD_SETTING names %s: %s"
+        check(word in squashed(f.get("GUARD_SETTING", "")), "%s: GUARD_SETTING names %s: %s"
               % (s, word, line))
         check(f.get("GUARD_VALUE"), "GUARD_VALUE: " + line)
         if value:
@@ -603,7 +608,7 @@ def test_guard_enforce_skips_each_unsafe_service(ctx):
     for s, (word, _) in GUARDED.items():
         line = skipped().get(s)
         check(line, "SKIPPED for %s" % s)
-        check(word in line.lower().replace("_", ""), "%s: names the setting %s: %s" % (s, word, line))
+        check(word in squashed(line), "%s: names the setting %s: %s" % (s, word, line))
         check_eq(mutations_of(sim, s, since), [], "%s: no RegisterTaskDefinition, no UpdateService" % s)
     check_eq(len([r for r in daemon_calls(sim, since) if r["operation"] in
                   ("RegisterTaskDefinition", "UpdateService")]), 0, "nothing registered or updated")
