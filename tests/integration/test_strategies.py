@@ -612,7 +612,9 @@ def test_guard_enforce_skips_each_unsafe_service(ctx):
         check_eq(mutations_of(sim, s, since), [], "%s: no RegisterTaskDefinition, no UpdateService" % s)
     check_eq(len([r for r in daemon_calls(sim, since) if r["operation"] in
                   ("RegisterTaskDefinition", "UpdateService")]), 0, "nothing registered or updated")
-    check_eq(lines_with(p, DEPLOY_STARTED), [], "no DEPLOY_STARTED")
+    check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
+    for s in GUARDED:
+        check_eq(failed_digests(ctx, s), [], "%s: the digest is not marked failed" % s)
 
 
 def test_guard_off_neither_warns_nor_skips(ctx):
