@@ -273,7 +273,9 @@ def run_strategy(ctx, strategy, config, bake_minutes=1, extra_revision_services=
         if strategy != "ROLLING" and bake_minutes:
             check(n in bake_seen, "the test saw %s's bake time" % n)
             waited = done_seen[n] - bake_seen[n]
-            check(waited >= bake_real - 0.15, "%s: DEPLOY_COMPLETED %.2fs after BAKE_TIME began, before the %.1fs "
+            # The test sees the stage begin up to a poll late (more on a loaded machine): half a
+            # second of slack; a daemon that takes running tasks for done is seconds early.
+            check(waited >= bake_real - 0.5, "%s: DEPLOY_COMPLETED %.2fs after BAKE_TIME began, before the %.1fs "
                   "of bake time ended" % (n, waited, bake_real))
             ms = int(done["DURATION_MS"])
             check(bake_real * 1000 <= ms <= (done_seen[n] - t_poll) * 1000 + 1000,
@@ -389,11 +391,15 @@ def test_pause_hook_outlasts_the_rollout_timeout_and_approval_completes(ctx):
     settle(p)
     new = sim.push("team/web", "prod", seed="v2")
     poll_now(p)
-    t0 = time.monotonic()
     f, hook, arn = wait_awaiting(sim, p)
     check_eq(f.get("SERVICE_DEPLOYMENT_ARN", arn), arn, "the ARN of our deployment")
-    # Longer than the rollout timeout since the deploy began: nothing fails, nothing is stopped.
-    wait_for(lambda: time.monotonic() - t0 > 13 or lines_with(p, DEPLOY_FAILED), 20, "13 s")
+    # The daemon looks at our deployment again more than the rollout timeout after its
+    # UpdateService (the rollout began before it): nothing fails, nothing is stopped.
+    updated = daemon_calls(sim, 0, "UpdateService")[0]["time"]
+    wait_for(lambda: [r for r in daemon_calls(sim, 0, "DescribeServiceDeployments")
+                      if arn in r["params"].get("serviceDeploymentArns", []) and r["time"] > updated + 10.5]
+             or lines_with(p, DEPLOY_FAILED), 30, "a look at our deployment past the rollout timeout")
+    time.sleep(0.5)  # what the daemon makes of that reply
     check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED while the hook awaits")
     check_eq(daemon_calls(sim, 0, "StopServiceDeployment"), [], "no StopServiceDeployment")
     check_eq(daemon_calls(sim, 0, "ContinueServiceDeployment"), [], "manual: the daemon does not continue it")
