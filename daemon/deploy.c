@@ -465,15 +465,16 @@ int deploy_read_tracking(struct rollout *r, struct aws_result *res)
 			     r->rec->service, r->rec->deployment_id);
 	}
 	snprintf(r->reason, sizeof(r->reason), "%s", out.reason);
+	/* Listed now as the current deployment: its service deployment says the rest (done only
+	 * when it is SUCCESSFUL, after bake time and hooks). */
+	if ((out.verdict == TRACK_KEEP || out.verdict == TRACK_DONE) && out.ours && !r->sd_refused &&
+	    same(str_of(out.ours, "status"), "PRIMARY") && keep_arn(r, svc)) {
+		rollout_emit(r, LOG_INFO, NULL, NULL, "service '%s': tracking service deployment %s",
+			     r->rec->service, r->rec->deployment_arn);
+		return STEP_TRACKING_SD;
+	}
 	switch (out.verdict) {
 	case TRACK_KEEP:
-		/* Listed now as the current deployment: its service deployment says the rest. */
-		if (out.ours && same(str_of(out.ours, "status"), "PRIMARY") && keep_arn(r, svc)) {
-			rollout_emit(r, LOG_INFO, NULL, NULL,
-				     "service '%s': tracking service deployment %s",
-				     r->rec->service, r->rec->deployment_arn);
-			return STEP_TRACKING_SD;
-		}
 		return OUT_WAIT;
 	case TRACK_DONE:
 		return record_is_revision(r->rec) ? OUT_DONE : STEP_CONFIRM_LIST;

@@ -124,7 +124,8 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 			    .written = true,
 			    .batched = true,
 			    .resume = STEP_TRACKING },
-	[STEP_TRACKING_SD] = { .next = { STEP_CONFIRM_LIST, STEP_APPROVING, STEP_SD_EVENTS },
+	[STEP_TRACKING_SD] = { .next = { STEP_CONFIRM_LIST, STEP_APPROVING, STEP_SD_EVENTS,
+					 STEP_TRACKING },
 			       .operation = "DescribeServiceDeployments",
 			       .read = sd_read_tracking,
 			       .written = true,
@@ -1017,6 +1018,22 @@ static void on_batch(struct aws_result *res, void *userdata)
 		b->r[i] = NULL;
 		r->next_at = now + r->interval;
 		r->interval = r->interval * 1.5 > TRACK_MAX_S ? TRACK_MAX_S : r->interval * 1.5;
+		if (!res->ok && r->rec->step == STEP_TRACKING_SD &&
+		    aws_error_classify(&res->err) == AWS_ERROR_AUTH) {
+			/* Not allowed to read service deployments (a policy from before them):
+			 * tracked as before, said once per rollout. */
+			r->sd_refused = true;
+			rollout_emit(r, LOG_WARNING, EVENT_API_ERROR,
+				     LOG_FIELDS({ "AWS_OPERATION", res->operation },
+						{ "AWS_ERROR_CODE", res->err.code }),
+				     "service '%s': %s refused: %s: %s; tracking it with "
+				     "DescribeServices instead, which cannot see bake time or "
+				     "hooks: allow ecs:DescribeServiceDeployments (README, IAM)",
+				     r->rec->service, res->operation, res->err.code,
+				     res->err.message);
+			advance(r, STEP_TRACKING);
+			continue;
+		}
 		if (!res->ok) {
 			/* What ECS did is unknown: tracking goes on, nothing is concluded. A
 			 * refusal that lasts (a missing permission) is said once, not at every

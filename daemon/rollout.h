@@ -27,7 +27,7 @@
  *   updating              yes      tracking, tracking-sd                               find-update
  *   find-update           no       tracking, tracking-sd, updating, deregister, start  find-update
  *   tracking              yes      confirm-list, tracking-sd                           tracking
- *   tracking-sd           yes      confirm-list, approving, read-events                tracking-sd
+ *   tracking-sd           yes      confirm-list, approving, read-events, tracking      tracking-sd
  *   approving             no       tracking-sd                                         tracking-sd
  *   read-events           no       -                                                   tracking-sd
  *   confirm-list          no       confirm-tasks                                       tracking
@@ -102,6 +102,8 @@ struct rollout {
 	double weight;      /* production traffic on ours, percent; -1 unknown */
 	bool awaiting;      /* at a PAUSE hook */
 	char continued[96]; /* the hook "approve": "auto" continued (once per hook) */
+	bool sd_refused;    /* DescribeServiceDeployments is not allowed: tracked by
+			       DescribeServices until the next start */
 	/* an outcome's details, set by the reader that returns it */
 	char reason[1400];
 	struct aws_error err; /* of OUT_BLOCKED */
