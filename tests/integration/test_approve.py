@@ -16,28 +16,33 @@ EX_USAGE, EX_UNAVAILABLE, EX_CONFIG = 64, 69, 78
 FAST, STAGE = 30.0, 12.0
 
 
-def world(ctx, hooks=True, services=(("prod", "web"),)):
+def world(ctx, hooks=True, services=(("prod", "web"),), account=None):
     cfg = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}, "strategy": "BLUE_GREEN"}
     if hooks:
         cfg["lifecycleHooks"] = [{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
                                   "timeoutConfiguration": {"timeoutInMinutes": 60, "action": "ROLLBACK"}}]
-    sim = Sim(ctx, seed={
+    spec = {
         "settings": {"task_start_seconds": 0.3, "time_acceleration": FAST, "lifecycle_stage_seconds": STAGE},
         "repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "one"}]}],
-        "clusters": sorted({c for c, _ in services}),
+        "clusters": [{"name": c} for c in sorted({c for c, _ in services})],
         "task_definitions": [{"family": "web", "containerDefinitions": [
             {"name": "app", "image": REPO + ":prod", "memory": 128, "essential": True}]}],
         "services": [{"cluster": c, "serviceName": s, "taskDefinition": "web:1", "desiredCount": 2,
                       "deploymentConfiguration": cfg} for c, s in services],
-    })
+    }
+    if account:
+        for key in ("clusters", "task_definitions", "services"):
+            spec[key] = [dict(x, account=account) for x in spec[key]]
+    sim = Sim(ctx, seed=spec)
     return sim, sim.client("ecs")
 
 
-def config(ctx, targets=(("web", "prod", "web"),)):
-    """A configuration with one watch per distinct watch name, each with its (cluster, service) targets."""
+def config(ctx, targets=(("web", "prod", "web"),), **extra):
+    """A configuration with one watch per distinct watch name, each with its (cluster, service) targets
+    (extra: more fields of every target)."""
     watches = {}
     for w, c, s in targets:
-        watches.setdefault(w, []).append({"cluster": c, "service": s, "container": "app"})
+        watches.setdefault(w, []).append(dict({"cluster": c, "service": s, "container": "app"}, **extra))
     return write_config(ctx, [{"name": w, "repository": "team/web", "tag": "prod", "targets": t}
                               for w, t in watches.items()])
 
@@ -212,3 +217,29 @@ def test_hostile_values_from_aws_are_escaped(ctx):
     check_eq(status, EX_UNAVAILABLE, "exit status (stderr %r)" % err)
     check("DescribeServices" in err and "ClientException" in err, "names the operation and code: %r" % err)
     check("\x1b" not in err and "bad\\x1b[31m\\nnews" in err, "the message is escaped: %r" % err)
+
+
+def test_a_cross_account_target_is_approved_with_its_role(ctx):
+    other = "210987654321"
+    role = "arn:aws:iam::%s:role/deployer" % other
+    sim, _ = world(ctx, account=other)
+    creds = sim.client("sts").assume_role(RoleArn=role, RoleSessionName="test")["Credentials"]
+    ctx.secrets.update((creds["SecretAccessKey"], creds["SessionToken"]))
+    ecs = sim.client("ecs", key=(creds["AccessKeyId"], creds["SecretAccessKey"]), token=creds["SessionToken"])
+    conf = config(ctx, role_arn=role)
+    arn = deploy(sim, ecs)
+    check(":%s:service-deployment/" % other in arn, "a deployment in the other account: %s" % arn)
+    _, hook = awaiting(ecs, arn)
+    since = sim.control("GET", "/requests")["last"]
+    status, out, err = run(ctx, sim, conf, "--approve", "web")
+    check_eq(status, 0, "exit status (stderr %r)" % err)
+    sts = [r for r in sim.requests(since=since, service="sts") if r["operation"] == "AssumeRole"]
+    check(sts and all(r["params"]["RoleArn"] == role for r in sts), "the target's role was assumed: %s" % sts)
+    calls = sim.requests(since=since, service="ecs")
+    check_eq([r["operation"] for r in calls],
+             ["DescribeServices", "DescribeServiceDeployments", "ContinueServiceDeployment"], "the calls")
+    check(all(r["access_key"].startswith("ASIA") for r in calls), "every ECS call used the role's keys")
+    d = until_status(ecs, arn, ("SUCCESSFUL",))
+    check_eq([(h["hookId"], h["status"]) for h in d["lifecycleHookDetails"]], [(hook["hookId"], "SUCCEEDED")],
+             "the hook succeeded")
+    check(not ctx.leaks(), "no secret in any output: %s" % ctx.leaks())
