@@ -32,6 +32,16 @@
 #define MAX_WATCHES 10000
 #define MAX_TARGETS 100
 
+/* A rollout may wait at an ECS PAUSE hook for up to 14 days (20160 minutes). */
+#define ROLLOUT_TIMEOUT_MIN (10 * DURATION_MS_PER_SEC)
+#define ROLLOUT_TIMEOUT_MAX (14 * DURATION_MS_PER_DAY)
+
+/* In the order of enum config_approve and enum config_guard. */
+static const char *const approve_names[] = { "manual", "auto" };
+static const char *const guard_names[] = { "warn", "enforce", "off" };
+#define N_APPROVE (sizeof(approve_names) / sizeof(approve_names[0]))
+#define N_GUARD   (sizeof(guard_names) / sizeof(guard_names[0]))
+
 struct parse {
 	struct config *cfg;
 	struct config_errors *errs;
@@ -860,13 +870,15 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 	static const char *const keys[] = { "cluster",         "service",        "container",
 					    "containers",      "strategy",       "codedeploy",
 					    "rollout_timeout", "rollback",       "role_arn",
-					    "paused",          "on_first_start", "retry" };
+					    "paused",          "on_first_start", "retry",
+					    "approve",         "guard" };
 	static const char *const strategies[] = { "revision", "force", "codedeploy" };
 	static const char *const rollbacks[] = { "auto", "none" };
 	static const char *const first_start[] = { "deploy", "skip" };
 	int first = 0;
 	char buf[SHOW_MAX], mp[PATH_LEN], acct[13];
 	int strategy = STRATEGY_REVISION, rollback = 0;
+	int approve = p->cfg->approve, guard = p->cfg->guard;
 	const cJSON *m;
 
 	jsonpos_position(&p->pos,
@@ -875,6 +887,8 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 	t->at.file = p->file;
 	t->rollback = true;
 	t->rollout_timeout_ms = p->cfg->rollout_timeout_ms;
+	t->approve = p->cfg->approve;
+	t->guard = p->cfg->guard;
 	if (!cJSON_IsObject(v)) {
 		errorf(p, path,
 		       "%s is not allowed here: expected an object with cluster, service and "
@@ -937,10 +951,14 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 			   strategies[t->strategy]);
 	else if (m)
 		parse_codedeploy(p, m, mp, t);
-	get_duration(p, v, path, "rollout_timeout", 10 * DURATION_MS_PER_SEC,
-		     24 * DURATION_MS_PER_HOUR, &t->rollout_timeout_ms);
+	get_duration(p, v, path, "rollout_timeout", ROLLOUT_TIMEOUT_MIN, ROLLOUT_TIMEOUT_MAX,
+		     &t->rollout_timeout_ms);
 	if (get_enum(p, v, path, "rollback", rollbacks, 2, &rollback))
 		t->rollback = rollback == 0;
+	if (get_enum(p, v, path, "approve", approve_names, N_APPROVE, &approve))
+		t->approve = (enum config_approve)approve;
+	if (get_enum(p, v, path, "guard", guard_names, N_GUARD, &guard))
+		t->guard = (enum config_guard)guard;
 	if (get_string(p, v, path, "role_arn", &t->role_arn) && t->role_arn) {
 		subpath(mp, path, "role_arn");
 		if (!valid_role_arn(t->role_arn, acct))
@@ -1191,6 +1209,8 @@ static void parse_top(struct parse *p, const cJSON *root)
 					    "jitter",
 					    "state_directory",
 					    "rollout_timeout",
+					    "approve",
+					    "guard",
 					    "log_level",
 					    "dry_run",
 					    "max_concurrent_deploys",
@@ -1201,7 +1221,7 @@ static void parse_top(struct parse *p, const cJSON *root)
 	struct config *c = p->cfg;
 	char buf[SHOW_MAX];
 	const cJSON *m;
-	int level = c->log_level;
+	int level = c->log_level, approve = c->approve, guard = c->guard;
 
 	if (!cJSON_IsObject(root)) {
 		errorf(p, "", "%s is not allowed here: the file must hold one JSON object",
@@ -1244,8 +1264,12 @@ static void parse_top(struct parse *p, const cJSON *root)
 		    c->state_dir[0] != '/')
 			errorf(p, "state_directory", "%s must be an absolute path",
 			       show(member(root, "state_directory"), buf, sizeof(buf)));
-		get_duration(p, root, "", "rollout_timeout", 10 * DURATION_MS_PER_SEC,
-			     24 * DURATION_MS_PER_HOUR, &c->rollout_timeout_ms);
+		get_duration(p, root, "", "rollout_timeout", ROLLOUT_TIMEOUT_MIN,
+			     ROLLOUT_TIMEOUT_MAX, &c->rollout_timeout_ms);
+		if (get_enum(p, root, "", "approve", approve_names, N_APPROVE, &approve))
+			c->approve = (enum config_approve)approve;
+		if (get_enum(p, root, "", "guard", guard_names, N_GUARD, &guard))
+			c->guard = (enum config_guard)guard;
 		if (get_enum(p, root, "", "log_level", levels, 5, &level))
 			c->log_level = (enum config_log_level)level;
 		get_bool(p, root, "", "dry_run", &c->dry_run);
@@ -1481,6 +1505,8 @@ static struct config *config_new(void)
 	c->poll_interval_ms = 60 * DURATION_MS_PER_SEC;
 	c->jitter_ms = 0;
 	c->rollout_timeout_ms = 30 * DURATION_MS_PER_MIN;
+	c->approve = APPROVE_MANUAL;
+	c->guard = GUARD_WARN;
 	c->log_level = LOG_LEVEL_INFO;
 	c->max_concurrent_deploys = 4;
 	c->max_requests_in_flight = 64;
@@ -1770,6 +1796,16 @@ const char *config_strategy_name(enum config_strategy s)
 	return s == STRATEGY_FORCE ? "force" : s == STRATEGY_CODEDEPLOY ? "codedeploy" : "revision";
 }
 
+const char *config_approve_name(enum config_approve a)
+{
+	return (size_t)a < N_APPROVE ? approve_names[a] : "?";
+}
+
+const char *config_guard_name(enum config_guard g)
+{
+	return (size_t)g < N_GUARD ? guard_names[g] : "?";
+}
+
 void config_print_summary(const struct config *c, FILE *out)
 {
 	size_t per[3] = { 0, 0, 0 };
@@ -1786,8 +1822,9 @@ void config_print_summary(const struct config *c, FILE *out)
 	fprintf(
 	    out,
 	    "%zu watches, %zu targets (revision %zu, force %zu, codedeploy %zu); poll every %s; "
-	    "rollout timeout %s%s\n",
+	    "rollout timeout %s; approve %s; guard %s%s\n",
 	    c->n_watches, config_target_count(c), per[0], per[1], per[2], d1, d2,
+	    config_approve_name(c->approve), config_guard_name(c->guard),
 	    c->dry_run ? "; dry run" : "");
 	for (size_t i = 0; i < c->n_watches; i++) {
 		const struct config_watch *w = &c->watches[i];
@@ -1811,9 +1848,15 @@ void config_print_summary(const struct config *c, FILE *out)
 		fputc('\n', out);
 		for (size_t t = 0; t < w->n_targets; t++) {
 			const struct config_target *x = &w->targets[t];
-			fprintf(out, "    -> %s/%s [%s]%s%s%s\n", x->cluster, x->service,
+			/* what differs from the defaults on the line above */
+			bool approve = x->approve != c->approve, guard = x->guard != c->guard;
+			fprintf(out, "    -> %s/%s [%s]%s%s%s%s%s%s%s%s\n", x->cluster, x->service,
 				config_strategy_name(x->strategy), x->paused ? " paused" : "",
-				x->role_arn ? " as " : "", x->role_arn ? x->role_arn : "");
+				x->role_arn ? " as " : "", x->role_arn ? x->role_arn : "",
+				approve ? " approve " : "",
+				approve ? config_approve_name(x->approve) : "",
+				approve && guard ? "," : "", guard ? " guard " : "",
+				guard ? config_guard_name(x->guard) : "");
 		}
 	}
 }

@@ -50,7 +50,7 @@ struct config_target {
 	char *cd_application, *cd_group, *cd_config, *cd_container;
 	int cd_port;
 	uint64_t rollout_timeout_ms;
-	bool rollback; /* "auto" */
+	bool rollback;               /* "auto" */
 	enum config_approve approve; /* PAUSE hooks: continued by us, or by an operator */
 	enum config_guard guard;     /* the zero-downtime guard */
 	char *role_arn;
@@ -87,6 +87,8 @@ struct config {
 	bool fips;
 	char *endpoints[AWS_SERVICE_COUNT];
 	uint64_t poll_interval_ms, jitter_ms, rollout_timeout_ms;
+	enum config_approve approve; /* the targets' default */
+	enum config_guard guard;     /* the targets' default */
 	char *state_dir;
 	enum config_log_level log_level;
 	bool dry_run;
@@ -142,5 +144,8 @@ size_t config_target_count(const struct config *c);
 void config_print_summary(const struct config *c, FILE *out);
 
 const char *config_strategy_name(enum config_strategy s);
+/* "manual", "auto"; "warn", "enforce", "off": the names the configuration uses. */
+const char *config_approve_name(enum config_approve a);
+const char *config_guard_name(enum config_guard g);
 
 #endif

@@ -10,7 +10,10 @@
 #include <string.h>
 
 #include "ecs.h"
+#include "events.h"
+#include "guard.h"
 #include "rollout.h"
+#include "strmap.h"
 #include "taskdef.h"
 #include "track.h"
 
@@ -66,18 +69,88 @@ int deploy_read_start(struct rollout *r, struct aws_result *res)
 	if (status && strcmp(status, "ACTIVE"))
 		return rollout_block(r, "DescribeServices", "the service is %s, not ACTIVE",
 				     status);
-	if (!same(str_of(cJSON_GetObjectItem(svc, "deploymentController"), "type") ?: "ECS", "ECS"))
-		return rollout_block(r, "DescribeServices",
-				     "the service's deployment controller is not ECS (strategy "
-				     "'codedeploy' is needed for CODE_DEPLOY services)");
+	const char *controller =
+	    str_of(cJSON_GetObjectItem(svc, "deploymentController"), "type") ?: "ECS";
+	if (!same(controller, "ECS")) {
+		char v[64];
+		ecs_printable(controller, v, sizeof(v));
+		snprintf(r->reason, sizeof(r->reason),
+			 "the service's deployment controller is %s, which refuses UpdateService of a "
+			 "new task definition%s",
+			 v,
+			 same(controller, "CODE_DEPLOY") ? " (strategy 'codedeploy' deploys through "
+							   "CodeDeploy)"
+							 : " (it deploys by task sets)");
+		r->skip_reason = "deployment-controller";
+		return OUT_SKIPPED;
+	}
 	if (record_set(&r->rec->base_td, td) < 0 ||
-	    record_set(&r->rec->prev_deployment, str_of(ecs_primary(svc), "id")) < 0)
+	    record_set(&r->rec->prev_deployment, str_of(ecs_primary(svc), "id")) < 0 ||
+	    record_set(&r->rec->prev_deployment_arn, str_of(svc, "currentServiceDeployment")) < 0)
+		return OUT_RETRY;
+	cJSON_Delete(r->svc);
+	r->svc = cJSON_Duplicate(svc, 1); /* the guard's, at read-base */
+	if (!r->svc)
 		return OUT_RETRY;
 	/* A fresh start: a revision named before (deregistered, resumed at deregister) is not ours
 	 * to update to, nor to deregister again. */
 	free(r->rec->new_td);
 	r->rec->new_td = NULL;
-	return record_is_revision(r->rec) ? STEP_READ_BASE : STEP_UPDATING;
+	return record_is_revision(r->rec) || !same(r->rec->guard, "off") ? STEP_READ_BASE
+									  : STEP_UPDATING;
+}
+
+/*
+ * The zero-downtime guard, on the service read at start and the task definition it runs: "warn"
+ * says each unsafe setting once per target until its value changes; "enforce" skips the deploy.
+ * Returns 0 to go on, or OUT_SKIPPED.
+ */
+static int guard(struct rollout *r, const cJSON *td)
+{
+	struct rollout_rec *c = r->rec;
+	struct guard_finding f[GUARD_FINDINGS_MAX];
+	const char *names[RECORD_CONTAINERS];
+	size_t n, len = 0;
+
+	if (same(c->guard, "off") || !r->svc)
+		return 0;
+	for (size_t i = 0; i < c->n_containers; i++)
+		names[i] = c->containers[i];
+	n = guard_check(r->svc, td, names, c->n_containers, !record_is_revision(c), c->rollback, f,
+			GUARD_FINDINGS_MAX);
+	if (n && same(c->guard, "enforce")) {
+		len = (size_t)snprintf(r->reason, sizeof(r->reason),
+				       "the service's deployment configuration is not safe (\"guard\": "
+				       "\"enforce\"): ");
+		for (size_t i = 0; i < n && len < sizeof(r->reason); i++)
+			len += (size_t)snprintf(r->reason + len, sizeof(r->reason) - len,
+						"%s%.127s = %.159s (%.200s)", i ? "; " : "",
+						f[i].setting, f[i].value, f[i].why);
+		r->skip_reason = "unsafe-deployment-config";
+		return OUT_SKIPPED;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char key[1400], *copy;
+		void *old = NULL;
+		const char *said;
+		snprintf(key, sizeof(key), "%.600s\x1f%.600s\x1f%.127s", c->watch, c->tkey,
+			 f[i].setting);
+		said = strmap_get(r->dp->guard_said, key);
+		if (said && !strcmp(said, f[i].value))
+			continue;
+		copy = strdup(f[i].value);
+		if (copy && strmap_put(r->dp->guard_said, key, copy, &old) < 0)
+			free(copy);
+		else
+			free(old);
+		rollout_emit(r, LOG_WARNING, EVENT_GUARD_WARNING,
+			     LOG_FIELDS({ "GUARD_SETTING", f[i].setting }, { "GUARD_VALUE", f[i].value },
+					{ "GUARD_MODE", "warn" }),
+			     "service '%s': %s = %s is not safe for a zero-downtime deploy: %s; "
+			     "deploying all the same (\"guard\": \"warn\"; said once until it changes)",
+			     c->service, f[i].setting, f[i].value, f[i].why);
+	}
+	return 0;
 }
 
 cJSON *deploy_read_base_params(struct rollout *r)
@@ -92,7 +165,12 @@ int deploy_read_base(struct rollout *r, struct aws_result *res)
 	const char *first = r->rec->containers[0], *pinned = NULL;
 	char why[600];
 	cJSON *params = NULL;
+	int skip = guard(r, td);
 
+	if (skip)
+		return skip;
+	if (!record_is_revision(r->rec))
+		return STEP_UPDATING; /* force: the task definition was read for the guard */
 	if (record_set(&r->rec->family, str_of(td, "family")) < 0)
 		return OUT_RETRY;
 	if (ecs_pinned_digest(td, first, &pinned) == -EINVAL) {
@@ -107,6 +185,17 @@ int deploy_read_base(struct rollout *r, struct aws_result *res)
 	if (pinned && record_set(&r->rec->previous_digest, pinned) < 0)
 		return OUT_RETRY;
 	r->rec->base_pinned = pinned != NULL;
+	r->rec->no_stop = false;
+	for (size_t i = 0; i < r->rec->n_containers; i++) {
+		const cJSON *c;
+		cJSON_ArrayForEach(c, cJSON_GetObjectItem(td, "containerDefinitions"))
+		{
+			const char *img = str_of(c, "image");
+			if (same(str_of(c, "name"), r->rec->containers[i]) && img &&
+			    !strstr(img, "@sha256:") && same(str_of(c, "versionConsistency"), "disabled"))
+				r->rec->no_stop = true;
+		}
+	}
 	int rc = deploy_pin(r, res->body, r->rec->digest, r->rec->tag, &params, why, sizeof(why));
 	if (rc == -ENOMEM)
 		return OUT_RETRY;
@@ -250,13 +339,16 @@ cJSON *deploy_update_params(struct rollout *r)
 	return rollout_update_params(r, record_is_revision(r->rec) ? r->rec->new_td : NULL);
 }
 
-/* The ARN of the service deployment ECS names current, when the reply has a plausible one. */
-static void keep_arn(struct rollout *r, const cJSON *svc)
+/* The ARN of the service deployment ECS names current, when the reply has a plausible one that
+ * is not the one current before our UpdateService. True when ours is known by it. */
+static bool keep_arn(struct rollout *r, const cJSON *svc)
 {
 	const char *arn = str_of(svc, "currentServiceDeployment");
 
-	if (arn && !strncmp(arn, "arn:", 4) && strlen(arn) < 300 && !strpbrk(arn, " \t\r\n"))
+	if (arn && !strncmp(arn, "arn:", 4) && strlen(arn) < 300 && !strpbrk(arn, " \t\r\n\"\\") &&
+	    !same(arn, r->rec->prev_deployment_arn))
 		record_set(&r->rec->deployment_arn, arn);
+	return r->rec->deployment_arn && *r->rec->deployment_arn;
 }
 
 /* updating: UpdateService answered; which deployment is ours? */
@@ -264,10 +356,16 @@ int deploy_read_update(struct rollout *r, struct aws_result *res)
 {
 	const cJSON *svc = cJSON_GetObjectItem(res->body, "service");
 	const cJSON *dep = find_ours(r, svc);
+	bool by_arn = keep_arn(r, svc);
 
-	keep_arn(r, svc);
 	if (dep && record_set(&r->rec->deployment_id, str_of(dep, "id")) < 0)
 		return OUT_RETRY;
+	if (by_arn) {
+		rollout_emit(r, LOG_INFO, NULL, NULL,
+			     "service '%s': service deployment %s started; tracking it",
+			     r->rec->service, r->rec->deployment_arn);
+		return STEP_TRACKING_SD;
+	}
 	if (dep)
 		rollout_emit(r, LOG_INFO, NULL, NULL,
 			     "service '%s': deployment %s started; tracking it", r->rec->service,
@@ -297,6 +395,9 @@ int deploy_read_find_update(struct rollout *r, struct aws_result *res)
 		rollout_emit(r, LOG_INFO, NULL, NULL,
 			     "service '%s': deployment %s was made before the restart; tracking it",
 			     r->rec->service, r->rec->deployment_id);
+		/* Its service deployment is the current one only while ours is PRIMARY. */
+		if (same(str_of(dep, "status"), "PRIMARY") && keep_arn(r, svc))
+			return STEP_TRACKING_SD;
 		return STEP_TRACKING;
 	}
 	if (rollout_wait_for_sent(r, r->rec->update_sent_at,
@@ -346,7 +447,6 @@ int deploy_read_tracking(struct rollout *r, struct aws_result *res)
 		return OUT_UNMARKED;
 	}
 	rollout_report_events(r, svc);
-	keep_arn(r, svc);
 	struct track_input in = { .svc = svc,
 				  .id = r->rec->deployment_id,
 				  .td = record_is_revision(r->rec) ? r->rec->new_td : NULL,
@@ -367,6 +467,13 @@ int deploy_read_tracking(struct rollout *r, struct aws_result *res)
 	snprintf(r->reason, sizeof(r->reason), "%s", out.reason);
 	switch (out.verdict) {
 	case TRACK_KEEP:
+		/* Listed now as the current deployment: its service deployment says the rest. */
+		if (out.ours && same(str_of(out.ours, "status"), "PRIMARY") && keep_arn(r, svc)) {
+			rollout_emit(r, LOG_INFO, NULL, NULL,
+				     "service '%s': tracking service deployment %s",
+				     r->rec->service, r->rec->deployment_arn);
+			return STEP_TRACKING_SD;
+		}
 		return OUT_WAIT;
 	case TRACK_DONE:
 		return record_is_revision(r->rec) ? OUT_DONE : STEP_CONFIRM_LIST;

@@ -164,7 +164,11 @@ static struct rollout_rec *new_record(const struct config_watch *w, const struct
 	     record_set(&r->previous_digest, previous ? previous : "") == 0 &&
 	     record_set(&r->strategy, config_strategy_name(t->strategy)) == 0 &&
 	     record_set(&r->cluster, t->cluster) == 0 && record_set(&r->service, t->service) == 0 &&
-	     record_set(&r->region, region) == 0 && record_set(&r->role_arn, t->role_arn) == 0;
+	     record_set(&r->region, region) == 0 && record_set(&r->role_arn, t->role_arn) == 0 &&
+	     record_set(&r->approve, t->approve == APPROVE_AUTO ? "auto" : "manual") == 0 &&
+	     record_set(&r->guard, t->guard == GUARD_ENFORCE ? "enforce"
+				   : t->guard == GUARD_OFF   ? "off"
+							     : "warn") == 0;
 	for (size_t i = 0; ok && i < t->n_containers && i < RECORD_CONTAINERS; i++) {
 		ok = (r->containers[i] = strdup(t->containers[i])) != NULL;
 		r->n_containers += ok;
@@ -472,7 +476,8 @@ struct deployer *deployer_new(const struct deployer_deps *deps)
 	dp->said = strmap_new();
 	dp->dirty = strmap_new();
 	dp->blocked = strmap_new();
-	if (!dp->creds || !dp->said || !dp->dirty || !dp->blocked) {
+	dp->guard_said = strmap_new();
+	if (!dp->creds || !dp->said || !dp->dirty || !dp->blocked || !dp->guard_said) {
 		deployer_free(dp);
 		return NULL;
 	}
@@ -509,6 +514,7 @@ void deployer_free(struct deployer *dp)
 	config_free(dp->indexed);
 	strmap_free(dp->creds, free_creds);
 	strmap_free(dp->blocked, free);
+	strmap_free(dp->guard_said, free);
 	config_free(dp->blocked_cfg);
 	free(dp);
 }
@@ -618,10 +624,24 @@ void deployer_status(const struct deployer *dp, char *buf, size_t n)
 			len += (size_t)snprintf(buf + len, n - len, ", ...");
 			break;
 		}
-		len += (size_t)snprintf(
-		    buf + len, n - len, "%s%s %d/%d tasks%s", listed ? ", " : " (", r->rec->service,
-		    r->running, r->desired,
-		    rollout_steps[r->rec->step].rolling_back ? " rolling back" : "");
+		len += (size_t)snprintf(buf + len, n - len, "%s%s ", listed ? ", " : " (",
+					r->rec->service);
+		if (len >= n)
+			break;
+		if (r->awaiting)
+			len += (size_t)snprintf(buf + len, n - len, "awaiting approval at %s",
+						*r->stage ? r->stage : "a hook");
+		else if (*r->stage && r->weight >= 0)
+			len += (size_t)snprintf(buf + len, n - len, "%s %.0f%% traffic", r->stage,
+						r->weight);
+		else if (*r->stage)
+			len += (size_t)snprintf(buf + len, n - len, "%s %d/%d tasks", r->stage,
+						r->running, r->desired);
+		else
+			len += (size_t)snprintf(buf + len, n - len, "%d/%d tasks", r->running,
+						r->desired);
+		if (len < n && rollout_steps[r->rec->step].rolling_back)
+			len += (size_t)snprintf(buf + len, n - len, " rolling back");
 		listed++;
 	}
 	if (listed && len < n)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "digest.h"
 #include "ecs.h"
 #include "events.h"
 #include "rollout.h"
@@ -55,6 +56,16 @@ int inspect_read_service(struct rollout *r, struct aws_result *res)
 	if (!svc || !td)
 		return rollout_block(r, "DescribeServices",
 				     "the service does not exist in cluster '%s'", r->rec->cluster);
+	/* Blue/green, linear and canary services run two revisions during a deployment: what runs
+	 * is read from the service revisions ECS names current, not from the tasks. */
+	const char *strategy = cJSON_GetStringValue(cJSON_GetObjectItem(
+	    cJSON_GetObjectItem(svc, "deploymentConfiguration"), "strategy"));
+	const cJSON *revs = cJSON_GetObjectItem(svc, "currentServiceRevisions");
+	cJSON_Delete(r->svc);
+	r->svc = NULL;
+	if (strategy && strcmp(strategy, "ROLLING") && cJSON_GetArraySize(revs) > 0 &&
+	    !(r->svc = cJSON_Duplicate(revs, 1)))
+		return OUT_RETRY;
 	return record_set(&r->rec->base_td, td) < 0 ? OUT_RETRY : STEP_INSPECT_TD;
 }
 
@@ -75,6 +86,8 @@ int inspect_read_td(struct rollout *r, struct aws_result *res)
 				     r->rec->base_td, name);
 	if (rc == 1)
 		return inspected(r, pinned, "its task definition pins it");
+	if (r->svc)
+		return STEP_INSPECT_REV;
 	if (rc == -EINVAL) {
 		char v[400];
 		ecs_printable(pinned, v, sizeof(v));
@@ -114,4 +127,63 @@ int inspect_read_tasks(struct rollout *r, struct aws_result *res)
 	default:
 		return inspected(r, seen, "the imageDigest of its running tasks");
 	}
+}
+
+cJSON *inspect_rev_params(struct rollout *r)
+{
+	cJSON *p = cJSON_CreateObject(),
+	      *a = p ? cJSON_AddArrayToObject(p, "serviceRevisionArns") : NULL;
+	const cJSON *x;
+	int n = 0;
+
+	if (!a) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	cJSON_ArrayForEach(x, r->svc)
+	{
+		const char *arn = cJSON_GetStringValue(cJSON_GetObjectItem(x, "arn"));
+		if (arn && n++ < 20)
+			cJSON_AddItemToArray(a, cJSON_CreateString(arn));
+	}
+	return p;
+}
+
+/* inspect-revision: the digest ECS resolved for the container in the current service revisions
+ * (blue/green, linear, canary). */
+int inspect_read_rev(struct rollout *r, struct aws_result *res)
+{
+	const char *name = r->rec->containers[0], *seen = NULL;
+	const cJSON *rev, *img;
+	bool mixed = false;
+	char v[400];
+
+	cJSON_ArrayForEach(rev, cJSON_GetObjectItem(res->body, "serviceRevisions"))
+	{
+		cJSON_ArrayForEach(img, cJSON_GetObjectItem(rev, "containerImages"))
+		{
+			const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(img, "containerName"));
+			const char *d = cJSON_GetStringValue(cJSON_GetObjectItem(img, "imageDigest"));
+			if (!c || strcmp(c, name) || !d)
+				continue;
+			if (!digest_valid(d)) {
+				ecs_printable(d, v, sizeof(v));
+				rollout_emit(r, LOG_WARNING, NULL, NULL,
+					     "service '%s': its service revision reports '%s' as the "
+					     "imageDigest of container '%s', which is not a valid "
+					     "digest; it is ignored",
+					     r->rec->service, v, name);
+				return inspected(r, NULL,
+						 "its service revision reports an invalid digest");
+			}
+			if (seen && strcmp(seen, d))
+				mixed = true;
+			seen = d;
+		}
+	}
+	if (mixed)
+		return inspected(r, NULL, "its current service revisions run different digests");
+	return inspected(r, seen,
+			 seen ? "the imageDigest ECS resolved for its current service revision"
+			      : "its current service revision names no digest for the container");
 }

@@ -17,6 +17,7 @@ enum rollout_step {
 	STEP_INSPECT_TD,      /* DescribeTaskDefinition of what it runs */
 	STEP_INSPECT_LIST,    /* ListTasks: its running tasks */
 	STEP_INSPECT_TASKS,   /* DescribeTasks: their imageDigest */
+	STEP_INSPECT_REV,     /* DescribeServiceRevisions: containerImages (blue/green, ...) */
 	STEP_START,           /* DescribeServices: where the service is */
 	STEP_READ_BASE,       /* DescribeTaskDefinition of the revision it runs, with tags */
 	STEP_REGISTERING,     /* RegisterTaskDefinition of the pinned revision */
@@ -26,8 +27,14 @@ enum rollout_step {
 	STEP_UPDATING,        /* UpdateService */
 	STEP_FIND_UPDATE,     /* resuming updating: did ECS make our deployment? */
 	STEP_TRACKING,        /* DescribeServices (batched) until ECS says how it ended */
+	STEP_TRACKING_SD,     /* DescribeServiceDeployments (batched) of ours, by its ARN */
+	STEP_APPROVING,       /* "approve": "auto": ContinueServiceDeployment of its PAUSE hook */
+	STEP_SD_EVENTS,       /* it ended badly: DescribeServices for ECS's events, quoted */
 	STEP_CONFIRM_LIST,    /* force: ListTasks of our deployment */
 	STEP_CONFIRM_TASKS,   /* force: DescribeTasks: do they run the digest? */
+	STEP_SD_STOP,         /* StopServiceDeployment(ROLLBACK) of ours, still in progress */
+	STEP_SD_CHECK,        /* DescribeServiceDeployments: did the stop take? */
+	STEP_RB_TRACKING_SD,  /* DescribeServiceDeployments (batched) until ECS's rollback ends */
 	STEP_ROLLBACK,        /* our deployment failed: choose the revision to go back to */
 	STEP_RB_FIND,         /* DescribeTaskDefinition: a pinned revision of ours to go back to? */
 	STEP_RB_READ_BASE,    /* DescribeTaskDefinition of the revision that ran before */
@@ -42,10 +49,11 @@ enum rollout_step {
 enum rollback_by {
 	ROLLBACK_BY_NONE,
 	ROLLBACK_BY_US,
-	ROLLBACK_BY_ECS, /* ECS's circuit breaker: we follow it */
+	ROLLBACK_BY_ECS,  /* ECS's own (circuit breaker, alarms, a hook): we follow it */
+	ROLLBACK_BY_STOP, /* ours, carried out by ECS: StopServiceDeployment(ROLLBACK) */
 };
 
-#define RECORD_VERSION    2 /* 1: the same keys without "version" */
+#define RECORD_VERSION    2 /* 1: the same keys without "version"; new keys are optional */
 #define RECORD_CONTAINERS 10
 
 struct rollout_rec {
@@ -66,13 +74,25 @@ struct rollout_rec {
 	/* learned on the way */
 	char *family, *base_td, *new_td, *pinned_image;
 	bool base_pinned;                     /* base_td pins the digest of the first container */
+	bool no_stop; /* base_td names a tag with versionConsistency disabled: ECS's rollback would
+			 pull the tag (now the failed image); ours pins the digest instead */
 	char *prev_deployment;                /* the PRIMARY deployment before our UpdateService */
+	char *prev_deployment_arn; /* the service deployment current before it (never ours) */
 	char *deployment_id, *deployment_arn; /* ours (arn: currentServiceDeployment) */
 	double register_sent_at, update_sent_at; /* when the calls that change AWS went out */
 	char *anomaly; /* why the service is put back, when ECS did something unexplained */
 	enum rollback_by rollback_by;
 	char *rollback_td, *rollback_deployment_id;
 	double rollback_deadline, rollback_register_sent_at, rollback_sent_at;
+	/* the service deployment (tracked by deployment_arn) */
+	char *sd_status;  /* its status at the last look */
+	char *stage;      /* its lifecycleStage last reported (DEPLOY_PROGRESS) */
+	char *hook_id;    /* the PAUSE hook last said to await action (AWAITING_APPROVAL) */
+	char *approve;    /* "manual" or "auto" */
+	char *guard;      /* "warn", "enforce" or "off" */
+	double hook_expires_at; /* when ECS applies the hook's timeout action (wall seconds) */
+	double hold_left;       /* > 0 while a hook awaits: the rollout timeout left when it began */
+	double stop_sent_at;    /* StopServiceDeployment */
 };
 
 /*
@@ -96,11 +116,17 @@ struct rollout_rec {
 	X(new_td) \
 	X(pinned_image) \
 	X(prev_deployment) \
+	X(prev_deployment_arn) \
 	X(deployment_id) \
 	X(deployment_arn) \
 	X(anomaly) \
 	X(rollback_td) \
-	X(rollback_deployment_id)
+	X(rollback_deployment_id) \
+	X(sd_status) \
+	X(stage) \
+	X(hook_id) \
+	X(approve) \
+	X(guard)
 /* clang-format on */
 
 /* The step's name in records and events ("start", "tracking", ...), and back; -1 if unknown. */

@@ -15,7 +15,8 @@
 #include "events.h"
 #include "state.h"
 
-#define BATCH_MAX     10 /* services per DescribeServices */
+#define BATCH_MAX     20 /* service deployments per DescribeServiceDeployments */
+#define BATCH_SERVICES 10 /* services per DescribeServices */
 #define TRACK_FIRST_S 1.0
 #define TRACK_MAX_S   10.0
 #define RETRY_FIRST_S 2.0
@@ -27,8 +28,9 @@
 
 struct batch {
 	struct deployer *dp;
+	const char *operation; /* DescribeServices or DescribeServiceDeployments */
 	struct rollout *r[BATCH_MAX];
-	int n;
+	int n, max;
 	char *cluster, *region;
 	struct cred_provider *creds;
 	struct aws_call *call;
@@ -46,7 +48,7 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 			   .params = rollout_service_params,
 			   .read = inspect_read_service,
 			   .resume = STEP_INSPECT },
-	[STEP_INSPECT_TD] = { .next = { STEP_INSPECT_LIST },
+	[STEP_INSPECT_TD] = { .next = { STEP_INSPECT_LIST, STEP_INSPECT_REV },
 			      .operation = "DescribeTaskDefinition",
 			      .params = inspect_td_params,
 			      .read = inspect_read_td,
@@ -60,13 +62,17 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 				 .params = rollout_describe_tasks_params,
 				 .read = inspect_read_tasks,
 				 .resume = STEP_INSPECT },
+	[STEP_INSPECT_REV] = { .operation = "DescribeServiceRevisions",
+			       .params = inspect_rev_params,
+			       .read = inspect_read_rev,
+			       .resume = STEP_INSPECT },
 	[STEP_START] = { .next = { STEP_READ_BASE, STEP_UPDATING },
 			 .operation = "DescribeServices",
 			 .params = rollout_service_params,
 			 .read = deploy_read_start,
 			 .written = true,
 			 .resume = STEP_START },
-	[STEP_READ_BASE] = { .next = { STEP_REGISTERING },
+	[STEP_READ_BASE] = { .next = { STEP_REGISTERING, STEP_UPDATING },
 			     .operation = "DescribeTaskDefinition",
 			     .params = deploy_read_base_params,
 			     .read = deploy_read_base,
@@ -99,25 +105,64 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 			       * starts over, never updates the service to it */
 			      .written = true,
 			      .resume = STEP_START },
-	[STEP_UPDATING] = { .next = { STEP_TRACKING },
+	[STEP_UPDATING] = { .next = { STEP_TRACKING, STEP_TRACKING_SD },
 			    .operation = "UpdateService",
 			    .params = deploy_update_params,
 			    .read = deploy_read_update,
 			    .written = true,
 			    .resume = STEP_FIND_UPDATE,
 			    .sent_at = SENT_UPDATE },
-	[STEP_FIND_UPDATE] = { .next = { STEP_TRACKING, STEP_UPDATING, STEP_DEREGISTER,
-					 STEP_START },
+	[STEP_FIND_UPDATE] = { .next = { STEP_TRACKING, STEP_TRACKING_SD, STEP_UPDATING,
+					 STEP_DEREGISTER, STEP_START },
 			       .operation = "DescribeServices",
 			       .params = rollout_service_params,
 			       .read = deploy_read_find_update,
 			       .resume = STEP_FIND_UPDATE },
-	[STEP_TRACKING] = { .next = { STEP_CONFIRM_LIST },
+	[STEP_TRACKING] = { .next = { STEP_CONFIRM_LIST, STEP_TRACKING_SD },
 			    .operation = "DescribeServices",
 			    .read = deploy_read_tracking,
 			    .written = true,
 			    .batched = true,
 			    .resume = STEP_TRACKING },
+	[STEP_TRACKING_SD] = { .next = { STEP_CONFIRM_LIST, STEP_APPROVING, STEP_SD_EVENTS },
+			       .operation = "DescribeServiceDeployments",
+			       .read = sd_read_tracking,
+			       .written = true,
+			       .batched = true,
+			       .resume = STEP_TRACKING_SD },
+	[STEP_APPROVING] = { .next = { STEP_TRACKING_SD },
+			     .operation = "ContinueServiceDeployment",
+			     .params = sd_continue_params,
+			     .read = sd_read_continue,
+			     .own_errors = true,
+			     .resume = STEP_TRACKING_SD },
+	[STEP_SD_EVENTS] = { .operation = "DescribeServices",
+			     .params = rollout_service_params,
+			     .read = sd_read_events,
+			     .own_errors = true,
+			     .resume = STEP_TRACKING_SD },
+	[STEP_SD_STOP] = { .next = { STEP_RB_TRACKING_SD, STEP_SD_CHECK, STEP_ROLLBACK },
+			   .operation = "StopServiceDeployment",
+			   .params = sd_stop_params,
+			   .read = sd_read_stop,
+			   .own_errors = true,
+			   .written = true,
+			   .rolling_back = true,
+			   .resume = STEP_SD_CHECK,
+			   .sent_at = SENT_SD_STOP },
+	[STEP_SD_CHECK] = { .next = { STEP_RB_TRACKING_SD, STEP_SD_STOP, STEP_ROLLBACK },
+			    .operation = "DescribeServiceDeployments",
+			    .params = sd_arn_params,
+			    .read = sd_read_check,
+			    .rolling_back = true,
+			    .resume = STEP_SD_CHECK },
+	[STEP_RB_TRACKING_SD] = { .next = { STEP_ROLLBACK },
+				  .operation = "DescribeServiceDeployments",
+				  .read = sd_read_rb_tracking,
+				  .written = true,
+				  .batched = true,
+				  .rolling_back = true,
+				  .resume = STEP_RB_TRACKING_SD },
 	[STEP_CONFIRM_LIST] = { .next = { STEP_CONFIRM_TASKS },
 				.operation = "ListTasks",
 				.params = rollout_list_tasks_params,
@@ -367,7 +412,7 @@ bool rollout_save_state(struct deployer *dp)
 
 /* Writes the record; false when it could not reach the disk: the step then waits for the
  * state's retry and is written again before it runs. */
-static bool persist(struct rollout *r)
+bool rollout_persist(struct rollout *r)
 {
 	char why[600];
 	struct deployer *dp = r->dp;
@@ -399,6 +444,7 @@ struct rollout *rollout_new(struct deployer *dp, struct rollout_rec *rec, bool i
 	r->rec = rec;
 	r->inspect = inspect;
 	r->interval = TRACK_FIRST_S;
+	r->weight = -1;
 	if (rec->role_arn && *rec->role_arn) {
 		r->creds = strmap_get(dp->creds, rec->role_arn);
 		if (!r->creds) {
@@ -448,6 +494,7 @@ void rollout_free(struct rollout *r)
 	record_free(r->rec);
 	cJSON_Delete(r->described);
 	cJSON_Delete(r->listed);
+	cJSON_Delete(r->svc);
 	free(r);
 }
 
@@ -661,12 +708,15 @@ static void enter(struct rollout *r, enum rollout_step step)
 	case SENT_RB_UPDATE:
 		r->rec->rollback_sent_at = rollout_wall_now();
 		break;
+	case SENT_SD_STOP:
+		r->rec->stop_sent_at = rollout_wall_now();
+		break;
 	}
 	if (s->batched) {
 		r->interval = TRACK_FIRST_S;
 		r->n_events = 0;
 	}
-	if (s->written && !persist(r))
+	if (s->written && !rollout_persist(r))
 		return;
 	if (s->batched) {
 		r->next_at = ev_now(loop_of(r)) + TRACK_FIRST_S;
@@ -723,12 +773,22 @@ static void on_reply(struct aws_result *res, void *userdata)
 	advance(r, s->read(r, res));
 }
 
+/* Whether ecr-deployd can roll the service back: our service deployment is in progress (ECS
+ * rolls it back on StopServiceDeployment, whatever the strategy), or the revision that ran
+ * before can be deployed again (strategy revision). */
+static bool can_roll_back(const struct rollout_rec *c)
+{
+	return c->rollback && (sd_in_progress(c) || record_is_revision(c));
+}
+
 static void start_rollback(struct rollout *r)
 {
-	r->rec->rollback_by = ROLLBACK_BY_US;
+	bool stop = sd_in_progress(r->rec);
+
+	r->rec->rollback_by = stop ? ROLLBACK_BY_STOP : ROLLBACK_BY_US;
 	r->rec->rollback_deadline = rollout_wall_now() + (double)r->rec->timeout_ms / 1000.0;
 	r->n_events = 0;
-	enter(r, STEP_ROLLBACK);
+	enter(r, stop ? STEP_SD_STOP : STEP_ROLLBACK);
 }
 
 /* Whether our revision was registered and never deployed (the outcome came before UpdateService
@@ -823,22 +883,22 @@ static void advance(struct rollout *r, int next)
 		rollout_save_state(dp); /* the failed digest is remembered before a rollback */
 		failed_event(r, LOG_ERR, "failed", true);
 		if (next == OUT_ECS_ROLLBACK) {
+			bool sd = c->step == STEP_TRACKING_SD || c->step == STEP_SD_EVENTS;
 			c->rollback_by = ROLLBACK_BY_ECS;
 			c->rollback_deadline = rollout_wall_now() + (double)c->timeout_ms / 1000.0;
 			rollout_emit(
 			    r, LOG_WARNING, EVENT_ROLLBACK_STARTED,
 			    LOG_FIELDS({ "ROLLBACK_DEPLOYMENT_ID", c->rollback_deployment_id }),
-			    "ECS's circuit breaker rolls service '%s' back to %s; "
-			    "following it",
-			    c->service, c->base_td);
-			enter(r, STEP_RB_TRACKING);
+			    "ECS %s service '%s' back to %s; following it",
+			    sd ? "rolls" : "'s circuit breaker rolls", c->service, c->base_td);
+			enter(r, sd ? STEP_RB_TRACKING_SD : STEP_RB_TRACKING);
 			return;
 		}
-		if (c->rollback && record_is_revision(c)) {
+		if (can_roll_back(c)) {
 			start_rollback(r);
 			return;
 		}
-		if (c->rollback)
+		if (c->rollback && !c->deployment_arn)
 			rollout_emit(
 			    r, LOG_WARNING, NULL, NULL,
 			    "service '%s': strategy 'force' reuses the task definition, so "
@@ -872,7 +932,7 @@ static void advance(struct rollout *r, int next)
 			memcpy(r->reason, reason, sizeof(reason));
 		}
 		failed_event(r, LOG_ERR, "stopped on an anomaly", false);
-		if (c->rollback && record_is_revision(c)) {
+		if (can_roll_back(c)) {
 			rollout_emit(r, LOG_WARNING, NULL, NULL,
 				     "service '%s': putting it back on the revision it ran before; "
 				     "%s waits for a newer push",
@@ -894,7 +954,10 @@ static void advance(struct rollout *r, int next)
 				   c->previous_digest ? c->previous_digest : "");
 		rollout_emit(r, LOG_NOTICE, EVENT_ROLLBACK_COMPLETED, NULL,
 			     "service '%s' is back on %s%s", c->service, rollback_target_td(r),
-			     c->rollback_by == ROLLBACK_BY_ECS ? " (rolled back by ECS)" : "");
+			     c->rollback_by == ROLLBACK_BY_ECS    ? " (rolled back by ECS)"
+			     : c->rollback_by == ROLLBACK_BY_STOP ? " (rolled back by ECS on our "
+								    "StopServiceDeployment)"
+								  : "");
 		break;
 	case OUT_ROLLBACK_FAILED:
 		state_set_deployed(st, c->watch, c->tkey, "");
@@ -903,6 +966,15 @@ static void advance(struct rollout *r, int next)
 			     c->service, rollback_target_td(r) ? rollback_target_td(r) : "(none)",
 			     r->reason);
 		break;
+	case OUT_SKIPPED: {
+		double again = deployer_block(dp, r);
+		rollout_emit(r, LOG_WARNING, EVENT_SKIPPED,
+			     LOG_FIELDS({ "REASON", r->skip_reason ? r->skip_reason : "skipped" }),
+			     "not deploying %s to service '%s': %s; %s is not marked failed; "
+			     "looked at again in %.0fs, or at the next reload",
+			     c->digest, c->service, r->reason, c->digest, again);
+		break;
+	}
 	case OUT_END:
 		break;
 	}
@@ -970,17 +1042,23 @@ static void on_batch(struct aws_result *res, void *userdata)
 
 static void send_batch(struct batch *b)
 {
-	cJSON *p = cJSON_CreateObject(), *a = p ? cJSON_AddArrayToObject(p, "services") : NULL;
+	bool services = !strcmp(b->operation, "DescribeServices");
+	cJSON *p = cJSON_CreateObject(),
+	      *a = p ? cJSON_AddArrayToObject(p, services ? "services" : "serviceDeploymentArns")
+		     : NULL;
 	struct aws_call_spec spec = { .service = &aws_ecs,
-				      .operation = "DescribeServices",
+				      .operation = b->operation,
 				      .params = p,
 				      .creds = b->creds,
 				      .region = b->region };
 
 	if (a) {
-		cJSON_AddStringToObject(p, "cluster", b->cluster);
+		if (services)
+			cJSON_AddStringToObject(p, "cluster", b->cluster);
 		for (int i = 0; i < b->n; i++)
-			cJSON_AddItemToArray(a, cJSON_CreateString(b->r[i]->rec->service));
+			cJSON_AddItemToArray(a, cJSON_CreateString(services
+									? b->r[i]->rec->service
+									: b->r[i]->rec->deployment_arn));
 	}
 	if (!a || aws_call(b->dp->d->aws, &spec, on_batch, b, &b->call) < 0) {
 		b->call = NULL;
@@ -1003,22 +1081,33 @@ void rollout_track_due(struct deployer *dp)
 	if (!open)
 		return;
 	for (struct rollout *r = dp->rollouts; r; r = r->next) {
-		char key[1024];
+		const char *op = rollout_steps[r->rec->step].operation;
+		bool services;
+		char key[1200];
 		struct batch *b;
 
 		if (!rollout_steps[r->rec->step].batched || r->call || r->batch || r->waiting ||
 		    r->next_at > now)
 			continue;
-		snprintf(key, sizeof(key), "%s\x1f%p\x1f%s", r->rec->region, (void *)r->creds,
-			 r->rec->cluster);
+		services = !strcmp(op, "DescribeServices");
+		if (!services && !(r->rec->deployment_arn && *r->rec->deployment_arn)) {
+			/* A record without the ARN it is tracked by: its reader says so. */
+			advance(r, rollout_steps[r->rec->step].read(r, NULL));
+			break; /* r may be gone, and the list with it: the next tick goes on */
+		}
+		/* Service deployments are named by ARN: one call covers every cluster. */
+		snprintf(key, sizeof(key), "%s\x1f%s\x1f%p\x1f%s", op, r->rec->region,
+			 (void *)r->creds, services ? r->rec->cluster : "");
 		b = strmap_get(open, key);
-		if (!b || b->n == BATCH_MAX) {
+		if (!b || b->n == b->max) {
 			if (b)
 				send_batch(b);
 			b = calloc(1, sizeof(*b));
 			if (!b)
 				break;
 			b->dp = dp;
+			b->operation = op;
+			b->max = services ? BATCH_SERVICES : BATCH_MAX;
 			b->cluster = strdup(r->rec->cluster);
 			b->region = strdup(r->rec->region);
 			b->creds = r->creds;

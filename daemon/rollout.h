@@ -12,29 +12,36 @@
  *
  * The steps (tests/unit/test_rollout.c checks this table against rollout_steps[]):
  *
- *   step                  written  its reader may go to                       resumed as
- *   inspect               no       inspect-taskdef                            inspect
- *   inspect-taskdef       no       inspect-list                               inspect
- *   inspect-list          no       inspect-tasks                              inspect
- *   inspect-tasks         no       -                                          inspect
- *   start                 yes      read-base, updating                        start
- *   read-base             no       registering                                start
- *   registering           yes      registered                                 find-registered
- *   find-registered       no       start, registered                          find-registered
- *   registered            yes      updating, deregister, start                registered
- *   deregister            yes      start                                      start
- *   updating              yes      tracking                                   find-update
- *   find-update           no       tracking, updating, deregister, start      find-update
- *   tracking              yes      confirm-list                               tracking
- *   confirm-list          no       confirm-tasks                              tracking
- *   confirm-tasks         no       -                                          tracking
- *   rollback              yes      rollback-check, rollback-find              rollback
- *   rollback-find         no       rollback-read-base, rollback-check         rollback
- *   rollback-read-base    no       rollback-registering                       rollback
- *   rollback-registering  yes      rollback-check                             rollback-find
- *   rollback-check        no       rollback-tracking, rolling-back            rollback-check
- *   rolling-back          yes      rollback-tracking                          rollback-check
- *   rollback-tracking     yes      -                                          rollback-tracking
+ *   step                  written  its reader may go to                                resumed as
+ *   inspect               no       inspect-taskdef                                     inspect
+ *   inspect-taskdef       no       inspect-list, inspect-revision                      inspect
+ *   inspect-list          no       inspect-tasks                                       inspect
+ *   inspect-tasks         no       -                                                   inspect
+ *   inspect-revision      no       -                                                   inspect
+ *   start                 yes      read-base, updating                                 start
+ *   read-base             no       registering, updating                               start
+ *   registering           yes      registered                                          find-registered
+ *   find-registered       no       start, registered                                   find-registered
+ *   registered            yes      updating, deregister, start                         registered
+ *   deregister            yes      start                                               start
+ *   updating              yes      tracking, tracking-sd                               find-update
+ *   find-update           no       tracking, tracking-sd, updating, deregister, start  find-update
+ *   tracking              yes      confirm-list, tracking-sd                           tracking
+ *   tracking-sd           yes      confirm-list, approving, read-events                tracking-sd
+ *   approving             no       tracking-sd                                         tracking-sd
+ *   read-events           no       -                                                   tracking-sd
+ *   confirm-list          no       confirm-tasks                                       tracking
+ *   confirm-tasks         no       -                                                   tracking
+ *   stopping              yes      rollback-tracking-sd, stop-check, rollback          stop-check
+ *   stop-check            no       rollback-tracking-sd, stopping, rollback            stop-check
+ *   rollback-tracking-sd  yes      rollback                                            rollback-tracking-sd
+ *   rollback              yes      rollback-check, rollback-find                       rollback
+ *   rollback-find         no       rollback-read-base, rollback-check                  rollback
+ *   rollback-read-base    no       rollback-registering                                rollback
+ *   rollback-registering  yes      rollback-check                                      rollback-find
+ *   rollback-check        no       rollback-tracking, rolling-back                     rollback-check
+ *   rolling-back          yes      rollback-tracking                                   rollback-check
+ *   rollback-tracking     yes      -                                                   rollback-tracking
  *
  * Besides, a reader returns an outcome (enum rollout_outcome), and the engine goes on: a
  * deploy that failed (or an anomaly) -> rollback (strategy revision, rollback on); failed with
@@ -76,6 +83,8 @@ struct rollout {
 	int batch_slot;
 	cJSON *described;    /* the DescribeTaskDefinition reply a registration is made from */
 	cJSON *listed;       /* the ListTasks reply a DescribeTasks is made from */
+	cJSON *svc;          /* the service as the start step read it (the guard's), or the
+				inspection's currentServiceRevisions */
 	bool waiting;        /* the step runs again at next_at */
 	bool unwritten;      /* the step could not be written: write it, then run it */
 	double next_at;      /* ev_now() time of the next tracking look or retry */
@@ -88,12 +97,19 @@ struct rollout {
 	int running, desired; /* tasks of the deployment tracked, at the last look */
 	bool said_wait;       /* the wait for a call sent before a stop was said */
 	bool said_blocked;    /* tracking: an authorization error was said */
+	/* the service deployment at the last look (STATUS=) */
+	char stage[48];
+	double weight;      /* production traffic on ours, percent; -1 unknown */
+	bool awaiting;      /* at a PAUSE hook */
+	char continued[96]; /* the hook "approve": "auto" continued (once per hook) */
 	/* an outcome's details, set by the reader that returns it */
 	char reason[1400];
 	struct aws_error err; /* of OUT_BLOCKED */
 	char err_operation[64];
 	int after_deregister;         /* the outcome once our unused revision is deregistered */
 	enum rollout_step blocked_at; /* the step refused, when after_deregister is OUT_BLOCKED */
+	const char *skip_reason;      /* of OUT_SKIPPED: the REASON field */
+	int after_events;             /* the outcome read-events goes on with */
 };
 
 /* What a reader returns: a step (>= 0), or one of these. */
@@ -111,6 +127,8 @@ enum rollout_outcome {
 	OUT_ROLLED_BACK = -10, /* the rollback completed */
 	OUT_ROLLBACK_FAILED = -11, /* reason */
 	OUT_END = -12,             /* over, nothing more to say (an inspection) */
+	OUT_SKIPPED = -13, /* not deployed for a reason of the service (reason, r->skip_reason):
+			      SKIPPED; the digest is not marked; looked at again after a backoff */
 };
 
 /* Which time of the record a call that changes AWS writes before it is sent. */
@@ -120,6 +138,7 @@ enum rollout_sent {
 	SENT_UPDATE,      /* update_sent_at */
 	SENT_RB_REGISTER, /* rollback_register_sent_at */
 	SENT_RB_UPDATE,   /* rollback_sent_at */
+	SENT_SD_STOP,     /* stop_sent_at */
 };
 
 struct rollout_step_def {
@@ -128,11 +147,12 @@ struct rollout_step_def {
 	int (*read)(struct rollout *r, struct aws_result *res); /* res NULL without request */
 	bool written;              /* the record is written with this step before its request */
 	enum rollout_step resume;  /* what runs when a record is picked up at this step */
-	enum rollout_step next[4]; /* the steps its reader may return (unused: STEP_INSPECT,
+	enum rollout_step next[5]; /* the steps its reader may return (unused: STEP_INSPECT,
 				      which no step goes to) */
 	size_t sent_at;            /* offsetof the time its call that changes AWS is sent, or 0 */
 	bool own_errors;           /* the reader reads failed replies too (else the engine does) */
-	bool batched;              /* tracking: DescribeServices batched by the engine */
+	bool batched; /* tracking: its operation (DescribeServices, DescribeServiceDeployments)
+			 batched by the engine over rollouts */
 	bool rolling_back;         /* an error ends the rollback, not the deploy */
 };
 
@@ -154,6 +174,7 @@ struct deployer {
 	struct strmap *creds;       /* role ARN -> struct cred_provider */
 	struct strmap *said;        /* watch\x1ftarget -> "reason digest" last reported */
 	struct strmap *blocked;     /* watch\x1ftarget -> struct blocked (NULL: not) */
+	struct strmap *guard_said;  /* watch\x1ftarget\x1fsetting -> the value warned of */
 	struct config *blocked_cfg; /* the config the blocks were made under (a reference) */
 	struct ev_timer tick, kick, state_retry;
 	bool kick_pending;
@@ -224,6 +245,20 @@ int rollback_read_check(struct rollout *r, struct aws_result *res);
 int rollback_read_update(struct rollout *r, struct aws_result *res);
 int rollback_read_tracking(struct rollout *r, struct aws_result *res);
 const char *rollback_target_td(const struct rollout *r);
+cJSON *sd_arn_params(struct rollout *r);
+cJSON *sd_continue_params(struct rollout *r);
+cJSON *sd_stop_params(struct rollout *r);
+int sd_read_tracking(struct rollout *r, struct aws_result *res);
+int sd_read_continue(struct rollout *r, struct aws_result *res);
+int sd_read_stop(struct rollout *r, struct aws_result *res);
+int sd_read_check(struct rollout *r, struct aws_result *res);
+int sd_read_rb_tracking(struct rollout *r, struct aws_result *res);
+int sd_read_events(struct rollout *r, struct aws_result *res);
+/* Whether ours is a service deployment still in progress that StopServiceDeployment may roll
+ * back (not when the revision before names a tag ECS would resolve again: rec->no_stop). */
+bool sd_in_progress(const struct rollout_rec *rec);
+cJSON *inspect_rev_params(struct rollout *r);
+int inspect_read_rev(struct rollout *r, struct aws_result *res);
 cJSON *inspect_td_params(struct rollout *r);
 int inspect_read_service(struct rollout *r, struct aws_result *res);
 int inspect_read_td(struct rollout *r, struct aws_result *res);
@@ -234,6 +269,10 @@ int inspect_read_tasks(struct rollout *r, struct aws_result *res);
 
 struct rollout *rollout_new(struct deployer *dp, struct rollout_rec *rec, bool inspect);
 void rollout_free(struct rollout *r);
+
+/* Writes the record now (a reader that learned something worth keeping); false when it could
+ * not reach the disk (said; the state's retry writes it later). */
+bool rollout_persist(struct rollout *r);
 
 /* Runs the record's step now (written first when it could not be written before). */
 void rollout_run(struct rollout *r);

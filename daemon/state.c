@@ -1033,7 +1033,10 @@ int state_add_failed(struct state *s, const char *watch, const char *tkey, const
 	X(update_sent_at) \
 	X(rollback_deadline) \
 	X(rollback_register_sent_at) \
-	X(rollback_sent_at)
+	X(rollback_sent_at) \
+	X(hook_expires_at) \
+	X(hold_left) \
+	X(stop_sent_at)
 /* clang-format on */
 
 int state_record_to_json(const struct rollout_rec *rec, cJSON **ret)
@@ -1056,10 +1059,13 @@ int state_record_to_json(const struct rollout_rec *rec, cJSON **ret)
 					   rec->first_start_skip ? "skip" : "deploy");
 	ok = ok && (!rec->after_reset || cJSON_AddBoolToObject(o, "after_reset", 1));
 	ok = ok && cJSON_AddBoolToObject(o, "base_pinned", rec->base_pinned);
+	ok = ok && (!rec->no_stop || cJSON_AddBoolToObject(o, "no_stop", 1));
 	ok = ok &&
 	     (rec->rollback_by == ROLLBACK_BY_NONE ||
 	      cJSON_AddStringToObject(o, "rollback_by",
-				      rec->rollback_by == ROLLBACK_BY_ECS ? "ecs" : "ecr-deployd"));
+				      rec->rollback_by == ROLLBACK_BY_ECS    ? "ecs"
+				      : rec->rollback_by == ROLLBACK_BY_STOP ? "ecs-stop"
+									     : "ecr-deployd"));
 	c = ok ? cJSON_AddArrayToObject(o, "containers") : NULL;
 	ok = c != NULL;
 	for (size_t i = 0; ok && i < rec->n_containers; i++)
@@ -1124,9 +1130,11 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 	    !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(o, "on_first_start")) ?: "", "skip");
 	rec->after_reset = cJSON_IsTrue(cJSON_GetObjectItem(o, "after_reset"));
 	rec->base_pinned = cJSON_IsTrue(cJSON_GetObjectItem(o, "base_pinned"));
+	rec->no_stop = cJSON_IsTrue(cJSON_GetObjectItem(o, "no_stop"));
 	v = cJSON_GetObjectItem(o, "rollback_by");
 	rec->rollback_by = !cJSON_IsString(v)                       ? ROLLBACK_BY_NONE
 			   : !strcmp(v->valuestring, "ecs")         ? ROLLBACK_BY_ECS
+			   : !strcmp(v->valuestring, "ecs-stop")    ? ROLLBACK_BY_STOP
 			   : !strcmp(v->valuestring, "ecr-deployd") ? ROLLBACK_BY_US
 								    : ROLLBACK_BY_NONE;
 	/* Deadlines missing (an old or edited record): a whole timeout from now, never already past

@@ -155,3 +155,194 @@ const char *track_verdict_name(enum track_verdict v)
 
 	return (unsigned)v < sizeof(n) / sizeof(n[0]) ? n[v] : "?";
 }
+
+/* ---- service deployments ------------------------------------------------- */
+
+static bool is(const char *s, const char *v)
+{
+	return s && !strcmp(s, v);
+}
+
+/* Appends "; " (when buf is not empty), label, then v made printable, then tail. */
+static void append(char *buf, size_t n, const char *label, const char *v, const char *tail)
+{
+	size_t len = strlen(buf);
+	char p[300];
+
+	if (len + 3 >= n)
+		return;
+	ecs_printable(v, p, sizeof(p));
+	snprintf(buf + len, n - len, "%s%s%s%s", len ? "; " : "", label, p, tail);
+}
+
+void track_sd_why(const cJSON *sd, char *buf, size_t n)
+{
+	const cJSON *cb = cJSON_GetObjectItem(sd, "deploymentCircuitBreaker");
+	const cJSON *al = cJSON_GetObjectItem(sd, "alarms"), *x;
+
+	buf[0] = '\0';
+	if (is(str_of(cb, "status"), "TRIGGERED")) {
+		const cJSON *fc = cJSON_GetObjectItem(cb, "failureCount"),
+			    *th = cJSON_GetObjectItem(cb, "threshold");
+		char counts[96] = "";
+		if (cJSON_IsNumber(fc) && cJSON_IsNumber(th))
+			snprintf(counts, sizeof(counts), " (failureCount %.0f, threshold %.0f)",
+				 fc->valuedouble, th->valuedouble);
+		snprintf(buf + strlen(buf), n - strlen(buf), "%sECS's circuit breaker triggered%s",
+			 *buf ? "; " : "", counts);
+	}
+	if (is(str_of(al, "status"), "TRIGGERED")) {
+		char names[300] = "";
+		size_t len = 0;
+		cJSON_ArrayForEach(x, cJSON_GetObjectItem(al, "triggeredAlarmNames"))
+		{
+			if (cJSON_IsString(x) && len + 2 < sizeof(names)) {
+				char p[128];
+				ecs_printable(x->valuestring, p, sizeof(p));
+				len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+							len ? ", " : "", p);
+			}
+		}
+		if (len >= sizeof(names))
+			len = sizeof(names) - 1;
+		append(buf, n, "alarm triggered: ", len ? names : "(no name given)", "");
+	}
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(sd, "lifecycleHookDetails"))
+	{
+		const char *st = str_of(x, "status");
+		char what[200];
+		if (!is(st, "FAILED") && !is(st, "TIMED_OUT"))
+			continue;
+		snprintf(what, sizeof(what), "%s hook %.80s %s",
+			 is(str_of(x, "targetType"), "PAUSE") ? "the PAUSE" : "the lifecycle",
+			 str_of(x, "hookId") ?: "?",
+			 is(st, "FAILED") ? is(str_of(x, "targetType"), "PAUSE")
+						? "was rejected (ROLLBACK)"
+						: "failed"
+					  : "timed out");
+		append(buf, n, "", what, "");
+	}
+	if (str_of(cJSON_GetObjectItem(sd, "rollback"), "reason"))
+		append(buf, n, "rollback: ", str_of(cJSON_GetObjectItem(sd, "rollback"), "reason"),
+		       "");
+	if (str_of(sd, "statusReason"))
+		append(buf, n, "ECS: ", str_of(sd, "statusReason"), "");
+}
+
+/* A monitor of sd (circuit breaker, alarms) or a hook says it failed. */
+static bool sd_failed(const cJSON *sd)
+{
+	const cJSON *x;
+
+	if (is(str_of(cJSON_GetObjectItem(sd, "deploymentCircuitBreaker"), "status"),
+	       "TRIGGERED") ||
+	    is(str_of(cJSON_GetObjectItem(sd, "alarms"), "status"), "TRIGGERED"))
+		return true;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(sd, "lifecycleHookDetails"))
+	{
+		if (is(str_of(x, "status"), "FAILED") || is(str_of(x, "status"), "TIMED_OUT"))
+			return true;
+	}
+	return false;
+}
+
+static int count_of(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, key);
+
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e6 ? (int)v->valuedouble
+										 : -1;
+}
+
+void track_sd(const struct track_sd_input *in, struct track_sd_result *out)
+{
+	const cJSON *sd = in->sd, *target = cJSON_GetObjectItem(sd, "targetServiceRevision"), *x;
+	const cJSON *w = cJSON_GetObjectItem(target, "requestedProductionTrafficWeight");
+	const char *st = str_of(sd, "status");
+	char why[600], p[200];
+
+	memset(out, 0, sizeof(*out));
+	out->status = st;
+	out->stage = str_of(sd, "lifecycleStage");
+	out->weight = cJSON_IsNumber(w) && w->valuedouble >= 0 && w->valuedouble <= 100
+			  ? w->valuedouble
+			  : -1;
+	out->running = count_of(target, "runningTaskCount");
+	out->desired = count_of(target, "requestedTaskCount");
+	if (!sd) {
+		if (in->now <= in->appear_by)
+			return; /* a just-made deployment may not be found yet */
+		out->verdict = SD_ANOMALY;
+		ecs_printable(in->missing ? in->missing : "no answer for it", p, sizeof(p));
+		snprintf(out->reason, sizeof(out->reason),
+			 "ECS does not find our service deployment (%s) and says nothing of what "
+			 "became of it",
+			 p);
+		return;
+	}
+	cJSON_ArrayForEach(x, cJSON_GetObjectItem(sd, "lifecycleHookDetails"))
+	{
+		if (is(str_of(x, "targetType"), "PAUSE") && is(str_of(x, "status"), "AWAITING_ACTION") &&
+		    str_of(x, "hookId"))
+			out->hook = x;
+	}
+	track_sd_why(sd, why, sizeof(why));
+	if (in->rolling_back) {
+		if (is(st, "ROLLBACK_SUCCESSFUL")) {
+			out->verdict = SD_ROLLED_BACK;
+		} else if (is(st, "ROLLBACK_FAILED")) {
+			out->verdict = SD_ROLLBACK_FAILED;
+			snprintf(out->reason, sizeof(out->reason), "ECS's rollback FAILED%s%s",
+				 *why ? ": " : "", why);
+		} else if (is(st, "SUCCESSFUL") || is(st, "STOPPED")) {
+			out->verdict = SD_NOT_ROLLING_BACK;
+			snprintf(out->reason, sizeof(out->reason), "ECS ended it %s%s%s", st,
+				 *why ? ": " : "", why);
+		} else if (in->now > in->deadline) {
+			out->verdict = SD_ROLLBACK_FAILED;
+			ecs_printable(st ? st : "no status", p, sizeof(p));
+			snprintf(out->reason, sizeof(out->reason),
+				 "ECS's rollback not complete by its deadline (status %s)", p);
+		}
+		return;
+	}
+	if (is(st, "SUCCESSFUL")) {
+		out->verdict = SD_DONE;
+	} else if (is(st, "ROLLBACK_REQUESTED") || is(st, "ROLLBACK_IN_PROGRESS") ||
+		   is(st, "ROLLBACK_SUCCESSFUL") || is(st, "ROLLBACK_FAILED")) {
+		out->verdict = SD_ECS_ROLLBACK;
+		snprintf(out->reason, sizeof(out->reason), "ECS rolls it back (%s)%s%s", st,
+			 *why ? ": " : "", why);
+	} else if (is(st, "STOPPED") || is(st, "STOP_REQUESTED")) {
+		bool failed = sd_failed(sd);
+		out->verdict = failed ? SD_FAILED : SD_SUPERSEDED;
+		snprintf(out->reason, sizeof(out->reason), "%s: ECS %s it%s%s",
+			 failed ? "failed" : "stopped by someone else",
+			 is(st, "STOPPED") ? "stopped" : "is stopping", *why ? ": " : "", why);
+	} else if (is(st, "PENDING") || is(st, "IN_PROGRESS")) {
+		if (!out->hook && in->now > in->deadline) {
+			out->verdict = SD_TIMEOUT;
+			snprintf(out->reason, sizeof(out->reason), "not complete by its deadline");
+		}
+	} else {
+		/* A status no rule knows: said, and looked at again until the deadline. */
+		if (in->now > in->deadline) {
+			out->verdict = SD_ANOMALY;
+			ecs_printable(st ? st : "(none)", p, sizeof(p));
+			snprintf(out->reason, sizeof(out->reason),
+				 "ECS gives our service deployment the status '%s', which "
+				 "ecr-deployd does not know",
+				 p);
+		}
+	}
+}
+
+const char *track_sd_verdict_name(enum track_sd_verdict v)
+{
+	static const char *const n[] = { "keep",       "done",      "failed",
+					 "timeout",    "ecs-rollback", "superseded",
+					 "anomaly",    "rolled-back", "rollback-failed",
+					 "not-rolling-back" };
+
+	return (unsigned)v < sizeof(n) / sizeof(n[0]) ? n[v] : "?";
+}

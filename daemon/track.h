@@ -13,6 +13,7 @@
 #define ECR_TRACK_H
 
 #include <cJSON.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 enum track_verdict {
@@ -53,5 +54,49 @@ const cJSON *track_ours(const struct track_input *in);
 
 /* A short stable name: "keep", "done", "failed", ... */
 const char *track_verdict_name(enum track_verdict v);
+
+/*
+ * The same from one look at a service deployment (DescribeServiceDeployments), which says exactly
+ * where a deployment is: done only when ECS says SUCCESSFUL (after bake time and hooks). The
+ * verdicts are track_verdict's, plus the end of a rollback ECS runs (ours via
+ * StopServiceDeployment, or its own); every one read from a status ECS gave.
+ */
+enum track_sd_verdict {
+	SD_KEEP,            /* in progress (or not found yet, or waiting at a hook) */
+	SD_DONE,            /* SUCCESSFUL */
+	SD_FAILED,          /* stopped by a circuit breaker or an alarm without rollback */
+	SD_TIMEOUT,         /* in progress past the deadline (never while a hook awaits action) */
+	SD_ECS_ROLLBACK,    /* ECS rolls it back (ROLLBACK_*): reason says who and why */
+	SD_SUPERSEDED,      /* STOPPED / STOP_REQUESTED by someone else (a newer deployment) */
+	SD_ANOMALY,         /* not found past appear_by, or a status no rule explains */
+	SD_ROLLED_BACK,     /* rolling back: ROLLBACK_SUCCESSFUL */
+	SD_ROLLBACK_FAILED, /* rolling back: ROLLBACK_FAILED, or past the deadline */
+	SD_NOT_ROLLING_BACK /* rolling back: ECS ended it another way (SUCCESSFUL, STOPPED) */
+};
+
+struct track_sd_input {
+	const cJSON *sd;        /* ours in a DescribeServiceDeployments reply, or NULL */
+	const char *missing;    /* NULL, or the reason of its failures[] entry ("MISSING") */
+	bool rolling_back;      /* we follow a rollback of it */
+	double now, deadline;   /* wall seconds */
+	double appear_by;       /* until then, not found is "not yet" */
+};
+
+struct track_sd_result {
+	enum track_sd_verdict verdict;
+	const char *status, *stage; /* into sd, NULL when absent */
+	double weight;              /* requestedProductionTrafficWeight of ours, -1 when absent */
+	int running, desired;       /* task counts of ours (targetServiceRevision), -1 absent */
+	const cJSON *hook;          /* a PAUSE hook of it awaiting action (into sd), or NULL */
+	char reason[700];           /* why, for every verdict but KEEP and DONE */
+};
+
+void track_sd(const struct track_sd_input *in, struct track_sd_result *out);
+
+/* ECS's own words on why sd failed: the circuit breaker's counts, the alarms triggered, a hook
+ * that failed or timed out, the rollback's and the status's reasons (printable, bounded). */
+void track_sd_why(const cJSON *sd, char *buf, size_t n);
+
+const char *track_sd_verdict_name(enum track_sd_verdict v);
 
 #endif

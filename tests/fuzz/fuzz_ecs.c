@@ -3,8 +3,9 @@
  * libFuzzer target for the readers of the ECS replies the deploy engine uses
  * (daemon/ecs.h, daemon/taskdef.h): the bytes are parsed as a reply and read as
  * each of DescribeServices, DescribeTaskDefinition (with its tags),
- * RegisterTaskDefinition, ListTasks and DescribeTasks would be, including the
- * RegisterTaskDefinition request built from it.
+ * RegisterTaskDefinition, ListTasks, DescribeTasks and DescribeServiceDeployments
+ * (the tracking verdict of each service deployment, deploying and rolling back)
+ * would be, including the RegisterTaskDefinition request built from it.
  */
 #include <cJSON.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 
 #include "ecs.h"
 #include "taskdef.h"
+#include "track.h"
 
 #define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 
@@ -55,6 +57,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ecs_tasks_digest(body, "app", NULL, &d, &checked) == ECS_TASKS_INVALID)
 		ecs_printable(d, text, sizeof(text));
 	(void)ecs_tasks_digest(body, "app", "ecs-svc/1", &d, NULL);
+	/* DescribeServiceDeployments */
+	const cJSON *sd;
+	cJSON_ArrayForEach(sd, cJSON_GetObjectItem(body, "serviceDeployments"))
+	{
+		struct track_sd_result out;
+		for (int rb = 0; rb < 2; rb++) {
+			struct track_sd_input in = { .sd = sd,
+						     .rolling_back = rb,
+						     .now = 100,
+						     .deadline = rb ? 50 : 200,
+						     .appear_by = 50 };
+			track_sd(&in, &out);
+			(void)cJSON_GetStringValue(cJSON_GetObjectItem(out.hook, "hookId"));
+		}
+	}
+	struct track_sd_input none = { .missing = "MISSING", .now = 100, .deadline = 200 };
+	struct track_sd_result out;
+	track_sd(&none, &out);
 	cJSON_Delete(body);
 	return 0;
 }

@@ -94,6 +94,10 @@ def test_schema_rejects_what_the_parser_rejects(ctx):
                                                   exclude=["["])]},
         "endpoint credentials": {"aws": {"endpoints": {"ecs": "http://user:pass@127.0.0.1:9/"}}},
         "endpoint port": {"aws": {"endpoints": {"ecs": "http://127.0.0.1:99999/"}}},
+        "bad approve": {"watches": [dict(base, targets=[dict(target, approve="yes")])]},
+        "bad guard": {"watches": [dict(base, targets=[dict(target, guard="strict")])]},
+        "bad global approve": {"approve": True},
+        "bad global guard": {"guard": "Enforce"},
     }
     for name, doc in cases.items():
         check(list(v.iter_errors(doc)), "the schema rejects: %s" % name)
@@ -298,3 +302,32 @@ def test_reload_says_the_warnings_of_an_accepted_configuration(ctx):
     wait_for(lambda: lines_with(p, EVENT_REJECTED), 10, "CONFIG_REJECTED")
     check("configuration rejected (1 error)" in lines_with(p, EVENT_REJECTED)[0],
           "the warning is not counted as an error: %r" % lines_with(p, EVENT_REJECTED)[0])
+
+
+def test_approve_guard_and_a_14_day_rollout_timeout(ctx):
+    """Issue 13: approve and guard as global defaults and per target, in the summary; a rollout
+    timeout of 14 days is accepted (a deployment may wait at a PAUSE hook that long), 15 d is
+    a located error that names the value and the range."""
+    v = schema_validator()
+    doc = {"approve": "auto", "guard": "enforce", "rollout_timeout": "14d",
+           "watches": [{"name": "w", "repository": "team/w", "tag": "p", "targets": [
+               {"cluster": "c", "service": "s1", "container": "a"},
+               {"cluster": "c", "service": "s2", "container": "a", "strategy": "force",
+                "approve": "manual", "guard": "off", "rollout_timeout": "336h"}]}]}
+    check_eq([e.message for e in v.iter_errors(doc)], [], "the schema accepts it")
+    p = ctx.write("ok.json", json.dumps(doc))
+    status, out, err = check_config(ctx, p)
+    check_eq(status, 0, "valid: %r" % err)
+    check("rollout timeout 14d; approve auto; guard enforce" in out, "the defaults: %r" % out)
+    check("-> c/s1 [revision]\n" in out, "s1 inherits them: %r" % out)
+    check("-> c/s2 [force] approve manual, guard off\n" in out, "s2 has its own: %r" % out)
+
+    doc["watches"][0]["targets"][1]["rollout_timeout"] = "15d"
+    doc["guard"] = "strict"
+    p = ctx.write("bad.json", json.dumps(doc))
+    status, out, err = check_config(ctx, p)
+    check_eq(status, EX_CONFIG, "invalid: %r" % err)
+    check("%s:1:30: guard: 'strict' is not allowed here: one of 'warn', 'enforce', 'off'" % p in err,
+          "the bad guard, located: %r" % err)
+    check(re.search(r"^%s:1:\d+: watches\[0\]\.targets\[1\]\.rollout_timeout: '15d' is out of bounds: "
+                    r"from 10s to 14d$" % re.escape(p), err, re.M), "15 days, located: %r" % err)

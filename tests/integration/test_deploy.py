@@ -23,7 +23,8 @@ ROLLBACK_COMPLETED = "81c22d2906da4e0280e53f312a2d6d02"
 SKIPPED = "1826f1f7cb0c46f9bbff8b94c93dace0"
 API_ERROR = "0aea6f7260084453a1d3d7197fcf1ef2"
 
-MUTATING = {"RegisterTaskDefinition", "UpdateService", "DeregisterTaskDefinition", "CreateDeployment"}
+MUTATING = {"RegisterTaskDefinition", "UpdateService", "DeregisterTaskDefinition", "CreateDeployment",
+            "StopServiceDeployment", "ContinueServiceDeployment"}
 
 
 def taskdef(family, repo, tag="prod", **extra):
@@ -48,6 +49,10 @@ def service(name, family, desired=2, breaker=True):
     return {"cluster": "prod", "serviceName": name, "taskDefinition": family, "desiredCount": desired,
             "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100,
                                         "deploymentCircuitBreaker": {"enable": breaker, "rollback": breaker}}}
+
+
+# By DescribeServices, or (since the service-deployment API) by its service deployment's ARN.
+TRACKING = ("tracking", "tracking-sd")
 
 
 def world(services=("web",), repo="team/web", breaker=True, desired=2):
@@ -126,7 +131,7 @@ def push_until_tracking(ctx, sim, p, seed):
     """Pushes team/web:prod, polls at once and waits until its rollout is being tracked; the digest."""
     digest = sim.push("team/web", "prod", seed=seed)
     poll_now(p)
-    wait_for(lambda: rollout_step(ctx) == "tracking", 20, "the rollout of %s tracked" % seed)
+    wait_for(lambda: rollout_step(ctx) in TRACKING, 20, "the rollout of %s tracked" % seed)
     return digest
 
 
@@ -146,9 +151,9 @@ def test_fan_out_to_three_services(ctx):
         check_eq(running_image(sim, svc), REPO_URI + "team/web@" + new, svc + " runs the digest")
     ops = sorted(r["operation"] for r in mutations(sim))
     check_eq(ops, ["RegisterTaskDefinition"] * 3 + ["UpdateService"] * 3, "one revision and one update each")
-    tracking = [r for r in sim.requests(service="ecs") if r["operation"] == "DescribeServices"
-                and len(r["params"]["services"]) > 1]
-    check(tracking, "tracking batches the services of a cluster into one DescribeServices")
+    tracking = [r for r in sim.requests(service="ecs") if r["operation"] == "DescribeServiceDeployments"
+                and len(r["params"]["serviceDeploymentArns"]) > 1]
+    check(tracking, "tracking batches the service deployments into one DescribeServiceDeployments")
 
 
 def test_pinned_revision_keeps_every_other_field_and_the_tags(ctx):
@@ -210,7 +215,9 @@ def test_bad_digest_fails_rolls_back_and_is_never_retried(ctx):
 
 
 def test_timeout_rolls_back_without_a_circuit_breaker(ctx):
+    """Without the service-deployment API (older ECS): our rollback is an UpdateService."""
     sim = Sim(ctx, seed=world(breaker=False))
+    sim.settings(service_deployments=False)
     p = start(ctx, sim, [web_watch(target("web", rollout_timeout="10s"))])
     settle_first_start(p)
     good_digest = lines_with(p, "already runs")[0].split("already runs ")[1].split()[0]
@@ -231,6 +238,42 @@ def test_timeout_rolls_back_without_a_circuit_breaker(ctx):
               "arn:aws:ecs:us-east-1:%s:task-definition/web:3" % ACCT], "deploy, then the rollback")
     check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + good_digest, "the digest that ran before")
     check_eq(describe(sim, "web")["deployments"][0]["rolloutState"], "COMPLETED", "the rollback completed")
+
+
+def task_digests(sim, svc):
+    ecs = sim.client("ecs")
+    arns = ecs.list_tasks(cluster="prod", serviceName=svc, desiredStatus="RUNNING")["taskArns"]
+    tasks = ecs.describe_tasks(cluster="prod", tasks=arns)["tasks"] if arns else []
+    return sorted({c.get("imageDigest") for t in tasks for c in t["containers"] if c["name"] == "app"})
+
+
+def test_timeout_stops_our_service_deployment_and_ecs_rolls_back(ctx):
+    """With the service-deployment API: StopServiceDeployment(ROLLBACK) while ours is in progress,
+    and ECS's rollback followed to ROLLBACK_SUCCESSFUL; no second UpdateService."""
+    sim = Sim(ctx, seed=world(breaker=False))
+    p = start(ctx, sim, [web_watch(target("web", rollout_timeout="10s"))])
+    settle_first_start(p)
+    good_digest = lines_with(p, "already runs")[0].split("already runs ")[1].split()[0]
+    bad = sim.push("team/web", "prod", seed="slow")
+    sim.bad_digest(bad, "health")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED), 45, "ROLLBACK_COMPLETED")
+    failed = lines_with(p, DEPLOY_FAILED)
+    check(len(failed) == 1 and "rollout timeout" in failed[0], failed)
+    check("failed container health checks" in failed[0], "the ECS events explain it: %s" % failed[0])
+    started = lines_with(p, ROLLBACK_STARTED)
+    check(started and "StopServiceDeployment(ROLLBACK)" in started[0], "ECS rolls back on our stop: %s" % started)
+    stops = [r for r in mutations(sim) if r["operation"] == "StopServiceDeployment"]
+    check_eq([(r["params"]["stopType"], r["params"]["serviceDeploymentArn"].split("/")[2]) for r in stops],
+             [("ROLLBACK", "web")], "one stop of our deployment")
+    check_eq([r["operation"] for r in mutations(sim) if r["operation"] == "UpdateService"], ["UpdateService"],
+             "no second UpdateService")
+    check("rolled back by ECS on our StopServiceDeployment" in lines_with(p, ROLLBACK_COMPLETED)[0], "said")
+    sds = sim.client("ecs").describe_service_deployments(
+        serviceDeploymentArns=[stops[0]["params"]["serviceDeploymentArn"]])["serviceDeployments"]
+    check_eq(sds[0]["status"], "ROLLBACK_SUCCESSFUL", "ECS says the rollback succeeded")
+    wait_for(lambda: task_digests(sim, "web") == [good_digest], 20, "the tasks run the digest that ran before")
+    check(bad in json.dumps(state_failed(ctx)), "the digest is marked failed")
 
 
 def test_push_storm_deploys_only_the_newest(ctx):
@@ -333,15 +376,25 @@ def rollout_step(ctx):
     return None
 
 
+def state_failed(ctx):
+    """The state file's failed lists (whatever their shape), for a digest to be looked up in."""
+    with open(ctx.path("state", "state.json")) as f:
+        st = json.load(f)
+    return [t.get("failed") for w in st.get("watches", {}).values() for t in w.get("targets", {}).values()
+            if isinstance(t, dict)]
+
+
 def active_revisions(sim, family="web"):
     ecs = sim.client("ecs")
     return [a.rsplit("/", 1)[1] for a in ecs.list_task_definitions(familyPrefix=family)["taskDefinitionArns"]]
 
 
-def crash_and_resume(ctx, fault_op, step, delay=3.0, before_fault=None, bad=None, **world_kw):
+def crash_and_resume(ctx, fault_op, step, delay=3.0, before_fault=None, bad=None, settings=None, **world_kw):
     """kill -9 while the rollout is at `step` (a delayed call holds it there; the simulator still
     carries that call out), then start again: returns (sim, the new process, pushed digest)."""
     sim = Sim(ctx, seed=world(**world_kw))
+    if settings:
+        sim.settings(**settings)
     watches = [web_watch(target("web", rollout_timeout="10s"))]
     p = start(ctx, sim, watches)
     settle_first_start(p)
@@ -393,15 +446,17 @@ def test_kill_between_register_and_update_service(ctx):
 
 
 def test_kill_during_tracking_resumes_tracking(ctx):
-    sim, p, new = crash_and_resume(ctx, "DescribeServices", "tracking", delay=1.0, before_fault="tracking")
+    sim, p, new = crash_and_resume(ctx, "DescribeServiceDeployments", "tracking-sd", delay=1.0,
+                                   before_fault="tracking-sd")
     wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED after the restart")
     check_eq(sorted(r["operation"] for r in mutations(sim)), ["RegisterTaskDefinition", "UpdateService"],
              "nothing made twice")
 
 
 def test_kill_during_rollback_resumes_the_rollback(ctx):
+    """Without the service-deployment API: the rollback is our UpdateService."""
     sim, p, new = crash_and_resume(ctx, "UpdateService", "rolling-back", bad="health", before_fault="tracking",
-                                   breaker=False)
+                                   breaker=False, settings={"service_deployments": False})
     wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED), 40, "ROLLBACK_COMPLETED after the restart")
     ups = [r["params"].get("taskDefinition", "").rsplit("/", 1)[-1] for r in mutations(sim)
            if r["operation"] == "UpdateService"]
@@ -410,6 +465,18 @@ def test_kill_during_rollback_resumes_the_rollback(ctx):
     s = describe(sim, "web")
     check_eq((s["taskDefinition"].rsplit("/", 1)[-1], s["deployments"][0]["rolloutState"]), ("web:3", "COMPLETED"),
              "back on the old digest")
+
+
+def test_kill_during_stop_resumes_following_ecs_rollback(ctx):
+    """kill -9 while StopServiceDeployment(ROLLBACK) is in flight (carried out with nobody to hear
+    the reply): the restart looks before stopping again, and follows ECS's rollback."""
+    sim, p, new = crash_and_resume(ctx, "StopServiceDeployment", "stopping", bad="health",
+                                   before_fault="tracking-sd", breaker=False)
+    wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED), 40, "ROLLBACK_COMPLETED after the restart")
+    ops = [r["operation"] for r in mutations(sim) if r["operation"] in ("UpdateService", "StopServiceDeployment")]
+    check(ops.count("UpdateService") == 1, "one UpdateService, no rollback of our own: %s" % ops)
+    check(1 <= ops.count("StopServiceDeployment") <= 2, "the stop, at most once more refused: %s" % ops)
+    check_eq(active_revisions(sim), ["web:1", "web:2"], "no rollback revision registered")
 
 
 def test_sigterm_mid_rollout_exits_fast_and_the_next_start_resumes(ctx):
@@ -422,7 +489,7 @@ def test_sigterm_mid_rollout_exits_fast_and_the_next_start_resumes(ctx):
     p.signal(signal.SIGTERM)
     check_eq(p.wait(5), 0, "exit status")
     check(time.monotonic() - t0 < 3, "exits within seconds")
-    check_eq(rollout_step(ctx), "tracking", "the rollout is kept in the state file")
+    check(rollout_step(ctx) in TRACKING, "the rollout is kept in the state file")
     p = start(ctx, sim, [web_watch()])
     wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "completed after the restart")
     check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")

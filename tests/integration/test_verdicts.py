@@ -113,8 +113,10 @@ def forget_what_ran(ctx, keep_previous):
 def test_rollback_without_a_known_digest_never_deploys_a_tag(ctx):
     """Case 2: the revision that ran names a tag (which now points at the failed image) and no
     digest that ran before is known: ROLLBACK_FAILED that says why and what to do; no
-    UpdateService to the tag-named revision."""
+    UpdateService to the tag-named revision. (Without the service-deployment API: with it, ECS's
+    own rollback on our StopServiceDeployment goes back to the digests it resolved.)"""
     sim = Sim(ctx, seed=world(breaker=False))
+    sim.settings(service_deployments=False)
     watch = web_watch(target("web", rollout_timeout="10s"))
     p = start(ctx, sim, [watch])
     settle_first_start(p)
@@ -133,8 +135,10 @@ def test_rollback_without_a_known_digest_never_deploys_a_tag(ctx):
 
 def test_rollback_pins_the_digest_the_tag_had_before(ctx):
     """Case 2: what the service ran is unknown, but the tag's digest before the push was seen:
-    the rollback registers the old revision pinned to that digest, never the tag."""
+    the rollback registers the old revision pinned to that digest, never the tag. (Without the
+    service-deployment API, as above.)"""
     sim = Sim(ctx, seed=world(breaker=False))
+    sim.settings(service_deployments=False)
     watch = web_watch(target("web", rollout_timeout="10s"))
     p = start(ctx, sim, [watch])
     settle_first_start(p)
@@ -216,7 +220,7 @@ def test_update_refused_after_register_deregisters_and_blocks(ctx):
 
 
 def test_access_denied_while_tracking_is_said_once_and_tracking_goes_on(ctx):
-    """DescribeServices refused (AccessDenied) while our deployment is tracked: what ECS did is
+    """DescribeServiceDeployments refused (AccessDenied) while our deployment is tracked: what ECS did is
     unknown, so nothing is concluded and tracking goes on; the error is said once, not at every
     look (every 10 s for as long as the permission is missing), and when ECS answers again the
     rollout ends on what it says."""
@@ -225,13 +229,13 @@ def test_access_denied_while_tracking_is_said_once_and_tracking_goes_on(ctx):
     settle_first_start(p)
     new = push_until_tracking(ctx, sim, p, "v2")
     since = sim.control("GET", "/requests")["last"]
-    sim.fault("ecs.DescribeServices", "error", code="AccessDeniedException", status=400, format="json", rate=1.0,
-              message="User: arn:aws:iam::%s:user/deployer is not authorized to perform: "
-                      "ecs:DescribeServices on resource: *" % ACCT)
-    wait_for(lambda: len([r for r in sim.requests(since=since, operation="DescribeServices") if r.get("fault")]) >= 4,
-             30, "four refused looks")
+    sim.fault("ecs.DescribeServiceDeployments", "error", code="AccessDeniedException", status=400, format="json",
+              rate=1.0, message="User: arn:aws:iam::%s:user/deployer is not authorized to perform: "
+                                "ecs:DescribeServiceDeployments on resource: *" % ACCT)
+    wait_for(lambda: len([r for r in sim.requests(since=since, operation="DescribeServiceDeployments")
+                          if r.get("fault")]) >= 4, 30, "four refused looks")
     sim.control("DELETE", "/faults")
     wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED once ECS answers")
-    said = [l for l in lines_with(p, API_ERROR) if "AWS_OPERATION=DescribeServices" in l]
+    said = [l for l in lines_with(p, API_ERROR) if "AWS_OPERATION=DescribeServiceDeployments" in l]
     check_eq(len(said), 1, "the refusal said once: %s" % said)
     check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")

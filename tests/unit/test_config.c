@@ -321,9 +321,63 @@ static const struct bad_row bad_rows[] = {
 	  "{\"watches\": "
 	  "[{\"name\":\"w\",\"repository\":\"team/"
 	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
-	  "\"app\",\"rollout_timeout\":\"48h\"}]}]}",
-	  { "t.json:1:139: watches[0].targets[0].rollout_timeout: '48h' is out of bounds: from 10s "
-	    "to 1d",
+	  "\"app\",\"rollout_timeout\":\"15d\"}]}]}",
+	  { "t.json:1:139: watches[0].targets[0].rollout_timeout: '15d' is out of bounds: from 10s "
+	    "to 14d",
+	    NULL } },
+	/* issue 13: a deployment may wait at a PAUSE hook up to 14 days, not one day more */
+	{ "rollout timeout 14 days and a millisecond",
+	  "{\"rollout_timeout\": \"14d1ms\"}",
+	  { "t.json:1:21: rollout_timeout: '14d1ms' is out of bounds: from 10s to 14d", NULL } },
+	{ "rollout timeout below 10 s",
+	  "{\"rollout_timeout\": \"9s\"}",
+	  { "t.json:1:21: rollout_timeout: '9s' is out of bounds: from 10s to 14d", NULL } },
+	/* issue 13: approve and guard, per target and as global defaults */
+	{ "approve",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"approve\":\"yes\"}]}]}",
+	  { "t.json:1:131: watches[0].targets[0].approve: 'yes' is not allowed here: one of "
+	    "'manual', 'auto'",
+	    NULL } },
+	{ "approve not a string",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"approve\":true}]}]}",
+	  { "t.json:1:131: watches[0].targets[0].approve: true is not allowed here: one of "
+	    "'manual', 'auto'",
+	    NULL } },
+	{ "guard",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"guard\":\"Enforce\"}]}]}",
+	  { "t.json:1:129: watches[0].targets[0].guard: 'Enforce' is not allowed here: one of "
+	    "'warn', 'enforce', 'off'",
+	    NULL } },
+	{ "guard escaped",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"guard\":\"off\\u001b[2J\"}]}]}",
+	  { "t.json:1:129: watches[0].targets[0].guard: 'off\\x1b[2J' is not allowed here: one of "
+	    "'warn', 'enforce', 'off'",
+	    NULL } },
+	{ "global approve",
+	  "{\"approve\": \"always\"}",
+	  { "t.json:1:13: approve: 'always' is not allowed here: one of 'manual', 'auto'", NULL } },
+	{ "global guard",
+	  "{\"guard\": 1}",
+	  { "t.json:1:11: guard: 1 is not allowed here: one of 'warn', 'enforce', 'off'", NULL } },
+	{ "target key near miss",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"aprove\":\"auto\"}]}]}",
+	  { "t.json:1:121: watches[0].targets[0].aprove: unknown key 'aprove'; did you mean "
+	    "'approve'?",
 	    NULL } },
 	{ "rollback",
 	  "{\"watches\": "
@@ -1031,6 +1085,189 @@ TEST(config_errors_are_sorted_by_file_line_column)
 		      NULL);
 		CHECK(strstr(errs.items[2].text, "20-b.json:1:42: watches[0].repository: 'B'") !=
 		      NULL);
+	}
+	config_errors_done(&errs);
+	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
+	CHECK_INT(system(p), 0);
+}
+
+/* The config of text, which must be accepted without a warning. */
+static struct config *parse_ok(const char *text)
+{
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+
+	CHECK_INT(config_parse_text("t.json", text, strlen(text), &c, &errs), 0);
+	for (size_t i = 0; i < errs.n; i++)
+		unit_fail(__FILE__, __LINE__, "unexpected: %s", errs.items[i].text);
+	config_errors_done(&errs);
+	return c;
+}
+
+/* Issue 13: approve and guard default to manual and warn, and targets inherit the globals. */
+TEST(config_approve_and_guard_defaults_and_inheritance)
+{
+	static const char plain[] =
+	    "{\"watches\": [{\"name\": \"w\", \"repository\": \"team/w\", \"tag\": \"p\",\n"
+	    "  \"targets\": [{\"cluster\": \"c\", \"service\": \"s\", \"container\": \"a\"}]}]}";
+	/* the globals written after the watches still reach them; a target's own value wins */
+	static const char globals[] =
+	    "{\"watches\": [{\"name\": \"w\", \"repository\": \"team/w\", \"tag\": \"p\",\n"
+	    "  \"targets\": [{\"cluster\": \"c\", \"service\": \"s1\", \"container\": \"a\"},\n"
+	    "    {\"cluster\": \"c\", \"service\": \"s2\", \"container\": \"a\",\n"
+	    "     \"approve\": \"manual\", \"guard\": \"warn\"},\n"
+	    "    {\"cluster\": \"c\", \"service\": \"s3\", \"container\": \"a\", \"guard\": "
+	    "\"off\"}]}],\n"
+	    " \"approve\": \"auto\", \"guard\": \"enforce\"}";
+	struct config *c;
+
+	if ((c = parse_ok(plain))) {
+		CHECK_INT(c->approve, APPROVE_MANUAL);
+		CHECK_INT(c->guard, GUARD_WARN);
+		CHECK_INT(c->watches[0].targets[0].approve, APPROVE_MANUAL);
+		CHECK_INT(c->watches[0].targets[0].guard, GUARD_WARN);
+		config_free(c);
+	}
+	if ((c = parse_ok(globals))) {
+		const struct config_target *t = c->watches[0].targets;
+		CHECK_INT(c->approve, APPROVE_AUTO);
+		CHECK_INT(c->guard, GUARD_ENFORCE);
+		CHECK_INT(t[0].approve, APPROVE_AUTO);
+		CHECK_INT(t[0].guard, GUARD_ENFORCE);
+		CHECK_INT(t[1].approve, APPROVE_MANUAL);
+		CHECK_INT(t[1].guard, GUARD_WARN);
+		CHECK_INT(t[2].approve, APPROVE_AUTO);
+		CHECK_INT(t[2].guard, GUARD_OFF);
+		config_free(c);
+	}
+}
+
+/* Issue 13: approve "auto" goes with every strategy; each value of guard is read. */
+TEST(config_approve_auto_with_every_strategy)
+{
+	static const char text[] =
+	    "{\"watches\": [{\"name\": \"w\", \"repository\": \"team/w\", \"tag\": \"p\",\n"
+	    "  \"targets\": [\n"
+	    "    {\"cluster\": \"c\", \"service\": \"s1\", \"container\": \"a\",\n"
+	    "     \"approve\": \"auto\", \"guard\": \"warn\"},\n"
+	    "    {\"cluster\": \"c\", \"service\": \"s2\", \"container\": \"a\", \"strategy\": "
+	    "\"force\",\n"
+	    "     \"approve\": \"auto\", \"guard\": \"enforce\"},\n"
+	    "    {\"cluster\": \"c\", \"service\": \"s3\", \"container\": \"a\", \"strategy\": "
+	    "\"codedeploy\",\n"
+	    "     \"approve\": \"auto\", \"guard\": \"off\", \"codedeploy\": {\"application\": "
+	    "\"a\",\n"
+	    "     \"deployment_group\": \"g\", \"container\": \"a\", \"port\": 80}}]}]}";
+	struct config *c = parse_ok(text);
+
+	if (!c)
+		return;
+	for (size_t i = 0; i < 3; i++)
+		CHECK_INT(c->watches[0].targets[i].approve, APPROVE_AUTO);
+	CHECK_INT(c->watches[0].targets[0].guard, GUARD_WARN);
+	CHECK_INT(c->watches[0].targets[1].guard, GUARD_ENFORCE);
+	CHECK_INT(c->watches[0].targets[2].guard, GUARD_OFF);
+	CHECK_INT(c->watches[0].targets[1].strategy, STRATEGY_FORCE);
+	CHECK_INT(c->watches[0].targets[2].strategy, STRATEGY_CODEDEPLOY);
+	config_free(c);
+}
+
+/* Issue 13: a deployment may wait at a hook up to 14 days; rollout_timeout allows exactly that
+ * (one day more is refused by the rows of config_rejects_with_exact_messages). */
+TEST(config_rollout_timeout_up_to_14_days)
+{
+	static const char text[] =
+	    "{\"rollout_timeout\": \"14d\",\n"
+	    " \"watches\": [{\"name\": \"w\", \"repository\": \"team/w\", \"tag\": \"p\",\n"
+	    "  \"targets\": [{\"cluster\": \"c\", \"service\": \"s1\", \"container\": \"a\"},\n"
+	    "    {\"cluster\": \"c\", \"service\": \"s2\", \"container\": \"a\",\n"
+	    "     \"rollout_timeout\": \"336h\"},\n"
+	    "    {\"cluster\": \"c\", \"service\": \"s3\", \"container\": \"a\",\n"
+	    "     \"rollout_timeout\": \"10s\"}]}]}";
+	struct config *c = parse_ok(text);
+
+	if (!c)
+		return;
+	CHECK_INT(c->rollout_timeout_ms, 14 * DURATION_MS_PER_DAY);
+	CHECK_INT(c->watches[0].targets[0].rollout_timeout_ms, 14 * DURATION_MS_PER_DAY);
+	CHECK_INT(c->watches[0].targets[1].rollout_timeout_ms, 14 * DURATION_MS_PER_DAY);
+	CHECK_INT(c->watches[0].targets[2].rollout_timeout_ms, 10 * DURATION_MS_PER_SEC);
+	config_free(c);
+}
+
+/* Issue 13: --check-config's summary names the defaults and each target's other choices. */
+TEST(config_summary_names_approve_and_guard)
+{
+	static const char text[] =
+	    "{\"guard\": \"enforce\",\n"
+	    " \"watches\": [{\"name\": \"w\", \"repository\": \"team/w\", \"tag\": \"p\",\n"
+	    "  \"targets\": [{\"cluster\": \"c\", \"service\": \"s1\", \"container\": \"a\"},\n"
+	    "    {\"cluster\": \"c\", \"service\": \"s2\", \"container\": \"a\",\n"
+	    "     \"approve\": \"auto\", \"guard\": \"off\"}]}]}";
+	struct config *c = parse_ok(text);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!c)
+		return;
+	f = open_memstream(&out, &len);
+	CHECK(f != NULL);
+	if (f) {
+		config_print_summary(c, f);
+		fclose(f);
+		CHECK(strstr(out, "; rollout timeout 30m; approve manual; guard enforce\n") !=
+		      NULL);
+		CHECK(strstr(out, "    -> c/s1 [revision]\n") != NULL);
+		CHECK(strstr(out, "    -> c/s2 [revision] approve auto, guard off\n") != NULL);
+		if (!strstr(out, "guard off\n"))
+			unit_fail(__FILE__, __LINE__, "the summary:\n%s", out);
+	}
+	free(out);
+	config_free(c);
+}
+
+/* Issue 13: the global defaults reach the targets of drop-in files; a drop-in cannot set them. */
+TEST(config_approve_and_guard_reach_drop_ins)
+{
+	char dir[] = "/tmp/ecr-config-XXXXXX", main_file[256], dropins[256], p[300];
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(main_file, sizeof(main_file), "%s/main.json", dir);
+	snprintf(dropins, sizeof(dropins), "%s/conf.d", dir);
+	CHECK_INT(mkdir(dropins, 0700), 0);
+	write_file(main_file,
+		   "{\"approve\": \"auto\", \"guard\": \"off\", \"rollout_timeout\": \"7d\"}");
+	snprintf(p, sizeof(p), "%s/10-web.json", dropins);
+	write_file(p,
+		   "{\"watches\": [{\"name\": \"w\", \"repository\": \"team/w\", \"tag\": \"p\",\n"
+		   "  \"targets\": [{\"cluster\": \"c\", \"service\": \"s\", \"container\": "
+		   "\"a\"}]}]}");
+	CHECK_INT(config_load(main_file, dropins, &c, &errs), 0);
+	for (size_t i = 0; i < errs.n; i++)
+		unit_fail(__FILE__, __LINE__, "unexpected: %s", errs.items[i].text);
+	config_errors_done(&errs);
+	if (c) {
+		CHECK_INT(c->watches[0].targets[0].approve, APPROVE_AUTO);
+		CHECK_INT(c->watches[0].targets[0].guard, GUARD_OFF);
+		CHECK_INT(c->watches[0].targets[0].rollout_timeout_ms, 7 * DURATION_MS_PER_DAY);
+		config_free(c);
+		c = NULL;
+	}
+	snprintf(p, sizeof(p), "%s/20-team.json", dropins);
+	write_file(p, "{\"guard\": \"off\", \"approve\": \"manual\", \"watches\": []}");
+	CHECK_INT(config_load(main_file, dropins, &c, &errs), -EINVAL);
+	CHECK(c == NULL);
+	CHECK_INT(errs.n, 2);
+	if (errs.n == 2) {
+		CHECK(strstr(errs.items[0].text,
+			     "20-team.json:1:2: guard: 'guard' belongs in the main configuration "
+			     "file; a drop-in file holds only 'watches'") != NULL);
+		CHECK(strstr(errs.items[1].text,
+			     "20-team.json:1:18: approve: 'approve' belongs in the main "
+			     "configuration file; a drop-in file holds only 'watches'") != NULL);
 	}
 	config_errors_done(&errs);
 	snprintf(p, sizeof(p), "rm -rf '%s'", dir);

@@ -244,6 +244,7 @@ static struct rollout_rec *full_record(void)
 	r->first_start_skip = true;
 	r->after_reset = true;
 	r->base_pinned = true;
+	r->no_stop = true;
 	r->rollback_by = ROLLBACK_BY_ECS;
 	r->timeout_ms = 123456;
 	r->started_at = 1.5e9;
@@ -253,7 +254,10 @@ static struct rollout_rec *full_record(void)
 	r->rollback_deadline = 1.5e9 + 4;
 	r->rollback_register_sent_at = 1.5e9 + 5;
 	r->rollback_sent_at = 1.5e9 + 6;
-	CHECK_INT(n, 22); /* watch, tkey and the RECORD_STRINGS */
+	r->hook_expires_at = 1.5e9 + 7;
+	r->hold_left = 600;
+	r->stop_sent_at = 1.5e9 + 8;
+	CHECK_INT(n, 28); /* watch, tkey and the RECORD_STRINGS */
 	return r;
 }
 
@@ -270,7 +274,7 @@ TEST(state_record_round_trips_every_field)
 		  0);
 	if (back) {
 #define SAME(f) +same_string(#f, back->f, r->f)
-		CHECK_INT(0 SAME(watch) SAME(tkey) RECORD_STRINGS(SAME), 22);
+		CHECK_INT(0 SAME(watch) SAME(tkey) RECORD_STRINGS(SAME), 28);
 #undef SAME
 #define SAME_N(f) CHECK(back->f == r->f)
 		SAME_N(step);
@@ -278,6 +282,7 @@ TEST(state_record_round_trips_every_field)
 		SAME_N(first_start_skip);
 		SAME_N(after_reset);
 		SAME_N(base_pinned);
+		SAME_N(no_stop);
 		SAME_N(rollback_by);
 		SAME_N(timeout_ms);
 		SAME_N(started_at);
@@ -287,6 +292,9 @@ TEST(state_record_round_trips_every_field)
 		SAME_N(rollback_deadline);
 		SAME_N(rollback_register_sent_at);
 		SAME_N(rollback_sent_at);
+		SAME_N(hook_expires_at);
+		SAME_N(hold_left);
+		SAME_N(stop_sent_at);
 		SAME_N(n_containers);
 #undef SAME_N
 		CHECK_STR(back->containers[0], "app");

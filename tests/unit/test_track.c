@@ -154,3 +154,142 @@ TEST(track_verdict_table)
 		cJSON_Delete(svc);
 	}
 }
+
+/* A service deployment: status, then more members (each starting with a comma). */
+#define SD(st, more) "{\"serviceDeploymentArn\": \"arn:sd\", \"status\": \"" st "\"" more "}"
+#define STAGE(s)     ", \"lifecycleStage\": \"" s "\""
+#define HOOK(st, type) \
+	", \"lifecycleHookDetails\": [{\"hookId\": \"h1\", \"targetType\": \"" type \
+	"\", \"status\": \"" st "\", \"expiresAt\": 500}]"
+#define CB(st) \
+	", \"deploymentCircuitBreaker\": {\"status\": \"" st \
+	"\", \"failureCount\": 3, \"threshold\": 3}"
+#define ALARMS(st) \
+	", \"alarms\": {\"status\": \"" st "\", \"alarmNames\": [\"a\", \"b\"], " \
+	"\"triggeredAlarmNames\": [\"cpu-high\"]}"
+
+TEST(track_sd_table)
+{
+	static const struct {
+		const char *name;
+		const char *sd; /* NULL: not in the reply */
+		const char *missing;
+		bool rolling_back;
+		double now, deadline, appear_by;
+		enum track_sd_verdict want;
+		const char *want_reason; /* a part of the reason, or NULL */
+		bool want_hook;
+	} rows[] = {
+		{ "SUCCESSFUL: done", SD("SUCCESSFUL", ""), NULL, false, 100, 200, 50, SD_DONE, NULL,
+		  false },
+		{ "in progress at bake time: keep", SD("IN_PROGRESS", STAGE("BAKE_TIME")), NULL,
+		  false, 100, 200, 50, SD_KEEP, NULL, false },
+		{ "PENDING: keep", SD("PENDING", ""), NULL, false, 100, 200, 50, SD_KEEP, NULL, false },
+		{ "in progress past the deadline: timeout", SD("IN_PROGRESS", ""), NULL, false, 300,
+		  200, 50, SD_TIMEOUT, "deadline", false },
+		{ "a PAUSE hook awaits past the deadline: keep, the timeout stands still",
+		  SD("IN_PROGRESS", HOOK("AWAITING_ACTION", "PAUSE")), NULL, false, 300, 200, 50,
+		  SD_KEEP, NULL, true },
+		{ "a Lambda hook in progress is no approval",
+		  SD("IN_PROGRESS", HOOK("IN_PROGRESS", "AWS_LAMBDA")), NULL, false, 100, 200, 50,
+		  SD_KEEP, NULL, false },
+		{ "circuit breaker with rollback: ECS rolls back, counts quoted",
+		  SD("ROLLBACK_IN_PROGRESS", CB("TRIGGERED")), NULL, false, 100, 200, 50,
+		  SD_ECS_ROLLBACK, "(failureCount 3, threshold 3)", false },
+		{ "alarm with rollback: the alarm named",
+		  SD("ROLLBACK_REQUESTED", ALARMS("TRIGGERED")), NULL, false, 100, 200, 50,
+		  SD_ECS_ROLLBACK, "alarm triggered: cpu-high", false },
+		{ "a rejected hook: ECS rolls back, said",
+		  SD("ROLLBACK_IN_PROGRESS", HOOK("FAILED", "PAUSE")), NULL, false, 100, 200, 50,
+		  SD_ECS_ROLLBACK, "was rejected", false },
+		{ "an expired hook: said", SD("ROLLBACK_SUCCESSFUL", HOOK("TIMED_OUT", "PAUSE")),
+		  NULL, false, 100, 200, 50, SD_ECS_ROLLBACK, "timed out", false },
+		{ "circuit breaker without rollback: STOPPED is a failure",
+		  SD("STOPPED", CB("TRIGGERED")), NULL, false, 100, 200, 50, SD_FAILED,
+		  "failureCount 3", false },
+		{ "alarm without rollback: STOPPED is a failure", SD("STOPPED", ALARMS("TRIGGERED")),
+		  NULL, false, 100, 200, 50, SD_FAILED, "cpu-high", false },
+		{ "STOPPED with monitors quiet: someone else",
+		  SD("STOPPED", CB("MONITORING") ", \"statusReason\": \"Superseded by x.\""), NULL,
+		  false, 100, 200, 50, SD_SUPERSEDED, "Superseded by x.", false },
+		{ "STOP_REQUESTED: someone else", SD("STOP_REQUESTED", ""), NULL, false, 100, 200, 50,
+		  SD_SUPERSEDED, "is stopping", false },
+		{ "not found yet: keep", NULL, "MISSING", false, 40, 200, 50, SD_KEEP, NULL, false },
+		{ "not found past appear_by: anomaly, never a failure", NULL, "MISSING", false, 60,
+		  200, 50, SD_ANOMALY, "MISSING", false },
+		{ "an unknown status before the deadline: keep", SD("EXPLODED", ""), NULL, false, 100,
+		  200, 50, SD_KEEP, NULL, false },
+		{ "an unknown status past it: anomaly", SD("EXPLODED", ""), NULL, false, 300, 200, 50,
+		  SD_ANOMALY, "EXPLODED", false },
+		{ "hostile: a status that is a number", "{\"status\": 7, \"lifecycleStage\": []}",
+		  NULL, false, 100, 200, 50, SD_KEEP, NULL, false },
+		{ "hostile: counts that are strings",
+		  SD("STOPPED", ", \"deploymentCircuitBreaker\": {\"status\": \"TRIGGERED\", "
+				"\"failureCount\": \"3\"}"),
+		  NULL, false, 100, 200, 50, SD_FAILED, "circuit breaker triggered", false },
+		{ "rolling back: ROLLBACK_SUCCESSFUL", SD("ROLLBACK_SUCCESSFUL", ""), NULL, true, 100,
+		  200, 50, SD_ROLLED_BACK, NULL, false },
+		{ "rolling back: ROLLBACK_FAILED", SD("ROLLBACK_FAILED", ""), NULL, true, 100, 200,
+		  50, SD_ROLLBACK_FAILED, "FAILED", false },
+		{ "rolling back: in progress: keep", SD("ROLLBACK_IN_PROGRESS", ""), NULL, true, 100,
+		  200, 50, SD_KEEP, NULL, false },
+		{ "rolling back: past its deadline", SD("ROLLBACK_IN_PROGRESS", ""), NULL, true, 300,
+		  200, 50, SD_ROLLBACK_FAILED, "deadline", false },
+		{ "rolling back: it completed instead (the stop came late)", SD("SUCCESSFUL", ""),
+		  NULL, true, 100, 200, 50, SD_NOT_ROLLING_BACK, "SUCCESSFUL", false },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		cJSON *sd = rows[i].sd ? cJSON_Parse(rows[i].sd) : NULL;
+		struct track_sd_input in = { .sd = sd,
+					     .missing = rows[i].missing,
+					     .rolling_back = rows[i].rolling_back,
+					     .now = rows[i].now,
+					     .deadline = rows[i].deadline,
+					     .appear_by = rows[i].appear_by };
+		struct track_sd_result out;
+
+		if (rows[i].sd && !sd) {
+			unit_fail(__FILE__, __LINE__, "row '%s': bad JSON", rows[i].name);
+			continue;
+		}
+		track_sd(&in, &out);
+		if (out.verdict != rows[i].want)
+			unit_fail(__FILE__, __LINE__, "row '%s': %s, want %s (%s)", rows[i].name,
+				  track_sd_verdict_name(out.verdict),
+				  track_sd_verdict_name(rows[i].want), out.reason);
+		if (rows[i].want_reason && !strstr(out.reason, rows[i].want_reason))
+			unit_fail(__FILE__, __LINE__, "row '%s': reason '%s' lacks '%s'",
+				  rows[i].name, out.reason, rows[i].want_reason);
+		if ((out.hook != NULL) != rows[i].want_hook)
+			unit_fail(__FILE__, __LINE__, "row '%s': hook %s", rows[i].name,
+				  out.hook ? "found" : "not found");
+		cJSON_Delete(sd);
+	}
+}
+
+TEST(track_sd_figures)
+{
+	cJSON *sd = cJSON_Parse(SD(
+	    "IN_PROGRESS", STAGE("PRODUCTION_TRAFFIC_SHIFT") ", \"targetServiceRevision\": "
+							     "{\"requestedProductionTrafficWeight\": "
+							     "30.0, \"runningTaskCount\": 2, "
+							     "\"requestedTaskCount\": 4}"));
+	struct track_sd_input in = { .sd = sd, .now = 1, .deadline = 2 };
+	struct track_sd_result out;
+
+	track_sd(&in, &out);
+	CHECK_STR(out.stage, "PRODUCTION_TRAFFIC_SHIFT");
+	CHECK(out.weight == 30.0);
+	CHECK_INT(out.running, 2);
+	CHECK_INT(out.desired, 4);
+	cJSON_Delete(sd);
+	/* A weight out of range is unknown, never shown. */
+	sd = cJSON_Parse(SD("IN_PROGRESS", ", \"targetServiceRevision\": "
+					   "{\"requestedProductionTrafficWeight\": 1e9}"));
+	in.sd = sd;
+	track_sd(&in, &out);
+	CHECK(out.weight < 0);
+	CHECK_INT(out.running, -1);
+	cJSON_Delete(sd);
+}

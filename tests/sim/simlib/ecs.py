@@ -667,9 +667,10 @@ class Ecs:
         }
         if svc.launch_type:
             out["launchType"] = svc.launch_type
-        if current:
+        api = self.world.settings.get("service_deployments", True)
+        if current and api:
             out["currentServiceDeployment"] = current
-        if not svc.hidden:
+        if not svc.hidden and api:
             # The revisions the service runs (a rollback's is the one it went back to): counts summed.
             revs = {}
             for d in svc.deployments:

@@ -41,6 +41,7 @@ DEFAULT_SETTINGS = {
     "service_deployment_not_found_seconds": 0.0,  # a new service deployment ARN answers MISSING this long
     "lifecycle_stage_seconds": 1.0,  # the shortest lifecycle stage of BLUE_GREEN, LINEAR, CANARY
     "rollout_state": True,  # False: deployments without rolloutState, as for older services
+    "service_deployments": True,  # False: services without currentServiceDeployment/-Revisions
     "imds_v1": False,
     "container_authorization": None,
     "web_identity_tokens": None,
