@@ -74,13 +74,14 @@ int deploy_read_start(struct rollout *r, struct aws_result *res)
 	if (!same(controller, "ECS")) {
 		char v[64];
 		ecs_printable(controller, v, sizeof(v));
-		snprintf(r->reason, sizeof(r->reason),
-			 "the service's deployment controller is %s, which refuses UpdateService of a "
-			 "new task definition%s",
-			 v,
-			 same(controller, "CODE_DEPLOY") ? " (strategy 'codedeploy' deploys through "
-							   "CodeDeploy)"
-							 : " (it deploys by task sets)");
+		snprintf(
+		    r->reason, sizeof(r->reason),
+		    "the service's deployment controller is %s, which refuses UpdateService of a "
+		    "new task definition%s",
+		    v,
+		    same(controller, "CODE_DEPLOY") ? " (strategy 'codedeploy' deploys through "
+						      "CodeDeploy)"
+						    : " (it deploys by task sets)");
 		r->skip_reason = "deployment-controller";
 		return OUT_SKIPPED;
 	}
@@ -97,7 +98,7 @@ int deploy_read_start(struct rollout *r, struct aws_result *res)
 	free(r->rec->new_td);
 	r->rec->new_td = NULL;
 	return record_is_revision(r->rec) || !same(r->rec->guard, "off") ? STEP_READ_BASE
-									  : STEP_UPDATING;
+									 : STEP_UPDATING;
 }
 
 /*
@@ -119,9 +120,10 @@ static int guard(struct rollout *r, const cJSON *td)
 	n = guard_check(r->svc, td, names, c->n_containers, !record_is_revision(c), c->rollback, f,
 			GUARD_FINDINGS_MAX);
 	if (n && same(c->guard, "enforce")) {
-		len = (size_t)snprintf(r->reason, sizeof(r->reason),
-				       "the service's deployment configuration is not safe (\"guard\": "
-				       "\"enforce\"): ");
+		len = (size_t)snprintf(
+		    r->reason, sizeof(r->reason),
+		    "the service's deployment configuration is not safe (\"guard\": "
+		    "\"enforce\"): ");
 		for (size_t i = 0; i < n && len < sizeof(r->reason); i++)
 			len += (size_t)snprintf(r->reason + len, sizeof(r->reason) - len,
 						"%s%.127s = %.159s (%.200s)", i ? "; " : "",
@@ -143,12 +145,13 @@ static int guard(struct rollout *r, const cJSON *td)
 			free(copy);
 		else
 			free(old);
-		rollout_emit(r, LOG_WARNING, EVENT_GUARD_WARNING,
-			     LOG_FIELDS({ "GUARD_SETTING", f[i].setting }, { "GUARD_VALUE", f[i].value },
-					{ "GUARD_MODE", "warn" }),
-			     "service '%s': %s = %s is not safe for a zero-downtime deploy: %s; "
-			     "deploying all the same (\"guard\": \"warn\"; said once until it changes)",
-			     c->service, f[i].setting, f[i].value, f[i].why);
+		rollout_emit(
+		    r, LOG_WARNING, EVENT_GUARD_WARNING,
+		    LOG_FIELDS({ "GUARD_SETTING", f[i].setting }, { "GUARD_VALUE", f[i].value },
+			       { "GUARD_MODE", "warn" }),
+		    "service '%s': %s = %s is not safe for a zero-downtime deploy: %s; "
+		    "deploying all the same (\"guard\": \"warn\"; said once until it changes)",
+		    c->service, f[i].setting, f[i].value, f[i].why);
 	}
 	return 0;
 }
@@ -192,7 +195,8 @@ int deploy_read_base(struct rollout *r, struct aws_result *res)
 		{
 			const char *img = str_of(c, "image");
 			if (same(str_of(c, "name"), r->rec->containers[i]) && img &&
-			    !strstr(img, "@sha256:") && same(str_of(c, "versionConsistency"), "disabled"))
+			    !strstr(img, "@sha256:") &&
+			    same(str_of(c, "versionConsistency"), "disabled"))
 				r->rec->no_stop = true;
 		}
 	}
@@ -465,15 +469,17 @@ int deploy_read_tracking(struct rollout *r, struct aws_result *res)
 			     r->rec->service, r->rec->deployment_id);
 	}
 	snprintf(r->reason, sizeof(r->reason), "%s", out.reason);
+	/* Listed now as the current deployment: its service deployment says the rest (done only
+	 * when it is SUCCESSFUL, after bake time and hooks). */
+	if ((out.verdict == TRACK_KEEP || out.verdict == TRACK_DONE) && out.ours &&
+	    !r->sd_refused && same(str_of(out.ours, "status"), "PRIMARY") && keep_arn(r, svc)) {
+		rollout_emit(r, LOG_INFO, NULL, NULL,
+			     "service '%s': tracking service deployment %s", r->rec->service,
+			     r->rec->deployment_arn);
+		return STEP_TRACKING_SD;
+	}
 	switch (out.verdict) {
 	case TRACK_KEEP:
-		/* Listed now as the current deployment: its service deployment says the rest. */
-		if (out.ours && same(str_of(out.ours, "status"), "PRIMARY") && keep_arn(r, svc)) {
-			rollout_emit(r, LOG_INFO, NULL, NULL,
-				     "service '%s': tracking service deployment %s",
-				     r->rec->service, r->rec->deployment_arn);
-			return STEP_TRACKING_SD;
-		}
 		return OUT_WAIT;
 	case TRACK_DONE:
 		return record_is_revision(r->rec) ? OUT_DONE : STEP_CONFIRM_LIST;

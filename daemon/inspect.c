@@ -58,8 +58,8 @@ int inspect_read_service(struct rollout *r, struct aws_result *res)
 				     "the service does not exist in cluster '%s'", r->rec->cluster);
 	/* Blue/green, linear and canary services run two revisions during a deployment: what runs
 	 * is read from the service revisions ECS names current, not from the tasks. */
-	const char *strategy = cJSON_GetStringValue(cJSON_GetObjectItem(
-	    cJSON_GetObjectItem(svc, "deploymentConfiguration"), "strategy"));
+	const char *strategy = cJSON_GetStringValue(
+	    cJSON_GetObjectItem(cJSON_GetObjectItem(svc, "deploymentConfiguration"), "strategy"));
 	const cJSON *revs = cJSON_GetObjectItem(svc, "currentServiceRevisions");
 	cJSON_Delete(r->svc);
 	r->svc = NULL;
@@ -162,17 +162,20 @@ int inspect_read_rev(struct rollout *r, struct aws_result *res)
 	{
 		cJSON_ArrayForEach(img, cJSON_GetObjectItem(rev, "containerImages"))
 		{
-			const char *c = cJSON_GetStringValue(cJSON_GetObjectItem(img, "containerName"));
-			const char *d = cJSON_GetStringValue(cJSON_GetObjectItem(img, "imageDigest"));
+			const char *c =
+			    cJSON_GetStringValue(cJSON_GetObjectItem(img, "containerName"));
+			const char *d =
+			    cJSON_GetStringValue(cJSON_GetObjectItem(img, "imageDigest"));
 			if (!c || strcmp(c, name) || !d)
 				continue;
 			if (!digest_valid(d)) {
 				ecs_printable(d, v, sizeof(v));
-				rollout_emit(r, LOG_WARNING, NULL, NULL,
-					     "service '%s': its service revision reports '%s' as the "
-					     "imageDigest of container '%s', which is not a valid "
-					     "digest; it is ignored",
-					     r->rec->service, v, name);
+				rollout_emit(
+				    r, LOG_WARNING, NULL, NULL,
+				    "service '%s': its service revision reports '%s' as the "
+				    "imageDigest of container '%s', which is not a valid "
+				    "digest; it is ignored",
+				    r->rec->service, v, name);
 				return inspected(r, NULL,
 						 "its service revision reports an invalid digest");
 			}

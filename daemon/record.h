@@ -73,26 +73,26 @@ struct rollout_rec {
 	double started_at, deadline; /* wall seconds; 0 for an inspection */
 	/* learned on the way */
 	char *family, *base_td, *new_td, *pinned_image;
-	bool base_pinned;                     /* base_td pins the digest of the first container */
+	bool base_pinned; /* base_td pins the digest of the first container */
 	bool no_stop; /* base_td names a tag with versionConsistency disabled: ECS's rollback would
 			 pull the tag (now the failed image); ours pins the digest instead */
-	char *prev_deployment;                /* the PRIMARY deployment before our UpdateService */
+	char *prev_deployment;     /* the PRIMARY deployment before our UpdateService */
 	char *prev_deployment_arn; /* the service deployment current before it (never ours) */
-	char *deployment_id, *deployment_arn; /* ours (arn: currentServiceDeployment) */
+	char *deployment_id, *deployment_arn;    /* ours (arn: currentServiceDeployment) */
 	double register_sent_at, update_sent_at; /* when the calls that change AWS went out */
 	char *anomaly; /* why the service is put back, when ECS did something unexplained */
 	enum rollback_by rollback_by;
 	char *rollback_td, *rollback_deployment_id;
 	double rollback_deadline, rollback_register_sent_at, rollback_sent_at;
 	/* the service deployment (tracked by deployment_arn) */
-	char *sd_status;  /* its status at the last look */
-	char *stage;      /* its lifecycleStage last reported (DEPLOY_PROGRESS) */
-	char *hook_id;    /* the PAUSE hook last said to await action (AWAITING_APPROVAL) */
-	char *approve;    /* "manual" or "auto" */
-	char *guard;      /* "warn", "enforce" or "off" */
+	char *sd_status;        /* its status at the last look */
+	char *stage;            /* its lifecycleStage last reported (DEPLOY_PROGRESS) */
+	char *hook_id;          /* the PAUSE hook last said to await action (AWAITING_APPROVAL) */
+	char *approve;          /* "manual" or "auto" */
+	char *guard;            /* "warn", "enforce" or "off" */
 	double hook_expires_at; /* when ECS applies the hook's timeout action (wall seconds) */
-	double hold_left;       /* > 0 while a hook awaits: the rollout timeout left when it began */
-	double stop_sent_at;    /* StopServiceDeployment */
+	double hold_left;    /* > 0 while a hook awaits: the rollout timeout left when it began */
+	double stop_sent_at; /* StopServiceDeployment */
 };
 
 /*

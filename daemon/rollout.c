@@ -15,12 +15,12 @@
 #include "events.h"
 #include "state.h"
 
-#define BATCH_MAX     20 /* service deployments per DescribeServiceDeployments */
+#define BATCH_MAX      20 /* service deployments per DescribeServiceDeployments */
 #define BATCH_SERVICES 10 /* services per DescribeServices */
-#define TRACK_FIRST_S 1.0
-#define TRACK_MAX_S   10.0
-#define RETRY_FIRST_S 2.0
-#define RETRY_MAX_S   60.0
+#define TRACK_FIRST_S  1.0
+#define TRACK_MAX_S    10.0
+#define RETRY_FIRST_S  2.0
+#define RETRY_MAX_S    60.0
 #define UPDATE_ATTEMPT_MS \
 	10000 /* attempt timeout of the calls that change AWS (never retried blindly) */
 #define UPDATE_WINDOW_S     (UPDATE_ATTEMPT_MS / 1000.0 + 5.0) /* carried out until then */
@@ -124,7 +124,8 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 			    .written = true,
 			    .batched = true,
 			    .resume = STEP_TRACKING },
-	[STEP_TRACKING_SD] = { .next = { STEP_CONFIRM_LIST, STEP_APPROVING, STEP_SD_EVENTS },
+	[STEP_TRACKING_SD] = { .next = { STEP_CONFIRM_LIST, STEP_APPROVING, STEP_SD_EVENTS,
+					 STEP_TRACKING },
 			       .operation = "DescribeServiceDeployments",
 			       .read = sd_read_tracking,
 			       .written = true,
@@ -337,6 +338,35 @@ void rollout_report_events(struct rollout *r, const cJSON *svc)
 	r->events_after = newest;
 }
 
+static void on_events(struct aws_result *res, void *userdata)
+{
+	struct rollout *r = userdata;
+	const cJSON *svc = res->ok ? ecs_find_service(res->body, r->rec->service) : NULL;
+
+	r->events_call = NULL;
+	if (svc)
+		rollout_report_events(r, svc);
+}
+
+void rollout_read_events(struct rollout *r)
+{
+	double now = ev_now(loop_of(r));
+	cJSON *params;
+
+	if (r->events_call || now - r->events_at < ROLLOUT_EVENTS_S)
+		return;
+	r->events_at = now;
+	params = rollout_service_params(r);
+	struct aws_call_spec spec = { .service = &aws_ecs,
+				      .operation = "DescribeServices",
+				      .params = params,
+				      .creds = r->creds,
+				      .region = r->rec->region };
+	if (!params || aws_call(r->dp->d->aws, &spec, on_events, r, &r->events_call) < 0)
+		r->events_call = NULL; /* the next look tries again */
+	cJSON_Delete(params);
+}
+
 static const char *quoted_events(const struct rollout *r, char *buf, size_t n)
 {
 	size_t len = 0;
@@ -485,6 +515,8 @@ void rollout_free(struct rollout *r)
 		}
 	if (r->call)
 		aws_call_cancel(r->call);
+	if (r->events_call)
+		aws_call_cancel(r->events_call);
 	if (r->batch)
 		r->batch->r[r->batch_slot] = NULL;
 	if (r->inspect)
@@ -1017,6 +1049,22 @@ static void on_batch(struct aws_result *res, void *userdata)
 		b->r[i] = NULL;
 		r->next_at = now + r->interval;
 		r->interval = r->interval * 1.5 > TRACK_MAX_S ? TRACK_MAX_S : r->interval * 1.5;
+		if (!res->ok && r->rec->step == STEP_TRACKING_SD &&
+		    aws_error_classify(&res->err) == AWS_ERROR_AUTH) {
+			/* Not allowed to read service deployments (a policy from before them):
+			 * tracked as before, said once per rollout. */
+			r->sd_refused = true;
+			rollout_emit(r, LOG_WARNING, EVENT_API_ERROR,
+				     LOG_FIELDS({ "AWS_OPERATION", res->operation },
+						{ "AWS_ERROR_CODE", res->err.code }),
+				     "service '%s': %s refused: %s: %s; tracking it with "
+				     "DescribeServices instead, which cannot see bake time or "
+				     "hooks: allow ecs:DescribeServiceDeployments (README, IAM)",
+				     r->rec->service, res->operation, res->err.code,
+				     res->err.message);
+			advance(r, STEP_TRACKING);
+			continue;
+		}
 		if (!res->ok) {
 			/* What ECS did is unknown: tracking goes on, nothing is concluded. A
 			 * refusal that lasts (a missing permission) is said once, not at every
@@ -1056,9 +1104,9 @@ static void send_batch(struct batch *b)
 		if (services)
 			cJSON_AddStringToObject(p, "cluster", b->cluster);
 		for (int i = 0; i < b->n; i++)
-			cJSON_AddItemToArray(a, cJSON_CreateString(services
-									? b->r[i]->rec->service
-									: b->r[i]->rec->deployment_arn));
+			cJSON_AddItemToArray(
+			    a, cJSON_CreateString(services ? b->r[i]->rec->service
+							   : b->r[i]->rec->deployment_arn));
 	}
 	if (!a || aws_call(b->dp->d->aws, &spec, on_batch, b, &b->call) < 0) {
 		b->call = NULL;

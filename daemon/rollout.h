@@ -2,7 +2,7 @@
 /*
  * The rollout engine: one typed step machine for every rollout (deploy, track, roll back) and
  * first-start inspection. Internal to the deployer's files (deployer.c, rollout.c, deploy.c,
- * rollback.c, inspect.c); the daemon sees deployer.h.
+ * sdeploy.c, rollback.c, inspect.c); the daemon sees deployer.h.
  *
  * Each step sends one request and has one reader that returns the next step or an outcome. The
  * engine (rollout.c) does the rest once: it writes the record before a step that is written
@@ -10,8 +10,11 @@
  * transient with backoff, turns an authorization or request error into a blocked target, and
  * ends the rollout on an outcome. No reader calls another step.
  *
- * The steps (tests/unit/test_rollout.c checks this table against rollout_steps[]):
- *
+ * The steps (tests/unit/test_rollout.c checks this table against rollout_steps[]) are below;
+ * after them, what the engine does with an outcome.
+ */
+/* clang-format off */
+/*
  *   step                  written  its reader may go to                                resumed as
  *   inspect               no       inspect-taskdef                                     inspect
  *   inspect-taskdef       no       inspect-list, inspect-revision                      inspect
@@ -27,7 +30,7 @@
  *   updating              yes      tracking, tracking-sd                               find-update
  *   find-update           no       tracking, tracking-sd, updating, deregister, start  find-update
  *   tracking              yes      confirm-list, tracking-sd                           tracking
- *   tracking-sd           yes      confirm-list, approving, read-events                tracking-sd
+ *   tracking-sd           yes      confirm-list, approving, read-events, tracking      tracking-sd
  *   approving             no       tracking-sd                                         tracking-sd
  *   read-events           no       -                                                   tracking-sd
  *   confirm-list          no       confirm-tasks                                       tracking
@@ -42,11 +45,16 @@
  *   rollback-check        no       rollback-tracking, rolling-back                     rollback-check
  *   rolling-back          yes      rollback-tracking                                   rollback-check
  *   rollback-tracking     yes      -                                                   rollback-tracking
- *
+ */
+/* clang-format on */
+/*
  * Besides, a reader returns an outcome (enum rollout_outcome), and the engine goes on: a
- * deploy that failed (or an anomaly) -> rollback (strategy revision, rollback on); failed with
- * ECS rolling back -> rollback-tracking (following ECS); blocked with our revision unused ->
- * deregister; anything else ends the rollout.
+ * deploy that failed (or an anomaly) -> stopping when our service deployment is in progress
+ * (StopServiceDeployment: ECS rolls back), else rollback (strategy revision, rollback on);
+ * failed with ECS rolling back -> rollback-tracking-sd (or rollback-tracking without a service
+ * deployment: following ECS); blocked with our revision unused -> deregister; skipped (the guard,
+ * a controller that is not ECS) ends it like blocked, with SKIPPED; anything else ends the
+ * rollout.
  *
  * A written step is the one in the record file; a step that is not written leaves the record on
  * the last written one, whose re-run covers it. Every step can be re-run from AWS's answers:
@@ -79,6 +87,9 @@ struct rollout {
 	bool inspect;                /* a first-start inspection: never written */
 	struct cred_provider *creds; /* NULL: the daemon's */
 	struct aws_call *call;
+	struct aws_call
+	    *events_call; /* a side read of the service's events (rollout_read_events) */
+	double events_at; /* ev_now() time of the last one */
 	struct batch *batch;
 	int batch_slot;
 	cJSON *described;    /* the DescribeTaskDefinition reply a registration is made from */
@@ -102,6 +113,8 @@ struct rollout {
 	double weight;      /* production traffic on ours, percent; -1 unknown */
 	bool awaiting;      /* at a PAUSE hook */
 	char continued[96]; /* the hook "approve": "auto" continued (once per hook) */
+	bool sd_refused;    /* DescribeServiceDeployments is not allowed: tracked by
+			       DescribeServices until the next start */
 	/* an outcome's details, set by the reader that returns it */
 	char reason[1400];
 	struct aws_error err; /* of OUT_BLOCKED */
@@ -151,9 +164,9 @@ struct rollout_step_def {
 				      which no step goes to) */
 	size_t sent_at;            /* offsetof the time its call that changes AWS is sent, or 0 */
 	bool own_errors;           /* the reader reads failed replies too (else the engine does) */
-	bool batched; /* tracking: its operation (DescribeServices, DescribeServiceDeployments)
-			 batched by the engine over rollouts */
-	bool rolling_back;         /* an error ends the rollback, not the deploy */
+	bool batched;      /* tracking: its operation (DescribeServices, DescribeServiceDeployments)
+			      batched by the engine over rollouts */
+	bool rolling_back; /* an error ends the rollback, not the deploy */
 };
 
 /* The table, indexed by enum rollout_step. */
@@ -318,5 +331,11 @@ double rollout_appear_s(const struct rollout_rec *rec);
 
 /* The ECS events of svc newer than the last look, logged, the last few kept for DEPLOY_FAILED. */
 void rollout_report_events(struct rollout *r, const cJSON *svc);
+
+/* Tracking by service deployment does not read the service: its events ("unable to place a task")
+ * are read beside it, by a DescribeServices that changes nothing but the log, at most every
+ * ROLLOUT_EVENTS_S. */
+#define ROLLOUT_EVENTS_S 5.0
+void rollout_read_events(struct rollout *r);
 
 #endif

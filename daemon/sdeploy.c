@@ -57,7 +57,8 @@ static void iso_time(double t, char *buf, size_t n)
 	time_t s = (time_t)t;
 	struct tm tm;
 
-	if (!(t > 0) || t > 1e11 || !gmtime_r(&s, &tm) || !strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
+	if (!(t > 0) || t > 1e11 || !gmtime_r(&s, &tm) ||
+	    !strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		snprintf(buf, n, "unknown");
 }
 
@@ -136,7 +137,8 @@ static int awaiting(struct rollout *r, const cJSON *hook)
 		iso_time(c->hook_expires_at, expires, sizeof(expires));
 		rollout_emit(
 		    r, LOG_NOTICE, EVENT_AWAITING_APPROVAL,
-		    LOG_FIELDS({ "HOOK_ID", id }, { "LIFECYCLE_STAGE", *r->stage ? r->stage : NULL },
+		    LOG_FIELDS({ "HOOK_ID", id },
+			       { "LIFECYCLE_STAGE", *r->stage ? r->stage : NULL },
 			       { "HOOK_EXPIRES_AT", expires }, { "HOOK_TIMEOUT_ACTION", action },
 			       { "APPROVE", auto_ok ? "auto" : "manual" }),
 		    "service '%s': the deployment of %s waits for approval at %s (PAUSE hook %s) "
@@ -169,9 +171,10 @@ static void hook_ended(struct rollout *r, const cJSON *sd)
 	r->awaiting = false;
 	c->deadline = rollout_wall_now() + c->hold_left;
 	c->hold_left = 0;
-	rollout_emit(r, LOG_NOTICE, NULL, LOG_FIELDS({ "HOOK_ID", c->hook_id }, { "HOOK_STATUS", status }),
-		     "service '%s': PAUSE hook %s is %s; the rollout timeout runs again (%.0fs left)",
-		     c->service, c->hook_id, status, c->deadline - rollout_wall_now());
+	rollout_emit(
+	    r, LOG_NOTICE, NULL, LOG_FIELDS({ "HOOK_ID", c->hook_id }, { "HOOK_STATUS", status }),
+	    "service '%s': PAUSE hook %s is %s; the rollout timeout runs again (%.0fs left)",
+	    c->service, c->hook_id, status, c->deadline - rollout_wall_now());
 	rollout_persist(r);
 }
 
@@ -193,13 +196,16 @@ int sd_read_tracking(struct rollout *r, struct aws_result *res)
 				     .appear_by = c->update_sent_at + rollout_appear_s(c) };
 	track_sd(&in, &out);
 	progress(r, &out);
-	if (out.hook)
+	if (out.hook) {
+		rollout_read_events(r);
 		return awaiting(r, out.hook);
+	}
 	if (c->hold_left > 0)
 		hook_ended(r, sd);
 	snprintf(r->reason, sizeof(r->reason), "%s", out.reason);
 	switch (out.verdict) {
 	case SD_KEEP:
+		rollout_read_events(r);
 		return OUT_WAIT;
 	case SD_DONE:
 		return record_is_revision(c) ? OUT_DONE : STEP_CONFIRM_LIST;
@@ -243,8 +249,8 @@ int sd_read_events(struct rollout *r, struct aws_result *res)
 			ecs_printable(pid, a, sizeof(a));
 			ecs_printable(ptd, b, sizeof(b));
 			snprintf(reason, sizeof(reason),
-				 "superseded by deployment %s (%s), made by someone else; %.700s", a, b,
-				 r->reason);
+				 "superseded by deployment %s (%s), made by someone else; %.700s",
+				 a, b, r->reason);
 			memcpy(r->reason, reason, sizeof(reason));
 		}
 	}
@@ -276,8 +282,8 @@ int sd_read_continue(struct rollout *r, struct aws_result *res)
 	else
 		rollout_emit(
 		    r, LOG_WARNING, EVENT_API_ERROR,
-		    LOG_FIELDS({ "AWS_OPERATION", res->operation }, { "AWS_ERROR_CODE", res->err.code },
-			       { "HOOK_ID", r->rec->hook_id }),
+		    LOG_FIELDS({ "AWS_OPERATION", res->operation },
+			       { "AWS_ERROR_CODE", res->err.code }, { "HOOK_ID", r->rec->hook_id }),
 		    "service '%s': ContinueServiceDeployment of hook %s refused: %s: %s; %s",
 		    r->rec->service, r->rec->hook_id, res->err.code, res->err.message,
 		    !strcmp(res->err.code, "ConflictException")
@@ -306,8 +312,7 @@ static int roll_back_ourselves(struct rollout *r, const char *why)
 	struct rollout_rec *c = r->rec;
 
 	if (!c->rollback || !record_is_revision(c)) {
-		snprintf(r->reason, sizeof(r->reason),
-			 "%s; %s", why,
+		snprintf(r->reason, sizeof(r->reason), "%s; %s", why,
 			 c->rollback ? "strategy 'force' reuses the task definition, so there is "
 				       "nothing else to roll back to"
 				     : "rollback is off for this target");
@@ -328,10 +333,11 @@ int sd_read_stop(struct rollout *r, struct aws_result *res)
 	char why[1200];
 
 	if (res->ok) {
-		rollout_emit(r, LOG_WARNING, EVENT_ROLLBACK_STARTED, NULL,
-			     "stopped our deployment of service '%s' with "
-			     "StopServiceDeployment(ROLLBACK): ECS rolls it back to %s; following it",
-			     c->service, c->base_td ? c->base_td : "what ran before");
+		rollout_emit(
+		    r, LOG_WARNING, EVENT_ROLLBACK_STARTED, NULL,
+		    "stopped our deployment of service '%s' with "
+		    "StopServiceDeployment(ROLLBACK): ECS rolls it back to %s; following it",
+		    c->service, c->base_td ? c->base_td : "what ran before");
 		return STEP_RB_TRACKING_SD;
 	}
 	if (!strcmp(res->err.code, "ConflictException"))

@@ -1060,12 +1060,12 @@ int state_record_to_json(const struct rollout_rec *rec, cJSON **ret)
 	ok = ok && (!rec->after_reset || cJSON_AddBoolToObject(o, "after_reset", 1));
 	ok = ok && cJSON_AddBoolToObject(o, "base_pinned", rec->base_pinned);
 	ok = ok && (!rec->no_stop || cJSON_AddBoolToObject(o, "no_stop", 1));
-	ok = ok &&
-	     (rec->rollback_by == ROLLBACK_BY_NONE ||
-	      cJSON_AddStringToObject(o, "rollback_by",
-				      rec->rollback_by == ROLLBACK_BY_ECS    ? "ecs"
-				      : rec->rollback_by == ROLLBACK_BY_STOP ? "ecs-stop"
-									     : "ecr-deployd"));
+	ok =
+	    ok && (rec->rollback_by == ROLLBACK_BY_NONE ||
+		   cJSON_AddStringToObject(o, "rollback_by",
+					   rec->rollback_by == ROLLBACK_BY_ECS    ? "ecs"
+					   : rec->rollback_by == ROLLBACK_BY_STOP ? "ecs-stop"
+										  : "ecr-deployd"));
 	c = ok ? cJSON_AddArrayToObject(o, "containers") : NULL;
 	ok = c != NULL;
 	for (size_t i = 0; ok && i < rec->n_containers; i++)

@@ -250,8 +250,9 @@ static int count_of(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItem(o, key);
 
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e6 ? (int)v->valuedouble
-										 : -1;
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e6
+		   ? (int)v->valuedouble
+		   : -1;
 }
 
 void track_sd(const struct track_sd_input *in, struct track_sd_result *out)
@@ -264,9 +265,8 @@ void track_sd(const struct track_sd_input *in, struct track_sd_result *out)
 	memset(out, 0, sizeof(*out));
 	out->status = st;
 	out->stage = str_of(sd, "lifecycleStage");
-	out->weight = cJSON_IsNumber(w) && w->valuedouble >= 0 && w->valuedouble <= 100
-			  ? w->valuedouble
-			  : -1;
+	out->weight =
+	    cJSON_IsNumber(w) && w->valuedouble >= 0 && w->valuedouble <= 100 ? w->valuedouble : -1;
 	out->running = count_of(target, "runningTaskCount");
 	out->desired = count_of(target, "requestedTaskCount");
 	if (!sd) {
@@ -282,8 +282,8 @@ void track_sd(const struct track_sd_input *in, struct track_sd_result *out)
 	}
 	cJSON_ArrayForEach(x, cJSON_GetObjectItem(sd, "lifecycleHookDetails"))
 	{
-		if (is(str_of(x, "targetType"), "PAUSE") && is(str_of(x, "status"), "AWAITING_ACTION") &&
-		    str_of(x, "hookId"))
+		if (is(str_of(x, "targetType"), "PAUSE") &&
+		    is(str_of(x, "status"), "AWAITING_ACTION") && str_of(x, "hookId"))
 			out->hook = x;
 	}
 	track_sd_why(sd, why, sizeof(why));
@@ -339,10 +339,10 @@ void track_sd(const struct track_sd_input *in, struct track_sd_result *out)
 
 const char *track_sd_verdict_name(enum track_sd_verdict v)
 {
-	static const char *const n[] = { "keep",       "done",      "failed",
-					 "timeout",    "ecs-rollback", "superseded",
-					 "anomaly",    "rolled-back", "rollback-failed",
-					 "not-rolling-back" };
+	static const char *const n[] = {
+		"keep",       "done",    "failed",      "timeout",         "ecs-rollback",
+		"superseded", "anomaly", "rolled-back", "rollback-failed", "not-rolling-back"
+	};
 
 	return (unsigned)v < sizeof(n) / sizeof(n[0]) ? n[v] : "?";
 }

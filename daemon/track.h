@@ -75,11 +75,11 @@ enum track_sd_verdict {
 };
 
 struct track_sd_input {
-	const cJSON *sd;        /* ours in a DescribeServiceDeployments reply, or NULL */
-	const char *missing;    /* NULL, or the reason of its failures[] entry ("MISSING") */
-	bool rolling_back;      /* we follow a rollback of it */
-	double now, deadline;   /* wall seconds */
-	double appear_by;       /* until then, not found is "not yet" */
+	const cJSON *sd;      /* ours in a DescribeServiceDeployments reply, or NULL */
+	const char *missing;  /* NULL, or the reason of its failures[] entry ("MISSING") */
+	bool rolling_back;    /* we follow a rollback of it */
+	double now, deadline; /* wall seconds */
+	double appear_by;     /* until then, not found is "not yet" */
 };
 
 struct track_sd_result {

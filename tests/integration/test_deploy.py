@@ -20,6 +20,7 @@ DEPLOY_COMPLETED = "b70dbb90cd4d4e0792b49aff021a4d9b"
 DEPLOY_FAILED = "1f6cf0ddee5841c79a2f8cf82538c0a9"
 ROLLBACK_STARTED = "946e99c3c2374a8b9420137a0dd04623"
 ROLLBACK_COMPLETED = "81c22d2906da4e0280e53f312a2d6d02"
+ROLLBACK_FAILED = "8bb5ae24f05b408996d3fd2bb948f248"
 SKIPPED = "1826f1f7cb0c46f9bbff8b94c93dace0"
 API_ERROR = "0aea6f7260084453a1d3d7197fcf1ef2"
 
@@ -274,6 +275,31 @@ def test_timeout_stops_our_service_deployment_and_ecs_rolls_back(ctx):
     check_eq(sds[0]["status"], "ROLLBACK_SUCCESSFUL", "ECS says the rollback succeeded")
     wait_for(lambda: task_digests(sim, "web") == [good_digest], 20, "the tasks run the digest that ran before")
     check(bad in json.dumps(state_failed(ctx)), "the digest is marked failed")
+
+
+def test_stop_refused_rolls_back_with_our_pinned_revision(ctx):
+    """StopServiceDeployment refused (AccessDenied: a policy without it): our rollback is the
+    pinned previous revision through UpdateService, as without the service-deployment API."""
+    sim = Sim(ctx, seed=world(breaker=False))
+    p = start(ctx, sim, [web_watch(target("web", rollout_timeout="10s"))])
+    settle_first_start(p)
+    good_digest = lines_with(p, "already runs")[0].split("already runs ")[1].split()[0]
+    sim.fault("ecs.StopServiceDeployment", "error", code="AccessDeniedException", status=400, format="json",
+              rate=1.0, message="User: arn:aws:iam::%s:user/deployer is not authorized to perform: "
+                                "ecs:StopServiceDeployment on resource: *" % ACCT)
+    bad = sim.push("team/web", "prod", seed="slow")
+    sim.bad_digest(bad, "health")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED) or lines_with(p, ROLLBACK_FAILED), 45, "the rollback ends")
+    check(lines_with(p, ROLLBACK_COMPLETED), "ROLLBACK_COMPLETED: %s" % lines_with(p, ROLLBACK_FAILED))
+    check([r for r in sim.requests(service="ecs", operation="StopServiceDeployment") if r.get("fault")],
+          "the stop was tried and refused")
+    check(lines_with(p, "StopServiceDeployment was refused (AccessDeniedException"), "the refusal is said")
+    ups = [r["params"].get("taskDefinition", "").rsplit("/", 1)[-1] for r in mutations(sim)
+           if r["operation"] == "UpdateService"]
+    check_eq(ups, ["web:2", "web:3"], "the deploy, then our rollback to revision 1 pinned to what ran")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + good_digest, "the digest that ran before")
+    check_eq(lines_with(p, "d7631a67aa3d44f8b114544ef9768e73"), [], "not blocked: the refusal had a way around it")
 
 
 def test_push_storm_deploys_only_the_newest(ctx):

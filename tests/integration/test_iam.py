@@ -157,7 +157,9 @@ CASES = [
     ("RegisterRevisions", "web", "RegisterTaskDefinition", "ecs:RegisterTaskDefinition"),
     ("TagRevisions", "web", "RegisterTaskDefinition", "ecs:TagResource"),
     ("PassTaskRoles", "web", "RegisterTaskDefinition", "iam:PassRole"),
+    ("ReadDeployments", "web", "DescribeServiceDeployments", "ecs:DescribeServiceDeployments"),
     ("DeployServices", "web", "UpdateService", "ecs:UpdateService"),
+    ("SteerDeployments", "web", None, None),
     ("ReadTasks", "api", "ListTasks", "ecs:ListTasks"),
     ("CleanUpRevisions", "web", "DeregisterTaskDefinition", "ecs:DeregisterTaskDefinition"),
 ]
@@ -192,6 +194,28 @@ def run_case(ctx, sim, p, full, n, sid, watch, operation, action):
         return [l for l in p.read_stderr()[err_mark:].splitlines() if text in l]
 
     set_policy(sim, dict(full, Statement=[s for s in full["Statement"] if s["Sid"] != sid]))
+    if operation is None:
+        # Our rollback (StopServiceDeployment) and auto approvals (ContinueServiceDeployment) only:
+        # a deploy that succeeds needs neither, and is never refused anything without them. (Their
+        # refusals: test_deploy.test_stop_refused_rolls_back_with_our_pinned_revision.)
+        digest = sim.push("shop/" + watch, "prod", seed="%s-%d" % (sid, n), account=ACCT)
+        p.signal(signal.SIGHUP)
+        wait_for(lambda: [l for l in new_lines(DEPLOY_COMPLETED) if digest in l], 30, "DEPLOY_COMPLETED")
+        check_eq(denials(sim, since), [], "nothing refused")
+        set_policy(sim, full)
+        return "ok"
+    if sid == "ReadDeployments":
+        # A policy from before service deployments: tracking falls back to DescribeServices, said once.
+        digest = sim.push("shop/" + watch, "prod", seed="%s-%d" % (sid, n), account=ACCT)
+        p.signal(signal.SIGHUP)
+        wait_for(lambda: [l for l in new_lines(DEPLOY_COMPLETED) if digest in l], 30,
+                 "DEPLOY_COMPLETED through the fallback")
+        check([r for r in denials(sim, since) if r["operation"] == operation], "%s was refused" % operation)
+        said = [l for l in new_lines("tracking it with DescribeServices instead") if action in l]
+        check_eq(len(said), 1, "the fallback said once, naming %s" % action)
+        check_eq(new_lines(BLOCKED) + new_lines(DEPLOY_FAILED), [], "neither blocked nor failed")
+        set_policy(sim, full)
+        return "ok"
     if sid == "CleanUpRevisions":
         # The daemon deregisters only a revision it registered and could not use: UpdateService is
         # refused once (as when someone else's change or an IAM hole stops it) and the cleanup needs

@@ -158,13 +158,13 @@ TEST(track_verdict_table)
 /* A service deployment: status, then more members (each starting with a comma). */
 #define SD(st, more) "{\"serviceDeploymentArn\": \"arn:sd\", \"status\": \"" st "\"" more "}"
 #define STAGE(s)     ", \"lifecycleStage\": \"" s "\""
-#define HOOK(st, type) \
+#define HOOK(st, type)                                                              \
 	", \"lifecycleHookDetails\": [{\"hookId\": \"h1\", \"targetType\": \"" type \
 	"\", \"status\": \"" st "\", \"expiresAt\": 500}]"
-#define CB(st) \
+#define CB(st)                                               \
 	", \"deploymentCircuitBreaker\": {\"status\": \"" st \
 	"\", \"failureCount\": 3, \"threshold\": 3}"
-#define ALARMS(st) \
+#define ALARMS(st)                                                                \
 	", \"alarms\": {\"status\": \"" st "\", \"alarmNames\": [\"a\", \"b\"], " \
 	"\"triggeredAlarmNames\": [\"cpu-high\"]}"
 
@@ -180,11 +180,12 @@ TEST(track_sd_table)
 		const char *want_reason; /* a part of the reason, or NULL */
 		bool want_hook;
 	} rows[] = {
-		{ "SUCCESSFUL: done", SD("SUCCESSFUL", ""), NULL, false, 100, 200, 50, SD_DONE, NULL,
-		  false },
+		{ "SUCCESSFUL: done", SD("SUCCESSFUL", ""), NULL, false, 100, 200, 50, SD_DONE,
+		  NULL, false },
 		{ "in progress at bake time: keep", SD("IN_PROGRESS", STAGE("BAKE_TIME")), NULL,
 		  false, 100, 200, 50, SD_KEEP, NULL, false },
-		{ "PENDING: keep", SD("PENDING", ""), NULL, false, 100, 200, 50, SD_KEEP, NULL, false },
+		{ "PENDING: keep", SD("PENDING", ""), NULL, false, 100, 200, 50, SD_KEEP, NULL,
+		  false },
 		{ "in progress past the deadline: timeout", SD("IN_PROGRESS", ""), NULL, false, 300,
 		  200, 50, SD_TIMEOUT, "deadline", false },
 		{ "a PAUSE hook awaits past the deadline: keep, the timeout stands still",
@@ -207,34 +208,36 @@ TEST(track_sd_table)
 		{ "circuit breaker without rollback: STOPPED is a failure",
 		  SD("STOPPED", CB("TRIGGERED")), NULL, false, 100, 200, 50, SD_FAILED,
 		  "failureCount 3", false },
-		{ "alarm without rollback: STOPPED is a failure", SD("STOPPED", ALARMS("TRIGGERED")),
-		  NULL, false, 100, 200, 50, SD_FAILED, "cpu-high", false },
+		{ "alarm without rollback: STOPPED is a failure",
+		  SD("STOPPED", ALARMS("TRIGGERED")), NULL, false, 100, 200, 50, SD_FAILED,
+		  "cpu-high", false },
 		{ "STOPPED with monitors quiet: someone else",
 		  SD("STOPPED", CB("MONITORING") ", \"statusReason\": \"Superseded by x.\""), NULL,
 		  false, 100, 200, 50, SD_SUPERSEDED, "Superseded by x.", false },
-		{ "STOP_REQUESTED: someone else", SD("STOP_REQUESTED", ""), NULL, false, 100, 200, 50,
-		  SD_SUPERSEDED, "is stopping", false },
-		{ "not found yet: keep", NULL, "MISSING", false, 40, 200, 50, SD_KEEP, NULL, false },
+		{ "STOP_REQUESTED: someone else", SD("STOP_REQUESTED", ""), NULL, false, 100, 200,
+		  50, SD_SUPERSEDED, "is stopping", false },
+		{ "not found yet: keep", NULL, "MISSING", false, 40, 200, 50, SD_KEEP, NULL,
+		  false },
 		{ "not found past appear_by: anomaly, never a failure", NULL, "MISSING", false, 60,
 		  200, 50, SD_ANOMALY, "MISSING", false },
-		{ "an unknown status before the deadline: keep", SD("EXPLODED", ""), NULL, false, 100,
-		  200, 50, SD_KEEP, NULL, false },
-		{ "an unknown status past it: anomaly", SD("EXPLODED", ""), NULL, false, 300, 200, 50,
-		  SD_ANOMALY, "EXPLODED", false },
+		{ "an unknown status before the deadline: keep", SD("EXPLODED", ""), NULL, false,
+		  100, 200, 50, SD_KEEP, NULL, false },
+		{ "an unknown status past it: anomaly", SD("EXPLODED", ""), NULL, false, 300, 200,
+		  50, SD_ANOMALY, "EXPLODED", false },
 		{ "hostile: a status that is a number", "{\"status\": 7, \"lifecycleStage\": []}",
 		  NULL, false, 100, 200, 50, SD_KEEP, NULL, false },
 		{ "hostile: counts that are strings",
 		  SD("STOPPED", ", \"deploymentCircuitBreaker\": {\"status\": \"TRIGGERED\", "
 				"\"failureCount\": \"3\"}"),
 		  NULL, false, 100, 200, 50, SD_FAILED, "circuit breaker triggered", false },
-		{ "rolling back: ROLLBACK_SUCCESSFUL", SD("ROLLBACK_SUCCESSFUL", ""), NULL, true, 100,
-		  200, 50, SD_ROLLED_BACK, NULL, false },
+		{ "rolling back: ROLLBACK_SUCCESSFUL", SD("ROLLBACK_SUCCESSFUL", ""), NULL, true,
+		  100, 200, 50, SD_ROLLED_BACK, NULL, false },
 		{ "rolling back: ROLLBACK_FAILED", SD("ROLLBACK_FAILED", ""), NULL, true, 100, 200,
 		  50, SD_ROLLBACK_FAILED, "FAILED", false },
-		{ "rolling back: in progress: keep", SD("ROLLBACK_IN_PROGRESS", ""), NULL, true, 100,
-		  200, 50, SD_KEEP, NULL, false },
-		{ "rolling back: past its deadline", SD("ROLLBACK_IN_PROGRESS", ""), NULL, true, 300,
-		  200, 50, SD_ROLLBACK_FAILED, "deadline", false },
+		{ "rolling back: in progress: keep", SD("ROLLBACK_IN_PROGRESS", ""), NULL, true,
+		  100, 200, 50, SD_KEEP, NULL, false },
+		{ "rolling back: past its deadline", SD("ROLLBACK_IN_PROGRESS", ""), NULL, true,
+		  300, 200, 50, SD_ROLLBACK_FAILED, "deadline", false },
 		{ "rolling back: it completed instead (the stop came late)", SD("SUCCESSFUL", ""),
 		  NULL, true, 100, 200, 50, SD_NOT_ROLLING_BACK, "SUCCESSFUL", false },
 	};
@@ -270,11 +273,12 @@ TEST(track_sd_table)
 
 TEST(track_sd_figures)
 {
-	cJSON *sd = cJSON_Parse(SD(
-	    "IN_PROGRESS", STAGE("PRODUCTION_TRAFFIC_SHIFT") ", \"targetServiceRevision\": "
-							     "{\"requestedProductionTrafficWeight\": "
-							     "30.0, \"runningTaskCount\": 2, "
-							     "\"requestedTaskCount\": 4}"));
+	cJSON *sd = cJSON_Parse(
+	    SD("IN_PROGRESS",
+	       STAGE("PRODUCTION_TRAFFIC_SHIFT") ", \"targetServiceRevision\": "
+						 "{\"requestedProductionTrafficWeight\": "
+						 "30.0, \"runningTaskCount\": 2, "
+						 "\"requestedTaskCount\": 4}"));
 	struct track_sd_input in = { .sd = sd, .now = 1, .deadline = 2 };
 	struct track_sd_result out;
 
