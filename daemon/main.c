@@ -18,6 +18,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "approve.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
@@ -39,6 +40,11 @@ static void usage(FILE *out)
 		"      --once            one reconcile pass: poll once, deploy what differs,\n"
 		"                        wait for those rollouts, exit 0 if all succeeded,\n"
 		"                        else 1\n"
+		"      --approve TARGET  continue the PAUSE lifecycle hook that TARGET's ECS\n"
+		"                        deployment waits at (ContinueServiceDeployment\n"
+		"                        CONTINUE), then exit; TARGET is WATCH/SERVICE,\n"
+		"                        CLUSTER/SERVICE, or SERVICE when only one target has it\n"
+		"      --reject TARGET   the same with ROLLBACK: ECS rolls the deployment back\n"
 		"      --log-target T    journal, stderr, or auto (default: the journal when\n"
 		"                        stderr is connected to it, as under systemd)\n"
 		"      --log-level L     error, warning, notice, info or debug (default: the\n"
@@ -46,10 +52,12 @@ static void usage(FILE *out)
 		"  -h, --help            show this help and exit\n"
 		"  -V, --version         show the version and the libraries in use, and exit\n"
 		"\n"
-		"Exit status: 0 success, 1 a deploy or poll failed (--once), 64 usage error,\n"
-		"66 configuration file missing, 69 the requested mode is not available in this\n"
-		"build, 70 internal error, 73 state directory unusable, 75 stopped by a signal\n"
-		"(--once), 78 configuration error.\n");
+		"Exit status: 0 success, 1 a deploy or poll failed (--once) or no PAUSE hook\n"
+		"awaits action (--approve, --reject), 64 usage error (also an unknown or\n"
+		"ambiguous TARGET), 66 configuration file missing, 69 the requested mode is not\n"
+		"available in this build, or an AWS call failed (--approve, --reject), 70\n"
+		"internal error, 73 state directory unusable, 75 stopped by a signal (--once),\n"
+		"78 configuration error.\n");
 }
 
 static void version(void)
@@ -112,7 +120,9 @@ int main(int argc, char **argv)
 		OPT_DRY_RUN,
 		OPT_ONCE,
 		OPT_LOG_TARGET,
-		OPT_LOG_LEVEL
+		OPT_LOG_LEVEL,
+		OPT_APPROVE,
+		OPT_REJECT
 	};
 	static const char *const levels[] = { "error", "warning", "notice", "info", "debug" };
 	const char *target = "auto";
@@ -124,12 +134,16 @@ int main(int argc, char **argv)
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "log-target", required_argument, NULL, OPT_LOG_TARGET },
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+		{ "approve", required_argument, NULL, OPT_APPROVE },
+		{ "reject", required_argument, NULL, OPT_REJECT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_file = DEFAULT_CONFIG, *config_dir = NULL;
 	bool check_only = false;
+	const char *approve = NULL, *approve_opt = NULL; /* --approve/--reject TARGET */
+	enum approve_action action = APPROVE_CONTINUE;
 	struct daemon_options opts = { .log_level = -1 };
 	struct config *cfg = NULL;
 	char *dir;
@@ -156,6 +170,19 @@ int main(int argc, char **argv)
 			break;
 		case OPT_ONCE:
 			opts.once = true;
+			break;
+		case OPT_APPROVE:
+		case OPT_REJECT:
+			if (approve) {
+				fprintf(
+				    stderr,
+				    "ecr-deployd: --approve and --reject cannot be combined, nor "
+				    "given twice\n");
+				return EX_USAGE;
+			}
+			approve = optarg;
+			approve_opt = c == OPT_APPROVE ? "--approve" : "--reject";
+			action = c == OPT_APPROVE ? APPROVE_CONTINUE : APPROVE_ROLLBACK;
 			break;
 		case OPT_LOG_TARGET:
 			if (strcmp(optarg, "auto") && strcmp(optarg, "journal") &&
@@ -198,10 +225,17 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EX_USAGE;
 	}
+	if (approve && (check_only || opts.once || opts.dry_run)) {
+		fprintf(stderr, "ecr-deployd: %s cannot be combined with %s\n", approve_opt,
+			check_only  ? "--check-config"
+			: opts.once ? "--once"
+				    : "--dry-run");
+		return EX_USAGE;
+	}
 	dir = dropin_dir(config_file, config_dir);
 	if (!dir)
 		return EX_OSERR;
-	if (check_only) /* no loop: the signals act as on any command */
+	if (check_only || approve) /* no daemon loop: the signals act as on any command */
 		sigprocmask(SIG_UNBLOCK, &handled, NULL);
 	rc = load_config(config_file, dir, &cfg);
 	if (rc != EX_OK || check_only) {
@@ -209,6 +243,12 @@ int main(int argc, char **argv)
 			config_print_summary(cfg, stdout);
 			printf("configuration OK\n");
 		}
+		config_free(cfg);
+		free(dir);
+		return rc;
+	}
+	if (approve) { /* a one-shot command: stdout and stderr, no daemon */
+		rc = approve_run(cfg, approve, action);
 		config_free(cfg);
 		free(dir);
 		return rc;
