@@ -292,6 +292,8 @@ static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
 		enum decision dec = decide(&in);
 		if (dec == DECIDE_WAIT_BUSY && holding(dp, tkey)->inspect)
 			continue; /* being looked at; decided again when that ends */
+		if (dec == DECIDE_WAIT_BUSY && !strcmp(holding(dp, tkey)->rec->digest, digest))
+			continue; /* this very digest is being deployed: nothing to say */
 		if (dec != DECIDE_DEPLOY && dec != DECIDE_INSPECT) {
 			say(dp, skey, w, t, digest, dec);
 			continue;
