@@ -220,7 +220,7 @@ def test_update_refused_after_register_deregisters_and_blocks(ctx):
 
 
 def test_access_denied_while_tracking_is_said_once_and_tracking_goes_on(ctx):
-    """DescribeServiceDeployments refused (AccessDenied) while our deployment is tracked: what ECS did is
+    """DescribeServiceDeployments and DescribeServices refused (AccessDenied) while our deployment is tracked: what ECS did is
     unknown, so nothing is concluded and tracking goes on; the error is said once, not at every
     look (every 10 s for as long as the permission is missing), and when ECS answers again the
     rollout ends on what it says."""
@@ -229,13 +229,18 @@ def test_access_denied_while_tracking_is_said_once_and_tracking_goes_on(ctx):
     settle_first_start(p)
     new = push_until_tracking(ctx, sim, p, "v2")
     since = sim.control("GET", "/requests")["last"]
-    sim.fault("ecs.DescribeServiceDeployments", "error", code="AccessDeniedException", status=400, format="json",
-              rate=1.0, message="User: arn:aws:iam::%s:user/deployer is not authorized to perform: "
-                                "ecs:DescribeServiceDeployments on resource: *" % ACCT)
-    wait_for(lambda: len([r for r in sim.requests(since=since, operation="DescribeServiceDeployments")
-                          if r.get("fault")]) >= 4, 30, "four refused looks")
+    # Both ways of looking are refused: DescribeServiceDeployments (the daemon falls back, said
+    # once) and DescribeServices (the fallback's: said once, tracking goes on).
+    for op in ("DescribeServiceDeployments", "DescribeServices"):
+        sim.fault("ecs." + op, "error", code="AccessDeniedException", status=400, format="json",
+                  rate=1.0, message="User: arn:aws:iam::%s:user/deployer is not authorized to perform: "
+                                    "ecs:%s on resource: *" % (ACCT, op))
+    wait_for(lambda: len([r for r in sim.requests(since=since, operation="DescribeServices")
+                          if r.get("fault")]) >= 4, 40, "four refused looks")
     sim.control("DELETE", "/faults")
     wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED once ECS answers")
-    said = [l for l in lines_with(p, API_ERROR) if "AWS_OPERATION=DescribeServiceDeployments" in l]
+    fallback = [l for l in lines_with(p, API_ERROR) if "AWS_OPERATION=DescribeServiceDeployments" in l]
+    check_eq(len(fallback), 1, "the fallback said once: %s" % fallback)
+    said = [l for l in lines_with(p, API_ERROR) if "AWS_OPERATION=DescribeServices" in l]
     check_eq(len(said), 1, "the refusal said once: %s" % said)
     check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "deployed")
