@@ -2,13 +2,14 @@
 """Issue 13: ECS's own deployments, as the daemon serves them. Tracking by service deployment
 (DescribeServiceDeployments, batched); ROLLING, BLUE_GREEN, LINEAR and CANARY with strategy
 revision and force (DEPLOY_PROGRESS at each stage change, done only when ECS says SUCCESSFUL,
-bake time honoured); alarm and circuit-breaker failures with ECS's reason; PAUSE hooks (approve,
-reject, expiry, "approve": "auto", kill -9 while waiting); our rollout timeout through
-StopServiceDeployment(ROLLBACK); a just-created ARN that answers MISSING; the zero-downtime guard
-(warn, enforce, off); CODE_DEPLOY and EXTERNAL controllers skipped; first start of a blue/green
-service. The simulator runs minutes of bake time and hook timeouts in seconds
-(time_acceleration); the test reads the simulator with a key of its own, so that the request log
-tells the daemon's calls from the test's."""
+bake time honoured); alarm and circuit-breaker failures with ECS's reason; PAUSE hooks (approved
+with ContinueServiceDeployment, rejected with ecr-deployd --reject, approved with --approve after a
+kill -9, expiry, "approve": "auto"); our rollout timeout through StopServiceDeployment(ROLLBACK);
+a just-created ARN that answers MISSING; the zero-downtime guard (warn, enforce, off); CODE_DEPLOY
+and EXTERNAL controllers skipped; first start of a blue/green service. The simulator runs minutes
+of bake time and hook timeouts in seconds (time_acceleration); the test reads the simulator with
+a key of its own, so that the request log tells the daemon's calls (and those of ecr-deployd
+--approve/--reject, which uses the daemon's keys) from the test's."""
 
 import json
 import os
@@ -16,8 +17,8 @@ import re
 import signal
 import time
 
-from harness import SIM_KEY, Sim, check, check_eq, wait_for
-from test_daemon import lines_with
+from harness import SIM_KEY, Sim, check, check_eq, daemon_path, wait_for
+from test_daemon import daemon_env, lines_with
 from test_deploy import (ACCT, DEPLOY_COMPLETED, DEPLOY_FAILED, DEPLOY_STARTED, ROLLBACK_COMPLETED,
                          ROLLBACK_STARTED, SKIPPED, poll_now, start, target, taskdef, web_watch)
 
@@ -76,7 +77,8 @@ def last_request(sim):
 
 
 def daemon_calls(sim, since=0, op=None, service=None):
-    """ECS calls the daemon made (its key), optionally of one operation and one service."""
+    """ECS calls made with the daemon's key (the daemon's, or ecr-deployd --approve/--reject's),
+    optionally of one operation and one service."""
     out = []
     for r in sim.requests(since=since, service="ecs"):
         if r.get("access_key") != SIM_KEY[0] or (op and r["operation"] != op):
@@ -371,6 +373,12 @@ def pause_cfg(action="ROLLBACK", minutes=60, stage="POST_TEST_TRAFFIC_SHIFT"):
          "timeoutConfiguration": {"timeoutInMinutes": minutes, "action": action}}]}
 
 
+def operator(ctx, sim, *args):
+    """ecr-deployd --approve/--reject TARGET with the daemon's configuration and keys."""
+    return ctx.run([daemon_path(), "-c", ctx.path("etc", "ecr-deployd.json")] + list(args),
+                   env=daemon_env(ctx, sim), timeout=30)
+
+
 def wait_awaiting(sim, p, service="web", approve="manual"):
     """AWAITING_APPROVAL for the service, checked against the hook ECS shows: (fields, hook, arn)."""
     wait_for(lambda: events(p, AWAITING_APPROVAL, service), 30, "AWAITING_APPROVAL for %s" % service)
@@ -417,7 +425,10 @@ def test_pause_hook_rejected_rolls_back_and_fails_the_digest(ctx):
     new = sim.push("team/web", "prod", seed="v2")
     poll_now(p)
     _, hook, arn = wait_awaiting(sim, p)
-    ecs(sim).continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action="ROLLBACK")
+    status, out, err = operator(ctx, sim, "--reject", "web/web")
+    check_eq(status, 0, "ecr-deployd --reject: %s %s" % (out, err))
+    check_eq([(c["params"].get("hookId"), c["params"].get("action")) for c in
+              daemon_calls(sim, 0, "ContinueServiceDeployment")], [(hook["hookId"], "ROLLBACK")], "the reject sent")
     wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED) or lines_with(p, ROLLBACK_FAILED), 30, "the rollback ends")
     failed = events(p, DEPLOY_FAILED, "web")
     check_eq(len(failed), 1, "one DEPLOY_FAILED")
@@ -492,7 +503,9 @@ def test_kill_9_while_awaiting_approval_resumes_waiting(ctx):
               if r["operation"] in ("RegisterTaskDefinition", "UpdateService", "StopServiceDeployment",
                                     "ContinueServiceDeployment")], [], "no second deployment, nothing decided")
     check_eq(lines_with(p, DEPLOY_FAILED) + lines_with(p, DEPLOY_COMPLETED), [], "still waiting")
-    ecs(sim).continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action="CONTINUE")
+    status, out, err = operator(ctx, sim, "--approve", "web/web")
+    check_eq(status, 0, "ecr-deployd --approve: %s %s" % (out, err))
+    check(hook["hookId"] in out, "the approval names the hook: %s" % out)
     wait_for(lambda: lines_with(p, DEPLOY_COMPLETED) or lines_with(p, DEPLOY_FAILED), 30, "DEPLOY_COMPLETED")
     check_eq(events(p, DEPLOY_COMPLETED, "web")[0][1].get("IMAGE_DIGEST"), new, "completed after the restart")
     check_eq(len(daemon_calls(sim, 0, "UpdateService")), 1, "one UpdateService in all")
