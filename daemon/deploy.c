@@ -131,20 +131,22 @@ static int guard(struct rollout *r, const cJSON *td)
 		r->skip_reason = "unsafe-deployment-config";
 		return OUT_SKIPPED;
 	}
+	/* What was said for this target: "setting=value\n" per finding. A finding is said when it
+	 * is not in it (new, or its value changed); a setting that became safe leaves it, so that
+	 * it is said again if it comes back. */
+	char key[1300], now_set[GUARD_FINDINGS_MAX * 300] = "";
+	size_t len_set = 0;
+	const char *said;
+	snprintf(key, sizeof(key), "%.600s\x1f%.600s", c->watch, c->tkey);
+	said = strmap_get(r->dp->guard_said, key);
 	for (size_t i = 0; i < n; i++) {
-		char key[1400], *copy;
-		void *old = NULL;
-		const char *said;
-		snprintf(key, sizeof(key), "%.600s\x1f%.600s\x1f%.127s", c->watch, c->tkey,
-			 f[i].setting);
-		said = strmap_get(r->dp->guard_said, key);
-		if (said && !strcmp(said, f[i].value))
+		char item[300];
+		snprintf(item, sizeof(item), "\x1e%.127s=%.159s\n", f[i].setting, f[i].value);
+		if (len_set + strlen(item) < sizeof(now_set))
+			len_set += (size_t)snprintf(now_set + len_set, sizeof(now_set) - len_set,
+						    "%s", item);
+		if (said && strstr(said, item))
 			continue;
-		copy = strdup(f[i].value);
-		if (copy && strmap_put(r->dp->guard_said, key, copy, &old) < 0)
-			free(copy);
-		else
-			free(old);
 		rollout_emit(
 		    r, LOG_WARNING, EVENT_GUARD_WARNING,
 		    LOG_FIELDS({ "GUARD_SETTING", f[i].setting }, { "GUARD_VALUE", f[i].value },
@@ -152,6 +154,14 @@ static int guard(struct rollout *r, const cJSON *td)
 		    "service '%s': %s = %s is not safe for a zero-downtime deploy: %s; "
 		    "deploying all the same (\"guard\": \"warn\"; said once until it changes)",
 		    c->service, f[i].setting, f[i].value, f[i].why);
+	}
+	if (!said || strcmp(said, now_set)) {
+		char *copy = strdup(now_set);
+		void *old = NULL;
+		if (copy && strmap_put(r->dp->guard_said, key, copy, &old) < 0)
+			free(copy);
+		else
+			free(old);
 	}
 	return 0;
 }
@@ -172,6 +182,20 @@ int deploy_read_base(struct rollout *r, struct aws_result *res)
 
 	if (skip)
 		return skip;
+	/* ECS's own rollback (StopServiceDeployment) would resolve again a tag of the revision
+	 * before, which now names the failed image, when its versionConsistency is disabled. */
+	r->rec->no_stop = false;
+	for (size_t i = 0; i < r->rec->n_containers; i++) {
+		const cJSON *c;
+		cJSON_ArrayForEach(c, cJSON_GetObjectItem(td, "containerDefinitions"))
+		{
+			const char *img = str_of(c, "image");
+			if (same(str_of(c, "name"), r->rec->containers[i]) && img &&
+			    !strstr(img, "@sha256:") &&
+			    same(str_of(c, "versionConsistency"), "disabled"))
+				r->rec->no_stop = true;
+		}
+	}
 	if (!record_is_revision(r->rec))
 		return STEP_UPDATING; /* force: the task definition was read for the guard */
 	if (record_set(&r->rec->family, str_of(td, "family")) < 0)
@@ -188,18 +212,6 @@ int deploy_read_base(struct rollout *r, struct aws_result *res)
 	if (pinned && record_set(&r->rec->previous_digest, pinned) < 0)
 		return OUT_RETRY;
 	r->rec->base_pinned = pinned != NULL;
-	r->rec->no_stop = false;
-	for (size_t i = 0; i < r->rec->n_containers; i++) {
-		const cJSON *c;
-		cJSON_ArrayForEach(c, cJSON_GetObjectItem(td, "containerDefinitions"))
-		{
-			const char *img = str_of(c, "image");
-			if (same(str_of(c, "name"), r->rec->containers[i]) && img &&
-			    !strstr(img, "@sha256:") &&
-			    same(str_of(c, "versionConsistency"), "disabled"))
-				r->rec->no_stop = true;
-		}
-	}
 	int rc = deploy_pin(r, res->body, r->rec->digest, r->rec->tag, &params, why, sizeof(why));
 	if (rc == -ENOMEM)
 		return OUT_RETRY;

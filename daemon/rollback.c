@@ -36,7 +36,11 @@ const char *rollback_target_td(const struct rollout *r)
 
 	if (c->rollback_td && *c->rollback_td)
 		return c->rollback_td;
-	return c->base_pinned || c->rollback_by == ROLLBACK_BY_ECS ? c->base_td : NULL;
+	/* ECS's own rollback goes back to the digests it resolved for that revision. */
+	return c->base_pinned || c->rollback_by == ROLLBACK_BY_ECS ||
+		       c->rollback_by == ROLLBACK_BY_STOP
+		   ? c->base_td
+		   : NULL;
 }
 
 /* rollback: which revision to go back to. No request. */
@@ -45,13 +49,16 @@ int rollback_read_start(struct rollout *r, struct aws_result *res)
 	struct rollout_rec *c = r->rec;
 
 	(void)res;
+	/* After ECS's rollback did not happen, ROLLBACK_STARTED was said already: once. */
+	const char *id = r->said_rollback ? NULL : EVENT_ROLLBACK_STARTED;
+
 	if (rollback_target_td(r)) {
-		rollout_emit(r, LOG_WARNING, EVENT_ROLLBACK_STARTED, NULL,
-			     "rolling service '%s' back to %s", c->service, rollback_target_td(r));
+		rollout_emit(r, LOG_WARNING, id, NULL, "rolling service '%s' back to %s",
+			     c->service, rollback_target_td(r));
 		return STEP_RB_CHECK;
 	}
 	if (digest_valid(c->previous_digest)) {
-		rollout_emit(r, LOG_WARNING, EVENT_ROLLBACK_STARTED, NULL,
+		rollout_emit(r, LOG_WARNING, id, NULL,
 			     "rolling service '%s' back to %s, as a revision of %s pinned to it "
 			     "(that one names a tag, which now points at the failed image)",
 			     c->service, c->previous_digest, c->base_td);

@@ -113,6 +113,8 @@ struct rollout {
 	double weight;      /* production traffic on ours, percent; -1 unknown */
 	bool awaiting;      /* at a PAUSE hook */
 	char continued[96]; /* the hook "approve": "auto" continued (once per hook) */
+	int stops;          /* StopServiceDeployment sent again after a look (bounded) */
+	bool said_rollback; /* ROLLBACK_STARTED was said (ECS's rollback of our stop) */
 	bool sd_refused;    /* DescribeServiceDeployments is not allowed: tracked by
 			       DescribeServices until the next start */
 	/* an outcome's details, set by the reader that returns it */

@@ -125,7 +125,15 @@ static int awaiting(struct rollout *r, const cJSON *hook)
 	const cJSON *at = cJSON_GetObjectItem(hook, "expiresAt");
 	bool auto_ok = same(c->approve, "auto");
 
-	ecs_printable(str_of(hook, "hookId"), id, sizeof(id));
+	/* The id goes back to ECS as it came when it is a plain token; else it is shown escaped
+	 * (and ContinueServiceDeployment of it is refused, said). */
+	const char *raw = str_of(hook, "hookId");
+	if (strlen(raw) < sizeof(id) &&
+	    strspn(raw, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:/") ==
+		strlen(raw))
+		snprintf(id, sizeof(id), "%s", raw);
+	else
+		ecs_printable(raw, id, sizeof(id));
 	ecs_printable(str_of(hook, "timeoutAction") ?: "ROLLBACK", action, sizeof(action));
 	r->awaiting = true;
 	if (!(c->hold_left > 0))
@@ -189,10 +197,15 @@ int sd_read_tracking(struct rollout *r, struct aws_result *res)
 	if (!c->deployment_arn || !*c->deployment_arn || !res)
 		return no_arn(r, OUT_UNMARKED);
 	sd = find_sd(res->body, c->deployment_arn, &missing);
+	double now = rollout_wall_now();
+	/* While a hook awaits action the deadline moves with each look; from the record (after a
+	 * restart) it is where the hook began: the time left is what counts. */
 	struct track_sd_input in = { .sd = sd,
 				     .missing = missing,
-				     .now = rollout_wall_now(),
-				     .deadline = c->deadline,
+				     .seen = c->sd_status && *c->sd_status,
+				     .now = now,
+				     .deadline =
+					 c->hold_left > 0 ? now + c->hold_left : c->deadline,
 				     .appear_by = c->update_sent_at + rollout_appear_s(c) };
 	track_sd(&in, &out);
 	progress(r, &out);
@@ -333,6 +346,7 @@ int sd_read_stop(struct rollout *r, struct aws_result *res)
 	char why[1200];
 
 	if (res->ok) {
+		r->said_rollback = true;
 		rollout_emit(
 		    r, LOG_WARNING, EVENT_ROLLBACK_STARTED, NULL,
 		    "stopped our deployment of service '%s' with "
@@ -359,14 +373,20 @@ int sd_read_check(struct rollout *r, struct aws_result *res)
 	if (st)
 		record_set(&c->sd_status, st);
 	if (st && !strncmp(st, "ROLLBACK_", 9)) {
+		r->said_rollback = true;
 		rollout_emit(r, LOG_WARNING, EVENT_ROLLBACK_STARTED, NULL,
 			     "ECS rolls service '%s' back to %s (%s); following it", c->service,
 			     c->base_td ? c->base_td : "what ran before", st);
 		return STEP_RB_TRACKING_SD;
 	}
 	if (same(st, "PENDING") || same(st, "IN_PROGRESS")) {
+		if (rollout_wall_now() > c->rollback_deadline || r->stops >= 2)
+			return roll_back_ourselves(r,
+						   "ECS does not roll our deployment back on "
+						   "StopServiceDeployment (it stays in progress)");
 		if (rollout_wait_for_sent(r, c->stop_sent_at, "rollback of our stop"))
 			return OUT_WAIT;
+		r->stops++;
 		return STEP_SD_STOP;
 	}
 	ecs_printable(st ? st : missing ? missing : "no answer", p, sizeof(p));

@@ -1175,6 +1175,13 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 		snprintf(bad, sizeof(bad),
 			 "its step '%s' comes after the service was read, but it lacks base_td",
 			 record_step_name(rec->step));
+	if (!*bad &&
+	    (rec->step == STEP_TRACKING_SD || rec->step == STEP_SD_STOP ||
+	     rec->step == STEP_SD_CHECK || rec->step == STEP_RB_TRACKING_SD) &&
+	    !(rec->deployment_arn && *rec->deployment_arn))
+		snprintf(bad, sizeof(bad),
+			 "its step '%s' follows a service deployment, but it lacks deployment_arn",
+			 record_step_name(rec->step));
 	if (!*bad && !endpoint_valid_region(rec->region)) {
 		char val[600];
 		escape_value(rec->region, val, sizeof(val));

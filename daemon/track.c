@@ -270,8 +270,10 @@ void track_sd(const struct track_sd_input *in, struct track_sd_result *out)
 	out->running = count_of(target, "runningTaskCount");
 	out->desired = count_of(target, "requestedTaskCount");
 	if (!sd) {
-		if (in->now <= in->appear_by)
-			return; /* a just-made deployment may not be found yet */
+		/* A just-made deployment may not be found yet; one seen before may be missed by one
+		 * reply: neither is a verdict before its time. */
+		if (in->now <= in->appear_by || (in->seen && in->now <= in->deadline))
+			return;
 		out->verdict = SD_ANOMALY;
 		ecs_printable(in->missing ? in->missing : "no answer for it", p, sizeof(p));
 		snprintf(out->reason, sizeof(out->reason),
@@ -280,9 +282,11 @@ void track_sd(const struct track_sd_input *in, struct track_sd_result *out)
 			 p);
 		return;
 	}
+	/* A hook awaits action only in a deployment in progress (a rollback may leave it shown). */
 	cJSON_ArrayForEach(x, cJSON_GetObjectItem(sd, "lifecycleHookDetails"))
 	{
-		if (is(str_of(x, "targetType"), "PAUSE") &&
+		if ((is(st, "PENDING") || is(st, "IN_PROGRESS")) &&
+		    is(str_of(x, "targetType"), "PAUSE") &&
 		    is(str_of(x, "status"), "AWAITING_ACTION") && str_of(x, "hookId"))
 			out->hook = x;
 	}

@@ -78,6 +78,7 @@ struct track_sd_input {
 	const cJSON *sd;      /* ours in a DescribeServiceDeployments reply, or NULL */
 	const char *missing;  /* NULL, or the reason of its failures[] entry ("MISSING") */
 	bool rolling_back;    /* we follow a rollback of it */
+	bool seen;            /* ECS has shown it before: not found is kept until the deadline */
 	double now, deadline; /* wall seconds */
 	double appear_by;     /* until then, not found is "not yet" */
 };

@@ -512,6 +512,33 @@ def test_kill_9_while_awaiting_approval_resumes_waiting(ctx):
     check_eq(len(daemon_calls(sim, 0, "RegisterTaskDefinition")), 1, "one RegisterTaskDefinition in all")
 
 
+def test_approval_given_while_down_keeps_the_time_left(ctx):
+    """kill -9 while awaiting approval; the hook is approved while the daemon is down, for longer
+    than the whole rollout timeout; the restart finds the deployment baking: the timeout runs on
+    from what was left when the hook began (not from the deadline written then), so it completes.
+    (The review found it failed and stopped an approved deployment.)"""
+    cfg = pause_cfg(minutes=60)
+    cfg["bakeTimeInMinutes"] = 14  # 28 s here: still baking at the restart, done well before the time left
+    sim = make_sim(ctx, [svc("web", cfg)])
+    watches = [web_watch(target("web", rollout_timeout="20s"))]
+    p = start(ctx, sim, watches)
+    settle(p)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    _, hook, arn = wait_awaiting(sim, p)
+    p.signal(signal.SIGKILL)
+    p.wait(5)
+    ecs(sim).continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action="CONTINUE")
+    time.sleep(21)  # longer than the rollout timeout
+    check_eq(current_sd(sim, "web")["status"], "IN_PROGRESS", "still in progress at the restart")
+    since = last_request(sim)
+    p = start(ctx, sim, watches)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED) or lines_with(p, DEPLOY_FAILED), 40, "the rollout ends")
+    check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED after an approval given while down")
+    check_eq(daemon_calls(sim, since, "StopServiceDeployment"), [], "the approved deployment is not stopped")
+    check_eq(events(p, DEPLOY_COMPLETED, "web")[0][1].get("IMAGE_DIGEST"), new, "completed")
+
+
 # -- our own rollback, a late ARN ----------------------------------------------------------------
 
 def test_rollout_timeout_stops_the_service_deployment_with_rollback(ctx):
