@@ -131,6 +131,17 @@ def test_full_state_disk_is_waited_out_with_backoff(ctx):
         subprocess.call(["umount", "-l", state])
 
 
+def remount(path, mode):
+    """Remounts the bind mount read-only or read-write. Read-only is refused (EBUSY) while a file
+    is open for writing there: the daemon's atomic write of its state holds a temporary file for
+    the moment of a write and an fsync (longer under load), so a refusal is tried again."""
+    for _ in range(50):
+        if subprocess.call(["mount", "-o", "remount,bind," + mode, path], stderr=subprocess.DEVNULL) == 0:
+            return
+        time.sleep(0.1)
+    subprocess.check_call(["mount", "-o", "remount,bind," + mode, path])
+
+
 def test_read_only_state_disk_is_waited_out_with_backoff(ctx):
     if os.geteuid() != 0:
         raise Skip("needs root to bind-mount")
@@ -138,9 +149,7 @@ def test_read_only_state_disk_is_waited_out_with_backoff(ctx):
     os.makedirs(state, mode=0o700)
     subprocess.check_call(["mount", "--bind", state, state])
     try:
-        blocked_state_is_waited_out(
-            ctx, lambda: subprocess.check_call(["mount", "-o", "remount,bind,ro", state]),
-            lambda: subprocess.check_call(["mount", "-o", "remount,bind,rw", state]))
+        blocked_state_is_waited_out(ctx, lambda: remount(state, "ro"), lambda: remount(state, "rw"))
     finally:
         subprocess.call(["umount", "-l", state])
 

@@ -99,7 +99,9 @@ def test_status_shows_the_stage_traffic_and_an_approval_awaited(ctx):
     traffic on the new revision, and says when it awaits approval; after the approval, it completes."""
     from test_deploy import start as start_deploy, target, web_watch
     from test_strategies import TEST_KEY, ecs, make_sim, pause_cfg, svc
-    sim = make_sim(ctx, [svc("web", pause_cfg(minutes=60))])
+    cfg = pause_cfg(minutes=60)
+    cfg["bakeTimeInMinutes"] = 8  # 16 s here: longer than the longest look interval (10 s)
+    sim = make_sim(ctx, [svc("web", cfg)])
     ns = NotifySocket(ctx.path("notify.sock"))
     try:
         p = start_deploy(ctx, sim, [web_watch(target("web"))],
@@ -120,8 +122,9 @@ def test_status_shows_the_stage_traffic_and_an_approval_awaited(ctx):
         traffic = wait_for(lambda: [m["STATUS"] for m in ns.having("STATUS")
                                     if "% traffic" in m["STATUS"] and "(web " in m["STATUS"]],
                            30, "a stage with its traffic in STATUS")
-        check(any(" 100% traffic" in t for t in traffic) or any(" 0% traffic" in t for t in traffic), traffic)
-        wait_for(lambda: "no rollout in progress" in ns.having("STATUS")[-1]["STATUS"], 30, "back to none")
+        wait_for(lambda: [m for m in ns.having("STATUS") if "(web BAKE_TIME 100% traffic)" in m["STATUS"]], 30,
+                 "the bake time with all production traffic on the new revision")
+        wait_for(lambda: "no rollout in progress" in ns.having("STATUS")[-1]["STATUS"], 40, "back to none")
     finally:
         ns.close()
 
