@@ -191,7 +191,7 @@ int deploy_read_base(struct rollout *r, struct aws_result *res)
 		{
 			const char *img = str_of(c, "image");
 			if (same(str_of(c, "name"), r->rec->containers[i]) && img &&
-			    !strstr(img, "@sha256:") &&
+			    !image_pinned_digest(img) &&
 			    same(str_of(c, "versionConsistency"), "disabled"))
 				r->rec->no_stop = true;
 		}

@@ -1054,6 +1054,10 @@ static void on_batch(struct aws_result *res, void *userdata)
 			/* Not allowed to read service deployments (a policy from before them):
 			 * tracked as before, said once per rollout. */
 			r->sd_refused = true;
+			if (r->rec->hold_left > 0) { /* DescribeServices cannot see the hook */
+				r->rec->deadline = rollout_wall_now() + r->rec->hold_left;
+				r->rec->hold_left = 0;
+			}
 			rollout_emit(r, LOG_WARNING, EVENT_API_ERROR,
 				     LOG_FIELDS({ "AWS_OPERATION", res->operation },
 						{ "AWS_ERROR_CODE", res->err.code }),

@@ -136,9 +136,9 @@ static int awaiting(struct rollout *r, const cJSON *hook)
 		ecs_printable(raw, id, sizeof(id));
 	ecs_printable(str_of(hook, "timeoutAction") ?: "ROLLBACK", action, sizeof(action));
 	r->awaiting = true;
+	/* The time left is kept; the deadline is made from it again when the hook ends. */
 	if (!(c->hold_left > 0))
 		c->hold_left = c->deadline - now > 1.0 ? c->deadline - now : 1.0;
-	c->deadline = now + c->hold_left;
 	if (!same(c->hook_id, id)) {
 		record_set(&c->hook_id, id);
 		c->hook_expires_at = cJSON_IsNumber(at) ? at->valuedouble : 0;

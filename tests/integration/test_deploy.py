@@ -215,16 +215,23 @@ def test_bad_digest_fails_rolls_back_and_is_never_retried(ctx):
     check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + fixed, "the fixed digest runs")
 
 
-def test_timeout_rolls_back_without_a_circuit_breaker(ctx):
-    """Without the service-deployment API (older ECS): our rollback is an UpdateService."""
-    sim = Sim(ctx, seed=world(breaker=False))
-    sim.settings(service_deployments=False)
+def push_unhealthy(ctx, sim):
+    """A daemon with a 10 s rollout timeout on web; once its first start settled, a push whose tasks
+    fail health checks (never FAILED without a circuit breaker): (process, digest before, bad)."""
     p = start(ctx, sim, [web_watch(target("web", rollout_timeout="10s"))])
     settle_first_start(p)
     good_digest = lines_with(p, "already runs")[0].split("already runs ")[1].split()[0]
     bad = sim.push("team/web", "prod", seed="slow")
     sim.bad_digest(bad, "health")
     poll_now(p)
+    return p, good_digest, bad
+
+
+def test_timeout_rolls_back_without_a_circuit_breaker(ctx):
+    """Without the service-deployment API (older ECS): our rollback is an UpdateService."""
+    sim = Sim(ctx, seed=world(breaker=False))
+    sim.settings(service_deployments=False)
+    p, good_digest, bad = push_unhealthy(ctx, sim)
     wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED), 45, "ROLLBACK_COMPLETED")
     failed = lines_with(p, DEPLOY_FAILED)
     check(len(failed) == 1 and "rollout timeout" in failed[0], failed)
@@ -252,12 +259,7 @@ def test_timeout_stops_our_service_deployment_and_ecs_rolls_back(ctx):
     """With the service-deployment API: StopServiceDeployment(ROLLBACK) while ours is in progress,
     and ECS's rollback followed to ROLLBACK_SUCCESSFUL; no second UpdateService."""
     sim = Sim(ctx, seed=world(breaker=False))
-    p = start(ctx, sim, [web_watch(target("web", rollout_timeout="10s"))])
-    settle_first_start(p)
-    good_digest = lines_with(p, "already runs")[0].split("already runs ")[1].split()[0]
-    bad = sim.push("team/web", "prod", seed="slow")
-    sim.bad_digest(bad, "health")
-    poll_now(p)
+    p, good_digest, bad = push_unhealthy(ctx, sim)
     wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED), 45, "ROLLBACK_COMPLETED")
     failed = lines_with(p, DEPLOY_FAILED)
     check(len(failed) == 1 and "rollout timeout" in failed[0], failed)
@@ -281,15 +283,10 @@ def test_stop_refused_rolls_back_with_our_pinned_revision(ctx):
     """StopServiceDeployment refused (AccessDenied: a policy without it): our rollback is the
     pinned previous revision through UpdateService, as without the service-deployment API."""
     sim = Sim(ctx, seed=world(breaker=False))
-    p = start(ctx, sim, [web_watch(target("web", rollout_timeout="10s"))])
-    settle_first_start(p)
-    good_digest = lines_with(p, "already runs")[0].split("already runs ")[1].split()[0]
     sim.fault("ecs.StopServiceDeployment", "error", code="AccessDeniedException", status=400, format="json",
               rate=1.0, message="User: arn:aws:iam::%s:user/deployer is not authorized to perform: "
                                 "ecs:StopServiceDeployment on resource: *" % ACCT)
-    bad = sim.push("team/web", "prod", seed="slow")
-    sim.bad_digest(bad, "health")
-    poll_now(p)
+    p, good_digest, bad = push_unhealthy(ctx, sim)
     wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED) or lines_with(p, ROLLBACK_FAILED), 45, "the rollback ends")
     check(lines_with(p, ROLLBACK_COMPLETED), "ROLLBACK_COMPLETED: %s" % lines_with(p, ROLLBACK_FAILED))
     check([r for r in sim.requests(service="ecs", operation="StopServiceDeployment") if r.get("fault")],

@@ -503,6 +503,7 @@ def test_kill_9_while_awaiting_approval_resumes_waiting(ctx):
               if r["operation"] in ("RegisterTaskDefinition", "UpdateService", "StopServiceDeployment",
                                     "ContinueServiceDeployment")], [], "no second deployment, nothing decided")
     check_eq(lines_with(p, DEPLOY_FAILED) + lines_with(p, DEPLOY_COMPLETED), [], "still waiting")
+    check_eq(events(p, AWAITING_APPROVAL, "web"), [], "AWAITING_APPROVAL not said again after the restart")
     status, out, err = operator(ctx, sim, "--approve", "web/web")
     check_eq(status, 0, "ecr-deployd --approve: %s %s" % (out, err))
     check(hook["hookId"] in out, "the approval names the hook: %s" % out)

@@ -366,6 +366,12 @@ TEST(state_record_of_version_1_loads)
 		  "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\","
 		  " \"region\": \"us-east-1\", \"containers\": [\"app\"]}",
 		  "base_td" },
+		/* Tracked by a service deployment it does not name (its requests would have no
+		 * ARN: retried for ever). */
+		{ "{\"step\": \"stopping\", \"digest\": \"" D1
+		  "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\","
+		  " \"region\": \"us-east-1\", \"containers\": [\"app\"], \"base_td\": \"td:1\"}",
+		  "lacks deployment_arn" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		o = cJSON_Parse(bad[i][0]);
