@@ -27,6 +27,17 @@ def load(path):
     return mod
 
 
+def dump_tails(ctx, n=60):
+    """The last lines each process of a failed test wrote, so that a CI log shows why."""
+    for p in ctx.procs:
+        if not p.stderr_path or not os.path.exists(p.stderr_path):
+            continue
+        lines = p.read_stderr().splitlines()[-n:]
+        print("--- last %d lines of %s (pid %d) stderr" % (len(lines), os.path.basename(p.argv[0]), p.pid))
+        for line in lines:
+            print("  | " + line[:400])
+
+
 def main(argv):
     suite = "integration"
     args = argv[1:]
@@ -55,6 +66,7 @@ def main(argv):
             except Exception:
                 print("FAIL %s" % full)
                 traceback.print_exc(file=sys.stdout)
+                dump_tails(ctx)
                 failed += 1
             else:
                 for p in ctx.procs:

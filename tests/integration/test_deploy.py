@@ -132,7 +132,9 @@ def push_until_tracking(ctx, sim, p, seed):
     """Pushes team/web:prod, polls at once and waits until its rollout is being tracked; the digest."""
     digest = sim.push("team/web", "prod", seed=seed)
     poll_now(p)
-    wait_for(lambda: rollout_step(ctx) in TRACKING, 20, "the rollout of %s tracked" % seed)
+    # Of this digest: the record of the rollout before may still be on disk for a moment.
+    wait_for(lambda: rollout_step(ctx) in TRACKING and rollout_field(ctx, "digest") == digest, 20,
+             "the rollout of %s tracked" % seed)
     return digest
 
 
@@ -386,17 +388,22 @@ def test_once_exit_codes(ctx):
     check(DEPLOY_FAILED in err and ROLLBACK_COMPLETED in err, "failure and rollback before exiting")
 
 
-def rollout_step(ctx):
-    """The step of the one rollout in flight, from its file in <state>/rollouts, or None."""
+def rollout_field(ctx, field):
+    """A field of the one rollout in flight, from its file in <state>/rollouts, or None."""
     d = ctx.path("state", "rollouts")
     for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
         if name.endswith(".json"):
             try:
                 with open(os.path.join(d, name)) as f:
-                    return json.load(f)["rollout"]["step"]
+                    return json.load(f)["rollout"].get(field)
             except (OSError, ValueError):
                 return None
     return None
+
+
+def rollout_step(ctx):
+    """The step of the one rollout in flight, or None."""
+    return rollout_field(ctx, "step")
 
 
 def state_failed(ctx):
