@@ -23,6 +23,7 @@
 #include "digest.h"
 #include "duration.h"
 #include "escape.h"
+#include "names.h"
 #include "jsontext.h"
 #include "regfile.h"
 #include "strbuf.h"
@@ -502,23 +503,6 @@ static bool get_string_list(struct parse *p, const cJSON *v, const char *path,
 
 /* ---- value rules ---------------------------------------------------------------- */
 
-static bool all(const char *s, size_t lo, size_t hi, const char *extra)
-{
-	size_t n = strlen(s);
-
-	if (n < lo || n > hi)
-		return false;
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
-			return false;
-	return true;
-}
-
-static bool valid_ecs_name(const char *s)
-{
-	return all(s, 1, 255, "-_");
-}
-
 static bool valid_digits(const char *s, size_t n)
 {
 	size_t i;
@@ -527,48 +511,6 @@ static bool valid_digits(const char *s, size_t n)
 		if (!isdigit((unsigned char)s[i]))
 			return false;
 	return i == n;
-}
-
-static bool lower_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/* ECR: components of [a-z0-9]+ joined by '.', '_', '__' or runs of '-', separated by '/'; 2-256. */
-static bool valid_repo_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 2 || n > 256)
-		return false;
-	for (const char *c = s; *c;) {
-		if (!lower_alnum(*c))
-			return false;
-		while (lower_alnum(*c))
-			c++;
-		if (!*c)
-			return true;
-		if (*c == '/') {
-			c++;
-			continue;
-		}
-		if (*c == '.')
-			c++;
-		else if (*c == '_')
-			c += c[1] == '_' ? 2 : 1;
-		else if (*c == '-')
-			while (*c == '-')
-				c++;
-		else
-			return false;
-	}
-	return false;
-}
-
-/* Docker tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127} */
-static bool valid_tag(const char *s)
-{
-	return (isalnum((unsigned char)s[0]) || s[0] == '_') && all(s, 1, 128, "_.-");
 }
 
 static bool tag_char(char c)
@@ -638,7 +580,7 @@ static bool valid_glob(const char *s)
 
 static bool valid_watch_name(const char *s)
 {
-	return isalnum((unsigned char)s[0]) && all(s, 1, 64, "_.-");
+	return isalnum((unsigned char)s[0]) && name_all(s, 1, 64, "_.-");
 }
 
 /* arn:<partition>:iam::<12 digits>:role/<path/>name; writes the account to acct[13]. */
@@ -664,7 +606,7 @@ static bool valid_role_arn(const char *s, char acct[13])
 		return false;
 	p += 6;
 	const char *name = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
-	return all(p, 1, 512, "+=,.@_-/") && all(name, 1, 64, "+=,.@_-");
+	return name_all(p, 1, 512, "+=,.@_-/") && name_all(name, 1, 64, "+=,.@_-");
 }
 
 /* https://sqs.<region>.amazonaws.com[.cn]/<account>/<queue> */
@@ -691,7 +633,7 @@ static bool valid_ecs_ref(const char *s, const char *kind)
 	char part[16], region[64], acct[16], what[16], rest[600];
 	int n = 0;
 
-	if (valid_ecs_name(s))
+	if (name_valid_ecs(s))
 		return true;
 	if (sscanf(s, "arn:%15[a-z-]:ecs:%63[a-z0-9-]:%15[0-9]:%15[a-z]/%599[A-Za-z0-9_/-]%n", part,
 		   region, acct, what, rest, &n) != 5 ||
@@ -859,7 +801,7 @@ static void parse_codedeploy(struct parse *p, const cJSON *v, const char *path,
 	if (t->cd_application && strlen(t->cd_application) > 100)
 		errorf(p, cp, "is longer than 100 characters");
 	subpath(cp, path, "container");
-	if (t->cd_container && !valid_ecs_name(t->cd_container))
+	if (t->cd_container && !name_valid_ecs(t->cd_container))
 		errorf(p, cp,
 		       "%s is not a container name (letters, digits, '-' and '_', up to 255)",
 		       show(member(v, "container"), buf, sizeof(buf)));
@@ -918,18 +860,18 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 		cJSON *tmp = cJSON_CreateArray();
 		if (tmp && cJSON_IsString(m))
 			cJSON_AddItemToArray(tmp, cJSON_CreateString(m->valuestring));
-		if (!cJSON_IsString(m) || !valid_ecs_name(m->valuestring))
+		if (!cJSON_IsString(m) || !name_valid_ecs(m->valuestring))
 			errorf(
 			    p, mp,
 			    "%s is not a container name (letters, digits, '-' and '_', 1 to 255)",
 			    show(m, buf, sizeof(buf)));
 		else
-			get_string_list(p, tmp, mp, valid_ecs_name, "a container name",
+			get_string_list(p, tmp, mp, name_valid_ecs, "a container name",
 					&t->containers, &t->n_containers);
 		cJSON_Delete(tmp);
 	} else if ((m = member(v, "containers"))) {
 		subpath(mp, path, "containers");
-		get_string_list(p, m, mp, valid_ecs_name,
+		get_string_list(p, m, mp, name_valid_ecs,
 				"a container name (letters, digits, '-' and '_', 1 to 255)",
 				&t->containers, &t->n_containers);
 	} else {
@@ -1020,7 +962,7 @@ static void parse_repository(struct parse *p, const cJSON *v, const char *path,
 			return;
 		}
 		if (!ok || strlen(acct) != 12 || !endpoint_valid_region(region) ||
-		    !valid_repo_name(name)) {
+		    !name_valid_repository(name)) {
 			errorf(p, mp,
 			       "%s is not a repository URI of the form "
 			       "<12-digit account>.dkr.ecr.<region>.amazonaws.com/<name>",
@@ -1040,7 +982,7 @@ static void parse_repository(struct parse *p, const cJSON *v, const char *path,
 		w->repository = strdup(name);
 		return;
 	}
-	if (!valid_repo_name(s)) {
+	if (!name_valid_repository(s)) {
 		errorf(p, mp,
 		       "%s is not an ECR repository name (2 to 256 lowercase letters and digits, "
 		       "with '.', '_', '-' between them and '/' between path parts)",
@@ -1101,7 +1043,7 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 	if ((m = member(v, "tag"))) {
 		subpath(mp, path, "tag");
 		w->rule = TAG_ONE;
-		if (!cJSON_IsString(m) || !valid_tag(m->valuestring)) {
+		if (!cJSON_IsString(m) || !name_valid_tag(m->valuestring)) {
 			errorf(
 			    p, mp,
 			    "%s is not an image tag (1 to 128 letters, digits, '_', '.' and '-', "
@@ -1115,7 +1057,7 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 	if ((m = member(v, "tags"))) {
 		subpath(mp, path, "tags");
 		w->rule = TAG_LIST;
-		get_string_list(p, m, mp, valid_tag, "an image tag", &w->tags, &w->n_tags);
+		get_string_list(p, m, mp, name_valid_tag, "an image tag", &w->tags, &w->n_tags);
 	}
 	if ((m = member(v, "tag_glob"))) {
 		subpath(mp, path, "tag_glob");
