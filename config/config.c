@@ -609,21 +609,31 @@ static bool valid_role_arn(const char *s, char acct[13])
 	return name_all(p, 1, 512, "+=,.@_-/") && name_all(name, 1, 64, "+=,.@_-");
 }
 
-/* https://sqs.<region>.amazonaws.com[.cn]/<account>/<queue> */
-static bool valid_queue_url(const char *s)
+/* https://sqs.<region>.amazonaws.com[.cn]/<account>/<queue>; the parts into region[64],
+ * acct[16] and name[128] (a queue name: [A-Za-z0-9_-]{1,80}, ".fifo" allowed at its end). */
+static bool valid_queue_url(const char *s, char region[64], char acct[16], char name[128])
 {
-	char region[64], acct[16], name[128];
-	int n = 0;
-
-	if (sscanf(s, "https://sqs.%63[a-z0-9-].amazonaws.com/%15[0-9]/%127[A-Za-z0-9_.-]%n",
-		   region, acct, name, &n) == 3 &&
-	    (size_t)n == strlen(s))
-		return endpoint_valid_region(region) && strlen(acct) == 12;
-	n = 0;
-	if (sscanf(s, "https://sqs.%63[a-z0-9-].amazonaws.com.cn/%15[0-9]/%127[A-Za-z0-9_.-]%n",
-		   region, acct, name, &n) == 3 &&
-	    (size_t)n == strlen(s))
-		return endpoint_valid_region(region) && strlen(acct) == 12;
+	for (int cn = 0; cn < 2; cn++) {
+		int n = 0, got;
+		if (cn)
+			got = sscanf(s,
+				     "https://sqs.%63[a-z0-9-].amazonaws.com.cn/%15[0-9]/"
+				     "%127[A-Za-z0-9_.-]%n",
+				     region, acct, name, &n);
+		else
+			got = sscanf(s,
+				     "https://sqs.%63[a-z0-9-].amazonaws.com/%15[0-9]/"
+				     "%127[A-Za-z0-9_.-]%n",
+				     region, acct, name, &n);
+		if (got != 3 || (size_t)n != strlen(s))
+			continue;
+		size_t len = strlen(name);
+		bool fifo = len > 5 && !strcmp(name + len - 5, ".fifo");
+		char base[128];
+		snprintf(base, sizeof(base), "%.*s", (int)(fifo ? len - 5 : len), name);
+		return endpoint_valid_region(region) && strlen(acct) == 12 &&
+		       name_all(base, 1, 80, "_-");
+	}
 	return false;
 }
 
@@ -1144,6 +1154,146 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 	}
 }
 
+static void config_queue_done(struct config_queue *q)
+{
+	free(q->url);
+	free(q->region);
+	free(q->name);
+	free(q->role_arn);
+	memset(q, 0, sizeof(*q));
+}
+
+/* One queue of events[] (path "events[i]"), or the old event_queue (path "event_queue": v is
+ * the URL string). Returns whether it is valid; *q is filled as far as it is. */
+static bool parse_queue(struct parse *p, const cJSON *v, const char *path, bool old,
+			struct config_queue *q)
+{
+	static const char *const keys[] = { "queue_url", "region", "role_arn" };
+	char buf[SHOW_MAX], mp[PATH_LEN], region[64], acct[16], name[128], racct[13];
+	const cJSON *url = v;
+	bool ok = true;
+
+	place_of(p, path, false, &q->at.line, &q->at.col);
+	q->at.file = p->file;
+	if (cJSON_IsObject(v)) {
+		check_keys(p, v, path, keys, sizeof(keys) / sizeof(keys[0]));
+		url = member(v, "queue_url");
+		subpath(mp, path, "queue_url");
+		if (!url) {
+			errorf(p, path, "a queue needs 'queue_url'");
+			return false;
+		}
+	} else if (!old) {
+		errorf(p, path, "%s is not allowed here: expected a queue {\"queue_url\": ...}",
+		       show(v, buf, sizeof(buf)));
+		return false;
+	} else {
+		snprintf(mp, sizeof(mp), "%s", path);
+	}
+	if (!cJSON_IsString(url) || !valid_queue_url(url->valuestring, region, acct, name)) {
+		errorf(p, mp,
+		       "%s is not an SQS queue URL "
+		       "(https://sqs.<region>.amazonaws.com/<account>/<queue>)",
+		       show(url, buf, sizeof(buf)));
+		return false;
+	}
+	q->url = strdup(url->valuestring);
+	q->name = strdup(name);
+	snprintf(q->account, sizeof(q->account), "%s", acct);
+	if (!cJSON_IsObject(v)) {
+		q->region = strdup(region);
+		return q->url && q->name && q->region;
+	}
+	if (get_string(p, v, path, "region", &q->region) && q->region) {
+		subpath(mp, path, "region");
+		if (!endpoint_valid_region(q->region)) {
+			errorf(p, mp, "%s is not an AWS region name",
+			       show(member(v, "region"), buf, sizeof(buf)));
+			ok = false;
+		} else if (strcmp(q->region, region) != 0) {
+			errorf(p, mp, "%s is not the region of the queue URL ('%s')",
+			       show(member(v, "region"), buf, sizeof(buf)), region);
+			ok = false;
+		}
+	} else if (member(v, "region")) {
+		ok = false;
+	}
+	if (!q->region)
+		q->region = strdup(region);
+	if (get_string(p, v, path, "role_arn", &q->role_arn) && q->role_arn) {
+		subpath(mp, path, "role_arn");
+		if (!valid_role_arn(q->role_arn, racct)) {
+			errorf(p, mp,
+			       "%s is not an IAM role ARN (arn:aws:iam::123456789012:role/name)",
+			       show(member(v, "role_arn"), buf, sizeof(buf)));
+			ok = false;
+		}
+	}
+	return ok && q->url && q->name && q->region;
+}
+
+/* events: [queue, ...], or the old event_queue: "url" (one queue; both is an error). */
+static void parse_events(struct parse *p, const cJSON *root)
+{
+	const cJSON *events = member(root, "events"), *old = member(root, "event_queue");
+	struct config *c = p->cfg;
+	char buf[SHOW_MAX], path[PATH_LEN];
+	const cJSON *q;
+	size_t n, i = 0;
+
+	if (events && old) {
+		errorf(p, "event_queue",
+		       "'event_queue' and 'events' are both set; keep only 'events' (the old "
+		       "key names one queue: {\"events\": [{\"queue_url\": ...}]})");
+		return;
+	}
+	if (old) {
+		c->queues = calloc(1, sizeof(*c->queues));
+		if (!c->queues)
+			return;
+		if (parse_queue(p, old, "event_queue", true, &c->queues[0])) {
+			c->n_queues = 1;
+			warnf(p, "event_queue",
+			      "'event_queue' is the old name of one queue of 'events'; write "
+			      "\"events\": [{\"queue_url\": \"%s\"}] instead",
+			      c->queues[0].url); /* valid: URL characters only */
+		} else {
+			config_queue_done(&c->queues[0]);
+		}
+		return;
+	}
+	if (!events)
+		return;
+	if (!cJSON_IsArray(events)) {
+		errorf(p, "events", "%s is not allowed here: expected a list of queues",
+		       show(events, buf, sizeof(buf)));
+		return;
+	}
+	n = (size_t)cJSON_GetArraySize(events);
+	if (n > CONFIG_MAX_QUEUES) {
+		errorf(p, "events", "%zu queues: at most %d", n, CONFIG_MAX_QUEUES);
+		return;
+	}
+	c->queues = calloc(n + 1, sizeof(*c->queues));
+	if (!c->queues)
+		return;
+	cJSON_ArrayForEach(q, events)
+	{
+		indexpath(path, "events", i++);
+		if (!parse_queue(p, q, path, false, &c->queues[c->n_queues])) {
+			config_queue_done(&c->queues[c->n_queues]);
+			continue;
+		}
+		for (size_t k = 0; k < c->n_queues; k++)
+			if (!strcmp(c->queues[k].url, c->queues[c->n_queues].url)) {
+				errorf(p, path, "the queue '%s' is listed twice (also events[%zu])",
+				       c->queues[k].url, k);
+				break;
+			}
+		c->n_queues++;
+	}
+}
+
 static void parse_top(struct parse *p, const cJSON *root)
 {
 	static const char *const keys[] = { "aws",
@@ -1158,6 +1308,7 @@ static void parse_top(struct parse *p, const cJSON *root)
 					    "max_concurrent_deploys",
 					    "max_requests_in_flight",
 					    "event_queue",
+					    "events",
 					    "watches" };
 	static const char *const levels[] = { "error", "warning", "notice", "info", "debug" };
 	struct config *c = p->cfg;
@@ -1217,12 +1368,7 @@ static void parse_top(struct parse *p, const cJSON *root)
 		get_bool(p, root, "", "dry_run", &c->dry_run);
 		get_int(p, root, "", "max_concurrent_deploys", 1, 100, &c->max_concurrent_deploys);
 		get_int(p, root, "", "max_requests_in_flight", 1, 1000, &c->max_requests_in_flight);
-		if (get_string(p, root, "", "event_queue", &c->event_queue) && c->event_queue &&
-		    !valid_queue_url(c->event_queue))
-			errorf(p, "event_queue",
-			       "%s is not an SQS queue URL "
-			       "(https://sqs.<region>.amazonaws.com/<account>/<queue>)",
-			       show(member(root, "event_queue"), buf, sizeof(buf)));
+		parse_events(p, root);
 	}
 	m = member(root, "watches");
 	if (!m)
@@ -1710,7 +1856,9 @@ void config_free(struct config *c)
 	for (int i = 0; i < AWS_SERVICE_COUNT; i++)
 		free(c->endpoints[i]);
 	free(c->state_dir);
-	free(c->event_queue);
+	for (size_t i = 0; i < c->n_queues; i++)
+		config_queue_done(&c->queues[i]);
+	free(c->queues);
 	free(c);
 }
 
@@ -1768,6 +1916,10 @@ void config_print_summary(const struct config *c, FILE *out)
 	    c->n_watches, config_target_count(c), per[0], per[1], per[2], d1, d2,
 	    config_approve_name(c->approve), config_guard_name(c->guard),
 	    c->dry_run ? "; dry run" : "");
+	for (size_t i = 0; i < c->n_queues; i++)
+		fprintf(out, "  events from %s (%s)%s%s\n", c->queues[i].url, c->queues[i].region,
+			c->queues[i].role_arn ? " as " : "",
+			c->queues[i].role_arn ? c->queues[i].role_arn : "");
 	for (size_t i = 0; i < c->n_watches; i++) {
 		const struct config_watch *w = &c->watches[i];
 		fprintf(out, "  %s: %s%s%s ", w->name, w->registry_id ? w->registry_id : "",

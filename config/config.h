@@ -61,6 +61,18 @@ struct config_target {
 	struct config_place at;
 };
 
+/* A queue of EventBridge events (events[]; the old event_queue key is one of them). */
+struct config_queue {
+	char *url;    /* https://sqs.<region>.amazonaws.com/<account>/<name> */
+	char *region; /* its own "region", else the URL's */
+	char account[13];
+	char *name;
+	char *role_arn; /* assumed to read it, or NULL */
+	struct config_place at;
+};
+
+#define CONFIG_MAX_QUEUES 16
+
 struct config_watch {
 	char *name;
 	char *repository;  /* the name within the registry */
@@ -94,7 +106,8 @@ struct config {
 	bool dry_run;
 	int max_concurrent_deploys;
 	int max_requests_in_flight;
-	char *event_queue;
+	struct config_queue *queues; /* events[] */
+	size_t n_queues;
 	struct config_watch *watches;
 	size_t n_watches;
 	unsigned refs; /* config_ref() / config_free() */

@@ -52,8 +52,13 @@ static void warn_restart_only(const struct config *old, const struct config *new
 		}
 	if (DIFF(old->state_dir, new->state_dir))
 		strbuf_puts(&what, " state_directory");
-	if (DIFF(old->event_queue, new->event_queue))
-		strbuf_puts(&what, " event_queue");
+	bool queues = old->n_queues != new->n_queues;
+	for (size_t i = 0; i < old->n_queues && !queues; i++)
+		queues = DIFF(old->queues[i].url, new->queues[i].url) ||
+			 DIFF(old->queues[i].region, new->queues[i].region) ||
+			 DIFF(old->queues[i].role_arn, new->queues[i].role_arn);
+	if (queues)
+		strbuf_puts(&what, " events");
 #undef DIFF
 	if (what.len)
 		log_warning("these settings changed and apply only after a restart:%s",

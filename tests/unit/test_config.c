@@ -91,6 +91,43 @@ static const struct bad_row bad_rows[] = {
 	  { "t.json:1:17: event_queue: 'https://example.com/q' is not an SQS queue URL "
 	    "(https://sqs.<region>.amazonaws.com/<account>/<queue>)",
 	    NULL } },
+	{ "events url",
+	  "{\"events\": [{\"queue_url\": \"https://sqs.us-east-1.amazonaws.com/1234/q\"}]}",
+	  { "t.json:1:27: events[0].queue_url: 'https://sqs.us-east-1.amazonaws.com/1234/q' is not "
+	    "an "
+	    "SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)",
+	    NULL } },
+	{ "events shape",
+	  "{\"events\": {\"queue_url\": \"x\"}}",
+	  { "t.json:1:12: events: an object is not allowed here: expected a list of queues",
+	    NULL } },
+	{ "events members",
+	  "{\"events\": [\"https://sqs.us-east-1.amazonaws.com/123456789012/q\", {\"region\": "
+	  "\"us-east-1\"}, {\"queue_url\": \"https://sqs.us-east-1.amazonaws.com/123456789012/q\", "
+	  "\"region\": \"eu-west-1\", \"role_arn\": \"role\", \"wait\": 5}]}",
+	  { "t.json:1:13: events[0]: 'https://sqs.us-east-1.amazonaws.com/123456789012/q' is not "
+	    "allowed here: expected a queue {\"queue_url\": ...}",
+	    "t.json:1:67: events[1]: a queue needs 'queue_url'",
+	    "t.json:1:170: events[2].region: 'eu-west-1' is not the region of the queue URL "
+	    "('us-east-1')",
+	    "t.json:1:195: events[2].role_arn: 'role' is not an IAM role ARN "
+	    "(arn:aws:iam::123456789012:role/name)",
+	    "t.json:1:203: events[2].wait: unknown key 'wait'; allowed here: queue_url, region, "
+	    "role_arn",
+	    NULL } },
+	{ "events twice",
+	  "{\"events\": [{\"queue_url\": \"https://sqs.us-east-1.amazonaws.com/123456789012/q\"}, "
+	  "{\"queue_url\": \"https://sqs.us-east-1.amazonaws.com/123456789012/q\"}]}",
+	  { "t.json:1:82: events[1]: the queue "
+	    "'https://sqs.us-east-1.amazonaws.com/123456789012/q' is "
+	    "listed twice (also events[0])",
+	    NULL } },
+	{ "events and event_queue",
+	  "{\"event_queue\": \"https://sqs.us-east-1.amazonaws.com/123456789012/q\", \"events\": "
+	  "[]}",
+	  { "t.json:1:17: event_queue: 'event_queue' and 'events' are both set; keep only 'events' "
+	    "(the old key names one queue: {\"events\": [{\"queue_url\": ...}]})",
+	    NULL } },
 	{ "endpoint url",
 	  "{\"aws\": {\"endpoints\": {\"ecs\": \"ecs.local\"}}}",
 	  { "t.json:1:31: aws.endpoints.ecs: 'ecs.local' is not an http:// or https:// URL",
@@ -642,7 +679,11 @@ static const char full[] =
     "  \"state_directory\": \"/srv/ecr-deployd\", \"rollout_timeout\": \"20m\",\n"
     "  \"log_level\": \"debug\", \"dry_run\": true, \"max_concurrent_deploys\": 2,\n"
     "  \"max_requests_in_flight\": 32,\n"
-    "  \"event_queue\": \"https://sqs.eu-west-1.amazonaws.com/123456789012/ecr-events\",\n"
+    "  \"events\": [{\"queue_url\": "
+    "\"https://sqs.eu-west-1.amazonaws.com/123456789012/ecr-events\"},\n"
+    "             {\"queue_url\": \"https://sqs.us-east-1.amazonaws.com/210987654321/ecs.fifo\",\n"
+    "              \"region\": \"us-east-1\", \"role_arn\": "
+    "\"arn:aws:iam::210987654321:role/events\"}],\n"
     "  \"watches\": [\n"
     "    {\"name\": \"web\", \"repository\": "
     "\"210987654321.dkr.ecr.eu-west-1.amazonaws.com/team/web\",\n"
@@ -693,6 +734,13 @@ TEST(config_accepts_every_key)
 	CHECK_INT(c->max_requests_in_flight, 32);
 	CHECK_INT(c->n_watches, 3);
 	CHECK_INT(config_target_count(c), 4);
+	CHECK_INT(c->n_queues, 2);
+	CHECK_STR(c->queues[0].region, "eu-west-1"); /* the URL's */
+	CHECK_STR(c->queues[0].account, "123456789012");
+	CHECK_STR(c->queues[0].name, "ecr-events");
+	CHECK(c->queues[0].role_arn == NULL);
+	CHECK_STR(c->queues[1].name, "ecs.fifo");
+	CHECK_STR(c->queues[1].role_arn, "arn:aws:iam::210987654321:role/events");
 	const struct config_watch *w = &c->watches[0];
 	CHECK_STR(w->repository, "team/web");
 	CHECK_STR(w->registry_id, "210987654321");
@@ -707,7 +755,7 @@ TEST(config_accepts_every_key)
 	CHECK_INT(w->targets[1].strategy, STRATEGY_FORCE);
 	CHECK_INT(w->targets[1].rollout_timeout_ms, 5 * 60000);
 	CHECK_STR(w->targets[1].account, "210987654321");
-	CHECK_INT(w->targets[1].at.line, 17);
+	CHECK_INT(w->targets[1].at.line, 19);
 	CHECK_INT(w->targets[1].at.col, 8);
 	w = &c->watches[1];
 	CHECK_INT(w->rule, TAG_SEMVER);
@@ -1272,4 +1320,32 @@ TEST(config_approve_and_guard_reach_drop_ins)
 	config_errors_done(&errs);
 	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
 	CHECK_INT(system(p), 0);
+}
+
+/* Issue 14: the old event_queue key is one queue of events, accepted with a warning. */
+TEST(config_event_queue_migrates_to_events)
+{
+	static const char text[] =
+	    "{\"event_queue\": \"https://sqs.eu-west-1.amazonaws.com/123456789012/ecr-events\"}";
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+
+	CHECK_INT(config_parse_text("t.json", text, strlen(text), &c, &errs), 0);
+	CHECK_INT(errs.n, 1);
+	if (errs.n == 1) {
+		CHECK(errs.items[0].warning);
+		CHECK_STR(
+		    errs.items[0].text,
+		    "t.json:1:17: event_queue: warning: 'event_queue' is the old name of one "
+		    "queue of 'events'; write \"events\": [{\"queue_url\": "
+		    "\"https://sqs.eu-west-1.amazonaws.com/123456789012/ecr-events\"}] instead");
+	}
+	config_errors_done(&errs);
+	if (!c)
+		return;
+	CHECK_INT(c->n_queues, 1);
+	CHECK_STR(c->queues[0].url, "https://sqs.eu-west-1.amazonaws.com/123456789012/ecr-events");
+	CHECK_STR(c->queues[0].region, "eu-west-1");
+	CHECK(c->queues[0].role_arn == NULL);
+	config_free(c);
 }
