@@ -15,9 +15,11 @@
 #include <sysexits.h>
 
 #include "deployer.h"
+#include "event.h"
 #include "events.h"
 #include "log.h"
 #include "notify.h"
+#include "queue.h"
 #include "profile.h"
 #include "state.h"
 #include "strbuf.h"
@@ -73,14 +75,16 @@ static void warn_restart_only(const struct config *old, const struct config *new
 static void on_status(struct ev_loop *loop, struct ev_prepare *w, int revents)
 {
 	struct daemon *d = w->data;
-	char rollouts[512], text[1100];
+	char rollouts[512], text[1100], events[256];
 
 	(void)loop;
 	(void)revents;
 	if (!d->notifier)
 		return;
 	deployer_status(d->deployer, rollouts, sizeof(rollouts));
-	snprintf(text, sizeof(text), "%s; %s", watcher_status(d->watcher), rollouts);
+	queues_status(d->queues, events, sizeof(events));
+	snprintf(text, sizeof(text), "%s; %s%s%s", watcher_status(d->watcher), rollouts,
+		 *events ? "; " : "", events);
 	text[sizeof(d->status) - 1] = '\0';
 	if (!strcmp(text, d->status))
 		return;
@@ -94,6 +98,51 @@ static void on_watch_moved(const char *watch, void *userdata)
 	struct daemon *d = userdata;
 
 	deployer_reconcile_watch(d->deployer, watch);
+}
+
+/* Push events, wired both ways: a message asks the watcher or the deployer, whose answers
+ * (the read saved, the look read) let the queue delete it. */
+static int on_event_hint(const struct event *ev, uint64_t *ticket, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	return watcher_hint(d->watcher, ev->account, ev->region, ev->repository, ev->tag, ticket);
+}
+
+static const char *on_event_follows(const struct event *ev, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	return watcher_follows(d->watcher, ev->account, ev->region, ev->repository, ev->tag);
+}
+
+static int on_event_poke(const struct event *ev, uint64_t ticket, uint64_t *replaced,
+			 void *userdata)
+{
+	struct daemon *d = userdata;
+
+	return deployer_poke(d->deployer, ev->region, ev->cluster, ev->service, ticket, replaced);
+}
+
+static void on_events_flowing(bool on, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	deployer_events_flowing(d->deployer, on);
+}
+
+static void on_hinted(uint64_t ticket, bool ok, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	queues_hinted(d->queues, ticket, ok);
+}
+
+static void on_poked(uint64_t ticket, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	queues_poked(d->queues, ticket);
 }
 
 static void on_cycle_done(void *userdata)
@@ -219,8 +268,9 @@ static int setup(struct daemon *d)
 	d->creds = d->http && d->signer ? cred_chain_new(&co) : NULL;
 	d->aws = d->creds ? aws_client_new(d->loop, d->http, d->signer, d->creds, &ao, &w) : NULL;
 	if (d->aws) {
-		struct deployer_deps deps = { d->loop,  d->aws,  d->state,  &d->cfg,   d->region,
-					      d->creds, d->http, d->signer, d->dry_run };
+		struct deployer_deps deps = { d->loop,    d->aws,   d->state, &d->cfg,
+					      d->region,  d->creds, d->http,  d->signer,
+					      d->dry_run, on_poked, d };
 		d->deployer = deployer_new(&deps);
 	}
 	if (d->deployer) {
@@ -232,10 +282,26 @@ static int setup(struct daemon *d)
 					     .once = d->once,
 					     .moved = on_watch_moved,
 					     .cycle_done = on_cycle_done,
+					     .hinted = on_hinted,
 					     .userdata = d };
 		d->watcher = watcher_new(&deps);
 	}
-	d->notifier = d->watcher ? notify_new(d->loop) : NULL;
+	if (d->watcher && !d->once) {
+		struct queue_deps deps = { .loop = d->loop,
+					   .aws = d->aws,
+					   .cfg = d->cfg,
+					   .region = d->region,
+					   .creds = d->creds,
+					   .http = d->http,
+					   .signer = d->signer,
+					   .hint = on_event_hint,
+					   .follows = on_event_follows,
+					   .poke = on_event_poke,
+					   .flowing = on_events_flowing,
+					   .userdata = d };
+		d->queues = queues_new(&deps);
+	}
+	d->notifier = d->watcher && (d->queues || d->once) ? notify_new(d->loop) : NULL;
 	if (!d->notifier) {
 		log_error("cannot start: %s", w ? w : "out of memory");
 		notify_start_failed(EX_OSERR, w ? 0 : ENOMEM, w ? w : "out of memory");
@@ -250,7 +316,8 @@ static void teardown(struct daemon *d)
 	char why[600];
 
 	watcher_free(d->watcher);
-	deployer_free(d->deployer);
+	deployer_free(d->deployer); /* its rollouts' pokes are answered into d->queues */
+	queues_free(d->queues);
 	notify_free(d->notifier);
 	if (d->state && state_save(d->state, why, sizeof(why)) < 0)
 		log_error("%s; what was seen since the last write is lost", why);
@@ -336,6 +403,8 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 		ev_prepare_start(d.loop, &d.status_prep);
 		deployer_resume(d.deployer);
 		watcher_start(d.watcher);
+		if (d.queues)
+			queues_start(d.queues);
 		if (d.once) {
 			ev_timer_init(&d.once_check, on_once_check, 0.2, 0.2);
 			d.once_check.data = &d;

@@ -34,6 +34,7 @@ struct daemon {
 	struct state *state;
 	struct watcher *watcher;
 	struct deployer *deployer;
+	struct queues *queues; /* push events (config "events"); none with --once */
 	struct notifier *notifier;
 	struct ev_signal sighup, sigterm, sigint;
 	struct ev_timer once_check;

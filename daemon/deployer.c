@@ -497,6 +497,43 @@ static void free_creds(void *p)
 	cred_provider_free(p);
 }
 
+/* The name in a name or an ECS ARN (…:cluster/NAME, …:service/CLUSTER/NAME, …:service/NAME). */
+static const char *ecs_name(const char *s)
+{
+	const char *slash = strncmp(s, "arn:", 4) ? NULL : strrchr(s, '/');
+
+	return slash ? slash + 1 : s;
+}
+
+int deployer_poke(struct deployer *dp, const char *region, const char *cluster, const char *service,
+		  uint64_t ticket, uint64_t *replaced)
+{
+	*replaced = 0;
+	for (struct rollout *r = dp->rollouts; r; r = r->next) {
+		const struct rollout_rec *rec = r->rec;
+		if (r->inspect || !rec->region || !rec->service || !rec->cluster ||
+		    strcmp(rec->region, region) || strcmp(ecs_name(rec->service), service) ||
+		    (*cluster && strcmp(ecs_name(rec->cluster), cluster)))
+			continue;
+		r->event_seen = true;
+		if (!rollout_steps[rec->step].batched || r->waiting)
+			return 0; /* not tracking now: its next look is not ours to hasten */
+		*replaced = r->poke_ticket;
+		r->poke_ticket = ticket;
+		if (r->batch)
+			r->repoke = true;
+		else
+			r->next_at = ev_now(dp->d->loop); /* the next tick (0.25 s) looks */
+		return 1;
+	}
+	return 0;
+}
+
+void deployer_events_flowing(struct deployer *dp, bool on)
+{
+	dp->events_flowing = on;
+}
+
 void deployer_free(struct deployer *dp)
 {
 	if (!dp)

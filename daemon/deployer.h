@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct aws_client;
 struct config;
@@ -46,6 +47,10 @@ struct deployer_deps {
 	struct http_client *http;    /* for the STS calls of assumed roles */
 	struct sigv4_signer *signer;
 	bool dry_run; /* --dry-run (the config's dry_run is read from *cfg) */
+	/* The look an event asked for (deployer_poke) has been read, and what it changed is in the
+	 * rollout's record; also when the rollout ended first. May be NULL. */
+	void (*poked)(uint64_t ticket, void *userdata);
+	void *userdata;
 };
 
 /* A deployer over deps (copied). NULL without memory. */
@@ -65,6 +70,21 @@ void deployer_reconcile_watch(struct deployer *dp, const char *watch);
 
 /* No rollout, inspection or pending decision. */
 bool deployer_idle(const struct deployer *dp);
+
+/*
+ * An ECS event (deployment or hook state change) about a service in region (cluster "" when the
+ * event did not say): a rollout tracking it looks at once (after a look in flight), and
+ * deps.poked(ticket) says when that look has been read. Returns 1 when one will look, 0 when no
+ * rollout tracks that service now (the event concerns nothing in flight). A ticket given
+ * earlier for the same rollout and not yet answered is set in *replaced (the new look answers
+ * it too), else 0.
+ */
+int deployer_poke(struct deployer *dp, const char *region, const char *cluster, const char *service,
+		  uint64_t ticket, uint64_t *replaced);
+
+/* Whether events flow from a queue now: rollouts that got an ECS event look every 30 s as a
+ * safety net instead of backing off from 1 s to 10 s. */
+void deployer_events_flowing(struct deployer *dp, bool on);
 
 /* The rollouts in progress in a few words: "1 rollout in progress (web 3/4 tasks)". */
 void deployer_status(const struct deployer *dp, char *buf, size_t n);

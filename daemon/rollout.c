@@ -19,6 +19,7 @@
 #define BATCH_SERVICES 10 /* services per DescribeServices */
 #define TRACK_FIRST_S  1.0
 #define TRACK_MAX_S    10.0
+#define TRACK_SAFETY_S 30.0 /* while ECS's events about the service flow */
 #define RETRY_FIRST_S  2.0
 #define RETRY_MAX_S    60.0
 #define UPDATE_ATTEMPT_MS \
@@ -523,6 +524,8 @@ void rollout_free(struct rollout *r)
 		dp->inspecting--;
 	else
 		dp->deploying--;
+	if (r->poke_ticket && dp->d->poked) /* nothing more to read: the record says the end */
+		dp->d->poked(r->poke_ticket, dp->d->userdata);
 	record_free(r->rec);
 	cJSON_Delete(r->described);
 	cJSON_Delete(r->listed);
@@ -1037,8 +1040,11 @@ static void batch_free(struct batch *b)
 static void on_batch(struct aws_result *res, void *userdata)
 {
 	struct batch *b = userdata;
+	struct deployer *dp = b->dp;
 	double now = ev_now(b->dp->d->loop);
 	bool said = false;
+	uint64_t pokes[BATCH_MAX > BATCH_SERVICES ? BATCH_MAX : BATCH_SERVICES];
+	int n_pokes = 0;
 
 	b->call = NULL;
 	for (int i = 0; i < b->n; i++) {
@@ -1047,7 +1053,17 @@ static void on_batch(struct aws_result *res, void *userdata)
 			continue;
 		r->batch = NULL;
 		b->r[i] = NULL;
-		r->next_at = now + r->interval;
+		if (r->repoke) {
+			r->next_at = now; /* an event came while this look was in flight */
+			r->repoke = false;
+		} else {
+			if (r->poke_ticket && res->ok) { /* else the next look answers it */
+				pokes[n_pokes++] = r->poke_ticket;
+				r->poke_ticket = 0;
+			}
+			r->next_at = now + (r->dp->events_flowing && r->event_seen ? TRACK_SAFETY_S
+										   : r->interval);
+		}
 		r->interval = r->interval * 1.5 > TRACK_MAX_S ? TRACK_MAX_S : r->interval * 1.5;
 		if (!res->ok && r->rec->step == STEP_TRACKING_SD &&
 		    aws_error_classify(&res->err) == AWS_ERROR_AUTH) {
@@ -1090,6 +1106,10 @@ static void on_batch(struct aws_result *res, void *userdata)
 			advance(r, next); /* may free r, never another rollout */
 	}
 	batch_free(b);
+	/* What each look changed is in its record now (advance writes it). */
+	for (int i = 0; i < n_pokes; i++)
+		if (dp->d->poked)
+			dp->d->poked(pokes[i], dp->d->userdata);
 }
 
 static void send_batch(struct batch *b)

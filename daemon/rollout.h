@@ -108,6 +108,10 @@ struct rollout {
 	int running, desired; /* tasks of the deployment tracked, at the last look */
 	bool said_wait;       /* the wait for a call sent before a stop was said */
 	bool said_blocked;    /* tracking: an authorization error was said */
+	bool event_seen;      /* an ECS event about its service came from a queue: while events
+				 flow, tracking looks only every TRACK_SAFETY_S unless one comes */
+	bool repoke;          /* an event came while a look was in flight: look again after it */
+	uint64_t poke_ticket; /* the event waiting for its next look to be read, or 0 */
 	/* the service deployment at the last look (STATUS=) */
 	char stage[48];
 	double weight;      /* production traffic on ours, percent; -1 unknown */
@@ -202,6 +206,7 @@ struct deployer {
 	size_t n_dirty, cap_dirty;
 	struct config *indexed; /* the config index was built for (a reference: never reused) */
 	struct strmap *index;   /* watch name -> its position in indexed, plus one */
+	bool events_flowing;    /* a queue of events works (deployer_events_flowing) */
 };
 
 /* A target blocked by an authorization or request error: tried again at until (ev_now time),

@@ -40,6 +40,7 @@ struct group {
 	int pending;                /* requests not answered yet */
 	bool batch;                 /* asked with BatchGetImage this cycle */
 	int pages;                  /* DescribeImages pages of every image asked for this cycle */
+	uint64_t ticket;            /* the last hint about it this cycle answers, or 0 */
 	struct group_failure *fail; /* why the repository could not be read this cycle, or NULL */
 };
 
@@ -87,6 +88,15 @@ struct cycle {
 	struct timespec started;
 	struct strmap *missing_next, *errors_next; /* what this cycle reports, kept for the next */
 	struct strmap *bad_next;
+	bool partial;             /* reads only hinted repositories (watcher_hint) */
+	uint64_t ticket_at_start; /* the last hint given before it started */
+};
+
+/* A hint waiting for a read of one repository (a hint may name several: one each). */
+struct hint {
+	uint64_t ticket;
+	char *key; /* the group key */
+	struct hint *next;
 };
 
 struct watcher {
@@ -104,6 +114,12 @@ struct watcher {
 	int failing;                 /* repositories that failed in the last cycle */
 	char status[256];            /* the last cycle, in a sentence */
 	unsigned rng;
+	struct ev_timer hint_timer; /* starts a read of hinted repositories */
+	struct strmap *hinted;      /* group key -> the last ticket (uintptr_t) not yet read */
+	size_t n_hinted;            /* keys of it with a ticket */
+	struct hint *hints;         /* waiting for their reads, oldest first */
+	uint64_t last_ticket;
+	bool full_due; /* the poll timer fired while a read was running */
 };
 
 static void req_free(struct req *r)
@@ -179,6 +195,11 @@ static int plan(struct cycle *c, struct strmap *index)
 
 		if (!key)
 			return -ENOMEM;
+		uintptr_t ticket = (uintptr_t)strmap_get(c->w->hinted, key);
+		if (c->partial && !ticket) {
+			free(key);
+			continue;
+		}
 		idx = strmap_get(index, key);
 		if (idx) {
 			g = &c->groups[(size_t)(uintptr_t)idx - 1];
@@ -189,6 +210,7 @@ static int plan(struct cycle *c, struct strmap *index)
 			g->registry_id = w->registry_id;
 			g->region = region;
 			g->repository = w->repository;
+			g->ticket = ticket;
 			if (strmap_put(index, key, (void *)(uintptr_t)(c->n_groups + 1), NULL) < 0)
 				return -ENOMEM;
 			c->n_groups++;
@@ -556,11 +578,13 @@ static void refuse_digest(struct watcher *wt, struct strmap *bad_next, const str
 	void *old = NULL;
 
 	snprintf(key, sizeof(key), "%s\x1f%s", w->name, tag);
+	said = strmap_get(wt->bad, key);
+	bool again = said && !strcmp(said, value);
+	/* bad_next is wt->bad itself for a partial read: said is read before it is replaced */
 	if (!copy || strmap_put(bad_next, key, copy, &old) < 0)
 		free(copy);
 	free(old);
-	said = strmap_get(wt->bad, key);
-	if (said && !strcmp(said, value))
+	if (again)
 		return;
 	log_at(
 	    LOG_ERR, EVENT_POLL_FAILED,
@@ -708,8 +732,8 @@ static void group_done(struct cycle *c, size_t gi)
 			const char *tag = NULL, *digest = NULL;
 			for (size_t b = 0; b < g->seen.n_bad; b++)
 				if (images_rule_matches(w, g->seen.bad[b].tag))
-					refuse_digest(wt, c->bad_next, w, g->seen.bad[b].tag,
-						      g->seen.bad[b].value);
+					refuse_digest(wt, c->partial ? wt->bad : c->bad_next, w,
+						      g->seen.bad[b].tag, g->seen.bad[b].value);
 			images_pick(&g->seen, w, &tag, &digest);
 			if (observe(wt, missing, w, g, "*", tag, digest) >= 0)
 				want(wt, w, g, tag, digest);
@@ -721,7 +745,8 @@ static void group_done(struct cycle *c, size_t gi)
 			for (size_t t = 0; t < w->n_tags; t++) {
 				const char *bad = images_bad_digest(&g->seen, w->tags[t]);
 				if (bad) {
-					refuse_digest(wt, c->bad_next, w, w->tags[t], bad);
+					refuse_digest(wt, c->partial ? wt->bad : c->bad_next, w,
+						      w->tags[t], bad);
 					continue;
 				}
 				int r = observe(wt, missing, w, g, w->tags[t], w->tags[t],
@@ -742,9 +767,123 @@ static void group_done(struct cycle *c, size_t gi)
 	}
 }
 
+/* A partial read updates what is reported of its repositories and watches only. */
+static void merge_reports(struct cycle *c)
+{
+	struct watcher *wt = c->w;
+	bool any_ok = false;
+
+	for (size_t i = 0; i < c->n_groups; i++) {
+		const struct group *g = &c->groups[i];
+		char *code = strmap_get(c->errors_next, g->key), *copy = code ? strdup(code) : NULL;
+		void *old = NULL;
+		any_ok = any_ok || !g->fail;
+		if (strmap_put(wt->group_errors, g->key, copy, &old) < 0)
+			free(copy);
+		free(old);
+		for (size_t k = 0; k < g->n_watches; k++) {
+			const struct config_watch *w = &c->cfg->watches[g->watches[k]];
+			bool pick = w->rule == TAG_GLOB || w->rule == TAG_SEMVER;
+			for (size_t t = 0; t < (pick ? 1 : w->n_tags); t++) {
+				char mkey[512];
+				snprintf(mkey, sizeof(mkey), "%s\x1f%s", w->name,
+					 pick ? "*" : w->tags[t]);
+				strmap_put(wt->missing, mkey, strmap_get(c->missing_next, mkey),
+					   NULL);
+			}
+		}
+	}
+	/* Credentials: a failure is said by any read, a recovery by a read that worked. */
+	char *creds = strmap_get(c->errors_next, "(credentials)");
+	if (creds || any_ok) {
+		char *copy = creds ? strdup(creds) : NULL;
+		void *old = NULL;
+		if (strmap_put(wt->group_errors, "(credentials)", copy, &old) < 0)
+			free(copy);
+		free(old);
+	}
+	/* Malformed digests refused by a partial read went to wt->bad directly (refuse_digest). */
+}
+
+/* The hints a read of group g answered: each ticket is resolved when every repository it named
+ * has been read (ok) or when one could not be (not ok). */
+static void resolve_hints(struct watcher *wt, const char *key, uint64_t upto, bool ok)
+{
+	for (struct hint **p = &wt->hints; *p;) {
+		struct hint *h = *p;
+		if (h->ticket > upto || strcmp(h->key, key)) {
+			p = &h->next;
+			continue;
+		}
+		uint64_t ticket = h->ticket;
+		*p = h->next;
+		free(h->key);
+		free(h);
+		bool others = false;
+		for (struct hint **q = &wt->hints; *q;) {
+			if ((*q)->ticket != ticket) {
+				q = &(*q)->next;
+				continue;
+			}
+			if (ok) {
+				others = true;
+				break;
+			}
+			struct hint *x =
+			    *q; /* the ticket failed: its other reads no longer matter */
+			if (p == &x->next)
+				p = q;
+			*q = x->next;
+			free(x->key);
+			free(x);
+		}
+		if (!others && wt->deps.hinted)
+			wt->deps.hinted(ticket, ok, wt->deps.userdata);
+	}
+}
+
+/* After a read: the hints given before it started that it did not answer named repositories no
+ * watch reads any more (its plan had every one still read): they concern nothing. */
+static void drop_unwatched_hints(struct watcher *wt, uint64_t upto)
+{
+	while (wt->hints && wt->hints->ticket <= upto) {
+		char *key = strdup(wt->hints->key);
+		if (!key)
+			return;
+		resolve_hints(wt, key, upto, true);
+		free(key);
+	}
+}
+
+static void start_cycle(struct watcher *wt, bool partial);
+
 static void cycle_done(struct cycle *c)
 {
 	struct watcher *wt = c->w;
+
+	if (c->partial) {
+		merge_reports(c);
+		save_state(wt);
+		for (size_t i = 0; i < c->n_groups; i++)
+			if (c->groups[i].ticket)
+				resolve_hints(wt, c->groups[i].key, c->groups[i].ticket,
+					      !c->groups[i].fail && !wt->state_error);
+		drop_unwatched_hints(wt, c->ticket_at_start);
+		log_at(LOG_DEBUG, NULL, NULL, "read %zu hinted repositories (%ld requests)",
+		       c->n_groups, c->requests);
+		wt->cycle = NULL;
+		cycle_free(c);
+		if (wt->full_due) {
+			wt->full_due = false;
+			start_cycle(wt, false);
+		} else if (wt->n_hinted) {
+			ev_timer_stop(wt->deps.loop, &wt->hint_timer);
+			ev_timer_set(&wt->hint_timer, 0.0, 0.0);
+			ev_timer_start(wt->deps.loop, &wt->hint_timer);
+		}
+		wt->deps.cycle_done(wt->deps.userdata);
+		return;
+	}
 
 	for (size_t i = 0; i < c->n_groups; i++) {
 		const struct group *g = &c->groups[i];
@@ -786,20 +925,32 @@ static void cycle_done(struct cycle *c)
 			 "requests); %zu repositories failing",
 			 tags, c->n_groups, when, c->requests, failing);
 	}
+	for (size_t i = 0; i < c->n_groups; i++)
+		if (c->groups[i].ticket)
+			resolve_hints(wt, c->groups[i].key, c->groups[i].ticket,
+				      !c->groups[i].fail && !wt->state_error);
+	drop_unwatched_hints(wt, c->ticket_at_start);
 	struct timespec started = c->started;
 	wt->cycle = NULL;
 	cycle_free(c);
+	wt->full_due = false;
 	if (!wt->deps.once)
 		schedule(wt, &started);
+	if (wt->n_hinted) {
+		ev_timer_stop(wt->deps.loop, &wt->hint_timer);
+		ev_timer_set(&wt->hint_timer, 0.0, 0.0);
+		ev_timer_start(wt->deps.loop, &wt->hint_timer);
+	}
 	wt->deps.cycle_done(wt->deps.userdata);
 }
 
-static void start_cycle(struct watcher *wt)
+static void start_cycle(struct watcher *wt, bool partial)
 {
 	struct cycle *c = calloc(1, sizeof(*c));
 	struct strmap *index = strmap_new();
 
-	wt->ran = true;
+	if (!partial)
+		wt->ran = true;
 	if (!c || !index) {
 		free(c);
 		strmap_free(index, NULL);
@@ -818,6 +969,8 @@ static void start_cycle(struct watcher *wt)
 		return;
 	}
 	c->w = wt;
+	c->partial = partial;
+	c->ticket_at_start = wt->last_ticket;
 	c->cfg = config_ref(*wt->deps.cfg);
 	c->missing_next = strmap_new();
 	c->errors_next = strmap_new();
@@ -828,6 +981,11 @@ static void start_cycle(struct watcher *wt)
 		log_error(
 		    "poll cycle: out of memory while planning; some repositories are skipped");
 	strmap_free(index, NULL);
+	/* Every hinted repository a watch still reads is in this plan; one that is not is watched
+	 * no more (a reload in between): nothing waits for a read any longer. */
+	strmap_free(wt->hinted, NULL);
+	wt->hinted = strmap_new();
+	wt->n_hinted = 0;
 	pump(c);
 }
 
@@ -838,7 +996,102 @@ static void on_timer(struct ev_loop *loop, struct ev_timer *t, int revents)
 	(void)loop;
 	(void)revents;
 	if (!wt->cycle && !(wt->deps.once && wt->ran))
-		start_cycle(wt);
+		start_cycle(wt, false);
+	else if (wt->cycle && wt->cycle->partial)
+		wt->full_due = true; /* after the read of hinted repositories */
+}
+
+static void on_hint_timer(struct ev_loop *loop, struct ev_timer *t, int revents)
+{
+	struct watcher *wt = t->data;
+
+	(void)loop;
+	(void)revents;
+	if (!wt->cycle && wt->n_hinted)
+		start_cycle(wt, true);
+}
+
+/* Whether tag is one the watch follows. */
+static bool follows(const struct config_watch *w, const char *tag)
+{
+	if (w->rule == TAG_GLOB || w->rule == TAG_SEMVER)
+		return images_rule_matches(w, tag);
+	for (size_t t = 0; t < w->n_tags; t++)
+		if (!strcmp(w->tags[t], tag))
+			return true;
+	return false;
+}
+
+const char *watcher_follows(const struct watcher *wt, const char *account, const char *region,
+			    const char *repository, const char *tag)
+{
+	const struct config *cfg = *wt->deps.cfg;
+
+	if (!tag || !*tag)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_watches; i++) {
+		const struct config_watch *w = &cfg->watches[i];
+		if (!strcmp(w->repository, repository) &&
+		    !strcmp(watch_region(w, wt->deps.region), region) &&
+		    (!w->registry_id || !strcmp(w->registry_id, account)) && follows(w, tag))
+			return w->name;
+	}
+	return NULL;
+}
+
+int watcher_hint(struct watcher *wt, const char *account, const char *region,
+		 const char *repository, const char *tag, uint64_t *ticket)
+{
+	const struct config *cfg = *wt->deps.cfg;
+	uint64_t t = wt->last_ticket + 1;
+	int n = 0;
+
+	*ticket = 0;
+	if (!tag || !*tag || !wt->hinted)
+		return 0;
+	for (size_t i = 0; i < cfg->n_watches; i++) {
+		const struct config_watch *w = &cfg->watches[i];
+		if (strcmp(w->repository, repository) ||
+		    strcmp(watch_region(w, wt->deps.region), region) ||
+		    (w->registry_id && strcmp(w->registry_id, account)) || !follows(w, tag))
+			continue;
+		char *key = group_key(w->registry_id ? w->registry_id : "",
+				      watch_region(w, wt->deps.region), w->repository);
+		struct hint *h = calloc(1, sizeof(*h)), **end = &wt->hints;
+		if (!key || !h) {
+			free(key);
+			free(h);
+			return -ENOMEM;
+		}
+		bool dup = false;
+		for (; *end; end = &(*end)->next)
+			dup = dup || ((*end)->ticket == t && !strcmp((*end)->key, key));
+		if (dup) {
+			free(key);
+			free(h);
+			continue;
+		}
+		if (!strmap_get(wt->hinted, key))
+			wt->n_hinted++;
+		if (strmap_put(wt->hinted, key, (void *)(uintptr_t)t, NULL) < 0) {
+			free(key);
+			free(h);
+			return -ENOMEM;
+		}
+		h->ticket = t;
+		h->key = key;
+		*end = h;
+		n++;
+	}
+	if (!n)
+		return 0;
+	wt->last_ticket = t;
+	*ticket = t;
+	if (!wt->cycle && !ev_is_active(&wt->hint_timer)) {
+		ev_timer_set(&wt->hint_timer, 0.0, 0.0);
+		ev_timer_start(wt->deps.loop, &wt->hint_timer);
+	}
+	return n;
 }
 
 struct watcher *watcher_new(const struct watcher_deps *deps)
@@ -852,10 +1105,13 @@ struct watcher *watcher_new(const struct watcher_deps *deps)
 	w->group_errors = strmap_new();
 	w->batch_repos = strmap_new();
 	w->bad = strmap_new();
+	w->hinted = strmap_new();
+	ev_timer_init(&w->hint_timer, on_hint_timer, 0.0, 0.0);
+	w->hint_timer.data = w;
 	w->rng = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)w;
 	ev_timer_init(&w->timer, on_timer, 0.0, 0.0);
 	w->timer.data = w;
-	if (!w->missing || !w->group_errors || !w->batch_repos || !w->bad) {
+	if (!w->missing || !w->group_errors || !w->batch_repos || !w->bad || !w->hinted) {
 		watcher_free(w);
 		return NULL;
 	}
@@ -867,7 +1123,15 @@ void watcher_free(struct watcher *w)
 	if (!w)
 		return;
 	ev_timer_stop(w->deps.loop, &w->timer);
+	ev_timer_stop(w->deps.loop, &w->hint_timer);
 	cycle_free(w->cycle);
+	for (struct hint *h = w->hints; h;) {
+		struct hint *n = h->next;
+		free(h->key);
+		free(h);
+		h = n;
+	}
+	strmap_free(w->hinted, NULL);
 	strmap_free(w->missing, NULL);
 	strmap_free(w->group_errors, free);
 	strmap_free(w->batch_repos, NULL);
@@ -886,6 +1150,8 @@ void watcher_config_changed(struct watcher *w)
 {
 	if (!w->cycle && !(w->deps.once && w->ran))
 		watcher_start(w);
+	else if (w->cycle && w->cycle->partial)
+		w->full_due = true;
 	/* else: the cycle in progress ends on the old rules; the next (if any) uses the new */
 }
 

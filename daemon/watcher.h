@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct aws_client;
 struct config;
@@ -39,8 +40,12 @@ struct watcher_deps {
 	bool once;                 /* --once: one cycle, no timer re-armed, nothing retried */
 	/* The digest a watch wants may have moved (its repository has been read). */
 	void (*moved)(const char *watch, void *userdata);
-	/* A cycle ended (the state is saved): the watches' digests are as known as they get. */
+	/* A cycle ended (the state is saved): the watches' digests are as known as they get. Also
+	 * after a read of hinted repositories. */
 	void (*cycle_done)(void *userdata);
+	/* The repositories a hint named have been read and what was seen is in the state file (ok),
+	 * or one could not be read or saved (!ok). May be NULL. */
+	void (*hinted)(uint64_t ticket, bool ok, void *userdata);
 	void *userdata;
 };
 
@@ -56,6 +61,20 @@ void watcher_start(struct watcher *w);
 /* *deps.cfg changed: the next cycle uses it (one starts now unless one is running, or, with
  * deps.once, unless the one cycle has started). */
 void watcher_config_changed(struct watcher *w);
+
+/*
+ * An event says that tag of (account, region, repository) may have moved: when a watch follows
+ * it (its tag, tag list, glob or semver rule; its registry, or any account for a watch without
+ * one), that repository is read again at once (after the read in progress, if any), alone, and
+ * deps.hinted(*ticket) says when that read is durable. Returns the number of repositories to
+ * read (0: no watch follows it, nothing is asked and *ticket is 0), or -ENOMEM.
+ */
+int watcher_hint(struct watcher *w, const char *account, const char *region, const char *repository,
+		 const char *tag, uint64_t *ticket);
+
+/* The name of a watch that follows that tag (as watcher_hint matches), or NULL. */
+const char *watcher_follows(const struct watcher *w, const char *account, const char *region,
+			    const char *repository, const char *tag);
 
 /* Poll cycles completed (with deps.once, a cycle that could not start counts: it is over). */
 unsigned long watcher_cycles(const struct watcher *w);
