@@ -513,6 +513,14 @@ def names(events):
     return [(e["detail"].get("deploymentId") or e["detail"].get("hookId"), e["detail"]["eventName"]) for e in events]
 
 
+def deploy_bad(sim, ecs):
+    bad = sim.push("team/web", "prod", seed="bad")
+    sim.bad_digest(bad)
+    td = ecs.register_task_definition(family="web", containerDefinitions=[
+        {"name": "app", "image": REPO + "@" + bad, "memory": 128}])["taskDefinition"]["taskDefinitionArn"]
+    return ecs.update_service(cluster="prod", service="web", taskDefinition=td)["service"]["currentServiceDeployment"]
+
+
 def with_events(sim, **rule):
     sim.seed({"queues": ["events"]})
     sim.event_rule("events", **rule)
@@ -546,9 +554,7 @@ def test_deployment_events_in_progress_then_completed_once(ctx):
 def test_deployment_failed_event_only_with_the_circuit_breaker(ctx):
     sim, ecs = world(ctx)
     with_events(sim, sources=["aws.ecs"])
-    bad = sim.push("team/web", "prod", seed="bad")
-    sim.bad_digest(bad)
-    _, arn = deploy(sim, ecs, "bad")
+    arn = deploy_bad(sim, ecs)
     failed = ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deployments"][0]["id"]
     until_status(ecs, arn, "ROLLBACK_SUCCESSFUL")
     ev = wait_for(lambda: (lambda e: e if len(e) >= 4 else None)(ecs_events(sim)), 10, "four ECS events")
@@ -564,13 +570,19 @@ def test_deployment_failed_event_only_with_the_circuit_breaker(ctx):
 def test_no_failed_event_without_the_circuit_breaker(ctx):
     sim, ecs = world(ctx, {"deploymentCircuitBreaker": {"enable": False, "rollback": False}})
     with_events(sim, sources=["aws.ecs"])
-    bad = sim.push("team/web", "prod", seed="bad")
-    sim.bad_digest(bad)
-    deploy(sim, ecs, "bad")
-    dep = ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deployments"][0]["id"]
+    deploy_bad(sim, ecs)
+    first = ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deployments"][0]["id"]
     wait_for(lambda: ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deployments"][0][
         "failedTasks"] >= 4, 20, "tasks to fail past any threshold")
-    check_eq(names(ecs_events(sim)), [(dep, "SERVICE_DEPLOYMENT_IN_PROGRESS")], "no FAILED event")
+    # A deployment FAILED otherwise (StopServiceDeployment ABORT) sends no event either.
+    _, arn = deploy(sim, ecs, "two")
+    ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ABORT")
+    dep = wait_for(lambda: (lambda d: d if d["rolloutState"] == "FAILED" else None)(
+        ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deployments"][0]), 10,
+        "the aborted deployment to be FAILED")["id"]
+    until_status(ecs, arn, "STOPPED")
+    check_eq(names(ecs_events(sim)), [(first, "SERVICE_DEPLOYMENT_IN_PROGRESS"),
+                                      (dep, "SERVICE_DEPLOYMENT_IN_PROGRESS")], "no FAILED event")
 
 
 def test_hook_events_at_each_transition(ctx):

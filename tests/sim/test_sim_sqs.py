@@ -179,7 +179,7 @@ def test_visibility_timeout_redelivery_and_change_message_visibility(ctx):
     check(second["ReceiptHandle"] != first["ReceiptHandle"], "a new receipt handle")
     # Redelivery after the 1 s visibility timeout, with a third handle.
     third = wait_for(lambda: sqs.receive_message(QueueUrl=url, VisibilityTimeout=30,
-                                                 AttributeNames=["ApproximateReceiveCount"]).get("Messages"),
+                                                 MessageSystemAttributeNames=["ApproximateReceiveCount"]).get("Messages"),
                      5, "redelivery after the visibility timeout")[0]
     check_eq(third["Attributes"]["ApproximateReceiveCount"], "3", "received three times")
     check(third["ReceiptHandle"] not in (first["ReceiptHandle"], second["ReceiptHandle"]), "a new handle again")
@@ -287,16 +287,16 @@ def test_ecr_delete_events_and_rules_by_source(ctx):
 
 
 def test_event_faults_drop_and_duplicate(ctx):
-    sim = Sim(ctx, seed={"repositories": [{"name": "r"}], "queues": ["q"]})
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/r"}], "queues": ["q"]})
     sim.event_rule("q", sources=["aws.ecr"])
     sim.event_faults(drop=1)
-    sim.push("r", "a", seed="a")
-    b = sim.push("r", "b", seed="b")
+    sim.push("team/r", "a", seed="a")
+    b = sim.push("team/r", "b", seed="b")
     ev = wait_events(sim, "q", 1, "b's event")
     check_eq([x["detail"]["image-digest"] for x in ev], [b], "the first event dropped")
     sim.event_faults(duplicate=1)
-    c = sim.push("r", "c", seed="c")
-    d = sim.push("r", "d", seed="d")
+    c = sim.push("team/r", "c", seed="c")
+    d = sim.push("team/r", "d", seed="d")
     ev = wait_events(sim, "q", 4, "c twice and d")
     check_eq([x["detail"]["image-digest"] for x in ev], [b, c, c, d], "the next event duplicated")
     check_eq(ev[1]["id"], ev[2]["id"], "a duplicate is the same event")
@@ -304,7 +304,7 @@ def test_event_faults_drop_and_duplicate(ctx):
     check_eq(len(set(ids)), 4, "in distinct messages")
     # Filtered by source: an ECS-only fault leaves ECR events alone.
     sim.event_faults(drop=5, source="aws.ecs")
-    e = sim.push("r", "e", seed="e")
+    e = sim.push("team/r", "e", seed="e")
     ev = wait_events(sim, "q", 5, "e's event")
     check_eq(ev[4]["detail"]["image-digest"], e, "not dropped")
     got = sim.control("GET", "/event-faults")
@@ -312,23 +312,23 @@ def test_event_faults_drop_and_duplicate(ctx):
 
 
 def test_event_faults_delay_and_reorder(ctx):
-    sim = Sim(ctx, seed={"repositories": [{"name": "r"}], "queues": ["q"]})
+    sim = Sim(ctx, seed={"repositories": [{"name": "team/r"}], "queues": ["q"]})
     sim.event_rule("q")
     sim.event_faults(delay=1.0)
     t0 = time.monotonic()
-    a = sim.push("r", "a", seed="a")
+    a = sim.push("team/r", "a", seed="a")
     check_eq(sim.queue_messages("q"), [], "not delivered at once")
     wait_events(sim, "q", 1, "the delayed event")
     took = time.monotonic() - t0
     check(0.9 <= took < 5, "delivered about a second late (%.2fs)" % took)
     sim.event_faults(reorder=3)
-    tags = [sim.push("r", t, seed=t) for t in ("x", "y")]
+    tags = [sim.push("team/r", t, seed=t) for t in ("x", "y")]
     check_eq(len(sim.queue_messages("q")), 1, "two held")
-    tags.append(sim.push("r", "z", seed="z"))
+    tags.append(sim.push("team/r", "z", seed="z"))
     ev = wait_events(sim, "q", 4, "the three held events")
     check_eq([x["detail"]["image-digest"] for x in ev], [a] + tags[::-1], "delivered in reverse order")
     # Fewer than N held: delivered (reversed) after a short time anyway.
     sim.event_faults(reorder=5)
-    more = [sim.push("r", t, seed=t) for t in ("u", "v")]
+    more = [sim.push("team/r", t, seed=t) for t in ("u", "v")]
     ev = wait_events(sim, "q", 6, "the held events, after a while")
     check_eq([x["detail"]["image-digest"] for x in ev[4:]], more[::-1], "reversed")
