@@ -294,6 +294,56 @@ class Sim:
         reqs = self.control("GET", "/requests?since=%d" % since)["requests"]
         return [r for r in reqs if all(r.get(k) == v for k, v in match.items())]
 
+    # -- EventBridge -> SQS (issue 14) ------------------------------------------
+    def event_rule(self, queue, sources=("aws.ecr", "aws.ecs"), repositories=None, account=None, region=None):
+        """An EventBridge rule: events of `sources` (ECR ones only of `repositories`, when given) of
+        the account and region go to `queue` (a name or URL of that account and region)."""
+        body = {"queue": queue, "sources": list(sources)}
+        if repositories is not None:
+            body["repositories"] = list(repositories)
+        if account is not None:
+            body["account"] = account
+        if region is not None:
+            body["region"] = region
+        return self.control("POST", "/event-rules", body)
+
+    def event_faults(self, drop=0, duplicate=0, delay=0.0, reorder=0, source=None):
+        """Delivery faults of EventBridge (replacing the previous ones): drop the next `drop` events,
+        send the next `duplicate` twice, deliver each `delay` seconds late, hold the next `reorder`
+        and deliver them in reverse order; only events of `source` when given."""
+        return self.control("POST", "/event-faults", {"drop": drop, "duplicate": duplicate, "delay": delay,
+                                                      "reorder": reorder, "source": source})
+
+    def queue_messages(self, queue, account=None, region=None):
+        """Every message still in the queue (not deleted), oldest first: dicts {id, body,
+        receive_count, visible, in_flight}."""
+        import urllib.parse
+        q = {"queue": queue}
+        if account is not None:
+            q["account"] = account
+        if region is not None:
+            q["region"] = region
+        return self.control("GET", "/queue-messages?" + urllib.parse.urlencode(q))["messages"]
+
+    def send_raw(self, queue, body, account=None, region=None):
+        """Puts a message of the test's choosing on the queue; returns its MessageId."""
+        req = {"queue": queue, "body": body}
+        if account is not None:
+            req["account"] = account
+        if region is not None:
+            req["region"] = region
+        return self.control("POST", "/sqs-send", req)["MessageId"]
+
+    def delete_image(self, repository, tag, account=None, region=None):
+        """BatchDeleteImage of repository:tag through the simulator's own call path (the DELETE event
+        is sent); returns the reply ({imageIds, failures})."""
+        req = {"repository": repository, "tag": tag}
+        if account is not None:
+            req["account"] = account
+        if region is not None:
+            req["region"] = region
+        return self.control("POST", "/delete-image", req)
+
     def client(self, service, key=None, region="us-east-1", token=None, validate=False, tls=False,
                verify=None, retries=1, read_timeout=30):
         """A boto3 client pointed at the simulator (the project's models;

@@ -4,6 +4,7 @@ DescribeServiceRevisions, ListServiceDeployments, the strategies ECS runs itself
 LINEAR, CANARY) with lifecycle stages, traffic weights and bake time, PAUSE hooks with
 ContinueServiceDeployment and expiry, StopServiceDeployment and alarm-triggered rollback."""
 
+import json
 import os
 import sys
 import time
@@ -497,3 +498,125 @@ def test_external_controller_refuses_a_new_revision(ctx):
     check_eq(code, "InvalidParameterException", "forceNewDeployment refused")
     out = ecs.update_service(cluster="prod", service="web", desiredCount=2)
     check_eq(out["service"]["desiredCount"], 2, "the desired count may change")
+
+
+# -- issue 14: "ECS Deployment State Change" and "ECS Hook State Change" events ---------------------
+
+SERVICE_ARN = "arn:aws:ecs:us-east-1:123456789012:service/prod/web"
+
+
+def ecs_events(sim, queue="events"):
+    return [e for e in (json.loads(m["body"]) for m in sim.queue_messages(queue)) if e["source"] == "aws.ecs"]
+
+
+def names(events):
+    return [(e["detail"].get("deploymentId") or e["detail"].get("hookId"), e["detail"]["eventName"]) for e in events]
+
+
+def deploy_bad(sim, ecs):
+    bad = sim.push("team/web", "prod", seed="bad")
+    sim.bad_digest(bad)
+    td = ecs.register_task_definition(family="web", containerDefinitions=[
+        {"name": "app", "image": REPO + "@" + bad, "memory": 128}])["taskDefinition"]["taskDefinitionArn"]
+    return ecs.update_service(cluster="prod", service="web", taskDefinition=td)["service"]["currentServiceDeployment"]
+
+
+def with_events(sim, **rule):
+    sim.seed({"queues": ["events"]})
+    sim.event_rule("events", **rule)
+
+
+def test_deployment_events_in_progress_then_completed_once(ctx):
+    sim, ecs = world(ctx)
+    with_events(sim)
+    _, arn = deploy(sim, ecs, "two")
+    dep = ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deployments"][0]["id"]
+    until_status(ecs, arn, "SUCCESSFUL")
+    for _ in range(5):  # polls send nothing
+        ecs.describe_services(cluster="prod", services=["web"])
+    ev = wait_for(lambda: (lambda e: e if len(e) >= 2 else None)(ecs_events(sim)), 10, "two ECS events")
+    check_eq(names(ev), [(dep, "SERVICE_DEPLOYMENT_IN_PROGRESS"), (dep, "SERVICE_DEPLOYMENT_COMPLETED")],
+             "IN_PROGRESS then COMPLETED, once each")
+    for e in ev:
+        check_eq(sorted(e), sorted(["version", "id", "detail-type", "source", "account", "time", "region",
+                                    "resources", "detail"]), "the whole event")
+        check_eq({k: e[k] for k in ("version", "detail-type", "source", "account", "region", "resources")},
+                 {"version": "0", "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
+                  "account": "123456789012", "region": "us-east-1", "resources": [SERVICE_ARN]}, "envelope")
+        check_eq(sorted(e["detail"]), ["deploymentId", "eventName", "eventType", "reason", "updatedAt"], "detail")
+        check_eq(e["detail"]["eventType"], "INFO", "INFO")
+        check(e["detail"]["updatedAt"].endswith("Z") and dep.startswith("ecs-svc/"), "updatedAt, deploymentId")
+    check("completed" in ev[1]["detail"]["reason"], "reason: %s" % ev[1]["detail"]["reason"])
+    kinds = [json.loads(m["body"])["detail-type"] for m in sim.queue_messages("events")]
+    check_eq(kinds.count("ECR Image Action"), 1, "the push's event too (both sources by default)")
+
+
+def test_deployment_failed_event_only_with_the_circuit_breaker(ctx):
+    sim, ecs = world(ctx)
+    with_events(sim, sources=["aws.ecs"])
+    arn = deploy_bad(sim, ecs)
+    failed = ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deployments"][0]["id"]
+    until_status(ecs, arn, "ROLLBACK_SUCCESSFUL")
+    ev = wait_for(lambda: (lambda e: e if len(e) >= 4 else None)(ecs_events(sim)), 10, "four ECS events")
+    rb = ev[2]["detail"]["deploymentId"]
+    check_eq(names(ev), [(failed, "SERVICE_DEPLOYMENT_IN_PROGRESS"), (failed, "SERVICE_DEPLOYMENT_FAILED"),
+                         (rb, "SERVICE_DEPLOYMENT_IN_PROGRESS"), (rb, "SERVICE_DEPLOYMENT_COMPLETED")],
+             "failed, then the rollback")
+    check_eq(ev[1]["detail"]["eventType"], "ERROR", "FAILED is an ERROR")
+    check("circuit breaker" in ev[1]["detail"]["reason"], "reason: %s" % ev[1]["detail"]["reason"])
+    check(rb != failed, "the rollback is a new ECS deployment")
+
+
+def test_no_failed_event_without_the_circuit_breaker(ctx):
+    sim, ecs = world(ctx, {"deploymentCircuitBreaker": {"enable": False, "rollback": False}})
+    with_events(sim, sources=["aws.ecs"])
+    deploy_bad(sim, ecs)
+    first = ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deployments"][0]["id"]
+    wait_for(lambda: ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deployments"][0][
+        "failedTasks"] >= 4, 20, "tasks to fail past any threshold")
+    # A deployment FAILED otherwise (StopServiceDeployment ABORT) sends no event either.
+    _, arn = deploy(sim, ecs, "two")
+    ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ABORT")
+    dep = wait_for(lambda: (lambda d: d if d["rolloutState"] == "FAILED" else None)(
+        ecs.describe_services(cluster="prod", services=["web"])["services"][0]["deployments"][0]), 10,
+        "the aborted deployment to be FAILED")["id"]
+    until_status(ecs, arn, "STOPPED")
+    check_eq(names(ecs_events(sim)), [(first, "SERVICE_DEPLOYMENT_IN_PROGRESS"),
+                                      (dep, "SERVICE_DEPLOYMENT_IN_PROGRESS")], "no FAILED event")
+
+
+def test_hook_events_at_each_transition(ctx):
+    sim, ecs = pause_world(ctx)
+    with_events(sim, sources=["aws.ecs"])
+    _, arn = deploy(sim, ecs, "two")
+    d, hook = awaiting(ecs, arn)
+    hid = hook["hookId"]
+
+    def hook_events():
+        return [e for e in ecs_events(sim) if e["detail-type"] == "ECS Hook State Change"]
+    ev = wait_for(lambda: (lambda e: e if len(e) >= 2 else None)(hook_events()), 10, "two hook events")
+    check_eq(names(ev), [(hid, "HOOK_IN_PROGRESS"), (hid, "HOOK_AWAITING_ACTION")], "in progress, awaiting")
+    e = ev[1]
+    check_eq({k: e[k] for k in ("source", "detail-type", "resources")},
+             {"source": "aws.ecs", "detail-type": "ECS Hook State Change", "resources": [SERVICE_ARN]}, "envelope")
+    check_eq({k: e["detail"][k] for k in ("serviceDeploymentArn", "lifecycleStage")},
+             {"serviceDeploymentArn": arn, "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT"}, "detail")
+    check(e["detail"]["expiresAt"].endswith("Z"), "expiresAt: %s" % e["detail"]["expiresAt"])
+    for _ in range(3):
+        sd_of(ecs, arn)
+    ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hid, action="CONTINUE")
+    until_status(ecs, arn, "SUCCESSFUL")
+    ev = wait_for(lambda: (lambda e: e if len(e) >= 3 else None)(hook_events()), 10, "the third hook event")
+    check_eq(names(ev), [(hid, "HOOK_IN_PROGRESS"), (hid, "HOOK_AWAITING_ACTION"), (hid, "HOOK_SUCCEEDED")],
+             "then SUCCEEDED, each once")
+
+
+def test_ecs_events_can_be_turned_off(ctx):
+    sim, ecs = world(ctx, settings={"ecs_events": False})
+    with_events(sim)
+    _, arn = deploy(sim, ecs, "two")
+    until_status(ecs, arn, "SUCCESSFUL")
+    sim.push("team/web", "other", seed="marker")  # ECR events still flow, after the deployment's
+    wait_for(lambda: len(sim.queue_messages("events")) >= 2, 10, "the two push events")
+    check_eq([json.loads(m["body"])["source"] for m in sim.queue_messages("events")], ["aws.ecr", "aws.ecr"],
+             "no ECS events")

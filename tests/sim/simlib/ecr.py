@@ -192,6 +192,36 @@ class Ecr:
                           "imageId": self._image_id(image, tag), "imageManifest": image.manifest,
                           "imageManifestMediaType": image.media_type}}
 
+    def batch_delete_image(self, ctx, p):
+        """Removes each tag named (the image goes with its last tag) or each image named by digest
+        (with all its tags); an "ECR Image Action" DELETE event per tag removed (an untagged image:
+        one without image-tag)."""
+        repo = self._repo(ctx.account, ctx.region, p["repositoryName"], p.get("registryId"))
+        deleted, failures, removed = [], [], []
+        for image_id in p["imageIds"]:
+            image, failure = self._lookup(repo, image_id)
+            if failure:
+                reasons = {"ImageNotFound": "Requested image not found",
+                           "MissingDigestAndTag": "Invalid request parameters: both tag and digest cannot be null",
+                           "InvalidImageDigest": "Invalid request parameters: image digest should satisfy the regex",
+                           "ImageTagDoesNotMatchDigest": "Invalid request parameters: image tag does not match digest"}
+                failures.append({"imageId": image_id, "failureCode": failure, "failureReason": reasons[failure]})
+                continue
+            tags = [image_id["imageTag"]] if image_id.get("imageTag") is not None else list(image.tags)
+            for t in tags:
+                image.tags.remove(t)
+                del repo.tags[t]
+                deleted.append({"imageDigest": image.digest, "imageTag": t})
+                removed.append((image.digest, t))
+            if not tags:
+                deleted.append({"imageDigest": image.digest})
+                removed.append((image.digest, None))
+            if not image.tags:
+                repo.images.pop(image.digest, None)
+        for digest, tag in removed:
+            self.world.on_delete(repo, digest, tag)
+        return {"imageIds": deleted, "failures": failures}
+
     # -- reads -------------------------------------------------------------
     def _detail(self, repo, image):
         return {
@@ -303,6 +333,7 @@ class Ecr:
     OPERATIONS = {
         "CreateRepository": create_repository,
         "PutImage": put_image,
+        "BatchDeleteImage": batch_delete_image,
         "DescribeImages": describe_images,
         "BatchGetImage": batch_get_image,
         "ListImages": list_images,

@@ -169,6 +169,7 @@ class Deployment:
         self.hold_old = False  # CodeDeploy, and ECS's own blue/green: keep the old tasks until traffic shifts
         self.sd = None  # the ServiceDeployment this deployment belongs to (a rollback's: the one rolled back)
         self.revision = None  # its ServiceRevision
+        self.announced = None  # the rollout state last sent as an EventBridge event (events.py)
 
     def describe(self, tasks):
         mine = [t for t in tasks if t.deployment_id == self.id and t.last_status != "STOPPED"]
@@ -1251,6 +1252,7 @@ class Ecs:
             svc.tasks[t.arn] = t
         p.rollout_state = "COMPLETED"
         p.rollout_reason = "ECS deployment %s completed." % p.id
+        p.announced = "COMPLETED"  # seeded steady: no EventBridge events for it
         svc.last_completed = p
         self._event(svc, "has reached a steady state.")
         if p.sd is not None:

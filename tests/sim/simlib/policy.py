@@ -342,8 +342,13 @@ def _ecr_checks(operation, p, ident):
     return [(own, ["*"], {})]
 
 
+# SQS authorizes a batch by the action of its single form.
+SQS_BATCH_ACTIONS = {"DeleteMessageBatch": "DeleteMessage", "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+                     "SendMessageBatch": "SendMessage"}
+
+
 def _sqs_checks(world, operation, p, ident):
-    own = "sqs:" + operation
+    own = "sqs:" + SQS_BATCH_ACTIONS.get(operation, operation)
     if "QueueUrl" in p:
         q = world.sqs.queues.get(p["QueueUrl"])
         if q is not None:

@@ -505,6 +505,34 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if (m, p) == ("POST", "/event-rules"):
                 w.add_event_rule(req)
                 return self._ctl(200, {"ok": True})
+            if (m, p) == ("GET", "/event-rules"):
+                with w.lock:
+                    return self._ctl(200, {"rules": w.events.rules})
+            if (m, p) == ("POST", "/event-faults"):
+                with w.lock:
+                    return self._ctl(200, w.events.set_faults(req))
+            if (m, p) == ("GET", "/event-faults"):
+                with w.lock:
+                    return self._ctl(200, dict(w.events.faults))
+            if (m, p) == ("GET", "/events"):
+                with w.lock:
+                    return self._ctl(200, {"events": list(w.events.history)})
+            if (m, p) == ("GET", "/queue-messages"):
+                with w.lock:
+                    qobj = w.sqs.find(q.get("account", ["123456789012"])[0], q.get("region", ["us-east-1"])[0],
+                                      q["queue"][0])
+                    if qobj is None:
+                        raise KeyError("queue %s" % q["queue"][0])
+                    now = time.monotonic()
+                    msgs = [{"id": x.id, "body": x.body, "receive_count": x.receive_count,
+                             "visible": x.visible_at <= now,
+                             "in_flight": x.receipt is not None and x.visible_at > now} for x in qobj.messages]
+                return self._ctl(200, {"messages": msgs})
+            if (m, p) == ("POST", "/delete-image"):
+                out = w.call("ecr", "BatchDeleteImage", {"repositoryName": req["repository"],
+                                                         "imageIds": [{"imageTag": req["tag"]}]},
+                             req.get("account"), req.get("region"))
+                return self._ctl(200, out)
             if (m, p) == ("POST", "/keys"):
                 w.keys.add_static(req["access_key"], req["secret"], req.get("account", "123456789012"))
                 return self._ctl(200, {"ok": True})

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
 """SQS over the JSON 1.0 protocol: queues, SendMessage, ReceiveMessage with
-real long polling, visibility timeouts and DeleteMessage. Errors carry the
-legacy query code in x-amzn-query-error, as query-compatible SQS does."""
+real long polling, visibility timeouts and redelivery (a new receipt handle at
+each receive), DeleteMessage(Batch) and ChangeMessageVisibility(Batch). Errors
+carry the legacy query code in x-amzn-query-error, as query-compatible SQS
+does."""
 
 import hashlib
 import re
@@ -11,10 +13,28 @@ import uuid
 from .core import AwsError
 
 QUEUE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}(\.fifo)?$")
+BATCH_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+BATCH_MAX = 10
+VISIBILITY_MAX = 43200  # 12 hours
 
 
 def sqs_error(code, message, legacy, status=400):
     return AwsError(code, message, status, namespace="com.amazonaws.sqs", query_error=legacy + ";Sender")
+
+
+def bad_visibility(value):
+    return sqs_error("InvalidParameterValue", "Value %s for parameter VisibilityTimeout is invalid. Reason: Must "
+                     "be >= 0 and <= %d, if provided." % (value, VISIBILITY_MAX), "InvalidParameterValue")
+
+
+def bad_receipt(handle):
+    return sqs_error("ReceiptHandleIsInvalid", "The input receipt handle \"%s\" is not a valid receipt handle."
+                     % handle, "ReceiptHandleIsInvalid")
+
+
+def expired_receipt(handle):
+    return sqs_error("InvalidParameterValue", "Value %s for parameter ReceiptHandle is invalid. Reason: The "
+                     "receipt handle has expired." % handle, "InvalidParameterValue")
 
 
 def no_queue():
@@ -29,9 +49,10 @@ class Message:
         self.attributes = attributes
         self.md5 = hashlib.md5(body.encode()).hexdigest()
         self.visible_at = visible_at  # monotonic seconds
-        self.receipt = None
+        self.receipt = None  # the latest receipt handle
         self.receive_count = 0
         self.sent_at = time.time()
+        self.first_received_at = None
 
 
 class Queue:
@@ -40,6 +61,7 @@ class Queue:
         self.attributes = dict(attributes or {})
         self.visibility = int(self.attributes.get("VisibilityTimeout", 30))
         self.messages = []
+        self.receipts = {}  # every receipt handle issued -> its Message (deleted ones too)
 
     @property
     def url(self):
@@ -115,7 +137,10 @@ class Sqs:
             if m.visible_at <= now:
                 m.visible_at = now + visibility
                 m.receipt = uuid.uuid4().hex + uuid.uuid4().hex
+                q.receipts[m.receipt] = m
                 m.receive_count += 1
+                if m.first_received_at is None:
+                    m.first_received_at = time.time()
                 out.append(m)
         return out
 
@@ -130,6 +155,8 @@ class Sqs:
             raise sqs_error("InvalidParameterValue", "Value %d for parameter WaitTimeSeconds is invalid. "
                             "Reason: Must be >= 0 and <= 20, if provided." % wait, "InvalidParameterValue")
         visibility = p.get("VisibilityTimeout", q.visibility)
+        if not 0 <= visibility <= VISIBILITY_MAX:
+            raise bad_visibility(visibility)
         deadline = time.monotonic() + wait
         # The world lock is held; Condition.wait releases it while we sleep,
         # so other calls go on during a long poll.
@@ -150,19 +177,86 @@ class Sqs:
             entry = {"MessageId": m.id, "ReceiptHandle": m.receipt, "MD5OfBody": m.md5, "Body": m.body}
             if names:
                 attrs = {"SentTimestamp": str(int(m.sent_at * 1000)),
-                         "ApproximateReceiveCount": str(m.receive_count)}
+                         "ApproximateReceiveCount": str(m.receive_count),
+                         "ApproximateFirstReceiveTimestamp": str(int(m.first_received_at * 1000))}
                 entry["Attributes"] = attrs if "All" in names else {k: v for k, v in attrs.items() if k in names}
             msgs.append(entry)
         return {"Messages": msgs}
 
+    # -- deleting and changing visibility: by receipt handle ---------------------------
+    def _delete(self, q, handle):
+        """AWS's rules: a handle never issued is invalid; the latest handle deletes the message
+        (also after its visibility timeout, until it is received again); an older handle of a
+        message received again, or the handle of a message already deleted, "succeeds" and
+        deletes nothing."""
+        m = q.receipts.get(handle)
+        if m is None:
+            raise bad_receipt(handle)
+        if m.receipt == handle and m in q.messages:
+            q.messages.remove(m)
+
+    def _change_visibility(self, q, handle, timeout):
+        if not isinstance(timeout, int) or not 0 <= timeout <= VISIBILITY_MAX:
+            raise bad_visibility(timeout)
+        m = q.receipts.get(handle)
+        if m is None or m not in q.messages:
+            raise bad_receipt(handle)
+        now = time.monotonic()
+        if m.receipt != handle or m.visible_at <= now:
+            raise expired_receipt(handle)
+        m.visible_at = now + timeout
+        self.world.cond.notify_all()
+
+    @staticmethod
+    def _batch(entries, what):
+        """The checks of a whole batch, as SQS makes them before any entry."""
+        if not entries:
+            raise sqs_error("EmptyBatchRequest", "There should be at least one %sRequestEntry in the request."
+                            % what, "AWS.SimpleQueueService.EmptyBatchRequest")
+        if len(entries) > BATCH_MAX:
+            raise sqs_error("TooManyEntriesInBatchRequest", "Maximum number of entries per request are %d. You "
+                            "have sent %d." % (BATCH_MAX, len(entries)),
+                            "AWS.SimpleQueueService.TooManyEntriesInBatchRequest")
+        seen = set()
+        for e in entries:
+            if not BATCH_ID_RE.match(e["Id"]):
+                raise sqs_error("InvalidBatchEntryId", "A batch entry id can only contain alphanumeric characters, "
+                                "hyphens and underscores. It can be at most 80 letters long.",
+                                "AWS.SimpleQueueService.InvalidBatchEntryId")
+            if e["Id"] in seen:
+                raise sqs_error("BatchEntryIdsNotDistinct", "Id %s repeated." % e["Id"],
+                                "AWS.SimpleQueueService.BatchEntryIdsNotDistinct")
+            seen.add(e["Id"])
+
+    @staticmethod
+    def _each(entries, fn):
+        ok, failed = [], []
+        for e in entries:
+            try:
+                fn(e)
+                ok.append({"Id": e["Id"]})
+            except AwsError as err:
+                failed.append({"Id": e["Id"], "SenderFault": err.sender, "Code": err.code, "Message": err.message})
+        return {"Successful": ok, "Failed": failed}
+
     def delete_message(self, ctx, p):
+        self._delete(self.queue(p["QueueUrl"]), p["ReceiptHandle"])
+        return {}
+
+    def delete_message_batch(self, ctx, p):
         q = self.queue(p["QueueUrl"])
-        for i, m in enumerate(q.messages):
-            if m.receipt is not None and m.receipt == p["ReceiptHandle"]:
-                del q.messages[i]
-                return {}
-        raise sqs_error("ReceiptHandleIsInvalid", "The input receipt handle \"%s\" is not a valid receipt "
-                        "handle." % p["ReceiptHandle"], "ReceiptHandleIsInvalid")
+        self._batch(p["Entries"], "DeleteMessageBatch")
+        return self._each(p["Entries"], lambda e: self._delete(q, e["ReceiptHandle"]))
+
+    def change_message_visibility(self, ctx, p):
+        self._change_visibility(self.queue(p["QueueUrl"]), p["ReceiptHandle"], p["VisibilityTimeout"])
+        return {}
+
+    def change_message_visibility_batch(self, ctx, p):
+        q = self.queue(p["QueueUrl"])
+        self._batch(p["Entries"], "ChangeMessageVisibilityBatch")
+        return self._each(p["Entries"], lambda e: self._change_visibility(q, e["ReceiptHandle"],
+                                                                         e.get("VisibilityTimeout", 0)))
 
     def get_queue_attributes(self, ctx, p):
         q = self.queue(p["QueueUrl"])
@@ -181,5 +275,8 @@ class Sqs:
         "SendMessage": send_message,
         "ReceiveMessage": receive_message,
         "DeleteMessage": delete_message,
+        "DeleteMessageBatch": delete_message_batch,
+        "ChangeMessageVisibility": change_message_visibility,
+        "ChangeMessageVisibilityBatch": change_message_visibility_batch,
         "GetQueueAttributes": get_queue_attributes,
     }

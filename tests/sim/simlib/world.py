@@ -19,6 +19,7 @@ from .core import DEFAULT_ACCOUNT, DEFAULT_REGION, AwsError, Clock, Pager, redac
 from .creds import CredentialEndpoints
 from .ecr import Ecr, generated_manifest
 from .ecs import Ecs
+from .events import EventBus
 from .policy import Policies
 from .sqs import Sqs
 from .sts import Sts
@@ -42,6 +43,7 @@ DEFAULT_SETTINGS = {
     "lifecycle_stage_seconds": 1.0,  # the shortest lifecycle stage of BLUE_GREEN, LINEAR, CANARY
     "rollout_state": True,  # False: deployments without rolloutState, as for older services
     "service_deployments": True,  # False: services without currentServiceDeployment/-Revisions
+    "ecs_events": True,  # False: no "ECS Deployment State Change" / "ECS Hook State Change" events
     "imds_v1": False,
     "container_authorization": None,
     "web_identity_tokens": None,
@@ -129,7 +131,7 @@ class World:
         self.clock.skew = 0.0
         self.clock.set_acceleration(1.0)
         self.faults = Faults()
-        self.event_rules = []
+        self.events = EventBus(self)
         self.ecr = Ecr(self)
         self.ecs = Ecs(self)
         self.sqs = Sqs(self)
@@ -161,27 +163,17 @@ class World:
         self.sts.web_identity_tokens = set(t) if t is not None else None
 
     # -- events ----------------------------------------------------------------
+    @property
+    def event_rules(self):
+        return self.events.rules
+
     def on_push(self, repo, image, tag):
-        """EventBridge: an "ECR Image Action" PUSH event to every queue whose
-        rule matches, with the body EventBridge sends to an SQS target."""
-        for rule in self.event_rules:
-            if rule["account"] != repo.account or rule["region"] != repo.region:
-                continue
-            if rule.get("repositories") and repo.name not in rule["repositories"]:
-                continue
-            q = self.sqs.find(repo.account, repo.region, rule["queue"])
-            if q is None:
-                continue
-            event = {
-                "version": "0", "id": str(uuid.uuid4()), "detail-type": "ECR Image Action",
-                "source": "aws.ecr", "account": repo.account,
-                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock.sim_now())),
-                "region": repo.region, "resources": [],
-                "detail": {"result": "SUCCESS", "repository-name": repo.name, "image-digest": image.digest,
-                           "action-type": "PUSH", "image-tag": tag,
-                           "manifest-media-type": image.media_type},
-            }
-            self.sqs.send(q, json.dumps(event))
+        """EventBridge: an "ECR Image Action" PUSH event to every queue whose rule matches."""
+        self.events.ecr_image_action(repo, "PUSH", image.digest, tag, image.media_type)
+
+    def on_delete(self, repo, digest, tag):
+        """EventBridge: an "ECR Image Action" DELETE event (one per tag removed)."""
+        self.events.ecr_image_action(repo, "DELETE", digest, tag)
 
     # -- time --------------------------------------------------------------
     def tick(self):
@@ -189,6 +181,7 @@ class World:
             now = self.clock.sim_now()
             self.ecs.tick(now)
             self.codedeploy.tick(now)
+            self.events.tick()
 
     # -- request log -------------------------------------------------------
     def record(self, **entry):
@@ -292,7 +285,5 @@ class World:
         return done
 
     def add_event_rule(self, rule):
-        r = {"queue": rule["queue"], "account": rule.get("account") or DEFAULT_ACCOUNT,
-             "region": rule.get("region") or DEFAULT_REGION, "repositories": rule.get("repositories")}
         with self.lock:
-            self.event_rules.append(r)
+            self.events.add_rule(rule)
