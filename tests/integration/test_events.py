@@ -1,0 +1,245 @@
+# SPDX-License-Identifier: MIT
+"""Push events (issue 14): EventBridge -> SQS -> the daemon. A push is deployed
+from its event without waiting for a poll; the poll catches what events miss;
+duplicates and reordering deploy the newest once; an unwatched repository
+costs no ECR request; a kill -9 between receive and delete loses nothing and
+deploys once; a malformed message is deleted and said once; a failing queue is
+said once and polling goes on; an ECS deployment event makes tracking look at
+once."""
+
+import json
+import signal
+import time
+
+from harness import Sim, check, check_eq, wait_for
+from test_daemon import lines_with
+from test_deploy import (DEPLOY_COMPLETED, DEPLOY_STARTED, REPO_URI, TRACKING, mutations, rollout_step,
+                         running_image, service, settle_first_start, start, target, taskdef)
+
+QUEUE = "ecr-events"
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/" + QUEUE
+QUEUE_FAILED = "e088d4ba400d45888cd84c0785483d69"
+QUEUE_RECOVERED = "c93c71a5cd7b4ac1bb9d84d246022d78"
+MESSAGE_MALFORMED = "b0844cb3e7a0405abaad5d0ec6be3015"
+IMAGE_DELETED = "fc14236d7bea4d94b09b89b53d16759c"
+
+
+def world(queue=True, task_start=0.3, repos=("team/web",)):
+    w = {"settings": {"task_start_seconds": task_start},
+         "repositories": [{"name": r, "images": [{"tag": "prod", "seed": "v1-" + r}]} for r in repos],
+         "clusters": ["prod"],
+         "task_definitions": [taskdef("web", "team/web")],
+         "services": [service("web", "web", 2, True)]}
+    if queue:
+        w["queues"] = [{"name": QUEUE, "attributes": {"VisibilityTimeout": "5"}}]
+        w["event_rules"] = [{"queue": QUEUE}]
+    return w
+
+
+def web_watch():
+    return {"name": "web", "repository": "team/web", "tag": "prod", "targets": [target("web")]}
+
+
+def start_events(ctx, sim, poll="10m", queue_url=QUEUE_URL, **kw):
+    p = start(ctx, sim, [web_watch()], poll_interval=poll, events=[{"queue_url": queue_url}], **kw)
+    settle_first_start(p)
+    return p
+
+
+def ecr_requests(sim, since):
+    return [r for r in sim.requests(since=since, service="ecr")]
+
+
+def last_seq(sim):
+    reqs = sim.requests()
+    return reqs[-1]["seq"] if reqs else 0
+
+
+def queue_empty(sim):
+    return sim.queue_messages(QUEUE) == []
+
+
+def test_push_deploys_from_its_event_without_a_poll(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start_events(ctx, sim)
+    cycles = p.read_stderr().count("poll cycle:")
+    new = sim.push("team/web", "prod", seed="v2")
+    t0 = time.time()
+    wait_for(lambda: lines_with(p, DEPLOY_STARTED), 10, "the deploy started from the event")
+    started = time.time() - t0
+    check(started < 5, "push -> deploy in %.1fs, not a poll interval (10 min)" % started)
+    check_eq(p.read_stderr().count("poll cycle:"), cycles, "no poll cycle ran: the event did it")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
+    wait_for(lambda: queue_empty(sim), 10, "the message deleted once the sighting was durable")
+    recv = [r for r in sim.requests(service="sqs") if r["operation"] == "ReceiveMessage"]
+    check(recv, "ReceiveMessage was called")
+    params = recv[0]["params"]
+    check_eq((params.get("WaitTimeSeconds"), params.get("MaxNumberOfMessages"), params.get("QueueUrl")),
+             (20, 10, QUEUE_URL), "a long poll of up to 10 messages")
+    check(any(r["operation"] == "DeleteMessageBatch" for r in sim.requests(service="sqs")),
+          "deleted with DeleteMessageBatch")
+    with open(ctx.path("state", "state.json")) as f:
+        check(new in f.read(), "the sighting is in state.json")
+
+
+def test_a_dropped_event_is_caught_by_the_poll(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start_events(ctx, sim, poll="10s")
+    sim.event_faults(drop=1, source="aws.ecr")
+    new = sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 40, "the poll found the push whose event was lost")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
+    check_eq(len(lines_with(p, DEPLOY_STARTED)), 1, "one deploy")
+
+
+def test_duplicate_and_reordered_events_deploy_the_newest_once(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start_events(ctx, sim)
+    sim.event_faults(duplicate=2, reorder=2, source="aws.ecr")
+    sim.push("team/web", "prod", seed="v2")
+    newest = sim.push("team/web", "prod", seed="v3")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED")
+    time.sleep(2)  # every copy of both events has been received by now
+    wait_for(lambda: queue_empty(sim), 10, "every copy deleted")
+    starts = lines_with(p, DEPLOY_STARTED)
+    check_eq(len(starts), 1, "one deploy for four messages")
+    check(newest in starts[0], "of the newest digest: %s" % starts[0][:200])
+    regs = [r for r in mutations(sim) if r["operation"] == "RegisterTaskDefinition"]
+    check_eq(len(regs), 1, "one registration")
+
+
+def test_an_unwatched_repository_or_tag_costs_no_ecr_request(ctx):
+    sim = Sim(ctx, seed=world(repos=("team/web", "team/other")))
+    p = start_events(ctx, sim)
+    before = last_seq(sim)
+    sim.push("team/other", "prod", seed="o2")
+    sim.push("team/web", "dev", seed="d2")  # a tag no watch follows
+    wait_for(lambda: len([r for r in sim.requests(since=before, service="sqs")
+                          if r["operation"] == "DeleteMessageBatch"]) >= 1 and queue_empty(sim), 10,
+             "both messages deleted at once")
+    check_eq(ecr_requests(sim, before), [], "no ECR request for what no watch follows")
+    check_eq(lines_with(p, DEPLOY_STARTED), [], "nothing deployed")
+
+
+def test_kill_9_after_receive_and_before_delete_deploys_exactly_once(ctx):
+    sim = Sim(ctx, seed=world(task_start=3.0))
+    p = start_events(ctx, sim)
+    # Every delete is slow: the daemon is killed after it acted on the message, before SQS
+    # deleted it.
+    sim.fault("sqs.DeleteMessageBatch", "delay", delay=30)
+    new = sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: lines_with(p, DEPLOY_STARTED), 10, "the deploy started from the event")
+    wait_for(lambda: rollout_step(ctx) in TRACKING, 10, "the rollout is tracked")
+    time.sleep(1.0)  # the delete is sent (the simulator logs it only when it answers, 30 s on)
+    p.signal(signal.SIGKILL)
+    p.wait(5)
+    sim.control("DELETE", "/faults")
+    pushes = [m for m in sim.queue_messages(QUEUE) if "ECR Image Action" in m["body"]]
+    check_eq(len(pushes), 1, "the push's message is still in the queue")
+    p = start(ctx, sim, [web_watch()], poll_interval="10m", events=[{"queue_url": QUEUE_URL}])
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "the rollout resumed and completed")
+    wait_for(lambda: queue_empty(sim), 20, "the message came back after its visibility timeout, and was deleted")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
+    regs = [r for r in mutations(sim) if r["operation"] == "RegisterTaskDefinition"]
+    check_eq(len(regs), 1, "registered once across the kill")
+    check_eq(lines_with(p, DEPLOY_STARTED), [], "not deployed again after the restart")
+
+
+def test_kill_9_before_the_read_loses_no_push(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start_events(ctx, sim)
+    sim.fault("ecr.*", "delay", delay=5, count=100)  # the read the event asks for is slow
+    new = sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: any(m["in_flight"] for m in sim.queue_messages(QUEUE)), 10, "the message received")
+    p.signal(signal.SIGKILL)
+    p.wait(5)
+    sim.control("DELETE", "/faults")
+    with open(ctx.path("state", "state.json")) as f:
+        check(new not in f.read(), "nothing of the push was durable yet")
+    p = start(ctx, sim, [web_watch()], poll_interval="10m", events=[{"queue_url": QUEUE_URL}])
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "the push deployed after the restart")
+    wait_for(lambda: queue_empty(sim), 20, "the message came back and was deleted")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
+    check_eq(len([r for r in mutations(sim) if r["operation"] == "RegisterTaskDefinition"]), 1, "once")
+
+
+def test_a_malformed_message_is_deleted_and_said_once(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start_events(ctx, sim)
+    bad = json.dumps({"version": "0", "id": "x", "detail-type": "ECR Image Action", "source": "aws.ecr",
+                      "account": "123456789012", "region": "us-east-1", "time": "2026-11-30T12:00:00Z",
+                      "resources": [], "detail": {"result": "SUCCESS", "action-type": "PUSH",
+                                                  "repository-name": "team/web", "image-tag": "prod",
+                                                  "image-digest": "sha256:\x1b[31mnot-a-digest"}})
+    ids = [sim.send_raw(QUEUE, "not json at all {"), sim.send_raw(QUEUE, bad)]
+    wait_for(lambda: queue_empty(sim), 10, "both deleted")
+    time.sleep(1)
+    warned = lines_with(p, MESSAGE_MALFORMED)
+    check_eq(len(warned), 2, "one warning each")
+    for i in ids:
+        check(len([w for w in warned if i in w]) == 1, "the warning names message %s" % i)
+    check(all("\x1b" not in w for w in warned), "the hostile value is escaped")
+    new = sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "a good event still deploys")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
+
+
+def test_a_failing_queue_is_said_once_and_polling_goes_on(ctx):
+    sim = Sim(ctx, seed=world())
+    sim.fault("sqs.ReceiveMessage", "error", code="AccessDenied", status=403, count=1000,
+              message="User: arn:aws:iam::123456789012:user/d is not authorized to perform: "
+                      "sqs:receivemessage on resource: arn:aws:sqs:us-east-1:123456789012:ecr-events")
+    p = start(ctx, sim, [web_watch()], poll_interval="10s", events=[{"queue_url": QUEUE_URL}])
+    settle_first_start(p)
+    wait_for(lambda: len([r for r in sim.requests(service="sqs") if r["operation"] == "ReceiveMessage"]) >= 3,
+             20, "the queue tried again")
+    failed = lines_with(p, QUEUE_FAILED)
+    check_eq(len(failed), 1, "said once while it lasts")
+    check("AccessDenied" in failed[0] and QUEUE in failed[0], failed[0][:300])
+    new = sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 40, "polling deployed the push meanwhile")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
+    sim.control("DELETE", "/faults")
+    wait_for(lambda: lines_with(p, QUEUE_RECOVERED), 70, "said once when it clears")
+    check_eq(len(lines_with(p, QUEUE_FAILED)), 1, "still said once")
+
+
+def test_a_missing_queue_is_said_once(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()], poll_interval="10s",
+              events=[{"queue_url": QUEUE_URL.replace(QUEUE, "no-such-queue")}])
+    settle_first_start(p)
+    wait_for(lambda: lines_with(p, QUEUE_FAILED), 10, "the missing queue said")
+    time.sleep(3)
+    failed = lines_with(p, QUEUE_FAILED)
+    check_eq(len(failed), 1, "once")
+    check("QueueDoesNotExist" in failed[0] or "NonExistentQueue" in failed[0], failed[0][:300])
+
+
+def test_an_image_delete_is_said_and_deploys_nothing(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start_events(ctx, sim)
+    before = len(mutations(sim))
+    sim.delete_image("team/web", "prod")
+    wait_for(lambda: lines_with(p, IMAGE_DELETED), 10, "IMAGE_DELETED")
+    check("WATCH=web" in lines_with(p, IMAGE_DELETED)[0], "names the watch")
+    wait_for(lambda: queue_empty(sim), 10, "deleted")
+    check_eq(len(mutations(sim)), before, "nothing deployed")
+
+
+def test_tracking_looks_at_once_on_a_deployment_event(ctx):
+    sim = Sim(ctx, seed=world(task_start=10.0))
+    p = start_events(ctx, sim)
+    sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: lines_with(p, DEPLOY_STARTED), 10, "the deploy started")
+    t0 = time.time()
+    since = last_seq(sim)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 40, "DEPLOY_COMPLETED")
+    took = time.time() - t0
+    looks = [r for r in sim.requests(since=since, service="ecs") if r["operation"] == "DescribeServiceDeployments"]
+    # With events flowing, tracking looks every 30 s as a safety net: the deployment (about
+    # 20 s here) ends well before, so the look that saw the end came from ECS's event; without
+    # events it would back off from 1 s and look six times or more.
+    check(took < 28, "the end was seen %.1fs after the start, not after a 30 s safety interval" % took)
+    check(len(looks) <= 3, "few looks while events flow: %d (without events: 5 or more)" % len(looks))
