@@ -243,3 +243,25 @@ def test_tracking_looks_at_once_on_a_deployment_event(ctx):
     # events it would back off from 1 s and look six times or more.
     check(took < 28, "the end was seen %.1fs after the start, not after a 30 s safety interval" % took)
     check(len(looks) <= 3, "few looks while events flow: %d (without events: 5 or more)" % len(looks))
+
+
+def test_status_says_whether_events_flow(ctx):
+    from test_daemon import daemon_env
+    from test_notify import NotifySocket
+    sim = Sim(ctx, seed=world())
+    ns = NotifySocket(ctx.path("notify.sock"))
+    try:
+        env = daemon_env(ctx, sim, NOTIFY_SOCKET=ctx.path("notify.sock"))
+        p = start(ctx, sim, [web_watch()], env=env, poll_interval="10m", events=[{"queue_url": QUEUE_URL}])
+        wait_for(lambda: [m for m in ns.having("STATUS") if "events: 1 queue, no message yet" in m["STATUS"]],
+                 15, "STATUS= before any message")
+        sim.push("team/web", "prod", seed="v2")
+        wait_for(lambda: [m for m in ns.having("STATUS") if "events: 1 queue, last message" in m["STATUS"]],
+                 15, "STATUS= after a message")
+        wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED")
+        sim.fault("sqs.ReceiveMessage", "error", code="AccessDenied", status=403, count=1000)
+        sim.push("team/web", "prod", seed="v3")  # ends the long poll in flight
+        wait_for(lambda: [m for m in ns.having("STATUS") if "(1 failing: AccessDenied)" in m["STATUS"]],
+                 30, "STATUS= names a failing queue")
+    finally:
+        ns.close()
