@@ -1199,7 +1199,7 @@ static bool parse_queue(struct parse *p, const cJSON *v, const char *path, bool 
 	}
 	q->url = strdup(url->valuestring);
 	q->name = strdup(name);
-	snprintf(q->account, sizeof(q->account), "%s", acct);
+	snprintf(q->account, sizeof(q->account), "%.12s", acct); /* 12 digits: checked */
 	if (!cJSON_IsObject(v)) {
 		q->region = strdup(region);
 		return q->url && q->name && q->region;
