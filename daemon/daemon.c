@@ -286,7 +286,14 @@ static int setup(struct daemon *d)
 					     .userdata = d };
 		d->watcher = watcher_new(&deps);
 	}
-	if (d->watcher && !d->once) {
+	bool dry = d->dry_run || d->cfg->dry_run;
+	if (d->watcher && d->cfg->n_queues && (dry || d->once))
+		log_notice("%s: the events queues are not read (%s); polling only",
+			   d->once ? "--once" : "dry run",
+			   d->once ? "one pass"
+				   : "taking their messages would hide them from the daemon that "
+				     "acts");
+	if (d->watcher && !d->once && !dry) {
 		struct queue_deps deps = { .loop = d->loop,
 					   .aws = d->aws,
 					   .cfg = d->cfg,
@@ -301,7 +308,7 @@ static int setup(struct daemon *d)
 					   .userdata = d };
 		d->queues = queues_new(&deps);
 	}
-	d->notifier = d->watcher && (d->queues || d->once) ? notify_new(d->loop) : NULL;
+	d->notifier = d->watcher && (d->queues || d->once || dry) ? notify_new(d->loop) : NULL;
 	if (!d->notifier) {
 		log_error("cannot start: %s", w ? w : "out of memory");
 		notify_start_failed(EX_OSERR, w ? 0 : ENOMEM, w ? w : "out of memory");

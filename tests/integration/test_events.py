@@ -265,3 +265,13 @@ def test_status_says_whether_events_flow(ctx):
                  30, "STATUS= names a failing queue")
     finally:
         ns.close()
+
+
+def test_a_dry_run_leaves_the_queue_to_the_daemon_that_acts(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()], poll_interval="10s", events=[{"queue_url": QUEUE_URL}], dry_run=True)
+    wait_for(lambda: lines_with(p, "the events queues are not read"), 10, "said at start")
+    sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: lines_with(p, "dry-run"), 30, "the poll saw the push (and deployed nothing)")
+    check_eq([r for r in sim.requests(service="sqs") if r["operation"] != "SendMessage"], [], "no SQS call")
+    check_eq(len(sim.queue_messages(QUEUE)), 1, "the message waits for the daemon that acts")
