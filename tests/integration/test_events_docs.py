@@ -339,6 +339,8 @@ def test_docs_events_md_shows_the_templates_patterns_and_policies(ctx):
         check(p in shown, "docs/events.md shows %s's pattern as the template has it: %s" % (logical, json.dumps(p)))
     doc = stack.props("QueuePolicy")["PolicyDocument"]
     check(doc in blocks, "docs/events.md shows the template's queue policy:\n%s" % json.dumps(doc, indent=2))
+    redrive = stack.props("Queue")["RedrivePolicy"]
+    check(redrive in blocks, "docs/events.md shows the template's redrive policy: %s" % json.dumps(redrive))
     with open(POLICY_FILE) as f:
         statement = [s for s in json.load(f)["Statement"] if s["Sid"] == "ConsumeEvents"]
     check_eq(len(statement), 1, "docs/iam-policy.json has a ConsumeEvents statement")
