@@ -184,7 +184,7 @@ SAMPLES = [
         "image-tags": ["prod"], "finding-severity-counts": {}}), None),
     ("ECS deployment in progress", ecs_deployment_event(), "EcsDeploymentRule"),
     ("ECS deployment completed", ecs_deployment_event(name="SERVICE_DEPLOYMENT_COMPLETED"), "EcsDeploymentRule"),
-    ("ECS deployment failed", dict(ecs_deployment_event(name="SERVICE_DEPLOYMENT_FAILED")), "EcsDeploymentRule"),
+    ("ECS deployment failed", ecs_deployment_event(name="SERVICE_DEPLOYMENT_FAILED"), "EcsDeploymentRule"),
     ("ECS hook awaiting action", ecs_hook_event(), "EcsHookRule"),
     ("ECS hook succeeded", ecs_hook_event(name="HOOK_SUCCEEDED"), "EcsHookRule"),
     ("ECS task state change", {"version": "0", "id": "x", "detail-type": "ECS Task State Change", "source": "aws.ecs",
@@ -268,7 +268,8 @@ def test_the_parameters_narrow_the_rules(ctx):
              (ecs_hook_event("prod-2"), []), (ecs_hook_event("staging"), []), (web, ["EcrImageActionRule"])]
     check_eq([which_rules(cluster, e) for e, _ in cases], [want for _, want in cases],
              "ClusterArn: only that cluster's services (prod, not prod-2 nor staging)")
-    check_eq(cluster["EcsDeploymentRule"]["resources"], [{"prefix": "arn:aws:ecs:us-east-1:123456789012:service/prod/"}],
+    check_eq(cluster["EcsDeploymentRule"]["resources"],
+             [{"prefix": "arn:aws:ecs:us-east-1:123456789012:service/prod/"}],
              "the service ARN prefix derived from the cluster ARN")
 
 
@@ -288,9 +289,9 @@ def test_the_queue_policy_lets_each_rule_send_and_nothing_else(ctx):
         sources.append(s["Condition"]["ArnEquals"]["aws:SourceArn"])
     want = sorted(stack.get_att(r, "Arn") for r in RULES)
     check_eq(sorted(sources), want, "aws:SourceArn names each rule, once")
-    check_eq(sorted(load_template()["Resources"]["QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][i][
-        "Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0] for i in range(len(RULES))), sorted(RULES),
-        "each rule named by Fn::GetAtt (so the stack creates the rules first)")
+    raw = load_template()["Resources"]["QueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    check_eq(sorted(s["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0] for s in raw), sorted(RULES),
+             "each rule named by Fn::GetAtt (so the stack creates the rules first)")
     check_eq(want, ["arn:aws:events:us-east-1:123456789012:rule/ecr-deployd-events-%s" % s
                     for s in ("ecr", "ecs-deploy", "ecs-hook")], "the rules' names (the docs show them)")
 
