@@ -6,12 +6,11 @@ of EventBridge's exact-value and prefix patterns, under several parameter values
 rule and nothing else send, the dead-letter queue is wired, and the docs show exactly the template's patterns,
 queue policy and the IAM statement of docs/iam-policy.json (no drift)."""
 
-import copy
 import json
 import os
 import re
 
-from harness import ROOT, Failure, Sim, check, check_eq, wait_for
+from harness import ROOT, Failure, Sim, check, check_eq, daemon_path, wait_for
 
 TEMPLATE = os.path.join(ROOT, "config", "examples", "cloudformation", "ecr-deployd-events.json")
 EVENTS_MD = os.path.join(ROOT, "docs", "events.md")
@@ -366,26 +365,64 @@ def test_the_readme_shows_the_templates_patterns(ctx):
           "the README's section points to docs/events.md and the template")
 
 
-def test_what_awssim_delivers_matches_the_ecr_rule(ctx):
-    """The ECR rule takes the event exactly as an SQS target receives it (the simulator's EventBridge)."""
-    sim = Sim(ctx, seed={"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}]}],
-                         "queues": ["ecr-deployd-events"],
-                         "event_rules": [{"queue": "ecr-deployd-events", "repositories": ["team/web"]}]})
-    digest = sim.push("team/web", "prod", seed="b")
-    sqs = sim.client("sqs")
-    url = sqs.get_queue_url(QueueName="ecr-deployd-events")["QueueUrl"]
-    got = []
+def test_the_documented_configurations_are_accepted(ctx):
+    """docs/events.md's and the README's "events" examples pass --check-config (with a watch beside them), and
+    the summary names the queue."""
+    with open(EVENTS_MD) as f:
+        docs = [b for b in json_blocks(f.read()) if isinstance(b, dict) and "events" in b]
+    with open(README) as f:
+        readme = [json.loads(b) for b in re.findall(r"```jsonc?\n(.*?)```", section(f.read(), "Push events"), re.S)]
+    readme = [b for b in readme if isinstance(b, dict) and "events" in b]
+    check(docs and readme, "both show an \"events\" configuration")
+    watch = {"name": "web", "repository": "team/web", "tag": "prod",
+             "targets": [{"cluster": "prod", "service": "web", "container": "app"}]}
+    for n, example in enumerate(docs + readme):
+        path = ctx.write("example-%d.json" % n, json.dumps(dict(example, watches=[watch])))
+        status, out, err = ctx.run([daemon_path(), "-c", path, "--config-dir", ctx.path("none"), "--check-config"])
+        check_eq(status, 0, "--check-config of %s: %s" % (json.dumps(example), err))
+        check(out.rstrip().endswith("configuration OK"), "OK: %s" % out)
+        for q in example["events"]:
+            check(q["queue_url"] in out, "the summary names %s: %s" % (q["queue_url"], out))
 
-    def received():
-        got.extend(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", []))
-        return got
-    wait_for(received, 10, "the push event on the queue")
-    body = json.loads(got[0]["Body"])
-    check_eq(body["detail"]["image-digest"], digest, "the event is of our push")
+
+REPO_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/web"
+RULE_OF = {"ECR Image Action": "EcrImageActionRule", "ECS Deployment State Change": "EcsDeploymentRule",
+           "ECS Hook State Change": "EcsHookRule"}
+
+
+def test_what_awssim_delivers_is_taken_by_its_rule_only(ctx):
+    """The events exactly as an SQS target receives them (the simulator's EventBridge, built from the same
+    facts): an ECR push and delete and ECS deployment state changes, each taken by its rule and no other, under
+    every parameter set; and none of them under parameters that exclude their repository or cluster."""
+    sim = Sim(ctx, seed={
+        "settings": {"task_start_seconds": 0.2},
+        "repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "a"}, {"tag": "old", "seed": "o"}]}],
+        "clusters": ["prod"],
+        "task_definitions": [{"family": "web", "containerDefinitions": [
+            {"name": "app", "image": REPO_URI + ":prod", "memory": 128, "essential": True}]}],
+        "services": [{"cluster": "prod", "serviceName": "web", "taskDefinition": "web:1", "desiredCount": 1}],
+        "queues": ["ecr-deployd-events"]})
+    sim.event_rule("ecr-deployd-events")
+    digest = sim.push("team/web", "prod", seed="b")
+    ecs = sim.client("ecs")
+    td = ecs.register_task_definition(family="web", containerDefinitions=[
+        {"name": "app", "image": REPO_URI + "@" + digest, "memory": 128}])["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster="prod", service="web", taskDefinition=td)
+    sim.delete_image("team/web", "old")
+
+    def bodies():
+        sim.control("POST", "/tick")
+        got = [json.loads(m["body"]) for m in sim.queue_messages("ecr-deployd-events")]
+        names = {(e["detail-type"], e["detail"].get("action-type") or e["detail"].get("eventName")) for e in got}
+        return got if {("ECR Image Action", "PUSH"), ("ECR Image Action", "DELETE"),
+                       ("ECS Deployment State Change", "SERVICE_DEPLOYMENT_COMPLETED")} <= names else None
+    events = wait_for(bodies, 30, "the push, the delete and the deployment's events on the queue")
+    t = load_template()
     for params in PARAMETER_SETS:
-        check_eq(which_rules(Stack(load_template(), **params).patterns(), body), ["EcrImageActionRule"],
-                 "only the ECR rule takes awssim's push event (parameters %s): %s" % (params, json.dumps(body)))
-    tools = copy.deepcopy(body)
-    tools["detail"]["repository-name"] = "tools/web"
-    check_eq(which_rules(Stack(load_template(), RepositoryPrefix="team/").patterns(), tools), [],
-             "the same event from another repository is not taken under RepositoryPrefix team/")
+        patterns = Stack(t, **params).patterns()
+        for e in events:
+            check_eq(which_rules(patterns, e), [RULE_OF[e["detail-type"]]],
+                     "the rules that take awssim's event (parameters %s): %s" % (params, json.dumps(e)))
+    narrow = Stack(t, RepositoryPrefix="tools/", ClusterArn=CLUSTER.replace("/prod", "/staging")).patterns()
+    check_eq([which_rules(narrow, e) for e in events], [[] for _ in events],
+             "none is taken for another repository prefix and cluster")
