@@ -385,6 +385,18 @@ def test_the_documented_configurations_are_accepted(ctx):
             check(q["queue_url"] in out, "the summary names %s: %s" % (q["queue_url"], out))
 
 
+def test_the_journal_events_in_the_docs_are_the_daemons(ctx):
+    """Each MESSAGE_ID docs/events.md lists is the one daemon/events.h defines under that name."""
+    with open(EVENTS_MD) as f:
+        rows = re.findall(r"^\| ([A-Z_]+) \| `([0-9a-f]{32})` \|", f.read(), re.M)
+    check_eq(sorted(n for n, _ in rows), ["IMAGE_DELETED", "MESSAGE_MALFORMED", "QUEUE_FAILED", "QUEUE_RECOVERED"],
+             "the queue events docs/events.md lists")
+    with open(os.path.join(ROOT, "daemon", "events.h")) as f:
+        defined = dict(re.findall(r'^#define EVENT_([A-Z_]+)\s+"([0-9a-f]{32})"', f.read(), re.M))
+    for name, mid in rows:
+        check_eq(defined.get(name), mid, "daemon/events.h's EVENT_%s" % name)
+
+
 REPO_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/web"
 RULE_OF = {"ECR Image Action": "EcrImageActionRule", "ECS Deployment State Change": "EcsDeploymentRule",
            "ECS Hook State Change": "EcsHookRule"}
