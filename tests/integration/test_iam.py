@@ -162,6 +162,9 @@ CASES = [
     ("SteerDeployments", "web", None, None),
     ("ReadTasks", "api", "ListTasks", "ecs:ListTasks"),
     ("CleanUpRevisions", "web", "DeregisterTaskDefinition", "ecs:DeregisterTaskDefinition"),
+    # Needed only with "events" configured (these watches have none): a deploy without it is refused nothing.
+    # The statement's own proof: test_consume_events_grants_exactly_the_sqs_calls_on_the_configured_queue.
+    ("ConsumeEvents", "web", None, None),
 ]
 
 
@@ -198,6 +201,7 @@ def run_case(ctx, sim, p, full, n, sid, watch, operation, action):
         # Our rollback (StopServiceDeployment) and auto approvals (ContinueServiceDeployment) only:
         # a deploy that succeeds needs neither, and is never refused anything without them. (Their
         # refusals: test_deploy.test_stop_refused_rolls_back_with_our_pinned_revision.)
+        # ConsumeEvents likewise: these watches have no "events" queue.
         digest = sim.push("shop/" + watch, "prod", seed="%s-%d" % (sid, n), account=ACCT)
         p.signal(signal.SIGHUP)
         wait_for(lambda: [l for l in new_lines(DEPLOY_COMPLETED) if digest in l], 30, "DEPLOY_COMPLETED")
@@ -270,3 +274,93 @@ def run_case(ctx, sim, p, full, n, sid, watch, operation, action):
                 "services"][0]["taskDefinition"])["taskDefinition"]["containerDefinitions"][0]["image"]
         check_eq(image, "%s.dkr.ecr.us-east-1.amazonaws.com/shop/web@%s" % (ACCT, digest), "the service runs it")
     return "ok"
+
+
+# -- push events: the ConsumeEvents statement ---------------------------------------------------------------
+# What the SQS consumer calls, and the IAM action that authorizes each (DeleteMessageBatch has no action of its
+# own: sqs:DeleteMessage authorizes it, as in AWS).
+EVENT_CALLS = [("ReceiveMessage", "sqs:ReceiveMessage"), ("DeleteMessageBatch", "sqs:DeleteMessage"),
+               ("GetQueueAttributes", "sqs:GetQueueAttributes")]
+EVENTS_QUEUE = "ecr-deployd-events"  # the name the policy (and docs/events.md, and the template) use
+
+
+def sqs_calls(sqs, url, receipt):
+    """Each of EVENT_CALLS on the queue at url; returns {operation: reply or botocore ClientError}."""
+    import botocore.exceptions
+    calls = {
+        "ReceiveMessage": lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0, MaxNumberOfMessages=10),
+        "DeleteMessageBatch": lambda: sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": "0", "ReceiptHandle": receipt}]),
+        "GetQueueAttributes": lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "VisibilityTimeout", "RedrivePolicy"]),
+    }
+    out = {}
+    for op, _ in EVENT_CALLS:
+        try:
+            out[op] = calls[op]()
+        except botocore.exceptions.ClientError as e:
+            out[op] = e
+    return out
+
+
+def test_consume_events_grants_exactly_the_sqs_calls_on_the_configured_queue(ctx):
+    """Signed as the policy's identity: the consumer's three calls succeed on the queue the policy names and are
+    AccessDenied on another queue of the same account; the statement allows nothing else on its queue.
+    (A daemon-level run under the policy, with a queue configured in "events", belongs with the consumer:
+    test_events.py.)"""
+    import botocore.exceptions
+    doc = load_policy()
+    stmt = [s for s in doc["Statement"] if s["Sid"] == "ConsumeEvents"]
+    check_eq(len(stmt), 1, "docs/iam-policy.json has a ConsumeEvents statement")
+    check_eq(sorted(stmt[0]["Action"]), sorted(a for _, a in EVENT_CALLS), "ConsumeEvents' actions")
+    check_eq(stmt[0]["Resource"], "arn:aws:sqs:*:%s:%s" % (ACCT, EVENTS_QUEUE), "ConsumeEvents' resource")
+    others = [s for s in doc["Statement"] if s["Sid"] != "ConsumeEvents"]
+    check(not [s for s in others if any(a.startswith("sqs:") for a in (
+        [s["Action"]] if isinstance(s["Action"], str) else s["Action"]))], "no other statement grants sqs:")
+    sim = Sim(ctx, keys=(KEY,), seed={"queues": [{"name": EVENTS_QUEUE, "account": ACCT},
+                                                 {"name": "other-events", "account": ACCT}]})
+    set_policy(sim, doc)
+    sqs = sim.client("sqs", key=KEY)
+    ours = "https://sqs.us-east-1.amazonaws.com/%s/%s" % (ACCT, EVENTS_QUEUE)
+    other = "https://sqs.us-east-1.amazonaws.com/%s/other-events" % ACCT
+    for name in (EVENTS_QUEUE, "other-events"):
+        sim.control("POST", "/sqs-send", {"queue": name, "account": ACCT, "body": '{"source": "aws.ecr"}'})
+
+    # The configured queue: a receive, then the batch delete of what it received, and the attributes.
+    since = sim.control("GET", "/requests")["last"]
+    got = sqs.receive_message(QueueUrl=ours, WaitTimeSeconds=0, MaxNumberOfMessages=10).get("Messages", [])
+    check_eq(len(got), 1, "ReceiveMessage on %s returned the message" % EVENTS_QUEUE)
+    res = sqs_calls(sqs, ours, got[0]["ReceiptHandle"])
+    for op, r in res.items():
+        check(not isinstance(r, Exception), "%s on the configured queue is allowed: %s" % (op, r))
+    check_eq([e["Id"] for e in res["DeleteMessageBatch"].get("Successful", [])], ["0"],
+             "DeleteMessageBatch deleted the message (authorized by sqs:DeleteMessage)")
+    check_eq(res["DeleteMessageBatch"].get("Failed", []), [], "no failed entry")
+    check_eq(denials(sim, since), [], "nothing refused on the configured queue")
+
+    # Another queue of the same account: each call refused, naming the action that authorizes it.
+    since = sim.control("GET", "/requests")["last"]
+    res = sqs_calls(sqs, other, "AQEBnotareceipthandle")
+    refused = {r["operation"]: r for r in denials(sim, since)}
+    for op, action in EVENT_CALLS:
+        check(isinstance(res[op], botocore.exceptions.ClientError), "%s on another queue is refused: %r" % (
+            op, res[op]))
+        check_eq(res[op].response["ResponseMetadata"]["HTTPStatusCode"], 403, "%s: SQS's 403" % op)
+        check(op in refused, "awssim's policy engine refused %s (not a later check)" % op)
+        check_eq(refused[op]["denied"]["action"].lower(), action.lower(), "the action judged for %s" % op)
+        check_eq(refused[op]["denied"]["resource"], "arn:aws:sqs:us-east-1:%s:other-events" % ACCT,
+                 "the resource judged for %s" % op)
+
+    # Nothing beyond what the consumer needs, on its own queue (of the calls awssim simulates).
+    since = sim.control("GET", "/requests")["last"]
+    for op, call in (("SendMessage", lambda: sqs.send_message(QueueUrl=ours, MessageBody="{}")),
+                     ("ChangeMessageVisibility", lambda: sqs.change_message_visibility(
+                         QueueUrl=ours, ReceiptHandle="AQEBnotareceipthandle", VisibilityTimeout=0))):
+        try:
+            call()
+            raise Failure("%s on the configured queue was allowed: the statement grants more than needed" % op)
+        except botocore.exceptions.ClientError as e:
+            check_eq(e.response["ResponseMetadata"]["HTTPStatusCode"], 403, "%s refused with 403: %s" % (op, e))
+    check_eq(sorted((r["operation"], r["denied"]["action"].lower()) for r in denials(sim, since)),
+             [("ChangeMessageVisibility", "sqs:changemessagevisibility"), ("SendMessage", "sqs:sendmessage")],
+             "the policy engine refused both")
