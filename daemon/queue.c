@@ -48,7 +48,7 @@ struct queue {
 	struct queues *qs;
 	char *url, *region, *name, *role_arn;
 	struct cred_provider *creds; /* the assumed role's, or NULL: the daemon's */
-	struct aws_call *receive, *remove;
+	struct aws_call *receive, *remove, *attrs;
 	struct ev_timer retry; /* the next ReceiveMessage after a failure */
 	struct ev_timer flush; /* the next DeleteMessageBatch */
 	struct msg *msgs;
@@ -507,10 +507,69 @@ struct queues *queues_new(const struct queue_deps *deps)
 	return qs;
 }
 
+/* What the queue's settings mean for an operator, said once at start (a queue without a
+ * dead-letter queue keeps a message nobody can delete coming back forever). */
+static void on_attributes(struct aws_result *res, void *userdata)
+{
+	struct queue *q = userdata;
+	const cJSON *a = res->ok ? cJSON_GetObjectItemCaseSensitive(res->body, "Attributes") : NULL;
+	const char *vis =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "VisibilityTimeout"));
+	const char *redrive =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(a, "RedrivePolicy"));
+	cJSON *rp = redrive ? cJSON_Parse(redrive) : NULL;
+	const cJSON *dlq = cJSON_GetObjectItemCaseSensitive(rp, "deadLetterTargetArn"),
+		    *max = cJSON_GetObjectItemCaseSensitive(rp, "maxReceiveCount");
+	char dlq_text[400] = "";
+
+	q->attrs = NULL;
+	if (!res->ok) {
+		log_at(LOG_WARNING, NULL,
+		       LOG_FIELDS({ "SQS_QUEUE_URL", q->url },
+				  { "AWS_OPERATION", "GetQueueAttributes" },
+				  { "AWS_ERROR_CODE", res->err.code }),
+		       "queue '%s': its settings cannot be read (%s: %s); receiving goes on",
+		       q->name, res->err.code, res->err.message);
+		return;
+	}
+	if (cJSON_IsString(dlq) && (cJSON_IsNumber(max) || cJSON_IsString(max)))
+		snprintf(dlq_text, sizeof(dlq_text),
+			 "; a message received %.0f times goes to %.300s",
+			 cJSON_IsNumber(max) ? max->valuedouble : atof(max->valuestring),
+			 dlq->valuestring);
+	log_at(LOG_INFO, NULL, LOG_FIELDS({ "SQS_QUEUE_URL", q->url }),
+	       "queue '%s': visibility timeout %.12s s%s", q->name,
+	       vis && strspn(vis, "0123456789") == strlen(vis) && *vis ? vis : "(not said)",
+	       dlq_text);
+	if (!*dlq_text)
+		log_at(LOG_WARNING, NULL, LOG_FIELDS({ "SQS_QUEUE_URL", q->url }),
+		       "queue '%s' has no dead-letter queue (RedrivePolicy): a message that can "
+		       "never be deleted keeps coming back; see docs/events.md",
+		       q->name);
+	cJSON_Delete(rp);
+}
+
 void queues_start(struct queues *qs)
 {
-	for (size_t i = 0; i < qs->n; i++)
-		receive(&qs->q[i]);
+	for (size_t i = 0; i < qs->n; i++) {
+		struct queue *q = &qs->q[i];
+		cJSON *p = cJSON_CreateObject(), *names;
+		struct aws_call_spec spec = { .service = &aws_sqs,
+					      .operation = "GetQueueAttributes",
+					      .creds = q->creds,
+					      .region = q->region };
+		names = p ? cJSON_AddArrayToObject(p, "AttributeNames") : NULL;
+		if (names) {
+			cJSON_AddStringToObject(p, "QueueUrl", q->url);
+			cJSON_AddItemToArray(names, cJSON_CreateString("VisibilityTimeout"));
+			cJSON_AddItemToArray(names, cJSON_CreateString("RedrivePolicy"));
+			spec.params = p;
+			if (aws_call(qs->d.aws, &spec, on_attributes, q, &q->attrs) < 0)
+				q->attrs = NULL;
+		}
+		cJSON_Delete(p);
+		receive(q);
+	}
 	if (qs->n)
 		log_info("receiving events from %zu queue%s", qs->n, qs->n == 1 ? "" : "s");
 }
@@ -525,6 +584,7 @@ void queues_free(struct queues *qs)
 		ev_timer_stop(qs->d.loop, &q->flush);
 		aws_call_cancel(q->receive);
 		aws_call_cancel(q->remove);
+		aws_call_cancel(q->attrs);
 		while (q->msgs)
 			drop_msg(q, q->msgs);
 		cred_provider_free(q->creds);

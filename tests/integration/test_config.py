@@ -130,6 +130,8 @@ def test_schema_keys_match_the_parser(ctx):
         "target": ({"watches": [dict(watch, targets=[dict(target, **z)])]}, defs["target"]["properties"]),
         "codedeploy": ({"watches": [dict(watch, targets=[dict(target, strategy="codedeploy", codedeploy=z)])]},
                        defs["target"]["properties"]["codedeploy"]["properties"]),
+        "events": ({"events": [dict({"queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/q"}, **z)]},
+                   schema["properties"]["events"]["items"]["properties"]),
     }
     for level, (doc, props) in levels.items():
         check_eq(allowed_keys(ctx, doc, level), set(props), "keys at %s: parser vs schema" % level)

@@ -81,6 +81,20 @@ def test_push_deploys_from_its_event_without_a_poll(ctx):
           "deleted with DeleteMessageBatch")
     with open(ctx.path("state", "state.json")) as f:
         check(new in f.read(), "the sighting is in state.json")
+    # GetQueueAttributes at start: what the queue's settings mean, said once.
+    check(lines_with(p, "queue 'ecr-events': visibility timeout 5 s"), "the visibility timeout said")
+    check_eq(len(lines_with(p, "has no dead-letter queue")), 1, "a queue without a DLQ is warned of once")
+
+
+def test_a_queue_with_a_dead_letter_queue_says_where_messages_go(ctx):
+    w = world()
+    w["queues"] = [{"name": "ecr-dlq"}, {"name": QUEUE, "attributes": {"VisibilityTimeout": "60", "RedrivePolicy": json.dumps(
+        {"deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:ecr-dlq", "maxReceiveCount": 5})}}]
+    sim = Sim(ctx, seed=w)
+    p = start_events(ctx, sim)
+    wait_for(lambda: lines_with(p, "visibility timeout 60 s; a message received 5 times goes to "
+                                   "arn:aws:sqs:us-east-1:123456789012:ecr-dlq"), 10, "the DLQ said")
+    check_eq(lines_with(p, "has no dead-letter queue"), [], "no warning")
 
 
 def test_a_dropped_event_is_caught_by_the_poll(ctx):
