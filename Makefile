@@ -181,7 +181,7 @@ bench: deps
 # (nor removed by uninstall).
 install: $(BIN)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/examples/cloudformation $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/conf.d
 	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/ecr-deployd
 	sed 's|/usr/sbin/ecr-deployd|$(SBINDIR)/ecr-deployd|g' systemd/ecr-deployd.service \
@@ -192,6 +192,8 @@ install: $(BIN)
 	install -m 0644 config/ecr-deployd.conf.5 $(DESTDIR)$(MANDIR)/man5/ecr-deployd.conf.5
 	install -m 0644 config/ecr-deployd.schema.json $(DESTDIR)$(DATADIR)/ecr-deployd.schema.json
 	install -m 0644 config/examples/*.json $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 config/examples/cloudformation/*.json $(DESTDIR)$(DOCDIR)/examples/cloudformation/
+	install -m 0644 docs/events.md docs/iam-policy.json $(DESTDIR)$(DOCDIR)/
 	test -e $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/ecr-deployd.json || \
 		install -m 0644 config/ecr-deployd.default.json $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/ecr-deployd.json
 

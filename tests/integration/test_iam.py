@@ -163,7 +163,8 @@ CASES = [
     ("ReadTasks", "api", "ListTasks", "ecs:ListTasks"),
     ("CleanUpRevisions", "web", "DeregisterTaskDefinition", "ecs:DeregisterTaskDefinition"),
     # Needed only with "events" configured (these watches have none): a deploy without it is refused nothing.
-    # The statement's own proof: test_consume_events_grants_exactly_the_sqs_calls_on_the_configured_queue.
+    # The statement's own proof: test_consume_events_grants_exactly_the_sqs_calls_on_the_configured_queue
+    # (boto3) and test_push_events_under_the_policy_and_without_consume_events (the daemon).
     ("ConsumeEvents", "web", None, None),
 ]
 
@@ -364,3 +365,36 @@ def test_consume_events_grants_exactly_the_sqs_calls_on_the_configured_queue(ctx
     check_eq(sorted((r["operation"], r["denied"]["action"].lower()) for r in denials(sim, since)),
              [("ChangeMessageVisibility", "sqs:changemessagevisibility"), ("SendMessage", "sqs:sendmessage")],
              "the policy engine refused both")
+
+
+def test_push_events_under_the_policy_and_without_consume_events(ctx):
+    """The daemon with a queue, under exactly the README's policy: a push deploys from its event (no
+    poll in between), the message is deleted, nothing is denied. Without ConsumeEvents the queue is
+    said failing once (naming the action), and polling still deploys."""
+    spec = iam_world()
+    spec["queues"] = [{"name": "ecr-deployd-events", "account": ACCT}]
+    spec["event_rules"] = [{"queue": "ecr-deployd-events", "account": ACCT}]
+    sim = Sim(ctx, keys=(KEY,), seed=spec)
+    set_policy(sim, load_policy())
+    url = "https://sqs.us-east-1.amazonaws.com/%s/ecr-deployd-events" % ACCT
+    p = start(ctx, sim, WATCHES, poll_interval="10m", events=[{"queue_url": url}])
+    wait_for(lambda: len(lines_with(p, "already runs")) >= 2, 20, "the first-start inspection of both")
+    web = sim.push("shop/web", "prod", seed="w2", account=ACCT)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "deployed from the event")
+    check(web in lines_with(p, DEPLOY_COMPLETED)[0], "the pushed digest")
+    wait_for(lambda: sim.queue_messages("ecr-deployd-events", account=ACCT) == [], 10, "the messages deleted")
+    ops = {r["operation"] for r in sim.requests(service="sqs") if r["status"] == 200}
+    check({"ReceiveMessage", "DeleteMessageBatch", "GetQueueAttributes"} <= ops, "allowed: %s" % sorted(ops))
+    check_eq(denials(sim), [], "no call was denied under the README's policy")
+    p.stop()
+    doc = load_policy()
+    doc["Statement"] = [s for s in doc["Statement"] if s["Sid"] != "ConsumeEvents"]
+    set_policy(sim, doc)
+    p = start(ctx, sim, WATCHES, poll_interval="10s", events=[{"queue_url": url}])
+    wait_for(lambda: lines_with(p, "e088d4ba400d45888cd84c0785483d69"), 20, "QUEUE_FAILED")
+    failed = lines_with(p, "e088d4ba400d45888cd84c0785483d69")
+    check("AccessDenied" in failed[0] and "sqs:ReceiveMessage" in failed[0].replace("receivemessage", "ReceiveMessage"),
+          failed[0][:400])
+    api = sim.push("shop/api", "prod", seed="a2", account=ACCT)
+    wait_for(lambda: any(api in l for l in lines_with(p, DEPLOY_COMPLETED)), 40, "polling deployed meanwhile")
+    check_eq(len(lines_with(p, "e088d4ba400d45888cd84c0785483d69")), 1, "said once")

@@ -18,7 +18,8 @@ def make(*args):
 INSTALLED = ["{sbin}/ecr-deployd", "{p}/lib/systemd/system/ecr-deployd.service",
              "{p}/lib/systemd/catalog/ecr-deployd.catalog", "{p}/share/man/man8/ecr-deployd.8",
              "{p}/share/man/man5/ecr-deployd.conf.5", "{p}/share/ecr-deployd/ecr-deployd.schema.json",
-             "{p}/share/doc/ecr-deployd/examples/ecr-deployd.json", "etc/ecr-deployd/ecr-deployd.json"]
+             "{p}/share/doc/ecr-deployd/examples/ecr-deployd.json", "{p}/share/doc/ecr-deployd/events.md",
+             "{p}/share/doc/ecr-deployd/examples/cloudformation/ecr-deployd-events.json", "etc/ecr-deployd/ecr-deployd.json"]
 
 
 def test_install_lays_out_every_file_and_uninstall_removes_them(ctx):
