@@ -613,28 +613,34 @@ static bool valid_role_arn(const char *s, char acct[13])
  * acct[16] and name[128] (a queue name: [A-Za-z0-9_-]{1,80}, ".fifo" allowed at its end). */
 static bool valid_queue_url(const char *s, char region[64], char acct[16], char name[128])
 {
-	for (int cn = 0; cn < 2; cn++) {
-		int n = 0, got;
-		if (cn)
-			got = sscanf(s,
-				     "https://sqs.%63[a-z0-9-].amazonaws.com.cn/%15[0-9]/"
-				     "%127[A-Za-z0-9_.-]%n",
-				     region, acct, name, &n);
-		else
-			got = sscanf(s,
-				     "https://sqs.%63[a-z0-9-].amazonaws.com/%15[0-9]/"
-				     "%127[A-Za-z0-9_.-]%n",
-				     region, acct, name, &n);
-		if (got != 3 || (size_t)n != strlen(s))
-			continue;
-		size_t len = strlen(name);
-		bool fifo = len > 5 && !strcmp(name + len - 5, ".fifo");
-		char base[128];
-		snprintf(base, sizeof(base), "%.*s", (int)(fifo ? len - 5 : len), name);
-		return endpoint_valid_region(region) && strlen(acct) == 12 &&
-		       name_all(base, 1, 80, "_-");
+	/* sqs.R.amazonaws.com, sqs.R.amazonaws.com.cn, sqs-fips.R.amazonaws.com, sqs.R.api.aws */
+	static const char *const prefixes[] = { "https://sqs.", "https://sqs-fips." };
+	static const char *const suffixes[] = { ".amazonaws.com", ".amazonaws.com.cn", ".api.aws" };
+	const char *host = NULL, *end;
+
+	for (size_t i = 0; i < 2 && !host; i++)
+		if (!strncmp(s, prefixes[i], strlen(prefixes[i])))
+			host = s + strlen(prefixes[i]);
+	end = host ? strchr(host, '/') : NULL;
+	if (!end || end - host >= 64 + 20)
+		return false;
+	bool known = false;
+	for (size_t i = 0; i < 3 && !known; i++) {
+		size_t sl = strlen(suffixes[i]), hl = (size_t)(end - host);
+		if (hl > sl && !strncmp(end - sl, suffixes[i], sl) && hl - sl < 64) {
+			snprintf(region, 64, "%.*s", (int)(hl - sl), host);
+			known = true;
+		}
 	}
-	return false;
+	int n = 0;
+	if (!known || sscanf(end, "/%15[0-9]/%127[A-Za-z0-9_.-]%n", acct, name, &n) != 2 ||
+	    (size_t)n != strlen(end))
+		return false;
+	size_t len = strlen(name);
+	bool fifo = len > 5 && !strcmp(name + len - 5, ".fifo");
+	char base[128];
+	snprintf(base, sizeof(base), "%.*s", (int)(fifo ? len - 5 : len), name);
+	return endpoint_valid_region(region) && strlen(acct) == 12 && name_all(base, 1, 80, "_-");
 }
 
 /* A cluster or service given by name, or by an ECS ARN of that kind. */

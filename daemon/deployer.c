@@ -100,6 +100,15 @@ static void on_tick(struct ev_loop *loop, struct ev_timer *t, int revents)
 	(void)revents;
 	for (struct rollout *r = dp->rollouts, *next; r; r = next) {
 		next = r->next;
+		if (r->poke_ticket && !r->batch && !rollout_steps[r->rec->step].batched) {
+			/* It left tracking (a wait, a rollback...) before the look an event asked
+			 * for: nothing more will be read for it; its record is on disk. */
+			uint64_t ticket = r->poke_ticket;
+			r->poke_ticket = 0;
+			r->repoke = false;
+			if (dp->d->poked)
+				dp->d->poked(ticket, dp->d->userdata);
+		}
 		if (r->waiting && r->next_at <= now)
 			rollout_run(r); /* may free r, never another rollout */
 	}

@@ -20,13 +20,14 @@
 #include "log.h"
 #include "strmap.h"
 
-#define WAIT_S          20    /* ReceiveMessage's long poll: the most SQS allows */
-#define RECEIVE_TIMEOUT 30000 /* ms per attempt: above the wait, or every long poll is cut */
-#define MAX_PENDING     100   /* messages kept per queue before receiving more */
-#define RETRY_FIRST_S   1.0
-#define RETRY_MAX_S     60.0
-#define DELETE_TRIES    5 /* then the message is left to come back (and deleted then) */
-#define WARNED_MAX      1024
+#define WAIT_S           20    /* ReceiveMessage's long poll: the most SQS allows */
+#define RECEIVE_TIMEOUT  30000 /* ms per attempt: above the wait, or every long poll is cut */
+#define MAX_PENDING      100   /* messages kept per queue before receiving more */
+#define RETRY_FIRST_S    1.0
+#define RETRY_MAX_S      60.0
+#define DELETE_TRIES     5 /* then the message is left to come back (and deleted then) */
+#define WARNED_MAX       1024
+#define MIN_VISIBILITY_S 5 /* asked for when the queue's own is shorter */
 
 enum msg_state {
 	MSG_HINT,   /* waiting for the read of a repository */
@@ -37,6 +38,7 @@ enum msg_state {
 struct msg {
 	char id[EVENT_MESSAGE_ID_MAX + 1];
 	char receipt[EVENT_RECEIPT_MAX + 1];
+	char newer[EVENT_RECEIPT_MAX + 1]; /* received again while a delete was in flight */
 	enum msg_state st;
 	uint64_t ticket;
 	int tries;    /* DeleteMessageBatch attempts that failed */
@@ -54,8 +56,10 @@ struct queue {
 	struct msg *msgs;
 	size_t n_msgs;
 	double backoff, flush_backoff;
-	bool ok;      /* the last ReceiveMessage was answered */
-	bool failing; /* a failure was said */
+	bool ok;          /* the last ReceiveMessage was answered */
+	bool failing;     /* ReceiveMessage fails (said) */
+	bool del_failing; /* DeleteMessageBatch fails (said) */
+	int visibility;   /* the queue's VisibilityTimeout (s), -1 unknown */
 	char fail_code[128];
 	int failures;        /* in a row */
 	double last_message; /* ev_now() of the last message, 0: none yet */
@@ -182,16 +186,56 @@ static int dispatch(struct queue *q, const struct sqs_message *m, uint64_t *tick
 	return MSG_DELETE;
 }
 
-static void said_recovered(struct queue *q)
+/* A call of the queue failed: said once per outage (whatever codes follow), with the latest code
+ * kept for STATUS=. op is "ReceiveMessage" or "DeleteMessageBatch". */
+static void queue_failed(struct queue *q, const char *op, const char *code, const char *message,
+			 const char *request_id, const char *hint)
 {
-	if (q->failing)
-		log_at(LOG_NOTICE, EVENT_QUEUE_RECOVERED, LOG_FIELDS({ "SQS_QUEUE_URL", q->url }),
-		       "queue '%s' answers again (after %d failed attempt%s); events flow", q->name,
-		       q->failures, q->failures == 1 ? "" : "s");
-	q->failing = false;
-	q->failures = 0;
-	q->backoff = 0;
-	*q->fail_code = '\0';
+	bool receiving = !strcmp(op, "ReceiveMessage");
+	bool *failing = receiving ? &q->failing : &q->del_failing;
+
+	snprintf(q->fail_code, sizeof(q->fail_code), "%s", code);
+	q->failures++;
+	if (*failing)
+		return;
+	*failing = true;
+	log_at(LOG_ERR, EVENT_QUEUE_FAILED,
+	       LOG_FIELDS({ "SQS_QUEUE_URL", q->url }, { "AWS_OPERATION", op },
+			  { "AWS_ERROR_CODE", code },
+			  { "AWS_REQUEST_ID", request_id && *request_id ? request_id : NULL }),
+	       "queue '%s': %s failed: %s: %s%s; %s", q->name, op, code, message, hint,
+	       receiving ? "polling ECR goes on, and the queue is tried again, up to every minute"
+			 : "messages acted on come back after their visibility timeout and cost "
+			   "one more read each; tried again with a backoff");
+	update_flowing(q->qs);
+}
+
+static void queue_answers(struct queue *q, const char *op)
+{
+	bool *failing = strcmp(op, "ReceiveMessage") ? &q->del_failing : &q->failing;
+
+	if (*failing)
+		log_at(LOG_NOTICE, EVENT_QUEUE_RECOVERED,
+		       LOG_FIELDS({ "SQS_QUEUE_URL", q->url }, { "AWS_OPERATION", op }),
+		       "queue '%s': %s works again (after %d failed attempt%s); events flow",
+		       q->name, op, q->failures, q->failures == 1 ? "" : "s");
+	*failing = false;
+	if (!q->failing && !q->del_failing) {
+		q->failures = 0;
+		*q->fail_code = '\0';
+	}
+	update_flowing(q->qs);
+}
+
+/* The next ReceiveMessage after a failure: 1 s doubling to a minute. */
+static void receive_later(struct queue *q)
+{
+	q->backoff = q->backoff ? q->backoff * 2 : RETRY_FIRST_S;
+	if (q->backoff > RETRY_MAX_S)
+		q->backoff = RETRY_MAX_S;
+	ev_timer_stop(q->qs->d.loop, &q->retry);
+	ev_timer_set(&q->retry, q->backoff, 0.0);
+	ev_timer_start(q->qs->d.loop, &q->retry);
 }
 
 static void on_receive(struct aws_result *res, void *userdata)
@@ -204,71 +248,45 @@ static void on_receive(struct aws_result *res, void *userdata)
 	q->receive = NULL;
 	if (!res->ok) {
 		const struct aws_error *e = &res->err;
-		enum aws_error_class cls = aws_error_classify(e);
+		char action[128], hint[200] = "";
+		if (aws_error_classify(e) == AWS_ERROR_AUTH &&
+		    aws_error_action(e, action, sizeof(action)))
+			snprintf(hint, sizeof(hint), " (allow %s)", action);
 		q->ok = false;
-		q->failures++;
-		q->backoff = q->backoff ? q->backoff * 2 : RETRY_FIRST_S;
-		if (q->backoff > RETRY_MAX_S)
-			q->backoff = RETRY_MAX_S;
-		if (!q->failing || strcmp(q->fail_code, e->code)) {
-			char action[128];
-			bool named =
-			    cls == AWS_ERROR_AUTH && aws_error_action(e, action, sizeof(action));
-			log_at(
-			    LOG_ERR, EVENT_QUEUE_FAILED,
-			    LOG_FIELDS({ "SQS_QUEUE_URL", q->url },
-				       { "AWS_OPERATION", "ReceiveMessage" },
-				       { "AWS_ERROR_CODE", e->code },
-				       { "AWS_REQUEST_ID", *e->request_id ? e->request_id : NULL }),
-			    "queue '%s': ReceiveMessage failed (%s): %s: %s%s%s; polling ECR goes "
-			    "on, and the queue is tried again, up to every %.0fs",
-			    q->name, aws_error_class_name(cls), e->code, e->message,
-			    named ? "; allow " : "", named ? action : "", RETRY_MAX_S);
-			snprintf(q->fail_code, sizeof(q->fail_code), "%s", e->code);
-		}
-		q->failing = true;
-		update_flowing(q->qs);
-		ev_timer_set(&q->retry, q->backoff, 0.0);
-		ev_timer_start(q->qs->d.loop, &q->retry);
+		queue_failed(q, "ReceiveMessage", e->code, e->message, e->request_id, hint);
+		receive_later(q);
 		return;
 	}
 	if (sqs_parse_receive(res->body, &ms, &n, why, sizeof(why)) < 0) {
 		/* The reply, not a message, is wrong: said like a failure, tried again. */
-		if (!q->failing || strcmp(q->fail_code, "MalformedResponse"))
-			log_at(LOG_ERR, EVENT_QUEUE_FAILED,
-			       LOG_FIELDS({ "SQS_QUEUE_URL", q->url },
-					  { "AWS_OPERATION", "ReceiveMessage" },
-					  { "AWS_ERROR_CODE", "MalformedResponse" }),
-			       "queue '%s': ReceiveMessage answered what SQS never does: %s; tried "
-			       "again",
-			       q->name, why);
-		snprintf(q->fail_code, sizeof(q->fail_code), "MalformedResponse");
-		q->failing = true;
-		q->failures++;
-		q->backoff = q->backoff ? q->backoff * 2 : RETRY_FIRST_S;
-		if (q->backoff > RETRY_MAX_S)
-			q->backoff = RETRY_MAX_S;
-		update_flowing(q->qs);
-		ev_timer_set(&q->retry, q->backoff, 0.0);
-		ev_timer_start(q->qs->d.loop, &q->retry);
+		q->ok = false;
+		queue_failed(q, "ReceiveMessage", "MalformedResponse", why, res->request_id,
+			     " (a reply SQS never sends)");
+		receive_later(q);
 		return;
 	}
 	q->ok = true;
-	said_recovered(q);
-	update_flowing(q->qs);
+	q->backoff = 0;
+	queue_answers(q, "ReceiveMessage");
 	if (n)
 		q->last_message = ev_now(q->qs->d.loop);
+	bool fresh = false; /* a message not held already */
+
 	for (size_t i = 0; i < n; i++) {
 		const struct sqs_message *m = &ms[i];
 		struct msg *known = find_msg(q, m->id);
 		uint64_t ticket = 0;
 		if (known) {
 			/* Received again before we were done (its visibility timeout ran out): only
-			 * the newest receipt handle deletes it. */
-			if (*m->receipt && !known->sending)
+			 * the newest receipt handle deletes it, also when a delete with the older
+			 * one is in flight (it "succeeds" and deletes nothing). */
+			if (*m->receipt && known->sending)
+				snprintf(known->newer, sizeof(known->newer), "%s", m->receipt);
+			else if (*m->receipt)
 				snprintf(known->receipt, sizeof(known->receipt), "%s", m->receipt);
 			continue;
 		}
+		fresh = true;
 		int st = dispatch(q, m, &ticket);
 		if (st < 0 || !*m->receipt)
 			continue; /* it comes back, or it cannot be deleted at all */
@@ -286,6 +304,14 @@ static void on_receive(struct aws_result *res, void *userdata)
 			flush_soon(q, 0.0);
 	}
 	sqs_messages_free(ms, n);
+	if (n && !fresh) {
+		/* Only messages held already (a visibility timeout shorter than our work): not
+		 * again at once, or a queue with a 0 s timeout would be asked in a loop. */
+		ev_timer_stop(q->qs->d.loop, &q->retry);
+		ev_timer_set(&q->retry, RETRY_FIRST_S, 0.0);
+		ev_timer_start(q->qs->d.loop, &q->retry);
+		return;
+	}
 	receive(q);
 }
 
@@ -297,6 +323,7 @@ static void receive(struct queue *q)
 				      .creds = q->creds,
 				      .region = q->region,
 				      .timeout_ms = RECEIVE_TIMEOUT };
+	int r = -ENOMEM;
 
 	if (q->receive || ev_is_active(&q->retry) || q->n_msgs >= MAX_PENDING)
 		return; /* resumed as messages are done */
@@ -308,12 +335,23 @@ static void receive(struct queue *q)
 		cJSON_AddNumberToObject(p, "WaitTimeSeconds", WAIT_S);
 		cJSON_AddItemToArray(names, cJSON_CreateString("ApproximateReceiveCount"));
 		cJSON_AddItemToArray(names, cJSON_CreateString("SentTimestamp"));
+		/* A queue whose visibility timeout is shorter than a read would hand a message
+		 * out again while we act on it. */
+		if (q->visibility >= 0 && q->visibility < MIN_VISIBILITY_S)
+			cJSON_AddNumberToObject(p, "VisibilityTimeout", MIN_VISIBILITY_S);
+		spec.params = p;
+		r = aws_call(q->qs->d.aws, &spec, on_receive, q, &q->receive);
 	}
-	spec.params = p;
-	if (!names || aws_call(q->qs->d.aws, &spec, on_receive, q, &q->receive) < 0) {
+	if (r < 0) {
+		char what[200];
 		q->receive = NULL;
-		ev_timer_set(&q->retry, RETRY_MAX_S, 0.0);
-		ev_timer_start(q->qs->d.loop, &q->retry);
+		q->ok = false;
+		snprintf(what, sizeof(what), "%s '%s'",
+			 r == -EINVAL ? "no SQS endpoint for region" : "out of memory in region",
+			 q->region);
+		queue_failed(q, "ReceiveMessage", r == -EINVAL ? "EndpointError" : "OutOfMemory",
+			     what, NULL, "");
+		receive_later(q);
 	}
 	cJSON_Delete(p);
 }
@@ -334,18 +372,37 @@ static void on_deleted(struct aws_result *res, void *userdata)
 
 	q->remove = NULL;
 	q->n_batch = 0;
-	if (res->ok)
+	if (res->ok) {
 		got =
 		    sqs_parse_delete_batch(res->body, (size_t)n, deleted, failure, sizeof(failure));
-	else
+		if (got < 0)
+			queue_failed(q, "DeleteMessageBatch", "MalformedResponse",
+				     "a reply SQS never sends", res->request_id, "");
+		else
+			queue_answers(q, "DeleteMessageBatch");
+	} else {
+		char action[128], hint[200] = "";
+		if (aws_error_classify(&res->err) == AWS_ERROR_AUTH &&
+		    aws_error_action(&res->err, action, sizeof(action)))
+			snprintf(hint, sizeof(hint), " (allow %s)", action);
 		snprintf(failure, sizeof(failure), "%s: %s", res->err.code, res->err.message);
+		queue_failed(q, "DeleteMessageBatch", res->err.code, res->err.message,
+			     res->err.request_id, hint);
+	}
 	for (int i = 0; i < n; i++) {
 		struct msg *m = q->batch[i];
 		m->sending = false;
+		if (deleted[i] && *m->newer) {
+			/* Received again meanwhile: the delete went to the older handle. */
+			snprintf(m->receipt, sizeof(m->receipt), "%s", m->newer);
+			*m->newer = '\0';
+			continue;
+		}
 		if (deleted[i]) {
 			drop_msg(q, m);
 			continue;
 		}
+
 		if (++m->tries >= DELETE_TRIES) {
 			log_at(
 			    LOG_WARNING, NULL,
@@ -475,6 +532,7 @@ struct queues *queues_new(const struct queue_deps *deps)
 		const struct config_queue *c = &cfg->queues[i];
 		struct queue *q = &qs->q[i];
 		q->qs = qs;
+		q->visibility = -1;
 		qs->n++;
 		q->url = strdup(c->url);
 		q->region = strdup(c->region);
@@ -537,6 +595,8 @@ static void on_attributes(struct aws_result *res, void *userdata)
 			 "; a message received %.0f times goes to %.300s",
 			 cJSON_IsNumber(max) ? max->valuedouble : atof(max->valuestring),
 			 dlq->valuestring);
+	if (vis && *vis && strlen(vis) <= 6 && strspn(vis, "0123456789") == strlen(vis))
+		q->visibility = atoi(vis);
 	log_at(LOG_INFO, NULL, LOG_FIELDS({ "SQS_QUEUE_URL", q->url }),
 	       "queue '%s': visibility timeout %.12s s%s", q->name,
 	       vis && strspn(vis, "0123456789") == strlen(vis) && *vis ? vis : "(not said)",
@@ -608,7 +668,7 @@ void queues_status(const struct queues *qs, char *buf, size_t n)
 	if (!qs || !qs->n)
 		return;
 	for (size_t i = 0; i < qs->n; i++) {
-		if (qs->q[i].failing) {
+		if (qs->q[i].failing || qs->q[i].del_failing) {
 			failing++;
 			code = qs->q[i].fail_code;
 		}

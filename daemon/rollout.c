@@ -1037,6 +1037,20 @@ static void batch_free(struct batch *b)
 	free(b);
 }
 
+/* The next look: interval, or while ECS's events about the service flow the 30 s safety net,
+ * but never later than the rollout's deadline. */
+static double safety_interval(const struct rollout *r, double interval)
+{
+	double left;
+
+	if (!r->dp->events_flowing || !r->event_seen)
+		return interval;
+	left = r->rec->deadline > 0 ? r->rec->deadline - rollout_wall_now() : TRACK_SAFETY_S;
+	if (left < interval)
+		return interval;
+	return left < TRACK_SAFETY_S ? left : TRACK_SAFETY_S;
+}
+
 static void on_batch(struct aws_result *res, void *userdata)
 {
 	struct batch *b = userdata;
@@ -1061,8 +1075,7 @@ static void on_batch(struct aws_result *res, void *userdata)
 				pokes[n_pokes++] = r->poke_ticket;
 				r->poke_ticket = 0;
 			}
-			r->next_at = now + (r->dp->events_flowing && r->event_seen ? TRACK_SAFETY_S
-										   : r->interval);
+			r->next_at = now + safety_interval(r, r->interval);
 		}
 		r->interval = r->interval * 1.5 > TRACK_MAX_S ? TRACK_MAX_S : r->interval * 1.5;
 		if (!res->ok && r->rec->step == STEP_TRACKING_SD &&

@@ -119,7 +119,8 @@ struct watcher {
 	size_t n_hinted;            /* keys of it with a ticket */
 	struct hint *hints;         /* waiting for their reads, oldest first */
 	uint64_t last_ticket;
-	bool full_due; /* the poll timer fired while a read was running */
+	struct cycle *partial; /* the read of hinted repositories in progress, beside a cycle */
+	char own_account[13];  /* the registry of watches that name none, once ECR said it */
 };
 
 static void req_free(struct req *r)
@@ -402,6 +403,21 @@ static void reply_unread(struct group *g, enum req_kind kind, int r)
 	group_fail_text(g, r == -E2BIG ? "TooManyImages" : "OutOfMemory", operation_of(kind), why);
 }
 
+/* The registry of watches that name none is the caller's account: ECR says it in each image's
+ * registryId (checked: 12 digits). Events of other accounts are then told apart. */
+static void learn_account(struct watcher *wt, const cJSON *body)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(body, "imageDetails");
+	const char *id;
+
+	if (!cJSON_IsArray(list))
+		list = cJSON_GetObjectItemCaseSensitive(body, "images");
+	id = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(list, 0), "registryId"));
+	if (id && strlen(id) == 12 && strspn(id, "0123456789") == 12)
+		snprintf(wt->own_account, sizeof(wt->own_account), "%s", id);
+}
+
 static void on_reply(struct aws_result *res, void *userdata)
 {
 	struct req *r = userdata;
@@ -415,6 +431,8 @@ static void on_reply(struct aws_result *res, void *userdata)
 			break;
 		}
 	c->in_flight--;
+	if (res->ok && !g->registry_id && !*c->w->own_account)
+		learn_account(c->w, res->body);
 	if (!res->ok && r->kind == REQ_LOOKUP && !strcmp(res->err.code, "ImageNotFoundException")) {
 		/* A tag is missing: ask again with BatchGetImage, which says which. */
 		strmap_put(c->w->batch_repos, g->key, (void *)1, NULL);
@@ -842,16 +860,41 @@ static void resolve_hints(struct watcher *wt, const char *key, uint64_t upto, bo
 	}
 }
 
-/* After a read: the hints given before it started that it did not answer named repositories no
- * watch reads any more (its plan had every one still read): they concern nothing. */
-static void drop_unwatched_hints(struct watcher *wt, uint64_t upto)
+/* Whether cycle c (NULL: none) reads the repository of group key. */
+static bool reads(const struct cycle *c, const char *key)
 {
-	while (wt->hints && wt->hints->ticket <= upto) {
-		char *key = strdup(wt->hints->key);
+	for (size_t i = 0; c && i < c->n_groups; i++)
+		if (!strcmp(c->groups[i].key, key))
+			return true;
+	return false;
+}
+
+/* A read ended (its state saved): the hints it answers are resolved, ok when the repository was
+ * read whole and saved; then the hints given before it started that no read in progress takes
+ * named repositories no watch reads any more. */
+static void answer_hints(struct cycle *c)
+{
+	struct watcher *wt = c->w;
+	const struct cycle *other = c->partial ? wt->cycle : wt->partial;
+
+	for (size_t i = 0; i < c->n_groups; i++) {
+		const struct group *g = &c->groups[i];
+		if (g->ticket)
+			resolve_hints(wt, g->key, g->ticket,
+				      !g->fail && !g->seen.tag_failures && !wt->state_error);
+	}
+	for (struct hint *h = wt->hints; h;) {
+		if (h->ticket > c->ticket_at_start || reads(other, h->key) ||
+		    strmap_get(wt->hinted, h->key)) {
+			h = h->next;
+			continue;
+		}
+		char *key = strdup(h->key);
 		if (!key)
 			return;
-		resolve_hints(wt, key, upto, true);
+		resolve_hints(wt, key, c->ticket_at_start, true);
 		free(key);
+		h = wt->hints; /* the list changed: from the start (each pass removes one) */
 	}
 }
 
@@ -864,24 +907,18 @@ static void cycle_done(struct cycle *c)
 	if (c->partial) {
 		merge_reports(c);
 		save_state(wt);
-		for (size_t i = 0; i < c->n_groups; i++)
-			if (c->groups[i].ticket)
-				resolve_hints(wt, c->groups[i].key, c->groups[i].ticket,
-					      !c->groups[i].fail && !wt->state_error);
-		drop_unwatched_hints(wt, c->ticket_at_start);
+		answer_hints(c);
 		log_at(LOG_DEBUG, NULL, NULL, "read %zu hinted repositories (%ld requests)",
 		       c->n_groups, c->requests);
-		wt->cycle = NULL;
+		wt->partial = NULL;
 		cycle_free(c);
-		if (wt->full_due) {
-			wt->full_due = false;
-			start_cycle(wt, false);
-		} else if (wt->n_hinted) {
+		if (wt->n_hinted) {
 			ev_timer_stop(wt->deps.loop, &wt->hint_timer);
 			ev_timer_set(&wt->hint_timer, 0.0, 0.0);
 			ev_timer_start(wt->deps.loop, &wt->hint_timer);
 		}
-		wt->deps.cycle_done(wt->deps.userdata);
+		/* No deps.cycle_done: the watches it read were told (moved); a pass over every
+		 * watch per event would cost what the event saves. */
 		return;
 	}
 
@@ -925,18 +962,13 @@ static void cycle_done(struct cycle *c)
 			 "requests); %zu repositories failing",
 			 tags, c->n_groups, when, c->requests, failing);
 	}
-	for (size_t i = 0; i < c->n_groups; i++)
-		if (c->groups[i].ticket)
-			resolve_hints(wt, c->groups[i].key, c->groups[i].ticket,
-				      !c->groups[i].fail && !wt->state_error);
-	drop_unwatched_hints(wt, c->ticket_at_start);
+	answer_hints(c);
 	struct timespec started = c->started;
 	wt->cycle = NULL;
 	cycle_free(c);
-	wt->full_due = false;
 	if (!wt->deps.once)
 		schedule(wt, &started);
-	if (wt->n_hinted) {
+	if (wt->n_hinted && !wt->partial) {
 		ev_timer_stop(wt->deps.loop, &wt->hint_timer);
 		ev_timer_set(&wt->hint_timer, 0.0, 0.0);
 		ev_timer_start(wt->deps.loop, &wt->hint_timer);
@@ -976,7 +1008,10 @@ static void start_cycle(struct watcher *wt, bool partial)
 	c->errors_next = strmap_new();
 	c->bad_next = strmap_new();
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
-	wt->cycle = c;
+	if (partial)
+		wt->partial = c;
+	else
+		wt->cycle = c;
 	if (plan(c, index) < 0 || enqueue_all(c) < 0)
 		log_error(
 		    "poll cycle: out of memory while planning; some repositories are skipped");
@@ -997,8 +1032,6 @@ static void on_timer(struct ev_loop *loop, struct ev_timer *t, int revents)
 	(void)revents;
 	if (!wt->cycle && !(wt->deps.once && wt->ran))
 		start_cycle(wt, false);
-	else if (wt->cycle && wt->cycle->partial)
-		wt->full_due = true; /* after the read of hinted repositories */
 }
 
 static void on_hint_timer(struct ev_loop *loop, struct ev_timer *t, int revents)
@@ -1007,8 +1040,18 @@ static void on_hint_timer(struct ev_loop *loop, struct ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (!wt->cycle && wt->n_hinted)
+	if (!wt->partial && wt->n_hinted)
 		start_cycle(wt, true);
+}
+
+/* Whether account is the watch's registry: its registry_id, or for a watch naming none the
+ * caller's account once ECR said it (before that, any account: an extra read at worst). */
+static bool same_registry(const struct watcher *wt, const struct config_watch *w,
+			  const char *account)
+{
+	if (w->registry_id)
+		return !strcmp(w->registry_id, account);
+	return !*wt->own_account || !strcmp(wt->own_account, account);
 }
 
 /* Whether tag is one the watch follows. */
@@ -1033,7 +1076,7 @@ const char *watcher_follows(const struct watcher *wt, const char *account, const
 		const struct config_watch *w = &cfg->watches[i];
 		if (!strcmp(w->repository, repository) &&
 		    !strcmp(watch_region(w, wt->deps.region), region) &&
-		    (!w->registry_id || !strcmp(w->registry_id, account)) && follows(w, tag))
+		    same_registry(wt, w, account) && follows(w, tag))
 			return w->name;
 	}
 	return NULL;
@@ -1047,13 +1090,16 @@ int watcher_hint(struct watcher *wt, const char *account, const char *region,
 	int n = 0;
 
 	*ticket = 0;
-	if (!tag || !*tag || !wt->hinted)
+	if (!tag || !*tag)
 		return 0;
+	if (!wt->hinted && !(wt->hinted = strmap_new()))
+		return -ENOMEM; /* the message is left to come back */
+	wt->last_ticket = t;    /* used even if this fails part way: never given twice */
 	for (size_t i = 0; i < cfg->n_watches; i++) {
 		const struct config_watch *w = &cfg->watches[i];
 		if (strcmp(w->repository, repository) ||
 		    strcmp(watch_region(w, wt->deps.region), region) ||
-		    (w->registry_id && strcmp(w->registry_id, account)) || !follows(w, tag))
+		    !same_registry(wt, w, account) || !follows(w, tag))
 			continue;
 		char *key = group_key(w->registry_id ? w->registry_id : "",
 				      watch_region(w, wt->deps.region), w->repository);
@@ -1085,9 +1131,8 @@ int watcher_hint(struct watcher *wt, const char *account, const char *region,
 	}
 	if (!n)
 		return 0;
-	wt->last_ticket = t;
 	*ticket = t;
-	if (!wt->cycle && !ev_is_active(&wt->hint_timer)) {
+	if (!wt->partial && !ev_is_active(&wt->hint_timer)) {
 		ev_timer_set(&wt->hint_timer, 0.0, 0.0);
 		ev_timer_start(wt->deps.loop, &wt->hint_timer);
 	}
@@ -1125,6 +1170,7 @@ void watcher_free(struct watcher *w)
 	ev_timer_stop(w->deps.loop, &w->timer);
 	ev_timer_stop(w->deps.loop, &w->hint_timer);
 	cycle_free(w->cycle);
+	cycle_free(w->partial);
 	for (struct hint *h = w->hints; h;) {
 		struct hint *n = h->next;
 		free(h->key);
@@ -1150,8 +1196,6 @@ void watcher_config_changed(struct watcher *w)
 {
 	if (!w->cycle && !(w->deps.once && w->ran))
 		watcher_start(w);
-	else if (w->cycle && w->cycle->partial)
-		w->full_due = true;
 	/* else: the cycle in progress ends on the old rules; the next (if any) uses the new */
 }
 

@@ -110,11 +110,10 @@ def test_a_dropped_event_is_caught_by_the_poll(ctx):
 def test_duplicate_and_reordered_events_deploy_the_newest_once(ctx):
     sim = Sim(ctx, seed=world())
     p = start_events(ctx, sim)
-    sim.event_faults(duplicate=2, reorder=2, source="aws.ecr")
+    sim.event_faults(duplicate=2, reorder=4, source="aws.ecr")  # four deliveries held, then reversed
     sim.push("team/web", "prod", seed="v2")
     newest = sim.push("team/web", "prod", seed="v3")
     wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED")
-    time.sleep(2)  # every copy of both events has been received by now
     wait_for(lambda: queue_empty(sim), 10, "every copy deleted")
     starts = lines_with(p, DEPLOY_STARTED)
     check_eq(len(starts), 1, "one deploy for four messages")
@@ -286,6 +285,96 @@ def test_a_dry_run_leaves_the_queue_to_the_daemon_that_acts(ctx):
     p = start(ctx, sim, [web_watch()], poll_interval="10s", events=[{"queue_url": QUEUE_URL}], dry_run=True)
     wait_for(lambda: lines_with(p, "the events queues are not read"), 10, "said at start")
     sim.push("team/web", "prod", seed="v2")
-    wait_for(lambda: lines_with(p, "dry-run"), 30, "the poll saw the push (and deployed nothing)")
+    wait_for(lambda: lines_with(p, "new digest of"), 30, "the poll saw the push (and deployed nothing)")
+    time.sleep(1)
     check_eq([r for r in sim.requests(service="sqs") if r["operation"] != "SendMessage"], [], "no SQS call")
     check_eq(len(sim.queue_messages(QUEUE)), 1, "the message waits for the daemon that acts")
+
+
+def push_event(account, region="us-east-1", repo="team/web", tag="prod", digest="sha256:" + "ab" * 32,
+               action="PUSH"):
+    return json.dumps({"version": "0", "id": "6f0d3a52-1c1e-4f0e-9a0e-000000000001",
+                       "detail-type": "ECR Image Action", "source": "aws.ecr", "account": account,
+                       "region": region, "time": "2026-11-30T12:00:00Z", "resources": [],
+                       "detail": {"result": "SUCCESS", "action-type": action, "repository-name": repo,
+                                  "image-tag": tag, "image-digest": digest}})
+
+
+def test_events_of_another_account_concern_no_watch(ctx):
+    """The watch names no registry: it reads the caller's account (ECR says which). A push or a
+    delete of the same repository name in another account costs no request and says nothing."""
+    sim = Sim(ctx, seed=world())
+    p = start_events(ctx, sim)
+    before = last_seq(sim)
+    sim.send_raw(QUEUE, push_event("999999999999"))
+    sim.send_raw(QUEUE, push_event("999999999999", action="DELETE"))
+    wait_for(lambda: queue_empty(sim), 10, "the messages deleted")
+    check_eq([r["operation"] for r in ecr_requests(sim, before)], [], "no ECR request")
+    check_eq(lines_with(p, IMAGE_DELETED), [], "nothing said of watch 'web'")
+
+
+def test_a_zero_visibility_timeout_does_not_spin_receive(ctx):
+    """A queue whose VisibilityTimeout is 0 hands a held message out again at once: the daemon
+    asks for a few seconds of its own and never asks in a loop."""
+    w = world()
+    w["queues"][0]["attributes"]["VisibilityTimeout"] = "0"
+    sim = Sim(ctx, seed=w)
+    p = start_events(ctx, sim)
+    sim.fault("ecr.*", "delay", delay=3, count=100)  # the read the event asks for takes 3 s
+    before = last_seq(sim)
+    sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: lines_with(p, DEPLOY_STARTED), 20, "the deploy started from the event")
+    recv = [r for r in sim.requests(since=before, service="sqs") if r["operation"] == "ReceiveMessage"]
+    check(len(recv) <= 10, "ReceiveMessage called %d times during one 3 s read" % len(recv))
+    check(any(r["params"].get("VisibilityTimeout") == 5 for r in recv), "asked for 5 s of visibility")
+
+
+def test_a_refused_delete_is_said_once(ctx):
+    """DeleteMessageBatch refused (a policy without sqs:DeleteMessage): QUEUE_FAILED names the
+    operation, once, and STATUS= counts the queue as failing."""
+    sim = Sim(ctx, seed=world())
+    p = start_events(ctx, sim)
+    sim.fault("sqs.DeleteMessageBatch", "error", code="AccessDenied", status=403, count=1000,
+              message="User: arn:aws:iam::123456789012:user/d is not authorized to perform: "
+                      "sqs:deletemessage on resource: arn:aws:sqs:us-east-1:123456789012:ecr-events")
+    sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: lines_with(p, DEPLOY_STARTED), 10, "the deploy started from the event")
+    wait_for(lambda: len([r for r in sim.requests(service="sqs") if r["operation"] == "DeleteMessageBatch"]) >= 3,
+             20, "the delete tried again")
+    failed = lines_with(p, QUEUE_FAILED)
+    check_eq(len(failed), 1, "said once")
+    check("DeleteMessageBatch" in failed[0] and "sqs:deletemessage" in failed[0], failed[0][:300])
+    sim.control("DELETE", "/faults")
+    wait_for(lambda: lines_with(p, QUEUE_RECOVERED), 30, "said once when it clears")
+    wait_for(lambda: queue_empty(sim), 30, "deleted at last")
+
+
+def test_a_failure_whose_code_changes_is_said_once(ctx):
+    sim = Sim(ctx, seed=world())
+    sim.fault("sqs.ReceiveMessage", "error", code="AccessDenied", status=403, count=1000)
+    p = start_events(ctx, sim, poll="10s")
+    wait_for(lambda: lines_with(p, QUEUE_FAILED), 10, "the failure said")
+    sim.control("DELETE", "/faults")
+    sim.fault("sqs.ReceiveMessage", "error", code="ServiceUnavailable", status=503, count=1000)
+    wait_for(lambda: len([r for r in sim.requests(service="sqs")
+                          if r["operation"] == "ReceiveMessage" and r.get("error") == "ServiceUnavailable"]) >= 2,
+             30, "the queue failed again, with another code")
+    check_eq(len(lines_with(p, QUEUE_FAILED)), 1, "one outage, said once")
+
+
+def test_a_push_during_a_slow_poll_cycle_deploys_at_once(ctx):
+    """A hinted read runs beside a full cycle in progress: a slow repository of the cycle does not
+    hold back the push."""
+    sim = Sim(ctx, seed=world())
+    p = start_events(ctx, sim)
+    sim.fault("ecr.*", "delay", delay=6, count=1)  # the next cycle's read of the repository is slow
+    p.signal(signal.SIGHUP)  # a reload starts a full cycle now
+    wait_for(lambda: lines_with(p, "reloading the configuration"), 5, "the reload")
+    time.sleep(0.5)  # the cycle's request is in flight (the simulator logs it only when it answers)
+    sim.push("team/web", "prod", seed="v2")
+    t0 = time.time()
+    wait_for(lambda: lines_with(p, DEPLOY_STARTED), 20, "the deploy started")
+    took = time.time() - t0
+    check(took < 3, "push -> deploy took %.1fs: the event waited for the slow full cycle" % took)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED")
+    check_eq(len(lines_with(p, DEPLOY_STARTED)), 1, "one deploy")

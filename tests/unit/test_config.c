@@ -1322,6 +1322,43 @@ TEST(config_approve_and_guard_reach_drop_ins)
 	CHECK_INT(system(p), 0);
 }
 
+/* Issue 14: the queue URL forms SQS answers to, and look-alikes that are not. */
+TEST(config_queue_url_forms)
+{
+	static const struct {
+		const char *url;
+		bool ok;
+	} rows[] = {
+		{ "https://sqs.us-east-1.amazonaws.com/123456789012/q", true },
+		{ "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q", true },
+		{ "https://sqs-fips.us-gov-west-1.amazonaws.com/123456789012/q-1_x", true },
+		{ "https://sqs.eu-west-1.api.aws/123456789012/q.fifo", true },
+		{ "http://sqs.us-east-1.amazonaws.com/123456789012/q", false },
+		{ "https://sqs.us-east-1.amazonaws.com/12345678901/q", false },
+		{ "https://sqs.us-east-1.amazonaws.com/123456789012/", false },
+		{ "https://sqs.us-east-1.amazonaws.com/123456789012/q/x", false },
+		{ "https://sqs.us-east-1.amazonaws.com/123456789012/q.b", false },
+		{ "https://sqs.moon.amazonaws.com/123456789012/q", false },
+		{ "https://sqs.us-east-1.evil.com/123456789012/q", false },
+		{ "https://sqs..amazonaws.com/123456789012/q", false },
+		{ "https://sqs.us-east-1.amazonaws.com.evil/123456789012/q", false },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct config_errors errs = { 0 };
+		struct config *c = NULL;
+		char text[300];
+		snprintf(text, sizeof(text), "{\"events\": [{\"queue_url\": \"%s\"}]}",
+			 rows[i].url);
+		int r = config_parse_text("t.json", text, strlen(text), &c, &errs);
+		if ((r == 0) != rows[i].ok)
+			unit_fail(__FILE__, __LINE__, "%s: %s", rows[i].url,
+				  rows[i].ok ? "refused" : "accepted");
+		config_errors_done(&errs);
+		config_free(c);
+	}
+}
+
 /* Issue 14: the old event_queue key is one queue of events, accepted with a warning. */
 TEST(config_event_queue_migrates_to_events)
 {
