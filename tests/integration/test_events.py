@@ -378,3 +378,53 @@ def test_a_push_during_a_slow_poll_cycle_deploys_at_once(ctx):
     check(took < 3, "push -> deploy took %.1fs: the event waited for the slow full cycle" % took)
     wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED")
     check_eq(len(lines_with(p, DEPLOY_STARTED)), 1, "one deploy")
+
+
+def test_two_queues_one_read_with_an_assumed_role(ctx):
+    """events[] with two queues: one of the daemon's account, one in another account read through
+    its role_arn (the AssumeRole is made; every call on it signed with the role's keys)."""
+    other = "210987654321"
+    role = "arn:aws:iam::%s:role/events-reader" % other
+    w = world()
+    w["queues"] = [{"name": QUEUE}, {"name": "forwarded", "account": other}]
+    w["event_rules"] = [{"queue": QUEUE, "sources": ["aws.ecs"]}]
+    sim = Sim(ctx, seed=w)
+    # ECR pushes reach the other account's queue (a cross-account forwarding rule, as docs/events.md shows).
+    sim.event_rule(QUEUE_URL.replace("123456789012", other).replace(QUEUE, "forwarded"), sources=["aws.ecr"])
+    url2 = "https://sqs.us-east-1.amazonaws.com/%s/forwarded" % other
+    p = start(ctx, sim, [web_watch()], poll_interval="10m",
+              events=[{"queue_url": QUEUE_URL}, {"queue_url": url2, "role_arn": role}])
+    settle_first_start(p)
+    new = sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "deployed from the forwarded event")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
+    sts = [r for r in sim.requests(service="sts") if r["operation"] == "AssumeRole"]
+    check(sts and all(r["params"]["RoleArn"] == role for r in sts), "the queue's role was assumed")
+    on2 = [r for r in sim.requests(service="sqs") if r["params"].get("QueueUrl") == url2]
+    check(on2 and all(r["access_key"].startswith("ASIA") for r in on2), "the second queue read with the role's keys")
+    on1 = [r for r in sim.requests(service="sqs") if r["params"].get("QueueUrl") == QUEUE_URL]
+    check(on1 and not any(r["access_key"].startswith("ASIA") for r in on1), "the first with the daemon's own")
+    wait_for(lambda: sim.queue_messages("forwarded", account=other) == [], 10, "deleted from the second queue")
+
+
+def test_the_old_event_queue_key_still_works(ctx):
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim, [web_watch()], poll_interval="10m", event_queue=QUEUE_URL)
+    settle_first_start(p)
+    check(lines_with(p, "'event_queue' is the old name of one queue of 'events'"), "the migration is said")
+    new = sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "deployed from the event")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
+
+
+def test_an_event_wrapped_by_sns_is_read(ctx):
+    """EventBridge -> SNS -> SQS delivers the event inside an SNS notification."""
+    sim = Sim(ctx, seed=world())
+    p = start_events(ctx, sim)
+    sim.event_faults(drop=1, source="aws.ecr")  # EventBridge's own delivery is lost...
+    new = sim.push("team/web", "prod", seed="v2")
+    body = json.loads(push_event("123456789012", digest=new))
+    sim.send_raw(QUEUE, json.dumps({"Type": "Notification", "MessageId": "m-1", "TopicArn":
+                                    "arn:aws:sns:us-east-1:123456789012:ecr", "Message": json.dumps(body)}))
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 20, "...and the SNS copy deploys")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
