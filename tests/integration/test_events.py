@@ -211,6 +211,7 @@ def test_a_failing_queue_is_said_once_and_polling_goes_on(ctx):
     check_eq(len(failed), 1, "said once while it lasts")
     check("AccessDenied" in failed[0] and QUEUE in failed[0], failed[0][:300])
     new = sim.push("team/web", "prod", seed="v2")
+    p.signal(signal.SIGHUP)  # a reload polls at once
     wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 40, "polling deployed the push meanwhile")
     check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
     sim.control("DELETE", "/faults")
@@ -285,6 +286,7 @@ def test_a_dry_run_leaves_the_queue_to_the_daemon_that_acts(ctx):
     p = start(ctx, sim, [web_watch()], poll_interval="10s", events=[{"queue_url": QUEUE_URL}], dry_run=True)
     wait_for(lambda: lines_with(p, "the events queues are not read"), 10, "said at start")
     sim.push("team/web", "prod", seed="v2")
+    p.signal(signal.SIGHUP)  # a reload polls at once
     wait_for(lambda: lines_with(p, "new digest of"), 30, "the poll saw the push (and deployed nothing)")
     time.sleep(1)
     check_eq([r for r in sim.requests(service="sqs") if r["operation"] != "SendMessage"], [], "no SQS call")
