@@ -258,7 +258,7 @@ static int read_ecs_arn(const struct place *at, const char *key, const char *arn
 			const struct event *ev, struct service_ref *ref)
 {
 	char part[16], service[8], region[32], account[16], kind[24], x[NAME_ECS_MAX + 2];
-	char y[NAME_ECS_MAX + 2], id[NAME_ECS_MAX + 2], v[SHOWN_MAX * 4 + 8];
+	char y[NAME_ECS_MAX + 2], id[NAME_ECS_MAX + 2], v[SHOWN_MAX * 4 + 8], w[SHOWN_MAX * 4 + 8];
 	const char *p = arn;
 	bool deployment;
 
@@ -269,17 +269,20 @@ static int read_ecs_arn(const struct place *at, const char *key, const char *arn
 	    !arn_field(&p, region, sizeof(region)) || !arn_field(&p, account, sizeof(account)) ||
 	    strcmp(service, "ecs"))
 		return bad_value(at, key, arn, "an ECS ARN");
+	/* part, region and account are shown escaped: they are the ARN's, from outside */
 	if (strcmp(part, partition_of(ev->region)))
-		return fail(at->why, at->why_n, "%s%s: '%s' is of partition '%s', not '%s' of %s",
-			    at->path, key, shown(arn, v, sizeof(v)), part,
-			    partition_of(ev->region), ev->region);
+		return fail(at->why, at->why_n,
+			    "%s%s: '%s' is of partition '%s', the event's region %s of '%s'",
+			    at->path, key, shown(arn, v, sizeof(v)), shown(part, w, sizeof(w)),
+			    ev->region, partition_of(ev->region));
 	if (strcmp(region, ev->region))
 		return fail(at->why, at->why_n, "%s%s: '%s' is in region '%s', the event's region %s",
-			    at->path, key, shown(arn, v, sizeof(v)), region, ev->region);
+			    at->path, key, shown(arn, v, sizeof(v)), shown(region, w, sizeof(w)),
+			    ev->region);
 	if (strcmp(account, ev->account))
 		return fail(at->why, at->why_n,
 			    "%s%s: '%s' is of account '%s', the event's account %s", at->path, key,
-			    shown(arn, v, sizeof(v)), account, ev->account);
+			    shown(arn, v, sizeof(v)), shown(account, w, sizeof(w)), ev->account);
 	if (!arn_part(&p, kind, sizeof(kind)))
 		return bad_value(at, key, arn, "an ECS ARN");
 	deployment = !strcmp(kind, "service-deployment");
