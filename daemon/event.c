@@ -114,8 +114,7 @@ static int get_string(const struct place *at, const cJSON *o, const char *key, b
 	return 0;
 }
 
-static int bad_value(const struct place *at, const char *key, const char *value,
-		     const char *what)
+static int bad_value(const struct place *at, const char *key, const char *value, const char *what)
 {
 	char v[SHOWN_MAX * 4 + 8];
 
@@ -201,8 +200,9 @@ static const char *partition_of(const char *region)
 	static const struct {
 		const char *prefix, *partition;
 	} table[] = {
-		{ "cn-", "aws-cn" },         { "us-gov-", "aws-us-gov" }, { "us-isob-", "aws-iso-b" },
-		{ "us-isof-", "aws-iso-f" }, { "us-iso-", "aws-iso" },    { "eu-isoe-", "aws-iso-e" },
+		{ "cn-", "aws-cn" },         { "us-gov-", "aws-us-gov" },
+		{ "us-isob-", "aws-iso-b" }, { "us-isof-", "aws-iso-f" },
+		{ "us-iso-", "aws-iso" },    { "eu-isoe-", "aws-iso-e" },
 		{ "eusc-", "aws-eusc" },
 	};
 
@@ -276,9 +276,9 @@ static int read_ecs_arn(const struct place *at, const char *key, const char *arn
 			    at->path, key, shown(arn, v, sizeof(v)), shown(part, w, sizeof(w)),
 			    ev->region, partition_of(ev->region));
 	if (strcmp(region, ev->region))
-		return fail(at->why, at->why_n, "%s%s: '%s' is in region '%s', the event's region %s",
-			    at->path, key, shown(arn, v, sizeof(v)), shown(region, w, sizeof(w)),
-			    ev->region);
+		return fail(at->why, at->why_n,
+			    "%s%s: '%s' is in region '%s', the event's region %s", at->path, key,
+			    shown(arn, v, sizeof(v)), shown(region, w, sizeof(w)), ev->region);
 	if (strcmp(account, ev->account))
 		return fail(at->why, at->why_n,
 			    "%s%s: '%s' is of account '%s', the event's account %s", at->path, key,
@@ -453,7 +453,8 @@ static int read_ecs(const cJSON *root, const cJSON *detail, struct event *ev, ch
 	}
 	if (!*ev->service)
 		return fail(why, why_n, "resources: no service ARN%s",
-			    ev->kind == EVENT_ECS_HOOK ? " and no detail.serviceDeploymentArn" : "");
+			    ev->kind == EVENT_ECS_HOOK ? " and no detail.serviceDeploymentArn"
+						       : "");
 	memcpy(ev->event_name, name, strlen(name) + 1);
 	if (dep_id)
 		memcpy(ev->deployment_id, dep_id, strlen(dep_id) + 1);
@@ -820,11 +821,11 @@ int sqs_parse_delete_batch(const cJSON *reply, size_t n, bool *deleted, char *fa
 			char c[SHOWN_MAX * 4 + 8], m[SHOWN_MAX * 4 + 8];
 			member(e, "Code", &code);
 			member(e, "Message", &message);
-			snprintf(failure, failure_n, "%s: %s",
-				 escape_bounded(cJSON_GetStringValue(code), SHOWN_MAX, c, sizeof(c),
-						0),
-				 escape_bounded(cJSON_GetStringValue(message), SHOWN_MAX * 2, m,
-						sizeof(m), 0));
+			snprintf(
+			    failure, failure_n, "%s: %s",
+			    escape_bounded(cJSON_GetStringValue(code), SHOWN_MAX, c, sizeof(c), 0),
+			    escape_bounded(cJSON_GetStringValue(message), SHOWN_MAX * 2, m,
+					   sizeof(m), 0));
 		}
 	}
 	free(seen);

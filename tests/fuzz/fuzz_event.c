@@ -71,8 +71,9 @@ static void check_event(int r, const struct event *ev, const char *why, size_t w
 	case EVENT_ECS_HOOK:
 		require(name_valid_ecs(ev->service));
 		require(!*ev->cluster || name_valid_ecs(ev->cluster));
-		require(*ev->event_name && strspn(ev->event_name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123"
-								   "456789_") == strlen(ev->event_name));
+		require(*ev->event_name &&
+			strspn(ev->event_name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123"
+					       "456789_") == strlen(ev->event_name));
 		require(!*ev->repository && !*ev->digest);
 		break;
 	case EVENT_IGNORED:

@@ -94,12 +94,13 @@ TEST(event_reads_each_kind_as_aws_sends_it)
 		  "latest", DG, "", "", "", "", "", "", 1573869274 },
 		{ ecr_delete, EVENT_ECR_DELETE, "123456789012", "us-west-2",
 		  "team/my-repository-name", "v1.2.3", DG2, "", "", "", "", "", "", 1573869665 },
-		{ ecs_deploy, EVENT_ECS_DEPLOYMENT, "111122223333", "us-west-2", "", "", "", "default",
-		  "servicetest", "SERVICE_DEPLOYMENT_IN_PROGRESS", "ecs-svc/123", "",
+		{ ecs_deploy, EVENT_ECS_DEPLOYMENT, "111122223333", "us-west-2", "", "", "",
+		  "default", "servicetest", "SERVICE_DEPLOYMENT_IN_PROGRESS", "ecs-svc/123", "",
 		  "ECS deployment deploymentId in progress.", 1590237074 },
 		{ ecs_hook, EVENT_ECS_HOOK, "111122223333", "us-west-2", "", "", "", "default",
 		  "servicetest", "HOOK_AWAITING_ACTION", "",
-		  "arn:aws:ecs:us-west-2:111122223333:service-deployment/default/servicetest/Xy7_Ab-9",
+		  "arn:aws:ecs:us-west-2:111122223333:service-deployment/default/servicetest/"
+		  "Xy7_Ab-9",
 		  "", 1752658201 },
 	};
 
@@ -134,9 +135,11 @@ TEST(event_ignores_what_is_not_ours)
 		ecs_task,
 		s3_test,
 		"{}",
-		"{\"Type\":\"SubscriptionConfirmation\",\"Message\":\"You have chosen to subscribe\","
+		"{\"Type\":\"SubscriptionConfirmation\",\"Message\":\"You have chosen to "
+		"subscribe\","
 		"\"TopicArn\":\"arn:aws:sns:us-west-2:123456789012:t\"}",
-		"{\"version\":\"0\",\"source\":\"com.example.orders\",\"detail-type\":\"OrderPlaced\","
+		"{\"version\":\"0\",\"source\":\"com.example.orders\",\"detail-type\":"
+		"\"OrderPlaced\","
 		"\"account\":\"x\",\"detail\":{\"repository-name\":\"Not A Repo\"}}",
 		"{\"source\":\"aws.s3\",\"detail-type\":\"Object Created\",\"detail\":{}}",
 	};
@@ -184,9 +187,9 @@ static char *mutate(const char *base, const char *path, const char *value)
 
 struct mutation {
 	const char *base, *path, *value;
-	int rc;              /* 0 or -EINVAL */
+	int rc;               /* 0 or -EINVAL */
 	enum event_kind kind; /* when 0 */
-	const char *why;     /* a substring of why, when -EINVAL */
+	const char *why;      /* a substring of why, when -EINVAL */
 };
 
 static void run_mutations(const struct mutation *rows, size_t n)
@@ -214,9 +217,12 @@ static void run_mutations(const struct mutation *rows, size_t n)
 }
 
 #define LONG_300                                                                                   \
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
-	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aa"                                                                                       \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aa"                                                                                       \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+	"aa"                                                                                       \
 	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 TEST(event_refuses_each_bad_field_of_an_ecr_event)
@@ -266,7 +272,8 @@ TEST(event_refuses_each_bad_field_of_an_ecr_event)
 		{ ecr_push, "detail.repository-name", "\"My-Repo\"", -EINVAL, 0, "'My-Repo'" },
 		{ ecr_push, "detail.repository-name", "\"a\"", -EINVAL, 0, "repository-name" },
 		{ ecr_push, "detail.repository-name", "\"../etc\"", -EINVAL, 0, "repository-name" },
-		{ ecr_push, "detail.repository-name", "\"repo\\u001b[31m\"", -EINVAL, 0, "\\x1b[31m" },
+		{ ecr_push, "detail.repository-name", "\"repo\\u001b[31m\"", -EINVAL, 0,
+		  "\\x1b[31m" },
 		{ ecr_push, "detail.repository-name", "\"" LONG_300 "\"", -EINVAL, 0, "..." },
 		{ ecr_push, "detail.repository-name", "[\"repo\"]", -EINVAL, 0, "repository-name" },
 		{ ecr_push, "detail.repository-name", "null", -EINVAL, 0, "repository-name" },
@@ -278,8 +285,8 @@ TEST(event_refuses_each_bad_field_of_an_ecr_event)
 		{ ecr_push, "detail.image-tag", "7", -EINVAL, 0, "image-tag" },
 		{ ecr_push, "detail.image-digest", NULL, 0, EVENT_ECR_PUSH, NULL },
 		{ ecr_push, "detail.image-digest",
-		  "\"sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234\"", -EINVAL, 0,
-		  "detail.image-digest" },
+		  "\"sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234\"",
+		  -EINVAL, 0, "detail.image-digest" },
 		{ ecr_push, "detail.image-digest",
 		  "\"sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef\"",
 		  -EINVAL, 0, "image-digest" },
@@ -311,7 +318,8 @@ TEST(event_refuses_each_bad_field_of_an_ecs_event)
 		  "resources" },
 		{ ecs_deploy, "resources", "[5]", -EINVAL, 0, "resources" },
 		{ ecs_deploy, "resources", ARN("task/default/c13b4cb4"), -EINVAL, 0, "resources" },
-		{ ecs_deploy, "resources", ARN("service/servicetest"), 0, EVENT_ECS_DEPLOYMENT, NULL },
+		{ ecs_deploy, "resources", ARN("service/servicetest"), 0, EVENT_ECS_DEPLOYMENT,
+		  NULL },
 		{ ecs_deploy, "resources",
 		  "[\"arn:aws:ecs:us-west-2:111122223333:cluster/default\","
 		  "\"arn:aws:ecs:us-west-2:111122223333:service/default/servicetest\"]",
@@ -324,10 +332,11 @@ TEST(event_refuses_each_bad_field_of_an_ecs_event)
 		  -EINVAL, 0, "'us-east-1'" },
 		{ ecs_deploy, "resources", "[\"arn:aws:ecs:us-west-2:999999999999:service/d/s\"]",
 		  -EINVAL, 0, "'999999999999'" },
-		{ ecs_deploy, "resources", "[\"arn:aws-cn:ecs:us-west-2:111122223333:service/d/s\"]",
-		  -EINVAL, 0, "aws-cn" },
-		{ ecs_deploy, "resources", "[\"arn:aws-xx:ecs:us-west-2:111122223333:service/d/s\"]",
-		  -EINVAL, 0, "resources" },
+		{ ecs_deploy, "resources",
+		  "[\"arn:aws-cn:ecs:us-west-2:111122223333:service/d/s\"]", -EINVAL, 0, "aws-cn" },
+		{ ecs_deploy, "resources",
+		  "[\"arn:aws-xx:ecs:us-west-2:111122223333:service/d/s\"]", -EINVAL, 0,
+		  "resources" },
 		{ ecs_deploy, "resources", "[\"arn:aws:ecr:us-west-2:111122223333:service/d/s\"]",
 		  -EINVAL, 0, "resources" },
 		{ ecs_deploy, "resources", ARN("service/default/bad name"), -EINVAL, 0,
@@ -349,8 +358,10 @@ TEST(event_refuses_each_bad_field_of_an_ecs_event)
 		  EVENT_ECS_DEPLOYMENT, NULL },
 		{ ecs_deploy, "detail.deploymentId", NULL, 0, EVENT_ECS_DEPLOYMENT, NULL },
 		{ ecs_deploy, "detail.deploymentId", "5", -EINVAL, 0, "detail.deploymentId" },
-		{ ecs_deploy, "detail.deploymentId", "\"ecs-svc/1\\n\"", -EINVAL, 0, "deploymentId" },
-		{ ecs_deploy, "detail.deploymentId", "\"" LONG_300 "\"", -EINVAL, 0, "deploymentId" },
+		{ ecs_deploy, "detail.deploymentId", "\"ecs-svc/1\\n\"", -EINVAL, 0,
+		  "deploymentId" },
+		{ ecs_deploy, "detail.deploymentId", "\"" LONG_300 "\"", -EINVAL, 0,
+		  "deploymentId" },
 		{ ecs_deploy, "detail.reason", NULL, 0, EVENT_ECS_DEPLOYMENT, NULL },
 		{ ecs_deploy, "detail.reason", "\"" LONG_300 LONG_300 "\"", 0, EVENT_ECS_DEPLOYMENT,
 		  NULL },
@@ -370,7 +381,8 @@ TEST(event_refuses_each_bad_field_of_an_ecs_event)
 		{ ecs_hook, "detail.serviceDeploymentArn",
 		  "\"arn:aws:ecs:eu-west-1:111122223333:service-deployment/default/servicetest/x\"",
 		  -EINVAL, 0, "'eu-west-1'" },
-		{ ecs_hook, "detail.serviceDeploymentArn", "1", -EINVAL, 0, "serviceDeploymentArn" },
+		{ ecs_hook, "detail.serviceDeploymentArn", "1", -EINVAL, 0,
+		  "serviceDeploymentArn" },
 		{ ecs_hook, "detail.serviceDeploymentArn",
 		  "\"arn:aws:ecs:us-west-2:111122223333:service-deployment/default/servicetest/"
 		  "x y\"",
@@ -463,7 +475,8 @@ TEST(event_reads_the_time_as_rfc3339_utc)
 		char why[256];
 		CHECK_INT(parse(body, &ev, why, sizeof(why)), 0);
 		if (ev.time != rows[i].time)
-			fprintf(stderr, "row %zu: %s\n", i, rows[i].value ? rows[i].value : "(none)");
+			fprintf(stderr, "row %zu: %s\n", i,
+				rows[i].value ? rows[i].value : "(none)");
 		CHECK_INT(ev.time, rows[i].time);
 		CHECK_INT(ev.kind, EVENT_ECR_PUSH);
 		cJSON_free(body);
@@ -489,9 +502,11 @@ TEST(event_refuses_hostile_bodies)
 		{ "{\"source\":\"aws.ecr\"}", -EINVAL, "detail-type" },
 		{ "{\"detail-type\":\"ECS Hook State Change\"}", -EINVAL, "source" },
 		{ "{\"source\":5}", -EINVAL, "source" },
-		{ "{\"Source\":\"aws.ecr\",\"detail-type\":\"ECR Image Action\"}", -EINVAL, "source" },
+		{ "{\"Source\":\"aws.ecr\",\"detail-type\":\"ECR Image Action\"}", -EINVAL,
+		  "source" },
 		/* duplicate keys: two readers could see two events */
-		{ "{\"source\":\"aws.ecr\",\"source\":\"aws.ecs\",\"detail-type\":\"ECR Image Action\"}",
+		{ "{\"source\":\"aws.ecr\",\"source\":\"aws.ecs\",\"detail-type\":\"ECR Image "
+		  "Action\"}",
 		  -EINVAL, "source" },
 		{ "{\"source\":\"aws.ecr\",\"detail-type\":\"ECR Image Action\","
 		  "\"account\":\"123456789012\",\"region\":\"us-west-2\",\"detail\":{\"result\":"
@@ -499,7 +514,8 @@ TEST(event_refuses_hostile_bodies)
 		  "\"repository-name\":\"b1\"}}",
 		  -EINVAL, "detail.repository-name" },
 		{ "{\"source\":\"aws.ecr\",\"detail-type\":\"ECR Image Action\","
-		  "\"account\":\"123456789012\",\"account\":\"123456789013\",\"region\":\"us-west-2\","
+		  "\"account\":\"123456789012\",\"account\":\"123456789013\",\"region\":\"us-west-"
+		  "2\","
 		  "\"detail\":{}}",
 		  -EINVAL, "account" },
 		/* a NUL inside a string would cut the value where C reads it */
@@ -560,10 +576,11 @@ TEST(event_refuses_hostile_sizes_and_bytes)
 	/* a huge reason is cut, not refused; a huge repository is refused, cut in why */
 	{
 		size_t len = 200000;
-		const char *pre = "{\"source\":\"aws.ecs\",\"detail-type\":\"ECS Deployment State "
-				  "Change\",\"account\":\"111122223333\",\"region\":\"us-west-2\","
-				  "\"resources\":[\"arn:aws:ecs:us-west-2:111122223333:service/d/s\"],"
-				  "\"detail\":{\"eventName\":\"SERVICE_DEPLOYMENT_FAILED\",\"reason\":\"";
+		const char *pre =
+		    "{\"source\":\"aws.ecs\",\"detail-type\":\"ECS Deployment State "
+		    "Change\",\"account\":\"111122223333\",\"region\":\"us-west-2\","
+		    "\"resources\":[\"arn:aws:ecs:us-west-2:111122223333:service/d/s\"],"
+		    "\"detail\":{\"eventName\":\"SERVICE_DEPLOYMENT_FAILED\",\"reason\":\"";
 		size_t p = strlen(pre);
 		memcpy(big, pre, p);
 		memset(big + p, 'r', len);
@@ -677,9 +694,9 @@ TEST(event_unwraps_one_sns_notification)
 		  -EINVAL);
 	CHECK(strstr(why, "Message") != NULL);
 	CHECK_INT(parse("{\"Type\":\"Notification\"}", &ev, why, sizeof(why)), -EINVAL);
-	CHECK_INT(parse("{\"Type\":\"Notification\",\"Message\":\"not json\"}", &ev, why,
-			sizeof(why)),
-		  -EINVAL);
+	CHECK_INT(
+	    parse("{\"Type\":\"Notification\",\"Message\":\"not json\"}", &ev, why, sizeof(why)),
+	    -EINVAL);
 	CHECK(strstr(why, "Message") != NULL);
 	CHECK_INT(parse("{\"Type\":\"Notification\",\"Message\":\"[1]\"}", &ev, why, sizeof(why)),
 		  -EINVAL);
@@ -708,9 +725,9 @@ TEST(event_kind_names)
 /* ---- ReceiveMessage ---- */
 
 #define RECEIPT_1024                                                                               \
-	LONG_300 LONG_300 LONG_300                                                                 \
-	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" \
-	    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	LONG_300 LONG_300 LONG_300 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" \
+				   "bbbbbbbbbbbbbbbbbbbbbbbbbbbbb"                                 \
+				   "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
 static int receive(const char *text, struct sqs_message **m, size_t *n, char *why)
 {
@@ -785,13 +802,14 @@ TEST(sqs_receive_reads_each_message_field)
 		  "\"Attributes\":{\"ApproximateReceiveCount\":\"3\",\"SentTimestamp\":"
 		  "\"1700000000123\",\"SenderId\":\"AIDASSYFHUBOBT7F4XT75\"}}",
 		  "5fea7756-0ea4-451a-a703-a558b933e274",
-		  "MbZj6wDWli+JvwwJaBV+3dcjk2YW2vA3+STFFljTM8tJJg6HRG6PYSasuWXPJB+Cw=", "{\"a\":1}", 3,
-		  1700000000123LL },
+		  "MbZj6wDWli+JvwwJaBV+3dcjk2YW2vA3+STFFljTM8tJJg6HRG6PYSasuWXPJB+Cw=", "{\"a\":1}",
+		  3, 1700000000123LL },
 		/* each field missing */
 		{ "{\"ReceiptHandle\":\"r\",\"Body\":\"b\"}", "", "r", "b", 0, 0 },
 		{ "{\"MessageId\":\"m\",\"Body\":\"b\"}", "m", "", "b", 0, 0 },
 		{ "{\"MessageId\":\"m\",\"ReceiptHandle\":\"r\"}", "m", "r", NULL, 0, 0 },
-		{ "{\"MessageId\":\"m\",\"ReceiptHandle\":\"r\",\"Body\":\"\"}", "m", "r", "", 0, 0 },
+		{ "{\"MessageId\":\"m\",\"ReceiptHandle\":\"r\",\"Body\":\"\"}", "m", "r", "", 0,
+		  0 },
 		/* wrong types and shapes */
 		{ "5", "", "", NULL, 0, 0 },
 		{ "[]", "", "", NULL, 0, 0 },
@@ -808,16 +826,18 @@ TEST(sqs_receive_reads_each_message_field)
 		  "", "", NULL, 0, 0 },
 		/* attributes */
 		{ "{\"Attributes\":[]}", "", "", NULL, 0, 0 },
-		{ "{\"Attributes\":{\"ApproximateReceiveCount\":3,\"SentTimestamp\":1700000000123}}", "",
-		  "", NULL, 0, 0 },
-		{ "{\"Attributes\":{\"ApproximateReceiveCount\":\"-1\",\"SentTimestamp\":\"1e3\"}}", "",
-		  "", NULL, 0, 0 },
+		{ "{\"Attributes\":{\"ApproximateReceiveCount\":3,\"SentTimestamp\":1700000000123}"
+		  "}",
+		  "", "", NULL, 0, 0 },
+		{ "{\"Attributes\":{\"ApproximateReceiveCount\":\"-1\",\"SentTimestamp\":\"1e3\"}}",
+		  "", "", NULL, 0, 0 },
 		{ "{\"Attributes\":{\"ApproximateReceiveCount\":\"99999999999999999999\","
 		  "\"SentTimestamp\":\"99999999999999999999\"}}",
 		  "", "", NULL, 0, 0 },
-		{ "{\"Attributes\":{\"ApproximateReceiveCount\":\"\",\"SentTimestamp\":\" 1\"}}", "", "",
-		  NULL, 0, 0 },
-		{ "{\"Attributes\":{\"ApproximateReceiveCount\":\"1000000\",\"SentTimestamp\":\"0\"}}",
+		{ "{\"Attributes\":{\"ApproximateReceiveCount\":\"\",\"SentTimestamp\":\" 1\"}}",
+		  "", "", NULL, 0, 0 },
+		{ "{\"Attributes\":{\"ApproximateReceiveCount\":\"1000000\",\"SentTimestamp\":"
+		  "\"0\"}}",
 		  "", "", NULL, 1000000, 0 },
 	};
 
@@ -857,8 +877,8 @@ TEST(sqs_delete_batch_reads_replies_of_every_shape)
 		const char *deleted; /* '1' per entry deleted */
 		const char *failure;
 	} rows[] = {
-		{ "{\"Successful\":[{\"Id\":\"0\"},{\"Id\":\"1\"},{\"Id\":\"2\"}],\"Failed\":[]}", 3, 3,
-		  "111", "" },
+		{ "{\"Successful\":[{\"Id\":\"0\"},{\"Id\":\"1\"},{\"Id\":\"2\"}],\"Failed\":[]}",
+		  3, 3, "111", "" },
 		{ "{\"Successful\":[{\"Id\":\"2\"},{\"Id\":\"0\"}]}", 3, 2, "101", "" },
 		{ "{\"Successful\":[{\"Id\":\"0\"}],\"Failed\":[{\"Id\":\"1\",\"SenderFault\":true,"
 		  "\"Code\":\"ReceiptHandleIsInvalid\",\"Message\":\"The input receipt handle is "
