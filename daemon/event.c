@@ -784,38 +784,44 @@ static long entry_index(const cJSON *entry, size_t n)
 	return (size_t)x < n ? x : -1;
 }
 
+/* True when an entry of failed before e has e's index i. */
+static bool failed_before(const cJSON *failed, const cJSON *e, long i, size_t n)
+{
+	for (const cJSON *f = failed->child; f && f != e; f = f->next)
+		if (entry_index(f, n) == i)
+			return true;
+	return false;
+}
+
 int sqs_parse_delete_batch(const cJSON *reply, size_t n, bool *deleted, char *failure,
 			   size_t failure_n)
 {
 	const cJSON *ok, *failed, *e;
-	unsigned char *seen = NULL;
 	int count = 0;
 
 	if (failure && failure_n)
 		*failure = '\0';
 	for (size_t i = 0; i < n; i++)
 		deleted[i] = false;
+	/* more entries than were sent holds an unknown or repeated id (and bounds the work) */
 	if (!cJSON_IsObject(reply) || member(reply, "Successful", &ok) < 0 ||
 	    member(reply, "Failed", &failed) < 0 || (ok && !cJSON_IsArray(ok)) ||
-	    (failed && !cJSON_IsArray(failed)))
+	    (failed && !cJSON_IsArray(failed)) ||
+	    (size_t)cJSON_GetArraySize(ok) + (size_t)cJSON_GetArraySize(failed) > n)
 		return -EINVAL;
-	if (n && !(seen = calloc(n, 1)))
-		return -ENOMEM;
 	cJSON_ArrayForEach(e, ok)
 	{
 		long i = entry_index(e, n);
-		if (i < 0 || seen[i])
+		if (i < 0 || deleted[i])
 			goto bad;
-		seen[i] = 1;
 		deleted[i] = true;
 		count++;
 	}
 	cJSON_ArrayForEach(e, failed)
 	{
 		long i = entry_index(e, n);
-		if (i < 0 || seen[i])
+		if (i < 0 || deleted[i] || failed_before(failed, e, i, n))
 			goto bad;
-		seen[i] = 1;
 		if (failure && failure_n && !*failure) {
 			const cJSON *code = NULL, *message = NULL;
 			char c[SHOWN_MAX * 4 + 8], m[SHOWN_MAX * 4 + 8];
@@ -828,10 +834,8 @@ int sqs_parse_delete_batch(const cJSON *reply, size_t n, bool *deleted, char *fa
 					   sizeof(m), 0));
 		}
 	}
-	free(seen);
 	return count;
 bad:
-	free(seen);
 	for (size_t i = 0; i < n; i++)
 		deleted[i] = false;
 	if (failure && failure_n)
