@@ -258,7 +258,7 @@ static int read_ecs_arn(const struct place *at, const char *key, const char *arn
 			const struct event *ev, struct service_ref *ref)
 {
 	char part[16], service[8], region[32], account[16], kind[24], x[NAME_ECS_MAX + 2];
-	char y[NAME_ECS_MAX + 2], id[NAME_ECS_MAX + 2], v[SHOWN_MAX * 4 + 8];
+	char y[NAME_ECS_MAX + 2], id[NAME_ECS_MAX + 2], v[SHOWN_MAX * 4 + 8], w[SHOWN_MAX * 4 + 8];
 	const char *p = arn;
 	bool deployment;
 
@@ -269,18 +269,20 @@ static int read_ecs_arn(const struct place *at, const char *key, const char *arn
 	    !arn_field(&p, region, sizeof(region)) || !arn_field(&p, account, sizeof(account)) ||
 	    strcmp(service, "ecs"))
 		return bad_value(at, key, arn, "an ECS ARN");
+	/* part, region and account are shown escaped: they are the ARN's, from outside */
 	if (strcmp(part, partition_of(ev->region)))
-		return fail(at->why, at->why_n, "%s%s: '%s' is of partition '%s', not '%s' of %s",
-			    at->path, key, shown(arn, v, sizeof(v)), part, partition_of(ev->region),
-			    ev->region);
+		return fail(at->why, at->why_n,
+			    "%s%s: '%s' is of partition '%s', the event's region %s of '%s'",
+			    at->path, key, shown(arn, v, sizeof(v)), shown(part, w, sizeof(w)),
+			    ev->region, partition_of(ev->region));
 	if (strcmp(region, ev->region))
 		return fail(at->why, at->why_n,
 			    "%s%s: '%s' is in region '%s', the event's region %s", at->path, key,
-			    shown(arn, v, sizeof(v)), region, ev->region);
+			    shown(arn, v, sizeof(v)), shown(region, w, sizeof(w)), ev->region);
 	if (strcmp(account, ev->account))
 		return fail(at->why, at->why_n,
 			    "%s%s: '%s' is of account '%s', the event's account %s", at->path, key,
-			    shown(arn, v, sizeof(v)), account, ev->account);
+			    shown(arn, v, sizeof(v)), shown(account, w, sizeof(w)), ev->account);
 	if (!arn_part(&p, kind, sizeof(kind)))
 		return bad_value(at, key, arn, "an ECS ARN");
 	deployment = !strcmp(kind, "service-deployment");
@@ -782,38 +784,44 @@ static long entry_index(const cJSON *entry, size_t n)
 	return (size_t)x < n ? x : -1;
 }
 
+/* True when an entry of failed before e has e's index i. */
+static bool failed_before(const cJSON *failed, const cJSON *e, long i, size_t n)
+{
+	for (const cJSON *f = failed->child; f && f != e; f = f->next)
+		if (entry_index(f, n) == i)
+			return true;
+	return false;
+}
+
 int sqs_parse_delete_batch(const cJSON *reply, size_t n, bool *deleted, char *failure,
 			   size_t failure_n)
 {
 	const cJSON *ok, *failed, *e;
-	unsigned char *seen = NULL;
 	int count = 0;
 
 	if (failure && failure_n)
 		*failure = '\0';
 	for (size_t i = 0; i < n; i++)
 		deleted[i] = false;
+	/* more entries than were sent holds an unknown or repeated id (and bounds the work) */
 	if (!cJSON_IsObject(reply) || member(reply, "Successful", &ok) < 0 ||
 	    member(reply, "Failed", &failed) < 0 || (ok && !cJSON_IsArray(ok)) ||
-	    (failed && !cJSON_IsArray(failed)))
+	    (failed && !cJSON_IsArray(failed)) ||
+	    (size_t)cJSON_GetArraySize(ok) + (size_t)cJSON_GetArraySize(failed) > n)
 		return -EINVAL;
-	if (n && !(seen = calloc(n, 1)))
-		return -ENOMEM;
 	cJSON_ArrayForEach(e, ok)
 	{
 		long i = entry_index(e, n);
-		if (i < 0 || seen[i])
+		if (i < 0 || deleted[i])
 			goto bad;
-		seen[i] = 1;
 		deleted[i] = true;
 		count++;
 	}
 	cJSON_ArrayForEach(e, failed)
 	{
 		long i = entry_index(e, n);
-		if (i < 0 || seen[i])
+		if (i < 0 || deleted[i] || failed_before(failed, e, i, n))
 			goto bad;
-		seen[i] = 1;
 		if (failure && failure_n && !*failure) {
 			const cJSON *code = NULL, *message = NULL;
 			char c[SHOWN_MAX * 4 + 8], m[SHOWN_MAX * 4 + 8];
@@ -826,10 +834,8 @@ int sqs_parse_delete_batch(const cJSON *reply, size_t n, bool *deleted, char *fa
 					   sizeof(m), 0));
 		}
 	}
-	free(seen);
 	return count;
 bad:
-	free(seen);
 	for (size_t i = 0; i < n; i++)
 		deleted[i] = false;
 	if (failure && failure_n)

@@ -902,6 +902,9 @@ TEST(sqs_delete_batch_reads_replies_of_every_shape)
 		{ "{\"Successful\":[{\"Id\":\"\"}]}", 3, -EINVAL, "000", "" },
 		{ "{\"Successful\":[{\"Id\":\"1 \"}]}", 3, -EINVAL, "000", "" },
 		{ "{\"Successful\":[{\"Id\":\"99999999999999999999\"}]}", 3, -EINVAL, "000", "" },
+		{ "{\"Successful\":[{\"Id\":\"0\"},{\"Id\":\"1\"}],\"Failed\":[{\"Id\":\"2\"},"
+		  "{\"Id\":\"3\"}]}",
+		  3, -EINVAL, "000", "" }, /* more entries than sent */
 		{ "{\"Successful\":[{\"Id\":1}]}", 3, -EINVAL, "000", "" },
 		{ "{\"Successful\":[{}]}", 3, -EINVAL, "000", "" },
 		{ "{\"Successful\":[\"0\"]}", 3, -EINVAL, "000", "" },
