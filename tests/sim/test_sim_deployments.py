@@ -367,11 +367,16 @@ def test_pause_hook_waits_until_continued(ctx):
 
 def test_pause_hook_rejected_rolls_back(ctx):
     sim, ecs = pause_world(ctx)
+    sim.seed({"queues": ["events"]})
+    sim.event_rule("events", sources=["aws.ecs"])
     good = running_digests(ecs)
     _, arn = deploy(sim, ecs, "two")
     _, hook = awaiting(ecs, arn)
     ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action="ROLLBACK")
     d = until_status(ecs, arn, "ROLLBACK_SUCCESSFUL")
+    ev = wait_for(lambda: [e for e in ecs_events(sim) if e["detail"].get("hookId")][2:], 10, "HOOK_FAILED")
+    check_eq([(e["detail"]["eventName"], e["detail"]["eventType"]) for e in ev], [("HOOK_FAILED", "ERROR")],
+             "the hook's event: FAILED, an ERROR")
     check_eq([h["status"] for h in d["lifecycleHookDetails"]], ["FAILED"], "the hook failed")
     check(hook["hookId"] in d["rollback"]["reason"], "the reason names the hook: %s" % d["rollback"]["reason"])
     check_eq(d["targetServiceRevision"]["requestedProductionTrafficWeight"], 0.0, "no traffic on the rejected one")
@@ -380,10 +385,15 @@ def test_pause_hook_rejected_rolls_back(ctx):
 
 def test_pause_hook_expiry_with_continue_continues(ctx):
     sim, ecs = pause_world(ctx, action="CONTINUE", minutes=1)
+    sim.seed({"queues": ["events"]})
+    sim.event_rule("events", sources=["aws.ecs"])
     _, arn = deploy(sim, ecs, "two")
     d, hook = awaiting(ecs, arn)
     d = until_status(ecs, arn, "SUCCESSFUL")
     check_eq([h["status"] for h in d["lifecycleHookDetails"]], ["TIMED_OUT"], "timed out, then continued")
+    ev = wait_for(lambda: [e for e in ecs_events(sim) if e["detail"].get("hookId")][2:], 10, "HOOK_TIMED_OUT")
+    check_eq([(e["detail"]["eventName"], e["detail"]["eventType"]) for e in ev], [("HOOK_TIMED_OUT", "ERROR")],
+             "the hook's event: TIMED_OUT, an ERROR")
     check(epoch(d["finishedAt"]) >= epoch(hook["expiresAt"]), "not before it expired")
 
 

@@ -314,14 +314,15 @@ def test_event_faults_drop_and_duplicate(ctx):
 def test_event_faults_delay_and_reorder(ctx):
     sim = Sim(ctx, seed={"repositories": [{"name": "team/r"}], "queues": ["q"]})
     sim.event_rule("q")
-    sim.event_faults(delay=1.0)
+    sim.event_faults(delay=1.5)
     t0 = time.monotonic()
     a = sim.push("team/r", "a", seed="a")
     check_eq(sim.queue_messages("q"), [], "not delivered at once")
     wait_events(sim, "q", 1, "the delayed event")
     took = time.monotonic() - t0
-    check(0.9 <= took < 5, "delivered about a second late (%.2fs)" % took)
-    sim.event_faults(reorder=3)
+    check(1.4 <= took < 6, "delivered 1.5 s late (%.2fs)" % took)
+    # reorder_wait (1 s by default) far off: the third event, not the time, lets them go.
+    sim.control("POST", "/event-faults", {"reorder": 3, "reorder_wait": 30})
     tags = [sim.push("team/r", t, seed=t) for t in ("x", "y")]
     check_eq(len(sim.queue_messages("q")), 1, "two held")
     tags.append(sim.push("team/r", "z", seed="z"))
