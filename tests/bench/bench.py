@@ -7,10 +7,11 @@ World: 1,000 repositories x 10 watched tags, 1,000 ECS services (each
 running its repository's current digest, pinned), one watch (a list of 10
 tags) and one target per repository. Measured: requests per poll cycle (and
 the API minimum), CPU seconds of the daemon per cycle, peak RSS, and push ->
-UpdateService latency (the simulator's request log times the UpdateService;
-the daemon polls every 10 s).
+UpdateService latency (from just before the push to the UpdateService in the
+simulator's request log; the daemon polls every 10 s).
 
-Then an events-mode run (issue 14) in the same world: an EventBridge rule sends
+Then an events-mode run (issue 14) in the same world, made afresh (the first
+run's pushes moved services off their first tag): an EventBridge rule sends
 ECR and ECS events to an SQS queue, a new daemon (its own state directory)
 reads it, poll_interval 10 minutes. Measured: push -> UpdateService latency
 with events, and API requests per hour at this scale with events (the
