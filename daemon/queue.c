@@ -181,6 +181,10 @@ static int dispatch(struct queue *q, const struct sqs_message *m, uint64_t *tick
 		       r ? ": looking at its rollout" : ": no rollout in flight");
 		return r ? MSG_POKE : MSG_DELETE;
 	case EVENT_IGNORED:
+		log_at(LOG_DEBUG, NULL, LOG_FIELDS({ "SQS_MESSAGE_ID", m->id }),
+		       "queue '%s': message %s is an event ecr-deployd does not act on (another "
+		       "source or detail-type, a failed push); deleted",
+		       q->name, m->id);
 		break;
 	}
 	return MSG_DELETE;
