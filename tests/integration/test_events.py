@@ -430,3 +430,24 @@ def test_an_event_wrapped_by_sns_is_read(ctx):
                                     "arn:aws:sns:us-east-1:123456789012:ecr", "Message": json.dumps(body)}))
     wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 20, "...and the SNS copy deploys")
     check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
+
+
+def test_a_hook_event_makes_tracking_look_at_once(ctx):
+    """Blue/green with a PAUSE hook, events on: once ECS says the hook awaits action the rollout
+    looks (AWAITING_APPROVAL), and once the operator continues it, ECS's events end the
+    rollout without waiting for the 30 s safety look."""
+    from test_strategies import AWAITING_APPROVAL, daemon_calls, ecs, make_sim, pause_cfg, svc, wait_awaiting
+    sim = make_sim(ctx, [svc("web", pause_cfg(minutes=60))])
+    sim.seed({"queues": [{"name": QUEUE}], "event_rules": [{"queue": QUEUE}]})
+    p = start_events(ctx, sim)
+    sim.push("team/web", "prod", seed="v2")
+    f, hook, arn = wait_awaiting(sim, p)
+    check(lines_with(p, "HOOK_AWAITING_ACTION): looking at its rollout"), "the hook's event was read")
+    check_eq(len(lines_with(p, AWAITING_APPROVAL)), 1, "said once")
+    t0 = time.time()
+    since = last_seq(sim)
+    ecs(sim).continue_service_deployment(serviceDeploymentArn=arn, hookId=hook["hookId"], action="CONTINUE")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 40, "DEPLOY_COMPLETED")
+    looks = daemon_calls(sim, since, "DescribeServiceDeployments")
+    check(time.time() - t0 < 25, "ended %.1fs after the approval" % (time.time() - t0))
+    check(len(looks) <= 6, "looks after the approval: %d (events flow)" % len(looks))
