@@ -1179,8 +1179,6 @@ static bool parse_queue(struct parse *p, const cJSON *v, const char *path, bool 
 	const cJSON *url = v;
 	bool ok = true;
 
-	place_of(p, path, false, &q->at.line, &q->at.col);
-	q->at.file = p->file;
 	if (cJSON_IsObject(v)) {
 		check_keys(p, v, path, keys, sizeof(keys) / sizeof(keys[0]));
 		url = member(v, "queue_url");
@@ -1205,7 +1203,6 @@ static bool parse_queue(struct parse *p, const cJSON *v, const char *path, bool 
 	}
 	q->url = strdup(url->valuestring);
 	q->name = strdup(name);
-	snprintf(q->account, sizeof(q->account), "%.12s", acct); /* 12 digits: checked */
 	if (!cJSON_IsObject(v)) {
 		q->region = strdup(region);
 		return q->url && q->name && q->region;

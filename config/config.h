@@ -65,10 +65,8 @@ struct config_target {
 struct config_queue {
 	char *url;    /* https://sqs.<region>.amazonaws.com/<account>/<name> */
 	char *region; /* its own "region", else the URL's */
-	char account[13];
 	char *name;
 	char *role_arn; /* assumed to read it, or NULL */
-	struct config_place at;
 };
 
 #define CONFIG_MAX_QUEUES 16

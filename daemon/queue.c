@@ -231,12 +231,28 @@ static void queue_answers(struct queue *q, const char *op)
 	update_flowing(q->qs);
 }
 
-/* The next ReceiveMessage after a failure: 1 s doubling to a minute. */
+/* AWS refused a call of the queue: said as queue_failed() says it, naming the IAM action a
+ * refusal names. */
+static void queue_call_failed(struct queue *q, const char *op, const struct aws_error *e)
+{
+	char action[128], hint[200] = "";
+
+	if (aws_error_classify(e) == AWS_ERROR_AUTH && aws_error_action(e, action, sizeof(action)))
+		snprintf(hint, sizeof(hint), " (allow %s)", action);
+	queue_failed(q, op, e->code, e->message, e->request_id, hint);
+}
+
+/* A backoff after one more failure: 1 s doubling to a minute. */
+static double backoff_after(double delay)
+{
+	delay = delay > 0 ? delay * 2 : RETRY_FIRST_S;
+	return delay > RETRY_MAX_S ? RETRY_MAX_S : delay;
+}
+
+/* The next ReceiveMessage after a failure. */
 static void receive_later(struct queue *q)
 {
-	q->backoff = q->backoff ? q->backoff * 2 : RETRY_FIRST_S;
-	if (q->backoff > RETRY_MAX_S)
-		q->backoff = RETRY_MAX_S;
+	q->backoff = backoff_after(q->backoff);
 	ev_timer_stop(q->qs->d.loop, &q->retry);
 	ev_timer_set(&q->retry, q->backoff, 0.0);
 	ev_timer_start(q->qs->d.loop, &q->retry);
@@ -251,13 +267,8 @@ static void on_receive(struct aws_result *res, void *userdata)
 
 	q->receive = NULL;
 	if (!res->ok) {
-		const struct aws_error *e = &res->err;
-		char action[128], hint[200] = "";
-		if (aws_error_classify(e) == AWS_ERROR_AUTH &&
-		    aws_error_action(e, action, sizeof(action)))
-			snprintf(hint, sizeof(hint), " (allow %s)", action);
 		q->ok = false;
-		queue_failed(q, "ReceiveMessage", e->code, e->message, e->request_id, hint);
+		queue_call_failed(q, "ReceiveMessage", &res->err);
 		receive_later(q);
 		return;
 	}
@@ -385,13 +396,8 @@ static void on_deleted(struct aws_result *res, void *userdata)
 		else
 			queue_answers(q, "DeleteMessageBatch");
 	} else {
-		char action[128], hint[200] = "";
-		if (aws_error_classify(&res->err) == AWS_ERROR_AUTH &&
-		    aws_error_action(&res->err, action, sizeof(action)))
-			snprintf(hint, sizeof(hint), " (allow %s)", action);
 		snprintf(failure, sizeof(failure), "%s: %s", res->err.code, res->err.message);
-		queue_failed(q, "DeleteMessageBatch", res->err.code, res->err.message,
-			     res->err.request_id, hint);
+		queue_call_failed(q, "DeleteMessageBatch", &res->err);
 	}
 	for (int i = 0; i < n; i++) {
 		struct msg *m = q->batch[i];
@@ -417,13 +423,7 @@ static void on_deleted(struct aws_result *res, void *userdata)
 			drop_msg(q, m);
 		}
 	}
-	if (got == n) {
-		q->flush_backoff = 0;
-	} else {
-		q->flush_backoff = q->flush_backoff ? q->flush_backoff * 2 : RETRY_FIRST_S;
-		if (q->flush_backoff > RETRY_MAX_S)
-			q->flush_backoff = RETRY_MAX_S;
-	}
+	q->flush_backoff = got == n ? 0 : backoff_after(q->flush_backoff);
 	flush_soon(q, q->flush_backoff);
 	receive(q); /* if it waited for room */
 }

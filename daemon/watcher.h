@@ -40,8 +40,8 @@ struct watcher_deps {
 	bool once;                 /* --once: one cycle, no timer re-armed, nothing retried */
 	/* The digest a watch wants may have moved (its repository has been read). */
 	void (*moved)(const char *watch, void *userdata);
-	/* A cycle ended (the state is saved): the watches' digests are as known as they get. Also
-	 * after a read of hinted repositories. */
+	/* A cycle ended (the state is saved): the watches' digests are as known as they get. Not
+	 * after a read of hinted repositories (moved told the watches it read). */
 	void (*cycle_done)(void *userdata);
 	/* The repositories a hint named have been read and what was seen is in the state file (ok),
 	 * or one could not be read or saved (!ok). May be NULL. */
@@ -64,8 +64,9 @@ void watcher_config_changed(struct watcher *w);
 
 /*
  * An event says that tag of (account, region, repository) may have moved: when a watch follows
- * it (its tag, tag list, glob or semver rule; its registry, or any account for a watch without
- * one), that repository is read again at once (after the read in progress, if any), alone, and
+ * it (its tag, tag list, glob or semver rule; its registry, or for a watch without one the
+ * caller's account, learnt from ECR's replies), that repository is read again at once, alone
+ * (beside a poll cycle in progress; after a read of hinted repositories in progress), and
  * deps.hinted(*ticket) says when that read is durable. Returns the number of repositories to
  * read (0: no watch follows it, nothing is asked and *ticket is 0), or -ENOMEM.
  */
