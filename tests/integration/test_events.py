@@ -285,6 +285,8 @@ def test_a_dry_run_leaves_the_queue_to_the_daemon_that_acts(ctx):
     sim = Sim(ctx, seed=world())
     p = start(ctx, sim, [web_watch()], poll_interval="10s", events=[{"queue_url": QUEUE_URL}], dry_run=True)
     wait_for(lambda: lines_with(p, "the events queues are not read"), 10, "said at start")
+    # The first poll must see the old digest, or the push is a first sighting, not a new digest.
+    wait_for(lambda: lines_with(p, "nothing to deploy"), 15, "the first poll found the service up to date")
     sim.push("team/web", "prod", seed="v2")
     p.signal(signal.SIGHUP)  # a reload polls at once
     wait_for(lambda: lines_with(p, "new digest of"), 30, "the poll saw the push (and deployed nothing)")
