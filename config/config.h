@@ -104,6 +104,11 @@ struct config {
 	bool dry_run;
 	int max_concurrent_deploys;
 	int max_requests_in_flight;
+	/* The control socket (docs/control.md): path ("" none), write group, read-only group or "*"
+	 * (NULL none). */
+	char *control_socket, *control_group, *control_read_group;
+	char *metrics_file; /* the Prometheus text file, or NULL */
+	int history_max;    /* history entries kept per target */
 	struct config_queue *queues; /* events[] */
 	size_t n_queues;
 	struct config_watch *watches;
