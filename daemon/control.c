@@ -73,8 +73,6 @@ struct client {
 	ev_timer timer;
 	enum phase phase;
 	struct control_peer peer;
-	bool may_read;
-	bool denied;      /* refused at connection: one reply, then closed */
 	bool close_after; /* close once the output is written */
 	bool eof;         /* the client will send nothing more */
 	bool dead;        /* to be freed at the end of client_advance() */
@@ -105,6 +103,7 @@ struct control {
 	size_t n_tables;
 	void *userdata;
 	uid_t own_uid;
+	double handler_seconds;
 	bool has_write_gid, has_read_gid, read_all;
 	gid_t write_gid, read_gid;
 	struct client *clients;
@@ -340,7 +339,7 @@ static char *args_logged(const cJSON *args)
 
 static void set_phase(struct client *cl, enum phase phase)
 {
-	static const double seconds[] = { REQUEST_SECONDS, HANDLER_SECONDS, WRITE_SECONDS };
+	const double seconds[] = { REQUEST_SECONDS, cl->c->handler_seconds, WRITE_SECONDS };
 
 	if (cl->phase == phase && ev_is_active(&cl->timer))
 		return;
@@ -474,10 +473,7 @@ static void client_steps(struct client *cl)
 		char *nl = memchr(cl->in + cl->scanned, '\n', cl->in_len - cl->scanned);
 		if (nl) {
 			size_t len = (size_t)(nl - cl->in);
-			if (cl->denied)
-				cl->dead = true;
-			else
-				client_request(cl, cl->in, len);
+			client_request(cl, cl->in, len);
 			memmove(cl->in, nl + 1, cl->in_len - len - 1);
 			cl->in_len -= len + 1;
 			cl->scanned = 0;
@@ -576,16 +572,16 @@ static void client_timeout(struct client *cl)
 		struct control_call *call = cl->call;
 		if (!call)
 			break;
-		log_warning("control: '%s' from pid %d got no answer within %.0fs; answered "
+		log_warning("control: '%s' from pid %d got no answer within %gs; answered "
 			    "'timeout'",
-			    call->cmd, (int)call->peer.pid, HANDLER_SECONDS);
+			    call->cmd, (int)call->peer.pid, cl->c->handler_seconds);
 		if (call->writes)
 			log_action(call, "timeout");
 		call->replied = true;
 		client_release_call(cl);
 		char why[128];
-		snprintf(why, sizeof(why), "the command got no answer within %.0f seconds",
-			 HANDLER_SECONDS);
+		snprintf(why, sizeof(why), "the command got no answer within %g seconds",
+			 cl->c->handler_seconds);
 		client_queue_error(cl, call->id, "timeout", EX_TEMPFAIL, NULL, why);
 		break;
 	}
@@ -644,11 +640,14 @@ static int peer_access(const struct control *c, int fd, struct control_peer *pee
 	return 0;
 }
 
-/* Answers a connection the server does not keep, and closes it. */
+/* Answers a connection the server does not keep, and closes it at once: it holds no place. What
+ * the client sent already is read first (a socket closed with unread data resets its peer). */
 static void refuse_now(int fd, const char *code, int exit, const char *message)
 {
 	char *line = ctlproto_reply_error(NULL, code, exit, NULL, message);
+	char drain[4096];
 
+	(void)!recv(fd, drain, sizeof(drain), MSG_DONTWAIT);
 	if (line) {
 		size_t n = strlen(line);
 		line[n] = '\n'; /* the NUL is not sent */
@@ -678,6 +677,20 @@ static void accept_one(struct control *c, int fd)
 		close(fd);
 		return;
 	}
+	if (!may_read) {
+		snprintf(uid, sizeof(uid), "%u", (unsigned)peer.uid);
+		snprintf(pid, sizeof(pid), "%d", (int)peer.pid);
+		if (refusal_logged(c, peer.uid))
+			log_at(LOG_WARNING, EVENT_CONTROL_REFUSED,
+			       LOG_FIELDS({ "CALLER_UID", uid }, { "CALLER_PID", pid }),
+			       "control: refused a connection from uid %s (pid %s): not root, "
+			       "not the daemon's user, not in the control group or the read group",
+			       uid, pid);
+		refuse_now(fd, "permission-denied", EX_NOPERM,
+			   "permission denied: not root, not the daemon's user, not in its control "
+			   "group or its read group");
+		return;
+	}
 	struct client *cl = calloc(1, sizeof(*cl));
 	if (!cl) {
 		close(fd);
@@ -686,7 +699,6 @@ static void accept_one(struct control *c, int fd)
 	cl->c = c;
 	cl->fd = fd;
 	cl->peer = peer;
-	cl->may_read = may_read;
 	ev_io_init(&cl->rio, on_client_read, fd, EV_READ);
 	ev_io_init(&cl->wio, on_client_write, fd, EV_WRITE);
 	ev_timer_init(&cl->timer, on_client_timer, REQUEST_SECONDS, 0.);
@@ -695,23 +707,6 @@ static void accept_one(struct control *c, int fd)
 	cl->next = c->clients;
 	c->clients = cl;
 	c->n_clients++;
-	if (!may_read) {
-		snprintf(uid, sizeof(uid), "%u", (unsigned)peer.uid);
-		snprintf(pid, sizeof(pid), "%d", (int)peer.pid);
-		if (refusal_logged(c, peer.uid))
-			log_at(LOG_WARNING, EVENT_CONTROL_REFUSED,
-			       LOG_FIELDS({ "CALLER_UID", uid }, { "CALLER_PID", pid }),
-			       "control: refused a connection from uid %s (pid %s): not root, "
-			       "not the daemon's user, not in the control group",
-			       uid, pid);
-		/* The reply goes out now; the connection is closed after the client's first
-		 * line (or its end, or the request deadline), so that a client that sends before
-		 * it reads still finds the reply. */
-		cl->denied = true;
-		client_queue_error(cl, NULL, "permission-denied", EX_NOPERM, NULL,
-				   "permission denied: not root, not the daemon's user, not in its "
-				   "control group");
-	}
 	client_advance(cl);
 }
 
@@ -882,6 +877,8 @@ int control_new(struct ev_loop *loop, const struct control_settings *settings,
 	c->n_tables = n;
 	c->userdata = userdata;
 	c->own_uid = geteuid();
+	c->handler_seconds =
+	    settings->handler_seconds > 0 ? settings->handler_seconds : HANDLER_SECONDS;
 	c->fd = -1;
 	ev_io_init(&c->accept_w, on_accept, -1, EV_READ);
 	ev_timer_init(&c->accept_pause, on_accept_pause, 1., 0.);
@@ -930,7 +927,10 @@ int control_new(struct ev_loop *loop, const struct control_settings *settings,
 	    chown(c->path, (uid_t)-1, c->write_gid) < 0)
 		add_warning(ret_warning, "control socket '%s': cannot give it group '%s': %s",
 			    shown, settings->group, strerror(errno));
-	if (chmod(c->path, c->read_all ? 0666 : 0660) < 0 || listen(c->fd, 64) < 0) {
+	/* A read group needs the file open to others: a file has one group, and the mode decides
+	 * who may connect; the credentials decide the rest. */
+	if (chmod(c->path, c->read_all || c->has_read_gid ? 0666 : 0660) < 0 ||
+	    listen(c->fd, 64) < 0) {
 		r = -errno;
 		snprintf(why, why_len, "control socket '%s': %s", shown, strerror(-r));
 		unlink(c->path);

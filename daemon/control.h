@@ -44,6 +44,7 @@ struct control_settings {
 	const char *path;       /* the socket's path */
 	const char *group;      /* write group: a name or a number; NULL or "": the process's */
 	const char *read_group; /* read-only group, "*" for everyone, or NULL */
+	double handler_seconds; /* a handler's time to answer before `timeout`; 0: 60 s (tests) */
 };
 
 /*

@@ -294,8 +294,9 @@ static const struct control_command *const command_tables[] = {
 /* The control socket, unless --once or control.socket "". */
 static int setup_control(struct daemon *d)
 {
-	struct control_settings cs = { d->cfg->control_socket, d->cfg->control_group,
-				       d->cfg->control_read_group };
+	struct control_settings cs = { .path = d->cfg->control_socket,
+				       .group = d->cfg->control_group,
+				       .read_group = d->cfg->control_read_group };
 	char why[600] = "", *warning = NULL;
 
 	if (d->once || !*d->cfg->control_socket)
