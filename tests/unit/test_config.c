@@ -1335,6 +1335,9 @@ TEST(config_summary_names_approve_and_guard)
 		      NULL);
 		CHECK(strstr(out, "    -> c/s1 [revision]\n") != NULL);
 		CHECK(strstr(out, "    -> c/s2 [revision] approve auto, guard off\n") != NULL);
+		CHECK(strstr(out,
+			     "control socket /run/ecr-deployd/control.sock (group ecr-deployd); "
+			     "history of 50 rollouts per target\n") != NULL);
 		if (!strstr(out, "guard off\n"))
 			unit_fail(__FILE__, __LINE__, "the summary:\n%s", out);
 	}
