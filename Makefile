@@ -13,6 +13,7 @@ DATADIR    ?= $(PREFIX)/share/ecr-deployd
 DOCDIR     ?= $(PREFIX)/share/doc/ecr-deployd
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 CATALOGDIR ?= $(PREFIX)/lib/systemd/catalog
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= /etc
 DESTDIR    ?=
 PYTHON  := /usr/bin/python3
@@ -59,6 +60,13 @@ UNIT_OBJ   := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 
 BIN  := $(B)/ecr-deployd
 UNIT := $(B)/unit-tests
+# ecr-deployctl, the operator's client: its own sources and, from common/, only the modules it
+# uses (an archive lets the linker pick them), with cJSON; none of the daemon's objects.
+CTL     := $(B)/ecr-deployctl
+CTL_SRC := $(sort $(wildcard daemon/ctl/*.c))
+CTL_OBJ := $(CTL_SRC:%.c=$(B)/obj/%.o)
+COMMON_LIB := $(B)/libcommon.a
+CTL_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 # One libFuzzer target per parser of outside bytes: tests/fuzz/fuzz_NAME.c, its corpus in
 # tests/fuzz/corpus/NAME. Under gcc each is linked with tests/fuzz/replay.c into
 # $(B)/fuzz-replay/NAME, which `make check` runs over the committed corpus.
@@ -73,10 +81,10 @@ GIT_REV := $(shell [ "$$(git -C . rev-parse --show-toplevel 2>/dev/null)" = "$(C
 
 .PHONY: all check deps tests demo bench install uninstall lint format clean help fuzz FORCE
 
-all: $(BIN)
+all: $(BIN) $(CTL)
 
 help:
-	@echo "make              build $(BIN)"
+	@echo "make              build $(BIN) and $(CTL)"
 	@echo "make check        install missing packages (as root), build, run every test"
 	@echo "make check SANITIZE=1   the same under ASan+UBSan in build/sanitize"
 	@echo "make demo         the daemon's job end to end against the bundled simulator"
@@ -104,6 +112,15 @@ $(B)/obj/%.o: %.c | $(B)/.libs-ok
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/obj/daemon/main.o: $(B)/gen/version.h
+$(CTL_OBJ): $(B)/gen/version.h
+$(CTL_OBJ): CPPFLAGS += -Idaemon/ctl
+
+$(COMMON_LIB): $(COMMON_SRC:%.c=$(B)/obj/%.o)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(CTL): $(CTL_OBJ) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CTL_LIBS)
 
 $(BIN): $(DAEMON_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -125,7 +142,7 @@ $(B)/fuzz-replay/%: $(B)/obj/tests/fuzz/replay.o $(B)/obj/tests/fuzz/fuzz_%.o $(
 
 $(B)/obj/tests/fuzz/%.o: CPPFLAGS += -Idaemon
 
-tests: $(BIN) $(UNIT) $(TOOLS)
+tests: $(BIN) $(CTL) $(UNIT) $(TOOLS)
 
 # libFuzzer with clang: `make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="config state"]` runs each
 # target for FUZZ_SECONDS; inputs that reach new code land in its corpus, a crash in
@@ -169,7 +186,7 @@ check: deps
 	@B=$(B) PYTHON=$(PYTHON) bash tests/run-suites
 
 demo: deps
-	@$(MAKE) --no-print-directory $(BIN)
+	@$(MAKE) --no-print-directory $(BIN) $(CTL)
 	@B=$(B) $(PYTHON) scripts/demo
 
 # Figures at scale against the simulator (minutes); prints, asserts nothing.
@@ -179,11 +196,14 @@ bench: deps
 
 # The configuration is installed only where none exists: an operator's rules are never replaced
 # (nor removed by uninstall).
-install: $(BIN)
+install: $(BIN) $(CTL)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/examples/cloudformation $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/conf.d
 	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/ecr-deployd
+	install -m 0755 $(CTL) $(DESTDIR)$(SBINDIR)/ecr-deployctl
+	install -m 0644 daemon/ctl/ecr-deployctl.8 $(DESTDIR)$(MANDIR)/man8/ecr-deployctl.8
+	install -m 0644 daemon/ctl/ecr-deployctl.bash $(DESTDIR)$(BASHCOMPDIR)/ecr-deployctl
 	sed 's|/usr/sbin/ecr-deployd|$(SBINDIR)/ecr-deployd|g' systemd/ecr-deployd.service \
 		> $(DESTDIR)$(UNITDIR)/ecr-deployd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/ecr-deployd.service
@@ -198,6 +218,8 @@ install: $(BIN)
 		install -m 0644 config/ecr-deployd.default.json $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/ecr-deployd.json
 
 uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/ecr-deployctl $(DESTDIR)$(MANDIR)/man8/ecr-deployctl.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/ecr-deployctl
 	rm -f $(DESTDIR)$(SBINDIR)/ecr-deployd $(DESTDIR)$(UNITDIR)/ecr-deployd.service \
 		$(DESTDIR)$(CATALOGDIR)/ecr-deployd.catalog $(DESTDIR)$(MANDIR)/man8/ecr-deployd.8 \
 		$(DESTDIR)$(MANDIR)/man5/ecr-deployd.conf.5 $(DESTDIR)$(DATADIR)/ecr-deployd.schema.json
