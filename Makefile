@@ -199,7 +199,7 @@ bench: deps
 install: $(BIN) $(CTL)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/examples/cloudformation $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/conf.d
+		$(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/conf.d $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/ecr-deployd
 	install -m 0755 $(CTL) $(DESTDIR)$(SBINDIR)/ecr-deployctl
 	install -m 0644 daemon/ctl/ecr-deployctl.8 $(DESTDIR)$(MANDIR)/man8/ecr-deployctl.8
@@ -214,6 +214,9 @@ install: $(BIN) $(CTL)
 	install -m 0644 config/examples/*.json $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 config/examples/cloudformation/*.json $(DESTDIR)$(DOCDIR)/examples/cloudformation/
 	install -m 0644 docs/events.md docs/iam-policy.json $(DESTDIR)$(DOCDIR)/
+	@# The group whose members may use the control socket (ecr-deployctl(8)); only on this system.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ! getent group ecr-deployd >/dev/null; then \
+		groupadd --system ecr-deployd && echo "install: created the system group ecr-deployd"; fi
 	test -e $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/ecr-deployd.json || \
 		install -m 0644 config/ecr-deployd.default.json $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/ecr-deployd.json
 

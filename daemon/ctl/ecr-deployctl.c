@@ -544,13 +544,13 @@ static int run_complete(struct ctl *ctl)
 	{
 		const char *name = ctl_json_str(w, "name");
 		/* Names go into the shell's completion: only the characters a name may have. */
-		if (!targets && name && name_all(name, 1, 256, "-_./:"))
+		if (!targets && name && name_all(name, 1, 256, "-_./"))
 			printf("%s\n", name);
 		const cJSON *list = targets ? ctl_json_array(w, "targets") : NULL;
 		cJSON_ArrayForEach(t, list)
 		{
 			name = ctl_json_str(t, "name");
-			if (name && name_all(name, 1, 512, "-_./:"))
+			if (name && name_all(name, 1, 512, "-_./"))
 				printf("%s\n", name);
 		}
 	}
