@@ -84,16 +84,18 @@ static int connect_socket(const char *path, double deadline, int *ret_fd, char *
 		case ENOENT:
 		case ECONNREFUSED:
 		case ENOTDIR:
-			snprintf(msg, n, "is ecr-deployd running? socket '%s': %s", esc, strerror(e));
+			snprintf(msg, n, "is ecr-deployd running? socket '%s': %s", esc,
+				 strerror(e));
 			return EX_UNAVAILABLE;
 		case EACCES:
 		case EPERM: {
 			char group[256];
 			socket_group(path, group, sizeof(group));
-			snprintf(msg, n,
-				 "socket '%s': %s: the members of the group '%s' and root may use it "
-				 "(usermod -aG %s USER, then log in again)",
-				 esc, strerror(e), group, group);
+			snprintf(
+			    msg, n,
+			    "socket '%s': %s: the members of the group '%s' and root may use it "
+			    "(usermod -aG %s USER, then log in again)",
+			    esc, strerror(e), group, group);
 			return EX_NOPERM;
 		}
 		case EAGAIN:
@@ -155,7 +157,8 @@ static int read_line(int fd, struct strbuf *sb, double deadline, char *msg, size
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			if (errno == ECONNRESET) {
-				snprintf(msg, n, "the daemon closed the connection before replying");
+				snprintf(msg, n,
+					 "the daemon closed the connection before replying");
 				return EX_PROTOCOL;
 			}
 			snprintf(msg, n, "reading the reply: %s", strerror(errno));
@@ -163,8 +166,9 @@ static int read_line(int fd, struct strbuf *sb, double deadline, char *msg, size
 		}
 		if (got == 0) {
 			snprintf(msg, n,
-				 sb->len ? "the daemon closed the connection in the middle of its reply"
-					 : "the daemon closed the connection before replying");
+				 sb->len
+				     ? "the daemon closed the connection in the middle of its reply"
+				     : "the daemon closed the connection before replying");
 			return EX_PROTOCOL;
 		}
 		const char *nl = memchr(buf, '\n', (size_t)got);
@@ -219,7 +223,8 @@ int ctl_conn_call(const char *path, double timeout, const char *cmd, cJSON *args
 		int ok = ctlproto_parse_reply(strbuf_str(&reply), reply.len, &root, &result, &error,
 					      why, sizeof(why));
 		if (ok < 0) {
-			snprintf(msg, msg_len, "the daemon's reply is not one of protocol version %d: %s",
+			snprintf(msg, msg_len,
+				 "the daemon's reply is not one of protocol version %d: %s",
 				 CTLPROTO_VERSION, why);
 			r = EX_PROTOCOL;
 		} else {

@@ -15,9 +15,9 @@
 #define CTL_CONN_MAX_REPLY (16 * 1024 * 1024)
 
 struct ctl_reply {
-	cJSON *root;          /* owns result and error */
-	const cJSON *result;  /* the result object of an ok reply, else NULL */
-	const cJSON *error;   /* the error object of a failed reply, else NULL */
+	cJSON *root;         /* owns result and error */
+	const cJSON *result; /* the result object of an ok reply, else NULL */
+	const cJSON *error;  /* the error object of a failed reply, else NULL */
 };
 
 /*

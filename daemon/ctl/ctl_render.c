@@ -110,8 +110,8 @@ static size_t width(const char *s)
 /* An aligned table of escaped cells, the last column unpadded. */
 struct table {
 	size_t ncols, nrows, cap;
-	char **cells;         /* nrows * ncols, malloc'd */
-	const char **colors;  /* nrows * ncols, static, NULL for none */
+	char **cells;        /* nrows * ncols, malloc'd */
+	const char **colors; /* nrows * ncols, static, NULL for none */
 };
 
 static void table_done(struct table *t)
@@ -182,11 +182,20 @@ static const char *state_color(const char *state)
 	static const struct {
 		const char *state, *color;
 	} colors[] = {
-		{ "idle", GREEN },         { "deploying", YELLOW },     { "tracking", YELLOW },
-		{ "inspecting", YELLOW },  { "awaiting-approval", YELLOW },
-		{ "rolling-back", RED },   { "blocked", RED },          { "skipped-failed", RED },
-		{ "failed", RED },         { "rollback-failed", RED },  { "paused", CYAN },
-		{ "pinned", CYAN },        { "held", CYAN },            { "completed", GREEN },
+		{ "idle", GREEN },
+		{ "deploying", YELLOW },
+		{ "tracking", YELLOW },
+		{ "inspecting", YELLOW },
+		{ "awaiting-approval", YELLOW },
+		{ "rolling-back", RED },
+		{ "blocked", RED },
+		{ "skipped-failed", RED },
+		{ "failed", RED },
+		{ "rollback-failed", RED },
+		{ "paused", CYAN },
+		{ "pinned", CYAN },
+		{ "held", CYAN },
+		{ "completed", GREEN },
 		{ "rolled-back", YELLOW },
 	};
 	if (!state)
@@ -411,11 +420,12 @@ static int status_header(FILE *out, const cJSON *res, double now, bool color)
 			char *err = ctl_escape(ctl_json_str(q, "error"), VALUE_MAX);
 			double last;
 			if (url && st && err) {
-				const char *k = !color			    ? NULL
-						: state && !strcmp(state, "ok")	    ? GREEN
+				const char *k = !color                               ? NULL
+						: state && !strcmp(state, "ok")      ? GREEN
 						: state && !strcmp(state, "failing") ? RED
 										     : YELLOW;
-				fprintf(out, "events: %s %s%s%s", url, k ? k : "", st, k ? RESET : "");
+				fprintf(out, "events: %s %s%s%s", url, k ? k : "", st,
+					k ? RESET : "");
 				if (ctl_json_num(q, "last_message", &last)) {
 					ctl_format_relative(last, now, rel, sizeof(rel));
 					fprintf(out, ", last message %s", rel);
@@ -456,11 +466,15 @@ int ctl_render_status(FILE *out, const cJSON *res, double now, bool color)
 			ctl_short_digest(ctl_json_str(tg, "wanted"), wanted, sizeof(wanted));
 			ctl_short_digest(ctl_json_str(tg, "deployed"), deployed, sizeof(deployed));
 			ctl_task_def(ctl_json_str(tg, "task_definition"), td, sizeof(td));
-			char *cells[] = { ctl_escape(ctl_json_str(tg, "name"), 256), target_state(tg),
-					  strdup(wanted), strdup(deployed), strdup(td),
+			char *cells[] = { ctl_escape(ctl_json_str(tg, "name"), 256),
+					  target_state(tg),
+					  strdup(wanted),
+					  strdup(deployed),
+					  strdup(td),
 					  target_note(tg, wpaused, frozen, now) };
 			const char *colors[] = { NULL, state_color(ctl_json_str(tg, "state")),
-						 NULL, NULL, NULL, NULL };
+						 NULL, NULL,
+						 NULL, NULL };
 			if (r == 0)
 				r = table_add(&t, cells, colors);
 			else
@@ -482,9 +496,9 @@ int ctl_render_status(FILE *out, const cJSON *res, double now, bool color)
 int ctl_render_history(FILE *out, const cJSON *res, double now, bool color)
 {
 	struct table t = { .ncols = 9 };
-	char *head[] = { strdup("WHEN"),   strdup("TARGET"),   strdup("DIGEST"),
-			 strdup("TAG"),    strdup("FROM → TO"), strdup("RESULT"),
-			 strdup("DURATION"), strdup("BY"),     strdup("REASON") };
+	char *head[] = { strdup("WHEN"),     strdup("TARGET"),    strdup("DIGEST"),
+			 strdup("TAG"),      strdup("FROM → TO"), strdup("RESULT"),
+			 strdup("DURATION"), strdup("BY"),        strdup("REASON") };
 	int r = table_add(&t, head, NULL);
 	const cJSON *e;
 	cJSON_ArrayForEach(e, ctl_json_array(res, "entries"))
@@ -520,8 +534,8 @@ int ctl_render_history(FILE *out, const cJSON *res, double now, bool color)
 				  strdup(dur),
 				  strdup(by),
 				  ctl_escape(ctl_json_str(e, "reason"), VALUE_MAX) };
-		const char *colors[] = { NULL, NULL, NULL, NULL, NULL, state_color(result), NULL, NULL,
-					 NULL };
+		const char *colors[] = { NULL, NULL, NULL, NULL, NULL, state_color(result),
+					 NULL, NULL, NULL };
 		if (r == 0)
 			r = table_add(&t, cells, colors);
 		else

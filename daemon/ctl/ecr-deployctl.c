@@ -133,7 +133,8 @@ static int print_error(const cJSON *error)
 	const cJSON *versions = cJSON_GetObjectItemCaseSensitive(error, "versions");
 	if (code && strcmp(code, "unsupported-version") == 0 && cJSON_IsArray(versions)) {
 		char *v = cJSON_PrintUnformatted(versions);
-		fprintf(stderr, "the daemon speaks protocol versions %s; this ecr-deployctl speaks %d\n",
+		fprintf(stderr,
+			"the daemon speaks protocol versions %s; this ecr-deployctl speaks %d\n",
 			v ? escape_bounded(v, 128, msg, sizeof(msg), 0) : "?", CTLPROTO_VERSION);
 		free(v);
 	}
@@ -181,7 +182,8 @@ static const cJSON *call(struct ctl *ctl, const char *cmd, cJSON *args, struct c
 /* The string member key of a result, escaped into buf ("-" when missing). */
 static const char *res_str(const cJSON *res, const char *key, char *buf, size_t n)
 {
-	return escape_bounded(ctl_json_str(res, key) ? ctl_json_str(res, key) : "-", 256, buf, n, 0);
+	return escape_bounded(ctl_json_str(res, key) ? ctl_json_str(res, key) : "-", 256, buf, n,
+			      0);
 }
 
 static cJSON *new_args(void)
@@ -376,8 +378,9 @@ static int run_deploy(struct ctl *ctl)
 	char b[300];
 	int ex;
 	if (ctl->digest && !digest_valid(ctl->digest))
-		return usage_error("--digest '%s' is not a digest: sha256: and 64 lowercase hex digits",
-				   arg_esc(ctl->digest, b, sizeof(b)));
+		return usage_error(
+		    "--digest '%s' is not a digest: sha256: and 64 lowercase hex digits",
+		    arg_esc(ctl->digest, b, sizeof(b)));
 	cJSON *args = new_args();
 	if (!args)
 		return EX_OSERR;
@@ -424,12 +427,14 @@ static int run_target_only(struct ctl *ctl)
 		char t[1100], a[1100], c[1100];
 		res_str(res, "target", t, sizeof(t));
 		if (strcmp(ctl->cmd, "rollback") == 0)
-			printf("rolling %s back from %s to %s\n", t, res_str(res, "from", a, sizeof(a)),
+			printf("rolling %s back from %s to %s\n", t,
+			       res_str(res, "from", a, sizeof(a)),
 			       res_str(res, "to", c, sizeof(c)));
 		else
 			printf("%s %s: hook %s, %s\n",
 			       strcmp(ctl->cmd, "approve") == 0 ? "approved" : "rejected", t,
-			       res_str(res, "hook", a, sizeof(a)), res_str(res, "action", c, sizeof(c)));
+			       res_str(res, "hook", a, sizeof(a)),
+			       res_str(res, "action", c, sizeof(c)));
 	}
 	ctl_reply_done(&reply);
 	return ex;
@@ -489,7 +494,8 @@ static int run_reload(struct ctl *ctl)
 			printf("reloaded\n");
 			print_lines(res, "warnings", "warning: ");
 		} else {
-			fail("the configuration was rejected; the daemon runs on with the one it had");
+			fail("the configuration was rejected; the daemon runs on with the one it "
+			     "had");
 			print_lines(res, "errors", "");
 		}
 		if (!reloaded)
@@ -560,7 +566,8 @@ static int run_complete(struct ctl *ctl)
 
 static const struct command commands[] = {
 	{ "status", OPT_JSON, 0, 0, "status [--json]", run_status },
-	{ "history", OPT_JSON | OPT_N, 0, 1, "history [WATCH|TARGET] [-n N] [--json]", run_history },
+	{ "history", OPT_JSON | OPT_N, 0, 1, "history [WATCH|TARGET] [-n N] [--json]",
+	  run_history },
 	{ "pause", OPT_JSON | OPT_ALL | OPT_REASON | OPT_UNTIL, 0, 1,
 	  "pause (WATCH|TARGET|--all) [--reason TEXT] [--until DURATION|TIME]", run_pause },
 	{ "resume", OPT_JSON | OPT_ALL, 0, 1, "resume (WATCH|TARGET|--all)", run_resume },
@@ -706,10 +713,14 @@ static unsigned opt_bit(int c)
 static int parse_command(struct ctl *ctl, const struct command *cmd, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },	    { "all", no_argument, NULL, 'a' },
-		{ "reason", required_argument, NULL, 'r' }, { "until", required_argument, NULL, 'u' },
-		{ "force", no_argument, NULL, 'f' },	    { "digest", required_argument, NULL, 'd' },
-		{ "target", required_argument, NULL, 't' }, { "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "until", required_argument, NULL, 'u' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "digest", required_argument, NULL, 'd' },
+		{ "target", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char b[300];
@@ -770,8 +781,8 @@ static int parse_command(struct ctl *ctl, const struct command *cmd, int argc, c
 		case 'u': {
 			const char *why;
 			if (ctl_until_parse(optarg, wall_now(), &ctl->until, &why) < 0)
-				return usage_error("--until '%s': %s", arg_esc(optarg, b, sizeof(b)),
-						   why);
+				return usage_error("--until '%s': %s",
+						   arg_esc(optarg, b, sizeof(b)), why);
 			break;
 		}
 		}
@@ -796,9 +807,12 @@ static int parse_command(struct ctl *ctl, const struct command *cmd, int argc, c
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "socket", required_argument, NULL, 's' }, { "timeout", required_argument, NULL, 'T' },
-		{ "json", no_argument, NULL, 'j' },	    { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },	    { NULL, 0, NULL, 0 },
+		{ "socket", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl ctl = { .timeout = DEFAULT_TIMEOUT };
 	const char *env = getenv(SOCKET_ENV);
@@ -815,9 +829,10 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			if (!parse_timeout(optarg, &ctl.timeout))
-				return usage_error("--timeout '%s': expected seconds, more than 0 and "
-						   "at most 86400",
-						   arg_esc(optarg, b, sizeof(b)));
+				return usage_error(
+				    "--timeout '%s': expected seconds, more than 0 and "
+				    "at most 86400",
+				    arg_esc(optarg, b, sizeof(b)));
 			break;
 		case 'j':
 			ctl.json = true;

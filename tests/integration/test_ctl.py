@@ -319,6 +319,17 @@ def test_status_on_a_pipe_is_an_aligned_table_without_colour(ctx):
               "a missing deployed digest is '-': %r" % api)
         batch = rows["api/batch"]
         check("blocked: ClientException: no such service, retry in" in batch, "blocked note: %r" % batch)
+    # A frozen daemon in dry-run mode says so in the header, and every target's note says frozen.
+    res = status_result()
+    res["dry_run"] = True
+    res["frozen"] = {"reason": "release freeze", "until": None, "by": {"uid": 0, "pid": 1}, "at": NOW - 5}
+    res["watches"][1]["paused"] = None
+    with FakeServer(ctx, {"status": ok(res)}) as srv:
+        status, out, err = ctl(ctx, ["status"], sock=srv.path)
+        check_eq(status, 0, "exit status (stderr %r)" % err)
+        check("\nDRY RUN: nothing is changed in AWS\n" in out, "dry run in the header: %r" % out)
+        check("\nFROZEN: no new rollout anywhere: 'release freeze' by uid 0\n" in out, "the freeze: %r" % out)
+        check(re.search(r"\napi/api .*  frozen\n", out), "a target's note says frozen: %r" % out)
 
 
 def test_status_colour_only_on_a_tty(ctx):
