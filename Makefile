@@ -65,6 +65,8 @@ UNIT := $(B)/unit-tests
 CTL     := $(B)/ecr-deployctl
 CTL_SRC := $(sort $(wildcard daemon/ctl/*.c))
 CTL_OBJ := $(CTL_SRC:%.c=$(B)/obj/%.o)
+# The client's modules without main(), for the unit tests and the fuzz targets.
+CTL_LIB_OBJ := $(filter-out $(B)/obj/daemon/ctl/ecr-deployctl.o,$(CTL_OBJ))
 COMMON_LIB := $(B)/libcommon.a
 CTL_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 # One libFuzzer target per parser of outside bytes: tests/fuzz/fuzz_NAME.c, its corpus in
@@ -125,10 +127,10 @@ $(CTL): $(CTL_OBJ) $(COMMON_LIB)
 $(BIN): $(DAEMON_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(UNIT): $(UNIT_OBJ) $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(UNIT): $(UNIT_OBJ) $(DAEMON_LIB_OBJ) $(CTL_LIB_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(UNIT_OBJ): CPPFLAGS += -Itests/unit -Idaemon
+$(UNIT_OBJ): CPPFLAGS += -Itests/unit -Idaemon -Idaemon/ctl
 
 $(B)/awscall: $(B)/obj/tests/tools/awscall.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -136,11 +138,11 @@ $(B)/awscall: $(B)/obj/tests/tools/awscall.o $(COMMON_OBJ)
 $(B)/httpfloor: $(B)/obj/tests/bench/httpfloor.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/fuzz-replay/%: $(B)/obj/tests/fuzz/replay.o $(B)/obj/tests/fuzz/fuzz_%.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
+$(B)/fuzz-replay/%: $(B)/obj/tests/fuzz/replay.o $(B)/obj/tests/fuzz/fuzz_%.o $(DAEMON_LIB_OBJ) $(CTL_LIB_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(B)/obj/tests/fuzz/%.o: CPPFLAGS += -Idaemon
+$(B)/obj/tests/fuzz/%.o: CPPFLAGS += -Idaemon -Idaemon/ctl
 
 tests: $(BIN) $(CTL) $(UNIT) $(TOOLS)
 
@@ -149,10 +151,11 @@ tests: $(BIN) $(CTL) $(UNIT) $(TOOLS)
 # build/fuzz/NAME-crash-*, and the run stops there with the target named.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
-FUZZ_LIB_SRC := $(COMMON_SRC) $(CONFIG_SRC) $(SYSTEMD_SRC) $(filter-out daemon/main.c,$(DAEMON_SRC))
+FUZZ_LIB_SRC := $(COMMON_SRC) $(CONFIG_SRC) $(SYSTEMD_SRC) $(filter-out daemon/main.c,$(DAEMON_SRC)) \
+	$(filter-out daemon/ctl/ecr-deployctl.c,$(CTL_SRC))
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=build/fuzz/obj/%.o)
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
-	-fno-sanitize-recover=all -D_GNU_SOURCE -Icommon -Iconfig -Isystemd -Idaemon -Ibuild/gen \
+	-fno-sanitize-recover=all -D_GNU_SOURCE -Icommon -Iconfig -Isystemd -Idaemon -Idaemon/ctl -Ibuild/gen \
 	$(PKG_CFLAGS)
 
 build/fuzz/obj/%.o: %.c | build/.libs-ok
@@ -160,7 +163,7 @@ build/fuzz/obj/%.o: %.c | build/.libs-ok
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
 
 build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
-	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
 
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 	@for t in $(FUZZ_TARGETS); do \

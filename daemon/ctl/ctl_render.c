@@ -303,7 +303,7 @@ static char *target_note(const cJSON *t, const cJSON *watch_paused, const cJSON 
 		double retry;
 		r = r ?: sep(&sb);
 		r = r ?: strbuf_puts(&sb, "blocked: ");
-		r = r ?: escape_append(&sb, ctl_json_str(blocked, "error"), 0);
+		r = r ?: escape_append(&sb, ctl_json_str(blocked, "error") ?: "(no error)", 0);
 		if (ctl_json_num(blocked, "retry_at", &retry)) {
 			ctl_format_relative(retry, now, rel, sizeof(rel));
 			r = r ?: strbuf_printf(&sb, ", retry %s", rel);
