@@ -11,8 +11,10 @@
 
 #include <cJSON.h>
 
+#include "ctlproto.h"
+
 /* The largest reply line read (a status or the metrics of a large configuration). */
-#define CTL_CONN_MAX_REPLY (16 * 1024 * 1024)
+#define CTL_CONN_MAX_REPLY CTLPROTO_MAX_REPLY
 
 struct ctl_reply {
 	cJSON *root;         /* owns result and error */

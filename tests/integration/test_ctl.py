@@ -524,7 +524,7 @@ def test_error_replies_exit_with_their_code(ctx):
     with FakeServer(ctx, {"rollback": {"v": 1, "ok": False,
                                        "error": {"code": "x", "message": "m", "exit": 300}}}) as srv:
         status, _, err = ctl(ctx, ["rollback", "a"], sock=srv.path)
-        check_eq(status, EX_SOFTWARE, "an exit code out of range becomes 70 (stderr %r)" % err)
+        check_eq(status, EX_PROTOCOL, "an exit code out of range is not a reply of the protocol (stderr %r)" % err)
 
 
 def test_reload_rejected_exits_78_with_the_errors(ctx):
@@ -625,3 +625,50 @@ def test_man_page_is_clean(ctx):
         check(word in text, "the man page covers %s" % word)
     for code in ("64", "65", "69", "70", "74", "75", "76", "77", "78"):
         check(re.search(r"\b%s\b" % code, text), "the man page lists exit status %s" % code)
+
+
+# --- the real daemon -------------------------------------------------------------------------
+
+
+def test_version_and_reload_against_the_daemon(ctx):
+    """The client against ecr-deployd's own socket: version names the daemon's pid, reload answers
+    after the reload (78 with the errors when the new configuration is refused), and a stopped daemon
+    is 'not running'."""
+    from harness import Sim
+    from test_daemon import daemon_env, write_config
+    sim = Sim(ctx)
+    sock = ctx.control_socket() if hasattr(ctx, "control_socket") else ctx.path("ctl.sock")
+    main = write_config(ctx, [], control={"socket": sock})
+    p = ctx.spawn([daemon_path(), "-c", main], env=daemon_env(ctx, sim), name="ecr-deployd")
+    wait_for(lambda: os.path.exists(sock), 15, "the control socket")
+
+    status, out, err = ctl(ctx, ["-s", sock, "version"])
+    check_eq(status, 0, "version exit status (stderr %r)" % err)
+    check(re.match(r"^ecr-deployd 0\.1\.0( \([0-9a-f-]+(-dirty)?\))?, protocol 1, pid %d\necr-deployctl 0\.1\.0"
+                   % p.pid, out), "version names the daemon and its pid: %r" % out)
+    status, out, err = ctl(ctx, ["-s", sock, "--json", "version"])
+    check_eq((status, json.loads(out)["pid"], json.loads(out)["protocol"]), (0, p.pid, 1), "version --json")
+
+    status, out, err = ctl(ctx, ["-s", sock, "reload"])
+    check_eq((status, out), (0, "reloaded\n"), "reload of the same configuration (stderr %r)" % err)
+    with open(main) as f:
+        good = f.read()
+    bad = json.loads(good)
+    bad["poll_interval"] = "soon"
+    with open(main, "w") as f:
+        json.dump(bad, f)
+    status, out, err = ctl(ctx, ["-s", sock, "reload"])
+    check_eq(status, EX_CONFIG, "a refused configuration (stderr %r)" % err)
+    check("the configuration was rejected" in err and main in err and "poll_interval" in err,
+          "the errors name the file and the key: %r" % err)
+    check(p.alive(), "the daemon runs on")
+    with open(main, "w") as f:
+        f.write(good)
+    status, out, err = ctl(ctx, ["-s", sock, "reload"])
+    check_eq(status, 0, "reload after the fix (stderr %r)" % err)
+
+    p.signal(15)
+    check_eq(p.wait(15), 0, "the daemon's exit status")
+    status, out, err = ctl(ctx, ["-s", sock, "version"])
+    check_eq(status, EX_UNAVAILABLE, "a stopped daemon (stderr %r)" % err)
+    check("is ecr-deployd running?" in err, "stderr %r" % err)
