@@ -131,7 +131,15 @@ class FakeServer:
         conn.close()
 
     def stop(self):
+        # shutdown() wakes an accept() in progress; the thread is gone before the descriptor is
+        # closed, so that it can never accept on the next test's socket should that reuse the number.
         self.stopping = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.thread.join(10)
+        check(not self.thread.is_alive(), "the fake server's thread ended")
         self.sock.close()
         for c in self.held:
             c.close()
