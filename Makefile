@@ -13,6 +13,7 @@ DATADIR    ?= $(PREFIX)/share/ecr-deployd
 DOCDIR     ?= $(PREFIX)/share/doc/ecr-deployd
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 CATALOGDIR ?= $(PREFIX)/lib/systemd/catalog
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 SYSCONFDIR ?= /etc
 DESTDIR    ?=
 PYTHON  := /usr/bin/python3
@@ -59,6 +60,15 @@ UNIT_OBJ   := $(UNIT_SRC:%.c=$(B)/obj/%.o)
 
 BIN  := $(B)/ecr-deployd
 UNIT := $(B)/unit-tests
+# ecr-deployctl, the operator's client: its own sources and, from common/, only the modules it
+# uses (an archive lets the linker pick them), with cJSON; none of the daemon's objects.
+CTL     := $(B)/ecr-deployctl
+CTL_SRC := $(sort $(wildcard daemon/ctl/*.c))
+CTL_OBJ := $(CTL_SRC:%.c=$(B)/obj/%.o)
+# The client's modules without main(), for the unit tests and the fuzz targets.
+CTL_LIB_OBJ := $(filter-out $(B)/obj/daemon/ctl/ecr-deployctl.o,$(CTL_OBJ))
+COMMON_LIB := $(B)/libcommon.a
+CTL_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 # One libFuzzer target per parser of outside bytes: tests/fuzz/fuzz_NAME.c, its corpus in
 # tests/fuzz/corpus/NAME. Under gcc each is linked with tests/fuzz/replay.c into
 # $(B)/fuzz-replay/NAME, which `make check` runs over the committed corpus.
@@ -73,10 +83,10 @@ GIT_REV := $(shell [ "$$(git -C . rev-parse --show-toplevel 2>/dev/null)" = "$(C
 
 .PHONY: all check deps tests demo bench install uninstall lint format clean help fuzz FORCE
 
-all: $(BIN)
+all: $(BIN) $(CTL)
 
 help:
-	@echo "make              build $(BIN)"
+	@echo "make              build $(BIN) and $(CTL)"
 	@echo "make check        install missing packages (as root), build, run every test"
 	@echo "make check SANITIZE=1   the same under ASan+UBSan in build/sanitize"
 	@echo "make demo         the daemon's job end to end against the bundled simulator"
@@ -104,14 +114,23 @@ $(B)/obj/%.o: %.c | $(B)/.libs-ok
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(B)/obj/daemon/main.o $(B)/obj/daemon/daemon.o: $(B)/gen/version.h
+$(CTL_OBJ): $(B)/gen/version.h
+$(CTL_OBJ): CPPFLAGS += -Idaemon/ctl
+
+$(COMMON_LIB): $(COMMON_SRC:%.c=$(B)/obj/%.o)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(CTL): $(CTL_OBJ) $(COMMON_LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CTL_LIBS)
 
 $(BIN): $(DAEMON_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(UNIT): $(UNIT_OBJ) $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(UNIT): $(UNIT_OBJ) $(DAEMON_LIB_OBJ) $(CTL_LIB_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(UNIT_OBJ): CPPFLAGS += -Itests/unit -Idaemon
+$(UNIT_OBJ): CPPFLAGS += -Itests/unit -Idaemon -Idaemon/ctl
 
 $(B)/awscall: $(B)/obj/tests/tools/awscall.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -119,23 +138,24 @@ $(B)/awscall: $(B)/obj/tests/tools/awscall.o $(COMMON_OBJ)
 $(B)/httpfloor: $(B)/obj/tests/bench/httpfloor.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/fuzz-replay/%: $(B)/obj/tests/fuzz/replay.o $(B)/obj/tests/fuzz/fuzz_%.o $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
+$(B)/fuzz-replay/%: $(B)/obj/tests/fuzz/replay.o $(B)/obj/tests/fuzz/fuzz_%.o $(DAEMON_LIB_OBJ) $(CTL_LIB_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(B)/obj/tests/fuzz/%.o: CPPFLAGS += -Idaemon
+$(B)/obj/tests/fuzz/%.o: CPPFLAGS += -Idaemon -Idaemon/ctl
 
-tests: $(BIN) $(UNIT) $(TOOLS)
+tests: $(BIN) $(CTL) $(UNIT) $(TOOLS)
 
 # libFuzzer with clang: `make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS="config state"]` runs each
 # target for FUZZ_SECONDS; inputs that reach new code land in its corpus, a crash in
 # build/fuzz/NAME-crash-*, and the run stops there with the target named.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
-FUZZ_LIB_SRC := $(COMMON_SRC) $(CONFIG_SRC) $(SYSTEMD_SRC) $(filter-out daemon/main.c,$(DAEMON_SRC))
+FUZZ_LIB_SRC := $(COMMON_SRC) $(CONFIG_SRC) $(SYSTEMD_SRC) $(filter-out daemon/main.c,$(DAEMON_SRC)) \
+	$(filter-out daemon/ctl/ecr-deployctl.c,$(CTL_SRC))
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=build/fuzz/obj/%.o)
 FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
-	-fno-sanitize-recover=all -D_GNU_SOURCE -Icommon -Iconfig -Isystemd -Idaemon -Ibuild/gen \
+	-fno-sanitize-recover=all -D_GNU_SOURCE -Icommon -Iconfig -Isystemd -Idaemon -Idaemon/ctl -Ibuild/gen \
 	$(PKG_CFLAGS)
 
 build/fuzz/obj/%.o: %.c | build/.libs-ok
@@ -143,7 +163,7 @@ build/fuzz/obj/%.o: %.c | build/.libs-ok
 	clang $(FUZZ_CFLAGS) -c -o $@ $<
 
 build/fuzz/fuzz_%: build/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIB_OBJ)
-	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS)
+	clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lm
 
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 	@for t in $(FUZZ_TARGETS); do \
@@ -169,7 +189,7 @@ check: deps
 	@B=$(B) PYTHON=$(PYTHON) bash tests/run-suites
 
 demo: deps
-	@$(MAKE) --no-print-directory $(BIN)
+	@$(MAKE) --no-print-directory $(BIN) $(CTL)
 	@B=$(B) $(PYTHON) scripts/demo
 
 # Figures at scale against the simulator (minutes); prints, asserts nothing.
@@ -179,11 +199,14 @@ bench: deps
 
 # The configuration is installed only where none exists: an operator's rules are never replaced
 # (nor removed by uninstall).
-install: $(BIN)
+install: $(BIN) $(CTL)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR)/examples/cloudformation $(DESTDIR)$(UNITDIR) \
-		$(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/conf.d
+		$(DESTDIR)$(CATALOGDIR) $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/conf.d $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/ecr-deployd
+	install -m 0755 $(CTL) $(DESTDIR)$(SBINDIR)/ecr-deployctl
+	install -m 0644 daemon/ctl/ecr-deployctl.8 $(DESTDIR)$(MANDIR)/man8/ecr-deployctl.8
+	install -m 0644 daemon/ctl/ecr-deployctl.bash $(DESTDIR)$(BASHCOMPDIR)/ecr-deployctl
 	sed 's|/usr/sbin/ecr-deployd|$(SBINDIR)/ecr-deployd|g' systemd/ecr-deployd.service \
 		> $(DESTDIR)$(UNITDIR)/ecr-deployd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/ecr-deployd.service
@@ -194,10 +217,15 @@ install: $(BIN)
 	install -m 0644 config/examples/*.json $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 config/examples/cloudformation/*.json $(DESTDIR)$(DOCDIR)/examples/cloudformation/
 	install -m 0644 docs/events.md docs/iam-policy.json $(DESTDIR)$(DOCDIR)/
+	@# The group whose members may use the control socket (ecr-deployctl(8)); only on this system.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ! getent group ecr-deployd >/dev/null; then \
+		groupadd --system ecr-deployd && echo "install: created the system group ecr-deployd"; fi
 	test -e $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/ecr-deployd.json || \
 		install -m 0644 config/ecr-deployd.default.json $(DESTDIR)$(SYSCONFDIR)/ecr-deployd/ecr-deployd.json
 
 uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/ecr-deployctl $(DESTDIR)$(MANDIR)/man8/ecr-deployctl.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/ecr-deployctl
 	rm -f $(DESTDIR)$(SBINDIR)/ecr-deployd $(DESTDIR)$(UNITDIR)/ecr-deployd.service \
 		$(DESTDIR)$(CATALOGDIR)/ecr-deployd.catalog $(DESTDIR)$(MANDIR)/man8/ecr-deployd.8 \
 		$(DESTDIR)$(MANDIR)/man5/ecr-deployd.conf.5 $(DESTDIR)$(DATADIR)/ecr-deployd.schema.json

@@ -19,7 +19,9 @@ INSTALLED = ["{sbin}/ecr-deployd", "{p}/lib/systemd/system/ecr-deployd.service",
              "{p}/lib/systemd/catalog/ecr-deployd.catalog", "{p}/share/man/man8/ecr-deployd.8",
              "{p}/share/man/man5/ecr-deployd.conf.5", "{p}/share/ecr-deployd/ecr-deployd.schema.json",
              "{p}/share/doc/ecr-deployd/examples/ecr-deployd.json", "{p}/share/doc/ecr-deployd/events.md",
-             "{p}/share/doc/ecr-deployd/examples/cloudformation/ecr-deployd-events.json", "etc/ecr-deployd/ecr-deployd.json"]
+             "{p}/share/doc/ecr-deployd/examples/cloudformation/ecr-deployd-events.json",
+             "{sbin}/ecr-deployctl", "{p}/share/man/man8/ecr-deployctl.8",
+             "{p}/share/bash-completion/completions/ecr-deployctl", "etc/ecr-deployd/ecr-deployd.json"]
 
 
 def test_install_lays_out_every_file_and_uninstall_removes_them(ctx):
@@ -33,6 +35,10 @@ def test_install_lays_out_every_file_and_uninstall_removes_them(ctx):
     status, out, _ = ctx.run([binary, "--version"])
     check_eq(status, 0, "installed binary --version")
     check(out.startswith("ecr-deployd "), "installed binary prints its version")
+    ctl = files[INSTALLED.index("{sbin}/ecr-deployctl")]
+    check(os.access(ctl, os.X_OK), "%s is executable" % ctl)
+    status, out, _ = ctx.run([ctl, "--version"])
+    check(status == 0 and out.startswith("ecr-deployctl "), "installed ecr-deployctl prints its version: %r" % out)
     unit = open(files[1]).read()
     check("ExecStart=/usr/local/sbin/ecr-deployd\n" in unit, "the unit names the installed binary")
     check(os.path.isdir(os.path.join(dest, "etc/ecr-deployd/conf.d")), "the drop-in directory")
