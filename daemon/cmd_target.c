@@ -265,14 +265,19 @@ static void run_resume(struct control_call *call, const cJSON *args, void *userd
 		return;
 	if (!state_pause(d->state, scope_watch(&sc), scope_tkey(&sc), &p)) {
 		char s[SHOWN * 4 + 8];
-		bool config = sc.t ? sc.t->paused : false;
+		const char *also = "";
+		if (sc.t && state_pause(d->state, sc.w->name, NULL, &p))
+			also = " (its watch is paused: resume the watch)";
+		else if (sc.w && state_pause(d->state, NULL, NULL, &p))
+			also = " (everything is paused: resume all)";
+		else if (sc.t && sc.t->paused)
+			also = " (it is paused in the configuration: 'paused': true)";
 		control_fail(call, "nothing-to-do", EX_UNAVAILABLE, NULL,
 			     "%s '%s' is not paused by an operator%s",
 			     !sc.w  ? "everything"
 			     : sc.t ? "target"
 				    : "watch",
-			     shown(sc.name, s, sizeof(s)),
-			     config ? " (it is paused in the configuration: 'paused': true)" : "");
+			     shown(sc.name, s, sizeof(s)), also);
 		return;
 	}
 	if (!not_dry(call, d, "resume"))

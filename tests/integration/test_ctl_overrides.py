@@ -188,6 +188,8 @@ def test_pause_all_and_resume_all(ctx):
     poll_now(p)
     wait_for(lambda: skipped(p, "paused", new), 20, "SKIPPED while frozen")
     check(not started_with(p, new), "nothing deployed while frozen")
+    e = err(ctx, "resume", "nothing-to-do", name="web/web")
+    check("everything is paused" in e["message"], e)
     check_eq(ok(ctx, "resume", all=True), {"resumed": "*"}, "resume all")
     wait_for(lambda: completed_with(p, new), 40, "deploys after resume all")
     check_eq(ok(ctx, "status")["frozen"], None, "no longer frozen")
