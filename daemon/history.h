@@ -79,10 +79,12 @@ int history_add(struct history *h, const struct history_entry *e,
 cJSON *history_list(const struct history *h, const char *watch, const char *target, size_t n);
 
 /*
- * The digest that last completed on target before the newest completed entry whose digest is
- * current (the one to roll back to), or NULL when the history knows none. Points into h.
+ * The digest that last completed on target other than current (the one to roll back to), leaving
+ * out those skip(digest, ud) refuses (when skip is not NULL: digests failed there since), or NULL
+ * when the history knows none. Points into h (valid until the next history_add()).
  */
-const char *history_previous(const struct history *h, const char *target, const char *current);
+const char *history_previous(const struct history *h, const char *target, const char *current,
+			     bool (*skip)(const char *digest, void *ud), void *ud);
 
 /* Entries kept, all targets (tests). */
 size_t history_count(const struct history *h);
