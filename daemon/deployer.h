@@ -26,8 +26,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct aws_client;
+struct aws_error;
+struct config_target;
+struct config_watch;
 struct config;
 struct cred_provider;
 struct ev_loop;
@@ -98,5 +102,62 @@ void deployer_status(const struct deployer *dp, char *buf, size_t n);
 /* Deploys that failed since start (a rollback counts as a failed deploy), plus one while the
  * state cannot be written (the deploys that wait for it have not happened). */
 int deployer_failures(const struct deployer *dp);
+
+/* ---- an operator's actions (the control socket) ---------------------------- */
+
+/* The canonical name of a target, WATCH/SERVICE (the service's name, also when the config gives
+ * its ARN). */
+void deployer_target_name(const char *watch, const char *service, char *buf, size_t n);
+
+struct deployer_manual {
+	const char *digest; /* NULL: what the watch wants now */
+	bool force;         /* also a digest that failed there, a paused target, one it runs */
+	uid_t uid;          /* the operator */
+	pid_t pid;
+};
+
+/*
+ * Starts now a rollout of m->digest (or the watch's digest) to target t of watch w (both of the
+ * config in force), through the engine like any other (the guard, one rollout per service), its
+ * record saying it was an operator's (history and status show it). A digest other than the
+ * watch's holds the watch's back on t until a newer push, so that no reconcile undoes it.
+ * Returns 0 when it started (*ret_digest, 80 bytes, gets the digest), else why says why (one
+ * sentence) and: -EROFS a dry run, -ENOENT the watch has no digest yet, -EBUSY a rollout holds
+ * the service or max_concurrent_deploys are running, -EPERM the target is paused, -EALREADY it
+ * runs that digest, -ECANCELED the digest failed there before (the last three unless m->force),
+ * -EIO the state cannot be written, -ENOMEM.
+ */
+int deployer_deploy(struct deployer *dp, const struct config_watch *w,
+		    const struct config_target *t, const struct deployer_manual *m,
+		    char ret_digest[80], char *why, size_t why_len);
+
+/*
+ * An operator's rollback of target t: a rollout in flight there is rolled back as a failed one
+ * is (its digest marked failed); else the digest it runs is marked failed ("rolled back by an
+ * operator") and the last one that completed there before it (the history, else the digest the
+ * watch followed before) is deployed as an operator's rollout. from and to (80 bytes each) get
+ * the digests. Returns 0, or why filled and: -ENOENT no earlier digest, -EBUSY the rollout in
+ * flight cannot be rolled back now (a call that changes AWS is out; try again), -EALREADY it is
+ * rolling back already, -EROFS a dry run, -EIO the state cannot be written, -ENOMEM.
+ */
+int deployer_rollback(struct deployer *dp, const struct config_watch *w,
+		      const struct config_target *t, uid_t uid, pid_t pid, char from[80],
+		      char to[80], char *why, size_t why_len);
+
+/* How an operator's approve/reject ended: rc 0 (hook: the hook's id), -EIO (err: ECS refused it
+ * or the call failed), -ECANCELED (the rollout ended before the answer). */
+typedef void (*deployer_continued_fn)(int rc, const char *hook, const struct aws_error *err,
+				      void *ud);
+
+/*
+ * ContinueServiceDeployment (CONTINUE, or ROLLBACK when rollback) of the PAUSE hook our rollout on
+ * target t awaits, with the rollout's credentials; done is called once, later, from the loop
+ * (not when the deployer is freed first). Returns 0 when sent, else why says what the target is
+ * doing and: -ENOENT nothing awaits approval there, -EBUSY an answer is already on its way,
+ * -EROFS a dry run, -ENOMEM.
+ */
+int deployer_continue(struct deployer *dp, const struct config_watch *w,
+		      const struct config_target *t, bool rollback, deployer_continued_fn done,
+		      void *ud, char *why, size_t why_len);
 
 #endif

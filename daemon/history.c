@@ -26,12 +26,9 @@ struct history {
 };
 
 static const char *const result_names[HISTORY_RESULT_COUNT] = {
-	[HISTORY_COMPLETED] = "completed",
-	[HISTORY_FAILED] = "failed",
-	[HISTORY_ROLLED_BACK] = "rolled-back",
-	[HISTORY_ROLLBACK_FAILED] = "rollback-failed",
-	[HISTORY_SUPERSEDED] = "superseded",
-	[HISTORY_CANCELLED] = "cancelled",
+	[HISTORY_COMPLETED] = "completed",     [HISTORY_FAILED] = "failed",
+	[HISTORY_ROLLED_BACK] = "rolled-back", [HISTORY_ROLLBACK_FAILED] = "rollback-failed",
+	[HISTORY_SUPERSEDED] = "superseded",   [HISTORY_CANCELLED] = "cancelled",
 };
 
 const char *history_result_name(enum history_result r)
@@ -160,7 +157,8 @@ static int trim_all(struct history *h)
 		uintptr_t n = (uintptr_t)strmap_get(count, t);
 		next = e->next;
 		if (n > (uintptr_t)h->max) {
-			strmap_put(count, t, (void *)(n - 1), NULL); /* the key exists: no allocation */
+			strmap_put(count, t, (void *)(n - 1),
+				   NULL); /* the key exists: no allocation */
 			cJSON_Delete(cJSON_DetachItemViaPointer(h->entries, e));
 		}
 	}
@@ -210,8 +208,7 @@ int history_open(const char *dir, int max, struct history **ret, char **ret_warn
 		root = cJSON_ParseWithLength(text, len);
 		problem = root ? file_problem(root) : "it is not valid JSON";
 		if (!problem)
-			h->entries =
-			    cJSON_DetachItemFromObjectCaseSensitive(root, "entries");
+			h->entries = cJSON_DetachItemFromObjectCaseSensitive(root, "entries");
 	}
 	free(text);
 	cJSON_Delete(root);
@@ -226,11 +223,12 @@ int history_open(const char *dir, int max, struct history **ret, char **ret_warn
 					 "'%s', the history starts empty",
 					 h->path, problem, aside);
 			else if (*ret_warning)
-				snprintf(*ret_warning, m,
-					 "the history file '%s' is unusable (%s) and cannot be "
-					 "moved aside (%s); the history starts empty and replaces it "
-					 "at the next rollout end",
-					 h->path, problem, strerror(errno));
+				snprintf(
+				    *ret_warning, m,
+				    "the history file '%s' is unusable (%s) and cannot be "
+				    "moved aside (%s); the history starts empty and replaces it "
+				    "at the next rollout end",
+				    h->path, problem, strerror(errno));
 		}
 		free(aside);
 		h->entries = cJSON_CreateArray();
@@ -252,7 +250,8 @@ void history_set_max(struct history *h, int max)
 
 static bool put_string(cJSON *o, const char *key, const char *v)
 {
-	return v ? cJSON_AddStringToObject(o, key, v) != NULL : cJSON_AddNullToObject(o, key) != NULL;
+	return v ? cJSON_AddStringToObject(o, key, v) != NULL
+		 : cJSON_AddNullToObject(o, key) != NULL;
 }
 
 static cJSON *entry_json(const struct history_entry *e)
@@ -267,8 +266,8 @@ static cJSON *entry_json(const struct history_entry *e)
 	ok = ok && put_string(o, "target", e->target);
 	ok = ok && put_string(o, "digest", e->digest);
 	ok = ok && put_string(o, "tag", e->tag && *e->tag ? e->tag : NULL);
-	ok = ok && put_string(o, "from_task_definition", e->from_td && *e->from_td ? e->from_td
-										     : NULL);
+	ok = ok &&
+	     put_string(o, "from_task_definition", e->from_td && *e->from_td ? e->from_td : NULL);
 	ok = ok && put_string(o, "to_task_definition", e->to_td && *e->to_td ? e->to_td : NULL);
 	ok = ok && put_string(o, "result", history_result_name(e->result));
 	ok = ok && cJSON_AddNumberToObject(o, "duration", duration);
@@ -321,8 +320,8 @@ int history_add(struct history *h, const struct history_entry *e,
 
 /* The entries of watch or target (NULL: any), oldest first, in a new array of pointers into h
  * (*ret_n of them); NULL without memory. */
-static const cJSON **select_entries(const struct history *h, const char *watch,
-				    const char *target, size_t *ret_n)
+static const cJSON **select_entries(const struct history *h, const char *watch, const char *target,
+				    size_t *ret_n)
 {
 	size_t n = (size_t)cJSON_GetArraySize(h->entries), k = 0;
 	const cJSON **v = malloc((n + 1) * sizeof(*v));

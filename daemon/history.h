@@ -33,10 +33,10 @@ enum history_result {
 
 /* One rollout's end. The strings are borrowed (the hook's caller owns them). */
 struct history_entry {
-	const char *watch;  /* the watch's name */
-	const char *target; /* the canonical target name, WATCH/SERVICE */
-	const char *digest; /* the digest the rollout deployed */
-	const char *tag;    /* the tag it came from, or NULL */
+	const char *watch;           /* the watch's name */
+	const char *target;          /* the canonical target name, WATCH/SERVICE */
+	const char *digest;          /* the digest the rollout deployed */
+	const char *tag;             /* the tag it came from, or NULL */
 	const char *from_td, *to_td; /* task definitions, before and ours, or NULL unknown */
 	enum history_result result;
 	double started, ended; /* wall seconds (Unix time) */
