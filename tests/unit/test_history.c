@@ -94,9 +94,8 @@ TEST(history_round_trip)
 	CHECK_STR(str_at(list, 0, "result"), "rolled-back");
 	CHECK_STR(str_at(list, 0, "by"), "operator");
 	CHECK_STR(str_at(list, 0, "reason"), "it crashed");
-	CHECK_INT((int)cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0),
-							       "caller"),
-					   "uid")
+	CHECK_INT((int)cJSON_GetObjectItem(
+		      cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "caller"), "uid")
 		      ->valuedouble,
 		  1000);
 	CHECK_STR(str_at(list, 1, "digest"), D1);
