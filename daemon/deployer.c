@@ -763,6 +763,7 @@ void deployer_rollout_ended(struct deployer *dp, struct rollout *r, enum history
 		.started = c->started_at,
 		.ended = rollout_wall_now(),
 		.reason = result == HISTORY_COMPLETED ? NULL : r->reason,
+		.from_digest = c->previous_digest,
 	};
 
 	if (r->inspect || !c->watch || !c->digest || !c->service)

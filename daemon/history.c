@@ -86,6 +86,8 @@ static const char *entry_problem(const cJSON *e)
 		return "an entry's 'by' is neither 'auto' nor 'operator'";
 	if (!is_time(e, "at") || !is_time(e, "started") || !is_time(e, "duration"))
 		return "an entry's times are not times";
+	if (str_of(e, "from_digest") && !digest_valid(str_of(e, "from_digest")))
+		return "an entry's from_digest is not a digest";
 	if (!opt_string(e, "tag") || !opt_string(e, "from_task_definition") ||
 	    !opt_string(e, "to_task_definition") || !opt_string(e, "reason"))
 		return "an entry has a field of the wrong type";
@@ -273,6 +275,9 @@ static cJSON *entry_json(const struct history_entry *e)
 	ok = ok && cJSON_AddNumberToObject(o, "duration", duration);
 	ok = ok && put_string(o, "reason", e->reason && *e->reason ? e->reason : NULL);
 	ok = ok && put_string(o, "by", e->by_operator ? "operator" : "auto");
+	ok = ok &&
+	     put_string(o, "from_digest",
+			e->from_digest && digest_valid(e->from_digest) ? e->from_digest : NULL);
 	if (ok && e->by_operator) {
 		caller = cJSON_AddObjectToObject(o, "caller");
 		ok = caller && cJSON_AddNumberToObject(caller, "uid", (double)e->uid) &&
@@ -373,6 +378,11 @@ const char *history_previous(const struct history *h, const char *target, const 
 		const char *d = str_of(v[i - 1], "digest");
 		if (same(str_of(v[i - 1], "result"), "completed") && !same(d, current) &&
 		    !(skip && skip(d, ud)))
+			found = d;
+	}
+	for (size_t i = k; v && i > 0 && !found; i--) {
+		const char *d = str_of(v[i - 1], "from_digest");
+		if (d && !same(d, current) && !(skip && skip(d, ud)))
 			found = d;
 	}
 	free(v);

@@ -44,6 +44,8 @@ struct history_entry {
 	bool by_operator;      /* a manual rollout (deploy, rollback), else "auto" */
 	uid_t uid;             /* the operator's credentials, when by_operator */
 	pid_t pid;
+	const char *from_digest; /* the digest the target ran before, or NULL unknown (kept as
+				    "from_digest", an addition to the protocol's fields) */
 };
 
 /* "completed", "failed", "rolled-back", "rollback-failed", "superseded", "cancelled". */
@@ -79,9 +81,11 @@ int history_add(struct history *h, const struct history_entry *e,
 cJSON *history_list(const struct history *h, const char *watch, const char *target, size_t n);
 
 /*
- * The digest that last completed on target other than current (the one to roll back to), leaving
- * out those skip(digest, ud) refuses (when skip is not NULL: digests failed there since), or NULL
- * when the history knows none. Points into h (valid until the next history_add()).
+ * The digest that last completed on target other than current (the one to roll back to), else the
+ * newest digest an entry says ran before its rollout (a digest found running at first start
+ * completed no rollout of ours), leaving out those skip(digest, ud) refuses (when skip is not
+ * NULL: digests failed there since), or NULL when the history knows none. Points into h (valid
+ * until the next history_add()).
  */
 const char *history_previous(const struct history *h, const char *target, const char *current,
 			     bool (*skip)(const char *digest, void *ud), void *ud);

@@ -220,3 +220,38 @@ TEST(history_previous_digest)
 	history_free(h);
 	rm_rf(dir);
 }
+
+static bool skip_d2(const char *digest, void *ud)
+{
+	(void)ud;
+	return !strcmp(digest, D2);
+}
+
+/* A digest found running at first start completed no rollout of ours: the entries' from_digest
+ * names it, the pick after the completed ones. */
+TEST(history_previous_from_digest)
+{
+	char *dir = tmpdir(), why[256];
+	struct history *h = NULL;
+	struct history_entry e = { .watch = "web",
+				   .target = "web/web",
+				   .digest = D2,
+				   .result = HISTORY_COMPLETED,
+				   .started = 1,
+				   .ended = 2,
+				   .from_digest = D1 };
+
+	CHECK_INT(history_open(dir, 0, &h, NULL, why, sizeof(why)), 0);
+	if (!h)
+		return;
+	CHECK_INT(history_add(h, &e, NULL, NULL, why, sizeof(why)), 0);
+	CHECK_STR(history_previous(h, "web/web", D2, NULL, NULL), D1);
+	e.digest = D3;
+	e.from_digest = D2;
+	CHECK_INT(history_add(h, &e, NULL, NULL, why, sizeof(why)), 0);
+	CHECK_STR(history_previous(h, "web/web", D3, NULL, NULL), D2);
+	CHECK_STR(history_previous(h, "web/web", D2, NULL, NULL), D3);
+	CHECK_STR(history_previous(h, "web/web", D3, skip_d2, NULL), D1);
+	history_free(h);
+	rm_rf(dir);
+}
