@@ -17,8 +17,8 @@ from harness import Sim, check, check_eq, wait_for
 from test_daemon import lines_with
 from test_deploy import (DEPLOY_COMPLETED, DEPLOY_FAILED, DEPLOY_STARTED, REPO_URI, ROLLBACK_COMPLETED,
                          SKIPPED, poll_now, settle_first_start, start, target, web_watch, world)
-from test_strategies import (ROLLBACK_FAILED, daemon_calls, events, make_sim, pause_cfg, svc,
-                             wait_awaiting)
+from test_strategies import (ROLLBACK_FAILED, daemon_calls, events, failed_digests, make_sim, pause_cfg,
+                             svc, wait_awaiting)
 
 ZERO = "sha256:" + "0" * 64
 
@@ -90,8 +90,7 @@ def running_image(sim, service="web"):
 
 
 def failed_on(ctx, digest):
-    with open(ctx.path("state", "state.json")) as f:
-        return digest in f.read().split('"failed"', 1)[-1]
+    return digest in failed_digests(ctx, "web")
 
 
 def one_more_cycle(p):
