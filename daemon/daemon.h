@@ -16,6 +16,7 @@
 #include "http.h"
 #include "sigv4.h"
 
+struct control;
 struct deployer;
 struct history;
 struct notifier;
@@ -38,6 +39,7 @@ struct daemon {
 	struct deployer *deployer;
 	struct queues *queues; /* push events (config "events"); none with --once */
 	struct notifier *notifier;
+	struct control *control; /* the control socket; none with --once or control.socket "" */
 	struct ev_signal sighup, sigterm, sigint;
 	struct ev_timer once_check;
 	struct ev_prepare status_prep; /* sends STATUS= when it changed */

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/control on a private loop with a client in the same process: the lifetimes of a call
+ * that the server cannot see from outside. A handler that answers twice, a call answered after
+ * its client left, after the server was freed, after the server answered `timeout` (a handler
+ * deadline of 0.2 s): each second answer is dropped, nothing is used after it is freed (ASan in
+ * `make check SANITIZE=1`), and the connection goes on serving.
+ */
+#include "unit.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+
+static struct control_call *held;
+static int runs;
+
+static void run_hold(struct control_call *call, const cJSON *args, void *userdata)
+{
+	(void)args;
+	(void)userdata;
+	runs++;
+	held = call;
+}
+
+static void run_twice(struct control_call *call, const cJSON *args, void *userdata)
+{
+	(void)args;
+	(void)userdata;
+	runs++;
+	control_reply(call, cJSON_CreateObject());
+	control_fail(call, "internal", 70, NULL, "a second answer");
+}
+
+static void run_echo(struct control_call *call, const cJSON *args, void *userdata)
+{
+	(void)userdata;
+	runs++;
+	control_reply(call, cJSON_Duplicate(args, true));
+}
+
+static const struct control_command table[] = {
+	{ "hold", false, run_hold },
+	{ "twice", true, run_twice },
+	{ "echo", false, run_echo },
+	{ NULL, false, NULL },
+};
+static const struct control_command *const tables[] = { table };
+
+struct fixture {
+	struct ev_loop *loop;
+	struct control *c;
+	char dir[64];
+	char path[96];
+};
+
+static bool fixture_start(struct fixture *f, double handler_seconds)
+{
+	struct control_settings cs = { 0 };
+	char why[512];
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/ecr-unit-ctl-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return false;
+	snprintf(f->path, sizeof(f->path), "%s/s", f->dir);
+	f->loop = ev_loop_new(EVFLAG_AUTO);
+	cs.path = f->path;
+	cs.handler_seconds = handler_seconds;
+	int r = control_new(f->loop, &cs, tables, 1, NULL, &f->c, NULL, why, sizeof(why));
+	if (r < 0)
+		unit_fail(__FILE__, __LINE__, "control_new: %s", why);
+	return r == 0;
+}
+
+static void fixture_stop(struct fixture *f)
+{
+	control_free(f->c);
+	if (f->loop)
+		ev_loop_destroy(f->loop);
+	rmdir(f->dir);
+}
+
+static int client_connect(const struct fixture *f)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memcpy(a.sun_path, f->path, strlen(f->path) + 1);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Turns the loop until fd is readable (a reply or its end) or 3 s pass. */
+static bool pump_until_readable(struct fixture *f, int fd)
+{
+	for (int i = 0; i < 300; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ev_run(f->loop, EVRUN_NOWAIT);
+		if (poll(&p, 1, 10) > 0)
+			return true;
+	}
+	return false;
+}
+
+static void pump(struct fixture *f, int turns)
+{
+	for (int i = 0; i < turns; i++) {
+		ev_run(f->loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+}
+
+/* Sends a request; returns the reply line (static), "" at the end of the stream. */
+static const char *ask(struct fixture *f, int fd, const char *req)
+{
+	static char buf[4096];
+	size_t n = 0;
+
+	if (req && (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0 || send(fd, "\n", 1, 0) < 0))
+		return "";
+	while (n < sizeof(buf) - 1) {
+		if (!pump_until_readable(f, fd))
+			return "(no reply)";
+		ssize_t r = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (memchr(buf, '\n', n))
+			break;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+TEST(control_handler_answering_twice_is_answered_once)
+{
+	struct fixture f;
+
+	if (!fixture_start(&f, 0))
+		return;
+	int fd = client_connect(&f);
+	CHECK(fd >= 0);
+	const char *r = ask(&f, fd, "{\"v\":1,\"id\":1,\"cmd\":\"twice\"}");
+	CHECK(strstr(r, "\"ok\":true") && strstr(r, "\"id\":1"));
+	CHECK(!strstr(r, "a second answer"));
+	/* The second answer was dropped, not queued: the next request gets its own reply. */
+	r = ask(&f, fd, "{\"v\":1,\"id\":2,\"cmd\":\"echo\",\"args\":{\"a\":1}}");
+	CHECK(strstr(r, "\"id\":2") && strstr(r, "\"result\":{\"a\":1}"));
+	close(fd);
+	fixture_stop(&f);
+}
+
+TEST(control_answer_after_the_client_left_is_dropped)
+{
+	struct fixture f;
+
+	if (!fixture_start(&f, 0))
+		return;
+	int fd = client_connect(&f);
+	held = NULL;
+	send(fd, "{\"v\":1,\"cmd\":\"hold\"}\n", 21, MSG_NOSIGNAL);
+	for (int i = 0; i < 300 && !held; i++)
+		pump(&f, 1);
+	CHECK(held != NULL);
+	CHECK(control_call_live(held));
+	CHECK_INT(control_call_peer(held)->uid, geteuid());
+	close(fd);
+	pump(&f, 20);
+	/* The write fails (the client is gone): the client is freed, the call lives for the
+	 * handler until its answer. */
+	control_reply(held, cJSON_CreateObject());
+	pump(&f, 20);
+	/* A new client is served. */
+	fd = client_connect(&f);
+	CHECK(strstr(ask(&f, fd, "{\"v\":1,\"cmd\":\"echo\"}"), "\"ok\":true"));
+	close(fd);
+	fixture_stop(&f);
+}
+
+TEST(control_answer_after_the_server_is_freed_is_dropped)
+{
+	struct fixture f;
+
+	if (!fixture_start(&f, 0))
+		return;
+	int fd = client_connect(&f);
+	held = NULL;
+	send(fd, "{\"v\":1,\"cmd\":\"hold\"}\n", 21, MSG_NOSIGNAL);
+	for (int i = 0; i < 300 && !held; i++)
+		pump(&f, 1);
+	CHECK(held != NULL);
+	control_free(f.c);
+	f.c = NULL;
+	CHECK(!control_call_live(held));
+	CHECK_INT(control_call_peer(held)->pid, getpid());
+	control_fail(held, "internal", 70, cJSON_CreateObject(), "too late");
+	/* The client sees the end of the stream, no reply. */
+	char b[64];
+	CHECK_INT(recv(fd, b, sizeof(b), 0), 0);
+	close(fd);
+	CHECK(access(f.path, F_OK) < 0 && errno == ENOENT);
+	fixture_stop(&f);
+}
+
+TEST(control_handler_timeout_then_late_answer)
+{
+	struct fixture f;
+
+	if (!fixture_start(&f, 0.2))
+		return;
+	int fd = client_connect(&f);
+	held = NULL;
+	const char *r = ask(&f, fd, "{\"v\":1,\"id\":\"t\",\"cmd\":\"hold\"}");
+	CHECK(strstr(r, "\"code\":\"timeout\"") && strstr(r, "\"exit\":75") &&
+	      strstr(r, "\"id\":\"t\""));
+	CHECK(held && !control_call_live(held));
+	control_reply(held, cJSON_CreateObject()); /* dropped quietly */
+	r = ask(&f, fd, "{\"v\":1,\"id\":3,\"cmd\":\"echo\"}");
+	CHECK(strstr(r, "\"id\":3") && strstr(r, "\"ok\":true"));
+	close(fd);
+	fixture_stop(&f);
+}
+
+TEST(control_pipelined_requests_are_answered_in_order)
+{
+	struct fixture f;
+	char all[8192];
+	size_t n = 0;
+
+	if (!fixture_start(&f, 0))
+		return;
+	int fd = client_connect(&f);
+	static const char reqs[] = "{\"v\":1,\"id\":1,\"cmd\":\"echo\"}\n{\"v\":1,\"id\":2,\"cmd\":"
+				   "\"nope\"}\n{\"v\":1,\"id\":3,\"cmd\":\"echo\"}\n";
+	send(fd, reqs, sizeof(reqs) - 1, MSG_NOSIGNAL);
+	while (n < sizeof(all) - 1) {
+		if (!pump_until_readable(&f, fd))
+			break;
+		ssize_t r = recv(fd, all + n, sizeof(all) - 1 - n, 0);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		all[n] = '\0';
+		if (strstr(all, "\"id\":3"))
+			break;
+	}
+	all[n] = '\0';
+	char *a = strstr(all, "\"id\":1"), *b = strstr(all, "\"id\":2"),
+	     *c = strstr(all, "\"id\":3");
+	CHECK(a && b && c && a < b && b < c);
+	CHECK(strstr(all, "unknown-command") != NULL);
+	close(fd);
+	fixture_stop(&f);
+}
