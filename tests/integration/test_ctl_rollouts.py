@@ -10,10 +10,9 @@ speaks JSON to the socket itself and asserts what the simulator saw, not only th
 import json
 import os
 import signal
-import socket
 import time
 
-from harness import Sim, check, check_eq, wait_for
+from harness import Sim, check, check_eq, ctl_request, wait_for
 from test_daemon import lines_with
 from test_deploy import (DEPLOY_COMPLETED, DEPLOY_FAILED, DEPLOY_STARTED, REPO_URI, ROLLBACK_COMPLETED,
                          SKIPPED, poll_now, settle_first_start, start, target, web_watch, world)
@@ -23,35 +22,17 @@ from test_strategies import (ROLLBACK_FAILED, daemon_calls, events, failed_diges
 ZERO = "sha256:" + "0" * 64
 
 
-def sock_path(ctx):
-    # A Unix socket's path is short (108 bytes): the test's directory is under /tmp.
-    return ctx.path("ctl.sock")
-
-
 def launch(ctx, sim, watches, **settings):
-    settings.setdefault("control", {"socket": sock_path(ctx)})
+    """The daemon with the test's own control socket (write_config's), once the socket answers."""
     p = start(ctx, sim, watches, **settings)
-    wait_for(lambda: os.path.exists(sock_path(ctx)) or not p.alive(), 20, "the control socket")
+    wait_for(lambda: os.path.exists(ctx.control_socket()) or not p.alive(), 20, "the control socket")
     check(p.alive(), "the daemon runs: %s" % p.read_stderr()[-2000:])
     return p
 
 
 def ctl(ctx, cmd, **args):
-    """One request on a connection of its own; the reply as a dict."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(40)
-    try:
-        s.connect(sock_path(ctx))
-        s.sendall((json.dumps({"v": 1, "id": cmd, "cmd": cmd, "args": args}) + "\n").encode())
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-    finally:
-        s.close()
-    reply = json.loads(buf)
+    """One request on a connection of its own (the harness's client); the reply."""
+    reply = ctl_request(ctx.control_socket(), cmd, args, id=cmd, timeout=40)
     check_eq(reply.get("v"), 1, "the reply's version")
     check_eq(reply.get("id"), cmd, "the reply's id")
     return reply
