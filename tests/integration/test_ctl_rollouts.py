@@ -15,7 +15,8 @@ import time
 from harness import Sim, check, check_eq, ctl_request, wait_for
 from test_daemon import lines_with
 from test_deploy import (DEPLOY_COMPLETED, DEPLOY_FAILED, DEPLOY_STARTED, REPO_URI, ROLLBACK_COMPLETED,
-                         SKIPPED, poll_now, settle_first_start, start, target, web_watch, world)
+                         ROLLBACK_STARTED, SKIPPED, poll_now, push_until_tracking, settle_first_start,
+                         start, target, web_watch, world)
 from test_strategies import (ROLLBACK_FAILED, daemon_calls, events, failed_digests, make_sim, pause_cfg,
                              svc, wait_awaiting)
 
@@ -188,6 +189,35 @@ def test_rollback_deploys_the_previous_digest_and_fails_the_current_one(ctx):
     # Once more: v3 failed, so back to v1 (what the watch followed before is not needed).
     res = ok(ctl(ctx, "rollback", target="web/web"), "rollback again")
     check_eq((res["from"], res["to"]), (v2, v1), "back past the failed digest")
+
+
+def test_rollback_of_a_rollout_in_flight_rolls_it_back_and_fails_its_digest(ctx):
+    sim = Sim(ctx, seed=world())
+    p = launch(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    v1 = [l for l in lines_with(p, "already runs")][0].split("already runs ")[1].split()[0]
+    sim.settings(task_start_seconds=60)  # the new tasks never start while the test runs
+    v2 = push_until_tracking(ctx, sim, p, "v2")
+    since = sim.control("GET", "/requests")["last"]
+    res = ok(ctl(ctx, "rollback", target="web/web"), "rollback in flight")
+    check_eq(res, {"target": "web/web", "from": v2, "to": v1}, "the reply")
+    sim.settings(task_start_seconds=0.3)
+    # As on a failure: the engine's rollback (here a revision pinned to v1, the task definition
+    # before naming the tag, which points at v2 now; else StopServiceDeployment ROLLBACK).
+    wait_for(lambda: lines_with(p, ROLLBACK_STARTED), 10, "ROLLBACK_STARTED")
+    busy = ctl(ctx, "rollback", target="web/web")
+    if not busy.get("ok"):  # the rollback may be over already
+        error(busy, "busy", 75, "a rollback while rolling back")
+    wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED) or lines_with(p, ROLLBACK_FAILED), 40, "the rollback")
+    check(lines_with(p, ROLLBACK_COMPLETED), "ROLLBACK_COMPLETED")
+    check_eq(running_image(sim), REPO_URI + "team/web@" + v1, "the service runs v1 again")
+    check(failed_on(ctx, v2), "the digest in flight is marked failed")
+    check(any("rolled back by an operator" in l for l in lines_with(p, DEPLOY_FAILED)), "DEPLOY_FAILED says why")
+    entry = ok(ctl(ctx, "history", name="web/web"), "history")["entries"][0]
+    check_eq((entry["digest"], entry["result"]), (v2, "rolled-back"), "the history")
+    check(entry["reason"].startswith("rolled back by an operator"), "the reason: %r" % entry["reason"])
+    one_more_cycle(p)
+    check_eq(len(started(p, v2)), 1, "not deployed again")
 
 
 def test_rollback_with_nothing_earlier_is_nothing_to_do(ctx):
