@@ -954,8 +954,16 @@ int deployer_deploy(struct deployer *dp, const struct config_watch *w,
 			 state_path(d->state));
 		return -EIO;
 	}
-	if (t->paused && !m->force) {
+	if (!m->force && (t->paused || overrides_paused(d->state, w->name, NULL) ||
+			  overrides_paused(d->state, w->name, tkey))) {
 		snprintf(why, why_len, "'%s' is paused (force deploys it anyway)", name);
+		return -EPERM;
+	}
+	struct state_pin pin;
+	if (state_pin(d->state, w->name, tkey, &pin)) {
+		/* The reconcile would put the pin back at once: an unpin comes first. */
+		snprintf(why, why_len, "'%s' is pinned to %s by an operator (unpin it first)", name,
+			 pin.digest);
 		return -EPERM;
 	}
 	if (!m->force && state_failed_has(d->state, w->name, tkey, digest)) {

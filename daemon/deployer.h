@@ -159,9 +159,10 @@ struct deployer_manual {
  * watch's holds the watch's back on t until a newer push, so that no reconcile undoes it.
  * Returns 0 when it started (*ret_digest, 80 bytes, gets the digest), else why says why (one
  * sentence) and: -EROFS a dry run, -ENOENT the watch has no digest yet, -EBUSY a rollout holds
- * the service or max_concurrent_deploys are running, -EPERM the target is paused, -EALREADY it
- * runs that digest, -ECANCELED the digest failed there before (the last three unless m->force),
- * -EIO the state cannot be written, -ENOMEM.
+ * the service or max_concurrent_deploys are running, -EPERM the target is paused (config, the
+ * operator's pause of it, its watch or everything) or pinned (even with force: the reconcile would
+ * deploy the pin again), -EALREADY it runs that digest, -ECANCELED the digest failed there before
+ * (these three unless m->force), -EIO the state cannot be written, -ENOMEM.
  */
 int deployer_deploy(struct deployer *dp, const struct config_watch *w,
 		    const struct config_target *t, const struct deployer_manual *m,
@@ -190,7 +191,7 @@ typedef void (*deployer_continued_fn)(int rc, const char *hook, const struct aws
  * target t awaits, with the rollout's credentials; done is called once, later, from the loop
  * (not when the deployer is freed first). Returns 0 when sent, else why says what the target is
  * doing and: -ENOENT nothing awaits approval there, -EBUSY an answer is already on its way,
- * -EROFS a dry run, -ENOMEM.
+ * -EROFS a dry run, -EIO the call could not be made, -ENOMEM.
  */
 int deployer_continue(struct deployer *dp, const struct config_watch *w,
 		      const struct config_target *t, bool rollback, deployer_continued_fn done,

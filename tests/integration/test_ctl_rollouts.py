@@ -165,6 +165,26 @@ def test_deploy_of_a_failed_digest_is_refused_unless_forced(ctx):
     wait_for(lambda: registered(sim, bad, since), 20, "the forced deploy registers the digest")
 
 
+def test_deploy_skips_a_paused_target_unless_forced(ctx):
+    sim = Sim(ctx, seed=world(services=("web", "api")))
+    p = launch(ctx, sim, [web_watch(target("web"), target("api"))])
+    settle_first_start(p, 2)
+    ok(ctl(ctx, "pause", name="web/web", reason="maintenance"), "pause web/web")
+    wanted = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: [f for _, f in events(p, DEPLOY_COMPLETED, "api") if f.get("IMAGE_DIGEST") == wanted], 30,
+             "the target that is not paused deploys")
+    res = ok(ctl(ctx, "deploy", watch="web"), "deploy web")
+    check_eq(res["started"], [], "nothing started")
+    check_eq([s["target"] for s in res["skipped"]], ["web/web", "web/api"], "both skipped")
+    check("paused" in res["skipped"][0]["reason"], "the reason: %r" % res["skipped"][0])
+    check("runs" in res["skipped"][1]["reason"], "the reason: %r" % res["skipped"][1])
+    check_eq(started(p, wanted), [], "the paused one is not deployed")
+    res = ok(ctl(ctx, "deploy", watch="web", target="web/web", force=True), "deploy --force")
+    check_eq(res, {"started": [{"target": "web/web", "digest": wanted}], "skipped": []}, "force deploys it")
+    wait_for(lambda: completed(p, wanted), 30, "the forced deploy completes")
+
+
 # -- rollback -----------------------------------------------------------------------------------
 
 def test_rollback_deploys_the_previous_digest_and_fails_the_current_one(ctx):
