@@ -1228,7 +1228,7 @@ void deployer_target_status(const struct deployer *dp, const char *watch, const 
 	ret->rolling_back = rollout_steps[c->step].rolling_back;
 	ret->tracking = rollout_steps[c->step].batched || c->step == STEP_APPROVING ||
 			c->step == STEP_CONFIRM_LIST || c->step == STEP_CONFIRM_TASKS;
-	ret->kind = ret->rolling_back ? "rollback" : "deploy";
+	ret->kind = ret->rolling_back ? "rollback" : c->manual ? "manual" : "deploy";
 	if (r->awaiting) {
 		ret->awaiting = true;
 		ret->hook = c->hook_id ? c->hook_id : "";

@@ -126,7 +126,7 @@ struct deployer_target_status {
 	bool inspecting;                  /* a first-start look at what it runs */
 	bool tracking;                    /* its UpdateService is confirmed: ECS deploys */
 	bool rolling_back;                /* our rollback, or ECS's that we follow */
-	const char *digest, *step, *kind; /* kind: "deploy" or "rollback" */
+	const char *digest, *step, *kind; /* kind: "deploy", "rollback" or "manual" */
 	double started;                   /* Unix seconds */
 	char detail[160];                 /* "3/4 tasks", "stage BAKE_TIME, 50% traffic", ... */
 	bool awaiting;                    /* at a PAUSE hook */

@@ -102,6 +102,10 @@ def test_deploy_now_deploys_what_the_watch_wants_to_a_held_target(ctx):
     check_eq(started(p, wanted), [], "held: a poll does not deploy it")
     res = ok(ctl(ctx, "deploy", watch="web"), "deploy web")
     check_eq(res, {"started": [{"target": "web/web", "digest": wanted}], "skipped": []}, "the reply")
+    rollout = ok(ctl(ctx, "status"), "status")["watches"][0]["targets"][0]["rollout"]
+    # In flight for a second at least (RegisterTaskDefinition, UpdateService, tasks starting).
+    check(rollout is not None and (rollout["kind"], rollout["digest"]) == ("manual", wanted),
+          "status shows the operator's rollout: %r" % rollout)
     wait_for(lambda: completed(p, wanted), 30, "the deploy completes")
     check_eq(running_image(sim), REPO_URI + "team/web@" + wanted, "the service runs the watch's digest")
     entry = ok(ctl(ctx, "history", name="web/web"), "history")["entries"][0]
