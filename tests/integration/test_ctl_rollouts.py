@@ -138,9 +138,10 @@ def test_deploy_of_an_unknown_digest_is_refused_before_anything_is_sent(ctx):
     since = sim.control("GET", "/requests")["last"]
     err = error(ctl(ctx, "deploy", watch="web", digest=ZERO), "unknown-digest", 65, "an unknown digest")
     check(ZERO in err["message"] and "web" in err["message"], "the message names both: %r" % err["message"])
-    asked = [r for r in sim.requests(since=since, service="ecr") if r["operation"] == "DescribeImages"
-             and ZERO in json.dumps(r["params"].get("imageIds", []))]
-    check_eq(len(asked), 1, "ECR was asked for that digest")
+    asked = wait_for(lambda: [r for r in sim.requests(since=since, service="ecr") if r["operation"] == "DescribeImages"
+                              and ZERO in json.dumps(r["params"].get("imageIds", []))], 5,
+                     "ECR asked for that digest (logged after its answer)")
+    check_eq(len(asked), 1, "ECR was asked for that digest once")
     check_eq(asked[0]["params"].get("repositoryName"), "team/web", "in the watch's repository")
     error(ctl(ctx, "deploy", watch="web", digest="latest"), "unknown-digest", 65, "not a digest")
     err = error(ctl(ctx, "deploy", watch="wbe"), "unknown-watch", 64, "a typo")
@@ -271,6 +272,8 @@ def test_approve_continues_the_hook_and_the_rollout_completes(ctx):
           "AWAITING_APPROVAL names ecr-deployctl")
     res = ok(ctl(ctx, "approve", target="web/web"), "approve")
     check_eq(res, {"target": "web/web", "hook": hook["hookId"], "action": "CONTINUE"}, "the reply")
+    # The simulator logs a request after it answered it: looked for with a deadline.
+    wait_for(lambda: daemon_calls(sim, 0, "ContinueServiceDeployment"), 5, "the request in the simulator's log")
     check_eq([(c["params"].get("serviceDeploymentArn"), c["params"].get("hookId"), c["params"].get("action"))
               for c in daemon_calls(sim, 0, "ContinueServiceDeployment")], [(arn, hook["hookId"], "CONTINUE")],
              "one ContinueServiceDeployment CONTINUE, answered before the reply")
@@ -287,6 +290,7 @@ def test_reject_rolls_the_deployment_back_and_fails_the_digest(ctx):
     _, hook, arn = wait_awaiting(sim, p)
     res = ok(ctl(ctx, "reject", target="prod/web"), "reject")
     check_eq(res, {"target": "web/web", "hook": hook["hookId"], "action": "ROLLBACK"}, "the reply")
+    wait_for(lambda: daemon_calls(sim, 0, "ContinueServiceDeployment"), 5, "the request in the simulator's log")
     check_eq([c["params"].get("action") for c in daemon_calls(sim, 0, "ContinueServiceDeployment")],
              ["ROLLBACK"], "ContinueServiceDeployment ROLLBACK")
     wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED) or lines_with(p, ROLLBACK_FAILED), 30, "the rollback")
