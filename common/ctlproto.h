@@ -16,7 +16,7 @@
 #include <cJSON.h>
 
 #define CTLPROTO_VERSION   1
-#define CTLPROTO_MAX_LINE  (64 * 1024) /* a request or reply line, '\n' excluded */
+#define CTLPROTO_MAX_LINE  (64 * 1024) /* a request line, '\n' excluded */
 #define CTLPROTO_MAX_ID    256         /* the serialised id */
 /* A reply line may be longer than a request (a status of many watches, the metrics text). */
 #define CTLPROTO_MAX_REPLY (16 * 1024 * 1024)

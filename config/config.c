@@ -2013,14 +2013,15 @@ void config_print_summary(const struct config *c, FILE *out)
 	    config_approve_name(c->approve), config_guard_name(c->guard),
 	    c->dry_run ? "; dry run" : "");
 	if (*c->control_socket)
-		fprintf(out, "control socket %s (group %s%s%s)\n", c->control_socket,
+		fprintf(out, "control socket %s (group %s%s%s)", c->control_socket,
 			c->control_group, c->control_read_group ? ", read-only: " : "",
 			c->control_read_group
 			    ? (strcmp(c->control_read_group, "*") ? c->control_read_group
 								  : "every user")
 			    : "");
 	else
-		fprintf(out, "no control socket\n");
+		fprintf(out, "no control socket");
+	fprintf(out, "; history of %d rollouts per target\n", c->history_max);
 	if (c->metrics_file)
 		fprintf(out, "metrics written to %s\n", c->metrics_file);
 	for (size_t i = 0; i < c->n_queues; i++)

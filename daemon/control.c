@@ -109,6 +109,7 @@ struct control {
 	struct client *clients;
 	size_t n_clients;
 	struct refusal refusals[REFUSALS_KEPT];
+	ev_tstamp full_said; /* when "too many clients" was last logged */
 };
 
 static void client_advance(struct client *cl);
@@ -665,7 +666,12 @@ static void accept_one(struct control *c, int fd)
 	int r;
 
 	if (c->n_clients >= MAX_CLIENTS) {
-		log_warning("control: %d clients already; a connection is refused", MAX_CLIENTS);
+		if (ev_now(c->loop) - c->full_said >= REFUSAL_SECONDS) {
+			c->full_said = ev_now(c->loop);
+			log_warning("control: %d clients already; connections are refused "
+				    "(said once a minute)",
+				    MAX_CLIENTS);
+		}
 		refuse_now(fd, "too-many-clients", EX_TEMPFAIL,
 			   "too many clients at once; try again");
 		return;

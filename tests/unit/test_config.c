@@ -632,6 +632,49 @@ static const struct bad_row bad_rows[] = {
 	  { "t.json:1:225: watches[0].targets[0].codedeploy.port: inf is not allowed here: "
 	    "expected a whole number from 1 to 65535",
 	    NULL } },
+	/* issue 15: the control socket, the metrics file, the history's bound */
+	{ "control not an object",
+	  "{\"control\": \"/run/x.sock\"}",
+	  { "t.json:1:13: control: '/run/x.sock' is not allowed here: expected an object like "
+	    "{\"socket\": \"/run/...\"}",
+	    NULL } },
+	{ "control unknown key",
+	  "{\"control\": {\"sokcet\": \"/run/x.sock\"}}",
+	  { "t.json:1:14: control.sokcet: unknown key 'sokcet'; did you mean 'socket'?", NULL } },
+	{ "control socket relative",
+	  "{\"control\": {\"socket\": \"run/x.sock\"}}",
+	  { "t.json:1:24: control.socket: 'run/x.sock' is not allowed here: expected an absolute "
+	    "path of at most 107 bytes, or \"\" for no socket",
+	    NULL } },
+	{ "control socket too long",
+	  "{\"control\": {\"socket\": \"/"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaa"
+	  "aaaaaaaaaaaaaa\"}}",
+	  { "t.json:1:24: control.socket: '/"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' "
+	    "is not allowed here: expected an absolute path of at most 107 bytes, or \"\" for no "
+	    "socket",
+	    NULL } },
+	{ "control group not a name",
+	  "{\"control\": {\"group\": \"wheel group\"}}",
+	  { "t.json:1:23: control.group: 'wheel group' is not allowed here: expected a group name "
+	    "or "
+	    "number",
+	    NULL } },
+	{ "control read group empty",
+	  "{\"control\": {\"read_group\": \"\"}}",
+	  { "t.json:1:28: control.read_group: '' is not allowed here: expected a group name or "
+	    "number, or \"*\" for every local user",
+	    NULL } },
+	{ "metrics file relative",
+	  "{\"metrics_file\": \"m.prom\"}",
+	  { "t.json:1:18: metrics_file: 'm.prom' must be an absolute path", NULL } },
+	{ "history max zero",
+	  "{\"history_max\": 0}",
+	  { "t.json:1:17: history_max: 0 is not allowed here: expected a whole number from 1 to "
+	    "1000",
+	    NULL } },
 	{ "cluster arn ok but service arn for cluster",
 	  "{\"watches\": "
 	  "[{\"name\":\"w\",\"repository\":\"team/"
@@ -783,6 +826,31 @@ TEST(config_defaults)
 	CHECK_INT(c->log_level, LOG_LEVEL_INFO);
 	CHECK(!c->dry_run);
 	CHECK_INT(c->n_watches, 0);
+	CHECK_STR(c->control_socket, "/run/ecr-deployd/control.sock");
+	CHECK_STR(c->control_group, "ecr-deployd");
+	CHECK(c->control_read_group == NULL);
+	CHECK(c->metrics_file == NULL);
+	CHECK_INT(c->history_max, 50);
+	config_free(c);
+}
+
+TEST(config_control_metrics_history)
+{
+	static const char text[] = "{\"control\": {\"socket\": \"\", \"group\": \"1234\", "
+				   "\"read_group\": \"*\"}, \"metrics_file\": "
+				   "\"/var/lib/node/ecr.prom\", \"history_max\": 1000}";
+	struct config_errors errs = { 0 };
+	struct config *c = NULL;
+
+	CHECK_INT(config_parse_text("d.json", text, sizeof(text) - 1, &c, &errs), 0);
+	config_errors_done(&errs);
+	if (!c)
+		return;
+	CHECK_STR(c->control_socket, "");
+	CHECK_STR(c->control_group, "1234");
+	CHECK_STR(c->control_read_group, "*");
+	CHECK_STR(c->metrics_file, "/var/lib/node/ecr.prom");
+	CHECK_INT(c->history_max, 1000);
 	config_free(c);
 }
 
@@ -1267,6 +1335,9 @@ TEST(config_summary_names_approve_and_guard)
 		      NULL);
 		CHECK(strstr(out, "    -> c/s1 [revision]\n") != NULL);
 		CHECK(strstr(out, "    -> c/s2 [revision] approve auto, guard off\n") != NULL);
+		CHECK(strstr(out,
+			     "control socket /run/ecr-deployd/control.sock (group ecr-deployd); "
+			     "history of 50 rollouts per target\n") != NULL);
 		if (!strstr(out, "guard off\n"))
 			unit_fail(__FILE__, __LINE__, "the summary:\n%s", out);
 	}

@@ -171,6 +171,8 @@ TEST(ctlproto_replies_round_trip)
 	cJSON_AddStringToObject(result, "text", "a\nb");
 	char *ok = ctlproto_reply_ok(id, result);
 	CHECK(ok && !strchr(ok, '\n'));
+	if (!ok)
+		return;
 	CHECK_INT(ctlproto_parse_reply(ok, strlen(ok), &root, &res, &err, why, sizeof(why)), 1);
 	CHECK(res && !strcmp(cJSON_GetObjectItem(res, "text")->valuestring, "a\nb"));
 	CHECK(!strcmp(cJSON_GetObjectItem(root, "id")->valuestring, "7"));
@@ -183,6 +185,8 @@ TEST(ctlproto_replies_round_trip)
 	cJSON_AddStringToObject(extra, "code", "forged");
 	char *bad = ctlproto_reply_error(NULL, "unknown-target", 64, extra, "no target 'x'");
 	CHECK(bad != NULL);
+	if (!bad)
+		return;
 	root = NULL;
 	CHECK_INT(ctlproto_parse_reply(bad, strlen(bad), &root, &res, &err, why, sizeof(why)), 0);
 	CHECK(err && !strcmp(cJSON_GetObjectItem(err, "code")->valuestring, "unknown-target"));
