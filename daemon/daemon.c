@@ -21,6 +21,7 @@
 #include "deployer.h"
 #include "event.h"
 #include "events.h"
+#include "history.h"
 #include "log.h"
 #include "notify.h"
 #include "queue.h"
@@ -212,6 +213,7 @@ static void reload(struct daemon *d, cJSON *result)
 	warn_restart_only(d->cfg, cfg);
 	config_free(d->cfg); /* a poll cycle in progress keeps its own reference */
 	d->cfg = cfg;
+	history_set_max(d->history, cfg->history_max);
 	log_max_priority =
 	    priority_of(d->log_level >= 0 ? (enum config_log_level)d->log_level : cfg->log_level);
 	log_at(LOG_NOTICE, EVENT_CONFIG_RELOADED, LOG_FIELDS({ "CONFIG_FILE", d->config_file }),
@@ -351,6 +353,20 @@ static int setup(struct daemon *d)
 		       warning);
 		free(warning);
 	}
+	/* The rollout history: unusable, it is kept aside and started afresh (said); only a lack
+	 * of memory stops the start. */
+	r = history_open(d->cfg->state_dir, d->cfg->history_max, &d->history, &warning, why,
+			 sizeof(why));
+	if (r < 0) {
+		log_error("cannot start: %s", why);
+		notify_start_failed(EX_OSERR, -r, why);
+		return EX_OSERR;
+	}
+	if (warning) {
+		log_at(LOG_WARNING, NULL, LOG_FIELDS({ "STATE_FILE", state_path(d->state) }), "%s",
+		       warning);
+		free(warning);
+	}
 	ao.region = d->region;
 	ao.fips = d->cfg->fips;
 	for (int i = 0; i < AWS_SERVICE_COUNT; i++)
@@ -366,7 +382,8 @@ static int setup(struct daemon *d)
 	if (d->aws) {
 		struct deployer_deps deps = { d->loop,    d->aws,   d->state, &d->cfg,
 					      d->region,  d->creds, d->http,  d->signer,
-					      d->dry_run, on_poked, d };
+					      d->dry_run, on_poked, d,        d->history,
+					      NULL /* ended: metrics */ };
 		d->deployer = deployer_new(&deps);
 	}
 	if (d->deployer) {
@@ -427,6 +444,7 @@ static void teardown(struct daemon *d)
 	if (d->state && state_save(d->state, why, sizeof(why)) < 0)
 		log_error("%s; what was seen since the last write is lost", why);
 	state_free(d->state);
+	history_free(d->history);
 	aws_client_free(d->aws);
 	cred_provider_free(d->creds);
 	sigv4_signer_free(d->signer);

@@ -18,6 +18,7 @@
 
 struct control;
 struct deployer;
+struct history;
 struct notifier;
 struct state;
 struct watcher;
@@ -33,6 +34,7 @@ struct daemon {
 	struct cred_provider *creds;
 	struct aws_client *aws;
 	struct state *state;
+	struct history *history; /* <state_directory>/history.json */
 	struct watcher *watcher;
 	struct deployer *deployer;
 	struct queues *queues; /* push events (config "events"); none with --once */

@@ -240,8 +240,11 @@ int deploy_read_registered(struct rollout *r, struct aws_result *res)
 		return OUT_RETRY;
 	cJSON_Delete(r->described);
 	r->described = NULL;
-	rollout_emit(r, LOG_INFO, NULL, NULL, "service '%s': registered %s with %s",
-		     r->rec->service, arn, r->rec->pinned_image);
+	/* pinned_image is set only with a tag (an operator's digest has none): else named here */
+	rollout_emit(r, LOG_INFO, NULL, NULL, "service '%s': registered %s with %s%s%s",
+		     r->rec->service, arn,
+		     r->rec->pinned_image ? r->rec->pinned_image : r->rec->image,
+		     r->rec->pinned_image ? "" : "@", r->rec->pinned_image ? "" : r->rec->digest);
 	return STEP_REGISTERED;
 }
 

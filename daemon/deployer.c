@@ -21,6 +21,7 @@
 #include "credentials.h"
 #include "decide.h"
 #include "events.h"
+#include "history.h"
 #include "log.h"
 #include "rollout.h"
 #include "state.h"
@@ -628,6 +629,7 @@ void deployer_free(struct deployer *dp)
 	ev_timer_stop(dp->d->loop, &dp->kick);
 	ev_timer_stop(dp->d->loop, &dp->state_retry);
 	ev_timer_stop(dp->d->loop, &dp->pauses);
+	dp->freeing = true;
 	rollout_free_batches(dp);
 	while (dp->rollouts)
 		rollout_free(dp->rollouts); /* the records stay in the state file */
@@ -781,6 +783,360 @@ int deployer_failures(const struct deployer *dp)
 	return dp->failures + (dp->state_failing ? 1 : 0);
 }
 
+/* ---- an operator's actions and the end of every rollout ------------------- */
+
+void deployer_target_name(const char *watch, const char *service, char *buf, size_t n)
+{
+	const char *s = strrchr(service, '/') ? strrchr(service, '/') + 1 : service;
+
+	snprintf(buf, n, "%s/%s", watch, s);
+}
+
+/* Whether the configured target named watch/... still exists (the history keeps only those). */
+static bool configured(const char *watch, const char *target, void *ud)
+{
+	const struct config *cfg = ud;
+	char name[600];
+
+	for (size_t i = 0; i < cfg->n_watches; i++) {
+		const struct config_watch *w = &cfg->watches[i];
+		if (strcmp(w->name, watch))
+			continue;
+		for (size_t j = 0; j < w->n_targets; j++) {
+			deployer_target_name(w->name, w->targets[j].service, name, sizeof(name));
+			if (!strcmp(name, target))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* "deploy UID PID" / "rollback UID PID": who asked; false when the record is the engine's. */
+static bool manual_of(const struct rollout_rec *c, bool *ret_rollback, uid_t *ret_uid,
+		      pid_t *ret_pid)
+{
+	char kind[16];
+	long uid, pid;
+
+	if (!c->manual || sscanf(c->manual, "%15s %ld %ld", kind, &uid, &pid) != 3)
+		return false;
+	*ret_rollback = !strcmp(kind, "rollback");
+	*ret_uid = (uid_t)uid;
+	*ret_pid = (pid_t)pid;
+	return true;
+}
+
+void deployer_rollout_ended(struct deployer *dp, struct rollout *r, enum history_result result)
+{
+	const struct rollout_rec *c = r->rec;
+	char target[600], why[600];
+	bool rollback = false;
+	struct history_entry e = {
+		.watch = c->watch,
+		.target = target,
+		.digest = c->digest,
+		.tag = c->tag,
+		.from_td = c->base_td,
+		.to_td = c->new_td,
+		.result = result,
+		.started = c->started_at,
+		.ended = rollout_wall_now(),
+		.reason = result == HISTORY_COMPLETED ? NULL : r->reason,
+		.from_digest = c->previous_digest,
+	};
+
+	if (r->inspect || !c->watch || !c->digest || !c->service)
+		return;
+	e.by_operator = manual_of(c, &rollback, &e.uid, &e.pid);
+	deployer_target_name(c->watch, c->service, target, sizeof(target));
+	if (dp->d->history &&
+	    history_add(dp->d->history, &e, configured, *dp->d->cfg, why, sizeof(why)) < 0)
+		log_error(
+		    "%s; the entry of the rollout of %s to '%s' is kept in memory and written "
+		    "with the next one",
+		    why, c->digest, target);
+	if (dp->d->ended)
+		dp->d->ended(&e, dp->d->userdata);
+}
+
+/* Region, target key and skey of t. */
+static void keys_of(struct deployer *dp, const struct config_watch *w,
+		    const struct config_target *t, char region[64], char tkey[1024],
+		    char skey[1200])
+{
+	place(t, dp->d->region, region, tkey);
+	snprintf(skey, 1200, "%s\x1f%s", w->name, tkey);
+}
+
+/* Starts the operator's rollout of want (an object like state_want()'s) to t; kind and the
+ * caller go in its record. */
+static int start_manual(struct deployer *dp, const struct config_watch *w,
+			const struct config_target *t, const cJSON *want, const char *kind,
+			uid_t uid, pid_t pid, char *why, size_t why_len)
+{
+	struct deployer_deps *d = dp->d;
+	char region[64], tkey[1024], skey[1200], manual[64], err[600];
+	const char *digest = str_of(want, "digest");
+
+	keys_of(dp, w, t, region, tkey, skey);
+	struct rollout_rec *rec =
+	    new_record(w, t, tkey, want, region, state_deployed(d->state, w->name, tkey), false);
+	snprintf(manual, sizeof(manual), "%s %ld %ld", kind, (long)uid, (long)pid);
+	if (!rec || record_set(&rec->manual, manual) < 0) {
+		record_free(rec);
+		snprintf(why, why_len, "out of memory while starting a rollout to '%s'", tkey);
+		return -ENOMEM;
+	}
+	struct rollout *ro = rollout_new(dp, rec, false);
+	if (!ro) {
+		record_free(rec);
+		snprintf(why, why_len, "out of memory while starting a rollout to '%s'", tkey);
+		return -ENOMEM;
+	}
+	if (state_rollout_save(d->state, rec, err, sizeof(err)) < 0) {
+		rollout_free(ro);
+		rollout_state_failed(dp, err);
+		snprintf(why, why_len, "%s", err);
+		return -EIO;
+	}
+	deployer_unblock(dp, ro); /* an operator's try is the retry of a block */
+	rollout_emit(ro, LOG_NOTICE, EVENT_DEPLOY_STARTED,
+		     LOG_FIELDS({ "CALLER_UID", manual + strlen(kind) + 1 }),
+		     "deploying %s ('%s%s%s') to service '%s' in cluster '%s' (strategy '%s'), "
+		     "as an operator asked (%s, uid %ld, pid %ld)",
+		     digest, w->repository, rec->tag ? ":" : "", rec->tag ? rec->tag : "",
+		     t->service, t->cluster, config_strategy_name(t->strategy), kind, (long)uid,
+		     (long)pid);
+	rollout_run(ro);
+	return 0;
+}
+
+int deployer_deploy(struct deployer *dp, const struct config_watch *w,
+		    const struct config_target *t, const struct deployer_manual *m,
+		    char ret_digest[80], char *why, size_t why_len)
+{
+	struct deployer_deps *d = dp->d;
+	const struct config *cfg = *d->cfg;
+	char region[64], tkey[1024], skey[1200], name[600];
+	const cJSON *want = state_want(d->state, w->name);
+	const char *current = str_of(want, "digest");
+	const char *digest = m->digest ? m->digest : current;
+	const char *image = str_of(want, "image");
+	struct rollout *busy;
+	cJSON *mine;
+	int rc;
+
+	keys_of(dp, w, t, region, tkey, skey);
+	deployer_target_name(w->name, t->service, name, sizeof(name));
+	if (cfg->dry_run || d->dry_run) {
+		snprintf(why, why_len, "the daemon runs as a dry run: nothing is deployed");
+		return -EROFS;
+	}
+	if (!digest || !image) {
+		snprintf(why, why_len,
+			 "watch '%s' has not read its repository yet: there is no digest to deploy",
+			 w->name);
+		return -ENOENT;
+	}
+	if ((busy = holding(dp, tkey))) {
+		snprintf(why, why_len, "a rollout %s service '%s' (%s)",
+			 busy->inspect ? "is looking at" : "holds", t->service,
+			 busy->inspect ? "first start" : busy->rec->digest);
+		return -EBUSY;
+	}
+	if (dp->deploying >= cfg->max_concurrent_deploys) {
+		snprintf(why, why_len, "%d rollouts run already (max_concurrent_deploys)",
+			 dp->deploying);
+		return -EBUSY;
+	}
+	if (dp->state_failing) {
+		snprintf(why, why_len, "the state cannot be written ('%s'): nothing is started",
+			 state_path(d->state));
+		return -EIO;
+	}
+	if (!m->force && (t->paused || overrides_paused(d->state, w->name, NULL) ||
+			  overrides_paused(d->state, w->name, tkey))) {
+		snprintf(why, why_len, "'%s' is paused (force deploys it anyway)", name);
+		return -EPERM;
+	}
+	struct state_pin pin;
+	if (state_pin(d->state, w->name, tkey, &pin)) {
+		/* The reconcile would put the pin back at once: an unpin comes first. */
+		snprintf(why, why_len, "'%s' is pinned to %s by an operator (unpin it first)", name,
+			 pin.digest);
+		return -EPERM;
+	}
+	if (!m->force && state_failed_has(d->state, w->name, tkey, digest)) {
+		snprintf(why, why_len, "%s failed on '%s' before (force deploys it again)", digest,
+			 name);
+		return -ECANCELED;
+	}
+	const char *deployed = state_deployed(d->state, w->name, tkey);
+	if (!m->force && deployed && !strcmp(deployed, digest)) {
+		snprintf(why, why_len, "'%s' runs %s already (force deploys it again)", name,
+			 digest);
+		return -EALREADY;
+	}
+	/* The record is made from the watch's want, with the operator's digest in it (the tag
+	 * then unknown: it names the watch's digest, not this one). */
+	mine = cJSON_CreateObject();
+	if (!mine || !cJSON_AddStringToObject(mine, "digest", digest) ||
+	    !cJSON_AddStringToObject(mine, "image", image) ||
+	    (current && !strcmp(current, digest) && str_of(want, "tag") &&
+	     !cJSON_AddStringToObject(mine, "tag", str_of(want, "tag"))) ||
+	    (str_of(want, "previous") &&
+	     !cJSON_AddStringToObject(mine, "previous", str_of(want, "previous")))) {
+		cJSON_Delete(mine);
+		snprintf(why, why_len, "out of memory while starting a rollout to '%s'", name);
+		return -ENOMEM;
+	}
+	if (current && strcmp(current, digest) &&
+	    state_set_held(d->state, w->name, tkey, current) < 0) {
+		cJSON_Delete(mine);
+		snprintf(why, why_len, "out of memory while starting a rollout to '%s'", name);
+		return -ENOMEM;
+	}
+	rc = start_manual(dp, w, t, mine, "deploy", m->uid, m->pid, why, why_len);
+	cJSON_Delete(mine);
+	if (rc == 0) {
+		rollout_save_state(dp); /* the hold, before the rollout changes anything */
+		snprintf(ret_digest, 80, "%s", digest);
+	}
+	return rc;
+}
+
+struct failed_skip {
+	struct state *st;
+	const char *watch, *tkey;
+};
+
+static bool failed_there(const char *digest, void *ud)
+{
+	const struct failed_skip *f = ud;
+
+	return state_failed_has(f->st, f->watch, f->tkey, digest);
+}
+
+int deployer_rollback(struct deployer *dp, const struct config_watch *w,
+		      const struct config_target *t, uid_t uid, pid_t pid, char from[80],
+		      char to[80], char *why, size_t why_len)
+{
+	struct deployer_deps *d = dp->d;
+	char region[64], tkey[1024], skey[1200], name[600];
+	const cJSON *want = state_want(d->state, w->name);
+	struct rollout *r;
+	int rc;
+
+	keys_of(dp, w, t, region, tkey, skey);
+	deployer_target_name(w->name, t->service, name, sizeof(name));
+	if ((*d->cfg)->dry_run || d->dry_run) {
+		snprintf(why, why_len, "the daemon runs as a dry run: nothing is rolled back");
+		return -EROFS;
+	}
+	r = holding(dp, tkey);
+	if (r && r->inspect) {
+		snprintf(why, why_len,
+			 "'%s' is being looked at (first start); try again in a moment", name);
+		return -EBUSY;
+	}
+	if (r) {
+		char reason[128];
+		snprintf(from, 80, "%s", r->rec->digest);
+		snprintf(to, 80, "%s",
+			 r->rec->previous_digest && *r->rec->previous_digest
+			     ? r->rec->previous_digest
+			     : "");
+		snprintf(reason, sizeof(reason), "rolled back by an operator (uid %ld, pid %ld)",
+			 (long)uid, (long)pid);
+		rc = rollout_operator_rollback(r, reason);
+		if (rc == -EALREADY)
+			snprintf(why, why_len, "the rollout of %s to '%s' is rolling back already",
+				 from, name);
+		else if (rc < 0)
+			snprintf(why, why_len,
+				 "the rollout of %s to '%s' is at step '%s', which a rollback "
+				 "cannot interrupt; try again when it tracks",
+				 from, name, record_step_name(r->rec->step));
+		return rc;
+	}
+	const char *current = state_deployed(d->state, w->name, tkey);
+	if (!current || !*current) {
+		snprintf(why, why_len, "what '%s' runs is not known: nothing to roll back", name);
+		return -ENOENT;
+	}
+	struct failed_skip skip = { d->state, w->name, tkey };
+	const char *earlier =
+	    d->history ? history_previous(d->history, name, current, failed_there, &skip) : NULL;
+	const char *previous = str_of(want, "previous");
+	if (!earlier && previous && strcmp(previous, current) && !failed_there(previous, &skip))
+		earlier = previous;
+	if (!earlier) {
+		snprintf(why, why_len,
+			 "no digest completed on '%s' before %s: nothing to roll "
+			 "back to",
+			 name, current);
+		return -ENOENT;
+	}
+	snprintf(from, 80, "%s", current);
+	snprintf(to, 80, "%s", earlier); /* copied: history_add() may drop what it points to */
+	const char *image = str_of(want, "image");
+	const char *watched = str_of(want, "digest");
+	cJSON *mine = cJSON_CreateObject();
+	if (!image || !mine || !cJSON_AddStringToObject(mine, "digest", to) ||
+	    !cJSON_AddStringToObject(mine, "image", image) ||
+	    !cJSON_AddStringToObject(mine, "previous", from)) {
+		cJSON_Delete(mine);
+		snprintf(why, why_len, "%s while rolling '%s' back",
+			 image ? "out of memory" : "the watch has no image yet", name);
+		return image ? -ENOMEM : -ENOENT;
+	}
+	if (state_add_failed(d->state, w->name, tkey, from, "rolled back by an operator",
+			     (double)time(NULL)) < 0 ||
+	    (watched && strcmp(watched, to) &&
+	     state_set_held(d->state, w->name, tkey, watched) < 0)) {
+		cJSON_Delete(mine);
+		snprintf(why, why_len, "out of memory while rolling '%s' back", name);
+		return -ENOMEM;
+	}
+	if (!rollout_save_state(dp)) {
+		cJSON_Delete(mine);
+		snprintf(why, why_len, "the state cannot be written ('%s')", state_path(d->state));
+		return -EIO;
+	}
+	log_at(LOG_NOTICE, EVENT_DEPLOY_FAILED,
+	       LOG_FIELDS({ "WATCH", w->name }, { "IMAGE_DIGEST", from },
+			  { "ECS_SERVICE", t->service },
+			  { "REASON", "rolled back by an operator" }),
+	       "'%s': %s is rolled back by an operator (uid %ld, pid %ld) to %s; it is not "
+	       "deployed there again",
+	       name, from, (long)uid, (long)pid, to);
+	rc = start_manual(dp, w, t, mine, "rollback", uid, pid, why, why_len);
+	cJSON_Delete(mine);
+	return rc;
+}
+
+int deployer_continue(struct deployer *dp, const struct config_watch *w,
+		      const struct config_target *t, bool rollback, deployer_continued_fn done,
+		      void *ud, char *why, size_t why_len)
+{
+	char region[64], tkey[1024], skey[1200], name[600];
+	struct rollout *r;
+
+	keys_of(dp, w, t, region, tkey, skey);
+	deployer_target_name(w->name, t->service, name, sizeof(name));
+	if ((*dp->d->cfg)->dry_run || dp->d->dry_run) {
+		snprintf(why, why_len, "the daemon runs as a dry run: nothing is approved");
+		return -EROFS;
+	}
+	r = holding(dp, tkey);
+	if (!r || r->inspect) {
+		snprintf(why, why_len,
+			 "nothing awaits approval on '%s': no rollout is in flight there", name);
+		return -ENOENT;
+	}
+	return sd_continue(r, rollback, done, ud, why, why_len);
+}
+
 /* ---- the operator's overrides and status (the control socket) ----------- */
 
 /* A pause whose time has come: said, and its targets reconciled. */
@@ -872,7 +1228,7 @@ void deployer_target_status(const struct deployer *dp, const char *watch, const 
 	ret->rolling_back = rollout_steps[c->step].rolling_back;
 	ret->tracking = rollout_steps[c->step].batched || c->step == STEP_APPROVING ||
 			c->step == STEP_CONFIRM_LIST || c->step == STEP_CONFIRM_TASKS;
-	ret->kind = ret->rolling_back ? "rollback" : "deploy";
+	ret->kind = ret->rolling_back ? "rollback" : c->manual ? "manual" : "deploy";
 	if (r->awaiting) {
 		ret->awaiting = true;
 		ret->hook = c->hook_id ? c->hook_id : "";

@@ -26,8 +26,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct aws_client;
+struct aws_error;
+struct config_target;
+struct config_watch;
 struct config;
 struct cred_provider;
 struct ev_loop;
@@ -35,6 +39,8 @@ struct http_client;
 struct sigv4_signer;
 struct state;
 struct deployer;
+struct history;
+struct history_entry;
 
 /* What the deployer uses; daemon.c owns all of it and keeps it alive longer than the deployer. */
 struct deployer_deps {
@@ -51,6 +57,10 @@ struct deployer_deps {
 	 * rollout's record; also when the rollout ended first. May be NULL. */
 	void (*poked)(uint64_t ticket, void *userdata);
 	void *userdata;
+	/* Where rollout ends are kept (history.h), or NULL; and the hook told of each end after it
+	 * was added (metrics), or NULL. The entry and its strings live for the call only. */
+	struct history *history;
+	void (*ended)(const struct history_entry *e, void *userdata);
 };
 
 /* A deployer over deps (copied). NULL without memory. */
@@ -116,7 +126,7 @@ struct deployer_target_status {
 	bool inspecting;                  /* a first-start look at what it runs */
 	bool tracking;                    /* its UpdateService is confirmed: ECS deploys */
 	bool rolling_back;                /* our rollback, or ECS's that we follow */
-	const char *digest, *step, *kind; /* kind: "deploy" or "rollback" */
+	const char *digest, *step, *kind; /* kind: "deploy", "rollback" or "manual" */
 	double started;                   /* Unix seconds */
 	char detail[160];                 /* "3/4 tasks", "stage BAKE_TIME, 50% traffic", ... */
 	bool awaiting;                    /* at a PAUSE hook */
@@ -128,5 +138,63 @@ struct deployer_target_status {
 };
 void deployer_target_status(const struct deployer *dp, const char *watch, const char *tkey,
 			    struct deployer_target_status *ret);
+
+/* ---- an operator's actions (the control socket) ---------------------------- */
+
+/* The canonical name of a target, WATCH/SERVICE (the service's name, also when the config gives
+ * its ARN). */
+void deployer_target_name(const char *watch, const char *service, char *buf, size_t n);
+
+struct deployer_manual {
+	const char *digest; /* NULL: what the watch wants now */
+	bool force;         /* also a digest that failed there, a paused target, one it runs */
+	uid_t uid;          /* the operator */
+	pid_t pid;
+};
+
+/*
+ * Starts now a rollout of m->digest (or the watch's digest) to target t of watch w (both of the
+ * config in force), through the engine like any other (the guard, one rollout per service), its
+ * record saying it was an operator's (history and status show it). A digest other than the
+ * watch's holds the watch's back on t until a newer push, so that no reconcile undoes it.
+ * Returns 0 when it started (*ret_digest, 80 bytes, gets the digest), else why says why (one
+ * sentence) and: -EROFS a dry run, -ENOENT the watch has no digest yet, -EBUSY a rollout holds
+ * the service or max_concurrent_deploys are running, -EPERM the target is paused (config, the
+ * operator's pause of it, its watch or everything) or pinned (even with force: the reconcile would
+ * deploy the pin again), -EALREADY it runs that digest, -ECANCELED the digest failed there before
+ * (these three unless m->force), -EIO the state cannot be written, -ENOMEM.
+ */
+int deployer_deploy(struct deployer *dp, const struct config_watch *w,
+		    const struct config_target *t, const struct deployer_manual *m,
+		    char ret_digest[80], char *why, size_t why_len);
+
+/*
+ * An operator's rollback of target t: a rollout in flight there is rolled back as a failed one
+ * is (its digest marked failed); else the digest it runs is marked failed ("rolled back by an
+ * operator") and the last one that completed there before it (the history, else the digest the
+ * watch followed before) is deployed as an operator's rollout. from and to (80 bytes each) get
+ * the digests. Returns 0, or why filled and: -ENOENT no earlier digest, -EBUSY the rollout in
+ * flight cannot be rolled back now (a call that changes AWS is out; try again), -EALREADY it is
+ * rolling back already, -EROFS a dry run, -EIO the state cannot be written, -ENOMEM.
+ */
+int deployer_rollback(struct deployer *dp, const struct config_watch *w,
+		      const struct config_target *t, uid_t uid, pid_t pid, char from[80],
+		      char to[80], char *why, size_t why_len);
+
+/* How an operator's approve/reject ended: rc 0 (hook: the hook's id), -EIO (err: ECS refused it
+ * or the call failed), -ECANCELED (the rollout ended before the answer). */
+typedef void (*deployer_continued_fn)(int rc, const char *hook, const struct aws_error *err,
+				      void *ud);
+
+/*
+ * ContinueServiceDeployment (CONTINUE, or ROLLBACK when rollback) of the PAUSE hook our rollout on
+ * target t awaits, with the rollout's credentials; done is called once, later, from the loop
+ * (not when the deployer is freed first). Returns 0 when sent, else why says what the target is
+ * doing and: -ENOENT nothing awaits approval there, -EBUSY an answer is already on its way,
+ * -EROFS a dry run, -EIO the call could not be made, -ENOMEM.
+ */
+int deployer_continue(struct deployer *dp, const struct config_watch *w,
+		      const struct config_target *t, bool rollback, deployer_continued_fn done,
+		      void *ud, char *why, size_t why_len);
 
 #endif

@@ -93,6 +93,9 @@ struct rollout_rec {
 	double hook_expires_at; /* when ECS applies the hook's timeout action (wall seconds) */
 	double hold_left;    /* > 0 while a hook awaits: the rollout timeout left when it began */
 	double stop_sent_at; /* StopServiceDeployment */
+	/* an operator's rollout (the control socket): "deploy UID PID" or "rollback UID PID";
+	 * NULL: the engine's own */
+	char *manual;
 };
 
 /*
@@ -126,7 +129,8 @@ struct rollout_rec {
 	X(stage) \
 	X(hook_id) \
 	X(approve) \
-	X(guard)
+	X(guard) \
+	X(manual)
 /* clang-format on */
 
 /* The step's name in records and events ("start", "tracking", ...), and back; -1 if unknown. */

@@ -518,6 +518,12 @@ void rollout_free(struct rollout *r)
 		aws_call_cancel(r->call);
 	if (r->events_call)
 		aws_call_cancel(r->events_call);
+	if (r->continue_call) {
+		/* The operator's answer cannot be told any more: the rollout ended first. */
+		aws_call_cancel(r->continue_call);
+		if (!dp->freeing)
+			r->continue_done(-ECANCELED, r->rec->hook_id, NULL, r->continue_ud);
+	}
 	if (r->batch)
 		r->batch->r[r->batch_slot] = NULL;
 	if (r->inspect)
@@ -871,6 +877,27 @@ static void blocked(struct rollout *r)
 	    *action ? "; the missing permission is " : "", action, again);
 }
 
+/* What the history calls an outcome that ends a rollout. */
+static enum history_result result_of(int outcome)
+{
+	switch ((enum rollout_outcome)outcome) {
+	case OUT_DONE:
+		return HISTORY_COMPLETED;
+	case OUT_ROLLED_BACK:
+		return HISTORY_ROLLED_BACK;
+	case OUT_ROLLBACK_FAILED:
+		return HISTORY_ROLLBACK_FAILED;
+	case OUT_SUPERSEDED:
+		return HISTORY_SUPERSEDED;
+	case OUT_BLOCKED:
+	case OUT_SKIPPED:
+	case OUT_END:
+		return HISTORY_CANCELLED;
+	default:
+		return HISTORY_FAILED;
+	}
+}
+
 /* Acts on what a reader returned: the next step, a wait, or how the rollout ends. */
 static void advance(struct rollout *r, int next)
 {
@@ -1014,7 +1041,37 @@ static void advance(struct rollout *r, int next)
 	case OUT_END:
 		break;
 	}
+	deployer_rollout_ended(dp, r, result_of(next));
 	end(r);
+}
+
+int rollout_operator_rollback(struct rollout *r, const char *reason)
+{
+	struct rollout_rec *c = r->rec;
+
+	if (rollout_steps[c->step].rolling_back)
+		return -EALREADY;
+	if (c->step != STEP_TRACKING && c->step != STEP_TRACKING_SD)
+		return -EBUSY;
+	/* A tracking look in flight changes nothing: it is dropped. */
+	if (r->batch) {
+		r->batch->r[r->batch_slot] = NULL;
+		r->batch = NULL;
+	}
+	if (r->call) {
+		aws_call_cancel(r->call);
+		r->call = NULL;
+	}
+	if (r->events_call) {
+		aws_call_cancel(r->events_call);
+		r->events_call = NULL;
+	}
+	r->waiting = false;
+	r->repoke = false;
+	c->rollback = true; /* the operator asks for it, whatever the target's "rollback" */
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	advance(r, OUT_FAILED);
+	return 0;
 }
 
 /* ---- tracking ------------------------------------------------------------ */

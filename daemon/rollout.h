@@ -71,6 +71,7 @@
 
 #include "aws.h"
 #include "deployer.h"
+#include "history.h"
 #include "log.h"
 #include "record.h"
 #include "strmap.h"
@@ -129,6 +130,11 @@ struct rollout {
 	enum rollout_step blocked_at; /* the step refused, when after_deregister is OUT_BLOCKED */
 	const char *skip_reason;      /* of OUT_SKIPPED: the REASON field */
 	int after_events;             /* the outcome read-events goes on with */
+	/* an operator's approve or reject (deployer_continue): ContinueServiceDeployment in flight,
+	 * and who is told how it ended */
+	struct aws_call *continue_call;
+	deployer_continued_fn continue_done;
+	void *continue_ud;
 };
 
 /* What a reader returns: a step (>= 0), or one of these. */
@@ -208,6 +214,7 @@ struct deployer {
 	struct config *indexed; /* the config index was built for (a reference: never reused) */
 	struct strmap *index;   /* watch name -> its position in indexed, plus one */
 	bool events_flowing;    /* a queue of events works (deployer_events_flowing) */
+	bool freeing;           /* deployer_free(): nobody is told of what is cancelled */
 };
 
 /* A target blocked by an authorization or request error: tried again at until (ev_now time),
@@ -313,6 +320,22 @@ void rollout_free_batches(struct deployer *dp);
 
 /* Wall clock seconds. */
 double rollout_wall_now(void);
+
+/*
+ * An operator's rollback of a rollout in flight (deployer_rollback): its digest is marked failed
+ * with reason and the service rolled back the way a failed deploy is (StopServiceDeployment while
+ * ours is in progress, else the revision that ran before). Only while it tracks (no call that
+ * changes AWS in flight): -EBUSY otherwise, -EALREADY when it is rolling back already.
+ */
+int rollout_operator_rollback(struct rollout *r, const char *reason);
+
+/* deployer.c: the rollout ended with result (not an inspection): the history gets its entry and
+ * the deployer's ended hook is told. */
+void deployer_rollout_ended(struct deployer *dp, struct rollout *r, enum history_result result);
+
+/* sdeploy.c: ContinueServiceDeployment of the hook r awaits at (deployer_continue). */
+int sd_continue(struct rollout *r, bool rollback, deployer_continued_fn done, void *ud, char *why,
+		size_t why_len);
 
 /* Request builders the steps share (NULL without memory). */
 cJSON *rollout_service_params(struct rollout *r);

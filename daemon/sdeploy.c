@@ -6,6 +6,7 @@
  * rollback through StopServiceDeployment(ROLLBACK) while it is in progress, followed to its end.
  * Each reader returns the next step or an outcome, from what ECS said.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -153,8 +154,10 @@ static int awaiting(struct rollout *r, const cJSON *hook)
 		    "until %s, then ECS applies %s; %s",
 		    c->service, c->digest, *r->stage ? r->stage : "a lifecycle hook", id, expires,
 		    action,
-		    auto_ok ? "\"approve\": \"auto\": continuing it"
-			    : "approve or reject it: ecr-deployd --approve|--reject WATCH/SERVICE");
+		    auto_ok
+			? "\"approve\": \"auto\": continuing it"
+			: "approve or reject it: ecr-deployctl approve|reject WATCH/SERVICE (or "
+			  "ecr-deployd --approve|--reject WATCH/SERVICE)");
 		rollout_persist(r);
 	}
 	if (auto_ok && strcmp(r->continued, id)) {
@@ -301,8 +304,94 @@ int sd_read_continue(struct rollout *r, struct aws_result *res)
 		    r->rec->service, r->rec->hook_id, res->err.code, res->err.message,
 		    !strcmp(res->err.code, "ConflictException")
 			? "it no longer awaits action"
-			: "an operator can approve it: ecr-deployd --approve WATCH/SERVICE");
+			: "an operator can approve it: ecr-deployctl approve WATCH/SERVICE");
 	return STEP_TRACKING_SD;
+}
+
+/* An operator's ContinueServiceDeployment answered: said, the hook looked at again at once, the
+ * operator told. */
+static void on_continued(struct aws_result *res, void *userdata)
+{
+	struct rollout *r = userdata;
+	deployer_continued_fn done = r->continue_done;
+	void *ud = r->continue_ud;
+	const char *hook = r->rec->hook_id;
+
+	r->continue_call = NULL;
+	r->continue_done = NULL;
+	if (res->ok) {
+		rollout_emit(r, LOG_NOTICE, NULL, LOG_FIELDS({ "HOOK_ID", hook }),
+			     "service '%s': PAUSE hook %s answered by an operator", r->rec->service,
+			     hook);
+		if (rollout_steps[r->rec->step].batched && !r->batch)
+			r->next_at = ev_now(r->dp->d->loop); /* what ECS does next, at once */
+	} else {
+		rollout_emit(r, LOG_WARNING, EVENT_API_ERROR,
+			     LOG_FIELDS({ "AWS_OPERATION", res->operation },
+					{ "AWS_ERROR_CODE", res->err.code }, { "HOOK_ID", hook }),
+			     "service '%s': ContinueServiceDeployment of hook %s, as an operator "
+			     "asked, refused: %s: %s",
+			     r->rec->service, hook, res->err.code, res->err.message);
+	}
+	done(res->ok ? 0 : -EIO, hook, res->ok ? NULL : &res->err, ud);
+}
+
+int sd_continue(struct rollout *r, bool rollback, deployer_continued_fn done, void *ud, char *why,
+		size_t why_len)
+{
+	const struct rollout_rec *c = r->rec;
+	char name[600];
+	cJSON *p;
+	int rc;
+
+	deployer_target_name(c->watch, c->service, name, sizeof(name));
+	if (r->continue_call) {
+		snprintf(why, why_len, "an answer to PAUSE hook %s of '%s' is on its way already",
+			 c->hook_id ? c->hook_id : "?", name);
+		return -EBUSY;
+	}
+	if (!r->awaiting || !c->hook_id || !c->deployment_arn) {
+		if (*r->stage)
+			snprintf(why, why_len,
+				 "nothing awaits approval on '%s': the rollout of %s is at step "
+				 "'%s' (ECS: %s, %d/%d tasks)",
+				 name, c->digest, record_step_name(c->step), r->stage, r->running,
+				 r->desired);
+		else
+			snprintf(why, why_len,
+				 "nothing awaits approval on '%s': the rollout of %s is at step "
+				 "'%s' (%d/%d tasks)",
+				 name, c->digest, record_step_name(c->step), r->running,
+				 r->desired);
+		return -ENOENT;
+	}
+	p = cJSON_CreateObject();
+	if (!p || !cJSON_AddStringToObject(p, "serviceDeploymentArn", c->deployment_arn) ||
+	    !cJSON_AddStringToObject(p, "hookId", c->hook_id) ||
+	    !cJSON_AddStringToObject(p, "action", rollback ? "ROLLBACK" : "CONTINUE")) {
+		cJSON_Delete(p);
+		snprintf(why, why_len, "out of memory while answering the hook of '%s'", name);
+		return -ENOMEM;
+	}
+	struct aws_call_spec spec = { .service = &aws_ecs,
+				      .operation = "ContinueServiceDeployment",
+				      .params = p,
+				      .creds = r->creds,
+				      .region = c->region,
+				      /* sent again only when it surely was not carried out: a
+				       * second one would be refused (the hook no longer awaits) */
+				      .not_idempotent = true };
+	rc = aws_call(r->dp->d->aws, &spec, on_continued, r, &r->continue_call);
+	cJSON_Delete(p);
+	if (rc < 0) {
+		r->continue_call = NULL;
+		snprintf(why, why_len, "cannot call ContinueServiceDeployment for '%s': %s", name,
+			 rc == -ENOMEM ? "out of memory" : "no ECS endpoint for the region");
+		return rc == -ENOMEM ? -ENOMEM : -EIO;
+	}
+	r->continue_done = done;
+	r->continue_ud = ud;
+	return 0;
 }
 
 cJSON *sd_stop_params(struct rollout *r)

@@ -1631,3 +1631,36 @@ void state_reset_done(struct state *s)
 	cJSON_DeleteItemFromObject(s->root, "reset_at");
 	s->dirty = true;
 }
+
+/* ---- the file helpers, for the other files of the state directory (history.c) ---- */
+
+int state_file_read(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	struct strbuf text;
+	struct stat st;
+	int r;
+
+	strbuf_init(&text, max);
+	r = read_all(path, &text, &st);
+	if (r < 0) {
+		strbuf_done(&text);
+		return r;
+	}
+	*ret_len = text.len;
+	*ret = strbuf_steal(&text);
+	if (!*ret) {
+		*ret = strdup("");
+		*ret_len = 0;
+	}
+	return *ret ? 0 : -ENOMEM;
+}
+
+int state_file_write(const char *dir, const char *path, const cJSON *o, char *why, size_t why_len)
+{
+	return write_atomic(dir, path, o, NULL, why, why_len);
+}
+
+char *state_file_keep_aside(const char *path)
+{
+	return keep_aside(path);
+}

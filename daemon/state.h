@@ -194,4 +194,15 @@ int state_save(struct state *s, char *why, size_t why_len);
 /* The path of the state file. */
 const char *state_path(const struct state *s);
 
+/*
+ * The state file's helpers, for the other files of the state directory (history.json):
+ * state_file_read() reads a regular file whole (at most max bytes: -EFBIG; not a regular file:
+ * -EINVAL; *ret malloc'd, NUL-terminated); state_file_write() writes o to path atomically
+ * (temporary file, fsync, rename, fsync of dir; -errno with why filled); state_file_keep_aside()
+ * renames path to <path>.bad-<time> and returns the new name (free it), or NULL (errno set).
+ */
+int state_file_read(const char *path, size_t max, char **ret, size_t *ret_len);
+int state_file_write(const char *dir, const char *path, const cJSON *o, char *why, size_t why_len);
+char *state_file_keep_aside(const char *path);
+
 #endif
