@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "deployer.h"
 #include "event.h"
 #include "events.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "queue.h"
 #include "profile.h"
@@ -149,7 +151,40 @@ static void on_cycle_done(void *userdata)
 {
 	struct daemon *d = userdata;
 
+	metrics_cycle_done(d->metrics, watcher_failing(d->watcher) == 0, (double)time(NULL));
 	deployer_reconcile(d->deployer);
+}
+
+/* ---- metrics (metrics.h): the hooks that count --------------------------------- */
+
+static void on_polled(const char *repository, const char *region, bool ok, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	metrics_poll(d->metrics, repository, region, ok);
+}
+
+static void on_rollout_ended(const struct history_entry *e, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	metrics_rollout_ended(d->metrics, e);
+}
+
+static void setup_metrics(struct daemon *d)
+{
+	struct metrics_deps deps = { .loop = d->loop,
+				     .cfg = &d->cfg,
+				     .state = d->state,
+				     .aws = d->aws,
+				     .start_time = (double)time(NULL),
+				     .userdata = d };
+
+	d->metrics = metrics_new(&deps);
+	if (d->metrics)
+		aws_client_set_observer(d->aws, metrics_aws_observer, d->metrics);
+	else
+		log_warning("out of memory for the metrics: they are not counted");
 }
 
 static void reload(struct daemon *d)
@@ -267,10 +302,21 @@ static int setup(struct daemon *d)
 				   0 };
 	d->creds = d->http && d->signer ? cred_chain_new(&co) : NULL;
 	d->aws = d->creds ? aws_client_new(d->loop, d->http, d->signer, d->creds, &ao, &w) : NULL;
+	if (d->aws)
+		setup_metrics(d);
 	if (d->aws) {
-		struct deployer_deps deps = { d->loop,    d->aws,   d->state, &d->cfg,
-					      d->region,  d->creds, d->http,  d->signer,
-					      d->dry_run, on_poked, d };
+		struct deployer_deps deps = { .loop = d->loop,
+					      .aws = d->aws,
+					      .state = d->state,
+					      .cfg = &d->cfg,
+					      .region = d->region,
+					      .creds = d->creds,
+					      .http = d->http,
+					      .signer = d->signer,
+					      .dry_run = d->dry_run,
+					      .poked = on_poked,
+					      .ended = on_rollout_ended,
+					      .userdata = d };
 		d->deployer = deployer_new(&deps);
 	}
 	if (d->deployer) {
@@ -283,6 +329,7 @@ static int setup(struct daemon *d)
 					     .moved = on_watch_moved,
 					     .cycle_done = on_cycle_done,
 					     .hinted = on_hinted,
+					     .polled = on_polled,
 					     .userdata = d };
 		d->watcher = watcher_new(&deps);
 	}
@@ -322,6 +369,7 @@ static void teardown(struct daemon *d)
 {
 	char why[600];
 
+	metrics_flush(d->metrics);
 	watcher_free(d->watcher);
 	deployer_free(d->deployer); /* its rollouts' pokes are answered into d->queues */
 	queues_free(d->queues);
@@ -330,6 +378,7 @@ static void teardown(struct daemon *d)
 		log_error("%s; what was seen since the last write is lost", why);
 	state_free(d->state);
 	aws_client_free(d->aws);
+	metrics_free(d->metrics); /* after every part that tells it */
 	cred_provider_free(d->creds);
 	sigv4_signer_free(d->signer);
 	http_client_free(d->http);

@@ -17,6 +17,7 @@
 #include "sigv4.h"
 
 struct deployer;
+struct metrics;
 struct notifier;
 struct state;
 struct watcher;
@@ -36,6 +37,7 @@ struct daemon {
 	struct deployer *deployer;
 	struct queues *queues; /* push events (config "events"); none with --once */
 	struct notifier *notifier;
+	struct metrics *metrics; /* counters and the metrics file (metrics.h) */
 	struct ev_signal sighup, sigterm, sigint;
 	struct ev_timer once_check;
 	struct ev_prepare status_prep; /* sends STATUS= when it changed */

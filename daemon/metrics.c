@@ -19,6 +19,7 @@
 #include "state.h"
 #include "strbuf.h"
 #include "strmap.h"
+#include "version.h"
 
 #define RENDER_MAX    (64 * 1024 * 1024) /* a bound no configuration reaches */
 #define WRITE_EVERY_S 1.0
@@ -396,8 +397,8 @@ int metrics_render(struct metrics *m, struct strbuf *out)
 		 "The version of ecr-deployd that runs (always 1).");
 	if (r == 0)
 		r = sample(out, "ecr_deployd_info",
-			   LABELS("version", m->deps.version ? m->deps.version : "", "revision",
-				  m->deps.revision ? m->deps.revision : ""),
+			   LABELS("version", m->deps.version ? m->deps.version : ECR_DEPLOYD_VERSION,
+				  "revision", m->deps.revision ? m->deps.revision : ECR_DEPLOYD_REVISION),
 			   1);
 	if (r == 0)
 		r = head(out, "ecr_deployd_start_time_seconds", "gauge",
@@ -563,6 +564,14 @@ void metrics_changed(struct metrics *m)
 	delay = m->last_write > 0 ? m->last_write + WRITE_EVERY_S - ev_now(m->deps.loop) : 0;
 	ev_timer_set(&m->file_timer, delay > 0 ? delay : 0, 0);
 	ev_timer_start(m->deps.loop, &m->file_timer);
+}
+
+void metrics_flush(struct metrics *m)
+{
+	if (!m || !m->deps.loop || !ev_is_active(&m->file_timer))
+		return;
+	ev_timer_stop(m->deps.loop, &m->file_timer);
+	write_now(m);
 }
 
 /* ---- lifecycle -------------------------------------------------------------------- */

@@ -48,7 +48,7 @@ struct metrics_deps {
 	struct config *const *cfg;    /* the config in force (a reload replaces *cfg) */
 	struct state *state;          /* what each watch wants (state_want); NULL: not rendered */
 	const struct aws_client *aws; /* the retry budget; NULL: not rendered */
-	const char *version, *revision;
+	const char *version, *revision; /* NULL: the build's (version.h) */
 	double start_time; /* Unix seconds */
 	/* Rollouts in progress now; NULL: not rendered. */
 	int (*rollouts)(void *userdata);
@@ -82,6 +82,9 @@ void metrics_cycle_done(struct metrics *m, bool all_ok, double now);
 void metrics_rollout_ended(struct metrics *m, const struct history_entry *e);
 /* Something the file shows changed: it is written within a second (coalesced). */
 void metrics_changed(struct metrics *m);
+
+/* Writes the file now when a write is pending (at stop: --once's one cycle is not lost). */
+void metrics_flush(struct metrics *m);
 
 /*
  * Appends the whole exposition to out. Returns 0, or -ENOMEM / -ENOBUFS (out is then partial:
