@@ -396,10 +396,11 @@ int metrics_render(struct metrics *m, struct strbuf *out)
 	r = head(out, "ecr_deployd_info", "gauge",
 		 "The version of ecr-deployd that runs (always 1).");
 	if (r == 0)
-		r = sample(out, "ecr_deployd_info",
-			   LABELS("version", m->deps.version ? m->deps.version : ECR_DEPLOYD_VERSION,
-				  "revision", m->deps.revision ? m->deps.revision : ECR_DEPLOYD_REVISION),
-			   1);
+		r = sample(
+		    out, "ecr_deployd_info",
+		    LABELS("version", m->deps.version ? m->deps.version : ECR_DEPLOYD_VERSION,
+			   "revision", m->deps.revision ? m->deps.revision : ECR_DEPLOYD_REVISION),
+		    1);
 	if (r == 0)
 		r = head(out, "ecr_deployd_start_time_seconds", "gauge",
 			 "When the daemon started, Unix seconds.");
@@ -568,7 +569,7 @@ void metrics_changed(struct metrics *m)
 
 void metrics_flush(struct metrics *m)
 {
-	if (!m || !m->deps.loop || !ev_is_active(&m->file_timer))
+	if (!m || !m->deps.loop)
 		return;
 	ev_timer_stop(m->deps.loop, &m->file_timer);
 	write_now(m);

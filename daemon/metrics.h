@@ -45,11 +45,11 @@ struct metrics_target {
 /* What the metrics read; the caller owns all of it and keeps it alive longer. */
 struct metrics_deps {
 	struct ev_loop *loop;
-	struct config *const *cfg;    /* the config in force (a reload replaces *cfg) */
-	struct state *state;          /* what each watch wants (state_want); NULL: not rendered */
-	const struct aws_client *aws; /* the retry budget; NULL: not rendered */
+	struct config *const *cfg;      /* the config in force (a reload replaces *cfg) */
+	struct state *state;            /* what each watch wants (state_want); NULL: not rendered */
+	const struct aws_client *aws;   /* the retry budget; NULL: not rendered */
 	const char *version, *revision; /* NULL: the build's (version.h) */
-	double start_time; /* Unix seconds */
+	double start_time;              /* Unix seconds */
 	/* Rollouts in progress now; NULL: not rendered. */
 	int (*rollouts)(void *userdata);
 	/* Fills *ret (zeroed, every int -1, by the caller) for target t of watch w; NULL: the
@@ -83,7 +83,7 @@ void metrics_rollout_ended(struct metrics *m, const struct history_entry *e);
 /* Something the file shows changed: it is written within a second (coalesced). */
 void metrics_changed(struct metrics *m);
 
-/* Writes the file now when a write is pending (at stop: --once's one cycle is not lost). */
+/* Writes the file now (at stop: the last counts are not lost, nor --once's one cycle). */
 void metrics_flush(struct metrics *m);
 
 /*

@@ -19,7 +19,7 @@ import time
 
 from harness import Failure, Sim, check, check_eq, wait_for
 from test_daemon import lines_with
-from test_deploy import DEPLOY_COMPLETED, settle_first_start, start, target, world
+from test_deploy import DEPLOY_COMPLETED, service, settle_first_start, start, target, taskdef, world
 
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
@@ -225,8 +225,13 @@ def metrics_at(path, cond=None, timeout=20, what="the metrics file"):
 
 
 def two_repos():
-    return {"repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "v1"}]},
-                             {"name": "team/api.v2_x-y", "images": [{"tag": "rel-1.0", "seed": "a1"}]}]}
+    """Two repositories (one with every odd character a repository name may have), a service each."""
+    return {"settings": {"task_start_seconds": 0.3},
+            "repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "v1"}]},
+                             {"name": "team/api.v2_x-y", "images": [{"tag": "rel-1.0", "seed": "a1"}]}],
+            "clusters": ["prod"],
+            "task_definitions": [taskdef("web", "team/web"), taskdef("api", "team/api.v2_x-y", tag="rel-1.0")],
+            "services": [service("web", "web"), service("api", "api")]}
 
 
 def watches():
@@ -284,7 +289,8 @@ def test_metrics_file_format_and_counters_match_the_simulator(ctx):
     check(ecs_ok, "the first start's inspection asked ECS")
     for op, n in ecs_ok.items():
         check_eq(value(parsed, "ecr_deployd_aws_requests_total", service="ecs", operation=op, outcome="ok"),
-                 float(n), "ecs %s ok" % op)
+                 float(n), "ecs %s ok (%s; %s)" % (op, [l for l in text.splitlines() if "ecs" in l],
+                                                  [(r["operation"], r.get("status")) for r in sim.requests()]))
     # No temporary file is left beside it, and the file is readable by a collector.
     check_eq(sorted(os.listdir(os.path.dirname(path))), ["ecr-deployd.prom"], "only the metrics file")
     check_eq(stat.S_IMODE(os.stat(path).st_mode), 0o644, "mode 0644")
