@@ -103,8 +103,7 @@ $(B)/obj/%.o: %.c | $(B)/.libs-ok
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(B)/obj/daemon/main.o: $(B)/gen/version.h
-$(B)/obj/daemon/metrics.o: $(B)/gen/version.h
+$(B)/obj/daemon/main.o $(B)/obj/daemon/daemon.o $(B)/obj/daemon/metrics.o: $(B)/gen/version.h
 
 $(BIN): $(DAEMON_OBJ) $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -15,14 +15,16 @@
 
 #include <cJSON.h>
 
-#define CTLPROTO_VERSION 1
-#define CTLPROTO_MAX_LINE (64 * 1024) /* a request or reply line, '\n' excluded */
-#define CTLPROTO_MAX_ID 256           /* the serialised id */
+#define CTLPROTO_VERSION   1
+#define CTLPROTO_MAX_LINE  (64 * 1024) /* a request or reply line, '\n' excluded */
+#define CTLPROTO_MAX_ID    256         /* the serialised id */
+/* A reply line may be longer than a request (a status of many watches, the metrics text). */
+#define CTLPROTO_MAX_REPLY (16 * 1024 * 1024)
 
 struct ctlproto_request {
-	cJSON *root;      /* owns everything below */
-	const char *cmd;  /* checked: [a-z-]{1,32} */
-	const cJSON *id;  /* NULL when the request had none */
+	cJSON *root;       /* owns everything below */
+	const char *cmd;   /* checked: [a-z-]{1,32} */
+	const cJSON *id;   /* NULL when the request had none */
 	const cJSON *args; /* an object ({} added when missing) */
 };
 
@@ -30,7 +32,9 @@ struct ctlproto_request {
  * Parses one request line (len bytes, no '\n'). Returns 0 and *ret (free with
  * ctlproto_request_done()), or a negative value with *ret_code (a static stable error word:
  * "bad-request", "unsupported-version", "request-too-large") and why filled (one sentence, values
- * escaped).
+ * escaped). On failure ret->root may hold the parsed tree and ret->id the request's id when it was
+ * valid (so that the error reply can echo it): call ctlproto_request_done() in both cases.
+ * Members other than v, id, cmd and args, and a member given twice (also in args), are refused.
  */
 int ctlproto_parse_request(const char *line, size_t len, struct ctlproto_request *ret,
 			   const char **ret_code, char *why, size_t why_len);
@@ -49,7 +53,8 @@ int ctlproto_get_number(const cJSON *args, const char *key, bool required, doubl
 /* *ret: the bool at key (absent: *ret untouched). */
 int ctlproto_get_bool(const cJSON *args, const char *key, bool *ret, char *why, size_t why_len);
 
-/* A reply line (without '\n'), malloc'd, or NULL without memory. result and extra are taken. */
+/* A reply line (without '\n'), malloc'd, or NULL without memory. result and extra are taken; id
+ * NULL gives "id": null. extra's members are added to "error" (code, message, exit stay). */
 char *ctlproto_reply_ok(const cJSON *id, cJSON *result);
 char *ctlproto_reply_error(const cJSON *id, const char *code, int exit, cJSON *extra,
 			   const char *message);

@@ -727,6 +727,79 @@ static void check_endpoint(struct parse *p, const char *path, const char *url)
 
 /* ---- sections ------------------------------------------------------------------ */
 
+/* A group as getgrnam() knows it, or a number. */
+static bool group_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	bool digits = true;
+
+	if (n < 1 || n > 32)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		digits = digits && s[i] >= '0' && s[i] <= '9';
+	if (digits)
+		return n <= 10;
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		char ch = s[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.' ||
+		      (ch == '$' && i == n - 1)))
+			return false;
+	}
+	return true;
+}
+
+/* "control": {"socket", "group", "read_group"} (docs/control.md). */
+static void parse_control(struct parse *p, const cJSON *ctl)
+{
+	static const char *const keys[] = { "socket", "group", "read_group" };
+	struct config *c = p->cfg;
+	char buf[SHOW_MAX];
+	const cJSON *v;
+
+	if (!cJSON_IsObject(ctl)) {
+		errorf(p, "control",
+		       "%s is not allowed here: expected an object like {\"socket\": \"/run/...\"}",
+		       show(ctl, buf, sizeof(buf)));
+		return;
+	}
+	check_keys(p, ctl, "control", keys, 3);
+	v = member(ctl, "socket");
+	if (v && (!cJSON_IsString(v) ||
+		  (*v->valuestring && (v->valuestring[0] != '/' ||
+				       strlen(v->valuestring) > CONFIG_CONTROL_SOCKET_MAX)))) {
+		errorf(p, "control.socket",
+		       "%s is not allowed here: expected an absolute path of at most %d bytes, or "
+		       "\"\" for no socket",
+		       show(v, buf, sizeof(buf)), CONFIG_CONTROL_SOCKET_MAX);
+	} else if (v) {
+		free(c->control_socket);
+		c->control_socket = strdup(v->valuestring);
+	}
+	v = member(ctl, "group");
+	if (v && (!cJSON_IsString(v) || !group_name_valid(v->valuestring)))
+		errorf(p, "control.group",
+		       "%s is not allowed here: expected a group name or number",
+		       show(v, buf, sizeof(buf)));
+	else if (v) {
+		free(c->control_group);
+		c->control_group = strdup(v->valuestring);
+	}
+	v = member(ctl, "read_group");
+	if (v && (!cJSON_IsString(v) ||
+		  (strcmp(v->valuestring, "*") && !group_name_valid(v->valuestring))))
+		errorf(p, "control.read_group",
+		       "%s is not allowed here: expected a group name or number, or \"*\" for "
+		       "every local user",
+		       show(v, buf, sizeof(buf)));
+	else if (v) {
+		free(c->control_read_group);
+		c->control_read_group = strdup(v->valuestring);
+	}
+}
+
 static void parse_aws(struct parse *p, const cJSON *aws)
 {
 	static const char *const keys[] = { "region", "profile", "fips", "ca_bundle", "endpoints" };
@@ -1310,6 +1383,9 @@ static void parse_top(struct parse *p, const cJSON *root)
 					    "dry_run",
 					    "max_concurrent_deploys",
 					    "max_requests_in_flight",
+					    "control",
+					    "metrics_file",
+					    "history_max",
 					    "event_queue",
 					    "events",
 					    "watches" };
@@ -1371,6 +1447,13 @@ static void parse_top(struct parse *p, const cJSON *root)
 		get_bool(p, root, "", "dry_run", &c->dry_run);
 		get_int(p, root, "", "max_concurrent_deploys", 1, 100, &c->max_concurrent_deploys);
 		get_int(p, root, "", "max_requests_in_flight", 1, 1000, &c->max_requests_in_flight);
+		if ((m = member(root, "control")))
+			parse_control(p, m);
+		if (get_string(p, root, "", "metrics_file", &c->metrics_file) && c->metrics_file &&
+		    c->metrics_file[0] != '/')
+			errorf(p, "metrics_file", "%s must be an absolute path",
+			       show(member(root, "metrics_file"), buf, sizeof(buf)));
+		get_int(p, root, "", "history_max", 1, 1000, &c->history_max);
 		parse_events(p, root);
 	}
 	m = member(root, "watches");
@@ -1601,8 +1684,14 @@ static struct config *config_new(void)
 	c->log_level = LOG_LEVEL_INFO;
 	c->max_concurrent_deploys = 4;
 	c->max_requests_in_flight = 64;
+	c->history_max = CONFIG_DEFAULT_HISTORY_MAX;
 	c->state_dir = strdup(CONFIG_DEFAULT_STATE_DIR);
-	if (!c->state_dir) {
+	c->control_socket = strdup(CONFIG_DEFAULT_CONTROL_SOCKET);
+	c->control_group = strdup(CONFIG_DEFAULT_CONTROL_GROUP);
+	if (!c->state_dir || !c->control_socket || !c->control_group) {
+		free(c->state_dir);
+		free(c->control_socket);
+		free(c->control_group);
 		free(c);
 		return NULL;
 	}
@@ -1859,6 +1948,10 @@ void config_free(struct config *c)
 	for (int i = 0; i < AWS_SERVICE_COUNT; i++)
 		free(c->endpoints[i]);
 	free(c->state_dir);
+	free(c->control_socket);
+	free(c->control_group);
+	free(c->control_read_group);
+	free(c->metrics_file);
 	for (size_t i = 0; i < c->n_queues; i++)
 		config_queue_done(&c->queues[i]);
 	free(c->queues);
@@ -1919,6 +2012,17 @@ void config_print_summary(const struct config *c, FILE *out)
 	    c->n_watches, config_target_count(c), per[0], per[1], per[2], d1, d2,
 	    config_approve_name(c->approve), config_guard_name(c->guard),
 	    c->dry_run ? "; dry run" : "");
+	if (*c->control_socket)
+		fprintf(out, "control socket %s (group %s%s%s)\n", c->control_socket,
+			c->control_group, c->control_read_group ? ", read-only: " : "",
+			c->control_read_group
+			    ? (strcmp(c->control_read_group, "*") ? c->control_read_group
+								  : "every user")
+			    : "");
+	else
+		fprintf(out, "no control socket\n");
+	if (c->metrics_file)
+		fprintf(out, "metrics written to %s\n", c->metrics_file);
 	for (size_t i = 0; i < c->n_queues; i++)
 		fprintf(out, "  events from %s (%s)%s%s\n", c->queues[i].url, c->queues[i].region,
 			c->queues[i].role_arn ? " as " : "",

@@ -20,9 +20,13 @@
 #include "endpoint.h"
 #include "semver.h"
 
-#define CONFIG_DEFAULT_FILE      "/etc/ecr-deployd/ecr-deployd.json"
-#define CONFIG_DEFAULT_DIR       "/etc/ecr-deployd/conf.d"
-#define CONFIG_DEFAULT_STATE_DIR "/var/lib/ecr-deployd"
+#define CONFIG_DEFAULT_FILE           "/etc/ecr-deployd/ecr-deployd.json"
+#define CONFIG_DEFAULT_DIR            "/etc/ecr-deployd/conf.d"
+#define CONFIG_DEFAULT_STATE_DIR      "/var/lib/ecr-deployd"
+#define CONFIG_DEFAULT_CONTROL_SOCKET "/run/ecr-deployd/control.sock"
+#define CONFIG_DEFAULT_CONTROL_GROUP  "ecr-deployd"
+#define CONFIG_CONTROL_SOCKET_MAX     107 /* sun_path less its NUL */
+#define CONFIG_DEFAULT_HISTORY_MAX    50
 
 enum config_tag_rule { TAG_ONE, TAG_LIST, TAG_GLOB, TAG_SEMVER };
 enum config_strategy { STRATEGY_REVISION, STRATEGY_FORCE, STRATEGY_CODEDEPLOY };
@@ -107,8 +111,8 @@ struct config {
 	/* The control socket (docs/control.md): path ("" none), write group, read-only group or "*"
 	 * (NULL none). */
 	char *control_socket, *control_group, *control_read_group;
-	char *metrics_file; /* the Prometheus text file, or NULL */
-	int history_max;    /* history entries kept per target */
+	char *metrics_file;          /* the Prometheus text file, or NULL */
+	int history_max;             /* history entries kept per target */
 	struct config_queue *queues; /* events[] */
 	size_t n_queues;
 	struct config_watch *watches;

@@ -7,10 +7,10 @@
  * controls is bounded: clients at once, the request's size, the time to send a request and to read
  * a reply, the time a handler may take. Writing commands are logged as CONTROL_ACTION events.
  *
- * The server knows no command but `version`: the others come in tables (struct control_command)
- * that daemon.c registers, each handler answering its call exactly once, at once or later (after an
- * AWS call). A call whose client went away, or that the server already answered with `timeout`,
- * swallows the late answer quietly.
+ * The server knows no command itself: every one comes in tables (struct control_command)
+ * that daemon.c registers (its own `version` and `reload` among them), each handler answering its
+ * call exactly once, at once or later (after an AWS call). A call whose client went away, or that
+ * the server already answered with `timeout`, swallows the late answer quietly.
  */
 #ifndef ECR_CONTROL_H
 #define ECR_CONTROL_H
@@ -35,8 +35,8 @@ struct control_peer {
 struct control_command {
 	const char *name; /* NULL ends a table */
 	bool writes;      /* needs write access; logged as CONTROL_ACTION */
-	/* Runs the request (args: an object, {} when the request had none). Must answer call once
-	 * with control_reply() or control_fail(), now or later. */
+	/* Runs the request (args: an object, {} when the request had none; valid until the call is
+	 * answered). Must answer call once with control_reply() or control_fail(), now or later. */
 	void (*run)(struct control_call *call, const cJSON *args, void *userdata);
 };
 
@@ -57,8 +57,8 @@ struct control_settings {
 int control_new(struct ev_loop *loop, const struct control_settings *settings,
 		const struct control_command *const *tables, size_t n, void *userdata,
 		struct control **ret, char **ret_warning, char *why, size_t why_len);
-/* Closes every connection (their calls' late answers are dropped), removes the socket file,
- * frees. NULL is a no-op. */
+/* Closes every connection (their calls' late answers are dropped), removes the socket file (when
+ * it is still the one this server made), frees. NULL is a no-op. Not from inside a handler. */
 void control_free(struct control *c);
 
 /* Who sent the call. */

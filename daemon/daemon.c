@@ -9,12 +9,16 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
 
+#include "cmd.h"
+#include "control.h"
+#include "ctlproto.h"
 #include "deployer.h"
 #include "event.h"
 #include "events.h"
@@ -25,6 +29,7 @@
 #include "profile.h"
 #include "state.h"
 #include "strbuf.h"
+#include "version.h"
 #include "watcher.h"
 
 static int priority_of(enum config_log_level l)
@@ -63,6 +68,10 @@ static void warn_restart_only(const struct config *old, const struct config *new
 			 DIFF(old->queues[i].role_arn, new->queues[i].role_arn);
 	if (queues)
 		strbuf_puts(&what, " events");
+	if (DIFF(old->control_socket, new->control_socket) ||
+	    DIFF(old->control_group, new->control_group) ||
+	    DIFF(old->control_read_group, new->control_read_group))
+		strbuf_puts(&what, " control");
 #undef DIFF
 	if (what.len)
 		log_warning("these settings changed and apply only after a restart:%s",
@@ -187,7 +196,9 @@ static void setup_metrics(struct daemon *d)
 		log_warning("out of memory for the metrics: they are not counted");
 }
 
-static void reload(struct daemon *d)
+/* SIGHUP, or the control command `reload`: then *result (if not NULL) gets {"reloaded": true,
+ * "warnings": [...]} or {"reloaded": false, "errors": [...]}. */
+static void reload(struct daemon *d, cJSON *result)
 {
 	struct config_errors errs = { 0 };
 	struct config *cfg = NULL;
@@ -196,6 +207,12 @@ static void reload(struct daemon *d)
 	log_info("reloading the configuration from '%s' and '%s'", d->config_file, d->config_dir);
 	notify_reloading(d->notifier);
 	r = config_load(d->config_file, d->config_dir, &cfg, &errs);
+	if (result) {
+		cJSON_AddBoolToObject(result, "reloaded", r >= 0);
+		cJSON *list = cJSON_AddArrayToObject(result, r < 0 ? "errors" : "warnings");
+		for (size_t i = 0; i < errs.n && list; i++)
+			cJSON_AddItemToArray(list, cJSON_CreateString(errs.items[i].text));
+	}
 	if (r < 0) {
 		struct strbuf all;
 		size_t n_err = 0;
@@ -245,7 +262,7 @@ static void on_signal(struct ev_loop *loop, struct ev_signal *w, int revents)
 
 	(void)revents;
 	if (w->signum == SIGHUP) {
-		reload(d);
+		reload(d, NULL);
 		return;
 	}
 	log_at(LOG_NOTICE, EVENT_STOPPING, NULL,
@@ -254,6 +271,84 @@ static void on_signal(struct ev_loop *loop, struct ev_signal *w, int revents)
 	notify_stopping(d->notifier);
 	d->stopped = true;
 	ev_break(loop, EVBREAK_ALL);
+}
+
+/* ---- the control commands of the daemon itself ---- */
+
+static void cmd_version(struct control_call *call, const cJSON *args, void *userdata)
+{
+	char why[256];
+	cJSON *r;
+
+	(void)userdata;
+	if (ctlproto_check_keys(args, (const char *const[]){ NULL }, why, sizeof(why)) < 0) {
+		control_fail(call, "bad-argument", EX_USAGE, NULL, "%s", why);
+		return;
+	}
+	r = cJSON_CreateObject();
+	if (r) {
+		cJSON_AddStringToObject(r, "version", ECR_DEPLOYD_VERSION);
+		cJSON_AddStringToObject(r, "revision", ECR_DEPLOYD_REVISION);
+		cJSON_AddNumberToObject(r, "protocol", CTLPROTO_VERSION);
+		cJSON_AddNumberToObject(r, "pid", getpid());
+	}
+	control_reply(call, r);
+}
+
+static void cmd_reload(struct control_call *call, const cJSON *args, void *userdata)
+{
+	struct daemon *d = userdata;
+	char why[256];
+
+	if (ctlproto_check_keys(args, (const char *const[]){ NULL }, why, sizeof(why)) < 0) {
+		control_fail(call, "bad-argument", EX_USAGE, NULL, "%s", why);
+		return;
+	}
+	cJSON *r = cJSON_CreateObject();
+	if (!r) {
+		control_fail(call, "internal", EX_SOFTWARE, NULL, "out of memory");
+		return;
+	}
+	reload(d, r);
+	control_reply(call, r);
+}
+
+static const struct control_command daemon_commands[] = {
+	{ "version", false, cmd_version },
+	{ "reload", true, cmd_reload },
+	{ NULL, false, NULL },
+};
+
+static const struct control_command *const command_tables[] = {
+	daemon_commands,
+	cmd_target_commands,
+	cmd_rollout_commands,
+	cmd_metrics_commands,
+};
+
+/* The control socket, unless --once or control.socket "". */
+static int setup_control(struct daemon *d)
+{
+	struct control_settings cs = { d->cfg->control_socket, d->cfg->control_group,
+				       d->cfg->control_read_group };
+	char why[600] = "", *warning = NULL;
+
+	if (d->once || !*d->cfg->control_socket)
+		return EX_OK;
+	int r = control_new(d->loop, &cs, command_tables,
+			    sizeof(command_tables) / sizeof(command_tables[0]), d, &d->control,
+			    &warning, why, sizeof(why));
+	if (warning) {
+		log_warning("%s", warning);
+		free(warning);
+	}
+	if (r < 0) {
+		log_error("cannot start: %s", why);
+		notify_start_failed(EX_CANTCREAT, -r, why);
+		return EX_CANTCREAT;
+	}
+	log_info("control socket '%s' ready", d->cfg->control_socket);
+	return EX_OK;
 }
 
 static int setup(struct daemon *d)
@@ -362,13 +457,15 @@ static int setup(struct daemon *d)
 		return EX_OSERR;
 	}
 	log_info("using region '%s' (from %s)", d->region, src);
-	return EX_OK;
+	return setup_control(d);
 }
 
 static void teardown(struct daemon *d)
 {
 	char why[600];
 
+	control_free(d->control); /* first: a handler's late answer finds its call detached */
+	d->control = NULL;
 	metrics_flush(d->metrics);
 	watcher_free(d->watcher);
 	deployer_free(d->deployer); /* its rollouts' pokes are answered into d->queues */

@@ -16,6 +16,7 @@
 #include "http.h"
 #include "sigv4.h"
 
+struct control;
 struct deployer;
 struct metrics;
 struct notifier;
@@ -37,6 +38,7 @@ struct daemon {
 	struct deployer *deployer;
 	struct queues *queues; /* push events (config "events"); none with --once */
 	struct notifier *notifier;
+	struct control *control; /* the control socket; none with --once or control.socket "" */
 	struct metrics *metrics; /* counters and the metrics file (metrics.h) */
 	struct ev_signal sighup, sigterm, sigint;
 	struct ev_timer once_check;

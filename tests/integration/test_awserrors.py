@@ -51,6 +51,7 @@ def test_xml_access_denied_is_reported_whole_by_the_daemon(ctx):
     main = ctx.write(os.path.join("etc", "ecr-deployd.json"), json.dumps({
         "aws": {"region": "us-east-1"}, "poll_interval": "10s", "log_level": "debug",
         "state_directory": ctx.path("state"),
+        "control": {"socket": ctx.control_socket()},
         "watches": [{"name": "web", "repository": "team/web", "tag": "prod",
                      "targets": [{"cluster": "prod", "service": "web", "container": "app"}]},
                     # a missing tag: the repository is read with BatchGetImage, which says which

@@ -130,6 +130,7 @@ def test_schema_keys_match_the_parser(ctx):
         "target": ({"watches": [dict(watch, targets=[dict(target, **z)])]}, defs["target"]["properties"]),
         "codedeploy": ({"watches": [dict(watch, targets=[dict(target, strategy="codedeploy", codedeploy=z)])]},
                        defs["target"]["properties"]["codedeploy"]["properties"]),
+        "control": ({"control": z}, schema["properties"]["control"]["properties"]),
         "events": ({"events": [dict({"queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/q"}, **z)]},
                    schema["properties"]["events"]["items"]["properties"]),
     }

@@ -26,9 +26,11 @@ def watch(name, repo, **rule):
 
 
 def write_config(ctx, watches, **settings):
+    """The main configuration file; the control socket is the test's own (ctx.control_socket())."""
     os.makedirs(ctx.path("etc", "conf.d"), exist_ok=True)
     cfg = dict({"aws": {"region": "us-east-1"}, "poll_interval": "10s", "log_level": "debug",
-                "state_directory": ctx.path("state"), "watches": watches}, **settings)
+                "state_directory": ctx.path("state"), "control": {"socket": ctx.control_socket()},
+                "watches": watches}, **settings)
     return ctx.write(os.path.join("etc", "ecr-deployd.json"), json.dumps(cfg, indent=1))
 
 

@@ -12,12 +12,11 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import time
 
-from harness import Failure, Sim, check, check_eq, wait_for
+from harness import Failure, Sim, check, check_eq, ctl_request, wait_for
 from test_daemon import lines_with
 from test_deploy import DEPLOY_COMPLETED, service, settle_first_start, start, target, taskdef, world
 
@@ -392,35 +391,21 @@ def test_a_deploy_moves_deploys_total_and_the_histogram(ctx):
     p.stop()
 
 
-def control_request(sock_path, req, timeout=10):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(sock_path)
-    s.sendall((json.dumps(req) + "\n").encode())
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    s.close()
-    return json.loads(buf)
-
-
 def test_metrics_command_answers_the_exposition(ctx):
     sim = Sim(ctx, seed=two_repos())
-    sock = ctx.path("control.sock")
-    p = start(ctx, sim, watches(), control={"socket": sock})
+    sock = ctx.control_socket()
+    p = start(ctx, sim, watches())
     wait_for(lambda: p.read_stderr().count("poll cycle:") >= 1 and os.path.exists(sock), 20, "a cycle")
-    reply = control_request(sock, {"v": 1, "id": 7, "cmd": "metrics"})
+    reply = ctl_request(sock, "metrics", id=7)
     check(reply.get("ok") is True and reply.get("id") == 7, "ok: %s" % str(reply)[:300])
     text = reply["result"]["text"]
     parsed = parse(text)
     promtool(text)
     check(value(parsed, "ecr_deployd_poll_cycles_total") >= 1, "the cycle counted")
-    check_eq(value(parsed, "ecr_deployd_polls_total", repository="team/web", region="us-east-1") >= 1, True,
-             "a read counted")
-    bad = control_request(sock, {"v": 1, "cmd": "metrics", "args": {"format": "json"}})
+    check(value(parsed, "ecr_deployd_polls_total", repository="team/web", region="us-east-1") >= 1,
+          "a read counted")
+    check_eq(os.path.exists(ctx.path("ecr-deployd.prom")), False, "no metrics_file: no file")
+    bad = ctl_request(sock, "metrics", args={"format": "json"})
     check(bad.get("ok") is False and bad["error"]["code"] == "bad-argument", "unknown args refused: %s" % bad)
     check("format" in bad["error"]["message"], "the key named")
     p.stop()
