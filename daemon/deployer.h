@@ -52,11 +52,11 @@ struct deployer_deps {
 	/* The look an event asked for (deployer_poke) has been read, and what it changed is in the
 	 * rollout's record; also when the rollout ended first. May be NULL. */
 	void (*poked)(uint64_t ticket, void *userdata);
+	void *userdata;
 	/* Where rollout ends are kept (history.h), or NULL; and the hook told of each end after it
 	 * was added (metrics), or NULL. The entry and its strings live for the call only. */
 	struct history *history;
 	void (*ended)(const struct history_entry *e, void *userdata);
-	void *userdata;
 };
 
 /* A deployer over deps (copied). NULL without memory. */
