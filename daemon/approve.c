@@ -152,6 +152,128 @@ int approve_find_target(const struct config *cfg, const char *name,
 	return n ? -EEXIST : -ENOENT;
 }
 
+/* Levenshtein distance of a and b, each counted up to NAME_CMP_MAX bytes. */
+#define NAME_CMP_MAX 128
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strnlen(a, NAME_CMP_MAX), lb = strnlen(b, NAME_CMP_MAX);
+	size_t row[NAME_CMP_MAX + 1];
+
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+struct ranked {
+	size_t dist;
+	size_t order; /* config order, for equal distances */
+	char name[520];
+};
+
+/* Keeps the APPROVE_CANDIDATES closest in best (n of them so far). */
+static void rank(struct ranked *best, size_t *n, size_t dist, size_t order, const char *a,
+		 const char *b)
+{
+	size_t at = *n;
+
+	while (at > 0 && (best[at - 1].dist > dist ||
+			  (best[at - 1].dist == dist && best[at - 1].order > order)))
+		at--;
+	if (at >= APPROVE_CANDIDATES)
+		return;
+	if (*n < APPROVE_CANDIDATES)
+		(*n)++;
+	memmove(&best[at + 1], &best[at], (*n - 1 - at) * sizeof(*best));
+	best[at].dist = dist;
+	best[at].order = order;
+	if (b)
+		snprintf(best[at].name, sizeof(best[at].name), "%.255s/%.255s", a, b);
+	else
+		snprintf(best[at].name, sizeof(best[at].name), "%.255s", a);
+}
+
+static cJSON *ranked_array(const struct ranked *best, size_t n)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (size_t i = 0; a && i < n; i++)
+		if (!cJSON_AddItemToArray(a, cJSON_CreateString(best[i].name))) {
+			cJSON_Delete(a);
+			return NULL;
+		}
+	return a;
+}
+
+int approve_match_target(const struct config *cfg, const char *name,
+			 const struct config_watch **ret_w, const struct config_target **ret_t,
+			 cJSON **ret_candidates)
+{
+	struct ranked best[APPROVE_CANDIDATES + 1];
+	size_t n_best = 0, order = 0;
+	int r = approve_find_target(cfg, name, ret_w, ret_t, NULL);
+
+	if (r == 0 || !ret_candidates)
+		return r;
+	for (size_t i = 0; i < cfg->n_watches; i++)
+		for (size_t j = 0; j < cfg->watches[i].n_targets; j++, order++) {
+			const struct config_watch *w = &cfg->watches[i];
+			const struct config_target *t = &w->targets[j];
+			const char *svc = last_part(t->service);
+			size_t d;
+			if (r == -EEXIST) {
+				if (answers_to(w, t, name))
+					rank(best, &n_best, 0, order, w->name, svc);
+				continue;
+			}
+			/* the closest of the three ways to name it */
+			char other[520];
+			d = distance(name, svc);
+			snprintf(other, sizeof(other), "%.255s/%.255s", w->name, svc);
+			size_t d2 = distance(name, other);
+			d = d2 < d ? d2 : d;
+			snprintf(other, sizeof(other), "%.255s/%.255s", last_part(t->cluster), svc);
+			d2 = distance(name, other);
+			d = d2 < d ? d2 : d;
+			rank(best, &n_best, d, order, w->name, svc);
+		}
+	*ret_candidates = ranked_array(best, n_best);
+	return r;
+}
+
+int approve_match_watch(const struct config *cfg, const char *name,
+			const struct config_watch **ret_w, cJSON **ret_candidates)
+{
+	struct ranked best[APPROVE_CANDIDATES + 1];
+	size_t n_best = 0;
+
+	for (size_t i = 0; i < cfg->n_watches; i++)
+		if (!strcmp(cfg->watches[i].name, name)) {
+			*ret_w = &cfg->watches[i];
+			return 0;
+		}
+	if (ret_candidates) {
+		for (size_t i = 0; i < cfg->n_watches; i++)
+			rank(best, &n_best, distance(name, cfg->watches[i].name), i,
+			     cfg->watches[i].name, NULL);
+		*ret_candidates = ranked_array(best, n_best);
+	}
+	return -ENOENT;
+}
+
 /* ---- the steps ------------------------------------------------------------ */
 
 static const char *str_in(const cJSON *o, const char *key)

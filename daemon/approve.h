@@ -17,6 +17,8 @@
 
 #include <stdio.h>
 
+#include <cJSON.h>
+
 struct config;
 struct config_target;
 struct config_watch;
@@ -37,6 +39,25 @@ enum approve_action {
 int approve_find_target(const struct config *cfg, const char *name,
 			const struct config_watch **ret_w, const struct config_target **ret_t,
 			FILE *err);
+
+/*
+ * The same lookup for the control socket, without printing. Returns 0 with *ret_w and *ret_t;
+ * -ENOENT or -EEXIST as above, then *ret_candidates (if not NULL) is a new JSON array of
+ * canonical names ("WATCH/SERVICE"): the targets that answer to name when it is ambiguous, else
+ * the configured targets closest to name by edit distance, closest first, at most
+ * APPROVE_CANDIDATES (may be empty; NULL without memory).
+ */
+#define APPROVE_CANDIDATES 5
+int approve_match_target(const struct config *cfg, const char *name,
+			 const struct config_watch **ret_w, const struct config_target **ret_t,
+			 cJSON **ret_candidates);
+
+/*
+ * The watch of cfg named name. Returns 0 with *ret_w, or -ENOENT with *ret_candidates (if not
+ * NULL) a new JSON array of the closest watch names, closest first, at most APPROVE_CANDIDATES.
+ */
+int approve_match_watch(const struct config *cfg, const char *name,
+			const struct config_watch **ret_w, cJSON **ret_candidates);
 
 /*
  * Runs the whole command for target (a name as approve_find_target() takes it) with cfg (not

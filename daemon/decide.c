@@ -9,8 +9,10 @@ enum decision decide(const struct decide_input *in)
 	if (!in->want)
 		return DECIDE_NOTHING;
 	if (in->deployed && !strcmp(in->deployed, in->want))
-		return DECIDE_NOTHING;
-	if (in->held && !strcmp(in->held, in->want))
+		return in->pinned && in->followed && strcmp(in->followed, in->want)
+			   ? DECIDE_SKIP_PINNED
+			   : DECIDE_NOTHING;
+	if (!in->pinned && in->held && !strcmp(in->held, in->want))
 		return DECIDE_SKIP_HELD;
 	if (in->failed)
 		return DECIDE_SKIP_FAILED;
@@ -50,6 +52,7 @@ const char *decision_name(enum decision d)
 		[DECIDE_SKIP_PAUSED] = "paused",
 		[DECIDE_SKIP_HELD] = "held",
 		[DECIDE_SKIP_UNSUPPORTED] = "strategy-unsupported",
+		[DECIDE_SKIP_PINNED] = "pinned",
 		[DECIDE_DRY_RUN] = "dry-run",
 	};
 

@@ -20,11 +20,15 @@ enum decision {
 	DECIDE_SKIP_HELD,        /* want is held back (first start with on_first_start skip, or
 				    another deployment superseded ours) until a newer push */
 	DECIDE_SKIP_UNSUPPORTED, /* the target's strategy is not part of this build */
+	DECIDE_SKIP_PINNED,      /* the target runs its pin; the watch's newer digest waits for
+				    an unpin */
 	DECIDE_DRY_RUN,          /* would deploy; dry run */
 };
 
 struct decide_input {
-	const char *want;     /* the digest the watch follows now, or NULL */
+	const char *want;     /* the digest to run: the target's pin, else the watch's, or NULL */
+	const char *followed; /* the watch's digest (the same as want when not pinned) */
+	bool pinned;          /* want is the operator's pin: a hold does not apply to it */
 	const char *deployed; /* what the service is known to run: NULL unknown (not inspected),
 				 "" inspected but not an ECR digest we can name */
 	const char *held;     /* a digest not to deploy, or NULL */

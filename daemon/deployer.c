@@ -32,6 +32,7 @@
 #define BLOCK_MAX_S   3600.0 /* up to an hour (and at every reload) */
 
 static void kick(struct deployer *dp);
+static void on_pauses(struct ev_loop *loop, struct ev_timer *t, int revents);
 
 static const char *str_of(const cJSON *o, const char *key)
 {
@@ -69,6 +70,7 @@ double deployer_block(struct deployer *dp, struct rollout *r)
 		b->delay = BLOCK_FIRST_S;
 	b->until = ev_now(dp->d->loop) + b->delay;
 	snprintf(b->digest, sizeof(b->digest), "%s", r->rec->digest);
+	snprintf(b->error, sizeof(b->error), "%.255s", r->reason);
 	return b->delay;
 }
 
@@ -241,6 +243,11 @@ static void say(struct deployer *dp, const char *skey, const struct config_watch
 		       "watch '%s': %s is held back on service '%s' until a newer push", w->name,
 		       digest, t->service);
 		break;
+	case DECIDE_SKIP_PINNED:
+		log_at(LOG_INFO, EVENT_SKIPPED, f,
+		       "watch '%s': service '%s' is pinned by an operator; %s waits for an unpin",
+		       w->name, t->service, digest);
+		break;
 	case DECIDE_SKIP_UNSUPPORTED:
 		log_at(LOG_WARNING, EVENT_SKIPPED, f,
 		       "watch '%s': strategy 'codedeploy' is not part of this build; %s is not "
@@ -267,97 +274,165 @@ static void say(struct deployer *dp, const char *skey, const struct config_watch
 	}
 }
 
-/* Decides, and starts what is decided, for each target of one watch. */
-static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
+/* Whether the operator paused everything, the watch (tkey NULL) or the target, and the pause
+ * has not expired (the timer lifts it; until then its time decides). */
+static bool overrides_paused(const struct state *st, const char *watch, const char *tkey)
+{
+	struct state_pause p;
+	double now = rollout_wall_now();
+
+	if (!tkey && state_pause(st, NULL, NULL, &p) && (!p.until || p.until > now))
+		return true;
+	return state_pause(st, watch, tkey, &p) && (!p.until || p.until > now);
+}
+
+/*
+ * The want of a pinned target: the watch's (its image, its previous) with the pin's digest and
+ * tag; *ret NULL when the target is not pinned, or when the watch has no image yet (then nothing
+ * is deployed: the image's repository URI is not known). 0, or -ENOMEM.
+ */
+static int pinned_want(const struct state *st, const char *watch, const char *tkey,
+		       const cJSON *followed, cJSON **ret)
+{
+	struct state_pin pin;
+	cJSON *w;
+
+	*ret = NULL;
+	if (!state_pin(st, watch, tkey, &pin) || !followed)
+		return 0;
+	w = cJSON_Duplicate(followed, true);
+	if (!w)
+		return -ENOMEM;
+	cJSON_DeleteItemFromObject(w, "digest");
+	cJSON_DeleteItemFromObject(w, "tag");
+	if (!cJSON_AddStringToObject(w, "digest", pin.digest) ||
+	    !cJSON_AddStringToObject(w, "tag", pin.tag ? pin.tag : "")) {
+		cJSON_Delete(w);
+		return -ENOMEM;
+	}
+	*ret = w;
+	return 0;
+}
+
+/* Decides, and starts what is decided, for target t of watch w (its place region and tkey),
+ * want the digest it should run (its pin, else followed: the watch's). Returns false when the
+ * state cannot be written: the rest waits for the state's retry. */
+static bool reconcile_target(struct deployer *dp, const struct config_watch *w,
+			     const struct config_target *t, const char *region, const char *tkey,
+			     const cJSON *want, const cJSON *followed, bool pinned,
+			     bool watch_paused)
 {
 	struct deployer_deps *d = dp->d;
 	const struct config *cfg = *d->cfg;
 	bool dry = cfg->dry_run || d->dry_run;
+	char skey[1200];
+	const char *digest = str_of(want, "digest");
 
-	const cJSON *want = state_want(d->state, w->name);
+	snprintf(skey, sizeof(skey), "%s\x1f%s", w->name, tkey);
+	const char *deployed = state_deployed(d->state, w->name, tkey);
+	const char *retried = state_retried(d->state, w->name, tkey);
+	bool failed = digest && state_failed_has(d->state, w->name, tkey, digest);
+	if (!deployed)
+		dp->reset_unseen++;
+	struct decide_input in = {
+		.want = digest,
+		.followed = str_of(followed, "digest"),
+		.pinned = pinned,
+		.deployed = deployed,
+		.held = state_held(d->state, w->name, tkey),
+		.failed = failed && !(t->retry && !strcmp(t->retry, digest) &&
+				      strcmp(retried ? retried : "", digest)),
+		.paused = t->paused || watch_paused || overrides_paused(d->state, w->name, tkey),
+		.dry_run = dry,
+		.busy = holding(dp, tkey) != NULL,
+		.at_capacity = dp->deploying >= cfg->max_concurrent_deploys,
+		.unsupported = t->strategy == STRATEGY_CODEDEPLOY,
+	};
+	enum decision dec = decide(&in);
+	if (dec == DECIDE_WAIT_BUSY && holding(dp, tkey)->inspect)
+		return true; /* being looked at; decided again when that ends */
+	if (dec == DECIDE_WAIT_BUSY && !strcmp(holding(dp, tkey)->rec->digest, digest))
+		return true; /* this very digest is being deployed: nothing to say */
+	if (dec != DECIDE_DEPLOY && dec != DECIDE_INSPECT) {
+		say(dp, skey, w, t, dec == DECIDE_SKIP_PINNED ? str_of(followed, "digest") : digest,
+		    dec);
+		return true;
+	}
+	if (is_blocked(dp, skey, digest))
+		return true; /* said when it was blocked; tried again after its backoff */
+	if (dec == DECIDE_INSPECT && dp->inspecting >= INSPECT_MAX)
+		return true; /* the next one starts when one ends */
+	if (dec == DECIDE_DEPLOY && dp->state_failing && ev_is_active(&dp->state_retry))
+		return true; /* decided again when the state's retry is due */
+	struct rollout_rec *rec =
+	    new_record(w, t, tkey, want, region, deployed, dec == DECIDE_INSPECT);
+	if (!rec) {
+		log_error("out of memory while starting a rollout to '%s'", tkey);
+		return true;
+	}
+	if (dec == DECIDE_INSPECT && state_reset_pending(d->state)) {
+		/* What failed here is unknown: as on_first_start skip, until a new push. */
+		rec->first_start_skip = true;
+		rec->after_reset = true;
+	}
+	struct rollout *ro = rollout_new(dp, rec, dec == DECIDE_INSPECT);
+	if (!ro) {
+		record_free(rec);
+		log_error("out of memory while starting a rollout to '%s'", tkey);
+		return true;
+	}
+	if (dec == DECIDE_INSPECT) {
+		rollout_run(ro);
+		return true;
+	}
+	char why[600];
+	if (state_rollout_save(d->state, rec, why, sizeof(why)) < 0) {
+		/* Never started: dropped without a trace (an operator's retry is not used
+		 * up); the state's retry decides again. */
+		rollout_free(ro);
+		rollout_state_failed(dp, why);
+		return false;
+	}
+	if (t->retry && !strcmp(t->retry, digest) && failed) {
+		/* The operator's one more time: taken now, not again. */
+		state_set_retried(d->state, w->name, tkey, digest);
+		log_at(LOG_NOTICE, NULL,
+		       LOG_FIELDS({ "WATCH", w->name }, { "IMAGE_DIGEST", digest },
+				  { "ECS_SERVICE", t->service }),
+		       "watch '%s': %s failed on service '%s' before; deploying it once "
+		       "more, as its 'retry' asks",
+		       w->name, digest, t->service);
+	}
+	rollout_emit(ro, LOG_NOTICE, EVENT_DEPLOY_STARTED, NULL,
+		     "deploying %s ('%s:%s') to service '%s' in cluster '%s' (strategy "
+		     "'%s')",
+		     digest, w->repository, str_of(want, "tag"), t->service, t->cluster,
+		     config_strategy_name(t->strategy));
+	rollout_run(ro);
+	return true;
+}
+
+/* Decides, and starts what is decided, for each target of one watch. */
+static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
+{
+	struct deployer_deps *d = dp->d;
+	const cJSON *followed = state_want(d->state, w->name);
+	bool watch_paused = overrides_paused(d->state, w->name, NULL);
+
 	for (size_t j = 0; j < w->n_targets; j++) {
 		const struct config_target *t = &w->targets[j];
-		char region[64], tkey[1024], skey[1200];
+		char region[64], tkey[1024];
+		cJSON *pinned = NULL;
 		place(t, d->region, region, tkey);
-		snprintf(skey, sizeof(skey), "%s\x1f%s", w->name, tkey);
-		const char *digest = str_of(want, "digest");
-		const char *deployed = state_deployed(d->state, w->name, tkey);
-		const char *retried = state_retried(d->state, w->name, tkey);
-		bool failed = digest && state_failed_has(d->state, w->name, tkey, digest);
-		if (!deployed)
-			dp->reset_unseen++;
-		struct decide_input in = {
-			.want = digest,
-			.deployed = deployed,
-			.held = state_held(d->state, w->name, tkey),
-			.failed = failed && !(t->retry && !strcmp(t->retry, digest) &&
-					      strcmp(retried ? retried : "", digest)),
-			.paused = t->paused,
-			.dry_run = dry,
-			.busy = holding(dp, tkey) != NULL,
-			.at_capacity = dp->deploying >= cfg->max_concurrent_deploys,
-			.unsupported = t->strategy == STRATEGY_CODEDEPLOY,
-		};
-		enum decision dec = decide(&in);
-		if (dec == DECIDE_WAIT_BUSY && holding(dp, tkey)->inspect)
-			continue; /* being looked at; decided again when that ends */
-		if (dec == DECIDE_WAIT_BUSY && !strcmp(holding(dp, tkey)->rec->digest, digest))
-			continue; /* this very digest is being deployed: nothing to say */
-		if (dec != DECIDE_DEPLOY && dec != DECIDE_INSPECT) {
-			say(dp, skey, w, t, digest, dec);
+		if (pinned_want(d->state, w->name, tkey, followed, &pinned) < 0) {
+			log_error("out of memory while reading the pin of '%s'", tkey);
 			continue;
 		}
-		if (is_blocked(dp, skey, digest))
-			continue; /* said when it was blocked; tried again after its backoff */
-		if (dec == DECIDE_INSPECT && dp->inspecting >= INSPECT_MAX)
-			continue; /* the next one starts when one ends */
-		if (dec == DECIDE_DEPLOY && dp->state_failing && ev_is_active(&dp->state_retry))
-			continue; /* decided again when the state's retry is due */
-		struct rollout_rec *rec =
-		    new_record(w, t, tkey, want, region, deployed, dec == DECIDE_INSPECT);
-		if (!rec) {
-			log_error("out of memory while starting a rollout to '%s'", tkey);
-			continue;
-		}
-		if (dec == DECIDE_INSPECT && state_reset_pending(d->state)) {
-			/* What failed here is unknown: as on_first_start skip, until a new push. */
-			rec->first_start_skip = true;
-			rec->after_reset = true;
-		}
-		struct rollout *ro = rollout_new(dp, rec, dec == DECIDE_INSPECT);
-		if (!ro) {
-			record_free(rec);
-			log_error("out of memory while starting a rollout to '%s'", tkey);
-			continue;
-		}
-		if (dec == DECIDE_INSPECT) {
-			rollout_run(ro);
-			continue;
-		}
-		char why[600];
-		if (state_rollout_save(d->state, rec, why, sizeof(why)) < 0) {
-			/* Never started: dropped without a trace (an operator's retry is not used
-			 * up); the state's retry decides again. */
-			rollout_free(ro);
-			rollout_state_failed(dp, why);
+		bool go = reconcile_target(dp, w, t, region, tkey, pinned ? pinned : followed,
+					   followed, pinned != NULL, watch_paused);
+		cJSON_Delete(pinned);
+		if (!go)
 			return;
-		}
-		if (t->retry && !strcmp(t->retry, digest) && failed) {
-			/* The operator's one more time: taken now, not again. */
-			state_set_retried(d->state, w->name, tkey, digest);
-			log_at(LOG_NOTICE, NULL,
-			       LOG_FIELDS({ "WATCH", w->name }, { "IMAGE_DIGEST", digest },
-					  { "ECS_SERVICE", t->service }),
-			       "watch '%s': %s failed on service '%s' before; deploying it once "
-			       "more, as its 'retry' asks",
-			       w->name, digest, t->service);
-		}
-		rollout_emit(ro, LOG_NOTICE, EVENT_DEPLOY_STARTED, NULL,
-			     "deploying %s ('%s:%s') to service '%s' in cluster '%s' (strategy "
-			     "'%s')",
-			     digest, w->repository, str_of(want, "tag"), t->service, t->cluster,
-			     config_strategy_name(t->strategy));
-		rollout_run(ro);
 	}
 }
 
@@ -498,6 +573,8 @@ struct deployer *deployer_new(const struct deployer_deps *deps)
 	dp->kick.data = dp;
 	ev_timer_init(&dp->state_retry, on_state_retry, 0.0, 0.0);
 	dp->state_retry.data = dp;
+	ev_timer_init(&dp->pauses, on_pauses, 0.0, 0.0);
+	dp->pauses.data = dp;
 	return dp;
 }
 
@@ -550,6 +627,7 @@ void deployer_free(struct deployer *dp)
 	ev_timer_stop(dp->d->loop, &dp->tick);
 	ev_timer_stop(dp->d->loop, &dp->kick);
 	ev_timer_stop(dp->d->loop, &dp->state_retry);
+	ev_timer_stop(dp->d->loop, &dp->pauses);
 	rollout_free_batches(dp);
 	while (dp->rollouts)
 		rollout_free(dp->rollouts); /* the records stay in the state file */
@@ -605,6 +683,7 @@ void deployer_resume(struct deployer *dp)
 		    "there are unknown: every target is treated as on_first_start 'skip' until a "
 		    "new push (what runs is looked at; nothing is deployed before a newer image)");
 
+	deployer_pauses_changed(dp); /* those that expired while stopped are lifted now */
 	if ((*dp->d->cfg)->dry_run || dp->d->dry_run)
 		missed = state_each_rollout(dp->d->state, count_one, &n);
 	else
@@ -700,4 +779,118 @@ int deployer_failures(const struct deployer *dp)
 {
 	/* A deploy that waits for the state to be written has not happened: --once says so. */
 	return dp->failures + (dp->state_failing ? 1 : 0);
+}
+
+/* ---- the operator's overrides and status (the control socket) ----------- */
+
+/* A pause whose time has come: said, and its targets reconciled. */
+static void pause_expired(const char *watch, const char *tkey, void *ud)
+{
+	struct deployer *dp = ud;
+	const char *svc = tkey ? strrchr(tkey, '/') : NULL;
+
+	svc = svc ? svc + 1 : tkey;
+	if (!watch) {
+		log_at(LOG_NOTICE, EVENT_PAUSE_EXPIRED, LOG_FIELDS({ "WATCH", "*" }),
+		       "the pause of every watch expired; deploys go on");
+		dp->all = true;
+		kick(dp);
+		return;
+	}
+	log_at(LOG_NOTICE, EVENT_PAUSE_EXPIRED,
+	       LOG_FIELDS({ "WATCH", watch }, { "ECS_SERVICE", svc }),
+	       tkey ? "the pause of service '%s' of watch '%s' expired; deploys go on"
+		    : "%sthe pause of watch '%s' expired; deploys go on",
+	       tkey ? svc : "", watch);
+	deployer_reconcile_watch(dp, watch);
+}
+
+void deployer_pauses_changed(struct deployer *dp)
+{
+	double now = rollout_wall_now();
+	double next = state_expire_pauses(dp->d->state, now, pause_expired, dp);
+
+	if (state_dirty(dp->d->state))
+		rollout_save_state(dp); /* else written with the next change */
+	ev_timer_stop(dp->d->loop, &dp->pauses);
+	if (!next)
+		return;
+	/* Wall time: looked at again at least hourly, should the clock be set. */
+	double in = next - now + 0.01;
+	ev_timer_set(&dp->pauses, in > 3600 ? 3600 : in < 0.01 ? 0.01 : in, 0.0);
+	ev_timer_start(dp->d->loop, &dp->pauses);
+}
+
+static void on_pauses(struct ev_loop *loop, struct ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	deployer_pauses_changed(t->data);
+}
+
+void deployer_target_key(const struct deployer *dp, const struct config_target *t, char *buf,
+			 size_t n)
+{
+	char region[64], key[1024];
+
+	place(t, dp->d->region, region, key);
+	snprintf(buf, n, "%s", key);
+}
+
+int deployer_in_flight(const struct deployer *dp)
+{
+	int n = 0;
+
+	for (const struct rollout *r = dp->rollouts; r; r = r->next)
+		n += !r->inspect;
+	return n;
+}
+
+void deployer_target_status(const struct deployer *dp, const char *watch, const char *tkey,
+			    struct deployer_target_status *ret)
+{
+	const struct rollout *r = holding(dp, tkey);
+	char skey[1200];
+	const struct blocked *b;
+
+	memset(ret, 0, sizeof(*ret));
+	snprintf(skey, sizeof(skey), "%s\x1f%s", watch, tkey);
+	b = strmap_get(dp->blocked, skey);
+	if (b && ev_now(dp->d->loop) < b->until) {
+		ret->blocked = true;
+		snprintf(ret->error, sizeof(ret->error), "%s", b->error);
+		ret->retry_at = rollout_wall_now() + (b->until - ev_now(dp->d->loop));
+	}
+	if (!r || strcmp(r->rec->watch, watch))
+		return;
+	const struct rollout_rec *c = r->rec;
+	ret->rollout = true;
+	ret->inspecting = r->inspect;
+	ret->digest = c->digest;
+	ret->step = record_step_name(c->step);
+	ret->started = c->started_at;
+	ret->rolling_back = rollout_steps[c->step].rolling_back;
+	ret->tracking = rollout_steps[c->step].batched || c->step == STEP_APPROVING ||
+			c->step == STEP_CONFIRM_LIST || c->step == STEP_CONFIRM_TASKS;
+	ret->kind = ret->rolling_back ? "rollback" : "deploy";
+	if (r->awaiting) {
+		ret->awaiting = true;
+		ret->hook = c->hook_id ? c->hook_id : "";
+		ret->hook_expires = c->hook_expires_at;
+	}
+	if (r->inspect)
+		snprintf(ret->detail, sizeof(ret->detail), "looking at what it runs");
+	else if (r->awaiting)
+		snprintf(ret->detail, sizeof(ret->detail), "awaiting approval at %s",
+			 *r->stage ? r->stage : "a hook");
+	else if (*r->stage && r->weight >= 0)
+		snprintf(ret->detail, sizeof(ret->detail), "stage %s, %.0f%% traffic", r->stage,
+			 r->weight);
+	else if (*r->stage)
+		snprintf(ret->detail, sizeof(ret->detail), "stage %s, %d/%d tasks", r->stage,
+			 r->running, r->desired);
+	else if (ret->tracking)
+		snprintf(ret->detail, sizeof(ret->detail), "%d/%d tasks", r->running, r->desired);
+	else
+		snprintf(ret->detail, sizeof(ret->detail), "step %s", ret->step);
 }

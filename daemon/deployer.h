@@ -99,4 +99,40 @@ void deployer_status(const struct deployer *dp, char *buf, size_t n);
  * state cannot be written (the deploys that wait for it have not happened). */
 int deployer_failures(const struct deployer *dp);
 
+/*
+ * The operator's pauses changed (the control socket) or the daemon starts: those whose 'until'
+ * has come are lifted (PAUSE_EXPIRED, their targets reconciled at once) and the timer is set for
+ * the earliest left. The state is saved when it changed.
+ */
+void deployer_pauses_changed(struct deployer *dp);
+
+struct config_target;
+
+/* The key of target t in the state (account@region/cluster/service), in buf. */
+void deployer_target_key(const struct deployer *dp, const struct config_target *t, char *buf,
+			 size_t n);
+
+/* Rollouts in flight (not counting first-start inspections). */
+int deployer_in_flight(const struct deployer *dp);
+
+/* What the deployer is doing with one target, for `status`. Strings live until the next turn of
+ * the loop. */
+struct deployer_target_status {
+	bool rollout;                     /* a rollout or an inspection holds the target */
+	bool inspecting;                  /* a first-start look at what it runs */
+	bool tracking;                    /* its UpdateService is confirmed: ECS deploys */
+	bool rolling_back;                /* our rollback, or ECS's that we follow */
+	const char *digest, *step, *kind; /* kind: "deploy" or "rollback" */
+	double started;                   /* Unix seconds */
+	char detail[160];                 /* "3/4 tasks", "stage BAKE_TIME, 50% traffic", ... */
+	bool awaiting;                    /* at a PAUSE hook */
+	const char *hook;
+	double hook_expires; /* Unix seconds, 0 unknown */
+	bool blocked;        /* waits out a backoff after an authorization or request error */
+	char error[256];
+	double retry_at; /* Unix seconds */
+};
+void deployer_target_status(const struct deployer *dp, const char *watch, const char *tkey,
+			    struct deployer_target_status *ret);
+
 #endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aws.h"
 #include "config.h"
@@ -687,4 +688,22 @@ void queues_status(const struct queues *qs, char *buf, size_t n)
 	else
 		snprintf(when, sizeof(when), "no message yet");
 	snprintf(buf, n, "events: %zu queue%s%s, %s", qs->n, qs->n == 1 ? "" : "s", fail, when);
+}
+
+/* ---- for status ------------------------------------------------------------ */
+
+size_t queues_count(const struct queues *qs)
+{
+	return qs ? qs->n : 0;
+}
+
+void queues_info(const struct queues *qs, size_t i, struct queue_info *ret)
+{
+	const struct queue *q = &qs->q[i];
+
+	ret->url = q->url;
+	ret->state = q->failing || q->del_failing ? "failing" : q->ok ? "ok" : "starting";
+	ret->last_message =
+	    q->last_message > 0 ? (double)time(NULL) - (ev_now(qs->d.loop) - q->last_message) : 0;
+	ret->error = (q->failing || q->del_failing) && *q->fail_code ? q->fail_code : NULL;
 }

@@ -73,4 +73,16 @@ void queues_poked(struct queues *qs, uint64_t ticket);
 /* For the status line: "" without queues, else "events: 1 queue, last message 12 s ago". */
 void queues_status(const struct queues *qs, char *buf, size_t n);
 
+/* One queue as `status` shows it. */
+struct queue_info {
+	const char *url;
+	const char *state;   /* "ok" (answered), "failing", "starting" (not answered yet) */
+	double last_message; /* Unix seconds of the last message, 0: none yet */
+	const char *error;   /* the AWS error code while failing, else NULL */
+};
+/* How many queues there are (0 without events, or qs NULL). */
+size_t queues_count(const struct queues *qs);
+/* Queue i (< queues_count()); strings live as long as the queues. */
+void queues_info(const struct queues *qs, size_t i, struct queue_info *ret);
+
 #endif

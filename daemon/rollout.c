@@ -904,7 +904,8 @@ static void advance(struct rollout *r, int next)
 		return;
 	case OUT_DONE:
 		deployer_unblock(dp, r);
-		state_set_deployed(st, c->watch, c->tkey, c->digest);
+		state_set_deployed_td(st, c->watch, c->tkey, c->digest,
+				      c->new_td ? c->new_td : c->base_td);
 		rollout_emit(r, LOG_NOTICE, EVENT_DEPLOY_COMPLETED, NULL,
 			     "deployed %s to service '%s' in cluster '%s'%s%s", c->digest,
 			     c->service, c->cluster, c->new_td ? " as " : "",

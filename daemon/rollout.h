@@ -196,6 +196,7 @@ struct deployer {
 	struct strmap *guard_said;  /* watch\x1ftarget\x1fsetting -> the value warned of */
 	struct config *blocked_cfg; /* the config the blocks were made under (a reference) */
 	struct ev_timer tick, kick, state_retry;
+	struct ev_timer pauses; /* the earliest 'until' of the operator's pauses */
 	bool kick_pending;
 	int reset_unseen;     /* targets not looked at since a state reset (last full pass) */
 	bool state_failing;   /* the state cannot be written: no new rollout until state_retry */
@@ -214,6 +215,7 @@ struct deployer {
 struct blocked {
 	double until, delay;
 	char digest[80];
+	char error[256]; /* why (status) */
 };
 
 /* deployer.c: the rollout ended (the service and a slot are free); the target is blocked. */

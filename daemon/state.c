@@ -374,6 +374,35 @@ static bool drop_bad(struct refusals *rf, cJSON *o, const char *key, bool empty_
 	return true;
 }
 
+/* A pause whose fields are not what state_set_pause() writes is dropped (said like a digest). */
+static void drop_bad_pause(struct refusals *rf, cJSON *o, const char *key, const char *watch)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, key), *m;
+	bool bad;
+
+	if (!p)
+		return;
+	bad = !cJSON_IsObject(p);
+	cJSON_ArrayForEach(m, p)
+	{
+		if (!strcmp(m->string ? m->string : "", "reason"))
+			bad |= !cJSON_IsString(m);
+		else
+			bad |= !cJSON_IsNumber(m) || m->valuedouble < 0;
+	}
+	if (!bad)
+		return;
+	if (rf->n++ < 8) {
+		char w[600], text[1200];
+		escape_value(watch, w, sizeof(w));
+		snprintf(text, sizeof(text),
+			 "the state file '%s' has an invalid pause of '%s'; it is ignored",
+			 rf->file, w);
+		add_warning(rf->warnings, text);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+}
+
 /* Every digest the state file holds is checked where it is read: one that is not sha256: and
  * 64 lowercase hex is dropped (never used, never taken for a failed one) with a warning. */
 static void drop_bad_digests(struct state *s, char **warnings)
@@ -399,6 +428,7 @@ static void drop_bad_digests(struct state *s, char **warnings)
 		else if (want)
 			drop_bad(&rf, want, "previous", true, "the digest it deployed before",
 				 w->string);
+		drop_bad_pause(&rf, w, "pause", w->string);
 		targets = cJSON_GetObjectItem(w, "targets");
 		cJSON_ArrayForEach(t, targets)
 		{
@@ -406,6 +436,13 @@ static void drop_bad_digests(struct state *s, char **warnings)
 			drop_bad(&rf, t, "deployed", true, "what a target runs", w->string);
 			drop_bad(&rf, t, "held", true, "a digest held back", w->string);
 			drop_bad(&rf, t, "retried", true, "a digest retried", w->string);
+			if (cJSON_GetObjectItem(t, "pin") &&
+			    (!cJSON_IsObject(cJSON_GetObjectItem(t, "pin")) ||
+			     drop_bad(&rf, cJSON_GetObjectItem(t, "pin"), "digest", false,
+				      "a target's pin", w->string) ||
+			     !cJSON_GetObjectItem(cJSON_GetObjectItem(t, "pin"), "digest")))
+				cJSON_DeleteItemFromObject(t, "pin");
+			drop_bad_pause(&rf, t, "pause", w->string);
 			for (e = failed ? failed->child : NULL; e; e = next) {
 				next = e->next;
 				if (cJSON_IsObject(e) &&
@@ -427,6 +464,7 @@ static void drop_bad_digests(struct state *s, char **warnings)
 			}
 		}
 	}
+	drop_bad_pause(&rf, s->root, "frozen", "*");
 	if (rf.n > 8) {
 		char text[600];
 		snprintf(text, sizeof(text), "%d more invalid digests in '%s' are ignored",
@@ -960,7 +998,29 @@ const char *state_retried(const struct state *s, const char *watch, const char *
 
 int state_set_deployed(struct state *s, const char *watch, const char *tkey, const char *digest)
 {
+	const char *old = state_deployed(s, watch, tkey);
+
+	if (old && strcmp(old, digest ? digest : "") && state_task_def(s, watch, tkey)) {
+		cJSON_DeleteItemFromObjectCaseSensitive(target_entry(s, watch, tkey, false),
+							"task_definition");
+		s->dirty = true;
+	}
 	return target_set(s, watch, tkey, "deployed", digest);
+}
+
+const char *state_task_def(const struct state *s, const char *watch, const char *tkey)
+{
+	return target_string(s, watch, tkey, "task_definition");
+}
+
+int state_set_deployed_td(struct state *s, const char *watch, const char *tkey, const char *digest,
+			  const char *task_def)
+{
+	int r = state_set_deployed(s, watch, tkey, digest);
+
+	if (r == 0 && task_def && *task_def)
+		r = target_set(s, watch, tkey, "task_definition", task_def);
+	return r;
 }
 
 int state_set_held(struct state *s, const char *watch, const char *tkey, const char *digest)
@@ -1020,6 +1080,228 @@ int state_add_failed(struct state *s, const char *watch, const char *tkey, const
 		cJSON_DeleteItemFromArray(list, 0);
 	s->dirty = true;
 	return 0;
+}
+
+int state_forget_failed(struct state *s, const char *watch, const char *tkey, const char *digest)
+{
+	cJSON *t = target_entry(s, watch, tkey, false);
+	cJSON *list = cJSON_GetObjectItem(t, "failed");
+	cJSON *e = digest ? failed_entry(list, digest) : NULL;
+
+	if (!e)
+		return 0;
+	cJSON_Delete(cJSON_DetachItemViaPointer(list, e));
+	s->dirty = true;
+	return 1;
+}
+
+const cJSON *state_failed_list(const struct state *s, const char *watch, const char *tkey)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItem(find_watch(s, watch), "targets"), tkey);
+	const cJSON *list = cJSON_GetObjectItem(t, "failed");
+
+	return cJSON_IsArray(list) ? list : NULL;
+}
+
+/* ---- the operator's overrides ---------------------------------------------- */
+
+/* The object that holds the pause of (watch, tkey): the root, a watch's entry or a target's. */
+static cJSON *pause_holder(struct state *s, const char *watch, const char *tkey, bool create)
+{
+	if (!watch)
+		return s->root;
+	if (!tkey)
+		return create ? watch_entry(s, watch, true) : find_watch(s, watch);
+	return target_entry(s, watch, tkey, create);
+}
+
+static const char *pause_key(const char *watch)
+{
+	return watch ? "pause" : "frozen";
+}
+
+static double num_of(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static void by_of(const cJSON *o, struct state_by *by)
+{
+	by->uid = (long)num_of(o, "uid");
+	by->pid = (long)num_of(o, "pid");
+	by->at = num_of(o, "at");
+}
+
+static bool add_by(cJSON *o, const struct state_by *by)
+{
+	return cJSON_AddNumberToObject(o, "uid", (double)by->uid) &&
+	       cJSON_AddNumberToObject(o, "pid", (double)by->pid) &&
+	       cJSON_AddNumberToObject(o, "at", by->at);
+}
+
+int state_pause(const struct state *s, const char *watch, const char *tkey, struct state_pause *ret)
+{
+	/* pause_holder() only reads when create is false */
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(
+	    pause_holder((struct state *)(uintptr_t)s, watch, tkey, false), pause_key(watch));
+
+	if (!cJSON_IsObject(p))
+		return 0;
+	ret->reason = cJSON_GetStringValue(cJSON_GetObjectItem(p, "reason"));
+	if (!ret->reason)
+		ret->reason = "";
+	ret->until = num_of(p, "until");
+	by_of(p, &ret->by);
+	return 1;
+}
+
+int state_set_pause(struct state *s, const char *watch, const char *tkey,
+		    const struct state_pause *p)
+{
+	cJSON *h = pause_holder(s, watch, tkey, p != NULL), *e;
+
+	if (!p) {
+		if (h && cJSON_GetObjectItemCaseSensitive(h, pause_key(watch))) {
+			cJSON_DeleteItemFromObjectCaseSensitive(h, pause_key(watch));
+			s->dirty = true;
+		}
+		return 0;
+	}
+	if (!h || !(e = cJSON_CreateObject()))
+		return -ENOMEM;
+	if (!cJSON_AddStringToObject(e, "reason", p->reason ? p->reason : "") ||
+	    (p->until > 0 && !cJSON_AddNumberToObject(e, "until", p->until)) ||
+	    !add_by(e, &p->by)) {
+		cJSON_Delete(e);
+		return -ENOMEM;
+	}
+	put_item(h, pause_key(watch), e);
+	s->dirty = true;
+	return 0;
+}
+
+/* Lifts the pause in holder h when expired; keeps *next the earliest until left. */
+static void expire_one(struct state *s, cJSON *h, const char *watch, const char *tkey, double now,
+		       double *next, void (*fn)(const char *, const char *, void *), void *ud)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(h, pause_key(watch));
+	double until = num_of(p, "until");
+
+	if (!cJSON_IsObject(p) || until <= 0)
+		return;
+	if (until > now) {
+		if (!*next || until < *next)
+			*next = until;
+		return;
+	}
+	fn(watch, tkey, ud);
+	cJSON_DeleteItemFromObjectCaseSensitive(h, pause_key(watch));
+	s->dirty = true;
+}
+
+double state_expire_pauses(struct state *s, double now,
+			   void (*fn)(const char *watch, const char *tkey, void *ud), void *ud)
+{
+	double next = 0;
+	cJSON *w, *t;
+
+	expire_one(s, s->root, NULL, NULL, now, &next, fn, ud);
+	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
+	{
+		expire_one(s, w, w->string, NULL, now, &next, fn, ud);
+		cJSON_ArrayForEach(t, cJSON_GetObjectItem(w, "targets"))
+		{
+			expire_one(s, t, w->string, t->string, now, &next, fn, ud);
+		}
+	}
+	return next;
+}
+
+int state_pin(const struct state *s, const char *watch, const char *tkey, struct state_pin *ret)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItem(find_watch(s, watch), "targets"), tkey);
+	const cJSON *p = cJSON_GetObjectItem(t, "pin");
+	const char *digest = cJSON_GetStringValue(cJSON_GetObjectItem(p, "digest"));
+
+	if (!digest)
+		return 0;
+	ret->digest = digest;
+	ret->tag = cJSON_GetStringValue(cJSON_GetObjectItem(p, "tag"));
+	by_of(p, &ret->by);
+	return 1;
+}
+
+int state_set_pin(struct state *s, const char *watch, const char *tkey, const struct state_pin *p)
+{
+	cJSON *t = target_entry(s, watch, tkey, p != NULL), *e;
+
+	if (!p) {
+		if (t && cJSON_GetObjectItem(t, "pin")) {
+			cJSON_DeleteItemFromObject(t, "pin");
+			s->dirty = true;
+		}
+		return 0;
+	}
+	if (!t || !(e = cJSON_CreateObject()))
+		return -ENOMEM;
+	if (!cJSON_AddStringToObject(e, "digest", p->digest) ||
+	    (p->tag && !cJSON_AddStringToObject(e, "tag", p->tag)) || !add_by(e, &p->by)) {
+		cJSON_Delete(e);
+		return -ENOMEM;
+	}
+	put_item(t, "pin", e);
+	s->dirty = true;
+	return 0;
+}
+
+struct state_undo {
+	cJSON *root;
+	bool dirty;
+};
+
+struct state_undo *state_undo_mark(const struct state *s)
+{
+	struct state_undo *u = calloc(1, sizeof(*u));
+
+	if (!u)
+		return NULL;
+	u->root = cJSON_Duplicate(s->root, true);
+	u->dirty = s->dirty;
+	if (!u->root) {
+		free(u);
+		return NULL;
+	}
+	return u;
+}
+
+void state_undo(struct state *s, struct state_undo *u)
+{
+	if (!u)
+		return;
+	cJSON *now = s->root;
+	s->root = u->root;
+	if (build_index(s) < 0) {
+		/* without memory: the changed state stays (it is only not written yet) */
+		s->root = now;
+		build_index(s);
+		cJSON_Delete(u->root);
+	} else {
+		cJSON_Delete(now);
+		s->dirty = u->dirty;
+	}
+	free(u);
+}
+
+void state_undo_free(struct state_undo *u)
+{
+	if (!u)
+		return;
+	cJSON_Delete(u->root);
+	free(u);
 }
 
 /* ---- the rollout record's JSON form ---------------------------------------- */

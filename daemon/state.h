@@ -86,6 +86,79 @@ int state_add_failed(struct state *s, const char *watch, const char *tkey, const
 		     const char *reason, double at);
 
 /*
+ * The task definition the target runs, when known: set with the digest (state_set_deployed_td());
+ * state_set_deployed() with another digest forgets it. NULL when unknown.
+ */
+const char *state_task_def(const struct state *s, const char *watch, const char *tkey);
+int state_set_deployed_td(struct state *s, const char *watch, const char *tkey, const char *digest,
+			  const char *task_def);
+
+/*
+ * Forgets one failed digest of (watch, tkey) (the operator's retry). Returns 1 when it was
+ * listed, 0 when not.
+ */
+int state_forget_failed(struct state *s, const char *watch, const char *tkey, const char *digest);
+
+/* The failed digests of (watch, tkey), oldest first: an array of {"digest", "at", "reason"}, or
+ * NULL. */
+const cJSON *state_failed_list(const struct state *s, const char *watch, const char *tkey);
+
+/*
+ * The operator's overrides (the control socket), persisted with the rest. Who made one: the
+ * caller's uid and pid, and when (Unix seconds).
+ */
+struct state_by {
+	long uid, pid;
+	double at;
+};
+
+/* A pause of everything (watch NULL), of a watch (tkey NULL) or of a target. */
+struct state_pause {
+	const char *reason; /* "" when none given */
+	double until;       /* Unix seconds, 0: until resumed */
+	struct state_by by;
+};
+
+/*
+ * Whether that pause is set (an expired one too, until state_expire_pauses() lifts it): 1 with
+ * *ret filled (its strings live until the next change of the state), 0 when not.
+ */
+int state_pause(const struct state *s, const char *watch, const char *tkey,
+		struct state_pause *ret);
+/* Sets (p) or lifts (p NULL) that pause. 0, or -ENOMEM. */
+int state_set_pause(struct state *s, const char *watch, const char *tkey,
+		    const struct state_pause *p);
+/*
+ * Lifts every pause whose until is at or before now, calling fn(watch, tkey, ud) for each first
+ * (watch NULL: the pause of everything; tkey NULL: a watch's). Returns the earliest until of the
+ * pauses left (0: none has one).
+ */
+double state_expire_pauses(struct state *s, double now,
+			   void (*fn)(const char *watch, const char *tkey, void *ud), void *ud);
+
+/* A target's pin: the digest it deploys instead of the watch's (tag: the tag it was resolved
+ * from, or NULL). */
+struct state_pin {
+	const char *digest;
+	const char *tag;
+	struct state_by by;
+};
+/* 1 with *ret (strings live until the next change), 0 when not pinned. */
+int state_pin(const struct state *s, const char *watch, const char *tkey, struct state_pin *ret);
+/* Sets (p) or lifts (p NULL) the pin. 0, or -ENOMEM. */
+int state_set_pin(struct state *s, const char *watch, const char *tkey, const struct state_pin *p);
+
+/*
+ * A copy of the state in memory to go back to when a save fails (an operator's change must not
+ * stay in memory when it could not be written). state_undo() puts it back and frees it;
+ * state_undo_free() only frees. NULL without memory.
+ */
+struct state_undo;
+struct state_undo *state_undo_mark(const struct state *s);
+void state_undo(struct state *s, struct state_undo *u);
+void state_undo_free(struct state_undo *u);
+
+/*
  * Rollouts in flight live in files of their own, <dir>/rollouts/<hash>.json, so that writing a
  * step costs a small file, not the whole state. state_rollout_save() writes rec's file atomically
  * (temporary file, fsync, rename, fsync of the directory); state_rollout_remove() removes it.

@@ -121,7 +121,12 @@ struct watcher {
 	uint64_t last_ticket;
 	struct cycle *partial; /* the read of hinted repositories in progress, beside a cycle */
 	char own_account[13];  /* the registry of watches that name none, once ECR said it */
+	double last_cycle, last_ok;    /* Unix seconds (status) */
+	struct watcher_failure *fails; /* of the last cycle (status) */
+	size_t n_fails;
 };
+
+static void remember_cycle(struct watcher *wt, const struct cycle *c);
 
 static void req_free(struct req *r)
 {
@@ -941,6 +946,7 @@ static void cycle_done(struct cycle *c)
 		c->errors_next = NULL;
 	}
 	save_state(wt);
+	remember_cycle(wt, c);
 	wt->cycles++;
 	wt->failing = 0;
 	for (size_t i = 0; i < c->n_groups; i++)
@@ -1184,6 +1190,7 @@ void watcher_free(struct watcher *w)
 	strmap_free(w->group_errors, free);
 	strmap_free(w->batch_repos, NULL);
 	strmap_free(w->bad, free);
+	free(w->fails);
 	free(w);
 }
 
@@ -1214,4 +1221,50 @@ int watcher_failing(const struct watcher *w)
 const char *watcher_status(const struct watcher *w)
 {
 	return *w->status ? w->status : "first poll under way";
+}
+
+/* ---- for status ------------------------------------------------------------ */
+
+/* What status says of the cycle that ended: when, and the repositories that failed. */
+static void remember_cycle(struct watcher *wt, const struct cycle *c)
+{
+	size_t n = 0;
+	struct watcher_failure *f;
+
+	for (size_t i = 0; i < c->n_groups; i++)
+		n += c->groups[i].fail != NULL;
+	wt->last_cycle = (double)time(NULL);
+	if (!n)
+		wt->last_ok = wt->last_cycle;
+	free(wt->fails);
+	wt->fails = NULL;
+	wt->n_fails = 0;
+	if (!n || !(f = calloc(n, sizeof(*f))))
+		return; /* without memory, status lists none (the count is still right) */
+	for (size_t i = 0; i < c->n_groups; i++) {
+		const struct group *g = &c->groups[i];
+		if (!g->fail)
+			continue;
+		snprintf(f[wt->n_fails].repository, sizeof(f->repository), "%s", g->repository);
+		snprintf(f[wt->n_fails].region, sizeof(f->region), "%s", g->region);
+		snprintf(f[wt->n_fails].error, sizeof(f->error), "%s", g->fail->error);
+		wt->n_fails++;
+	}
+	wt->fails = f;
+}
+
+double watcher_last_cycle(const struct watcher *w)
+{
+	return w->last_cycle;
+}
+
+double watcher_last_ok(const struct watcher *w)
+{
+	return w->last_ok;
+}
+
+const struct watcher_failure *watcher_failures(const struct watcher *w, size_t *n)
+{
+	*n = w->n_fails;
+	return w->fails;
 }

@@ -90,4 +90,18 @@ const char *watcher_status(const struct watcher *w);
  * could not start). */
 int watcher_failing(const struct watcher *w);
 
+/* For `status`: the end of the last poll cycle and of the last one in which every repository
+ * was read (Unix seconds, 0: none yet). */
+double watcher_last_cycle(const struct watcher *w);
+double watcher_last_ok(const struct watcher *w);
+
+/* A repository that could not be read in the last cycle. */
+struct watcher_failure {
+	char repository[256];
+	char region[64];
+	char error[1200]; /* "Code: message" as ECR said it (not escaped) */
+};
+/* The repositories that failed in the last cycle (*n of them; NULL when none). */
+const struct watcher_failure *watcher_failures(const struct watcher *w, size_t *n);
+
 #endif

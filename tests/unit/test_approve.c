@@ -82,3 +82,43 @@ TEST(approve_find_target_table)
 	}
 	config_free(cfg);
 }
+
+/* The control socket's lookup: the same matches, the candidates as data, closest first. */
+TEST(approve_match_candidates)
+{
+	struct config *cfg = NULL;
+	struct config_errors errs = { 0 };
+	const struct config_watch *w = NULL;
+	const struct config_target *t = NULL;
+	cJSON *c = NULL;
+
+	CHECK_INT(config_parse_text("t.json", conf, strlen(conf), &cfg, &errs), 0);
+	config_errors_done(&errs);
+	if (!cfg)
+		return;
+	CHECK_INT(approve_match_target(cfg, "prod/shop", &w, &t, &c), 0);
+	CHECK(c == NULL);
+	CHECK_STR(t->service, "shop");
+
+	CHECK_INT(approve_match_target(cfg, "web-prod/wbe", &w, &t, &c), -ENOENT);
+	CHECK(cJSON_IsArray(c) && cJSON_GetArraySize(c) == 4);
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(c, 0)), "web-prod/web");
+	cJSON_Delete(c);
+	c = NULL;
+
+	CHECK_INT(approve_match_target(cfg, "web", &w, &t, &c), -EEXIST);
+	CHECK(cJSON_IsArray(c) && cJSON_GetArraySize(c) == 2);
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(c, 0)), "web-prod/web");
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(c, 1)), "web-staging/web");
+	cJSON_Delete(c);
+	c = NULL;
+
+	CHECK_INT(approve_match_watch(cfg, "web-staging", &w, &c), 0);
+	CHECK_STR(w->name, "web-staging");
+	CHECK_INT(approve_match_watch(cfg, "web-stagin", &w, &c), -ENOENT);
+	CHECK(cJSON_IsArray(c) && cJSON_GetArraySize(c) == 3);
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(c, 0)), "web-staging");
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetArrayItem(c, 1)), "web-prod");
+	cJSON_Delete(c);
+	config_free(cfg);
+}

@@ -57,6 +57,38 @@ TEST(decide_table)
 		{ "at capacity",
 		  { .want = B, .deployed = A, .at_capacity = true },
 		  DECIDE_WAIT_CAPACITY },
+		/* issue 15: a pin replaces the watch's digest (want is the pin, followed the
+		   watch's) */
+		{ "pinned: deploys the pin",
+		  { .want = A, .followed = B, .pinned = true, .deployed = B },
+		  DECIDE_DEPLOY },
+		{ "pinned and running it, the watch moved on: said once",
+		  { .want = A, .followed = B, .pinned = true, .deployed = A },
+		  DECIDE_SKIP_PINNED },
+		{ "pinned and running it, the watch wants the same",
+		  { .want = A, .followed = A, .pinned = true, .deployed = A },
+		  DECIDE_NOTHING },
+		{ "pinned, the watch has nothing yet",
+		  { .want = A, .followed = NULL, .pinned = true, .deployed = A },
+		  DECIDE_NOTHING },
+		{ "pinned ignores a hold of the pinned digest",
+		  { .want = A, .followed = B, .pinned = true, .deployed = B, .held = A },
+		  DECIDE_DEPLOY },
+		{ "pinned to a digest that failed there",
+		  { .want = A, .followed = B, .pinned = true, .deployed = B, .failed = true },
+		  DECIDE_SKIP_FAILED },
+		{ "pinned and paused",
+		  { .want = A, .followed = B, .pinned = true, .deployed = B, .paused = true },
+		  DECIDE_SKIP_PAUSED },
+		{ "pinned, busy",
+		  { .want = A, .pinned = true, .deployed = B, .busy = true },
+		  DECIDE_WAIT_BUSY },
+		{ "pinned in a dry run",
+		  { .want = A, .pinned = true, .deployed = B, .dry_run = true },
+		  DECIDE_DRY_RUN },
+		{ "pinned, never looked at: inspect first",
+		  { .want = A, .pinned = true, .deployed = NULL },
+		  DECIDE_INSPECT },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -74,6 +106,7 @@ TEST(decide_names_are_distinct)
 			CHECK(strcmp(decision_name((enum decision)a),
 				     decision_name((enum decision)b)));
 	CHECK_STR(decision_name(DECIDE_SKIP_FAILED), "failed-before");
+	CHECK_STR(decision_name(DECIDE_SKIP_PINNED), "pinned");
 }
 
 /* Issue 11 case 13: after a stop while UpdateService was slow to answer, the resume waits out the

@@ -675,3 +675,171 @@ TEST(state_reset_is_remembered)
 	state_free(s);
 	rm_rf(dir);
 }
+
+/* Pauses (all, watch, target), pins, task definitions and a forgotten failure survive a save and
+ * a reopen; a state.json of the version before them loads with none. */
+TEST(state_overrides_round_trip)
+{
+	char *dir = tmpdir(), path[128], why[256];
+	struct state *s = NULL;
+	struct state_pause p;
+	struct state_pin pin;
+	const char *tk = "us-east-1/prod/web";
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	/* written by the version before the overrides */
+	put(path, "{\"version\":1,\"watches\":{\"web\":{\"targets\":{\"us-east-1/prod/web\":"
+		  "{\"deployed\":\"" D1 "\",\"failed\":[{\"digest\":\"" D2 "\",\"at\":1,"
+		  "\"reason\":\"x\"}]}}}}}");
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	CHECK_INT(state_pause(s, NULL, NULL, &p), 0);
+	CHECK_INT(state_pause(s, "web", NULL, &p), 0);
+	CHECK_INT(state_pause(s, "web", tk, &p), 0);
+	CHECK_INT(state_pin(s, "web", tk, &pin), 0);
+	CHECK(state_task_def(s, "web", tk) == NULL);
+
+	struct state_pause all = { "freeze", 0, { 0, 42, 100.5 } };
+	struct state_pause one = { "", 2000, { 1000, 7, 101 } };
+	struct state_pin pn = { D2, "v1.2", { 0, 9, 102 } };
+	CHECK_INT(state_set_pause(s, NULL, NULL, &all), 0);
+	CHECK_INT(state_set_pause(s, "web", tk, &one), 0);
+	CHECK_INT(state_set_pause(s, "other", NULL, &one), 0);
+	CHECK_INT(state_set_pin(s, "web", tk, &pn), 0);
+	CHECK_INT(state_set_deployed_td(s, "web", tk, D1, "arn:aws:ecs:x:1:task-definition/web:7"),
+		  0);
+	CHECK_INT(state_forget_failed(s, "web", tk, D2), 1);
+	CHECK_INT(state_forget_failed(s, "web", tk, D2), 0);
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	state_free(s);
+
+	s = NULL;
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	CHECK_INT(state_pause(s, NULL, NULL, &p), 1);
+	CHECK_STR(p.reason, "freeze");
+	CHECK(p.until == 0 && p.by.uid == 0 && p.by.pid == 42 && p.by.at == 100.5);
+	CHECK_INT(state_pause(s, "web", tk, &p), 1);
+	CHECK_STR(p.reason, "");
+	CHECK(p.until == 2000 && p.by.uid == 1000 && p.by.pid == 7);
+	CHECK_INT(state_pause(s, "web", NULL, &p), 0);
+	CHECK_INT(state_pause(s, "other", NULL, &p), 1);
+	CHECK_INT(state_pin(s, "web", tk, &pin), 1);
+	CHECK_STR(pin.digest, D2);
+	CHECK_STR(pin.tag, "v1.2");
+	CHECK(pin.by.pid == 9 && pin.by.at == 102);
+	CHECK_STR(state_task_def(s, "web", tk), "arn:aws:ecs:x:1:task-definition/web:7");
+	CHECK(!state_failed_has(s, "web", tk, D2));
+	/* another digest deployed: the task definition is no longer known */
+	CHECK_INT(state_set_deployed(s, "web", tk, D2), 0);
+	CHECK(state_task_def(s, "web", tk) == NULL);
+
+	/* lifting */
+	CHECK_INT(state_set_pin(s, "web", tk, NULL), 0);
+	CHECK_INT(state_pin(s, "web", tk, &pin), 0);
+	CHECK_INT(state_set_pause(s, NULL, NULL, NULL), 0);
+	CHECK_INT(state_pause(s, NULL, NULL, &p), 0);
+	state_free(s);
+	rm_rf(dir);
+}
+
+static void count_expired(const char *watch, const char *tkey, void *ud)
+{
+	char *seen = ud;
+	size_t n = strlen(seen);
+
+	snprintf(seen + n, 256 - n, "%s|%s;", watch ? watch : "*", tkey ? tkey : "-");
+}
+
+/* Expiry lifts exactly the pauses due and says the next one; a pause without until stays. */
+TEST(state_pauses_expire)
+{
+	char *dir = tmpdir(), why[256], seen[256] = "";
+	struct state *s = NULL;
+	struct state_pause p;
+
+	if (!dir)
+		return;
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	struct state_pause a = { "a", 100, { 0, 1, 1 } };
+	struct state_pause b = { "b", 300, { 0, 1, 1 } };
+	struct state_pause c = { "c", 0, { 0, 1, 1 } };
+	CHECK_INT(state_set_pause(s, NULL, NULL, &b), 0);
+	CHECK_INT(state_set_pause(s, "w", NULL, &a), 0);
+	CHECK_INT(state_set_pause(s, "w", "t1", &c), 0);
+	CHECK_INT(state_set_pause(s, "w", "t2", &a), 0);
+	CHECK(state_expire_pauses(s, 50, count_expired, seen) == 100);
+	CHECK_STR(seen, "");
+	CHECK(state_expire_pauses(s, 100, count_expired, seen) == 300);
+	CHECK_STR(seen, "w|-;w|t2;");
+	CHECK_INT(state_pause(s, "w", NULL, &p), 0);
+	CHECK_INT(state_pause(s, "w", "t1", &p), 1);
+	seen[0] = '\0';
+	CHECK(state_expire_pauses(s, 1000, count_expired, seen) == 0);
+	CHECK_STR(seen, "*|-;");
+	state_free(s);
+	rm_rf(dir);
+}
+
+/* A pin with a bad digest and a pause of the wrong shape are refused at load, with a warning. */
+TEST(state_bad_overrides_are_dropped)
+{
+	char *dir = tmpdir(), path[128], why[256], *warning = NULL;
+	struct state *s = NULL;
+	struct state_pause p;
+	struct state_pin pin;
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	put(path, "{\"version\":1,\"frozen\":{\"reason\":5},\"watches\":{\"web\":{\"pause\":"
+		  "{\"reason\":\"ok\",\"until\":5},\"targets\":{\"t\":{\"pin\":{\"digest\":"
+		  "\"sha256:bad\"},\"pause\":[]}}}}}");
+	CHECK_INT(state_open(dir, &s, &warning, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	CHECK(warning && strstr(warning, "a target's pin") && strstr(warning, "invalid pause"));
+	CHECK_INT(state_pause(s, NULL, NULL, &p), 0);
+	CHECK_INT(state_pause(s, "web", NULL, &p), 1);
+	CHECK_INT(state_pause(s, "web", "t", &p), 0);
+	CHECK_INT(state_pin(s, "web", "t", &pin), 0);
+	free(warning);
+	state_free(s);
+	rm_rf(dir);
+}
+
+/* An undo mark puts the state back as it was (the operator's change whose save failed). */
+TEST(state_undo_restores)
+{
+	char *dir = tmpdir(), why[256];
+	struct state *s = NULL;
+	struct state_pin pin;
+
+	if (!dir)
+		return;
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	CHECK_INT(state_set_deployed(s, "w", "t", D1), 0);
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	struct state_undo *u = state_undo_mark(s);
+	CHECK(u != NULL);
+	struct state_pin pn = { D2, NULL, { 0, 1, 1 } };
+	CHECK_INT(state_set_pin(s, "w", "t", &pn), 0);
+	CHECK(state_dirty(s));
+	state_undo(s, u);
+	CHECK(!state_dirty(s));
+	CHECK_INT(state_pin(s, "w", "t", &pin), 0);
+	CHECK_STR(state_deployed(s, "w", "t"), D1);
+	/* the index was rebuilt: a new watch entry works */
+	CHECK_INT(state_set_deployed(s, "w2", "t", D2), 0);
+	CHECK_STR(state_deployed(s, "w2", "t"), D2);
+	state_free(s);
+	rm_rf(dir);
+}
