@@ -180,6 +180,39 @@ static void on_rollout_ended(const struct history_entry *e, void *userdata)
 	metrics_rollout_ended(d->metrics, e);
 }
 
+static int metrics_rollouts(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	return d->deployer ? deployer_in_flight(d->deployer) : 0;
+}
+
+/* What is known of one target: the state's digest and task definition, the deployer's block, the
+ * pauses (the config's, the operator's of everything, the watch, the target) and the pin. */
+static void metrics_target(const struct config_watch *w, const struct config_target *t,
+			   struct metrics_target *ret, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct deployer_target_status st = { 0 };
+	struct state_pause pause;
+	struct state_pin pin;
+	char tkey[1024];
+	const char *deployed;
+
+	if (!d->deployer)
+		return;
+	deployer_target_key(d->deployer, t, tkey, sizeof(tkey));
+	deployed = state_deployed(d->state, w->name, tkey);
+	ret->deployed = deployed && *deployed ? deployed : NULL;
+	ret->task_definition = state_task_def(d->state, w->name, tkey);
+	deployer_target_status(d->deployer, w->name, tkey, &st);
+	ret->blocked = st.blocked;
+	ret->paused = t->paused || state_pause(d->state, NULL, NULL, &pause) == 1 ||
+		      state_pause(d->state, w->name, NULL, &pause) == 1 ||
+		      state_pause(d->state, w->name, tkey, &pause) == 1;
+	ret->pinned = state_pin(d->state, w->name, tkey, &pin) == 1;
+}
+
 static void setup_metrics(struct daemon *d)
 {
 	struct metrics_deps deps = { .loop = d->loop,
@@ -187,6 +220,8 @@ static void setup_metrics(struct daemon *d)
 				     .state = d->state,
 				     .aws = d->aws,
 				     .start_time = (double)time(NULL),
+				     .rollouts = metrics_rollouts,
+				     .target = metrics_target,
 				     .userdata = d };
 
 	d->metrics = metrics_new(&deps);

@@ -411,6 +411,48 @@ def test_metrics_command_answers_the_exposition(ctx):
     p.stop()
 
 
+def test_target_gauges_and_rollouts_in_progress(ctx):
+    w = world(services=("web", "web2"))
+    w["settings"]["task_start_seconds"] = 2.0  # a rollout lasts long enough to be seen
+    sim = Sim(ctx, seed=w)
+    path = ctx.path("ecr-deployd.prom")
+    sock = ctx.control_socket()
+    p = start(ctx, sim, [{"name": "web", "repository": "team/web", "tag": "prod", "targets": [target("web")]},
+                         {"name": "web2", "repository": "team/web", "tag": "prod",
+                          "targets": [target("web2", paused=True)]}], metrics_file=path)
+    settle_first_start(p)
+    old = [l for n, l, v in metrics_at(path)[0]["samples"] if n == "ecr_deployd_watch_digest_info"][0]["digest"]
+
+    def now():
+        reply = ctl_request(sock, "metrics")
+        check(reply.get("ok") is True, "metrics answered: %s" % str(reply)[:300])
+        return parse(reply["result"]["text"])
+    wait_for(lambda: value(now(), "ecr_deployd_target_deployed_info", target="web/web") == 1.0, 10,
+             "what web runs known")
+    m = now()
+    check_eq(value(m, "ecr_deployd_target_deployed_info", target="web/web", digest=old), 1.0,
+             "web runs the first digest")
+    check_eq(value(m, "ecr_deployd_target_paused", target="web/web"), 0.0, "web not paused")
+    check_eq(value(m, "ecr_deployd_target_paused", target="web2/web2"), 1.0, "web2 paused by its config")
+    check_eq(value(m, "ecr_deployd_target_pinned", target="web/web"), 0.0, "not pinned")
+    check_eq(value(m, "ecr_deployd_target_blocked", target="web/web"), 0.0, "not blocked")
+    check_eq(value(m, "ecr_deployd_rollouts_in_progress"), 0.0, "no rollout yet")
+    new = sim.push("team/web", "prod", seed="v2")
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: value(now(), "ecr_deployd_rollouts_in_progress") == 1.0, 15, "the rollout in progress")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED")
+    wait_for(lambda: value(now(), "ecr_deployd_rollouts_in_progress") == 0.0, 10, "the rollout over")
+    m = now()
+    td = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"
+    check_eq(value(m, "ecr_deployd_target_deployed_info", target="web/web", digest=new, task_definition=td),
+             1.0, "web runs the new digest in its new task definition")
+    check_eq(len([1 for n, l, v in m["samples"] if n == "ecr_deployd_target_deployed_info"
+                  and l["target"] == "web/web"]), 1, "one series per target: replaced, not accumulated")
+    check_eq(value(m, "ecr_deployd_watch_digest_info", watch="web", digest=new, tag="prod"), 1.0,
+             "the watch's digest replaced")
+    p.stop()
+
+
 def test_strict_parser_refuses_what_prometheus_refuses(ctx):
     """The parser the tests rely on fails on each kind of broken exposition."""
     good = ('# HELP ecr_deployd_x_total X.\n# TYPE ecr_deployd_x_total counter\n'
