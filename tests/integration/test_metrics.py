@@ -192,7 +192,20 @@ def value(parsed, name, **labels):
 
 
 def promtool(text):
-    """`promtool check metrics` when it is installed (Debian's prometheus package ships it)."""
+    """Two independent readers besides parse(): the official Python client's parser
+    (python3-prometheus-client, scripts/install-deps) must read every sample, and `promtool check
+    metrics` must pass when it is installed (Debian ships it only in the 96 MB prometheus package,
+    which scripts/install-deps does not install)."""
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:
+        text_string_to_metric_families = None
+    if text_string_to_metric_families:
+        try:
+            n = sum(len(f.samples) for f in text_string_to_metric_families(text))
+        except Exception as e:  # noqa: BLE001 (any refusal of the client's parser is a failure)
+            raise Failure("prometheus_client cannot parse the exposition: %r" % e)
+        check_eq(n, len(parse(text)["samples"]), "samples prometheus_client read")
     tool = shutil.which("promtool")
     if not tool:
         return
@@ -329,10 +342,15 @@ def test_metrics_file_is_replaced_atomically(ctx):
     p = start(ctx, sim, watches(), metrics_file=path)
     metrics_at(path, lambda m: value(m, "ecr_deployd_poll_cycles_total") >= 1)
     inode = os.stat(path).st_ino
-    cycles, reads, deadline = 1, 0, time.time() + 6
-    while time.time() < deadline:
+    cycles, reads, began = 1, 0, time.time()
+    versions = set()
+    while time.time() < began + 6:
         if reads % 50 == 0:
             p.signal(signal.SIGHUP)  # a cycle now; the file is written at most once a second
+        try:
+            versions.add(os.stat(path).st_mtime_ns)
+        except FileNotFoundError:
+            raise Failure("the file disappeared")
         text = read(path)
         check(text is not None, "the file never disappears")
         parsed = parse(text)  # never a partial file
@@ -341,6 +359,10 @@ def test_metrics_file_is_replaced_atomically(ctx):
         reads += 1
     check(cycles >= 3, "the daemon wrote while the file was read (%d cycles)" % cycles)
     check(reads > 100, "read in a loop (%d)" % reads)
+    elapsed = time.time() - began
+    check(len(versions) <= elapsed + 2, "at most one write a second: %d in %.1fs" % (len(versions), elapsed))
+    check(cycles > len(versions), "cycles coalesced into fewer writes (%d cycles, %d writes)"
+          % (cycles, len(versions)))
     check(os.stat(path).st_ino != inode, "replaced by a rename, not rewritten in place")
     writes = len(lines_with(p, "reloading the configuration"))
     check(writes >= 3, "reloads happened")
