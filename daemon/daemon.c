@@ -173,6 +173,13 @@ static void on_polled(const char *repository, const char *region, bool ok, void 
 	metrics_poll(d->metrics, repository, region, ok);
 }
 
+static void on_messages(const char *url, size_t n, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	metrics_event_messages(d->metrics, url, n);
+}
+
 static void on_rollout_ended(const struct history_entry *e, void *userdata)
 {
 	struct daemon *d = userdata;
@@ -482,6 +489,7 @@ static int setup(struct daemon *d)
 					   .follows = on_event_follows,
 					   .poke = on_event_poke,
 					   .flowing = on_events_flowing,
+					   .received = on_messages,
 					   .userdata = d };
 		d->queues = queues_new(&deps);
 	}

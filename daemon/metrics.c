@@ -55,7 +55,7 @@ struct histogram {
 
 struct metrics {
 	struct metrics_deps deps;
-	struct family aws_requests, aws_retries, polls, poll_failures, deploys;
+	struct family aws_requests, aws_retries, polls, poll_failures, deploys, messages;
 	struct histogram durations[HISTORY_RESULT_COUNT];
 	unsigned long long cycles;
 	double last_ok; /* Unix seconds; 0: no cycle read every repository yet */
@@ -188,6 +188,12 @@ void metrics_poll(struct metrics *m, const char *repository, const char *region,
 	count(&m->polls, LABELS("repository", repository, "region", region), 1);
 	/* Made at 0 by a read that worked: a rate of failures has a series to start from. */
 	count(&m->poll_failures, LABELS("repository", repository, "region", region), ok ? 0 : 1);
+}
+
+void metrics_event_messages(struct metrics *m, const char *url, size_t n)
+{
+	if (m)
+		count(&m->messages, LABELS("queue", url), n);
 }
 
 void metrics_cycle_done(struct metrics *m, bool all_ok, double now)
@@ -440,6 +446,11 @@ int metrics_render(struct metrics *m, struct strbuf *out)
 				   aws_retry_budget(m->deps.aws));
 	}
 	if (r == 0)
+		r = render_family(
+		    out, &m->messages, "ecr_deployd_events_messages_total",
+		    "Messages received from an events queue (a message received again "
+		    "counts again).");
+	if (r == 0)
 		r = render_family(out, &m->deploys, "ecr_deployd_deploys_total",
 				  "Rollouts ended, by watch, target and result.");
 	if (r == 0)
@@ -600,5 +611,6 @@ void metrics_free(struct metrics *m)
 	family_done(&m->polls);
 	family_done(&m->poll_failures);
 	family_done(&m->deploys);
+	family_done(&m->messages);
 	free(m);
 }

@@ -74,6 +74,8 @@ void metrics_free(struct metrics *m);
 void metrics_aws_observer(const struct aws_result *res, void *userdata);
 /* A repository was read (a poll cycle's or a hint's read), whole (ok) or not. */
 void metrics_poll(struct metrics *m, const char *repository, const char *region, bool ok);
+/* n messages were received from the events queue at url. */
+void metrics_event_messages(struct metrics *m, const char *url, size_t n);
 /* A poll cycle ended at now (Unix seconds), every repository read (all_ok) or not. Also asks for
  * the file to be written. */
 void metrics_cycle_done(struct metrics *m, bool all_ok, double now);

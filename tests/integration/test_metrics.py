@@ -475,6 +475,32 @@ def test_target_gauges_and_rollouts_in_progress(ctx):
     p.stop()
 
 
+def test_event_messages_are_counted_per_queue(ctx):
+    import test_events
+    sim = Sim(ctx, seed=test_events.world())
+    p = test_events.start_events(ctx, sim)
+    sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED from the event")
+    wait_for(lambda: test_events.queue_empty(sim), 10, "the messages deleted")
+    sock = ctx.control_socket()
+
+    def counted():
+        m = parse(ctl_request(sock, "metrics")["result"]["text"])
+        return m, value(m, "ecr_deployd_events_messages_total", queue=test_events.QUEUE_URL)
+
+    def delivered():
+        evs = sim.control("GET", "/events")
+        evs = evs.get("events", evs) if isinstance(evs, dict) else evs
+        return len([e for e in evs if e.get("fate") == "delivered"])
+    # Every message the simulator delivered to the queue (the push's ECR event, the deployment's
+    # ECS events) is received once (nothing is faulted) and counted once.
+    wait_for(lambda: delivered() >= 1 and counted()[1] == delivered(), 10,
+             "every delivered message counted")
+    m, got = counted()
+    check_eq(m["types"].get("ecr_deployd_events_messages_total"), "counter", "its type")
+    p.stop()
+
+
 def test_strict_parser_refuses_what_prometheus_refuses(ctx):
     """The parser the tests rely on fails on each kind of broken exposition."""
     good = ('# HELP ecr_deployd_x_total X.\n# TYPE ecr_deployd_x_total counter\n'

@@ -137,6 +137,7 @@ static struct metrics *sample_metrics(void)
 	metrics_poll(m, "team/web", "us-east-1", true);
 	metrics_poll(m, "team/web", "us-east-1", false);
 	metrics_poll(m, "team/api", "eu-west-1", true);
+	metrics_event_messages(m, "https://sqs.us-east-1.amazonaws.com/123456789012/q", 3);
 	metrics_cycle_done(m, true, 2000.5);
 	metrics_cycle_done(m, false, 2060);
 	metrics_rollout_ended(m, &e1);
@@ -176,6 +177,9 @@ TEST(metrics_render)
 			  "\"completed\"} 2"));
 	CHECK(has_line(t, "ecr_deployd_deploys_total{watch=\"odd\",target=\"odd/a\\\\b\",result="
 			  "\"rolled-back\"} 1"));
+	CHECK(has_line(t,
+		       "ecr_deployd_events_messages_total{queue=\"https://sqs.us-east-1.amazonaws."
+		       "com/123456789012/q\"} 3"));
 	/* Cumulative buckets: 45 s falls in le=60 and above, 4900 s only in +Inf. */
 	CHECK(has_line(t, "ecr_deployd_rollout_duration_seconds_bucket{result=\"completed\",le="
 			  "\"30\"} 0"));
