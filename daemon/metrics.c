@@ -258,7 +258,7 @@ static int sample(struct strbuf *out, const char *name, const char *const *pairs
 			r = strbuf_putc(out, '}');
 	}
 	if (r == 0)
-		r = strbuf_printf(out, " %.17g\n", value);
+		r = strbuf_printf(out, " %.15g\n", value);
 	return r;
 }
 

@@ -15,6 +15,8 @@
 #include "strbuf.h"
 #include "unit.h"
 
+#define DIGEST_HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 static struct aws_result result(bool ok, int status, int transport, const char *code)
 {
 	struct aws_result r = { .service = &aws_ecr, .operation = "DescribeImages", .ok = ok };
@@ -248,5 +250,49 @@ TEST(metrics_write_file)
 	CHECK(strstr(why, bad) != NULL);
 	unlink(path);
 	rmdir(dir);
+	metrics_free(m);
+}
+
+/* A target callback as daemon.c's: web/web known, with an odd task definition from AWS; web/api
+ * unknown. */
+static void fake_target(const struct config_watch *w, const struct config_target *t,
+			struct metrics_target *ret, void *userdata)
+{
+	(void)w;
+	(void)userdata;
+	if (strcmp(t->service, "web"))
+		return;
+	ret->deployed = "sha256:" DIGEST_HEX;
+	ret->task_definition = "arn:aws:ecs:us-east-1:1:task-definition/w\"eb\\:7\n";
+	ret->blocked = 1;
+	ret->paused = 0;
+	ret->pinned = 0;
+}
+
+TEST(metrics_render_targets)
+{
+	struct config_target targets[] = { { .cluster = "prod", .service = "web" },
+					   { .cluster = "prod", .service = "arn:x/api" } };
+	struct config_watch watch = { .name = "web", .targets = targets, .n_targets = 2 };
+	struct config cfg = { .watches = &watch, .n_watches = 1 };
+	struct config *cfgp = &cfg;
+	struct metrics_deps deps = { .cfg = &cfgp, .target = fake_target };
+	struct metrics *m = metrics_new(&deps);
+	struct strbuf sb;
+	const char *t;
+
+	strbuf_init(&sb, 1 << 20);
+	CHECK_INT(metrics_render(m, &sb), 0);
+	t = strbuf_str(&sb);
+	CHECK(has_line(
+	    t, "ecr_deployd_target_deployed_info{target=\"web/web\",digest=\"sha256:" DIGEST_HEX
+	       "\",task_definition=\"arn:aws:ecs:us-east-1:1:task-definition/w\\\"eb\\\\:"
+	       "7\\n\"} 1"));
+	CHECK(has_line(t, "ecr_deployd_target_blocked{target=\"web/web\"} 1"));
+	CHECK(has_line(t, "ecr_deployd_target_paused{target=\"web/web\"} 0"));
+	/* Nothing known of web/api: no series rather than a made-up 0. */
+	CHECK(!strstr(t, "target=\"web/api\""));
+	CHECK_INT(lines_starting(t, "# TYPE ecr_deployd_target_pinned gauge"), 1);
+	strbuf_done(&sb);
 	metrics_free(m);
 }
