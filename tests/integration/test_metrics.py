@@ -16,8 +16,8 @@ import stat
 import subprocess
 import time
 
-from harness import Failure, Sim, check, check_eq, ctl_request, wait_for
-from test_daemon import lines_with
+from harness import Failure, Sim, check, check_eq, ctl_request, daemon_path, wait_for
+from test_daemon import daemon_env, lines_with, write_config
 from test_deploy import DEPLOY_COMPLETED, service, settle_first_start, start, target, taskdef, world
 
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
@@ -499,6 +499,19 @@ def test_event_messages_are_counted_per_queue(ctx):
     m, got = counted()
     check_eq(m["types"].get("ecr_deployd_events_messages_total"), "counter", "its type")
     p.stop()
+
+
+def test_once_leaves_the_metrics_of_its_pass(ctx):
+    """--once (a cron job with a textfile collector): the file holds its one cycle when it exits."""
+    sim = Sim(ctx, seed=two_repos())
+    path = ctx.path("ecr-deployd.prom")
+    main = write_config(ctx, watches(), metrics_file=path)
+    status, _, err = ctx.run([daemon_path(), "-c", main, "--once"], timeout=40, env=daemon_env(ctx, sim))
+    check_eq(status, 0, "--once succeeded: %s" % err[-500:])
+    parsed = parse(read(path))
+    check_eq(value(parsed, "ecr_deployd_poll_cycles_total"), 1.0, "its one cycle")
+    check_eq(value(parsed, "ecr_deployd_aws_requests_total", service="ecr", operation="DescribeImages",
+                   outcome="ok"), float(ecr_ok(sim, "DescribeImages")), "every DescribeImages counted")
 
 
 def test_strict_parser_refuses_what_prometheus_refuses(ctx):
