@@ -32,6 +32,8 @@ struct aws_client {
 	uint64_t rng;
 	struct aws_call *calls;
 	int in_flight;
+	aws_observer_fn observer;
+	void *observer_data;
 };
 
 struct aws_call {
@@ -155,6 +157,8 @@ static void finish(struct aws_call *call)
 	call->result.attempts = call->attempts;
 	call->result.duration_ms = elapsed_ms(&call->started);
 	unlink_call(call);
+	if (call->client->observer)
+		call->client->observer(&call->result, call->client->observer_data);
 	call->done(&call->result, call->userdata);
 	call_free(call);
 }
@@ -877,6 +881,49 @@ static void on_http(struct http_response *resp, void *userdata)
 	finish(call);
 }
 
+/* ---- outcomes --------------------------------------------------------------- */
+
+enum aws_outcome aws_outcome_of(const struct aws_result *res)
+{
+	const struct aws_error *e = &res->err;
+
+	if (res->ok)
+		return AWS_OUTCOME_OK;
+	if (!strcmp(e->code, "CredentialsError") || !strcmp(e->code, "SigningError"))
+		return AWS_OUTCOME_CREDENTIALS;
+	if (!strcmp(e->code, "MalformedResponse"))
+		return AWS_OUTCOME_MALFORMED;
+	if (e->transport == -ETIMEDOUT || !strcmp(e->code, "RequestTimeout") ||
+	    !strcmp(e->code, "RequestTimeoutException"))
+		return AWS_OUTCOME_TIMEOUT;
+	if (e->http_status == 0)
+		return AWS_OUTCOME_NETWORK;
+	if (e->http_status == 429 || aws_is_throttle(e->code))
+		return AWS_OUTCOME_THROTTLED;
+	if (e->http_status >= 500)
+		return AWS_OUTCOME_SERVER_ERROR;
+	if (aws_error_classify(e) == AWS_ERROR_AUTH)
+		return AWS_OUTCOME_AUTH;
+	return AWS_OUTCOME_CLIENT_ERROR;
+}
+
+const char *aws_outcome_name(enum aws_outcome o)
+{
+	static const char *const names[AWS_OUTCOME_COUNT] = {
+		[AWS_OUTCOME_OK] = "ok",
+		[AWS_OUTCOME_THROTTLED] = "throttled",
+		[AWS_OUTCOME_TIMEOUT] = "timeout",
+		[AWS_OUTCOME_NETWORK] = "network",
+		[AWS_OUTCOME_SERVER_ERROR] = "server_error",
+		[AWS_OUTCOME_AUTH] = "auth",
+		[AWS_OUTCOME_CLIENT_ERROR] = "client_error",
+		[AWS_OUTCOME_MALFORMED] = "malformed",
+		[AWS_OUTCOME_CREDENTIALS] = "credentials",
+	};
+
+	return (unsigned)o < AWS_OUTCOME_COUNT ? names[o] : "unknown";
+}
+
 /* ---- attempts --------------------------------------------------------------- */
 
 static void send_signed(struct aws_call *call, const struct aws_credentials *cr)
@@ -1104,6 +1151,12 @@ cJSON *aws_result_take_body(struct aws_result *res)
 long aws_clock_skew(const struct aws_client *c)
 {
 	return c->skew;
+}
+
+void aws_client_set_observer(struct aws_client *c, aws_observer_fn fn, void *userdata)
+{
+	c->observer = fn;
+	c->observer_data = userdata;
 }
 
 int aws_retry_budget(const struct aws_client *c)

@@ -168,6 +168,41 @@ bool aws_is_throttle(const char *code);
 /* Current clock skew correction (seconds added to local time when signing). */
 long aws_clock_skew(const struct aws_client *c);
 
+/*
+ * How a finished call ended, in one word of a small fixed set (a metrics label): ok; throttled (a
+ * throttling code or HTTP 429); timeout (no reply in time, or RequestTimeout); network (no HTTP
+ * reply: refused, reset, unreachable); server_error (5xx); auth (aws_error_classify() says
+ * AUTH); client_error (any other AWS error reply); malformed (a 2xx reply that is not a JSON
+ * object); credentials (no request could be signed: no credentials, a signing failure).
+ */
+enum aws_outcome {
+	AWS_OUTCOME_OK,
+	AWS_OUTCOME_THROTTLED,
+	AWS_OUTCOME_TIMEOUT,
+	AWS_OUTCOME_NETWORK,
+	AWS_OUTCOME_SERVER_ERROR,
+	AWS_OUTCOME_AUTH,
+	AWS_OUTCOME_CLIENT_ERROR,
+	AWS_OUTCOME_MALFORMED,
+	AWS_OUTCOME_CREDENTIALS,
+	AWS_OUTCOME_COUNT
+};
+
+/* The outcome of a finished call (pure). */
+enum aws_outcome aws_outcome_of(const struct aws_result *res);
+
+/* "ok", "throttled", "timeout", "network", "server_error", "auth", "client_error", "malformed",
+ * "credentials"; "unknown" for another value. */
+const char *aws_outcome_name(enum aws_outcome o);
+
+/*
+ * Told of every call that finished (not of one cancelled), from the loop, just before the call's
+ * own done callback, with the same result (read it, take nothing): for metrics. common/ knows
+ * nothing of who listens. One observer per client; fn NULL removes it.
+ */
+typedef void (*aws_observer_fn)(const struct aws_result *res, void *userdata);
+void aws_client_set_observer(struct aws_client *c, aws_observer_fn fn, void *userdata);
+
 /* Tokens left in the retry budget. */
 int aws_retry_budget(const struct aws_client *c);
 

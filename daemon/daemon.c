@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 
 #include "cmd.h"
 #include "control.h"
@@ -23,6 +24,7 @@
 #include "events.h"
 #include "history.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "queue.h"
 #include "profile.h"
@@ -159,7 +161,82 @@ static void on_cycle_done(void *userdata)
 {
 	struct daemon *d = userdata;
 
+	metrics_cycle_done(d->metrics, watcher_failing(d->watcher) == 0, (double)time(NULL));
 	deployer_reconcile(d->deployer);
+}
+
+/* ---- metrics (metrics.h): the hooks that count --------------------------------- */
+
+static void on_polled(const char *repository, const char *region, bool ok, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	metrics_poll(d->metrics, repository, region, ok);
+}
+
+static void on_messages(const char *url, size_t n, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	metrics_event_messages(d->metrics, url, n);
+}
+
+static void on_rollout_ended(const struct history_entry *e, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	metrics_rollout_ended(d->metrics, e);
+}
+
+static int metrics_rollouts(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	return d->deployer ? deployer_in_flight(d->deployer) : 0;
+}
+
+/* What is known of one target: the state's digest and task definition, the deployer's block, the
+ * pauses (the config's, the operator's of everything, the watch, the target) and the pin. */
+static void metrics_target(const struct config_watch *w, const struct config_target *t,
+			   struct metrics_target *ret, void *userdata)
+{
+	struct daemon *d = userdata;
+	struct deployer_target_status st = { 0 };
+	struct state_pause pause;
+	struct state_pin pin;
+	char tkey[1024];
+	const char *deployed;
+
+	if (!d->deployer)
+		return;
+	deployer_target_key(d->deployer, t, tkey, sizeof(tkey));
+	deployed = state_deployed(d->state, w->name, tkey);
+	ret->deployed = deployed && *deployed ? deployed : NULL;
+	ret->task_definition = state_task_def(d->state, w->name, tkey);
+	deployer_target_status(d->deployer, w->name, tkey, &st);
+	ret->blocked = st.blocked;
+	ret->paused = t->paused || state_pause(d->state, NULL, NULL, &pause) == 1 ||
+		      state_pause(d->state, w->name, NULL, &pause) == 1 ||
+		      state_pause(d->state, w->name, tkey, &pause) == 1;
+	ret->pinned = state_pin(d->state, w->name, tkey, &pin) == 1;
+}
+
+static void setup_metrics(struct daemon *d)
+{
+	struct metrics_deps deps = { .loop = d->loop,
+				     .cfg = &d->cfg,
+				     .state = d->state,
+				     .aws = d->aws,
+				     .start_time = (double)time(NULL),
+				     .rollouts = metrics_rollouts,
+				     .target = metrics_target,
+				     .userdata = d };
+
+	d->metrics = metrics_new(&deps);
+	if (d->metrics)
+		aws_client_set_observer(d->aws, metrics_aws_observer, d->metrics);
+	else
+		log_warning("out of memory for the metrics: they are not counted");
 }
 
 /* SIGHUP, or the control command `reload`: then *result (if not NULL) gets {"reloaded": true,
@@ -379,11 +456,22 @@ static int setup(struct daemon *d)
 				   0 };
 	d->creds = d->http && d->signer ? cred_chain_new(&co) : NULL;
 	d->aws = d->creds ? aws_client_new(d->loop, d->http, d->signer, d->creds, &ao, &w) : NULL;
+	if (d->aws)
+		setup_metrics(d);
 	if (d->aws) {
-		struct deployer_deps deps = { d->loop,    d->aws,   d->state, &d->cfg,
-					      d->region,  d->creds, d->http,  d->signer,
-					      d->dry_run, on_poked, d,        d->history,
-					      NULL /* ended: metrics */ };
+		struct deployer_deps deps = { .loop = d->loop,
+					      .aws = d->aws,
+					      .state = d->state,
+					      .cfg = &d->cfg,
+					      .region = d->region,
+					      .creds = d->creds,
+					      .http = d->http,
+					      .signer = d->signer,
+					      .dry_run = d->dry_run,
+					      .poked = on_poked,
+					      .history = d->history,
+					      .ended = on_rollout_ended,
+					      .userdata = d };
 		d->deployer = deployer_new(&deps);
 	}
 	if (d->deployer) {
@@ -396,6 +484,7 @@ static int setup(struct daemon *d)
 					     .moved = on_watch_moved,
 					     .cycle_done = on_cycle_done,
 					     .hinted = on_hinted,
+					     .polled = on_polled,
 					     .userdata = d };
 		d->watcher = watcher_new(&deps);
 	}
@@ -418,6 +507,7 @@ static int setup(struct daemon *d)
 					   .follows = on_event_follows,
 					   .poke = on_event_poke,
 					   .flowing = on_events_flowing,
+					   .received = on_messages,
 					   .userdata = d };
 		d->queues = queues_new(&deps);
 	}
@@ -437,6 +527,7 @@ static void teardown(struct daemon *d)
 
 	control_free(d->control); /* first: a handler's late answer finds its call detached */
 	d->control = NULL;
+	metrics_flush(d->metrics);
 	watcher_free(d->watcher);
 	deployer_free(d->deployer); /* its rollouts' pokes are answered into d->queues */
 	queues_free(d->queues);
@@ -446,6 +537,7 @@ static void teardown(struct daemon *d)
 	state_free(d->state);
 	history_free(d->history);
 	aws_client_free(d->aws);
+	metrics_free(d->metrics); /* after every part that tells it */
 	cred_provider_free(d->creds);
 	sigv4_signer_free(d->signer);
 	http_client_free(d->http);

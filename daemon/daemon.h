@@ -19,6 +19,7 @@
 struct control;
 struct deployer;
 struct history;
+struct metrics;
 struct notifier;
 struct state;
 struct watcher;
@@ -40,6 +41,7 @@ struct daemon {
 	struct queues *queues; /* push events (config "events"); none with --once */
 	struct notifier *notifier;
 	struct control *control; /* the control socket; none with --once or control.socket "" */
+	struct metrics *metrics; /* counters and the metrics file (metrics.h) */
 	struct ev_signal sighup, sigterm, sigint;
 	struct ev_timer once_check;
 	struct ev_prepare status_prep; /* sends STATUS= when it changed */

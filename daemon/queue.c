@@ -286,6 +286,8 @@ static void on_receive(struct aws_result *res, void *userdata)
 	queue_answers(q, "ReceiveMessage");
 	if (n)
 		q->last_message = ev_now(q->qs->d.loop);
+	if (n && q->qs->d.received)
+		q->qs->d.received(q->url, n, q->qs->d.userdata);
 	bool fresh = false; /* a message not held already */
 
 	for (size_t i = 0; i < n; i++) {

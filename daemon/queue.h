@@ -51,6 +51,8 @@ struct queue_deps {
 	int (*poke)(const struct event *ev, uint64_t ticket, uint64_t *replaced, void *userdata);
 	/* Whether events flow now (some queue answers). */
 	void (*flowing)(bool on, void *userdata);
+	/* n messages were received from the queue at url (metrics). May be NULL. */
+	void (*received)(const char *url, size_t n, void *userdata);
 	void *userdata;
 };
 
