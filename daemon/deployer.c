@@ -847,6 +847,11 @@ void deployer_rollout_ended(struct deployer *dp, struct rollout *r, enum history
 
 	if (r->inspect || !c->watch || !c->digest || !c->service)
 		return;
+	/* A rollout that ends before it changed anything in AWS (blocked, skipped by the guard) is
+	 * said in the journal; in the history it would push real outcomes out at every retry of a
+	 * blocked target. */
+	if (result == HISTORY_CANCELLED && !c->new_td && !c->update_sent_at && !c->manual)
+		return;
 	e.by_operator = manual_of(c, &rollback, &e.uid, &e.pid);
 	deployer_target_name(c->watch, c->service, target, sizeof(target));
 	if (dp->d->history &&

@@ -351,3 +351,20 @@ def test_a_corrupt_history_is_kept_aside_and_the_daemon_runs_on(ctx):
     check_eq([e["digest"] for e in entries], [new], "a fresh history")
     with open(ctx.path("state", "history.json")) as f:
         check_eq(len(json.load(f)["entries"]), 1, "written anew")
+
+
+def test_a_blocked_rollout_that_changed_nothing_stays_out_of_the_history(ctx):
+    """A target blocked before anything changed in AWS (AccessDenied on RegisterTaskDefinition) is
+    retried after 1 min, doubling: were each attempt an entry, a blocked day would push every real
+    outcome out of the bounded history. The journal says BLOCKED; the history stays as it was."""
+    sim = Sim(ctx, seed=world())
+    p = launch(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    done = push_and_complete(sim, p, "v2")
+    sim.fault("ecs.RegisterTaskDefinition", "error", code="AccessDeniedException", status=400, format="json",
+              message="User is not authorized to perform: ecs:RegisterTaskDefinition", count=1000)
+    sim.push("team/web", "prod", seed="v3")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, "d7631a67aa3d44f8b114544ef9768e73"), 30, "BLOCKED")
+    entries = ok(ctl(ctx, "history"), "history")["entries"]
+    check_eq([(e["digest"], e["result"]) for e in entries], [(done, "completed")], "only the real outcome")
