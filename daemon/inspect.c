@@ -21,7 +21,10 @@ static int inspected(struct rollout *r, const char *running, const char *how)
 	struct state *st = r->dp->d->state;
 	const char *want = c->digest;
 
-	state_set_deployed(st, c->watch, c->tkey, running ? running : "");
+	if (running)
+		state_set_deployed_td(st, c->watch, c->tkey, running, c->base_td);
+	else
+		state_set_deployed(st, c->watch, c->tkey, "");
 	if (running && !strcmp(running, want)) {
 		rollout_emit(r, LOG_INFO, NULL, NULL,
 			     "service '%s' already runs %s (%s); nothing to deploy", c->service,

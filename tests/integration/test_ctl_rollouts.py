@@ -368,3 +368,16 @@ def test_a_blocked_rollout_that_changed_nothing_stays_out_of_the_history(ctx):
     wait_for(lambda: lines_with(p, "d7631a67aa3d44f8b114544ef9768e73"), 30, "BLOCKED")
     entries = ok(ctl(ctx, "history"), "history")["entries"]
     check_eq([(e["digest"], e["result"]) for e in entries], [(done, "completed")], "only the real outcome")
+
+
+def test_status_names_the_task_definition_found_at_first_start(ctx):
+    """Before any deploy of ours, the first-start look read the service's task definition: status and
+    the target's deployed info name it (not '-' until the first deploy)."""
+    sim = Sim(ctx, seed=world())
+    p = launch(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    svc_td = sim.client("ecs").describe_services(cluster="prod", services=["web"])["services"][0]["taskDefinition"]
+    st = ok(ctl(ctx, "status"), "status")
+    t = st["watches"][0]["targets"][0]
+    check_eq((t["state"], t["deployed"], t["task_definition"]), ("idle", t["wanted"], svc_td),
+             "what the service runs, with its task definition")
