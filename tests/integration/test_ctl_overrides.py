@@ -9,7 +9,7 @@ import os
 import shutil
 import time
 
-from harness import check, check_eq, ctl_request, daemon_path, wait_for
+from harness import check, check_eq, ctl_connect, ctl_request, daemon_path, wait_for
 from harness import Sim
 from test_daemon import daemon_env, lines_with, write_config
 from test_deploy import (ACCT, DEPLOY_COMPLETED, DEPLOY_STARTED, REPO_URI, ROLLBACK_COMPLETED,
@@ -289,3 +289,18 @@ def test_override_whose_save_fails_changes_nothing(ctx):
     shutil.rmtree(state)
     ok(ctx, "pause", name="web/web")
     check_eq(status_target(ctx)["state"], "paused", "paused once the state can be written")
+
+
+def test_a_reason_that_is_not_utf8_is_refused_and_status_stays_json(ctx):
+    # A writer's pause reason with bytes that are not UTF-8 was kept as it came: stored in
+    # state.json, logged, and echoed in every status reply, which then no longer decoded as JSON
+    # text for any reader (the protocol says UTF-8).
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim)
+    settle_first_start(p)
+    with ctl_connect(ctx.control_socket()) as c:
+        c.send_raw(b'{"v": 1, "cmd": "pause", "args": {"name": "web/web", "reason": "a\xff\xfe\xc0\xafb"}}\n')
+        reply = c.reply()
+    check(reply["ok"] is False and reply["error"]["code"] == "bad-request", reply)
+    t = status_target(ctx)
+    check_eq((t["state"], t["paused"]), ("idle", None), "nothing paused")
