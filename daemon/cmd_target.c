@@ -309,6 +309,7 @@ struct pin_ask {
 	struct daemon *d;
 	char *watch, *tname, *tag, *digest; /* tname: WATCH/SERVICE; tag or digest asked */
 	bool force;
+	struct aws_call *aws; /* the DescribeImages in flight */
 };
 
 static void pin_ask_free(struct pin_ask *a)
@@ -369,6 +370,19 @@ static void pin_apply(struct pin_ask *a, const char *digest)
 			cJSON_AddNullToObject(res, "tag");
 	}
 	control_reply(call, res);
+}
+
+/* The daemon stops before ECR answered: no pin. */
+static void pin_stop(void *data)
+{
+	struct pin_ask *a = data;
+	char s[SHOWN * 4 + 8];
+
+	aws_call_cancel(a->aws);
+	control_fail(a->call, "timeout", EX_TEMPFAIL, NULL,
+		     "the daemon stopped before ECR answered; target '%s' is not pinned",
+		     shown(a->tname, s, sizeof(s)));
+	pin_ask_free(a);
 }
 
 static void on_pin_images(struct aws_result *res, void *userdata)
@@ -474,13 +488,15 @@ static void run_pin(struct control_call *call, const cJSON *args, void *userdata
 				      .operation = "DescribeImages",
 				      .params = p,
 				      .region = w->region ? w->region : d->region };
-	int r = aws_call(d->aws, &spec, on_pin_images, a, NULL);
+	int r = aws_call(d->aws, &spec, on_pin_images, a, &a->aws);
 	cJSON_Delete(p);
 	if (r < 0) {
 		pin_ask_free(a);
 		control_fail(call, "aws-error", EX_UNAVAILABLE, NULL,
 			     "cannot ask ECR about watch '%s': %s", w->name, strerror(-r));
+		return;
 	}
+	control_call_on_stop(call, pin_stop, a);
 }
 
 static void run_unpin(struct control_call *call, const cJSON *args, void *userdata)

@@ -63,6 +63,11 @@ struct control_call {
 	cJSON *request;  /* the request's tree: id and args point into it */
 	const cJSON *id;
 	struct control_peer peer;
+	/* While the handler holds it: linked in its server's pending list, and what stops it. */
+	struct control *owner;
+	struct control_call *pnext, **pprev;
+	void (*on_stop)(void *data);
+	void *on_stop_data;
 };
 
 struct client {
@@ -108,6 +113,7 @@ struct control {
 	gid_t write_gid, read_gid;
 	struct client *clients;
 	size_t n_clients;
+	struct control_call *pending; /* calls whose handler has not answered yet */
 	struct refusal refusals[REFUSALS_KEPT];
 	ev_tstamp full_said; /* when "too many clients" was last logged */
 };
@@ -128,6 +134,14 @@ static void call_unref(struct control_call *call)
 const struct control_peer *control_call_peer(const struct control_call *call)
 {
 	return &call->peer;
+}
+
+void control_call_on_stop(struct control_call *call, void (*fn)(void *data), void *data)
+{
+	if (!call->pprev) /* answered already */
+		return;
+	call->on_stop = fn;
+	call->on_stop_data = data;
 }
 
 bool control_call_live(const struct control_call *call)
@@ -247,8 +261,21 @@ static void answer(struct control_call *call, char *line, const char *result)
 }
 
 /* The handler's answer: the first one counts; it goes out if the call is still live. */
+static void pending_unlink(struct control_call *call)
+{
+	if (!call->pprev)
+		return;
+	*call->pprev = call->pnext;
+	if (call->pnext)
+		call->pnext->pprev = call->pprev;
+	call->pnext = NULL;
+	call->pprev = NULL;
+	call->on_stop = NULL;
+}
+
 static bool handler_answers(struct control_call *call)
 {
+	pending_unlink(call);
 	if (call->handler_done) {
 		log_error("control: the handler of '%s' answered twice; the second answer is "
 			  "dropped",
@@ -413,6 +440,12 @@ static void client_request(struct client *cl, const char *line, size_t len)
 	call->refs = 3;
 	call->client = cl;
 	cl->call = call;
+	call->owner = c;
+	call->pnext = c->pending;
+	if (c->pending)
+		c->pending->pprev = &call->pnext;
+	c->pending = call;
+	call->pprev = &c->pending;
 	set_phase(cl, PHASE_RUNNING);
 	cmd->run(call, cJSON_GetObjectItemCaseSensitive(call->request, "args"), c->userdata);
 	call_unref(call);
@@ -960,6 +993,17 @@ void control_free(struct control *c)
 
 	if (!c)
 		return;
+	/* Handlers still waiting (for AWS) stop now and answer; a client that waits still gets
+	 * that answer before its connection closes. A handler without a stop function answers
+	 * later, into the void. */
+	while (c->pending) {
+		struct control_call *call = c->pending;
+		void (*fn)(void *) = call->on_stop;
+		void *data = call->on_stop_data;
+		pending_unlink(call);
+		if (fn)
+			fn(data);
+	}
 	while (c->clients)
 		client_free(c->clients);
 	ev_io_stop(c->loop, &c->accept_w);

@@ -304,3 +304,25 @@ def test_a_reason_that_is_not_utf8_is_refused_and_status_stays_json(ctx):
     check(reply["ok"] is False and reply["error"]["code"] == "bad-request", reply)
     t = status_target(ctx)
     check_eq((t["state"], t["paused"]), ("idle", None), "nothing paused")
+
+
+def test_sigterm_while_a_pin_waits_for_ecr(ctx):
+    # A pin by tag waits for DescribeImages; a client that left, and one that waits, while the
+    # daemon stops: it exits at once and cleanly (no leak, no late answer into freed memory),
+    # and the waiting client is answered or closed, never left hanging.
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim)
+    settle_first_start(p)
+    sim.fault("ecr.DescribeImages", "delay", delay=4, count=2)
+    gone = ctl_connect(ctx.control_socket())
+    gone.send("pin", {"target": "web/web", "tag": "prod"})
+    gone.sock.close()
+    waiting = ctl_connect(ctx.control_socket())
+    waiting.send("pin", {"target": "web/web", "tag": "prod"})
+    ok(ctx, "status")  # answered after the loop read both pins (their sockets were readable first)
+    t0 = time.time()
+    rc = p.stop(grace=10)
+    check_eq(rc, 0, "exit status at SIGTERM")
+    check(time.time() - t0 < 3, "the stop did not wait for ECR (%.1fs)" % (time.time() - t0))
+    check(waiting.closed_by_peer(2), "the waiting client is answered or closed")
+    check_eq(ctx.sanitizer_reports(), [], "sanitizer reports")
