@@ -391,8 +391,15 @@ static void on_pin_images(struct aws_result *res, void *userdata)
 	char s[SHOWN * 4 + 8], m[1200];
 	const char *what = a->tag ? a->tag : a->digest;
 
-	if (!res->ok && (!strcmp(res->err.code, "ImageNotFoundException") ||
-			 !strcmp(res->err.code, "RepositoryNotFoundException"))) {
+	if (!control_call_live(a->call)) {
+		/* Nobody waits any more (the client left, or was answered `timeout`): an operator
+		 * told nothing or `timeout` must not find the pin made behind their back. The call
+		 * is answered into the void, which releases it. */
+		control_fail(a->call, "timeout", EX_TEMPFAIL, NULL,
+			     "nobody waits for the pin of target '%s' any more: it is not made",
+			     shown(a->tname, s, sizeof(s)));
+	} else if (!res->ok && (!strcmp(res->err.code, "ImageNotFoundException") ||
+				!strcmp(res->err.code, "RepositoryNotFoundException"))) {
 		control_fail(a->call, "unknown-digest", EX_DATAERR, NULL,
 			     "%s '%s' is not in the repository of watch '%s' (%s)",
 			     a->tag ? "tag" : "digest", shown(what, s, sizeof(s)), a->watch,

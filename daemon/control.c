@@ -21,6 +21,7 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,6 +83,7 @@ struct client {
 	bool eof;         /* the client will send nothing more */
 	bool dead;        /* to be freed at the end of client_advance() */
 	bool busy, again; /* client_advance() is running; run it once more */
+	bool read_held;   /* while a call runs: input is waiting, not read until the reply */
 	char in[CTLPROTO_MAX_LINE + 1];
 	size_t in_len;
 	size_t scanned; /* bytes of in known to hold no '\n' */
@@ -239,6 +241,7 @@ static void client_release_call(struct client *cl)
 		return;
 	cl->call = NULL;
 	call->client = NULL;
+	cl->read_held = false;
 	/* The client keeps the call until its next request, so that an answer given twice is
 	 * noticed. */
 	call_unref(cl->last);
@@ -501,7 +504,12 @@ static void client_steps(struct client *cl)
 			return;
 		}
 		if (cl->call) {
-			ev_io_stop(cl->c->loop, &cl->rio);
+			/* Watched while the handler works only to notice a client that hangs up
+			 * (client_read()); what it sends waits for the reply. */
+			if (cl->read_held)
+				ev_io_stop(cl->c->loop, &cl->rio);
+			else
+				ev_io_start(cl->c->loop, &cl->rio);
 			return;
 		}
 		char *nl = memchr(cl->in + cl->scanned, '\n', cl->in_len - cl->scanned);
@@ -557,6 +565,24 @@ static void client_advance(struct client *cl)
 static void client_read(struct client *cl)
 {
 	size_t room = sizeof(cl->in) - cl->in_len;
+
+	if (cl->call) {
+		/* A call runs. A client that closed its socket (both ways: POLLHUP, not a mere
+		 * shutdown of its writing side, after which it still reads the reply) is gone: its
+		 * call is detached, so that the handler knows nobody waits. Anything else (a next
+		 * request, a half close) waits until the reply. */
+		struct pollfd pfd = { .fd = cl->fd, .events = POLLIN };
+		if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR))) {
+			log_debug("control: client pid %d hung up while '%s' ran",
+				  (int)cl->peer.pid, cl->call->cmd);
+			cl->dead = true;
+		} else {
+			cl->read_held = true;
+			ev_io_stop(cl->c->loop, &cl->rio);
+		}
+		client_advance(cl);
+		return;
+	}
 
 	if (room > READ_PER_WAKEUP)
 		room = READ_PER_WAKEUP;

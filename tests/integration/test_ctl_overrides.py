@@ -326,3 +326,41 @@ def test_sigterm_while_a_pin_waits_for_ecr(ctx):
     check(time.time() - t0 < 3, "the stop did not wait for ECR (%.1fs)" % (time.time() - t0))
     check(waiting.closed_by_peer(2), "the waiting client is answered or closed")
     check_eq(ctx.sanitizer_reports(), [], "sanitizer reports")
+
+
+def test_a_pin_whose_client_left_before_ecr_answered_is_not_applied(ctx):
+    # ecr-deployctl interrupted (or the server's 60 s timeout answered) while the tag was being
+    # resolved: the operator was told nothing, or `timeout`; the pin must not appear later on
+    # its own (deploy --digest already drops such a call: nothing is deployed).
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim)
+    settle_first_start(p)
+    since = sim.control("GET", "/requests")["last"]
+    sim.fault("ecr.DescribeImages", "delay", delay=1, count=1)
+    c = ctl_connect(ctx.control_socket())
+    c.send("pin", {"target": "web/web", "tag": "prod"})
+    ok(ctx, "status")  # the loop has read the pin
+    c.close()
+    wait_for(lambda: [r for r in sim.requests(since=since, service="ecr")
+                      if r["operation"] == "DescribeImages" and r.get("fault")], 10, "ECR answered")
+    wait_for(lambda: [l for l in lines_with(p, "795048b770ec41b781bea4643d98ae52") if "COMMAND=pin" in l],
+             10, "the pin's CONTROL_ACTION")
+    check_eq(status_target(ctx)["pinned"], None, "not pinned")
+    check("RESULT=timeout" in [l for l in lines_with(p, "COMMAND=pin")][0], lines_with(p, "COMMAND=pin"))
+
+
+def test_a_client_that_only_shuts_its_writing_side_still_gets_the_pin(ctx):
+    # The other side of the hang-up check above: `printf req | nc -N` shuts its writing side and
+    # waits for the reply; that is not a client gone.
+    import socket
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim)
+    settle_first_start(p)
+    sim.fault("ecr.DescribeImages", "delay", delay=1, count=1)
+    c = ctl_connect(ctx.control_socket())
+    c.send("pin", {"target": "web/web", "tag": "prod"})
+    c.sock.shutdown(socket.SHUT_WR)
+    r = c.reply()
+    c.close()
+    check(r is not None and r["ok"] is True and r["result"]["tag"] == "prod", r)
+    check_eq(status_target(ctx)["pinned"]["tag"], "prod", "pinned")
