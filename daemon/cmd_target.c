@@ -25,6 +25,7 @@
 #include "daemon.h"
 #include "deployer.h"
 #include "digest.h"
+#include "names.h"
 #include "endpoint.h"
 #include "escape.h"
 #include "log.h"
@@ -458,8 +459,12 @@ static void run_pin(struct control_call *call, const cJSON *args, void *userdata
 			     shown(digest, s, sizeof(s)));
 		return;
 	}
-	if (tag && !*tag) {
-		bad_argument(call, "'tag' is empty");
+	if (tag && !name_valid_tag(tag)) {
+		char m[SHOWN * 4 + 200];
+		snprintf(m, sizeof(m), "'%s' is not a tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})%s",
+			 shown(tag, s, sizeof(s)),
+			 digest_valid(tag) ? "; it is a digest: pin it as 'digest'" : "");
+		bad_argument(call, m);
 		return;
 	}
 	if (!find_target(call, d->cfg, name, &w, &t) || !not_dry(call, d, "pin"))

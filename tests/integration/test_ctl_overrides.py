@@ -364,3 +364,21 @@ def test_a_client_that_only_shuts_its_writing_side_still_gets_the_pin(ctx):
     c.close()
     check(r is not None and r["ok"] is True and r["result"]["tag"] == "prod", r)
     check_eq(status_target(ctx)["pinned"]["tag"], "prod", "pinned")
+
+
+def test_a_pin_by_a_tag_that_cannot_be_one_is_refused_before_ecr(ctx):
+    # A digest given as a tag, or a tag with odd bytes, went to ECR as imageTag, and ECR's
+    # refusal came back as aws-error (69, "the AWS call failed"): a typo, not an AWS failure.
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim)
+    settle_first_start(p)
+    since = sim.control("GET", "/requests")["last"]
+    digest = "sha256:" + "a" * 64
+    e = err(ctx, "pin", "bad-argument", target="web/web", tag=digest)
+    check(digest in e["message"] and "digest" in e["message"], e)
+    e = err(ctx, "pin", "bad-argument", target="web/web", tag="v1 2")
+    check("'v1 2'" in e["message"], e)
+    err(ctx, "pin", "bad-argument", target="web/web", tag="-v1")
+    ok(ctx, "status")
+    check_eq([r for r in sim.requests(since=since, service="ecr") if r["operation"] == "DescribeImages"],
+             [], "ECR not asked")
