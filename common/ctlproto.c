@@ -61,6 +61,46 @@ static const cJSON *duplicate_member(const cJSON *obj)
 	return NULL;
 }
 
+/*
+ * Whether s[0..len) is UTF-8 (RFC 3629: no overlong form, no surrogate, nothing above U+10FFFF).
+ * Returns the offset of the first bad byte, or len when every byte is good.
+ */
+static size_t utf8_bad_at(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = u[i];
+		size_t n;
+		uint32_t cp, min;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 2, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 3, cp = c & 0x0f, min = 0x800;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 4, cp = c & 0x07, min = 0x10000;
+		} else {
+			return i;
+		}
+		if (len - i < n)
+			return i;
+		for (size_t k = 1; k < n; k++) {
+			if ((u[i + k] & 0xc0) != 0x80)
+				return i;
+			cp = (cp << 6) | (u[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return i;
+		i += n;
+	}
+	return len;
+}
+
 static bool command_name_valid(const char *s)
 {
 	size_t n = strlen(s);
@@ -99,6 +139,13 @@ int ctlproto_parse_request(const char *line, size_t len, struct ctlproto_request
 	}
 	if (memchr(line, '\0', len)) {
 		set_why(why, why_len, "the request holds a NUL byte");
+		return -EINVAL;
+	}
+	/* The protocol is UTF-8: bytes that are not would reach state.json, the journal and
+	 * every reader's status reply as they came. */
+	size_t bad = utf8_bad_at(line, len);
+	if (bad < len) {
+		set_why(why, why_len, "the request is not UTF-8 (at byte %zu)", bad + 1);
 		return -EINVAL;
 	}
 	req.root = cJSON_ParseWithLengthOpts(line, len, &end, false);

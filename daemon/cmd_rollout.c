@@ -166,6 +166,7 @@ struct pending_deploy {
 	bool force;
 	uid_t uid;
 	pid_t pid;
+	struct aws_call *aws; /* the DescribeImages in flight */
 };
 
 static void reply_fail_nomem(struct control_call *call)
@@ -257,7 +258,11 @@ static void on_described(struct aws_result *res, void *userdata)
 	char code[200], msg[600];
 
 	if (!control_call_live(call)) {
-		/* Nobody waits for it any more (gone, or timed out): nothing is deployed. */
+		/* Nobody waits for it any more (gone, or timed out): nothing is deployed. The call
+		 * is still answered, into the void, which releases it. */
+		control_fail(call, "timeout", EX_TEMPFAIL, NULL,
+			     "nobody waits for the deploy of %s any more: nothing is deployed",
+			     p->digest);
 		free(p);
 		return;
 	}
@@ -278,6 +283,18 @@ static void on_described(struct aws_result *res, void *userdata)
 		run_deploy(call, p->d, p->watch, *p->target ? p->target : NULL, p->digest, p->force,
 			   p->uid, p->pid);
 	}
+	free(p);
+}
+
+/* The daemon stops before ECR answered: nothing is deployed. */
+static void deploy_stop(void *data)
+{
+	struct pending_deploy *p = data;
+
+	aws_call_cancel(p->aws);
+	control_fail(p->call, "timeout", EX_TEMPFAIL, NULL,
+		     "the daemon stopped before ECR answered about %s: nothing is deployed",
+		     p->digest);
 	free(p);
 }
 
@@ -352,14 +369,16 @@ static void cmd_deploy(struct control_call *call, const cJSON *args, void *userd
 				      .operation = "DescribeImages",
 				      .params = params,
 				      .region = w->region ? w->region : d->region };
-	int r = aws_call(d->aws, &spec, on_described, p, NULL);
+	int r = aws_call(d->aws, &spec, on_described, p, &p->aws);
 	cJSON_Delete(params);
 	if (r < 0) {
 		free(p);
 		control_fail(call, "aws-error", EX_UNAVAILABLE, NULL,
 			     "cannot call DescribeImages for watch '%s': %s", w->name,
 			     r == -ENOMEM ? "out of memory" : "no ECR endpoint for its region");
+		return;
 	}
+	control_call_on_stop(call, deploy_stop, p);
 }
 
 /* ---- rollback ------------------------------------------------------------- */

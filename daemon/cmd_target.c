@@ -25,6 +25,7 @@
 #include "daemon.h"
 #include "deployer.h"
 #include "digest.h"
+#include "names.h"
 #include "endpoint.h"
 #include "escape.h"
 #include "log.h"
@@ -309,6 +310,7 @@ struct pin_ask {
 	struct daemon *d;
 	char *watch, *tname, *tag, *digest; /* tname: WATCH/SERVICE; tag or digest asked */
 	bool force;
+	struct aws_call *aws; /* the DescribeImages in flight */
 };
 
 static void pin_ask_free(struct pin_ask *a)
@@ -371,14 +373,34 @@ static void pin_apply(struct pin_ask *a, const char *digest)
 	control_reply(call, res);
 }
 
+/* The daemon stops before ECR answered: no pin. */
+static void pin_stop(void *data)
+{
+	struct pin_ask *a = data;
+	char s[SHOWN * 4 + 8];
+
+	aws_call_cancel(a->aws);
+	control_fail(a->call, "timeout", EX_TEMPFAIL, NULL,
+		     "the daemon stopped before ECR answered; target '%s' is not pinned",
+		     shown(a->tname, s, sizeof(s)));
+	pin_ask_free(a);
+}
+
 static void on_pin_images(struct aws_result *res, void *userdata)
 {
 	struct pin_ask *a = userdata;
 	char s[SHOWN * 4 + 8], m[1200];
 	const char *what = a->tag ? a->tag : a->digest;
 
-	if (!res->ok && (!strcmp(res->err.code, "ImageNotFoundException") ||
-			 !strcmp(res->err.code, "RepositoryNotFoundException"))) {
+	if (!control_call_live(a->call)) {
+		/* Nobody waits any more (the client left, or was answered `timeout`): an operator
+		 * told nothing or `timeout` must not find the pin made behind their back. The call
+		 * is answered into the void, which releases it. */
+		control_fail(a->call, "timeout", EX_TEMPFAIL, NULL,
+			     "nobody waits for the pin of target '%s' any more: it is not made",
+			     shown(a->tname, s, sizeof(s)));
+	} else if (!res->ok && (!strcmp(res->err.code, "ImageNotFoundException") ||
+				!strcmp(res->err.code, "RepositoryNotFoundException"))) {
 		control_fail(a->call, "unknown-digest", EX_DATAERR, NULL,
 			     "%s '%s' is not in the repository of watch '%s' (%s)",
 			     a->tag ? "tag" : "digest", shown(what, s, sizeof(s)), a->watch,
@@ -437,8 +459,12 @@ static void run_pin(struct control_call *call, const cJSON *args, void *userdata
 			     shown(digest, s, sizeof(s)));
 		return;
 	}
-	if (tag && !*tag) {
-		bad_argument(call, "'tag' is empty");
+	if (tag && !name_valid_tag(tag)) {
+		char m[SHOWN * 4 + 200];
+		snprintf(m, sizeof(m), "'%s' is not a tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})%s",
+			 shown(tag, s, sizeof(s)),
+			 digest_valid(tag) ? "; it is a digest: pin it as 'digest'" : "");
+		bad_argument(call, m);
 		return;
 	}
 	if (!find_target(call, d->cfg, name, &w, &t) || !not_dry(call, d, "pin"))
@@ -474,13 +500,15 @@ static void run_pin(struct control_call *call, const cJSON *args, void *userdata
 				      .operation = "DescribeImages",
 				      .params = p,
 				      .region = w->region ? w->region : d->region };
-	int r = aws_call(d->aws, &spec, on_pin_images, a, NULL);
+	int r = aws_call(d->aws, &spec, on_pin_images, a, &a->aws);
 	cJSON_Delete(p);
 	if (r < 0) {
 		pin_ask_free(a);
 		control_fail(call, "aws-error", EX_UNAVAILABLE, NULL,
 			     "cannot ask ECR about watch '%s': %s", w->name, strerror(-r));
+		return;
 	}
+	control_call_on_stop(call, pin_stop, a);
 }
 
 static void run_unpin(struct control_call *call, const cJSON *args, void *userdata)

@@ -21,6 +21,7 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,6 +64,11 @@ struct control_call {
 	cJSON *request;  /* the request's tree: id and args point into it */
 	const cJSON *id;
 	struct control_peer peer;
+	/* While the handler holds it: linked in its server's pending list, and what stops it. */
+	struct control *owner;
+	struct control_call *pnext, **pprev;
+	void (*on_stop)(void *data);
+	void *on_stop_data;
 };
 
 struct client {
@@ -77,6 +83,7 @@ struct client {
 	bool eof;         /* the client will send nothing more */
 	bool dead;        /* to be freed at the end of client_advance() */
 	bool busy, again; /* client_advance() is running; run it once more */
+	bool read_held;   /* while a call runs: input is waiting, not read until the reply */
 	char in[CTLPROTO_MAX_LINE + 1];
 	size_t in_len;
 	size_t scanned; /* bytes of in known to hold no '\n' */
@@ -108,6 +115,7 @@ struct control {
 	gid_t write_gid, read_gid;
 	struct client *clients;
 	size_t n_clients;
+	struct control_call *pending; /* calls whose handler has not answered yet */
 	struct refusal refusals[REFUSALS_KEPT];
 	ev_tstamp full_said; /* when "too many clients" was last logged */
 };
@@ -128,6 +136,14 @@ static void call_unref(struct control_call *call)
 const struct control_peer *control_call_peer(const struct control_call *call)
 {
 	return &call->peer;
+}
+
+void control_call_on_stop(struct control_call *call, void (*fn)(void *data), void *data)
+{
+	if (!call->pprev) /* answered already */
+		return;
+	call->on_stop = fn;
+	call->on_stop_data = data;
 }
 
 bool control_call_live(const struct control_call *call)
@@ -225,6 +241,7 @@ static void client_release_call(struct client *cl)
 		return;
 	cl->call = NULL;
 	call->client = NULL;
+	cl->read_held = false;
 	/* The client keeps the call until its next request, so that an answer given twice is
 	 * noticed. */
 	call_unref(cl->last);
@@ -247,8 +264,21 @@ static void answer(struct control_call *call, char *line, const char *result)
 }
 
 /* The handler's answer: the first one counts; it goes out if the call is still live. */
+static void pending_unlink(struct control_call *call)
+{
+	if (!call->pprev)
+		return;
+	*call->pprev = call->pnext;
+	if (call->pnext)
+		call->pnext->pprev = call->pprev;
+	call->pnext = NULL;
+	call->pprev = NULL;
+	call->on_stop = NULL;
+}
+
 static bool handler_answers(struct control_call *call)
 {
+	pending_unlink(call);
 	if (call->handler_done) {
 		log_error("control: the handler of '%s' answered twice; the second answer is "
 			  "dropped",
@@ -413,6 +443,12 @@ static void client_request(struct client *cl, const char *line, size_t len)
 	call->refs = 3;
 	call->client = cl;
 	cl->call = call;
+	call->owner = c;
+	call->pnext = c->pending;
+	if (c->pending)
+		c->pending->pprev = &call->pnext;
+	c->pending = call;
+	call->pprev = &c->pending;
 	set_phase(cl, PHASE_RUNNING);
 	cmd->run(call, cJSON_GetObjectItemCaseSensitive(call->request, "args"), c->userdata);
 	call_unref(call);
@@ -468,7 +504,12 @@ static void client_steps(struct client *cl)
 			return;
 		}
 		if (cl->call) {
-			ev_io_stop(cl->c->loop, &cl->rio);
+			/* Watched while the handler works only to notice a client that hangs up
+			 * (client_read()); what it sends waits for the reply. */
+			if (cl->read_held)
+				ev_io_stop(cl->c->loop, &cl->rio);
+			else
+				ev_io_start(cl->c->loop, &cl->rio);
 			return;
 		}
 		char *nl = memchr(cl->in + cl->scanned, '\n', cl->in_len - cl->scanned);
@@ -524,6 +565,24 @@ static void client_advance(struct client *cl)
 static void client_read(struct client *cl)
 {
 	size_t room = sizeof(cl->in) - cl->in_len;
+
+	if (cl->call) {
+		/* A call runs. A client that closed its socket (both ways: POLLHUP, not a mere
+		 * shutdown of its writing side, after which it still reads the reply) is gone: its
+		 * call is detached, so that the handler knows nobody waits. Anything else (a next
+		 * request, a half close) waits until the reply. */
+		struct pollfd pfd = { .fd = cl->fd, .events = POLLIN };
+		if (poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR))) {
+			log_debug("control: client pid %d hung up while '%s' ran",
+				  (int)cl->peer.pid, cl->call->cmd);
+			cl->dead = true;
+		} else {
+			cl->read_held = true;
+			ev_io_stop(cl->c->loop, &cl->rio);
+		}
+		client_advance(cl);
+		return;
+	}
 
 	if (room > READ_PER_WAKEUP)
 		room = READ_PER_WAKEUP;
@@ -960,6 +1019,17 @@ void control_free(struct control *c)
 
 	if (!c)
 		return;
+	/* Handlers still waiting (for AWS) stop now and answer; a client that waits still gets
+	 * that answer before its connection closes. A handler without a stop function answers
+	 * later, into the void. */
+	while (c->pending) {
+		struct control_call *call = c->pending;
+		void (*fn)(void *) = call->on_stop;
+		void *data = call->on_stop_data;
+		pending_unlink(call);
+		if (fn)
+			fn(data);
+	}
 	while (c->clients)
 		client_free(c->clients);
 	ev_io_stop(c->loop, &c->accept_w);

@@ -71,6 +71,13 @@ void control_reply(struct control_call *call, cJSON *result);
  * a message (values from outside escaped by the caller). */
 void control_fail(struct control_call *call, const char *code, int exit, cJSON *extra,
 		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/*
+ * Tells the server how to stop the handler's work on call (an AWS call it waits for) when the
+ * server is freed before the handler answered: control_free() runs fn(data), which must cancel
+ * that work and answer the call at once (the answer still reaches a client that waits). Without
+ * it the handler keeps the call until it answers, and whatever it holds outlives the server.
+ */
+void control_call_on_stop(struct control_call *call, void (*fn)(void *data), void *data);
 /* Whether an answer would still reach the client (it is connected and was not answered). */
 bool control_call_live(const struct control_call *call);
 

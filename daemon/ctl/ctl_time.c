@@ -85,7 +85,21 @@ static bool parse_rfc3339(const char *s, double *ret)
 	return true;
 }
 
-/* HH:MM local time: the next such moment after now (today, or tomorrow when passed). */
+/* Minutes since local midnight at t, or -1. */
+static int local_minute(time_t t, struct tm *ret_tm)
+{
+	if (!localtime_r(&t, ret_tm))
+		return -1;
+	return ret_tm->tm_hour * 60 + ret_tm->tm_min;
+}
+
+/*
+ * HH:MM local time: the next moment after now at which the clock shows it (today, or tomorrow
+ * when passed). Each day is tried with both DST flags and only a time whose clock reads HH:MM
+ * counts, so that of the two 02:30 of a fall-back night the next one is taken (mktime() with
+ * tm_isdst -1 picks one of them by its own guess). On a spring-forward day where HH:MM never
+ * shows, the moment the clock jumps past it is taken.
+ */
 static bool parse_clock(const char *s, double now, double *ret)
 {
 	int h, mi;
@@ -93,21 +107,62 @@ static bool parse_clock(const char *s, double now, double *ret)
 	    h > 23 || mi > 59)
 		return false;
 	time_t base = (time_t)floor(now);
-	struct tm tm;
+	struct tm tm, got;
 	if (!localtime_r(&base, &tm))
 		return false;
-	for (int day = 0; day < 2; day++) {
-		struct tm at = tm;
-		at.tm_mday += day;
-		at.tm_hour = h;
-		at.tm_min = mi;
-		at.tm_sec = 0;
-		at.tm_isdst = -1;
-		time_t t = mktime(&at);
-		if (t == (time_t)-1)
-			return false;
-		if ((double)t > now) {
-			*ret = (double)t;
+	int want = h * 60 + mi;
+	for (int day = 0; day < 3; day++) {
+		time_t best = (time_t)-1, lo = (time_t)-1, hi = (time_t)-1;
+		int mday = -1;
+		bool shows = false; /* the clock reads HH:MM that day */
+		for (int dst = 0; dst < 2; dst++) {
+			struct tm at = tm;
+			at.tm_mday += day;
+			at.tm_hour = h;
+			at.tm_min = mi;
+			at.tm_sec = 0;
+			at.tm_isdst = dst;
+			time_t t = mktime(&at);
+			if (t == (time_t)-1)
+				continue;
+			if (lo == (time_t)-1 || t < lo)
+				lo = t;
+			if (hi == (time_t)-1 || t > hi)
+				hi = t;
+			/* the day meant, its date normalised by mktime() from tm_mday + day */
+			struct tm day_tm = tm;
+			day_tm.tm_mday += day;
+			day_tm.tm_hour = 12;
+			day_tm.tm_min = day_tm.tm_sec = 0;
+			day_tm.tm_isdst = -1;
+			time_t noon = mktime(&day_tm);
+			if (noon == (time_t)-1 || !localtime_r(&noon, &day_tm))
+				continue;
+			mday = day_tm.tm_mday;
+			if (local_minute(t, &got) != want || got.tm_mday != mday)
+				continue;
+			shows = true;
+			if ((double)t > now && (best == (time_t)-1 || t < best))
+				best = t;
+		}
+		if (!shows && lo != (time_t)-1 && hi > lo) {
+			/* HH:MM does not show that day (the clock jumps over it): the first second
+			 * at which the clock reads past it, between the two readings of HH:MM. */
+			while (hi - lo > 1) {
+				time_t mid = lo + (hi - lo) / 2;
+				int m = local_minute(mid, &got);
+				if (m < 0)
+					break;
+				if (got.tm_mday == mday && m < want)
+					lo = mid;
+				else
+					hi = mid;
+			}
+			if ((double)hi > now && local_minute(hi, &got) >= 0)
+				best = hi;
+		}
+		if (best != (time_t)-1) {
+			*ret = (double)best;
 			return true;
 		}
 	}

@@ -9,7 +9,7 @@ import os
 import shutil
 import time
 
-from harness import check, check_eq, ctl_request, daemon_path, wait_for
+from harness import check, check_eq, ctl_connect, ctl_request, daemon_path, wait_for
 from harness import Sim
 from test_daemon import daemon_env, lines_with, write_config
 from test_deploy import (ACCT, DEPLOY_COMPLETED, DEPLOY_STARTED, REPO_URI, ROLLBACK_COMPLETED,
@@ -289,3 +289,96 @@ def test_override_whose_save_fails_changes_nothing(ctx):
     shutil.rmtree(state)
     ok(ctx, "pause", name="web/web")
     check_eq(status_target(ctx)["state"], "paused", "paused once the state can be written")
+
+
+def test_a_reason_that_is_not_utf8_is_refused_and_status_stays_json(ctx):
+    # A writer's pause reason with bytes that are not UTF-8 was kept as it came: stored in
+    # state.json, logged, and echoed in every status reply, which then no longer decoded as JSON
+    # text for any reader (the protocol says UTF-8).
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim)
+    settle_first_start(p)
+    with ctl_connect(ctx.control_socket()) as c:
+        c.send_raw(b'{"v": 1, "cmd": "pause", "args": {"name": "web/web", "reason": "a\xff\xfe\xc0\xafb"}}\n')
+        reply = c.reply()
+    check(reply["ok"] is False and reply["error"]["code"] == "bad-request", reply)
+    t = status_target(ctx)
+    check_eq((t["state"], t["paused"]), ("idle", None), "nothing paused")
+
+
+def test_sigterm_while_a_pin_waits_for_ecr(ctx):
+    # A pin by tag waits for DescribeImages; a client that left, and one that waits, while the
+    # daemon stops: it exits at once and cleanly (no leak, no late answer into freed memory),
+    # and the waiting client is answered or closed, never left hanging.
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim)
+    settle_first_start(p)
+    sim.fault("ecr.DescribeImages", "delay", delay=4, count=2)
+    gone = ctl_connect(ctx.control_socket())
+    gone.send("pin", {"target": "web/web", "tag": "prod"})
+    gone.sock.close()
+    waiting = ctl_connect(ctx.control_socket())
+    waiting.send("pin", {"target": "web/web", "tag": "prod"})
+    ok(ctx, "status")  # answered after the loop read both pins (their sockets were readable first)
+    t0 = time.time()
+    rc = p.stop(grace=10)
+    check_eq(rc, 0, "exit status at SIGTERM")
+    check(time.time() - t0 < 3, "the stop did not wait for ECR (%.1fs)" % (time.time() - t0))
+    check(waiting.closed_by_peer(2), "the waiting client is answered or closed")
+    check_eq(ctx.sanitizer_reports(), [], "sanitizer reports")
+
+
+def test_a_pin_whose_client_left_before_ecr_answered_is_not_applied(ctx):
+    # ecr-deployctl interrupted (or the server's 60 s timeout answered) while the tag was being
+    # resolved: the operator was told nothing, or `timeout`; the pin must not appear later on
+    # its own (deploy --digest already drops such a call: nothing is deployed).
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim)
+    settle_first_start(p)
+    since = sim.control("GET", "/requests")["last"]
+    sim.fault("ecr.DescribeImages", "delay", delay=1, count=1)
+    c = ctl_connect(ctx.control_socket())
+    c.send("pin", {"target": "web/web", "tag": "prod"})
+    ok(ctx, "status")  # the loop has read the pin
+    c.close()
+    wait_for(lambda: [r for r in sim.requests(since=since, service="ecr")
+                      if r["operation"] == "DescribeImages" and r.get("fault")], 10, "ECR answered")
+    wait_for(lambda: [l for l in lines_with(p, "795048b770ec41b781bea4643d98ae52") if "COMMAND=pin" in l],
+             10, "the pin's CONTROL_ACTION")
+    check_eq(status_target(ctx)["pinned"], None, "not pinned")
+    check("RESULT=timeout" in [l for l in lines_with(p, "COMMAND=pin")][0], lines_with(p, "COMMAND=pin"))
+
+
+def test_a_client_that_only_shuts_its_writing_side_still_gets_the_pin(ctx):
+    # The other side of the hang-up check above: `printf req | nc -N` shuts its writing side and
+    # waits for the reply; that is not a client gone.
+    import socket
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim)
+    settle_first_start(p)
+    sim.fault("ecr.DescribeImages", "delay", delay=1, count=1)
+    c = ctl_connect(ctx.control_socket())
+    c.send("pin", {"target": "web/web", "tag": "prod"})
+    c.sock.shutdown(socket.SHUT_WR)
+    r = c.reply()
+    c.close()
+    check(r is not None and r["ok"] is True and r["result"]["tag"] == "prod", r)
+    check_eq(status_target(ctx)["pinned"]["tag"], "prod", "pinned")
+
+
+def test_a_pin_by_a_tag_that_cannot_be_one_is_refused_before_ecr(ctx):
+    # A digest given as a tag, or a tag with odd bytes, went to ECR as imageTag, and ECR's
+    # refusal came back as aws-error (69, "the AWS call failed"): a typo, not an AWS failure.
+    sim = Sim(ctx, seed=world())
+    p = start(ctx, sim)
+    settle_first_start(p)
+    since = sim.control("GET", "/requests")["last"]
+    digest = "sha256:" + "a" * 64
+    e = err(ctx, "pin", "bad-argument", target="web/web", tag=digest)
+    check(digest in e["message"] and "digest" in e["message"], e)
+    e = err(ctx, "pin", "bad-argument", target="web/web", tag="v1 2")
+    check("'v1 2'" in e["message"], e)
+    err(ctx, "pin", "bad-argument", target="web/web", tag="-v1")
+    ok(ctx, "status")
+    check_eq([r for r in sim.requests(since=since, service="ecr") if r["operation"] == "DescribeImages"],
+             [], "ECR not asked")

@@ -12,7 +12,7 @@ import os
 import signal
 import time
 
-from harness import Sim, check, check_eq, ctl_request, wait_for
+from harness import Sim, check, check_eq, ctl_connect, ctl_request, wait_for
 from test_daemon import lines_with
 from test_deploy import (DEPLOY_COMPLETED, DEPLOY_FAILED, DEPLOY_STARTED, REPO_URI, ROLLBACK_COMPLETED,
                          ROLLBACK_STARTED, SKIPPED, poll_now, push_until_tracking, settle_first_start,
@@ -381,3 +381,32 @@ def test_status_names_the_task_definition_found_at_first_start(ctx):
     t = st["watches"][0]["targets"][0]
     check_eq((t["state"], t["deployed"], t["task_definition"]), ("idle", t["wanted"], svc_td),
              "what the service runs, with its task definition")
+
+
+def test_a_deploy_whose_client_left_before_ecr_answered_is_freed(ctx):
+    # deploy --digest waits for DescribeImages; its client leaves first. When ECR answers, nothing
+    # is deployed and the call is released (the handler dropped it without answering: a leak per
+    # such client, found by LeakSanitizer at exit). A second one is still waiting at SIGTERM.
+    sim = Sim(ctx, seed=world())
+    p = launch(ctx, sim, [web_watch()])
+    settle_first_start(p)
+    since = sim.control("GET", "/requests")["last"]
+    sim.fault("ecr.DescribeImages", "delay", delay=1, count=1)
+    c = ctl_connect(ctx.control_socket())
+    c.send("deploy", {"watch": "web", "digest": ZERO})
+    ok(ctl(ctx, "status"), "status")  # the loop has read the deploy
+    c.close()
+    wait_for(lambda: [r for r in sim.requests(since=since, service="ecr") if r["operation"] == "DescribeImages"
+                      and ZERO in json.dumps(r["params"].get("imageIds", []))], 10, "ECR answered")
+    sim.fault("ecr.DescribeImages", "delay", delay=5, count=1)
+    c = ctl_connect(ctx.control_socket())
+    c.send("deploy", {"watch": "web", "digest": ZERO})
+    ok(ctl(ctx, "status"), "status")
+    t0 = time.time()
+    check_eq(p.stop(grace=10), 0, "exit status at SIGTERM")
+    check(time.time() - t0 < 3, "the stop did not wait for ECR (%.1fs)" % (time.time() - t0))
+    r = c.reply()
+    check(r is not None and r["ok"] is False and r["error"]["code"] == "timeout", "the waiting client is told: %r" % r)
+    c.close()
+    check_eq(daemon_calls(sim, since, "RegisterTaskDefinition"), [], "nothing deployed")
+    check_eq(ctx.sanitizer_reports(), [], "sanitizer reports")

@@ -214,6 +214,78 @@ TEST(control_answer_after_the_server_is_freed_is_dropped)
 	fixture_stop(&f);
 }
 
+static int stops;
+
+/* A handler's stop function: stops its work and answers. */
+static void stop_held(void *data)
+{
+	stops++;
+	control_fail(data, "timeout", 75, NULL, "the daemon stopped");
+}
+
+TEST(control_free_stops_a_waiting_handler_and_its_client_gets_the_answer)
+{
+	struct fixture f;
+
+	if (!fixture_start(&f, 0))
+		return;
+	int fd = client_connect(&f);
+	held = NULL;
+	stops = 0;
+	send(fd, "{\"v\":1,\"id\":5,\"cmd\":\"hold\"}\n", 28, MSG_NOSIGNAL);
+	for (int i = 0; i < 300 && !held; i++)
+		pump(&f, 1);
+	CHECK(held != NULL);
+	control_call_on_stop(held, stop_held, held);
+	control_free(f.c);
+	f.c = NULL;
+	CHECK_INT(stops, 1);
+	char b[512];
+	ssize_t n = recv(fd, b, sizeof(b) - 1, 0);
+	CHECK(n > 0);
+	b[n > 0 ? n : 0] = '\0';
+	CHECK(strstr(b, "\"code\":\"timeout\"") && strstr(b, "\"id\":5"));
+	close(fd);
+	fixture_stop(&f);
+}
+
+TEST(control_a_client_that_hangs_up_while_its_call_runs_is_noticed)
+{
+	struct fixture f;
+
+	if (!fixture_start(&f, 0))
+		return;
+	int fd = client_connect(&f);
+	held = NULL;
+	send(fd, "{\"v\":1,\"cmd\":\"hold\"}\n", 21, MSG_NOSIGNAL);
+	for (int i = 0; i < 300 && !held; i++)
+		pump(&f, 1);
+	CHECK(held != NULL && control_call_live(held));
+	close(fd);
+	for (int i = 0; i < 300 && control_call_live(held); i++)
+		pump(&f, 1);
+	CHECK(!control_call_live(held)); /* the handler may give up */
+	control_reply(held, cJSON_CreateObject());
+	/* A client that shuts only its writing side still gets its reply. */
+	fd = client_connect(&f);
+	held = NULL;
+	send(fd, "{\"v\":1,\"cmd\":\"hold\"}\n", 21, MSG_NOSIGNAL);
+	for (int i = 0; i < 300 && !held; i++)
+		pump(&f, 1);
+	shutdown(fd, SHUT_WR);
+	pump(&f, 20);
+	CHECK(held != NULL && control_call_live(held));
+	control_reply(held, cJSON_CreateObject());
+	pump(&f, 20);
+	char b[512];
+	ssize_t n = recv(fd, b, sizeof(b) - 1, MSG_DONTWAIT);
+	CHECK(n > 0);
+	b[n > 0 ? n : 0] = '\0';
+	CHECK(strstr(b, "\"ok\":true") != NULL);
+	close(fd);
+	fixture_stop(&f);
+}
+
 TEST(control_handler_timeout_then_late_answer)
 {
 	struct fixture f;

@@ -24,30 +24,46 @@ TEST(ctl_until_parse_accepts)
 {
 	static const struct {
 		const char *tz, *text;
-		double want;
+		double want, now; /* now 0: NOW */
 	} rows[] = {
-		{ "UTC", "30m", NOW + 1800 },
-		{ "UTC", "2h", NOW + 7200 },
-		{ "UTC", "1d", NOW + 86400 },
-		{ "UTC", "1h30m", NOW + 5400 },
-		{ "UTC", "2026-12-01T08:00:00Z", 1796112000 },
-		{ "UTC", "2026-12-01t08:00:00z", 1796112000 },
-		{ "UTC", "2026-12-01 08:00:00Z", 1796112000 },
-		{ "UTC", "2026-12-01T08:00:00+01:00", 1796108400 },
-		{ "UTC", "2026-12-01T08:00:00-00:30", 1796113800 },
-		{ "UTC", "2026-12-01T08:00:00.25Z", 1796112000.25 },
-		{ "UTC", "2028-02-29T00:00:00Z", 1835395200 },
-		{ "UTC", "23:30", NOW + 5400 },       /* today */
-		{ "UTC", "08:00", NOW + 10 * 3600 },  /* passed: tomorrow */
-		{ "UTC", "22:00", NOW + 86400 },      /* now exactly: tomorrow */
-		{ "Etc/GMT-3", "02:00", NOW + 3600 }, /* 01:00 local now: today at 02:00 */
-		{ "Etc/GMT+5", "17:30", NOW + 1800 },
+		{ "UTC", "30m", NOW + 1800, 0 },
+		{ "UTC", "2h", NOW + 7200, 0 },
+		{ "UTC", "1d", NOW + 86400, 0 },
+		{ "UTC", "1h30m", NOW + 5400, 0 },
+		{ "UTC", "2026-12-01T08:00:00Z", 1796112000, 0 },
+		{ "UTC", "2026-12-01t08:00:00z", 1796112000, 0 },
+		{ "UTC", "2026-12-01 08:00:00Z", 1796112000, 0 },
+		{ "UTC", "2026-12-01T08:00:00+01:00", 1796108400, 0 },
+		{ "UTC", "2026-12-01T08:00:00-00:30", 1796113800, 0 },
+		{ "UTC", "2026-12-01T08:00:00.25Z", 1796112000.25, 0 },
+		{ "UTC", "2028-02-29T00:00:00Z", 1835395200, 0 },
+		{ "UTC", "23:30", NOW + 5400, 0 },       /* today */
+		{ "UTC", "08:00", NOW + 10 * 3600, 0 },  /* passed: tomorrow */
+		{ "UTC", "22:00", NOW + 86400, 0 },      /* now exactly: tomorrow */
+		{ "Etc/GMT-3", "02:00", NOW + 3600, 0 }, /* 01:00 local now: today at 02:00 */
+		{ "Etc/GMT+5", "17:30", NOW + 1800, 0 },
+		/* Europe/Berlin, spring forward (2026-03-29, 02:00 CET is 03:00 CEST, 01:00 UTC):
+		 * from 01:30 CET, 02:30 never shows; the clock passes it at the jump. */
+		{ "Europe/Berlin", "02:30", 1774744200.0 + 1800, 1774744200.0 },
+		{ "Europe/Berlin", "02:00", 1774744200.0 + 1800, 1774744200.0 },
+		{ "Europe/Berlin", "03:10", 1774744200.0 + 2400, 1774744200.0 },
+		/* fall back (2026-10-25, 03:00 CEST is 02:00 CET, 01:00 UTC): from 01:30 CEST the
+		 * next 02:30 is the first one (CEST), in an hour */
+		{ "Europe/Berlin", "02:30", 1792884600.0 + 3600, 1792884600.0 },
+		/* from 02:45 CEST (first pass): 02:50 CEST in 5 min; 02:30 the second time (CET) */
+		{ "Europe/Berlin", "02:50", 1792889100.0 + 300, 1792889100.0 },
+		{ "Europe/Berlin", "02:30", 1792889100.0 + 2700, 1792889100.0 },
+		/* an ordinary summer day (2026-07-01 10:00 CEST): today, or tomorrow when passed */
+		{ "Europe/Berlin", "10:30", 1782892800.0 + 1800, 1782892800.0 },
+		{ "Europe/Berlin", "09:30", 1782892800.0 + 84600, 1782892800.0 },
+		{ "Europe/Berlin", "10:00", 1782892800.0 + 86400, 1782892800.0 },
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		double got = -1;
 		const char *why = NULL;
 		set_tz(rows[i].tz);
-		int r = ctl_until_parse(rows[i].text, NOW, &got, &why);
+		double now = rows[i].now ? rows[i].now : NOW;
+		int r = ctl_until_parse(rows[i].text, now, &got, &why);
 		CHECK_INT(r, 0);
 		if (r != 0 || fabs(got - rows[i].want) > 1e-6)
 			unit_fail(__FILE__, __LINE__, "'%s' in %s: %d %.3f, want %.3f (%s)",

@@ -46,6 +46,17 @@ TEST(ctlproto_request_rows)
 		{ "{\"v\":1,\"cmd\":\"s\",\"args\":{\"a\":1,\"a\":2}}", "bad-request", NULL,
 		  "'a' twice" },
 		{ "{\"v\":1,\"cmd\":\"s\",\"x\\n\\u001b\":1}", "bad-request", NULL, "'x\\n\\x1b'" },
+		/* Not UTF-8: a stray byte, an overlong '/', a surrogate, a cut sequence. */
+		{ "{\"v\":1,\"cmd\":\"s\",\"args\":{\"reason\":\"a\xff\"}}", "bad-request", NULL,
+		  "not UTF-8 (at byte 37)" },
+		{ "{\"v\":1,\"cmd\":\"s\",\"id\":\"\xc0\xaf\"}", "bad-request", NULL, "not UTF-8" },
+		{ "{\"v\":1,\"cmd\":\"s\",\"id\":\"\xed\xa0\x80\"}", "bad-request", NULL,
+		  "not UTF-8" },
+		{ "{\"v\":1,\"cmd\":\"s\",\"id\":\"\xe2\x82\"}", "bad-request", NULL, "not UTF-8" },
+		{ "{\"v\":1,\"cmd\":\"s\",\"id\":\"\xf4\x90\x80\x80\"}", "bad-request", NULL,
+		  "not UTF-8" },
+		{ "{\"v\":1,\"cmd\":\"s\",\"id\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}",
+		  NULL, "s", NULL },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
