@@ -374,8 +374,11 @@ static bool drop_bad(struct refusals *rf, cJSON *o, const char *key, bool empty_
 	return true;
 }
 
-/* A pause whose fields are not what state_set_pause() writes is dropped (said like a digest). */
-static void drop_bad_pause(struct refusals *rf, cJSON *o, const char *key, const char *watch)
+/*
+ * A pause whose fields are not what state_set_pause() writes is kept as a pause without an end and
+ * said: dropping it would let the target deploy, which is not what whoever paused it wanted.
+ */
+static void repair_bad_pause(struct refusals *rf, cJSON *o, const char *key, const char *watch)
 {
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, key), *m;
 	bool bad;
@@ -396,11 +399,19 @@ static void drop_bad_pause(struct refusals *rf, cJSON *o, const char *key, const
 		char w[600], text[1200];
 		escape_value(watch, w, sizeof(w));
 		snprintf(text, sizeof(text),
-			 "the state file '%s' has an invalid pause of '%s'; it is ignored",
+			 "the state file '%s' has an invalid pause of '%s'; it is kept as a pause "
+			 "without an end: resume it with ecr-deployctl when it should end",
 			 rf->file, w);
 		add_warning(rf->warnings, text);
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(o, key);
+	cJSON *fixed = cJSON_CreateObject();
+	if (!fixed ||
+	    !cJSON_AddStringToObject(fixed, "reason", "an unreadable pause in state.json") ||
+	    !cJSON_ReplaceItemInObjectCaseSensitive(o, key, fixed)) {
+		cJSON_Delete(fixed);
+		/* Without memory the state cannot be used at all; the caller's next allocation says
+		 * so. */
+	}
 }
 
 /* Every digest the state file holds is checked where it is read: one that is not sha256: and
@@ -428,7 +439,7 @@ static void drop_bad_digests(struct state *s, char **warnings)
 		else if (want)
 			drop_bad(&rf, want, "previous", true, "the digest it deployed before",
 				 w->string);
-		drop_bad_pause(&rf, w, "pause", w->string);
+		repair_bad_pause(&rf, w, "pause", w->string);
 		targets = cJSON_GetObjectItem(w, "targets");
 		cJSON_ArrayForEach(t, targets)
 		{
@@ -442,7 +453,7 @@ static void drop_bad_digests(struct state *s, char **warnings)
 				      "a target's pin", w->string) ||
 			     !cJSON_GetObjectItem(cJSON_GetObjectItem(t, "pin"), "digest")))
 				cJSON_DeleteItemFromObject(t, "pin");
-			drop_bad_pause(&rf, t, "pause", w->string);
+			repair_bad_pause(&rf, t, "pause", w->string);
 			for (e = failed ? failed->child : NULL; e; e = next) {
 				next = e->next;
 				if (cJSON_IsObject(e) &&
@@ -464,7 +475,7 @@ static void drop_bad_digests(struct state *s, char **warnings)
 			}
 		}
 	}
-	drop_bad_pause(&rf, s->root, "frozen", "*");
+	repair_bad_pause(&rf, s->root, "frozen", "*");
 	if (rf.n > 8) {
 		char text[600];
 		snprintf(text, sizeof(text), "%d more invalid digests in '%s' are ignored",

@@ -787,8 +787,9 @@ TEST(state_pauses_expire)
 	rm_rf(dir);
 }
 
-/* A pin with a bad digest and a pause of the wrong shape are refused at load, with a warning. */
-TEST(state_bad_overrides_are_dropped)
+/* A pin with a bad digest is refused at load; a pause of the wrong shape stays a pause, without an
+ * end (dropping it would let the target deploy); both said. */
+TEST(state_bad_overrides_are_dropped_or_kept_paused)
 {
 	char *dir = tmpdir(), path[128], why[256], *warning = NULL;
 	struct state *s = NULL;
@@ -804,10 +805,14 @@ TEST(state_bad_overrides_are_dropped)
 	CHECK_INT(state_open(dir, &s, &warning, why, sizeof(why)), 0);
 	if (!s)
 		return;
-	CHECK(warning && strstr(warning, "a target's pin") && strstr(warning, "invalid pause"));
-	CHECK_INT(state_pause(s, NULL, NULL, &p), 0);
+	CHECK(warning && strstr(warning, "a target's pin") && strstr(warning, "invalid pause") &&
+	      strstr(warning, "kept as a pause without an end"));
+	CHECK_INT(state_pause(s, NULL, NULL, &p), 1);
+	CHECK(p.until == 0 && !strcmp(p.reason, "an unreadable pause in state.json"));
 	CHECK_INT(state_pause(s, "web", NULL, &p), 1);
-	CHECK_INT(state_pause(s, "web", "t", &p), 0);
+	CHECK(p.until == 5 && !strcmp(p.reason, "ok"));
+	CHECK_INT(state_pause(s, "web", "t", &p), 1);
+	CHECK(p.until == 0);
 	CHECK_INT(state_pin(s, "web", "t", &pin), 0);
 	free(warning);
 	state_free(s);
