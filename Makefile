@@ -90,7 +90,7 @@ help:
 	@echo "make check        install missing packages (as root), build, run every test"
 	@echo "make check SANITIZE=1   the same under ASan+UBSan in build/sanitize"
 	@echo "make demo         the daemon's job end to end against the bundled simulator"
-	@echo "make bench        poll and push-event figures at 1,000 repositories x 10 tags (prints, asserts nothing)"
+	@echo "make bench        poll, push-event and control-socket figures at 1,000 repositories x 10 tags (prints, asserts nothing)"
 	@echo "make install      install under DESTDIR/PREFIX (default $(PREFIX))"
 	@echo "make lint         cppcheck, the banned-function check, clang-format --dry-run"
 	@echo "make fuzz         run every libFuzzer target (clang) FUZZ_SECONDS=60 FUZZ_TARGETS=..."
@@ -196,6 +196,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory $(BIN) $(B)/httpfloor
 	@B=$(B) $(PYTHON) tests/bench/bench.py
+	@B=$(B) $(PYTHON) tests/bench/ctlbench.py
 
 # The configuration is installed only where none exists: an operator's rules are never replaced
 # (nor removed by uninstall).
