@@ -591,6 +591,10 @@ static void run_retry(struct control_call *call, const cJSON *args, void *userda
 	if (!u)
 		return;
 	state_forget_failed(d->state, w->name, tkey, digest);
+	/* An operator's rollback also held it back; retrying it means deploying it again. */
+	const char *held = state_held(d->state, w->name, tkey);
+	if (held && !strcmp(held, digest))
+		state_set_held(d->state, w->name, tkey, NULL);
 	if (!commit(call, d, u))
 		return;
 	log_notice("target '%s': %s is no longer taken for failed (retry by uid %ld, pid %ld)",
