@@ -270,6 +270,10 @@ def test_approve_continues_the_hook_and_the_rollout_completes(ctx):
     check(any("ecr-deployctl approve|reject web/web" in l or "ecr-deployctl approve|reject WATCH/SERVICE" in l
               for l, _ in events(p, "9c0c2de006c7491cbff086cc0a5c95f3", "web")),
           "AWAITING_APPROVAL names ecr-deployctl")
+    t = ok(ctl(ctx, "status"), "status")["watches"][0]["targets"][0]
+    check_eq((t["state"], t["awaiting_approval"]["hook"], t["rollout"]["digest"]),
+             ("awaiting-approval", hook["hookId"], new), "status while the hook waits")
+    check(t["awaiting_approval"]["expires"] > time.time(), "the hook's expiry: %r" % t["awaiting_approval"])
     res = ok(ctl(ctx, "approve", target="web/web"), "approve")
     check_eq(res, {"target": "web/web", "hook": hook["hookId"], "action": "CONTINUE"}, "the reply")
     # The simulator logs a request after it answered it: looked for with a deadline.
@@ -366,6 +370,10 @@ def test_a_blocked_rollout_that_changed_nothing_stays_out_of_the_history(ctx):
     sim.push("team/web", "prod", seed="v3")
     poll_now(p)
     wait_for(lambda: lines_with(p, "d7631a67aa3d44f8b114544ef9768e73"), 30, "BLOCKED")
+    t = ok(ctl(ctx, "status"), "status")["watches"][0]["targets"][0]
+    check_eq(t["state"], "blocked", "status says blocked")
+    check("AccessDeniedException" in t["blocked"]["error"] and t["blocked"]["retry_at"] > time.time(),
+          "with the error and when it is tried again: %r" % t["blocked"])
     entries = ok(ctl(ctx, "history"), "history")["entries"]
     check_eq([(e["digest"], e["result"]) for e in entries], [(done, "completed")], "only the real outcome")
 
