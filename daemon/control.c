@@ -717,6 +717,24 @@ static void refuse_now(int fd, const char *code, int exit, const char *message)
 	close(fd);
 }
 
+/*
+ * Frees the clients that hung up between requests and whose end the loop has not read yet: a
+ * script that runs one command after another opens its next connection before the server has
+ * seen the last one close, and those must not count against the limit.
+ */
+static void reap_closed(struct control *c)
+{
+	struct client *cl = c->clients, *next;
+	char b;
+
+	for (; cl; cl = next) {
+		next = cl->next;
+		if (cl->phase == PHASE_READING && !cl->in_len && !cl->call && !cl->busy &&
+		    recv(cl->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+			client_free(cl);
+	}
+}
+
 static void accept_one(struct control *c, int fd)
 {
 	struct control_peer peer = { 0 };
@@ -724,6 +742,8 @@ static void accept_one(struct control *c, int fd)
 	char uid[24], pid[24];
 	int r;
 
+	if (c->n_clients >= MAX_CLIENTS)
+		reap_closed(c);
 	if (c->n_clients >= MAX_CLIENTS) {
 		if (ev_now(c->loop) - c->full_said >= REFUSAL_SECONDS) {
 			c->full_said = ev_now(c->loop);

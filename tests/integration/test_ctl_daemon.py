@@ -9,8 +9,9 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 
-from harness import Sim, check, check_eq, wait_for
+from harness import Sim, check, check_eq, ctl_request, wait_for
 from test_ctl import ctl_path
 from test_ctl_rollouts import completed
 from test_deploy import poll_now, settle_first_start, start, web_watch, world
@@ -147,3 +148,46 @@ def test_every_command_as_root_and_as_a_member_of_the_group(ctx):
     nobody.fails(77, "pause", "--all")
     check_eq(len(lines_with(p, CONTROL_ACTION)), before, "nothing ran for a user outside the group")
     check_eq(Ctl(sock, "root").status()["frozen"], None, "and nothing was paused")
+
+
+def test_twenty_concurrent_clients_during_a_rollout(ctx):
+    """20 clients asking for status (10 times each, on their own connections) while a rollout runs:
+    every one answered with a status that is one of the rollout's states, and the rollout goes on
+    untouched: one RegisterTaskDefinition, one UpdateService, DEPLOY_COMPLETED."""
+    w = world()
+    w["settings"]["task_start_seconds"] = 2.0  # a rollout that lasts while the clients ask
+    sim = Sim(ctx, seed=w)
+    p = start(ctx, sim, [web_watch()])
+    sock = ctx.control_socket()
+    wait_for(lambda: os.path.exists(sock) or not p.alive(), 20, "the socket")
+    settle_first_start(p)
+    seq = max([r["seq"] for r in sim.requests()] or [0])
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: Ctl(sock, "root").target()["rollout"], 20, "the rollout under way")
+    seen, errors = [], []
+
+    def client(n):
+        try:
+            for i in range(10):
+                r = ctl_request(sock, "status", id=[n, i], timeout=20)
+                if not r.get("ok") or r.get("id") != [n, i]:
+                    errors.append((n, i, r))
+                    return
+                seen.append(r["result"]["watches"][0]["targets"][0]["state"])
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append((n, repr(e)))
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    check_eq(errors, [], "every status answered")
+    check_eq(len(seen), 200, "200 answers")
+    check(set(seen) <= {"deploying", "tracking", "idle"}, "states of a rollout: %r" % sorted(set(seen)))
+    check("tracking" in seen or "deploying" in seen, "the rollout was seen under way")
+    wait_for(lambda: completed(p, new), 40, "DEPLOY_COMPLETED")
+    calls = [r["operation"] for r in sim.requests(since=seq, service="ecs")]
+    check_eq((calls.count("RegisterTaskDefinition"), calls.count("UpdateService")), (1, 1),
+             "one revision and one update, the clients notwithstanding")
