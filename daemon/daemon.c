@@ -91,9 +91,17 @@ static void on_status(struct ev_loop *loop, struct ev_prepare *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (!d->notifier)
+	if (!d->notifier && !d->metrics)
 		return;
 	deployer_status(d->deployer, rollouts, sizeof(rollouts));
+	if (d->metrics && strcmp(rollouts, d->rollouts_seen)) {
+		/* A rollout started, moved on or ended: the metrics file says so (within a second).
+		 */
+		snprintf(d->rollouts_seen, sizeof(d->rollouts_seen), "%s", rollouts);
+		metrics_changed(d->metrics);
+	}
+	if (!d->notifier)
+		return;
 	queues_status(d->queues, events, sizeof(events));
 	snprintf(text, sizeof(text), "%s; %s%s%s", watcher_status(d->watcher), rollouts,
 		 *events ? "; " : "", events);

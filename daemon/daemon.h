@@ -46,6 +46,7 @@ struct daemon {
 	struct ev_timer once_check;
 	struct ev_prepare status_prep; /* sends STATUS= when it changed */
 	char status[512];              /* the last one sent */
+	char rollouts_seen[512];       /* the rollouts' line when the metrics were last told */
 	bool dry_run;                  /* --dry-run: only read APIs (also the config's dry_run) */
 	bool once;                     /* --once: one reconcile pass, wait for its rollouts, exit */
 	bool stopped;                  /* by a signal */

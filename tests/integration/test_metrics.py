@@ -475,6 +475,36 @@ def test_target_gauges_and_rollouts_in_progress(ctx):
     p.stop()
 
 
+def test_the_file_follows_a_rollout_between_poll_cycles(ctx):
+    """The file is rewritten when a rollout starts and ends, not only at the end of a poll cycle: a
+    rollout that an operator's resume starts (no cycle runs; poll interval 10 minutes) shows as 1
+    in progress while it runs, then 0."""
+    w = world()
+    w["settings"]["task_start_seconds"] = 3.0  # a rollout that lasts while the file is read
+    sim = Sim(ctx, seed=w)
+    path = ctx.path("ecr-deployd.prom")
+    sock = ctx.control_socket()
+    p = start(ctx, sim, [{"name": "web", "repository": "team/web", "tag": "prod", "targets": [target("web")]}],
+              metrics_file=path, poll_interval="10m")
+    settle_first_start(p)
+    check(ctl_request(sock, "pause", {"name": "web/web"}).get("ok"), "paused")
+    sim.push("team/web", "prod", seed="v2")
+    p.signal(signal.SIGHUP)  # polls once: the new digest waits for the resume
+    wait_for(lambda: [l for l in lines_with(p, "1826f1f7cb0c46f9bbff8b94c93dace0") if "REASON=paused" in l], 20,
+             "SKIPPED paused")
+    metrics_at(path, lambda m: value(m, "ecr_deployd_polls_total", repository="team/web", region="us-east-1") == 2.0,
+               what="the cycle's write")
+    time.sleep(1.5)  # past the once-a-second limit: what follows is a write of its own
+    check(ctl_request(sock, "resume", {"name": "web/web"}).get("ok"), "resumed")
+    metrics_at(path, lambda m: value(m, "ecr_deployd_rollouts_in_progress") == 1.0, timeout=10,
+               what="the file says a rollout is in progress")
+    check(not lines_with(p, DEPLOY_COMPLETED), "while it was in progress")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED")
+    metrics_at(path, lambda m: value(m, "ecr_deployd_rollouts_in_progress") == 0.0, timeout=10,
+               what="the file says it is over")
+    p.stop()
+
+
 def test_event_messages_are_counted_per_queue(ctx):
     import test_events
     sim = Sim(ctx, seed=test_events.world())
