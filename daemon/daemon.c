@@ -249,6 +249,55 @@ static void setup_metrics(struct daemon *d)
 
 /* SIGHUP, or the control command `reload`: then *result (if not NULL) gets {"reloaded": true,
  * "warnings": [...]} or {"reloaded": false, "errors": [...]}. */
+/* ---- operator overrides of what the configuration no longer has ---- */
+
+static bool override_kept(const char *watch, const char *tkey, void *userdata)
+{
+	struct daemon *d = userdata;
+	char key[1024];
+
+	for (size_t i = 0; i < d->cfg->n_watches; i++) {
+		const struct config_watch *w = &d->cfg->watches[i];
+		if (strcmp(w->name, watch))
+			continue;
+		if (!tkey)
+			return true;
+		for (size_t j = 0; j < w->n_targets; j++) {
+			deployer_target_key(d->deployer, &w->targets[j], key, sizeof(key));
+			if (!strcmp(key, tkey))
+				return true;
+		}
+		return false;
+	}
+	return false;
+}
+
+static void override_dropped(const char *what, const char *watch, const char *tkey, void *userdata)
+{
+	(void)userdata;
+	log_notice(
+	    "the operator's %s of watch '%s'%s%s%s is dropped: the configuration has no such "
+	    "%s any more",
+	    what, watch, tkey ? " (target '" : "", tkey ? tkey : "", tkey ? "')" : "",
+	    tkey ? "target" : "watch");
+}
+
+/*
+ * Pauses and pins of watches and targets the configuration no longer has are dropped, each said,
+ * at start and at every reload: kept, they would be invisible in status, out of reach of resume
+ * and unpin, and would come back unseen with a target of the same name. A dry run changes nothing.
+ */
+static void prune_overrides(struct daemon *d)
+{
+	char why[600];
+
+	if (!d->deployer || d->dry_run || d->cfg->dry_run)
+		return;
+	if (state_prune_overrides(d->state, override_kept, override_dropped, d) > 0 &&
+	    state_save(d->state, why, sizeof(why)) < 0)
+		log_error("%s; the dropped overrides are written with the next change", why);
+}
+
 static void reload(struct daemon *d, cJSON *result)
 {
 	struct config_errors errs = { 0 };
@@ -299,6 +348,7 @@ static void reload(struct daemon *d, cJSON *result)
 	config_free(d->cfg); /* a poll cycle in progress keeps its own reference */
 	d->cfg = cfg;
 	history_set_max(d->history, cfg->history_max);
+	prune_overrides(d);
 	log_max_priority =
 	    priority_of(d->log_level >= 0 ? (enum config_log_level)d->log_level : cfg->log_level);
 	log_at(LOG_NOTICE, EVENT_CONFIG_RELOADED, LOG_FIELDS({ "CONFIG_FILE", d->config_file }),
@@ -481,6 +531,7 @@ static int setup(struct daemon *d)
 					      .ended = on_rollout_ended,
 					      .userdata = d };
 		d->deployer = deployer_new(&deps);
+		prune_overrides(d);
 	}
 	if (d->deployer) {
 		struct watcher_deps deps = { .loop = d->loop,

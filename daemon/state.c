@@ -1231,6 +1231,44 @@ double state_expire_pauses(struct state *s, double now,
 	return next;
 }
 
+int state_prune_overrides(struct state *s,
+			  bool (*keep)(const char *watch, const char *tkey, void *userdata),
+			  void (*dropped)(const char *what, const char *watch, const char *tkey,
+					  void *userdata),
+			  void *userdata)
+{
+	static const char *const keys[] = { "pause", "pin" };
+	cJSON *w;
+	int n = 0;
+
+	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
+	{
+		const char *watch = w->string ? w->string : "";
+		bool known = keep(watch, NULL, userdata);
+		cJSON *t;
+		if (!known && cJSON_GetObjectItem(w, "pause")) {
+			cJSON_DeleteItemFromObject(w, "pause");
+			dropped("pause", watch, NULL, userdata);
+			n++;
+		}
+		cJSON_ArrayForEach(t, cJSON_GetObjectItem(w, "targets"))
+		{
+			const char *tkey = t->string ? t->string : "";
+			if (known && keep(watch, tkey, userdata))
+				continue;
+			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+				if (cJSON_GetObjectItem(t, keys[i])) {
+					cJSON_DeleteItemFromObject(t, keys[i]);
+					dropped(keys[i], watch, tkey, userdata);
+					n++;
+				}
+		}
+	}
+	if (n)
+		s->dirty = true;
+	return n;
+}
+
 int state_pin(const struct state *s, const char *watch, const char *tkey, struct state_pin *ret)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(

@@ -143,6 +143,16 @@ struct state_pin {
 	const char *tag;
 	struct state_by by;
 };
+/*
+ * Removes the pauses and pins of watches and targets the configuration no longer has: keep(watch,
+ * NULL) says whether a watch is configured, keep(watch, tkey) whether that target of it is;
+ * dropped(what ("pause" or "pin"), watch, tkey or NULL) is told of each removal. Returns how many.
+ */
+int state_prune_overrides(struct state *s,
+			  bool (*keep)(const char *watch, const char *tkey, void *userdata),
+			  void (*dropped)(const char *what, const char *watch, const char *tkey,
+					  void *userdata),
+			  void *userdata);
 /* 1 with *ret (strings live until the next change), 0 when not pinned. */
 int state_pin(const struct state *s, const char *watch, const char *tkey, struct state_pin *ret);
 /* Sets (p) or lifts (p NULL) the pin. 0, or -ENOMEM. */

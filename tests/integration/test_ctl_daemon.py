@@ -14,7 +14,7 @@ import threading
 from harness import Sim, check, check_eq, ctl_request, wait_for
 from test_ctl import ctl_path
 from test_ctl_rollouts import completed
-from test_deploy import poll_now, settle_first_start, start, web_watch, world
+from test_deploy import poll_now, settle_first_start, start, target, web_watch, world
 from test_daemon import lines_with
 
 NOBODY = 65534
@@ -191,3 +191,37 @@ def test_twenty_concurrent_clients_during_a_rollout(ctx):
     calls = [r["operation"] for r in sim.requests(since=seq, service="ecs")]
     check_eq((calls.count("RegisterTaskDefinition"), calls.count("UpdateService")), (1, 1),
              "one revision and one update, the clients notwithstanding")
+
+
+def test_overrides_of_what_a_reload_removed_are_dropped_and_said(ctx):
+    """A pause or pin of a target (or a watch) that a reload removed is dropped, said, and gone when
+    the target comes back: kept, it would be invisible in status, out of reach of resume and unpin,
+    and would come back unseen."""
+    from test_daemon import write_config
+    sim = Sim(ctx, seed=world(services=("web", "api", "other")))
+    full = [web_watch(target("web"), target("api")),
+            {"name": "other", "repository": "team/web", "tag": "prod", "targets": [target("other")]}]
+    p = start(ctx, sim, full)
+    sock = ctx.control_socket()
+    wait_for(lambda: os.path.exists(sock) or not p.alive(), 20, "the socket")
+    settle_first_start(p)
+    root = Ctl(sock, "root")
+    root.ok("pause", "web/api", "--reason", "x")
+    root.ok("pin", "web/api", "prod")
+    root.ok("pause", "other", "--reason", "y")
+    root.ok("pause", "web/web", "--reason", "stays")
+
+    write_config(ctx, [web_watch(target("web"))])
+    root.ok("reload")
+    said = lines_with(p, "is dropped: the configuration has no such")
+    check_eq(sorted(l.split("the operator's ")[1].split(" of watch")[0] for l in said), ["pause", "pause", "pin"],
+             "the two pauses and the pin said: %r" % said)
+    check(any("watch 'other' is dropped" in l for l in said), "the watch's pause named")
+
+    write_config(ctx, full)
+    root.ok("reload")
+    st = root.status()
+    by_name = {t["name"]: t for w in st["watches"] for t in w["targets"]}
+    check_eq((by_name["web/api"]["paused"], by_name["web/api"]["pinned"]), (None, None), "web/api came back clean")
+    check_eq(st["watches"][1]["paused"], None, "so did the watch 'other'")
+    check_eq(by_name["web/web"]["paused"]["reason"], "stays", "what is still configured keeps its pause")
