@@ -1041,14 +1041,29 @@ void control_free(struct control *c)
 		return;
 	/* Handlers still waiting (for AWS) stop now and answer; a client that waits still gets
 	 * that answer before its connection closes. A handler without a stop function answers
-	 * later, into the void. */
+	 * later, into the void; its client is told now that the daemon stops (`timeout`: what
+	 * the command started may or may not have happened). */
 	while (c->pending) {
 		struct control_call *call = c->pending;
 		void (*fn)(void *) = call->on_stop;
 		void *data = call->on_stop_data;
 		pending_unlink(call);
-		if (fn)
+		if (fn) {
 			fn(data);
+			continue;
+		}
+		struct client *cl = call->client;
+		if (!cl || call->replied)
+			continue;
+		if (call->writes)
+			log_action(call, "timeout");
+		call->replied = true;
+		client_release_call(cl);
+		client_queue_error(
+		    cl, call->id, "timeout", EX_TEMPFAIL, NULL,
+		    "ecr-deployd is stopping before the command got its answer; what "
+		    "it started may or may not have happened: look with status");
+		client_advance(cl);
 	}
 	while (c->clients)
 		client_free(c->clients);

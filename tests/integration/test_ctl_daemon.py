@@ -10,6 +10,7 @@ import os
 import subprocess
 import tempfile
 import threading
+import time
 
 from harness import Sim, check, check_eq, ctl_request, wait_for
 from test_ctl import ctl_path
@@ -225,3 +226,31 @@ def test_overrides_of_what_a_reload_removed_are_dropped_and_said(ctx):
     check_eq((by_name["web/api"]["paused"], by_name["web/api"]["pinned"]), (None, None), "web/api came back clean")
     check_eq(st["watches"][1]["paused"], None, "so did the watch 'other'")
     check_eq(by_name["web/web"]["paused"]["reason"], "stays", "what is still configured keeps its pause")
+
+
+def test_an_approval_waiting_for_ecs_at_sigterm_is_told_the_daemon_stops(ctx):
+    """`approve` waits for ECS's answer to ContinueServiceDeployment; a SIGTERM meanwhile: the
+    daemon exits at once and cleanly, and the client gets `timeout` saying the daemon stops
+    (not a bare close it could take for a crash)."""
+    from harness import ctl_connect
+    from test_strategies import make_sim, pause_cfg, svc, wait_awaiting
+    sim = make_sim(ctx, [svc("web", pause_cfg())])
+    p = start(ctx, sim, [web_watch()])
+    sock = ctx.control_socket()
+    wait_for(lambda: os.path.exists(sock) or not p.alive(), 20, "the socket")
+    settle_first_start(p)
+    sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_awaiting(sim, p)
+    sim.fault("ecs.ContinueServiceDeployment", "delay", delay=5, count=1)
+    waiting = ctl_connect(sock)
+    waiting.send("approve", {"target": "web/web"})
+    # The simulator logs a request once answered (5 s from now): nothing to wait on but the time
+    # the loop takes to read the request and send the call.
+    time.sleep(1)
+    check_eq(p.stop(grace=10), 0, "exit status at SIGTERM")
+    reply = waiting.reply()
+    check(reply is not None and reply.get("ok") is False, "an answer: %r" % reply)
+    check_eq((reply["error"]["code"], reply["error"]["exit"]), ("timeout", 75), "the daemon stops")
+    check("stopping" in reply["error"]["message"], "said: %r" % reply["error"]["message"])
+    check_eq(ctx.sanitizer_reports(), [], "sanitizer reports")
