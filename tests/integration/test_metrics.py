@@ -443,7 +443,10 @@ def test_target_gauges_and_rollouts_in_progress(ctx):
                          {"name": "web2", "repository": "team/web", "tag": "prod",
                           "targets": [target("web2", paused=True)]}], metrics_file=path)
     settle_first_start(p)
-    old = [l for n, l, v in metrics_at(path)[0]["samples"] if n == "ecr_deployd_watch_digest_info"][0]["digest"]
+    # The file is written from the start (info, start time), the watch's digest after the first cycle.
+    first = metrics_at(path, lambda m: any(n == "ecr_deployd_watch_digest_info" for n, l, v in m["samples"]),
+                       what="the watch's digest in the file")[0]
+    old = [l for n, l, v in first["samples"] if n == "ecr_deployd_watch_digest_info"][0]["digest"]
 
     def now():
         reply = ctl_request(sock, "metrics")
