@@ -519,10 +519,11 @@ void rollout_free(struct rollout *r)
 	if (r->events_call)
 		aws_call_cancel(r->events_call);
 	if (r->continue_call) {
-		/* The operator's answer cannot be told any more: the rollout ended first. */
+		/* The operator's answer cannot be told any more: the rollout ended first, or the
+		 * daemon stops (the control server, freed before, drops the answer; the caller
+		 * frees what it holds). */
 		aws_call_cancel(r->continue_call);
-		if (!dp->freeing)
-			r->continue_done(-ECANCELED, r->rec->hook_id, NULL, r->continue_ud);
+		r->continue_done(-ECANCELED, r->rec->hook_id, NULL, r->continue_ud);
 	}
 	if (r->batch)
 		r->batch->r[r->batch_slot] = NULL;
