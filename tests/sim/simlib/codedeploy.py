@@ -133,6 +133,8 @@ class Deployment:
             out["errorInformation"] = dict(self.error)
         if self.rollback_info:
             out["rollbackInfo"] = dict(self.rollback_info)
+        if self.status == "Baking":
+            out["instanceTerminationWaitTimeStarted"] = True
         if self.auto_rollback is not None:
             out["autoRollbackConfiguration"] = json.loads(json.dumps(self.auto_rollback))
         return out
