@@ -113,6 +113,8 @@ def test_blue_green_succeeds_with_task_sets(ctx):
              ("FARGATE", "1.4.0", {"value": 100.0, "unit": "PERCENT"}, "STEADY_STATE"), "its details")
     check_eq(ts["networkConfiguration"]["awsvpcConfiguration"]["subnets"], ["subnet-1"], "network")
     check_eq(ts["loadBalancers"][0]["containerPort"], 8080, "load balancer")
+    sim.seed({"queues": ["events"]})
+    sim.event_rule("events", sources=["aws.ecs"])
     td = new_revision(sim, ecs, "good")
     dep = deploy(cd, td, description="ecr-deployd 0123456789abcdef sha256:x for web")
     first = info(cd, dep)
@@ -135,6 +137,7 @@ def test_blue_green_succeeds_with_task_sets(ctx):
     check_eq(svc["taskDefinition"], td, "the service runs the new revision")
     check_eq([e["status"] for e in target(cd, dep)["lifecycleEvents"]], ["Succeeded"] * 8, "every event")
     wait_for(lambda: service(ecs)["runningCount"] == 2, 10, "the original tasks drained")
+    check_eq(sim.queue_messages("events"), [], "no ECS deployment events for a CODE_DEPLOY service")
     code, _, _, _ = aws_error(cd.create_deployment, applicationName="web-app", deploymentGroupName="nope",
                               revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": appspec(td)}})
     check_eq(code, "DeploymentGroupDoesNotExistException", "unknown group")
