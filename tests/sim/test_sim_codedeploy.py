@@ -387,8 +387,10 @@ def test_batch_get_deployments_and_list_time_range(ctx):
                               createTimeRange={"start": middle, "end": middle - 10})
     check_eq(code, "InvalidTimeRangeException", "start after end")
     code, _, _, _ = aws_error(cd.list_deployments, applicationName="web-app", deploymentGroupName="web-dg",
-                              nextToken=cd.list_deployments(applicationName="web-app")["nextToken"])
+                              nextToken=cd.list_deployments(includeOnlyStatuses=["Stopped"])["nextToken"])
     check_eq(code, "InvalidNextTokenException", "a token of another listing")
+    check_eq(aws_error(cd.list_deployments, applicationName="web-app")[0], "DeploymentGroupNameRequiredException",
+             "an application without its group")
 
 
 def test_lost_create_reply_made_one_deployment(ctx):
