@@ -1249,7 +1249,9 @@ void deployer_target_status(const struct deployer *dp, const char *watch, const 
 	ret->started = c->started_at;
 	ret->rolling_back = rollout_steps[c->step].rolling_back;
 	ret->tracking = rollout_steps[c->step].batched || c->step == STEP_APPROVING ||
-			c->step == STEP_CONFIRM_LIST || c->step == STEP_CONFIRM_TASKS;
+			c->step == STEP_CONFIRM_LIST || c->step == STEP_CONFIRM_TASKS ||
+			c->step == STEP_CD_APPROVING || c->step == STEP_CD_DIAG_LIST ||
+			c->step == STEP_CD_DIAG;
 	ret->kind = ret->rolling_back ? "rollback" : c->manual ? "manual" : "deploy";
 	if (r->awaiting) {
 		ret->awaiting = true;

@@ -1349,7 +1349,7 @@ static void on_batch(struct aws_result *res, void *userdata)
 			bool lasting = aws_error_classify(&res->err) != AWS_ERROR_TRANSIENT;
 			if (!said && !(lasting && r->said_blocked)) {
 				api_error(r, res,
-					  lasting ? "tracking goes on (said once until ECS answers)"
+					  lasting ? "tracking goes on (said once until AWS answers)"
 						  : "tracking goes on");
 				said = true;
 			}
