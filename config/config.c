@@ -855,18 +855,44 @@ static void parse_aws(struct parse *p, const cJSON *aws)
 	}
 }
 
+/* Whether s is a name CodeDeploy may hold: 1 to 100 printable ASCII characters. */
+static bool cd_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 1 || n > 100)
+		return false;
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+/*
+ * The target's "codedeploy" object: every key optional. application and deployment_group come
+ * together (neither: found from the service's deployment groups), container and port too
+ * (neither: the service's load balancer); deployment_config defaults to the group's.
+ */
 static void parse_codedeploy(struct parse *p, const cJSON *v, const char *path,
 			     struct config_target *t)
 {
 	static const char *const keys[] = { "application", "deployment_group", "deployment_config",
 					    "container", "port" };
+	static const char *const pairs[][3] = {
+		{ "application", "deployment_group",
+		  "give both, or neither to use the deployment group whose ECS service is this "
+		  "target's" },
+		{ "container", "port",
+		  "give both, or neither to use the container and port of the service's load "
+		  "balancer" },
+	};
 	char buf[SHOW_MAX], cp[PATH_LEN];
 	int port = 0;
 
 	if (!cJSON_IsObject(v)) {
 		errorf(p, path,
 		       "%s is not allowed here: expected an object with application, "
-		       "deployment_group, container and port",
+		       "deployment_group, deployment_config, container and port (each optional)",
 		       show(v, buf, sizeof(buf)));
 		return;
 	}
@@ -875,20 +901,22 @@ static void parse_codedeploy(struct parse *p, const cJSON *v, const char *path,
 	get_string(p, v, path, "deployment_group", &t->cd_group);
 	get_string(p, v, path, "deployment_config", &t->cd_config);
 	get_string(p, v, path, "container", &t->cd_container);
-	get_int(p, v, path, "port", 1, 65535, &port);
-	t->cd_port = port;
-	static const char *const need[][2] = {
-		{ "application", "the CodeDeploy application name" },
-		{ "deployment_group", "the CodeDeploy deployment group name" },
-		{ "container", "the container the load balancer sends traffic to" },
-		{ "port", "the container port the load balancer uses" },
-	};
-	for (size_t i = 0; i < 4; i++)
-		if (!member(v, need[i][0]))
-			errorf(p, path, "'%s' is required: %s", need[i][0], need[i][1]);
-	subpath(cp, path, "application");
-	if (t->cd_application && strlen(t->cd_application) > 100)
-		errorf(p, cp, "is longer than 100 characters");
+	if (get_int(p, v, path, "port", 1, 65535, &port))
+		t->cd_port = port;
+	for (size_t i = 0; i < 2; i++)
+		if (!member(v, pairs[i][0]) != !member(v, pairs[i][1]))
+			errorf(p, path, "'%s' is given without '%s': %s",
+			       pairs[i][!member(v, pairs[i][0])],
+			       pairs[i][!!member(v, pairs[i][0])], pairs[i][2]);
+	static const char *const names[] = { "application", "deployment_group",
+					     "deployment_config" };
+	char **const vals[] = { &t->cd_application, &t->cd_group, &t->cd_config };
+	for (size_t i = 0; i < 3; i++) {
+		subpath(cp, path, names[i]);
+		if (*vals[i] && !cd_name_valid(*vals[i]))
+			errorf(p, cp, "%s is not a CodeDeploy name (1 to 100 printable characters)",
+			       show(member(v, names[i]), buf, sizeof(buf)));
+	}
 	subpath(cp, path, "container");
 	if (t->cd_container && !name_valid_ecs(t->cd_container))
 		errorf(p, cp,
@@ -971,11 +999,7 @@ static void parse_target(struct parse *p, const cJSON *v, const char *path, stru
 	t->strategy = (enum config_strategy)strategy;
 	m = member(v, "codedeploy");
 	subpath(mp, path, "codedeploy");
-	if (t->strategy == STRATEGY_CODEDEPLOY && !m)
-		errorf(p, path,
-		       "strategy 'codedeploy' needs a 'codedeploy' object (application, "
-		       "deployment_group, container, port)");
-	else if (t->strategy != STRATEGY_CODEDEPLOY && m)
+	if (t->strategy != STRATEGY_CODEDEPLOY && m)
 		key_errorf(p, mp,
 			   "'codedeploy' applies only with strategy 'codedeploy' (this target's "
 			   "strategy is '%s')",

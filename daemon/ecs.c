@@ -47,6 +47,22 @@ const cJSON *ecs_primary(const cJSON *svc)
 	return ecs_find_deployment(svc, "status", "PRIMARY");
 }
 
+const cJSON *ecs_primary_task_set(const cJSON *svc)
+{
+	const cJSON *ts, *found = NULL;
+
+	cJSON_ArrayForEach(ts, cJSON_GetObjectItem(svc, "taskSets"))
+	{
+		const char *status = str_of(ts, "status");
+		if (!status || strcmp(status, "PRIMARY"))
+			continue;
+		if (found || !str_of(ts, "taskDefinition"))
+			return NULL;
+		found = ts;
+	}
+	return found;
+}
+
 bool ecs_completed(const cJSON *svc, const cJSON *dep)
 {
 	const char *state = str_of(dep, "rolloutState");

@@ -23,6 +23,10 @@ const cJSON *ecs_find_deployment(const cJSON *svc, const char *key, const char *
 /* The service's PRIMARY deployment, or NULL. */
 const cJSON *ecs_primary(const cJSON *svc);
 
+/* The service's PRIMARY task set (CODE_DEPLOY and EXTERNAL controllers), with a taskDefinition;
+ * NULL when there is none, or more than one (which ECS never answers). */
+const cJSON *ecs_primary_task_set(const cJSON *svc);
+
 /* Done by the rules of ECS: rolloutState COMPLETED, or, without one, the ServicesStable rule (one
  * deployment, all its tasks running). */
 bool ecs_completed(const cJSON *svc, const cJSON *dep);

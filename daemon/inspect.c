@@ -55,7 +55,17 @@ int inspect_read_service(struct rollout *r, struct aws_result *res)
 {
 	const cJSON *svc = ecs_find_service(res->body, r->rec->service);
 	const char *td = cJSON_GetStringValue(cJSON_GetObjectItem(svc, "taskDefinition"));
+	/* A CODE_DEPLOY (or EXTERNAL) service runs task sets: what runs is its PRIMARY one's, and
+	 * its tasks are those the task set started (kept in prev_deployment: an inspection has no
+	 * deployment of its own, and is never written). */
+	const cJSON *ts = ecs_primary_task_set(svc);
 
+	if (ts) {
+		td = cJSON_GetStringValue(cJSON_GetObjectItem(ts, "taskDefinition"));
+		if (record_set(&r->rec->prev_deployment,
+			       cJSON_GetStringValue(cJSON_GetObjectItem(ts, "id"))) < 0)
+			return OUT_RETRY;
+	}
 	if (!svc || !td)
 		return rollout_block(r, "DescribeServices",
 				     "the service does not exist in cluster '%s'", r->rec->cluster);
@@ -115,9 +125,16 @@ int inspect_read_list(struct rollout *r, struct aws_result *res)
 int inspect_read_tasks(struct rollout *r, struct aws_result *res)
 {
 	const char *name = r->rec->containers[0], *seen = NULL;
+	const char *task_set =
+	    r->rec->prev_deployment && *r->rec->prev_deployment ? r->rec->prev_deployment : NULL;
+	enum ecs_tasks_verdict v_tasks = ecs_tasks_digest(res->body, name, task_set, &seen, NULL);
 	char v[400];
 
-	switch (ecs_tasks_digest(res->body, name, NULL, &seen, NULL)) {
+	/* The tasks of a PRIMARY task set are told by their startedBy (the task set's id); when
+	 * none says so, every task of the service is read, and disagreeing ones mean unknown. */
+	if (task_set && v_tasks == ECS_TASKS_NONE)
+		v_tasks = ecs_tasks_digest(res->body, name, NULL, &seen, NULL);
+	switch (v_tasks) {
 	case ECS_TASKS_INVALID:
 		ecs_printable(seen, v, sizeof(v));
 		rollout_emit(r, LOG_WARNING, NULL, NULL,

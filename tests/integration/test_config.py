@@ -82,7 +82,8 @@ def test_schema_rejects_what_the_parser_rejects(ctx):
         "two tag rules": {"watches": [dict(base, semver="^1")]},
         "no tag rule": {"watches": [{k: v for k, v in base.items() if k != "tag"}]},
         "bad strategy": {"watches": [dict(base, targets=[dict(target, strategy="bluegreen")])]},
-        "codedeploy missing": {"watches": [dict(base, targets=[dict(target, strategy="codedeploy")])]},
+        "codedeploy half a pair": {"watches": [dict(base, targets=[dict(target, strategy="codedeploy",
+                                                                        codedeploy={"application": "a"})])]},
         "codedeploy with revision": {"watches": [dict(base, targets=[dict(target, codedeploy={
             "application": "a", "deployment_group": "g", "container": "app", "port": 80})])]},
         "container and containers": {"watches": [dict(base, targets=[dict(target, containers=["a"])])]},

@@ -316,13 +316,14 @@ static const struct bad_row bad_rows[] = {
 	  { "t.json:1:132: watches[0].targets[0].strategy: 'bluegreen' is not allowed here: one of "
 	    "'revision', 'force', 'codedeploy'",
 	    NULL } },
-	{ "codedeploy missing",
+	{ "codedeploy application without group",
 	  "{\"watches\": "
 	  "[{\"name\":\"w\",\"repository\":\"team/"
 	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
-	  "\"app\",\"strategy\":\"codedeploy\"}]}]}",
-	  { "t.json:1:74: watches[0].targets[0]: strategy 'codedeploy' needs a 'codedeploy' object "
-	    "(application, deployment_group, container, port)",
+	  "\"app\",\"strategy\":\"codedeploy\",\"codedeploy\":{\"application\":\"a\"}}]}]}",
+	  { "t.json:1:158: watches[0].targets[0].codedeploy: 'application' is given without "
+	    "'deployment_group': give both, or neither to use the deployment group whose ECS "
+	    "service is this target's",
 	    NULL } },
 	{ "codedeploy with revision",
 	  "{\"watches\": "
@@ -336,14 +337,23 @@ static const struct bad_row bad_rows[] = {
 	  "{\"watches\": "
 	  "[{\"name\":\"w\",\"repository\":\"team/"
 	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
-	  "\"app\",\"strategy\":\"codedeploy\",\"codedeploy\":{\"application\":\"a\",\"port\":"
-	  "70000}}]}]}",
-	  { "t.json:1:158: watches[0].targets[0].codedeploy: 'deployment_group' is required: the "
-	    "CodeDeploy deployment group name",
-	    "t.json:1:158: watches[0].targets[0].codedeploy: 'container' is required: the "
-	    "container the load balancer sends traffic to",
-	    "t.json:1:184: watches[0].targets[0].codedeploy.port: 70000 is not allowed here: "
+	  "\"app\",\"strategy\":\"codedeploy\",\"codedeploy\":{\"deployment_group\":\"\","
+	  "\"application\":\"a\",\"container\":\"app\",\"port\":70000}}]}]}",
+	  { "t.json:1:178: watches[0].targets[0].codedeploy.deployment_group: '' is not allowed "
+	    "here: expected a non-empty string",
+	    "t.json:1:224: watches[0].targets[0].codedeploy.port: 70000 is not allowed here: "
 	    "expected a whole number from 1 to 65535",
+	    NULL } },
+	{ "codedeploy container without port",
+	  "{\"watches\": "
+	  "[{\"name\":\"w\",\"repository\":\"team/"
+	  "web\",\"tag\":\"prod\",\"targets\":[{\"cluster\":\"c\",\"service\":\"s\",\"container\":"
+	  "\"app\",\"strategy\":\"codedeploy\",\"codedeploy\":{\"container\":\"app\","
+	  "\"deployment_config\":\"x\\u0001\"}}]}]}",
+	  { "t.json:1:158: watches[0].targets[0].codedeploy: 'container' is given without 'port': "
+	    "give both, or neither to use the container and port of the service's load balancer",
+	    "t.json:1:197: watches[0].targets[0].codedeploy.deployment_config: 'x\\x01' is not a "
+	    "CodeDeploy name (1 to 100 printable characters)",
 	    NULL } },
 	{ "retry digest",
 	  "{\"watches\": "

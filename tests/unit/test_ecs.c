@@ -46,6 +46,44 @@ TEST(ecs_services_and_deployments)
 	cJSON_Delete(b);
 }
 
+/* CODE_DEPLOY services: the PRIMARY task set, only when there is exactly one that names its
+ * task definition. */
+TEST(ecs_primary_task_set)
+{
+	static const struct {
+		const char *json;
+		const char *want; /* its id, or NULL */
+	} cases[] = {
+		{ "{\"taskSets\": [{\"id\": \"ecs-svc/2\", \"status\": \"ACTIVE\", "
+		  "\"taskDefinition\": \"td:2\"}, {\"id\": \"ecs-svc/1\", \"status\": "
+		  "\"PRIMARY\", \"taskDefinition\": \"td:1\"}]}",
+		  "ecs-svc/1" },
+		{ "{\"taskSets\": []}", NULL },
+		{ "{}", NULL },
+		{ "{\"taskSets\": {\"status\": \"PRIMARY\"}}", NULL },
+		{ "{\"taskSets\": [{\"id\": \"a\", \"status\": \"PRIMARY\"}]}", NULL },
+		{ "{\"taskSets\": [{\"id\": \"a\", \"status\": 1, \"taskDefinition\": \"x\"}]}",
+		  NULL },
+		{ "{\"taskSets\": [{\"id\": \"a\", \"status\": \"PRIMARY\", "
+		  "\"taskDefinition\": \"x\"}, {\"id\": \"b\", \"status\": \"PRIMARY\", "
+		  "\"taskDefinition\": \"y\"}]}",
+		  NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *svc = cJSON_Parse(cases[i].json);
+		const cJSON *ts = ecs_primary_task_set(svc);
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(ts, "id"));
+		CHECK(svc != NULL);
+		if (cases[i].want)
+			CHECK_STR(id, cases[i].want);
+		else
+			CHECK(ts == NULL);
+		cJSON_Delete(svc);
+	}
+	CHECK(ecs_primary_task_set(NULL) == NULL);
+}
+
 /* A count that is missing, negative, huge or not a number is 0, never cast (UBSan's
  * float-cast-overflow caught (int)NaN for a deployment not in the reply). */
 TEST(ecs_count)
