@@ -475,22 +475,6 @@ def test_policies_judge_service_deployment_calls_by_their_arns(ctx):
     check_eq(len(revs["serviceRevisions"]), 1, "DescribeServiceRevisions of another service's denial: allowed")
 
 
-def test_a_stopped_codedeploy_deployment_ends_its_service_deployment(ctx):
-    import test_sim_codedeploy as cdt
-    sim, ecs, cd = cdt.world(ctx)
-
-    def current():
-        return ecs.describe_services(cluster="prod", services=["web"])["services"][0]["currentServiceDeployment"]
-    before = current()
-    dep = cdt.deploy(cd, cdt.new_revision(sim, ecs, "2"))
-    arn = wait_for(lambda: (lambda a: a if a != before else None)(current()), 10, "CodeDeploy's ECS deployment")
-    check(sd_of(ecs, arn)["status"] in IN_FLIGHT, "in flight")
-    cd.stop_deployment(deploymentId=dep, autoRollbackEnabled=True)
-    d = until_status(ecs, arn, ("STOPPED", "SUCCESSFUL"))
-    check_eq(d["status"], "STOPPED", "stopped with its CodeDeploy deployment")
-    check(dep in d["statusReason"], "statusReason names the CodeDeploy deployment: %s" % d["statusReason"])
-
-
 def test_external_controller_refuses_a_new_revision(ctx):
     sim = Sim(ctx, seed={
         "repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "one"}]}],

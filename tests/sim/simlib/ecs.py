@@ -186,6 +186,59 @@ class Deployment:
         return out
 
 
+class TaskSet:
+    """A task set of a CODE_DEPLOY service: the tasks of one internal Deployment (whose id is the
+    task set's), PRIMARY (serving), ACTIVE (a replacement in a CodeDeploy deployment) or DRAINING
+    (removed: its tasks stop). CodeDeploy sets its production traffic weight and label."""
+
+    def __init__(self, svc, dep, now, external_id=None, status="PRIMARY"):
+        self.svc = svc
+        self.dep = dep
+        self.status = status
+        self.external_id = external_id
+        self.created_at = self.updated_at = now
+        self.weight = 100.0 if status == "PRIMARY" else 0.0
+        self.label = "Blue"
+        self.removed = False
+        lbs = svc.params.get("loadBalancers") or []
+        self.target_group = _tg_name(lbs[0].get("targetGroupArn")) if lbs and lbs[0].get("targetGroupArn") else None
+
+    @property
+    def arn(self):
+        c = self.svc.cluster
+        return "arn:aws:ecs:%s:%s:task-set/%s/%s/%s" % (c.region, c.account, c.name, self.svc.name, self.dep.id)
+
+    def describe(self):
+        svc = self.svc
+        live = [t for t in svc.tasks.values() if t.deployment_id == self.dep.id and t.last_status != "STOPPED"]
+        running = sum(1 for t in live if t.last_status == "RUNNING")
+        pending = sum(1 for t in live if t.last_status == "PENDING")
+        desired = 0 if self.removed else self.dep.desired
+        out = {"id": self.dep.id, "taskSetArn": self.arn, "serviceArn": svc.arn, "clusterArn": svc.cluster.arn,
+               "status": self.status, "taskDefinition": self.dep.taskdef.arn, "computedDesiredCount": desired,
+               "pendingCount": pending, "runningCount": running, "createdAt": self.created_at,
+               "updatedAt": self.updated_at, "launchType": svc.launch_type or "EC2",
+               "loadBalancers": copy.deepcopy(svc.params.get("loadBalancers") or []), "serviceRegistries": [],
+               "scale": {"value": 0.0 if self.removed else 100.0, "unit": "PERCENT"},
+               "stabilityStatus": "STEADY_STATE" if running == desired and not pending else "STABILIZING",
+               "stabilityStatusAt": self.updated_at, "tags": []}
+        if self.external_id:
+            out["externalId"] = self.external_id
+            out["startedBy"] = "CodeDeploy"
+        for key in ("platformVersion", "networkConfiguration", "capacityProviderStrategy"):
+            if svc.params.get(key):
+                out[key] = copy.deepcopy(svc.params[key])
+        if "capacityProviderStrategy" in out:
+            out.pop("launchType")
+        return out
+
+
+def _tg_name(arn):
+    if arn and ":targetgroup/" in arn:
+        return arn.split(":targetgroup/", 1)[1].split("/", 1)[0]
+    return arn
+
+
 class Service:
     def __init__(self, cluster, name, params, created_at, created_by):
         self.cluster = cluster
@@ -211,6 +264,7 @@ class Service:
         self.hidden = None  # "lag": {"until": t, "deployments": [...], "current": arn} shown instead
         self.sds = []  # ServiceDeployments, newest first
         self.alarm_states = {}  # alarm name -> "ALARM" | "OK" (the /alarm control)
+        self.task_sets = []  # CODE_DEPLOY: TaskSets, PRIMARY first
 
     @property
     def arn(self):
@@ -628,8 +682,54 @@ class Ecs:
         td = self.taskdef(ctx.account, ctx.region, p["taskDefinition"], active_only=True)
         svc = Service(cluster, name, copy.deepcopy(p), self.world.clock.sim_now(), ctx.arn)
         cluster.services[name] = svc
-        self._new_deployment(svc, td)
+        dep = self._new_deployment(svc, td)
+        if svc.controller == "CODE_DEPLOY":
+            svc.task_sets = [TaskSet(svc, dep, svc.created_at)]
         return {"service": self._describe_service(svc)}
+
+    # -- task sets (CODE_DEPLOY services) ------------------------------------------------
+    @staticmethod
+    def primary_task_set(svc):
+        return next((ts for ts in svc.task_sets if ts.status == "PRIMARY"), None)
+
+    def create_task_set(self, svc, td, external_id, now):
+        """CodeDeploy's Install: a replacement task set (ACTIVE, no traffic) of td beside the PRIMARY one,
+        which keeps its tasks. Returns (original, replacement)."""
+        original = self.primary_task_set(svc)
+        dep = self._new_deployment(svc, td)
+        dep.hold_old = True
+        ts = TaskSet(svc, dep, now, external_id, status="ACTIVE")
+        if original is not None:
+            original.updated_at = now
+        svc.task_sets.append(ts)
+        return original, ts
+
+    def remove_task_set(self, svc, ts, now, reason):
+        """The task set goes: its tasks stop; the internal deployment of the PRIMARY one leads again."""
+        ts.removed, ts.status, ts.updated_at, ts.weight = True, "DRAINING", now, 0.0
+        svc.task_sets = [x for x in svc.task_sets if x is not ts]
+        for t in list(svc.tasks.values()):
+            if t.deployment_id == ts.dep.id and t.last_status != "STOPPED":
+                self._stop(t, now, reason)
+        svc.deployments = [x for x in svc.deployments if x is not ts.dep]
+        sd = ts.dep.sd
+        if sd is not None and sd.status in IN_FLIGHT:
+            sd.set_status("STOPPED", now, reason)
+        primary = self.primary_task_set(svc)
+        if primary is not None and primary.dep in svc.deployments:
+            svc.deployments.remove(primary.dep)
+            svc.deployments.insert(0, primary.dep)
+        if svc.deployments:
+            svc.deployments[0].status = "PRIMARY"
+
+    def promote_task_set(self, svc, ts, original, now):
+        """The end of a successful CodeDeploy deployment: ts serves alone (PRIMARY, all traffic); the
+        original task set goes (its tasks drain)."""
+        ts.status, ts.weight, ts.updated_at = "PRIMARY", 100.0, now
+        ts.dep.hold_old = False
+        if original is not None:
+            original.removed, original.status, original.updated_at, original.weight = True, "DRAINING", now, 0.0
+        svc.task_sets = [ts] + [x for x in svc.task_sets if x is not ts and x is not original]
 
     def service_deployment_arn(self, svc, d):
         c = svc.cluster
@@ -650,6 +750,13 @@ class Ecs:
             for d in deployments:
                 d.pop("rolloutState", None)
                 d.pop("rolloutStateReason", None)
+        if svc.controller == "CODE_DEPLOY":
+            # Task sets instead of deployments: ECS lists no deployments of a CODE_DEPLOY service (the
+            # simulator's reading of the docs: deployments are the ECS controller's), and its task
+            # definition is the PRIMARY task set's.
+            deployments = []
+            current = None
+            pts = self.primary_task_set(svc)
         primary = svc.primary
         live = [t for t in tasks if t.last_status != "STOPPED"]
         out = {
@@ -658,7 +765,8 @@ class Ecs:
             "serviceRegistries": [], "status": svc.status, "desiredCount": svc.desired,
             "runningCount": sum(1 for t in live if t.last_status == "RUNNING"),
             "pendingCount": sum(1 for t in live if t.last_status == "PENDING"),
-            "taskDefinition": deployments[0]["taskDefinition"] if deployments else None,
+            "taskDefinition": deployments[0]["taskDefinition"] if deployments else (
+                pts.dep.taskdef.arn if svc.controller == "CODE_DEPLOY" and pts else None),
             "deploymentConfiguration": copy.deepcopy(svc.config),
             "deployments": deployments, "events": copy.deepcopy(svc.events),
             "createdAt": svc.created_at, "placementConstraints": [], "placementStrategy": [],
@@ -671,7 +779,12 @@ class Ecs:
         api = self.world.settings.get("service_deployments", True)
         if current and api:
             out["currentServiceDeployment"] = current
-        if not svc.hidden and api:
+        if svc.controller == "CODE_DEPLOY":
+            out["taskSets"] = [ts.describe() for ts in svc.task_sets]
+            for key in ("platformVersion", "capacityProviderStrategy"):
+                if svc.params.get(key):
+                    out[key] = copy.deepcopy(svc.params[key])
+        elif not svc.hidden and api:
             # The revisions the service runs (a rollback's is the one it went back to): counts summed.
             revs = {}
             for d in svc.deployments:
@@ -1036,7 +1149,7 @@ class Ecs:
         if p.rollout_state != "FAILED" and self._may_scale_up(p):
             want = p.desired - len(mine)
             room = max_live - len(tasks)
-            if p.sd is not None and p.sd.target is p and p.sd.strategy != "ROLLING":
+            if (p.sd is not None and p.sd.target is p and p.sd.strategy != "ROLLING") or svc.controller == "CODE_DEPLOY":
                 room = len(old) + p.desired - len(tasks)  # the new revision scales up in full beside the old
             if want > 0 and room > 0:
                 self._launch(svc, p, min(want, room), now)

@@ -106,7 +106,17 @@ def validate_output(service_name, operation, result):
     shape = op.output_shape
     if shape is None:
         return [] if not result else ["%s has no output, yet the reply has members" % operation]
-    return validate_shape(shape, result)
+    return validate_shape(shape, _without_nulls(result))
+
+
+def _without_nulls(value):
+    """A reply with its JSON nulls left out: AWS sends some members as null (CodeDeploy's
+    appSpecContent.content), which clients read as absent."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def validate_shape(shape, value):

@@ -363,17 +363,27 @@ def _sqs_checks(world, operation, p, ident):
 
 
 def _codedeploy_checks(world, operation, p, ident):
+    """CodeDeploy's resources: a deployment group (…:deploymentgroup:APP/GROUP) for the calls on a group
+    and on its deployments (those named by id: the group of each), an application for
+    CreateApplication and ListDeploymentGroups, `*` for ListApplications (and ListDeployments
+    without an application)."""
     own = "codedeploy:" + operation
     base = "arn:aws:codedeploy:%s:%s:" % (ident.region, ident.account)
+
+    def group(app, name):
+        return base + "deploymentgroup:%s/%s" % (app, name)
+
+    if operation == "BatchGetDeploymentGroups" and isinstance(p.get("deploymentGroupNames"), list):
+        return [(own, [group(p["applicationName"], n) for n in p["deploymentGroupNames"]] or ["*"], {})]
     if "deploymentGroupName" in p and "applicationName" in p:
-        return [(own, [base + "deploymentgroup:%s/%s" % (p["applicationName"], p["deploymentGroupName"])], {})]
-    if "deploymentId" in p:
-        d = world.codedeploy.deployments.get(p["deploymentId"])
-        app, group = getattr(d, "app", None), getattr(d, "group", None)
-        app = app.get("name") if isinstance(app, dict) else app
-        group = group.get("deploymentGroupName") if isinstance(group, dict) else group
-        if isinstance(app, str) and isinstance(group, str):
-            return [(own, [base + "deploymentgroup:%s/%s" % (app, group)], {})]
+        return [(own, [group(p["applicationName"], p["deploymentGroupName"])], {})]
+    ids = p.get("deploymentIds") if operation == "BatchGetDeployments" else (
+        [p["deploymentId"]] if "deploymentId" in p else None)
+    if ids is not None:
+        # An unknown deployment: its group cannot be known; IAM then evaluates the action on `*`
+        # (the simulator's guess; the call fails as not found when it is allowed).
+        groups = [world.codedeploy.group_of(i) for i in ids]
+        return [(own, sorted({group(*g) if g else "*" for g in groups}) or ["*"], {})]
     if "applicationName" in p:
         return [(own, [base + "application:%s" % p["applicationName"]], {})]
     return [(own, ["*"], {})]

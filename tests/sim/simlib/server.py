@@ -456,6 +456,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     out = w.ecs.set_alarm(req.get("account", "123456789012"), req.get("region", "us-east-1"),
                                           req["cluster"], req["service"], req["alarm"], req.get("state", "ALARM"))
                 return self._ctl(200, out)
+            if (m, p) == ("POST", "/codedeploy-fail"):
+                with w.lock:
+                    out = w.codedeploy.plan_failure(req.get("account", "123456789012"), req.get("region", "us-east-1"),
+                                                    req["application"], req["deployment_group"],
+                                                    req["lifecycle_event"], req.get("count", 1), req.get("message"))
+                return self._ctl(200, out)
             if (m, p) == ("POST", "/reply-taskdef-arn"):
                 with w.lock:
                     if req.get("arn") is None:

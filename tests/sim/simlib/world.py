@@ -37,7 +37,10 @@ DEFAULT_SETTINGS = {
     "circuit_breaker_threshold": None,
     "clock_skew_seconds": 0.0,
     "credential_lifetime_seconds": 3600,
-    "codedeploy_step_seconds": 1.0,
+    "codedeploy_step_seconds": 1.0,  # a CodeDeploy lifecycle event lasts at least this long (simulated)
+    "codedeploy_minute_seconds": 1.0,  # the length of a "minute" of deployment configs and wait times
+    "codedeploy_page_size": 100,  # every CodeDeploy list pages at this many items
+    "codedeploy_rollback_delay": 0.0,  # seconds from a failure to its rollback deployment (rollbackInfo)
     "failed_deployment_retention_seconds": 5.0,
     "service_deployment_not_found_seconds": 0.0,  # a new service deployment ARN answers MISSING this long
     "lifecycle_stage_seconds": 1.0,  # the shortest lifecycle stage of BLUE_GREEN, LINEAR, CANARY
