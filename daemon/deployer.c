@@ -515,8 +515,6 @@ static void reconcile_now(struct deployer *dp)
 		/* A reload: every blocked target is tried again (its fix may be in it). */
 		strmap_free(dp->blocked, free);
 		dp->blocked = strmap_new();
-		strmap_free(dp->cd_groups, free); /* CodeDeploy groups are discovered again */
-		dp->cd_groups = strmap_new();
 		config_free(dp->blocked_cfg);
 		dp->blocked_cfg = config_ref(*dp->d->cfg);
 		all = true;
