@@ -693,8 +693,7 @@ static void progress(struct rollout *r, const char *status, const char *event, d
 	if (r->weight >= 0)
 		snprintf(w, sizeof(w), "%.0f", r->weight);
 	rollout_emit(r, LOG_INFO, EVENT_DEPLOY_PROGRESS,
-		     LOG_FIELDS({ "LIFECYCLE_EVENT", c->cd_event },
-				{ "PRODUCTION_TRAFFIC_WEIGHT", *w ? w : NULL }),
+		     LOG_FIELDS({ "PRODUCTION_TRAFFIC_WEIGHT", *w ? w : NULL }),
 		     "service '%s': CodeDeploy deployment %s is %s%s%s%s%s%s", c->service,
 		     c->cd_deployment_id, c->cd_status ? c->cd_status : "?",
 		     c->cd_event ? " at " : "", c->cd_event ? c->cd_event : "", *w ? ", " : "", w,

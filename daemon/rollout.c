@@ -419,6 +419,7 @@ void rollout_emit(struct rollout *r, int prio, const char *id, const struct log_
 		F("CODEDEPLOY_DEPLOYMENT_GROUP", c->cd_group);
 		F("CODEDEPLOY_DEPLOYMENT_ID", c->cd_deployment_id);
 		F("CODEDEPLOY_STATUS", c->cd_status);
+		F("LIFECYCLE_EVENT", c->cd_event);
 		F("CODEDEPLOY_ERROR_CODE", *r->cd_error_code ? r->cd_error_code : NULL);
 	}
 	if (!r->inspect && c->started_at > 0)
