@@ -836,12 +836,23 @@ int cd_read_tracking(struct rollout *r, struct aws_result *res)
 			return OUT_RETRY;
 		r->after_events =
 		    same(out.status, "Stopped") ? OUT_SUPERSEDED_RB : OUT_ECS_ROLLBACK;
+		if (r->after_events == OUT_SUPERSEDED_RB) {
+			size_t len = strlen(r->reason);
+			snprintf(r->reason + len, sizeof(r->reason) - len, "; %s",
+				 same(out.error_code, "TIMEOUT")
+				     ? "stopped by CodeDeploy: nobody rerouted traffic within the "
+				       "Ready wait"
+				     : "stopped by someone else");
+		}
 		break;
 	case CD_FAILED:
 		r->after_events = OUT_FAILED;
 		break;
 	case CD_STOPPED:
-		snprintf(r->reason, sizeof(r->reason), "%s, by someone else", out.reason);
+		snprintf(r->reason, sizeof(r->reason), "%.800s, %s", out.reason,
+			 same(out.error_code, "TIMEOUT")
+			     ? "by CodeDeploy: nobody rerouted traffic within the Ready wait"
+			     : "by someone else");
 		r->after_events = OUT_SUPERSEDED;
 		break;
 	case CD_TIMEOUT:
