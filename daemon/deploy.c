@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdtrack.h"
 #include "ecs.h"
 #include "events.h"
 #include "guard.h"
@@ -71,6 +72,18 @@ int deploy_read_start(struct rollout *r, struct aws_result *res)
 				     status);
 	const char *controller =
 	    str_of(cJSON_GetObjectItem(svc, "deploymentController"), "type") ?: "ECS";
+	if (record_is_codedeploy(r->rec) && !same(controller, "CODE_DEPLOY")) {
+		char v[64];
+		ecs_printable(controller, v, sizeof(v));
+		snprintf(r->reason, sizeof(r->reason),
+			 "strategy 'codedeploy' deploys through CodeDeploy, but the service's "
+			 "deployment controller is %s, not CODE_DEPLOY (use strategy 'revision')",
+			 v);
+		r->skip_reason = "deployment-controller";
+		return OUT_SKIPPED;
+	}
+	if (record_is_codedeploy(r->rec))
+		return cd_start(r, svc);
 	if (!same(controller, "ECS")) {
 		char v[64];
 		ecs_printable(controller, v, sizeof(v));
@@ -196,7 +209,7 @@ int deploy_read_base(struct rollout *r, struct aws_result *res)
 				r->rec->no_stop = true;
 		}
 	}
-	if (!record_is_revision(r->rec))
+	if (!record_pins(r->rec))
 		return STEP_UPDATING; /* force: the task definition was read for the guard */
 	if (record_set(&r->rec->family, str_of(td, "family")) < 0)
 		return OUT_RETRY;
@@ -293,7 +306,7 @@ static int service_changed(struct rollout *r, const char *now_td)
  * what runs) and the tracking would follow a deployment that is not ours. */
 static bool lacks_revision(struct rollout *r)
 {
-	if (!record_is_revision(r->rec) || (r->rec->new_td && *r->rec->new_td))
+	if (!record_pins(r->rec) || (r->rec->new_td && *r->rec->new_td))
 		return false;
 	rollout_emit(r, LOG_WARNING, NULL, NULL,
 		     "service '%s': the rollout record at step '%s' names no revision of ours; "
@@ -306,7 +319,8 @@ static bool lacks_revision(struct rollout *r)
 int deploy_read_check(struct rollout *r, struct aws_result *res)
 {
 	const cJSON *svc = ecs_find_service(res->body, r->rec->service);
-	const char *td = str_of(svc, "taskDefinition");
+	const char *td =
+	    record_is_codedeploy(r->rec) ? cdtrack_base_td(svc) : str_of(svc, "taskDefinition");
 
 	if (!svc)
 		return rollout_block(r, "DescribeServices", "the service does not exist");
@@ -314,7 +328,7 @@ int deploy_read_check(struct rollout *r, struct aws_result *res)
 		return STEP_START;
 	if (!same(td, r->rec->base_td))
 		return service_changed(r, td ? td : "nothing");
-	return STEP_UPDATING;
+	return record_is_codedeploy(r->rec) ? STEP_CD_CREATING : STEP_UPDATING;
 }
 
 int deploy_deregister_then(struct rollout *r, int after)

@@ -189,6 +189,16 @@ static struct rollout_rec *new_record(const struct config_watch *w, const struct
 		record_free(r);
 		return NULL;
 	}
+	if (ok && t->strategy == STRATEGY_CODEDEPLOY)
+		ok = record_set(&r->cd_application, t->cd_application) == 0 &&
+		     record_set(&r->cd_group, t->cd_group) == 0 &&
+		     record_set(&r->cd_config, t->cd_config) == 0 &&
+		     record_set(&r->cd_container, t->cd_container) == 0;
+	if (!ok) {
+		record_free(r);
+		return NULL;
+	}
+	r->cd_port = t->cd_container ? t->cd_port : 0;
 	r->rollback = t->rollback;
 	r->first_start_skip = t->first_start_skip;
 	r->timeout_ms = t->rollout_timeout_ms;
@@ -347,7 +357,7 @@ static bool reconcile_target(struct deployer *dp, const struct config_watch *w,
 		.dry_run = dry,
 		.busy = holding(dp, tkey) != NULL,
 		.at_capacity = dp->deploying >= cfg->max_concurrent_deploys,
-		.unsupported = t->strategy == STRATEGY_CODEDEPLOY,
+		.unsupported = false, /* every strategy is deployed (codedeploy: cdeploy.c) */
 	};
 	enum decision dec = decide(&in);
 	if (dec == DECIDE_WAIT_BUSY && holding(dp, tkey)->inspect)
@@ -564,7 +574,9 @@ struct deployer *deployer_new(const struct deployer_deps *deps)
 	dp->dirty = strmap_new();
 	dp->blocked = strmap_new();
 	dp->guard_said = strmap_new();
-	if (!dp->creds || !dp->said || !dp->dirty || !dp->blocked || !dp->guard_said) {
+	dp->cd_groups = strmap_new();
+	if (!dp->creds || !dp->said || !dp->dirty || !dp->blocked || !dp->guard_said ||
+	    !dp->cd_groups) {
 		deployer_free(dp);
 		return NULL;
 	}
@@ -643,6 +655,7 @@ void deployer_free(struct deployer *dp)
 	strmap_free(dp->creds, free_creds);
 	strmap_free(dp->blocked, free);
 	strmap_free(dp->guard_said, free);
+	strmap_free(dp->cd_groups, free);
 	config_free(dp->blocked_cfg);
 	free(dp);
 }
@@ -1139,6 +1152,8 @@ int deployer_continue(struct deployer *dp, const struct config_watch *w,
 			 "nothing awaits approval on '%s': no rollout is in flight there", name);
 		return -ENOENT;
 	}
+	if (record_is_codedeploy(r->rec))
+		return cd_continue(r, rollback, done, ud, why, why_len);
 	return sd_continue(r, rollback, done, ud, why, why_len);
 }
 
@@ -1232,7 +1247,9 @@ void deployer_target_status(const struct deployer *dp, const char *watch, const 
 	ret->started = c->started_at;
 	ret->rolling_back = rollout_steps[c->step].rolling_back;
 	ret->tracking = rollout_steps[c->step].batched || c->step == STEP_APPROVING ||
-			c->step == STEP_CONFIRM_LIST || c->step == STEP_CONFIRM_TASKS;
+			c->step == STEP_CONFIRM_LIST || c->step == STEP_CONFIRM_TASKS ||
+			c->step == STEP_CD_APPROVING || c->step == STEP_CD_DIAG_LIST ||
+			c->step == STEP_CD_DIAG;
 	ret->kind = ret->rolling_back ? "rollback" : c->manual ? "manual" : "deploy";
 	if (r->awaiting) {
 		ret->awaiting = true;

@@ -36,6 +36,22 @@ static const char *const names[STEP_COUNT] = {
 	[STEP_RB_CHECK] = "rollback-check",
 	[STEP_ROLLING_BACK] = "rolling-back",
 	[STEP_RB_TRACKING] = "rollback-tracking",
+	[STEP_CD_APPS] = "cd-applications",
+	[STEP_CD_GROUPS] = "cd-groups",
+	[STEP_CD_GROUP_INFO] = "cd-group-info",
+	[STEP_CD_CREATING] = "creating",
+	[STEP_CD_FIND] = "find-deployment",
+	[STEP_CD_FIND_INFO] = "find-deployment-info",
+	[STEP_CD_TRACKING] = "cd-tracking",
+	[STEP_CD_APPROVING] = "cd-approving",
+	[STEP_CD_DIAG_LIST] = "cd-read-targets",
+	[STEP_CD_DIAG] = "cd-read-diagnostics",
+	[STEP_CD_STOP] = "cd-stopping",
+	[STEP_CD_STOP_CHECK] = "cd-stop-check",
+	[STEP_CD_RB_TRACKING] = "cd-rollback-tracking",
+	[STEP_CD_RB_CREATING] = "cd-rolling-back",
+	[STEP_CD_RB_FIND] = "cd-rollback-find",
+	[STEP_CD_RB_FIND_INFO] = "cd-rollback-find-info",
 };
 
 const char *record_step_name(enum rollout_step step)
@@ -79,4 +95,14 @@ void record_free(struct rollout_rec *rec)
 bool record_is_revision(const struct rollout_rec *rec)
 {
 	return !rec->strategy || !strcmp(rec->strategy, "revision");
+}
+
+bool record_is_codedeploy(const struct rollout_rec *rec)
+{
+	return rec->strategy && !strcmp(rec->strategy, "codedeploy");
+}
+
+bool record_pins(const struct rollout_rec *rec)
+{
+	return record_is_revision(rec) || record_is_codedeploy(rec);
 }

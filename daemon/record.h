@@ -42,6 +42,23 @@ enum rollout_step {
 	STEP_RB_CHECK,        /* DescribeServices: was the rollback made already? */
 	STEP_ROLLING_BACK,    /* UpdateService to the revision that ran before */
 	STEP_RB_TRACKING,     /* DescribeServices (batched) until the rollback ends */
+	/* strategy codedeploy (cdeploy.c) */
+	STEP_CD_APPS,        /* ListApplications: group discovery (paged) */
+	STEP_CD_GROUPS,      /* ListDeploymentGroups of one application (paged) */
+	STEP_CD_GROUP_INFO,  /* BatchGetDeploymentGroups: which groups name the service? */
+	STEP_CD_CREATING,    /* CreateDeployment of our revision (description: our token) */
+	STEP_CD_FIND,        /* resuming creating: ListDeployments of the group since it was sent */
+	STEP_CD_FIND_INFO,   /* BatchGetDeployments of those: is one ours, by its description? */
+	STEP_CD_TRACKING,    /* BatchGetDeployments (batched) until CodeDeploy says how it ended */
+	STEP_CD_APPROVING,   /* "approve": "auto": ContinueDeployment(READY_WAIT) of a Ready one */
+	STEP_CD_DIAG_LIST,   /* it failed: ListDeploymentTargets, for the failing lifecycle event */
+	STEP_CD_DIAG,        /* BatchGetDeploymentTargets: its diagnostics, quoted */
+	STEP_CD_STOP,        /* StopDeployment(autoRollbackEnabled) of ours, in progress */
+	STEP_CD_STOP_CHECK,  /* GetDeployment: did the stop take, with a rollback? */
+	STEP_CD_RB_TRACKING, /* BatchGetDeployments (batched) of CodeDeploy's rollback deployment */
+	STEP_CD_RB_CREATING, /* our rollback: CreateDeployment of the revision that ran before */
+	STEP_CD_RB_FIND,     /* resuming it: ListDeployments of the group since it was sent */
+	STEP_CD_RB_FIND_INFO, /* BatchGetDeployments of those: is one our rollback? */
 	STEP_COUNT
 };
 
@@ -49,11 +66,14 @@ enum rollout_step {
 enum rollback_by {
 	ROLLBACK_BY_NONE,
 	ROLLBACK_BY_US,
-	ROLLBACK_BY_ECS,  /* ECS's own (circuit breaker, alarms, a hook): we follow it */
-	ROLLBACK_BY_STOP, /* ours, carried out by ECS: StopServiceDeployment(ROLLBACK) */
+	ROLLBACK_BY_ECS,        /* ECS's own (circuit breaker, alarms, a hook): we follow it */
+	ROLLBACK_BY_STOP,       /* ours, carried out by ECS: StopServiceDeployment(ROLLBACK) */
+	ROLLBACK_BY_CODEDEPLOY, /* CodeDeploy's (automatic, or on our StopDeployment): followed */
 };
 
-#define RECORD_VERSION    2 /* 1: the same keys without "version"; new keys are optional */
+#define RECORD_VERSION                                                  \
+	3 /* 1: the same keys without "version"; new keys are optional; \
+	      3: strategy codedeploy's keys (cd_*) */
 #define RECORD_CONTAINERS 10
 
 struct rollout_rec {
@@ -96,6 +116,21 @@ struct rollout_rec {
 	/* an operator's rollout (the control socket): "deploy UID PID" or "rollback UID PID";
 	 * NULL: the engine's own */
 	char *manual;
+	/* strategy codedeploy: where (from the target, or discovered), and what the AppSpec says */
+	char *cd_application, *cd_group, *cd_config;
+	bool cd_discovered; /* the group was discovered (its cache is dropped when it is gone) */
+	char *cd_container; /* the load balancer's container and port (the target's, else the
+			       service's loadBalancers[]) */
+	long cd_port;
+	char *cd_platform, *cd_network, *cd_capacity; /* AppSpec keys, JSON text (PascalCase),
+							 NULL when the service has none */
+	char *cd_token;         /* 16 hex: in the description of the deployment we create */
+	char *cd_deployment_id; /* ours, once known */
+	char *cd_status;        /* its CodeDeploy status at the last look */
+	char *cd_event;         /* the lifecycle event last reported (DEPLOY_PROGRESS) */
+	char *cd_rb_token;      /* our own rollback deployment's token */
+	double cd_create_sent_at, cd_rb_create_sent_at; /* CreateDeployment sent */
+	double cd_rb_wait_until; /* waiting for CodeDeploy's rollbackInfo until then */
 };
 
 /*
@@ -130,7 +165,19 @@ struct rollout_rec {
 	X(hook_id) \
 	X(approve) \
 	X(guard) \
-	X(manual)
+	X(manual) \
+	X(cd_application) \
+	X(cd_group) \
+	X(cd_config) \
+	X(cd_container) \
+	X(cd_platform) \
+	X(cd_network) \
+	X(cd_capacity) \
+	X(cd_token) \
+	X(cd_deployment_id) \
+	X(cd_status) \
+	X(cd_event) \
+	X(cd_rb_token)
 /* clang-format on */
 
 /* The step's name in records and events ("start", "tracking", ...), and back; -1 if unknown. */
@@ -145,5 +192,11 @@ int record_set(char **field, const char *value);
 
 /* Whether the strategy is "revision" (also when unset). */
 bool record_is_revision(const struct rollout_rec *rec);
+
+/* Whether the strategy is "codedeploy". */
+bool record_is_codedeploy(const struct rollout_rec *rec);
+
+/* Whether the strategy registers a revision pinned to the digest ("revision", "codedeploy"). */
+bool record_pins(const struct rollout_rec *rec);
 
 #endif

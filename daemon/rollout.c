@@ -17,6 +17,7 @@
 
 #define BATCH_MAX      20 /* service deployments per DescribeServiceDeployments */
 #define BATCH_SERVICES 10 /* services per DescribeServices */
+#define BATCH_CD       25 /* deployments per BatchGetDeployments */
 #define TRACK_FIRST_S  1.0
 #define TRACK_MAX_S    10.0
 #define TRACK_SAFETY_S 30.0 /* while ECS's events about the service flow */
@@ -29,8 +30,9 @@
 
 struct batch {
 	struct deployer *dp;
-	const char *operation; /* DescribeServices or DescribeServiceDeployments */
-	struct rollout *r[BATCH_MAX];
+	const char *operation; /* DescribeServices, DescribeServiceDeployments or
+				  BatchGetDeployments (CodeDeploy) */
+	struct rollout *r[BATCH_CD];
 	int n, max;
 	char *cluster, *region;
 	struct cred_provider *creds;
@@ -67,7 +69,8 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 			       .params = inspect_rev_params,
 			       .read = inspect_read_rev,
 			       .resume = STEP_INSPECT },
-	[STEP_START] = { .next = { STEP_READ_BASE, STEP_UPDATING },
+	[STEP_START] = { .next = { STEP_READ_BASE, STEP_UPDATING, STEP_CD_APPS,
+				   STEP_CD_GROUP_INFO },
 			 .operation = "DescribeServices",
 			 .params = rollout_service_params,
 			 .read = deploy_read_start,
@@ -91,7 +94,8 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 				   .read = deploy_read_find_registered,
 				   .own_errors = true,
 				   .resume = STEP_FIND_REGISTERED },
-	[STEP_REGISTERED] = { .next = { STEP_UPDATING, STEP_DEREGISTER, STEP_START },
+	[STEP_REGISTERED] = { .next = { STEP_UPDATING, STEP_DEREGISTER, STEP_START,
+					STEP_CD_CREATING },
 			      .operation = "DescribeServices",
 			      .params = rollout_service_params,
 			      .read = deploy_read_check,
@@ -220,6 +224,125 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 			       .batched = true,
 			       .rolling_back = true,
 			       .resume = STEP_RB_TRACKING },
+	/* strategy codedeploy */
+	[STEP_CD_APPS] = { .next = { STEP_CD_APPS, STEP_CD_GROUPS },
+			   .api = API_CODEDEPLOY,
+			   .operation = "ListApplications",
+			   .params = cd_apps_params,
+			   .read = cd_read_apps,
+			   .resume = STEP_START },
+	[STEP_CD_GROUPS] = { .next = { STEP_CD_GROUPS, STEP_CD_GROUP_INFO, STEP_READ_BASE },
+			     .api = API_CODEDEPLOY,
+			     .operation = "ListDeploymentGroups",
+			     .params = cd_groups_params,
+			     .read = cd_read_groups,
+			     .resume = STEP_START },
+	[STEP_CD_GROUP_INFO] = { .next = { STEP_CD_GROUP_INFO, STEP_CD_GROUPS, STEP_READ_BASE,
+					   STEP_CD_APPS },
+				 .api = API_CODEDEPLOY,
+				 .operation = "BatchGetDeploymentGroups",
+				 .params = cd_group_info_params,
+				 .read = cd_read_group_info,
+				 .resume = STEP_START },
+	[STEP_CD_CREATING] = { .next = { STEP_CD_TRACKING },
+			       .api = API_CODEDEPLOY,
+			       .operation = "CreateDeployment",
+			       .params = cd_create_params,
+			       .read = cd_read_create,
+			       .own_errors = true,
+			       .written = true,
+			       .resume = STEP_CD_FIND,
+			       .sent_at = SENT_CD_CREATE },
+	[STEP_CD_FIND] = { .next = { STEP_CD_FIND, STEP_CD_FIND_INFO, STEP_CD_CREATING },
+			   .api = API_CODEDEPLOY,
+			   .operation = "ListDeployments",
+			   .params = cd_find_params,
+			   .read = cd_read_find,
+			   .resume = STEP_CD_FIND },
+	[STEP_CD_FIND_INFO] = { .next = { STEP_CD_TRACKING, STEP_CD_FIND_INFO, STEP_CD_FIND,
+					  STEP_CD_CREATING },
+				.api = API_CODEDEPLOY,
+				.operation = "BatchGetDeployments",
+				.params = cd_find_info_params,
+				.read = cd_read_find_info,
+				.resume = STEP_CD_FIND },
+	[STEP_CD_TRACKING] = { .next = { STEP_CD_APPROVING, STEP_CD_DIAG_LIST },
+			       .api = API_CODEDEPLOY,
+			       .operation = "BatchGetDeployments",
+			       .read = cd_read_tracking,
+			       .written = true,
+			       .batched = true,
+			       .resume = STEP_CD_TRACKING },
+	[STEP_CD_APPROVING] = { .next = { STEP_CD_TRACKING },
+				.api = API_CODEDEPLOY,
+				.operation = "ContinueDeployment",
+				.params = cd_continue_params,
+				.read = cd_read_continue,
+				.own_errors = true,
+				.resume = STEP_CD_TRACKING },
+	[STEP_CD_DIAG_LIST] = { .next = { STEP_CD_DIAG },
+				.api = API_CODEDEPLOY,
+				.operation = "ListDeploymentTargets",
+				.params = cd_targets_params,
+				.read = cd_read_targets,
+				.own_errors = true,
+				.resume = STEP_CD_TRACKING },
+	[STEP_CD_DIAG] = { .api = API_CODEDEPLOY,
+			   .operation = "BatchGetDeploymentTargets",
+			   .params = cd_target_info_params,
+			   .read = cd_read_diag,
+			   .own_errors = true,
+			   .resume = STEP_CD_TRACKING },
+	[STEP_CD_STOP] = { .next = { STEP_CD_STOP_CHECK },
+			   .api = API_CODEDEPLOY,
+			   .operation = "StopDeployment",
+			   .params = cd_stop_params,
+			   .read = cd_read_stop,
+			   .own_errors = true,
+			   .written = true,
+			   .rolling_back = true,
+			   .resume = STEP_CD_STOP_CHECK,
+			   .sent_at = SENT_SD_STOP },
+	[STEP_CD_STOP_CHECK] = { .next = { STEP_CD_RB_TRACKING, STEP_CD_STOP, STEP_CD_RB_CREATING },
+				 .api = API_CODEDEPLOY,
+				 .operation = "GetDeployment",
+				 .params = cd_get_params,
+				 .read = cd_read_stop_check,
+				 .rolling_back = true,
+				 .resume = STEP_CD_STOP_CHECK },
+	[STEP_CD_RB_TRACKING] = { .api = API_CODEDEPLOY,
+				  .operation = "BatchGetDeployments",
+				  .read = cd_read_rb_tracking,
+				  .written = true,
+				  .batched = true,
+				  .rolling_back = true,
+				  .resume = STEP_CD_RB_TRACKING },
+	[STEP_CD_RB_CREATING] = { .next = { STEP_CD_RB_TRACKING },
+				  .api = API_CODEDEPLOY,
+				  .operation = "CreateDeployment",
+				  .params = cd_create_params,
+				  .read = cd_read_create,
+				  .own_errors = true,
+				  .written = true,
+				  .rolling_back = true,
+				  .resume = STEP_CD_RB_FIND,
+				  .sent_at = SENT_CD_RB_CREATE },
+	[STEP_CD_RB_FIND] = { .next = { STEP_CD_RB_FIND, STEP_CD_RB_FIND_INFO,
+					STEP_CD_RB_CREATING },
+			      .api = API_CODEDEPLOY,
+			      .operation = "ListDeployments",
+			      .params = cd_find_params,
+			      .read = cd_read_find,
+			      .rolling_back = true,
+			      .resume = STEP_CD_RB_FIND },
+	[STEP_CD_RB_FIND_INFO] = { .next = { STEP_CD_RB_TRACKING, STEP_CD_RB_FIND_INFO,
+					     STEP_CD_RB_FIND, STEP_CD_RB_CREATING },
+				   .api = API_CODEDEPLOY,
+				   .operation = "BatchGetDeployments",
+				   .params = cd_find_info_params,
+				   .read = cd_read_find_info,
+				   .rolling_back = true,
+				   .resume = STEP_CD_RB_FIND },
 };
 
 static void advance(struct rollout *r, int next);
@@ -260,7 +383,7 @@ void rollout_emit(struct rollout *r, int prio, const char *id, const struct log_
 		  const char *fmt, ...)
 {
 	const struct rollout_rec *c = r->rec;
-	struct log_field f[32];
+	struct log_field f[40];
 	size_t n = 0;
 	char msg[2048], ms[32], containers[512] = "";
 	va_list ap;
@@ -291,9 +414,17 @@ void rollout_emit(struct rollout *r, int prio, const char *id, const struct log_
 	F("SERVICE_DEPLOYMENT_ARN", c->deployment_arn);
 	F("STRATEGY", c->strategy);
 	F("ROLLOUT_STEP", record_step_name(c->step));
+	if (record_is_codedeploy(c)) {
+		F("CODEDEPLOY_APPLICATION", c->cd_application);
+		F("CODEDEPLOY_DEPLOYMENT_GROUP", c->cd_group);
+		F("CODEDEPLOY_DEPLOYMENT_ID", c->cd_deployment_id);
+		F("CODEDEPLOY_STATUS", c->cd_status);
+		F("LIFECYCLE_EVENT", c->cd_event);
+		F("CODEDEPLOY_ERROR_CODE", *r->cd_error_code ? r->cd_error_code : NULL);
+	}
 	if (!r->inspect && c->started_at > 0)
 		F("DURATION_MS", ms);
-	for (const struct log_field *e = extra; e && e->key && n < 31; e++)
+	for (const struct log_field *e = extra; e && e->key && n < 39; e++)
 		f[n++] = *e;
 	F(NULL, NULL);
 #undef F
@@ -518,13 +649,14 @@ void rollout_free(struct rollout *r)
 		aws_call_cancel(r->call);
 	if (r->events_call)
 		aws_call_cancel(r->events_call);
-	if (r->continue_call) {
+	if (r->continue_call)
+		aws_call_cancel(r->continue_call);
+	if (r->continue_done)
 		/* The operator's answer cannot be told any more: the rollout ended first, or the
 		 * daemon stops (the control server, freed before, drops the answer; the caller
 		 * frees what it holds). */
-		aws_call_cancel(r->continue_call);
 		r->continue_done(-ECANCELED, r->rec->hook_id, NULL, r->continue_ud);
-	}
+	cd_free(r);
 	if (r->batch)
 		r->batch->r[r->batch_slot] = NULL;
 	if (r->inspect)
@@ -706,7 +838,8 @@ static void run_step(struct rollout *r)
 	}
 	bool changes = s->sent_at != 0;
 	cJSON *params = s->params(r);
-	struct aws_call_spec spec = { .service = &aws_ecs,
+	struct aws_call_spec spec = { .service =
+					  s->api == API_CODEDEPLOY ? &aws_codedeploy : &aws_ecs,
 				      .operation = op,
 				      .params = params,
 				      .creds = r->creds,
@@ -723,7 +856,9 @@ static void run_step(struct rollout *r)
 		rollout_emit(r, LOG_ERR, EVENT_API_ERROR, LOG_FIELDS({ "AWS_OPERATION", op }),
 			     "service '%s': cannot call %s: %s; trying again later",
 			     r->rec->service, op,
-			     rc == -ENOMEM ? "out of memory" : "no ECS endpoint for the region");
+			     rc == -ENOMEM              ? "out of memory"
+			     : s->api == API_CODEDEPLOY ? "no CodeDeploy endpoint for the region"
+							: "no ECS endpoint for the region");
 		retry_later(r);
 	}
 }
@@ -753,6 +888,12 @@ static void enter(struct rollout *r, enum rollout_step step)
 	case SENT_SD_STOP:
 		r->rec->stop_sent_at = rollout_wall_now();
 		break;
+	case SENT_CD_CREATE:
+		r->rec->cd_create_sent_at = rollout_wall_now();
+		break;
+	case SENT_CD_RB_CREATE:
+		r->rec->cd_rb_create_sent_at = rollout_wall_now();
+		break;
 	}
 	if (s->batched) {
 		r->interval = TRACK_FIRST_S;
@@ -777,6 +918,14 @@ void rollout_resume(struct rollout *r)
 void rollout_run(struct rollout *r)
 {
 	r->waiting = false;
+	if (r->restep != STEP_INSPECT) {
+		/* A reader waited to go on with another step (looking again from the start of a
+		 * list); it was allowed to go there. */
+		enum rollout_step to = r->restep;
+		r->restep = STEP_INSPECT;
+		if (rollout_step_may(r->rec->step, to))
+			r->rec->step = to;
+	}
 	if (r->unwritten) {
 		enter(r, r->rec->step);
 		return;
@@ -820,6 +969,8 @@ static void on_reply(struct aws_result *res, void *userdata)
  * before can be deployed again (strategy revision). */
 static bool can_roll_back(const struct rollout_rec *c)
 {
+	if (record_is_codedeploy(c))
+		return cd_in_progress(c) || (c->rollback && c->base_td && *c->base_td);
 	return c->rollback && (sd_in_progress(c) || record_is_revision(c));
 }
 
@@ -830,6 +981,10 @@ static void start_rollback(struct rollout *r)
 	r->rec->rollback_by = stop ? ROLLBACK_BY_STOP : ROLLBACK_BY_US;
 	r->rec->rollback_deadline = rollout_wall_now() + (double)r->rec->timeout_ms / 1000.0;
 	r->n_events = 0;
+	if (record_is_codedeploy(r->rec)) {
+		enter(r, cd_rollback_step(r));
+		return;
+	}
 	enter(r, stop ? STEP_SD_STOP : STEP_ROLLBACK);
 }
 
@@ -841,7 +996,8 @@ static bool unused_revision(const struct rollout *r)
 
 	return r->rec->new_td && *r->rec->new_td &&
 	       (s == STEP_REGISTERING || s == STEP_REGISTERED || s == STEP_FIND_REGISTERED ||
-		(s == STEP_UPDATING && !r->rec->deployment_id));
+		(s == STEP_UPDATING && !r->rec->deployment_id) ||
+		(s == STEP_CD_CREATING && !r->rec->cd_deployment_id));
 }
 
 static void failed_event(struct rollout *r, int prio, const char *what, bool mark)
@@ -889,6 +1045,7 @@ static enum history_result result_of(int outcome)
 	case OUT_ROLLBACK_FAILED:
 		return HISTORY_ROLLBACK_FAILED;
 	case OUT_SUPERSEDED:
+	case OUT_SUPERSEDED_RB:
 		return HISTORY_SUPERSEDED;
 	case OUT_BLOCKED:
 	case OUT_SKIPPED:
@@ -946,6 +1103,18 @@ static void advance(struct rollout *r, int next)
 		state_set_deployed(st, c->watch, c->tkey, "");
 		rollout_save_state(dp); /* the failed digest is remembered before a rollback */
 		failed_event(r, LOG_ERR, "failed", true);
+		if (next == OUT_ECS_ROLLBACK && record_is_codedeploy(c)) {
+			c->rollback_by = ROLLBACK_BY_CODEDEPLOY;
+			c->rollback_deadline = rollout_wall_now() + (double)c->timeout_ms / 1000.0;
+			rollout_emit(
+			    r, LOG_WARNING, EVENT_ROLLBACK_STARTED,
+			    LOG_FIELDS({ "ROLLBACK_DEPLOYMENT_ID", c->rollback_deployment_id }),
+			    "CodeDeploy rolls service '%s' back to %s (rollback deployment %s); "
+			    "following it",
+			    c->service, c->base_td, c->rollback_deployment_id);
+			enter(r, STEP_CD_RB_TRACKING);
+			return;
+		}
 		if (next == OUT_ECS_ROLLBACK) {
 			bool sd = c->step == STEP_TRACKING_SD || c->step == STEP_SD_EVENTS;
 			c->rollback_by = ROLLBACK_BY_ECS;
@@ -962,7 +1131,7 @@ static void advance(struct rollout *r, int next)
 			start_rollback(r);
 			return;
 		}
-		if (c->rollback && !c->deployment_arn)
+		if (c->rollback && !c->deployment_arn && !record_is_codedeploy(c))
 			rollout_emit(
 			    r, LOG_WARNING, NULL, NULL,
 			    "service '%s': strategy 'force' reuses the task definition, so "
@@ -976,6 +1145,7 @@ static void advance(struct rollout *r, int next)
 		failed_event(r, LOG_ERR, "failed", false);
 		break;
 	case OUT_SUPERSEDED:
+	case OUT_SUPERSEDED_RB:
 		dp->failures++;
 		state_set_held(st, c->watch, c->tkey, c->digest);
 		state_set_deployed(st, c->watch, c->tkey, "");
@@ -983,6 +1153,19 @@ static void advance(struct rollout *r, int next)
 		rollout_emit(r, LOG_NOTICE, NULL, NULL,
 			     "service '%s': %s is not deployed again until a newer push",
 			     c->service, c->digest);
+		if (next == OUT_SUPERSEDED_RB) {
+			rollout_save_state(dp);
+			c->rollback_by = ROLLBACK_BY_CODEDEPLOY;
+			c->rollback_deadline = rollout_wall_now() + (double)c->timeout_ms / 1000.0;
+			rollout_emit(
+			    r, LOG_WARNING, EVENT_ROLLBACK_STARTED,
+			    LOG_FIELDS({ "ROLLBACK_DEPLOYMENT_ID", c->rollback_deployment_id }),
+			    "CodeDeploy rolls service '%s' back to %s (rollback deployment %s) "
+			    "after the stop; following it",
+			    c->service, c->base_td, c->rollback_deployment_id);
+			enter(r, STEP_CD_RB_TRACKING);
+			return;
+		}
 		break;
 	case OUT_ANOMALY:
 		dp->failures++;
@@ -1016,12 +1199,17 @@ static void advance(struct rollout *r, int next)
 	case OUT_ROLLED_BACK:
 		state_set_deployed(st, c->watch, c->tkey,
 				   c->previous_digest ? c->previous_digest : "");
-		rollout_emit(r, LOG_NOTICE, EVENT_ROLLBACK_COMPLETED, NULL,
-			     "service '%s' is back on %s%s", c->service, rollback_target_td(r),
+		rollout_emit(r, LOG_NOTICE, EVENT_ROLLBACK_COMPLETED,
+			     LOG_FIELDS({ "ROLLBACK_DEPLOYMENT_ID", c->rollback_deployment_id }),
+			     "service '%s' is back on %s%s", c->service,
+			     rollback_target_td(r) ? rollback_target_td(r) : c->base_td,
 			     c->rollback_by == ROLLBACK_BY_ECS    ? " (rolled back by ECS)"
 			     : c->rollback_by == ROLLBACK_BY_STOP ? " (rolled back by ECS on our "
 								    "StopServiceDeployment)"
-								  : "");
+			     : c->rollback_by == ROLLBACK_BY_CODEDEPLOY
+				 ? " (rolled back by CodeDeploy)"
+			     : record_is_codedeploy(c) ? " (by a CodeDeploy deployment of ours)"
+						       : "");
 		break;
 	case OUT_ROLLBACK_FAILED:
 		state_set_deployed(st, c->watch, c->tkey, "");
@@ -1052,7 +1240,7 @@ int rollout_operator_rollback(struct rollout *r, const char *reason)
 
 	if (rollout_steps[c->step].rolling_back)
 		return -EALREADY;
-	if (c->step != STEP_TRACKING && c->step != STEP_TRACKING_SD)
+	if (c->step != STEP_TRACKING && c->step != STEP_TRACKING_SD && c->step != STEP_CD_TRACKING)
 		return -EBUSY;
 	/* A tracking look in flight changes nothing: it is dropped. */
 	if (r->batch) {
@@ -1116,7 +1304,7 @@ static void on_batch(struct aws_result *res, void *userdata)
 	struct deployer *dp = b->dp;
 	double now = ev_now(b->dp->d->loop);
 	bool said = false;
-	uint64_t pokes[BATCH_MAX > BATCH_SERVICES ? BATCH_MAX : BATCH_SERVICES];
+	uint64_t pokes[BATCH_CD];
 	int n_pokes = 0;
 
 	b->call = NULL;
@@ -1164,7 +1352,7 @@ static void on_batch(struct aws_result *res, void *userdata)
 			bool lasting = aws_error_classify(&res->err) != AWS_ERROR_TRANSIENT;
 			if (!said && !(lasting && r->said_blocked)) {
 				api_error(r, res,
-					  lasting ? "tracking goes on (said once until ECS answers)"
+					  lasting ? "tracking goes on (said once until AWS answers)"
 						  : "tracking goes on");
 				said = true;
 			}
@@ -1184,13 +1372,23 @@ static void on_batch(struct aws_result *res, void *userdata)
 			dp->d->poked(pokes[i], dp->d->userdata);
 }
 
+/* The CodeDeploy deployment a batched step looks at: ours, or CodeDeploy's rollback of it. */
+static const char *batch_cd_id(const struct rollout_rec *rec)
+{
+	return rec->step == STEP_CD_RB_TRACKING ? rec->rollback_deployment_id
+						: rec->cd_deployment_id;
+}
+
 static void send_batch(struct batch *b)
 {
 	bool services = !strcmp(b->operation, "DescribeServices");
+	bool cd = !strcmp(b->operation, "BatchGetDeployments");
 	cJSON *p = cJSON_CreateObject(),
-	      *a = p ? cJSON_AddArrayToObject(p, services ? "services" : "serviceDeploymentArns")
+	      *a = p ? cJSON_AddArrayToObject(p, services ? "services"
+						 : cd     ? "deploymentIds"
+							  : "serviceDeploymentArns")
 		     : NULL;
-	struct aws_call_spec spec = { .service = &aws_ecs,
+	struct aws_call_spec spec = { .service = cd ? &aws_codedeploy : &aws_ecs,
 				      .operation = b->operation,
 				      .params = p,
 				      .creds = b->creds,
@@ -1202,6 +1400,7 @@ static void send_batch(struct batch *b)
 		for (int i = 0; i < b->n; i++)
 			cJSON_AddItemToArray(
 			    a, cJSON_CreateString(services ? b->r[i]->rec->service
+						  : cd     ? batch_cd_id(b->r[i]->rec)
 							   : b->r[i]->rec->deployment_arn));
 	}
 	if (!a || aws_call(b->dp->d->aws, &spec, on_batch, b, &b->call) < 0) {
@@ -1234,7 +1433,9 @@ void rollout_track_due(struct deployer *dp)
 		    r->next_at > now)
 			continue;
 		services = !strcmp(op, "DescribeServices");
-		if (!services && !(r->rec->deployment_arn && *r->rec->deployment_arn)) {
+		bool cd = !strcmp(op, "BatchGetDeployments");
+		if (cd ? !(batch_cd_id(r->rec) && *batch_cd_id(r->rec))
+		       : !services && !(r->rec->deployment_arn && *r->rec->deployment_arn)) {
 			/* A record without the ARN it is tracked by: its reader says so. */
 			advance(r, rollout_steps[r->rec->step].read(r, NULL));
 			break; /* r may be gone, and the list with it: the next tick goes on */
@@ -1251,7 +1452,7 @@ void rollout_track_due(struct deployer *dp)
 				break;
 			b->dp = dp;
 			b->operation = op;
-			b->max = services ? BATCH_SERVICES : BATCH_MAX;
+			b->max = services ? BATCH_SERVICES : cd ? BATCH_CD : BATCH_MAX;
 			b->cluster = strdup(r->rec->cluster);
 			b->region = strdup(r->rec->region);
 			b->creds = r->creds;

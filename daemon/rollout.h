@@ -21,11 +21,11 @@
  *   inspect-list          no       inspect-tasks                                       inspect
  *   inspect-tasks         no       -                                                   inspect
  *   inspect-revision      no       -                                                   inspect
- *   start                 yes      read-base, updating                                 start
+ *   start                 yes      read-base, updating, cd-applications, cd-group-info  start
  *   read-base             no       registering, updating                               start
  *   registering           yes      registered                                          find-registered
  *   find-registered       no       start, registered                                   find-registered
- *   registered            yes      updating, deregister, start                         registered
+ *   registered            yes      updating, deregister, start, creating               registered
  *   deregister            yes      start                                               start
  *   updating              yes      tracking, tracking-sd                               find-update
  *   find-update           no       tracking, tracking-sd, updating, deregister, start  find-update
@@ -45,6 +45,26 @@
  *   rollback-check        no       rollback-tracking, rolling-back                     rollback-check
  *   rolling-back          yes      rollback-tracking                                   rollback-check
  *   rollback-tracking     yes      -                                                   rollback-tracking
+ *
+ * strategy codedeploy (cdeploy.c; the steps marked CD call CodeDeploy, the others ECS):
+ *   start                 (above: its reader goes to cd-applications, or read-base)
+ *   registered            (above: its reader goes to creating)
+ *   cd-applications       no       cd-applications, cd-groups                          start
+ *   cd-groups             no       cd-groups, cd-group-info, read-base                 start
+ *   cd-group-info         no       cd-group-info, cd-groups, read-base, cd-applications  start
+ *   creating              yes      cd-tracking                                         find-deployment
+ *   find-deployment       no       find-deployment, find-deployment-info, creating     find-deployment
+ *   find-deployment-info  no       cd-tracking, find-deployment-info, find-deployment, creating  find-deployment
+ *   cd-tracking           yes      cd-approving, cd-read-targets                       cd-tracking
+ *   cd-approving          no       cd-tracking                                         cd-tracking
+ *   cd-read-targets       no       cd-read-diagnostics                                 cd-tracking
+ *   cd-read-diagnostics   no       -                                                   cd-tracking
+ *   cd-stopping           yes      cd-stop-check                                       cd-stop-check
+ *   cd-stop-check         no       cd-rollback-tracking, cd-stopping, cd-rolling-back  cd-stop-check
+ *   cd-rollback-tracking  yes      -                                                   cd-rollback-tracking
+ *   cd-rolling-back       yes      cd-rollback-tracking                                cd-rollback-find
+ *   cd-rollback-find      no       cd-rollback-find, cd-rollback-find-info, cd-rolling-back  cd-rollback-find
+ *   cd-rollback-find-info no       cd-rollback-tracking, cd-rollback-find-info, cd-rollback-find, cd-rolling-back  cd-rollback-find
  */
 /* clang-format on */
 /*
@@ -54,7 +74,11 @@
  * failed with ECS rolling back -> rollback-tracking-sd (or rollback-tracking without a service
  * deployment: following ECS); blocked with our revision unused -> deregister; skipped (the guard,
  * a controller that is not ECS) ends it like blocked, with SKIPPED; anything else ends the
- * rollout.
+ * rollout. Strategy codedeploy: a deploy that failed while CodeDeploy's deployment is in progress
+ * (our timeout, an operator's rollback or reject) -> cd-stopping (StopDeployment with
+ * autoRollbackEnabled: CodeDeploy rolls back, followed by cd-rollback-tracking); failed with
+ * CodeDeploy rolling back -> cd-rollback-tracking; failed without -> cd-rolling-back (a CodeDeploy
+ * deployment of the revision that ran before), with the target's rollback on.
  *
  * A written step is the one in the record file; a step that is not written leaves the record on
  * the last written one, whose re-run covers it. Every step can be re-run from AWS's answers:
@@ -79,7 +103,8 @@
 struct deployer;
 struct batch;
 
-#define EVENTS_KEPT 3 /* ECS event messages quoted in DEPLOY_FAILED */
+#define EVENTS_KEPT  3 /* ECS event messages quoted in DEPLOY_FAILED */
+#define CD_READY_LEN 64
 
 struct rollout {
 	struct deployer *dp;
@@ -135,6 +160,21 @@ struct rollout {
 	struct aws_call *continue_call;
 	deployer_continued_fn continue_done;
 	void *continue_ud;
+	/* strategy codedeploy (cdeploy.c) */
+	enum rollout_step restep; /* after OUT_WAIT, run this step instead (STEP_INSPECT: none) */
+	cJSON *cd_names;          /* discovery: application names; finding: deployment ids */
+	cJSON *cd_groups;         /* discovery: group names of the application at cd_app */
+	cJSON *cd_matches;        /* discovery: "application/group" of the groups naming it */
+	int cd_app, cd_pos, cd_pages;
+	char *cd_next;     /* the nextToken of the list being read, or NULL */
+	bool cd_paging;    /* the request in flight asked for a next page */
+	bool cd_verifying; /* cd-group-info looks at the group found before (cached) */
+	struct aws_call *cd_targets_call; /* a side read of the target (traffic, event) */
+	double cd_targets_at;
+	char cd_target_id[300];
+	char cd_error_code[64];
+	char cd_ready[CD_READY_LEN]; /* the deployment said to await approval (Ready) */
+	bool cd_said_wait_rb;        /* the wait for CodeDeploy's rollbackInfo was said */
 };
 
 /* What a reader returns: a step (>= 0), or one of these. */
@@ -154,16 +194,26 @@ enum rollout_outcome {
 	OUT_END = -12,             /* over, nothing more to say (an inspection) */
 	OUT_SKIPPED = -13, /* not deployed for a reason of the service (reason, r->skip_reason):
 			      SKIPPED; the digest is not marked; looked at again after a backoff */
+	OUT_SUPERSEDED_RB = -14, /* codedeploy: stopped by someone else, CodeDeploy rolls back:
+				    held until a newer push, the rollback followed */
 };
 
 /* Which time of the record a call that changes AWS writes before it is sent. */
 enum rollout_sent {
 	SENT_NONE,
-	SENT_REGISTER,    /* register_sent_at */
-	SENT_UPDATE,      /* update_sent_at */
-	SENT_RB_REGISTER, /* rollback_register_sent_at */
-	SENT_RB_UPDATE,   /* rollback_sent_at */
-	SENT_SD_STOP,     /* stop_sent_at */
+	SENT_REGISTER,     /* register_sent_at */
+	SENT_UPDATE,       /* update_sent_at */
+	SENT_RB_REGISTER,  /* rollback_register_sent_at */
+	SENT_RB_UPDATE,    /* rollback_sent_at */
+	SENT_SD_STOP,      /* stop_sent_at */
+	SENT_CD_CREATE,    /* cd_create_sent_at */
+	SENT_CD_RB_CREATE, /* cd_rb_create_sent_at */
+};
+
+/* The AWS API a step calls. */
+enum rollout_api {
+	API_ECS,
+	API_CODEDEPLOY,
 };
 
 struct rollout_step_def {
@@ -179,6 +229,7 @@ struct rollout_step_def {
 	bool batched;      /* tracking: its operation (DescribeServices, DescribeServiceDeployments)
 			      batched by the engine over rollouts */
 	bool rolling_back; /* an error ends the rollback, not the deploy */
+	enum rollout_api api; /* ECS (default) or CodeDeploy */
 };
 
 /* The table, indexed by enum rollout_step. */
@@ -211,10 +262,13 @@ struct deployer {
 	struct strmap *dirty; /* else at these (watch name -> 1), */
 	char **dirty_names;   /* kept in a list too, so that a reconcile costs what changed */
 	size_t n_dirty, cap_dirty;
-	struct config *indexed; /* the config index was built for (a reference: never reused) */
-	struct strmap *index;   /* watch name -> its position in indexed, plus one */
-	bool events_flowing;    /* a queue of events works (deployer_events_flowing) */
-	bool freeing;           /* deployer_free(): nobody is told of what is cancelled */
+	struct config *indexed;   /* the config index was built for (a reference: never reused) */
+	struct strmap *index;     /* watch name -> its position in indexed, plus one */
+	bool events_flowing;      /* a queue of events works (deployer_events_flowing) */
+	bool freeing;             /* deployer_free(): nobody is told of what is cancelled */
+	struct strmap *cd_groups; /* region\x1frole\x1fcluster\x1fservice -> "app\x1fgroup"
+				     discovered; checked by BatchGetDeploymentGroups before each
+				     use, dropped when it no longer names the service or is gone */
 };
 
 /* A target blocked by an authorization or request error: tried again at until (ev_now time),
@@ -293,6 +347,45 @@ int inspect_read_service(struct rollout *r, struct aws_result *res);
 int inspect_read_td(struct rollout *r, struct aws_result *res);
 int inspect_read_list(struct rollout *r, struct aws_result *res);
 int inspect_read_tasks(struct rollout *r, struct aws_result *res);
+/* cdeploy.c: strategy codedeploy */
+int cd_start(struct rollout *r, const cJSON *svc);
+cJSON *cd_apps_params(struct rollout *r);
+cJSON *cd_groups_params(struct rollout *r);
+cJSON *cd_group_info_params(struct rollout *r);
+cJSON *cd_create_params(struct rollout *r);
+cJSON *cd_find_params(struct rollout *r);
+cJSON *cd_find_info_params(struct rollout *r);
+cJSON *cd_continue_params(struct rollout *r);
+cJSON *cd_targets_params(struct rollout *r);
+cJSON *cd_target_info_params(struct rollout *r);
+cJSON *cd_stop_params(struct rollout *r);
+cJSON *cd_get_params(struct rollout *r);
+int cd_read_apps(struct rollout *r, struct aws_result *res);
+int cd_read_groups(struct rollout *r, struct aws_result *res);
+int cd_read_group_info(struct rollout *r, struct aws_result *res);
+int cd_read_create(struct rollout *r, struct aws_result *res);
+int cd_read_find(struct rollout *r, struct aws_result *res);
+int cd_read_find_info(struct rollout *r, struct aws_result *res);
+int cd_read_tracking(struct rollout *r, struct aws_result *res);
+int cd_read_continue(struct rollout *r, struct aws_result *res);
+int cd_read_targets(struct rollout *r, struct aws_result *res);
+int cd_read_diag(struct rollout *r, struct aws_result *res);
+int cd_read_stop(struct rollout *r, struct aws_result *res);
+int cd_read_stop_check(struct rollout *r, struct aws_result *res);
+int cd_read_rb_tracking(struct rollout *r, struct aws_result *res);
+/* Whether CodeDeploy's deployment of ours is still in progress (StopDeployment applies). */
+bool cd_in_progress(const struct rollout_rec *rec);
+/* The rollback of a codedeploy rollout: cd-stopping while ours is in progress, else a CodeDeploy
+ * deployment of the revision that ran before (a fresh token). */
+enum rollout_step cd_rollback_step(struct rollout *r);
+/* An operator's approve (ContinueDeployment READY_WAIT) or reject (StopDeployment, rolled back)
+ * of a Ready deployment (deployer_continue). */
+int cd_continue(struct rollout *r, bool rollback, deployer_continued_fn done, void *ud, char *why,
+		size_t why_len);
+/* The discovered group of the rollout's service is gone: its cache entry is dropped. */
+void cd_forget_group(struct rollout *r);
+/* The side calls and lists of a codedeploy rollout (rollout_free). */
+void cd_free(struct rollout *r);
 
 /* ---- the engine (rollout.c), for the deployer and the steps ---- */
 

@@ -1367,7 +1367,10 @@ void state_undo_free(struct state_undo *u)
 	X(rollback_sent_at) \
 	X(hook_expires_at) \
 	X(hold_left) \
-	X(stop_sent_at)
+	X(stop_sent_at) \
+	X(cd_create_sent_at) \
+	X(cd_rb_create_sent_at) \
+	X(cd_rb_wait_until)
 /* clang-format on */
 
 int state_record_to_json(const struct rollout_rec *rec, cJSON **ret)
@@ -1391,12 +1394,15 @@ int state_record_to_json(const struct rollout_rec *rec, cJSON **ret)
 	ok = ok && (!rec->after_reset || cJSON_AddBoolToObject(o, "after_reset", 1));
 	ok = ok && cJSON_AddBoolToObject(o, "base_pinned", rec->base_pinned);
 	ok = ok && (!rec->no_stop || cJSON_AddBoolToObject(o, "no_stop", 1));
-	ok =
-	    ok && (rec->rollback_by == ROLLBACK_BY_NONE ||
-		   cJSON_AddStringToObject(o, "rollback_by",
-					   rec->rollback_by == ROLLBACK_BY_ECS    ? "ecs"
-					   : rec->rollback_by == ROLLBACK_BY_STOP ? "ecs-stop"
-										  : "ecr-deployd"));
+	ok = ok && (rec->rollback_by == ROLLBACK_BY_NONE ||
+		    cJSON_AddStringToObject(o, "rollback_by",
+					    rec->rollback_by == ROLLBACK_BY_ECS    ? "ecs"
+					    : rec->rollback_by == ROLLBACK_BY_STOP ? "ecs-stop"
+					    : rec->rollback_by == ROLLBACK_BY_CODEDEPLOY
+						? "codedeploy"
+						: "ecr-deployd"));
+	ok = ok && (!rec->cd_port || cJSON_AddNumberToObject(o, "cd_port", (double)rec->cd_port));
+	ok = ok && (!rec->cd_discovered || cJSON_AddBoolToObject(o, "cd_discovered", 1));
 	c = ok ? cJSON_AddArrayToObject(o, "containers") : NULL;
 	ok = c != NULL;
 	for (size_t i = 0; ok && i < rec->n_containers; i++)
@@ -1467,7 +1473,19 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 			   : !strcmp(v->valuestring, "ecs")         ? ROLLBACK_BY_ECS
 			   : !strcmp(v->valuestring, "ecs-stop")    ? ROLLBACK_BY_STOP
 			   : !strcmp(v->valuestring, "ecr-deployd") ? ROLLBACK_BY_US
+			   : !strcmp(v->valuestring, "codedeploy")  ? ROLLBACK_BY_CODEDEPLOY
 								    : ROLLBACK_BY_NONE;
+	if (v && !cJSON_IsString(v) && !*bad)
+		snprintf(bad, sizeof(bad), "its 'rollback_by' is not a string");
+	v = cJSON_GetObjectItemCaseSensitive(o, "cd_port");
+	if (v &&
+	    !(cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 65535 &&
+	      v->valuedouble == (double)(long)v->valuedouble) &&
+	    !*bad)
+		snprintf(bad, sizeof(bad), "its 'cd_port' is not a port (1 to 65535)");
+	else if (v)
+		rec->cd_port = (long)v->valuedouble;
+	rec->cd_discovered = cJSON_IsTrue(cJSON_GetObjectItem(o, "cd_discovered"));
 	/* Deadlines missing (an old or edited record): a whole timeout from now, never already past
 	 * (a first look would be a timeout read from an absence). */
 	if (!(rec->deadline > 0))
@@ -1512,6 +1530,38 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 	    !(rec->deployment_arn && *rec->deployment_arn))
 		snprintf(bad, sizeof(bad),
 			 "its step '%s' follows a service deployment, but it lacks deployment_arn",
+			 record_step_name(rec->step));
+	if (!*bad && rec->step >= STEP_CD_APPS && !record_is_codedeploy(rec))
+		snprintf(bad, sizeof(bad), "its step '%s' is strategy codedeploy's, not '%.40s''s",
+			 record_step_name(rec->step), rec->strategy ? rec->strategy : "revision");
+	if (!*bad && rec->step >= STEP_CD_CREATING &&
+	    !(rec->cd_application && *rec->cd_application && rec->cd_group && *rec->cd_group &&
+	      rec->cd_token && strlen(rec->cd_token) == 16 &&
+	      strspn(rec->cd_token, "0123456789abcdef") == 16))
+		snprintf(bad, sizeof(bad),
+			 "its step '%s' creates or follows a CodeDeploy deployment, but it lacks "
+			 "cd_application, cd_group or a 16-hex cd_token",
+			 record_step_name(rec->step));
+	if (!*bad &&
+	    (rec->step == STEP_CD_TRACKING || rec->step == STEP_CD_STOP ||
+	     rec->step == STEP_CD_STOP_CHECK) &&
+	    !(rec->cd_deployment_id && *rec->cd_deployment_id))
+		snprintf(bad, sizeof(bad),
+			 "its step '%s' follows a CodeDeploy deployment, but it lacks "
+			 "cd_deployment_id",
+			 record_step_name(rec->step));
+	if (!*bad && rec->step == STEP_CD_RB_TRACKING &&
+	    !(rec->rollback_deployment_id && *rec->rollback_deployment_id))
+		snprintf(bad, sizeof(bad),
+			 "its step '%s' follows a rollback deployment, but it lacks "
+			 "rollback_deployment_id",
+			 record_step_name(rec->step));
+	if (!*bad && (rec->step == STEP_CD_RB_CREATING || rec->step == STEP_CD_RB_FIND) &&
+	    !(rec->cd_rb_token && strlen(rec->cd_rb_token) == 16 &&
+	      strspn(rec->cd_rb_token, "0123456789abcdef") == 16))
+		snprintf(bad, sizeof(bad),
+			 "its step '%s' creates our rollback deployment, but it lacks a 16-hex "
+			 "cd_rb_token",
 			 record_step_name(rec->step));
 	if (!*bad && !endpoint_valid_region(rec->region)) {
 		char val[600];

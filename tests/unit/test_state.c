@@ -257,7 +257,12 @@ static struct rollout_rec *full_record(void)
 	r->hook_expires_at = 1.5e9 + 7;
 	r->hold_left = 600;
 	r->stop_sent_at = 1.5e9 + 8;
-	CHECK_INT(n, 29); /* watch, tkey and the RECORD_STRINGS */
+	r->cd_port = 8080;
+	r->cd_discovered = true;
+	r->cd_create_sent_at = 1.5e9 + 9;
+	r->cd_rb_create_sent_at = 1.5e9 + 10;
+	r->cd_rb_wait_until = 1.5e9 + 11;
+	CHECK_INT(n, 41); /* watch, tkey and the RECORD_STRINGS */
 	return r;
 }
 
@@ -274,7 +279,7 @@ TEST(state_record_round_trips_every_field)
 		  0);
 	if (back) {
 #define SAME(f) +same_string(#f, back->f, r->f)
-		CHECK_INT(0 SAME(watch) SAME(tkey) RECORD_STRINGS(SAME), 29);
+		CHECK_INT(0 SAME(watch) SAME(tkey) RECORD_STRINGS(SAME), 41);
 #undef SAME
 #define SAME_N(f) CHECK(back->f == r->f)
 		SAME_N(step);
@@ -295,6 +300,11 @@ TEST(state_record_round_trips_every_field)
 		SAME_N(hook_expires_at);
 		SAME_N(hold_left);
 		SAME_N(stop_sent_at);
+		SAME_N(cd_port);
+		SAME_N(cd_discovered);
+		SAME_N(cd_create_sent_at);
+		SAME_N(cd_rb_create_sent_at);
+		SAME_N(cd_rb_wait_until);
 		SAME_N(n_containers);
 #undef SAME_N
 		CHECK_STR(back->containers[0], "app");
@@ -338,7 +348,7 @@ TEST(state_record_of_version_1_loads)
 		{ "{\"step\": \"start\", \"digest\": 7}", "'digest' is not a string" },
 		{ "{\"step\": \"start\", \"digest\": \"" D1 "\", \"deadline\": \"soon\"}",
 		  "'deadline'" },
-		{ "{\"step\": \"start\", \"digest\": \"" D1 "\", \"version\": 3}", "version" },
+		{ "{\"step\": \"start\", \"digest\": \"" D1 "\", \"version\": 4}", "version" },
 		{ "{\"step\": \"start\", \"digest\": \"" D1
 		  "\", \"cluster\": \"c\", \"service\": \"s\","
 		  " \"region\": \"r\"}",
@@ -847,4 +857,101 @@ TEST(state_undo_restores)
 	CHECK_STR(state_deployed(s, "w2", "t"), D2);
 	state_free(s);
 	rm_rf(dir);
+}
+
+TEST(state_record_of_strategy_codedeploy)
+{
+	/* A codedeploy record at every written step of its own loads back with its keys; one
+	 * without what its step needs is refused, naming the key. */
+	const char *base =
+	    "{\"version\": 3, \"digest\": \"" D1 "\", \"image\": \"r\","
+	    " \"cluster\": \"c\", \"service\": \"s\", \"region\": \"us-east-1\","
+	    " \"containers\": [\"app\"], \"base_td\": \"td:1\", \"new_td\": \"td:2\","
+	    " \"strategy\": \"codedeploy\", \"cd_application\": \"app\","
+	    " \"cd_group\": \"grp\", \"cd_token\": \"0123456789abcdef\","
+	    " \"cd_container\": \"web\", \"cd_port\": 8080, \"cd_discovered\": true,"
+	    " \"cd_network\": \"{\\\"AwsvpcConfiguration\\\":{\\\"Subnets\\\":[]}}\","
+	    " \"cd_create_sent_at\": 1700000000, \"cd_deployment_id\": \"d-ABC\","
+	    " \"rollback_deployment_id\": \"d-RB\", \"cd_rb_token\": "
+	    "\"fedcba9876543210\", \"rollback_by\": \"codedeploy\", \"step\": ";
+	const char *steps[] = { "creating", "cd-tracking", "cd-stopping", "cd-rollback-tracking",
+				"cd-rolling-back" };
+	char doc[2048], why[300];
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		snprintf(doc, sizeof(doc), "%s\"%s\"}", base, steps[i]);
+		cJSON *o = cJSON_Parse(doc), *again = NULL;
+		struct rollout_rec *r = NULL;
+		CHECK(o != NULL);
+		CHECK_INT(state_record_from_json(o, "w", "t", &r, why, sizeof(why)), 0);
+		if (!r) {
+			unit_fail(__FILE__, __LINE__, "%s: %s", steps[i], why);
+			cJSON_Delete(o);
+			continue;
+		}
+		CHECK_STR(record_step_name(r->step), steps[i]);
+		CHECK(record_is_codedeploy(r) && record_pins(r) && !record_is_revision(r));
+		CHECK_STR(r->cd_application, "app");
+		CHECK_STR(r->cd_group, "grp");
+		CHECK_STR(r->cd_token, "0123456789abcdef");
+		CHECK_INT(r->cd_port, 8080);
+		CHECK(r->cd_discovered);
+		CHECK(r->rollback_by == ROLLBACK_BY_CODEDEPLOY);
+		CHECK(r->cd_create_sent_at == 1700000000.0);
+		CHECK(state_record_to_json(r, &again) == 0);
+		struct rollout_rec *back = NULL;
+		CHECK(again &&
+		      state_record_from_json(again, "w", "t", &back, why, sizeof(why)) == 0);
+		CHECK(back && back->cd_port == 8080 && back->rollback_by == ROLLBACK_BY_CODEDEPLOY);
+		record_free(back);
+		cJSON_Delete(again);
+		record_free(r);
+		cJSON_Delete(o);
+	}
+	const char *bad[][2] = {
+		/* a CodeDeploy step in a record of another strategy */
+		{ "{\"step\": \"cd-tracking\", \"digest\": \"" D1
+		  "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\", \"region\": "
+		  "\"us-east-1\", \"containers\": [\"app\"], \"base_td\": \"td:1\"}",
+		  "strategy codedeploy's" },
+		/* creating without the token a lost reply is found by */
+		{ "{\"step\": \"creating\", \"strategy\": \"codedeploy\", \"digest\": \"" D1
+		  "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\", \"region\": "
+		  "\"us-east-1\", \"containers\": [\"app\"], \"base_td\": \"td:1\", "
+		  "\"cd_application\": \"a\", \"cd_group\": \"g\"}",
+		  "cd_token" },
+		{ "{\"step\": \"creating\", \"strategy\": \"codedeploy\", \"digest\": \"" D1
+		  "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\", \"region\": "
+		  "\"us-east-1\", \"containers\": [\"app\"], \"base_td\": \"td:1\", "
+		  "\"cd_application\": \"a\", \"cd_group\": \"g\", \"cd_token\": \"../../etc\"}",
+		  "cd_token" },
+		/* tracking without the deployment id */
+		{ "{\"step\": \"cd-tracking\", \"strategy\": \"codedeploy\", \"digest\": \"" D1
+		  "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\", \"region\": "
+		  "\"us-east-1\", \"containers\": [\"app\"], \"base_td\": \"td:1\", "
+		  "\"cd_application\": \"a\", \"cd_group\": \"g\", \"cd_token\": "
+		  "\"0123456789abcdef\"}",
+		  "cd_deployment_id" },
+		{ "{\"step\": \"cd-rollback-tracking\", \"strategy\": \"codedeploy\", \"digest\": "
+		  "\"" D1
+		  "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\", \"region\": "
+		  "\"us-east-1\", \"containers\": [\"app\"], \"base_td\": \"td:1\", "
+		  "\"cd_application\": \"a\", \"cd_group\": \"g\", \"cd_token\": "
+		  "\"0123456789abcdef\"}",
+		  "rollback_deployment_id" },
+		{ "{\"step\": \"start\", \"strategy\": \"codedeploy\", \"digest\": \"" D1
+		  "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\", \"region\": "
+		  "\"us-east-1\", \"containers\": [\"app\"], \"cd_port\": 70000}",
+		  "cd_port" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cJSON *o = cJSON_Parse(bad[i][0]);
+		struct rollout_rec *r = NULL;
+		CHECK(o != NULL);
+		CHECK_INT(state_record_from_json(o, "w", "t", &r, why, sizeof(why)), -EINVAL);
+		CHECK(r == NULL);
+		if (!strstr(why, bad[i][1]))
+			unit_fail(__FILE__, __LINE__, "row %zu: %s", i, why);
+		cJSON_Delete(o);
+	}
 }

@@ -1,0 +1,726 @@
+# SPDX-License-Identifier: MIT
+"""Issue 16: strategy codedeploy, blue/green through AWS CodeDeploy, against awssim. A push to a
+CODE_DEPLOY service registers one pinned revision and makes one CodeDeploy deployment whose AppSpec
+names it (with the service's load balancer container and port, its platform version and network
+configuration only when it has them), tracked to Succeeded with a DEPLOY_PROGRESS per change; a
+failure follows CodeDeploy's own rollback (or makes ours when CodeDeploy has none) and the digest is
+never deployed again; our rollout timeout stops the deployment with rollback; a Ready wait is
+approved (ecr-deployctl approve: ContinueDeployment READY_WAIT), rejected (StopDeployment with
+rollback) or continued by the daemon ("approve": "auto"); a lost CreateDeployment reply and a kill
+-9 while it is sent or while the deployment is tracked never make a second deployment; the
+deployment group is found from the service (none, one and cached, several) or taken from the
+config with no discovery call; first start and --dry-run read what the PRIMARY task set runs; and
+config/examples/codedeploy.json works against the simulator.
+
+The test reads the simulator with a key of its own (test_strategies.TEST_KEY), so that the request
+log tells the daemon's calls from the test's. The simulator's CodeDeploy steps every 0.2 s and its
+"minute" (of deployment configs and wait times) lasts 0.2 s unless a test says otherwise."""
+
+import json
+import os
+import re
+import signal
+
+from harness import SIM_KEY, Sim, check, check_eq, daemon_path, wait_for
+from test_config import check_config, strip_comments
+from test_daemon import daemon_env, lines_with
+from test_deploy import (ACCT, DEPLOY_COMPLETED, DEPLOY_FAILED, DEPLOY_STARTED, REPO_URI, ROLLBACK_COMPLETED,
+                         ROLLBACK_STARTED, SKIPPED, poll_now, start, taskdef)
+from test_strategies import (AWAITING_APPROVAL, DEPLOY_PROGRESS, KEYS, ROLLBACK_FAILED, TEST_KEY, daemon_calls,
+                             events, failed_digests)
+
+BLOCKED = "d7631a67aa3d44f8b114544ef9768e73"
+APP = "web-app"
+# The load balancer's port: the task definition's second port mapping, so that a daemon that takes
+# the first one instead of the service's loadBalancers[] is refused by CodeDeploy.
+LB_PORT = 9090
+FAST = {"task_start_seconds": 0.2, "codedeploy_step_seconds": 0.2, "codedeploy_minute_seconds": 0.2}
+NETWORK = {"awsvpcConfiguration": {"subnets": ["subnet-0a1b2c3d", "subnet-4e5f6a7b"],
+                                   "securityGroups": ["sg-0123abcd"], "assignPublicIp": "DISABLED"}}
+LIFECYCLE = ["BeforeInstall", "Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic",
+             "BeforeAllowTraffic", "AllowTraffic", "AfterAllowTraffic"]
+STATUSES = {"Created", "Queued", "InProgress", "Baking", "Ready", "Succeeded", "Failed", "Stopped"}
+DISCOVERY = ("ListApplications", "ListDeploymentGroups", "BatchGetDeploymentGroups")
+CD_MUTATING = ("CreateDeployment", "StopDeployment", "ContinueDeployment")
+
+
+# -- the world ----------------------------------------------------------------------------------
+
+def td_arn(family, revision):
+    return "arn:aws:ecs:us-east-1:%s:task-definition/%s:%d" % (ACCT, family, revision)
+
+
+def cd_taskdef(family, image, awsvpc=True):
+    td = taskdef(family, "team/web")
+    app = td["containerDefinitions"][0]
+    app["image"] = image
+    app["portMappings"] = [{"containerPort": 8080, "protocol": "tcp"}, {"containerPort": LB_PORT, "protocol": "tcp"}]
+    if not awsvpc:
+        td["networkMode"] = "bridge"
+        td["requiresCompatibilities"] = ["EC2"]
+    return td
+
+
+def cd_service(name, awsvpc=True):
+    """A CODE_DEPLOY service behind a load balancer: Fargate with a platform version and a network
+    configuration (awsvpc), or EC2 with neither."""
+    s = {"cluster": "prod", "serviceName": name, "taskDefinition": name, "desiredCount": 2,
+         "deploymentController": {"type": "CODE_DEPLOY"},
+         "loadBalancers": [{"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:%s:targetgroup/%s-blue/"
+                                              "0123456789abcdef" % (ACCT, name),
+                            "containerName": "app", "containerPort": LB_PORT}]}
+    if awsvpc:
+        s.update(launchType="FARGATE", platformVersion="1.4.0", networkConfiguration=NETWORK)
+    else:
+        s["launchType"] = "EC2"
+    return s
+
+
+def group(service, name=None, rollback=True, ready=None, config=None):
+    """A deployment group of one service; rollback: CodeDeploy's automatic rollback on failure and
+    on a stop; ready: minutes of a Ready wait (deploymentReadyOption STOP_DEPLOYMENT)."""
+    g = {"deploymentGroupName": name or service + "-dg",
+         "serviceRoleArn": "arn:aws:iam::%s:role/codedeploy-ecs" % ACCT,
+         "ecsServices": [{"serviceName": service, "clusterName": "prod"}],
+         "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+         "autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]}
+         if rollback else {"enabled": False, "events": []},
+         "blueGreenDeploymentConfiguration": {
+             "deploymentReadyOption": {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": ready} if ready
+             else {"actionOnTimeout": "CONTINUE_DEPLOYMENT", "waitTimeInMinutes": 0},
+             "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 0}}}
+    if config:
+        g["deploymentConfigName"] = config
+    return g
+
+
+def cd_world(ctx, services, apps, settings=None, pinned=True):
+    """The simulator with team/web:prod at v1, the services (each its own family, whose container
+    app pins v1, or names the tag when not pinned) and apps: {application: [groups]}. Returns
+    (sim, v1)."""
+    sim = Sim(ctx, keys=KEYS, seed={"settings": dict(FAST, **(settings or {})), "repositories": [{"name": "team/web"}]})
+    v1 = sim.push("team/web", "prod", seed="v1")
+    image = REPO_URI + "team/web" + ("@" + v1 if pinned else ":prod")
+    sim.seed({"clusters": ["prod"],
+              "task_definitions": [cd_taskdef(s["serviceName"], image, "networkConfiguration" in s) for s in services],
+              "services": services,
+              "codedeploy": {"applications": [{"name": a, "deployment_groups": g} for a, g in apps.items()]}})
+    return sim, v1
+
+
+def cd_target(service, codedeploy=None, **kw):
+    t = dict({"cluster": "prod", "service": service, "container": "app", "strategy": "codedeploy"}, **kw)
+    if codedeploy is not None:
+        t["codedeploy"] = codedeploy
+    return t
+
+
+def named(service, app=APP, name=None):
+    """The codedeploy object that names the application and deployment group."""
+    return {"application": app, "deployment_group": name or service + "-dg"}
+
+
+def watch(*targets):
+    return {"name": "web", "repository": "team/web", "tag": "prod", "targets": list(targets)}
+
+
+def launch(ctx, sim, targets, args=(), **settings):
+    """The daemon on one watch of the targets, once its first cycle found each service running v1."""
+    p = start(ctx, sim, [watch(*targets)], args=args, **settings)
+    wait_for(lambda: len(lines_with(p, "already runs")) >= len(targets) or not p.alive(), 20,
+             "first-start inspection of %d target(s)" % len(targets))
+    check(p.alive(), "the daemon runs: %s" % p.read_stderr()[-2000:])
+    return p
+
+
+# -- what the simulator and the daemon say -------------------------------------------------------
+
+def cd(sim):
+    return sim.client("codedeploy", key=TEST_KEY)
+
+
+def ecs(sim):
+    return sim.client("ecs", key=TEST_KEY)
+
+
+def cd_calls(sim, op=None, since=0, carried=False):
+    """CodeDeploy calls made with the daemon's key, optionally of one operation, optionally only
+    those carried out (whatever became of the reply)."""
+    return [r for r in sim.requests(since=since, service="codedeploy")
+            if r.get("access_key") == SIM_KEY[0] and (op is None or r["operation"] == op)
+            and (not carried or r.get("carried_out"))]
+
+
+def creates(sim, group_name=None, since=0):
+    return [r for r in cd_calls(sim, "CreateDeployment", since, carried=True)
+            if group_name is None or r["params"].get("deploymentGroupName") == group_name]
+
+
+def last_request(sim):
+    return sim.control("GET", "/requests")["last"]
+
+
+def deployments(sim, group_name, app=APP):
+    """The ids of the group's deployments, every page."""
+    out, token = [], None
+    while True:
+        kw = {"nextToken": token} if token else {}
+        page = cd(sim).list_deployments(applicationName=app, deploymentGroupName=group_name, **kw)
+        out += page.get("deployments", [])
+        token = page.get("nextToken")
+        if not token:
+            return out
+
+
+def info(sim, dep_id):
+    return cd(sim).get_deployment(deploymentId=dep_id)["deploymentInfo"]
+
+
+def ours(sim, group_name, app=APP):
+    """The one deployment of the group made by ecr-deployd (its description says so)."""
+    mine = [d for d in deployments(sim, group_name, app)
+            if (info(sim, d).get("description") or "").startswith("ecr-deployd ")]
+    check_eq(len(mine), 1, "deployments of ecr-deployd in %s/%s" % (app, group_name))
+    return mine[0]
+
+
+def service_of(sim, name):
+    return ecs(sim).describe_services(cluster="prod", services=[name])["services"][0]
+
+
+def primary_td(sim, name):
+    """The task definition of the service's PRIMARY task set (checked to be the service's too)."""
+    s = service_of(sim, name)
+    primary = [ts for ts in s.get("taskSets", []) if ts["status"] == "PRIMARY"]
+    check_eq(len(primary), 1, "one PRIMARY task set of %s: %s" % (name, s.get("taskSets")))
+    check_eq(s["taskDefinition"], primary[0]["taskDefinition"], "%s: the service's task definition is the "
+             "PRIMARY task set's" % name)
+    return primary[0]["taskDefinition"]
+
+
+def image_of(sim, td):
+    t = ecs(sim).describe_task_definition(taskDefinition=td)["taskDefinition"]
+    return [c["image"] for c in t["containerDefinitions"] if c["name"] == "app"][0]
+
+
+def properties(req):
+    """The TargetService properties of a CreateDeployment's AppSpec (checked for its shape)."""
+    rev = req["params"].get("revision") or {}
+    check_eq(rev.get("revisionType"), "AppSpecContent", "revisionType")
+    spec = json.loads(rev["appSpecContent"]["content"])
+    res = spec.get("Resources")
+    check(isinstance(res, list) and len(res) == 1 and len(res[0]) == 1, "one resource in the AppSpec: %s" % spec)
+    (_, tgt), = res[0].items()
+    check_eq(tgt.get("Type"), "AWS::ECS::Service", "the resource's type")
+    return tgt["Properties"]
+
+
+def ended(p, service):
+    return events(p, DEPLOY_COMPLETED, service) or events(p, DEPLOY_FAILED, service)
+
+
+def rolled_back(p, service):
+    return events(p, ROLLBACK_COMPLETED, service) or events(p, ROLLBACK_FAILED, service)
+
+
+def one_more_cycle(p):
+    """Polls at once and waits until that cycle is over."""
+    n = p.read_stderr().count("poll cycle:")
+    poll_now(p)
+    wait_for(lambda: p.read_stderr().count("poll cycle:") > n, 20, "a poll cycle")
+
+
+def never_again(ctx, sim, p, service, digest, group_name):
+    """The digest failed on the service: marked so, and a later poll neither registers nor creates."""
+    since = last_request(sim)
+    one_more_cycle(p)
+    wait_for(lambda: [l for l in lines_with(p, "failed on service '%s' before" % service) if digest in l], 15,
+             "the next cycle leaves %s alone on %s" % (digest, service))
+    check_eq(creates(sim, group_name, since), [], "%s: no CreateDeployment after the failure" % service)
+    check_eq(daemon_calls(sim, since, "RegisterTaskDefinition", service), [], "%s: nothing registered again" % service)
+    check(digest in failed_digests(ctx, service), "%s: the digest is marked failed" % service)
+
+
+def check_progress(sim, p, service, dep_id):
+    """DEPLOY_PROGRESS of one service: of our deployment, each saying something the one before did
+    not (a change of status, lifecycle event or traffic weight, not a poll), lifecycle events in
+    CodeDeploy's order."""
+    prog = events(p, DEPLOY_PROGRESS, service)
+    check(prog, "DEPLOY_PROGRESS for %s" % service)
+    said, order = [], []
+    for line, f in prog:
+        check_eq(f.get("CODEDEPLOY_DEPLOYMENT_ID"), dep_id, "the deployment of DEPLOY_PROGRESS: " + line)
+        check(f.get("CODEDEPLOY_STATUS") in STATUSES, "a status CodeDeploy has: " + line)
+        ev = f.get("LIFECYCLE_EVENT")
+        if ev:
+            check(ev in LIFECYCLE, "a lifecycle event of ECS deployments: " + line)
+            order.append(LIFECYCLE.index(ev))
+        said.append((f.get("CODEDEPLOY_STATUS"), ev, f.get("PRODUCTION_TRAFFIC_WEIGHT")))
+    for a, b in zip(said, said[1:]):
+        check(a != b, "two DEPLOY_PROGRESS in a row saying %s for %s: %s" % (a, service, said))
+    check_eq(order, sorted(order), "%s: lifecycle events in their order" % service)
+    polls = [r for r in cd_calls(sim) if r["operation"] in ("GetDeployment", "BatchGetDeployments")
+             and dep_id in json.dumps(r["params"])]
+    check(polls, "the daemon read %s" % dep_id)
+    return said
+
+
+def daemon(ctx, sim, targets, args=(), settle=True, **settings):
+    if settle:
+        return launch(ctx, sim, targets, args, **settings)
+    return start(ctx, sim, [watch(*targets)], args=args, **settings)
+
+
+def fail_next(sim, group_name, event, message, app=APP, count=1):
+    sim.control("POST", "/codedeploy-fail", {"application": app, "deployment_group": group_name,
+                                             "lifecycle_event": event, "count": count, "message": message})
+
+
+def first(p, message_id, service):
+    got = events(p, message_id, service)
+    check(got, "%s said for %s" % (message_id, service))
+    return got[0]
+
+
+# -- success --------------------------------------------------------------------------------------
+
+def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_success(ctx):
+    """Two services: web (Fargate, network configuration, platform version; container and port
+    from its load balancer) and web-ec2 (EC2, neither; container, port and deployment config given).
+    Each: one pinned revision, one CreateDeployment with its AppSpec, tracked to Succeeded, its
+    PRIMARY task set on the new revision, no UpdateService, no discovery call."""
+    services = [cd_service("web"), cd_service("web-ec2", awsvpc=False)]
+    sim, v1 = cd_world(ctx, services, {APP: [group("web"), group("web-ec2")]})
+    targets = [cd_target("web", named("web")),
+               cd_target("web-ec2", dict(named("web-ec2"), container="app", port=LB_PORT,
+                                         deployment_config="CodeDeployDefault.ECSCanary10Percent5Minutes"))]
+    p = daemon(ctx, sim, targets)
+    since = last_request(sim)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: all(ended(p, s) for s in ("web", "web-ec2")), 40, "both rollouts end")
+    check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
+    for name, awsvpc in (("web", True), ("web-ec2", False)):
+        regs = daemon_calls(sim, since, "RegisterTaskDefinition", name)
+        check_eq(len(regs), 1, "%s: one RegisterTaskDefinition" % name)
+        arn = td_arn(name, 2)
+        check_eq(image_of(sim, arn), REPO_URI + "team/web@" + new, "%s: the revision pins the digest" % name)
+        tags = {t["key"]: t["value"] for t in ecs(sim).describe_task_definition(
+            taskDefinition=arn, include=["TAGS"])["tags"]}
+        check_eq((tags.get("ecr-deployd:digest"), tags.get("team")), (new, "web"), "%s: our tags and its own" % name)
+        made = creates(sim, name + "-dg", since)
+        check_eq(len(made), 1, "%s: one CreateDeployment" % name)
+        params = made[0]["params"]
+        check_eq(params.get("applicationName"), APP, "%s: the application" % name)
+        check(re.fullmatch(r"ecr-deployd [0-9a-f]{16} %s for web" % re.escape(new), params.get("description", "")),
+              "%s: the description marks the deployment ours: %r" % (name, params.get("description")))
+        want = {"TaskDefinition": arn, "LoadBalancerInfo": {"ContainerName": "app", "ContainerPort": LB_PORT}}
+        if awsvpc:
+            want["PlatformVersion"] = "1.4.0"
+            want["NetworkConfiguration"] = {"AwsvpcConfiguration": {
+                "Subnets": NETWORK["awsvpcConfiguration"]["subnets"],
+                "SecurityGroups": NETWORK["awsvpcConfiguration"]["securityGroups"], "AssignPublicIp": "DISABLED"}}
+        check_eq(properties(made[0]), want, "%s: the AppSpec's properties" % name)
+        check_eq(params.get("deploymentConfigName"),
+                 None if awsvpc else "CodeDeployDefault.ECSCanary10Percent5Minutes", "%s: the deployment config" % name)
+        dep = ours(sim, name + "-dg")
+        check_eq(deployments(sim, name + "-dg"), [dep], "%s: one deployment in the group" % name)
+        check_eq(info(sim, dep)["status"], "Succeeded", "%s: CodeDeploy says Succeeded" % name)
+        line, done = first(p, DEPLOY_COMPLETED, name)
+        check_eq((done.get("IMAGE_DIGEST"), done.get("CODEDEPLOY_DEPLOYMENT_ID")), (new, dep),
+                 "%s: DEPLOY_COMPLETED names the digest and the deployment: %s" % (name, line))
+        for k, v in (("CODEDEPLOY_APPLICATION", APP), ("CODEDEPLOY_DEPLOYMENT_GROUP", name + "-dg"),
+                     ("STRATEGY", "codedeploy")):
+            check(done.get(k) in (None, v), "%s: %s=%s: %s" % (name, k, v, line))
+        check(events(p, DEPLOY_STARTED, name), "%s: DEPLOY_STARTED" % name)
+        check_eq(primary_td(sim, name), arn, "%s: the PRIMARY task set runs the new revision" % name)
+        check_progress(sim, p, name, dep)
+        out = p.read_stderr()
+        for l, _ in events(p, DEPLOY_PROGRESS, name):
+            check(out.index(l) < out.index(line), "%s: progress before completion: %s" % (name, l))
+    check_eq(daemon_calls(sim, 0, "UpdateService"), [], "no UpdateService ever sent")
+    check_eq([r["operation"] for r in cd_calls(sim) if r["operation"] in DISCOVERY[:2]], [],
+             "the configured application and groups are used without a discovery call")
+    check_eq(cd_calls(sim, "StopDeployment") + cd_calls(sim, "ContinueDeployment"), [], "nothing stopped or continued")
+
+
+# -- failures ------------------------------------------------------------------------------------
+
+HOOK_MESSAGE = "smoke test of the green tasks: GET /health answered 503"
+
+
+def test_failure_follows_codedeploys_rollback_and_the_digest_is_never_deployed_again(ctx):
+    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web")]})
+    p = daemon(ctx, sim, [cd_target("web", named("web"))])
+    fail_next(sim, "web-dg", "AfterAllowTestTraffic", HOOK_MESSAGE)
+    bad = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: rolled_back(p, "web"), 40, "the rollback ends")
+    dep = ours(sim, "web-dg")
+    d = info(sim, dep)
+    check_eq(d["status"], "Failed", "CodeDeploy says Failed")
+    rb = d["rollbackInfo"]["rollbackDeploymentId"]
+    failed = events(p, DEPLOY_FAILED, "web")
+    check_eq(len(failed), 1, "one DEPLOY_FAILED")
+    line, f = failed[0]
+    check_eq((f.get("IMAGE_DIGEST"), f.get("CODEDEPLOY_DEPLOYMENT_ID")), (bad, dep), "of our deployment: " + line)
+    check_eq(f.get("CODEDEPLOY_ERROR_CODE"), d["errorInformation"]["code"], "errorInformation's code: " + line)
+    check(d["errorInformation"]["message"] in line, "quotes errorInformation's message %r: %s"
+          % (d["errorInformation"]["message"], line))
+    check(HOOK_MESSAGE in line, "quotes the failing lifecycle event's message: " + line)
+    check("AfterAllowTestTraffic" in line, "names the failing lifecycle event: " + line)
+    for mid in (ROLLBACK_STARTED, ROLLBACK_COMPLETED):
+        l, rf = first(p, mid, "web")
+        check_eq(rf.get("ROLLBACK_DEPLOYMENT_ID"), rb, "CodeDeploy's rollback deployment: " + l)
+    check_eq(lines_with(p, ROLLBACK_FAILED), [], "no ROLLBACK_FAILED")
+    check_eq(info(sim, rb)["status"], "Succeeded", "the rollback deployment succeeded")
+    check_eq(len(creates(sim)), 1, "one CreateDeployment: CodeDeploy's rollback is followed, not made again")
+    check_eq(cd_calls(sim, "StopDeployment"), [], "nothing stopped")
+    check_eq(primary_td(sim, "web"), td_arn("web", 1), "the PRIMARY task set runs the revision from before")
+    check_eq(events(p, DEPLOY_COMPLETED, "web"), [], "not completed")
+    never_again(ctx, sim, p, "web", bad, "web-dg")
+
+
+def test_failure_without_codedeploys_rollback_deploys_the_previous_revision(ctx):
+    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web", rollback=False)]})
+    p = daemon(ctx, sim, [cd_target("web", named("web"))])
+    fail_next(sim, "web-dg", "BeforeAllowTraffic", HOOK_MESSAGE)
+    bad = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: rolled_back(p, "web"), 40, "the rollback ends")
+    check_eq(lines_with(p, ROLLBACK_FAILED), [], "no ROLLBACK_FAILED")
+    made = creates(sim, "web-dg")
+    check_eq(len(made), 2, "two CreateDeployment: ours, then our rollback")
+    check_eq(properties(made[0])["TaskDefinition"], td_arn("web", 2), "the first deploys the new revision")
+    back = properties(made[1])["TaskDefinition"]
+    check_eq(image_of(sim, back), REPO_URI + "team/web@" + v1, "the rollback deploys the digest from before")
+    ids = deployments(sim, "web-dg")
+    check_eq(len(ids), 2, "two deployments in the group")
+    first_dep = [i for i in ids if bad in (info(sim, i).get("description") or "")]
+    check_eq(len(first_dep), 1, "one deployment of the failed digest")
+    check("rollbackInfo" not in info(sim, first_dep[0]), "CodeDeploy rolled nothing back")
+    rb = [i for i in ids if i != first_dep[0]][0]
+    check_eq(info(sim, rb)["status"], "Succeeded", "our rollback deployment succeeded")
+    line, f = first(p, DEPLOY_FAILED, "web")
+    check(HOOK_MESSAGE in line and "BeforeAllowTraffic" in line, "the failing lifecycle event quoted: " + line)
+    l, rf = first(p, ROLLBACK_COMPLETED, "web")
+    check_eq(rf.get("ROLLBACK_DEPLOYMENT_ID"), rb, "ROLLBACK_COMPLETED names our rollback deployment: " + l)
+    check(events(p, ROLLBACK_STARTED, "web"), "ROLLBACK_STARTED")
+    check_eq(image_of(sim, primary_td(sim, "web")), REPO_URI + "team/web@" + v1,
+             "the PRIMARY task set runs the digest from before")
+    check_eq(daemon_calls(sim, 0, "UpdateService"), [], "no UpdateService")
+    never_again(ctx, sim, p, "web", bad, "web-dg")
+
+
+def test_rollout_timeout_stops_the_deployment_with_rollback(ctx):
+    """Ten minutes of linear traffic shifting (20 s here) against a rollout timeout of 10 s:
+    StopDeployment with autoRollbackEnabled, CodeDeploy's rollback followed."""
+    sim, v1 = cd_world(ctx, [cd_service("web")],
+                       {APP: [group("web", config="CodeDeployDefault.ECSLinear10PercentEvery1Minutes")]},
+                       settings={"codedeploy_minute_seconds": 2.0})
+    p = daemon(ctx, sim, [cd_target("web", named("web"), rollout_timeout="10s")])
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: rolled_back(p, "web") or events(p, DEPLOY_COMPLETED, "web"), 40, "the rollback ends")
+    check_eq(events(p, DEPLOY_COMPLETED, "web"), [], "not completed")
+    dep = ours(sim, "web-dg")
+    stops = cd_calls(sim, "StopDeployment")
+    check_eq([(s["params"].get("deploymentId"), s["params"].get("autoRollbackEnabled")) for s in stops],
+             [(dep, True)], "one StopDeployment of our deployment, with rollback")
+    d = info(sim, dep)
+    check_eq(d["status"], "Stopped", "CodeDeploy says Stopped")
+    rb = d["rollbackInfo"]["rollbackDeploymentId"]
+    line, f = first(p, DEPLOY_FAILED, "web")
+    check("timeout" in line, "DEPLOY_FAILED says the rollout timed out: " + line)
+    check_eq((f.get("IMAGE_DIGEST"), f.get("CODEDEPLOY_DEPLOYMENT_ID")), (new, dep), "of our deployment: " + line)
+    l, rf = first(p, ROLLBACK_COMPLETED, "web")
+    check_eq(rf.get("ROLLBACK_DEPLOYMENT_ID"), rb, "the rollback followed: " + l)
+    check(events(p, ROLLBACK_STARTED, "web"), "ROLLBACK_STARTED")
+    check_eq(lines_with(p, ROLLBACK_FAILED), [], "no ROLLBACK_FAILED")
+    check_eq(len(creates(sim)), 1, "one CreateDeployment")
+    check_eq(primary_td(sim, "web"), td_arn("web", 1), "the PRIMARY task set runs the revision from before")
+    check(new in failed_digests(ctx, "web"), "the digest is marked failed")
+
+
+# -- Ready waits ---------------------------------------------------------------------------------
+
+def ctl_bin():
+    return os.path.join(os.path.dirname(daemon_path()), "ecr-deployctl")
+
+
+def test_ready_wait_approved_rejected_and_auto(ctx):
+    """Three services whose groups wait at Ready (STOP_DEPLOYMENT after 120 minutes, 24 s here):
+    web-a approved with ecr-deployctl approve, web-r rejected, web-auto continued by the daemon."""
+    names = ("web-a", "web-r", "web-auto")
+    sim, v1 = cd_world(ctx, [cd_service(n) for n in names], {APP: [group(n, ready=120) for n in names]})
+    p = daemon(ctx, sim, [cd_target("web-a", named("web-a")), cd_target("web-r", named("web-r")),
+                          cd_target("web-auto", named("web-auto"), approve="auto")])
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: events(p, AWAITING_APPROVAL, "web-a") and events(p, AWAITING_APPROVAL, "web-r"), 30,
+             "AWAITING_APPROVAL for web-a and web-r")
+    dep = {n: ours(sim, n + "-dg") for n in names}
+    for n in ("web-a", "web-r"):
+        line, f = first(p, AWAITING_APPROVAL, n)
+        check_eq(f.get("CODEDEPLOY_DEPLOYMENT_ID"), dep[n], "%s: AWAITING_APPROVAL names the deployment: %s"
+                 % (n, line))
+        check_eq(info(sim, dep[n])["status"], "Ready", "%s: CodeDeploy waits at Ready" % n)
+    manual = [c for c in cd_calls(sim, "ContinueDeployment") if c["params"].get("deploymentId") != dep["web-auto"]]
+    check_eq(manual, [], "nothing continued before an approval")
+    env = dict(os.environ, ECR_DEPLOYCTL_SOCKET=ctx.control_socket())
+    status, out, err = ctx.run([ctl_bin(), "approve", "web/web-a"], timeout=60, env=env)
+    check_eq(status, 0, "ecr-deployctl approve: %s %s" % (out, err))
+    wait_for(lambda: [c for c in cd_calls(sim, "ContinueDeployment")
+                      if c["params"].get("deploymentId") == dep["web-a"]], 5, "the ContinueDeployment in the log")
+    status, out, err = ctx.run([ctl_bin(), "reject", "web/web-r"], timeout=60, env=env)
+    check_eq(status, 0, "ecr-deployctl reject: %s %s" % (out, err))
+    wait_for(lambda: all(ended(p, n) for n in names) and rolled_back(p, "web-r"), 40, "the three rollouts end")
+    cont = cd_calls(sim, "ContinueDeployment")
+    check_eq(sorted((c["params"].get("deploymentId"), c["params"].get("deploymentWaitType")) for c in cont),
+             sorted([(dep["web-a"], "READY_WAIT"), (dep["web-auto"], "READY_WAIT")]),
+             "one ContinueDeployment READY_WAIT each for web-a (approved) and web-auto (auto)")
+    stops = cd_calls(sim, "StopDeployment")
+    check_eq([(s["params"].get("deploymentId"), s["params"].get("autoRollbackEnabled")) for s in stops],
+             [(dep["web-r"], True)], "web-r: one StopDeployment with rollback")
+    for n in ("web-a", "web-auto"):
+        check_eq(info(sim, dep[n])["status"], "Succeeded", "%s: Succeeded" % n)
+        check_eq(first(p, DEPLOY_COMPLETED, n)[1].get("IMAGE_DIGEST"), new, "%s: DEPLOY_COMPLETED" % n)
+        check_eq(primary_td(sim, n), td_arn(n, 2), "%s: the PRIMARY task set runs the new revision" % n)
+    aw = events(p, AWAITING_APPROVAL, "web-auto")
+    check(aw and aw[0][1].get("APPROVE") == "auto", "web-auto: AWAITING_APPROVAL with APPROVE=auto: %s" % aw)
+    check_eq(info(sim, dep["web-r"])["status"], "Stopped", "web-r: Stopped")
+    check(events(p, ROLLBACK_COMPLETED, "web-r"), "web-r: ROLLBACK_COMPLETED")
+    check_eq(events(p, DEPLOY_COMPLETED, "web-r"), [], "web-r: not completed")
+    check_eq(primary_td(sim, "web-r"), td_arn("web-r", 1), "web-r: the PRIMARY task set runs the revision from before")
+    check(new in failed_digests(ctx, "web-r"), "web-r: the rejected digest is marked failed")
+
+
+# -- crash safety --------------------------------------------------------------------------------
+
+def check_one_deployment(sim, p, new, group_name="web-dg"):
+    dep = ours(sim, group_name)
+    check_eq(deployments(sim, group_name), [dep], "one deployment in the group")
+    check_eq(len(creates(sim, group_name)), 1, "one CreateDeployment carried out")
+    check_eq(info(sim, dep)["status"], "Succeeded", "Succeeded")
+    done = events(p, DEPLOY_COMPLETED, "web")
+    check_eq(len(done), 1, "one DEPLOY_COMPLETED")
+    check_eq((done[0][1].get("IMAGE_DIGEST"), done[0][1].get("CODEDEPLOY_DEPLOYMENT_ID")), (new, dep),
+             "DEPLOY_COMPLETED of our one deployment: " + done[0][0])
+    check_eq(len(daemon_calls(sim, 0, "RegisterTaskDefinition")), 1, "one RegisterTaskDefinition")
+    check_eq(primary_td(sim, "web"), td_arn("web", 2), "the PRIMARY task set runs the new revision")
+
+
+def test_lost_create_deployment_reply_makes_no_second_deployment(ctx):
+    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web")]})
+    p = daemon(ctx, sim, [cd_target("web", named("web"))])
+    sim.fault("codedeploy.CreateDeployment", "malformed-json", count=1)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: ended(p, "web"), 40, "the rollout ends")
+    check_eq(events(p, DEPLOY_FAILED, "web"), [], "no DEPLOY_FAILED")
+    check([r for r in cd_calls(sim, "CreateDeployment") if r.get("fault")], "the reply was garbled")
+    check(cd_calls(sim, "ListDeployments"), "the daemon looked for its deployment")
+    check_one_deployment(sim, p, new)
+
+
+def rollout_step(ctx):
+    d = ctx.path("state", "rollouts")
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        if name.endswith(".json"):
+            try:
+                with open(os.path.join(d, name)) as f:
+                    return json.load(f)["rollout"].get("step")
+            except (OSError, ValueError, KeyError):
+                return None
+    return None
+
+
+def restart(ctx, sim, p, targets):
+    p.signal(signal.SIGKILL)
+    p.wait(5)
+    q = daemon(ctx, sim, targets, settle=False)
+    wait_for(lambda: lines_with(q, "resuming the rollout"), 15, "the resume")
+    return q
+
+
+def test_kill_9_while_create_deployment_is_sent_makes_one_deployment(ctx):
+    """kill -9 while CreateDeployment is slow to answer (the simulator carries it out); the restart
+    finds the deployment by its description and tracks it."""
+    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web")]})
+    targets = [cd_target("web", named("web"))]
+    p = daemon(ctx, sim, targets)
+    sim.fault("codedeploy.CreateDeployment", "delay", delay=2.0, count=1)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "creating" and sim.control("GET", "/health")["inflight"] > 0, 20,
+             "step creating, CreateDeployment sent")
+    p.signal(signal.SIGKILL)
+    p.wait(5)
+    wait_for(lambda: sim.control("GET", "/health")["inflight"] == 0 and creates(sim), 15,
+             "the delayed CreateDeployment carried out")
+    q = daemon(ctx, sim, targets, settle=False)
+    wait_for(lambda: lines_with(q, "resuming the rollout"), 15, "the resume")
+    wait_for(lambda: ended(q, "web"), 40, "the rollout ends")
+    check_eq(events(q, DEPLOY_FAILED, "web"), [], "no DEPLOY_FAILED")
+    check_one_deployment(sim, q, new)
+
+
+def test_kill_9_while_tracking_resumes_and_completes_once(ctx):
+    sim, v1 = cd_world(ctx, [cd_service("web")],
+                       {APP: [group("web", config="CodeDeployDefault.ECSLinear10PercentEvery1Minutes")]})
+    targets = [cd_target("web", named("web"))]
+    p = daemon(ctx, sim, targets)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "cd-tracking" and [r for r in cd_calls(sim) if r["operation"] in
+                                                           ("GetDeployment", "BatchGetDeployments")], 20,
+             "step cd-tracking, the deployment read")
+    check_eq(ended(p, "web"), [], "still in flight at the kill")
+    q = restart(ctx, sim, p, targets)
+    wait_for(lambda: ended(q, "web"), 40, "the rollout ends")
+    check_eq(events(q, DEPLOY_FAILED, "web"), [], "no DEPLOY_FAILED")
+    check_eq(events(p, DEPLOY_COMPLETED, "web"), [], "nothing completed before the kill")
+    check_one_deployment(sim, q, new)
+
+
+# -- deployment group discovery ------------------------------------------------------------------
+
+def test_discovery_finds_the_one_group_of_the_service_and_caches_it(ctx):
+    """No codedeploy object: the group whose ecsServices names the service, among others of other
+    services in two applications, listed a page of one at a time; the second rollout lists
+    nothing again."""
+    services = [cd_service("web"), cd_service("api"), cd_service("worker")]
+    sim, v1 = cd_world(ctx, services, {"api-app": [group("api")], APP: [group("worker"), group("web", "web-blue")]},
+                       settings={"codedeploy_page_size": 1})
+    p = daemon(ctx, sim, [cd_target("web")])
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: ended(p, "web"), 40, "the first rollout ends")
+    check_eq(events(p, DEPLOY_FAILED, "web"), [], "no DEPLOY_FAILED")
+    made = creates(sim)
+    check_eq([(m["params"].get("applicationName"), m["params"].get("deploymentGroupName")) for m in made],
+             [(APP, "web-blue")], "the deployment goes to the group found")
+    check(cd_calls(sim, "ListApplications"), "the applications were listed")
+    check(len(cd_calls(sim, "ListApplications")) >= 2, "every page of applications read")
+    first_done = first(p, DEPLOY_COMPLETED, "web")[1]
+    check_eq(first_done.get("IMAGE_DIGEST"), new, "completed")
+    since = last_request(sim)
+    newer = sim.push("team/web", "prod", seed="v3")
+    poll_now(p)
+    wait_for(lambda: len(events(p, DEPLOY_COMPLETED, "web")) >= 2 or events(p, DEPLOY_FAILED, "web"), 40,
+             "the second rollout ends")
+    check_eq(events(p, DEPLOY_COMPLETED, "web")[-1][1].get("IMAGE_DIGEST"), newer, "the second digest completed")
+    check_eq([r["operation"] for r in cd_calls(sim, since=since) if r["operation"] in DISCOVERY[:2]], [],
+             "the second rollout uses the group found before")
+    check_eq([(m["params"].get("applicationName"), m["params"].get("deploymentGroupName"))
+              for m in creates(sim, since=since)], [(APP, "web-blue")], "and deploys to it")
+
+
+def test_discovery_blocks_when_no_group_or_several_name_the_service(ctx):
+    services = [cd_service("web-none"), cd_service("web-two"), cd_service("api")]
+    sim, v1 = cd_world(ctx, services, {"api-app": [group("api"), group("web-two", "web-two-b")],
+                                       APP: [group("web-two", "web-two-a")]})
+    p = daemon(ctx, sim, [cd_target("web-none", {}), cd_target("web-two")])
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: events(p, BLOCKED, "web-none") and events(p, BLOCKED, "web-two"), 30,
+             "BLOCKED for web-none and web-two")
+    none = events(p, BLOCKED, "web-none")[0][0]
+    check("deployment group" in none and "web-none" in none, "says no deployment group names the service: " + none)
+    two = events(p, BLOCKED, "web-two")[0][0]
+    for g in ("web-two-a", "web-two-b"):
+        check(g in two, "names the group %s: %s" % (g, two))
+    check_eq(creates(sim), [], "no CreateDeployment")
+    check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
+    for s in ("web-none", "web-two"):
+        check(new not in failed_digests(ctx, s), "%s: the digest is not marked failed" % s)
+
+
+# -- first start, dry run -------------------------------------------------------------------------
+
+def test_first_start_and_dry_run_read_the_primary_task_set(ctx):
+    """The service's task definition names the tag; a deployment (the test's) waits at Ready with
+    a replacement task set that runs v2, which the tag now names too; the PRIMARY task set's tasks
+    run v1. First start says v1 runs (neither v2 nor unknown), and so does a dry run, which would
+    deploy v2."""
+    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web", ready=600)]}, pinned=False)
+    v2 = sim.push("team/web", "prod", seed="v2")
+    td = ecs(sim).register_task_definition(**cd_taskdef("web", REPO_URI + "team/web@" + v2))[
+        "taskDefinition"]["taskDefinitionArn"]
+    spec = {"version": 0.0, "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": {
+        "TaskDefinition": td, "LoadBalancerInfo": {"ContainerName": "app", "ContainerPort": LB_PORT}}}}]}
+    dep = cd(sim).create_deployment(applicationName=APP, deploymentGroupName="web-dg", revision={
+        "revisionType": "AppSpecContent", "appSpecContent": {"content": json.dumps(spec)}})["deploymentId"]
+    wait_for(lambda: info(sim, dep)["status"] == "Ready", 20, "the test's deployment at Ready")
+    check_eq(len([ts for ts in service_of(sim, "web")["taskSets"]]), 2, "two task sets")
+    since = last_request(sim)
+    p = daemon(ctx, sim, [cd_target("web", named("web"), on_first_start="skip")], settle=False)
+    wait_for(lambda: events(p, SKIPPED, "web"), 20, "the first-start decision")
+    line = events(p, SKIPPED, "web")[0][0]
+    check("runs %s" % v1 in line and "ECR has %s" % v2 in line, "the PRIMARY task set's digest: " + line)
+    p.stop()
+    q = daemon(ctx, sim, [cd_target("web", named("web"))], args=["--dry-run"], settle=False,
+               state_directory=ctx.path("state-dry"))
+    wait_for(lambda: lines_with(q, "dry run: would deploy"), 20, "the dry-run decision")
+    check([l for l in lines_with(q, "runs %s" % v1) if "ECR has %s" % v2 in l], "the dry run reads v1 too")
+    line = lines_with(q, "dry run: would deploy")[0]
+    check(v2 in line and "codedeploy" in line, line)
+    check_eq([r["operation"] for r in cd_calls(sim, since=since) if r["operation"] in CD_MUTATING], [],
+             "no CodeDeploy change")
+    check_eq([r["operation"] for r in daemon_calls(sim, since) if r["operation"] in
+              ("RegisterTaskDefinition", "UpdateService", "DeregisterTaskDefinition")], [], "no ECS change")
+    check_eq(info(sim, dep)["status"], "Ready", "the test's deployment untouched")
+
+
+# -- the example -----------------------------------------------------------------------------------
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                       "config", "examples", "codedeploy.json")
+
+
+def test_the_example_configuration_works_against_the_simulator(ctx):
+    """config/examples/codedeploy.json passes --check-config as it is; with the simulator's endpoint
+    (the environment), a state directory and a control socket of the test's, its watch deploys a
+    push to the service it names through the deployment group it names."""
+    status, out, err = check_config(ctx, EXAMPLE)
+    check_eq(status, 0, "--check-config: %s" % err)
+    check("codedeploy 1" in out, "the summary counts the codedeploy target: %r" % out)
+    with open(EXAMPLE) as f:
+        cfg = json.loads(strip_comments(f.read()))
+    w = cfg["watches"][0]
+    t = w["targets"][0]
+    c = t["codedeploy"]
+    repo, cluster, svc = w["repository"], t["cluster"], t["service"]
+    image_repo = REPO_URI + repo
+    sim = Sim(ctx, keys=KEYS, seed={"settings": dict(FAST, codedeploy_minute_seconds=0.1),
+                                    "repositories": [{"name": repo}]})
+    v1 = sim.push(repo, w["tag"], seed="v1")
+    td = cd_taskdef(svc, image_repo + "@" + v1)
+    td["containerDefinitions"][0]["name"] = c["container"]
+    td["containerDefinitions"][0]["portMappings"] = [{"containerPort": c["port"], "protocol": "tcp"}]
+    s = cd_service(svc)
+    s["cluster"] = cluster
+    s["loadBalancers"][0].update(containerName=c["container"], containerPort=c["port"])
+    g = group(svc, c["deployment_group"])
+    g["ecsServices"] = [{"serviceName": svc, "clusterName": cluster}]
+    sim.seed({"clusters": [cluster], "task_definitions": [td], "services": [s],
+              "codedeploy": {"applications": [{"name": c["application"], "deployment_groups": [g]}]}})
+    cfg.update(state_directory=ctx.path("state"), control={"socket": ctx.control_socket()}, log_level="debug")
+    path = ctx.write("codedeploy.json", json.dumps(cfg))
+    p = ctx.spawn([daemon_path(), "-c", path, "--config-dir", ctx.path("no-dropins")], env=daemon_env(ctx, sim),
+                  name="ecr-deployd")
+    wait_for(lambda: lines_with(p, "already runs") or not p.alive(), 20, "the first start")
+    check(p.alive(), "the daemon runs: %s" % p.read_stderr()[-2000:])
+    new = sim.push(repo, w["tag"], seed="v2")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED) or lines_with(p, DEPLOY_FAILED), 40, "the rollout ends")
+    check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
+    check(new in lines_with(p, DEPLOY_COMPLETED)[0], "the pushed digest completed")
+    made = [r for r in sim.requests(service="codedeploy") if r["operation"] == "CreateDeployment"]
+    check_eq([(m["params"].get("applicationName"), m["params"].get("deploymentGroupName"),
+               m["params"].get("deploymentConfigName")) for m in made],
+             [(c["application"], c["deployment_group"], c.get("deployment_config"))], "one CreateDeployment as written")
+    props = properties(made[0])
+    check_eq(props["LoadBalancerInfo"], {"ContainerName": c["container"], "ContainerPort": c["port"]},
+             "the container and port written")
+    check_eq(image_of(sim, props["TaskDefinition"]), image_repo + "@" + new, "the revision pins the digest")
