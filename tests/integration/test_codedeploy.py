@@ -21,7 +21,7 @@ import os
 import re
 import signal
 
-from harness import SIM_KEY, Sim, check, check_eq, daemon_path, wait_for
+from harness import SIM_KEY, Sim, check, check_eq, ctl_request, daemon_path, wait_for
 from test_config import check_config, strip_comments
 from test_daemon import daemon_env, lines_with
 from test_deploy import (ACCT, DEPLOY_COMPLETED, DEPLOY_FAILED, DEPLOY_STARTED, REPO_URI, ROLLBACK_COMPLETED,
@@ -76,9 +76,10 @@ def cd_service(name, awsvpc=True):
     return s
 
 
-def group(service, name=None, rollback=True, ready=None, config=None):
+def group(service, name=None, rollback=True, ready=None, config=None, bake=0):
     """A deployment group of one service; rollback: CodeDeploy's automatic rollback on failure and
-    on a stop; ready: minutes of a Ready wait (deploymentReadyOption STOP_DEPLOYMENT)."""
+    on a stop; ready: minutes of a Ready wait (deploymentReadyOption STOP_DEPLOYMENT); bake:
+    minutes the original task set is kept after the traffic moved (status Baking)."""
     g = {"deploymentGroupName": name or service + "-dg",
          "serviceRoleArn": "arn:aws:iam::%s:role/codedeploy-ecs" % ACCT,
          "ecsServices": [{"serviceName": service, "clusterName": "prod"}],
@@ -88,7 +89,8 @@ def group(service, name=None, rollback=True, ready=None, config=None):
          "blueGreenDeploymentConfiguration": {
              "deploymentReadyOption": {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": ready} if ready
              else {"actionOnTimeout": "CONTINUE_DEPLOYMENT", "waitTimeInMinutes": 0},
-             "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 0}}}
+             "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE",
+                                                           "terminationWaitTimeInMinutes": bake}}}
     if config:
         g["deploymentConfigName"] = config
     return g
@@ -184,6 +186,16 @@ def ours(sim, group_name, app=APP):
     return mine[0]
 
 
+def failed_event(sim, dep_id):
+    """The lifecycle event that failed in the deployment's one ECS target, as CodeDeploy tells it."""
+    c = cd(sim)
+    ids = c.list_deployment_targets(deploymentId=dep_id)["targetIds"]
+    tgts = c.batch_get_deployment_targets(deploymentId=dep_id, targetIds=ids)["deploymentTargets"]
+    failed = [e for t in tgts for e in t["ecsTarget"]["lifecycleEvents"] if e["status"] == "Failed"]
+    check_eq(len(failed), 1, "one failed lifecycle event in %s" % dep_id)
+    return failed[0]
+
+
 def service_of(sim, name):
     return ecs(sim).describe_services(cluster="prod", services=[name])["services"][0]
 
@@ -198,9 +210,11 @@ def primary_td(sim, name):
     return primary[0]["taskDefinition"]
 
 
-def image_of(sim, td):
+def image_of(sim, td, container="app"):
     t = ecs(sim).describe_task_definition(taskDefinition=td)["taskDefinition"]
-    return [c["image"] for c in t["containerDefinitions"] if c["name"] == "app"][0]
+    images = [c["image"] for c in t["containerDefinitions"] if c["name"] == container]
+    check_eq(len(images), 1, "one container %s in %s" % (container, td))
+    return images[0]
 
 
 def properties(req):
@@ -241,7 +255,7 @@ def never_again(ctx, sim, p, service, digest, group_name):
     check(digest in failed_digests(ctx, service), "%s: the digest is marked failed" % service)
 
 
-def check_progress(sim, p, service, dep_id):
+def check_progress(sim, p, service, dep_id, bakes=False):
     """DEPLOY_PROGRESS of one service: of our deployment, each saying something the one before did
     not (a change of status, lifecycle event or traffic weight, not a poll), lifecycle events in
     CodeDeploy's order."""
@@ -262,6 +276,11 @@ def check_progress(sim, p, service, dep_id):
     polls = [r for r in cd_calls(sim) if r["operation"] in ("GetDeployment", "BatchGetDeployments")
              and dep_id in json.dumps(r["params"])]
     check(polls, "the daemon read %s" % dep_id)
+    if bakes:
+        check("Baking" in [st for st, _, _ in said], "%s: the Baking status said: %s" % (service, said))
+    for st, _, weight in said:
+        if weight is not None and st in ("Baking", "Succeeded"):
+            check_eq(float(weight.rstrip("%")), 100.0, "%s: all production traffic when %s" % (service, st))
     return said
 
 
@@ -290,7 +309,8 @@ def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_
     Each: one pinned revision, one CreateDeployment with its AppSpec, tracked to Succeeded, its
     PRIMARY task set on the new revision, no UpdateService, no discovery call."""
     services = [cd_service("web"), cd_service("web-ec2", awsvpc=False)]
-    sim, v1 = cd_world(ctx, services, {APP: [group("web"), group("web-ec2")]})
+    # web-ec2 bakes for 15 minutes (3 s): polls that see nothing new, and no completion before.
+    sim, v1 = cd_world(ctx, services, {APP: [group("web"), group("web-ec2", bake=15)]})
     targets = [cd_target("web", named("web")),
                cd_target("web-ec2", dict(named("web-ec2"), container="app", port=LB_PORT,
                                          deployment_config="CodeDeployDefault.ECSCanary10Percent5Minutes"))]
@@ -298,8 +318,18 @@ def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_
     since = last_request(sim)
     new = sim.push("team/web", "prod", seed="v2")
     poll_now(p)
-    wait_for(lambda: all(ended(p, s) for s in ("web", "web-ec2")), 40, "both rollouts end")
+    at_done = {}
+
+    def cond():
+        # What CodeDeploy says the moment DEPLOY_COMPLETED is seen: web-ec2 bakes 3 s before.
+        for s in ("web", "web-ec2"):
+            if s not in at_done and events(p, DEPLOY_COMPLETED, s):
+                at_done[s] = [info(sim, d)["status"] for d in deployments(sim, s + "-dg")]
+        return all(ended(p, s) for s in ("web", "web-ec2"))
+    wait_for(cond, 40, "both rollouts end")
     check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
+    check_eq(at_done, {"web": ["Succeeded"], "web-ec2": ["Succeeded"]}, "CodeDeploy's status when DEPLOY_COMPLETED "
+             "is said")
     for name, awsvpc in (("web", True), ("web-ec2", False)):
         regs = daemon_calls(sim, since, "RegisterTaskDefinition", name)
         check_eq(len(regs), 1, "%s: one RegisterTaskDefinition" % name)
@@ -321,9 +351,11 @@ def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_
                 "Subnets": NETWORK["awsvpcConfiguration"]["subnets"],
                 "SecurityGroups": NETWORK["awsvpcConfiguration"]["securityGroups"], "AssignPublicIp": "DISABLED"}}
         check_eq(properties(made[0]), want, "%s: the AppSpec's properties" % name)
-        check_eq(params.get("deploymentConfigName"),
-                 None if awsvpc else "CodeDeployDefault.ECSCanary10Percent5Minutes", "%s: the deployment config" % name)
         dep = ours(sim, name + "-dg")
+        # web: the group's own (sent or not); web-ec2: the target's.
+        check_eq((params.get("deploymentConfigName") if not awsvpc else None, info(sim, dep)["deploymentConfigName"]),
+                 (None, "CodeDeployDefault.ECSAllAtOnce") if awsvpc else
+                 ("CodeDeployDefault.ECSCanary10Percent5Minutes",) * 2, "%s: the deployment config" % name)
         check_eq(deployments(sim, name + "-dg"), [dep], "%s: one deployment in the group" % name)
         check_eq(info(sim, dep)["status"], "Succeeded", "%s: CodeDeploy says Succeeded" % name)
         line, done = first(p, DEPLOY_COMPLETED, name)
@@ -334,7 +366,7 @@ def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_
             check(done.get(k) in (None, v), "%s: %s=%s: %s" % (name, k, v, line))
         check(events(p, DEPLOY_STARTED, name), "%s: DEPLOY_STARTED" % name)
         check_eq(primary_td(sim, name), arn, "%s: the PRIMARY task set runs the new revision" % name)
-        check_progress(sim, p, name, dep)
+        check_progress(sim, p, name, dep, bakes=not awsvpc)
         out = p.read_stderr()
         for l, _ in events(p, DEPLOY_PROGRESS, name):
             check(out.index(l) < out.index(line), "%s: progress before completion: %s" % (name, l))
@@ -367,8 +399,13 @@ def test_failure_follows_codedeploys_rollback_and_the_digest_is_never_deployed_a
     check_eq(f.get("CODEDEPLOY_ERROR_CODE"), d["errorInformation"]["code"], "errorInformation's code: " + line)
     check(d["errorInformation"]["message"] in line, "quotes errorInformation's message %r: %s"
           % (d["errorInformation"]["message"], line))
-    check(HOOK_MESSAGE in line, "quotes the failing lifecycle event's message: " + line)
-    check("AfterAllowTestTraffic" in line, "names the failing lifecycle event: " + line)
+    event = failed_event(sim, dep)
+    check_eq(event["lifecycleEventName"], "AfterAllowTestTraffic", "the lifecycle event that failed")
+    for k in ("message", "scriptName"):
+        check(event["diagnostics"][k] in line, "quotes the failing lifecycle event's %s %r: %s"
+              % (k, event["diagnostics"][k], line))
+    check(f.get("LIFECYCLE_EVENT") == "AfterAllowTestTraffic" or "AfterAllowTestTraffic" in line,
+          "names the failing lifecycle event: " + line)
     for mid in (ROLLBACK_STARTED, ROLLBACK_COMPLETED):
         l, rf = first(p, mid, "web")
         check_eq(rf.get("ROLLBACK_DEPLOYMENT_ID"), rb, "CodeDeploy's rollback deployment: " + l)
@@ -440,6 +477,12 @@ def test_rollout_timeout_stops_the_deployment_with_rollback(ctx):
     check_eq(len(creates(sim)), 1, "one CreateDeployment")
     check_eq(primary_td(sim, "web"), td_arn("web", 1), "the PRIMARY task set runs the revision from before")
     check(new in failed_digests(ctx, "web"), "the digest is marked failed")
+    # Six seconds into the shift (10% every 2 s), a look at the target finds part of the traffic moved.
+    weights = [float(f["PRODUCTION_TRAFFIC_WEIGHT"].rstrip("%")) for _, f in events(p, DEPLOY_PROGRESS, "web")
+               if f.get("PRODUCTION_TRAFFIC_WEIGHT")]
+    check([w for w in weights if 0 < w < 100], "DEPLOY_PROGRESS tells of the traffic shift under way: weights %s"
+          % weights)
+    check_eq(weights, sorted(weights), "the weight only grows")
 
 
 # -- Ready waits ---------------------------------------------------------------------------------
@@ -465,6 +508,15 @@ def test_ready_wait_approved_rejected_and_auto(ctx):
         check_eq(f.get("CODEDEPLOY_DEPLOYMENT_ID"), dep[n], "%s: AWAITING_APPROVAL names the deployment: %s"
                  % (n, line))
         check_eq(info(sim, dep[n])["status"], "Ready", "%s: CodeDeploy waits at Ready" % n)
+    # Read again while it waits (one DEPLOY_PROGRESS per change, not per read).
+    since = last_request(sim)
+    wait_for(lambda: len([r for r in cd_calls(sim, since=since) if r["operation"] in ("GetDeployment",
+                          "BatchGetDeployments") and dep["web-a"] in json.dumps(r["params"])]) >= 2, 20,
+             "two more reads of web-a's deployment while it waits")
+    check_eq(info(sim, dep["web-a"])["status"], "Ready", "web-a: still Ready")
+    check_eq(len([f for _, f in events(p, DEPLOY_PROGRESS, "web-a") if f.get("CODEDEPLOY_STATUS") == "Ready"]), 1,
+             "web-a: one DEPLOY_PROGRESS says Ready")
+    check_eq(len(events(p, AWAITING_APPROVAL, "web-a")), 1, "web-a: AWAITING_APPROVAL said once")
     manual = [c for c in cd_calls(sim, "ContinueDeployment") if c["params"].get("deploymentId") != dep["web-auto"]]
     check_eq(manual, [], "nothing continued before an approval")
     env = dict(os.environ, ECR_DEPLOYCTL_SOCKET=ctx.control_socket())
@@ -493,6 +545,8 @@ def test_ready_wait_approved_rejected_and_auto(ctx):
     check_eq(events(p, DEPLOY_COMPLETED, "web-r"), [], "web-r: not completed")
     check_eq(primary_td(sim, "web-r"), td_arn("web-r", 1), "web-r: the PRIMARY task set runs the revision from before")
     check(new in failed_digests(ctx, "web-r"), "web-r: the rejected digest is marked failed")
+    for n in ("web-a", "web-auto"):
+        check_progress(sim, p, n, dep[n])
 
 
 # -- crash safety --------------------------------------------------------------------------------
@@ -587,8 +641,8 @@ def test_kill_9_while_tracking_resumes_and_completes_once(ctx):
 
 def test_discovery_finds_the_one_group_of_the_service_and_caches_it(ctx):
     """No codedeploy object: the group whose ecsServices names the service, among others of other
-    services in two applications, listed a page of one at a time; the second rollout lists
-    nothing again."""
+    services in two applications, listed a page of one at a time; the second rollout (until a
+    reload, which finds the groups again) lists nothing again."""
     services = [cd_service("web"), cd_service("api"), cd_service("worker")]
     sim, v1 = cd_world(ctx, services, {"api-app": [group("api")], APP: [group("worker"), group("web", "web-blue")]},
                        settings={"codedeploy_page_size": 1})
@@ -606,7 +660,9 @@ def test_discovery_finds_the_one_group_of_the_service_and_caches_it(ctx):
     check_eq(first_done.get("IMAGE_DIGEST"), new, "completed")
     since = last_request(sim)
     newer = sim.push("team/web", "prod", seed="v3")
-    poll_now(p)
+    # Through the control socket: a reload (poll_now) forgets the groups found, on purpose.
+    reply = ctl_request(ctx.control_socket(), "deploy", {"watch": "web", "digest": newer}, timeout=30)
+    check(reply.get("ok"), "deploy %s: %r" % (newer, reply))
     wait_for(lambda: len(events(p, DEPLOY_COMPLETED, "web")) >= 2 or events(p, DEPLOY_FAILED, "web"), 40,
              "the second rollout ends")
     check_eq(events(p, DEPLOY_COMPLETED, "web")[-1][1].get("IMAGE_DIGEST"), newer, "the second digest completed")
@@ -723,4 +779,5 @@ def test_the_example_configuration_works_against_the_simulator(ctx):
     props = properties(made[0])
     check_eq(props["LoadBalancerInfo"], {"ContainerName": c["container"], "ContainerPort": c["port"]},
              "the container and port written")
-    check_eq(image_of(sim, props["TaskDefinition"]), image_repo + "@" + new, "the revision pins the digest")
+    check_eq(image_of(sim, props["TaskDefinition"], c["container"]), image_repo + "@" + new,
+             "the revision pins the digest")
