@@ -98,13 +98,17 @@ def group(service, name=None, rollback=True, ready=None, config=None, bake=0):
 
 def cd_world(ctx, services, apps, settings=None, pinned=True):
     """The simulator with team/web:prod at v1, the services (each its own family, whose container
-    app pins v1, or names the tag when not pinned) and apps: {application: [groups]}. Returns
-    (sim, v1)."""
+    app pins v1, or names the tag when not pinned: pinned is a bool or the names of the services
+    pinned) and apps: {application: [groups]}. Returns (sim, v1)."""
     sim = Sim(ctx, keys=KEYS, seed={"settings": dict(FAST, **(settings or {})), "repositories": [{"name": "team/web"}]})
     v1 = sim.push("team/web", "prod", seed="v1")
-    image = REPO_URI + "team/web" + ("@" + v1 if pinned else ":prod")
+
+    def image(name):
+        pin = pinned if isinstance(pinned, bool) else name in pinned
+        return REPO_URI + "team/web" + ("@" + v1 if pin else ":prod")
     sim.seed({"clusters": ["prod"],
-              "task_definitions": [cd_taskdef(s["serviceName"], image, "networkConfiguration" in s) for s in services],
+              "task_definitions": [cd_taskdef(s["serviceName"], image(s["serviceName"]), "networkConfiguration" in s)
+                                   for s in services],
               "services": services,
               "codedeploy": {"applications": [{"name": a, "deployment_groups": g} for a, g in apps.items()]}})
     return sim, v1
@@ -419,34 +423,44 @@ def test_failure_follows_codedeploys_rollback_and_the_digest_is_never_deployed_a
 
 
 def test_failure_without_codedeploys_rollback_deploys_the_previous_revision(ctx):
-    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web", rollback=False)]})
-    p = daemon(ctx, sim, [cd_target("web", named("web"))])
-    fail_next(sim, "web-dg", "BeforeAllowTraffic", HOOK_MESSAGE)
+    """Groups without automatic rollback, the hook before the traffic moves fails: our rollback is
+    a CodeDeploy deployment of a revision that runs the digest from before: the one that ran when
+    it pins it (web), a revision pinning it when the one that ran names the tag (web-tag), which
+    now names the failed digest."""
+    names = ("web", "web-tag")
+    sim, v1 = cd_world(ctx, [cd_service(n) for n in names], {APP: [group(n, rollback=False) for n in names]},
+                       pinned=("web",))
+    p = daemon(ctx, sim, [cd_target(n, named(n)) for n in names])
+    for n in names:
+        fail_next(sim, n + "-dg", "BeforeAllowTraffic", HOOK_MESSAGE)
     bad = sim.push("team/web", "prod", seed="v2")
     poll_now(p)
-    wait_for(lambda: rolled_back(p, "web"), 40, "the rollback ends")
+    wait_for(lambda: all(rolled_back(p, n) for n in names), 40, "the rollbacks end")
     check_eq(lines_with(p, ROLLBACK_FAILED), [], "no ROLLBACK_FAILED")
-    made = creates(sim, "web-dg")
-    check_eq(len(made), 2, "two CreateDeployment: ours, then our rollback")
-    check_eq(properties(made[0])["TaskDefinition"], td_arn("web", 2), "the first deploys the new revision")
-    back = properties(made[1])["TaskDefinition"]
-    check_eq(image_of(sim, back), REPO_URI + "team/web@" + v1, "the rollback deploys the digest from before")
-    ids = deployments(sim, "web-dg")
-    check_eq(len(ids), 2, "two deployments in the group")
-    first_dep = [i for i in ids if bad in (info(sim, i).get("description") or "")]
-    check_eq(len(first_dep), 1, "one deployment of the failed digest")
-    check("rollbackInfo" not in info(sim, first_dep[0]), "CodeDeploy rolled nothing back")
-    rb = [i for i in ids if i != first_dep[0]][0]
-    check_eq(info(sim, rb)["status"], "Succeeded", "our rollback deployment succeeded")
-    line, f = first(p, DEPLOY_FAILED, "web")
-    check(HOOK_MESSAGE in line and "BeforeAllowTraffic" in line, "the failing lifecycle event quoted: " + line)
-    l, rf = first(p, ROLLBACK_COMPLETED, "web")
-    check_eq(rf.get("ROLLBACK_DEPLOYMENT_ID"), rb, "ROLLBACK_COMPLETED names our rollback deployment: " + l)
-    check(events(p, ROLLBACK_STARTED, "web"), "ROLLBACK_STARTED")
-    check_eq(image_of(sim, primary_td(sim, "web")), REPO_URI + "team/web@" + v1,
-             "the PRIMARY task set runs the digest from before")
+    for n in names:
+        made = creates(sim, n + "-dg")
+        check_eq(len(made), 2, "%s: two CreateDeployment: ours, then our rollback" % n)
+        check_eq(properties(made[0])["TaskDefinition"], td_arn(n, 2), "%s: the first deploys the new revision" % n)
+        back = properties(made[1])["TaskDefinition"]
+        check_eq(image_of(sim, back), REPO_URI + "team/web@" + v1, "%s: the rollback deploys the digest from before"
+                 % n)
+        ids = deployments(sim, n + "-dg")
+        check_eq(len(ids), 2, "%s: two deployments in the group" % n)
+        first_dep = [i for i in ids if bad in (info(sim, i).get("description") or "")]
+        check_eq(len(first_dep), 1, "%s: one deployment of the failed digest" % n)
+        check("rollbackInfo" not in info(sim, first_dep[0]), "%s: CodeDeploy rolled nothing back" % n)
+        rb = [i for i in ids if i != first_dep[0]][0]
+        check_eq(info(sim, rb)["status"], "Succeeded", "%s: our rollback deployment succeeded" % n)
+        line, f = first(p, DEPLOY_FAILED, n)
+        check(HOOK_MESSAGE in line and "BeforeAllowTraffic" in line, "the failing lifecycle event quoted: " + line)
+        l, rf = first(p, ROLLBACK_COMPLETED, n)
+        check_eq(rf.get("ROLLBACK_DEPLOYMENT_ID"), rb, "ROLLBACK_COMPLETED names our rollback deployment: " + l)
+        check(events(p, ROLLBACK_STARTED, n), "%s: ROLLBACK_STARTED" % n)
+        check_eq(image_of(sim, primary_td(sim, n)), REPO_URI + "team/web@" + v1,
+                 "%s: the PRIMARY task set runs the digest from before" % n)
     check_eq(daemon_calls(sim, 0, "UpdateService"), [], "no UpdateService")
-    never_again(ctx, sim, p, "web", bad, "web-dg")
+    for n in names:
+        never_again(ctx, sim, p, n, bad, n + "-dg")
 
 
 def test_rollout_timeout_stops_the_deployment_with_rollback(ctx):
@@ -684,8 +698,10 @@ def test_discovery_blocks_when_no_group_or_several_name_the_service(ctx):
     none = events(p, BLOCKED, "web-none")[0][0]
     check("deployment group" in none and "web-none" in none, "says no deployment group names the service: " + none)
     two = events(p, BLOCKED, "web-two")[0][0]
-    for g in ("web-two-a", "web-two-b"):
-        check(g in two, "names the group %s: %s" % (g, two))
+    for a, g in ((APP, "web-two-a"), ("api-app", "web-two-b")):
+        check(g in two and a in two, "names the group %s of application %s: %s" % (g, a, two))
+    for line in (none, two):
+        check("\\x1f" not in line and "\x1f" not in line, "no separator of the daemon's own in the message: " + line)
     check_eq(creates(sim), [], "no CreateDeployment")
     check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
     for s in ("web-none", "web-two"):
