@@ -61,15 +61,22 @@ def cd_taskdef(family, image, awsvpc=True):
     return td
 
 
-def cd_service(name, awsvpc=True):
+CAPACITY = [{"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 1},
+            {"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
+
+
+def cd_service(name, awsvpc=True, capacity=False):
     """A CODE_DEPLOY service behind a load balancer: Fargate with a platform version and a network
-    configuration (awsvpc), or EC2 with neither."""
+    configuration (awsvpc), or EC2 with neither; capacity: a capacity provider strategy and a
+    network configuration instead of the launch type and the platform version."""
     s = {"cluster": "prod", "serviceName": name, "taskDefinition": name, "desiredCount": 2,
          "deploymentController": {"type": "CODE_DEPLOY"},
          "loadBalancers": [{"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:%s:targetgroup/%s-blue/"
                                               "0123456789abcdef" % (ACCT, name),
                             "containerName": "app", "containerPort": LB_PORT}]}
-    if awsvpc:
+    if capacity:
+        s.update(capacityProviderStrategy=CAPACITY, networkConfiguration=NETWORK)
+    elif awsvpc:
         s.update(launchType="FARGATE", platformVersion="1.4.0", networkConfiguration=NETWORK)
     else:
         s["launchType"] = "EC2"
@@ -308,16 +315,19 @@ def first(p, message_id, service):
 # -- success --------------------------------------------------------------------------------------
 
 def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_success(ctx):
-    """Two services: web (Fargate, network configuration, platform version; container and port
-    from its load balancer) and web-ec2 (EC2, neither; container, port and deployment config given).
-    Each: one pinned revision, one CreateDeployment with its AppSpec, tracked to Succeeded, its
-    PRIMARY task set on the new revision, no UpdateService, no discovery call."""
-    services = [cd_service("web"), cd_service("web-ec2", awsvpc=False)]
+    """Three services: web (Fargate, network configuration, platform version), web-ec2 (EC2,
+    neither; container, port and deployment config given) and web-cp (capacity provider strategy,
+    network configuration); container and port from the load balancer unless given. Each: one
+    pinned revision, one CreateDeployment with its AppSpec, tracked to Succeeded, its PRIMARY task
+    set on the new revision, no UpdateService, no discovery call."""
+    names = ("web", "web-ec2", "web-cp")
+    services = [cd_service("web"), cd_service("web-ec2", awsvpc=False), cd_service("web-cp", capacity=True)]
     # web-ec2 bakes for 15 minutes (3 s): polls that see nothing new, and no completion before.
-    sim, v1 = cd_world(ctx, services, {APP: [group("web"), group("web-ec2", bake=15)]})
+    sim, v1 = cd_world(ctx, services, {APP: [group("web"), group("web-ec2", bake=15), group("web-cp")]})
     targets = [cd_target("web", named("web")),
                cd_target("web-ec2", dict(named("web-ec2"), container="app", port=LB_PORT,
-                                         deployment_config="CodeDeployDefault.ECSCanary10Percent5Minutes"))]
+                                         deployment_config="CodeDeployDefault.ECSCanary10Percent5Minutes")),
+               cd_target("web-cp", named("web-cp"))]
     p = daemon(ctx, sim, targets)
     since = last_request(sim)
     new = sim.push("team/web", "prod", seed="v2")
@@ -326,15 +336,14 @@ def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_
 
     def cond():
         # What CodeDeploy says the moment DEPLOY_COMPLETED is seen: web-ec2 bakes 3 s before.
-        for s in ("web", "web-ec2"):
+        for s in names:
             if s not in at_done and events(p, DEPLOY_COMPLETED, s):
                 at_done[s] = [info(sim, d)["status"] for d in deployments(sim, s + "-dg")]
-        return all(ended(p, s) for s in ("web", "web-ec2"))
-    wait_for(cond, 40, "both rollouts end")
+        return all(ended(p, s) for s in names)
+    wait_for(cond, 40, "the three rollouts end")
     check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
-    check_eq(at_done, {"web": ["Succeeded"], "web-ec2": ["Succeeded"]}, "CodeDeploy's status when DEPLOY_COMPLETED "
-             "is said")
-    for name, awsvpc in (("web", True), ("web-ec2", False)):
+    check_eq(at_done, {s: ["Succeeded"] for s in names}, "CodeDeploy's status when DEPLOY_COMPLETED is said")
+    for name in names:
         regs = daemon_calls(sim, since, "RegisterTaskDefinition", name)
         check_eq(len(regs), 1, "%s: one RegisterTaskDefinition" % name)
         arn = td_arn(name, 2)
@@ -349,17 +358,22 @@ def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_
         check(re.fullmatch(r"ecr-deployd [0-9a-f]{16} %s for web" % re.escape(new), params.get("description", "")),
               "%s: the description marks the deployment ours: %r" % (name, params.get("description")))
         want = {"TaskDefinition": arn, "LoadBalancerInfo": {"ContainerName": "app", "ContainerPort": LB_PORT}}
-        if awsvpc:
-            want["PlatformVersion"] = "1.4.0"
+        if name != "web-ec2":
             want["NetworkConfiguration"] = {"AwsvpcConfiguration": {
                 "Subnets": NETWORK["awsvpcConfiguration"]["subnets"],
                 "SecurityGroups": NETWORK["awsvpcConfiguration"]["securityGroups"], "AssignPublicIp": "DISABLED"}}
+        if name == "web":
+            want["PlatformVersion"] = "1.4.0"
+        if name == "web-cp":
+            want["CapacityProviderStrategy"] = [{"CapacityProvider": c["capacityProvider"], "Weight": c["weight"],
+                                                 "Base": c["base"]} for c in CAPACITY]
         check_eq(properties(made[0]), want, "%s: the AppSpec's properties" % name)
         dep = ours(sim, name + "-dg")
-        # web: the group's own (sent or not); web-ec2: the target's.
-        check_eq((params.get("deploymentConfigName") if not awsvpc else None, info(sim, dep)["deploymentConfigName"]),
-                 (None, "CodeDeployDefault.ECSAllAtOnce") if awsvpc else
-                 ("CodeDeployDefault.ECSCanary10Percent5Minutes",) * 2, "%s: the deployment config" % name)
+        # web-ec2: the target's; the others: the group's own (sent or not).
+        check_eq((params.get("deploymentConfigName") if name == "web-ec2" else None,
+                  info(sim, dep)["deploymentConfigName"]),
+                 ("CodeDeployDefault.ECSCanary10Percent5Minutes",) * 2 if name == "web-ec2" else
+                 (None, "CodeDeployDefault.ECSAllAtOnce"), "%s: the deployment config" % name)
         check_eq(deployments(sim, name + "-dg"), [dep], "%s: one deployment in the group" % name)
         check_eq(info(sim, dep)["status"], "Succeeded", "%s: CodeDeploy says Succeeded" % name)
         line, done = first(p, DEPLOY_COMPLETED, name)
@@ -370,7 +384,7 @@ def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_
             check(done.get(k) in (None, v), "%s: %s=%s: %s" % (name, k, v, line))
         check(events(p, DEPLOY_STARTED, name), "%s: DEPLOY_STARTED" % name)
         check_eq(primary_td(sim, name), arn, "%s: the PRIMARY task set runs the new revision" % name)
-        check_progress(sim, p, name, dep, bakes=not awsvpc)
+        check_progress(sim, p, name, dep, bakes=name == "web-ec2")
         out = p.read_stderr()
         for l, _ in events(p, DEPLOY_PROGRESS, name):
             check(out.index(l) < out.index(line), "%s: progress before completion: %s" % (name, l))
