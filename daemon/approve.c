@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * --approve / --reject: three AWS calls on a loop of their own, as a step machine (one enum, one
+ * --approve / --reject: a few AWS calls on a loop of their own, as a step machine (one enum, one
  * request builder and one reader per step, one dispatcher); see approve.h.
  */
 #include "approve.h"
@@ -26,11 +26,14 @@
 #define MAX_CANDIDATES 50   /* targets listed for an unknown or ambiguous name */
 #define ARN_MAX        2048 /* longer is not an ARN ECS gives */
 #define HOOK_ID_MAX    256
+#define CD_ID_MAX      64 /* a CodeDeploy deployment id ("d-" and 9 characters) */
 
 enum approve_step {
 	STEP_SERVICE,    /* DescribeServices: currentServiceDeployment */
 	STEP_DEPLOYMENT, /* DescribeServiceDeployments: the PAUSE hook awaiting action */
 	STEP_CONTINUE,   /* ContinueServiceDeployment */
+	STEP_CD_LIST,    /* strategy codedeploy: ListDeployments of the group, status Ready */
+	STEP_CD_ANSWER,  /* ContinueDeployment(READY_WAIT), or StopDeployment with rollback */
 	STEP_COUNT,
 };
 
@@ -52,6 +55,7 @@ struct approve {
 	char deployment[ARN_MAX + 1];
 	char hook[HOOK_ID_MAX + 1];
 	char stage[64];
+	char cd_id[CD_ID_MAX + 1]; /* the Ready CodeDeploy deployment */
 	enum approve_step step;
 	int rc;
 };
@@ -60,7 +64,17 @@ static const char *const step_operation[STEP_COUNT] = {
 	[STEP_SERVICE] = "DescribeServices",
 	[STEP_DEPLOYMENT] = "DescribeServiceDeployments",
 	[STEP_CONTINUE] = "ContinueServiceDeployment",
+	[STEP_CD_LIST] = "ListDeployments",
+	[STEP_CD_ANSWER] = "ContinueDeployment",
 };
+
+/* The operation a step sends (a rejection of a CodeDeploy deployment stops it). */
+static const char *operation_of(const struct approve *a)
+{
+	if (a->step == STEP_CD_ANSWER && a->action == APPROVE_ROLLBACK)
+		return "StopDeployment";
+	return step_operation[a->step];
+}
 
 /* ---- naming a target ------------------------------------------------------ */
 
@@ -333,6 +347,20 @@ static cJSON *params_of(const struct approve *a)
 		     cJSON_AddStringToObject(
 			 p, "action", a->action == APPROVE_CONTINUE ? "CONTINUE" : "ROLLBACK");
 		break;
+	case STEP_CD_LIST: {
+		const char *ready = "Ready";
+		ok = ok && cJSON_AddStringToObject(p, "applicationName", a->t->cd_application) &&
+		     cJSON_AddStringToObject(p, "deploymentGroupName", a->t->cd_group) &&
+		     cJSON_AddItemToObject(p, "includeOnlyStatuses",
+					   cJSON_CreateStringArray(&ready, 1));
+		break;
+	}
+	case STEP_CD_ANSWER:
+		ok = ok && cJSON_AddStringToObject(p, "deploymentId", a->cd_id) &&
+		     (a->action == APPROVE_CONTINUE
+			  ? cJSON_AddStringToObject(p, "deploymentWaitType", "READY_WAIT") != NULL
+			  : cJSON_AddBoolToObject(p, "autoRollbackEnabled", 1) != NULL);
+		break;
 	default:
 		ok = false;
 	}
@@ -440,10 +468,59 @@ static int read_continued(struct approve *a, const cJSON *body)
 	return STEP_END;
 }
 
+/* The deployment group's one deployment in status Ready (waiting for its traffic to be
+ * rerouted): a group runs one deployment at a time. */
+static int read_cd_list(struct approve *a, const cJSON *body)
+{
+	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(body, "deployments");
+	const char *id = cJSON_GetStringValue(cJSON_GetArrayItem(ids, 0));
+	char g[300], v[300];
+
+	if (cJSON_GetArraySize(ids) != 1 || !id || !*id || strlen(id) > CD_ID_MAX) {
+		fprintf(stderr, "ecr-deployd: ");
+		say_service(a, stderr);
+		if (cJSON_GetArraySize(ids) > 1)
+			fprintf(stderr,
+				": CodeDeploy names %d deployments of group '%s' as Ready; "
+				"nothing sent\n",
+				cJSON_GetArraySize(ids), shown(a->t->cd_group, 120, g, sizeof(g)));
+		else if (id && *id)
+			fprintf(stderr,
+				": CodeDeploy names '%s' as the Ready deployment, which is not a "
+				"deployment id; nothing sent\n",
+				shown(id, 120, v, sizeof(v)));
+		else
+			fprintf(stderr,
+				": no deployment of CodeDeploy group '%s' is Ready (waiting for "
+				"its traffic to be rerouted); nothing sent\n",
+				shown(a->t->cd_group, 120, g, sizeof(g)));
+		a->rc = 1;
+		return STEP_END;
+	}
+	snprintf(a->cd_id, sizeof(a->cd_id), "%s", id);
+	return STEP_CD_ANSWER;
+}
+
+static int read_cd_answered(struct approve *a, const cJSON *body)
+{
+	char v[CD_ID_MAX * 4 + 8];
+
+	(void)body;
+	printf("%s: ", a->action == APPROVE_CONTINUE ? "approved" : "rejected");
+	say_service(a, stdout);
+	printf(": CodeDeploy deployment '%s' (Ready): %s sent\n",
+	       shown(a->cd_id, CD_ID_MAX, v, sizeof(v)),
+	       a->action == APPROVE_CONTINUE ? "ContinueDeployment READY_WAIT"
+					     : "StopDeployment with autoRollbackEnabled");
+	fflush(stdout);
+	a->rc = 0;
+	return STEP_END;
+}
+
 static int (*const step_read[STEP_COUNT])(struct approve *, const cJSON *) = {
-	[STEP_SERVICE] = read_service,
-	[STEP_DEPLOYMENT] = read_deployment,
-	[STEP_CONTINUE] = read_continued,
+	[STEP_SERVICE] = read_service,       [STEP_DEPLOYMENT] = read_deployment,
+	[STEP_CONTINUE] = read_continued,    [STEP_CD_LIST] = read_cd_list,
+	[STEP_CD_ANSWER] = read_cd_answered,
 };
 
 /* ---- the engine ----------------------------------------------------------- */
@@ -453,21 +530,25 @@ static void on_reply(struct aws_result *res, void *userdata);
 static void send_step(struct approve *a)
 {
 	cJSON *params = params_of(a);
-	struct aws_call_spec spec = { .service = &aws_ecs,
-				      .operation = step_operation[a->step],
+	bool cd = a->step == STEP_CD_LIST || a->step == STEP_CD_ANSWER;
+	struct aws_call_spec spec = { .service = cd ? &aws_codedeploy : &aws_ecs,
+				      .operation = operation_of(a),
 				      .params = params,
 				      .creds = a->role,
 				      .region = a->region,
 				      /* a lost reply is not retried blindly: the operator runs the
 				       * command again, which reads where the deployment stands */
-				      .not_idempotent = a->step == STEP_CONTINUE };
+				      .not_idempotent =
+					  a->step == STEP_CONTINUE || a->step == STEP_CD_ANSWER };
 	int r = params ? aws_call(a->aws, &spec, on_reply, a, NULL) : -ENOMEM;
 
 	cJSON_Delete(params);
 	if (r < 0) {
-		fprintf(stderr, "ecr-deployd: cannot call %s in %s: %s\n", step_operation[a->step],
+		fprintf(stderr, "ecr-deployd: cannot call %s in %s: %s\n", operation_of(a),
 			a->region,
-			r == -ENOMEM ? "out of memory" : "no ECS endpoint for the region");
+			r == -ENOMEM ? "out of memory"
+			: cd         ? "no CodeDeploy endpoint for the region"
+				     : "no ECS endpoint for the region");
 		a->rc = r == -ENOMEM ? EX_OSERR : EX_UNAVAILABLE;
 		ev_break(a->loop, EVBREAK_ALL);
 	}
@@ -583,8 +664,20 @@ int approve_run(const struct config *cfg, const char *target, enum approve_actio
 	}
 	signal(SIGPIPE, SIG_IGN);
 	rc = setup(&a, cfg);
-	if (rc == EX_OK) {
-		a.step = STEP_SERVICE;
+	if (rc == EX_OK && t->strategy == STRATEGY_CODEDEPLOY &&
+	    !(t->cd_application && t->cd_group)) {
+		char sn[300];
+		fprintf(
+		    stderr,
+		    "ecr-deployd: %s: the target names no CodeDeploy application and deployment "
+		    "group (\"codedeploy\": {\"application\", \"deployment_group\"}), and "
+		    "this command does not search for them; nothing sent. The running daemon "
+		    "knows the group it found: ecr-deployctl %s %s\n",
+		    shown(target, 200, sn, sizeof(sn)),
+		    action == APPROVE_CONTINUE ? "approve" : "reject", sn);
+		rc = EX_CONFIG;
+	} else if (rc == EX_OK) {
+		a.step = t->strategy == STRATEGY_CODEDEPLOY ? STEP_CD_LIST : STEP_SERVICE;
 		send_step(&a);
 		if (a.rc == EX_SOFTWARE) /* not failed at once */
 			ev_run(a.loop, 0);

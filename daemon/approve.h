@@ -4,8 +4,11 @@
  * lifecycle hook of an ECS-run deployment (BLUE_GREEN, LINEAR, CANARY). It talks to AWS only,
  * whether the daemon runs or not: DescribeServices (the service's currentServiceDeployment),
  * DescribeServiceDeployments (its hook with targetType PAUSE and status AWAITING_ACTION), then
- * ContinueServiceDeployment with CONTINUE or ROLLBACK. A running daemon sees the result at its
- * next tracking look.
+ * ContinueServiceDeployment with CONTINUE or ROLLBACK. For a target with strategy codedeploy
+ * that names its application and deployment group: ListDeployments of the group in status Ready
+ * (blue/green waiting for its traffic to be rerouted), then ContinueDeployment(READY_WAIT), or
+ * StopDeployment with autoRollbackEnabled. A running daemon sees the result at its next tracking
+ * look.
  *
  * The AWS client stack is set up as the daemon sets it up (region, profile, endpoints, FIPS, CA
  * bundle, the target's role_arn assumed over the credential chain), on a loop of its own that

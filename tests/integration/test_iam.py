@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """The README's least-privilege IAM policy (docs/iam-policy.json), enforced
-by awssim: a whole deploy, a rollback, a first start and the force strategy
-succeed under exactly that policy; removing any one of its statements gives
+by awssim: a whole deploy, a rollback, a first start, the force strategy and
+a CodeDeploy blue/green deploy (its group found from the service) succeed
+under exactly that policy; removing any one of its statements gives
 the matching clear outcome (POLL_FAILED for ECR, BLOCKED for ECS, never a
 failed digest), and the same digest deploys once the policy is back."""
 
@@ -38,21 +39,42 @@ def load_policy():
     return json.loads(text)
 
 
+def cart_service():
+    """A CODE_DEPLOY service behind a load balancer, deployed by CodeDeploy application cart-app."""
+    return {"cluster": "prod", "serviceName": "cart", "taskDefinition": "cart", "desiredCount": 2,
+            "deploymentController": {"type": "CODE_DEPLOY"}, "launchType": "FARGATE",
+            "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-0a1b2c3d"],
+                                                             "securityGroups": ["sg-0123abcd"]}},
+            "loadBalancers": [{"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:%s:targetgroup/cart-blue/"
+                                                 "0123456789abcdef" % ACCT, "containerName": "app",
+                               "containerPort": 8080}]}
+
+
 def iam_world():
     """In account ACCT: web (strategy revision) follows shop/web:prod; api (strategy force) follows
-    shop/api:prod. Both task definitions name an execution role and a task role and carry tags, so that
-    registering a revision asks for iam:PassRole and ecs:TagResource as AWS does."""
+    shop/api:prod; cart (strategy codedeploy, a CODE_DEPLOY service whose deployment group the daemon
+    finds) follows shop/cart:prod. The task definitions name an execution role and a task role and carry
+    tags, so that registering a revision asks for iam:PassRole and ecs:TagResource as AWS does."""
     roles = {"executionRoleArn": EXEC_ROLE, "taskRoleArn": TASK_ROLE}
-    spec = {"settings": {"task_start_seconds": 0.3},
+    spec = {"settings": {"task_start_seconds": 0.3, "codedeploy_step_seconds": 0.2, "codedeploy_minute_seconds": 0.2},
             "repositories": [{"name": "shop/web", "images": [{"tag": "prod", "seed": "w1"}]},
-                             {"name": "shop/api", "images": [{"tag": "prod", "seed": "a1"}]}],
+                             {"name": "shop/api", "images": [{"tag": "prod", "seed": "a1"}]},
+                             {"name": "shop/cart", "images": [{"tag": "prod", "seed": "c1"}]}],
             "clusters": [{"name": "prod"}],
-            "task_definitions": [taskdef("web", "shop/web", **roles), taskdef("api", "shop/api", **roles)],
-            "services": [service("web", "web"), service("api", "api")]}
+            "task_definitions": [taskdef("web", "shop/web", **roles), taskdef("api", "shop/api", **roles),
+                                 taskdef("cart", "shop/cart", **roles)],
+            "services": [service("web", "web"), service("api", "api"), cart_service()],
+            "codedeploy": {"applications": [{"name": "cart-app", "deployment_groups": [{
+                "deploymentGroupName": "cart-dg", "serviceRoleArn": "arn:aws:iam::%s:role/codedeploy-ecs" % ACCT,
+                "ecsServices": [{"serviceName": "cart", "clusterName": "prod"}],
+                "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+                "autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}}]}]}}
     spec = json.loads(json.dumps(spec).replace(REPO_URI, REPO_URI.replace("123456789012", ACCT)))
     for kind in ("repositories", "clusters", "task_definitions", "services"):
         for item in spec[kind]:
             item["account"] = ACCT
+    for app in spec["codedeploy"]["applications"]:
+        app["account"] = ACCT
     return spec
 
 
@@ -61,7 +83,9 @@ def iam_sim(ctx):
 
 
 WATCHES = [{"name": "web", "repository": "shop/web", "tag": "prod", "targets": [target("web")]},
-           {"name": "api", "repository": "shop/api", "tag": "prod", "targets": [target("api", strategy="force")]}]
+           {"name": "api", "repository": "shop/api", "tag": "prod", "targets": [target("api", strategy="force")]},
+           {"name": "cart", "repository": "shop/cart", "tag": "prod",
+            "targets": [target("cart", strategy="codedeploy")]}]
 
 
 def set_policy(sim, doc):
@@ -122,19 +146,24 @@ def test_deploy_rollback_first_start_and_force_under_the_policy(ctx):
     set_policy(sim, load_policy())
     p = start(ctx, sim, WATCHES)
     # (c) a first start: both services already run ECR's digest.
-    wait_for(lambda: len(lines_with(p, "already runs")) >= 2, 20, "the first-start inspection of both")
+    wait_for(lambda: len(lines_with(p, "already runs")) >= 3, 20, "the first-start inspection of all three")
     check({"ListTasks", "DescribeTasks"} <= {r["operation"] for r in sim.requests() if r["status"] == 200},
           "the first start read the tasks of the service whose revision names the tag (ReadTasks)")
-    # (a) a whole deploy (web, strategy revision) and (d) the force strategy (api), at once.
+    # (a) a whole deploy (web, strategy revision), (d) the force strategy (api) and (e) a CodeDeploy
+    # blue/green deploy whose group is found from the service (cart), at once.
     web = sim.push("shop/web", "prod", seed="w2", account=ACCT)
     api = sim.push("shop/api", "prod", seed="a2", account=ACCT)
+    cart = sim.push("shop/cart", "prod", seed="c2", account=ACCT)
     p.signal(signal.SIGHUP)
-    wait_for(lambda: len(lines_with(p, DEPLOY_COMPLETED)) >= 2, 40, "DEPLOY_COMPLETED on both")
+    wait_for(lambda: len(lines_with(p, DEPLOY_COMPLETED)) >= 3, 40, "DEPLOY_COMPLETED on all three")
     done = " ".join(lines_with(p, DEPLOY_COMPLETED))
-    check(web in done and api in done, done)
+    check(web in done and api in done and cart in done, done)
     ops = {(r["service"], r["operation"]) for r in sim.requests() if r.get("status") == 200}
     for op in (("ecr", "DescribeImages"), ("ecs", "DescribeServices"), ("ecs", "RegisterTaskDefinition"),
-               ("ecs", "UpdateService"), ("ecs", "ListTasks"), ("ecs", "DescribeTasks")):
+               ("ecs", "UpdateService"), ("ecs", "ListTasks"), ("ecs", "DescribeTasks"),
+               ("codedeploy", "ListApplications"), ("codedeploy", "ListDeploymentGroups"),
+               ("codedeploy", "BatchGetDeploymentGroups"), ("codedeploy", "CreateDeployment"),
+               ("codedeploy", "BatchGetDeployments")):
         check(op in ops, "the daemon called %s.%s, and it was allowed" % op)
     reg = [r for r in sim.requests(operation="RegisterTaskDefinition") if r["status"] == 200]
     check(reg and reg[0]["params"].get("tags") and reg[0]["params"].get("taskRoleArn") == TASK_ROLE,
@@ -166,6 +195,12 @@ CASES = [
     # The statement's own proof: test_consume_events_grants_exactly_the_sqs_calls_on_the_configured_queue
     # (boto3) and test_push_events_under_the_policy_and_without_consume_events (the daemon).
     ("ConsumeEvents", "web", None, None),
+    # strategy codedeploy (cart): its group is found again after each reload (the cache is dropped).
+    ("FindCodeDeployGroups", "cart", "ListApplications", "codedeploy:ListApplications"),
+    ("DeployThroughCodeDeploy", "cart", "CreateDeployment", "codedeploy:CreateDeployment"),
+    ("ReadCodeDeploy", "cart", "BatchGetDeployments", "codedeploy:BatchGetDeployments"),
+    # Our rollback (StopDeployment) and approvals of Ready waits (ContinueDeployment) only.
+    ("SteerCodeDeploy", "cart", None, None),
 ]
 
 
@@ -175,7 +210,7 @@ def test_removing_any_one_statement_blocks_and_the_fix_deploys(ctx):
     sim = iam_sim(ctx)
     set_policy(sim, full)
     p = start(ctx, sim, WATCHES, poll_interval="1h")
-    wait_for(lambda: len(lines_with(p, "already runs")) >= 2, 20, "the first-start inspection of both")
+    wait_for(lambda: len(lines_with(p, "already runs")) >= 3, 20, "the first-start inspection of all three")
     results = []
     for n, (sid, watch, operation, action) in enumerate(CASES):
         try:
@@ -220,6 +255,21 @@ def run_case(ctx, sim, p, full, n, sid, watch, operation, action):
         check_eq(len(said), 1, "the fallback said once, naming %s" % action)
         check_eq(new_lines(BLOCKED) + new_lines(DEPLOY_FAILED), [], "neither blocked nor failed")
         set_policy(sim, full)
+        return "ok"
+    if sid == "ReadCodeDeploy":
+        # The deployment is made, then its tracking is refused: nothing is concluded from that (no
+        # failure, no block), the refusal is said once naming the action, and once the policy is back
+        # the tracking sees it succeed.
+        digest = sim.push("shop/" + watch, "prod", seed="%s-%d" % (sid, n), account=ACCT)
+        p.signal(signal.SIGHUP)
+        wait_for(lambda: [r for r in denials(sim, since) if r["operation"] == operation], 30,
+                 "%s refused" % operation)
+        wait_for(lambda: [l for l in new_lines(operation) if action in l], 10, "the refusal said, naming %s" % action)
+        check_eq(new_lines(BLOCKED) + new_lines(DEPLOY_FAILED), [], "neither blocked nor failed")
+        set_policy(sim, full)
+        wait_for(lambda: [l for l in new_lines(DEPLOY_COMPLETED) if digest in l], 30,
+                 "DEPLOY_COMPLETED once tracking is allowed again")
+        check_eq(len(sim.requests(since=since, operation="CreateDeployment", status=200)), 1, "one deployment")
         return "ok"
     if sid == "CleanUpRevisions":
         # The daemon deregisters only a revision it registered and could not use: UpdateService is

@@ -113,6 +113,8 @@ def test_blue_green_succeeds_with_task_sets(ctx):
              ("FARGATE", "1.4.0", {"value": 100.0, "unit": "PERCENT"}, "STEADY_STATE"), "its details")
     check_eq(ts["networkConfiguration"]["awsvpcConfiguration"]["subnets"], ["subnet-1"], "network")
     check_eq(ts["loadBalancers"][0]["containerPort"], 8080, "load balancer")
+    sim.seed({"queues": ["events"]})
+    sim.event_rule("events", sources=["aws.ecs"])
     td = new_revision(sim, ecs, "good")
     dep = deploy(cd, td, description="ecr-deployd 0123456789abcdef sha256:x for web")
     first = info(cd, dep)
@@ -135,38 +137,40 @@ def test_blue_green_succeeds_with_task_sets(ctx):
     check_eq(svc["taskDefinition"], td, "the service runs the new revision")
     check_eq([e["status"] for e in target(cd, dep)["lifecycleEvents"]], ["Succeeded"] * 8, "every event")
     wait_for(lambda: service(ecs)["runningCount"] == 2, 10, "the original tasks drained")
+    check_eq(sim.queue_messages("events"), [], "no ECS deployment events for a CODE_DEPLOY service")
     code, _, _, _ = aws_error(cd.create_deployment, applicationName="web-app", deploymentGroupName="nope",
                               revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": appspec(td)}})
     check_eq(code, "DeploymentGroupDoesNotExistException", "unknown group")
 
 
 def test_each_traffic_config_shifts_as_it_says(ctx):
-    sim, ecs, cd = world(ctx, step=0.05, minute=0.05)
-    # (config, weights the replacement must pass through)
-    for config, seen in (("CodeDeployDefault.ECSAllAtOnce", {100.0}),
-                         ("CodeDeployDefault.ECSLinear10PercentEvery1Minutes", {10.0, 50.0, 100.0}),
-                         ("CodeDeployDefault.ECSLinear10PercentEvery3Minutes", {10.0, 20.0, 90.0, 100.0}),
-                         ("CodeDeployDefault.ECSCanary10Percent5Minutes", {10.0, 100.0}),
-                         ("CodeDeployDefault.ECSCanary10Percent15Minutes", {10.0, 100.0})):
+    sim, ecs, cd = world(ctx, step=0.05, minute=0.04)
+    # config -> (the replacement's weights it may show, those it must be seen at)
+    linear = {float(w) for w in range(0, 101, 10)}
+    for config, allowed, seen in (
+            ("CodeDeployDefault.ECSAllAtOnce", {0.0, 100.0}, {100.0}),
+            ("CodeDeployDefault.ECSLinear10PercentEvery1Minutes", linear, {100.0}),
+            ("CodeDeployDefault.ECSLinear10PercentEvery3Minutes", linear, {100.0}),
+            ("CodeDeployDefault.ECSCanary10Percent5Minutes", {0.0, 10.0, 100.0}, {10.0, 100.0}),
+            ("CodeDeployDefault.ECSCanary10Percent15Minutes", {0.0, 10.0, 100.0}, {10.0, 100.0})):
         td = new_revision(sim, ecs, config)
         dep = deploy(cd, td, deploymentConfigName=config)
         got = set()
         t0 = time.monotonic()
         while time.monotonic() - t0 < 20:
-            w = weights(cd, dep)
+            t = target(cd, dep)
+            w = {ts["taskSetLabel"]: ts["trafficWeight"] for ts in t["taskSetsInfo"]}
             if "Green" in w:
                 got.add(w["Green"])
                 check_eq(w["Green"] + w.get("Blue", 0.0), 100.0, "%s: the weights add up" % config)
-            if info(cd, dep)["status"] in END:
+            if t["status"] in ("Succeeded", "Failed"):
                 break
-            time.sleep(0.01)
         check_eq(info(cd, dep)["status"], "Succeeded", config)
         check_eq(info(cd, dep)["deploymentConfigName"], config, "the config named")
-        check(seen <= got, "%s: weights %s seen, wanted %s" % (config, sorted(got), sorted(seen)))
-        if config.endswith("AllAtOnce"):
-            check(not got - {0.0, 100.0}, "all at once: %s" % sorted(got))
-        if "Canary" in config:
-            check(not got - {0.0, 10.0, 100.0}, "canary: %s" % sorted(got))
+        check(seen <= got <= allowed, "%s: weights %s seen, wanted %s of %s" % (
+            config, sorted(got), sorted(seen), sorted(allowed)))
+        if "Linear" in config:
+            check(len(got - {0.0, 100.0}) >= 3, "%s: steps of 10 seen: %s" % (config, sorted(got)))
     code, _, _, _ = aws_error(deploy, cd, td, deploymentConfigName="CodeDeployDefault.Nope")
     check_eq(code, "DeploymentConfigDoesNotExistException", "an unknown config")
 
@@ -355,11 +359,11 @@ def test_batch_get_deployments_and_list_time_range(ctx):
     ids = []
     for n in range(3):
         ids.append(deploy(cd, new_revision(sim, ecs, "b%d" % n)))
-        wait_for(status_of(cd, ids[-1], *END), 20, "deployment %d" % n)
+        cd.stop_deployment(deploymentId=ids[-1])  # ended at once: the next may be made
         if n == 0:
-            time.sleep(0.3)
-            middle = time.time()
-            time.sleep(0.3)
+            # boto3 sends timestamps in whole seconds: the next whole second parts the deployments.
+            middle = int(time.time()) + 1
+            time.sleep(middle - time.time() + 0.05)
     got = cd.batch_get_deployments(deploymentIds=ids + ["d-NOTHERE00"])["deploymentsInfo"]
     check_eq(sorted(i["deploymentId"] for i in got), sorted(ids), "known ones only")
     code, _, _, _ = aws_error(cd.batch_get_deployments, deploymentIds=["d-%08d" % i for i in range(26)])
@@ -376,13 +380,17 @@ def test_batch_get_deployments_and_list_time_range(ctx):
                                  createTimeRange={"end": middle})["deployments"]
     check_eq(before, ids[:1], "created before the end")
     check_eq(cd.list_deployments(applicationName="web-app", deploymentGroupName="web-dg",
-                                 includeOnlyStatuses=["Failed", "Stopped"])["deployments"], [], "by status")
+                                 includeOnlyStatuses=["Succeeded", "Failed"])["deployments"], [], "by status")
+    check_eq(cd.list_deployments(applicationName="web-app", deploymentGroupName="web-dg",
+                                 includeOnlyStatuses=["Stopped"])["deployments"], ids[::-1][:2], "by status, paged")
     code, _, _, _ = aws_error(cd.list_deployments, applicationName="web-app", deploymentGroupName="web-dg",
                               createTimeRange={"start": middle, "end": middle - 10})
     check_eq(code, "InvalidTimeRangeException", "start after end")
     code, _, _, _ = aws_error(cd.list_deployments, applicationName="web-app", deploymentGroupName="web-dg",
-                              nextToken=cd.list_deployments(applicationName="web-app")["nextToken"])
+                              nextToken=cd.list_deployments(includeOnlyStatuses=["Stopped"])["nextToken"])
     check_eq(code, "InvalidNextTokenException", "a token of another listing")
+    check_eq(aws_error(cd.list_deployments, applicationName="web-app")[0], "DeploymentGroupNameRequiredException",
+             "an application without its group")
 
 
 def test_lost_create_reply_made_one_deployment(ctx):

@@ -66,6 +66,16 @@ def _tg_name(arn):
     return arn
 
 
+def _epoch(value):
+    """A timestamp of a request: JSON 1.1 sends epoch seconds, a number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise AwsError("SerializationException", "A timestamp must be a number of seconds since the epoch, "
+                       "not %r" % (value,))
+    return float(value)
+
+
 class Deployment:
     def __init__(self, app, group, td, created, config_name, auto_rollback, description, ctx, creator="user"):
         self.id = deployment_id()
@@ -133,6 +143,8 @@ class Deployment:
             out["errorInformation"] = dict(self.error)
         if self.rollback_info:
             out["rollbackInfo"] = dict(self.rollback_info)
+        if self.status == "Baking":
+            out["instanceTerminationWaitTimeStarted"] = True
         if self.auto_rollback is not None:
             out["autoRollbackConfiguration"] = json.loads(json.dumps(self.auto_rollback))
         return out
@@ -457,20 +469,20 @@ class CodeDeploy:
 
     def list_deployments(self, ctx, p):
         app_name, group_name = p.get("applicationName"), p.get("deploymentGroupName")
+        # Both or neither, as the API reference says of ListDeployments.
         if group_name and not app_name:
             raise cd_error("ApplicationNameRequiredException", "If you specify a deployment group name, you must "
                            "also specify an application name")
-        group = None
+        if app_name and not group_name:
+            raise cd_error("DeploymentGroupNameRequiredException", "If you specify an application name, you must "
+                           "also specify a deployment group name")
+        app = group = None
         if app_name:
-            app = self._app(ctx, app_name)
-            if group_name:
-                group = self._group(ctx, app_name, group_name)[1]
-        else:
-            app = None
+            app, group = self._group(ctx, app_name, group_name)
         statuses = p.get("includeOnlyStatuses") or []
         rng = p.get("createTimeRange") or {}
-        start, end = rng.get("start"), rng.get("end")
-        if start is not None and end is not None and float(start) > float(end):
+        start, end = _epoch(rng.get("start")), _epoch(rng.get("end"))
+        if start is not None and end is not None and start > end:
             raise cd_error("InvalidTimeRangeException", "The specified time range is not valid: start after end")
         out = [d.id for d in sorted(self.deployments.values(), key=lambda x: -x.created)  # newest first
                if d.ctx == (ctx.account, ctx.region)

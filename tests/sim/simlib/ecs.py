@@ -1149,7 +1149,8 @@ class Ecs:
         if p.rollout_state != "FAILED" and self._may_scale_up(p):
             want = p.desired - len(mine)
             room = max_live - len(tasks)
-            if (p.sd is not None and p.sd.target is p and p.sd.strategy != "ROLLING") or svc.controller == "CODE_DEPLOY":
+            if (p.sd is not None and p.sd.target is p and p.sd.strategy != "ROLLING") or \
+                    svc.controller == "CODE_DEPLOY":  # a CodeDeploy replacement task set: in full too
                 room = len(old) + p.desired - len(tasks)  # the new revision scales up in full beside the old
             if want > 0 and room > 0:
                 self._launch(svc, p, min(want, room), now)

@@ -182,8 +182,11 @@ class EventBus:
         send = bool(self.world.settings.get("ecs_events", True))
         for cluster in list(self.world.ecs.clusters.values()):
             for svc in list(cluster.services.values()):
+                # ECS tells of deployments of the ECS controller only: a CODE_DEPLOY service's task sets
+                # (the simulator keeps them as deployments inside) are CodeDeploy's to tell of.
+                own = send and svc.controller != "CODE_DEPLOY"
                 for d in reversed(svc.deployments):  # oldest first: a failure before its rollback
-                    self._deployment(svc, d, send)
+                    self._deployment(svc, d, own)
                 for sd in reversed(svc.sds):
                     for h in sd.hooks:
                         self._hook(svc, sd, h, send)
