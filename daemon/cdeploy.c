@@ -166,18 +166,28 @@ int cd_start(struct rollout *r, const cJSON *svc)
 	if (c->cd_application && *c->cd_application && c->cd_group && *c->cd_group &&
 	    !c->cd_discovered)
 		return STEP_READ_BASE;
-	/* Discovered before (this rollout, or another one of the service): the cache's. */
+	/* Discovered before (this rollout, or another one of the service): the cache's, once
+	 * BatchGetDeploymentGroups says it still names the service. */
 	char key[1500];
 	cache_key(r, key, sizeof(key));
 	const char *cached = r->dp->cd_groups ? strmap_get(r->dp->cd_groups, key) : NULL;
+	cd_free(r);
 	if (cached && strchr(cached, '\x1f')) {
 		char app[300];
 		snprintf(app, sizeof(app), "%.*s", (int)(strchr(cached, '\x1f') - cached), cached);
-		if (use_group(r, app, strchr(cached, '\x1f') + 1, true) < 0)
+		r->cd_names = cJSON_CreateArray();
+		r->cd_groups = cJSON_CreateArray();
+		r->cd_matches = cJSON_CreateArray();
+		if (!r->cd_names || !r->cd_groups || !r->cd_matches ||
+		    !cJSON_AddItemToArray(r->cd_names, cJSON_CreateString(app)) ||
+		    !cJSON_AddItemToArray(r->cd_groups,
+					  cJSON_CreateString(strchr(cached, '\x1f') + 1)))
 			return OUT_RETRY;
-		return STEP_READ_BASE;
+		r->cd_app = r->cd_pos = r->cd_pages = 0;
+		r->cd_verifying = true;
+		return STEP_CD_GROUP_INFO;
 	}
-	cd_free(r);
+	r->cd_verifying = false;
 	r->cd_names = cJSON_CreateArray();
 	r->cd_matches = cJSON_CreateArray();
 	r->cd_pages = 0;
@@ -376,10 +386,27 @@ static void matched(const char *app, const char *group, void *ud)
 	cJSON_AddItemToArray(r->cd_matches, cJSON_CreateString(m));
 }
 
-/* cd-group-info: the groups of this batch that name the service. */
+/* cd-group-info: the groups of this batch that name the service (or: does the group found
+ * before still name it?). */
 int cd_read_group_info(struct rollout *r, struct aws_result *res)
 {
-	cdtrack_groups_matching(res->body, r->rec->cluster, r->rec->service, matched, r);
+	int n = cdtrack_groups_matching(res->body, r->rec->cluster, r->rec->service, matched, r);
+
+	if (r->cd_verifying) {
+		r->cd_verifying = false;
+		if (n == 1)
+			return next_app(r); /* the one application: the verdict, cached again */
+		cd_forget_group(r);
+		rollout_emit(r, LOG_NOTICE, NULL, NULL,
+			     "service '%s': the CodeDeploy group found before no longer names it; "
+			     "looking again",
+			     r->rec->service);
+		cd_free(r);
+		r->cd_names = cJSON_CreateArray();
+		r->cd_matches = cJSON_CreateArray();
+		r->cd_app = r->cd_pos = r->cd_pages = 0;
+		return r->cd_names && r->cd_matches ? STEP_CD_APPS : OUT_RETRY;
+	}
 	r->cd_pos += CD_BATCH_GROUPS;
 	if (r->cd_pos < cJSON_GetArraySize(r->cd_groups))
 		return STEP_CD_GROUP_INFO;
@@ -666,8 +693,7 @@ static void progress(struct rollout *r, const char *status, const char *event, d
 	if (r->weight >= 0)
 		snprintf(w, sizeof(w), "%.0f", r->weight);
 	rollout_emit(r, LOG_INFO, EVENT_DEPLOY_PROGRESS,
-		     LOG_FIELDS({ "LIFECYCLE_EVENT", c->cd_event },
-				{ "PRODUCTION_TRAFFIC_WEIGHT", *w ? w : NULL }),
+		     LOG_FIELDS({ "PRODUCTION_TRAFFIC_WEIGHT", *w ? w : NULL }),
 		     "service '%s': CodeDeploy deployment %s is %s%s%s%s%s%s", c->service,
 		     c->cd_deployment_id, c->cd_status ? c->cd_status : "?",
 		     c->cd_event ? " at " : "", c->cd_event ? c->cd_event : "", *w ? ", " : "", w,
@@ -810,12 +836,23 @@ int cd_read_tracking(struct rollout *r, struct aws_result *res)
 			return OUT_RETRY;
 		r->after_events =
 		    same(out.status, "Stopped") ? OUT_SUPERSEDED_RB : OUT_ECS_ROLLBACK;
+		if (r->after_events == OUT_SUPERSEDED_RB) {
+			size_t len = strlen(r->reason);
+			snprintf(r->reason + len, sizeof(r->reason) - len, "; %s",
+				 same(out.error_code, "TIMEOUT")
+				     ? "stopped by CodeDeploy: nobody rerouted traffic within the "
+				       "Ready wait"
+				     : "stopped by someone else");
+		}
 		break;
 	case CD_FAILED:
 		r->after_events = OUT_FAILED;
 		break;
 	case CD_STOPPED:
-		snprintf(r->reason, sizeof(r->reason), "%s, by someone else", out.reason);
+		snprintf(r->reason, sizeof(r->reason), "%.800s, %s", out.reason,
+			 same(out.error_code, "TIMEOUT")
+			     ? "by CodeDeploy: nobody rerouted traffic within the Ready wait"
+			     : "by someone else");
 		r->after_events = OUT_SUPERSEDED;
 		break;
 	case CD_TIMEOUT:

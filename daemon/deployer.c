@@ -515,8 +515,6 @@ static void reconcile_now(struct deployer *dp)
 		/* A reload: every blocked target is tried again (its fix may be in it). */
 		strmap_free(dp->blocked, free);
 		dp->blocked = strmap_new();
-		strmap_free(dp->cd_groups, free); /* CodeDeploy groups are discovered again */
-		dp->cd_groups = strmap_new();
 		config_free(dp->blocked_cfg);
 		dp->blocked_cfg = config_ref(*dp->d->cfg);
 		all = true;
@@ -1249,7 +1247,9 @@ void deployer_target_status(const struct deployer *dp, const char *watch, const 
 	ret->started = c->started_at;
 	ret->rolling_back = rollout_steps[c->step].rolling_back;
 	ret->tracking = rollout_steps[c->step].batched || c->step == STEP_APPROVING ||
-			c->step == STEP_CONFIRM_LIST || c->step == STEP_CONFIRM_TASKS;
+			c->step == STEP_CONFIRM_LIST || c->step == STEP_CONFIRM_TASKS ||
+			c->step == STEP_CD_APPROVING || c->step == STEP_CD_DIAG_LIST ||
+			c->step == STEP_CD_DIAG;
 	ret->kind = ret->rolling_back ? "rollback" : c->manual ? "manual" : "deploy";
 	if (r->awaiting) {
 		ret->awaiting = true;

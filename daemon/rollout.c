@@ -69,7 +69,8 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 			       .params = inspect_rev_params,
 			       .read = inspect_read_rev,
 			       .resume = STEP_INSPECT },
-	[STEP_START] = { .next = { STEP_READ_BASE, STEP_UPDATING, STEP_CD_APPS },
+	[STEP_START] = { .next = { STEP_READ_BASE, STEP_UPDATING, STEP_CD_APPS,
+				   STEP_CD_GROUP_INFO },
 			 .operation = "DescribeServices",
 			 .params = rollout_service_params,
 			 .read = deploy_read_start,
@@ -236,7 +237,8 @@ const struct rollout_step_def rollout_steps[STEP_COUNT] = {
 			     .params = cd_groups_params,
 			     .read = cd_read_groups,
 			     .resume = STEP_START },
-	[STEP_CD_GROUP_INFO] = { .next = { STEP_CD_GROUP_INFO, STEP_CD_GROUPS, STEP_READ_BASE },
+	[STEP_CD_GROUP_INFO] = { .next = { STEP_CD_GROUP_INFO, STEP_CD_GROUPS, STEP_READ_BASE,
+					   STEP_CD_APPS },
 				 .api = API_CODEDEPLOY,
 				 .operation = "BatchGetDeploymentGroups",
 				 .params = cd_group_info_params,
@@ -417,6 +419,7 @@ void rollout_emit(struct rollout *r, int prio, const char *id, const struct log_
 		F("CODEDEPLOY_DEPLOYMENT_GROUP", c->cd_group);
 		F("CODEDEPLOY_DEPLOYMENT_ID", c->cd_deployment_id);
 		F("CODEDEPLOY_STATUS", c->cd_status);
+		F("LIFECYCLE_EVENT", c->cd_event);
 		F("CODEDEPLOY_ERROR_CODE", *r->cd_error_code ? r->cd_error_code : NULL);
 	}
 	if (!r->inspect && c->started_at > 0)
@@ -1349,7 +1352,7 @@ static void on_batch(struct aws_result *res, void *userdata)
 			bool lasting = aws_error_classify(&res->err) != AWS_ERROR_TRANSIENT;
 			if (!said && !(lasting && r->said_blocked)) {
 				api_error(r, res,
-					  lasting ? "tracking goes on (said once until ECS answers)"
+					  lasting ? "tracking goes on (said once until AWS answers)"
 						  : "tracking goes on");
 				said = true;
 			}

@@ -21,7 +21,7 @@
  *   inspect-list          no       inspect-tasks                                       inspect
  *   inspect-tasks         no       -                                                   inspect
  *   inspect-revision      no       -                                                   inspect
- *   start                 yes      read-base, updating, cd-applications                start
+ *   start                 yes      read-base, updating, cd-applications, cd-group-info  start
  *   read-base             no       registering, updating                               start
  *   registering           yes      registered                                          find-registered
  *   find-registered       no       start, registered                                   find-registered
@@ -51,7 +51,7 @@
  *   registered            (above: its reader goes to creating)
  *   cd-applications       no       cd-applications, cd-groups                          start
  *   cd-groups             no       cd-groups, cd-group-info, read-base                 start
- *   cd-group-info         no       cd-group-info, cd-groups, read-base                 start
+ *   cd-group-info         no       cd-group-info, cd-groups, read-base, cd-applications  start
  *   creating              yes      cd-tracking                                         find-deployment
  *   find-deployment       no       find-deployment, find-deployment-info, creating     find-deployment
  *   find-deployment-info  no       cd-tracking, find-deployment-info, find-deployment, creating  find-deployment
@@ -166,8 +166,9 @@ struct rollout {
 	cJSON *cd_groups;         /* discovery: group names of the application at cd_app */
 	cJSON *cd_matches;        /* discovery: "application/group" of the groups naming it */
 	int cd_app, cd_pos, cd_pages;
-	char *cd_next;                    /* the nextToken of the list being read, or NULL */
-	bool cd_paging;                   /* the request in flight asked for a next page */
+	char *cd_next;     /* the nextToken of the list being read, or NULL */
+	bool cd_paging;    /* the request in flight asked for a next page */
+	bool cd_verifying; /* cd-group-info looks at the group found before (cached) */
 	struct aws_call *cd_targets_call; /* a side read of the target (traffic, event) */
 	double cd_targets_at;
 	char cd_target_id[300];
@@ -266,7 +267,8 @@ struct deployer {
 	bool events_flowing;      /* a queue of events works (deployer_events_flowing) */
 	bool freeing;             /* deployer_free(): nobody is told of what is cancelled */
 	struct strmap *cd_groups; /* region\x1frole\x1fcluster\x1fservice -> "app\x1fgroup"
-				     discovered (dropped at a reload, or when it is gone) */
+				     discovered; checked by BatchGetDeploymentGroups before each
+				     use, dropped when it no longer names the service or is gone */
 };
 
 /* A target blocked by an authorization or request error: tried again at until (ev_now time),
