@@ -269,7 +269,7 @@ def never_again(ctx, sim, p, service, digest, group_name):
 def check_progress(sim, p, service, dep_id, bakes=False):
     """DEPLOY_PROGRESS of one service: of our deployment, each saying something the one before did
     not (a change of status, lifecycle event or traffic weight, not a poll), lifecycle events in
-    CodeDeploy's order."""
+    CodeDeploy's order, none but the last and all the traffic once Baking or Succeeded."""
     prog = events(p, DEPLOY_PROGRESS, service)
     check(prog, "DEPLOY_PROGRESS for %s" % service)
     said, order = [], []
@@ -326,7 +326,7 @@ def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_
     set on the new revision, no UpdateService, no discovery call."""
     names = ("web", "web-ec2", "web-cp")
     services = [cd_service("web"), cd_service("web-ec2", awsvpc=False), cd_service("web-cp", capacity=True)]
-    # web-ec2 bakes for 15 minutes (3 s): polls that see nothing new, and no completion before.
+    # web-ec2 bakes for 15 minutes (3 s): Baking said, and no completion before it ends.
     sim, v1 = cd_world(ctx, services, {APP: [group("web"), group("web-ec2", bake=15), group("web-cp")]})
     targets = [cd_target("web", named("web")),
                cd_target("web-ec2", dict(named("web-ec2"), container="app", port=LB_PORT,
