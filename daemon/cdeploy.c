@@ -24,7 +24,7 @@
 #define CD_PAGES_MAX    50   /* pages of one list read (a list that never ends is an error) */
 #define CD_FIND_BACK_S  300  /* ListDeployments from this long before our CreateDeployment */
 #define CD_ROLLBACK_S   60.0 /* CodeDeploy's rollbackInfo is waited for this long */
-#define CD_TARGETS_S    5.0  /* the deployment's target is read at most this often */
+#define CD_TARGETS_S    3.0  /* the deployment's target is read at most this often */
 #define CD_BATCH_IDS    25   /* BatchGetDeployments */
 #define CD_BATCH_GROUPS 100  /* BatchGetDeploymentGroups */
 
@@ -299,8 +299,11 @@ static int next_app(struct rollout *r)
 		const cJSON *x;
 		cJSON_ArrayForEach(x, r->cd_matches)
 		{
-			char v[200];
-			ecs_printable(cJSON_GetStringValue(x), v, sizeof(v));
+			char v[200], both[220];
+			const char *m = cJSON_GetStringValue(x), *s = m ? strchr(m, '\x1f') : NULL;
+			snprintf(both, sizeof(both), "%.*s/%s", s ? (int)(s - m) : 0, m ? m : "",
+				 s ? s + 1 : "");
+			ecs_printable(both, v, sizeof(v));
 			if (len < sizeof(list))
 				len += (size_t)snprintf(list + len, sizeof(list) - len, "%s'%s'",
 							len ? ", " : "", v);
@@ -420,7 +423,7 @@ cJSON *cd_create_params(struct rollout *r)
 	struct rollout_rec *c = r->rec;
 	bool rb = rb_step(r);
 	char desc[400], why[200], *content = NULL;
-	const char *td = rb ? c->base_td : c->new_td;
+	const char *td = rb ? rollback_target_td(r) : c->new_td;
 	struct cd_appspec in = { .td = td,
 				 .container = c->cd_container,
 				 .port = c->cd_port,
@@ -503,11 +506,9 @@ int cd_read_create(struct rollout *r, struct aws_result *res)
 	if (record_set(rb ? &c->rollback_deployment_id : &c->cd_deployment_id, id) < 0)
 		return OUT_RETRY;
 	if (rb) {
-		rollout_emit(r, LOG_WARNING, r->said_rollback ? NULL : EVENT_ROLLBACK_STARTED,
-			     LOG_FIELDS({ "ROLLBACK_DEPLOYMENT_ID", id }),
-			     "rolling service '%s' back to %s with CodeDeploy deployment %s",
-			     c->service, c->base_td, id);
-		r->said_rollback = true;
+		rollout_emit(r, LOG_NOTICE, NULL, LOG_FIELDS({ "ROLLBACK_DEPLOYMENT_ID", id }),
+			     "service '%s': CodeDeploy deployment %s rolls it back to %s",
+			     c->service, id, rollback_target_td(r));
 		return STEP_CD_RB_TRACKING;
 	}
 	record_set(&c->cd_status, "Created");
@@ -678,6 +679,14 @@ static void progress(struct rollout *r, const char *status, const char *event, d
 		record_set(&c->cd_status, status);
 		changed = true;
 	}
+	if (same(c->cd_status, "Baking") || same(c->cd_status, "Succeeded")) {
+		/* after every lifecycle event, all the traffic moved: a target read before is not
+		 * what runs now */
+		free(c->cd_event);
+		c->cd_event = NULL;
+		event = NULL;
+		weight = 100;
+	}
 	if (event && *event && !same(c->cd_event, event)) {
 		record_set(&c->cd_event, event);
 		changed = true;
@@ -707,8 +716,8 @@ static void on_target_info(struct aws_result *res, void *userdata)
 	struct cd_target t;
 
 	r->cd_targets_call = NULL;
-	if (!res->ok)
-		return;
+	if (!res->ok || !same(r->rec->cd_status, "InProgress"))
+		return; /* read while it moved on: the next look says what runs */
 	cdtrack_target(res->body, &t);
 	progress(r, NULL, t.event, t.weight);
 }
@@ -814,8 +823,15 @@ int cd_read_tracking(struct rollout *r, struct aws_result *res)
 	snprintf(r->reason, sizeof(r->reason), "%s", out.reason);
 	switch (out.verdict) {
 	case CD_KEEP:
-		if (same(out.status, "InProgress") || same(out.status, "Baking"))
+		if (same(out.status, "InProgress")) {
+			/* the traffic shift is seen: looked at every CD_TARGETS_S at least */
+			double at = ev_now(r->dp->d->loop) + CD_TARGETS_S;
 			read_target(r);
+			if (r->interval > CD_TARGETS_S)
+				r->interval = CD_TARGETS_S;
+			if (r->next_at > at)
+				r->next_at = at;
+		}
 		return OUT_WAIT;
 	case CD_DONE:
 		return OUT_DONE;
@@ -1030,7 +1046,7 @@ enum rollout_step cd_rollback_step(struct rollout *r)
 	c->rollback_by = ROLLBACK_BY_US;
 	if (new_token(&c->cd_rb_token) < 0 || !c->cd_rb_token)
 		record_set(&c->cd_rb_token, "0000000000000000"); /* never: getrandom works */
-	return STEP_CD_RB_CREATING;
+	return STEP_ROLLBACK; /* which revision, pinned as for strategy revision */
 }
 
 cJSON *cd_stop_params(struct rollout *r)
@@ -1140,9 +1156,11 @@ int cd_read_stop_check(struct rollout *r, struct aws_result *res)
 		     "ran before, %s",
 		     c->service, out.reason, c->base_td);
 	c->rollback_by = ROLLBACK_BY_US;
+	c->rollback_deadline = rollout_wall_now() + (double)c->timeout_ms / 1000.0;
 	if (new_token(&c->cd_rb_token) < 0)
 		return OUT_RETRY;
-	return STEP_CD_RB_CREATING;
+	r->said_rollback = true; /* said: the rollback step says where to */
+	return STEP_ROLLBACK;
 }
 
 /* cd-rollback-tracking: CodeDeploy's rollback deployment (or ours). */

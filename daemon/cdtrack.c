@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ecs.h"
 
@@ -509,7 +510,9 @@ void cdtrack_target(const cJSON *body, struct cd_target *out)
 		cJSON_ArrayForEach(e, cJSON_GetObjectItem(ecs, "taskSetsInfo"))
 		{
 			const cJSON *w = cJSON_GetObjectItem(e, "trafficWeight");
-			if (same(str_of(e, "taskSetLabel"), "GREEN") && cJSON_IsNumber(w) &&
+			const char *label = str_of(e, "taskSetLabel");
+			/* the model's TargetLabel is "Green"; "GREEN" is read too */
+			if (label && !strcasecmp(label, "Green") && cJSON_IsNumber(w) &&
 			    w->valuedouble >= 0 && w->valuedouble <= 100)
 				out->weight = w->valuedouble;
 		}

@@ -109,7 +109,7 @@ struct cd_target {
 	char event[40];        /* the lifecycle event in progress, "" none */
 	char failed_event[40]; /* the first lifecycle event Failed, "" none */
 	char diagnostics[700]; /* its diagnostics (errorCode, scriptName, message, logTail) */
-	double weight;         /* the GREEN task set's trafficWeight, -1 unknown */
+	double weight;         /* the Green task set's trafficWeight, -1 unknown */
 };
 
 /* Reads a BatchGetDeploymentTargets reply (deploymentTargets[].ecsTarget). */

@@ -30,6 +30,13 @@ static int no_target(struct rollout *r)
 	return OUT_ROLLBACK_FAILED;
 }
 
+/* The revision to go back to is known: strategy codedeploy deploys it through CodeDeploy, the
+ * others update the service to it (once it is seen not made already). */
+static int after_target(const struct rollout *r)
+{
+	return record_is_codedeploy(r->rec) ? STEP_CD_RB_CREATING : STEP_RB_CHECK;
+}
+
 const char *rollback_target_td(const struct rollout *r)
 {
 	const struct rollout_rec *c = r->rec;
@@ -55,7 +62,7 @@ int rollback_read_start(struct rollout *r, struct aws_result *res)
 	if (rollback_target_td(r)) {
 		rollout_emit(r, LOG_WARNING, id, NULL, "rolling service '%s' back to %s",
 			     c->service, rollback_target_td(r));
-		return STEP_RB_CHECK;
+		return after_target(r);
 	}
 	if (digest_valid(c->previous_digest)) {
 		rollout_emit(r, LOG_WARNING, id, NULL,
@@ -87,7 +94,7 @@ int rollback_read_find(struct rollout *r, struct aws_result *res)
 		return STEP_RB_READ_BASE;
 	if (record_set(&r->rec->rollback_td, arn) < 0)
 		return OUT_RETRY;
-	return STEP_RB_CHECK;
+	return after_target(r);
 }
 
 cJSON *rollback_base_params(struct rollout *r)
@@ -129,7 +136,7 @@ int rollback_read_registered(struct rollout *r, struct aws_result *res)
 		return OUT_RETRY;
 	cJSON_Delete(r->described);
 	r->described = NULL;
-	return STEP_RB_CHECK;
+	return after_target(r);
 }
 
 /* rollback-check: made already (before a stop)? Then it is the PRIMARY, on the old revision. */

@@ -38,10 +38,10 @@
  *   stopping              yes      rollback-tracking-sd, stop-check, rollback          stop-check
  *   stop-check            no       rollback-tracking-sd, stopping, rollback            stop-check
  *   rollback-tracking-sd  yes      rollback                                            rollback-tracking-sd
- *   rollback              yes      rollback-check, rollback-find                       rollback
- *   rollback-find         no       rollback-read-base, rollback-check                  rollback
+ *   rollback              yes      rollback-check, rollback-find, cd-rolling-back      rollback
+ *   rollback-find         no       rollback-read-base, rollback-check, cd-rolling-back  rollback
  *   rollback-read-base    no       rollback-registering                                rollback
- *   rollback-registering  yes      rollback-check                                      rollback-find
+ *   rollback-registering  yes      rollback-check, cd-rolling-back                     rollback-find
  *   rollback-check        no       rollback-tracking, rolling-back                     rollback-check
  *   rolling-back          yes      rollback-tracking                                   rollback-check
  *   rollback-tracking     yes      -                                                   rollback-tracking
@@ -60,7 +60,7 @@
  *   cd-read-targets       no       cd-read-diagnostics                                 cd-tracking
  *   cd-read-diagnostics   no       -                                                   cd-tracking
  *   cd-stopping           yes      cd-stop-check                                       cd-stop-check
- *   cd-stop-check         no       cd-rollback-tracking, cd-stopping, cd-rolling-back  cd-stop-check
+ *   cd-stop-check         no       cd-rollback-tracking, cd-stopping, rollback         cd-stop-check
  *   cd-rollback-tracking  yes      -                                                   cd-rollback-tracking
  *   cd-rolling-back       yes      cd-rollback-tracking                                cd-rollback-find
  *   cd-rollback-find      no       cd-rollback-find, cd-rollback-find-info, cd-rolling-back  cd-rollback-find
@@ -78,7 +78,8 @@
  * (our timeout, an operator's rollback or reject) -> cd-stopping (StopDeployment with
  * autoRollbackEnabled: CodeDeploy rolls back, followed by cd-rollback-tracking); failed with
  * CodeDeploy rolling back -> cd-rollback-tracking; failed without -> cd-rolling-back (a CodeDeploy
- * deployment of the revision that ran before), with the target's rollback on.
+ * deployment of the revision that ran before: rollback, and when it names a tag rollback-find to
+ * rollback-registering as for strategy revision, then cd-rolling-back), with rollback on.
  *
  * A written step is the one in the record file; a step that is not written leaves the record on
  * the last written one, whose re-run covers it. Every step can be re-run from AWS's answers:

@@ -21,7 +21,7 @@ import os
 import re
 import signal
 
-from harness import SIM_KEY, Sim, check, check_eq, daemon_path, wait_for
+from harness import SIM_KEY, Sim, check, check_eq, ctl_request, daemon_path, wait_for
 from test_config import check_config, strip_comments
 from test_daemon import daemon_env, lines_with
 from test_deploy import (ACCT, DEPLOY_COMPLETED, DEPLOY_FAILED, DEPLOY_STARTED, REPO_URI, ROLLBACK_COMPLETED,
@@ -61,24 +61,32 @@ def cd_taskdef(family, image, awsvpc=True):
     return td
 
 
-def cd_service(name, awsvpc=True):
+CAPACITY = [{"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 1},
+            {"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
+
+
+def cd_service(name, awsvpc=True, capacity=False):
     """A CODE_DEPLOY service behind a load balancer: Fargate with a platform version and a network
-    configuration (awsvpc), or EC2 with neither."""
+    configuration (awsvpc), or EC2 with neither; capacity: a capacity provider strategy and a
+    network configuration instead of the launch type and the platform version."""
     s = {"cluster": "prod", "serviceName": name, "taskDefinition": name, "desiredCount": 2,
          "deploymentController": {"type": "CODE_DEPLOY"},
          "loadBalancers": [{"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:%s:targetgroup/%s-blue/"
                                               "0123456789abcdef" % (ACCT, name),
                             "containerName": "app", "containerPort": LB_PORT}]}
-    if awsvpc:
+    if capacity:
+        s.update(capacityProviderStrategy=CAPACITY, networkConfiguration=NETWORK)
+    elif awsvpc:
         s.update(launchType="FARGATE", platformVersion="1.4.0", networkConfiguration=NETWORK)
     else:
         s["launchType"] = "EC2"
     return s
 
 
-def group(service, name=None, rollback=True, ready=None, config=None):
+def group(service, name=None, rollback=True, ready=None, config=None, bake=0):
     """A deployment group of one service; rollback: CodeDeploy's automatic rollback on failure and
-    on a stop; ready: minutes of a Ready wait (deploymentReadyOption STOP_DEPLOYMENT)."""
+    on a stop; ready: minutes of a Ready wait (deploymentReadyOption STOP_DEPLOYMENT); bake:
+    minutes the original task set is kept after the traffic moved (status Baking)."""
     g = {"deploymentGroupName": name or service + "-dg",
          "serviceRoleArn": "arn:aws:iam::%s:role/codedeploy-ecs" % ACCT,
          "ecsServices": [{"serviceName": service, "clusterName": "prod"}],
@@ -88,7 +96,8 @@ def group(service, name=None, rollback=True, ready=None, config=None):
          "blueGreenDeploymentConfiguration": {
              "deploymentReadyOption": {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": ready} if ready
              else {"actionOnTimeout": "CONTINUE_DEPLOYMENT", "waitTimeInMinutes": 0},
-             "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 0}}}
+             "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE",
+                                                           "terminationWaitTimeInMinutes": bake}}}
     if config:
         g["deploymentConfigName"] = config
     return g
@@ -96,13 +105,17 @@ def group(service, name=None, rollback=True, ready=None, config=None):
 
 def cd_world(ctx, services, apps, settings=None, pinned=True):
     """The simulator with team/web:prod at v1, the services (each its own family, whose container
-    app pins v1, or names the tag when not pinned) and apps: {application: [groups]}. Returns
-    (sim, v1)."""
+    app pins v1, or names the tag when not pinned: pinned is a bool or the names of the services
+    pinned) and apps: {application: [groups]}. Returns (sim, v1)."""
     sim = Sim(ctx, keys=KEYS, seed={"settings": dict(FAST, **(settings or {})), "repositories": [{"name": "team/web"}]})
     v1 = sim.push("team/web", "prod", seed="v1")
-    image = REPO_URI + "team/web" + ("@" + v1 if pinned else ":prod")
+
+    def image(name):
+        pin = pinned if isinstance(pinned, bool) else name in pinned
+        return REPO_URI + "team/web" + ("@" + v1 if pin else ":prod")
     sim.seed({"clusters": ["prod"],
-              "task_definitions": [cd_taskdef(s["serviceName"], image, "networkConfiguration" in s) for s in services],
+              "task_definitions": [cd_taskdef(s["serviceName"], image(s["serviceName"]), "networkConfiguration" in s)
+                                   for s in services],
               "services": services,
               "codedeploy": {"applications": [{"name": a, "deployment_groups": g} for a, g in apps.items()]}})
     return sim, v1
@@ -184,6 +197,16 @@ def ours(sim, group_name, app=APP):
     return mine[0]
 
 
+def failed_event(sim, dep_id):
+    """The lifecycle event that failed in the deployment's one ECS target, as CodeDeploy tells it."""
+    c = cd(sim)
+    ids = c.list_deployment_targets(deploymentId=dep_id)["targetIds"]
+    tgts = c.batch_get_deployment_targets(deploymentId=dep_id, targetIds=ids)["deploymentTargets"]
+    failed = [e for t in tgts for e in t["ecsTarget"]["lifecycleEvents"] if e["status"] == "Failed"]
+    check_eq(len(failed), 1, "one failed lifecycle event in %s" % dep_id)
+    return failed[0]
+
+
 def service_of(sim, name):
     return ecs(sim).describe_services(cluster="prod", services=[name])["services"][0]
 
@@ -198,9 +221,11 @@ def primary_td(sim, name):
     return primary[0]["taskDefinition"]
 
 
-def image_of(sim, td):
+def image_of(sim, td, container="app"):
     t = ecs(sim).describe_task_definition(taskDefinition=td)["taskDefinition"]
-    return [c["image"] for c in t["containerDefinitions"] if c["name"] == "app"][0]
+    images = [c["image"] for c in t["containerDefinitions"] if c["name"] == container]
+    check_eq(len(images), 1, "one container %s in %s" % (container, td))
+    return images[0]
 
 
 def properties(req):
@@ -241,10 +266,10 @@ def never_again(ctx, sim, p, service, digest, group_name):
     check(digest in failed_digests(ctx, service), "%s: the digest is marked failed" % service)
 
 
-def check_progress(sim, p, service, dep_id):
+def check_progress(sim, p, service, dep_id, bakes=False):
     """DEPLOY_PROGRESS of one service: of our deployment, each saying something the one before did
     not (a change of status, lifecycle event or traffic weight, not a poll), lifecycle events in
-    CodeDeploy's order."""
+    CodeDeploy's order, none but the last and all the traffic once Baking or Succeeded."""
     prog = events(p, DEPLOY_PROGRESS, service)
     check(prog, "DEPLOY_PROGRESS for %s" % service)
     said, order = [], []
@@ -262,6 +287,15 @@ def check_progress(sim, p, service, dep_id):
     polls = [r for r in cd_calls(sim) if r["operation"] in ("GetDeployment", "BatchGetDeployments")
              and dep_id in json.dumps(r["params"])]
     check(polls, "the daemon read %s" % dep_id)
+    if bakes:
+        check("Baking" in [st for st, _, _ in said], "%s: the Baking status said: %s" % (service, said))
+    # Baking and Succeeded come after every lifecycle event, with all the traffic moved: a progress
+    # line that says otherwise tells of a target read long before.
+    for st, ev, weight in said:
+        if st in ("Baking", "Succeeded"):
+            check(ev in (None, LIFECYCLE[-1]), "%s: the lifecycle event when %s: %s" % (service, st, ev))
+            check(weight is None or float(weight.rstrip("%")) == 100.0, "%s: all production traffic when %s: %s"
+                  % (service, st, weight))
     return said
 
 
@@ -285,22 +319,35 @@ def first(p, message_id, service):
 # -- success --------------------------------------------------------------------------------------
 
 def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_success(ctx):
-    """Two services: web (Fargate, network configuration, platform version; container and port
-    from its load balancer) and web-ec2 (EC2, neither; container, port and deployment config given).
-    Each: one pinned revision, one CreateDeployment with its AppSpec, tracked to Succeeded, its
-    PRIMARY task set on the new revision, no UpdateService, no discovery call."""
-    services = [cd_service("web"), cd_service("web-ec2", awsvpc=False)]
-    sim, v1 = cd_world(ctx, services, {APP: [group("web"), group("web-ec2")]})
+    """Three services: web (Fargate, network configuration, platform version), web-ec2 (EC2,
+    neither; container, port and deployment config given) and web-cp (capacity provider strategy,
+    network configuration); container and port from the load balancer unless given. Each: one
+    pinned revision, one CreateDeployment with its AppSpec, tracked to Succeeded, its PRIMARY task
+    set on the new revision, no UpdateService, no discovery call."""
+    names = ("web", "web-ec2", "web-cp")
+    services = [cd_service("web"), cd_service("web-ec2", awsvpc=False), cd_service("web-cp", capacity=True)]
+    # web-ec2 bakes for 15 minutes (3 s): Baking said, and no completion before it ends.
+    sim, v1 = cd_world(ctx, services, {APP: [group("web"), group("web-ec2", bake=15), group("web-cp")]})
     targets = [cd_target("web", named("web")),
                cd_target("web-ec2", dict(named("web-ec2"), container="app", port=LB_PORT,
-                                         deployment_config="CodeDeployDefault.ECSCanary10Percent5Minutes"))]
+                                         deployment_config="CodeDeployDefault.ECSCanary10Percent5Minutes")),
+               cd_target("web-cp", named("web-cp"))]
     p = daemon(ctx, sim, targets)
     since = last_request(sim)
     new = sim.push("team/web", "prod", seed="v2")
     poll_now(p)
-    wait_for(lambda: all(ended(p, s) for s in ("web", "web-ec2")), 40, "both rollouts end")
+    at_done = {}
+
+    def cond():
+        # What CodeDeploy says the moment DEPLOY_COMPLETED is seen: web-ec2 bakes 3 s before.
+        for s in names:
+            if s not in at_done and events(p, DEPLOY_COMPLETED, s):
+                at_done[s] = [info(sim, d)["status"] for d in deployments(sim, s + "-dg")]
+        return all(ended(p, s) for s in names)
+    wait_for(cond, 40, "the three rollouts end")
     check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
-    for name, awsvpc in (("web", True), ("web-ec2", False)):
+    check_eq(at_done, {s: ["Succeeded"] for s in names}, "CodeDeploy's status when DEPLOY_COMPLETED is said")
+    for name in names:
         regs = daemon_calls(sim, since, "RegisterTaskDefinition", name)
         check_eq(len(regs), 1, "%s: one RegisterTaskDefinition" % name)
         arn = td_arn(name, 2)
@@ -315,15 +362,22 @@ def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_
         check(re.fullmatch(r"ecr-deployd [0-9a-f]{16} %s for web" % re.escape(new), params.get("description", "")),
               "%s: the description marks the deployment ours: %r" % (name, params.get("description")))
         want = {"TaskDefinition": arn, "LoadBalancerInfo": {"ContainerName": "app", "ContainerPort": LB_PORT}}
-        if awsvpc:
-            want["PlatformVersion"] = "1.4.0"
+        if name != "web-ec2":
             want["NetworkConfiguration"] = {"AwsvpcConfiguration": {
                 "Subnets": NETWORK["awsvpcConfiguration"]["subnets"],
                 "SecurityGroups": NETWORK["awsvpcConfiguration"]["securityGroups"], "AssignPublicIp": "DISABLED"}}
+        if name == "web":
+            want["PlatformVersion"] = "1.4.0"
+        if name == "web-cp":
+            want["CapacityProviderStrategy"] = [{"CapacityProvider": c["capacityProvider"], "Weight": c["weight"],
+                                                 "Base": c["base"]} for c in CAPACITY]
         check_eq(properties(made[0]), want, "%s: the AppSpec's properties" % name)
-        check_eq(params.get("deploymentConfigName"),
-                 None if awsvpc else "CodeDeployDefault.ECSCanary10Percent5Minutes", "%s: the deployment config" % name)
         dep = ours(sim, name + "-dg")
+        # web-ec2: the target's; the others: the group's own (sent or not).
+        check_eq((params.get("deploymentConfigName") if name == "web-ec2" else None,
+                  info(sim, dep)["deploymentConfigName"]),
+                 ("CodeDeployDefault.ECSCanary10Percent5Minutes",) * 2 if name == "web-ec2" else
+                 (None, "CodeDeployDefault.ECSAllAtOnce"), "%s: the deployment config" % name)
         check_eq(deployments(sim, name + "-dg"), [dep], "%s: one deployment in the group" % name)
         check_eq(info(sim, dep)["status"], "Succeeded", "%s: CodeDeploy says Succeeded" % name)
         line, done = first(p, DEPLOY_COMPLETED, name)
@@ -334,7 +388,7 @@ def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_
             check(done.get(k) in (None, v), "%s: %s=%s: %s" % (name, k, v, line))
         check(events(p, DEPLOY_STARTED, name), "%s: DEPLOY_STARTED" % name)
         check_eq(primary_td(sim, name), arn, "%s: the PRIMARY task set runs the new revision" % name)
-        check_progress(sim, p, name, dep)
+        check_progress(sim, p, name, dep, bakes=name == "web-ec2")
         out = p.read_stderr()
         for l, _ in events(p, DEPLOY_PROGRESS, name):
             check(out.index(l) < out.index(line), "%s: progress before completion: %s" % (name, l))
@@ -367,8 +421,13 @@ def test_failure_follows_codedeploys_rollback_and_the_digest_is_never_deployed_a
     check_eq(f.get("CODEDEPLOY_ERROR_CODE"), d["errorInformation"]["code"], "errorInformation's code: " + line)
     check(d["errorInformation"]["message"] in line, "quotes errorInformation's message %r: %s"
           % (d["errorInformation"]["message"], line))
-    check(HOOK_MESSAGE in line, "quotes the failing lifecycle event's message: " + line)
-    check("AfterAllowTestTraffic" in line, "names the failing lifecycle event: " + line)
+    event = failed_event(sim, dep)
+    check_eq(event["lifecycleEventName"], "AfterAllowTestTraffic", "the lifecycle event that failed")
+    for k in ("message", "scriptName"):
+        check(event["diagnostics"][k] in line, "quotes the failing lifecycle event's %s %r: %s"
+              % (k, event["diagnostics"][k], line))
+    check(f.get("LIFECYCLE_EVENT") == "AfterAllowTestTraffic" or "AfterAllowTestTraffic" in line,
+          "names the failing lifecycle event: " + line)
     for mid in (ROLLBACK_STARTED, ROLLBACK_COMPLETED):
         l, rf = first(p, mid, "web")
         check_eq(rf.get("ROLLBACK_DEPLOYMENT_ID"), rb, "CodeDeploy's rollback deployment: " + l)
@@ -382,34 +441,44 @@ def test_failure_follows_codedeploys_rollback_and_the_digest_is_never_deployed_a
 
 
 def test_failure_without_codedeploys_rollback_deploys_the_previous_revision(ctx):
-    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web", rollback=False)]})
-    p = daemon(ctx, sim, [cd_target("web", named("web"))])
-    fail_next(sim, "web-dg", "BeforeAllowTraffic", HOOK_MESSAGE)
+    """Groups without automatic rollback, the hook before the traffic moves fails: our rollback is
+    a CodeDeploy deployment of a revision that runs the digest from before: the one that ran when
+    it pins it (web), a revision pinning it when the one that ran names the tag (web-tag), which
+    now names the failed digest."""
+    names = ("web", "web-tag")
+    sim, v1 = cd_world(ctx, [cd_service(n) for n in names], {APP: [group(n, rollback=False) for n in names]},
+                       pinned=("web",))
+    p = daemon(ctx, sim, [cd_target(n, named(n)) for n in names])
+    for n in names:
+        fail_next(sim, n + "-dg", "BeforeAllowTraffic", HOOK_MESSAGE)
     bad = sim.push("team/web", "prod", seed="v2")
     poll_now(p)
-    wait_for(lambda: rolled_back(p, "web"), 40, "the rollback ends")
+    wait_for(lambda: all(rolled_back(p, n) for n in names), 40, "the rollbacks end")
     check_eq(lines_with(p, ROLLBACK_FAILED), [], "no ROLLBACK_FAILED")
-    made = creates(sim, "web-dg")
-    check_eq(len(made), 2, "two CreateDeployment: ours, then our rollback")
-    check_eq(properties(made[0])["TaskDefinition"], td_arn("web", 2), "the first deploys the new revision")
-    back = properties(made[1])["TaskDefinition"]
-    check_eq(image_of(sim, back), REPO_URI + "team/web@" + v1, "the rollback deploys the digest from before")
-    ids = deployments(sim, "web-dg")
-    check_eq(len(ids), 2, "two deployments in the group")
-    first_dep = [i for i in ids if bad in (info(sim, i).get("description") or "")]
-    check_eq(len(first_dep), 1, "one deployment of the failed digest")
-    check("rollbackInfo" not in info(sim, first_dep[0]), "CodeDeploy rolled nothing back")
-    rb = [i for i in ids if i != first_dep[0]][0]
-    check_eq(info(sim, rb)["status"], "Succeeded", "our rollback deployment succeeded")
-    line, f = first(p, DEPLOY_FAILED, "web")
-    check(HOOK_MESSAGE in line and "BeforeAllowTraffic" in line, "the failing lifecycle event quoted: " + line)
-    l, rf = first(p, ROLLBACK_COMPLETED, "web")
-    check_eq(rf.get("ROLLBACK_DEPLOYMENT_ID"), rb, "ROLLBACK_COMPLETED names our rollback deployment: " + l)
-    check(events(p, ROLLBACK_STARTED, "web"), "ROLLBACK_STARTED")
-    check_eq(image_of(sim, primary_td(sim, "web")), REPO_URI + "team/web@" + v1,
-             "the PRIMARY task set runs the digest from before")
+    for n in names:
+        made = creates(sim, n + "-dg")
+        check_eq(len(made), 2, "%s: two CreateDeployment: ours, then our rollback" % n)
+        check_eq(properties(made[0])["TaskDefinition"], td_arn(n, 2), "%s: the first deploys the new revision" % n)
+        back = properties(made[1])["TaskDefinition"]
+        check_eq(image_of(sim, back), REPO_URI + "team/web@" + v1, "%s: the rollback deploys the digest from before"
+                 % n)
+        ids = deployments(sim, n + "-dg")
+        check_eq(len(ids), 2, "%s: two deployments in the group" % n)
+        first_dep = [i for i in ids if bad in (info(sim, i).get("description") or "")]
+        check_eq(len(first_dep), 1, "%s: one deployment of the failed digest" % n)
+        check("rollbackInfo" not in info(sim, first_dep[0]), "%s: CodeDeploy rolled nothing back" % n)
+        rb = [i for i in ids if i != first_dep[0]][0]
+        check_eq(info(sim, rb)["status"], "Succeeded", "%s: our rollback deployment succeeded" % n)
+        line, f = first(p, DEPLOY_FAILED, n)
+        check(HOOK_MESSAGE in line and "BeforeAllowTraffic" in line, "the failing lifecycle event quoted: " + line)
+        l, rf = first(p, ROLLBACK_COMPLETED, n)
+        check_eq(rf.get("ROLLBACK_DEPLOYMENT_ID"), rb, "ROLLBACK_COMPLETED names our rollback deployment: " + l)
+        check(events(p, ROLLBACK_STARTED, n), "%s: ROLLBACK_STARTED" % n)
+        check_eq(image_of(sim, primary_td(sim, n)), REPO_URI + "team/web@" + v1,
+                 "%s: the PRIMARY task set runs the digest from before" % n)
     check_eq(daemon_calls(sim, 0, "UpdateService"), [], "no UpdateService")
-    never_again(ctx, sim, p, "web", bad, "web-dg")
+    for n in names:
+        never_again(ctx, sim, p, n, bad, n + "-dg")
 
 
 def test_rollout_timeout_stops_the_deployment_with_rollback(ctx):
@@ -440,6 +509,12 @@ def test_rollout_timeout_stops_the_deployment_with_rollback(ctx):
     check_eq(len(creates(sim)), 1, "one CreateDeployment")
     check_eq(primary_td(sim, "web"), td_arn("web", 1), "the PRIMARY task set runs the revision from before")
     check(new in failed_digests(ctx, "web"), "the digest is marked failed")
+    # Six seconds into the shift (10% every 2 s), a look at the target finds part of the traffic moved.
+    weights = [float(f["PRODUCTION_TRAFFIC_WEIGHT"].rstrip("%")) for _, f in events(p, DEPLOY_PROGRESS, "web")
+               if f.get("PRODUCTION_TRAFFIC_WEIGHT")]
+    check([w for w in weights if 0 < w < 100], "DEPLOY_PROGRESS tells of the traffic shift under way: weights %s"
+          % weights)
+    check_eq(weights, sorted(weights), "the weight only grows")
 
 
 # -- Ready waits ---------------------------------------------------------------------------------
@@ -465,6 +540,15 @@ def test_ready_wait_approved_rejected_and_auto(ctx):
         check_eq(f.get("CODEDEPLOY_DEPLOYMENT_ID"), dep[n], "%s: AWAITING_APPROVAL names the deployment: %s"
                  % (n, line))
         check_eq(info(sim, dep[n])["status"], "Ready", "%s: CodeDeploy waits at Ready" % n)
+    # Read again while it waits (one DEPLOY_PROGRESS per change, not per read).
+    since = last_request(sim)
+    wait_for(lambda: len([r for r in cd_calls(sim, since=since) if r["operation"] in ("GetDeployment",
+                          "BatchGetDeployments") and dep["web-a"] in json.dumps(r["params"])]) >= 2, 20,
+             "two more reads of web-a's deployment while it waits")
+    check_eq(info(sim, dep["web-a"])["status"], "Ready", "web-a: still Ready")
+    check_eq(len([f for _, f in events(p, DEPLOY_PROGRESS, "web-a") if f.get("CODEDEPLOY_STATUS") == "Ready"]), 1,
+             "web-a: one DEPLOY_PROGRESS says Ready")
+    check_eq(len(events(p, AWAITING_APPROVAL, "web-a")), 1, "web-a: AWAITING_APPROVAL said once")
     manual = [c for c in cd_calls(sim, "ContinueDeployment") if c["params"].get("deploymentId") != dep["web-auto"]]
     check_eq(manual, [], "nothing continued before an approval")
     env = dict(os.environ, ECR_DEPLOYCTL_SOCKET=ctx.control_socket())
@@ -493,6 +577,8 @@ def test_ready_wait_approved_rejected_and_auto(ctx):
     check_eq(events(p, DEPLOY_COMPLETED, "web-r"), [], "web-r: not completed")
     check_eq(primary_td(sim, "web-r"), td_arn("web-r", 1), "web-r: the PRIMARY task set runs the revision from before")
     check(new in failed_digests(ctx, "web-r"), "web-r: the rejected digest is marked failed")
+    for n in ("web-a", "web-auto"):
+        check_progress(sim, p, n, dep[n])
 
 
 # -- crash safety --------------------------------------------------------------------------------
@@ -587,8 +673,8 @@ def test_kill_9_while_tracking_resumes_and_completes_once(ctx):
 
 def test_discovery_finds_the_one_group_of_the_service_and_caches_it(ctx):
     """No codedeploy object: the group whose ecsServices names the service, among others of other
-    services in two applications, listed a page of one at a time; the second rollout lists
-    nothing again."""
+    services in two applications, listed a page of one at a time; the second rollout (until a
+    reload, which finds the groups again) lists nothing again."""
     services = [cd_service("web"), cd_service("api"), cd_service("worker")]
     sim, v1 = cd_world(ctx, services, {"api-app": [group("api")], APP: [group("worker"), group("web", "web-blue")]},
                        settings={"codedeploy_page_size": 1})
@@ -606,7 +692,9 @@ def test_discovery_finds_the_one_group_of_the_service_and_caches_it(ctx):
     check_eq(first_done.get("IMAGE_DIGEST"), new, "completed")
     since = last_request(sim)
     newer = sim.push("team/web", "prod", seed="v3")
-    poll_now(p)
+    # Through the control socket: a reload (poll_now) forgets the groups found, on purpose.
+    reply = ctl_request(ctx.control_socket(), "deploy", {"watch": "web", "digest": newer}, timeout=30)
+    check(reply.get("ok"), "deploy %s: %r" % (newer, reply))
     wait_for(lambda: len(events(p, DEPLOY_COMPLETED, "web")) >= 2 or events(p, DEPLOY_FAILED, "web"), 40,
              "the second rollout ends")
     check_eq(events(p, DEPLOY_COMPLETED, "web")[-1][1].get("IMAGE_DIGEST"), newer, "the second digest completed")
@@ -628,8 +716,10 @@ def test_discovery_blocks_when_no_group_or_several_name_the_service(ctx):
     none = events(p, BLOCKED, "web-none")[0][0]
     check("deployment group" in none and "web-none" in none, "says no deployment group names the service: " + none)
     two = events(p, BLOCKED, "web-two")[0][0]
-    for g in ("web-two-a", "web-two-b"):
-        check(g in two, "names the group %s: %s" % (g, two))
+    for a, g in ((APP, "web-two-a"), ("api-app", "web-two-b")):
+        check(g in two and a in two, "names the group %s of application %s: %s" % (g, a, two))
+    for line in (none, two):
+        check("\\x1f" not in line and "\x1f" not in line, "no separator of the daemon's own in the message: " + line)
     check_eq(creates(sim), [], "no CreateDeployment")
     check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
     for s in ("web-none", "web-two"):
@@ -723,4 +813,5 @@ def test_the_example_configuration_works_against_the_simulator(ctx):
     props = properties(made[0])
     check_eq(props["LoadBalancerInfo"], {"ContainerName": c["container"], "ContainerPort": c["port"]},
              "the container and port written")
-    check_eq(image_of(sim, props["TaskDefinition"]), image_repo + "@" + new, "the revision pins the digest")
+    check_eq(image_of(sim, props["TaskDefinition"], c["container"]), image_repo + "@" + new,
+             "the revision pins the digest")

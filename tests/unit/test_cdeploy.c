@@ -338,6 +338,13 @@ TEST(cdeploy_target_event_diagnostics_and_weight)
 	CHECK(strchr(t.diagnostics, '\n') == NULL);
 	CHECK(t.weight == 40.0);
 	cJSON_Delete(body);
+	/* the model's labels are "Blue" and "Green" */
+	body = cJSON_Parse("{\"deploymentTargets\":[{\"ecsTarget\":{\"taskSetsInfo\":[{"
+			   "\"taskSetLabel\":\"Blue\",\"trafficWeight\":90},{\"taskSetLabel\":"
+			   "\"Green\",\"trafficWeight\":10.0}]}}]}");
+	cdtrack_target(body, &t);
+	CHECK(t.weight == 10.0);
+	cJSON_Delete(body);
 	body = cJSON_Parse("{\"deploymentTargets\":[{\"ecsTarget\":{\"taskSetsInfo\":[{"
 			   "\"taskSetLabel\":\"GREEN\",\"trafficWeight\":400}],\"lifecycleEvents\":"
 			   "7}}]}");
