@@ -581,6 +581,46 @@ def test_ready_wait_approved_rejected_and_auto(ctx):
         check_progress(sim, p, n, dep[n])
 
 
+def test_one_shot_approve_and_reject_answer_the_ready_deployment_without_the_daemon(ctx):
+    """ecr-deployd --approve / --reject with the daemon stopped: the named group's Ready deployment
+    gets ContinueDeployment(READY_WAIT) or StopDeployment with rollback; a group with nothing Ready
+    exits 1 and a target whose group is found by the daemon exits 78, both sending nothing."""
+    names = ("web-a", "web-r", "web-d")
+    sim, v1 = cd_world(ctx, [cd_service(n) for n in names], {APP: [group(n, ready=120) for n in names]})
+    targets = [cd_target("web-a", named("web-a")), cd_target("web-r", named("web-r")), cd_target("web-d")]
+    p = daemon(ctx, sim, targets)
+    sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: all(events(p, AWAITING_APPROVAL, n) for n in names), 30, "AWAITING_APPROVAL for all three")
+    p.stop()
+    dep = {n: ours(sim, n + "-dg") for n in names}
+    conf = ctx.path("etc", "ecr-deployd.json")
+
+    def one_shot(*args):
+        return ctx.run([daemon_path(), "-c", conf] + list(args), env=daemon_env(ctx, sim), timeout=30)
+
+    status, out, err = one_shot("--approve", "web/web-d")
+    check_eq(status, 78, "a discovered group is left to the daemon (stderr %r)" % err)
+    check("ecr-deployctl approve" in err and "nothing sent" in err, err)
+    status, out, err = one_shot("--approve", "web/web-a")
+    check_eq(status, 0, "--approve (stderr %r)" % err)
+    check(dep["web-a"] in out and "ContinueDeployment READY_WAIT" in out, out)
+    status, out, err = one_shot("--reject", "web/web-r")
+    check_eq(status, 0, "--reject (stderr %r)" % err)
+    check(dep["web-r"] in out and "StopDeployment" in out, out)
+    wait_for(lambda: info(sim, dep["web-a"])["status"] == "Succeeded", 30, "web-a Succeeded")
+    check_eq(info(sim, dep["web-r"])["status"], "Stopped", "web-r: Stopped")
+    check_eq(info(sim, dep["web-d"])["status"], "Ready", "web-d: still Ready")
+    status, out, err = one_shot("--approve", "web/web-a")
+    check_eq(status, 1, "nothing Ready any more (stderr %r)" % err)
+    check("is Ready" in err and "nothing sent" in err, err)
+    check_eq([(c["params"]["deploymentId"], c["params"].get("deploymentWaitType"))
+              for c in cd_calls(sim, "ContinueDeployment")], [(dep["web-a"], "READY_WAIT")],
+             "one ContinueDeployment, web-a's")
+    check_eq([(c["params"]["deploymentId"], c["params"].get("autoRollbackEnabled"))
+              for c in cd_calls(sim, "StopDeployment")], [(dep["web-r"], True)], "one StopDeployment, web-r's")
+
+
 # -- crash safety --------------------------------------------------------------------------------
 
 def check_one_deployment(sim, p, new, group_name="web-dg"):
