@@ -855,3 +855,73 @@ def test_the_example_configuration_works_against_the_simulator(ctx):
              "the container and port written")
     check_eq(image_of(sim, props["TaskDefinition"], c["container"]), image_repo + "@" + new,
              "the revision pins the digest")
+
+
+def test_operator_rollback_in_flight_stops_the_deployment_and_marks_the_digest(ctx):
+    """ecr-deployctl rollback of a codedeploy rollout during its traffic shift: one StopDeployment
+    with rollback, CodeDeploy's rollback followed to ROLLBACK_COMPLETED, the digest marked failed
+    and the service back on the revision it ran."""
+    sim, v1 = cd_world(ctx, [cd_service("web")],
+                       {APP: [group("web", config="CodeDeployDefault.ECSLinear10PercentEvery1Minutes")]},
+                       settings={"codedeploy_minute_seconds": 2.0})
+    p = daemon(ctx, sim, [cd_target("web", named("web"))])
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "cd-tracking" and deployments(sim, "web-dg")
+             and info(sim, ours(sim, "web-dg"))["status"] == "InProgress", 20, "tracking an InProgress deployment")
+    env = dict(os.environ, ECR_DEPLOYCTL_SOCKET=ctx.control_socket())
+    status, out, err = ctx.run([ctl_bin(), "rollback", "web/web"], timeout=60, env=env)
+    check_eq(status, 0, "ecr-deployctl rollback: %s %s" % (out, err))
+    wait_for(lambda: rolled_back(p, "web"), 40, "the rollback ends")
+    check(events(p, ROLLBACK_COMPLETED, "web"), "ROLLBACK_COMPLETED: %s" % events(p, ROLLBACK_FAILED, "web"))
+    dep = ours(sim, "web-dg")
+    check_eq([(c["params"].get("deploymentId"), c["params"].get("autoRollbackEnabled"))
+              for c in cd_calls(sim, "StopDeployment")], [(dep, True)], "one StopDeployment with rollback")
+    check_eq(events(p, DEPLOY_COMPLETED, "web"), [], "not completed")
+    check(new in failed_digests(ctx, "web"), "the digest is marked failed")
+    wait_for(lambda: primary_td(sim, "web") == td_arn("web", 1), 10, "the PRIMARY task set back on revision 1")
+
+
+def test_kill_9_while_stop_deployment_is_sent_stops_once(ctx):
+    """Our rollout timeout sends StopDeployment; the daemon is killed while CodeDeploy is slow to
+    answer it; after the restart the stop is read back (cd-stop-check), not sent again, and the
+    rollback is followed to its end."""
+    sim, v1 = cd_world(ctx, [cd_service("web")],
+                       {APP: [group("web", config="CodeDeployDefault.ECSLinear10PercentEvery1Minutes")]},
+                       settings={"codedeploy_minute_seconds": 2.0})
+    targets = [cd_target("web", named("web"), rollout_timeout="10s")]
+    p = daemon(ctx, sim, targets)
+    sim.fault("codedeploy.StopDeployment", "delay", delay=2.0, count=1)
+    sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "cd-stopping" and cd_calls(sim, "StopDeployment"), 30,
+             "StopDeployment sent")
+    p.signal(signal.SIGKILL)
+    p.wait(5)
+    q = daemon(ctx, sim, targets, settle=False)
+    wait_for(lambda: rolled_back(q, "web"), 40, "the rollback ends after the restart")
+    check(events(q, ROLLBACK_COMPLETED, "web"), "ROLLBACK_COMPLETED: %s" % events(q, ROLLBACK_FAILED, "web"))
+    check_eq(len(cd_calls(sim, "StopDeployment")), 1, "one StopDeployment")
+    check_eq(len(creates(sim, "web-dg")), 1, "one CreateDeployment")
+
+
+def test_a_ready_wait_that_runs_out_holds_the_digest_and_follows_the_rollback(ctx):
+    """Nobody continues a Ready deployment within its wait: CodeDeploy stops it (TIMEOUT) and rolls
+    back; the daemon says so, follows the rollback, and holds the digest (not failed: the image was
+    never judged) until a newer push."""
+    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web", ready=1)]},
+                       settings={"codedeploy_minute_seconds": 2.0})
+    p = daemon(ctx, sim, [cd_target("web", named("web"))])
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: events(p, AWAITING_APPROVAL, "web"), 20, "AWAITING_APPROVAL")
+    wait_for(lambda: events(p, DEPLOY_FAILED, "web") and rolled_back(p, "web"), 40, "the stop and its rollback")
+    line, f = first(p, DEPLOY_FAILED, "web")
+    check("Ready wait" in line, "DEPLOY_FAILED says the Ready wait ran out: %s" % line)
+    check(events(p, ROLLBACK_COMPLETED, "web"), "CodeDeploy's rollback followed")
+    check(new not in failed_digests(ctx, "web"), "the digest is not marked failed")
+    check_eq(cd_calls(sim, "StopDeployment") + cd_calls(sim, "ContinueDeployment"), [], "nothing sent by us")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, "SKIPPED") or lines_with(p, "1826f1f7cb0c46f9bbff8b94c93dace0"), 10,
+             "the held digest is skipped at the next poll")
+    check_eq(len(creates(sim, "web-dg")), 1, "not deployed again")
