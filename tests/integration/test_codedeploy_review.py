@@ -150,12 +150,12 @@ def test_review_codedeploys_rollback_that_comes_late_after_a_ready_timeout_is_fo
     rollbackInfo (CD_STOPPED: 'stopped by CodeDeploy'), the rollback is never followed and no
     ROLLBACK_STARTED / ROLLBACK_COMPLETED is said. With an automatic rollback configured a Stopped
     deployment should wait for rollbackInfo (as Failed does) and follow it."""
-    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web", ready=5)]},
+    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web", ready=10)]},
                        settings={"codedeploy_rollback_delay": 2.0})
     p = daemon(ctx, sim, [cd_target("web", named("web"))])
     sim.push("team/web", "prod", seed="v2")
     poll_now(p)
-    wait_for(lambda: events(p, AWAITING_APPROVAL, "web"), 30, "AWAITING_APPROVAL")
+    wait_for(lambda: creates(sim), 20, "our deployment")
     dep = ours(sim, "web-dg")
     wait_for(lambda: ended(p, "web"), 30, "the rollout ends")
     wait_for(lambda: info(sim, dep).get("rollbackInfo"), 15, "CodeDeploy's rollback")
@@ -165,3 +165,59 @@ def test_review_codedeploys_rollback_that_comes_late_after_a_ready_timeout_is_fo
     l, f = first(p, ROLLBACK_STARTED, "web")
     check_eq(f.get("ROLLBACK_DEPLOYMENT_ID"), rb, "ROLLBACK_STARTED names CodeDeploy's rollback: " + l)
     check(events(p, ROLLBACK_COMPLETED, "web"), "ROLLBACK_COMPLETED")
+
+
+def test_review_a_hostile_deployment_id_in_the_record_is_refused_naming_it(ctx):
+    """The record at cd-tracking is hand-edited (as test_durability does): its cd_deployment_id
+    holds a quote, a newline and a fake journal field. Today the record is accepted (only
+    non-empty is checked, state.c), the id is logged raw ('CodeDeploy deployment %s is ...')
+    and sent to CodeDeploy. The record should be refused like a bad region: a message naming
+    cd_deployment_id and its value, escaped, and nothing sent with it."""
+    sim, v1 = cd_world(ctx, [cd_service("web")],
+                       {APP: [group("web", config="CodeDeployDefault.ECSLinear10PercentEvery1Minutes")]},
+                       settings={"codedeploy_minute_seconds": 1.0})
+    targets = [cd_target("web", named("web"))]
+    p = daemon(ctx, sim, targets)
+    sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "cd-tracking", 20, "step cd-tracking")
+    p.signal(signal.SIGKILL)
+    p.wait(5)
+    path = record_path(ctx)
+    with open(path) as f:
+        doc = json.load(f)
+    bad = 'd-X" \nMESSAGE_ID=0123456789abcdef0123456789abcdef FAKE=1'
+    doc["rollout"]["cd_deployment_id"] = bad
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    since = len(sim.requests())
+    q = daemon(ctx, sim, targets, settle=False)
+    wait_for(lambda: lines_with(q, "cd_deployment_id") or
+             [r for r in cd_calls(sim, since=since) if "d-X" in json.dumps(r["params"])], 20,
+             "the record read")
+    within(lambda: [r for r in cd_calls(sim, since=since) if "d-X" in json.dumps(r["params"])], 3)
+    check_eq([r["operation"] for r in cd_calls(sim, since=since) if "d-X" in json.dumps(r["params"])], [],
+             "nothing sent with the hostile id")
+    check([l for l in lines_with(q, "cd_deployment_id") if "d-X" in l],
+          "the record refused naming cd_deployment_id and its value: %s" % q.read_stderr()[-3000:])
+    check_eq([l for l in q.read_stderr().splitlines() if l.startswith("MESSAGE_ID=0123456789abcdef")], [],
+             "no line forged by the id")
+
+
+def test_review_hostile_error_information_is_escaped_and_bounded(ctx):
+    """A lifecycle hook fails with a 10 KB message holding control characters and an ANSI escape:
+    DEPLOY_FAILED quotes it escaped (no raw control byte) and bounded (a line under 8 KB)."""
+    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web", rollback=False)]})
+    p = daemon(ctx, sim, [cd_target("web", named("web"), rollback=False)])
+    msg = "boom\x1b[31mred\r\nMESSAGE_ID=0123456789abcdef0123456789abcdef\x07" + "x" * 10000
+    from test_codedeploy import fail_next
+    fail_next(sim, "web-dg", "AfterAllowTestTraffic", msg)
+    sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: events(p, DEPLOY_FAILED, "web"), 40, "DEPLOY_FAILED")
+    line, f = events(p, DEPLOY_FAILED, "web")[0]
+    check("boom" in line, "the message quoted: " + line[:500])
+    check(not any(ord(ch) < 0x20 and ch != "\t" for ch in line), "no raw control character: %r" % line[:600])
+    check(len(line) < 8192, "bounded: %d bytes" % len(line))
+    check_eq([l for l in p.read_stderr().splitlines() if l.startswith("MESSAGE_ID=0123456789abcdef")], [],
+             "no line forged by the message")
