@@ -237,33 +237,3 @@ def test_review_status_of_a_codedeploy_rollout_does_not_count_tasks_it_never_rea
         ns.close()
         shutil.rmtree(short, ignore_errors=True)
 
-
-def test_review_kill_9_during_our_rollbacks_create_deployment_makes_one_rollback(ctx):
-    """A group without CodeDeploy's rollback; the hook before the traffic moves fails, so our
-    rollback is a CodeDeploy deployment of the revision from before. kill -9 while that
-    CreateDeployment is slow to answer (carried out). The restart must find it by its token
-    (cd-rollback-find) and follow it: two deployments in the group (ours and our one rollback),
-    ROLLBACK_COMPLETED, the failed digest marked."""
-    from test_codedeploy import HOOK_MESSAGE, fail_next
-    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web", rollback=False)]})
-    targets = [cd_target("web", named("web"))]
-    p = daemon(ctx, sim, targets)
-    fail_next(sim, "web-dg", "BeforeAllowTraffic", HOOK_MESSAGE)
-    bad = sim.push("team/web", "prod", seed="v2")
-    poll_now(p)
-    wait_for(lambda: len(creates(sim)) == 1 and info(sim, ours(sim, "web-dg"))["status"] == "Failed", 30,
-             "our deployment failed")
-    sim.fault("codedeploy.CreateDeployment", "delay", delay=2.0, count=1)
-    wait_for(lambda: rollout_step(ctx) == "cd-rolling-back" and sim.control("GET", "/health")["inflight"] > 0, 20,
-             "step cd-rolling-back, CreateDeployment sent")
-    p.signal(signal.SIGKILL)
-    p.wait(5)
-    wait_for(lambda: sim.control("GET", "/health")["inflight"] == 0 and len(creates(sim)) == 2, 15,
-             "the delayed CreateDeployment carried out")
-    q = daemon(ctx, sim, targets, settle=False)
-    wait_for(lambda: rolled_back(q, "web"), 40, "the rollback ends")
-    check(events(q, ROLLBACK_COMPLETED, "web"), "ROLLBACK_COMPLETED: %s" % rolled_back(q, "web"))
-    check_eq(len(creates(sim)), 2, "our deployment and one rollback deployment")
-    check_eq(len(deployments(sim, "web-dg")), 2, "two deployments in the group")
-    from test_strategies import failed_digests
-    check(bad in failed_digests(ctx, "web"), "the failed digest marked")

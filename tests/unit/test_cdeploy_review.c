@@ -6,9 +6,12 @@
 #include "unit.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cdtrack.h"
+#include "record.h"
+#include "rollout.h"
 
 /*
  * A deployment Stopped by someone else (not us) in a group whose automatic rollback covers
@@ -49,4 +52,28 @@ TEST(cdeploy_review_stopped_with_an_automatic_rollback_waits_for_rollback_info)
 		CHECK(out.verdict == CD_WAIT_ROLLBACK);
 		cJSON_Delete(info);
 	}
+}
+
+/*
+ * An unknown status (CD_ANOMALY): cd_read_tracking's progress() first records it as cd_status,
+ * then OUT_ANOMALY asks can_roll_back()/cd_rollback_step(), which ask cd_in_progress(). With the
+ * unknown status recorded, cd_in_progress() says no, so the rollback is a CreateDeployment of
+ * ours (ROLLBACK_BY_US) while CodeDeploy's deployment, in a state we do not know, may still run:
+ * no StopDeployment is sent. A status we do not know is not an end: cd_in_progress() should say
+ * yes (stop it first, as for InProgress), and say no only for Succeeded, Failed and Stopped.
+ */
+TEST(cdeploy_review_an_unknown_status_is_not_taken_for_an_end)
+{
+	struct rollout_rec rec;
+
+	memset(&rec, 0, sizeof(rec));
+	CHECK(record_set(&rec.cd_deployment_id, "d-ABCDEFGHI") == 0);
+	CHECK(record_set(&rec.cd_status, "InProgress") == 0);
+	CHECK(cd_in_progress(&rec));
+	CHECK(record_set(&rec.cd_status, "Exploding") == 0);
+	CHECK(cd_in_progress(&rec));
+	CHECK(record_set(&rec.cd_status, "Stopped") == 0);
+	CHECK(!cd_in_progress(&rec));
+	free(rec.cd_deployment_id);
+	free(rec.cd_status);
 }
