@@ -237,3 +237,22 @@ def test_review_status_of_a_codedeploy_rollout_does_not_count_tasks_it_never_rea
         ns.close()
         shutil.rmtree(short, ignore_errors=True)
 
+
+
+def test_review_a_refused_approval_names_codedeploys_call(ctx):
+    """ecr-deployctl approve of a Ready CodeDeploy deployment, ContinueDeployment refused
+    (AccessDenied). The operator reads 'ECS refused ContinueServiceDeployment (CONTINUE) of hook
+    d-...' (cmd_rollout.c on_continued speaks of ECS hooks whatever the strategy). It should name
+    CodeDeploy's ContinueDeployment (StopDeployment for a reject) and the deployment id."""
+    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web", ready=120)]})
+    p = daemon(ctx, sim, [cd_target("web", named("web"))])
+    sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: events(p, AWAITING_APPROVAL, "web"), 30, "AWAITING_APPROVAL")
+    dep = ours(sim, "web-dg")
+    sim.fault("codedeploy.ContinueDeployment", "error", code="AccessDeniedException",
+              message="User is not authorized to perform: codedeploy:ContinueDeployment", count=1)
+    status, out, err = ctl(ctx, "approve", "web/web")
+    check(status != 0, "refused: %r %r" % (out, err))
+    check("ContinueDeployment" in err and "ContinueServiceDeployment" not in err and dep in err,
+          "names CodeDeploy's ContinueDeployment of %s: %r" % (dep, err))
