@@ -10,6 +10,7 @@
  * CodeDeploy said, never from an absence.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +22,12 @@
 #include "events.h"
 #include "rollout.h"
 
-#define CD_PAGES_MAX    50   /* pages of one list read (a list that never ends is an error) */
-#define CD_FIND_BACK_S  300  /* ListDeployments from this long before our CreateDeployment */
-#define CD_ROLLBACK_S   60.0 /* CodeDeploy's rollbackInfo is waited for this long */
-#define CD_TARGETS_S    3.0  /* the deployment's target is read at most this often */
-#define CD_BATCH_IDS    25   /* BatchGetDeployments */
-#define CD_BATCH_GROUPS 100  /* BatchGetDeploymentGroups */
+#define CD_PAGES_MAX    50    /* pages of one list read (a list that never ends is an error) */
+#define CD_FIND_BACK_S  300   /* ListDeployments from this long before our CreateDeployment */
+#define CD_ROLLBACK_S   300.0 /* how long CodeDeploy's announced automatic rollback is waited for */
+#define CD_TARGETS_S    3.0   /* the deployment's target is read at most this often */
+#define CD_BATCH_IDS    25    /* BatchGetDeployments */
+#define CD_BATCH_GROUPS 100   /* BatchGetDeploymentGroups */
 
 static const char *str_of(const cJSON *o, const char *key)
 {
@@ -72,9 +73,10 @@ bool cd_in_progress(const struct rollout_rec *c)
 {
 	const char *s = c->cd_status;
 
+	/* Only what CodeDeploy calls an end is one: a status ecr-deployd does not know may still
+	 * run, and is stopped before anything else is deployed. */
 	return c->cd_deployment_id && *c->cd_deployment_id &&
-	       (!s || same(s, "Created") || same(s, "Queued") || same(s, "InProgress") ||
-		same(s, "Baking") || same(s, "Ready"));
+	       !(same(s, "Succeeded") || same(s, "Failed") || same(s, "Stopped"));
 }
 
 void cd_free(struct rollout *r)
@@ -226,8 +228,43 @@ cJSON *cd_apps_params(struct rollout *r)
 	return with_next(cJSON_CreateObject(), r);
 }
 
+/*
+ * A look for a deployment of ours that may exist (find-deployment and its rollback variant)
+ * cannot end the rollout: its record and token are what finds it. A refusal, or a list that
+ * never ends, is said once and looked at again after a backoff (2 s doubling to 60 s), the
+ * service held meanwhile.
+ */
+static int look_again(struct rollout *r, const char *operation, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int look_again(struct rollout *r, const char *operation, const char *fmt, ...)
+{
+	char why[900];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (!r->said_blocked)
+		rollout_emit(
+		    r, LOG_ERR, EVENT_API_ERROR, LOG_FIELDS({ "AWS_OPERATION", operation }),
+		    "service '%s': %s; a CodeDeploy deployment of ours (token %s) may "
+		    "exist, so nothing is made again before it is found: looking again "
+		    "with a backoff (said once)",
+		    r->rec->service, why, rb_step(r) ? r->rec->cd_rb_token : r->rec->cd_token);
+	r->said_blocked = true;
+	/* From the first page again, after the backoff of OUT_RETRY. */
+	cd_free(r);
+	r->cd_paging = false;
+	r->restep = rb_step(r) ? STEP_CD_RB_FIND : STEP_CD_FIND;
+	return OUT_RETRY;
+}
+
 static int too_long(struct rollout *r, const char *operation)
 {
+	if (r->rec->step == STEP_CD_FIND || r->rec->step == STEP_CD_RB_FIND ||
+	    r->rec->step == STEP_CD_FIND_INFO || r->rec->step == STEP_CD_RB_FIND_INFO)
+		return look_again(r, operation, "%s kept answering with more pages (over %d)",
+				  operation, CD_PAGES_MAX);
 	return rollout_block(r, operation, "%s kept answering with more pages (over %d)", operation,
 			     CD_PAGES_MAX);
 }
@@ -551,6 +588,20 @@ static int not_found(struct rollout *r)
 		r->restep = rb ? STEP_CD_RB_FIND : STEP_CD_FIND;
 		return OUT_WAIT;
 	}
+	if (!rb && r->rec->cd_deployment_id && *r->rec->cd_deployment_id) {
+		/* Looked for again from tracking (CodeDeploy stopped listing the id we had): it
+		 * was made, so it is never made again; looked for until the rollout timeout. */
+		if (rollout_wall_now() < r->rec->deadline || r->rec->hold_left > 0) {
+			r->restep = STEP_CD_FIND;
+			r->next_at = ev_now(r->dp->d->loop) + 10.0;
+			return OUT_WAIT;
+		}
+		snprintf(r->reason, sizeof(r->reason),
+			 "CodeDeploy lists neither deployment %s nor another with our token %s "
+			 "within the rollout timeout; nothing is made again",
+			 r->rec->cd_deployment_id, r->rec->cd_token);
+		return OUT_SUPERSEDED;
+	}
 	rollout_emit(r, LOG_NOTICE, NULL, NULL,
 		     "service '%s': CodeDeploy has no deployment of ours (token %s); creating it",
 		     r->rec->service, rb ? r->rec->cd_rb_token : r->rec->cd_token);
@@ -563,6 +614,9 @@ int cd_read_find(struct rollout *r, struct aws_result *res)
 	bool rb = rb_step(r);
 	const cJSON *x;
 
+	if (!res->ok)
+		return look_again(r, res->operation, "%s refused: %s: %s", res->operation,
+				  res->err.code, res->err.message);
 	if (!r->cd_paging) {
 		cJSON_Delete(r->cd_names);
 		r->cd_names = cJSON_CreateArray();
@@ -610,6 +664,9 @@ int cd_read_find_info(struct rollout *r, struct aws_result *res)
 	bool rb = rb_step(r);
 	char id[CD_ID_MAX];
 
+	if (!res->ok)
+		return look_again(r, res->operation, "%s refused: %s: %s", res->operation,
+				  res->err.code, res->err.message);
 	if (cdtrack_find_token(res->body, rb ? c->cd_rb_token : c->cd_token, id, sizeof(id))) {
 		if (record_set(rb ? &c->rollback_deployment_id : &c->cd_deployment_id, id) < 0)
 			return OUT_RETRY;
@@ -811,6 +868,7 @@ int cd_read_tracking(struct rollout *r, struct aws_result *res)
 									 : now + CD_ROLLBACK_S };
 	cdtrack_verdict(&in, &out);
 	snprintf(r->cd_error_code, sizeof(r->cd_error_code), "%s", out.error_code);
+	memcpy(r->cd_overview, out.overview, sizeof(r->cd_overview));
 	progress(r, out.status, NULL, -1);
 	if (out.verdict == CD_READY)
 		return ready(r);
@@ -877,9 +935,16 @@ int cd_read_tracking(struct rollout *r, struct aws_result *res)
 			 (double)c->timeout_ms / 1000.0, c->cd_status ? c->cd_status : "?");
 		return OUT_FAILED; /* in progress: stopped, rolled back */
 	case CD_MISSING:
-		snprintf(r->reason, sizeof(r->reason), "CodeDeploy no longer lists deployment %s",
-			 c->cd_deployment_id);
-		return OUT_UNMARKED;
+		/* An absence is no verdict: ours is looked for by its token (find-deployment),
+		 * never made again. */
+		if (!r->cd_said_missing)
+			rollout_emit(
+			    r, LOG_WARNING, NULL, NULL,
+			    "service '%s': CodeDeploy does not list deployment %s; looking "
+			    "for ours by its token %s",
+			    c->service, c->cd_deployment_id, c->cd_token);
+		r->cd_said_missing = true;
+		return STEP_CD_FIND;
 	case CD_ANOMALY:
 		return OUT_ANOMALY;
 	case CD_READY:
@@ -963,6 +1028,18 @@ static void on_continued(struct aws_result *res, void *userdata)
 			     r->rec->service, id);
 		if (rollout_steps[r->rec->step].batched && !r->batch)
 			r->next_at = ev_now(r->dp->d->loop);
+	} else if (aws_error_classify(&res->err) == AWS_ERROR_TRANSIENT) {
+		/* No usable reply (lost, garbled, a timeout): it may have taken; the next look
+		 * says. Never called a refusal, never sent again blindly. */
+		rollout_emit(r, LOG_WARNING, EVENT_API_ERROR,
+			     LOG_FIELDS({ "AWS_OPERATION", res->operation },
+					{ "AWS_ERROR_CODE", res->err.code }),
+			     "service '%s': no usable answer from CodeDeploy to ContinueDeployment "
+			     "of %s, as an operator asked (%s); whether it took shows at the next "
+			     "look",
+			     r->rec->service, id, res->err.code);
+		if (rollout_steps[r->rec->step].batched && !r->batch)
+			r->next_at = ev_now(r->dp->d->loop);
 	} else {
 		rollout_emit(r, LOG_WARNING, EVENT_API_ERROR,
 			     LOG_FIELDS({ "AWS_OPERATION", res->operation },
@@ -972,7 +1049,10 @@ static void on_continued(struct aws_result *res, void *userdata)
 			     r->rec->service, id, res->err.code, res->err.message);
 	}
 	if (done)
-		done(res->ok ? 0 : -EIO, id, res->ok ? NULL : &res->err, ud);
+		done(res->ok                                                ? 0
+		     : aws_error_classify(&res->err) == AWS_ERROR_TRANSIENT ? -ETIMEDOUT
+									    : -EIO,
+		     id, res->ok ? NULL : &res->err, ud);
 }
 
 int cd_continue(struct rollout *r, bool rollback, deployer_continued_fn done, void *ud, char *why,
@@ -1108,6 +1188,12 @@ int cd_read_stop_check(struct rollout *r, struct aws_result *res)
 	if (*out.status)
 		record_set(&c->cd_status, out.status);
 	snprintf(r->cd_error_code, sizeof(r->cd_error_code), "%s", out.error_code);
+	/* An operator's reject whose StopDeployment reply was lost: CodeDeploy says it took. */
+	if (r->continue_done && (same(out.status, "Stopped") || *out.rollback_id)) {
+		deployer_continued_fn done = r->continue_done;
+		r->continue_done = NULL;
+		done(0, c->cd_deployment_id, NULL, r->continue_ud);
+	}
 	switch (out.verdict) {
 	case CD_ROLLBACK:
 		if (record_set(&c->rollback_deployment_id, out.rollback_id) < 0)

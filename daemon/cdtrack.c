@@ -312,7 +312,12 @@ static int status_index(const char *s)
 	return -1;
 }
 
-/* Whether an automatic rollback is configured for this end (Failed: DEPLOYMENT_FAILURE). */
+/*
+ * Whether an automatic rollback is configured for this end: Failed with DEPLOYMENT_FAILURE;
+ * Stopped with DEPLOYMENT_STOP_ON_REQUEST (a stop by someone) or DEPLOYMENT_FAILURE (CodeDeploy's
+ * own stop, at the end of a Ready wait). rollbackInfo may come a moment after the status: the
+ * caller waits for it, bounded, before it concludes there is none.
+ */
 static bool auto_rollback(const cJSON *info, const char *status)
 {
 	const cJSON *a = cJSON_GetObjectItem(info, "autoRollbackConfiguration"), *e;
@@ -321,7 +326,11 @@ static bool auto_rollback(const cJSON *info, const char *status)
 		return false;
 	cJSON_ArrayForEach(e, cJSON_GetObjectItem(a, "events"))
 	{
-		if (same(status, "Failed") && same(cJSON_GetStringValue(e), "DEPLOYMENT_FAILURE"))
+		const char *ev = cJSON_GetStringValue(e);
+		if (same(ev, "DEPLOYMENT_FAILURE") &&
+		    (same(status, "Failed") || same(status, "Stopped")))
+			return true;
+		if (same(ev, "DEPLOYMENT_STOP_ON_REQUEST") && same(status, "Stopped"))
 			return true;
 	}
 	return false;

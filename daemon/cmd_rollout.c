@@ -438,6 +438,7 @@ struct pending_continue {
 	struct control_call *call;
 	char target[600];
 	bool rollback;
+	bool codedeploy; /* the target's strategy: the answer names a CodeDeploy deployment */
 };
 
 static void on_continued(int rc, const char *hook, const struct aws_error *err, void *ud)
@@ -450,13 +451,27 @@ static void on_continued(int rc, const char *hook, const struct aws_error *err, 
 	if (rc == 0) {
 		result = cJSON_CreateObject();
 		if (!result || !cJSON_AddStringToObject(result, "target", p->target) ||
-		    !cJSON_AddStringToObject(result, "hook", hook ? hook : "") ||
+		    !cJSON_AddStringToObject(result, p->codedeploy ? "deployment" : "hook",
+					     hook ? hook : "") ||
 		    !cJSON_AddStringToObject(result, "action", action)) {
 			cJSON_Delete(result);
 			reply_fail_nomem(p->call);
 		} else {
 			control_reply(p->call, result);
 		}
+	} else if (rc == -ETIMEDOUT && p->codedeploy) {
+		control_fail(
+		    p->call, "timeout", EX_TEMPFAIL, NULL,
+		    "no usable answer from CodeDeploy to %s of deployment %s on '%s' (%s); "
+		    "whether it took shows in ecr-deployctl status at the next look",
+		    p->rollback ? "StopDeployment" : "ContinueDeployment", hook ? hook : "?",
+		    p->target, err ? SHOWN(err->code, code) : "no reply");
+	} else if (rc == -EIO && err && p->codedeploy) {
+		control_fail(p->call, "aws-error", EX_UNAVAILABLE, NULL,
+			     "CodeDeploy refused %s of deployment %s on '%s': %s: %s",
+			     p->rollback ? "StopDeployment" : "ContinueDeployment",
+			     hook ? hook : "?", p->target, SHOWN(err->code, code),
+			     SHOWN(err->message, msg));
 	} else if (rc == -EIO && err) {
 		control_fail(
 		    p->call, "aws-error", EX_UNAVAILABLE, NULL,
@@ -464,7 +479,8 @@ static void on_continued(int rc, const char *hook, const struct aws_error *err, 
 		    hook ? hook : "?", p->target, SHOWN(err->code, code), SHOWN(err->message, msg));
 	} else {
 		control_fail(p->call, "nothing-to-do", EX_UNAVAILABLE, NULL,
-			     "the rollout on '%s' ended before ECS answered", p->target);
+			     "the rollout on '%s' ended before %s answered", p->target,
+			     p->codedeploy ? "CodeDeploy" : "ECS");
 	}
 	free(p);
 }
@@ -489,6 +505,7 @@ static void continue_hook(struct control_call *call, const cJSON *args, struct d
 	}
 	p->call = call;
 	p->rollback = rollback;
+	p->codedeploy = t->strategy == STRATEGY_CODEDEPLOY;
 	target_name(w, t, p->target, sizeof(p->target));
 	r = deployer_continue(d->deployer, w, t, rollback, on_continued, p, why, sizeof(why));
 	if (r == 0)

@@ -770,7 +770,24 @@ void deployer_status(const struct deployer *dp, char *buf, size_t n)
 					r->rec->service);
 		if (len >= n)
 			break;
-		if (r->awaiting)
+		if (record_is_codedeploy(r->rec) && !r->awaiting) {
+			/* CodeDeploy's status and lifecycle event, the traffic on the new revision,
+			 * and deploymentOverview (its targets by state); no task count: a
+			 * codedeploy rollout never reads one. */
+			static const char *const overview[6] = { "pending",   "in progress",
+								 "succeeded", "failed",
+								 "skipped",   "ready" };
+			len += (size_t)snprintf(buf + len, n - len, "CodeDeploy %s",
+						*r->stage ? r->stage : "starting");
+			if (len < n && r->weight >= 0)
+				len += (size_t)snprintf(buf + len, n - len, ", %.0f%% traffic",
+							r->weight);
+			for (int i = 0, said = 0; i < 6 && len < n; i++)
+				if (r->cd_overview[i] > 0)
+					len += (size_t)snprintf(buf + len, n - len, "%s%d %s",
+								said++ ? ", " : ", targets ",
+								r->cd_overview[i], overview[i]);
+		} else if (r->awaiting)
 			len += (size_t)snprintf(buf + len, n - len, "awaiting approval at %s",
 						*r->stage ? r->stage : "a hook");
 		else if (*r->stage && r->weight >= 0)

@@ -55,7 +55,7 @@
  *   creating              yes      cd-tracking                                         find-deployment
  *   find-deployment       no       find-deployment, find-deployment-info, creating     find-deployment
  *   find-deployment-info  no       cd-tracking, find-deployment-info, find-deployment, creating  find-deployment
- *   cd-tracking           yes      cd-approving, cd-read-targets                       cd-tracking
+ *   cd-tracking           yes      cd-approving, cd-read-targets, find-deployment      cd-tracking
  *   cd-approving          no       cd-tracking                                         cd-tracking
  *   cd-read-targets       no       cd-read-diagnostics                                 cd-tracking
  *   cd-read-diagnostics   no       -                                                   cd-tracking
@@ -176,6 +176,8 @@ struct rollout {
 	char cd_error_code[64];
 	char cd_ready[CD_READY_LEN]; /* the deployment said to await approval (Ready) */
 	bool cd_said_wait_rb;        /* the wait for CodeDeploy's rollbackInfo was said */
+	bool cd_said_missing;        /* CodeDeploy stopped listing our id: said once */
+	int cd_overview[6]; /* deploymentOverview at the last look (cdtrack.h's order; 0: none) */
 };
 
 /* What a reader returns: a step (>= 0), or one of these. */

@@ -19,6 +19,7 @@
 #include "digest.h"
 #include "endpoint.h"
 #include "record.h"
+#include "cdtrack.h"
 #include "escape.h"
 #include "regfile.h"
 #include "strbuf.h"
@@ -1563,6 +1564,18 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 			 "its step '%s' creates our rollback deployment, but it lacks a 16-hex "
 			 "cd_rb_token",
 			 record_step_name(rec->step));
+	/* CodeDeploy ids are sent to CodeDeploy and logged: only what CodeDeploy gives passes. */
+	static const char *const id_names[] = { "cd_deployment_id", "rollback_deployment_id" };
+	const char *ids[] = { rec->cd_deployment_id,
+			      record_is_codedeploy(rec) ? rec->rollback_deployment_id : NULL };
+	for (size_t i = 0; i < 2 && !*bad; i++)
+		if (ids[i] && *ids[i] && !cdtrack_id_valid(ids[i])) {
+			char val[600];
+			escape_value(ids[i], val, sizeof(val));
+			snprintf(bad, sizeof(bad),
+				 "its %s '%.200s' is not a CodeDeploy deployment id", id_names[i],
+				 val);
+		}
 	if (!*bad && !endpoint_valid_region(rec->region)) {
 		char val[600];
 		escape_value(rec->region, val, sizeof(val));

@@ -430,6 +430,12 @@ static int run_target_only(struct ctl *ctl)
 			printf("rolling %s back from %s to %s\n", t,
 			       res_str(res, "from", a, sizeof(a)),
 			       res_str(res, "to", c, sizeof(c)));
+		else if (cJSON_GetObjectItemCaseSensitive(res, "deployment"))
+			printf("%s %s: CodeDeploy deployment %s, %s\n",
+			       strcmp(ctl->cmd, "approve") == 0 ? "approved" : "rejected", t,
+			       res_str(res, "deployment", a, sizeof(a)),
+			       strcmp(ctl->cmd, "approve") == 0 ? "ContinueDeployment READY_WAIT"
+								: "StopDeployment with rollback");
 		else
 			printf("%s %s: hook %s, %s\n",
 			       strcmp(ctl->cmd, "approve") == 0 ? "approved" : "rejected", t,

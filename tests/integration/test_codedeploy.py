@@ -554,10 +554,14 @@ def test_ready_wait_approved_rejected_and_auto(ctx):
     env = dict(os.environ, ECR_DEPLOYCTL_SOCKET=ctx.control_socket())
     status, out, err = ctx.run([ctl_bin(), "approve", "web/web-a"], timeout=60, env=env)
     check_eq(status, 0, "ecr-deployctl approve: %s %s" % (out, err))
+    check("CodeDeploy deployment %s" % dep["web-a"] in out and "ContinueDeployment READY_WAIT" in out,
+          "ecr-deployctl approve names the deployment and the call: %s" % out)
     wait_for(lambda: [c for c in cd_calls(sim, "ContinueDeployment")
                       if c["params"].get("deploymentId") == dep["web-a"]], 5, "the ContinueDeployment in the log")
     status, out, err = ctx.run([ctl_bin(), "reject", "web/web-r"], timeout=60, env=env)
     check_eq(status, 0, "ecr-deployctl reject: %s %s" % (out, err))
+    check("CodeDeploy deployment %s" % dep["web-r"] in out and "StopDeployment" in out,
+          "ecr-deployctl reject names the deployment and the call: %s" % out)
     wait_for(lambda: all(ended(p, n) for n in names) and rolled_back(p, "web-r"), 40, "the three rollouts end")
     cont = cd_calls(sim, "ContinueDeployment")
     check_eq(sorted((c["params"].get("deploymentId"), c["params"].get("deploymentWaitType")) for c in cont),

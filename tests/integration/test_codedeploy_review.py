@@ -41,10 +41,10 @@ def ctl(ctx, *args, timeout=20):
 
 def test_review_list_deployments_refused_after_a_lost_create_reply_makes_no_second_deployment(ctx):
     """CreateDeployment is carried out but its reply is lost; the look for it (ListDeployments) is
-    refused once (AccessDenied). Today the rollout ends BLOCKED at cd-find, its record (and token)
-    forgotten; the next attempt registers again and makes a second deployment of the same digest
-    once the first has ended. It should stay at cd-find (blocked, the record kept, the same token)
-    and find its one deployment when ListDeployments is allowed again: one CreateDeployment."""
+    refused once (AccessDenied). It ended BLOCKED at cd-find, its record (and token) forgotten; the
+    next attempt registered again and made a second deployment of the same digest once the first
+    had ended. It stays at cd-find now (said once, the record kept, the same token) and finds its
+    one deployment when ListDeployments is allowed again: one CreateDeployment."""
     sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web")]})
     p = daemon(ctx, sim, [cd_target("web", named("web"))])
     sim.fault("codedeploy.CreateDeployment", "malformed-json", count=1)
@@ -52,7 +52,9 @@ def test_review_list_deployments_refused_after_a_lost_create_reply_makes_no_seco
               message="User is not authorized to perform: codedeploy:ListDeployments", count=1)
     sim.push("team/web", "prod", seed="v2")
     poll_now(p)
-    wait_for(lambda: creates(sim) and lines_with(p, BLOCKED), 20, "the lost create, then the refused look")
+    wait_for(lambda: creates(sim) and lines_with(p, "nothing is made again before it is found"), 20,
+             "the lost create, then the refused look, said")
+    check_eq(lines_with(p, BLOCKED), [], "not BLOCKED: that would forget the record and its token")
     # The first deployment runs to its end (a few seconds); polls ask for the digest again.
     dep = creates(sim)
     wait_for(lambda: info(sim, ours(sim, "web-dg"))["status"] == "Succeeded", 30, "the one deployment ends")

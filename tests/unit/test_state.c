@@ -236,6 +236,7 @@ static struct rollout_rec *full_record(void)
 	record_set(&r->tkey, "us-east-1/prod/web");
 	record_set(&r->digest, D1);
 	record_set(&r->previous_digest, D2);
+	record_set(&r->cd_deployment_id, "d-ABCDEFGHI");
 	r->containers[0] = strdup("app");
 	r->containers[1] = strdup("sidecar");
 	r->n_containers = 2;
@@ -939,6 +940,13 @@ TEST(state_record_of_strategy_codedeploy)
 		  "\"cd_application\": \"a\", \"cd_group\": \"g\", \"cd_token\": "
 		  "\"0123456789abcdef\"}",
 		  "rollback_deployment_id" },
+		/* a deployment id that is not one CodeDeploy gives (it is logged and sent) */
+		{ "{\"step\": \"cd-tracking\", \"strategy\": \"codedeploy\", \"digest\": \"" D1
+		  "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\", \"region\": "
+		  "\"us-east-1\", \"containers\": [\"app\"], \"base_td\": \"td:1\", "
+		  "\"cd_application\": \"a\", \"cd_group\": \"g\", \"cd_token\": "
+		  "\"0123456789abcdef\", \"cd_deployment_id\": \"d-X\\\" \\nMESSAGE_ID=1\"}",
+		  "cd_deployment_id 'd-X\" \\nMESSAGE_ID=1'" },
 		{ "{\"step\": \"start\", \"strategy\": \"codedeploy\", \"digest\": \"" D1
 		  "\", \"image\": \"r\", \"cluster\": \"c\", \"service\": \"s\", \"region\": "
 		  "\"us-east-1\", \"containers\": [\"app\"], \"cd_port\": 70000}",
