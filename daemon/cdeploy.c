@@ -1019,6 +1019,7 @@ static void on_continued(struct aws_result *res, void *userdata)
 	deployer_continued_fn done = r->continue_done;
 	void *ud = r->continue_ud;
 	const char *id = r->rec->cd_deployment_id;
+	bool lost = !res->ok && aws_error_classify(&res->err) == AWS_ERROR_TRANSIENT;
 
 	r->continue_call = NULL;
 	r->continue_done = NULL;
@@ -1028,7 +1029,7 @@ static void on_continued(struct aws_result *res, void *userdata)
 			     r->rec->service, id);
 		if (rollout_steps[r->rec->step].batched && !r->batch)
 			r->next_at = ev_now(r->dp->d->loop);
-	} else if (aws_error_classify(&res->err) == AWS_ERROR_TRANSIENT) {
+	} else if (lost) {
 		/* No usable reply (lost, garbled, a timeout): it may have taken; the next look
 		 * says. Never called a refusal, never sent again blindly. */
 		rollout_emit(r, LOG_WARNING, EVENT_API_ERROR,
@@ -1049,10 +1050,7 @@ static void on_continued(struct aws_result *res, void *userdata)
 			     r->rec->service, id, res->err.code, res->err.message);
 	}
 	if (done)
-		done(res->ok                                                ? 0
-		     : aws_error_classify(&res->err) == AWS_ERROR_TRANSIENT ? -ETIMEDOUT
-									    : -EIO,
-		     id, res->ok ? NULL : &res->err, ud);
+		done(res->ok ? 0 : lost ? -ETIMEDOUT : -EIO, id, res->ok ? NULL : &res->err, ud);
 }
 
 int cd_continue(struct rollout *r, bool rollback, deployer_continued_fn done, void *ud, char *why,
@@ -1141,14 +1139,14 @@ cJSON *cd_stop_params(struct rollout *r)
 }
 
 /* The operator who rejected is told how the stop went. */
-static void tell_rejecter(struct rollout *r, const struct aws_result *res)
+/* The operator who rejected, if one waits: told once (rc 0: the stop took). */
+static void tell_rejecter(struct rollout *r, int rc, const struct aws_error *err)
 {
 	deployer_continued_fn done = r->continue_done;
 
 	r->continue_done = NULL;
 	if (done)
-		done(res->ok ? 0 : -EIO, r->rec->cd_deployment_id, res->ok ? NULL : &res->err,
-		     r->continue_ud);
+		done(rc, r->rec->cd_deployment_id, err, r->continue_ud);
 }
 
 /* cd-stopping: StopDeployment answered. */
@@ -1156,7 +1154,7 @@ int cd_read_stop(struct rollout *r, struct aws_result *res)
 {
 	struct rollout_rec *c = r->rec;
 
-	tell_rejecter(r, res);
+	tell_rejecter(r, res->ok ? 0 : -EIO, res->ok ? NULL : &res->err);
 	if (res->ok) {
 		rollout_emit(r, LOG_WARNING, NULL, NULL,
 			     "stopped CodeDeploy deployment %s of service '%s'%s",
@@ -1189,11 +1187,8 @@ int cd_read_stop_check(struct rollout *r, struct aws_result *res)
 		record_set(&c->cd_status, out.status);
 	snprintf(r->cd_error_code, sizeof(r->cd_error_code), "%s", out.error_code);
 	/* An operator's reject whose StopDeployment reply was lost: CodeDeploy says it took. */
-	if (r->continue_done && (same(out.status, "Stopped") || *out.rollback_id)) {
-		deployer_continued_fn done = r->continue_done;
-		r->continue_done = NULL;
-		done(0, c->cd_deployment_id, NULL, r->continue_ud);
-	}
+	if (same(out.status, "Stopped") || *out.rollback_id)
+		tell_rejecter(r, 0, NULL);
 	switch (out.verdict) {
 	case CD_ROLLBACK:
 		if (record_set(&c->rollback_deployment_id, out.rollback_id) < 0)
