@@ -21,7 +21,7 @@ import os
 import re
 import signal
 
-from harness import SIM_KEY, Sim, check, check_eq, ctl_request, daemon_path, wait_for
+from harness import SIM_KEY, Failure, Sim, check, check_eq, ctl_request, daemon_path, wait_for
 from test_config import check_config, strip_comments
 from test_daemon import daemon_env, lines_with
 from test_deploy import (ACCT, DEPLOY_COMPLETED, DEPLOY_FAILED, DEPLOY_STARTED, REPO_URI, ROLLBACK_COMPLETED,
@@ -925,7 +925,15 @@ def test_a_ready_wait_that_runs_out_holds_the_digest_and_follows_the_rollback(ct
     check(events(p, ROLLBACK_COMPLETED, "web"), "CodeDeploy's rollback followed")
     check(new not in failed_digests(ctx, "web"), "the digest is not marked failed")
     check_eq(cd_calls(sim, "StopDeployment") + cd_calls(sim, "ContinueDeployment"), [], "nothing sent by us")
+    held = [f for _, f in events(p, SKIPPED, "web") if f.get("REASON") == "held"]
+    check(held and held[0].get("IMAGE_DIGEST") == new, "SKIPPED REASON=held names the digest: %s" % held)
+    # The next poll reads the tag again (still the digest) and decides nothing: no second rollout.
+    cycles = len(lines_with(p, "poll cycle:"))
     poll_now(p)
-    wait_for(lambda: lines_with(p, "SKIPPED") or lines_with(p, "1826f1f7cb0c46f9bbff8b94c93dace0"), 10,
-             "the held digest is skipped at the next poll")
+    wait_for(lambda: len(lines_with(p, "poll cycle:")) > cycles, 10, "the next poll cycle")
+    try:
+        again = wait_for(lambda: len(events(p, DEPLOY_STARTED, "web")) > 1, 2, "a second DEPLOY_STARTED")
+    except Failure:
+        again = False
+    check(not again, "the held digest was not deployed again: %s" % events(p, DEPLOY_STARTED, "web"))
     check_eq(len(creates(sim, "web-dg")), 1, "not deployed again")

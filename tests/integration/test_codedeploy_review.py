@@ -34,6 +34,24 @@ def within(cond, timeout):
         return False
 
 
+def killed_while_tracking(ctx):
+    """A linear deployment of v2 tracked at cd-tracking, the daemon killed (-9) there: returns
+    (sim, targets, the record's path, the record's JSON) for a test to edit and restart."""
+    sim, v1 = cd_world(ctx, [cd_service("web")],
+                       {APP: [group("web", config="CodeDeployDefault.ECSLinear10PercentEvery1Minutes")]},
+                       settings={"codedeploy_minute_seconds": 1.0})
+    targets = [cd_target("web", named("web"))]
+    p = daemon(ctx, sim, targets)
+    sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "cd-tracking", 20, "step cd-tracking")
+    p.signal(signal.SIGKILL)
+    p.wait(5)
+    path = record_path(ctx)
+    with open(path) as f:
+        return sim, targets, path, json.load(f)
+
+
 def sent_with(request, value):
     """Whether a logged request named value as a deployment id (exactly: a real id may begin as a
     hostile one does)."""
@@ -119,23 +137,11 @@ def test_review_approve_with_a_lost_continue_reply_is_not_called_refused(ctx):
 def test_review_a_deployment_codedeploy_does_not_list_is_looked_for_by_token_not_made_again(ctx):
     """The record at cd-tracking names a deployment id BatchGetDeployments leaves out (as it does
     for an id it does not know, or one answered from a lagging replica), while our deployment,
-    with our token, runs. Today, once the appear window has passed, the rollout ends unmarked
-    ('CodeDeploy no longer lists deployment'), the digest is not held, and the next poll makes a
+    with our token, runs. It used to end the rollout unmarked once the appear window had passed
+    ('CodeDeploy no longer lists deployment'), the digest not held, and the next poll made a
     second deployment of it. An absence is no verdict: it should look for ours by its token
     (ListDeployments, as at cd-find) and track the one it finds; one CreateDeployment."""
-    sim, v1 = cd_world(ctx, [cd_service("web")],
-                       {APP: [group("web", config="CodeDeployDefault.ECSLinear10PercentEvery1Minutes")]},
-                       settings={"codedeploy_minute_seconds": 1.0})
-    targets = [cd_target("web", named("web"))]
-    p = daemon(ctx, sim, targets)
-    sim.push("team/web", "prod", seed="v2")
-    poll_now(p)
-    wait_for(lambda: rollout_step(ctx) == "cd-tracking", 20, "step cd-tracking")
-    p.signal(signal.SIGKILL)
-    p.wait(5)
-    path = record_path(ctx)
-    with open(path) as f:
-        doc = json.load(f)
+    sim, targets, path, doc = killed_while_tracking(ctx)
     rec = doc["rollout"]
     real = rec["cd_deployment_id"]
     rec["cd_deployment_id"] = "d-ZZZZZZZZZ"
@@ -157,7 +163,7 @@ def test_review_a_deployment_codedeploy_does_not_list_is_looked_for_by_token_not
 def test_review_codedeploys_rollback_that_comes_late_after_a_ready_timeout_is_followed(ctx):
     """A Ready wait that nobody answers times out (Stopped, TIMEOUT) in a group whose automatic
     rollback covers DEPLOYMENT_FAILURE; CodeDeploy's rollbackInfo comes 2 s later
-    (codedeploy_rollback_delay). Today the verdict is taken at once from the Stopped status without
+    (codedeploy_rollback_delay). Before its fix the verdict was taken at once from the Stopped status without
     rollbackInfo (CD_STOPPED: 'stopped by CodeDeploy'), the rollback is never followed and no
     ROLLBACK_STARTED / ROLLBACK_COMPLETED is said. With an automatic rollback configured a Stopped
     deployment should wait for rollbackInfo (as Failed does) and follow it."""
@@ -180,23 +186,11 @@ def test_review_codedeploys_rollback_that_comes_late_after_a_ready_timeout_is_fo
 
 def test_review_a_hostile_deployment_id_in_the_record_is_refused_naming_it(ctx):
     """The record at cd-tracking is hand-edited (as test_durability does): its cd_deployment_id
-    holds a quote, a newline and a fake journal field. Today the record is accepted (only
-    non-empty is checked, state.c), the id is logged raw ('CodeDeploy deployment %s is ...')
+    holds a quote, a newline and a fake journal field. The record used to be accepted (only
+    non-empty was checked, state.c), the id logged raw ('CodeDeploy deployment %s is ...')
     and sent to CodeDeploy. The record should be refused like a bad region: a message naming
     cd_deployment_id and its value, escaped, and nothing sent with it."""
-    sim, v1 = cd_world(ctx, [cd_service("web")],
-                       {APP: [group("web", config="CodeDeployDefault.ECSLinear10PercentEvery1Minutes")]},
-                       settings={"codedeploy_minute_seconds": 1.0})
-    targets = [cd_target("web", named("web"))]
-    p = daemon(ctx, sim, targets)
-    sim.push("team/web", "prod", seed="v2")
-    poll_now(p)
-    wait_for(lambda: rollout_step(ctx) == "cd-tracking", 20, "step cd-tracking")
-    p.signal(signal.SIGKILL)
-    p.wait(5)
-    path = record_path(ctx)
-    with open(path) as f:
-        doc = json.load(f)
+    sim, targets, path, doc = killed_while_tracking(ctx)
     bad = 'd-X" \nMESSAGE_ID=0123456789abcdef0123456789abcdef FAKE=1'
     doc["rollout"]["cd_deployment_id"] = bad
     with open(path, "w") as f:
