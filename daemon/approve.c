@@ -15,6 +15,7 @@
 #include <sysexits.h>
 
 #include "aws.h"
+#include "cdtrack.h"
 #include "config.h"
 #include "credentials.h"
 #include "endpoint.h"
@@ -26,7 +27,6 @@
 #define MAX_CANDIDATES 50   /* targets listed for an unknown or ambiguous name */
 #define ARN_MAX        2048 /* longer is not an ARN ECS gives */
 #define HOOK_ID_MAX    256
-#define CD_ID_MAX      64 /* a CodeDeploy deployment id ("d-" and 9 characters) */
 
 enum approve_step {
 	STEP_SERVICE,    /* DescribeServices: currentServiceDeployment */
@@ -476,7 +476,7 @@ static int read_cd_list(struct approve *a, const cJSON *body)
 	const char *id = cJSON_GetStringValue(cJSON_GetArrayItem(ids, 0));
 	char g[300], v[300];
 
-	if (cJSON_GetArraySize(ids) != 1 || !id || !*id || strlen(id) > CD_ID_MAX) {
+	if (cJSON_GetArraySize(ids) != 1 || !cdtrack_id_valid(id)) {
 		fprintf(stderr, "ecr-deployd: ");
 		say_service(a, stderr);
 		if (cJSON_GetArraySize(ids) > 1)
