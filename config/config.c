@@ -2016,6 +2016,44 @@ const char *config_guard_name(enum config_guard g)
 	return (size_t)g < N_GUARD ? guard_names[g] : "?";
 }
 
+static const char *const notice_kind_names[NOTICE_KIND_COUNT] = {
+	[NOTICE_STARTED] = "deploy-started",
+	[NOTICE_COMPLETED] = "deploy-completed",
+	[NOTICE_FAILED] = "deploy-failed",
+	[NOTICE_ROLLED_BACK] = "rolled-back",
+	[NOTICE_ROLLBACK_FAILED] = "rollback-failed",
+	[NOTICE_AWAITING_APPROVAL] = "awaiting-approval",
+	[NOTICE_BLOCKED] = "blocked",
+	[NOTICE_WATCH_FAILING] = "watch-failing",
+};
+
+const char *notice_kind_name(enum notice_kind k)
+{
+	return (size_t)k < NOTICE_KIND_COUNT ? notice_kind_names[k] : NULL;
+}
+
+int notice_kind_from_name(const char *name)
+{
+	for (int k = 0; name && k < NOTICE_KIND_COUNT; k++)
+		if (!strcmp(name, notice_kind_names[k]))
+			return k;
+	return -1;
+}
+
+const char *notice_severity_name(enum notice_severity s)
+{
+	static const char *const names[] = { "info", "warning", "error" };
+
+	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : NULL;
+}
+
+const char *config_sink_type_name(enum config_sink_type t)
+{
+	static const char *const names[] = { "webhook", "slack", "eventbridge" };
+
+	return (size_t)t < sizeof(names) / sizeof(names[0]) ? names[t] : NULL;
+}
+
 void config_print_summary(const struct config *c, FILE *out)
 {
 	size_t per[3] = { 0, 0, 0 };

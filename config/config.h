@@ -75,6 +75,58 @@ struct config_queue {
 
 #define CONFIG_MAX_QUEUES 16
 
+/* The phases a notification is sent for (docs/notifications.md), in the order of their bits in
+ * config_sink.kinds; their names are what the configuration, the body and the metrics use. */
+enum notice_kind {
+	NOTICE_STARTED,           /* "deploy-started" (off by default) */
+	NOTICE_COMPLETED,         /* "deploy-completed" */
+	NOTICE_FAILED,            /* "deploy-failed" */
+	NOTICE_ROLLED_BACK,       /* "rolled-back" */
+	NOTICE_ROLLBACK_FAILED,   /* "rollback-failed" */
+	NOTICE_AWAITING_APPROVAL, /* "awaiting-approval" */
+	NOTICE_BLOCKED,           /* "blocked" */
+	NOTICE_WATCH_FAILING,     /* "watch-failing": a repository failed every poll for a while */
+	NOTICE_KIND_COUNT
+};
+
+/* info < warning < error (the sink's "min_severity"). */
+enum notice_severity { SEVERITY_INFO, SEVERITY_WARNING, SEVERITY_ERROR };
+
+enum config_sink_type { SINK_WEBHOOK, SINK_SLACK, SINK_EVENTBRIDGE };
+
+/* A notification sink (notify[]). url and secret are secrets: they live in secmem (secmem.h),
+ * and nothing prints them; host is what may be shown. */
+struct config_sink {
+	char *name; /* [A-Za-z0-9_.-]{1,64}, unique; default "<type>" or "<type>-<n>" (n: 1-based
+		       index in notify[]) when several of a type */
+	enum config_sink_type type;
+	char *url;      /* webhook, slack: https:// (http:// only to a loopback host), from "url" or
+			   read from "url_file" (one line; the newline stripped) at load */
+	char *url_file; /* where the URL came from, or NULL */
+	char *host;     /* the URL's host (and :port when given): what logs, status, metrics show */
+	unsigned char *secret; /* webhook: the HMAC-SHA256 key (the bytes of "secret_file", a final
+				  newline stripped), or NULL: no signature header */
+	size_t secret_len;
+	char *secret_file;
+	char *bus;      /* eventbridge: "event_bus" (name or ARN), default "default" */
+	char *region;   /* eventbridge: "region", default the global one (NULL) */
+	char *role_arn; /* eventbridge: assumed to put events, or NULL */
+	uint32_t kinds; /* filter "events": 1u << enum notice_kind; default every kind but started */
+	char **watches; /* filter "watches": watch names; none: all */
+	size_t n_watches;
+	char **services; /* filter "services": "cluster/service" or "service"; none: all */
+	size_t n_services;
+	enum notice_severity min_severity; /* filter "min_severity", default info */
+	uint64_t max_age_ms;      /* "max_age": attempts end after it, default 24h (1m..7d) */
+	uint64_t timeout_ms;      /* "timeout": one attempt, default 10s (1s..60s) */
+	uint64_t failing_after_ms; /* "failing_after": watch-failing after it, default 15m (1m..7d) */
+	int concurrency;          /* "concurrency": attempts in flight, default 2 (1..16) */
+	int max_pending;          /* "max_pending": the backlog bound, default 1000 (1..100000) */
+	struct config_place at;
+};
+
+#define CONFIG_MAX_SINKS 16
+
 struct config_watch {
 	char *name;
 	char *repository;  /* the name within the registry */
@@ -115,6 +167,8 @@ struct config {
 	int history_max;             /* history entries kept per target */
 	struct config_queue *queues; /* events[] */
 	size_t n_queues;
+	struct config_sink *sinks; /* notify[] */
+	size_t n_sinks;
 	struct config_watch *watches;
 	size_t n_watches;
 	unsigned refs; /* config_ref() / config_free() */
@@ -167,5 +221,11 @@ const char *config_strategy_name(enum config_strategy s);
 /* "manual", "auto"; "warn", "enforce", "off": the names the configuration uses. */
 const char *config_approve_name(enum config_approve a);
 const char *config_guard_name(enum config_guard g);
+/* "deploy-started", ...; "info", "warning", "error"; "webhook", "slack", "eventbridge"; NULL for
+ * a value out of range. notice_kind_from_name() returns the kind or -1. */
+const char *notice_kind_name(enum notice_kind k);
+int notice_kind_from_name(const char *name);
+const char *notice_severity_name(enum notice_severity s);
+const char *config_sink_type_name(enum config_sink_type t);
 
 #endif

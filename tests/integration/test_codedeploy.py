@@ -925,8 +925,12 @@ def test_a_ready_wait_that_runs_out_holds_the_digest_and_follows_the_rollback(ct
     check(events(p, ROLLBACK_COMPLETED, "web"), "CodeDeploy's rollback followed")
     check(new not in failed_digests(ctx, "web"), "the digest is not marked failed")
     check_eq(cd_calls(sim, "StopDeployment") + cd_calls(sim, "ContinueDeployment"), [], "nothing sent by us")
-    held = [f for _, f in events(p, SKIPPED, "web") if f.get("REASON") == "held"]
-    check(held and held[0].get("IMAGE_DIGEST") == new, "SKIPPED REASON=held names the digest: %s" % held)
+    # The decision is said when the digest is next looked at, which may be the next poll cycle
+    # (a slow build finishes the rollback after the cycle that saw it end).
+    poll_now(p)
+    held = wait_for(lambda: [f for _, f in events(p, SKIPPED, "web") if f.get("REASON") == "held"],
+                    10, "SKIPPED REASON=held")
+    check(held[0].get("IMAGE_DIGEST") == new, "SKIPPED REASON=held names the digest: %s" % held)
     # The next poll reads the tag again (still the digest) and decides nothing: no second rollout.
     cycles = len(lines_with(p, "poll cycle:"))
     poll_now(p)
