@@ -242,7 +242,7 @@ static void sink_object(struct sink *k, const cJSON *o, const char *inner)
  * directory, so that a crash at any moment leaves the old file or the new one.
  */
 static int write_atomic(const char *dir, const char *path, const cJSON *o, const char *inner,
-			char *why, size_t why_len)
+			const char *text, size_t text_len, char *why, size_t why_len)
 {
 	char tmp[4200];
 	struct sink *k = malloc(sizeof(*k));
@@ -262,7 +262,10 @@ static int write_atomic(const char *dir, const char *path, const cJSON *o, const
 	}
 	k->err = 0;
 	k->n = 0;
-	sink_object(k, o, inner);
+	if (o)
+		sink_object(k, o, inner);
+	else
+		sink_put(k, text, text_len);
 	sink_flush(k);
 	r = k->err;
 	if (r == 0 && fsync(k->fd) < 0)
@@ -1631,7 +1634,7 @@ int state_rollout_save(struct state *s, const struct rollout_rec *rec, char *why
 		return r;
 	}
 	rollout_path(s, rec->watch, rec->tkey, path, sizeof(path));
-	r = write_atomic(s->rdir, path, f, NULL, why, why_len);
+	r = write_atomic(s->rdir, path, f, NULL, NULL, 0, why, why_len);
 	if (r == 0) {
 		cJSON_DeleteItemFromObjectCaseSensitive(s->rollouts, key);
 		cJSON_AddItemToObject(s->rollouts, key, f);
@@ -1720,7 +1723,7 @@ int state_save(struct state *s, char *why, size_t why_len)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cJSON_DeleteItemFromObject(s->root, "written_at");
 	cJSON_AddStringToObject(s->root, "written_at", when);
-	r = write_atomic(s->dir, s->path, s->root, "watches", why, why_len);
+	r = write_atomic(s->dir, s->path, s->root, "watches", NULL, 0, why, why_len);
 	if (r == 0)
 		s->dirty = false;
 	return r;
@@ -1769,7 +1772,13 @@ int state_file_read(const char *path, size_t max, char **ret, size_t *ret_len)
 
 int state_file_write(const char *dir, const char *path, const cJSON *o, char *why, size_t why_len)
 {
-	return write_atomic(dir, path, o, NULL, why, why_len);
+	return write_atomic(dir, path, o, NULL, NULL, 0, why, why_len);
+}
+
+int state_file_write_text(const char *dir, const char *path, const char *text, size_t len,
+			  char *why, size_t why_len)
+{
+	return write_atomic(dir, path, NULL, NULL, text, len, why, why_len);
 }
 
 char *state_file_keep_aside(const char *path)
