@@ -24,6 +24,7 @@
 #include "regfile.h"
 #include "strbuf.h"
 #include "strmap.h"
+#include "config.h"
 
 #define STATE_MAX (64 * 1024 * 1024)
 
@@ -1407,6 +1408,7 @@ int state_record_to_json(const struct rollout_rec *rec, cJSON **ret)
 						: "ecr-deployd"));
 	ok = ok && (!rec->cd_port || cJSON_AddNumberToObject(o, "cd_port", (double)rec->cd_port));
 	ok = ok && (!rec->cd_discovered || cJSON_AddBoolToObject(o, "cd_discovered", 1));
+	ok = ok && (!rec->notified || cJSON_AddNumberToObject(o, "notified", rec->notified));
 	c = ok ? cJSON_AddArrayToObject(o, "containers") : NULL;
 	ok = c != NULL;
 	for (size_t i = 0; ok && i < rec->n_containers; i++)
@@ -1490,6 +1492,15 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 	else if (v)
 		rec->cd_port = (long)v->valuedouble;
 	rec->cd_discovered = cJSON_IsTrue(cJSON_GetObjectItem(o, "cd_discovered"));
+	v = cJSON_GetObjectItemCaseSensitive(o, "notified");
+	if (v &&
+	    !(cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+	      v->valuedouble < (double)(1u << NOTICE_KIND_COUNT) &&
+	      v->valuedouble == (double)(uint32_t)v->valuedouble) &&
+	    !*bad)
+		snprintf(bad, sizeof(bad), "its 'notified' is not a set of notification kinds");
+	else if (v)
+		rec->notified = (uint32_t)v->valuedouble;
 	/* Deadlines missing (an old or edited record): a whole timeout from now, never already past
 	 * (a first look would be a timeout read from an absence). */
 	if (!(rec->deadline > 0))
