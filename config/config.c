@@ -804,10 +804,11 @@ static void parse_control(struct parse *p, const cJSON *ctl)
 static void parse_aws(struct parse *p, const cJSON *aws)
 {
 	static const char *const keys[] = { "region", "profile", "fips", "ca_bundle", "endpoints" };
-	static const char *const ep_keys[] = { "ecr", "ecs", "sqs", "codedeploy", "sts" };
+	static const char *const ep_keys[] = { "ecr", "ecs", "sqs", "codedeploy", "sts", "events" };
 	static const enum aws_service_id ids[] = { AWS_SERVICE_ECR, AWS_SERVICE_ECS,
 						   AWS_SERVICE_SQS, AWS_SERVICE_CODEDEPLOY,
-						   AWS_SERVICE_STS };
+						   AWS_SERVICE_STS, AWS_SERVICE_EVENTS };
+#define N_EP_KEYS (sizeof(ep_keys) / sizeof(ep_keys[0]))
 	struct config *c = p->cfg;
 	char buf[SHOW_MAX];
 	const cJSON *eps;
@@ -846,8 +847,8 @@ static void parse_aws(struct parse *p, const cJSON *aws)
 		       show(eps, buf, sizeof(buf)));
 		return;
 	}
-	check_keys(p, eps, "aws.endpoints", ep_keys, 5);
-	for (size_t i = 0; i < 5; i++) {
+	check_keys(p, eps, "aws.endpoints", ep_keys, N_EP_KEYS);
+	for (size_t i = 0; i < N_EP_KEYS; i++) {
 		char path[PATH_LEN];
 		subpath(path, "aws.endpoints", ep_keys[i]);
 		if (get_string(p, eps, "aws.endpoints", ep_keys[i], &c->endpoints[ids[i]]) &&
