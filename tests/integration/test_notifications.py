@@ -646,3 +646,53 @@ def test_secrets_in_no_output(ctx):
     check_eq(found, [], "no secret in any output")
     for tok in h.tokens.values():
         check(tok not in text and tok not in out + err, "no token in the status or --check-config")
+
+
+# -- the receiver itself -------------------------------------------------------------------------
+
+def test_hookrecv_answers_per_mode_and_its_check_can_fail(ctx):
+    """What the tests above rely on: each mode answers as said (down refuses, hang never answers,
+    redirect is a 301, slow is late), the raw body and headers are kept, and the receiver's own
+    signature check refuses a wrong secret, a changed body, an old t and a missing header."""
+    import http.client
+    import ssl
+    r = HookRecv(ctx, tls_dir=ctx.path("tls"))
+    tls = ssl.create_default_context(cafile=r.ca)
+
+    def post(body=b'{"a": 1}', headers=None, timeout=3):
+        c = http.client.HTTPSConnection("127.0.0.1", r.port, context=tls, timeout=timeout)
+        try:
+            c.request("POST", "/hook/x", body=body, headers=headers or {})
+            resp = c.getresponse()
+            return resp.status, resp.read()
+        except OSError as e:
+            return type(e).__name__, None
+        finally:
+            c.close()
+    secret = b"s3cret"
+    t = int(time.time())
+    check_eq(post(headers={"X-Ecr-Deployd-Signature": sign(secret, t, b'{"a": 1}'), "Idempotency-Key": "k"}),
+             (200, b"ok"), "ok")
+    got = r.requests()[-1]
+    check_eq((got.body, got.key, got.path), (b'{"a": 1}', "k", "/hook/x"), "raw body and headers kept")
+    check(verify_signature(secret, got.header("X-Ecr-Deployd-Signature"), got.body)[0], "verifies")
+    check(not verify_signature(b"wrong", got.header("X-Ecr-Deployd-Signature"), got.body)[0], "wrong secret")
+    check(not verify_signature(secret, got.header("X-Ecr-Deployd-Signature"), got.body + b"x")[0], "changed body")
+    check(not verify_signature(secret, sign(secret, t - 301, got.body), got.body)[0], "t too old")
+    check(not verify_signature(secret, None, got.body)[0], "no header")
+    for code in (500, 413, 429):
+        r.set_mode("status", code)
+        check_eq(post()[0], code, "status %d" % code)
+    r.set_mode("redirect")
+    check_eq(post()[0], 301, "redirect")
+    r.set_mode("slow", 1)
+    t0 = time.monotonic()
+    check_eq(post()[0], 200, "slow")
+    check(time.monotonic() - t0 >= 0.9, "slow is late")
+    r.set_mode("hang")
+    check_eq(post(timeout=1)[0], "TimeoutError", "hang never answers")
+    r.set_mode("down")
+    check_eq(post()[0], "ConnectionRefusedError", "down refuses")
+    r.set_mode("ok")
+    check_eq(post()[0], 200, "up again on the same port")
+    check_eq([x.status for x in r.requests()], [200, 500, 413, 429, 301, 200, None, 200], "what was answered")
