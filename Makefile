@@ -113,7 +113,7 @@ $(B)/obj/%.o: %.c | $(B)/.libs-ok
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(B)/obj/daemon/main.o $(B)/obj/daemon/daemon.o $(B)/obj/daemon/cmd_target.o $(B)/obj/daemon/metrics.o: $(B)/gen/version.h
+$(B)/obj/daemon/main.o $(B)/obj/daemon/daemon.o $(B)/obj/daemon/cmd_target.o $(B)/obj/daemon/metrics.o $(B)/obj/daemon/outbox.o: $(B)/gen/version.h
 $(CTL_OBJ): $(B)/gen/version.h
 $(CTL_OBJ): CPPFLAGS += -Idaemon/ctl
 

@@ -26,10 +26,19 @@ const struct aws_service aws_sts = {
 	AWS_SERVICE_STS, "AWS_ENDPOINT_URL_STS", "sts", "sts", "sts-fips", NULL, NULL, false
 };
 
+const struct aws_service aws_events = { AWS_SERVICE_EVENTS,
+					"AWS_ENDPOINT_URL_EVENTS",
+					"events",
+					"events",
+					"events-fips",
+					"AWSEvents",
+					"1.1",
+					false };
+
 const struct aws_service *aws_service_by_id(enum aws_service_id id)
 {
-	static const struct aws_service *const all[] = { &aws_ecr, &aws_ecs, &aws_sqs,
-							 &aws_codedeploy, &aws_sts };
+	static const struct aws_service *const all[] = { &aws_ecr,        &aws_ecs, &aws_sqs,
+							 &aws_codedeploy, &aws_sts, &aws_events };
 
 	return (unsigned)id < AWS_SERVICE_COUNT ? all[id] : NULL;
 }

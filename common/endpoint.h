@@ -21,6 +21,7 @@ enum aws_service_id {
 	AWS_SERVICE_SQS,
 	AWS_SERVICE_CODEDEPLOY,
 	AWS_SERVICE_STS,
+	AWS_SERVICE_EVENTS, /* EventBridge: PutEvents of the notify sinks */
 	AWS_SERVICE_COUNT
 };
 
@@ -35,7 +36,7 @@ struct aws_service {
 	bool query_compatible;     /* send x-amzn-query-mode: true (SQS) */
 };
 
-extern const struct aws_service aws_ecr, aws_ecs, aws_sqs, aws_codedeploy, aws_sts;
+extern const struct aws_service aws_ecr, aws_ecs, aws_sqs, aws_codedeploy, aws_sts, aws_events;
 
 /* The service with that id. */
 const struct aws_service *aws_service_by_id(enum aws_service_id id);

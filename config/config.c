@@ -26,6 +26,7 @@
 #include "names.h"
 #include "jsontext.h"
 #include "regfile.h"
+#include "secmem.h"
 #include "strbuf.h"
 #include "strmap.h"
 
@@ -803,10 +804,11 @@ static void parse_control(struct parse *p, const cJSON *ctl)
 static void parse_aws(struct parse *p, const cJSON *aws)
 {
 	static const char *const keys[] = { "region", "profile", "fips", "ca_bundle", "endpoints" };
-	static const char *const ep_keys[] = { "ecr", "ecs", "sqs", "codedeploy", "sts" };
+	static const char *const ep_keys[] = { "ecr", "ecs", "sqs", "codedeploy", "sts", "events" };
 	static const enum aws_service_id ids[] = { AWS_SERVICE_ECR, AWS_SERVICE_ECS,
 						   AWS_SERVICE_SQS, AWS_SERVICE_CODEDEPLOY,
-						   AWS_SERVICE_STS };
+						   AWS_SERVICE_STS, AWS_SERVICE_EVENTS };
+#define N_EP_KEYS (sizeof(ep_keys) / sizeof(ep_keys[0]))
 	struct config *c = p->cfg;
 	char buf[SHOW_MAX];
 	const cJSON *eps;
@@ -845,8 +847,8 @@ static void parse_aws(struct parse *p, const cJSON *aws)
 		       show(eps, buf, sizeof(buf)));
 		return;
 	}
-	check_keys(p, eps, "aws.endpoints", ep_keys, 5);
-	for (size_t i = 0; i < 5; i++) {
+	check_keys(p, eps, "aws.endpoints", ep_keys, N_EP_KEYS);
+	for (size_t i = 0; i < N_EP_KEYS; i++) {
 		char path[PATH_LEN];
 		subpath(path, "aws.endpoints", ep_keys[i]);
 		if (get_string(p, eps, "aws.endpoints", ep_keys[i], &c->endpoints[ids[i]]) &&
@@ -1394,6 +1396,486 @@ static void parse_events(struct parse *p, const cJSON *root)
 	}
 }
 
+static void free_list(char **l, size_t n);
+
+/* ---- notify ----------------------------------------------------------------------- */
+
+#define SINK_URL_MAX    2048
+#define SINK_SECRET_MAX 4096
+
+/* Whether the host (without port) of a URL is a loopback one http:// may go to. */
+static bool loopback_host(const char *host, size_t len)
+{
+	static const char *const names[] = { "127.0.0.1", "[::1]", "localhost" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (len == strlen(names[i]) && !strncasecmp(host, names[i], len))
+			return true;
+	return false;
+}
+
+/*
+ * A sink's URL: https:// with a host (http:// only to a loopback host), no credentials, no space
+ * or control character, at most SINK_URL_MAX bytes. The URL holds a token, so why[n] says what is
+ * wrong without quoting it (the host at most, which is checked first to hold only host
+ * characters); the host[:port] goes to host[hn] either way when it could be found ("" if not).
+ */
+static bool sink_url_ok(const char *url, char *host, size_t hn, char *why, size_t n)
+{
+	size_t scheme = !strncmp(url, "https://", 8) ? 8 : !strncmp(url, "http://", 7) ? 7 : 0;
+	const char *auth = url + scheme;
+	size_t auth_len, host_len;
+	char shown[100];
+
+	host[0] = '\0';
+	if (strlen(url) > SINK_URL_MAX) {
+		snprintf(why, n, "is longer than %d bytes", SINK_URL_MAX);
+		return false;
+	}
+	if (!scheme) {
+		snprintf(why, n, "is not an https:// URL");
+		return false;
+	}
+	auth_len = strcspn(auth, "/?#");
+	if (memchr(auth, '@', auth_len)) {
+		snprintf(why, n,
+			 "holds credentials (user:password@, not shown); put no credentials "
+			 "in it");
+		return false;
+	}
+	if (auth[0] == '[') {
+		const char *close = memchr(auth, ']', auth_len);
+		host_len = close ? (size_t)(close - auth) + 1 : auth_len;
+		if (!close || (host_len < auth_len && auth[host_len] != ':') ||
+		    strspn(auth + 1, "0123456789abcdefABCDEF:.") != host_len - 2) {
+			snprintf(why, n, "has an IPv6 address that is not one");
+			return false;
+		}
+	} else {
+		host_len = strcspn(auth, ":/?#");
+		for (size_t i = 0; i < host_len; i++)
+			if (!isalnum((unsigned char)auth[i]) && !strchr("-._", auth[i])) {
+				snprintf(why, n,
+					 "has a host with a character not allowed in a "
+					 "host name");
+				return false;
+			}
+	}
+	if (host_len == 0) {
+		snprintf(why, n, "names no host");
+		return false;
+	}
+	if (auth_len < hn) {
+		memcpy(host, auth, auth_len);
+		host[auth_len] = '\0';
+	}
+	escaped(host, 80, shown, sizeof(shown));
+	if (host_len < auth_len) {
+		const char *port = auth + host_len + 1;
+		size_t digits = (size_t)(auth + auth_len - port);
+		unsigned long v = 0;
+		bool ok = digits >= 1 && digits <= 5 && strspn(port, "0123456789") >= digits;
+		for (size_t k = 0; ok && k < digits; k++)
+			v = v * 10 + (unsigned long)(port[k] - '0');
+		if (!ok || v < 1 || v > 65535) {
+			snprintf(why, n, "has a port that is not a number from 1 to 65535");
+			return false;
+		}
+	}
+	for (const char *c = url; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f) {
+			snprintf(why, n, "to '%s' holds a space or a control character", shown);
+			return false;
+		}
+	if (scheme == 7 && !loopback_host(auth, host_len)) {
+		snprintf(
+		    why, n,
+		    "to '%s' uses http://, which is allowed only to 127.0.0.1, ::1 or localhost "
+		    "(the URL holds a token: use https://)",
+		    shown);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Reads the secret file named by member key of v (an absolute path to a regular file) into
+ * secmem: one line, its final newline stripped, not empty, at most max bytes. A file every user
+ * may read is a warning. Returns whether it was read; errors name the path, never the content.
+ */
+static bool read_secret_file(struct parse *p, const char *mp, const char *file, size_t max,
+			     char **ret, size_t *ret_len)
+{
+	char buf[SHOW_MAX], data[SINK_SECRET_MAX + 2];
+	size_t len = 0;
+	ssize_t r;
+	mode_t mode = 0;
+	struct stat st;
+	int fd;
+
+	escaped(file, 200, buf, sizeof(buf));
+	if (file[0] != '/') {
+		errorf(p, mp, "'%s' must be an absolute path", buf);
+		return false;
+	}
+	fd = regfile_open(file, &mode);
+	if (fd == -EINVAL) {
+		errorf(p, mp, "'%s' is not a regular file but %s", buf, regfile_kind(mode));
+		return false;
+	}
+	if (fd < 0) {
+		errorf(p, mp, "cannot read '%s': %s", buf, strerror(-fd));
+		return false;
+	}
+	if (fstat(fd, &st) == 0 && (st.st_mode & 0004))
+		warnf(p, mp,
+		      "'%s' may be read by every user (mode %04o); it holds a secret: chmod o-r it",
+		      buf, (unsigned)(st.st_mode & 07777));
+	while (len < max + 2 && (r = read(fd, data + len, max + 2 - len)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			close(fd);
+			explicit_bzero(data, sizeof(data));
+			errorf(p, mp, "cannot read '%s': %s", buf, strerror(e));
+			return false;
+		}
+		len += (size_t)r;
+	}
+	close(fd);
+	if (len > 0 && data[len - 1] == '\n')
+		len--;
+	if (len > 0 && data[len - 1] == '\r')
+		len--;
+	const char *why = len == 0                  ? "is empty"
+			  : len > max               ? "is too long"
+			  : memchr(data, '\n', len) ? "holds more than one line"
+						    : NULL;
+	if (why) {
+		explicit_bzero(data, sizeof(data));
+		if (len > max)
+			errorf(p, mp, "'%s' is longer than %zu bytes", buf, max);
+		else
+			errorf(p, mp, "'%s' %s", buf, why);
+		return false;
+	}
+	*ret = secmem_alloc(len + 1);
+	if (*ret) {
+		memcpy(*ret, data, len);
+		(*ret)[len] = '\0';
+		*ret_len = len;
+	}
+	explicit_bzero(data, sizeof(data));
+	return *ret != NULL;
+}
+
+static bool valid_kind_name(const char *s)
+{
+	return notice_kind_from_name(s) >= 0;
+}
+
+static bool valid_sink_service(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	char cluster[256];
+
+	if (!slash)
+		return name_valid_ecs(s);
+	if ((size_t)(slash - s) >= sizeof(cluster))
+		return false;
+	snprintf(cluster, sizeof(cluster), "%.*s", (int)(slash - s), s);
+	return name_valid_ecs(cluster) && name_valid_ecs(slash + 1);
+}
+
+/* An event bus name or ARN as PutEvents takes it (EventBusNameOrArn: 1 to 1600 characters). */
+static bool valid_event_bus(const char *s)
+{
+	char part[16], region[64], acct[16];
+	int n = 0;
+
+	if (!strncmp(s, "arn:", 4)) {
+		if (sscanf(s, "arn:%15[a-z-]:events:%63[a-z0-9-]:%15[0-9]:event-bus/%n", part,
+			   region, acct, &n) != 3 ||
+		    n == 0)
+			return false;
+		if (strncmp(part, "aws", 3) || !endpoint_valid_region(region) || strlen(acct) != 12)
+			return false;
+		s += n;
+	}
+	return name_all(s, 1, 256, "/._-");
+}
+
+static void config_sink_done(struct config_sink *s)
+{
+	free(s->name);
+	secmem_free(s->url);
+	free(s->url_file);
+	free(s->host);
+	secmem_free(s->secret);
+	free(s->secret_file);
+	free(s->bus);
+	free(s->region);
+	free(s->role_arn);
+	free_list(s->watches, s->n_watches);
+	free(s->watches_at);
+	free_list(s->services, s->n_services);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The sink's URL, from "url" or "url_file" (webhook and slack). */
+static void parse_sink_url(struct parse *p, const cJSON *v, const char *path, struct config_sink *s)
+{
+	const cJSON *url = member(v, "url"), *file = member(v, "url_file");
+	char mp[PATH_LEN], why[SHOW_MAX], host[300], buf[SHOW_MAX];
+	char *text = NULL;
+	size_t len = 0;
+
+	if (url && file) {
+		errorf(p, path, "'url' and 'url_file' are both set; keep one");
+		return;
+	}
+	if (!url && !file) {
+		errorf(p, path, "a %s sink needs 'url' or 'url_file'",
+		       config_sink_type_name(s->type));
+		return;
+	}
+	if (url) {
+		subpath(mp, path, "url");
+		if (!cJSON_IsString(url)) {
+			errorf(p, mp, "%s is not allowed here: expected an https:// URL",
+			       show(url, buf, sizeof(buf)));
+			return;
+		}
+		if (!sink_url_ok(url->valuestring, host, sizeof(host), why, sizeof(why))) {
+			errorf(p, mp, "the URL %s", why);
+			return;
+		}
+		s->url = secmem_strdup(url->valuestring);
+	} else {
+		subpath(mp, path, "url_file");
+		if (!get_string(p, v, path, "url_file", &s->url_file))
+			return;
+		if (!read_secret_file(p, mp, s->url_file, SINK_URL_MAX, &text, &len))
+			return;
+		if (strlen(text) != len ||
+		    !sink_url_ok(text, host, sizeof(host), why, sizeof(why))) {
+			if (strlen(text) != len)
+				snprintf(why, sizeof(why), "holds a NUL byte");
+			errorf(p, mp, "the URL in '%s' %s",
+			       escaped(s->url_file, 200, buf, sizeof(buf)), why);
+			secmem_free(text);
+			return;
+		}
+		s->url = text;
+	}
+	s->host = strdup(host);
+}
+
+static void parse_sink(struct parse *p, const cJSON *v, const char *path, struct config_sink *s)
+{
+	static const char *const keys[] = { "type",        "name",        "url",
+					    "url_file",    "secret_file", "event_bus",
+					    "region",      "role_arn",    "events",
+					    "watches",     "services",    "min_severity",
+					    "max_age",     "timeout",     "failing_after",
+					    "concurrency", "max_pending" };
+	static const char *const types[] = { "webhook", "slack", "eventbridge" };
+	static const char *const severities[] = { "info", "warning", "error" };
+	/* The keys of one type only, and which types take them (bits of enum config_sink_type). */
+	static const struct {
+		const char *key;
+		unsigned types;
+	} only[] = {
+		{ "url", 1u << SINK_WEBHOOK | 1u << SINK_SLACK },
+		{ "url_file", 1u << SINK_WEBHOOK | 1u << SINK_SLACK },
+		{ "secret_file", 1u << SINK_WEBHOOK },
+		{ "event_bus", 1u << SINK_EVENTBRIDGE },
+		{ "region", 1u << SINK_EVENTBRIDGE },
+		{ "role_arn", 1u << SINK_EVENTBRIDGE },
+	};
+	char buf[SHOW_MAX], mp[PATH_LEN], acct[13];
+	const cJSON *m;
+	int type = -1, sev = SEVERITY_INFO;
+	bool type_ok;
+
+	s->kinds = ((1u << NOTICE_KIND_COUNT) - 1) & ~(1u << NOTICE_STARTED);
+	s->min_severity = SEVERITY_INFO;
+	s->max_age_ms = 24 * DURATION_MS_PER_HOUR;
+	s->timeout_ms = 10 * DURATION_MS_PER_SEC;
+	s->failing_after_ms = 15 * DURATION_MS_PER_MIN;
+	s->concurrency = 2;
+	s->max_pending = 1000;
+	s->at.file = p->file;
+	place_of(p, path, false, &s->at.line, &s->at.col);
+	if (!cJSON_IsObject(v)) {
+		errorf(p, path, "%s is not allowed here: expected a sink {\"type\": ...}",
+		       show(v, buf, sizeof(buf)));
+		return;
+	}
+	check_keys(p, v, path, keys, sizeof(keys) / sizeof(keys[0]));
+	if (!member(v, "type")) {
+		errorf(p, path, "a sink needs 'type': one of 'webhook', 'slack', 'eventbridge'");
+		return;
+	}
+	type_ok = get_enum(p, v, path, "type", types, 3, &type);
+	if (!type_ok)
+		return;
+	s->type = (enum config_sink_type)type;
+	for (size_t i = 0; i < sizeof(only) / sizeof(only[0]); i++)
+		if (member(v, only[i].key) && !(only[i].types & (1u << s->type))) {
+			subpath(mp, path, only[i].key);
+			key_errorf(p, mp, "'%s' is not allowed for %s %s sink", only[i].key,
+				   s->type == SINK_EVENTBRIDGE ? "an" : "a",
+				   config_sink_type_name(s->type));
+		}
+	if (get_string(p, v, path, "name", &s->name) && s->name && !valid_watch_name(s->name)) {
+		subpath(mp, path, "name");
+		errorf(p, mp, "%s is not a sink name ([A-Za-z0-9_.-], 1 to 64 characters)",
+		       show(member(v, "name"), buf, sizeof(buf)));
+	}
+	if (s->type != SINK_EVENTBRIDGE)
+		parse_sink_url(p, v, path, s);
+	if (s->type == SINK_WEBHOOK && get_string(p, v, path, "secret_file", &s->secret_file) &&
+	    s->secret_file) {
+		char *secret = NULL;
+		subpath(mp, path, "secret_file");
+		if (s->secret_file[0] != '/')
+			errorf(p, path, "'secret_file' must be an absolute path");
+		else if (read_secret_file(p, mp, s->secret_file, SINK_SECRET_MAX, &secret,
+					  &s->secret_len))
+			s->secret = (unsigned char *)secret;
+	}
+	if (s->type == SINK_EVENTBRIDGE) {
+		if (get_string(p, v, path, "event_bus", &s->bus) && s->bus &&
+		    !valid_event_bus(s->bus)) {
+			subpath(mp, path, "event_bus");
+			errorf(p, mp, "%s is not an event bus name or ARN",
+			       show(member(v, "event_bus"), buf, sizeof(buf)));
+		}
+		if (!s->bus)
+			s->bus = strdup("default");
+		if (get_string(p, v, path, "region", &s->region) && s->region &&
+		    !endpoint_valid_region(s->region)) {
+			subpath(mp, path, "region");
+			errorf(p, mp, "%s is not an AWS region name (like 'us-east-1')",
+			       show(member(v, "region"), buf, sizeof(buf)));
+		}
+		if (get_string(p, v, path, "role_arn", &s->role_arn) && s->role_arn &&
+		    !valid_role_arn(s->role_arn, acct)) {
+			subpath(mp, path, "role_arn");
+			errorf(p, mp,
+			       "%s is not an IAM role ARN (arn:aws:iam::123456789012:role/name)",
+			       show(member(v, "role_arn"), buf, sizeof(buf)));
+		}
+	}
+	if ((m = member(v, "events"))) {
+		char **names = NULL;
+		size_t n = 0;
+		struct strbuf what;
+		strbuf_init(&what, 1024);
+		strbuf_puts(&what, "an event kind: one of ");
+		for (int k = 0; k < NOTICE_KIND_COUNT; k++)
+			strbuf_printf(&what, "%s%s", k ? ", " : "",
+				      notice_kind_name((enum notice_kind)k));
+		subpath(mp, path, "events");
+		get_string_list(p, m, mp, valid_kind_name, strbuf_str(&what), &names, &n);
+		strbuf_done(&what);
+		s->kinds = 0;
+		for (size_t i = 0; i < n; i++)
+			s->kinds |= 1u << notice_kind_from_name(names[i]);
+		free_list(names, n);
+	}
+	if ((m = member(v, "watches"))) {
+		subpath(mp, path, "watches");
+		if (get_string_list(p, m, mp, valid_watch_name, "a watch name", &s->watches,
+				    &s->n_watches) &&
+		    (s->watches_at = calloc(s->n_watches, sizeof(*s->watches_at)))) {
+			/* each name's place, for the warning when no watch has it (cross_checks) */
+			for (size_t i = 0; i < s->n_watches; i++) {
+				char ip[PATH_LEN];
+				indexpath(ip, mp, i);
+				s->watches_at[i].file = p->file;
+				place_of(p, ip, false, &s->watches_at[i].line,
+					 &s->watches_at[i].col);
+			}
+		}
+	}
+	if ((m = member(v, "services"))) {
+		subpath(mp, path, "services");
+		get_string_list(p, m, mp, valid_sink_service,
+				"a service ('service' or 'cluster/service')", &s->services,
+				&s->n_services);
+	}
+	if (get_enum(p, v, path, "min_severity", severities, 3, &sev))
+		s->min_severity = (enum notice_severity)sev;
+	get_duration(p, v, path, "max_age", DURATION_MS_PER_MIN, 7 * DURATION_MS_PER_DAY,
+		     &s->max_age_ms);
+	get_duration(p, v, path, "timeout", DURATION_MS_PER_SEC, 60 * DURATION_MS_PER_SEC,
+		     &s->timeout_ms);
+	get_duration(p, v, path, "failing_after", DURATION_MS_PER_MIN, 7 * DURATION_MS_PER_DAY,
+		     &s->failing_after_ms);
+	get_int(p, v, path, "concurrency", 1, 16, &s->concurrency);
+	get_int(p, v, path, "max_pending", 1, 100000, &s->max_pending);
+}
+
+/* notify: [sink, ...]: each sink, then the default names and their uniqueness. */
+static void parse_notify(struct parse *p, const cJSON *root)
+{
+	const cJSON *list = member(root, "notify"), *v;
+	struct config *c = p->cfg;
+	char buf[SHOW_MAX], path[PATH_LEN], mp[PATH_LEN];
+	size_t n, i = 0, per_type[3] = { 0, 0, 0 };
+
+	if (!list)
+		return;
+	if (!cJSON_IsArray(list)) {
+		errorf(p, "notify", "%s is not allowed here: expected a list of sinks",
+		       show(list, buf, sizeof(buf)));
+		return;
+	}
+	n = (size_t)cJSON_GetArraySize(list);
+	if (n > CONFIG_MAX_SINKS) {
+		errorf(p, "notify", "%zu sinks: at most %d", n, CONFIG_MAX_SINKS);
+		return;
+	}
+	c->sinks = calloc(n + 1, sizeof(*c->sinks));
+	if (!c->sinks)
+		return;
+	cJSON_ArrayForEach(v, list)
+	{
+		indexpath(path, "notify", i++);
+		parse_sink(p, v, path, &c->sinks[c->n_sinks]);
+		c->n_sinks++;
+	}
+	for (i = 0; i < c->n_sinks; i++)
+		if ((size_t)c->sinks[i].type < 3)
+			per_type[c->sinks[i].type]++;
+	for (i = 0; i < c->n_sinks; i++) {
+		struct config_sink *s = &c->sinks[i];
+		if (!s->name) {
+			const char *t = config_sink_type_name(s->type);
+			char name[64];
+			if (per_type[s->type] > 1)
+				snprintf(name, sizeof(name), "%s-%zu", t, i + 1);
+			else
+				snprintf(name, sizeof(name), "%s", t);
+			s->name = strdup(name);
+			indexpath(path, "notify", i);
+			snprintf(mp, sizeof(mp), "%s", path);
+		} else {
+			indexpath(path, "notify", i);
+			subpath(mp, path, "name");
+		}
+		for (size_t k = 0; s->name && k < i; k++)
+			if (c->sinks[k].name && !strcmp(c->sinks[k].name, s->name)) {
+				errorf(p, mp, "the sink name '%s' is already used by notify[%zu]",
+				       escaped(s->name, 80, buf, sizeof(buf)), k);
+				break;
+			}
+	}
+}
+
 static void parse_top(struct parse *p, const cJSON *root)
 {
 	static const char *const keys[] = { "aws",
@@ -1412,6 +1894,7 @@ static void parse_top(struct parse *p, const cJSON *root)
 					    "history_max",
 					    "event_queue",
 					    "events",
+					    "notify",
 					    "watches" };
 	static const char *const levels[] = { "error", "warning", "notice", "info", "debug" };
 	struct config *c = p->cfg;
@@ -1479,6 +1962,7 @@ static void parse_top(struct parse *p, const cJSON *root)
 			       show(member(root, "metrics_file"), buf, sizeof(buf)));
 		get_int(p, root, "", "history_max", 1, 1000, &c->history_max);
 		parse_events(p, root);
+		parse_notify(p, root);
 	}
 	m = member(root, "watches");
 	if (!m)
@@ -1685,6 +2169,24 @@ static void cross_checks(struct config *c, struct config_errors *errs)
 					    yw->name ? escaped(yw->name, 80, s4, sizeof(s4)) : "?",
 					    y ? strbuf_str(&first_at) : "?:0:0");
 			}
+		}
+	}
+	/* A sink's watches filter naming no watch: a warning, as the sink never hears of it. */
+	for (size_t i = 0; names && i < c->n_sinks; i++) {
+		const struct config_sink *s = &c->sinks[i];
+		for (size_t k = 0; s->watches_at && k < s->n_watches; k++) {
+			if (strmap_get(names, s->watches[k]))
+				continue;
+			struct strbuf sb;
+			strbuf_init(&sb, 8192);
+			put_place(&sb, s->watches_at[k].file, s->watches_at[k].line,
+				  s->watches_at[k].col);
+			strbuf_printf(&sb,
+				      "notify[%zu].watches[%zu]: warning: no watch is named '%s'; "
+				      "this sink never hears of it",
+				      i, k, escaped(s->watches[k], 80, s1, sizeof(s1)));
+			errs_add(errs, strbuf_steal(&sb), file_no_of(c, s->watches_at[k].file),
+				 s->watches_at[k].line, s->watches_at[k].col, true);
 		}
 	}
 	strbuf_done(&key);
@@ -1979,6 +2481,9 @@ void config_free(struct config *c)
 	for (size_t i = 0; i < c->n_queues; i++)
 		config_queue_done(&c->queues[i]);
 	free(c->queues);
+	for (size_t i = 0; i < c->n_sinks; i++)
+		config_sink_done(&c->sinks[i]);
+	free(c->sinks);
 	free(c);
 }
 
@@ -2054,6 +2559,48 @@ const char *config_sink_type_name(enum config_sink_type t)
 	return (size_t)t < sizeof(names) / sizeof(names[0]) ? names[t] : NULL;
 }
 
+/* A filter part of the summary's sink line: ": " before the first, "; " before the others. */
+static void print_part(FILE *out, bool *first, const char *what, const char *const *l, size_t n)
+{
+	fprintf(out, "%s%s ", *first ? ": " : "; ", what);
+	*first = false;
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%s%s", i ? ", " : "", l[i]);
+}
+
+/* A sink: its name, type, host (or bus, region and role) and what differs from the default
+ * filter. Never the URL or the secret. */
+static void print_sink(const struct config_sink *s, FILE *out)
+{
+	uint32_t dflt = ((1u << NOTICE_KIND_COUNT) - 1) & ~(1u << NOTICE_STARTED);
+	const char *kinds[NOTICE_KIND_COUNT], *sev[1];
+	size_t n = 0;
+	bool first = true;
+
+	fprintf(out, "  notify %s (%s) to ", s->name, config_sink_type_name(s->type));
+	if (s->type == SINK_EVENTBRIDGE)
+		fprintf(out, "bus '%s'%s%s%s%s", s->bus, s->region ? " in " : "",
+			s->region ? s->region : "", s->role_arn ? " as " : "",
+			s->role_arn ? s->role_arn : "");
+	else
+		fprintf(out, "%s%s", s->host, s->secret ? " (signed)" : "");
+	for (int k = 0; k < NOTICE_KIND_COUNT; k++)
+		if (s->kinds & (1u << k))
+			kinds[n++] = notice_kind_name((enum notice_kind)k);
+	if (s->kinds != dflt)
+		print_part(out, &first, "events", kinds, n);
+	if (s->n_watches)
+		print_part(out, &first, "watches", (const char *const *)s->watches, s->n_watches);
+	if (s->n_services)
+		print_part(out, &first, "services", (const char *const *)s->services,
+			   s->n_services);
+	if (s->min_severity != SEVERITY_INFO) {
+		sev[0] = notice_severity_name(s->min_severity);
+		print_part(out, &first, "min severity", sev, 1);
+	}
+	fputc('\n', out);
+}
+
 void config_print_summary(const struct config *c, FILE *out)
 {
 	size_t per[3] = { 0, 0, 0 };
@@ -2090,6 +2637,8 @@ void config_print_summary(const struct config *c, FILE *out)
 		fprintf(out, "  events from %s (%s)%s%s\n", c->queues[i].url, c->queues[i].region,
 			c->queues[i].role_arn ? " as " : "",
 			c->queues[i].role_arn ? c->queues[i].role_arn : "");
+	for (size_t i = 0; i < c->n_sinks; i++)
+		print_sink(&c->sinks[i], out);
 	for (size_t i = 0; i < c->n_watches; i++) {
 		const struct config_watch *w = &c->watches[i];
 		fprintf(out, "  %s: %s%s%s ", w->name, w->registry_id ? w->registry_id : "",

@@ -114,6 +114,7 @@ struct config_sink {
 	uint32_t kinds; /* filter "events": 1u << enum notice_kind; default every kind but started */
 	char **watches; /* filter "watches": watch names; none: all */
 	size_t n_watches;
+	struct config_place *watches_at; /* where each of watches[] is given (for messages) */
 	char **services; /* filter "services": "cluster/service" or "service"; none: all */
 	size_t n_services;
 	enum notice_severity min_severity; /* filter "min_severity", default info */

@@ -26,6 +26,7 @@
 #include "deployer.h"
 #include "digest.h"
 #include "names.h"
+#include "outbox.h"
 #include "endpoint.h"
 #include "escape.h"
 #include "log.h"
@@ -859,6 +860,26 @@ static cJSON *status_json(struct daemon *d)
 		cJSON_AddStringToObject(x, "state", qi.state);
 		add_time(x, "last_message", qi.last_message);
 		add_str(x, "error", qi.error);
+		cJSON_AddItemToArray(arr, x);
+	}
+	arr = cJSON_AddArrayToObject(o, "notify");
+	struct outbox_sink_status sinks[CONFIG_MAX_SINKS];
+	size_t n_sinks = outbox_status(d->outbox, sinks, CONFIG_MAX_SINKS);
+	for (size_t i = 0; i < n_sinks && i < CONFIG_MAX_SINKS; i++) {
+		const struct outbox_sink_status *k = &sinks[i];
+		cJSON *x = cJSON_CreateObject();
+		cJSON_AddStringToObject(x, "name", k->name);
+		cJSON_AddStringToObject(x, "type", k->type);
+		add_str(x, "host", k->host);
+		cJSON_AddNumberToObject(x, "pending", (double)k->pending);
+		cJSON_AddNumberToObject(x, "sent", (double)k->sent);
+		cJSON_AddNumberToObject(x, "failed", (double)k->failed);
+		cJSON_AddNumberToObject(x, "given_up", (double)k->given_up);
+		cJSON_AddNumberToObject(x, "dropped", (double)k->dropped);
+		cJSON_AddBoolToObject(x, "failing", k->failing);
+		add_time(x, "failing_since", k->failing_since);
+		add_time(x, "last_sent", k->last_sent);
+		add_str(x, "last_error", k->last_error);
 		cJSON_AddItemToArray(arr, x);
 	}
 	cJSON_AddNumberToObject(o, "rollouts_in_flight", deployer_in_flight(d->deployer));

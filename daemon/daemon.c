@@ -25,7 +25,9 @@
 #include "history.h"
 #include "log.h"
 #include "metrics.h"
+#include "notice.h"
 #include "notify.h"
+#include "outbox.h"
 #include "queue.h"
 #include "profile.h"
 #include "state.h"
@@ -175,11 +177,69 @@ static void on_cycle_done(void *userdata)
 
 /* ---- metrics (metrics.h): the hooks that count --------------------------------- */
 
-static void on_polled(const char *repository, const char *region, bool ok, void *userdata)
+static void on_polled(const char *repository, const char *region, bool ok, const char *error,
+		      void *userdata)
 {
 	struct daemon *d = userdata;
 
 	metrics_poll(d->metrics, repository, region, ok);
+	if (!d->dry_run && !d->cfg->dry_run)
+		outbox_polled(d->outbox, repository, region, ok, error, (double)time(NULL));
+}
+
+static void on_outbox_changed(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	metrics_changed(d->metrics);
+}
+
+static size_t metrics_sinks(struct outbox_sink_status *out, size_t n, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	return outbox_status(d->outbox, out, n);
+}
+
+/* A rollout reached a phase: its notification goes to the outbox (none in a dry run). */
+static void on_notice(const struct notice *n, void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (!d->dry_run && !d->cfg->dry_run)
+		outbox_post(d->outbox, n);
+}
+
+/* The outbox of the notifications, in <state_directory>/outbox; a dry run posts nothing, so it
+ * has none (the entries wait for a real run). */
+static int setup_outbox(struct daemon *d)
+{
+	struct outbox_deps deps = { .loop = d->loop,
+				    .aws = d->aws,
+				    .region = d->region,
+				    .creds = d->creds,
+				    .http = d->http,
+				    .signer = d->signer,
+				    .state_dir = d->cfg->state_dir,
+				    .host = d->host,
+				    .changed = on_outbox_changed,
+				    .userdata = d };
+	char why[600] = "";
+
+	if (d->dry_run || d->cfg->dry_run) {
+		if (d->cfg->n_sinks)
+			log_notice("dry run: no notification is sent");
+		return EX_OK;
+	}
+	if (gethostname(d->host, sizeof(d->host) - 1) < 0 || !*d->host)
+		snprintf(d->host, sizeof(d->host), "localhost");
+	d->outbox = outbox_new(&deps, d->cfg, why, sizeof(why));
+	if (!d->outbox) {
+		log_error("cannot start: %s", why);
+		notify_start_failed(EX_CANTCREAT, EIO, why);
+		return EX_CANTCREAT;
+	}
+	return EX_OK;
 }
 
 static void on_messages(const char *url, size_t n, void *userdata)
@@ -238,6 +298,7 @@ static void setup_metrics(struct daemon *d)
 				     .start_time = (double)time(NULL),
 				     .rollouts = metrics_rollouts,
 				     .target = metrics_target,
+				     .sinks = metrics_sinks,
 				     .userdata = d };
 
 	d->metrics = metrics_new(&deps);
@@ -348,6 +409,7 @@ static void reload(struct daemon *d, cJSON *result)
 	config_free(d->cfg); /* a poll cycle in progress keeps its own reference */
 	d->cfg = cfg;
 	history_set_max(d->history, cfg->history_max);
+	outbox_reload(d->outbox, cfg);
 	prune_overrides(d);
 	log_max_priority =
 	    priority_of(d->log_level >= 0 ? (enum config_log_level)d->log_level : cfg->log_level);
@@ -517,6 +579,11 @@ static int setup(struct daemon *d)
 	if (d->aws)
 		setup_metrics(d);
 	if (d->aws) {
+		r = setup_outbox(d);
+		if (r != EX_OK)
+			return r;
+	}
+	if (d->aws) {
 		struct deployer_deps deps = { .loop = d->loop,
 					      .aws = d->aws,
 					      .state = d->state,
@@ -529,6 +596,7 @@ static int setup(struct daemon *d)
 					      .poked = on_poked,
 					      .history = d->history,
 					      .ended = on_rollout_ended,
+					      .notice = on_notice,
 					      .userdata = d };
 		d->deployer = deployer_new(&deps);
 		prune_overrides(d);
@@ -590,6 +658,8 @@ static void teardown(struct daemon *d)
 	watcher_free(d->watcher);
 	deployer_free(d->deployer); /* its rollouts' pokes are answered into d->queues */
 	queues_free(d->queues);
+	outbox_free(d->outbox); /* attempts in flight are cancelled; their entries stay */
+	d->outbox = NULL;
 	notify_free(d->notifier);
 	if (d->state && state_save(d->state, why, sizeof(why)) < 0)
 		log_error("%s; what was seen since the last write is lost", why);

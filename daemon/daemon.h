@@ -21,6 +21,7 @@ struct deployer;
 struct history;
 struct metrics;
 struct notifier;
+struct outbox;
 struct state;
 struct watcher;
 
@@ -42,6 +43,8 @@ struct daemon {
 	struct notifier *notifier;
 	struct control *control; /* the control socket; none with --once or control.socket "" */
 	struct metrics *metrics; /* counters and the metrics file (metrics.h) */
+	struct outbox *outbox;   /* notifications (config "notify"); none in a dry run */
+	char host[256];          /* gethostname(), for the notifications */
 	struct ev_signal sighup, sigterm, sigint;
 	struct ev_timer once_check;
 	struct ev_prepare status_prep; /* sends STATUS= when it changed */

@@ -51,6 +51,14 @@ static void skey_of(const struct rollout_rec *c, char *buf, size_t n)
 	snprintf(buf, n, "%s\x1f%s", c->watch, c->tkey);
 }
 
+bool deployer_blocked(struct deployer *dp, struct rollout *r)
+{
+	char skey[1200];
+
+	skey_of(r->rec, skey, sizeof(skey));
+	return strmap_get(dp->blocked, skey) != NULL;
+}
+
 double deployer_block(struct deployer *dp, struct rollout *r)
 {
 	char skey[1200];

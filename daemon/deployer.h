@@ -41,6 +41,7 @@ struct state;
 struct deployer;
 struct history;
 struct history_entry;
+struct notice;
 
 /* What the deployer uses; daemon.c owns all of it and keeps it alive longer than the deployer. */
 struct deployer_deps {
@@ -61,6 +62,10 @@ struct deployer_deps {
 	 * was added (metrics), or NULL. The entry and its strings live for the call only. */
 	struct history *history;
 	void (*ended)(const struct history_entry *e, void *userdata);
+	/* A rollout reached a phase a notification is sent for (outbox.h), at most once per kind
+	 * per rollout (per hook for awaiting-approval); n is valid during the call. Never in a dry
+	 * run or for an inspection. May be NULL. */
+	void (*notice)(const struct notice *n, void *userdata);
 };
 
 /* A deployer over deps (copied). NULL without memory. */

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "history.h"
 #include "log.h"
+#include "outbox.h"
 #include "state.h"
 #include "strbuf.h"
 #include "strmap.h"
@@ -394,6 +395,44 @@ static int render_watches(struct strbuf *out, struct metrics *m, const struct co
 	return r;
 }
 
+/* The notification sinks' counters (outbox.h), by sink and type. */
+static int render_sinks(struct strbuf *out, struct metrics *m)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fams[] = {
+		{ "ecr_deployd_notifications_sent_total", "counter",
+		  "Notifications a sink took (a 2xx; for EventBridge an entry accepted)." },
+		{ "ecr_deployd_notification_attempts_failed_total", "counter",
+		  "Attempts to deliver a notification that failed (each retry counts)." },
+		{ "ecr_deployd_notifications_given_up_total", "counter",
+		  "Notifications given up: refused for good, or not delivered within max_age." },
+		{ "ecr_deployd_notifications_dropped_total", "counter",
+		  "Notifications dropped unsent: the backlog bound (max_pending)." },
+		{ "ecr_deployd_notifications_pending", "gauge",
+		  "Notifications in the outbox now, waiting or being sent." },
+	};
+	struct outbox_sink_status st[CONFIG_MAX_SINKS];
+	size_t n = m->deps.sinks(st, CONFIG_MAX_SINKS, m->deps.userdata);
+	int r = 0;
+
+	if (n > CONFIG_MAX_SINKS)
+		n = CONFIG_MAX_SINKS;
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]) && r == 0; f++) {
+		r = head(out, fams[f].name, fams[f].type, fams[f].help);
+		for (size_t i = 0; i < n && r == 0; i++) {
+			const struct outbox_sink_status *k = &st[i];
+			double v = f == 0   ? (double)k->sent
+				   : f == 1 ? (double)k->failed
+				   : f == 2 ? (double)k->given_up
+				   : f == 3 ? (double)k->dropped
+					    : (double)k->pending;
+			r = sample(out, fams[f].name, LABELS("sink", k->name, "type", k->type), v);
+		}
+	}
+	return r;
+}
+
 int metrics_render(struct metrics *m, struct strbuf *out)
 {
 	const struct config *cfg = m->deps.cfg ? *m->deps.cfg : NULL;
@@ -466,6 +505,8 @@ int metrics_render(struct metrics *m, struct strbuf *out)
 		r = render_watches(out, m, cfg);
 	if (r == 0 && cfg)
 		r = render_targets(out, m, cfg);
+	if (r == 0 && m->deps.sinks)
+		r = render_sinks(out, m);
 	return r;
 }
 

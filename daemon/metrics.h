@@ -29,6 +29,7 @@ struct config_watch;
 struct ev_loop;
 struct history_entry;
 struct metrics;
+struct outbox_sink_status;
 struct state;
 struct strbuf;
 
@@ -56,6 +57,9 @@ struct metrics_deps {
 	 * target gauges are not rendered. */
 	void (*target)(const struct config_watch *w, const struct config_target *t,
 		       struct metrics_target *ret, void *userdata);
+	/* Up to n notification sinks' counters into out (outbox_status()); returns how many sinks
+	 * there are. NULL: the notification metrics are not rendered. */
+	size_t (*sinks)(struct outbox_sink_status *out, size_t n, void *userdata);
 	void *userdata;
 };
 

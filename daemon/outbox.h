@@ -40,6 +40,8 @@ struct outbox_deps {
 	struct sigv4_signer *signer;
 	const char *state_dir;
 	const char *host; /* this host's name, for the bodies */
+	/* Something outbox_status() shows changed (the metrics file). May be NULL. */
+	void (*changed)(void *userdata);
 	void *userdata;
 };
 
@@ -76,5 +78,16 @@ void outbox_polled(struct outbox *ob, const char *repository, const char *region
 
 /* Up to n sinks' health into out; returns how many sinks there are. */
 size_t outbox_status(const struct outbox *ob, struct outbox_sink_status *out, size_t n);
+
+/* The backoff before attempt k+1 after k (1-based) failed: u (in [0, 1)) times min(cap_ms,
+ * base_ms * 2^(k-1)), "full jitter". base 1 s and cap 5 min, or (a test knob) base from the
+ * environment's ECR_DEPLOYD_NOTIFY_BACKOFF_MS, the cap 300 times it. Pure. */
+#define OUTBOX_BACKOFF_BASE_MS 1000
+#define OUTBOX_BACKOFF_CAP_MS  300000
+#define OUTBOX_BACKOFF_ENV     "ECR_DEPLOYD_NOTIFY_BACKOFF_MS"
+long outbox_backoff_ms(int k, long base_ms, long cap_ms, double u);
+
+/* The outbox directory of a state directory, into out (n bytes): "<state_dir>/outbox". */
+void outbox_dir(const char *state_dir, char *out, size_t n);
 
 #endif

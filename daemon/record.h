@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The steps of a rollout; see the table and the diagram in rollout.h. */
 enum rollout_step {
@@ -131,6 +132,11 @@ struct rollout_rec {
 	char *cd_rb_token;      /* our own rollback deployment's token */
 	double cd_create_sent_at, cd_rb_create_sent_at; /* CreateDeployment sent */
 	double cd_rb_wait_until; /* waiting for CodeDeploy's rollbackInfo until then */
+	/* notifications (outbox.h): 1u << enum notice_kind for each kind posted already (at most
+	 * one per kind per rollout; optional key "notified"), and the hook (or CodeDeploy wait)
+	 * whose awaiting-approval was posted last (one per hook) */
+	uint32_t notified;
+	char *notified_hook;
 };
 
 /*
@@ -177,7 +183,8 @@ struct rollout_rec {
 	X(cd_deployment_id) \
 	X(cd_status) \
 	X(cd_event) \
-	X(cd_rb_token)
+	X(cd_rb_token) \
+	X(notified_hook)
 /* clang-format on */
 
 /* The step's name in records and events ("start", "tracking", ...), and back; -1 if unknown. */

@@ -13,6 +13,7 @@
 #include "credentials.h"
 #include "ecs.h"
 #include "events.h"
+#include "notice.h"
 #include "state.h"
 
 #define BATCH_MAX      20 /* service deployments per DescribeServiceDeployments */
@@ -383,6 +384,97 @@ static struct ev_loop *loop_of(const struct rollout *r)
 
 /* ---- events -------------------------------------------------------------- */
 
+int rollout_notice_due(struct rollout_rec *rec, enum notice_kind k, const char *sub)
+{
+	uint32_t bit = 1u << k;
+
+	if (!sub)
+		sub = "";
+	if (k == NOTICE_AWAITING_APPROVAL) {
+		if (rec->notified_hook && !strcmp(rec->notified_hook, sub))
+			return 0;
+		if (record_set(&rec->notified_hook, sub) < 0)
+			return -ENOMEM;
+		rec->notified |= bit;
+		return 1;
+	}
+	if (rec->notified & bit)
+		return 0;
+	rec->notified |= bit;
+	return 1;
+}
+
+/* The notification kind of a phase's event, or -1. */
+static int notice_kind_of(const char *id)
+{
+	static const struct {
+		const char *id;
+		enum notice_kind kind;
+	} map[] = {
+		{ EVENT_DEPLOY_STARTED, NOTICE_STARTED },
+		{ EVENT_DEPLOY_COMPLETED, NOTICE_COMPLETED },
+		{ EVENT_DEPLOY_FAILED, NOTICE_FAILED },
+		{ EVENT_ROLLBACK_COMPLETED, NOTICE_ROLLED_BACK },
+		{ EVENT_ROLLBACK_FAILED, NOTICE_ROLLBACK_FAILED },
+		{ EVENT_AWAITING_APPROVAL, NOTICE_AWAITING_APPROVAL },
+		{ EVENT_BLOCKED, NOTICE_BLOCKED },
+	};
+
+	for (size_t i = 0; id && i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(map[i].id, id))
+			return (int)map[i].kind;
+	return -1;
+}
+
+/* The notification of a phase (said in summary, the journal's sentence), made from the record. */
+static void rollout_notify(struct rollout *r, enum notice_kind k, char *summary)
+{
+	struct rollout_rec *c = r->rec;
+	const struct deployer_deps *d = r->dp->d;
+	const char *sub = "";
+	char identity[2400];
+	int due;
+
+	if (r->inspect || !d->notice || d->dry_run || (*d->cfg)->dry_run || !c->digest ||
+	    (k == NOTICE_BLOCKED && r->quiet_block))
+		return;
+	if (k == NOTICE_AWAITING_APPROVAL)
+		sub = record_is_codedeploy(c) ? c->cd_deployment_id : c->hook_id;
+	due = rollout_notice_due(c, k, sub);
+	if (due <= 0)
+		return;
+	struct notice n = { .kind = k, .time = rollout_wall_now(), .duration_ms = -1 };
+	snprintf(identity, sizeof(identity), "%s\n%s\n%.0f", c->tkey, c->digest,
+		 c->started_at * 1000.0);
+	notice_make_key(&n, identity, sub ? sub : "");
+	n.watch = c->watch;
+	n.repository = c->repository;
+	n.tag = c->tag;
+	n.digest = c->digest;
+	n.previous_digest = c->previous_digest && *c->previous_digest ? c->previous_digest : NULL;
+	n.target = c->tkey;
+	n.cluster = c->cluster;
+	n.service = c->service;
+	n.region = c->region;
+	n.task_definition = c->new_td;
+	n.previous_task_definition = c->base_td;
+	n.deployment_id = record_is_codedeploy(c)                 ? c->cd_deployment_id
+			  : c->deployment_id && *c->deployment_id ? c->deployment_id
+								  : NULL;
+	n.strategy = c->strategy;
+	if (k == NOTICE_FAILED || k == NOTICE_ROLLBACK_FAILED || k == NOTICE_BLOCKED)
+		n.reason = *r->reason ? r->reason : NULL;
+	else if (k == NOTICE_AWAITING_APPROVAL)
+		n.reason = summary;
+	n.summary = summary;
+	if (c->started_at > 0)
+		n.duration_ms = (long long)((rollout_wall_now() - c->started_at) * 1000.0);
+	if (k == NOTICE_FAILED || k == NOTICE_ROLLED_BACK || k == NOTICE_ROLLBACK_FAILED)
+		for (int i = r->n_events - 1; i >= 0 && n.n_messages < NOTICE_MESSAGES_MAX; i--)
+			n.messages[n.n_messages++] = r->events[i];
+	d->notice(&n, d->userdata);
+}
+
 void rollout_emit(struct rollout *r, int prio, const char *id, const struct log_field *extra,
 		  const char *fmt, ...)
 {
@@ -392,11 +484,17 @@ void rollout_emit(struct rollout *r, int prio, const char *id, const struct log_
 	char msg[2048], ms[32], containers[512] = "";
 	va_list ap;
 
-	if (prio > log_max_priority)
+	int kind = notice_kind_of(id);
+
+	if (prio > log_max_priority && kind < 0)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (kind >= 0)
+		rollout_notify(r, (enum notice_kind)kind, msg);
+	if (prio > log_max_priority)
+		return;
 	for (size_t i = 0; i < c->n_containers; i++) {
 		size_t len = strlen(containers);
 		snprintf(containers + len, sizeof(containers) - len, "%s%s", len ? "," : "",
@@ -1025,6 +1123,7 @@ static void blocked(struct rollout *r)
 		r->rec->step = r->blocked_at; /* the events name the step refused, not the
 						 deregister after it (the record is removed next) */
 	r->dp->failures++;
+	r->quiet_block = deployer_blocked(r->dp, r);
 	double again = deployer_block(r->dp, r);
 	rollout_emit(
 	    r, LOG_ERR, EVENT_BLOCKED,

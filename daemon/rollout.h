@@ -95,6 +95,7 @@
 #include <ev.h>
 
 #include "aws.h"
+#include "config.h"
 #include "deployer.h"
 #include "history.h"
 #include "log.h"
@@ -135,6 +136,7 @@ struct rollout {
 	int running, desired; /* tasks of the deployment tracked, at the last look */
 	bool said_wait;       /* the wait for a call sent before a stop was said */
 	bool said_blocked;    /* tracking: an authorization error was said */
+	bool quiet_block;     /* blocked again (a retry of the same block): no notification */
 	bool event_seen;      /* an ECS event about its service came from a queue: while events
 				 flow, tracking looks only every TRACK_SAFETY_S unless one comes */
 	bool repoke;          /* an event came while a look was in flight: look again after it */
@@ -286,6 +288,8 @@ struct blocked {
 void deployer_ended(struct deployer *dp);
 /* Returns the seconds until the blocked target is tried again. */
 double deployer_block(struct deployer *dp, struct rollout *r);
+/* Whether r's target is blocked already (this block is a retry's). */
+bool deployer_blocked(struct deployer *dp, struct rollout *r);
 /* A deploy completed: a block the target had is over (its backoff starts afresh). */
 void deployer_unblock(struct deployer *dp, struct rollout *r);
 
@@ -405,7 +409,16 @@ void rollout_run(struct rollout *r);
 /* A record picked up after a stop: its step's resume variant runs at the next tick. */
 void rollout_resume(struct rollout *r);
 
-/* Events of a rollout: its fields (WATCH, ECR_REPOSITORY, IMAGE_DIGEST, ...) plus extra. */
+/*
+ * Whether a notification of kind k (sub: the hook or CodeDeploy wait of an awaiting-approval,
+ * else "" or NULL) is still to be posted for the rollout of rec: once per kind, and once per hook
+ * for awaiting-approval. Marks it posted in rec (rec->notified, rec->notified_hook: written with
+ * the record). -ENOMEM when the hook cannot be kept (then not marked, and not to be posted).
+ */
+int rollout_notice_due(struct rollout_rec *rec, enum notice_kind k, const char *sub);
+
+/* Events of a rollout: its fields (WATCH, ECR_REPOSITORY, IMAGE_DIGEST, ...) plus extra; an event
+ * of a phase (DEPLOY_STARTED, ..., BLOCKED) is also a notification (deployer_deps.notice). */
 void rollout_emit(struct rollout *r, int prio, const char *id, const struct log_field *extra,
 		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 

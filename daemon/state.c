@@ -24,6 +24,7 @@
 #include "regfile.h"
 #include "strbuf.h"
 #include "strmap.h"
+#include "config.h"
 
 #define STATE_MAX (64 * 1024 * 1024)
 
@@ -242,7 +243,7 @@ static void sink_object(struct sink *k, const cJSON *o, const char *inner)
  * directory, so that a crash at any moment leaves the old file or the new one.
  */
 static int write_atomic(const char *dir, const char *path, const cJSON *o, const char *inner,
-			char *why, size_t why_len)
+			const char *text, size_t text_len, char *why, size_t why_len)
 {
 	char tmp[4200];
 	struct sink *k = malloc(sizeof(*k));
@@ -262,7 +263,10 @@ static int write_atomic(const char *dir, const char *path, const cJSON *o, const
 	}
 	k->err = 0;
 	k->n = 0;
-	sink_object(k, o, inner);
+	if (o)
+		sink_object(k, o, inner);
+	else
+		sink_put(k, text, text_len);
 	sink_flush(k);
 	r = k->err;
 	if (r == 0 && fsync(k->fd) < 0)
@@ -1404,6 +1408,7 @@ int state_record_to_json(const struct rollout_rec *rec, cJSON **ret)
 						: "ecr-deployd"));
 	ok = ok && (!rec->cd_port || cJSON_AddNumberToObject(o, "cd_port", (double)rec->cd_port));
 	ok = ok && (!rec->cd_discovered || cJSON_AddBoolToObject(o, "cd_discovered", 1));
+	ok = ok && (!rec->notified || cJSON_AddNumberToObject(o, "notified", rec->notified));
 	c = ok ? cJSON_AddArrayToObject(o, "containers") : NULL;
 	ok = c != NULL;
 	for (size_t i = 0; ok && i < rec->n_containers; i++)
@@ -1487,6 +1492,15 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 	else if (v)
 		rec->cd_port = (long)v->valuedouble;
 	rec->cd_discovered = cJSON_IsTrue(cJSON_GetObjectItem(o, "cd_discovered"));
+	v = cJSON_GetObjectItemCaseSensitive(o, "notified");
+	if (v &&
+	    !(cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+	      v->valuedouble < (double)(1u << NOTICE_KIND_COUNT) &&
+	      v->valuedouble == (double)(uint32_t)v->valuedouble) &&
+	    !*bad)
+		snprintf(bad, sizeof(bad), "its 'notified' is not a set of notification kinds");
+	else if (v)
+		rec->notified = (uint32_t)v->valuedouble;
 	/* Deadlines missing (an old or edited record): a whole timeout from now, never already past
 	 * (a first look would be a timeout read from an absence). */
 	if (!(rec->deadline > 0))
@@ -1631,7 +1645,7 @@ int state_rollout_save(struct state *s, const struct rollout_rec *rec, char *why
 		return r;
 	}
 	rollout_path(s, rec->watch, rec->tkey, path, sizeof(path));
-	r = write_atomic(s->rdir, path, f, NULL, why, why_len);
+	r = write_atomic(s->rdir, path, f, NULL, NULL, 0, why, why_len);
 	if (r == 0) {
 		cJSON_DeleteItemFromObjectCaseSensitive(s->rollouts, key);
 		cJSON_AddItemToObject(s->rollouts, key, f);
@@ -1720,7 +1734,7 @@ int state_save(struct state *s, char *why, size_t why_len)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cJSON_DeleteItemFromObject(s->root, "written_at");
 	cJSON_AddStringToObject(s->root, "written_at", when);
-	r = write_atomic(s->dir, s->path, s->root, "watches", why, why_len);
+	r = write_atomic(s->dir, s->path, s->root, "watches", NULL, 0, why, why_len);
 	if (r == 0)
 		s->dirty = false;
 	return r;
@@ -1769,7 +1783,13 @@ int state_file_read(const char *path, size_t max, char **ret, size_t *ret_len)
 
 int state_file_write(const char *dir, const char *path, const cJSON *o, char *why, size_t why_len)
 {
-	return write_atomic(dir, path, o, NULL, why, why_len);
+	return write_atomic(dir, path, o, NULL, NULL, 0, why, why_len);
+}
+
+int state_file_write_text(const char *dir, const char *path, const char *text, size_t len,
+			  char *why, size_t why_len)
+{
+	return write_atomic(dir, path, NULL, NULL, text, len, why, why_len);
 }
 
 char *state_file_keep_aside(const char *path)

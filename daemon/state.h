@@ -213,6 +213,9 @@ const char *state_path(const struct state *s);
  */
 int state_file_read(const char *path, size_t max, char **ret, size_t *ret_len);
 int state_file_write(const char *dir, const char *path, const cJSON *o, char *why, size_t why_len);
+/* The same for text of len bytes (an outbox entry): a temporary file "<path>.tmp-<pid>". */
+int state_file_write_text(const char *dir, const char *path, const char *text, size_t len,
+			  char *why, size_t why_len);
 char *state_file_keep_aside(const char *path);
 
 #endif

@@ -734,7 +734,8 @@ static void group_done(struct cycle *c, size_t gi)
 	const struct group *g = &c->groups[gi];
 
 	if (wt->deps.polled)
-		wt->deps.polled(g->repository, g->region, !g->fail, wt->deps.userdata);
+		wt->deps.polled(g->repository, g->region, !g->fail, g->fail ? g->fail->error : NULL,
+				wt->deps.userdata);
 	if (!missing || !c->errors_next || !c->bad_next)
 		return;
 	report_group(wt, c->errors_next, g);

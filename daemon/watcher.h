@@ -46,9 +46,11 @@ struct watcher_deps {
 	/* The repositories a hint named have been read and what was seen is in the state file (ok),
 	 * or one could not be read or saved (!ok). May be NULL. */
 	void (*hinted)(uint64_t ticket, bool ok, void *userdata);
-	/* A repository was read, whole (ok) or not (metrics): once per repository that a cycle or a
-	 * read of hinted repositories reads. May be NULL. */
-	void (*polled)(const char *repository, const char *region, bool ok, void *userdata);
+	/* A repository was read, whole (ok) or not (metrics, watch-failing notifications): once per
+	 * repository that a cycle or a read of hinted repositories reads; error says why it was not
+	 * ("Code: message", NULL when ok). May be NULL. */
+	void (*polled)(const char *repository, const char *region, bool ok, const char *error,
+		       void *userdata);
 	void *userdata;
 };
 

@@ -439,6 +439,43 @@ static int status_header(FILE *out, const cJSON *res, double now, bool color)
 			free(err);
 		}
 	}
+	const cJSON *sinks = cJSON_GetObjectItemCaseSensitive(res, "notify");
+	if (cJSON_IsArray(sinks) && cJSON_GetArraySize(sinks) > 0) {
+		const cJSON *k;
+		fprintf(out, "notifications:\n");
+		cJSON_ArrayForEach(k, sinks)
+		{
+			char *name = ctl_escape(ctl_json_str(k, "name"), 64);
+			char *type = ctl_escape(ctl_json_str(k, "type"), 32);
+			char *host = ctl_escape(ctl_json_str(k, "host"), 256);
+			char *err = ctl_escape(ctl_json_str(k, "last_error"), VALUE_MAX);
+			double pending = 0, sent = 0, given_up = 0, since;
+			bool failing = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(k, "failing"));
+			ctl_json_num(k, "pending", &pending);
+			ctl_json_num(k, "sent", &sent);
+			ctl_json_num(k, "given_up", &given_up);
+			if (name && type && host && err) {
+				fprintf(out,
+					"  %s (%s, %s): %.0f pending, %.0f sent, %.0f given up, ",
+					name, type, host, pending, sent, given_up);
+				if (!failing) {
+					fprintf(out, "%sok%s\n", color ? GREEN : "",
+						color ? RESET : "");
+				} else {
+					if (ctl_json_num(k, "failing_since", &since))
+						ctl_format_relative(since, now, rel, sizeof(rel));
+					else
+						snprintf(rel, sizeof(rel), "a while");
+					fprintf(out, "%sfailing%s since %s: %s\n", color ? RED : "",
+						color ? RESET : "", rel, err);
+				}
+			}
+			free(name);
+			free(type);
+			free(host);
+			free(err);
+		}
+	}
 	double inflight;
 	if (ctl_json_num(res, "rollouts_in_flight", &inflight))
 		fprintf(out, "rollouts in flight: %.0f\n", inflight);

@@ -64,6 +64,64 @@ TEST(endpoint_from_region)
 	}
 }
 
+/* Issue 17: EventBridge (PutEvents for the notify sinks) is a service like the others. */
+TEST(endpoint_events)
+{
+	char out[256];
+	const char *src = NULL, *why = NULL;
+
+	clear_env();
+	unsetenv("AWS_ENDPOINT_URL_EVENTS");
+	CHECK(aws_service_by_id(AWS_SERVICE_EVENTS) == &aws_events);
+	CHECK_INT(aws_events.id, AWS_SERVICE_EVENTS);
+	CHECK_STR(aws_events.signing_name, "events");
+	CHECK_STR(aws_events.target_prefix, "AWSEvents");
+	CHECK_STR(aws_events.json_version, "1.1");
+	CHECK(!aws_events.query_compatible);
+	CHECK_INT(
+	    endpoint_resolve(&aws_events, "eu-west-1", false, NULL, out, sizeof(out), &src, &why),
+	    0);
+	CHECK_STR(out, "https://events.eu-west-1.amazonaws.com");
+	CHECK_STR(src, "region");
+	CHECK_INT(endpoint_resolve(&aws_events, "us-gov-west-1", true, NULL, out, sizeof(out), &src,
+				   &why),
+		  0);
+	CHECK_STR(out, "https://events-fips.us-gov-west-1.amazonaws.com");
+	CHECK_INT(
+	    endpoint_resolve(&aws_events, "cn-north-1", false, NULL, out, sizeof(out), &src, &why),
+	    0);
+	CHECK_STR(out, "https://events.cn-north-1.amazonaws.com.cn");
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1/", 1);
+	setenv("AWS_ENDPOINT_URL_EVENTS", "http://127.0.0.1:4566/", 1);
+	CHECK_INT(
+	    endpoint_resolve(&aws_events, "eu-west-1", false, NULL, out, sizeof(out), &src, &why),
+	    0);
+	CHECK_STR(out, "http://127.0.0.1:4566");
+	CHECK_STR(src, "AWS_ENDPOINT_URL_EVENTS");
+	CHECK_INT(endpoint_resolve(&aws_events, "eu-west-1", false, "https://events.internal", out,
+				   sizeof(out), &src, &why),
+		  0);
+	CHECK_STR(out, "https://events.internal");
+	CHECK_STR(src, "config");
+	unsetenv("AWS_ENDPOINT_URL_EVENTS");
+	clear_env();
+}
+
+/* Every service of the table is found by its id, and has the fields a call needs. */
+TEST(endpoint_table_complete)
+{
+	for (int i = 0; i < AWS_SERVICE_COUNT; i++) {
+		const struct aws_service *s = aws_service_by_id((enum aws_service_id)i);
+		CHECK(s != NULL);
+		if (!s)
+			continue;
+		CHECK_INT(s->id, i);
+		CHECK(s->endpoint_env && !strncmp(s->endpoint_env, "AWS_ENDPOINT_URL_", 17));
+		CHECK(s->signing_name && s->prefix);
+	}
+	CHECK(aws_service_by_id(AWS_SERVICE_COUNT) == NULL);
+}
+
 TEST(endpoint_overrides)
 {
 	char out[256];

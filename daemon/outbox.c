@@ -1,0 +1,1236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The notification outbox (outbox.h): one file per notification and sink in
+ * <state_directory>/outbox, attempted on the loop with its own HTTP client (EventBridge through
+ * the daemon's AWS client), retried with jittered backoff until the sink's max_age, bounded per
+ * sink in flight and in backlog. A sink's URL and secret are only ever handed to the HTTP layer:
+ * what is said of a sink is its name, type and host.
+ */
+#include "outbox.h"
+
+#include <cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aws.h"
+#include "config.h"
+#include "credentials.h"
+#include "events.h"
+#include "http.h"
+#include "log.h"
+#include "secmem.h"
+#include "state.h"
+#include "strmap.h"
+#include "version.h"
+
+#define ENTRY_MAX_BYTES (1024 * 1024) /* an entry file read at start */
+#define SAID_MAX        (CONFIG_MAX_SINKS * 66)
+
+struct entry {
+	struct entry *next; /* the sink's FIFO, oldest first */
+	struct sink *sink;
+	struct notice n;
+	char *path;
+	double created; /* wall seconds */
+	int attempts;
+	double due; /* ev_now() of the next attempt */
+	bool on_disk;
+	bool in_flight;
+	struct http_request *req;
+	struct aws_call *call;
+};
+
+struct sink {
+	struct outbox *ob;
+	struct config_sink c; /* a copy: url and secret in secmem */
+	char *show;           /* what is said of it: the host, or the bus and region */
+	struct cred_provider *creds;
+	struct entry *head;
+	size_t pending;
+	int in_flight;
+	uint64_t sent, failed, given_up, dropped;
+	bool failing; /* the last attempt failed */
+	bool said;    /* NOTIFY_SINK_FAILING was said */
+	int failures; /* attempts failed in a row */
+	double failing_since, last_sent;
+	char last_error[200];
+};
+
+/* A repository whose polls fail: since when, and to which sinks watch-failing went. */
+struct streak {
+	double start;        /* wall seconds of the first failure */
+	char said[SAID_MAX]; /* "\n"-separated sink names */
+};
+
+struct outbox {
+	struct outbox_deps d;
+	char *dir, *region, *host, *profile, *sts_endpoint;
+	struct http_client *http;
+	struct sink **sinks;
+	size_t n;
+	struct ev_timer timer;
+	struct strmap *streaks;
+	long base_ms, cap_ms;
+	uint64_t rng;
+};
+
+static void pump(struct outbox *ob);
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+long outbox_backoff_ms(int k, long base_ms, long cap_ms, double u)
+{
+	double ceiling = (double)base_ms;
+
+	for (int i = 1; i < k && ceiling < (double)cap_ms; i++)
+		ceiling *= 2;
+	if (ceiling > (double)cap_ms)
+		ceiling = (double)cap_ms;
+	if (u < 0)
+		u = 0;
+	if (u >= 1)
+		u = 0.999999;
+	return (long)(u * ceiling);
+}
+
+void outbox_dir(const char *state_dir, char *out, size_t n)
+{
+	snprintf(out, n, "%s/outbox", state_dir);
+}
+
+static double next_unit(struct outbox *ob)
+{
+	/* xorshift64*: jitter only */
+	ob->rng ^= ob->rng >> 12;
+	ob->rng ^= ob->rng << 25;
+	ob->rng ^= ob->rng >> 27;
+	return (double)((ob->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+/* ---- a sink's settings ---------------------------------------------------- */
+
+static void settings_done(struct config_sink *c)
+{
+	free(c->name);
+	secmem_free(c->url);
+	free(c->host);
+	secmem_free(c->secret);
+	free(c->bus);
+	free(c->region);
+	free(c->role_arn);
+	for (size_t i = 0; i < c->n_watches; i++)
+		free(c->watches[i]);
+	free(c->watches);
+	for (size_t i = 0; i < c->n_services; i++)
+		free(c->services[i]);
+	free(c->services);
+	memset(c, 0, sizeof(*c));
+}
+
+static int copy_list(char ***ret, size_t *ret_n, char *const *from, size_t n)
+{
+	*ret = NULL;
+	*ret_n = 0;
+	if (!n)
+		return 0;
+	*ret = calloc(n, sizeof(**ret));
+	if (!*ret)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		(*ret)[i] = strdup(from[i]);
+		if (!(*ret)[i])
+			return -ENOMEM;
+		(*ret_n)++;
+	}
+	return 0;
+}
+
+#define DUP(x) ((x) ? strdup(x) : NULL)
+
+/* A copy of the settings of a sink (the filter, the URL and secret in secmem); -ENOMEM. */
+static int settings_copy(struct config_sink *to, const struct config_sink *c)
+{
+	memset(to, 0, sizeof(*to));
+	to->type = c->type;
+	to->kinds = c->kinds;
+	to->min_severity = c->min_severity;
+	to->max_age_ms = c->max_age_ms;
+	to->timeout_ms = c->timeout_ms;
+	to->failing_after_ms = c->failing_after_ms;
+	to->concurrency = c->concurrency > 0 ? c->concurrency : 1;
+	to->max_pending = c->max_pending > 0 ? c->max_pending : 1;
+	to->at = c->at;
+	to->at.file = NULL;
+	to->name = DUP(c->name);
+	to->url = c->url ? secmem_strdup(c->url) : NULL;
+	to->host = DUP(c->host);
+	to->bus = DUP(c->bus);
+	to->region = DUP(c->region);
+	to->role_arn = DUP(c->role_arn);
+	if (c->secret && c->secret_len) {
+		to->secret = secmem_alloc(c->secret_len);
+		if (to->secret) {
+			memcpy(to->secret, c->secret, c->secret_len);
+			to->secret_len = c->secret_len;
+		}
+	}
+	if (!to->name || (c->url && !to->url) || (c->host && !to->host) || (c->bus && !to->bus) ||
+	    (c->region && !to->region) || (c->role_arn && !to->role_arn) ||
+	    (c->secret && c->secret_len && !to->secret) ||
+	    copy_list(&to->watches, &to->n_watches, c->watches, c->n_watches) < 0 ||
+	    copy_list(&to->services, &to->n_services, c->services, c->n_services) < 0) {
+		settings_done(to);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static const char *sink_region(const struct sink *s)
+{
+	return s->c.region ? s->c.region : s->ob->region;
+}
+
+/* What is said of a sink: its host, or for EventBridge its bus and region. */
+static char *show_of(const struct outbox *ob, const struct config_sink *c)
+{
+	char buf[600];
+
+	if (c->type == SINK_EVENTBRIDGE)
+		snprintf(buf, sizeof(buf), "%s@%s", c->bus ? c->bus : "default",
+			 c->region ? c->region : ob->region);
+	else
+		snprintf(buf, sizeof(buf), "%s", c->host ? c->host : "(unknown host)");
+	return strdup(buf);
+}
+
+static int make_creds(struct sink *s)
+{
+	struct outbox *ob = s->ob;
+
+	cred_provider_free(s->creds);
+	s->creds = NULL;
+	if (s->c.type != SINK_EVENTBRIDGE || !s->c.role_arn)
+		return 0;
+	struct cred_options co = {
+		ob->d.loop, ob->d.http, ob->d.signer, ob->profile, ob->region, ob->sts_endpoint, 0
+	};
+	s->creds = cred_assume_role_new(ob->d.creds, s->c.role_arn, "ecr-deployd", &co);
+	return s->creds ? 0 : -ENOMEM;
+}
+
+/* ---- entries ---------------------------------------------------------------- */
+
+static void entry_free(struct entry *e)
+{
+	if (!e)
+		return;
+	http_cancel(e->req);
+	aws_call_cancel(e->call);
+	notice_done(&e->n);
+	free(e->path);
+	free(e);
+}
+
+static void entry_path(const struct outbox *ob, const char *sink, const char *key, char *out,
+		       size_t n)
+{
+	snprintf(out, n, "%s/%s.%s.json", ob->dir, sink, key);
+}
+
+/* Takes e out of its sink's FIFO. */
+static void unlink_entry(struct entry *e)
+{
+	struct sink *s = e->sink;
+
+	for (struct entry **p = &s->head; *p; p = &(*p)->next)
+		if (*p == e) {
+			*p = e->next;
+			s->pending--;
+			break;
+		}
+	if (e->in_flight)
+		s->in_flight--;
+	e->in_flight = false;
+}
+
+/* e is done with (sent, given up or dropped): out of the FIFO, its file removed, freed. */
+static void remove_entry(struct entry *e)
+{
+	unlink_entry(e);
+	if (e->on_disk && unlink(e->path) < 0 && errno != ENOENT)
+		log_warning("outbox: cannot remove '%s': %s; it is sent again after a restart",
+			    e->path, strerror(errno));
+	entry_free(e);
+}
+
+/* Into the sink's FIFO by creation time. */
+static void insert_entry(struct sink *s, struct entry *e)
+{
+	struct entry **p = &s->head;
+
+	while (*p && (*p)->created <= e->created)
+		p = &(*p)->next;
+	e->next = *p;
+	*p = e;
+	e->sink = s;
+	s->pending++;
+}
+
+static struct entry *find_entry(const struct sink *s, const char *key)
+{
+	for (struct entry *e = s->head; e; e = e->next)
+		if (!strcmp(e->n.key, key))
+			return e;
+	return NULL;
+}
+
+static void say_dropped_as(const char *name, const char *type, const char *host, size_t count,
+			   const char *why)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%zu", count);
+	log_at(LOG_WARNING, EVENT_NOTIFY_DROPPED,
+	       LOG_FIELDS({ "NOTIFY_SINK", name }, { "NOTIFY_SINK_TYPE", type },
+			  { "NOTIFY_HOST", host }, { "NOTIFY_DROPPED_COUNT", num }),
+	       "notify sink '%s': %zu pending notification%s dropped unsent: %s", name, count,
+	       count == 1 ? "" : "s", why);
+}
+
+static void say_dropped(const struct sink *s, size_t count, const char *why)
+{
+	say_dropped_as(s->c.name, config_sink_type_name(s->c.type), s->show, count, why);
+}
+
+/* The backlog bound: the oldest entries not in flight go until pending <= max_pending. */
+static void enforce_bound(struct sink *s)
+{
+	size_t dropped = 0;
+
+	for (struct entry *e = s->head, *next; e && s->pending > (size_t)s->c.max_pending;
+	     e = next) {
+		next = e->next;
+		if (e->in_flight)
+			continue;
+		remove_entry(e);
+		dropped++;
+	}
+	if (!dropped)
+		return;
+	s->dropped += dropped;
+	char why[160];
+	snprintf(why, sizeof(why), "the backlog reached max_pending (%d); the oldest went first",
+		 s->c.max_pending);
+	say_dropped(s, dropped, why);
+}
+
+/* ---- outcomes ----------------------------------------------------------------- */
+
+static void give_up(struct entry *e, const char *reason, long status, const char *aws_code)
+{
+	struct sink *s = e->sink;
+	char st[16] = "";
+
+	if (status > 0)
+		snprintf(st, sizeof(st), "%ld", status);
+	s->given_up++;
+	log_at(LOG_ERR, EVENT_NOTIFY_FAILED,
+	       LOG_FIELDS({ "NOTIFY_SINK", s->c.name },
+			  { "NOTIFY_SINK_TYPE", config_sink_type_name(s->c.type) },
+			  { "NOTIFY_HOST", s->show },
+			  { "NOTIFY_KIND", notice_kind_name(e->n.kind) },
+			  { "NOTIFY_KEY", e->n.key }, { "HTTP_STATUS", *st ? st : NULL },
+			  { "AWS_ERROR_CODE", aws_code }, { "REASON", reason }),
+	       "notify sink '%s' (%s, %s): the %s notification %s is given up after %d attempt%s: "
+	       "%s",
+	       s->c.name, config_sink_type_name(s->c.type), s->show, notice_kind_name(e->n.kind),
+	       e->n.key, e->attempts, e->attempts == 1 ? "" : "s", reason);
+	remove_entry(e);
+}
+
+static void attempt_ok(struct entry *e)
+{
+	struct sink *s = e->sink;
+	struct outbox *ob = s->ob;
+
+	s->sent++;
+	s->last_sent = wall_now();
+	log_at(LOG_INFO, NULL,
+	       LOG_FIELDS({ "NOTIFY_SINK", s->c.name }, { "NOTIFY_KEY", e->n.key },
+			  { "NOTIFY_KIND", notice_kind_name(e->n.kind) }),
+	       "notify sink '%s': the %s notification %s was sent (attempt %d)", s->c.name,
+	       notice_kind_name(e->n.kind), e->n.key, e->attempts);
+	if (s->said)
+		log_at(LOG_NOTICE, EVENT_NOTIFY_SINK_RECOVERED,
+		       LOG_FIELDS({ "NOTIFY_SINK", s->c.name },
+				  { "NOTIFY_SINK_TYPE", config_sink_type_name(s->c.type) },
+				  { "NOTIFY_HOST", s->show }),
+		       "notify sink '%s' (%s, %s) works again after %d failed attempt%s; %zu "
+		       "pending notification%s follow",
+		       s->c.name, config_sink_type_name(s->c.type), s->show, s->failures,
+		       s->failures == 1 ? "" : "s", s->pending - 1, s->pending == 2 ? "" : "s");
+	s->said = false;
+	s->failing = false;
+	s->failing_since = 0;
+	s->failures = 0;
+	remove_entry(e);
+	/* The others waited out backoffs for a sink that works now. */
+	for (struct entry *x = s->head; x; x = x->next)
+		if (!x->in_flight)
+			x->due = ev_now(ob->d.loop);
+}
+
+static void mark_failing(struct sink *s, const char *error)
+{
+	snprintf(s->last_error, sizeof(s->last_error), "%s", error);
+	s->failed++;
+	s->failures++;
+	if (!s->failing)
+		s->failing_since = wall_now();
+	s->failing = true;
+}
+
+/* A transient failure: tried again after a backoff, or given up at max_age. */
+static void attempt_failed(struct entry *e, const char *error, long status, const char *aws_code)
+{
+	struct sink *s = e->sink;
+	struct outbox *ob = s->ob;
+	double now = wall_now(), deadline = e->created + (double)s->c.max_age_ms / 1000.0;
+	long delay = outbox_backoff_ms(e->attempts, ob->base_ms, ob->cap_ms, next_unit(ob));
+
+	mark_failing(s, error);
+	if (!s->said) {
+		s->said = true;
+		log_at(LOG_WARNING, EVENT_NOTIFY_SINK_FAILING,
+		       LOG_FIELDS({ "NOTIFY_SINK", s->c.name },
+				  { "NOTIFY_SINK_TYPE", config_sink_type_name(s->c.type) },
+				  { "NOTIFY_HOST", s->show }, { "REASON", error }),
+		       "notify sink '%s' (%s, %s) fails: %s; notifications are kept and tried "
+		       "again with a backoff up to %lds, for up to the sink's max_age",
+		       s->c.name, config_sink_type_name(s->c.type), s->show, error,
+		       ob->cap_ms / 1000);
+	} else {
+		log_at(LOG_DEBUG, NULL, LOG_FIELDS({ "NOTIFY_SINK", s->c.name }),
+		       "notify sink '%s': attempt %d of %s failed: %s; again in %.1fs", s->c.name,
+		       e->attempts, e->n.key, error, (double)delay / 1000.0);
+	}
+	unlink_entry(e);
+	if (now >= deadline) {
+		char why[400];
+		snprintf(why, sizeof(why), "not delivered within max_age (last error: %s)", error);
+		insert_entry(s, e);
+		give_up(e, why, status, aws_code);
+		return;
+	}
+	insert_entry(s, e);
+	e->due = ev_now(ob->d.loop) + (double)delay / 1000.0;
+	if (e->due > ev_now(ob->d.loop) + (deadline - now))
+		e->due = ev_now(ob->d.loop) + (deadline - now);
+}
+
+/* A permanent failure: no more attempts. */
+static void attempt_refused(struct entry *e, const char *reason, long status, const char *aws_code)
+{
+	struct sink *s = e->sink;
+
+	mark_failing(s, reason);
+	unlink_entry(e);
+	insert_entry(s, e);
+	give_up(e, reason, status, aws_code);
+}
+
+/* ---- HTTP sinks --------------------------------------------------------------- */
+
+/* A fixed description of a transport error: curl's text may hold the URL. */
+static const char *transport_text(int error)
+{
+	switch (-error) {
+	case ETIMEDOUT:
+		return "timed out";
+	case ECONNREFUSED:
+		return "connection refused";
+	case EHOSTUNREACH:
+		return "host not found or unreachable";
+	case ECONNRESET:
+		return "the connection broke or closed early";
+	case EFBIG:
+		return "the reply is too big";
+	case E2BIG:
+		return "the reply has too many headers";
+	case EACCES:
+		return "the receiver's TLS certificate is not trusted";
+	case EPROTO:
+		return "TLS or HTTP protocol error";
+	case ENOMEM:
+		return "out of memory";
+	default:
+		return "transport error";
+	}
+}
+
+/* Slack's error word of a 4xx ("invalid_payload"), when the body is just that. */
+static void slack_word(const struct http_response *resp, char *out, size_t n)
+{
+	const char *b = resp->body.buf;
+	size_t len = resp->body.len;
+
+	*out = '\0';
+	if (!b || !len || len > 64 || len >= n)
+		return;
+	for (size_t i = 0; i < len; i++)
+		if (!((b[i] >= 'a' && b[i] <= 'z') || b[i] == '_'))
+			return;
+	memcpy(out, b, len);
+	out[len] = '\0';
+}
+
+static void on_http_done(struct http_response *resp, void *userdata)
+{
+	struct entry *e = userdata;
+	struct sink *s = e->sink;
+	struct outbox *ob = s->ob;
+	char why[300], word[80];
+	long st = resp->status;
+
+	e->req = NULL;
+	if (resp->error) {
+		snprintf(why, sizeof(why), "%s: %s", s->show, transport_text(resp->error));
+		attempt_failed(e, why, 0, NULL);
+	} else if (st >= 200 && st < 300) {
+		attempt_ok(e);
+	} else if (st >= 300 && st < 400) {
+		snprintf(why, sizeof(why), "redirected (status %ld); fix the URL", st);
+		attempt_refused(e, why, st, NULL);
+	} else if (st == 408 || st == 429 || st >= 500 || st < 200) {
+		slack_word(resp, word, sizeof(word));
+		snprintf(why, sizeof(why), "%s: HTTP %ld%s%s", s->show, st, *word ? " " : "", word);
+		attempt_failed(e, why, st, NULL);
+	} else {
+		if (s->c.type == SINK_SLACK)
+			slack_word(resp, word, sizeof(word));
+		else
+			*word = '\0';
+		snprintf(why, sizeof(why), "%s: HTTP %ld%s%s%s", s->show, st, *word ? " (" : "",
+			 word, *word ? ")" : "");
+		if (st == 413)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 ": the receiver refuses a body this size");
+		attempt_refused(e, why, st, NULL);
+	}
+	pump(ob);
+}
+
+static int attempt_http(struct entry *e)
+{
+	struct sink *s = e->sink;
+	char *body = s->c.type == SINK_SLACK ? notice_slack(&e->n) : notice_body(&e->n);
+	char key[80], kind[80], sig[200], sighdr[240];
+	const char *headers[6];
+	int nh = 0, r;
+
+	if (!body)
+		return -ENOMEM;
+	headers[nh++] = "Content-Type: application/json";
+	if (s->c.type == SINK_WEBHOOK) {
+		snprintf(key, sizeof(key), "%s: %s", NOTICE_KEY_HEADER, e->n.key);
+		snprintf(kind, sizeof(kind), "X-Ecr-Deployd-Event: %s",
+			 notice_kind_name(e->n.kind));
+		headers[nh++] = key;
+		headers[nh++] = kind;
+		if (s->c.secret && s->c.secret_len) {
+			if (notice_sign(s->c.secret, s->c.secret_len, (long long)wall_now(), body,
+					strlen(body), sig, sizeof(sig)) < 0) {
+				free(body);
+				return -ENOBUFS;
+			}
+			snprintf(sighdr, sizeof(sighdr), "%s: %s", NOTICE_SIGNATURE_HEADER, sig);
+			headers[nh++] = sighdr;
+		}
+	}
+	headers[nh] = NULL;
+	struct http_request_spec spec = { .method = "POST",
+					  .url = s->c.url,
+					  .headers = headers,
+					  .body = body,
+					  .body_len = strlen(body),
+					  .timeout_ms = (long)s->c.timeout_ms };
+	r = http_submit(s->ob->http, &spec, on_http_done, e, &e->req);
+	free(body);
+	return r;
+}
+
+/* ---- EventBridge ------------------------------------------------------------------- */
+
+static void on_put_events(struct aws_result *res, void *userdata)
+{
+	struct entry *e = userdata;
+	struct sink *s = e->sink;
+	struct outbox *ob = s->ob;
+	char why[1400];
+
+	e->call = NULL;
+	if (!res->ok) {
+		snprintf(why, sizeof(why), "%s: PutEvents failed: %s: %.1000s", s->show,
+			 res->err.code, res->err.message);
+		if (aws_error_classify(&res->err) == AWS_ERROR_TRANSIENT)
+			attempt_failed(e, why, res->err.http_status, res->err.code);
+		else
+			attempt_refused(e, why, 0, res->err.code);
+		pump(ob);
+		return;
+	}
+	const cJSON *count = cJSON_GetObjectItemCaseSensitive(res->body, "FailedEntryCount");
+	const cJSON *first =
+	    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(res->body, "Entries"), 0);
+	const char *code =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(first, "ErrorCode"));
+	const char *msg =
+	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(first, "ErrorMessage"));
+	if ((!count || (cJSON_IsNumber(count) && count->valuedouble == 0)) && !code) {
+		attempt_ok(e);
+	} else {
+		char c[128];
+		snprintf(c, sizeof(c), "%.100s", code ? code : "UnknownError");
+		snprintf(why, sizeof(why), "%s: PutEvents refused the entry: %s: %.1000s", s->show,
+			 c, msg ? msg : "(no message)");
+		if (!strcmp(c, "ThrottlingException") || !strcmp(c, "InternalFailure"))
+			attempt_failed(e, why, 0, c);
+		else
+			attempt_refused(e, why, 0, c);
+	}
+	pump(ob);
+}
+
+static int attempt_events(struct entry *e)
+{
+	struct sink *s = e->sink;
+	cJSON *p = notice_eventbridge(&e->n, s->c.bus ? s->c.bus : "default");
+	struct aws_call_spec spec = { .service = aws_service_by_id(AWS_SERVICE_EVENTS),
+				      .operation = "PutEvents",
+				      .params = p,
+				      .creds = s->creds,
+				      .region = sink_region(s),
+				      .timeout_ms = (long)s->c.timeout_ms };
+	int r;
+
+	if (!p)
+		return -ENOMEM;
+	r = aws_call(s->ob->d.aws, &spec, on_put_events, e, &e->call);
+	cJSON_Delete(p);
+	return r;
+}
+
+/* ---- the pump ------------------------------------------------------------------------ */
+
+static void attempt(struct entry *e)
+{
+	struct sink *s = e->sink;
+	int r;
+
+	e->attempts++;
+	e->in_flight = true;
+	s->in_flight++;
+	if (s->c.type == SINK_EVENTBRIDGE)
+		r = s->ob->d.aws ? attempt_events(e) : -EINVAL;
+	else
+		r = attempt_http(e);
+	if (r < 0) {
+		char why[200];
+		e->req = NULL;
+		e->call = NULL;
+		snprintf(why, sizeof(why), "%s: the attempt could not start: %s", s->show,
+			 r == -EINVAL ? "no endpoint for it" : strerror(-r));
+		attempt_failed(e, why, 0, NULL);
+	}
+}
+
+/* Starts what is due, up to each sink's concurrency, oldest first; arms the timer for the rest. */
+static void pump(struct outbox *ob)
+{
+	double now = ev_now(ob->d.loop), wall = wall_now(), next = 0;
+	bool any = false;
+
+	for (size_t i = 0; i < ob->n; i++) {
+		struct sink *s = ob->sinks[i];
+		for (struct entry *e = s->head, *nx; e; e = nx) {
+			nx = e->next;
+			if (e->in_flight)
+				continue;
+			double deadline = e->created + (double)s->c.max_age_ms / 1000.0;
+			if (wall >= deadline && e->attempts) {
+				give_up(e,
+					*s->last_error ? "not delivered within max_age"
+						       : "not delivered within max_age",
+					0, NULL);
+				continue;
+			}
+			if (e->due > now || s->in_flight >= s->c.concurrency) {
+				double at = e->due > now ? e->due : now + 1.0;
+				if (!any || at < next)
+					next = at;
+				any = true;
+				continue;
+			}
+			attempt(e);
+			/* a failure to start set its due; the list may have changed */
+			nx = e->next;
+			if (!e->in_flight && !any) {
+				next = e->due;
+				any = true;
+			}
+		}
+	}
+	if (ob->d.changed)
+		ob->d.changed(ob->d.userdata);
+	ev_timer_stop(ob->d.loop, &ob->timer);
+	if (!any)
+		return;
+	/* An attempt's end pumps again; the timer is for backoffs. */
+	ev_timer_set(&ob->timer, next > now ? next - now : 0.01, 0.0);
+	ev_timer_start(ob->d.loop, &ob->timer);
+}
+
+static void on_timer(struct ev_loop *loop, struct ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	pump(t->data);
+}
+
+/* ---- posting ---------------------------------------------------------------------------- */
+
+/* Writes n for sink s (created at wall second created) and queues it. */
+static void post_one(struct sink *s, const struct notice *n, double created)
+{
+	struct outbox *ob = s->ob;
+	struct entry *e;
+	char path[4200], why[600];
+	char *text;
+
+	if (find_entry(s, n->key))
+		return;
+	e = calloc(1, sizeof(*e));
+	if (!e || notice_copy(&e->n, n) < 0) {
+		free(e);
+		log_error("notify sink '%s': out of memory for the %s notification %s", s->c.name,
+			  notice_kind_name(n->kind), n->key);
+		return;
+	}
+	if (!e->n.host && ob->host)
+		e->n.host = strdup(ob->host);
+	entry_path(ob, s->c.name, n->key, path, sizeof(path));
+	e->path = strdup(path);
+	e->created = created;
+	e->due = ev_now(ob->d.loop);
+	text = notice_entry(&e->n, s->c.name, created);
+	if (!e->path || !text) {
+		free(text);
+		entry_free(e);
+		log_error("notify sink '%s': out of memory for the %s notification %s", s->c.name,
+			  notice_kind_name(n->kind), n->key);
+		return;
+	}
+	if (state_file_write_text(ob->dir, path, text, strlen(text), why, sizeof(why)) < 0)
+		log_error("notify sink '%s': %s; the %s notification %s is attempted all the same, "
+			  "but a restart before it is sent loses it",
+			  s->c.name, why, notice_kind_name(n->kind), n->key);
+	else
+		e->on_disk = true;
+	free(text);
+	insert_entry(s, e);
+	enforce_bound(s);
+}
+
+void outbox_post(struct outbox *ob, const struct notice *n)
+{
+	double created = wall_now();
+
+	if (!ob)
+		return;
+	for (size_t i = 0; i < ob->n; i++)
+		if (notice_matches(&ob->sinks[i]->c, n))
+			post_one(ob->sinks[i], n, created);
+	pump(ob);
+}
+
+/* ---- watch-failing ------------------------------------------------------------------------ */
+
+static bool said_to(const struct streak *k, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = k->said; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t l = nl ? (size_t)(nl - p) : strlen(p);
+		if (l == len && !memcmp(p, name, len))
+			return true;
+		p += l + (nl ? 1 : 0);
+	}
+	return false;
+}
+
+void outbox_polled(struct outbox *ob, const char *repository, const char *region, bool ok,
+		   const char *error, double now)
+{
+	char key[600];
+	struct streak *k;
+
+	if (!ob || !ob->n)
+		return;
+	snprintf(key, sizeof(key), "%s/%s", region ? region : "", repository);
+	k = strmap_get(ob->streaks, key);
+	if (ok) {
+		if (k) {
+			void *old = NULL;
+			strmap_put(ob->streaks, key, NULL, &old);
+			free(old);
+		}
+		return;
+	}
+	if (!k) {
+		k = calloc(1, sizeof(*k));
+		if (!k || strmap_put(ob->streaks, key, k, NULL) < 0) {
+			free(k);
+			return;
+		}
+		k->start = now;
+		return;
+	}
+	struct notice n = { .kind = NOTICE_WATCH_FAILING, .time = now, .duration_ms = -1 };
+	char identity[700], summary[2400], mins[32];
+	bool built = false;
+	for (size_t i = 0; i < ob->n; i++) {
+		struct sink *s = ob->sinks[i];
+		if (now - k->start < (double)s->c.failing_after_ms / 1000.0 ||
+		    said_to(k, s->c.name))
+			continue;
+		if (!built) {
+			snprintf(mins, sizeof(mins), "%.0f", (now - k->start) / 60.0);
+			snprintf(identity, sizeof(identity), "%s\n%.0f", key, k->start * 1000.0);
+			snprintf(summary, sizeof(summary),
+				 "polling '%s' in %s has failed for %s minute%s: %s", repository,
+				 region ? region : "the default region", mins,
+				 strcmp(mins, "1") ? "s" : "", error ? error : "(no error text)");
+			n.repository = (char *)(uintptr_t)repository;
+			n.region = (char *)(uintptr_t)region;
+			n.reason = (char *)(uintptr_t)(error ? error : "");
+			n.summary = summary;
+			n.host = ob->host;
+			notice_make_key(&n, identity, "");
+			built = true;
+		}
+		if (!notice_matches(&s->c, &n))
+			continue;
+		size_t len = strlen(k->said);
+		snprintf(k->said + len, sizeof(k->said) - len, "%s%s", len ? "\n" : "", s->c.name);
+		post_one(s, &n, now);
+	}
+	if (built)
+		pump(ob);
+}
+
+/* ---- the start-up read -------------------------------------------------------------------- */
+
+static struct sink *sink_named(const struct outbox *ob, const char *name)
+{
+	for (size_t i = 0; i < ob->n; i++)
+		if (!strcmp(ob->sinks[i]->c.name, name))
+			return ob->sinks[i];
+	return NULL;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* Entries found at start of sinks the configuration no longer has, counted by sink. */
+#define GONE_MAX 32
+struct gone {
+	char name[128];
+	size_t count;
+};
+
+static void count_gone(struct gone *g, size_t *n, const char *sink)
+{
+	size_t i;
+
+	for (i = 0; i < *n && strcmp(g[i].name, sink); i++)
+		;
+	if (i == *n && *n == GONE_MAX)
+		i = GONE_MAX - 1; /* the last counts the rest */
+	else if (i == *n)
+		snprintf(g[(*n)++].name, sizeof(g[i].name), "%s", sink);
+	g[i].count++;
+}
+
+/* One entry file at start: queued, given up, dropped, or kept aside as .bad. */
+static void load_one(struct outbox *ob, const char *name, struct gone *gone, size_t *n_gone)
+{
+	char path[4200], why[600], sink[128], bad[4300];
+	char *text = NULL;
+	size_t len = 0;
+	double created = 0;
+	struct notice n;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", ob->dir, name);
+	r = state_file_read(path, ENTRY_MAX_BYTES, &text, &len);
+	if (r == -EINVAL)
+		return; /* not a regular file: not ours */
+	if (r < 0) {
+		snprintf(why, sizeof(why), "%s", r == -EFBIG ? "it is too big" : strerror(-r));
+	} else {
+		r = notice_entry_parse(text, len, &n, &created, sink, sizeof(sink), why,
+				       sizeof(why));
+	}
+	free(text);
+	if (r < 0) {
+		snprintf(bad, sizeof(bad), "%s.bad", path);
+		if (rename(path, bad) < 0)
+			log_warning("outbox: entry '%s' is unusable (%s) and cannot be renamed: %s",
+				    path, why, strerror(errno));
+		else
+			log_warning("outbox: entry '%s' is unusable (%s); kept aside as '%s'", path,
+				    why, bad);
+		return;
+	}
+	struct sink *s = sink_named(ob, sink);
+	if (!s) {
+		count_gone(gone, n_gone, sink);
+		unlink(path);
+		notice_done(&n);
+		return;
+	}
+	struct entry *e = calloc(1, sizeof(*e));
+	if (!e || !(e->path = strdup(path)) || find_entry(s, n.key)) {
+		if (e && e->path) /* the same notification twice: one is enough */
+			unlink(path);
+		free(e ? e->path : NULL);
+		free(e);
+		notice_done(&n);
+		return;
+	}
+	e->n = n;
+	e->created = created;
+	e->on_disk = true;
+	e->due = ev_now(ob->d.loop);
+	insert_entry(s, e);
+	if (wall_now() >= created + (double)s->c.max_age_ms / 1000.0)
+		give_up(e, "not delivered within max_age (found at start)", 0, NULL);
+}
+
+/* Every *.json of the directory (and the leftovers of writes cut short). */
+static int load_dir(struct outbox *ob, char *why, size_t why_len)
+{
+	DIR *dir = opendir(ob->dir);
+	struct dirent *de;
+	struct gone gone[GONE_MAX];
+	size_t n_gone = 0;
+
+	if (!dir) {
+		int r = -errno;
+		snprintf(why, why_len, "cannot read the outbox directory '%s': %s", ob->dir,
+			 strerror(-r));
+		return r;
+	}
+	while ((de = readdir(dir))) {
+		const char *name = de->d_name;
+		if (*name == '.')
+			continue;
+		if (strstr(name, ".json.tmp-")) {
+			char path[4200];
+			snprintf(path, sizeof(path), "%s/%s", ob->dir, name);
+			unlink(path);
+		} else if (ends_with(name, ".json")) {
+			load_one(ob, name, gone, &n_gone);
+		}
+	}
+	closedir(dir);
+	for (size_t i = 0; i < n_gone; i++)
+		say_dropped_as(gone[i].name, "unknown", NULL, gone[i].count,
+			       "the sink is no longer in the configuration (found at start)");
+	return 0;
+}
+
+/* ---- life ------------------------------------------------------------------------------- */
+
+static void sink_free(struct sink *s)
+{
+	if (!s)
+		return;
+	while (s->head) {
+		struct entry *e = s->head;
+		unlink_entry(e);
+		entry_free(e);
+	}
+	cred_provider_free(s->creds);
+	settings_done(&s->c);
+	free(s->show);
+	free(s);
+}
+
+static struct sink *sink_new(struct outbox *ob, const struct config_sink *c)
+{
+	struct sink *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->ob = ob;
+	if (settings_copy(&s->c, c) < 0) {
+		free(s);
+		return NULL;
+	}
+	s->show = show_of(ob, &s->c);
+	if (!s->show || make_creds(s) < 0) {
+		sink_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void set_strings(struct outbox *ob, const struct config *cfg)
+{
+	free(ob->profile);
+	free(ob->sts_endpoint);
+	ob->profile = DUP(cfg->profile);
+	ob->sts_endpoint = DUP(cfg->endpoints[AWS_SERVICE_STS]);
+}
+
+struct outbox *outbox_new(const struct outbox_deps *deps, const struct config *cfg, char *why,
+			  size_t why_len)
+{
+	struct outbox *ob = calloc(1, sizeof(*ob));
+	char dir[4096];
+	int maxc = 1;
+
+	if (!ob) {
+		snprintf(why, why_len, "out of memory for the outbox");
+		return NULL;
+	}
+	ob->d = *deps;
+	ob->d.state_dir = NULL;
+	ob->d.host = NULL;
+	ob->d.region = NULL;
+	outbox_dir(deps->state_dir, dir, sizeof(dir));
+	ob->dir = strdup(dir);
+	ob->region = DUP(deps->region);
+	ob->host = DUP(deps->host);
+	ob->streaks = strmap_new();
+	ev_timer_init(&ob->timer, on_timer, 0.0, 0.0);
+	ob->timer.data = ob;
+	ob->base_ms = OUTBOX_BACKOFF_BASE_MS;
+	ob->cap_ms = OUTBOX_BACKOFF_CAP_MS;
+	const char *knob = getenv(OUTBOX_BACKOFF_ENV);
+	if (knob && *knob) {
+		char *end;
+		long v = strtol(knob, &end, 10);
+		if (!*end && v >= 1 && v <= OUTBOX_BACKOFF_BASE_MS) {
+			ob->base_ms = v;
+			ob->cap_ms = v * 300;
+		}
+	}
+	if (getrandom(&ob->rng, sizeof(ob->rng), 0) != sizeof(ob->rng) || !ob->rng)
+		ob->rng = (uint64_t)time(NULL) | 1;
+	set_strings(ob, cfg);
+	if (!ob->dir || !ob->streaks || (deps->host && !ob->host) ||
+	    (deps->region && !ob->region)) {
+		snprintf(why, why_len, "out of memory for the outbox");
+		outbox_free(ob);
+		return NULL;
+	}
+	if (mkdir(ob->dir, 0700) < 0 && errno != EEXIST) {
+		snprintf(why, why_len, "cannot make the outbox directory '%s': %s", ob->dir,
+			 strerror(errno));
+		outbox_free(ob);
+		return NULL;
+	}
+	ob->sinks = calloc(CONFIG_MAX_SINKS + cfg->n_sinks + 1, sizeof(*ob->sinks));
+	if (!ob->sinks) {
+		snprintf(why, why_len, "out of memory for the outbox");
+		outbox_free(ob);
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->n_sinks; i++) {
+		struct sink *s = sink_new(ob, &cfg->sinks[i]);
+		if (!s) {
+			snprintf(why, why_len, "out of memory for notify sink '%s'",
+				 cfg->sinks[i].name);
+			outbox_free(ob);
+			return NULL;
+		}
+		ob->sinks[ob->n++] = s;
+		if (s->c.concurrency > maxc)
+			maxc = s->c.concurrency;
+	}
+	struct http_client_options ho = { .ca_bundle = cfg->ca_bundle,
+					  .max_host_connections = maxc,
+					  .user_agent = "ecr-deployd/" ECR_DEPLOYD_VERSION };
+	ob->http = http_client_new(deps->loop, &ho);
+	if (!ob->http) {
+		snprintf(why, why_len, "cannot set up the HTTP client of the notifications");
+		outbox_free(ob);
+		return NULL;
+	}
+	if (load_dir(ob, why, why_len) < 0) {
+		outbox_free(ob);
+		return NULL;
+	}
+	for (size_t i = 0; i < ob->n; i++)
+		enforce_bound(ob->sinks[i]);
+	size_t pending = 0;
+	for (size_t i = 0; i < ob->n; i++)
+		pending += ob->sinks[i]->pending;
+	if (pending)
+		log_info("outbox: %zu notification%s left from before are sent now", pending,
+			 pending == 1 ? "" : "s");
+	pump(ob);
+	return ob;
+}
+
+void outbox_free(struct outbox *ob)
+{
+	if (!ob)
+		return;
+	ev_timer_stop(ob->d.loop, &ob->timer);
+	for (size_t i = 0; i < ob->n; i++)
+		sink_free(ob->sinks[i]);
+	free(ob->sinks);
+	http_client_free(ob->http);
+	strmap_free(ob->streaks, free);
+	free(ob->dir);
+	free(ob->region);
+	free(ob->host);
+	free(ob->profile);
+	free(ob->sts_endpoint);
+	free(ob);
+}
+
+/* A sink that is no longer configured: its entries are dropped (files removed), said once. */
+static void sink_removed(struct sink *s)
+{
+	size_t count = 0;
+
+	while (s->head) {
+		remove_entry(s->head);
+		count++;
+	}
+	if (count)
+		say_dropped(s, count, "the sink is no longer in the configuration");
+	sink_free(s);
+}
+
+void outbox_reload(struct outbox *ob, const struct config *cfg)
+{
+	struct sink **next;
+	size_t n = 0;
+
+	if (!ob)
+		return;
+	next = calloc(CONFIG_MAX_SINKS + cfg->n_sinks + 1, sizeof(*next));
+	if (!next) {
+		log_error("outbox: out of memory at the reload; the notification sinks stay as "
+			  "they were");
+		return;
+	}
+	set_strings(ob, cfg);
+	for (size_t i = 0; i < cfg->n_sinks; i++) {
+		const struct config_sink *c = &cfg->sinks[i];
+		struct sink *s = sink_named(ob, c->name);
+		struct config_sink copy;
+		if (!s) {
+			s = sink_new(ob, c);
+			if (!s)
+				log_error(
+				    "outbox: out of memory for notify sink '%s'; it is not used",
+				    c->name);
+			else
+				next[n++] = s;
+			continue;
+		}
+		if (settings_copy(&copy, c) < 0) {
+			log_error("outbox: out of memory at the reload of notify sink '%s'; its "
+				  "previous settings stay",
+				  c->name);
+			next[n++] = s;
+			continue;
+		}
+		bool role = (copy.role_arn == NULL) != (s->c.role_arn == NULL) ||
+			    (copy.role_arn && strcmp(copy.role_arn, s->c.role_arn)) ||
+			    copy.type != s->c.type;
+		if (role)
+			for (struct entry *e = s->head; e; e = e->next)
+				if (e->call) {
+					/* its credentials go: asked again with the new ones */
+					aws_call_cancel(e->call);
+					e->call = NULL;
+					e->in_flight = false;
+					s->in_flight--;
+					e->attempts--;
+				}
+		settings_done(&s->c);
+		s->c = copy;
+		char *show = show_of(ob, &s->c);
+		if (show) {
+			free(s->show);
+			s->show = show;
+		}
+		if (role && make_creds(s) < 0)
+			log_error("outbox: out of memory for the role of notify sink '%s'",
+				  s->c.name);
+		next[n++] = s;
+	}
+	for (size_t i = 0; i < ob->n; i++) {
+		bool kept = false;
+		for (size_t j = 0; j < n && !kept; j++)
+			kept = next[j] == ob->sinks[i];
+		if (!kept)
+			sink_removed(ob->sinks[i]);
+	}
+	free(ob->sinks);
+	ob->sinks = next;
+	ob->n = n;
+	for (size_t i = 0; i < ob->n; i++)
+		enforce_bound(ob->sinks[i]);
+	pump(ob);
+}
+
+size_t outbox_status(const struct outbox *ob, struct outbox_sink_status *out, size_t n)
+{
+	if (!ob)
+		return 0;
+	for (size_t i = 0; i < ob->n && i < n; i++) {
+		const struct sink *s = ob->sinks[i];
+		struct outbox_sink_status *o = &out[i];
+		memset(o, 0, sizeof(*o));
+		o->name = s->c.name;
+		o->type = config_sink_type_name(s->c.type);
+		o->host = s->show;
+		o->pending = s->pending;
+		o->sent = s->sent;
+		o->failed = s->failed;
+		o->given_up = s->given_up;
+		o->dropped = s->dropped;
+		o->failing = s->failing;
+		o->failing_since = s->failing ? s->failing_since : 0;
+		o->last_sent = s->last_sent;
+		snprintf(o->last_error, sizeof(o->last_error), "%s", s->last_error);
+	}
+	return ob->n;
+}
