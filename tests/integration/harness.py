@@ -121,6 +121,7 @@ class Context:
         self.secret_holders = set()
         self.outputs = []  # files (besides process output) to scan for leaks
         self.short_dirs = []  # made by control_socket() when the scratch path is too long
+        self.finalizers = []  # called at cleanup, before the processes stop (in-process servers)
 
     def control_socket(self):
         """The path of this test's control socket (config control.socket), so that no test daemon
@@ -196,6 +197,12 @@ class Context:
         return found
 
     def cleanup(self):
+        for fn in self.finalizers:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 (cleanup goes on whatever one of them does)
+                pass
+        self.finalizers = []
         for p in self.procs:
             p.stop()
         self.procs = []
