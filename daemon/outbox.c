@@ -31,9 +31,8 @@
 #include "strmap.h"
 #include "version.h"
 
-#define ENTRY_MAX_BYTES   (1024 * 1024) /* an entry file read at start */
-#define SAID_MAX          (CONFIG_MAX_SINKS * 66)
-#define OUTBOX_EVENTS_SVC NULL /* TEMP until h-s: aws_service_by_id(AWS_SERVICE_EVENTS) */
+#define ENTRY_MAX_BYTES (1024 * 1024) /* an entry file read at start */
+#define SAID_MAX        (CONFIG_MAX_SINKS * 66)
 
 struct entry {
 	struct entry *next; /* the sink's FIFO, oldest first */
@@ -620,7 +619,7 @@ static int attempt_events(struct entry *e)
 {
 	struct sink *s = e->sink;
 	cJSON *p = notice_eventbridge(&e->n, s->c.bus ? s->c.bus : "default");
-	struct aws_call_spec spec = { .service = OUTBOX_EVENTS_SVC,
+	struct aws_call_spec spec = { .service = aws_service_by_id(AWS_SERVICE_EVENTS),
 				      .operation = "PutEvents",
 				      .params = p,
 				      .creds = s->creds,
@@ -630,10 +629,6 @@ static int attempt_events(struct entry *e)
 
 	if (!p)
 		return -ENOMEM;
-	if (!spec.service) {
-		cJSON_Delete(p);
-		return -EINVAL;
-	}
 	r = aws_call(s->ob->d.aws, &spec, on_put_events, e, &e->call);
 	cJSON_Delete(p);
 	return r;
