@@ -65,6 +65,19 @@ TEST(notice_key_stable_and_distinct)
 	b.kind = NOTICE_COMPLETED;
 	notice_make_key(&b, IDENT, "hook-1");
 	CHECK(strcmp(a.key, b.key) != 0);
+	/* a long identity (past the stack buffer) is hashed whole: stable, and its end counts */
+	{
+		char *longid = malloc(3001);
+		memset(longid, 'i', 3000);
+		longid[3000] = '\0';
+		notice_make_key(&a, longid, "");
+		notice_make_key(&b, longid, "");
+		CHECK_STR(a.key, b.key);
+		longid[2999] = 'j';
+		notice_make_key(&b, longid, "");
+		CHECK(strcmp(a.key, b.key) != 0);
+		free(longid);
+	}
 	/* the separators keep parts apart: moving a byte between identity and sub changes it */
 	notice_make_key(&a, "ab", "c");
 	notice_make_key(&b, "a", "bc");
@@ -522,7 +535,7 @@ TEST(notice_entry_parse_refuses_each_field)
 		{ "\"messages\":[", "\"messages\":\"x\",\"m\":[", "notice.messages: not an array" },
 		{ "\"notice\":{", "\"notice\":[{", "entry: not JSON" },
 		{ "\"notice\":{", "\"notice\":7,\"x\":{", "notice: not an object" },
-		{ "}}", "}}x", "entry: not JSON, at byte" },
+		{ "}}", "}}x", "entry: not JSON (at byte" },
 		{ "{\"format\"", "[{\"format\"", "entry: not JSON" },
 	};
 	struct notice n, back;
