@@ -1588,7 +1588,8 @@ static bool valid_sink_service(const char *s)
 	return name_valid_ecs(cluster) && name_valid_ecs(slash + 1);
 }
 
-/* An event bus name or ARN as PutEvents takes it (EventBusNameOrArn: 1 to 1600 characters). */
+/* An event bus name or ARN as a PutEvents entry takes it (NonPartnerEventBusNameOrArn: no '/' in
+ * the name, which is at most 256 characters). */
 static bool valid_event_bus(const char *s)
 {
 	char part[16], region[64], acct[16];
@@ -1603,7 +1604,7 @@ static bool valid_event_bus(const char *s)
 			return false;
 		s += n;
 	}
-	return name_all(s, 1, 256, "/._-");
+	return name_all(s, 1, 256, "._-");
 }
 
 static void config_sink_done(struct config_sink *s)

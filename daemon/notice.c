@@ -183,9 +183,10 @@ void notice_make_key(struct notice *n, const char *identity, const char *sub)
 #define NOTICE_STRINGS(X)                                                                         \
 	X(host)                                                                                   \
 	X(watch)                                                                                  \
-	X(repository) X(tag) X(digest) X(previous_digest) X(target) X(cluster) X(service)         \
-	    X(region) X(task_definition) X(previous_task_definition) X(deployment_id) X(strategy) \
-		X(reason) X(summary)
+	X(repository)                                                                             \
+	X(tag)                                                                                    \
+	X(digest) X(previous_digest) X(target) X(cluster) X(service) X(region) X(task_definition) \
+	    X(previous_task_definition) X(deployment_id) X(strategy) X(reason) X(summary)
 
 void notice_done(struct notice *n)
 {
@@ -534,6 +535,14 @@ static cJSON *slack_text(const char *type, struct strbuf *sb, size_t max)
 	return t;
 }
 
+/* Line breaks become spaces (a header, the fallback). */
+static void one_line(struct strbuf *sb)
+{
+	for (size_t i = 0; i < sb->len; i++)
+		if (sb->buf[i] == '\n' || sb->buf[i] == '\r')
+			sb->buf[i] = ' ';
+}
+
 static void short_digest(const char *digest, char out[20])
 {
 	if (digest_valid(digest))
@@ -645,6 +654,7 @@ static bool slack_blocks(cJSON *blocks, const struct notice *n)
 	/* header: the title and the subject */
 	if (strbuf_printf(&sb, "%s: ", slack_title(n->kind)) || slack_subject(&sb, n))
 		goto out;
+	one_line(&sb);
 	b = cJSON_CreateObject();
 	t = slack_text("plain_text", &sb, SLACK_HEADER_MAX);
 	if (!b || !t || !cJSON_AddStringToObject(b, "type", "header") ||
@@ -768,10 +778,7 @@ char *notice_slack(const struct notice *n)
 	if (r)
 		goto out;
 	slack_cut(&sb, SLACK_FALLBACK_MAX);
-	/* one line */
-	for (size_t i = 0; i < sb.len; i++)
-		if (sb.buf[i] == '\n' || sb.buf[i] == '\r')
-			sb.buf[i] = ' ';
+	one_line(&sb);
 	if (!cJSON_AddStringToObject(o, "text", strbuf_str(&sb)) ||
 	    !(atts = cJSON_AddArrayToObject(o, "attachments")) || !(att = cJSON_CreateObject()))
 		goto out;
@@ -1099,9 +1106,9 @@ int notice_entry_parse(const char *text, size_t len, struct notice *ret, double 
 		while ((size_t)(end - text) < len && strchr(" \t\r\n", *end))
 			end++;
 	if (!o || !end || (size_t)(end - text) != len) {
-		char at[24];
-		snprintf(at, sizeof(at), "%zu", end && end >= text ? (size_t)(end - text) : 0);
-		r = refuse(why, why_len, "entry", "not JSON, at byte", at);
+		snprintf(why, why_len, "entry: not JSON (at byte %zu of %zu)",
+			 end && end >= text ? (size_t)(end - text) : 0, len);
+		r = -EINVAL;
 		goto out;
 	}
 	if (!cJSON_IsObject(o)) {

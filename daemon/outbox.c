@@ -343,7 +343,7 @@ static void enforce_bound(struct sink *s)
 static void give_up(struct entry *e, const char *reason, long status, const char *aws_code)
 {
 	struct sink *s = e->sink;
-	char st[16] = "";
+	char st[24] = "";
 
 	if (status > 0)
 		snprintf(st, sizeof(st), "%ld", status);
@@ -1013,6 +1013,20 @@ static void set_strings(struct outbox *ob, const struct config *cfg)
 	ob->sts_endpoint = DUP(cfg->endpoints[AWS_SERVICE_STS]);
 }
 
+/* A test knob (outbox.h): milliseconds, 1 to the default cap; 0 when unset or not that. */
+static long env_ms(const char *name)
+{
+	const char *v = getenv(name);
+	char *end;
+	long ms;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	ms = strtol(v, &end, 10);
+	return !*end && !errno && ms >= 1 && ms <= OUTBOX_BACKOFF_CAP_MS ? ms : 0;
+}
+
 struct outbox *outbox_new(const struct outbox_deps *deps, const struct config *cfg, char *why,
 			  size_t why_len)
 {
@@ -1037,15 +1051,16 @@ struct outbox *outbox_new(const struct outbox_deps *deps, const struct config *c
 	ob->timer.data = ob;
 	ob->base_ms = OUTBOX_BACKOFF_BASE_MS;
 	ob->cap_ms = OUTBOX_BACKOFF_CAP_MS;
-	const char *knob = getenv(OUTBOX_BACKOFF_ENV);
-	if (knob && *knob) {
-		char *end;
-		long v = strtol(knob, &end, 10);
-		if (!*end && v >= 1 && v <= OUTBOX_BACKOFF_BASE_MS) {
-			ob->base_ms = v;
-			ob->cap_ms = v * 300;
-		}
+	long base = env_ms(OUTBOX_BACKOFF_ENV), cap = env_ms(OUTBOX_BACKOFF_CAP_ENV);
+	if (base > 0) {
+		ob->base_ms = base;
+		ob->cap_ms =
+		    base * 300 < OUTBOX_BACKOFF_CAP_MS ? base * 300 : OUTBOX_BACKOFF_CAP_MS;
 	}
+	if (cap > 0)
+		ob->cap_ms = cap;
+	if (ob->cap_ms < ob->base_ms)
+		ob->cap_ms = ob->base_ms;
 	if (getrandom(&ob->rng, sizeof(ob->rng), 0) != sizeof(ob->rng) || !ob->rng)
 		ob->rng = (uint64_t)time(NULL) | 1;
 	set_strings(ob, cfg);

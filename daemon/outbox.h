@@ -47,12 +47,12 @@ struct outbox_deps {
 
 /* A sink's health, for the status and the metrics. */
 struct outbox_sink_status {
-	const char *name, *type, *host; /* valid until the next outbox call */
-	size_t pending;                 /* waiting or in flight */
+	const char *name, *type, *host;           /* valid until the next outbox call */
+	size_t pending;                           /* waiting or in flight */
 	uint64_t sent, failed, given_up, dropped; /* failed: attempts; given_up: notifications */
-	bool failing;                   /* the last attempt failed */
-	double failing_since, last_sent; /* wall seconds; 0: never */
-	char last_error[200];            /* of the last failed attempt, no secret in it */
+	bool failing;                             /* the last attempt failed */
+	double failing_since, last_sent;          /* wall seconds; 0: never */
+	char last_error[200];                     /* of the last failed attempt, no secret in it */
 };
 
 /* The outbox of cfg's sinks (none: an object that does nothing); reads the entries left in the
@@ -80,11 +80,13 @@ void outbox_polled(struct outbox *ob, const char *repository, const char *region
 size_t outbox_status(const struct outbox *ob, struct outbox_sink_status *out, size_t n);
 
 /* The backoff before attempt k+1 after k (1-based) failed: u (in [0, 1)) times min(cap_ms,
- * base_ms * 2^(k-1)), "full jitter". base 1 s and cap 5 min, or (a test knob) base from the
- * environment's ECR_DEPLOYD_NOTIFY_BACKOFF_MS, the cap 300 times it. Pure. */
+ * base_ms * 2^(k-1)), "full jitter". Base 1 s and cap 5 min; for tests only, the environment's
+ * ECR_DEPLOYD_NOTIFY_BACKOFF_MS sets the base (the cap then 300 times it) and
+ * ECR_DEPLOYD_NOTIFY_BACKOFF_CAP_MS the cap (milliseconds, 1 to 300000). Pure. */
 #define OUTBOX_BACKOFF_BASE_MS 1000
 #define OUTBOX_BACKOFF_CAP_MS  300000
 #define OUTBOX_BACKOFF_ENV     "ECR_DEPLOYD_NOTIFY_BACKOFF_MS"
+#define OUTBOX_BACKOFF_CAP_ENV "ECR_DEPLOYD_NOTIFY_BACKOFF_CAP_MS"
 long outbox_backoff_ms(int k, long base_ms, long cap_ms, double u);
 
 /* The outbox directory of a state directory, into out (n bytes): "<state_dir>/outbox". */

@@ -99,6 +99,21 @@ def test_schema_rejects_what_the_parser_rejects(ctx):
         "bad guard": {"watches": [dict(base, targets=[dict(target, guard="strict")])]},
         "bad global approve": {"approve": True},
         "bad global guard": {"guard": "Enforce"},
+        "sink without type": {"notify": [{"url": "https://h.example/x"}]},
+        "sink without url": {"notify": [{"type": "webhook"}]},
+        "sink url and url_file": {"notify": [{"type": "slack", "url": "https://h.example/x",
+                                              "url_file": "/etc/x"}]},
+        "sink http remote": {"notify": [{"type": "webhook", "url": "http://h.example/x"}]},
+        "sink url credentials": {"notify": [{"type": "webhook", "url": "https://u:p@h.example/x"}]},
+        "eventbridge with url": {"notify": [{"type": "eventbridge", "url": "https://h.example/x"}]},
+        "slack with secret": {"notify": [{"type": "slack", "url": "https://h.example/x",
+                                          "secret_file": "/etc/x"}]},
+        "webhook with bus": {"notify": [{"type": "webhook", "url": "https://h.example/x",
+                                         "event_bus": "b"}]},
+        "sink unknown kind": {"notify": [{"type": "eventbridge", "events": ["deploy-done"]}]},
+        "sink concurrency": {"notify": [{"type": "eventbridge", "concurrency": 17}]},
+        "sink max_pending": {"notify": [{"type": "eventbridge", "max_pending": 0}]},
+        "seventeen sinks": {"notify": [{"type": "eventbridge", "name": "e%d" % i} for i in range(17)]},
     }
     for name, doc in cases.items():
         check(list(v.iter_errors(doc)), "the schema rejects: %s" % name)
@@ -134,6 +149,7 @@ def test_schema_keys_match_the_parser(ctx):
         "control": ({"control": z}, schema["properties"]["control"]["properties"]),
         "events": ({"events": [dict({"queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/q"}, **z)]},
                    schema["properties"]["events"]["items"]["properties"]),
+        "notify": ({"notify": [dict({"type": "eventbridge"}, **z)]}, defs["sink"]["properties"]),
     }
     for level, (doc, props) in levels.items():
         check_eq(allowed_keys(ctx, doc, level), set(props), "keys at %s: parser vs schema" % level)
@@ -335,3 +351,67 @@ def test_approve_guard_and_a_14_day_rollout_timeout(ctx):
           "the bad guard, located: %r" % err)
     check(re.search(r"^%s:1:\d+: watches\[0\]\.targets\[1\]\.rollout_timeout: '15d' is out of bounds: "
                     r"from 10s to 14d$" % re.escape(p), err, re.M), "15 days, located: %r" % err)
+
+
+# ---- notify (issue 17) ------------------------------------------------------------------------
+
+TOKEN = "T0KEN-x9f3kq2"
+
+
+def notify_config(ctx, sinks):
+    return ctx.write("notify.json", json.dumps({"notify": sinks}))
+
+
+def test_notify_url_file_readable_by_all_is_a_warning(ctx):
+    """A URL file every user may read is accepted with a warning naming it and its mode; the URL
+    itself is in no output, and the summary shows its host."""
+    url_file = ctx.write("slack-url", "https://hooks.slack.com/services/%s\n" % TOKEN)
+    os.chmod(url_file, 0o644)
+    p = notify_config(ctx, [{"type": "slack", "url_file": url_file}])
+    status, out, err = check_config(ctx, p)
+    check_eq(status, 0, "accepted: %s" % err)
+    check(re.search(r"^%s:1:\d+: notify\[0\]\.url_file: warning: '%s' may be read by every user "
+                    r"\(mode 0644\)" % (re.escape(p), re.escape(url_file)), err, re.M),
+          "the warning names the file and its mode: %r" % err)
+    check("  notify slack (slack) to hooks.slack.com\n" in out, "the summary shows the host: %r" % out)
+    check(TOKEN not in out + err, "the URL is in no output")
+    os.chmod(url_file, 0o640)
+    status, out, err = check_config(ctx, p)
+    check_eq((status, err), (0, ""), "mode 0640: no warning")
+
+
+def test_notify_missing_secret_file_is_an_error(ctx):
+    missing = ctx.path("nowhere", "secret")
+    p = notify_config(ctx, [{"type": "webhook", "url": "https://hooks.example.com/d/" + TOKEN,
+                             "secret_file": missing}])
+    status, out, err = check_config(ctx, p)
+    check_eq(status, EX_CONFIG, "refused")
+    check(re.search(r"^%s:1:\d+: notify\[0\]\.secret_file: cannot read '%s': No such file or directory$"
+                    % (re.escape(p), re.escape(missing)), err, re.M), "names the path: %r" % err)
+    check(TOKEN not in out + err, "the URL is in no output")
+
+
+def test_notify_summary_shows_hosts_never_urls_or_secrets(ctx):
+    secret = ctx.write("secret", "s3cr3t-" + TOKEN + "\n")
+    os.chmod(secret, 0o600)
+    sinks = [{"type": "webhook", "url": "https://hooks.example.com:8443/d/" + TOKEN, "secret_file": secret,
+              "watches": ["web"], "min_severity": "error"},
+             {"type": "webhook", "url": "http://127.0.0.1:9/" + TOKEN},
+             {"type": "eventbridge", "event_bus": "deploys", "region": "eu-west-1"}]
+    p = notify_config(ctx, sinks)
+    status, out, err = check_config(ctx, p)
+    check_eq(status, 0, "accepted: %s" % err)
+    check("warning: no watch is named 'web'" in err, "the unknown watch is warned about: %r" % err)
+    lines = [l for l in out.splitlines() if l.startswith("  notify ")]
+    check_eq(lines, ["  notify webhook-1 (webhook) to hooks.example.com:8443 (signed): watches web; "
+                     "min severity error",
+                     "  notify webhook-2 (webhook) to 127.0.0.1:9",
+                     "  notify eventbridge (eventbridge) to bus 'deploys' in eu-west-1"], "one line per sink")
+    check(TOKEN not in out + err, "neither URL nor secret in any output")
+    # A bad URL: the error names the place and the host, never the URL.
+    p = notify_config(ctx, [{"type": "webhook", "url": "http://hooks.example.com/" + TOKEN}])
+    status, out, err = check_config(ctx, p)
+    check_eq(status, EX_CONFIG, "http:// to a remote host is refused")
+    check(re.search(r"^%s:1:\d+: notify\[0\]\.url: the URL to 'hooks.example.com' uses http://" % re.escape(p),
+                    err, re.M), "located, with the host: %r" % err)
+    check(TOKEN not in out + err, "the URL is in no error")

@@ -121,6 +121,9 @@ static const struct bad_row bad_rows[] = {
 	    "characters)",
 	    "t.json:1:123: notify[2].name: the sink name 'x' is already used by notify[1]",
 	    NULL } },
+	{ "bus name with a slash",
+	  "{\"notify\": [{\"type\": \"eventbridge\", \"event_bus\": \"a/b\"}]}",
+	  { "t.json:1:50: notify[0].event_bus: 'a/b' is not an event bus name or ARN", NULL } },
 	{ "services",
 	  "{\"notify\": [{\"type\": \"eventbridge\", \"services\": [\"a/b/c\"]}]}",
 	  { "t.json:1:50: notify[0].services[0]: 'a/b/c' is not a service ('service' or "

@@ -522,7 +522,7 @@ TEST(notice_entry_parse_refuses_each_field)
 		{ "\"messages\":[", "\"messages\":\"x\",\"m\":[", "notice.messages: not an array" },
 		{ "\"notice\":{", "\"notice\":[{", "entry: not JSON" },
 		{ "\"notice\":{", "\"notice\":7,\"x\":{", "notice: not an object" },
-		{ "}}", "}}x", "entry: not JSON, at byte" },
+		{ "}}", "}}x", "entry: not JSON (at byte" },
 		{ "{\"format\"", "[{\"format\"", "entry: not JSON" },
 	};
 	struct notice n, back;

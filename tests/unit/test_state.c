@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "state.h"
 
 #define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
@@ -263,7 +264,8 @@ static struct rollout_rec *full_record(void)
 	r->cd_create_sent_at = 1.5e9 + 9;
 	r->cd_rb_create_sent_at = 1.5e9 + 10;
 	r->cd_rb_wait_until = 1.5e9 + 11;
-	CHECK_INT(n, 41); /* watch, tkey and the RECORD_STRINGS */
+	r->notified = (1u << NOTICE_STARTED) | (1u << NOTICE_AWAITING_APPROVAL);
+	CHECK_INT(n, 42); /* watch, tkey and the RECORD_STRINGS */
 	return r;
 }
 
@@ -280,10 +282,11 @@ TEST(state_record_round_trips_every_field)
 		  0);
 	if (back) {
 #define SAME(f) +same_string(#f, back->f, r->f)
-		CHECK_INT(0 SAME(watch) SAME(tkey) RECORD_STRINGS(SAME), 41);
+		CHECK_INT(0 SAME(watch) SAME(tkey) RECORD_STRINGS(SAME), 42);
 #undef SAME
 #define SAME_N(f) CHECK(back->f == r->f)
 		SAME_N(step);
+		SAME_N(notified);
 		SAME_N(rollback);
 		SAME_N(first_start_skip);
 		SAME_N(after_reset);

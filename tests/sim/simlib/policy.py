@@ -389,6 +389,22 @@ def _codedeploy_checks(world, operation, p, ident):
     return [(own, ["*"], {})]
 
 
+def _events_checks(operation, p, ident):
+    """EventBridge's PutEvents: events:PutEvents on each entry's bus (default "default"), in its
+    account and region unless the entry names it by ARN."""
+    own = "events:" + operation
+    if operation != "PutEvents":
+        return [(own, ["*"], {})]
+    arns = []
+    for e in p.get("Entries") or []:
+        bus = (e.get("EventBusName") if isinstance(e, dict) else None) or "default"
+        arn = bus if bus.startswith("arn:") else "arn:aws:events:%s:%s:event-bus/%s" % (ident.region, ident.account,
+                                                                                      bus)
+        if arn not in arns:
+            arns.append(arn)
+    return [(own, arns or ["*"], {})]
+
+
 def checks(world, service, operation, params, ident):
     """What IAM evaluates for a call: [(action, [resource ARN...], context)], in the order AWS checks them."""
     if service == "ecs":
@@ -399,6 +415,8 @@ def checks(world, service, operation, params, ident):
         return _sqs_checks(world, operation, params, ident)
     if service == "codedeploy":
         return _codedeploy_checks(world, operation, params, ident)
+    if service == "events":
+        return _events_checks(operation, params, ident)
     if service == "sts":
         if operation == "GetCallerIdentity":
             return []  # needs no permission, as in AWS

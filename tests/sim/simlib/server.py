@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """The simulator's HTTP front: one port (plus an optional TLS port) for every
-service, routed by X-Amz-Target (JSON protocols), by form Action (STS query
+service, routed by X-Amz-Target (JSON protocols: ECR, ECS, CodeDeploy, SQS, EventBridge), by form Action (STS query
 protocol), and by path for the credential endpoints and the /_sim/ control
 API. One thread per connection, HTTP/1.1 keep-alive."""
 
@@ -31,12 +31,14 @@ JSON_SERVICES = {
     "AmazonEC2ContainerServiceV20141113": ("ecs", "1.1"),
     "CodeDeploy_20141006": ("codedeploy", "1.1"),
     "AmazonSQS": ("sqs", "1.0"),
+    "AWSEvents": ("events", "1.1"),
 }
 VALIDATION_ERRORS = {
     "ecr": ("InvalidParameterException", None),
     "ecs": ("ClientException", None),
     "codedeploy": ("ValidationException", None),
     "sqs": ("InvalidParameterValue", "InvalidParameterValue;Sender"),
+    "events": ("ValidationException", None),
 }
 MAX_BODY = 10 * 1024 * 1024
 
@@ -523,6 +525,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if (m, p) == ("GET", "/events"):
                 with w.lock:
                     return self._ctl(200, {"events": list(w.events.history)})
+            if (m, p) == ("POST", "/events-fail"):
+                with w.lock:
+                    return self._ctl(200, w.putevents.plan_failures(req))
+            if (m, p) == ("GET", "/events-fail"):
+                with w.lock:
+                    return self._ctl(200, {"failures": list(w.putevents.failures)})
+            if (m, p) == ("GET", "/put-events"):
+                with w.lock:
+                    return self._ctl(200, w.putevents.recorded(int(q.get("since", ["0"])[0])))
             if (m, p) == ("GET", "/queue-messages"):
                 with w.lock:
                     qobj = w.sqs.find(q.get("account", ["123456789012"])[0], q.get("region", ["us-east-1"])[0],

@@ -21,6 +21,7 @@ from .ecr import Ecr, generated_manifest
 from .ecs import Ecs
 from .events import EventBus
 from .policy import Policies
+from .putevents import PutEvents
 from .sqs import Sqs
 from .sts import Sts
 
@@ -140,6 +141,7 @@ class World:
         self.sqs = Sqs(self)
         self.codedeploy = CodeDeploy(self)
         self.sts = Sts(self)
+        self.putevents = PutEvents(self)  # EventBridge's API (the notify sinks); self.events feeds SQS
         self.creds = CredentialEndpoints(self)
 
     def reset(self):
@@ -214,7 +216,7 @@ class World:
 
     def service_obj(self, service):
         return {"ecr": self.ecr, "ecs": self.ecs, "sqs": self.sqs, "codedeploy": self.codedeploy,
-                "sts": self.sts}[service]
+                "sts": self.sts, "events": self.putevents}[service]
 
     def handlers(self, service):
         return type(self.service_obj(service)).OPERATIONS
