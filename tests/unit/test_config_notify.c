@@ -448,7 +448,8 @@ TEST(config_notify_frees_secrets)
 /* aws.endpoints.events: EventBridge's endpoint, checked like the others. */
 TEST(config_endpoint_events)
 {
-	static const char ok[] = "{\"aws\": {\"endpoints\": {\"events\": \"http://127.0.0.1:9/\"}}}";
+	static const char ok[] =
+	    "{\"aws\": {\"endpoints\": {\"events\": \"http://127.0.0.1:9/\"}}}";
 	static const char bad[] = "{\"aws\": {\"endpoints\": {\"events\": \"ftp://x\"}}}";
 	struct config_errors errs = { 0 };
 	struct config *c = NULL;
@@ -462,7 +463,8 @@ TEST(config_endpoint_events)
 	CHECK_INT(config_parse_text("t.json", bad, strlen(bad), &c, &errs), -EINVAL);
 	CHECK_INT(errs.n, 1);
 	if (errs.n == 1)
-		CHECK_STR(errs.items[0].text, "t.json:1:34: aws.endpoints.events: 'ftp://x' is not an "
-					      "http:// or https:// URL");
+		CHECK_STR(errs.items[0].text,
+			  "t.json:1:34: aws.endpoints.events: 'ftp://x' is not an "
+			  "http:// or https:// URL");
 	config_errors_done(&errs);
 }
