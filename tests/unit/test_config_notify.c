@@ -53,8 +53,17 @@ static const struct bad_row bad_rows[] = {
 	{ "bus on webhook",
 	  "{\"notify\": [{\"type\": \"webhook\", \"url\": \"https://h.example/" TOKEN
 	  "\", \"event_bus\": \"b\", \"secret_file\": \"x\"}]}",
-	  { "t.json:1:13: notify[0]: 'secret_file' must be an absolute path",
-	    "t.json:1:74: notify[0].event_bus: 'event_bus' is not allowed for a webhook sink",
+	  { "t.json:1:74: notify[0].event_bus: 'event_bus' is not allowed for a webhook sink",
+	    "t.json:1:107: notify[0].secret_file: 'x' must be an absolute path", NULL } },
+	{ "long host",
+	  "{\"notify\": [{\"type\": \"webhook\", \"url\": \"https://"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "a"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "a"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "a/" TOKEN "\"}]}",
+	  { "t.json:1:40: notify[0].url: the URL has a host name longer than 255 characters",
 	    NULL } },
 	{ "secret on slack",
 	  "{\"notify\": [{\"type\": \"slack\", \"url\": \"https://h.example/" TOKEN
