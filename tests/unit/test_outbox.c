@@ -360,3 +360,52 @@ TEST(rollout_notice_once_per_kind)
 	cJSON_Delete(o);
 	record_free(rec);
 }
+
+TEST(outbox_reload_keeps_matches_by_name_and_drops_a_removed_sinks_entries)
+{
+	struct fixture f;
+	struct notice n[3];
+	char name[3][200];
+	struct config_sink two[2];
+	struct config cfg2;
+
+	fixture_init(&f, 100, 1);
+	if (!fixture_open(&f)) {
+		fixture_done(&f);
+		return;
+	}
+	for (int i = 0; i < 3; i++) {
+		make_notice(&n[i], 20 + i);
+		entry_name(&n[i], "hook", name[i], sizeof(name[i]));
+		outbox_post(f.ob, &n[i]);
+	}
+	CHECK_INT(status_of(f.ob).pending, 3);
+	/* kept (by name, other settings) and a new one: the backlog stays, the new one is empty */
+	two[0] = f.sink;
+	two[0].timeout_ms = 2000;
+	two[1] = f.sink;
+	two[1].name = "chat";
+	two[1].type = SINK_SLACK;
+	cfg2 = f.cfg;
+	cfg2.sinks = two;
+	cfg2.n_sinks = 2;
+	outbox_reload(f.ob, &cfg2);
+	struct outbox_sink_status st[4];
+	CHECK_INT(outbox_status(f.ob, st, 4), 2);
+	CHECK_STR(st[0].name, "hook");
+	CHECK_INT(st[0].pending, 3);
+	CHECK_STR(st[1].name, "chat");
+	CHECK_STR(st[1].type, "slack");
+	CHECK_INT(st[1].pending, 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(exists(&f, name[i]));
+	/* hook removed: its entries go, the one in flight too (its attempt is cancelled) */
+	cfg2.sinks = &two[1];
+	cfg2.n_sinks = 1;
+	outbox_reload(f.ob, &cfg2);
+	CHECK_INT(outbox_status(f.ob, st, 4), 1);
+	CHECK_STR(st[0].name, "chat");
+	for (int i = 0; i < 3; i++)
+		CHECK(!exists(&f, name[i]));
+	fixture_done(&f);
+}
