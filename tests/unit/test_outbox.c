@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ctl_render.h"
 #include "notice.h"
 #include "outbox.h"
 #include "record.h"
@@ -408,4 +409,39 @@ TEST(outbox_reload_keeps_matches_by_name_and_drops_a_removed_sinks_entries)
 	for (int i = 0; i < 3; i++)
 		CHECK(!exists(&f, name[i]));
 	fixture_done(&f);
+}
+
+TEST(outbox_status_as_ecr_deployctl_shows_it)
+{
+	const char *json =
+	    "{\"version\":\"1.0\",\"pid\":1,\"notify\":["
+	    "{\"name\":\"ci\",\"type\":\"webhook\",\"host\":\"hooks.example.com\",\"pending\":0,"
+	    "\"sent\":41,\"failed\":2,\"given_up\":1,\"dropped\":0,\"failing\":false,"
+	    "\"failing_since\":null,\"last_sent\":1764583100,\"last_error\":null},"
+	    "{\"name\":\"chat\",\"type\":\"slack\",\"host\":\"hooks.slack.com\",\"pending\":3,"
+	    "\"sent\":17,\"failed\":9,\"given_up\":0,\"dropped\":0,\"failing\":true,"
+	    "\"failing_since\":1764582960,\"last_sent\":null,"
+	    "\"last_error\":\"hooks.slack.com: timed out\\u001b[31m\"}],\"watches\":[]}";
+	cJSON *res = cJSON_Parse(json);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	CHECK(res != NULL && out != NULL);
+	if (!res || !out)
+		return;
+	ctl_render_status(out, res, 1764583200.0, false);
+	fclose(out);
+	CHECK(strstr(text, "notifications:\n") != NULL);
+	CHECK(strstr(text,
+		     "  ci (webhook, hooks.example.com): 0 pending, 41 sent, 1 given up, ok\n") !=
+	      NULL);
+	CHECK(strstr(text,
+		     "  chat (slack, hooks.slack.com): 3 pending, 17 sent, 0 given up, failing "
+		     "since 4m0s ago: hooks.slack.com: timed out\\x1b[31m\n") != NULL);
+	CHECK(strchr(text, '\033') == NULL); /* the error is escaped */
+	if (!strstr(text, "failing since 4m0s ago"))
+		unit_fail(__FILE__, __LINE__, "rendered: %s", text);
+	free(text);
+	cJSON_Delete(res);
 }
