@@ -395,6 +395,19 @@ TEST(notice_slack_escapes_and_limits)
 	cJSON_Delete(o);
 	free(s);
 
+	/* line breaks from outside stay out of the header and the one-line fallback */
+	free(n.service);
+	n.service = strdup("web\nsvc");
+	s = notice_slack(&n);
+	o = cJSON_Parse(s);
+	blocks = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "attachments"), 0),
+				     "blocks");
+	CHECK_STR(text_of(cJSON_GetObjectItem(cJSON_GetArrayItem(blocks, 0), "text")),
+		  "Deploy failed: prod/web svc");
+	CHECK(text_of(o) && !strchr(text_of(o), '\n') && !strchr(text_of(o), '\r'));
+	cJSON_Delete(o);
+	free(s);
+
 	/* a long header: cut to 150 bytes, not inside an entity */
 	free(n.service);
 	n.service = malloc(400);
