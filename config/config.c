@@ -1501,9 +1501,10 @@ static bool sink_url_ok(const char *url, char *host, size_t hn, char *why, size_
 }
 
 /*
- * Reads the secret file named by member key of v (an absolute path to a regular file) into
- * secmem: one line, its final newline stripped, not empty, at most max bytes. A file every user
- * may read is a warning. Returns whether it was read; errors name the path, never the content.
+ * Reads file (url_file, secret_file: an absolute path to a regular file, at path mp) into secmem:
+ * one line, its final newline stripped, not empty, at most max bytes, NUL-terminated (*ret_len
+ * without the NUL). A file every user may read is a warning. Returns whether it was read; errors
+ * name the path, never the content.
  */
 static bool read_secret_file(struct parse *p, const char *mp, const char *file, size_t max,
 			     char **ret, size_t *ret_len)
@@ -1731,7 +1732,9 @@ static bool parse_sink(struct parse *p, const cJSON *v, const char *path, struct
 		}
 	if (get_string(p, v, path, "name", &s->name) && s->name && !valid_watch_name(s->name)) {
 		subpath(mp, path, "name");
-		errorf(p, mp, "%s is not a sink name ([A-Za-z0-9_.-], 1 to 64 characters)",
+		errorf(p, mp,
+		       "%s is not a sink name (1 to 64 letters, digits, '_', '.' and '-', "
+		       "starting with a letter or digit)",
 		       show(member(v, "name"), buf, sizeof(buf)));
 	}
 	if (s->type != SINK_EVENTBRIDGE)

@@ -126,8 +126,8 @@ static const struct bad_row bad_rows[] = {
 	{ "names",
 	  "{\"notify\": [{\"type\": \"eventbridge\", \"name\": \"a b\"}, {\"type\": "
 	  "\"eventbridge\", \"name\": \"x\"}, {\"type\": \"eventbridge\", \"name\": \"x\"}]}",
-	  { "t.json:1:45: notify[0].name: 'a b' is not a sink name ([A-Za-z0-9_.-], 1 to 64 "
-	    "characters)",
+	  { "t.json:1:45: notify[0].name: 'a b' is not a sink name (1 to 64 letters, digits, '_', "
+	    "'.' and '-', starting with a letter or digit)",
 	    "t.json:1:123: notify[2].name: the sink name 'x' is already used by notify[1]",
 	    NULL } },
 	{ "bus name with a slash",
