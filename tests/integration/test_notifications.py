@@ -180,8 +180,16 @@ def check_once_each(reqs, kinds, what):
     for kind, rs in got.items():
         keys = set(r.key for r in rs)
         check_eq(len(keys), 1, "%s: one %s notification (keys %s)" % (what, kind, keys))
-        check_eq(len(rs), 1, "%s: %s sent once (a 200 needs no retry): %r" % (what, kind, rs))
-    return {k: v[0] for k, v in got.items()}
+        answered_once(rs, "%s: %s" % (what, kind))
+    return {k: [r for r in v if r.status == 200][0] for k, v in got.items()}
+
+
+def answered_once(rs, what):
+    """The attempts of one notification: answered 200 once, the last (an attempt that timed out
+    on a loaded machine may come before; none may come after the 200)."""
+    oks = [r for r in rs if r.status == 200]
+    check_eq(len(oks), 1, "%s: answered 200 once: %r" % (what, rs))
+    check(rs[-1] is oks[0], "%s: nothing sent after the 200: %r" % (what, rs))
 
 
 def status_json(ctx):
@@ -264,20 +272,26 @@ def test_each_phase_one_message_per_sink_and_filter(ctx):
     poll_now(p)
     wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED), 40, "ROLLBACK_COMPLETED")
     # all: started (2), completed, failed, rolled-back.
-    h.recv.wait_requests(5, 20, "the five notifications of sink all", cond=lambda r: r.path.startswith("/all/"))
-    wait_for(lambda: len(h.of("slack")) >= 3 and len(h.of("errors")) >= 1 and len(h.of("done")) >= 1, 20,
-             "the other sinks' notifications")
+    def delivered(name):  # Slack's requests carry no key: each one answered 200 counts
+        return len(set(r.key or id(r) for r in h.of(name) if r.status == 200))
+    wait_for(lambda: delivered("all") >= 5, 20, "the five notifications of sink all")
+    try:
+        wait_for(lambda: delivered("slack") >= 3 and delivered("errors") >= 1 and delivered("done") >= 1, 20,
+                 "the other sinks' notifications")
+    except Failure as e:
+        raise Failure("%s: %s" % (e, [(n, h.of(n)) for n in ("slack", "errors", "done")]))
     time.sleep(0.5)  # anything more that was to come (a second message would be the bug)
     got = by_kind(h.of("all"))
     check_eq(sorted(got), ["deploy-completed", "deploy-failed", "deploy-started", "rolled-back"], "sink all: kinds")
-    check_eq(len(got["deploy-started"]), 2, "two deploy-started (two rollouts): %r" % got["deploy-started"])
-    check_eq(len(set(r.key for r in got["deploy-started"])), 2, "two rollouts, two keys")
+    check_eq(len(set(r.key for r in got["deploy-started"])), 2, "two deploy-started, two keys (two rollouts)")
     for kind in ("deploy-completed", "deploy-failed", "rolled-back"):
-        check_eq(len(got[kind]), 1, "sink all: one %s" % kind)
+        check_eq(len(set(r.key for r in got[kind])), 1, "sink all: one %s" % kind)
     bodies = {}
     for kind, rs in got.items():
-        for r in rs:
-            check_eq(r.status, 200, "answered")
+        for key in set(r.key for r in rs):
+            answered_once([r for r in rs if r.key == key], "sink all: %s" % kind)
+        got[kind] = [r for r in rs if r.status == 200]
+        for r in got[kind]:
             bodies.setdefault(kind, []).append(check_webhook(r, kind, h.secret))
     c = bodies["deploy-completed"][0]
     check_eq((c["watch"], c["repository"], c["tag"], c["digest"], c["cluster"], c["service"], c["region"]),
@@ -304,18 +318,17 @@ def test_each_phase_one_message_per_sink_and_filter(ctx):
     check(abs(t - r.at) < 30, "t is the time of the attempt: %d vs %.0f" % (t, r.at))
     check(not verify_signature(h.secret, sign(h.secret, t - 600, r.body), r.body)[0], "an old t is refused")
     # Filters: done has completed only (unsigned); errors failed only; other and elsewhere none.
-    check_once_each(h.of("done"), ["deploy-completed"], "sink done")
-    check_webhook(h.of("done")[0], "deploy-completed", None)
-    check_eq(h.of("done")[0].key, r.key, "the same phase has the same key on every sink")
+    done = check_once_each(h.of("done"), ["deploy-completed"], "sink done")["deploy-completed"]
+    check_webhook(done, "deploy-completed", None)
+    check_eq(done.key, r.key, "the same phase has the same key on every sink")
     check_once_each(h.of("errors"), ["deploy-failed"], "sink errors (min_severity error)")
     check_eq(h.of("other"), [], "no message to a sink of another watch")
     check_eq(h.of("elsewhere"), [], "no message to a sink of another service")
     # Slack: the three default kinds (started is off by default), each a payload Slack accepts.
     sl = h.of("slack")
-    check_eq(len(sl), 3, "slack: completed, failed, rolled-back: %r" % sl)
+    check_eq(len([s for s in sl if s.status == 200]), 3, "slack: completed, failed, rolled-back: %r" % sl)
     colours = {}
-    for i, s in enumerate(sl):
-        check_eq(s.status, 200, "slack answered")
+    for i, s in enumerate(s for s in sl if s.status == 200):
         check_eq(s.header("X-Ecr-Deployd-Signature"), None, "no signature to Slack")
         slack_ok(ctx, s.body, str(i))
         payload = s.json()
