@@ -40,6 +40,27 @@ DETAIL_TYPE = {"deploy-started": "Deploy Started", "deploy-completed": "Deploy C
                "blocked": "Deploy Blocked", "watch-failing": "Watch Failing"}
 KEY = re.compile(r"[0-9a-f]{32}\Z")
 
+
+def documented_body():
+    """{key: type} of the body's table in docs/notifications.md (version 1)."""
+    with open(os.path.join(ROOT, "docs", "notifications.md")) as f:
+        text = f.read()
+    start = text.index("## The webhook body (version 1)")
+    table = text[start:text.index("\n\n", text.index("| key |", start))]
+    out = {}
+    for keys, typ in re.findall(r"^\| ((?:`\w+`(?:, )?)+) \| ([^|]+?) \|", table, re.M):
+        for k in re.findall(r"`(\w+)`", keys):
+            out[k] = typ
+    return out
+
+
+TYPES = {"number": (int, float), "string": (str,), "null": (type(None),), "array of strings": (list,)}
+
+
+def OK(r):
+    """A request answered 200 (for wait_requests' cond)."""
+    return r.status == 200
+
 # The backoff of notification attempts, shortened for tests through the knob the outbox documents
 # (daemon/outbox.h OUTBOX_BACKOFF_ENV, OUTBOX_BACKOFF_CAP_ENV): base and cap in milliseconds.
 NOTIFY_ENV = {"ECR_DEPLOYD_NOTIFY_BACKOFF_MS": "50", "ECR_DEPLOYD_NOTIFY_BACKOFF_CAP_MS": "1000"}
@@ -159,6 +180,11 @@ def check_webhook(r, kind, secret=None):
     body = r.json()
     missing = BODY_KEYS - set(body)
     check(not missing, "%s: the body has every key of version 1 (missing %s)" % (kind, sorted(missing)))
+    doc = documented_body()
+    check_eq(sorted(body), sorted(doc), "%s: the body's keys are those docs/notifications.md lists" % kind)
+    for k, typ in doc.items():
+        allowed = tuple(t for name in typ.split("/") for t in TYPES.get(name.strip(), ()))
+        check(isinstance(body[k], allowed), "%s: %s is %s as documented: %r" % (kind, k, typ, body[k]))
     check_eq(body["version"], 1, "version")
     check_eq(body["id"], key, "the body's id is the Idempotency-Key")
     check_eq(body["kind"], kind, "kind")
@@ -359,12 +385,12 @@ def test_awaiting_approval_once_then_rejected(ctx):
     sim.push("team/web", "prod", seed="v2")
     poll_now(p)
     _, hook, _ = wait_awaiting(sim, p)
-    h.recv.wait_requests(1, 15, "awaiting-approval")
+    h.recv.wait_requests(1, 15, "awaiting-approval", cond=OK)
     st = ctx.run([daemon_path(), "-c", ctx.path("etc", "ecr-deployd.json"), "--reject", "web/web"],
                  env=daemon_env(ctx, sim), timeout=30)
     check_eq(st[0], 0, "--reject: %s" % st[2][-300:])
     wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED) or lines_with(p, ROLLBACK_FAILED), 30, "the rollback ends")
-    h.recv.wait_requests(3, 15, "failed and rolled-back")
+    h.recv.wait_requests(3, 15, "failed and rolled-back", cond=OK)
     time.sleep(0.5)
     one = check_once_each(h.of("all"), ["awaiting-approval", "deploy-failed", "rolled-back"], "sink all")
     b = check_webhook(one["awaiting-approval"], "awaiting-approval", h.secret)
@@ -383,7 +409,7 @@ def test_blocked_once(ctx):
     sim.push("team/web", "prod", seed="v2")
     poll_now(p)
     wait_for(lambda: lines_with(p, BLOCKED), 20, "BLOCKED")
-    h.recv.wait_requests(1, 15, "blocked")
+    h.recv.wait_requests(1, 15, "blocked", cond=OK)
     time.sleep(1.0)  # a second message would come now
     one = check_once_each(h.of("all"), ["blocked"], "sink all")
     b = check_webhook(one["blocked"], "blocked", h.secret)
@@ -406,7 +432,7 @@ def test_rollback_failed_once(ctx):
     sim.bad_digest(bad, "exit")
     p = run(ctx, sim, h, sinks, watches=[watch])
     wait_for(lambda: lines_with(p, ROLLBACK_FAILED), 40, "ROLLBACK_FAILED")
-    h.recv.wait_requests(2, 15, "failed and rollback-failed")
+    h.recv.wait_requests(2, 15, "failed and rollback-failed", cond=OK)
     time.sleep(0.5)
     one = check_once_each(h.of("all"), ["deploy-failed", "rollback-failed"], "sink all")
     b = check_webhook(one["rollback-failed"], "rollback-failed", h.secret)
@@ -423,7 +449,7 @@ def test_watch_failing_once_per_streak(ctx):
     sim.fault("ecr.*", "error", code="AccessDeniedException", status=400, format="json", message="denied", rate=1.0)
     started = time.monotonic()
     poll_now(p)
-    h.recv.wait_requests(1, 90, "watch-failing")
+    h.recv.wait_requests(1, 90, "watch-failing", cond=OK)
     took = time.monotonic() - started
     check(took >= 55, "not before failing_after: %.1f s" % took)
     for _ in range(2):  # two more failing polls: not said again
@@ -450,7 +476,8 @@ def test_receiver_down_then_up_every_message_once_by_key(ctx):
     deploy(sim, p, "v2")
     deploy(sim, p, "v3")
     outbox = ctx.path("state", "outbox")
-    check_eq(len([f for f in os.listdir(outbox) if f.endswith(".json")]), 4, "four entries wait in the outbox")
+    wait_for(lambda: len([f for f in os.listdir(outbox) if f.endswith(".json")]) == 4, 10,
+             "four entries waiting in the outbox")
     h.recv.set_mode("ok")
     wait_for(lambda: len(set(r.key for r in h.recv.answered(200))) >= 4, 30, "four notifications answered 200")
     time.sleep(1.0)
@@ -519,6 +546,8 @@ def test_500_429_and_slow_are_retried_and_the_status_and_metrics_say_so(ctx):
         check_eq(len(keys), 1, "every attempt of one notification has one key")
         h.recv.set_mode("ok")
         wait_for(lambda: [r for r in h.recv.answered(200) if r.key in keys], 20, "delivered after %d" % arg)
+    # The receiver's 200 comes before the daemon reads it: wait for the second recovery.
+    wait_for(lambda: len(lines_with(p, recovered)) >= 2, 10, "NOTIFY_SINK_RECOVERED after the 429s")
     check_eq(len(lines_with(p, failing)), 2, "NOTIFY_SINK_FAILING once per failing stretch")
     check_eq(len(lines_with(p, recovered)), 2, "NOTIFY_SINK_RECOVERED once per stretch")
     for l in lines_with(p, failing):
@@ -529,6 +558,7 @@ def test_500_429_and_slow_are_retried_and_the_status_and_metrics_say_so(ctx):
     wait_for(lambda: h.recv.answered(200)[-1:] and h.recv.answered(200)[-1] in h.recv.requests()[n0:], 20,
              "the slow receiver answers")
     check_eq(len(h.recv.requests()[n0:]), 1, "slow but within the timeout: one attempt")
+    wait_for(lambda: sink_status(ctx, "all")["sent"] == 3, 10, "three sent in the status")
     s = sink_status(ctx, "all")
     check_eq((s["sent"], s["pending"], s["failing"]), (3, 0, False), "status: three sent, none pending, ok")
     wait_for(lambda: metric(ctx.path("metrics.prom"), "ecr_deployd_notifications_sent_total", "all") == 3.0, 20,
@@ -547,15 +577,14 @@ def test_hung_receiver_is_retried_delays_neither_other_sinks_nor_the_deploy(ctx)
     p = run(ctx, sim, h, sinks)
     settle(p)
     _, healthy = deploy(sim, p, "v2")
-    h.recv.wait_requests(2, 10, "the healthy rollout's notifications")
+    h.recv.wait_requests(2, 10, "the healthy rollout's notifications", cond=OK)
     h.recv.set_mode("hang")
     n0, m0 = len(h.recv.requests()), len(other.requests())
     _, hung = deploy(sim, p, "v3")
     print("push -> DEPLOY_COMPLETED: %.2f s with a healthy receiver, %.2f s with a hung one" % (healthy, hung))
     check(healthy is not None and hung is not None, "both completed")
     check(hung <= healthy + 2.0, "a hung receiver does not delay the deploy: %.2f s vs %.2f s" % (hung, healthy))
-    other.wait_requests(m0 + 2, 5, "the other sink's two messages, while the first hangs")
-    check(all(r.status == 200 for r in other.requests()[m0:]), "answered")
+    other.wait_requests(m0 + 2, 5, "the other sink's two messages answered, while the first hangs", cond=OK)
     # Each hung attempt times out (1 s) and is tried again.
     h.recv.wait_requests(n0 + 3, 15, "the hung sink's attempts retried")
     h.recv.set_mode("ok")
