@@ -1465,10 +1465,12 @@ static bool sink_url_ok(const char *url, char *host, size_t hn, char *why, size_
 		snprintf(why, n, "names no host");
 		return false;
 	}
-	if (auth_len < hn) {
-		memcpy(host, auth, auth_len);
-		host[auth_len] = '\0';
+	if (auth_len >= hn || host_len > 255) {
+		snprintf(why, n, "has a host name longer than 255 characters");
+		return false;
 	}
+	memcpy(host, auth, auth_len);
+	host[auth_len] = '\0';
 	escaped(host, 80, shown, sizeof(shown));
 	if (host_len < auth_len) {
 		const char *port = auth + host_len + 1;
@@ -1499,9 +1501,10 @@ static bool sink_url_ok(const char *url, char *host, size_t hn, char *why, size_
 }
 
 /*
- * Reads the secret file named by member key of v (an absolute path to a regular file) into
- * secmem: one line, its final newline stripped, not empty, at most max bytes. A file every user
- * may read is a warning. Returns whether it was read; errors name the path, never the content.
+ * Reads file (url_file, secret_file: an absolute path to a regular file, at path mp) into secmem:
+ * one line, its final newline stripped, not empty, at most max bytes, NUL-terminated (*ret_len
+ * without the NUL). A file every user may read is a warning. Returns whether it was read; errors
+ * name the path, never the content.
  */
 static bool read_secret_file(struct parse *p, const char *mp, const char *file, size_t max,
 			     char **ret, size_t *ret_len)
@@ -1545,8 +1548,6 @@ static bool read_secret_file(struct parse *p, const char *mp, const char *file, 
 	}
 	close(fd);
 	if (len > 0 && data[len - 1] == '\n')
-		len--;
-	if (len > 0 && data[len - 1] == '\r')
 		len--;
 	const char *why = len == 0                  ? "is empty"
 			  : len > max               ? "is too long"
@@ -1673,7 +1674,8 @@ static void parse_sink_url(struct parse *p, const cJSON *v, const char *path, st
 	s->host = strdup(host);
 }
 
-static void parse_sink(struct parse *p, const cJSON *v, const char *path, struct config_sink *s)
+/* One sink of notify[]; returns whether its type is known (it is named then). */
+static bool parse_sink(struct parse *p, const cJSON *v, const char *path, struct config_sink *s)
 {
 	static const char *const keys[] = { "type",        "name",        "url",
 					    "url_file",    "secret_file", "event_bus",
@@ -1698,7 +1700,6 @@ static void parse_sink(struct parse *p, const cJSON *v, const char *path, struct
 	char buf[SHOW_MAX], mp[PATH_LEN], acct[13];
 	const cJSON *m;
 	int type = -1, sev = SEVERITY_INFO;
-	bool type_ok;
 
 	s->kinds = ((1u << NOTICE_KIND_COUNT) - 1) & ~(1u << NOTICE_STARTED);
 	s->min_severity = SEVERITY_INFO;
@@ -1712,16 +1713,15 @@ static void parse_sink(struct parse *p, const cJSON *v, const char *path, struct
 	if (!cJSON_IsObject(v)) {
 		errorf(p, path, "%s is not allowed here: expected a sink {\"type\": ...}",
 		       show(v, buf, sizeof(buf)));
-		return;
+		return false;
 	}
 	check_keys(p, v, path, keys, sizeof(keys) / sizeof(keys[0]));
 	if (!member(v, "type")) {
 		errorf(p, path, "a sink needs 'type': one of 'webhook', 'slack', 'eventbridge'");
-		return;
+		return false;
 	}
-	type_ok = get_enum(p, v, path, "type", types, 3, &type);
-	if (!type_ok)
-		return;
+	if (!get_enum(p, v, path, "type", types, 3, &type))
+		return false;
 	s->type = (enum config_sink_type)type;
 	for (size_t i = 0; i < sizeof(only) / sizeof(only[0]); i++)
 		if (member(v, only[i].key) && !(only[i].types & (1u << s->type))) {
@@ -1732,7 +1732,9 @@ static void parse_sink(struct parse *p, const cJSON *v, const char *path, struct
 		}
 	if (get_string(p, v, path, "name", &s->name) && s->name && !valid_watch_name(s->name)) {
 		subpath(mp, path, "name");
-		errorf(p, mp, "%s is not a sink name ([A-Za-z0-9_.-], 1 to 64 characters)",
+		errorf(p, mp,
+		       "%s is not a sink name (1 to 64 letters, digits, '_', '.' and '-', "
+		       "starting with a letter or digit)",
 		       show(member(v, "name"), buf, sizeof(buf)));
 	}
 	if (s->type != SINK_EVENTBRIDGE)
@@ -1741,10 +1743,8 @@ static void parse_sink(struct parse *p, const cJSON *v, const char *path, struct
 	    s->secret_file) {
 		char *secret = NULL;
 		subpath(mp, path, "secret_file");
-		if (s->secret_file[0] != '/')
-			errorf(p, path, "'secret_file' must be an absolute path");
-		else if (read_secret_file(p, mp, s->secret_file, SINK_SECRET_MAX, &secret,
-					  &s->secret_len))
+		if (read_secret_file(p, mp, s->secret_file, SINK_SECRET_MAX, &secret,
+				     &s->secret_len))
 			s->secret = (unsigned char *)secret;
 	}
 	if (s->type == SINK_EVENTBRIDGE) {
@@ -1818,6 +1818,7 @@ static void parse_sink(struct parse *p, const cJSON *v, const char *path, struct
 		     &s->failing_after_ms);
 	get_int(p, v, path, "concurrency", 1, 16, &s->concurrency);
 	get_int(p, v, path, "max_pending", 1, 100000, &s->max_pending);
+	return true;
 }
 
 /* notify: [sink, ...]: each sink, then the default names and their uniqueness. */
@@ -1827,6 +1828,7 @@ static void parse_notify(struct parse *p, const cJSON *root)
 	struct config *c = p->cfg;
 	char buf[SHOW_MAX], path[PATH_LEN], mp[PATH_LEN];
 	size_t n, i = 0, per_type[3] = { 0, 0, 0 };
+	bool typed[CONFIG_MAX_SINKS] = { false };
 
 	if (!list)
 		return;
@@ -1846,14 +1848,16 @@ static void parse_notify(struct parse *p, const cJSON *root)
 	cJSON_ArrayForEach(v, list)
 	{
 		indexpath(path, "notify", i++);
-		parse_sink(p, v, path, &c->sinks[c->n_sinks]);
+		typed[c->n_sinks] = parse_sink(p, v, path, &c->sinks[c->n_sinks]);
 		c->n_sinks++;
 	}
 	for (i = 0; i < c->n_sinks; i++)
-		if ((size_t)c->sinks[i].type < 3)
+		if (typed[i])
 			per_type[c->sinks[i].type]++;
 	for (i = 0; i < c->n_sinks; i++) {
 		struct config_sink *s = &c->sinks[i];
+		if (!typed[i] && !s->name)
+			continue; /* its error is said; nothing to name */
 		if (!s->name) {
 			const char *t = config_sink_type_name(s->type);
 			char name[64];
@@ -2578,13 +2582,14 @@ static void print_sink(const struct config_sink *s, FILE *out)
 	size_t n = 0;
 	bool first = true;
 
-	fprintf(out, "  notify %s (%s) to ", s->name, config_sink_type_name(s->type));
+	fprintf(out, "  notify %s (%s) to ", s->name ? s->name : "?",
+		config_sink_type_name(s->type));
 	if (s->type == SINK_EVENTBRIDGE)
-		fprintf(out, "bus '%s'%s%s%s%s", s->bus, s->region ? " in " : "",
-			s->region ? s->region : "", s->role_arn ? " as " : "",
-			s->role_arn ? s->role_arn : "");
+		fprintf(out, "bus '%s'%s%s%s%s", s->bus ? s->bus : "default",
+			s->region ? " in " : "", s->region ? s->region : "",
+			s->role_arn ? " as " : "", s->role_arn ? s->role_arn : "");
 	else
-		fprintf(out, "%s%s", s->host, s->secret ? " (signed)" : "");
+		fprintf(out, "%s%s", s->host ? s->host : "?", s->secret ? " (signed)" : "");
 	for (int k = 0; k < NOTICE_KIND_COUNT; k++)
 		if (s->kinds & (1u << k))
 			kinds[n++] = notice_kind_name((enum notice_kind)k);

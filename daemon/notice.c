@@ -9,6 +9,7 @@
 #include "notice.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -153,48 +154,68 @@ void notice_make_key(struct notice *n, const char *identity, const char *sub)
 {
 	const char *kind = notice_kind_name(n->kind);
 	uint8_t md[CRYPTO_SHA256_LEN];
-	char hex[CRYPTO_SHA256_HEX];
-	struct strbuf sb;
+	char hex[CRYPTO_SHA256_HEX], small[1024], *text = small;
+	int len;
 
-	strbuf_init(&sb, (size_t)-1 / 2);
-	if (strbuf_printf(&sb, "v1\n%s\n%s\n%s", identity ? identity : "", kind ? kind : "",
-			  sub ? sub : "") ||
-	    crypto_sha256(sb.buf, sb.len, md)) {
-		/* only without memory (or a broken libcrypto): a key that is the same for the same
-		 * phase still, made without the buffer */
+	identity = identity ? identity : "";
+	kind = kind ? kind : "";
+	sub = sub ? sub : "";
+	/* a rollout's identity fits the stack buffer; a longer one takes the heap */
+	len = snprintf(small, sizeof(small), "v1\n%s\n%s\n%s", identity, kind, sub);
+	if (len >= (int)sizeof(small) && (text = malloc((size_t)len + 1)))
+		snprintf(text, (size_t)len + 1, "v1\n%s\n%s\n%s", identity, kind, sub);
+	if (len < 0 || !text || crypto_sha256(text, (size_t)len, md)) {
+		/* only without memory or libcrypto: a key the same inputs still give, made
+		 * without either (FNV-1a), so that a repeat still carries one key */
 		uint64_t h = 1469598103934665603ULL;
-		const char *parts[] = { identity ? identity : "", kind ? kind : "",
-					sub ? sub : "" };
+		const char *parts[] = { identity, kind, sub };
 		for (size_t p = 0; p < 3; p++) {
 			for (const char *c = parts[p]; *c; c++)
 				h = (h ^ (unsigned char)*c) * 1099511628211ULL;
 			h = (h ^ '\n') * 1099511628211ULL;
 		}
-		memset(md, 0, sizeof(md));
-		for (size_t i = 0; i < 8; i++)
-			md[i] = md[i + 8] = (uint8_t)(h >> (8 * i));
+		for (size_t i = 0; i < sizeof(md); i++)
+			md[i] = (uint8_t)(h >> (8 * (i % 8)));
 	}
-	strbuf_done(&sb);
+	if (text != small)
+		free(text);
 	crypto_hex(md, CRYPTO_SHA256_LEN, hex);
 	memcpy(n->key, hex, NOTICE_KEY_LEN);
 	n->key[NOTICE_KEY_LEN] = '\0';
 }
 
-#define NOTICE_STRINGS(X)                                                                         \
-	X(host)                                                                                   \
-	X(watch)                                                                                  \
-	X(repository)                                                                             \
-	X(tag)                                                                                    \
-	X(digest) X(previous_digest) X(target) X(cluster) X(service) X(region) X(task_definition) \
-	    X(previous_task_definition) X(deployment_id) X(strategy) X(reason) X(summary)
+/* The string fields of struct notice, each owned by it. */
+static const size_t notice_strings[] = {
+	offsetof(struct notice, host),
+	offsetof(struct notice, watch),
+	offsetof(struct notice, repository),
+	offsetof(struct notice, tag),
+	offsetof(struct notice, digest),
+	offsetof(struct notice, previous_digest),
+	offsetof(struct notice, target),
+	offsetof(struct notice, cluster),
+	offsetof(struct notice, service),
+	offsetof(struct notice, region),
+	offsetof(struct notice, task_definition),
+	offsetof(struct notice, previous_task_definition),
+	offsetof(struct notice, deployment_id),
+	offsetof(struct notice, strategy),
+	offsetof(struct notice, reason),
+	offsetof(struct notice, summary),
+};
+#define N_STRINGS (sizeof(notice_strings) / sizeof(notice_strings[0]))
+
+static char **string_at(struct notice *n, size_t i)
+{
+	return (char **)((char *)n + notice_strings[i]);
+}
 
 void notice_done(struct notice *n)
 {
 	if (!n)
 		return;
-#define FREE_ONE(f) free(n->f);
-	NOTICE_STRINGS(FREE_ONE)
-#undef FREE_ONE
+	for (size_t i = 0; i < N_STRINGS; i++)
+		free(*string_at(n, i));
 	for (size_t i = 0; i < n->n_messages && i < NOTICE_MESSAGES_MAX; i++)
 		free(n->messages[i]);
 	memset(n, 0, sizeof(*n));
@@ -211,12 +232,12 @@ static int dup_or_null(char **dst, const char *src)
 
 int notice_copy(struct notice *ret, const struct notice *n)
 {
+	struct notice copy = *n; /* the source's pointers, read through string_at() */
 	int r = 0;
 
 	*ret = *n;
-#define COPY_ONE(f) r |= dup_or_null(&ret->f, n->f);
-	NOTICE_STRINGS(COPY_ONE)
-#undef COPY_ONE
+	for (size_t i = 0; i < N_STRINGS; i++)
+		r |= dup_or_null(string_at(ret, i), *string_at(&copy, i));
 	ret->n_messages = n->n_messages < NOTICE_MESSAGES_MAX ? n->n_messages : NOTICE_MESSAGES_MAX;
 	for (size_t i = 0; i < NOTICE_MESSAGES_MAX; i++)
 		ret->messages[i] = NULL;

@@ -16,9 +16,9 @@
 
 #include "config.h"
 
-#define NOTICE_VERSION      1  /* the body's "version" */
-#define NOTICE_KEY_LEN      32 /* hex characters of an idempotency key */
-#define NOTICE_MESSAGES_MAX 5  /* ECS's (or CodeDeploy's) last messages quoted */
+#define NOTICE_VERSION      1    /* the body's "version" */
+#define NOTICE_KEY_LEN      32   /* hex characters of an idempotency key */
+#define NOTICE_MESSAGES_MAX 5    /* ECS's (or CodeDeploy's) last messages quoted */
 #define NOTICE_TEXT_MAX     2000 /* bytes of reason, summary and of each message (cut at UTF-8) */
 
 struct notice {
@@ -31,12 +31,13 @@ struct notice {
 	char *target; /* account@region/cluster/service, the target's key */
 	char *cluster, *service, *region;
 	char *task_definition, *previous_task_definition;
-	char *deployment_id; /* ECS's deployment id, or CodeDeploy's */
-	char *strategy;      /* "revision", "force", "codedeploy" */
-	char *reason;        /* why it failed, was blocked, awaits approval */
-	char *summary;       /* the journal's sentence for it */
+	char *deployment_id;   /* ECS's deployment id, or CodeDeploy's */
+	char *strategy;        /* "revision", "force", "codedeploy" */
+	char *reason;          /* why it failed, was blocked, awaits approval */
+	char *summary;         /* the journal's sentence for it */
 	long long duration_ms; /* since the rollout started; -1: not known / not a rollout */
-	char *messages[NOTICE_MESSAGES_MAX]; /* the last messages of ECS (or CodeDeploy), newest first */
+	char *messages[NOTICE_MESSAGES_MAX]; /* the last messages of ECS (or CodeDeploy), newest
+						first */
 	size_t n_messages;
 };
 
@@ -69,7 +70,8 @@ bool notice_matches(const struct config_sink *s, const struct notice *n);
  * "service":..., "region":..., "task_definition":..., "previous_task_definition":...,
  * "deployment_id":..., "strategy":..., "duration_ms":..., "reason":..., "summary":...,
  * "messages":[...]}: every key always there, null when not known. Unformatted JSON; NULL without
- * memory.
+ * memory. Every string is made valid UTF-8 (a bad byte becomes U+FFFD) and cut at NOTICE_TEXT_MAX
+ * bytes (marked "…"); a digest that fails digest_valid() is null; "messages" is [] when none.
  */
 char *notice_body(const struct notice *n);
 

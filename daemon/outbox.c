@@ -380,7 +380,7 @@ static void attempt_ok(struct entry *e)
 				  { "NOTIFY_SINK_TYPE", config_sink_type_name(s->c.type) },
 				  { "NOTIFY_HOST", s->show }),
 		       "notify sink '%s' (%s, %s) works again after %d failed attempt%s; %zu "
-		       "pending notification%s follow",
+		       "more pending notification%s to send",
 		       s->c.name, config_sink_type_name(s->c.type), s->show, s->failures,
 		       s->failures == 1 ? "" : "s", s->pending - 1, s->pending == 2 ? "" : "s");
 	s->said = false;
@@ -404,8 +404,18 @@ static void mark_failing(struct sink *s, const char *error)
 	s->failing = true;
 }
 
-/* A transient failure: tried again after a backoff, or given up at max_age. */
-static void attempt_failed(struct entry *e, const char *error, long status, const char *aws_code)
+/* The attempt of e is over: it is no longer in flight (it stays in its place in the FIFO). */
+static void settle(struct entry *e)
+{
+	if (e->in_flight)
+		e->sink->in_flight--;
+	e->in_flight = false;
+}
+
+/* A transient failure: tried again after a backoff; given up at max_age unless keep (an attempt
+ * that could not start: the pump gives it up, since it walks the FIFO). */
+static void retry_later(struct entry *e, const char *error, long status, const char *aws_code,
+			bool keep)
 {
 	struct sink *s = e->sink;
 	struct outbox *ob = s->ob;
@@ -428,18 +438,21 @@ static void attempt_failed(struct entry *e, const char *error, long status, cons
 		       "notify sink '%s': attempt %d of %s failed: %s; again in %.1fs", s->c.name,
 		       e->attempts, e->n.key, error, (double)delay / 1000.0);
 	}
-	unlink_entry(e);
-	if (now >= deadline) {
+	settle(e);
+	if (now >= deadline && !keep) {
 		char why[400];
 		snprintf(why, sizeof(why), "not delivered within max_age (last error: %s)", error);
-		insert_entry(s, e);
 		give_up(e, why, status, aws_code);
 		return;
 	}
-	insert_entry(s, e);
 	e->due = ev_now(ob->d.loop) + (double)delay / 1000.0;
 	if (e->due > ev_now(ob->d.loop) + (deadline - now))
 		e->due = ev_now(ob->d.loop) + (deadline - now);
+}
+
+static void attempt_failed(struct entry *e, const char *error, long status, const char *aws_code)
+{
+	retry_later(e, error, status, aws_code, false);
 }
 
 /* A permanent failure: no more attempts. */
@@ -448,8 +461,7 @@ static void attempt_refused(struct entry *e, const char *reason, long status, co
 	struct sink *s = e->sink;
 
 	mark_failing(s, reason);
-	unlink_entry(e);
-	insert_entry(s, e);
+	settle(e);
 	give_up(e, reason, status, aws_code);
 }
 
@@ -654,7 +666,7 @@ static void attempt(struct entry *e)
 		e->call = NULL;
 		snprintf(why, sizeof(why), "%s: the attempt could not start: %s", s->show,
 			 r == -EINVAL ? "no endpoint for it" : strerror(-r));
-		attempt_failed(e, why, 0, NULL);
+		retry_later(e, why, 0, NULL, true); /* e stays where the pump is */
 	}
 }
 
@@ -671,11 +683,12 @@ static void pump(struct outbox *ob)
 			if (e->in_flight)
 				continue;
 			double deadline = e->created + (double)s->c.max_age_ms / 1000.0;
-			if (wall >= deadline && e->attempts) {
-				give_up(e,
-					*s->last_error ? "not delivered within max_age"
-						       : "not delivered within max_age",
-					0, NULL);
+			if (wall >= deadline) {
+				char why[300];
+				snprintf(why, sizeof(why), "not delivered within max_age%s%s%s",
+					 *s->last_error ? " (last error: " : "", s->last_error,
+					 *s->last_error ? ")" : "");
+				give_up(e, why, 0, NULL);
 				continue;
 			}
 			if (e->due > now || s->in_flight >= s->c.concurrency) {
@@ -688,8 +701,9 @@ static void pump(struct outbox *ob)
 			attempt(e);
 			/* a failure to start set its due; the list may have changed */
 			nx = e->next;
-			if (!e->in_flight && !any) {
-				next = e->due;
+			if (!e->in_flight) {
+				if (!any || e->due < next)
+					next = e->due;
 				any = true;
 			}
 		}
@@ -837,7 +851,7 @@ void outbox_polled(struct outbox *ob, const char *repository, const char *region
 			continue;
 		size_t len = strlen(k->said);
 		snprintf(k->said + len, sizeof(k->said) - len, "%s%s", len ? "\n" : "", s->c.name);
-		post_one(s, &n, now);
+		post_one(s, &n, wall_now());
 	}
 	if (built)
 		pump(ob);

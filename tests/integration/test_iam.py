@@ -12,7 +12,7 @@ import re
 import signal
 import time
 
-from harness import ROOT, SIM_KEY, Failure, Sim, check, check_eq, wait_for
+from harness import ROOT, SIM_KEY, Failure, Sim, aws_error, check, check_eq, wait_for
 from test_daemon import lines_with
 from test_deploy import (DEPLOY_COMPLETED, DEPLOY_FAILED, REPO_URI, ROLLBACK_COMPLETED, service, start, target,
                          taskdef)
@@ -195,6 +195,9 @@ CASES = [
     # The statement's own proof: test_consume_events_grants_exactly_the_sqs_calls_on_the_configured_queue
     # (boto3) and test_push_events_under_the_policy_and_without_consume_events (the daemon).
     ("ConsumeEvents", "web", None, None),
+    # Needed only with an eventbridge sink in "notify" (these watches have none). Its own proof:
+    # test_notify_through_eventbridge_grants_put_events_on_the_bus_only (boto3).
+    ("NotifyThroughEventBridge", "web", None, None),
     # strategy codedeploy (cart): its group is found again after each reload (the cache is dropped).
     ("FindCodeDeployGroups", "cart", "ListApplications", "codedeploy:ListApplications"),
     ("DeployThroughCodeDeploy", "cart", "CreateDeployment", "codedeploy:CreateDeployment"),
@@ -448,3 +451,42 @@ def test_push_events_under_the_policy_and_without_consume_events(ctx):
     api = sim.push("shop/api", "prod", seed="a2", account=ACCT)
     wait_for(lambda: any(api in l for l in lines_with(p, DEPLOY_COMPLETED)), 40, "polling deployed meanwhile")
     check_eq(len(lines_with(p, "e088d4ba400d45888cd84c0785483d69")), 1, "said once")
+
+
+# -- notifications: the NotifyThroughEventBridge statement (issue 17) -----------------------------------------
+NOTIFY_BUS = "ecr-deployd-notices"  # the bus the policy names (config/examples/notify.json uses it too)
+
+
+def test_notify_through_eventbridge_grants_put_events_on_the_bus_only(ctx):
+    """Signed as the policy's identity: PutEvents to the bus the policy names succeeds (by name and by ARN,
+    in any region), is AccessDenied on the default bus and on another bus, naming events:PutEvents and the
+    bus; no other statement grants events:. (The daemon's own PutEvents under the policy is for the outbox's
+    tests, test_notifications.py.)"""
+    doc = load_policy()
+    stmt = [s for s in doc["Statement"] if s["Sid"] == "NotifyThroughEventBridge"]
+    check_eq(len(stmt), 1, "docs/iam-policy.json has a NotifyThroughEventBridge statement")
+    check_eq(stmt[0]["Action"], "events:PutEvents", "its action")
+    check_eq(stmt[0]["Resource"], "arn:aws:events:*:%s:event-bus/%s" % (ACCT, NOTIFY_BUS), "its resource")
+    others = [s for s in doc["Statement"] if s["Sid"] != "NotifyThroughEventBridge"]
+    check(not [s for s in others if any(a.startswith("events:") for a in (
+        [s["Action"]] if isinstance(s["Action"], str) else s["Action"]))], "no other statement grants events:")
+    sim = Sim(ctx, keys=(KEY,))
+    set_policy(sim, doc)
+    entry = {"Source": "ecr-deployd", "DetailType": "ECR Deploy Completed", "Detail": '{"kind": "deploy-completed"}'}
+    for region in ("us-east-1", "eu-west-1"):
+        ev = sim.client("events", key=KEY, region=region)
+        bus_arn = "arn:aws:events:%s:%s:event-bus/%s" % (region, ACCT, NOTIFY_BUS)
+        for bus in (NOTIFY_BUS, bus_arn):
+            out = ev.put_events(Entries=[dict(entry, EventBusName=bus)])
+            check_eq(out["FailedEntryCount"], 0, "PutEvents to %s in %s is allowed" % (bus, region))
+    check_eq(denials(sim), [], "nothing refused on the policy's bus")
+    check_eq(len(sim.control("GET", "/put-events")["entries"]), 4, "the four events were put")
+    ev = sim.client("events", key=KEY)
+    for bus in ("default", "other-bus"):
+        since = sim.control("GET", "/requests")["last"]
+        code, message, status, _ = aws_error(ev.put_events, Entries=[dict(entry, EventBusName=bus)])
+        check_eq((code, status), ("AccessDeniedException", 400), "PutEvents to %s is refused" % bus)
+        refused = denials(sim, since)
+        check_eq([(r["denied"]["action"], r["denied"]["resource"]) for r in refused],
+                 [("events:PutEvents", "arn:aws:events:us-east-1:%s:event-bus/%s" % (ACCT, bus))],
+                 "the policy engine judged events:PutEvents on %s" % bus)

@@ -160,7 +160,7 @@ def test_whole_call_faults(ctx):
     ev = sim.client("events")
     sim.fault("events.PutEvents", "500")
     code, _, status, _ = aws_error(ev.put_events, Entries=[entry()])
-    check_eq((code, status), ("InternalFailure", 500), "500")
+    check_eq((code, status), ("InternalException", 500), "500: EventBridge's own code")
     sim.fault("events.PutEvents", "error", code="AccessDeniedException", message="denied by test")
     code, message, status, _ = aws_error(ev.put_events, Entries=[entry()])
     check_eq((code, message, status), ("AccessDeniedException", "denied by test", 400), "AccessDenied")

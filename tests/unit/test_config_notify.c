@@ -53,8 +53,17 @@ static const struct bad_row bad_rows[] = {
 	{ "bus on webhook",
 	  "{\"notify\": [{\"type\": \"webhook\", \"url\": \"https://h.example/" TOKEN
 	  "\", \"event_bus\": \"b\", \"secret_file\": \"x\"}]}",
-	  { "t.json:1:13: notify[0]: 'secret_file' must be an absolute path",
-	    "t.json:1:74: notify[0].event_bus: 'event_bus' is not allowed for a webhook sink",
+	  { "t.json:1:74: notify[0].event_bus: 'event_bus' is not allowed for a webhook sink",
+	    "t.json:1:107: notify[0].secret_file: 'x' must be an absolute path", NULL } },
+	{ "long host",
+	  "{\"notify\": [{\"type\": \"webhook\", \"url\": \"https://"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "a"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "a"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "a/" TOKEN "\"}]}",
+	  { "t.json:1:40: notify[0].url: the URL has a host name longer than 255 characters",
 	    NULL } },
 	{ "secret on slack",
 	  "{\"notify\": [{\"type\": \"slack\", \"url\": \"https://h.example/" TOKEN
@@ -117,8 +126,8 @@ static const struct bad_row bad_rows[] = {
 	{ "names",
 	  "{\"notify\": [{\"type\": \"eventbridge\", \"name\": \"a b\"}, {\"type\": "
 	  "\"eventbridge\", \"name\": \"x\"}, {\"type\": \"eventbridge\", \"name\": \"x\"}]}",
-	  { "t.json:1:45: notify[0].name: 'a b' is not a sink name ([A-Za-z0-9_.-], 1 to 64 "
-	    "characters)",
+	  { "t.json:1:45: notify[0].name: 'a b' is not a sink name (1 to 64 letters, digits, '_', "
+	    "'.' and '-', starting with a letter or digit)",
 	    "t.json:1:123: notify[2].name: the sink name 'x' is already used by notify[1]",
 	    NULL } },
 	{ "bus name with a slash",
@@ -448,7 +457,8 @@ TEST(config_notify_frees_secrets)
 /* aws.endpoints.events: EventBridge's endpoint, checked like the others. */
 TEST(config_endpoint_events)
 {
-	static const char ok[] = "{\"aws\": {\"endpoints\": {\"events\": \"http://127.0.0.1:9/\"}}}";
+	static const char ok[] =
+	    "{\"aws\": {\"endpoints\": {\"events\": \"http://127.0.0.1:9/\"}}}";
 	static const char bad[] = "{\"aws\": {\"endpoints\": {\"events\": \"ftp://x\"}}}";
 	struct config_errors errs = { 0 };
 	struct config *c = NULL;
@@ -462,7 +472,8 @@ TEST(config_endpoint_events)
 	CHECK_INT(config_parse_text("t.json", bad, strlen(bad), &c, &errs), -EINVAL);
 	CHECK_INT(errs.n, 1);
 	if (errs.n == 1)
-		CHECK_STR(errs.items[0].text, "t.json:1:34: aws.endpoints.events: 'ftp://x' is not an "
-					      "http:// or https:// URL");
+		CHECK_STR(errs.items[0].text,
+			  "t.json:1:34: aws.endpoints.events: 'ftp://x' is not an "
+			  "http:// or https:// URL");
 	config_errors_done(&errs);
 }

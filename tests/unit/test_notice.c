@@ -65,6 +65,19 @@ TEST(notice_key_stable_and_distinct)
 	b.kind = NOTICE_COMPLETED;
 	notice_make_key(&b, IDENT, "hook-1");
 	CHECK(strcmp(a.key, b.key) != 0);
+	/* a long identity (past the stack buffer) is hashed whole: stable, and its end counts */
+	{
+		char *longid = malloc(3001);
+		memset(longid, 'i', 3000);
+		longid[3000] = '\0';
+		notice_make_key(&a, longid, "");
+		notice_make_key(&b, longid, "");
+		CHECK_STR(a.key, b.key);
+		longid[2999] = 'j';
+		notice_make_key(&b, longid, "");
+		CHECK(strcmp(a.key, b.key) != 0);
+		free(longid);
+	}
 	/* the separators keep parts apart: moving a byte between identity and sub changes it */
 	notice_make_key(&a, "ab", "c");
 	notice_make_key(&b, "a", "bc");
@@ -379,6 +392,19 @@ TEST(notice_slack_escapes_and_limits)
 	b = cJSON_GetArrayItem(blocks, 2);
 	CHECK(!strncmp(text_of(cJSON_GetObjectItem(b, "text")), "*Reason*\na&lt;b&gt;c&amp;d", 26));
 	CHECK(strlen(text_of(cJSON_GetObjectItem(b, "text"))) > 2900);
+	cJSON_Delete(o);
+	free(s);
+
+	/* line breaks from outside stay out of the header and the one-line fallback */
+	free(n.service);
+	n.service = strdup("web\nsvc");
+	s = notice_slack(&n);
+	o = cJSON_Parse(s);
+	blocks = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "attachments"), 0),
+				     "blocks");
+	CHECK_STR(text_of(cJSON_GetObjectItem(cJSON_GetArrayItem(blocks, 0), "text")),
+		  "Deploy failed: prod/web svc");
+	CHECK(text_of(o) && !strchr(text_of(o), '\n') && !strchr(text_of(o), '\r'));
 	cJSON_Delete(o);
 	free(s);
 

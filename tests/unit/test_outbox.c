@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ctl_render.h"
 #include "notice.h"
 #include "outbox.h"
 #include "record.h"
@@ -359,4 +360,88 @@ TEST(rollout_notice_once_per_kind)
 	record_free(back);
 	cJSON_Delete(o);
 	record_free(rec);
+}
+
+TEST(outbox_reload_keeps_matches_by_name_and_drops_a_removed_sinks_entries)
+{
+	struct fixture f;
+	struct notice n[3];
+	char name[3][200];
+	struct config_sink two[2];
+	struct config cfg2;
+
+	fixture_init(&f, 100, 1);
+	if (!fixture_open(&f)) {
+		fixture_done(&f);
+		return;
+	}
+	for (int i = 0; i < 3; i++) {
+		make_notice(&n[i], 20 + i);
+		entry_name(&n[i], "hook", name[i], sizeof(name[i]));
+		outbox_post(f.ob, &n[i]);
+	}
+	CHECK_INT(status_of(f.ob).pending, 3);
+	/* kept (by name, other settings) and a new one: the backlog stays, the new one is empty */
+	two[0] = f.sink;
+	two[0].timeout_ms = 2000;
+	two[1] = f.sink;
+	two[1].name = "chat";
+	two[1].type = SINK_SLACK;
+	cfg2 = f.cfg;
+	cfg2.sinks = two;
+	cfg2.n_sinks = 2;
+	outbox_reload(f.ob, &cfg2);
+	struct outbox_sink_status st[4];
+	CHECK_INT(outbox_status(f.ob, st, 4), 2);
+	CHECK_STR(st[0].name, "hook");
+	CHECK_INT(st[0].pending, 3);
+	CHECK_STR(st[1].name, "chat");
+	CHECK_STR(st[1].type, "slack");
+	CHECK_INT(st[1].pending, 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(exists(&f, name[i]));
+	/* hook removed: its entries go, the one in flight too (its attempt is cancelled) */
+	cfg2.sinks = &two[1];
+	cfg2.n_sinks = 1;
+	outbox_reload(f.ob, &cfg2);
+	CHECK_INT(outbox_status(f.ob, st, 4), 1);
+	CHECK_STR(st[0].name, "chat");
+	for (int i = 0; i < 3; i++)
+		CHECK(!exists(&f, name[i]));
+	fixture_done(&f);
+}
+
+TEST(outbox_status_as_ecr_deployctl_shows_it)
+{
+	const char *json =
+	    "{\"version\":\"1.0\",\"pid\":1,\"notify\":["
+	    "{\"name\":\"ci\",\"type\":\"webhook\",\"host\":\"hooks.example.com\",\"pending\":0,"
+	    "\"sent\":41,\"failed\":2,\"given_up\":1,\"dropped\":0,\"failing\":false,"
+	    "\"failing_since\":null,\"last_sent\":1764583100,\"last_error\":null},"
+	    "{\"name\":\"chat\",\"type\":\"slack\",\"host\":\"hooks.slack.com\",\"pending\":3,"
+	    "\"sent\":17,\"failed\":9,\"given_up\":0,\"dropped\":0,\"failing\":true,"
+	    "\"failing_since\":1764582960,\"last_sent\":null,"
+	    "\"last_error\":\"hooks.slack.com: timed out\\u001b[31m\"}],\"watches\":[]}";
+	cJSON *res = cJSON_Parse(json);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	CHECK(res != NULL && out != NULL);
+	if (!res || !out)
+		return;
+	ctl_render_status(out, res, 1764583200.0, false);
+	fclose(out);
+	CHECK(strstr(text, "notifications:\n") != NULL);
+	CHECK(strstr(text,
+		     "  ci (webhook, hooks.example.com): 0 pending, 41 sent, 1 given up, ok\n") !=
+	      NULL);
+	CHECK(strstr(text,
+		     "  chat (slack, hooks.slack.com): 3 pending, 17 sent, 0 given up, failing "
+		     "since 4m0s ago: hooks.slack.com: timed out\\x1b[31m\n") != NULL);
+	CHECK(strchr(text, '\033') == NULL); /* the error is escaped */
+	if (!strstr(text, "failing since 4m0s ago"))
+		unit_fail(__FILE__, __LINE__, "rendered: %s", text);
+	free(text);
+	cJSON_Delete(res);
 }

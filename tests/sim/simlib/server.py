@@ -176,7 +176,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         err = {
             "throttle": AwsError("ThrottlingException", "Rate exceeded", 400),
             "429": AwsError("ThrottlingException", "Rate exceeded", 429),
-            "500": AwsError("ServerException" if service in ("ecr", "ecs") else "InternalFailure",
+            "500": AwsError("ServerException" if service in ("ecr", "ecs") else
+                            "InternalException" if service == "events" else "InternalFailure",
                             "We encountered an internal error. Please try again.", 500, sender=False),
             "503": AwsError("ServiceUnavailableException", "Service Unavailable", 503, sender=False),
         }[kind]
