@@ -1814,7 +1814,7 @@ static bool parse_sink(struct parse *p, const cJSON *v, const char *path, struct
 		     &s->max_age_ms);
 	get_duration(p, v, path, "timeout", DURATION_MS_PER_SEC, 60 * DURATION_MS_PER_SEC,
 		     &s->timeout_ms);
-	get_duration(p, v, path, "failing_after", DURATION_MS_PER_MIN, 7 * DURATION_MS_PER_DAY,
+	get_duration(p, v, path, "failing_after", 10 * DURATION_MS_PER_SEC, 7 * DURATION_MS_PER_DAY,
 		     &s->failing_after_ms);
 	get_int(p, v, path, "concurrency", 1, 16, &s->concurrency);
 	get_int(p, v, path, "max_pending", 1, 100000, &s->max_pending);

@@ -111,18 +111,19 @@ struct config_sink {
 	char *bus;      /* eventbridge: "event_bus" (name or ARN), default "default" */
 	char *region;   /* eventbridge: "region", default the global one (NULL) */
 	char *role_arn; /* eventbridge: assumed to put events, or NULL */
-	uint32_t kinds; /* filter "events": 1u << enum notice_kind; default every kind but started */
+	uint32_t
+	    kinds; /* filter "events": 1u << enum notice_kind; default every kind but started */
 	char **watches; /* filter "watches": watch names; none: all */
 	size_t n_watches;
 	struct config_place *watches_at; /* where each of watches[] is given (for messages) */
 	char **services; /* filter "services": "cluster/service" or "service"; none: all */
 	size_t n_services;
 	enum notice_severity min_severity; /* filter "min_severity", default info */
-	uint64_t max_age_ms;      /* "max_age": attempts end after it, default 24h (1m..7d) */
-	uint64_t timeout_ms;      /* "timeout": one attempt, default 10s (1s..60s) */
-	uint64_t failing_after_ms; /* "failing_after": watch-failing after it, default 15m (1m..7d) */
-	int concurrency;          /* "concurrency": attempts in flight, default 2 (1..16) */
-	int max_pending;          /* "max_pending": the backlog bound, default 1000 (1..100000) */
+	uint64_t max_age_ms;       /* "max_age": attempts end after it, default 24h (1m..7d) */
+	uint64_t timeout_ms;       /* "timeout": one attempt, default 10s (1s..60s) */
+	uint64_t failing_after_ms; /* "failing_after": watch-failing after it, 15m (10s..7d) */
+	int concurrency;           /* "concurrency": attempts in flight, default 2 (1..16) */
+	int max_pending;           /* "max_pending": the backlog bound, default 1000 (1..100000) */
 	struct config_place at;
 };
 

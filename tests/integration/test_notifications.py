@@ -440,18 +440,18 @@ def test_rollback_failed_once(ctx):
 
 
 def test_watch_failing_once_per_streak(ctx):
-    """Every poll of the repository fails for failing_after (1m, the shortest the configuration
-    takes: this test waits that long): watch-failing once, however many polls fail after it."""
+    """Every poll of the repository fails for failing_after (10s, the shortest the configuration
+    takes): watch-failing once, however many polls fail after it."""
     sim = Sim(ctx, seed=world())
     h = Hooks(ctx)
-    p = run(ctx, sim, h, [h.webhook("all", failing_after="1m")])
+    p = run(ctx, sim, h, [h.webhook("all", failing_after="10s")])
     settle(p)
     sim.fault("ecr.*", "error", code="AccessDeniedException", status=400, format="json", message="denied", rate=1.0)
     started = time.monotonic()
     poll_now(p)
-    h.recv.wait_requests(1, 90, "watch-failing", cond=OK)
+    h.recv.wait_requests(1, 40, "watch-failing", cond=OK)
     took = time.monotonic() - started
-    check(took >= 55, "not before failing_after: %.1f s" % took)
+    check(took >= 9.5, "not before failing_after: %.1f s" % took)
     for _ in range(2):  # two more failing polls: not said again
         n = len(sim.requests(service="ecr"))
         poll_now(p)

@@ -105,7 +105,8 @@ static const struct bad_row bad_rows[] = {
 	    NULL } },
 	{ "bounds",
 	  "{\"notify\": [{\"type\": \"eventbridge\", \"max_age\": \"30s\", \"timeout\": \"2m\", "
-	  "\"concurrency\": 17, \"max_pending\": 0, \"min_severity\": \"fatal\"}]}",
+	  "\"concurrency\": 17, \"max_pending\": 0, \"min_severity\": \"fatal\", "
+	  "\"failing_after\": \"9s\"}]}",
 	  { "t.json:1:48: notify[0].max_age: '30s' is out of bounds: from 1m to 7d",
 	    "t.json:1:66: notify[0].timeout: '2m' is out of bounds: from 1s to 1m",
 	    "t.json:1:87: notify[0].concurrency: 17 is not allowed here: expected a whole number "
@@ -114,6 +115,7 @@ static const struct bad_row bad_rows[] = {
 	    "from 1 to 100000",
 	    "t.json:1:125: notify[0].min_severity: 'fatal' is not allowed here: one of 'info', "
 	    "'warning', 'error'",
+	    "t.json:1:151: notify[0].failing_after: '9s' is out of bounds: from 10s to 7d",
 	    NULL } },
 	{ "eventbridge keys",
 	  "{\"notify\": [{\"type\": \"eventbridge\", \"event_bus\": \"a b\", \"region\": \"moon\", "
