@@ -343,7 +343,8 @@ def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_
         for s in names:
             if s not in at_done and events(p, DEPLOY_COMPLETED, s):
                 at_done[s] = [info(sim, d)["status"] for d in deployments(sim, s + "-dg")]
-        return all(ended(p, s) for s in names)
+        # Every DEPLOY_COMPLETED looked at, not only seen ended (one may end between the two).
+        return len(at_done) == len(names) and all(ended(p, s) for s in names)
     wait_for(cond, 40, "the three rollouts end")
     check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
     check_eq(at_done, {s: ["Succeeded"] for s in names}, "CodeDeploy's status when DEPLOY_COMPLETED is said")
