@@ -432,12 +432,24 @@ static void rollout_notify(struct rollout *r, enum notice_kind k, char *summary)
 	struct rollout_rec *c = r->rec;
 	const struct deployer_deps *d = r->dp->d;
 	const char *sub = "";
-	char identity[2400];
+	char identity[2400], reason[200];
 	int due;
+	/* An operator's rollback ("ecr-deployctl rollback") deploys the digest that ran before: to
+	 * whoever reads the notifications its end is the service rolled back (or not), not a
+	 * deploy, and the digest it is about is the one rolled back from. */
+	bool by_operator = c->manual && !strncmp(c->manual, "rollback ", 9);
 
 	if (r->inspect || !d->notice || d->dry_run || (*d->cfg)->dry_run || !c->digest ||
 	    (k == NOTICE_BLOCKED && r->quiet_block))
 		return;
+	if (by_operator) {
+		if (k == NOTICE_STARTED)
+			return;
+		if (k == NOTICE_COMPLETED)
+			k = NOTICE_ROLLED_BACK;
+		else if (k == NOTICE_FAILED)
+			k = NOTICE_ROLLBACK_FAILED;
+	}
 	if (k == NOTICE_AWAITING_APPROVAL)
 		sub = record_is_codedeploy(c) ? c->cd_deployment_id : c->hook_id;
 	due = rollout_notice_due(c, k, sub);
@@ -466,6 +478,19 @@ static void rollout_notify(struct rollout *r, enum notice_kind k, char *summary)
 		n.reason = *r->reason ? r->reason : NULL;
 	else if (k == NOTICE_AWAITING_APPROVAL)
 		n.reason = summary;
+	if (by_operator && n.previous_digest) {
+		long uid = -1, pid = -1;
+
+		sscanf(c->manual + 9, "%ld %ld", &uid, &pid);
+		snprintf(reason, sizeof(reason), "rolled back by an operator (uid %ld, pid %ld)",
+			 uid, pid);
+		if (k == NOTICE_ROLLED_BACK)
+			n.reason = reason;
+		n.digest = n.previous_digest;
+		n.previous_digest = c->digest;
+		n.task_definition = c->base_td;
+		n.previous_task_definition = c->new_td;
+	}
 	n.summary = summary;
 	if (c->started_at > 0)
 		n.duration_ms = (long long)((rollout_wall_now() - c->started_at) * 1000.0);

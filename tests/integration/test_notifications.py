@@ -14,7 +14,7 @@ import signal
 import sys
 import time
 
-from harness import ROOT, Failure, Sim, check, check_eq, daemon_path, wait_for
+from harness import ROOT, Failure, Sim, check, check_eq, ctl_request, daemon_path, wait_for
 from test_ctl import ctl_path
 from test_daemon import daemon_env, lines_with
 from test_deploy import (DEPLOY_COMPLETED, ROLLBACK_COMPLETED, poll_now, start,
@@ -396,6 +396,32 @@ def test_awaiting_approval_once_then_rejected(ctx):
     b = check_webhook(one["awaiting-approval"], "awaiting-approval", h.secret)
     check(b["reason"], "awaiting-approval says why: %r" % b)
     check_eq(len(events(p, AWAITING_APPROVAL, "web")), 1, "the journal said it once too")
+
+
+def test_operator_rollback_is_one_rolled_back_about_the_digest_left(ctx):
+    """`ecr-deployctl rollback` deploys the digest that ran before: one rolled-back notification
+    naming the digest rolled back from (digest) and the one running again (previous_digest), with
+    the operator in the reason; no deploy-started or deploy-completed for the old digest."""
+    sim = Sim(ctx, seed=world())
+    h = Hooks(ctx)
+    p = run(ctx, sim, h, [h.webhook("all", events=["deploy-started", "deploy-completed", "rolled-back"])])
+    settle(p)
+    v2, _ = deploy(sim, p, "v2")
+    v3, _ = deploy(sim, p, "v3")
+    h.recv.wait_requests(4, 20, "the two deploys' notifications", cond=OK)
+    n = len(h.recv.answered(200))
+    reply = ctl_request(ctx.control_socket(), "rollback", {"target": "web/web"}, id="rb", timeout=40)
+    check(reply.get("ok") is True, "rollback accepted: %r" % reply)
+    h.recv.wait_requests(n + 1, 30, "the rollback's notification", cond=OK)
+    wait_for(lambda: len([f for _, f in events(p, DEPLOY_COMPLETED, "web") if f.get("IMAGE_DIGEST") == v2]) == 2,
+             30, "v2 runs again")
+    time.sleep(0.5)
+    later = h.recv.requests()[n:]
+    check_eq([r.header("X-Ecr-Deployd-Event") for r in later], ["rolled-back"], "one rolled-back, nothing else")
+    b = check_webhook(later[0], "rolled-back", h.secret)
+    check_eq((b["digest"], b["previous_digest"]), (v3, v2), "rolled back from v3 to v2")
+    check(b["reason"] and "operator" in b["reason"] and "uid %d" % os.getuid() in b["reason"],
+          "the operator in the reason: %r" % b["reason"])
 
 
 def test_blocked_once(ctx):
