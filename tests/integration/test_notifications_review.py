@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 import signal
+import time
 
 from harness import Sim, check, check_eq, wait_for
 from test_daemon import lines_with
@@ -129,3 +130,120 @@ def test_review_outbox_entry_symlink_not_followed(ctx):
     check(fake not in [r.key for r in h.of("ci")], "the symlinked entry's target is not read and sent: %r"
           % [r.key for r in h.of("ci")])
     check(os.path.exists(outside), "the target is left alone")
+
+
+def test_review_a_broken_outbox_does_not_stop_deploys(ctx):
+    """<state>/outbox is not a directory (a stray file, a botched restore): notifications cannot
+    be kept, but deploys must go on (issue 17: notifications never delay a deploy; and this
+    configuration has no sink at all). Now daemon/daemon.c setup_outbox() (daemon.c:236-240)
+    exits EX_CANTCREAT "cannot start" whenever outbox_new() fails, and outbox_new()
+    (outbox.c mkdir/load_dir) fails on it even with zero sinks. It should start (an error
+    naming the outbox, the sinks' entries attempted unkept or the sinks disabled) and deploy."""
+    sim = Sim(ctx, seed=world())
+    h = Hooks(ctx)
+    os.makedirs(ctx.path("state"), exist_ok=True)
+    os.chmod(ctx.path("state"), 0o700)
+    with open(ctx.path("state", "outbox"), "w") as f:
+        f.write("not a directory\n")
+    p = run(ctx, sim, h, [])
+    try:
+        wait_for(lambda: not p.alive() or lines_with(p, "already runs"), 20, "started or exited")
+    except Exception:
+        pass
+    check(p.alive(), "ecr-deployd runs without a usable outbox and no sink: %s"
+          % p.read_stderr()[-400:])
+    deploy(sim, p, "v2")
+
+
+class _PerPath:
+    """A plain-HTTP receiver on 127.0.0.1: a path starting /slow/ is held until released, any
+    other is answered 200 at once. Records (path, time answered)."""
+
+    def __init__(self, tls_ctx=None):
+        import http.server
+        import threading
+        self.release = threading.Event()
+        self.answered = []
+        self.arrived = []
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(n)
+                outer.arrived.append((self.path, time.monotonic()))
+                if self.path.startswith("/slow/"):
+                    outer.release.wait(30)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+                outer.answered.append((self.path, time.monotonic()))
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        if tls_ctx is not None:
+            self.server.socket = tls_ctx.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def same_host(ctx, tls):
+    """Two webhook sinks on one receiver (host:port), the first hung; see the tests below."""
+    sim = Sim(ctx, seed=world())
+    h = Hooks(ctx)
+    recv = _PerPath(h.recv.tls_ctx if tls else None)
+    try:
+        base = "%s://127.0.0.1:%d" % ("https" if tls else "http", recv.port)
+        slow = {"type": "webhook", "name": "slow", "url": base + "/slow/x", "timeout": "20s",
+                "concurrency": 2, "events": ["deploy-started", "deploy-completed"]}
+        fast = {"type": "webhook", "name": "fast", "url": base + "/fast/x", "timeout": "20s",
+                "concurrency": 2, "events": ["deploy-completed"]}
+        p = run(ctx, sim, h, [slow, fast])
+        settle(p)
+        before = time.monotonic()
+        deploy(sim, p, "v2")
+        done = time.monotonic()
+        try:
+            wait_for(lambda: [a for a in recv.answered if a[0].startswith("/fast/")], 4,
+                     "the fast sink's notification")
+        except Exception:
+            pass
+        got = [t for path, t in recv.answered if path.startswith("/fast/")]
+        check(got, "the fast sink got its deploy-completed within 4 s of the deploy's end while "
+              "the slow sink hangs (deploy took %.1f s; arrived %r)" % (done - before, [(a, round(t - done, 2)) for a, t in recv.arrived]))
+    finally:
+        recv.close()
+
+
+def test_review_a_hung_sink_does_not_delay_another_sink_on_the_same_host(ctx):
+    """Plain HTTP (allowed to 127.0.0.1/localhost: a local relay): two webhook sinks on one
+    host:port, the first hung. The other must not wait for it (issue 17: "a dead or slow sink
+    never delays ... other sinks"), and the hung sink's own second attempt (concurrency 2) must
+    go too. Now nothing after the hung request reaches the host at all: common/http.c:493 sets
+    CURLOPT_PIPEWAIT on every request, so with plain HTTP each new transfer waits for the first
+    connection's reply to learn whether it can multiplex (no ALPN to say it cannot): one hung
+    reply serialises every attempt to that host until its timeout. The outbox's client should
+    not pipewait (or set HTTP/1.1 for http:// URLs)."""
+    same_host(ctx, tls=False)
+
+
+def test_review_a_hung_sink_does_not_delay_another_sink_on_the_same_https_host(ctx):
+    """HTTPS: two sinks on one host (two Slack channels are two paths of hooks.slack.com), the
+    first hung with its 2 attempts in flight. Now the outbox's one HTTP client caps connections
+    per host at the biggest concurrency (daemon/outbox.c:1106-1112, max_host_connections = maxc, never recomputed at a reload;
+    common/http.c:399 CURLMOPT_MAX_HOST_CONNECTIONS): the hung sink holds every connection to
+    the host and the other sink's attempt queues in curl behind them until their timeout (its own
+    timeout clock running). The cap should be the sum of the concurrencies of the sinks sharing a
+    host (or per-sink clients), so that a sink's in-flight bound is its own."""
+    same_host(ctx, tls=True)
