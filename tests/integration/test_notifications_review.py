@@ -247,3 +247,40 @@ def test_review_a_hung_sink_does_not_delay_another_sink_on_the_same_https_host(c
     timeout clock running). The cap should be the sum of the concurrencies of the sinks sharing a
     host (or per-sink clients), so that a sink's in-flight bound is its own."""
     same_host(ctx, tls=True)
+
+
+def test_review_blocked_said_once_across_a_restart(ctx):
+    """A rollout blocked by AccessDenied (for good: the policy is not fixed), then ecr-deployd is
+    restarted (an upgrade, a reboot): the same digest to the same service is still blocked, and
+    the operators were told already. At most one message per phase per rollout: no second
+    "blocked" (and surely not one with a new key, which no receiver can dedupe). Now every restart
+    sends another "blocked" with a new Idempotency-Key: the block is only in memory
+    (daemon/deployer.c:54-94, dp->blocked; quiet_block at rollout.c:1126 is false after a restart)
+    and the blocked rollout's record is not kept, so the retry is a new rollout whose started_at
+    makes a new key (rollout.c:446-449). The key of a blocked phase should not change while the
+    same digest stays blocked on the same service (e.g. the identity of the blocked rollout kept
+    in the target's state, or the notified bit carried to the retry)."""
+    sim = Sim(ctx, seed=world())
+    h = Hooks(ctx)
+    sinks = [h.webhook("all")]
+    p = run(ctx, sim, h, sinks)
+    settle(p)
+    sim.fault("ecs.RegisterTaskDefinition", "error", code="AccessDeniedException", status=400, format="json",
+              message="User: x is not authorized to perform: ecs:RegisterTaskDefinition", rate=1.0)
+    sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, "MESSAGE_ID=" + event_id("BLOCKED")), 20, "BLOCKED")
+    h.recv.wait_requests(1, 15, "blocked", cond=OK)
+    wait_for(lambda: sink_status(ctx, "all")["sent"] == 1, 10, "the daemon read the 200")
+    p.signal(signal.SIGTERM)
+    p.wait(15)
+    restart = time.time()
+    p = run(ctx, sim, h, sinks)
+    try:
+        wait_for(lambda: lines_with(p, "MESSAGE_ID=" + event_id("BLOCKED")), 15, "BLOCKED after the restart")
+        wait_for(lambda: len(h.recv.answered(200)) > 1, 5, "a second message")
+    except Exception:
+        pass
+    keys = [r.key for r in h.recv.answered(200)]
+    check_eq(len(keys), 1, "one blocked message for one blocked rollout, restart or not: (key, seconds "
+             "after the restart) %s" % [(r.key, round(r.at - restart, 1)) for r in h.recv.answered(200)])
