@@ -284,3 +284,57 @@ def test_review_blocked_said_once_across_a_restart(ctx):
     keys = [r.key for r in h.recv.answered(200)]
     check_eq(len(keys), 1, "one blocked message for one blocked rollout, restart or not: (key, seconds "
              "after the restart) %s" % [(r.key, round(r.at - restart, 1)) for r in h.recv.answered(200)])
+
+
+def _hwm_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_review_a_receivers_big_reply_is_not_buffered(ctx):
+    """A receiver answers 200 with a 12 MB body (a misrouted URL serving a file, a hostile
+    receiver). The outbox reads nothing of a reply but its status and, for Slack, a word of at
+    most 64 bytes, yet every attempt buffers the whole body up to the HTTP client's default
+    16 MiB (daemon/outbox.c outbox_new sets no max_response_bytes; common/http.c:23,384): up to
+    16 sinks x 16 attempts x 16 MiB = 4 GiB a hostile receiver can make the daemon hold. The
+    outbox's client should keep a small bound (a few KiB) and still count a 2xx whose body
+    it stopped reading as delivered. Measured: the daemon's peak RSS grows by less than 6 MB."""
+    sim = Sim(ctx, seed=world())
+    h = Hooks(ctx)
+    import http.server
+    import threading
+    big = b"x" * (12 * 1024 * 1024)
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(big)))
+            self.end_headers()
+            self.wfile.write(big)
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    srv.daemon_threads = True
+    srv.socket = h.recv.tls_ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        url = "https://127.0.0.1:%d/big/x" % srv.server_address[1]
+        p = run(ctx, sim, h, [{"type": "webhook", "name": "big", "url": url, "timeout": "10s",
+                               "events": ["deploy-completed"]}])
+        settle(p)
+        before = _hwm_kb(p.pid)
+        deploy(sim, p, "v2")
+        wait_for(lambda: sink_status(ctx, "big")["sent"] == 1, 20, "the notification sent")
+        grew = _hwm_kb(p.pid) - before
+        check(grew < 6 * 1024, "the daemon's peak RSS grew by %d KiB for one reply it does not read" % grew)
+    finally:
+        srv.shutdown()
+        srv.server_close()
