@@ -338,3 +338,90 @@ def test_review_a_receivers_big_reply_is_not_buffered(ctx):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+class _FakeEvents:
+    """A stand-in for EventBridge (AWS_ENDPOINT_URL_EVENTS): answers each PutEvents with the next
+    reply of `replies` (the last one repeated), HTTP 200, application/x-amz-json-1.1."""
+
+    def __init__(self, replies):
+        import http.server
+        import threading
+        self.replies = list(replies)
+        self.calls = []
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                outer.calls.append((self.headers.get("X-Amz-Target"), body))
+                i = min(len(outer.calls), len(outer.replies)) - 1
+                out = json.dumps(outer.replies[i]).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("x-amzn-RequestId", "00000000-0000-0000-0000-000000000000")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.server.daemon_threads = True
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def eventbridge_against(ctx, replies):
+    """The daemon with one EventBridge sink (deploy-completed) against _FakeEvents(replies), after
+    one deploy: (process, fake, hooks)."""
+    sim = Sim(ctx, seed=world())
+    h = Hooks(ctx)
+    fake = _FakeEvents(replies)
+    ctx.finalizers.append(fake.close)
+    p = run(ctx, sim, h, [{"type": "eventbridge", "name": "bus", "event_bus": "deploys",
+                           "region": "us-east-1", "events": ["deploy-completed"]}],
+            env={"AWS_ENDPOINT_URL_EVENTS": fake.url})
+    settle(p)
+    deploy(sim, p, "v2")
+    wait_for(lambda: fake.calls, 20, "a PutEvents")
+    return p, fake, h
+
+
+def test_review_eventbridge_200_without_a_verdict_is_not_sent(ctx):
+    """PutEvents answered 200 with `{}` (no FailedEntryCount, no Entries: a proxy, a stub, a
+    truncated reply that still parses). nf-spec: success = HTTP 200 with FailedEntryCount 0, and
+    an accepted entry has an EventId. Now daemon/outbox.c on_put_events() (outbox.c:612) counts
+    a reply without FailedEntryCount and without an ErrorCode as sent and removes the entry:
+    the notification is lost with nothing said. It should be a failed attempt (retried)."""
+    p, fake, h = eventbridge_against(ctx, [{}, {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]}])
+    try:
+        wait_for(lambda: len(fake.calls) >= 2, 5, "a second PutEvents after the reply without a verdict")
+    except Exception:
+        pass
+    check(len(fake.calls) >= 2, "the {} reply is not taken as delivery: %d PutEvents, status %r"
+          % (len(fake.calls), sink_status(ctx, "bus")))
+
+
+def test_review_eventbridge_failed_entry_without_error_code_is_retried(ctx):
+    """PutEvents answered 200 with FailedEntryCount 1 and an entry without ErrorCode. nf-spec ends
+    the attempts only on an entry's ErrorCode other than ThrottlingException/InternalFailure;
+    without one, nothing says the entry is refused for good. Now on_put_events() names it
+    "UnknownError" and gives the notification up at the first attempt (outbox.c:618-624,
+    attempt_refused). It should be retried like a transient failure (given up at max_age)."""
+    p, fake, h = eventbridge_against(ctx, [{"FailedEntryCount": 1, "Entries": [{}]},
+                                           {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]}])
+    try:
+        wait_for(lambda: len(fake.calls) >= 2, 5, "a second PutEvents")
+    except Exception:
+        pass
+    failed = lines_with(p, "MESSAGE_ID=" + event_id("NOTIFY_FAILED"))
+    check(len(fake.calls) >= 2 and not failed, "retried, not given up: %d PutEvents; %s"
+          % (len(fake.calls), failed[:1]))
