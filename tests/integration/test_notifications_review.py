@@ -398,7 +398,7 @@ def eventbridge_against(ctx, replies):
 def test_review_eventbridge_200_without_a_verdict_is_not_sent(ctx):
     """PutEvents answered 200 with `{}` (no FailedEntryCount, no Entries: a proxy, a stub, a
     truncated reply that still parses). nf-spec: success = HTTP 200 with FailedEntryCount 0, and
-    an accepted entry has an EventId. Now daemon/outbox.c on_put_events() (outbox.c:612) counts
+    an accepted entry has an EventId. Now daemon/outbox.c on_put_events() (outbox.c:615) counts
     a reply without FailedEntryCount and without an ErrorCode as sent and removes the entry:
     the notification is lost with nothing said. It should be a failed attempt (retried)."""
     p, fake, h = eventbridge_against(ctx, [{}, {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]}])
@@ -414,7 +414,7 @@ def test_review_eventbridge_failed_entry_without_error_code_is_retried(ctx):
     """PutEvents answered 200 with FailedEntryCount 1 and an entry without ErrorCode. nf-spec ends
     the attempts only on an entry's ErrorCode other than ThrottlingException/InternalFailure;
     without one, nothing says the entry is refused for good. Now on_put_events() names it
-    "UnknownError" and gives the notification up at the first attempt (outbox.c:618-624,
+    "UnknownError" and gives the notification up at the first attempt (outbox.c:619-625,
     attempt_refused). It should be retried like a transient failure (given up at max_age)."""
     p, fake, h = eventbridge_against(ctx, [{"FailedEntryCount": 1, "Entries": [{}]},
                                            {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]}])
