@@ -54,7 +54,7 @@ def test_review_slack_200_that_is_not_ok_is_not_counted_sent(ctx):
     h.recv.wait_requests(1, 20, "the slack attempt", cond=OK)
     failing, failed = event_id("NOTIFY_SINK_FAILING"), event_id("NOTIFY_FAILED")
     try:
-        wait_for(lambda: lines_with(p, failing) or lines_with(p, failed), 5, "the failure said")
+        wait_for(lambda: lines_with(p, failing) or lines_with(p, failed), 2, "the failure said")
     except Exception:
         pass
     st = sink_status(ctx, "slack")
@@ -85,8 +85,6 @@ def test_review_webhook_reply_body_never_quoted(ctx):
     check(echoed not in p.read_stderr(), "the receiver's reply body is not in the journal: %s"
           % lines_with(p, failing))
     check(echoed not in st.get("last_error", ""), "nor in the status: %r" % st.get("last_error"))
-    # let the notification go so the daemon stops cleanly
-    wait_for(lambda: sink_status(ctx, "ci")["sent"] >= 1, 20, "delivered once the receiver is up")
 
 
 def test_review_outbox_entry_symlink_not_followed(ctx):
@@ -124,7 +122,7 @@ def test_review_outbox_entry_symlink_not_followed(ctx):
     h.recv.set_mode("up")
     p = run(ctx, sim, h, sinks)
     try:
-        wait_for(lambda: fake in [r.key for r in h.of("ci")], 6, "the symlinked entry attempted")
+        wait_for(lambda: fake in [r.key for r in h.of("ci")], 3, "the symlinked entry attempted")
     except Exception:
         pass
     check(fake not in [r.key for r in h.of("ci")], "the symlinked entry's target is not read and sent: %r"
@@ -215,12 +213,12 @@ def same_host(ctx, tls):
         deploy(sim, p, "v2")
         done = time.monotonic()
         try:
-            wait_for(lambda: [a for a in recv.answered if a[0].startswith("/fast/")], 4,
+            wait_for(lambda: [a for a in recv.answered if a[0].startswith("/fast/")], 2.5,
                      "the fast sink's notification")
         except Exception:
             pass
         got = [t for path, t in recv.answered if path.startswith("/fast/")]
-        check(got, "the fast sink got its deploy-completed within 4 s of the deploy's end while "
+        check(got, "the fast sink got its deploy-completed within 2.5 s of the deploy's end while "
               "the slow sink hangs (deploy took %.1f s; arrived %r)" % (done - before, [(a, round(t - done, 2)) for a, t in recv.arrived]))
     finally:
         recv.close()
@@ -278,7 +276,7 @@ def test_review_blocked_said_once_across_a_restart(ctx):
     p = run(ctx, sim, h, sinks)
     try:
         wait_for(lambda: lines_with(p, "MESSAGE_ID=" + event_id("BLOCKED")), 15, "BLOCKED after the restart")
-        wait_for(lambda: len(h.recv.answered(200)) > 1, 5, "a second message")
+        wait_for(lambda: len(h.recv.answered(200)) > 1, 3, "a second message")
     except Exception:
         pass
     keys = [r.key for r in h.recv.answered(200)]
@@ -403,7 +401,7 @@ def test_review_eventbridge_200_without_a_verdict_is_not_sent(ctx):
     the notification is lost with nothing said. It should be a failed attempt (retried)."""
     p, fake, h = eventbridge_against(ctx, [{}, {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]}])
     try:
-        wait_for(lambda: len(fake.calls) >= 2, 5, "a second PutEvents after the reply without a verdict")
+        wait_for(lambda: len(fake.calls) >= 2, 2, "a second PutEvents after the reply without a verdict")
     except Exception:
         pass
     check(len(fake.calls) >= 2, "the {} reply is not taken as delivery: %d PutEvents, status %r"
@@ -419,7 +417,7 @@ def test_review_eventbridge_failed_entry_without_error_code_is_retried(ctx):
     p, fake, h = eventbridge_against(ctx, [{"FailedEntryCount": 1, "Entries": [{}]},
                                            {"FailedEntryCount": 0, "Entries": [{"EventId": "e-1"}]}])
     try:
-        wait_for(lambda: len(fake.calls) >= 2, 5, "a second PutEvents")
+        wait_for(lambda: len(fake.calls) >= 2, 2, "a second PutEvents")
     except Exception:
         pass
     failed = lines_with(p, "MESSAGE_ID=" + event_id("NOTIFY_FAILED"))
