@@ -52,6 +52,7 @@ struct http_client {
 	struct ev_timer timer;
 	long connect_timeout_ms;
 	size_t max_response;
+	bool no_multiplex;
 	char *ca_bundle;
 	char *user_agent;
 	struct http_request *requests;
@@ -383,6 +384,7 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
 	c->max_response =
 	    opts->max_response_bytes ? opts->max_response_bytes : DEFAULT_MAX_RESPONSE;
 	c->ca_bundle = opts->ca_bundle ? strdup(opts->ca_bundle) : NULL;
+	c->no_multiplex = opts->no_multiplex;
 	c->user_agent = strdup(opts->user_agent ? opts->user_agent : "ecr-deployd");
 	c->multi = curl_multi_init();
 	if (!c->multi || !c->user_agent || (opts->ca_bundle && !c->ca_bundle)) {
@@ -395,7 +397,8 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING,
+			  c->no_multiplex ? (long)CURLPIPE_NOTHING : (long)CURLPIPE_MULTIPLEX);
 	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 			  opts->max_host_connections > 0 ? opts->max_host_connections
 							 : (long)DEFAULT_MAX_HOST_CONNECTIONS);
@@ -490,7 +493,7 @@ int http_submit(struct http_client *c, const struct http_request_spec *spec, htt
 	if (c->ca_bundle)
 		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_bundle);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, c->no_multiplex ? 0L : 1L);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);

@@ -33,6 +33,10 @@ struct http_client_options {
 	size_t max_response_bytes; /* 0: 16 MiB */
 	const char *ca_bundle;     /* NULL: the system's store */
 	const char *user_agent;    /* NULL: "ecr-deployd" */
+	/* One request at a time per connection: no HTTP/2 multiplexing, and no waiting for a
+	 * connection to show whether it could multiplex (CURLOPT_PIPEWAIT), so that a request whose
+	 * reply never comes holds its own connection only, never the requests after it. */
+	bool no_multiplex;
 };
 
 struct http_request_spec {
@@ -58,7 +62,7 @@ struct http_request_spec {
  * -EIO (anything else). error_text is curl's sentence for it.
  */
 struct http_response {
-	long status;
+	long status; /* the status line's code when one came (also with -EFBIG), else 0 */
 	int error;
 	char error_text[256];
 	struct strbuf body;

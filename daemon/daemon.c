@@ -182,9 +182,20 @@ static void on_polled(const char *repository, const char *region, bool ok, const
 {
 	struct daemon *d = userdata;
 
+	const struct config_watch *follow[64];
+	size_t n = 0;
+
 	metrics_poll(d->metrics, repository, region, ok);
-	if (!d->dry_run && !d->cfg->dry_run)
-		outbox_polled(d->outbox, repository, region, ok, error, (double)time(NULL));
+	if (d->dry_run || d->cfg->dry_run || !d->outbox)
+		return;
+	/* the watches of that repository, for the sinks that filter by watch or service */
+	for (size_t i = 0; i < d->cfg->n_watches && n < sizeof(follow) / sizeof(follow[0]); i++) {
+		const struct config_watch *w = &d->cfg->watches[i];
+		if (!strcmp(w->repository, repository) &&
+		    !strcmp(w->region ? w->region : d->region, region ? region : ""))
+			follow[n++] = w;
+	}
+	outbox_polled(d->outbox, repository, region, ok, error, (double)time(NULL), follow, n);
 }
 
 static void on_outbox_changed(void *userdata)

@@ -10,6 +10,7 @@
 
 #include <cJSON.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <ev.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #include "version.h"
 
 #define ENTRY_MAX_BYTES (1024 * 1024) /* an entry file read at start */
+#define REPLY_MAX_BYTES (64 * 1024)   /* a receiver's reply: only its status and a word matter */
 #define SAID_MAX        (CONFIG_MAX_SINKS * 66)
 
 struct entry {
@@ -53,6 +55,10 @@ struct sink {
 	struct config_sink c; /* a copy: url and secret in secmem */
 	char *show;           /* what is said of it: the host, or the bus and region */
 	struct cred_provider *creds;
+	/* webhook, slack: connections of its own (at most its concurrency), so that a hung
+	 * receiver holds none another sink needs, even one on the same host */
+	struct http_client *http;
+	int http_conc; /* the concurrency http was made for */
 	struct entry *head;
 	size_t pending;
 	int in_flight;
@@ -72,14 +78,14 @@ struct streak {
 
 struct outbox {
 	struct outbox_deps d;
-	char *dir, *region, *host, *profile, *sts_endpoint;
-	struct http_client *http;
+	char *dir, *region, *host, *profile, *sts_endpoint, *ca_bundle;
 	struct sink **sinks;
 	size_t n;
 	struct ev_timer timer;
 	struct strmap *streaks;
 	long base_ms, cap_ms;
 	uint64_t rng;
+	double pruned_at; /* wall seconds of the last prune_marks() */
 };
 
 static void pump(struct outbox *ob);
@@ -251,6 +257,48 @@ static void entry_path(const struct outbox *ob, const char *sink, const char *ke
 	snprintf(out, n, "%s/%s.%s.json", ob->dir, sink, key);
 }
 
+/* Where a sent notification leaves its mark (an entry renamed), so that the same phase said again
+ * (after a restart, a retried rollout) is not sent twice; kept for the longest max_age. */
+static void sent_path(const struct outbox *ob, const char *sink, const char *key, char *out,
+		      size_t n)
+{
+	snprintf(out, n, "%s/%s.%s.sent", ob->dir, sink, key);
+}
+
+/* The longest max_age of the sinks: how long a sent mark is kept. */
+static double marks_kept(const struct outbox *ob)
+{
+	uint64_t ms = 24 * 3600 * 1000ULL;
+
+	for (size_t i = 0; i < ob->n; i++)
+		if (ob->sinks[i]->c.max_age_ms > ms)
+			ms = ob->sinks[i]->c.max_age_ms;
+	return (double)ms / 1000.0;
+}
+
+/* Removes the sent marks older than marks_kept(); at start and then at most hourly. */
+static void prune_marks(struct outbox *ob)
+{
+	DIR *dir = opendir(ob->dir);
+	struct dirent *de;
+	double now = wall_now(), keep = marks_kept(ob);
+	struct stat st;
+	char path[4200];
+
+	ob->pruned_at = now;
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		size_t len = strlen(de->d_name);
+		if (*de->d_name == '.' || len < 5 || strcmp(de->d_name + len - 5, ".sent"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ob->dir, de->d_name);
+		if (lstat(path, &st) == 0 && now - (double)st.st_mtime > keep)
+			unlink(path);
+	}
+	closedir(dir);
+}
+
 /* Takes e out of its sink's FIFO. */
 static void unlink_entry(struct entry *e)
 {
@@ -387,6 +435,15 @@ static void attempt_ok(struct entry *e)
 	s->failing = false;
 	s->failing_since = 0;
 	s->failures = 0;
+	if (e->on_disk) {
+		char mark[4200];
+		sent_path(ob, s->c.name, e->n.key, mark, sizeof(mark));
+		if (rename(e->path, mark) == 0) {
+			e->on_disk = false;
+			utimensat(AT_FDCWD, mark, NULL,
+				  0); /* kept from now, not from its writing */
+		}
+	}
 	remove_entry(e);
 	/* The others waited out backoffs for a sink that works now. */
 	for (struct entry *x = s->head; x; x = x->next)
@@ -494,6 +551,19 @@ static const char *transport_text(int error)
 	}
 }
 
+/* Whether a Slack reply's body is "ok" (white space around it aside). */
+static bool slack_ok(const struct http_response *resp)
+{
+	const char *b = resp->body.buf;
+	size_t len = resp->body.len, i = 0;
+
+	while (b && len && (b[len - 1] == '\n' || b[len - 1] == '\r' || b[len - 1] == ' '))
+		len--;
+	while (b && i < len && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r'))
+		i++;
+	return b && len - i == 2 && !memcmp(b + i, "ok", 2);
+}
+
 /* Slack's error word of a 4xx ("invalid_payload"), when the body is just that. */
 static void slack_word(const struct http_response *resp, char *out, size_t n)
 {
@@ -519,16 +589,28 @@ static void on_http_done(struct http_response *resp, void *userdata)
 	long st = resp->status;
 
 	e->req = NULL;
-	if (resp->error) {
+	if (resp->error == -EFBIG && st >= 200 && st < 300 && s->c.type == SINK_WEBHOOK) {
+		/* the receiver took it; only its reply (never read) was longer than we keep */
+		attempt_ok(e);
+	} else if (resp->error) {
 		snprintf(why, sizeof(why), "%s: %s", s->show, transport_text(resp->error));
 		attempt_failed(e, why, 0, NULL);
+	} else if (st >= 200 && st < 300 && s->c.type == SINK_SLACK && !slack_ok(resp)) {
+		/* Slack takes a message with 200 "ok"; another 2xx reply is not Slack's (a proxy, a
+		 * portal): not delivered */
+		snprintf(why, sizeof(why), "%s: HTTP %ld without Slack's \"ok\"", s->show, st);
+		attempt_failed(e, why, st, NULL);
 	} else if (st >= 200 && st < 300) {
 		attempt_ok(e);
 	} else if (st >= 300 && st < 400) {
 		snprintf(why, sizeof(why), "redirected (status %ld); fix the URL", st);
 		attempt_refused(e, why, st, NULL);
 	} else if (st == 408 || st == 429 || st >= 500 || st < 200) {
-		slack_word(resp, word, sizeof(word));
+		/* only Slack's words are quoted: another receiver's body is its own business */
+		if (s->c.type == SINK_SLACK)
+			slack_word(resp, word, sizeof(word));
+		else
+			*word = '\0';
 		snprintf(why, sizeof(why), "%s: HTTP %ld%s%s", s->show, st, *word ? " " : "", word);
 		attempt_failed(e, why, st, NULL);
 	} else {
@@ -580,7 +662,7 @@ static int attempt_http(struct entry *e)
 					  .body = body,
 					  .body_len = strlen(body),
 					  .timeout_ms = (long)s->c.timeout_ms };
-	r = http_submit(s->ob->http, &spec, on_http_done, e, &e->req);
+	r = s->http ? http_submit(s->http, &spec, on_http_done, e, &e->req) : -ENOMEM;
 	free(body);
 	return r;
 }
@@ -601,7 +683,7 @@ static void on_put_events(struct aws_result *res, void *userdata)
 		if (aws_error_classify(&res->err) == AWS_ERROR_TRANSIENT)
 			attempt_failed(e, why, res->err.http_status, res->err.code);
 		else
-			attempt_refused(e, why, 0, res->err.code);
+			attempt_refused(e, why, res->err.http_status, res->err.code);
 		pump(ob);
 		return;
 	}
@@ -612,11 +694,23 @@ static void on_put_events(struct aws_result *res, void *userdata)
 	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(first, "ErrorCode"));
 	const char *msg =
 	    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(first, "ErrorMessage"));
-	if ((!count || (cJSON_IsNumber(count) && count->valuedouble == 0)) && !code) {
+	if (!cJSON_IsNumber(count)) {
+		/* a verdict only from what EventBridge said: a reply that does not say whether the
+		 * entry was taken is tried again */
+		snprintf(why, sizeof(why), "%s: PutEvents answered without FailedEntryCount",
+			 s->show);
+		attempt_failed(e, why, 0, NULL);
+	} else if (count->valuedouble == 0 && !code) {
 		attempt_ok(e);
+	} else if (!code) {
+		snprintf(why, sizeof(why),
+			 "%s: PutEvents failed the entry without an ErrorCode (FailedEntryCount "
+			 "%.0f)",
+			 s->show, count->valuedouble);
+		attempt_failed(e, why, 0, NULL);
 	} else {
 		char c[128];
-		snprintf(c, sizeof(c), "%.100s", code ? code : "UnknownError");
+		snprintf(c, sizeof(c), "%.100s", code);
 		snprintf(why, sizeof(why), "%s: PutEvents refused the entry: %s: %.1000s", s->show,
 			 c, msg ? msg : "(no message)");
 		if (!strcmp(c, "ThrottlingException") || !strcmp(c, "InternalFailure"))
@@ -737,6 +831,12 @@ static void post_one(struct sink *s, const struct notice *n, double created)
 
 	if (find_entry(s, n->key))
 		return;
+	sent_path(ob, s->c.name, n->key, path, sizeof(path));
+	if (access(path, F_OK) == 0) {
+		log_debug("notify sink '%s': the %s notification %s was sent already", s->c.name,
+			  notice_kind_name(n->kind), n->key);
+		return;
+	}
 	e = calloc(1, sizeof(*e));
 	if (!e || notice_copy(&e->n, n) < 0) {
 		free(e);
@@ -775,6 +875,8 @@ void outbox_post(struct outbox *ob, const struct notice *n)
 
 	if (!ob)
 		return;
+	if (created - ob->pruned_at > 3600.0)
+		prune_marks(ob);
 	for (size_t i = 0; i < ob->n; i++)
 		if (notice_matches(&ob->sinks[i]->c, n))
 			post_one(ob->sinks[i], n, created);
@@ -797,8 +899,38 @@ static bool said_to(const struct streak *k, const char *name)
 	return false;
 }
 
+/* The first of the watches a sink's watches and services filters let through (a service filter
+ * matches a watch by its targets), or NULL. */
+static const struct config_watch *watch_for(const struct config_sink *c,
+					    const struct config_watch *const *watches, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct config_watch *w = watches[i];
+		bool ok = !c->n_watches;
+		for (size_t j = 0; j < c->n_watches && !ok; j++)
+			ok = !strcmp(c->watches[j], w->name);
+		if (!ok)
+			continue;
+		ok = !c->n_services;
+		for (size_t t = 0; t < w->n_targets && !ok; t++) {
+			struct notice probe = { .kind = NOTICE_COMPLETED,
+						.watch = w->name,
+						.cluster = w->targets[t].cluster,
+						.service = w->targets[t].service };
+			struct config_sink only = { .kinds = 1u << NOTICE_COMPLETED,
+						    .services = c->services,
+						    .n_services = c->n_services };
+			ok = notice_matches(&only, &probe);
+		}
+		if (ok)
+			return w;
+	}
+	return NULL;
+}
+
 void outbox_polled(struct outbox *ob, const char *repository, const char *region, bool ok,
-		   const char *error, double now)
+		   const char *error, double now, const struct config_watch *const *watches,
+		   size_t n_watches)
 {
 	char key[600];
 	struct streak *k;
@@ -847,7 +979,15 @@ void outbox_polled(struct outbox *ob, const char *repository, const char *region
 			notice_make_key(&n, identity, "");
 			built = true;
 		}
-		if (!notice_matches(&s->c, &n))
+		const struct config_watch *w = watch_for(&s->c, watches, n_watches);
+		if ((s->c.n_watches || s->c.n_services) && !w)
+			continue;
+		n.watch = w ? w->name : NULL;
+		/* the watches and services filters were applied above, by the watch's targets */
+		struct config_sink by_kind = s->c;
+		by_kind.n_watches = 0;
+		by_kind.n_services = 0;
+		if (!notice_matches(&by_kind, &n))
 			continue;
 		size_t len = strlen(k->said);
 		snprintf(k->said + len, sizeof(k->said) - len, "%s%s", len ? "\n" : "", s->c.name);
@@ -900,15 +1040,23 @@ static void load_one(struct outbox *ob, const char *name, struct gone *gone, siz
 	char path[4200], why[600], sink[128], bad[4300];
 	char *text = NULL;
 	size_t len = 0;
-	double created = 0;
+	double created = 0, now = wall_now();
 	struct notice n;
+	struct stat st;
 	int r;
 
 	snprintf(path, sizeof(path), "%s/%s", ob->dir, name);
-	r = state_file_read(path, ENTRY_MAX_BYTES, &text, &len);
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		/* never ours (entries are written in place): what it points to is not sent */
+		snprintf(why, sizeof(why), "a symbolic link, not followed");
+		r = -ELOOP;
+	} else {
+		r = state_file_read(path, ENTRY_MAX_BYTES, &text, &len);
+	}
 	if (r == -EINVAL)
 		return; /* not a regular file: not ours */
-	if (r < 0) {
+	if (r == -ELOOP) {
+	} else if (r < 0) {
 		snprintf(why, sizeof(why), "%s", r == -EFBIG ? "it is too big" : strerror(-r));
 	} else {
 		r = notice_entry_parse(text, len, &n, &created, sink, sizeof(sink), why,
@@ -942,11 +1090,12 @@ static void load_one(struct outbox *ob, const char *name, struct gone *gone, siz
 		return;
 	}
 	e->n = n;
-	e->created = created;
+	/* an entry dated after now (a clock set back, a hand edit) ages from now: max_age holds */
+	e->created = created > now ? now : created;
 	e->on_disk = true;
 	e->due = ev_now(ob->d.loop);
 	insert_entry(s, e);
-	if (wall_now() >= created + (double)s->c.max_age_ms / 1000.0)
+	if (now >= e->created + (double)s->c.max_age_ms / 1000.0)
 		give_up(e, "not delivered within max_age (found at start)", 0, NULL);
 }
 
@@ -994,10 +1143,26 @@ static void sink_free(struct sink *s)
 		unlink_entry(e);
 		entry_free(e);
 	}
+	http_client_free(s->http);
 	cred_provider_free(s->creds);
 	settings_done(&s->c);
 	free(s->show);
 	free(s);
+}
+
+/* The sink's own HTTP client (webhook, slack), for its concurrency. 0 or -ENOMEM. */
+static int make_http(struct sink *s)
+{
+	if (s->c.type == SINK_EVENTBRIDGE)
+		return 0;
+	struct http_client_options ho = { .ca_bundle = s->ob->ca_bundle,
+					  .max_host_connections = s->c.concurrency,
+					  .max_response_bytes = REPLY_MAX_BYTES,
+					  .user_agent = "ecr-deployd/" ECR_DEPLOYD_VERSION,
+					  .no_multiplex = true };
+	s->http = http_client_new(s->ob->d.loop, &ho);
+	s->http_conc = s->c.concurrency;
+	return s->http ? 0 : -ENOMEM;
 }
 
 static struct sink *sink_new(struct outbox *ob, const struct config_sink *c)
@@ -1012,7 +1177,7 @@ static struct sink *sink_new(struct outbox *ob, const struct config_sink *c)
 		return NULL;
 	}
 	s->show = show_of(ob, &s->c);
-	if (!s->show || make_creds(s) < 0) {
+	if (!s->show || make_creds(s) < 0 || make_http(s) < 0) {
 		sink_free(s);
 		return NULL;
 	}
@@ -1023,8 +1188,10 @@ static void set_strings(struct outbox *ob, const struct config *cfg)
 {
 	free(ob->profile);
 	free(ob->sts_endpoint);
+	free(ob->ca_bundle);
 	ob->profile = DUP(cfg->profile);
 	ob->sts_endpoint = DUP(cfg->endpoints[AWS_SERVICE_STS]);
+	ob->ca_bundle = DUP(cfg->ca_bundle);
 }
 
 /* A test knob (outbox.h): milliseconds, 1 to the default cap; 0 when unset or not that. */
@@ -1046,7 +1213,6 @@ struct outbox *outbox_new(const struct outbox_deps *deps, const struct config *c
 {
 	struct outbox *ob = calloc(1, sizeof(*ob));
 	char dir[4096];
-	int maxc = 1;
 
 	if (!ob) {
 		snprintf(why, why_len, "out of memory for the outbox");
@@ -1084,12 +1250,6 @@ struct outbox *outbox_new(const struct outbox_deps *deps, const struct config *c
 		outbox_free(ob);
 		return NULL;
 	}
-	if (mkdir(ob->dir, 0700) < 0 && errno != EEXIST) {
-		snprintf(why, why_len, "cannot make the outbox directory '%s': %s", ob->dir,
-			 strerror(errno));
-		outbox_free(ob);
-		return NULL;
-	}
 	ob->sinks = calloc(CONFIG_MAX_SINKS + cfg->n_sinks + 1, sizeof(*ob->sinks));
 	if (!ob->sinks) {
 		snprintf(why, why_len, "out of memory for the outbox");
@@ -1105,22 +1265,20 @@ struct outbox *outbox_new(const struct outbox_deps *deps, const struct config *c
 			return NULL;
 		}
 		ob->sinks[ob->n++] = s;
-		if (s->c.concurrency > maxc)
-			maxc = s->c.concurrency;
 	}
-	struct http_client_options ho = { .ca_bundle = cfg->ca_bundle,
-					  .max_host_connections = maxc,
-					  .user_agent = "ecr-deployd/" ECR_DEPLOYD_VERSION };
-	ob->http = http_client_new(deps->loop, &ho);
-	if (!ob->http) {
-		snprintf(why, why_len, "cannot set up the HTTP client of the notifications");
-		outbox_free(ob);
-		return NULL;
-	}
-	if (load_dir(ob, why, why_len) < 0) {
-		outbox_free(ob);
-		return NULL;
-	}
+	/* Without sinks the directory is not touched (entries a removed sink left wait for the
+	 * configuration that has it again). A directory that cannot be made or read stops no
+	 * deploy: said once, and the notifications are attempted all the same, without the
+	 * durability (each write failure says so). */
+	if (ob->n && mkdir(ob->dir, 0700) < 0 && errno != EEXIST)
+		log_error("outbox: cannot make the directory '%s': %s; notifications are sent "
+			  "but not kept across a restart",
+			  ob->dir, strerror(errno));
+	else if (ob->n && load_dir(ob, why, why_len) < 0)
+		log_error("outbox: %s; what it holds is not sent", why);
+	else if (ob->n)
+		prune_marks(ob);
+	*why = '\0';
 	for (size_t i = 0; i < ob->n; i++)
 		enforce_bound(ob->sinks[i]);
 	size_t pending = 0;
@@ -1141,8 +1299,8 @@ void outbox_free(struct outbox *ob)
 	for (size_t i = 0; i < ob->n; i++)
 		sink_free(ob->sinks[i]);
 	free(ob->sinks);
-	http_client_free(ob->http);
 	strmap_free(ob->streaks, free);
+	free(ob->ca_bundle);
 	free(ob->dir);
 	free(ob->region);
 	free(ob->host);
@@ -1213,8 +1371,29 @@ void outbox_reload(struct outbox *ob, const struct config *cfg)
 					s->in_flight--;
 					e->attempts--;
 				}
+		bool conc = s->http && copy.concurrency != s->http_conc;
+		if (conc || (s->http && copy.type == SINK_EVENTBRIDGE))
+			for (struct entry *e = s->head; e; e = e->next)
+				if (e->req) {
+					/* its connection goes: attempted again on the new ones */
+					http_cancel(e->req);
+					e->req = NULL;
+					e->in_flight = false;
+					s->in_flight--;
+					e->attempts--;
+				}
 		settings_done(&s->c);
 		s->c = copy;
+		if (conc || (s->http && copy.type == SINK_EVENTBRIDGE) ||
+		    (!s->http && copy.type != SINK_EVENTBRIDGE)) {
+			http_client_free(s->http);
+			s->http = NULL;
+			if (make_http(s) < 0)
+				log_error(
+				    "outbox: out of memory for the connections of notify sink "
+				    "'%s'",
+				    s->c.name);
+		}
 		char *show = show_of(ob, &s->c);
 		if (show) {
 			free(s->show);

@@ -72,9 +72,12 @@ void outbox_reload(struct outbox *ob, const struct config *cfg);
 void outbox_post(struct outbox *ob, const struct notice *n);
 
 /* A repository's poll ended (ok or with error, escaped text): watch-failing after a sink's
- * failing_after of failures in a row, once per streak. */
+ * failing_after of failures in a row, once per streak. watches are the n watches that follow
+ * the repository: a sink filtered by watches or services hears of it when one of them (or one of
+ * their targets) is in its filter, with that watch named. */
 void outbox_polled(struct outbox *ob, const char *repository, const char *region, bool ok,
-		   const char *error, double now);
+		   const char *error, double now, const struct config_watch *const *watches,
+		   size_t n);
 
 /* Up to n sinks' health into out; returns how many sinks there are. */
 size_t outbox_status(const struct outbox *ob, struct outbox_sink_status *out, size_t n);

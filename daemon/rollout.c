@@ -456,8 +456,13 @@ static void rollout_notify(struct rollout *r, enum notice_kind k, char *summary)
 	if (due <= 0)
 		return;
 	struct notice n = { .kind = k, .time = rollout_wall_now(), .duration_ms = -1 };
-	snprintf(identity, sizeof(identity), "%s\n%s\n%.0f", c->tkey, c->digest,
-		 c->started_at * 1000.0);
+	/* A block outlives its rollout (the retry after a backoff or a restart is a new one): its
+	 * key is the target's and the digest's, so that it is said once while it lasts. */
+	if (k == NOTICE_BLOCKED)
+		snprintf(identity, sizeof(identity), "%s\n%s\nblocked", c->tkey, c->digest);
+	else
+		snprintf(identity, sizeof(identity), "%s\n%s\n%.0f", c->tkey, c->digest,
+			 c->started_at * 1000.0);
 	notice_make_key(&n, identity, sub ? sub : "");
 	n.watch = c->watch;
 	n.repository = c->repository;

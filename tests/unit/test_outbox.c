@@ -285,17 +285,17 @@ TEST(outbox_filter_and_watch_failing_once_per_streak)
 	outbox_post(f.ob, &n);
 	CHECK_INT(status_of(f.ob).pending, 0);
 	double t0 = 1764583200.0;
-	outbox_polled(f.ob, "team/web", "eu-west-1", false, "AccessDenied: no", t0);
-	outbox_polled(f.ob, "team/web", "eu-west-1", false, "AccessDenied: no", t0 + 30);
+	outbox_polled(f.ob, "team/web", "eu-west-1", false, "AccessDenied: no", t0, NULL, 0);
+	outbox_polled(f.ob, "team/web", "eu-west-1", false, "AccessDenied: no", t0 + 30, NULL, 0);
 	CHECK_INT(status_of(f.ob).pending, 0); /* failing_after is 1 min */
-	outbox_polled(f.ob, "team/web", "eu-west-1", false, "AccessDenied: no", t0 + 61);
+	outbox_polled(f.ob, "team/web", "eu-west-1", false, "AccessDenied: no", t0 + 61, NULL, 0);
 	CHECK_INT(status_of(f.ob).pending, 1);
-	outbox_polled(f.ob, "team/web", "eu-west-1", false, "AccessDenied: no", t0 + 120);
+	outbox_polled(f.ob, "team/web", "eu-west-1", false, "AccessDenied: no", t0 + 120, NULL, 0);
 	CHECK_INT(status_of(f.ob).pending, 1); /* once per streak */
-	outbox_polled(f.ob, "team/other", "eu-west-1", true, NULL, t0 + 121);
-	outbox_polled(f.ob, "team/web", "eu-west-1", true, NULL, t0 + 130);
-	outbox_polled(f.ob, "team/web", "eu-west-1", false, "Throttled", t0 + 140);
-	outbox_polled(f.ob, "team/web", "eu-west-1", false, "Throttled", t0 + 201);
+	outbox_polled(f.ob, "team/other", "eu-west-1", true, NULL, t0 + 121, NULL, 0);
+	outbox_polled(f.ob, "team/web", "eu-west-1", true, NULL, t0 + 130, NULL, 0);
+	outbox_polled(f.ob, "team/web", "eu-west-1", false, "Throttled", t0 + 140, NULL, 0);
+	outbox_polled(f.ob, "team/web", "eu-west-1", false, "Throttled", t0 + 201, NULL, 0);
 	CHECK_INT(status_of(f.ob).pending, 2); /* a new streak, a new key */
 	fixture_done(&f);
 }
