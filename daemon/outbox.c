@@ -1029,8 +1029,11 @@ static void count_gone(struct gone *g, size_t *n, const char *sink)
 		;
 	if (i == *n && *n == GONE_MAX)
 		i = GONE_MAX - 1; /* the last counts the rest */
-	else if (i == *n)
-		snprintf(g[(*n)++].name, sizeof(g[i].name), "%s", sink);
+	else if (i == *n) {
+		snprintf(g[i].name, sizeof(g[i].name), "%s", sink);
+		g[i].count = 0;
+		(*n)++;
+	}
 	g[i].count++;
 }
 
@@ -1285,8 +1288,8 @@ struct outbox *outbox_new(const struct outbox_deps *deps, const struct config *c
 	for (size_t i = 0; i < ob->n; i++)
 		pending += ob->sinks[i]->pending;
 	if (pending)
-		log_info("outbox: %zu notification%s left from before are sent now", pending,
-			 pending == 1 ? "" : "s");
+		log_info("outbox: %zu notification%s left from before %s sent now", pending,
+			 pending == 1 ? "" : "s", pending == 1 ? "is" : "are");
 	pump(ob);
 	return ob;
 }
@@ -1321,6 +1324,26 @@ static void sink_removed(struct sink *s)
 	if (count)
 		say_dropped(s, count, "the sink is no longer in the configuration");
 	sink_free(s);
+}
+
+/* A reload changed the sink's role (calls: their credentials go) or its connections (requests):
+ * those attempts in flight are cancelled and made again, not counted as attempts. */
+static void requeue(struct sink *s, bool calls, bool requests)
+{
+	for (struct entry *e = s->head; e; e = e->next) {
+		if (calls && e->call) {
+			aws_call_cancel(e->call);
+			e->call = NULL;
+		} else if (requests && e->req) {
+			http_cancel(e->req);
+			e->req = NULL;
+		} else {
+			continue;
+		}
+		e->in_flight = false;
+		s->in_flight--;
+		e->attempts--;
+	}
 }
 
 void outbox_reload(struct outbox *ob, const struct config *cfg)
@@ -1361,27 +1384,8 @@ void outbox_reload(struct outbox *ob, const struct config *cfg)
 		bool role = (copy.role_arn == NULL) != (s->c.role_arn == NULL) ||
 			    (copy.role_arn && strcmp(copy.role_arn, s->c.role_arn)) ||
 			    copy.type != s->c.type;
-		if (role)
-			for (struct entry *e = s->head; e; e = e->next)
-				if (e->call) {
-					/* its credentials go: asked again with the new ones */
-					aws_call_cancel(e->call);
-					e->call = NULL;
-					e->in_flight = false;
-					s->in_flight--;
-					e->attempts--;
-				}
 		bool conc = s->http && copy.concurrency != s->http_conc;
-		if (conc || (s->http && copy.type == SINK_EVENTBRIDGE))
-			for (struct entry *e = s->head; e; e = e->next)
-				if (e->req) {
-					/* its connection goes: attempted again on the new ones */
-					http_cancel(e->req);
-					e->req = NULL;
-					e->in_flight = false;
-					s->in_flight--;
-					e->attempts--;
-				}
+		requeue(s, role, conc || (s->http && copy.type == SINK_EVENTBRIDGE));
 		settings_done(&s->c);
 		s->c = copy;
 		if (conc || (s->http && copy.type == SINK_EVENTBRIDGE) ||
