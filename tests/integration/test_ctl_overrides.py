@@ -279,8 +279,18 @@ def test_override_whose_save_fails_changes_nothing(ctx):
     p = start(ctx, sim)
     settle_first_start(p)
     state = ctx.path("state", "state.json")
-    os.remove(state)
-    os.makedirs(os.path.join(state, "in-the-way"))  # the rename over it fails
+    # A directory that is not empty where the state file was: the rename over it fails. The
+    # daemon may write the state between the remove and the makedirs (a slow build finishes its
+    # first cycle's writes late): then again, until the directory is in place.
+    for _ in range(100):
+        try:
+            if not os.path.isdir(state):
+                os.remove(state)
+            os.makedirs(os.path.join(state, "in-the-way"), exist_ok=True)
+            break
+        except (FileNotFoundError, NotADirectoryError, FileExistsError):
+            continue
+    check(os.path.isdir(os.path.join(state, "in-the-way")), "the state file is a directory now")
     e = err(ctx, "pause", "state-error", name="web/web", reason="x")
     check(e["exit"] == 74 and "nothing was changed" in e["message"], e)
     check_eq(status_target(ctx)["paused"], None, "memory as it was")
