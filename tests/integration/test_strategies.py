@@ -231,9 +231,11 @@ def run_strategy(ctx, strategy, config, bake_minutes=1, extra_revision_services=
     settle(p, len(names))
     seeded = {n: current_sd(sim, n)["serviceDeploymentArn"] for n in names}
     since = last_request(sim)
+    # Before the push: the daemon's own poll may see the tag move while the push's reply is still
+    # on its way (a slow simulator), so no rollout starts before this.
+    t_poll = time.monotonic()
     new = sim.push("team/web", "prod", seed="v2")
     poll_now(p)
-    t_poll = time.monotonic()
     bake_seen, done_seen, arns, steps = {}, {}, {}, set()
     bake_real = bake_minutes * 60 / ACCEL
 
