@@ -210,6 +210,18 @@ int ddb_parse_lease(const cJSON *item, struct ddb_lease *ret, char *why, size_t 
 int ddb_parse_state_item(const cJSON *item, const char *group, char *sk, const char **ret_doc,
 			 size_t *ret_len, char *why, size_t why_len);
 
+/*
+ * What a failed DynamoDB call means: -ESTALE (ConditionalCheckFailedException, or a
+ * TransactionCanceledException whose first non-None reason is ConditionalCheckFailed),
+ * -EDEADLK (a transaction cancelled by a TransactionConflict: may be tried again), -EAGAIN
+ * (transient: throttled, timed out, 5xx, no reply, other cancellation reasons), -EACCES
+ * (refused to our credentials), -ENXIO (ResourceNotFoundException: no such table), -EINVAL
+ * (the request's fault: ValidationException, a ValidationError reason). why: "table 'T' Op:
+ * Code[ (action i: Reason)]: message" (the message escaped).
+ */
+struct aws_result;
+int ddb_map_error(const char *table, const struct aws_result *res, char *why, size_t why_len);
+
 /* Reads a DynamoDB number attribute value ({"N": "123"}): digits only, no sign, fraction or
  * exponent, fits in uint64_t. 0 or -EPROTO. */
 int ddb_parse_u64(const cJSON *attr, uint64_t *ret);
