@@ -428,6 +428,7 @@ static cJSON *build_lease_write(const struct ddb *t, const struct ddb_lease *nex
 {
 	cJSON *req = cJSON_CreateObject(), *names = NULL, *values = NULL;
 	bool ok = add(req, "TableName", cJSON_CreateString(t->table));
+	bool any = cond->owner && cond->any_version;
 
 	if (cond->absent) {
 		cJSON *item = key_of(t->group, LEASE_SK);
@@ -453,10 +454,14 @@ static cJSON *build_lease_write(const struct ddb *t, const struct ddb_lease *nex
 	values = cJSON_CreateObject();
 	ok = ok && add(req, "Key", key_of(t->group, LEASE_SK)) &&
 	     add(req, "UpdateExpression",
-		 cJSON_CreateString("SET #o = :o, #t = :t, #v = :v, #l = :l, #s = :s, #h = :h")) &&
+		 cJSON_CreateString(
+		     any ? "SET #o = :o, #t = :t, #v = #v + :v, #l = :l, #s = :s, "
+			   "#h = :h"
+			 : "SET #o = :o, #t = :t, #v = :v, #l = :l, #s = :s, #h = :h")) &&
 	     add(req, "ConditionExpression",
-		 cJSON_CreateString(cond->owner ? "#v = :ev AND #o = :eo AND #t = :et"
-						: "#v = :ev")) &&
+		 cJSON_CreateString(any           ? "#o = :eo AND #t = :et"
+				    : cond->owner ? "#v = :ev AND #o = :eo AND #t = :et"
+						  : "#v = :ev")) &&
 	     add(names, "#o", cJSON_CreateString("owner")) &&
 	     add(names, "#t", cJSON_CreateString("term")) &&
 	     add(names, "#v", cJSON_CreateString("version")) &&
@@ -464,11 +469,11 @@ static cJSON *build_lease_write(const struct ddb *t, const struct ddb_lease *nex
 	     add(names, "#s", cJSON_CreateString("since")) &&
 	     add(names, "#h", cJSON_CreateString("host")) &&
 	     add(values, ":o", attr_str(next->owner)) && add(values, ":t", attr_num(next->term)) &&
-	     add(values, ":v", attr_num(next->version)) &&
+	     add(values, ":v", attr_num(any ? 1 : next->version)) &&
 	     add(values, ":l", attr_num(next->lease_ms)) &&
 	     add(values, ":s", attr_num(next->since_ms)) &&
 	     add(values, ":h", attr_str(next->host)) &&
-	     add(values, ":ev", attr_num(cond->version)) &&
+	     (any || add(values, ":ev", attr_num(cond->version))) &&
 	     (!cond->owner || (add(values, ":eo", attr_str(cond->owner)) &&
 			       add(values, ":et", attr_num(cond->term))));
 	if (ok) {

@@ -112,7 +112,10 @@ struct ddb_lease_cond {
 	bool absent;       /* the item must not exist (PutItem, attribute_not_exists(pk)) */
 	const char *owner; /* else, when not NULL: owner = this AND term = term AND ... */
 	uint64_t term;
-	uint64_t version; /* ... version = this (always, unless absent) */
+	uint64_t version; /* ... version = this (unless absent or any_version) */
+	bool any_version; /* with owner: no condition on the version, which is incremented in
+			     place (SET version = version + 1: the release, whatever renewal of
+			     ours landed last); next->version is then not written */
 };
 
 struct ddb_op;
@@ -138,7 +141,8 @@ int ddb_lease_read(struct ddb *t, long timeout_ms, ddb_lease_fn done, void *ud,
 /*
  * Writes the lease item to next, under cond: absent → PutItem with attribute_not_exists(pk);
  * else UpdateItem (SET of every attribute) with "version = :v" and, with cond->owner,
- * "owner = :o AND term = :t". Same answers and bounds as ddb_lease_read().
+ * "owner = :o AND term = :t" (any_version: without the version's condition, the version
+ * incremented in place). Same answers and bounds as ddb_lease_read().
  */
 int ddb_lease_write(struct ddb *t, const struct ddb_lease *next, const struct ddb_lease_cond *cond,
 		    long timeout_ms, ddb_lease_fn done, void *ud, struct ddb_op **ret);
