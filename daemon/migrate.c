@@ -220,7 +220,16 @@ int migrate_state_io(const char *dir, const struct state_table_io *io, void *t, 
 	return r;
 }
 
+static int unfenced_write(void *t, const struct ddb_write *w, size_t n, char *why, size_t why_len)
+{
+	return ddb_write_unfenced(t, w, n, why, why_len);
+}
+
 int migrate_state_to_table(const char *dir, struct ddb *t, FILE *out, char *why, size_t why_len)
 {
-	return migrate_state_io(dir, &state_ddb_io, t, out, why, why_len);
+	/* before any instance leads: no lease to fence with; "meta" "migrating" keeps daemons out */
+	struct state_table_io io = state_ddb_io;
+
+	io.write = unfenced_write;
+	return migrate_state_io(dir, &io, t, out, why, why_len);
 }

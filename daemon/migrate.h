@@ -20,7 +20,8 @@ struct state_table_io;
  * "r/", "o/", "s/" items in transactions of DDB_TX_MAX, then "meta" "ready". Refuses (-EEXIST)
  * when the table holds state ("meta" ready, or state items without "meta"); a "migrating" table is
  * written again from the start. Prints what it copied (counts) to out. Writes go through
- * ddb_write(): the caller holds the lease (fenced) for the whole call. 0 or -errno with why filled.
+ * ddb_write_unfenced() (no instance should run on the table meanwhile: a daemon that starts
+ * refuses the table while it says "migrating"). 0 or -errno with why filled.
  */
 int migrate_state_to_table(const char *dir, struct ddb *t, FILE *out, char *why, size_t why_len);
 
