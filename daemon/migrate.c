@@ -2,6 +2,7 @@
 /* --migrate-state-to-table: a state directory copied into the HA table once (migrate.h). */
 #include "migrate.h"
 
+#include <cJSON.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,9 +116,13 @@ static int look(const char *sk, const char *doc, size_t len, void *ud)
 	struct found *f = ud;
 
 	if (!strcmp(sk, "meta")) {
+		cJSON *m = doc ? cJSON_ParseWithLength(doc, len) : NULL;
+		const char *st = cJSON_GetStringValue(cJSON_GetObjectItem(m, "status"));
 		f->meta = true;
-		const char *p = doc ? memmem(doc, len, "\"migrating\"", 11) : NULL;
-		snprintf(f->status, sizeof(f->status), "%s", p ? "migrating" : "ready");
+		/* anything but "migrating" (unreadable too) is a table that holds state */
+		snprintf(f->status, sizeof(f->status), "%s",
+			 st && !strcmp(st, "migrating") ? "migrating" : "ready");
+		cJSON_Delete(m);
 	} else if (strcmp(sk, "lease")) {
 		f->items = true;
 	}

@@ -369,6 +369,7 @@ struct refusals {
 	const char *file;
 	char **warnings;
 	int n;
+	bool table; /* file names a table */
 };
 
 static void refuse(struct refusals *rf, const char *what, const char *watch, const cJSON *value)
@@ -380,9 +381,8 @@ static void refuse(struct refusals *rf, const char *what, const char *watch, con
 	escape_value(cJSON_IsString(value) ? value->valuestring : "(not a string)", v, sizeof(v));
 	escape_value(watch, w, sizeof(w));
 	snprintf(text, sizeof(text),
-		 "the state file '%s' has an invalid digest '%s' as %s of watch '%s'; it is "
-		 "ignored",
-		 rf->file, v, what, w);
+		 "the %s%s%s has an invalid digest '%s' as %s of watch '%s'; it is ignored",
+		 rf->table ? "" : "state file '", rf->file, rf->table ? "" : "'", v, what, w);
 	add_warning(rf->warnings, text);
 }
 
@@ -425,9 +425,9 @@ static void repair_bad_pause(struct refusals *rf, cJSON *o, const char *key, con
 		char w[600], text[1200];
 		escape_value(watch, w, sizeof(w));
 		snprintf(text, sizeof(text),
-			 "the state file '%s' has an invalid pause of '%s'; it is kept as a pause "
+			 "the %s%s%s has an invalid pause of '%s'; it is kept as a pause "
 			 "without an end: resume it with ecr-deployctl when it should end",
-			 rf->file, w);
+			 rf->table ? "" : "state file '", rf->file, rf->table ? "" : "'", w);
 		add_warning(rf->warnings, text);
 	}
 	cJSON *fixed = cJSON_CreateObject();
@@ -444,7 +444,7 @@ static void repair_bad_pause(struct refusals *rf, cJSON *o, const char *key, con
  * 64 lowercase hex is dropped (never used, never taken for a failed one) with a warning. */
 static void drop_bad_digests(struct state *s, char **warnings)
 {
-	struct refusals rf = { s->path, warnings, 0 };
+	struct refusals rf = { s->path, warnings, 0, s->io != NULL };
 	cJSON *w;
 
 	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
@@ -491,9 +491,10 @@ static void drop_bad_digests(struct state *s, char **warnings)
 					if (cJSON_IsObject(e) && rf.n++ < 8) {
 						char text[900];
 						snprintf(text, sizeof(text),
-							 "the state file '%s' has a failed entry "
+							 "the %s%s%s has a failed entry "
 							 "without a digest; it is ignored",
-							 s->path);
+							 rf.table ? "" : "state file '", s->path,
+							 rf.table ? "" : "'");
 						add_warning(warnings, text);
 					}
 				}
@@ -2047,7 +2048,11 @@ struct actions {
 	struct ddb_write *w;
 	char **docs; /* owned, parallel to w */
 	size_t n, cap;
+	char big[400]; /* the first item too big for DynamoDB (not written), or "" */
 };
+
+/* What an item may hold: DynamoDB's 400 KB less the key and the other attributes. */
+#define ITEM_DOC_MAX (DDB_ITEM_MAX - 2048)
 
 static void actions_done(struct actions *a)
 {
@@ -2100,6 +2105,17 @@ static int diff_one(const struct state *s, struct actions *a, const char *sk)
 	if (r < 0)
 		return r;
 	if ((!doc && !old) || (doc && old && !strcmp(doc, old))) {
+		free(doc);
+		return 0;
+	}
+	if (doc && strlen(doc) > ITEM_DOC_MAX) {
+		/* never sent: one refused item would fail every transaction it is in */
+		if (!a->big[0]) {
+			char k[300];
+			escape_value(sk, k, sizeof(k));
+			snprintf(a->big, sizeof(a->big), "the item '%s' (%zu bytes) is over %d bytes",
+				 k, strlen(doc), ITEM_DOC_MAX);
+		}
 		free(doc);
 		return 0;
 	}
@@ -2212,6 +2228,11 @@ static int table_save(struct state *s, char *why, size_t why_len)
 	}
 	if (r == -ENOMEM && !*why)
 		snprintf(why, why_len, "out of memory while writing the state to the table");
+	if (r == 0 && a.big[0]) {
+		/* the rest is written; this one stays dirty and is said at every save */
+		snprintf(why, why_len, "cannot write the state to the %s: %s", s->path, a.big);
+		r = -EFBIG;
+	}
 	actions_done(&a);
 	if (r < 0)
 		return r;

@@ -461,3 +461,25 @@ TEST(state_table_migrate)
 	fake_done(f);
 	free(f);
 }
+
+TEST(state_table_item_too_big_blocks_no_other)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	struct state *s = open_fake(f, NULL, NULL);
+	char tag[32], why[600];
+
+	CHECK_INT(save(s), 0);
+	for (int i = 0; i < 4000; i++) {
+		snprintf(tag, sizeof(tag), "tag-%04d", i);
+		CHECK(state_set_seen(s, "huge", tag, D1, NULL) == 0);
+	}
+	CHECK(state_set_deployed(s, "web", "a", D2) == 0);
+	f->log[0] = '\0';
+	CHECK_INT(state_save(s, why, sizeof(why)), -EFBIG);
+	CHECK(strstr(why, "'w/huge'") != NULL);
+	CHECK_STR(f->log, "put t/web/a\n"); /* the rest is written */
+	CHECK(state_dirty(s));
+	state_free(s);
+	fake_done(f);
+	free(f);
+}
