@@ -40,11 +40,11 @@ struct entry {
 	struct entry *next; /* the sink's FIFO, oldest first */
 	struct sink *sink;
 	struct notice n;
-	char *path;
+	char *name;     /* its blob's name (state.h): "<sink>.<key>" */
 	double created; /* wall seconds */
 	int attempts;
 	double due; /* ev_now() of the next attempt */
-	bool on_disk;
+	bool on_disk; /* its blob is kept (the directory or the table) */
 	bool in_flight;
 	struct http_request *req;
 	struct aws_call *call;
@@ -78,6 +78,8 @@ struct streak {
 
 struct outbox {
 	struct outbox_deps d;
+	struct state *st; /* where entries and sent marks are kept (state.h's blobs) */
+	bool own_st;      /* st made here (outbox_deps.state NULL) */
 	char *dir, *region, *host, *profile, *sts_endpoint, *ca_bundle;
 	struct sink **sinks;
 	size_t n;
@@ -247,22 +249,27 @@ static void entry_free(struct entry *e)
 	http_cancel(e->req);
 	aws_call_cancel(e->call);
 	notice_done(&e->n);
-	free(e->path);
+	free(e->name);
 	free(e);
 }
 
-static void entry_path(const struct outbox *ob, const char *sink, const char *key, char *out,
-		       size_t n)
+/*
+ * The name of (sink, key)'s blob: its entry (<outbox>/<name>.json, or the table's "o/<name>"), and
+ * its sent mark (<name>.sent, "s/<name>"), left when it was sent so that the same phase said
+ * again (after a restart, a retried rollout) is not sent twice; kept for the longest max_age.
+ */
+static void entry_name(const char *sink, const char *key, char *out, size_t n)
 {
-	snprintf(out, n, "%s/%s.%s.json", ob->dir, sink, key);
+	snprintf(out, n, "%s.%s", sink, key);
 }
 
-/* Where a sent notification leaves its mark (an entry renamed), so that the same phase said again
- * (after a restart, a retried rollout) is not sent twice; kept for the longest max_age. */
-static void sent_path(const struct outbox *ob, const char *sink, const char *key, char *out,
-		      size_t n)
+/* Where an entry is kept, for messages: its file, or its item in the table. */
+static void entry_where(const struct outbox *ob, const char *name, char *out, size_t n)
 {
-	snprintf(out, n, "%s/%s.%s.sent", ob->dir, sink, key);
+	if (state_in_table(ob->st))
+		snprintf(out, n, "the table's item 'o/%s'", name);
+	else
+		snprintf(out, n, "%s/%s.json", ob->dir, name);
 }
 
 /* The longest max_age of the sinks: how long a sent mark is kept. */
@@ -276,27 +283,33 @@ static double marks_kept(const struct outbox *ob)
 	return (double)ms / 1000.0;
 }
 
+struct prune {
+	struct outbox *ob;
+	double now, keep;
+};
+
+static int prune_one(const char *name, const char *text, size_t len, double at, int err, void *ud)
+{
+	struct prune *p = ud;
+	char why[600];
+
+	(void)text;
+	(void)len;
+	if (err == 0 && p->now - at > p->keep &&
+	    state_blob_remove(p->ob->st, STATE_BLOB_SENT, name, why, sizeof(why)) < 0)
+		log_debug("outbox: %s", why);
+	return 0;
+}
+
 /* Removes the sent marks older than marks_kept(); at start and then at most hourly. */
 static void prune_marks(struct outbox *ob)
 {
-	DIR *dir = opendir(ob->dir);
-	struct dirent *de;
-	double now = wall_now(), keep = marks_kept(ob);
-	struct stat st;
-	char path[4200];
+	struct prune p = { ob, wall_now(), marks_kept(ob) };
+	char why[600];
 
-	ob->pruned_at = now;
-	if (!dir)
-		return;
-	while ((de = readdir(dir))) {
-		size_t len = strlen(de->d_name);
-		if (*de->d_name == '.' || len < 5 || strcmp(de->d_name + len - 5, ".sent"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", ob->dir, de->d_name);
-		if (lstat(path, &st) == 0 && now - (double)st.st_mtime > keep)
-			unlink(path);
-	}
-	closedir(dir);
+	ob->pruned_at = p.now;
+	if (state_blob_each(ob->st, STATE_BLOB_SENT, 0, prune_one, &p, why, sizeof(why)) < 0)
+		log_debug("outbox: %s", why);
 }
 
 /* Takes e out of its sink's FIFO. */
@@ -318,10 +331,12 @@ static void unlink_entry(struct entry *e)
 /* e is done with (sent, given up or dropped): out of the FIFO, its file removed, freed. */
 static void remove_entry(struct entry *e)
 {
+	char why[600];
+
 	unlink_entry(e);
-	if (e->on_disk && unlink(e->path) < 0 && errno != ENOENT)
-		log_warning("outbox: cannot remove '%s': %s; it is sent again after a restart",
-			    e->path, strerror(errno));
+	if (e->on_disk &&
+	    state_blob_remove(e->sink->ob->st, STATE_BLOB_OUTBOX, e->name, why, sizeof(why)) < 0)
+		log_warning("outbox: %s; it is sent again after a restart", why);
 	entry_free(e);
 }
 
@@ -436,13 +451,15 @@ static void attempt_ok(struct entry *e)
 	s->failing_since = 0;
 	s->failures = 0;
 	if (e->on_disk) {
-		char mark[4200];
-		sent_path(ob, s->c.name, e->n.key, mark, sizeof(mark));
-		if (rename(e->path, mark) == 0) {
+		char why[600];
+		/* the mark is kept from now, not from its writing */
+		if (state_blob_mark_sent(ob->st, e->name, wall_now() + marks_kept(ob), why,
+					 sizeof(why)) == 0)
 			e->on_disk = false;
-			utimensat(AT_FDCWD, mark, NULL,
-				  0); /* kept from now, not from its writing */
-		}
+		else
+			log_warning("outbox: %s; the entry is removed, and the same notification "
+				    "may be sent again if its phase is said again",
+				    why);
 	}
 	remove_entry(e);
 	/* The others waited out backoffs for a sink that works now. */
@@ -826,13 +843,13 @@ static void post_one(struct sink *s, const struct notice *n, double created)
 {
 	struct outbox *ob = s->ob;
 	struct entry *e;
-	char path[4200], why[600];
+	char name[4200], why[600];
 	char *text;
 
 	if (find_entry(s, n->key))
 		return;
-	sent_path(ob, s->c.name, n->key, path, sizeof(path));
-	if (access(path, F_OK) == 0) {
+	entry_name(s->c.name, n->key, name, sizeof(name));
+	if (state_blob_has(ob->st, STATE_BLOB_SENT, name)) {
 		log_debug("notify sink '%s': the %s notification %s was sent already", s->c.name,
 			  notice_kind_name(n->kind), n->key);
 		return;
@@ -846,19 +863,18 @@ static void post_one(struct sink *s, const struct notice *n, double created)
 	}
 	if (!e->n.host && ob->host)
 		e->n.host = strdup(ob->host);
-	entry_path(ob, s->c.name, n->key, path, sizeof(path));
-	e->path = strdup(path);
+	e->name = strdup(name);
 	e->created = created;
 	e->due = ev_now(ob->d.loop);
 	text = notice_entry(&e->n, s->c.name, created);
-	if (!e->path || !text) {
+	if (!e->name || !text) {
 		free(text);
 		entry_free(e);
 		log_error("notify sink '%s': out of memory for the %s notification %s", s->c.name,
 			  notice_kind_name(n->kind), n->key);
 		return;
 	}
-	if (state_file_write_text(ob->dir, path, text, strlen(text), why, sizeof(why)) < 0)
+	if (state_blob_put(ob->st, STATE_BLOB_OUTBOX, name, text, strlen(text), why, sizeof(why)) < 0)
 		log_error("notify sink '%s': %s; the %s notification %s is attempted all the same, "
 			  "but a restart before it is sent loses it",
 			  s->c.name, why, notice_kind_name(n->kind), n->key);
@@ -1007,13 +1023,6 @@ static struct sink *sink_named(const struct outbox *ob, const char *name)
 	return NULL;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-
-	return a >= b && !strcmp(s + a - b, suffix);
-}
-
 /* Entries found at start of sinks the configuration no longer has, counted by sink. */
 #define GONE_MAX 32
 struct gone {
@@ -1037,60 +1046,58 @@ static void count_gone(struct gone *g, size_t *n, const char *sink)
 	g[i].count++;
 }
 
-/* One entry file at start: queued, given up, dropped, or kept aside as .bad. */
-static void load_one(struct outbox *ob, const char *name, struct gone *gone, size_t *n_gone)
+/* What load_dir() counts while it reads. */
+struct loading {
+	struct outbox *ob;
+	struct gone gone[GONE_MAX];
+	size_t n_gone;
+};
+
+/* One entry at start: queued, given up, dropped, or kept aside (.bad). */
+static int load_one(const char *name, const char *text, size_t len, double at, int err, void *ud)
 {
-	char path[4200], why[600], sink[128], bad[4300];
-	char *text = NULL;
-	size_t len = 0;
+	struct loading *ld = ud;
+	struct outbox *ob = ld->ob;
+	char where[4400], why[600], sink[128];
 	double created = 0, now = wall_now();
 	struct notice n;
-	struct stat st;
-	int r;
+	int r = err;
 
-	snprintf(path, sizeof(path), "%s/%s", ob->dir, name);
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-		/* never ours (entries are written in place): what it points to is not sent */
+	(void)at;
+	entry_where(ob, name, where, sizeof(where));
+	if (r == -ELOOP)
 		snprintf(why, sizeof(why), "a symbolic link, not followed");
-		r = -ELOOP;
-	} else {
-		r = state_file_read(path, ENTRY_MAX_BYTES, &text, &len);
-	}
-	if (r == -EINVAL)
-		return; /* not a regular file: not ours */
-	if (r == -ELOOP) {
-	} else if (r < 0) {
+	else if (r < 0)
 		snprintf(why, sizeof(why), "%s", r == -EFBIG ? "it is too big" : strerror(-r));
-	} else {
+	else
 		r = notice_entry_parse(text, len, &n, &created, sink, sizeof(sink), why,
 				       sizeof(why));
-	}
-	free(text);
 	if (r < 0) {
-		snprintf(bad, sizeof(bad), "%s.bad", path);
-		if (rename(path, bad) < 0)
-			log_warning("outbox: entry '%s' is unusable (%s) and cannot be renamed: %s",
-				    path, why, strerror(errno));
+		char *bad = state_blob_keep_aside(ob->st, STATE_BLOB_OUTBOX, name);
+		if (!bad)
+			log_warning("outbox: entry '%s' is unusable (%s) and cannot be set aside: %s",
+				    where, why, strerror(errno));
 		else
-			log_warning("outbox: entry '%s' is unusable (%s); kept aside as '%s'", path,
-				    why, bad);
-		return;
+			log_warning("outbox: entry '%s' is unusable (%s); kept aside as '%s'",
+				    where, why, bad);
+		free(bad);
+		return 0;
 	}
 	struct sink *s = sink_named(ob, sink);
 	if (!s) {
-		count_gone(gone, n_gone, sink);
-		unlink(path);
+		count_gone(ld->gone, &ld->n_gone, sink);
+		state_blob_remove(ob->st, STATE_BLOB_OUTBOX, name, why, sizeof(why));
 		notice_done(&n);
-		return;
+		return 0;
 	}
 	struct entry *e = calloc(1, sizeof(*e));
-	if (!e || !(e->path = strdup(path)) || find_entry(s, n.key)) {
-		if (e && e->path) /* the same notification twice: one is enough */
-			unlink(path);
-		free(e ? e->path : NULL);
+	if (!e || !(e->name = strdup(name)) || find_entry(s, n.key)) {
+		if (e && e->name) /* the same notification twice: one is enough */
+			state_blob_remove(ob->st, STATE_BLOB_OUTBOX, name, why, sizeof(why));
+		free(e ? e->name : NULL);
 		free(e);
 		notice_done(&n);
-		return;
+		return 0;
 	}
 	e->n = n;
 	/* an entry dated after now (a clock set back, a hand edit) ages from now: max_age holds */
@@ -1100,39 +1107,26 @@ static void load_one(struct outbox *ob, const char *name, struct gone *gone, siz
 	insert_entry(s, e);
 	if (now >= e->created + (double)s->c.max_age_ms / 1000.0)
 		give_up(e, "not delivered within max_age (found at start)", 0, NULL);
+	return 0;
 }
 
-/* Every *.json of the directory (and the leftovers of writes cut short). */
+/* Every entry kept (and the leftovers of writes cut short removed). */
 static int load_dir(struct outbox *ob, char *why, size_t why_len)
 {
-	DIR *dir = opendir(ob->dir);
-	struct dirent *de;
-	struct gone gone[GONE_MAX];
-	size_t n_gone = 0;
+	struct loading *ld = calloc(1, sizeof(*ld));
+	int r;
 
-	if (!dir) {
-		int r = -errno;
-		snprintf(why, why_len, "cannot read the outbox directory '%s': %s", ob->dir,
-			 strerror(-r));
-		return r;
+	if (!ld) {
+		snprintf(why, why_len, "out of memory for the outbox");
+		return -ENOMEM;
 	}
-	while ((de = readdir(dir))) {
-		const char *name = de->d_name;
-		if (*name == '.')
-			continue;
-		if (strstr(name, ".json.tmp-")) {
-			char path[4200];
-			snprintf(path, sizeof(path), "%s/%s", ob->dir, name);
-			unlink(path);
-		} else if (ends_with(name, ".json")) {
-			load_one(ob, name, gone, &n_gone);
-		}
-	}
-	closedir(dir);
-	for (size_t i = 0; i < n_gone; i++)
-		say_dropped_as(gone[i].name, "unknown", NULL, gone[i].count,
+	ld->ob = ob;
+	r = state_blob_each(ob->st, STATE_BLOB_OUTBOX, ENTRY_MAX_BYTES, load_one, ld, why, why_len);
+	for (size_t i = 0; i < ld->n_gone; i++)
+		say_dropped_as(ld->gone[i].name, "unknown", NULL, ld->gone[i].count,
 			       "the sink is no longer in the configuration (found at start)");
-	return 0;
+	free(ld);
+	return r;
 }
 
 /* ---- life ------------------------------------------------------------------------------- */
@@ -1225,8 +1219,12 @@ struct outbox *outbox_new(const struct outbox_deps *deps, const struct config *c
 	ob->d.state_dir = NULL;
 	ob->d.host = NULL;
 	ob->d.region = NULL;
-	outbox_dir(deps->state_dir, dir, sizeof(dir));
+	outbox_dir(deps->state_dir ? deps->state_dir : "", dir, sizeof(dir));
 	ob->dir = strdup(dir);
+	ob->st = deps->state;
+	ob->own_st = !ob->st;
+	if (!ob->st && state_open_blobs(deps->state_dir ? deps->state_dir : "", &ob->st) < 0)
+		ob->st = NULL;
 	ob->region = DUP(deps->region);
 	ob->host = DUP(deps->host);
 	ob->streaks = strmap_new();
@@ -1247,7 +1245,7 @@ struct outbox *outbox_new(const struct outbox_deps *deps, const struct config *c
 	if (getrandom(&ob->rng, sizeof(ob->rng), 0) != sizeof(ob->rng) || !ob->rng)
 		ob->rng = (uint64_t)time(NULL) | 1;
 	set_strings(ob, cfg);
-	if (!ob->dir || !ob->streaks || (deps->host && !ob->host) ||
+	if (!ob->dir || !ob->st || !ob->streaks || (deps->host && !ob->host) ||
 	    (deps->region && !ob->region)) {
 		snprintf(why, why_len, "out of memory for the outbox");
 		outbox_free(ob);
@@ -1273,7 +1271,7 @@ struct outbox *outbox_new(const struct outbox_deps *deps, const struct config *c
 	 * configuration that has it again). A directory that cannot be made or read stops no
 	 * deploy: said once, and the notifications are attempted all the same, without the
 	 * durability (each write failure says so). */
-	if (ob->n && mkdir(ob->dir, 0700) < 0 && errno != EEXIST)
+	if (ob->n && !state_in_table(ob->st) && mkdir(ob->dir, 0700) < 0 && errno != EEXIST)
 		log_error("outbox: cannot make the directory '%s': %s; notifications are sent "
 			  "but not kept across a restart",
 			  ob->dir, strerror(errno));
@@ -1304,6 +1302,8 @@ void outbox_free(struct outbox *ob)
 	free(ob->sinks);
 	strmap_free(ob->streaks, free);
 	free(ob->ca_bundle);
+	if (ob->own_st)
+		state_free(ob->st);
 	free(ob->dir);
 	free(ob->region);
 	free(ob->host);

@@ -29,6 +29,7 @@ struct cred_provider;
 struct ev_loop;
 struct http_client;
 struct sigv4_signer;
+struct state;
 struct outbox;
 
 struct outbox_deps {
@@ -39,6 +40,9 @@ struct outbox_deps {
 	struct http_client *http;    /* the daemon's, for the STS calls of assumed roles only */
 	struct sigv4_signer *signer;
 	const char *state_dir;
+	/* Where entries and sent marks are kept (state.h's blobs: the directory's outbox/ or the
+	 * table's "o/" and "s/" items). NULL: the files of state_dir's outbox/. */
+	struct state *state;
 	const char *host; /* this host's name, for the bodies */
 	/* Something outbox_status() shows changed (the metrics file). May be NULL. */
 	void (*changed)(void *userdata);

@@ -25,6 +25,7 @@
 #include "strbuf.h"
 #include "strmap.h"
 #include "config.h"
+#include "ddb.h"
 
 #define STATE_MAX (64 * 1024 * 1024)
 
@@ -37,7 +38,27 @@ struct state {
 	cJSON *root; /* {"version":1, "written_at":…, "watches": {name: {"tags": {tag: {...}}}}} */
 	char *notes; /* what state_open() did to the directory, or NULL */
 	bool dirty;
+	/* The table backend (io NULL: the directory). */
+	const struct state_table_io *io;
+	void *t;
+	struct strmap *written; /* sk -> the doc the table holds (char *), NULL: no item */
+	char **wkeys;           /* every key of written */
+	size_t n_wkeys, cap_wkeys;
+	struct strmap *dirty_map; /* sk -> non-NULL while listed in dirty_keys */
+	char **dirty_keys;
+	size_t n_dirty, cap_dirty;
+	bool diff_all;     /* the next save compares every item (after open, after an undo) */
+	bool meta_missing; /* "meta" is written at the next save */
+	cJSON *purge;      /* keys of unusable items set aside, deleted at the next save */
+	cJSON *blobs[2];   /* the table's "o/" (name -> text) and "s/" (name -> at) */
+	bool blobs_only;   /* state_open_blobs() */
 };
+
+static void touch(struct state *s, const char *watch, const char *tkey);
+static int table_save(struct state *s, char *why, size_t why_len);
+static int table_rollout_write(struct state *s, const char *watch, const char *tkey,
+			       const cJSON *f, char *why, size_t why_len);
+static void table_free(struct state *s);
 
 static cJSON *fresh_root(void)
 {
@@ -348,6 +369,7 @@ struct refusals {
 	const char *file;
 	char **warnings;
 	int n;
+	bool table; /* file names a table */
 };
 
 static void refuse(struct refusals *rf, const char *what, const char *watch, const cJSON *value)
@@ -359,9 +381,8 @@ static void refuse(struct refusals *rf, const char *what, const char *watch, con
 	escape_value(cJSON_IsString(value) ? value->valuestring : "(not a string)", v, sizeof(v));
 	escape_value(watch, w, sizeof(w));
 	snprintf(text, sizeof(text),
-		 "the state file '%s' has an invalid digest '%s' as %s of watch '%s'; it is "
-		 "ignored",
-		 rf->file, v, what, w);
+		 "the %s%s%s has an invalid digest '%s' as %s of watch '%s'; it is ignored",
+		 rf->table ? "" : "state file '", rf->file, rf->table ? "" : "'", v, what, w);
 	add_warning(rf->warnings, text);
 }
 
@@ -404,9 +425,9 @@ static void repair_bad_pause(struct refusals *rf, cJSON *o, const char *key, con
 		char w[600], text[1200];
 		escape_value(watch, w, sizeof(w));
 		snprintf(text, sizeof(text),
-			 "the state file '%s' has an invalid pause of '%s'; it is kept as a pause "
+			 "the %s%s%s has an invalid pause of '%s'; it is kept as a pause "
 			 "without an end: resume it with ecr-deployctl when it should end",
-			 rf->file, w);
+			 rf->table ? "" : "state file '", rf->file, rf->table ? "" : "'", w);
 		add_warning(rf->warnings, text);
 	}
 	cJSON *fixed = cJSON_CreateObject();
@@ -423,7 +444,7 @@ static void repair_bad_pause(struct refusals *rf, cJSON *o, const char *key, con
  * 64 lowercase hex is dropped (never used, never taken for a failed one) with a warning. */
 static void drop_bad_digests(struct state *s, char **warnings)
 {
-	struct refusals rf = { s->path, warnings, 0 };
+	struct refusals rf = { s->path, warnings, 0, s->io != NULL };
 	cJSON *w;
 
 	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
@@ -470,9 +491,10 @@ static void drop_bad_digests(struct state *s, char **warnings)
 					if (cJSON_IsObject(e) && rf.n++ < 8) {
 						char text[900];
 						snprintf(text, sizeof(text),
-							 "the state file '%s' has a failed entry "
+							 "the %s%s%s has a failed entry "
 							 "without a digest; it is ignored",
-							 s->path);
+							 rf.table ? "" : "state file '", s->path,
+							 rf.table ? "" : "'");
 						add_warning(warnings, text);
 					}
 				}
@@ -817,6 +839,7 @@ void state_free(struct state *s)
 	free(s->dir);
 	free(s->path);
 	free(s->rdir);
+	table_free(s);
 	free(s);
 }
 
@@ -908,7 +931,7 @@ int state_set_seen(struct state *s, const char *watch, const char *tag, const ch
 		cJSON_AddStringToObject(e, "tag", pick_tag);
 	cJSON_AddStringToObject(e, "seen_at", when);
 	put_item(tags, tag, e);
-	s->dirty = true;
+	touch(s, watch, NULL);
 	return 0;
 }
 
@@ -953,7 +976,7 @@ int state_set_want(struct state *s, const char *watch, const char *tag, const ch
 		cJSON_ReplaceItemInObject(w, "want", e);
 	else
 		cJSON_AddItemToObject(w, "want", e);
-	s->dirty = true;
+	touch(s, watch, NULL);
 	return 0;
 }
 
@@ -993,7 +1016,7 @@ static int target_set(struct state *s, const char *watch, const char *tkey, cons
 	if (!t || !(v = cJSON_CreateString(value ? value : "")))
 		return -ENOMEM;
 	put_item(t, key, v);
-	s->dirty = true;
+	touch(s, watch, tkey);
 	return 0;
 }
 
@@ -1019,7 +1042,7 @@ int state_set_deployed(struct state *s, const char *watch, const char *tkey, con
 	if (old && strcmp(old, digest ? digest : "") && state_task_def(s, watch, tkey)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(target_entry(s, watch, tkey, false),
 							"task_definition");
-		s->dirty = true;
+		touch(s, watch, tkey);
 	}
 	return target_set(s, watch, tkey, "deployed", digest);
 }
@@ -1094,7 +1117,7 @@ int state_add_failed(struct state *s, const char *watch, const char *tkey, const
 	cJSON_AddItemToArray(list, e);
 	while (cJSON_GetArraySize(list) > STATE_FAILED_KEPT)
 		cJSON_DeleteItemFromArray(list, 0);
-	s->dirty = true;
+	touch(s, watch, tkey);
 	return 0;
 }
 
@@ -1107,7 +1130,7 @@ int state_forget_failed(struct state *s, const char *watch, const char *tkey, co
 	if (!e)
 		return 0;
 	cJSON_Delete(cJSON_DetachItemViaPointer(list, e));
-	s->dirty = true;
+	touch(s, watch, tkey);
 	return 1;
 }
 
@@ -1182,7 +1205,7 @@ int state_set_pause(struct state *s, const char *watch, const char *tkey,
 	if (!p) {
 		if (h && cJSON_GetObjectItemCaseSensitive(h, pause_key(watch))) {
 			cJSON_DeleteItemFromObjectCaseSensitive(h, pause_key(watch));
-			s->dirty = true;
+			touch(s, watch, tkey);
 		}
 		return 0;
 	}
@@ -1195,7 +1218,7 @@ int state_set_pause(struct state *s, const char *watch, const char *tkey,
 		return -ENOMEM;
 	}
 	put_item(h, pause_key(watch), e);
-	s->dirty = true;
+	touch(s, watch, tkey);
 	return 0;
 }
 
@@ -1215,7 +1238,7 @@ static void expire_one(struct state *s, cJSON *h, const char *watch, const char 
 	}
 	fn(watch, tkey, ud);
 	cJSON_DeleteItemFromObjectCaseSensitive(h, pause_key(watch));
-	s->dirty = true;
+	touch(s, watch, tkey);
 }
 
 double state_expire_pauses(struct state *s, double now,
@@ -1253,6 +1276,7 @@ int state_prune_overrides(struct state *s,
 		cJSON *t;
 		if (!known && cJSON_GetObjectItem(w, "pause")) {
 			cJSON_DeleteItemFromObject(w, "pause");
+			touch(s, watch, NULL);
 			dropped("pause", watch, NULL, userdata);
 			n++;
 		}
@@ -1264,13 +1288,12 @@ int state_prune_overrides(struct state *s,
 			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 				if (cJSON_GetObjectItem(t, keys[i])) {
 					cJSON_DeleteItemFromObject(t, keys[i]);
+					touch(s, watch, tkey);
 					dropped(keys[i], watch, tkey, userdata);
 					n++;
 				}
 		}
 	}
-	if (n)
-		s->dirty = true;
 	return n;
 }
 
@@ -1296,7 +1319,7 @@ int state_set_pin(struct state *s, const char *watch, const char *tkey, const st
 	if (!p) {
 		if (t && cJSON_GetObjectItem(t, "pin")) {
 			cJSON_DeleteItemFromObject(t, "pin");
-			s->dirty = true;
+			touch(s, watch, tkey);
 		}
 		return 0;
 	}
@@ -1308,7 +1331,7 @@ int state_set_pin(struct state *s, const char *watch, const char *tkey, const st
 		return -ENOMEM;
 	}
 	put_item(t, "pin", e);
-	s->dirty = true;
+	touch(s, watch, tkey);
 	return 0;
 }
 
@@ -1346,6 +1369,12 @@ void state_undo(struct state *s, struct state_undo *u)
 	} else {
 		cJSON_Delete(now);
 		s->dirty = u->dirty;
+		if (s->io) {
+			/* what the table holds is compared whole: a save that failed half-way
+			 * wrote some of what is undone */
+			s->diff_all = true;
+			s->dirty = true;
+		}
 	}
 	free(u);
 }
@@ -1637,6 +1666,17 @@ int state_rollout_save(struct state *s, const struct rollout_rec *rec, char *why
 		return -ENOMEM;
 	}
 	cJSON_AddItemToObject(f, "rollout", o);
+	if (s->io) {
+		r = table_rollout_write(s, rec->watch, rec->tkey, f, why, why_len);
+		if (r == 0) {
+			cJSON_DeleteItemFromObjectCaseSensitive(s->rollouts, key);
+			cJSON_AddItemToObject(s->rollouts, key, f);
+		} else {
+			cJSON_Delete(f);
+		}
+		free(key);
+		return r;
+	}
 	if (mkdir(s->rdir, 0700) < 0 && errno != EEXIST) {
 		r = -errno;
 		snprintf(why, why_len, "cannot create '%s': %s", s->rdir, strerror(errno));
@@ -1694,6 +1734,8 @@ int state_rollout_remove(struct state *s, const char *watch, const char *tkey, c
 	if (key)
 		cJSON_DeleteItemFromObjectCaseSensitive(s->rollouts, key);
 	free(key);
+	if (s->io)
+		return table_rollout_write(s, watch, tkey, NULL, why, why_len);
 	rollout_path(s, watch, tkey, path, sizeof(path));
 	if (unlink(path) < 0 && errno != ENOENT) {
 		r = -errno;
@@ -1730,6 +1772,8 @@ int state_save(struct state *s, char *why, size_t why_len)
 
 	if (!s->dirty)
 		return 0;
+	if (s->io)
+		return table_save(s, why, why_len);
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cJSON_DeleteItemFromObject(s->root, "written_at");
@@ -1755,7 +1799,7 @@ void state_reset_done(struct state *s)
 	if (!state_reset_pending(s))
 		return;
 	cJSON_DeleteItemFromObject(s->root, "reset_at");
-	s->dirty = true;
+	touch(s, NULL, NULL);
 }
 
 /* ---- the file helpers, for the other files of the state directory (history.c) ---- */
@@ -1795,4 +1839,1242 @@ int state_file_write_text(const char *dir, const char *path, const char *text, s
 char *state_file_keep_aside(const char *path)
 {
 	return keep_aside(path);
+}
+
+/* ---- the table backend (state_open_table(), docs/ha.md) ---------------------------------- */
+
+#define TABLE_ASIDE_DIR "table-aside"
+/* written[sk] of an unusable item copied aside: differs from every doc, so it is replaced. */
+static char bad_doc[] = "\x01(set aside)";
+
+static bool is_bad_doc(const char *d)
+{
+	return d == bad_doc;
+}
+
+static void free_doc(void *d)
+{
+	if (d && !is_bad_doc(d))
+		free(d);
+}
+
+static void table_free(struct state *s)
+{
+	strmap_free(s->written, free_doc);
+	for (size_t i = 0; i < s->n_wkeys; i++)
+		free(s->wkeys[i]);
+	free(s->wkeys);
+	strmap_free(s->dirty_map, NULL);
+	for (size_t i = 0; i < s->n_dirty; i++)
+		free(s->dirty_keys[i]);
+	free(s->dirty_keys);
+	cJSON_Delete(s->purge);
+	cJSON_Delete(s->blobs[0]);
+	cJSON_Delete(s->blobs[1]);
+}
+
+/* Appends a copy of key to a list. 0 or -ENOMEM. */
+static int list_add(char ***list, size_t *n, size_t *cap, const char *key)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		char **l = realloc(*list, c * sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		*list = l;
+		*cap = c;
+	}
+	if (!((*list)[*n] = strdup(key)))
+		return -ENOMEM;
+	(*n)++;
+	return 0;
+}
+
+/* The key of the item that holds (watch, tkey)'s part: "g", "w/<watch>", "t/<watch>/<tkey>". */
+static char *item_key(const char *watch, const char *tkey)
+{
+	size_t n = (watch ? strlen(watch) : 0) + (tkey ? strlen(tkey) : 0) + 8;
+	char *k = malloc(n);
+
+	if (!k)
+		return NULL;
+	if (!watch)
+		snprintf(k, n, "g");
+	else if (!tkey)
+		snprintf(k, n, "w/%s", watch);
+	else
+		snprintf(k, n, "t/%s/%s", watch, tkey);
+	return k;
+}
+
+/* Lists sk among the items to compare at the next save. */
+static void touch_key(struct state *s, const char *sk)
+{
+	if (strmap_get(s->dirty_map, sk))
+		return;
+	if (list_add(&s->dirty_keys, &s->n_dirty, &s->cap_dirty, sk) < 0 ||
+	    strmap_put(s->dirty_map, sk, (void *)1, NULL) < 0)
+		s->diff_all = true; /* without memory: everything is compared */
+}
+
+static void touch(struct state *s, const char *watch, const char *tkey)
+{
+	char *sk;
+
+	s->dirty = true;
+	if (!s->io)
+		return;
+	if (!(sk = item_key(watch, tkey))) {
+		s->diff_all = true;
+		return;
+	}
+	touch_key(s, sk);
+	free(sk);
+}
+
+/* What the table holds for sk, as far as this instance knows: the doc, bad_doc, or NULL. */
+static const char *written_doc(const struct state *s, const char *sk)
+{
+	return strmap_get(s->written, sk);
+}
+
+static int set_written(struct state *s, const char *sk, const char *doc)
+{
+	char *copy = NULL;
+	void *old = NULL;
+
+	if (doc && !is_bad_doc(doc) && !(copy = strdup(doc)))
+		return -ENOMEM;
+	if (!strmap_get(s->written, sk) && !copy && !is_bad_doc(doc))
+		return 0; /* nothing known, nothing held */
+	if (strmap_put(s->written, sk, is_bad_doc(doc) ? bad_doc : copy, &old) < 0) {
+		free(copy);
+		return -ENOMEM;
+	}
+	if (!old && list_add(&s->wkeys, &s->n_wkeys, &s->cap_wkeys, sk) < 0) {
+		/* the key is in the map, only not listed: compared when touched */
+	}
+	free_doc(old);
+	return 0;
+}
+
+/* The doc of an object without its member skip (NULL: all), unformatted; NULL without memory. */
+static char *print_without(const cJSON *o, const char *skip)
+{
+	struct strbuf b;
+	const cJSON *m;
+	bool first = true;
+
+	strbuf_init(&b, STATE_MAX);
+	if (strbuf_append(&b, "{", 1) < 0)
+		goto nomem;
+	cJSON_ArrayForEach(m, o)
+	{
+		if (skip && m->string && !strcmp(m->string, skip))
+			continue;
+		cJSON *key = cJSON_CreateString(m->string ? m->string : "");
+		char *k = key ? cJSON_PrintUnformatted(key) : NULL, *v = cJSON_PrintUnformatted(m);
+		cJSON_Delete(key);
+		int r = !k || !v || (!first && strbuf_append(&b, ",", 1) < 0) ||
+			strbuf_append(&b, k, strlen(k)) < 0 || strbuf_append(&b, ":", 1) < 0 ||
+			strbuf_append(&b, v, strlen(v)) < 0;
+		free(k);
+		free(v);
+		if (r)
+			goto nomem;
+		first = false;
+	}
+	if (strbuf_append(&b, "}", 1) < 0 || strbuf_append(&b, "", 1) < 0)
+		goto nomem;
+	return strbuf_steal(&b);
+nomem:
+	strbuf_done(&b);
+	return NULL;
+}
+
+/* The global part: the pause of everything and the reset mark (always an item, "{}" at least). */
+static char *global_doc(const struct state *s)
+{
+	cJSON *g = cJSON_CreateObject();
+	const cJSON *v;
+	char *doc = NULL;
+
+	if (!g)
+		return NULL;
+	if ((v = cJSON_GetObjectItemCaseSensitive(s->root, "frozen")))
+		cJSON_AddItemToObject(g, "frozen", cJSON_Duplicate(v, true));
+	if ((v = cJSON_GetObjectItemCaseSensitive(s->root, "reset_at")))
+		cJSON_AddItemToObject(g, "reset_at", cJSON_Duplicate(v, true));
+	doc = cJSON_PrintUnformatted(g);
+	cJSON_Delete(g);
+	return doc;
+}
+
+/*
+ * The doc sk should hold now: *ret a new string, or NULL when the item should not exist (an empty
+ * part). 0, or -ENOMEM; -EINVAL for a key that names no part.
+ */
+static int item_doc(const struct state *s, const char *sk, char **ret)
+{
+	const char *slash;
+	const cJSON *w, *t;
+	char watch[256];
+
+	*ret = NULL;
+	if (!strcmp(sk, "g"))
+		return (*ret = global_doc(s)) ? 0 : -ENOMEM;
+	if (!strncmp(sk, "w/", 2)) {
+		w = find_watch(s, sk + 2);
+		bool empty = true;
+		cJSON_ArrayForEach(t, w) empty &= t->string && !strcmp(t->string, "targets");
+		if (!w || empty)
+			return 0;
+		return (*ret = print_without(w, "targets")) ? 0 : -ENOMEM;
+	}
+	if (strncmp(sk, "t/", 2) || !(slash = strchr(sk + 2, '/')) ||
+	    (size_t)(slash - sk - 2) >= sizeof(watch))
+		return -EINVAL;
+	memcpy(watch, sk + 2, (size_t)(slash - sk - 2));
+	watch[slash - sk - 2] = '\0';
+	t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(find_watch(s, watch), "targets"),
+					     slash + 1);
+	if (!t || !t->child)
+		return 0;
+	return (*ret = cJSON_PrintUnformatted(t)) ? 0 : -ENOMEM;
+}
+
+/* The actions of one save, in order. */
+struct actions {
+	struct ddb_write *w;
+	char **docs; /* owned, parallel to w */
+	size_t n, cap;
+	char big[400]; /* the first item too big for DynamoDB (not written), or "" */
+};
+
+/* What an item may hold: DynamoDB's 400 KB less the key and the other attributes. */
+#define ITEM_DOC_MAX (DDB_ITEM_MAX - 2048)
+
+static void actions_done(struct actions *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		free((char *)(uintptr_t)a->w[i].sk);
+		free(a->docs[i]);
+	}
+	free(a->w);
+	free(a->docs);
+}
+
+/* Adds a Put (doc, taken over) or a Delete (doc NULL) of sk. 0 or -ENOMEM (doc freed). */
+static int actions_add(struct actions *a, const char *sk, char *doc, long long expires)
+{
+	char *k = strdup(sk);
+
+	if (a->n == a->cap) {
+		size_t c = a->cap ? a->cap * 2 : 128;
+		struct ddb_write *w = realloc(a->w, c * sizeof(*w));
+		if (w)
+			a->w = w;
+		char **d = w ? realloc(a->docs, c * sizeof(*d)) : NULL;
+		if (d)
+			a->docs = d;
+		if (!w || !d) {
+			free(k);
+			free(doc);
+			return -ENOMEM;
+		}
+		a->cap = c;
+	}
+	if (!k) {
+		free(doc);
+		return -ENOMEM;
+	}
+	a->w[a->n] = (struct ddb_write){ .sk = k, .doc = doc, .expires = expires };
+	a->docs[a->n++] = doc;
+	return 0;
+}
+
+/* Compares sk's part with what the table holds; adds the action when they differ. */
+static int diff_one(const struct state *s, struct actions *a, const char *sk)
+{
+	char *doc;
+	const char *old = written_doc(s, sk);
+	int r = item_doc(s, sk, &doc);
+
+	if (r == -EINVAL)
+		return 0;
+	if (r < 0)
+		return r;
+	if ((!doc && !old) || (doc && old && !strcmp(doc, old))) {
+		free(doc);
+		return 0;
+	}
+	if (doc && strlen(doc) > ITEM_DOC_MAX) {
+		/* never sent: one refused item would fail every transaction it is in */
+		if (!a->big[0]) {
+			char k[300];
+			escape_value(sk, k, sizeof(k));
+			snprintf(a->big, sizeof(a->big), "the item '%s' (%zu bytes) is over %d bytes",
+				 k, strlen(doc), ITEM_DOC_MAX);
+		}
+		free(doc);
+		return 0;
+	}
+	return actions_add(a, sk, doc, 0);
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void stamp_now(char *out, size_t n)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Every item the table should hold now that differs from what it holds, in key order. */
+static int collect_actions(struct state *s, struct actions *a)
+{
+	int r = 0;
+
+	if (s->meta_missing) {
+		char stamp[32], doc[160];
+		stamp_now(stamp, sizeof(stamp));
+		snprintf(doc, sizeof(doc),
+			 "{\"version\":%d,\"status\":\"ready\",\"created_at\":\"%s\"}",
+			 STATE_VERSION, stamp);
+		char *d = strdup(doc);
+		if (!d || actions_add(a, "meta", d, 0) < 0)
+			return -ENOMEM;
+	}
+	const cJSON *p;
+	cJSON_ArrayForEach(p, s->purge)
+	{
+		if (actions_add(a, p->valuestring, NULL, 0) < 0)
+			return -ENOMEM;
+	}
+	if (!s->diff_all) {
+		qsort(s->dirty_keys, s->n_dirty, sizeof(*s->dirty_keys), cmp_key);
+		for (size_t i = 0; i < s->n_dirty && r == 0; i++)
+			r = diff_one(s, a, s->dirty_keys[i]);
+		return r;
+	}
+	/* Everything: the items of the state, then those the table holds that it no longer has. */
+	struct strmap *seen = strmap_new();
+	const cJSON *w, *t;
+	if (!seen)
+		return -ENOMEM;
+	r = diff_one(s, a, "g");
+	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
+	{
+		char *sk = item_key(w->string, NULL);
+		/* (a watch or target twice in a hand-made state.json is one item, once) */
+		r = r ? r : !sk ? -ENOMEM : strmap_get(seen, sk) ? 0 : diff_one(s, a, sk);
+		if (sk && strmap_put(seen, sk, (void *)1, NULL) < 0)
+			r = -ENOMEM;
+		free(sk);
+		cJSON_ArrayForEach(t, cJSON_GetObjectItem(w, "targets"))
+		{
+			sk = item_key(w->string, t->string ? t->string : "");
+			r = r ? r : !sk ? -ENOMEM : strmap_get(seen, sk) ? 0 : diff_one(s, a, sk);
+			if (sk && strmap_put(seen, sk, (void *)1, NULL) < 0)
+				r = -ENOMEM;
+			free(sk);
+		}
+	}
+	for (size_t i = 0; i < s->n_wkeys && r == 0; i++) {
+		const char *sk = s->wkeys[i];
+		if (written_doc(s, sk) && !strmap_get(seen, sk) && strcmp(sk, "g") &&
+		    (!strncmp(sk, "w/", 2) || !strncmp(sk, "t/", 2)))
+			r = actions_add(a, sk, NULL, 0);
+	}
+	strmap_free(seen, NULL);
+	return r;
+}
+
+static void say_io(char *why, size_t why_len, const char *what, int r)
+{
+	/* io's why is kept when it said something */
+	if (!*why)
+		snprintf(why, why_len, "cannot %s: %s", what, strerror(-r));
+}
+
+static int table_save(struct state *s, char *why, size_t why_len)
+{
+	struct actions a = { 0 };
+	int r;
+
+	*why = '\0';
+	r = collect_actions(s, &a);
+	for (size_t off = 0; r == 0 && off < a.n; off += DDB_TX_MAX) {
+		size_t n = a.n - off < DDB_TX_MAX ? a.n - off : DDB_TX_MAX;
+		r = s->io->write(s->t, a.w + off, n, why, why_len);
+		if (r < 0) {
+			say_io(why, why_len, "write the state to the table", r);
+			break;
+		}
+		for (size_t i = off; i < off + n; i++) {
+			if (!strcmp(a.w[i].sk, "meta")) {
+				s->meta_missing = false;
+				continue;
+			}
+			if (set_written(s, a.w[i].sk, a.w[i].doc) < 0)
+				s->diff_all = true; /* compared whole next time */
+		}
+	}
+	if (r == -ENOMEM && !*why)
+		snprintf(why, why_len, "out of memory while writing the state to the table");
+	if (r == 0 && a.big[0]) {
+		/* the rest is written; this one stays dirty and is said at every save */
+		snprintf(why, why_len, "cannot write the state to the %s: %s", s->path, a.big);
+		r = -EFBIG;
+	}
+	actions_done(&a);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < s->n_dirty; i++) {
+		strmap_put(s->dirty_map, s->dirty_keys[i], NULL, NULL);
+		free(s->dirty_keys[i]);
+	}
+	s->n_dirty = 0;
+	cJSON_Delete(s->purge);
+	s->purge = NULL;
+	s->diff_all = false;
+	s->dirty = false;
+	return 0;
+}
+
+/* ---- opening a table ---- */
+
+struct raw_item {
+	char *sk, *doc; /* doc NULL: the item has none */
+	size_t len;
+};
+
+struct raw_items {
+	struct raw_item *v;
+	size_t n, cap;
+	int err;
+};
+
+#define TABLE_ITEMS_MAX 10000000
+
+static int collect_item(const char *sk, const char *doc, size_t len, void *ud)
+{
+	struct raw_items *ri = ud;
+
+	if (ri->n == ri->cap) {
+		size_t c = ri->cap ? ri->cap * 2 : 256;
+		struct raw_item *v = c <= TABLE_ITEMS_MAX ? realloc(ri->v, c * sizeof(*v)) : NULL;
+		if (!v) {
+			ri->err = -ENOMEM;
+			return -ENOMEM;
+		}
+		ri->v = v;
+		ri->cap = c;
+	}
+	struct raw_item *it = &ri->v[ri->n];
+	it->sk = strdup(sk ? sk : "");
+	it->doc = doc ? malloc(len + 1) : NULL;
+	it->len = len;
+	if (!it->sk || (doc && !it->doc)) {
+		free(it->sk);
+		free(it->doc);
+		ri->err = -ENOMEM;
+		return -ENOMEM;
+	}
+	if (doc) {
+		memcpy(it->doc, doc, len);
+		it->doc[len] = '\0';
+	}
+	ri->n++;
+	return 0;
+}
+
+static void raw_items_done(struct raw_items *ri)
+{
+	for (size_t i = 0; i < ri->n; i++) {
+		free(ri->v[i].sk);
+		free(ri->v[i].doc);
+	}
+	free(ri->v);
+}
+
+/* The 64-bit FNV-1a of text, for the names of copies. */
+static uint64_t fnv64(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * Copies an unusable item to <dir>/table-aside/<kind>-<hash of sk>-<time>.bad: the key on the
+ * first line, then the doc as it was. Returns the path (free it) or NULL.
+ */
+static char *copy_aside(const char *dir, const char *sk, const char *doc, size_t len)
+{
+	char adir[4200], path[4400], stamp[32], why[600];
+	time_t now = time(NULL);
+	struct tm tm;
+	struct strbuf b;
+	char kind = isalnum((unsigned char)*sk) ? *sk : 'x';
+
+	if (!dir)
+		return NULL;
+	snprintf(adir, sizeof(adir), "%s/%s", dir, TABLE_ASIDE_DIR);
+	if (mkdir(adir, 0700) < 0 && errno != EEXIST)
+		return NULL;
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(path, sizeof(path), "%s/%c-%016llx-%s.bad", adir, kind,
+		 (unsigned long long)fnv64(sk, strlen(sk)), stamp);
+	strbuf_init(&b, STATE_MAX);
+	if (strbuf_append(&b, sk, strlen(sk)) < 0 || strbuf_append(&b, "\n", 1) < 0 ||
+	    (doc && strbuf_append(&b, doc, len) < 0)) {
+		strbuf_done(&b);
+		return NULL;
+	}
+	int r = write_atomic(adir, path, NULL, NULL, b.buf, b.len, why, sizeof(why));
+	strbuf_done(&b);
+	return r == 0 ? strdup(path) : NULL;
+}
+
+/* Says an unusable item; copies it aside. Returns whether it was copied. */
+static bool set_aside(struct state *s, const char *sk, const char *doc, size_t len,
+		      const char *problem, char **warnings)
+{
+	char k[600], p[600], text[6000];
+	char *aside = copy_aside(s->dir, sk, doc, len);
+
+	escape_value(sk, k, sizeof(k));
+	escape_value(problem, p, sizeof(p));
+	if (aside)
+		snprintf(text, sizeof(text),
+			 "the item '%s' of the %s is unusable (%s); it was copied to '%s' and is "
+			 "left out",
+			 k, s->path, p, aside);
+	else
+		snprintf(text, sizeof(text),
+			 "the item '%s' of the %s is unusable (%s) and could not be copied aside; "
+			 "it is left out (and stays in the table until its part is written again)",
+			 k, s->path, p);
+	add_warning(warnings, text);
+	free(aside);
+	return aside != NULL;
+}
+
+/* Parses an item's doc; NULL with *problem set. */
+static cJSON *parse_doc(const struct raw_item *it, const char **problem)
+{
+	cJSON *o;
+
+	if (!it->doc) {
+		*problem = "it has no doc";
+		return NULL;
+	}
+	if (!(o = cJSON_ParseWithLength(it->doc, it->len))) {
+		*problem = "its doc is not valid JSON";
+		return NULL;
+	}
+	if (!cJSON_IsObject(o)) {
+		*problem = "its doc is not a JSON object";
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* A watch name in an item's key: 1 to 255 bytes without '/' or control characters. */
+static bool key_name_ok(const char *p, size_t n)
+{
+	if (n == 0 || n > 255)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '/' || (unsigned char)p[i] < 0x20)
+			return false;
+	return true;
+}
+
+/* Moves the members of doc (taken over) into the watch's entry (w/) or the target's (t/). */
+static const char *merge_part(struct state *s, const char *sk, cJSON *doc)
+{
+	const char *slash = strchr(sk + 2, '/');
+	char watch[256];
+	cJSON *into, *m;
+	const char *problem;
+
+	if (sk[0] == 'w' ? !key_name_ok(sk + 2, strlen(sk + 2))
+			 : !slash || !key_name_ok(sk + 2, (size_t)(slash - sk - 2)) || !slash[1])
+		return "its key names no watch or target";
+	snprintf(watch, sizeof(watch), "%.*s", sk[0] == 'w' ? 255 : (int)(slash - sk - 2), sk + 2);
+	/* The shape checks of state.json, on a state of this part alone. */
+	cJSON *mini = cJSON_CreateObject(), *ws = NULL, *one = NULL, *targets = NULL;
+	if (!mini || !cJSON_AddNumberToObject(mini, "version", STATE_VERSION) ||
+	    !(ws = cJSON_AddObjectToObject(mini, "watches"))) {
+		cJSON_Delete(mini);
+		cJSON_Delete(doc);
+		return "out of memory";
+	}
+	if (sk[0] == 'w') {
+		cJSON_DeleteItemFromObjectCaseSensitive(doc, "targets");
+		cJSON_AddItemToObject(ws, watch, doc);
+	} else if ((one = cJSON_AddObjectToObject(ws, watch)) &&
+		   (targets = cJSON_AddObjectToObject(one, "targets"))) {
+		cJSON_AddItemToObject(targets, slash + 1, doc);
+	} else {
+		cJSON_Delete(doc);
+		cJSON_Delete(mini);
+		return "out of memory";
+	}
+	if ((problem = check_shape(mini))) {
+		cJSON_Delete(mini);
+		return problem;
+	}
+	if (sk[0] == 'w') {
+		cJSON_DetachItemViaPointer(ws, doc);
+		into = watch_entry(s, watch, true);
+	} else {
+		cJSON_DetachItemViaPointer(targets, doc);
+		into = target_entry(s, watch, slash + 1, true);
+	}
+	cJSON_Delete(mini);
+	if (!into) {
+		cJSON_Delete(doc);
+		return "out of memory";
+	}
+	while ((m = doc->child)) {
+		cJSON_DetachItemViaPointer(doc, m);
+		if (sk[0] == 'w' && m->string && !strcmp(m->string, "targets")) {
+			cJSON_Delete(m);
+			continue;
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(into, m->string);
+		cJSON_AddItemToObject(into, m->string, m);
+	}
+	cJSON_Delete(doc);
+	return NULL;
+}
+
+/* A rollout record's item: its doc checked as a rollout file, and its key must be its own. */
+static const char *load_rollout_item(struct state *s, const struct raw_item *it, char *buf,
+				     size_t n)
+{
+	const char *problem = NULL;
+	cJSON *f = parse_doc(it, &problem);
+
+	if (!f)
+		return problem;
+	if ((problem = rollout_problem(f, buf, n))) {
+		cJSON_Delete(f);
+		return problem;
+	}
+	const char *watch = cJSON_GetObjectItem(f, "watch")->valuestring;
+	const char *target = cJSON_GetObjectItem(f, "target")->valuestring;
+	char *key = rollout_key(watch, target), *sk = item_key(watch, target);
+	if (!key || !sk) {
+		free(key);
+		free(sk);
+		cJSON_Delete(f);
+		return "out of memory";
+	}
+	if (strcmp(sk + 2, it->sk + 2)) {
+		free(key);
+		free(sk);
+		cJSON_Delete(f);
+		return "its key is not that of the watch and target it names";
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(s->rollouts, key);
+	cJSON_AddItemToObject(s->rollouts, key, f);
+	free(key);
+	free(sk);
+	return NULL;
+}
+
+/* A sent mark's doc: {"at": Unix seconds}; anything else is taken as marked now. */
+static double mark_at(const struct raw_item *it)
+{
+	cJSON *o = it->doc ? cJSON_ParseWithLength(it->doc, it->len) : NULL;
+	const cJSON *at = cJSON_GetObjectItem(o, "at");
+	double v = cJSON_IsNumber(at) && at->valuedouble > 0 && at->valuedouble < 1e11
+		       ? at->valuedouble
+		       : (double)time(NULL);
+
+	cJSON_Delete(o);
+	return v;
+}
+
+static bool blob_name_ok(const char *name)
+{
+	return *name && strlen(name) <= 1000 && !strchr(name, '/') && name[0] != '.';
+}
+
+/* meta: the header. NULL when usable (*ret_missing when absent), else why not, with *ret_r. */
+static const char *check_meta(const struct raw_item *it, int *ret_r, char *buf, size_t n)
+{
+	const char *problem = NULL;
+	cJSON *m = parse_doc(it, &problem);
+	const cJSON *v = cJSON_GetObjectItem(m, "version"), *st = cJSON_GetObjectItem(m, "status");
+
+	*ret_r = -EPROTO;
+	if (!m) {
+		snprintf(buf, n, "its 'meta' item is unusable (%s): fix it or delete it", problem);
+	} else if (!cJSON_IsNumber(v) || v->valuedouble != STATE_VERSION) {
+		snprintf(buf, n,
+			 "its 'meta' item has version %s: it was written by another version of "
+			 "ecr-deployd (this one reads version %d)",
+			 cJSON_IsNumber(v) ? (v->valuedouble > STATE_VERSION ? "above 1" : "below 1")
+					   : "(none)",
+			 STATE_VERSION);
+	} else if (cJSON_IsString(st) && !strcmp(st->valuestring, "migrating")) {
+		*ret_r = -EBUSY;
+		snprintf(buf, n,
+			 "it is being migrated from a state directory ('meta' says 'migrating'): "
+			 "run --migrate-state-to-table again to finish it");
+	} else if (!cJSON_IsString(st) || strcmp(st->valuestring, "ready")) {
+		snprintf(buf, n, "its 'meta' item's status is not 'ready'");
+	} else {
+		cJSON_Delete(m);
+		return NULL;
+	}
+	cJSON_Delete(m);
+	return buf;
+}
+
+int state_open_table_io(const struct state_table_io *io, void *t, const char *dir,
+			const char *label, struct state **ret, char **ret_warning, char *why,
+			size_t why_len)
+{
+	struct state *s = calloc(1, sizeof(*s));
+	struct raw_items ri = { 0 };
+	bool has_meta = false, has_g = false, has_state = false, reset = false;
+	int r, unknown = 0;
+	char buf[600];
+
+	if (ret_warning)
+		*ret_warning = NULL;
+	*why = '\0';
+	if (!s)
+		return -ENOMEM;
+	s->io = io;
+	s->t = t;
+	s->dir = dir ? strdup(dir) : NULL;
+	s->path = strdup(label ? label : "table");
+	s->rdir = strdup("");
+	s->rollouts = cJSON_CreateObject();
+	s->root = fresh_root();
+	s->written = strmap_new();
+	s->dirty_map = strmap_new();
+	s->blobs[STATE_BLOB_OUTBOX] = cJSON_CreateObject();
+	s->blobs[STATE_BLOB_SENT] = cJSON_CreateObject();
+	if ((dir && !s->dir) || !s->path || !s->rdir || !s->rollouts || !s->root || !s->written ||
+	    !s->dirty_map || !s->blobs[0] || !s->blobs[1] || build_index(s) < 0) {
+		snprintf(why, why_len, "out of memory while reading the %s", label);
+		state_free(s);
+		return -ENOMEM;
+	}
+	r = io->read_all(t, "", collect_item, &ri, why, why_len);
+	if (r < 0 || ri.err < 0) {
+		r = r < 0 ? r : ri.err;
+		say_io(why, why_len, "read the state from the table", r);
+		raw_items_done(&ri);
+		state_free(s);
+		return r;
+	}
+	char **warnings = ret_warning ? ret_warning : &s->notes;
+	/* meta first: a table being migrated or from a newer version is not read further */
+	for (size_t i = 0; i < ri.n; i++) {
+		if (strcmp(ri.v[i].sk, "meta"))
+			continue;
+		has_meta = true;
+		if (check_meta(&ri.v[i], &r, buf, sizeof(buf))) {
+			snprintf(why, why_len, "the %s cannot be used: %s", s->path, buf);
+			raw_items_done(&ri);
+			state_free(s);
+			return r;
+		}
+	}
+	for (size_t i = 0; i < ri.n; i++) {
+		struct raw_item *it = &ri.v[i];
+		const char *sk = it->sk, *problem = NULL;
+		cJSON *doc;
+		if (!strcmp(sk, "meta") || !strcmp(sk, "lease"))
+			continue;
+		if (!strcmp(sk, "g")) {
+			has_g = has_state = true;
+			if (!(doc = parse_doc(it, &problem))) {
+				set_aside(s, sk, it->doc, it->len, problem, warnings);
+				reset = true;
+				set_written(s, sk, bad_doc);
+				continue;
+			}
+			const cJSON *v;
+			if ((v = cJSON_GetObjectItemCaseSensitive(doc, "frozen")))
+				cJSON_AddItemToObject(s->root, "frozen", cJSON_Duplicate(v, true));
+			if ((v = cJSON_GetObjectItemCaseSensitive(doc, "reset_at")))
+				cJSON_AddItemToObject(s->root, "reset_at", cJSON_Duplicate(v, true));
+			cJSON_Delete(doc);
+			set_written(s, sk, it->doc);
+		} else if (!strncmp(sk, "w/", 2) || !strncmp(sk, "t/", 2)) {
+			has_state = true;
+			doc = parse_doc(it, &problem);
+			if (doc)
+				problem = merge_part(s, sk, doc);
+			if (problem) {
+				if (set_aside(s, sk, it->doc, it->len, problem, warnings))
+					set_written(s, sk, bad_doc);
+				reset = true;
+				continue;
+			}
+			set_written(s, sk, it->doc);
+		} else if (!strncmp(sk, "r/", 2)) {
+			has_state = true;
+			if ((problem = load_rollout_item(s, it, buf, sizeof(buf)))) {
+				if (set_aside(s, sk, it->doc, it->len, problem, warnings)) {
+					if (!s->purge)
+						s->purge = cJSON_CreateArray();
+					cJSON_AddItemToArray(s->purge, cJSON_CreateString(sk));
+					s->dirty = true;
+				}
+			}
+		} else if ((!strncmp(sk, "o/", 2) || !strncmp(sk, "s/", 2)) &&
+			   blob_name_ok(sk + 2)) {
+			has_state = true;
+			if (sk[0] == 'o')
+				cJSON_AddItemToObject(s->blobs[STATE_BLOB_OUTBOX], sk + 2,
+						      cJSON_CreateString(it->doc ? it->doc : ""));
+			else
+				cJSON_AddItemToObject(s->blobs[STATE_BLOB_SENT], sk + 2,
+						      cJSON_CreateNumber(mark_at(it)));
+		} else {
+			unknown++;
+		}
+	}
+	raw_items_done(&ri);
+	if (unknown) {
+		snprintf(buf, sizeof(buf),
+			 "the %s holds %d item%s this version does not know (another version's?); "
+			 "they are left alone",
+			 s->path, unknown, unknown == 1 ? "" : "s");
+		add_warning(warnings, buf);
+	}
+	if (has_meta && !has_g && !reset) {
+		snprintf(buf, sizeof(buf),
+			 "the %s has a 'meta' item but no 'g' item (items deleted by hand?)", s->path);
+		add_warning(warnings, buf);
+		reset = true;
+	}
+	if (!has_meta) {
+		s->meta_missing = true;
+		s->dirty = true;
+	}
+	(void)has_state;
+	drop_bad_digests(s, warnings);
+	if (reset && !cJSON_GetObjectItem(s->root, "reset_at")) {
+		char stamp[32];
+		stamp_now(stamp, sizeof(stamp));
+		cJSON_AddStringToObject(s->root, "reset_at", stamp);
+	}
+	/* what the checks repaired or set aside is written at the first save */
+	s->diff_all = true;
+	if (reset || s->dirty)
+		s->dirty = true;
+	*ret = s;
+	return 0;
+}
+
+static int ddb_io_write(void *t, const struct ddb_write *w, size_t n, char *why, size_t why_len)
+{
+	return ddb_write(t, w, n, why, why_len);
+}
+
+static int ddb_io_read_all(void *t, const char *prefix,
+			   int (*fn)(const char *sk, const char *doc, size_t len, void *ud),
+			   void *ud, char *why, size_t why_len)
+{
+	return ddb_read_all(t, prefix, fn, ud, why, why_len);
+}
+
+static int ddb_io_put_if_absent(void *t, const char *sk, const char *doc, char *why,
+				size_t why_len)
+{
+	return ddb_put_if_absent(t, sk, doc, why, why_len);
+}
+
+const struct state_table_io state_ddb_io = { ddb_io_write, ddb_io_read_all,
+					     ddb_io_put_if_absent };
+
+int state_open_table(struct ddb *t, const char *dir, const char *label, struct state **ret,
+		     char **ret_warning, char *why, size_t why_len)
+{
+	return state_open_table_io(&state_ddb_io, t, dir, label, ret, ret_warning, why, why_len);
+}
+
+bool state_in_table(const struct state *s)
+{
+	return s->io != NULL;
+}
+
+static int table_write_one(struct state *s, const char *sk, const char *doc, long long expires,
+			   char *why, size_t why_len)
+{
+	struct ddb_write w = { .sk = sk, .doc = doc, .expires = expires };
+	int r;
+
+	*why = '\0';
+	r = s->io->write(s->t, &w, 1, why, why_len);
+	if (r < 0)
+		say_io(why, why_len, "write to the table", r);
+	return r;
+}
+
+static int table_rollout_write(struct state *s, const char *watch, const char *tkey,
+			       const cJSON *f, char *why, size_t why_len)
+{
+	char *sk = item_key(watch, tkey), *doc = f ? cJSON_PrintUnformatted(f) : NULL;
+	int r;
+
+	if (!sk || (f && !doc)) {
+		free(sk);
+		free(doc);
+		snprintf(why, why_len, "out of memory while writing the rollout of watch '%s'",
+			 watch);
+		return -ENOMEM;
+	}
+	sk[0] = 'r';
+	r = table_write_one(s, sk, doc, 0, why, why_len);
+	free(sk);
+	free(doc);
+	return r;
+}
+
+/* The part of s as items: fn(sk, doc) for g, each w/ and t/ (not the empty ones), each r/. */
+int state_each_item(const struct state *s, int (*fn)(const char *sk, const char *doc, void *ud),
+		    void *ud)
+{
+	const cJSON *w, *t, *f;
+	struct strmap *seen = strmap_new();
+	int r = seen ? 0 : -ENOMEM;
+
+	for (int pass = 0; pass < 3 && r == 0; pass++) {
+		/* pass 0: g; 1: each watch's w/ then its t/s; 2: the rollouts */
+		if (pass == 0) {
+			char *doc = global_doc(s);
+			r = doc ? fn("g", doc, ud) : -ENOMEM;
+			free(doc);
+			continue;
+		}
+		if (pass == 2) {
+			cJSON_ArrayForEach(f, s->rollouts)
+			{
+				char *sk = item_key(cJSON_GetObjectItem(f, "watch")->valuestring,
+						    cJSON_GetObjectItem(f, "target")->valuestring);
+				char *doc = cJSON_PrintUnformatted(f);
+				if (sk)
+					sk[0] = 'r';
+				r = r ? r : !sk || !doc ? -ENOMEM : fn(sk, doc, ud);
+				free(sk);
+				free(doc);
+			}
+			continue;
+		}
+		cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
+		{
+			char *sk = item_key(w->string, NULL), *doc = NULL;
+			for (int k = 0; r == 0 && sk; k++) {
+				if (!strmap_get(seen, sk)) {
+					r = strmap_put(seen, sk, (void *)1, NULL);
+					r = r ? r : item_doc(s, sk, &doc);
+					r = r ? r : doc ? fn(sk, doc, ud) : 0;
+					free(doc);
+					doc = NULL;
+				}
+				free(sk);
+				sk = NULL;
+				t = cJSON_GetArrayItem(cJSON_GetObjectItem(w, "targets"), k);
+				if (t && !(sk = item_key(w->string, t->string ? t->string : "")))
+					r = -ENOMEM;
+			}
+			free(sk);
+			if (r)
+				break;
+		}
+	}
+	strmap_free(seen, NULL);
+	return r;
+}
+
+/* ---- blobs (the outbox's entries and sent marks) ---- */
+
+static const char *const blob_suffix[] = { ".json", ".sent" };
+static const char blob_prefix[] = { 'o', 's' };
+
+int state_open_blobs(const char *dir, struct state **ret)
+{
+	struct state *s = calloc(1, sizeof(*s));
+
+	if (!s || !(s->dir = strdup(dir)) || !(s->path = strdup(dir)) || !(s->rdir = strdup(""))) {
+		state_free(s);
+		return -ENOMEM;
+	}
+	s->blobs_only = true;
+	*ret = s;
+	return 0;
+}
+
+static void blob_file(const struct state *s, enum state_blob_ns ns, const char *name, char *out,
+		      size_t n)
+{
+	snprintf(out, n, "%s/outbox/%s%s", s->dir, name, blob_suffix[ns]);
+}
+
+static void blob_odir(const struct state *s, char *out, size_t n)
+{
+	snprintf(out, n, "%s/outbox", s->dir);
+}
+
+static char *blob_key(enum state_blob_ns ns, const char *name)
+{
+	size_t n = strlen(name) + 3;
+	char *k = malloc(n);
+
+	if (k)
+		snprintf(k, n, "%c/%s", blob_prefix[ns], name);
+	return k;
+}
+
+/* "at" of a sent mark's doc. */
+static char *mark_doc(double at)
+{
+	char doc[64];
+
+	snprintf(doc, sizeof(doc), "{\"at\":%.0f}", at);
+	return strdup(doc);
+}
+
+/* Replaces name in the table's copy of ns (v taken over; NULL: removes). */
+static void blob_keep(struct state *s, enum state_blob_ns ns, const char *name, cJSON *v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(s->blobs[ns], name);
+	if (v)
+		cJSON_AddItemToObject(s->blobs[ns], name, v);
+}
+
+int state_blob_put(struct state *s, enum state_blob_ns ns, const char *name, const char *text,
+		   size_t len, char *why, size_t why_len)
+{
+	char path[4400], odir[4200];
+
+	if (!blob_name_ok(name)) {
+		snprintf(why, why_len, "invalid blob name");
+		return -EINVAL;
+	}
+	if (s->io) {
+		char *sk = blob_key(ns, name), *doc = NULL;
+		double now = (double)time(NULL);
+		if (ns == STATE_BLOB_SENT)
+			doc = mark_doc(now);
+		else if ((doc = malloc(len + 1))) {
+			memcpy(doc, text, len);
+			doc[len] = '\0';
+		}
+		cJSON *v = ns == STATE_BLOB_SENT ? cJSON_CreateNumber(now) : cJSON_CreateString(doc);
+		int r = !sk || !doc || !v ? -ENOMEM : table_write_one(s, sk, doc, 0, why, why_len);
+		if (r == -ENOMEM && !sk)
+			snprintf(why, why_len, "out of memory");
+		if (r == 0)
+			blob_keep(s, ns, name, v);
+		else
+			cJSON_Delete(v);
+		free(sk);
+		free(doc);
+		return r;
+	}
+	blob_odir(s, odir, sizeof(odir));
+	blob_file(s, ns, name, path, sizeof(path));
+	return write_atomic(odir, path, NULL, NULL, text, len, why, why_len);
+}
+
+int state_blob_remove(struct state *s, enum state_blob_ns ns, const char *name, char *why,
+		      size_t why_len)
+{
+	char path[4400];
+
+	if (s->io) {
+		char *sk = blob_key(ns, name);
+		int r = sk ? table_write_one(s, sk, NULL, 0, why, why_len) : -ENOMEM;
+		if (r == 0)
+			blob_keep(s, ns, name, NULL);
+		free(sk);
+		return r;
+	}
+	blob_file(s, ns, name, path, sizeof(path));
+	if (unlink(path) < 0 && errno != ENOENT) {
+		int r = -errno;
+		snprintf(why, why_len, "cannot remove '%s': %s", path, strerror(errno));
+		return r;
+	}
+	return 0;
+}
+
+int state_blob_mark_sent(struct state *s, const char *name, double expires, char *why,
+			 size_t why_len)
+{
+	char from[4400], to[4400];
+
+	if (s->io) {
+		double now = (double)time(NULL);
+		char *mk = blob_key(STATE_BLOB_SENT, name), *ok = blob_key(STATE_BLOB_OUTBOX, name);
+		char *doc = mark_doc(now);
+		cJSON *v = cJSON_CreateNumber(now);
+		int r = -ENOMEM;
+		if (mk && ok && doc && v) {
+			struct ddb_write w[2] = { { .sk = mk, .doc = doc, .expires = (long long)expires },
+						  { .sk = ok, .doc = NULL, .expires = 0 } };
+			*why = '\0';
+			r = s->io->write(s->t, w, 2, why, why_len);
+			if (r < 0)
+				say_io(why, why_len, "write to the table", r);
+		} else {
+			snprintf(why, why_len, "out of memory");
+		}
+		if (r == 0) {
+			blob_keep(s, STATE_BLOB_SENT, name, v);
+			blob_keep(s, STATE_BLOB_OUTBOX, name, NULL);
+		} else {
+			cJSON_Delete(v);
+		}
+		free(mk);
+		free(ok);
+		free(doc);
+		return r;
+	}
+	blob_file(s, STATE_BLOB_OUTBOX, name, from, sizeof(from));
+	blob_file(s, STATE_BLOB_SENT, name, to, sizeof(to));
+	if (rename(from, to) < 0) {
+		int r = -errno;
+		snprintf(why, why_len, "cannot rename '%s': %s", from, strerror(errno));
+		return r;
+	}
+	utimensat(AT_FDCWD, to, NULL, 0); /* kept from now, not from its writing */
+	return 0;
+}
+
+bool state_blob_has(const struct state *s, enum state_blob_ns ns, const char *name)
+{
+	char path[4400];
+
+	if (s->io)
+		return cJSON_GetObjectItemCaseSensitive(s->blobs[ns], name) != NULL;
+	blob_file(s, ns, name, path, sizeof(path));
+	return access(path, F_OK) == 0;
+}
+
+int state_blob_each(struct state *s, enum state_blob_ns ns, size_t max,
+		    int (*fn)(const char *name, const char *text, size_t len, double at, int err,
+			      void *ud),
+		    void *ud, char *why, size_t why_len)
+{
+	char odir[4200], path[4600], name[4200];
+	int r = 0;
+
+	if (s->io) {
+		/* a copy of the names: fn may remove what it is given */
+		cJSON *copy = cJSON_Duplicate(s->blobs[ns], true);
+		const cJSON *b;
+		if (!copy) {
+			snprintf(why, why_len, "out of memory");
+			return -ENOMEM;
+		}
+		cJSON_ArrayForEach(b, copy)
+		{
+			if (ns == STATE_BLOB_SENT)
+				r = fn(b->string, NULL, 0, b->valuedouble, 0, ud);
+			else if (strlen(b->valuestring) > max)
+				r = fn(b->string, NULL, 0, 0, -EFBIG, ud);
+			else
+				r = fn(b->string, b->valuestring, strlen(b->valuestring), 0, 0, ud);
+			if (r < 0)
+				break;
+		}
+		cJSON_Delete(copy);
+		return r < 0 ? r : 0;
+	}
+	blob_odir(s, odir, sizeof(odir));
+	DIR *dir = opendir(odir);
+	struct dirent *de;
+	if (!dir) {
+		if (errno == ENOENT)
+			return 0;
+		r = -errno;
+		snprintf(why, why_len, "cannot read the outbox directory '%s': %s", odir,
+			 strerror(errno));
+		return r;
+	}
+	while (r >= 0 && (de = readdir(dir))) {
+		const char *d = de->d_name, *suffix = blob_suffix[ns];
+		size_t len = strlen(d), sl = strlen(suffix);
+		struct stat st;
+		if (*d == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", odir, d);
+		if (ns == STATE_BLOB_OUTBOX && strstr(d, ".json.tmp-")) {
+			unlink(path); /* a write cut short */
+			continue;
+		}
+		if (len <= sl || strcmp(d + len - sl, suffix) || len - sl >= sizeof(name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(len - sl), d);
+		if (lstat(path, &st) < 0)
+			continue;
+		if (ns == STATE_BLOB_SENT) {
+			r = fn(name, NULL, 0, (double)st.st_mtime, 0, ud);
+			continue;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			/* never ours (entries are written in place): what it points to is not read */
+			r = fn(name, NULL, 0, 0, -ELOOP, ud);
+			continue;
+		}
+		char *text = NULL;
+		size_t tlen = 0;
+		int e = state_file_read(path, max, &text, &tlen);
+		if (e == -EINVAL)
+			continue; /* not a regular file: not ours */
+		r = fn(name, e < 0 ? NULL : text, e < 0 ? 0 : tlen, 0, e < 0 ? e : 0, ud);
+		free(text);
+	}
+	closedir(dir);
+	return r < 0 ? r : 0;
+}
+
+char *state_blob_keep_aside(struct state *s, enum state_blob_ns ns, const char *name)
+{
+	char path[4400], bad[4500];
+
+	if (s->io) {
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(s->blobs[ns], name);
+		const char *text = cJSON_GetStringValue(b);
+		char *sk = blob_key(ns, name), why[600];
+		char *aside = sk ? copy_aside(s->dir, sk, text, text ? strlen(text) : 0) : NULL;
+		if (aside && table_write_one(s, sk, NULL, 0, why, sizeof(why)) == 0)
+			blob_keep(s, ns, name, NULL);
+		else if (aside)
+			errno = EIO;
+		else
+			errno = s->dir ? EIO : ENOENT;
+		free(sk);
+		return aside;
+	}
+	blob_file(s, ns, name, path, sizeof(path));
+	snprintf(bad, sizeof(bad), "%s.bad", path);
+	if (rename(path, bad) < 0)
+		return NULL;
+	return strdup(bad);
 }

@@ -21,6 +21,8 @@
 #define STATE_VERSION 1
 
 struct state;
+struct ddb;
+struct ddb_write;
 
 /*
  * Opens the state in dir (created, mode 0700, when missing). Returns 0 and
@@ -217,5 +219,110 @@ int state_file_write(const char *dir, const char *path, const cJSON *o, char *wh
 int state_file_write_text(const char *dir, const char *path, const char *text, size_t len,
 			  char *why, size_t why_len);
 char *state_file_keep_aside(const char *path);
+
+/* ---- the table backend (ha: several instances share one DynamoDB table, docs/ha.md) ---- */
+
+/*
+ * Opens the state held in the table: reads every item of the group (strongly consistent) and
+ * checks each one as the file's reader checks state.json; then the same API works on it, and
+ * every write goes through ddb_write() (fenced by the lease: -ESTALE when another instance leads).
+ * Items: "meta" (the header), "g" (the global part: the pause of everything, the reset mark),
+ * "w/<watch>" (sightings, pick tag, want, the watch's pause), "t/<watch>/<tkey>" (a target),
+ * "r/<watch>/<tkey>" (a rollout record), "o/<entry>" and "s/<entry>" (the outbox, see the blobs
+ * below). state_save() writes only the items whose part changed (Put, or Delete when the part is
+ * gone), in transactions of at most DDB_TX_MAX actions; a failed save leaves them dirty (written
+ * by the next one; an earlier transaction of the same save may have gone through).
+ *
+ * An unusable item (not JSON, the wrong shape, a watch or target the key does not name) is set
+ * aside: copied to <dir>/table-aside/<time>-<hex of its key>.json when dir is not NULL, said in
+ * *ret_warning, and left out (the good ones load); the reset mark is set (what a lost watch or
+ * target held is unknown until the deployer looked again), as it is when "meta" exists but "g"
+ * does not (items deleted by hand). A table without any state (no "meta", no item) starts afresh
+ * like a missing state.json, and "meta" is written at the first save.
+ * label names the table in messages and state_path() (e.g. "table 'x' group 'y'").
+ *
+ * Returns 0 and *ret; -EBUSY when the table's migration has not finished ("meta" says
+ * "migrating": run --migrate-state-to-table again); -EPROTO when "meta" is unreadable or from a
+ * newer version; -ENOMEM; or the read's -errno (-EAGAIN, -EACCES...). why filled.
+ */
+int state_open_table(struct ddb *t, const char *dir, const char *label, struct state **ret,
+		     char **ret_warning, char *why, size_t why_len);
+
+/*
+ * The calls the table backend makes: ddb.h's (state_open_table()) or a test's fake, with t passed
+ * through. Same contracts as ddb_write(), ddb_read_all() and ddb_put_if_absent().
+ */
+struct state_table_io {
+	int (*write)(void *t, const struct ddb_write *w, size_t n, char *why, size_t why_len);
+	int (*read_all)(void *t, const char *prefix,
+			int (*fn)(const char *sk, const char *doc, size_t len, void *ud), void *ud,
+			char *why, size_t why_len);
+	int (*put_if_absent)(void *t, const char *sk, const char *doc, char *why,
+			     size_t why_len);
+};
+/* ddb.h's calls, as a state_table_io (t: a struct ddb). */
+extern const struct state_table_io state_ddb_io;
+int state_open_table_io(const struct state_table_io *io, void *t, const char *dir,
+			const char *label, struct state **ret, char **ret_warning, char *why,
+			size_t why_len);
+
+/* Whether s lives in a table (state_open_table()) rather than in a directory. */
+bool state_in_table(const struct state *s);
+
+/*
+ * The items of s's state as the table holds them (meta aside): fn(sk, doc) for "g", each "w/" and
+ * each "t/" (not the empty ones), then each "r/". For the migration. 0, -ENOMEM, or fn's < 0.
+ */
+int state_each_item(const struct state *s, int (*fn)(const char *sk, const char *doc, void *ud),
+		    void *ud);
+
+/* ---- blobs: the outbox's entries and sent marks, in the directory or in the table ---- */
+
+/*
+ * A blob is a named piece of text in a namespace. Files: <dir>/outbox/<name>.json (an entry),
+ * <dir>/outbox/<name>.sent (its sent mark, the entry renamed); table: items "o/<name>" (doc: the
+ * text) and "s/<name>" (doc {"at": when marked}, with "expires" for DynamoDB's TTL). name: the
+ * outbox's "<sink>.<key>", without '/'.
+ */
+enum state_blob_ns { STATE_BLOB_OUTBOX, STATE_BLOB_SENT };
+
+/*
+ * A state object for the blobs of dir alone (state.json is not read; nothing else works on it):
+ * for an outbox given no state (tests, tools). 0 or -ENOMEM. Free with state_free().
+ */
+int state_open_blobs(const char *dir, struct state **ret);
+
+/* Writes (creates or replaces) a blob; files atomically. 0 or -errno (why filled). */
+int state_blob_put(struct state *s, enum state_blob_ns ns, const char *name, const char *text,
+		   size_t len, char *why, size_t why_len);
+/* Removes a blob (missing: 0). 0 or -errno (why filled). */
+int state_blob_remove(struct state *s, enum state_blob_ns ns, const char *name, char *why,
+		      size_t why_len);
+/*
+ * The entry name was sent: its sent mark made (marked now; expires: Unix seconds after which the
+ * table may drop it) and the entry removed, in one step (a rename; one transaction). 0 or -errno.
+ */
+int state_blob_mark_sent(struct state *s, const char *name, double expires, char *why,
+			 size_t why_len);
+/* Whether the blob exists. */
+bool state_blob_has(const struct state *s, enum state_blob_ns ns, const char *name);
+/*
+ * Calls fn for every blob of ns: its name, its text (NULL for a sent mark, or when err < 0), and
+ * at (Unix seconds: when a sent mark was made; 0 for entries); err is 0, or -errno for one that
+ * cannot be read (-ELOOP a symbolic link, -EFBIG over max bytes, -EIO...) which fn may set aside
+ * with state_blob_keep_aside(). Files that are not regular are skipped; leftovers of interrupted
+ * writes removed. fn returns < 0 to stop. Returns 0, -errno when the namespace cannot be read
+ * (why filled; a missing directory is empty), or fn's < 0.
+ */
+int state_blob_each(struct state *s, enum state_blob_ns ns, size_t max,
+		    int (*fn)(const char *name, const char *text, size_t len, double at, int err,
+			      void *ud),
+		    void *ud, char *why, size_t why_len);
+/*
+ * An unusable blob is kept for a human and no longer read: files renamed to <file>.bad; table: the
+ * item copied to the state directory's table-aside/ and deleted. Returns the place it was kept (free
+ * it), or NULL (errno set).
+ */
+char *state_blob_keep_aside(struct state *s, enum state_blob_ns ns, const char *name);
 
 #endif

@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * daemon/state's table backend against a fake table: what each save writes (only the items whose
+ * part changed, Deletes for parts gone, chunks of DDB_TX_MAX), unusable items set aside, "meta"
+ * (written when missing, "migrating" refused), a failed save that stays dirty, undo, rollout
+ * records and the outbox's blobs; and the migration of a state directory.
+ */
+#include "unit.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ddb.h"
+#include "migrate.h"
+#include "state.h"
+
+#define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+#define D2 "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+
+#define FAKE_MAX 4096
+
+/* A table in memory: items by key, and a log of every write (one line per action). */
+struct fake {
+	char *sk[FAKE_MAX], *doc[FAKE_MAX];
+	long long expires[FAKE_MAX];
+	size_t n;
+	int fail_next; /* the next write fails with this (then 0) */
+	int writes;    /* transactions */
+	size_t max_tx; /* the largest transaction */
+	char log[65536];
+};
+
+static size_t fake_find(const struct fake *f, const char *sk)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(f->sk[i], sk))
+			return i;
+	return (size_t)-1;
+}
+
+static void fake_set(struct fake *f, const char *sk, const char *doc, long long expires)
+{
+	size_t i = fake_find(f, sk);
+
+	if (i == (size_t)-1 && !doc && !expires)
+		return;
+	if (i == (size_t)-1) {
+		i = f->n++;
+		f->sk[i] = strdup(sk);
+		f->doc[i] = NULL;
+	}
+	free(f->doc[i]);
+	if (!doc && !expires) {
+		free(f->sk[i]);
+		f->sk[i] = f->sk[--f->n];
+		f->doc[i] = f->doc[f->n];
+		f->expires[i] = f->expires[f->n];
+		return;
+	}
+	f->doc[i] = doc ? strdup(doc) : NULL;
+	f->expires[i] = expires;
+}
+
+static void fake_done(struct fake *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free(f->sk[i]);
+		free(f->doc[i]);
+	}
+	f->n = 0;
+}
+
+static const char *fake_doc(const struct fake *f, const char *sk)
+{
+	size_t i = fake_find(f, sk);
+
+	return i == (size_t)-1 ? NULL : f->doc[i] ? f->doc[i] : "";
+}
+
+static int fake_write(void *t, const struct ddb_write *w, size_t n, char *why, size_t why_len)
+{
+	struct fake *f = t;
+
+	CHECK(n >= 1 && n <= DDB_TX_MAX);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			CHECK(strcmp(w[i].sk, w[j].sk) != 0); /* DynamoDB refuses two on one item */
+	if (f->fail_next) {
+		int r = f->fail_next;
+		f->fail_next = 0;
+		snprintf(why, why_len, "fake: refused");
+		return r;
+	}
+	f->writes++;
+	if (n > f->max_tx)
+		f->max_tx = n;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(f->log);
+		snprintf(f->log + l, sizeof(f->log) - l, "%s %s\n", w[i].doc ? "put" : "del",
+			 w[i].sk);
+		if (!w[i].doc)
+			fake_set(f, w[i].sk, NULL, 0);
+		else
+			fake_set(f, w[i].sk, w[i].doc, w[i].expires);
+	}
+	return 0;
+}
+
+static int fake_read_all(void *t, const char *prefix,
+			 int (*fn)(const char *sk, const char *doc, size_t len, void *ud), void *ud,
+			 char *why, size_t why_len)
+{
+	struct fake *f = t;
+
+	(void)why;
+	(void)why_len;
+	for (size_t i = 0; i < f->n; i++)
+		if (!strncmp(f->sk[i], prefix, strlen(prefix)) &&
+		    fn(f->sk[i], f->doc[i], f->doc[i] ? strlen(f->doc[i]) : 0, ud) < 0)
+			break;
+	return 0;
+}
+
+static int fake_put_if_absent(void *t, const char *sk, const char *doc, char *why,
+			      size_t why_len)
+{
+	struct fake *f = t;
+
+	(void)why;
+	(void)why_len;
+	if (fake_find(f, sk) != (size_t)-1)
+		return -EEXIST;
+	fake_set(f, sk, doc, 0);
+	return 0;
+}
+
+static const struct state_table_io fake_io = { fake_write, fake_read_all, fake_put_if_absent };
+
+static struct state *open_fake(struct fake *f, const char *dir, char **warning)
+{
+	struct state *s = NULL;
+	char why[600];
+	int r = state_open_table_io(&fake_io, f, dir, "table 'fake'", &s, warning, why,
+				    sizeof(why));
+
+	if (r < 0)
+		fprintf(stderr, "open: %s\n", why);
+	CHECK_INT(r, 0);
+	return s;
+}
+
+static int save(struct state *s)
+{
+	char why[600];
+
+	return state_save(s, why, sizeof(why));
+}
+
+TEST(state_table_fresh_meta_and_items)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	char *warning = NULL;
+	struct state *s = open_fake(f, NULL, &warning);
+
+	CHECK(warning == NULL);
+	CHECK(state_in_table(s));
+	CHECK(!state_reset_pending(s)); /* an empty table is a first start, not a loss */
+	CHECK(state_set_seen(s, "web", "prod", D1, NULL) == 0);
+	CHECK(state_set_deployed(s, "web", "us-east-1/prod/web", D1) == 0);
+	CHECK_INT(save(s), 0);
+	CHECK(strstr(fake_doc(f, "meta"), "\"status\":\"ready\"") != NULL);
+	CHECK(fake_doc(f, "g") != NULL);
+	CHECK(strstr(fake_doc(f, "w/web"), D1) != NULL);
+	CHECK(strstr(fake_doc(f, "w/web"), "targets") == NULL);
+	CHECK_STR(fake_doc(f, "t/web/us-east-1/prod/web"), "{\"deployed\":\"" D1 "\"}");
+	state_free(s);
+	/* read back */
+	s = open_fake(f, NULL, &warning);
+	CHECK(warning == NULL);
+	CHECK_STR(state_seen(s, "web", "prod"), D1);
+	CHECK_STR(state_deployed(s, "web", "us-east-1/prod/web"), D1);
+	CHECK(!state_reset_pending(s));
+	f->log[0] = '\0';
+	CHECK_INT(save(s), 0); /* nothing changed: nothing written */
+	CHECK_STR(f->log, "");
+	state_free(s);
+	fake_done(f);
+	free(f);
+}
+
+TEST(state_table_writes_only_what_changed)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	struct state *s = open_fake(f, NULL, NULL);
+
+	CHECK(state_set_deployed(s, "web", "a", D1) == 0);
+	CHECK(state_set_deployed(s, "web", "b", D1) == 0);
+	CHECK(state_set_deployed(s, "api", "c", D1) == 0);
+	CHECK_INT(save(s), 0);
+	f->log[0] = '\0';
+	/* one target changes: that target's item alone */
+	CHECK(state_set_deployed(s, "web", "b", D2) == 0);
+	CHECK_INT(save(s), 0);
+	CHECK_STR(f->log, "put t/web/b\n");
+	/* a change made and unmade: touched, compared, not written */
+	f->log[0] = '\0';
+	CHECK(state_set_held(s, "web", "a", D2) == 0);
+	CHECK(state_set_held(s, "web", "a", "") == 0);
+	struct state_pin pin = { D2, NULL, { 0, 1, 2 } };
+	CHECK(state_set_pin(s, "api", "c", &pin) == 0);
+	CHECK(state_set_pin(s, "api", "c", NULL) == 0);
+	CHECK_INT(save(s), 0);
+	CHECK_STR(f->log, "put t/web/a\n"); /* "held": "" is new; the pin came and went */
+	/* a watch's part: its item alone; a pause of everything: g */
+	f->log[0] = '\0';
+	CHECK(state_set_seen(s, "api", "latest", D2, NULL) == 0);
+	struct state_pause p = { "x", 0, { 0, 1, 2 } };
+	CHECK(state_set_pause(s, NULL, NULL, &p) == 0);
+	CHECK_INT(save(s), 0);
+	CHECK_STR(f->log, "put g\nput w/api\n");
+	/* a part emptied: its item deleted */
+	f->log[0] = '\0';
+	CHECK(state_set_pause(s, "api", "c", &p) == 0);
+	CHECK_INT(save(s), 0);
+	CHECK(state_set_pause(s, "api", "c", NULL) == 0);
+	CHECK(state_set_pause(s, NULL, NULL, NULL) == 0);
+	CHECK_INT(save(s), 0);
+	CHECK_STR(f->log, "put t/api/c\nput g\nput t/api/c\n");
+	state_free(s);
+	fake_done(f);
+	free(f);
+}
+
+TEST(state_table_chunks_and_failed_save)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	struct state *s = open_fake(f, NULL, NULL);
+	char tkey[32];
+
+	for (int i = 0; i < 250; i++) {
+		snprintf(tkey, sizeof(tkey), "t%03d", i);
+		CHECK(state_set_deployed(s, "web", tkey, D1) == 0);
+	}
+	CHECK_INT(save(s), 0);
+	CHECK_INT(f->writes, 3); /* meta + g + 250 targets = 252 actions: 99 + 99 + 54 */
+	CHECK_INT((long long)f->max_tx, DDB_TX_MAX);
+	CHECK_INT((long long)f->n, 252);
+	/* a refused save: the state stays dirty, the next one writes it */
+	CHECK(state_set_deployed(s, "web", "t007", D2) == 0);
+	f->fail_next = -ESTALE;
+	CHECK_INT(save(s), -ESTALE);
+	CHECK(state_dirty(s));
+	CHECK(strstr(fake_doc(f, "t/web/t007"), D1) != NULL);
+	f->log[0] = '\0';
+	CHECK_INT(save(s), 0);
+	CHECK_STR(f->log, "put t/web/t007\n");
+	CHECK(!state_dirty(s));
+	/* undo after a failed save: what the table holds is compared whole */
+	struct state_undo *u = state_undo_mark(s);
+	CHECK(state_set_deployed(s, "web", "t008", D2) == 0);
+	f->fail_next = -EAGAIN;
+	CHECK_INT(save(s), -EAGAIN);
+	state_undo(s, u);
+	f->log[0] = '\0';
+	CHECK_INT(save(s), 0);
+	CHECK_STR(f->log, ""); /* the table still holds what the undo went back to */
+	state_free(s);
+	fake_done(f);
+	free(f);
+}
+
+static char *tmpdir(void)
+{
+	static char d[64];
+
+	snprintf(d, sizeof(d), "/tmp/ecr-state-table-XXXXXX");
+	return mkdtemp(d);
+}
+
+static void rm_rf(const char *dir)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK_INT(system(cmd), 0);
+}
+
+TEST(state_table_bad_items_set_aside)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	char *dir = tmpdir(), *warning = NULL, path[256];
+
+	fake_set(f, "meta", "{\"version\":1,\"status\":\"ready\"}", 0);
+	fake_set(f, "g", "{}", 0);
+	fake_set(f, "w/good", "{\"tags\":{\"prod\":{\"digest\":\"" D1 "\"}}}", 0);
+	fake_set(f, "w/bad", "not json", 0);
+	fake_set(f, "t/good/x", "{\"deployed\":\"" D1 "\",\"failed\":7}", 0);
+	fake_set(f, "t/good/y", "{\"deployed\":\"sha256:nope\",\"held\":\"" D2 "\"}", 0);
+	fake_set(f, "t/noslash", "{}", 0);
+	fake_set(f, "r/good/z", "{\"version\":1,\"watch\":\"good\",\"target\":\"other\"}", 0);
+	fake_set(f, "zz", "{}", 0);
+	struct state *s = open_fake(f, dir, &warning);
+	CHECK(warning && strstr(warning, "'w/bad'") && strstr(warning, "not valid JSON"));
+	CHECK(warning && strstr(warning, "'t/good/x'"));
+	CHECK(warning && strstr(warning, "'t/noslash'"));
+	CHECK(warning && strstr(warning, "'r/good/z'"));
+	CHECK(warning && strstr(warning, "1 item this version does not know"));
+	CHECK(warning && strstr(warning, "invalid digest 'sha256:nope'"));
+	CHECK_STR(state_seen(s, "good", "prod"), D1);       /* the good ones load */
+	CHECK_STR(state_held(s, "good", "y"), D2);          /* the rest of an item with a bad digest */
+	CHECK(state_deployed(s, "good", "x") == NULL);      /* left out */
+	CHECK(state_reset_pending(s));                      /* a part lost: the reset mark */
+	snprintf(path, sizeof(path), "%s/table-aside", dir);
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
+	f->log[0] = '\0';
+	CHECK_INT(save(s), 0);
+	/* the copied items are replaced (deleted: their part is empty now); the rollout deleted */
+	CHECK(strstr(f->log, "del w/bad\n") && strstr(f->log, "del t/good/x\n") &&
+	      strstr(f->log, "del r/good/z\n") && strstr(f->log, "put t/good/y\n") &&
+	      strstr(f->log, "put g\n"));
+	CHECK(fake_doc(f, "zz") != NULL); /* unknown: left alone */
+	state_free(s);
+	free(warning);
+	rm_rf(dir);
+	fake_done(f);
+	free(f);
+}
+
+TEST(state_table_meta_refusals)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	struct state *s = NULL;
+	char why[600];
+
+	fake_set(f, "meta", "{\"version\":1,\"status\":\"migrating\"}", 0);
+	CHECK_INT(state_open_table_io(&fake_io, f, NULL, "t", &s, NULL, why, sizeof(why)), -EBUSY);
+	CHECK(strstr(why, "migrat") != NULL);
+	fake_set(f, "meta", "{\"version\":2,\"status\":\"ready\"}", 0);
+	CHECK_INT(state_open_table_io(&fake_io, f, NULL, "t", &s, NULL, why, sizeof(why)),
+		  -EPROTO);
+	fake_set(f, "meta", "[", 0);
+	CHECK_INT(state_open_table_io(&fake_io, f, NULL, "t", &s, NULL, why, sizeof(why)),
+		  -EPROTO);
+	/* meta but no g: items deleted by hand; the reset mark */
+	fake_set(f, "meta", "{\"version\":1,\"status\":\"ready\"}", 0);
+	char *warning = NULL;
+	s = open_fake(f, NULL, &warning);
+	CHECK(state_reset_pending(s));
+	CHECK(warning && strstr(warning, "no 'g' item"));
+	free(warning);
+	state_free(s);
+	fake_done(f);
+	free(f);
+}
+
+TEST(state_table_rollouts_and_blobs)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	struct state *s = open_fake(f, NULL, NULL);
+	char why[600];
+	struct rollout_rec rec = { 0 };
+	char *containers[1] = { "app" };
+
+	rec.watch = "web";
+	rec.tkey = "us-east-1/prod/web";
+	rec.step = STEP_START;
+	rec.digest = D1;
+	rec.image = "1.dkr.ecr.us-east-1.amazonaws.com/web";
+	rec.cluster = "prod";
+	rec.service = "web";
+	rec.region = "us-east-1";
+	rec.containers[0] = containers[0];
+	rec.n_containers = 1;
+	rec.timeout_ms = 1000;
+	f->log[0] = '\0';
+	CHECK_INT(state_rollout_save(s, &rec, why, sizeof(why)), 0);
+	CHECK_STR(f->log, "put r/web/us-east-1/prod/web\n");
+	CHECK(state_has_rollout(s, "web", "us-east-1/prod/web"));
+	state_free(s);
+	s = open_fake(f, NULL, NULL);
+	CHECK(state_has_rollout(s, "web", "us-east-1/prod/web"));
+	f->log[0] = '\0';
+	CHECK_INT(state_rollout_remove(s, "web", "us-east-1/prod/web", why, sizeof(why)), 0);
+	CHECK_STR(f->log, "del r/web/us-east-1/prod/web\n");
+	/* blobs: an entry, its sent mark in one transaction with the entry's removal */
+	f->log[0] = '\0';
+	CHECK_INT(state_blob_put(s, STATE_BLOB_OUTBOX, "hook.k1", "text", 4, why, sizeof(why)), 0);
+	CHECK(state_blob_has(s, STATE_BLOB_OUTBOX, "hook.k1"));
+	CHECK_INT(state_blob_mark_sent(s, "hook.k1", 12345, why, sizeof(why)), 0);
+	CHECK_STR(f->log, "put o/hook.k1\nput s/hook.k1\ndel o/hook.k1\n");
+	CHECK(!state_blob_has(s, STATE_BLOB_OUTBOX, "hook.k1"));
+	CHECK(state_blob_has(s, STATE_BLOB_SENT, "hook.k1"));
+	CHECK_INT(f->expires[fake_find(f, "s/hook.k1")], 12345);
+	state_free(s);
+	s = open_fake(f, NULL, NULL);
+	CHECK(state_blob_has(s, STATE_BLOB_SENT, "hook.k1"));
+	state_free(s);
+	fake_done(f);
+	free(f);
+}
+
+static int count_item(const char *sk, const char *doc, void *ud)
+{
+	(void)sk;
+	(void)doc;
+	++*(int *)ud;
+	return 0;
+}
+
+TEST(state_table_migrate)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	char *dir = tmpdir(), why[600], path[300], buf[4096];
+	struct state *s = NULL;
+	int n = 0;
+
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	CHECK(state_set_seen(s, "web", "prod", D1, NULL) == 0);
+	CHECK(state_set_deployed(s, "web", "a", D1) == 0);
+	CHECK(state_set_deployed(s, "api", "b", D2) == 0);
+	CHECK_INT(save(s), 0);
+	CHECK_INT(state_each_item(s, count_item, &n), 0);
+	CHECK_INT(n, 4); /* g, w/web, t/web/a, t/api/b (w/api is empty) */
+	state_free(s);
+	snprintf(path, sizeof(path), "%s/outbox", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/outbox/hook.k1.json", dir);
+	FILE *fp = fopen(path, "w");
+	fputs("{\"entry\":1}", fp);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/outbox/hook.k0.sent", dir);
+	fp = fopen(path, "w");
+	fclose(fp);
+	FILE *out = fmemopen(buf, sizeof(buf), "w");
+	int r = migrate_state_io(dir, &fake_io, f, out, why, sizeof(why));
+	fclose(out);
+	if (r < 0)
+		fprintf(stderr, "migrate: %s\n", why);
+	CHECK_INT(r, 0);
+	CHECK(strstr(fake_doc(f, "meta"), "\"ready\"") != NULL);
+	CHECK(strstr(fake_doc(f, "t/api/b"), D2) != NULL);
+	CHECK_STR(fake_doc(f, "o/hook.k1"), "{\"entry\":1}");
+	CHECK(fake_doc(f, "s/hook.k0") != NULL && f->expires[fake_find(f, "s/hook.k0")] > 0);
+	CHECK(strstr(buf, "1 watch, 2 targets, 0 rollouts, 1 outbox entry, 1 sent mark") != NULL);
+	/* the table holds state now: refused */
+	CHECK_INT(migrate_state_io(dir, &fake_io, f, NULL, why, sizeof(why)), -EEXIST);
+	/* a migration cut short ("migrating") may run again */
+	fake_set(f, "meta", "{\"version\":1,\"status\":\"migrating\"}", 0);
+	CHECK_INT(migrate_state_io(dir, &fake_io, f, NULL, why, sizeof(why)), 0);
+	s = open_fake(f, NULL, NULL);
+	CHECK_STR(state_deployed(s, "api", "b"), D2);
+	CHECK_STR(state_seen(s, "web", "prod"), D1);
+	CHECK(state_blob_has(s, STATE_BLOB_OUTBOX, "hook.k1"));
+	state_free(s);
+	rm_rf(dir);
+	fake_done(f);
+	free(f);
+}
+
+TEST(state_table_item_too_big_blocks_no_other)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	struct state *s = open_fake(f, NULL, NULL);
+	char tag[32], why[600];
+
+	CHECK_INT(save(s), 0);
+	for (int i = 0; i < 4000; i++) {
+		snprintf(tag, sizeof(tag), "tag-%04d", i);
+		CHECK(state_set_seen(s, "huge", tag, D1, NULL) == 0);
+	}
+	CHECK(state_set_deployed(s, "web", "a", D2) == 0);
+	f->log[0] = '\0';
+	CHECK_INT(state_save(s, why, sizeof(why)), -EFBIG);
+	CHECK(strstr(why, "'w/huge'") != NULL);
+	CHECK_STR(f->log, "put t/web/a\n"); /* the rest is written */
+	CHECK(state_dirty(s));
+	state_free(s);
+	fake_done(f);
+	free(f);
+}
