@@ -35,10 +35,16 @@ const struct aws_service aws_events = { AWS_SERVICE_EVENTS,
 					"1.1",
 					false };
 
+const struct aws_service aws_dynamodb = {
+	AWS_SERVICE_DYNAMODB, "AWS_ENDPOINT_URL_DYNAMODB", "dynamodb", "dynamodb",
+	"dynamodb-fips",      "DynamoDB_20120810",         "1.0",      false
+};
+
 const struct aws_service *aws_service_by_id(enum aws_service_id id)
 {
 	static const struct aws_service *const all[] = { &aws_ecr,        &aws_ecs, &aws_sqs,
-							 &aws_codedeploy, &aws_sts, &aws_events };
+							 &aws_codedeploy, &aws_sts, &aws_events,
+							 &aws_dynamodb };
 
 	return (unsigned)id < AWS_SERVICE_COUNT ? all[id] : NULL;
 }

@@ -3,7 +3,8 @@
  * The AWS services ecr-deployd talks to, and where their endpoints are.
  *
  * An endpoint comes from, in order: the daemon's configuration (the caller
- * passes it), AWS_ENDPOINT_URL_<SERVICE> (ECR, ECS, SQS, CODEDEPLOY, STS),
+ * passes it), AWS_ENDPOINT_URL_<SERVICE> (ECR, ECS, SQS, CODEDEPLOY, STS,
+ * EVENTS, DYNAMODB),
  * AWS_ENDPOINT_URL, or the region: https://<prefix>.<region>.<suffix>, the
  * suffix by partition (amazonaws.com, amazonaws.com.cn, the ISO ones), the
  * prefix FIPS-flavoured on request. AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true
@@ -21,7 +22,8 @@ enum aws_service_id {
 	AWS_SERVICE_SQS,
 	AWS_SERVICE_CODEDEPLOY,
 	AWS_SERVICE_STS,
-	AWS_SERVICE_EVENTS, /* EventBridge: PutEvents of the notify sinks */
+	AWS_SERVICE_EVENTS,   /* EventBridge: PutEvents of the notify sinks */
+	AWS_SERVICE_DYNAMODB, /* the table of high availability (lease, shared state) */
 	AWS_SERVICE_COUNT
 };
 
@@ -36,7 +38,8 @@ struct aws_service {
 	bool query_compatible;     /* send x-amzn-query-mode: true (SQS) */
 };
 
-extern const struct aws_service aws_ecr, aws_ecs, aws_sqs, aws_codedeploy, aws_sts, aws_events;
+extern const struct aws_service aws_ecr, aws_ecs, aws_sqs, aws_codedeploy, aws_sts, aws_events,
+    aws_dynamodb;
 
 /* The service with that id. */
 const struct aws_service *aws_service_by_id(enum aws_service_id id);

@@ -18,6 +18,7 @@ static void clear_env(void)
 	unsetenv("AWS_ENDPOINT_URL");
 	unsetenv("AWS_ENDPOINT_URL_ECS");
 	unsetenv("AWS_ENDPOINT_URL_ECR");
+	unsetenv("AWS_ENDPOINT_URL_DYNAMODB");
 	unsetenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 }
 
@@ -104,6 +105,61 @@ TEST(endpoint_events)
 	CHECK_STR(out, "https://events.internal");
 	CHECK_STR(src, "config");
 	unsetenv("AWS_ENDPOINT_URL_EVENTS");
+	clear_env();
+}
+
+/* Issue 18: DynamoDB (the HA table) is a service like the others: JSON 1.0, its own target
+ * prefix, a FIPS endpoint, and AWS_ENDPOINT_URL_DYNAMODB before AWS_ENDPOINT_URL. */
+TEST(endpoint_dynamodb)
+{
+	char out[256];
+	const char *src = NULL, *why = NULL;
+
+	clear_env();
+	CHECK(aws_service_by_id(AWS_SERVICE_DYNAMODB) == &aws_dynamodb);
+	CHECK_INT(aws_dynamodb.id, AWS_SERVICE_DYNAMODB);
+	CHECK_STR(aws_dynamodb.signing_name, "dynamodb");
+	CHECK_STR(aws_dynamodb.target_prefix, "DynamoDB_20120810");
+	CHECK_STR(aws_dynamodb.json_version, "1.0");
+	CHECK_STR(aws_dynamodb.endpoint_env, "AWS_ENDPOINT_URL_DYNAMODB");
+	CHECK(!aws_dynamodb.query_compatible);
+	CHECK_INT(
+	    endpoint_resolve(&aws_dynamodb, "eu-west-1", false, NULL, out, sizeof(out), &src, &why),
+	    0);
+	CHECK_STR(out, "https://dynamodb.eu-west-1.amazonaws.com");
+	CHECK_STR(src, "region");
+	CHECK_INT(
+	    endpoint_resolve(&aws_dynamodb, "us-east-1", true, NULL, out, sizeof(out), &src, &why),
+	    0);
+	CHECK_STR(out, "https://dynamodb-fips.us-east-1.amazonaws.com");
+	CHECK_INT(endpoint_resolve(&aws_dynamodb, "cn-northwest-1", false, NULL, out, sizeof(out),
+				   &src, &why),
+		  0);
+	CHECK_STR(out, "https://dynamodb.cn-northwest-1.amazonaws.com.cn");
+	CHECK_INT(
+	    endpoint_resolve(&aws_dynamodb, "cn-north-1", true, NULL, out, sizeof(out), &src, &why),
+	    -EINVAL);
+	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1/", 1);
+	CHECK_INT(
+	    endpoint_resolve(&aws_dynamodb, "eu-west-1", false, NULL, out, sizeof(out), &src, &why),
+	    0);
+	CHECK_STR(src, "AWS_ENDPOINT_URL");
+	setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000/", 1);
+	CHECK_INT(
+	    endpoint_resolve(&aws_dynamodb, "eu-west-1", false, NULL, out, sizeof(out), &src, &why),
+	    0);
+	CHECK_STR(out, "http://127.0.0.1:8000");
+	CHECK_STR(src, "AWS_ENDPOINT_URL_DYNAMODB");
+	setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
+	CHECK_INT(
+	    endpoint_resolve(&aws_dynamodb, "eu-west-1", false, NULL, out, sizeof(out), &src, &why),
+	    0);
+	CHECK_STR(out, "https://dynamodb.eu-west-1.amazonaws.com");
+	CHECK_INT(endpoint_resolve(&aws_dynamodb, "eu-west-1", false, "http://ddb.internal:8000/",
+				   out, sizeof(out), &src, &why),
+		  0);
+	CHECK_STR(out, "http://ddb.internal:8000");
+	CHECK_STR(src, "config");
 	clear_env();
 }
 
