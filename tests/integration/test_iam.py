@@ -204,6 +204,10 @@ CASES = [
     ("ReadCodeDeploy", "cart", "BatchGetDeployments", "codedeploy:BatchGetDeployments"),
     # Our rollback (StopDeployment) and approvals of Ready waits (ContinueDeployment) only.
     ("SteerCodeDeploy", "cart", None, None),
+    # Needed only with "ha" (these watches run a single instance). Its own proofs:
+    # test_high_availability_table_grants_the_lease_and_fenced_calls_on_the_table_only (boto3) and
+    # test_ha_daemons_under_the_policy_and_without_the_table_statement (the daemons).
+    ("HighAvailabilityTable", "web", None, None),
 ]
 
 
