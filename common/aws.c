@@ -34,6 +34,8 @@ struct aws_client {
 	int in_flight;
 	aws_observer_fn observer;
 	void *observer_data;
+	bool (*gate)(void *ud);
+	void *gate_data;
 };
 
 struct aws_call {
@@ -148,6 +150,7 @@ static void call_free(struct aws_call *call)
 {
 	ev_timer_stop(call->client->loop, &call->retry);
 	cJSON_Delete(call->result.body);
+	cJSON_Delete(call->result.err_body);
 	free(call->body);
 	free(call);
 }
@@ -681,9 +684,9 @@ void aws_parse_error(long status, const char *body, size_t len, const char *erro
 /* ---- classification ---------------------------------------------------------------- */
 
 static const char *const client_transient_codes[] = {
-	"RequestTimeout",      "ConnectionError",         "MalformedResponse",
-	"CredentialsError",    "EndpointError",           "ServerException",
-	"InternalServerError", "InternalServerException", "ServiceException"
+	"RequestTimeout",   "ConnectionError", "MalformedResponse",   "CredentialsError",
+	"EndpointError",    "ServerException", "InternalServerError", "InternalServerException",
+	"ServiceException", "NotLeader",
 };
 
 static const char *const auth_codes[] = {
@@ -808,6 +811,8 @@ static void on_http(struct http_response *resp, void *userdata)
 
 	call->http = NULL;
 	memset(e, 0, sizeof(*e));
+	cJSON_Delete(call->result.err_body);
+	call->result.err_body = NULL;
 	call->result.http_version = resp->error ? 0 : resp->http_version;
 	snprintf(call->result.request_id, sizeof(call->result.request_id), "%s",
 		 resp->request_id ? resp->request_id : "");
@@ -856,6 +861,12 @@ static void on_http(struct http_response *resp, void *userdata)
 
 	aws_parse_error(resp->status, resp->body.buf ? resp->body.buf : "", resp->body.len,
 			resp->error_type, resp->query_error, resp->request_id, e);
+	call->result.err_body =
+	    resp->body.len ? cJSON_ParseWithLength(resp->body.buf, resp->body.len) : NULL;
+	if (call->result.err_body && !cJSON_IsObject(call->result.err_body)) {
+		cJSON_Delete(call->result.err_body);
+		call->result.err_body = NULL;
+	}
 
 	if (IN(e->code, skew_codes) && !call->skew_retried && skewed(call, resp)) {
 		call->skew_retried = true;
@@ -893,6 +904,8 @@ enum aws_outcome aws_outcome_of(const struct aws_result *res)
 		return AWS_OUTCOME_CREDENTIALS;
 	if (!strcmp(e->code, "MalformedResponse"))
 		return AWS_OUTCOME_MALFORMED;
+	if (!strcmp(e->code, "NotLeader"))
+		return AWS_OUTCOME_REFUSED;
 	if (e->transport == -ETIMEDOUT || !strcmp(e->code, "RequestTimeout") ||
 	    !strcmp(e->code, "RequestTimeoutException"))
 		return AWS_OUTCOME_TIMEOUT;
@@ -919,6 +932,7 @@ const char *aws_outcome_name(enum aws_outcome o)
 		[AWS_OUTCOME_CLIENT_ERROR] = "client_error",
 		[AWS_OUTCOME_MALFORMED] = "malformed",
 		[AWS_OUTCOME_CREDENTIALS] = "credentials",
+		[AWS_OUTCOME_REFUSED] = "refused",
 	};
 
 	return (unsigned)o < AWS_OUTCOME_COUNT ? names[o] : "unknown";
@@ -1012,9 +1026,21 @@ static void on_creds(const struct aws_credentials *cr, int err, const char *why,
 
 static void attempt(struct aws_call *call)
 {
-	const struct aws_credentials *cr = cred_peek(call->creds);
+	struct aws_client *c = call->client;
+	const struct aws_credentials *cr;
 	int r;
 
+	if (c->gate && !aws_operation_is_read(call->service, call->operation) &&
+	    !c->gate(c->gate_data)) {
+		memset(&call->result.err, 0, sizeof(call->result.err));
+		cJSON_Delete(call->result.err_body);
+		call->result.err_body = NULL;
+		fail(call, "NotLeader", 0,
+		     "%s was not sent: this instance does not hold the lease (high availability)",
+		     call->operation);
+		return;
+	}
+	cr = cred_peek(call->creds);
 	if (cr) {
 		send_signed(call, cr);
 		return;
@@ -1138,6 +1164,84 @@ void aws_call_cancel(struct aws_call *call)
 	cred_wait_cancel(call->waiter);
 	unlink_call(call);
 	call_free(call);
+}
+
+bool aws_operation_is_read(const struct aws_service *service, const char *op)
+{
+	static const char *const reads[] = { "Describe", "List", "Get", "BatchGet" };
+
+	if (!service || !op)
+		return false;
+	if (service->id == AWS_SERVICE_DYNAMODB)
+		return true;
+	for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+		size_t n = strlen(reads[i]);
+		/* the verb, then a capital: "GetItem", not "Getaway" */
+		if (!strncmp(op, reads[i], n) && op[n] >= 'A' && op[n] <= 'Z')
+			return true;
+	}
+	return false;
+}
+
+void aws_client_set_gate(struct aws_client *c, bool (*may_mutate)(void *ud), void *ud)
+{
+	c->gate = may_mutate;
+	c->gate_data = may_mutate ? ud : NULL;
+}
+
+/* Copies a reason code: printable ASCII, '?' for any other byte, cut to the bound. */
+static void reason_copy(char *out, const char *s, size_t len)
+{
+	if (len >= AWS_REASON_MAX)
+		len = AWS_REASON_MAX - 1;
+	for (size_t i = 0; i < len; i++)
+		out[i] = s[i] >= 32 && s[i] <= 126 ? s[i] : '?';
+	out[len] = '\0';
+}
+
+int aws_cancellation_reasons(const cJSON *err_body, const char *message,
+			     char (*codes)[AWS_REASON_MAX], size_t max)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(err_body, "CancellationReasons");
+	const char *open, *close, *p;
+	size_t n = 0;
+
+	if (cJSON_IsArray(list)) {
+		const cJSON *r;
+		cJSON_ArrayForEach(r, list)
+		{
+			const char *code =
+			    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "Code"));
+			if (!cJSON_IsObject(r))
+				return -EPROTO;
+			if (n == max)
+				break;
+			/* an entry without a Code is an action that was not the cause */
+			reason_copy(codes[n++], code ? code : "None", code ? strlen(code) : 4);
+		}
+		return (int)n;
+	}
+	/* "... for specific reasons [ConditionalCheckFailed, None]": the last bracket list */
+	if (!message || !(open = strrchr(message, '[')))
+		return 0;
+	close = strchr(open, ']');
+	if (!close || close == open + 1)
+		return -EPROTO;
+	for (p = open + 1; p < close && n < max;) {
+		size_t len;
+
+		p += strspn(p, " ");
+		len = strcspn(p, ",]");
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len == 0)
+			return -EPROTO;
+		reason_copy(codes[n++], p, len);
+		p += strcspn(p, ",]");
+		if (*p == ',')
+			p++;
+	}
+	return (int)n;
 }
 
 cJSON *aws_result_take_body(struct aws_result *res)

@@ -59,6 +59,9 @@ struct aws_result {
 	bool ok;
 	cJSON *body;          /* the parsed reply when ok; freed after the callback unless taken */
 	struct aws_error err; /* when !ok */
+	cJSON *err_body;      /* when !ok: the error reply when it was a JSON object (its other
+				 members: CancellationReasons...), else NULL; freed after the
+				 callback */
 	int attempts;
 	long duration_ms;
 	char request_id[128]; /* of the last attempt */
@@ -99,6 +102,32 @@ int aws_call(struct aws_client *c, const struct aws_call_spec *spec, aws_done_fn
 	     void *userdata, struct aws_call **ret);
 
 void aws_call_cancel(struct aws_call *call);
+
+/*
+ * The gate (issue 18, high availability): with one set, a call whose operation is not a read
+ * fails without any request, from the loop, when may_mutate(ud) says no: err.code "NotLeader"
+ * (class TRANSIENT, outcome "refused"), http_status 0, no attempt counted. The gate is asked
+ * before every attempt, so a retry that falls after the suspension is refused too. A read is an
+ * operation named Describe*, List*, Get*, BatchGet*, and every DynamoDB call (the lease needs
+ * them); ReceiveMessage is not one (it hides messages from the leader). fn NULL removes it.
+ */
+void aws_client_set_gate(struct aws_client *c, bool (*may_mutate)(void *ud), void *ud);
+
+/* Whether operation of service counts as a read for the gate (pure). */
+bool aws_operation_is_read(const struct aws_service *service, const char *operation);
+
+/*
+ * The cancellation reasons of a TransactionCanceledException, in the order of the
+ * transaction's actions: the Code of each entry of the error body's CancellationReasons
+ * (err_body may be NULL), or else the bracket list that ends AWS's message ("Transaction
+ * cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed,
+ * None]"). Each code ("None" when the action was not the cause) is copied, printable ASCII
+ * only, into codes[i] (AWS_REASON_MAX bytes); returns how many (at most max), 0 when neither
+ * says, -EPROTO for a list that cannot be read.
+ */
+#define AWS_REASON_MAX 64
+int aws_cancellation_reasons(const cJSON *err_body, const char *message,
+			     char (*codes)[AWS_REASON_MAX], size_t max);
 
 /* Takes the body out of a result so that it survives the callback. */
 cJSON *aws_result_take_body(struct aws_result *res);
@@ -185,6 +214,7 @@ enum aws_outcome {
 	AWS_OUTCOME_CLIENT_ERROR,
 	AWS_OUTCOME_MALFORMED,
 	AWS_OUTCOME_CREDENTIALS,
+	AWS_OUTCOME_REFUSED, /* the gate refused it: no request was sent */
 	AWS_OUTCOME_COUNT
 };
 
@@ -192,7 +222,7 @@ enum aws_outcome {
 enum aws_outcome aws_outcome_of(const struct aws_result *res);
 
 /* "ok", "throttled", "timeout", "network", "server_error", "auth", "client_error", "malformed",
- * "credentials"; "unknown" for another value. */
+ * "credentials", "refused"; "unknown" for another value. */
 const char *aws_outcome_name(enum aws_outcome o);
 
 /*

@@ -5,7 +5,7 @@
  *
  *   awscall [options] SERVICE OPERATION [JSON]
  *
- * SERVICE is ecr, ecs, sqs or codedeploy. Each call's outcome is one JSON
+ * SERVICE is ecr, ecs, sqs, codedeploy, events or dynamodb. Each call's outcome is one JSON
  * line on stdout: {"ok":true,"attempts":N,"request_id":…,"body":{…}} or
  * {"ok":false,"code":…,"legacy_code":…,"http_status":…,"transport":…,
  * "message":…,"attempts":N}. A summary goes to stderr. Exit status 0 when
@@ -118,6 +118,10 @@ static const struct aws_service *service_named(const char *n)
 		return &aws_sqs;
 	if (!strcmp(n, "codedeploy"))
 		return &aws_codedeploy;
+	if (!strcmp(n, "events"))
+		return &aws_events;
+	if (!strcmp(n, "dynamodb"))
+		return &aws_dynamodb;
 	return NULL;
 }
 
