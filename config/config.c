@@ -804,10 +804,12 @@ static void parse_control(struct parse *p, const cJSON *ctl)
 static void parse_aws(struct parse *p, const cJSON *aws)
 {
 	static const char *const keys[] = { "region", "profile", "fips", "ca_bundle", "endpoints" };
-	static const char *const ep_keys[] = { "ecr", "ecs", "sqs", "codedeploy", "sts", "events" };
-	static const enum aws_service_id ids[] = { AWS_SERVICE_ECR, AWS_SERVICE_ECS,
-						   AWS_SERVICE_SQS, AWS_SERVICE_CODEDEPLOY,
-						   AWS_SERVICE_STS, AWS_SERVICE_EVENTS };
+	static const char *const ep_keys[] = { "ecr", "ecs",    "sqs",     "codedeploy",
+					       "sts", "events", "dynamodb" };
+	static const enum aws_service_id ids[] = { AWS_SERVICE_ECR,     AWS_SERVICE_ECS,
+						   AWS_SERVICE_SQS,     AWS_SERVICE_CODEDEPLOY,
+						   AWS_SERVICE_STS,     AWS_SERVICE_EVENTS,
+						   AWS_SERVICE_DYNAMODB };
 #define N_EP_KEYS (sizeof(ep_keys) / sizeof(ep_keys[0]))
 	struct config *c = p->cfg;
 	char buf[SHOW_MAX];

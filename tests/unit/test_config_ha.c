@@ -361,3 +361,30 @@ TEST(config_ha_changes_names_each_key)
 	config_free(b);
 	config_errors_done(&errs);
 }
+
+TEST(config_ha_endpoint_of_dynamodb)
+{
+	struct config_errors errs = { 0 };
+	struct config *c = parse("{\"aws\": {\"endpoints\": {\"dynamodb\": "
+				 "\"http://127.0.0.1:8000/\"}}, \"ha\": {\"table\": \"abc\", "
+				 "\"instance_id\": \"a\"}}",
+				 &errs);
+
+	CHECK_INT(errs.n, 0);
+	CHECK(c != NULL);
+	if (c)
+		CHECK_STR(c->endpoints[AWS_SERVICE_DYNAMODB], "http://127.0.0.1:8000/");
+	config_free(c);
+	config_errors_done(&errs);
+
+	c = parse("{\"aws\": {\"endpoints\": {\"dynamodb\": \"http://u:p@ddb.local/\"}}}", &errs);
+	CHECK(c == NULL);
+	CHECK_INT(errs.n, 1);
+	if (errs.n == 1)
+		CHECK_STR(errs.items[0].text,
+			  "t.json:1:36: aws.endpoints.dynamodb: 'http://...@ddb.local/' holds "
+			  "credentials (before '@', not shown): an endpoint URL takes none; AWS "
+			  "credentials come from the credential chain");
+	config_free(c);
+	config_errors_done(&errs);
+}
