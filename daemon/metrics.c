@@ -681,6 +681,12 @@ struct metrics *metrics_new(const struct metrics_deps *deps)
 	return m;
 }
 
+void metrics_set_state(struct metrics *m, struct state *state)
+{
+	if (m)
+		m->deps.state = state;
+}
+
 void metrics_free(struct metrics *m)
 {
 	if (!m)

@@ -69,6 +69,9 @@ struct metrics_deps {
 /* A new set of metrics over deps (copied), all counters at 0. NULL without memory. */
 struct metrics *metrics_new(const struct metrics_deps *deps);
 
+/* The state to render from, once it is open (an ha instance opens it when it leads). */
+void metrics_set_state(struct metrics *m, struct state *state);
+
 /* Stops the file timer and frees (the file is left as it is). NULL is a no-op. */
 void metrics_free(struct metrics *m);
 
