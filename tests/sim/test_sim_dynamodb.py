@@ -10,14 +10,12 @@ on the table ARN."""
 
 import json
 import os
-import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
-from harness import SIM_KEY, Failure, Sim, aws_error, check, check_eq  # noqa: E402
+from harness import SIM_KEY, Failure, Sim, aws_error, check, check_eq, wait_for  # noqa: E402
 
 ACCOUNT = "123456789012"
 TABLE = "ecr-deployd-ha"
@@ -476,3 +474,127 @@ def test_query_pages_and_consistency(ctx):
          "ExpressionAttributeValues": {":g": S("grp"), ":s": S("lease")}}
     check_eq(ddb.query(**q)["Items"][0]["owner"], S("a"), "an eventually consistent Query too")
     check_eq(ddb.query(ConsistentRead=True, **q)["Items"][0]["owner"], S("b"), "a consistent Query")
+
+
+def test_blackhole_per_client(ctx):
+    """A partition: instance A's DynamoDB calls get no answer (held until A gives up) while B's pass;
+    a blackholed write is not carried out; "blackhole-after" carries it out and loses the answer;
+    a rule on "*" cuts A off from every service; "hold" bounds how long a call is held."""
+    import botocore.exceptions
+    sim = setup(ctx, keys=(SIM_KEY, KEY_A, KEY_B))
+    a = sim.client("dynamodb", key=KEY_A, read_timeout=1)
+    b = sim.client("dynamodb", key=KEY_B, read_timeout=5)
+    sim.fault("dynamodb.*", "blackhole", access_key=KEY_A[0], rate=1.0)
+    t0 = time.monotonic()
+    try:
+        a.put_item(TableName=TABLE, Item=lease_item("a", 1, 1))
+        raise Failure("a blackholed call was answered")
+    except botocore.exceptions.ReadTimeoutError:
+        pass
+    check(time.monotonic() - t0 < 4, "the client's own timeout ended the call")
+    b.put_item(TableName=TABLE, Item=lease_item("b", 1, 1), ConditionExpression="attribute_not_exists(pk)")
+    check_eq([i["owner"] for i in items(sim)], ["b"], "A's write was not carried out; B's was")
+    line = wait_for(lambda: [c for c in log(sim) if c["access_key"] == KEY_A[0] and c["outcome"] == "Blackholed"],
+                    10, "the blackholed call in the log once A closed")[0]
+    check_eq((line["op"], line["fault"], line["status"]), ("PutItem", "blackhole", 0), "its log line")
+    reqs = sim.requests(access_key=KEY_A[0], operation="PutItem")
+    check_eq(reqs[-1].get("held"), "closed", "the request log: held until the client closed")
+    check(not reqs[-1].get("carried_out"), "not carried out")
+    sim.control("DELETE", "/faults")
+    # blackhole-after: carried out, the answer lost
+    sim.fault("dynamodb.UpdateItem", "blackhole-after", access_key=KEY_A[0])
+    try:
+        a.update_item(TableName=TABLE, Key=key("lease"), UpdateExpression="SET host = :h",
+                      ExpressionAttributeValues={":h": S("written-by-a")})
+        raise Failure("answered")
+    except botocore.exceptions.ReadTimeoutError:
+        pass
+    check_eq([i["host"] for i in items(sim)], ["written-by-a"], "blackhole-after: the write happened")
+    # "*": every service of that caller
+    sim.fault("*", "blackhole", access_key=[KEY_A[0]], rate=1.0, hold=0.5)
+    ecr = sim.client("ecr", key=KEY_A, read_timeout=5)
+    t0 = time.monotonic()
+    try:
+        ecr.describe_repositories()
+        raise Failure("answered")
+    except (botocore.exceptions.ConnectionClosedError, botocore.exceptions.EndpointConnectionError) as e:
+        del e
+    check(0.4 < time.monotonic() - t0 < 4, "held for 'hold' seconds, then the connection closed without an answer")
+    check_eq(sim.requests(access_key=KEY_A[0], service="ecr")[-1].get("held"), "timeout", "held until the hold time")
+    sim.client("ecr", key=KEY_B).describe_repositories()
+    check_eq(sim.control("GET", "/health")["inflight"], 0, "no call left held")
+    for bad in ({"access_key": ""}, {"access_key": [1]}, {"hold": 0}, {"rate": 2}):
+        sim.control("POST", "/faults", dict({"match": "dynamodb.*", "kind": "blackhole"}, **bad), expect=400)
+
+
+def test_throttling_storm(ctx):
+    """A fraction of one caller's DynamoDB calls answered ProvisionedThroughputExceededException (HTTP
+    400, DynamoDB's namespace), replayable with the fault seed; the other caller passes; nothing
+    throttled is carried out."""
+    sim = setup(ctx, keys=(SIM_KEY, KEY_A, KEY_B))
+    a = sim.client("dynamodb", key=KEY_A)
+    b = sim.client("dynamodb", key=KEY_B)
+    sim.control("POST", "/fault-seed", {"seed": 18})
+    sim.fault("dynamodb.*", "throttle", access_key=KEY_A[0], rate=0.5)
+    outcomes = []
+    for i in range(40):
+        try:
+            a.put_item(TableName=TABLE, Item={"pk": S("grp"), "sk": S("a/%02d" % i)})
+            outcomes.append("ok")
+        except a.exceptions.ProvisionedThroughputExceededException as e:
+            check_eq(e.response["ResponseMetadata"]["HTTPStatusCode"], 400, "throttled with HTTP 400")
+            outcomes.append("throttled")
+        b.put_item(TableName=TABLE, Item={"pk": S("grp"), "sk": S("b/%02d" % i)})
+    n = outcomes.count("throttled")
+    check(8 <= n <= 32, "about half of A's calls throttled: %d of 40" % n)
+    written = {i["sk"] for i in items(sim)}
+    check_eq(sorted(s for s in written if s.startswith("a/")),
+             ["a/%02d" % i for i, o in enumerate(outcomes) if o == "ok"], "only A's unthrottled writes happened")
+    check_eq(len([s for s in written if s.startswith("b/")]), 40, "every B write passed")
+    status, body, _ = raw_call(sim, "GetItem", {"TableName": TABLE, "Key": key("g")}, key=KEY_A)
+    while status == 200:
+        status, body, _ = raw_call(sim, "GetItem", {"TableName": TABLE, "Key": key("g")}, key=KEY_A)
+    check_eq((status, body["__type"]),
+             (400, "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"), "on the wire")
+    throttled = [c for c in log(sim) if c["outcome"] == "ProvisionedThroughputExceededException"]
+    check(all(c["access_key"] == KEY_A[0] and c["fault"] == "throttle" for c in throttled), "logged per caller")
+
+
+def test_call_log(ctx):
+    """GET /_sim/dynamodb/log: every call with its times, caller, operation, table, keys and outcome;
+    successful writes with the items they left; transactions with their actions and reasons."""
+    sim = setup(ctx, keys=(SIM_KEY, KEY_A, KEY_B))
+    a = sim.client("dynamodb", key=KEY_A)
+    b = sim.client("dynamodb", key=KEY_B)
+    t0, w0 = time.monotonic(), time.time()
+    a.put_item(TableName=TABLE, Item=lease_item("a", 1, 1), ConditionExpression="attribute_not_exists(pk)")
+    aws_error(b.put_item, TableName=TABLE, Item=lease_item("b", 1, 1), ConditionExpression="attribute_not_exists(pk)")
+    a.get_item(TableName=TABLE, Key=key("lease"), ConsistentRead=True)
+    a.transact_write_items(TransactItems=[fence_check("a", 1), put_doc("w/web", "{}")])
+    aws_error(b.transact_write_items, TransactItems=[fence_check("b", 1), put_doc("w/web", "{}"),
+                                                     {"Delete": {"TableName": TABLE, "Key": key("g")}}])
+    b.query(TableName=TABLE, KeyConditionExpression="pk = :g", ExpressionAttributeValues={":g": S("grp")})
+    aws_error(b.get_item, TableName="nope-table", Key=key("x"))
+    calls = log(sim)
+    check_eq([(c["access_key"], c["op"], c["outcome"]) for c in calls], [
+        (KEY_A[0], "PutItem", "ok"), (KEY_B[0], "PutItem", "ConditionalCheckFailedException"),
+        (KEY_A[0], "GetItem", "ok"), (KEY_A[0], "TransactWriteItems", "ok"),
+        (KEY_B[0], "TransactWriteItems", "TransactionCanceledException"), (KEY_B[0], "Query", "ok"),
+        (KEY_B[0], "GetItem", "ResourceNotFoundException")], "every call, in order, with its caller and outcome")
+    first = calls[0]
+    check(t0 <= first["mono"] <= time.monotonic(), "mono: CLOCK_MONOTONIC, comparable with the test's")
+    check(w0 - 1 <= first["time"] <= time.time() + 1, "time: the wall clock")
+    check_eq((first["table"], first["keys"]), (TABLE, [{"pk": "grp", "sk": "lease"}]), "the table and the key")
+    check_eq(first["writes"][0]["item"]["owner"], "a", "a write's item as it was left")
+    check_eq(calls[1].get("reasons"), ["ConditionalCheckFailed"], "a refused write's reason")
+    check("writes" not in calls[1], "a refused write wrote nothing")
+    check_eq(calls[2]["consistent"], True, "a read's ConsistentRead")
+    check_eq([x["action"] for x in calls[3]["actions"]], ["ConditionCheck", "Put"], "a transaction's actions")
+    check_eq(calls[3]["keys"], [{"pk": "grp", "sk": "lease"}, {"pk": "grp", "sk": "w/web"}], "their keys")
+    check_eq([w["key"]["sk"] for w in calls[3]["writes"]], ["w/web"], "its writes")
+    check_eq(calls[4]["reasons"], ["ConditionalCheckFailed", "None", "None"], "a cancelled transaction's reasons")
+    check_eq(calls[5]["query"]["values"], {":g": "grp"}, "a Query's key condition")
+    check_eq(calls[5]["count"], 2, "and how many items it returned")
+    last = sim.control("GET", "/dynamodb/log")["last"]
+    check_eq(sim.control("GET", "/dynamodb/log?since=%d" % (last - 1))["calls"][0]["op"], "GetItem", "?since=N")
+    check_eq(len(sim.control("GET", "/dynamodb/log?table=nope-table")["calls"]), 1, "?table=T")
