@@ -598,3 +598,66 @@ def test_call_log(ctx):
     last = sim.control("GET", "/dynamodb/log")["last"]
     check_eq(sim.control("GET", "/dynamodb/log?since=%d" % (last - 1))["calls"][0]["op"], "GetItem", "?since=N")
     check_eq(len(sim.control("GET", "/dynamodb/log?table=nope-table")["calls"]), 1, "?table=T")
+
+
+POLICY_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                  "dynamodb:Query", "dynamodb:ConditionCheckItem"]
+
+
+def test_policy_on_the_table(ctx):
+    """IAM: each call on the table's ARN; TransactWriteItems asks each action's single-item form
+    (ConditionCheck: dynamodb:ConditionCheckItem), not a "TransactWriteItems" action; another table
+    is denied; dynamodb:LeadingKeys restricts the partition (the group)."""
+    sim = setup(ctx, keys=(SIM_KEY, KEY_A))
+    sim.control("POST", "/dynamodb/tables", {"name": "other-table"})
+    ddb = sim.client("dynamodb", key=KEY_A)
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": POLICY_ACTIONS, "Resource": ARN}]}
+    sim.control("POST", "/policy", {"policy": policy, "access_key": KEY_A[0]})
+    ddb.put_item(TableName=TABLE, Item=lease_item("a", 1, 1), ConditionExpression="attribute_not_exists(pk)")
+    ddb.update_item(TableName=TABLE, Key=key("lease"), UpdateExpression="SET #v = :v",
+                    ExpressionAttributeNames={"#v": "version"}, ExpressionAttributeValues={":v": N(2)})
+    ddb.get_item(TableName=TABLE, Key=key("lease"), ConsistentRead=True)
+    ddb.query(TableName=TABLE, KeyConditionExpression="pk = :g", ExpressionAttributeValues={":g": S("grp")})
+    ddb.transact_write_items(TransactItems=[fence_check("a", 1), put_doc("w/web", "{}"),
+                                            {"Delete": {"TableName": TABLE, "Key": key("w/web-old")}}])
+    ddb.delete_item(TableName=TABLE, Key=key("w/web"))
+    code, msg, status, _ = aws_error(ddb.get_item, TableName="other-table", Key=key("x"))
+    check_eq((code, status), ("AccessDeniedException", 400), "another table")
+    check_eq(msg, "User: arn:aws:iam::%s:user/awssim is not authorized to perform: dynamodb:GetItem on resource: "
+             "arn:aws:dynamodb:us-east-1:%s:table/other-table because no identity-based policy allows the "
+             "dynamodb:GetItem action" % (ACCOUNT, ACCOUNT), "AWS's message")
+    status, body, _ = raw_call(sim, "GetItem", {"TableName": "other-table", "Key": key("x")}, key=KEY_A)
+    check_eq(body["__type"], "com.amazon.coral.service#AccessDeniedException", "its __type on the wire")
+    # without ConditionCheckItem the fenced write is denied, even with a "TransactWriteItems" action listed
+    no_check = [a for a in POLICY_ACTIONS if a != "dynamodb:ConditionCheckItem"] + ["dynamodb:TransactWriteItems"]
+    sim.control("POST", "/policy", {"policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": no_check, "Resource": ARN}]}, "access_key": KEY_A[0]})
+    code, msg, _, _ = aws_error(ddb.transact_write_items, TransactItems=[fence_check("a", 1), put_doc("w/x", "{}")])
+    check_eq(code, "AccessDeniedException", "a ConditionCheck without dynamodb:ConditionCheckItem")
+    check("dynamodb:ConditionCheckItem" in msg, "the message names the action: %r" % msg)
+    denied = sim.requests(access_key=KEY_A[0], operation="TransactWriteItems")[-1]["denied"]
+    check_eq(denied, {"action": "dynamodb:ConditionCheckItem", "resource": ARN, "explicit": False}, "the request log")
+    # the partition: only the group's items
+    sim.control("POST", "/policy", {"policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": POLICY_ACTIONS, "Resource": ARN,
+         "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["grp"]}}}]}, "access_key": KEY_A[0]})
+    ddb.transact_write_items(TransactItems=[fence_check("a", 1), put_doc("w/y", "{}")])
+    ddb.query(TableName=TABLE, KeyConditionExpression="#p = :g", ExpressionAttributeNames={"#p": "pk"},
+              ExpressionAttributeValues={":g": S("grp")})
+    for what, fn, kw in (("GetItem", ddb.get_item, {"TableName": TABLE, "Key": key("lease", pk="other")}),
+                         ("Query", ddb.query, {"TableName": TABLE, "KeyConditionExpression": "pk = :g",
+                                               "ExpressionAttributeValues": {":g": S("other")}}),
+                         ("TransactWriteItems", ddb.transact_write_items,
+                          {"TransactItems": [fence_check("a", 1, pk="other")]})):
+        code, _, _, _ = aws_error(fn, **kw)
+        check_eq(code, "AccessDeniedException", "%s of another partition" % what)
+    sim.control("POST", "/policy", {"policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "dynamodb:*", "Resource": ARN,
+         "Condition": {"ForAnyValue:StringEquals": {"dynamodb:EnclosingOperation": ["TransactWriteItems"]}}}]},
+        "access_key": KEY_A[0]})
+    ddb.transact_write_items(TransactItems=[fence_check("a", 1), put_doc("w/z", "{}")])
+    code, _, _, _ = aws_error(ddb.put_item, TableName=TABLE, Item={"pk": S("grp"), "sk": S("w/z")})
+    check_eq(code, "AccessDeniedException", "dynamodb:EnclosingOperation: only inside transactions")
+    sim.control("POST", "/policy", {"policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*",
+         "Condition": {"ForAnyValue:Null": {"x": "true"}}}]}, "access_key": KEY_A[0]}, expect=400)
