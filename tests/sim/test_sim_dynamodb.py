@@ -661,3 +661,36 @@ def test_policy_on_the_table(ctx):
     sim.control("POST", "/policy", {"policy": {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*",
          "Condition": {"ForAnyValue:Null": {"x": "true"}}}]}, "access_key": KEY_A[0]}, expect=400)
+
+
+def test_seed_ttl_and_healing(ctx):
+    """Tables from the seed; DescribeTable; ReturnConsumedCapacity; the TTL sweep (setting
+    dynamodb_ttl_delete); DELETE /_sim/faults?access_key= heals one caller and keeps the others' rules."""
+    sim = Sim(ctx, keys=(SIM_KEY, KEY_A, KEY_B), seed={"dynamodb_tables": [
+        {"name": TABLE, "ttl_attribute": "expires"}, {"name": "hash-only", "hash_key": "id", "range_key": None,
+                                                      "hash_type": "N"}]})
+    ddb = sim.client("dynamodb")
+    d = ddb.describe_table(TableName="hash-only")["Table"]
+    check_eq(d["KeySchema"], [{"AttributeName": "id", "KeyType": "HASH"}], "a seeded hash-only table")
+    check_eq(d["BillingModeSummary"]["BillingMode"], "PAY_PER_REQUEST", "on-demand")
+    ddb.put_item(TableName="hash-only", Item={"id": N("1.0"), "x": S("y")})
+    check_eq(ddb.get_item(TableName="hash-only", Key={"id": N(1)})["Item"]["x"], S("y"), "numeric keys compare "
+             "as decimals")
+    out = ddb.put_item(TableName=TABLE, Item={"pk": S("grp"), "sk": S("s/1"), "expires": N(int(time.time()) - 5)},
+                       ReturnConsumedCapacity="TOTAL")
+    check_eq(out["ConsumedCapacity"], {"TableName": TABLE, "CapacityUnits": 1.0, "WriteCapacityUnits": 1.0},
+             "ReturnConsumedCapacity")
+    ddb.put_item(TableName=TABLE, Item={"pk": S("grp"), "sk": S("s/2"), "expires": N(int(time.time()) + 3600)})
+    time.sleep(0.2)  # a few ticks: nothing is swept unless asked
+    check_eq(len(items(sim)), 2, "expired items stay (DynamoDB deletes them within days)")
+    sim.settings(dynamodb_ttl_delete=True)
+    wait_for(lambda: [i["sk"] for i in items(sim)] == ["s/2"], 5, "the sweep of the expired item")
+    check_eq([c["op"] for c in log(sim)][-1], "TTLDelete", "the sweep in the log")
+    # heal one caller
+    sim.fault("dynamodb.*", "throttle", access_key=KEY_A[0], rate=1.0)
+    sim.fault("dynamodb.*", "throttle", access_key=KEY_B[0], rate=1.0)
+    left = sim.control("DELETE", "/faults?access_key=%s" % KEY_A[0])["rules"]
+    check_eq([r["access_key"] for r in left], [[KEY_B[0]]], "only B's rule is left")
+    sim.client("dynamodb", key=KEY_A).get_item(TableName=TABLE, Key=key("s/2"))
+    code, _, _, _ = aws_error(sim.client("dynamodb", key=KEY_B).get_item, TableName=TABLE, Key=key("s/2"))
+    check_eq(code, "ProvisionedThroughputExceededException", "B still throttled")

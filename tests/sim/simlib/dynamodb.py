@@ -1094,6 +1094,24 @@ class DynamoDB:
                 "Enabled": True, "AttributeName": ttl}})
         return out
 
+    def expire(self, now):
+        """TTL (setting dynamodb_ttl_delete): items whose TTL attribute is a number of epoch seconds
+        in the past are deleted, as DynamoDB's background sweep does (there, within days)."""
+        for t in self.tables.values():
+            if t.ttl is None:
+                continue
+            for k, item in list(t.items.items()):
+                v = item.get(t.ttl)
+                if v is not None and "N" in v and decimal.Decimal(v["N"]) < decimal.Decimal(repr(now)):
+                    self._write(t, k, None)
+                    self.seq += 1
+                    self.log.append({"seq": self.seq, "mono": time.monotonic(), "time": time.time(),
+                                     "access_key": None, "op": "TTLDelete", "table": t.name,
+                                     "keys": [plain_item(t.key_map(item))], "outcome": "ok", "status": None,
+                                     "fault": None, "request_id": None,
+                                     "writes": [{"table": t.name, "key": plain_item(t.key_map(item)),
+                                                 "item": None}]})
+
     # -- the log ----------------------------------------------------------------------------------
     def record(self, entry, params, note, ctx=None):
         """One line of GET /_sim/dynamodb/log for a call, whatever its fate."""

@@ -580,8 +580,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self._ctl(200, {"rules": w.faults.rules})
             if (m, p) == ("DELETE", "/faults"):
                 with w.lock:
-                    w.faults.rules = []
-                return self._ctl(200, {"rules": []})
+                    who = q.get("access_key", [None])[0]
+                    if who is None:
+                        w.faults.rules = []
+                    else:  # heal one caller: only the rules that name this key go
+                        w.faults.rules = [r for r in w.faults.rules if who not in (r.get("access_key") or [])]
+                    return self._ctl(200, {"rules": w.faults.rules})
             if (m, p) == ("GET", "/requests"):
                 since = int(q.get("since", ["0"])[0])
                 return self._ctl(200, {"requests": w.requests(since), "last": w.seq})

@@ -54,6 +54,7 @@ DEFAULT_SETTINGS = {
     "container_authorization": None,
     "web_identity_tokens": None,
     "dynamodb_stale_read_seconds": 0.0,  # eventually consistent reads see the table as it was this long ago
+    "dynamodb_ttl_delete": False,  # True: items past their TTL attribute (epoch seconds) vanish at the next tick
 }
 
 
@@ -211,6 +212,8 @@ class World:
             self.ecs.tick(now)
             self.codedeploy.tick(now)
             self.events.tick()
+            if self.settings.get("dynamodb_ttl_delete"):
+                self.dynamodb.expire(self.clock.server_now())
 
     # -- request log -------------------------------------------------------
     def record(self, **entry):
