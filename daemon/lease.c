@@ -54,7 +54,8 @@ struct lease {
 
 	/* standby: the version seen, since when (monotonic ms, the arrival of its first reply) */
 	bool seen;
-	uint64_t seen_version, seen_at;
+	uint64_t seen_version, seen_term, seen_at;
+	char seen_owner[DDB_INSTANCE_MAX + 1];
 	uint64_t next_read;
 
 	/* holder */
@@ -240,9 +241,15 @@ static void learn(struct lease *l, const struct ddb_lease *item, uint64_t now)
 {
 	l->item = *item;
 	l->known = true;
-	if (!l->seen || l->seen_version != item->version) {
+	/* the same item: owner, term and version (a version alone could come back if the item
+	 * were deleted and made again). A failed read in between does not restart the count: the
+	 * same version at both ends proves that nobody wrote it meanwhile. */
+	if (!l->seen || l->seen_version != item->version || l->seen_term != item->term ||
+	    strcmp(l->seen_owner, item->owner)) {
 		l->seen = true;
 		l->seen_version = item->version;
+		l->seen_term = item->term;
+		snprintf(l->seen_owner, sizeof(l->seen_owner), "%s", item->owner);
 		l->seen_at = now;
 	}
 }

@@ -820,3 +820,39 @@ TEST(lease_standby_counts_from_the_reply)
 	CHECK_INT(f.writes, 1);
 	lease_free(l);
 }
+
+/* The same version under another owner or term (the item deleted and made again) is another
+ * item: the count starts again. Failed reads in between do not restart it. */
+TEST(lease_standby_counts_one_item)
+{
+	struct table t = { 0 };
+	struct fake f;
+	struct lease *l;
+
+	held_by(&t, "b", 1, 1);
+	l = make(&f, &t, "a");
+	fire(&f);
+	serve(&f);
+	for (int i = 0; i < 10; i++) {
+		advance(&f, 1000);
+		fail_call(&f, -EAGAIN);
+	}
+	held_by(&t, "c", 1, 1); /* made again by c */
+	advance(&f, 1000);
+	serve(&f);
+	uint64_t again = f.now;
+	while (f.now + 1000 < again + L_MS) {
+		advance(&f, 1000);
+		if (f.now % 3000 == 0) {
+			fail_call(&f, -EAGAIN);
+			continue;
+		}
+		serve(&f);
+		CHECK_INT(f.writes, 0);
+	}
+	advance(&f, again + L_MS - f.now);
+	serve(&f);
+	CHECK_INT(f.writes, 1);
+	CHECK_INT(f.cond.version, 1);
+	lease_free(l);
+}
