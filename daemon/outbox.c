@@ -267,7 +267,7 @@ static void entry_name(const char *sink, const char *key, char *out, size_t n)
 static void entry_where(const struct outbox *ob, const char *name, char *out, size_t n)
 {
 	if (state_in_table(ob->st))
-		snprintf(out, n, "the table's item 'o/%s'", name);
+		snprintf(out, n, "o/%s", name); /* the table's item */
 	else
 		snprintf(out, n, "%s/%s.json", ob->dir, name);
 }

@@ -1167,10 +1167,18 @@ static double num_of(const cJSON *o, const char *key)
 	return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
+/* A whole number of o (from outside: one that a long cannot hold is 0). */
+static long long_of(const cJSON *o, const char *key)
+{
+	double v = num_of(o, key);
+
+	return v > -9.2e18 && v < 9.2e18 ? (long)v : 0;
+}
+
 static void by_of(const cJSON *o, struct state_by *by)
 {
-	by->uid = (long)num_of(o, "uid");
-	by->pid = (long)num_of(o, "pid");
+	by->uid = long_of(o, "uid");
+	by->pid = long_of(o, "pid");
 	by->at = num_of(o, "at");
 }
 
@@ -2411,8 +2419,10 @@ static const char *merge_part(struct state *s, const char *sk, cJSON *doc)
 	const char *problem;
 
 	if (sk[0] == 'w' ? !key_name_ok(sk + 2, strlen(sk + 2))
-			 : !slash || !key_name_ok(sk + 2, (size_t)(slash - sk - 2)) || !slash[1])
+			 : !slash || !key_name_ok(sk + 2, (size_t)(slash - sk - 2)) || !slash[1]) {
+		cJSON_Delete(doc);
 		return "its key names no watch or target";
+	}
 	snprintf(watch, sizeof(watch), "%.*s", sk[0] == 'w' ? 255 : (int)(slash - sk - 2), sk + 2);
 	/* The shape checks of state.json, on a state of this part alone. */
 	cJSON *mini = cJSON_CreateObject(), *ws = NULL, *one = NULL, *targets = NULL;
