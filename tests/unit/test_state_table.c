@@ -126,8 +126,7 @@ static int fake_read_all(void *t, const char *prefix,
 	return 0;
 }
 
-static int fake_put_if_absent(void *t, const char *sk, const char *doc, char *why,
-			      size_t why_len)
+static int fake_put_if_absent(void *t, const char *sk, const char *doc, char *why, size_t why_len)
 {
 	struct fake *f = t;
 
@@ -145,8 +144,8 @@ static struct state *open_fake(struct fake *f, const char *dir, char **warning)
 {
 	struct state *s = NULL;
 	char why[600];
-	int r = state_open_table_io(&fake_io, f, dir, "table 'fake'", &s, warning, why,
-				    sizeof(why));
+	int r =
+	    state_open_table_io(&fake_io, f, dir, "table 'fake'", &s, warning, why, sizeof(why));
 
 	if (r < 0)
 		fprintf(stderr, "open: %s\n", why);
@@ -311,10 +310,10 @@ TEST(state_table_bad_items_set_aside)
 	CHECK(warning && strstr(warning, "'r/good/z'"));
 	CHECK(warning && strstr(warning, "1 item this version does not know"));
 	CHECK(warning && strstr(warning, "invalid digest 'sha256:nope'"));
-	CHECK_STR(state_seen(s, "good", "prod"), D1);       /* the good ones load */
-	CHECK_STR(state_held(s, "good", "y"), D2);          /* the rest of an item with a bad digest */
-	CHECK(state_deployed(s, "good", "x") == NULL);      /* left out */
-	CHECK(state_reset_pending(s));                      /* a part lost: the reset mark */
+	CHECK_STR(state_seen(s, "good", "prod"), D1);  /* the good ones load */
+	CHECK_STR(state_held(s, "good", "y"), D2);     /* the rest of an item with a bad digest */
+	CHECK(state_deployed(s, "good", "x") == NULL); /* left out */
+	CHECK(state_reset_pending(s));                 /* a part lost: the reset mark */
 	snprintf(path, sizeof(path), "%s/table-aside", dir);
 	struct stat st;
 	CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
@@ -342,11 +341,9 @@ TEST(state_table_meta_refusals)
 	CHECK_INT(state_open_table_io(&fake_io, f, NULL, "t", &s, NULL, why, sizeof(why)), -EBUSY);
 	CHECK(strstr(why, "migrat") != NULL);
 	fake_set(f, "meta", "{\"version\":2,\"status\":\"ready\"}", 0);
-	CHECK_INT(state_open_table_io(&fake_io, f, NULL, "t", &s, NULL, why, sizeof(why)),
-		  -EPROTO);
+	CHECK_INT(state_open_table_io(&fake_io, f, NULL, "t", &s, NULL, why, sizeof(why)), -EPROTO);
 	fake_set(f, "meta", "[", 0);
-	CHECK_INT(state_open_table_io(&fake_io, f, NULL, "t", &s, NULL, why, sizeof(why)),
-		  -EPROTO);
+	CHECK_INT(state_open_table_io(&fake_io, f, NULL, "t", &s, NULL, why, sizeof(why)), -EPROTO);
 	/* meta but no g: items deleted by hand; the reset mark */
 	fake_set(f, "meta", "{\"version\":1,\"status\":\"ready\"}", 0);
 	char *warning = NULL;
@@ -541,14 +538,17 @@ TEST(state_table_outbox_entries_and_marks)
 	free(text);
 	fake_set(f, "o/hook.bad", "not an entry", 0);
 	struct state *s = open_fake(f, dir, NULL);
-	struct outbox_deps deps = { .loop = loop, .region = "eu-west-1", .state_dir = dir,
-				    .host = "testhost", .state = s };
+	struct outbox_deps deps = { .loop = loop,
+				    .region = "eu-west-1",
+				    .state_dir = dir,
+				    .host = "testhost",
+				    .state = s };
 	struct outbox *ob = outbox_new(&deps, &cfg, why, sizeof(why));
 	CHECK(ob != NULL);
 	struct outbox_sink_status st;
 	CHECK_INT((long long)outbox_status(ob, &st, 1), 1);
-	CHECK_INT((long long)st.pending, 1);  /* this sink's entry, read from the table */
-	CHECK(fake_doc(f, sk) == NULL);       /* the removed sink's: deleted */
+	CHECK_INT((long long)st.pending, 1);      /* this sink's entry, read from the table */
+	CHECK(fake_doc(f, sk) == NULL);           /* the removed sink's: deleted */
 	CHECK(fake_doc(f, "o/hook.bad") == NULL); /* the unusable one: copied aside, deleted */
 	/* a new notification: its entry is an item */
 	notice_of(&n, "new");
@@ -594,8 +594,8 @@ TEST(state_table_pause_numbers_out_of_range)
 	struct state_pause p;
 
 	/* found by fuzz_state_table: a uid no long holds was converted anyway (undefined) */
-	fake_set(f, "g", "{\"frozen\":{\"reason\":\"\",\"uid\":1.11111e51,\"pid\":-1e300,\"at\":1}}",
-		 0);
+	fake_set(f, "g",
+		 "{\"frozen\":{\"reason\":\"\",\"uid\":1.11111e51,\"pid\":-1e300,\"at\":1}}", 0);
 	struct state *s = open_fake(f, NULL, NULL);
 	CHECK_INT(state_pause(s, NULL, NULL, &p), 1);
 	CHECK_INT(p.by.uid, 0);
