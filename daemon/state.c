@@ -2689,10 +2689,17 @@ int state_open_table_io(const struct state_table_io *io, void *t, const char *di
 		reset = true;
 	}
 	if (!has_meta) {
+		/* an empty table is a first start; state without a header is said */
 		s->meta_missing = true;
 		s->dirty = true;
+		if (has_state) {
+			snprintf(buf, sizeof(buf),
+				 "the %s holds state but no 'meta' item (deleted by hand?); the state "
+				 "is used and 'meta' is written again at the first save",
+				 s->path);
+			add_warning(warnings, buf);
+		}
 	}
-	(void)has_state;
 	drop_bad_digests(s, warnings);
 	if (reset && !cJSON_GetObjectItem(s->root, "reset_at")) {
 		char stamp[32];
