@@ -804,10 +804,12 @@ static void parse_control(struct parse *p, const cJSON *ctl)
 static void parse_aws(struct parse *p, const cJSON *aws)
 {
 	static const char *const keys[] = { "region", "profile", "fips", "ca_bundle", "endpoints" };
-	static const char *const ep_keys[] = { "ecr", "ecs", "sqs", "codedeploy", "sts", "events" };
-	static const enum aws_service_id ids[] = { AWS_SERVICE_ECR, AWS_SERVICE_ECS,
-						   AWS_SERVICE_SQS, AWS_SERVICE_CODEDEPLOY,
-						   AWS_SERVICE_STS, AWS_SERVICE_EVENTS };
+	static const char *const ep_keys[] = { "ecr", "ecs",    "sqs",     "codedeploy",
+					       "sts", "events", "dynamodb" };
+	static const enum aws_service_id ids[] = { AWS_SERVICE_ECR,     AWS_SERVICE_ECS,
+						   AWS_SERVICE_SQS,     AWS_SERVICE_CODEDEPLOY,
+						   AWS_SERVICE_STS,     AWS_SERVICE_EVENTS,
+						   AWS_SERVICE_DYNAMODB };
 #define N_EP_KEYS (sizeof(ep_keys) / sizeof(ep_keys[0]))
 	struct config *c = p->cfg;
 	char buf[SHOW_MAX];
@@ -1881,6 +1883,149 @@ static void parse_notify(struct parse *p, const cJSON *root)
 	}
 }
 
+/* ---- ha ----------------------------------------------------------------------------- */
+
+static void config_ha_free(struct config_ha *h)
+{
+	if (!h)
+		return;
+	free(h->table);
+	free(h->table_name);
+	free(h->region);
+	free(h->role_arn);
+	free(h->group);
+	free(h->instance_id);
+	free(h);
+}
+
+static bool valid_table_name(const char *s)
+{
+	return name_all(s, 3, 255, "_.-");
+}
+
+static bool valid_ha_group(const char *s)
+{
+	return name_all(s, 1, 64, "_.-");
+}
+
+static bool valid_instance_id(const char *s)
+{
+	return name_all(s, 1, CONFIG_HA_INSTANCE_MAX, "_.:-");
+}
+
+/* arn:<partition>:dynamodb:<region>:<12 digits>:table/<name>; the region into region[64] and the
+ * name into name[256]. */
+static bool valid_table_arn(const char *s, char region[64], char name[256])
+{
+	char part[16], acct[16];
+	int n = 0;
+
+	if (strlen(s) > 400 ||
+	    sscanf(s, "arn:%15[a-z-]:dynamodb:%63[a-z0-9-]:%15[0-9]:table/%255[A-Za-z0-9_.-]%n",
+		   part, region, acct, name, &n) != 4 ||
+	    (size_t)n != strlen(s))
+		return false;
+	return !strncmp(part, "aws", 3) && endpoint_valid_region(region) && strlen(acct) == 12 &&
+	       valid_table_name(name);
+}
+
+/* ha: {"table", "region"?, "role_arn"?, "group"?, "instance_id"?, "lease_duration"?}. */
+static void parse_ha(struct parse *p, const cJSON *v)
+{
+	static const char *const keys[] = { "table", "region",      "role_arn",
+					    "group", "instance_id", "lease_duration" };
+	struct config *c = p->cfg;
+	struct config_ha *h;
+	char buf[SHOW_MAX], region[64] = "", name[256] = "", racct[13];
+	const cJSON *m;
+
+	if (!cJSON_IsObject(v)) {
+		errorf(p, "ha",
+		       "%s is not allowed here: expected an object like {\"table\": "
+		       "\"ecr-deployd\"}",
+		       show(v, buf, sizeof(buf)));
+		return;
+	}
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return;
+	config_ha_free(c->ha);
+	c->ha = h;
+	place_of(p, "ha", false, &h->at.line, &h->at.col);
+	h->at.file = p->file;
+	h->lease_ms = CONFIG_HA_DEFAULT_LEASE_MS;
+	check_keys(p, v, "ha", keys, sizeof(keys) / sizeof(keys[0]));
+
+	m = member(v, "table");
+	if (!m) {
+		errorf(p, "ha", "'ha' needs 'table': the DynamoDB table the instances share");
+	} else if (get_string(p, v, "ha", "table", &h->table)) {
+		if (!strncmp(h->table, "arn:", 4)) {
+			if (!valid_table_arn(h->table, region, name))
+				errorf(p, "ha.table",
+				       "%s is not a DynamoDB table ARN "
+				       "(arn:aws:dynamodb:<region>:<account>:table/<name>)",
+				       show(m, buf, sizeof(buf)));
+			else
+				h->table_name = strdup(name);
+		} else if (!valid_table_name(h->table)) {
+			errorf(p, "ha.table",
+			       "%s is not a DynamoDB table name: 3 to 255 of A-Z a-z 0-9 _ . -, or "
+			       "a table ARN",
+			       show(m, buf, sizeof(buf)));
+		} else {
+			h->table_name = strdup(h->table);
+		}
+	}
+	if (get_string(p, v, "ha", "region", &h->region) && h->region) {
+		if (!endpoint_valid_region(h->region))
+			errorf(p, "ha.region", "%s is not an AWS region name (like 'us-east-1')",
+			       show(member(v, "region"), buf, sizeof(buf)));
+		else if (*region && strcmp(region, h->region))
+			errorf(p, "ha.region", "%s is not the region of the table ARN ('%s')",
+			       show(member(v, "region"), buf, sizeof(buf)), region);
+	}
+	if (!h->region && *region)
+		h->region = strdup(region);
+	if (get_string(p, v, "ha", "role_arn", &h->role_arn) && h->role_arn &&
+	    !valid_role_arn(h->role_arn, racct))
+		errorf(p, "ha.role_arn",
+		       "%s is not an IAM role ARN (arn:aws:iam::123456789012:role/name)",
+		       show(member(v, "role_arn"), buf, sizeof(buf)));
+	if (get_string(p, v, "ha", "group", &h->group) && h->group && !valid_ha_group(h->group))
+		errorf(p, "ha.group", "%s is not a group name: 1 to 64 of A-Z a-z 0-9 _ . -",
+		       show(member(v, "group"), buf, sizeof(buf)));
+	if (!h->group)
+		h->group = strdup(CONFIG_HA_DEFAULT_GROUP);
+	if (get_string(p, v, "ha", "instance_id", &h->instance_id) && h->instance_id &&
+	    !valid_instance_id(h->instance_id))
+		errorf(p, "ha.instance_id",
+		       "%s is not an instance id: 1 to %d of A-Z a-z 0-9 _ . : -",
+		       show(member(v, "instance_id"), buf, sizeof(buf)), CONFIG_HA_INSTANCE_MAX);
+	if (!h->instance_id && !member(v, "instance_id")) {
+		char host[256];
+		int err = gethostname(host, sizeof(host)) < 0 ? errno : 0;
+		if (!err && !memchr(host, '\0', sizeof(host)))
+			err = ENAMETOOLONG;
+		if (err) {
+			errorf(p, "ha",
+			       "the host name cannot be read (%s): set 'instance_id' to a name "
+			       "unique among the instances",
+			       strerror(err));
+		} else if (!valid_instance_id(host)) {
+			char shown[SHOW_MAX];
+			errorf(p, "ha",
+			       "the host name '%s' is not an instance id (1 to %d of A-Z a-z 0-9 "
+			       "_ . : -): set 'instance_id' to a name unique among the instances",
+			       escaped(host, 80, shown, sizeof(shown)), CONFIG_HA_INSTANCE_MAX);
+		} else {
+			h->instance_id = strdup(host);
+		}
+	}
+	get_duration(p, v, "ha", "lease_duration", CONFIG_HA_LEASE_MIN_MS, CONFIG_HA_LEASE_MAX_MS,
+		     &h->lease_ms);
+}
+
 static void parse_top(struct parse *p, const cJSON *root)
 {
 	static const char *const keys[] = { "aws",
@@ -1900,6 +2045,7 @@ static void parse_top(struct parse *p, const cJSON *root)
 					    "event_queue",
 					    "events",
 					    "notify",
+					    "ha",
 					    "watches" };
 	static const char *const levels[] = { "error", "warning", "notice", "info", "debug" };
 	struct config *c = p->cfg;
@@ -1968,6 +2114,8 @@ static void parse_top(struct parse *p, const cJSON *root)
 		get_int(p, root, "", "history_max", 1, 1000, &c->history_max);
 		parse_events(p, root);
 		parse_notify(p, root);
+		if ((m = member(root, "ha")))
+			parse_ha(p, m);
 	}
 	m = member(root, "watches");
 	if (!m)
@@ -2489,6 +2637,7 @@ void config_free(struct config *c)
 	for (size_t i = 0; i < c->n_sinks; i++)
 		config_sink_done(&c->sinks[i]);
 	free(c->sinks);
+	config_ha_free(c->ha);
 	free(c);
 }
 
@@ -2607,6 +2756,43 @@ static void print_sink(const struct config_sink *s, FILE *out)
 	fputc('\n', out);
 }
 
+size_t config_ha_changes(const struct config *old, const struct config *new, char *out, size_t n)
+{
+	const struct config_ha *a = old->ha, *b = new->ha;
+	struct strbuf sb;
+	size_t count = 0;
+
+#define HA_DIFF(x, y) (((x) == NULL) != ((y) == NULL) || ((x) && (y) && strcmp((x), (y))))
+#define HA_KEY(name)                                                \
+	do {                                                        \
+		strbuf_printf(&sb, "%s%s", count ? " " : "", name); \
+		count++;                                            \
+	} while (0)
+	strbuf_init(&sb, 256);
+	if (!a != !b) {
+		HA_KEY("ha");
+	} else if (a) {
+		if (HA_DIFF(a->table, b->table))
+			HA_KEY("ha.table");
+		if (HA_DIFF(a->region, b->region))
+			HA_KEY("ha.region");
+		if (HA_DIFF(a->role_arn, b->role_arn))
+			HA_KEY("ha.role_arn");
+		if (HA_DIFF(a->group, b->group))
+			HA_KEY("ha.group");
+		if (HA_DIFF(a->instance_id, b->instance_id))
+			HA_KEY("ha.instance_id");
+		if (a->lease_ms != b->lease_ms)
+			HA_KEY("ha.lease_duration");
+	}
+#undef HA_KEY
+#undef HA_DIFF
+	if (n)
+		snprintf(out, n, "%s", strbuf_str(&sb));
+	strbuf_done(&sb);
+	return count;
+}
+
 void config_print_summary(const struct config *c, FILE *out)
 {
 	size_t per[3] = { 0, 0, 0 };
@@ -2639,6 +2825,19 @@ void config_print_summary(const struct config *c, FILE *out)
 	fprintf(out, "; history of %d rollouts per target\n", c->history_max);
 	if (c->metrics_file)
 		fprintf(out, "metrics written to %s\n", c->metrics_file);
+	if (c->ha) {
+		char lease[DURATION_FORMAT_MAX];
+		duration_format(c->ha->lease_ms, lease, sizeof(lease));
+		fprintf(out, "ha: table %s, region %s, group %s, instance %s, lease %s%s%s\n",
+			c->ha->table,
+			c->ha->region ? c->ha->region
+			: c->region   ? c->region
+				      : "(the default)",
+			c->ha->group, c->ha->instance_id, lease, c->ha->role_arn ? ", as " : "",
+			c->ha->role_arn ? c->ha->role_arn : "");
+	} else {
+		fprintf(out, "ha: off (one instance, state in %s)\n", c->state_dir);
+	}
 	for (size_t i = 0; i < c->n_queues; i++)
 		fprintf(out, "  events from %s (%s)%s%s\n", c->queues[i].url, c->queues[i].region,
 			c->queues[i].role_arn ? " as " : "",

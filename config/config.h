@@ -129,6 +129,27 @@ struct config_sink {
 
 #define CONFIG_MAX_SINKS 16
 
+/* ha: several instances share one DynamoDB table; exactly one acts (docs/ha.md). */
+#define CONFIG_HA_DEFAULT_GROUP    "ecr-deployd"
+#define CONFIG_HA_DEFAULT_LEASE_MS (20 * 1000)
+#define CONFIG_HA_LEASE_MIN_MS     (3 * 1000)
+#define CONFIG_HA_LEASE_MAX_MS     (5 * 60 * 1000)
+#define CONFIG_HA_INSTANCE_MAX     128
+
+struct config_ha {
+	char *table;       /* "table": a table name [A-Za-z0-9_.-]{3,255} or a table ARN
+			      (arn:<partition>:dynamodb:<region>:<account>:table/<name>) */
+	char *table_name;  /* the name alone (the table's, also from an ARN) */
+	char *region;      /* "region", else the ARN's; NULL: the global region */
+	char *role_arn;    /* "role_arn": assumed for every DynamoDB call, or NULL */
+	char *group;       /* "group": the partition key of this set of instances, default
+			      "ecr-deployd"; [A-Za-z0-9_.-]{1,64} */
+	char *instance_id; /* "instance_id", default the host name (gethostname) at load;
+			      [A-Za-z0-9_.:-]{1,128} */
+	uint64_t lease_ms; /* "lease_duration", default 20s, 3s..5m */
+	struct config_place at;
+};
+
 struct config_watch {
 	char *name;
 	char *repository;  /* the name within the registry */
@@ -173,7 +194,8 @@ struct config {
 	size_t n_sinks;
 	struct config_watch *watches;
 	size_t n_watches;
-	unsigned refs; /* config_ref() / config_free() */
+	struct config_ha *ha; /* NULL: single instance, the state directory alone (unchanged) */
+	unsigned refs;        /* config_ref() / config_free() */
 };
 
 struct config_error {
@@ -215,6 +237,13 @@ void config_errors_done(struct config_errors *e);
 
 /* Total targets over all watches. */
 size_t config_target_count(const struct config *c);
+
+/*
+ * Which keys of ha differ between two configurations, for a reload (SIGHUP) that must keep the
+ * running ha: writes the changed paths ("ha", "ha.table", "ha.lease_duration", ...) separated by
+ * spaces into out (size n, always terminated, "" when none) and returns how many differ.
+ */
+size_t config_ha_changes(const struct config *old, const struct config *new, char *out, size_t n);
 
 /* The one-screen summary --check-config prints. */
 void config_print_summary(const struct config *c, FILE *out);

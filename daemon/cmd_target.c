@@ -29,6 +29,7 @@
 #include "outbox.h"
 #include "endpoint.h"
 #include "escape.h"
+#include "lease.h"
 #include "log.h"
 #include "queue.h"
 #include "state.h"
@@ -817,19 +818,61 @@ static cJSON *target_json(struct daemon *d, const struct config_watch *w,
 	return o;
 }
 
+/* ha: {"role", "instance", "leader", "leader_since", "term", "table", "group"}. */
+static void add_ha(cJSON *o, const struct daemon *d)
+{
+	static const char *const roles[] = { [LEASE_STARTING] = "starting",
+					     [LEASE_STANDBY] = "standby",
+					     [LEASE_LEADING] = "leading",
+					     [LEASE_SUSPENDED] = "suspended",
+					     [LEASE_LOST] = "stepping-down" };
+	const struct config_ha *cfg = d->ha;
+	enum lease_role role = lease_role(d->lease);
+	const char *leader = lease_leader(d->lease);
+	cJSON *ha;
+
+	if (!cfg) {
+		cJSON_AddNullToObject(o, "ha");
+		return;
+	}
+	ha = cJSON_AddObjectToObject(o, "ha");
+	cJSON_AddStringToObject(ha, "role",
+				(size_t)role < sizeof(roles) / sizeof(roles[0]) && roles[role]
+				    ? roles[role]
+				    : "unknown");
+	cJSON_AddStringToObject(ha, "instance", cfg->instance_id);
+	if (leader && *leader) {
+		cJSON_AddStringToObject(ha, "leader", leader);
+		add_time(ha, "leader_since", lease_leader_since(d->lease));
+	} else {
+		cJSON_AddNullToObject(ha, "leader");
+		cJSON_AddNullToObject(ha, "leader_since");
+	}
+	cJSON_AddNumberToObject(ha, "term", (double)lease_term(d->lease));
+	cJSON_AddStringToObject(ha, "table", cfg->table);
+	cJSON_AddStringToObject(ha, "group", cfg->group);
+}
+
 static cJSON *status_json(struct daemon *d)
 {
 	cJSON *o = cJSON_CreateObject(), *poll, *arr, *events, *watches;
 	const struct config *cfg = d->cfg;
 	double now = wall_now();
 	struct state_pause fp;
-	bool frozen = pause_on(d->state, NULL, NULL, &fp, now);
+	bool frozen;
 	size_t n;
 
 	cJSON_AddStringToObject(o, "version", ECR_DEPLOYD_VERSION);
 	cJSON_AddNumberToObject(o, "pid", (double)getpid());
 	add_time(o, "started", started_at());
 	cJSON_AddBoolToObject(o, "dry_run", d->dry_run || cfg->dry_run);
+	add_ha(o, d);
+	if (!d->working) {
+		/* an ha standby knows only the lease: the leader has the rest */
+		cJSON_AddBoolToObject(o, "standby", true);
+		return o;
+	}
+	frozen = pause_on(d->state, NULL, NULL, &fp, now);
 	if (frozen)
 		cJSON_AddItemToObject(o, "frozen", pause_json(&fp, NULL));
 	else

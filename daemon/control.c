@@ -109,6 +109,7 @@ struct control {
 	const struct control_command *const *tables;
 	size_t n_tables;
 	void *userdata;
+	const char *(*filter)(const char *cmd, void *userdata); /* control_set_filter() */
 	uid_t own_uid;
 	double handler_seconds;
 	bool has_write_gid, has_read_gid, read_all;
@@ -410,6 +411,12 @@ static void client_request(struct client *cl, const char *line, size_t len)
 		snprintf(why, sizeof(why), "unknown command '%s'",
 			 escape_bounded(req.cmd, 40, shown, sizeof(shown), ESCAPE_SQUOTE));
 		client_queue_error(cl, req.id, "unknown-command", EX_USAGE, NULL, why);
+		ctlproto_request_done(&req);
+		return;
+	}
+	const char *refused = c->filter ? c->filter(cmd->name, c->userdata) : NULL;
+	if (refused) {
+		client_queue_error(cl, req.id, "standby", EX_TEMPFAIL, NULL, refused);
 		ctlproto_request_done(&req);
 		return;
 	}
@@ -1076,4 +1083,10 @@ void control_free(struct control *c)
 		unlink(c->path);
 	free(c->path);
 	free(c);
+}
+
+void control_set_filter(struct control *c, const char *(*filter)(const char *cmd, void *userdata))
+{
+	if (c)
+		c->filter = filter;
 }

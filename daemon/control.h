@@ -62,6 +62,13 @@ int control_new(struct ev_loop *loop, const struct control_settings *settings,
  * it is still the one this server made), frees. NULL is a no-op. Not from inside a handler. */
 void control_free(struct control *c);
 
+/*
+ * A filter that may refuse a command before it runs: filter(cmd, userdata) returns NULL to let it
+ * run, or the message of the refusal (code "standby", exit EX_TEMPFAIL; the string lives until
+ * the next call of the filter). An ha standby refuses this way what only the leader may do.
+ */
+void control_set_filter(struct control *c, const char *(*filter)(const char *cmd, void *userdata));
+
 /* Who sent the call. */
 const struct control_peer *control_call_peer(const struct control_call *call);
 /* Answers with ok true and result (taken; NULL means {}). */

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +20,15 @@
 #include "cmd.h"
 #include "control.h"
 #include "ctlproto.h"
+#include "ddb.h"
 #include "deployer.h"
 #include "event.h"
 #include "events.h"
 #include "history.h"
+#include "lease.h"
 #include "log.h"
 #include "metrics.h"
+#include "migrate.h"
 #include "notice.h"
 #include "notify.h"
 #include "outbox.h"
@@ -64,6 +68,9 @@ static void warn_restart_only(const struct config *old, const struct config *new
 		}
 	if (DIFF(old->state_dir, new->state_dir))
 		strbuf_puts(&what, " state_directory");
+	char ha[256];
+	if (config_ha_changes(old, new, ha, sizeof(ha)))
+		strbuf_printf(&what, " %s", ha);
 	bool queues = old->n_queues != new->n_queues;
 	for (size_t i = 0; i < old->n_queues && !queues; i++)
 		queues = DIFF(old->queues[i].url, new->queues[i].url) ||
@@ -86,15 +93,57 @@ static void warn_restart_only(const struct config *old, const struct config *new
  * systemd's status line, pulled once per loop turn (before the loop sleeps) and sent only when it
  * changed: the parts never push it, and a turn that changed nothing costs a string compare.
  */
+/* ha: where this instance stands, for STATUS= (and the start of it while leading). */
+static void ha_line(const struct daemon *d, char *buf, size_t n)
+{
+	const char *leader = lease_leader(d->lease);
+	char since[64] = "?";
+	time_t t = (time_t)lease_leader_since(d->lease);
+	struct tm tm;
+
+	if (t > 0 && gmtime_r(&t, &tm))
+		strftime(since, sizeof(since), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	switch (lease_role(d->lease)) {
+	case LEASE_LEADING:
+		snprintf(buf, n, "leading (term %lld)", (long long)lease_term(d->lease));
+		break;
+	case LEASE_SUSPENDED:
+		snprintf(buf, n, "suspended: the lease was not renewed in time, no mutating call");
+		break;
+	case LEASE_LOST:
+		snprintf(buf, n, "stepping down: %s leads", leader ? leader : "another instance");
+		break;
+	case LEASE_STANDBY:
+		if (leader && *leader) {
+			snprintf(buf, n, "standby (leader: %s since %s)", leader, since);
+			break;
+		}
+		/* fall through */
+	default:
+		snprintf(buf, n, "standby (no leader yet: taking the lease)");
+		break;
+	}
+}
+
 static void on_status(struct ev_loop *loop, struct ev_prepare *w, int revents)
 {
 	struct daemon *d = w->data;
-	char rollouts[512], text[1100], events[256];
+	char rollouts[512], text[1100], events[256], ha[300] = "";
 
 	(void)loop;
 	(void)revents;
 	if (!d->notifier && !d->metrics)
 		return;
+	if (d->lease)
+		ha_line(d, ha, sizeof(ha));
+	if (!d->working) {
+		/* a standby: only the lease to tell */
+		if (!d->notifier || !strcmp(ha, d->status))
+			return;
+		snprintf(d->status, sizeof(d->status), "%s", ha);
+		notify_status(d->notifier, "%s", ha);
+		return;
+	}
 	deployer_status(d->deployer, rollouts, sizeof(rollouts));
 	if (d->metrics && strcmp(rollouts, d->rollouts_seen)) {
 		/* A rollout started, moved on or ended: the metrics file says so (within a second).
@@ -105,8 +154,8 @@ static void on_status(struct ev_loop *loop, struct ev_prepare *w, int revents)
 	if (!d->notifier)
 		return;
 	queues_status(d->queues, events, sizeof(events));
-	snprintf(text, sizeof(text), "%s; %s%s%s", watcher_status(d->watcher), rollouts,
-		 *events ? "; " : "", events);
+	snprintf(text, sizeof(text), "%s%s%s; %s%s%s", ha, *ha ? "; " : "",
+		 watcher_status(d->watcher), rollouts, *events ? "; " : "", events);
 	text[sizeof(d->status) - 1] = '\0';
 	if (!strcmp(text, d->status))
 		return;
@@ -232,6 +281,7 @@ static int setup_outbox(struct daemon *d)
 				    .http = d->http,
 				    .signer = d->signer,
 				    .state_dir = d->cfg->state_dir,
+				    .state = d->state,
 				    .host = d->host,
 				    .changed = on_outbox_changed,
 				    .userdata = d };
@@ -501,6 +551,8 @@ static const struct control_command *const command_tables[] = {
 	cmd_metrics_commands,
 };
 
+static const char *control_filter(const char *cmd, void *userdata);
+
 /* The control socket, unless --once or control.socket "". */
 static int setup_control(struct daemon *d)
 {
@@ -523,16 +575,313 @@ static int setup_control(struct daemon *d)
 		notify_start_failed(EX_CANTCREAT, -r, why);
 		return EX_CANTCREAT;
 	}
+	control_set_filter(d->control, control_filter);
 	log_info("control socket '%s' ready", d->cfg->control_socket);
 	return EX_OK;
 }
 
+static void on_once_check(struct ev_loop *loop, struct ev_timer *t, int revents);
+
+/* The state: the directory's files alone; with ha, the table (opened when this instance leads). */
+static int open_state(struct daemon *d)
+{
+	char why[600] = "", *warning = NULL;
+	int r;
+
+	if (d->ha) {
+		char label[512];
+		snprintf(label, sizeof(label), "table '%s' group '%s'", d->ha->table, d->ha->group);
+		r = state_open_table(d->ddb, d->cfg->state_dir, label, &d->state, &warning, why,
+				     sizeof(why));
+	} else
+		r = state_open(d->cfg->state_dir, &d->state, &warning, why, sizeof(why));
+	if (r < 0) {
+		log_error("cannot %s: %s", d->ha ? "lead" : "start", why);
+		notify_start_failed(EX_CANTCREAT, -r, why);
+		return r == -EAGAIN ? EX_TEMPFAIL : EX_CANTCREAT;
+	}
+	if (state_notes(d->state))
+		log_at(LOG_WARNING, NULL, LOG_FIELDS({ "STATE_FILE", state_path(d->state) }), "%s",
+		       state_notes(d->state));
+	if (warning) {
+		log_at(LOG_ERR, NULL, LOG_FIELDS({ "STATE_FILE", state_path(d->state) }), "%s",
+		       warning);
+		free(warning);
+	}
+	/* The rollout history (each instance keeps its own): unusable, it is kept aside and
+	 * started afresh (said); only a lack of memory stops the start. */
+	r = history_open(d->cfg->state_dir, d->cfg->history_max, &d->history, &warning, why,
+			 sizeof(why));
+	if (r < 0) {
+		log_error("cannot start: %s", why);
+		notify_start_failed(EX_OSERR, -r, why);
+		return EX_OSERR;
+	}
+	if (warning) {
+		log_at(LOG_WARNING, NULL, LOG_FIELDS({ "STATE_FILE", state_path(d->state) }), "%s",
+		       warning);
+		free(warning);
+	}
+	metrics_set_state(d->metrics, d->state);
+	return EX_OK;
+}
+
+/* The parts that act (the outbox, the deployer, the watcher, the queues) around the state. */
+static int setup_work(struct daemon *d)
+{
+	int r = setup_outbox(d);
+	if (r != EX_OK)
+		return r;
+	struct deployer_deps ddeps = { .loop = d->loop,
+				       .aws = d->aws,
+				       .state = d->state,
+				       .cfg = &d->cfg,
+				       .region = d->region,
+				       .creds = d->creds,
+				       .http = d->http,
+				       .signer = d->signer,
+				       .dry_run = d->dry_run,
+				       .poked = on_poked,
+				       .history = d->history,
+				       .ended = on_rollout_ended,
+				       .notice = on_notice,
+				       .userdata = d };
+	d->deployer = deployer_new(&ddeps);
+	if (d->deployer)
+		prune_overrides(d);
+	if (d->deployer) {
+		struct watcher_deps wdeps = { .loop = d->loop,
+					      .aws = d->aws,
+					      .state = d->state,
+					      .cfg = &d->cfg,
+					      .region = d->region,
+					      .once = d->once,
+					      .moved = on_watch_moved,
+					      .cycle_done = on_cycle_done,
+					      .hinted = on_hinted,
+					      .polled = on_polled,
+					      .userdata = d };
+		d->watcher = watcher_new(&wdeps);
+	}
+	bool dry = d->dry_run || d->cfg->dry_run;
+	if (d->watcher && d->cfg->n_queues && (dry || d->once))
+		log_notice("%s: the events queues are not read (%s); polling only",
+			   d->once ? "--once" : "dry run",
+			   d->once ? "one pass"
+				   : "taking their messages would hide them from the daemon that "
+				     "acts");
+	if (d->watcher && !d->once && !dry) {
+		struct queue_deps qdeps = { .loop = d->loop,
+					    .aws = d->aws,
+					    .cfg = d->cfg,
+					    .region = d->region,
+					    .creds = d->creds,
+					    .http = d->http,
+					    .signer = d->signer,
+					    .hint = on_event_hint,
+					    .follows = on_event_follows,
+					    .poke = on_event_poke,
+					    .flowing = on_events_flowing,
+					    .received = on_messages,
+					    .userdata = d };
+		d->queues = queues_new(&qdeps);
+	}
+	if (!d->watcher || (!d->queues && !d->once && !dry)) {
+		log_error("cannot start: out of memory");
+		notify_start_failed(EX_OSERR, ENOMEM, "out of memory");
+		return EX_OSERR;
+	}
+	return EX_OK;
+}
+
+/* The parts that act begin: the rollouts in flight resume, the watches are armed. */
+static void start_work(struct daemon *d)
+{
+	d->working = true;
+	deployer_resume(d->deployer);
+	watcher_start(d->watcher);
+	if (d->queues)
+		queues_start(d->queues);
+	if (d->once) {
+		ev_timer_init(&d->once_check, on_once_check, 0.2, 0.2);
+		d->once_check.data = d;
+		ev_timer_start(d->loop, &d->once_check);
+	}
+}
+
+/* ---- ha: the lease decides who acts ---------------------------------------------------------- */
+
+/* The gate of every mutating AWS call (and of the outbox's deliveries). */
+static bool may_mutate(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	return lease_gate(d->lease);
+}
+
+static void ha_event(struct daemon *d, int priority, const char *id, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void ha_event(struct daemon *d, int priority, const char *id, const char *fmt, ...)
+{
+	const struct config_ha *ha = d->ha;
+	const char *leader = lease_leader(d->lease);
+	char term[32], text[700];
+	va_list ap;
+
+	snprintf(term, sizeof(term), "%lld", (long long)lease_term(d->lease));
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_at(priority, id,
+	       LOG_FIELDS({ "HA_TABLE", ha->table }, { "HA_GROUP", ha->group },
+			  { "HA_INSTANCE", ha->instance_id }, { "HA_LEADER", leader ? leader : "" },
+			  { "HA_TERM", term }),
+	       "%s", text);
+}
+
+/* The lease is ours: the shared state is read (strongly consistent) and the work starts, as a
+ * restart would: every rollout record resumes from its step. */
+static void on_lease_leading(void *userdata)
+{
+	struct daemon *d = userdata;
+	int rc;
+
+	ha_event(d, LOG_NOTICE, EVENT_HA_LEADING,
+		 "instance '%s' took the lease of table '%s' (group '%s', term %lld): reading the "
+		 "shared state and acting",
+		 d->ha->instance_id, d->ha->table, d->ha->group, (long long)lease_term(d->lease));
+	rc = open_state(d);
+	if (rc == EX_OK)
+		rc = setup_work(d);
+	if (rc != EX_OK) {
+		/* The lease is released on the way out: another instance may do better. */
+		d->exit_code = rc;
+		ev_break(d->loop, EVBREAK_ALL);
+		return;
+	}
+	start_work(d);
+	metrics_changed(d->metrics);
+}
+
+/* Another instance leads: this one steps down without writing anything. */
+static void on_lease_lost(void *userdata)
+{
+	struct daemon *d = userdata;
+	const char *leader = lease_leader(d->lease);
+
+	ha_event(d, LOG_WARNING, EVENT_HA_LOST,
+		 "instance '%s' lost the lease of table '%s' to '%s': stepping down, starting "
+		 "again as a standby",
+		 d->ha->instance_id, d->ha->table, leader ? leader : "another instance");
+	notify_status(d->notifier, "stepping down: %s leads", leader ? leader : "another instance");
+	d->demoting = true;
+	ev_break(d->loop, EVBREAK_ALL);
+}
+
+/* The role moved (standby, suspended, resumed): said once per change. */
+static void on_lease_change(void *userdata)
+{
+	struct daemon *d = userdata;
+	enum lease_role role = lease_role(d->lease);
+	const char *leader = lease_leader(d->lease);
+
+	if ((int)role == d->ha_role_said &&
+	    (role != LEASE_STANDBY || !leader || !strcmp(leader, d->ha_leader_said)))
+		return;
+	if (role == LEASE_STANDBY && leader && *leader)
+		ha_event(d, LOG_NOTICE, EVENT_HA_STANDBY,
+			 "instance '%s' stands by: '%s' holds the lease of table '%s' (group '%s')",
+			 d->ha->instance_id, leader, d->ha->table, d->ha->group);
+	else if (role == LEASE_SUSPENDED)
+		ha_event(d, LOG_ERR, EVENT_HA_SUSPENDED,
+			 "instance '%s' could not renew its lease of table '%s' in time: every "
+			 "mutating call is stopped until it holds the lease again",
+			 d->ha->instance_id, d->ha->table);
+	else if (role == LEASE_LEADING && d->ha_role_said == LEASE_SUSPENDED)
+		ha_event(d, LOG_NOTICE, EVENT_HA_RESUMED,
+			 "instance '%s' renewed its lease of table '%s' (term %lld): acting again",
+			 d->ha->instance_id, d->ha->table, (long long)lease_term(d->lease));
+	d->ha_role_said = role;
+	snprintf(d->ha_leader_said, sizeof(d->ha_leader_said), "%s", leader ? leader : "");
+	metrics_changed(d->metrics);
+}
+
+/* The table's client, made like the daemon's AWS client. */
+static int make_ddb(struct daemon *d, struct ddb **ret, char *why, size_t why_len)
+{
+	struct ddb_options o = { .loop = d->loop,
+				 .aws = d->aws,
+				 .http = d->http,
+				 .signer = d->signer,
+				 .creds = d->creds,
+				 .aws_options = &d->aws_options,
+				 .http_options = &d->http_options,
+				 .profile = d->cfg->profile,
+				 .sts_endpoint = d->cfg->endpoints[AWS_SERVICE_STS],
+				 .table = d->ha->table,
+				 .region = d->ha->region,
+				 .role_arn = d->ha->role_arn,
+				 .group = d->ha->group };
+
+	return ddb_new(&o, ret, why, why_len);
+}
+
+static int setup_ha(struct daemon *d)
+{
+	char why[600] = "";
+	int r = make_ddb(d, &d->ddb, why, sizeof(why));
+
+	if (r < 0) {
+		log_error("cannot start: %s", why);
+		notify_start_failed(r == -ENOMEM ? EX_OSERR : EX_CONFIG, -r, why);
+		return r == -ENOMEM ? EX_OSERR : EX_CONFIG;
+	}
+	if (gethostname(d->host, sizeof(d->host) - 1) < 0 || !*d->host)
+		snprintf(d->host, sizeof(d->host), "localhost");
+	struct lease_options lo = { .loop = d->loop,
+				    .ddb = d->ddb,
+				    .instance = d->ha->instance_id,
+				    .host = d->host,
+				    .lease_ms = d->ha->lease_ms,
+				    .on_leading = on_lease_leading,
+				    .on_lost = on_lease_lost,
+				    .on_change = on_lease_change,
+				    .userdata = d };
+	r = lease_new(&lo, &d->lease, why, sizeof(why));
+	if (r < 0) {
+		log_error("cannot start: %s", why);
+		notify_start_failed(r == -ENOMEM ? EX_OSERR : EX_CONFIG, -r, why);
+		return r == -ENOMEM ? EX_OSERR : EX_CONFIG;
+	}
+	d->ha_role_said = LEASE_STARTING;
+	aws_client_set_gate(d->aws, may_mutate, d);
+	return EX_OK;
+}
+
+/* In a standby only the commands that read what it knows run; the others name the leader. */
+static const char *control_filter(const char *cmd, void *userdata)
+{
+	static const char *const allowed[] = { "version", "status", "metrics", "reload", NULL };
+	struct daemon *d = userdata;
+	const char *leader;
+
+	if (!d->lease || d->working)
+		return NULL;
+	for (size_t i = 0; allowed[i]; i++)
+		if (!strcmp(cmd, allowed[i]))
+			return NULL;
+	leader = lease_leader(d->lease);
+	snprintf(d->refusal, sizeof(d->refusal),
+		 "this instance ('%s') is a standby; the leader is '%s': ask it",
+		 d->ha->instance_id, leader && *leader ? leader : "not known yet");
+	return d->refusal;
+}
+
 static int setup(struct daemon *d)
 {
-	struct http_client_options ho = { .ca_bundle = d->cfg->ca_bundle };
-	struct aws_options ao = { 0 };
-	char why[512] = "";
 	const char *src = NULL, *w = NULL;
+	char why[512] = "";
+	int r;
 
 	if (profile_region(d->cfg->region, d->cfg->profile, d->region, sizeof(d->region), &src, why,
 			   sizeof(why)) < 0) {
@@ -546,113 +895,52 @@ static int setup(struct daemon *d)
 		notify_start_failed(EX_CONFIG, EINVAL, "the region is not an AWS region name");
 		return EX_CONFIG;
 	}
-	char *warning = NULL;
-	int r = state_open(d->cfg->state_dir, &d->state, &warning, why, sizeof(why));
-	if (r < 0) {
-		log_error("cannot start: %s", why);
-		notify_start_failed(EX_CANTCREAT, -r, why);
-		return EX_CANTCREAT;
+	if (d->cfg->ha) {
+		/* the ha in force for the process's life: a reload may not change it (said) */
+		d->ha_cfg = config_ref(d->cfg);
+		d->ha = d->ha_cfg->ha;
 	}
-	if (state_notes(d->state))
-		log_at(LOG_WARNING, NULL, LOG_FIELDS({ "STATE_FILE", state_path(d->state) }), "%s",
-		       state_notes(d->state));
-	if (warning) {
-		log_at(LOG_ERR, NULL, LOG_FIELDS({ "STATE_FILE", state_path(d->state) }), "%s",
-		       warning);
-		free(warning);
+	if (d->ha && (d->once || d->dry_run || d->cfg->dry_run)) {
+		const char *what = d->once ? "--once" : "a dry run";
+		log_error("cannot start: %s acts alone, outside the lease of the ha table: run it "
+			  "with a configuration without ha",
+			  what);
+		notify_start_failed(EX_CONFIG, EINVAL, "--once and dry runs do not run with ha");
+		return EX_CONFIG;
 	}
-	/* The rollout history: unusable, it is kept aside and started afresh (said); only a lack
-	 * of memory stops the start. */
-	r = history_open(d->cfg->state_dir, d->cfg->history_max, &d->history, &warning, why,
-			 sizeof(why));
-	if (r < 0) {
-		log_error("cannot start: %s", why);
-		notify_start_failed(EX_OSERR, -r, why);
-		return EX_OSERR;
+	if (!d->ha) {
+		r = open_state(d);
+		if (r != EX_OK)
+			return r;
 	}
-	if (warning) {
-		log_at(LOG_WARNING, NULL, LOG_FIELDS({ "STATE_FILE", state_path(d->state) }), "%s",
-		       warning);
-		free(warning);
-	}
-	ao.region = d->region;
-	ao.fips = d->cfg->fips;
+	d->http_options.ca_bundle = d->cfg->ca_bundle;
+	d->aws_options.region = d->region;
+	d->aws_options.fips = d->cfg->fips;
 	for (int i = 0; i < AWS_SERVICE_COUNT; i++)
-		ao.endpoints[i] = d->cfg->endpoints[i];
-	d->http = http_client_new(d->loop, &ho);
+		d->aws_options.endpoints[i] = d->cfg->endpoints[i];
+	d->http = http_client_new(d->loop, &d->http_options);
 	d->signer = sigv4_signer_new();
 	struct cred_options co = { d->loop,   d->http,
 				   d->signer, d->cfg->profile,
 				   d->region, d->cfg->endpoints[AWS_SERVICE_STS],
 				   0 };
 	d->creds = d->http && d->signer ? cred_chain_new(&co) : NULL;
-	d->aws = d->creds ? aws_client_new(d->loop, d->http, d->signer, d->creds, &ao, &w) : NULL;
-	if (d->aws)
-		setup_metrics(d);
-	if (d->aws) {
-		r = setup_outbox(d);
-		if (r != EX_OK)
-			return r;
-	}
-	if (d->aws) {
-		struct deployer_deps deps = { .loop = d->loop,
-					      .aws = d->aws,
-					      .state = d->state,
-					      .cfg = &d->cfg,
-					      .region = d->region,
-					      .creds = d->creds,
-					      .http = d->http,
-					      .signer = d->signer,
-					      .dry_run = d->dry_run,
-					      .poked = on_poked,
-					      .history = d->history,
-					      .ended = on_rollout_ended,
-					      .notice = on_notice,
-					      .userdata = d };
-		d->deployer = deployer_new(&deps);
-		prune_overrides(d);
-	}
-	if (d->deployer) {
-		struct watcher_deps deps = { .loop = d->loop,
-					     .aws = d->aws,
-					     .state = d->state,
-					     .cfg = &d->cfg,
-					     .region = d->region,
-					     .once = d->once,
-					     .moved = on_watch_moved,
-					     .cycle_done = on_cycle_done,
-					     .hinted = on_hinted,
-					     .polled = on_polled,
-					     .userdata = d };
-		d->watcher = watcher_new(&deps);
-	}
-	bool dry = d->dry_run || d->cfg->dry_run;
-	if (d->watcher && d->cfg->n_queues && (dry || d->once))
-		log_notice("%s: the events queues are not read (%s); polling only",
-			   d->once ? "--once" : "dry run",
-			   d->once ? "one pass"
-				   : "taking their messages would hide them from the daemon that "
-				     "acts");
-	if (d->watcher && !d->once && !dry) {
-		struct queue_deps deps = { .loop = d->loop,
-					   .aws = d->aws,
-					   .cfg = d->cfg,
-					   .region = d->region,
-					   .creds = d->creds,
-					   .http = d->http,
-					   .signer = d->signer,
-					   .hint = on_event_hint,
-					   .follows = on_event_follows,
-					   .poke = on_event_poke,
-					   .flowing = on_events_flowing,
-					   .received = on_messages,
-					   .userdata = d };
-		d->queues = queues_new(&deps);
-	}
-	d->notifier = d->watcher && (d->queues || d->once || dry) ? notify_new(d->loop) : NULL;
-	if (!d->notifier) {
+	d->aws = d->creds
+		     ? aws_client_new(d->loop, d->http, d->signer, d->creds, &d->aws_options, &w)
+		     : NULL;
+	if (!d->aws) {
 		log_error("cannot start: %s", w ? w : "out of memory");
 		notify_start_failed(EX_OSERR, w ? 0 : ENOMEM, w ? w : "out of memory");
+		return EX_OSERR;
+	}
+	setup_metrics(d);
+	r = d->ha ? setup_ha(d) : setup_work(d);
+	if (r != EX_OK)
+		return r;
+	d->notifier = notify_new(d->loop);
+	if (!d->notifier) {
+		log_error("cannot start: out of memory");
+		notify_start_failed(EX_OSERR, ENOMEM, "out of memory");
 		return EX_OSERR;
 	}
 	log_info("using region '%s' (from %s)", d->region, src);
@@ -672,10 +960,26 @@ static void teardown(struct daemon *d)
 	outbox_free(d->outbox); /* attempts in flight are cancelled; their entries stay */
 	d->outbox = NULL;
 	notify_free(d->notifier);
-	if (d->state && state_save(d->state, why, sizeof(why)) < 0)
+	/* A demoted leader writes nothing: the table is another instance's now (the fence would
+	 * refuse it anyway). */
+	if (d->state && !d->demoting && state_save(d->state, why, sizeof(why)) < 0)
 		log_error("%s; what was seen since the last write is lost", why);
 	state_free(d->state);
 	history_free(d->history);
+	if (d->lease && !d->demoting && lease_role(d->lease) != LEASE_STANDBY &&
+	    lease_role(d->lease) != LEASE_STARTING) {
+		if (lease_release(d->lease) == 0)
+			ha_event(d, LOG_NOTICE, EVENT_HA_RELEASED,
+				 "instance '%s' released the lease of table '%s': a standby takes "
+				 "over now",
+				 d->ha->instance_id, d->ha->table);
+		else
+			log_warning("the lease of table '%s' could not be released: a standby "
+				    "takes over when it runs out",
+				    d->ha->table);
+	}
+	lease_free(d->lease);
+	ddb_free(d->ddb);
 	aws_client_free(d->aws);
 	metrics_free(d->metrics); /* after every part that tells it */
 	cred_provider_free(d->creds);
@@ -685,6 +989,7 @@ static void teardown(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sigterm);
 	ev_signal_stop(d->loop, &d->sigint);
 	ev_timer_stop(d->loop, &d->once_check);
+	config_free(d->ha_cfg);
 	config_free(d->cfg);
 }
 
@@ -729,6 +1034,7 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 	d.dry_run = o->dry_run;
 	d.once = o->once;
 	d.log_level = o->log_level;
+	d.argv = o->argv;
 	log_max_priority =
 	    priority_of(o->log_level >= 0 ? (enum config_log_level)o->log_level : cfg->log_level);
 	signal(SIGPIPE, SIG_IGN);
@@ -747,30 +1053,124 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 	rc = setup(&d);
 	if (rc == EX_OK) {
 		log_at(LOG_NOTICE, EVENT_STARTED, LOG_FIELDS({ "CONFIG_FILE", config_file }),
-		       "started: %zu watches, %zu targets%s%s", cfg->n_watches,
+		       "started: %zu watches, %zu targets%s%s%s", cfg->n_watches,
 		       config_target_count(cfg), cfg->dry_run || d.dry_run ? "; dry run" : "",
-		       d.once ? "; one pass (--once)" : "");
-		/* Ready once every watch is armed; AWS may still be unreachable (the status says
-		 * so). */
+		       d.once ? "; one pass (--once)" : "",
+		       cfg->ha ? "; ha: standing by until this instance holds the lease" : "");
+		/* Ready once every watch is armed (with ha: once the lease is being looked at);
+		 * AWS may still be unreachable (the status says so). */
 		notify_ready(d.notifier);
 		ev_prepare_init(&d.status_prep, on_status);
 		d.status_prep.data = &d;
 		ev_prepare_start(d.loop, &d.status_prep);
-		deployer_resume(d.deployer);
-		watcher_start(d.watcher);
-		if (d.queues)
-			queues_start(d.queues);
-		if (d.once) {
-			ev_timer_init(&d.once_check, on_once_check, 0.2, 0.2);
-			d.once_check.data = &d;
-			ev_timer_start(d.loop, &d.once_check);
-		}
+		if (d.lease)
+			lease_start(d.lease);
+		else
+			start_work(&d);
 		ev_run(d.loop, 0);
 		if (d.once)
 			rc = d.stopped ? EX_TEMPFAIL : d.exit_code;
+		else if (d.exit_code)
+			rc = d.exit_code;
 	}
 	ev_prepare_stop(d.loop, &d.status_prep);
+	bool demote = d.demoting && !d.stopped && d.argv;
+	if (demote) /* a signal from here on waits for the new image, which handles it */
+		sigprocmask(SIG_BLOCK, &handled, NULL);
 	teardown(&d);
 	ev_loop_destroy(d.loop);
+	if (demote) {
+		/* Everything held in memory goes: the new image starts as a standby and reads the
+		 * shared state afresh if it leads again. Same PID, so systemd sees no restart. */
+		execv("/proc/self/exe", d.argv);
+		log_error("cannot start again as a standby: exec of /proc/self/exe: %s",
+			  strerror(errno));
+		return EX_OSERR;
+	}
+	return rc;
+}
+
+/* ---- --migrate-state-to-table ---- */
+
+static void on_lease_read(int err, const struct ddb_lease *item, const char *why, void *ud)
+{
+	struct daemon *d = ud;
+
+	if (err == 0 && item->owner[0]) {
+		fprintf(stderr,
+			"ecr-deployd: --migrate-state-to-table: instance '%s' holds the lease of "
+			"the table: stop every instance of group '%s' first\n",
+			item->owner, d->ha->group);
+		d->exit_code = EX_TEMPFAIL;
+	} else if (err < 0 && err != -ENOENT) {
+		fprintf(stderr, "ecr-deployd: --migrate-state-to-table: %s\n",
+			why ? why : "the table cannot be read");
+		d->exit_code = err == -EACCES ? EX_NOPERM : EX_UNAVAILABLE;
+	}
+	ev_break(d->loop, EVBREAK_ALL);
+}
+
+int daemon_migrate(struct config *cfg)
+{
+	struct daemon d = { 0 };
+	char why[600] = "";
+	const char *src = NULL, *w = NULL;
+	int rc = EX_OK;
+
+	if (!cfg->ha) {
+		fprintf(stderr, "ecr-deployd: --migrate-state-to-table: the configuration has no "
+				"\"ha\" table to copy the state into\n");
+		config_free(cfg);
+		return EX_CONFIG;
+	}
+	d.cfg = cfg;
+	d.loop = ev_default_loop(EVFLAG_AUTO);
+	if (!d.loop || profile_region(cfg->region, cfg->profile, d.region, sizeof(d.region), &src,
+				      why, sizeof(why)) < 0) {
+		fprintf(stderr, "ecr-deployd: %s\n", d.loop ? why : "no event loop");
+		config_free(cfg);
+		return d.loop ? EX_CONFIG : EX_OSERR;
+	}
+	d.http_options.ca_bundle = cfg->ca_bundle;
+	d.aws_options.region = d.region;
+	d.aws_options.fips = cfg->fips;
+	for (int i = 0; i < AWS_SERVICE_COUNT; i++)
+		d.aws_options.endpoints[i] = cfg->endpoints[i];
+	d.http = http_client_new(d.loop, &d.http_options);
+	d.signer = sigv4_signer_new();
+	struct cred_options co = {
+		d.loop, d.http, d.signer, cfg->profile, d.region, cfg->endpoints[AWS_SERVICE_STS], 0
+	};
+	d.creds = d.http && d.signer ? cred_chain_new(&co) : NULL;
+	d.aws =
+	    d.creds ? aws_client_new(d.loop, d.http, d.signer, d.creds, &d.aws_options, &w) : NULL;
+	d.ha = cfg->ha;
+	if (!d.aws || make_ddb(&d, &d.ddb, why, sizeof(why)) < 0) {
+		fprintf(stderr, "ecr-deployd: %s\n", *why ? why : w ? w : "out of memory");
+		rc = EX_OSERR;
+	}
+	/* The blocking calls use the credentials the loop resolved (the role's too): one read
+	 * of the lease on the loop resolves them, and says whether the table answers. */
+	if (rc == EX_OK) {
+		if (ddb_lease_read(d.ddb, 30000, on_lease_read, &d, NULL) < 0)
+			rc = EX_OSERR;
+		else
+			ev_run(d.loop, 0);
+		rc = rc == EX_OK ? d.exit_code : rc;
+	}
+	if (rc == EX_OK) {
+		int r = migrate_state_to_table(cfg->state_dir, d.ddb, stdout, why, sizeof(why));
+		if (r < 0) {
+			fprintf(stderr, "ecr-deployd: --migrate-state-to-table: %s\n", why);
+			rc = r == -EEXIST ? EX_CANTCREAT : r == -EACCES ? EX_NOPERM : EX_TEMPFAIL;
+		}
+	}
+	ddb_free(d.ddb);
+	aws_client_free(d.aws);
+	cred_provider_free(d.creds);
+	sigv4_signer_free(d.signer);
+	http_client_free(d.http);
+	ev_loop_destroy(d.loop);
+	config_free(cfg);
 	return rc;
 }

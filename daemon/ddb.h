@@ -112,7 +112,10 @@ struct ddb_lease_cond {
 	bool absent;       /* the item must not exist (PutItem, attribute_not_exists(pk)) */
 	const char *owner; /* else, when not NULL: owner = this AND term = term AND ... */
 	uint64_t term;
-	uint64_t version; /* ... version = this (always, unless absent) */
+	uint64_t version; /* ... version = this (unless absent or any_version) */
+	bool any_version; /* with owner: no condition on the version, which is incremented in
+			     place (SET version = version + 1: the release, whatever renewal of
+			     ours landed last); next->version is then not written */
 };
 
 struct ddb_op;
@@ -138,7 +141,8 @@ int ddb_lease_read(struct ddb *t, long timeout_ms, ddb_lease_fn done, void *ud,
 /*
  * Writes the lease item to next, under cond: absent → PutItem with attribute_not_exists(pk);
  * else UpdateItem (SET of every attribute) with "version = :v" and, with cond->owner,
- * "owner = :o AND term = :t". Same answers and bounds as ddb_lease_read().
+ * "owner = :o AND term = :t" (any_version: without the version's condition, the version
+ * incremented in place). Same answers and bounds as ddb_lease_read().
  */
 int ddb_lease_write(struct ddb *t, const struct ddb_lease *next, const struct ddb_lease_cond *cond,
 		    long timeout_ms, ddb_lease_fn done, void *ud, struct ddb_op **ret);
@@ -209,6 +213,18 @@ int ddb_parse_lease(const cJSON *item, struct ddb_lease *ret, char *why, size_t 
  * from item; NULL when it has none). 0; -EPROTO (why). */
 int ddb_parse_state_item(const cJSON *item, const char *group, char *sk, const char **ret_doc,
 			 size_t *ret_len, char *why, size_t why_len);
+
+/*
+ * What a failed DynamoDB call means: -ESTALE (ConditionalCheckFailedException, or a
+ * TransactionCanceledException whose first non-None reason is ConditionalCheckFailed),
+ * -EDEADLK (a transaction cancelled by a TransactionConflict: may be tried again), -EAGAIN
+ * (transient: throttled, timed out, 5xx, no reply, other cancellation reasons), -EACCES
+ * (refused to our credentials), -ENXIO (ResourceNotFoundException: no such table), -EINVAL
+ * (the request's fault: ValidationException, a ValidationError reason). why: "table 'T' Op:
+ * Code[ (action i: Reason)]: message" (the message escaped).
+ */
+struct aws_result;
+int ddb_map_error(const char *table, const struct aws_result *res, char *why, size_t why_len);
 
 /* Reads a DynamoDB number attribute value ({"N": "123"}): digits only, no sign, fraction or
  * exponent, fits in uint64_t. 0 or -EPROTO. */

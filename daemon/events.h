@@ -40,5 +40,12 @@
 #define EVENT_NOTIFY_DROPPED        "634d8565a98d49f3aa001b9b366a6c9b"
 #define EVENT_NOTIFY_SINK_FAILING   "4c1dfbd51bae4358bc0495bc413d1f2b"
 #define EVENT_NOTIFY_SINK_RECOVERED "604a276409cd4bfb87acafd0a320a12e"
+#define EVENT_HA_LEADING            "3015eabd828b425d8cfaaa7d50a16e95"
+#define EVENT_HA_STANDBY            "d5ff6d08bb9f4985a8c50cf125829f34"
+#define EVENT_HA_SUSPENDED          "30f4680517434184afc41e58dd571eb3"
+#define EVENT_HA_RESUMED            "eeb335b0d076434790441d45732d9cd2"
+#define EVENT_HA_LOST               "fd929e84e3ed497ca13320255a001815"
+#define EVENT_HA_RELEASED           "fe02e170870c4853bef992c7bc788a1e"
+#define EVENT_HA_FENCED             "fed92de5cef74398b91c70488d6ace38"
 
 #endif

@@ -45,6 +45,9 @@ static void usage(FILE *out)
 		"                        CONTINUE), then exit; TARGET is WATCH/SERVICE,\n"
 		"                        CLUSTER/SERVICE, or SERVICE when only one target has it\n"
 		"      --reject TARGET   the same with ROLLBACK: ECS rolls the deployment back\n"
+		"      --migrate-state-to-table\n"
+		"                        copy the state directory into the configuration's ha\n"
+		"                        table once (refused when the table holds state), exit\n"
 		"      --log-target T    journal, stderr, or auto (default: the journal when\n"
 		"                        stderr is connected to it, as under systemd)\n"
 		"      --log-level L     error, warning, notice, info or debug (default: the\n"
@@ -122,7 +125,8 @@ int main(int argc, char **argv)
 		OPT_LOG_TARGET,
 		OPT_LOG_LEVEL,
 		OPT_APPROVE,
-		OPT_REJECT
+		OPT_REJECT,
+		OPT_MIGRATE
 	};
 	static const char *const levels[] = { "error", "warning", "notice", "info", "debug" };
 	const char *target = "auto";
@@ -136,12 +140,13 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 		{ "approve", required_argument, NULL, OPT_APPROVE },
 		{ "reject", required_argument, NULL, OPT_REJECT },
+		{ "migrate-state-to-table", no_argument, NULL, OPT_MIGRATE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_file = DEFAULT_CONFIG, *config_dir = NULL;
-	bool check_only = false;
+	bool check_only = false, migrate = false;
 	const char *approve = NULL, *approve_opt = NULL; /* --approve/--reject TARGET */
 	enum approve_action action = APPROVE_CONTINUE;
 	struct daemon_options opts = { .log_level = -1 };
@@ -170,6 +175,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_ONCE:
 			opts.once = true;
+			break;
+		case OPT_MIGRATE:
+			migrate = true;
 			break;
 		case OPT_APPROVE:
 		case OPT_REJECT:
@@ -232,10 +240,14 @@ int main(int argc, char **argv)
 				    : "--dry-run");
 		return EX_USAGE;
 	}
+	if (migrate && (check_only || approve || opts.once || opts.dry_run)) {
+		fprintf(stderr, "ecr-deployd: --migrate-state-to-table runs alone\n");
+		return EX_USAGE;
+	}
 	dir = dropin_dir(config_file, config_dir);
 	if (!dir)
 		return EX_OSERR;
-	if (check_only || approve) /* no daemon loop: the signals act as on any command */
+	if (check_only || approve || migrate) /* no daemon loop: signals act as on any command */
 		sigprocmask(SIG_UNBLOCK, &handled, NULL);
 	rc = load_config(config_file, dir, &cfg);
 	if (rc != EX_OK || check_only) {
@@ -247,6 +259,10 @@ int main(int argc, char **argv)
 		free(dir);
 		return rc;
 	}
+	if (migrate) { /* a one-shot command too */
+		free(dir);
+		return daemon_migrate(cfg);
+	}
 	if (approve) { /* a one-shot command: stdout and stderr, no daemon */
 		rc = approve_run(cfg, approve, action);
 		config_free(cfg);
@@ -255,6 +271,7 @@ int main(int argc, char **argv)
 	}
 	log_set_journal(!strcmp(target, "journal") ||
 			(!strcmp(target, "auto") && log_journal_stream()));
+	opts.argv = argv;
 	rc = daemon_run(config_file, dir, cfg, &opts);
 	free(dir);
 	return rc;

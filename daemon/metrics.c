@@ -63,6 +63,9 @@ struct metrics {
 	struct ev_timer file_timer;
 	double last_write;    /* ev_now() of the last write; 0: none yet */
 	char file_error[600]; /* the last write's failure, said once until it changes or recovers */
+	bool ha;              /* metrics_ha() was called: an ha instance */
+	enum lease_role ha_role;
+	uint64_t ha_term;
 };
 
 /* ---- families ---------------------------------------------------------------- */
@@ -433,6 +436,41 @@ static int render_sinks(struct strbuf *out, struct metrics *m)
 	return r;
 }
 
+void metrics_ha(struct metrics *m, enum lease_role role, uint64_t term)
+{
+	if (!m)
+		return;
+	if (m->ha && m->ha_role == role && m->ha_term == term)
+		return;
+	m->ha = true;
+	m->ha_role = role;
+	m->ha_term = term;
+	metrics_changed(m);
+}
+
+/* ecr_deployd_ha_role{role} for every role (1 for ours), then ecr_deployd_ha_term. */
+static int render_ha(struct strbuf *out, const struct metrics *m)
+{
+	static const enum lease_role roles[] = { LEASE_STARTING, LEASE_STANDBY, LEASE_LEADING,
+						 LEASE_SUSPENDED, LEASE_LOST };
+	int r = head(out, "ecr_deployd_ha_role", "gauge",
+		     "This instance's role in its high-availability group (1 for the role it has "
+		     "now): leading acts, standby waits for the lease, suspended holds a lease it "
+		     "could not renew in time and makes no mutating call.");
+
+	for (size_t i = 0; r == 0 && i < sizeof(roles) / sizeof(roles[0]); i++)
+		r = sample(out, "ecr_deployd_ha_role", LABELS("role", lease_role_name(roles[i])),
+			   roles[i] == m->ha_role ? 1 : 0);
+	if (r == 0)
+		r = head(
+		    out, "ecr_deployd_ha_term", "gauge",
+		    "The term of the lease as this instance last read or wrote it (+1 at every "
+		    "takeover; 0 unknown).");
+	if (r == 0)
+		r = sample(out, "ecr_deployd_ha_term", NULL, (double)m->ha_term);
+	return r;
+}
+
 int metrics_render(struct metrics *m, struct strbuf *out)
 {
 	const struct config *cfg = m->deps.cfg ? *m->deps.cfg : NULL;
@@ -507,6 +545,8 @@ int metrics_render(struct metrics *m, struct strbuf *out)
 		r = render_targets(out, m, cfg);
 	if (r == 0 && m->deps.sinks)
 		r = render_sinks(out, m);
+	if (r == 0 && m->ha)
+		r = render_ha(out, m);
 	return r;
 }
 
@@ -639,6 +679,12 @@ struct metrics *metrics_new(const struct metrics_deps *deps)
 	ev_timer_init(&m->file_timer, on_file_timer, 0, 0);
 	m->file_timer.data = m;
 	return m;
+}
+
+void metrics_set_state(struct metrics *m, struct state *state)
+{
+	if (m)
+		m->deps.state = state;
 }
 
 void metrics_free(struct metrics *m)

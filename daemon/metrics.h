@@ -20,6 +20,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "lease.h"
 
 struct aws_client;
 struct aws_result;
@@ -66,6 +69,9 @@ struct metrics_deps {
 /* A new set of metrics over deps (copied), all counters at 0. NULL without memory. */
 struct metrics *metrics_new(const struct metrics_deps *deps);
 
+/* The state to render from, once it is open (an ha instance opens it when it leads). */
+void metrics_set_state(struct metrics *m, struct state *state);
+
 /* Stops the file timer and frees (the file is left as it is). NULL is a no-op. */
 void metrics_free(struct metrics *m);
 
@@ -88,6 +94,14 @@ void metrics_cycle_done(struct metrics *m, bool all_ok, double now);
 void metrics_rollout_ended(struct metrics *m, const struct history_entry *e);
 /* Something the file shows changed: it is written within a second (coalesced). */
 void metrics_changed(struct metrics *m);
+/*
+ * ha (issue 18): this instance's role and the lease's term, as the lease's accessors say them
+ * (lease_role(), lease_term()) at each of its on_change calls. From the first call on, the
+ * exposition has ecr_deployd_ha_role{role="..."} (one series per role of enum lease_role, 1 for
+ * this one, 0 for the others) and ecr_deployd_ha_term; a single instance (never called) has
+ * neither. Also asks for the file to be written.
+ */
+void metrics_ha(struct metrics *m, enum lease_role role, uint64_t term);
 
 /* Writes the file now (at stop: the last counts are not lost, nor --once's one cycle). */
 void metrics_flush(struct metrics *m);

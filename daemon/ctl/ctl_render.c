@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ctl_time.h"
 #include "digest.h"
@@ -340,6 +341,79 @@ static char *target_state(const cJSON *t)
 	return s;
 }
 
+/* t (Unix seconds) as "2026-12-01 08:41:02 UTC": the leader's since is the same for every
+ * instance that shows it, wherever it runs; "-" when t is not a usable time. */
+static void format_utc(double t, char *buf, size_t n)
+{
+	struct tm tm;
+	time_t tt;
+
+	if (!isfinite(t) || t <= 0 || t > 253402300799.0) { /* 9999-12-31 */
+		snprintf(buf, n, "-");
+		return;
+	}
+	tt = (time_t)t;
+	if (!gmtime_r(&tt, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(buf, n, "-");
+}
+
+/*
+ * The "ha" object of the status (issue 18) on one line:
+ *   ha: standby (leader: host-b since 2026-12-01 08:41:02 UTC), term 7, table T/group G,
+ *   this instance host-a
+ * The role in colour when asked (leading green, standby plain, suspended red, the others
+ * yellow); every value escaped.
+ */
+static int ha_line(FILE *out, const cJSON *ha, bool color)
+{
+	const char *role = ctl_json_str(ha, "role"), *leader = ctl_json_str(ha, "leader");
+	char *r = ctl_escape(role ? role : "unknown", 32);
+	char *l = ctl_escape(leader, 128);
+	char *inst = ctl_escape(ctl_json_str(ha, "instance"), 128);
+	char *table = ctl_escape(ctl_json_str(ha, "table"), 300);
+	char *group = ctl_escape(ctl_json_str(ha, "group"), 64);
+	char since[64];
+	double t, term;
+	int ret = 0;
+
+	if (!r || !l || !inst || !table || !group) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	const char *k = !color                       ? ""
+			: !role                      ? YELLOW
+			: !strcmp(role, "leading")   ? GREEN
+			: !strcmp(role, "standby")   ? ""
+			: !strcmp(role, "suspended") ? RED
+						     : YELLOW;
+	fprintf(out, "ha: %s%s%s (", k, r, *k ? RESET : "");
+	if (leader && *leader) {
+		fprintf(out, "leader: %s", l);
+		if (ctl_json_num(ha, "leader_since", &t) && t > 0) {
+			format_utc(t, since, sizeof(since));
+			fprintf(out, " since %s", since);
+		}
+	} else {
+		fprintf(out, "no leader");
+	}
+	fputc(')', out);
+	if (ctl_json_num(ha, "term", &term) && term >= 0 && term < 1e19)
+		fprintf(out, ", term %.0f", term);
+	fprintf(out, ", table %s/group %s, this instance %s\n", table, group, inst);
+	if (role && !strcmp(role, "suspended"))
+		fprintf(out,
+			"  %sthe lease was not renewed in time%s: no mutating call until it "
+			"is\n",
+			color ? RED : "", color ? RESET : "");
+done:
+	free(r);
+	free(l);
+	free(inst);
+	free(table);
+	free(group);
+	return ret;
+}
+
 static int status_header(FILE *out, const cJSON *res, double now, bool color)
 {
 	char buf[128], rel[64];
@@ -358,6 +432,12 @@ static int status_header(FILE *out, const cJSON *res, double now, bool color)
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "dry_run")))
 		fprintf(out, "%sDRY RUN%s: nothing is changed in AWS\n", color ? YELLOW : "",
 			color ? RESET : "");
+	const cJSON *ha = ctl_json_obj(res, "ha");
+	if (ha) {
+		int r = ha_line(out, ha, color);
+		if (r < 0)
+			return r;
+	}
 	const cJSON *frozen = ctl_json_obj(res, "frozen");
 	if (frozen) {
 		struct strbuf sb;

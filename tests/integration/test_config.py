@@ -114,6 +114,14 @@ def test_schema_rejects_what_the_parser_rejects(ctx):
         "sink concurrency": {"notify": [{"type": "eventbridge", "concurrency": 17}]},
         "sink max_pending": {"notify": [{"type": "eventbridge", "max_pending": 0}]},
         "seventeen sinks": {"notify": [{"type": "eventbridge", "name": "e%d" % i} for i in range(17)]},
+        "ha without table": {"ha": {"instance_id": "a"}},
+        "ha table short": {"ha": {"table": "ab", "instance_id": "a"}},
+        "ha table arn of an index": {"ha": {"table": "arn:aws:dynamodb:us-east-1:123456789012:table/abc/index/i",
+                                            "instance_id": "a"}},
+        "ha group": {"ha": {"table": "abc", "group": "a/b", "instance_id": "a"}},
+        "ha instance": {"ha": {"table": "abc", "instance_id": "host a"}},
+        "ha lease": {"ha": {"table": "abc", "instance_id": "a", "lease_duration": 20}},
+        "ha role": {"ha": {"table": "abc", "instance_id": "a", "role_arn": "arn:aws:iam::1:user/x"}},
     }
     for name, doc in cases.items():
         check(list(v.iter_errors(doc)), "the schema rejects: %s" % name)
@@ -150,6 +158,7 @@ def test_schema_keys_match_the_parser(ctx):
         "events": ({"events": [dict({"queue_url": "https://sqs.us-east-1.amazonaws.com/123456789012/q"}, **z)]},
                    schema["properties"]["events"]["items"]["properties"]),
         "notify": ({"notify": [dict({"type": "eventbridge"}, **z)]}, defs["sink"]["properties"]),
+        "ha": ({"ha": dict({"table": "abc"}, **z)}, schema["properties"]["ha"]["properties"]),
     }
     for level, (doc, props) in levels.items():
         check_eq(allowed_keys(ctx, doc, level), set(props), "keys at %s: parser vs schema" % level)
@@ -415,3 +424,40 @@ def test_notify_summary_shows_hosts_never_urls_or_secrets(ctx):
     check(re.search(r"^%s:1:\d+: notify\[0\]\.url: the URL to 'hooks.example.com' uses http://" % re.escape(p),
                     err, re.M), "located, with the host: %r" % err)
     check(TOKEN not in out + err, "the URL is in no error")
+
+
+def test_ha_check_config_line_and_located_errors(ctx):
+    """Issue 18: --check-config prints the HA line (table, region, group, instance, lease), the
+    instance named by the host name by default; a lease out of its range and a table ARN whose
+    region is not ha.region are located errors naming the value and what is allowed; ha in a
+    drop-in file is refused there."""
+    p = ctx.write("ha.json", json.dumps({"aws": {"region": "eu-west-1"},
+                                         "ha": {"table": "deploys", "group": "prod", "lease_duration": "30s"}}))
+    status, out, err = check_config(ctx, p)
+    check_eq(status, 0, "accepted: %s" % err)
+    check("ha: table deploys, region eu-west-1, group prod, instance %s, lease 30s\n" % os.uname().nodename in out,
+          "the HA line with the host name: %r" % out)
+    p = ctx.write("ha-arn.json", json.dumps({"ha": {"table": "arn:aws:dynamodb:us-east-2:123456789012:table/deploys",
+                                                    "instance_id": "host-b", "role_arn":
+                                                    "arn:aws:iam::123456789012:role/ha"}}))
+    status, out, err = check_config(ctx, p)
+    check_eq(status, 0, "accepted: %s" % err)
+    check("ha: table arn:aws:dynamodb:us-east-2:123456789012:table/deploys, region us-east-2, group ecr-deployd, "
+          "instance host-b, lease 20s, as arn:aws:iam::123456789012:role/ha\n" in out, "the ARN's region: %r" % out)
+    status, out, err = check_config(ctx, ctx.write("off.json", "{}"))
+    check("ha: off (one instance, state in /var/lib/ecr-deployd)\n" in out, "no ha: said so: %r" % out)
+    text = ('{"ha": {"table": "arn:aws:dynamodb:us-east-1:123456789012:table/abc",\n'
+            '        "region": "eu-west-1", "lease_duration": "2s", "instance_id": "a"}}')
+    p = ctx.write("ha-bad.json", text)
+    status, out, err = check_config(ctx, p)
+    check_eq(status, EX_CONFIG, "refused: %s" % err)
+    check("%s:2:19: ha.region: 'eu-west-1' is not the region of the table ARN ('us-east-1')" % p in err,
+          "the region, located: %r" % err)
+    check("%s:2:50: ha.lease_duration: '2s' is out of bounds: from 3s to 5m" % p in err,
+          "the lease, located: %r" % err)
+    os.makedirs(ctx.path(os.path.join("hadrop", "conf.d")))
+    main = ctx.write(os.path.join("hadrop", "main.json"), "{}")
+    drop = ctx.write(os.path.join("hadrop", "conf.d", "team.json"), json.dumps({"ha": {"table": "abc"}}))
+    status, out, err = ctx.run([daemon_path(), "-c", main, "--config-dir", os.path.dirname(drop), "--check-config"])
+    check_eq(status, EX_CONFIG, "ha in a drop-in: refused: %s" % err)
+    check("%s:1:2: ha: 'ha' belongs in the main configuration file" % drop in err, "said where: %r" % err)

@@ -204,6 +204,10 @@ CASES = [
     ("ReadCodeDeploy", "cart", "BatchGetDeployments", "codedeploy:BatchGetDeployments"),
     # Our rollback (StopDeployment) and approvals of Ready waits (ContinueDeployment) only.
     ("SteerCodeDeploy", "cart", None, None),
+    # Needed only with "ha" (these watches run a single instance). Its own proofs:
+    # test_high_availability_table_grants_the_lease_and_fenced_calls_on_the_table_only (boto3) and
+    # test_ha_daemons_under_the_policy_and_without_the_table_statement (the daemons).
+    ("HighAvailabilityTable", "web", None, None),
 ]
 
 
@@ -490,3 +494,135 @@ def test_notify_through_eventbridge_grants_put_events_on_the_bus_only(ctx):
         check_eq([(r["denied"]["action"], r["denied"]["resource"]) for r in refused],
                  [("events:PutEvents", "arn:aws:events:us-east-1:%s:event-bus/%s" % (ACCT, bus))],
                  "the policy engine judged events:PutEvents on %s" % bus)
+
+
+# -- high availability: the HighAvailabilityTable statement (issue 18) ------------------------------------------
+HA_TABLE = "ecr-deployd"  # the table the policy names (docs/ha.md's template makes it)
+HA_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
+              "dynamodb:ConditionCheckItem"]
+
+
+def ha_calls(ddb, table):
+    """Every call the HA table's client makes, on table: {operation: reply or botocore ClientError}."""
+    import botocore.exceptions
+    key = {"pk": {"S": "prod"}, "sk": {"S": "lease"}}
+    calls = [
+        ("PutItem", lambda: ddb.put_item(TableName=table, Item=dict(key, owner={"S": "host-a"}, term={"N": "1"},
+                                                                    version={"N": "1"}),
+                                         ConditionExpression="attribute_not_exists(pk)")),
+        ("GetItem", lambda: ddb.get_item(TableName=table, Key=key, ConsistentRead=True)),
+        ("UpdateItem", lambda: ddb.update_item(TableName=table, Key=key, UpdateExpression="SET #v = #v + :one",
+                                               ConditionExpression="#o = :me",
+                                               ExpressionAttributeNames={"#v": "version", "#o": "owner"},
+                                               ExpressionAttributeValues={":one": {"N": "1"}, ":me": {"S": "host-a"}})),
+        ("Query", lambda: ddb.query(TableName=table, KeyConditionExpression="pk = :g", ConsistentRead=True,
+                                    ExpressionAttributeValues={":g": {"S": "prod"}})),
+        ("TransactWriteItems", lambda: ddb.transact_write_items(TransactItems=[
+            {"ConditionCheck": {"TableName": table, "Key": key, "ConditionExpression": "#o = :me AND #t = :term",
+                                "ExpressionAttributeNames": {"#o": "owner", "#t": "term"},
+                                "ExpressionAttributeValues": {":me": {"S": "host-a"}, ":term": {"N": "1"}}}},
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "prod"}, "sk": {"S": "w/web"}, "doc": {"S": "{}"},
+                                                  "term": {"N": "1"}}}},
+            {"Delete": {"TableName": table, "Key": {"pk": {"S": "prod"}, "sk": {"S": "r/web/x"}}}}])),
+        ("DeleteItem", lambda: ddb.delete_item(TableName=table, Key={"pk": {"S": "prod"}, "sk": {"S": "w/web"}})),
+    ]
+    out = {}
+    for op, call in calls:
+        try:
+            out[op] = call()
+        except botocore.exceptions.ClientError as e:
+            out[op] = e
+    return out
+
+
+def test_high_availability_table_grants_the_lease_and_fenced_calls_on_the_table_only(ctx):
+    """Signed as the policy's identity: every call of the HA table's client (the lease's PutItem, GetItem and
+    UpdateItem, the takeover's Query, a fenced TransactWriteItems with its ConditionCheck, Put and Delete, a
+    DeleteItem) succeeds on the table the policy names and is refused on another table of the account, naming
+    the action; without ConditionCheckItem the fenced write is refused for it; no other statement grants
+    dynamodb:."""
+    import botocore.exceptions
+    doc = load_policy()
+    stmt = [s for s in doc["Statement"] if s["Sid"] == "HighAvailabilityTable"]
+    check_eq(len(stmt), 1, "docs/iam-policy.json has a HighAvailabilityTable statement")
+    check_eq(sorted(stmt[0]["Action"]), sorted(HA_ACTIONS), "its actions")
+    check_eq(stmt[0]["Resource"], "arn:aws:dynamodb:*:%s:table/%s" % (ACCT, HA_TABLE), "its resource: the table only")
+    others = [s for s in doc["Statement"] if s["Sid"] != "HighAvailabilityTable"]
+    check(not [s for s in others if any(a.startswith("dynamodb:") for a in (
+        [s["Action"]] if isinstance(s["Action"], str) else s["Action"]))], "no other statement grants dynamodb:")
+    sim = Sim(ctx, keys=(KEY,), seed={"dynamodb_tables": [{"name": HA_TABLE, "account": ACCT},
+                                                          {"name": "other-table", "account": ACCT}]})
+    set_policy(sim, doc)
+    ddb = sim.client("dynamodb", key=KEY)
+    since = sim.control("GET", "/requests")["last"]
+    res = ha_calls(ddb, HA_TABLE)
+    for op, r in res.items():
+        check(not isinstance(r, Exception), "%s on the table is allowed: %s" % (op, r))
+    check_eq(denials(sim, since), [], "nothing refused on the table")
+    since = sim.control("GET", "/requests")["last"]
+    res = ha_calls(ddb, "other-table")
+    refused = {r["operation"]: r for r in denials(sim, since)}
+    for op in ("PutItem", "GetItem", "UpdateItem", "Query", "TransactWriteItems", "DeleteItem"):
+        check(isinstance(res[op], botocore.exceptions.ClientError), "%s on another table is refused" % op)
+        check_eq(res[op].response["Error"]["Code"], "AccessDeniedException", "%s: AccessDeniedException" % op)
+        check(op in refused, "the policy engine refused %s" % op)
+        check_eq(refused[op]["denied"]["resource"], "arn:aws:dynamodb:us-east-1:%s:table/other-table" % ACCT,
+                 "the resource judged for %s" % op)
+    # IAM has no TransactWriteItems action: the ConditionCheck of the fence needs ConditionCheckItem.
+    bare = dict(doc, Statement=[dict(s, Action=[a for a in s["Action"] if a != "dynamodb:ConditionCheckItem"])
+                                if s["Sid"] == "HighAvailabilityTable" else s for s in doc["Statement"]])
+    set_policy(sim, bare)
+    since = sim.control("GET", "/requests")["last"]
+    res = ha_calls(ddb, HA_TABLE)
+    check(isinstance(res["TransactWriteItems"], botocore.exceptions.ClientError),
+          "without ConditionCheckItem the fenced write is refused")
+    tx = [r for r in denials(sim, since) if r["operation"] == "TransactWriteItems"]
+    check(tx and tx[0]["denied"]["action"].lower() == "dynamodb:conditioncheckitem",
+          "refused for dynamodb:ConditionCheckItem: %s" % [r.get("denied") for r in tx])
+
+
+def ha_iam_world():
+    """test_ha's world in the default account with task roles the policy may pass."""
+    import test_ha
+    roles = {"executionRoleArn": "arn:aws:iam::123456789012:role/ecsTaskExecutionRole",
+             "taskRoleArn": "arn:aws:iam::123456789012:role/team-web"}
+    spec = test_ha.ha_world()
+    spec["task_definitions"] = [taskdef("web", "team/web", **roles)]
+    return spec
+
+
+def test_ha_daemons_under_the_policy_and_without_the_table_statement(ctx):
+    """Two HA instances under exactly the README's policy (its placeholders as they are: account
+    123456789012, repositories team/*, table ecr-deployd): one leads, the other stands by, a push
+    deploys, nothing is denied. Without HighAvailabilityTable a new instance never leads: the
+    lease read is refused, and it says so naming the action."""
+    import test_ha
+    with open(POLICY_FILE) as f:
+        doc = json.load(f)
+    sim = test_ha.ha_sim(ctx, ha_iam_world())
+    set_policy(sim, doc)
+    g = test_ha.Group(ctx, sim, [test_ha.web_watch()], n=2).start()
+    leader = g.wait_one_leader(timeout=20)
+    test_ha.first_start_done(leader)
+    new = sim.push("team/web", "prod", seed="v2")
+    leader.p.signal(signal.SIGHUP)
+    wait_for(lambda: [l for l in lines_with(leader.p, DEPLOY_COMPLETED) if new in l], 40, "the leader deploys")
+    check_eq(denials(sim), [], "nothing denied under the README's policy")
+    ops = {c["op"] for c in test_ha.ddb_log(sim) if c.get("outcome") == "ok"}
+    check({"GetItem", "PutItem", "UpdateItem", "Query", "TransactWriteItems"} <= ops,
+          "the lease, the takeover's read and fenced writes were all allowed: %s" % sorted(ops))
+    for i in g.insts:
+        i.p.signal(signal.SIGTERM)
+        i.p.wait(10)
+    doc["Statement"] = [s for s in doc["Statement"] if s["Sid"] != "HighAvailabilityTable"]
+    set_policy(sim, doc)
+    since = sim.control("GET", "/requests")["last"]
+    lone = test_ha.Group(ctx, sim, [test_ha.web_watch()], n=1)
+    lone.insts[0].start()
+    inst = lone.insts[0]
+    wait_for(lambda: [r for r in denials(sim, since) if r.get("service") == "dynamodb"], 15, "a DynamoDB call refused")
+    wait_for(lambda: "AccessDeniedException" in inst.stderr() and "dynamodb:" in inst.stderr(), 15,
+             "the refusal said, naming the action")
+    check(inst.role() != "leading", "it does not lead")
+    check_eq([r for r in sim.requests(since=since) if r.get("service") in ("ecr", "ecs")], [],
+             "no ECR or ECS call without the lease")

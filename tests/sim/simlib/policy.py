@@ -24,6 +24,7 @@ STRING_OPS = ("StringEquals", "StringNotEquals", "StringEqualsIgnoreCase", "Stri
 CONDITION_OPS = STRING_OPS + ("Null",)
 ACTION_RE = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*?]+$", re.I)
 ECS_TASKS = "ecs-tasks.amazonaws.com"
+SET_QUALIFIERS = ("ForAnyValue:", "ForAllValues:")
 
 
 class PolicyError(ValueError):
@@ -105,18 +106,23 @@ class Statement:
         cond = doc.get("Condition", {})
         if not isinstance(cond, dict):
             raise PolicyError("%s.Condition must be an object, not %s" % (where, _show(cond)))
-        for op, block in cond.items():
+        for full_op, block in cond.items():
+            qual, op = None, full_op
+            if isinstance(op, str) and op.startswith(SET_QUALIFIERS):
+                qual, op = op.split(":", 1)
             base = op[:-len("IfExists")] if op.endswith("IfExists") and op != "IfExists" else op
-            if base not in CONDITION_OPS or (base == "Null" and op != base):
+            if base not in CONDITION_OPS or (base == "Null" and (op != base or qual)):
                 raise PolicyError("%s.Condition: operator %s is not one awssim evaluates (%s, each also "
-                                  "...IfExists)" % (where, _show(op), ", ".join(CONDITION_OPS)))
+                                  "...IfExists, and ForAnyValue:/ForAllValues: before them but Null)"
+                                  % (where, _show(full_op), ", ".join(CONDITION_OPS)))
+            op = full_op
             if not isinstance(block, dict) or not block:
                 raise PolicyError("%s.Condition.%s must be a non-empty object of key: values" % (where, op))
             for key, values in block.items():
                 vals = _strings(values, "%s.Condition.%s.%s" % (where, op, key), allow_scalar_types=True)
                 if base in ("Bool", "Null") and any(v.lower() not in ("true", "false") for v in vals):
                     raise PolicyError("%s.Condition.%s.%s: %s wants \"true\" or \"false\"" % (where, op, key, base))
-                self.conditions.append((base, op != base, key.lower(), vals))
+                self.conditions.append((base, base + "IfExists" in op, key.lower(), vals, qual))
 
     def applies(self, action, resource, context):
         hit = any(p.match(action) for p in self.actions)
@@ -125,7 +131,23 @@ class Statement:
         hit = any(_arn_match(p, resource) for p in self.resources)
         if hit == self.not_resource:
             return False
-        return all(_condition(op, if_exists, context.get(key), vals) for op, if_exists, key, vals in self.conditions)
+        return all(_qualified(qual, op, if_exists, context.get(key), vals)
+                   for op, if_exists, key, vals, qual in self.conditions)
+
+
+def _qualified(qual, op, if_exists, value, wanted):
+    """A condition on a key that may hold several values (a list in the context): ForAnyValue
+    wants one of them to match (none: false), ForAllValues each of them (none: true); without a
+    qualifier a list matches when one of its values does."""
+    if qual is None:
+        if isinstance(value, list):
+            return any(_condition(op, if_exists, v, wanted) for v in value) if value else \
+                _condition(op, if_exists, None, wanted)
+        return _condition(op, if_exists, value, wanted)
+    values = value if isinstance(value, list) else ([] if value is None else [value])
+    if qual == "ForAnyValue":
+        return any(_condition(op, False, v, wanted) for v in values)
+    return all(_condition(op, False, v, wanted) for v in values)
 
 
 def _condition(op, if_exists, value, wanted):
@@ -405,6 +427,70 @@ def _events_checks(operation, p, ident):
     return [(own, arns or ["*"], {})]
 
 
+# TransactWriteItems is authorized action by action, each as its single-item form (AWS: "Using IAM
+# with DynamoDB transactions"), with dynamodb:EnclosingOperation naming the transaction.
+DYNAMODB_TX_ACTIONS = {"ConditionCheck": "ConditionCheckItem", "Put": "PutItem", "Update": "UpdateItem",
+                       "Delete": "DeleteItem"}
+
+
+def _dynamodb_table_arn(ident, name):
+    if isinstance(name, str) and name.startswith("arn:"):
+        return name
+    return "arn:aws:dynamodb:%s:%s:table/%s" % (ident.region, ident.account, name)
+
+
+def _dynamodb_leading_key(world, ident, name, p, item_member):
+    """dynamodb:LeadingKeys: the partition key value the request touches, when it can be told."""
+    from .dynamodb import TABLE_ARN_RE
+    m = TABLE_ARN_RE.match(name) if isinstance(name, str) else None
+    ref = (m.group(2), m.group(1), m.group(3)) if m else (ident.account, ident.region, name)
+    t = world.dynamodb.tables.get(ref)
+    if t is None:
+        return None
+    hash_name = t.keys[0][0]
+    source = p.get(item_member)
+    if isinstance(source, dict) and isinstance(source.get(hash_name), dict):
+        v = source[hash_name]
+        return [str(next(iter(v.values())))] if len(v) == 1 else None
+    kce = p.get("KeyConditionExpression")
+    if isinstance(kce, str):
+        names = p.get("ExpressionAttributeNames") or {}
+        values = p.get("ExpressionAttributeValues") or {}
+        for ref_name, ref_value in re.findall(r"(#?[A-Za-z0-9_]+)\s*=\s*(:[A-Za-z0-9_]+)", kce):
+            if names.get(ref_name, ref_name) == hash_name and isinstance(values.get(ref_value), dict) \
+                    and len(values[ref_value]) == 1:
+                return [str(next(iter(values[ref_value].values())))]
+    return None
+
+
+def _dynamodb_checks(world, operation, p, ident):
+    """DynamoDB: each call on its table's ARN (a name in the caller's account and region, or the ARN
+    given); TransactWriteItems as its actions' single-item forms; context dynamodb:LeadingKeys
+    (the partition key touched) and dynamodb:EnclosingOperation (in a transaction)."""
+    if operation == "TransactWriteItems":
+        out = []
+        for a in p.get("TransactItems") or []:
+            for kind, action in DYNAMODB_TX_ACTIONS.items():
+                body = a.get(kind) if isinstance(a, dict) else None
+                if isinstance(body, dict):
+                    ctx = {"dynamodb:enclosingoperation": "TransactWriteItems"}
+                    lead = _dynamodb_leading_key(world, ident, body.get("TableName"), body,
+                                                 "Item" if kind == "Put" else "Key")
+                    if lead:
+                        ctx["dynamodb:leadingkeys"] = lead
+                    out.append(("dynamodb:" + action, [_dynamodb_table_arn(ident, body.get("TableName"))], ctx))
+        return out
+    if "TableName" not in p:
+        return [("dynamodb:" + operation, ["*"], {})]
+    ctx = {}
+    lead = _dynamodb_leading_key(world, ident, p["TableName"], p, "Item" if operation == "PutItem" else "Key")
+    if lead:
+        ctx["dynamodb:leadingkeys"] = lead
+    if p.get("ReturnValues"):
+        ctx["dynamodb:returnvalues"] = p["ReturnValues"]
+    return [("dynamodb:" + operation, [_dynamodb_table_arn(ident, p["TableName"])], ctx)]
+
+
 def checks(world, service, operation, params, ident):
     """What IAM evaluates for a call: [(action, [resource ARN...], context)], in the order AWS checks them."""
     if service == "ecs":
@@ -417,6 +503,8 @@ def checks(world, service, operation, params, ident):
         return _codedeploy_checks(world, operation, params, ident)
     if service == "events":
         return _events_checks(operation, params, ident)
+    if service == "dynamodb":
+        return _dynamodb_checks(world, operation, params, ident)
     if service == "sts":
         if operation == "GetCallerIdentity":
             return []  # needs no permission, as in AWS

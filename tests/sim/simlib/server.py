@@ -9,6 +9,7 @@ import email.utils
 import http.server
 import json
 import re
+import select
 import socket
 import socketserver
 import ssl
@@ -17,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import zlib
 from xml.sax.saxutils import escape
 
 from . import model
@@ -32,6 +34,7 @@ JSON_SERVICES = {
     "CodeDeploy_20141006": ("codedeploy", "1.1"),
     "AmazonSQS": ("sqs", "1.0"),
     "AWSEvents": ("events", "1.1"),
+    "DynamoDB_20120810": ("dynamodb", "1.0"),
 }
 VALIDATION_ERRORS = {
     "ecr": ("InvalidParameterException", None),
@@ -39,7 +42,19 @@ VALIDATION_ERRORS = {
     "codedeploy": ("ValidationException", None),
     "sqs": ("InvalidParameterValue", "InvalidParameterValue;Sender"),
     "events": ("ValidationException", None),
+    "dynamodb": ("ValidationException", None),
 }
+# DynamoDB names its errors on the wire with the namespace of the layer that raised them.
+DYNAMODB_CORAL = {"ValidationException": "com.amazon.coral.validate",
+                  "SerializationException": "com.amazon.coral.service",
+                  "UnknownOperationException": "com.amazon.coral.service",
+                  "AccessDeniedException": "com.amazon.coral.service",
+                  "MissingAuthenticationTokenException": "com.amazon.coral.service",
+                  "IncompleteSignatureException": "com.amazon.coral.service",
+                  "InvalidSignatureException": "com.amazon.coral.service",
+                  "UnrecognizedClientException": "com.amazon.coral.service",
+                  "ExpiredTokenException": "com.amazon.coral.service",
+                  "ThrottlingException": "com.amazon.coral.availability"}
 MAX_BODY = 10 * 1024 * 1024
 
 
@@ -173,6 +188,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 err.query_error = "%s;%s" % (err.code, "Sender" if err.sender else "Receiver")
             error_json(err, xml=fault["format"] == "xml")
             return True
+        if service == "dynamodb" and kind in ("throttle", "500"):
+            err = {"throttle": AwsError("ProvisionedThroughputExceededException", "The level of configured provisioned "
+                                        "throughput for the table was exceeded. Consider increasing your provisioning "
+                                        "level with the UpdateTable API.", 400,
+                                        namespace="com.amazonaws.dynamodb.v20120810"),
+                   "500": AwsError("InternalServerError", "Internal server error", 500,
+                                   namespace="com.amazonaws.dynamodb.v20120810", sender=False)}[kind]
+            if fault.get("message") is not None:
+                err.message = str(fault["message"])
+            error_json(err)
+            return True
         err = {
             "throttle": AwsError("ThrottlingException", "Rate exceeded", 400),
             "429": AwsError("ThrottlingException", "Rate exceeded", 429),
@@ -188,6 +214,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
             err.message = str(fault["message"])
         error_json(err)
         return True
+
+    def _hold(self, seconds):
+        """A blackhole: nothing is answered until the client closes the connection or `seconds`
+        pass; then the connection is closed without a reply. Returns "closed" or "timeout"."""
+        deadline = time.monotonic() + seconds
+        sock = self.connection
+        self.close_connection = True
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout"
+            try:
+                ready, _, _ = select.select([sock], [], [], min(left, 0.25))
+            except (OSError, ValueError):
+                return "closed"
+            if not ready:
+                continue
+            try:
+                # The raw socket even under TLS: a peek that reads nothing means the peer closed.
+                data = socket.socket.recv(sock, 1, socket.MSG_PEEK)
+            except (OSError, ValueError):
+                return "closed"
+            if not data:
+                return "closed"
+            time.sleep(min(left, 0.05))  # a pipelined request: it waits behind this one
 
     def _authorize(self, service, operation, params, ident, entry):
         """IAM: after the signature and the request's validation, before faults."""
@@ -212,16 +263,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         prefix, _, operation = target.rpartition(".")
         entry = {"service": None, "operation": operation, "signature": None, "status": None, "error": None,
                  "fault": None, "params": None, "protocol": "json"}
+        mono = time.monotonic()
+        params = None
+        ctx = None
         svc = JSON_SERVICES.get(prefix)
         version = svc[1] if svc else "1.1"
 
         def error(err, xml=False):
+            if entry["service"] == "dynamodb" and err.namespace is None:
+                err.namespace = DYNAMODB_CORAL.get(err.code, "com.amazonaws.dynamodb.v20120810")
             if xml:  # as some endpoints and proxies answer, even for a JSON service
                 self._send(err.status, "text/xml", xml_error_plain(err, rid), [("x-amzn-RequestId", rid)])
                 entry.update(status=err.status, error=err.code)
                 return
             payload = {"__type": ("%s#%s" % (err.namespace, err.code)) if err.namespace else err.code,
                        getattr(err, "message_key", "message"): err.message}
+            for k, v in (getattr(err, "extra", None) or {}).items():
+                payload[k] = v
             headers = [("x-amzn-RequestId", rid)]
             if err.query_error:
                 headers.append(("x-amzn-query-error", err.query_error))
@@ -266,9 +324,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                query_error=qerr)
             self._authorize(service, operation, params, ident, entry)
             with self.world.lock:
-                fault = self.world.faults.take(service, operation)
+                fault = self.world.faults.take(service, operation, ident.key.access_key)
             if fault:
                 entry["fault"] = fault["kind"]
+                if fault["kind"] == "blackhole":
+                    entry.update(status=0, error="Blackholed", held=self._hold(fault["hold"]))
+                    return
                 if self._pre_fault(fault, service, error):
                     return
             ctx = _Ctx(ident)
@@ -288,6 +349,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             text = json.dumps(result)
             kind = fault["kind"] if fault else None
             headers = [("x-amzn-RequestId", rid)]
+            if kind == "blackhole-after":
+                entry.update(status=0, error="Blackholed", held=self._hold(fault["hold"]))
+                return
+            if service == "dynamodb":
+                # DynamoDB sends the CRC32 of the body; botocore checks it.
+                headers.append(("x-amz-crc32", str(zlib.crc32(raw_bytes(text.encode("utf-8", "surrogateescape"))))))
             ctype_out = "application/x-amz-json-%s" % version
             if kind == "malformed-json":
                 text = text[:max(1, len(text) // 2)] + "\x00<!-- not json"
@@ -305,6 +372,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finally:
             entry["request_id"] = rid
             self.world.record(**entry)
+            if entry["service"] == "dynamodb":
+                with self.world.lock:
+                    self.world.dynamodb.record(dict(entry, mono=mono, time=time.time()), params,
+                                               getattr(ctx, "note", None), ctx)
             self._log_line("%s.%s" % (entry["service"] or prefix, operation), entry["status"] or 0, started,
                            " sig=%s%s%s%s" % (entry["signature"] or "-",
                                               " error=%s" % entry["error"] if entry["error"] else "",
@@ -355,9 +426,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if ident is not None:
                 self._authorize("sts", action, params, ident, entry)
             with self.world.lock:
-                fault = self.world.faults.take("sts", action)
+                fault = self.world.faults.take("sts", action, ident.key.access_key if ident else None)
             if fault:
                 entry["fault"] = fault["kind"]
+                if fault["kind"] in ("blackhole", "blackhole-after"):
+                    entry.update(status=0, error="Blackholed", held=self._hold(fault["hold"]))
+                    return
                 if self._pre_fault(fault, "sts", _raise):
                     return
             with self.world.lock:
@@ -506,8 +580,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self._ctl(200, {"rules": w.faults.rules})
             if (m, p) == ("DELETE", "/faults"):
                 with w.lock:
-                    w.faults.rules = []
-                return self._ctl(200, {"rules": []})
+                    who = q.get("access_key", [None])[0]
+                    if who is None:
+                        w.faults.rules = []
+                    else:  # heal one caller: only the rules that name this key go
+                        w.faults.rules = [r for r in w.faults.rules if who not in (r.get("access_key") or [])]
+                    return self._ctl(200, {"rules": w.faults.rules})
             if (m, p) == ("GET", "/requests"):
                 since = int(q.get("since", ["0"])[0])
                 return self._ctl(200, {"requests": w.requests(since), "last": w.seq})
@@ -566,6 +644,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 with w.lock:
                     w.creds.container_ids[req["id"]] = req.get("account", "123456789012")
                 return self._ctl(200, {"path": "/v2/credentials/" + req["id"]})
+            if p.startswith("/dynamodb/"):
+                return self._dynamodb_control(m, p[len("/dynamodb"):], req, q)
             if (m, p) == ("POST", "/tick"):
                 w.tick()
                 return self._ctl(200, {"ok": True})
@@ -574,6 +654,40 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._ctl(400, {"error": "%s: %s" % (e.code, e.message)})
         except (KeyError, ValueError, TypeError) as e:
             return self._ctl(400, {"error": "%s: %s" % (type(e).__name__, e)})
+
+    def _dynamodb_control(self, m, p, req, q):
+        w = self.world
+
+        def arg(name, default=None):
+            return q.get(name, [default])[0]
+
+        if (m, p) == ("POST", "/tables"):
+            return self._ctl(200, w.dynamodb_table(req))
+        if (m, p) == ("GET", "/tables"):
+            with w.lock:
+                return self._ctl(200, {"tables": [
+                    {"name": t.name, "account": t.account, "region": t.region, "arn": t.arn,
+                     "keys": [{"name": n, "type": ty, "role": r} for n, ty, r in t.keys], "ttl_attribute": t.ttl,
+                     "item_count": len(t.items)} for t in w.dynamodb.tables.values()]})
+        if (m, p) == ("GET", "/items"):
+            with w.lock:
+                items = w.dynamodb.items_of(arg("account", "123456789012"), arg("region", "us-east-1"),
+                                            arg("table"), raw=arg("raw", "0") not in ("0", "", "false"))
+            return self._ctl(200, {"items": items})
+        if (m, p) == ("POST", "/items"):
+            # An item written by the test (any attributes, AttributeValue form), unconditionally.
+            out = w.call("dynamodb", "PutItem", {"TableName": req["table"], "Item": req["item"]},
+                         req.get("account"), req.get("region"))
+            return self._ctl(200, out)
+        if (m, p) == ("DELETE", "/items"):
+            out = w.call("dynamodb", "DeleteItem", {"TableName": req["table"], "Key": req["key"]},
+                         req.get("account"), req.get("region"))
+            return self._ctl(200, out)
+        if (m, p) == ("GET", "/log"):
+            with w.lock:
+                return self._ctl(200, {"calls": w.dynamodb.calls(int(arg("since", "0")), arg("table")),
+                                       "last": w.dynamodb.seq})
+        return self._ctl(404, {"error": "no control endpoint %s /_sim/dynamodb%s" % (m, p)})
 
     def _ctl(self, status, obj):
         self._send(status, "application/json", json.dumps(obj, default=str))
@@ -597,6 +711,7 @@ class _Ctx:
         self.region = ident.region
         self.arn = ident.arn
         self.key = ident.key
+        self.note = {}  # what a handler tells the service's own log (DynamoDB)
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):

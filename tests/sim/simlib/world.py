@@ -17,6 +17,7 @@ from .auth import KeyStore
 from .codedeploy import CodeDeploy
 from .core import DEFAULT_ACCOUNT, DEFAULT_REGION, AwsError, Clock, Pager, redact
 from .creds import CredentialEndpoints
+from .dynamodb import DynamoDB
 from .ecr import Ecr, generated_manifest
 from .ecs import Ecs
 from .events import EventBus
@@ -26,9 +27,10 @@ from .sqs import Sqs
 from .sts import Sts
 
 FAULT_KINDS = ("throttle", "429", "500", "503", "error", "delay", "close-before", "close-mid", "malformed-json",
-               "truncated", "wrong-content-type", "oversize")
+               "truncated", "wrong-content-type", "oversize", "blackhole", "blackhole-after")
 # Faults that lose the response of a call that was carried out.
-AFTER_FAULTS = ("close-mid", "malformed-json", "truncated", "wrong-content-type", "oversize")
+AFTER_FAULTS = ("close-mid", "malformed-json", "truncated", "wrong-content-type", "oversize", "blackhole-after")
+BLACKHOLE_HOLD = 120.0  # seconds a blackholed call is held at most when its rule gives no "hold"
 
 REQUEST_LOG_MAX = 200000
 
@@ -51,6 +53,8 @@ DEFAULT_SETTINGS = {
     "imds_v1": False,
     "container_authorization": None,
     "web_identity_tokens": None,
+    "dynamodb_stale_read_seconds": 0.0,  # eventually consistent reads see the table as it was this long ago
+    "dynamodb_ttl_delete": False,  # True: items past their TTL attribute (epoch seconds) vanish at the next tick
 }
 
 
@@ -62,8 +66,11 @@ def internal_ctx(account=None, region=None):
 
 class Faults:
     """Rules: {"match": "ecs.UpdateService" | "ecs.*" | "*" (or "service" and
-    "operation"), "kind": K, "count": N (next N matching calls) or "rate":
-    0..1, "delay": seconds}. Kind "error" answers any AWS error: "code",
+    "operation"), "access_key": AKID or [AKID...] (only that caller's calls; absent: anyone's),
+    "kind": K, "count": N (next N matching calls) or "rate": 0..1, "delay": seconds}. Kind
+    "blackhole" holds the call unanswered (not carried out) until the client closes its connection
+    or "hold" seconds (120) pass, then closes it; "blackhole-after" carries the call out first.
+    Kind "error" answers any AWS error: "code",
     "message", "status" (400), "format": "json" (the service's own error
     body) or "xml" (an <ErrorResponse>, as some endpoints and proxies answer
     even for JSON services)."""
@@ -88,6 +95,21 @@ class Faults:
                 raise ValueError("a fault rule with an operation needs its service")
             if match == "*.*":
                 match = "*"
+        keys = rule.get("access_key")
+        if keys is not None:
+            if isinstance(keys, str):
+                keys = [keys]
+            if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k for k in keys):
+                raise ValueError("a fault's 'access_key' must be a key id or a non-empty list of key ids")
+            rule = dict(rule, access_key=keys)
+        if "rate" in rule and (isinstance(rule["rate"], bool) or not isinstance(rule["rate"], (int, float))
+                               or not 0 <= rule["rate"] <= 1):
+            raise ValueError("a fault's 'rate' must be a number 0..1, not %r" % (rule["rate"],))
+        if kind in ("blackhole", "blackhole-after"):
+            hold = rule.get("hold", BLACKHOLE_HOLD)
+            if isinstance(hold, bool) or not isinstance(hold, (int, float)) or not 0 < hold <= 3600:
+                raise ValueError("a blackhole's 'hold' must be seconds in (0, 3600], not %r" % (hold,))
+            rule = dict(rule, hold=float(hold))
         if kind == "error":
             rule = dict(rule, status=rule.get("status", 400), format=rule.get("format", "json"))
             if not isinstance(rule.get("code"), str) or not rule["code"]:
@@ -100,11 +122,13 @@ class Faults:
                 raise ValueError("an error fault's 'format' must be 'json' or 'xml', not %r" % (rule["format"],))
         self.rules.append(dict(rule, kind=kind, match=match or "*"))
 
-    def take(self, service, operation):
+    def take(self, service, operation, access_key=None):
         name = "%s.%s" % (service, operation)
         for r in list(self.rules):
             m = r["match"]
             if m != "*" and m != name and not (m.endswith(".*") and m[:-2] == service):
+                continue
+            if r.get("access_key") is not None and access_key not in r["access_key"]:
                 continue
             if "count" in r:
                 r["count"] -= 1
@@ -142,6 +166,7 @@ class World:
         self.codedeploy = CodeDeploy(self)
         self.sts = Sts(self)
         self.putevents = PutEvents(self)  # EventBridge's API (the notify sinks); self.events feeds SQS
+        self.dynamodb = DynamoDB(self)
         self.creds = CredentialEndpoints(self)
 
     def reset(self):
@@ -187,6 +212,8 @@ class World:
             self.ecs.tick(now)
             self.codedeploy.tick(now)
             self.events.tick()
+            if self.settings.get("dynamodb_ttl_delete"):
+                self.dynamodb.expire(self.clock.server_now())
 
     # -- request log -------------------------------------------------------
     def record(self, **entry):
@@ -216,7 +243,7 @@ class World:
 
     def service_obj(self, service):
         return {"ecr": self.ecr, "ecs": self.ecs, "sqs": self.sqs, "codedeploy": self.codedeploy,
-                "sts": self.sts, "events": self.putevents}[service]
+                "sts": self.sts, "events": self.putevents, "dynamodb": self.dynamodb}[service]
 
     def handlers(self, service):
         return type(self.service_obj(service)).OPERATIONS
@@ -279,6 +306,9 @@ class World:
             self.call("sqs", "CreateQueue", p, q.get("account"), q.get("region"))
         for rule in spec.get("event_rules", []):
             self.add_event_rule(rule)
+        for t in spec.get("dynamodb_tables", []):
+            t = t if isinstance(t, dict) else {"name": t}
+            self.dynamodb_table(t)
         for app in spec.get("codedeploy", {}).get("applications", []):
             a, reg = app.get("account"), app.get("region")
             self.call("codedeploy", "CreateApplication",
@@ -288,6 +318,19 @@ class World:
                 p["applicationName"] = app["name"]
                 self.call("codedeploy", "CreateDeploymentGroup", p, a, reg)
         return done
+
+    def dynamodb_table(self, spec):
+        """A DynamoDB table from {name, hash_key ("pk"), range_key ("sk"; null: none), hash_type,
+        range_type ("S"), ttl_attribute?, account?, region?} (seed, POST /_sim/dynamodb/tables)."""
+        known = {"name", "hash_key", "range_key", "hash_type", "range_type", "ttl_attribute", "account", "region"}
+        unknown = set(spec) - known
+        if unknown:
+            raise ValueError("unknown table fields: %s; known: %s" % (", ".join(sorted(unknown)),
+                                                                     ", ".join(sorted(known))))
+        return self.dynamodb.create_table_direct(spec.get("account"), spec.get("region"), spec["name"],
+                                                 spec.get("hash_key", "pk"), spec.get("range_key", "sk"),
+                                                 spec.get("hash_type", "S"), spec.get("range_type", "S"),
+                                                 spec.get("ttl_attribute"))
 
     def add_event_rule(self, rule):
         with self.lock:
