@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "ddb.h"
@@ -169,6 +170,15 @@ int migrate_state_io(const char *dir, const struct state_table_io *io, void *t, 
 			 "runs once, into a table without state",
 			 f.meta ? "its 'meta' item says it is ready" : "it has state items");
 		return -EEXIST;
+	}
+	/* a mistyped directory would be made, and its emptiness copied for good */
+	char path[4200];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	if (stat(path, &st) < 0) {
+		r = -errno;
+		snprintf(why, why_len, "nothing to migrate: '%s': %s", path, strerror(errno));
+		return r;
 	}
 	r = state_open(dir, &s, &warning, why, why_len);
 	if (r < 0)

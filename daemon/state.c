@@ -2197,8 +2197,12 @@ static int collect_actions(struct state *s, struct actions *a)
 	for (size_t i = 0; i < s->n_wkeys && r == 0; i++) {
 		const char *sk = s->wkeys[i];
 		if (written_doc(s, sk) && !strmap_get(seen, sk) && strcmp(sk, "g") &&
-		    (!strncmp(sk, "w/", 2) || !strncmp(sk, "t/", 2)))
+		    (!strncmp(sk, "w/", 2) || !strncmp(sk, "t/", 2))) {
 			r = actions_add(a, sk, NULL, 0);
+			/* (a key deleted and written again is listed twice: one action) */
+			if (r == 0 && strmap_put(seen, sk, (void *)1, NULL) < 0)
+				r = -ENOMEM;
+		}
 	}
 	strmap_free(seen, NULL);
 	return r;
@@ -2759,6 +2763,16 @@ static int table_rollout_write(struct state *s, const char *watch, const char *t
 	}
 	sk[0] = 'r';
 	r = table_write_one(s, sk, doc, 0, why, why_len);
+	if (r == 0) {
+		/* an unusable record set aside at open is replaced now: the purge must not delete
+		 * the new one */
+		cJSON *p, *next;
+		for (p = s->purge ? s->purge->child : NULL; p; p = next) {
+			next = p->next;
+			if (!strcmp(p->valuestring, sk))
+				cJSON_Delete(cJSON_DetachItemViaPointer(s->purge, p));
+		}
+	}
 	free(sk);
 	free(doc);
 	return r;

@@ -604,3 +604,72 @@ TEST(state_table_pause_numbers_out_of_range)
 	fake_done(f);
 	free(f);
 }
+
+TEST(state_table_purge_spares_a_new_record)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	char why[600];
+	struct rollout_rec rec = { 0 };
+	char *containers[1] = { "app" };
+
+	fake_set(f, "r/web/t1", "{\"version\":1,\"watch\":\"web\",\"target\":\"t1\"}", 0);
+	char *dir = tmpdir();
+	struct state *s = open_fake(f, dir, NULL);
+	CHECK(!state_has_rollout(s, "web", "t1"));
+	rec.watch = "web";
+	rec.tkey = "t1";
+	rec.step = STEP_START;
+	rec.digest = D1;
+	rec.image = "1.dkr.ecr.us-east-1.amazonaws.com/web";
+	rec.cluster = "prod";
+	rec.service = "web";
+	rec.region = "us-east-1";
+	rec.containers[0] = containers[0];
+	rec.n_containers = 1;
+	rec.timeout_ms = 1000;
+	CHECK_INT(state_rollout_save(s, &rec, why, sizeof(why)), 0);
+	CHECK(state_set_deployed(s, "web", "t2", D1) == 0);
+	CHECK_INT(save(s), 0);
+	CHECK(fake_doc(f, "r/web/t1") && strstr(fake_doc(f, "r/web/t1"), D1)); /* not purged */
+	state_free(s);
+	rm_rf(dir);
+	fake_done(f);
+	free(f);
+}
+
+TEST(state_table_migrate_refuses_a_missing_directory)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	char why[600];
+
+	CHECK_INT(migrate_state_io("/nonexistent/ecr-deployd", &fake_io, f, NULL, why, sizeof(why)),
+		  -ENOENT);
+	CHECK(strstr(why, "nothing to migrate") != NULL);
+	CHECK_INT((long long)f->n, 0); /* not even meta */
+	fake_done(f);
+	free(f);
+}
+
+TEST(state_table_undo_deletes_each_item_once)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	struct state *s = open_fake(f, NULL, NULL);
+	struct state_pin pin = { D1, NULL, { 0, 1, 2 } };
+
+	CHECK_INT(save(s), 0);
+	struct state_undo *u = state_undo_mark(s);
+	/* written, deleted, written again: the key is known twice over */
+	CHECK(state_set_pin(s, "x", "c", &pin) == 0);
+	CHECK_INT(save(s), 0);
+	CHECK(state_set_pin(s, "x", "c", NULL) == 0);
+	CHECK_INT(save(s), 0);
+	CHECK(state_set_pin(s, "x", "c", &pin) == 0);
+	CHECK_INT(save(s), 0);
+	state_undo(s, u); /* back to before watch x existed */
+	f->log[0] = '\0';
+	CHECK_INT(save(s), 0);
+	CHECK_STR(f->log, "del t/x/c\n"); /* once (the fake checks no transaction has it twice) */
+	state_free(s);
+	fake_done(f);
+	free(f);
+}
