@@ -2693,10 +2693,11 @@ int state_open_table_io(const struct state_table_io *io, void *t, const char *di
 		s->meta_missing = true;
 		s->dirty = true;
 		if (has_state) {
-			snprintf(buf, sizeof(buf),
-				 "the %s holds state but no 'meta' item (deleted by hand?); the state "
-				 "is used and 'meta' is written again at the first save",
-				 s->path);
+			snprintf(
+			    buf, sizeof(buf),
+			    "the %s holds state but no 'meta' item (deleted by hand?); the state "
+			    "is used and 'meta' is written again at the first save",
+			    s->path);
 			add_warning(warnings, buf);
 		}
 	}

@@ -687,9 +687,10 @@ TEST(state_table_read_back_writes_nothing)
 	CHECK(state_set_want(s, "web", "prod", D1, "1.dkr.ecr.us-east-1.amazonaws.com/web") == 0);
 	CHECK(state_set_want(s, "web", "prod", D2, "1.dkr.ecr.us-east-1.amazonaws.com/web") == 0);
 	CHECK(state_set_pause(s, "web", NULL, &p) == 0);
-	CHECK(state_set_deployed_td(s, "web", "t1", D1, "arn:aws:ecs:us-east-1:1:task-definition/w:3") ==
+	CHECK(state_set_deployed_td(s, "web", "t1", D1,
+				    "arn:aws:ecs:us-east-1:1:task-definition/w:3") == 0);
+	CHECK(state_add_failed(s, "web", "t1", D2, "exit 1 \"quoted\" \\ \x01", 1760000000.125) ==
 	      0);
-	CHECK(state_add_failed(s, "web", "t1", D2, "exit 1 \"quoted\" \\ \x01", 1760000000.125) == 0);
 	CHECK(state_set_pin(s, "web", "t1", &pin) == 0);
 	CHECK(state_set_pause(s, "web", "t1", &p) == 0);
 	CHECK(state_set_pause(s, NULL, NULL, &p) == 0);
