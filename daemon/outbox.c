@@ -787,6 +787,13 @@ static void pump(struct outbox *ob)
 	double now = ev_now(ob->d.loop), wall = wall_now(), next = 0;
 	bool any = false;
 
+	if (ob->d.may_send && !ob->d.may_send(ob->d.userdata)) {
+		/* the gate (ha): looked at again in a second */
+		ev_timer_stop(ob->d.loop, &ob->timer);
+		ev_timer_set(&ob->timer, 1.0, 0.0);
+		ev_timer_start(ob->d.loop, &ob->timer);
+		return;
+	}
 	for (size_t i = 0; i < ob->n; i++) {
 		struct sink *s = ob->sinks[i];
 		for (struct entry *e = s->head, *nx; e; e = nx) {
