@@ -32,7 +32,7 @@ def setup(ctx):
     return sim
 
 
-def start(ctx, sim, name, probe_ms=None, no_gate=False):
+def start(ctx, sim, name, probe_ms=None, no_gate=False, table=TABLE, role=None):
     key = KEYS[name]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(HOME=ctx.path(), AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true",
@@ -40,8 +40,10 @@ def start(ctx, sim, name, probe_ms=None, no_gate=False):
     env.pop("ECR_DEPLOYD_TEST_HA_NO_GATE", None)
     if no_gate:
         env["ECR_DEPLOYD_TEST_HA_NO_GATE"] = "1"
-    argv = [LEASECALL, "--table", TABLE, "--group", "prod", "--instance", name,
+    argv = [LEASECALL, "--table", table, "--group", "prod", "--instance", name,
             "--lease-ms", str(LEASE_MS)]
+    if role:
+        argv += ["--role-arn", role]
     if probe_ms:
         argv += ["--probe-ms", str(probe_ms)]
     return ctx.spawn(argv, env=env, name="lease-" + name)
@@ -231,3 +233,24 @@ def test_lease_throttling_storm(ctx):
         check(e1 <= s2, "%s acted until %d, %s from %d: overlap" % (n1, e1, n2, s2))
     terms = sorted((l["mono"], l["term"]) for p in procs.values() for l in events(p, "leading"))
     check([t for _, t in terms] == sorted(t for _, t in terms), "terms grow: %s" % terms)
+
+
+def test_lease_role_and_table_arn(ctx):
+    """ha.role_arn and a table ARN: every DynamoDB call is made with the assumed role's
+    credentials (an ASIA key), to the table the ARN names in the role's account; the fenced write
+    too (the private client of the blocking calls shares the role)."""
+    role = "arn:aws:iam::210987654321:role/ecr-deployd-ha"
+    arn = "arn:aws:dynamodb:us-east-1:210987654321:table/%s" % TABLE
+    sim = setup(ctx)
+    sim.control("POST", "/dynamodb/tables", {"name": TABLE, "account": "210987654321"})
+    a = start(ctx, sim, "a", probe_ms=300, table=arn, role=role)
+    first(a, lambda l: l.get("event") == "leading", 10, "a to lead")
+    first(a, lambda l: l.get("event") == "probe" and l["write"] == 0, 5, "a fenced write")
+    calls = sim.control("GET", "/dynamodb/log")["calls"]
+    check(calls, "calls logged")
+    check(all(c["access_key"] != KEYS["a"][0] for c in calls), "no call with the base key: %s" % calls[:2])
+    check({"GetItem", "PutItem", "TransactWriteItems"} <= {c["op"] for c in calls}, "ops: %s" % calls)
+    items = sim.control("GET", "/dynamodb/items?table=%s&account=210987654321" % TABLE)["items"]
+    check([i for i in items if i["sk"] == "lease" and i["owner"] == "a"], "the lease in the role's account: %s" % items)
+    check(not [i for i in sim.control("GET", "/dynamodb/items?table=%s" % TABLE)["items"]],
+          "nothing in the base account's table")
