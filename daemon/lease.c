@@ -744,7 +744,17 @@ int lease_release(struct lease *l)
 		l->stopped = true;
 		l->io.cancel(l->io.ud);
 		l->pending = P_NONE;
-		return 0;
+		if (!l->tried_term || l->role == LEASE_LOST)
+			return 0;
+		/* a take of ours may have landed though its answer never came: released if so
+		 * (refused by the condition when it did not: nothing to release) */
+		struct ddb_lease_cond tc = { .owner = l->instance,
+					     .term = l->tried_term,
+					     .any_version = true };
+		next = l->want;
+		next.owner[0] = '\0';
+		r = l->io.write_wait(l->io.ud, &next, &tc, 1000, why, sizeof(why));
+		return r == -ESTALE ? 0 : r;
 	}
 	l->io.cancel(l->io.ud);
 	l->pending = P_NONE;

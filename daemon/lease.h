@@ -115,7 +115,9 @@ bool lease_gate(void *ud);
 /*
  * Releases the lease if held (LEADING or SUSPENDED): the call in flight is cancelled, then
  * UpdateItem owner "", version+1 conditioned on owner+term, blocking at most 1 s. The role is
- * STANDBY afterwards (no more calls: the caller exits). 0 (released, or nothing to release);
+ * STANDBY afterwards (no more calls: the caller exits). A standby that tried to take the lease
+ * (its answer may be lost, or still on its way) releases it the same way in case it landed,
+ * conditioned on the term it tried. 0 (released, or nothing to release);
  * -ESTALE (someone else held it already), -EAGAIN (no answer in time: the others take it
  * after a lease), other -errno.
  */
