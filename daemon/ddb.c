@@ -1176,6 +1176,8 @@ int ddb_new(const struct ddb_options *o, struct ddb **ret, char *why, size_t why
 					   region,  o->sts_endpoint, 0 };
 		t->role = cred_assume_role_new(o->creds, o->role_arn, "ecr-deployd", &co);
 	}
+	if (t->paws && o->observer)
+		aws_client_set_observer(t->paws, o->observer, o->observer_data);
 	if (!t->table || !t->group || !t->region || !t->paws || (o->role_arn && !t->role)) {
 		whyf(why, why_len, "ddb: cannot set up the table's client: %s",
 		     w ? w : "out of memory");

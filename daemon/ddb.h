@@ -38,6 +38,7 @@
 
 struct aws_client;
 struct aws_options;
+struct aws_result;
 struct cred_provider;
 struct ev_loop;
 struct http_client;
@@ -68,7 +69,13 @@ struct ddb_options {
 	const char *region;       /* NULL: the ARN's region, else aws_options->region */
 	const char *role_arn;     /* assumed for every call, or NULL */
 	const char *group;        /* the partition key (required) */
-	long timeout_ms;          /* bound of one blocking call (all its retries); 0: 3000 */
+	long timeout_ms;          /* bound of one blocking call (all its retries); 0: 3000. Keep it
+				     under lease/4: the daemon's loop (renewals) waits meanwhile */
+	/* Told of every blocking call that finished (the private client's; the asynchronous ones
+	 * go through the daemon's client and its own observer): metrics_aws_observer. May be
+	 * NULL. */
+	void (*observer)(const struct aws_result *res, void *ud);
+	void *observer_data;
 };
 
 /*
@@ -223,7 +230,6 @@ int ddb_parse_state_item(const cJSON *item, const char *group, char *sk, const c
  * (the request's fault: ValidationException, a ValidationError reason). why: "table 'T' Op:
  * Code[ (action i: Reason)]: message" (the message escaped).
  */
-struct aws_result;
 int ddb_map_error(const char *table, const struct aws_result *res, char *why, size_t why_len);
 
 /* Reads a DynamoDB number attribute value ({"N": "123"}): digits only, no sign, fraction or

@@ -235,6 +235,15 @@ struct rig {
 	struct ddb *t;
 };
 
+static int observed;
+
+static void observe(const struct aws_result *res, void *ud)
+{
+	(void)ud;
+	if (res->service == &aws_dynamodb)
+		observed++;
+}
+
 static int rig_open(struct rig *r, long timeout_ms)
 {
 	struct http_client_options ho = { 0 };
@@ -268,7 +277,8 @@ static int rig_open(struct rig *r, long timeout_ms)
 				 .aws_options = &r->ao,
 				 .table = "ecr-ha",
 				 .group = "prod",
-				 .timeout_ms = timeout_ms };
+				 .timeout_ms = timeout_ms,
+				 .observer = observe };
 	return r->aws && ddb_new(&o, &r->t, why, sizeof(why)) == 0 ? 0 : -1;
 }
 
@@ -323,9 +333,11 @@ TEST(ddb_http_fenced_write)
 	CHECK_INT(requests(&r.srv), 0);
 	gate_open = true;
 
-	/* accepted */
+	/* accepted; the observer told */
+	observed = 0;
 	CHECK_INT(ddb_write(r.t, w, 2, why, sizeof(why)), 0);
 	CHECK_INT(requests(&r.srv), 1);
+	CHECK_INT(observed, 1);
 	CHECK_STR(r.srv.target[0], "DynamoDB_20120810.TransactWriteItems");
 	cJSON *sent = cJSON_Parse(r.srv.body[0]);
 	cJSON *want = ddb_build_write("ecr-ha", "prod", "host-a", 3, w, 2, why, sizeof(why));
