@@ -309,17 +309,12 @@ static bool state_sk_valid(const char *sk)
 	return n > 0 && n <= DDB_SK_MAX && printable(sk) && strcmp(sk, LEASE_SK);
 }
 
-cJSON *ddb_build_write(const char *table, const char *group, const char *owner, uint64_t term,
-		       const struct ddb_write *w, size_t n, char *why, size_t why_len)
+/* Checks the actions of one write (at most max): 0, or -EINVAL with why. */
+static int check_actions(const struct ddb_write *w, size_t n, size_t max, char *why, size_t why_len)
 {
-	cJSON *req = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(req, "TransactItems");
-	bool ok = items != NULL;
-
-	if (n == 0 || n > DDB_TX_MAX + (owner ? 0 : 1)) {
-		whyf(why, why_len, "a write of %zu actions (1 to %d)", n,
-		     DDB_TX_MAX + (owner ? 0 : 1));
-		cJSON_Delete(req);
-		return NULL;
+	if (n == 0 || n > max) {
+		whyf(why, why_len, "a write of %zu actions (1 to %zu)", n, max);
+		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!state_sk_valid(w[i].sk) || (w[i].doc && strlen(w[i].doc) > DDB_ITEM_MAX) ||
@@ -329,15 +324,26 @@ cJSON *ddb_build_write(const char *table, const char *group, const char *owner, 
 				 ? "not a state key (1 to 1024 printable bytes, not 'lease')"
 			     : w[i].expires < 0 ? "a negative expiry"
 						: "a document over 400000 bytes");
-			cJSON_Delete(req);
-			return NULL;
+			return -EINVAL;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(w[i].sk, w[j].sk)) {
 				whyf(why, why_len, "actions %zu and %zu write the same item", j, i);
-				cJSON_Delete(req);
-				return NULL;
+				return -EINVAL;
 			}
+	}
+	return 0;
+}
+
+cJSON *ddb_build_write(const char *table, const char *group, const char *owner, uint64_t term,
+		       const struct ddb_write *w, size_t n, char *why, size_t why_len)
+{
+	cJSON *req = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(req, "TransactItems");
+	bool ok = items != NULL;
+
+	if (check_actions(w, n, DDB_TX_MAX + (owner ? 0 : 1), why, why_len) < 0) {
+		cJSON_Delete(req);
+		return NULL;
 	}
 	if (owner && ok) {
 		cJSON *cc = cJSON_CreateObject(), *names = cJSON_CreateObject(),
@@ -712,11 +718,55 @@ static int call_blocking(struct ddb *t, const char *op, cJSON *params, long time
 	return b.r;
 }
 
+/* DynamoDB's own estimate of an action's size: its attribute names and values. */
+static size_t action_bytes(const struct ddb *t, const struct ddb_write *w)
+{
+	return strlen(t->group) + strlen(w->sk) + (w->doc ? strlen(w->doc) : 0) + 64;
+}
+
+/* One transaction (w[0..n)), a conflict tried again while the time allows. */
+static int send_tx(struct ddb *t, const struct ddb_write *w, size_t n, bool fenced, double deadline,
+		   char *why, size_t why_len)
+{
+	char table[300], inner[256] = "";
+	cJSON *req;
+	int r;
+
+	escape_bounded(t->table, 255, table, sizeof(table), ESCAPE_SQUOTE);
+	req = ddb_build_write(t->table, t->group, fenced ? t->fence_owner : NULL, t->fence_term, w,
+			      n, inner, sizeof(inner));
+	if (!req) {
+		whyf(why, why_len, "table '%s' TransactWriteItems: %s", table, inner);
+		return strstr(inner, "memory") ? -ENOMEM : -EINVAL;
+	}
+	/* A conflict with another transaction on one of the items (the lease's renewal in flight
+	 * touches the item the ConditionCheck reads) is tried again while the time allows. */
+	for (int tries = 0;; tries++) {
+		long left;
+		ev_now_update(t->ploop);
+		left = (long)((deadline - ev_now(t->ploop)) * 1000.0);
+		if (left < 50) {
+			if (tries == 0)
+				left = 50;
+			else
+				break;
+		}
+		r = call_blocking(t, "TransactWriteItems", cJSON_Duplicate(req, true), left, NULL,
+				  why, why_len);
+		if (r != -EDEADLK || tries >= 4)
+			break;
+	}
+	cJSON_Delete(req);
+	return r == -EDEADLK ? -EAGAIN : r;
+}
+
 static int write_tx(struct ddb *t, const struct ddb_write *w, size_t n, bool fenced, char *why,
 		    size_t why_len)
 {
-	char table[300];
-	cJSON *req;
+	char table[300], inner[256] = "";
+	size_t start = 0, bytes = 0;
+	double deadline;
+	int r = 0;
 
 	escape_bounded(t->table, 255, table, sizeof(table), ESCAPE_SQUOTE);
 	if (fenced && !t->fenced) {
@@ -730,29 +780,25 @@ static int write_tx(struct ddb *t, const struct ddb_write *w, size_t n, bool fen
 		     table);
 		return -EAGAIN;
 	}
-	char inner[256] = "";
-	req = ddb_build_write(t->table, t->group, fenced ? t->fence_owner : NULL, t->fence_term, w,
-			      n, inner, sizeof(inner));
-	if (!req) {
+	if (check_actions(w, n, DDB_TX_MAX + (fenced ? 0 : 1), inner, sizeof(inner)) < 0) {
 		whyf(why, why_len, "table '%s' TransactWriteItems: %s", table, inner);
-		return strstr(inner, "memory") ? -ENOMEM : -EINVAL;
+		return -EINVAL;
 	}
-	/* A conflict with another transaction on one of the items (the lease's renewal in flight
-	 * touches the item the ConditionCheck reads) is tried again while the time allows. */
 	ev_now_update(t->ploop);
-	double deadline = ev_now(t->ploop) + (double)t->timeout_ms / 1000.0;
-	long left = t->timeout_ms;
-	int r;
-	for (int tries = 0;; tries++) {
-		cJSON *copy = cJSON_Duplicate(req, true);
-		r = call_blocking(t, "TransactWriteItems", copy, left, NULL, why, why_len);
-		ev_now_update(t->ploop);
-		left = (long)((deadline - ev_now(t->ploop)) * 1000.0);
-		if (r != -EDEADLK || tries >= 4 || left < 50)
-			break;
+	deadline = ev_now(t->ploop) + (double)t->timeout_ms / 1000.0;
+	/* over DynamoDB's 4 MB a transaction is refused: cut in as many as it takes */
+	for (size_t i = 0; i < n && r == 0; i++) {
+		size_t b = action_bytes(t, &w[i]);
+		if (i > start && bytes + b > DDB_TX_BYTES_MAX) {
+			r = send_tx(t, w + start, i - start, fenced, deadline, why, why_len);
+			start = i;
+			bytes = 0;
+		}
+		bytes += b;
 	}
-	cJSON_Delete(req);
-	return r == -EDEADLK ? -EAGAIN : r;
+	if (r == 0)
+		r = send_tx(t, w + start, n - start, fenced, deadline, why, why_len);
+	return r;
 }
 
 int ddb_write(struct ddb *t, const struct ddb_write *w, size_t n, char *why, size_t why_len)

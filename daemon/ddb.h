@@ -45,11 +45,12 @@ struct http_client;
 struct http_client_options;
 struct sigv4_signer;
 
-#define DDB_TX_MAX       99     /* Put/Delete actions of one fenced write (+ the ConditionCheck) */
-#define DDB_SK_MAX       1024   /* bytes of a sort key (DynamoDB's own bound) */
-#define DDB_ITEM_MAX     400000 /* bytes of an item, about DynamoDB's 400 KB */
-#define DDB_INSTANCE_MAX 128    /* bytes of an instance id (config: [A-Za-z0-9_.:-]{1,128}) */
-#define DDB_HOST_MAX     255    /* bytes of the host attribute */
+#define DDB_TX_MAX       99      /* Put/Delete actions of one fenced write (+ the ConditionCheck) */
+#define DDB_TX_BYTES_MAX 3800000 /* estimated bytes of one transaction (DynamoDB's limit: 4 MB) */
+#define DDB_SK_MAX       1024    /* bytes of a sort key (DynamoDB's own bound) */
+#define DDB_ITEM_MAX     400000  /* bytes of an item, about DynamoDB's 400 KB */
+#define DDB_INSTANCE_MAX 128     /* bytes of an instance id (config: [A-Za-z0-9_.:-]{1,128}) */
+#define DDB_HOST_MAX     255     /* bytes of the host attribute */
 
 struct ddb;
 
@@ -174,7 +175,9 @@ struct ddb_write {
 
 /*
  * Blocking fenced write (ConditionCheck on the lease + up to DDB_TX_MAX actions, one
- * TransactWriteItems); bounded by the timeout. 0; -ESTALE refused by the fence (another
+ * TransactWriteItems; actions whose items come to more than DDB_TX_BYTES_MAX, which DynamoDB
+ * would refuse as one, go as several transactions in order, each fenced: not atomic as a whole,
+ * the first failure ends it); bounded by the timeout. 0; -ESTALE refused by the fence (another
  * instance leads); -EAGAIN transient (timeout, throttled after retries, credentials not
  * ready, not acting: no fence set or the gate closed); -EACCES refused to our credentials;
  * -EINVAL (n 0 or over DDB_TX_MAX, a bad sk, two actions on one sk, AWS's ValidationException);

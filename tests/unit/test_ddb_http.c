@@ -380,6 +380,46 @@ TEST(ddb_http_fenced_write)
 	rig_close(&r);
 }
 
+/* Over DynamoDB's 4 MB, a write goes as several transactions, each fenced. */
+TEST(ddb_http_big_write_cut)
+{
+	struct rig r;
+	struct ddb_write w[12];
+	char keys[12][16], why[700] = "";
+	char *doc = malloc(390001);
+
+	if (!doc || rig_open(&r, 3000) < 0) {
+		CHECK(!"cannot set up the rig");
+		free(doc);
+		return;
+	}
+	memset(doc, 'x', 390000);
+	doc[390000] = '\0';
+	for (int i = 0; i < 12; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "r/w/%d", i);
+		w[i] = (struct ddb_write){ keys[i], doc, 0 };
+	}
+	ddb_set_fence(r.t, "host-a", 2);
+	CHECK_INT(ddb_write(r.t, w, 12, why, sizeof(why)), 0);
+	CHECK_INT(requests(&r.srv), 2);
+	for (int i = 0; i < 2 && i < requests(&r.srv); i++) {
+		cJSON *b = cJSON_Parse(r.srv.body[i]);
+		cJSON *items = cJSON_GetObjectItem(b, "TransactItems");
+		CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(items, 0), "ConditionCheck") != NULL);
+		CHECK(strlen(r.srv.body[i]) < 4000000);
+		CHECK_INT(cJSON_GetArraySize(items), i == 0 ? 10 : 4); /* 9 + 3 Puts */
+		cJSON_Delete(b);
+	}
+	/* the first refused: the second is not sent */
+	script(&r.srv, 2, 400,
+	       "{\"__type\":\"TransactionCanceledException\",\"message\":\"x "
+	       "[ConditionalCheckFailed, None]\"}");
+	CHECK_INT(ddb_write(r.t, w, 12, why, sizeof(why)), -ESTALE);
+	CHECK_INT(requests(&r.srv), 3);
+	rig_close(&r);
+	free(doc);
+}
+
 TEST(ddb_http_blocking_call_is_bounded)
 {
 	struct rig r;
