@@ -565,66 +565,22 @@ static struct cred_provider *creds_of(const struct ddb *t)
 	return t->role ? t->role : t->base;
 }
 
-struct cred_wait_state {
-	bool done;
-	bool ok;
-	char why[256];
-};
-
-static void on_creds_ready(const struct aws_credentials *cr, int err, const char *why, void *ud)
-{
-	struct cred_wait_state *w = ud;
-
-	(void)err;
-	w->done = true;
-	w->ok = cr != NULL;
-	snprintf(w->why, sizeof(w->why), "%s", why ? why : "");
-}
-
-static void on_creds_timeout(struct ev_loop *loop, struct ev_timer *tm, int revents)
-{
-	(void)loop;
-	(void)revents;
-	((struct cred_wait_state *)tm->data)->done = true;
-}
-
 /*
- * Usable credentials now, for a blocking call: inside the daemon's loop, only those ready
- * (-EAGAIN else: the loop cannot run to refresh them); outside it (a tool, before the loop
- * runs), waiting for them up to the timeout by running the daemon's loop.
+ * Usable credentials now, for a blocking call; -EAGAIN else, at once: the provider refreshes on
+ * the daemon's loop, which does not run during a blocking call (and must not be run from here:
+ * a blocking call may come from a callback, or from the teardown after the loop ended). The
+ * lease's calls on that loop keep them fresh; a tool warms them up with one asynchronous call
+ * (ddb_lease_read) first.
  */
 static int creds_ready(struct ddb *t, char *why, size_t why_len)
 {
-	struct cred_provider *p = creds_of(t);
-	struct cred_wait_state w = { 0 };
-	struct cred_waiter *waiter = NULL;
-	struct ev_timer tm;
 	char table[300];
 
-	if (cred_peek(p))
+	if (cred_peek(creds_of(t)))
 		return 0;
 	escape_bounded(t->table, 255, table, sizeof(table), ESCAPE_SQUOTE);
-	if (ev_depth(t->loop) > 0) {
-		whyf(why, why_len, "table '%s': credentials are not ready yet", table);
-		return -EAGAIN;
-	}
-	if (cred_wait(p, on_creds_ready, &w, &waiter) < 0) {
-		whyf(why, why_len, "table '%s': out of memory", table);
-		return -ENOMEM;
-	}
-	ev_timer_init(&tm, on_creds_timeout, (double)t->timeout_ms / 1000.0, 0.0);
-	tm.data = &w;
-	ev_timer_start(t->loop, &tm);
-	while (!w.done)
-		ev_run(t->loop, EVRUN_ONCE);
-	ev_timer_stop(t->loop, &tm);
-	if (!w.ok) {
-		cred_wait_cancel(waiter);
-		whyf(why, why_len, "table '%s': no credentials%s%s", table, *w.why ? ": " : "",
-		     w.why);
-		return -EAGAIN;
-	}
-	return cred_peek(p) ? 0 : -EAGAIN;
+	whyf(why, why_len, "table '%s': credentials are not ready yet", table);
+	return -EAGAIN;
 }
 
 /* ---- blocking calls on the private loop ---------------------------------------------------- */

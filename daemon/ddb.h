@@ -15,8 +15,9 @@
  * daemon's loop, which does not run meanwhile): when none are usable now (cred_peek() NULL)
  * they fail at once with -EAGAIN. The lease's asynchronous calls, every lease/3 on the daemon's
  * loop, keep them fresh (the provider refreshes ahead of expiry), so in practice they are
- * ready whenever the lease is held. With role_arn, every call (both kinds) uses that assumed
- * role.
+ * ready whenever the lease is held; a tool (the migration) makes one asynchronous call
+ * (ddb_lease_read) on its loop first. The daemon's loop is never run from here. With role_arn,
+ * every call (both kinds) uses that assumed role.
  *
  * Fencing: ddb_write()'s transaction starts with a ConditionCheck on the lease item that its
  * owner and term are still those set by ddb_set_fence() (the lease sets them when it acquires,

@@ -244,6 +244,25 @@ static void observe(const struct aws_result *res, void *ud)
 		observed++;
 }
 
+static void on_creds(const struct aws_credentials *cr, int err, const char *why, void *ud)
+{
+	(void)cr;
+	(void)err;
+	(void)why;
+	*(bool *)ud = true;
+}
+
+/* The credentials resolved on the loop, as the lease's first call does in the daemon. */
+static void warm_up(struct rig *r)
+{
+	bool done = false;
+
+	if (cred_wait(r->creds, on_creds, &done, NULL) < 0)
+		return;
+	while (!done)
+		ev_run(r->loop, EVRUN_ONCE);
+}
+
 static int rig_open(struct rig *r, long timeout_ms)
 {
 	struct http_client_options ho = { 0 };
@@ -279,7 +298,10 @@ static int rig_open(struct rig *r, long timeout_ms)
 				 .group = "prod",
 				 .timeout_ms = timeout_ms,
 				 .observer = observe };
-	return r->aws && ddb_new(&o, &r->t, why, sizeof(why)) == 0 ? 0 : -1;
+	if (!r->aws || ddb_new(&o, &r->t, why, sizeof(why)) < 0)
+		return -1;
+	warm_up(r);
+	return 0;
 }
 
 static void rig_close(struct rig *r)
@@ -418,6 +440,54 @@ TEST(ddb_http_big_write_cut)
 	CHECK_INT(requests(&r.srv), 3);
 	rig_close(&r);
 	free(doc);
+}
+
+/* A blocking call never waits for credentials (nor runs the daemon's loop to get them). */
+TEST(ddb_http_credentials_not_ready)
+{
+	struct server srv;
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct http_client_options ho = { 0 };
+	struct http_client *http = http_client_new(loop, &ho);
+	struct sigv4_signer *signer = sigv4_signer_new();
+	struct cred_options co = { .loop = loop, .http = http, .signer = signer };
+	struct aws_options ao = { .region = "us-east-1" };
+	char url[64], why[700] = "";
+	const char *w = NULL;
+	struct ddb *t = NULL;
+
+	CHECK_INT(server_start(&srv), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
+	ao.endpoints[AWS_SERVICE_DYNAMODB] = url;
+	setenv("AWS_ACCESS_KEY_ID", "AKIDDDBHTTP", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "ddbHttpSecret", 1);
+	struct cred_provider *creds = cred_chain_new(&co);
+	struct aws_client *aws = aws_client_new(loop, http, signer, creds, &ao, &w);
+	struct ddb_options o = { .loop = loop,
+				 .aws = aws,
+				 .http = http,
+				 .signer = signer,
+				 .creds = creds,
+				 .aws_options = &ao,
+				 .table = "ecr-ha",
+				 .group = "prod" };
+	CHECK_INT(ddb_new(&o, &t, why, sizeof(why)), 0);
+	if (t) {
+		struct ddb_write wr[] = { { "w/a", "{}", 0 } };
+		ddb_set_fence(t, "a", 1);
+		CHECK_INT(ddb_write(t, wr, 1, why, sizeof(why)), -EAGAIN);
+		CHECK(strstr(why, "credentials are not ready") != NULL);
+		CHECK_INT(requests(&srv), 0);
+	}
+	ddb_free(t);
+	aws_client_free(aws);
+	cred_provider_free(creds);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	sigv4_signer_free(signer);
+	http_client_free(http);
+	ev_loop_destroy(loop);
+	server_stop(&srv);
 }
 
 TEST(ddb_http_blocking_call_is_bounded)
