@@ -38,6 +38,8 @@ struct ddb {
 	bool fenced;
 	bool (*gate)(void *ud);
 	void *gate_data;
+	void (*on_fenced)(void *ud); /* ddb_set_on_fenced() */
+	void *on_fenced_data;
 	bool busy; /* a blocking call runs (no nesting) */
 	struct ddb_op *ops;
 };
@@ -759,7 +761,11 @@ static int write_tx(struct ddb *t, const struct ddb_write *w, size_t n, bool fen
 
 int ddb_write(struct ddb *t, const struct ddb_write *w, size_t n, char *why, size_t why_len)
 {
-	return write_tx(t, w, n, true, why, why_len);
+	int r = write_tx(t, w, n, true, why, why_len);
+
+	if (r == -ESTALE && t->on_fenced)
+		t->on_fenced(t->on_fenced_data);
+	return r;
 }
 
 int ddb_write_unfenced(struct ddb *t, const struct ddb_write *w, size_t n, char *why,
@@ -1227,6 +1233,12 @@ void ddb_set_fence(struct ddb *t, const char *owner, uint64_t term)
 	t->fenced = owner != NULL;
 	snprintf(t->fence_owner, sizeof(t->fence_owner), "%s", owner ? owner : "");
 	t->fence_term = owner ? term : 0;
+}
+
+void ddb_set_on_fenced(struct ddb *t, void (*fn)(void *ud), void *ud)
+{
+	t->on_fenced = fn;
+	t->on_fenced_data = fn ? ud : NULL;
 }
 
 void ddb_set_gate(struct ddb *t, bool (*may_write)(void *ud), void *ud)
