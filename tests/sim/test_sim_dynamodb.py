@@ -694,3 +694,31 @@ def test_seed_ttl_and_healing(ctx):
     sim.client("dynamodb", key=KEY_A).get_item(TableName=TABLE, Key=key("s/2"))
     code, _, _, _ = aws_error(sim.client("dynamodb", key=KEY_B).get_item, TableName=TABLE, Key=key("s/2"))
     check_eq(code, "ProvisionedThroughputExceededException", "B still throttled")
+
+
+def test_faults_follow_a_callers_role_sessions(ctx):
+    """An instance with ha.role_arn signs its DynamoDB calls with keys STS issued to it: a rule that
+    names the instance's own key matches them too, and the log names that key as source_key."""
+    import botocore.exceptions
+    sim = setup(ctx, keys=(SIM_KEY, KEY_A, KEY_B))
+    role = "arn:aws:iam::%s:role/ecr-deployd-ha" % ACCOUNT
+    creds = {}
+    for name, k in (("a", KEY_A), ("b", KEY_B)):
+        c = sim.client("sts", key=k).assume_role(RoleArn=role, RoleSessionName="ecr-deployd-" + name)["Credentials"]
+        creds[name] = (c["AccessKeyId"], c["SecretAccessKey"])
+        ctx.secrets.add(c["SecretAccessKey"])
+        ctx.secrets.add(c["SessionToken"])
+        creds[name + "-token"] = c["SessionToken"]
+    a = sim.client("dynamodb", key=creds["a"], token=creds["a-token"], read_timeout=1)
+    b = sim.client("dynamodb", key=creds["b"], token=creds["b-token"])
+    sim.fault("dynamodb.*", "blackhole", access_key=KEY_A[0], rate=1.0, hold=5)
+    try:
+        a.get_item(TableName=TABLE, Key=key("lease"))
+        raise Failure("answered")
+    except botocore.exceptions.ReadTimeoutError:
+        pass
+    b.get_item(TableName=TABLE, Key=key("lease"))
+    calls = wait_for(lambda: len(log(sim)) == 2 and log(sim), 10, "both calls in the log")
+    check_eq(sorted((c["source_key"], c["outcome"]) for c in calls),
+             sorted([(KEY_A[0], "Blackholed"), (KEY_B[0], "ok")]), "the role sessions' calls by their source key")
+    check(all(c["access_key"].startswith("ASIA") for c in calls), "signed with the issued keys")

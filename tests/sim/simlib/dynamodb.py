@@ -1106,7 +1106,7 @@ class DynamoDB:
                     self._write(t, k, None)
                     self.seq += 1
                     self.log.append({"seq": self.seq, "mono": time.monotonic(), "time": time.time(),
-                                     "access_key": None, "op": "TTLDelete", "table": t.name,
+                                     "access_key": None, "source_key": None, "op": "TTLDelete", "table": t.name,
                                      "keys": [plain_item(t.key_map(item))], "outcome": "ok", "status": None,
                                      "fault": None, "request_id": None,
                                      "writes": [{"table": t.name, "key": plain_item(t.key_map(item)),
@@ -1118,6 +1118,7 @@ class DynamoDB:
         p = params if isinstance(params, dict) else {}
         op = entry.get("operation")
         line = {"mono": entry.get("mono"), "time": entry.get("time"), "access_key": entry.get("access_key"),
+                "source_key": entry.get("source_key") or entry.get("access_key"),
                 "op": op, "table": None, "keys": [], "outcome": entry.get("error") or (
                     "ok" if entry.get("status") == 200 else "unanswered"),
                 "status": entry.get("status"), "fault": entry.get("fault"), "request_id": entry.get("request_id")}

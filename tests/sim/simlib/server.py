@@ -304,6 +304,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                self.headers.items(), body, service)
                 entry["signature"] = "ok"
                 entry["access_key"] = ident.key.access_key
+                if ident.key.parent is not None:  # a role session: the key it came from, at the root
+                    entry["source_key"] = self.world.keys.lineage(ident.key.access_key)[-1]
             except AwsError as e:
                 entry["signature"] = e.code
                 raise
@@ -324,7 +326,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                query_error=qerr)
             self._authorize(service, operation, params, ident, entry)
             with self.world.lock:
-                fault = self.world.faults.take(service, operation, ident.key.access_key)
+                fault = self.world.faults.take(service, operation, self.world.keys.lineage(ident.key.access_key))
             if fault:
                 entry["fault"] = fault["kind"]
                 if fault["kind"] == "blackhole":
@@ -426,7 +428,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if ident is not None:
                 self._authorize("sts", action, params, ident, entry)
             with self.world.lock:
-                fault = self.world.faults.take("sts", action, ident.key.access_key if ident else None)
+                fault = self.world.faults.take("sts", action,
+                                               self.world.keys.lineage(ident.key.access_key) if ident else None)
             if fault:
                 entry["fault"] = fault["kind"]
                 if fault["kind"] in ("blackhole", "blackhole-after"):

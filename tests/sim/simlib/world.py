@@ -123,12 +123,15 @@ class Faults:
         self.rules.append(dict(rule, kind=kind, match=match or "*"))
 
     def take(self, service, operation, access_key=None):
+        """The rule that hits this call, or None. access_key: the caller's key id, or the list of
+        it and the keys it descends from (a rule naming any of them matches)."""
         name = "%s.%s" % (service, operation)
+        callers = access_key if isinstance(access_key, list) else [access_key]
         for r in list(self.rules):
             m = r["match"]
             if m != "*" and m != name and not (m.endswith(".*") and m[:-2] == service):
                 continue
-            if r.get("access_key") is not None and access_key not in r["access_key"]:
+            if r.get("access_key") is not None and not any(k in r["access_key"] for k in callers if k):
                 continue
             if "count" in r:
                 r["count"] -= 1
