@@ -722,3 +722,53 @@ def test_faults_follow_a_callers_role_sessions(ctx):
     check_eq(sorted((c["source_key"], c["outcome"]) for c in calls),
              sorted([(KEY_A[0], "Blackholed"), (KEY_B[0], "ok")]), "the role sessions' calls by their source key")
     check(all(c["access_key"].startswith("ASIA") for c in calls), "signed with the issued keys")
+
+
+def test_transaction_conflicts(ctx):
+    """dynamodb_conflict_ms: a fenced write racing the lease's renewal is cancelled with
+    TransactionConflict in the lease's place (not ConditionalCheckFailed: nobody else leads), and a
+    renewal racing a fenced write is refused with TransactionConflictException; once the window
+    passes both go through; reads are never refused."""
+    sim = setup(ctx)
+    ddb = sim.client("dynamodb")
+    ddb.put_item(TableName=TABLE, Item=lease_item("a", 1, 1))
+    sim.settings(dynamodb_conflict_ms=300)
+    renew = {"TableName": TABLE, "Key": key("lease"), "UpdateExpression": "SET #v = #v + :one",
+             "ConditionExpression": FENCE, "ExpressionAttributeNames": {"#o": "owner", "#t": "term", "#v": "version"},
+             "ExpressionAttributeValues": {":me": S("a"), ":term": N(1), ":one": N(1)}}
+    ddb.update_item(**renew)
+    try:
+        ddb.transact_write_items(TransactItems=[fence_check("a", 1), put_doc("w/web", "{}")])
+        raise Failure("a transaction racing the renewal passed")
+    except ddb.exceptions.TransactionCanceledException as e:
+        check_eq([r["Code"] for r in e.response["CancellationReasons"]], ["TransactionConflict", "None"],
+                 "the conflict on the lease item")
+        check_eq(e.response["Error"]["Message"], "Transaction cancelled, please refer cancellation reasons for "
+                 "specific reasons [TransactionConflict, None]", "the message")
+    check_eq(ddb.get_item(TableName=TABLE, Key=key("lease"), ConsistentRead=True)["Item"]["version"], N(2),
+             "reads pass")
+
+    def fenced():
+        try:
+            ddb.transact_write_items(TransactItems=[fence_check("a", 1), put_doc("w/web", "{}")])
+            return True
+        except ddb.exceptions.TransactionCanceledException:
+            return False
+    wait_for(fenced, 5, "the fenced write once the window passed")
+    code, msg, status, _ = aws_error(ddb.update_item, **renew)
+    check_eq((code, msg, status), ("TransactionConflictException", "Transaction is ongoing for the item", 400),
+             "a renewal racing the fenced write")
+
+    def renewed():
+        try:
+            ddb.update_item(**renew)
+            return True
+        except ddb.exceptions.TransactionConflictException:
+            return False
+    wait_for(renewed, 5, "the renewal once the window passed")
+    check_eq([i["version"] for i in items(sim) if i["sk"] == "lease"], [3], "one renewal went through")
+    calls = log(sim)
+    check_eq({tuple(c["reasons"]) for c in calls if c["outcome"] == "TransactionCanceledException"},
+             {("TransactionConflict", "None")}, "the cancelled transactions in the log")
+    check_eq({tuple(c["reasons"]) for c in calls if c["outcome"] == "TransactionConflictException"},
+             {("TransactionConflict",)}, "the refused renewals in the log")

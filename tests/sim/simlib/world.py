@@ -54,6 +54,7 @@ DEFAULT_SETTINGS = {
     "container_authorization": None,
     "web_identity_tokens": None,
     "dynamodb_stale_read_seconds": 0.0,  # eventually consistent reads see the table as it was this long ago
+    "dynamodb_conflict_ms": 0,  # > 0: writes last this long for DynamoDB's transaction conflicts
     "dynamodb_ttl_delete": False,  # True: items past their TTL attribute (epoch seconds) vanish at the next tick
 }
 
