@@ -497,6 +497,12 @@ def test_blackhole_per_client(ctx):
     line = wait_for(lambda: [c for c in log(sim) if c["access_key"] == KEY_A[0] and c["outcome"] == "Blackholed"],
                     10, "the blackholed call in the log once A closed")[0]
     check_eq((line["op"], line["fault"], line["status"]), ("PutItem", "blackhole", 0), "its log line")
+    check_eq((line["table"], line["keys"]), (TABLE, [{"pk": "grp", "sk": "lease"}]), "with its table and key")
+    try:
+        a.get_item(TableName="bad name!", Key=key("lease"))
+        raise Failure("a blackholed invalid call was answered")
+    except botocore.exceptions.ReadTimeoutError:
+        pass  # a partition loses the call before anything judges it
     reqs = sim.requests(access_key=KEY_A[0], operation="PutItem")
     check_eq(reqs[-1].get("held"), "closed", "the request log: held until the client closed")
     check(not reqs[-1].get("carried_out"), "not carried out")

@@ -123,12 +123,15 @@ class Faults:
                 raise ValueError("an error fault's 'format' must be 'json' or 'xml', not %r" % (rule["format"],))
         self.rules.append(dict(rule, kind=kind, match=match or "*"))
 
-    def take(self, service, operation, access_key=None):
+    def take(self, service, operation, access_key=None, blackholes=False):
         """The rule that hits this call, or None. access_key: the caller's key id, or the list of
-        it and the keys it descends from (a rule naming any of them matches)."""
+        it and the keys it descends from (a rule naming any of them matches). blackholes: only the
+        "blackhole" rules (a partition drops a call before anything judges it), else the others."""
         name = "%s.%s" % (service, operation)
         callers = access_key if isinstance(access_key, list) else [access_key]
         for r in list(self.rules):
+            if (r["kind"] == "blackhole") != blackholes:
+                continue
             m = r["match"]
             if m != "*" and m != name and not (m.endswith(".*") and m[:-2] == service):
                 continue
