@@ -535,6 +535,8 @@ int ddb_map_error(const char *table_name, const struct aws_result *res, char *wh
 			    !strcmp(reasons[i], "ItemCollectionSizeLimitExceeded"))
 				r = -EINVAL;
 		}
+	} else if (!strcmp(e->code, "TransactionConflictException")) {
+		r = -EAGAIN; /* a single write met a transaction on its item: try again */
 	} else if (!strcmp(e->code, "ResourceNotFoundException")) {
 		r = -ENXIO;
 	} else {
