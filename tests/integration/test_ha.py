@@ -94,6 +94,7 @@ class Instance:
         self.metrics = os.path.join(self.dir, "metrics.prom")
         self.offset = offset
         self.no_gate = no_gate
+        self.ended = False  # the test stopped it (kill -9, SIGTERM): an exit is expected
         self.p = None
         self.procs = []
         self.write_config()
@@ -123,6 +124,7 @@ class Instance:
         return env
 
     def start(self):
+        self.ended = False
         self.p = self.ctx.spawn([daemon_path(), "-c", self.config, "--config-dir", os.path.join(self.dir, "conf.d")],
                                 env=self.env(), name="ecr-deployd-" + self.name)
         self.procs.append(self.p)
@@ -152,8 +154,21 @@ class Instance:
         return "".join(p.read_stderr() for p in self.procs)
 
     def kill(self):
+        self.ended = True
         self.p.signal(signal.SIGKILL)
         self.p.wait(10)
+
+    def terminate(self):
+        """SIGTERM; the exit status."""
+        self.ended = True
+        self.p.signal(signal.SIGTERM)
+        return self.p.wait(10)
+
+    def check_running(self):
+        """Fails when the process ended without the test ending it (a crash, an exit of its own)."""
+        if self.p is not None and not self.ended and not self.p.alive():
+            raise Failure("%s (pid %d) exited by itself with status %s:\n%s" % (
+                self.name, self.p.pid, self.p.popen.returncode, self.p.read_stderr()[-3000:]))
 
 
 class Group:
@@ -172,7 +187,12 @@ class Group:
         return [i for i in self.insts if i.name == name][0]
 
     def roles(self):
+        self.check_running()
         return {i.name: i.role() for i in self.insts if i.alive()}
+
+    def check_running(self):
+        for i in self.insts:
+            i.check_running()
 
     def wait_one_leader(self, timeout=15, exclude=()):
         """Waits until exactly one live instance says leading and every other live one standby;
@@ -444,6 +464,7 @@ def test_partitioned_leader_stops_before_its_lease_can_be_taken(ctx):
           "the old leader made no mutating call after its lease could have run out: %s" % old)
     ecr = [r for r in sim.requests(since) if r["access_key"] == leader.key[0] and r.get("service") == "ecr"]
     print("ha: the partitioned leader still reached ECR %d times (reads)" % len(ecr))
+    g.check_running()  # a reload (SIGHUP) of each, standbys and the suspended one included
 
 
 def test_fence_refuses_a_stale_leaders_write_and_it_demotes(ctx):
@@ -504,8 +525,7 @@ def test_sigterm_of_the_leader_fails_over_in_under_a_second(ctx):
     leader = g.wait_one_leader()
     first_start_done(leader)
     t_term = time.time()
-    leader.p.signal(signal.SIGTERM)
-    check_eq(leader.p.wait(10), 0, "the leader exits 0")
+    check_eq(leader.terminate(), 0, "the leader exits 0")
     heir = g.wait_one_leader(timeout=5, exclude=(leader.name,))
     calls = ddb_log(sim)
     released = [c for c in lease_writes(calls) if c["access_key"] == leader.key[0] and c["time"] >= t_term]
@@ -550,7 +570,8 @@ def test_throttling_storm_no_split_brain_no_lost_state(ctx):
         t = st["watches"].get("web", {}).get("targets", {})
         return not recs and all(t.get("us-east-1/prod/" + svc, {}).get("deployed") == newest
                                 for svc in ("web-a", "web-b"))
-    wait_for(settled, 90, "the newest digest deployed to both services, in the table")
+    wait_for(lambda: g.check_running() or settled(), 90, "the newest digest deployed to both services, in the table")
+    g.check_running()  # every SIGHUP reached standbys too
     calls = ddb_log(sim)
     throttled = [c for c in calls if c.get("fault") == "throttle"]
     print("ha: %d of %d DynamoDB calls throttled, %d takeovers" % (len(throttled), len(calls), len(acquisitions(calls)) - 1))
@@ -607,8 +628,7 @@ def test_clocks_minutes_apart_change_nothing(ctx):
     check(took["time"] - t_kill <= LEASE_S + READ_S + 1.5, "within a lease and a read of the kill")
     # A SIGTERM failover too, across clocks.
     t_term = time.time()
-    heir.p.signal(signal.SIGTERM)
-    check_eq(heir.p.wait(10), 0, "exit 0")
+    check_eq(heir.terminate(), 0, "exit 0")
     third = g.wait_one_leader(timeout=5, exclude=(leader.name, heir.name))
     took = acquisitions(ddb_log(sim))[-1]
     check_eq(took["access_key"], third.key[0], "the last one took it")
@@ -748,10 +768,7 @@ class HaChaos(tc.Chaos):
         return None
 
     def ready(self):
-        for i in self.group.insts:
-            if i.p is not None and not i.alive() and i.p.popen.returncode != -signal.SIGKILL:
-                raise Failure("%s (pid %d) exited by itself with status %s:\n%s" % (
-                    i.name, i.p.pid, i.p.popen.returncode, i.p.read_stderr()[-3000:]))
+        self.group.check_running()
         return self.leader() is not None
 
     def poll_now(self):
@@ -846,11 +863,9 @@ class HaChaos(tc.Chaos):
             check(tc.PINNED.match(image), "service %s ends on %s" % (name, image))
         aside = [i.name for i in self.group.insts if os.path.isdir(os.path.join(i.dir, "state", "table-aside"))]
         check_eq(aside, [], "instances that set table items aside as unusable")
+        self.group.check_running()
         for i in self.group.insts:
             if i.alive():
-                i.p.signal(signal.SIGTERM)
-        for i in self.group.insts:
-            if i.p is not None and i.p.popen.returncode in (None, 0):
-                check_eq(i.p.wait(15), 0, "%s's exit status on SIGTERM" % i.name)
+                check_eq(i.terminate(), 0, "%s's exit status on SIGTERM" % i.name)
         return regs
 
