@@ -785,10 +785,10 @@ class HaChaos(tc.Chaos):
             time.sleep(0.01)
 
     def kill(self):
-        """kill -9 of any live instance (the leader half of the time)."""
+        """kill -9 of any live instance (the leader 70 % of the time)."""
         alive = [i for i in self.group.insts if i.alive()]
         lead = self.leader()
-        victim = lead if lead is not None and self.rng.random() < 0.5 else self.rng.choice(alive)
+        victim = lead if lead is not None and self.rng.random() < 0.7 else self.rng.choice(alive)
         victim.kill()
         self.kills += 1
         self.note("kill -9 %s pid %d%s" % (victim.name, victim.p.pid, " (the leader)" if victim is lead else ""))
