@@ -270,6 +270,8 @@ static void on_notice(const struct notice *n, void *userdata)
 		outbox_post(d->outbox, n);
 }
 
+static bool may_mutate(void *userdata);
+
 /* The outbox of the notifications, in <state_directory>/outbox; a dry run posts nothing, so it
  * has none (the entries wait for a real run). */
 static int setup_outbox(struct daemon *d)
@@ -282,6 +284,7 @@ static int setup_outbox(struct daemon *d)
 				    .signer = d->signer,
 				    .state_dir = d->cfg->state_dir,
 				    .state = d->state,
+				    .may_send = d->lease ? may_mutate : NULL,
 				    .host = d->host,
 				    .changed = on_outbox_changed,
 				    .userdata = d };
@@ -716,7 +719,7 @@ static bool may_mutate(void *userdata)
 {
 	struct daemon *d = userdata;
 
-	return lease_gate(d->lease);
+	return !d->fenced && lease_gate(d->lease);
 }
 
 static void ha_event(struct daemon *d, int priority, const char *id, const char *fmt, ...)
@@ -778,6 +781,26 @@ static void on_lease_lost(void *userdata)
 	ev_break(d->loop, EVBREAK_ALL);
 }
 
+/*
+ * DynamoDB refused a write of ours by the fence: another instance took the lease. Nothing more
+ * is sent from here on (the gate), and the process steps down as for a lost lease: the caller of
+ * the write may still be on the stack, so the loop ends when it returns.
+ */
+static void on_fenced(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (d->fenced)
+		return;
+	d->fenced = true;
+	ha_event(d, LOG_ERR, EVENT_HA_FENCED,
+		 "instance '%s': DynamoDB refused a write to table '%s' by the fence (term %lld "
+		 "is no longer the lease's): another instance leads; stepping down",
+		 d->ha->instance_id, d->ha->table, (long long)lease_term(d->lease));
+	d->demoting = true;
+	ev_break(d->loop, EVBREAK_ALL);
+}
+
 /* The role moved (standby, suspended, resumed): said once per change. */
 static void on_lease_change(void *userdata)
 {
@@ -821,7 +844,13 @@ static int make_ddb(struct daemon *d, struct ddb **ret, char *why, size_t why_le
 				 .table = d->ha->table,
 				 .region = d->ha->region,
 				 .role_arn = d->ha->role_arn,
-				 .group = d->ha->group };
+				 .group = d->ha->group,
+				 /* the loop (renewals too) waits while a blocking call does */
+				 .timeout_ms = d->ha->lease_ms / 4 < 3000
+						   ? (long)(d->ha->lease_ms / 4)
+						   : 3000,
+				 .observer = d->metrics ? metrics_aws_observer : NULL,
+				 .observer_data = d->metrics };
 
 	return ddb_new(&o, ret, why, why_len);
 }
@@ -855,6 +884,7 @@ static int setup_ha(struct daemon *d)
 	}
 	d->ha_role_said = LEASE_STARTING;
 	aws_client_set_gate(d->aws, may_mutate, d);
+	ddb_set_on_fenced(d->ddb, on_fenced, d);
 	return EX_OK;
 }
 
@@ -966,14 +996,17 @@ static void teardown(struct daemon *d)
 		log_error("%s; what was seen since the last write is lost", why);
 	state_free(d->state);
 	history_free(d->history);
-	if (d->lease && !d->demoting && lease_role(d->lease) != LEASE_STANDBY &&
-	    lease_role(d->lease) != LEASE_STARTING) {
-		if (lease_release(d->lease) == 0)
+	if (d->lease && !d->demoting) {
+		/* a standby's is a no-op, unless a take of it was in flight */
+		bool held = lease_role(d->lease) == LEASE_LEADING ||
+			    lease_role(d->lease) == LEASE_SUSPENDED;
+		int r = lease_release(d->lease);
+		if (r == 0 && held)
 			ha_event(d, LOG_NOTICE, EVENT_HA_RELEASED,
 				 "instance '%s' released the lease of table '%s': a standby takes "
 				 "over now",
 				 d->ha->instance_id, d->ha->table);
-		else
+		else if (r < 0 && held)
 			log_warning("the lease of table '%s' could not be released: a standby "
 				    "takes over when it runs out",
 				    d->ha->table);
