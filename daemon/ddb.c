@@ -217,6 +217,17 @@ int ddb_parse_lease(const cJSON *item, struct ddb_lease *ret, char *why, size_t 
 		}
 		snprintf(l.host, sizeof(l.host), "%s", host);
 	}
+	a = cJSON_GetObjectItemCaseSensitive(item, "session");
+	if (a) {
+		const char *session = attr_s(a, DDB_SESSION_MAX);
+		if (!session || strspn(session, "0123456789abcdef") != strlen(session)) {
+			whyf(why, why_len,
+			     "lease attribute 'session': not lowercase hex (S) of at most 32 "
+			     "digits");
+			return -EPROTO;
+		}
+		snprintf(l.session, sizeof(l.session), "%s", session);
+	}
 	*ret = l;
 	return 0;
 }
@@ -445,7 +456,8 @@ static cJSON *build_lease_write(const struct ddb *t, const struct ddb_lease *nex
 		     add(item, "version", attr_num(next->version)) &&
 		     add(item, "lease_ms", attr_num(next->lease_ms)) &&
 		     add(item, "since", attr_num(next->since_ms)) &&
-		     add(item, "host", attr_str(next->host));
+		     add(item, "host", attr_str(next->host)) &&
+		     add(item, "session", attr_str(next->session));
 		if (ok)
 			ok = add(req, "Item", item);
 		else
@@ -464,8 +476,9 @@ static cJSON *build_lease_write(const struct ddb *t, const struct ddb_lease *nex
 	     add(req, "UpdateExpression",
 		 cJSON_CreateString(
 		     any ? "SET #o = :o, #t = :t, #v = #v + :v, #l = :l, #s = :s, "
-			   "#h = :h"
-			 : "SET #o = :o, #t = :t, #v = :v, #l = :l, #s = :s, #h = :h")) &&
+			   "#h = :h, #n = :n"
+			 : "SET #o = :o, #t = :t, #v = :v, #l = :l, #s = :s, #h = :h, "
+			   "#n = :n")) &&
 	     add(req, "ConditionExpression",
 		 cJSON_CreateString(any           ? "#o = :eo AND #t = :et"
 				    : cond->owner ? "#v = :ev AND #o = :eo AND #t = :et"
@@ -476,11 +489,13 @@ static cJSON *build_lease_write(const struct ddb *t, const struct ddb_lease *nex
 	     add(names, "#l", cJSON_CreateString("lease_ms")) &&
 	     add(names, "#s", cJSON_CreateString("since")) &&
 	     add(names, "#h", cJSON_CreateString("host")) &&
+	     add(names, "#n", cJSON_CreateString("session")) &&
 	     add(values, ":o", attr_str(next->owner)) && add(values, ":t", attr_num(next->term)) &&
 	     add(values, ":v", attr_num(any ? 1 : next->version)) &&
 	     add(values, ":l", attr_num(next->lease_ms)) &&
 	     add(values, ":s", attr_num(next->since_ms)) &&
 	     add(values, ":h", attr_str(next->host)) &&
+	     add(values, ":n", attr_str(next->session)) &&
 	     (any || add(values, ":ev", attr_num(cond->version))) &&
 	     (!cond->owner || (add(values, ":eo", attr_str(cond->owner)) &&
 			       add(values, ":et", attr_num(cond->term))));
