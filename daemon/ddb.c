@@ -18,6 +18,7 @@
 #include "endpoint.h"
 #include "escape.h"
 #include "http.h"
+#include "log.h"
 
 #define DEFAULT_TIMEOUT_MS 3000
 #define MAX_PAGES          100000 /* of one ddb_read_all: a bound on a peer that never ends */
@@ -896,7 +897,23 @@ int ddb_read_all(struct ddb *t, const char *prefix,
 
 			r = ddb_parse_state_item(it, t->group, sk, &doc, &len, inner,
 						 sizeof(inner));
-			if (r < 0) {
+			if (r == -EPROTO) {
+				/* One bad item stops nothing: its key is handed on without a
+				 * document (the state sets it aside and says so), or it is
+				 * skipped when even the key cannot be read. */
+				const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "sk");
+				const char *ks = k ? cJSON_GetStringValue(
+							 cJSON_GetObjectItemCaseSensitive(k, "S"))
+						   : NULL;
+				log_warning("table '%s' Query: %s; %s", table, inner,
+					    ks && state_sk_valid(ks) ? "the item is set aside"
+								     : "the item is skipped");
+				if (!ks || !state_sk_valid(ks))
+					continue;
+				snprintf(sk, DDB_SK_MAX + 1, "%s", ks);
+				doc = NULL;
+				len = 0;
+			} else if (r < 0) {
 				whyf(why, why_len, "table '%s' Query: %s", table, inner);
 				break;
 			}
