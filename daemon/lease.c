@@ -413,8 +413,8 @@ static void on_write(struct lease *l, enum pending kind, int err, const char *wh
 		return;
 	}
 	if (err == -ESTALE) {
-		/* refused by its condition: whose write is there? */
-		answered(l);
+		/* refused by its condition: whose write is there? (the table answered, but a
+		 * streak of failures is said over only by a call that went through) */
 		start_read(l, P_CHECK);
 		return;
 	}
