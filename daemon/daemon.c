@@ -120,7 +120,10 @@ static void ha_line(const struct daemon *d, char *buf, size_t n)
 		}
 		/* fall through */
 	default:
-		snprintf(buf, n, "standby (no leader yet: taking the lease)");
+		if (*lease_last_error(d->lease))
+			snprintf(buf, n, "standby (no leader known: %s)", lease_last_error(d->lease));
+		else
+			snprintf(buf, n, "standby (no leader yet: taking the lease)");
 		break;
 	}
 }
