@@ -482,9 +482,13 @@ static cJSON *build_lease_write(const struct ddb *t, const struct ddb_lease *nex
 			 : "SET #o = :o, #t = :t, #v = :v, #l = :l, #s = :s, #h = :h, "
 			   "#n = :n")) &&
 	     add(req, "ConditionExpression",
-		 cJSON_CreateString(any           ? "#o = :eo AND #t = :et"
-				    : cond->owner ? "#v = :ev AND #o = :eo AND #t = :et"
-						  : "#v = :ev")) &&
+		 cJSON_CreateString(any ? (cond->session ? "#o = :eo AND #t = :et AND #n = :en"
+							 : "#o = :eo AND #t = :et")
+				    : cond->owner
+					? (cond->session
+					       ? "#v = :ev AND #o = :eo AND #t = :et AND #n = :en"
+					       : "#v = :ev AND #o = :eo AND #t = :et")
+					: "#v = :ev")) &&
 	     add(names, "#o", cJSON_CreateString("owner")) &&
 	     add(names, "#t", cJSON_CreateString("term")) &&
 	     add(names, "#v", cJSON_CreateString("version")) &&
@@ -500,7 +504,8 @@ static cJSON *build_lease_write(const struct ddb *t, const struct ddb_lease *nex
 	     add(values, ":n", attr_str(next->session)) &&
 	     (any || add(values, ":ev", attr_num(cond->version))) &&
 	     (!cond->owner || (add(values, ":eo", attr_str(cond->owner)) &&
-			       add(values, ":et", attr_num(cond->term))));
+			       add(values, ":et", attr_num(cond->term)))) &&
+	     (!cond->owner || !cond->session || add(values, ":en", attr_str(cond->session)));
 	if (ok) {
 		ok = add(req, "ExpressionAttributeNames", names);
 		names = NULL;
@@ -889,20 +894,16 @@ static int read_page(const struct ddb *t, const cJSON *body, const char *prefix,
 		size_t len;
 		char inner[400];
 
+		const char *ks = NULL;
+		char kwhy[200];
+
 		r = ddb_parse_state_item(it, t->group, sk, &doc, &len, inner, sizeof(inner));
-		if (r == -EPROTO) {
-			/* One bad item stops nothing: its key is handed on without a document
-			 * (the state sets it aside and says so), or it is skipped when even the
-			 * key cannot be read. */
-			const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "sk");
-			const char *ks =
-			    k ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "S"))
-			      : NULL;
-			log_warning("table '%s' Query: %s; %s", table, inner,
-				    ks && state_sk_valid(ks) ? "the item is set aside"
-							     : "the item is skipped");
-			if (!ks || !state_sk_valid(ks))
-				continue;
+		if (r == -EPROTO && check_key(it, t->group, &ks, kwhy, sizeof(kwhy)) == 0 &&
+		    state_sk_valid(ks)) {
+			/* An item of ours whose attributes are bad stops nothing: its key is
+			 * handed on without a document (the state sets it aside and says so). A
+			 * key that is not one of the group's is a reply gone wrong: refused. */
+			log_warning("table '%s' Query: %s; the item is set aside", table, inner);
 			snprintf(sk, DDB_SK_MAX + 1, "%s", ks);
 			doc = NULL;
 			len = 0;

@@ -131,10 +131,12 @@ struct ddb_lease_cond {
 	bool absent;       /* the item must not exist (PutItem, attribute_not_exists(pk)) */
 	const char *owner; /* else, when not NULL: owner = this AND term = term AND ... */
 	uint64_t term;
-	uint64_t version; /* ... version = this (unless absent or any_version) */
-	bool any_version; /* with owner: no condition on the version, which is incremented in
-			     place (SET version = version + 1: the release, whatever renewal of
-			     ours landed last); next->version is then not written */
+	uint64_t version;    /* ... version = this (unless absent or any_version) */
+	bool any_version;    /* with owner: no condition on the version, which is incremented in
+				place (SET version = version + 1: the release, whatever renewal of
+				ours landed last); next->version is then not written */
+	const char *session; /* with owner, when not NULL: AND session = this (the item was
+				written by this very process, not one given the same id) */
 };
 
 struct ddb_op;

@@ -316,6 +316,7 @@ static void take(struct lease *l, bool create)
 static void renew(struct lease *l)
 {
 	struct ddb_lease_cond cond = { .owner = l->instance,
+				       .session = l->session,
 				       .term = l->item.term,
 				       .version = l->item.version };
 
@@ -751,6 +752,7 @@ int lease_release(struct lease *l)
 {
 	struct ddb_lease next;
 	struct ddb_lease_cond cond = { .owner = l->instance,
+				       .session = l->session,
 				       .term = l->item.term,
 				       .any_version = true };
 	char why[512] = "", table[300];
@@ -765,6 +767,7 @@ int lease_release(struct lease *l)
 		/* a take of ours may have landed though its answer never came: released if so
 		 * (refused by the condition when it did not: nothing to release) */
 		struct ddb_lease_cond tc = { .owner = l->instance,
+					     .session = l->session,
 					     .term = l->tried_term,
 					     .any_version = true };
 		next = l->want;

@@ -565,13 +565,17 @@ TEST(ddb_http_read_all_pages)
 	cJSON_Delete(q0);
 	cJSON_Delete(q1);
 
-	/* a hostile item stops the read, named */
-	script(
-	    &r.srv, 2, 200,
-	    "{\"Items\":[{\"pk\":{\"S\":\"prod\"},\"sk\":{\"S\":\"w/x\"},\"doc\":{\"N\":\"1\"}}]}");
+	/* an item of ours with a hostile attribute stops nothing: handed on without its document
+	 * (the state sets it aside), the next one read */
+	script(&r.srv, 2, 200,
+	       "{\"Items\":[{\"pk\":{\"S\":\"prod\"},\"sk\":{\"S\":\"w/x\"},\"doc\":{\"N\":\"1\"}},"
+	       "{\"pk\":{\"S\":\"prod\"},\"sk\":{\"S\":\"w/y\"},\"doc\":{\"S\":\"{}\"}}]}");
 	c.n = 0;
-	CHECK_INT(ddb_read_all(r.t, "", collect, &c, why, sizeof(why)), -EPROTO);
-	CHECK(strstr(why, "'doc'") != NULL);
+	c.docs = 0;
+	CHECK_INT(ddb_read_all(r.t, "", collect, &c, why, sizeof(why)), 0);
+	CHECK_INT(c.n, 2);
+	CHECK_INT(c.docs, 1);
+	CHECK_STR(c.sks[0], "w/x");
 	/* another group's item */
 	script(&r.srv, 3, 200, "{\"Items\":[{\"pk\":{\"S\":\"other\"},\"sk\":{\"S\":\"w/x\"}}]}");
 	CHECK_INT(ddb_read_all(r.t, "", collect, &c, why, sizeof(why)), -EPROTO);
@@ -758,12 +762,12 @@ TEST(lease_http_real_driver)
 		fprintf(stderr, "why: %s\n", why);
 	int n = requests(&r.srv);
 	CHECK(strstr(r.srv.body[n - 1], "{\":me\":{\"S\":\"a\"},\":term\":{\"N\":\"1\"}}") != NULL);
-	/* released: owner "", conditioned on owner and term */
+	/* released: owner "", conditioned on owner, term and this process's session */
 	CHECK_INT(lease_release(l), 0);
 	n = requests(&r.srv);
 	CHECK_STR(r.srv.target[n - 1], "DynamoDB_20120810.UpdateItem");
 	CHECK(strstr(r.srv.body[n - 1], "\":o\":{\"S\":\"\"}") != NULL);
-	CHECK(strstr(r.srv.body[n - 1], "\"#o = :eo AND #t = :et\"") != NULL);
+	CHECK(strstr(r.srv.body[n - 1], "\"#o = :eo AND #t = :et AND #n = :en\"") != NULL);
 	CHECK(strstr(r.srv.body[n - 1], "#v = #v + :v") != NULL);
 	CHECK(!lease_may_act(l));
 	/* no fence after the release */
