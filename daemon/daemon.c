@@ -472,16 +472,19 @@ static void reload(struct daemon *d, cJSON *result)
 	warn_restart_only(d->cfg, cfg);
 	config_free(d->cfg); /* a poll cycle in progress keeps its own reference */
 	d->cfg = cfg;
-	history_set_max(d->history, cfg->history_max);
-	outbox_reload(d->outbox, cfg);
-	prune_overrides(d);
+	if (d->working) { /* an ha standby has none of these yet: they read d->cfg when it leads */
+		history_set_max(d->history, cfg->history_max);
+		outbox_reload(d->outbox, cfg);
+		prune_overrides(d);
+	}
 	log_max_priority =
 	    priority_of(d->log_level >= 0 ? (enum config_log_level)d->log_level : cfg->log_level);
 	log_at(LOG_NOTICE, EVENT_CONFIG_RELOADED, LOG_FIELDS({ "CONFIG_FILE", d->config_file }),
 	       "configuration reloaded: %zu watches, %zu targets", cfg->n_watches,
 	       config_target_count(cfg));
 	notify_ready(d->notifier);
-	watcher_config_changed(d->watcher);
+	if (d->working)
+		watcher_config_changed(d->watcher);
 }
 
 static void on_signal(struct ev_loop *loop, struct ev_signal *w, int revents)
@@ -808,6 +811,7 @@ static void on_lease_change(void *userdata)
 	enum lease_role role = lease_role(d->lease);
 	const char *leader = lease_leader(d->lease);
 
+	metrics_ha(d->metrics, role, lease_term(d->lease));
 	if ((int)role == d->ha_role_said &&
 	    (role != LEASE_STANDBY || !leader || !strcmp(leader, d->ha_leader_said)))
 		return;
@@ -1115,6 +1119,7 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 	if (demote) {
 		/* Everything held in memory goes: the new image starts as a standby and reads the
 		 * shared state afresh if it leads again. Same PID, so systemd sees no restart. */
+		cred_env_restore();
 		execv("/proc/self/exe", d.argv);
 		log_error("cannot start again as a standby: exec of /proc/self/exe: %s",
 			  strerror(errno));

@@ -535,6 +535,8 @@ int ddb_map_error(const char *table_name, const struct aws_result *res, char *wh
 			    !strcmp(reasons[i], "ItemCollectionSizeLimitExceeded"))
 				r = -EINVAL;
 		}
+	} else if (!strcmp(e->code, "TransactionConflictException")) {
+		r = -EAGAIN; /* a single write met a transaction on its item: try again */
 	} else if (!strcmp(e->code, "ResourceNotFoundException")) {
 		r = -ENXIO;
 	} else {
@@ -649,6 +651,9 @@ static int call_blocking(struct ddb *t, const char *op, cJSON *params, long time
 		cJSON_Delete(params);
 		return r;
 	}
+	/* the private loop's clock stood still since its last run (a standby's whole wait): the
+	 * call's timers and ours count from now */
+	ev_now_update(t->ploop);
 	r = aws_call(t->paws, &spec, on_blocking_done, &b, &call);
 	cJSON_Delete(params);
 	if (r < 0) {
