@@ -120,7 +120,10 @@ static void ha_line(const struct daemon *d, char *buf, size_t n)
 		}
 		/* fall through */
 	default:
-		snprintf(buf, n, "standby (no leader yet: taking the lease)");
+		if (*lease_last_error(d->lease))
+			snprintf(buf, n, "standby (no leader known: %s)", lease_last_error(d->lease));
+		else
+			snprintf(buf, n, "standby (no leader yet: taking the lease)");
 		break;
 	}
 }
@@ -417,6 +420,11 @@ static void prune_overrides(struct daemon *d)
 	char why[600];
 
 	if (!d->deployer || d->dry_run || d->cfg->dry_run)
+		return;
+	/* ha: the overrides are the group's, and its instances may run different configurations
+	 * for a while (a change rolled out host by host): one that lacks a target must not drop
+	 * what an operator set on it through another. They stay (status shows what it knows). */
+	if (d->ha)
 		return;
 	if (state_prune_overrides(d->state, override_kept, override_dropped, d) > 0 &&
 	    state_save(d->state, why, sizeof(why)) < 0)
