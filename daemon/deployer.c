@@ -668,10 +668,33 @@ void deployer_free(struct deployer *dp)
 	free(dp);
 }
 
+/* A time a record says a call went out, moved to now (when it has one). */
+static void sent_now(double *at, double now)
+{
+	if (*at > 0)
+		*at = now;
+}
+
 static void resume_one(struct rollout_rec *rec, void *ud)
 {
 	struct deployer *dp = ud;
-	struct rollout *r = rollout_new(dp, rec, false);
+	struct rollout *r;
+
+	if (state_in_table(dp->d->state)) {
+		/* ha: the record may come from another instance, whose wall clock is not this
+		 * host's; a call it sent counts as sent now, so that the wait for one that may
+		 * still be carried out (rollout_wait_for_sent()) lasts its whole window by this
+		 * host's clock instead of being judged over by a clock minutes off. */
+		double now = rollout_wall_now();
+		sent_now(&rec->register_sent_at, now);
+		sent_now(&rec->update_sent_at, now);
+		sent_now(&rec->rollback_register_sent_at, now);
+		sent_now(&rec->rollback_sent_at, now);
+		sent_now(&rec->stop_sent_at, now);
+		sent_now(&rec->cd_create_sent_at, now);
+		sent_now(&rec->cd_rb_create_sent_at, now);
+	}
+	r = rollout_new(dp, rec, false);
 
 	if (!r) {
 		log_error("out of memory while resuming the rollout to '%s'", rec->tkey);
