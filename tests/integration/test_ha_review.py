@@ -1,0 +1,216 @@
+# SPDX-License-Identifier: MIT
+"""A hostile review of high availability (issue 18): each test is a defect found by review and
+fails against the code as reviewed; its docstring says what should happen instead.
+
+Uses test_ha's world (three instances with keys of their own, a 3 s lease) and the simulator's
+per-caller faults."""
+
+import os
+import signal
+import time
+
+from harness import Failure, check, check_eq, ctl_request, wait_for
+from test_daemon import lines_with
+from test_deploy import DEPLOY_COMPLETED
+from test_ha import (GROUP, KEYS, LEASE_S, TABLE, Group, ddb_log, first_start_done, ha_sim, ha_world, is_lease_key,
+                     Instance, item, items, lease_item, partition, web_watch)
+from test_notifications import NOTIFY_ENV, Hooks
+
+TKEY = "us-east-1/prod/web"
+TARGET_SK = "t/web/" + TKEY
+
+
+def put_item(sim, attrs):
+    sim.control("POST", "/dynamodb/items", {"table": TABLE, "item": attrs})
+
+
+def lease_write_keys(calls, since_mono):
+    """The access keys whose lease writes (PutItem/UpdateItem of the lease item) succeeded after
+    since_mono (the simulator's monotonic clock, which is the test's time.monotonic())."""
+    return {c["access_key"] for c in calls if c["op"] in ("PutItem", "UpdateItem") and c.get("outcome") == "ok"
+            and c.get("mono", 0) >= since_mono and any(is_lease_key(k) for k in c.get("keys") or [])}
+
+
+def with_env(inst, **extra):
+    orig = inst.env
+    inst.env = lambda: dict(orig(), **extra)
+
+
+def fd_targets(pid):
+    out = []
+    d = "/proc/%d/fd" % pid
+    for fd in os.listdir(d):
+        try:
+            out.append((int(fd), os.readlink(os.path.join(d, fd))))
+        except OSError:
+            pass
+    return sorted(out)
+
+
+# -- split brain ---------------------------------------------------------------------------------------
+
+def test_review_two_processes_with_one_instance_id_never_both_lead(ctx):
+    """Two processes configured with the same ha.instance_id (a config file copied between hosts,
+    or the default host name shared by two containers on one host) and started at once. Both read
+    the lease missing and PutItem it; the loser's check reads owner == its own id and term == the
+    term it tried, and adopts the winner's lease as its own (daemon/lease.c on_check, the 'our own
+    write, whose answer was lost' branch; on_read has the same one): both say leading, both pass
+    the fence (owner + term are the same), both renew, adopting each other's versions forever.
+    What should happen: the adoption must prove the write was this process's (a random token per
+    process written in the item and compared, or the version this process wrote), so that exactly
+    one of them leads and the other stands by (and says that another process uses its id)."""
+    sim = ha_sim(ctx, ha_world())
+    g = Group(ctx, sim, [web_watch()], n=2)
+    a, b = g.insts
+    b.write_config(instance_id=a.name)  # same id, its own access key
+    g.start()
+    t0 = time.monotonic()
+    both = []
+    while time.monotonic() < t0 + 8:
+        roles = (a.role(), b.role())
+        if roles == ("leading", "leading"):
+            both.append(round(time.monotonic() - t0, 2))
+        time.sleep(0.2)
+    writers = lease_write_keys(ddb_log(sim), time.monotonic() - 4)
+    names = sorted({k: n for n, (k, _, _) in KEYS.items()}[k] for k in writers)
+    check_eq(both, [], "moments where both processes said 'leading'")
+    check(len(writers) <= 1, "lease renewals by both processes in the same 4 s (split brain): %s" % names)
+
+
+# -- bad table contents ----------------------------------------------------------------------------------
+
+def test_review_one_item_of_a_wrong_type_does_not_stop_every_instance(ctx):
+    """One state item whose 'doc' is a number instead of a string (a hand edit, a tool, another
+    version). state_open_table() has a whole design for unusable items (copied aside, left out,
+    the state reset), but ddb_read_all() refuses the whole Query first (ddb_parse_state_item:
+    'attribute doc is not a string'), so on_lease_leading() fails, the leader exits, releases, the
+    next takes and exits the same way: the whole group is down (and under systemd's Restart=,
+    a crash loop) because of one item. What should happen: the item is treated like an unusable
+    doc (set aside, said), one instance leads and deploys."""
+    sim = ha_sim(ctx, ha_world())
+    put_item(sim, {"pk": {"S": GROUP}, "sk": {"S": "t/web/bogus"}, "doc": {"N": "7"}})
+    g = Group(ctx, sim, [web_watch()], n=2).start()
+    try:
+        leader = g.wait_one_leader(timeout=20)
+    except Failure:
+        errs = [l for i in g.insts for l in i.stderr().splitlines() if "cannot lead" in l]
+        raise Failure("no instance could lead; %d of 2 exited: %s" % (
+            len([i for i in g.insts if not i.alive()]), errs[:2]))
+    first_start_done(leader)
+    new = sim.push("team/web", "prod", seed="v2")
+    leader.p.signal(signal.SIGHUP)
+    wait_for(lambda: [l for l in lines_with(leader.p, DEPLOY_COMPLETED) if new in l], 30, "the leader deploys")
+
+
+# -- the outbox and the gate -------------------------------------------------------------------------------
+
+def test_review_a_suspended_leader_delivers_no_webhook(ctx):
+    """The contract (docs/ha.md, ha-spec 'The gate'): the outbox checks the gate before each
+    delivery attempt. daemon/outbox.c has no such check (and setup_outbox() passes it no gate):
+    a leader cut off from DynamoDB, suspended, keeps delivering its pending webhooks, while the
+    new leader reads the same entries from the table (the old one cannot remove them) and
+    delivers them too. What should happen: no delivery attempt while this instance may not act
+    (lease_may_act() false); the entries wait for whoever leads."""
+    sim = ha_sim(ctx, ha_world())
+    h = Hooks(ctx)
+    g = Group(ctx, sim, [web_watch()], n=2, aws={"region": "us-east-1", "ca_bundle": h.ca})
+    a, b = g.insts
+    paths = {}
+    for inst in g.insts:
+        paths[inst.name] = "/all/TOK%s" % inst.name[-1].upper()
+        url_file = ctx.write("url-" + inst.name, h.recv.url(paths[inst.name]) + "\n")
+        os.chmod(url_file, 0o600)
+        g.settings["notify"] = [{"type": "webhook", "name": "all", "url_file": url_file, "timeout": "2s",
+                                 "events": ["deploy-started", "deploy-completed"]}]
+        inst.write_config()
+        with_env(inst, **NOTIFY_ENV)
+    a.start()
+    wait_for(lambda: a.role() == "leading", 15, "a leads")
+    first_start_done(a)
+    b.start()
+    wait_for(lambda: b.role() == "standby", 15, "b stands by")
+    h.recv.set_mode("down")
+    new = sim.push("team/web", "prod", seed="v2")
+    a.p.signal(signal.SIGHUP)
+    wait_for(lambda: [l for l in lines_with(a.p, DEPLOY_COMPLETED) if new in l], 30, "a deploys")
+    wait_for(lambda: len([i for i in items(sim) if i["sk"].startswith("o/")]) >= 2, 10,
+             "two notifications waiting in the table's outbox")
+    partition(sim, a)
+    wait_for(lambda: a.role() == "suspended", 10, "a suspended")
+    h.recv.set_mode("ok")
+    wait_for(lambda: b.role() == "leading", 15, "b leads")
+    time.sleep(2.0)  # both have had time to deliver
+
+    def to(name):
+        return [r for r in h.recv.requests() if r.path == paths[name]]
+    check_eq(to(a.name), [], "webhook attempts by the suspended leader a")
+    keys = [r.key for r in h.recv.answered(200)]
+    check_eq(sorted(k for k in set(keys) if keys.count(k) > 1), [], "notifications delivered twice")
+
+
+# -- an unknown outcome told as a failure -----------------------------------------------------------------
+
+def test_review_a_pause_whose_write_reply_is_lost_is_not_said_undone(ctx):
+    """The operator pauses a target; the fenced write lands in DynamoDB but its reply is lost
+    (blackhole-after). ddb_write() says -EAGAIN ('no answer in 3000 ms'), commit()
+    (daemon/cmd_target.c) undoes the change in memory and answers 'nothing was changed' — but the
+    table holds the pause: the leader deploys to the target it says is not paused, and whoever
+    leads next honours a pause the operator was told did not happen. What should happen: a write
+    whose outcome is unknown is not reported as undone (say it may have been applied, and make
+    memory and table agree: write the undone part again, or read the item back)."""
+    sim = ha_sim(ctx, ha_world())
+    g = Group(ctx, sim, [web_watch()], n=1).start()
+    a = g.insts[0]
+    wait_for(lambda: a.role() == "leading", 15, "a leads")
+    first_start_done(a)
+    sim.control("POST", "/faults", {"rules": [{"match": "dynamodb.TransactWriteItems", "kind": "blackhole-after",
+                                               "access_key": a.key[0], "count": 1, "hold": 10}]})
+    r = ctl_request(a.sock, "pause", {"name": "web/web", "reason": "review"}, timeout=15)
+    msg = (r.get("error") or {}).get("message", "")
+    it = item(sim, TARGET_SK) or {}
+    in_table = "review" in (it.get("doc") or "")
+    print("review: pause answered %s: %r; the table's item: %r" % (r.get("ok"), msg, it.get("doc")))
+    check(not (in_table and "nothing was changed" in msg),
+          "the pause is in the table, yet the operator was told 'nothing was changed'")
+    wait_for(lambda: a.role() == "leading", 10, "a leads again")
+    st = ctl_request(a.sock, "status")
+    check(in_table == ("review" in str(st)), "what the leader says of the pause (%s) is what the table holds (%s)"
+          % ("review" in str(st), in_table))
+
+
+# -- demotion -----------------------------------------------------------------------------------------------
+
+def test_review_demotion_leaks_no_descriptor_into_the_new_image(ctx):
+    """The lease item is taken by hand (owner changed, as another instance would): the leader
+    demotes itself by execv() of /proc/self/exe (daemon/daemon.c daemon_run). Every descriptor
+    it had open must be closed or close-on-exec, or each demotion leaks some into the standby
+    (and a leaked listening socket or lock keeps the old one's resources). What should happen:
+    the demoted process, standing by again, has the descriptors of a standby that never led."""
+    sim = ha_sim(ctx, ha_world())
+    g = Group(ctx, sim, [web_watch()], n=2)
+    a, b = g.insts
+    a.start()
+    wait_for(lambda: a.role() == "leading", 15, "a leads")
+    first_start_done(a)
+    b.start()
+    wait_for(lambda: b.role() == "standby", 15, "b stands by")
+    pid = a.p.pid
+    lease = lease_item(sim)
+    put_item(sim, {"pk": {"S": GROUP}, "sk": {"S": "lease"}, "owner": {"S": "host-z"},
+                   "term": {"N": str(int(lease["term"]) + 1)}, "version": {"N": str(int(lease["version"]) + 5)},
+                   "lease_ms": {"N": "3000"}, "since": {"N": "1"}, "host": {"S": "z"}})
+    wait_for(lambda: b.role() == "leading", 20, "b takes over from the vanished host-z")
+    wait_for(lambda: a.role() == "standby", 20, "a stands by again")
+    check(a.alive() and a.p.pid == pid, "a kept its PID")
+    time.sleep(1.0)
+    fa = [t for _, t in fd_targets(pid)]
+    # A standby that never led: a third process with a's configuration, on its own key.
+    s = Instance(g, "host-c")
+    s.write_config()
+    s.start()
+    g.insts.append(s)
+    wait_for(lambda: s.role() == "standby", 15, "a fresh standby")
+    time.sleep(1.0)
+    fs = [t for _, t in fd_targets(s.p.pid)]
+    kinds = lambda ts: sorted(t.split(":")[0] if ":" in t else "file" for t in ts)  # noqa: E731
+    check_eq(kinds(fa), kinds(fs), "descriptors of the demoted standby vs a fresh one (%s vs %s)" % (fa, fs))
