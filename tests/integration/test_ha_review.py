@@ -11,7 +11,7 @@ import time
 
 from harness import Failure, check, check_eq, ctl_request, wait_for
 from test_daemon import lines_with
-from test_deploy import DEPLOY_COMPLETED
+from test_deploy import DEPLOY_COMPLETED, target
 from test_ha import (GROUP, KEYS, LEASE_S, TABLE, Group, ddb_log, first_start_done, ha_sim, ha_world, is_lease_key,
                      Instance, item, items, lease_item, partition, web_watch)
 from test_notifications import NOTIFY_ENV, Hooks
@@ -256,3 +256,36 @@ def test_review_a_standby_that_waited_takes_over_and_leads(ctx):
     check(took < 1.5, "failover in under a second and a half after SIGTERM (%.2fs)" % took)
 
 
+# -- configurations that differ between instances -----------------------------------------------------------
+
+def test_review_a_leader_without_a_target_keeps_the_operators_pause_of_it(ctx):
+    """Instances of a group run different configurations for a while (a configuration rolled out
+    host by host). The operator pauses web/web on the leader a; b, whose configuration does not
+    have that target yet (or any more), takes over: at setup_work() prune_overrides()
+    (daemon/daemon.c, state_prune_overrides) drops every pause and pin of targets b does not know,
+    and writes that to the shared table. When a (or any instance that has the target) leads
+    again, the pause is gone and the target deploys against the operator's order. The reason for
+    pruning in a single instance (an override out of reach of status) does not hold in a group:
+    the target is another instance's. What should happen: a leader leaves alone the overrides of
+    watches and targets it does not have (or prunes only what no instance could have, e.g. with an
+    explicit command)."""
+    sim = ha_sim(ctx, ha_world(services=("web", "api")))
+    g = Group(ctx, sim, [web_watch()], n=2)
+    a, b = g.insts
+    g.watches = [web_watch(target("api"))]
+    b.write_config()
+    a.start()
+    wait_for(lambda: a.role() == "leading", 15, "a leads")
+    first_start_done(a)
+    b.start()
+    wait_for(lambda: b.role() == "standby", 15, "b stands by")
+    r = ctl_request(a.sock, "pause", {"name": "web/web", "reason": "incident 42"})
+    check(r.get("ok"), "a paused web/web: %s" % r)
+    check("incident 42" in (item(sim, TARGET_SK) or {}).get("doc", ""), "the pause is in the table")
+    a.p.signal(signal.SIGTERM)  # at once: a's release and b's first read run before their clocks go stale
+    a.p.wait(10)
+    wait_for(lambda: b.role() == "leading", LEASE_S + 3, "b leads")
+    wait_for(lambda: lines_with(b.p, "already runs"), 20, "b's first cycle")
+    time.sleep(0.5)
+    doc = (item(sim, TARGET_SK) or {}).get("doc", "")
+    check("incident 42" in doc, "the operator's pause of web/web is still in the table: %r" % doc)
