@@ -289,3 +289,32 @@ def test_review_a_leader_without_a_target_keeps_the_operators_pause_of_it(ctx):
     time.sleep(0.5)
     doc = (item(sim, TARGET_SK) or {}).get("doc", "")
     check("incident 42" in doc, "the operator's pause of web/web is still in the table: %r" % doc)
+
+
+# -- operations on a standby ---------------------------------------------------------------------------------
+
+def test_review_a_standby_survives_sighup_and_reload(ctx):
+    """SIGHUP (systemctl reload) of a standby, and the control socket's 'reload' (which the standby's
+    filter lets through: daemon/daemon.c control_filter): reload() goes on to history_set_max(),
+    outbox_reload() and watcher_config_changed() with the parts only a leader has (NULL in a
+    standby: open_state()/setup_work() run at on_lease_leading), and the standby dies without a
+    word. Every 'systemctl reload' of a group kills its standbys (test_ha signals every instance).
+    What should happen: the standby reloads its configuration (the ha keys refused as at a
+    leader), says so, answers the reload, and stands by."""
+    sim = ha_sim(ctx, ha_world())
+    g = Group(ctx, sim, [web_watch()], n=3)
+    a, b, c = g.insts
+    a.start()
+    wait_for(lambda: a.role() == "leading", 15, "a leads")
+    first_start_done(a)
+    b.start()
+    c.start()
+    wait_for(lambda: b.role() == "standby" and c.role() == "standby", 15, "b and c stand by")
+    b.p.signal(signal.SIGHUP)
+    try:
+        r = ctl_request(c.sock, "reload", {})
+    except Failure as e:
+        r = {"error": str(e)}
+    time.sleep(1.0)
+    check_eq((b.alive(), b.role()), (True, "standby"), "b after SIGHUP")
+    check_eq((c.alive(), c.role(), r.get("ok")), (True, "standby", True), "c after the reload command (%s)" % r)
