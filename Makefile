@@ -74,7 +74,7 @@ CTL_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 # $(B)/fuzz-replay/NAME, which `make check` runs over the committed corpus.
 FUZZ_NAMES := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_REPLAY := $(FUZZ_NAMES:%=$(B)/fuzz-replay/%)
-TOOLS := $(B)/awscall $(B)/httpfloor $(FUZZ_REPLAY)
+TOOLS := $(B)/awscall $(B)/leasecall $(B)/httpfloor $(FUZZ_REPLAY)
 
 GIT_REV := $(shell [ "$$(git -C . rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
 		git describe --always --dirty --abbrev=12 2>/dev/null)
@@ -134,6 +134,12 @@ $(UNIT_OBJ): CPPFLAGS += -Itests/unit -Idaemon -Idaemon/ctl
 
 $(B)/awscall: $(B)/obj/tests/tools/awscall.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# One HA lease instance (daemon/lease + daemon/ddb) on its own, for tests/integration/test_lease.py.
+$(B)/leasecall: $(B)/obj/tests/tools/leasecall.o $(DAEMON_LIB_OBJ) $(CTL_LIB_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(B)/obj/tests/tools/leasecall.o: CPPFLAGS += -Idaemon
 
 $(B)/httpfloor: $(B)/obj/tests/bench/httpfloor.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -827,14 +827,16 @@ static void add_ha(cJSON *o, const struct daemon *d)
 					     [LEASE_SUSPENDED] = "suspended",
 					     [LEASE_LOST] = "stepping-down" };
 	const struct config_ha *cfg = d->ha;
-	enum lease_role role = lease_role(d->lease);
-	const char *leader = lease_leader(d->lease);
+	enum lease_role role;
+	const char *leader;
 	cJSON *ha;
 
-	if (!cfg) {
+	if (!cfg || !d->lease) {
 		cJSON_AddNullToObject(o, "ha");
 		return;
 	}
+	role = lease_role(d->lease);
+	leader = lease_leader(d->lease);
 	ha = cJSON_AddObjectToObject(o, "ha");
 	cJSON_AddStringToObject(ha, "role",
 				(size_t)role < sizeof(roles) / sizeof(roles[0]) && roles[role]

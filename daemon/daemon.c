@@ -270,6 +270,8 @@ static void on_notice(const struct notice *n, void *userdata)
 		outbox_post(d->outbox, n);
 }
 
+static bool may_mutate(void *userdata);
+
 /* The outbox of the notifications, in <state_directory>/outbox; a dry run posts nothing, so it
  * has none (the entries wait for a real run). */
 static int setup_outbox(struct daemon *d)
@@ -282,6 +284,7 @@ static int setup_outbox(struct daemon *d)
 				    .signer = d->signer,
 				    .state_dir = d->cfg->state_dir,
 				    .state = d->state,
+				    .may_send = d->lease ? may_mutate : NULL,
 				    .host = d->host,
 				    .changed = on_outbox_changed,
 				    .userdata = d };

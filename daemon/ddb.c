@@ -309,17 +309,12 @@ static bool state_sk_valid(const char *sk)
 	return n > 0 && n <= DDB_SK_MAX && printable(sk) && strcmp(sk, LEASE_SK);
 }
 
-cJSON *ddb_build_write(const char *table, const char *group, const char *owner, uint64_t term,
-		       const struct ddb_write *w, size_t n, char *why, size_t why_len)
+/* Checks the actions of one write (at most max): 0, or -EINVAL with why. */
+static int check_actions(const struct ddb_write *w, size_t n, size_t max, char *why, size_t why_len)
 {
-	cJSON *req = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(req, "TransactItems");
-	bool ok = items != NULL;
-
-	if (n == 0 || n > DDB_TX_MAX + (owner ? 0 : 1)) {
-		whyf(why, why_len, "a write of %zu actions (1 to %d)", n,
-		     DDB_TX_MAX + (owner ? 0 : 1));
-		cJSON_Delete(req);
-		return NULL;
+	if (n == 0 || n > max) {
+		whyf(why, why_len, "a write of %zu actions (1 to %zu)", n, max);
+		return -EINVAL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!state_sk_valid(w[i].sk) || (w[i].doc && strlen(w[i].doc) > DDB_ITEM_MAX) ||
@@ -329,15 +324,26 @@ cJSON *ddb_build_write(const char *table, const char *group, const char *owner, 
 				 ? "not a state key (1 to 1024 printable bytes, not 'lease')"
 			     : w[i].expires < 0 ? "a negative expiry"
 						: "a document over 400000 bytes");
-			cJSON_Delete(req);
-			return NULL;
+			return -EINVAL;
 		}
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(w[i].sk, w[j].sk)) {
 				whyf(why, why_len, "actions %zu and %zu write the same item", j, i);
-				cJSON_Delete(req);
-				return NULL;
+				return -EINVAL;
 			}
+	}
+	return 0;
+}
+
+cJSON *ddb_build_write(const char *table, const char *group, const char *owner, uint64_t term,
+		       const struct ddb_write *w, size_t n, char *why, size_t why_len)
+{
+	cJSON *req = cJSON_CreateObject(), *items = cJSON_AddArrayToObject(req, "TransactItems");
+	bool ok = items != NULL;
+
+	if (check_actions(w, n, DDB_TX_MAX + (owner ? 0 : 1), why, why_len) < 0) {
+		cJSON_Delete(req);
+		return NULL;
 	}
 	if (owner && ok) {
 		cJSON *cc = cJSON_CreateObject(), *names = cJSON_CreateObject(),
@@ -559,66 +565,22 @@ static struct cred_provider *creds_of(const struct ddb *t)
 	return t->role ? t->role : t->base;
 }
 
-struct cred_wait_state {
-	bool done;
-	bool ok;
-	char why[256];
-};
-
-static void on_creds_ready(const struct aws_credentials *cr, int err, const char *why, void *ud)
-{
-	struct cred_wait_state *w = ud;
-
-	(void)err;
-	w->done = true;
-	w->ok = cr != NULL;
-	snprintf(w->why, sizeof(w->why), "%s", why ? why : "");
-}
-
-static void on_creds_timeout(struct ev_loop *loop, struct ev_timer *tm, int revents)
-{
-	(void)loop;
-	(void)revents;
-	((struct cred_wait_state *)tm->data)->done = true;
-}
-
 /*
- * Usable credentials now, for a blocking call: inside the daemon's loop, only those ready
- * (-EAGAIN else: the loop cannot run to refresh them); outside it (a tool, before the loop
- * runs), waiting for them up to the timeout by running the daemon's loop.
+ * Usable credentials now, for a blocking call; -EAGAIN else, at once: the provider refreshes on
+ * the daemon's loop, which does not run during a blocking call (and must not be run from here:
+ * a blocking call may come from a callback, or from the teardown after the loop ended). The
+ * lease's calls on that loop keep them fresh; a tool warms them up with one asynchronous call
+ * (ddb_lease_read) first.
  */
 static int creds_ready(struct ddb *t, char *why, size_t why_len)
 {
-	struct cred_provider *p = creds_of(t);
-	struct cred_wait_state w = { 0 };
-	struct cred_waiter *waiter = NULL;
-	struct ev_timer tm;
 	char table[300];
 
-	if (cred_peek(p))
+	if (cred_peek(creds_of(t)))
 		return 0;
 	escape_bounded(t->table, 255, table, sizeof(table), ESCAPE_SQUOTE);
-	if (ev_depth(t->loop) > 0) {
-		whyf(why, why_len, "table '%s': credentials are not ready yet", table);
-		return -EAGAIN;
-	}
-	if (cred_wait(p, on_creds_ready, &w, &waiter) < 0) {
-		whyf(why, why_len, "table '%s': out of memory", table);
-		return -ENOMEM;
-	}
-	ev_timer_init(&tm, on_creds_timeout, (double)t->timeout_ms / 1000.0, 0.0);
-	tm.data = &w;
-	ev_timer_start(t->loop, &tm);
-	while (!w.done)
-		ev_run(t->loop, EVRUN_ONCE);
-	ev_timer_stop(t->loop, &tm);
-	if (!w.ok) {
-		cred_wait_cancel(waiter);
-		whyf(why, why_len, "table '%s': no credentials%s%s", table, *w.why ? ": " : "",
-		     w.why);
-		return -EAGAIN;
-	}
-	return cred_peek(p) ? 0 : -EAGAIN;
+	whyf(why, why_len, "table '%s': credentials are not ready yet", table);
+	return -EAGAIN;
 }
 
 /* ---- blocking calls on the private loop ---------------------------------------------------- */
@@ -712,11 +674,55 @@ static int call_blocking(struct ddb *t, const char *op, cJSON *params, long time
 	return b.r;
 }
 
+/* DynamoDB's own estimate of an action's size: its attribute names and values. */
+static size_t action_bytes(const struct ddb *t, const struct ddb_write *w)
+{
+	return strlen(t->group) + strlen(w->sk) + (w->doc ? strlen(w->doc) : 0) + 64;
+}
+
+/* One transaction (w[0..n)), a conflict tried again while the time allows. */
+static int send_tx(struct ddb *t, const struct ddb_write *w, size_t n, bool fenced, double deadline,
+		   char *why, size_t why_len)
+{
+	char table[300], inner[256] = "";
+	cJSON *req;
+	int r;
+
+	escape_bounded(t->table, 255, table, sizeof(table), ESCAPE_SQUOTE);
+	req = ddb_build_write(t->table, t->group, fenced ? t->fence_owner : NULL, t->fence_term, w,
+			      n, inner, sizeof(inner));
+	if (!req) {
+		whyf(why, why_len, "table '%s' TransactWriteItems: %s", table, inner);
+		return strstr(inner, "memory") ? -ENOMEM : -EINVAL;
+	}
+	/* A conflict with another transaction on one of the items (the lease's renewal in flight
+	 * touches the item the ConditionCheck reads) is tried again while the time allows. */
+	for (int tries = 0;; tries++) {
+		long left;
+		ev_now_update(t->ploop);
+		left = (long)((deadline - ev_now(t->ploop)) * 1000.0);
+		if (left < 50) {
+			if (tries == 0)
+				left = 50;
+			else
+				break;
+		}
+		r = call_blocking(t, "TransactWriteItems", cJSON_Duplicate(req, true), left, NULL,
+				  why, why_len);
+		if (r != -EDEADLK || tries >= 4)
+			break;
+	}
+	cJSON_Delete(req);
+	return r == -EDEADLK ? -EAGAIN : r;
+}
+
 static int write_tx(struct ddb *t, const struct ddb_write *w, size_t n, bool fenced, char *why,
 		    size_t why_len)
 {
-	char table[300];
-	cJSON *req;
+	char table[300], inner[256] = "";
+	size_t start = 0, bytes = 0;
+	double deadline;
+	int r = 0;
 
 	escape_bounded(t->table, 255, table, sizeof(table), ESCAPE_SQUOTE);
 	if (fenced && !t->fenced) {
@@ -730,29 +736,25 @@ static int write_tx(struct ddb *t, const struct ddb_write *w, size_t n, bool fen
 		     table);
 		return -EAGAIN;
 	}
-	char inner[256] = "";
-	req = ddb_build_write(t->table, t->group, fenced ? t->fence_owner : NULL, t->fence_term, w,
-			      n, inner, sizeof(inner));
-	if (!req) {
+	if (check_actions(w, n, DDB_TX_MAX + (fenced ? 0 : 1), inner, sizeof(inner)) < 0) {
 		whyf(why, why_len, "table '%s' TransactWriteItems: %s", table, inner);
-		return strstr(inner, "memory") ? -ENOMEM : -EINVAL;
+		return -EINVAL;
 	}
-	/* A conflict with another transaction on one of the items (the lease's renewal in flight
-	 * touches the item the ConditionCheck reads) is tried again while the time allows. */
 	ev_now_update(t->ploop);
-	double deadline = ev_now(t->ploop) + (double)t->timeout_ms / 1000.0;
-	long left = t->timeout_ms;
-	int r;
-	for (int tries = 0;; tries++) {
-		cJSON *copy = cJSON_Duplicate(req, true);
-		r = call_blocking(t, "TransactWriteItems", copy, left, NULL, why, why_len);
-		ev_now_update(t->ploop);
-		left = (long)((deadline - ev_now(t->ploop)) * 1000.0);
-		if (r != -EDEADLK || tries >= 4 || left < 50)
-			break;
+	deadline = ev_now(t->ploop) + (double)t->timeout_ms / 1000.0;
+	/* over DynamoDB's 4 MB a transaction is refused: cut in as many as it takes */
+	for (size_t i = 0; i < n && r == 0; i++) {
+		size_t b = action_bytes(t, &w[i]);
+		if (i > start && bytes + b > DDB_TX_BYTES_MAX) {
+			r = send_tx(t, w + start, i - start, fenced, deadline, why, why_len);
+			start = i;
+			bytes = 0;
+		}
+		bytes += b;
 	}
-	cJSON_Delete(req);
-	return r == -EDEADLK ? -EAGAIN : r;
+	if (r == 0)
+		r = send_tx(t, w + start, n - start, fenced, deadline, why, why_len);
+	return r;
 }
 
 int ddb_write(struct ddb *t, const struct ddb_write *w, size_t n, char *why, size_t why_len)
@@ -1176,6 +1178,8 @@ int ddb_new(const struct ddb_options *o, struct ddb **ret, char *why, size_t why
 					   region,  o->sts_endpoint, 0 };
 		t->role = cred_assume_role_new(o->creds, o->role_arn, "ecr-deployd", &co);
 	}
+	if (t->paws && o->observer)
+		aws_client_set_observer(t->paws, o->observer, o->observer_data);
 	if (!t->table || !t->group || !t->region || !t->paws || (o->role_arn && !t->role)) {
 		whyf(why, why_len, "ddb: cannot set up the table's client: %s",
 		     w ? w : "out of memory");

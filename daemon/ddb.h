@@ -15,8 +15,9 @@
  * daemon's loop, which does not run meanwhile): when none are usable now (cred_peek() NULL)
  * they fail at once with -EAGAIN. The lease's asynchronous calls, every lease/3 on the daemon's
  * loop, keep them fresh (the provider refreshes ahead of expiry), so in practice they are
- * ready whenever the lease is held. With role_arn, every call (both kinds) uses that assumed
- * role.
+ * ready whenever the lease is held; a tool (the migration) makes one asynchronous call
+ * (ddb_lease_read) on its loop first. The daemon's loop is never run from here. With role_arn,
+ * every call (both kinds) uses that assumed role.
  *
  * Fencing: ddb_write()'s transaction starts with a ConditionCheck on the lease item that its
  * owner and term are still those set by ddb_set_fence() (the lease sets them when it acquires,
@@ -38,17 +39,19 @@
 
 struct aws_client;
 struct aws_options;
+struct aws_result;
 struct cred_provider;
 struct ev_loop;
 struct http_client;
 struct http_client_options;
 struct sigv4_signer;
 
-#define DDB_TX_MAX       99     /* Put/Delete actions of one fenced write (+ the ConditionCheck) */
-#define DDB_SK_MAX       1024   /* bytes of a sort key (DynamoDB's own bound) */
-#define DDB_ITEM_MAX     400000 /* bytes of an item, about DynamoDB's 400 KB */
-#define DDB_INSTANCE_MAX 128    /* bytes of an instance id (config: [A-Za-z0-9_.:-]{1,128}) */
-#define DDB_HOST_MAX     255    /* bytes of the host attribute */
+#define DDB_TX_MAX       99      /* Put/Delete actions of one fenced write (+ the ConditionCheck) */
+#define DDB_TX_BYTES_MAX 3800000 /* estimated bytes of one transaction (DynamoDB's limit: 4 MB) */
+#define DDB_SK_MAX       1024    /* bytes of a sort key (DynamoDB's own bound) */
+#define DDB_ITEM_MAX     400000  /* bytes of an item, about DynamoDB's 400 KB */
+#define DDB_INSTANCE_MAX 128     /* bytes of an instance id (config: [A-Za-z0-9_.:-]{1,128}) */
+#define DDB_HOST_MAX     255     /* bytes of the host attribute */
 
 struct ddb;
 
@@ -68,7 +71,13 @@ struct ddb_options {
 	const char *region;       /* NULL: the ARN's region, else aws_options->region */
 	const char *role_arn;     /* assumed for every call, or NULL */
 	const char *group;        /* the partition key (required) */
-	long timeout_ms;          /* bound of one blocking call (all its retries); 0: 3000 */
+	long timeout_ms;          /* bound of one blocking call (all its retries); 0: 3000. Keep it
+				     under lease/4: the daemon's loop (renewals) waits meanwhile */
+	/* Told of every blocking call that finished (the private client's; the asynchronous ones
+	 * go through the daemon's client and its own observer): metrics_aws_observer. May be
+	 * NULL. */
+	void (*observer)(const struct aws_result *res, void *ud);
+	void *observer_data;
 };
 
 /*
@@ -167,7 +176,9 @@ struct ddb_write {
 
 /*
  * Blocking fenced write (ConditionCheck on the lease + up to DDB_TX_MAX actions, one
- * TransactWriteItems); bounded by the timeout. 0; -ESTALE refused by the fence (another
+ * TransactWriteItems; actions whose items come to more than DDB_TX_BYTES_MAX, which DynamoDB
+ * would refuse as one, go as several transactions in order, each fenced: not atomic as a whole,
+ * the first failure ends it); bounded by the timeout. 0; -ESTALE refused by the fence (another
  * instance leads); -EAGAIN transient (timeout, throttled after retries, credentials not
  * ready, not acting: no fence set or the gate closed); -EACCES refused to our credentials;
  * -EINVAL (n 0 or over DDB_TX_MAX, a bad sk, two actions on one sk, AWS's ValidationException);
@@ -223,7 +234,6 @@ int ddb_parse_state_item(const cJSON *item, const char *group, char *sk, const c
  * (the request's fault: ValidationException, a ValidationError reason). why: "table 'T' Op:
  * Code[ (action i: Reason)]: message" (the message escaped).
  */
-struct aws_result;
 int ddb_map_error(const char *table, const struct aws_result *res, char *why, size_t why_len);
 
 /* Reads a DynamoDB number attribute value ({"N": "123"}): digits only, no sign, fraction or

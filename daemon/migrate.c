@@ -144,9 +144,10 @@ static void meta_doc(char *out, size_t n, const char *status, const char *dir)
 		if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
 			from[j++] = *p;
 	from[j] = '\0';
-	snprintf(out, n,
-		 "{\"version\":%d,\"status\":\"%s\",\"created_at\":\"%s\",\"migrated_from\":\"%s\"}",
-		 STATE_VERSION, status, stamp, from);
+	snprintf(
+	    out, n,
+	    "{\"version\":%d,\"status\":\"%s\",\"created_at\":\"%s\",\"migrated_from\":\"%s\"}",
+	    STATE_VERSION, status, stamp, from);
 }
 
 int migrate_state_io(const char *dir, const struct state_table_io *io, void *t, FILE *out,
@@ -242,7 +243,8 @@ static int unfenced_write(void *t, const struct ddb_write *w, size_t n, char *wh
 
 int migrate_state_to_table(const char *dir, struct ddb *t, FILE *out, char *why, size_t why_len)
 {
-	/* before any instance leads: no lease to fence with; "meta" "migrating" keeps daemons out */
+	/* before any instance leads: no lease to fence with; "meta" "migrating" keeps daemons out
+	 */
 	struct state_table_io io = state_ddb_io;
 
 	io.write = unfenced_write;

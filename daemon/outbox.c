@@ -43,7 +43,7 @@ struct entry {
 	char *name;     /* its blob's name (state.h): "<sink>.<key>" */
 	double created; /* wall seconds */
 	int attempts;
-	double due; /* ev_now() of the next attempt */
+	double due;   /* ev_now() of the next attempt */
 	bool on_disk; /* its blob is kept (the directory or the table) */
 	bool in_flight;
 	struct http_request *req;
@@ -787,6 +787,13 @@ static void pump(struct outbox *ob)
 	double now = ev_now(ob->d.loop), wall = wall_now(), next = 0;
 	bool any = false;
 
+	if (ob->d.may_send && !ob->d.may_send(ob->d.userdata)) {
+		/* the gate (ha): looked at again in a second */
+		ev_timer_stop(ob->d.loop, &ob->timer);
+		ev_timer_set(&ob->timer, 1.0, 0.0);
+		ev_timer_start(ob->d.loop, &ob->timer);
+		return;
+	}
 	for (size_t i = 0; i < ob->n; i++) {
 		struct sink *s = ob->sinks[i];
 		for (struct entry *e = s->head, *nx; e; e = nx) {
@@ -874,7 +881,8 @@ static void post_one(struct sink *s, const struct notice *n, double created)
 			  notice_kind_name(n->kind), n->key);
 		return;
 	}
-	if (state_blob_put(ob->st, STATE_BLOB_OUTBOX, name, text, strlen(text), why, sizeof(why)) < 0)
+	if (state_blob_put(ob->st, STATE_BLOB_OUTBOX, name, text, strlen(text), why, sizeof(why)) <
+	    0)
 		log_error("notify sink '%s': %s; the %s notification %s is attempted all the same, "
 			  "but a restart before it is sent loses it",
 			  s->c.name, why, notice_kind_name(n->kind), n->key);
@@ -1075,8 +1083,9 @@ static int load_one(const char *name, const char *text, size_t len, double at, i
 	if (r < 0) {
 		char *bad = state_blob_keep_aside(ob->st, STATE_BLOB_OUTBOX, name);
 		if (!bad)
-			log_warning("outbox: entry '%s' is unusable (%s) and cannot be set aside: %s",
-				    where, why, strerror(errno));
+			log_warning(
+			    "outbox: entry '%s' is unusable (%s) and cannot be set aside: %s",
+			    where, why, strerror(errno));
 		else
 			log_warning("outbox: entry '%s' is unusable (%s); kept aside as '%s'",
 				    where, why, bad);

@@ -44,6 +44,10 @@ struct outbox_deps {
 	 * table's "o/" and "s/" items). NULL: the files of state_dir's outbox/. */
 	struct state *state;
 	const char *host; /* this host's name, for the bodies */
+	/* Whether a delivery may start now (NULL: always): an ha instance whose lease was not
+	 * renewed in time sends nothing until it is (the entries wait, their attempts uncounted).
+	 */
+	bool (*may_send)(void *userdata);
 	/* Something outbox_status() shows changed (the metrics file). May be NULL. */
 	void (*changed)(void *userdata);
 	void *userdata;

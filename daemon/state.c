@@ -56,8 +56,8 @@ struct state {
 
 static void touch(struct state *s, const char *watch, const char *tkey);
 static int table_save(struct state *s, char *why, size_t why_len);
-static int table_rollout_write(struct state *s, const char *watch, const char *tkey,
-			       const cJSON *f, char *why, size_t why_len);
+static int table_rollout_write(struct state *s, const char *watch, const char *tkey, const cJSON *f,
+			       char *why, size_t why_len);
 static void table_free(struct state *s);
 
 static cJSON *fresh_root(void)
@@ -1948,20 +1948,20 @@ static const char *written_doc(const struct state *s, const char *sk)
 
 static int set_written(struct state *s, const char *sk, const char *doc)
 {
-	char *copy = NULL;
 	void *old = NULL;
+	char *value = is_bad_doc(doc) ? bad_doc : NULL;
 
-	if (doc && !is_bad_doc(doc) && !(copy = strdup(doc)))
-		return -ENOMEM;
-	if (!strmap_get(s->written, sk) && !copy && !is_bad_doc(doc))
+	if (!value && !doc && !strmap_get(s->written, sk))
 		return 0; /* nothing known, nothing held */
-	if (strmap_put(s->written, sk, is_bad_doc(doc) ? bad_doc : copy, &old) < 0) {
-		free(copy);
+	if (!value && doc && !(value = strdup(doc)))
+		return -ENOMEM;
+	if (strmap_put(s->written, sk, value, &old) < 0) {
+		free_doc(value);
 		return -ENOMEM;
 	}
-	if (!old && list_add(&s->wkeys, &s->n_wkeys, &s->cap_wkeys, sk) < 0) {
-		/* the key is in the map, only not listed: compared when touched */
-	}
+	/* (without memory the key is only not listed: compared when touched, not in a diff_all) */
+	if (!old)
+		(void)list_add(&s->wkeys, &s->n_wkeys, &s->cap_wkeys, sk);
 	free_doc(old);
 	return 0;
 }
@@ -2121,8 +2121,9 @@ static int diff_one(const struct state *s, struct actions *a, const char *sk)
 		if (!a->big[0]) {
 			char k[300];
 			escape_value(sk, k, sizeof(k));
-			snprintf(a->big, sizeof(a->big), "the item '%s' (%zu bytes) is over %d bytes",
-				 k, strlen(doc), ITEM_DOC_MAX);
+			snprintf(a->big, sizeof(a->big),
+				 "the item '%s' (%zu bytes) is over %d bytes", k, strlen(doc),
+				 ITEM_DOC_MAX);
 		}
 		free(doc);
 		return 0;
@@ -2543,8 +2544,9 @@ static const char *check_meta(const struct raw_item *it, int *ret_r, char *buf, 
 		snprintf(buf, n,
 			 "its 'meta' item has version %s: it was written by another version of "
 			 "ecr-deployd (this one reads version %d)",
-			 cJSON_IsNumber(v) ? (v->valuedouble > STATE_VERSION ? "above 1" : "below 1")
-					   : "(none)",
+			 cJSON_IsNumber(v)
+			     ? (v->valuedouble > STATE_VERSION ? "above 1" : "below 1")
+			     : "(none)",
 			 STATE_VERSION);
 	} else if (cJSON_IsString(st) && !strcmp(st->valuestring, "migrating")) {
 		*ret_r = -EBUSY;
@@ -2632,7 +2634,8 @@ int state_open_table_io(const struct state_table_io *io, void *t, const char *di
 			if ((v = cJSON_GetObjectItemCaseSensitive(doc, "frozen")))
 				cJSON_AddItemToObject(s->root, "frozen", cJSON_Duplicate(v, true));
 			if ((v = cJSON_GetObjectItemCaseSensitive(doc, "reset_at")))
-				cJSON_AddItemToObject(s->root, "reset_at", cJSON_Duplicate(v, true));
+				cJSON_AddItemToObject(s->root, "reset_at",
+						      cJSON_Duplicate(v, true));
 			cJSON_Delete(doc);
 			set_written(s, sk, it->doc);
 		} else if (!strncmp(sk, "w/", 2) || !strncmp(sk, "t/", 2)) {
@@ -2680,15 +2683,24 @@ int state_open_table_io(const struct state_table_io *io, void *t, const char *di
 	}
 	if (has_meta && !has_g && !reset) {
 		snprintf(buf, sizeof(buf),
-			 "the %s has a 'meta' item but no 'g' item (items deleted by hand?)", s->path);
+			 "the %s has a 'meta' item but no 'g' item (items deleted by hand?)",
+			 s->path);
 		add_warning(warnings, buf);
 		reset = true;
 	}
 	if (!has_meta) {
+		/* an empty table is a first start; state without a header is said */
 		s->meta_missing = true;
 		s->dirty = true;
+		if (has_state) {
+			snprintf(
+			    buf, sizeof(buf),
+			    "the %s holds state but no 'meta' item (deleted by hand?); the state "
+			    "is used and 'meta' is written again at the first save",
+			    s->path);
+			add_warning(warnings, buf);
+		}
 	}
-	(void)has_state;
 	drop_bad_digests(s, warnings);
 	if (reset && !cJSON_GetObjectItem(s->root, "reset_at")) {
 		char stamp[32];
@@ -2715,14 +2727,12 @@ static int ddb_io_read_all(void *t, const char *prefix,
 	return ddb_read_all(t, prefix, fn, ud, why, why_len);
 }
 
-static int ddb_io_put_if_absent(void *t, const char *sk, const char *doc, char *why,
-				size_t why_len)
+static int ddb_io_put_if_absent(void *t, const char *sk, const char *doc, char *why, size_t why_len)
 {
 	return ddb_put_if_absent(t, sk, doc, why, why_len);
 }
 
-const struct state_table_io state_ddb_io = { ddb_io_write, ddb_io_read_all,
-					     ddb_io_put_if_absent };
+const struct state_table_io state_ddb_io = { ddb_io_write, ddb_io_read_all, ddb_io_put_if_absent };
 
 int state_open_table(struct ddb *t, const char *dir, const char *label, struct state **ret,
 		     char **ret_warning, char *why, size_t why_len)
@@ -2748,8 +2758,8 @@ static int table_write_one(struct state *s, const char *sk, const char *doc, lon
 	return r;
 }
 
-static int table_rollout_write(struct state *s, const char *watch, const char *tkey,
-			       const cJSON *f, char *why, size_t why_len)
+static int table_rollout_write(struct state *s, const char *watch, const char *tkey, const cJSON *f,
+			       char *why, size_t why_len)
 {
 	char *sk = item_key(watch, tkey), *doc = f ? cJSON_PrintUnformatted(f) : NULL;
 	int r;
@@ -2908,7 +2918,8 @@ int state_blob_put(struct state *s, enum state_blob_ns ns, const char *name, con
 			memcpy(doc, text, len);
 			doc[len] = '\0';
 		}
-		cJSON *v = ns == STATE_BLOB_SENT ? cJSON_CreateNumber(now) : cJSON_CreateString(doc);
+		cJSON *v =
+		    ns == STATE_BLOB_SENT ? cJSON_CreateNumber(now) : cJSON_CreateString(doc);
 		int r = !sk || !doc || !v ? -ENOMEM : table_write_one(s, sk, doc, 0, why, why_len);
 		if (r == -ENOMEM && !sk)
 			snprintf(why, why_len, "out of memory");
@@ -2959,8 +2970,10 @@ int state_blob_mark_sent(struct state *s, const char *name, double expires, char
 		cJSON *v = cJSON_CreateNumber(now);
 		int r = -ENOMEM;
 		if (mk && ok && doc && v) {
-			struct ddb_write w[2] = { { .sk = mk, .doc = doc, .expires = (long long)expires },
-						  { .sk = ok, .doc = NULL, .expires = 0 } };
+			struct ddb_write w[2] = {
+				{ .sk = mk, .doc = doc, .expires = (long long)expires },
+				{ .sk = ok, .doc = NULL, .expires = 0 }
+			};
 			*why = '\0';
 			r = s->io->write(s->t, w, 2, why, why_len);
 			if (r < 0)
@@ -3062,7 +3075,8 @@ int state_blob_each(struct state *s, enum state_blob_ns ns, size_t max,
 			continue;
 		}
 		if (S_ISLNK(st.st_mode)) {
-			/* never ours (entries are written in place): what it points to is not read */
+			/* never ours (entries are written in place): what it points to is not read
+			 */
 			r = fn(name, NULL, 0, 0, -ELOOP, ud);
 			continue;
 		}

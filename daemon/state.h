@@ -257,8 +257,7 @@ struct state_table_io {
 	int (*read_all)(void *t, const char *prefix,
 			int (*fn)(const char *sk, const char *doc, size_t len, void *ud), void *ud,
 			char *why, size_t why_len);
-	int (*put_if_absent)(void *t, const char *sk, const char *doc, char *why,
-			     size_t why_len);
+	int (*put_if_absent)(void *t, const char *sk, const char *doc, char *why, size_t why_len);
 };
 /* ddb.h's calls, as a state_table_io (t: a struct ddb). */
 extern const struct state_table_io state_ddb_io;
@@ -320,8 +319,8 @@ int state_blob_each(struct state *s, enum state_blob_ns ns, size_t max,
 		    void *ud, char *why, size_t why_len);
 /*
  * An unusable blob is kept for a human and no longer read: files renamed to <file>.bad; table: the
- * item copied to the state directory's table-aside/ and deleted. Returns the place it was kept (free
- * it), or NULL (errno set).
+ * item copied to the state directory's table-aside/ and deleted. Returns the place it was kept
+ * (free it), or NULL (errno set).
  */
 char *state_blob_keep_aside(struct state *s, enum state_blob_ns ns, const char *name);
 

@@ -612,8 +612,7 @@ def test_ha_daemons_under_the_policy_and_without_the_table_statement(ctx):
     check({"GetItem", "PutItem", "UpdateItem", "Query", "TransactWriteItems"} <= ops,
           "the lease, the takeover's read and fenced writes were all allowed: %s" % sorted(ops))
     for i in g.insts:
-        i.p.signal(signal.SIGTERM)
-        i.p.wait(10)
+        i.terminate()
     doc["Statement"] = [s for s in doc["Statement"] if s["Sid"] != "HighAvailabilityTable"]
     set_policy(sim, doc)
     since = sim.control("GET", "/requests")["last"]

@@ -497,6 +497,12 @@ def test_blackhole_per_client(ctx):
     line = wait_for(lambda: [c for c in log(sim) if c["access_key"] == KEY_A[0] and c["outcome"] == "Blackholed"],
                     10, "the blackholed call in the log once A closed")[0]
     check_eq((line["op"], line["fault"], line["status"]), ("PutItem", "blackhole", 0), "its log line")
+    check_eq((line["table"], line["keys"]), (TABLE, [{"pk": "grp", "sk": "lease"}]), "with its table and key")
+    try:
+        a.get_item(TableName="bad name!", Key=key("lease"))
+        raise Failure("a blackholed invalid call was answered")
+    except botocore.exceptions.ReadTimeoutError:
+        pass  # a partition loses the call before anything judges it
     reqs = sim.requests(access_key=KEY_A[0], operation="PutItem")
     check_eq(reqs[-1].get("held"), "closed", "the request log: held until the client closed")
     check(not reqs[-1].get("carried_out"), "not carried out")
@@ -694,3 +700,81 @@ def test_seed_ttl_and_healing(ctx):
     sim.client("dynamodb", key=KEY_A).get_item(TableName=TABLE, Key=key("s/2"))
     code, _, _, _ = aws_error(sim.client("dynamodb", key=KEY_B).get_item, TableName=TABLE, Key=key("s/2"))
     check_eq(code, "ProvisionedThroughputExceededException", "B still throttled")
+
+
+def test_faults_follow_a_callers_role_sessions(ctx):
+    """An instance with ha.role_arn signs its DynamoDB calls with keys STS issued to it: a rule that
+    names the instance's own key matches them too, and the log names that key as source_key."""
+    import botocore.exceptions
+    sim = setup(ctx, keys=(SIM_KEY, KEY_A, KEY_B))
+    role = "arn:aws:iam::%s:role/ecr-deployd-ha" % ACCOUNT
+    creds = {}
+    for name, k in (("a", KEY_A), ("b", KEY_B)):
+        c = sim.client("sts", key=k).assume_role(RoleArn=role, RoleSessionName="ecr-deployd-" + name)["Credentials"]
+        creds[name] = (c["AccessKeyId"], c["SecretAccessKey"])
+        ctx.secrets.add(c["SecretAccessKey"])
+        ctx.secrets.add(c["SessionToken"])
+        creds[name + "-token"] = c["SessionToken"]
+    a = sim.client("dynamodb", key=creds["a"], token=creds["a-token"], read_timeout=1)
+    b = sim.client("dynamodb", key=creds["b"], token=creds["b-token"])
+    sim.fault("dynamodb.*", "blackhole", access_key=KEY_A[0], rate=1.0, hold=5)
+    try:
+        a.get_item(TableName=TABLE, Key=key("lease"))
+        raise Failure("answered")
+    except botocore.exceptions.ReadTimeoutError:
+        pass
+    b.get_item(TableName=TABLE, Key=key("lease"))
+    calls = wait_for(lambda: len(log(sim)) == 2 and log(sim), 10, "both calls in the log")
+    check_eq(sorted((c["source_key"], c["outcome"]) for c in calls),
+             sorted([(KEY_A[0], "Blackholed"), (KEY_B[0], "ok")]), "the role sessions' calls by their source key")
+    check(all(c["access_key"].startswith("ASIA") for c in calls), "signed with the issued keys")
+
+
+def test_transaction_conflicts(ctx):
+    """dynamodb_conflict_ms: a fenced write racing the lease's renewal is cancelled with
+    TransactionConflict in the lease's place (not ConditionalCheckFailed: nobody else leads), and a
+    renewal racing a fenced write is refused with TransactionConflictException; once the window
+    passes both go through; reads are never refused."""
+    sim = setup(ctx)
+    ddb = sim.client("dynamodb")
+    ddb.put_item(TableName=TABLE, Item=lease_item("a", 1, 1))
+    sim.settings(dynamodb_conflict_ms=300)
+    renew = {"TableName": TABLE, "Key": key("lease"), "UpdateExpression": "SET #v = #v + :one",
+             "ConditionExpression": FENCE, "ExpressionAttributeNames": {"#o": "owner", "#t": "term", "#v": "version"},
+             "ExpressionAttributeValues": {":me": S("a"), ":term": N(1), ":one": N(1)}}
+    ddb.update_item(**renew)
+    try:
+        ddb.transact_write_items(TransactItems=[fence_check("a", 1), put_doc("w/web", "{}")])
+        raise Failure("a transaction racing the renewal passed")
+    except ddb.exceptions.TransactionCanceledException as e:
+        check_eq([r["Code"] for r in e.response["CancellationReasons"]], ["TransactionConflict", "None"],
+                 "the conflict on the lease item")
+        check_eq(e.response["Error"]["Message"], "Transaction cancelled, please refer cancellation reasons for "
+                 "specific reasons [TransactionConflict, None]", "the message")
+    check_eq(ddb.get_item(TableName=TABLE, Key=key("lease"), ConsistentRead=True)["Item"]["version"], N(2),
+             "reads pass")
+
+    def fenced():
+        try:
+            ddb.transact_write_items(TransactItems=[fence_check("a", 1), put_doc("w/web", "{}")])
+            return True
+        except ddb.exceptions.TransactionCanceledException:
+            return False
+    wait_for(fenced, 5, "the fenced write once the window passed")
+    code, msg, status, _ = aws_error(ddb.update_item, **renew)
+    check_eq((code, msg, status), ("TransactionConflictException", "Transaction is ongoing for the item", 400),
+             "a renewal racing the fenced write")
+
+    def renewed():
+        try:
+            ddb.update_item(**renew)
+            return True
+        except ddb.exceptions.TransactionConflictException:
+            return False
+    wait_for(renewed, 5, "the renewal once the window passed")
+    check_eq([i["version"] for i in items(sim) if i["sk"] == "lease"], [3], "one renewal went through")
+    calls = log(sim)
+    check_eq({tuple(c["reasons"]) for c in calls if c["outcome"] == "TransactionCanceledException"},
+             {("TransactionConflict", "None")}, "the cancelled transactions in the log")
+    check_eq({tuple(c["reasons"]) for c in calls if c["outcome"] == "TransactionConflictException"},
+             {("TransactionConflict",)}, "the refused renewals in the log")

@@ -235,6 +235,34 @@ struct rig {
 	struct ddb *t;
 };
 
+static int observed;
+
+static void observe(const struct aws_result *res, void *ud)
+{
+	(void)ud;
+	if (res->service == &aws_dynamodb)
+		observed++;
+}
+
+static void on_creds(const struct aws_credentials *cr, int err, const char *why, void *ud)
+{
+	(void)cr;
+	(void)err;
+	(void)why;
+	*(bool *)ud = true;
+}
+
+/* The credentials resolved on the loop, as the lease's first call does in the daemon. */
+static void warm_up(struct rig *r)
+{
+	bool done = false;
+
+	if (cred_wait(r->creds, on_creds, &done, NULL) < 0)
+		return;
+	while (!done)
+		ev_run(r->loop, EVRUN_ONCE);
+}
+
 static int rig_open(struct rig *r, long timeout_ms)
 {
 	struct http_client_options ho = { 0 };
@@ -268,8 +296,12 @@ static int rig_open(struct rig *r, long timeout_ms)
 				 .aws_options = &r->ao,
 				 .table = "ecr-ha",
 				 .group = "prod",
-				 .timeout_ms = timeout_ms };
-	return r->aws && ddb_new(&o, &r->t, why, sizeof(why)) == 0 ? 0 : -1;
+				 .timeout_ms = timeout_ms,
+				 .observer = observe };
+	if (!r->aws || ddb_new(&o, &r->t, why, sizeof(why)) < 0)
+		return -1;
+	warm_up(r);
+	return 0;
 }
 
 static void rig_close(struct rig *r)
@@ -323,9 +355,11 @@ TEST(ddb_http_fenced_write)
 	CHECK_INT(requests(&r.srv), 0);
 	gate_open = true;
 
-	/* accepted */
+	/* accepted; the observer told */
+	observed = 0;
 	CHECK_INT(ddb_write(r.t, w, 2, why, sizeof(why)), 0);
 	CHECK_INT(requests(&r.srv), 1);
+	CHECK_INT(observed, 1);
 	CHECK_STR(r.srv.target[0], "DynamoDB_20120810.TransactWriteItems");
 	cJSON *sent = cJSON_Parse(r.srv.body[0]);
 	cJSON *want = ddb_build_write("ecr-ha", "prod", "host-a", 3, w, 2, why, sizeof(why));
@@ -366,6 +400,94 @@ TEST(ddb_http_fenced_write)
 	       "\"message\":\"Requested resource not found\"}");
 	CHECK_INT(ddb_write(r.t, w, 2, why, sizeof(why)), -ENXIO);
 	rig_close(&r);
+}
+
+/* Over DynamoDB's 4 MB, a write goes as several transactions, each fenced. */
+TEST(ddb_http_big_write_cut)
+{
+	struct rig r;
+	struct ddb_write w[12];
+	char keys[12][16], why[700] = "";
+	char *doc = malloc(390001);
+
+	if (!doc || rig_open(&r, 3000) < 0) {
+		CHECK(!"cannot set up the rig");
+		free(doc);
+		return;
+	}
+	memset(doc, 'x', 390000);
+	doc[390000] = '\0';
+	for (int i = 0; i < 12; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "r/w/%d", i);
+		w[i] = (struct ddb_write){ keys[i], doc, 0 };
+	}
+	ddb_set_fence(r.t, "host-a", 2);
+	CHECK_INT(ddb_write(r.t, w, 12, why, sizeof(why)), 0);
+	CHECK_INT(requests(&r.srv), 2);
+	for (int i = 0; i < 2 && i < requests(&r.srv); i++) {
+		cJSON *b = cJSON_Parse(r.srv.body[i]);
+		cJSON *items = cJSON_GetObjectItem(b, "TransactItems");
+		CHECK(cJSON_GetObjectItem(cJSON_GetArrayItem(items, 0), "ConditionCheck") != NULL);
+		CHECK(strlen(r.srv.body[i]) < 4000000);
+		CHECK_INT(cJSON_GetArraySize(items), i == 0 ? 10 : 4); /* 9 + 3 Puts */
+		cJSON_Delete(b);
+	}
+	/* the first refused: the second is not sent */
+	script(&r.srv, 2, 400,
+	       "{\"__type\":\"TransactionCanceledException\",\"message\":\"x "
+	       "[ConditionalCheckFailed, None]\"}");
+	CHECK_INT(ddb_write(r.t, w, 12, why, sizeof(why)), -ESTALE);
+	CHECK_INT(requests(&r.srv), 3);
+	rig_close(&r);
+	free(doc);
+}
+
+/* A blocking call never waits for credentials (nor runs the daemon's loop to get them). */
+TEST(ddb_http_credentials_not_ready)
+{
+	struct server srv;
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct http_client_options ho = { 0 };
+	struct http_client *http = http_client_new(loop, &ho);
+	struct sigv4_signer *signer = sigv4_signer_new();
+	struct cred_options co = { .loop = loop, .http = http, .signer = signer };
+	struct aws_options ao = { .region = "us-east-1" };
+	char url[64], why[700] = "";
+	const char *w = NULL;
+	struct ddb *t = NULL;
+
+	CHECK_INT(server_start(&srv), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv.port);
+	ao.endpoints[AWS_SERVICE_DYNAMODB] = url;
+	setenv("AWS_ACCESS_KEY_ID", "AKIDDDBHTTP", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "ddbHttpSecret", 1);
+	struct cred_provider *creds = cred_chain_new(&co);
+	struct aws_client *aws = aws_client_new(loop, http, signer, creds, &ao, &w);
+	struct ddb_options o = { .loop = loop,
+				 .aws = aws,
+				 .http = http,
+				 .signer = signer,
+				 .creds = creds,
+				 .aws_options = &ao,
+				 .table = "ecr-ha",
+				 .group = "prod" };
+	CHECK_INT(ddb_new(&o, &t, why, sizeof(why)), 0);
+	if (t) {
+		struct ddb_write wr[] = { { "w/a", "{}", 0 } };
+		ddb_set_fence(t, "a", 1);
+		CHECK_INT(ddb_write(t, wr, 1, why, sizeof(why)), -EAGAIN);
+		CHECK(strstr(why, "credentials are not ready") != NULL);
+		CHECK_INT(requests(&srv), 0);
+	}
+	ddb_free(t);
+	aws_client_free(aws);
+	cred_provider_free(creds);
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	sigv4_signer_free(signer);
+	http_client_free(http);
+	ev_loop_destroy(loop);
+	server_stop(&srv);
 }
 
 TEST(ddb_http_blocking_call_is_bounded)

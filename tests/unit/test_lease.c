@@ -464,8 +464,8 @@ TEST(lease_standby_takes_over_only_after_a_full_lease_of_one_version)
 	CHECK_INT(lease_leader_since(l), 1764540000);
 	CHECK(!lease_may_act(l));
 	CHECK_INT(f.writes, 0);
-	/* reads every second (min(1 s, lease/3)) */
-	CHECK_INT(f.armed_at, first + 1000);
+	/* reads every half second (min(500 ms, lease/3)) */
+	CHECK_INT(f.armed_at, first + 500);
 	/* b renews at 5 s: the clock starts again from the reply that shows version 11 */
 	while (f.now < first + 5000) {
 		advance(&f, 1000);
@@ -854,5 +854,40 @@ TEST(lease_standby_counts_one_item)
 	serve(&f);
 	CHECK_INT(f.writes, 1);
 	CHECK_INT(f.cond.version, 1);
+	lease_free(l);
+}
+
+/* SIGTERM while a take is on its way: it may land after we stop; released in case it did. */
+TEST(lease_release_during_a_take)
+{
+	struct table t = { 0 };
+	struct fake f;
+	struct lease *l;
+
+	held_by(&t, "", 3, 9);
+	l = make(&f, &t, "a");
+	fire(&f);
+	serve(&f);
+	CHECK(f.in_flight && f.is_write);
+	apply(&t, &f.next, &f.cond); /* it landed; the answer is not read */
+	CHECK_STR(t.item.owner, "a");
+	CHECK_INT(lease_release(l), 0);
+	CHECK_INT(f.cancels, 1);
+	CHECK_INT(f.waits, 1);
+	CHECK_INT(f.wait_cond.term, 4);
+	CHECK_STR(t.item.owner, "");
+	CHECK_INT(f.leading, 0);
+	lease_free(l);
+
+	/* it did not land (another took it): nothing released, 0 */
+	struct table t2 = { 0 };
+	held_by(&t2, "", 3, 9);
+	l = make(&f, &t2, "a");
+	fire(&f);
+	serve(&f);
+	held_by(&t2, "b", 4, 10);
+	CHECK_INT(lease_release(l), 0);
+	CHECK_INT(f.waits, 1);
+	CHECK_STR(t2.item.owner, "b");
 	lease_free(l);
 }

@@ -28,8 +28,9 @@ _AUTH_RE = re.compile(
 
 
 class Key:
-    def __init__(self, access_key, secret, account, token=None, expires=None, arn=None):
+    def __init__(self, access_key, secret, account, token=None, expires=None, arn=None, parent=None):
         self.access_key = access_key
+        self.parent = parent  # the key that asked STS for this one (AssumeRole), or None
         self.secret = secret
         self.account = account
         self.token = token
@@ -65,11 +66,12 @@ class KeyStore:
         with self._lock:
             self._keys[access_key] = Key(access_key, secret, account)
 
-    def issue(self, account, lifetime, arn=None):
+    def issue(self, account, lifetime, arn=None, parent=None):
         """A new temporary key (ASIA…, secret, session token) valid for
-        `lifetime` seconds of server time."""
+        `lifetime` seconds of server time; parent: the key id that asked for it."""
         k = Key("ASIA" + _random_text(16, string.ascii_uppercase + "234567"), _random_text(40),
-                account, token=_random_text(300), expires=self.clock.server_now() + lifetime, arn=arn)
+                account, token=_random_text(300), expires=self.clock.server_now() + lifetime, arn=arn,
+                parent=parent)
         with self._lock:
             self._keys[k.access_key] = k
             if self.secrets_file:
@@ -85,6 +87,16 @@ class KeyStore:
     def get(self, access_key):
         with self._lock:
             return self._keys.get(access_key)
+
+    def lineage(self, access_key):
+        """The key id and those it descends from (AssumeRole called with them), nearest first."""
+        out = []
+        with self._lock:
+            while access_key is not None and access_key not in out and len(out) < 16:
+                out.append(access_key)
+                k = self._keys.get(access_key)
+                access_key = k.parent if k is not None else None
+        return out
 
     def clear_issued(self):
         with self._lock:

@@ -928,6 +928,7 @@ class Table:
         self.items = {}  # key tuple -> item
         self.history = collections.deque()  # (monotonic time, key tuple, item before the write or None)
         self.ttl = None  # the TTL attribute, when enabled
+        self.busy = {}  # key tuple -> (monotonic time until which a write is "in flight", "tx" | "single")
 
     @property
     def arn(self):
@@ -1055,6 +1056,32 @@ class DynamoDB:
         else:
             table.items[key] = item
 
+    def _conflict_seconds(self):
+        return float(self.world.settings.get("dynamodb_conflict_ms") or 0) / 1000.0
+
+    def _conflicts(self, table, key, transaction):
+        """With dynamodb_conflict_ms W > 0, a write lasts W ms for DynamoDB's transaction rules: a
+        transaction that touches an item written in the last W ms (by a transaction or a single
+        write) is cancelled (TransactionConflict); a single write to an item a transaction touched
+        in the last W ms is refused (TransactionConflictException)."""
+        b = table.busy.get(key)
+        if b is None:
+            return False
+        if b[0] <= time.monotonic():
+            del table.busy[key]
+            return False
+        return transaction or b[1] == "tx"
+
+    def _mark(self, table, key, kind):
+        w = self._conflict_seconds()
+        if w > 0:
+            table.busy[key] = (time.monotonic() + w, kind)
+
+    def _single_conflict(self, ctx, table, key):
+        if self._conflicts(table, key, False):
+            self._note(ctx, reasons=["TransactionConflict"])
+            raise ddb_error("TransactionConflictException", "Transaction is ongoing for the item")
+
     def _view(self, table, consistent):
         """The items a read sees: now, or (eventually consistent, with dynamodb_stale_read_seconds) as
         they were that long ago."""
@@ -1106,7 +1133,7 @@ class DynamoDB:
                     self._write(t, k, None)
                     self.seq += 1
                     self.log.append({"seq": self.seq, "mono": time.monotonic(), "time": time.time(),
-                                     "access_key": None, "op": "TTLDelete", "table": t.name,
+                                     "access_key": None, "source_key": None, "op": "TTLDelete", "table": t.name,
                                      "keys": [plain_item(t.key_map(item))], "outcome": "ok", "status": None,
                                      "fault": None, "request_id": None,
                                      "writes": [{"table": t.name, "key": plain_item(t.key_map(item)),
@@ -1118,6 +1145,7 @@ class DynamoDB:
         p = params if isinstance(params, dict) else {}
         op = entry.get("operation")
         line = {"mono": entry.get("mono"), "time": entry.get("time"), "access_key": entry.get("access_key"),
+                "source_key": entry.get("source_key") or entry.get("access_key"),
                 "op": op, "table": None, "keys": [], "outcome": entry.get("error") or (
                     "ok" if entry.get("status") == 200 else "unanswered"),
                 "status": entry.get("status"), "fault": entry.get("fault"), "request_id": entry.get("request_id")}
@@ -1296,11 +1324,13 @@ class DynamoDB:
         ex = Expressions(p)
         cond = ex.parse("ConditionExpression", p.get("ConditionExpression"))
         ex.check_unused()
+        self._single_conflict(ctx, t, key)
         old = t.items.get(key)
         if cond is not None and not evaluate(cond, old):
             self._note(ctx, reasons=["ConditionalCheckFailed"])
             raise condition_failed(old if p.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else None)
         self._write(t, key, item)
+        self._mark(t, key, "single")
         self._note(ctx, writes=[{"table": t.name, "key": plain_item(t.key_map(item)), "item": plain_item(item)}])
         out = {}
         if rv == "ALL_OLD" and old is not None:
@@ -1320,6 +1350,7 @@ class DynamoDB:
         upd = ex.parse("UpdateExpression", p.get("UpdateExpression"))
         cond = ex.parse("ConditionExpression", p.get("ConditionExpression"))
         ex.check_unused()
+        self._single_conflict(ctx, t, key)
         old = t.items.get(key)
         if cond is not None and not evaluate(cond, old):
             self._note(ctx, reasons=["ConditionalCheckFailed"])
@@ -1329,6 +1360,7 @@ class DynamoDB:
         if item_size(new) > ITEM_MAX:
             raise validation("Item size to update has exceeded the maximum allowed size")
         self._write(t, key, new)
+        self._mark(t, key, "single")
         self._note(ctx, writes=[{"table": t.name, "key": plain_item(keymap), "item": plain_item(new)}])
         out = {}
         if rv == "ALL_OLD" and old is not None:
@@ -1359,10 +1391,12 @@ class DynamoDB:
         ex = Expressions(p)
         cond = ex.parse("ConditionExpression", p.get("ConditionExpression"))
         ex.check_unused()
+        self._single_conflict(ctx, t, key)
         old = t.items.get(key)
         if cond is not None and not evaluate(cond, old):
             self._note(ctx, reasons=["ConditionalCheckFailed"])
             raise condition_failed(old if p.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else None)
+        self._mark(t, key, "single")
         if old is not None:
             self._write(t, key, None)
         self._note(ctx, writes=[{"table": t.name, "key": plain_item(keymap), "item": None}])
@@ -1533,6 +1567,11 @@ class DynamoDB:
         reasons, results, failed = [], [], False
         for kind, body, t, key, keymap, cond, upd, item in plan:
             old = t.items.get(key)
+            if self._conflicts(t, key, True):
+                reasons.append({"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"})
+                results.append(None)
+                failed = True
+                continue
             if cond is not None and not evaluate(cond, old):
                 r = {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"}
                 if body.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and old is not None:
@@ -1563,6 +1602,7 @@ class DynamoDB:
                             CancellationReasons=reasons)
         writes = []
         for (kind, body, t, key, keymap, cond, upd, item), new in zip(plan, results):
+            self._mark(t, key, "tx")
             if kind == "ConditionCheck":
                 continue
             if kind == "Delete":

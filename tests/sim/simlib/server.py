@@ -304,9 +304,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                self.headers.items(), body, service)
                 entry["signature"] = "ok"
                 entry["access_key"] = ident.key.access_key
+                if ident.key.parent is not None:  # a role session: the key it came from, at the root
+                    entry["source_key"] = self.world.keys.lineage(ident.key.access_key)[-1]
             except AwsError as e:
                 entry["signature"] = e.code
                 raise
+            with self.world.lock:
+                fault = self.world.faults.take(service, operation, self.world.keys.lineage(ident.key.access_key),
+                                               blackholes=True)
+            if fault:  # a partition: the call is lost before anything judges it
+                try:  # for the logs only
+                    params = json.loads(body.decode("utf-8")) if body else {}
+                    entry["params"] = redact(params) if isinstance(params, dict) else params
+                except (ValueError, UnicodeDecodeError):
+                    pass
+                entry.update(fault="blackhole", status=0, error="Blackholed", held=self._hold(fault["hold"]))
+                return
             try:
                 params = json.loads(body.decode("utf-8")) if body else {}
             except (ValueError, UnicodeDecodeError) as e:
@@ -324,12 +337,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                query_error=qerr)
             self._authorize(service, operation, params, ident, entry)
             with self.world.lock:
-                fault = self.world.faults.take(service, operation, ident.key.access_key)
+                fault = self.world.faults.take(service, operation, self.world.keys.lineage(ident.key.access_key))
             if fault:
                 entry["fault"] = fault["kind"]
-                if fault["kind"] == "blackhole":
-                    entry.update(status=0, error="Blackholed", held=self._hold(fault["hold"]))
-                    return
                 if self._pre_fault(fault, service, error):
                     return
             ctx = _Ctx(ident)
@@ -426,7 +436,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if ident is not None:
                 self._authorize("sts", action, params, ident, entry)
             with self.world.lock:
-                fault = self.world.faults.take("sts", action, ident.key.access_key if ident else None)
+                callers = self.world.keys.lineage(ident.key.access_key) if ident else None
+                fault = self.world.faults.take("sts", action, callers, blackholes=True) or \
+                    self.world.faults.take("sts", action, callers)
             if fault:
                 entry["fault"] = fault["kind"]
                 if fault["kind"] in ("blackhole", "blackhole-after"):

@@ -41,7 +41,7 @@ class Sts:
                 "    </Credentials>\n" % (key.access_key, escape(key.secret), escape(key.token),
                                           iso8601(key.expires)))
 
-    def _assume(self, p, action, extra=""):
+    def _assume(self, p, action, extra="", parent=None):
         m = ROLE_ARN_RE.match(p["RoleArn"])
         if not m:
             raise AwsError("ValidationError", "%s is invalid" % p["RoleArn"])
@@ -52,7 +52,7 @@ class Sts:
         lifetime = int(p.get("DurationSeconds") or self.world.settings.get("credential_lifetime_seconds", 3600))
         account, role = m.group(1), m.group(2)
         arn = "arn:aws:sts::%s:assumed-role/%s/%s" % (account, role, session)
-        key = self.world.keys.issue(account, lifetime, arn=arn)
+        key = self.world.keys.issue(account, lifetime, arn=arn, parent=parent)
         body = self._credentials_xml(key) + (
             "    <AssumedRoleUser>\n      <AssumedRoleId>AROA%s:%s</AssumedRoleId>\n      <Arn>%s</Arn>\n"
             "    </AssumedRoleUser>\n" % (account, escape(session), escape(arn))) + extra
@@ -67,7 +67,9 @@ class Sts:
                             "    <Provider>awssim</Provider>\n    <Audience>sts.amazonaws.com</Audience>\n")
 
     def assume_role(self, ctx, p):
-        return self._assume(p, "AssumeRole")
+        # The new key remembers its caller: fault rules and logs that name a caller's key follow
+        # it into the role's sessions.
+        return self._assume(p, "AssumeRole", parent=ctx.key.access_key if ctx and ctx.key else None)
 
     def get_caller_identity(self, ctx, p):
         return "GetCallerIdentity", ("    <Arn>%s</Arn>\n    <UserId>%s</UserId>\n    <Account>%s</Account>\n"

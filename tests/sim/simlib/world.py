@@ -54,6 +54,7 @@ DEFAULT_SETTINGS = {
     "container_authorization": None,
     "web_identity_tokens": None,
     "dynamodb_stale_read_seconds": 0.0,  # eventually consistent reads see the table as it was this long ago
+    "dynamodb_conflict_ms": 0,  # > 0: writes last this long for DynamoDB's transaction conflicts
     "dynamodb_ttl_delete": False,  # True: items past their TTL attribute (epoch seconds) vanish at the next tick
 }
 
@@ -122,13 +123,19 @@ class Faults:
                 raise ValueError("an error fault's 'format' must be 'json' or 'xml', not %r" % (rule["format"],))
         self.rules.append(dict(rule, kind=kind, match=match or "*"))
 
-    def take(self, service, operation, access_key=None):
+    def take(self, service, operation, access_key=None, blackholes=False):
+        """The rule that hits this call, or None. access_key: the caller's key id, or the list of
+        it and the keys it descends from (a rule naming any of them matches). blackholes: only the
+        "blackhole" rules (a partition drops a call before anything judges it), else the others."""
         name = "%s.%s" % (service, operation)
+        callers = access_key if isinstance(access_key, list) else [access_key]
         for r in list(self.rules):
+            if (r["kind"] == "blackhole") != blackholes:
+                continue
             m = r["match"]
             if m != "*" and m != name and not (m.endswith(".*") and m[:-2] == service):
                 continue
-            if r.get("access_key") is not None and access_key not in r["access_key"]:
+            if r.get("access_key") is not None and not any(k in r["access_key"] for k in callers if k):
                 continue
             if "count" in r:
                 r["count"] -= 1
