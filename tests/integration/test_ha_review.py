@@ -63,6 +63,11 @@ def test_review_two_processes_with_one_instance_id_never_both_lead(ctx):
     g = Group(ctx, sim, [web_watch()], n=2)
     a, b = g.insts
     b.write_config(instance_id=a.name)  # same id, its own access key
+    # Each one's take of the missing item lands 0.6 s after it was sent, so that both have read the
+    # item missing before either take lands (whatever the start-up jitter): the race of a
+    # simultaneous start, made certain.
+    sim.control("POST", "/faults", {"rules": [{"match": "dynamodb.PutItem", "kind": "delay", "delay": 0.6,
+                                               "count": 2}]})
     g.start()
     t0 = time.monotonic()
     both = []
