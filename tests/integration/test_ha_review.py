@@ -323,3 +323,31 @@ def test_review_a_standby_survives_sighup_and_reload(ctx):
     time.sleep(1.0)
     check_eq((b.alive(), b.role()), (True, "standby"), "b after SIGHUP")
     check_eq((c.alive(), c.role(), r.get("ok")), (True, "standby", True), "c after the reload command (%s)" % r)
+
+
+# -- a lease item edited by hand -----------------------------------------------------------------------------
+
+def test_review_a_lease_item_that_cannot_be_read_is_said_once_not_flooded(ctx):
+    """The lease item's version is made a string by hand while a leads. a's renewal fails its
+    condition (-ESTALE: 'answers again' is logged, daemon/lease.c on_write -> answered()), the check
+    read cannot parse the item (-EPROTO: 'GetItem failed' logged, on_check -> failed()), a renews
+    again after lease/12 (250 ms), and so on: two log lines four times a second for as long as the
+    item stays so, each cycle two DynamoDB calls. What should happen: the problem is said once per
+    streak (as failed() promises), with the attribute named, and the calls back off."""
+    sim = ha_sim(ctx, ha_world())
+    g = Group(ctx, sim, [web_watch()], n=1).start()
+    a = g.insts[0]
+    wait_for(lambda: a.role() == "leading", 15, "a leads")
+    first_start_done(a)
+    lease = lease_item(sim)
+    attrs = {"pk": {"S": GROUP}, "sk": {"S": "lease"}, "owner": {"S": lease["owner"]},
+             "term": {"N": str(lease["term"])}, "version": {"S": "seven"},
+             "lease_ms": {"N": str(lease["lease_ms"])}, "since": {"N": str(lease["since"])},
+             "host": {"S": lease.get("host", "x")}}
+    mark = len(a.stderr())
+    put_item(sim, attrs)
+    time.sleep(5.0)
+    said = [l for l in a.stderr()[mark:].splitlines() if " ha: " in l]
+    calls = [c for c in ddb_log(sim) if c["access_key"] == a.key[0] and c.get("mono", 0) > time.monotonic() - 4]
+    print("review: %d lines, %d DynamoDB calls in 4 s; first: %s" % (len(said), len(calls), said[:3]))
+    check(len(said) <= 4, "the unreadable lease item said %d times in 5 s" % len(said))
