@@ -14,7 +14,7 @@ from test_daemon import lines_with
 from test_deploy import DEPLOY_COMPLETED, target
 from test_ha import (GROUP, KEYS, LEASE_S, TABLE, Group, ddb_log, first_start_done, ha_sim, ha_world, is_lease_key,
                      Instance, item, items, lease_item, partition, web_watch)
-from test_notifications import NOTIFY_ENV, Hooks
+from test_notifications import NOTIFY_ENV, Hooks, event_id
 
 TKEY = "us-east-1/prod/web"
 TARGET_SK = "t/web/" + TKEY
@@ -351,3 +351,33 @@ def test_review_a_lease_item_that_cannot_be_read_is_said_once_not_flooded(ctx):
     calls = [c for c in ddb_log(sim) if c["access_key"] == a.key[0] and c.get("mono", 0) > time.monotonic() - 4]
     print("review: %d lines, %d DynamoDB calls in 4 s; first: %s" % (len(said), len(calls), said[:3]))
     check(len(said) <= 4, "the unreadable lease item said %d times in 5 s" % len(said))
+
+
+# -- the fence's refusal ---------------------------------------------------------------------------------------
+
+def test_review_a_write_refused_by_the_fence_stops_the_leader_at_once(ctx):
+    """The fence refuses a's write (another instance holds the lease, here written by hand, while a's
+    renewals are held in the network so that a's own clock still says valid). The contract: such a
+    refusal means 'another instance leads', never a transient error, and the lease module demotes
+    the process; docs/ha.md: 'EVENT_HA_FENCED, then LOST'. But nothing handles -ESTALE: the callers
+    treat it as any failed write (cmd_target.c commit(), rollout_persist() retry later), and
+    EVENT_HA_FENCED (daemon/events.h) is never logged. The gate stays open on a's clock (up to
+    lease - lease/4 after its last renewal: 15 s by default) for every other mutating call: ECS
+    steps whose record was written before, DeleteMessage, webhooks. What should happen: the first
+    refusal by the fence logs EVENT_HA_FENCED and closes the gate at once (LOST, demotion)."""
+    sim = ha_sim(ctx, ha_world())
+    g = Group(ctx, sim, [web_watch()], n=1).start()
+    a = g.insts[0]
+    wait_for(lambda: a.role() == "leading", 15, "a leads")
+    first_start_done(a)
+    partition(sim, a, ops=("UpdateItem",))
+    take_by_hand(sim)
+    r = ctl_request(a.sock, "pause", {"name": "web/web", "reason": "after the takeover"})
+    role = a.role()
+    check(not r.get("ok"), "the pause was refused: %s" % r)
+    refused = [c for c in ddb_log(sim) if c["access_key"] == a.key[0] and c["op"] == "TransactWriteItems"]
+    check(refused and (refused[-1].get("reasons") or [None])[0] == "ConditionalCheckFailed",
+          "a's write was refused by the fence: %s" % [c.get("reasons") for c in refused])
+    fenced = event_id("HA_FENCED")
+    check([l for l in a.stderr().splitlines() if fenced in l], "EVENT_HA_FENCED logged")
+    check(role != "leading", "a still says 'leading' right after the fence refused its write")
