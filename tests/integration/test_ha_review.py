@@ -402,3 +402,24 @@ def test_review_a_standby_answers_history_as_docs_ha_says(ctx):
         got[cmd] = r.get("ok") or (r.get("error") or {}).get("message")
     check_eq(got, {"status": True, "version": True, "history": True, "metrics": True},
              "what a standby answers")
+
+
+def test_review_the_status_says_why_no_instance_can_take_the_lease(ctx):
+    """The table does not exist (a typo in ha.table, a table in another region, or no
+    dynamodb:GetItem): every lease read fails with ResourceNotFoundException; the log says it once,
+    then STATUS= says 'standby (no leader yet: taking the lease)' (daemon/daemon.c ha_line() for
+    LEASE_STARTING) and the status reply's ha object says role 'starting', for ever, without the
+    reason lease_last_error() holds. An operator looking at systemctl status or ecr-deployctl status
+    sees an instance about to lead. What should happen: the status (STATUS= and the ha object)
+    names the failure (table, operation, AWS's code) while it lasts."""
+    spec = ha_world()
+    spec.pop("dynamodb_tables")
+    sim = ha_sim(ctx, spec)
+    g = Group(ctx, sim, [web_watch()], n=1).start()
+    a = g.insts[0]
+    wait_for(lambda: a.status() is not None, 15, "a answers")
+    wait_for(lambda: lines_with(a.p, "ResourceNotFoundException"), 15, "the failure in the log")
+    time.sleep(1.0)
+    st = a.status()
+    check("ResourceNotFound" in str(st) or "does not exist" in str(st),
+          "the status names why there is no leader: %s" % (st or {}).get("ha"))
