@@ -283,6 +283,18 @@ static const char *env_secret(const char *name)
 	return env(name);
 }
 
+void cred_env_restore(void)
+{
+	for (size_t i = 0; i < sizeof(env_secrets) / sizeof(env_secrets[0]); i++) {
+		const struct env_secret *e = &env_secrets[i];
+		const char *v = getenv(e->name);
+
+		/* taken (wiped to "") and not set again since */
+		if (e->value && *e->value && v && !*v)
+			(void)setenv(e->name, e->value, 1);
+	}
+}
+
 static void take_env_secrets(void)
 {
 	for (size_t i = 0; i < sizeof(env_secrets) / sizeof(env_secrets[0]); i++)

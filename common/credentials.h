@@ -90,6 +90,13 @@ const struct aws_credentials *cred_peek(struct cred_provider *p);
 int cred_wait(struct cred_provider *p, cred_done_fn done, void *userdata, struct cred_waiter **ret);
 void cred_wait_cancel(struct cred_waiter *w);
 
+/*
+ * Puts the secret variables the process took from its environment (and wiped there) back, for an
+ * execv() of this same program, whose new image takes them again. Nothing but the exec should
+ * follow: the values sit in the environment's own memory until then.
+ */
+void cred_env_restore(void);
+
 /* Forgets the current credentials (AWS said they expired) and resolves again. */
 void cred_invalidate(struct cred_provider *p);
 

@@ -472,16 +472,19 @@ static void reload(struct daemon *d, cJSON *result)
 	warn_restart_only(d->cfg, cfg);
 	config_free(d->cfg); /* a poll cycle in progress keeps its own reference */
 	d->cfg = cfg;
-	history_set_max(d->history, cfg->history_max);
-	outbox_reload(d->outbox, cfg);
-	prune_overrides(d);
+	if (d->working) { /* an ha standby has none of these yet: they read d->cfg when it leads */
+		history_set_max(d->history, cfg->history_max);
+		outbox_reload(d->outbox, cfg);
+		prune_overrides(d);
+	}
 	log_max_priority =
 	    priority_of(d->log_level >= 0 ? (enum config_log_level)d->log_level : cfg->log_level);
 	log_at(LOG_NOTICE, EVENT_CONFIG_RELOADED, LOG_FIELDS({ "CONFIG_FILE", d->config_file }),
 	       "configuration reloaded: %zu watches, %zu targets", cfg->n_watches,
 	       config_target_count(cfg));
 	notify_ready(d->notifier);
-	watcher_config_changed(d->watcher);
+	if (d->working)
+		watcher_config_changed(d->watcher);
 }
 
 static void on_signal(struct ev_loop *loop, struct ev_signal *w, int revents)
@@ -719,7 +722,7 @@ static bool may_mutate(void *userdata)
 {
 	struct daemon *d = userdata;
 
-	return lease_gate(d->lease);
+	return !d->fenced && lease_gate(d->lease);
 }
 
 static void ha_event(struct daemon *d, int priority, const char *id, const char *fmt, ...)
@@ -781,6 +784,26 @@ static void on_lease_lost(void *userdata)
 	ev_break(d->loop, EVBREAK_ALL);
 }
 
+/*
+ * DynamoDB refused a write of ours by the fence: another instance took the lease. Nothing more
+ * is sent from here on (the gate), and the process steps down as for a lost lease: the caller of
+ * the write may still be on the stack, so the loop ends when it returns.
+ */
+static void on_fenced(void *userdata)
+{
+	struct daemon *d = userdata;
+
+	if (d->fenced)
+		return;
+	d->fenced = true;
+	ha_event(d, LOG_ERR, EVENT_HA_FENCED,
+		 "instance '%s': DynamoDB refused a write to table '%s' by the fence (term %lld "
+		 "is no longer the lease's): another instance leads; stepping down",
+		 d->ha->instance_id, d->ha->table, (long long)lease_term(d->lease));
+	d->demoting = true;
+	ev_break(d->loop, EVBREAK_ALL);
+}
+
 /* The role moved (standby, suspended, resumed): said once per change. */
 static void on_lease_change(void *userdata)
 {
@@ -788,6 +811,7 @@ static void on_lease_change(void *userdata)
 	enum lease_role role = lease_role(d->lease);
 	const char *leader = lease_leader(d->lease);
 
+	metrics_ha(d->metrics, role, lease_term(d->lease));
 	if ((int)role == d->ha_role_said &&
 	    (role != LEASE_STANDBY || !leader || !strcmp(leader, d->ha_leader_said)))
 		return;
@@ -824,7 +848,13 @@ static int make_ddb(struct daemon *d, struct ddb **ret, char *why, size_t why_le
 				 .table = d->ha->table,
 				 .region = d->ha->region,
 				 .role_arn = d->ha->role_arn,
-				 .group = d->ha->group };
+				 .group = d->ha->group,
+				 /* the loop (renewals too) waits while a blocking call does */
+				 .timeout_ms = d->ha->lease_ms / 4 < 3000
+						   ? (long)(d->ha->lease_ms / 4)
+						   : 3000,
+				 .observer = d->metrics ? metrics_aws_observer : NULL,
+				 .observer_data = d->metrics };
 
 	return ddb_new(&o, ret, why, why_len);
 }
@@ -858,6 +888,7 @@ static int setup_ha(struct daemon *d)
 	}
 	d->ha_role_said = LEASE_STARTING;
 	aws_client_set_gate(d->aws, may_mutate, d);
+	ddb_set_on_fenced(d->ddb, on_fenced, d);
 	return EX_OK;
 }
 
@@ -969,14 +1000,17 @@ static void teardown(struct daemon *d)
 		log_error("%s; what was seen since the last write is lost", why);
 	state_free(d->state);
 	history_free(d->history);
-	if (d->lease && !d->demoting && lease_role(d->lease) != LEASE_STANDBY &&
-	    lease_role(d->lease) != LEASE_STARTING) {
-		if (lease_release(d->lease) == 0)
+	if (d->lease && !d->demoting) {
+		/* a standby's is a no-op, unless a take of it was in flight */
+		bool held = lease_role(d->lease) == LEASE_LEADING ||
+			    lease_role(d->lease) == LEASE_SUSPENDED;
+		int r = lease_release(d->lease);
+		if (r == 0 && held)
 			ha_event(d, LOG_NOTICE, EVENT_HA_RELEASED,
 				 "instance '%s' released the lease of table '%s': a standby takes "
 				 "over now",
 				 d->ha->instance_id, d->ha->table);
-		else
+		else if (r < 0 && held)
 			log_warning("the lease of table '%s' could not be released: a standby "
 				    "takes over when it runs out",
 				    d->ha->table);
@@ -1085,6 +1119,7 @@ int daemon_run(const char *config_file, const char *config_dir, struct config *c
 	if (demote) {
 		/* Everything held in memory goes: the new image starts as a standby and reads the
 		 * shared state afresh if it leads again. Same PID, so systemd sees no restart. */
+		cred_env_restore();
 		execv("/proc/self/exe", d.argv);
 		log_error("cannot start again as a standby: exec of /proc/self/exe: %s",
 			  strerror(errno));

@@ -57,6 +57,7 @@ struct daemon {
 	char refusal[400]; /* a standby's answer to a command it does not run */
 	bool working;      /* the parts that act run: always alone; ha: while leading */
 	bool demoting;     /* ha: another instance leads; nothing is written on the way out */
+	bool fenced;       /* ha: DynamoDB refused a write of ours by the fence */
 	char *const *argv; /* for the demotion's exec */
 	char host[256];    /* gethostname(), for the notifications */
 	struct ev_signal sighup, sigterm, sigint;

@@ -38,6 +38,8 @@ struct ddb {
 	bool fenced;
 	bool (*gate)(void *ud);
 	void *gate_data;
+	void (*on_fenced)(void *ud); /* ddb_set_on_fenced() */
+	void *on_fenced_data;
 	bool busy; /* a blocking call runs (no nesting) */
 	struct ddb_op *ops;
 };
@@ -533,6 +535,8 @@ int ddb_map_error(const char *table_name, const struct aws_result *res, char *wh
 			    !strcmp(reasons[i], "ItemCollectionSizeLimitExceeded"))
 				r = -EINVAL;
 		}
+	} else if (!strcmp(e->code, "TransactionConflictException")) {
+		r = -EAGAIN; /* a single write met a transaction on its item: try again */
 	} else if (!strcmp(e->code, "ResourceNotFoundException")) {
 		r = -ENXIO;
 	} else {
@@ -647,6 +651,9 @@ static int call_blocking(struct ddb *t, const char *op, cJSON *params, long time
 		cJSON_Delete(params);
 		return r;
 	}
+	/* the private loop's clock stood still since its last run (a standby's whole wait): the
+	 * call's timers and ours count from now */
+	ev_now_update(t->ploop);
 	r = aws_call(t->paws, &spec, on_blocking_done, &b, &call);
 	cJSON_Delete(params);
 	if (r < 0) {
@@ -759,7 +766,11 @@ static int write_tx(struct ddb *t, const struct ddb_write *w, size_t n, bool fen
 
 int ddb_write(struct ddb *t, const struct ddb_write *w, size_t n, char *why, size_t why_len)
 {
-	return write_tx(t, w, n, true, why, why_len);
+	int r = write_tx(t, w, n, true, why, why_len);
+
+	if (r == -ESTALE && t->on_fenced)
+		t->on_fenced(t->on_fenced_data);
+	return r;
 }
 
 int ddb_write_unfenced(struct ddb *t, const struct ddb_write *w, size_t n, char *why,
@@ -1227,6 +1238,12 @@ void ddb_set_fence(struct ddb *t, const char *owner, uint64_t term)
 	t->fenced = owner != NULL;
 	snprintf(t->fence_owner, sizeof(t->fence_owner), "%s", owner ? owner : "");
 	t->fence_term = owner ? term : 0;
+}
+
+void ddb_set_on_fenced(struct ddb *t, void (*fn)(void *ud), void *ud)
+{
+	t->on_fenced = fn;
+	t->on_fenced_data = fn ? ud : NULL;
 }
 
 void ddb_set_gate(struct ddb *t, bool (*may_write)(void *ud), void *ud)

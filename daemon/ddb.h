@@ -101,6 +101,12 @@ const char *ddb_region(const struct ddb *t);
  */
 void ddb_set_fence(struct ddb *t, const char *owner, uint64_t term);
 
+/*
+ * Told (fn(ud), from inside ddb_write()) when DynamoDB refused a fenced write by its condition:
+ * another instance leads. The daemon stops acting at once (the caller still gets -ESTALE).
+ */
+void ddb_set_on_fenced(struct ddb *t, void (*fn)(void *ud), void *ud);
+
 /* Whether a fenced write may be sent now (NULL: always): false refuses it with -EAGAIN. */
 void ddb_set_gate(struct ddb *t, bool (*may_write)(void *ud), void *ud);
 

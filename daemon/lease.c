@@ -447,15 +447,15 @@ static void on_check(struct lease *l, int err, const struct ddb_lease *item, con
 		l->next_renew = now;
 		return;
 	}
-	if (mine) {
+	l->adopting = false;
+	if (holding(l)) {
 		if (err == 0)
 			learn(l, item, now);
-		l->adopting = false;
 		lost(l, err == 0 ? "a renewal was refused by its condition"
 				 : "the lease item is gone");
 		return;
 	}
-	/* a take that lost the race: stand by */
+	/* a take that lost the race, or an adoption that came too late: stand by */
 	if (err == 0) {
 		learn(l, item, now);
 		if (l->role == LEASE_STARTING)

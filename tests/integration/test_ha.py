@@ -416,9 +416,10 @@ def test_kill_9_of_the_leader_mid_rollout_a_standby_finishes_it_once(ctx):
     check(all(r["access_key"] in (leader.key[0], heir.key[0]) for r in muts), "no third instance mutated")
     check(all(r["access_key"] == heir.key[0] for r in muts if r["time"] > took["time"]),
           "after the takeover only the new leader mutated")
-    st, recs = table_state(sim)
-    check_eq(recs, [], "no rollout record left in the table")
-    check_eq(st["watches"]["web"]["targets"]["us-east-1/prod/web"].get("deployed"), new, "deployed, in the table")
+    # The record's removal and the target's write follow the completion.
+    wait_for(lambda: not table_state(sim)[1], 10, "no rollout record left in the table")
+    wait_for(lambda: table_state(sim)[0]["watches"]["web"]["targets"]["us-east-1/prod/web"].get("deployed") == new,
+             10, "the digest deployed, in the table")
     check(all(s.role() == "standby" for s in others if s is not heir), "the third stands by")
 
 

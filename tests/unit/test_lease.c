@@ -891,3 +891,31 @@ TEST(lease_release_during_a_take)
 	CHECK_STR(t2.item.owner, "b");
 	lease_free(l);
 }
+
+/* An adoption (our take's answer lost) that comes too late: another took the item meanwhile.
+ * Never held, so not lost: the instance stands by. */
+TEST(lease_adoption_too_late_stands_by)
+{
+	struct table t = { 0 };
+	struct fake f;
+	struct lease *l;
+
+	held_by(&t, "", 1, 2);
+	l = make(&f, &t, "a");
+	fire(&f);
+	serve(&f);
+	apply(&t, &f.next, &f.cond); /* the take landed, its answer lost */
+	fail_call(&f, -EAGAIN);
+	advance(&f, 1000);
+	serve(&f); /* the read: ours, term 2: adopting, a renewal goes out */
+	CHECK(f.in_flight && f.is_write);
+	held_by(&t, "b", 3, 9); /* b took it (say our adoption waited a lease) */
+	serve(&f);              /* refused */
+	serve(&f);              /* the check: b's */
+	CHECK_INT(lease_role(l), LEASE_STANDBY);
+	CHECK_INT(f.lost, 0);
+	CHECK_INT(f.leading, 0);
+	CHECK_STR(lease_leader(l), "b");
+	CHECK(!lease_may_act(l));
+	lease_free(l);
+}
