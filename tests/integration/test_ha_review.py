@@ -428,3 +428,38 @@ def test_review_the_status_says_why_no_instance_can_take_the_lease(ctx):
     st = a.status()
     check("ResourceNotFound" in str(st) or "does not exist" in str(st),
           "the status names why there is no leader: %s" % (st or {}).get("ha"))
+
+
+# -- a takeover read longer than the lease -----------------------------------------------------------------------
+
+def test_review_a_takeover_read_longer_than_the_lease_does_not_fail_over_in_a_loop(ctx):
+    """The group's state is large (here 6 MB: six Query pages) and each page takes 0.6 s (each
+    within the bound of one blocking call, lease/4). on_lease_leading() reads it all with blocking
+    calls on the daemon's loop (state_open_table -> ddb_read_all): the lease is not renewed
+    meanwhile (renewals run on that loop), a standby sees the version of the acquisition unchanged
+    for a lease and takes over, the new leader reads just as long and loses it in turn: a group
+    that fails over in a loop and never acts, with no instance failing. At the issue's scale (tens
+    of thousands of watched tags) a takeover read of several seconds is expected. What should
+    happen: the lease is renewed while the state is read (renewals on their own loop or thread, or
+    the read driven from the loop), so the first leader keeps it."""
+    sim = ha_sim(ctx, ha_world())
+    big = "x" * (380 * 1024)
+    for i in range(16):
+        put_item(sim, {"pk": {"S": GROUP}, "sk": {"S": "x/%02d" % i}, "doc": {"S": big}})
+    sim.control("POST", "/faults", {"rules": [{"match": "dynamodb.Query", "kind": "delay", "delay": 0.6, "rate": 1.0}]})
+    t0 = time.monotonic()
+    g = Group(ctx, sim, [web_watch()], n=3).start()
+    time.sleep(15.0)
+    calls = ddb_log(sim)
+    takes = [c for c in calls if c["op"] in ("PutItem", "UpdateItem") and c.get("outcome") == "ok"
+             and any(is_lease_key(k) for k in c.get("keys") or []) and c.get("mono", 0) >= t0]
+    holders = []
+    for c in takes:
+        if not holders or holders[-1] != c["access_key"]:
+            holders.append(c["access_key"])
+    names = {k: n for n, (k, _, _) in KEYS.items()}
+    pages = len([c for c in calls if c["op"] == "Query"])
+    print("review: %d Query pages, holders in turn: %s" % (pages, [names.get(k) for k in holders]))
+    check(len(holders) <= 1, "the lease changed hands %d times in 15 s without a failure: %s"
+          % (len(holders) - 1, [names.get(k) for k in holders]))
+    check([i for i in g.insts if i.role() == "leading"], "an instance leads")
