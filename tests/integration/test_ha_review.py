@@ -463,3 +463,45 @@ def test_review_a_takeover_read_longer_than_the_lease_does_not_fail_over_in_a_lo
     check(len(holders) <= 1, "the lease changed hands %d times in 15 s without a failure: %s"
           % (len(holders) - 1, [names.get(k) for k in holders]))
     check([i for i in g.insts if i.role() == "leading"], "an instance leads")
+
+
+# -- wall clocks compared between instances ----------------------------------------------------------------------
+
+def test_review_an_heir_with_another_clock_waits_for_the_old_leaders_registration(ctx):
+    """The leader a is killed while its RegisterTaskDefinition is on its way (here carried out 8 s
+    after it was sent). The heir b resumes the record (step registering): no revision yet, so
+    rollout_wait_for_sent() (daemon/rollout.c) is to wait until the old call can no longer be carried
+    out before registering again. It compares b's wall clock with register_sent_at, a's wall clock
+    written in the record: with b's clock two minutes ahead (the issue's 'clock offsets of
+    minutes') the window looks long past, b registers at once and a's registration lands too: two
+    RegisterTaskDefinition of one (digest, service). docs/ha.md: never compare wall clocks between
+    instances. What should happen: the heir waits the whole window from its own monotonic time of
+    the takeover, so exactly one registration is carried out."""
+    from test_ha import FAKETIME_LIB, carried, digest_of_register, ecs_mutations, rollout_in_table
+    if not os.path.exists(FAKETIME_LIB):
+        from harness import Skip
+        raise Skip("libfaketime is not installed")
+    sim = ha_sim(ctx, ha_world())
+    g = Group(ctx, sim, [web_watch()], n=2, offsets=(0, 120))
+    a, b = g.insts
+    a.start()
+    wait_for(lambda: a.role() == "leading", 15, "a leads")
+    first_start_done(a)
+    b.start()
+    wait_for(lambda: b.role() == "standby", 15, "b stands by")
+    sim.fault("ecs.RegisterTaskDefinition", "delay", delay=8.0, count=1)
+    new = sim.push("team/web", "prod", seed="v2")
+    a.p.signal(signal.SIGHUP)
+    wait_for(lambda: rollout_in_table(sim) == ("registering", new), 15, "a's record at registering in the table")
+    wait_for(lambda: [r for r in sim.requests() if r.get("operation") == "RegisterTaskDefinition"]
+             or sim.control("GET", "/health")["inflight"] > 0, 5, "a's RegisterTaskDefinition sent")
+    time.sleep(0.3)
+    sent = time.monotonic()
+    a.kill()
+    wait_for(lambda: [l for l in lines_with(b.p, DEPLOY_COMPLETED) if new in l], 45, "b completes the deploy")
+    wait_for(lambda: time.monotonic() - sent > 8.5 and sim.control("GET", "/health")["inflight"] == 0, 15,
+             "a's delayed call carried out")
+    regs = [r for r in carried(ecs_mutations(sim), "RegisterTaskDefinition") if digest_of_register(r) == new]
+    names = {k: n for n, (k, _, _) in KEYS.items()}
+    print("review: b said:", [l[:200] for l in b.stderr().splitlines() if "resuming" in l or "carried" in l])
+    check_eq(len(regs), 1, "registrations of the digest (by %s)" % [names.get(r["access_key"]) for r in regs])
