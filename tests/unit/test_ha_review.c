@@ -134,9 +134,9 @@ static void run_for(struct ev_loop *loop, struct listener *creds, double seconds
  */
 TEST(review_gate_is_asked_again_when_credentials_arrive)
 {
-	static const char body[] =
-	    "{\"AccessKeyId\":\"AKIDREVIEW\",\"SecretAccessKey\":\"reviewSecret\",\"Token\":\"tok\","
-	    "\"Expiration\":\"2099-01-01T00:00:00Z\"}";
+	static const char body[] = "{\"AccessKeyId\":\"AKIDREVIEW\",\"SecretAccessKey\":"
+				   "\"reviewSecret\",\"Token\":\"tok\","
+				   "\"Expiration\":\"2099-01-01T00:00:00Z\"}";
 	char creds_reply[512];
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct listener ecs, creds;
