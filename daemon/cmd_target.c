@@ -130,9 +130,22 @@ static bool commit(struct control_call *call, struct daemon *d, struct state_und
 {
 	char why[600];
 
-	if (state_save(d->state, why, sizeof(why)) == 0) {
+	int r = state_save(d->state, why, sizeof(why));
+
+	if (r == 0) {
 		state_undo_free(undo);
 		return true;
+	}
+	if (r == -EAGAIN && state_in_table(d->state)) {
+		/* The table did not answer (or not yet to us): the write may have landed. Undone
+		 * here, memory would say one thing and the table another; kept, the next save
+		 * writes it again, so both end up with the change. */
+		state_undo_free(undo);
+		control_fail(call, "state-unconfirmed", EX_TEMPFAIL, NULL,
+			     "%s; the change is kept and written again with the next save (it may "
+			     "already be stored)",
+			     why);
+		return false;
 	}
 	state_undo(d->state, undo);
 	control_fail(call, "state-error", EX_IOERR, NULL, "%s; nothing was changed", why);

@@ -418,6 +418,11 @@ static void prune_overrides(struct daemon *d)
 
 	if (!d->deployer || d->dry_run || d->cfg->dry_run)
 		return;
+	/* ha: the overrides are the group's, and its instances may run different configurations
+	 * for a while (a change rolled out host by host): one that lacks a target must not drop
+	 * what an operator set on it through another. They stay (status shows what it knows). */
+	if (d->ha)
+		return;
 	if (state_prune_overrides(d->state, override_kept, override_dropped, d) > 0 &&
 	    state_save(d->state, why, sizeof(why)) < 0)
 		log_error("%s; the dropped overrides are written with the next change", why);

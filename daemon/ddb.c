@@ -18,6 +18,7 @@
 #include "endpoint.h"
 #include "escape.h"
 #include "http.h"
+#include "log.h"
 
 #define DEFAULT_TIMEOUT_MS 3000
 #define MAX_PAGES          100000 /* of one ddb_read_all: a bound on a peer that never ends */
@@ -216,6 +217,17 @@ int ddb_parse_lease(const cJSON *item, struct ddb_lease *ret, char *why, size_t 
 			return -EPROTO;
 		}
 		snprintf(l.host, sizeof(l.host), "%s", host);
+	}
+	a = cJSON_GetObjectItemCaseSensitive(item, "session");
+	if (a) {
+		const char *session = attr_s(a, DDB_SESSION_MAX);
+		if (!session || strspn(session, "0123456789abcdef") != strlen(session)) {
+			whyf(why, why_len,
+			     "lease attribute 'session': not lowercase hex (S) of at most 32 "
+			     "digits");
+			return -EPROTO;
+		}
+		snprintf(l.session, sizeof(l.session), "%s", session);
 	}
 	*ret = l;
 	return 0;
@@ -445,7 +457,8 @@ static cJSON *build_lease_write(const struct ddb *t, const struct ddb_lease *nex
 		     add(item, "version", attr_num(next->version)) &&
 		     add(item, "lease_ms", attr_num(next->lease_ms)) &&
 		     add(item, "since", attr_num(next->since_ms)) &&
-		     add(item, "host", attr_str(next->host));
+		     add(item, "host", attr_str(next->host)) &&
+		     add(item, "session", attr_str(next->session));
 		if (ok)
 			ok = add(req, "Item", item);
 		else
@@ -464,8 +477,9 @@ static cJSON *build_lease_write(const struct ddb *t, const struct ddb_lease *nex
 	     add(req, "UpdateExpression",
 		 cJSON_CreateString(
 		     any ? "SET #o = :o, #t = :t, #v = #v + :v, #l = :l, #s = :s, "
-			   "#h = :h"
-			 : "SET #o = :o, #t = :t, #v = :v, #l = :l, #s = :s, #h = :h")) &&
+			   "#h = :h, #n = :n"
+			 : "SET #o = :o, #t = :t, #v = :v, #l = :l, #s = :s, #h = :h, "
+			   "#n = :n")) &&
 	     add(req, "ConditionExpression",
 		 cJSON_CreateString(any           ? "#o = :eo AND #t = :et"
 				    : cond->owner ? "#v = :ev AND #o = :eo AND #t = :et"
@@ -476,11 +490,13 @@ static cJSON *build_lease_write(const struct ddb *t, const struct ddb_lease *nex
 	     add(names, "#l", cJSON_CreateString("lease_ms")) &&
 	     add(names, "#s", cJSON_CreateString("since")) &&
 	     add(names, "#h", cJSON_CreateString("host")) &&
+	     add(names, "#n", cJSON_CreateString("session")) &&
 	     add(values, ":o", attr_str(next->owner)) && add(values, ":t", attr_num(next->term)) &&
 	     add(values, ":v", attr_num(any ? 1 : next->version)) &&
 	     add(values, ":l", attr_num(next->lease_ms)) &&
 	     add(values, ":s", attr_num(next->since_ms)) &&
 	     add(values, ":h", attr_str(next->host)) &&
+	     add(values, ":n", attr_str(next->session)) &&
 	     (any || add(values, ":ev", attr_num(cond->version))) &&
 	     (!cond->owner || (add(values, ":eo", attr_str(cond->owner)) &&
 			       add(values, ":et", attr_num(cond->term))));
@@ -881,7 +897,23 @@ int ddb_read_all(struct ddb *t, const char *prefix,
 
 			r = ddb_parse_state_item(it, t->group, sk, &doc, &len, inner,
 						 sizeof(inner));
-			if (r < 0) {
+			if (r == -EPROTO) {
+				/* One bad item stops nothing: its key is handed on without a
+				 * document (the state sets it aside and says so), or it is
+				 * skipped when even the key cannot be read. */
+				const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "sk");
+				const char *ks = k ? cJSON_GetStringValue(
+							 cJSON_GetObjectItemCaseSensitive(k, "S"))
+						   : NULL;
+				log_warning("table '%s' Query: %s; %s", table, inner,
+					    ks && state_sk_valid(ks) ? "the item is set aside"
+								     : "the item is skipped");
+				if (!ks || !state_sk_valid(ks))
+					continue;
+				snprintf(sk, DDB_SK_MAX + 1, "%s", ks);
+				doc = NULL;
+				len = 0;
+			} else if (r < 0) {
 				whyf(why, why_len, "table '%s' Query: %s", table, inner);
 				break;
 			}

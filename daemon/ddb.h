@@ -52,6 +52,7 @@ struct sigv4_signer;
 #define DDB_ITEM_MAX     400000  /* bytes of an item, about DynamoDB's 400 KB */
 #define DDB_INSTANCE_MAX 128     /* bytes of an instance id (config: [A-Za-z0-9_.:-]{1,128}) */
 #define DDB_HOST_MAX     255     /* bytes of the host attribute */
+#define DDB_SESSION_MAX  32      /* hex digits of the session attribute */
 
 struct ddb;
 
@@ -120,6 +121,9 @@ struct ddb_lease {
 	uint64_t lease_ms;                /* the holder's lease duration */
 	uint64_t since_ms;                /* Unix ms of the acquisition (display only) */
 	char host[DDB_HOST_MAX + 1];
+	char session[DDB_SESSION_MAX + 1]; /* the holder process's own (hex), "" none: two
+					      processes given one instance id tell their
+					      writes apart by it */
 };
 
 /* The condition of a lease write. */

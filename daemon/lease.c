@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "escape.h"
@@ -36,6 +37,7 @@ enum pending {
 struct lease {
 	char instance[DDB_INSTANCE_MAX + 1];
 	char host[DDB_HOST_MAX + 1];
+	char session[DDB_SESSION_MAX + 1]; /* this process's, random (ddb_lease.session) */
 	uint64_t lease_ms;
 	void (*on_leading)(void *ud);
 	void (*on_lost)(void *ud);
@@ -305,6 +307,7 @@ static void take(struct lease *l, bool create)
 	l->want.lease_ms = l->lease_ms;
 	l->want.since_ms = (uint64_t)l->io.wall_ms(l->io.ud);
 	snprintf(l->want.host, sizeof(l->want.host), "%s", l->host);
+	snprintf(l->want.session, sizeof(l->want.session), "%s", l->session);
 	l->tried_term = l->want.term;
 	start_write(l, create ? P_CREATE : P_TAKE, &cond);
 }
@@ -385,7 +388,8 @@ static void on_read(struct lease *l, int err, const struct ddb_lease *item, cons
 		take(l, false);
 		return;
 	}
-	if (!strcmp(item->owner, l->instance) && l->tried_term && item->term == l->tried_term) {
+	if (!strcmp(item->owner, l->instance) && !strcmp(item->session, l->session) &&
+	    l->tried_term && item->term == l->tried_term) {
 		/* our take landed though its answer was lost: made sure of by a renewal */
 		l->adopting = true;
 		l->next_renew = now;
@@ -409,8 +413,8 @@ static void on_write(struct lease *l, enum pending kind, int err, const char *wh
 		return;
 	}
 	if (err == -ESTALE) {
-		/* refused by its condition: whose write is there? */
-		answered(l);
+		/* refused by its condition: whose write is there? (the table answered, but a
+		 * streak of failures is said over only by a call that went through) */
 		start_read(l, P_CHECK);
 		return;
 	}
@@ -436,7 +440,7 @@ static void on_check(struct lease *l, int err, const struct ddb_lease *item, con
 		return;
 	}
 	answered(l);
-	if (err == 0 && !strcmp(item->owner, l->instance) &&
+	if (err == 0 && !strcmp(item->owner, l->instance) && !strcmp(item->session, l->session) &&
 	    item->term == (mine ? l->item.term : l->tried_term)) {
 		/* our own write, whose answer was lost (a retry then failed its condition):
 		 * adopted, and made sure of by a renewal at once */
@@ -606,6 +610,17 @@ static int make(const struct lease_options *o, const struct lease_io *io, struct
 		return -ENOMEM;
 	}
 	snprintf(l->instance, sizeof(l->instance), "%s", o->instance);
+	/* this process's own mark in the item: another process given the same instance id (a
+	 * second copy on one host, a copied configuration) never takes our writes for its own */
+	unsigned char nonce[DDB_SESSION_MAX / 2];
+	if (getrandom(nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce)) {
+		free(l);
+		snprintf(why, why_len, "no random bytes for the lease's session: %s",
+			 strerror(errno));
+		return -EIO;
+	}
+	for (size_t i = 0; i < sizeof(nonce); i++)
+		snprintf(l->session + 2 * i, 3, "%02x", nonce[i]);
 	/* the host attribute is display only: printable, bounded */
 	escape_bounded(o->host ? o->host : o->instance, DDB_HOST_MAX - 8, l->host, sizeof(l->host),
 		       0);

@@ -707,7 +707,8 @@ def test_chaos_three_instances_random_kills(ctx):
     instances and kill -9 of any of them at random moments (each started again), DynamoDB throttled
     at times: 0 duplicate RegisterTaskDefinition per (digest, service), every digest newest at a
     settle point registered exactly once, the services running it, and never a mutating call from
-    an instance that did not hold the lease. CHAOS_SEED replays the test's choices."""
+    an instance that did not hold the lease. 10 iterations in make check, 25 with CHAOS_QUICK=0
+    (CHAOS_ITERATIONS sets it); CHAOS_SEED replays the test's choices."""
     seed = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1, 2 ** 31))
     iterations = int(os.environ.get("CHAOS_ITERATIONS") or (10 if os.environ.get("CHAOS_QUICK", "1") == "1" else 25))
     print("ha chaos: CHAOS_SEED=%d, %d iterations" % (seed, iterations))

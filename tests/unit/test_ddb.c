@@ -333,8 +333,8 @@ TEST(ddb_map_error_rows)
 		  -ENXIO);
 	/* a single write racing a transaction on the same item (a renewal and a fenced write):
 	 * never the lease lost, never the request's fault */
-	CHECK_INT(map("TransactionConflictException",
-		      "Transaction is ongoing for the item", NULL, why, sizeof(why)),
+	CHECK_INT(map("TransactionConflictException", "Transaction is ongoing for the item", NULL,
+		      why, sizeof(why)),
 		  -EAGAIN);
 	CHECK_INT(map("AccessDeniedException",
 		      "User: x is not authorized to perform: dynamodb:TransactWriteItems", NULL,

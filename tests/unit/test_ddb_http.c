@@ -647,7 +647,8 @@ TEST(ddb_http_lease_calls_on_the_loop)
 				  .version = 10,
 				  .lease_ms = 3000,
 				  .since_ms = 5,
-				  .host = "a.example" };
+				  .host = "a.example",
+				  .session = "0f1e" };
 	struct ddb_lease_cond cond = { .version = 9 };
 	a = (struct answer){ 0 };
 	CHECK_INT(ddb_lease_write(r.t, &next, &cond, 1000, on_answer, &a, &op), 0);
@@ -658,11 +659,13 @@ TEST(ddb_http_lease_calls_on_the_loop)
 	    r.srv.body[2],
 	    "{\"TableName\":\"ecr-ha\",\"Key\":{\"pk\":{\"S\":\"prod\"},\"sk\":{\"S\":"
 	    "\"lease\"}},\"UpdateExpression\":\"SET #o = :o, #t = :t, #v = :v, #l = :l, #s = "
-	    ":s, #h = :h\",\"ConditionExpression\":\"#v = :ev\",\"ExpressionAttributeNames\":{"
+	    ":s, #h = :h, #n = :n\",\"ConditionExpression\":\"#v = "
+	    ":ev\",\"ExpressionAttributeNames\":{"
 	    "\"#o\":\"owner\",\"#t\":\"term\",\"#v\":\"version\",\"#l\":\"lease_ms\",\"#s\":"
-	    "\"since\",\"#h\":\"host\"},\"ExpressionAttributeValues\":{\":o\":{\"S\":\"a\"},"
+	    "\"since\",\"#h\":\"host\",\"#n\":\"session\"},\"ExpressionAttributeValues\":{\":o\":{"
+	    "\"S\":\"a\"},"
 	    "\":t\":{\"N\":\"3\"},\":v\":{\"N\":\"10\"},\":l\":{\"N\":\"3000\"},\":s\":{\"N\":"
-	    "\"5\"},\":h\":{\"S\":\"a.example\"},\":ev\":{\"N\":\"9\"}}}");
+	    "\"5\"},\":h\":{\"S\":\"a.example\"},\":n\":{\"S\":\"0f1e\"},\":ev\":{\"N\":\"9\"}}}");
 
 	/* refused by its condition */
 	script(&r.srv, 3, 400,

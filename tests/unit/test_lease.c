@@ -919,3 +919,33 @@ TEST(lease_adoption_too_late_stands_by)
 	CHECK(!lease_may_act(l));
 	lease_free(l);
 }
+
+/*
+ * Two processes given one instance id (a second copy on one host, a copied configuration): the
+ * other's take lands first, with the term ours would have written. Its item names our instance
+ * and our term, but not our session: ours was refused, not lost, so this one stands by.
+ */
+TEST(lease_same_id_other_process_is_not_adopted)
+{
+	struct table t = { 0 };
+	struct fake f;
+	struct lease *l;
+
+	held_by(&t, "", 1, 2);
+	l = make(&f, &t, "a");
+	fire(&f);
+	serve(&f); /* the read: released: a take goes out */
+	CHECK(f.in_flight && f.is_write);
+	CHECK_INT(f.next.term, 2);
+	CHECK(strlen(f.next.session) == DDB_SESSION_MAX);
+	/* the other process's take, the same owner and term */
+	held_by(&t, "a", 2, 3);
+	snprintf(t.item.session, sizeof(t.item.session), "%s", "00ff00ff");
+	serve(&f); /* ours: refused by its condition; a check read goes out */
+	CHECK(f.in_flight && !f.is_write);
+	serve(&f);
+	CHECK_INT(lease_role(l), LEASE_STANDBY);
+	CHECK(!lease_may_act(l));
+	CHECK_INT(f.leading, 0);
+	lease_free(l);
+}
