@@ -13,7 +13,7 @@ from harness import Failure, check, check_eq, ctl_request, wait_for
 from test_daemon import lines_with
 from test_deploy import DEPLOY_COMPLETED, target
 from test_ha import (GROUP, KEYS, LEASE_S, TABLE, Group, ddb_log, first_start_done, ha_sim, ha_world, is_lease_key,
-                     Instance, item, items, lease_item, partition, web_watch)
+                     item, items, lease_item, partition, web_watch)
 from test_notifications import NOTIFY_ENV, Hooks, event_id
 
 TKEY = "us-east-1/prod/web"
@@ -486,6 +486,7 @@ def test_review_an_heir_with_another_clock_waits_for_the_old_leaders_registratio
     check_eq(len(regs), 1, "registrations of the digest (by %s)" % [names.get(r["access_key"]) for r in regs])
 
 
+
 def test_review_sigterm_of_a_same_id_process_whose_take_is_on_its_way_keeps_the_others_lease(ctx):
     """The fix of the same-id adoption (a per-process session, da8336e) leaves the release at
     SIGTERM of a take in flight (968ba09, daemon/lease.c lease_release(), the '!holding' branch)
@@ -497,190 +498,6 @@ def test_review_sigterm_of_a_same_id_process_whose_take_is_on_its_way_keeps_the_
     a acts: two leaders for up to a third of a lease. What should happen: that release is also
     conditioned on this process's session (session = mine), so b's release is refused and a's
     lease stays a's."""
-    sim = ha_sim(ctx, ha_world())
-    g = Group(ctx, sim, [web_watch()], n=3)
-    a, b, c = g.insts
-    a.start()
-    wait_for(lambda: a.role() == "leading", 15, "a leads")
-    first_start_done(a)
-    b.start()
-    c.start()
-    wait_for(lambda: b.role() == "standby" and c.role() == "standby", 15, "b and c stand by")
-    b.p.signal(signal.SIGHUP)
-    try:
-        r = ctl_request(c.sock, "reload", {})
-    except Failure as e:
-        r = {"error": str(e)}
-    time.sleep(1.0)
-    check_eq((b.alive(), b.role()), (True, "standby"), "b after SIGHUP")
-    check_eq((c.alive(), c.role(), r.get("ok")), (True, "standby", True), "c after the reload command (%s)" % r)
-
-
-# -- a lease item edited by hand -----------------------------------------------------------------------------
-
-def test_review_a_lease_item_that_cannot_be_read_is_said_once_not_flooded(ctx):
-    """The lease item's version is made a string by hand while a leads. a's renewal fails its
-    condition (-ESTALE: 'answers again' is logged, daemon/lease.c on_write -> answered()), the check
-    read cannot parse the item (-EPROTO: 'GetItem failed' logged, on_check -> failed()), a renews
-    again after lease/12 (250 ms), and so on: two log lines four times a second for as long as the
-    item stays so, each cycle two DynamoDB calls. What should happen: the problem is said once per
-    streak (as failed() promises), with the attribute named, and the calls back off."""
-    sim = ha_sim(ctx, ha_world())
-    g = Group(ctx, sim, [web_watch()], n=1).start()
-    a = g.insts[0]
-    wait_for(lambda: a.role() == "leading", 15, "a leads")
-    first_start_done(a)
-    lease = lease_item(sim)
-    attrs = {"pk": {"S": GROUP}, "sk": {"S": "lease"}, "owner": {"S": lease["owner"]},
-             "term": {"N": str(lease["term"])}, "version": {"S": "seven"},
-             "lease_ms": {"N": str(lease["lease_ms"])}, "since": {"N": str(lease["since"])},
-             "host": {"S": lease.get("host", "x")}}
-    mark = len(a.stderr())
-    put_item(sim, attrs)
-    time.sleep(5.0)
-    said = [l for l in a.stderr()[mark:].splitlines() if " ha: " in l]
-    calls = [c for c in ddb_log(sim) if c["access_key"] == a.key[0] and c.get("mono", 0) > time.monotonic() - 4]
-    print("review: %d lines, %d DynamoDB calls in 4 s; first: %s" % (len(said), len(calls), said[:3]))
-    check(len(said) <= 4, "the unreadable lease item said %d times in 5 s" % len(said))
-
-
-# -- the fence's refusal ---------------------------------------------------------------------------------------
-
-def test_review_a_write_refused_by_the_fence_stops_the_leader_at_once(ctx):
-    """The fence refuses a's write (another instance holds the lease, here written by hand, while a's
-    renewals are held in the network so that a's own clock still says valid). The contract: such a
-    refusal means 'another instance leads', never a transient error, and the lease module demotes
-    the process; docs/ha.md: 'EVENT_HA_FENCED, then LOST'. But nothing handles -ESTALE: the callers
-    treat it as any failed write (cmd_target.c commit(), rollout_persist() retry later), and
-    EVENT_HA_FENCED (daemon/events.h) is never logged. The gate stays open on a's clock (up to
-    lease - lease/4 after its last renewal: 15 s by default) for every other mutating call: ECS
-    steps whose record was written before, DeleteMessage, webhooks. What should happen: the first
-    refusal by the fence logs EVENT_HA_FENCED and closes the gate at once (LOST, demotion)."""
-    sim = ha_sim(ctx, ha_world())
-    g = Group(ctx, sim, [web_watch()], n=1).start()
-    a = g.insts[0]
-    wait_for(lambda: a.role() == "leading", 15, "a leads")
-    first_start_done(a)
-    partition(sim, a, ops=("UpdateItem",))
-    take_by_hand(sim)
-    r = ctl_request(a.sock, "pause", {"name": "web/web", "reason": "after the takeover"})
-    role = a.role()
-    check(not r.get("ok"), "the pause was refused: %s" % r)
-    refused = [c for c in ddb_log(sim) if c["access_key"] == a.key[0] and c["op"] == "TransactWriteItems"]
-    check(refused and (refused[-1].get("reasons") or [None])[0] == "ConditionalCheckFailed",
-          "a's write was refused by the fence: %s" % [c.get("reasons") for c in refused])
-    fenced = event_id("HA_FENCED")
-    check([l for l in a.stderr().splitlines() if fenced in l], "EVENT_HA_FENCED logged")
-    check(role != "leading", "a still says 'leading' right after the fence refused its write")
-
-
-def test_review_the_status_says_why_no_instance_can_take_the_lease(ctx):
-    """The table does not exist (a typo in ha.table, a table in another region, or no
-    dynamodb:GetItem): every lease read fails with ResourceNotFoundException; the log says it once,
-    then STATUS= says 'standby (no leader yet: taking the lease)' (daemon/daemon.c ha_line() for
-    LEASE_STARTING) and the status reply's ha object says role 'starting', for ever, without the
-    reason lease_last_error() holds. An operator looking at systemctl status or ecr-deployctl status
-    sees an instance about to lead. What should happen: the status (STATUS= and the ha object)
-    names the failure (table, operation, AWS's code) while it lasts."""
-    spec = ha_world()
-    spec.pop("dynamodb_tables")
-    sim = ha_sim(ctx, spec)
-    g = Group(ctx, sim, [web_watch()], n=1).start()
-    a = g.insts[0]
-    wait_for(lambda: a.status() is not None, 15, "a answers")
-    wait_for(lambda: lines_with(a.p, "ResourceNotFoundException"), 15, "the failure in the log")
-    time.sleep(1.0)
-    st = a.status()
-    check("ResourceNotFound" in str(st) or "does not exist" in str(st),
-          "the status names why there is no leader: %s" % (st or {}).get("ha"))
-
-
-# -- a takeover read longer than the lease -----------------------------------------------------------------------
-
-def test_review_a_takeover_read_longer_than_the_lease_does_not_fail_over_in_a_loop(ctx):
-    """The group's state is large (here 6 MB: six Query pages) and each page takes 0.6 s (each
-    within the bound of one blocking call, lease/4). on_lease_leading() reads it all with blocking
-    calls on the daemon's loop (state_open_table -> ddb_read_all): the lease is not renewed
-    meanwhile (renewals run on that loop), a standby sees the version of the acquisition unchanged
-    for a lease and takes over, the new leader reads just as long and loses it in turn: a group
-    that fails over in a loop and never acts, with no instance failing. At the issue's scale (tens
-    of thousands of watched tags) a takeover read of several seconds is expected. What should
-    happen: the lease is renewed while the state is read (renewals on their own loop or thread, or
-    the read driven from the loop), so the first leader keeps it."""
-    sim = ha_sim(ctx, ha_world())
-    big = "x" * (380 * 1024)
-    for i in range(16):
-        put_item(sim, {"pk": {"S": GROUP}, "sk": {"S": "x/%02d" % i}, "doc": {"S": big}})
-    sim.control("POST", "/faults", {"rules": [{"match": "dynamodb.Query", "kind": "delay", "delay": 0.6, "rate": 1.0}]})
-    t0 = time.monotonic()
-    g = Group(ctx, sim, [web_watch()], n=3).start()
-    time.sleep(15.0)
-    calls = ddb_log(sim)
-    takes = [c for c in calls if c["op"] in ("PutItem", "UpdateItem") and c.get("outcome") == "ok"
-             and any(is_lease_key(k) for k in c.get("keys") or []) and c.get("mono", 0) >= t0]
-    holders = []
-    for c in takes:
-        if not holders or holders[-1] != c["access_key"]:
-            holders.append(c["access_key"])
-    names = {k: n for n, (k, _, _) in KEYS.items()}
-    pages = len([c for c in calls if c["op"] == "Query"])
-    print("review: %d Query pages, holders in turn: %s" % (pages, [names.get(k) for k in holders]))
-    check(len(holders) <= 1, "the lease changed hands %d times in 15 s without a failure: %s"
-          % (len(holders) - 1, [names.get(k) for k in holders]))
-    check([i for i in g.insts if i.role() == "leading"], "an instance leads")
-
-
-# -- wall clocks compared between instances ----------------------------------------------------------------------
-
-def test_review_an_heir_with_another_clock_waits_for_the_old_leaders_registration(ctx):
-    """The leader a is killed while its RegisterTaskDefinition is on its way (here carried out 8 s
-    after it was sent). The heir b resumes the record (step registering): no revision yet, so
-    rollout_wait_for_sent() (daemon/rollout.c) is to wait until the old call can no longer be carried
-    out before registering again. It compares b's wall clock with register_sent_at, a's wall clock
-    written in the record: with b's clock two minutes ahead (the issue's 'clock offsets of
-    minutes') the window looks long past, b registers at once and a's registration lands too: two
-    RegisterTaskDefinition of one (digest, service). docs/ha.md: never compare wall clocks between
-    instances. What should happen: the heir waits the whole window from its own monotonic time of
-    the takeover, so exactly one registration is carried out."""
-    from test_ha import FAKETIME_LIB, carried, digest_of_register, ecs_mutations, rollout_in_table
-    if not os.path.exists(FAKETIME_LIB):
-        from harness import Skip
-        raise Skip("libfaketime is not installed")
-    sim = ha_sim(ctx, ha_world())
-    g = Group(ctx, sim, [web_watch()], n=2, offsets=(0, 120))
-    a, b = g.insts
-    a.start()
-    wait_for(lambda: a.role() == "leading", 15, "a leads")
-    first_start_done(a)
-    b.start()
-    wait_for(lambda: b.role() == "standby", 15, "b stands by")
-    sim.fault("ecs.RegisterTaskDefinition", "delay", delay=8.0, count=1)
-    new = sim.push("team/web", "prod", seed="v2")
-    a.p.signal(signal.SIGHUP)
-    wait_for(lambda: rollout_in_table(sim) == ("registering", new), 15, "a's record at registering in the table")
-    wait_for(lambda: [r for r in sim.requests() if r.get("operation") == "RegisterTaskDefinition"]
-             or sim.control("GET", "/health")["inflight"] > 0, 5, "a's RegisterTaskDefinition sent")
-    time.sleep(0.3)
-    sent = time.monotonic()
-    a.kill()
-    wait_for(lambda: [l for l in lines_with(b.p, DEPLOY_COMPLETED) if new in l], 45, "b completes the deploy")
-    wait_for(lambda: time.monotonic() - sent > 8.5 and sim.control("GET", "/health")["inflight"] == 0, 15,
-             "a's delayed call carried out")
-    regs = [r for r in carried(ecs_mutations(sim), "RegisterTaskDefinition") if digest_of_register(r) == new]
-    names = {k: n for n, (k, _, _) in KEYS.items()}
-    print("review: b said:", [l[:200] for l in b.stderr().splitlines() if "resuming" in l or "carried" in l])
-    check_eq(len(regs), 1, "registrations of the digest (by %s)" % [names.get(r["access_key"]) for r in regs])
-
-
-def test_review_sigterm_of_a_same_id_process_whose_take_is_on_its_way_keeps_the_others_lease(ctx):
-    """The fix of the same-id adoption (a per-process session, da8336e) leaves the release at
-    SIGTERM of a take in flight (968ba09, daemon/lease.c lease_release()) conditioned on owner and
-    the term tried only. Two processes given one instance id take the missing lease at once; a's
-    take lands, b's is still on its way when b gets SIGTERM: b's release (owner '' where owner is
-    the id and term the one tried) matches a's lease and releases it while a leads. A third
-    instance takes the released lease at once, and a acts on until its next renewal fails: two
-    leaders. What should happen: the release of a take in flight is conditioned on this process's
-    session too, so that a's lease stays a's."""
     sim = ha_sim(ctx, ha_world())
     g = Group(ctx, sim, [web_watch()], n=3)
     a, b, c = g.insts
