@@ -866,6 +866,11 @@ static void add_ha(cJSON *o, const struct daemon *d)
 	cJSON_AddNumberToObject(ha, "term", (double)lease_term(d->lease));
 	cJSON_AddStringToObject(ha, "table", cfg->table);
 	cJSON_AddStringToObject(ha, "group", cfg->group);
+	/* why the lease cannot be read or written, while that lasts */
+	if (*lease_last_error(d->lease))
+		cJSON_AddStringToObject(ha, "error", lease_last_error(d->lease));
+	else
+		cJSON_AddNullToObject(ha, "error");
 }
 
 static cJSON *status_json(struct daemon *d)

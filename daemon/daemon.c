@@ -120,7 +120,11 @@ static void ha_line(const struct daemon *d, char *buf, size_t n)
 		}
 		/* fall through */
 	default:
-		snprintf(buf, n, "standby (no leader yet: taking the lease)");
+		if (*lease_last_error(d->lease))
+			snprintf(buf, n, "standby (no leader known: %s)",
+				 lease_last_error(d->lease));
+		else
+			snprintf(buf, n, "standby (no leader yet: taking the lease)");
 		break;
 	}
 }
@@ -593,6 +597,13 @@ static int setup_control(struct daemon *d)
 
 static void on_once_check(struct ev_loop *loop, struct ev_timer *t, int revents);
 
+static int read_loaded(void *t, const char *prefix,
+		       int (*fn)(const char *sk, const char *doc, size_t len, void *ud), void *ud,
+		       char *why, size_t why_len)
+{
+	return ddb_read_loaded(t, prefix, fn, ud, why, why_len);
+}
+
 /* The state: the directory's files alone; with ha, the table (opened when this instance leads). */
 static int open_state(struct daemon *d)
 {
@@ -600,10 +611,15 @@ static int open_state(struct daemon *d)
 	int r;
 
 	if (d->ha) {
+		/* the items ddb_load() read on the loop, with the table's own writes */
+		static struct state_table_io io;
 		char label[512];
+		io = state_ddb_io;
+		io.read_all = read_loaded;
 		snprintf(label, sizeof(label), "table '%s' group '%s'", d->ha->table, d->ha->group);
-		r = state_open_table(d->ddb, d->cfg->state_dir, label, &d->state, &warning, why,
-				     sizeof(why));
+		r = state_open_table_io(&io, d->ddb, d->cfg->state_dir, label, &d->state, &warning,
+					why, sizeof(why));
+		ddb_load_free(d->ddb);
 	} else
 		r = state_open(d->cfg->state_dir, &d->state, &warning, why, sizeof(why));
 	if (r < 0) {
@@ -750,20 +766,22 @@ static void ha_event(struct daemon *d, int priority, const char *id, const char 
 	       "%s", text);
 }
 
-/* The lease is ours: the shared state is read (strongly consistent) and the work starts, as a
- * restart would: every rollout record resumes from its step. */
-static void on_lease_leading(void *userdata)
+/* The shared state was read: it is opened from what was read, and the work starts, as a restart
+ * would: every rollout record resumes from its step. */
+static void on_loaded(int err, const char *why, void *userdata)
 {
 	struct daemon *d = userdata;
 	int rc;
 
-	ha_event(d, LOG_NOTICE, EVENT_HA_LEADING,
-		 "instance '%s' took the lease of table '%s' (group '%s', term %lld): reading the "
-		 "shared state and acting",
-		 d->ha->instance_id, d->ha->table, d->ha->group, (long long)lease_term(d->lease));
-	rc = open_state(d);
-	if (rc == EX_OK)
-		rc = setup_work(d);
+	if (err < 0) {
+		log_error("cannot lead: %s", why);
+		ddb_load_free(d->ddb);
+		rc = err == -EACCES ? EX_NOPERM : EX_TEMPFAIL;
+	} else {
+		rc = open_state(d);
+		if (rc == EX_OK)
+			rc = setup_work(d);
+	}
 	if (rc != EX_OK) {
 		/* The lease is released on the way out: another instance may do better. */
 		d->exit_code = rc;
@@ -772,6 +790,26 @@ static void on_lease_leading(void *userdata)
 	}
 	start_work(d);
 	metrics_changed(d->metrics);
+}
+
+/* The lease is ours: the shared state is read (strongly consistent) on the loop, so that the
+ * lease is renewed while a big or slow table is read. */
+static void on_lease_leading(void *userdata)
+{
+	struct daemon *d = userdata;
+	long page = d->ha->lease_ms / 4 < 3000 ? (long)(d->ha->lease_ms / 4) : 3000;
+	int r;
+
+	ha_event(d, LOG_NOTICE, EVENT_HA_LEADING,
+		 "instance '%s' took the lease of table '%s' (group '%s', term %lld): reading the "
+		 "shared state and acting",
+		 d->ha->instance_id, d->ha->table, d->ha->group, (long long)lease_term(d->lease));
+	r = ddb_load(d->ddb, page, on_loaded, d);
+	if (r < 0) {
+		log_error("cannot lead: the shared state cannot be read: %s", strerror(-r));
+		d->exit_code = EX_OSERR;
+		ev_break(d->loop, EVBREAK_ALL);
+	}
 }
 
 /* Another instance leads: this one steps down without writing anything. */

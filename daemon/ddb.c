@@ -43,6 +43,7 @@ struct ddb {
 	void *on_fenced_data;
 	bool busy; /* a blocking call runs (no nesting) */
 	struct ddb_op *ops;
+	struct ddb_load *load; /* ddb_load(), until ddb_load_free() */
 };
 
 struct ddb_op {
@@ -825,6 +826,112 @@ int ddb_put_if_absent(struct ddb *t, const char *sk, const char *doc, char *why,
 	return r == -ESTALE ? -EEXIST : r;
 }
 
+/* The Query of one page of the group's items whose sk starts with prefix, from start (taken;
+ * NULL: the first page). NULL without memory. */
+static cJSON *build_query(const struct ddb *t, const char *prefix, cJSON *start)
+{
+	cJSON *req = cJSON_CreateObject(), *names = cJSON_CreateObject(),
+	      *values = cJSON_CreateObject();
+	bool ok = add(req, "TableName", cJSON_CreateString(t->table)) &&
+		  add(req, "KeyConditionExpression",
+		      cJSON_CreateString(*prefix ? "#pk = :pk AND begins_with(#sk, :pre)"
+						 : "#pk = :pk")) &&
+		  add(req, "ConsistentRead", cJSON_CreateTrue()) &&
+		  add(names, "#pk", cJSON_CreateString("pk")) &&
+		  (!*prefix || add(names, "#sk", cJSON_CreateString("sk"))) &&
+		  add(values, ":pk", attr_str(t->group)) &&
+		  (!*prefix || add(values, ":pre", attr_str(prefix)));
+
+	if (ok) {
+		ok = add(req, "ExpressionAttributeNames", names);
+		names = NULL;
+	}
+	if (ok) {
+		ok = add(req, "ExpressionAttributeValues", values);
+		values = NULL;
+	}
+	if (ok && start) {
+		ok = add(req, "ExclusiveStartKey", start);
+		start = NULL;
+	}
+	cJSON_Delete(start);
+	cJSON_Delete(names);
+	cJSON_Delete(values);
+	if (!ok) {
+		cJSON_Delete(req);
+		return NULL;
+	}
+	return req;
+}
+
+/*
+ * Reads one Query page's reply: fn for each item (sk, a buffer of DDB_SK_MAX + 1 bytes), *next
+ * the start of the next page (NULL: the last). 0, fn's < 0, or -errno (why).
+ */
+static int read_page(const struct ddb *t, const cJSON *body, const char *prefix, char *sk,
+		     int (*fn)(const char *sk, const char *doc, size_t len, void *ud), void *ud,
+		     cJSON **next, char *why, size_t why_len)
+{
+	const cJSON *items = cJSON_GetObjectItemCaseSensitive(body, "Items"), *it;
+	const cJSON *last = cJSON_GetObjectItemCaseSensitive(body, "LastEvaluatedKey");
+	char table[300];
+	int r = 0;
+
+	*next = NULL;
+	escape_bounded(t->table, 255, table, sizeof(table), ESCAPE_SQUOTE);
+	if (!cJSON_IsArray(items) || (last && !cJSON_IsObject(last))) {
+		whyf(why, why_len, "table '%s' Query: a reply without Items", table);
+		return -EPROTO;
+	}
+	cJSON_ArrayForEach(it, items)
+	{
+		const char *doc;
+		size_t len;
+		char inner[400];
+
+		r = ddb_parse_state_item(it, t->group, sk, &doc, &len, inner, sizeof(inner));
+		if (r == -EPROTO) {
+			/* One bad item stops nothing: its key is handed on without a document
+			 * (the state sets it aside and says so), or it is skipped when even the
+			 * key cannot be read. */
+			const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "sk");
+			const char *ks =
+			    k ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(k, "S"))
+			      : NULL;
+			log_warning("table '%s' Query: %s; %s", table, inner,
+				    ks && state_sk_valid(ks) ? "the item is set aside"
+							     : "the item is skipped");
+			if (!ks || !state_sk_valid(ks))
+				continue;
+			snprintf(sk, DDB_SK_MAX + 1, "%s", ks);
+			doc = NULL;
+			len = 0;
+		} else if (r < 0) {
+			whyf(why, why_len, "table '%s' Query: %s", table, inner);
+			return r;
+		}
+		if (strncmp(sk, prefix, strlen(prefix))) {
+			whyf(why, why_len, "table '%s' Query: an item outside the prefix", table);
+			return -EPROTO;
+		}
+		r = fn(sk, doc, len, ud);
+		if (r < 0)
+			return r;
+	}
+	if (last) {
+		const char *lsk = NULL;
+		char inner[200];
+		if (check_key(last, t->group, &lsk, inner, sizeof(inner)) < 0) {
+			whyf(why, why_len, "table '%s' Query: LastEvaluatedKey: %s", table, inner);
+			return -EPROTO;
+		}
+		*next = cJSON_Duplicate(last, true);
+		if (!*next)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int ddb_read_all(struct ddb *t, const char *prefix,
 		 int (*fn)(const char *sk, const char *doc, size_t len, void *ud), void *ud,
 		 char *why, size_t why_len)
@@ -841,10 +948,8 @@ int ddb_read_all(struct ddb *t, const char *prefix,
 	}
 	if (!prefix)
 		prefix = "";
-	for (int page = 0; r == 0; page++) {
-		cJSON *req = cJSON_CreateObject(), *names = cJSON_CreateObject(),
-		      *values = cJSON_CreateObject(), *body = NULL;
-		bool ok;
+	for (int page = 0;; page++) {
+		cJSON *body = NULL;
 
 		if (page >= MAX_PAGES) {
 			whyf(why, why_len, "table '%s' Query: more than %d pages", table,
@@ -852,102 +957,196 @@ int ddb_read_all(struct ddb *t, const char *prefix,
 			r = -EPROTO;
 			break;
 		}
-		ok = add(req, "TableName", cJSON_CreateString(t->table)) &&
-		     add(req, "KeyConditionExpression",
-			 cJSON_CreateString(*prefix ? "#pk = :pk AND begins_with(#sk, :pre)"
-						    : "#pk = :pk")) &&
-		     add(req, "ConsistentRead", cJSON_CreateTrue()) &&
-		     add(names, "#pk", cJSON_CreateString("pk")) &&
-		     (!*prefix || add(names, "#sk", cJSON_CreateString("sk"))) &&
-		     add(values, ":pk", attr_str(t->group)) &&
-		     (!*prefix || add(values, ":pre", attr_str(prefix)));
-		if (ok) {
-			ok = add(req, "ExpressionAttributeNames", names);
-			names = NULL;
-		}
-		if (ok) {
-			ok = add(req, "ExpressionAttributeValues", values);
-			values = NULL;
-		}
-		if (ok && start) {
-			ok = add(req, "ExclusiveStartKey", start);
-			start = NULL;
-		}
-		cJSON_Delete(names);
-		cJSON_Delete(values);
-		if (!ok) {
-			cJSON_Delete(req);
-			req = NULL;
-		}
-		r = call_blocking(t, "Query", req, t->timeout_ms, &body, why, why_len);
+		r = call_blocking(t, "Query", build_query(t, prefix, start), t->timeout_ms, &body,
+				  why, why_len);
+		start = NULL;
 		if (r < 0)
 			break;
-		const cJSON *items = cJSON_GetObjectItemCaseSensitive(body, "Items"), *it;
-		const cJSON *last = cJSON_GetObjectItemCaseSensitive(body, "LastEvaluatedKey");
-		if (!cJSON_IsArray(items) || (last && !cJSON_IsObject(last))) {
-			whyf(why, why_len, "table '%s' Query: a reply without Items", table);
-			r = -EPROTO;
-		}
-		const cJSON *list = r == 0 ? items : NULL;
-		cJSON_ArrayForEach(it, list)
-		{
-			const char *doc;
-			size_t len;
-			char inner[400];
-
-			r = ddb_parse_state_item(it, t->group, sk, &doc, &len, inner,
-						 sizeof(inner));
-			if (r == -EPROTO) {
-				/* One bad item stops nothing: its key is handed on without a
-				 * document (the state sets it aside and says so), or it is
-				 * skipped when even the key cannot be read. */
-				const cJSON *k = cJSON_GetObjectItemCaseSensitive(it, "sk");
-				const char *ks = k ? cJSON_GetStringValue(
-							 cJSON_GetObjectItemCaseSensitive(k, "S"))
-						   : NULL;
-				log_warning("table '%s' Query: %s; %s", table, inner,
-					    ks && state_sk_valid(ks) ? "the item is set aside"
-								     : "the item is skipped");
-				if (!ks || !state_sk_valid(ks))
-					continue;
-				snprintf(sk, DDB_SK_MAX + 1, "%s", ks);
-				doc = NULL;
-				len = 0;
-			} else if (r < 0) {
-				whyf(why, why_len, "table '%s' Query: %s", table, inner);
-				break;
-			}
-			if (strncmp(sk, prefix, strlen(prefix))) {
-				whyf(why, why_len, "table '%s' Query: an item outside the prefix",
-				     table);
-				r = -EPROTO;
-				break;
-			}
-			r = fn(sk, doc, len, ud);
-			if (r < 0)
-				break;
-			r = 0;
-		}
-		if (r == 0 && last) {
-			const char *lsk = NULL;
-			char inner[200];
-			if (check_key(last, t->group, &lsk, inner, sizeof(inner)) < 0) {
-				whyf(why, why_len, "table '%s' Query: LastEvaluatedKey: %s", table,
-				     inner);
-				r = -EPROTO;
-			} else {
-				start = cJSON_Duplicate(last, true);
-				if (!start)
-					r = -ENOMEM;
-			}
-		}
+		r = read_page(t, body, prefix, sk, fn, ud, &start, why, why_len);
 		cJSON_Delete(body);
-		if (r == 0 && !start)
+		if (r < 0 || !start)
 			break;
 	}
 	cJSON_Delete(start);
 	free(sk);
 	return r;
+}
+
+/* ---- the takeover's read, asynchronous (ddb_load) ------------------------------------------ */
+
+struct loaded {
+	char *sk, *doc;
+	size_t len;
+};
+
+struct ddb_load {
+	struct ddb *t;
+	struct aws_call *call;
+	long page_timeout_ms;
+	int pages;
+	void (*done)(int err, const char *why, void *ud);
+	void *ud;
+	struct loaded *v;
+	size_t n, cap;
+	char sk[DDB_SK_MAX + 1];
+};
+
+static void load_items_free(struct ddb_load *ld)
+{
+	for (size_t i = 0; i < ld->n; i++) {
+		free(ld->v[i].sk);
+		free(ld->v[i].doc);
+	}
+	free(ld->v);
+	ld->v = NULL;
+	ld->n = ld->cap = 0;
+}
+
+static int load_collect(const char *sk, const char *doc, size_t len, void *ud)
+{
+	struct ddb_load *ld = ud;
+	struct loaded *e;
+
+	if (ld->n == ld->cap) {
+		size_t c = ld->cap ? ld->cap * 2 : 256;
+		struct loaded *v = realloc(ld->v, c * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		ld->v = v;
+		ld->cap = c;
+	}
+	e = &ld->v[ld->n];
+	e->sk = strdup(sk);
+	e->doc = doc ? malloc(len + 1) : NULL;
+	if (!e->sk || (doc && !e->doc)) {
+		free(e->sk);
+		free(e->doc);
+		return -ENOMEM;
+	}
+	if (doc) {
+		memcpy(e->doc, doc, len);
+		e->doc[len] = '\0';
+	}
+	e->len = len;
+	ld->n++;
+	return 0;
+}
+
+static int load_page(struct ddb_load *ld, cJSON *start);
+
+static void load_end(struct ddb_load *ld, int err, const char *why)
+{
+	ld->call = NULL;
+	if (err < 0)
+		load_items_free(ld);
+	ld->done(err, why, ld->ud);
+}
+
+static void on_load_page(struct aws_result *res, void *ud)
+{
+	struct ddb_load *ld = ud;
+	char why[700] = "";
+	cJSON *next = NULL;
+	int r;
+
+	ld->call = NULL;
+	if (!res->ok) {
+		r = ddb_map_error(ld->t->table, res, why, sizeof(why));
+		load_end(ld, r == -EDEADLK ? -EAGAIN : r, why);
+		return;
+	}
+	r = read_page(ld->t, res->body, "", ld->sk, load_collect, ld, &next, why, sizeof(why));
+	if (r == -ENOMEM)
+		snprintf(why, sizeof(why), "table Query: out of memory");
+	if (r == 0 && next) {
+		r = load_page(ld, next);
+		if (r == 0)
+			return;
+		snprintf(why, sizeof(why), "table Query: the next page could not start (%s)",
+			 strerror(-r));
+	}
+	load_end(ld, r, why);
+}
+
+static int load_page(struct ddb_load *ld, cJSON *start)
+{
+	struct aws_call_spec spec = { .service = &aws_dynamodb,
+				      .operation = "Query",
+				      .creds = creds_of(ld->t),
+				      .region = ld->t->region,
+				      .timeout_ms = ld->page_timeout_ms };
+	cJSON *req;
+	int r;
+
+	if (++ld->pages > MAX_PAGES) {
+		cJSON_Delete(start);
+		return -EPROTO;
+	}
+	req = build_query(ld->t, "", start);
+	if (!req)
+		return -ENOMEM;
+	spec.params = req;
+	r = aws_call(ld->t->aws, &spec, on_load_page, ld, &ld->call);
+	cJSON_Delete(req);
+	return r;
+}
+
+int ddb_load(struct ddb *t, long page_timeout_ms, void (*done)(int err, const char *why, void *ud),
+	     void *ud)
+{
+	struct ddb_load *ld;
+	int r;
+
+	if (t->load || !done || page_timeout_ms <= 0)
+		return -EINVAL;
+	ld = calloc(1, sizeof(*ld));
+	if (!ld)
+		return -ENOMEM;
+	ld->t = t;
+	ld->page_timeout_ms = page_timeout_ms;
+	ld->done = done;
+	ld->ud = ud;
+	r = load_page(ld, NULL);
+	if (r < 0) {
+		free(ld);
+		return r;
+	}
+	t->load = ld;
+	return 0;
+}
+
+void ddb_load_free(struct ddb *t)
+{
+	struct ddb_load *ld = t ? t->load : NULL;
+
+	if (!ld)
+		return;
+	aws_call_cancel(ld->call);
+	load_items_free(ld);
+	free(ld);
+	t->load = NULL;
+}
+
+int ddb_read_loaded(struct ddb *t, const char *prefix,
+		    int (*fn)(const char *sk, const char *doc, size_t len, void *ud), void *ud,
+		    char *why, size_t why_len)
+{
+	struct ddb_load *ld = t->load;
+
+	if (!ld) {
+		whyf(why, why_len, "table: nothing was loaded");
+		return -EINVAL;
+	}
+	if (!prefix)
+		prefix = "";
+	for (size_t i = 0; i < ld->n; i++) {
+		if (strncmp(ld->v[i].sk, prefix, strlen(prefix)))
+			continue;
+		int r = fn(ld->v[i].sk, ld->v[i].doc, ld->v[i].len, ud);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 int ddb_lease_write_wait(struct ddb *t, const struct ddb_lease *next,
@@ -1237,6 +1436,7 @@ void ddb_free(struct ddb *t)
 {
 	if (!t)
 		return;
+	ddb_load_free(t);
 	while (t->ops)
 		ddb_op_cancel(t->ops);
 	aws_client_free(t->paws);

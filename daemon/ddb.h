@@ -213,6 +213,22 @@ int ddb_read_all(struct ddb *t, const char *prefix,
 		 char *why, size_t why_len);
 
 /*
+ * The takeover's read, on the daemon's loop, so that the lease is renewed meanwhile (a blocking
+ * read of a big table, or of a slow one, would outlast the lease and hand it to a standby):
+ * every item of the group, strongly consistent, page by page (each bounded by page_timeout_ms),
+ * kept in memory; done(err, why, ud) once, from the loop (err as ddb_read_all()). Then
+ * ddb_read_loaded() hands the items to a reader as ddb_read_all() does, as often as asked, until
+ * ddb_load_free() (also cancels a load in flight; ddb_free() does too). One load at a time:
+ * -EINVAL when one is held, -ENOMEM.
+ */
+int ddb_load(struct ddb *t, long page_timeout_ms, void (*done)(int err, const char *why, void *ud),
+	     void *ud);
+int ddb_read_loaded(struct ddb *t, const char *prefix,
+		    int (*fn)(const char *sk, const char *doc, size_t len, void *ud), void *ud,
+		    char *why, size_t why_len);
+void ddb_load_free(struct ddb *t);
+
+/*
  * Blocking unfenced conditional put for the migration: Put {pk, sk, doc} with
  * attribute_not_exists(sk). 0, -EEXIST (the item exists: the table holds state), or -errno as
  * ddb_write().

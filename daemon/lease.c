@@ -151,6 +151,7 @@ static void answered(struct lease *l)
 	if (!l->failing)
 		return;
 	l->failing = false;
+	l->last_error[0] = '\0';
 	table_name(l, table, sizeof(table));
 	log_at(LOG_INFO, NULL, LOG_FIELDS({ "HA_INSTANCE", l->instance }),
 	       "ha: table '%s' answers again (role %s)", table, lease_role_name(l->role));

@@ -102,7 +102,8 @@ uint64_t lease_version(const struct lease *l);
 /* Who held the lease before we took it ("" none), for the LEADING event. */
 const char *lease_previous_owner(const struct lease *l);
 
-/* The last failure of a lease call ("" none): table, operation, AWS's code. */
+/* The failure of the lease calls while they fail ("" when the last one went through): table,
+ * operation, AWS's code. */
 const char *lease_last_error(const struct lease *l);
 
 /* Whether this instance may act now: LEADING, and the validity not past by the clock now

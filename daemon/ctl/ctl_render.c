@@ -361,8 +361,9 @@ static void format_utc(double t, char *buf, size_t n)
  * The "ha" object of the status (issue 18) on one line:
  *   ha: standby (leader: host-b since 2026-12-01 08:41:02 UTC), term 7, table T/group G,
  *   this instance host-a
- * The role in colour when asked (leading green, standby plain, suspended red, the others
- * yellow); every value escaped.
+ * then, while the lease cannot be read or written, why (the object's "error"). The role in
+ * colour when asked (leading green, standby plain, suspended red, the others yellow); every
+ * value escaped.
  */
 static int ha_line(FILE *out, const cJSON *ha, bool color)
 {
@@ -405,6 +406,17 @@ static int ha_line(FILE *out, const cJSON *ha, bool color)
 			"  %sthe lease was not renewed in time%s: no mutating call until it "
 			"is\n",
 			color ? RED : "", color ? RESET : "");
+	const char *error = ctl_json_str(ha, "error");
+	if (error && *error) {
+		char *e = ctl_escape(error, VALUE_MAX);
+		if (!e) {
+			ret = -ENOMEM;
+			goto done;
+		}
+		fprintf(out, "  %sthe lease cannot be read or written%s: %s\n", color ? RED : "",
+			color ? RESET : "", e);
+		free(e);
+	}
 done:
 	free(r);
 	free(l);

@@ -623,5 +623,7 @@ def test_ha_daemons_under_the_policy_and_without_the_table_statement(ctx):
     wait_for(lambda: "AccessDeniedException" in inst.stderr() and "dynamodb:" in inst.stderr(), 15,
              "the refusal said, naming the action")
     check(inst.role() != "leading", "it does not lead")
+    wait_for(lambda: "AccessDeniedException" in (inst.ha().get("error") or ""), 10,
+             "its status says why it cannot read the lease")
     check_eq([r for r in sim.requests(since=since) if r.get("service") in ("ecr", "ecs")], [],
              "no ECR or ECS call without the lease")

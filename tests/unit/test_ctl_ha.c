@@ -105,6 +105,23 @@ TEST(ctl_status_ha_escapes_and_survives_junk)
 		  "ha: lead\\x1b[2Jing (leader: b\\nx since -), table -/group -, this instance -\n",
 		  __LINE__);
 	free(text);
+	/* Why the lease cannot be read, while that lasts (the status's "error"), escaped. */
+	text = render("{\"ha\": {\"role\": \"standby\", \"instance\": \"a\", \"leader\": null, "
+		      "\"term\": 0, \"table\": \"t1x\", \"group\": \"g\", \"error\": \"table 't1x' "
+		      "GetItem: AccessDeniedException: no\\u0007 dynamodb:GetItem\"}}",
+		      false);
+	check_has(
+	    text,
+	    "ha: standby (no leader), term 0, table t1x/group g, this instance a\n  the lease "
+	    "cannot be read or written: table 't1x' GetItem: AccessDeniedException: no\\x07 "
+	    "dynamodb:GetItem\n",
+	    __LINE__);
+	free(text);
+	text = render("{\"ha\": {\"role\": \"leading\", \"instance\": \"a\", \"leader\": \"a\", "
+		      "\"term\": 3, \"table\": \"t1x\", \"group\": \"g\", \"error\": null}}",
+		      false);
+	CHECK(text && !strstr(text, "cannot be read"));
+	free(text);
 	/* Without ha (a single instance): no line. */
 	text = render("{\"version\": \"1.0\", \"pid\": 7}", false);
 	CHECK(text && !strstr(text, "ha:"));
