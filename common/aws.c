@@ -1012,6 +1012,27 @@ static void send_signed(struct aws_call *call, const struct aws_credentials *cr)
 		fail(call, "ConnectionError", r, "cannot start the request: %s", strerror(-r));
 }
 
+/*
+ * The gate (high availability): a call that is not a read fails as NotLeader, without a request,
+ * when it says no. Asked right before every attempt is signed and sent, also after a wait for
+ * credentials, however long that took. Returns true when the call was failed.
+ */
+static bool gated(struct aws_call *call)
+{
+	struct aws_client *c = call->client;
+
+	if (!c->gate || aws_operation_is_read(call->service, call->operation) ||
+	    c->gate(c->gate_data))
+		return false;
+	memset(&call->result.err, 0, sizeof(call->result.err));
+	cJSON_Delete(call->result.err_body);
+	call->result.err_body = NULL;
+	fail(call, "NotLeader", 0,
+	     "%s was not sent: this instance does not hold the lease (high availability)",
+	     call->operation);
+	return true;
+}
+
 static void on_creds(const struct aws_credentials *cr, int err, const char *why, void *userdata)
 {
 	struct aws_call *call = userdata;
@@ -1021,25 +1042,18 @@ static void on_creds(const struct aws_credentials *cr, int err, const char *why,
 		fail(call, "CredentialsError", err, "%s", why ? why : "no credentials");
 		return;
 	}
+	if (gated(call))
+		return;
 	send_signed(call, cr);
 }
 
 static void attempt(struct aws_call *call)
 {
-	struct aws_client *c = call->client;
 	const struct aws_credentials *cr;
 	int r;
 
-	if (c->gate && !aws_operation_is_read(call->service, call->operation) &&
-	    !c->gate(c->gate_data)) {
-		memset(&call->result.err, 0, sizeof(call->result.err));
-		cJSON_Delete(call->result.err_body);
-		call->result.err_body = NULL;
-		fail(call, "NotLeader", 0,
-		     "%s was not sent: this instance does not hold the lease (high availability)",
-		     call->operation);
+	if (gated(call))
 		return;
-	}
 	cr = cred_peek(call->creds);
 	if (cr) {
 		send_signed(call, cr);
