@@ -145,6 +145,56 @@ static int print_error(const cJSON *error)
 }
 
 /*
+ * Numbers as they came: cJSON prints a double with 15 significant digits whenever that reads back
+ * within an epsilon of it, which loses the last digits of a Unix time with a fraction (1.8e9 s:
+ * 10 µs). Each non-integer number is replaced by its shortest text that reads back exactly.
+ */
+static void exact_numbers(cJSON *node)
+{
+	cJSON *c = node ? node->child : NULL;
+
+	while (c) {
+		cJSON *next = c->next;
+		double d = c->valuedouble;
+		if (cJSON_IsNumber(c) && isfinite(d) && d != floor(d)) {
+			char buf[40];
+			for (int prec = 15; prec <= 17; prec++) {
+				snprintf(buf, sizeof(buf), "%.*g", prec, d);
+				if (strtod(buf, NULL) == d)
+					break;
+			}
+			cJSON *raw = cJSON_CreateRaw(buf);
+			if (raw && c->string) { /* a member keeps its name */
+				raw->string = strdup(c->string);
+				if (!raw->string) {
+					cJSON_Delete(raw);
+					raw = NULL;
+				}
+			}
+			if (raw)
+				cJSON_ReplaceItemViaPointer(node, c, raw);
+		} else if (cJSON_IsArray(c) || cJSON_IsObject(c)) {
+			exact_numbers(c);
+		}
+		c = next;
+	}
+}
+
+/* The result as --json prints it: pretty, its numbers exact. NULL without memory. */
+static char *json_text(const cJSON *result)
+{
+	cJSON *copy = cJSON_Duplicate(result, true);
+	char *text;
+
+	if (!copy)
+		return NULL;
+	exact_numbers(copy);
+	text = cJSON_Print(copy);
+	cJSON_Delete(copy);
+	return text;
+}
+
+/*
  * Sends cmd with args (taken) and handles what every command shares: a failed call or an error
  * reply (printed; *ret_exit is the exit code and NULL returned), --json (the result printed;
  * NULL returned with *ret_exit 0). Otherwise returns the result, owned by reply.
@@ -164,7 +214,7 @@ static const cJSON *call(struct ctl *ctl, const char *cmd, cJSON *args, struct c
 		return NULL;
 	}
 	if (ctl->json) {
-		char *text = cJSON_Print(reply->result);
+		char *text = json_text(reply->result);
 		if (!text) {
 			fail("out of memory");
 			*ret_exit = EX_OSERR;
@@ -492,7 +542,7 @@ static int run_reload(struct ctl *ctl)
 	if (res) {
 		bool reloaded = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "reloaded"));
 		if (json) {
-			char *text = cJSON_Print(res);
+			char *text = json_text(res);
 			if (text)
 				puts(text);
 			free(text);

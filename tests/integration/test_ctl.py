@@ -362,6 +362,17 @@ def test_status_colour_only_on_a_tty(ctx):
         check(b"\x1b" not in out, "TERM=dumb: no escape codes")
 
 
+def test_json_prints_every_number_exactly(ctx):
+    """cJSON prints a double with 15 digits whenever they read back within an epsilon of it: this
+    Unix time (seen in a CI run) came out as 1796108235.65297. --json prints it exactly."""
+    exact = {"started": 1796108235.6529698, "list": [1796116023.6529698, 0.1, 5, -2.5e-7],
+             "deep": {"at": 1796108235.6529698}}
+    with FakeServer(ctx, {"status": ok(exact)}) as srv:
+        status, out, err = ctl(ctx, ["status", "--json"], sock=srv.path)
+        check_eq(status, 0, "exit status")
+        check_eq(json.loads(out), exact, "the numbers as received")
+
+
 def test_json_passes_the_result_through(ctx):
     result = status_result()
     with FakeServer(ctx, {"status": ok(result), "history": ok({"entries": []})}) as srv:
