@@ -507,7 +507,9 @@ static uint64_t real_now(void *ud)
 	struct timespec ts;
 
 	(void)ud;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* monotonic, and counting the time the host was suspended: a leader that slept through
+	 * its lease knows it when it wakes, before it sends anything */
+	clock_gettime(CLOCK_BOOTTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 

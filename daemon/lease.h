@@ -3,7 +3,8 @@
  * The lease of high availability (issue 18, docs/ha.md): one item per group in the DynamoDB
  * table (daemon/ddb.h), held by at most one instance, which alone acts.
  *
- * The protocol (no wall clock is ever compared between instances; time is CLOCK_MONOTONIC):
+ * The protocol (no wall clock is ever compared between instances; time is CLOCK_BOOTTIME, the
+ * monotonic clock that also counts a suspension of the host):
  * - STARTING: the item is read (ConsistentRead). Missing → PutItem with
  *   attribute_not_exists(pk); released (owner "") → UpdateItem conditioned on the version
  *   read; held by another → STANDBY.
@@ -127,7 +128,7 @@ int lease_release(struct lease *l);
 /* ---- tests: the state machine with injected time and I/O ------------------------------- */
 
 /*
- * What the lease needs from the world. lease_new() uses the real one (CLOCK_MONOTONIC, an
+ * What the lease needs from the world. lease_new() uses the real one (CLOCK_BOOTTIME, an
  * ev_timer, the ddb); tests pass their own to lease_new_io() and drive it with lease_tick()
  * and lease_answer(). At most one call is in flight at a time.
  */
