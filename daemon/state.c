@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -1520,24 +1521,27 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 								    : ROLLBACK_BY_NONE;
 	if (v && !cJSON_IsString(v) && !*bad)
 		snprintf(bad, sizeof(bad), "its 'rollback_by' is not a string");
+	/* a value is converted only once known to fit (an earlier error must not let a huge one
+	 * through to the conversion: undefined behaviour) */
 	v = cJSON_GetObjectItemCaseSensitive(o, "cd_port");
-	if (v &&
-	    !(cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 65535 &&
-	      v->valuedouble == (double)(long)v->valuedouble) &&
-	    !*bad)
-		snprintf(bad, sizeof(bad), "its 'cd_port' is not a port (1 to 65535)");
-	else if (v)
+	if (v && !(cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 65535 &&
+		   v->valuedouble == floor(v->valuedouble))) {
+		if (!*bad)
+			snprintf(bad, sizeof(bad), "its 'cd_port' is not a port (1 to 65535)");
+	} else if (v) {
 		rec->cd_port = (long)v->valuedouble;
+	}
 	rec->cd_discovered = cJSON_IsTrue(cJSON_GetObjectItem(o, "cd_discovered"));
 	v = cJSON_GetObjectItemCaseSensitive(o, "notified");
-	if (v &&
-	    !(cJSON_IsNumber(v) && v->valuedouble >= 0 &&
-	      v->valuedouble < (double)(1u << NOTICE_KIND_COUNT) &&
-	      v->valuedouble == (double)(uint32_t)v->valuedouble) &&
-	    !*bad)
-		snprintf(bad, sizeof(bad), "its 'notified' is not a set of notification kinds");
-	else if (v)
+	if (v && !(cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+		   v->valuedouble < (double)(1u << NOTICE_KIND_COUNT) &&
+		   v->valuedouble == floor(v->valuedouble))) {
+		if (!*bad)
+			snprintf(bad, sizeof(bad),
+				 "its 'notified' is not a set of notification kinds");
+	} else if (v) {
 		rec->notified = (uint32_t)v->valuedouble;
+	}
 	/* Deadlines missing (an old or edited record): a whole timeout from now, never already past
 	 * (a first look would be a timeout read from an absence). */
 	if (!(rec->deadline > 0))
