@@ -277,6 +277,7 @@ def main():
         cfg = {"aws": {"region": "us-east-1"}, "poll_interval": "10s", "log_level": "debug",
                "max_concurrent_deploys": 20,
                "max_requests_in_flight": 64, "state_directory": ctx.path("state"),
+               "control": {"socket": ctx.control_socket()},
                "watches": [{"name": "w%04d" % r, "repository": "r%04d" % r, "tags": ["t%d" % t for t in range(TAGS)],
                             "targets": [{"cluster": "prod", "service": "s%04d" % r, "container": "app"}]}
                            for r in range(REPOS)]}
