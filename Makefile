@@ -74,7 +74,7 @@ CTL_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 # $(B)/fuzz-replay/NAME, which `make check` runs over the committed corpus.
 FUZZ_NAMES := $(sort $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_REPLAY := $(FUZZ_NAMES:%=$(B)/fuzz-replay/%)
-TOOLS := $(B)/awscall $(B)/leasecall $(B)/httpfloor $(FUZZ_REPLAY)
+TOOLS := $(B)/awscall $(B)/leasecall $(B)/httpfloor $(B)/statebench $(FUZZ_REPLAY)
 
 GIT_REV := $(shell [ "$$(git -C . rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ] && \
 		git describe --always --dirty --abbrev=12 2>/dev/null)
@@ -144,6 +144,12 @@ $(B)/obj/tests/tools/leasecall.o: CPPFLAGS += -Idaemon
 $(B)/httpfloor: $(B)/obj/tests/bench/httpfloor.o $(COMMON_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The cost of one state change made durable, through daemon/state.h only (make bench).
+$(B)/statebench: $(B)/obj/tests/bench/statebench.o $(DAEMON_LIB_OBJ) $(CTL_LIB_OBJ) $(COMMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(B)/obj/tests/bench/statebench.o: CPPFLAGS += -Idaemon
+
 $(B)/fuzz-replay/%: $(B)/obj/tests/fuzz/replay.o $(B)/obj/tests/fuzz/fuzz_%.o $(DAEMON_LIB_OBJ) $(CTL_LIB_OBJ) $(COMMON_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
@@ -200,7 +206,7 @@ demo: deps
 
 # Figures at scale against the simulator (minutes); prints, asserts nothing.
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN) $(B)/httpfloor
+	@$(MAKE) --no-print-directory $(BIN) $(B)/httpfloor $(B)/statebench
 	@B=$(B) $(PYTHON) tests/bench/bench.py
 	@B=$(B) $(PYTHON) tests/bench/ctlbench.py
 
