@@ -1,28 +1,40 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""make bench: ecr-deployd at scale against awssim, next to a straightforward
-boto3 script doing the same reconcile pass. Prints figures; asserts nothing.
+"""make bench: ecr-deployd at scale against awssim, each figure next to what it is compared with,
+measured in the same run. Prints figures; asserts nothing (issue 19's targets are said beside them).
 
-World: 1,000 repositories x 10 watched tags, 1,000 ECS services (each
-running its repository's current digest, pinned), one watch (a list of 10
-tags) and one target per repository. Measured: requests per poll cycle (and
-the API minimum), CPU seconds of the daemon per cycle, peak RSS, and push ->
-UpdateService latency (from just before the push to the UpdateService in the
-simulator's request log; the daemon polls every 10 s).
+World: 1,000 repositories x 10 watched tags, 1,000 ECS services (each running its repository's
+current digest, pinned), one watch (a list of 10 tags) and one target per repository; the
+simulator serves it over HTTP and HTTPS (its own test CA).
 
-Then an events-mode run (issue 14) in the same world, made afresh (the first
-run's pushes moved services off their first tag): an EventBridge rule sends
-ECR and ECS events to an SQS queue, a new daemon (its own state directory)
-reads it, poll_interval 10 minutes. Measured: push -> UpdateService latency
-with events, and API requests per hour at this scale with events (the
-simulator's log over a quiet window, plus one full cycle's requests x 6
-safety polls an hour) against polling every 60 s (the requests of a quiet
-poll cycle of the polling run x 60). The last line is the one the issues fix.
+In order, on that world (nothing is pushed until the polling run's pushes):
+- anonymous memory at the small size: a daemon watching a tenth of the repositories (1,000 tags),
+  RssAnon after its quiet cycles;
+- TLS: a daemon over the simulator's HTTPS port (HTTP/1.1: the simulator offers no h2), then over
+  nghttpx (TLS, HTTP/2 frontend; the simulator behind it, Host kept for SigV4): CPU per quiet
+  cycle and the connections it holds, with httpfloor over the same path at the same connections
+  and requests in flight after each window;
+- the polling run (HTTP): three measurement runs, each a window of quiet cycles (CPU per cycle,
+  connections held, RssAnon after it), httpfloor right after at the daemon's connection count,
+  in-flight count and requests per cycle, then the boto3 script's reconcile pass; min and median
+  of each figure and of the ratios. Then pushes at random moments: push -> UpdateService latency.
+- state writes: tests/bench/statebench at 1,000 and 100,000 tags (daemon/state.h only).
+- events mode (issue 14) in the same world made afresh (the pushes moved services off their
+  first tag): an EventBridge rule sends ECR and ECS events to an SQS queue, a new daemon (its own
+  state directory) reads it, poll_interval 10 minutes. Measured: push -> UpdateService latency
+  with events, and API requests per hour at this scale with events (the simulator's log over a
+  quiet window, plus one full cycle's requests x 6 safety polls an hour) against polling every
+  60 s (the requests of a quiet poll cycle of the polling run x 60).
+The last line is the one the issues fix.
 """
 
 import json
 import os
 import random
+import re
+import socket
+import statistics
+import subprocess
 import sys
 import time
 
@@ -32,8 +44,14 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from harness import SIM_KEY, Context, Sim, wait_for  # noqa: E402
 
 REPOS, TAGS = int(os.environ.get("BENCH_REPOS", 1000)), int(os.environ.get("BENCH_TAGS", 10))
+SMALL = max(1, int(os.environ.get("BENCH_SMALL_REPOS", REPOS // 10)))  # the memory's second size
+TLS_REPOS = min(REPOS, int(os.environ.get("BENCH_TLS_REPOS", REPOS)))
 CYCLES = 3  # cycles with pushes
-QUIET = int(os.environ.get("BENCH_QUIET", 3))  # cycles without, measured first
+QUIET = int(os.environ.get("BENCH_QUIET", 2))  # quiet cycles in each measurement window
+TLS_QUIET = int(os.environ.get("BENCH_TLS_QUIET", 1))  # the same over TLS
+RUNS = 3  # measurement runs: min and median of each figure
+IN_FLIGHT = int(os.environ.get("BENCH_IN_FLIGHT", 64))  # the daemon's max_requests_in_flight
+STATE_CHANGES = int(os.environ.get("BENCH_STATE_CHANGES", 40))  # per round of statebench
 EVENTS_QUIET = float(os.environ.get("BENCH_EVENTS_QUIET", 100))  # seconds without pushes, events mode
 SAFETY_POLL = 600  # seconds: poll_interval of the events-mode run
 QUEUE = "ecr-events"
@@ -48,12 +66,48 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK
 
 
-def peak_rss_kb(pid):
+def status_kb(pid, name):
+    """A "Name: N kB" field of /proc/PID/status (VmHWM: peak RSS; RssAnon: anonymous memory,
+    what a cgroup's MemoryMax is charged for), 0 when missing."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(name + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def peak_rss_kb(pid):
+    return status_kb(pid, "VmHWM")
+
+
+def connections_to(pid, port):
+    """How many established TCP connections process pid holds to port (ss)."""
+    out = subprocess.run(["ss", "-Htnp", "state", "established", "( dport = :%d )" % port],
+                         capture_output=True, text=True, timeout=30).stdout
+    return sum("pid=%d," % pid in line for line in out.splitlines())
+
+
+def code_max_connections():
+    """common/http.c's default connection cap per host, read at bench time (printed beside the
+    count measured; used only when ss cannot tell)."""
+    try:
+        with open(os.path.join(ROOT, "common", "http.c")) as f:
+            m = re.search(r"#define\s+DEFAULT_MAX_HOST_CONNECTIONS\s+(\d+)", f.read())
+        return int(m.group(1)) if m else None
+    except OSError:
+        return None
+
+
+def free_port():
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        return so.getsockname()[1]
+
+
+def boto3_versions():
+    import boto3
+    import botocore
+    return "boto3 %s, botocore %s" % (boto3.__version__, botocore.__version__)
 
 
 def boto3_cycle_cpu(sim):
@@ -75,28 +129,36 @@ def boto3_cycle_cpu(sim):
     return time.process_time() - t0
 
 
-def http_floor(ctx, sim, requests):
-    """CPU of the HTTP layer alone (libcurl multi on libev, loopback TCP): the daemon's DescribeImages
-    of one repository's 10 tags, signed once here, sent `requests` times by tests/bench/httpfloor
-    with the daemon's 64 in flight. Returns (cpu_s, rss_kb)."""
+def http_floor(ctx, url, requests, in_flight, connections, ca=None):
+    """CPU of the HTTP layer alone (libcurl multi on libev, loopback TCP, TLS for an https URL):
+    the daemon's DescribeImages of one repository's 10 tags, signed once here for url's host, sent
+    `requests` times by tests/bench/httpfloor with in_flight requests in flight over at most
+    `connections` connections. Returns its figures: cpu_s, rss_kb, anon_kb, connections,
+    http_version."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
-    import subprocess
 
     body = json.dumps({"repositoryName": "r0000", "imageIds": [{"imageTag": "t%d" % t} for t in range(TAGS)]})
-    req = AWSRequest(method="POST", url=sim.url + "/", data=body, headers={
+    req = AWSRequest(method="POST", url=url + "/", data=body, headers={
         "Content-Type": "application/x-amz-json-1.1",
         "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.DescribeImages"})
     SigV4Auth(Credentials(*SIM_KEY[:2]), "ecr", "us-east-1").add_auth(req)
     headers = ctx.write("floor.headers", "".join("%s: %s\n" % kv for kv in req.headers.items()))
     body_file = ctx.write("floor.body", body)
-    out = subprocess.run([os.path.join(ROOT, B, "httpfloor"), sim.url + "/", str(requests), "64", headers,
-                          body_file], capture_output=True, text=True, timeout=300)
+    argv = [os.path.join(ROOT, B, "httpfloor"), "-c", str(connections)] + (["-a", ca] if ca else [])
+    out = subprocess.run(argv + [url + "/", str(requests), str(in_flight), headers, body_file],
+                         capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
         raise SystemExit("bench: httpfloor failed: %s %s" % (out.stdout, out.stderr))
     f = dict(kv.split("=") for kv in out.stdout.split(": ", 1)[1].split())
-    return float(f["cpu_s"]), int(f["rss_kb"])
+    return {"cpu_s": float(f["cpu_s"]), "rss_kb": int(f["rss_kb"]), "anon_kb": int(f["anon_kb"]),
+            "connections": int(f["connections"]), "http_version": int(f["http_version"])}
+
+
+def mm(values, fmt="%.4f"):
+    """"min X median Y" of the runs' values."""
+    return ("min " + fmt + ", median " + fmt) % (min(values), statistics.median(values))
 
 
 def pct(values, p):
@@ -176,24 +238,140 @@ def cycle_lines(lines):
     return [l for l in lines if "poll cycle:" in l]
 
 
-def wait_settled(d, tail, timeout=float(os.environ.get("BENCH_SETTLE", 300))):
+def wait_settled(d, tail, services=None, timeout=float(os.environ.get("BENCH_SETTLE", 300))):
     """Waits for the first poll cycle and for every service's first-start inspection (one
-    DescribeServices and one DescribeTaskDefinition each, after the cycle)."""
+    DescribeServices and one DescribeTaskDefinition each, after the cycle); services: how many
+    targets the daemon has (REPOS)."""
+    services = REPOS if services is None else services
     seen = {"cycle": [], "inspected": 0}
 
     def settled():
         lines = tail.lines()
         seen["cycle"] += cycle_lines(lines)
         seen["inspected"] += sum("already runs" in l for l in lines)
-        return seen["cycle"] and seen["inspected"] >= REPOS
+        return seen["cycle"] and seen["inspected"] >= services
 
     try:
         wait_for(settled, timeout, "the first cycle and every service inspected", interval=0.2)
     except Exception:
         sys.stderr.write("bench: %d of %d services inspected; the daemon's last lines:\n%s\n"
-                         % (seen["inspected"], REPOS, "\n".join(d.read_stderr().splitlines()[-40:])))
+                         % (seen["inspected"], services, "\n".join(d.read_stderr().splitlines()[-40:])))
         raise
     return seen["cycle"][0]
+
+
+def quiet_window(d, tail, port, cycles, sim=None):
+    """One measurement window of quiet cycles: from a fresh cycle boundary, `cycles` cycles. Returns
+    the daemon's CPU seconds per cycle, the requests of its last cycle, the most established
+    connections it held to port meanwhile (sampled with ss), and (sim given) the simulator's log
+    sequence numbers at its start and end (the next cycle starts 10 s after the last one did)."""
+    tail.lines()  # a boundary already passed is not fresh: the next cycle may have begun
+    wait_for(lambda: cycle_lines(tail.lines()), 120, "a cycle boundary", interval=0.05)
+    cpu0, seen = cpu_seconds(d.pid), []
+    seq0 = last_seq(sim) if sim else 0
+    conns, next_look = 0, 0.0
+    while len(seen) < cycles:
+        seen += cycle_lines(tail.lines())
+        if time.monotonic() >= next_look:
+            conns, next_look = max(conns, connections_to(d.pid, port)), time.monotonic() + 0.25
+        time.sleep(0.05)
+    cpu = (cpu_seconds(d.pid) - cpu0) / len(seen)
+    seq1 = last_seq(sim) if sim else 0
+    conns = max(conns, connections_to(d.pid, port))
+    return cpu, cycle_requests(seen[-1])[0], conns, (seq0, seq1)
+
+
+def daemon_config(ctx, name, n_repos, ca=None):
+    """The bench daemon's configuration, watching the first n_repos repositories, its state in a
+    directory of its own (name)."""
+    aws = {"region": "us-east-1"}
+    if ca:
+        aws["ca_bundle"] = ca
+    return {"aws": aws, "poll_interval": "10s", "log_level": "debug", "max_concurrent_deploys": 20,
+            "max_requests_in_flight": IN_FLIGHT, "state_directory": ctx.path("state-" + name),
+            "control": {"socket": ctx.control_socket()},
+            "watches": [{"name": "w%04d" % r, "repository": "r%04d" % r, "tags": ["t%d" % t for t in range(TAGS)],
+                         "targets": [{"cluster": "prod", "service": "s%04d" % r, "container": "app"}]}
+                        for r in range(n_repos)]}
+
+
+def start_daemon(ctx, name, cfg, env, endpoint):
+    conf = ctx.write("ecr-deployd-%s.json" % name, json.dumps(cfg))
+    d = ctx.spawn([os.path.join(ROOT, B, "ecr-deployd"), "-c", conf, "--config-dir", ctx.path("none")],
+                  env=dict(env, AWS_ENDPOINT_URL=endpoint), name="ecr-deployd-" + name)
+    tail = Tail(d)
+    wait_settled(d, tail, len(cfg["watches"]))
+    return d, tail
+
+
+def small_run(ctx, sim, env):
+    """Anonymous memory at the small size: a daemon watching SMALL repositories (SMALL x TAGS
+    tags), RssAnon after each of RUNS quiet cycles (kB)."""
+    d, tail = start_daemon(ctx, "small", daemon_config(ctx, "small", SMALL), env, sim.url)
+    anon = []
+    for _ in range(RUNS):
+        quiet_window(d, tail, sim.port, 1)[0]
+        anon.append(status_kb(d.pid, "RssAnon"))
+    d.stop()
+    return anon
+
+
+def start_nghttpx(ctx, sim):
+    """nghttpx in front of the simulator: a TLS frontend offering HTTP/2 (ALPN), its certificate
+    from the simulator's test CA; backend the simulator's plain HTTP port. Host and :authority are
+    passed through as they came (no --host-rewrite), so the simulator checks SigV4 against the host
+    the client signed. Returns (proc, port)."""
+    port = free_port()
+    tls = os.path.dirname(sim.ca)
+    p = ctx.spawn(["nghttpx", "--conf=/dev/null", "--frontend=127.0.0.1,%d" % port,
+                   "--backend=127.0.0.1,%d" % sim.port, "--workers=1", "--no-ocsp", "--no-via",
+                   "--frontend-http2-max-concurrent-streams=%d" % max(100, IN_FLIGHT),
+                   "--backend-connections-per-host=16", "--errorlog-file=" + ctx.path("nghttpx.log"),
+                   os.path.join(tls, "server.key"), os.path.join(tls, "server.pem")], name="nghttpx")
+
+    def listening():
+        if not p.alive():
+            raise SystemExit("bench: nghttpx exited: %s" % open(ctx.path("nghttpx.log")).read()[-2000:])
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    wait_for(listening, 20, "nghttpx to listen", interval=0.1)
+    return p, port
+
+
+def tls_run(ctx, sim, env, name, url, port):
+    """A daemon over TLS to url (port: where it connects), watching TLS_REPOS repositories: RUNS
+    windows of TLS_QUIET quiet cycles, httpfloor over the same path at the daemon's connections,
+    in-flight count and requests after each. Returns lists of the runs' figures."""
+    d, tail = start_daemon(ctx, name, daemon_config(ctx, name, TLS_REPOS, ca=sim.ca), env, url)
+    out = {"cpu": [], "floor": [], "conns": [], "floor_conns": [], "requests": 0, "version": 0}
+    for _ in range(RUNS):
+        cpu, requests, conns, _ = quiet_window(d, tail, port, TLS_QUIET)
+        fl = http_floor(ctx, url, requests, IN_FLIGHT, conns or code_max_connections() or IN_FLIGHT, ca=sim.ca)
+        out["cpu"].append(cpu)
+        out["conns"].append(conns)
+        out["floor"].append(fl["cpu_s"])
+        out["floor_conns"].append(fl["connections"])
+        out["requests"], out["version"] = requests, fl["http_version"]
+    d.stop()
+    return out
+
+
+def state_writes(ctx):
+    """tests/bench/statebench at 1,000 and 100,000 tags (10 a watch): {tags: {figure: [per round]}}."""
+    out = {}
+    for tags in (1000, 100000):
+        r = subprocess.run([os.path.join(ROOT, B, "statebench"), ctx.path("statebench-%d" % tags),
+                            str(tags // 10), "10", str(STATE_CHANGES), str(RUNS)],
+                           capture_output=True, text=True, timeout=900)
+        if r.returncode != 0:
+            raise SystemExit("bench: statebench failed: %s %s" % (r.stdout, r.stderr))
+        rounds = [dict(kv.split("=") for kv in line.split(": ", 1)[1].split()) for line in r.stdout.splitlines()]
+        out[tags] = {k: [float(x[k]) for x in rounds] for k in rounds[0] if k not in ("round", "tags", "changes")}
+    return out
 
 
 def cycle_requests(line):
@@ -248,14 +426,14 @@ def events_run(ctx, cfg, env):
             "cycles_during": len(cycles), "cpu_push": cpu_push, "rss": rss}
 
 
-def make_world(ctx):
+def make_world(ctx, tls=False):
     """A simulator holding the world: REPOS repositories of TAGS tags, one service each running its
-    repository's t0 digest, pinned."""
+    repository's t0 digest, pinned. tls: also served over HTTPS (sim.tls_url, CA sim.ca)."""
     seed = {"settings": {"task_start_seconds": 0.5},
             "repositories": [{"name": "r%04d" % r, "images": [{"tag": "t%d" % t, "seed": "%d-%d" % (r, t)}
                                                              for t in range(TAGS)]} for r in range(REPOS)],
             "clusters": ["prod"]}
-    sim = Sim(ctx, seed=seed)
+    sim = Sim(ctx, seed=seed, tls=tls)
     ecr = sim.client("ecr")
     uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/"
     first = {}
@@ -273,33 +451,40 @@ def make_world(ctx):
 def main():
     ctx = Context("bench")
     try:
-        sim = make_world(ctx)
-        cfg = {"aws": {"region": "us-east-1"}, "poll_interval": "10s", "log_level": "debug",
-               "max_concurrent_deploys": 20,
-               "max_requests_in_flight": 64, "state_directory": ctx.path("state"),
-               "control": {"socket": ctx.control_socket()},
-               "watches": [{"name": "w%04d" % r, "repository": "r%04d" % r, "tags": ["t%d" % t for t in range(TAGS)],
-                            "targets": [{"cluster": "prod", "service": "s%04d" % r, "container": "app"}]}
-                           for r in range(REPOS)]}
-        conf = ctx.write("ecr-deployd.json", json.dumps(cfg))
+        sim = make_world(ctx, tls=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.update(AWS_ACCESS_KEY_ID=SIM_KEY[0], AWS_SECRET_ACCESS_KEY=SIM_KEY[1], AWS_ENDPOINT_URL=sim.url,
+        env.update(AWS_ACCESS_KEY_ID=SIM_KEY[0], AWS_SECRET_ACCESS_KEY=SIM_KEY[1],
                    AWS_EC2_METADATA_DISABLED="true", HOME=ctx.path())
-        d = ctx.spawn([os.path.join(ROOT, B, "ecr-deployd"), "-c", conf, "--config-dir", ctx.path("none")],
-                      env=env, name="ecr-deployd")
-        tail = Tail(d)
-        wait_settled(d, tail)
-        # Quiet cycles first: nothing is pushed, so each is exactly the reconcile pass the boto3
-        # script makes (read every watched tag, compare, deploy nothing).
-        wait_for(lambda: cycle_lines(tail.lines()), 30, "a cycle boundary")
-        cpu0, seq0 = cpu_seconds(d.pid), last_seq(sim)
-        quiet = []
-        while len(quiet) < QUIET:
-            quiet += cycle_lines(tail.lines())
-            time.sleep(0.05)
-        cpu_quiet = (cpu_seconds(d.pid) - cpu0) / len(quiet)
-        seq1 = last_seq(sim)  # the next cycle starts 10 s after this one did
-        quiet_log = [e for e in sim.requests(since=seq0) if e["seq"] <= seq1]
+        print("bench: world %d repositories x %d tags, %d services; %d requests in flight (max_requests_in_flight); "
+              "common/http.c's default connections per host: %s; %d measurement runs; this machine: %d CPUs"
+              % (REPOS, TAGS, REPOS, IN_FLIGHT, code_max_connections(), RUNS, os.cpu_count()))
+        sys.stdout.flush()
+
+        # Anonymous memory at the small size first (nothing pushed yet, a daemon of its own).
+        small_anon = small_run(ctx, sim, env)
+
+        # TLS, HTTP/1.1 (the simulator's HTTPS port offers only http/1.1) and HTTP/2 (nghttpx).
+        h1 = tls_run(ctx, sim, env, "tls-h1", sim.tls_url, sim.tls_port)
+        ng, ng_port = start_nghttpx(ctx, sim)
+        h2 = tls_run(ctx, sim, env, "tls-h2", "https://127.0.0.1:%d" % ng_port, ng_port)
+        ng.stop()
+
+        # The polling run over HTTP: RUNS windows of quiet cycles, each followed by httpfloor at the
+        # daemon's settings and the boto3 script's reconcile pass (nothing is pushed, so each cycle
+        # is exactly that pass: read every watched tag, compare, deploy nothing).
+        cfg = daemon_config(ctx, "main", REPOS)
+        d, tail = start_daemon(ctx, "main", cfg, env, sim.url)
+        runs = []
+        for _ in range(RUNS):
+            cpu, requests, conns, seqs = quiet_window(d, tail, sim.port, QUIET, sim)
+            anon = status_kb(d.pid, "RssAnon")
+            fl = http_floor(ctx, sim.url, requests, IN_FLIGHT, conns or code_max_connections() or IN_FLIGHT)
+            boto = boto3_cycle_cpu(sim)
+            runs.append({"cpu": cpu, "requests": requests, "conns": conns, "anon": anon, "floor": fl, "boto": boto,
+                         "log": seqs})
+        seq0, seq1 = runs[-1]["log"]
+        quiet_log = [e for e in sim.requests(since=seq0) if e["seq"] <= seq1]  # the last window's cycles
+        quiet_n = QUIET
         rss_quiet = peak_rss_kb(d.pid)
         # Pushes to distinct repositories at random moments over several cycles.
         order = random.sample(range(REPOS), REPOS)
@@ -309,20 +494,75 @@ def main():
         cpu_cycle = (cpu_seconds(d.pid) - cpu0) / max(1, len(cycles))
         requests, minimum = cycle_requests(cycles[-1])
         rss = peak_rss_kb(d.pid)
-        boto = boto3_cycle_cpu(sim)
         d.stop()
-        floor_cpu, floor_rss = http_floor(ctx, sim, requests)
         lat = [(updated[s] - pushes[s]) * 1000 for s in pushes]
+
+        cpu = [r["cpu"] for r in runs]
+        floor = [r["floor"]["cpu_s"] for r in runs]
+        boto = [r["boto"] for r in runs]
+        floor_ratio = [r["cpu"] / r["floor"]["cpu_s"] for r in runs]
+        boto_ratio = [r["boto"] / r["cpu"] for r in runs]
         print("bench: requests per cycle %d (API minimum %d = %d repositories x ceil(%d/100))"
               % (requests, minimum, REPOS, TAGS))
-        print("bench: ecr-deployd CPU %.4fs per quiet cycle over %d cycles; boto3 %.3fs for the same reconcile "
-              "pass" % (cpu_quiet, len(quiet), boto))
+        print("bench: ecr-deployd CPU per quiet cycle over %d runs of %d cycles: %s s; connections held (ss): %s"
+              % (RUNS, QUIET, mm(cpu), ", ".join(str(r["conns"]) for r in runs)))
+        print("bench: HTTP floor (tests/bench/httpfloor: libcurl multi + libev + loopback TCP, nothing signed, parsed "
+              "or decided) run right after each window at the daemon's settings, %d requests, %d in flight over at "
+              "most %s connections (it opened %s): %s s CPU"
+              % (runs[-1]["requests"], IN_FLIGHT, "/".join(str(r["conns"]) for r in runs),
+                 "/".join(str(r["floor"]["connections"]) for r in runs), mm(floor)))
+        print("bench: ecr-deployd / HTTP floor, CPU per quiet cycle (same run): %s (issue 19's target: <= 1.3)"
+              % mm(floor_ratio, "%.2f"))
+        print("bench: boto3 script, the same reconcile pass (%s): %s s CPU; boto3 / ecr-deployd: %s"
+              % (boto3_versions(), mm(boto, "%.3f"), mm(boto_ratio, "%.1f")))
         print("bench: ecr-deployd CPU %.4fs per cycle over %d cycles with %d deploys among them"
               % (cpu_cycle, len(cycles), len(pushes)))
         print("bench: ecr-deployd peak RSS %d kB after the quiet cycles, %d kB after the deploys" % (rss_quiet, rss))
-        print("bench: HTTP layer alone (libcurl multi + libev + loopback TCP, nothing signed, parsed or "
-              "decided): %.4fs CPU for %d requests, peak RSS %d kB; the best ratio to boto3 it leaves is %.1f"
-              % (floor_cpu, requests, floor_rss, boto / floor_cpu if floor_cpu else 0))
+
+        # Anonymous memory: the daemon's RssAnon less httpfloor's at the same connections.
+        floor_anon = statistics.median(r["floor"]["anon_kb"] for r in runs)
+        big = [r["anon"] for r in runs]
+        tags_small, tags_big = SMALL * TAGS, REPOS * TAGS
+        own_big = statistics.median(big) - floor_anon
+        own_small = statistics.median(small_anon) - floor_anon
+        slope = ((statistics.median(big) - statistics.median(small_anon)) * 1024.0 / (tags_big - tags_small)
+                 if tags_big > tags_small else float("nan"))
+        print("bench: anonymous memory (RssAnon) after quiet cycles: %d tags %s kB, %d tags %s kB; httpfloor's at %s "
+              "connections %s kB" % (tags_small, mm(small_anon, "%d"), tags_big, mm(big, "%d"),
+                                     runs[-1]["conns"], mm([r["floor"]["anon_kb"] for r in runs], "%d")))
+        print("bench: ecr-deployd's own anonymous memory (RssAnon less httpfloor's, medians): %.0f kB at %d tags, "
+              "%.0f kB at %d tags; slope %.0f bytes per watched tag (issue 19's target: <= 300, <= 3 MB at "
+              "10,000 tags)" % (own_small, tags_small, own_big, tags_big, slope))
+
+        # TLS side by side.
+        for label, t in (("HTTP/1.1 (awssim's TLS port)", h1), ("HTTP/2 (nghttpx in front of awssim)", h2)):
+            print("bench: TLS %s, %d repositories x %d tags, %d requests a cycle, runs of %d cycle(s): ecr-deployd "
+                  "%s s CPU per quiet cycle over %s connection(s); httpfloor at those connections (it opened %s, "
+                  "HTTP version %d) %s s; ratio %s"
+                  % (label, TLS_REPOS, TAGS, t["requests"], TLS_QUIET, mm(t["cpu"]),
+                     "/".join(map(str, t["conns"])), "/".join(map(str, t["floor_conns"])), t["version"],
+                     mm(t["floor"]), mm([a / b for a, b in zip(t["cpu"], t["floor"])], "%.2f")))
+        print("bench: TLS HTTP/2 / HTTP/1.1, ecr-deployd CPU per quiet cycle: %s; httpfloor: %s"
+              % (mm([a / b for a, b in zip(h2["cpu"], h1["cpu"])], "%.2f"),
+                 mm([a / b for a, b in zip(h2["floor"], h1["floor"])], "%.2f")))
+
+        # State writes.
+        sw = state_writes(ctx)
+        for tags in (1000, 100000):
+            f = sw[tags]
+            print("bench: state at %d tags, per change made durable: a sighting + state_save %s ms CPU (wall %s ms, "
+                  "fsync included), %s bytes written; a rollout step (state_rollout_save) %s ms CPU, %s bytes; a "
+                  "rollout's end (state_set_deployed + state_save) %s ms CPU, %s bytes"
+                  % (tags, mm(f["sighting_cpu_ms"], "%.3f"), mm(f["sighting_wall_ms"], "%.2f"),
+                     mm(f["sighting_wchar"], "%.0f"), mm(f["rollout_cpu_ms"], "%.3f"),
+                     mm(f["rollout_wchar"], "%.0f"), mm(f["deployed_cpu_ms"], "%.3f"),
+                     mm(f["deployed_wchar"], "%.0f")))
+        med = {k: statistics.median(sw[100000][k]) / statistics.median(sw[1000][k]) if statistics.median(sw[1000][k])
+               else float("nan") for k in sw[1000]}
+        print("bench: state, 100,000 tags / 1,000 tags (medians; issue 19's target: about 1): sighting CPU %.1fx, "
+              "bytes %.1fx; rollout step CPU %.1fx, bytes %.1fx; rollout's end CPU %.1fx, bytes %.1fx"
+              % (med["sighting_cpu_ms"], med["sighting_wchar"], med["rollout_cpu_ms"], med["rollout_wchar"],
+                 med["deployed_cpu_ms"], med["deployed_wchar"]))
         print("bench: push -> UpdateService over %d pushes: p50 %.0f ms, p99 %.0f ms (poll interval 10 s)"
               % (len(lat), pct(lat, 50), pct(lat, 99)))
         sys.stdout.flush()
@@ -351,7 +591,7 @@ def main():
             quiet_rate = ev["quiet_n"] * 3600.0 / ev["quiet_s"]
             how = "the count over the window"
         per_hour_events = quiet_rate + ev["cycle"] * 3600.0 / SAFETY_POLL
-        per_cycle_poll = len(quiet_log) / float(len(quiet))
+        per_cycle_poll = len(quiet_log) / float(quiet_n)
         per_hour_poll = per_cycle_poll * 60
         print("bench: events mode, nothing pushed: %d requests in %.1f s (%s; a ReceiveMessage answered every "
               "%.1f s) = %.0f an hour (from %s), plus %d safety cycles an hour (every %d s) x %d requests (its "
@@ -360,15 +600,17 @@ def main():
                  3600 // SAFETY_POLL, SAFETY_POLL, ev["cycle"], per_hour_events))
         print("bench: polling every 60 s, nothing pushed: %d requests in %d quiet cycles of the polling run above "
               "(%s) = %.1f a cycle x 60 cycles = %.0f requests an hour (a cycle's requests do not depend on the "
-              "interval)" % (len(quiet_log), len(quiet), fmt_ops(by_operation(quiet_log)), per_cycle_poll,
+              "interval)" % (len(quiet_log), quiet_n, fmt_ops(by_operation(quiet_log)), per_cycle_poll,
                              per_hour_poll))
         print("bench: polling every 60 s makes %.1fx the requests of events mode (the issue's target: at least "
               "10x)" % (per_hour_poll / per_hour_events if per_hour_events else 0))
         print("bench: requests_per_cycle=%d minimum=%d cpu_s_per_cycle=%.4f boto3_cpu_s_per_cycle=%.4f "
               "cpu_ratio=%.1f rss_kb=%d latency_p50_ms=%.0f latency_p99_ms=%.0f events_latency_p50_ms=%.0f "
-              "events_latency_p99_ms=%.0f requests_per_hour_events=%.0f requests_per_hour_poll=%.0f"
-              % (requests, minimum, cpu_quiet, boto, boto / cpu_quiet if cpu_quiet else 0, rss,
-                 pct(lat, 50), pct(lat, 99), pct(elat, 50), pct(elat, 99), per_hour_events, per_hour_poll))
+              "events_latency_p99_ms=%.0f requests_per_hour_events=%.0f requests_per_hour_poll=%.0f "
+              "floor_ratio=%.2f anon_kb=%.0f anon_bytes_per_tag=%.0f state_write_ms_100k=%.3f"
+              % (requests, minimum, statistics.median(cpu), statistics.median(boto), statistics.median(boto_ratio),
+                 rss, pct(lat, 50), pct(lat, 99), pct(elat, 50), pct(elat, 99), per_hour_events, per_hour_poll,
+                 statistics.median(floor_ratio), own_big, slope, statistics.median(sw[100000]["sighting_cpu_ms"])))
         return 0
     finally:
         ctx.cleanup()

@@ -4,14 +4,21 @@
  * request, signed beforehand, N times through the daemon's HTTP layer (common/http: libcurl multi
  * on libev, keep-alive connections, PARALLEL in flight) and does nothing with the replies but
  * check their status: no signing, no JSON, no state. What remains is libcurl, libev and the
- * kernel's loopback TCP, which any ecr-deployd has to pay. make bench prints it next to the
- * daemon's figures.
+ * kernel's loopback TCP (and TLS, for an https URL), which any ecr-deployd has to pay. make bench
+ * prints it next to the daemon's figures.
  *
- *   httpfloor URL N PARALLEL HEADERS BODY
+ *   httpfloor [-c CONNECTIONS] [-a CA_BUNDLE] URL N IN_FLIGHT HEADERS BODY
  *
- * HEADERS is a file of "Name: value" lines, BODY the request body. The first PARALLEL requests
- * (which open the connections) are not measured. Prints one line,
- * "httpfloor: requests=N cpu_s=C rss_kb=K", and exits 0 when every reply was a 200, else 1.
+ * IN_FLIGHT requests are kept in flight over at most CONNECTIONS connections to the host (the
+ * client's max_host_connections; default IN_FLIGHT), as the daemon keeps max_requests_in_flight
+ * over its HTTP client's connections; over TLS the client offers HTTP/2 (ALPN) as the daemon's
+ * does. CA_BUNDLE: the CA file to verify an https server with. HEADERS is a file of
+ * "Name: value" lines, BODY the request body. The first IN_FLIGHT requests (which open the
+ * connections) are not measured. Prints one line,
+ * "httpfloor: requests=N cpu_s=C rss_kb=K anon_kb=A connections=O http_version=V" (rss_kb: the
+ * peak RSS, VmHWM; anon_kb: RssAnon at the end, what a cgroup is charged for; connections: how
+ * many the client opened; http_version: of the last reply, 11 or 20), and exits 0 when every
+ * reply was a 200, else 1.
  */
 #include <errno.h>
 #include <ev.h>
@@ -19,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "http.h"
 
@@ -30,6 +38,7 @@ struct run {
 	long total, started, done, failed, warm;
 	struct rusage at_warm;
 	int last_error;
+	long http_version;
 };
 
 static void submit(struct run *r);
@@ -43,6 +52,7 @@ static void on_done(struct http_response *resp, void *userdata)
 		r->failed++;
 		r->last_error = resp->error ? resp->error : (int)resp->status;
 	}
+	r->http_version = resp->http_version;
 	if (r->done == r->warm)
 		getrusage(RUSAGE_SELF, &r->at_warm);
 	if (r->started < r->total)
@@ -78,19 +88,35 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* VmHWM, not ru_maxrss: Linux carries the forking parent's peak over exec into ru_maxrss. */
-static long peak_rss_kb(void)
+/* A "Name: N kB" line of /proc/self/status; -1 when missing. For the peak, VmHWM, not ru_maxrss:
+ * Linux carries the forking parent's peak over exec into ru_maxrss. */
+static long status_kb(const char *name)
 {
 	FILE *f = fopen("/proc/self/status", "r");
 	char line[256];
+	size_t n = strlen(name);
 	long kb = -1;
 
 	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmHWM: %ld", &kb) == 1)
+		if (!strncmp(line, name, n) && line[n] == ':' &&
+		    sscanf(line + n + 1, "%ld", &kb) == 1)
 			break;
 	if (f)
 		fclose(f);
 	return kb;
+}
+
+/* A count of 1 to 1,000,000, or -1 (said on stderr). */
+static long count(const char *what, const char *text)
+{
+	char *end = NULL;
+	long v = strtol(text, &end, 10);
+
+	if (!*text || *end || v <= 0 || v > 1000000) {
+		fprintf(stderr, "httpfloor: bad %s '%s'\n", what, text);
+		return -1;
+	}
+	return v;
 }
 
 static double seconds(const struct rusage *u)
@@ -105,19 +131,32 @@ int main(int argc, char **argv)
 	const char *lines[MAX_HEADERS + 1];
 	size_t n_lines = 0, hlen = 0, blen = 0;
 	char *headers, *body, *save = NULL;
-	long parallel;
+	long parallel, connections = 0;
+	const char *ca = NULL;
 	struct rusage end;
+	int opt;
 
-	if (argc != 6) {
-		fprintf(stderr, "usage: httpfloor URL N PARALLEL HEADERS BODY\n");
-		return 2;
+	while ((opt = getopt(argc, argv, "c:a:")) != -1) {
+		if (opt == 'c') {
+			if ((connections = count("CONNECTIONS", optarg)) < 0)
+				return 2;
+		} else if (opt == 'a') {
+			ca = optarg;
+		} else {
+			goto usage;
+		}
 	}
-	r.total = strtol(argv[2], NULL, 10);
-	parallel = strtol(argv[3], NULL, 10);
-	headers = slurp(argv[4], &hlen);
-	body = slurp(argv[5], &blen);
-	if (r.total <= 0 || parallel <= 0 || !headers || !body) {
-		fprintf(stderr, "httpfloor: bad arguments or unreadable files: %s\n",
+	if (argc - optind != 5)
+		goto usage;
+	argv += optind;
+	r.total = count("N", argv[1]);
+	parallel = count("IN_FLIGHT", argv[2]);
+	if (r.total < 0 || parallel < 0)
+		return 2;
+	headers = slurp(argv[3], &hlen);
+	body = slurp(argv[4], &blen);
+	if (!headers || !body) {
+		fprintf(stderr, "httpfloor: cannot read '%s' or '%s': %s\n", argv[3], argv[4],
 			strerror(errno));
 		return 2;
 	}
@@ -126,13 +165,15 @@ int main(int argc, char **argv)
 		lines[n_lines++] = l;
 	lines[n_lines] = NULL;
 	r.spec = (struct http_request_spec){
-		.method = "POST", .url = argv[1], .headers = lines, .body = body, .body_len = blen
+		.method = "POST", .url = argv[0], .headers = lines, .body = body, .body_len = blen
 	};
 	r.warm = parallel;
 	r.total += parallel;
 
 	struct ev_loop *loop = EV_DEFAULT;
-	struct http_client_options ho = { .max_host_connections = parallel };
+	struct http_client_options ho = { .max_host_connections = connections ? connections
+									      : parallel,
+					  .ca_bundle = ca };
 	r.http = http_client_new(loop, &ho);
 	if (!r.http) {
 		fprintf(stderr, "httpfloor: cannot start the HTTP client\n");
@@ -142,8 +183,10 @@ int main(int argc, char **argv)
 		submit(&r);
 	ev_run(loop, 0);
 	getrusage(RUSAGE_SELF, &end);
-	printf("httpfloor: requests=%ld cpu_s=%.4f rss_kb=%ld\n", r.total - r.warm,
-	       seconds(&end) - seconds(&r.at_warm), peak_rss_kb());
+	printf("httpfloor: requests=%ld cpu_s=%.4f rss_kb=%ld anon_kb=%ld connections=%ld "
+	       "http_version=%ld\n",
+	       r.total - r.warm, seconds(&end) - seconds(&r.at_warm), status_kb("VmHWM"),
+	       status_kb("RssAnon"), http_connections_opened(r.http), r.http_version);
 	if (r.failed)
 		fprintf(stderr, "httpfloor: %ld of %ld requests failed (last: %d)\n", r.failed,
 			r.total, r.last_error);
@@ -151,4 +194,8 @@ int main(int argc, char **argv)
 	free(headers);
 	free(body);
 	return r.failed ? 1 : 0;
+usage:
+	fprintf(stderr, "usage: httpfloor [-c CONNECTIONS] [-a CA_BUNDLE] URL N IN_FLIGHT HEADERS "
+			"BODY\n");
+	return 2;
 }
