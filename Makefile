@@ -90,7 +90,7 @@ help:
 	@echo "make check        install missing packages (as root), build, run every test"
 	@echo "make check SANITIZE=1   the same under ASan+UBSan in build/sanitize"
 	@echo "make demo         the daemon's job end to end against the bundled simulator"
-	@echo "make bench        poll, push-event and control-socket figures at 1,000 repositories x 10 tags (prints, asserts nothing)"
+	@echo "make bench        figures at 1,000 repositories x 10 tags as ratios to a same-run floor: CPU, memory, state writes, TLS, push events, control socket (prints, asserts nothing)"
 	@echo "make install      install under DESTDIR/PREFIX (default $(PREFIX))"
 	@echo "make lint         cppcheck, the banned-function check, clang-format --dry-run"
 	@echo "make fuzz         run every libFuzzer target (clang) FUZZ_SECONDS=60 FUZZ_TARGETS=..."

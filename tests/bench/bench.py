@@ -156,6 +156,11 @@ def http_floor(ctx, url, requests, in_flight, connections, ca=None):
             "connections": int(f["connections"]), "http_version": int(f["http_version"])}
 
 
+def ratio(a, b):
+    """a / b, NaN when b is 0 (a CPU time under the clock tick of /proc/PID/stat, in a small world)."""
+    return a / b if b else float("nan")
+
+
 def mm(values, fmt="%.4f"):
     """"min X median Y" of the runs' values."""
     return ("min " + fmt + ", median " + fmt) % (min(values), statistics.median(values))
@@ -450,6 +455,7 @@ def make_world(ctx, tls=False):
 
 def main():
     ctx = Context("bench")
+    t_start = time.monotonic()
     try:
         sim = make_world(ctx, tls=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -500,17 +506,18 @@ def main():
         cpu = [r["cpu"] for r in runs]
         floor = [r["floor"]["cpu_s"] for r in runs]
         boto = [r["boto"] for r in runs]
-        floor_ratio = [r["cpu"] / r["floor"]["cpu_s"] for r in runs]
-        boto_ratio = [r["boto"] / r["cpu"] for r in runs]
+        floor_ratio = [ratio(r["cpu"], r["floor"]["cpu_s"]) for r in runs]
+        boto_ratio = [ratio(r["boto"], r["cpu"]) for r in runs]
         print("bench: requests per cycle %d (API minimum %d = %d repositories x ceil(%d/100))"
               % (requests, minimum, REPOS, TAGS))
         print("bench: ecr-deployd CPU per quiet cycle over %d runs of %d cycles: %s s; connections held (ss): %s"
               % (RUNS, QUIET, mm(cpu), ", ".join(str(r["conns"]) for r in runs)))
         print("bench: HTTP floor (tests/bench/httpfloor: libcurl multi + libev + loopback TCP, nothing signed, parsed "
               "or decided) run right after each window at the daemon's settings, %d requests, %d in flight over at "
-              "most %s connections (it opened %s): %s s CPU"
+              "most %s connections (it opened %s): %s s CPU; its peak RSS %s kB, RssAnon %s kB"
               % (runs[-1]["requests"], IN_FLIGHT, "/".join(str(r["conns"]) for r in runs),
-                 "/".join(str(r["floor"]["connections"]) for r in runs), mm(floor)))
+                 "/".join(str(r["floor"]["connections"]) for r in runs), mm(floor),
+                 mm([r["floor"]["rss_kb"] for r in runs], "%d"), mm([r["floor"]["anon_kb"] for r in runs], "%d")))
         print("bench: ecr-deployd / HTTP floor, CPU per quiet cycle (same run): %s (issue 19's target: <= 1.3)"
               % mm(floor_ratio, "%.2f"))
         print("bench: boto3 script, the same reconcile pass (%s): %s s CPU; boto3 / ecr-deployd: %s"
@@ -533,6 +540,9 @@ def main():
         print("bench: ecr-deployd's own anonymous memory (RssAnon less httpfloor's, medians): %.0f kB at %d tags, "
               "%.0f kB at %d tags; slope %.0f bytes per watched tag (issue 19's target: <= 300, <= 3 MB at "
               "10,000 tags)" % (own_small, tags_small, own_big, tags_big, slope))
+        if SMALL < IN_FLIGHT:
+            print("bench: note: the small size (%d repositories) keeps fewer than %d requests in flight, so its share "
+                  "less httpfloor's is understated (the slope is not: httpfloor's share cancels)" % (SMALL, IN_FLIGHT))
 
         # TLS side by side.
         for label, t in (("HTTP/1.1 (awssim's TLS port)", h1), ("HTTP/2 (nghttpx in front of awssim)", h2)):
@@ -541,10 +551,16 @@ def main():
                   "HTTP version %d) %s s; ratio %s"
                   % (label, TLS_REPOS, TAGS, t["requests"], TLS_QUIET, mm(t["cpu"]),
                      "/".join(map(str, t["conns"])), "/".join(map(str, t["floor_conns"])), t["version"],
-                     mm(t["floor"]), mm([a / b for a, b in zip(t["cpu"], t["floor"])], "%.2f")))
-        print("bench: TLS HTTP/2 / HTTP/1.1, ecr-deployd CPU per quiet cycle: %s; httpfloor: %s"
-              % (mm([a / b for a, b in zip(h2["cpu"], h1["cpu"])], "%.2f"),
-                 mm([a / b for a, b in zip(h2["floor"], h1["floor"])], "%.2f")))
+                     mm(t["floor"]), mm([ratio(a, b) for a, b in zip(t["cpu"], t["floor"])], "%.2f")))
+        def per_request_us(t, k):
+            return statistics.median(t[k]) * 1e6 / t["requests"]
+
+        print("bench: TLS CPU per request (medians): ecr-deployd HTTP/1.1 %.0f us, HTTP/2 %.0f us; httpfloor HTTP/1.1 "
+              "%.0f us, HTTP/2 %.0f us; HTTP/2 / HTTP/1.1 per run: ecr-deployd %s, httpfloor %s%s"
+              % (per_request_us(h1, "cpu"), per_request_us(h2, "cpu"), per_request_us(h1, "floor"),
+                 per_request_us(h2, "floor"), mm([ratio(a, b) for a, b in zip(h2["cpu"], h1["cpu"])], "%.2f"),
+                 mm([ratio(a, b) for a, b in zip(h2["floor"], h1["floor"])], "%.2f"),
+                 "" if TLS_REPOS == REPOS else " (a smaller world over TLS: BENCH_TLS_REPOS=%d)" % TLS_REPOS))
 
         # State writes.
         sw = state_writes(ctx)
@@ -611,6 +627,7 @@ def main():
               % (requests, minimum, statistics.median(cpu), statistics.median(boto), statistics.median(boto_ratio),
                  rss, pct(lat, 50), pct(lat, 99), pct(elat, 50), pct(elat, 99), per_hour_events, per_hour_poll,
                  statistics.median(floor_ratio), own_big, slope, statistics.median(sw[100000]["sighting_cpu_ms"])))
+        print("bench: took %.0f s (ctlbench follows)" % (time.monotonic() - t_start), file=sys.stderr)
         return 0
     finally:
         ctx.cleanup()

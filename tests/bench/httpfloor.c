@@ -171,8 +171,8 @@ int main(int argc, char **argv)
 	r.total += parallel;
 
 	struct ev_loop *loop = EV_DEFAULT;
-	struct http_client_options ho = { .max_host_connections = connections ? connections
-									      : parallel,
+	struct http_client_options ho = { .max_host_connections =
+					      connections ? connections : parallel,
 					  .ca_bundle = ca };
 	r.http = http_client_new(loop, &ho);
 	if (!r.http) {

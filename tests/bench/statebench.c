@@ -68,7 +68,8 @@ static struct cost per_change(const struct io *a, const struct io *b, long k)
 	return (struct cost){ .cpu_ms = (b->cpu - a->cpu) * 1000.0 / (double)k,
 			      .wall_ms = (b->wall - a->wall) * 1000.0 / (double)k,
 			      .wchar = (double)(b->wchar - a->wchar) / (double)k,
-			      .write_bytes = (double)(b->write_bytes - a->write_bytes) / (double)k };
+			      .write_bytes =
+				  (double)(b->write_bytes - a->write_bytes) / (double)k };
 }
 
 /* A digest that differs for every n: "sha256:" and 64 hex digits. */
@@ -147,7 +148,8 @@ int main(int argc, char **argv)
 		for (long i = 0; i < k; i++) {
 			long w = (long)(serial % (uint64_t)watches);
 			snprintf(watch, sizeof(watch), "w%06ld", w);
-			snprintf(tag, sizeof(tag), "t%ld", (long)(serial / (uint64_t)watches) % tags);
+			snprintf(tag, sizeof(tag), "t%ld",
+				 (long)(serial / (uint64_t)watches) % tags);
 			digest_of(serial++, digest);
 			if ((r = state_set_seen(s, watch, tag, digest, NULL)) < 0)
 				return fail("state_set_seen", r, NULL);
@@ -157,7 +159,8 @@ int main(int argc, char **argv)
 		sample(&b);
 		seen = per_change(&a, &b, k);
 
-		/* A rollout step: its record written, as the engine does before and after each call. */
+		/* A rollout step: its record written, as the engine does before and after each
+		 * call. */
 		rec.step = STEP_TRACKING;
 		rec.watch = watch;
 		rec.tkey = tkey;
@@ -186,7 +189,8 @@ int main(int argc, char **argv)
 		}
 		sample(&b);
 		step = per_change(&a, &b, k);
-		/* Not measured: the records (watches 0..k-1) go, so that each round starts alike. */
+		/* Not measured: the records (watches 0..k-1) go, so that each round starts alike.
+		 */
 		for (long w = 0; w < watches && w < k; w++) {
 			snprintf(watch, sizeof(watch), "w%06ld", w);
 			snprintf(tkey, sizeof(tkey), "us-east-1/prod/s%06ld", w);
