@@ -28,7 +28,7 @@ struct http_client;
 struct http_request;
 
 struct http_client_options {
-	long connect_timeout_ms;   /* 0: 5000 */
+	long connect_timeout_ms; /* 0: 5000 */
 	/* 0: 16. More requests queue in curl, and a queued request is set up again (a connection
 	 * structure made, the URL parsed, then dropped) each time a connection frees: give as
 	 * many as the caller keeps requests in flight. */
