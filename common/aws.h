@@ -3,8 +3,8 @@
  * AWS JSON 1.0/1.1 calls (ECR, ECS, SQS, CodeDeploy): POST / with
  * X-Amz-Target and the service's content type (SQS also sends
  * x-amzn-query-mode: true), signed with SigV4, sent on the shared HTTP
- * client, parsed with cJSON. The caller gets the parsed body or a
- * structured error.
+ * client, parsed with cJSON (or handed to the caller's reader, which reads only
+ * what it needs). The caller gets the parsed body or a structured error.
  *
  * Retries follow the AWS SDKs' "standard" mode: throttling codes, transient
  * errors (HTTP 500/502/503/504, RequestTimeout…), connection failures,
