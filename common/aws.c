@@ -36,14 +36,19 @@ struct aws_client {
 	void *observer_data;
 	bool (*gate)(void *ud);
 	void *gate_data;
+	/* Reused by every attempt (signing and sending are synchronous), wiped after each: */
+	struct sigv4_result sig;
+	struct strbuf lines; /* the request's header lines, each NUL-terminated */
 };
 
 struct aws_call {
 	struct aws_client *client;
 	const struct aws_service *service;
 	char operation[64];
-	char *body; /* the serialized params */
+	char *body; /* the serialized params, or the caller's body */
 	size_t body_len;
+	int (*reader)(const char *body, size_t len, void *reader_ud, char *why, size_t why_len);
+	void *reader_ud;
 	char url[1024];
 	char host[512];
 	char region[64];
@@ -835,20 +840,39 @@ static void on_http(struct http_response *resp, void *userdata)
 	if (resp->status >= 200 && resp->status < 300) {
 		bool json_type = !strncmp(ct, "application/x-amz-json", 22) ||
 				 !strncmp(ct, "application/json", 16);
-		cJSON *body = json_type ? cJSON_ParseWithLength(
-					      resp->body.buf ? resp->body.buf : "", resp->body.len)
-					: NULL;
-		if (body && cJSON_IsObject(body)) {
-			call->result.body = body;
-			succeeded(call);
-			return;
+		const char *text = resp->body.buf ? resp->body.buf : "";
+		char why[sizeof(e->message)];
+
+		why[0] = '\0';
+		if (json_type && call->reader) {
+			int r =
+			    call->reader(text, resp->body.len, call->reader_ud, why, sizeof(why));
+			if (r == 0) {
+				succeeded(call);
+				return;
+			}
+			why[sizeof(why) - 1] = '\0';
+			if (!why[0])
+				snprintf(why, sizeof(why),
+					 "HTTP %ld with a body of the wrong shape (the reader "
+					 "refused it: %d)",
+					 resp->status, r);
+		} else if (json_type) {
+			cJSON *body = cJSON_ParseWithLength(text, resp->body.len);
+			if (body && cJSON_IsObject(body)) {
+				call->result.body = body;
+				succeeded(call);
+				return;
+			}
+			cJSON_Delete(body);
 		}
-		cJSON_Delete(body);
 		if (!call->not_idempotent && retry(call, false, false))
 			return;
 		char ex[201];
 		excerpt(strbuf_str(&resp->body), resp->body.len, ex, sizeof(ex));
-		if (json_type)
+		if (json_type && why[0])
+			fail(call, "MalformedResponse", 0, "%s", why);
+		else if (json_type)
 			fail(call, "MalformedResponse", 0,
 			     "HTTP %ld with a body that is not a JSON "
 			     "object: '%s'",
@@ -940,23 +964,49 @@ const char *aws_outcome_name(enum aws_outcome o)
 
 /* ---- attempts --------------------------------------------------------------- */
 
+/* Appends "name: " and the parts of the value, then the NUL that ends the line. */
+static int put_line(struct strbuf *sb, const char *name, const char *v1, const char *v2,
+		    const char *v3)
+{
+	int r;
+
+	if ((r = strbuf_puts(sb, name)) < 0 || (r = strbuf_append(sb, ": ", 2)) < 0 ||
+	    (r = strbuf_puts(sb, v1)) < 0 || (v2 && (r = strbuf_puts(sb, v2)) < 0) ||
+	    (v3 && (r = strbuf_puts(sb, v3)) < 0))
+		return r;
+	return strbuf_append(sb, "", 1);
+}
+
 static void send_signed(struct aws_call *call, const struct aws_credentials *cr)
 {
 	struct aws_client *c = call->client;
 	const struct aws_service *s = call->service;
-	char content_type[64], target[160], host_line[600], date_line[64];
-	struct strbuf authz, token;
-	struct sigv4_result sig;
+	struct sigv4_result *sig = &c->sig;
+	struct strbuf *sb = &c->lines;
+	size_t ct_at, target_at;
 	const char *lines[10];
 	size_t n = 0;
 	int r;
 
-	snprintf(content_type, sizeof(content_type), "application/x-amz-json-%s", s->json_version);
-	snprintf(target, sizeof(target), "%s.%s", s->target_prefix, call->operation);
+	/* The lines sent, in the order of the old builder: Host, Content-Type, X-Amz-Target,
+	 * X-Amz-Date, Authorization, x-amzn-query-mode, X-Amz-Security-Token. The values of
+	 * Content-Type and X-Amz-Target are signed from the same bytes. */
+	strbuf_reset(sb);
+	r = put_line(sb, "Host", call->host, NULL, NULL);
+	ct_at = sb->len + strlen("Content-Type: ");
+	if (r >= 0)
+		r = put_line(sb, "Content-Type", "application/x-amz-json-", s->json_version, NULL);
+	target_at = sb->len + strlen("X-Amz-Target: ");
+	if (r >= 0)
+		r = put_line(sb, "X-Amz-Target", s->target_prefix, ".", call->operation);
+	if (r < 0) {
+		fail(call, "SigningError", r, "cannot build the request: %s", strerror(-r));
+		return;
+	}
 	struct sigv4_header h[4] = {
 		{ "Host", call->host },
-		{ "Content-Type", content_type },
-		{ "X-Amz-Target", target },
+		{ "Content-Type", sb->buf + ct_at },
+		{ "X-Amz-Target", sb->buf + target_at },
 		{ "x-amzn-query-mode", "true" },
 	};
 	struct sigv4_request sr = { .method = "POST",
@@ -969,45 +1019,36 @@ static void send_signed(struct aws_call *call, const struct aws_credentials *cr)
 	struct sigv4_credentials sc = { cr->access_key_id, cr->secret_access_key,
 					cr->session_token };
 
-	sigv4_result_init(&sig);
-	strbuf_init_secret(&authz, 8192);
-	strbuf_init_secret(&token, 16384);
 	r = sigv4_sign(c->signer, &sr, &sc, call->region, s->signing_name, time(NULL) + c->skew,
-		       &sig);
+		       sig);
 	if (r < 0) {
-		sigv4_result_done(&sig);
+		sigv4_result_clear(sig);
+		strbuf_reset(sb);
 		fail(call, "SigningError", r, "cannot sign the request: %s", strerror(-r));
 		return;
 	}
-	snprintf(host_line, sizeof(host_line), "Host: %s", call->host);
-	snprintf(date_line, sizeof(date_line), "X-Amz-Date: %s", sig.amz_date);
-	strbuf_printf(&authz, "Authorization: %s", strbuf_str(&sig.authorization));
-	char ct_line[96], target_line[200];
-	snprintf(ct_line, sizeof(ct_line), "Content-Type: %s", content_type);
-	snprintf(target_line, sizeof(target_line), "X-Amz-Target: %s", target);
-	lines[n++] = host_line;
-	lines[n++] = ct_line;
-	lines[n++] = target_line;
-	lines[n++] = date_line;
-	lines[n++] = authz.buf;
-	if (s->query_compatible)
-		lines[n++] = "x-amzn-query-mode: true";
-	if (cr->session_token &&
-	    strbuf_printf(&token, "X-Amz-Security-Token: %s", cr->session_token) == 0)
-		lines[n++] = token.buf;
-	lines[n] = NULL;
-
-	struct http_request_spec spec = { .method = "POST",
-					  .url = call->url,
-					  .headers = lines,
-					  .body = call->body,
-					  .body_len = call->body_len,
-					  .timeout_ms = call->timeout_ms };
+	if ((r = put_line(sb, "X-Amz-Date", sig->amz_date, NULL, NULL)) >= 0 &&
+	    (r = put_line(sb, "Authorization", strbuf_str(&sig->authorization), NULL, NULL)) >= 0 &&
+	    s->query_compatible)
+		r = put_line(sb, "x-amzn-query-mode", "true", NULL, NULL);
+	if (r >= 0 && cr->session_token)
+		r = put_line(sb, "X-Amz-Security-Token", cr->session_token, NULL, NULL);
+	sigv4_result_clear(sig);
 	call->attempts++;
-	r = (authz.buf ? http_submit(c->http, &spec, on_http, call, &call->http) : -ENOMEM);
-	strbuf_done(&authz);
-	strbuf_done(&token);
-	sigv4_result_done(&sig);
+	if (r >= 0) {
+		/* the buffer is whole now: the lines are where its NULs say */
+		for (const char *p = sb->buf; p < sb->buf + sb->len; p += strlen(p) + 1)
+			lines[n++] = p;
+		lines[n] = NULL;
+		struct http_request_spec spec = { .method = "POST",
+						  .url = call->url,
+						  .headers = lines,
+						  .body = call->body,
+						  .body_len = call->body_len,
+						  .timeout_ms = call->timeout_ms };
+		r = http_submit(c->http, &spec, on_http, call, &call->http);
+	}
+	strbuf_reset(sb);
 	if (r < 0)
 		fail(call, "ConnectionError", r, "cannot start the request: %s", strerror(-r));
 }
@@ -1080,6 +1121,8 @@ struct aws_client *aws_client_new(struct ev_loop *loop, struct http_client *http
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	sigv4_result_init(&c->sig);
+	strbuf_init_secret(&c->lines, 64 * 1024);
 	c->loop = loop;
 	c->http = http;
 	c->signer = signer;
@@ -1111,6 +1154,8 @@ void aws_client_free(struct aws_client *c)
 	free(c->region);
 	for (int i = 0; i < AWS_SERVICE_COUNT; i++)
 		free(c->endpoints[i]);
+	sigv4_result_done(&c->sig);
+	strbuf_done(&c->lines);
 	free(c);
 }
 
@@ -1124,7 +1169,8 @@ int aws_call(struct aws_client *c, const struct aws_call_spec *spec, aws_done_fn
 	int r;
 
 	if (!spec->service || !spec->service->target_prefix || !spec->operation ||
-	    strlen(spec->operation) >= sizeof(call->operation) || !done)
+	    strlen(spec->operation) >= sizeof(call->operation) || !done ||
+	    (spec->body && spec->body_len == 0))
 		return -EINVAL;
 	r = endpoint_resolve(spec->service, region, c->fips, c->endpoints[spec->service->id], base,
 			     sizeof(base), NULL, &why);
@@ -1142,12 +1188,21 @@ int aws_call(struct aws_client *c, const struct aws_call_spec *spec, aws_done_fn
 		free(call);
 		return -EINVAL;
 	}
-	call->body = spec->params ? cJSON_PrintUnformatted(spec->params) : strdup("{}");
+	if (spec->body) {
+		call->body = malloc(spec->body_len);
+		if (call->body)
+			memcpy(call->body, spec->body, spec->body_len);
+		call->body_len = spec->body_len;
+	} else {
+		call->body = spec->params ? cJSON_PrintUnformatted(spec->params) : strdup("{}");
+		call->body_len = call->body ? strlen(call->body) : 0;
+	}
 	if (!call->body) {
 		free(call);
 		return -ENOMEM;
 	}
-	call->body_len = strlen(call->body);
+	call->reader = spec->reader;
+	call->reader_ud = spec->reader_ud;
 	call->creds = spec->creds ? spec->creds : c->creds;
 	call->timeout_ms = spec->timeout_ms > 0 ? spec->timeout_ms : c->timeout_ms;
 	call->not_idempotent = spec->not_idempotent;

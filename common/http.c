@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,8 @@
 #define DEFAULT_MAX_HOST_CONNECTIONS 16
 #define DEFAULT_MAX_RESPONSE         (16u * 1024 * 1024)
 #define MAX_HEADERS                  200
-#define SPARE_HANDLES                64          /* finished easy handles kept for reuse */
-#define SPARE_BODY_MAX               (64 * 1024) /* larger reply buffers are not kept */
+#define SPARE_HANDLES                64          /* finished requests kept for reuse */
+#define SPARE_BODY_MAX               (64 * 1024) /* larger buffers are not kept */
 
 struct sock_watch {
 	struct ev_io io;
@@ -32,16 +33,40 @@ struct sock_watch {
 	struct sock_watch *prev, *next;
 };
 
+/* The response headers kept (struct http_response's strings), in one buffer per request. */
+enum kept_header {
+	KEPT_REQUEST_ID,
+	KEPT_CONTENT_TYPE,
+	KEPT_DATE,
+	KEPT_QUERY_ERROR,
+	KEPT_ERROR_TYPE,
+	KEPT_COUNT
+};
+
+#define KEPT_HEADERS_MAX (256 * 1024) /* more than curl's bound on one header line */
+
+/*
+ * A request and its easy handle, kept together and reused as a pair: the options that never
+ * change (callbacks, TLS, timeouts of the connection) are set once when the handle is made, and
+ * each request sets only what is its own (URL, method, body, headers, timeout). Its buffers stay
+ * with it: the header lines (curl reads them through a list whose nodes live here), the body
+ * (read by curl in place), the reply and the kept reply headers.
+ */
 struct http_request {
 	struct http_client *client;
 	CURL *easy;
-	struct curl_slist *headers;
+	struct curl_slist *nodes; /* the header list handed to curl: n_nodes entries */
+	size_t n_nodes, nodes_cap;
+	struct strbuf head; /* the header lines, each NUL-terminated; wiped (Authorization) */
+	struct strbuf send; /* the body; wiped */
+	struct strbuf kept; /* values of the kept reply headers, each NUL-terminated */
+	size_t kept_at[KEPT_COUNT]; /* offset + 1 in kept; 0: absent */
 	char errbuf[CURL_ERROR_SIZE];
 	struct http_response resp;
 	http_done_fn done;
 	void *userdata;
 	int header_count;
-	bool too_large, too_many_headers;
+	bool too_large, too_many_headers, kept_full;
 	bool secret;
 	struct http_request *prev, *next;
 };
@@ -57,8 +82,7 @@ struct http_client {
 	char *user_agent;
 	struct http_request *requests;
 	struct sock_watch *watches;
-	CURL *spare[SPARE_HANDLES];
-	struct strbuf spare_body[SPARE_HANDLES]; /* the body buffer each spare handle had */
+	struct http_request *spare[SPARE_HANDLES]; /* finished requests, with their handles */
 	int n_spare;
 	int in_flight;
 	long connections;
@@ -83,37 +107,46 @@ static void list_del_req(struct http_request **head, struct http_request *r)
 		r->next->prev = r->prev;
 }
 
+static void request_destroy(struct http_request *r)
+{
+	if (r->easy)
+		curl_easy_cleanup(r->easy);
+	free(r->nodes);
+	strbuf_done(&r->head);
+	strbuf_done(&r->send);
+	strbuf_done(&r->kept);
+	strbuf_done(&r->resp.body);
+	free(r);
+}
+
+/*
+ * After the callback or a cancel: the request is kept with its handle for the next one, its
+ * buffers wiped of what this one held (the header lines hold Authorization and the session
+ * token; the bodies, whatever was sent and received). A request that carried a secret is
+ * destroyed instead, and its handle closed: curl's receive buffer holds the reply.
+ */
 static void request_free(struct http_request *r)
 {
+	struct http_client *c;
+
 	if (!r)
 		return;
-	if (r->easy) {
-		struct http_client *c = r->client;
-		/* Reset and keep it: setting up an easy handle costs more than the request. Its
-		 * body buffer stays with it (wiped), so that a reply costs no allocation of a
-		 * size that makes malloc reshuffle its free lists. A handle that carried a secret
-		 * is closed instead: its receive buffer holds the reply. */
-		if (c && c->n_spare < SPARE_HANDLES && !r->secret) {
-			curl_easy_reset(r->easy);
-			if (r->resp.body.buf)
-				explicit_bzero(r->resp.body.buf, r->resp.body.len);
-			if (r->resp.body.cap > SPARE_BODY_MAX)
-				strbuf_done(&r->resp.body);
-			c->spare_body[c->n_spare] = r->resp.body;
-			r->resp.body.buf = NULL;
-			c->spare[c->n_spare++] = r->easy;
-		} else {
-			curl_easy_cleanup(r->easy);
-		}
+	c = r->client;
+	if (!r->easy || r->secret || !c || c->n_spare == SPARE_HANDLES) {
+		request_destroy(r);
+		return;
 	}
-	curl_slist_free_all(r->headers);
-	strbuf_done(&r->resp.body);
-	free(r->resp.request_id);
-	free(r->resp.content_type);
-	free(r->resp.date);
-	free(r->resp.query_error);
-	free(r->resp.error_type);
-	free(r);
+	strbuf_reset(&r->head);
+	strbuf_reset(&r->send);
+	if (r->resp.body.buf)
+		explicit_bzero(r->resp.body.buf, r->resp.body.len);
+	if (r->resp.body.cap > SPARE_BODY_MAX)
+		strbuf_done(&r->resp.body);
+	if (r->send.cap > SPARE_BODY_MAX)
+		strbuf_done(&r->send);
+	if (r->kept.cap > SPARE_BODY_MAX)
+		strbuf_done(&r->kept);
+	c->spare[c->n_spare++] = r;
 }
 
 static int error_from_curl(CURLcode code, const struct http_request *r)
@@ -155,6 +188,11 @@ static int error_from_curl(CURLcode code, const struct http_request *r)
 	}
 }
 
+static char *kept(struct http_request *r, enum kept_header h)
+{
+	return r->kept_at[h] ? r->kept.buf + r->kept_at[h] - 1 : NULL;
+}
+
 static void complete(struct http_client *c, CURL *easy, CURLcode code)
 {
 	struct http_request *r = NULL;
@@ -171,10 +209,18 @@ static void complete(struct http_client *c, CURL *easy, CURLcode code)
 		if (r->resp.error == -EFBIG)
 			snprintf(r->resp.error_text, sizeof(r->resp.error_text),
 				 "response larger than %zu bytes", c->max_response);
+		else if (r->resp.error == -E2BIG && r->kept_full)
+			snprintf(r->resp.error_text, sizeof(r->resp.error_text),
+				 "response headers larger than %d bytes", KEPT_HEADERS_MAX);
 		else if (r->resp.error == -E2BIG)
 			snprintf(r->resp.error_text, sizeof(r->resp.error_text),
 				 "response with more than %d headers", MAX_HEADERS);
 	}
+	r->resp.request_id = kept(r, KEPT_REQUEST_ID);
+	r->resp.content_type = kept(r, KEPT_CONTENT_TYPE);
+	r->resp.date = kept(r, KEPT_DATE);
+	r->resp.query_error = kept(r, KEPT_QUERY_ERROR);
+	r->resp.error_type = kept(r, KEPT_ERROR_TYPE);
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r->resp.status);
 	curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
 	r->resp.http_version = version == CURL_HTTP_VERSION_2_0   ? 20
@@ -306,33 +352,23 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 	return err < 0 ? 0 : len;
 }
 
-static char *trimmed_dup(const char *v, size_t len)
-{
-	while (len && (*v == ' ' || *v == '\t')) {
-		v++;
-		len--;
-	}
-	while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
-		len--;
-	return strndup(v, len);
-}
-
 static size_t on_header(char *data, size_t size, size_t n, void *userp)
 {
 	static const struct {
 		const char *name;
-		size_t off;
+		size_t name_len;
+		enum kept_header which;
 	} wanted[] = {
-		{ "x-amzn-requestid", offsetof(struct http_response, request_id) },
-		{ "x-amz-request-id", offsetof(struct http_response, request_id) },
-		{ "content-type", offsetof(struct http_response, content_type) },
-		{ "date", offsetof(struct http_response, date) },
-		{ "x-amzn-query-error", offsetof(struct http_response, query_error) },
-		{ "x-amzn-errortype", offsetof(struct http_response, error_type) },
+		{ "x-amzn-requestid", 16, KEPT_REQUEST_ID },
+		{ "x-amz-request-id", 16, KEPT_REQUEST_ID },
+		{ "content-type", 12, KEPT_CONTENT_TYPE },
+		{ "date", 4, KEPT_DATE },
+		{ "x-amzn-query-error", 18, KEPT_QUERY_ERROR },
+		{ "x-amzn-errortype", 16, KEPT_ERROR_TYPE },
 	};
 	struct http_request *r = userp;
-	size_t len = size * n;
-	const char *colon;
+	size_t len = size * n, nl;
+	const char *colon, *v;
 
 	if (len >= 5 && !strncmp(data, "HTTP/", 5)) {
 		/* A new status line (after 100 Continue, say): start over. */
@@ -346,15 +382,27 @@ static size_t on_header(char *data, size_t size, size_t n, void *userp)
 	colon = memchr(data, ':', len);
 	if (!colon)
 		return len;
+	nl = (size_t)(colon - data);
 	for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
-		size_t nl = strlen(wanted[i].name);
-		char **slot = (char **)((char *)&r->resp + wanted[i].off);
+		size_t at = r->kept.len, vl = len - nl - 1;
 
-		if ((size_t)(colon - data) == nl && !strncasecmp(data, wanted[i].name, nl)) {
-			free(*slot);
-			*slot = trimmed_dup(colon + 1, len - nl - 1);
-			break;
+		if (nl != wanted[i].name_len || strncasecmp(data, wanted[i].name, nl))
+			continue;
+		v = colon + 1;
+		while (vl && (*v == ' ' || *v == '\t')) {
+			v++;
+			vl--;
 		}
+		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+			vl--;
+		/* a NUL inside the value ends it, as it ends the C string it becomes */
+		vl = strnlen(v, vl);
+		if (strbuf_append(&r->kept, v, vl) < 0 || strbuf_putc(&r->kept, '\0') < 0) {
+			r->too_many_headers = r->kept_full = true;
+			return 0;
+		}
+		r->kept_at[wanted[i].which] = at + 1;
+		break;
 	}
 	return len;
 }
@@ -411,10 +459,8 @@ void http_client_free(struct http_client *c)
 		return;
 	while (c->requests)
 		http_cancel(c->requests);
-	while (c->n_spare) {
-		curl_easy_cleanup(c->spare[--c->n_spare]);
-		strbuf_done(&c->spare_body[c->n_spare]);
-	}
+	while (c->n_spare)
+		request_destroy(c->spare[--c->n_spare]);
 	if (c->multi)
 		curl_multi_cleanup(c->multi);
 	while (c->watches)
@@ -427,57 +473,26 @@ void http_client_free(struct http_client *c)
 	curl_global_cleanup();
 }
 
-int http_submit(struct http_client *c, const struct http_request_spec *spec, http_done_fn done,
-		void *userdata, struct http_request **ret)
+/* A new request with its easy handle, the options that never change set. NULL: no memory. */
+static struct http_request *request_new(struct http_client *c)
 {
-	struct http_request *r;
-	bool post = spec->method && !strcmp(spec->method, "POST");
-	bool put = spec->method && !strcmp(spec->method, "PUT");
-	bool get = spec->method && !strcmp(spec->method, "GET");
+	struct http_request *r = calloc(1, sizeof(*r));
 	CURL *e;
 
-	if ((!post && !put && !get) || !spec->url ||
-	    (strncmp(spec->url, "http://", 7) && strncmp(spec->url, "https://", 8)))
-		return -EINVAL;
-	r = calloc(1, sizeof(*r));
 	if (!r)
-		return -ENOMEM;
+		return NULL;
 	r->client = c;
-	r->done = done;
-	r->userdata = userdata;
-	r->secret = spec->secret;
+	strbuf_init_secret(&r->head, SIZE_MAX / 4);
+	strbuf_init_secret(&r->send, SIZE_MAX / 4);
+	strbuf_init(&r->kept, KEPT_HEADERS_MAX);
 	strbuf_init(&r->resp.body, c->max_response);
-	if (c->n_spare && spec->secret) {
-		r->easy = e = c->spare[--c->n_spare];
-		strbuf_done(&c->spare_body[c->n_spare]);
-		strbuf_init_secret(&r->resp.body, c->max_response);
-	} else if (c->n_spare) {
-		r->easy = e = c->spare[--c->n_spare];
-		r->resp.body.buf = c->spare_body[c->n_spare].buf;
-		r->resp.body.cap = c->spare_body[c->n_spare].cap;
-		strbuf_reset(&r->resp.body);
-	} else if (spec->secret) {
-		strbuf_init_secret(&r->resp.body, c->max_response);
-		r->easy = e = curl_easy_init();
-	} else {
-		r->easy = e = curl_easy_init();
+	r->easy = e = curl_easy_init();
+	if (!e) {
+		request_destroy(r);
+		return NULL;
 	}
-	if (!e)
-		goto nomem;
-	/* No "Expect: 100-continue" round trip on larger bodies. */
-	r->headers = curl_slist_append(NULL, "Expect:");
-	if (!r->headers)
-		goto nomem;
-	for (const char *const *h = spec->headers; h && *h; h++) {
-		struct curl_slist *l = curl_slist_append(r->headers, *h);
-		if (!l)
-			goto nomem;
-		r->headers = l;
-	}
-	curl_easy_setopt(e, CURLOPT_URL, spec->url);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, r);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
@@ -486,8 +501,6 @@ int http_submit(struct http_client *c, const struct http_request_spec *spec, htt
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-			 spec->timeout_ms > 0 ? spec->timeout_ms : (long)DEFAULT_TIMEOUT_MS);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->ca_bundle)
@@ -499,15 +512,89 @@ int http_submit(struct http_client *c, const struct http_request_spec *spec, htt
 	curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
 	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (spec->secret)
-		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	return r;
+}
+
+/* The header lines into r->head, one after the other, and the list curl reads over them. */
+static int set_headers(struct http_request *r, const char *const *lines)
+{
+	size_t n = 1;
+	char *p;
+
+	/* No "Expect: 100-continue" round trip on larger bodies. */
+	if (strbuf_append(&r->head, "Expect:", 8) < 0)
+		return -ENOMEM;
+	for (const char *const *h = lines; h && *h; h++, n++)
+		if (strbuf_append(&r->head, *h, strlen(*h) + 1) < 0)
+			return -ENOMEM;
+	if (n > r->nodes_cap) {
+		struct curl_slist *nodes = realloc(r->nodes, n * sizeof(*nodes));
+		if (!nodes)
+			return -ENOMEM;
+		r->nodes = nodes;
+		r->nodes_cap = n;
+	}
+	p = r->head.buf;
+	for (size_t i = 0; i < n; i++) {
+		r->nodes[i].data = p;
+		r->nodes[i].next = i + 1 < n ? &r->nodes[i + 1] : NULL;
+		p += strlen(p) + 1;
+	}
+	r->n_nodes = n;
+	return 0;
+}
+
+int http_submit(struct http_client *c, const struct http_request_spec *spec, http_done_fn done,
+		void *userdata, struct http_request **ret)
+{
+	struct http_request *r;
+	bool post = spec->method && !strcmp(spec->method, "POST");
+	bool put = spec->method && !strcmp(spec->method, "PUT");
+	bool get = spec->method && !strcmp(spec->method, "GET");
+	struct strbuf body;
+	CURL *e;
+
+	if ((!post && !put && !get) || !spec->url ||
+	    (strncmp(spec->url, "http://", 7) && strncmp(spec->url, "https://", 8)))
+		return -EINVAL;
+	r = c->n_spare ? c->spare[--c->n_spare] : request_new(c);
+	if (!r)
+		return -ENOMEM;
+	e = r->easy;
+	r->done = done;
+	r->userdata = userdata;
+	r->secret = spec->secret;
+	r->header_count = 0;
+	r->too_large = r->too_many_headers = r->kept_full = false;
+	r->errbuf[0] = '\0';
+	strbuf_reset(&r->kept);
+	memset(r->kept_at, 0, sizeof(r->kept_at));
+	body = r->resp.body;
+	memset(&r->resp, 0, sizeof(r->resp));
+	r->resp.body = body;
+	if (spec->secret && !r->resp.body.wipe) {
+		/* the reply is a secret: in a buffer that wipes what it leaves */
+		strbuf_done(&r->resp.body);
+		strbuf_init_secret(&r->resp.body, c->max_response);
+	}
+	strbuf_reset(&r->resp.body);
+	if (set_headers(r, spec->headers) < 0)
+		goto nomem;
+	curl_easy_setopt(e, CURLOPT_URL, spec->url);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->nodes);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+			 spec->timeout_ms > 0 ? spec->timeout_ms : (long)DEFAULT_TIMEOUT_MS);
+	curl_easy_setopt(e, CURLOPT_FORBID_REUSE, spec->secret ? 1L : 0L);
 	if (post || put) {
-		if (put)
-			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)spec->body_len);
-		if (curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, spec->body ? spec->body : "") !=
-		    CURLE_OK)
+		/* curl reads the body in place, from the request's own copy */
+		if (spec->body_len && strbuf_append(&r->send, spec->body, spec->body_len) < 0)
 			goto nomem;
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)spec->body_len);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->send.buf ? r->send.buf : "");
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, put ? "PUT" : NULL);
+	} else {
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
 	}
 	if (curl_multi_add_handle(c->multi, e) != CURLM_OK)
 		goto nomem;

@@ -28,8 +28,11 @@ struct http_client;
 struct http_request;
 
 struct http_client_options {
-	long connect_timeout_ms;   /* 0: 5000 */
-	long max_host_connections; /* 0: 16 (more requests queue in curl) */
+	long connect_timeout_ms; /* 0: 5000 */
+	/* 0: 16. More requests queue in curl, and a queued request is set up again (a connection
+	 * structure made, the URL parsed, then dropped) each time a connection frees: give as
+	 * many as the caller keeps requests in flight. */
+	long max_host_connections;
 	size_t max_response_bytes; /* 0: 16 MiB */
 	const char *ca_bundle;     /* NULL: the system's store */
 	const char *user_agent;    /* NULL: "ecr-deployd" */

@@ -65,6 +65,14 @@ void sigv4_result_done(struct sigv4_result *r)
 	crypto_wipe(r->signature, sizeof(r->signature));
 }
 
+void sigv4_result_clear(struct sigv4_result *r)
+{
+	strbuf_reset(&r->authorization);
+	strbuf_reset(&r->canonical_request);
+	strbuf_reset(&r->string_to_sign);
+	crypto_wipe(r->signature, sizeof(r->signature));
+}
+
 static bool unreserved(unsigned char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -250,15 +258,31 @@ out:
 }
 
 struct hdr {
-	char *name; /* lower case */
-	struct strbuf value;
+	const char *name; /* as the caller wrote it */
+	const char *value;
 	size_t order;
 };
+
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* strcmp() of the two names in lower case (ASCII: valid_name() allows nothing else). */
+static int name_cmp(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		unsigned char x = (unsigned char)lower(*a), y = (unsigned char)lower(*b);
+
+		if (x != y || !x)
+			return x - y;
+	}
+}
 
 static int hdr_cmp(const void *a, const void *b)
 {
 	const struct hdr *x = a, *y = b;
-	int r = strcmp(x->name, y->name);
+	int r = name_cmp(x->name, y->name);
 
 	return r ? r : (x->order < y->order ? -1 : x->order > y->order);
 }
@@ -267,24 +291,33 @@ static int hdr_cmp(const void *a, const void *b)
 static int fold_value(struct strbuf *out, const char *v)
 {
 	bool space = false, any = false;
+	const char *run = v; /* bytes not yet appended start here */
+	int r;
 
 	for (; *v; v++) {
 		unsigned char c = (unsigned char)*v;
-		int r = 0;
 
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			if (!space && any && (r = strbuf_append(out, run, (size_t)(v - run))) < 0)
+				return r;
 			space = any;
 			continue;
 		}
 		if (c < 0x20 || c == 0x7f)
 			return -EINVAL;
-		if (space && (r = strbuf_putc(out, ' ')) < 0)
-			return r;
-		if ((r = strbuf_putc(out, (char)c)) < 0)
-			return r;
-		space = false;
+		if (space) {
+			if ((r = strbuf_putc(out, ' ')) < 0)
+				return r;
+			space = false;
+			run = v;
+		} else if (!any) {
+			run = v;
+		}
 		any = true;
 	}
+	/* a run of white space at the end was never appended; the text before it was */
+	if (any && !space && (r = strbuf_append(out, run, (size_t)(v - run))) < 0)
+		return r;
 	return 0;
 }
 
@@ -298,23 +331,38 @@ static bool valid_name(const char *n)
 	return true;
 }
 
+/* Appends name in lower case. */
+static int put_lower(struct strbuf *out, const char *name)
+{
+	size_t n = strlen(name), at = out->len;
+	int r = strbuf_append(out, name, n);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		out->buf[at + i] = lower(out->buf[at + i]);
+	return 0;
+}
+
+#define HDR_STACK 16 /* headers sorted without an allocation */
+
 /*
- * Builds "name:value\n" lines (sorted, repeats joined by ',') into canon
- * and "a;b;c" into signed_names, from the caller's headers plus ours.
+ * Builds "name:value\n" lines (sorted, repeats joined by ',') into canon and appends "a;b;c" to
+ * signed_names, from the caller's headers plus ours.
  */
 static int canonical_headers(struct strbuf *canon, struct strbuf *signed_names,
 			     const struct sigv4_request *r, const struct sigv4_header *extra,
 			     size_t n_extra)
 {
 	size_t n = r->n_headers + n_extra;
-	struct hdr *h = calloc(n ? n : 1, sizeof(*h));
+	struct hdr stack[HDR_STACK];
+	struct hdr *h = n <= HDR_STACK ? stack : calloc(n, sizeof(*h));
+	size_t names_at = signed_names->len;
 	bool host = false;
 	int ret = 0;
 
 	if (!h)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		strbuf_init_secret(&h[i].value, SIGV4_PART_MAX); /* x-amz-security-token */
 	for (size_t i = 0; i < n; i++) {
 		const struct sigv4_header *src =
 		    i < r->n_headers ? &r->headers[i] : &extra[i - r->n_headers];
@@ -322,24 +370,14 @@ static int canonical_headers(struct strbuf *canon, struct strbuf *signed_names,
 			ret = -EINVAL;
 			goto out;
 		}
-		h[i].name = strdup(src->name);
-		if (!h[i].name) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		for (char *p = h[i].name; *p; p++)
-			if (*p >= 'A' && *p <= 'Z')
-				*p = (char)(*p - 'A' + 'a');
 		if (i < r->n_headers &&
-		    (!strcmp(h[i].name, "x-amz-date") || !strcmp(h[i].name, "authorization"))) {
+		    (!name_cmp(src->name, "x-amz-date") || !name_cmp(src->name, "authorization"))) {
 			ret = -EINVAL; /* ours to set */
 			goto out;
 		}
-		if (!strcmp(h[i].name, "host"))
+		if (!name_cmp(src->name, "host"))
 			host = true;
-		h[i].order = i;
-		if ((ret = fold_value(&h[i].value, src->value)) < 0)
-			goto out;
+		h[i] = (struct hdr){ src->name, src->value, i };
 	}
 	if (!host) {
 		ret = -EINVAL;
@@ -347,28 +385,28 @@ static int canonical_headers(struct strbuf *canon, struct strbuf *signed_names,
 	}
 	qsort(h, n, sizeof(*h), hdr_cmp);
 	for (size_t i = 0; i < n; i++) {
-		bool repeat = i > 0 && !strcmp(h[i].name, h[i - 1].name);
+		bool repeat = i > 0 && !name_cmp(h[i].name, h[i - 1].name);
 
 		if (repeat) {
-			ret = strbuf_printf(canon, ",%s", strbuf_str(&h[i].value));
+			ret = strbuf_putc(canon, ',');
 		} else {
 			if (i > 0 && (ret = strbuf_putc(canon, '\n')) < 0)
 				goto out;
-			ret = strbuf_printf(canon, "%s:%s", h[i].name, strbuf_str(&h[i].value));
-			if (ret >= 0)
-				ret = strbuf_printf(signed_names, "%s%s",
-						    signed_names->len ? ";" : "", h[i].name);
+			if ((ret = put_lower(canon, h[i].name)) < 0 ||
+			    (ret = strbuf_putc(canon, ':')) < 0)
+				goto out;
+			if (signed_names->len > names_at &&
+			    (ret = strbuf_putc(signed_names, ';')) < 0)
+				goto out;
+			ret = put_lower(signed_names, h[i].name);
 		}
-		if (ret < 0)
+		if (ret < 0 || (ret = fold_value(canon, h[i].value)) < 0)
 			goto out;
 	}
 	ret = strbuf_putc(canon, '\n');
 out:
-	for (size_t i = 0; i < n; i++) {
-		free(h[i].name);
-		strbuf_done(&h[i].value);
-	}
-	free(h);
+	if (h != stack)
+		free(h);
 	return ret;
 }
 
@@ -437,11 +475,12 @@ int sigv4_sign(struct sigv4_signer *s, const struct sigv4_request *r,
 	       time_t when, struct sigv4_result *ret)
 {
 	struct sigv4_header extra[3];
-	size_t n_extra = 0;
-	struct strbuf names;
+	size_t n_extra = 0, names_at, names_len;
 	struct tm tm;
 	char date[9], creq_hash[CRYPTO_SHA256_HEX];
 	uint8_t key[CRYPTO_SHA256_LEN], sig[CRYPTO_SHA256_LEN];
+	struct strbuf *cr = &ret->canonical_request, *sts = &ret->string_to_sign,
+		      *authz = &ret->authorization;
 	int err;
 
 	if (!c || !c->access_key_id || !c->secret_access_key || !*c->access_key_id || !region ||
@@ -452,9 +491,9 @@ int sigv4_sign(struct sigv4_signer *s, const struct sigv4_request *r,
 		return -EINVAL;
 	memcpy(date, ret->amz_date, 8);
 	date[8] = '\0';
-	strbuf_reset(&ret->authorization);
-	strbuf_reset(&ret->canonical_request);
-	strbuf_reset(&ret->string_to_sign);
+	strbuf_reset(authz);
+	strbuf_reset(cr);
+	strbuf_reset(sts);
 
 	if ((err = crypto_sha256_hex(r->body ? r->body : "", r->body_len, ret->payload_hash)) < 0)
 		return err;
@@ -466,36 +505,54 @@ int sigv4_sign(struct sigv4_signer *s, const struct sigv4_request *r,
 		extra[n_extra++] =
 		    (struct sigv4_header){ "x-amz-content-sha256", ret->payload_hash };
 
-	strbuf_init(&names, SIGV4_PART_MAX);
-	struct strbuf *cr = &ret->canonical_request;
-	if ((err = strbuf_printf(cr, "%s\n", r->method)) < 0 ||
+	/* The scope, "date/region/service/aws4_request", is written once into the Authorization
+	 * value, and the signed header names after it, then copied from there. */
+	size_t scope_at, scope_len;
+	if ((err = strbuf_puts(authz, "AWS4-HMAC-SHA256 Credential=")) < 0 ||
+	    (err = strbuf_puts(authz, c->access_key_id)) < 0 || (err = strbuf_putc(authz, '/')) < 0)
+		goto out;
+	scope_at = authz->len;
+	if ((err = strbuf_puts(authz, date)) < 0 || (err = strbuf_putc(authz, '/')) < 0 ||
+	    (err = strbuf_puts(authz, region)) < 0 || (err = strbuf_putc(authz, '/')) < 0 ||
+	    (err = strbuf_puts(authz, service)) < 0 ||
+	    (err = strbuf_puts(authz, "/aws4_request")) < 0)
+		goto out;
+	scope_len = authz->len - scope_at;
+	if ((err = strbuf_puts(authz, ", SignedHeaders=")) < 0)
+		goto out;
+	names_at = authz->len;
+
+	if ((err = strbuf_puts(cr, r->method)) < 0 || (err = strbuf_putc(cr, '\n')) < 0 ||
 	    (err = canonical_uri(cr, r->path, r->normalize_path)) < 0 ||
 	    (err = strbuf_putc(cr, '\n')) < 0 || (err = canonical_query(cr, r->query)) < 0 ||
 	    (err = strbuf_putc(cr, '\n')) < 0 ||
-	    (err = canonical_headers(cr, &names, r, extra, n_extra)) < 0 ||
-	    (err = strbuf_printf(cr, "\n%s\n%s", strbuf_str(&names), ret->payload_hash)) < 0)
+	    (err = canonical_headers(cr, authz, r, extra, n_extra)) < 0)
+		goto out;
+	names_len = authz->len - names_at;
+	if ((err = strbuf_putc(cr, '\n')) < 0 ||
+	    (err = strbuf_append(cr, authz->buf + names_at, names_len)) < 0 ||
+	    (err = strbuf_putc(cr, '\n')) < 0 || (err = strbuf_puts(cr, ret->payload_hash)) < 0)
 		goto out;
 
 	if ((err = crypto_sha256_hex(cr->buf, cr->len, creq_hash)) < 0 ||
-	    (err = strbuf_printf(&ret->string_to_sign,
-				 "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s", ret->amz_date,
-				 date, region, service, creq_hash)) < 0)
+	    (err = strbuf_puts(sts, "AWS4-HMAC-SHA256\n")) < 0 ||
+	    (err = strbuf_puts(sts, ret->amz_date)) < 0 || (err = strbuf_putc(sts, '\n')) < 0 ||
+	    (err = strbuf_append(sts, authz->buf + scope_at, scope_len)) < 0 ||
+	    (err = strbuf_putc(sts, '\n')) < 0 || (err = strbuf_puts(sts, creq_hash)) < 0)
 		goto out;
 	if ((err = derive_key(s, c, date, region, service, key)) < 0)
 		goto out;
-	err = crypto_hmac_sha256(key, sizeof(key), ret->string_to_sign.buf, ret->string_to_sign.len,
-				 sig);
+	err = crypto_hmac_sha256(key, sizeof(key), sts->buf, sts->len, sig);
 	crypto_wipe(key, sizeof(key));
 	if (err < 0)
 		goto out;
 	crypto_hex(sig, sizeof(sig), ret->signature);
 	crypto_wipe(sig, sizeof(sig));
-	err = strbuf_printf(&ret->authorization,
-			    "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, "
-			    "SignedHeaders=%s, Signature=%s",
-			    c->access_key_id, date, region, service, strbuf_str(&names),
-			    ret->signature);
+	if ((err = strbuf_puts(authz, ", Signature=")) < 0 ||
+	    (err = strbuf_puts(authz, ret->signature)) < 0)
+		goto out;
 out:
-	strbuf_done(&names);
+	if (err < 0)
+		strbuf_reset(authz); /* never half a header */
 	return err < 0 ? err : 0;
 }

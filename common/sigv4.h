@@ -75,6 +75,8 @@ void sigv4_signer_free(struct sigv4_signer *s);
 void sigv4_result_init(struct sigv4_result *r);
 /* Wipes and frees what a result holds. */
 void sigv4_result_done(struct sigv4_result *r);
+/* Wipes what a result holds and keeps its memory for the next sigv4_sign(). */
+void sigv4_result_clear(struct sigv4_result *r);
 
 /*
  * Signs r for region and service at time `when` (UTC seconds). Fills ret
