@@ -23,6 +23,7 @@
 #include "cdtrack.h"
 #include "escape.h"
 #include "regfile.h"
+#include "sightings.h"
 #include "strbuf.h"
 #include "strmap.h"
 #include "config.h"
@@ -35,8 +36,14 @@ struct state {
 	char *path;
 	char *rdir;           /* <dir>/rollouts */
 	cJSON *rollouts;      /* "watch\x1ftarget" -> {"watch", "target", "rollout"} */
-	struct strmap *index; /* watch name -> its entry in root */
-	cJSON *root; /* {"version":1, "written_at":…, "watches": {name: {"tags": {tag: {...}}}}} */
+	struct strmap *index; /* watch name -> its struct wrec */
+	/*
+	 * {"version":1, "written_at":…, "watches": {name: {"tags": {}, …}}}: the sightings of an
+	 * indexed watch are not in its "tags" object (left empty, where they print) but in its
+	 * wrec's compact set.
+	 */
+	cJSON *root;
+	char seen_text[SIGHTINGS_DIGEST_SIZE]; /* what state_seen() returns */
 	char *notes; /* what state_open() did to the directory, or NULL */
 	bool dirty;
 	/* The table backend (io NULL: the directory). */
@@ -55,6 +62,19 @@ struct state {
 	bool blobs_only;   /* state_open_blobs() */
 };
 
+/*
+ * A watch of the index: its object in root, that object's "tags" member (the first one
+ * cJSON_GetObjectItem() finds, as every reader of a tag's entry did; NULL while none), and the
+ * sightings that member stands for (NULL: none). A watch listed twice in a hand-made file is
+ * indexed by its last object (strmap_put()'s), as ever; the others keep their "tags" as read.
+ */
+struct wrec {
+	cJSON *obj;
+	cJSON *tags;
+	struct sightings *g;
+};
+
+static struct wrec *find_rec(const struct state *s, const char *watch);
 static void touch(struct state *s, const char *watch, const char *tkey);
 static int table_save(struct state *s, char *why, size_t why_len);
 static int table_rollout_write(struct state *s, const char *watch, const char *tkey, const cJSON *f,
@@ -231,40 +251,60 @@ static void sink_json(struct sink *k, const cJSON *item)
 	free(text);
 }
 
+static int watch_text(const struct state *s, const cJSON *w, const char *skip, struct strbuf *b);
+
 /*
- * Object o member by member, and the members of its object member named inner (if any) one by
- * one too: the text of the state is never held whole, only that of one watch at a time.
+ * Object o member by member; when st is not NULL, o is st's root and its "watches" are written
+ * one by one, each with its sightings (watch_text()): the text of the state is never held whole,
+ * only that of one watch at a time.
  */
-static void sink_object(struct sink *k, const cJSON *o, const char *inner)
+static void sink_object(struct sink *k, const cJSON *o, const struct state *st)
 {
 	const cJSON *m;
 	bool first = true;
+	struct strbuf b;
 
+	strbuf_init(&b, STATE_MAX);
 	sink_put(k, "{", 1);
 	cJSON_ArrayForEach(m, o)
 	{
-		cJSON *key = cJSON_CreateString(m->string);
+		strbuf_reset(&b);
 		if (!first)
 			sink_put(k, ",", 1);
 		first = false;
-		if (!key && !k->err)
-			k->err = -ENOMEM;
-		sink_json(k, key);
-		cJSON_Delete(key);
-		sink_put(k, ":", 1);
-		if (inner && cJSON_IsObject(m) && !strcmp(m->string, inner))
-			sink_object(k, m, NULL);
-		else
+		if (sightings_json_string(&b, m->string) < 0 || strbuf_putc(&b, ':') < 0) {
+			k->err = k->err ? k->err : -ENOMEM;
+			break;
+		}
+		sink_put(k, b.buf, b.len);
+		if (st && cJSON_IsObject(m) && !strcmp(m->string, "watches")) {
+			const cJSON *w;
+			sink_put(k, "{", 1);
+			cJSON_ArrayForEach(w, m)
+			{
+				strbuf_reset(&b);
+				if ((w != m->child && strbuf_putc(&b, ',') < 0) ||
+				    sightings_json_string(&b, w->string) < 0 ||
+				    strbuf_putc(&b, ':') < 0 || watch_text(st, w, NULL, &b) < 0) {
+					k->err = k->err ? k->err : -ENOMEM;
+					break;
+				}
+				sink_put(k, b.buf, b.len);
+			}
+			sink_put(k, "}", 1);
+		} else {
 			sink_json(k, m);
+		}
 	}
 	sink_put(k, "}", 1);
+	strbuf_done(&b);
 }
 
 /*
  * Writes path atomically from o (see sink_object): a temporary file, fsync, rename, fsync of the
  * directory, so that a crash at any moment leaves the old file or the new one.
  */
-static int write_atomic(const char *dir, const char *path, const cJSON *o, const char *inner,
+static int write_atomic(const char *dir, const char *path, const cJSON *o, const struct state *st,
 			const char *text, size_t text_len, char *why, size_t why_len)
 {
 	char tmp[4200];
@@ -286,7 +326,7 @@ static int write_atomic(const char *dir, const char *path, const cJSON *o, const
 	k->err = 0;
 	k->n = 0;
 	if (o)
-		sink_object(k, o, inner);
+		sink_object(k, o, st);
 	else
 		sink_put(k, text, text_len);
 	sink_flush(k);
@@ -451,6 +491,18 @@ static void drop_bad_digests(struct state *s, char **warnings)
 	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
 	{
 		cJSON *tags = cJSON_GetObjectItem(w, "tags"), *targets, *t, *next;
+		struct wrec *rec = w->string ? find_rec(s, w->string) : NULL;
+		/* an indexed watch's are in its sightings (only the odd entries may be bad) */
+		for (size_t i = 0; rec && rec->obj == w && i < sightings_count(rec->g);) {
+			const cJSON *odd = sightings_odd(rec->g, i);
+			const cJSON *d = cJSON_GetObjectItemCaseSensitive(odd, "digest");
+			if (!odd || digest_valid(cJSON_GetStringValue(d))) {
+				i++;
+				continue;
+			}
+			refuse(&rf, "the last seen of a tag", w->string, d);
+			sightings_remove(rec->g, i);
+		}
 		for (t = tags ? tags->child : NULL; t; t = next) {
 			next = t->next;
 			cJSON *d = cJSON_GetObjectItemCaseSensitive(t, "digest");
@@ -829,13 +881,22 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 	return 0;
 }
 
+static void free_wrec(void *p)
+{
+	struct wrec *rec = p;
+
+	if (rec)
+		sightings_free(rec->g);
+	free(rec);
+}
+
 void state_free(struct state *s)
 {
 	if (!s)
 		return;
 	cJSON_Delete(s->root);
 	cJSON_Delete(s->rollouts);
-	strmap_free(s->index, NULL);
+	strmap_free(s->index, free_wrec);
 	free(s->notes);
 	free(s->dir);
 	free(s->path);
@@ -845,40 +906,166 @@ void state_free(struct state *s)
 }
 
 /* Watch entries by name (case matters, and there may be thousands). */
-static cJSON *find_watch(const struct state *s, const char *watch)
+static struct wrec *find_rec(const struct state *s, const char *watch)
 {
 	return strmap_get(s->index, watch);
 }
 
-static cJSON *watch_entry(struct state *s, const char *watch, bool create)
+static cJSON *find_watch(const struct state *s, const char *watch)
 {
-	cJSON *w = find_watch(s, watch);
+	struct wrec *rec = find_rec(s, watch);
 
-	if (!w && create) {
-		w = cJSON_AddObjectToObject(cJSON_GetObjectItem(s->root, "watches"), watch);
-		if (w && strmap_put(s->index, watch, w, NULL) < 0) {
-			cJSON_Delete(
-			    cJSON_DetachItemViaPointer(cJSON_GetObjectItem(s->root, "watches"), w));
-			w = NULL;
+	return rec ? rec->obj : NULL;
+}
+
+/*
+ * Takes the entries of the watch's "tags" member (the first cJSON_GetObjectItem() finds) into its
+ * sightings, leaving the member empty: where they print. A member that replaced the one the
+ * sightings stood for (merge_part()) was told with rec->tags NULL. 0 or -ENOMEM (the entries not
+ * taken stay, and are lost to the next save: the state cannot be used without memory anyway).
+ */
+static int adopt_tags(struct wrec *rec)
+{
+	cJSON *t = cJSON_GetObjectItem(rec->obj, "tags"), *e;
+
+	if (t != rec->tags) {
+		sightings_free(rec->g);
+		rec->g = NULL;
+		rec->tags = t;
+	}
+	if (!t || !t->child)
+		return 0;
+	if (!rec->g && !(rec->g = sightings_new()))
+		return -ENOMEM;
+	while ((e = t->child)) {
+		cJSON_DetachItemViaPointer(t, e);
+		if (sightings_add_json(rec->g, e->string ? e->string : "", e) < 0) {
+			cJSON_Delete(e);
+			return -ENOMEM;
 		}
 	}
-	return w;
+	return 0;
+}
+
+static struct wrec *watch_rec(struct state *s, const char *watch, bool create)
+{
+	struct wrec *rec = find_rec(s, watch);
+	cJSON *ws = cJSON_GetObjectItem(s->root, "watches");
+
+	if (rec || !create)
+		return rec;
+	if (!(rec = calloc(1, sizeof(*rec))))
+		return NULL;
+	if (!(rec->obj = cJSON_AddObjectToObject(ws, watch)) ||
+	    strmap_put(s->index, watch, rec, NULL) < 0) {
+		if (rec->obj)
+			cJSON_Delete(cJSON_DetachItemViaPointer(ws, rec->obj));
+		free(rec);
+		return NULL;
+	}
+	return rec;
+}
+
+static cJSON *watch_entry(struct state *s, const char *watch, bool create)
+{
+	struct wrec *rec = watch_rec(s, watch, create);
+
+	return rec ? rec->obj : NULL;
+}
+
+/*
+ * The index of root's watches, their sightings taken from their "tags" (adopt_tags()), or from
+ * kept (watch name -> struct sightings, those used taken out of it) when not NULL (an undo).
+ * NULL without memory.
+ */
+static struct strmap *index_of(cJSON *root, struct strmap *kept)
+{
+	struct strmap *last = strmap_new(), *index = strmap_new();
+	cJSON *ws = cJSON_GetObjectItem(root, "watches"), *w;
+	int r = last && index ? 0 : -ENOMEM;
+
+	/* a name listed twice: its last object is the one indexed */
+	cJSON_ArrayForEach(w, ws)
+	{
+		if (r == 0 && w->string)
+			r = strmap_put(last, w->string, w, NULL);
+	}
+	cJSON_ArrayForEach(w, ws)
+	{
+		struct wrec *rec;
+		if (r < 0 || !w->string || strmap_get(last, w->string) != w)
+			continue;
+		if (!(rec = calloc(1, sizeof(*rec)))) {
+			r = -ENOMEM;
+			break;
+		}
+		rec->obj = w;
+		rec->tags = cJSON_GetObjectItem(w, "tags");
+		if (kept && (rec->g = strmap_get(kept, w->string)) &&
+		    strmap_put(kept, w->string, NULL, NULL) < 0) {
+			rec->g = NULL; /* still kept's */
+			r = -ENOMEM;
+		}
+		if (r < 0 || strmap_put(index, w->string, rec, NULL) < 0) {
+			free_wrec(rec);
+			r = -ENOMEM;
+		} else {
+			r = adopt_tags(rec);
+		}
+	}
+	strmap_free(last, NULL);
+	if (r < 0) {
+		strmap_free(index, free_wrec);
+		return NULL;
+	}
+	return index;
 }
 
 static int build_index(struct state *s)
 {
-	cJSON *w;
+	struct strmap *index = index_of(s->root, NULL);
 
-	strmap_free(s->index, NULL);
-	s->index = strmap_new();
-	if (!s->index)
+	if (!index)
 		return -ENOMEM;
-	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
-	{
-		if (strmap_put(s->index, w->string, w, NULL) < 0)
-			return -ENOMEM;
-	}
+	strmap_free(s->index, free_wrec);
+	s->index = index;
 	return 0;
+}
+
+/*
+ * The text of watch object w as cJSON_PrintUnformatted() prints it (without its member skip, when
+ * not NULL), its sightings where its "tags" is, appended to b. 0, or -ENOMEM.
+ */
+static int watch_text(const struct state *s, const cJSON *w, const char *skip, struct strbuf *b)
+{
+	const struct wrec *rec = w->string ? find_rec(s, w->string) : NULL;
+	const cJSON *m;
+	int r = strbuf_putc(b, '{');
+	bool first = true;
+
+	if (rec && rec->obj != w)
+		rec = NULL; /* a watch listed twice in a hand-made file: the others print as read */
+	cJSON_ArrayForEach(m, w)
+	{
+		if (r < 0)
+			break;
+		if (skip && m->string && !strcmp(m->string, skip))
+			continue;
+		if (!first)
+			r = strbuf_putc(b, ',');
+		first = false;
+		r = r ? r : sightings_json_string(b, m->string ? m->string : "");
+		r = r ? r : strbuf_putc(b, ':');
+		if (r == 0 && rec && m == rec->tags) {
+			r = sightings_print(rec->g, b);
+		} else if (r == 0) {
+			char *v = cJSON_PrintUnformatted(m);
+			r = v ? strbuf_puts(b, v) : -ENOMEM;
+			free(v);
+		}
+	}
+	r = r ? r : strbuf_putc(b, '}');
+	return r < 0 ? -ENOMEM : 0;
 }
 
 /* Sets key of o to v (replacing, case-sensitively). */
@@ -890,48 +1077,41 @@ static void put_item(cJSON *o, const char *key, cJSON *v)
 		cJSON_AddItemToObject(o, key, v);
 }
 
-static cJSON *tag_entry(const struct state *s, const char *watch, const char *tag)
-{
-	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(find_watch(s, watch), "tags"),
-						tag);
-}
-
 const char *state_seen(const struct state *s, const char *watch, const char *tag)
 {
-	return cJSON_GetStringValue(cJSON_GetObjectItem(tag_entry(s, watch, tag), "digest"));
+	const struct wrec *rec = find_rec(s, watch);
+	long i = rec ? sightings_find(rec->g, tag) : -1;
+
+	/* (the text is written in s's buffer: see state.h) */
+	return i < 0 ? NULL
+		     : sightings_digest(rec->g, (size_t)i,
+					((struct state *)(uintptr_t)s)->seen_text);
 }
 
 const char *state_seen_tag(const struct state *s, const char *watch)
 {
-	return cJSON_GetStringValue(cJSON_GetObjectItem(tag_entry(s, watch, "*"), "tag"));
+	const struct wrec *rec = find_rec(s, watch);
+	long i = rec ? sightings_find(rec->g, "*") : -1;
+
+	return i < 0 ? NULL : sightings_pick(rec->g, (size_t)i);
 }
 
 int state_set_seen(struct state *s, const char *watch, const char *tag, const char *digest,
 		   const char *pick_tag)
 {
-	cJSON *w, *tags, *e;
+	struct wrec *rec;
 	const char *old = state_seen(s, watch, tag), *old_tag = state_seen_tag(s, watch);
-	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
 
 	if (old && !strcmp(old, digest) && (!pick_tag || (old_tag && !strcmp(old_tag, pick_tag))))
 		return 0;
-	if (!(w = watch_entry(s, watch, true)))
+	if (!(rec = watch_rec(s, watch, true)))
 		return -ENOMEM;
-	tags = cJSON_GetObjectItem(w, "tags");
-	if (!tags && !(tags = cJSON_AddObjectToObject(w, "tags")))
+	if (!rec->tags && !(rec->tags = cJSON_AddObjectToObject(rec->obj, "tags")))
 		return -ENOMEM;
-	e = cJSON_CreateObject();
-	if (!e)
+	if (!rec->g && !(rec->g = sightings_new()))
 		return -ENOMEM;
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	cJSON_AddStringToObject(e, "digest", digest);
-	if (pick_tag)
-		cJSON_AddStringToObject(e, "tag", pick_tag);
-	cJSON_AddStringToObject(e, "seen_at", when);
-	put_item(tags, tag, e);
+	if (sightings_set(rec->g, tag, digest, pick_tag, time(NULL)) < 0)
+		return -ENOMEM;
 	touch(s, watch, NULL);
 	return 0;
 }
@@ -1345,21 +1525,42 @@ int state_set_pin(struct state *s, const char *watch, const char *tkey, const st
 }
 
 struct state_undo {
-	cJSON *root;
+	cJSON *root;           /* the indexed watches' "tags" left empty, as in s */
+	struct strmap *kept;   /* watch name -> a copy of its sightings */
 	bool dirty;
 };
+
+static void free_sightings(void *g)
+{
+	sightings_free(g);
+}
 
 struct state_undo *state_undo_mark(const struct state *s)
 {
 	struct state_undo *u = calloc(1, sizeof(*u));
+	const cJSON *w;
 
 	if (!u)
 		return NULL;
 	u->root = cJSON_Duplicate(s->root, true);
+	u->kept = strmap_new();
 	u->dirty = s->dirty;
-	if (!u->root) {
-		free(u);
+	if (!u->root || !u->kept) {
+		state_undo_free(u);
 		return NULL;
+	}
+	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
+	{
+		const struct wrec *rec = w->string ? find_rec(s, w->string) : NULL;
+		struct sightings *copy;
+		if (!rec || rec->obj != w || !rec->g)
+			continue;
+		if (!(copy = sightings_clone(rec->g)) ||
+		    strmap_put(u->kept, w->string, copy, NULL) < 0) {
+			sightings_free(copy);
+			state_undo_free(u);
+			return NULL;
+		}
 	}
 	return u;
 }
@@ -1368,15 +1569,13 @@ void state_undo(struct state *s, struct state_undo *u)
 {
 	if (!u)
 		return;
-	cJSON *now = s->root;
-	s->root = u->root;
-	if (build_index(s) < 0) {
-		/* without memory: the changed state stays (it is only not written yet) */
-		s->root = now;
-		build_index(s);
-		cJSON_Delete(u->root);
-	} else {
-		cJSON_Delete(now);
+	struct strmap *index = index_of(u->root, u->kept);
+	if (index) {
+		cJSON_Delete(s->root);
+		strmap_free(s->index, free_wrec);
+		s->root = u->root;
+		s->index = index;
+		u->root = NULL;
 		s->dirty = u->dirty;
 		if (s->io) {
 			/* what the table holds is compared whole: a save that failed half-way
@@ -1385,7 +1584,8 @@ void state_undo(struct state *s, struct state_undo *u)
 			s->dirty = true;
 		}
 	}
-	free(u);
+	/* (without memory: the changed state stays; it is only not written yet) */
+	state_undo_free(u);
 }
 
 void state_undo_free(struct state_undo *u)
@@ -1393,6 +1593,7 @@ void state_undo_free(struct state_undo *u)
 	if (!u)
 		return;
 	cJSON_Delete(u->root);
+	strmap_free(u->kept, free_sightings);
 	free(u);
 }
 
@@ -1790,7 +1991,7 @@ int state_save(struct state *s, char *why, size_t why_len)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cJSON_DeleteItemFromObject(s->root, "written_at");
 	cJSON_AddStringToObject(s->root, "written_at", when);
-	r = write_atomic(s->dir, s->path, s->root, "watches", NULL, 0, why, why_len);
+	r = write_atomic(s->dir, s->path, s->root, s, NULL, 0, why, why_len);
 	if (r == 0)
 		s->dirty = false;
 	return r;
@@ -1970,38 +2171,18 @@ static int set_written(struct state *s, const char *sk, const char *doc)
 	return 0;
 }
 
-/* The doc of an object without its member skip (NULL: all), unformatted; NULL without memory. */
-static char *print_without(const cJSON *o, const char *skip)
+/* The doc of watch object w without its member skip (NULL: all), unformatted; NULL without
+ * memory. */
+static char *print_without(const struct state *s, const cJSON *w, const char *skip)
 {
 	struct strbuf b;
-	const cJSON *m;
-	bool first = true;
 
 	strbuf_init(&b, STATE_MAX);
-	if (strbuf_append(&b, "{", 1) < 0)
-		goto nomem;
-	cJSON_ArrayForEach(m, o)
-	{
-		if (skip && m->string && !strcmp(m->string, skip))
-			continue;
-		cJSON *key = cJSON_CreateString(m->string ? m->string : "");
-		char *k = key ? cJSON_PrintUnformatted(key) : NULL, *v = cJSON_PrintUnformatted(m);
-		cJSON_Delete(key);
-		int r = !k || !v || (!first && strbuf_append(&b, ",", 1) < 0) ||
-			strbuf_append(&b, k, strlen(k)) < 0 || strbuf_append(&b, ":", 1) < 0 ||
-			strbuf_append(&b, v, strlen(v)) < 0;
-		free(k);
-		free(v);
-		if (r)
-			goto nomem;
-		first = false;
+	if (watch_text(s, w, skip, &b) < 0 || strbuf_append(&b, "", 1) < 0) {
+		strbuf_done(&b);
+		return NULL;
 	}
-	if (strbuf_append(&b, "}", 1) < 0 || strbuf_append(&b, "", 1) < 0)
-		goto nomem;
 	return strbuf_steal(&b);
-nomem:
-	strbuf_done(&b);
-	return NULL;
 }
 
 /* The global part: the pause of everything and the reset mark (always an item, "{}" at least). */
@@ -2041,7 +2222,7 @@ static int item_doc(const struct state *s, const char *sk, char **ret)
 		cJSON_ArrayForEach(t, w) empty &= t->string && !strcmp(t->string, "targets");
 		if (!w || empty)
 			return 0;
-		return (*ret = print_without(w, "targets")) ? 0 : -ENOMEM;
+		return (*ret = print_without(s, w, "targets")) ? 0 : -ENOMEM;
 	}
 	if (strncmp(sk, "t/", 2) || !(slash = strchr(sk + 2, '/')) ||
 	    (size_t)(slash - sk - 2) >= sizeof(watch))
@@ -2456,9 +2637,11 @@ static const char *merge_part(struct state *s, const char *sk, cJSON *doc)
 		cJSON_Delete(mini);
 		return problem;
 	}
+	struct wrec *rec = NULL;
 	if (sk[0] == 'w') {
 		cJSON_DetachItemViaPointer(ws, doc);
-		into = watch_entry(s, watch, true);
+		rec = watch_rec(s, watch, true);
+		into = rec ? rec->obj : NULL;
 	} else {
 		cJSON_DetachItemViaPointer(targets, doc);
 		into = target_entry(s, watch, slash + 1, true);
@@ -2474,10 +2657,18 @@ static const char *merge_part(struct state *s, const char *sk, cJSON *doc)
 			cJSON_Delete(m);
 			continue;
 		}
+		if (rec && rec->tags && !strcmp(rec->tags->string, m->string)) {
+			/* the member the sightings stood for is replaced: they go with it */
+			sightings_free(rec->g);
+			rec->g = NULL;
+			rec->tags = NULL;
+		}
 		cJSON_DeleteItemFromObjectCaseSensitive(into, m->string);
 		cJSON_AddItemToObject(into, m->string, m);
 	}
 	cJSON_Delete(doc);
+	if (rec && adopt_tags(rec) < 0)
+		return "out of memory";
 	return NULL;
 }
 
