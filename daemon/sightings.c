@@ -175,8 +175,8 @@ static int reserve_entry(struct sightings *g)
 		return 0;
 	if (g->cap >= UINT32_MAX / 2)
 		return -ENOMEM;
-	/* 1.5x: a watch of ten tags wastes a few entries, not six */
-	uint32_t cap = g->cap < 4 ? g->cap + 1 : g->cap + g->cap / 2;
+	/* one by one while small (a watch of ten tags has room for ten), then 1.5x */
+	uint32_t cap = g->cap < 16 ? g->cap + 1 : g->cap + g->cap / 2;
 	struct entry *v = realloc(g->v, (size_t)cap * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -295,24 +295,73 @@ static void digest_bytes(const char *d, uint8_t out[32])
 		out[k] = (uint8_t)(hexval(d[7 + 2 * k]) << 4 | hexval(d[8 + 2 * k]));
 }
 
+/* The seconds of years 1970 to 9999, which print in 20 characters. */
+#define STAMP_MAX 253402300799LL
+
+/* Days since 1970-01-01 of a date of the proleptic Gregorian calendar (m 1-12, d 1-31). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	unsigned yoe = (unsigned)(y - era * 400);
+	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+/*
+ * at as UTC "%Y-%m-%dT%H:%M:%SZ" (what strftime() prints; written here for speed: a save prints
+ * one per tag). false when gmtime_r() cannot convert at.
+ */
 static bool stamp_of(time_t at, char out[32])
 {
 	struct tm tm;
 
-	return gmtime_r(&at, &tm) && strftime(out, 32, stamp_format, &tm) > 0;
+	if (at < 0 || at > STAMP_MAX)
+		return gmtime_r(&at, &tm) && strftime(out, 32, stamp_format, &tm) > 0;
+	int64_t z = at / 86400 + 719468, secs = at % 86400;
+	int64_t era = z / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	unsigned d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
+	int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
+	snprintf(out, 32, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d, (int)(secs / 3600),
+		 (int)(secs / 60 % 60), (int)(secs % 60));
+	return true;
 }
 
-/* The time text reads as when it prints back exactly so (else the entry is kept as read). */
+/* n digits at p as a number, or -1. */
+static int digits(const char *p, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+/* The time text says, when it prints back exactly so (else the entry is kept as read). */
 static bool parse_stamp(const char *text, time_t *ret)
 {
-	struct tm tm = { 0 };
 	char back[32];
-	const char *end;
 
-	if (strlen(text) != 20 || !(end = strptime(text, stamp_format, &tm)) || *end)
+	if (strlen(text) != 20 || text[4] != '-' || text[7] != '-' || text[10] != 'T' ||
+	    text[13] != ':' || text[16] != ':' || text[19] != 'Z')
 		return false;
-	*ret = timegm(&tm);
-	return *ret != (time_t)-1 && stamp_of(*ret, back) && !strcmp(back, text);
+	int y = digits(text, 4), mo = digits(text + 5, 2), d = digits(text + 8, 2);
+	int h = digits(text + 11, 2), mi = digits(text + 14, 2), se = digits(text + 17, 2);
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
+	    mi > 59 || se < 0 || se > 59)
+		return false;
+	*ret = (time_t)(days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
+			mi * 60 + se);
+	/* (a day past its month's end prints as another date: kept as read) */
+	return stamp_of(*ret, back) && !strcmp(back, text);
 }
 
 /*
