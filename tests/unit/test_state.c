@@ -968,16 +968,16 @@ TEST(state_record_of_strategy_codedeploy)
 }
 
 /* The file's text with the value of "written_at" (a save's time) made "X". */
-static char *without_written_at(const char *text)
+static char *without_written_at(const char *file)
 {
-	const char *p = strstr(text, "\"written_at\":\""), *q = p ? strchr(p + 14, '"') : NULL;
-	size_t n = strlen(text) + 2;
-	char *t = malloc(n);
+	const char *key = "\"written_at\":\"";
+	size_t n = strlen(file), at = strstr(file, key) ? (size_t)(strstr(file, key) - file) : n;
+	size_t end = at < n ? strcspn(file + at + 14, "\"") + at + 14 : n;
+	char *t = malloc(n + 2);
 
-	if (t && q)
-		snprintf(t, n, "%.*sX%s", (int)(p + 14 - text), text, q);
-	else if (t)
-		snprintf(t, n, "%s", text);
+	if (t)
+		snprintf(t, n + 2, "%.*s%s%s", (int)(at < n ? at + 14 : n), file, at < n ? "X" : "",
+			 file + end);
 	return t;
 }
 
