@@ -983,15 +983,10 @@ static char *without_written_at(const char *file)
 
 static char *read_text(const char *path)
 {
-	FILE *f = fopen(path, "r");
 	char *text = NULL;
-	size_t cap = 0;
+	size_t len;
 
-	if (f) {
-		(void)!getdelim(&text, &cap, '\0', f);
-		fclose(f);
-	}
-	return text;
+	return state_file_read(path, 1 << 24, &text, &len) == 0 ? text : NULL;
 }
 
 /*
