@@ -218,6 +218,27 @@ static int names_compact(struct sightings *g)
 	return 0;
 }
 
+int sightings_reserve(struct sightings *g, size_t entries, size_t text)
+{
+	if (entries > UINT32_MAX / 4 - g->n || text > NAMES_MAX / 4 - g->names_len)
+		return -ENOMEM;
+	if (g->n + entries > g->cap) {
+		struct entry *v = realloc(g->v, (g->n + entries) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		g->v = v;
+		g->cap = g->n + (uint32_t)entries;
+	}
+	if (g->names_len + text > g->names_cap) {
+		char *n = realloc(g->names, g->names_len + text);
+		if (!n)
+			return -ENOMEM;
+		g->names = n;
+		g->names_cap = g->names_len + (uint32_t)text;
+	}
+	return 0;
+}
+
 /* Room for len more bytes of text. 0 or -ENOMEM. */
 static int reserve_names(struct sightings *g, size_t len)
 {

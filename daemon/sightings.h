@@ -69,6 +69,12 @@ int sightings_set(struct sightings *g, const char *tag, const char *digest, cons
  */
 int sightings_add_json(struct sightings *g, const char *tag, cJSON *entry);
 
+/*
+ * Makes room for entries more entries and text more bytes of their tags' text (each tag's length
+ * + 1), so that adding that many allocates nothing more. 0 or -ENOMEM.
+ */
+int sightings_reserve(struct sightings *g, size_t entries, size_t text);
+
 /* Removes entry i (the later ones move up). */
 void sightings_remove(struct sightings *g, size_t i);
 

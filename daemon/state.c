@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdint.h>
 #include <fcntl.h>
@@ -75,6 +76,18 @@ struct wrec {
 };
 
 static struct wrec *find_rec(const struct state *s, const char *watch);
+/*
+ * After a load: the parsed tree was taken into compact sightings and freed, but the allocator
+ * keeps the pages it held (several times what is left); they go back to the system, so that the
+ * daemon's anonymous memory is what it holds, not what its state file once took to read.
+ */
+static void give_back_memory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 static void touch(struct state *s, const char *watch, const char *tkey);
 static int table_save(struct state *s, char *why, size_t why_len);
 static int table_rollout_write(struct state *s, const char *watch, const char *tkey, const cJSON *f,
@@ -877,6 +890,7 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 		state_free(s);
 		return r;
 	}
+	give_back_memory();
 	*ret = s;
 	return 0;
 }
@@ -936,6 +950,17 @@ static int adopt_tags(struct wrec *rec)
 	if (!t || !t->child)
 		return 0;
 	if (!rec->g && !(rec->g = sightings_new()))
+		return -ENOMEM;
+	/* room for them all at once (a state of 100,000 tags loads without a realloc per tag) */
+	size_t n = 0, text = 0;
+	cJSON_ArrayForEach(e, t)
+	{
+		const cJSON *pick = cJSON_GetObjectItemCaseSensitive(e, "tag");
+		n++;
+		text += strlen(e->string ? e->string : "") + 1;
+		text += cJSON_IsString(pick) ? strlen(pick->valuestring) + 1 : 0;
+	}
+	if (sightings_reserve(rec->g, n, text) < 0)
 		return -ENOMEM;
 	while ((e = t->child)) {
 		cJSON_DetachItemViaPointer(t, e);
@@ -2906,6 +2931,7 @@ int state_open_table_io(const struct state_table_io *io, void *t, const char *di
 	s->diff_all = true;
 	if (reset || s->dirty)
 		s->dirty = true;
+	give_back_memory();
 	*ret = s;
 	return 0;
 }
