@@ -487,6 +487,22 @@ int sightings_add_json(struct sightings *g, const char *tag, cJSON *entry)
 	return put_entry(g, g->n, tag, NULL, NULL, 0, entry);
 }
 
+int sightings_add_copy(struct sightings *g, const char *tag, const cJSON *entry)
+{
+	const char *digest, *pick;
+	time_t at;
+	cJSON *odd;
+
+	if (compact_form(entry, &digest, &pick, &at))
+		return put_entry(g, g->n, tag, digest, pick, at, NULL);
+	if (!(odd = cJSON_Duplicate(entry, true)))
+		return -ENOMEM;
+	int r = put_entry(g, g->n, tag, NULL, NULL, 0, odd);
+	if (r < 0)
+		cJSON_Delete(odd);
+	return r;
+}
+
 void sightings_remove(struct sightings *g, size_t i)
 {
 	entry_release(g, &g->v[i], true);

@@ -69,6 +69,9 @@ int sightings_set(struct sightings *g, const char *tag, const char *digest, cons
  */
 int sightings_add_json(struct sightings *g, const char *tag, cJSON *entry);
 
+/* The same with a copy of entry (which stays the caller's). */
+int sightings_add_copy(struct sightings *g, const char *tag, const cJSON *entry);
+
 /*
  * Makes room for entries more entries and text more bytes of their tags' text (each tag's length
  * + 1), so that adding that many allocates nothing more. 0 or -ENOMEM.

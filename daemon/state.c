@@ -697,6 +697,7 @@ static char *rollout_key(const char *watch, const char *tkey)
 /* Loads the rollout files (*.json) of <dir>/rollouts; unusable files are kept aside with a warning.
  */
 static int build_index(struct state *s);
+static int root_from(struct state *s, const cJSON *t);
 
 static int load_rollouts(struct state *s, char **warnings)
 {
@@ -870,7 +871,11 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 	}
 	if (!problem)
 		drop_bad_digests(s, ret_warning);
-	if (build_index(s) < 0) {
+	cJSON *read = s->root;
+	s->root = NULL;
+	r = root_from(s, read);
+	cJSON_Delete(read);
+	if (r < 0) {
 		state_free(s);
 		return -ENOMEM;
 	}
@@ -1044,6 +1049,114 @@ static struct strmap *index_of(cJSON *root, struct strmap *kept)
 		return NULL;
 	}
 	return index;
+}
+
+/* Each tag of tags (t's, left as they are) into a new set of sightings in *ret. 0 or -ENOMEM. */
+static int sightings_of(const cJSON *tags, struct sightings **ret)
+{
+	const cJSON *e;
+	size_t n = 0, text = 0;
+	struct sightings *g;
+	int r = 0;
+
+	*ret = NULL;
+	if (!tags || !tags->child)
+		return 0;
+	cJSON_ArrayForEach(e, tags)
+	{
+		const cJSON *pick = cJSON_GetObjectItemCaseSensitive(e, "tag");
+		n++;
+		text += strlen(e->string ? e->string : "") + 1;
+		text += cJSON_IsString(pick) ? strlen(pick->valuestring) + 1 : 0;
+	}
+	if (!(g = sightings_new()) || sightings_reserve(g, n, text) < 0)
+		r = -ENOMEM;
+	cJSON_ArrayForEach(e, tags)
+	{
+		if (r == 0)
+			r = sightings_add_copy(g, e->string ? e->string : "", e);
+	}
+	if (r < 0) {
+		sightings_free(g);
+		return r;
+	}
+	*ret = g;
+	return 0;
+}
+
+/*
+ * s's root and index from t, a state file read and checked (t stays the caller's, to be freed):
+ * a copy of t whose indexed watches' "tags" are empty, their entries in compact sightings. Made
+ * whole before t is freed, so that what stays is not strewn among the holes t leaves: those go
+ * back to the system (give_back_memory()), and a daemon that read 100,000 tags holds what it
+ * keeps, not what reading them took. 0 or -ENOMEM.
+ */
+static int root_from(struct state *s, const cJSON *t)
+{
+	const cJSON *ws = cJSON_GetObjectItem(t, "watches"), *m, *w;
+	struct strmap *last = strmap_new();
+	cJSON *root = cJSON_CreateObject(), *cws = NULL, *cw;
+	int r = last && root ? 0 : -ENOMEM;
+
+	/* a name listed twice: its last object is the one indexed (index_of()) */
+	cJSON_ArrayForEach(w, ws)
+	{
+		if (r == 0 && w->string)
+			r = strmap_put(last, w->string, (void *)(uintptr_t)w, NULL);
+	}
+	cJSON_ArrayForEach(m, t)
+	{
+		cJSON *c = r < 0 ? NULL : m == ws ? cJSON_CreateObject() : cJSON_Duplicate(m, true);
+		if (!c || !cJSON_AddItemToObject(root, m->string ? m->string : "", c)) {
+			cJSON_Delete(c);
+			r = -ENOMEM;
+			break;
+		}
+		if (m == ws)
+			cws = c;
+	}
+	const cJSON *from = r == 0 ? ws : NULL;
+	cJSON_ArrayForEach(w, from)
+	{
+		const cJSON *tags = cJSON_GetObjectItem(w, "tags"), *x;
+		bool indexed = w->string && strmap_get(last, w->string) == w;
+		if (!(cw = cJSON_CreateObject()) ||
+		    !cJSON_AddItemToObject(cws, w->string ? w->string : "", cw)) {
+			cJSON_Delete(cw);
+			r = -ENOMEM;
+			break;
+		}
+		cJSON_ArrayForEach(x, w)
+		{
+			cJSON *c = indexed && x == tags ? cJSON_CreateObject() : cJSON_Duplicate(x, true);
+			if (!c || !cJSON_AddItemToObject(cw, x->string ? x->string : "", c)) {
+				cJSON_Delete(c);
+				r = -ENOMEM;
+				break;
+			}
+		}
+	}
+	strmap_free(last, NULL);
+	struct strmap *index = r == 0 ? index_of(root, NULL) : NULL;
+	/* the indexed copies in the order of t's: their sightings from t's entries */
+	cw = cws ? cws->child : NULL;
+	for (w = ws ? ws->child : NULL; index && w && cw; w = w->next, cw = cw->next) {
+		struct wrec *rec = strmap_get(index, cw->string ? cw->string : "");
+		if (rec && rec->obj == cw && !rec->g &&
+		    sightings_of(cJSON_GetObjectItem(w, "tags"), &rec->g) < 0) {
+			strmap_free(index, free_wrec);
+			index = NULL;
+		}
+	}
+	if (!index) {
+		cJSON_Delete(root);
+		return -ENOMEM;
+	}
+	cJSON_Delete(s->root);
+	strmap_free(s->index, free_wrec);
+	s->root = root;
+	s->index = index;
+	return 0;
 }
 
 static int build_index(struct state *s)
