@@ -347,9 +347,17 @@ static bool stamp_of(time_t at, char out[32])
 	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
 	unsigned mp = (5 * doy + 2) / 153;
 	unsigned d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
-	int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
-	snprintf(out, 32, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d, (int)(secs / 3600),
-		 (int)(secs / 60 % 60), (int)(secs % 60));
+	unsigned y = (unsigned)((int64_t)yoe + era * 400 + (m <= 2));
+	unsigned h = (unsigned)(secs / 3600), mi = (unsigned)(secs / 60 % 60), se = (unsigned)(secs % 60);
+	const unsigned part[] = { y / 100, y % 100, m, d, h, mi, se };
+	static const char sep[7] = { 0, '-', '-', 'T', ':', ':', 'Z' };
+	for (size_t k = 0, o = 0; k < 7; k++) {
+		out[o++] = (char)('0' + part[k] / 10);
+		out[o++] = (char)('0' + part[k] % 10);
+		if (sep[k])
+			out[o++] = sep[k];
+	}
+	out[20] = '\0';
 	return true;
 }
 
@@ -597,16 +605,23 @@ int sightings_print(const struct sightings *g, struct strbuf *out)
 		}
 		if (!stamp_of((time_t)e->at, when))
 			return -EINVAL; /* (a compact entry's time always prints) */
-		r = strbuf_puts(out, "{\"digest\":\"");
-		r = r ? r : strbuf_puts(out, sightings_digest(g, i, d));
-		r = r ? r : strbuf_putc(out, '"');
-		if (r == 0 && e->aux) {
-			r = strbuf_puts(out, ",\"tag\":");
+		/* {"digest":"<71>" (,"tag":<escaped>)? ,"seen_at":"<20>"} */
+		char text[128];
+		size_t n = 0;
+		memcpy(text, "{\"digest\":\"", 11);
+		memcpy(text + 11, sightings_digest(g, i, d), DIGEST_LEN);
+		n = 11 + DIGEST_LEN;
+		text[n++] = '"';
+		if (e->aux) {
+			r = strbuf_append(out, text, n);
+			r = r ? r : strbuf_puts(out, ",\"tag\":");
 			r = r ? r : sightings_json_string(out, g->names + e->aux - 1);
+			n = 0;
 		}
-		r = r ? r : strbuf_puts(out, ",\"seen_at\":\"");
-		r = r ? r : strbuf_puts(out, when);
-		r = r ? r : strbuf_puts(out, "\"}");
+		memcpy(text + n, ",\"seen_at\":\"", 12);
+		memcpy(text + n + 12, when, 20);
+		memcpy(text + n + 32, "\"}", 2);
+		r = r ? r : strbuf_append(out, text, n + 34);
 	}
 	return r ? r : strbuf_putc(out, '}');
 }
