@@ -435,18 +435,20 @@ static int put_entry(struct sightings *g, uint32_t i, const char *tag, const cha
 		return -ENOMEM;
 	if (odd && odd_reserve(g) < 0)
 		return -ENOMEM;
-	/* nothing can fail from here on */
+	/* nothing can fail from here on; digest and pick are read before the entry they may belong
+	 * to (an odd one's strings) is released */
+	e.key = append ? names_add(g, tag, klen) : g->v[i].key;
+	if (!odd) {
+		e.at = (int64_t)at;
+		digest_bytes(digest, e.digest);
+		e.aux = pick ? names_add(g, pick, plen) + 1 : 0;
+	}
 	if (!append)
 		entry_release(g, &g->v[i], false);
-	e.key = append ? names_add(g, tag, klen) : g->v[i].key;
 	if (odd) {
 		e.at = ODD;
 		e.aux = g->n_odd;
 		g->odd[g->n_odd++] = odd;
-	} else {
-		e.at = (int64_t)at;
-		digest_bytes(digest, e.digest);
-		e.aux = pick ? names_add(g, pick, plen) + 1 : 0;
 	}
 	g->v[i] = e;
 	if (append) {
@@ -457,9 +459,25 @@ static int put_entry(struct sightings *g, uint32_t i, const char *tag, const cha
 	return 0;
 }
 
+/* Whether p points into g's texts (which a change may move). */
+static bool in_names(const struct sightings *g, const char *p)
+{
+	uintptr_t a = (uintptr_t)p, b = (uintptr_t)g->names;
+
+	return p && g->names && a >= b && a < b + g->names_cap;
+}
+
 int sightings_set(struct sightings *g, const char *tag, const char *digest, const char *pick,
 		  time_t at)
 {
+	if (in_names(g, tag) || in_names(g, pick)) {
+		/* a text of g's own (sightings_key(), sightings_pick()): copied first */
+		char *t = strdup(tag), *p = pick ? strdup(pick) : NULL;
+		int r = t && (p || !pick) ? sightings_set(g, t, digest, p, at) : -ENOMEM;
+		free(t);
+		free(p);
+		return r;
+	}
 	long i = sightings_find(g, tag);
 	uint32_t pos = i < 0 ? g->n : (uint32_t)i;
 	cJSON *odd = NULL;

@@ -1237,8 +1237,11 @@ const char *state_seen_tag(const struct state *s, const char *watch)
 int state_set_seen(struct state *s, const char *watch, const char *tag, const char *digest,
 		   const char *pick_tag)
 {
-	struct wrec *rec;
-	const char *old = state_seen(s, watch, tag), *old_tag = state_seen_tag(s, watch);
+	struct wrec *rec = find_rec(s, watch);
+	long i = rec ? sightings_find(rec->g, tag) : -1;
+	char buf[SIGHTINGS_DIGEST_SIZE]; /* (not s's: digest may be what state_seen() returned) */
+	const char *old = i < 0 ? NULL : sightings_digest(rec->g, (size_t)i, buf);
+	const char *old_tag = state_seen_tag(s, watch);
 
 	if (old && !strcmp(old, digest) && (!pick_tag || (old_tag && !strcmp(old_tag, pick_tag))))
 		return 0;

@@ -49,13 +49,21 @@ void state_reset_done(struct state *s);
 /* Frees (without saving). NULL is a no-op. */
 void state_free(struct state *s);
 
-/* The digest last seen for (watch, tag), or NULL. tag "*" is the tag rule's pick. */
+/*
+ * The digest last seen for (watch, tag), or NULL. tag "*" is the tag rule's pick. The sightings are
+ * held compactly (daemon/sightings.h: the digest as 32 bytes), so the text returned is written in
+ * a buffer of s: it lives until the next state_seen() on s or the next change of s (copy it to keep
+ * it, or to compare two of them).
+ */
 const char *state_seen(const struct state *s, const char *watch, const char *tag);
 
-/* The tag of that pick for glob and semver rules, or NULL. */
+/* The tag of that pick for glob and semver rules, or NULL. Lives until the next change of s. */
 const char *state_seen_tag(const struct state *s, const char *watch);
 
-/* Records a sighting (tag may be "*" with pick_tag naming the tag picked). Returns 0 or -ENOMEM. */
+/*
+ * Records a sighting (tag may be "*" with pick_tag naming the tag picked); digest may be a value
+ * state_seen() returned. Returns 0 or -ENOMEM.
+ */
 int state_set_seen(struct state *s, const char *watch, const char *tag, const char *digest,
 		   const char *pick_tag);
 

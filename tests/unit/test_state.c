@@ -1107,6 +1107,11 @@ TEST(state_undo_restores_sightings)
 		snprintf(tag, sizeof(tag), "t%d", i);
 		CHECK_STR(state_seen(s, "w", tag), D1);
 	}
+	/* what the readers return may be given back (state_seen()'s buffer is s's) */
+	CHECK_INT(state_set_seen(s, "w", "copy", state_seen(s, "w", "t5"), state_seen_tag(s, "w")),
+		  0);
+	CHECK_STR(state_seen(s, "w", "copy"), D1);
+	CHECK_INT(state_set_seen(s, "w", "t5", state_seen(s, "w", "t3"), NULL), 0); /* no change */
 	/* and on from there */
 	CHECK_INT(state_set_seen(s, "w", "t3", D2, NULL), 0);
 	CHECK_STR(state_seen(s, "w", "t3"), D2);

@@ -241,3 +241,30 @@ TEST(sightings_lookups_duplicates_removal_and_copies)
 	sightings_free(c);
 	sightings_free(NULL);
 }
+
+/* What a reader returned may be given back: a text of the set's own, or of the entry replaced. */
+TEST(sightings_set_from_its_own_texts)
+{
+	struct sightings *g = sightings_new();
+	char buf[SIGHTINGS_DIGEST_SIZE], key[16];
+	cJSON *odd = cJSON_Parse("{\"digest\":\"" D1 "\",\"tag\":\"p1\",\"x\":1}");
+
+	CHECK_INT(sightings_add_json(g, "a", odd), 0);
+	CHECK(sightings_odd(g, 0) != NULL);
+	/* the odd entry's own digest and pick replace it */
+	CHECK_INT(sightings_set(g, "a", sightings_digest(g, 0, buf), sightings_pick(g, 0), 9), 0);
+	CHECK(sightings_odd(g, 0) == NULL);
+	CHECK_STR(sightings_digest(g, 0, buf), D1);
+	CHECK_STR(sightings_pick(g, 0), "p1");
+	/* a key and a pick of its own, while its texts move (many more added) */
+	for (int i = 0; i < 200; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		CHECK_INT(sightings_set(g, sightings_key(g, 0), D2, sightings_pick(g, 0), i), 0);
+		CHECK_INT(sightings_set(g, key, D1, sightings_key(g, 0), i), 0);
+	}
+	CHECK_INT(sightings_count(g), 201);
+	CHECK_STR(sightings_pick(g, 0), "p1");
+	CHECK_STR(sightings_pick(g, 200), "a");
+	CHECK_STR(sightings_digest(g, 0, buf), D2);
+	sightings_free(g);
+}
