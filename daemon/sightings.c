@@ -15,15 +15,16 @@
 #include "digest.h"
 
 /* at of an entry kept as its cJSON object (aux: its place in odd[]). */
-#define ODD INT64_MIN
+#define ODD        INT64_MIN
 /* The entries a watch may have before lookups go through the hash. */
 #define LINEAR_MAX 16
-#define NAMES_MAX UINT32_MAX
+#define NAMES_MAX  UINT32_MAX
 
 struct entry {
 	uint32_t key; /* offset of the tag's text in names */
-	uint32_t aux; /* compact: 1 + offset of the picked tag in names, 0 none; odd: index in odd */
-	int64_t at;   /* seen_at (Unix seconds), or ODD */
+	uint32_t
+	    aux;    /* compact: 1 + offset of the picked tag in names, 0 none; odd: index in odd */
+	int64_t at; /* seen_at (Unix seconds), or ODD */
 	uint8_t digest[32];
 };
 
@@ -348,7 +349,8 @@ static bool stamp_of(time_t at, char out[32])
 	unsigned mp = (5 * doy + 2) / 153;
 	unsigned d = doy - (153 * mp + 2) / 5 + 1, m = mp < 10 ? mp + 3 : mp - 9;
 	unsigned y = (unsigned)((int64_t)yoe + era * 400 + (m <= 2));
-	unsigned h = (unsigned)(secs / 3600), mi = (unsigned)(secs / 60 % 60), se = (unsigned)(secs % 60);
+	unsigned h = (unsigned)(secs / 3600), mi = (unsigned)(secs / 60 % 60),
+		 se = (unsigned)(secs % 60);
 	const unsigned part[] = { y / 100, y % 100, m, d, h, mi, se };
 	static const char sep[7] = { 0, '-', '-', 'T', ':', ':', 'Z' };
 	for (size_t k = 0, o = 0; k < 7; k++) {
@@ -387,8 +389,8 @@ static bool parse_stamp(const char *text, time_t *ret)
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
 	    mi > 59 || se < 0 || se > 59)
 		return false;
-	*ret = (time_t)(days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
-			mi * 60 + se);
+	*ret = (time_t)(days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
+			se);
 	/* (a day past its month's end prints as another date: kept as read) */
 	return stamp_of(*ret, back) && !strcmp(back, text);
 }
@@ -587,14 +589,30 @@ int sightings_json_string(struct strbuf *out, const char *s)
 		r = strbuf_append(out, run, (size_t)(p - run));
 		run = p + 1;
 		switch (*p) {
-		case '"': snprintf(esc, sizeof(esc), "\\\""); break;
-		case '\\': snprintf(esc, sizeof(esc), "\\\\"); break;
-		case '\b': snprintf(esc, sizeof(esc), "\\b"); break;
-		case '\f': snprintf(esc, sizeof(esc), "\\f"); break;
-		case '\n': snprintf(esc, sizeof(esc), "\\n"); break;
-		case '\r': snprintf(esc, sizeof(esc), "\\r"); break;
-		case '\t': snprintf(esc, sizeof(esc), "\\t"); break;
-		default: snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)*p); break;
+		case '"':
+			snprintf(esc, sizeof(esc), "\\\"");
+			break;
+		case '\\':
+			snprintf(esc, sizeof(esc), "\\\\");
+			break;
+		case '\b':
+			snprintf(esc, sizeof(esc), "\\b");
+			break;
+		case '\f':
+			snprintf(esc, sizeof(esc), "\\f");
+			break;
+		case '\n':
+			snprintf(esc, sizeof(esc), "\\n");
+			break;
+		case '\r':
+			snprintf(esc, sizeof(esc), "\\r");
+			break;
+		case '\t':
+			snprintf(esc, sizeof(esc), "\\t");
+			break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)*p);
+			break;
 		}
 		r = r ? r : strbuf_puts(out, esc);
 	}

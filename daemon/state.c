@@ -45,7 +45,7 @@ struct state {
 	 */
 	cJSON *root;
 	char seen_text[SIGHTINGS_DIGEST_SIZE]; /* what state_seen() returns */
-	char *notes; /* what state_open() did to the directory, or NULL */
+	char *notes;                           /* what state_open() did to the directory, or NULL */
 	bool dirty;
 	/* The table backend (io NULL: the directory). */
 	const struct state_table_io *io;
@@ -1128,7 +1128,8 @@ static int root_from(struct state *s, const cJSON *t)
 		}
 		cJSON_ArrayForEach(x, w)
 		{
-			cJSON *c = indexed && x == tags ? cJSON_CreateObject() : cJSON_Duplicate(x, true);
+			cJSON *c =
+			    indexed && x == tags ? cJSON_CreateObject() : cJSON_Duplicate(x, true);
 			if (!c || !cJSON_AddItemToObject(cw, x->string ? x->string : "", c)) {
 				cJSON_Delete(c);
 				r = -ENOMEM;
@@ -1221,9 +1222,9 @@ const char *state_seen(const struct state *s, const char *watch, const char *tag
 	long i = rec ? sightings_find(rec->g, tag) : -1;
 
 	/* (the text is written in s's buffer: see state.h) */
-	return i < 0 ? NULL
-		     : sightings_digest(rec->g, (size_t)i,
-					((struct state *)(uintptr_t)s)->seen_text);
+	return i < 0
+		   ? NULL
+		   : sightings_digest(rec->g, (size_t)i, ((struct state *)(uintptr_t)s)->seen_text);
 }
 
 const char *state_seen_tag(const struct state *s, const char *watch)
@@ -1666,8 +1667,8 @@ int state_set_pin(struct state *s, const char *watch, const char *tkey, const st
 }
 
 struct state_undo {
-	cJSON *root;           /* the indexed watches' "tags" left empty, as in s */
-	struct strmap *kept;   /* watch name -> a copy of its sightings */
+	cJSON *root;         /* the indexed watches' "tags" left empty, as in s */
+	struct strmap *kept; /* watch name -> a copy of its sightings */
 	bool dirty;
 };
 

@@ -1004,16 +1004,20 @@ TEST(state_sightings_print_back_as_read)
 	    "{\"version\":1,\"reset_at\":\"2026-01-01T00:00:00Z\",\"watches\":{"
 	    "\"web\":{\"targets\":{\"t\":{\"deployed\":\"" D1 "\"}},\"tags\":{"
 	    "\"prod\":{\"digest\":\"" D1 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"},"
-	    "\"*\":{\"digest\":\"" D2 "\",\"tag\":\"v1 \\\"\\u0001\\n\",\"seen_at\":\"2026-01-02T03:04:05Z\"},"
+	    "\"*\":{\"digest\":\"" D2
+	    "\",\"tag\":\"v1 \\\"\\u0001\\n\",\"seen_at\":\"2026-01-02T03:04:05Z\"},"
 	    "\"a\":{\"seen_at\":\"2026-01-02T03:04:05Z\",\"digest\":\"" D1 "\"},"
 	    "\"b\":{\"digest\":\"" D1 "\",\"seen_at\":\"2026-02-30T03:04:05Z\"},"
 	    "\"c\":{\"digest\":\"" D1 "\",\"seen_at\":1.5,\"extra\":[1,{\"x\":null}]},"
 	    "\"d\":{\"digest\":\"" D2 "\"},"
 	    "\"prod\":{\"digest\":\"" D2 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"},"
-	    "\"e\\t\\\"\\\\\":{\"Digest\":\"x\",\"digest\":\"" D2 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}"
+	    "\"e\\t\\\"\\\\\":{\"Digest\":\"x\",\"digest\":\"" D2
+	    "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}"
 	    "},\"want\":{\"tag\":\"prod\",\"digest\":\"" D1 "\",\"image\":\"r\"}},"
-	    "\"twice\":{\"tags\":{\"first\":{\"digest\":\"" D1 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}}},"
-	    "\"cased\":{\"Tags\":{\"x\":{\"digest\":\"" D1 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}},"
+	    "\"twice\":{\"tags\":{\"first\":{\"digest\":\"" D1
+	    "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}}},"
+	    "\"cased\":{\"Tags\":{\"x\":{\"digest\":\"" D1
+	    "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}},"
 	    "\"tags\":{\"y\":{\"digest\":\"" D2 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}}},"
 	    "\"empty\":{\"tags\":{}},"
 	    "\"twice\":{\"pause\":{\"reason\":\"r\",\"uid\":1,\"pid\":2,\"at\":3},"
@@ -1060,17 +1064,19 @@ TEST(state_sightings_print_back_as_read)
 	const cJSON *web = cJSON_GetObjectItem(cJSON_GetObjectItem(ws, "web"), "tags");
 	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(web->child, "digest")), D2);
 	CHECK_STR(web->child->string, "prod");
-	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(
-		      cJSON_GetObjectItem(web, "prod")->next->next->next->next->next->next, "digest")),
-		  D2);
+	CHECK_STR(
+	    cJSON_GetStringValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(web, "prod")->next->next->next->next->next->next, "digest")),
+	    D2);
 	const cJSON *cased = cJSON_GetObjectItem(ws, "cased");
 	CHECK_STR(cased->child->string, "Tags");
 	CHECK_STR(cJSON_GetStringValue(
 		      cJSON_GetObjectItem(cJSON_GetObjectItem(cased->child, "x"), "digest")),
 		  D2);
 	CHECK(strstr(got, "\"twice\":{\"tags\":{\"first\":") != NULL); /* the first, as read */
-	CHECK(strstr(got, "\"tags\":{\"second\":{\"digest\":\"" D2
-			  "\",\"seen_at\":\"2026-01-02T03:04:05Z\"},\"new\":{\"digest\":\"" D1) != NULL);
+	CHECK(strstr(got,
+		     "\"tags\":{\"second\":{\"digest\":\"" D2
+		     "\",\"seen_at\":\"2026-01-02T03:04:05Z\"},\"new\":{\"digest\":\"" D1) != NULL);
 	cJSON_Delete(o);
 	free(got);
 	rm_rf(dir);

@@ -33,8 +33,8 @@ static char *printed(const struct sightings *g)
 TEST(sightings_strings_escape_as_cjson_does)
 {
 	char all[256];
-	const char *rows[] = { "", "plain", "q\"uote", "back\\slash", "\b\f\n\r\t", "\x7f\xc3\xa9",
-			       "\x01\x1f end", "/slash/" };
+	const char *rows[] = { "",           "plain",        "q\"uote",      "back\\slash",
+			       "\b\f\n\r\t", "\x7f\xc3\xa9", "\x01\x1f end", "/slash/" };
 
 	for (int i = 1; i < 256; i++)
 		all[i - 1] = (char)i;
@@ -72,9 +72,19 @@ static cJSON *entry_as_before(const char *digest, const char *pick, time_t at)
 TEST(sightings_print_as_the_cjson_tree_did)
 {
 	/* times across the years that print in 20 characters, and their edges */
-	static const time_t times[] = { 0,          1,          59,         86399,     86400,
-					951782400,  951868799,  1709164800, 1767225599, 4102444800,
-					2147483647, 2147483648, 253402300799LL };
+	static const time_t times[] = { 0,
+					1,
+					59,
+					86399,
+					86400,
+					951782400,
+					951868799,
+					1709164800,
+					1767225599,
+					4102444800,
+					2147483647,
+					2147483648,
+					253402300799LL };
 	struct sightings *g = sightings_new();
 	cJSON *want = cJSON_CreateObject();
 	char key[32];
@@ -115,7 +125,8 @@ TEST(sightings_entries_in_another_form_are_kept_as_read)
 		bool compact;
 	} rows[] = {
 		{ "{\"digest\":\"" D1 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}", true },
-		{ "{\"digest\":\"" D1 "\",\"tag\":\"v1\",\"seen_at\":\"2026-01-02T03:04:05Z\"}", true },
+		{ "{\"digest\":\"" D1 "\",\"tag\":\"v1\",\"seen_at\":\"2026-01-02T03:04:05Z\"}",
+		  true },
 		{ "{\"digest\":\"" D1 "\",\"seen_at\":\"1970-01-01T00:00:00Z\"}", true },
 		{ "{\"digest\":\"" D1 "\",\"seen_at\":\"9999-12-31T23:59:59Z\"}", true },
 		{ "{\"digest\":\"" D1 "\",\"seen_at\":\"2024-02-29T00:00:00Z\"}", true },
@@ -132,7 +143,8 @@ TEST(sightings_entries_in_another_form_are_kept_as_read)
 		{ "{\"seen_at\":\"2026-01-02T03:04:05Z\",\"digest\":\"" D1 "\"}", false },
 		{ "{\"digest\":\"" D1 "\",\"seen_at\":\"2026-01-02T03:04:05Z\",\"x\":1}", false },
 		{ "{\"digest\":\"" D1 "\",\"tag\":5,\"seen_at\":\"2026-01-02T03:04:05Z\"}", false },
-		{ "{\"digest\":\"" D1 "\",\"Tag\":\"v\",\"seen_at\":\"2026-01-02T03:04:05Z\"}", false },
+		{ "{\"digest\":\"" D1 "\",\"Tag\":\"v\",\"seen_at\":\"2026-01-02T03:04:05Z\"}",
+		  false },
 		{ "{\"Digest\":\"" D1 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}", false },
 		{ "{\"digest\":\"sha256:ABC\",\"seen_at\":\"2026-01-02T03:04:05Z\"}", false },
 		{ "{\"digest\":null,\"seen_at\":\"2026-01-02T03:04:05Z\"}", false },
@@ -154,8 +166,8 @@ TEST(sightings_entries_in_another_form_are_kept_as_read)
 				  rows[i].compact);
 		/* what state_seen() read: the "digest" member that cJSON_GetObjectItem() finds */
 		const char *d = sightings_digest(g, i, buf);
-		const char *d0 =
-		    cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(want, key), "digest"));
+		const char *d0 = cJSON_GetStringValue(
+		    cJSON_GetObjectItem(cJSON_GetObjectItem(want, key), "digest"));
 		CHECK((!d && !d0) || (d && d0 && !strcmp(d, d0)));
 	}
 	CHECK_STR(sightings_pick(g, 1), "v1");

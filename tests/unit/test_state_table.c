@@ -737,7 +737,8 @@ TEST(state_table_sightings_as_read)
 	struct state *s = open_fake(f, NULL, &warning);
 	if (!s)
 		return;
-	CHECK(warning && strstr(warning, "'sha256:NOT\\x01' as the last seen of a tag of watch 'api'"));
+	CHECK(warning &&
+	      strstr(warning, "'sha256:NOT\\x01' as the last seen of a tag of watch 'api'"));
 	CHECK_STR(state_seen(s, "web", "prod"), D1);
 	CHECK_STR(state_seen(s, "web", "odd"), D2);
 	CHECK_STR(state_seen_tag(s, "web"), "v\"1");
@@ -755,7 +756,8 @@ TEST(state_table_sightings_as_read)
 	CHECK(state_set_seen(s, "web", "odd", D1, NULL) == 0);
 	CHECK(state_set_seen(s, "web", "new", D1, NULL) == 0);
 	CHECK_INT(save(s), 0);
-	CHECK(strstr(fake_doc(f, "w/web"), "\"odd\":{\"digest\":\"" D1 "\",\"seen_at\":\"") != NULL);
+	CHECK(strstr(fake_doc(f, "w/web"), "\"odd\":{\"digest\":\"" D1 "\",\"seen_at\":\"") !=
+	      NULL);
 	state_undo(s, u);
 	CHECK_INT(save(s), 0);
 	CHECK_STR(fake_doc(f, "w/web"), good);
