@@ -153,7 +153,7 @@ TEST(state_unusable_files_are_kept_aside)
 		"\"sha", /* cut */
 		"[]",
 		"{\"watches\": {}}",
-		"{\"version\": 2, \"watches\": {}}",
+		"{\"version\": 3, \"watches\": {}}",
 		"\x01\x02garbage",
 	};
 	static const char *const reason[] = {
