@@ -140,12 +140,32 @@ int statelog_finish(struct strbuf *b, uint64_t gen)
 	return 0;
 }
 
-static bool zeros(const char *p, size_t n)
+/* Whether a whole, valid record starts at buf + off (len bytes in all). */
+static bool record_at(const char *buf, size_t len, size_t off)
 {
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
+	const char *h = buf + off;
+	uint32_t plen;
+
+	if (len - off < STATELOG_HEADER || memcmp(h, magic, 4))
+		return false;
+	plen = get32(h + 4);
+	return plen <= STATELOG_PAYLOAD_MAX && plen <= len - off - STATELOG_HEADER &&
+	       statelog_crc32c(statelog_crc32c(0, h + 4, 12), h + STATELOG_HEADER, plen) ==
+		   get32(h + 16);
+}
+
+/* Whether a whole, valid record starts anywhere after off. */
+static bool record_after(const char *buf, size_t len, size_t off)
+{
+	for (size_t at = off + 1; at + STATELOG_HEADER <= len; at++) {
+		const char *m = memchr(buf + at, magic[0], len - at);
+		if (!m)
 			return false;
-	return true;
+		at = (size_t)(m - buf);
+		if (record_at(buf, len, at))
+			return true;
+	}
+	return false;
 }
 
 int statelog_scan(const char *buf, size_t len,
@@ -156,24 +176,10 @@ int statelog_scan(const char *buf, size_t len,
 
 	memset(ret, 0, sizeof(*ret));
 	while (off < len) {
-		size_t left = len - off, end;
+		size_t left = len - off;
 		const char *h = buf + off, *problem;
-		if (left < STATELOG_HEADER) {
-			ret->end = STATELOG_TORN;
-			ret->bad_at = off;
-			ret->problem = "its header is cut short";
-			return 0;
-		}
-		uint32_t plen = get32(h + 4);
-		bool plausible = !memcmp(h, magic, 4) && plen <= STATELOG_PAYLOAD_MAX;
-		if (plausible && plen > left - STATELOG_HEADER) {
-			ret->end = STATELOG_TORN;
-			ret->bad_at = off;
-			ret->problem = "it is cut short";
-			return 0;
-		}
-		if (plausible && statelog_crc32c(statelog_crc32c(0, h + 4, 12), h + STATELOG_HEADER,
-						 plen) == get32(h + 16)) {
+		if (record_at(buf, len, off)) {
+			uint32_t plen = get32(h + 4);
 			int r = fn ? fn(get64(h + 8), h + STATELOG_HEADER, plen, off, ud) : 0;
 			if (r < 0)
 				return r;
@@ -182,11 +188,18 @@ int statelog_scan(const char *buf, size_t len,
 			ret->records++;
 			continue;
 		}
-		end = off + STATELOG_HEADER + (plausible ? (size_t)plen : 0);
-		problem = memcmp(h, magic, 4) ? "it does not start with the record mark"
-			  : !plausible	      ? "its length is over the limit"
-					      : "its checksum does not match";
-		ret->end = zeros(buf + end, len - end) ? STATELOG_TORN : STATELOG_DAMAGED;
+		if (left < STATELOG_HEADER)
+			problem = "its header is cut short";
+		else if (memcmp(h, magic, 4))
+			problem = "it does not start with the record mark";
+		else if (get32(h + 4) > STATELOG_PAYLOAD_MAX)
+			problem = "its length is over the limit";
+		else if (get32(h + 4) > left - STATELOG_HEADER)
+			problem = "it is cut short";
+		else
+			problem = "its checksum does not match";
+		/* the one write a crash cuts short is the last: no readable record follows it */
+		ret->end = record_after(buf, len, off) ? STATELOG_DAMAGED : STATELOG_TORN;
 		ret->bad_at = off;
 		ret->problem = problem;
 		return 0;

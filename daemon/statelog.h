@@ -60,11 +60,12 @@ struct statelog_scan {
 
 /*
  * Walks the records of buf: fn(gen, payload, len, offset, ud) for each whole, valid one, in
- * order (fn returns < 0 to stop; that value is returned). A record that cannot be read is a torn
- * tail (dropped) when nothing but zero bytes follows where it ends (or it reaches past the end):
- * the one write a crash can cut short, or the zero-filled extent some filesystems leave after a
- * crash; otherwise the journal is damaged. *ret says which. Returns 0 (the end is in *ret) or
- * fn's < 0. Never reads outside buf.
+ * order (fn returns < 0 to stop; that value is returned). A record that cannot be read (cut
+ * short, zero-filled as some filesystems leave an extent after a crash, a checksum that does not
+ * match) is a torn tail, dropped, when no whole, valid record starts anywhere after it: a crash
+ * cuts short only the last write, and every append waits for the one before to be durable.
+ * Otherwise the journal is damaged. *ret says which. Returns 0 (the end is in *ret) or fn's < 0.
+ * Never reads outside buf.
  */
 int statelog_scan(const char *buf, size_t len,
 		  int (*fn)(uint64_t gen, const char *payload, size_t n, size_t off, void *ud),
