@@ -89,7 +89,6 @@ struct state {
 	size_t snap_size;    /* bytes of state.json */
 	size_t compact_at;   /* a snapshot once jlen passes this */
 	size_t journal_from; /* STATE_JOURNAL_FROM, or the test setting */
-	bool wrote;          /* a save of this process succeeded: state_free() compacts */
 };
 
 static void touch(struct state *s, const char *watch, const char *tkey);
@@ -944,12 +943,6 @@ void state_free(struct state *s)
 {
 	if (!s)
 		return;
-	if (s->root && !s->io && s->wrote && !s->dirty && s->file_version == STATE_FILE_JOURNALED) {
-		/* what this process saved is folded into one file (version 1, which an older
-		 * ecr-deployd reads too); what it did not save stays unsaved */
-		char ignored[600];
-		(void)save_snapshot(s, STATE_VERSION, ignored, sizeof(ignored));
-	}
 	journal_close(s);
 	cJSON_Delete(s->root);
 	cJSON_Delete(s->rollouts);
@@ -3087,7 +3080,6 @@ static int save_snapshot(struct state *s, int version, char *why, size_t why_len
 	s->compact_at = size > STATE_JOURNAL_MIN_COMPACT ? size : STATE_JOURNAL_MIN_COMPACT;
 	clear_dirty_keys(s);
 	s->dirty = false;
-	s->wrote = true;
 	if (version == STATE_FILE_JOURNALED) {
 		/* records of the old generation are ignored from now on; emptied all the same */
 		if (journal_fd(s) == 0 && ftruncate(s->jfd, 0) == 0 && fsync(s->jfd) == 0)
@@ -3184,6 +3176,16 @@ static int journal_append(struct state *s, char *why, size_t why_len)
 	return 0;
 }
 
+int state_compact(struct state *s, char *why, size_t why_len)
+{
+	struct stat st;
+
+	if (s->io || !s->root || s->dirty ||
+	    (s->file_version != STATE_FILE_JOURNALED && lstat(s->jpath, &st) < 0))
+		return 0;
+	return save_snapshot(s, STATE_VERSION, why, why_len);
+}
+
 static int save_file(struct state *s, char *why, size_t why_len)
 {
 	int version = s->snap_size < s->journal_from ? STATE_VERSION : STATE_FILE_JOURNALED;
@@ -3198,7 +3200,6 @@ static int save_file(struct state *s, char *why, size_t why_len)
 		return r;
 	clear_dirty_keys(s);
 	s->dirty = false;
-	s->wrote = true;
 	if (s->jlen > s->compact_at) {
 		char ignored[600];
 		/* the change is durable already; a compaction that fails is tried again later */

@@ -402,8 +402,17 @@ TEST(state_journal_replay_equals_memory)
 	free(text);
 	snprintf(path, sizeof(path), "%s/state.journal", dir);
 	CHECK(file_size(path) > 0);
-	/* a clean stop leaves one file, version 1, that holds everything */
+	/* a clean stop leaves one file, version 1, that holds everything; nothing unsaved is
+	 * written by it */
 	char *before = items_of(s);
+	char why[600];
+	CHECK_INT(state_set_seen(s, "unsaved", "x", D("a"), NULL), 0);
+	CHECK_INT(state_compact(s, why, sizeof(why)), 0);
+	CHECK(file_size(path) > 0);
+	state_free(s);
+	s = open_journaled(dir, NULL);
+	CHECK(s && !state_seen(s, "unsaved", "x"));
+	CHECK_INT(s ? state_compact(s, why, sizeof(why)) : -1, 0);
 	state_free(s);
 	CHECK_INT(file_size(path), -1);
 	s = open_journaled(dir, NULL);
