@@ -3252,13 +3252,25 @@ static int replay_entry(const char *sk, const char *doc, size_t len, void *ud)
 		rp->applied++;
 		return 0;
 	}
-	/* the item replaces the part whole: what it no longer holds goes */
+	/*
+	 * The item replaces the part whole: what it no longer holds goes. A watch's sightings
+	 * ("tags") are replaced through merge_part() only (it owns how they are held): an item
+	 * without them carries an empty "tags" when the watch had some.
+	 */
 	if (sk[0] == 'w') {
 		into = find_watch(s, sk + 2);
 		for (m = into ? into->child : NULL; m; m = next) {
 			next = m->next;
-			if (!m->string || strcmp(m->string, "targets"))
+			if (!m->string || (strcmp(m->string, "targets") && strcmp(m->string, "tags")))
 				cJSON_Delete(cJSON_DetachItemViaPointer(into, m));
+		}
+		if (!o && into && cJSON_GetObjectItemCaseSensitive(into, "tags") &&
+		    !(o = cJSON_CreateObject())) 
+			return -ENOMEM;
+		if (o && into && cJSON_GetObjectItemCaseSensitive(into, "tags") &&
+		    !cJSON_GetObjectItemCaseSensitive(o, "tags") && !cJSON_AddObjectToObject(o, "tags")) {
+			cJSON_Delete(o);
+			return -ENOMEM;
 		}
 	} else {
 		char watch[256];

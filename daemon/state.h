@@ -208,7 +208,7 @@ bool state_dirty(const struct state *s);
  * dirty. In a directory, a small state (under 64 KiB) is written whole, atomically, to
  * state.json; a larger one appends one record of the parts that changed to state.journal
  * (written with one write() and fdatasync()), and writes state.json whole, atomically, only when
- * the journal has outgrown it (docs/architecture.md, "The state directory").
+ * the journal has outgrown it (ecr-deployd(8), FILES).
  */
 int state_save(struct state *s, char *why, size_t why_len);
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The state journal (state.journal next to state.json, docs/architecture.md "State directory"):
+"""The state journal (state.journal next to state.json, ecr-deployd(8), FILES):
 the real daemon, with the journal in use from the first byte (ECR_DEPLOYD_TEST_STATE_JOURNAL_FROM=0;
 by default only a state.json of 64 KiB or more is journaled), killed with -9 at random moments while
 pushes keep it writing: no sighting whose cycle completed is lost, a restart never sets a file
