@@ -40,14 +40,14 @@
  * snapshot is version 2 only while a journal is kept; one written at a clean stop, or of a state
  * below STATE_JOURNAL_FROM, is version 1.
  */
-#define STATE_FILE_JOURNALED 2
+#define STATE_FILE_JOURNALED      2
 /* A state.json smaller than this is rewritten whole at every save (as cheap as a record, and one
  * file that anything reads); from there, changes go to the journal. */
-#define STATE_JOURNAL_FROM (64 * 1024)
+#define STATE_JOURNAL_FROM        (64 * 1024)
 /* The journal is folded into a new state.json once it outgrows max(this, state.json's size). */
 #define STATE_JOURNAL_MIN_COMPACT (1024 * 1024)
 /* The largest journal read: the compaction bound for the largest state.json, and a record. */
-#define STATE_JOURNAL_MAX ((size_t)2 * STATE_MAX + STATELOG_HEADER + STATELOG_PAYLOAD_MAX)
+#define STATE_JOURNAL_MAX         ((size_t)2 * STATE_MAX + STATELOG_HEADER + STATELOG_PAYLOAD_MAX)
 
 struct state {
 	char *dir;
@@ -78,16 +78,16 @@ struct state {
 	 * known (a change made without touch(), no memory to list one): a snapshot is written.
 	 */
 	char *jpath;
-	int jfd;             /* open for writing when jfd_ok */
+	int jfd; /* open for writing when jfd_ok */
 	bool jfd_ok;
-	uint64_t gen;        /* state.json's generation on disk */
-	int file_version;    /* state.json's version on disk (0: none yet) */
-	bool jready;         /* records of gen may be appended at jlen */
-	bool jsuspect;       /* a failed append may have left its record: snapshot before trusting */
-	size_t jlen;         /* bytes of whole records of gen in the journal */
-	size_t jsize;        /* the journal's size on disk (> jlen: a tail to cut before appending) */
-	size_t snap_size;    /* bytes of state.json */
-	size_t compact_at;   /* a snapshot once jlen passes this */
+	uint64_t gen;      /* state.json's generation on disk */
+	int file_version;  /* state.json's version on disk (0: none yet) */
+	bool jready;       /* records of gen may be appended at jlen */
+	bool jsuspect;     /* a failed append may have left its record: snapshot before trusting */
+	size_t jlen;       /* bytes of whole records of gen in the journal */
+	size_t jsize;      /* the journal's size on disk (> jlen: a tail to cut before appending) */
+	size_t snap_size;  /* bytes of state.json */
+	size_t compact_at; /* a snapshot once jlen passes this */
 	size_t journal_from; /* STATE_JOURNAL_FROM, or the test setting */
 };
 
@@ -175,8 +175,8 @@ static const char *check_shape(const cJSON *root)
 	if (v->valuedouble != STATE_VERSION && v->valuedouble != STATE_FILE_JOURNALED)
 		return "its version is not 1 or 2";
 	v = cJSON_GetObjectItem(root, "generation");
-	if (v && !(cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9007199254740992.0 &&
-		   v->valuedouble == floor(v->valuedouble)))
+	if (v && !(cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+		   v->valuedouble < 9007199254740992.0 && v->valuedouble == floor(v->valuedouble)))
 		return "its 'generation' is not a whole number";
 	w = cJSON_GetObjectItem(root, "watches");
 	if (!cJSON_IsObject(w))
@@ -311,9 +311,9 @@ static void sink_object(struct sink *k, const cJSON *o, const char *inner)
  * Writes path atomically from o (see sink_object): a temporary file, fsync, rename, fsync of the
  * directory, so that a crash at any moment leaves the old file or the new one.
  */
-static int write_atomic_sized(const char *dir, const char *path, const cJSON *o,
-			      const char *inner, const char *text, size_t text_len,
-			      size_t *ret_size, char *why, size_t why_len)
+static int write_atomic_sized(const char *dir, const char *path, const cJSON *o, const char *inner,
+			      const char *text, size_t text_len, size_t *ret_size, char *why,
+			      size_t why_len)
 {
 	char tmp[4200];
 	struct sink *k = malloc(sizeof(*k));
@@ -823,9 +823,11 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 			s->root = NULL;
 		} else {
 			s->snap_size = text.len;
-			s->file_version = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(s->root, "version"));
+			s->file_version =
+			    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(s->root, "version"));
 			if (cJSON_IsNumber(cJSON_GetObjectItem(s->root, "generation")))
-				s->gen = (uint64_t)cJSON_GetObjectItem(s->root, "generation")->valuedouble;
+				s->gen = (uint64_t)cJSON_GetObjectItem(s->root, "generation")
+					     ->valuedouble;
 		}
 	}
 	strbuf_done(&text);
@@ -846,16 +848,18 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 		}
 	}
 	if (problem) {
-		/* Keep it aside for a human (with its journal, which belongs to it); start afresh. */
+		/* Keep it aside for a human (with its journal, which belongs to it); start afresh.
+		 */
 		char *aside = NULL, *jaside = NULL;
 		struct stat jst;
 		if (lstat(s->jpath, &jst) == 0 && !(jaside = keep_aside(s->jpath))) {
 			r = -errno;
-			snprintf(why, why_len,
-				 "the state %s '%s' is unusable (%s) and the journal '%s' cannot be "
-				 "moved aside: %s",
-				 journal_bad ? "journal" : "file", journal_bad ? s->jpath : s->path,
-				 problem, s->jpath, strerror(errno));
+			snprintf(
+			    why, why_len,
+			    "the state %s '%s' is unusable (%s) and the journal '%s' cannot be "
+			    "moved aside: %s",
+			    journal_bad ? "journal" : "file", journal_bad ? s->jpath : s->path,
+			    problem, s->jpath, strerror(errno));
 			state_free(s);
 			return r;
 		}
@@ -874,20 +878,22 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 				   strlen(s->path) + strlen(problem) + 300;
 			*ret_warning = malloc(n);
 			if (*ret_warning && journal_bad)
-				snprintf(*ret_warning, n,
-					 "the state journal is unusable: %s; it was kept as '%s'%s%s%s "
-					 "and ecr-deployd starts afresh, rebuilding what it can from "
-					 "AWS",
-					 problem, jaside ? jaside : "(could not be moved)",
-					 aside ? " (and the state file as '" : "",
-					 aside ? aside : "", aside ? "')" : "");
+				snprintf(
+				    *ret_warning, n,
+				    "the state journal is unusable: %s; it was kept as '%s'%s%s%s "
+				    "and ecr-deployd starts afresh, rebuilding what it can from "
+				    "AWS",
+				    problem, jaside ? jaside : "(could not be moved)",
+				    aside ? " (and the state file as '" : "", aside ? aside : "",
+				    aside ? "')" : "");
 			else if (*ret_warning)
-				snprintf(*ret_warning, n,
-					 "the state file '%s' is unusable (%s); it was kept as "
-					 "'%s'%s%s%s and ecr-deployd starts afresh, rebuilding what it "
-					 "can from AWS",
-					 s->path, problem, aside, jaside ? " (and its journal as '" : "",
-					 jaside ? jaside : "", jaside ? "')" : "");
+				snprintf(
+				    *ret_warning, n,
+				    "the state file '%s' is unusable (%s); it was kept as "
+				    "'%s'%s%s%s and ecr-deployd starts afresh, rebuilding what it "
+				    "can from AWS",
+				    s->path, problem, aside, jaside ? " (and its journal as '" : "",
+				    jaside ? jaside : "", jaside ? "')" : "");
 		}
 		free(aside);
 		free(jaside);
@@ -3148,8 +3154,8 @@ static int journal_append(struct state *s, char *why, size_t why_len)
 	}
 	if (s->jsize != s->jlen && ftruncate(s->jfd, (off_t)s->jlen) < 0) {
 		r = -errno;
-		snprintf(why, why_len, "cannot cut the torn tail of '%s' at %zu bytes: %s", s->jpath,
-			 s->jlen, strerror(errno));
+		snprintf(why, why_len, "cannot cut the torn tail of '%s' at %zu bytes: %s",
+			 s->jpath, s->jlen, strerror(errno));
 		strbuf_done(&b);
 		return r;
 	}
@@ -3261,14 +3267,16 @@ static int replay_entry(const char *sk, const char *doc, size_t len, void *ud)
 		into = find_watch(s, sk + 2);
 		for (m = into ? into->child : NULL; m; m = next) {
 			next = m->next;
-			if (!m->string || (strcmp(m->string, "targets") && strcmp(m->string, "tags")))
+			if (!m->string ||
+			    (strcmp(m->string, "targets") && strcmp(m->string, "tags")))
 				cJSON_Delete(cJSON_DetachItemViaPointer(into, m));
 		}
 		if (!o && into && cJSON_GetObjectItemCaseSensitive(into, "tags") &&
-		    !(o = cJSON_CreateObject())) 
+		    !(o = cJSON_CreateObject()))
 			return -ENOMEM;
 		if (o && into && cJSON_GetObjectItemCaseSensitive(into, "tags") &&
-		    !cJSON_GetObjectItemCaseSensitive(o, "tags") && !cJSON_AddObjectToObject(o, "tags")) {
+		    !cJSON_GetObjectItemCaseSensitive(o, "tags") &&
+		    !cJSON_AddObjectToObject(o, "tags")) {
 			cJSON_Delete(o);
 			return -ENOMEM;
 		}
@@ -3321,8 +3329,8 @@ static int journal_load(struct state *s, char **warnings, char *problem, size_t 
 
 	s->jready = false;
 	s->jlen = s->jsize = 0;
-	s->compact_at = s->snap_size > STATE_JOURNAL_MIN_COMPACT ? s->snap_size
-								 : STATE_JOURNAL_MIN_COMPACT;
+	s->compact_at =
+	    s->snap_size > STATE_JOURNAL_MIN_COMPACT ? s->snap_size : STATE_JOURNAL_MIN_COMPACT;
 	strbuf_init(&text, STATE_JOURNAL_MAX);
 	r = read_all(s->jpath, &text, &st);
 	if (r == -ENOENT) {

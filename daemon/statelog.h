@@ -24,11 +24,11 @@
 
 #include "strbuf.h"
 
-#define STATELOG_HEADER 20
+#define STATELOG_HEADER      20
 /* The largest payload a record may have (the reader refuses larger ones). */
 #define STATELOG_PAYLOAD_MAX (64u * 1024 * 1024)
 /* The longest item key. */
-#define STATELOG_KEY_MAX 4096
+#define STATELOG_KEY_MAX     4096
 
 /* CRC-32C (Castagnoli) of n bytes, continuing crc (0 to start). */
 uint32_t statelog_crc32c(uint32_t crc, const void *p, size_t n);

@@ -80,8 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strbuf_append(&journal, data + 1, size - 1) < 0)
 			return 0;
 		/* the framing alone, with every valid record's entries walked */
-		(void)statelog_scan(journal.buf ? journal.buf : "", journal.len, ignore_record, NULL,
-				    &sc);
+		(void)statelog_scan(journal.buf ? journal.buf : "", journal.len, ignore_record,
+				    NULL, &sc);
 	} else if (frame_all((const char *)data + 1, size - 1, &journal) < 0) {
 		strbuf_done(&journal);
 		return 0;
@@ -89,8 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(path, sizeof(path), "%s/state.json", dir);
 	if (fuzz_put(path, (const uint8_t *)snapshot, sizeof(snapshot) - 1) == 0) {
 		snprintf(path, sizeof(path), "%s/state.journal", dir);
-		if (fuzz_put(path, (const uint8_t *)(journal.buf ? journal.buf : ""), journal.len) ==
-			0 &&
+		if (fuzz_put(path, (const uint8_t *)(journal.buf ? journal.buf : ""),
+			     journal.len) == 0 &&
 		    state_open(dir, &s, &warning, why, sizeof(why)) == 0) {
 			(void)state_seen(s, "web", "prod");
 			(void)state_seen_tag(s, "web");

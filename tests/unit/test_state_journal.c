@@ -22,7 +22,7 @@
 #include "statelog.h"
 #include "strbuf.h"
 
-#define D(c)                                                                                    \
+#define D(c)                                                                                      \
 	"sha256:" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
 	    c c c c c c c c c c c c c c c c c c c c c c c c
 
@@ -333,13 +333,15 @@ static void change(struct state *s, unsigned n)
 		CHECK_INT(state_set_deployed_td(s, watch, tkey, d, "arn:td:1"), 0);
 		break;
 	case 6:
-		CHECK_INT(state_add_failed(s, watch, tkey, d, "exit 1 \"quoted\"", 1700000000 + n), 0);
+		CHECK_INT(state_add_failed(s, watch, tkey, d, "exit 1 \"quoted\"", 1700000000 + n),
+			  0);
 		break;
 	case 7:
 		state_forget_failed(s, watch, tkey, d);
 		break;
 	case 8: {
-		struct state_pause p = { .reason = "maint", .until = n % 2 ? 1.9e9 : 0,
+		struct state_pause p = { .reason = "maint",
+					 .until = n % 2 ? 1.9e9 : 0,
 					 .by = { 1000, 42, 1.7e9 } };
 		CHECK_INT(state_set_pause(s, n % 4 ? watch : NULL, n % 3 ? tkey : NULL,
 					  n % 5 ? &p : NULL),
@@ -387,7 +389,8 @@ TEST(state_journal_replay_equals_memory)
 		char *a = items_of(s), *b = r ? items_of(r) : NULL;
 		CHECK(a && b && !strcmp(a, b));
 		if (a && b && strcmp(a, b))
-			unit_fail(__FILE__, __LINE__, "at %u:\nmemory:\n%s\nreplayed:\n%s", n, a, b);
+			unit_fail(__FILE__, __LINE__, "at %u:\nmemory:\n%s\nreplayed:\n%s", n, a,
+				  b);
 		free(a);
 		free(b);
 		state_free(r);
@@ -753,14 +756,12 @@ TEST(state_journal_failed_append_counts_for_nothing)
 	signal(SIGXFSZ, SIG_DFL);
 	CHECK_INT(file_size(jpath), before); /* cut back */
 	r = open_journaled(dir, NULL);
-	CHECK(r && state_seen(r, "web", "prod") &&
-	      !strcmp(state_seen(r, "web", "prod"), D("b")));
+	CHECK(r && state_seen(r, "web", "prod") && !strcmp(state_seen(r, "web", "prod"), D("b")));
 	state_free(r);
 	/* the next save writes it */
 	CHECK_INT(save(s), 0);
 	r = open_journaled(dir, NULL);
-	CHECK(r && state_seen(r, "web", "prod") &&
-	      !strcmp(state_seen(r, "web", "prod"), D("c")));
+	CHECK(r && state_seen(r, "web", "prod") && !strcmp(state_seen(r, "web", "prod"), D("c")));
 	state_free(r);
 	state_free(s);
 	rm_rf(dir);
