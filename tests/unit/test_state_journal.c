@@ -111,22 +111,29 @@ static int cmp_line(const void *a, const void *b)
 static char *items_of(const struct state *s)
 {
 	struct strbuf b, out;
-	char *lines[4096], *p;
-	size_t n = 0;
+	char **lines = NULL, *p;
+	size_t n = 0, cap = 0;
 
 	strbuf_init(&b, 64 * 1024 * 1024);
 	strbuf_init(&out, 64 * 1024 * 1024);
 	CHECK_INT(state_each_item(s, add_line, &b), 0);
-	for (p = b.buf; p && *p && n < 4096; n++) {
-		lines[n] = p;
-		p = strchr(p, '\n');
-		if (!p)
+	for (p = b.buf; p && *p; p++) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			lines = realloc(lines, cap * sizeof(*lines));
+			if (!lines)
+				abort();
+		}
+		lines[n++] = p;
+		if (!(p = strchr(p, '\n')))
 			break;
-		*p++ = '\0';
+		*p = '\0';
 	}
-	qsort(lines, n, sizeof(lines[0]), cmp_line);
+	if (n)
+		qsort(lines, n, sizeof(*lines), cmp_line);
 	for (size_t i = 0; i < n; i++)
 		strbuf_printf(&out, "%s\n", lines[i]);
+	free(lines);
 	strbuf_done(&b);
 	return strbuf_steal(&out);
 }
