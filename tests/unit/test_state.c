@@ -153,7 +153,7 @@ TEST(state_unusable_files_are_kept_aside)
 		"\"sha", /* cut */
 		"[]",
 		"{\"watches\": {}}",
-		"{\"version\": 2, \"watches\": {}}",
+		"{\"version\": 3, \"watches\": {}}",
 		"\x01\x02garbage",
 	};
 	static const char *const reason[] = {
@@ -1047,10 +1047,15 @@ TEST(state_sightings_print_back_as_read)
 	CHECK_INT(state_set_pause(s, "web", NULL, &p), 0);
 	CHECK_INT(state_set_pause(s, "web", NULL, NULL), 0);
 	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	/* the watches as read (the header around them is the snapshot's: version, generation) */
 	char *got = read_text(path), *norm = got ? without_written_at(got) : NULL;
-	CHECK(norm && !strcmp(norm, text));
-	if (norm && strcmp(norm, text))
-		fprintf(stderr, "got  %s\nwant %s\n", norm, text);
+	const char *from = strstr(text, "\"watches\":"), *to = strstr(text, ",\"written_at\"");
+	char *watches = strndup(from, (size_t)(to - from));
+	CHECK(norm && watches && strstr(norm, watches));
+	if (norm && watches && !strstr(norm, watches))
+		fprintf(stderr, "got  %s\nwant %s\n", norm, watches);
+	CHECK(norm && strstr(norm, "\"reset_at\":\"2026-01-01T00:00:00Z\""));
+	free(watches);
 	free(got);
 	free(norm);
 	/* a sighting replaces the first "prod" in place, and "x" of "cased" goes to its "Tags" */
