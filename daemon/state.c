@@ -86,7 +86,7 @@ struct state {
 	 * known (a change made without touch(), no memory to list one): a snapshot is written.
 	 */
 	char *jpath;
-	int jfd; /* open for writing when jfd_ok */
+	int jfd; /* open for writing (during a save) when jfd_ok */
 	bool jfd_ok;
 	uint64_t gen;      /* state.json's generation on disk */
 	int file_version;  /* state.json's version on disk (0: none yet) */
@@ -3393,8 +3393,8 @@ static int journal_fd(struct state *s)
 	if (fd < 0)
 		return -errno;
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int r = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+	int r = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : 0;
+	if (r < 0) {
 		close(fd);
 		return r;
 	}
@@ -3454,6 +3454,7 @@ static int save_snapshot(struct state *s, int version, char *why, size_t why_len
 		/* records of the old generation are ignored from now on; emptied all the same */
 		if (journal_fd(s) == 0 && ftruncate(s->jfd, 0) == 0 && fsync(s->jfd) == 0)
 			s->jready = true;
+		journal_close(s);
 	} else {
 		journal_close(s);
 		if (unlink(s->jpath) == 0)
@@ -3564,6 +3565,9 @@ static int save_file(struct state *s, char *why, size_t why_len)
 	if (!s->jready || s->jsuspect || s->diff_all || version == STATE_VERSION)
 		return save_snapshot(s, version, why, why_len);
 	r = journal_append(s, why, why_len);
+	/* not kept open between saves: a file open for writing would keep its filesystem from
+	 * being remounted read-only */
+	journal_close(s);
 	if (r > 0)
 		return save_snapshot(s, version, why, why_len);
 	if (r < 0)
