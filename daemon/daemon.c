@@ -1046,6 +1046,8 @@ static void teardown(struct daemon *d)
 	 * refuse it anyway). */
 	if (d->state && !d->demoting && state_save(d->state, why, sizeof(why)) < 0)
 		log_error("%s; what was seen since the last write is lost", why);
+	else if (d->state && !d->demoting && state_compact(d->state, why, sizeof(why)) < 0)
+		log_warning("%s; the state stays in state.json and state.journal", why);
 	state_free(d->state);
 	history_free(d->history);
 	if (d->lease && !d->demoting) {

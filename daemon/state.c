@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* The versioned state file and its atomic writes. */
+/*
+ * The versioned state file, its journal and their atomic writes; the same state kept in a
+ * DynamoDB table (the table backend, docs/ha.md); the blobs of the outbox.
+ */
 #include "state.h"
 
 #include <cJSON.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdint.h>
 #include <fcntl.h>
@@ -23,21 +27,44 @@
 #include "cdtrack.h"
 #include "escape.h"
 #include "regfile.h"
+#include "sightings.h"
 #include "strbuf.h"
 #include "strmap.h"
 #include "config.h"
 #include "ddb.h"
+#include "statelog.h"
 
 #define STATE_MAX (64 * 1024 * 1024)
+
+/*
+ * state.json's versions: 1, a whole state; 2, a state that records of state.journal of the same
+ * "generation" may follow (an older ecr-deployd, which would not read them, refuses it). A
+ * snapshot is version 2 only while a journal is kept; one written at a clean stop, or of a state
+ * below STATE_JOURNAL_FROM, is version 1.
+ */
+#define STATE_FILE_JOURNALED      2
+/* A state.json smaller than this is rewritten whole at every save (as cheap as a record, and one
+ * file that anything reads); from there, changes go to the journal. */
+#define STATE_JOURNAL_FROM        (64 * 1024)
+/* The journal is folded into a new state.json once it outgrows max(this, state.json's size). */
+#define STATE_JOURNAL_MIN_COMPACT (1024 * 1024)
+/* The largest journal read: the compaction bound for the largest state.json, and a record. */
+#define STATE_JOURNAL_MAX         ((size_t)2 * STATE_MAX + STATELOG_HEADER + STATELOG_PAYLOAD_MAX)
 
 struct state {
 	char *dir;
 	char *path;
 	char *rdir;           /* <dir>/rollouts */
 	cJSON *rollouts;      /* "watch\x1ftarget" -> {"watch", "target", "rollout"} */
-	struct strmap *index; /* watch name -> its entry in root */
-	cJSON *root; /* {"version":1, "written_at":…, "watches": {name: {"tags": {tag: {...}}}}} */
-	char *notes; /* what state_open() did to the directory, or NULL */
+	struct strmap *index; /* watch name -> its struct wrec */
+	/*
+	 * {"version":1, "written_at":…, "watches": {name: {"tags": {}, …}}}: the sightings of an
+	 * indexed watch are not in its "tags" object (left empty, where they print) but in its
+	 * wrec's compact set.
+	 */
+	cJSON *root;
+	char seen_text[SIGHTINGS_DIGEST_SIZE]; /* what state_seen() returns */
+	char *notes;                           /* what state_open() did to the directory, or NULL */
 	bool dirty;
 	/* The table backend (io NULL: the directory). */
 	const struct state_table_io *io;
@@ -53,9 +80,56 @@ struct state {
 	cJSON *purge;      /* keys of unusable items set aside, deleted at the next save */
 	cJSON *blobs[2];   /* the table's "o/" (name -> text) and "s/" (name -> at) */
 	bool blobs_only;   /* state_open_blobs() */
+	/*
+	 * The directory's journal, <dir>/state.journal (see save_file()). The keys a save writes
+	 * are dirty_keys above (without a copy of any item's text); diff_all means they are not
+	 * known (a change made without touch(), no memory to list one): a snapshot is written.
+	 */
+	char *jpath;
+	int jfd; /* open for writing (during a save) when jfd_ok */
+	bool jfd_ok;
+	uint64_t gen;      /* state.json's generation on disk */
+	int file_version;  /* state.json's version on disk (0: none yet) */
+	bool jready;       /* records of gen may be appended at jlen */
+	bool jsuspect;     /* a failed append may have left its record: snapshot before trusting */
+	size_t jlen;       /* bytes of whole records of gen in the journal */
+	size_t jsize;      /* the journal's size on disk (> jlen: a tail to cut before appending) */
+	size_t snap_size;  /* bytes of state.json */
+	size_t compact_at; /* a snapshot once jlen passes this */
+	size_t journal_from; /* STATE_JOURNAL_FROM, or the test setting */
 };
 
+/*
+ * A watch of the index: its object in root, that object's "tags" member (the first one
+ * cJSON_GetObjectItem() finds, as every reader of a tag's entry did; NULL while none), and the
+ * sightings that member stands for (NULL: none). A watch listed twice in a hand-made file is
+ * indexed by its last object (strmap_put()'s), as ever; the others keep their "tags" as read.
+ */
+struct wrec {
+	cJSON *obj;
+	cJSON *tags;
+	struct sightings *g;
+};
+
+static struct wrec *find_rec(const struct state *s, const char *watch);
+/*
+ * After a load: the parsed tree was taken into compact sightings and freed, but the allocator
+ * keeps the pages it held (several times what is left); they go back to the system, so that the
+ * daemon's anonymous memory is what it holds, not what its state file once took to read.
+ */
+static void give_back_memory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 static void touch(struct state *s, const char *watch, const char *tkey);
+static size_t journal_from(void);
+static int journal_load(struct state *s, char **warnings, char *problem, size_t problem_len);
+static int save_file(struct state *s, char *why, size_t why_len);
+static void journal_close(struct state *s);
+static int save_snapshot(struct state *s, int version, char *why, size_t why_len);
 static int table_save(struct state *s, char *why, size_t why_len);
 static int table_rollout_write(struct state *s, const char *watch, const char *tkey, const cJSON *f,
 			       char *why, size_t why_len);
@@ -129,10 +203,14 @@ static const char *check_shape(const cJSON *root)
 		return "it is not a JSON object";
 	if (!cJSON_IsNumber(v))
 		return "it has no version";
-	if (v->valuedouble > STATE_VERSION)
-		return "it was written by a newer ecr-deployd (version above 1)";
-	if (v->valuedouble != STATE_VERSION)
-		return "its version is not 1";
+	if (v->valuedouble > STATE_FILE_JOURNALED)
+		return "it was written by a newer ecr-deployd (version above 2)";
+	if (v->valuedouble != STATE_VERSION && v->valuedouble != STATE_FILE_JOURNALED)
+		return "its version is not 1 or 2";
+	v = cJSON_GetObjectItem(root, "generation");
+	if (v && !(cJSON_IsNumber(v) && v->valuedouble >= 0 &&
+		   v->valuedouble < 9007199254740992.0 && v->valuedouble == floor(v->valuedouble)))
+		return "its 'generation' is not a whole number";
 	w = cJSON_GetObjectItem(root, "watches");
 	if (!cJSON_IsObject(w))
 		return "'watches' is not an object";
@@ -188,6 +266,7 @@ struct sink {
 	int fd;
 	int err;
 	size_t n;
+	size_t total; /* bytes put */
 	char buf[16384];
 };
 
@@ -207,6 +286,7 @@ static void sink_flush(struct sink *k)
 
 static void sink_put(struct sink *k, const char *p, size_t len)
 {
+	k->total += len;
 	while (!k->err && len) {
 		size_t m = sizeof(k->buf) - k->n < len ? sizeof(k->buf) - k->n : len;
 		memcpy(k->buf + k->n, p, m);
@@ -231,41 +311,62 @@ static void sink_json(struct sink *k, const cJSON *item)
 	free(text);
 }
 
+static int watch_text(const struct state *s, const cJSON *w, const char *skip, struct strbuf *b);
+
 /*
- * Object o member by member, and the members of its object member named inner (if any) one by
- * one too: the text of the state is never held whole, only that of one watch at a time.
+ * Object o member by member; when st is not NULL, o is st's root and its "watches" are written
+ * one by one, each with its sightings (watch_text()): the text of the state is never held whole,
+ * only that of one watch at a time.
  */
-static void sink_object(struct sink *k, const cJSON *o, const char *inner)
+static void sink_object(struct sink *k, const cJSON *o, const struct state *st)
 {
 	const cJSON *m;
 	bool first = true;
+	struct strbuf b;
 
+	strbuf_init(&b, STATE_MAX);
 	sink_put(k, "{", 1);
 	cJSON_ArrayForEach(m, o)
 	{
-		cJSON *key = cJSON_CreateString(m->string);
+		strbuf_reset(&b);
 		if (!first)
 			sink_put(k, ",", 1);
 		first = false;
-		if (!key && !k->err)
-			k->err = -ENOMEM;
-		sink_json(k, key);
-		cJSON_Delete(key);
-		sink_put(k, ":", 1);
-		if (inner && cJSON_IsObject(m) && !strcmp(m->string, inner))
-			sink_object(k, m, NULL);
-		else
+		if (sightings_json_string(&b, m->string) < 0 || strbuf_putc(&b, ':') < 0) {
+			k->err = k->err ? k->err : -ENOMEM;
+			break;
+		}
+		sink_put(k, b.buf, b.len);
+		if (st && cJSON_IsObject(m) && !strcmp(m->string, "watches")) {
+			const cJSON *w;
+			sink_put(k, "{", 1);
+			cJSON_ArrayForEach(w, m)
+			{
+				strbuf_reset(&b);
+				if ((w != m->child && strbuf_putc(&b, ',') < 0) ||
+				    sightings_json_string(&b, w->string) < 0 ||
+				    strbuf_putc(&b, ':') < 0 || watch_text(st, w, NULL, &b) < 0) {
+					k->err = k->err ? k->err : -ENOMEM;
+					break;
+				}
+				sink_put(k, b.buf, b.len);
+			}
+			sink_put(k, "}", 1);
+		} else {
 			sink_json(k, m);
+		}
 	}
 	sink_put(k, "}", 1);
+	strbuf_done(&b);
 }
 
 /*
  * Writes path atomically from o (see sink_object): a temporary file, fsync, rename, fsync of the
  * directory, so that a crash at any moment leaves the old file or the new one.
  */
-static int write_atomic(const char *dir, const char *path, const cJSON *o, const char *inner,
-			const char *text, size_t text_len, char *why, size_t why_len)
+static int write_atomic_sized(const char *dir, const char *path, const cJSON *o,
+			      const struct state *st, const char *text, size_t text_len,
+			      size_t *ret_size, char *why, size_t why_len)
 {
 	char tmp[4200];
 	struct sink *k = malloc(sizeof(*k));
@@ -285,12 +386,15 @@ static int write_atomic(const char *dir, const char *path, const cJSON *o, const
 	}
 	k->err = 0;
 	k->n = 0;
+	k->total = 0;
 	if (o)
-		sink_object(k, o, inner);
+		sink_object(k, o, st);
 	else
 		sink_put(k, text, text_len);
 	sink_flush(k);
 	r = k->err;
+	if (ret_size)
+		*ret_size = k->total;
 	if (r == 0 && fsync(k->fd) < 0)
 		r = -errno;
 	if (close(k->fd) < 0 && r == 0)
@@ -313,6 +417,12 @@ static int write_atomic(const char *dir, const char *path, const cJSON *o, const
 	if (r < 0)
 		snprintf(why, why_len, "cannot sync the directory of '%s': %s", path, strerror(-r));
 	return r;
+}
+
+static int write_atomic(const char *dir, const char *path, const cJSON *o, const struct state *st,
+			const char *text, size_t text_len, char *why, size_t why_len)
+{
+	return write_atomic_sized(dir, path, o, st, text, text_len, NULL, why, why_len);
 }
 
 static void escape_value(const char *v, char *out, size_t n);
@@ -451,6 +561,18 @@ static void drop_bad_digests(struct state *s, char **warnings)
 	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
 	{
 		cJSON *tags = cJSON_GetObjectItem(w, "tags"), *targets, *t, *next;
+		struct wrec *rec = w->string ? find_rec(s, w->string) : NULL;
+		/* an indexed watch's are in its sightings (only the odd entries may be bad) */
+		for (size_t i = 0; rec && rec->obj == w && i < sightings_count(rec->g);) {
+			const cJSON *odd = sightings_odd(rec->g, i);
+			const cJSON *d = cJSON_GetObjectItemCaseSensitive(odd, "digest");
+			if (!odd || digest_valid(cJSON_GetStringValue(d))) {
+				i++;
+				continue;
+			}
+			refuse(&rf, "the last seen of a tag", w->string, d);
+			sightings_remove(rec->g, i);
+		}
 		for (t = tags ? tags->child : NULL; t; t = next) {
 			next = t->next;
 			cJSON *d = cJSON_GetObjectItemCaseSensitive(t, "digest");
@@ -632,6 +754,7 @@ static char *rollout_key(const char *watch, const char *tkey)
 /* Loads the rollout files (*.json) of <dir>/rollouts; unusable files are kept aside with a warning.
  */
 static int build_index(struct state *s);
+static int root_from(struct state *s, const cJSON *t);
 
 static int load_rollouts(struct state *s, char **warnings)
 {
@@ -697,7 +820,8 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 	struct state *s = calloc(1, sizeof(*s));
 	struct strbuf text;
 	const char *problem = NULL;
-	char reason[256] = "";
+	char reason[4600] = "";
+	bool journal_bad = false;
 	int r;
 
 	if (ret_warning)
@@ -707,13 +831,17 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 	s->dir = strdup(dir);
 	s->path = malloc(strlen(dir) + 16);
 	s->rdir = malloc(strlen(dir) + 16);
+	s->jpath = malloc(strlen(dir) + 16);
 	s->rollouts = cJSON_CreateObject();
-	if (!s->dir || !s->path || !s->rdir || !s->rollouts) {
+	s->dirty_map = strmap_new();
+	if (!s->dir || !s->path || !s->rdir || !s->jpath || !s->rollouts || !s->dirty_map) {
 		state_free(s);
 		return -ENOMEM;
 	}
 	snprintf(s->path, strlen(dir) + 16, "%s/state.json", dir);
 	snprintf(s->rdir, strlen(dir) + 16, "%s/rollouts", dir);
+	snprintf(s->jpath, strlen(dir) + 16, "%s/state.journal", dir);
+	s->journal_from = journal_from();
 	r = mkdir_p(dir);
 	if (r < 0) {
 		snprintf(why, why_len, "cannot create the state directory '%s': %s", dir,
@@ -759,32 +887,84 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 		if (problem) {
 			cJSON_Delete(s->root);
 			s->root = NULL;
+		} else {
+			s->snap_size = text.len;
+			s->file_version =
+			    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(s->root, "version"));
+			if (cJSON_IsNumber(cJSON_GetObjectItem(s->root, "generation")))
+				s->gen = (uint64_t)cJSON_GetObjectItem(s->root, "generation")
+					     ->valuedouble;
 		}
 	}
 	strbuf_done(&text);
+	if (!problem && s->root) {
+		/* the changes since that snapshot (also when state.json is missing: a journal then
+		 * is set aside) */
+		r = journal_load(s, ret_warning ? ret_warning : &s->notes, reason, sizeof(reason));
+		if (r < 0) {
+			snprintf(why, why_len, "out of memory while reading '%s'", s->jpath);
+			state_free(s);
+			return r;
+		}
+		if (r > 0) {
+			problem = reason;
+			journal_bad = true;
+			cJSON_Delete(s->root);
+			s->root = NULL;
+		}
+	}
 	if (problem) {
-		/* Keep it aside for a human; start afresh. */
-		char *aside = keep_aside(s->path);
-		if (!aside) {
+		/* Keep it aside for a human (with its journal, which belongs to it); start afresh.
+		 */
+		char *aside = NULL, *jaside = NULL;
+		struct stat jst;
+		if (lstat(s->jpath, &jst) == 0 && !(jaside = keep_aside(s->jpath))) {
+			r = -errno;
+			snprintf(
+			    why, why_len,
+			    "the state %s '%s' is unusable (%s) and the journal '%s' cannot be "
+			    "moved aside: %s",
+			    journal_bad ? "journal" : "file", journal_bad ? s->jpath : s->path,
+			    problem, s->jpath, strerror(errno));
+			state_free(s);
+			return r;
+		}
+		if (!(aside = keep_aside(s->path)) && !(journal_bad && errno == ENOENT)) {
 			r = -errno;
 			snprintf(
 			    why, why_len,
 			    "the state file '%s' is unusable (%s) and cannot be moved aside: %s",
 			    s->path, problem, strerror(errno));
+			free(jaside);
 			state_free(s);
 			return r;
 		}
 		if (ret_warning) {
-			size_t n = strlen(aside) + strlen(s->path) + strlen(problem) + 200;
+			size_t n = (aside ? strlen(aside) : 0) + (jaside ? strlen(jaside) : 0) +
+				   strlen(s->path) + strlen(problem) + 300;
 			*ret_warning = malloc(n);
-			if (*ret_warning)
-				snprintf(*ret_warning, n,
-					 "the state file '%s' is unusable (%s); it was kept as "
-					 "'%s' and ecr-deployd starts afresh, rebuilding what it "
-					 "can from AWS",
-					 s->path, problem, aside);
+			if (*ret_warning && journal_bad)
+				snprintf(
+				    *ret_warning, n,
+				    "the state journal is unusable: %s; it was kept as '%s'%s%s%s "
+				    "and ecr-deployd starts afresh, rebuilding what it can from "
+				    "AWS",
+				    problem, jaside ? jaside : "(could not be moved)",
+				    aside ? " (and the state file as '" : "", aside ? aside : "",
+				    aside ? "')" : "");
+			else if (*ret_warning)
+				snprintf(
+				    *ret_warning, n,
+				    "the state file '%s' is unusable (%s); it was kept as "
+				    "'%s'%s%s%s and ecr-deployd starts afresh, rebuilding what it "
+				    "can from AWS",
+				    s->path, problem, aside, jaside ? " (and its journal as '" : "",
+				    jaside ? jaside : "", jaside ? "')" : "");
 		}
 		free(aside);
+		free(jaside);
+		s->gen = 0;
+		s->file_version = 0;
 		s->root = fresh_root();
 		s->dirty = true;
 		if (s->root) {
@@ -805,7 +985,13 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 	}
 	if (!problem)
 		drop_bad_digests(s, ret_warning);
-	if (build_index(s) < 0) {
+	if (s->dirty)
+		s->diff_all = true; /* changed here without touch(): written whole */
+	cJSON *read = s->root;
+	s->root = NULL;
+	r = root_from(s, read);
+	cJSON_Delete(read);
+	if (r < 0) {
 		state_free(s);
 		return -ENOMEM;
 	}
@@ -825,60 +1011,353 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 		state_free(s);
 		return r;
 	}
+	give_back_memory();
 	*ret = s;
 	return 0;
+}
+
+static void free_sightings(void *g)
+{
+	sightings_free(g);
+}
+
+static void free_wrec(void *p)
+{
+	struct wrec *rec = p;
+
+	if (rec)
+		sightings_free(rec->g);
+	free(rec);
 }
 
 void state_free(struct state *s)
 {
 	if (!s)
 		return;
+	journal_close(s);
 	cJSON_Delete(s->root);
 	cJSON_Delete(s->rollouts);
-	strmap_free(s->index, NULL);
+	strmap_free(s->index, free_wrec);
 	free(s->notes);
 	free(s->dir);
 	free(s->path);
 	free(s->rdir);
+	free(s->jpath);
 	table_free(s);
 	free(s);
 }
 
 /* Watch entries by name (case matters, and there may be thousands). */
-static cJSON *find_watch(const struct state *s, const char *watch)
+static struct wrec *find_rec(const struct state *s, const char *watch)
 {
 	return strmap_get(s->index, watch);
 }
 
-static cJSON *watch_entry(struct state *s, const char *watch, bool create)
+static cJSON *find_watch(const struct state *s, const char *watch)
 {
-	cJSON *w = find_watch(s, watch);
+	struct wrec *rec = find_rec(s, watch);
 
-	if (!w && create) {
-		w = cJSON_AddObjectToObject(cJSON_GetObjectItem(s->root, "watches"), watch);
-		if (w && strmap_put(s->index, watch, w, NULL) < 0) {
-			cJSON_Delete(
-			    cJSON_DetachItemViaPointer(cJSON_GetObjectItem(s->root, "watches"), w));
-			w = NULL;
-		}
-	}
-	return w;
+	return rec ? rec->obj : NULL;
 }
 
-static int build_index(struct state *s)
+/*
+ * Takes the entries of the watch's "tags" member (the first cJSON_GetObjectItem() finds) into its
+ * sightings, leaving the member empty: where they print. A member that replaced the one the
+ * sightings stood for (merge_part()) was told with rec->tags NULL. 0 or -ENOMEM (the entries not
+ * taken stay, and are lost to the next save: the state cannot be used without memory anyway).
+ */
+static int adopt_tags(struct wrec *rec)
 {
-	cJSON *w;
+	cJSON *t = cJSON_GetObjectItem(rec->obj, "tags"), *e;
 
-	strmap_free(s->index, NULL);
-	s->index = strmap_new();
-	if (!s->index)
+	if (t != rec->tags) {
+		sightings_free(rec->g);
+		rec->g = NULL;
+		rec->tags = t;
+	}
+	if (!t || !t->child)
+		return 0;
+	if (!rec->g && !(rec->g = sightings_new()))
 		return -ENOMEM;
-	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
+	/* room for them all at once (a state of 100,000 tags loads without a realloc per tag) */
+	size_t n = 0, text = 0;
+	cJSON_ArrayForEach(e, t)
 	{
-		if (strmap_put(s->index, w->string, w, NULL) < 0)
+		const cJSON *pick = cJSON_GetObjectItemCaseSensitive(e, "tag");
+		n++;
+		text += strlen(e->string ? e->string : "") + 1;
+		text += cJSON_IsString(pick) ? strlen(pick->valuestring) + 1 : 0;
+	}
+	if (sightings_reserve(rec->g, n, text) < 0)
+		return -ENOMEM;
+	while ((e = t->child)) {
+		cJSON_DetachItemViaPointer(t, e);
+		if (sightings_add_json(rec->g, e->string ? e->string : "", e) < 0) {
+			cJSON_Delete(e);
 			return -ENOMEM;
+		}
 	}
 	return 0;
+}
+
+static struct wrec *watch_rec(struct state *s, const char *watch, bool create)
+{
+	struct wrec *rec = find_rec(s, watch);
+	cJSON *ws = cJSON_GetObjectItem(s->root, "watches");
+
+	if (rec || !create)
+		return rec;
+	if (!(rec = calloc(1, sizeof(*rec))))
+		return NULL;
+	if (!(rec->obj = cJSON_AddObjectToObject(ws, watch)) ||
+	    strmap_put(s->index, watch, rec, NULL) < 0) {
+		if (rec->obj)
+			cJSON_Delete(cJSON_DetachItemViaPointer(ws, rec->obj));
+		free(rec);
+		return NULL;
+	}
+	return rec;
+}
+
+static cJSON *watch_entry(struct state *s, const char *watch, bool create)
+{
+	struct wrec *rec = watch_rec(s, watch, create);
+
+	return rec ? rec->obj : NULL;
+}
+
+/*
+ * The index of root's watches, their sightings taken from their "tags" (adopt_tags()), or from
+ * kept (watch name -> struct sightings, those used taken out of it) when not NULL (an undo).
+ * NULL without memory.
+ */
+static struct strmap *index_of(cJSON *root, struct strmap *kept)
+{
+	struct strmap *last = strmap_new(), *index = strmap_new();
+	cJSON *ws = cJSON_GetObjectItem(root, "watches"), *w;
+	int r = last && index ? 0 : -ENOMEM;
+
+	/* a name listed twice: its last object is the one indexed */
+	cJSON_ArrayForEach(w, ws)
+	{
+		if (r == 0 && w->string)
+			r = strmap_put(last, w->string, w, NULL);
+	}
+	cJSON_ArrayForEach(w, ws)
+	{
+		struct wrec *rec;
+		if (r < 0 || !w->string || strmap_get(last, w->string) != w)
+			continue;
+		if (!(rec = calloc(1, sizeof(*rec)))) {
+			r = -ENOMEM;
+			break;
+		}
+		rec->obj = w;
+		rec->tags = cJSON_GetObjectItem(w, "tags");
+		if (kept && (rec->g = strmap_get(kept, w->string)) &&
+		    strmap_put(kept, w->string, NULL, NULL) < 0) {
+			rec->g = NULL; /* still kept's */
+			r = -ENOMEM;
+		}
+		if (r < 0 || strmap_put(index, w->string, rec, NULL) < 0) {
+			free_wrec(rec);
+			r = -ENOMEM;
+		} else {
+			r = adopt_tags(rec);
+		}
+	}
+	strmap_free(last, NULL);
+	if (r < 0) {
+		strmap_free(index, free_wrec);
+		return NULL;
+	}
+	return index;
+}
+
+/* Each tag of tags (t's, left as they are) into a new set of sightings in *ret. 0 or -ENOMEM. */
+static int sightings_of(const cJSON *tags, struct sightings **ret)
+{
+	const cJSON *e;
+	size_t n = 0, text = 0;
+	struct sightings *g;
+	int r = 0;
+
+	*ret = NULL;
+	if (!tags || !tags->child)
+		return 0;
+	cJSON_ArrayForEach(e, tags)
+	{
+		const cJSON *pick = cJSON_GetObjectItemCaseSensitive(e, "tag");
+		n++;
+		text += strlen(e->string ? e->string : "") + 1;
+		text += cJSON_IsString(pick) ? strlen(pick->valuestring) + 1 : 0;
+	}
+	if (!(g = sightings_new()) || sightings_reserve(g, n, text) < 0)
+		r = -ENOMEM;
+	cJSON_ArrayForEach(e, tags)
+	{
+		if (r == 0)
+			r = sightings_add_copy(g, e->string ? e->string : "", e);
+	}
+	if (r < 0) {
+		sightings_free(g);
+		return r;
+	}
+	*ret = g;
+	return 0;
+}
+
+/*
+ * s's root and index from t, a state file read and checked (t stays the caller's, to be freed):
+ * a copy of t whose indexed watches' "tags" are empty, their entries in compact sightings. Made
+ * whole before t is freed, so that what stays is not strewn among the holes t leaves: those go
+ * back to the system (give_back_memory()), and a daemon that read 100,000 tags holds what it
+ * keeps, not what reading them took. 0 or -ENOMEM.
+ */
+static int root_from(struct state *s, const cJSON *t)
+{
+	const cJSON *ws = cJSON_GetObjectItem(t, "watches"), *m, *w;
+	struct strmap *last = strmap_new();
+	cJSON *root = cJSON_CreateObject(), *cws = NULL, *cw;
+	int r = last && root ? 0 : -ENOMEM;
+
+	/* a name listed twice: its last object is the one indexed (index_of()) */
+	cJSON_ArrayForEach(w, ws)
+	{
+		if (r == 0 && w->string)
+			r = strmap_put(last, w->string, (void *)(uintptr_t)w, NULL);
+	}
+	cJSON_ArrayForEach(m, t)
+	{
+		cJSON *c = r < 0 ? NULL : m == ws ? cJSON_CreateObject() : cJSON_Duplicate(m, true);
+		if (!c || !cJSON_AddItemToObject(root, m->string ? m->string : "", c)) {
+			cJSON_Delete(c);
+			r = -ENOMEM;
+			break;
+		}
+		if (m == ws)
+			cws = c;
+	}
+	const cJSON *from = r == 0 ? ws : NULL;
+	cJSON_ArrayForEach(w, from)
+	{
+		const cJSON *tags = cJSON_GetObjectItem(w, "tags"), *x;
+		bool indexed = w->string && strmap_get(last, w->string) == w;
+		if (!(cw = cJSON_CreateObject()) ||
+		    !cJSON_AddItemToObject(cws, w->string ? w->string : "", cw)) {
+			cJSON_Delete(cw);
+			r = -ENOMEM;
+			break;
+		}
+		cJSON_ArrayForEach(x, w)
+		{
+			cJSON *c =
+			    indexed && x == tags ? cJSON_CreateObject() : cJSON_Duplicate(x, true);
+			if (!c || !cJSON_AddItemToObject(cw, x->string ? x->string : "", c)) {
+				cJSON_Delete(c);
+				r = -ENOMEM;
+				break;
+			}
+		}
+	}
+	strmap_free(last, NULL);
+	struct strmap *index = r == 0 ? index_of(root, NULL) : NULL;
+	/* the indexed copies in the order of t's: their sightings from t's entries */
+	cw = cws ? cws->child : NULL;
+	for (w = ws ? ws->child : NULL; index && w && cw; w = w->next, cw = cw->next) {
+		struct wrec *rec = strmap_get(index, cw->string ? cw->string : "");
+		const struct wrec *had = w->string ? find_rec(s, w->string) : NULL;
+		if (!rec || rec->obj != cw || rec->g)
+			continue;
+		/* a watch of t indexed already (records of the journal applied to it) has its
+		 * sightings: copied (not moved: the copy lies with the rest of what stays) */
+		if (had && had->obj == w) {
+			if (had->g && !(rec->g = sightings_clone(had->g))) {
+				strmap_free(index, free_wrec);
+				index = NULL;
+			}
+		} else if (sightings_of(cJSON_GetObjectItem(w, "tags"), &rec->g) < 0) {
+			strmap_free(index, free_wrec);
+			index = NULL;
+		}
+	}
+	if (!index) {
+		cJSON_Delete(root);
+		return -ENOMEM;
+	}
+	cJSON_Delete(s->root);
+	strmap_free(s->index, free_wrec);
+	s->root = root;
+	s->index = index;
+	return 0;
+}
+
+/*
+ * (Re)builds s's index over s->root; the sightings of watches indexed already are kept (their
+ * "tags" are empty placeholders by then), the others taken from their "tags". -ENOMEM loses what
+ * was indexed (the caller gives up the state).
+ */
+static int build_index(struct state *s)
+{
+	struct strmap *kept = s->index ? strmap_new() : NULL, *index;
+	const cJSON *ws = s->index ? cJSON_GetObjectItem(s->root, "watches") : NULL, *w;
+
+	if (s->index && !kept)
+		return -ENOMEM;
+	cJSON_ArrayForEach(w, ws)
+	{
+		struct wrec *rec = w->string ? find_rec(s, w->string) : NULL;
+		if (rec && rec->obj == w && rec->g) {
+			if (strmap_put(kept, w->string, rec->g, NULL) < 0) {
+				strmap_free(kept, free_sightings);
+				return -ENOMEM;
+			}
+			rec->g = NULL;
+		}
+	}
+	index = index_of(s->root, kept);
+	strmap_free(kept, free_sightings);
+	if (!index)
+		return -ENOMEM;
+	strmap_free(s->index, free_wrec);
+	s->index = index;
+	return 0;
+}
+
+/*
+ * The text of watch object w as cJSON_PrintUnformatted() prints it (without its member skip, when
+ * not NULL), its sightings where its "tags" is, appended to b. 0, or -ENOMEM.
+ */
+static int watch_text(const struct state *s, const cJSON *w, const char *skip, struct strbuf *b)
+{
+	const struct wrec *rec = w->string ? find_rec(s, w->string) : NULL;
+	const cJSON *m;
+	int r = strbuf_putc(b, '{');
+	bool first = true;
+
+	if (rec && rec->obj != w)
+		rec = NULL; /* a watch listed twice in a hand-made file: the others print as read */
+	cJSON_ArrayForEach(m, w)
+	{
+		if (r < 0)
+			break;
+		if (skip && m->string && !strcmp(m->string, skip))
+			continue;
+		if (!first)
+			r = strbuf_putc(b, ',');
+		first = false;
+		r = r ? r : sightings_json_string(b, m->string ? m->string : "");
+		r = r ? r : strbuf_putc(b, ':');
+		if (r == 0 && rec && m == rec->tags) {
+			r = sightings_print(rec->g, b);
+		} else if (r == 0) {
+			char *v = cJSON_PrintUnformatted(m);
+			r = v ? strbuf_puts(b, v) : -ENOMEM;
+			free(v);
+		}
+	}
+	r = r ? r : strbuf_putc(b, '}');
+	return r < 0 ? -ENOMEM : 0;
 }
 
 /* Sets key of o to v (replacing, case-sensitively). */
@@ -890,48 +1369,44 @@ static void put_item(cJSON *o, const char *key, cJSON *v)
 		cJSON_AddItemToObject(o, key, v);
 }
 
-static cJSON *tag_entry(const struct state *s, const char *watch, const char *tag)
-{
-	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(find_watch(s, watch), "tags"),
-						tag);
-}
-
 const char *state_seen(const struct state *s, const char *watch, const char *tag)
 {
-	return cJSON_GetStringValue(cJSON_GetObjectItem(tag_entry(s, watch, tag), "digest"));
+	const struct wrec *rec = find_rec(s, watch);
+	long i = rec ? sightings_find(rec->g, tag) : -1;
+
+	/* (the text is written in s's buffer: see state.h) */
+	return i < 0
+		   ? NULL
+		   : sightings_digest(rec->g, (size_t)i, ((struct state *)(uintptr_t)s)->seen_text);
 }
 
 const char *state_seen_tag(const struct state *s, const char *watch)
 {
-	return cJSON_GetStringValue(cJSON_GetObjectItem(tag_entry(s, watch, "*"), "tag"));
+	const struct wrec *rec = find_rec(s, watch);
+	long i = rec ? sightings_find(rec->g, "*") : -1;
+
+	return i < 0 ? NULL : sightings_pick(rec->g, (size_t)i);
 }
 
 int state_set_seen(struct state *s, const char *watch, const char *tag, const char *digest,
 		   const char *pick_tag)
 {
-	cJSON *w, *tags, *e;
-	const char *old = state_seen(s, watch, tag), *old_tag = state_seen_tag(s, watch);
-	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
+	struct wrec *rec = find_rec(s, watch);
+	long i = rec ? sightings_find(rec->g, tag) : -1;
+	char buf[SIGHTINGS_DIGEST_SIZE]; /* (not s's: digest may be what state_seen() returned) */
+	const char *old = i < 0 ? NULL : sightings_digest(rec->g, (size_t)i, buf);
+	const char *old_tag = state_seen_tag(s, watch);
 
 	if (old && !strcmp(old, digest) && (!pick_tag || (old_tag && !strcmp(old_tag, pick_tag))))
 		return 0;
-	if (!(w = watch_entry(s, watch, true)))
+	if (!(rec = watch_rec(s, watch, true)))
 		return -ENOMEM;
-	tags = cJSON_GetObjectItem(w, "tags");
-	if (!tags && !(tags = cJSON_AddObjectToObject(w, "tags")))
+	if (!rec->tags && !(rec->tags = cJSON_AddObjectToObject(rec->obj, "tags")))
 		return -ENOMEM;
-	e = cJSON_CreateObject();
-	if (!e)
+	if (!rec->g && !(rec->g = sightings_new()))
 		return -ENOMEM;
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	cJSON_AddStringToObject(e, "digest", digest);
-	if (pick_tag)
-		cJSON_AddStringToObject(e, "tag", pick_tag);
-	cJSON_AddStringToObject(e, "seen_at", when);
-	put_item(tags, tag, e);
+	if (sightings_set(rec->g, tag, digest, pick_tag, time(NULL)) < 0)
+		return -ENOMEM;
 	touch(s, watch, NULL);
 	return 0;
 }
@@ -1345,21 +1820,37 @@ int state_set_pin(struct state *s, const char *watch, const char *tkey, const st
 }
 
 struct state_undo {
-	cJSON *root;
+	cJSON *root;         /* the indexed watches' "tags" left empty, as in s */
+	struct strmap *kept; /* watch name -> a copy of its sightings */
 	bool dirty;
 };
 
 struct state_undo *state_undo_mark(const struct state *s)
 {
 	struct state_undo *u = calloc(1, sizeof(*u));
+	const cJSON *w;
 
 	if (!u)
 		return NULL;
 	u->root = cJSON_Duplicate(s->root, true);
+	u->kept = strmap_new();
 	u->dirty = s->dirty;
-	if (!u->root) {
-		free(u);
+	if (!u->root || !u->kept) {
+		state_undo_free(u);
 		return NULL;
+	}
+	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
+	{
+		const struct wrec *rec = w->string ? find_rec(s, w->string) : NULL;
+		struct sightings *copy;
+		if (!rec || rec->obj != w || !rec->g)
+			continue;
+		if (!(copy = sightings_clone(rec->g)) ||
+		    strmap_put(u->kept, w->string, copy, NULL) < 0) {
+			sightings_free(copy);
+			state_undo_free(u);
+			return NULL;
+		}
 	}
 	return u;
 }
@@ -1368,24 +1859,28 @@ void state_undo(struct state *s, struct state_undo *u)
 {
 	if (!u)
 		return;
-	cJSON *now = s->root;
-	s->root = u->root;
-	if (build_index(s) < 0) {
-		/* without memory: the changed state stays (it is only not written yet) */
-		s->root = now;
-		build_index(s);
-		cJSON_Delete(u->root);
-	} else {
-		cJSON_Delete(now);
+	struct strmap *index = index_of(u->root, u->kept);
+	if (index) {
+		cJSON_Delete(s->root);
+		strmap_free(s->index, free_wrec);
+		s->root = u->root;
+		s->index = index;
+		u->root = NULL;
 		s->dirty = u->dirty;
 		if (s->io) {
 			/* what the table holds is compared whole: a save that failed half-way
 			 * wrote some of what is undone */
 			s->diff_all = true;
 			s->dirty = true;
+		} else if (s->dirty_map) {
+			/* the next save writes a snapshot: the keys listed may not cover what is
+			 * undone; and a record whose append failed may still be in the journal */
+			s->diff_all = true;
+			s->dirty |= s->jsuspect;
 		}
 	}
-	free(u);
+	/* (without memory: the changed state stays; it is only not written yet) */
+	state_undo_free(u);
 }
 
 void state_undo_free(struct state_undo *u)
@@ -1393,6 +1888,7 @@ void state_undo_free(struct state_undo *u)
 	if (!u)
 		return;
 	cJSON_Delete(u->root);
+	strmap_free(u->kept, free_sightings);
 	free(u);
 }
 
@@ -1777,23 +2273,11 @@ const char *state_path(const struct state *s)
 
 int state_save(struct state *s, char *why, size_t why_len)
 {
-	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	int r;
-
 	if (!s->dirty)
 		return 0;
 	if (s->io)
 		return table_save(s, why, why_len);
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	cJSON_DeleteItemFromObject(s->root, "written_at");
-	cJSON_AddStringToObject(s->root, "written_at", when);
-	r = write_atomic(s->dir, s->path, s->root, "watches", NULL, 0, why, why_len);
-	if (r == 0)
-		s->dirty = false;
-	return r;
+	return save_file(s, why, why_len);
 }
 
 const char *state_notes(const struct state *s)
@@ -1934,7 +2418,7 @@ static void touch(struct state *s, const char *watch, const char *tkey)
 	char *sk;
 
 	s->dirty = true;
-	if (!s->io)
+	if (!s->dirty_map)
 		return;
 	if (!(sk = item_key(watch, tkey))) {
 		s->diff_all = true;
@@ -1970,38 +2454,18 @@ static int set_written(struct state *s, const char *sk, const char *doc)
 	return 0;
 }
 
-/* The doc of an object without its member skip (NULL: all), unformatted; NULL without memory. */
-static char *print_without(const cJSON *o, const char *skip)
+/* The doc of watch object w without its member skip (NULL: all), unformatted; NULL without
+ * memory. */
+static char *print_without(const struct state *s, const cJSON *w, const char *skip)
 {
 	struct strbuf b;
-	const cJSON *m;
-	bool first = true;
 
 	strbuf_init(&b, STATE_MAX);
-	if (strbuf_append(&b, "{", 1) < 0)
-		goto nomem;
-	cJSON_ArrayForEach(m, o)
-	{
-		if (skip && m->string && !strcmp(m->string, skip))
-			continue;
-		cJSON *key = cJSON_CreateString(m->string ? m->string : "");
-		char *k = key ? cJSON_PrintUnformatted(key) : NULL, *v = cJSON_PrintUnformatted(m);
-		cJSON_Delete(key);
-		int r = !k || !v || (!first && strbuf_append(&b, ",", 1) < 0) ||
-			strbuf_append(&b, k, strlen(k)) < 0 || strbuf_append(&b, ":", 1) < 0 ||
-			strbuf_append(&b, v, strlen(v)) < 0;
-		free(k);
-		free(v);
-		if (r)
-			goto nomem;
-		first = false;
+	if (watch_text(s, w, skip, &b) < 0 || strbuf_append(&b, "", 1) < 0) {
+		strbuf_done(&b);
+		return NULL;
 	}
-	if (strbuf_append(&b, "}", 1) < 0 || strbuf_append(&b, "", 1) < 0)
-		goto nomem;
 	return strbuf_steal(&b);
-nomem:
-	strbuf_done(&b);
-	return NULL;
 }
 
 /* The global part: the pause of everything and the reset mark (always an item, "{}" at least). */
@@ -2041,7 +2505,7 @@ static int item_doc(const struct state *s, const char *sk, char **ret)
 		cJSON_ArrayForEach(t, w) empty &= t->string && !strcmp(t->string, "targets");
 		if (!w || empty)
 			return 0;
-		return (*ret = print_without(w, "targets")) ? 0 : -ENOMEM;
+		return (*ret = print_without(s, w, "targets")) ? 0 : -ENOMEM;
 	}
 	if (strncmp(sk, "t/", 2) || !(slash = strchr(sk + 2, '/')) ||
 	    (size_t)(slash - sk - 2) >= sizeof(watch))
@@ -2456,9 +2920,11 @@ static const char *merge_part(struct state *s, const char *sk, cJSON *doc)
 		cJSON_Delete(mini);
 		return problem;
 	}
+	struct wrec *rec = NULL;
 	if (sk[0] == 'w') {
 		cJSON_DetachItemViaPointer(ws, doc);
-		into = watch_entry(s, watch, true);
+		rec = watch_rec(s, watch, true);
+		into = rec ? rec->obj : NULL;
 	} else {
 		cJSON_DetachItemViaPointer(targets, doc);
 		into = target_entry(s, watch, slash + 1, true);
@@ -2474,10 +2940,18 @@ static const char *merge_part(struct state *s, const char *sk, cJSON *doc)
 			cJSON_Delete(m);
 			continue;
 		}
+		if (rec && rec->tags && !strcmp(rec->tags->string, m->string)) {
+			/* the member the sightings stood for is replaced: they go with it */
+			sightings_free(rec->g);
+			rec->g = NULL;
+			rec->tags = NULL;
+		}
 		cJSON_DeleteItemFromObjectCaseSensitive(into, m->string);
 		cJSON_AddItemToObject(into, m->string, m);
 	}
 	cJSON_Delete(doc);
+	if (rec && adopt_tags(rec) < 0)
+		return "out of memory";
 	return NULL;
 }
 
@@ -2715,6 +3189,7 @@ int state_open_table_io(const struct state_table_io *io, void *t, const char *di
 	s->diff_all = true;
 	if (reset || s->dirty)
 		s->dirty = true;
+	give_back_memory();
 	*ret = s;
 	return 0;
 }
@@ -2846,6 +3321,451 @@ int state_each_item(const struct state *s, int (*fn)(const char *sk, const char 
 	}
 	strmap_free(seen, NULL);
 	return r;
+}
+
+/* ---- the journal of the directory backend (state.journal) ---------------------------------- */
+
+/*
+ * How a save reaches the disk (save_file()): while state.json is at least journal_from bytes and
+ * a journal of its generation is ready, the items that changed (dirty_keys) are appended to
+ * state.journal as one record (statelog.h: item_doc() of each, or its deletion) with one write()
+ * and fdatasync(): the cost of a save follows the change, not the size of the state. Otherwise,
+ * and once the journal outgrows max(STATE_JOURNAL_MIN_COMPACT, state.json's size), a snapshot:
+ * state.json written atomically as before, carrying the next generation, after which the journal
+ * is emptied (records of an older generation are never applied: a crash between the two steps
+ * loses nothing). At open, the records of state.json's generation are applied in order through
+ * merge_part() (the table backend's loader); a torn last record is dropped (its save never
+ * returned); anything unreadable before it makes the journal unusable: both files are set aside
+ * and the state starts afresh with the reset mark, as for an unusable state.json.
+ */
+
+/* ECR_DEPLOYD_TEST_STATE_JOURNAL_FROM=<bytes> (TESTS ONLY): journal from that size of state.json
+ * (0: always), so that the tests exercise the journal on small states. */
+static size_t journal_from(void)
+{
+	const char *v = getenv("ECR_DEPLOYD_TEST_STATE_JOURNAL_FROM");
+	char *end = NULL;
+	unsigned long long n;
+
+	if (!v || !*v)
+		return STATE_JOURNAL_FROM;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	return errno || *end || n > STATE_MAX ? STATE_JOURNAL_FROM : (size_t)n;
+}
+
+static void journal_close(struct state *s)
+{
+	if (s->jfd_ok) {
+		close(s->jfd);
+		s->jfd_ok = false;
+	}
+}
+
+static int sync_dir(const char *dir)
+{
+	int r = 0, dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return -errno;
+	if (fsync(dfd) < 0)
+		r = -errno;
+	close(dfd);
+	return r;
+}
+
+/* The journal open for writing (created, its directory entry made durable, when missing). */
+static int journal_fd(struct state *s)
+{
+	int fd;
+
+	if (s->jfd_ok)
+		return 0;
+	fd = open(s->jpath, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT) {
+		fd = open(s->jpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd >= 0 && sync_dir(s->dir) < 0) {
+			int r = -errno;
+			close(fd);
+			return r;
+		}
+	}
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int r = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : 0;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	s->jfd = fd;
+	s->jfd_ok = true;
+	return 0;
+}
+
+static void clear_dirty_keys(struct state *s)
+{
+	for (size_t i = 0; i < s->n_dirty; i++) {
+		strmap_put(s->dirty_map, s->dirty_keys[i], NULL, NULL);
+		free(s->dirty_keys[i]);
+	}
+	s->n_dirty = 0;
+	s->diff_all = false;
+}
+
+/*
+ * Writes state.json whole, of the next generation, as version 2 (a journal follows: it is
+ * emptied) or 1 (none: it is removed). Returns 0 once state.json is written; the journal's reset
+ * failing only means the next save writes a snapshot again.
+ */
+static int save_snapshot(struct state *s, int version, char *why, size_t why_len)
+{
+	char when[32];
+	uint64_t gen = s->gen + 1;
+	size_t size = 0;
+	int r;
+
+	stamp_now(when, sizeof(when));
+	cJSON_DeleteItemFromObjectCaseSensitive(s->root, "version");
+	cJSON_DeleteItemFromObjectCaseSensitive(s->root, "generation");
+	cJSON_DeleteItemFromObjectCaseSensitive(s->root, "written_at");
+	if (!cJSON_AddNumberToObject(s->root, "version", version) ||
+	    !cJSON_AddNumberToObject(s->root, "generation", (double)gen) ||
+	    !cJSON_AddStringToObject(s->root, "written_at", when)) {
+		snprintf(why, why_len, "out of memory while writing '%s'", s->path);
+		return -ENOMEM;
+	}
+	r = write_atomic_sized(s->dir, s->path, s->root, s, NULL, 0, &size, why, why_len);
+	if (r < 0) {
+		/* not known whether the rename reached the disk: never append to either */
+		s->jready = false;
+		return r;
+	}
+	s->gen = gen;
+	s->file_version = version;
+	s->snap_size = size;
+	s->jready = false;
+	s->jsuspect = false;
+	s->jlen = s->jsize = 0;
+	s->compact_at = size > STATE_JOURNAL_MIN_COMPACT ? size : STATE_JOURNAL_MIN_COMPACT;
+	clear_dirty_keys(s);
+	s->dirty = false;
+	if (version == STATE_FILE_JOURNALED) {
+		/* records of the old generation are ignored from now on; emptied all the same */
+		if (journal_fd(s) == 0 && ftruncate(s->jfd, 0) == 0 && fsync(s->jfd) == 0)
+			s->jready = true;
+		journal_close(s);
+	} else {
+		journal_close(s);
+		if (unlink(s->jpath) == 0)
+			(void)sync_dir(s->dir);
+	}
+	return 0;
+}
+
+/* A key whose item merge_part() takes back (else the change is written as a snapshot). */
+static bool journal_key_ok(const char *sk)
+{
+	const char *slash;
+
+	if (!strcmp(sk, "g"))
+		return true;
+	if (strlen(sk) > STATELOG_KEY_MAX)
+		return false;
+	if (!strncmp(sk, "w/", 2))
+		return key_name_ok(sk + 2, strlen(sk + 2));
+	return !strncmp(sk, "t/", 2) && (slash = strchr(sk + 2, '/')) &&
+	       key_name_ok(sk + 2, (size_t)(slash - sk - 2)) && slash[1];
+}
+
+/*
+ * One record of the items of dirty_keys at jlen. 0; 1 when they cannot be journaled (a key
+ * merge_part() would refuse: the caller writes a snapshot); -errno with why filled, the journal
+ * cut back to jlen when possible.
+ */
+static int journal_append(struct state *s, char *why, size_t why_len)
+{
+	struct strbuf b;
+	int r = 0;
+
+	strbuf_init(&b, STATELOG_HEADER + STATELOG_PAYLOAD_MAX);
+	r = statelog_begin(&b);
+	for (size_t i = 0; r == 0 && i < s->n_dirty; i++) {
+		char *doc = NULL;
+		if (!journal_key_ok(s->dirty_keys[i]) ||
+		    (r = item_doc(s, s->dirty_keys[i], &doc)) == -EINVAL) {
+			strbuf_done(&b);
+			return 1;
+		}
+		if (r == 0)
+			r = statelog_put(&b, s->dirty_keys[i], doc, doc ? strlen(doc) : 0);
+		free(doc);
+	}
+	if (r == -ENOBUFS) {
+		strbuf_done(&b);
+		return 1; /* over a record's limit: a snapshot holds it */
+	}
+	if (r == 0)
+		r = statelog_finish(&b, s->gen);
+	if (r < 0) {
+		strbuf_done(&b);
+		snprintf(why, why_len, "out of memory while writing '%s'", s->jpath);
+		return r;
+	}
+	if ((r = journal_fd(s)) < 0) {
+		snprintf(why, why_len, "cannot open '%s': %s", s->jpath, strerror(-r));
+		strbuf_done(&b);
+		return r;
+	}
+	if (s->jsize != s->jlen && ftruncate(s->jfd, (off_t)s->jlen) < 0) {
+		r = -errno;
+		snprintf(why, why_len, "cannot cut the torn tail of '%s' at %zu bytes: %s",
+			 s->jpath, s->jlen, strerror(errno));
+		strbuf_done(&b);
+		return r;
+	}
+	s->jsize = s->jlen;
+	ssize_t w;
+	do
+		w = pwrite(s->jfd, b.buf, b.len, (off_t)s->jlen);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 || (size_t)w != b.len || fdatasync(s->jfd) < 0) {
+		r = w >= 0 && (size_t)w != b.len ? -ENOSPC : -errno;
+		snprintf(why, why_len, "cannot write '%s': %s", s->jpath, strerror(-r));
+		/* the record must not count: cut it off (a torn one would be dropped anyway) */
+		s->jsize = s->jlen + b.len;
+		if (ftruncate(s->jfd, (off_t)s->jlen) == 0)
+			s->jsize = s->jlen;
+		else
+			s->jsuspect = true;
+		strbuf_done(&b);
+		return r;
+	}
+	s->jlen += b.len;
+	s->jsize = s->jlen;
+	strbuf_done(&b);
+	return 0;
+}
+
+int state_compact(struct state *s, char *why, size_t why_len)
+{
+	struct stat st;
+
+	if (s->io || !s->root || s->dirty ||
+	    (s->file_version != STATE_FILE_JOURNALED && lstat(s->jpath, &st) < 0))
+		return 0;
+	return save_snapshot(s, STATE_VERSION, why, why_len);
+}
+
+static int save_file(struct state *s, char *why, size_t why_len)
+{
+	int version = s->snap_size < s->journal_from ? STATE_VERSION : STATE_FILE_JOURNALED;
+	int r;
+
+	if (!s->jready || s->jsuspect || s->diff_all || version == STATE_VERSION)
+		return save_snapshot(s, version, why, why_len);
+	r = journal_append(s, why, why_len);
+	/* not kept open between saves: a file open for writing would keep its filesystem from
+	 * being remounted read-only */
+	journal_close(s);
+	if (r > 0)
+		return save_snapshot(s, version, why, why_len);
+	if (r < 0)
+		return r;
+	clear_dirty_keys(s);
+	s->dirty = false;
+	if (s->jlen > s->compact_at) {
+		char ignored[600];
+		/* the change is durable already; a compaction that fails is tried again later */
+		if (save_snapshot(s, version, ignored, sizeof(ignored)) < 0)
+			s->compact_at = s->jlen + (s->snap_size > STATE_JOURNAL_MIN_COMPACT
+						       ? s->snap_size
+						       : STATE_JOURNAL_MIN_COMPACT);
+	}
+	return 0;
+}
+
+/* Replaying the journal at open. */
+struct replay {
+	struct state *s;
+	const char *problem; /* what made the journal unusable */
+	size_t off;          /* the offset of that record */
+	int stale, newer, applied;
+};
+
+static int replay_entry(const char *sk, const char *doc, size_t len, void *ud)
+{
+	struct replay *rp = ud;
+	struct state *s = rp->s;
+	cJSON *o = NULL, *into, *m, *next;
+	const char *slash;
+
+	if (!journal_key_ok(sk)) {
+		rp->problem = "a record names an item that is not a part of the state";
+		return -EINVAL;
+	}
+	if (doc && !((o = cJSON_ParseWithLength(doc, len)) && cJSON_IsObject(o))) {
+		cJSON_Delete(o);
+		rp->problem = "a record's item is not a JSON object";
+		return -EINVAL;
+	}
+	if (!strcmp(sk, "g")) {
+		/* the global part: the pause of everything and the reset mark */
+		static const char *const members[] = { "frozen", "reset_at" };
+		for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+			cJSON_DeleteItemFromObjectCaseSensitive(s->root, members[i]);
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, members[i]);
+			cJSON *copy = v ? cJSON_Duplicate(v, true) : NULL;
+			if (v && (!copy || !cJSON_AddItemToObject(s->root, members[i], copy))) {
+				cJSON_Delete(copy);
+				cJSON_Delete(o);
+				return -ENOMEM;
+			}
+		}
+		cJSON_Delete(o);
+		rp->applied++;
+		return 0;
+	}
+	/*
+	 * The item replaces the part whole: what it no longer holds goes. A watch's sightings
+	 * ("tags") are replaced through merge_part() only (it owns how they are held): an item
+	 * without them carries an empty "tags" when the watch had some.
+	 */
+	if (sk[0] == 'w') {
+		into = find_watch(s, sk + 2);
+		for (m = into ? into->child : NULL; m; m = next) {
+			next = m->next;
+			if (!m->string ||
+			    (strcmp(m->string, "targets") && strcmp(m->string, "tags")))
+				cJSON_Delete(cJSON_DetachItemViaPointer(into, m));
+		}
+		if (!o && into && cJSON_GetObjectItemCaseSensitive(into, "tags") &&
+		    !(o = cJSON_CreateObject()))
+			return -ENOMEM;
+		if (o && into && cJSON_GetObjectItemCaseSensitive(into, "tags") &&
+		    !cJSON_GetObjectItemCaseSensitive(o, "tags") &&
+		    !cJSON_AddObjectToObject(o, "tags")) {
+			cJSON_Delete(o);
+			return -ENOMEM;
+		}
+	} else {
+		char watch[256];
+		slash = strchr(sk + 2, '/');
+		snprintf(watch, sizeof(watch), "%.*s", (int)(slash - sk - 2), sk + 2);
+		cJSON_DeleteItemFromObjectCaseSensitive(
+		    cJSON_GetObjectItemCaseSensitive(find_watch(s, watch), "targets"), slash + 1);
+	}
+	if (o && (rp->problem = merge_part(s, sk, o)))
+		return strcmp(rp->problem, "out of memory") ? -EINVAL : -ENOMEM;
+	rp->applied++;
+	return 0;
+}
+
+static int replay_record(uint64_t gen, const char *payload, size_t n, size_t off, void *ud)
+{
+	struct replay *rp = ud;
+	const char *problem = NULL;
+	int r;
+
+	rp->off = off;
+	if (gen != rp->s->gen) {
+		/* older: folded into state.json already; newer: state.json is older than them */
+		if (gen < rp->s->gen)
+			rp->stale++;
+		else
+			rp->newer++;
+		return 0;
+	}
+	r = statelog_each(payload, n, replay_entry, rp, &problem);
+	if (r == -EBADMSG)
+		rp->problem = problem;
+	return r;
+}
+
+/*
+ * Applies state.journal's records of the snapshot's generation. 0; 1 when the journal is
+ * unusable (problem filled: the file, the offset and what is wrong); -ENOMEM.
+ */
+static int journal_load(struct state *s, char **warnings, char *problem, size_t problem_len)
+{
+	struct strbuf text;
+	struct stat st;
+	struct replay rp = { .s = s };
+	struct statelog_scan sc;
+	char text_[5000];
+	int r;
+
+	s->jready = false;
+	s->jlen = s->jsize = 0;
+	s->compact_at =
+	    s->snap_size > STATE_JOURNAL_MIN_COMPACT ? s->snap_size : STATE_JOURNAL_MIN_COMPACT;
+	strbuf_init(&text, STATE_JOURNAL_MAX);
+	r = read_all(s->jpath, &text, &st);
+	if (r == -ENOENT) {
+		strbuf_done(&text);
+		s->jready = s->file_version == STATE_FILE_JOURNALED;
+		return 0;
+	}
+	if (r < 0) {
+		snprintf(problem, problem_len, "'%s' %s%s", s->jpath,
+			 r == -EINVAL  ? "is not a regular file"
+			 : r == -EFBIG ? "is larger than any journal ecr-deployd writes"
+				       : "cannot be read: ",
+			 r == -EINVAL || r == -EFBIG ? "" : strerror(-r));
+		strbuf_done(&text);
+		return 1;
+	}
+	if (build_index(s) < 0) {
+		strbuf_done(&text);
+		return -ENOMEM;
+	}
+	r = statelog_scan(text.buf ? text.buf : "", text.len, replay_record, &rp, &sc);
+	if (r == -ENOMEM) {
+		strbuf_done(&text);
+		return r;
+	}
+	if (r < 0 || sc.end == STATELOG_DAMAGED) {
+		snprintf(problem, problem_len, "'%s' is damaged at offset %zu: %s%s", s->jpath,
+			 r < 0 ? rp.off : sc.bad_at, r < 0 ? rp.problem : sc.problem,
+			 r < 0 ? "" : ", and more follows it");
+		strbuf_done(&text);
+		return 1;
+	}
+	if (sc.end == STATELOG_TORN) {
+		snprintf(text_, sizeof(text_),
+			 "the last record of the state journal '%s' (at offset %zu: %s) was cut "
+			 "short by a crash; it is dropped (its save never completed)",
+			 s->jpath, sc.bad_at, sc.problem);
+		add_note(s, text_);
+	}
+	s->jlen = sc.good;
+	s->jsize = text.len;
+	strbuf_done(&text);
+	if (rp.newer) {
+		/* state.json is older than the journal (restored from a copy? replaced by an older
+		 * ecr-deployd that set the journaled one aside?): its records are not applied, and
+		 * what was deployed is looked at again */
+		char *aside = keep_aside(s->jpath);
+		snprintf(text_, sizeof(text_),
+			 "the state journal '%s' holds changes newer than the state file '%s' (an "
+			 "older copy of it?); the journal was kept as '%s', the state file is used "
+			 "and what each target runs is checked again",
+			 s->jpath, s->path, aside ? aside : "(could not be moved)");
+		add_warning(warnings, text_);
+		free(aside);
+		if (!cJSON_GetObjectItemCaseSensitive(s->root, "reset_at")) {
+			char stamp[32];
+			stamp_now(stamp, sizeof(stamp));
+			if (!cJSON_AddStringToObject(s->root, "reset_at", stamp))
+				return -ENOMEM;
+		}
+		s->dirty = true;
+		s->diff_all = true;
+		s->jlen = s->jsize = 0;
+		return 0;
+	}
+	s->jready = !rp.stale && s->file_version == STATE_FILE_JOURNALED;
+	return 0;
 }
 
 /* ---- blobs (the outbox's entries and sent marks) ---- */

@@ -2,12 +2,15 @@
 /*
  * The state file, <state_directory>/state.json: what ecr-deployd knows that
  * AWS does not tell it again, such as the last digest seen of every
- * followed tag. Versioned ("version": 1), written atomically (a temporary
+ * followed tag. Versioned ("version": 1, or 2 while state.journal holds
+ * changes made since it was written), written atomically (a temporary
  * file, fsync, rename, fsync of the directory), so that a crash at any
- * moment leaves either the old file or the new one. A file that cannot be
- * read, does not parse, or comes from a newer version is kept aside as
- * state.json.bad-<time> (never deleted) and the daemon starts afresh,
- * rebuilding what it can from AWS.
+ * moment leaves either the old file or the new one; a large state's
+ * changes are appended to state.journal in between (statelog.h), so that
+ * a save costs what changed. A file that cannot be read, does not parse,
+ * or comes from a newer version (or a journal damaged before its last
+ * record) is kept aside as <file>.bad-<time> (never deleted) and the
+ * daemon starts afresh, rebuilding what it can from AWS.
  */
 #ifndef ECR_STATE_H
 #define ECR_STATE_H
@@ -49,13 +52,21 @@ void state_reset_done(struct state *s);
 /* Frees (without saving). NULL is a no-op. */
 void state_free(struct state *s);
 
-/* The digest last seen for (watch, tag), or NULL. tag "*" is the tag rule's pick. */
+/*
+ * The digest last seen for (watch, tag), or NULL. tag "*" is the tag rule's pick. The sightings are
+ * held compactly (daemon/sightings.h: the digest as 32 bytes), so the text returned is written in
+ * a buffer of s: it lives until the next state_seen() on s or the next change of s (copy it to keep
+ * it, or to compare two of them).
+ */
 const char *state_seen(const struct state *s, const char *watch, const char *tag);
 
-/* The tag of that pick for glob and semver rules, or NULL. */
+/* The tag of that pick for glob and semver rules, or NULL. Lives until the next change of s. */
 const char *state_seen_tag(const struct state *s, const char *watch);
 
-/* Records a sighting (tag may be "*" with pick_tag naming the tag picked). Returns 0 or -ENOMEM. */
+/*
+ * Records a sighting (tag may be "*" with pick_tag naming the tag picked); digest may be a value
+ * state_seen() returned. Returns 0 or -ENOMEM.
+ */
 int state_set_seen(struct state *s, const char *watch, const char *tag, const char *digest,
 		   const char *pick_tag);
 
@@ -200,8 +211,22 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 /* Whether anything changed since the last save. */
 bool state_dirty(const struct state *s);
 
-/* Writes the file atomically if dirty. Returns 0 or -errno (why filled); the state stays dirty. */
+/*
+ * Makes what changed durable, if anything did. Returns 0 or -errno (why filled); the state stays
+ * dirty. In a directory, a small state (under 64 KiB) is written whole, atomically, to
+ * state.json; a larger one appends one record of the parts that changed to state.journal
+ * (written with one write() and fdatasync()), and writes state.json whole, atomically, only when
+ * the journal has outgrown it (ecr-deployd(8), FILES).
+ */
 int state_save(struct state *s, char *why, size_t why_len);
+
+/*
+ * In a directory, folds state.journal into state.json (version 1, which an older ecr-deployd reads
+ * too) and removes it: what a clean stop calls after its last state_save(), so that a stopped
+ * daemon leaves one file. Does nothing when the state is dirty (what was not saved stays unsaved),
+ * holds no journal, or lives in a table. 0 or -errno (why filled; the files stay usable).
+ */
+int state_compact(struct state *s, char *why, size_t why_len);
 
 /* The path of the state file. */
 const char *state_path(const struct state *s);

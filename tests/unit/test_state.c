@@ -153,7 +153,7 @@ TEST(state_unusable_files_are_kept_aside)
 		"\"sha", /* cut */
 		"[]",
 		"{\"watches\": {}}",
-		"{\"version\": 2, \"watches\": {}}",
+		"{\"version\": 3, \"watches\": {}}",
 		"\x01\x02garbage",
 	};
 	static const char *const reason[] = {
@@ -965,4 +965,169 @@ TEST(state_record_of_strategy_codedeploy)
 			unit_fail(__FILE__, __LINE__, "row %zu: %s", i, why);
 		cJSON_Delete(o);
 	}
+}
+
+/* The file's text with the value of "written_at" (a save's time) made "X". */
+static char *without_written_at(const char *file)
+{
+	const char *key = "\"written_at\":\"";
+	size_t n = strlen(file), at = strstr(file, key) ? (size_t)(strstr(file, key) - file) : n;
+	size_t end = at < n ? strcspn(file + at + 14, "\"") + at + 14 : n;
+	char *t = malloc(n + 2);
+
+	if (t)
+		snprintf(t, n + 2, "%.*s%s%s", (int)(at < n ? at + 14 : n), file, at < n ? "X" : "",
+			 file + end);
+	return t;
+}
+
+static char *read_text(const char *path)
+{
+	char *text = NULL;
+	size_t len;
+
+	return state_file_read(path, 1 << 24, &text, &len) == 0 ? text : NULL;
+}
+
+/*
+ * A state file that an older ecr-deployd or a human wrote, with sightings in every form (canonical,
+ * with a pick, members in another order or added, times that are not the writer's, a tag twice, a
+ * watch twice, "Tags" next to "tags", "tags" after "targets"), is written back byte for byte, and
+ * each sighting reads as a cJSON tree read it.
+ */
+TEST(state_sightings_print_back_as_read)
+{
+	char *dir = tmpdir(), why[256], path[128];
+	struct state *s = NULL;
+	char *warn = NULL;
+	static const char text[] =
+	    "{\"version\":1,\"reset_at\":\"2026-01-01T00:00:00Z\",\"watches\":{"
+	    "\"web\":{\"targets\":{\"t\":{\"deployed\":\"" D1 "\"}},\"tags\":{"
+	    "\"prod\":{\"digest\":\"" D1 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"},"
+	    "\"*\":{\"digest\":\"" D2
+	    "\",\"tag\":\"v1 \\\"\\u0001\\n\",\"seen_at\":\"2026-01-02T03:04:05Z\"},"
+	    "\"a\":{\"seen_at\":\"2026-01-02T03:04:05Z\",\"digest\":\"" D1 "\"},"
+	    "\"b\":{\"digest\":\"" D1 "\",\"seen_at\":\"2026-02-30T03:04:05Z\"},"
+	    "\"c\":{\"digest\":\"" D1 "\",\"seen_at\":1.5,\"extra\":[1,{\"x\":null}]},"
+	    "\"d\":{\"digest\":\"" D2 "\"},"
+	    "\"prod\":{\"digest\":\"" D2 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"},"
+	    "\"e\\t\\\"\\\\\":{\"Digest\":\"x\",\"digest\":\"" D2
+	    "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}"
+	    "},\"want\":{\"tag\":\"prod\",\"digest\":\"" D1 "\",\"image\":\"r\"}},"
+	    "\"twice\":{\"tags\":{\"first\":{\"digest\":\"" D1
+	    "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}}},"
+	    "\"cased\":{\"Tags\":{\"x\":{\"digest\":\"" D1
+	    "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}},"
+	    "\"tags\":{\"y\":{\"digest\":\"" D2 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}}},"
+	    "\"empty\":{\"tags\":{}},"
+	    "\"twice\":{\"pause\":{\"reason\":\"r\",\"uid\":1,\"pid\":2,\"at\":3},"
+	    "\"tags\":{\"second\":{\"digest\":\"" D2 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}}}"
+	    "},\"written_at\":\"X\"}";
+
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	put(path, text);
+	CHECK_INT(state_open(dir, &s, &warn, why, sizeof(why)), 0);
+	CHECK(warn == NULL);
+	if (!s)
+		return;
+	CHECK_STR(state_seen(s, "web", "prod"), D1); /* the first of two */
+	CHECK_STR(state_seen(s, "web", "a"), D1);
+	CHECK_STR(state_seen(s, "web", "d"), D2);
+	CHECK_STR(state_seen(s, "web", "e\t\"\\"), "x"); /* (cJSON_GetObjectItem() ignores case) */
+	CHECK_STR(state_seen_tag(s, "web"), "v1 \"\x01\n");
+	CHECK(state_seen(s, "twice", "first") == NULL); /* the last of a watch listed twice */
+	CHECK_STR(state_seen(s, "twice", "second"), D2);
+	CHECK_STR(state_seen(s, "cased", "x"), D1); /* the first "tags" whatever its case */
+	CHECK(state_seen(s, "cased", "y") == NULL);
+	CHECK(state_seen(s, "empty", "x") == NULL);
+	CHECK(state_seen_tag(s, "empty") == NULL);
+	CHECK(!state_dirty(s));
+	/* a save without a change of content (a pause set and lifted) */
+	struct state_pause p = { "x", 0, { 0, 0, 0 } };
+	CHECK_INT(state_set_pause(s, "web", NULL, &p), 0);
+	CHECK_INT(state_set_pause(s, "web", NULL, NULL), 0);
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	/* the watches as read (the header around them is the snapshot's: version, generation) */
+	char *got = read_text(path), *norm = got ? without_written_at(got) : NULL;
+	const char *from = strstr(text, "\"watches\":"), *to = strstr(text, ",\"written_at\"");
+	char *watches = strndup(from, (size_t)(to - from));
+	CHECK(norm && watches && strstr(norm, watches));
+	if (norm && watches && !strstr(norm, watches))
+		fprintf(stderr, "got  %s\nwant %s\n", norm, watches);
+	CHECK(norm && strstr(norm, "\"reset_at\":\"2026-01-01T00:00:00Z\""));
+	free(watches);
+	free(got);
+	free(norm);
+	/* a sighting replaces the first "prod" in place, and "x" of "cased" goes to its "Tags" */
+	CHECK_INT(state_set_seen(s, "web", "prod", D2, NULL), 0);
+	CHECK_INT(state_set_seen(s, "cased", "x", D2, NULL), 0);
+	CHECK_INT(state_set_seen(s, "twice", "new", D1, NULL), 0);
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	state_free(s);
+	got = read_text(path);
+	cJSON *o = got ? cJSON_Parse(got) : NULL, *ws = cJSON_GetObjectItem(o, "watches");
+	const cJSON *web = cJSON_GetObjectItem(cJSON_GetObjectItem(ws, "web"), "tags");
+	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(web->child, "digest")), D2);
+	CHECK_STR(web->child->string, "prod");
+	CHECK_STR(
+	    cJSON_GetStringValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(web, "prod")->next->next->next->next->next->next, "digest")),
+	    D2);
+	const cJSON *cased = cJSON_GetObjectItem(ws, "cased");
+	CHECK_STR(cased->child->string, "Tags");
+	CHECK_STR(cJSON_GetStringValue(
+		      cJSON_GetObjectItem(cJSON_GetObjectItem(cased->child, "x"), "digest")),
+		  D2);
+	CHECK(strstr(got, "\"twice\":{\"tags\":{\"first\":") != NULL); /* the first, as read */
+	CHECK(strstr(got,
+		     "\"tags\":{\"second\":{\"digest\":\"" D2
+		     "\",\"seen_at\":\"2026-01-02T03:04:05Z\"},\"new\":{\"digest\":\"" D1) != NULL);
+	cJSON_Delete(o);
+	free(got);
+	rm_rf(dir);
+}
+
+TEST(state_undo_restores_sightings)
+{
+	char *dir = tmpdir(), why[256], tag[32];
+	struct state *s = NULL;
+
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	for (int i = 0; i < 40; i++) {
+		snprintf(tag, sizeof(tag), "t%d", i);
+		CHECK_INT(state_set_seen(s, "w", tag, D1, NULL), 0);
+	}
+	CHECK_INT(state_set_seen(s, "w", "*", D1, "v1"), 0);
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	struct state_undo *u = state_undo_mark(s);
+	CHECK(u != NULL);
+	CHECK_INT(state_set_seen(s, "w", "t3", D2, NULL), 0);
+	CHECK_INT(state_set_seen(s, "w", "*", D2, "v2"), 0);
+	CHECK_INT(state_set_seen(s, "w", "t99", D2, NULL), 0);
+	CHECK_INT(state_set_seen(s, "new", "t", D2, NULL), 0);
+	CHECK_STR(state_seen(s, "w", "t3"), D2);
+	state_undo(s, u);
+	CHECK(!state_dirty(s));
+	CHECK_STR(state_seen(s, "w", "t3"), D1);
+	CHECK_STR(state_seen_tag(s, "w"), "v1");
+	CHECK(state_seen(s, "w", "t99") == NULL);
+	CHECK(state_seen(s, "new", "t") == NULL);
+	for (int i = 0; i < 40; i++) {
+		snprintf(tag, sizeof(tag), "t%d", i);
+		CHECK_STR(state_seen(s, "w", tag), D1);
+	}
+	/* what the readers return may be given back (state_seen()'s buffer is s's) */
+	CHECK_INT(state_set_seen(s, "w", "copy", state_seen(s, "w", "t5"), state_seen_tag(s, "w")),
+		  0);
+	CHECK_STR(state_seen(s, "w", "copy"), D1);
+	CHECK_INT(state_set_seen(s, "w", "t5", state_seen(s, "w", "t3"), NULL), 0); /* no change */
+	/* and on from there */
+	CHECK_INT(state_set_seen(s, "w", "t3", D2, NULL), 0);
+	CHECK_STR(state_seen(s, "w", "t3"), D2);
+	state_undo_free(state_undo_mark(s));
+	state_undo_free(NULL);
+	state_free(s);
+	rm_rf(dir);
 }

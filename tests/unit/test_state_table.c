@@ -708,3 +708,62 @@ TEST(state_table_read_back_writes_nothing)
 	fake_done(f);
 	free(f);
 }
+
+/*
+ * Sightings in a "w/" item in any form (as a hand or another version wrote them) read as they
+ * did and are written back unchanged; a digest that is not one is refused, with the place and the
+ * value, and the item written again without it.
+ */
+TEST(state_table_sightings_as_read)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	char *warning = NULL;
+	static const char good[] =
+	    "{\"pause\":{\"reason\":\"r\",\"uid\":1,\"pid\":2,\"at\":3},\"tags\":{"
+	    "\"prod\":{\"digest\":\"" D1 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"},"
+	    "\"*\":{\"digest\":\"" D2 "\",\"tag\":\"v\\\"1\",\"seen_at\":\"2026-01-02T03:04:05Z\"},"
+	    "\"odd\":{\"seen_at\":\"x\",\"digest\":\"" D2 "\",\"more\":[true]}},"
+	    "\"want\":{\"tag\":\"prod\",\"digest\":\"" D1 "\",\"image\":\"r\"}}";
+	static const char bad[] =
+	    "{\"tags\":{\"a\":{\"digest\":\"" D1 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"},"
+	    "\"b\":{\"digest\":\"sha256:NOT\\u0001\",\"seen_at\":\"2026-01-02T03:04:05Z\"},"
+	    "\"c\":{\"digest\":\"" D2 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}}}";
+
+	fake_set(f, "meta", "{\"version\":1,\"status\":\"ready\"}", 0);
+	fake_set(f, "g", "{}", 0);
+	fake_set(f, "w/web", good, 0);
+	fake_set(f, "w/api", bad, 0);
+	fake_set(f, "t/web/x", "{\"deployed\":\"" D1 "\"}", 0);
+	struct state *s = open_fake(f, NULL, &warning);
+	if (!s)
+		return;
+	CHECK(warning &&
+	      strstr(warning, "'sha256:NOT\\x01' as the last seen of a tag of watch 'api'"));
+	CHECK_STR(state_seen(s, "web", "prod"), D1);
+	CHECK_STR(state_seen(s, "web", "odd"), D2);
+	CHECK_STR(state_seen_tag(s, "web"), "v\"1");
+	CHECK_STR(state_seen(s, "api", "c"), D2);
+	CHECK(state_seen(s, "api", "b") == NULL);
+	f->log[0] = '\0';
+	CHECK_INT(save(s), 0);
+	CHECK_STR(f->log, "put w/api\n"); /* only the repaired one */
+	CHECK_STR(fake_doc(f, "w/web"), good);
+	CHECK_STR(fake_doc(f, "w/api"),
+		  "{\"tags\":{\"a\":{\"digest\":\"" D1 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"},"
+		  "\"c\":{\"digest\":\"" D2 "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}}}");
+	/* undo after a sighting: the item is written back as it was */
+	struct state_undo *u = state_undo_mark(s);
+	CHECK(state_set_seen(s, "web", "odd", D1, NULL) == 0);
+	CHECK(state_set_seen(s, "web", "new", D1, NULL) == 0);
+	CHECK_INT(save(s), 0);
+	CHECK(strstr(fake_doc(f, "w/web"), "\"odd\":{\"digest\":\"" D1 "\",\"seen_at\":\"") !=
+	      NULL);
+	state_undo(s, u);
+	CHECK_INT(save(s), 0);
+	CHECK_STR(fake_doc(f, "w/web"), good);
+	CHECK_STR(state_seen(s, "web", "odd"), D2);
+	free(warning);
+	state_free(s);
+	fake_done(f);
+	free(f);
+}
