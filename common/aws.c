@@ -42,8 +42,10 @@ struct aws_call {
 	struct aws_client *client;
 	const struct aws_service *service;
 	char operation[64];
-	char *body; /* the serialized params */
+	char *body; /* the serialized params, or the caller's body */
 	size_t body_len;
+	int (*reader)(const char *body, size_t len, void *reader_ud, char *why, size_t why_len);
+	void *reader_ud;
 	char url[1024];
 	char host[512];
 	char region[64];
@@ -835,20 +837,39 @@ static void on_http(struct http_response *resp, void *userdata)
 	if (resp->status >= 200 && resp->status < 300) {
 		bool json_type = !strncmp(ct, "application/x-amz-json", 22) ||
 				 !strncmp(ct, "application/json", 16);
-		cJSON *body = json_type ? cJSON_ParseWithLength(
-					      resp->body.buf ? resp->body.buf : "", resp->body.len)
-					: NULL;
-		if (body && cJSON_IsObject(body)) {
-			call->result.body = body;
-			succeeded(call);
-			return;
+		const char *text = resp->body.buf ? resp->body.buf : "";
+		char why[sizeof(e->message)];
+
+		why[0] = '\0';
+		if (json_type && call->reader) {
+			int r =
+			    call->reader(text, resp->body.len, call->reader_ud, why, sizeof(why));
+			if (r == 0) {
+				succeeded(call);
+				return;
+			}
+			why[sizeof(why) - 1] = '\0';
+			if (!why[0])
+				snprintf(why, sizeof(why),
+					 "HTTP %ld with a body of the wrong shape (the reader "
+					 "refused it: %d)",
+					 resp->status, r);
+		} else if (json_type) {
+			cJSON *body = cJSON_ParseWithLength(text, resp->body.len);
+			if (body && cJSON_IsObject(body)) {
+				call->result.body = body;
+				succeeded(call);
+				return;
+			}
+			cJSON_Delete(body);
 		}
-		cJSON_Delete(body);
 		if (!call->not_idempotent && retry(call, false, false))
 			return;
 		char ex[201];
 		excerpt(strbuf_str(&resp->body), resp->body.len, ex, sizeof(ex));
-		if (json_type)
+		if (json_type && why[0])
+			fail(call, "MalformedResponse", 0, "%s", why);
+		else if (json_type)
 			fail(call, "MalformedResponse", 0,
 			     "HTTP %ld with a body that is not a JSON "
 			     "object: '%s'",
@@ -1124,7 +1145,8 @@ int aws_call(struct aws_client *c, const struct aws_call_spec *spec, aws_done_fn
 	int r;
 
 	if (!spec->service || !spec->service->target_prefix || !spec->operation ||
-	    strlen(spec->operation) >= sizeof(call->operation) || !done)
+	    strlen(spec->operation) >= sizeof(call->operation) || !done ||
+	    (spec->body && spec->body_len == 0))
 		return -EINVAL;
 	r = endpoint_resolve(spec->service, region, c->fips, c->endpoints[spec->service->id], base,
 			     sizeof(base), NULL, &why);
@@ -1142,12 +1164,21 @@ int aws_call(struct aws_client *c, const struct aws_call_spec *spec, aws_done_fn
 		free(call);
 		return -EINVAL;
 	}
-	call->body = spec->params ? cJSON_PrintUnformatted(spec->params) : strdup("{}");
+	if (spec->body) {
+		call->body = malloc(spec->body_len);
+		if (call->body)
+			memcpy(call->body, spec->body, spec->body_len);
+		call->body_len = spec->body_len;
+	} else {
+		call->body = spec->params ? cJSON_PrintUnformatted(spec->params) : strdup("{}");
+		call->body_len = call->body ? strlen(call->body) : 0;
+	}
 	if (!call->body) {
 		free(call);
 		return -ENOMEM;
 	}
-	call->body_len = strlen(call->body);
+	call->reader = spec->reader;
+	call->reader_ud = spec->reader_ud;
 	call->creds = spec->creds ? spec->creds : c->creds;
 	call->timeout_ms = spec->timeout_ms > 0 ? spec->timeout_ms : c->timeout_ms;
 	call->not_idempotent = spec->not_idempotent;

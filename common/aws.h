@@ -57,7 +57,8 @@ struct aws_result {
 	const struct aws_service *service;
 	const char *operation;
 	bool ok;
-	cJSON *body;          /* the parsed reply when ok; freed after the callback unless taken */
+	cJSON *body;          /* the parsed reply when ok (NULL when the call had a reader); freed
+				 after the callback unless taken */
 	struct aws_error err; /* when !ok */
 	cJSON *err_body;      /* when !ok: the error reply when it was a JSON object (its other
 				 members: CancellationReasons...), else NULL; freed after the
@@ -73,7 +74,21 @@ typedef void (*aws_done_fn)(struct aws_result *res, void *userdata);
 struct aws_call_spec {
 	const struct aws_service *service;
 	const char *operation;
-	const cJSON *params;         /* serialized at submit; NULL: {} */
+	const cJSON *params; /* serialized at submit; NULL: {} */
+	/* A JSON object already serialized (not necessarily NUL-terminated), body_len bytes of it
+	 * (at least 1): sent as it is, and signed, instead of params when not NULL. aws_call()
+	 * copies it: the caller keeps it alive until aws_call() returns only. */
+	const char *body;
+	size_t body_len;
+	/* When set, the body of a 2xx reply with a JSON content type is handed to reader instead of
+	 * being parsed into res->body (which stays NULL). reader returns 0 when it accepted the
+	 * body, or a negative value with why filled (NUL-terminated, why_len bytes at most) when
+	 * the body is malformed or of the wrong shape: that is then handled exactly as an
+	 * unparsable 2xx reply (aws_error code "MalformedResponse", the same class, the same retry
+	 * decision), why becoming err.message. It may run once per attempt, so it must reset what
+	 * it filled at each call. It runs on the loop. */
+	int (*reader)(const char *body, size_t len, void *reader_ud, char *why, size_t why_len);
+	void *reader_ud;
 	struct cred_provider *creds; /* NULL: the client's */
 	const char *region;          /* NULL: the client's */
 	long timeout_ms;             /* per attempt; 0: the client's */
