@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strbuf.h"
+
 static bool is_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -324,6 +326,7 @@ int jsonscan_parse(const char *doc, size_t len, struct jsonscan_value *ret_root,
 
 void jsonscan_iter_init(struct jsonscan_iter *it, const struct jsonscan_value *v)
 {
+	it->object = v->type == JSONSCAN_OBJECT;
 	if (v->type != JSONSCAN_ARRAY && v->type != JSONSCAN_OBJECT) {
 		it->p = it->end = NULL;
 		return;
@@ -333,7 +336,8 @@ void jsonscan_iter_init(struct jsonscan_iter *it, const struct jsonscan_value *v
 	it->end = v->text + v->len - 1;
 }
 
-bool jsonscan_next_item(struct jsonscan_iter *it, struct jsonscan_value *ret_value)
+/* The next value (an item, or a member's key) of it's container. */
+static bool next_value(struct jsonscan_iter *it, struct jsonscan_value *ret_value)
 {
 	const char *p = skip_ws_at(it->p, it->end);
 
@@ -347,12 +351,17 @@ bool jsonscan_next_item(struct jsonscan_iter *it, struct jsonscan_value *ret_val
 	return true;
 }
 
+bool jsonscan_next_item(struct jsonscan_iter *it, struct jsonscan_value *ret_value)
+{
+	return !it->object && next_value(it, ret_value);
+}
+
 bool jsonscan_next_member(struct jsonscan_iter *it, struct jsonscan_value *ret_key,
 			  struct jsonscan_value *ret_value)
 {
 	const char *p;
 
-	if (!jsonscan_next_item(it, ret_key))
+	if (!it->object || !next_value(it, ret_key))
 		return false;
 	p = skip_ws_at(it->p, it->end);
 	p = skip_ws_at(p + 1, it->end); /* past ':' */
@@ -478,14 +487,64 @@ bool jsonscan_string_is(const struct jsonscan_value *v, const char *text)
 
 int jsonscan_number(const struct jsonscan_value *v, double *ret)
 {
-	char buf[64];
+	char buf[64], *copy = buf;
 
 	if (v->type != JSONSCAN_NUMBER)
 		return -EINVAL;
-	if (v->len >= sizeof(buf))
-		return -ERANGE;
-	memcpy(buf, v->text, v->len);
-	buf[v->len] = '\0';
-	*ret = strtod(buf, NULL);
+	if (v->len >= sizeof(buf) && !(copy = malloc(v->len + 1)))
+		return -ENOMEM;
+	memcpy(copy, v->text, v->len);
+	copy[v->len] = '\0';
+	*ret = strtod(copy, NULL);
+	if (copy != buf)
+		free(copy);
 	return 0;
+}
+
+int jsonscan_write_string(struct strbuf *sb, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+	int r = strbuf_putc(sb, '"');
+
+	for (; r == 0 && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[7] = { '\\', 0 };
+		size_t n = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		switch (c) {
+		case '"':
+		case '\\':
+			esc[1] = (char)c;
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		if ((r = strbuf_append(sb, run, (size_t)(s - run))) == 0)
+			r = strbuf_append(sb, esc, n);
+		run = s + 1;
+	}
+	if (r == 0)
+		r = strbuf_append(sb, run, (size_t)(s - run));
+	return r ? r : strbuf_putc(sb, '"');
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A strict JSON reader that allocates nothing, for AWS replies read on every poll: the document is
+ * A strict JSON reader that allocates nothing (but jsonscan_number() for absurdly long numbers), for AWS replies read on every poll: the document is
  * checked whole once (RFC 8259: one value, strings with every escape including \u surrogate
  * pairs and no raw control character, numbers of the grammar, nesting at most JSONSCAN_DEPTH_MAX,
  * nothing after the value but whitespace), then the caller walks only the members it uses through
@@ -45,6 +45,7 @@ struct jsonscan_value {
 /* A position among an array's items or an object's members. */
 struct jsonscan_iter {
 	const char *p, *end;
+	bool object;
 };
 
 /*
@@ -55,7 +56,8 @@ struct jsonscan_iter {
 int jsonscan_parse(const char *doc, size_t len, struct jsonscan_value *ret_root, char *why,
 		   size_t why_len);
 
-/* Starts a walk over the items or members of v (an array or object; anything else has none). */
+/* Starts a walk over the items of v, an array, or the members of v, an object (anything else
+ * has none; an array has no members, an object no items). */
 void jsonscan_iter_init(struct jsonscan_iter *it, const struct jsonscan_value *v);
 
 /* The next item of an array: false at the end. */
@@ -81,7 +83,16 @@ bool jsonscan_string_is(const struct jsonscan_value *v, const char *text);
 int jsonscan_string(const struct jsonscan_value *v, char *out, size_t size, size_t *ret_len);
 
 /* v's number (strtod of its text: 1e999 is HUGE_VAL). Returns 0, -EINVAL when v is not a number,
- * -ERANGE when its text is longer than 63 characters (which cJSON refuses). */
+ * -ENOMEM (the one allocation of the module, for a number of more than 63 characters). */
 int jsonscan_number(const struct jsonscan_value *v, double *ret);
+
+/*
+ * Appends s as a JSON string (quoted) to sb, for requests written without a tree: '"' and '\\'
+ * escaped, the control characters below 0x20 written \b \f \n \r \t or \u00XX, every other byte
+ * as it is (the same text cJSON_PrintUnformatted() writes). Returns 0, or strbuf's error (the
+ * buffer may then hold part of it).
+ */
+struct strbuf;
+int jsonscan_write_string(struct strbuf *sb, const char *s);
 
 #endif
