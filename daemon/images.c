@@ -428,7 +428,7 @@ int images_read_list(struct images *im, const char *body, size_t len, struct ima
 		if (strlen(ret->next_token) != tlen) {
 			free(ret->next_token);
 			ret->next_token = NULL;
-			snprintf(why, why_len, "the reply's nextToken holds U+0000");
+			snprintf(why, why_len, "the reply holds U+0000 in its nextToken");
 			return -EBADMSG;
 		}
 	}
