@@ -2,6 +2,7 @@
 /* Poll cycles: plan per repository, run the requests under a cap, evaluate each watch. */
 #include "watcher.h"
 
+#include <cJSON.h>
 #include <errno.h>
 #include <ev.h>
 #include <stdio.h>
@@ -592,19 +593,33 @@ static void refuse_digest(struct watcher *wt, struct strmap *bad_next, const str
 	    again_words(wt));
 }
 
-/* Records what the watch deploys now: tag's digest, pinned to the repository's URI. */
-static void want(struct watcher *wt, const struct config_watch *w, const struct group *g,
+/* Whether want (state_want()'s) is member key's text already. */
+static bool want_is(const cJSON *want, const char *key, const char *text)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(want, key));
+
+	return v && !strcmp(v, text ? text : "");
+}
+
+/* Records what the watch deploys now: tag's digest, pinned to the repository's URI. Returns
+ * whether that changed (the deployer has something to decide). */
+static bool want(struct watcher *wt, const struct config_watch *w, const struct group *g,
 		 const char *tag, const char *digest)
 {
 	const char *registry = g->registry_id ? g->registry_id : g->seen.registry;
+	const cJSON *old = state_want(wt->deps.state, w->name);
 	char image[512];
 
 	if (!*registry)
-		return; /* no image seen yet, so no account to name */
+		return false; /* no image seen yet, so no account to name */
 	snprintf(image, sizeof(image), "%s.dkr.ecr.%s.%s/%s", registry, g->region,
 		 endpoint_dns_suffix(g->region), w->repository);
+	if (old && want_is(old, "digest", digest) && want_is(old, "image", image) &&
+	    want_is(old, "tag", tag))
+		return false;
 	if (state_set_want(wt->deps.state, w->name, tag, digest, image) < 0)
 		log_error("out of memory while recording what watch '%s' deploys", w->name);
+	return true;
 }
 
 /* The key a failure is remembered under: a credentials failure is one problem, not one per
@@ -714,7 +729,7 @@ static void group_done(struct cycle *c, size_t gi)
 	for (size_t k = 0; k < g->n_watches; k++) {
 		size_t i = g->watches[k];
 		const struct config_watch *w = &c->cfg->watches[i];
-		bool pick = w->rule == TAG_GLOB || w->rule == TAG_SEMVER;
+		bool pick = w->rule == TAG_GLOB || w->rule == TAG_SEMVER, changed = false;
 		if (g->fail) {
 			/* Nothing new can be said; what was missing stays reported. */
 			for (size_t t = 0; t < (pick ? 1 : w->n_tags); t++) {
@@ -734,7 +749,7 @@ static void group_done(struct cycle *c, size_t gi)
 						      g->seen.bad[b].tag, g->seen.bad[b].value);
 			images_pick(&g->seen, w, &tag, &digest);
 			if (observe(wt, missing, w, g, "*", tag, digest) >= 0)
-				want(wt, w, g, tag, digest);
+				changed = want(wt, w, g, tag, digest);
 		} else {
 			/* A tag list deploys the tag that moved, the first listed winning;
 			 * before anything moved, the first listed tag that exists. */
@@ -758,10 +773,13 @@ static void group_done(struct cycle *c, size_t gi)
 			}
 			if (pick_t < w->n_tags &&
 			    (moved || w->n_tags == 1 || !state_want(wt->deps.state, w->name)))
-				want(wt, w, g, w->tags[pick_t],
-				     strmap_get(g->seen.digests, w->tags[pick_t]));
+				changed = want(wt, w, g, w->tags[pick_t],
+					       strmap_get(g->seen.digests, w->tags[pick_t]));
 		}
-		wt->deps.moved(w->name, wt->deps.userdata);
+		/* A quiet read tells nobody: the deployer decided on this want already (or is told
+		 * by what else changed: deployer_cycle_done()). */
+		if (changed)
+			wt->deps.moved(w->name, wt->deps.userdata);
 	}
 }
 
