@@ -10,7 +10,8 @@
  * Where it differs from cJSON (cJSON_ParseWithLengthOpts, require_null_terminated), jsonscan is
  * the stricter one: cJSON skips a UTF-8 byte-order mark and takes every byte up to 0x20 as
  * whitespace, accepts raw control characters inside strings, \u followed by other than 4 hex
- * digits, leading zeros ("01", "-01") and a fraction without digits ("1.", "1.e5"); jsonscan
+ * digits, leading zeros ("01", "-01") and a fraction without digits ("1.", "1.e5", "-.5");
+ * jsonscan
  * refuses all of them (tests/unit/test_jsonscan.c, tests/fuzz/fuzz_jsonscan.c). Like cJSON, it keeps
  * bytes of invalid UTF-8 inside strings as they are (AWS strings reach the escaper, common/
  * escape.h, before any log line) and accepts duplicate keys (jsonscan_member() takes the first).

@@ -6,7 +6,7 @@
  * - when cJSON accepts what jsonscan refuses, the input holds one of cJSON's leniencies that
  *   jsonscan.h lists (a byte below 0x20 in a string, or outside one other than JSON's whitespace,
  *   a byte-order mark,
- *   \u without 4 hex digits, a leading zero, a '.' without a digit after it);
+ *   \u without 4 hex digits, a leading zero, a '.' without a digit before or after it);
  * - when both accept, a walk of jsonscan's spans and cJSON's tree agree on every value: type,
  *   members in order with their keys, items, decoded strings (up to cJSON's cut at a NUL),
  *   numbers.
@@ -57,7 +57,8 @@ static bool has_leniency(const char *s, size_t n)
 		}
 		if (c == '0' && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9')
 			return true;
-		if (c == '.' && (i + 1 >= n || s[i + 1] < '0' || s[i + 1] > '9'))
+		if (c == '.' && (i + 1 >= n || s[i + 1] < '0' || s[i + 1] > '9' || i == 0 ||
+				 s[i - 1] < '0' || s[i - 1] > '9'))
 			return true;
 	}
 	return false;

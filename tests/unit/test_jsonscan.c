@@ -77,6 +77,7 @@ static const struct row rows[] = {
 	{ "-01", 0, false, CJSON_LENIENT },
 	{ "1.", 0, false, CJSON_LENIENT },
 	{ "1.e5", 0, false, CJSON_LENIENT },
+	{ "-.1", 0, false, CJSON_LENIENT },
 	{ "\"raw\ttab\"", 0, false, CJSON_LENIENT },
 	{ "\"raw\nnewline\"", 0, false, CJSON_LENIENT },
 	{ "\"raw\x01\"", 0, false, CJSON_LENIENT },
