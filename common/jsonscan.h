@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A strict JSON reader that allocates nothing (but jsonscan_number() for absurdly long numbers), for AWS replies read on every poll: the document is
- * checked whole once (RFC 8259: one value, strings with every escape including \u surrogate
- * pairs and no raw control character, numbers of the grammar, nesting at most JSONSCAN_DEPTH_MAX,
- * nothing after the value but whitespace), then the caller walks only the members it uses through
- * spans of the document: an object's members one by one (key and value), an array's items, a
- * string decoded into the caller's buffer.
+ * A strict JSON reader that allocates nothing (but jsonscan_number() for absurdly long numbers),
+ * for AWS replies read on every poll: the document is checked whole once (RFC 8259: one value,
+ * strings with every escape including \u surrogate pairs and no raw control character, numbers of
+ * the grammar, nesting at most JSONSCAN_DEPTH_MAX, nothing after the value but whitespace), then
+ * the caller walks only the members it uses through spans of the document: an object's members one
+ * by one (key and value), an array's items, a string decoded into the caller's buffer.
  *
  * Where it differs from cJSON (cJSON_ParseWithLengthOpts, require_null_terminated), jsonscan is
  * the stricter one: cJSON skips a UTF-8 byte-order mark and takes every byte up to 0x20 as
  * whitespace, accepts raw control characters inside strings, \u followed by other than 4 hex
- * digits, leading zeros ("01", "-01") and a fraction without digits ("1.", "1.e5", "-.5");
- * jsonscan
- * refuses all of them (tests/unit/test_jsonscan.c, tests/fuzz/fuzz_jsonscan.c). Like cJSON, it keeps
- * bytes of invalid UTF-8 inside strings as they are (AWS strings reach the escaper, common/
- * escape.h, before any log line) and accepts duplicate keys (jsonscan_member() takes the first).
+ * digits, leading zeros ("01", "-01") and a fraction without digits ("1.", "1.e5", "-.5"); jsonscan
+ * refuses all of them (tests/unit/test_jsonscan.c, tests/fuzz/fuzz_jsonscan.c). Like cJSON, it
+ * keeps bytes of invalid UTF-8 inside strings as they are (AWS strings reach the escaper,
+ * common/escape.h, before any log line) and accepts duplicate keys (jsonscan_member() takes the
+ * first). Members are named case-sensitively (cJSON_GetObjectItem() is not).
  */
 #ifndef ECR_JSONSCAN_H
 #define ECR_JSONSCAN_H

@@ -153,8 +153,7 @@ static bool registry_of(const struct jsonscan_value *v, char out[13])
 {
 	size_t n = 0;
 
-	return jsonscan_string(v, out, 13, &n) == 0 && n == 12 &&
-	       strspn(out, "0123456789") == 12;
+	return jsonscan_string(v, out, 13, &n) == 0 && n == 12 && strspn(out, "0123456789") == 12;
 }
 
 static void take_registry(struct images *im, const struct jsonscan_value *item)
@@ -303,7 +302,8 @@ int images_read_batch(struct images *im, const char *body, size_t len, struct im
 
 		im->tag_failures++;
 		if (r < 0 || !jsonscan_member(&img, "failureCode", &code_v) ||
-		    code_v.type != JSONSCAN_STRING || jsonscan_string_is(&code_v, "ImageNotFound") ||
+		    code_v.type != JSONSCAN_STRING ||
+		    jsonscan_string_is(&code_v, "ImageNotFound") ||
 		    !jsonscan_member(&img, "imageId", &id) ||
 		    !jsonscan_member(&id, "imageTag", &tag_v) || !tag_of(&tag_v, tag))
 			continue;

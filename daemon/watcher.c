@@ -24,7 +24,7 @@
 /* DescribeImages pages followed per repository and cycle: a reply's nextToken is the peer's to
  * choose, and a chain of short or repeating pages must end. IMAGES_MAX full pages and as many
  * again. */
-#define PAGES_MAX       (2 * IMAGES_MAX / IMAGES_PER_PAGE)
+#define PAGES_MAX     (2 * IMAGES_MAX / IMAGES_PER_PAGE)
 
 struct group {
 	char *key;
@@ -121,7 +121,7 @@ struct watcher {
 	size_t n_hinted;            /* keys of it with a ticket */
 	struct hint *hints;         /* waiting for their reads, oldest first */
 	uint64_t last_ticket;
-	struct strbuf body; /* the request being started (aws_call() copies it) */
+	struct strbuf body;    /* the request being started (aws_call() copies it) */
 	struct cycle *partial; /* the read of hinted repositories in progress, beside a cycle */
 	char own_account[13];  /* the registry of watches that name none, once ECR said it */
 	double last_cycle, last_ok;    /* Unix seconds (status) */

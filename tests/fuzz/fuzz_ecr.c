@@ -237,7 +237,8 @@ static bool ref_list(struct images *im, const cJSON *body)
 		if (!digest || !tags)
 			continue;
 		if (!digest_valid(digest)) {
-			cJSON_ArrayForEach(t, tags) if (ref_tag(t)) ref_bad(im, t->valuestring, digest);
+			cJSON_ArrayForEach(t, tags) if (ref_tag(t))
+			    ref_bad(im, t->valuestring, digest);
 			continue;
 		}
 		im->list = realloc(im->list, (im->n_list + 1) * sizeof(*im->list));
@@ -279,7 +280,8 @@ static void same_images(const struct images *im, const struct images *ref, const
 	for (size_t i = 0; i < im->n_list; i++) {
 		const struct image *x = &im->list[i], *y = &ref->list[i];
 		require(!strcmp(x->digest, y->digest) && x->n_tags == y->n_tags);
-		require(x->pushed_at == y->pushed_at || (isnan(x->pushed_at) && isnan(y->pushed_at)));
+		require(x->pushed_at == y->pushed_at ||
+			(isnan(x->pushed_at) && isnan(y->pushed_at)));
 		for (size_t t = 0; t < x->n_tags; t++)
 			require(!strcmp(x->tags[t], y->tags[t]));
 	}
@@ -335,8 +337,8 @@ static int read_into(reader_fn fn, struct images *im, const uint8_t *data, size_
 	}
 	if (!cJSON_IsArray(list))
 		list = member(body, "images");
-	id = cJSON_GetStringValue(member(cJSON_IsArray(list) ? cJSON_GetArrayItem(list, 0) : NULL,
-					 "registryId"));
+	id = cJSON_GetStringValue(
+	    member(cJSON_IsArray(list) ? cJSON_GetArrayItem(list, 0) : NULL, "registryId"));
 	if (id && strlen(id) == 12 && strspn(id, "0123456789") == 12)
 		require(!strcmp(a.account, id));
 	else

@@ -114,21 +114,21 @@ TEST(images_pick_glob_and_semver)
 	const char *why, *tag, *digest;
 	const char *j =
 	    ("{\"imageDetails\":["
-		  "{\"imageDigest\":\"" D(
-		      "1") "\",\"imageTags\":[\"rel-1\",\"1.2.0\"],\"imagePushedAt\":10},"
-			   "{\"imageDigest\":\"" D(
-			       "2") "\",\"imageTags\":[\"rel-2\",\"1.3.0\"],\"imagePushedAt\":20},"
-				    "{\"imageDigest\":\"" D(
-					"3") "\",\"imageTags\":[\"rel-3-rc1\",\"1.4.0-rc.1\"],"
-					     "\"imagePushedAt\":30},"
-					     "{\"imageDigest\":\"sha256:bad\",\"imageTags\":[\"rel-"
-					     "9\",\"1.9.0\"],\"imagePushedAt\":90},"
-					     "{\"imageDigest\":\"" D(
-						 "4") "\",\"imageTags\":[\"rel-0\",\"2.0.0\"]},"
-						      "{\"imageDigest\":\"" D(
-							  "5") "\",\"imageTags\":[\"rel-b\"],"
-							       "\"imagePushedAt\":20}"
-							       "]}");
+	     "{\"imageDigest\":\"" D(
+		 "1") "\",\"imageTags\":[\"rel-1\",\"1.2.0\"],\"imagePushedAt\":10},"
+		      "{\"imageDigest\":\"" D(
+			  "2") "\",\"imageTags\":[\"rel-2\",\"1.3.0\"],\"imagePushedAt\":20},"
+			       "{\"imageDigest\":\"" D(
+				   "3") "\",\"imageTags\":[\"rel-3-rc1\",\"1.4.0-rc.1\"],"
+					"\"imagePushedAt\":30},"
+					"{\"imageDigest\":\"sha256:bad\",\"imageTags\":[\"rel-"
+					"9\",\"1.9.0\"],\"imagePushedAt\":90},"
+					"{\"imageDigest\":\"" D(
+					    "4") "\",\"imageTags\":[\"rel-0\",\"2.0.0\"]},"
+						 "{\"imageDigest\":\"" D(
+						     "5") "\",\"imageTags\":[\"rel-b\"],"
+							  "\"imagePushedAt\":20}"
+							  "]}");
 
 	CHECK_INT(semver_range_parse(range, &s.semver, &why), 0);
 	CHECK_INT(read_with(images_read_list, &im, j, NULL), 0);
@@ -171,11 +171,11 @@ TEST(images_readers_refuse_what_is_not_a_strict_json_object)
 		"",
 		"[]",
 		"\"x\"",
-		"{\"imageDetails\":[]",                 /* cut */
-		"{\"imageDetails\":[]}{}",              /* more after it (cJSON_ParseWithLength took it) */
+		"{\"imageDetails\":[]",    /* cut */
+		"{\"imageDetails\":[]}{}", /* more after it (cJSON_ParseWithLength took it) */
 		"{\"imageDetails\":[{\"imageTags\":[\"a\tb\"]}]}", /* raw tab in a string */
-		"{\"maxResults\":01}",                  /* leading zero */
-		"\xef\xbb\xbf{}",                       /* byte-order mark */
+		"{\"maxResults\":01}",                             /* leading zero */
+		"\xef\xbb\xbf{}",                                  /* byte-order mark */
 	};
 	reader_fn fns[] = { images_read_batch, images_read_lookup, images_read_list };
 
@@ -199,8 +199,10 @@ TEST(images_readers_take_only_the_shape_they_read)
 
 	/* wrong shapes add nothing; a name in another case is another name */
 	CHECK_INT(read_with(images_read_lookup, &im,
-			    "{\"imageDetails\":{\"imageDigest\":\"" D("a") "\",\"imageTags\":[\"x\"]},"
-			    "\"ImageDetails\":[{\"imageDigest\":\"" D("a") "\",\"imageTags\":[\"y\"]}]}",
+			    "{\"imageDetails\":{\"imageDigest\":\"" D(
+				"a") "\",\"imageTags\":[\"x\"]},"
+				     "\"ImageDetails\":[{\"imageDigest\":\"" D(
+					 "a") "\",\"imageTags\":[\"y\"]}]}",
 			    NULL),
 		  0);
 	CHECK(!im.digests);
@@ -215,11 +217,12 @@ TEST(images_readers_take_only_the_shape_they_read)
 	CHECK_STR((const char *)strmap_get(im.digests, "z"), D("b"));
 	images_done(&im);
 	/* a digest holding U+0000 is a bad one, shown whole */
-	CHECK_INT(read_with(images_read_lookup, &im,
-			    "{\"imageDetails\":[{\"imageDigest\":\"" D("c") "\\u0000x\",\"imageTags\":"
-			    "[\"p\"]}]}",
-			    NULL),
-		  0);
+	CHECK_INT(
+	    read_with(images_read_lookup, &im,
+		      "{\"imageDetails\":[{\"imageDigest\":\"" D("c") "\\u0000x\",\"imageTags\":"
+								      "[\"p\"]}]}",
+		      NULL),
+	    0);
 	CHECK(!strmap_get(im.digests, "p"));
 	CHECK_STR(images_bad_digest(&im, "p"), D("c") "\\u0000x");
 	images_done(&im);
@@ -236,8 +239,10 @@ TEST(images_readers_take_only_the_shape_they_read)
 			    &a),
 		  0);
 	CHECK_STR(a.account, ""); /* imageDetails is the list, and that one is no account */
-	CHECK_INT(read_with(images_read_batch, &im, "{\"imageDetails\":5,\"images\":[{"
-					    "\"registryId\":\"123456789012\"}]}", &a),
+	CHECK_INT(read_with(images_read_batch, &im,
+			    "{\"imageDetails\":5,\"images\":[{"
+			    "\"registryId\":\"123456789012\"}]}",
+			    &a),
 		  0);
 	CHECK_STR(a.account, "123456789012");
 	images_done(&im);
@@ -248,11 +253,12 @@ TEST(images_list_reads_the_next_token)
 	struct images im = { 0 };
 	struct images_reply a;
 
-	CHECK_INT(read_with(images_read_list, &im,
-			    "{\"nextToken\":\"t\\\"\\u00e9\",\"imageDetails\":[{\"imageDigest\":\"" D(
-				"a") "\",\"imageTags\":[\"v1\"],\"imagePushedAt\":\"soon\"}]}",
-			    &a),
-		  0);
+	CHECK_INT(
+	    read_with(images_read_list, &im,
+		      "{\"nextToken\":\"t\\\"\\u00e9\",\"imageDetails\":[{\"imageDigest\":\"" D(
+			  "a") "\",\"imageTags\":[\"v1\"],\"imagePushedAt\":\"soon\"}]}",
+		      &a),
+	    0);
 	CHECK_STR(a.next_token, "t\"\xc3\xa9");
 	free(a.next_token);
 	CHECK_INT(im.n_list, 1);
@@ -310,8 +316,9 @@ static char *cjson_body(enum images_call call, const char *repo, const char *reg
 
 TEST(images_request_bodies_as_cjson_wrote_them)
 {
-	static const char *const tags[] = { "prod", "v1.2.3", "a\"b\\c", "\x01\x1f\t\n\r\b\f",
-					    "caf\xc3\xa9 \xff", "/\x7f" };
+	static const char *const tags[] = {
+		"prod", "v1.2.3", "a\"b\\c", "\x01\x1f\t\n\r\b\f", "caf\xc3\xa9 \xff", "/\x7f"
+	};
 	static const char *const repos[] = { "team/web", "q\"uo\\te", "ctl\x02\x1b" };
 	static const char *const nexts[] = { NULL, "tok+/=", "n\"\\\n\x01\xfe" };
 	struct strbuf sb;

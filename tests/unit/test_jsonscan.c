@@ -28,8 +28,8 @@ static const struct row rows[] = {
 	/* valid */
 	{ "{}", 0, true, SAME },
 	{ "[]", 0, true, SAME },
-	{ " \t\r\n{ \"a\" : [ 1 , -2.5e+3 , 0 , -0 , 0.0 , 1E9 , true , false , null ] } \n", 0, true,
-	  SAME },
+	{ " \t\r\n{ \"a\" : [ 1 , -2.5e+3 , 0 , -0 , 0.0 , 1E9 , true , false , null ] } \n", 0,
+	  true, SAME },
 	{ "\"\"", 0, true, SAME },
 	{ "0", 0, true, SAME },
 	{ "-0.000e-0", 0, true, SAME },
@@ -38,8 +38,7 @@ static const struct row rows[] = {
 	{ "{\"a\":1,\"a\":2}", 0, true, SAME }, /* duplicate keys: the first is read */
 	{ "\"raw \xff\xfe bytes\"", 0, true, SAME },
 	{ "[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]", 0, true, SAME },
-	{ "1234567890123456789012345678901234567890123456789012345678901234567890", 0, true,
-	  SAME },
+	{ "1234567890123456789012345678901234567890123456789012345678901234567890", 0, true, SAME },
 	/* invalid */
 	{ "", 0, false, SAME },
 	{ "   ", 0, false, SAME },
@@ -163,9 +162,10 @@ TEST(jsonscan_why_names_the_offset)
 
 TEST(jsonscan_walks_members_and_items)
 {
-	const char *doc = " { \"imageDetails\" : [ {\"imageDigest\":\"sha256:ab\", \"imageTags\":[\"a\","
-			  "\"b\\u002dc\"], \"x\":{\"y\":[1,{\"z\":\"]}\"}]}}, 17 , \"s\" ], "
-			  "\"n\\u0065xtToken\" : \"t\", \"num\": -1.5e2 } ";
+	const char *doc =
+	    " { \"imageDetails\" : [ {\"imageDigest\":\"sha256:ab\", \"imageTags\":[\"a\","
+	    "\"b\\u002dc\"], \"x\":{\"y\":[1,{\"z\":\"]}\"}]}}, 17 , \"s\" ], "
+	    "\"n\\u0065xtToken\" : \"t\", \"num\": -1.5e2 } ";
 	struct jsonscan_value root, details, item, k, v, tags, t;
 	struct jsonscan_iter it, it2;
 	char buf[32];
