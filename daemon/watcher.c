@@ -714,7 +714,7 @@ static void save_state(struct watcher *wt)
 
 /* Every request of a repository is answered: what its watches follow is known now, so it can be
  * deployed without waiting for the rest of the cycle. */
-static void group_done(struct cycle *c, size_t gi)
+static void evaluate_group(struct cycle *c, size_t gi)
 {
 	struct watcher *wt = c->w;
 	struct strmap *missing = c->missing_next;
@@ -781,6 +781,20 @@ static void group_done(struct cycle *c, size_t gi)
 		if (changed)
 			wt->deps.moved(w->name, wt->deps.userdata);
 	}
+}
+
+/* The group is evaluated as soon as it is read; what ECR answered is dropped then (but its count
+ * of per-image failures, which the end of the cycle reads), so that a cycle holds the images of
+ * the repositories in flight only, not of every repository. */
+static void group_done(struct cycle *c, size_t gi)
+{
+	struct group *g = &c->groups[gi];
+	size_t failures;
+
+	evaluate_group(c, gi);
+	failures = g->seen.tag_failures;
+	images_done(&g->seen);
+	g->seen.tag_failures = failures;
 }
 
 /* A partial read updates what is reported of its repositories and watches only. */
