@@ -169,7 +169,10 @@ static void take_registry(struct images *im, const struct jsonscan_value *item)
  * tag of Docker's grammar, which no watch can name or follow (see tag_valid). */
 static bool tag_of(const struct jsonscan_value *v, char *out)
 {
-	return jsonscan_string(v, out, IMAGES_TAG_MAX + 1, NULL) == 0 && tag_valid(out);
+	size_t n = 0;
+
+	return jsonscan_string(v, out, IMAGES_TAG_MAX + 1, &n) == 0 && n == strlen(out) &&
+	       tag_valid(out);
 }
 
 /* Any string value of a reply as a C string (malloc'd): a decoded U+0000 is written "\u0000",

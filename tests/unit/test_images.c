@@ -216,6 +216,14 @@ TEST(images_readers_take_only_the_shape_they_read)
 	CHECK_INT(strmap_size(im.digests), 1); /* z only: no other tag of Docker's grammar */
 	CHECK_STR((const char *)strmap_get(im.digests, "z"), D("b"));
 	images_done(&im);
+	/* a tag holding U+0000 is no tag (cJSON cut it: "p\u0000x" was "p") */
+	CHECK_INT(read_with(images_read_lookup, &im,
+			    "{\"imageDetails\":[{\"imageDigest\":\"" D("c") "\",\"imageTags\":"
+									    "[\"p\\u0000x\"]}]}",
+			    NULL),
+		  0);
+	CHECK(!strmap_get(im.digests, "p"));
+	images_done(&im);
 	/* a digest holding U+0000 is a bad one, shown whole */
 	CHECK_INT(
 	    read_with(images_read_lookup, &im,
