@@ -3,6 +3,7 @@
 #include "jsonscan.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,11 +260,17 @@ static enum jsonscan_type type_of(char c)
 /* Past the string whose opening quote is at p (checked text). */
 static const char *skip_string(const char *p, const char *end)
 {
-	for (p++; p < end; p++) {
-		if (*p == '\\')
-			p++;
-		else if (*p == '"')
-			return p + 1;
+	for (p++; p < end;) {
+		const char *q = memchr(p, '"', (size_t)(end - p));
+		size_t backslashes = 0;
+		if (!q)
+			return end;
+		/* escaped when an odd number of backslashes precede it */
+		while (q - backslashes > p && q[-1 - (ptrdiff_t)backslashes] == '\\')
+			backslashes++;
+		if (backslashes % 2 == 0)
+			return q + 1;
+		p = q + 1;
 	}
 	return end;
 }
@@ -367,6 +374,22 @@ bool jsonscan_next_member(struct jsonscan_iter *it, struct jsonscan_value *ret_k
 	p = skip_ws_at(p + 1, it->end); /* past ':' */
 	it->p = take_value(p, it->end, ret_value);
 	return true;
+}
+
+void jsonscan_members(const struct jsonscan_value *obj, const char *const *names, size_t n,
+		      struct jsonscan_value *ret_values)
+{
+	struct jsonscan_iter it;
+	struct jsonscan_value k, v;
+
+	memset(ret_values, 0, n * sizeof(*ret_values));
+	jsonscan_iter_init(&it, obj);
+	while (jsonscan_next_member(&it, &k, &v))
+		for (size_t i = 0; i < n; i++)
+			if (!ret_values[i].type && jsonscan_string_is(&k, names[i])) {
+				ret_values[i] = v;
+				break;
+			}
 }
 
 bool jsonscan_member(const struct jsonscan_value *obj, const char *name,

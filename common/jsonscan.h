@@ -73,6 +73,11 @@ bool jsonscan_next_member(struct jsonscan_iter *it, struct jsonscan_value *ret_k
 bool jsonscan_member(const struct jsonscan_value *obj, const char *name,
 		     struct jsonscan_value *ret_value);
 
+/* The members of object obj named names[0..n-1] in one walk: ret_values[i] is the first member
+ * named names[i], its type 0 when there is none (or obj is not an object). */
+void jsonscan_members(const struct jsonscan_value *obj, const char *const *names, size_t n,
+		      struct jsonscan_value *ret_values);
+
 /* Whether v is a string that decodes to exactly text (a decoded U+0000 never matches). */
 bool jsonscan_string_is(const struct jsonscan_value *v, const char *text);
 

@@ -156,13 +156,23 @@ static bool registry_of(const struct jsonscan_value *v, char out[13])
 	return jsonscan_string(v, out, 13, &n) == 0 && n == 12 && strspn(out, "0123456789") == 12;
 }
 
-static void take_registry(struct images *im, const struct jsonscan_value *item)
+/* The registryId of an answered image (v: its value, type 0 when none). */
+static void take_registry(struct images *im, const struct jsonscan_value *v)
 {
-	struct jsonscan_value v;
 	char id[13];
 
-	if (!*im->registry && jsonscan_member(item, "registryId", &v) && registry_of(&v, id))
+	if (!*im->registry && registry_of(v, id))
 		memcpy(im->registry, id, 13);
+}
+
+/* An image's registryId (type 0 when none). */
+static struct jsonscan_value registry_member(const struct jsonscan_value *item)
+{
+	struct jsonscan_value v = { 0 };
+
+	if (!jsonscan_member(item, "registryId", &v))
+		v.type = 0;
+	return v;
 }
 
 /* A tag of a reply into out (IMAGES_TAG_MAX + 1 bytes): false when v is not a string or not a
@@ -208,7 +218,7 @@ static char *string_copy(const struct jsonscan_value *v)
  * tag's digest as answered (v, any value): kept when a valid digest, else remembered as bad by
  * its text (a value that is not a string is not a digest at all, as before: ignored).
  */
-static int take_digest(struct images *im, const struct jsonscan_value *item, const char *tag,
+static int take_digest(struct images *im, const struct jsonscan_value *registry, const char *tag,
 		       const struct jsonscan_value *v)
 {
 	char digest[DIGEST_LEN + 1];
@@ -219,7 +229,7 @@ static int take_digest(struct images *im, const struct jsonscan_value *item, con
 		return 0;
 	if (jsonscan_string(v, digest, sizeof(digest), &n) == 0 && n == strlen(digest) &&
 	    digest_valid(digest)) {
-		take_registry(im, item);
+		take_registry(im, registry);
 		return put_copy(&im->digests, tag, digest);
 	}
 	char *bad = string_copy(v);
@@ -248,55 +258,58 @@ static int open_reply(const char *body, size_t len, struct jsonscan_value *root,
 }
 
 /* The registryId of the reply's first image (imageDetails[0], else images[0]) into account. */
-static void first_account(const struct jsonscan_value *root, char account[13])
+static void first_account(const struct jsonscan_value *details, const struct jsonscan_value *images,
+			  char account[13])
 {
-	struct jsonscan_value list = { 0 }, first, id;
+	const struct jsonscan_value *list = details->type == JSONSCAN_ARRAY ? details : images;
+	struct jsonscan_value first, id;
 	struct jsonscan_iter it;
 
 	account[0] = '\0';
-	if ((!jsonscan_member(root, "imageDetails", &list) || list.type != JSONSCAN_ARRAY) &&
-	    !jsonscan_member(root, "images", &list))
-		return;
-	jsonscan_iter_init(&it, &list);
+	jsonscan_iter_init(&it, list);
 	if (!jsonscan_next_item(&it, &first) || !jsonscan_member(&first, "registryId", &id) ||
 	    !registry_of(&id, account))
 		account[0] = '\0';
 }
 
+/* The members of a reply the readers use. */
+enum { R_DETAILS, R_IMAGES, R_FAILURES, R_NEXT, R_N };
+
 static int begin(const char *body, size_t len, struct jsonscan_value *root,
-		 struct images_reply *ret, char *why, size_t why_len)
+		 struct jsonscan_value members[R_N], struct images_reply *ret, char *why,
+		 size_t why_len)
 {
+	static const char *const names[R_N] = { "imageDetails", "images", "failures", "nextToken" };
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
 	if ((r = open_reply(body, len, root, why, why_len)) < 0)
 		return r;
-	first_account(root, ret->account);
+	jsonscan_members(root, names, R_N, members);
+	first_account(&members[R_DETAILS], &members[R_IMAGES], ret->account);
 	return 0;
 }
 
 int images_read_batch(struct images *im, const char *body, size_t len, struct images_reply *ret,
 		      char *why, size_t why_len)
 {
-	struct jsonscan_value root, list = { 0 }, img, id, v, tag_v, code_v, reason_v;
+	struct jsonscan_value root, m[R_N], img, id, v, tag_v, code_v, reason_v;
 	struct jsonscan_iter it;
 	char tag[IMAGES_TAG_MAX + 1];
 	int r;
 
-	if ((r = begin(body, len, &root, ret, why, why_len)) < 0)
+	if ((r = begin(body, len, &root, m, ret, why, why_len)) < 0)
 		return r;
-	if (!jsonscan_member(&root, "images", &list))
-		list.type = JSONSCAN_NULL;
-	jsonscan_iter_init(&it, &list);
+	jsonscan_iter_init(&it, &m[R_IMAGES]);
 	while (r == 0 && jsonscan_next_item(&it, &img))
 		if (jsonscan_member(&img, "imageId", &id) &&
 		    jsonscan_member(&id, "imageTag", &tag_v) && tag_v.type == JSONSCAN_STRING &&
 		    jsonscan_member(&id, "imageDigest", &v) && v.type == JSONSCAN_STRING &&
-		    tag_of(&tag_v, tag))
-			r = take_digest(im, &img, tag, &v);
-	if (!jsonscan_member(&root, "failures", &list) || list.type != JSONSCAN_ARRAY)
-		return r;
-	jsonscan_iter_init(&it, &list);
+		    tag_of(&tag_v, tag)) {
+			struct jsonscan_value reg = registry_member(&img);
+			r = take_digest(im, &reg, tag, &v);
+		}
+	jsonscan_iter_init(&it, &m[R_FAILURES]);
 	while (jsonscan_next_item(&it, &img)) {
 		/* Per image: one unreadable tag must not hide the others of the repository. */
 		char *code, *reason = NULL, *text;
@@ -334,25 +347,24 @@ int images_read_batch(struct images *im, const char *body, size_t len, struct im
 int images_read_lookup(struct images *im, const char *body, size_t len, struct images_reply *ret,
 		       char *why, size_t why_len)
 {
-	struct jsonscan_value root, list = { 0 }, d, digest, tags, t;
+	static const char *const names[] = { "imageDigest", "imageTags", "registryId" };
+	struct jsonscan_value root, m[R_N], d, f[3], t;
 	struct jsonscan_iter it, it_t;
 	char tag[IMAGES_TAG_MAX + 1];
 	int r;
 
-	if ((r = begin(body, len, &root, ret, why, why_len)) < 0)
+	if ((r = begin(body, len, &root, m, ret, why, why_len)) < 0)
 		return r;
-	if (!jsonscan_member(&root, "imageDetails", &list))
-		list.type = JSONSCAN_NULL;
-	jsonscan_iter_init(&it, &list);
+	jsonscan_iter_init(&it, &m[R_DETAILS]);
 	while (r == 0 && jsonscan_next_item(&it, &d)) {
-		if (!jsonscan_member(&d, "imageDigest", &digest) ||
-		    digest.type != JSONSCAN_STRING || !jsonscan_member(&d, "imageTags", &tags) ||
-		    tags.type != JSONSCAN_ARRAY)
+		/* one walk over each image's members */
+		jsonscan_members(&d, names, 3, f);
+		if (f[0].type != JSONSCAN_STRING || f[1].type != JSONSCAN_ARRAY)
 			continue;
-		jsonscan_iter_init(&it_t, &tags);
+		jsonscan_iter_init(&it_t, &f[1]);
 		while (r == 0 && jsonscan_next_item(&it_t, &t))
 			if (tag_of(&t, tag))
-				r = take_digest(im, &d, tag, &digest);
+				r = take_digest(im, &f[2], tag, &f[0]);
 	}
 	return r;
 }
@@ -414,16 +426,18 @@ static int take_bad_all(struct images *im, const struct jsonscan_value *tags,
 int images_read_list(struct images *im, const char *body, size_t len, struct images_reply *ret,
 		     char *why, size_t why_len)
 {
-	struct jsonscan_value root, details, d, digest_v, tags, v;
+	struct jsonscan_value root, m[R_N], details, d, digest_v, tags, v;
 	struct jsonscan_iter it;
 	struct image *grown;
 	size_t n = 0;
 	int r;
 
-	if ((r = begin(body, len, &root, ret, why, why_len)) < 0)
+	if ((r = begin(body, len, &root, m, ret, why, why_len)) < 0)
 		return r;
+	v = m[R_NEXT];
+	details = m[R_DETAILS];
 	/* the next page's token first: a reply refused for it has filled nothing */
-	if (jsonscan_member(&root, "nextToken", &v) && v.type == JSONSCAN_STRING) {
+	if (v.type == JSONSCAN_STRING) {
 		size_t tlen;
 		if (!(ret->next_token = malloc(v.len)))
 			return -ENOMEM;
@@ -435,7 +449,7 @@ int images_read_list(struct images *im, const char *body, size_t len, struct ima
 			return -EBADMSG;
 		}
 	}
-	if (!jsonscan_member(&root, "imageDetails", &details) || details.type != JSONSCAN_ARRAY)
+	if (details.type != JSONSCAN_ARRAY)
 		return 0;
 	jsonscan_iter_init(&it, &details);
 	while (jsonscan_next_item(&it, &d))
@@ -471,7 +485,8 @@ int images_read_list(struct images *im, const char *body, size_t len, struct ima
 		 */
 		if ((r = take_listed(x, digest, &tags, isnan(pushed) ? -HUGE_VAL : pushed)) < 0)
 			continue;
-		take_registry(im, &d);
+		struct jsonscan_value reg = registry_member(&d);
+		take_registry(im, &reg);
 		im->n_list++;
 	}
 	return r;
