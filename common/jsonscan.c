@@ -376,6 +376,58 @@ bool jsonscan_next_member(struct jsonscan_iter *it, struct jsonscan_value *ret_k
 	return true;
 }
 
+/* The members of the object whose '{' is at p (checked text) named names into ret_values (zeroed
+ * first); returns what follows the object. */
+static const char *walk_members(const char *p, const char *end, const char *const *names, size_t n,
+				struct jsonscan_value *ret_values)
+{
+	struct jsonscan_value k, v;
+
+	memset(ret_values, 0, n * sizeof(*ret_values));
+	for (p++;;) {
+		p = skip_ws_at(p, end);
+		if (p < end && *p == ',')
+			p = skip_ws_at(p + 1, end);
+		if (p >= end || *p == '}')
+			return p < end ? p + 1 : end;
+		p = take_value(p, end, &k);
+		p = skip_ws_at(p, end);
+		p = skip_ws_at(p + 1, end); /* past ':' */
+		p = take_value(p, end, &v);
+		for (size_t i = 0; i < n; i++)
+			if (!ret_values[i].type && jsonscan_string_is(&k, names[i])) {
+				ret_values[i] = v;
+				break;
+			}
+	}
+}
+
+bool jsonscan_next_item_members(struct jsonscan_iter *it, const char *const *names, size_t n,
+				struct jsonscan_value *ret_values, struct jsonscan_value *ret_item)
+{
+	const char *p;
+
+	if (it->object)
+		return false;
+	p = skip_ws_at(it->p, it->end);
+	if (p < it->end && *p == ',')
+		p = skip_ws_at(p + 1, it->end);
+	if (p >= it->end) {
+		it->p = it->end;
+		return false;
+	}
+	if (*p != '{') {
+		memset(ret_values, 0, n * sizeof(*ret_values));
+		it->p = take_value(p, it->end, ret_item);
+		return true;
+	}
+	it->p = walk_members(p, it->end, names, n, ret_values);
+	ret_item->type = JSONSCAN_OBJECT;
+	ret_item->text = p;
+	ret_item->len = (size_t)(it->p - p);
+	return true;
+}
+
 void jsonscan_members(const struct jsonscan_value *obj, const char *const *names, size_t n,
 		      struct jsonscan_value *ret_values)
 {

@@ -78,6 +78,12 @@ bool jsonscan_member(const struct jsonscan_value *obj, const char *name,
 void jsonscan_members(const struct jsonscan_value *obj, const char *const *names, size_t n,
 		      struct jsonscan_value *ret_values);
 
+/* The next item of an array and, when it is an object, its members named names[0..n-1] as
+ * jsonscan_members() gives them, in one walk over it (ret_values all type 0 for another item).
+ * False at the end. */
+bool jsonscan_next_item_members(struct jsonscan_iter *it, const char *const *names, size_t n,
+				struct jsonscan_value *ret_values, struct jsonscan_value *ret_item);
+
 /* Whether v is a string that decodes to exactly text (a decoded U+0000 never matches). */
 bool jsonscan_string_is(const struct jsonscan_value *v, const char *text);
 

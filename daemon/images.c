@@ -356,9 +356,8 @@ int images_read_lookup(struct images *im, const char *body, size_t len, struct i
 	if ((r = begin(body, len, &root, m, ret, why, why_len)) < 0)
 		return r;
 	jsonscan_iter_init(&it, &m[R_DETAILS]);
-	while (r == 0 && jsonscan_next_item(&it, &d)) {
-		/* one walk over each image's members */
-		jsonscan_members(&d, names, 3, f);
+	/* one walk over each image's members */
+	while (r == 0 && jsonscan_next_item_members(&it, names, 3, f, &d)) {
 		if (f[0].type != JSONSCAN_STRING || f[1].type != JSONSCAN_ARRAY)
 			continue;
 		jsonscan_iter_init(&it_t, &f[1]);

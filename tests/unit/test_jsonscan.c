@@ -283,3 +283,33 @@ TEST(jsonscan_numbers)
 	CHECK_INT(jsonscan_number(&v, &d), 0);
 	CHECK(d == strtod(long_num, NULL));
 }
+
+TEST(jsonscan_items_and_their_members_in_one_walk)
+{
+	static const char *const names[] = { "a", "b" };
+	const char *doc =
+	    "[ {\"b\":[1,{\"a\":0}],\"a\":\"x\",\"a\":\"dup\"} , 7, {}, {\"c\":\"}\"} ,\"s\"]";
+	struct jsonscan_value root, item, f[2], v;
+	struct jsonscan_iter it;
+
+	CHECK_INT(jsonscan_parse(doc, strlen(doc), &root, NULL, 0), 0);
+	jsonscan_iter_init(&it, &root);
+	CHECK(jsonscan_next_item_members(&it, names, 2, f, &item));
+	CHECK_INT(item.type, JSONSCAN_OBJECT);
+	CHECK(item.text[0] == '{' && item.text[item.len - 1] == '}');
+	CHECK(jsonscan_string_is(&f[0], "x")); /* the first of a duplicate */
+	CHECK_INT(f[1].type, JSONSCAN_ARRAY);
+	CHECK(jsonscan_member(&item, "a", &v) && jsonscan_string_is(&v, "x"));
+	CHECK(jsonscan_next_item_members(&it, names, 2, f, &item));
+	CHECK(item.type == JSONSCAN_NUMBER && !f[0].type && !f[1].type);
+	CHECK(jsonscan_next_item_members(&it, names, 2, f, &item));
+	CHECK(item.type == JSONSCAN_OBJECT && item.len == 2 && !f[0].type);
+	CHECK(jsonscan_next_item_members(&it, names, 2, f, &item));
+	CHECK(item.type == JSONSCAN_OBJECT && item.len == 9 && !f[0].type && !f[1].type);
+	CHECK(jsonscan_next_item_members(&it, names, 2, f, &item));
+	CHECK_INT(item.type, JSONSCAN_STRING);
+	CHECK(!jsonscan_next_item_members(&it, names, 2, f, &item));
+	/* an object has no items */
+	jsonscan_iter_init(&it, &f[0]);
+	CHECK(!jsonscan_next_item_members(&it, names, 2, f, &item));
+}
