@@ -225,7 +225,7 @@ static void on_cycle_done(void *userdata)
 	struct daemon *d = userdata;
 
 	metrics_cycle_done(d->metrics, watcher_failing(d->watcher) == 0, (double)time(NULL));
-	deployer_reconcile(d->deployer);
+	deployer_cycle_done(d->deployer);
 }
 
 /* ---- metrics (metrics.h): the hooks that count --------------------------------- */

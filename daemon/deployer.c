@@ -78,6 +78,8 @@ double deployer_block(struct deployer *dp, struct rollout *r)
 	if (b->delay < BLOCK_FIRST_S)
 		b->delay = BLOCK_FIRST_S;
 	b->until = ev_now(dp->d->loop) + b->delay;
+	if (!dp->blocked_next || b->until < dp->blocked_next)
+		dp->blocked_next = b->until;
 	snprintf(b->digest, sizeof(b->digest), "%s", r->rec->digest);
 	snprintf(b->error, sizeof(b->error), "%.255s", r->reason);
 	return b->delay;
@@ -218,11 +220,17 @@ static struct rollout_rec *new_record(const struct config_watch *w, const struct
 }
 
 /* Whether the target waits out a block (an authorization or request error) for this digest. */
+/* Whether skey's digest is blocked now; its backoff's end is then remembered for the pass after
+ * it (deployer_cycle_done()). */
 static bool is_blocked(struct deployer *dp, const char *skey, const char *digest)
 {
 	struct blocked *b = strmap_get(dp->blocked, skey);
 
-	return b && ev_now(dp->d->loop) < b->until && digest && !strcmp(b->digest, digest);
+	if (!b || ev_now(dp->d->loop) >= b->until || !digest || strcmp(b->digest, digest))
+		return false;
+	if (!dp->blocked_next || b->until < dp->blocked_next)
+		dp->blocked_next = b->until;
+	return true;
 }
 
 /* Says a decision that is not an action, once per (target, digest, decision). */
@@ -527,8 +535,13 @@ static void reconcile_now(struct deployer *dp)
 		dp->blocked_cfg = config_ref(*dp->d->cfg);
 		all = true;
 	}
+	if (all)
+		log_at(LOG_DEBUG, NULL, NULL, "reconcile: every watch");
+	else
+		log_at(LOG_DEBUG, NULL, NULL, "reconcile: %zu named watches", n_pos);
 	if (all) {
 		dp->reset_unseen = 0;
+		dp->blocked_next = 0; /* what is still blocked says so again below */
 		for (size_t i = 0; i < cfg->n_watches; i++)
 			reconcile_watch(dp, &cfg->watches[i]);
 		/* Every target has been looked at since the state was rebuilt: the reset is over.
@@ -771,6 +784,16 @@ void deployer_reconcile_watch(struct deployer *dp, const char *watch)
 		dp->dirty_names[dp->n_dirty++] = name;
 	}
 	kick(dp);
+}
+
+void deployer_cycle_done(struct deployer *dp)
+{
+	/* Everything else reconciles itself when it happens: a moved digest (the watcher), a freed
+	 * slot or service (deployer_ended), the state's retry, an expired pause, the operator's
+	 * commands. */
+	if (dp->blocked_cfg != *dp->d->cfg ||
+	    (dp->blocked_next && ev_now(dp->d->loop) >= dp->blocked_next))
+		deployer_reconcile(dp);
 }
 
 bool deployer_idle(const struct deployer *dp)

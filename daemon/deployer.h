@@ -83,6 +83,13 @@ void deployer_reconcile(struct deployer *dp);
 /* The same for the targets of one watch (its digest may have moved). */
 void deployer_reconcile_watch(struct deployer *dp, const char *watch);
 
+/*
+ * A poll cycle ended (the watches whose digest moved were reconciled as they were read): a pass
+ * over every target only when one may have changed that nothing else reconciles, a reload (or the
+ * first cycle) or the end of a blocked target's backoff. A quiet cycle costs nothing here.
+ */
+void deployer_cycle_done(struct deployer *dp);
+
 /* No rollout, inspection or pending decision. */
 bool deployer_idle(const struct deployer *dp);
 

@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "digest.h"
+#include "jsonscan.h"
 #include "semver.h"
+#include "strbuf.h"
 #include "strmap.h"
 
 static void free_image(struct image *x)
@@ -90,148 +92,44 @@ static int take_bad(struct images *im, const char *tag, const char *value)
 	return 0;
 }
 
-static void take_registry(struct images *im, const cJSON *item)
+int images_request(struct strbuf *sb, enum images_call call, const char *repository,
+		   const char *registry_id, const char *const *tags, size_t n_tags,
+		   const char *next_token)
 {
-	const char *r = cJSON_GetStringValue(cJSON_GetObjectItem(item, "registryId"));
+	static const char media[] =
+	    ",\"acceptedMediaTypes\":[\"application/vnd.docker.distribution.manifest.v2+json\","
+	    "\"application/vnd.docker.distribution.manifest.list.v2+json\","
+	    "\"application/vnd.oci.image.manifest.v1+json\","
+	    "\"application/vnd.oci.image.index.v1+json\"]";
+	int r;
 
-	if (!*im->registry && r && strlen(r) == 12 && strspn(r, "0123456789") == 12)
-		memcpy(im->registry, r, 13);
-}
-
-/* tag's digest as answered: kept when valid, else remembered as bad. */
-static int take_digest(struct images *im, const cJSON *item, const char *tag, const char *digest)
-{
-	if (!digest_valid(digest))
-		return take_bad(im, tag, digest);
-	take_registry(im, item);
-	return put_copy(&im->digests, tag, digest);
-}
-
-int images_read_batch(struct images *im, const cJSON *body)
-{
-	const cJSON *img, *f;
-	int r = 0;
-
-	cJSON_ArrayForEach(img, cJSON_GetObjectItem(body, "images"))
-	{
-		const cJSON *id = cJSON_GetObjectItem(img, "imageId");
-		const char *tag = cJSON_GetStringValue(cJSON_GetObjectItem(id, "imageTag"));
-		const char *digest = cJSON_GetStringValue(cJSON_GetObjectItem(id, "imageDigest"));
-
-		if (tag && digest && r == 0)
-			r = take_digest(im, img, tag, digest);
+	strbuf_reset(sb);
+	r = strbuf_puts(sb, "{\"repositoryName\":");
+	if (r == 0)
+		r = jsonscan_write_string(sb, repository);
+	if (r == 0 && registry_id && (r = strbuf_puts(sb, ",\"registryId\":")) == 0)
+		r = jsonscan_write_string(sb, registry_id);
+	if (r == 0 && call == IMAGES_LIST) {
+		r = strbuf_printf(sb, ",\"filter\":{\"tagStatus\":\"TAGGED\"},\"maxResults\":%d",
+				  IMAGES_PER_PAGE);
+		if (r == 0 && next_token && (r = strbuf_puts(sb, ",\"nextToken\":")) == 0)
+			r = jsonscan_write_string(sb, next_token);
+		return r ? r : strbuf_putc(sb, '}');
 	}
-	cJSON_ArrayForEach(f, cJSON_GetObjectItem(body, "failures"))
-	{
-		/* Per image: one unreadable tag must not hide the others of the repository. */
-		const char *code = cJSON_GetStringValue(cJSON_GetObjectItem(f, "failureCode"));
-		const char *tag = cJSON_GetStringValue(
-		    cJSON_GetObjectItem(cJSON_GetObjectItem(f, "imageId"), "imageTag"));
-		const char *reason = cJSON_GetStringValue(cJSON_GetObjectItem(f, "failureReason"));
-		char *text;
-		size_t n;
-		void *old = NULL;
-
-		im->tag_failures++;
-		if (!code || !tag || !strcmp(code, "ImageNotFound") || r < 0)
-			continue;
-		n = strlen(code) + (reason ? strlen(reason) : 0) + 3;
-		text = malloc(n);
-		if (!text || (!im->tag_errors && !(im->tag_errors = strmap_new())) ||
-		    strmap_put(im->tag_errors, tag, text, &old) < 0) {
-			free(text);
-			r = -ENOMEM;
-			continue;
-		}
-		snprintf(text, n, "%s: %s", code, reason ? reason : "");
-		free(old);
+	if (r == 0)
+		r = strbuf_puts(sb, ",\"imageIds\":[");
+	for (size_t k = 0; r == 0 && k < n_tags; k++) {
+		r = strbuf_puts(sb, k ? ",{\"imageTag\":" : "{\"imageTag\":");
+		if (r == 0)
+			r = jsonscan_write_string(sb, tags[k]);
+		if (r == 0)
+			r = strbuf_putc(sb, '}');
 	}
-	return r;
-}
-
-int images_read_lookup(struct images *im, const cJSON *body)
-{
-	const cJSON *d, *t;
-	int r = 0;
-
-	cJSON_ArrayForEach(d, cJSON_GetObjectItem(body, "imageDetails"))
-	{
-		const char *digest = cJSON_GetStringValue(cJSON_GetObjectItem(d, "imageDigest"));
-
-		if (!digest)
-			continue;
-		cJSON_ArrayForEach(t, cJSON_GetObjectItem(d, "imageTags"))
-		{
-			if (cJSON_IsString(t) && r == 0)
-				r = take_digest(im, d, t->valuestring, digest);
-		}
-	}
-	return r;
-}
-
-/* One listed image into x (zeroed); 0, or -ENOMEM with nothing held. */
-static int take_listed(struct image *x, const char *digest, const cJSON *tags, double pushed_at)
-{
-	const cJSON *t;
-
-	x->digest = strdup(digest);
-	x->tags = calloc((size_t)cJSON_GetArraySize(tags) + 1, sizeof(char *));
-	x->pushed_at = pushed_at;
-	if (!x->digest || !x->tags)
-		goto fail;
-	cJSON_ArrayForEach(t, tags)
-	{
-		if (!cJSON_IsString(t))
-			continue;
-		if (!(x->tags[x->n_tags] = strdup(t->valuestring)))
-			goto fail;
-		x->n_tags++;
-	}
-	return 0;
-fail:
-	free_image(x);
-	memset(x, 0, sizeof(*x));
-	return -ENOMEM;
-}
-
-int images_read_list(struct images *im, const cJSON *body)
-{
-	const cJSON *details = cJSON_GetObjectItem(body, "imageDetails"), *d, *t;
-	size_t n = (size_t)cJSON_GetArraySize(details);
-	struct image *grown;
-	int r = 0;
-
-	if (!cJSON_IsArray(details) || n == 0)
-		return 0;
-	if (n > IMAGES_MAX - im->n_list)
-		return -E2BIG;
-	grown = realloc(im->list, (im->n_list + n) * sizeof(*grown));
-	if (!grown)
-		return -ENOMEM;
-	im->list = grown;
-	cJSON_ArrayForEach(d, details)
-	{
-		const char *digest = cJSON_GetStringValue(cJSON_GetObjectItem(d, "imageDigest"));
-		const cJSON *tags = cJSON_GetObjectItem(d, "imageTags");
-		double pushed = cJSON_GetNumberValue(cJSON_GetObjectItem(d, "imagePushedAt"));
-		struct image *x = &im->list[im->n_list];
-
-		if (!digest || !cJSON_IsArray(tags) || r < 0)
-			continue;
-		if (!digest_valid(digest)) {
-			cJSON_ArrayForEach(t, tags) if (cJSON_IsString(t) && r == 0) r =
-			    take_bad(im, t->valuestring, digest);
-			continue;
-		}
-		memset(x, 0, sizeof(*x));
-		/* NaN would make the newest-push order meaningless: such an image counts as oldest
-		 */
-		if ((r = take_listed(x, digest, tags, isnan(pushed) ? -HUGE_VAL : pushed)) < 0)
-			continue;
-		take_registry(im, d);
-		im->n_list++;
-	}
-	return r;
+	if (r == 0)
+		r = strbuf_putc(sb, ']');
+	if (r == 0 && call == IMAGES_BATCH)
+		r = strbuf_puts(sb, media);
+	return r ? r : strbuf_putc(sb, '}');
 }
 
 /* A tag as Docker and ECR write one: a word character, then word characters, '.' and '-'. A tag
@@ -248,6 +146,349 @@ static bool tag_valid(const char *tag)
 			return false;
 	}
 	return n > 0 && n <= IMAGES_TAG_MAX;
+}
+
+/* The 12 digits of v, a string, into out (13 bytes); false when v is not such a string. */
+static bool registry_of(const struct jsonscan_value *v, char out[13])
+{
+	size_t n = 0;
+
+	return jsonscan_string(v, out, 13, &n) == 0 && n == 12 && strspn(out, "0123456789") == 12;
+}
+
+/* The registryId of an answered image (v: its value, type 0 when none). */
+static void take_registry(struct images *im, const struct jsonscan_value *v)
+{
+	char id[13];
+
+	if (!*im->registry && registry_of(v, id))
+		memcpy(im->registry, id, 13);
+}
+
+/* An image's registryId (type 0 when none). */
+static struct jsonscan_value registry_member(const struct jsonscan_value *item)
+{
+	struct jsonscan_value v = { 0 };
+
+	if (!jsonscan_member(item, "registryId", &v))
+		v.type = 0;
+	return v;
+}
+
+/* A tag of a reply into out (IMAGES_TAG_MAX + 1 bytes): false when v is not a string or not a
+ * tag of Docker's grammar, which no watch can name or follow (see tag_valid). */
+static bool tag_of(const struct jsonscan_value *v, char *out)
+{
+	size_t n = 0;
+
+	return jsonscan_string(v, out, IMAGES_TAG_MAX + 1, &n) == 0 && n == strlen(out) &&
+	       tag_valid(out);
+}
+
+/* Any string value of a reply as a C string (malloc'd): a decoded U+0000 is written "\u0000",
+ * so that nothing after it is lost and the value never passes for another. NULL without memory
+ * or when v is not a string. */
+static char *string_copy(const struct jsonscan_value *v)
+{
+	size_t len, nuls = 0, k = 0;
+	char *raw = v->type == JSONSCAN_STRING ? malloc(v->len) : NULL, *out;
+
+	if (!raw || jsonscan_string(v, raw, v->len, &len) < 0) {
+		free(raw);
+		return NULL;
+	}
+	for (size_t i = 0; i < len; i++)
+		nuls += raw[i] == '\0';
+	if (!nuls)
+		return raw;
+	out = malloc(len + 5 * nuls + 1);
+	for (size_t i = 0; out && i < len; i++) {
+		if (raw[i])
+			out[k++] = raw[i];
+		else
+			k += (size_t)snprintf(out + k, 7, "\\u0000");
+	}
+	if (out)
+		out[k] = '\0';
+	free(raw);
+	return out;
+}
+
+/*
+ * tag's digest as answered (v, any value): kept when a valid digest, else remembered as bad by
+ * its text (a value that is not a string is not a digest at all, as before: ignored).
+ */
+static int take_digest(struct images *im, const struct jsonscan_value *registry, const char *tag,
+		       const struct jsonscan_value *v)
+{
+	char digest[DIGEST_LEN + 1];
+	size_t n = 0;
+	int r;
+
+	if (v->type != JSONSCAN_STRING)
+		return 0;
+	if (jsonscan_string(v, digest, sizeof(digest), &n) == 0 && n == strlen(digest) &&
+	    digest_valid(digest)) {
+		take_registry(im, registry);
+		return put_copy(&im->digests, tag, digest);
+	}
+	char *bad = string_copy(v);
+	if (!bad)
+		return -ENOMEM;
+	r = take_bad(im, tag, bad);
+	free(bad);
+	return r;
+}
+
+/* The reply checked whole: a JSON object, else -EBADMSG with why. */
+static int open_reply(const char *body, size_t len, struct jsonscan_value *root, char *why,
+		      size_t why_len)
+{
+	char fault[96];
+
+	if (jsonscan_parse(body, len, root, fault, sizeof(fault)) < 0) {
+		snprintf(why, why_len, "the reply is not valid JSON: %s", fault);
+		return -EBADMSG;
+	}
+	if (root->type != JSONSCAN_OBJECT) {
+		snprintf(why, why_len, "the reply is not a JSON object");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* The registryId of the reply's first image (imageDetails[0], else images[0]) into account. */
+static void first_account(const struct jsonscan_value *details, const struct jsonscan_value *images,
+			  char account[13])
+{
+	const struct jsonscan_value *list = details->type == JSONSCAN_ARRAY ? details : images;
+	struct jsonscan_value first, id;
+	struct jsonscan_iter it;
+
+	account[0] = '\0';
+	jsonscan_iter_init(&it, list);
+	if (!jsonscan_next_item(&it, &first) || !jsonscan_member(&first, "registryId", &id) ||
+	    !registry_of(&id, account))
+		account[0] = '\0';
+}
+
+/* The members of a reply the readers use. */
+enum { R_DETAILS, R_IMAGES, R_FAILURES, R_NEXT, R_N };
+
+static int begin(const char *body, size_t len, struct jsonscan_value *root,
+		 struct jsonscan_value members[R_N], struct images_reply *ret, char *why,
+		 size_t why_len)
+{
+	static const char *const names[R_N] = { "imageDetails", "images", "failures", "nextToken" };
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	if ((r = open_reply(body, len, root, why, why_len)) < 0)
+		return r;
+	jsonscan_members(root, names, R_N, members);
+	first_account(&members[R_DETAILS], &members[R_IMAGES], ret->account);
+	return 0;
+}
+
+int images_read_batch(struct images *im, const char *body, size_t len, struct images_reply *ret,
+		      char *why, size_t why_len)
+{
+	struct jsonscan_value root, m[R_N], img, id, v, tag_v, code_v, reason_v;
+	struct jsonscan_iter it;
+	char tag[IMAGES_TAG_MAX + 1];
+	int r;
+
+	if ((r = begin(body, len, &root, m, ret, why, why_len)) < 0)
+		return r;
+	jsonscan_iter_init(&it, &m[R_IMAGES]);
+	while (r == 0 && jsonscan_next_item(&it, &img))
+		if (jsonscan_member(&img, "imageId", &id) &&
+		    jsonscan_member(&id, "imageTag", &tag_v) && tag_v.type == JSONSCAN_STRING &&
+		    jsonscan_member(&id, "imageDigest", &v) && v.type == JSONSCAN_STRING &&
+		    tag_of(&tag_v, tag)) {
+			struct jsonscan_value reg = registry_member(&img);
+			r = take_digest(im, &reg, tag, &v);
+		}
+	jsonscan_iter_init(&it, &m[R_FAILURES]);
+	while (jsonscan_next_item(&it, &img)) {
+		/* Per image: one unreadable tag must not hide the others of the repository. */
+		char *code, *reason = NULL, *text;
+		size_t n;
+		void *old = NULL;
+
+		im->tag_failures++;
+		if (r < 0 || !jsonscan_member(&img, "failureCode", &code_v) ||
+		    code_v.type != JSONSCAN_STRING ||
+		    jsonscan_string_is(&code_v, "ImageNotFound") ||
+		    !jsonscan_member(&img, "imageId", &id) ||
+		    !jsonscan_member(&id, "imageTag", &tag_v) || !tag_of(&tag_v, tag))
+			continue;
+		code = string_copy(&code_v);
+		if (jsonscan_member(&img, "failureReason", &reason_v) &&
+		    reason_v.type == JSONSCAN_STRING && !(reason = string_copy(&reason_v)))
+			r = -ENOMEM;
+		n = (code ? strlen(code) : 0) + (reason ? strlen(reason) : 0) + 3;
+		text = r == 0 && code ? malloc(n) : NULL;
+		if (text)
+			snprintf(text, n, "%s: %s", code, reason ? reason : "");
+		free(code);
+		free(reason);
+		if (!text || (!im->tag_errors && !(im->tag_errors = strmap_new())) ||
+		    strmap_put(im->tag_errors, tag, text, &old) < 0) {
+			free(text);
+			r = -ENOMEM;
+			continue;
+		}
+		free(old);
+	}
+	return r;
+}
+
+int images_read_lookup(struct images *im, const char *body, size_t len, struct images_reply *ret,
+		       char *why, size_t why_len)
+{
+	static const char *const names[] = { "imageDigest", "imageTags", "registryId" };
+	struct jsonscan_value root, m[R_N], d, f[3], t;
+	struct jsonscan_iter it, it_t;
+	char tag[IMAGES_TAG_MAX + 1];
+	int r;
+
+	if ((r = begin(body, len, &root, m, ret, why, why_len)) < 0)
+		return r;
+	jsonscan_iter_init(&it, &m[R_DETAILS]);
+	/* one walk over each image's members */
+	while (r == 0 && jsonscan_next_item_members(&it, names, 3, f, &d)) {
+		if (f[0].type != JSONSCAN_STRING || f[1].type != JSONSCAN_ARRAY)
+			continue;
+		jsonscan_iter_init(&it_t, &f[1]);
+		while (r == 0 && jsonscan_next_item(&it_t, &t))
+			if (tag_of(&t, tag))
+				r = take_digest(im, &f[2], tag, &f[0]);
+	}
+	return r;
+}
+
+/* One listed image into x (zeroed); 0, or -ENOMEM with nothing held. */
+static int take_listed(struct image *x, const char *digest, const struct jsonscan_value *tags,
+		       double pushed_at)
+{
+	struct jsonscan_iter it;
+	struct jsonscan_value t;
+	char tag[IMAGES_TAG_MAX + 1];
+	size_t n = 0;
+
+	jsonscan_iter_init(&it, tags);
+	while (jsonscan_next_item(&it, &t))
+		n++;
+	x->digest = strdup(digest);
+	x->tags = calloc(n + 1, sizeof(char *));
+	x->pushed_at = pushed_at;
+	if (!x->digest || !x->tags)
+		goto fail;
+	jsonscan_iter_init(&it, tags);
+	while (jsonscan_next_item(&it, &t)) {
+		if (!tag_of(&t, tag))
+			continue;
+		if (!(x->tags[x->n_tags] = strdup(tag)))
+			goto fail;
+		x->n_tags++;
+	}
+	return 0;
+fail:
+	free_image(x);
+	memset(x, 0, sizeof(*x));
+	return -ENOMEM;
+}
+
+/* The bad digest v (a string) of each tag of tags. */
+static int take_bad_all(struct images *im, const struct jsonscan_value *tags,
+			const struct jsonscan_value *v)
+{
+	struct jsonscan_iter it;
+	struct jsonscan_value t;
+	char tag[IMAGES_TAG_MAX + 1], *bad = NULL;
+	int r = 0;
+
+	jsonscan_iter_init(&it, tags);
+	while (r == 0 && jsonscan_next_item(&it, &t)) {
+		if (!tag_of(&t, tag))
+			continue;
+		if (!bad && !(bad = string_copy(v)))
+			r = -ENOMEM;
+		else
+			r = take_bad(im, tag, bad);
+	}
+	free(bad);
+	return r;
+}
+
+int images_read_list(struct images *im, const char *body, size_t len, struct images_reply *ret,
+		     char *why, size_t why_len)
+{
+	struct jsonscan_value root, m[R_N], details, d, digest_v, tags, v;
+	struct jsonscan_iter it;
+	struct image *grown;
+	size_t n = 0;
+	int r;
+
+	if ((r = begin(body, len, &root, m, ret, why, why_len)) < 0)
+		return r;
+	v = m[R_NEXT];
+	details = m[R_DETAILS];
+	/* the next page's token first: a reply refused for it has filled nothing */
+	if (v.type == JSONSCAN_STRING) {
+		size_t tlen;
+		if (!(ret->next_token = malloc(v.len)))
+			return -ENOMEM;
+		jsonscan_string(&v, ret->next_token, v.len, &tlen);
+		if (strlen(ret->next_token) != tlen) {
+			free(ret->next_token);
+			ret->next_token = NULL;
+			snprintf(why, why_len, "the reply holds U+0000 in its nextToken");
+			return -EBADMSG;
+		}
+	}
+	if (details.type != JSONSCAN_ARRAY)
+		return 0;
+	jsonscan_iter_init(&it, &details);
+	while (jsonscan_next_item(&it, &d))
+		n++;
+	if (n == 0)
+		return 0;
+	if (n > IMAGES_MAX - im->n_list)
+		return -E2BIG;
+	grown = realloc(im->list, (im->n_list + n) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	im->list = grown;
+	jsonscan_iter_init(&it, &details);
+	while (r == 0 && jsonscan_next_item(&it, &d)) {
+		char digest[DIGEST_LEN + 1];
+		size_t dlen = 0;
+		double pushed = NAN;
+		struct image *x = &im->list[im->n_list];
+
+		if (!jsonscan_member(&d, "imageDigest", &digest_v) ||
+		    digest_v.type != JSONSCAN_STRING || !jsonscan_member(&d, "imageTags", &tags) ||
+		    tags.type != JSONSCAN_ARRAY)
+			continue;
+		if (jsonscan_string(&digest_v, digest, sizeof(digest), &dlen) < 0 ||
+		    dlen != strlen(digest) || !digest_valid(digest)) {
+			r = take_bad_all(im, &tags, &digest_v);
+			continue;
+		}
+		if (jsonscan_member(&d, "imagePushedAt", &v) && jsonscan_number(&v, &pushed) < 0)
+			pushed = NAN;
+		memset(x, 0, sizeof(*x));
+		/* NaN would make the newest-push order meaningless: such an image counts as oldest
+		 */
+		if ((r = take_listed(x, digest, &tags, isnan(pushed) ? -HUGE_VAL : pushed)) < 0)
+			continue;
+		struct jsonscan_value reg = registry_member(&d);
+		take_registry(im, &reg);
+		im->n_list++;
+	}
+	return r;
 }
 
 bool images_rule_matches(const struct config_watch *w, const char *tag)

@@ -13,7 +13,6 @@
 #ifndef ECR_IMAGES_H
 #define ECR_IMAGES_H
 
-#include <cJSON.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -55,15 +54,50 @@ struct images {
 /* Frees what im holds and empties it. An empty (zeroed) one is fine. */
 void images_done(struct images *im);
 
+/* What a reply says besides its images. */
+struct images_reply {
+	char account[13]; /* the registryId of its first image (12 digits), or "" */
+	char *next_token; /* a DescribeImages page's nextToken (malloc'd, the caller's), or NULL */
+};
+
 /*
- * Read one reply into im: BatchGetImage (images[].imageId, failures[]), DescribeImages by tag
- * (imageDetails[]: digest and tags into digests), a DescribeImages page of every tagged image
- * (imageDetails[] into list). A reply of the wrong shape adds nothing. Return 0, -ENOMEM (what was
- * read before is kept), or -E2BIG when the list would pass IMAGES_MAX.
+ * Read one reply (len bytes of text, NULs included) into im: BatchGetImage (images[].imageId,
+ * failures[]), DescribeImages by tag (imageDetails[]: digest and tags into digests), a
+ * DescribeImages page of every tagged image (imageDetails[] into list; nextToken into ret).
+ * The reply is checked whole first (common/jsonscan.h: strict JSON, a JSON object): when it is
+ * not one, or a page's nextToken holds U+0000, nothing is read and -EBADMSG is returned with why
+ * (why_len bytes). Members are matched case-sensitively; a member of the wrong shape (imageDetails
+ * not an array, an image not an object, a tag not a string) adds nothing, as a tag outside
+ * Docker's grammar does (no watch can name or follow one). Else returns 0, -ENOMEM (what was read
+ * before is kept), or -E2BIG when the list would pass IMAGES_MAX; ret is filled in every case.
  */
-int images_read_batch(struct images *im, const cJSON *body);
-int images_read_lookup(struct images *im, const cJSON *body);
-int images_read_list(struct images *im, const cJSON *body);
+int images_read_batch(struct images *im, const char *body, size_t len, struct images_reply *ret,
+		      char *why, size_t why_len);
+int images_read_lookup(struct images *im, const char *body, size_t len, struct images_reply *ret,
+		       char *why, size_t why_len);
+int images_read_list(struct images *im, const char *body, size_t len, struct images_reply *ret,
+		     char *why, size_t why_len);
+
+/* ECR's image calls the watcher makes. */
+enum images_call {
+	IMAGES_LOOKUP, /* DescribeImages of the given tags: digests without manifests */
+	IMAGES_BATCH,  /* BatchGetImage of the given tags: reports a missing tag per image */
+	IMAGES_LIST,   /* a DescribeImages page of every tagged image (IMAGES_PER_PAGE of them) */
+};
+
+#define IMAGES_PER_PAGE 1000
+
+struct strbuf;
+
+/*
+ * The JSON body of a call, written into sb (emptied first), every string escaped
+ * (jsonscan_write_string()): the repository, the registry when not NULL, then the n_tags tags
+ * (IMAGES_LOOKUP, IMAGES_BATCH) or the filter and the page's next_token when not NULL
+ * (IMAGES_LIST). Returns 0 or strbuf's error (-ENOMEM, -ENOBUFS).
+ */
+int images_request(struct strbuf *sb, enum images_call call, const char *repository,
+		   const char *registry_id, const char *const *tags, size_t n_tags,
+		   const char *next_token);
 
 /* What ECR answered as tag's digest when that was not a digest, or NULL. */
 const char *images_bad_digest(const struct images *im, const char *tag);

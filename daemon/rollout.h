@@ -257,6 +257,8 @@ struct deployer {
 	struct strmap *blocked;     /* watch\x1ftarget -> struct blocked (NULL: not) */
 	struct strmap *guard_said;  /* watch\x1ftarget\x1fsetting -> the value warned of */
 	struct config *blocked_cfg; /* the config the blocks were made under (a reference) */
+	double blocked_next;        /* the earliest end of a backoff that kept a target out of a
+				       pass since the last full one (ev_now time), 0: none */
 	struct ev_timer tick, kick, state_retry;
 	struct ev_timer pauses; /* the earliest 'until' of the operator's pauses */
 	bool kick_pending;

@@ -17,14 +17,14 @@
 #include "images.h"
 #include "log.h"
 #include "state.h"
+#include "strbuf.h"
 #include "strmap.h"
 
-#define TAGS_PER_CALL   100
-#define IMAGES_PER_PAGE 1000
+#define TAGS_PER_CALL 100
 /* DescribeImages pages followed per repository and cycle: a reply's nextToken is the peer's to
  * choose, and a chain of short or repeating pages must end. IMAGES_MAX full pages and as many
  * again. */
-#define PAGES_MAX       (2 * IMAGES_MAX / IMAGES_PER_PAGE)
+#define PAGES_MAX     (2 * IMAGES_MAX / IMAGES_PER_PAGE)
 
 struct group {
 	char *key;
@@ -58,13 +58,13 @@ static struct group_failure no_memory = { "out of memory", "OutOfMemory", "", ""
 struct cycle;
 
 enum req_kind {
-	REQ_LOOKUP, /* DescribeImages of up to 100 tags: digests without manifests */
-	REQ_BATCH,  /* BatchGetImage of up to 100 tags: reports a missing tag per image */
-	REQ_LIST,   /* a DescribeImages page of every tagged image */
+	REQ_LOOKUP = IMAGES_LOOKUP, /* DescribeImages of up to 100 tags */
+	REQ_BATCH = IMAGES_BATCH,   /* BatchGetImage of up to 100 tags */
+	REQ_LIST = IMAGES_LIST,     /* a DescribeImages page of every tagged image */
 };
 
-/* A request to make; its parameters are built only when it is sent, so that a cycle's queue of
- * a thousand repositories holds no JSON. */
+/* A request to make; its body is written only when it is sent, so that a cycle's queue of a
+ * thousand repositories holds no JSON. */
 struct req {
 	struct cycle *c;
 	size_t group;
@@ -72,6 +72,8 @@ struct req {
 	size_t first_tag; /* REQ_LOOKUP and REQ_BATCH: the group's tags from here, up to 100 */
 	char *next_token; /* REQ_LIST: the page after the first */
 	struct aws_call *call;
+	int read;                   /* what the reply's reader returned (read_reply) */
+	struct images_reply answer; /* what the reply said besides its images */
 	struct req *next;
 };
 
@@ -119,6 +121,7 @@ struct watcher {
 	size_t n_hinted;            /* keys of it with a ticket */
 	struct hint *hints;         /* waiting for their reads, oldest first */
 	uint64_t last_ticket;
+	struct strbuf body;    /* the request being started (aws_call() copies it) */
 	struct cycle *partial; /* the read of hinted repositories in progress, beside a cycle */
 	char own_account[13];  /* the registry of watches that name none, once ECR said it */
 	double last_cycle, last_ok;    /* Unix seconds (status) */
@@ -131,6 +134,7 @@ static void remember_cycle(struct watcher *wt, const struct cycle *c);
 static void req_free(struct req *r)
 {
 	free(r->next_token);
+	free(r->answer.next_token);
 	free(r);
 }
 
@@ -248,18 +252,6 @@ static int plan(struct cycle *c, struct strmap *index)
 	return 0;
 }
 
-static cJSON *base_params(const struct group *g)
-{
-	cJSON *p = cJSON_CreateObject();
-
-	if (!p)
-		return NULL;
-	cJSON_AddStringToObject(p, "repositoryName", g->repository);
-	if (g->registry_id)
-		cJSON_AddStringToObject(p, "registryId", g->registry_id);
-	return p;
-}
-
 /* Queues a request; the next token (REQ_LIST) is copied. Returns 0 or -ENOMEM. */
 static int enqueue(struct cycle *c, size_t group, enum req_kind kind, size_t first_tag,
 		   const char *next_token)
@@ -280,50 +272,38 @@ static int enqueue(struct cycle *c, size_t group, enum req_kind kind, size_t fir
 	return 0;
 }
 
-static void accept_media(cJSON *p)
-{
-	static const char *const media[] = {
-		"application/vnd.docker.distribution.manifest.v2+json",
-		"application/vnd.docker.distribution.manifest.list.v2+json",
-		"application/vnd.oci.image.manifest.v1+json",
-		"application/vnd.oci.image.index.v1+json",
-	};
-
-	cJSON_AddItemToObject(p, "acceptedMediaTypes",
-			      cJSON_CreateStringArray(media, sizeof(media) / sizeof(media[0])));
-}
-
-/* The request's parameters, or NULL without memory. */
-static cJSON *req_params(const struct req *r)
+/* The request's body into wt->body; 0 or -ENOMEM. */
+static int req_body(const struct req *r)
 {
 	const struct group *g = &r->c->groups[r->group];
-	cJSON *p = base_params(g), *sub;
+	size_t n = 0;
 
-	if (!p)
-		return NULL;
-	if (r->kind == REQ_LIST) {
-		sub = cJSON_AddObjectToObject(p, "filter");
-		if (!sub || !cJSON_AddStringToObject(sub, "tagStatus", "TAGGED") ||
-		    !cJSON_AddNumberToObject(p, "maxResults", IMAGES_PER_PAGE) ||
-		    (r->next_token && !cJSON_AddStringToObject(p, "nextToken", r->next_token)))
-			goto fail;
-		return p;
-	}
-	sub = cJSON_AddArrayToObject(p, "imageIds");
-	if (!sub)
-		goto fail;
-	for (size_t k = r->first_tag; k < g->n_tags && k < r->first_tag + TAGS_PER_CALL; k++) {
-		cJSON *id = cJSON_CreateObject();
-		cJSON_AddItemToArray(sub, id);
-		if (!id || !cJSON_AddStringToObject(id, "imageTag", g->tags[k]))
-			goto fail;
-	}
-	if (r->kind == REQ_BATCH)
-		accept_media(p);
-	return p;
-fail:
-	cJSON_Delete(p);
-	return NULL;
+	if (r->kind != REQ_LIST)
+		n = g->n_tags - r->first_tag < TAGS_PER_CALL ? g->n_tags - r->first_tag
+							     : TAGS_PER_CALL;
+	return images_request(&r->c->w->body, (enum images_call)r->kind, g->repository,
+			      g->registry_id, g->tags + r->first_tag, n, r->next_token) < 0
+		   ? -ENOMEM
+		   : 0;
+}
+
+/* The reader of the request's 2xx reply (aws_call_spec.reader): into the group's images at once,
+ * without a tree. A reply it refuses (not a JSON object) has added nothing and becomes a
+ * MalformedResponse, retried as before; one it accepts ends the call, so it fills once. */
+static int read_reply(const char *body, size_t len, void *ud, char *why, size_t why_len)
+{
+	struct req *r = ud;
+	struct images *seen = &r->c->groups[r->group].seen;
+
+	free(r->answer.next_token);
+	r->answer.next_token = NULL;
+	if (r->kind == REQ_LIST)
+		r->read = images_read_list(seen, body, len, &r->answer, why, why_len);
+	else if (r->kind == REQ_BATCH)
+		r->read = images_read_batch(seen, body, len, &r->answer, why, why_len);
+	else
+		r->read = images_read_lookup(seen, body, len, &r->answer, why, why_len);
+	return r->read == -EBADMSG ? -EBADMSG : 0;
 }
 
 /*
@@ -409,18 +389,11 @@ static void reply_unread(struct group *g, enum req_kind kind, int r)
 }
 
 /* The registry of watches that name none is the caller's account: ECR says it in each image's
- * registryId (checked: 12 digits). Events of other accounts are then told apart. */
-static void learn_account(struct watcher *wt, const cJSON *body)
+ * registryId (checked by the reader: 12 digits). Events of other accounts are then told apart. */
+static void learn_account(struct watcher *wt, const struct images_reply *answer)
 {
-	const cJSON *list = cJSON_GetObjectItemCaseSensitive(body, "imageDetails");
-	const char *id;
-
-	if (!cJSON_IsArray(list))
-		list = cJSON_GetObjectItemCaseSensitive(body, "images");
-	id = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(list, 0), "registryId"));
-	if (id && strlen(id) == 12 && strspn(id, "0123456789") == 12)
-		snprintf(wt->own_account, sizeof(wt->own_account), "%s", id);
+	if (*answer->account)
+		memcpy(wt->own_account, answer->account, sizeof(wt->own_account));
 }
 
 static void on_reply(struct aws_result *res, void *userdata)
@@ -437,7 +410,7 @@ static void on_reply(struct aws_result *res, void *userdata)
 		}
 	c->in_flight--;
 	if (res->ok && !g->registry_id && !*c->w->own_account)
-		learn_account(c->w, res->body);
+		learn_account(c->w, &r->answer);
 	if (!res->ok && r->kind == REQ_LOOKUP && !strcmp(res->err.code, "ImageNotFoundException")) {
 		/* A tag is missing: ask again with BatchGetImage, which says which. */
 		strmap_put(c->w->batch_repos, g->key, (void *)1, NULL);
@@ -447,9 +420,8 @@ static void on_reply(struct aws_result *res, void *userdata)
 	} else if (!res->ok) {
 		group_fail(g, res, operation_of(r->kind));
 	} else if (r->kind == REQ_LIST) {
-		const char *next =
-		    cJSON_GetStringValue(cJSON_GetObjectItem(res->body, "nextToken"));
-		int read = images_read_list(&g->seen, res->body);
+		const char *next = r->answer.next_token;
+		int read = r->read;
 		if (read < 0) {
 			reply_unread(g, r->kind, read);
 		} else if (next && ++g->pages >= PAGES_MAX) {
@@ -467,9 +439,9 @@ static void on_reply(struct aws_result *res, void *userdata)
 					"out of memory while asking for the next page");
 	} else if (r->kind == REQ_BATCH) {
 		g->batch = true;
-		reply_unread(g, r->kind, images_read_batch(&g->seen, res->body));
+		reply_unread(g, r->kind, r->read);
 	} else {
-		reply_unread(g, r->kind, images_read_lookup(&g->seen, res->body));
+		reply_unread(g, r->kind, r->read);
 	}
 	size_t gi = r->group;
 	req_free(r);
@@ -488,17 +460,18 @@ static void pump(struct cycle *c)
 		struct group *g = &c->groups[r->group];
 		struct aws_call_spec spec = { .service = &aws_ecr,
 					      .operation = operation_of(r->kind),
-					      .region = g->region };
-		cJSON *params = NULL;
+					      .region = g->region,
+					      .reader = read_reply,
+					      .reader_ud = r };
 		int started = -1;
 		c->queue = r->next;
-		if (!g->fail && !(params = req_params(r)) && group_failed(g))
+		if (!g->fail && req_body(r) < 0 && group_failed(g))
 			group_fail_text(g, "OutOfMemory", operation_of(r->kind),
 					"out of memory while building the request");
-		spec.params = params;
+		spec.body = c->w->body.buf;
+		spec.body_len = c->w->body.len;
 		if (!g->fail)
 			started = aws_call(c->w->deps.aws, &spec, on_reply, r, &r->call);
-		cJSON_Delete(params); /* aws_call() keeps the request's text */
 		if (started < 0) {
 			if (!g->fail && group_failed(g)) {
 				char why[128];
@@ -620,19 +593,33 @@ static void refuse_digest(struct watcher *wt, struct strmap *bad_next, const str
 	    again_words(wt));
 }
 
-/* Records what the watch deploys now: tag's digest, pinned to the repository's URI. */
-static void want(struct watcher *wt, const struct config_watch *w, const struct group *g,
+/* Whether want (state_want()'s) is member key's text already. */
+static bool want_is(const cJSON *want, const char *key, const char *text)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(want, key));
+
+	return v && !strcmp(v, text ? text : "");
+}
+
+/* Records what the watch deploys now: tag's digest, pinned to the repository's URI. Returns
+ * whether that changed (the deployer has something to decide). */
+static bool want(struct watcher *wt, const struct config_watch *w, const struct group *g,
 		 const char *tag, const char *digest)
 {
 	const char *registry = g->registry_id ? g->registry_id : g->seen.registry;
+	const cJSON *old = state_want(wt->deps.state, w->name);
 	char image[512];
 
 	if (!*registry)
-		return; /* no image seen yet, so no account to name */
+		return false; /* no image seen yet, so no account to name */
 	snprintf(image, sizeof(image), "%s.dkr.ecr.%s.%s/%s", registry, g->region,
 		 endpoint_dns_suffix(g->region), w->repository);
+	if (old && want_is(old, "digest", digest) && want_is(old, "image", image) &&
+	    want_is(old, "tag", tag))
+		return false;
 	if (state_set_want(wt->deps.state, w->name, tag, digest, image) < 0)
 		log_error("out of memory while recording what watch '%s' deploys", w->name);
+	return true;
 }
 
 /* The key a failure is remembered under: a credentials failure is one problem, not one per
@@ -727,7 +714,7 @@ static void save_state(struct watcher *wt)
 
 /* Every request of a repository is answered: what its watches follow is known now, so it can be
  * deployed without waiting for the rest of the cycle. */
-static void group_done(struct cycle *c, size_t gi)
+static void evaluate_group(struct cycle *c, size_t gi)
 {
 	struct watcher *wt = c->w;
 	struct strmap *missing = c->missing_next;
@@ -742,7 +729,7 @@ static void group_done(struct cycle *c, size_t gi)
 	for (size_t k = 0; k < g->n_watches; k++) {
 		size_t i = g->watches[k];
 		const struct config_watch *w = &c->cfg->watches[i];
-		bool pick = w->rule == TAG_GLOB || w->rule == TAG_SEMVER;
+		bool pick = w->rule == TAG_GLOB || w->rule == TAG_SEMVER, changed = false;
 		if (g->fail) {
 			/* Nothing new can be said; what was missing stays reported. */
 			for (size_t t = 0; t < (pick ? 1 : w->n_tags); t++) {
@@ -762,7 +749,7 @@ static void group_done(struct cycle *c, size_t gi)
 						      g->seen.bad[b].tag, g->seen.bad[b].value);
 			images_pick(&g->seen, w, &tag, &digest);
 			if (observe(wt, missing, w, g, "*", tag, digest) >= 0)
-				want(wt, w, g, tag, digest);
+				changed = want(wt, w, g, tag, digest);
 		} else {
 			/* A tag list deploys the tag that moved, the first listed winning;
 			 * before anything moved, the first listed tag that exists. */
@@ -786,11 +773,28 @@ static void group_done(struct cycle *c, size_t gi)
 			}
 			if (pick_t < w->n_tags &&
 			    (moved || w->n_tags == 1 || !state_want(wt->deps.state, w->name)))
-				want(wt, w, g, w->tags[pick_t],
-				     strmap_get(g->seen.digests, w->tags[pick_t]));
+				changed = want(wt, w, g, w->tags[pick_t],
+					       strmap_get(g->seen.digests, w->tags[pick_t]));
 		}
-		wt->deps.moved(w->name, wt->deps.userdata);
+		/* A quiet read tells nobody: the deployer decided on this want already (or is told
+		 * by what else changed: deployer_cycle_done()). */
+		if (changed)
+			wt->deps.moved(w->name, wt->deps.userdata);
 	}
+}
+
+/* The group is evaluated as soon as it is read; what ECR answered is dropped then (but its count
+ * of per-image failures, which the end of the cycle reads), so that a cycle holds the images of
+ * the repositories in flight only, not of every repository. */
+static void group_done(struct cycle *c, size_t gi)
+{
+	struct group *g = &c->groups[gi];
+	size_t failures;
+
+	evaluate_group(c, gi);
+	failures = g->seen.tag_failures;
+	images_done(&g->seen);
+	g->seen.tag_failures = failures;
 }
 
 /* A partial read updates what is reported of its repositories and watches only. */
@@ -1155,6 +1159,8 @@ struct watcher *watcher_new(const struct watcher_deps *deps)
 	if (!w)
 		return NULL;
 	w->deps = *deps;
+	/* 100 tags of 128 bytes, escaped, or a page's token: a request is far smaller */
+	strbuf_init(&w->body, 1 << 20);
 	w->missing = strmap_new();
 	w->group_errors = strmap_new();
 	w->batch_repos = strmap_new();
@@ -1192,6 +1198,7 @@ void watcher_free(struct watcher *w)
 	strmap_free(w->batch_repos, NULL);
 	strmap_free(w->bad, free);
 	free(w->fails);
+	strbuf_done(&w->body);
 	free(w);
 }
 

@@ -5,10 +5,16 @@
  * are replies as ECR (or a hostile peer) sends them.
  */
 #include <cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "images.h"
+#include "jsonscan.h"
 #include "semver.h"
+#include "strbuf.h"
 #include "strmap.h"
 #include "unit.h"
 
@@ -16,12 +22,23 @@
 	"sha256:" c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c c \
 	    c c c c c c c c c c c c c c c c c c c c c c c c
 
-static cJSON *parse(const char *text)
-{
-	cJSON *j = cJSON_Parse(text);
+typedef int (*reader_fn)(struct images *, const char *, size_t, struct images_reply *, char *,
+			 size_t);
 
-	CHECK(j != NULL);
-	return j;
+/* Reads text with fn; the reply's extras into *ret when asked (the caller frees its token). */
+static int read_with(reader_fn fn, struct images *im, const char *text, struct images_reply *ret)
+{
+	struct images_reply a;
+	char why[256] = "";
+	int r = fn(im, text, strlen(text), &a, why, sizeof(why));
+
+	if (r == -EBADMSG)
+		CHECK(strncmp(why, "the reply ", 10) == 0);
+	if (ret)
+		*ret = a;
+	else
+		free(a.next_token);
+	return r;
 }
 
 TEST(images_lookup_keeps_valid_digests_and_refuses_the_rest)
@@ -52,8 +69,7 @@ TEST(images_lookup_keeps_valid_digests_and_refuses_the_rest)
 			     "b") "\","
 				  "\"imageTags\":[\"other\"]}]}",
 			 rows[i].digest);
-		cJSON *j = parse(text);
-		CHECK_INT(images_read_lookup(&im, j), 0);
+		CHECK_INT(read_with(images_read_lookup, &im, text, NULL), 0);
 		if (rows[i].valid) {
 			CHECK(strmap_get(im.digests, "prod") != NULL);
 			CHECK(images_bad_digest(&im, "prod") == NULL);
@@ -66,20 +82,19 @@ TEST(images_lookup_keeps_valid_digests_and_refuses_the_rest)
 		}
 		CHECK_STR((const char *)strmap_get(im.digests, "other"), D("b"));
 		images_done(&im);
-		cJSON_Delete(j);
 	}
 }
 
 TEST(images_batch_reads_images_and_failures)
 {
 	struct images im = { 0 };
-	cJSON *j = parse("{\"images\":[{\"imageId\":{\"imageTag\":\"prod\",\"imageDigest\":\"" D(
+	const char *j = ("{\"images\":[{\"imageId\":{\"imageTag\":\"prod\",\"imageDigest\":\"" D(
 	    "c") "\"}},{\"imageId\":{\"imageTag\":\"bad\",\"imageDigest\":\"sha256:C\"}}],"
 		 "\"failures\":[{\"imageId\":{\"imageTag\":\"gone\"},\"failureCode\":"
 		 "\"ImageNotFound\"},{\"imageId\":{\"imageTag\":\"locked\"},\"failureCode\":"
 		 "\"KmsError\",\"failureReason\":\"no key\"}]}");
 
-	CHECK_INT(images_read_batch(&im, j), 0);
+	CHECK_INT(read_with(images_read_batch, &im, j, NULL), 0);
 	CHECK_STR((const char *)strmap_get(im.digests, "prod"), D("c"));
 	CHECK_STR(images_bad_digest(&im, "bad"), "sha256:C");
 	CHECK(strmap_get(im.digests, "bad") == NULL);
@@ -87,7 +102,6 @@ TEST(images_batch_reads_images_and_failures)
 	CHECK(strmap_get(im.tag_errors, "gone") == NULL);
 	CHECK_STR((const char *)strmap_get(im.tag_errors, "locked"), "KmsError: no key");
 	images_done(&im);
-	cJSON_Delete(j);
 }
 
 TEST(images_pick_glob_and_semver)
@@ -98,26 +112,26 @@ TEST(images_pick_glob_and_semver)
 	struct config_watch s = { .rule = TAG_SEMVER, .semver_text = range };
 	struct images im = { 0 };
 	const char *why, *tag, *digest;
-	cJSON *j =
-	    parse("{\"imageDetails\":["
-		  "{\"imageDigest\":\"" D(
-		      "1") "\",\"imageTags\":[\"rel-1\",\"1.2.0\"],\"imagePushedAt\":10},"
-			   "{\"imageDigest\":\"" D(
-			       "2") "\",\"imageTags\":[\"rel-2\",\"1.3.0\"],\"imagePushedAt\":20},"
-				    "{\"imageDigest\":\"" D(
-					"3") "\",\"imageTags\":[\"rel-3-rc1\",\"1.4.0-rc.1\"],"
-					     "\"imagePushedAt\":30},"
-					     "{\"imageDigest\":\"sha256:bad\",\"imageTags\":[\"rel-"
-					     "9\",\"1.9.0\"],\"imagePushedAt\":90},"
-					     "{\"imageDigest\":\"" D(
-						 "4") "\",\"imageTags\":[\"rel-0\",\"2.0.0\"]},"
-						      "{\"imageDigest\":\"" D(
-							  "5") "\",\"imageTags\":[\"rel-b\"],"
-							       "\"imagePushedAt\":20}"
-							       "]}");
+	const char *j =
+	    ("{\"imageDetails\":["
+	     "{\"imageDigest\":\"" D(
+		 "1") "\",\"imageTags\":[\"rel-1\",\"1.2.0\"],\"imagePushedAt\":10},"
+		      "{\"imageDigest\":\"" D(
+			  "2") "\",\"imageTags\":[\"rel-2\",\"1.3.0\"],\"imagePushedAt\":20},"
+			       "{\"imageDigest\":\"" D(
+				   "3") "\",\"imageTags\":[\"rel-3-rc1\",\"1.4.0-rc.1\"],"
+					"\"imagePushedAt\":30},"
+					"{\"imageDigest\":\"sha256:bad\",\"imageTags\":[\"rel-"
+					"9\",\"1.9.0\"],\"imagePushedAt\":90},"
+					"{\"imageDigest\":\"" D(
+					    "4") "\",\"imageTags\":[\"rel-0\",\"2.0.0\"]},"
+						 "{\"imageDigest\":\"" D(
+						     "5") "\",\"imageTags\":[\"rel-b\"],"
+							  "\"imagePushedAt\":20}"
+							  "]}");
 
 	CHECK_INT(semver_range_parse(range, &s.semver, &why), 0);
-	CHECK_INT(images_read_list(&im, j), 0);
+	CHECK_INT(read_with(images_read_list, &im, j, NULL), 0);
 	CHECK_INT(im.n_list, 5); /* the malformed digest is left out of the list... */
 	CHECK_STR(images_bad_digest(&im, "rel-9"), "sha256:bad"); /* ...and remembered */
 	/* glob: the newest push (rel-9 is refused, rel-3-rc1 excluded), a tie to the greater tag */
@@ -149,5 +163,194 @@ TEST(images_pick_glob_and_semver)
 	CHECK_STR(tag, "1.4.0-rc.1");
 	semver_range_free(s.semver);
 	images_done(&im);
-	cJSON_Delete(j);
+}
+
+TEST(images_readers_refuse_what_is_not_a_strict_json_object)
+{
+	static const char *const rows[] = {
+		"",
+		"[]",
+		"\"x\"",
+		"{\"imageDetails\":[]",    /* cut */
+		"{\"imageDetails\":[]}{}", /* more after it (cJSON_ParseWithLength took it) */
+		"{\"imageDetails\":[{\"imageTags\":[\"a\tb\"]}]}", /* raw tab in a string */
+		"{\"maxResults\":01}",                             /* leading zero */
+		"\xef\xbb\xbf{}",                                  /* byte-order mark */
+	};
+	reader_fn fns[] = { images_read_batch, images_read_lookup, images_read_list };
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		for (size_t f = 0; f < 3; f++) {
+			struct images im = { 0 };
+			struct images_reply a;
+			char why[256] = "";
+			int r = fns[f](&im, rows[i], strlen(rows[i]), &a, why, sizeof(why));
+			if (r != -EBADMSG)
+				unit_fail(__FILE__, __LINE__, "row %zu reader %zu: %d", i, f, r);
+			CHECK(!strncmp(why, "the reply is not ", 17));
+			CHECK(!a.next_token && !*a.account && !im.digests && !im.n_list);
+		}
+}
+
+TEST(images_readers_take_only_the_shape_they_read)
+{
+	struct images im = { 0 };
+	struct images_reply a;
+
+	/* wrong shapes add nothing; a name in another case is another name */
+	CHECK_INT(read_with(images_read_lookup, &im,
+			    "{\"imageDetails\":{\"imageDigest\":\"" D(
+				"a") "\",\"imageTags\":[\"x\"]},"
+				     "\"ImageDetails\":[{\"imageDigest\":\"" D(
+					 "a") "\",\"imageTags\":[\"y\"]}]}",
+			    NULL),
+		  0);
+	CHECK(!im.digests);
+	CHECK_INT(read_with(images_read_lookup, &im,
+			    "{\"imageDetails\":[1,\"s\",[],{\"imageDigest\":\"" D(
+				"a") "\",\"imageTags\":{\"t\":\"x\"}},{\"imageDigest\":1,"
+				     "\"imageTags\":[\"y\"]},{\"imageDigest\":\"" D(
+					 "b") "\",\"imageTags\":[2,null,\"a b\",\"-x\",\"z\"]}]}",
+			    NULL),
+		  0);
+	CHECK_INT(strmap_size(im.digests), 1); /* z only: no other tag of Docker's grammar */
+	CHECK_STR((const char *)strmap_get(im.digests, "z"), D("b"));
+	images_done(&im);
+	/* a tag holding U+0000 is no tag (cJSON cut it: "p\u0000x" was "p") */
+	CHECK_INT(read_with(images_read_lookup, &im,
+			    "{\"imageDetails\":[{\"imageDigest\":\"" D("c") "\",\"imageTags\":"
+									    "[\"p\\u0000x\"]}]}",
+			    NULL),
+		  0);
+	CHECK(!strmap_get(im.digests, "p"));
+	images_done(&im);
+	/* a digest holding U+0000 is a bad one, shown whole */
+	CHECK_INT(
+	    read_with(images_read_lookup, &im,
+		      "{\"imageDetails\":[{\"imageDigest\":\"" D("c") "\\u0000x\",\"imageTags\":"
+								      "[\"p\"]}]}",
+		      NULL),
+	    0);
+	CHECK(!strmap_get(im.digests, "p"));
+	CHECK_STR(images_bad_digest(&im, "p"), D("c") "\\u0000x");
+	images_done(&im);
+	/* the account: the first image's registryId, 12 digits */
+	CHECK_INT(read_with(images_read_batch, &im,
+			    "{\"images\":[{\"registryId\":\"123456789012\"},{\"registryId\":"
+			    "\"210987654321\"}]}",
+			    &a),
+		  0);
+	CHECK_STR(a.account, "123456789012");
+	CHECK_INT(read_with(images_read_batch, &im,
+			    "{\"imageDetails\":[{\"registryId\":\"1234567890123\"}],\"images\":[{"
+			    "\"registryId\":\"123456789012\"}]}",
+			    &a),
+		  0);
+	CHECK_STR(a.account, ""); /* imageDetails is the list, and that one is no account */
+	CHECK_INT(read_with(images_read_batch, &im,
+			    "{\"imageDetails\":5,\"images\":[{"
+			    "\"registryId\":\"123456789012\"}]}",
+			    &a),
+		  0);
+	CHECK_STR(a.account, "123456789012");
+	images_done(&im);
+}
+
+TEST(images_list_reads_the_next_token)
+{
+	struct images im = { 0 };
+	struct images_reply a;
+
+	CHECK_INT(
+	    read_with(images_read_list, &im,
+		      "{\"nextToken\":\"t\\\"\\u00e9\",\"imageDetails\":[{\"imageDigest\":\"" D(
+			  "a") "\",\"imageTags\":[\"v1\"],\"imagePushedAt\":\"soon\"}]}",
+		      &a),
+	    0);
+	CHECK_STR(a.next_token, "t\"\xc3\xa9");
+	free(a.next_token);
+	CHECK_INT(im.n_list, 1);
+	CHECK(im.list[0].pushed_at == -HUGE_VAL); /* not a number: the oldest */
+	CHECK_INT(read_with(images_read_list, &im, "{\"nextToken\":7}", &a), 0);
+	CHECK(a.next_token == NULL);
+	/* a token holding U+0000 could only be sent back cut: the reply is refused, unread */
+	CHECK_INT(read_with(images_read_list, &im,
+			    "{\"nextToken\":\"a\\u0000b\",\"imageDetails\":[{\"imageDigest\":\"" D(
+				"b") "\",\"imageTags\":[\"v2\"]}]}",
+			    &a),
+		  -EBADMSG);
+	CHECK(a.next_token == NULL);
+	CHECK_INT(im.n_list, 1);
+	images_done(&im);
+}
+
+/* The body cJSON wrote for the same call (what the watcher sent before). */
+static char *cjson_body(enum images_call call, const char *repo, const char *registry,
+			const char *const *tags, size_t n, const char *next)
+{
+	static const char *const media[] = {
+		"application/vnd.docker.distribution.manifest.v2+json",
+		"application/vnd.docker.distribution.manifest.list.v2+json",
+		"application/vnd.oci.image.manifest.v1+json",
+		"application/vnd.oci.image.index.v1+json",
+	};
+	cJSON *p = cJSON_CreateObject(), *sub;
+	char *text;
+
+	cJSON_AddStringToObject(p, "repositoryName", repo);
+	if (registry)
+		cJSON_AddStringToObject(p, "registryId", registry);
+	if (call == IMAGES_LIST) {
+		sub = cJSON_AddObjectToObject(p, "filter");
+		cJSON_AddStringToObject(sub, "tagStatus", "TAGGED");
+		cJSON_AddNumberToObject(p, "maxResults", IMAGES_PER_PAGE);
+		if (next)
+			cJSON_AddStringToObject(p, "nextToken", next);
+	} else {
+		sub = cJSON_AddArrayToObject(p, "imageIds");
+		for (size_t k = 0; k < n; k++) {
+			cJSON *id = cJSON_CreateObject();
+			cJSON_AddItemToArray(sub, id);
+			cJSON_AddStringToObject(id, "imageTag", tags[k]);
+		}
+		if (call == IMAGES_BATCH)
+			cJSON_AddItemToObject(p, "acceptedMediaTypes",
+					      cJSON_CreateStringArray(media, 4));
+	}
+	text = cJSON_PrintUnformatted(p);
+	cJSON_Delete(p);
+	return text;
+}
+
+TEST(images_request_bodies_as_cjson_wrote_them)
+{
+	static const char *const tags[] = {
+		"prod", "v1.2.3", "a\"b\\c", "\x01\x1f\t\n\r\b\f", "caf\xc3\xa9 \xff", "/\x7f"
+	};
+	static const char *const repos[] = { "team/web", "q\"uo\\te", "ctl\x02\x1b" };
+	static const char *const nexts[] = { NULL, "tok+/=", "n\"\\\n\x01\xfe" };
+	struct strbuf sb;
+
+	strbuf_init(&sb, 1 << 16);
+	for (size_t r = 0; r < 3; r++)
+		for (int call = IMAGES_LOOKUP; call <= IMAGES_LIST; call++)
+			for (size_t v = 0; v < 3; v++) {
+				const char *reg = v == 1 ? "123456789012" : NULL;
+				size_t n = v == 0 ? 1 : 6;
+				char *want = cjson_body((enum images_call)call, repos[r], reg, tags,
+							n, nexts[v]);
+				CHECK_INT(images_request(&sb, (enum images_call)call, repos[r], reg,
+							 tags, n, nexts[v]),
+					  0);
+				CHECK_STR(strbuf_str(&sb), want);
+				/* and it reads back as JSON */
+				struct jsonscan_value root;
+				CHECK_INT(jsonscan_parse(sb.buf, sb.len, &root, NULL, 0), 0);
+				cJSON_free(want);
+			}
+	strbuf_done(&sb);
+	/* bounded: a body past the buffer's bound is an error, not a cut request */
+	strbuf_init(&sb, 16);
+	CHECK(images_request(&sb, IMAGES_LOOKUP, "team/web", NULL, tags, 6, NULL) < 0);
+	strbuf_done(&sb);
 }

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A strict JSON reader that allocates nothing (but jsonscan_number() for absurdly long numbers),
+ * for AWS replies read on every poll: the document is checked whole once (RFC 8259: one value,
+ * strings with every escape including \u surrogate pairs and no raw control character, numbers of
+ * the grammar, nesting at most JSONSCAN_DEPTH_MAX, nothing after the value but whitespace), then
+ * the caller walks only the members it uses through spans of the document: an object's members one
+ * by one (key and value), an array's items, a string decoded into the caller's buffer.
+ *
+ * Where it differs from cJSON (cJSON_ParseWithLengthOpts, require_null_terminated), jsonscan is
+ * the stricter one: cJSON skips a UTF-8 byte-order mark and takes every byte up to 0x20 as
+ * whitespace, accepts raw control characters inside strings, \u followed by other than 4 hex
+ * digits, leading zeros ("01", "-01") and a fraction without digits ("1.", "1.e5", "-.5"); jsonscan
+ * refuses all of them (tests/unit/test_jsonscan.c, tests/fuzz/fuzz_jsonscan.c). Like cJSON, it
+ * keeps bytes of invalid UTF-8 inside strings as they are (AWS strings reach the escaper,
+ * common/escape.h, before any log line) and accepts duplicate keys (jsonscan_member() takes the
+ * first). Members are named case-sensitively (cJSON_GetObjectItem() is not).
+ */
+#ifndef ECR_JSONSCAN_H
+#define ECR_JSONSCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Nesting of arrays and objects accepted (cJSON's CJSON_NESTING_LIMIT). */
+#define JSONSCAN_DEPTH_MAX 1000
+
+enum jsonscan_type {
+	JSONSCAN_NULL = 1,
+	JSONSCAN_FALSE,
+	JSONSCAN_TRUE,
+	JSONSCAN_NUMBER,
+	JSONSCAN_STRING,
+	JSONSCAN_ARRAY,
+	JSONSCAN_OBJECT,
+};
+
+/* A value of a checked document: its text (a string's with its quotes), not NUL-terminated. It
+ * points into the document, which must outlive it. */
+struct jsonscan_value {
+	enum jsonscan_type type;
+	const char *text;
+	size_t len;
+};
+
+/* A position among an array's items or an object's members. */
+struct jsonscan_iter {
+	const char *p, *end;
+	bool object;
+};
+
+/*
+ * Checks the len bytes at doc (NULs included) as one JSON document; on success *ret_root is its
+ * value. Returns 0, or -EBADMSG with why (why_len bytes, NUL-terminated, may be 0) naming the
+ * offset and the fault ("offset 12: raw control character in a string").
+ */
+int jsonscan_parse(const char *doc, size_t len, struct jsonscan_value *ret_root, char *why,
+		   size_t why_len);
+
+/* Starts a walk over the items of v, an array, or the members of v, an object (anything else
+ * has none; an array has no members, an object no items). */
+void jsonscan_iter_init(struct jsonscan_iter *it, const struct jsonscan_value *v);
+
+/* The next item of an array: false at the end. */
+bool jsonscan_next_item(struct jsonscan_iter *it, struct jsonscan_value *ret_value);
+
+/* The next member of an object, its key (a string value) and value: false at the end. */
+bool jsonscan_next_member(struct jsonscan_iter *it, struct jsonscan_value *ret_key,
+			  struct jsonscan_value *ret_value);
+
+/* The first member of object obj whose key decodes to exactly name (case-sensitive); false when
+ * obj is not an object or has none. */
+bool jsonscan_member(const struct jsonscan_value *obj, const char *name,
+		     struct jsonscan_value *ret_value);
+
+/* The members of object obj named names[0..n-1] in one walk: ret_values[i] is the first member
+ * named names[i], its type 0 when there is none (or obj is not an object). */
+void jsonscan_members(const struct jsonscan_value *obj, const char *const *names, size_t n,
+		      struct jsonscan_value *ret_values);
+
+/* The next item of an array and, when it is an object, its members named names[0..n-1] as
+ * jsonscan_members() gives them, in one walk over it (ret_values all type 0 for another item).
+ * False at the end. */
+bool jsonscan_next_item_members(struct jsonscan_iter *it, const char *const *names, size_t n,
+				struct jsonscan_value *ret_values, struct jsonscan_value *ret_item);
+
+/* Whether v is a string that decodes to exactly text (a decoded U+0000 never matches). */
+bool jsonscan_string_is(const struct jsonscan_value *v, const char *text);
+
+/*
+ * v's decoded text into out (size bytes, NUL-terminated; UTF-8, a \u0000 written as a NUL) and,
+ * when ret_len is not NULL, its length in *ret_len (NULs included). Returns 0, -EINVAL when v is
+ * not a string, -ENOBUFS when it does not fit (out then holds "").
+ */
+int jsonscan_string(const struct jsonscan_value *v, char *out, size_t size, size_t *ret_len);
+
+/* v's number (strtod of its text: 1e999 is HUGE_VAL). Returns 0, -EINVAL when v is not a number,
+ * -ENOMEM (the one allocation of the module, for a number of more than 63 characters). */
+int jsonscan_number(const struct jsonscan_value *v, double *ret);
+
+/*
+ * Appends s as a JSON string (quoted) to sb, for requests written without a tree: '"' and '\\'
+ * escaped, the control characters below 0x20 written \b \f \n \r \t or \u00XX, every other byte
+ * as it is (the same text cJSON_PrintUnformatted() writes). Returns 0, or strbuf's error (the
+ * buffer may then hold part of it).
+ */
+struct strbuf;
+int jsonscan_write_string(struct strbuf *sb, const char *s);
+
+#endif
