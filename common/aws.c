@@ -825,12 +825,13 @@ static void on_http(struct http_response *resp, void *userdata)
 
 	if (resp->error) {
 		bool timeout = resp->error == -ETIMEDOUT;
-		bool transient = timeout || resp->error == -ECONNRESET ||
-				 resp->error == -ECONNREFUSED || resp->error == -EHOSTUNREACH ||
-				 resp->error == -EPROTO;
+		/* Refused, or no socket to send it on (out of descriptors): never sent. */
+		bool unsent = resp->error == -ECONNREFUSED || resp->error == -EMFILE ||
+			      resp->error == -ENFILE;
+		bool transient = timeout || unsent || resp->error == -ECONNRESET ||
+				 resp->error == -EHOSTUNREACH || resp->error == -EPROTO;
 		e->transport = resp->error;
-		if (transient && (!call->not_idempotent || resp->error == -ECONNREFUSED) &&
-		    retry(call, timeout, false))
+		if (transient && (!call->not_idempotent || unsent) && retry(call, timeout, false))
 			return;
 		fail(call, timeout ? "RequestTimeout" : "ConnectionError", resp->error, "%s",
 		     resp->error_text);

@@ -68,6 +68,7 @@ struct http_request {
 	int header_count;
 	bool too_large, too_many_headers, kept_full;
 	bool secret;
+	int socket_errno; /* why opening this request's socket failed (EMFILE...), else 0 */
 	struct http_request *prev, *next;
 };
 
@@ -203,7 +204,12 @@ static void complete(struct http_client *c, CURL *easy, CURLcode code)
 	list_del_req(&c->requests, r);
 	c->in_flight--;
 	r->resp.error = error_from_curl(code, r);
-	if (r->resp.error) {
+	if (r->resp.error && code == CURLE_COULDNT_CONNECT && r->socket_errno) {
+		/* No socket at all: the descriptor limit (EMFILE) or the system's, by name. */
+		r->resp.error = -r->socket_errno;
+		snprintf(r->resp.error_text, sizeof(r->resp.error_text), "cannot open a socket: %s",
+			 strerror(r->socket_errno));
+	} else if (r->resp.error) {
 		snprintf(r->resp.error_text, sizeof(r->resp.error_text), "%s",
 			 r->errbuf[0] ? r->errbuf : curl_easy_strerror(code));
 		if (r->resp.error == -EFBIG)
@@ -331,13 +337,15 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 
 static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
-	struct http_client *c = clientp;
+	struct http_request *r = clientp;
 	curl_socket_t fd;
 
 	(void)purpose;
 	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 	if (fd != CURL_SOCKET_BAD)
-		c->connections++;
+		r->client->connections++;
+	else
+		r->socket_errno = errno; /* curl says only "couldn't connect" */
 	return fd;
 }
 
@@ -498,7 +506,7 @@ static struct http_request *request_new(struct http_client *c)
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
@@ -566,6 +574,7 @@ int http_submit(struct http_client *c, const struct http_request_spec *spec, htt
 	r->secret = spec->secret;
 	r->header_count = 0;
 	r->too_large = r->too_many_headers = r->kept_full = false;
+	r->socket_errno = 0;
 	r->errbuf[0] = '\0';
 	strbuf_reset(&r->kept);
 	memset(r->kept_at, 0, sizeof(r->kept_at));

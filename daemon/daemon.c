@@ -8,12 +8,14 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sysexits.h>
 #include <time.h>
 
@@ -954,6 +956,36 @@ static const char *control_filter(const char *cmd, void *userdata)
 	return d->refusal;
 }
 
+/*
+ * The connections per host for want requests in flight: want, but at most a quarter of the
+ * descriptor limit, whose soft value is raised to the hard one first (systemd's default soft
+ * limit is 1024; the daemon polls its descriptors with epoll, never select(), so a higher one is
+ * safe). Says so once when the limit is what bounds it.
+ */
+static long connections_within_limit(long want)
+{
+	struct rlimit rl;
+	long cap;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return want < 16 ? want : 16;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+		struct rlimit up = { rl.rlim_max, rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
+	cap = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 4 > LONG_MAX ? LONG_MAX
+									 : (long)(rl.rlim_cur / 4);
+	if (want <= cap)
+		return want;
+	log_warning(
+	    "max_requests_in_flight %ld: %ld connections to a host at most, a quarter of "
+	    "the descriptor limit (%llu; LimitNOFILE= raises it); requests beyond wait for one",
+	    want, cap, (unsigned long long)rl.rlim_cur);
+	return cap;
+}
+
 static int setup(struct daemon *d)
 {
 	const char *src = NULL, *w = NULL;
@@ -993,9 +1025,12 @@ static int setup(struct daemon *d)
 	d->http_options.ca_bundle = d->cfg->ca_bundle;
 	/* A connection for each request the watcher keeps in flight: a request that waits in
 	 * curl for a connection is set up again each time one frees (issue 19: 16 connections
-	 * for 64 requests cost a third more CPU per request than 64). 0: http.c's 16. */
-	if (d->cfg->max_requests_in_flight > 16)
-		d->http_options.max_host_connections = d->cfg->max_requests_in_flight;
+	 * for 64 requests cost a third more CPU per request than 64). 0: http.c's 16. Within a
+	 * quarter of the descriptor limit (raised to its hard limit first), so that the state
+	 * files, the control socket and the other services' connections always have room. */
+	long per_host = connections_within_limit(d->cfg->max_requests_in_flight);
+	if (per_host != 16)
+		d->http_options.max_host_connections = per_host > 0 ? per_host : 1;
 	d->aws_options.region = d->region;
 	d->aws_options.fips = d->cfg->fips;
 	for (int i = 0; i < AWS_SERVICE_COUNT; i++)

@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ev.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -14,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -325,4 +328,52 @@ TEST(http_reused_handles_carry_nothing_over)
 	http_client_free(http);
 	server_stop(&srv);
 	ev_loop_destroy(loop);
+}
+
+static struct http_response last_emfile;
+
+static void on_emfile(struct http_response *resp, void *ud)
+{
+	last_emfile = *resp; /* the scalars and error_text; the buffers are not read */
+	*(int *)ud = 1;
+}
+
+/* In a child, with every descriptor the limit allows in use: the request fails as EMFILE, named
+ * ("Too many open files"), not as curl's "couldn't connect" (review of issue 19). */
+TEST(http_no_socket_names_the_descriptor_limit)
+{
+	pid_t pid = fork();
+	int status = 0;
+
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+		struct http_client *http = loop ? http_client_new(loop, NULL) : NULL;
+		struct http_response got = { 0 };
+		struct rlimit rl = { 64, 64 };
+		const char *h[] = { NULL };
+		struct http_request_spec spec = { .method = "GET",
+						  .url = "http://127.0.0.1:9/",
+						  .headers = h,
+						  .timeout_ms = 2000 };
+		int fd, done = 0;
+		char text[sizeof(got.error_text)] = "";
+
+		if (!http || setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			_exit(2);
+		while ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0 && fd < 1000)
+			;
+		if (errno != EMFILE)
+			_exit(3);
+		if (http_submit(http, &spec, on_emfile, &done, NULL) < 0)
+			_exit(4);
+		while (!done)
+			ev_run(loop, EVRUN_ONCE);
+		got = last_emfile;
+		snprintf(text, sizeof(text), "%s", got.error_text);
+		_exit(got.error == -EMFILE && strstr(text, "Too many open files") ? 0 : 5);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status));
+	CHECK_INT(WEXITSTATUS(status), 0);
 }
