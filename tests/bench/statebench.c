@@ -95,7 +95,7 @@ static int fail(const char *what, int r, const char *why)
 int main(int argc, char **argv)
 {
 	struct state *s = NULL;
-	char why[512] = "", watch[32], tag[16], tkey[64], digest[72];
+	char why[512] = "", watch[32], tag[24], tkey[64], digest[72];
 	char *warning = NULL, *end = NULL;
 	long watches, tags, k, rounds;
 	uint64_t serial = 0;
