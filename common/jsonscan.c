@@ -579,7 +579,11 @@ int jsonscan_number(const struct jsonscan_value *v, double *ret)
 int jsonscan_write_string(struct strbuf *sb, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
+	const char *run;
+
+	if (!s)
+		s = ""; /* as cJSON prints a string it has none of */
+	run = s;
 	int r = strbuf_putc(sb, '"');
 
 	for (; r == 0 && *s; s++) {

@@ -101,8 +101,8 @@ int jsonscan_number(const struct jsonscan_value *v, double *ret);
 /*
  * Appends s as a JSON string (quoted) to sb, for requests written without a tree: '"' and '\\'
  * escaped, the control characters below 0x20 written \b \f \n \r \t or \u00XX, every other byte
- * as it is (the same text cJSON_PrintUnformatted() writes). Returns 0, or strbuf's error (the
- * buffer may then hold part of it).
+ * as it is (the same text cJSON_PrintUnformatted() writes; NULL as ""). Returns 0, or strbuf's
+ * error (the buffer may then hold part of it).
  */
 struct strbuf;
 int jsonscan_write_string(struct strbuf *sb, const char *s);

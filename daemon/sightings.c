@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "digest.h"
+#include "jsonscan.h"
 
 /* at of an entry kept as its cJSON object (aux: its place in odd[]). */
 #define ODD        INT64_MIN
@@ -577,49 +578,6 @@ nomem:
 
 /* ---- printing ---- */
 
-int sightings_json_string(struct strbuf *out, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)(s ? s : ""), *run = p;
-	int r = strbuf_putc(out, '"');
-
-	for (; r == 0 && *p; p++) {
-		char esc[8];
-		if (*p > 31 && *p != '"' && *p != '\\')
-			continue;
-		r = strbuf_append(out, run, (size_t)(p - run));
-		run = p + 1;
-		switch (*p) {
-		case '"':
-			snprintf(esc, sizeof(esc), "\\\"");
-			break;
-		case '\\':
-			snprintf(esc, sizeof(esc), "\\\\");
-			break;
-		case '\b':
-			snprintf(esc, sizeof(esc), "\\b");
-			break;
-		case '\f':
-			snprintf(esc, sizeof(esc), "\\f");
-			break;
-		case '\n':
-			snprintf(esc, sizeof(esc), "\\n");
-			break;
-		case '\r':
-			snprintf(esc, sizeof(esc), "\\r");
-			break;
-		case '\t':
-			snprintf(esc, sizeof(esc), "\\t");
-			break;
-		default:
-			snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)*p);
-			break;
-		}
-		r = r ? r : strbuf_puts(out, esc);
-	}
-	r = r ? r : strbuf_append(out, run, (size_t)(p - run));
-	return r ? r : strbuf_putc(out, '"');
-}
-
 int sightings_print(const struct sightings *g, struct strbuf *out)
 {
 	int r = strbuf_putc(out, '{');
@@ -629,7 +587,7 @@ int sightings_print(const struct sightings *g, struct strbuf *out)
 		char d[SIGHTINGS_DIGEST_SIZE], when[32];
 		if (i)
 			r = strbuf_putc(out, ',');
-		r = r ? r : sightings_json_string(out, g->names + e->key);
+		r = r ? r : jsonscan_write_string(out, g->names + e->key);
 		r = r ? r : strbuf_putc(out, ':');
 		if (r)
 			break;
@@ -651,7 +609,7 @@ int sightings_print(const struct sightings *g, struct strbuf *out)
 		if (e->aux) {
 			r = strbuf_append(out, text, n);
 			r = r ? r : strbuf_puts(out, ",\"tag\":");
-			r = r ? r : sightings_json_string(out, g->names + e->aux - 1);
+			r = r ? r : jsonscan_write_string(out, g->names + e->aux - 1);
 			n = 0;
 		}
 		memcpy(text + n, ",\"seen_at\":\"", 12);

@@ -88,7 +88,4 @@ void sightings_remove(struct sightings *g, size_t i);
  */
 int sightings_print(const struct sightings *g, struct strbuf *out);
 
-/* Appends s as a JSON string, escaped exactly as cJSON prints one. 0, or the strbuf's < 0. */
-int sightings_json_string(struct strbuf *out, const char *s);
-
 #endif

@@ -26,6 +26,7 @@
 #include "record.h"
 #include "cdtrack.h"
 #include "escape.h"
+#include "jsonscan.h"
 #include "regfile.h"
 #include "sightings.h"
 #include "strbuf.h"
@@ -332,7 +333,7 @@ static void sink_object(struct sink *k, const cJSON *o, const struct state *st)
 		if (!first)
 			sink_put(k, ",", 1);
 		first = false;
-		if (sightings_json_string(&b, m->string) < 0 || strbuf_putc(&b, ':') < 0) {
+		if (jsonscan_write_string(&b, m->string) < 0 || strbuf_putc(&b, ':') < 0) {
 			k->err = k->err ? k->err : -ENOMEM;
 			break;
 		}
@@ -344,7 +345,7 @@ static void sink_object(struct sink *k, const cJSON *o, const struct state *st)
 			{
 				strbuf_reset(&b);
 				if ((w != m->child && strbuf_putc(&b, ',') < 0) ||
-				    sightings_json_string(&b, w->string) < 0 ||
+				    jsonscan_write_string(&b, w->string) < 0 ||
 				    strbuf_putc(&b, ':') < 0 || watch_text(st, w, NULL, &b) < 0) {
 					k->err = k->err ? k->err : -ENOMEM;
 					break;
@@ -1346,7 +1347,7 @@ static int watch_text(const struct state *s, const cJSON *w, const char *skip, s
 		if (!first)
 			r = strbuf_putc(b, ',');
 		first = false;
-		r = r ? r : sightings_json_string(b, m->string ? m->string : "");
+		r = r ? r : jsonscan_write_string(b, m->string ? m->string : "");
 		r = r ? r : strbuf_putc(b, ':');
 		if (r == 0 && rec && m == rec->tags) {
 			r = sightings_print(rec->g, b);

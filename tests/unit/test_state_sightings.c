@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "sightings.h"
+#include "jsonscan.h"
 
 #define D1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 #define D2 "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -45,7 +46,7 @@ TEST(sightings_strings_escape_as_cjson_does)
 		char *want = cJSON_PrintUnformatted(o);
 		struct strbuf b;
 		strbuf_init(&b, 4096);
-		CHECK_INT(sightings_json_string(&b, v), 0);
+		CHECK_INT(jsonscan_write_string(&b, v), 0);
 		CHECK_STR(strbuf_str(&b), want);
 		strbuf_done(&b);
 		free(want);
