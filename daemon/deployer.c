@@ -219,9 +219,8 @@ static struct rollout_rec *new_record(const struct config_watch *w, const struct
 	return r;
 }
 
-/* Whether the target waits out a block (an authorization or request error) for this digest. */
-/* Whether skey's digest is blocked now; its backoff's end is then remembered for the pass after
- * it (deployer_cycle_done()). */
+/* Whether the target waits out a block (an authorization or request error) for this digest now;
+ * its backoff's end is then remembered for the pass after it (deployer_cycle_done()). */
 static bool is_blocked(struct deployer *dp, const char *skey, const char *digest)
 {
 	struct blocked *b = strmap_get(dp->blocked, skey);
