@@ -78,7 +78,8 @@ struct http_client {
 	struct ev_timer timer;
 	long connect_timeout_ms;
 	size_t max_response;
-	bool no_multiplex;
+	bool http2;     /* offered in ALPN over TLS */
+	bool multiplex; /* HTTP/2 streams share a connection */
 	char *ca_bundle;
 	char *user_agent;
 	struct http_request *requests;
@@ -440,7 +441,8 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
 	c->max_response =
 	    opts->max_response_bytes ? opts->max_response_bytes : DEFAULT_MAX_RESPONSE;
 	c->ca_bundle = opts->ca_bundle ? strdup(opts->ca_bundle) : NULL;
-	c->no_multiplex = opts->no_multiplex;
+	c->http2 = opts->http2;
+	c->multiplex = opts->http2 && !opts->no_multiplex;
 	c->user_agent = strdup(opts->user_agent ? opts->user_agent : "ecr-deployd");
 	c->multi = curl_multi_init();
 	if (!c->multi || !c->user_agent || (opts->ca_bundle && !c->ca_bundle)) {
@@ -454,7 +456,7 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer_change);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING,
-			  c->no_multiplex ? (long)CURLPIPE_NOTHING : (long)CURLPIPE_MULTIPLEX);
+			  c->multiplex ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
 	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
 			  opts->max_host_connections > 0 ? opts->max_host_connections
 							 : (long)DEFAULT_MAX_HOST_CONNECTIONS);
@@ -513,8 +515,9 @@ static struct http_request *request_new(struct http_client *c)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (c->ca_bundle)
 		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_bundle);
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(e, CURLOPT_PIPEWAIT, c->no_multiplex ? 0L : 1L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+			 c->http2 ? (long)CURL_HTTP_VERSION_2TLS : (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, c->multiplex ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);

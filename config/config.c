@@ -803,7 +803,10 @@ static void parse_control(struct parse *p, const cJSON *ctl)
 
 static void parse_aws(struct parse *p, const cJSON *aws)
 {
-	static const char *const keys[] = { "region", "profile", "fips", "ca_bundle", "endpoints" };
+	static const char *const keys[] = { "region",    "profile",   "fips",
+					    "ca_bundle", "endpoints", "http_version" };
+	static const char *const http_versions[] = { "1.1", "2" };
+	int http_version = 0;
 	static const char *const ep_keys[] = { "ecr", "ecs",    "sqs",     "codedeploy",
 					       "sts", "events", "dynamodb" };
 	static const enum aws_service_id ids[] = { AWS_SERVICE_ECR,     AWS_SERVICE_ECS,
@@ -820,13 +823,15 @@ static void parse_aws(struct parse *p, const cJSON *aws)
 		       show(aws, buf, sizeof(buf)));
 		return;
 	}
-	check_keys(p, aws, "aws", keys, 5);
+	check_keys(p, aws, "aws", keys, 6);
 	if (get_string(p, aws, "aws", "region", &c->region) && c->region &&
 	    !endpoint_valid_region(c->region))
 		errorf(p, "aws.region", "%s is not an AWS region name (like 'us-east-1')",
 		       show(member(aws, "region"), buf, sizeof(buf)));
 	get_string(p, aws, "aws", "profile", &c->profile);
 	get_bool(p, aws, "aws", "fips", &c->fips);
+	if (get_enum(p, aws, "aws", "http_version", http_versions, 2, &http_version))
+		c->http2 = http_version == 1;
 	if (get_string(p, aws, "aws", "ca_bundle", &c->ca_bundle) && c->ca_bundle &&
 	    c->ca_bundle[0] != '/') {
 		errorf(p, "aws.ca_bundle", "%s must be an absolute path",

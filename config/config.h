@@ -174,6 +174,7 @@ struct config {
 	size_t n_files;
 	char *region, *profile, *ca_bundle;
 	bool fips;
+	bool http2; /* aws.http_version "2": offered in ALPN, streams multiplexed */
 	char *endpoints[AWS_SERVICE_COUNT];
 	uint64_t poll_interval_ms, jitter_ms, rollout_timeout_ms;
 	enum config_approve approve; /* the targets' default */

@@ -1023,6 +1023,7 @@ static int setup(struct daemon *d)
 			return r;
 	}
 	d->http_options.ca_bundle = d->cfg->ca_bundle;
+	d->http_options.http2 = d->cfg->http2;
 	/* A connection for each request the watcher keeps in flight: a request that waits in
 	 * curl for a connection is set up again each time one frees (issue 19: 16 connections
 	 * for 64 requests cost a third more CPU per request than 64). 0: http.c's 16. Within a
@@ -1255,6 +1256,7 @@ int daemon_migrate(struct config *cfg)
 		return d.loop ? EX_CONFIG : EX_OSERR;
 	}
 	d.http_options.ca_bundle = cfg->ca_bundle;
+	d.http_options.http2 = cfg->http2;
 	d.aws_options.region = d.region;
 	d.aws_options.fips = cfg->fips;
 	for (int i = 0; i < AWS_SERVICE_COUNT; i++)

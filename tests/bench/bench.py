@@ -129,11 +129,12 @@ def boto3_cycle_cpu(sim):
     return time.process_time() - t0
 
 
-def http_floor(ctx, url, requests, in_flight, connections, ca=None):
+def http_floor(ctx, url, requests, in_flight, connections, ca=None, http2=False):
     """CPU of the HTTP layer alone (libcurl multi on libev, loopback TCP, TLS for an https URL):
     the daemon's DescribeImages of one repository's 10 tags, signed once here for url's host, sent
     `requests` times by tests/bench/httpfloor with in_flight requests in flight over at most
-    `connections` connections. Returns its figures: cpu_s, rss_kb, anon_kb, connections,
+    `connections` connections, offering HTTP/2 over TLS when http2 (as the daemon does with
+    aws.http_version "2"). Returns its figures: cpu_s, rss_kb, anon_kb, connections,
     http_version."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
@@ -146,7 +147,7 @@ def http_floor(ctx, url, requests, in_flight, connections, ca=None):
     SigV4Auth(Credentials(*SIM_KEY[:2]), "ecr", "us-east-1").add_auth(req)
     headers = ctx.write("floor.headers", "".join("%s: %s\n" % kv for kv in req.headers.items()))
     body_file = ctx.write("floor.body", body)
-    argv = [os.path.join(ROOT, B, "httpfloor"), "-c", str(connections)] + (["-a", ca] if ca else [])
+    argv = [os.path.join(ROOT, B, "httpfloor"), "-c", str(connections)] + (["-a", ca] if ca else []) + (["-2"] if http2 else [])
     out = subprocess.run(argv + [url + "/", str(requests), str(in_flight), headers, body_file],
                          capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
@@ -286,12 +287,14 @@ def quiet_window(d, tail, port, cycles, sim=None):
     return cpu, cycle_requests(seen[-1])[0], conns, (seq0, seq1)
 
 
-def daemon_config(ctx, name, n_repos, ca=None):
+def daemon_config(ctx, name, n_repos, ca=None, http2=False):
     """The bench daemon's configuration, watching the first n_repos repositories, its state in a
-    directory of its own (name)."""
+    directory of its own (name); http2: aws.http_version "2" (the default is HTTP/1.1)."""
     aws = {"region": "us-east-1"}
     if ca:
         aws["ca_bundle"] = ca
+    if http2:
+        aws["http_version"] = "2"
     return {"aws": aws, "poll_interval": "10s", "log_level": "debug", "max_concurrent_deploys": 20,
             "max_requests_in_flight": IN_FLIGHT, "state_directory": ctx.path("state-" + name),
             "control": {"socket": ctx.control_socket()},
@@ -348,15 +351,16 @@ def start_nghttpx(ctx, sim):
     return p, port
 
 
-def tls_run(ctx, sim, env, name, url, port):
+def tls_run(ctx, sim, env, name, url, port, http2=False):
     """A daemon over TLS to url (port: where it connects), watching TLS_REPOS repositories: RUNS
     windows of TLS_QUIET quiet cycles, httpfloor over the same path at the daemon's connections,
     in-flight count and requests after each. Returns lists of the runs' figures."""
-    d, tail = start_daemon(ctx, name, daemon_config(ctx, name, TLS_REPOS, ca=sim.ca), env, url)
+    d, tail = start_daemon(ctx, name, daemon_config(ctx, name, TLS_REPOS, ca=sim.ca, http2=http2), env, url)
     out = {"cpu": [], "floor": [], "conns": [], "floor_conns": [], "requests": 0, "version": 0}
     for _ in range(RUNS):
         cpu, requests, conns, _ = quiet_window(d, tail, port, TLS_QUIET)
-        fl = http_floor(ctx, url, requests, IN_FLIGHT, conns or code_max_connections() or IN_FLIGHT, ca=sim.ca)
+        fl = http_floor(ctx, url, requests, IN_FLIGHT, conns or code_max_connections() or IN_FLIGHT, ca=sim.ca,
+                        http2=http2)
         out["cpu"].append(cpu)
         out["conns"].append(conns)
         out["floor"].append(fl["cpu_s"])
@@ -473,7 +477,7 @@ def main():
         # TLS, HTTP/1.1 (the simulator's HTTPS port offers only http/1.1) and HTTP/2 (nghttpx).
         h1 = tls_run(ctx, sim, env, "tls-h1", sim.tls_url, sim.tls_port)
         ng, ng_port = start_nghttpx(ctx, sim)
-        h2 = tls_run(ctx, sim, env, "tls-h2", "https://127.0.0.1:%d" % ng_port, ng_port)
+        h2 = tls_run(ctx, sim, env, "tls-h2", "https://127.0.0.1:%d" % ng_port, ng_port, http2=True)
         ng.stop()
 
         # The polling run over HTTP: RUNS windows of quiet cycles, each followed by httpfloor at the

@@ -7,14 +7,14 @@
  * kernel's loopback TCP (and TLS, for an https URL), which any ecr-deployd has to pay. make bench
  * prints it next to the daemon's figures.
  *
- *   httpfloor [-c CONNECTIONS] [-a CA_BUNDLE] URL N IN_FLIGHT HEADERS BODY
+ *   httpfloor [-2] [-c CONNECTIONS] [-a CA_BUNDLE] URL N IN_FLIGHT HEADERS BODY
  *
  * IN_FLIGHT requests are kept in flight over at most CONNECTIONS connections to the host (the
  * client's max_host_connections; default IN_FLIGHT), as the daemon keeps max_requests_in_flight
- * over its HTTP client's connections; over TLS the client offers HTTP/2 (ALPN) as the daemon's
- * does. CA_BUNDLE: the CA file to verify an https server with. HEADERS is a file of
- * "Name: value" lines, BODY the request body. The first IN_FLIGHT requests (which open the
- * connections) are not measured. Prints one line,
+ * over its HTTP client's connections; -2: over TLS the client offers HTTP/2 (ALPN), as the daemon
+ * does with aws.http_version "2" (else HTTP/1.1, the daemon's default). CA_BUNDLE: the CA file to
+ * verify an https server with. HEADERS is a file of "Name: value" lines, BODY the request body. The
+ * first IN_FLIGHT requests (which open the connections) are not measured. Prints one line,
  * "httpfloor: requests=N cpu_s=C rss_kb=K anon_kb=A connections=O http_version=V" (rss_kb: the
  * peak RSS, VmHWM; anon_kb: RssAnon at the end, what a cgroup is charged for; connections: how
  * many the client opened; http_version: of the last reply, 11 or 20), and exits 0 when every
@@ -133,15 +133,18 @@ int main(int argc, char **argv)
 	char *headers, *body, *save = NULL;
 	long parallel, connections = 0;
 	const char *ca = NULL;
+	bool http2 = false;
 	struct rusage end;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "c:a:")) != -1) {
+	while ((opt = getopt(argc, argv, "2c:a:")) != -1) {
 		if (opt == 'c') {
 			if ((connections = count("CONNECTIONS", optarg)) < 0)
 				return 2;
 		} else if (opt == 'a') {
 			ca = optarg;
+		} else if (opt == '2') {
+			http2 = true;
 		} else {
 			goto usage;
 		}
@@ -173,7 +176,8 @@ int main(int argc, char **argv)
 	struct ev_loop *loop = EV_DEFAULT;
 	struct http_client_options ho = { .max_host_connections =
 					      connections ? connections : parallel,
-					  .ca_bundle = ca };
+					  .ca_bundle = ca,
+					  .http2 = http2 };
 	r.http = http_client_new(loop, &ho);
 	if (!r.http) {
 		fprintf(stderr, "httpfloor: cannot start the HTTP client\n");
@@ -195,7 +199,8 @@ int main(int argc, char **argv)
 	free(body);
 	return r.failed ? 1 : 0;
 usage:
-	fprintf(stderr, "usage: httpfloor [-c CONNECTIONS] [-a CA_BUNDLE] URL N IN_FLIGHT HEADERS "
-			"BODY\n");
+	fprintf(stderr,
+		"usage: httpfloor [-2] [-c CONNECTIONS] [-a CA_BUNDLE] URL N IN_FLIGHT HEADERS "
+		"BODY\n");
 	return 2;
 }

@@ -8,7 +8,7 @@ import json
 import os
 import time
 
-from harness import ROOT, SIM_KEY, Failure, Sim, check, check_eq, wait_for
+from harness import ROOT, SIM_KEY, Failure, Sim, check, check_eq, daemon_path, wait_for
 
 AWSCALL = os.path.join(os.path.dirname(os.environ.get("ECR_DEPLOYD_BIN") or
                                        os.path.join(ROOT, "build", "ecr-deployd")), "awscall")
@@ -373,8 +373,8 @@ def test_proxy_from_environment(ctx):
 
 
 def test_http2_when_the_server_offers_it(ctx):
-    """nghttpd (Debian's nghttp2-server) speaks HTTP/2 over TLS; the client
-    must negotiate it and multiplex parallel calls over one connection.
+    """nghttpd (Debian's nghttp2-server) speaks HTTP/2 over TLS; the client asked for HTTP/2
+    (--http2, the daemon's aws.http_version "2") must negotiate it and multiplex parallel calls over one connection.
     nghttpd is not AWS, so the replies are errors; the protocol is the point."""
     import shutil
     import socket
@@ -406,12 +406,94 @@ def test_http2_when_the_server_offers_it(ctx):
     import types
     server = types.SimpleNamespace(url="https://127.0.0.1:%d" % port)
     env = base_env(ctx, server, AWS_ACCESS_KEY_ID="AKIDNOTUSED0000", AWS_SECRET_ACCESS_KEY="not-a-real-secret")
-    status, res, err = awscall(ctx, env, "--ca-bundle", os.path.join(d, "ca.pem"), "--max-attempts", 1,
-                               "--parallel", 50, "ecs", "ListClusters")
+    status, res, err = awscall(ctx, env, "--ca-bundle", os.path.join(d, "ca.pem"), "--http2", "--max-attempts",
+                               1, "--parallel", 50, "ecs", "ListClusters")
     check_eq({r["http_version"] for r in res}, {20}, "HTTP/2 negotiated: %s" % res[:1])
     conns = int(err.split("connections=")[1].split(",")[0])
     check_eq(conns, 1, "50 parallel calls multiplexed over one HTTP/2 connection")
     check(all(not r["ok"] and r["attempts"] == 1 for r in res), "nghttpd's replies are not AWS replies")
+
+
+def _nghttpx(ctx, sim):
+    """nghttpx (Debian's nghttp2-proxy) in front of the simulator's plain HTTP port: TLS with the
+    simulator's test certificate, offering both h2 and http/1.1 in ALPN, so that only the client's
+    offer decides the protocol; Host passed through (the simulator checks SigV4 against it). Its
+    access log has a line per request: the ALPN protocol it was served over, then the request
+    line. Returns (https URL, access log path)."""
+    import shutil
+    import socket
+    if not shutil.which("nghttpx"):
+        raise Failure("nghttpx missing: scripts/install-deps installs nghttp2-proxy")
+    tls = os.path.dirname(sim.ca)
+    log = ctx.path("nghttpx-access.log")
+    for _ in range(5):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        p = ctx.spawn(["nghttpx", "--conf=/dev/null", "--frontend=127.0.0.1,%d" % port,
+                       "--backend=127.0.0.1,%d" % sim.port, "--workers=1", "--no-ocsp", "--no-via",
+                       "--accesslog-file=" + log, "--accesslog-format=$alpn $request",
+                       "--errorlog-file=" + ctx.path("nghttpx-error.log"),
+                       os.path.join(tls, "server.key"), os.path.join(tls, "server.pem")], name="nghttpx")
+
+        def listening():
+            if not p.alive():
+                return "exited"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return "up"
+            except OSError:
+                return None
+        if wait_for(listening, 10, "nghttpx to listen") == "up":
+            return "https://127.0.0.1:%d" % port, log
+    raise Failure("nghttpx did not start: %s" % open(ctx.path("nghttpx-error.log")).read()[-2000:])
+
+
+def _served_over(log, since):
+    """The ALPN protocols of the access log's lines after the first `since`."""
+    with open(log) as f:
+        return [l.split(" ", 1)[0] for l in f.read().splitlines()[since:]]
+
+
+def test_http_1_1_by_default_http_2_when_asked(ctx):
+    """Issue 19: HTTP/1.1 is the default (in the bench it cost about 0.57 times HTTP/2's CPU per
+    request), a connection for each request in flight; aws.http_version "2" (awscall's --http2)
+    offers HTTP/2 and multiplexes the requests over one connection. Through nghttpx, which speaks
+    both, so the client's offer alone decides; the daemon's requests are read off nghttpx's own
+    access log."""
+    from test_daemon import daemon_env, write_config
+    from test_deploy import target, world
+    sim = Sim(ctx, seed=world(), tls=True)
+    url, log = _nghttpx(ctx, sim)
+    env = static_env(ctx, sim, AWS_ENDPOINT_URL=url)
+    status, res, err = awscall(ctx, env, "--ca-bundle", sim.ca, "--parallel", 8, "ecs", "ListClusters")
+    check_eq((status, {r["http_version"] for r in res}), (0, {11}), "HTTP/1.1 by default: %s" % res[:1])
+    conns = int(err.split("connections=")[1].split(",")[0])
+    check(2 <= conns <= 8, "8 calls in flight over HTTP/1.1 took %d connections" % conns)
+    status, res, err = awscall(ctx, env, "--ca-bundle", sim.ca, "--http2", "--parallel", 8, "ecs", "ListClusters")
+    check_eq((status, {r["http_version"] for r in res}), (0, {20}), "HTTP/2 when asked: %s" % res[:1])
+    conns = int(err.split("connections=")[1].split(",")[0])
+    check_eq(conns, 1, "8 calls multiplexed over one HTTP/2 connection")
+    check_eq(_served_over(log, 0), ["http/1.1"] * 8 + ["h2"] * 8, "what nghttpx served")
+
+    watch = {"name": "web", "repository": "team/web", "tag": "prod", "targets": [target("web")]}
+    for setting, want in ((None, "http/1.1"), ("1.1", "http/1.1"), ("2", "h2")):
+        aws = {"region": "us-east-1", "ca_bundle": sim.ca}
+        if setting:
+            aws["http_version"] = setting
+        main = write_config(ctx, [watch], aws=aws, dry_run=True)
+        since = len(_served_over(log, 0))
+        status, out, err = ctx.run([daemon_path(), "-c", main, "--once"], timeout=60,
+                                   env=daemon_env(ctx, sim, AWS_ENDPOINT_URL=url))
+        check_eq(status, 0, "one cycle through nghttpx, http_version %s\n%s" % (setting, err[-2000:]))
+        got = _served_over(log, since)
+        check(got and set(got) == {want}, "http_version %s: the daemon's requests went over %s" % (setting, got))
+
+    main = write_config(ctx, [watch], aws={"region": "us-east-1", "http_version": "3"})
+    status, out, err = ctx.run([daemon_path(), "-c", main, "--check-config"], timeout=30, env=daemon_env(ctx, sim))
+    check(status != 0 and "aws.http_version: '3' is not allowed here: one of '1.1', '2'" in err,
+          "a version it does not speak is refused, naming the setting and the choices: %s" % err[-500:])
 
 
 def test_fifo_as_aws_file_is_refused_without_blocking(ctx):

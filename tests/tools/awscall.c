@@ -129,7 +129,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: awscall [--region R] [--profile P] [--role-arn ARN] [--ca-bundle F]\n"
-		"               [--endpoint URL] [--fips] [--max-attempts N] [--retry-base-ms N]\n"
+		"               [--endpoint URL] [--fips] [--http2] [--max-attempts N]\n"
+		"               [--retry-base-ms N]\n"
 		"               [--timeout-ms N] [--budget N] [--parallel N]\n"
 		"               [--repeat N --interval-ms N] SERVICE OPERATION [JSON]\n");
 }
@@ -143,6 +144,7 @@ int main(int argc, char **argv)
 		{ "ca-bundle", required_argument, NULL, 'C' },
 		{ "endpoint", required_argument, NULL, 'e' },
 		{ "fips", no_argument, NULL, 'F' },
+		{ "http2", no_argument, NULL, '2' },
 		{ "max-attempts", required_argument, NULL, 'm' },
 		{ "retry-base-ms", required_argument, NULL, 'b' },
 		{ "timeout-ms", required_argument, NULL, 't' },
@@ -179,6 +181,9 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			ao.fips = true;
+			break;
+		case '2':
+			ho.http2 = true;
 			break;
 		case 'm':
 			ao.max_attempts = atoi(optarg);

@@ -45,7 +45,7 @@ static const struct bad_row bad_rows[] = {
 	{ "unknown key list",
 	  "{\"aws\": {\"colour\": \"blue\"}}",
 	  { "t.json:1:10: aws.colour: unknown key 'colour'; allowed here: region, profile, fips, "
-	    "ca_bundle, endpoints",
+	    "ca_bundle, endpoints, http_version",
 	    NULL } },
 	{ "duplicate key",
 	  "{\"dry_run\": true, \"dry_run\": false}",
@@ -607,6 +607,12 @@ static const struct bad_row bad_rows[] = {
 	  { "t.json:1:15: log_level: 'd\xc3\xa9\\u009b\\u202e\\\\' is not allowed here: one of "
 	    "'error', 'warning', 'notice', 'info', 'debug'",
 	    NULL } },
+	{ "http_version not one it speaks",
+	  "{\"aws\": {\"http_version\": 2}}",
+	  { "t.json:1:26: aws.http_version: 2 is not allowed here: one of '1.1', '2'", NULL } },
+	{ "http_version 3",
+	  "{\"aws\": {\"http_version\": \"3\"}}",
+	  { "t.json:1:26: aws.http_version: '3' is not allowed here: one of '1.1', '2'", NULL } },
 	/* issue 11 case 10: floats that are no integer, never converted */
 	{ "integer infinite",
 	  "{\"max_concurrent_deploys\": 1e400}",
@@ -725,7 +731,7 @@ static const char full[] =
     "// every key\n"
     "{\n"
     "  \"aws\": {\"region\": \"eu-west-1\", \"profile\": \"ops\", \"fips\": true,\n"
-    "          \"ca_bundle\": \"/etc/ssl/ca.pem\",\n"
+    "          \"ca_bundle\": \"/etc/ssl/ca.pem\", \"http_version\": \"2\",\n"
     "          \"endpoints\": {\"ecs\": \"https://ecs.internal\", \"sts\": "
     "\"http://127.0.0.1:9\"}},\n"
     "  \"poll_interval\": \"2m\", /* inline */ \"jitter\": \"10s\",\n"
@@ -785,6 +791,7 @@ TEST(config_accepts_every_key)
 	CHECK(c->dry_run);
 	CHECK_INT(c->max_concurrent_deploys, 2);
 	CHECK_INT(c->max_requests_in_flight, 32);
+	CHECK(c->http2);
 	CHECK_INT(c->n_watches, 3);
 	CHECK_INT(config_target_count(c), 4);
 	CHECK_INT(c->n_queues, 2);
@@ -835,6 +842,7 @@ TEST(config_defaults)
 	CHECK_STR(c->state_dir, CONFIG_DEFAULT_STATE_DIR);
 	CHECK_INT(c->log_level, LOG_LEVEL_INFO);
 	CHECK(!c->dry_run);
+	CHECK(!c->http2); /* HTTP/1.1: the cheaper per request (issue 19) */
 	CHECK_INT(c->n_watches, 0);
 	CHECK_STR(c->control_socket, "/run/ecr-deployd/control.sock");
 	CHECK_STR(c->control_group, "ecr-deployd");
