@@ -2404,6 +2404,26 @@ static char *item_key(const char *watch, const char *tkey)
 	return k;
 }
 
+/* Forgets the items listed for the next save: they are written. */
+static void clear_dirty_keys(struct state *s)
+{
+	/* A map made anew, not the keys set to NULL: those would stay, and with them a copy of
+	 * every key ever changed (about 25 bytes a watched tag, issue 19). */
+	struct strmap *fresh = strmap_new();
+
+	if (fresh) {
+		strmap_free(s->dirty_map, NULL);
+		s->dirty_map = fresh;
+	}
+	for (size_t i = 0; i < s->n_dirty; i++) {
+		if (!fresh)
+			strmap_put(s->dirty_map, s->dirty_keys[i], NULL, NULL);
+		free(s->dirty_keys[i]);
+	}
+	s->n_dirty = 0;
+	s->diff_all = false;
+}
+
 /* Lists sk among the items to compare at the next save. */
 static void touch_key(struct state *s, const char *sk)
 {
@@ -2718,14 +2738,9 @@ static int table_save(struct state *s, char *why, size_t why_len)
 	actions_done(&a);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < s->n_dirty; i++) {
-		strmap_put(s->dirty_map, s->dirty_keys[i], NULL, NULL);
-		free(s->dirty_keys[i]);
-	}
-	s->n_dirty = 0;
+	clear_dirty_keys(s);
 	cJSON_Delete(s->purge);
 	s->purge = NULL;
-	s->diff_all = false;
 	s->dirty = false;
 	return 0;
 }
@@ -3402,16 +3417,6 @@ static int journal_fd(struct state *s)
 	s->jfd = fd;
 	s->jfd_ok = true;
 	return 0;
-}
-
-static void clear_dirty_keys(struct state *s)
-{
-	for (size_t i = 0; i < s->n_dirty; i++) {
-		strmap_put(s->dirty_map, s->dirty_keys[i], NULL, NULL);
-		free(s->dirty_keys[i]);
-	}
-	s->n_dirty = 0;
-	s->diff_all = false;
 }
 
 /*
