@@ -281,8 +281,10 @@ def test_metrics_file_format_and_counters_match_the_simulator(ctx):
              "one read of the repository with odd characters")
     check_eq(value(parsed, "ecr_deployd_poll_failures_total", repository="team/web", region="us-east-1"), 0.0,
              "no failure, and a series at 0")
-    web = sim.requests(service="ecr", operation="DescribeImages")[0]
-    check("prod" in json.dumps(web["params"]), "the watcher reads tags with DescribeImages")
+    # (both repositories are read at once: either request may come first)
+    reads = {r["params"].get("repositoryName"): r for r in sim.requests(service="ecr", operation="DescribeImages")}
+    check("team/web" in reads and "prod" in json.dumps(reads["team/web"]["params"]),
+          "the watcher reads tags with DescribeImages: %s" % sorted(reads))
     digest = value(parsed, "ecr_deployd_watch_digest_info", watch="api.v2-x_y", tag="rel-1.0")
     check_eq(digest, 1.0, "the watch's digest info")
     d = [l for n, l, v in parsed["samples"] if n == "ecr_deployd_watch_digest_info" and l["watch"] == "web"]
