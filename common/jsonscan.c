@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +66,20 @@ static void skip_ws(struct scan *sc)
 		sc->at++;
 }
 
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* The bytes of w (8 bytes of text, the first lowest) that end or escape a string or are control
+ * characters: a '"', a '\\' or a byte below 0x20, each found as a zero byte of w with every byte
+ * changed, or of w less 0x20 in every byte. A borrow may flag a byte above a true one, never
+ * below it: the lowest flag is exact. 0: none. */
+static uint64_t special_bytes(uint64_t w)
+{
+	uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+
+	return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w)) & HIGHS;
+}
+
 /* A string at sc->at (its opening quote) up to and past its closing quote. */
 static bool check_string(struct scan *sc)
 {
@@ -72,6 +87,20 @@ static bool check_string(struct scan *sc)
 
 	sc->at++;
 	while (sc->at < sc->n) {
+		/* 8 bytes at a time up to the first that needs a look (most of a reply's text) */
+		while (sc->n - sc->at >= 8) {
+			uint64_t w, special;
+			memcpy(&w, s + sc->at, 8);
+			if ((special = special_bytes(w))) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+				sc->at += (size_t)__builtin_ctzll(special) / 8;
+#endif /* (else the bytes of this word are looked at one by one) */
+				break;
+			}
+			sc->at += 8;
+		}
+		if (sc->at >= sc->n)
+			break;
 		unsigned char c = (unsigned char)s[sc->at];
 		if (c == '"') {
 			sc->at++;
@@ -326,8 +355,14 @@ int jsonscan_parse(const char *doc, size_t len, struct jsonscan_value *ret_root,
 			snprintf(why, why_len, "offset %zu: %s", sc.at, sc.fault);
 		return -EBADMSG;
 	}
+	/* the root spans the checked text less the whitespace around it: no second pass */
 	p = skip_ws_at(doc, doc + len);
-	take_value(p, doc + len, ret_root);
+	const char *end = doc + len;
+	while (end > p && is_ws(end[-1]))
+		end--;
+	ret_root->type = type_of(*p);
+	ret_root->text = p;
+	ret_root->len = (size_t)(end - p);
 	return 0;
 }
 
@@ -514,12 +549,20 @@ int jsonscan_string(const struct jsonscan_value *v, char *out, size_t size, size
 	p = v->text + 1;
 	end = v->text + v->len - 1;
 	while (p < end) {
+		/* the bytes up to the next escape in one copy, then the escape */
+		const char *esc = memchr(p, '\\', (size_t)(end - p));
+		size_t run = (size_t)((esc ? esc : end) - p);
+		if (size - n <= run) {
+			out[0] = '\0';
+			return -ENOBUFS;
+		}
+		memcpy(out + n, p, run);
+		n += run;
+		p += run;
+		if (!esc)
+			break;
 		char buf[4];
-		size_t k = 1, used = 1;
-		if (*p == '\\')
-			k = decode_escape(p, buf, &used);
-		else
-			buf[0] = *p;
+		size_t used = 1, k = decode_escape(p, buf, &used);
 		if (size - n <= k) {
 			out[0] = '\0';
 			return -ENOBUFS;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "jsonscan.h"
@@ -146,6 +147,42 @@ TEST(jsonscan_depth_limit)
 	CHECK(strstr(why, "nested too deep") != NULL);
 	CHECK(!cjson_accepts(doc, 2 * n));
 	free(doc);
+}
+
+/* Strings are checked 8 bytes at a time while no byte needs a look: each byte that does (a
+ * control character, an escape, a quote, one of 0x80 and up that is not special) at each offset
+ * of a long string, and at each length of its tail, is judged as cJSON judges it, but for a raw
+ * control character, which cJSON lets through and jsonscan refuses; the root spans the text less
+ * its surrounding whitespace. */
+TEST(jsonscan_strings_word_at_a_time)
+{
+	static const char *const inserts[] = { "\x01",    "\x1f",     "\t",   "\\\"", "\\\\", "\\n",
+					       "\\u00e9", "\xc3\xa9", "\x7f", "\\x",  "\"" };
+	char doc[80];
+	struct jsonscan_value v;
+	char why[128];
+
+	for (size_t k = 0; k < sizeof(inserts) / sizeof(inserts[0]); k++)
+		for (size_t at = 0; at < 20; at++)
+			for (size_t tail = 0; tail < 10; tail++) {
+				int n = snprintf(doc, sizeof(doc), " \"%.*s%s%.*s\" ", (int)at,
+						 "abcdefghijklmnopqrstuvwxyz", inserts[k],
+						 (int)tail, "ABCDEFGHIJ");
+				bool cj = cjson_accepts(doc, (size_t)n) &&
+					  (unsigned char)inserts[k][0] >= 0x20;
+				int got = jsonscan_parse(doc, (size_t)n, &v, why, sizeof(why));
+				if ((got == 0) != cj)
+					unit_fail(
+					    __FILE__, __LINE__,
+					    "insert %zu at %zu, tail %zu: jsonscan %s, want %s", k,
+					    at, tail, got ? "refuses" : "accepts",
+					    cj ? "accepts" : "refuses");
+				if (got == 0) {
+					CHECK_INT(v.type, JSONSCAN_STRING);
+					CHECK(v.text == doc + 1);
+					CHECK_INT(v.len, (size_t)n - 2);
+				}
+			}
 }
 
 TEST(jsonscan_why_names_the_offset)
