@@ -37,6 +37,7 @@
 #include "queue.h"
 #include "profile.h"
 #include "state.h"
+#include "strmap.h"
 #include "strbuf.h"
 #include "version.h"
 #include "watcher.h"
@@ -232,25 +233,75 @@ static void on_cycle_done(void *userdata)
 
 /* ---- metrics (metrics.h): the hooks that count --------------------------------- */
 
+/* The watches of one repository in one region: an entry of d->polled. */
+struct polled_watches {
+	size_t n;
+	const struct config_watch *w[];
+};
+
+/* The key of d->polled: the region, a newline, the repository. NULL: no memory. */
+static char *polled_key(const char *region, const char *repository)
+{
+	size_t nr = strlen(region), np = strlen(repository);
+	char *k = malloc(nr + np + 2);
+
+	if (k) {
+		memcpy(k, region, nr);
+		k[nr] = '\n';
+		memcpy(k + nr + 1, repository, np + 1);
+	}
+	return k;
+}
+
+/* d->polled made from d->cfg, once after each (re)load: a scan of every watch for each reply
+ * made a cycle's cost grow with the square of the watches (issue 19). NULL: no memory. */
+static struct strmap *polled_index(struct daemon *d)
+{
+	struct strmap *m;
+
+	if (d->polled || !(m = strmap_new()))
+		return d->polled;
+	for (size_t i = 0; i < d->cfg->n_watches; i++) {
+		const struct config_watch *w = &d->cfg->watches[i];
+		char *k = polled_key(w->region ? w->region : d->region, w->repository);
+		struct polled_watches *old = k ? strmap_get(m, k) : NULL;
+		size_t n = old ? old->n : 0;
+		struct polled_watches *pw =
+		    k ? realloc(old, sizeof(*pw) + (n + 1) * sizeof(pw->w[0])) : NULL;
+		if (pw) {
+			pw->n = n + 1;
+			pw->w[n] = w;
+		}
+		if (!pw || strmap_put(m, k, pw, NULL) < 0) {
+			if (pw != old)
+				free(pw);
+			free(k);
+			strmap_free(m, free);
+			return NULL;
+		}
+		free(k);
+	}
+	return d->polled = m;
+}
+
 static void on_polled(const char *repository, const char *region, bool ok, const char *error,
 		      void *userdata)
 {
 	struct daemon *d = userdata;
-
-	const struct config_watch *follow[64];
-	size_t n = 0;
+	const struct polled_watches *pw = NULL;
+	struct strmap *index;
 
 	metrics_poll(d->metrics, repository, region, ok);
 	if (d->dry_run || d->cfg->dry_run || !d->outbox)
 		return;
 	/* the watches of that repository, for the sinks that filter by watch or service */
-	for (size_t i = 0; i < d->cfg->n_watches && n < sizeof(follow) / sizeof(follow[0]); i++) {
-		const struct config_watch *w = &d->cfg->watches[i];
-		if (!strcmp(w->repository, repository) &&
-		    !strcmp(w->region ? w->region : d->region, region ? region : ""))
-			follow[n++] = w;
+	if ((index = polled_index(d))) {
+		char *k = polled_key(region ? region : "", repository);
+		pw = k ? strmap_get(index, k) : NULL;
+		free(k);
 	}
-	outbox_polled(d->outbox, repository, region, ok, error, (double)time(NULL), follow, n);
+	outbox_polled(d->outbox, repository, region, ok, error, (double)time(NULL),
+		      pw ? pw->w : NULL, pw ? pw->n : 0);
 }
 
 static void on_outbox_changed(void *userdata)
@@ -483,6 +534,8 @@ static void reload(struct daemon *d, cJSON *result)
 	warn_restart_only(d->cfg, cfg);
 	config_free(d->cfg); /* a poll cycle in progress keeps its own reference */
 	d->cfg = cfg;
+	strmap_free(d->polled, free); /* of the configuration before */
+	d->polled = NULL;
 	if (d->working) { /* an ha standby has none of these yet: they read d->cfg when it leads */
 		history_set_max(d->history, cfg->history_max);
 		outbox_reload(d->outbox, cfg);
@@ -1113,6 +1166,7 @@ static void teardown(struct daemon *d)
 	ev_signal_stop(d->loop, &d->sigint);
 	ev_timer_stop(d->loop, &d->once_check);
 	config_free(d->ha_cfg);
+	strmap_free(d->polled, free);
 	config_free(d->cfg);
 }
 

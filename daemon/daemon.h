@@ -46,6 +46,8 @@ struct daemon {
 	struct control *control;    /* the control socket; none with --once or control.socket "" */
 	struct metrics *metrics;    /* counters and the metrics file (metrics.h) */
 	struct outbox *outbox;      /* notifications (config "notify"); none in a dry run */
+	struct strmap *polled;      /* cfg's watches by region and repository, made when first */
+				    /* needed after each (re)load (on_polled) */
 	const struct config_ha *ha; /* the ha in force (of ha_cfg), or NULL: a single instance */
 	struct config *ha_cfg;      /* a reference to the configuration it came from */
 	struct ddb *ddb;            /* ha: the shared table (ddb.h), else NULL */
