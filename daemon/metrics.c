@@ -58,6 +58,7 @@ struct metrics {
 	struct metrics_deps deps;
 	struct family aws_requests, aws_retries, polls, poll_failures, deploys, messages;
 	struct histogram durations[HISTORY_RESULT_COUNT];
+	struct strbuf key; /* count()'s label set */
 	unsigned long long cycles;
 	double last_ok; /* Unix seconds; 0: no cycle read every repository yet */
 	struct ev_timer file_timer;
@@ -118,21 +119,28 @@ static int by_labels(const void *a, const void *b)
 
 int metrics_escape_label(struct strbuf *out, const char *s)
 {
+	const char *run = s; /* the bytes since the last escape, appended in one go */
+	const char *rep;
 	int r = 0;
 
-	for (const unsigned char *p = (const unsigned char *)s; *p && r == 0; p++) {
-		if (*p == '\\')
-			r = strbuf_puts(out, "\\\\");
-		else if (*p == '"')
-			r = strbuf_puts(out, "\\\"");
-		else if (*p == '\n')
-			r = strbuf_puts(out, "\\n");
-		else if (*p < 0x20 || *p >= 0x7f)
-			r = strbuf_putc(out, '?');
+	for (const char *p = s; *p && r == 0; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '\\')
+			rep = "\\\\";
+		else if (c == '"')
+			rep = "\\\"";
+		else if (c == '\n')
+			rep = "\\n";
+		else if (c < 0x20 || c >= 0x7f)
+			rep = "?";
 		else
-			r = strbuf_putc(out, (char)*p);
+			continue;
+		r = strbuf_append(out, run, (size_t)(p - run));
+		if (r == 0)
+			r = strbuf_puts(out, rep);
+		run = p + 1;
 	}
-	return r;
+	return r ? r : strbuf_puts(out, run);
 }
 
 /*
@@ -144,7 +152,12 @@ static int labels_of(struct strbuf *out, const char *const *pairs)
 	int r = 0;
 
 	for (size_t i = 0; pairs[i] && r == 0; i += 2) {
-		r = strbuf_printf(out, "%s%s=\"", i ? "," : "", pairs[i]);
+		if (i)
+			r = strbuf_putc(out, ',');
+		if (r == 0)
+			r = strbuf_puts(out, pairs[i]);
+		if (r == 0)
+			r = strbuf_puts(out, "=\"");
 		if (r == 0)
 			r = metrics_escape_label(out, pairs[i + 1] ? pairs[i + 1] : "");
 		if (r == 0)
@@ -155,16 +168,16 @@ static int labels_of(struct strbuf *out, const char *const *pairs)
 
 #define LABELS(...) ((const char *const[]){ __VA_ARGS__, NULL })
 
-/* Adds n to the series of that label set (made when new). */
-static void count(struct family *f, const char *const *pairs, unsigned long long n)
+/* Adds n to the series of that label set (made when new). The label set is written in the
+ * metrics' one buffer, kept between calls: two to four counts follow every AWS reply. */
+static void count(struct metrics *m, struct family *f, const char *const *pairs,
+		  unsigned long long n)
 {
-	struct strbuf key;
 	struct series *s;
 
-	strbuf_init(&key, 4096);
-	if (labels_of(&key, pairs) == 0 && (s = family_get(f, strbuf_str(&key))))
+	strbuf_reset(&m->key);
+	if (labels_of(&m->key, pairs) == 0 && (s = family_get(f, strbuf_str(&m->key))))
 		s->value += n;
-	strbuf_done(&key);
 }
 
 /* ---- hooks ---------------------------------------------------------------------- */
@@ -177,11 +190,11 @@ void metrics_aws_observer(const struct aws_result *res, void *userdata)
 
 	if (!m)
 		return;
-	count(&m->aws_requests,
+	count(m, &m->aws_requests,
 	      LABELS("service", service, "operation", operation, "outcome",
 		     aws_outcome_name(aws_outcome_of(res))),
 	      1);
-	count(&m->aws_retries, LABELS("service", service, "operation", operation),
+	count(m, &m->aws_retries, LABELS("service", service, "operation", operation),
 	      res->attempts > 1 ? (unsigned long long)(res->attempts - 1) : 0);
 }
 
@@ -189,15 +202,15 @@ void metrics_poll(struct metrics *m, const char *repository, const char *region,
 {
 	if (!m)
 		return;
-	count(&m->polls, LABELS("repository", repository, "region", region), 1);
+	count(m, &m->polls, LABELS("repository", repository, "region", region), 1);
 	/* Made at 0 by a read that worked: a rate of failures has a series to start from. */
-	count(&m->poll_failures, LABELS("repository", repository, "region", region), ok ? 0 : 1);
+	count(m, &m->poll_failures, LABELS("repository", repository, "region", region), ok ? 0 : 1);
 }
 
 void metrics_event_messages(struct metrics *m, const char *url, size_t n)
 {
 	if (m)
-		count(&m->messages, LABELS("queue", url), n);
+		count(m, &m->messages, LABELS("queue", url), n);
 }
 
 void metrics_cycle_done(struct metrics *m, bool all_ok, double now)
@@ -217,7 +230,7 @@ void metrics_rollout_ended(struct metrics *m, const struct history_entry *e)
 
 	if (!m || (unsigned)e->result >= HISTORY_RESULT_COUNT)
 		return;
-	count(&m->deploys,
+	count(m, &m->deploys,
 	      LABELS("watch", e->watch, "target", e->target, "result", result_names[e->result]), 1);
 	d = e->ended - e->started;
 	if (!(d >= 0)) /* a clock stepped back, or NaN */
@@ -676,6 +689,7 @@ struct metrics *metrics_new(const struct metrics_deps *deps)
 	if (!m)
 		return NULL;
 	m->deps = *deps;
+	strbuf_init(&m->key, 4096);
 	ev_timer_init(&m->file_timer, on_file_timer, 0, 0);
 	m->file_timer.data = m;
 	return m;
@@ -699,5 +713,6 @@ void metrics_free(struct metrics *m)
 	family_done(&m->poll_failures);
 	family_done(&m->deploys);
 	family_done(&m->messages);
+	strbuf_done(&m->key);
 	free(m);
 }
