@@ -1396,7 +1396,7 @@ int state_set_seen(struct state *s, const char *watch, const char *tag, const ch
 	long i = rec ? sightings_find(rec->g, tag) : -1;
 	char buf[SIGHTINGS_DIGEST_SIZE]; /* (not s's: digest may be what state_seen() returned) */
 	const char *old = i < 0 ? NULL : sightings_digest(rec->g, (size_t)i, buf);
-	const char *old_tag = state_seen_tag(s, watch);
+	const char *old_tag = old && pick_tag ? state_seen_tag(s, watch) : NULL;
 
 	if (old && !strcmp(old, digest) && (!pick_tag || (old_tag && !strcmp(old_tag, pick_tag))))
 		return 0;

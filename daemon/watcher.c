@@ -521,8 +521,8 @@ static int observe(struct watcher *wt, struct strmap *missing_next, const struct
 	const char *again = again_words(wt);
 	char mkey[512];
 
-	snprintf(mkey, sizeof(mkey), "%s\x1f%s", w->name, tag_key);
 	if (!digest) {
+		snprintf(mkey, sizeof(mkey), "%s\x1f%s", w->name, tag_key);
 		strmap_put(missing_next, mkey, (void *)1, NULL);
 		if (strmap_get(wt->missing, mkey))
 			return -1; /* said already */
