@@ -31,7 +31,6 @@ The last line is the one the issues fix.
 import json
 import os
 import random
-import re
 import socket
 import statistics
 import subprocess
@@ -85,17 +84,6 @@ def connections_to(pid, port):
     out = subprocess.run(["ss", "-Htnp", "state", "established", "( dport = :%d )" % port],
                          capture_output=True, text=True, timeout=30).stdout
     return sum("pid=%d," % pid in line for line in out.splitlines())
-
-
-def code_max_connections():
-    """common/http.c's default connection cap per host, read at bench time (printed beside the
-    count measured; used only when ss cannot tell)."""
-    try:
-        with open(os.path.join(ROOT, "common", "http.c")) as f:
-            m = re.search(r"#define\s+DEFAULT_MAX_HOST_CONNECTIONS\s+(\d+)", f.read())
-        return int(m.group(1)) if m else None
-    except OSError:
-        return None
 
 
 def free_port():
@@ -359,7 +347,7 @@ def tls_run(ctx, sim, env, name, url, port, http2=False):
     out = {"cpu": [], "floor": [], "conns": [], "floor_conns": [], "requests": 0, "version": 0}
     for _ in range(RUNS):
         cpu, requests, conns, _ = quiet_window(d, tail, port, TLS_QUIET)
-        fl = http_floor(ctx, url, requests, IN_FLIGHT, conns or code_max_connections() or IN_FLIGHT, ca=sim.ca,
+        fl = http_floor(ctx, url, requests, IN_FLIGHT, conns or IN_FLIGHT, ca=sim.ca,
                         http2=http2)
         out["cpu"].append(cpu)
         out["conns"].append(conns)
@@ -467,8 +455,8 @@ def main():
         env.update(AWS_ACCESS_KEY_ID=SIM_KEY[0], AWS_SECRET_ACCESS_KEY=SIM_KEY[1],
                    AWS_EC2_METADATA_DISABLED="true", HOME=ctx.path())
         print("bench: world %d repositories x %d tags, %d services; %d requests in flight (max_requests_in_flight); "
-              "common/http.c's default connections per host: %s; %d measurement runs; this machine: %d CPUs"
-              % (REPOS, TAGS, REPOS, IN_FLIGHT, code_max_connections(), RUNS, os.cpu_count()))
+              "a connection per request in flight (daemon.c), HTTP/1.1 unless aws.http_version is \"2\"; "
+              "%d measurement runs; this machine: %d CPUs" % (REPOS, TAGS, REPOS, IN_FLIGHT, RUNS, os.cpu_count()))
         sys.stdout.flush()
 
         # Anonymous memory at the small size first (nothing pushed yet, a daemon of its own).
@@ -489,7 +477,7 @@ def main():
         for _ in range(RUNS):
             cpu, requests, conns, seqs = quiet_window(d, tail, sim.port, QUIET, sim)
             anon = status_kb(d.pid, "RssAnon")
-            fl = http_floor(ctx, sim.url, requests, IN_FLIGHT, conns or code_max_connections() or IN_FLIGHT)
+            fl = http_floor(ctx, sim.url, requests, IN_FLIGHT, conns or IN_FLIGHT)
             boto = boto3_cycle_cpu(sim)
             runs.append({"cpu": cpu, "requests": requests, "conns": conns, "anon": anon, "floor": fl, "boto": boto,
                          "log": seqs})
