@@ -64,6 +64,8 @@ static void warn_restart_only(const struct config *old, const struct config *new
 		strbuf_puts(&what, " aws.ca_bundle");
 	if (old->fips != new->fips)
 		strbuf_puts(&what, " aws.fips");
+	if (old->http2 != new->http2)
+		strbuf_puts(&what, " aws.http_version");
 	for (int i = 0; i < AWS_SERVICE_COUNT; i++)
 		if (DIFF(old->endpoints[i], new->endpoints[i])) {
 			strbuf_puts(&what, " aws.endpoints");

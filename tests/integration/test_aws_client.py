@@ -457,7 +457,7 @@ def _served_over(log, since):
 
 
 def test_http_1_1_by_default_http_2_when_asked(ctx):
-    """Issue 19: HTTP/1.1 is the default (in the bench it cost about 0.57 times HTTP/2's CPU per
+    """Issue 19: HTTP/1.1 is the default (in the bench it cost 0.56 to 0.62 times HTTP/2's CPU per
     request), a connection for each request in flight; aws.http_version "2" (awscall's --http2)
     offers HTTP/2 and multiplexes the requests over one connection. Through nghttpx, which speaks
     both, so the client's offer alone decides; the daemon's requests are read off nghttpx's own

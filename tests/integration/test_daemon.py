@@ -144,6 +144,7 @@ def test_reload_applies_a_valid_change(ctx):
     cfg = json.load(open(main))
     cfg["watches"] = []
     cfg["aws"]["region"] = "eu-west-1"  # applies only at a restart
+    cfg["aws"]["http_version"] = "2"  # so does this: the HTTP client is made at the start
     ctx.write(os.path.join("etc", "ecr-deployd.json"), json.dumps(cfg))
     since = sim.control("GET", "/requests")["last"]
     p.signal(signal.SIGHUP)
@@ -154,7 +155,8 @@ def test_reload_applies_a_valid_change(ctx):
     repos = {r["params"]["repositoryName"] for r in sim.requests(since=since, service="ecr")}
     check_eq(repos, {"team/api"}, "the removed watch is no longer polled; the added one is")
     check("'team/api:prod' is at" in p.read_stderr(), "the added watch started")
-    check("apply only after a restart: aws.region" in p.read_stderr(), "a restart-only change is named")
+    check("apply only after a restart: aws.region aws.http_version" in p.read_stderr(),
+          "the restart-only changes are named")
     check_eq({r["error"] for r in sim.requests(since=since, service="ecr")}, {None},
              "polls stay in the region the daemon started with")
     check(p.alive(), "still running")
