@@ -372,12 +372,36 @@ def test_proxy_from_environment(ctx):
         srv.server_close()
 
 
+def _serve_on_a_free_port(ctx, name, argv_of):
+    """Starts the server argv_of(port) on a free loopback port and waits until it accepts; tried
+    5 times (another process may take the port between the probe and the start). Returns
+    (process, port)."""
+    import socket
+    for _ in range(5):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        p = ctx.spawn(argv_of(port), name=name)
+
+        def listening():
+            if not p.alive():
+                return "exited"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return "up"
+            except OSError:
+                return None
+        if wait_for(listening, 10, name + " to listen") == "up":
+            return p, port
+    raise Failure("%s did not start on a free port in 5 tries" % name)
+
+
 def test_http2_when_the_server_offers_it(ctx):
     """nghttpd (Debian's nghttp2-server) speaks HTTP/2 over TLS; the client asked for HTTP/2
-    (--http2, the daemon's aws.http_version "2") must negotiate it and multiplex parallel calls over one connection.
-    nghttpd is not AWS, so the replies are errors; the protocol is the point."""
+    (--http2, the daemon's aws.http_version "2") must negotiate it and multiplex parallel calls
+    over one connection. nghttpd is not AWS, so the replies are errors; the protocol is the point."""
     import shutil
-    import socket
     import subprocess
     nghttpd = shutil.which("nghttpd")
     if not nghttpd:
@@ -385,24 +409,9 @@ def test_http2_when_the_server_offers_it(ctx):
     d = ctx.path("tls")
     subprocess.run(["bash", os.path.join(ROOT, "tests", "sim", "make-test-ca"), d], check=True)
     os.makedirs(ctx.path("docroot"))
-    for attempt in range(5):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        srv = ctx.spawn([nghttpd, "-d", ctx.path("docroot"), "--address=127.0.0.1", str(port),
-                         os.path.join(d, "server.key"), os.path.join(d, "server.pem")], name="nghttpd")
-
-        def listening():
-            if not srv.alive():
-                return "exited"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return "up"
-            except OSError:
-                return None
-        if wait_for(listening, 5, "nghttpd to listen") == "up":
-            break
+    _, port = _serve_on_a_free_port(ctx, "nghttpd", lambda port: [
+        nghttpd, "-d", ctx.path("docroot"), "--address=127.0.0.1", str(port),
+        os.path.join(d, "server.key"), os.path.join(d, "server.pem")])
     import types
     server = types.SimpleNamespace(url="https://127.0.0.1:%d" % port)
     env = base_env(ctx, server, AWS_ACCESS_KEY_ID="AKIDNOTUSED0000", AWS_SECRET_ACCESS_KEY="not-a-real-secret")
@@ -421,33 +430,16 @@ def _nghttpx(ctx, sim):
     access log has a line per request: the ALPN protocol it was served over, then the request
     line. Returns (https URL, access log path)."""
     import shutil
-    import socket
     if not shutil.which("nghttpx"):
         raise Failure("nghttpx missing: scripts/install-deps installs nghttp2-proxy")
     tls = os.path.dirname(sim.ca)
     log = ctx.path("nghttpx-access.log")
-    for _ in range(5):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        p = ctx.spawn(["nghttpx", "--conf=/dev/null", "--frontend=127.0.0.1,%d" % port,
-                       "--backend=127.0.0.1,%d" % sim.port, "--workers=1", "--no-ocsp", "--no-via",
-                       "--accesslog-file=" + log, "--accesslog-format=$alpn $request",
-                       "--errorlog-file=" + ctx.path("nghttpx-error.log"),
-                       os.path.join(tls, "server.key"), os.path.join(tls, "server.pem")], name="nghttpx")
-
-        def listening():
-            if not p.alive():
-                return "exited"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return "up"
-            except OSError:
-                return None
-        if wait_for(listening, 10, "nghttpx to listen") == "up":
-            return "https://127.0.0.1:%d" % port, log
-    raise Failure("nghttpx did not start: %s" % open(ctx.path("nghttpx-error.log")).read()[-2000:])
+    _, port = _serve_on_a_free_port(ctx, "nghttpx", lambda port: [
+        "nghttpx", "--conf=/dev/null", "--frontend=127.0.0.1,%d" % port, "--backend=127.0.0.1,%d" % sim.port,
+        "--workers=1", "--no-ocsp", "--no-via", "--accesslog-file=" + log, "--accesslog-format=$alpn $request",
+        "--errorlog-file=" + ctx.path("nghttpx-error.log"),
+        os.path.join(tls, "server.key"), os.path.join(tls, "server.pem")])
+    return "https://127.0.0.1:%d" % port, log
 
 
 def _served_over(log, since):
