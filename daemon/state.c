@@ -126,6 +126,7 @@ static void give_back_memory(void)
 }
 
 static void touch(struct state *s, const char *watch, const char *tkey);
+static char *item_key(const char *watch, const char *tkey);
 static size_t journal_from(void);
 static int journal_load(struct state *s, char **warnings, char *problem, size_t problem_len);
 static int save_file(struct state *s, char *why, size_t why_len);
@@ -2225,6 +2226,34 @@ int state_each_rollout(struct state *s, void (*fn)(struct rollout_rec *rec, void
 	return missed;
 }
 
+/* A rollout's record the table kept when its removal failed (throttled, say): deleted with the
+ * next save, which the failure makes due, so that the record is not left behind until the next
+ * start while the daemon runs on. A new record of that target written before then takes it
+ * off the list (table_rollout_write). Without memory it stays until a start resumes it. */
+static void purge_rollout_later(struct state *s, const char *watch, const char *tkey)
+{
+	char *sk = item_key(watch, tkey);
+	const cJSON *p;
+
+	if (!sk)
+		return;
+	sk[0] = 'r';
+	cJSON_ArrayForEach(p, s->purge)
+	{
+		if (!strcmp(p->valuestring,
+			    sk)) { /* listed once: a transaction names an item once */
+			free(sk);
+			s->dirty = true;
+			return;
+		}
+	}
+	if (!s->purge)
+		s->purge = cJSON_CreateArray();
+	if (s->purge && cJSON_AddItemToArray(s->purge, cJSON_CreateString(sk)))
+		s->dirty = true;
+	free(sk);
+}
+
 bool state_has_rollout(const struct state *s, const char *watch, const char *tkey)
 {
 	char *key = rollout_key(watch, tkey);
@@ -2243,8 +2272,12 @@ int state_rollout_remove(struct state *s, const char *watch, const char *tkey, c
 	if (key)
 		cJSON_DeleteItemFromObjectCaseSensitive(s->rollouts, key);
 	free(key);
-	if (s->io)
-		return table_rollout_write(s, watch, tkey, NULL, why, why_len);
+	if (s->io) {
+		r = table_rollout_write(s, watch, tkey, NULL, why, why_len);
+		if (r < 0)
+			purge_rollout_later(s, watch, tkey);
+		return r;
+	}
 	rollout_path(s, watch, tkey, path, sizeof(path));
 	if (unlink(path) < 0 && errno != ENOENT) {
 		r = -errno;

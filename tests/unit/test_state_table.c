@@ -637,6 +637,60 @@ TEST(state_table_purge_spares_a_new_record)
 	free(f);
 }
 
+/* A rollout's record whose removal the table refused (throttled) is deleted by the next save,
+ * once, and not left for the next start; a new record of the target before then survives it. */
+TEST(state_table_failed_rollout_removal_is_done_by_the_next_save)
+{
+	struct fake *f = calloc(1, sizeof(*f));
+	struct state *s = open_fake(f, NULL, NULL);
+	char why[600];
+	struct rollout_rec rec = { 0 };
+	char *containers[1] = { "app" };
+
+	rec.watch = "web";
+	rec.tkey = "t1";
+	rec.step = STEP_START;
+	rec.digest = D1;
+	rec.image = "1.dkr.ecr.us-east-1.amazonaws.com/web";
+	rec.cluster = "prod";
+	rec.service = "web";
+	rec.region = "us-east-1";
+	rec.containers[0] = containers[0];
+	rec.n_containers = 1;
+	rec.timeout_ms = 1000;
+	CHECK_INT(state_rollout_save(s, &rec, why, sizeof(why)), 0);
+	CHECK_INT(save(s), 0);
+	/* refused twice: listed once all the same */
+	for (int i = 0; i < 2; i++) {
+		f->fail_next = -EAGAIN;
+		CHECK(state_rollout_remove(s, "web", "t1", why, sizeof(why)) < 0);
+	}
+	CHECK(fake_doc(f, "r/web/t1") != NULL);
+	CHECK(!state_has_rollout(s, "web", "t1"));
+	CHECK(state_dirty(s));
+	f->log[0] = '\0';
+	f->fail_next = -EAGAIN; /* a save refused keeps it listed */
+	CHECK(save(s) < 0);
+	CHECK_INT(save(s), 0);
+	CHECK_STR(f->log, "del r/web/t1\n");
+	CHECK(fake_doc(f, "r/web/t1") == NULL);
+	f->log[0] = '\0';
+	state_set_deployed(s, "web", "t1", D1);
+	CHECK_INT(save(s), 0);
+	CHECK(strstr(f->log, "del r/") == NULL); /* done once */
+	/* refused, then a new rollout of the target before the next save: the new record stays */
+	CHECK_INT(state_rollout_save(s, &rec, why, sizeof(why)), 0);
+	f->fail_next = -EAGAIN;
+	CHECK(state_rollout_remove(s, "web", "t1", why, sizeof(why)) < 0);
+	CHECK_INT(state_rollout_save(s, &rec, why, sizeof(why)), 0);
+	CHECK_INT(save(s), 0);
+	CHECK(fake_doc(f, "r/web/t1") != NULL);
+	CHECK(state_has_rollout(s, "web", "t1"));
+	state_free(s);
+	fake_done(f);
+	free(f);
+}
+
 TEST(state_table_migrate_refuses_a_missing_directory)
 {
 	struct fake *f = calloc(1, sizeof(*f));
