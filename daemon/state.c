@@ -2689,7 +2689,8 @@ static int collect_actions(struct state *s, struct actions *a)
 			return -ENOMEM;
 	}
 	if (!s->diff_all) {
-		qsort(s->dirty_keys, s->n_dirty, sizeof(*s->dirty_keys), cmp_key);
+		if (s->n_dirty) /* (none: only a purge is due) */
+			qsort(s->dirty_keys, s->n_dirty, sizeof(*s->dirty_keys), cmp_key);
 		for (size_t i = 0; i < s->n_dirty && r == 0; i++)
 			r = diff_one(s, a, s->dirty_keys[i]);
 		return r;
