@@ -296,8 +296,9 @@ static void on_polled(const char *repository, const char *region, bool ok, const
 	metrics_poll(d->metrics, repository, region, ok);
 	if (d->dry_run || d->cfg->dry_run || !d->outbox)
 		return;
-	/* the watches of that repository, for the sinks that filter by watch or service */
-	if ((index = polled_index(d))) {
+	/* the watches of that repository, for the sinks that filter by watch or service: only a
+	 * failure can make a notice that names one (a poll that worked ends the streak) */
+	if (!ok && (index = polled_index(d))) {
 		char *k = polled_key(region ? region : "", repository);
 		pw = k ? strmap_get(index, k) : NULL;
 		free(k);
