@@ -19,7 +19,10 @@ def test_review_watch_failing_reaches_a_sink_filtered_by_its_watch(ctx):
     repository of watch "web" has failed every poll for failing_after. Now it never does:
     daemon/outbox.c outbox_polled() builds the watch-failing notice without a watch (nor
     cluster/service), so notice_matches() (daemon/notice.c:275) refuses it for every sink with a
-    `watches` (or `services`) filter. The unfiltered sink gets it, the filtered one nothing."""
+    `watches` (or `services`) filter. The unfiltered sink gets it, the filtered one nothing.
+    Issue 19: the daemon finds the watches of a failing repository in an index made from the
+    configuration; a reload in the middle of the streak makes it again from the new one (one
+    kept would name watches of a freed configuration: the sanitizer build sees that)."""
     sim = Sim(ctx, seed=world())
     h = Hooks(ctx)
     p = run(ctx, sim, h, [h.webhook("all", failing_after="10s"),
@@ -27,7 +30,13 @@ def test_review_watch_failing_reaches_a_sink_filtered_by_its_watch(ctx):
     settle(p)
     sim.fault("ecr.*", "error", code="AccessDeniedException", status=400, format="json", message="denied",
               rate=1.0)
-    poll_now(p)
+    n = len(sim.requests(service="ecr"))
+    poll_now(p)  # (a reload, then a poll)
+    wait_for(lambda: len(sim.requests(service="ecr")) > n, 15, "a failing poll (the index made)")
+    time.sleep(0.2)
+    reloads = len(lines_with(p, "configuration reloaded"))
+    poll_now(p)  # the index of the configuration before is dropped, the next failure makes it anew
+    wait_for(lambda: len(lines_with(p, "configuration reloaded")) > reloads, 10, "the second reload")
     wait_for(lambda: [r for r in h.of("all") if r.status == 200], 40, "watch-failing to the unfiltered sink")
     # both sinks have the same failing_after: give the filtered one a moment more
     try:
