@@ -2233,6 +2233,7 @@ int state_each_rollout(struct state *s, void (*fn)(struct rollout_rec *rec, void
 static void purge_rollout_later(struct state *s, const char *watch, const char *tkey)
 {
 	char *sk = item_key(watch, tkey);
+	bool listed = false; /* (once: a transaction may name an item only once) */
 	const cJSON *p;
 
 	if (!sk)
@@ -2240,16 +2241,11 @@ static void purge_rollout_later(struct state *s, const char *watch, const char *
 	sk[0] = 'r';
 	cJSON_ArrayForEach(p, s->purge)
 	{
-		if (!strcmp(p->valuestring,
-			    sk)) { /* listed once: a transaction names an item once */
-			free(sk);
-			s->dirty = true;
-			return;
-		}
+		listed = listed || !strcmp(p->valuestring, sk);
 	}
-	if (!s->purge)
+	if (!listed && !s->purge)
 		s->purge = cJSON_CreateArray();
-	if (s->purge && cJSON_AddItemToArray(s->purge, cJSON_CreateString(sk)))
+	if (listed || (s->purge && cJSON_AddItemToArray(s->purge, cJSON_CreateString(sk))))
 		s->dirty = true;
 	free(sk);
 }
