@@ -160,6 +160,22 @@ static int save(struct state *s)
 	return state_save(s, why, sizeof(why));
 }
 
+/* A rollout record of watch "web" at its first step, for target tkey. */
+static void fill_rec(struct rollout_rec *rec, char *tkey, char **containers)
+{
+	rec->watch = "web";
+	rec->tkey = tkey;
+	rec->step = STEP_START;
+	rec->digest = D1;
+	rec->image = "1.dkr.ecr.us-east-1.amazonaws.com/web";
+	rec->cluster = "prod";
+	rec->service = "web";
+	rec->region = "us-east-1";
+	rec->containers[0] = containers[0];
+	rec->n_containers = 1;
+	rec->timeout_ms = 1000;
+}
+
 TEST(state_table_fresh_meta_and_items)
 {
 	struct fake *f = calloc(1, sizeof(*f));
@@ -364,17 +380,7 @@ TEST(state_table_rollouts_and_blobs)
 	struct rollout_rec rec = { 0 };
 	char *containers[1] = { "app" };
 
-	rec.watch = "web";
-	rec.tkey = "us-east-1/prod/web";
-	rec.step = STEP_START;
-	rec.digest = D1;
-	rec.image = "1.dkr.ecr.us-east-1.amazonaws.com/web";
-	rec.cluster = "prod";
-	rec.service = "web";
-	rec.region = "us-east-1";
-	rec.containers[0] = containers[0];
-	rec.n_containers = 1;
-	rec.timeout_ms = 1000;
+	fill_rec(&rec, "us-east-1/prod/web", containers);
 	f->log[0] = '\0';
 	CHECK_INT(state_rollout_save(s, &rec, why, sizeof(why)), 0);
 	CHECK_STR(f->log, "put r/web/us-east-1/prod/web\n");
@@ -616,17 +622,7 @@ TEST(state_table_purge_spares_a_new_record)
 	char *dir = tmpdir();
 	struct state *s = open_fake(f, dir, NULL);
 	CHECK(!state_has_rollout(s, "web", "t1"));
-	rec.watch = "web";
-	rec.tkey = "t1";
-	rec.step = STEP_START;
-	rec.digest = D1;
-	rec.image = "1.dkr.ecr.us-east-1.amazonaws.com/web";
-	rec.cluster = "prod";
-	rec.service = "web";
-	rec.region = "us-east-1";
-	rec.containers[0] = containers[0];
-	rec.n_containers = 1;
-	rec.timeout_ms = 1000;
+	fill_rec(&rec, "t1", containers);
 	CHECK_INT(state_rollout_save(s, &rec, why, sizeof(why)), 0);
 	CHECK(state_set_deployed(s, "web", "t2", D1) == 0);
 	CHECK_INT(save(s), 0);
@@ -647,17 +643,7 @@ TEST(state_table_failed_rollout_removal_is_done_by_the_next_save)
 	struct rollout_rec rec = { 0 };
 	char *containers[1] = { "app" };
 
-	rec.watch = "web";
-	rec.tkey = "t1";
-	rec.step = STEP_START;
-	rec.digest = D1;
-	rec.image = "1.dkr.ecr.us-east-1.amazonaws.com/web";
-	rec.cluster = "prod";
-	rec.service = "web";
-	rec.region = "us-east-1";
-	rec.containers[0] = containers[0];
-	rec.n_containers = 1;
-	rec.timeout_ms = 1000;
+	fill_rec(&rec, "t1", containers);
 	CHECK_INT(state_rollout_save(s, &rec, why, sizeof(why)), 0);
 	CHECK_INT(save(s), 0);
 	/* refused twice: listed once all the same */
