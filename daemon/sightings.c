@@ -159,6 +159,23 @@ const char *sightings_digest(const struct sightings *g, size_t i, char buf[SIGHT
 	return buf;
 }
 
+bool sightings_digest_is(const struct sightings *g, size_t i, const char *digest)
+{
+	const struct entry *e = &g->v[i];
+	const char *d;
+
+	if (e->at == ODD)
+		return (d = sightings_digest(g, i, NULL)) && !strcmp(d, digest);
+	if (strncmp(digest, "sha256:", 7) != 0)
+		return false;
+	digest += 7;
+	for (size_t k = 0; k < 32; k++)
+		if (digest[2 * k] != hex[e->digest[k] >> 4] ||
+		    digest[2 * k + 1] != hex[e->digest[k] & 15])
+			return false;
+	return digest[64] == '\0';
+}
+
 const char *sightings_pick(const struct sightings *g, size_t i)
 {
 	const struct entry *e = &g->v[i];

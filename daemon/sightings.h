@@ -48,6 +48,12 @@ const char *sightings_key(const struct sightings *g, size_t i);
  */
 const char *sightings_digest(const struct sightings *g, size_t i, char buf[SIGHTINGS_DIGEST_SIZE]);
 
+/*
+ * Whether entry i's digest is digest's text (compared as raw bytes for a compact entry, without
+ * writing the text out).
+ */
+bool sightings_digest_is(const struct sightings *g, size_t i, const char *digest);
+
 /* Entry i's "tag" (the tag picked), or NULL. Lives until the next change of g. */
 const char *sightings_pick(const struct sightings *g, size_t i);
 

@@ -1382,6 +1382,14 @@ const char *state_seen(const struct state *s, const char *watch, const char *tag
 		   : sightings_digest(rec->g, (size_t)i, ((struct state *)(uintptr_t)s)->seen_text);
 }
 
+int state_seen_is(const struct state *s, const char *watch, const char *tag, const char *digest)
+{
+	const struct wrec *rec = find_rec(s, watch);
+	long i = rec ? sightings_find(rec->g, tag) : -1;
+
+	return i < 0 ? -1 : sightings_digest_is(rec->g, (size_t)i, digest);
+}
+
 const char *state_seen_tag(const struct state *s, const char *watch)
 {
 	const struct wrec *rec = find_rec(s, watch);
@@ -1395,11 +1403,10 @@ int state_set_seen(struct state *s, const char *watch, const char *tag, const ch
 {
 	struct wrec *rec = find_rec(s, watch);
 	long i = rec ? sightings_find(rec->g, tag) : -1;
-	char buf[SIGHTINGS_DIGEST_SIZE]; /* (not s's: digest may be what state_seen() returned) */
-	const char *old = i < 0 ? NULL : sightings_digest(rec->g, (size_t)i, buf);
-	const char *old_tag = old && pick_tag ? state_seen_tag(s, watch) : NULL;
+	bool same = i >= 0 && sightings_digest_is(rec->g, (size_t)i, digest);
+	const char *old_tag = same && pick_tag ? state_seen_tag(s, watch) : NULL;
 
-	if (old && !strcmp(old, digest) && (!pick_tag || (old_tag && !strcmp(old_tag, pick_tag))))
+	if (same && (!pick_tag || (old_tag && !strcmp(old_tag, pick_tag))))
 		return 0;
 	if (!(rec = watch_rec(s, watch, true)))
 		return -ENOMEM;

@@ -60,6 +60,10 @@ void state_free(struct state *s);
  */
 const char *state_seen(const struct state *s, const char *watch, const char *tag);
 
+/* Whether the digest last seen for (watch, tag) is digest: 1, 0 when it is another, -1 when none
+ * is (compared without writing the text out). */
+int state_seen_is(const struct state *s, const char *watch, const char *tag, const char *digest);
+
 /* The tag of that pick for glob and semver rules, or NULL. Lives until the next change of s. */
 const char *state_seen_tag(const struct state *s, const char *watch);
 

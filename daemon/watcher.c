@@ -516,7 +516,11 @@ static int observe(struct watcher *wt, struct strmap *missing_next, const struct
 {
 	const char *tag_error = tag && !digest ? strmap_get(g->seen.tag_errors, tag) : NULL;
 	struct state *st = wt->deps.state;
-	const char *prev = state_seen(st, w->name, tag_key);
+	/* compared as bytes; the text of the one before is written out only when it moved */
+	int same = digest ? state_seen_is(st, w->name, tag_key, digest) : -1;
+	const char *prev = same == 0 ? state_seen(st, w->name, tag_key) : NULL;
+	if (same == 0 && !prev)
+		same = -1; /* (a hand-made entry without a digest: a first sighting, as before) */
 	const char *repo = w->repository;
 	const char *again = again_words(wt);
 	char mkey[512];
@@ -545,12 +549,12 @@ static int observe(struct watcher *wt, struct strmap *missing_next, const struct
 			       repo, again);
 		return -1;
 	}
-	if (!prev) {
+	if (same < 0) {
 		log_at(LOG_INFO, NULL,
 		       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo },
 				  { "IMAGE_TAG", tag }, { "IMAGE_DIGEST", digest }),
 		       "watch '%s': '%s:%s' is at %s", w->name, repo, tag, digest);
-	} else if (strcmp(prev, digest) != 0) {
+	} else if (same == 0) {
 		log_at(LOG_NOTICE, EVENT_DETECTED,
 		       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", repo },
 				  { "IMAGE_TAG", tag }, { "IMAGE_DIGEST", digest },
@@ -558,7 +562,9 @@ static int observe(struct watcher *wt, struct strmap *missing_next, const struct
 				  { "ECR_REGION", g->region }),
 		       "watch '%s': new digest of '%s:%s': %s", w->name, repo, tag, digest);
 	}
-	int moved = prev && strcmp(prev, digest) ? 1 : 0; /* prev is gone after the update */
+	int moved = same == 0; /* prev is gone after the update */
+	if (same == 1 && strcmp(tag_key, "*") != 0)
+		return 0; /* (state_set_seen() would change nothing) */
 	if (state_set_seen(st, w->name, tag_key, digest, strcmp(tag_key, "*") ? NULL : tag) < 0)
 		log_error("out of memory while recording a sighting of '%s:%s'", repo, tag);
 	return moved;

@@ -181,9 +181,24 @@ TEST(sightings_entries_in_another_form_are_kept_as_read)
 	CHECK_INT(sightings_set(g, "k14", D2, NULL, 1767225600), 0);
 	CHECK(sightings_odd(g, 14) == NULL);
 	CHECK_STR(sightings_digest(g, 14, buf), D2);
+	/* compared as bytes: the same text only, not a prefix, a longer text or another case */
+	CHECK(sightings_digest_is(g, 14, D2));
+	CHECK(!sightings_digest_is(g, 14, D1));
+	char near[SIGHTINGS_DIGEST_SIZE + 1];
+	snprintf(near, sizeof(near), "%s", D2);
+	near[70] = '\0';
+	CHECK(!sightings_digest_is(g, 14, near));
+	snprintf(near, sizeof(near), "%sa", D2);
+	CHECK(!sightings_digest_is(g, 14, near));
+	snprintf(near, sizeof(near), "%s", D2);
+	near[0] = 'S';
+	CHECK(!sightings_digest_is(g, 14, near));
+	CHECK(!sightings_digest_is(g, 14, ""));
 	CHECK_INT(sightings_set(g, "k0", "not-a-digest", NULL, 1767225600), 0);
 	CHECK(sightings_odd(g, 0) != NULL);
 	CHECK_STR(sightings_digest(g, 0, buf), "not-a-digest");
+	CHECK(sightings_digest_is(g, 0, "not-a-digest"));
+	CHECK(!sightings_digest_is(g, 0, D2));
 	/* removing odd entries keeps the others' objects right */
 	for (size_t i = 0; sightings_count(g) > 3;)
 		sightings_remove(g, i);
