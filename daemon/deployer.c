@@ -280,11 +280,30 @@ static void say(struct deployer *dp, const char *skey, const struct config_watch
 		       "deployed to service '%s'",
 		       w->name, digest, t->service);
 		break;
-	case DECIDE_DRY_RUN:
-		log_at(LOG_NOTICE, EVENT_SKIPPED, f,
-		       "dry run: would deploy %s to service '%s' in cluster '%s' (strategy '%s')",
-		       digest, t->service, t->cluster, config_strategy_name(t->strategy));
+	case DECIDE_DRY_RUN: {
+		/* what this run's look at the service found that the deploy would refuse */
+		const char *note = strmap_get(dp->dry_notes, skey);
+		const char *sep = note ? strchr(note, '\x1f') : NULL;
+		if (!sep) {
+			log_at(LOG_NOTICE, EVENT_SKIPPED, f,
+			       "dry run: would deploy %s to service '%s' in cluster '%s' (strategy "
+			       "'%s')",
+			       digest, t->service, t->cluster, config_strategy_name(t->strategy));
+			break;
+		}
+		char reason[64];
+		snprintf(reason, sizeof(reason), "%.*s", (int)(sep - note), note);
+		log_at(LOG_NOTICE, EVENT_SKIPPED,
+		       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", w->repository },
+				  { "IMAGE_DIGEST", digest }, { "ECS_CLUSTER", t->cluster },
+				  { "ECS_SERVICE", t->service },
+				  { "STRATEGY", config_strategy_name(t->strategy) },
+				  { "REASON", decision_name(dec) }, { "DRY_RUN_REASON", reason }),
+		       "dry run: would not deploy %s to service '%s' in cluster '%s' (strategy "
+		       "'%s'): %s",
+		       digest, t->service, t->cluster, config_strategy_name(t->strategy), sep + 1);
 		break;
+	}
 	case DECIDE_WAIT_BUSY:
 		log_at(LOG_INFO, NULL, f,
 		       "watch '%s': service '%s' is busy with a rollout; %s goes after it", w->name,
@@ -594,9 +613,10 @@ struct deployer *deployer_new(const struct deployer_deps *deps)
 	dp->dirty = strmap_new();
 	dp->blocked = strmap_new();
 	dp->guard_said = strmap_new();
+	dp->dry_notes = strmap_new();
 	dp->cd_groups = strmap_new();
 	if (!dp->creds || !dp->said || !dp->dirty || !dp->blocked || !dp->guard_said ||
-	    !dp->cd_groups) {
+	    !dp->dry_notes || !dp->cd_groups) {
 		deployer_free(dp);
 		return NULL;
 	}
@@ -675,6 +695,7 @@ void deployer_free(struct deployer *dp)
 	strmap_free(dp->creds, free_creds);
 	strmap_free(dp->blocked, free);
 	strmap_free(dp->guard_said, free);
+	strmap_free(dp->dry_notes, free);
 	strmap_free(dp->cd_groups, free);
 	config_free(dp->blocked_cfg);
 	free(dp);

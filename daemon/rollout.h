@@ -124,6 +124,7 @@ struct rollout {
 	cJSON *listed;       /* the ListTasks reply a DescribeTasks is made from */
 	cJSON *svc;          /* the service as the start step read it (the guard's), or the
 				inspection's currentServiceRevisions */
+	cJSON *dry_svc;      /* a dry run's inspection: the service, for the guard at the td */
 	bool waiting;        /* the step runs again at next_at */
 	bool unwritten;      /* the step could not be written: write it, then run it */
 	double next_at;      /* ev_now() time of the next tracking look or retry */
@@ -256,6 +257,8 @@ struct deployer {
 	struct strmap *said;        /* watch\x1ftarget -> "reason digest" last reported */
 	struct strmap *blocked;     /* watch\x1ftarget -> struct blocked (NULL: not) */
 	struct strmap *guard_said;  /* watch\x1ftarget\x1fsetting -> the value warned of */
+	struct strmap *dry_notes;   /* a dry run: watch\x1ftarget -> "reason\x1fwhy" a deploy
+				       would be skipped, as its inspection found the service */
 	struct config *blocked_cfg; /* the config the blocks were made under (a reference) */
 	double blocked_next;        /* the earliest end of a backoff that kept a target out of a
 				       pass since the last full one (ev_now time), 0: none */
