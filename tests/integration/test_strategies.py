@@ -367,6 +367,37 @@ def test_circuit_breaker_failure_quotes_failure_count_and_threshold(ctx):
     check(bad in failed_digests(ctx, "web"), "the digest is marked failed")
 
 
+def test_ecs_rollback_that_fails_quotes_ecs_reason(ctx):
+    """The circuit breaker stops the new digest and ECS rolls back to the digest that ran before,
+    whose new tasks fail too (it went bad meanwhile; the tasks that run it keep running):
+    DEPLOY_FAILED with the counts, then ROLLBACK_FAILED quoting ECS's statusReason."""
+    sim = make_sim(ctx, [svc("web")])
+    p = start(ctx, sim, [web_watch()])
+    settle(p)
+    before = lines_with(p, "already runs")[0].split("already runs ")[1].split()[0]
+    sim.bad_digest(before, "exit")
+    bad = sim.push("team/web", "prod", seed="bad")
+    sim.bad_digest(bad, "exit")
+    poll_now(p)
+    wait_for(lambda: lines_with(p, ROLLBACK_FAILED) or lines_with(p, ROLLBACK_COMPLETED), 40, "the rollback ends")
+    line, f = events(p, DEPLOY_FAILED, "web")[0]
+    check_eq(f.get("IMAGE_DIGEST"), bad, "DEPLOY_FAILED of the new digest")
+    check("failureCount" in f.get("REASON", ""), "DEPLOY_FAILED quotes the circuit breaker: " + line)
+    check(lines_with(p, ROLLBACK_STARTED), "ROLLBACK_STARTED (ECS's rollback followed)")
+    check_eq(lines_with(p, ROLLBACK_COMPLETED), [], "no ROLLBACK_COMPLETED")
+    rf = events(p, ROLLBACK_FAILED, "web")
+    check_eq(len(rf), 1, "one ROLLBACK_FAILED")
+    arn = f.get("SERVICE_DEPLOYMENT_ARN") or rf[0][1].get("SERVICE_DEPLOYMENT_ARN")
+    d = ecs(sim).describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+    check_eq(d["status"], "ROLLBACK_FAILED", "ECS says its rollback failed")
+    # ECS's text as the daemon shows any (ecs_printable: quote and backslash escaped).
+    said = "ECS: " + d.get("statusReason", "?").replace("\\", "\\\\").replace("'", "\\'")
+    check("(failureCount" in rf[0][1].get("REASON", "") and said in rf[0][1].get("REASON", ""),
+          "ROLLBACK_FAILED quotes ECS's reason %r: %r" % (said, rf[0][1].get("REASON")))
+    check(bad in failed_digests(ctx, "web"), "the digest is marked failed")
+    check_eq(daemon_calls(sim, 0, "StopServiceDeployment"), [], "nothing stopped: ECS rolled back itself")
+
+
 # -- PAUSE hooks -------------------------------------------------------------------------------
 
 def pause_cfg(action="ROLLBACK", minutes=60, stage="POST_TEST_TRAFFIC_SHIFT"):
@@ -388,7 +419,10 @@ def wait_awaiting(sim, p, service="web", approve="manual"):
     d, hook = wait_for(lambda: awaiting_hook(sim, service), 5, "the hook awaiting action in ECS")
     check_eq(f.get("HOOK_ID"), hook["hookId"], "HOOK_ID: " + line)
     check_eq(f.get("LIFECYCLE_STAGE"), "POST_TEST_TRAFFIC_SHIFT", "LIFECYCLE_STAGE: " + line)
-    check(f.get("HOOK_EXPIRES_AT"), "HOOK_EXPIRES_AT: " + line)
+    # ECS's expiresAt (boto3 reads the epoch seconds as a datetime), to the second.
+    want = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(hook["expiresAt"].timestamp())))
+    check_eq(f.get("HOOK_EXPIRES_AT"), want, "HOOK_EXPIRES_AT is the hook's expiresAt: " + line)
+    check(want in line, "the message says until when: " + line)
     check_eq(f.get("APPROVE"), approve, "APPROVE: " + line)
     return f, hook, d["serviceDeploymentArn"]
 
@@ -585,11 +619,11 @@ def test_a_service_deployment_not_found_at_first_still_completes(ctx):
 
 # -- the zero-downtime guard -------------------------------------------------------------------
 
-# Each service unsafe in one setting, with the word its GUARD_SETTING must hold.
+# Each service unsafe in one setting, with the word its GUARD_SETTING must hold and the value.
 GUARDED = {
     "g-min": ("minimumhealthypercent", "50"),
     "g-max": ("maximumpercent", "100"),
-    "g-cb": ("circuitbreaker", None),
+    "g-cb": ("circuitbreaker", "disabled"),
     "g-vc": ("versionconsistency", "disabled"),
 }
 
@@ -627,9 +661,7 @@ def test_guard_warn_says_each_unsafe_setting_once_and_deploys(ctx):
         line, f = hits[0]
         check(word in squashed(f.get("GUARD_SETTING", "")), "%s: GUARD_SETTING names %s: %s"
               % (s, word, line))
-        check(f.get("GUARD_VALUE"), "GUARD_VALUE: " + line)
-        if value:
-            check(value in f["GUARD_VALUE"], "%s: GUARD_VALUE %s: %s" % (s, value, line))
+        check(value in f.get("GUARD_VALUE", ""), "%s: GUARD_VALUE %s: %s" % (s, value, line))
     check_eq([l for l, f in events(p, SKIPPED) if "unsafe" in l], [], "nothing skipped")
     # A second deploy (of the services whose first one completed) warns no more.
     done = ["g-min", "g-cb", "g-vc"]
@@ -645,6 +677,40 @@ def test_guard_warn_says_each_unsafe_setting_once_and_deploys(ctx):
         check_eq(len(guard_hits(p, s)), 1, "still one GUARD_WARNING for %s" % s)
 
 
+def test_guard_warns_again_when_the_unsafe_value_changes(ctx):
+    """"Once per (target, setting) until it changes": a second deploy with the same value says
+    nothing; the service's minimumHealthyPercent changed to another unsafe value (by someone else,
+    UpdateService) is said again at the next deploy, naming the new value. (What was said is
+    remembered by the process: a restart says it once more.)"""
+    sim = make_sim(ctx, [svc("g-min", {"minimumHealthyPercent": 50})])
+    p = start(ctx, sim, [web_watch(target("g-min", guard="warn"))])
+    settle(p)
+
+    def deploy(seed, n):
+        digest = sim.push("team/web", "prod", seed=seed)
+        poll_now(p)
+        wait_for(lambda: len(events(p, DEPLOY_COMPLETED, "g-min")) >= n or lines_with(p, DEPLOY_FAILED), 30,
+                 "deploy %d completed" % n)
+        check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
+        check_eq(events(p, DEPLOY_COMPLETED, "g-min")[-1][1].get("IMAGE_DIGEST"), digest, "deploy %d" % n)
+
+    deploy("v2", 1)
+    deploy("v3", 2)
+    check_eq([f.get("GUARD_VALUE") for _, f in guard_hits(p, "g-min")], ["50"], "one GUARD_WARNING for 50")
+    ecs(sim).update_service(cluster="prod", service="g-min",
+                            deploymentConfiguration=dict(SAFE, minimumHealthyPercent=25))
+    deploy("v4", 3)
+    hits = guard_hits(p, "g-min")
+    check_eq([f.get("GUARD_VALUE") for _, f in hits], ["50", "25"], "said again for the new value")
+    check("minimumhealthypercent" in squashed(hits[1][1].get("GUARD_SETTING", "")), hits[1][0])
+    check(" = 25 " in hits[1][0], "the message names the new value: " + hits[1][0])
+    out = p.read_stderr()
+    check(out.index(hits[1][0]) < out.index(events(p, DEPLOY_COMPLETED, "g-min")[2][0]),
+          "said before the third deploy completed")
+    check(out.index(hits[1][0]) > out.index(events(p, DEPLOY_COMPLETED, "g-min")[1][0]),
+          "said after the change, not before")
+
+
 def test_guard_enforce_skips_each_unsafe_service(ctx):
     sim, p = guard_world(ctx, "enforce")
     since = last_request(sim)
@@ -654,10 +720,13 @@ def test_guard_enforce_skips_each_unsafe_service(ctx):
     def skipped():
         return {f.get("ECS_SERVICE"): l for l, f in events(p, SKIPPED) if f.get("REASON") == "unsafe-deployment-config"}
     wait_for(lambda: len(skipped()) >= 4, 30, "SKIPPED unsafe-deployment-config for the four services")
-    for s, (word, _) in GUARDED.items():
+    for s, (word, value) in GUARDED.items():
         line = skipped().get(s)
         check(line, "SKIPPED for %s" % s)
-        check(word in squashed(line), "%s: names the setting %s: %s" % (s, word, line))
+        # "<setting> = <value> (why)": the setting, then its value.
+        named = [(a, v) for a, v in re.findall(r"([A-Za-z.\[\]']+) = ([^;(]+?) \(", line) if word in squashed(a)]
+        check(named, "%s: names the setting %s: %s" % (s, word, line))
+        check_eq(named[0][1].split(", ")[0], value, "%s: the value of %s: %s" % (s, word, line))
         check_eq(mutations_of(sim, s, since), [], "%s: no RegisterTaskDefinition, no UpdateService" % s)
     check_eq(len([r for r in daemon_calls(sim, since) if r["operation"] in
                   ("RegisterTaskDefinition", "UpdateService")]), 0, "nothing registered or updated")
@@ -678,9 +747,10 @@ def test_guard_off_neither_warns_nor_skips(ctx):
 # -- controllers, first start ------------------------------------------------------------------
 
 def test_code_deploy_and_external_controllers_are_skipped(ctx):
-    sim = make_sim(ctx, [svc("web-cd", controller="CODE_DEPLOY"), svc("web-ext", controller="EXTERNAL"),
-                         svc("web-ext-f", controller="EXTERNAL")])
-    targets = [target("web-cd"), target("web-ext"), target("web-ext-f", strategy="force")]
+    sim = make_sim(ctx, [svc("web-cd", controller="CODE_DEPLOY"), svc("web-cd-f", controller="CODE_DEPLOY"),
+                         svc("web-ext", controller="EXTERNAL"), svc("web-ext-f", controller="EXTERNAL")])
+    targets = [target("web-cd"), target("web-cd-f", strategy="force"), target("web-ext"),
+               target("web-ext-f", strategy="force")]
     p = start(ctx, sim, [web_watch(*targets)])
     wait_for(lambda: lines_with(p, "poll cycle:"), 20, "the first poll cycle")
     since = last_request(sim)
@@ -689,8 +759,9 @@ def test_code_deploy_and_external_controllers_are_skipped(ctx):
 
     def skipped():
         return {f.get("ECS_SERVICE"): l for l, f in events(p, SKIPPED) if f.get("REASON") == "deployment-controller"}
-    wait_for(lambda: len(skipped()) >= 3, 30, "SKIPPED deployment-controller for the three services")
-    for s, kind in (("web-cd", "CODE_DEPLOY"), ("web-ext", "EXTERNAL"), ("web-ext-f", "EXTERNAL")):
+    wait_for(lambda: len(skipped()) >= 4, 30, "SKIPPED deployment-controller for the four services")
+    for s, kind in (("web-cd", "CODE_DEPLOY"), ("web-cd-f", "CODE_DEPLOY"), ("web-ext", "EXTERNAL"),
+                    ("web-ext-f", "EXTERNAL")):
         check(kind in skipped()[s], "%s: the controller is named: %s" % (s, skipped()[s]))
     check_eq([r["operation"] for r in daemon_calls(sim, 0) if r["operation"] in
               ("RegisterTaskDefinition", "UpdateService")], [], "no RegisterTaskDefinition, no UpdateService")
