@@ -176,7 +176,14 @@ def current_sd(sim, service):
 
 
 def awaiting_hook(sim, service):
-    d = current_sd(sim, service)
+    return awaiting_hook_in(ecs(sim), service)
+
+
+def awaiting_hook_in(client, service):
+    """(our service deployment, the hook awaiting action) as this client reads them, or None."""
+    s = client.describe_services(cluster="prod", services=[service])["services"][0]
+    d = client.describe_service_deployments(serviceDeploymentArns=[s["currentServiceDeployment"]])[
+        "serviceDeployments"][0] if s.get("currentServiceDeployment") else None
     hooks = [h for h in (d or {}).get("lifecycleHookDetails", []) if h["status"] == "AWAITING_ACTION"]
     return (d, hooks[0]) if hooks else None
 
@@ -298,6 +305,111 @@ def test_rolling_tracks_by_service_deployment_in_batches(ctx):
                if len(r["params"]["serviceDeploymentArns"]) > 1]
     check(batched, "one DescribeServiceDeployments carries more than one ARN")
     check_eq(daemon_calls(sim, 0, "StopServiceDeployment"), [], "nothing stopped")
+
+
+OTHER = "210987654321"
+OTHER_KEY = ("AKIDAWSSIMOTHERKEY01", "awssim/other/account/secret/0123456789ab", OTHER)
+
+
+def sd_place(arn):
+    """(region, account) of a service deployment's ARN."""
+    parts = arn.split(":")
+    return parts[3], parts[4]
+
+
+def test_describe_service_deployments_batches_at_most_20_per_region_and_credentials(ctx):
+    """25 service deployments tracked at once: 21 in us-east-1 with the daemon's keys, 2 in
+    us-west-2, 2 in another account through a role. All wait at a PAUSE hook; a kill -9 and a
+    restart resume the 25 together, so that the first look at them is one tick: 20 ARNs in one
+    DescribeServiceDeployments and the 21st in a second, the other region and the other
+    credentials each in a call of their own. Every call: at most 20 ARNs, of one region and
+    account. Approved, all 25 complete."""
+    role = "arn:aws:iam::%s:role/deployer" % OTHER
+    places = [("web-%02d" % i, None, None) for i in range(21)] + \
+        [("west-%d" % i, "us-west-2", None) for i in range(2)] + [("acct-%d" % i, None, OTHER) for i in range(2)]
+    cfg = pause_cfg()
+    tds, services, targets = [], [], []
+    for name, region, account in places:
+        td, s = taskdef(name, "team/web"), svc(name, cfg, desired=1)
+        for o in (td, s):
+            o.update({k: v for k, v in (("region", region), ("account", account)) if v})
+        tds.append(td)
+        services.append(s)
+        t = target(name)
+        if region:
+            t["cluster"] = "arn:aws:ecs:%s:%s:cluster/prod" % (region, ACCT)
+        if account:
+            t["role_arn"] = role
+        targets.append(t)
+    sim = Sim(ctx, keys=KEYS + (OTHER_KEY,), seed={
+        "settings": FAST, "repositories": [{"name": "team/web", "images": [{"tag": "prod", "seed": "v1"}]}],
+        "clusters": ["prod", {"name": "prod", "region": "us-west-2"}, {"name": "prod", "account": OTHER}],
+        "task_definitions": tds, "services": services})
+    clients = {(None, None): ecs(sim), ("us-west-2", None): sim.client("ecs", key=TEST_KEY, region="us-west-2"),
+               (None, OTHER): sim.client("ecs", key=OTHER_KEY)}
+
+    def looks(since):
+        """The daemon's DescribeServiceDeployments (its keys, or the role's), in order."""
+        return [r for r in sim.requests(since=since, service="ecs", operation="DescribeServiceDeployments")
+                if r.get("access_key") not in (TEST_KEY[0], OTHER_KEY[0])]
+
+    def wrong(r):
+        """What is wrong with one of the daemon's calls, or None."""
+        got = r["params"]["serviceDeploymentArns"]
+        if not 1 <= len(got) <= 20:
+            return "%d ARNs in one call (at most 20)" % len(got)
+        if len({sd_place(a) for a in got}) != 1:
+            return "ARNs of several regions or accounts in one call: %s" % got
+        if r["access_key"].startswith("ASIA") != (sd_place(got[0])[1] == OTHER):
+            return "%s read with key %s" % (got, r["access_key"])
+        return None
+
+    def check_calls(calls):
+        for r in calls:
+            check(not wrong(r), wrong(r) or "")
+
+    watches = [web_watch(*targets)]
+    p = start(ctx, sim, watches, max_concurrent_deploys=30)
+    settle(p, len(places))
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: all(events(p, AWAITING_APPROVAL, n) for n, _, _ in places) or
+             [r for r in looks(0) if wrong(r)], 60,
+             "AWAITING_APPROVAL for the %d services" % len(places))
+    check_calls(looks(0))
+    arns = {f["ECS_SERVICE"]: f["SERVICE_DEPLOYMENT_ARN"] for _, f in events(p, AWAITING_APPROVAL)}
+    check_eq(sorted(arns), sorted(n for n, _, _ in places), "the ARN of each")
+
+    p.signal(signal.SIGKILL)
+    p.wait(5)
+    since = last_request(sim)
+    p = start(ctx, sim, watches, max_concurrent_deploys=30)
+    wait_for(lambda: {a for r in looks(since) for a in r["params"]["serviceDeploymentArns"]} >= set(arns.values()),
+             20, "each of the %d deployments read after the restart" % len(arns))
+    calls = looks(since)
+    check_calls(calls)
+    # The call that first read each deployment after the restart.
+    first = {}
+    for r in calls:
+        for a in r["params"]["serviceDeploymentArns"]:
+            first.setdefault(a, r)
+    firsts = {r["seq"]: r["params"]["serviceDeploymentArns"] for r in first.values()}
+    east = sorted(len(a) for a in firsts.values() if sd_place(a[0]) == ("us-east-1", ACCT))
+    check_eq(east, [1, 20], "the 21 of us-east-1 read at once: 20 in one call, the 21st in a second")
+    check_eq(sorted((sd_place(a[0]), len(a)) for a in firsts.values() if sd_place(a[0]) != ("us-east-1", ACCT)),
+             [(("us-east-1", OTHER), 2), (("us-west-2", ACCT), 2)], "us-west-2 and the other account: a call each")
+    check_eq(events(p, AWAITING_APPROVAL), [], "still waiting, not said again")
+    for name, region, account in places:
+        d, hook = awaiting_hook_in(clients[(region, account)], name)
+        clients[(region, account)].continue_service_deployment(
+            serviceDeploymentArn=d["serviceDeploymentArn"], hookId=hook["hookId"], action="CONTINUE")
+    wait_for(lambda: all(events(p, DEPLOY_COMPLETED, n) for n, _, _ in places) or lines_with(p, DEPLOY_FAILED), 60,
+             "DEPLOY_COMPLETED for the %d services" % len(places))
+    check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
+    for name, _, _ in places:
+        f = events(p, DEPLOY_COMPLETED, name)[0][1]
+        check_eq((f.get("IMAGE_DIGEST"), f.get("SERVICE_DEPLOYMENT_ARN")), (new, arns[name]), "completed: " + name)
+    check_calls(looks(0))
 
 
 def test_blue_green_completes_after_its_bake_time(ctx):
