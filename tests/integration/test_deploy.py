@@ -301,6 +301,28 @@ def test_stop_refused_rolls_back_with_our_pinned_revision(ctx):
     check_eq(lines_with(p, "d7631a67aa3d44f8b114544ef9768e73"), [], "not blocked: the refusal had a way around it")
 
 
+def test_rollback_never_stops_ecs_deployment_when_the_revision_before_resolves_a_tag_again(ctx):
+    """Revision 1 names the tag and its container's versionConsistency is disabled: ECS's own
+    rollback (StopServiceDeployment) would resolve the tag again, and it names the failed image
+    now. On our timeout the rollback is revision 1 pinned to the digest that ran, through
+    UpdateService; no StopServiceDeployment, though ours is in progress."""
+    spec = world(breaker=False)
+    spec["task_definitions"][0]["containerDefinitions"][0]["versionConsistency"] = "disabled"
+    sim = Sim(ctx, seed=spec)
+    p, good_digest, bad = push_unhealthy(ctx, sim)
+    wait_for(lambda: lines_with(p, ROLLBACK_COMPLETED) or lines_with(p, ROLLBACK_FAILED), 45, "the rollback ends")
+    check(lines_with(p, ROLLBACK_COMPLETED), "ROLLBACK_COMPLETED: %s" % lines_with(p, ROLLBACK_FAILED))
+    failed = lines_with(p, DEPLOY_FAILED)
+    check(len(failed) == 1 and "rollout timeout" in failed[0] and bad in failed[0], failed)
+    ops = [r["operation"] for r in mutations(sim) if r["operation"] in ("UpdateService", "StopServiceDeployment")]
+    check_eq(ops, ["UpdateService", "UpdateService"], "no StopServiceDeployment: our own rollback")
+    ups = [r["params"].get("taskDefinition", "").rsplit("/", 1)[-1] for r in mutations(sim)
+           if r["operation"] == "UpdateService"]
+    check_eq(ups, ["web:2", "web:3"], "the deploy, then revision 1 pinned to what ran")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + good_digest, "the digest that ran before")
+    check(bad in json.dumps(state_failed(ctx)), "the digest is marked failed")
+
+
 def test_push_storm_deploys_only_the_newest(ctx):
     sim = Sim(ctx, seed=world())
     p = start(ctx, sim, [web_watch()], poll_interval="10s")
@@ -623,6 +645,53 @@ def test_reload_never_interrupts_a_rollout_and_a_changed_target_applies_next(ctx
     check("STRATEGY=revision" in last and second in last, "the changed target applies to the next deploy")
     check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + second, "pinned by the revision strategy")
     check_eq(rollout_step(ctx), None, "nothing left in flight")
+
+
+def rollout_steps(ctx):
+    """The step of each rollout in flight, from <state>/rollouts."""
+    d = ctx.path("state", "rollouts")
+    out = set()
+    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+        try:
+            with open(os.path.join(d, name)) as f:
+                out.add(json.load(f)["rollout"]["step"])
+        except (OSError, ValueError, KeyError):
+            pass
+    return out
+
+
+def test_without_a_service_deployment_arn_tracking_by_describe_services_completes(ctx):
+    """ECS before the service-deployment API: UpdateService's reply names no
+    currentServiceDeployment. The rollouts (strategy revision and force) are tracked with
+    DescribeServices (step tracking, never tracking-sd) and complete; no DescribeServiceDeployments
+    is sent."""
+    sim = Sim(ctx, seed=world(services=("web", "web-f")))
+    sim.settings(service_deployments=False)
+    p = start(ctx, sim, [web_watch(target("web"), target("web-f", strategy="force"))])
+    settle_first_start(p, 2)
+    since = sim.control("GET", "/requests")["last"]
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    steps = set()
+
+    def done():
+        steps.update(rollout_steps(ctx))
+        return len(lines_with(p, DEPLOY_COMPLETED)) >= 2 or lines_with(p, DEPLOY_FAILED)
+    wait_for(done, 30, "DEPLOY_COMPLETED on both")
+    check_eq(lines_with(p, DEPLOY_FAILED), [], "no DEPLOY_FAILED")
+    check("tracking" in steps and "tracking-sd" not in steps, "tracked by DescribeServices: steps %s" % sorted(steps))
+    for svc in ("web", "web-f"):
+        line = [l for l in lines_with(p, DEPLOY_COMPLETED) if "ECS_SERVICE=%s " % svc in l + " "]
+        check(line and "IMAGE_DIGEST=" + new in line[0], "%s completed: %s" % (svc, line))
+        check("SERVICE_DEPLOYMENT_ARN=" not in line[0], "no service deployment named: " + line[0])
+        check("currentServiceDeployment" not in describe(sim, svc), "ECS names no service deployment of " + svc)
+    ups = [r for r in sim.requests(since=since, service="ecs") if r["operation"] == "UpdateService"]
+    check_eq(sorted(u["params"]["service"] for u in ups), ["web", "web-f"], "one UpdateService each")
+    check([r for r in sim.requests(since=since, service="ecs", operation="DescribeServices")
+           if r["seq"] > max(u["seq"] for u in ups)], "DescribeServices after the UpdateServices")
+    check_eq(sim.requests(service="ecs", operation="DescribeServiceDeployments"), [],
+             "no DescribeServiceDeployments")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pinned digest runs")
 
 
 def test_an_operator_retries_a_failed_digest_once(ctx):
