@@ -16,6 +16,7 @@ REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web"
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-blue/0123456789abcdef"
 USER = "arn:aws:iam::123456789012:user/awssim"
 END = ("Succeeded", "Failed", "Stopped")
+CD_REVISION_ACTIONS = ("codedeploy:RegisterApplicationRevision", "codedeploy:GetApplicationRevision")
 
 
 def world(ctx, rollback=True, config=None, ready=None, bake=0, step=0.1, minute=0.1, **settings):
@@ -506,3 +507,57 @@ def test_policy_denies_a_missing_codedeploy_permission(ctx):
         check_eq((code, status), ("AccessDeniedException", 400), "%s denied" % action)
         check_eq(msg, "User: %s is not authorized to perform: %s on resource: %s because no identity-based "
                  "policy allows the %s action" % (USER, action, resource, action), "the denial")
+
+
+def test_create_deployment_also_asks_for_its_config_and_its_revision(ctx):
+    """CreateDeployment also needs GetDeploymentConfig on the deployment config it runs with and
+    RegisterApplicationRevision or GetApplicationRevision on the application (the CodeDeploy user
+    guide's permissions reference, note 1): each refusal names the action and the resource, in that
+    order, and nothing is deployed until all three are allowed."""
+    sim, ecs, cd = world(ctx, config="CodeDeployDefault.ECSCanary10Percent5Minutes")
+    td = new_revision(sim, ecs, "asks")
+    base = "arn:aws:codedeploy:us-east-1:123456789012:"
+    group, app = base + "deploymentgroup:web-app/web-dg", base + "application:web-app"
+    create = {"Effect": "Allow", "Action": ["codedeploy:CreateDeployment", "codedeploy:ListDeployments",
+                                           "codedeploy:GetDeployment"],
+              "Resource": group}
+
+    def under(*statements):
+        sim.control("POST", "/policy", {"policy": {"Version": "2012-10-17", "Statement": [create] + list(statements)}})
+
+    def refused(action, resource, **kw):
+        code, msg, status, _ = aws_error(deploy, cd, td, **kw)
+        check_eq((code, status), ("AccessDeniedException", 400), "CreateDeployment refused for %s" % action)
+        check_eq(msg, "User: %s is not authorized to perform: %s on resource: %s because no identity-based "
+                 "policy allows the %s action" % (USER, action, resource, action), "the denial")
+
+    def config(name):
+        return {"Effect": "Allow", "Action": "codedeploy:GetDeploymentConfig",
+                "Resource": base + "deploymentconfig:" + name}
+
+    # The group's config, or the one the call names.
+    under()
+    refused("codedeploy:GetDeploymentConfig", base + "deploymentconfig:CodeDeployDefault.ECSCanary10Percent5Minutes")
+    refused("codedeploy:GetDeploymentConfig", base + "deploymentconfig:CodeDeployDefault.ECSAllAtOnce",
+            deploymentConfigName="CodeDeployDefault.ECSAllAtOnce")
+    under(config("CodeDeployDefault.ECSCanary10Percent5Minutes"))
+    refused("codedeploy:RegisterApplicationRevision", app)
+    check_eq(cd.list_deployments(applicationName="web-app", deploymentGroupName="web-dg")["deployments"], [],
+             "nothing deployed while refused")
+    # Another application's revisions are not this one's.
+    under(config("*"), {"Effect": "Allow", "Action": CD_REVISION_ACTIONS, "Resource": base + "application:api-app"})
+    refused("codedeploy:RegisterApplicationRevision", app)
+    # Either revision action will do.
+    made = []
+    for action in CD_REVISION_ACTIONS:
+        under(config("*"), {"Effect": "Allow", "Action": action, "Resource": app})
+        made.append(deploy(cd, td))
+        wait_for(status_of(cd, made[-1], *END), 20, "deployment %s ends" % made[-1])
+    check_eq(sorted(cd.list_deployments(applicationName="web-app", deploymentGroupName="web-dg")["deployments"]),
+             sorted(made), "one deployment for each allowed attempt")
+    # An unknown group: judged on CreateDeployment alone (it has no config), then not found.
+    sim.control("POST", "/policy", {"policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "codedeploy:CreateDeployment", "Resource": base + "deploymentgroup:web-app/*"}]}})
+    code, _, _, _ = aws_error(cd.create_deployment, applicationName="web-app", deploymentGroupName="ghost",
+                              revision={"revisionType": "AppSpecContent", "appSpecContent": {"content": appspec(td)}})
+    check_eq(code, "DeploymentGroupDoesNotExistException", "an unknown group is not found")

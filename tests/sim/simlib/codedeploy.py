@@ -210,6 +210,13 @@ class CodeDeploy:
         d = self.deployments.get(dep_id)
         return (d.app, d.group["name"]) if d else None
 
+    def config_of(self, account, region, app_name, group_name):
+        """The deployment config of a group (its own, else CodeDeployDefault.ECSAllAtOnce), or None
+        for an unknown group (policy.py: what CreateDeployment asks GetDeploymentConfig for)."""
+        app = self.apps.get((account, region, app_name))
+        g = app["groups"].get(group_name) if app else None
+        return g["config"] if g else None
+
     def _service(self, d):
         s = d.group["services"][0]
         return self.world.ecs.clusters[(d.ctx[0], d.ctx[1], s["clusterName"])].services[s["serviceName"]]

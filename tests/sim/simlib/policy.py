@@ -10,7 +10,10 @@ and `?` wildcards (actions case-insensitive, resources case-sensitive);
 Condition with the string, ARN, Bool and Null operators (and their IfExists
 forms) on the keys the simulator puts in a request's context. A call may ask
 for more than its own action: RegisterTaskDefinition also asks iam:PassRole
-for each role it names and ecs:TagResource when it carries tags, as AWS does.
+for each role it names and ecs:TagResource when it carries tags, and
+CodeDeploy's CreateDeployment asks codedeploy:GetDeploymentConfig on the
+deployment config it runs with and codedeploy:RegisterApplicationRevision (or
+GetApplicationRevision) on the application, as AWS does.
 """
 
 import re
@@ -233,8 +236,12 @@ class Policies:
         if policy is None:
             return None  # no policy: any valid key may do anything in its account
         for action, resources, context in checks(world, service, operation, params, ident):
+            # A tuple of actions: any one of them allowed will do (the denial names the first).
+            either = action if isinstance(action, tuple) else (action,)
+            action = either[0]
             for resource in resources:
-                verdict = policy.decide(action, resource, context)
+                verdicts = [policy.decide(a, resource, context) for a in either]
+                verdict = "allow" if "allow" in verdicts else verdicts[0]
                 if verdict != "allow":
                     err = denial(service, ident.arn, action, resource, verdict == "deny")
                     err.denied = {"action": action, "resource": resource, "explicit": verdict == "deny"}
@@ -384,17 +391,37 @@ def _sqs_checks(world, operation, p, ident):
     return [(own, ["*"], {})]
 
 
+# CreateDeployment asks for more than its own action. The CodeDeploy user guide ("CodeDeploy
+# permissions reference", note 1): "When you specify CreateDeployment permissions, you must also
+# specify GetDeploymentConfig permissions for the deployment configuration and GetApplicationRevision
+# or RegisterApplicationRevision permissions for the application revision." An AppSpecContent
+# revision is registered by the deployment: RegisterApplicationRevision first, either will do.
+CODEDEPLOY_REVISION_ACTIONS = ("codedeploy:RegisterApplicationRevision", "codedeploy:GetApplicationRevision")
+
+
 def _codedeploy_checks(world, operation, p, ident):
     """CodeDeploy's resources: a deployment group (…:deploymentgroup:APP/GROUP) for the calls on a group
     and on its deployments (those named by id: the group of each), an application for
     CreateApplication and ListDeploymentGroups, `*` for ListApplications (and ListDeployments
-    without an application)."""
+    without an application). CreateDeployment on a group that exists also asks GetDeploymentConfig
+    on the config it runs with (…:deploymentconfig:NAME: the call's, else the group's) and
+    RegisterApplicationRevision or GetApplicationRevision on …:application:APP, in that order."""
     own = "codedeploy:" + operation
     base = "arn:aws:codedeploy:%s:%s:" % (ident.region, ident.account)
 
     def group(app, name):
         return base + "deploymentgroup:%s/%s" % (app, name)
 
+    if operation == "CreateDeployment" and isinstance(p.get("applicationName"), str) and \
+            isinstance(p.get("deploymentGroupName"), str):
+        app, name = p["applicationName"], p["deploymentGroupName"]
+        out = [(own, [group(app, name)], {})]
+        config = world.codedeploy.config_of(ident.account, ident.region, app, name)
+        if config is not None:  # an unknown group: the call fails as not found once allowed
+            out.append(("codedeploy:GetDeploymentConfig",
+                        [base + "deploymentconfig:%s" % (p.get("deploymentConfigName") or config)], {}))
+            out.append((CODEDEPLOY_REVISION_ACTIONS, [base + "application:%s" % app], {}))
+        return out
     if operation == "BatchGetDeploymentGroups" and isinstance(p.get("deploymentGroupNames"), list):
         return [(own, [group(p["applicationName"], n) for n in p["deploymentGroupNames"]] or ["*"], {})]
     if "deploymentGroupName" in p and "applicationName" in p:
@@ -492,7 +519,8 @@ def _dynamodb_checks(world, operation, p, ident):
 
 
 def checks(world, service, operation, params, ident):
-    """What IAM evaluates for a call: [(action, [resource ARN...], context)], in the order AWS checks them."""
+    """What IAM evaluates for a call: [(action, [resource ARN...], context)], in the order AWS checks them;
+    an action may be a tuple of actions any one of which authorizes that part of the call."""
     if service == "ecs":
         return _ecs_checks(world, operation, params, ident)
     if service == "ecr":
