@@ -2,9 +2,12 @@
 """The README's least-privilege IAM policy (docs/iam-policy.json), enforced
 by awssim: a whole deploy, a rollback, a first start, the force strategy and
 a CodeDeploy blue/green deploy (its group found from the service) succeed
-under exactly that policy; removing any one of its statements gives
-the matching clear outcome (POLL_FAILED for ECR, BLOCKED for ECS, never a
-failed digest), and the same digest deploys once the policy is back."""
+under exactly that policy, and so do a CodeDeploy Ready wait approved, one
+rejected and a lost CreateDeployment reply found again; removing any one of
+its statements gives the matching clear outcome (POLL_FAILED for ECR,
+BLOCKED for ECS and CodeDeploy, the control tool's error for an approval,
+never a failed digest), and the same digest deploys once the policy is
+back."""
 
 import json
 import os
@@ -12,10 +15,11 @@ import re
 import signal
 import time
 
-from harness import ROOT, SIM_KEY, Failure, Sim, aws_error, check, check_eq, wait_for
+from harness import ROOT, SIM_KEY, Failure, Sim, aws_error, check, check_eq, daemon_path, wait_for
 from test_daemon import lines_with
 from test_deploy import (DEPLOY_COMPLETED, DEPLOY_FAILED, REPO_URI, ROLLBACK_COMPLETED, service, start, target,
                          taskdef)
+from test_strategies import AWAITING_APPROVAL, fields
 
 ACCT = "210987654321"  # not the simulator's default account: the policy must name the caller's
 POLL_FAILED = "551228da42b8448f961a49f2d4aa3870"
@@ -39,36 +43,51 @@ def load_policy():
     return json.loads(text)
 
 
-def cart_service():
-    """A CODE_DEPLOY service behind a load balancer, deployed by CodeDeploy application cart-app."""
-    return {"cluster": "prod", "serviceName": "cart", "taskDefinition": "cart", "desiredCount": 2,
+def cd_service(name):
+    """A CODE_DEPLOY service behind a load balancer (CodeDeploy deploys it)."""
+    return {"cluster": "prod", "serviceName": name, "taskDefinition": name, "desiredCount": 2,
             "deploymentController": {"type": "CODE_DEPLOY"}, "launchType": "FARGATE",
             "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["subnet-0a1b2c3d"],
                                                              "securityGroups": ["sg-0123abcd"]}},
-            "loadBalancers": [{"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:%s:targetgroup/cart-blue/"
-                                                 "0123456789abcdef" % ACCT, "containerName": "app",
+            "loadBalancers": [{"targetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:%s:targetgroup/%s-blue/"
+                                                 "0123456789abcdef" % (ACCT, name), "containerName": "app",
                                "containerPort": 8080}]}
+
+
+def cd_group(name, ready=False):
+    """The deployment group NAME-dg of service NAME; ready: it waits in Ready for someone to reroute the
+    traffic (STOP_DEPLOYMENT after 600 "minutes": 2 minutes here), rolled back when stopped."""
+    g = {"deploymentGroupName": name + "-dg", "serviceRoleArn": "arn:aws:iam::%s:role/codedeploy-ecs" % ACCT,
+         "ecsServices": [{"serviceName": name, "clusterName": "prod"}],
+         "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+         "autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE"] + (
+             ["DEPLOYMENT_STOP_ON_REQUEST"] if ready else [])}}
+    if ready:
+        g["blueGreenDeploymentConfiguration"] = {
+            "deploymentReadyOption": {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 600},
+            "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 0}}
+    return g
 
 
 def iam_world():
     """In account ACCT: web (strategy revision) follows shop/web:prod; api (strategy force) follows
     shop/api:prod; cart (strategy codedeploy, a CODE_DEPLOY service whose deployment group the daemon
-    finds) follows shop/cart:prod. The task definitions name an execution role and a task role and carry
-    tags, so that registering a revision asks for iam:PassRole and ecs:TagResource as AWS does."""
+    finds) follows shop/cart:prod; till (strategy codedeploy, its application and group named, a group
+    that waits in Ready for an approval) follows shop/till:prod. The task definitions name an execution
+    role and a task role and carry tags, so that registering a revision asks for iam:PassRole and
+    ecs:TagResource as AWS does."""
     roles = {"executionRoleArn": EXEC_ROLE, "taskRoleArn": TASK_ROLE}
     spec = {"settings": {"task_start_seconds": 0.3, "codedeploy_step_seconds": 0.2, "codedeploy_minute_seconds": 0.2},
             "repositories": [{"name": "shop/web", "images": [{"tag": "prod", "seed": "w1"}]},
                              {"name": "shop/api", "images": [{"tag": "prod", "seed": "a1"}]},
-                             {"name": "shop/cart", "images": [{"tag": "prod", "seed": "c1"}]}],
+                             {"name": "shop/cart", "images": [{"tag": "prod", "seed": "c1"}]},
+                             {"name": "shop/till", "images": [{"tag": "prod", "seed": "t1"}]}],
             "clusters": [{"name": "prod"}],
             "task_definitions": [taskdef("web", "shop/web", **roles), taskdef("api", "shop/api", **roles),
-                                 taskdef("cart", "shop/cart", **roles)],
-            "services": [service("web", "web"), service("api", "api"), cart_service()],
-            "codedeploy": {"applications": [{"name": "cart-app", "deployment_groups": [{
-                "deploymentGroupName": "cart-dg", "serviceRoleArn": "arn:aws:iam::%s:role/codedeploy-ecs" % ACCT,
-                "ecsServices": [{"serviceName": "cart", "clusterName": "prod"}],
-                "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
-                "autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE"]}}]}]}}
+                                 taskdef("cart", "shop/cart", **roles), taskdef("till", "shop/till", **roles)],
+            "services": [service("web", "web"), service("api", "api"), cd_service("cart"), cd_service("till")],
+            "codedeploy": {"applications": [{"name": "cart-app", "deployment_groups": [cd_group("cart")]},
+                                            {"name": "till-app", "deployment_groups": [cd_group("till", True)]}]}}
     spec = json.loads(json.dumps(spec).replace(REPO_URI, REPO_URI.replace("123456789012", ACCT)))
     for kind in ("repositories", "clusters", "task_definitions", "services"):
         for item in spec[kind]:
@@ -82,10 +101,13 @@ def iam_sim(ctx):
     return Sim(ctx, keys=(KEY,), seed=iam_world())
 
 
+TILL = {"name": "till", "repository": "shop/till", "tag": "prod", "targets": [target(
+    "till", strategy="codedeploy", codedeploy={"application": "till-app", "deployment_group": "till-dg"})]}
 WATCHES = [{"name": "web", "repository": "shop/web", "tag": "prod", "targets": [target("web")]},
            {"name": "api", "repository": "shop/api", "tag": "prod", "targets": [target("api", strategy="force")]},
            {"name": "cart", "repository": "shop/cart", "tag": "prod",
-            "targets": [target("cart", strategy="codedeploy")]}]
+            "targets": [target("cart", strategy="codedeploy")]},
+           TILL]
 
 
 def set_policy(sim, doc):
@@ -146,7 +168,7 @@ def test_deploy_rollback_first_start_and_force_under_the_policy(ctx):
     set_policy(sim, load_policy())
     p = start(ctx, sim, WATCHES)
     # (c) a first start: both services already run ECR's digest.
-    wait_for(lambda: len(lines_with(p, "already runs")) >= 3, 20, "the first-start inspection of all three")
+    wait_for(lambda: len(lines_with(p, "already runs")) >= 4, 20, "the first-start inspection of all four")
     check({"ListTasks", "DescribeTasks"} <= {r["operation"] for r in sim.requests() if r["status"] == 200},
           "the first start read the tasks of the service whose revision names the tag (ReadTasks)")
     # (a) a whole deploy (web, strategy revision), (d) the force strategy (api) and (e) a CodeDeploy
@@ -177,6 +199,75 @@ def test_deploy_rollback_first_start_and_force_under_the_policy(ctx):
     check_eq(denials(sim), [], "no call was denied under the README's policy")
 
 
+def ctl(ctx, *args):
+    """ecr-deployctl against the daemon's control socket: (exit status, stdout, stderr)."""
+    env = dict(os.environ, ECR_DEPLOYCTL_SOCKET=ctx.control_socket())
+    return ctx.run([os.path.join(os.path.dirname(daemon_path()), "ecr-deployctl")] + list(args), timeout=60, env=env)
+
+
+def awaiting(p, digest, since=0):
+    """The CodeDeploy deployment id of each AWAITING_APPROVAL of this digest in stderr after since."""
+    lines = [l for l in p.read_stderr()[since:].splitlines() if "MESSAGE_ID=" + AWAITING_APPROVAL in l]
+    return [fields(l).get("CODEDEPLOY_DEPLOYMENT_ID") for l in lines if digest in l]
+
+
+def test_codedeploy_approval_rejection_and_a_lost_reply_under_the_policy(ctx):
+    """Strategy codedeploy's calls beyond a deploy that simply succeeds, under exactly the README's
+    policy: a Ready wait approved with ecr-deployctl approve (ContinueDeployment READY_WAIT); then a
+    CreateDeployment whose reply is lost, the deployment found again (ListDeployments, then
+    BatchGetDeployments of what it lists) and not made twice, and rejected at Ready with
+    ecr-deployctl reject (StopDeployment with autoRollbackEnabled, CodeDeploy's rollback followed).
+    Nothing is refused."""
+    sim = iam_sim(ctx)
+    set_policy(sim, load_policy())
+    p = start(ctx, sim, [TILL], poll_interval="1h")
+    wait_for(lambda: lines_with(p, "already runs"), 20, "the first-start inspection")
+    cd = sim.client("codedeploy", key=KEY)
+
+    def status(dep):
+        return cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"]
+
+    # Approved.
+    v2 = sim.push("shop/till", "prod", seed="t2", account=ACCT)
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: awaiting(p, v2), 30, "AWAITING_APPROVAL of %s" % v2)
+    (dep2,) = awaiting(p, v2)
+    check_eq(status(dep2), "Ready", "CodeDeploy waits at Ready")
+    rc, out, err = ctl(ctx, "approve", "till/till")
+    check_eq(rc, 0, "ecr-deployctl approve: %s %s" % (out, err))
+    check(dep2 in out and "ContinueDeployment READY_WAIT" in out, "it names the deployment and the call: %s" % out)
+    wait_for(lambda: [l for l in lines_with(p, DEPLOY_COMPLETED) if v2 in l], 30, "DEPLOY_COMPLETED of %s" % v2)
+    check_eq(status(dep2), "Succeeded", "CodeDeploy says Succeeded")
+    # A lost CreateDeployment reply, found again; then rejected.
+    mark, since = len(p.read_stderr()), sim.control("GET", "/requests")["last"]
+    sim.fault("codedeploy.CreateDeployment", "malformed-json", count=1)
+    v3 = sim.push("shop/till", "prod", seed="t3", account=ACCT)
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: awaiting(p, v3, mark), 40, "AWAITING_APPROVAL of %s" % v3)
+    (dep3,) = awaiting(p, v3, mark)
+    created = sim.requests(since=since, operation="CreateDeployment")
+    check_eq([(r["status"], bool(r.get("fault"))) for r in created], [(200, True)],
+             "one CreateDeployment, carried out, its reply garbled")
+    check([r for r in sim.requests(since=since, operation="ListDeployments", status=200)
+           if r["params"].get("deploymentGroupName") == "till-dg"], "ListDeployments of the group looked for it")
+    check([r for r in sim.requests(since=since, operation="BatchGetDeployments", status=200)
+           if dep3 in r["params"].get("deploymentIds", [])], "BatchGetDeployments read what it listed")
+    check_eq(cd.list_deployments(applicationName="till-app", deploymentGroupName="till-dg")["deployments"][0], dep3,
+             "the deployment found again is the newest of the group")
+    rc, out, err = ctl(ctx, "reject", "till/till")
+    check_eq(rc, 0, "ecr-deployctl reject: %s %s" % (out, err))
+    check(dep3 in out and "StopDeployment" in out, "it names the deployment and the call: %s" % out)
+    wait_for(lambda: ROLLBACK_COMPLETED in p.read_stderr()[mark:], 40, "ROLLBACK_COMPLETED")
+    stops = sim.requests(since=since, operation="StopDeployment")
+    check_eq([(r["status"], r["params"].get("deploymentId"), r["params"].get("autoRollbackEnabled")) for r in stops],
+             [(200, dep3, True)], "one StopDeployment of our deployment, with rollback, allowed")
+    check_eq(status(dep3), "Stopped", "CodeDeploy says Stopped")
+    check(v3 in failed_digests(ctx), "the rejected digest is marked failed")
+    check(v2 not in failed_digests(ctx), "the approved one is not")
+    check_eq(len(sim.requests(since=since, operation="CreateDeployment")), 1, "never made twice")
+    check_eq(denials(sim), [], "no call was denied under the README's policy")
+
+
 # Each statement, what removing it breaks, and how: the watch whose push shows it, the refused call and
 # the action the denial names (None: ECR, a POLL_FAILED), or a fault that makes the daemon need it.
 CASES = [
@@ -201,9 +292,13 @@ CASES = [
     # strategy codedeploy (cart): its group is found again after each reload (the cache is dropped).
     ("FindCodeDeployGroups", "cart", "ListApplications", "codedeploy:ListApplications"),
     ("DeployThroughCodeDeploy", "cart", "CreateDeployment", "codedeploy:CreateDeployment"),
+    # CodeDeploy authorizes each CreateDeployment with these two as well (awssim as AWS documents it).
+    ("ReadCodeDeployConfigs", "cart", "CreateDeployment", "codedeploy:GetDeploymentConfig"),
+    ("RegisterCodeDeployRevisions", "cart", "CreateDeployment", "codedeploy:RegisterApplicationRevision"),
     ("ReadCodeDeploy", "cart", "BatchGetDeployments", "codedeploy:BatchGetDeployments"),
-    # Our rollback (StopDeployment) and approvals of Ready waits (ContinueDeployment) only.
-    ("SteerCodeDeploy", "cart", None, None),
+    # An approval of a Ready wait (till) with ecr-deployctl approve. StopDeployment, the statement's other
+    # action, runs under the policy in test_codedeploy_approval_rejection_and_a_lost_reply_under_the_policy.
+    ("SteerCodeDeploy", "till", "ContinueDeployment", "codedeploy:ContinueDeployment"),
     # Needed only with "ha" (these watches run a single instance). Its own proofs:
     # test_high_availability_table_grants_the_lease_and_fenced_calls_on_the_table_only (boto3) and
     # test_ha_daemons_under_the_policy_and_without_the_table_statement (the daemons).
@@ -217,7 +312,7 @@ def test_removing_any_one_statement_blocks_and_the_fix_deploys(ctx):
     sim = iam_sim(ctx)
     set_policy(sim, full)
     p = start(ctx, sim, WATCHES, poll_interval="1h")
-    wait_for(lambda: len(lines_with(p, "already runs")) >= 3, 20, "the first-start inspection of all three")
+    wait_for(lambda: len(lines_with(p, "already runs")) >= 4, 20, "the first-start inspection of all four")
     results = []
     for n, (sid, watch, operation, action) in enumerate(CASES):
         try:
@@ -278,6 +373,8 @@ def run_case(ctx, sim, p, full, n, sid, watch, operation, action):
                  "DEPLOY_COMPLETED once tracking is allowed again")
         check_eq(len(sim.requests(since=since, operation="CreateDeployment", status=200)), 1, "one deployment")
         return "ok"
+    if sid == "SteerCodeDeploy":
+        return approval_refused(ctx, sim, p, full, new_lines, since, n, operation, action)
     if sid == "CleanUpRevisions":
         # The daemon deregisters only a revision it registered and could not use: UpdateService is
         # refused once (as when someone else's change or an IAM hole stops it) and the cleanup needs
@@ -331,6 +428,37 @@ def run_case(ctx, sim, p, full, n, sid, watch, operation, action):
             taskDefinition=sim.client("ecs").describe_services(cluster="prod", services=["web"])[
                 "services"][0]["taskDefinition"])["taskDefinition"]["containerDefinitions"][0]["image"]
         check_eq(image, "%s.dkr.ecr.us-east-1.amazonaws.com/shop/web@%s" % (ACCT, digest), "the service runs it")
+    return "ok"
+
+
+def approval_refused(ctx, sim, p, full, new_lines, since, n, operation, action):
+    """SteerCodeDeploy removed: till's deployment waits in Ready and an operator approves it; CodeDeploy
+    refuses the ContinueDeployment and ecr-deployctl says so, naming the action. The deployment waits on,
+    nothing fails; once the policy is back the same approval completes it."""
+    digest = sim.push("shop/till", "prod", seed="SteerCodeDeploy-%d" % n, account=ACCT)
+    p.signal(signal.SIGHUP)
+    wait_for(lambda: [l for l in new_lines(AWAITING_APPROVAL) if digest in l] or new_lines(DEPLOY_FAILED), 30,
+             "AWAITING_APPROVAL of %s" % digest)
+    (line,) = [l for l in new_lines(AWAITING_APPROVAL) if digest in l]
+    dep = fields(line).get("CODEDEPLOY_DEPLOYMENT_ID")
+    rc, out, err = ctl(ctx, "approve", "till/till")
+    check(rc != 0, "ecr-deployctl approve fails: %s %s" % (out, err))
+    for what in ("ContinueDeployment", dep, "AccessDeniedException", action):
+        check(what in out + err, "ecr-deployctl's error names %s: %s %s" % (what, out, err))
+    refused = [r for r in denials(sim, since) if r["operation"] == operation]
+    check_eq([(r["params"].get("deploymentId"), (r.get("denied") or {}).get("action")) for r in refused],
+             [(dep, action)], "awssim refused the %s of %s for %s" % (operation, dep, action))
+    cd = sim.client("codedeploy", key=KEY)
+    check_eq(cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"], "Ready", "the deployment waits on")
+    check_eq(new_lines(DEPLOY_FAILED), [], "no DEPLOY_FAILED")
+    check(digest not in failed_digests(ctx), "the digest is not in the state's failed list")
+    set_policy(sim, full)
+    rc, out, err = ctl(ctx, "approve", "till/till")
+    check_eq(rc, 0, "ecr-deployctl approve once the policy is back: %s %s" % (out, err))
+    wait_for(lambda: [l for l in new_lines(DEPLOY_COMPLETED) if digest in l], 30,
+             "DEPLOY_COMPLETED of the same digest after the fix")
+    check(digest not in failed_digests(ctx), "never marked failed")
+    check_eq(cd.get_deployment(deploymentId=dep)["deploymentInfo"]["status"], "Succeeded", "the deployment ends")
     return "ok"
 
 
