@@ -2,7 +2,7 @@
 """Issue 13: ECS's own deployments, as the daemon serves them. Tracking by service deployment
 (DescribeServiceDeployments, batched); ROLLING, BLUE_GREEN, LINEAR and CANARY with strategy
 revision and force (DEPLOY_PROGRESS at each stage change, done only when ECS says SUCCESSFUL,
-bake time honoured); alarm and circuit-breaker failures with ECS's reason; PAUSE hooks (approved
+bake time honoured); alarm and circuit-breaker failures and ECS's rollback that fails, with ECS's reason; PAUSE hooks (approved
 with ContinueServiceDeployment, rejected with ecr-deployd --reject, approved with --approve after a
 kill -9, expiry, "approve": "auto"); our rollout timeout through StopServiceDeployment(ROLLBACK);
 a just-created ARN that answers MISSING; the zero-downtime guard (warn, enforce, off); CODE_DEPLOY
@@ -12,7 +12,6 @@ a key of its own, so that the request log tells the daemon's calls (and those of
 --approve/--reject, which uses the daemon's keys) from the test's."""
 
 import json
-import os
 import re
 import signal
 import time
@@ -20,7 +19,7 @@ import time
 from harness import SIM_KEY, Sim, check, check_eq, daemon_path, wait_for
 from test_daemon import daemon_env, lines_with
 from test_deploy import (ACCT, DEPLOY_COMPLETED, DEPLOY_FAILED, DEPLOY_STARTED, ROLLBACK_COMPLETED,
-                         ROLLBACK_STARTED, SKIPPED, poll_now, start, target, taskdef, web_watch)
+                         ROLLBACK_STARTED, SKIPPED, poll_now, rollout_steps, start, target, taskdef, web_watch)
 
 AWAITING_APPROVAL = "9c0c2de006c7491cbff086cc0a5c95f3"
 GUARD_WARNING = "81fc6ff6c31f45ecbbe9e789932580db"
@@ -144,20 +143,6 @@ def state_file(ctx):
 def failed_digests(ctx, service, watch="web"):
     t = state_file(ctx)["watches"][watch]["targets"].get("us-east-1/prod/" + service, {})
     return [f["digest"] for f in t.get("failed", [])]
-
-
-def rollout_steps(ctx):
-    """The step of every rollout in flight, from <state>/rollouts."""
-    d = ctx.path("state", "rollouts")
-    steps = []
-    for name in sorted(os.listdir(d)) if os.path.isdir(d) else []:
-        if name.endswith(".json"):
-            try:
-                with open(os.path.join(d, name)) as f:
-                    steps.append(json.load(f)["rollout"]["step"])
-            except (OSError, ValueError, KeyError):
-                pass
-    return steps
 
 
 def settle(p, n=1):
