@@ -1,15 +1,15 @@
 # SPDX-License-Identifier: MIT
 """Issue 13: ECS's own deployments, as the daemon serves them. Tracking by service deployment
 (DescribeServiceDeployments, batched); ROLLING, BLUE_GREEN, LINEAR and CANARY with strategy
-revision and force (DEPLOY_PROGRESS at each stage change, done only when ECS says SUCCESSFUL,
-bake time honoured); alarm and circuit-breaker failures and ECS's rollback that fails, with ECS's reason; PAUSE hooks (approved
-with ContinueServiceDeployment, rejected with ecr-deployd --reject, approved with --approve after a
-kill -9, expiry, "approve": "auto"); our rollout timeout through StopServiceDeployment(ROLLBACK);
-a just-created ARN that answers MISSING; the zero-downtime guard (warn, enforce, off); CODE_DEPLOY
-and EXTERNAL controllers skipped; first start of a blue/green service. The simulator runs minutes
-of bake time and hook timeouts in seconds (time_acceleration); the test reads the simulator with
-a key of its own, so that the request log tells the daemon's calls (and those of ecr-deployd
---approve/--reject, which uses the daemon's keys) from the test's."""
+revision and force (DEPLOY_PROGRESS at each stage change, done only when ECS says SUCCESSFUL, bake
+time honoured); alarm and circuit-breaker failures and ECS's rollback that fails, with ECS's
+reason; PAUSE hooks (approved with ContinueServiceDeployment, rejected with ecr-deployd --reject,
+approved with --approve after a kill -9, expiry, "approve": "auto"); our rollout timeout through
+StopServiceDeployment(ROLLBACK); a just-created ARN that answers MISSING; the zero-downtime guard
+(warn, enforce, off); CODE_DEPLOY and EXTERNAL controllers skipped; first start of a blue/green
+service. The simulator runs minutes of bake time and hook timeouts in seconds (time_acceleration);
+the test reads the simulator with a key of its own, so that the request log tells the daemon's
+calls (and those of ecr-deployd --approve/--reject, which uses the daemon's keys) from the test's."""
 
 import json
 import re
