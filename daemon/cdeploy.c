@@ -725,16 +725,31 @@ static bool keep_target(struct rollout *r, const cJSON *body)
 	return true;
 }
 
-/* DEPLOY_PROGRESS once per change of status, lifecycle event or traffic weight. */
-static void progress(struct rollout *r, const char *status, const char *event, double weight)
+/*
+ * DEPLOY_PROGRESS once per change of status, lifecycle event, traffic weight or deploymentOverview
+ * counts (overview NULL: not read this time), never per look; CODEDEPLOY_OVERVIEW carries the
+ * counts (cdtrack_overview_text()).
+ */
+static void progress(struct rollout *r, const char *status, const char *event, double weight,
+		     const int *overview)
 {
 	struct rollout_rec *c = r->rec;
+	static const char *const states[6] = { "pending", "in progress", "succeeded",
+					       "failed",  "skipped",     "ready" };
 	bool changed = false;
-	char w[16] = "";
+	char w[16] = "", ov[160], targets[160] = "";
+	size_t len = 0;
 
 	if (status && *status && !same(c->cd_status, status)) {
 		record_set(&c->cd_status, status);
 		changed = true;
+	}
+	if (same(c->cd_status, "Ready")) {
+		/* between AfterAllowTestTraffic and BeforeAllowTraffic: no lifecycle event runs,
+		 * and one read before is not where it waits */
+		free(c->cd_event);
+		c->cd_event = NULL;
+		event = NULL;
 	}
 	if (same(c->cd_status, "Baking") || same(c->cd_status, "Succeeded")) {
 		/* after every lifecycle event, all the traffic moved: a target read before is not
@@ -752,18 +767,30 @@ static void progress(struct rollout *r, const char *status, const char *event, d
 		r->weight = weight;
 		changed = true;
 	}
+	if (overview && memcmp(overview, r->cd_overview, sizeof(r->cd_overview))) {
+		memcpy(r->cd_overview, overview, sizeof(r->cd_overview));
+		changed = true;
+	}
 	snprintf(r->stage, sizeof(r->stage), "%s%s%s", c->cd_status ? c->cd_status : "?",
 		 c->cd_event ? " " : "", c->cd_event ? c->cd_event : "");
 	if (!changed)
 		return;
 	if (r->weight >= 0)
 		snprintf(w, sizeof(w), "%.0f", r->weight);
+	cdtrack_overview_text(r->cd_overview, ov, sizeof(ov));
+	/* the message names the targets' states that have any (the field, all of them) */
+	for (int i = 0, said = 0; i < 6 && len < sizeof(targets); i++)
+		if (r->cd_overview[i] > 0)
+			len += (size_t)snprintf(targets + len, sizeof(targets) - len, "%s%d %s",
+						said++ ? ", " : "; targets: ", r->cd_overview[i],
+						states[i]);
 	rollout_emit(r, LOG_INFO, EVENT_DEPLOY_PROGRESS,
-		     LOG_FIELDS({ "PRODUCTION_TRAFFIC_WEIGHT", *w ? w : NULL }),
-		     "service '%s': CodeDeploy deployment %s is %s%s%s%s%s%s", c->service,
+		     LOG_FIELDS({ "PRODUCTION_TRAFFIC_WEIGHT", *w ? w : NULL },
+				{ "CODEDEPLOY_OVERVIEW", *ov ? ov : NULL }),
+		     "service '%s': CodeDeploy deployment %s is %s%s%s%s%s%s%s", c->service,
 		     c->cd_deployment_id, c->cd_status ? c->cd_status : "?",
 		     c->cd_event ? " at " : "", c->cd_event ? c->cd_event : "", *w ? ", " : "", w,
-		     *w ? "% of production traffic on the new revision" : "");
+		     *w ? "% of production traffic on the new revision" : "", targets);
 	rollout_persist(r);
 }
 
@@ -776,7 +803,7 @@ static void on_target_info(struct aws_result *res, void *userdata)
 	if (!res->ok || !same(r->rec->cd_status, "InProgress"))
 		return; /* read while it moved on: the next look says what runs */
 	cdtrack_target(res->body, &t);
-	progress(r, NULL, t.event, t.weight);
+	progress(r, NULL, t.event, t.weight, NULL);
 }
 
 static void target_call(struct rollout *r, const char *operation, cJSON *params, aws_done_fn done)
@@ -868,8 +895,7 @@ int cd_read_tracking(struct rollout *r, struct aws_result *res)
 									 : now + CD_ROLLBACK_S };
 	cdtrack_verdict(&in, &out);
 	snprintf(r->cd_error_code, sizeof(r->cd_error_code), "%s", out.error_code);
-	memcpy(r->cd_overview, out.overview, sizeof(r->cd_overview));
-	progress(r, out.status, NULL, -1);
+	progress(r, out.status, NULL, -1, out.overview);
 	if (out.verdict == CD_READY)
 		return ready(r);
 	if (c->hold_left > 0) { /* no longer Ready: the timeout runs again */

@@ -336,14 +336,27 @@ static bool auto_rollback(const cJSON *info, const char *status)
 	return false;
 }
 
+static const char *const ov_keys[6] = { "Pending", "InProgress", "Succeeded",
+					"Failed",  "Skipped",    "Ready" };
+
+void cdtrack_overview_text(const int overview[6], char *out, size_t n)
+{
+	size_t len = 0;
+
+	if (n)
+		*out = '\0';
+	for (int i = 0; i < 6 && len < n; i++)
+		if (overview[i] >= 0)
+			len += (size_t)snprintf(out + len, n - len, "%s%s=%d", len ? " " : "",
+						ov_keys[i], overview[i]);
+}
+
 static void common(const struct cd_input *in, struct cd_result *out, int *st)
 {
 	const cJSON *info = in->info;
 	const cJSON *err = cJSON_GetObjectItem(info, "errorInformation");
 	const cJSON *rb = cJSON_GetObjectItem(info, "rollbackInfo");
 	const cJSON *ov = cJSON_GetObjectItem(info, "deploymentOverview");
-	static const char *const ov_keys[6] = { "Pending", "InProgress", "Succeeded",
-						"Failed",  "Skipped",    "Ready" };
 	const char *rid = str_of(rb, "rollbackDeploymentId");
 
 	memset(out, 0, sizeof(*out));
@@ -363,7 +376,7 @@ static void common(const struct cd_input *in, struct cd_result *out, int *st)
 			"actionOnTimeout"),
 		 "STOP_DEPLOYMENT");
 	for (int i = 0; i < 6; i++) {
-		const cJSON *n = cJSON_GetObjectItem(ov, ov_keys[i]);
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(ov, ov_keys[i]);
 		out->overview[i] = cJSON_IsNumber(n) && n->valuedouble >= 0 && n->valuedouble < 1e9
 				       ? (int)n->valuedouble
 				       : -1;

@@ -99,6 +99,13 @@ struct cd_result {
 
 void cdtrack_verdict(const struct cd_input *in, struct cd_result *out);
 
+/*
+ * deploymentOverview as DEPLOY_PROGRESS's CODEDEPLOY_OVERVIEW says it: "Pending=N InProgress=N
+ * Succeeded=N Failed=N Skipped=N Ready=N", in that order, each N a count CodeDeploy gave (a count
+ * it did not give, or not as a number from 0 to 999999999, is left out); "" when it gave none.
+ */
+void cdtrack_overview_text(const int overview[6], char *out, size_t n);
+
 /* The verdict on CodeDeploy's rollback deployment: CD_DONE (rolled back), CD_FAILED, CD_KEEP,
  * CD_TIMEOUT, CD_MISSING (after appear_by), CD_ANOMALY. */
 void cdtrack_rollback_verdict(const struct cd_input *in, struct cd_result *out);

@@ -142,6 +142,46 @@ TEST(cdeploy_verdict_table)
 	CHECK_INT(out.overview[0], -1);
 }
 
+/* CODEDEPLOY_OVERVIEW: the six counts in CodeDeploy's order; a count that is not a number from 0
+ * to 999999999 (a string, negative, huge, a nested object) is left out, never said as a number. */
+TEST(cdeploy_overview_text)
+{
+	static const struct {
+		const char *overview; /* the deploymentOverview of a deploymentInfo, or NULL */
+		const char *want;
+	} rows[] = {
+		{ "{\"Pending\":0,\"InProgress\":1,\"Succeeded\":0,\"Failed\":0,\"Skipped\":0,"
+		  "\"Ready\":0}",
+		  "Pending=0 InProgress=1 Succeeded=0 Failed=0 Skipped=0 Ready=0" },
+		{ "{\"Ready\":2,\"Pending\":3}", "Pending=3 Ready=2" },
+		{ "{\"Pending\":\"7 Failed=9\",\"InProgress\":-1,\"Succeeded\":1e12,\"Failed\":{},"
+		  "\"Skipped\":null,\"Ready\":999999999}",
+		  "Ready=999999999" },
+		{ "{\"pending\":1,\"Surprise\":4}", "" },
+		{ "[1,2,3]", "" },
+		{ NULL, "" },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char info[400], text[160];
+		struct cd_result out;
+		snprintf(info, sizeof(info),
+			 "{\"deploymentId\":\"d-1\",\"status\":\"InProgress\"%s%s}",
+			 rows[i].overview ? ",\"deploymentOverview\":" : "",
+			 rows[i].overview ? rows[i].overview : "");
+		verdict_of(info, false, 10, 0, &out);
+		cdtrack_overview_text(out.overview, text, sizeof(text));
+		if (strcmp(text, rows[i].want))
+			unit_fail(__FILE__, __LINE__, "row %zu: '%s', want '%s'", i, text,
+				  rows[i].want);
+	}
+	/* a short buffer: cut, terminated */
+	int all[6] = { 1, 2, 3, 4, 5, 6 };
+	char small[12];
+	cdtrack_overview_text(all, small, sizeof(small));
+	CHECK_STR(small, "Pending=1 I");
+}
+
 TEST(cdeploy_rollback_verdict)
 {
 	static const struct {
