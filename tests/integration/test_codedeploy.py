@@ -20,6 +20,7 @@ import json
 import os
 import re
 import signal
+import time
 
 from harness import SIM_KEY, Failure, Sim, check, check_eq, ctl_request, daemon_path, wait_for
 from test_config import check_config, strip_comments
@@ -42,6 +43,11 @@ LIFECYCLE = ["BeforeInstall", "Install", "AfterInstall", "AllowTestTraffic", "Af
 STATUSES = {"Created", "Queued", "InProgress", "Baking", "Ready", "Succeeded", "Failed", "Stopped"}
 DISCOVERY = ("ListApplications", "ListDeploymentGroups", "BatchGetDeploymentGroups")
 CD_MUTATING = ("CreateDeployment", "StopDeployment", "ContinueDeployment")
+# DEPLOY_PROGRESS's CODEDEPLOY_OVERVIEW (README, the catalog); TARGET_STATE: the state CodeDeploy
+# counts an ECS deployment's one target in, by the deployment's status.
+OVERVIEW = re.compile(r"Pending=\d+ InProgress=\d+ Succeeded=\d+ Failed=\d+ Skipped=\d+ Ready=\d+")
+TARGET_STATE = {"Created": "Pending", "Queued": "Pending", "InProgress": "InProgress", "Baking": "InProgress",
+                "Ready": "Ready", "Succeeded": "Succeeded", "Failed": "Failed", "Stopped": "Failed"}
 
 
 # -- the world ----------------------------------------------------------------------------------
@@ -268,8 +274,9 @@ def never_again(ctx, sim, p, service, digest, group_name):
 
 def check_progress(sim, p, service, dep_id, bakes=False):
     """DEPLOY_PROGRESS of one service: of our deployment, each saying something the one before did
-    not (a change of status, lifecycle event or traffic weight, not a poll), lifecycle events in
-    CodeDeploy's order, none but the last and all the traffic once Baking or Succeeded."""
+    not (a change of status, lifecycle event, traffic weight or overview, not a poll), lifecycle
+    events in CodeDeploy's order, none but the last and all the traffic once Baking or Succeeded,
+    and CODEDEPLOY_OVERVIEW with CodeDeploy's deploymentOverview counts."""
     prog = events(p, DEPLOY_PROGRESS, service)
     check(prog, "DEPLOY_PROGRESS for %s" % service)
     said, order = [], []
@@ -280,7 +287,13 @@ def check_progress(sim, p, service, dep_id, bakes=False):
         if ev:
             check(ev in LIFECYCLE, "a lifecycle event of ECS deployments: " + line)
             order.append(LIFECYCLE.index(ev))
-        said.append((f.get("CODEDEPLOY_STATUS"), ev, f.get("PRODUCTION_TRAFFIC_WEIGHT")))
+        ov = f.get("CODEDEPLOY_OVERVIEW")
+        check(ov and OVERVIEW.fullmatch(ov), "CODEDEPLOY_OVERVIEW in its documented form: " + line)
+        counts = dict(kv.split("=") for kv in ov.split())
+        # awssim's deployment has one ECS target, in the state CodeDeploy maps the status to
+        check_eq(counts, dict({k: "0" for k in counts}, **{TARGET_STATE[f["CODEDEPLOY_STATUS"]]: "1"}),
+                 "the overview of a deployment %s: %s" % (f["CODEDEPLOY_STATUS"], line))
+        said.append((f.get("CODEDEPLOY_STATUS"), ev, f.get("PRODUCTION_TRAFFIC_WEIGHT"), ov))
     for a, b in zip(said, said[1:]):
         check(a != b, "two DEPLOY_PROGRESS in a row saying %s for %s: %s" % (a, service, said))
     check_eq(order, sorted(order), "%s: lifecycle events in their order" % service)
@@ -288,10 +301,10 @@ def check_progress(sim, p, service, dep_id, bakes=False):
              and dep_id in json.dumps(r["params"])]
     check(polls, "the daemon read %s" % dep_id)
     if bakes:
-        check("Baking" in [st for st, _, _ in said], "%s: the Baking status said: %s" % (service, said))
+        check("Baking" in [st for st, _, _, _ in said], "%s: the Baking status said: %s" % (service, said))
     # Baking and Succeeded come after every lifecycle event, with all the traffic moved: a progress
     # line that says otherwise tells of a target read long before.
-    for st, ev, weight in said:
+    for st, ev, weight, _ in said:
         if st in ("Baking", "Succeeded"):
             check(ev in (None, LIFECYCLE[-1]), "%s: the lifecycle event when %s: %s" % (service, st, ev))
             check(weight is None or float(weight.rstrip("%")) == 100.0, "%s: all production traffic when %s: %s"
@@ -397,6 +410,42 @@ def test_push_registers_one_pinned_revision_and_makes_one_deployment_tracked_to_
     check_eq([r["operation"] for r in cd_calls(sim) if r["operation"] in DISCOVERY[:2]], [],
              "the configured application and groups are used without a discovery call")
     check_eq(cd_calls(sim, "StopDeployment") + cd_calls(sim, "ContinueDeployment"), [], "nothing stopped or continued")
+
+
+def test_reads_are_batched_and_a_target_container_and_port_override_the_load_balancer(ctx):
+    """web-a and web-b shift traffic linearly at the same time: one BatchGetDeployments carries both
+    deployment ids. web-o's target gives container app and port 8080 where the service's
+    loadBalancers[] says app:9090: the AppSpec carries the target's, which CodeDeploy refuses
+    (InvalidRevisionException: not the load balancer's): web-o is BLOCKED naming the refusal, no
+    deployment made, its digest not marked failed."""
+    names = ("web-a", "web-b")
+    sim, v1 = cd_world(ctx, [cd_service(n) for n in names] + [cd_service("web-o")],
+                       {APP: [group(n, config="CodeDeployDefault.ECSLinear10PercentEvery1Minutes") for n in names]
+                        + [group("web-o")]}, settings={"codedeploy_minute_seconds": 0.5})
+    check_eq(service_of(sim, "web-o")["loadBalancers"][0]["containerPort"], LB_PORT, "the load balancer's port")
+    p = daemon(ctx, sim, [cd_target(n, named(n)) for n in names] +
+               [cd_target("web-o", dict(named("web-o"), container="app", port=8080))])
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: all(ended(p, n) for n in names) and events(p, BLOCKED, "web-o"), 40,
+             "web-a and web-b end, web-o BLOCKED")
+    for n in names:
+        check_eq(first(p, DEPLOY_COMPLETED, n)[1].get("IMAGE_DIGEST"), new, "%s: DEPLOY_COMPLETED" % n)
+    both = {ours(sim, n + "-dg") for n in names}
+    batched = [r["params"]["deploymentIds"] for r in cd_calls(sim, "BatchGetDeployments")
+               if both <= set(r["params"].get("deploymentIds") or [])]
+    check(batched, "a BatchGetDeployments carries both deployments %s: %s" % (
+        sorted(both), [r["params"] for r in cd_calls(sim, "BatchGetDeployments")]))
+    made = [r for r in cd_calls(sim, "CreateDeployment") if r["params"].get("deploymentGroupName") == "web-o-dg"]
+    check_eq(len(made), 1, "web-o: one CreateDeployment")
+    check_eq(properties(made[0])["LoadBalancerInfo"], {"ContainerName": "app", "ContainerPort": 8080},
+             "web-o: the AppSpec names the target's container and port")
+    line, f = first(p, BLOCKED, "web-o")
+    check("InvalidRevisionException" in line and "CreateDeployment" in line,
+          "BLOCKED names CodeDeploy's refusal of CreateDeployment: " + line)
+    check_eq(deployments(sim, "web-o-dg"), [], "web-o: no deployment")
+    check_eq(events(p, DEPLOY_FAILED, "web-o"), [], "web-o: no DEPLOY_FAILED")
+    check(new not in failed_digests(ctx, "web-o"), "web-o: the digest is not marked failed")
 
 
 # -- failures ------------------------------------------------------------------------------------
@@ -518,6 +567,31 @@ def test_rollout_timeout_stops_the_deployment_with_rollback(ctx):
     check_eq(weights, sorted(weights), "the weight only grows")
 
 
+def test_rollout_timeout_with_rollback_none_asks_codedeploy_for_no_rollback(ctx):
+    """"rollback": "none" and a rollout timeout of 10 s against 20 s of traffic shifting: DEPLOY_FAILED
+    (timeout), the digest marked failed, and no rollback asked for: no StopDeployment with
+    autoRollbackEnabled, no deployment of the revision from before, no ROLLBACK_STARTED."""
+    sim, v1 = cd_world(ctx, [cd_service("web")],
+                       {APP: [group("web", config="CodeDeployDefault.ECSLinear10PercentEvery1Minutes")]},
+                       settings={"codedeploy_minute_seconds": 2.0})
+    p = daemon(ctx, sim, [cd_target("web", named("web"), rollout_timeout="10s", rollback="none")])
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: events(p, DEPLOY_FAILED, "web") and rollout_step(ctx) is None, 40,
+             "DEPLOY_FAILED, the rollout over")
+    line, f = first(p, DEPLOY_FAILED, "web")
+    check("timeout" in line, "DEPLOY_FAILED says the rollout timed out: " + line)
+    dep = ours(sim, "web-dg")
+    check_eq([(s["params"].get("deploymentId"), s["params"].get("autoRollbackEnabled"))
+              for s in cd_calls(sim, "StopDeployment") if s["params"].get("autoRollbackEnabled") is not False],
+             [], "no StopDeployment that asks CodeDeploy for its rollback")
+    check("rollbackInfo" not in info(sim, dep), "CodeDeploy rolls nothing back: %s" % info(sim, dep))
+    check_eq(len(creates(sim)), 1, "one CreateDeployment: no rollback of ours")
+    check_eq(events(p, ROLLBACK_STARTED, "web") + events(p, DEPLOY_COMPLETED, "web"), [],
+             "no ROLLBACK_STARTED, no DEPLOY_COMPLETED")
+    check(new in failed_digests(ctx, "web"), "the digest is marked failed")
+
+
 # -- Ready waits ---------------------------------------------------------------------------------
 
 def ctl_bin():
@@ -626,6 +700,36 @@ def test_one_shot_approve_and_reject_answer_the_ready_deployment_without_the_dae
               for c in cd_calls(sim, "StopDeployment")], [(dep["web-r"], True)], "one StopDeployment, web-r's")
 
 
+def test_a_ready_wait_holds_the_rollout_timeout(ctx):
+    """A rollout timeout of 10 s and a Ready wait of 120 minutes (24 s): the time at Ready does not
+    count, as at an ECS PAUSE hook. Read on past the deadline, the deployment is neither stopped
+    nor said failed; an approval after the deadline then takes it to DEPLOY_COMPLETED within the
+    time that was left when it became Ready (a timeout counted from the start would stop it at the
+    first look after the approval)."""
+    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web", ready=120)]})
+    p = daemon(ctx, sim, [cd_target("web", named("web"), rollout_timeout="10s")])
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: events(p, AWAITING_APPROVAL, "web"), 20, "AWAITING_APPROVAL")
+    dep = ours(sim, "web-dg")
+    with open(record_file(ctx)) as f:
+        deadline = json.load(f)["rollout"]["deadline"]
+    wait_for(lambda: time.time() > deadline + 1, 15, "the rollout timeout passed", interval=0.2)
+    since = last_request(sim)
+    wait_for(lambda: [r for r in cd_calls(sim, since=since) if r["operation"] in
+                      ("GetDeployment", "BatchGetDeployments") and dep in json.dumps(r["params"])],
+             20, "a read of the deployment after the deadline")
+    check_eq(info(sim, dep)["status"], "Ready", "still Ready")
+    check_eq(cd_calls(sim, "StopDeployment"), [], "no StopDeployment while it waits")
+    check_eq(events(p, DEPLOY_FAILED, "web"), [], "no DEPLOY_FAILED while it waits")
+    check(approve(ctx, "web/web"), "ecr-deployctl approve")
+    wait_for(lambda: ended(p, "web"), 20, "the rollout ends")
+    check_eq(events(p, DEPLOY_FAILED, "web"), [], "no DEPLOY_FAILED")
+    check_eq(first(p, DEPLOY_COMPLETED, "web")[1].get("IMAGE_DIGEST"), new, "DEPLOY_COMPLETED")
+    check_eq(info(sim, dep)["status"], "Succeeded", "Succeeded")
+    check_eq(cd_calls(sim, "StopDeployment"), [], "nothing stopped")
+
+
 # -- crash safety --------------------------------------------------------------------------------
 
 def check_one_deployment(sim, p, new, group_name="web-dg"):
@@ -666,11 +770,18 @@ def rollout_step(ctx):
     return None
 
 
-def restart(ctx, sim, p, targets):
+def restart(ctx, sim, p, targets, step, between=None):
+    """kill -9, then a start that resumes the rollout at step: the step the record names after the
+    kill, and the one the restarted daemon says it resumes at. between: run after the kill, before
+    the start (a wait for a call in flight to be carried out)."""
     p.signal(signal.SIGKILL)
     p.wait(5)
+    if between:
+        between()
+    check_eq(rollout_step(ctx), step, "the record's step after the kill")
     q = daemon(ctx, sim, targets, settle=False)
-    wait_for(lambda: lines_with(q, "resuming the rollout"), 15, "the resume")
+    line = wait_for(lambda: lines_with(q, "resuming the rollout"), 15, "the resume")[0]
+    check("at step '%s'" % step in line, "resumed at step %s: %s" % (step, line))
     return q
 
 
@@ -685,12 +796,9 @@ def test_kill_9_while_create_deployment_is_sent_makes_one_deployment(ctx):
     poll_now(p)
     wait_for(lambda: rollout_step(ctx) == "creating" and sim.control("GET", "/health")["inflight"] > 0, 20,
              "step creating, CreateDeployment sent")
-    p.signal(signal.SIGKILL)
-    p.wait(5)
-    wait_for(lambda: sim.control("GET", "/health")["inflight"] == 0 and creates(sim), 15,
-             "the delayed CreateDeployment carried out")
-    q = daemon(ctx, sim, targets, settle=False)
-    wait_for(lambda: lines_with(q, "resuming the rollout"), 15, "the resume")
+    q = restart(ctx, sim, p, targets, "creating", between=lambda: wait_for(
+        lambda: sim.control("GET", "/health")["inflight"] == 0 and creates(sim), 15,
+        "the delayed CreateDeployment carried out"))
     wait_for(lambda: ended(q, "web"), 40, "the rollout ends")
     check_eq(events(q, DEPLOY_FAILED, "web"), [], "no DEPLOY_FAILED")
     check_one_deployment(sim, q, new)
@@ -707,11 +815,117 @@ def test_kill_9_while_tracking_resumes_and_completes_once(ctx):
                                                            ("GetDeployment", "BatchGetDeployments")], 20,
              "step cd-tracking, the deployment read")
     check_eq(ended(p, "web"), [], "still in flight at the kill")
-    q = restart(ctx, sim, p, targets)
+    q = restart(ctx, sim, p, targets, "cd-tracking")
     wait_for(lambda: ended(q, "web"), 40, "the rollout ends")
     check_eq(events(q, DEPLOY_FAILED, "web"), [], "no DEPLOY_FAILED")
     check_eq(events(p, DEPLOY_COMPLETED, "web"), [], "nothing completed before the kill")
     check_one_deployment(sim, q, new)
+
+
+def record_file(ctx):
+    d = ctx.path("state", "rollouts")
+    names = sorted(n for n in os.listdir(d) if n.endswith(".json")) if os.path.isdir(d) else []
+    check_eq(len(names), 1, "one rollout record in %s" % d)
+    return os.path.join(d, names[0])
+
+
+def has_td(sim, family, revision):
+    try:
+        ecs(sim).describe_task_definition(taskDefinition="%s:%d" % (family, revision))
+        return True
+    except Exception:
+        return False
+
+
+def approve(ctx, target):
+    env = dict(os.environ, ECR_DEPLOYCTL_SOCKET=ctx.control_socket())
+    return ctx.run([ctl_bin(), "approve", target], timeout=30, env=env)[0] == 0
+
+
+def test_kill_9_while_registering_registers_and_deploys_once(ctx):
+    """kill -9 while RegisterTaskDefinition is in flight (carried out, its reply held): the restart
+    at step registering finds the revision made, registers nothing again and makes one deployment."""
+    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web")]})
+    targets = [cd_target("web", named("web"))]
+    p = daemon(ctx, sim, targets)
+    sim.fault("ecs.RegisterTaskDefinition", "blackhole-after", count=1)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "registering" and has_td(sim, "web", 2), 20,
+             "step registering, the revision made, its reply held")
+    q = restart(ctx, sim, p, targets, "registering")
+    wait_for(lambda: ended(q, "web"), 40, "the rollout ends")
+    check_eq(events(q, DEPLOY_FAILED, "web"), [], "no DEPLOY_FAILED")
+    check_one_deployment(sim, q, new)
+
+
+def test_kill_9_while_awaiting_ready_approval_waits_again_and_is_approved_once(ctx):
+    """kill -9 while a Ready deployment awaits an operator: the restart at cd-tracking reads it
+    Ready again and takes an approval (ContinueDeployment READY_WAIT, once); one deployment."""
+    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web", ready=120)]})
+    targets = [cd_target("web", named("web"))]
+    p = daemon(ctx, sim, targets)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: events(p, AWAITING_APPROVAL, "web"), 30, "AWAITING_APPROVAL")
+    dep = ours(sim, "web-dg")
+    q = restart(ctx, sim, p, targets, "cd-tracking")
+    # Refused, sending nothing, until the restarted daemon has read the deployment Ready again.
+    wait_for(lambda: approve(ctx, "web/web"), 20, "an approval the restarted daemon takes", interval=0.3)
+    wait_for(lambda: ended(q, "web"), 40, "the rollout ends")
+    check_eq(events(q, DEPLOY_FAILED, "web"), [], "no DEPLOY_FAILED")
+    check_eq([(c["params"].get("deploymentId"), c["params"].get("deploymentWaitType"))
+              for c in cd_calls(sim, "ContinueDeployment")], [(dep, "READY_WAIT")], "one ContinueDeployment")
+    check_eq(cd_calls(sim, "StopDeployment"), [], "nothing stopped")
+    check_one_deployment(sim, q, new)
+
+
+def test_kill_9_while_continue_deployment_is_sent_continues_once(ctx):
+    """"approve": "auto": kill -9 while ContinueDeployment is in flight (carried out, its reply
+    held; cd-approving is not written, the record stays at cd-tracking): the restart reads the
+    deployment InProgress and tracks it to the end without continuing it again."""
+    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web", ready=120)]})
+    targets = [cd_target("web", named("web"), approve="auto")]
+    p = daemon(ctx, sim, targets)
+    sim.fault("codedeploy.ContinueDeployment", "blackhole-after", count=1)
+    new = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: events(p, AWAITING_APPROVAL, "web"), 30, "AWAITING_APPROVAL")
+    dep = ours(sim, "web-dg")
+    wait_for(lambda: info(sim, dep)["status"] != "Ready", 20, "the deployment continued, the reply held")
+    q = restart(ctx, sim, p, targets, "cd-tracking")
+    wait_for(lambda: ended(q, "web"), 40, "the rollout ends")
+    check_eq(events(q, DEPLOY_FAILED, "web"), [], "no DEPLOY_FAILED")
+    check_eq([(c["params"].get("deploymentId"), c.get("fault")) for c in cd_calls(sim, "ContinueDeployment")],
+             [(dep, "blackhole-after")], "one ContinueDeployment, the one before the kill")
+    check_one_deployment(sim, q, new)
+
+
+def test_kill_9_while_codedeploys_rollback_is_followed_resumes_following_it(ctx):
+    """A lifecycle hook fails and CodeDeploy rolls back (each step 1.5 s here, so that the
+    rollback runs 3 s); kill -9 while the daemon follows it: the restart at cd-rollback-tracking
+    follows the same rollback deployment to ROLLBACK_COMPLETED, one DEPLOY_FAILED in all, nothing
+    created or stopped, the digest never deployed again."""
+    sim, v1 = cd_world(ctx, [cd_service("web")], {APP: [group("web")]},
+                       settings={"codedeploy_step_seconds": 1.5})
+    targets = [cd_target("web", named("web"))]
+    p = daemon(ctx, sim, targets)
+    fail_next(sim, "web-dg", "BeforeInstall", HOOK_MESSAGE)
+    bad = sim.push("team/web", "prod", seed="v2")
+    poll_now(p)
+    wait_for(lambda: rollout_step(ctx) == "cd-rollback-tracking", 20, "following CodeDeploy's rollback")
+    q = restart(ctx, sim, p, targets, "cd-rollback-tracking")
+    wait_for(lambda: rolled_back(q, "web"), 30, "the rollback ends after the restart")
+    rb = info(sim, ours(sim, "web-dg"))["rollbackInfo"]["rollbackDeploymentId"]
+    line, f = first(q, ROLLBACK_COMPLETED, "web")
+    check_eq(f.get("ROLLBACK_DEPLOYMENT_ID"), rb, "CodeDeploy's rollback followed to its end: " + line)
+    check_eq(info(sim, rb)["status"], "Succeeded", "the rollback deployment succeeded")
+    check_eq(len(events(p, DEPLOY_FAILED, "web")) + len(events(q, DEPLOY_FAILED, "web")), 1, "one DEPLOY_FAILED")
+    check_eq(lines_with(q, ROLLBACK_FAILED), [], "no ROLLBACK_FAILED")
+    check_eq(len(creates(sim)), 1, "one CreateDeployment")
+    check_eq(cd_calls(sim, "StopDeployment"), [], "nothing stopped")
+    check_eq(primary_td(sim, "web"), td_arn("web", 1), "the PRIMARY task set runs the revision from before")
+    never_again(ctx, sim, q, "web", bad, "web-dg")
 
 
 # -- deployment group discovery ------------------------------------------------------------------
@@ -901,9 +1115,7 @@ def test_kill_9_while_stop_deployment_is_sent_stops_once(ctx):
     poll_now(p)
     wait_for(lambda: rollout_step(ctx) == "cd-stopping" and cd_calls(sim, "StopDeployment"), 30,
              "StopDeployment sent")
-    p.signal(signal.SIGKILL)
-    p.wait(5)
-    q = daemon(ctx, sim, targets, settle=False)
+    q = restart(ctx, sim, p, targets, "cd-stopping")
     wait_for(lambda: rolled_back(q, "web"), 40, "the rollback ends after the restart")
     check(events(q, ROLLBACK_COMPLETED, "web"), "ROLLBACK_COMPLETED: %s" % events(q, ROLLBACK_FAILED, "web"))
     check_eq(len(cd_calls(sim, "StopDeployment")), 1, "one StopDeployment")

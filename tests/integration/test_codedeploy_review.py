@@ -211,16 +211,19 @@ def test_review_a_hostile_deployment_id_in_the_record_is_refused_naming_it(ctx):
 
 def test_review_status_of_a_codedeploy_rollout_does_not_count_tasks_it_never_read(ctx):
     """STATUS= while a CodeDeploy deployment runs: before the target's traffic weight is read it
-    says '(web InProgress ... 0/0 tasks)' (deployer.c falls through to the ECS task counts, which
-    a codedeploy rollout never reads), and deploymentOverview, which cdtrack parses, is shown
-    nowhere (issue 16: 'deploymentOverview and traffic-shift progress in STATUS='). It should
-    show CodeDeploy's status, lifecycle event and traffic (or the overview), never a made-up
-    0/0 task count."""
+    said '(web InProgress ... 0/0 tasks)' (deployer.c falls through to the ECS task counts, which
+    a codedeploy rollout never reads), and deploymentOverview, which cdtrack parses, was shown
+    nowhere (issue 16: 'deploymentOverview and traffic-shift progress in STATUS='). It shows
+    CodeDeploy's status and lifecycle event, the traffic on the new revision while it shifts
+    (linear, 10% every 0.8 s here) and the targets by state (deploymentOverview), never a task
+    count."""
     from test_deploy import start as start_deploy
     from test_notify import NotifySocket
     from test_daemon import daemon_env
+    import re
     sim, v1 = cd_world(ctx, [cd_service("web")],
-                       {APP: [group("web", config="CodeDeployDefault.ECSLinear10PercentEvery1Minutes")]})
+                       {APP: [group("web", config="CodeDeployDefault.ECSLinear10PercentEvery1Minutes")]},
+                       settings={"codedeploy_minute_seconds": 0.8})
     short = tempfile.mkdtemp(prefix="ecr-rv-")  # a Unix socket's path has 107 bytes at most
     sock = os.path.join(short, "notify.sock")
     ns = NotifySocket(sock)
@@ -236,6 +239,14 @@ def test_review_status_of_a_codedeploy_rollout_does_not_count_tasks_it_never_rea
         said = [m["STATUS"] for m in ns.having("STATUS") if "(web " in m["STATUS"]]
         check(said, "STATUS named the rollout")
         check_eq([s for s in said if "tasks" in s], [], "no task count in a codedeploy rollout's STATUS")
+        # '(web CodeDeploy InProgress AllowTraffic, 30% traffic, targets 1 in progress)'
+        shape = re.compile(r"\(web CodeDeploy (\w+)(?: (\w+))?(?:, (\d+)% traffic)?(?:, targets ([^)]*))?\)")
+        seen = [shape.search(s).groups() for s in said if shape.search(s)]
+        check([g for g in seen if g[0] == "InProgress" and g[1] == "AllowTraffic" and g[2] and
+               0 < int(g[2]) < 100 and g[3] == "1 in progress"], "a STATUS of the traffic shift under "
+              "way, part of the traffic moved, the one target in progress: %s" % said)
+        check(all(g[3] for g in seen if g[0] not in ("starting", "Created")),
+              "each STATUS with CodeDeploy's status past Created counts the targets: %s" % said)
     finally:
         ns.close()
         shutil.rmtree(short, ignore_errors=True)
