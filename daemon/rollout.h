@@ -180,7 +180,7 @@ struct rollout {
 	char cd_ready[CD_READY_LEN]; /* the deployment said to await approval (Ready) */
 	bool cd_said_wait_rb;        /* the wait for CodeDeploy's rollbackInfo was said */
 	bool cd_said_missing;        /* CodeDeploy stopped listing our id: said once */
-	int cd_overview[6]; /* deploymentOverview at the last look (cdtrack.h's order; 0: none) */
+	int cd_overview[6]; /* deploymentOverview last read (cdtrack.h's order; -1: unknown) */
 };
 
 /* What a reader returns: a step (>= 0), or one of these. */
