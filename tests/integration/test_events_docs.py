@@ -397,6 +397,23 @@ def test_the_journal_events_in_the_docs_are_the_daemons(ctx):
         check_eq(defined.get(name), mid, "daemon/events.h's EVENT_%s" % name)
 
 
+def test_the_queue_figures_in_the_docs_are_the_daemons(ctx):
+    """docs/events.md's long poll, HTTP timeout and visibility floor are daemon/queue.c's, and it does not
+    say the daemon leaves the visibility timeout alone (it asks for the floor when the queue's is below)."""
+    with open(os.path.join(ROOT, "daemon", "queue.c")) as f:
+        defs = {k: int(v) for k, v in re.findall(r"^#define ([A-Z_]+)\s+(\d+)", f.read(), re.M)}
+    with open(EVENTS_MD) as f:
+        text = " ".join(f.read().split())
+    check("`WaitTimeSeconds` %d" % defs["WAIT_S"] in text, "docs/events.md gives the wait, %d s" % defs["WAIT_S"])
+    check("HTTP timeout of %d s" % (defs["RECEIVE_TIMEOUT"] // 1000) in text,
+          "docs/events.md gives the HTTP timeout, %d ms" % defs["RECEIVE_TIMEOUT"])
+    check(defs["RECEIVE_TIMEOUT"] > defs["WAIT_S"] * 1000, "the HTTP timeout is above the wait")
+    floor = defs["MIN_VISIBILITY_S"]
+    check("below %d s" % floor in text and "asks for %d s" % floor in text,
+          "docs/events.md says a timeout below %d s is asked as %d s" % (floor, floor))
+    check("does not override" not in text, "docs/events.md does not say the daemon never overrides the timeout")
+
+
 REPO_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/web"
 RULE_OF = {"ECR Image Action": "EcrImageActionRule", "ECS Deployment State Change": "EcsDeploymentRule",
            "ECS Hook State Change": "EcsHookRule"}
