@@ -8,6 +8,7 @@ said once and polling goes on; an ECS deployment event makes tracking look at
 once."""
 
 import json
+import re
 import signal
 import time
 
@@ -453,3 +454,171 @@ def test_a_hook_event_makes_tracking_look_at_once(ctx):
     looks = daemon_calls(sim, since, "DescribeServiceDeployments")
     check(time.time() - t0 < 25, "ended %.1fs after the approval" % (time.time() - t0))
     check(len(looks) <= 6, "looks after the approval: %d (events flow)" % len(looks))
+
+
+def receives(sim, since=0):
+    return [r for r in sim.requests(since=since, service="sqs") if r["operation"] == "ReceiveMessage"]
+
+
+def test_a_quiet_queue_is_long_polled_without_a_cut(ctx):
+    """Nothing arrives: SQS holds each ReceiveMessage the whole 20 s. The daemon's HTTP timeout for it
+    (30 s) is above the wait, so no long poll is cut, retried or said failed; with the 10 s of every
+    other call each would be cut at 10 s and tried again (two more requests per 20 s, then a
+    QUEUE_FAILED RequestTimeout)."""
+    sim = Sim(ctx, seed=world())
+    p = start_events(ctx, sim)
+    wait_for(lambda: len(receives(sim)) >= 2, 50, "two long polls answered")
+    recv = receives(sim)
+    check_eq(len(recv), 2, "two ReceiveMessage in two long polls (no retry)")
+    check_eq([(r["status"], r.get("error")) for r in recv], [(200, None)] * 2, "both answered")
+    gap = recv[1]["time"] - recv[0]["time"]
+    check(19.0 <= gap <= 25.0, "the second long poll ended %.1fs after the first: held 20 s, not cut" % gap)
+    held = [float(ms) for ms in re.findall(r"sqs\.ReceiveMessage 200 ([0-9.]+)ms", sim.proc.read_stderr())]
+    check(len(held) >= 2 and all(19500 <= ms <= 21500 for ms in held[:2]), "each held ~20 s: %s" % held)
+    check_eq(lines_with(p, QUEUE_FAILED), [], "no queue failure")
+    check_eq(lines_with(p, "RequestTimeout"), [], "no timeout")
+
+
+def test_a_message_is_deleted_only_once_its_push_is_on_disk(ctx):
+    """The read the event asks for fails: the message is not deleted, and comes back after its
+    visibility timeout (5 s here). Once ECR answers, the push is read, saved and deployed, and only
+    then is the message deleted."""
+    sim = Sim(ctx, seed=world())
+    p = start_events(ctx, sim)
+    sim.fault("ecr.*", "error", code="ServerException", status=500, count=1000, message="injected")
+    before = last_seq(sim)
+    new = sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: any(m["receive_count"] >= 2 for m in sim.queue_messages(QUEUE)), 20,
+             "the message came back after its visibility timeout")
+    check(len([r for r in ecr_requests(sim, before) if r.get("error") == "ServerException"]) >= 1,
+          "the event asked for a read, which failed")
+    check_eq([r for r in sim.requests(since=before, service="sqs") if r["operation"] == "DeleteMessageBatch"],
+             [], "nothing deleted while the read fails")
+    with open(ctx.path("state", "state.json")) as f:
+        check(new not in f.read(), "the push is not on disk")
+    check_eq(lines_with(p, DEPLOY_STARTED), [], "nothing deployed")
+    sim.control("DELETE", "/faults")
+    healed = last_seq(sim)
+    wait_for(lambda: lines_with(p, DEPLOY_STARTED), 20, "the push deployed once ECR answers")
+    wait_for(lambda: queue_empty(sim), 20, "then the message deleted")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
+    read = [r for r in ecr_requests(sim, healed) if r["status"] == 200]
+    deletes = [r for r in sim.requests(since=before, service="sqs") if r["operation"] == "DeleteMessageBatch"]
+    check(read and deletes and deletes[0]["seq"] > read[0]["seq"],
+          "the first delete (seq %s) after the read that worked (seq %s)"
+          % (deletes[0]["seq"] if deletes else None, read[0]["seq"] if read else None))
+
+
+def two_services_world(repos=(("team/web", "prod"), ("team/api", "prod"))):
+    w = world(repos=())
+    w["repositories"] = [{"name": r, "images": [{"tag": t, "seed": "v1-" + r}]} for r, t in repos]
+    w["task_definitions"] = [taskdef(r.split("/")[1], r, tag=t) for r, t in repos]
+    w["services"] = [service(r.split("/")[1], r.split("/")[1], 2, True) for r, _ in repos]
+    return w
+
+
+def test_a_push_event_reads_only_its_repository(ctx):
+    sim = Sim(ctx, seed=two_services_world())
+    watches = [web_watch(), {"name": "api", "repository": "team/api", "tag": "prod", "targets": [target("api")]}]
+    p = start(ctx, sim, watches, poll_interval="10m", events=[{"queue_url": QUEUE_URL}])
+    settle_first_start(p, n=2)
+    cycles = p.read_stderr().count("poll cycle:")
+    before = last_seq(sim)
+    sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: lines_with(p, DEPLOY_STARTED), 10, "the deploy started from the event")
+    wait_for(lambda: queue_empty(sim), 10, "the message deleted")
+    check_eq([(r["operation"], r["params"].get("repositoryName")) for r in ecr_requests(sim, before)],
+             [("DescribeImages", "team/web")], "one read, of the pushed repository only")
+    check_eq(p.read_stderr().count("poll cycle:"), cycles, "no poll cycle ran")
+
+
+def test_glob_and_semver_watches_follow_their_events(ctx):
+    """A tag the rule matches deploys at once; a tag of the same repository it does not match costs
+    no ECR request, and its message is deleted."""
+    sim = Sim(ctx, seed=two_services_world((("team/web", "v1.0.0"), ("team/api", "release-1"))))
+    watches = [{"name": "web", "repository": "team/web", "semver": "^1", "targets": [target("web")]},
+               {"name": "api", "repository": "team/api", "tag_glob": "release-*", "targets": [target("api")]}]
+    p = start(ctx, sim, watches, poll_interval="10m", events=[{"queue_url": QUEUE_URL}])
+    settle_first_start(p, n=2)
+    before = last_seq(sim)
+    sim.push("team/web", "v2.0.0", seed="w2")
+    sim.push("team/web", "latest", seed="w3")
+    sim.push("team/api", "nightly-7", seed="a2")
+    wait_for(lambda: queue_empty(sim) and len(receives(sim, before)) >= 1, 10, "the three messages deleted")
+    check_eq(ecr_requests(sim, before), [], "no ECR request for tags the rules do not match")
+    check_eq(lines_with(p, DEPLOY_STARTED), [], "nothing deployed")
+    new_web = sim.push("team/web", "v1.1.0", seed="w4")
+    new_api = sim.push("team/api", "release-2", seed="a3")
+    wait_for(lambda: len(lines_with(p, DEPLOY_STARTED)) >= 2, 10, "both deploys started from their events")
+    check_eq(p.read_stderr().count("poll cycle:"), 1, "no poll cycle but the first")
+    wait_for(lambda: len(lines_with(p, DEPLOY_COMPLETED)) >= 2, 30, "both completed")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new_web, "^1 moved to v1.1.0")
+    check_eq(running_image(sim, "api"), REPO_URI + "team/api@" + new_api, "release-* moved to release-2")
+    wait_for(lambda: queue_empty(sim), 10, "the messages deleted")
+
+
+def test_a_late_event_after_the_poll_deploys_nothing_twice(ctx):
+    """The poll saw the push before its event came (EventBridge delivers it 6 s late): the event only
+    makes the daemon read again, finds what it deployed, and is deleted."""
+    sim = Sim(ctx, seed=world())
+    p = start_events(ctx, sim)
+    sim.event_faults(delay=6, source="aws.ecr")
+    before = last_seq(sim)
+    new = sim.push("team/web", "prod", seed="v2")
+    p.signal(signal.SIGHUP)  # a reload polls at once
+    wait_for(lambda: lines_with(p, DEPLOY_STARTED), 10, "the poll deployed the push")
+    fates = [e["fate"] for e in sim.control("GET", "/events")["events"] if e["source"] == "aws.ecr"]
+    check_eq(fates, ["delayed"], "the event not delivered yet")
+
+    def delivered():
+        return [e["at"] for e in sim.control("GET", "/events")["events"]
+                if e["source"] == "aws.ecr" and e["fate"] == "delivered"]
+    wait_for(lambda: delivered() and queue_empty(sim), 20, "the late message delivered, received and deleted")
+    check([r for r in ecr_requests(sim, before) if r["time"] > delivered()[0]], "the late event made one more read")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "DEPLOY_COMPLETED")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
+    check_eq(len([r for r in mutations(sim, before) if r["operation"] == "UpdateService"]), 1, "one UpdateService")
+    check_eq(len(lines_with(p, DEPLOY_STARTED)), 1, "one deploy")
+
+
+def test_a_throttled_queue_is_said_once_and_once_when_it_clears(ctx):
+    """ReceiveMessage answered RequestThrottled (as SQS throttles): said once while it lasts, once when
+    it clears, and polling ECR deploys meanwhile."""
+    sim = Sim(ctx, seed=world())
+    sim.fault("sqs.ReceiveMessage", "throttle", count=1000)
+    p = start_events(ctx, sim, poll="10m")
+    wait_for(lambda: lines_with(p, QUEUE_FAILED), 15, "the throttling said")
+    new = sim.push("team/web", "prod", seed="v2")
+    p.signal(signal.SIGHUP)  # a reload polls at once
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "polling deployed the push meanwhile")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
+    # One ReceiveMessage is up to 3 attempts: more than 3 throttled is the queue tried again.
+    wait_for(lambda: len([r for r in receives(sim) if r.get("error") == "RequestThrottled"]) > 3, 15,
+             "the queue tried again")
+    failed = lines_with(p, QUEUE_FAILED)
+    check_eq(len(failed), 1, "said once while it lasts")
+    check("RequestThrottled" in failed[0] and QUEUE in failed[0], failed[0][:300])
+    sim.control("DELETE", "/faults")
+    newer = sim.push("team/web", "prod", seed="v3")  # its message ends the next long poll at once
+    wait_for(lambda: lines_with(p, QUEUE_RECOVERED), 40, "said when it clears")
+    wait_for(lambda: len(lines_with(p, DEPLOY_COMPLETED)) >= 2, 30, "events flow again: the push deployed")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + newer, "the pushed digest runs")
+    check_eq((len(lines_with(p, QUEUE_FAILED)), len(lines_with(p, QUEUE_RECOVERED))), (1, 1), "once each")
+
+
+def test_a_missing_queue_that_appears_clears_with_one_line(ctx):
+    """QueueDoesNotExist is said once; once the queue is made, one line says it works again, and
+    events deploy."""
+    sim = Sim(ctx, seed=world(queue=False))
+    p = start_events(ctx, sim)
+    wait_for(lambda: len([r for r in receives(sim) if r.get("error") == "QueueDoesNotExist"]) >= 2, 15,
+             "the queue tried again, still missing")
+    check_eq(len(lines_with(p, QUEUE_FAILED)), 1, "said once while it is missing")
+    sim.seed({"queues": [{"name": QUEUE, "attributes": {"VisibilityTimeout": "5"}}], "event_rules": [{"queue": QUEUE}]})
+    # A quiet queue answers a long poll after 20 s: a push ends it, so that the recovery shows now.
+    new = sim.push("team/web", "prod", seed="v2")
+    wait_for(lambda: lines_with(p, QUEUE_RECOVERED), 10, "said when it appears")
+    wait_for(lambda: lines_with(p, DEPLOY_COMPLETED), 30, "events flow: the push deployed from its event")
+    check_eq(running_image(sim, "web"), REPO_URI + "team/web@" + new, "the pushed digest runs")
+    check_eq((len(lines_with(p, QUEUE_FAILED)), len(lines_with(p, QUEUE_RECOVERED))), (1, 1), "once each")
