@@ -165,7 +165,8 @@ bool sightings_digest_is(const struct sightings *g, size_t i, const char *digest
 	const char *d;
 
 	if (e->at == ODD)
-		return (d = sightings_digest(g, i, NULL)) && !strcmp(d, digest);
+		return (d = cJSON_GetStringValue(cJSON_GetObjectItem(g->odd[e->aux], "digest"))) &&
+		       !strcmp(d, digest);
 	if (strncmp(digest, "sha256:", 7) != 0)
 		return false;
 	digest += 7;
