@@ -59,6 +59,44 @@ static const cJSON *find_ours(const struct rollout *r, const cJSON *svc)
 }
 
 /* start: where is the service? */
+bool deploy_controller_refuses(bool codedeploy, const char *controller, char *why, size_t n)
+{
+	char v[64];
+
+	if (!controller)
+		controller = "ECS";
+	if (codedeploy ? same(controller, "CODE_DEPLOY") : same(controller, "ECS"))
+		return false;
+	ecs_printable(controller, v, sizeof(v));
+	if (codedeploy)
+		snprintf(why, n,
+			 "strategy 'codedeploy' deploys through CodeDeploy, but the service's "
+			 "deployment controller is %s, not CODE_DEPLOY (use strategy 'revision')",
+			 v);
+	else
+		snprintf(
+		    why, n,
+		    "the service's deployment controller is %s, which refuses UpdateService of "
+		    "a new task definition%s",
+		    v,
+		    same(controller, "CODE_DEPLOY") ? " (strategy 'codedeploy' deploys through "
+						      "CodeDeploy)"
+						    : " (it deploys by task sets)");
+	return true;
+}
+
+void deploy_guard_refusal(const struct guard_finding *f, size_t n, char *why, size_t len)
+{
+	size_t k =
+	    (size_t)snprintf(why, len,
+			     "the service's deployment configuration is not safe (\"guard\": "
+			     "\"enforce\"): ");
+
+	for (size_t i = 0; i < n && k < len; i++)
+		k += (size_t)snprintf(why + k, len - k, "%s%.127s = %.159s (%.200s)", i ? "; " : "",
+				      f[i].setting, f[i].value, f[i].why);
+}
+
 int deploy_read_start(struct rollout *r, struct aws_result *res)
 {
 	const cJSON *svc = ecs_find_service(res->body, r->rec->service);
@@ -70,34 +108,15 @@ int deploy_read_start(struct rollout *r, struct aws_result *res)
 	if (status && strcmp(status, "ACTIVE"))
 		return rollout_block(r, "DescribeServices", "the service is %s, not ACTIVE",
 				     status);
-	const char *controller =
-	    str_of(cJSON_GetObjectItem(svc, "deploymentController"), "type") ?: "ECS";
-	if (record_is_codedeploy(r->rec) && !same(controller, "CODE_DEPLOY")) {
-		char v[64];
-		ecs_printable(controller, v, sizeof(v));
-		snprintf(r->reason, sizeof(r->reason),
-			 "strategy 'codedeploy' deploys through CodeDeploy, but the service's "
-			 "deployment controller is %s, not CODE_DEPLOY (use strategy 'revision')",
-			 v);
+	if (deploy_controller_refuses(
+		record_is_codedeploy(r->rec),
+		str_of(cJSON_GetObjectItem(svc, "deploymentController"), "type"), r->reason,
+		sizeof(r->reason))) {
 		r->skip_reason = "deployment-controller";
 		return OUT_SKIPPED;
 	}
 	if (record_is_codedeploy(r->rec))
 		return cd_start(r, svc);
-	if (!same(controller, "ECS")) {
-		char v[64];
-		ecs_printable(controller, v, sizeof(v));
-		snprintf(
-		    r->reason, sizeof(r->reason),
-		    "the service's deployment controller is %s, which refuses UpdateService of a "
-		    "new task definition%s",
-		    v,
-		    same(controller, "CODE_DEPLOY") ? " (strategy 'codedeploy' deploys through "
-						      "CodeDeploy)"
-						    : " (it deploys by task sets)");
-		r->skip_reason = "deployment-controller";
-		return OUT_SKIPPED;
-	}
 	if (record_set(&r->rec->base_td, td) < 0 ||
 	    record_set(&r->rec->prev_deployment, str_of(ecs_primary(svc), "id")) < 0 ||
 	    record_set(&r->rec->prev_deployment_arn, str_of(svc, "currentServiceDeployment")) < 0)
@@ -124,7 +143,7 @@ static int guard(struct rollout *r, const cJSON *td)
 	struct rollout_rec *c = r->rec;
 	struct guard_finding f[GUARD_FINDINGS_MAX];
 	const char *names[RECORD_CONTAINERS];
-	size_t n, len = 0;
+	size_t n;
 
 	if (same(c->guard, "off") || !r->svc)
 		return 0;
@@ -133,14 +152,7 @@ static int guard(struct rollout *r, const cJSON *td)
 	n = guard_check(r->svc, td, names, c->n_containers, !record_is_revision(c), c->rollback, f,
 			GUARD_FINDINGS_MAX);
 	if (n && same(c->guard, "enforce")) {
-		len = (size_t)snprintf(
-		    r->reason, sizeof(r->reason),
-		    "the service's deployment configuration is not safe (\"guard\": "
-		    "\"enforce\"): ");
-		for (size_t i = 0; i < n && len < sizeof(r->reason); i++)
-			len += (size_t)snprintf(r->reason + len, sizeof(r->reason) - len,
-						"%s%.127s = %.159s (%.200s)", i ? "; " : "",
-						f[i].setting, f[i].value, f[i].why);
+		deploy_guard_refusal(f, n, r->reason, sizeof(r->reason));
 		r->skip_reason = "unsafe-deployment-config";
 		return OUT_SKIPPED;
 	}

@@ -20,7 +20,9 @@
 #include "config.h"
 #include "credentials.h"
 #include "decide.h"
+#include "ecs.h"
 #include "events.h"
+#include "guard.h"
 #include "history.h"
 #include "log.h"
 #include "rollout.h"
@@ -233,6 +235,57 @@ static bool is_blocked(struct deployer *dp, const char *skey, const char *digest
 }
 
 /* Says a decision that is not an action, once per (target, digest, decision). */
+static void free_dry_look(void *v)
+{
+	struct dry_look *look = v;
+
+	if (look) {
+		cJSON_Delete(look->svc);
+		cJSON_Delete(look->td);
+		free(look);
+	}
+}
+
+/*
+ * Whether a deploy of t would be skipped (or blocked) on the service as a dry run's look found it
+ * (NULL: not looked at in this run: false), decided as the start step decides, against t's
+ * settings of now; reason: the SKIPPED event's REASON it would say, why its sentence.
+ */
+static bool dry_refusal(const struct dry_look *look, const struct config_target *t, char *reason,
+			size_t reason_len, char *why, size_t why_len)
+{
+	struct guard_finding f[GUARD_FINDINGS_MAX];
+	const char *status = look ? str_of(look->svc, "status") : NULL;
+	bool cd = t->strategy == STRATEGY_CODEDEPLOY;
+	size_t n;
+
+	if (!look || !look->svc)
+		return false;
+	if (status && strcmp(status, "ACTIVE")) {
+		char v[64];
+		ecs_printable(status, v, sizeof(v));
+		snprintf(reason, reason_len, "blocked");
+		snprintf(why, why_len, "the service is %s, not ACTIVE", v);
+		return true;
+	}
+	if (deploy_controller_refuses(
+		cd, str_of(cJSON_GetObjectItem(look->svc, "deploymentController"), "type"), why,
+		why_len)) {
+		snprintf(reason, reason_len, "deployment-controller");
+		return true;
+	}
+	if (cd || t->guard != GUARD_ENFORCE)
+		return false;
+	n = guard_check(look->svc, look->td, (const char *const *)t->containers,
+			t->n_containers < RECORD_CONTAINERS ? t->n_containers : RECORD_CONTAINERS,
+			t->strategy != STRATEGY_REVISION, t->rollback, f, GUARD_FINDINGS_MAX);
+	if (!n)
+		return false;
+	deploy_guard_refusal(f, n, why, why_len);
+	snprintf(reason, reason_len, "unsafe-deployment-config");
+	return true;
+}
+
 static void say(struct deployer *dp, const char *skey, const struct config_watch *w,
 		const struct config_target *t, const char *digest, enum decision dec)
 {
@@ -282,17 +335,15 @@ static void say(struct deployer *dp, const char *skey, const struct config_watch
 		break;
 	case DECIDE_DRY_RUN: {
 		/* what this run's look at the service found that the deploy would refuse */
-		const char *note = strmap_get(dp->dry_notes, skey);
-		const char *sep = note ? strchr(note, '\x1f') : NULL;
-		if (!sep) {
+		char reason[32], why[1200];
+		if (!dry_refusal(strmap_get(dp->dry_looks, skey), t, reason, sizeof(reason), why,
+				 sizeof(why))) {
 			log_at(LOG_NOTICE, EVENT_SKIPPED, f,
 			       "dry run: would deploy %s to service '%s' in cluster '%s' (strategy "
 			       "'%s')",
 			       digest, t->service, t->cluster, config_strategy_name(t->strategy));
 			break;
 		}
-		char reason[64];
-		snprintf(reason, sizeof(reason), "%.*s", (int)(sep - note), note);
 		log_at(LOG_NOTICE, EVENT_SKIPPED,
 		       LOG_FIELDS({ "WATCH", w->name }, { "ECR_REPOSITORY", w->repository },
 				  { "IMAGE_DIGEST", digest }, { "ECS_CLUSTER", t->cluster },
@@ -300,8 +351,8 @@ static void say(struct deployer *dp, const char *skey, const struct config_watch
 				  { "STRATEGY", config_strategy_name(t->strategy) },
 				  { "REASON", decision_name(dec) }, { "DRY_RUN_REASON", reason }),
 		       "dry run: would not deploy %s to service '%s' in cluster '%s' (strategy "
-		       "'%s'): %s",
-		       digest, t->service, t->cluster, config_strategy_name(t->strategy), sep + 1);
+		       "'%s'): %s (the service as this run first found it)",
+		       digest, t->service, t->cluster, config_strategy_name(t->strategy), why);
 		break;
 	}
 	case DECIDE_WAIT_BUSY:
@@ -613,10 +664,10 @@ struct deployer *deployer_new(const struct deployer_deps *deps)
 	dp->dirty = strmap_new();
 	dp->blocked = strmap_new();
 	dp->guard_said = strmap_new();
-	dp->dry_notes = strmap_new();
+	dp->dry_looks = strmap_new();
 	dp->cd_groups = strmap_new();
 	if (!dp->creds || !dp->said || !dp->dirty || !dp->blocked || !dp->guard_said ||
-	    !dp->dry_notes || !dp->cd_groups) {
+	    !dp->dry_looks || !dp->cd_groups) {
 		deployer_free(dp);
 		return NULL;
 	}
@@ -695,7 +746,7 @@ void deployer_free(struct deployer *dp)
 	strmap_free(dp->creds, free_creds);
 	strmap_free(dp->blocked, free);
 	strmap_free(dp->guard_said, free);
-	strmap_free(dp->dry_notes, free);
+	strmap_free(dp->dry_looks, free_dry_look);
 	strmap_free(dp->cd_groups, free);
 	config_free(dp->blocked_cfg);
 	free(dp);

@@ -12,7 +12,6 @@
 #include "digest.h"
 #include "ecs.h"
 #include "events.h"
-#include "guard.h"
 #include "rollout.h"
 #include "strmap.h"
 #include "state.h"
@@ -25,70 +24,29 @@ static bool dry(const struct rollout *r)
 	return (*r->dp->d->cfg)->dry_run || r->dp->d->dry_run;
 }
 
-/* Keeps, for a dry run's "would deploy", why a deploy of the target would be skipped (reason: the
- * REASON of that SKIPPED; why: its sentence); the first kept stands. */
-static void dry_note(struct rollout *r, const char *reason, const char *why)
+/* The dry run's look at r's target (made when missing; NULL without memory). */
+static struct dry_look *dry_look(struct rollout *r)
 {
 	struct rollout_rec *c = r->rec;
-	char key[1300];
-	size_t n = strlen(reason) + strlen(why) + 2;
-	char *note = malloc(n);
-	void *old = NULL;
+	char key[1200]; /* (as reconcile_target()'s skey) */
+	struct dry_look *look;
 
-	snprintf(key, sizeof(key), "%.600s\x1f%.600s", c->watch, c->tkey);
-	if (!note || strmap_get(r->dp->dry_notes, key)) {
-		free(note);
-		return;
+	snprintf(key, sizeof(key), "%s\x1f%s", c->watch, c->tkey);
+	if ((look = strmap_get(r->dp->dry_looks, key)))
+		return look;
+	if (!(look = calloc(1, sizeof(*look))) ||
+	    strmap_put(r->dp->dry_looks, key, look, NULL) < 0) {
+		free(look);
+		return NULL;
 	}
-	snprintf(note, n, "%s\x1f%s", reason, why);
-	if (strmap_put(r->dp->dry_notes, key, note, &old) < 0)
-		free(note);
-	free(old);
+	return look;
 }
 
-/* The deployment controller the start step refuses (deploy_read_start()), said as it says it. */
-static void dry_controller(struct rollout *r, const cJSON *svc)
+/* Keeps a copy of v as *slot (the one before dropped: a later look replaces it). */
+static void dry_keep(cJSON **slot, const cJSON *v)
 {
-	const char *controller = cJSON_GetStringValue(
-	    cJSON_GetObjectItem(cJSON_GetObjectItem(svc, "deploymentController"), "type"));
-	bool cd = record_is_codedeploy(r->rec);
-	char v[64], why[300];
-
-	if (!controller)
-		controller = "ECS";
-	if (cd == !strcmp(controller, "CODE_DEPLOY") && (cd || !strcmp(controller, "ECS")))
-		return;
-	ecs_printable(controller, v, sizeof(v));
-	snprintf(why, sizeof(why), "the service's deployment controller is %s%s", v,
-		 cd ? ", not CODE_DEPLOY (strategy 'codedeploy' deploys through CodeDeploy)"
-		    : ", which refuses UpdateService of a new task definition");
-	dry_note(r, "deployment-controller", why);
-}
-
-/* The zero-downtime guard in "enforce" (deploy.c's guard()), on the service kept and td. */
-static void dry_guard(struct rollout *r, const cJSON *td)
-{
-	struct rollout_rec *c = r->rec;
-	struct guard_finding f[GUARD_FINDINGS_MAX];
-	const char *names[RECORD_CONTAINERS];
-	char why[1200];
-	size_t n, len;
-
-	if (!r->dry_svc || !c->guard || strcmp(c->guard, "enforce") || record_is_codedeploy(c))
-		return;
-	for (size_t i = 0; i < c->n_containers; i++)
-		names[i] = c->containers[i];
-	n = guard_check(r->dry_svc, td, names, c->n_containers, !record_is_revision(c), c->rollback,
-			f, GUARD_FINDINGS_MAX);
-	if (!n)
-		return;
-	len = (size_t)snprintf(why, sizeof(why),
-			       "the service's deployment configuration is not safe (\"guard\": "
-			       "\"enforce\"): ");
-	for (size_t i = 0; i < n && len < sizeof(why); i++)
-		len += (size_t)snprintf(why + len, sizeof(why) - len, "%s%.127s = %.159s",
-					i ? "; " : "", f[i].setting, f[i].value);
-	dry_note(r, "unsafe-deployment-config", why);
+	cJSON_Delete(*slot);
+	*slot = v ? cJSON_Duplicate(v, 1) : NULL;
 }
 
 static int inspected(struct rollout *r, const char *running, const char *how)
@@ -145,10 +103,10 @@ int inspect_read_service(struct rollout *r, struct aws_result *res)
 	if (!svc || !td)
 		return rollout_block(r, "DescribeServices",
 				     "the service does not exist in cluster '%s'", r->rec->cluster);
-	if (dry(r)) {
-		dry_controller(r, svc);
-		cJSON_Delete(r->dry_svc);
-		r->dry_svc = cJSON_Duplicate(svc, 1); /* (without it, the guard is not looked at) */
+	struct dry_look *look = dry(r) ? dry_look(r) : NULL;
+	if (look) {
+		dry_keep(&look->svc, svc);
+		dry_keep(&look->td, NULL);
 	}
 	/* Blue/green, linear and canary services run two revisions during a deployment: what runs
 	 * is read from the service revisions ECS names current, not from the tasks. */
@@ -174,7 +132,9 @@ int inspect_read_td(struct rollout *r, struct aws_result *res)
 	const cJSON *td = cJSON_GetObjectItem(res->body, "taskDefinition");
 	int rc = ecs_pinned_digest(td, name, &pinned);
 
-	dry_guard(r, td);
+	struct dry_look *look = dry(r) ? dry_look(r) : NULL;
+	if (look)
+		dry_keep(&look->td, td);
 	if (rc == -ENOENT || !taskdef_image(td, name))
 		return rollout_block(r, "DescribeTaskDefinition",
 				     "its task definition %s has no container '%s'",

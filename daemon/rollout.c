@@ -801,7 +801,6 @@ void rollout_free(struct rollout *r)
 	cJSON_Delete(r->described);
 	cJSON_Delete(r->listed);
 	cJSON_Delete(r->svc);
-	cJSON_Delete(r->dry_svc);
 	free(r);
 }
 

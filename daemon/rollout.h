@@ -124,7 +124,6 @@ struct rollout {
 	cJSON *listed;       /* the ListTasks reply a DescribeTasks is made from */
 	cJSON *svc;          /* the service as the start step read it (the guard's), or the
 				inspection's currentServiceRevisions */
-	cJSON *dry_svc;      /* a dry run's inspection: the service, for the guard at the td */
 	bool waiting;        /* the step runs again at next_at */
 	bool unwritten;      /* the step could not be written: write it, then run it */
 	double next_at;      /* ev_now() time of the next tracking look or retry */
@@ -257,8 +256,7 @@ struct deployer {
 	struct strmap *said;        /* watch\x1ftarget -> "reason digest" last reported */
 	struct strmap *blocked;     /* watch\x1ftarget -> struct blocked (NULL: not) */
 	struct strmap *guard_said;  /* watch\x1ftarget\x1fsetting -> the value warned of */
-	struct strmap *dry_notes;   /* a dry run: watch\x1ftarget -> "reason\x1fwhy" a deploy
-				       would be skipped, as its inspection found the service */
+	struct strmap *dry_looks;   /* a dry run: watch\x1ftarget -> struct dry_look */
 	struct config *blocked_cfg; /* the config the blocks were made under (a reference) */
 	double blocked_next;        /* the earliest end of a backoff that kept a target out of a
 				       pass since the last full one (ev_now time), 0: none */
@@ -311,6 +309,25 @@ int deploy_pin(struct rollout *r, const cJSON *described, const char *digest, co
 /* deploy.c: our revision would go unused: says so and returns the deregister step, after which
  * the rollout goes on with after (a step, or OUT_BLOCKED). */
 int deploy_deregister_then(struct rollout *r, int after);
+
+/*
+ * Whether a service whose deploymentController.type is controller (NULL: ECS) refuses a deploy
+ * of strategy codedeploy (codedeploy true) or revision/force; why, then, in the words the
+ * SKIPPED event says (deploy.c). The start step and a dry run's "would not deploy" share it.
+ */
+bool deploy_controller_refuses(bool codedeploy, const char *controller, char *why, size_t n);
+
+struct guard_finding;
+/* The sentence of a deploy that guard "enforce" skips for the n findings f (deploy.c). */
+void deploy_guard_refusal(const struct guard_finding *f, size_t n, char *why, size_t len);
+
+/* What a dry run's first-start look found of a target's service (its DescribeServices service and
+ * the task definition it runs), kept so that "would deploy" is decided against the target's
+ * settings of the moment (deployer.c). */
+struct dry_look {
+	cJSON *svc;
+	cJSON *td;
+};
 
 /* The steps' readers and request builders (deploy.c, rollback.c, inspect.c). */
 cJSON *deploy_read_base_params(struct rollout *r);

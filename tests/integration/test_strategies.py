@@ -845,9 +845,12 @@ def test_guard_off_neither_warns_nor_skips(ctx):
 
 def test_code_deploy_and_external_controllers_are_skipped(ctx):
     sim = make_sim(ctx, [svc("web-cd", controller="CODE_DEPLOY"), svc("web-cd-f", controller="CODE_DEPLOY"),
-                         svc("web-ext", controller="EXTERNAL"), svc("web-ext-f", controller="EXTERNAL")])
+                         svc("web-ext", controller="EXTERNAL"), svc("web-ext-f", controller="EXTERNAL"),
+                         svc("web-ecs-cd")])
     targets = [target("web-cd"), target("web-cd-f", strategy="force"), target("web-ext"),
-               target("web-ext-f", strategy="force")]
+               target("web-ext-f", strategy="force"),
+               target("web-ecs-cd", strategy="codedeploy",
+                      codedeploy={"application": "app", "deployment_group": "group"})]
     p = start(ctx, sim, [web_watch(*targets)])
     wait_for(lambda: lines_with(p, "poll cycle:"), 20, "the first poll cycle")
     since = last_request(sim)
@@ -856,9 +859,9 @@ def test_code_deploy_and_external_controllers_are_skipped(ctx):
 
     def skipped():
         return {f.get("ECS_SERVICE"): l for l, f in events(p, SKIPPED) if f.get("REASON") == "deployment-controller"}
-    wait_for(lambda: len(skipped()) >= 4, 30, "SKIPPED deployment-controller for the four services")
+    wait_for(lambda: len(skipped()) >= 5, 30, "SKIPPED deployment-controller for the five services")
     for s, kind in (("web-cd", "CODE_DEPLOY"), ("web-cd-f", "CODE_DEPLOY"), ("web-ext", "EXTERNAL"),
-                    ("web-ext-f", "EXTERNAL")):
+                    ("web-ext-f", "EXTERNAL"), ("web-ecs-cd", "is ECS, not CODE_DEPLOY")):
         check(kind in skipped()[s], "%s: the controller is named: %s" % (s, skipped()[s]))
     check_eq([r["operation"] for r in daemon_calls(sim, 0) if r["operation"] in
               ("RegisterTaskDefinition", "UpdateService")], [], "no RegisterTaskDefinition, no UpdateService")
