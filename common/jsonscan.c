@@ -369,6 +369,7 @@ int jsonscan_parse(const char *doc, size_t len, struct jsonscan_value *ret_root,
 void jsonscan_iter_init(struct jsonscan_iter *it, const struct jsonscan_value *v)
 {
 	it->object = v->type == JSONSCAN_OBJECT;
+	it->open = false;
 	if (v->type != JSONSCAN_ARRAY && v->type != JSONSCAN_OBJECT) {
 		it->p = it->end = NULL;
 		return;
@@ -385,7 +386,7 @@ static bool next_value(struct jsonscan_iter *it, struct jsonscan_value *ret_valu
 
 	if (p < it->end && *p == ',')
 		p = skip_ws_at(p + 1, it->end);
-	if (p >= it->end) {
+	if (p >= it->end || (it->open && (*p == ']' || *p == '}'))) {
 		it->p = it->end;
 		return false;
 	}
@@ -447,7 +448,7 @@ bool jsonscan_next_item_members(struct jsonscan_iter *it, const char *const *nam
 	p = skip_ws_at(it->p, it->end);
 	if (p < it->end && *p == ',')
 		p = skip_ws_at(p + 1, it->end);
-	if (p >= it->end) {
+	if (p >= it->end || (it->open && *p == ']')) {
 		it->p = it->end;
 		return false;
 	}
@@ -461,6 +462,36 @@ bool jsonscan_next_item_members(struct jsonscan_iter *it, const char *const *nam
 	ret_item->text = p;
 	ret_item->len = (size_t)(it->p - p);
 	return true;
+}
+
+bool jsonscan_member_iter(const struct jsonscan_value *obj, const char *name,
+			  struct jsonscan_iter *ret_it)
+{
+	struct jsonscan_iter it;
+	struct jsonscan_value k, v;
+	const char *p;
+
+	ret_it->p = ret_it->end = NULL;
+	ret_it->object = ret_it->open = false;
+	if (obj->type != JSONSCAN_OBJECT)
+		return false;
+	jsonscan_iter_init(&it, obj);
+	while (next_value(&it, &k)) {
+		p = skip_ws_at(it.p, it.end);
+		p = skip_ws_at(p + 1, it.end); /* past ':' */
+		if ((*p == '[' || *p == '{') && jsonscan_string_is(&k, name)) {
+			/* (checked text: the container's closing bracket comes before obj's) */
+			ret_it->p = p + 1;
+			ret_it->end = it.end;
+			ret_it->object = *p == '{';
+			ret_it->open = true;
+			return true;
+		}
+		it.p = take_value(p, it.end, &v);
+		if (jsonscan_string_is(&k, name))
+			return false; /* the first one is neither */
+	}
+	return false;
 }
 
 void jsonscan_members(const struct jsonscan_value *obj, const char *const *names, size_t n,

@@ -47,6 +47,7 @@ struct jsonscan_value {
 struct jsonscan_iter {
 	const char *p, *end;
 	bool object;
+	bool open; /* (jsonscan_member_iter()) the walk ends at the container's closing bracket */
 };
 
 /*
@@ -72,6 +73,15 @@ bool jsonscan_next_member(struct jsonscan_iter *it, struct jsonscan_value *ret_k
  * obj is not an object or has none. */
 bool jsonscan_member(const struct jsonscan_value *obj, const char *name,
 		     struct jsonscan_value *ret_value);
+
+/*
+ * The walk over the items (or members) of obj's first member named name, when its value is an
+ * array (or an object), started without first going over that value to find its end: a reader
+ * that walks a long array once instead of twice. False when obj is not an object, has no such
+ * member or its value is neither (ret_it then has nothing to walk).
+ */
+bool jsonscan_member_iter(const struct jsonscan_value *obj, const char *name,
+			  struct jsonscan_iter *ret_it);
 
 /* The members of object obj named names[0..n-1] in one walk: ret_values[i] is the first member
  * named names[i], its type 0 when there is none (or obj is not an object). */

@@ -353,11 +353,26 @@ int images_read_lookup(struct images *im, const char *body, size_t len, struct i
 	char tag[IMAGES_TAG_MAX + 1];
 	int r;
 
-	if ((r = begin(body, len, &root, m, ret, why, why_len)) < 0)
+	bool first = true;
+
+	memset(ret, 0, sizeof(*ret));
+	if ((r = open_reply(body, len, &root, why, why_len)) < 0)
 		return r;
-	jsonscan_iter_init(&it, &m[R_DETAILS]);
+	/* imageDetails walked once, as it is reached (begin() would go over it to find its end
+	 * first); a reply without that array is read as the other readers read it */
+	if (!jsonscan_member_iter(&root, "imageDetails", &it) || it.object) {
+		if ((r = begin(body, len, &root, m, ret, why, why_len)) < 0)
+			return r;
+		jsonscan_iter_init(&it, &m[R_DETAILS]);
+		first = false;
+	}
 	/* one walk over each image's members */
 	while (r == 0 && jsonscan_next_item_members(&it, names, 3, f, &d)) {
+		if (first) { /* the account is imageDetails[0]'s, as first_account() reads it */
+			first = false;
+			if (!registry_of(&f[2], ret->account))
+				ret->account[0] = '\0';
+		}
 		if (f[0].type != JSONSCAN_STRING || f[1].type != JSONSCAN_ARRAY)
 			continue;
 		jsonscan_iter_init(&it_t, &f[1]);

@@ -350,3 +350,68 @@ TEST(jsonscan_items_and_their_members_in_one_walk)
 	jsonscan_iter_init(&it, &f[0]);
 	CHECK(!jsonscan_next_item_members(&it, names, 2, f, &item));
 }
+
+/* Walks a member's array (or object) found by jsonscan_member_iter() to its end, writing each
+ * item's text (or each member's key and value) separated by '|'. */
+static void walked(struct jsonscan_iter *it, char *out, size_t n)
+{
+	struct jsonscan_value k, v;
+	size_t len = 0;
+
+	out[0] = '\0';
+	while (len < n &&
+	       (it->object ? jsonscan_next_member(it, &k, &v) : jsonscan_next_item(it, &v)))
+		len += (size_t)(it->object
+				    ? snprintf(out + len, n - len, "%.*s=%.*s|", (int)k.len, k.text,
+					       (int)v.len, v.text)
+				    : snprintf(out + len, n - len, "%.*s|", (int)v.len, v.text));
+}
+
+TEST(jsonscan_member_iter_walks_a_member_once)
+{
+	static const struct {
+		const char *doc, *name;
+		bool found;
+		const char *items; /* what the walk gives, as walked() writes it */
+	} cases[] = {
+		{ "{\"x\":[9],\"d\":[1, \"]\" ,[2,[3]] , {\"a\":\"}\"}],\"y\":[8]}", "d", true,
+		  "1|\"]\"|[2,[3]]|{\"a\":\"}\"}|" },
+		{ "{\"d\":[]}", "d", true, "" },
+		{ "{\"d\" : [ ] , \"e\":1}", "d", true, "" },
+		{ "{\"d\":{\"k\":[1],\"l\":{}}}", "d", true, "\"k\"=[1]|\"l\"={}|" },
+		{ "{\"d\":[{\"a\":1}],\"d\":[2]}", "d", true, "{\"a\":1}|" }, /* the first */
+		{ "{\"d\":\"s\",\"d\":[2]}", "d", false, "" }, /* the first is neither */
+		{ "{\"e\":[1]}", "d", false, "" },
+		{ "[{\"d\":[1]}]", "d", false, "" },      /* not an object */
+		{ "{\"\\u0064\":[5]}", "d", true, "5|" }, /* the key decoded */
+	};
+	char out[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct jsonscan_value root;
+		struct jsonscan_iter it;
+		CHECK_INT(jsonscan_parse(cases[i].doc, strlen(cases[i].doc), &root, NULL, 0), 0);
+		bool found = jsonscan_member_iter(&root, cases[i].name, &it);
+		walked(&it, out, sizeof(out));
+		if (found != cases[i].found || strcmp(out, cases[i].items))
+			unit_fail(__FILE__, __LINE__, "row %zu: found %d, walked '%s'", i, found,
+				  out);
+	}
+	/* items with their members, then nothing more: not the members after the array */
+	static const char *const names[] = { "a" };
+	const char *doc =
+	    "{\"d\":[{\"a\":\"1\"},7,{\"b\":2,\"a\":\"2\"}],\"a\":\"no\",\"z\":[{\"a\":\"3\"}]}";
+	struct jsonscan_value root, f[1], item;
+	struct jsonscan_iter it;
+	int n = 0;
+	CHECK_INT(jsonscan_parse(doc, strlen(doc), &root, NULL, 0), 0);
+	CHECK(jsonscan_member_iter(&root, "d", &it));
+	while (jsonscan_next_item_members(&it, names, 1, f, &item)) {
+		n++;
+		CHECK(n != 1 || jsonscan_string_is(&f[0], "1"));
+		CHECK(n != 2 || (!f[0].type && item.type == JSONSCAN_NUMBER));
+		CHECK(n != 3 || jsonscan_string_is(&f[0], "2"));
+	}
+	CHECK_INT(n, 3);
+	CHECK(!jsonscan_next_item_members(&it, names, 1, f, &item)); /* stays at its end */
+}
