@@ -7,6 +7,8 @@
 #include "digest.h"
 
 #define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define HEX63 "123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define HEX62 "23456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 TEST(digest_valid_rows)
 {
@@ -35,6 +37,14 @@ TEST(digest_valid_rows)
 		{ "sha256:"
 		  "../../../../etc/passwd/0123456789abcdef0123456789abcdef0123456789",
 		  false },
+		/* each neighbour of the ranges, and bytes above 0x7f */
+		{ "sha256:/" HEX63, false },
+		{ "sha256::" HEX63, false },
+		{ "sha256:`" HEX63, false },
+		{ "sha256:\xff" HEX63, false },
+		{ "sha256:\xc3\xa9" HEX62, false },
+		{ "sha256:" HEX63 "@", false },
+		{ "sha256:0" HEX63, true },
 		{ "sha512:" HEX64, false },
 		{ "SHA256:" HEX64, false },
 		{ " sha256:" HEX64, false },
@@ -52,6 +62,11 @@ TEST(digest_valid_rows)
 	}
 	CHECK(!digest_valid(NULL));
 	CHECK(!digest_valid_n(NULL, DIGEST_LEN));
+	/* a NUL inside the length given */
+	char nul[DIGEST_LEN + 1];
+	memcpy(nul, "sha256:" HEX64, sizeof(nul));
+	nul[40] = '\0';
+	CHECK(!digest_valid_n(nul, DIGEST_LEN));
 	/* A valid digest followed by more bytes is valid only with its own length. */
 	CHECK(digest_valid_n("sha256:" HEX64 "@x", DIGEST_LEN));
 	CHECK(!digest_valid("sha256:" HEX64 "@x"));
