@@ -243,7 +243,9 @@ def run_strategy(ctx, strategy, config, bake_minutes=1, extra_revision_services=
                 if d.get("lifecycleStage") == "BAKE_TIME" and d["serviceDeploymentArn"] == arns[n]:
                     bake_seen.setdefault(n, now)
             if events(p, DEPLOY_COMPLETED, n):
-                done_seen[n] = now
+                # when it was seen, not when this look began: the reads above may take a while
+                # (DURATION_MS was once 4 ms over a bound taken from 'now' in CI)
+                done_seen[n] = time.monotonic()
         if lines_with(p, DEPLOY_FAILED):
             return True
         return len(done_seen) == len(names)

@@ -261,8 +261,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _json_call_counted(self, target, body, started):
         rid = new_request_id()
         prefix, _, operation = target.rpartition(".")
+        # received: the wall time the call arrived (time, set by the log, is when it was done: a
+        # delay fault comes in between)
         entry = {"service": None, "operation": operation, "signature": None, "status": None, "error": None,
-                 "fault": None, "params": None, "protocol": "json"}
+                 "fault": None, "params": None, "protocol": "json", "received": time.time()}
         mono = time.monotonic()
         params = None
         ctx = None
