@@ -794,7 +794,8 @@ def test_kill_9_while_create_deployment_is_sent_makes_one_deployment(ctx):
     sim.fault("codedeploy.CreateDeployment", "delay", delay=2.0, count=1)
     new = sim.push("team/web", "prod", seed="v2")
     poll_now(p)
-    wait_for(lambda: rollout_step(ctx) == "creating" and sim.control("GET", "/health")["inflight"] > 0, 20,
+    wait_for(lambda: rollout_step(ctx) == "creating" and
+             "CreateDeployment" in sim.control("GET", "/health")["inflight_ops"], 20,
              "step creating, CreateDeployment sent")
     q = restart(ctx, sim, p, targets, "creating", between=lambda: wait_for(
         lambda: sim.control("GET", "/health")["inflight"] == 0 and creates(sim), 15,

@@ -473,7 +473,8 @@ def test_review_an_heir_with_another_clock_waits_for_the_old_leaders_registratio
     a.p.signal(signal.SIGHUP)
     wait_for(lambda: rollout_in_table(sim) == ("registering", new), 15, "a's record at registering in the table")
     wait_for(lambda: [r for r in sim.requests() if r.get("operation") == "RegisterTaskDefinition"]
-             or sim.control("GET", "/health")["inflight"] > 0, 5, "a's RegisterTaskDefinition sent")
+             or "RegisterTaskDefinition" in sim.control("GET", "/health")["inflight_ops"], 5,
+             "a's RegisterTaskDefinition sent")
     time.sleep(0.3)
     sent = time.monotonic()
     a.kill()

@@ -250,13 +250,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- AWS JSON protocols ---------------------------------------------------
     def _json_call(self, target, body, started):
+        op = target.rpartition(".")[2]
         with self.world.lock:
             self.world.inflight += 1
+            self.world.inflight_ops.append(op)
         try:
             self._json_call_counted(target, body, started)
         finally:
             with self.world.lock:
                 self.world.inflight -= 1
+                self.world.inflight_ops.remove(op)
 
     def _json_call_counted(self, target, body, started):
         rid = new_request_id()
@@ -482,7 +485,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         m, p = self.command, path[len("/_sim"):]
         try:
             if (m, p) == ("GET", "/health"):
-                return self._ctl(200, {"ok": True, "port": w.port, "inflight": w.inflight})
+                return self._ctl(200, {"ok": True, "port": w.port, "inflight": w.inflight,
+                                        "inflight_ops": sorted(w.inflight_ops)})
             if (m, p) == ("POST", "/reset"):
                 w.reset()
                 return self._ctl(200, {"ok": True})

@@ -158,6 +158,7 @@ class World:
         self.seq = 0
         self.port = None
         self.inflight = 0  # AWS calls being served now
+        self.inflight_ops = []  # their operations (JSON calls), one entry per call
         self.policies = Policies()  # IAM identity policies; kept across a reset, like the static keys
         self._reset_state()
 
