@@ -234,7 +234,6 @@ static bool is_blocked(struct deployer *dp, const char *skey, const char *digest
 	return true;
 }
 
-/* Says a decision that is not an action, once per (target, digest, decision). */
 static void free_dry_look(void *v)
 {
 	struct dry_look *look = v;
@@ -286,6 +285,7 @@ static bool dry_refusal(const struct dry_look *look, const struct config_target 
 	return true;
 }
 
+/* Says a decision that is not an action, once per (target, digest, decision). */
 static void say(struct deployer *dp, const char *skey, const struct config_watch *w,
 		const struct config_target *t, const char *digest, enum decision dec)
 {
