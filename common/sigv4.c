@@ -470,13 +470,52 @@ static int derive_key(struct sigv4_signer *s, const struct sigv4_credentials *c,
 	return 0;
 }
 
+/*
+ * when as "YYYYMMDDTHHMMSSZ" (UTC) into out (SIGV4_DATE_LEN bytes): the civil date of a day count
+ * by whole arithmetic (March-based years of 400-year eras), not gmtime_r() and strftime(), which
+ * take the time zone lock and parse a format on every request. -ERANGE outside years 1-9999.
+ */
+static int amz_date(time_t when, char out[SIGV4_DATE_LEN])
+{
+	int64_t days = (int64_t)when / 86400, secs = (int64_t)when % 86400;
+
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	days += 719468; /* from 0000-03-01 */
+	int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+	int64_t doe = days - era * 146097;                                   /* [0, 146096] */
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);               /* [0, 365] */
+	int64_t mp = (5 * doy + 2) / 153;                                    /* [0, 11], March 0 */
+	int64_t day = doy - (153 * mp + 2) / 5 + 1;
+	int64_t month = mp < 10 ? mp + 3 : mp - 9;
+	int64_t year = yoe + era * 400 + (month <= 2);
+	int64_t fields[6] = { year, month, day, secs / 3600, secs / 60 % 60, secs % 60 };
+	static const int widths[6] = { 4, 2, 2, 2, 2, 2 };
+	char *p = out;
+
+	if (year < 1 || year > 9999)
+		return -ERANGE;
+	for (int f = 0; f < 6; f++) {
+		if (f == 3)
+			*p++ = 'T';
+		for (int i = widths[f] - 1; i >= 0; i--, fields[f] /= 10)
+			p[i] = (char)('0' + fields[f] % 10);
+		p += widths[f];
+	}
+	*p++ = 'Z';
+	*p = '\0';
+	return 0;
+}
+
 int sigv4_sign(struct sigv4_signer *s, const struct sigv4_request *r,
 	       const struct sigv4_credentials *c, const char *region, const char *service,
 	       time_t when, struct sigv4_result *ret)
 {
 	struct sigv4_header extra[3];
 	size_t n_extra = 0, names_at, names_len;
-	struct tm tm;
 	char date[9], creq_hash[CRYPTO_SHA256_HEX];
 	uint8_t key[CRYPTO_SHA256_LEN], sig[CRYPTO_SHA256_LEN];
 	struct strbuf *cr = &ret->canonical_request, *sts = &ret->string_to_sign,
@@ -486,8 +525,7 @@ int sigv4_sign(struct sigv4_signer *s, const struct sigv4_request *r,
 	if (!c || !c->access_key_id || !c->secret_access_key || !*c->access_key_id || !region ||
 	    !*region || !service || !*service || !r->method || !r->path)
 		return -EINVAL;
-	if (!gmtime_r(&when, &tm) || strftime(ret->amz_date, sizeof(ret->amz_date),
-					      "%Y%m%dT%H%M%SZ", &tm) != SIGV4_DATE_LEN - 1)
+	if (amz_date(when, ret->amz_date) < 0)
 		return -EINVAL;
 	memcpy(date, ret->amz_date, 8);
 	date[8] = '\0';

@@ -398,3 +398,45 @@ TEST(sigv4_cached_key_matches_fresh_key)
 	sigv4_result_done(&c2);
 	sigv4_signer_free(s);
 }
+
+TEST(sigv4_date_matches_gmtime_over_centuries)
+{
+	/* X-Amz-Date is computed without gmtime_r()/strftime(): it must agree with them on every
+	 * kind of day (leap days, century years, 2000, month and year ends, before 1970). */
+	struct sigv4_signer *s = sigv4_signer_new();
+	struct sigv4_result res;
+	struct sigv4_header h[] = { { "Host", "h" } };
+	struct sigv4_request r = {
+		.method = "POST", .path = "/", .headers = h, .n_headers = 1, .normalize_path = true
+	};
+	struct sigv4_credentials c = { "AKID", "secret", NULL };
+	static const time_t fixed[] = {
+		0,          -1,         951782399,  951782400, 951868799,
+		4107542399, 4107542400, 1440938160, -86400,    253402300799
+	};
+	uint64_t x = 88172645463325252ULL;
+	size_t checked = 0;
+
+	sigv4_result_init(&res);
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]) + 20000; i++) {
+		time_t when;
+		char want[SIGV4_DATE_LEN];
+		struct tm tm;
+		if (i < sizeof(fixed) / sizeof(fixed[0])) {
+			when = fixed[i];
+		} else { /* xorshift over years 1900-2400, any second of the day */
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			when = (time_t)(x % (15778368000ULL)) - 2208988800LL;
+		}
+		CHECK(gmtime_r(&when, &tm) != NULL);
+		CHECK(strftime(want, sizeof(want), "%Y%m%dT%H%M%SZ", &tm) == SIGV4_DATE_LEN - 1);
+		CHECK_INT(sigv4_sign(s, &r, &c, "us-east-1", "ecs", when, &res), 0);
+		CHECK_STR(res.amz_date, want);
+		checked++;
+	}
+	CHECK(checked > 20000);
+	/* outside years 1-9999: refused, never a wrong date */
+	CHECK_INT(sigv4_sign(s, &r, &c, "us-east-1", "ecs", (time_t)253402300800LL, &res), -EINVAL);
+	sigv4_result_done(&res);
+	sigv4_signer_free(s);
+}
