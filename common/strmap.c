@@ -79,6 +79,11 @@ void *strmap_get(const struct strmap *m, const char *key)
 	return m->slots[i].key ? m->slots[i].value : NULL;
 }
 
+const char *strmap_key(const struct strmap *m, const char *key)
+{
+	return m ? m->slots[find(m, key, hash(key))].key : NULL;
+}
+
 static int grow(struct strmap *m)
 {
 	struct slot *old = m->slots;

@@ -24,6 +24,10 @@ void *strmap_get(const struct strmap *m, const char *key);
  * -ENOMEM. */
 int strmap_put(struct strmap *m, const char *key, void *value, void **ret_old);
 
+/* The map's own copy of key (it lives until the map is freed: keys are never removed), or NULL when
+ * key is not in m. */
+const char *strmap_key(const struct strmap *m, const char *key);
+
 size_t strmap_size(const struct strmap *m);
 
 #endif

@@ -37,8 +37,17 @@ static const char *const result_names[HISTORY_RESULT_COUNT] = {
 
 /* One series of a counter family: its label set, rendered and escaped, and its value. */
 struct series {
-	char *labels;
+	const char *labels; /* the family's index holds the text */
 	unsigned long long value;
+};
+
+/* The series one AWS reply adds to, by what names them (copied: an operation's name may be
+ * freed). Series live as long as the metrics. */
+#define AWS_SERIES_KEPT 16
+struct aws_series {
+	char service[32], operation[64];
+	enum aws_outcome outcome;
+	struct series *requests, *retries; /* requests NULL: an empty slot */
 };
 
 /* The series of one family, indexed by label set. */
@@ -58,7 +67,9 @@ struct metrics {
 	struct metrics_deps deps;
 	struct family aws_requests, aws_retries, polls, poll_failures, deploys, messages;
 	struct histogram durations[HISTORY_RESULT_COUNT];
-	struct strbuf key; /* count()'s label set */
+	struct strbuf key;                             /* count()'s label set */
+	struct aws_series aws_series[AWS_SERIES_KEPT]; /* metrics_aws_observer()'s, lately used */
+	size_t aws_series_next;                        /* the slot the next one takes */
 	unsigned long long cycles;
 	double last_ok; /* Unix seconds; 0: no cycle read every repository yet */
 	struct ev_timer file_timer;
@@ -74,7 +85,6 @@ struct metrics {
 static void family_done(struct family *f)
 {
 	for (size_t i = 0; i < f->n; i++) {
-		free(f->items[i]->labels);
 		free(f->items[i]);
 	}
 	free(f->items);
@@ -99,12 +109,11 @@ static struct series *family_get(struct family *f, const char *labels)
 		f->cap = cap;
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->labels = strdup(labels)) || strmap_put(f->index, labels, s, NULL) < 0) {
-		if (s)
-			free(s->labels);
+	if (!s || strmap_put(f->index, labels, s, NULL) < 0) {
 		free(s);
 		return NULL;
 	}
+	s->labels = strmap_key(f->index, labels);
 	f->items[f->n++] = s;
 	return s;
 }
@@ -170,14 +179,15 @@ static int labels_of(struct strbuf *out, const char *const *pairs)
 
 /* Adds n to the series of that label set (made when new). The label set is written in the
  * metrics' one buffer, kept between calls: two to four counts follow every AWS reply. */
-static void count(struct metrics *m, struct family *f, const char *const *pairs,
-		  unsigned long long n)
+static struct series *count(struct metrics *m, struct family *f, const char *const *pairs,
+			    unsigned long long n)
 {
-	struct series *s;
+	struct series *s = NULL;
 
 	strbuf_reset(&m->key);
 	if (labels_of(&m->key, pairs) == 0 && (s = family_get(f, strbuf_str(&m->key))))
 		s->value += n;
+	return s;
 }
 
 /* ---- hooks ---------------------------------------------------------------------- */
@@ -188,14 +198,41 @@ void metrics_aws_observer(const struct aws_result *res, void *userdata)
 	const char *service = res->service ? res->service->signing_name : "";
 	const char *operation = res->operation ? res->operation : "";
 
+	unsigned long long retries =
+	    res->attempts > 1 ? (unsigned long long)(res->attempts - 1) : 0;
+	enum aws_outcome outcome;
+	struct aws_series *c;
+
 	if (!m)
 		return;
-	count(m, &m->aws_requests,
-	      LABELS("service", service, "operation", operation, "outcome",
-		     aws_outcome_name(aws_outcome_of(res))),
-	      1);
-	count(m, &m->aws_retries, LABELS("service", service, "operation", operation),
-	      res->attempts > 1 ? (unsigned long long)(res->attempts - 1) : 0);
+	outcome = aws_outcome_of(res);
+	/* Every reply counts here: the series of a (service, operation, outcome) seen lately are
+	 * found by name, without writing and hashing their label sets again. */
+	for (size_t i = 0; i < AWS_SERIES_KEPT; i++) {
+		c = &m->aws_series[i];
+		if (c->requests && c->outcome == outcome && !strcmp(c->service, service) &&
+		    !strcmp(c->operation, operation)) {
+			c->requests->value++;
+			c->retries->value += retries;
+			return;
+		}
+	}
+	c = &m->aws_series[m->aws_series_next];
+	c->requests = count(m, &m->aws_requests,
+			    LABELS("service", service, "operation", operation, "outcome",
+				   aws_outcome_name(outcome)),
+			    1);
+	c->retries =
+	    count(m, &m->aws_retries, LABELS("service", service, "operation", operation), retries);
+	c->outcome = outcome;
+	if (!c->requests || !c->retries || strlen(service) >= sizeof(c->service) ||
+	    strlen(operation) >= sizeof(c->operation)) {
+		c->requests = NULL; /* not kept: counted the long way each time */
+		return;
+	}
+	strcpy(c->service, service);
+	strcpy(c->operation, operation);
+	m->aws_series_next = (m->aws_series_next + 1) % AWS_SERIES_KEPT;
 }
 
 void metrics_poll(struct metrics *m, const char *repository, const char *region, bool ok)

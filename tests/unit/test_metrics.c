@@ -296,3 +296,51 @@ TEST(metrics_render_targets)
 	strbuf_done(&sb);
 	metrics_free(m);
 }
+
+TEST(metrics_aws_counts_exact_past_the_kept_series)
+{
+	/* Replies of 40 operations x 2 outcomes, round after round, the operation's name written
+	 * each time in the same buffer (the name's bytes, not its address, say which series): every
+	 * series counts exactly its own replies and retries, far past the series kept by name. */
+	struct metrics_deps deps = { .version = "0.1.0", .revision = "r", .start_time = 1 };
+	struct metrics *m = metrics_new(&deps);
+	struct strbuf sb;
+	char op[64], line[256];
+
+	CHECK(m != NULL);
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 40; i++) {
+			struct aws_result ok = result(true, 200, 0, "");
+			struct aws_result thr = result(false, 400, 0, "ThrottlingException");
+			snprintf(op, sizeof(op), "Operation%02d", i);
+			ok.operation = thr.operation = op;
+			ok.attempts = 1;
+			thr.attempts = 1 + i % 3;
+			for (int k = 0; k <= i % 4; k++)
+				metrics_aws_observer(&ok, m);
+			metrics_aws_observer(&thr, m);
+		}
+	strbuf_init(&sb, 1 << 20);
+	CHECK_INT(metrics_render(m, &sb), 0);
+	for (int i = 0; i < 40; i++) {
+		snprintf(
+		    line, sizeof(line),
+		    "ecr_deployd_aws_requests_total{service=\"ecr\",operation=\"Operation%02d\","
+		    "outcome=\"ok\"} %d",
+		    i, 3 * (i % 4 + 1));
+		CHECK(has_line(strbuf_str(&sb), line));
+		snprintf(
+		    line, sizeof(line),
+		    "ecr_deployd_aws_requests_total{service=\"ecr\",operation=\"Operation%02d\","
+		    "outcome=\"throttled\"} 3",
+		    i);
+		CHECK(has_line(strbuf_str(&sb), line));
+		snprintf(
+		    line, sizeof(line),
+		    "ecr_deployd_aws_retries_total{service=\"ecr\",operation=\"Operation%02d\"} %d",
+		    i, 3 * (i % 3));
+		CHECK(has_line(strbuf_str(&sb), line));
+	}
+	strbuf_done(&sb);
+	metrics_free(m);
+}

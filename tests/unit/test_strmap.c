@@ -51,3 +51,28 @@ TEST(strmap_frees_values)
 	CHECK_STR(strmap_get(m, "b"), "two");
 	strmap_free(m, free); /* ASan would report a leak if values were not freed */
 }
+
+TEST(strmap_key_is_the_maps_own_copy_through_growth)
+{
+	struct strmap *m = strmap_new();
+	char key[32];
+	const char *first;
+
+	CHECK(strmap_key(m, "a") == NULL);
+	CHECK(strmap_key(NULL, "a") == NULL);
+	snprintf(key, sizeof(key), "series-0");
+	CHECK_INT(strmap_put(m, key, (void *)1, NULL), 0);
+	first = strmap_key(m, "series-0");
+	CHECK(first != NULL && first != key);
+	CHECK_STR(first, "series-0");
+	strcpy(key, "changed");
+	for (int i = 1; i < 1000; i++) { /* many growths: the copy stays where it was */
+		snprintf(key, sizeof(key), "series-%d", i);
+		CHECK_INT(strmap_put(m, key, (void *)1, NULL), 0);
+	}
+	CHECK(strmap_key(m, "series-0") == first);
+	CHECK_STR(first, "series-0");
+	CHECK_STR(strmap_key(m, "series-999"), "series-999");
+	CHECK(strmap_key(m, "series-1000") == NULL);
+	strmap_free(m, NULL);
+}
