@@ -58,6 +58,8 @@ struct state {
 	char *rdir;           /* <dir>/rollouts */
 	cJSON *rollouts;      /* "watch\x1ftarget" -> {"watch", "target", "rollout"} */
 	struct strmap *index; /* watch name -> its struct wrec */
+	struct wrec
+	    *last_rec; /* the one find_rec() found last (of index; NULL when index changes) */
 	/*
 	 * {"version":1, "written_at":…, "watches": {name: {"tags": {}, …}}}: the sightings of an
 	 * indexed watch are not in its "tags" object (left empty, where they print) but in its
@@ -1040,6 +1042,7 @@ void state_free(struct state *s)
 	cJSON_Delete(s->root);
 	cJSON_Delete(s->rollouts);
 	strmap_free(s->index, free_wrec);
+	s->last_rec = NULL;
 	free(s->notes);
 	free(s->dir);
 	free(s->path);
@@ -1052,7 +1055,14 @@ void state_free(struct state *s)
 /* Watch entries by name (case matters, and there may be thousands). */
 static struct wrec *find_rec(const struct state *s, const char *watch)
 {
-	return strmap_get(s->index, watch);
+	struct wrec *rec = s->last_rec;
+
+	/* a watch's tags are looked up one after another: its record is found again by name */
+	if (rec && !strcmp(rec->obj->string, watch))
+		return rec;
+	if ((rec = strmap_get(s->index, watch)))
+		((struct state *)(uintptr_t)s)->last_rec = rec;
+	return rec;
 }
 
 static cJSON *find_watch(const struct state *s, const char *watch)
@@ -1289,6 +1299,7 @@ static int root_from(struct state *s, const cJSON *t)
 	}
 	cJSON_Delete(s->root);
 	strmap_free(s->index, free_wrec);
+	s->last_rec = NULL;
 	s->root = root;
 	s->index = index;
 	return 0;
@@ -1322,6 +1333,7 @@ static int build_index(struct state *s)
 	if (!index)
 		return -ENOMEM;
 	strmap_free(s->index, free_wrec);
+	s->last_rec = NULL;
 	s->index = index;
 	return 0;
 }
@@ -1872,6 +1884,7 @@ void state_undo(struct state *s, struct state_undo *u)
 	if (index) {
 		cJSON_Delete(s->root);
 		strmap_free(s->index, free_wrec);
+		s->last_rec = NULL;
 		s->root = u->root;
 		s->index = index;
 		u->root = NULL;

@@ -1131,3 +1131,33 @@ TEST(state_undo_restores_sightings)
 	state_free(s);
 	rm_rf(dir);
 }
+
+/* A watch's record is found again by name without the index (find_rec()'s last one): an undo, which
+ * rebuilds the index and frees every record, must not leave a lookup on the freed one (under the
+ * sanitizer a use after free; else the sighting made after the mark). */
+TEST(state_lookup_after_the_index_is_rebuilt)
+{
+	char *dir = tmpdir(), why[256];
+	struct state *s = NULL;
+
+	if (!dir)
+		return;
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	CHECK_INT(state_set_seen(s, "w", "t", D1, NULL), 0);
+	CHECK_INT(state_set_seen(s, "v", "t", D2, NULL), 0);
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	struct state_undo *u = state_undo_mark(s);
+	CHECK(u != NULL);
+	CHECK_INT(state_set_seen(s, "w", "t", D2, NULL), 0);
+	CHECK_INT(state_seen_is(s, "w", "t", D2), 1); /* "w"'s record is the last one found */
+	state_undo(s, u);
+	CHECK_INT(state_seen_is(s, "w", "t", D1), 1);
+	CHECK_STR(state_seen(s, "w", "t"), D1);
+	CHECK_STR(state_seen(s, "v", "t"), D2);
+	CHECK_INT(state_seen_is(s, "w", "t", D1), 1);
+	CHECK(state_seen(s, "x", "t") == NULL);
+	state_free(s);
+	rm_rf(dir);
+}
