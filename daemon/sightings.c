@@ -117,9 +117,12 @@ long sightings_find(const struct sightings *g, const char *tag)
 	if (!g)
 		return -1;
 	if (!g->hash) {
-		for (uint32_t i = 0; i < g->n; i++)
-			if (!strcmp(g->names + g->v[i].key, tag))
+		for (uint32_t i = 0; i < g->n; i++) {
+			const char *k = g->names + g->v[i].key;
+			/* tags of one watch often differ early: no call for those */
+			if (k[0] == tag[0] && (!k[0] || k[1] == tag[1]) && !strcmp(k, tag))
 				return i;
+		}
 		return -1;
 	}
 	uint32_t mask = g->hash_cap - 1, h = hash_of(tag) & mask;

@@ -296,3 +296,24 @@ TEST(sightings_set_from_its_own_texts)
 	CHECK_STR(sightings_digest(g, 0, buf), D2);
 	sightings_free(g);
 }
+
+TEST(sightings_find_tells_apart_tags_that_share_a_start)
+{
+	/* Few tags are searched in a row, their first bytes compared before the whole text: "",
+	 * "a", "ab", "abc", "abd", "b" and "*" each find their own entry, not a neighbour's. */
+	static const char *const tags[] = { "abc", "", "ab", "a", "abd", "b", "*" };
+	const size_t n = sizeof(tags) / sizeof(tags[0]);
+	struct sightings *g = sightings_new();
+
+	CHECK(g != NULL);
+	for (size_t i = 0; i < n; i++)
+		CHECK_INT(sightings_set(g, tags[i], i % 2 ? D1 : D2, NULL, (time_t)i), 0);
+	for (size_t i = 0; i < n; i++) {
+		CHECK_INT(sightings_find(g, tags[i]), (long)i);
+		CHECK_STR(sightings_key(g, (size_t)sightings_find(g, tags[i])), tags[i]);
+	}
+	CHECK(sightings_find(g, "abcd") == -1);
+	CHECK(sightings_find(g, "ac") == -1);
+	CHECK(sightings_find(g, "c") == -1);
+	sightings_free(g);
+}
