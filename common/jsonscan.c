@@ -616,6 +616,9 @@ bool jsonscan_string_is(const struct jsonscan_value *v, const char *text)
 		return false;
 	p = v->text + 1;
 	end = v->text + v->len - 1;
+	/* most names a reader asks about are not this one: told by their first byte */
+	if (p < end && *p != '\\' && *p != *t)
+		return false;
 	/* the common case: no escape, compared in place */
 	if (!memchr(p, '\\', (size_t)(end - p)))
 		return strlen(text) == (size_t)(end - p) && !memcmp(p, text, (size_t)(end - p));

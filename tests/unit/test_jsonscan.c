@@ -415,3 +415,27 @@ TEST(jsonscan_member_iter_walks_a_member_once)
 	CHECK_INT(n, 3);
 	CHECK(!jsonscan_next_item_members(&it, names, 1, f, &item)); /* stays at its end */
 }
+
+TEST(jsonscan_string_is_with_an_escape_first)
+{
+	/* A name is told apart by its first byte, unless that byte starts an escape: "\u0061bc"
+	 * is "abc", "\"q" is "\"q", "\/" is "/"; a first byte that differs is never "equal". */
+	const char *doc = "[\"\\u0061bc\", \"\\\"q\", \"\\/\", \"abc\", \"\"]";
+	struct jsonscan_value root, v;
+	struct jsonscan_iter it;
+
+	CHECK_INT(jsonscan_parse(doc, strlen(doc), &root, NULL, 0), 0);
+	jsonscan_iter_init(&it, &root);
+	CHECK(jsonscan_next_item(&it, &v));
+	CHECK(jsonscan_string_is(&v, "abc") && !jsonscan_string_is(&v, "bbc"));
+	CHECK(!jsonscan_string_is(&v, "ab") && !jsonscan_string_is(&v, ""));
+	CHECK(jsonscan_next_item(&it, &v));
+	CHECK(jsonscan_string_is(&v, "\"q") && !jsonscan_string_is(&v, "q"));
+	CHECK(jsonscan_next_item(&it, &v));
+	CHECK(jsonscan_string_is(&v, "/") && !jsonscan_string_is(&v, "\\/"));
+	CHECK(jsonscan_next_item(&it, &v));
+	CHECK(jsonscan_string_is(&v, "abc") && !jsonscan_string_is(&v, "xbc"));
+	CHECK(!jsonscan_string_is(&v, "abcd") && !jsonscan_string_is(&v, ""));
+	CHECK(jsonscan_next_item(&it, &v));
+	CHECK(jsonscan_string_is(&v, "") && !jsonscan_string_is(&v, "a"));
+}
