@@ -236,17 +236,20 @@ static int plan(struct cycle *c, struct strmap *index)
 			g->want_images = true;
 			continue;
 		}
+		/* room for every tag of the watch at once (a dozen reallocations a repository
+		 * each cycle, else) */
+		if (w->n_tags) {
+			const char **nt = realloc(g->tags, (g->n_tags + w->n_tags) * sizeof(*nt));
+			if (!nt)
+				return -ENOMEM;
+			g->tags = nt;
+		}
 		for (size_t t = 0; t < w->n_tags; t++) {
 			bool dup = false;
 			for (size_t k = 0; k < g->n_tags && !dup; k++)
 				dup = !strcmp(g->tags[k], w->tags[t]);
-			if (dup)
-				continue;
-			const char **nt = realloc(g->tags, (g->n_tags + 1) * sizeof(*nt));
-			if (!nt)
-				return -ENOMEM;
-			g->tags = nt;
-			g->tags[g->n_tags++] = w->tags[t];
+			if (!dup)
+				g->tags[g->n_tags++] = w->tags[t];
 		}
 	}
 	return 0;
