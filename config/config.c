@@ -453,16 +453,17 @@ static bool get_enum(struct parse *p, const cJSON *obj, const char *path, const 
 /*
  * A list of strings, each checked by valid(), into a new NULL-free array that
  * replaces *out and *n_out (both freed or overwritten together, never one
- * without the other).
+ * without the other). The array and its texts are one allocation: free() frees
+ * both (so every list of a watch or target is freed by free(), never item by item).
  */
 static bool get_string_list(struct parse *p, const cJSON *v, const char *path,
 			    bool (*valid)(const char *), const char *what, char ***out,
 			    size_t *n_out)
 {
 	char buf[SHOW_MAX], ip[PATH_LEN];
-	size_t n = 0, i = 0, got = 0;
-	const cJSON *e;
-	char **list;
+	size_t n = 0, i = 0, got = 0, bytes = 0;
+	const cJSON *e, *f;
+	char **list, *at;
 	bool ok = true;
 
 	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) == 0) {
@@ -471,9 +472,8 @@ static bool get_string_list(struct parse *p, const cJSON *v, const char *path,
 		return false;
 	}
 	n = (size_t)cJSON_GetArraySize(v);
-	list = calloc(n, sizeof(char *));
-	if (!list)
-		return false;
+	/* checked first, then copied into one block: the pointers, then the texts (a list of
+	 * ten tags is one allocation, not eleven) */
 	cJSON_ArrayForEach(e, v)
 	{
 		indexpath(ip, path, i);
@@ -481,21 +481,31 @@ static bool get_string_list(struct parse *p, const cJSON *v, const char *path,
 			errorf(p, ip, "%s is not %s", show(e, buf, sizeof(buf)), what);
 			ok = false;
 		} else {
-			for (size_t k = 0; k < got; k++)
-				if (!strcmp(list[k], e->valuestring)) {
+			for (f = v->child; f != e; f = f->next)
+				if (cJSON_IsString(f) && valid(f->valuestring) &&
+				    !strcmp(f->valuestring, e->valuestring)) {
 					errorf(p, ip, "%s is listed twice",
 					       show(e, buf, sizeof(buf)));
 					ok = false;
+					break;
 				}
-			if (!(list[got] = strdup(e->valuestring)))
-				ok = false;
-			else
-				got++;
+			bytes += strlen(e->valuestring) + 1;
 		}
 		i++;
 	}
-	for (size_t k = 0; k < *n_out; k++)
-		free((*out)[k]);
+	list = malloc(n * sizeof(char *) + bytes);
+	if (!list)
+		return false;
+	at = (char *)(list + n);
+	cJSON_ArrayForEach(e, v)
+	{
+		if (cJSON_IsString(e) && valid(e->valuestring)) {
+			size_t len = strlen(e->valuestring) + 1;
+			memcpy(at, e->valuestring, len);
+			list[got++] = at;
+			at += len;
+		}
+	}
 	free(*out);
 	*out = list;
 	*n_out = got;
@@ -1171,9 +1181,14 @@ static void parse_watch(struct parse *p, const cJSON *v, const char *path, struc
 			    "%s is not an image tag (1 to 128 letters, digits, '_', '.' and '-', "
 			    "not starting with '.' or '-')",
 			    show(m, buf, sizeof(buf)));
-		} else if ((w->tags = calloc(1, sizeof(char *))) &&
-			   (w->tags[0] = strdup(m->valuestring))) {
-			w->n_tags = 1;
+		} else {
+			/* a list of one (get_string_list()'s layout: freed by free()) */
+			size_t len = strlen(m->valuestring) + 1;
+			free(w->tags);
+			if ((w->tags = malloc(sizeof(char *) + len))) {
+				w->tags[0] = memcpy(w->tags + 1, m->valuestring, len);
+				w->n_tags = 1;
+			}
 		}
 	}
 	if ((m = member(v, "tags"))) {
@@ -1626,9 +1641,9 @@ static void config_sink_done(struct config_sink *s)
 	free(s->bus);
 	free(s->region);
 	free(s->role_arn);
-	free_list(s->watches, s->n_watches);
+	free(s->watches);
 	free(s->watches_at);
-	free_list(s->services, s->n_services);
+	free(s->services);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -1792,7 +1807,7 @@ static bool parse_sink(struct parse *p, const cJSON *v, const char *path, struct
 		s->kinds = 0;
 		for (size_t i = 0; i < n; i++)
 			s->kinds |= 1u << notice_kind_from_name(names[i]);
-		free_list(names, n);
+		free(names);
 	}
 	if ((m = member(v, "watches"))) {
 		subpath(mp, path, "watches");
@@ -2604,7 +2619,7 @@ void config_free(struct config *c)
 			struct config_target *x = &w->targets[t];
 			free(x->cluster);
 			free(x->service);
-			free_list(x->containers, x->n_containers);
+			free(x->containers);
 			free(x->cd_application);
 			free(x->cd_group);
 			free(x->cd_config);
@@ -2618,11 +2633,11 @@ void config_free(struct config *c)
 		free(w->repository);
 		free(w->registry_id);
 		free(w->region);
-		free_list(w->tags, w->n_tags);
+		free(w->tags);
 		free(w->glob);
 		free(w->semver_text);
 		semver_range_free(w->semver);
-		free_list(w->exclude, w->n_exclude);
+		free(w->exclude);
 	}
 	free(c->watches);
 	free_list(c->files, c->n_files);
