@@ -49,8 +49,8 @@ struct aws_call {
 	size_t body_len;
 	int (*reader)(const char *body, size_t len, void *reader_ud, char *why, size_t why_len);
 	void *reader_ud;
-	char url[1024];
-	char host[512];
+	char *url;  /* base URL and "/", in text[] */
+	char *host; /* the URL's host (and port), in text[] */
 	char region[64];
 	struct cred_provider *creds;
 	long timeout_ms;
@@ -66,6 +66,7 @@ struct aws_call {
 	struct ev_timer retry;
 	struct aws_result result;
 	struct aws_call *prev, *next;
+	char text[]; /* url, then host: a call is as large as its URL, not the largest one */
 };
 
 static void attempt(struct aws_call *call);
@@ -1177,15 +1178,18 @@ int aws_call(struct aws_client *c, const struct aws_call_spec *spec, aws_done_fn
 			     sizeof(base), NULL, &why);
 	if (r < 0)
 		return -EINVAL;
-	call = calloc(1, sizeof(*call));
+	size_t url_len = strlen(base) + 1; /* and '/' */
+	call = calloc(1, sizeof(*call) + 2 * (url_len + 1));
 	if (!call)
 		return -ENOMEM;
 	call->client = c;
 	call->service = spec->service;
 	snprintf(call->operation, sizeof(call->operation), "%s", spec->operation);
-	snprintf(call->url, sizeof(call->url), "%s/", base);
+	call->url = call->text;
+	call->host = call->text + url_len + 1;
+	snprintf(call->url, url_len + 1, "%s/", base);
 	snprintf(call->region, sizeof(call->region), "%s", region);
-	if (endpoint_host(call->url, call->host, sizeof(call->host), NULL) < 0) {
+	if (endpoint_host(call->url, call->host, url_len + 1, NULL) < 0) {
 		free(call);
 		return -EINVAL;
 	}
