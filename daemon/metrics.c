@@ -230,8 +230,8 @@ void metrics_aws_observer(const struct aws_result *res, void *userdata)
 		c->requests = NULL; /* not kept: counted the long way each time */
 		return;
 	}
-	strcpy(c->service, service);
-	strcpy(c->operation, operation);
+	snprintf(c->service, sizeof(c->service), "%s", service);
+	snprintf(c->operation, sizeof(c->operation), "%s", operation);
 	m->aws_series_next = (m->aws_series_next + 1) % AWS_SERIES_KEPT;
 }
 

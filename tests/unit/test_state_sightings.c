@@ -306,6 +306,8 @@ TEST(sightings_find_tells_apart_tags_that_share_a_start)
 	struct sightings *g = sightings_new();
 
 	CHECK(g != NULL);
+	if (!g)
+		return;
 	for (size_t i = 0; i < n; i++)
 		CHECK_INT(sightings_set(g, tags[i], i % 2 ? D1 : D2, NULL, (time_t)i), 0);
 	for (size_t i = 0; i < n; i++) {

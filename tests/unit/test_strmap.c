@@ -65,7 +65,7 @@ TEST(strmap_key_is_the_maps_own_copy_through_growth)
 	first = strmap_key(m, "series-0");
 	CHECK(first != NULL && first != key);
 	CHECK_STR(first, "series-0");
-	strcpy(key, "changed");
+	snprintf(key, sizeof(key), "changed");
 	for (int i = 1; i < 1000; i++) { /* many growths: the copy stays where it was */
 		snprintf(key, sizeof(key), "series-%d", i);
 		CHECK_INT(strmap_put(m, key, (void *)1, NULL), 0);
