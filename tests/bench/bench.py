@@ -142,6 +142,7 @@ def http_floor(ctx, url, requests, in_flight, connections, ca=None, http2=False)
         raise SystemExit("bench: httpfloor failed: %s %s" % (out.stdout, out.stderr))
     f = dict(kv.split("=") for kv in out.stdout.split(": ", 1)[1].split())
     return {"cpu_s": float(f["cpu_s"]), "rss_kb": int(f["rss_kb"]), "anon_kb": int(f["anon_kb"]),
+            "anon_busy_kb": int(f["anon_busy_kb"]),
             "connections": int(f["connections"]), "http_version": int(f["http_version"])}
 
 
@@ -257,22 +258,24 @@ def wait_settled(d, tail, services=None, timeout=float(os.environ.get("BENCH_SET
 def quiet_window(d, tail, port, cycles, sim=None):
     """One measurement window of quiet cycles: from a fresh cycle boundary, `cycles` cycles. Returns
     the daemon's CPU seconds per cycle, the requests of its last cycle, the most established
-    connections it held to port meanwhile (sampled with ss), and (sim given) the simulator's log
-    sequence numbers at its start and end (the next cycle starts 10 s after the last one did)."""
+    connections it held to port meanwhile (sampled with ss), (sim given) the simulator's log
+    sequence numbers at its start and end (the next cycle starts 10 s after the last one did), and
+    the largest RssAnon sampled meanwhile (every 50 ms: within the cycles, not only between them)."""
     tail.lines()  # a boundary already passed is not fresh: the next cycle may have begun
     wait_for(lambda: cycle_lines(tail.lines()), 120, "a cycle boundary", interval=0.05)
     cpu0, seen = cpu_seconds(d.pid), []
     seq0 = last_seq(sim) if sim else 0
-    conns, next_look = 0, 0.0
+    conns, next_look, peak_anon = 0, 0.0, 0
     while len(seen) < cycles:
         seen += cycle_lines(tail.lines())
+        peak_anon = max(peak_anon, status_kb(d.pid, "RssAnon"))
         if time.monotonic() >= next_look:
             conns, next_look = max(conns, connections_to(d.pid, port)), time.monotonic() + 0.25
         time.sleep(0.05)
     cpu = (cpu_seconds(d.pid) - cpu0) / len(seen)
     seq1 = last_seq(sim) if sim else 0
     conns = max(conns, connections_to(d.pid, port))
-    return cpu, cycle_requests(seen[-1])[0], conns, (seq0, seq1)
+    return cpu, cycle_requests(seen[-1])[0], conns, (seq0, seq1), peak_anon
 
 
 def daemon_config(ctx, name, n_repos, ca=None, http2=False):
@@ -302,15 +305,17 @@ def start_daemon(ctx, name, cfg, env, endpoint):
 
 def small_run(ctx, sim, env):
     """Anonymous memory at the small size: a daemon watching SMALL repositories (SMALL x TAGS
-    tags), RssAnon after each of RUNS consecutive quiet cycles (kB)."""
+    tags), RssAnon after each of RUNS consecutive quiet cycles (kB), and the largest sampled every
+    50 ms meanwhile, within the cycles too."""
     d, tail = start_daemon(ctx, "small", daemon_config(ctx, "small", SMALL), env, sim.url)
-    anon = []
+    anon, peak = [], 0
     tail.lines()
     while len(anon) < RUNS:  # consecutive cycles: only memory is measured here
         anon += [status_kb(d.pid, "RssAnon") for _ in cycle_lines(tail.lines())]
+        peak = max(peak, status_kb(d.pid, "RssAnon"))
         time.sleep(0.05)
     d.stop()
-    return anon
+    return anon, peak
 
 
 def start_nghttpx(ctx, sim):
@@ -346,7 +351,7 @@ def tls_run(ctx, sim, env, name, url, port, http2=False):
     d, tail = start_daemon(ctx, name, daemon_config(ctx, name, TLS_REPOS, ca=sim.ca, http2=http2), env, url)
     out = {"cpu": [], "floor": [], "conns": [], "floor_conns": [], "requests": 0, "version": 0}
     for _ in range(RUNS):
-        cpu, requests, conns, _ = quiet_window(d, tail, port, TLS_QUIET)
+        cpu, requests, conns, _, _ = quiet_window(d, tail, port, TLS_QUIET)
         fl = http_floor(ctx, url, requests, IN_FLIGHT, conns or IN_FLIGHT, ca=sim.ca,
                         http2=http2)
         out["cpu"].append(cpu)
@@ -460,7 +465,7 @@ def main():
         sys.stdout.flush()
 
         # Anonymous memory at the small size first (nothing pushed yet, a daemon of its own).
-        small_anon = small_run(ctx, sim, env)
+        small_anon, small_peak = small_run(ctx, sim, env)
 
         # TLS, HTTP/1.1 (the simulator's HTTPS port offers only http/1.1) and HTTP/2 (nghttpx).
         h1 = tls_run(ctx, sim, env, "tls-h1", sim.tls_url, sim.tls_port)
@@ -475,11 +480,12 @@ def main():
         d, tail = start_daemon(ctx, "main", cfg, env, sim.url)
         runs = []
         for _ in range(RUNS):
-            cpu, requests, conns, seqs = quiet_window(d, tail, sim.port, QUIET, sim)
+            cpu, requests, conns, seqs, peak_anon = quiet_window(d, tail, sim.port, QUIET, sim)
             anon = status_kb(d.pid, "RssAnon")
             fl = http_floor(ctx, sim.url, requests, IN_FLIGHT, conns or IN_FLIGHT)
             boto = boto3_cycle_cpu(sim)
-            runs.append({"cpu": cpu, "requests": requests, "conns": conns, "anon": anon, "floor": fl, "boto": boto,
+            runs.append({"cpu": cpu, "requests": requests, "conns": conns, "anon": anon, "peak_anon": peak_anon,
+                         "floor": fl, "boto": boto,
                          "log": seqs})
         seq0, seq1 = runs[-1]["log"]
         quiet_log = [e for e in sim.requests(since=seq0) if e["seq"] <= seq1]  # the last window's cycles
@@ -528,11 +534,22 @@ def main():
         slope = ((statistics.median(big) - statistics.median(small_anon)) * 1024.0 / (tags_big - tags_small)
                  if tags_big > tags_small else float("nan"))
         print("bench: anonymous memory (RssAnon) after quiet cycles: %d tags %s kB, %d tags %s kB; httpfloor's at %s "
-              "connections %s kB" % (tags_small, mm(small_anon, "%d"), tags_big, mm(big, "%d"),
+              "connections, its freed pages given back as the daemon's are after each cycle, %s kB" % (tags_small, mm(small_anon, "%d"), tags_big, mm(big, "%d"),
                                      runs[-1]["conns"], mm([r["floor"]["anon_kb"] for r in runs], "%d")))
         print("bench: ecr-deployd's own anonymous memory (RssAnon less httpfloor's, medians): %.0f kB at %d tags, "
               "%.0f kB at %d tags; slope %.0f bytes per watched tag (issue 19's target: <= 300, <= 3 MB at "
               "10,000 tags)" % (own_small, tags_small, own_big, tags_big, slope))
+        big_peak = max(r["peak_anon"] for r in runs)
+        floor_busy = statistics.median(r["floor"]["anon_busy_kb"] for r in runs)
+        own_big_peak = big_peak - floor_busy
+        slope_peak = ((big_peak - small_peak) * 1024.0 / (tags_big - tags_small)
+                      if tags_big > tags_small else float("nan"))
+        print("bench: the same within the cycles (the largest RssAnon sampled every 50 ms over every window; the "
+              "daemon gives a cycle's working memory back when it ends): %d kB at %d tags, %d kB at %d tags; own "
+              "(less httpfloor's before it gives its freed pages back, median %d kB) %.0f kB at %d tags, %.0f kB "
+              "at %d tags; slope %.0f bytes per watched tag"
+              % (small_peak, tags_small, big_peak, tags_big, floor_busy, small_peak - floor_busy, tags_small,
+                 own_big_peak, tags_big, slope_peak))
         if SMALL < IN_FLIGHT:
             print("bench: note: the small size (%d repositories) keeps fewer than %d requests in flight, so its share "
                   "less httpfloor's is understated (the slope is not: httpfloor's share cancels)" % (SMALL, IN_FLIGHT))
@@ -616,10 +633,12 @@ def main():
         print("bench: requests_per_cycle=%d minimum=%d cpu_s_per_cycle=%.4f boto3_cpu_s_per_cycle=%.4f "
               "cpu_ratio=%.1f rss_kb=%d latency_p50_ms=%.0f latency_p99_ms=%.0f events_latency_p50_ms=%.0f "
               "events_latency_p99_ms=%.0f requests_per_hour_events=%.0f requests_per_hour_poll=%.0f "
-              "floor_ratio=%.2f anon_kb=%.0f anon_bytes_per_tag=%.0f state_write_ms_100k=%.3f"
+              "floor_ratio=%.2f anon_kb=%.0f anon_bytes_per_tag=%.0f state_write_ms_100k=%.3f "
+              "anon_peak_kb=%.0f anon_peak_bytes_per_tag=%.0f"
               % (requests, minimum, statistics.median(cpu), statistics.median(boto), statistics.median(boto_ratio),
                  rss, pct(lat, 50), pct(lat, 99), pct(elat, 50), pct(elat, 99), per_hour_events, per_hour_poll,
-                 statistics.median(floor_ratio), own_big, slope, statistics.median(sw[100000]["sighting_cpu_ms"])))
+                 statistics.median(floor_ratio), own_big, slope, statistics.median(sw[100000]["sighting_cpu_ms"]),
+                 own_big_peak, slope_peak))
         print("bench: took %.0f s (ctlbench follows)" % (time.monotonic() - t_start), file=sys.stderr)
         return 0
     finally:
