@@ -1600,6 +1600,34 @@ void rollout_track_due(struct deployer *dp)
 		r->batch_slot = b->n;
 		b->r[b->n++] = r;
 	}
+	/*
+	 * A look due within half its interval joins a batch going out now for the same key:
+	 * rollouts started a moment apart (each on its own timeline) are read together from then
+	 * on, not in calls that alternate. Reading a little early changes nothing but when the next
+	 * look is.
+	 */
+	for (struct rollout *r = dp->rollouts; r; r = r->next) {
+		const char *op = rollout_steps[r->rec->step].operation;
+		bool services = !strcmp(op, "DescribeServices"),
+		     cd = !strcmp(op, "BatchGetDeployments");
+		char key[1200];
+		struct batch *b;
+
+		if (!rollout_steps[r->rec->step].batched || r->call || r->batch || r->waiting ||
+		    r->next_at <= now || r->next_at > now + r->interval / 2)
+			continue;
+		if (cd ? !(batch_cd_id(r->rec) && *batch_cd_id(r->rec))
+		       : !services && !(r->rec->deployment_arn && *r->rec->deployment_arn))
+			continue;
+		snprintf(key, sizeof(key), "%s\x1f%s\x1f%p\x1f%s", op, r->rec->region,
+			 (void *)r->creds, services ? r->rec->cluster : "");
+		b = strmap_get(open, key);
+		if (!b || b->call || b->n == b->max)
+			continue;
+		r->batch = b;
+		r->batch_slot = b->n;
+		b->r[b->n++] = r;
+	}
 	/* Send what is still open: the batches not yet sent have no call. */
 	for (struct batch *b = dp->batches, *next; b; b = next) {
 		next = b->next;
