@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <unistd.h>
@@ -232,15 +231,6 @@ static void on_cycle_done(void *userdata)
 
 	metrics_cycle_done(d->metrics, watcher_failing(d->watcher) == 0, (double)time(NULL));
 	deployer_cycle_done(d->deployer);
-	/*
-	 * The cycle's plan, calls and replies are freed by now, but the allocator keeps their pages
-	 * (and holes between what stays): they go back to the system until the next cycle, so that
-	 * between cycles the daemon is charged for what it holds (about 1.3 MB less at 1,000
-	 * repositories; a cycle touches them again: make bench prints both figures).
-	 */
-#ifdef __GLIBC__
-	malloc_trim(0);
-#endif
 }
 
 /* ---- metrics (metrics.h): the hooks that count --------------------------------- */

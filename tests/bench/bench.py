@@ -142,7 +142,6 @@ def http_floor(ctx, url, requests, in_flight, connections, ca=None, http2=False)
         raise SystemExit("bench: httpfloor failed: %s %s" % (out.stdout, out.stderr))
     f = dict(kv.split("=") for kv in out.stdout.split(": ", 1)[1].split())
     return {"cpu_s": float(f["cpu_s"]), "rss_kb": int(f["rss_kb"]), "anon_kb": int(f["anon_kb"]),
-            "anon_busy_kb": int(f["anon_busy_kb"]),
             "connections": int(f["connections"]), "http_version": int(f["http_version"])}
 
 
@@ -534,22 +533,20 @@ def main():
         slope = ((statistics.median(big) - statistics.median(small_anon)) * 1024.0 / (tags_big - tags_small)
                  if tags_big > tags_small else float("nan"))
         print("bench: anonymous memory (RssAnon) after quiet cycles: %d tags %s kB, %d tags %s kB; httpfloor's at %s "
-              "connections, its freed pages given back as the daemon's are after each cycle, %s kB" % (tags_small, mm(small_anon, "%d"), tags_big, mm(big, "%d"),
+              "connections %s kB" % (tags_small, mm(small_anon, "%d"), tags_big, mm(big, "%d"),
                                      runs[-1]["conns"], mm([r["floor"]["anon_kb"] for r in runs], "%d")))
         print("bench: ecr-deployd's own anonymous memory (RssAnon less httpfloor's, medians): %.0f kB at %d tags, "
               "%.0f kB at %d tags; slope %.0f bytes per watched tag (issue 19's target: <= 300, <= 3 MB at "
               "10,000 tags)" % (own_small, tags_small, own_big, tags_big, slope))
         big_peak = max(r["peak_anon"] for r in runs)
-        floor_busy = statistics.median(r["floor"]["anon_busy_kb"] for r in runs)
-        own_big_peak = big_peak - floor_busy
+        own_big_peak = big_peak - floor_anon
         slope_peak = ((big_peak - small_peak) * 1024.0 / (tags_big - tags_small)
                       if tags_big > tags_small else float("nan"))
-        print("bench: the same within the cycles (the largest RssAnon sampled every 50 ms over every window; the "
-              "daemon gives a cycle's working memory back when it ends): %d kB at %d tags, %d kB at %d tags; own "
-              "(less httpfloor's before it gives its freed pages back, median %d kB) %.0f kB at %d tags, %.0f kB "
-              "at %d tags; slope %.0f bytes per watched tag"
-              % (small_peak, tags_small, big_peak, tags_big, floor_busy, small_peak - floor_busy, tags_small,
-                 own_big_peak, tags_big, slope_peak))
+        print("bench: the same within the cycles (the largest RssAnon sampled every 50 ms over every window): %d kB "
+              "at %d tags, %d kB at %d tags; own (less httpfloor's) %.0f kB at %d tags, %.0f kB at %d tags; slope "
+              "%.0f bytes per watched tag"
+              % (small_peak, tags_small, big_peak, tags_big, small_peak - floor_anon, tags_small, own_big_peak,
+                 tags_big, slope_peak))
         if SMALL < IN_FLIGHT:
             print("bench: note: the small size (%d repositories) keeps fewer than %d requests in flight, so its share "
                   "less httpfloor's is understated (the slope is not: httpfloor's share cancels)" % (SMALL, IN_FLIGHT))

@@ -15,15 +15,13 @@
  * does with aws.http_version "2" (else HTTP/1.1, the daemon's default). CA_BUNDLE: the CA file to
  * verify an https server with. HEADERS is a file of "Name: value" lines, BODY the request body. The
  * first IN_FLIGHT requests (which open the connections) are not measured. Prints one line,
- * "httpfloor: requests=N cpu_s=C rss_kb=K anon_kb=A anon_busy_kb=B connections=O http_version=V"
- * (rss_kb: the peak RSS, VmHWM; anon_busy_kb: RssAnon at the end, what a cgroup is charged for,
- * before and anon_kb after malloc_trim(), as the daemon gives its freed pages back after each
- * cycle; connections: how many the client opened; http_version: of the last reply, 11 or 20), and
- * exits 0 when every reply was a 200, else 1.
+ * "httpfloor: requests=N cpu_s=C rss_kb=K anon_kb=A connections=O http_version=V" (rss_kb: the
+ * peak RSS, VmHWM; anon_kb: RssAnon at the end, what a cgroup is charged for; connections: how
+ * many the client opened; http_version: of the last reply, 11 or 20), and exits 0 when every
+ * reply was a 200, else 1.
  */
 #include <errno.h>
 #include <ev.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,12 +187,10 @@ int main(int argc, char **argv)
 		submit(&r);
 	ev_run(loop, 0);
 	getrusage(RUSAGE_SELF, &end);
-	long busy_kb = status_kb("RssAnon");
-	malloc_trim(0);
-	printf("httpfloor: requests=%ld cpu_s=%.4f rss_kb=%ld anon_kb=%ld anon_busy_kb=%ld "
-	       "connections=%ld http_version=%ld\n",
+	printf("httpfloor: requests=%ld cpu_s=%.4f rss_kb=%ld anon_kb=%ld connections=%ld "
+	       "http_version=%ld\n",
 	       r.total - r.warm, seconds(&end) - seconds(&r.at_warm), status_kb("VmHWM"),
-	       status_kb("RssAnon"), busy_kb, http_connections_opened(r.http), r.http_version);
+	       status_kb("RssAnon"), http_connections_opened(r.http), r.http_version);
 	if (r.failed)
 		fprintf(stderr, "httpfloor: %ld of %ld requests failed (last: %d)\n", r.failed,
 			r.total, r.last_error);
