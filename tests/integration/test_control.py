@@ -10,6 +10,7 @@ SIGTERM, and CONTROL_ACTION / CONTROL_REFUSED in the log."""
 import grp
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -34,7 +35,9 @@ def run_daemon(ctx, **settings):
     sim = Sim(ctx)
     p, _ = start(ctx, sim, [], **settings)
     path = ((settings.get("control") or {}).get("socket")) or ctx.control_socket()
-    wait_for(lambda: "control socket '" in p.read_stderr() or not p.alive(), 15, "the control socket")
+    # "ready", not any line about the socket: a stale one's removal is said before the new one listens
+    wait_for(lambda: re.search(r"control socket '[^\n]*' ready", p.read_stderr()) or not p.alive(), 15,
+             "the control socket")
     check(p.alive(), "the daemon runs: %s" % p.read_stderr()[-500:])
     return p, path
 
