@@ -64,7 +64,7 @@ struct aws_call {
 	struct http_request *http;
 	struct cred_waiter *waiter;
 	struct ev_timer retry;
-	struct aws_result result;
+	/* (no struct aws_result: 1.6 kB a call, while a reply is handled on the stack at once) */
 	struct aws_call *prev, *next;
 	char text[]; /* url, then host: a call is as large as its URL, not the largest one */
 };
@@ -155,37 +155,49 @@ static void unlink_call(struct aws_call *call)
 static void call_free(struct aws_call *call)
 {
 	ev_timer_stop(call->client->loop, &call->retry);
-	cJSON_Delete(call->result.body);
-	cJSON_Delete(call->result.err_body);
 	free(call->body);
 	free(call);
 }
 
-static void finish(struct aws_call *call)
+/* Ends the call with res (the last attempt's outcome, on the caller's stack): the observer and
+ * done see it, then what it holds and the call are freed. */
+static void finish(struct aws_call *call, struct aws_result *res)
 {
-	call->result.attempts = call->attempts;
-	call->result.duration_ms = elapsed_ms(&call->started);
+	res->service = call->service;
+	res->operation = call->operation;
+	res->attempts = call->attempts;
+	res->duration_ms = elapsed_ms(&call->started);
 	unlink_call(call);
 	if (call->client->observer)
-		call->client->observer(&call->result, call->client->observer_data);
-	call->done(&call->result, call->userdata);
+		call->client->observer(res, call->client->observer_data);
+	call->done(res, call->userdata);
+	cJSON_Delete(res->body);
+	cJSON_Delete(res->err_body);
 	call_free(call);
 }
 
-static void fail(struct aws_call *call, const char *code, int transport, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static void fail(struct aws_call *call, struct aws_result *res, const char *code, int transport,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void fail(struct aws_call *call, const char *code, int transport, const char *fmt, ...)
+/* Ends the call as failed with code and the message: into res when the attempt's reply filled one
+ * (its status and request ID stand), else into a result of its own (the attempt had no reply). */
+static void fail(struct aws_call *call, struct aws_result *res, const char *code, int transport,
+		 const char *fmt, ...)
 {
+	struct aws_result own;
 	va_list ap;
 
-	call->result.ok = false;
-	call->result.err.transport = transport;
-	snprintf(call->result.err.code, sizeof(call->result.err.code), "%s", code);
+	if (!res) {
+		memset(&own, 0, sizeof(own));
+		res = &own;
+	}
+	res->ok = false;
+	res->err.transport = transport;
+	snprintf(res->err.code, sizeof(res->err.code), "%s", code);
 	va_start(ap, fmt);
-	vsnprintf(call->result.err.message, sizeof(call->result.err.message), fmt, ap);
+	vsnprintf(res->err.message, sizeof(res->err.message), fmt, ap);
 	va_end(ap);
-	finish(call);
+	finish(call, res);
 }
 
 /* ---- retries ---------------------------------------------------------------- */
@@ -223,7 +235,7 @@ static bool retry(struct aws_call *call, bool timeout, bool immediately)
 	return true;
 }
 
-static void succeeded(struct aws_call *call)
+static void succeeded(struct aws_call *call, struct aws_result *res)
 {
 	struct aws_client *c = call->client;
 
@@ -231,8 +243,8 @@ static void succeeded(struct aws_call *call)
 	c->budget += call->last_cost ? call->last_cost : 1;
 	if (c->budget > c->budget_max)
 		c->budget = c->budget_max;
-	call->result.ok = true;
-	finish(call);
+	res->ok = true;
+	finish(call, res);
 }
 
 /* ---- replies ---------------------------------------------------------------- */
@@ -812,17 +824,16 @@ static bool skewed(struct aws_call *call, const struct http_response *resp)
 static void on_http(struct http_response *resp, void *userdata)
 {
 	struct aws_call *call = userdata;
-	struct aws_error *e = &call->result.err;
+	struct aws_result res;
+	struct aws_error *e = &res.err;
 	const char *ct = resp->content_type ? resp->content_type : "";
 
 	call->http = NULL;
-	memset(e, 0, sizeof(*e));
-	cJSON_Delete(call->result.err_body);
-	call->result.err_body = NULL;
-	call->result.http_version = resp->error ? 0 : resp->http_version;
-	snprintf(call->result.request_id, sizeof(call->result.request_id), "%s",
+	memset(&res, 0, sizeof(res));
+	res.http_version = resp->error ? 0 : resp->http_version;
+	snprintf(res.request_id, sizeof(res.request_id), "%s",
 		 resp->request_id ? resp->request_id : "");
-	snprintf(e->request_id, sizeof(e->request_id), "%s", call->result.request_id);
+	snprintf(e->request_id, sizeof(e->request_id), "%s", res.request_id);
 
 	if (resp->error) {
 		bool timeout = resp->error == -ETIMEDOUT;
@@ -834,7 +845,7 @@ static void on_http(struct http_response *resp, void *userdata)
 		e->transport = resp->error;
 		if (transient && (!call->not_idempotent || unsent) && retry(call, timeout, false))
 			return;
-		fail(call, timeout ? "RequestTimeout" : "ConnectionError", resp->error, "%s",
+		fail(call, &res, timeout ? "RequestTimeout" : "ConnectionError", resp->error, "%s",
 		     resp->error_text);
 		return;
 	}
@@ -850,7 +861,7 @@ static void on_http(struct http_response *resp, void *userdata)
 			int r =
 			    call->reader(text, resp->body.len, call->reader_ud, why, sizeof(why));
 			if (r == 0) {
-				succeeded(call);
+				succeeded(call, &res);
 				return;
 			}
 			why[sizeof(why) - 1] = '\0';
@@ -862,8 +873,8 @@ static void on_http(struct http_response *resp, void *userdata)
 		} else if (json_type) {
 			cJSON *body = cJSON_ParseWithLength(text, resp->body.len);
 			if (body && cJSON_IsObject(body)) {
-				call->result.body = body;
-				succeeded(call);
+				res.body = body;
+				succeeded(call, &res);
 				return;
 			}
 			cJSON_Delete(body);
@@ -873,26 +884,20 @@ static void on_http(struct http_response *resp, void *userdata)
 		char ex[201];
 		excerpt(strbuf_str(&resp->body), resp->body.len, ex, sizeof(ex));
 		if (json_type && why[0])
-			fail(call, "MalformedResponse", 0, "%s", why);
+			fail(call, &res, "MalformedResponse", 0, "%s", why);
 		else if (json_type)
-			fail(call, "MalformedResponse", 0,
+			fail(call, &res, "MalformedResponse", 0,
 			     "HTTP %ld with a body that is not a JSON "
 			     "object: '%s'",
 			     resp->status, ex);
 		else
-			fail(call, "MalformedResponse", 0,
+			fail(call, &res, "MalformedResponse", 0,
 			     "HTTP %ld with Content-Type '%s', not JSON", resp->status, ct);
 		return;
 	}
 
 	aws_parse_error(resp->status, resp->body.buf ? resp->body.buf : "", resp->body.len,
 			resp->error_type, resp->query_error, resp->request_id, e);
-	call->result.err_body =
-	    resp->body.len ? cJSON_ParseWithLength(resp->body.buf, resp->body.len) : NULL;
-	if (call->result.err_body && !cJSON_IsObject(call->result.err_body)) {
-		cJSON_Delete(call->result.err_body);
-		call->result.err_body = NULL;
-	}
 
 	if (IN(e->code, skew_codes) && !call->skew_retried && skewed(call, resp)) {
 		call->skew_retried = true;
@@ -914,8 +919,15 @@ static void on_http(struct http_response *resp, void *userdata)
 		if (retry(call, false, false))
 			return;
 	}
-	call->result.ok = false;
-	finish(call);
+	/* the error reply's other members, for the caller (only once the error stands) */
+	res.err_body =
+	    resp->body.len ? cJSON_ParseWithLength(resp->body.buf, resp->body.len) : NULL;
+	if (res.err_body && !cJSON_IsObject(res.err_body)) {
+		cJSON_Delete(res.err_body);
+		res.err_body = NULL;
+	}
+	res.ok = false;
+	finish(call, &res);
 }
 
 /* ---- outcomes --------------------------------------------------------------- */
@@ -1002,7 +1014,7 @@ static void send_signed(struct aws_call *call, const struct aws_credentials *cr)
 	if (r >= 0)
 		r = put_line(sb, "X-Amz-Target", s->target_prefix, ".", call->operation);
 	if (r < 0) {
-		fail(call, "SigningError", r, "cannot build the request: %s", strerror(-r));
+		fail(call, NULL, "SigningError", r, "cannot build the request: %s", strerror(-r));
 		return;
 	}
 	struct sigv4_header h[4] = {
@@ -1026,7 +1038,7 @@ static void send_signed(struct aws_call *call, const struct aws_credentials *cr)
 	if (r < 0) {
 		sigv4_result_clear(sig);
 		strbuf_reset(sb);
-		fail(call, "SigningError", r, "cannot sign the request: %s", strerror(-r));
+		fail(call, NULL, "SigningError", r, "cannot sign the request: %s", strerror(-r));
 		return;
 	}
 	if ((r = put_line(sb, "X-Amz-Date", sig->amz_date, NULL, NULL)) >= 0 &&
@@ -1052,7 +1064,8 @@ static void send_signed(struct aws_call *call, const struct aws_credentials *cr)
 	}
 	strbuf_reset(sb);
 	if (r < 0)
-		fail(call, "ConnectionError", r, "cannot start the request: %s", strerror(-r));
+		fail(call, NULL, "ConnectionError", r, "cannot start the request: %s",
+		     strerror(-r));
 }
 
 /*
@@ -1067,10 +1080,7 @@ static bool gated(struct aws_call *call)
 	if (!c->gate || aws_operation_is_read(call->service, call->operation) ||
 	    c->gate(c->gate_data))
 		return false;
-	memset(&call->result.err, 0, sizeof(call->result.err));
-	cJSON_Delete(call->result.err_body);
-	call->result.err_body = NULL;
-	fail(call, "NotLeader", 0,
+	fail(call, NULL, "NotLeader", 0,
 	     "%s was not sent: this instance does not hold the lease (high availability)",
 	     call->operation);
 	return true;
@@ -1082,7 +1092,7 @@ static void on_creds(const struct aws_credentials *cr, int err, const char *why,
 
 	call->waiter = NULL;
 	if (!cr) {
-		fail(call, "CredentialsError", err, "%s", why ? why : "no credentials");
+		fail(call, NULL, "CredentialsError", err, "%s", why ? why : "no credentials");
 		return;
 	}
 	if (gated(call))
@@ -1104,7 +1114,7 @@ static void attempt(struct aws_call *call)
 	}
 	r = cred_wait(call->creds, on_creds, call, &call->waiter);
 	if (r < 0)
-		fail(call, "CredentialsError", r, "out of memory");
+		fail(call, NULL, "CredentialsError", r, "out of memory");
 }
 
 /* ---- public ------------------------------------------------------------------ */
@@ -1213,8 +1223,6 @@ int aws_call(struct aws_client *c, const struct aws_call_spec *spec, aws_done_fn
 	call->not_idempotent = spec->not_idempotent;
 	call->done = done;
 	call->userdata = userdata;
-	call->result.service = spec->service;
-	call->result.operation = call->operation;
 	clock_gettime(CLOCK_MONOTONIC, &call->started);
 	ev_timer_init(&call->retry, on_retry, 0.0, 0.0);
 	call->retry.data = call;

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cJSON.h>
+
 #include "aws.h"
 #include "credentials.h"
 #include "http.h"
@@ -292,8 +294,9 @@ static int reader(const char *body, size_t len, void *ud, char *why, size_t why_
 
 struct outcome {
 	bool done, ok, had_body;
-	int attempts;
-	char code[128], message[1024];
+	int attempts, http_status;
+	char code[128], message[1024], request_id[128];
+	char err_body[256]; /* the error reply's members as the callback saw them, printed, or "" */
 	enum aws_outcome outcome;
 	enum aws_error_class cls;
 };
@@ -310,6 +313,11 @@ static void on_done(struct aws_result *res, void *ud)
 	o->cls = aws_error_classify(&res->err);
 	snprintf(o->code, sizeof(o->code), "%s", res->err.code);
 	snprintf(o->message, sizeof(o->message), "%s", res->err.message);
+	snprintf(o->request_id, sizeof(o->request_id), "%s", res->request_id);
+	o->http_status = res->err.http_status;
+	char *text = res->err_body ? cJSON_PrintUnformatted(res->err_body) : NULL;
+	snprintf(o->err_body, sizeof(o->err_body), "%s", text ? text : "");
+	free(text);
 }
 
 static void run(struct rig *r, const struct aws_call_spec *spec, struct outcome *o)
@@ -549,5 +557,40 @@ TEST(aws_reader_refusal_without_reason)
 	CHECK_STR(o.code, "MalformedResponse");
 	CHECK(strstr(o.message, "HTTP 200") != NULL);
 	CHECK_STR(r.srv.req[0].body, "{}");
+	rig_close(&r);
+}
+
+/*
+ * The result a call ends with is its last attempt's, whole: a 503 retried and then a 400 gives the
+ * 400's code, status, request ID and error reply (its other members, for the caller), nothing of
+ * the 503's; the reply's JSON is given to the callback and freed after it (ASan: no leak of the
+ * retried attempt's, which is never parsed for the caller).
+ */
+TEST(aws_error_result_is_the_last_attempts)
+{
+	struct rig r;
+	struct outcome o;
+
+	if (rig_open(&r, 3) < 0) {
+		CHECK(!"cannot set up the test rig");
+		rig_close(&r);
+		return;
+	}
+	script(&r.srv, 0, 503, NULL,
+	       "{\"__type\":\"ServiceUnavailableException\",\"message\":\"busy\",\"Extra\":1}");
+	script(&r.srv, 1, 400, NULL,
+	       "{\"__type\":\"com.amazonaws.dynamodb.v20120810#TransactionCanceledException\","
+	       "\"message\":\"cancelled\",\"CancellationReasons\":[{\"Code\":\"None\"}]}");
+	struct aws_call_spec spec = { .service = &aws_ecr, .operation = "DescribeImages" };
+	run(&r, &spec, &o);
+	CHECK(!o.ok);
+	CHECK_INT(o.attempts, 2);
+	CHECK_STR(o.code, "TransactionCanceledException");
+	CHECK_STR(o.message, "cancelled");
+	CHECK_INT(o.http_status, 400);
+	CHECK_STR(o.request_id, "req-1");
+	CHECK(strstr(o.err_body, "\"CancellationReasons\":[{\"Code\":\"None\"}]") != NULL);
+	CHECK(strstr(o.err_body, "Extra") == NULL);
+	CHECK_INT(r.srv.n_req, 2);
 	rig_close(&r);
 }
