@@ -293,6 +293,13 @@ static void say(struct deployer *dp, const char *skey, const struct config_watch
 	void *old = NULL;
 	const char *prev = strmap_get(dp->said, skey);
 
+	if (dec == DECIDE_NOTHING) {
+		/* says nothing, so nothing is kept (a thousand targets up to date hold no text);
+		 * what was said before is forgotten, as a different decision replaces it */
+		if (prev && strmap_put(dp->said, skey, NULL, &old) == 0)
+			free(old);
+		return;
+	}
 	snprintf(said, sizeof(said), "%s %s", decision_name(dec), digest ? digest : "");
 	if (prev && !strcmp(prev, said))
 		return;
