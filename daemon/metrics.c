@@ -37,8 +37,9 @@ static const char *const result_names[HISTORY_RESULT_COUNT] = {
 
 /* One series of a counter family: its label set, rendered and escaped, and its value. */
 struct series {
-	const char *labels; /* the family's index holds the text */
+	const char *labels; /* the family's index holds the text (or its twin's) */
 	unsigned long long value;
+	struct series *twin; /* the series of the same label set in a family without an index */
 };
 
 /* The series one AWS reply adds to, by what names them (copied: an operation's name may be
@@ -91,6 +92,20 @@ static void family_done(struct family *f)
 	strmap_free(f->index, NULL);
 }
 
+/* Room for one more series in f; 0 or -ENOMEM. */
+static int family_room(struct family *f)
+{
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		struct series **items = realloc(f->items, cap * sizeof(*items));
+		if (!items)
+			return -ENOMEM;
+		f->items = items;
+		f->cap = cap;
+	}
+	return 0;
+}
+
 /* The series of that label set, made at 0 when new; NULL without memory. */
 static struct series *family_get(struct family *f, const char *labels)
 {
@@ -100,14 +115,8 @@ static struct series *family_get(struct family *f, const char *labels)
 		return s;
 	if (!f->index && !(f->index = strmap_new()))
 		return NULL;
-	if (f->n == f->cap) {
-		size_t cap = f->cap ? f->cap * 2 : 16;
-		struct series **items = realloc(f->items, cap * sizeof(*items));
-		if (!items)
-			return NULL;
-		f->items = items;
-		f->cap = cap;
-	}
+	if (family_room(f) < 0)
+		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s || strmap_put(f->index, labels, s, NULL) < 0) {
 		free(s);
@@ -115,6 +124,23 @@ static struct series *family_get(struct family *f, const char *labels)
 	}
 	s->labels = strmap_key(f->index, labels);
 	f->items[f->n++] = s;
+	return s;
+}
+
+/* The series of f (a family found only through twins, without an index of its own) with of's
+ * label set, made at 0 and kept as of's twin when new: two families counted for every repository
+ * hold its label set and an index entry once. NULL without memory. */
+static struct series *family_twin(struct family *f, struct series *of)
+{
+	struct series *s;
+
+	if (of->twin)
+		return of->twin;
+	if (family_room(f) < 0 || !(s = calloc(1, sizeof(*s))))
+		return NULL;
+	s->labels = of->labels;
+	f->items[f->n++] = s;
+	of->twin = s;
 	return s;
 }
 
@@ -239,9 +265,12 @@ void metrics_poll(struct metrics *m, const char *repository, const char *region,
 {
 	if (!m)
 		return;
-	count(m, &m->polls, LABELS("repository", repository, "region", region), 1);
+	struct series *polls =
+	    count(m, &m->polls, LABELS("repository", repository, "region", region), 1);
 	/* Made at 0 by a read that worked: a rate of failures has a series to start from. */
-	count(m, &m->poll_failures, LABELS("repository", repository, "region", region), ok ? 0 : 1);
+	struct series *failures = polls ? family_twin(&m->poll_failures, polls) : NULL;
+	if (failures)
+		failures->value += ok ? 0 : 1;
 }
 
 void metrics_event_messages(struct metrics *m, const char *url, size_t n)
