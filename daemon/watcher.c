@@ -31,8 +31,10 @@ struct group {
 	const char *registry_id; /* into the cycle's config */
 	const char *region;
 	const char *repository;
-	const char **tags; /* distinct fixed tags */
+	const char *const *tags; /* distinct fixed tags: the first watch's own list (config.c
+			      refuses a tag listed twice) until a second watch adds to it */
 	size_t n_tags;
+	bool tags_owned; /* tags is the group's array, not a watch's */
 	bool want_images;
 	struct images seen; /* what ECR answered this cycle */
 	size_t *watches;    /* indexes of the cycle's watches on this repository */
@@ -155,7 +157,8 @@ static void cycle_free(struct cycle *c)
 	}
 	for (size_t i = 0; i < c->n_groups; i++) {
 		free(c->groups[i].key);
-		free(c->groups[i].tags);
+		if (c->groups[i].tags_owned)
+			free((void *)(uintptr_t)c->groups[i].tags);
 		free(c->groups[i].watches);
 		if (c->groups[i].fail != &no_memory)
 			free(c->groups[i].fail);
@@ -236,21 +239,32 @@ static int plan(struct cycle *c, struct strmap *index)
 			g->want_images = true;
 			continue;
 		}
-		/* room for every tag of the watch at once (a dozen reallocations a repository
-		 * each cycle, else) */
-		if (w->n_tags) {
-			const char **nt = realloc(g->tags, (g->n_tags + w->n_tags) * sizeof(*nt));
-			if (!nt)
-				return -ENOMEM;
-			g->tags = nt;
+		if (!g->tags) {
+			/* the one watch of most repositories: its list is the group's, as it is */
+			g->tags = (const char *const *)w->tags;
+			g->n_tags = w->n_tags;
+			continue;
 		}
+		/* a second watch: the group's own array, with room for every tag at once */
+		if (!w->n_tags)
+			continue;
+		const char **nt = malloc((g->n_tags + w->n_tags) * sizeof(*nt));
+		size_t n = g->n_tags;
+		if (!nt)
+			return -ENOMEM;
+		memcpy(nt, g->tags, n * sizeof(*nt));
 		for (size_t t = 0; t < w->n_tags; t++) {
 			bool dup = false;
-			for (size_t k = 0; k < g->n_tags && !dup; k++)
-				dup = !strcmp(g->tags[k], w->tags[t]);
+			for (size_t k = 0; k < n && !dup; k++)
+				dup = !strcmp(nt[k], w->tags[t]);
 			if (!dup)
-				g->tags[g->n_tags++] = w->tags[t];
+				nt[n++] = w->tags[t];
 		}
+		if (g->tags_owned)
+			free((void *)(uintptr_t)g->tags);
+		g->tags = nt;
+		g->n_tags = n;
+		g->tags_owned = true;
 	}
 	return 0;
 }

@@ -94,21 +94,29 @@ def test_requests_per_cycle_are_the_api_minimum(ctx):
     tags = ["t%03d" % i for i in range(150)]
     sim = Sim(ctx, seed={"repositories": [
         {"name": "many", "images": [{"tag": t, "seed": t} for t in tags]},
-        {"name": "few", "images": [{"tag": "a", "seed": "a"}]}]})
+        {"name": "few", "images": [{"tag": "a", "seed": "a"}]},
+        {"name": "both", "images": [{"tag": t, "seed": t} for t in "abc"]}]})
     watches = [watch("w%03d" % i, "many", tag=t) for i, t in enumerate(tags)]
     watches.append(watch("few-a", "few", tag="a"))
     watches.append(watch("few-glob", "few", tag_glob="*"))
+    # two lists of one repository that share a tag: each tag is asked for once
+    watches.append(watch("both-ab", "both", tags=["a", "b"]))
+    watches.append(watch("both-bc", "both", tags=["b", "c"]))
     p, _ = start(ctx, sim, watches)
     wait_for(lambda: cycles(p) >= 1, 20, "a poll cycle")
     line = lines_with(p, "poll cycle:")[0]
-    # many: 150 fixed tags -> 2 lookups; few: 1 lookup + 1 DescribeImages page of every image.
-    check("152 watches, 2 repositories, 4 requests (minimum 4)" in line, line)
+    # many: 150 fixed tags -> 2 lookups; few: 1 lookup + 1 DescribeImages page of every image;
+    # both: 1 lookup of a, b and c.
+    check("154 watches, 3 repositories, 5 requests (minimum 5)" in line, line)
     ecr = sim.requests(service="ecr")
     check_eq(sorted((r["operation"], r["params"]["repositoryName"], "imageIds" in r["params"]) for r in ecr),
              sorted([("DescribeImages", "many", True), ("DescribeImages", "many", True),
-                     ("DescribeImages", "few", True), ("DescribeImages", "few", False)]), "what ECR saw")
+                     ("DescribeImages", "few", True), ("DescribeImages", "few", False),
+                     ("DescribeImages", "both", True)]), "what ECR saw")
     check_eq(sorted(len(r["params"]["imageIds"]) for r in ecr if r["params"]["repositoryName"] == "many"),
              [50, 100], "at most 100 image ids per call")
+    check_eq([sorted(i["imageTag"] for i in r["params"]["imageIds"]) for r in ecr
+              if r["params"]["repositoryName"] == "both"], [["a", "b", "c"]], "the shared tag asked for once")
 
 
 def test_a_missing_tag_costs_one_request_once(ctx):
