@@ -244,6 +244,8 @@ extern const struct rollout_step_def rollout_steps[STEP_COUNT];
 bool rollout_step_may(enum rollout_step from, enum rollout_step to);
 
 /* The deployer: every rollout of the daemon (defined here for the engine's files only). */
+struct watch_position;
+
 struct deployer {
 	struct deployer_deps d_;
 	struct deployer_deps *d;
@@ -270,8 +272,9 @@ struct deployer {
 	struct strmap *dirty; /* else at these (watch name -> 1), */
 	char **dirty_names;   /* kept in a list too, so that a reconcile costs what changed */
 	size_t n_dirty, cap_dirty;
-	struct config *indexed;   /* the config index was built for (a reference: never reused) */
-	struct strmap *index;     /* watch name -> its position in indexed, plus one */
+	struct config *indexed; /* the config index was built for (a reference: never reused) */
+	struct watch_position *index; /* indexed's watches by name (their names are indexed's) */
+	size_t n_index;
 	bool events_flowing;      /* a queue of events works (deployer_events_flowing) */
 	bool freeing;             /* deployer_free(): nobody is told of what is cancelled */
 	struct strmap *cd_groups; /* region\x1frole\x1fcluster\x1fservice -> "app\x1fgroup"
