@@ -36,11 +36,11 @@ struct group {
 	size_t n_tags;
 	bool tags_owned; /* tags is the group's array, not a watch's */
 	bool want_images;
-	struct images seen; /* what ECR answered this cycle */
-	size_t *watches;    /* indexes of the cycle's watches on this repository */
-	size_t n_watches;
-	int pending;                /* requests not answered yet */
-	bool batch;                 /* asked with BatchGetImage this cycle */
+	struct images seen;             /* what ECR answered this cycle */
+	size_t first_watch, last_watch; /* the cycle's watches on this repository, in config
+					   order through cycle.next_watch[] */
+	int pending;                    /* requests not answered yet */
+	bool batch;                     /* asked with BatchGetImage this cycle */
 	int pages;                  /* DescribeImages pages of every image asked for this cycle */
 	uint64_t ticket;            /* the last hint about it this cycle answers, or 0 */
 	struct group_failure *fail; /* why the repository could not be read this cycle, or NULL */
@@ -79,12 +79,15 @@ struct req {
 	struct req *next;
 };
 
+#define NO_WATCH SIZE_MAX
+
 struct cycle {
 	struct watcher *w;
 	struct config *cfg;
 	struct group *groups;
 	size_t n_groups;
 	size_t *watch_group; /* the group of each watch of cfg, by index */
+	size_t *next_watch;  /* the next watch of cfg in the same group, by index; NO_WATCH: none */
 	size_t planned;      /* watches given a group (all, unless planning ran out of memory) */
 	struct req *queue, *running;
 	int in_flight;
@@ -159,13 +162,13 @@ static void cycle_free(struct cycle *c)
 		free(c->groups[i].key);
 		if (c->groups[i].tags_owned)
 			free((void *)(uintptr_t)c->groups[i].tags);
-		free(c->groups[i].watches);
 		if (c->groups[i].fail != &no_memory)
 			free(c->groups[i].fail);
 		images_done(&c->groups[i].seen);
 	}
 	free(c->groups);
 	free(c->watch_group);
+	free(c->next_watch);
 	strmap_free(c->missing_next, NULL);
 	strmap_free(c->errors_next, free);
 	strmap_free(c->bad_next, free);
@@ -197,7 +200,8 @@ static int plan(struct cycle *c, struct strmap *index)
 
 	c->groups = calloc(cfg->n_watches + 1, sizeof(*c->groups));
 	c->watch_group = calloc(cfg->n_watches + 1, sizeof(*c->watch_group));
-	if (!c->groups || !c->watch_group)
+	c->next_watch = calloc(cfg->n_watches + 1, sizeof(*c->next_watch));
+	if (!c->groups || !c->watch_group || !c->next_watch)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->n_watches; i++) {
 		const struct config_watch *w = &cfg->watches[i];
@@ -214,9 +218,12 @@ static int plan(struct cycle *c, struct strmap *index)
 			continue;
 		}
 		idx = strmap_get(index, key);
+		c->next_watch[i] = NO_WATCH;
 		if (idx) {
 			g = &c->groups[(size_t)(uintptr_t)idx - 1];
 			free(key);
+			c->next_watch[g->last_watch] = i;
+			g->last_watch = i;
 		} else {
 			g = &c->groups[c->n_groups];
 			g->key = key;
@@ -224,16 +231,12 @@ static int plan(struct cycle *c, struct strmap *index)
 			g->region = region;
 			g->repository = w->repository;
 			g->ticket = ticket;
+			g->first_watch = g->last_watch = i;
 			if (strmap_put(index, key, (void *)(uintptr_t)(c->n_groups + 1), NULL) < 0)
 				return -ENOMEM;
 			c->n_groups++;
 		}
 		c->watch_group[i] = (size_t)(g - c->groups);
-		size_t *nw = realloc(g->watches, (g->n_watches + 1) * sizeof(*nw));
-		if (!nw)
-			return -ENOMEM;
-		g->watches = nw;
-		g->watches[g->n_watches++] = i;
 		c->planned = i + 1;
 		if (w->rule == TAG_GLOB || w->rule == TAG_SEMVER) {
 			g->want_images = true;
@@ -749,8 +752,7 @@ static void evaluate_group(struct cycle *c, size_t gi)
 	if (!missing || !c->errors_next || !c->bad_next)
 		return;
 	report_group(wt, c->errors_next, g);
-	for (size_t k = 0; k < g->n_watches; k++) {
-		size_t i = g->watches[k];
+	for (size_t i = g->first_watch; i != NO_WATCH; i = c->next_watch[i]) {
 		const struct config_watch *w = &c->cfg->watches[i];
 		bool pick = w->rule == TAG_GLOB || w->rule == TAG_SEMVER, changed = false;
 		if (g->fail) {
@@ -834,8 +836,8 @@ static void merge_reports(struct cycle *c)
 		if (strmap_put(wt->group_errors, g->key, copy, &old) < 0)
 			free(copy);
 		free(old);
-		for (size_t k = 0; k < g->n_watches; k++) {
-			const struct config_watch *w = &c->cfg->watches[g->watches[k]];
+		for (size_t k = g->first_watch; k != NO_WATCH; k = c->next_watch[k]) {
+			const struct config_watch *w = &c->cfg->watches[k];
 			bool pick = w->rule == TAG_GLOB || w->rule == TAG_SEMVER;
 			for (size_t t = 0; t < (pick ? 1 : w->n_tags); t++) {
 				char mkey[512];
