@@ -36,7 +36,9 @@ struct group {
 	size_t n_tags;
 	bool tags_owned; /* tags is the group's array, not a watch's */
 	bool want_images;
-	struct images seen;             /* what ECR answered this cycle */
+	struct images *seen; /* what ECR answered this cycle: made at the first reply, dropped
+				when the group is evaluated (NULL: nothing, seen_of()) */
+	size_t tag_failures; /* the per-image failures ECR reported this cycle (seen's, kept) */
 	size_t first_watch, last_watch; /* the cycle's watches on this repository, in config
 					   order through cycle.next_watch[] */
 	int pending;                    /* requests not answered yet */
@@ -53,6 +55,14 @@ struct group_failure {
 	char operation[32];
 	char request_id[128];
 };
+
+/* What a group holds while ECR answered nothing for it (yet). */
+static const struct images no_images;
+
+static const struct images *seen_of(const struct group *g)
+{
+	return g->seen ? g->seen : &no_images;
+}
 
 /* What a failure is recorded as when there is no memory for its details. */
 static struct group_failure no_memory = { "out of memory", "OutOfMemory", "", "" };
@@ -164,7 +174,8 @@ static void cycle_free(struct cycle *c)
 			free((void *)(uintptr_t)c->groups[i].tags);
 		if (c->groups[i].fail != &no_memory)
 			free(c->groups[i].fail);
-		images_done(&c->groups[i].seen);
+		images_done(c->groups[i].seen);
+		free(c->groups[i].seen);
 	}
 	free(c->groups);
 	free(c->watch_group);
@@ -313,7 +324,13 @@ static int req_body(const struct req *r)
 static int read_reply(const char *body, size_t len, void *ud, char *why, size_t why_len)
 {
 	struct req *r = ud;
-	struct images *seen = &r->c->groups[r->group].seen;
+	struct group *g = &r->c->groups[r->group];
+	struct images *seen = g->seen ? g->seen : (g->seen = calloc(1, sizeof(*g->seen)));
+
+	if (!seen) {
+		snprintf(why, why_len, "out of memory");
+		return -ENOMEM;
+	}
 
 	free(r->answer.next_token);
 	r->answer.next_token = NULL;
@@ -534,7 +551,7 @@ static const char *again_words(const struct watcher *wt)
 static int observe(struct watcher *wt, struct strmap *missing_next, const struct config_watch *w,
 		   const struct group *g, const char *tag_key, const char *tag, const char *digest)
 {
-	const char *tag_error = tag && !digest ? strmap_get(g->seen.tag_errors, tag) : NULL;
+	const char *tag_error = tag && !digest ? strmap_get(seen_of(g)->tag_errors, tag) : NULL;
 	struct state *st = wt->deps.state;
 	/* compared as bytes; the text of the one before is written out only when it moved */
 	int same = digest ? state_seen_is(st, w->name, tag_key, digest) : -1;
@@ -632,7 +649,7 @@ static bool want_is(const cJSON *want, const char *key, const char *text)
 static bool want(struct watcher *wt, const struct config_watch *w, const struct group *g,
 		 const char *tag, const char *digest)
 {
-	const char *registry = g->registry_id ? g->registry_id : g->seen.registry;
+	const char *registry = g->registry_id ? g->registry_id : seen_of(g)->registry;
 	const cJSON *old = state_want(wt->deps.state, w->name);
 	char image[512];
 
@@ -745,6 +762,7 @@ static void evaluate_group(struct cycle *c, size_t gi)
 	struct watcher *wt = c->w;
 	struct strmap *missing = c->missing_next;
 	const struct group *g = &c->groups[gi];
+	const struct images *seen = seen_of(g);
 
 	if (wt->deps.polled)
 		wt->deps.polled(g->repository, g->region, !g->fail, g->fail ? g->fail->error : NULL,
@@ -768,11 +786,11 @@ static void evaluate_group(struct cycle *c, size_t gi)
 		}
 		if (pick) {
 			const char *tag = NULL, *digest = NULL;
-			for (size_t b = 0; b < g->seen.n_bad; b++)
-				if (images_rule_matches(w, g->seen.bad[b].tag))
+			for (size_t b = 0; b < seen->n_bad; b++)
+				if (images_rule_matches(w, seen->bad[b].tag))
 					refuse_digest(wt, c->partial ? wt->bad : c->bad_next, w,
-						      g->seen.bad[b].tag, g->seen.bad[b].value);
-			images_pick(&g->seen, w, &tag, &digest);
+						      seen->bad[b].tag, seen->bad[b].value);
+			images_pick(seen, w, &tag, &digest);
 			if (observe(wt, missing, w, g, "*", tag, digest) >= 0)
 				changed = want(wt, w, g, tag, digest);
 		} else {
@@ -781,14 +799,14 @@ static void evaluate_group(struct cycle *c, size_t gi)
 			size_t pick_t = w->n_tags;
 			bool moved = false;
 			for (size_t t = 0; t < w->n_tags; t++) {
-				const char *bad = images_bad_digest(&g->seen, w->tags[t]);
+				const char *bad = images_bad_digest(seen, w->tags[t]);
 				if (bad) {
 					refuse_digest(wt, c->partial ? wt->bad : c->bad_next, w,
 						      w->tags[t], bad);
 					continue;
 				}
 				int r = observe(wt, missing, w, g, w->tags[t], w->tags[t],
-						strmap_get(g->seen.digests, w->tags[t]));
+						strmap_get(seen->digests, w->tags[t]));
 				if (r == 1 && !moved) {
 					pick_t = t;
 					moved = true;
@@ -799,7 +817,7 @@ static void evaluate_group(struct cycle *c, size_t gi)
 			if (pick_t < w->n_tags &&
 			    (moved || w->n_tags == 1 || !state_want(wt->deps.state, w->name)))
 				changed = want(wt, w, g, w->tags[pick_t],
-					       strmap_get(g->seen.digests, w->tags[pick_t]));
+					       strmap_get(seen->digests, w->tags[pick_t]));
 		}
 		/* A quiet read tells nobody: the deployer decided on this want already (or is told
 		 * by what else changed: deployer_cycle_done()). */
@@ -814,12 +832,12 @@ static void evaluate_group(struct cycle *c, size_t gi)
 static void group_done(struct cycle *c, size_t gi)
 {
 	struct group *g = &c->groups[gi];
-	size_t failures;
 
 	evaluate_group(c, gi);
-	failures = g->seen.tag_failures;
-	images_done(&g->seen);
-	g->seen.tag_failures = failures;
+	g->tag_failures = g->seen ? g->seen->tag_failures : 0;
+	images_done(g->seen);
+	free(g->seen);
+	g->seen = NULL;
 }
 
 /* A partial read updates what is reported of its repositories and watches only. */
@@ -918,7 +936,7 @@ static void answer_hints(struct cycle *c)
 		const struct group *g = &c->groups[i];
 		if (g->ticket)
 			resolve_hints(wt, g->key, g->ticket,
-				      !g->fail && !g->seen.tag_failures && !wt->state_error);
+				      !g->fail && !g->tag_failures && !wt->state_error);
 	}
 	for (struct hint *h = wt->hints; h;) {
 		if (h->ticket > c->ticket_at_start || reads(other, h->key) ||
@@ -961,7 +979,7 @@ static void cycle_done(struct cycle *c)
 
 	for (size_t i = 0; i < c->n_groups; i++) {
 		const struct group *g = &c->groups[i];
-		if (g->batch && !g->fail && !g->seen.tag_failures)
+		if (g->batch && !g->fail && !g->tag_failures)
 			strmap_put(wt->batch_repos, g->key, NULL, NULL); /* every tag is back */
 	}
 	if (c->missing_next && c->errors_next && c->bad_next) {
