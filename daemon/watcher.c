@@ -327,13 +327,14 @@ static int read_reply(const char *body, size_t len, void *ud, char *why, size_t 
 	struct group *g = &r->c->groups[r->group];
 	struct images *seen = g->seen ? g->seen : (g->seen = calloc(1, sizeof(*g->seen)));
 
-	if (!seen) {
-		snprintf(why, why_len, "out of memory");
-		return -ENOMEM;
-	}
-
 	free(r->answer.next_token);
 	r->answer.next_token = NULL;
+	if (!seen) {
+		/* no room for what it says: the reply is taken (not a malformed one to ask
+		 * again), and the repository fails this cycle as out of memory (reply_unread) */
+		r->read = -ENOMEM;
+		return 0;
+	}
 	if (r->kind == REQ_LIST)
 		r->read = images_read_list(seen, body, len, &r->answer, why, why_len);
 	else if (r->kind == REQ_BATCH)
