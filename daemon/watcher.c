@@ -96,9 +96,8 @@ struct cycle {
 	struct config *cfg;
 	struct group *groups;
 	size_t n_groups;
-	size_t *watch_group; /* the group of each watch of cfg, by index */
-	size_t *next_watch;  /* the next watch of cfg in the same group, by index; NO_WATCH: none */
-	size_t planned;      /* watches given a group (all, unless planning ran out of memory) */
+	size_t *next_watch; /* the next watch of cfg in the same group, by index; NO_WATCH: none */
+	size_t planned;     /* watches given a group (all, unless planning ran out of memory) */
 	struct req *queue, *running;
 	int in_flight;
 	long requests, minimum;
@@ -178,7 +177,6 @@ static void cycle_free(struct cycle *c)
 		free(c->groups[i].seen);
 	}
 	free(c->groups);
-	free(c->watch_group);
 	free(c->next_watch);
 	strmap_free(c->missing_next, NULL);
 	strmap_free(c->errors_next, free);
@@ -210,9 +208,8 @@ static int plan(struct cycle *c, struct strmap *index)
 	const struct config *cfg = c->cfg;
 
 	c->groups = calloc(cfg->n_watches + 1, sizeof(*c->groups));
-	c->watch_group = calloc(cfg->n_watches + 1, sizeof(*c->watch_group));
 	c->next_watch = calloc(cfg->n_watches + 1, sizeof(*c->next_watch));
-	if (!c->groups || !c->watch_group || !c->next_watch)
+	if (!c->groups || !c->next_watch)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->n_watches; i++) {
 		const struct config_watch *w = &cfg->watches[i];
@@ -243,11 +240,14 @@ static int plan(struct cycle *c, struct strmap *index)
 			g->repository = w->repository;
 			g->ticket = ticket;
 			g->first_watch = g->last_watch = i;
-			if (strmap_put(index, key, (void *)(uintptr_t)(c->n_groups + 1), NULL) < 0)
+			if (strmap_put(index, key, (void *)(uintptr_t)(c->n_groups + 1), NULL) <
+			    0) {
+				g->key = NULL; /* (not counted: cycle_free() would not see it) */
+				free(key);
 				return -ENOMEM;
+			}
 			c->n_groups++;
 		}
-		c->watch_group[i] = (size_t)(g - c->groups);
 		c->planned = i + 1;
 		if (w->rule == TAG_GLOB || w->rule == TAG_SEMVER) {
 			g->want_images = true;
