@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Length of a valid digest, without the NUL. */
 #define DIGEST_LEN 71
@@ -20,5 +21,17 @@ bool digest_valid(const char *s);
 
 /* True when the len bytes at s are a valid digest (s need not be NUL-terminated). */
 bool digest_valid_n(const char *s, size_t len);
+
+/* A digest held as its 32 bytes (what the state keeps of one, not 72 bytes of text). */
+#define DIGEST_BYTES 32
+
+/* d (valid: digest_valid()) as its bytes. */
+void digest_pack(const char *d, uint8_t out[DIGEST_BYTES]);
+
+/* The text of in, written in out (returned). */
+char *digest_unpack(const uint8_t in[DIGEST_BYTES], char out[DIGEST_LEN + 1]);
+
+/* Whether d (NULL: false) is the text of in, compared without writing that text out. */
+bool digest_packed_is(const uint8_t in[DIGEST_BYTES], const char *d);
 
 #endif

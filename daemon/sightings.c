@@ -145,21 +145,13 @@ const cJSON *sightings_odd(const struct sightings *g, size_t i)
 	return g->v[i].at == ODD ? g->odd[g->v[i].aux] : NULL;
 }
 
-static const char hex[] = "0123456789abcdef";
-
 const char *sightings_digest(const struct sightings *g, size_t i, char buf[SIGHTINGS_DIGEST_SIZE])
 {
 	const struct entry *e = &g->v[i];
 
 	if (e->at == ODD)
 		return cJSON_GetStringValue(cJSON_GetObjectItem(g->odd[e->aux], "digest"));
-	memcpy(buf, "sha256:", 7);
-	for (size_t k = 0; k < 32; k++) {
-		buf[7 + 2 * k] = hex[e->digest[k] >> 4];
-		buf[8 + 2 * k] = hex[e->digest[k] & 15];
-	}
-	buf[DIGEST_LEN] = '\0';
-	return buf;
+	return digest_unpack(e->digest, buf);
 }
 
 bool sightings_digest_is(const struct sightings *g, size_t i, const char *digest)
@@ -170,14 +162,7 @@ bool sightings_digest_is(const struct sightings *g, size_t i, const char *digest
 	if (e->at == ODD)
 		return (d = cJSON_GetStringValue(cJSON_GetObjectItem(g->odd[e->aux], "digest"))) &&
 		       !strcmp(d, digest);
-	if (strncmp(digest, "sha256:", 7) != 0)
-		return false;
-	digest += 7;
-	for (size_t k = 0; k < 32; k++)
-		if (digest[2 * k] != hex[e->digest[k] >> 4] ||
-		    digest[2 * k + 1] != hex[e->digest[k] & 15])
-			return false;
-	return digest[64] == '\0';
+	return digest_packed_is(e->digest, digest);
 }
 
 const char *sightings_pick(const struct sightings *g, size_t i)
@@ -327,18 +312,6 @@ static int odd_reserve(struct sightings *g)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
-}
-
-/* d (valid) as 32 bytes. */
-static void digest_bytes(const char *d, uint8_t out[32])
-{
-	for (size_t k = 0; k < 32; k++)
-		out[k] = (uint8_t)(hexval(d[7 + 2 * k]) << 4 | hexval(d[8 + 2 * k]));
-}
-
 /* The seconds of years 1970 to 9999, which print in 20 characters. */
 #define STAMP_MAX 253402300799LL
 
@@ -464,7 +437,7 @@ static int put_entry(struct sightings *g, uint32_t i, const char *tag, const cha
 	e.key = append ? names_add(g, tag, klen) : g->v[i].key;
 	if (!odd) {
 		e.at = (int64_t)at;
-		digest_bytes(digest, e.digest);
+		digest_pack(digest, e.digest);
 		e.aux = pick ? names_add(g, pick, plen) + 1 : 0;
 	}
 	if (!append)
