@@ -337,9 +337,9 @@ static void cmd_deploy(struct control_call *call, const cJSON *args, void *userd
 			     SHOWN(digest, shown));
 		return;
 	}
-	const char *current =
-	    cJSON_GetStringValue(cJSON_GetObjectItem(state_want(d->state, w->name), "digest"));
-	if (!digest || (current && !strcmp(current, digest))) {
+	struct state_want want;
+	bool current = state_want(d->state, w->name, &want);
+	if (!digest || (current && !strcmp(want.digest, digest))) {
 		run_deploy(call, d, w->name, target, digest, force, peer->uid, peer->pid);
 		return;
 	}

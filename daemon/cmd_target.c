@@ -714,9 +714,9 @@ static const char *rule_name(enum config_tag_rule r)
 }
 
 static cJSON *target_json(struct daemon *d, const struct config_watch *w,
-			  const struct config_target *t, const cJSON *want, bool watch_paused,
-			  const struct state_pause *wp, bool frozen, const struct state_pause *fp,
-			  double now)
+			  const struct config_target *t, const struct state_want *want,
+			  bool watch_paused, const struct state_pause *wp, bool frozen,
+			  const struct state_pause *fp, double now)
 {
 	cJSON *o = cJSON_CreateObject(), *failed;
 	char tkey[1024], tname[NAME_MAX_];
@@ -730,8 +730,7 @@ static cJSON *target_json(struct daemon *d, const struct config_watch *w,
 	deployer_target_status(d->deployer, w->name, tkey, &ds);
 	bool pinned = state_pin(d->state, w->name, tkey, &pin);
 	bool tpaused = pause_on(d->state, w->name, tkey, &tp, now);
-	const char *wanted =
-	    pinned ? pin.digest : cJSON_GetStringValue(cJSON_GetObjectItem(want, "digest"));
+	const char *wanted = pinned ? pin.digest : want ? want->digest : NULL;
 	const char *deployed = state_deployed(d->state, w->name, tkey);
 	const char *held = state_held(d->state, w->name, tkey);
 	bool paused = tpaused || watch_paused || frozen || t->paused;
@@ -950,8 +949,9 @@ static cJSON *status_json(struct daemon *d)
 	watches = cJSON_AddArrayToObject(o, "watches");
 	for (size_t i = 0; i < cfg->n_watches; i++) {
 		const struct config_watch *w = &cfg->watches[i];
-		const cJSON *want = state_want(d->state, w->name);
-		const char *tag = cJSON_GetStringValue(cJSON_GetObjectItem(want, "tag"));
+		struct state_want wv;
+		const struct state_want *want = state_want(d->state, w->name, &wv) ? &wv : NULL;
+		const char *tag = want ? want->tag : NULL;
 		struct state_pause wp;
 		bool wpaused = pause_on(d->state, w->name, NULL, &wp, now);
 		cJSON *x = cJSON_CreateObject(), *targets;
@@ -960,7 +960,7 @@ static cJSON *status_json(struct daemon *d)
 		cJSON_AddStringToObject(x, "region", w->region ? w->region : d->region);
 		cJSON_AddStringToObject(x, "rule", rule_name(w->rule));
 		add_str(x, "tag", tag && *tag ? tag : w->rule == TAG_ONE ? w->tags[0] : NULL);
-		add_str(x, "digest", cJSON_GetStringValue(cJSON_GetObjectItem(want, "digest")));
+		add_str(x, "digest", want ? want->digest : NULL);
 		if (wpaused)
 			cJSON_AddItemToObject(x, "paused", pause_json(&wp, NULL));
 		else

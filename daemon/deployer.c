@@ -169,12 +169,12 @@ static struct rollout *holding(const struct deployer *dp, const char *tkey)
 /* A new record for (w, t) wanting want: what ran before is what the state knows the service runs,
  * else the digest the tag had before this push. NULL without memory. */
 static struct rollout_rec *new_record(const struct config_watch *w, const struct config_target *t,
-				      const char *tkey, const cJSON *want, const char *region,
-				      const char *deployed, bool inspect)
+				      const char *tkey, const struct state_want *want,
+				      const char *region, const char *deployed, bool inspect)
 {
 	struct rollout_rec *r = calloc(1, sizeof(*r));
 	double now = rollout_wall_now();
-	const char *previous = deployed && *deployed ? deployed : str_of(want, "previous");
+	const char *previous = deployed && *deployed ? deployed : want->previous;
 	bool ok;
 
 	if (!r)
@@ -182,10 +182,9 @@ static struct rollout_rec *new_record(const struct config_watch *w, const struct
 	r->step = inspect ? STEP_INSPECT : STEP_START;
 	ok = record_set(&r->watch, w->name) == 0 && record_set(&r->tkey, tkey) == 0 &&
 	     record_set(&r->repository, w->repository) == 0 &&
-	     record_set(&r->tag, str_of(want, "tag")) == 0 &&
-	     record_set(&r->digest, str_of(want, "digest")) == 0 &&
-	     record_set(&r->image, str_of(want, "image")) == 0 &&
-	     record_set(&r->previous_digest, previous ? previous : "") == 0 &&
+	     record_set(&r->tag, want->tag) == 0 && record_set(&r->digest, want->digest) == 0 &&
+	     record_set(&r->image, want->image) == 0 &&
+	     record_set(&r->previous_digest, previous) == 0 &&
 	     record_set(&r->strategy, config_strategy_name(t->strategy)) == 0 &&
 	     record_set(&r->cluster, t->cluster) == 0 && record_set(&r->service, t->service) == 0 &&
 	     record_set(&r->region, region) == 0 && record_set(&r->role_arn, t->role_arn) == 0 &&
@@ -390,31 +389,21 @@ static bool overrides_paused(const struct state *st, const char *watch, const ch
 }
 
 /*
- * The want of a pinned target: the watch's (its image, its previous) with the pin's digest and
- * tag; *ret NULL when the target is not pinned, or when the watch has no image yet (then nothing
- * is deployed: the image's repository URI is not known). 0, or -ENOMEM.
+ * The want of a pinned target: the watch's (followed: its image, its previous) with the pin's
+ * digest and tag. False when the target is not pinned, or when the watch has no image yet (then
+ * nothing is deployed: the image's repository URI is not known).
  */
-static int pinned_want(const struct state *st, const char *watch, const char *tkey,
-		       const cJSON *followed, cJSON **ret)
+static bool pinned_want(const struct state *st, const char *watch, const char *tkey,
+			const struct state_want *followed, struct state_want *ret)
 {
 	struct state_pin pin;
-	cJSON *w;
 
-	*ret = NULL;
-	if (!state_pin(st, watch, tkey, &pin) || !followed)
-		return 0;
-	w = cJSON_Duplicate(followed, true);
-	if (!w)
-		return -ENOMEM;
-	cJSON_DeleteItemFromObject(w, "digest");
-	cJSON_DeleteItemFromObject(w, "tag");
-	if (!cJSON_AddStringToObject(w, "digest", pin.digest) ||
-	    !cJSON_AddStringToObject(w, "tag", pin.tag ? pin.tag : "")) {
-		cJSON_Delete(w);
-		return -ENOMEM;
-	}
-	*ret = w;
-	return 0;
+	if (!followed || !state_pin(st, watch, tkey, &pin))
+		return false;
+	*ret = *followed;
+	snprintf(ret->digest, sizeof(ret->digest), "%s", pin.digest);
+	ret->tag = pin.tag ? pin.tag : "";
+	return true;
 }
 
 /* Decides, and starts what is decided, for target t of watch w (its place region and tkey),
@@ -422,14 +411,14 @@ static int pinned_want(const struct state *st, const char *watch, const char *tk
  * state cannot be written: the rest waits for the state's retry. */
 static bool reconcile_target(struct deployer *dp, const struct config_watch *w,
 			     const struct config_target *t, const char *region, const char *tkey,
-			     const cJSON *want, const cJSON *followed, bool pinned,
-			     bool watch_paused)
+			     const struct state_want *want, const struct state_want *followed,
+			     bool pinned, bool watch_paused)
 {
 	struct deployer_deps *d = dp->d;
 	const struct config *cfg = *d->cfg;
 	bool dry = cfg->dry_run || d->dry_run;
 	char skey[1200];
-	const char *digest = str_of(want, "digest");
+	const char *digest = want ? want->digest : NULL;
 
 	snprintf(skey, sizeof(skey), "%s\x1f%s", w->name, tkey);
 	const char *deployed = state_deployed(d->state, w->name, tkey);
@@ -439,7 +428,7 @@ static bool reconcile_target(struct deployer *dp, const struct config_watch *w,
 		dp->reset_unseen++;
 	struct decide_input in = {
 		.want = digest,
-		.followed = str_of(followed, "digest"),
+		.followed = followed ? followed->digest : NULL,
 		.pinned = pinned,
 		.deployed = deployed,
 		.held = state_held(d->state, w->name, tkey),
@@ -457,8 +446,8 @@ static bool reconcile_target(struct deployer *dp, const struct config_watch *w,
 	if (dec == DECIDE_WAIT_BUSY && !strcmp(holding(dp, tkey)->rec->digest, digest))
 		return true; /* this very digest is being deployed: nothing to say */
 	if (dec != DECIDE_DEPLOY && dec != DECIDE_INSPECT) {
-		say(dp, skey, w, t, dec == DECIDE_SKIP_PINNED ? str_of(followed, "digest") : digest,
-		    dec);
+		say(dp, skey, w, t,
+		    dec == DECIDE_SKIP_PINNED ? (followed ? followed->digest : NULL) : digest, dec);
 		return true;
 	}
 	if (is_blocked(dp, skey, digest))
@@ -509,7 +498,7 @@ static bool reconcile_target(struct deployer *dp, const struct config_watch *w,
 	rollout_emit(ro, LOG_NOTICE, EVENT_DEPLOY_STARTED, NULL,
 		     "deploying %s ('%s:%s') to service '%s' in cluster '%s' (strategy "
 		     "'%s')",
-		     digest, w->repository, str_of(want, "tag"), t->service, t->cluster,
+		     digest, w->repository, want->tag, t->service, t->cluster,
 		     config_strategy_name(t->strategy));
 	rollout_run(ro);
 	return true;
@@ -519,21 +508,17 @@ static bool reconcile_target(struct deployer *dp, const struct config_watch *w,
 static void reconcile_watch(struct deployer *dp, const struct config_watch *w)
 {
 	struct deployer_deps *d = dp->d;
-	const cJSON *followed = state_want(d->state, w->name);
+	struct state_want want, pin;
+	const struct state_want *followed = state_want(d->state, w->name, &want) ? &want : NULL;
 	bool watch_paused = overrides_paused(d->state, w->name, NULL);
 
 	for (size_t j = 0; j < w->n_targets; j++) {
 		const struct config_target *t = &w->targets[j];
 		char region[64], tkey[1024];
-		cJSON *pinned = NULL;
 		place(t, d->region, region, tkey);
-		if (pinned_want(d->state, w->name, tkey, followed, &pinned) < 0) {
-			log_error("out of memory while reading the pin of '%s'", tkey);
-			continue;
-		}
-		bool go = reconcile_target(dp, w, t, region, tkey, pinned ? pinned : followed,
-					   followed, pinned != NULL, watch_paused);
-		cJSON_Delete(pinned);
+		bool pinned = pinned_want(d->state, w->name, tkey, followed, &pin);
+		bool go = reconcile_target(dp, w, t, region, tkey, pinned ? &pin : followed,
+					   followed, pinned, watch_paused);
 		if (!go)
 			return;
 	}
@@ -1048,15 +1033,14 @@ static void keys_of(struct deployer *dp, const struct config_watch *w,
 	snprintf(skey, 1200, "%s\x1f%s", w->name, tkey);
 }
 
-/* Starts the operator's rollout of want (an object like state_want()'s) to t; kind and the
- * caller go in its record. */
+/* Starts the operator's rollout of want to t; kind and the caller go in its record. */
 static int start_manual(struct deployer *dp, const struct config_watch *w,
-			const struct config_target *t, const cJSON *want, const char *kind,
-			uid_t uid, pid_t pid, char *why, size_t why_len)
+			const struct config_target *t, const struct state_want *want,
+			const char *kind, uid_t uid, pid_t pid, char *why, size_t why_len)
 {
 	struct deployer_deps *d = dp->d;
 	char region[64], tkey[1024], skey[1200], manual[64], err[600];
-	const char *digest = str_of(want, "digest");
+	const char *digest = want->digest;
 
 	keys_of(dp, w, t, region, tkey, skey);
 	struct rollout_rec *rec =
@@ -1098,12 +1082,12 @@ int deployer_deploy(struct deployer *dp, const struct config_watch *w,
 	struct deployer_deps *d = dp->d;
 	const struct config *cfg = *d->cfg;
 	char region[64], tkey[1024], skey[1200], name[600];
-	const cJSON *want = state_want(d->state, w->name);
-	const char *current = str_of(want, "digest");
+	struct state_want want, mine;
+	bool known = state_want(d->state, w->name, &want);
+	const char *current = known ? want.digest : NULL;
 	const char *digest = m->digest ? m->digest : current;
-	const char *image = str_of(want, "image");
+	const char *image = known ? want.image : NULL;
 	struct rollout *busy;
-	cJSON *mine;
 	int rc;
 
 	keys_of(dp, w, t, region, tkey, skey);
@@ -1159,25 +1143,16 @@ int deployer_deploy(struct deployer *dp, const struct config_watch *w,
 	}
 	/* The record is made from the watch's want, with the operator's digest in it (the tag
 	 * then unknown: it names the watch's digest, not this one). */
-	mine = cJSON_CreateObject();
-	if (!mine || !cJSON_AddStringToObject(mine, "digest", digest) ||
-	    !cJSON_AddStringToObject(mine, "image", image) ||
-	    (current && !strcmp(current, digest) && str_of(want, "tag") &&
-	     !cJSON_AddStringToObject(mine, "tag", str_of(want, "tag"))) ||
-	    (str_of(want, "previous") &&
-	     !cJSON_AddStringToObject(mine, "previous", str_of(want, "previous")))) {
-		cJSON_Delete(mine);
+	mine = want;
+	if (strcmp(current, digest)) {
+		snprintf(mine.digest, sizeof(mine.digest), "%s", digest);
+		mine.tag = NULL;
+	}
+	if (strcmp(current, digest) && state_set_held(d->state, w->name, tkey, current) < 0) {
 		snprintf(why, why_len, "out of memory while starting a rollout to '%s'", name);
 		return -ENOMEM;
 	}
-	if (current && strcmp(current, digest) &&
-	    state_set_held(d->state, w->name, tkey, current) < 0) {
-		cJSON_Delete(mine);
-		snprintf(why, why_len, "out of memory while starting a rollout to '%s'", name);
-		return -ENOMEM;
-	}
-	rc = start_manual(dp, w, t, mine, "deploy", m->uid, m->pid, why, why_len);
-	cJSON_Delete(mine);
+	rc = start_manual(dp, w, t, &mine, "deploy", m->uid, m->pid, why, why_len);
 	if (rc == 0) {
 		rollout_save_state(dp); /* the hold, before the rollout changes anything */
 		snprintf(ret_digest, 80, "%s", digest);
@@ -1203,7 +1178,8 @@ int deployer_rollback(struct deployer *dp, const struct config_watch *w,
 {
 	struct deployer_deps *d = dp->d;
 	char region[64], tkey[1024], skey[1200], name[600];
-	const cJSON *want = state_want(d->state, w->name);
+	struct state_want want;
+	bool known = state_want(d->state, w->name, &want);
 	struct rollout *r;
 	int rc;
 
@@ -1247,7 +1223,7 @@ int deployer_rollback(struct deployer *dp, const struct config_watch *w,
 	struct failed_skip skip = { d->state, w->name, tkey };
 	const char *earlier =
 	    d->history ? history_previous(d->history, name, current, failed_there, &skip) : NULL;
-	const char *previous = str_of(want, "previous");
+	const char *previous = known && *want.previous ? want.previous : NULL;
 	if (!earlier && previous && strcmp(previous, current) && !failed_there(previous, &skip))
 		earlier = previous;
 	if (!earlier) {
@@ -1259,27 +1235,22 @@ int deployer_rollback(struct deployer *dp, const struct config_watch *w,
 	}
 	snprintf(from, 80, "%s", current);
 	snprintf(to, 80, "%s", earlier); /* copied: history_add() may drop what it points to */
-	const char *image = str_of(want, "image");
-	const char *watched = str_of(want, "digest");
-	cJSON *mine = cJSON_CreateObject();
-	if (!image || !mine || !cJSON_AddStringToObject(mine, "digest", to) ||
-	    !cJSON_AddStringToObject(mine, "image", image) ||
-	    !cJSON_AddStringToObject(mine, "previous", from)) {
-		cJSON_Delete(mine);
-		snprintf(why, why_len, "%s while rolling '%s' back",
-			 image ? "out of memory" : "the watch has no image yet", name);
-		return image ? -ENOMEM : -ENOENT;
+	const char *watched = known ? want.digest : NULL;
+	if (!known) {
+		snprintf(why, why_len, "the watch has no image yet while rolling '%s' back", name);
+		return -ENOENT;
 	}
+	struct state_want mine = { .tag = NULL, .image = want.image };
+	snprintf(mine.digest, sizeof(mine.digest), "%s", to);
+	snprintf(mine.previous, sizeof(mine.previous), "%s", from);
 	if (state_add_failed(d->state, w->name, tkey, from, "rolled back by an operator",
 			     (double)time(NULL)) < 0 ||
 	    (watched && strcmp(watched, to) &&
 	     state_set_held(d->state, w->name, tkey, watched) < 0)) {
-		cJSON_Delete(mine);
 		snprintf(why, why_len, "out of memory while rolling '%s' back", name);
 		return -ENOMEM;
 	}
 	if (!rollout_save_state(dp)) {
-		cJSON_Delete(mine);
 		snprintf(why, why_len, "the state cannot be written ('%s')", state_path(d->state));
 		return -EIO;
 	}
@@ -1290,8 +1261,7 @@ int deployer_rollback(struct deployer *dp, const struct config_watch *w,
 	       "'%s': %s is rolled back by an operator (uid %ld, pid %ld) to %s; it is not "
 	       "deployed there again",
 	       name, from, (long)uid, (long)pid, to);
-	rc = start_manual(dp, w, t, mine, "rollback", uid, pid, why, why_len);
-	cJSON_Delete(mine);
+	rc = start_manual(dp, w, t, &mine, "rollback", uid, pid, why, why_len);
 	return rc;
 }
 

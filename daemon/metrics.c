@@ -465,13 +465,11 @@ static int render_watches(struct strbuf *out, struct metrics *m, const struct co
 		 "The digest each watch wants deployed now and the tag it came from (one series "
 		 "per watch).");
 	for (size_t i = 0; i < cfg->n_watches && r == 0; i++) {
-		const cJSON *want = state_want(m->deps.state, cfg->watches[i].name);
-		const char *tag = cJSON_GetStringValue(cJSON_GetObjectItem(want, "tag"));
-		const char *digest = cJSON_GetStringValue(cJSON_GetObjectItem(want, "digest"));
-		if (digest)
+		struct state_want want;
+		if (state_want(m->deps.state, cfg->watches[i].name, &want))
 			r = sample(out, name,
-				   LABELS("watch", cfg->watches[i].name, "tag", tag ? tag : "",
-					  "digest", digest),
+				   LABELS("watch", cfg->watches[i].name, "tag",
+					  want.tag ? want.tag : "", "digest", want.digest),
 				   1);
 	}
 	return r;

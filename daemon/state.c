@@ -112,9 +112,27 @@ struct wrec {
 	cJSON *obj;
 	cJSON *tags;
 	struct sightings *g;
+	/* The same for its "want": the member (an empty object while want is set, where the want
+	 * prints) and the want itself, compactly (NULL: the member, if any, holds it as read). */
+	cJSON *want_at;
+	struct wantrec *want;
+};
+
+/*
+ * A watch's want, as state_set_want() makes it and most files hold it ({"tag", "digest",
+ * "image", "previous"?}, the digests valid): 150 bytes instead of a cJSON object of four members
+ * (about 500). A want of any other form stays in the tree as read.
+ */
+struct wantrec {
+	uint8_t digest[DIGEST_BYTES];
+	uint8_t previous[DIGEST_BYTES];
+	bool has_previous;
+	uint32_t image_at; /* where the image starts in text */
+	char text[];       /* the tag, NUL, the image, NUL */
 };
 
 static struct wrec *find_rec(const struct state *s, const char *watch);
+static void forget_member(struct wrec *rec, const cJSON *m);
 /*
  * After a load: the parsed tree was taken into compact sightings and freed, but the allocator
  * keeps the pages it held (several times what is left); they go back to the system, so that the
@@ -587,9 +605,10 @@ static void drop_bad_digests(struct state *s, char **warnings)
 		}
 		cJSON *want = cJSON_GetObjectItem(w, "want");
 		if (want &&
-		    drop_bad(&rf, want, "digest", false, "the digest it deploys", w->string))
-			cJSON_DeleteItemFromObject(w, "want");
-		else if (want)
+		    drop_bad(&rf, want, "digest", false, "the digest it deploys", w->string)) {
+			forget_member(rec && rec->obj == w ? rec : NULL, want);
+			cJSON_Delete(cJSON_DetachItemViaPointer(w, want));
+		} else if (want)
 			drop_bad(&rf, want, "previous", true, "the digest it deployed before",
 				 w->string);
 		repair_bad_pause(&rf, w, "pause", w->string);
@@ -1029,8 +1048,10 @@ static void free_wrec(void *p)
 {
 	struct wrec *rec = p;
 
-	if (rec)
+	if (rec) {
 		sightings_free(rec->g);
+		free(rec->want);
+	}
 	free(rec);
 }
 
@@ -1110,6 +1131,132 @@ static int adopt_tags(struct wrec *rec)
 		}
 	}
 	return 0;
+}
+
+/* A want of its parts (digest valid; previous valid or NULL). NULL without memory. */
+static struct wantrec *wantrec_new(const char *tag, const char *digest, const char *image,
+				   const char *previous)
+{
+	size_t tl = strlen(tag), il = strlen(image);
+	struct wantrec *w = tl + il < UINT32_MAX - 2 ? malloc(sizeof(*w) + tl + il + 2) : NULL;
+
+	if (!w)
+		return NULL;
+	digest_pack(digest, w->digest);
+	w->has_previous = previous != NULL;
+	if (previous)
+		digest_pack(previous, w->previous);
+	else
+		memset(w->previous, 0, sizeof(w->previous));
+	memcpy(w->text, tag, tl + 1);
+	w->image_at = (uint32_t)(tl + 1);
+	memcpy(w->text + tl + 1, image, il + 1);
+	return w;
+}
+
+/* Whether want member m has the form a struct wantrec holds and prints back as it is: exactly a
+ * string "tag", a valid "digest", a string "image" and perhaps a valid "previous", in that order
+ * (names as written). */
+static bool want_compact(const cJSON *m)
+{
+	const cJSON *x;
+	unsigned seen = 0, bit;
+
+	if (!cJSON_IsObject(m))
+		return false;
+	cJSON_ArrayForEach(x, m)
+	{
+		if (!x->string || !cJSON_IsString(x))
+			return false;
+		if (!strcmp(x->string, "tag"))
+			bit = 1;
+		else if (!strcmp(x->string, "digest") && digest_valid(x->valuestring))
+			bit = 2;
+		else if (!strcmp(x->string, "image"))
+			bit = 4;
+		else if (!strcmp(x->string, "previous") && digest_valid(x->valuestring))
+			bit = 8;
+		else
+			return false;
+		if (seen >= bit)
+			return false; /* twice, or out of order */
+		seen |= bit;
+	}
+	return (seen & 7) == 7;
+}
+
+/* Forgets the compact want of rec when m, a member of its object about to go, is where it is. */
+static void forget_member(struct wrec *rec, const cJSON *m)
+{
+	if (rec && m && m == rec->want_at) {
+		free(rec->want);
+		rec->want = NULL;
+		rec->want_at = NULL;
+	}
+}
+
+/*
+ * Takes the watch's "want" member (the first cJSON_GetObjectItem() finds) into a compact want
+ * when it has that form, leaving the member empty: where it prints. A member that holds members
+ * stands for itself (a compact want of an earlier member goes). 0, or -ENOMEM (the member then
+ * stays as it is, which state_want() reads as well).
+ */
+static int adopt_want(struct wrec *rec)
+{
+	cJSON *m = cJSON_GetObjectItem(rec->obj, "want"), *x;
+	struct wantrec *w;
+
+	if (m != rec->want_at || (m && m->child)) {
+		free(rec->want);
+		rec->want = NULL;
+		rec->want_at = m;
+	}
+	if (!m || !m->child || !want_compact(m))
+		return 0;
+	const cJSON *prev = cJSON_GetObjectItemCaseSensitive(m, "previous");
+	if (!(w = wantrec_new(cJSON_GetObjectItemCaseSensitive(m, "tag")->valuestring,
+			      cJSON_GetObjectItemCaseSensitive(m, "digest")->valuestring,
+			      cJSON_GetObjectItemCaseSensitive(m, "image")->valuestring,
+			      prev ? prev->valuestring : NULL)))
+		return -ENOMEM;
+	while ((x = m->child))
+		cJSON_Delete(cJSON_DetachItemViaPointer(m, x));
+	rec->want = w;
+	return 0;
+}
+
+/* Writes want w back into the members of (empty) object at, as a file holds it. 0 or -ENOMEM. */
+static int want_fill(const struct wantrec *w, cJSON *at)
+{
+	char d[DIGEST_LEN + 1], p[DIGEST_LEN + 1];
+
+	if (!cJSON_AddStringToObject(at, "tag", w->text) ||
+	    !cJSON_AddStringToObject(at, "digest", digest_unpack(w->digest, d)) ||
+	    !cJSON_AddStringToObject(at, "image", w->text + w->image_at) ||
+	    (w->has_previous &&
+	     !cJSON_AddStringToObject(at, "previous", digest_unpack(w->previous, p))))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Want w as cJSON_PrintUnformatted() prints what want_fill() makes, appended to b. */
+static int want_print(const struct wantrec *w, struct strbuf *b)
+{
+	char d[DIGEST_LEN + 1];
+	int r = strbuf_puts(b, "{\"tag\":");
+
+	r = r ? r : jsonscan_write_string(b, w->text);
+	r = r ? r : strbuf_puts(b, ",\"digest\":\"");
+	r = r ? r : strbuf_puts(b, digest_unpack(w->digest, d));
+	r = r ? r : strbuf_puts(b, "\",\"image\":");
+	r = r ? r : jsonscan_write_string(b, w->text + w->image_at);
+	if (w->has_previous) {
+		r = r ? r : strbuf_puts(b, ",\"previous\":\"");
+		r = r ? r : strbuf_puts(b, digest_unpack(w->previous, d));
+		r = r ? r : strbuf_putc(b, '"');
+	}
+	r = r ? r : strbuf_putc(b, '}');
+	return r < 0 ? -ENOMEM : 0;
 }
 
 static struct wrec *watch_rec(struct state *s, const char *watch, bool create)
@@ -1226,6 +1373,7 @@ static struct strmap *index_of(cJSON *root, struct strmap *kept)
 			r = -ENOMEM;
 		} else {
 			r = adopt_tags(rec);
+			r = r ? r : adopt_want(rec);
 		}
 	}
 	strmap_free(last, NULL);
@@ -1311,16 +1459,27 @@ static int root_from(struct state *s, const cJSON *t)
 			r = -ENOMEM;
 			break;
 		}
+		const struct wrec *had = w->string ? find_rec(s, w->string) : NULL;
+		if (had && (had->obj != w || !had->want))
+			had = NULL;
 		cJSON_ArrayForEach(x, w)
 		{
 			cJSON *c =
 			    indexed && x == tags ? cJSON_CreateObject() : cJSON_Duplicate(x, true);
+			/* a want held compactly (records of the journal applied) is written out in
+			 * the copy, to be taken again (adopt_want()) */
+			if (c && had && x == had->want_at && want_fill(had->want, c) < 0) {
+				cJSON_Delete(c);
+				c = NULL;
+			}
 			if (!c || !cJSON_AddItemToObject(cw, x->string ? x->string : "", c)) {
 				cJSON_Delete(c);
 				r = -ENOMEM;
 				break;
 			}
 		}
+		if (r < 0)
+			break;
 	}
 	strmap_free(last, NULL);
 	struct strmap *index = r == 0 ? index_of(root, NULL) : NULL;
@@ -1370,6 +1529,14 @@ static int build_index(struct state *s)
 	cJSON_ArrayForEach(w, ws)
 	{
 		struct wrec *rec = w->string ? find_rec(s, w->string) : NULL;
+		if (rec && rec->obj == w && rec->want) {
+			/* written back where it was, to be taken again (adopt_want()) */
+			if (want_fill(rec->want, rec->want_at) < 0) {
+				strmap_free(kept, free_sightings);
+				return -ENOMEM;
+			}
+			forget_member(rec, rec->want_at);
+		}
 		if (rec && rec->obj == w && rec->g) {
 			if (strmap_put(kept, w->string, rec->g, NULL) < 0) {
 				strmap_free(kept, free_sightings);
@@ -1414,6 +1581,8 @@ static int watch_text(const struct state *s, const cJSON *w, const char *skip, s
 		r = r ? r : strbuf_putc(b, ':');
 		if (r == 0 && rec && m == rec->tags) {
 			r = sightings_print(rec->g, b);
+		} else if (r == 0 && rec && rec->want && m == rec->want_at) {
+			r = want_print(rec->want, b);
 		} else if (r == 0) {
 			char *v = cJSON_PrintUnformatted(m);
 			r = v ? strbuf_puts(b, v) : -ENOMEM;
@@ -1485,51 +1654,101 @@ int state_set_seen(struct state *s, const char *watch, const char *tag, const ch
 	return 0;
 }
 
-const cJSON *state_want(const struct state *s, const char *watch)
+bool state_want(const struct state *s, const char *watch, struct state_want *ret)
 {
-	const cJSON *w = cJSON_GetObjectItem(find_watch(s, watch), "want");
+	const struct wrec *rec = find_rec(s, watch);
+	const cJSON *w, *d, *image, *prev;
 
-	return cJSON_IsString(cJSON_GetObjectItem(w, "digest")) &&
-		       cJSON_IsString(cJSON_GetObjectItem(w, "image"))
-		   ? w
-		   : NULL;
+	if (rec && rec->want && !ret)
+		return true;
+	if (rec && rec->want) {
+		digest_unpack(rec->want->digest, ret->digest);
+		if (rec->want->has_previous)
+			digest_unpack(rec->want->previous, ret->previous);
+		else
+			ret->previous[0] = '\0';
+		ret->tag = rec->want->text;
+		ret->image = rec->want->text + rec->want->image_at;
+		return true;
+	}
+	/* a want of another form, as read (its digests were checked: drop_bad_digests()) */
+	w = rec ? cJSON_GetObjectItem(rec->obj, "want") : NULL;
+	d = cJSON_GetObjectItem(w, "digest");
+	image = cJSON_GetObjectItem(w, "image");
+	prev = cJSON_GetObjectItem(w, "previous");
+	if (!cJSON_IsString(image) || !digest_valid(cJSON_GetStringValue(d)))
+		return false;
+	if (!ret)
+		return true;
+	memcpy(ret->digest, d->valuestring, DIGEST_LEN + 1);
+	if (digest_valid(cJSON_GetStringValue(prev)))
+		memcpy(ret->previous, prev->valuestring, DIGEST_LEN + 1);
+	else
+		ret->previous[0] = '\0';
+	ret->tag = cJSON_GetStringValue(cJSON_GetObjectItem(w, "tag"));
+	ret->image = image->valuestring;
+	return true;
 }
 
 int state_set_want(struct state *s, const char *watch, const char *tag, const char *digest,
 		   const char *image)
 {
-	const cJSON *old = state_want(s, watch);
-	cJSON *w, *e;
+	const struct wrec *had = find_rec(s, watch);
+	struct state_want old;
+	bool known;
+	cJSON *m;
 
-	if (old && !strcmp(cJSON_GetObjectItem(old, "digest")->valuestring, digest) &&
-	    !strcmp(cJSON_GetObjectItem(old, "image")->valuestring, image) &&
-	    !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(old, "tag")) ?: "", tag ?: ""))
+	if (!digest_valid(digest))
+		return -EINVAL;
+	if (!tag)
+		tag = "";
+	/* (the watcher sets it after every poll: the same want is told without writing it out) */
+	if (had && had->want && digest_packed_is(had->want->digest, digest) &&
+	    !strcmp(had->want->text, tag) && !strcmp(had->want->text + had->want->image_at, image))
 		return 0;
-	w = watch_entry(s, watch, true);
-	e = cJSON_CreateObject();
-	if (!w || !e || !cJSON_AddStringToObject(e, "tag", tag ? tag : "") ||
-	    !cJSON_AddStringToObject(e, "digest", digest) ||
-	    !cJSON_AddStringToObject(e, "image", image)) {
-		cJSON_Delete(e);
-		return -ENOMEM;
-	}
+	known = state_want(s, watch, &old);
+	if (known && !strcmp(old.digest, digest) && !strcmp(old.image, image) &&
+	    !strcmp(old.tag ? old.tag : "", tag))
+		return 0;
 	/* What it followed before, the rollback's last resort when nothing else names it. */
-	const char *before = old ? cJSON_GetObjectItem(old, "digest")->valuestring : NULL;
+	const char *before = known ? old.digest : NULL;
 	if (!before || !strcmp(before, digest))
-		before = old ? cJSON_GetStringValue(cJSON_GetObjectItem(old, "previous")) : NULL;
-	if (before && digest_valid(before) && strcmp(before, digest) &&
-	    !cJSON_AddStringToObject(e, "previous", before)) {
-		cJSON_Delete(e);
+		before = known && *old.previous ? old.previous : NULL;
+	if (before && !strcmp(before, digest))
+		before = NULL;
+	struct wantrec *w = wantrec_new(tag, digest, image, before);
+	struct wrec *rec = w ? watch_rec(s, watch, true) : NULL;
+	if (!rec) {
+		free(w);
 		return -ENOMEM;
 	}
-	if (cJSON_GetObjectItem(w, "want"))
-		cJSON_ReplaceItemInObject(w, "want", e);
-	else
-		cJSON_AddItemToObject(w, "want", e);
-	intern_members(e);
-	intern_members(w);
+	m = cJSON_GetObjectItem(rec->obj, "want");
+	if (m && !cJSON_IsObject(m)) {
+		/* a want that is not an object, as read (null, a text, a list): an object in its
+		 * place, where the record prints (and into which an undo writes it back) */
+		cJSON *o = cJSON_CreateObject();
+		if (!o || !cJSON_ReplaceItemInObjectCaseSensitive(rec->obj, m->string, o)) {
+			cJSON_Delete(o);
+			free(w);
+			return -ENOMEM;
+		}
+		m = o;
+		intern_members(rec->obj);
+	}
+	if (!m) {
+		if (!(m = cJSON_AddObjectToObject(rec->obj, "want"))) {
+			free(w);
+			return -ENOMEM;
+		}
+		intern_members(rec->obj);
+	}
+	while (m->child) /* a want of another form, as read: replaced */
+		cJSON_Delete(cJSON_DetachItemViaPointer(m, m->child));
+	free(rec->want);
+	rec->want = w;
+	rec->want_at = m;
 	touch(s, watch, NULL);
-	return 0;
+	return 1;
 }
 
 /* The entry of (watch, target key), created when create is set (NULL then only without memory). */
@@ -1919,10 +2138,24 @@ struct state_undo *state_undo_mark(const struct state *s)
 		state_undo_free(u);
 		return NULL;
 	}
+	const cJSON *cw = cJSON_GetObjectItem(u->root, "watches");
+	cw = cw ? cw->child : NULL;
 	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
 	{
 		const struct wrec *rec = w->string ? find_rec(s, w->string) : NULL;
 		struct sightings *copy;
+		const cJSON *m;
+		cJSON *cm;
+		/* the copy is made in the same order: a compact want is written out in it, to be
+		 * taken again at the undo (adopt_want()) */
+		for (m = w->child, cm = cw ? cw->child : NULL;
+		     rec && rec->obj == w && rec->want && m && cm; m = m->next, cm = cm->next) {
+			if (m == rec->want_at && want_fill(rec->want, cm) < 0) {
+				state_undo_free(u);
+				return NULL;
+			}
+		}
+		cw = cw ? cw->next : NULL;
 		if (!rec || rec->obj != w || !rec->g)
 			continue;
 		if (!(copy = sightings_clone(rec->g)) ||
@@ -3071,11 +3304,12 @@ static const char *merge_part(struct state *s, const char *sk, cJSON *doc)
 			rec->g = NULL;
 			rec->tags = NULL;
 		}
+		forget_member(rec, cJSON_GetObjectItemCaseSensitive(into, m->string));
 		cJSON_DeleteItemFromObjectCaseSensitive(into, m->string);
 		cJSON_AddItemToObject(into, m->string, m);
 	}
 	cJSON_Delete(doc);
-	if (rec && adopt_tags(rec) < 0)
+	if (rec && (adopt_tags(rec) < 0 || adopt_want(rec) < 0))
 		return "out of memory";
 	return NULL;
 }
@@ -3747,12 +3981,15 @@ static int replay_entry(const char *sk, const char *doc, size_t len, void *ud)
 	 * without them carries an empty "tags" when the watch had some.
 	 */
 	if (sk[0] == 'w') {
-		into = find_watch(s, sk + 2);
+		struct wrec *rec = find_rec(s, sk + 2);
+		into = rec ? rec->obj : NULL;
 		for (m = into ? into->child : NULL; m; m = next) {
 			next = m->next;
 			if (!m->string ||
-			    (strcmp(m->string, "targets") && strcmp(m->string, "tags")))
+			    (strcmp(m->string, "targets") && strcmp(m->string, "tags"))) {
+				forget_member(rec, m);
 				cJSON_Delete(cJSON_DetachItemViaPointer(into, m));
+			}
 		}
 		if (!o && into && cJSON_GetObjectItemCaseSensitive(into, "tags") &&
 		    !(o = cJSON_CreateObject()))

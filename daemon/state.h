@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "digest.h"
 #include "record.h"
 
 #define STATE_VERSION 1
@@ -75,11 +76,21 @@ int state_set_seen(struct state *s, const char *watch, const char *tag, const ch
 		   const char *pick_tag);
 
 /*
- * What a watch deploys now: {"tag", "digest", "image", "previous"?} (image: the repository URI the
- * digest is pinned to; previous: the digest it followed before, when known), or NULL. The watcher
- * sets it after every poll; the deployer reads it.
+ * What a watch deploys now: the digest, the repository URI it is pinned to (image), the tag it
+ * came from (NULL: not known; "" for none) and the digest it followed before (previous: "" when
+ * not known). The watcher sets it after every poll; the deployer reads it. In the state file it is
+ * the watch's "want": {"tag", "digest", "image", "previous"?}; in memory a compact record.
  */
-const cJSON *state_want(const struct state *s, const char *watch);
+struct state_want {
+	char digest[DIGEST_LEN + 1];
+	char previous[DIGEST_LEN + 1];
+	const char *tag;   /* lives until the watch's want changes or the state is undone */
+	const char *image; /* the same */
+};
+/* Fills *ret (unless NULL) and returns true, or returns false when the watch wants nothing yet. */
+bool state_want(const struct state *s, const char *watch, struct state_want *ret);
+/* Returns 1 when the want changed, 0 when it was that already, -EINVAL when digest is not one,
+ * -ENOMEM. */
 int state_set_want(struct state *s, const char *watch, const char *tag, const char *digest,
 		   const char *image);
 

@@ -637,33 +637,23 @@ static void refuse_digest(struct watcher *wt, struct strmap *bad_next, const str
 	    again_words(wt));
 }
 
-/* Whether want (state_want()'s) is member key's text already. */
-static bool want_is(const cJSON *want, const char *key, const char *text)
-{
-	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(want, key));
-
-	return v && !strcmp(v, text ? text : "");
-}
-
 /* Records what the watch deploys now: tag's digest, pinned to the repository's URI. Returns
  * whether that changed (the deployer has something to decide). */
 static bool want(struct watcher *wt, const struct config_watch *w, const struct group *g,
 		 const char *tag, const char *digest)
 {
 	const char *registry = g->registry_id ? g->registry_id : seen_of(g)->registry;
-	const cJSON *old = state_want(wt->deps.state, w->name);
 	char image[512];
+	int r;
 
 	if (!*registry)
 		return false; /* no image seen yet, so no account to name */
 	snprintf(image, sizeof(image), "%s.dkr.ecr.%s.%s/%s", registry, g->region,
 		 endpoint_dns_suffix(g->region), w->repository);
-	if (old && want_is(old, "digest", digest) && want_is(old, "image", image) &&
-	    want_is(old, "tag", tag))
-		return false;
-	if (state_set_want(wt->deps.state, w->name, tag, digest, image) < 0)
-		log_error("out of memory while recording what watch '%s' deploys", w->name);
-	return true;
+	if ((r = state_set_want(wt->deps.state, w->name, tag, digest, image)) < 0)
+		log_error("watch '%s': what it deploys cannot be recorded: %s", w->name,
+			  strerror(-r));
+	return r != 0;
 }
 
 /* The key a failure is remembered under: a credentials failure is one problem, not one per
@@ -816,7 +806,7 @@ static void evaluate_group(struct cycle *c, size_t gi)
 				}
 			}
 			if (pick_t < w->n_tags &&
-			    (moved || w->n_tags == 1 || !state_want(wt->deps.state, w->name)))
+			    (moved || w->n_tags == 1 || !state_want(wt->deps.state, w->name, NULL)))
 				changed = want(wt, w, g, w->tags[pick_t],
 					       strmap_get(seen->digests, w->tags[pick_t]));
 		}

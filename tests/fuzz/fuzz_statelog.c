@@ -94,7 +94,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    state_open(dir, &s, &warning, why, sizeof(why)) == 0) {
 			(void)state_seen(s, "web", "prod");
 			(void)state_seen_tag(s, "web");
-			(void)state_want(s, "web");
+			struct state_want want;
+			if (state_want(s, "web", &want) &&
+			    (!want.image || !digest_valid(want.digest)))
+				abort();
 			(void)state_deployed(s, "web", "us-east-1/prod/web");
 			(void)state_failed_list(s, "web", "us-east-1/prod/web");
 			(void)state_reset_pending(s);

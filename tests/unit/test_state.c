@@ -114,7 +114,7 @@ TEST(state_large_and_escaped_round_trip)
 			snprintf(tag, sizeof(tag), "t%d", t);
 			CHECK_INT(state_set_seen(s, name, tag, (w + t) % 2 ? D1 : D2, NULL), 0);
 		}
-		CHECK_INT(state_set_want(s, name, "t0", D1, "123456789012.dkr.ecr/x"), 0);
+		CHECK_INT(state_set_want(s, name, "t0", D1, "123456789012.dkr.ecr/x"), 1);
 	}
 	CHECK_INT(state_save(s, why, sizeof(why)), 0);
 	state_free(s);
@@ -140,7 +140,8 @@ TEST(state_large_and_escaped_round_trip)
 			snprintf(tag, sizeof(tag), "t%d", t);
 			CHECK_STR(state_seen(s, name, tag), (w + t) % 2 ? D1 : D2);
 		}
-		CHECK(state_want(s, name) != NULL);
+		struct state_want want;
+		CHECK(state_want(s, name, &want));
 	}
 	state_free(s);
 	rm_rf(dir);
@@ -532,8 +533,9 @@ TEST(state_bad_digests_are_refused_one_by_one)
 	if (s) {
 		CHECK_STR(state_seen(s, "web", "prod"), D1);
 		CHECK(state_seen(s, "web", "dev") == NULL);
-		CHECK(state_want(s, "web") == NULL);
-		CHECK(state_want(s, "api") != NULL);
+		struct state_want want;
+		CHECK(!state_want(s, "web", &want));
+		CHECK(state_want(s, "api", &want));
 		CHECK(state_deployed(s, "web", "t1") == NULL);
 		CHECK_STR(state_held(s, "web", "t1"), D2);
 		CHECK(state_failed_has(s, "web", "t1", D2));
@@ -1087,6 +1089,132 @@ TEST(state_sightings_print_back_as_read)
 	rm_rf(dir);
 }
 
+/* A want is held compactly when it has the form the daemon writes; any other form is kept as read.
+ * Both print back as they were read, each where it was among the watch's members. */
+TEST(state_wants_print_back_as_read)
+{
+	char *dir = tmpdir(), why[256], path[128];
+	struct state *s = NULL;
+	struct state_want want;
+	static const char text[] =
+	    "{\"version\":1,\"watches\":{"
+	    "\"a\":{\"targets\":{\"t\":{\"deployed\":\"" D1 "\"}},"
+	    "\"want\":{\"tag\":\"v \\\"\\u0001\\n\",\"digest\":\"" D1
+	    "\",\"image\":\"r\\\\\",\"previous\":\"" D2 "\"},\"tags\":{}},"
+	    "\"b\":{\"want\":{\"tag\":\"t\",\"digest\":\"" D1 "\",\"image\":\"r\",\"note\":[1]}},"
+	    "\"c\":{\"want\":{\"digest\":\"" D2 "\",\"image\":\"r/c\"}},"
+	    "\"d\":{\"want\":{\"digest\":\"" D2 "\",\"tag\":\"x\",\"image\":\"r/d\"}},"
+	    "\"e\":{\"want\":{\"tag\":\"x\",\"digest\":\"" D2
+	    "\",\"image\":\"r/e\",\"previous\":\"\"}},"
+	    "\"f\":{\"want\":{\"tag\":\"x\",\"digest\":\"" D2 "\"}}"
+	    "},\"written_at\":\"X\"}";
+
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	put(path, text);
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	CHECK(state_want(s, "a", &want));
+	CHECK_STR(want.tag, "v \"\x01\n");
+	CHECK_STR(want.digest, D1);
+	CHECK_STR(want.image, "r\\");
+	CHECK_STR(want.previous, D2);
+	CHECK(state_want(s, "b", &want)); /* another member: as read */
+	CHECK_STR(want.tag, "t");
+	CHECK_STR(want.previous, "");
+	CHECK(state_want(s, "c", &want)); /* no tag */
+	CHECK(want.tag == NULL);
+	CHECK_STR(want.image, "r/c");
+	CHECK(state_want(s, "d", &want)); /* another order */
+	CHECK_STR(want.tag, "x");
+	CHECK(state_want(s, "e", &want)); /* a previous that is no digest: none */
+	CHECK_STR(want.previous, "");
+	CHECK(!state_want(s, "f", &want)); /* no image: nothing wanted */
+	CHECK(!state_want(s, "none", &want));
+	CHECK(state_want(s, "a", NULL) && state_want(s, "b", NULL) && !state_want(s, "f", NULL));
+	/* what is already wanted changes nothing */
+	CHECK_INT(state_set_want(s, "a", "v \"\x01\n", D1, "r\\"), 0);
+	CHECK_INT(state_set_want(s, "b", "t", D1, "r"), 0);
+	CHECK(!state_dirty(s));
+	/* a save without a change of content prints every watch as read */
+	struct state_pause p = { "x", 0, { 0, 0, 0 } };
+	CHECK_INT(state_set_pause(s, "a", NULL, &p), 0);
+	CHECK_INT(state_set_pause(s, "a", NULL, NULL), 0);
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	char *got = read_text(path), *norm = got ? without_written_at(got) : NULL;
+	const char *from = strstr(text, "\"watches\":"), *to = strstr(text, ",\"written_at\"");
+	char *watches = strndup(from, (size_t)(to - from));
+	CHECK(norm && watches && strstr(norm, watches));
+	if (norm && watches && !strstr(norm, watches))
+		fprintf(stderr, "got  %s\nwant %s\n", norm, watches);
+	free(watches);
+	free(got);
+	free(norm);
+	/* a new want replaces one of any form, in its place; the one before is its previous */
+	CHECK_INT(state_set_want(s, "b", "u", D2, "r"), 1);
+	CHECK_INT(state_set_want(s, "c", "v", D1, "r/c"), 1);
+	CHECK_INT(state_set_want(s, "g", "w", D1, "r/g"), 1);
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	state_free(s);
+	s = NULL;
+	got = read_text(path);
+	CHECK(got && strstr(got, "\"b\":{\"want\":{\"tag\":\"u\",\"digest\":\"" D2
+				 "\",\"image\":\"r\",\"previous\":\"" D1 "\"}}"));
+	CHECK(got && strstr(got, "\"c\":{\"want\":{\"tag\":\"v\",\"digest\":\"" D1
+				 "\",\"image\":\"r/c\",\"previous\":\"" D2 "\"}}"));
+	CHECK(got && strstr(got, "\"g\":{\"want\":{\"tag\":\"w\",\"digest\":\"" D1
+				 "\",\"image\":\"r/g\"}}"));
+	free(got);
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	CHECK(s && state_want(s, "b", &want));
+	CHECK_STR(want.previous, D1);
+	state_free(s);
+	rm_rf(dir);
+}
+
+/* A want read as something other than an object: a new one takes its place, and an undo brings
+ * the new one back whole (it is written where the record prints). */
+TEST(state_want_that_is_not_an_object_is_replaced)
+{
+	char *dir = tmpdir(), why[256], path[128];
+	struct state *s = NULL;
+	struct state_want want;
+
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	put(path, "{\"version\":1,\"watches\":{\"n\":{\"want\":null},\"t\":{\"want\":\"x\"},"
+		  "\"l\":{\"want\":[1]}}}");
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	const char *names[] = { "n", "t", "l" };
+	for (size_t i = 0; i < 3; i++) {
+		CHECK(!state_want(s, names[i], NULL));
+		CHECK_INT(state_set_want(s, names[i], "prod", D1, "r"), 1);
+	}
+	struct state_undo *u = state_undo_mark(s);
+	CHECK(u != NULL);
+	CHECK_INT(state_set_want(s, "n", "prod", D2, "r"), 1);
+	state_undo(s, u);
+	for (size_t i = 0; i < 3; i++) {
+		CHECK(state_want(s, names[i], &want));
+		CHECK_STR(want.digest, D1);
+		CHECK_INT(state_set_want(s, names[i], "prod", D1, "r"), 0);
+	}
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	state_free(s);
+	char *got = read_text(path);
+	for (size_t i = 0; i < 3; i++) {
+		char one[300];
+		snprintf(one, sizeof(one),
+			 "\"%s\":{\"want\":{\"tag\":\"prod\",\"digest\":\"" D1
+			 "\",\"image\":\"r\"}}",
+			 names[i]);
+		CHECK(got && strstr(got, one));
+	}
+	free(got);
+	rm_rf(dir);
+}
+
 TEST(state_undo_restores_sightings)
 {
 	char *dir = tmpdir(), why[256], tag[32];
@@ -1190,8 +1318,10 @@ TEST(state_common_member_names_round_trip)
 	if (!s)
 		return;
 	CHECK_INT(state_set_seen(s, "w", "t0", D1, NULL), 0);
-	CHECK_INT(state_set_want(s, "w", "t0", D1, "r/x"), 0);
-	CHECK_INT(state_set_want(s, "w", "t1", D2, "r/x"), 0); /* replaced: "previous" */
+	CHECK_INT(state_set_want(s, "w", "t0", D1, "r/x"), 1);
+	CHECK_INT(state_set_want(s, "w", "t0", D1, "r/x"), 0); /* the same: nothing changes */
+	CHECK_INT(state_set_want(s, "w", "t1", D2, "r/x"), 1); /* replaced: "previous" */
+	CHECK_INT(state_set_want(s, "w", "t1", "sha256:not-one", "r/x"), -EINVAL);
 	CHECK_INT(state_set_deployed_td(s, "w", "c/s/app", D1, "arn:td:1"), 0);
 	CHECK_INT(state_set_deployed(s, "w", "c/s/app", D2), 0); /* task_definition removed */
 	CHECK_INT(state_set_held(s, "w", "c/s/app", D1), 0);
@@ -1207,22 +1337,31 @@ TEST(state_common_member_names_round_trip)
 		free(first);
 		return;
 	}
-	const cJSON *want = state_want(s, "w");
-	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(want, "digest")), D2);
-	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(want, "previous")), D1);
-	CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(want, "tag")), "t1");
+	struct state_want want;
+	CHECK(state_want(s, "w", &want));
+	CHECK_STR(want.digest, D2);
+	CHECK_STR(want.previous, D1);
+	CHECK_STR(want.tag, "t1");
+	CHECK_STR(want.image, "r/x");
 	CHECK_STR(state_deployed(s, "w", "c/s/app"), D2);
 	CHECK(state_task_def(s, "w", "c/s/app") == NULL);
 	CHECK_STR(state_held(s, "w", "c/s/app"), D2);
 	CHECK(state_failed_has(s, "w", "c/s/app", D1));
 	struct state_undo *u = state_undo_mark(s);
 	CHECK(u != NULL);
-	CHECK_INT(state_set_want(s, "w", "t2", D1, "r/y"), 0);
+	CHECK_INT(state_set_want(s, "w", "t2", D1, "r/y"), 1);
 	CHECK_INT(state_set_deployed_td(s, "w", "c/s/app", D1, "arn:td:2"), 0);
 	state_undo(s, u);
 	CHECK_STR(state_task_def(s, "w", "c/s/app") ? "set" : "none", "none");
-	CHECK_INT(state_set_want(s, "w", "t2", D1, "r/y"), 0);
+	/* the want is back as it was, its previous with it */
+	CHECK(state_want(s, "w", &want));
+	CHECK_STR(want.digest, D2);
+	CHECK_STR(want.previous, D1);
+	CHECK_STR(want.tag, "t1");
+	CHECK_STR(want.image, "r/x");
 	CHECK_INT(state_set_want(s, "w", "t1", D2, "r/x"), 0);
+	CHECK_INT(state_set_want(s, "w", "t2", D1, "r/y"), 1);
+	CHECK_INT(state_set_want(s, "w", "t1", D2, "r/x"), 1);
 	CHECK_INT(state_save(s, why, sizeof(why)), 0);
 	state_free(s);
 	/* the same state written again, member for member (written_at apart) */

@@ -724,8 +724,8 @@ TEST(state_table_read_back_writes_nothing)
 	/* every kind of field, so that what is read back prints as it was written */
 	CHECK(state_set_seen(s, "web", "prod", D1, NULL) == 0);
 	CHECK(state_set_seen(s, "web", "*", D1, "v1.2.3") == 0);
-	CHECK(state_set_want(s, "web", "prod", D1, "1.dkr.ecr.us-east-1.amazonaws.com/web") == 0);
-	CHECK(state_set_want(s, "web", "prod", D2, "1.dkr.ecr.us-east-1.amazonaws.com/web") == 0);
+	CHECK(state_set_want(s, "web", "prod", D1, "1.dkr.ecr.us-east-1.amazonaws.com/web") == 1);
+	CHECK(state_set_want(s, "web", "prod", D2, "1.dkr.ecr.us-east-1.amazonaws.com/web") == 1);
 	CHECK(state_set_pause(s, "web", NULL, &p) == 0);
 	CHECK(state_set_deployed_td(s, "web", "t1", D1,
 				    "arn:aws:ecs:us-east-1:1:task-definition/w:3") == 0);
