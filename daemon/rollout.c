@@ -1549,6 +1549,24 @@ static void send_batch(struct batch *b)
 	cJSON_Delete(p);
 }
 
+/*
+ * The key of the batch that rollout r's look (operation op) joins, written in key: calls of one
+ * operation, region and credentials, and for DescribeServices of one cluster (service deployments
+ * and CodeDeploy deployments are named by ARN or ID: one call covers every cluster). False when
+ * r's record lacks what it is tracked by (its reader says so).
+ */
+static bool batch_key(const struct rollout *r, const char *op, char key[1200])
+{
+	bool services = !strcmp(op, "DescribeServices"), cd = !strcmp(op, "BatchGetDeployments");
+
+	if (cd ? !(batch_cd_id(r->rec) && *batch_cd_id(r->rec))
+	       : !services && !(r->rec->deployment_arn && *r->rec->deployment_arn))
+		return false;
+	snprintf(key, 1200, "%s\x1f%s\x1f%p\x1f%s", op, r->rec->region, (void *)r->creds,
+		 services ? r->rec->cluster : "");
+	return true;
+}
+
 void rollout_track_due(struct deployer *dp)
 {
 	double now = ev_now(dp->d->loop);
@@ -1567,15 +1585,11 @@ void rollout_track_due(struct deployer *dp)
 			continue;
 		services = !strcmp(op, "DescribeServices");
 		bool cd = !strcmp(op, "BatchGetDeployments");
-		if (cd ? !(batch_cd_id(r->rec) && *batch_cd_id(r->rec))
-		       : !services && !(r->rec->deployment_arn && *r->rec->deployment_arn)) {
+		if (!batch_key(r, op, key)) {
 			/* A record without the ARN it is tracked by: its reader says so. */
 			advance(r, rollout_steps[r->rec->step].read(r, NULL));
 			break; /* r may be gone, and the list with it: the next tick goes on */
 		}
-		/* Service deployments are named by ARN: one call covers every cluster. */
-		snprintf(key, sizeof(key), "%s\x1f%s\x1f%p\x1f%s", op, r->rec->region,
-			 (void *)r->creds, services ? r->rec->cluster : "");
 		b = strmap_get(open, key);
 		if (!b || b->n == b->max) {
 			if (b)
@@ -1607,20 +1621,13 @@ void rollout_track_due(struct deployer *dp)
 	 * look is.
 	 */
 	for (struct rollout *r = dp->rollouts; r; r = r->next) {
-		const char *op = rollout_steps[r->rec->step].operation;
-		bool services = !strcmp(op, "DescribeServices"),
-		     cd = !strcmp(op, "BatchGetDeployments");
 		char key[1200];
 		struct batch *b;
 
 		if (!rollout_steps[r->rec->step].batched || r->call || r->batch || r->waiting ||
-		    r->next_at <= now || r->next_at > now + r->interval / 2)
+		    r->next_at <= now || r->next_at > now + r->interval / 2 ||
+		    !batch_key(r, rollout_steps[r->rec->step].operation, key))
 			continue;
-		if (cd ? !(batch_cd_id(r->rec) && *batch_cd_id(r->rec))
-		       : !services && !(r->rec->deployment_arn && *r->rec->deployment_arn))
-			continue;
-		snprintf(key, sizeof(key), "%s\x1f%s\x1f%p\x1f%s", op, r->rec->region,
-			 (void *)r->creds, services ? r->rec->cluster : "");
 		b = strmap_get(open, key);
 		if (!b || b->call || b->n == b->max)
 			continue;
