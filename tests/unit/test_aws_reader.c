@@ -320,6 +320,16 @@ static void on_done(struct aws_result *res, void *ud)
 	free(text);
 }
 
+/* rig_open(), or a failed check and the rig closed (the test then returns). */
+static bool rig_ready(struct rig *r, int max_attempts)
+{
+	if (rig_open(r, max_attempts) == 0)
+		return true;
+	CHECK(!"cannot set up the test rig");
+	rig_close(r);
+	return false;
+}
+
 static void run(struct rig *r, const struct aws_call_spec *spec, struct outcome *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -368,11 +378,8 @@ TEST(aws_reader_body_is_sent_verbatim_and_signed)
 	size_t len = strlen(text) - strlen("TRAILING");
 	char *copy;
 
-	if (rig_open(&r, 1) < 0) {
-		CHECK(!"cannot set up the test rig");
-		rig_close(&r);
+	if (!rig_ready(&r, 1))
 		return;
-	}
 	copy = malloc(sizeof(text));
 	CHECK(copy != NULL);
 	if (!copy) {
@@ -427,11 +434,8 @@ TEST(aws_reader_accepts_and_refuses)
 	struct reader_state st;
 	static const char reply[] = "{\"imageDetails\":[{\"imageTags\":[\"v1\"]}]}";
 
-	if (rig_open(&r, 3) < 0) {
-		CHECK(!"cannot set up the test rig");
-		rig_close(&r);
+	if (!rig_ready(&r, 3))
 		return;
-	}
 	struct aws_call_spec spec = { .service = &aws_ecr,
 				      .operation = "DescribeImages",
 				      .body = "{}",
@@ -544,11 +548,8 @@ TEST(aws_reader_refusal_without_reason)
 	struct rig r;
 	struct outcome o;
 
-	if (rig_open(&r, 1) < 0) {
-		CHECK(!"cannot set up the test rig");
-		rig_close(&r);
+	if (!rig_ready(&r, 1))
 		return;
-	}
 	struct aws_call_spec spec = { .service = &aws_ecr,
 				      .operation = "DescribeImages",
 				      .reader = silent_reader };
@@ -571,11 +572,8 @@ TEST(aws_error_result_is_the_last_attempts)
 	struct rig r;
 	struct outcome o;
 
-	if (rig_open(&r, 3) < 0) {
-		CHECK(!"cannot set up the test rig");
-		rig_close(&r);
+	if (!rig_ready(&r, 3))
 		return;
-	}
 	script(&r.srv, 0, 503, NULL,
 	       "{\"__type\":\"ServiceUnavailableException\",\"message\":\"busy\",\"Extra\":1}");
 	script(&r.srv, 1, 400, NULL,
