@@ -997,6 +997,31 @@ static char *read_text(const char *path)
  * watch twice, "Tags" next to "tags", "tags" after "targets"), is written back byte for byte, and
  * each sighting reads as a cJSON tree read it.
  */
+/*
+ * Saves s after a change that changes no content (a pause of watch set and lifted) and checks that
+ * the file at path holds the watches of text (a state file's, "written_at" last) as they were
+ * read; the header around them is the snapshot's (version, generation). Returns the file's text
+ * without "written_at" (free it), or NULL.
+ */
+static char *saved_as_read(struct state *s, const char *watch, const char *path, const char *text)
+{
+	struct state_pause p = { "x", 0, { 0, 0, 0 } };
+	char why[256];
+
+	CHECK_INT(state_set_pause(s, watch, NULL, &p), 0);
+	CHECK_INT(state_set_pause(s, watch, NULL, NULL), 0);
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	char *got = read_text(path), *norm = got ? without_written_at(got) : NULL;
+	const char *from = strstr(text, "\"watches\":"), *to = strstr(text, ",\"written_at\"");
+	char *watches = from && to ? strndup(from, (size_t)(to - from)) : NULL;
+	CHECK(norm && watches && strstr(norm, watches));
+	if (norm && watches && !strstr(norm, watches))
+		fprintf(stderr, "got  %s\nwant %s\n", norm, watches);
+	free(watches);
+	free(got);
+	return norm;
+}
+
 TEST(state_sightings_print_back_as_read)
 {
 	char *dir = tmpdir(), why[256], path[128];
@@ -1044,22 +1069,10 @@ TEST(state_sightings_print_back_as_read)
 	CHECK(state_seen(s, "empty", "x") == NULL);
 	CHECK(state_seen_tag(s, "empty") == NULL);
 	CHECK(!state_dirty(s));
-	/* a save without a change of content (a pause set and lifted) */
-	struct state_pause p = { "x", 0, { 0, 0, 0 } };
-	CHECK_INT(state_set_pause(s, "web", NULL, &p), 0);
-	CHECK_INT(state_set_pause(s, "web", NULL, NULL), 0);
-	CHECK_INT(state_save(s, why, sizeof(why)), 0);
-	/* the watches as read (the header around them is the snapshot's: version, generation) */
-	char *got = read_text(path), *norm = got ? without_written_at(got) : NULL;
-	const char *from = strstr(text, "\"watches\":"), *to = strstr(text, ",\"written_at\"");
-	char *watches = strndup(from, (size_t)(to - from));
-	CHECK(norm && watches && strstr(norm, watches));
-	if (norm && watches && !strstr(norm, watches))
-		fprintf(stderr, "got  %s\nwant %s\n", norm, watches);
+	char *norm = saved_as_read(s, "web", path, text);
 	CHECK(norm && strstr(norm, "\"reset_at\":\"2026-01-01T00:00:00Z\""));
-	free(watches);
-	free(got);
 	free(norm);
+	char *got;
 	/* a sighting replaces the first "prod" in place, and "x" of "cased" goes to its "Tags" */
 	CHECK_INT(state_set_seen(s, "web", "prod", D2, NULL), 0);
 	CHECK_INT(state_set_seen(s, "cased", "x", D2, NULL), 0);
@@ -1136,20 +1149,8 @@ TEST(state_wants_print_back_as_read)
 	CHECK_INT(state_set_want(s, "a", "v \"\x01\n", D1, "r\\"), 0);
 	CHECK_INT(state_set_want(s, "b", "t", D1, "r"), 0);
 	CHECK(!state_dirty(s));
-	/* a save without a change of content prints every watch as read */
-	struct state_pause p = { "x", 0, { 0, 0, 0 } };
-	CHECK_INT(state_set_pause(s, "a", NULL, &p), 0);
-	CHECK_INT(state_set_pause(s, "a", NULL, NULL), 0);
-	CHECK_INT(state_save(s, why, sizeof(why)), 0);
-	char *got = read_text(path), *norm = got ? without_written_at(got) : NULL;
-	const char *from = strstr(text, "\"watches\":"), *to = strstr(text, ",\"written_at\"");
-	char *watches = strndup(from, (size_t)(to - from));
-	CHECK(norm && watches && strstr(norm, watches));
-	if (norm && watches && !strstr(norm, watches))
-		fprintf(stderr, "got  %s\nwant %s\n", norm, watches);
-	free(watches);
-	free(got);
-	free(norm);
+	free(saved_as_read(s, "a", path, text));
+	char *got;
 	/* a new want replaces one of any form, in its place; the one before is its previous */
 	CHECK_INT(state_set_want(s, "b", "u", D2, "r"), 1);
 	CHECK_INT(state_set_want(s, "c", "v", D1, "r/c"), 1);
