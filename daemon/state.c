@@ -1515,44 +1515,17 @@ static int root_from(struct state *s, const cJSON *t)
 }
 
 /*
- * (Re)builds s's index over s->root; the sightings of watches indexed already are kept (their
- * "tags" are empty placeholders by then), the others taken from their "tags". -ENOMEM loses what
- * was indexed (the caller gives up the state).
+ * Indexes s->root, read and not indexed yet (state_open(), before the journal's records are
+ * applied; a table's state, before its items are merged): each watch's sightings taken from its
+ * "tags", its want from its "want" (index_of()). 0, or -ENOMEM.
  */
 static int build_index(struct state *s)
 {
-	struct strmap *kept = s->index ? strmap_new() : NULL, *index;
-	const cJSON *ws = s->index ? cJSON_GetObjectItem(s->root, "watches") : NULL, *w;
-
-	if (s->index && !kept)
-		return -ENOMEM;
-	cJSON_ArrayForEach(w, ws)
-	{
-		struct wrec *rec = w->string ? find_rec(s, w->string) : NULL;
-		if (rec && rec->obj == w && rec->want) {
-			/* written back where it was, to be taken again (adopt_want()) */
-			if (want_fill(rec->want, rec->want_at) < 0) {
-				strmap_free(kept, free_sightings);
-				return -ENOMEM;
-			}
-			forget_member(rec, rec->want_at);
-		}
-		if (rec && rec->obj == w && rec->g) {
-			if (strmap_put(kept, w->string, rec->g, NULL) < 0) {
-				strmap_free(kept, free_sightings);
-				return -ENOMEM;
-			}
-			rec->g = NULL;
-		}
-	}
-	index = index_of(s->root, kept);
-	strmap_free(kept, free_sightings);
-	if (!index)
-		return -ENOMEM;
-	strmap_free(s->index, free_wrec);
+	if (s->index)
+		return 0; /* (its records hold what the tree's placeholders stand for) */
+	s->index = index_of(s->root, NULL);
 	s->last_rec = NULL;
-	s->index = index;
-	return 0;
+	return s->index ? 0 : -ENOMEM;
 }
 
 /*
