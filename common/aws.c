@@ -1231,8 +1231,14 @@ int aws_call(struct aws_client *c, const struct aws_call_spec *spec, aws_done_fn
 		c->calls->prev = call;
 	c->calls = call;
 	c->in_flight++;
-	/* The first attempt starts from the loop, so done never runs inside aws_call(). */
-	ev_timer_start(c->loop, &call->retry);
+	/* The first attempt starts from the loop, so done never runs inside aws_call(): within
+	 * the loop's callbacks, as a pending event run in the same pass (no turn of the loop, no
+	 * timer, per call: issue 19), else from a 0 s timer (fed before ev_run, it would wait for
+	 * the first poll's other events). ev_timer_stop() clears either. */
+	if (ev_depth(c->loop) > 0)
+		ev_feed_event(c->loop, &call->retry, EV_TIMER);
+	else
+		ev_timer_start(c->loop, &call->retry);
 	if (ret)
 		*ret = call;
 	return 0;

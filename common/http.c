@@ -21,6 +21,7 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS   5000
 #define DEFAULT_TIMEOUT_MS           30000
 #define DEFAULT_MAX_HOST_CONNECTIONS 16
+#define IDLE_OTHER_HOSTS             8 /* idle connections kept for hosts other than the busiest */
 #define DEFAULT_MAX_RESPONSE         (16u * 1024 * 1024)
 #define MAX_HEADERS                  200
 #define SPARE_HANDLES                64          /* finished requests kept for reuse */
@@ -457,9 +458,14 @@ struct http_client *http_client_new(struct ev_loop *loop, const struct http_clie
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING,
 			  c->multiplex ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
-	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-			  opts->max_host_connections > 0 ? opts->max_host_connections
-							 : (long)DEFAULT_MAX_HOST_CONNECTIONS);
+	long per_host = opts->max_host_connections > 0 ? opts->max_host_connections
+						       : (long)DEFAULT_MAX_HOST_CONNECTIONS;
+	curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, per_host);
+	/* The idle connections kept: libcurl's own limit is 4 per transfer still running, so the
+	 * last transfers of a burst (a poll cycle's tail) closed the connections the next burst
+	 * opened again (issue 19: 15 of 64 each cycle, each a TLS handshake against AWS). A host's
+	 * connections, and a few for the other hosts. */
+	curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, per_host + IDLE_OTHER_HOSTS);
 	return c;
 }
 

@@ -27,7 +27,8 @@ void images_done(struct images *im)
 {
 	if (!im)
 		return;
-	strmap_free(im->digests, free);
+	free(im->digests);
+	free(im->tag_text);
 	strmap_free(im->tag_errors, free);
 	for (size_t i = 0; i < im->n_bad; i++) {
 		free(im->bad[i].tag);
@@ -40,17 +41,58 @@ void images_done(struct images *im)
 	memset(im, 0, sizeof(*im));
 }
 
-/* Sets key in *m (made at the first use) to a copy of value. Returns 0 or -ENOMEM. */
-static int put_copy(struct strmap **m, const char *key, const char *value)
+/* A reply names a few tags (up to 100 a call): a scan is as quick as a hash and allocates
+ * nothing. */
+static struct tag_digest *find_digest(const struct images *im, const char *tag)
 {
-	char *copy = strdup(value);
-	void *old = NULL;
-
-	if (!copy || (!*m && !(*m = strmap_new())) || strmap_put(*m, key, copy, &old) < 0) {
-		free(copy);
-		return -ENOMEM;
+	for (size_t i = 0; i < im->n_digests; i++) {
+		const char *t = im->tag_text + im->digests[i].tag;
+		if (t[0] == tag[0] && !strcmp(t, tag))
+			return &im->digests[i];
 	}
-	free(old);
+	return NULL;
+}
+
+const char *images_digest(const struct images *im, const char *tag)
+{
+	const struct tag_digest *d = find_digest(im, tag);
+
+	return d ? d->digest : NULL;
+}
+
+/* Sets tag's digest (valid; the latest answer wins). Returns 0 or -ENOMEM (nothing changed). */
+static int put_digest(struct images *im, const char *tag, const char *digest)
+{
+	struct tag_digest *d = find_digest(im, tag);
+	size_t len = strlen(tag) + 1;
+
+	if (d) {
+		memcpy(d->digest, digest, DIGEST_LEN + 1);
+		return 0;
+	}
+	if (im->n_digests == im->digests_cap) {
+		size_t cap = im->digests_cap ? 2 * im->digests_cap : 16;
+		d = realloc(im->digests, cap * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		im->digests = d;
+		im->digests_cap = cap;
+	}
+	if (im->text_cap - im->text_len < len) {
+		size_t cap = im->text_cap ? 2 * im->text_cap : 256;
+		char *text;
+		while (cap - im->text_len < len)
+			cap *= 2;
+		if (!(text = realloc(im->tag_text, cap)))
+			return -ENOMEM;
+		im->tag_text = text;
+		im->text_cap = cap;
+	}
+	d = &im->digests[im->n_digests++];
+	memcpy(d->digest, digest, DIGEST_LEN + 1);
+	d->tag = im->text_len;
+	memcpy(im->tag_text + im->text_len, tag, len);
+	im->text_len += len;
 	return 0;
 }
 
@@ -230,7 +272,7 @@ static int take_digest(struct images *im, const struct jsonscan_value *registry,
 	if (jsonscan_string(v, digest, sizeof(digest), &n) == 0 && n == strlen(digest) &&
 	    digest_valid(digest)) {
 		take_registry(im, registry);
-		return put_copy(&im->digests, tag, digest);
+		return put_digest(im, tag, digest);
 	}
 	char *bad = string_copy(v);
 	if (!bad)

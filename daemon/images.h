@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "digest.h"
 
 /* At most this many tagged images are kept from DescribeImages pages of one repository. */
 #define IMAGES_MAX 100000
@@ -39,8 +40,19 @@ struct bad_digest {
 	char *value; /* what ECR answered as the digest: any bytes */
 };
 
+/* A tag's digest as a reply answered it (valid). */
+struct tag_digest {
+	char digest[DIGEST_LEN + 1];
+	size_t tag; /* its tag: struct images' tag_text + tag */
+};
+
 struct images {
-	struct strmap *digests; /* tag -> digest, made at the first one */
+	/* tag -> digest, in the order answered, a tag once (the latest answer wins): a reply's
+	 * few tags in two allocations, read with images_digest() */
+	struct tag_digest *digests;
+	size_t n_digests, digests_cap;
+	char *tag_text; /* the tags of digests, each ended by NUL */
+	size_t text_len, text_cap;
 	struct strmap
 	    *tag_errors;        /* tag -> "code: reason" of a per-image failure, not found aside */
 	struct bad_digest *bad; /* tags ECR answered with something that is not a digest */
@@ -101,6 +113,9 @@ int images_request(struct strbuf *sb, enum images_call call, const char *reposit
 
 /* What ECR answered as tag's digest when that was not a digest, or NULL. */
 const char *images_bad_digest(const struct images *im, const char *tag);
+
+/* The digest read for tag (valid), or NULL. */
+const char *images_digest(const struct images *im, const char *tag);
 
 /* Longest tag ECR allows (its ImageTag shape). */
 #define IMAGES_TAG_MAX 300

@@ -797,7 +797,7 @@ static void evaluate_group(struct cycle *c, size_t gi)
 					continue;
 				}
 				int r = observe(wt, missing, w, g, w->tags[t], w->tags[t],
-						strmap_get(seen->digests, w->tags[t]));
+						images_digest(seen, w->tags[t]));
 				if (r == 1 && !moved) {
 					pick_t = t;
 					moved = true;
@@ -808,7 +808,7 @@ static void evaluate_group(struct cycle *c, size_t gi)
 			if (pick_t < w->n_tags &&
 			    (moved || w->n_tags == 1 || !state_want(wt->deps.state, w->name, NULL)))
 				changed = want(wt, w, g, w->tags[pick_t],
-					       strmap_get(seen->digests, w->tags[pick_t]));
+					       images_digest(seen, w->tags[pick_t]));
 		}
 		/* A quiet read tells nobody: the deployer decided on this want already (or is told
 		 * by what else changed: deployer_cycle_done()). */

@@ -71,16 +71,16 @@ TEST(images_lookup_keeps_valid_digests_and_refuses_the_rest)
 			 rows[i].digest);
 		CHECK_INT(read_with(images_read_lookup, &im, text, NULL), 0);
 		if (rows[i].valid) {
-			CHECK(strmap_get(im.digests, "prod") != NULL);
+			CHECK(images_digest(&im, "prod") != NULL);
 			CHECK(images_bad_digest(&im, "prod") == NULL);
 			CHECK_STR(im.registry, "123456789012");
 		} else {
-			if (strmap_get(im.digests, "prod") || !images_bad_digest(&im, "v1"))
+			if (images_digest(&im, "prod") || !images_bad_digest(&im, "v1"))
 				unit_fail(__FILE__, __LINE__, "row %zu: %s kept or not refused", i,
 					  rows[i].digest);
 			CHECK_STR(im.registry, ""); /* taken from valid images only */
 		}
-		CHECK_STR((const char *)strmap_get(im.digests, "other"), D("b"));
+		CHECK_STR((const char *)images_digest(&im, "other"), D("b"));
 		images_done(&im);
 	}
 }
@@ -95,13 +95,58 @@ TEST(images_batch_reads_images_and_failures)
 		 "\"KmsError\",\"failureReason\":\"no key\"}]}");
 
 	CHECK_INT(read_with(images_read_batch, &im, j, NULL), 0);
-	CHECK_STR((const char *)strmap_get(im.digests, "prod"), D("c"));
+	CHECK_STR((const char *)images_digest(&im, "prod"), D("c"));
 	CHECK_STR(images_bad_digest(&im, "bad"), "sha256:C");
-	CHECK(strmap_get(im.digests, "bad") == NULL);
+	CHECK(images_digest(&im, "bad") == NULL);
 	CHECK_INT(im.tag_failures, 2);
 	CHECK(strmap_get(im.tag_errors, "gone") == NULL);
 	CHECK_STR((const char *)strmap_get(im.tag_errors, "locked"), "KmsError: no key");
 	images_done(&im);
+}
+
+/* A reply of many long tags (past the first sizes of the digests' arrays), one tag answered
+ * twice: each tag has its own digest, the latest answer of a tag wins, and a reply read after
+ * another adds to what was read. */
+TEST(images_digests_many_tags_latest_wins)
+{
+	struct images im = { 0 };
+	struct strbuf sb;
+	char tag[64];
+
+	strbuf_init(&sb, 1 << 20);
+	CHECK_INT(strbuf_puts(&sb, "{\"images\":["), 0);
+	for (int i = 0; i < 40; i++)
+		CHECK_INT(strbuf_printf(&sb,
+					"%s{\"imageId\":{\"imageTag\":\"release-%02d-%s\","
+					"\"imageDigest\":\"sha256:%064x\"}}",
+					i ? "," : "", i, "with-a-long-name-to-fill-the-text", i),
+			  0);
+	CHECK_INT(strbuf_printf(&sb,
+				",{\"imageId\":{\"imageTag\":\"release-07-%s\","
+				"\"imageDigest\":\"%s\"}}]}",
+				"with-a-long-name-to-fill-the-text", D("e")),
+		  0);
+	CHECK_INT(read_with(images_read_batch, &im, sb.buf, NULL), 0);
+	CHECK_INT((int)im.n_digests, 40);
+	for (int i = 0; i < 40; i++) {
+		char want[DIGEST_LEN + 1];
+		snprintf(tag, sizeof(tag), "release-%02d-with-a-long-name-to-fill-the-text", i);
+		snprintf(want, sizeof(want), "sha256:%064x", i);
+		CHECK_STR(images_digest(&im, tag), i == 7 ? D("e") : want);
+	}
+	CHECK(images_digest(&im, "release-40-with-a-long-name-to-fill-the-text") == NULL);
+	CHECK(images_digest(&im, "release-07") == NULL);
+	CHECK_INT(read_with(images_read_lookup, &im,
+			    "{\"imageDetails\":[{\"imageDigest\":\"" D(
+				"f") "\",\"imageTags\":[\"x\",\"release-00-with-a-long-name-to-"
+				     "fill-the-text\"]}]}",
+			    NULL),
+		  0);
+	CHECK_INT((int)im.n_digests, 41);
+	CHECK_STR(images_digest(&im, "x"), D("f"));
+	CHECK_STR(images_digest(&im, "release-00-with-a-long-name-to-fill-the-text"), D("f"));
+	images_done(&im);
+	strbuf_done(&sb);
 }
 
 TEST(images_pick_glob_and_semver)
@@ -213,8 +258,8 @@ TEST(images_readers_take_only_the_shape_they_read)
 					 "b") "\",\"imageTags\":[2,null,\"a b\",\"-x\",\"z\"]}]}",
 			    NULL),
 		  0);
-	CHECK_INT(strmap_size(im.digests), 1); /* z only: no other tag of Docker's grammar */
-	CHECK_STR((const char *)strmap_get(im.digests, "z"), D("b"));
+	CHECK_INT((int)im.n_digests, 1); /* z only: no other tag of Docker's grammar */
+	CHECK_STR((const char *)images_digest(&im, "z"), D("b"));
 	images_done(&im);
 	/* a tag holding U+0000 is no tag (cJSON cut it: "p\u0000x" was "p") */
 	CHECK_INT(read_with(images_read_lookup, &im,
@@ -222,7 +267,7 @@ TEST(images_readers_take_only_the_shape_they_read)
 									    "[\"p\\u0000x\"]}]}",
 			    NULL),
 		  0);
-	CHECK(!strmap_get(im.digests, "p"));
+	CHECK(!images_digest(&im, "p"));
 	images_done(&im);
 	/* a digest holding U+0000 is a bad one, shown whole */
 	CHECK_INT(
@@ -231,7 +276,7 @@ TEST(images_readers_take_only_the_shape_they_read)
 								      "[\"p\"]}]}",
 		      NULL),
 	    0);
-	CHECK(!strmap_get(im.digests, "p"));
+	CHECK(!images_digest(&im, "p"));
 	CHECK_STR(images_bad_digest(&im, "p"), D("c") "\\u0000x");
 	images_done(&im);
 	/* the account: the first image's registryId, 12 digits */
