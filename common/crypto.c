@@ -1,47 +1,33 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Digests and MACs for SigV4 on OpenSSL 3's EVP interface. The SHA-256 implementation is fetched
- * once and one digest context is reused: a one-shot EVP_Digest() or HMAC() fetches the algorithm
- * and allocates a context on every call, which was a tenth of a poll cycle's CPU. The daemon signs
- * on one thread only (curl's resolver threads never call in here).
+ * Digests and MACs for SigV4 on OpenSSL's SHA-256 (libcrypto's assembly: SHA-NI or AVX2 where the
+ * CPU has them). Through SHA256_Init/Update/Final on a context on the stack, which OpenSSL 3
+ * deprecates but keeps: its EVP interface allocates and frees a provider context at every
+ * EVP_DigestInit_ex2() even when the digest and the context are reused (six a request, with their
+ * wiping frees, most of libcrypto's share of a poll cycle: issue 19). The result is the same
+ * SHA-256 (checked against known answers, RFC 4231's vectors and the SigV4 suite). Every
+ * context is wiped after use: its chaining state follows from a key.
  */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "crypto.h"
 
 #include <errno.h>
 #include <malloc.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
-#include <openssl/evp.h>
 #include <string.h>
 
 #define SHA256_BLOCK 64
 
-static EVP_MD *sha256_md;
-static EVP_MD_CTX *sha256_ctx;
-
-static EVP_MD_CTX *digest_begin(void)
-{
-	if (!sha256_md && !(sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)))
-		return NULL;
-	if (!sha256_ctx && !(sha256_ctx = EVP_MD_CTX_new()))
-		return NULL;
-	return EVP_DigestInit_ex2(sha256_ctx, sha256_md, NULL) == 1 ? sha256_ctx : NULL;
-}
-
-static int digest_end(EVP_MD_CTX *ctx, uint8_t out[CRYPTO_SHA256_LEN])
-{
-	unsigned int n = 0;
-
-	return EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == CRYPTO_SHA256_LEN ? 0 : -EIO;
-}
-
 int crypto_sha256(const void *data, size_t len, uint8_t out[CRYPTO_SHA256_LEN])
 {
-	EVP_MD_CTX *ctx = digest_begin();
+	SHA256_CTX c;
+	int ok =
+	    SHA256_Init(&c) == 1 && SHA256_Update(&c, data, len) == 1 && SHA256_Final(out, &c) == 1;
 
-	if (!ctx || EVP_DigestUpdate(ctx, data, len) != 1)
-		return -EIO;
-	return digest_end(ctx, out);
+	explicit_bzero(&c, sizeof(c));
+	return ok ? 0 : -EIO;
 }
 
 /* RFC 2104: H((K ^ opad) || H((K ^ ipad) || data)), K hashed first when longer than a block. */
@@ -49,8 +35,8 @@ int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t
 		       uint8_t out[CRYPTO_SHA256_LEN])
 {
 	uint8_t k[SHA256_BLOCK] = { 0 }, pad[SHA256_BLOCK], inner[CRYPTO_SHA256_LEN];
-	EVP_MD_CTX *ctx;
-	int r = -EIO;
+	SHA256_CTX c;
+	int ok;
 
 	if (key_len > SHA256_BLOCK) {
 		if (crypto_sha256(key, key_len, k) < 0)
@@ -60,25 +46,17 @@ int crypto_hmac_sha256(const void *key, size_t key_len, const void *data, size_t
 	}
 	for (size_t i = 0; i < SHA256_BLOCK; i++)
 		pad[i] = k[i] ^ 0x36;
-	ctx = digest_begin();
-	if (!ctx || EVP_DigestUpdate(ctx, pad, sizeof(pad)) != 1 ||
-	    EVP_DigestUpdate(ctx, data, len) != 1 || digest_end(ctx, inner) < 0)
-		goto out;
+	ok = SHA256_Init(&c) == 1 && SHA256_Update(&c, pad, sizeof(pad)) == 1 &&
+	     SHA256_Update(&c, data, len) == 1 && SHA256_Final(inner, &c) == 1;
 	for (size_t i = 0; i < SHA256_BLOCK; i++)
 		pad[i] = k[i] ^ 0x5c;
-	ctx = digest_begin();
-	if (!ctx || EVP_DigestUpdate(ctx, pad, sizeof(pad)) != 1 ||
-	    EVP_DigestUpdate(ctx, inner, sizeof(inner)) != 1 || digest_end(ctx, out) < 0)
-		goto out;
-	r = 0;
-out:
-	/* The context's chaining state is now the MAC (a derived key, or a signature): reset it. */
-	if (sha256_ctx)
-		(void)EVP_DigestInit_ex2(sha256_ctx, sha256_md, NULL);
-	OPENSSL_cleanse(k, sizeof(k));
-	OPENSSL_cleanse(pad, sizeof(pad));
-	OPENSSL_cleanse(inner, sizeof(inner));
-	return r;
+	ok = ok && SHA256_Init(&c) == 1 && SHA256_Update(&c, pad, sizeof(pad)) == 1 &&
+	     SHA256_Update(&c, inner, sizeof(inner)) == 1 && SHA256_Final(out, &c) == 1;
+	explicit_bzero(&c, sizeof(c));
+	explicit_bzero(k, sizeof(k));
+	explicit_bzero(pad, sizeof(pad));
+	explicit_bzero(inner, sizeof(inner));
+	return ok ? 0 : -EIO;
 }
 
 void crypto_hex(const uint8_t *bytes, size_t len, char *out)

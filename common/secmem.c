@@ -28,7 +28,8 @@
 #define MADV_WIPEONFORK 18
 #endif
 
-#define CHUNK_SIZE ((size_t)64 * 1024)
+/* A chunk is locked and resident whole: the daemon's few secrets fit one of 16 KiB. */
+#define CHUNK_SIZE ((size_t)16 * 1024)
 #define MAX_CHUNKS 64
 #define ALIGN      16
 

@@ -87,6 +87,7 @@ struct req {
 	int read;                   /* what the reply's reader returned (read_reply) */
 	struct images_reply answer; /* what the reply said besides its images */
 	struct req *next;
+	struct req *prev; /* on the running list: taken off it in one step, not by a walk */
 };
 
 #define NO_WATCH SIZE_MAX
@@ -98,7 +99,11 @@ struct cycle {
 	size_t n_groups;
 	size_t *next_watch; /* the next watch of cfg in the same group, by index; NO_WATCH: none */
 	size_t planned;     /* watches given a group (all, unless planning ran out of memory) */
-	struct req *queue, *running;
+	struct req *queue, *running; /* queue: asked again, next pages (taken first) */
+	/* The next of the cycle's first requests, made as they are sent (not all at its start):
+	 * the group, and the first tag of its next lookup (n_tags: its page of every image next, if
+	 * it wants them, else the next group). */
+	size_t gen_group, gen_tag;
 	int in_flight;
 	long requests, minimum;
 	struct timespec started;
@@ -283,20 +288,31 @@ static int plan(struct cycle *c, struct strmap *index)
 	return 0;
 }
 
-/* Queues a request; the next token (REQ_LIST) is copied. Returns 0 or -ENOMEM. */
-static int enqueue(struct cycle *c, size_t group, enum req_kind kind, size_t first_tag,
-		   const char *next_token)
+/* A request; the next token (REQ_LIST) is copied. NULL without memory. */
+static struct req *req_new(struct cycle *c, size_t group, enum req_kind kind, size_t first_tag,
+			   const char *next_token)
 {
 	struct req *r = calloc(1, sizeof(*r));
 
 	if (!r || (next_token && !(r->next_token = strdup(next_token)))) {
 		free(r);
-		return -ENOMEM;
+		return NULL;
 	}
 	r->c = c;
 	r->group = group;
 	r->kind = kind;
 	r->first_tag = first_tag;
+	return r;
+}
+
+/* Queues a request beyond the cycle's first ones. Returns 0 or -ENOMEM. */
+static int enqueue(struct cycle *c, size_t group, enum req_kind kind, size_t first_tag,
+		   const char *next_token)
+{
+	struct req *r = req_new(c, group, kind, first_tag, next_token);
+
+	if (!r)
+		return -ENOMEM;
 	c->groups[group].pending++;
 	r->next = c->queue;
 	c->queue = r;
@@ -350,24 +366,42 @@ static int read_reply(const char *body, size_t len, void *ud, char *why, size_t 
  * missing tag is asked with BatchGetImage instead, which reports it per image, until every tag of
  * it exists again: one extra request on the cycle a tag goes missing, none after.
  */
-static int enqueue_all(struct cycle *c)
+static void count_first_requests(struct cycle *c)
 {
 	for (size_t i = 0; i < c->n_groups; i++) {
 		struct group *g = &c->groups[i];
-		bool batch = strmap_get(c->w->batch_repos, g->key) != NULL;
+		int n = (int)((g->n_tags + TAGS_PER_CALL - 1) / TAGS_PER_CALL) + g->want_images;
 
-		for (size_t t = 0; t < g->n_tags; t += TAGS_PER_CALL) {
-			if (enqueue(c, i, batch ? REQ_BATCH : REQ_LOOKUP, t, NULL) < 0)
-				return -ENOMEM;
-			c->minimum++;
+		/* (the first page of every image; more are added as they are found) */
+		g->pending += n;
+		c->minimum += n;
+	}
+}
+
+/* The cycle's next first request (counted in its group's pending already), made now: a cycle
+ * holds the requests in flight, not one for each repository from its start. Returns false when
+ * there is none left; *ret NULL without memory (the group is failed then). */
+static bool next_first_request(struct cycle *c, struct req **ret, size_t *ret_group)
+{
+	while (c->gen_group < c->n_groups) {
+		size_t gi = c->gen_group, t = c->gen_tag;
+		struct group *g = &c->groups[gi];
+
+		*ret_group = gi;
+		if (t < g->n_tags) {
+			bool batch = strmap_get(c->w->batch_repos, g->key) != NULL;
+			c->gen_tag = t + TAGS_PER_CALL;
+			*ret = req_new(c, gi, batch ? REQ_BATCH : REQ_LOOKUP, t, NULL);
+			return true;
 		}
+		c->gen_group++;
+		c->gen_tag = 0;
 		if (g->want_images) {
-			if (enqueue(c, i, REQ_LIST, 0, NULL) < 0)
-				return -ENOMEM;
-			c->minimum++; /* the first page; more are added as they are found */
+			*ret = req_new(c, gi, REQ_LIST, 0, NULL);
+			return true;
 		}
 	}
-	return 0;
+	return false;
 }
 
 static void pump(struct cycle *c);
@@ -441,11 +475,12 @@ static void on_reply(struct aws_result *res, void *userdata)
 	struct group *g = &c->groups[r->group];
 
 	/* Off the running list. */
-	for (struct req **p = &c->running; *p; p = &(*p)->next)
-		if (*p == r) {
-			*p = r->next;
-			break;
-		}
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		c->running = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
 	c->in_flight--;
 	if (res->ok && !g->registry_id && !*c->w->own_account)
 		learn_account(c->w, &r->answer);
@@ -493,8 +528,23 @@ static void pump(struct cycle *c)
 {
 	int cap = c->cfg->max_requests_in_flight;
 
-	while (c->queue && c->in_flight < cap) {
+	while (c->in_flight < cap) {
 		struct req *r = c->queue;
+		size_t first_of;
+		if (r) {
+			c->queue = r->next;
+		} else if (!next_first_request(c, &r, &first_of)) {
+			break;
+		} else if (!r) {
+			/* no room for it: its repository fails this cycle as out of memory */
+			struct group *g = &c->groups[first_of];
+			if (group_failed(g))
+				group_fail_text(g, "OutOfMemory", "DescribeImages",
+						"out of memory while starting a request");
+			if (--g->pending == 0)
+				group_done(c, first_of);
+			continue;
+		}
 		struct group *g = &c->groups[r->group];
 		struct aws_call_spec spec = { .service = &aws_ecr,
 					      .operation = operation_of(r->kind),
@@ -502,7 +552,6 @@ static void pump(struct cycle *c)
 					      .reader = read_reply,
 					      .reader_ud = r };
 		int started = -1;
-		c->queue = r->next;
 		if (!g->fail && req_body(r) < 0 && group_failed(g))
 			group_fail_text(g, "OutOfMemory", operation_of(r->kind),
 					"out of memory while building the request");
@@ -528,12 +577,15 @@ static void pump(struct cycle *c)
 				group_done(c, gi);
 			continue;
 		}
+		r->prev = NULL;
 		r->next = c->running;
+		if (c->running)
+			c->running->prev = r;
 		c->running = r;
 		c->in_flight++;
 		c->requests++;
 	}
-	if (!c->queue && c->in_flight == 0)
+	if (!c->queue && c->in_flight == 0 && c->gen_group >= c->n_groups)
 		cycle_done(c);
 }
 
@@ -1059,9 +1111,10 @@ static void start_cycle(struct watcher *wt, bool partial)
 		wt->partial = c;
 	else
 		wt->cycle = c;
-	if (plan(c, index) < 0 || enqueue_all(c) < 0)
+	if (plan(c, index) < 0)
 		log_error(
 		    "poll cycle: out of memory while planning; some repositories are skipped");
+	count_first_requests(c);
 	strmap_free(index, NULL);
 	/* Every hinted repository a watch still reads is in this plan; one that is not is watched
 	 * no more (a reload in between): nothing waits for a read any longer. */
