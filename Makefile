@@ -166,7 +166,7 @@ FUZZ_TARGETS ?= $(FUZZ_NAMES)
 FUZZ_LIB_SRC := $(COMMON_SRC) $(CONFIG_SRC) $(SYSTEMD_SRC) $(filter-out daemon/main.c,$(DAEMON_SRC)) \
 	$(filter-out daemon/ctl/ecr-deployctl.c,$(CTL_SRC))
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=build/fuzz/obj/%.o)
-FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -MMD -MP -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=all -D_GNU_SOURCE -Icommon -Iconfig -Isystemd -Idaemon -Idaemon/ctl -Ibuild/gen \
 	$(PKG_CFLAGS)
 

@@ -38,7 +38,7 @@ struct http_client_options {
 	const char *user_agent;    /* NULL: "ecr-deployd" */
 	/* HTTP/2 offered in ALPN over TLS (taken when the server agrees), its streams multiplexed
 	 * over one connection unless no_multiplex. false: HTTP/1.1 only, which the bench of issue
-	 * 19 measured at 0.44-0.53 times HTTP/2's CPU per request with a connection for each
+	 * 19 measured at 0.44-0.59 times HTTP/2's CPU per request with a connection for each
 	 * request in flight (README, Performance). */
 	bool http2;
 	/* With http2: one request at a time per connection: no HTTP/2 multiplexing, and no waiting

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ void images_done(struct images *im)
 		return;
 	free(im->digests);
 	free(im->tag_text);
+	free(im->digest_hash);
 	strmap_free(im->tag_errors, free);
 	for (size_t i = 0; i < im->n_bad; i++) {
 		free(im->bad[i].tag);
@@ -41,16 +43,76 @@ void images_done(struct images *im)
 	memset(im, 0, sizeof(*im));
 }
 
-/* A reply names a few tags (up to 100 a call): a scan is as quick as a hash and allocates
- * nothing. */
+/* Up to this many digests are found by a scan (a reply names up to 100 tags a call, most a few);
+ * past it, through a hash table: an image may carry a thousand tags, a hostile reply millions. */
+#define DIGESTS_SCANNED 32
+
+static size_t tag_hash(const char *tag)
+{
+	uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)tag; *p; p++)
+		h = (h ^ *p) * UINT64_C(1099511628211);
+	return (size_t)(h ^ (h >> 32));
+}
+
 static struct tag_digest *find_digest(const struct images *im, const char *tag)
 {
+	if (im->digest_hash) {
+		size_t mask = im->hash_cap - 1;
+		for (size_t h = tag_hash(tag) & mask; im->digest_hash[h]; h = (h + 1) & mask) {
+			struct tag_digest *d = &im->digests[im->digest_hash[h] - 1];
+			if (!strcmp(im->tag_text + d->tag, tag))
+				return d;
+		}
+		return NULL;
+	}
 	for (size_t i = 0; i < im->n_digests; i++) {
 		const char *t = im->tag_text + im->digests[i].tag;
 		if (t[0] == tag[0] && !strcmp(t, tag))
 			return &im->digests[i];
 	}
 	return NULL;
+}
+
+static void hash_put(struct images *im, size_t i)
+{
+	size_t mask = im->hash_cap - 1, h = tag_hash(im->tag_text + im->digests[i].tag) & mask;
+
+	while (im->digest_hash[h])
+		h = (h + 1) & mask;
+	im->digest_hash[h] = (uint32_t)(i + 1);
+}
+
+/* Indexes the digest just added (the last) when there are more than a scan's worth: the table is
+ * made or doubled as needed. Without memory for it the table is dropped and digests are found by
+ * a scan: slower, never wrong. */
+static void hash_added(struct images *im)
+{
+	size_t n = im->n_digests;
+
+	if (n <= DIGESTS_SCANNED)
+		return;
+	if (n >= UINT32_MAX / 4) {
+		free(im->digest_hash);
+		im->digest_hash = NULL;
+		im->hash_cap = 0;
+		return;
+	}
+	if (im->digest_hash && 2 * n <= im->hash_cap) {
+		hash_put(im, n - 1);
+		return;
+	}
+	size_t cap = im->hash_cap ? im->hash_cap : 4 * DIGESTS_SCANNED;
+	while (cap < 2 * n)
+		cap *= 2;
+	free(im->digest_hash);
+	im->hash_cap = 0;
+	if (!(im->digest_hash = calloc(cap, sizeof(*im->digest_hash))))
+		return;
+	im->hash_cap = cap;
+	for (size_t i = 0; i < n; i++)
+		hash_put(im, i);
 }
 
 const char *images_digest(const struct images *im, const char *tag)
@@ -93,6 +155,7 @@ static int put_digest(struct images *im, const char *tag, const char *digest)
 	d->tag = im->text_len;
 	memcpy(im->tag_text + im->text_len, tag, len);
 	im->text_len += len;
+	hash_added(im);
 	return 0;
 }
 

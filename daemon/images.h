@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "digest.h"
@@ -53,6 +54,10 @@ struct images {
 	size_t n_digests, digests_cap;
 	char *tag_text; /* the tags of digests, each ended by NUL */
 	size_t text_len, text_cap;
+	/* past a few tags (an image may carry a thousand, a hostile reply millions), digests are
+	 * found through this open-addressing table of 1 + their index (0: empty), else by a scan */
+	uint32_t *digest_hash;
+	size_t hash_cap; /* a power of two, at least twice n_digests */
 	struct strmap
 	    *tag_errors;        /* tag -> "code: reason" of a per-image failure, not found aside */
 	struct bad_digest *bad; /* tags ECR answered with something that is not a digest */

@@ -1111,10 +1111,14 @@ static void start_cycle(struct watcher *wt, bool partial)
 		wt->partial = c;
 	else
 		wt->cycle = c;
-	if (plan(c, index) < 0)
+	if (plan(c, index) < 0) {
 		log_error(
 		    "poll cycle: out of memory while planning; some repositories are skipped");
-	count_first_requests(c);
+		/* nothing is asked (a group planned in part lacks a watch's tags), as before */
+		c->gen_group = c->n_groups;
+	} else {
+		count_first_requests(c);
+	}
 	strmap_free(index, NULL);
 	/* Every hinted repository a watch still reads is in this plan; one that is not is watched
 	 * no more (a reload in between): nothing waits for a read any longer. */

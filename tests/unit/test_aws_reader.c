@@ -592,3 +592,62 @@ TEST(aws_error_result_is_the_last_attempts)
 	CHECK_INT(r.srv.n_req, 2);
 	rig_close(&r);
 }
+
+/* What a callback of the loop does: starts call a (noting whether its end came inside aws_call()),
+ * then starts call b and cancels it at once. */
+struct in_callback {
+	struct rig *r;
+	struct outcome a, b;
+	bool a_done_inside;
+	struct aws_call *b_call;
+	int a_started, b_started;
+};
+
+static void start_from_callback(struct ev_loop *loop, struct ev_timer *t, int revents)
+{
+	struct in_callback *ic = t->data;
+	struct aws_call_spec spec = { .service = &aws_ecr, .operation = "DescribeImages" };
+
+	(void)loop;
+	(void)revents;
+	ic->a_started = aws_call(ic->r->aws, &spec, on_done, &ic->a, NULL);
+	ic->a_done_inside = ic->a.done;
+	ic->b_started = aws_call(ic->r->aws, &spec, on_done, &ic->b, &ic->b_call);
+	if (ic->b_started == 0)
+		aws_call_cancel(ic->b_call);
+}
+
+/*
+ * A call started from within a callback of the loop begins in the same pass (a pending event, no
+ * timer), never inside aws_call(); one cancelled before its first attempt never runs: no request,
+ * no callback (ASan: nothing touches it after it is freed).
+ */
+TEST(aws_call_from_a_callback_starts_later_and_cancels_cleanly)
+{
+	struct rig r;
+	struct in_callback ic;
+	struct ev_timer t;
+
+	if (!rig_ready(&r, 1))
+		return;
+	memset(&ic, 0, sizeof(ic));
+	ic.r = &r;
+	ev_timer_init(&t, start_from_callback, 0.0, 0.0);
+	t.data = &ic;
+	ev_timer_start(r.loop, &t);
+	for (int i = 0; i < 1000 && !ic.a.done; i++)
+		ev_run(r.loop, EVRUN_ONCE);
+	CHECK_INT(ic.a_started, 0);
+	CHECK_INT(ic.b_started, 0);
+	CHECK(!ic.a_done_inside);
+	CHECK(ic.a.done && ic.a.ok);
+	/* a few more turns: b stays silent */
+	for (int i = 0; i < 5; i++)
+		ev_run(r.loop, EVRUN_NOWAIT);
+	CHECK(!ic.b.done);
+	pthread_mutex_lock(&r.srv.mu);
+	int n = r.srv.n_req;
+	pthread_mutex_unlock(&r.srv.mu);
+	CHECK_INT(n, 1);
+	rig_close(&r);
+}

@@ -104,7 +104,7 @@ TEST(images_batch_reads_images_and_failures)
 	images_done(&im);
 }
 
-/* A reply of many long tags (past the first sizes of the digests' arrays), one tag answered
+/* A reply of many long tags (past the scan's 32 and through the table's growth), one tag answered
  * twice: each tag has its own digest, the latest answer of a tag wins, and a reply read after
  * another adds to what was read. */
 TEST(images_digests_many_tags_latest_wins)
@@ -115,36 +115,46 @@ TEST(images_digests_many_tags_latest_wins)
 
 	strbuf_init(&sb, 1 << 20);
 	CHECK_INT(strbuf_puts(&sb, "{\"images\":["), 0);
-	for (int i = 0; i < 40; i++)
+	for (int i = 0; i < 300; i++)
 		CHECK_INT(strbuf_printf(&sb,
-					"%s{\"imageId\":{\"imageTag\":\"release-%02d-%s\","
+					"%s{\"imageId\":{\"imageTag\":\"release-%03d-%s\","
 					"\"imageDigest\":\"sha256:%064x\"}}",
-					i ? "," : "", i, "with-a-long-name-to-fill-the-text", i),
+					i ? "," : "", i, "with-a-long-name", i),
 			  0);
 	CHECK_INT(strbuf_printf(&sb,
-				",{\"imageId\":{\"imageTag\":\"release-07-%s\","
+				",{\"imageId\":{\"imageTag\":\"release-007-%s\","
 				"\"imageDigest\":\"%s\"}}]}",
-				"with-a-long-name-to-fill-the-text", D("e")),
+				"with-a-long-name", D("e")),
 		  0);
 	CHECK_INT(read_with(images_read_batch, &im, sb.buf, NULL), 0);
-	CHECK_INT((int)im.n_digests, 40);
-	for (int i = 0; i < 40; i++) {
+	CHECK_INT((int)im.n_digests, 300);
+	CHECK(im.digest_hash != NULL);
+	for (int i = 0; i < 300; i++) {
 		char want[DIGEST_LEN + 1];
-		snprintf(tag, sizeof(tag), "release-%02d-with-a-long-name-to-fill-the-text", i);
+		snprintf(tag, sizeof(tag), "release-%03d-with-a-long-name", i);
 		snprintf(want, sizeof(want), "sha256:%064x", i);
 		CHECK_STR(images_digest(&im, tag), i == 7 ? D("e") : want);
 	}
-	CHECK(images_digest(&im, "release-40-with-a-long-name-to-fill-the-text") == NULL);
-	CHECK(images_digest(&im, "release-07") == NULL);
+	CHECK(images_digest(&im, "release-300-with-a-long-name") == NULL);
+	CHECK(images_digest(&im, "release-007") == NULL);
 	CHECK_INT(read_with(images_read_lookup, &im,
 			    "{\"imageDetails\":[{\"imageDigest\":\"" D(
-				"f") "\",\"imageTags\":[\"x\",\"release-00-with-a-long-name-to-"
-				     "fill-the-text\"]}]}",
+				"f") "\",\"imageTags\":[\"x\",\"release-000-with-a-long-name\"]}]}",
 			    NULL),
 		  0);
-	CHECK_INT((int)im.n_digests, 41);
+	CHECK_INT((int)im.n_digests, 301);
 	CHECK_STR(images_digest(&im, "x"), D("f"));
-	CHECK_STR(images_digest(&im, "release-00-with-a-long-name-to-fill-the-text"), D("f"));
+	CHECK_STR(images_digest(&im, "release-000-with-a-long-name"), D("f"));
+	images_done(&im);
+	CHECK(!im.digest_hash && !im.n_digests);
+	/* a few tags: found by a scan, no table */
+	CHECK_INT(
+	    read_with(images_read_lookup, &im,
+		      "{\"imageDetails\":[{\"imageDigest\":\"" D("a") "\",\"imageTags\":[\"y\"]}]}",
+		      NULL),
+	    0);
+	CHECK(!im.digest_hash);
+	CHECK_STR(images_digest(&im, "y"), D("a"));
 	images_done(&im);
 	strbuf_done(&sb);
 }
