@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +27,7 @@ void images_done(struct images *im)
 {
 	if (!im)
 		return;
-	free(im->digests);
-	free(im->tag_text);
-	free(im->digest_hash);
+	strmap_free(im->digests, free);
 	strmap_free(im->tag_errors, free);
 	for (size_t i = 0; i < im->n_bad; i++) {
 		free(im->bad[i].tag);
@@ -43,119 +40,22 @@ void images_done(struct images *im)
 	memset(im, 0, sizeof(*im));
 }
 
-/* Up to this many digests are found by a scan (a reply names up to 100 tags a call, most a few);
- * past it, through a hash table: an image may carry a thousand tags, a hostile reply millions. */
-#define DIGESTS_SCANNED 32
-
-static size_t tag_hash(const char *tag)
-{
-	uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
-
-	for (const unsigned char *p = (const unsigned char *)tag; *p; p++)
-		h = (h ^ *p) * UINT64_C(1099511628211);
-	return (size_t)(h ^ (h >> 32));
-}
-
-static struct tag_digest *find_digest(const struct images *im, const char *tag)
-{
-	if (im->digest_hash) {
-		size_t mask = im->hash_cap - 1;
-		for (size_t h = tag_hash(tag) & mask; im->digest_hash[h]; h = (h + 1) & mask) {
-			struct tag_digest *d = &im->digests[im->digest_hash[h] - 1];
-			if (!strcmp(im->tag_text + d->tag, tag))
-				return d;
-		}
-		return NULL;
-	}
-	for (size_t i = 0; i < im->n_digests; i++) {
-		const char *t = im->tag_text + im->digests[i].tag;
-		if (t[0] == tag[0] && !strcmp(t, tag))
-			return &im->digests[i];
-	}
-	return NULL;
-}
-
-static void hash_put(struct images *im, size_t i)
-{
-	size_t mask = im->hash_cap - 1, h = tag_hash(im->tag_text + im->digests[i].tag) & mask;
-
-	while (im->digest_hash[h])
-		h = (h + 1) & mask;
-	im->digest_hash[h] = (uint32_t)(i + 1);
-}
-
-/* Indexes the digest just added (the last) when there are more than a scan's worth: the table is
- * made or doubled as needed. Without memory for it the table is dropped and digests are found by
- * a scan: slower, never wrong. */
-static void hash_added(struct images *im)
-{
-	size_t n = im->n_digests;
-
-	if (n <= DIGESTS_SCANNED)
-		return;
-	if (n >= UINT32_MAX / 4) {
-		free(im->digest_hash);
-		im->digest_hash = NULL;
-		im->hash_cap = 0;
-		return;
-	}
-	if (im->digest_hash && 2 * n <= im->hash_cap) {
-		hash_put(im, n - 1);
-		return;
-	}
-	size_t cap = im->hash_cap ? im->hash_cap : 4 * DIGESTS_SCANNED;
-	while (cap < 2 * n)
-		cap *= 2;
-	free(im->digest_hash);
-	im->hash_cap = 0;
-	if (!(im->digest_hash = calloc(cap, sizeof(*im->digest_hash))))
-		return;
-	im->hash_cap = cap;
-	for (size_t i = 0; i < n; i++)
-		hash_put(im, i);
-}
-
 const char *images_digest(const struct images *im, const char *tag)
 {
-	const struct tag_digest *d = find_digest(im, tag);
-
-	return d ? d->digest : NULL;
+	return strmap_get(im->digests, tag);
 }
 
-/* Sets tag's digest (valid; the latest answer wins). Returns 0 or -ENOMEM (nothing changed). */
-static int put_digest(struct images *im, const char *tag, const char *digest)
+/* Sets key in *m (made at the first use) to a copy of value. Returns 0 or -ENOMEM. */
+static int put_copy(struct strmap **m, const char *key, const char *value)
 {
-	struct tag_digest *d = find_digest(im, tag);
-	size_t len = strlen(tag) + 1;
+	char *copy = strdup(value);
+	void *old = NULL;
 
-	if (d) {
-		memcpy(d->digest, digest, DIGEST_LEN + 1);
-		return 0;
+	if (!copy || (!*m && !(*m = strmap_new())) || strmap_put(*m, key, copy, &old) < 0) {
+		free(copy);
+		return -ENOMEM;
 	}
-	if (im->n_digests == im->digests_cap) {
-		size_t cap = im->digests_cap ? 2 * im->digests_cap : 16;
-		d = realloc(im->digests, cap * sizeof(*d));
-		if (!d)
-			return -ENOMEM;
-		im->digests = d;
-		im->digests_cap = cap;
-	}
-	if (im->text_cap - im->text_len < len) {
-		size_t cap = im->text_cap ? 2 * im->text_cap : 256;
-		char *text;
-		while (cap - im->text_len < len)
-			cap *= 2;
-		if (!(text = realloc(im->tag_text, cap)))
-			return -ENOMEM;
-		im->tag_text = text;
-		im->text_cap = cap;
-	}
-	d = &im->digests[im->n_digests++];
-	memcpy(d->digest, digest, DIGEST_LEN + 1);
-	d->tag = im->text_len;
-	memcpy(im->tag_text + im->text_len, tag, len);
-	im->text_len += len;
-	hash_added(im);
+	free(old);
 	return 0;
 }
 
@@ -335,7 +235,7 @@ static int take_digest(struct images *im, const struct jsonscan_value *registry,
 	if (jsonscan_string(v, digest, sizeof(digest), &n) == 0 && n == strlen(digest) &&
 	    digest_valid(digest)) {
 		take_registry(im, registry);
-		return put_digest(im, tag, digest);
+		return put_copy(&im->digests, tag, digest);
 	}
 	char *bad = string_copy(v);
 	if (!bad)

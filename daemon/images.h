@@ -15,10 +15,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 #include "config.h"
-#include "digest.h"
 
 /* At most this many tagged images are kept from DescribeImages pages of one repository. */
 #define IMAGES_MAX 100000
@@ -41,23 +39,8 @@ struct bad_digest {
 	char *value; /* what ECR answered as the digest: any bytes */
 };
 
-/* A tag's digest as a reply answered it (valid). */
-struct tag_digest {
-	char digest[DIGEST_LEN + 1];
-	size_t tag; /* its tag: struct images' tag_text + tag */
-};
-
 struct images {
-	/* tag -> digest, in the order answered, a tag once (the latest answer wins): a reply's
-	 * few tags in two allocations, read with images_digest() */
-	struct tag_digest *digests;
-	size_t n_digests, digests_cap;
-	char *tag_text; /* the tags of digests, each ended by NUL */
-	size_t text_len, text_cap;
-	/* past a few tags (an image may carry a thousand, a hostile reply millions), digests are
-	 * found through this open-addressing table of 1 + their index (0: empty), else by a scan */
-	uint32_t *digest_hash;
-	size_t hash_cap; /* a power of two, at least twice n_digests */
+	struct strmap *digests; /* tag -> digest, made at the first one (images_digest()) */
 	struct strmap
 	    *tag_errors;        /* tag -> "code: reason" of a per-image failure, not found aside */
 	struct bad_digest *bad; /* tags ECR answered with something that is not a digest */

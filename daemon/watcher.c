@@ -101,8 +101,8 @@ struct cycle {
 	size_t planned;     /* watches given a group (all, unless planning ran out of memory) */
 	struct req *queue, *running; /* queue: asked again, next pages (taken first) */
 	/* The next of the cycle's first requests, made as they are sent (not all at its start):
-	 * the group, and the first tag of its next lookup (n_tags: its page of every image next, if
-	 * it wants them, else the next group). */
+	 * the group, and the first tag of its next lookup (past its tags: its first page of every
+	 * image, if it wants them, then the next group). */
 	size_t gen_group, gen_tag;
 	int in_flight;
 	long requests, minimum;
@@ -360,27 +360,30 @@ static int read_reply(const char *body, size_t len, void *ud, char *why, size_t 
 	return r->read == -EBADMSG ? -EBADMSG : 0;
 }
 
-/*
- * Fixed tags are looked up with DescribeImages, which answers digests without manifests (a
- * fraction of BatchGetImage's reply) but fails whole when one tag is missing. A repository with a
- * missing tag is asked with BatchGetImage instead, which reports it per image, until every tag of
- * it exists again: one extra request on the cycle a tag goes missing, none after.
- */
+/* A cycle's first requests, counted at its start: a lookup for each TAGS_PER_CALL fixed tags of a
+ * repository, and the first page of every image for a glob or semver rule (more pages are added
+ * as they are found). */
 static void count_first_requests(struct cycle *c)
 {
 	for (size_t i = 0; i < c->n_groups; i++) {
 		struct group *g = &c->groups[i];
 		int n = (int)((g->n_tags + TAGS_PER_CALL - 1) / TAGS_PER_CALL) + g->want_images;
 
-		/* (the first page of every image; more are added as they are found) */
 		g->pending += n;
 		c->minimum += n;
 	}
 }
 
-/* The cycle's next first request (counted in its group's pending already), made now: a cycle
+/*
+ * The cycle's next first request (counted in its group's pending already), made now: a cycle
  * holds the requests in flight, not one for each repository from its start. Returns false when
- * there is none left; *ret NULL without memory (the group is failed then). */
+ * there is none left; *ret NULL without memory (the caller fails group *ret_group then).
+ *
+ * Fixed tags are looked up with DescribeImages, which answers digests without manifests (a
+ * fraction of BatchGetImage's reply) but fails whole when one tag is missing. A repository with a
+ * missing tag is asked with BatchGetImage instead, which reports it per image, until every tag of
+ * it exists again: one extra request on the cycle a tag goes missing, none after.
+ */
 static bool next_first_request(struct cycle *c, struct req **ret, size_t *ret_group)
 {
 	while (c->gen_group < c->n_groups) {

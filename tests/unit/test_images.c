@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "digest.h"
 #include "images.h"
 #include "jsonscan.h"
 #include "semver.h"
@@ -104,9 +105,8 @@ TEST(images_batch_reads_images_and_failures)
 	images_done(&im);
 }
 
-/* A reply of many long tags (past the scan's 32 and through the table's growth), one tag answered
- * twice: each tag has its own digest, the latest answer of a tag wins, and a reply read after
- * another adds to what was read. */
+/* A reply of many long tags, one tag answered twice: each tag has its own digest, the latest answer
+ * of a tag wins, and a reply read after another adds to what was read. */
 TEST(images_digests_many_tags_latest_wins)
 {
 	struct images im = { 0 };
@@ -127,8 +127,7 @@ TEST(images_digests_many_tags_latest_wins)
 				"with-a-long-name", D("e")),
 		  0);
 	CHECK_INT(read_with(images_read_batch, &im, sb.buf, NULL), 0);
-	CHECK_INT((int)im.n_digests, 300);
-	CHECK(im.digest_hash != NULL);
+	CHECK_INT((int)strmap_size(im.digests), 300);
 	for (int i = 0; i < 300; i++) {
 		char want[DIGEST_LEN + 1];
 		snprintf(tag, sizeof(tag), "release-%03d-with-a-long-name", i);
@@ -142,18 +141,17 @@ TEST(images_digests_many_tags_latest_wins)
 				"f") "\",\"imageTags\":[\"x\",\"release-000-with-a-long-name\"]}]}",
 			    NULL),
 		  0);
-	CHECK_INT((int)im.n_digests, 301);
+	CHECK_INT((int)strmap_size(im.digests), 301);
 	CHECK_STR(images_digest(&im, "x"), D("f"));
 	CHECK_STR(images_digest(&im, "release-000-with-a-long-name"), D("f"));
 	images_done(&im);
-	CHECK(!im.digest_hash && !im.n_digests);
-	/* a few tags: found by a scan, no table */
+	CHECK(!im.digests);
+	/* and empty again, reusable */
 	CHECK_INT(
 	    read_with(images_read_lookup, &im,
 		      "{\"imageDetails\":[{\"imageDigest\":\"" D("a") "\",\"imageTags\":[\"y\"]}]}",
 		      NULL),
 	    0);
-	CHECK(!im.digest_hash);
 	CHECK_STR(images_digest(&im, "y"), D("a"));
 	images_done(&im);
 	strbuf_done(&sb);
@@ -268,7 +266,7 @@ TEST(images_readers_take_only_the_shape_they_read)
 					 "b") "\",\"imageTags\":[2,null,\"a b\",\"-x\",\"z\"]}]}",
 			    NULL),
 		  0);
-	CHECK_INT((int)im.n_digests, 1); /* z only: no other tag of Docker's grammar */
+	CHECK_INT((int)strmap_size(im.digests), 1); /* z only: no other tag of Docker's grammar */
 	CHECK_STR((const char *)images_digest(&im, "z"), D("b"));
 	images_done(&im);
 	/* a tag holding U+0000 is no tag (cJSON cut it: "p\u0000x" was "p") */
