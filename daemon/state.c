@@ -116,22 +116,51 @@ struct wrec {
 	 * prints) and the want itself, compactly (NULL: the member, if any, holds it as read). */
 	cJSON *want_at;
 	struct wantrec *want;
+	/*
+	 * A watch of the common form, {"tags": …, "want": …, "targets": {key: {"deployed": …,
+	 * "task_definition": …}}} (each part optional, in that order), is held without a tree: obj
+	 * is left empty, its sightings are g (has_tags: "tags" prints), its want want and its
+	 * targets the list ct (has_targets: "targets" prints), all printed where obj is. Whatever
+	 * else is asked of the watch makes it a tree again first (expand()); new watches start so.
+	 */
+	bool compact;
+	bool has_tags, has_targets;
+	struct ctarget *ct;
+};
+
+/*
+ * A target of a compact watch: what it deploys and the task definition that runs it (a tree of
+ * five items, about 430 bytes, held in one allocation of about 170). The texts are kept as
+ * written, so that state_deployed() and state_task_def() return them as they return a tree's.
+ */
+struct ctarget {
+	struct ctarget *next;
+	uint32_t deployed_at; /* where the digest starts in text */
+	uint32_t td_at;       /* where the task definition starts in text; 0: none */
+	char text[];          /* the key, NUL, the digest, NUL[, the task definition, NUL] */
 };
 
 /*
  * A watch's want, as state_set_want() makes it and most files hold it ({"tag", "digest",
- * "image", "previous"?}, the digests valid): 150 bytes instead of a cJSON object of four members
- * (about 500). A want of any other form stays in the tree as read.
+ * "image", "previous"?}, the digests valid): about 100 bytes instead of a cJSON object of four
+ * members (about 500). A want of any other form stays in the tree as read.
  */
 struct wantrec {
 	uint8_t digest[DIGEST_BYTES];
-	uint8_t previous[DIGEST_BYTES];
-	bool has_previous;
 	uint32_t image_at; /* where the image starts in text */
-	char text[];       /* the tag, NUL, the image, NUL */
+	uint32_t prev_at;  /* where the previous digest's bytes start in text; 0: none */
+	char text[];       /* the tag, NUL, the image, NUL[, the previous digest's 32 bytes] */
 };
 
+/* The previous digest of want w (DIGEST_BYTES), or NULL. */
+static const uint8_t *want_previous(const struct wantrec *w)
+{
+	return w->prev_at ? (const uint8_t *)w->text + w->prev_at : NULL;
+}
+
 static struct wrec *find_rec(const struct state *s, const char *watch);
+static void ct_free(struct ctarget *t);
+static void compact_all(struct state *s);
 static void forget_member(struct wrec *rec, const cJSON *m);
 /*
  * After a load: the parsed tree was taken into compact sightings and freed, but the allocator
@@ -1018,6 +1047,7 @@ int state_open(const char *dir, struct state **ret, char **ret_warning, char *wh
 		state_free(s);
 		return -ENOMEM;
 	}
+	compact_all(s);
 	if (problem) {
 		char ignored[600];
 		state_save(s, ignored, sizeof(ignored)); /* else at the next save */
@@ -1051,6 +1081,7 @@ static void free_wrec(void *p)
 	if (rec) {
 		sightings_free(rec->g);
 		free(rec->want);
+		ct_free(rec->ct);
 	}
 	free(rec);
 }
@@ -1137,20 +1168,18 @@ static int adopt_tags(struct wrec *rec)
 static struct wantrec *wantrec_new(const char *tag, const char *digest, const char *image,
 				   const char *previous)
 {
-	size_t tl = strlen(tag), il = strlen(image);
-	struct wantrec *w = tl + il < UINT32_MAX - 2 ? malloc(sizeof(*w) + tl + il + 2) : NULL;
+	size_t tl = strlen(tag), il = strlen(image), pl = previous ? DIGEST_BYTES : 0;
+	struct wantrec *w = tl + il < UINT32_MAX / 2 ? malloc(sizeof(*w) + tl + il + 2 + pl) : NULL;
 
 	if (!w)
 		return NULL;
 	digest_pack(digest, w->digest);
-	w->has_previous = previous != NULL;
-	if (previous)
-		digest_pack(previous, w->previous);
-	else
-		memset(w->previous, 0, sizeof(w->previous));
 	memcpy(w->text, tag, tl + 1);
 	w->image_at = (uint32_t)(tl + 1);
 	memcpy(w->text + tl + 1, image, il + 1);
+	w->prev_at = previous ? (uint32_t)(tl + il + 2) : 0;
+	if (previous)
+		digest_pack(previous, (uint8_t *)w->text + w->prev_at);
 	return w;
 }
 
@@ -1233,8 +1262,8 @@ static int want_fill(const struct wantrec *w, cJSON *at)
 	if (!cJSON_AddStringToObject(at, "tag", w->text) ||
 	    !cJSON_AddStringToObject(at, "digest", digest_unpack(w->digest, d)) ||
 	    !cJSON_AddStringToObject(at, "image", w->text + w->image_at) ||
-	    (w->has_previous &&
-	     !cJSON_AddStringToObject(at, "previous", digest_unpack(w->previous, p))))
+	    (want_previous(w) &&
+	     !cJSON_AddStringToObject(at, "previous", digest_unpack(want_previous(w), p))))
 		return -ENOMEM;
 	return 0;
 }
@@ -1250,13 +1279,291 @@ static int want_print(const struct wantrec *w, struct strbuf *b)
 	r = r ? r : strbuf_puts(b, digest_unpack(w->digest, d));
 	r = r ? r : strbuf_puts(b, "\",\"image\":");
 	r = r ? r : jsonscan_write_string(b, w->text + w->image_at);
-	if (w->has_previous) {
+	if (want_previous(w)) {
 		r = r ? r : strbuf_puts(b, ",\"previous\":\"");
-		r = r ? r : strbuf_puts(b, digest_unpack(w->previous, d));
+		r = r ? r : strbuf_puts(b, digest_unpack(want_previous(w), d));
 		r = r ? r : strbuf_putc(b, '"');
 	}
 	r = r ? r : strbuf_putc(b, '}');
 	return r < 0 ? -ENOMEM : 0;
+}
+
+/* ---- compact watches (struct wrec's compact) --------------------------------- */
+
+static void intern_members(cJSON *o);
+
+static void ct_free(struct ctarget *t)
+{
+	while (t) {
+		struct ctarget *next = t->next;
+		free(t);
+		t = next;
+	}
+}
+
+/* A compact target of its parts (deployed a valid digest, td NULL for none). NULL without
+ * memory. */
+static struct ctarget *ct_new(const char *key, const char *deployed, const char *td)
+{
+	size_t kl = strlen(key), tl = td ? strlen(td) : 0;
+	struct ctarget *t =
+	    kl + tl < UINT32_MAX / 2 ? malloc(sizeof(*t) + kl + DIGEST_LEN + tl + 3) : NULL;
+
+	if (!t)
+		return NULL;
+	t->next = NULL;
+	memcpy(t->text, key, kl + 1);
+	t->deployed_at = (uint32_t)(kl + 1);
+	memcpy(t->text + t->deployed_at, deployed, DIGEST_LEN + 1);
+	t->td_at = td ? (uint32_t)(kl + DIGEST_LEN + 2) : 0;
+	if (td)
+		memcpy(t->text + t->td_at, td, tl + 1);
+	return t;
+}
+
+static struct ctarget *ct_in(struct ctarget *list, const char *key)
+{
+	while (list && strcmp(list->text, key))
+		list = list->next;
+	return list;
+}
+
+static struct ctarget *ct_find(const struct wrec *rec, const char *key)
+{
+	return ct_in(rec->ct, key);
+}
+
+/* Puts t in rec's list in the place of old (freed), or at the end when old is NULL. */
+static void ct_put(struct wrec *rec, struct ctarget *old, struct ctarget *t)
+{
+	struct ctarget **at = &rec->ct;
+
+	while (*at && *at != old)
+		at = &(*at)->next;
+	t->next = old ? old->next : NULL;
+	free(old);
+	*at = t;
+	rec->has_targets = true;
+}
+
+/*
+ * Sets key of target tkey of compact rec to value as target_set() would in a tree: 0 (done),
+ * -ENOMEM, or 1 when the result is not of the compact form (the caller makes the watch a tree).
+ * A new digest deployed drops the task definition (state_set_deployed()'s rule).
+ */
+static int ct_set(struct wrec *rec, const char *tkey, const char *key, const char *value)
+{
+	struct ctarget *old = ct_find(rec, tkey), *t;
+
+	if (!strcmp(key, "deployed") && digest_valid(value))
+		t = ct_new(tkey, value, NULL);
+	else if (!strcmp(key, "task_definition") && old)
+		t = ct_new(tkey, old->text + old->deployed_at, value);
+	else
+		return 1;
+	if (!t)
+		return -ENOMEM;
+	ct_put(rec, old, t);
+	return 0;
+}
+
+/* Target t's members into (empty) object o, as a tree holds them. 0 or -ENOMEM. */
+static int ct_fill(const struct ctarget *t, cJSON *o)
+{
+	if (!cJSON_AddStringToObject(o, "deployed", t->text + t->deployed_at) ||
+	    (t->td_at && !cJSON_AddStringToObject(o, "task_definition", t->text + t->td_at)))
+		return -ENOMEM;
+	intern_members(o);
+	return 0;
+}
+
+/* Target t as cJSON_PrintUnformatted() prints what ct_fill() makes, appended to b. */
+static int ct_print(const struct ctarget *t, struct strbuf *b)
+{
+	int r = strbuf_puts(b, "{\"deployed\":");
+
+	r = r ? r : jsonscan_write_string(b, t->text + t->deployed_at);
+	if (t->td_at) {
+		r = r ? r : strbuf_puts(b, ",\"task_definition\":");
+		r = r ? r : jsonscan_write_string(b, t->text + t->td_at);
+	}
+	r = r ? r : strbuf_putc(b, '}');
+	return r < 0 ? -ENOMEM : 0;
+}
+
+/*
+ * The members compact rec stands for, added to into (empty): "tags" an empty object (the
+ * sightings stay rec's), "want" written out when fill_want (else empty: where rec's prints),
+ * "targets" whole. 0, or -ENOMEM with into left as it was.
+ */
+static int compact_tree(const struct wrec *rec, cJSON *into, bool fill_want)
+{
+	cJSON *tags = NULL, *want = NULL, *targets = NULL, *o;
+	int r = 0;
+
+	if (rec->has_tags && !(tags = cJSON_CreateObject()))
+		r = -ENOMEM;
+	if (r == 0 && rec->want &&
+	    (!(want = cJSON_CreateObject()) || (fill_want && want_fill(rec->want, want) < 0)))
+		r = -ENOMEM;
+	if (r == 0 && rec->has_targets && !(targets = cJSON_CreateObject()))
+		r = -ENOMEM;
+	for (const struct ctarget *t = r == 0 ? rec->ct : NULL; t; t = t->next) {
+		o = cJSON_CreateObject();
+		if (!o || !cJSON_AddItemToObject(targets, t->text, o)) {
+			cJSON_Delete(o);
+			r = -ENOMEM;
+			break;
+		}
+		if ((r = ct_fill(t, o)) < 0)
+			break;
+	}
+	if (r < 0) {
+		cJSON_Delete(tags);
+		cJSON_Delete(want);
+		cJSON_Delete(targets);
+		return r;
+	}
+	if (tags)
+		cJSON_AddItemToObjectCS(into, "tags", tags);
+	if (want)
+		cJSON_AddItemToObjectCS(into, "want", want);
+	if (targets)
+		cJSON_AddItemToObjectCS(into, "targets", targets);
+	return 0;
+}
+
+/* Makes compact rec a tree again (its tags and want compact still, at their placeholders). 0,
+ * or -ENOMEM (rec stays compact). */
+static int expand(struct wrec *rec)
+{
+	if (!rec || !rec->compact)
+		return 0;
+	if (compact_tree(rec, rec->obj, false) < 0)
+		return -ENOMEM;
+	rec->tags = rec->has_tags ? cJSON_GetObjectItemCaseSensitive(rec->obj, "tags") : NULL;
+	rec->want_at = rec->want ? cJSON_GetObjectItemCaseSensitive(rec->obj, "want") : NULL;
+	ct_free(rec->ct);
+	rec->ct = NULL;
+	rec->compact = rec->has_tags = rec->has_targets = false;
+	return 0;
+}
+
+/*
+ * Makes rec compact when its object has the common form (see struct wrec) and prints back the
+ * same: members exactly "tags" (its placeholder), "want" (a compact want's) and "targets", in
+ * that order, each target an object of exactly a valid "deployed" and perhaps a string
+ * "task_definition", no key twice. Else (or without memory) rec stays as it is.
+ */
+static void make_compact(struct wrec *rec)
+{
+	const cJSON *m = rec->obj ? rec->obj->child : NULL, *targets = NULL, *x;
+	struct ctarget *list = NULL, **tail = &list, *c;
+	bool tags = false;
+
+	if (!rec->obj || rec->compact)
+		return;
+	if (m && m->string && !strcmp(m->string, "tags")) {
+		if (m != rec->tags || m->child || !cJSON_IsObject(m))
+			return;
+		tags = true;
+		m = m->next;
+	}
+	if (m && m->string && !strcmp(m->string, "want")) {
+		if (m != rec->want_at || !rec->want || m->child)
+			return;
+		m = m->next;
+	}
+	if (m && m->string && !strcmp(m->string, "targets") && cJSON_IsObject(m)) {
+		targets = m;
+		m = m->next;
+	}
+	if (m || (!tags && rec->g) || (!rec->want_at && rec->want))
+		return; /* anything else: stays a tree */
+	cJSON_ArrayForEach(x, targets)
+	{
+		const cJSON *d = x->child, *td = d ? d->next : NULL;
+		if (!x->string || !cJSON_IsObject(x) || !d || !d->string ||
+		    strcmp(d->string, "deployed") || !digest_valid(cJSON_GetStringValue(d)) ||
+		    (td && (!td->string || strcmp(td->string, "task_definition") ||
+			    !cJSON_IsString(td) || td->next)) ||
+		    ct_in(list, x->string) ||
+		    !(c = ct_new(x->string, d->valuestring, td ? td->valuestring : NULL))) {
+			ct_free(list);
+			return;
+		}
+		*tail = c;
+		tail = &c->next;
+	}
+	while ((x = rec->obj->child))
+		cJSON_Delete(cJSON_DetachItemViaPointer(rec->obj, (cJSON *)(uintptr_t)x));
+	rec->tags = NULL;
+	rec->want_at = NULL;
+	rec->ct = list;
+	rec->has_tags = tags;
+	rec->has_targets = targets != NULL;
+	rec->compact = true;
+}
+
+/* Every indexed watch of the common form made compact (after a load, an undo). */
+static void compact_all(struct state *s)
+{
+	const cJSON *w;
+
+	const cJSON *ws = s->root ? cJSON_GetObjectItem(s->root, "watches") : NULL;
+
+	cJSON_ArrayForEach(w, ws)
+	{
+		struct wrec *rec = w->string ? find_rec(s, w->string) : NULL;
+		if (rec && rec->obj == w)
+			make_compact(rec);
+	}
+}
+
+/* Compact rec as watch_text() prints the tree it stands for (without member skip). */
+static int compact_print(const struct wrec *rec, const char *skip, struct strbuf *b)
+{
+	int r = strbuf_putc(b, '{');
+	bool first = true;
+
+	if (rec->has_tags && !(skip && !strcmp(skip, "tags"))) {
+		r = r ? r : strbuf_puts(b, "\"tags\":");
+		r = r ? r : sightings_print(rec->g, b);
+		first = false;
+	}
+	if (rec->want && !(skip && !strcmp(skip, "want"))) {
+		r = r ? r : strbuf_puts(b, first ? "\"want\":" : ",\"want\":");
+		r = r ? r : want_print(rec->want, b);
+		first = false;
+	}
+	if (rec->has_targets && !(skip && !strcmp(skip, "targets"))) {
+		r = r ? r : strbuf_puts(b, first ? "\"targets\":{" : ",\"targets\":{");
+		for (const struct ctarget *t = rec->ct; t && r == 0; t = t->next) {
+			if (t != rec->ct)
+				r = strbuf_putc(b, ',');
+			r = r ? r : jsonscan_write_string(b, t->text);
+			r = r ? r : strbuf_putc(b, ':');
+			r = r ? r : ct_print(t, b);
+		}
+		r = r ? r : strbuf_putc(b, '}');
+	}
+	r = r ? r : strbuf_putc(b, '}');
+	return r < 0 ? -ENOMEM : 0;
+}
+
+/* The name of watch object w's k-th target (compact or not), NULL past the last. */
+static const char *target_name(const struct state *s, const cJSON *w, int k)
+{
+	const struct wrec *rec = w->string ? find_rec(s, w->string) : NULL;
+
+	if (rec && rec->obj == w && rec->compact) {
+		const struct ctarget *t = rec->ct;
+		while (t && k-- > 0)
+			t = t->next;
+		return t ? t->text : NULL;
+	}
+	const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(w, "targets"), k);
+	return t ? (t->string ? t->string : "") : NULL;
 }
 
 static struct wrec *watch_rec(struct state *s, const char *watch, bool create)
@@ -1268,6 +1575,7 @@ static struct wrec *watch_rec(struct state *s, const char *watch, bool create)
 		return rec;
 	if (!(rec = calloc(1, sizeof(*rec))))
 		return NULL;
+	rec->compact = true; /* (a new watch is of the common form until it is not) */
 	if (!(rec->obj = cJSON_AddObjectToObject(ws, watch)) ||
 	    strmap_put(s->index, watch, rec, NULL) < 0) {
 		if (rec->obj)
@@ -1278,10 +1586,13 @@ static struct wrec *watch_rec(struct state *s, const char *watch, bool create)
 	return rec;
 }
 
+/* The object of the watch, a tree (expand()) when create is set. */
 static cJSON *watch_entry(struct state *s, const char *watch, bool create)
 {
 	struct wrec *rec = watch_rec(s, watch, create);
 
+	if (rec && create && expand(rec) < 0)
+		return NULL;
 	return rec ? rec->obj : NULL;
 }
 
@@ -1460,15 +1771,21 @@ static int root_from(struct state *s, const cJSON *t)
 			break;
 		}
 		const struct wrec *had = w->string ? find_rec(s, w->string) : NULL;
-		if (had && (had->obj != w || !had->want))
+		if (had && had->obj != w)
 			had = NULL;
+		/* a compact watch (made by the journal's records) is written out in the copy */
+		if (had && had->compact && compact_tree(had, cw, true) < 0) {
+			r = -ENOMEM;
+			break;
+		}
 		cJSON_ArrayForEach(x, w)
 		{
 			cJSON *c =
 			    indexed && x == tags ? cJSON_CreateObject() : cJSON_Duplicate(x, true);
 			/* a want held compactly (records of the journal applied) is written out in
 			 * the copy, to be taken again (adopt_want()) */
-			if (c && had && x == had->want_at && want_fill(had->want, c) < 0) {
+			if (c && had && had->want && x == had->want_at &&
+			    want_fill(had->want, c) < 0) {
 				cJSON_Delete(c);
 				c = NULL;
 			}
@@ -1536,11 +1853,14 @@ static int watch_text(const struct state *s, const cJSON *w, const char *skip, s
 {
 	const struct wrec *rec = w->string ? find_rec(s, w->string) : NULL;
 	const cJSON *m;
-	int r = strbuf_putc(b, '{');
+	int r;
 	bool first = true;
 
 	if (rec && rec->obj != w)
 		rec = NULL; /* a watch listed twice in a hand-made file: the others print as read */
+	if (rec && rec->compact)
+		return compact_print(rec, skip, b);
+	r = strbuf_putc(b, '{');
 	cJSON_ArrayForEach(m, w)
 	{
 		if (r < 0)
@@ -1614,7 +1934,9 @@ int state_set_seen(struct state *s, const char *watch, const char *tag, const ch
 		return 0;
 	if (!(rec = watch_rec(s, watch, true)))
 		return -ENOMEM;
-	if (!rec->tags) {
+	if (rec->compact) {
+		rec->has_tags = true;
+	} else if (!rec->tags) {
 		if (!(rec->tags = cJSON_AddObjectToObject(rec->obj, "tags")))
 			return -ENOMEM;
 		intern_members(rec->obj);
@@ -1636,8 +1958,8 @@ bool state_want(const struct state *s, const char *watch, struct state_want *ret
 		return true;
 	if (rec && rec->want) {
 		digest_unpack(rec->want->digest, ret->digest);
-		if (rec->want->has_previous)
-			digest_unpack(rec->want->previous, ret->previous);
+		if (want_previous(rec->want))
+			digest_unpack(want_previous(rec->want), ret->previous);
 		else
 			ret->previous[0] = '\0';
 		ret->tag = rec->want->text;
@@ -1695,6 +2017,12 @@ int state_set_want(struct state *s, const char *watch, const char *tag, const ch
 		free(w);
 		return -ENOMEM;
 	}
+	if (rec->compact) {
+		free(rec->want);
+		rec->want = w;
+		touch(s, watch, NULL);
+		return 1;
+	}
 	m = cJSON_GetObjectItem(rec->obj, "want");
 	if (m && !cJSON_IsObject(m)) {
 		/* a want that is not an object, as read (null, a text, a list): an object in its
@@ -1725,9 +2053,13 @@ int state_set_want(struct state *s, const char *watch, const char *tag, const ch
 }
 
 /* The entry of (watch, target key), created when create is set (NULL then only without memory). */
+/* (Of a compact watch, NULL unless create, which makes it a tree: its targets hold nothing that
+ * the callers without create remove or read.) */
 static cJSON *target_entry(struct state *s, const char *watch, const char *tkey, bool create)
 {
-	cJSON *w = create ? watch_entry(s, watch, true) : find_watch(s, watch), *targets, *t;
+	const struct wrec *rec = find_rec(s, watch);
+	cJSON *w = create ? watch_entry(s, watch, true) : rec && !rec->compact ? rec->obj : NULL;
+	cJSON *targets, *t;
 
 	if (!w)
 		return NULL;
@@ -1746,8 +2078,16 @@ static cJSON *target_entry(struct state *s, const char *watch, const char *tkey,
 static const char *target_string(const struct state *s, const char *watch, const char *tkey,
 				 const char *key)
 {
+	const struct wrec *rec = find_rec(s, watch);
+
+	if (rec && rec->compact) {
+		const struct ctarget *c = ct_find(rec, tkey);
+		if (c && !strcmp(key, "deployed"))
+			return c->text + c->deployed_at;
+		return c && c->td_at && !strcmp(key, "task_definition") ? c->text + c->td_at : NULL;
+	}
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItem(find_watch(s, watch), "targets"), tkey);
+	    cJSON_GetObjectItem(rec ? rec->obj : NULL, "targets"), tkey);
 
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, key));
 }
@@ -1755,12 +2095,24 @@ static const char *target_string(const struct state *s, const char *watch, const
 static int target_set(struct state *s, const char *watch, const char *tkey, const char *key,
 		      const char *value)
 {
-	cJSON *t = target_entry(s, watch, tkey, true), *v;
 	const char *old = target_string(s, watch, tkey, key);
+	struct wrec *rec;
+	cJSON *t, *v;
+	int r;
 
-	if (old && !strcmp(old, value ? value : ""))
+	if (!value)
+		value = "";
+	if (old && !strcmp(old, value))
 		return 0;
-	if (!t || !(v = cJSON_CreateString(value ? value : "")))
+	if (!(rec = watch_rec(s, watch, true)))
+		return -ENOMEM;
+	if (rec->compact && (r = ct_set(rec, tkey, key, value)) <= 0) {
+		if (r == 0)
+			touch(s, watch, tkey);
+		return r;
+	}
+	t = target_entry(s, watch, tkey, true);
+	if (!t || !(v = cJSON_CreateString(value)))
 		return -ENOMEM;
 	put_item(t, key, v);
 	intern_members(t);
@@ -1785,6 +2137,11 @@ const char *state_retried(const struct state *s, const char *watch, const char *
 
 int state_set_deployed(struct state *s, const char *watch, const char *tkey, const char *digest)
 {
+	struct wrec *rec = find_rec(s, watch);
+
+	/* (a compact target drops its task definition itself: ct_set()) */
+	if (rec && rec->compact && !digest_valid(digest ? digest : "") && expand(rec) < 0)
+		return -ENOMEM;
 	const char *old = state_deployed(s, watch, tkey);
 
 	if (old && strcmp(old, digest ? digest : "") && state_task_def(s, watch, tkey)) {
@@ -2111,7 +2468,7 @@ struct state_undo *state_undo_mark(const struct state *s)
 		state_undo_free(u);
 		return NULL;
 	}
-	const cJSON *cw = cJSON_GetObjectItem(u->root, "watches");
+	cJSON *cw = cJSON_GetObjectItem(u->root, "watches");
 	cw = cw ? cw->child : NULL;
 	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
 	{
@@ -2127,6 +2484,11 @@ struct state_undo *state_undo_mark(const struct state *s)
 				state_undo_free(u);
 				return NULL;
 			}
+		}
+		/* a compact watch is written out whole in its (empty) copy */
+		if (rec && rec->obj == w && rec->compact && cw && compact_tree(rec, cw, true) < 0) {
+			state_undo_free(u);
+			return NULL;
 		}
 		cw = cw ? cw->next : NULL;
 		if (!rec || rec->obj != w || !rec->g)
@@ -2154,6 +2516,7 @@ void state_undo(struct state *s, struct state_undo *u)
 		s->index = index;
 		u->root = NULL;
 		s->dirty = u->dirty;
+		compact_all(s);
 		if (s->io) {
 			/* what the table holds is compared whole: a save that failed half-way
 			 * wrote some of what is undone */
@@ -2576,6 +2939,19 @@ int state_rollout_remove(struct state *s, const char *watch, const char *tkey, c
 	return r;
 }
 
+size_t state_compact_watches(const struct state *s)
+{
+	const cJSON *w;
+	size_t n = 0;
+
+	cJSON_ArrayForEach(w, cJSON_GetObjectItem(s->root, "watches"))
+	{
+		const struct wrec *rec = w->string ? find_rec(s, w->string) : NULL;
+		n += rec && rec->obj == w && rec->compact;
+	}
+	return n;
+}
+
 bool state_dirty(const struct state *s)
 {
 	return s->dirty;
@@ -2835,9 +3211,14 @@ static int item_doc(const struct state *s, const char *sk, char **ret)
 	if (!strcmp(sk, "g"))
 		return (*ret = global_doc(s)) ? 0 : -ENOMEM;
 	if (!strncmp(sk, "w/", 2)) {
-		w = find_watch(s, sk + 2);
+		const struct wrec *rec = find_rec(s, sk + 2);
+		w = rec ? rec->obj : NULL;
 		bool empty = true;
-		cJSON_ArrayForEach(t, w) empty &= t->string && !strcmp(t->string, "targets");
+		if (rec && rec->compact)
+			empty = !rec->has_tags && !rec->want;
+		else
+			cJSON_ArrayForEach(t, w) empty &=
+			    t->string && !strcmp(t->string, "targets");
 		if (!w || empty)
 			return 0;
 		return (*ret = print_without(s, w, "targets")) ? 0 : -ENOMEM;
@@ -2847,6 +3228,19 @@ static int item_doc(const struct state *s, const char *sk, char **ret)
 		return -EINVAL;
 	memcpy(watch, sk + 2, (size_t)(slash - sk - 2));
 	watch[slash - sk - 2] = '\0';
+	const struct wrec *rec = find_rec(s, watch);
+	if (rec && rec->compact) {
+		const struct ctarget *c = ct_find(rec, slash + 1);
+		struct strbuf b;
+		if (!c)
+			return 0;
+		strbuf_init(&b, STATE_MAX);
+		if (ct_print(c, &b) < 0 || strbuf_append(&b, "", 1) < 0) {
+			strbuf_done(&b);
+			return -ENOMEM;
+		}
+		return (*ret = strbuf_steal(&b)) ? 0 : -ENOMEM;
+	}
 	t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(find_watch(s, watch), "targets"),
 					     slash + 1);
 	if (!t || !t->child)
@@ -2978,7 +3372,7 @@ static int collect_actions(struct state *s, struct actions *a)
 	}
 	/* Everything: the items of the state, then those the table holds that it no longer has. */
 	struct strmap *seen = strmap_new();
-	const cJSON *w, *t;
+	const cJSON *w;
 	if (!seen)
 		return -ENOMEM;
 	r = diff_one(s, a, "g");
@@ -2990,9 +3384,9 @@ static int collect_actions(struct state *s, struct actions *a)
 		if (sk && strmap_put(seen, sk, (void *)1, NULL) < 0)
 			r = -ENOMEM;
 		free(sk);
-		cJSON_ArrayForEach(t, cJSON_GetObjectItem(w, "targets"))
-		{
-			sk = item_key(w->string, t->string ? t->string : "");
+		const char *tk;
+		for (int k = 0; (tk = target_name(s, w, k)); k++) {
+			sk = item_key(w->string, tk);
 			r = r ? r : !sk ? -ENOMEM : strmap_get(seen, sk) ? 0 : diff_one(s, a, sk);
 			if (sk && strmap_put(seen, sk, (void *)1, NULL) < 0)
 				r = -ENOMEM;
@@ -3255,7 +3649,7 @@ static const char *merge_part(struct state *s, const char *sk, cJSON *doc)
 	if (sk[0] == 'w') {
 		cJSON_DetachItemViaPointer(ws, doc);
 		rec = watch_rec(s, watch, true);
-		into = rec ? rec->obj : NULL;
+		into = rec && expand(rec) == 0 ? rec->obj : NULL;
 	} else {
 		cJSON_DetachItemViaPointer(targets, doc);
 		into = target_entry(s, watch, slash + 1, true);
@@ -3512,6 +3906,7 @@ int state_open_table_io(const struct state_table_io *io, void *t, const char *di
 		}
 	}
 	drop_bad_digests(s, warnings);
+	compact_all(s);
 	if (reset && !cJSON_GetObjectItem(s->root, "reset_at")) {
 		char stamp[32];
 		stamp_now(stamp, sizeof(stamp));
@@ -3603,7 +3998,7 @@ static int table_rollout_write(struct state *s, const char *watch, const char *t
 int state_each_item(const struct state *s, int (*fn)(const char *sk, const char *doc, void *ud),
 		    void *ud)
 {
-	const cJSON *w, *t, *f;
+	const cJSON *w, *f;
 	struct strmap *seen = strmap_new();
 	int r = seen ? 0 : -ENOMEM;
 
@@ -3642,8 +4037,8 @@ int state_each_item(const struct state *s, int (*fn)(const char *sk, const char 
 				}
 				free(sk);
 				sk = NULL;
-				t = cJSON_GetArrayItem(cJSON_GetObjectItem(w, "targets"), k);
-				if (t && !(sk = item_key(w->string, t->string ? t->string : "")))
+				const char *tk = target_name(s, w, k);
+				if (tk && !(sk = item_key(w->string, tk)))
 					r = -ENOMEM;
 			}
 			free(sk);
@@ -3955,6 +4350,10 @@ static int replay_entry(const char *sk, const char *doc, size_t len, void *ud)
 	 */
 	if (sk[0] == 'w') {
 		struct wrec *rec = find_rec(s, sk + 2);
+		if (expand(rec) < 0) {
+			cJSON_Delete(o);
+			return -ENOMEM;
+		}
 		into = rec ? rec->obj : NULL;
 		for (m = into ? into->child : NULL; m; m = next) {
 			next = m->next;
@@ -3977,6 +4376,10 @@ static int replay_entry(const char *sk, const char *doc, size_t len, void *ud)
 		char watch[256];
 		slash = strchr(sk + 2, '/');
 		snprintf(watch, sizeof(watch), "%.*s", (int)(slash - sk - 2), sk + 2);
+		if (expand(find_rec(s, watch)) < 0) {
+			cJSON_Delete(o);
+			return -ENOMEM;
+		}
 		cJSON_DeleteItemFromObjectCaseSensitive(
 		    cJSON_GetObjectItemCaseSensitive(find_watch(s, watch), "targets"), slash + 1);
 	}

@@ -226,6 +226,10 @@ int state_record_from_json(const cJSON *o, const char *watch, const char *tkey,
 /* Whether anything changed since the last save. */
 bool state_dirty(const struct state *s);
 
+/* How many watches are held compactly (without a cJSON tree; see state.c's struct wrec): for the
+ * tests. */
+size_t state_compact_watches(const struct state *s);
+
 /*
  * Makes what changed durable, if anything did. Returns 0 or -errno (why filled); the state stays
  * dirty. In a directory, a small state (under 64 KiB) is written whole, atomically, to

@@ -1379,3 +1379,135 @@ TEST(state_common_member_names_round_trip)
 	free(first);
 	rm_rf(dir);
 }
+
+/*
+ * A watch of the common form (tags, want, targets of a digest deployed and a task definition, in
+ * that order) is held without a cJSON tree, and prints back byte for byte; any other form stays a
+ * tree. A compact watch answers and changes as a tree would; what only a tree holds (a failure, a
+ * pin, a pause) makes it one, and the undo, a restart and the journal keep every value.
+ */
+TEST(state_compact_watches_answer_as_trees)
+{
+	char *dir = tmpdir(), why[256], path[128];
+	struct state *s = NULL;
+	struct state_want want;
+	struct state_pin pin;
+	static const char text[] =
+	    "{\"version\":1,\"watches\":{"
+	    "\"a\":{\"tags\":{\"prod\":{\"digest\":\"" D1
+	    "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}},"
+	    "\"want\":{\"tag\":\"prod\",\"digest\":\"" D1 "\",\"image\":\"r/a\"},"
+	    "\"targets\":{\"t1\":{\"deployed\":\"" D1 "\",\"task_definition\":\"td \\\"1\\u0001\"},"
+	    "\"t2\":{\"deployed\":\"" D2 "\"}}},"
+	    "\"b\":{\"targets\":{\"t\":{\"deployed\":\"" D1 "\"}},\"tags\":{}},"
+	    "\"c\":{\"targets\":{\"t\":{\"deployed\":\"" D1 "\",\"held\":\"" D2 "\"}}},"
+	    "\"d\":{\"targets\":{\"t\":{\"deployed\":\"" D1 "\"},\"t\":{\"deployed\":\"" D2 "\"}}},"
+	    "\"e\":{\"tags\":{}},"
+	    "\"f\":{\"targets\":{\"t\":{\"task_definition\":\"x\",\"deployed\":\"" D1 "\"}}},"
+	    "\"g\":{\"targets\":{}},"
+	    "\"h\":{\"targets\":{\"t\":{\"deployed\":\"" D1 "\",\"task_definition\":7}}}"
+	    "},\"written_at\":\"X\"}";
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	put(path, text);
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	CHECK_INT((int)state_compact_watches(s), 3); /* a, e, g */
+	CHECK_STR(state_deployed(s, "a", "t1"), D1);
+	CHECK_STR(state_task_def(s, "a", "t1"), "td \"1\x01");
+	CHECK_STR(state_deployed(s, "a", "t2"), D2);
+	CHECK(state_task_def(s, "a", "t2") == NULL);
+	CHECK(state_deployed(s, "a", "t3") == NULL);
+	CHECK(state_held(s, "a", "t1") == NULL && !state_failed_has(s, "a", "t1", D1));
+	CHECK_STR(state_seen(s, "a", "prod"), D1);
+	CHECK(state_want(s, "a", &want));
+	CHECK_STR(want.image, "r/a");
+	CHECK_STR(state_deployed(s, "d", "t"), D1); /* the first of two */
+	CHECK(!state_dirty(s));
+	/* written back as read ("b" is made a tree by the pause that makes the save) */
+	free(saved_as_read(s, "b", path, text));
+	CHECK_INT((int)state_compact_watches(s), 3);
+
+	/* changes of a compact watch: the same answers as a tree's, the watch still compact */
+	CHECK_INT(state_set_deployed_td(s, "a", "t2", D1, "td2"), 0);
+	CHECK_STR(state_task_def(s, "a", "t2"), "td2");
+	CHECK_INT(state_set_deployed(s, "a", "t1", D2), 0); /* a new digest: no task definition */
+	CHECK(state_task_def(s, "a", "t1") == NULL);
+	CHECK_INT(state_set_deployed_td(s, "a", "t1", D2, "td1"), 0);
+	CHECK_INT(state_set_deployed(s, "a", "t1", D2), 0); /* the same digest keeps it */
+	CHECK_STR(state_task_def(s, "a", "t1"), "td1");
+	CHECK_INT(state_set_deployed(s, "g", "new", D2), 0);
+	CHECK_INT(state_set_seen(s, "n", "x", D1, NULL), 0); /* a new watch starts compact */
+	CHECK_INT(state_set_want(s, "n", "x", D1, "r/n"), 1);
+	CHECK_INT(state_set_deployed_td(s, "n", "t", D1, "tdn"), 0);
+	CHECK_INT((int)state_compact_watches(s), 4);
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	char *got = read_text(path);
+	CHECK(got &&
+	      strstr(got, "\"a\":{\"tags\":{\"prod\":{\"digest\":\"" D1
+			  "\",\"seen_at\":\"2026-01-02T03:04:05Z\"}},\"want\":{\"tag\":\"prod\","
+			  "\"digest\":\"" D1 "\",\"image\":\"r/a\"},\"targets\":{\"t1\":{"
+			  "\"deployed\":\"" D2 "\",\"task_definition\":\"td1\"},\"t2\":{"
+			  "\"deployed\":\"" D1 "\",\"task_definition\":\"td2\"}}}"));
+	CHECK(got && strstr(got, "\"g\":{\"targets\":{\"new\":{\"deployed\":\"" D2 "\"}}}"));
+	CHECK(got && strstr(got, "\"n\":{\"tags\":{\"x\":{\"digest\":\"" D1));
+	CHECK(got && strstr(got, "\"want\":{\"tag\":\"x\",\"digest\":\"" D1
+				 "\",\"image\":\"r/n\"},\"targets\":{\"t\":{\"deployed\":\"" D1
+				 "\",\"task_definition\":\"tdn\"}}}"));
+	free(got);
+
+	/* an undo brings back the compact watch as it was */
+	struct state_undo *u = state_undo_mark(s);
+	CHECK(u != NULL);
+	CHECK_INT(state_set_deployed(s, "n", "t", D2), 0);
+	CHECK_INT(state_set_want(s, "n", "y", D2, "r/n"), 1);
+	CHECK_INT(state_add_failed(s, "n", "t", D1, "r", 1), 0);
+	state_undo(s, u);
+	CHECK_STR(state_deployed(s, "n", "t"), D1);
+	CHECK_STR(state_task_def(s, "n", "t"), "tdn");
+	CHECK(state_want(s, "n", &want));
+	CHECK_STR(want.digest, D1);
+	CHECK(!state_failed_has(s, "n", "t", D1));
+	CHECK_STR(state_seen(s, "n", "x"), D1);
+	CHECK_INT((int)state_compact_watches(s), 4);
+
+	/* what only a tree holds makes the watch one, its values kept */
+	CHECK_INT(state_add_failed(s, "a", "t1", D1, "broken", 5), 0);
+	CHECK(state_failed_has(s, "a", "t1", D1));
+	CHECK_STR(state_deployed(s, "a", "t1"), D2);
+	CHECK_STR(state_task_def(s, "a", "t2"), "td2");
+	struct state_pin pn = { D1, "prod", { 1, 2, 3 } };
+	CHECK_INT(state_set_pin(s, "n", "t", &pn), 0);
+	CHECK_INT(state_pin(s, "n", "t", &pin), 1);
+	CHECK_STR(state_deployed(s, "n", "t"), D1);
+	CHECK_INT(state_set_deployed(s, "g", "new", ""), 0); /* no digest: a tree holds it */
+	CHECK_STR(state_deployed(s, "g", "new"), "");
+	CHECK_INT((int)state_compact_watches(s), 1); /* e */
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	state_free(s);
+	s = NULL;
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	CHECK(state_failed_has(s, "a", "t1", D1));
+	CHECK_STR(state_deployed(s, "a", "t1"), D2);
+	CHECK_STR(state_task_def(s, "a", "t1"), "td1");
+	CHECK_STR(state_seen(s, "a", "prod"), D1);
+	CHECK_INT(state_pin(s, "n", "t", &pin), 1);
+	CHECK_STR(state_task_def(s, "n", "t"), "tdn");
+	/* the pin lifted, "n" is of the common form again at the next load */
+	CHECK_INT(state_set_pin(s, "n", "t", NULL), 0);
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	state_free(s);
+	s = NULL;
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	CHECK_INT((int)state_compact_watches(s), 2); /* e, n */
+	CHECK_STR(state_task_def(s, "n", "t"), "tdn");
+	state_free(s);
+	rm_rf(dir);
+}
