@@ -118,13 +118,14 @@ struct wrec {
 	struct wantrec *want;
 	/*
 	 * A watch of the common form, {"tags": …, "want": …, "targets": {key: {"deployed": …,
-	 * "task_definition": …}}} (each part optional, in that order), is held without a tree: obj
-	 * is left empty, its sightings are g (has_tags: "tags" prints), its want want and its
-	 * targets the list ct (has_targets: "targets" prints), all printed where obj is. Whatever
-	 * else is asked of the watch makes it a tree again first (expand()); new watches start so.
+	 * "task_definition": …}}} (each part optional, in any order), is held without a tree: obj
+	 * is left empty, its sightings are g, its want want and its targets the list ct, printed
+	 * where obj is in the order of parts (those present: PART_*, as a tree appends members).
+	 * Whatever else is asked of the watch makes it a tree again first (expand()); new watches
+	 * start so.
 	 */
 	bool compact;
-	bool has_tags, has_targets;
+	uint8_t parts[3], n_parts;
 	struct ctarget *ct;
 };
 
@@ -388,7 +389,9 @@ static void sink_object(struct sink *k, const cJSON *o, const struct state *st)
 			break;
 		}
 		sink_put(k, b.buf, b.len);
-		if (st && cJSON_IsObject(m) && !strcmp(m->string, "watches")) {
+		/* (the member the index is of: "watches" found as cJSON_GetObjectItem() finds it,
+		 * whatever its case) */
+		if (st && cJSON_IsObject(m) && m == cJSON_GetObjectItem(o, "watches")) {
 			const cJSON *w;
 			sink_put(k, "{", 1);
 			cJSON_ArrayForEach(w, m)
@@ -1333,6 +1336,26 @@ static struct ctarget *ct_find(const struct wrec *rec, const char *key)
 	return ct_in(rec->ct, key);
 }
 
+/* The parts of a compact watch (struct wrec's parts), and their member names. */
+enum { PART_TAGS, PART_WANT, PART_TARGETS };
+static const char *const part_names[] = { "tags", "want", "targets" };
+
+static bool has_part(const struct wrec *rec, int part)
+{
+	for (uint8_t i = 0; i < rec->n_parts; i++)
+		if (rec->parts[i] == part)
+			return true;
+	return false;
+}
+
+/* Part of compact rec present from now on: printed after those before it, as a tree appends a
+ * member. */
+static void add_part(struct wrec *rec, int part)
+{
+	if (!has_part(rec, part) && rec->n_parts < 3)
+		rec->parts[rec->n_parts++] = (uint8_t)part;
+}
+
 /* Puts t in rec's list in the place of old (freed), or at the end when old is NULL. */
 static void ct_put(struct wrec *rec, struct ctarget *old, struct ctarget *t)
 {
@@ -1343,7 +1366,7 @@ static void ct_put(struct wrec *rec, struct ctarget *old, struct ctarget *t)
 	t->next = old ? old->next : NULL;
 	free(old);
 	*at = t;
-	rec->has_targets = true;
+	add_part(rec, PART_TARGETS);
 }
 
 /*
@@ -1401,12 +1424,12 @@ static int compact_tree(const struct wrec *rec, cJSON *into, bool fill_want)
 	cJSON *tags = NULL, *want = NULL, *targets = NULL, *o;
 	int r = 0;
 
-	if (rec->has_tags && !(tags = cJSON_CreateObject()))
+	if (has_part(rec, PART_TAGS) && !(tags = cJSON_CreateObject()))
 		r = -ENOMEM;
 	if (r == 0 && rec->want &&
 	    (!(want = cJSON_CreateObject()) || (fill_want && want_fill(rec->want, want) < 0)))
 		r = -ENOMEM;
-	if (r == 0 && rec->has_targets && !(targets = cJSON_CreateObject()))
+	if (r == 0 && has_part(rec, PART_TARGETS) && !(targets = cJSON_CreateObject()))
 		r = -ENOMEM;
 	for (const struct ctarget *t = r == 0 ? rec->ct : NULL; t; t = t->next) {
 		o = cJSON_CreateObject();
@@ -1424,12 +1447,13 @@ static int compact_tree(const struct wrec *rec, cJSON *into, bool fill_want)
 		cJSON_Delete(targets);
 		return r;
 	}
-	if (tags)
-		cJSON_AddItemToObjectCS(into, "tags", tags);
-	if (want)
-		cJSON_AddItemToObjectCS(into, "want", want);
-	if (targets)
-		cJSON_AddItemToObjectCS(into, "targets", targets);
+	for (uint8_t i = 0; i < rec->n_parts; i++) {
+		cJSON *part = rec->parts[i] == PART_TAGS   ? tags
+			      : rec->parts[i] == PART_WANT ? want
+							   : targets;
+		if (part)
+			cJSON_AddItemToObjectCS(into, part_names[rec->parts[i]], part);
+	}
 	return 0;
 }
 
@@ -1441,45 +1465,48 @@ static int expand(struct wrec *rec)
 		return 0;
 	if (compact_tree(rec, rec->obj, false) < 0)
 		return -ENOMEM;
-	rec->tags = rec->has_tags ? cJSON_GetObjectItemCaseSensitive(rec->obj, "tags") : NULL;
+	rec->tags =
+	    has_part(rec, PART_TAGS) ? cJSON_GetObjectItemCaseSensitive(rec->obj, "tags") : NULL;
 	rec->want_at = rec->want ? cJSON_GetObjectItemCaseSensitive(rec->obj, "want") : NULL;
 	ct_free(rec->ct);
 	rec->ct = NULL;
-	rec->compact = rec->has_tags = rec->has_targets = false;
+	rec->compact = false;
+	rec->n_parts = 0;
 	return 0;
 }
 
 /*
  * Makes rec compact when its object has the common form (see struct wrec) and prints back the
- * same: members exactly "tags" (its placeholder), "want" (a compact want's) and "targets", in
- * that order, each target an object of exactly a valid "deployed" and perhaps a string
- * "task_definition", no key twice. Else (or without memory) rec stays as it is.
+ * same: members "tags" (its placeholder), "want" (a compact want's) and "targets", each at most
+ * once (in any order, kept), each target an object of exactly a valid "deployed" and perhaps a
+ * string "task_definition", no key twice. Else (or without memory) rec stays as it is.
  */
 static void make_compact(struct wrec *rec)
 {
-	const cJSON *m = rec->obj ? rec->obj->child : NULL, *targets = NULL, *x;
+	const cJSON *m, *targets = NULL, *x;
 	struct ctarget *list = NULL, **tail = &list, *c;
+	uint8_t parts[3], n = 0;
 	bool tags = false;
 
 	if (!rec->obj || rec->compact)
 		return;
-	if (m && m->string && !strcmp(m->string, "tags")) {
-		if (m != rec->tags || m->child || !cJSON_IsObject(m))
-			return;
-		tags = true;
-		m = m->next;
+	for (m = rec->obj->child; m; m = m->next) {
+		int part = -1;
+		for (int i = 0; i < 3 && m->string; i++)
+			if (!strcmp(m->string, part_names[i]))
+				part = i;
+		if (part == PART_TAGS && m == rec->tags && !m->child && cJSON_IsObject(m))
+			tags = true;
+		else if (part == PART_WANT && m == rec->want_at && rec->want && !m->child)
+			;
+		else if (part == PART_TARGETS && !targets && cJSON_IsObject(m))
+			targets = m;
+		else
+			return; /* anything else (a member twice too): stays a tree */
+		parts[n++] = (uint8_t)part;
 	}
-	if (m && m->string && !strcmp(m->string, "want")) {
-		if (m != rec->want_at || !rec->want || m->child)
-			return;
-		m = m->next;
-	}
-	if (m && m->string && !strcmp(m->string, "targets") && cJSON_IsObject(m)) {
-		targets = m;
-		m = m->next;
-	}
-	if (m || (!tags && rec->g) || (!rec->want_at && rec->want))
-		return; /* anything else: stays a tree */
+	if ((!tags && rec->g) || (!rec->want_at && rec->want))
+		return;
 	cJSON_ArrayForEach(x, targets)
 	{
 		const cJSON *d = x->child, *td = d ? d->next : NULL;
@@ -1500,8 +1527,8 @@ static void make_compact(struct wrec *rec)
 	rec->tags = NULL;
 	rec->want_at = NULL;
 	rec->ct = list;
-	rec->has_tags = tags;
-	rec->has_targets = targets != NULL;
+	memcpy(rec->parts, parts, n);
+	rec->n_parts = n;
 	rec->compact = true;
 }
 
@@ -1526,26 +1553,30 @@ static int compact_print(const struct wrec *rec, const char *skip, struct strbuf
 	int r = strbuf_putc(b, '{');
 	bool first = true;
 
-	if (rec->has_tags && !(skip && !strcmp(skip, "tags"))) {
-		r = r ? r : strbuf_puts(b, "\"tags\":");
-		r = r ? r : sightings_print(rec->g, b);
+	for (uint8_t i = 0; i < rec->n_parts && r == 0; i++) {
+		int part = rec->parts[i];
+		if ((part == PART_WANT && !rec->want) || (skip && !strcmp(skip, part_names[part])))
+			continue;
+		r = first ? 0 : strbuf_putc(b, ',');
 		first = false;
-	}
-	if (rec->want && !(skip && !strcmp(skip, "want"))) {
-		r = r ? r : strbuf_puts(b, first ? "\"want\":" : ",\"want\":");
-		r = r ? r : want_print(rec->want, b);
-		first = false;
-	}
-	if (rec->has_targets && !(skip && !strcmp(skip, "targets"))) {
-		r = r ? r : strbuf_puts(b, first ? "\"targets\":{" : ",\"targets\":{");
-		for (const struct ctarget *t = rec->ct; t && r == 0; t = t->next) {
+		r = r ? r : jsonscan_write_string(b, part_names[part]);
+		r = r ? r : strbuf_putc(b, ':');
+		if (part == PART_TAGS)
+			r = r ? r : sightings_print(rec->g, b);
+		else if (part == PART_WANT)
+			r = r ? r : want_print(rec->want, b);
+		else
+			r = r ? r : strbuf_putc(b, '{');
+		for (const struct ctarget *t = rec->ct; part == PART_TARGETS && t && r == 0;
+		     t = t->next) {
 			if (t != rec->ct)
 				r = strbuf_putc(b, ',');
 			r = r ? r : jsonscan_write_string(b, t->text);
 			r = r ? r : strbuf_putc(b, ':');
 			r = r ? r : ct_print(t, b);
 		}
-		r = r ? r : strbuf_putc(b, '}');
+		if (part == PART_TARGETS)
+			r = r ? r : strbuf_putc(b, '}');
 	}
 	r = r ? r : strbuf_putc(b, '}');
 	return r < 0 ? -ENOMEM : 0;
@@ -1935,7 +1966,7 @@ int state_set_seen(struct state *s, const char *watch, const char *tag, const ch
 	if (!(rec = watch_rec(s, watch, true)))
 		return -ENOMEM;
 	if (rec->compact) {
-		rec->has_tags = true;
+		add_part(rec, PART_TAGS);
 	} else if (!rec->tags) {
 		if (!(rec->tags = cJSON_AddObjectToObject(rec->obj, "tags")))
 			return -ENOMEM;
@@ -2020,6 +2051,7 @@ int state_set_want(struct state *s, const char *watch, const char *tag, const ch
 	if (rec->compact) {
 		free(rec->want);
 		rec->want = w;
+		add_part(rec, PART_WANT);
 		touch(s, watch, NULL);
 		return 1;
 	}
@@ -2111,8 +2143,12 @@ static int target_set(struct state *s, const char *watch, const char *tkey, cons
 			touch(s, watch, tkey);
 		return r;
 	}
-	t = target_entry(s, watch, tkey, true);
-	if (!t || !(v = cJSON_CreateString(value)))
+	/* (value may be a text of this watch's compact targets, which target_entry() frees) */
+	char *copy = strdup(value);
+	t = copy ? target_entry(s, watch, tkey, true) : NULL;
+	v = t ? cJSON_CreateString(copy) : NULL;
+	free(copy);
+	if (!v)
 		return -ENOMEM;
 	put_item(t, key, v);
 	intern_members(t);
@@ -2201,22 +2237,24 @@ bool state_failed_has(const struct state *s, const char *watch, const char *tkey
 int state_add_failed(struct state *s, const char *watch, const char *tkey, const char *digest,
 		     const char *reason, double at)
 {
-	cJSON *t = target_entry(s, watch, tkey, true), *list, *e;
+	/* (the entry made first: digest may be a text of the watch's compact targets, which
+	 * target_entry() frees) */
+	cJSON *e = cJSON_CreateObject(), *t, *list;
 
-	if (!t)
-		return -ENOMEM;
-	list = cJSON_GetObjectItem(t, "failed");
-	if (!list && !(list = cJSON_AddArrayToObject(t, "failed")))
-		return -ENOMEM;
-	e = cJSON_CreateObject();
 	if (!e || !cJSON_AddStringToObject(e, "digest", digest) ||
 	    !cJSON_AddNumberToObject(e, "at", at) ||
-	    !cJSON_AddStringToObject(e, "reason", reason ? reason : "")) {
+	    !cJSON_AddStringToObject(e, "reason", reason ? reason : "") ||
+	    !(t = target_entry(s, watch, tkey, true))) {
+		cJSON_Delete(e);
+		return -ENOMEM;
+	}
+	list = cJSON_GetObjectItem(t, "failed");
+	if (!list && !(list = cJSON_AddArrayToObject(t, "failed"))) {
 		cJSON_Delete(e);
 		return -ENOMEM;
 	}
 	/* A digest is listed once: its newest failure. */
-	cJSON *old = failed_entry(list, digest);
+	cJSON *old = failed_entry(list, cJSON_GetObjectItem(e, "digest")->valuestring);
 	if (old)
 		cJSON_Delete(cJSON_DetachItemViaPointer(list, old));
 	cJSON_AddItemToArray(list, e);
@@ -2313,20 +2351,22 @@ int state_pause(const struct state *s, const char *watch, const char *tkey, stru
 int state_set_pause(struct state *s, const char *watch, const char *tkey,
 		    const struct state_pause *p)
 {
-	cJSON *h = pause_holder(s, watch, tkey, p != NULL), *e;
+	cJSON *h, *e;
 
 	if (!p) {
+		h = pause_holder(s, watch, tkey, false);
 		if (h && cJSON_GetObjectItemCaseSensitive(h, pause_key(watch))) {
 			cJSON_DeleteItemFromObjectCaseSensitive(h, pause_key(watch));
 			touch(s, watch, tkey);
 		}
 		return 0;
 	}
-	if (!h || !(e = cJSON_CreateObject()))
-		return -ENOMEM;
-	if (!cJSON_AddStringToObject(e, "reason", p->reason ? p->reason : "") ||
+	/* (the pause made first: its reason may be a text of the watch, which pause_holder() may
+	 * free) */
+	if (!(e = cJSON_CreateObject()) ||
+	    !cJSON_AddStringToObject(e, "reason", p->reason ? p->reason : "") ||
 	    (p->until > 0 && !cJSON_AddNumberToObject(e, "until", p->until)) ||
-	    !add_by(e, &p->by)) {
+	    !add_by(e, &p->by) || !(h = pause_holder(s, watch, tkey, true))) {
 		cJSON_Delete(e);
 		return -ENOMEM;
 	}
@@ -2427,19 +2467,20 @@ int state_pin(const struct state *s, const char *watch, const char *tkey, struct
 
 int state_set_pin(struct state *s, const char *watch, const char *tkey, const struct state_pin *p)
 {
-	cJSON *t = target_entry(s, watch, tkey, p != NULL), *e;
+	cJSON *t, *e;
 
 	if (!p) {
+		t = target_entry(s, watch, tkey, false);
 		if (t && cJSON_GetObjectItem(t, "pin")) {
 			cJSON_DeleteItemFromObject(t, "pin");
 			touch(s, watch, tkey);
 		}
 		return 0;
 	}
-	if (!t || !(e = cJSON_CreateObject()))
-		return -ENOMEM;
-	if (!cJSON_AddStringToObject(e, "digest", p->digest) ||
-	    (p->tag && !cJSON_AddStringToObject(e, "tag", p->tag)) || !add_by(e, &p->by)) {
+	/* (the pin made first: its texts may be the watch's, which target_entry() may free) */
+	if (!(e = cJSON_CreateObject()) || !cJSON_AddStringToObject(e, "digest", p->digest) ||
+	    (p->tag && !cJSON_AddStringToObject(e, "tag", p->tag)) || !add_by(e, &p->by) ||
+	    !(t = target_entry(s, watch, tkey, true))) {
 		cJSON_Delete(e);
 		return -ENOMEM;
 	}
@@ -3215,7 +3256,7 @@ static int item_doc(const struct state *s, const char *sk, char **ret)
 		w = rec ? rec->obj : NULL;
 		bool empty = true;
 		if (rec && rec->compact)
-			empty = !rec->has_tags && !rec->want;
+			empty = !has_part(rec, PART_TAGS) && !rec->want;
 		else
 			cJSON_ArrayForEach(t, w) empty &=
 			    t->string && !strcmp(t->string, "targets");

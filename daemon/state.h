@@ -98,7 +98,10 @@ int state_set_want(struct state *s, const char *watch, const char *tag, const ch
  * What is known of (watch, target key), each set through its own operation (which marks the state
  * changed): the digest it runs ("deployed": NULL never looked at, "" not a digest we can name),
  * one held back until a newer push, one the operator's 'retry' took, and the digests that failed
- * there (each listed once, its newest failure; the last STATE_FAILED_KEPT).
+ * there (each listed once, its newest failure; the last STATE_FAILED_KEPT). The texts returned
+ * here and by state_task_def() live until the next change of any target of the same watch (a
+ * compact watch's record is replaced, or made a tree, then): copy one to keep it across a change.
+ * A text given to a setter may be one of them.
  */
 #define STATE_FAILED_KEPT 20
 const char *state_deployed(const struct state *s, const char *watch, const char *tkey);

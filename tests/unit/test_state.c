@@ -1415,7 +1415,7 @@ TEST(state_compact_watches_answer_as_trees)
 	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
 	if (!s)
 		return;
-	CHECK_INT((int)state_compact_watches(s), 3); /* a, e, g */
+	CHECK_INT((int)state_compact_watches(s), 4); /* a, b (its order kept), e, g */
 	CHECK_STR(state_deployed(s, "a", "t1"), D1);
 	CHECK_STR(state_task_def(s, "a", "t1"), "td \"1\x01");
 	CHECK_STR(state_deployed(s, "a", "t2"), D2);
@@ -1472,7 +1472,7 @@ TEST(state_compact_watches_answer_as_trees)
 	CHECK_STR(want.digest, D1);
 	CHECK(!state_failed_has(s, "n", "t", D1));
 	CHECK_STR(state_seen(s, "n", "x"), D1);
-	CHECK_INT((int)state_compact_watches(s), 4);
+	CHECK_INT((int)state_compact_watches(s), 5); /* "b" too: the undo's index takes it again */
 
 	/* what only a tree holds makes the watch one, its values kept */
 	CHECK_INT(state_add_failed(s, "a", "t1", D1, "broken", 5), 0);
@@ -1485,7 +1485,7 @@ TEST(state_compact_watches_answer_as_trees)
 	CHECK_STR(state_deployed(s, "n", "t"), D1);
 	CHECK_INT(state_set_deployed(s, "g", "new", ""), 0); /* no digest: a tree holds it */
 	CHECK_STR(state_deployed(s, "g", "new"), "");
-	CHECK_INT((int)state_compact_watches(s), 1); /* e */
+	CHECK_INT((int)state_compact_watches(s), 2); /* b, e */
 	CHECK_INT(state_save(s, why, sizeof(why)), 0);
 	state_free(s);
 	s = NULL;
@@ -1506,8 +1506,60 @@ TEST(state_compact_watches_answer_as_trees)
 	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
 	if (!s)
 		return;
-	CHECK_INT((int)state_compact_watches(s), 2); /* e, n */
+	CHECK_INT((int)state_compact_watches(s), 3); /* b, e, n */
 	CHECK_STR(state_task_def(s, "n", "t"), "tdn");
+	state_free(s);
+	rm_rf(dir);
+}
+
+/*
+ * The watches of a hand-made file whose "watches" is spelt in another case are read (cJSON's
+ * lookup ignores case) and written back whole, compact ones included; and a text the state
+ * returned may be given back to a setter that makes its watch a tree (which frees that text).
+ */
+TEST(state_compact_watches_other_case_and_aliased_texts)
+{
+	char *dir = tmpdir(), why[256], path[128];
+	struct state *s = NULL;
+	struct state_pin pin = { NULL, NULL, { 1, 2, 3 } };
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	put(path,
+	    "{\"version\":1,\"Watches\":{\"a\":{\"targets\":{\"t\":{\"deployed\":\"" D1 "\"}}}}}");
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	CHECK_STR(state_deployed(s, "a", "t"), D1);
+	CHECK_INT((int)state_compact_watches(s), 1);
+	CHECK_INT(state_set_deployed(s, "a", "u", D2), 0);
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	state_free(s);
+	s = NULL;
+	CHECK_INT(state_open(dir, &s, NULL, why, sizeof(why)), 0);
+	if (!s)
+		return;
+	CHECK_STR(state_deployed(s, "a", "t"), D1);
+	CHECK_STR(state_deployed(s, "a", "u"), D2);
+	/* texts of the compact watch given to setters that make it a tree */
+	CHECK_INT(state_set_held(s, "a", "u", state_deployed(s, "a", "t")), 0);
+	CHECK_STR(state_held(s, "a", "u"), D1);
+	CHECK_INT(state_set_deployed(s, "b", "t", D2), 0);
+	CHECK_INT(state_add_failed(s, "b", "t", state_deployed(s, "b", "t"), "r", 1), 0);
+	CHECK(state_failed_has(s, "b", "t", D2));
+	CHECK_INT(state_set_deployed(s, "c", "t", D1), 0);
+	pin.digest = state_deployed(s, "c", "t");
+	CHECK_INT(state_set_pin(s, "c", "t", &pin), 0);
+	struct state_pin got;
+	CHECK_INT(state_pin(s, "c", "t", &got), 1);
+	CHECK_STR(got.digest, D1);
+	CHECK_INT(state_set_deployed_td(s, "d", "t", D1, "td"), 0);
+	struct state_pause p = { state_task_def(s, "d", "t"), 0, { 1, 2, 3 } };
+	CHECK_INT(state_set_pause(s, "d", NULL, &p), 0);
+	struct state_pause gp;
+	CHECK_INT(state_pause(s, "d", NULL, &gp), 1);
+	CHECK_STR(gp.reason, "td");
 	state_free(s);
 	rm_rf(dir);
 }
