@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -551,18 +552,27 @@ static void refuse(struct refusals *rf, const char *what, const char *watch, con
 	add_warning(rf->warnings, text);
 }
 
-/* Removes member key of o when it is present and not a digest ("" allowed when empty_ok). */
+/* Removes member key of o (in any case, each time it is listed) where it is not a digest (""
+ * allowed when empty_ok); whether any went. */
 static bool drop_bad(struct refusals *rf, cJSON *o, const char *key, bool empty_ok,
 		     const char *what, const char *watch)
 {
-	cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	const char *d = cJSON_GetStringValue(v);
+	cJSON *v, *next;
+	bool dropped = false;
 
-	if (!v || digest_valid(d) || (empty_ok && d && !*d))
-		return false;
-	refuse(rf, what, watch, v);
-	cJSON_Delete(cJSON_DetachItemViaPointer(o, v));
-	return true;
+	/* every member a reader may find under key (cJSON_GetObjectItem() ignores case, and a
+	 * hand-made file may list a name twice): each one that is not a digest goes */
+	for (v = o ? o->child : NULL; v; v = next) {
+		const char *d = cJSON_GetStringValue(v);
+		next = v->next;
+		if (!v->string || strcasecmp(v->string, key) || digest_valid(d) ||
+		    (empty_ok && d && !*d))
+			continue;
+		refuse(rf, what, watch, v);
+		cJSON_Delete(cJSON_DetachItemViaPointer(o, v));
+		dropped = true;
+	}
+	return dropped;
 }
 
 /*

@@ -1563,3 +1563,46 @@ TEST(state_compact_watches_other_case_and_aliased_texts)
 	state_free(s);
 	rm_rf(dir);
 }
+
+/*
+ * A digest a hand-made file lists twice, or in another case, is checked each time: whichever one
+ * a reader finds (cJSON's lookups find the first, some ignoring case) is a digest or nothing.
+ */
+TEST(state_bad_digests_listed_twice_or_in_another_case_are_refused)
+{
+	char *dir = tmpdir(), why[256], path[128];
+	struct state *s = NULL;
+	char *warn = NULL;
+	struct state_pin pin;
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	put(path, "{\"version\":1,\"watches\":{\"web\":{\"targets\":{"
+		  "\"t1\":{\"held\":\"sha256:bad\",\"held\":\"sha256:2222\",\"Deployed\":\"x\","
+		  "\"deployed\":\"" D1 "\"},"
+		  "\"t2\":{\"held\":\"" D2 "\",\"held\":\"sha256:bad\","
+		  "\"pin\":{\"Digest\":\"sha256:bad\",\"digest\":\"" D1 "\"}}}}}}");
+	CHECK_INT(state_open(dir, &s, &warn, why, sizeof(why)), 0);
+	CHECK(warn && strstr(warn, "sha256:2222") && strstr(warn, "sha256:bad"));
+	if (!s)
+		return;
+	CHECK(state_held(s, "web", "t1") == NULL);
+	CHECK_STR(state_deployed(s, "web", "t1"), D1);
+	CHECK_STR(state_held(s, "web", "t2"), D2);
+	CHECK_INT(state_pin(s, "web", "t2", &pin), 0); /* a pin with a bad digest goes whole */
+	CHECK_INT(state_save(s, why, sizeof(why)), 0);
+	state_free(s);
+	s = NULL;
+	free(warn);
+	warn = NULL;
+	CHECK_INT(state_open(dir, &s, &warn, why, sizeof(why)), 0);
+	CHECK(warn == NULL); /* what was refused is no longer in the file */
+	if (s) {
+		CHECK(state_held(s, "web", "t1") == NULL);
+		CHECK_STR(state_held(s, "web", "t2"), D2);
+	}
+	free(warn);
+	state_free(s);
+	rm_rf(dir);
+}
