@@ -4411,6 +4411,12 @@ static int replay_entry(const char *sk, const char *doc, size_t len, void *ud)
 			if (!m->string ||
 			    (strcmp(m->string, "targets") && strcmp(m->string, "tags"))) {
 				forget_member(rec, m);
+				if (rec && m == rec->tags) {
+					/* ("Tags": the member the sightings stood for goes) */
+					sightings_free(rec->g);
+					rec->g = NULL;
+					rec->tags = NULL;
+				}
 				cJSON_Delete(cJSON_DetachItemViaPointer(into, m));
 			}
 		}
