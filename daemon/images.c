@@ -27,7 +27,9 @@ void images_done(struct images *im)
 {
 	if (!im)
 		return;
-	strmap_free(im->digests, free);
+	free(im->digests);
+	free(im->digest_index);
+	free(im->tag_text);
 	strmap_free(im->tag_errors, free);
 	for (size_t i = 0; i < im->n_bad; i++) {
 		free(im->bad[i].tag);
@@ -40,22 +42,118 @@ void images_done(struct images *im)
 	memset(im, 0, sizeof(*im));
 }
 
-const char *images_digest(const struct images *im, const char *tag)
+struct tag_digest {
+	uint64_t hash;               /* of the tag */
+	uint32_t tag;                /* its offset in tag_text */
+	char digest[DIGEST_LEN + 1]; /* valid */
+};
+
+static uint64_t tag_hash(const char *s, size_t *ret_len)
 {
-	return strmap_get(im->digests, tag);
+	uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
+	const char *p = s;
+
+	for (; *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= UINT64_C(1099511628211);
+	}
+	*ret_len = (size_t)(p - s);
+	return h;
 }
 
-/* Sets key in *m (made at the first use) to a copy of value. Returns 0 or -ENOMEM. */
-static int put_copy(struct strmap **m, const char *key, const char *value)
+/* The index slot of tag (hash h): its entry's, or the empty one where it would go. The index
+ * has an empty slot (never full: grown at three quarters). */
+static size_t digest_slot(const struct images *im, const char *tag, uint64_t h)
 {
-	char *copy = strdup(value);
-	void *old = NULL;
+	size_t mask = im->index_cap - 1, i = (size_t)h & mask;
 
-	if (!copy || (!*m && !(*m = strmap_new())) || strmap_put(*m, key, copy, &old) < 0) {
-		free(copy);
-		return -ENOMEM;
+	for (uint32_t e; (e = im->digest_index[i]); i = (i + 1) & mask) {
+		const struct tag_digest *d = &im->digests[e - 1];
+		if (d->hash == h && !strcmp(im->tag_text + d->tag, tag))
+			break;
 	}
-	free(old);
+	return i;
+}
+
+const char *images_digest(const struct images *im, const char *tag)
+{
+	size_t len, i;
+
+	if (!im->index_cap)
+		return NULL;
+	i = digest_slot(im, tag, tag_hash(tag, &len));
+	return im->digest_index[i] ? im->digests[im->digest_index[i] - 1].digest : NULL;
+}
+
+size_t images_digest_count(const struct images *im)
+{
+	return im->n_digests;
+}
+
+/* Room for one more pair: the index grown (and rebuilt) at three quarters full, the entries
+ * and the tags' text grown by doubling. 0 or -ENOMEM (im unchanged but for capacity). */
+static int digest_room(struct images *im, size_t tag_len)
+{
+	if ((im->n_digests + 1) * 4 > im->index_cap * 3) {
+		size_t cap = im->index_cap ? im->index_cap * 2 : 16;
+		uint32_t *index = calloc(cap, sizeof(*index));
+		if (!index)
+			return -ENOMEM;
+		free(im->digest_index);
+		im->digest_index = index;
+		im->index_cap = cap;
+		for (size_t e = 0; e < im->n_digests; e++) {
+			size_t i = (size_t)im->digests[e].hash & (cap - 1);
+			while (index[i])
+				i = (i + 1) & (cap - 1);
+			index[i] = (uint32_t)(e + 1);
+		}
+	}
+	if (im->n_digests == im->digests_cap) {
+		size_t cap = im->digests_cap ? im->digests_cap * 2 : 16;
+		struct tag_digest *d = realloc(im->digests, cap * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		im->digests = d;
+		im->digests_cap = cap;
+	}
+	if (im->tag_text_cap - im->tag_text_len < tag_len + 1) {
+		size_t cap = im->tag_text_cap ? im->tag_text_cap : 256;
+		while (cap - im->tag_text_len < tag_len + 1)
+			cap *= 2;
+		char *t = cap <= UINT32_MAX ? realloc(im->tag_text, cap) : NULL;
+		if (!t)
+			return -ENOMEM;
+		im->tag_text = t;
+		im->tag_text_cap = cap;
+	}
+	return 0;
+}
+
+/* Sets tag's digest (valid, DIGEST_LEN characters), the latest answer winning. 0 or -ENOMEM. */
+static int put_digest(struct images *im, const char *tag, const char *digest)
+{
+	size_t len, i;
+	uint64_t h = tag_hash(tag, &len);
+	struct tag_digest *d;
+
+	if (im->index_cap) {
+		i = digest_slot(im, tag, h);
+		if (im->digest_index[i]) {
+			memcpy(im->digests[im->digest_index[i] - 1].digest, digest, DIGEST_LEN + 1);
+			return 0;
+		}
+	}
+	if (im->n_digests >= UINT32_MAX - 1 || digest_room(im, len) < 0)
+		return -ENOMEM;
+	i = digest_slot(im, tag, h);
+	d = &im->digests[im->n_digests];
+	d->hash = h;
+	d->tag = (uint32_t)im->tag_text_len;
+	memcpy(d->digest, digest, DIGEST_LEN + 1);
+	memcpy(im->tag_text + im->tag_text_len, tag, len + 1);
+	im->tag_text_len += len + 1;
+	im->digest_index[i] = (uint32_t)++im->n_digests;
 	return 0;
 }
 
@@ -235,7 +333,7 @@ static int take_digest(struct images *im, const struct jsonscan_value *registry,
 	if (jsonscan_string(v, digest, sizeof(digest), &n) == 0 && n == strlen(digest) &&
 	    digest_valid(digest)) {
 		take_registry(im, registry);
-		return put_copy(&im->digests, tag, digest);
+		return put_digest(im, tag, digest);
 	}
 	char *bad = string_copy(v);
 	if (!bad)

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -26,6 +27,7 @@
 #define IMAGES_MAX_BAD 100
 
 struct strmap;
+struct tag_digest;
 
 struct image {
 	char *digest; /* valid */
@@ -40,7 +42,16 @@ struct bad_digest {
 };
 
 struct images {
-	struct strmap *digests; /* tag -> digest, made at the first one (images_digest()) */
+	/* tag -> digest (images_digest()): the pairs in the order taken, each digest held in its
+	 * entry and each tag in tag_text, an index of them by the tag's hash (0: an empty slot,
+	 * else an entry's number + 1); all NULL until the first. Three allocations for a reply's
+	 * tags rather than three for each. */
+	struct tag_digest *digests;
+	size_t n_digests, digests_cap;
+	uint32_t *digest_index;
+	size_t index_cap; /* a power of two, or 0 */
+	char *tag_text;
+	size_t tag_text_len, tag_text_cap;
 	struct strmap
 	    *tag_errors;        /* tag -> "code: reason" of a per-image failure, not found aside */
 	struct bad_digest *bad; /* tags ECR answered with something that is not a digest */
@@ -104,6 +115,9 @@ const char *images_bad_digest(const struct images *im, const char *tag);
 
 /* The digest read for tag (valid), or NULL. */
 const char *images_digest(const struct images *im, const char *tag);
+
+/* How many tags have a digest in im. */
+size_t images_digest_count(const struct images *im);
 
 /* Longest tag ECR allows (its ImageTag shape). */
 #define IMAGES_TAG_MAX 300

@@ -127,7 +127,7 @@ TEST(images_digests_many_tags_latest_wins)
 				"with-a-long-name", D("e")),
 		  0);
 	CHECK_INT(read_with(images_read_batch, &im, sb.buf, NULL), 0);
-	CHECK_INT((int)strmap_size(im.digests), 300);
+	CHECK_INT((int)images_digest_count(&im), 300);
 	for (int i = 0; i < 300; i++) {
 		char want[DIGEST_LEN + 1];
 		snprintf(tag, sizeof(tag), "release-%03d-with-a-long-name", i);
@@ -141,7 +141,7 @@ TEST(images_digests_many_tags_latest_wins)
 				"f") "\",\"imageTags\":[\"x\",\"release-000-with-a-long-name\"]}]}",
 			    NULL),
 		  0);
-	CHECK_INT((int)strmap_size(im.digests), 301);
+	CHECK_INT((int)images_digest_count(&im), 301);
 	CHECK_STR(images_digest(&im, "x"), D("f"));
 	CHECK_STR(images_digest(&im, "release-000-with-a-long-name"), D("f"));
 	images_done(&im);
@@ -266,7 +266,7 @@ TEST(images_readers_take_only_the_shape_they_read)
 					 "b") "\",\"imageTags\":[2,null,\"a b\",\"-x\",\"z\"]}]}",
 			    NULL),
 		  0);
-	CHECK_INT((int)strmap_size(im.digests), 1); /* z only: no other tag of Docker's grammar */
+	CHECK_INT((int)images_digest_count(&im), 1); /* z only: no other tag of Docker's grammar */
 	CHECK_STR((const char *)images_digest(&im, "z"), D("b"));
 	images_done(&im);
 	/* a tag holding U+0000 is no tag (cJSON cut it: "p\u0000x" was "p") */
