@@ -46,7 +46,7 @@ REPOS, TAGS = int(os.environ.get("BENCH_REPOS", 1000)), int(os.environ.get("BENC
 SMALL = max(1, int(os.environ.get("BENCH_SMALL_REPOS", REPOS // 10)))  # the memory's second size
 TLS_REPOS = min(REPOS, int(os.environ.get("BENCH_TLS_REPOS", REPOS)))
 CYCLES = 3  # cycles with pushes
-QUIET = int(os.environ.get("BENCH_QUIET", 2))  # quiet cycles in each measurement window
+QUIET = int(os.environ.get("BENCH_QUIET", 4))  # quiet cycles in each measurement window
 TLS_QUIET = int(os.environ.get("BENCH_TLS_QUIET", 1))  # the same over TLS
 RUNS = 3  # measurement runs: min and median of each figure
 IN_FLIGHT = int(os.environ.get("BENCH_IN_FLIGHT", 64))  # the daemon's max_requests_in_flight
@@ -60,9 +60,20 @@ CLK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
+    """CPU seconds pid's threads have run: se.sum_exec_runtime of /proc/PID/task/*/sched (in ms to
+    the ns; the quantity utime + stime are scaled to, as getrusage's figures in httpfloor are), so a
+    window of a few cycles is not read to the clock tick (10 ms, a tenth of a quiet cycle here);
+    utime + stime of /proc/PID/stat when the kernel has no sched files (CONFIG_SCHED_DEBUG)."""
+    try:
+        total = 0.0
+        for task in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/sched" % (pid, task)) as f:
+                total += next(float(l.split(":")[1]) for l in f if l.startswith("se.sum_exec_runtime"))
+        return total / 1000.0
+    except (OSError, StopIteration, ValueError, IndexError):
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK
 
 
 def status_kb(pid, name):
@@ -117,13 +128,15 @@ def boto3_cycle_cpu(sim):
     return time.process_time() - t0
 
 
-def http_floor(ctx, url, requests, in_flight, connections, ca=None, http2=False):
+def http_floor(ctx, url, requests, in_flight, connections, ca=None, http2=False, cycles=1):
     """CPU of the HTTP layer alone (libcurl multi on libev, loopback TCP, TLS for an https URL):
     the daemon's DescribeImages of one repository's 10 tags, signed once here for url's host, sent
-    `requests` times by tests/bench/httpfloor with in_flight requests in flight over at most
-    `connections` connections, offering HTTP/2 over TLS when http2 (as the daemon does with
-    aws.http_version "2"). Returns its figures: cpu_s, rss_kb, anon_kb, connections,
-    http_version."""
+    by tests/bench/httpfloor with in_flight requests in flight over at most `connections`
+    connections, offering HTTP/2 over TLS when http2 (as the daemon does with aws.http_version
+    "2"). It measures requests x cycles of them (the daemon's window: `cycles` cycles of
+    `requests`), after in_flight more that open the connections and are not measured. Returns its
+    figures: cpu_s (per `requests`, a cycle's worth: its CPU over the measured requests times
+    requests / measured), rss_kb, anon_kb, connections, http_version."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
@@ -136,12 +149,12 @@ def http_floor(ctx, url, requests, in_flight, connections, ca=None, http2=False)
     headers = ctx.write("floor.headers", "".join("%s: %s\n" % kv for kv in req.headers.items()))
     body_file = ctx.write("floor.body", body)
     argv = [os.path.join(ROOT, B, "httpfloor"), "-c", str(connections)] + (["-a", ca] if ca else []) + (["-2"] if http2 else [])
-    out = subprocess.run(argv + [url + "/", str(requests), str(in_flight), headers, body_file],
+    out = subprocess.run(argv + [url + "/", str(requests * cycles + in_flight), str(in_flight), headers, body_file],
                          capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
         raise SystemExit("bench: httpfloor failed: %s %s" % (out.stdout, out.stderr))
     f = dict(kv.split("=") for kv in out.stdout.split(": ", 1)[1].split())
-    return {"cpu_s": float(f["cpu_s"]), "rss_kb": int(f["rss_kb"]), "anon_kb": int(f["anon_kb"]),
+    return {"cpu_s": float(f["cpu_s"]) * requests / int(f["requests"]), "rss_kb": int(f["rss_kb"]), "anon_kb": int(f["anon_kb"]),
             "connections": int(f["connections"]), "http_version": int(f["http_version"])}
 
 
@@ -352,7 +365,7 @@ def tls_run(ctx, sim, env, name, url, port, http2=False):
     for _ in range(RUNS):
         cpu, requests, conns, _, _ = quiet_window(d, tail, port, TLS_QUIET)
         fl = http_floor(ctx, url, requests, IN_FLIGHT, conns or IN_FLIGHT, ca=sim.ca,
-                        http2=http2)
+                        http2=http2, cycles=TLS_QUIET)
         out["cpu"].append(cpu)
         out["conns"].append(conns)
         out["floor"].append(fl["cpu_s"])
@@ -481,7 +494,7 @@ def main():
         for _ in range(RUNS):
             cpu, requests, conns, seqs, peak_anon = quiet_window(d, tail, sim.port, QUIET, sim)
             anon = status_kb(d.pid, "RssAnon")
-            fl = http_floor(ctx, sim.url, requests, IN_FLIGHT, conns or IN_FLIGHT)
+            fl = http_floor(ctx, sim.url, requests, IN_FLIGHT, conns or IN_FLIGHT, cycles=QUIET)
             boto = boto3_cycle_cpu(sim)
             runs.append({"cpu": cpu, "requests": requests, "conns": conns, "anon": anon, "peak_anon": peak_anon,
                          "floor": fl, "boto": boto,
@@ -511,10 +524,11 @@ def main():
         print("bench: ecr-deployd CPU per quiet cycle over %d runs of %d cycles: %s s; connections held (ss): %s"
               % (RUNS, QUIET, mm(cpu), ", ".join(str(r["conns"]) for r in runs)))
         print("bench: HTTP floor (tests/bench/httpfloor: libcurl multi + libev + loopback TCP, nothing signed, parsed "
-              "or decided) run right after each window at the daemon's settings, %d requests, %d in flight over at "
-              "most %s connections (it opened %s): %s s CPU; its peak RSS %s kB, RssAnon %s kB"
-              % (runs[-1]["requests"], IN_FLIGHT, "/".join(str(r["conns"]) for r in runs),
-                 "/".join(str(r["floor"]["connections"]) for r in runs), mm(floor),
+              "or decided) run right after each window at the daemon's settings, %d x %d requests measured (as many as the "
+              "window's) after %d that open the connections, %d in flight over at most %s connections (it opened %s): "
+              "%s s CPU per %d requests; its peak RSS %s kB, RssAnon %s kB"
+              % (QUIET, runs[-1]["requests"], IN_FLIGHT, IN_FLIGHT, "/".join(str(r["conns"]) for r in runs),
+                 "/".join(str(r["floor"]["connections"]) for r in runs), mm(floor), runs[-1]["requests"],
                  mm([r["floor"]["rss_kb"] for r in runs], "%d"), mm([r["floor"]["anon_kb"] for r in runs], "%d")))
         print("bench: ecr-deployd / HTTP floor, CPU per quiet cycle (same run): %s (issue 19's target: <= 1.3)"
               % mm(floor_ratio, "%.2f"))
