@@ -19,7 +19,7 @@ struct strmap {
 	size_t n;
 };
 
-static uint64_t hash(const char *s)
+uint64_t strmap_hash(const char *s)
 {
 	uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
 
@@ -74,14 +74,14 @@ void *strmap_get(const struct strmap *m, const char *key)
 
 	if (!m)
 		return NULL;
-	i = find(m, key, hash(key));
+	i = find(m, key, strmap_hash(key));
 
 	return m->slots[i].key ? m->slots[i].value : NULL;
 }
 
 const char *strmap_key(const struct strmap *m, const char *key)
 {
-	return m ? m->slots[find(m, key, hash(key))].key : NULL;
+	return m ? m->slots[find(m, key, strmap_hash(key))].key : NULL;
 }
 
 static int grow(struct strmap *m)
@@ -103,7 +103,7 @@ static int grow(struct strmap *m)
 
 int strmap_put(struct strmap *m, const char *key, void *value, void **ret_old)
 {
-	uint64_t h = hash(key);
+	uint64_t h = strmap_hash(key);
 	size_t i;
 
 	if (ret_old)

@@ -9,6 +9,7 @@
 #define ECR_STRMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct strmap;
 
@@ -29,5 +30,8 @@ int strmap_put(struct strmap *m, const char *key, void *value, void **ret_old);
 const char *strmap_key(const struct strmap *m, const char *key);
 
 size_t strmap_size(const struct strmap *m);
+
+/* The hash strmap keys by (FNV-1a of s's bytes), for tables of their own that key by text. */
+uint64_t strmap_hash(const char *s);
 
 #endif

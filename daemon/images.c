@@ -48,19 +48,6 @@ struct tag_digest {
 	char digest[DIGEST_LEN + 1]; /* valid */
 };
 
-static uint64_t tag_hash(const char *s, size_t *ret_len)
-{
-	uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a */
-	const char *p = s;
-
-	for (; *p; p++) {
-		h ^= (unsigned char)*p;
-		h *= UINT64_C(1099511628211);
-	}
-	*ret_len = (size_t)(p - s);
-	return h;
-}
-
 /* The index slot of tag (hash h): its entry's, or the empty one where it would go. The index
  * has an empty slot (never full: grown at three quarters). */
 static size_t digest_slot(const struct images *im, const char *tag, uint64_t h)
@@ -77,11 +64,11 @@ static size_t digest_slot(const struct images *im, const char *tag, uint64_t h)
 
 const char *images_digest(const struct images *im, const char *tag)
 {
-	size_t len, i;
+	size_t i;
 
 	if (!im->index_cap)
 		return NULL;
-	i = digest_slot(im, tag, tag_hash(tag, &len));
+	i = digest_slot(im, tag, strmap_hash(tag));
 	return im->digest_index[i] ? im->digests[im->digest_index[i] - 1].digest : NULL;
 }
 
@@ -133,8 +120,8 @@ static int digest_room(struct images *im, size_t tag_len)
 /* Sets tag's digest (valid, DIGEST_LEN characters), the latest answer winning. 0 or -ENOMEM. */
 static int put_digest(struct images *im, const char *tag, const char *digest)
 {
-	size_t len, i;
-	uint64_t h = tag_hash(tag, &len);
+	size_t len = strlen(tag), i;
+	uint64_t h = strmap_hash(tag);
 	struct tag_digest *d;
 
 	if (im->index_cap) {
