@@ -10,6 +10,7 @@ speaks JSON to the socket itself and asserts what the simulator saw, not only th
 import json
 import os
 import signal
+import socket
 import time
 
 from harness import Sim, check, check_eq, ctl_connect, ctl_request, wait_for
@@ -23,10 +24,23 @@ from test_strategies import (ROLLBACK_FAILED, daemon_calls, events, failed_diges
 ZERO = "sha256:" + "0" * 64
 
 
+def accepts(path):
+    """Whether the socket at path takes a connection: the file appears at bind(), before listen(),
+    and a connect() between the two is refused (seen under SANITIZE=1 after a restart)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def launch(ctx, sim, watches, **settings):
     """The daemon with the test's own control socket (write_config's), once the socket answers."""
     p = start(ctx, sim, watches, **settings)
-    wait_for(lambda: os.path.exists(ctx.control_socket()) or not p.alive(), 20, "the control socket")
+    wait_for(lambda: accepts(ctx.control_socket()) or not p.alive(), 20, "the control socket")
     check(p.alive(), "the daemon runs: %s" % p.read_stderr()[-2000:])
     return p
 
