@@ -899,65 +899,130 @@ static bool socket_live(const struct sockaddr_un *addr)
 	return r == 0 || e == EAGAIN || e == EINPROGRESS;
 }
 
-static int bind_socket(struct control *c, const struct sockaddr_un *addr, char *why, size_t why_len)
+bool control_path_fits(const char *path)
 {
-	char shown[512];
+	struct sockaddr_un addr;
+	const char *slash = strrchr(path, '/');
+	size_t dir_len = slash ? (size_t)(slash - path + 1) : 0;
+
+	return strlen(path) < sizeof(addr.sun_path) &&
+	       dir_len + sizeof(CONTROL_TEMP_NAME) <= sizeof(addr.sun_path);
+}
+
+/* Whether the path holds a socket file that may be taken: 0 when there is none or a stale one (a
+ * process that ended left it; it is removed), or -errno with why. */
+static int clear_path(struct control *c, const struct sockaddr_un *addr, const char *shown,
+		      char *why, size_t why_len)
+{
 	struct stat st;
 
-	escape_bounded(c->path, 200, shown, sizeof(shown), ESCAPE_SQUOTE);
-	for (int attempt = 0; attempt < 2; attempt++) {
-		mode_t old = umask(0177);
-		int r = bind(c->fd, (const struct sockaddr *)addr, sizeof(*addr));
-		int e = errno;
-		umask(old);
-		if (r == 0)
+	if (lstat(c->path, &st) < 0) {
+		if (errno == ENOENT)
 			return 0;
-		if (e != EADDRINUSE || attempt > 0) {
-			snprintf(why, why_len, "control socket '%s': cannot bind: %s", shown,
-				 strerror(e));
-			return -e;
-		}
-		if (lstat(c->path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
-			snprintf(why, why_len,
-				 "control socket '%s': the path exists and is not a socket", shown);
-			return -EEXIST;
-		}
-		if (socket_live(addr)) {
-			snprintf(why, why_len,
-				 "control socket '%s': another process answers on it (another "
-				 "ecr-deployd running?)",
-				 shown);
-			return -EADDRINUSE;
-		}
-		log_info("control socket '%s': removing the stale socket of a process that ended",
-			 shown);
-		if (unlink(c->path) < 0 && errno != ENOENT) {
-			e = errno;
-			snprintf(why, why_len,
-				 "control socket '%s': cannot remove the stale one: %s", shown,
-				 strerror(e));
-			return -e;
-		}
+		int e = errno;
+		snprintf(why, why_len, "control socket '%s': %s", shown, strerror(e));
+		return -e;
 	}
-	return -EADDRINUSE;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(why, why_len, "control socket '%s': the path exists and is not a socket",
+			 shown);
+		return -EEXIST;
+	}
+	if (socket_live(addr)) {
+		snprintf(why, why_len,
+			 "control socket '%s': another process answers on it (another "
+			 "ecr-deployd running?)",
+			 shown);
+		return -EADDRINUSE;
+	}
+	log_info("control socket '%s': removing the stale socket of a process that ended", shown);
+	if (unlink(c->path) < 0 && errno != ENOENT) {
+		int e = errno;
+		snprintf(why, why_len, "control socket '%s': cannot remove the stale one: %s",
+			 shown, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+/*
+ * The socket made whole under a name of its own (CONTROL_TEMP_NAME in the path's directory:
+ * bound, its group and mode set, listening), then renamed to the path without replacing a file
+ * there: a client that sees the path can connect (a socket bound at the path itself refuses
+ * connections until listen(), and its file first has the umask's mode). Two daemons started on one
+ * path at once: one rename fails, as one bind did. Fills c->dev and c->ino; on failure nothing is
+ * left at either name.
+ */
+static int bind_socket(struct control *c, const struct control_settings *settings,
+		       const char *shown, char **ret_warning, char *why, size_t why_len)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX }, tmp = { .sun_family = AF_UNIX };
+	struct stat st;
+	int r, e;
+
+	memcpy(addr.sun_path, c->path, strlen(c->path) + 1);
+	const char *slash = strrchr(c->path, '/');
+	int dir_len = slash ? (int)(slash - c->path + 1) : 0;
+	snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%.*s.%06lx~", dir_len, c->path,
+		 (unsigned long)getpid());
+	unlink(tmp.sun_path); /* a kill's leftover, of a process that had our pid */
+	mode_t old = umask(0177);
+	r = bind(c->fd, (const struct sockaddr *)&tmp, sizeof(tmp));
+	e = errno;
+	umask(old);
+	if (r < 0) {
+		snprintf(why, why_len, "control socket '%s': cannot bind: %s", shown, strerror(e));
+		return -e;
+	}
+	if (stat(tmp.sun_path, &st) < 0)
+		goto fail_errno;
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	if (c->has_write_gid && st.st_gid != c->write_gid &&
+	    chown(tmp.sun_path, (uid_t)-1, c->write_gid) < 0)
+		add_warning(ret_warning, "control socket '%s': cannot give it group '%s': %s",
+			    shown, settings->group, strerror(errno));
+	/* A read group needs the file open to others: a file has one group, and the mode decides
+	 * who may connect; the credentials decide the rest. */
+	if (chmod(tmp.sun_path, c->read_all || c->has_read_gid ? 0666 : 0660) < 0 ||
+	    listen(c->fd, 64) < 0)
+		goto fail_errno;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if ((r = clear_path(c, &addr, shown, why, why_len)) < 0)
+			goto fail;
+		if (renameat2(AT_FDCWD, tmp.sun_path, AT_FDCWD, c->path, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EEXIST)
+			goto fail_errno;
+	}
+	snprintf(why, why_len, "control socket '%s': %s", shown, strerror(EADDRINUSE));
+	r = -EADDRINUSE;
+	goto fail;
+fail_errno:
+	r = -errno;
+	snprintf(why, why_len, "control socket '%s': %s", shown, strerror(-r));
+fail:
+	unlink(tmp.sun_path);
+	return r;
 }
 
 int control_new(struct ev_loop *loop, const struct control_settings *settings,
 		const struct control_command *const *tables, size_t n, void *userdata,
 		struct control **ret, char **ret_warning, char *why, size_t why_len)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr;
 	char shown[512];
-	struct stat st;
 	int r;
 
 	escape_bounded(settings->path, 200, shown, sizeof(shown), ESCAPE_SQUOTE);
-	if (strlen(settings->path) >= sizeof(addr.sun_path)) {
-		snprintf(why, why_len, "control socket '%s': the path is longer than %zu bytes",
-			 shown, sizeof(addr.sun_path) - 1);
+	if (!control_path_fits(settings->path)) {
+		snprintf(why, why_len,
+			 "control socket '%s': the path is too long (at most %zu bytes, and its "
+			 "directory's at most %zu)",
+			 shown, sizeof(addr.sun_path) - 1,
+			 sizeof(addr.sun_path) - 1 - sizeof(CONTROL_TEMP_NAME) + 1);
 		return -ENAMETOOLONG;
 	}
-	memcpy(addr.sun_path, settings->path, strlen(settings->path) + 1);
 	struct control *c = calloc(1, sizeof(*c));
 	if (!c || !(c->path = strdup(settings->path))) {
 		free(c);
@@ -1005,29 +1070,8 @@ int control_new(struct ev_loop *loop, const struct control_settings *settings,
 		snprintf(why, why_len, "control socket '%s': %s", shown, strerror(-r));
 		goto fail;
 	}
-	if ((r = bind_socket(c, &addr, why, why_len)) < 0)
+	if ((r = bind_socket(c, settings, shown, ret_warning, why, why_len)) < 0)
 		goto fail;
-	if (stat(c->path, &st) < 0) {
-		r = -errno;
-		snprintf(why, why_len, "control socket '%s': %s", shown, strerror(-r));
-		unlink(c->path);
-		goto fail;
-	}
-	c->dev = st.st_dev;
-	c->ino = st.st_ino;
-	if (c->has_write_gid && st.st_gid != c->write_gid &&
-	    chown(c->path, (uid_t)-1, c->write_gid) < 0)
-		add_warning(ret_warning, "control socket '%s': cannot give it group '%s': %s",
-			    shown, settings->group, strerror(errno));
-	/* A read group needs the file open to others: a file has one group, and the mode decides
-	 * who may connect; the credentials decide the rest. */
-	if (chmod(c->path, c->read_all || c->has_read_gid ? 0666 : 0660) < 0 ||
-	    listen(c->fd, 64) < 0) {
-		r = -errno;
-		snprintf(why, why_len, "control socket '%s': %s", shown, strerror(-r));
-		unlink(c->path);
-		goto fail;
-	}
 	ev_io_set(&c->accept_w, c->fd, EV_READ);
 	ev_io_start(loop, &c->accept_w);
 	*ret = c;

@@ -47,13 +47,22 @@ struct control_settings {
 	double handler_seconds; /* a handler's time to answer before `timeout`; 0: 60 s (tests) */
 };
 
+/* The name the socket is made under first, in its directory: a dot, the pid in 6 hex digits (a
+ * pid is below 2^22) and a tilde. */
+#define CONTROL_TEMP_NAME ".PPPPPP~"
+
+/* Whether path is short enough for the socket: at most 107 bytes (a sockaddr_un's), and its
+ * directory (up to its last '/') with CONTROL_TEMP_NAME too. */
+bool control_path_fits(const char *path);
+
 /*
- * Creates the socket at settings->path (a stale socket file is replaced; one a live process
- * answers on is not: -EADDRINUSE) and serves it on loop with the given command tables (an array
- * of n tables, each NULL-name terminated; kept by pointer, must outlive the server), userdata
- * passed to every handler. Returns 0 and *ret, or -errno with why filled (the path named).
- * A group that does not exist is not an error: *ret_warning (if not NULL) gets a sentence for
- * the log (free it).
+ * Creates the socket at settings->path (control_path_fits(); made whole under another
+ * name, then renamed into place: a client that sees the file can connect; a stale socket file is
+ * replaced; one a live process answers on is not: -EADDRINUSE) and serves it on loop with the given
+ * command tables (an array of n tables, each NULL-name terminated; kept by pointer, must outlive
+ * the server), userdata passed to every handler. Returns 0 and *ret, or -errno with why filled (the
+ * path named). A group that does not exist is not an error: *ret_warning (if not NULL) gets a
+ * sentence for the log (free it).
  */
 int control_new(struct ev_loop *loop, const struct control_settings *settings,
 		const struct control_command *const *tables, size_t n, void *userdata,

@@ -8,13 +8,16 @@
  */
 #include "unit.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -343,4 +346,88 @@ TEST(control_pipelined_requests_are_answered_in_order)
 	CHECK(strstr(all, "unknown-command") != NULL);
 	close(fd);
 	fixture_stop(&f);
+}
+
+/* The count of entries of dir other than . and .. */
+static int dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The socket file appears whole: listening (a connect as soon as the path exists is taken, before
+ * any turn of the loop), mode 0660, nothing left under its first name, the leftover of a killed
+ * process that had our pid removed; a live server's path is refused and its file kept; a path of
+ * that control_path_fits() refuses is refused by name. */
+TEST(control_socket_appears_listening_and_whole)
+{
+	struct fixture f, g;
+	struct control_settings cs = { 0 };
+	struct control *c2 = NULL;
+	struct stat st;
+	char why[512], leftover[160], longpath[160];
+
+	memset(&f, 0, sizeof(f));
+	snprintf(f.dir, sizeof(f.dir), "/tmp/ecr-unit-ctl-XXXXXX");
+	if (!mkdtemp(f.dir))
+		return;
+	snprintf(f.path, sizeof(f.path), "%s/s", f.dir);
+	snprintf(leftover, sizeof(leftover), "%s/.%06lx~", f.dir, (unsigned long)getpid());
+	int lfd = open(leftover, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	CHECK(lfd >= 0);
+	if (lfd >= 0)
+		close(lfd);
+	f.loop = ev_loop_new(EVFLAG_AUTO);
+	cs.path = f.path;
+	CHECK(control_new(f.loop, &cs, tables, 1, NULL, &f.c, NULL, why, sizeof(why)) == 0);
+	int fd = client_connect(&f);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	CHECK(stat(f.path, &st) == 0 && S_ISSOCK(st.st_mode) && (st.st_mode & 0777) == 0660);
+	CHECK(dir_entries(f.dir) == 1);
+
+	/* a second server on the live path */
+	memset(&g, 0, sizeof(g));
+	g.loop = ev_loop_new(EVFLAG_AUTO);
+	why[0] = '\0';
+	CHECK(control_new(g.loop, &cs, tables, 1, NULL, &c2, NULL, why, sizeof(why)) ==
+	      -EADDRINUSE);
+	CHECK(strstr(why, "another process answers on it") != NULL);
+	CHECK(dir_entries(f.dir) == 1);
+	fd = client_connect(&f);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+
+	/* 107 bytes fit with a name of 8 or more; a shorter name then leaves no room for the
+	 * first one; 108 bytes never fit */
+	memset(longpath, 'x', sizeof(longpath));
+	memcpy(longpath, "/tmp/", 5);
+	longpath[90] = '/';
+	longpath[107] = '\0';
+	CHECK(control_path_fits(longpath));
+	longpath[100] = '/';
+	CHECK(!control_path_fits(longpath));
+	longpath[100] = 'x';
+	longpath[107] = 'x';
+	longpath[108] = '\0';
+	CHECK(!control_path_fits(longpath));
+	cs.path = longpath;
+	CHECK(control_new(g.loop, &cs, tables, 1, NULL, &c2, NULL, why, sizeof(why)) ==
+	      -ENAMETOOLONG);
+	CHECK(strstr(why, "the path is too long (at most 107 bytes, and its directory's at most "
+			  "99)") != NULL);
+	ev_loop_destroy(g.loop);
+	fixture_stop(&f);
+	CHECK(dir_entries(f.dir) == -1); /* removed: the socket went at free */
 }
