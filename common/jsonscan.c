@@ -60,7 +60,8 @@ static bool fail(struct scan *sc, const char *fault)
 	return false;
 }
 
-static void skip_ws(struct scan *sc)
+/* Inlined: called between every two tokens, and most often with no whitespace to skip. */
+static inline __attribute__((always_inline)) void skip_ws(struct scan *sc)
 {
 	while (sc->at < sc->n && is_ws(sc->s[sc->at]))
 		sc->at++;
@@ -204,18 +205,18 @@ static bool check_scalar(struct scan *sc)
 	return fail(sc, "not a JSON value");
 }
 
-/* The whole document; the open containers are a stack of '{' and '['. */
-static bool check_document(struct scan *sc)
+/* One value at sc->at (no whitespace before it) and past it, inside base open containers (the
+ * nesting limit counts them); the open containers are a stack of '{' and '['. */
+static bool check_value(struct scan *sc, size_t base)
 {
 	char stack[JSONSCAN_DEPTH_MAX];
 	size_t depth = 0;
 
-	skip_ws(sc);
 value:
 	if (sc->at >= sc->n)
 		return fail(sc, "end of the document where a value was expected");
 	if (sc->s[sc->at] == '{' || sc->s[sc->at] == '[') {
-		if (depth >= JSONSCAN_DEPTH_MAX)
+		if (base + depth >= JSONSCAN_DEPTH_MAX)
 			return fail(sc, "nested too deep");
 		char open = sc->s[sc->at];
 		stack[depth++] = open;
@@ -233,9 +234,9 @@ value:
 	if (!check_scalar(sc))
 		return false;
 after:
-	skip_ws(sc);
 	if (depth == 0)
-		return sc->at == sc->n || fail(sc, "more than one value");
+		return true;
+	skip_ws(sc);
 	if (sc->at >= sc->n)
 		return fail(sc, "end of the document inside an array or object");
 	char c = sc->s[sc->at], top = stack[depth - 1];
@@ -262,6 +263,111 @@ key:
 	sc->at++;
 	skip_ws(sc);
 	goto value;
+}
+
+/* The whole document: one value with nothing but whitespace around it. */
+static bool check_document(struct scan *sc)
+{
+	skip_ws(sc);
+	if (!check_value(sc, 0))
+		return false;
+	skip_ws(sc);
+	return sc->at == sc->n || fail(sc, "more than one value");
+}
+
+/* ---- the cursor: the check and a walk in one pass -------------------------- */
+
+static enum jsonscan_type type_of(char c);
+
+void jsonscan_cursor_init(struct jsonscan_cursor *c, const char *doc, size_t len)
+{
+	struct scan sc = { .s = doc, .n = doc ? len : 0 };
+
+	skip_ws(&sc);
+	memset(c, 0, sizeof(*c));
+	c->s = sc.s;
+	c->n = sc.n;
+	c->at = sc.at;
+}
+
+bool jsonscan_cursor_enter(struct jsonscan_cursor *c, char open)
+{
+	if (c->depth >= JSONSCAN_CURSOR_DEPTH || c->at >= c->n || c->s[c->at] != open ||
+	    (open != '{' && open != '['))
+		return false;
+	struct scan sc = { .s = c->s, .n = c->n, .at = c->at + 1 };
+	skip_ws(&sc);
+	c->open[c->depth++] = open;
+	c->at = sc.at;
+	c->first = true;
+	return true;
+}
+
+int jsonscan_cursor_next(struct jsonscan_cursor *c, struct jsonscan_value *ret_key)
+{
+	struct scan sc = { .s = c->s, .n = c->n, .at = c->at };
+
+	if (!c->depth)
+		return -1;
+	char open = c->open[c->depth - 1], close = open == '{' ? '}' : ']';
+	if ((open == '{') != (ret_key != NULL))
+		return -1;
+	skip_ws(&sc);
+	if (sc.at >= sc.n)
+		return -1;
+	if (sc.s[sc.at] == close) {
+		sc.at++;
+		c->depth--;
+		c->first = false; /* the container around it is past a value: this one */
+		skip_ws(&sc);
+		c->at = sc.at;
+		return 0;
+	}
+	if (!c->first) {
+		if (sc.s[sc.at] != ',')
+			return -1;
+		sc.at++;
+		skip_ws(&sc);
+	}
+	if (open == '{') {
+		size_t k = sc.at;
+		if (sc.at >= sc.n || sc.s[sc.at] != '"' || !check_string(&sc))
+			return -1;
+		ret_key->type = JSONSCAN_STRING;
+		ret_key->text = sc.s + k;
+		ret_key->len = sc.at - k;
+		skip_ws(&sc);
+		if (sc.at >= sc.n || sc.s[sc.at] != ':')
+			return -1;
+		sc.at++;
+		skip_ws(&sc);
+	}
+	if (sc.at >= sc.n)
+		return -1;
+	c->first = false;
+	c->at = sc.at;
+	return 1;
+}
+
+bool jsonscan_cursor_value(struct jsonscan_cursor *c, struct jsonscan_value *ret)
+{
+	struct scan sc = { .s = c->s, .n = c->n, .at = c->at };
+
+	if (sc.at >= sc.n || !check_value(&sc, c->depth))
+		return false;
+	ret->type = type_of(c->s[c->at]);
+	ret->text = c->s + c->at;
+	ret->len = sc.at - c->at;
+	c->at = sc.at;
+	return true;
+}
+
+bool jsonscan_cursor_end(struct jsonscan_cursor *c)
+{
+	struct scan sc = { .s = c->s, .n = c->n, .at = c->at };
+
+	skip_ws(&sc);
+	return c->depth == 0 && sc.at == sc.n;
 }
 
 /* ---- walks over checked text ----------------------------------------------- */

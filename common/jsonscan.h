@@ -94,6 +94,47 @@ void jsonscan_members(const struct jsonscan_value *obj, const char *const *names
 bool jsonscan_next_item_members(struct jsonscan_iter *it, const char *const *names, size_t n,
 				struct jsonscan_value *ret_values, struct jsonscan_value *ret_item);
 
+/*
+ * A single pass that checks as it goes, for a reader of a few members of a long reply (the check
+ * and a walk fused): the cursor moves into containers and through their members or items, and
+ * every value it passes, taken or not, is checked as jsonscan_parse() checks it. A reader that
+ * entered the root, left it and then finds jsonscan_cursor_end() true has had the whole document
+ * checked. Any false or -1 on the way says only that this reading stopped: the document may be
+ * valid in a shape the reader does not follow, or not valid; it is then read with
+ * jsonscan_parse(), which names the fault. Containers are entered JSONSCAN_CURSOR_DEPTH deep at
+ * most (a value taken whole may nest as deep as jsonscan_parse() allows).
+ */
+#define JSONSCAN_CURSOR_DEPTH 8
+
+struct jsonscan_cursor {
+	const char *s;
+	size_t n, at;
+	size_t depth;
+	char open[JSONSCAN_CURSOR_DEPTH]; /* the containers entered: '{' or '[' */
+	bool first;                       /* before the first member or item of the innermost one */
+};
+
+/* At the start of the len bytes at doc (past the whitespace there). */
+void jsonscan_cursor_init(struct jsonscan_cursor *c, const char *doc, size_t len);
+
+/* Into the object (open '{') or array (open '[') at the cursor; false (nothing moved) when another
+ * value is there or the cursor is JSONSCAN_CURSOR_DEPTH deep. */
+bool jsonscan_cursor_enter(struct jsonscan_cursor *c, char open);
+
+/*
+ * To the next member (its key, checked, into *ret_key) or item (ret_key NULL) of the innermost
+ * container entered, at its value: 1. 0 when that container ends (the cursor then past it, in
+ * the one around it); -1 at a fault, or for a member when ret_key is NULL (or an item when not).
+ */
+int jsonscan_cursor_next(struct jsonscan_cursor *c, struct jsonscan_value *ret_key);
+
+/* The value at the cursor, checked whole (nesting counted from the containers entered), into
+ * *ret (as a walk gives it) and the cursor past it; false at a fault. */
+bool jsonscan_cursor_value(struct jsonscan_cursor *c, struct jsonscan_value *ret);
+
+/* Whether the cursor is out of every container entered and only whitespace follows. */
+bool jsonscan_cursor_end(struct jsonscan_cursor *c);
+
 /* Whether v is a string that decodes to exactly text (a decoded U+0000 never matches). */
 bool jsonscan_string_is(const struct jsonscan_value *v, const char *text);
 

@@ -434,6 +434,92 @@ int images_read_batch(struct images *im, const char *body, size_t len, struct im
 	return r;
 }
 
+/* What a lookup reply's reading takes from one tag of one image: the image's registryId, the tag
+ * (a string item of its imageTags) and its imageDigest (a string), as spans of the reply. */
+struct lookup_take {
+	struct jsonscan_value registry, tag, digest;
+};
+
+/* A lookup reply's tags read in one pass (the reply checked as it is walked): up to this many;
+ * a reply with more is read in two. DescribeImages takes at most 100 imageIds. */
+#define LOOKUP_TAKES 128
+
+/*
+ * The common reply, {"imageDetails": [{...}, ...]} with anything else around, in one pass; the
+ * same result as the two passes below (the first imageDetails, the first of each of an image's
+ * members, the account of imageDetails[0]), applied only once the whole reply is checked. Returns
+ * 1 when read (r in *ret_r), 0 when the reply needs the two passes: another shape, more than
+ * LOOKUP_TAKES tags, or a fault (the two passes then name it).
+ */
+static int lookup_one_pass(struct images *im, const char *body, size_t len,
+			   struct images_reply *ret, int *ret_r)
+{
+	static const char *const names[] = { "imageDigest", "imageTags", "registryId" };
+	struct lookup_take takes[LOOKUP_TAKES];
+	struct jsonscan_cursor c;
+	struct jsonscan_value key, v, f[3], first_registry = { 0 }, t;
+	struct jsonscan_iter it;
+	size_t n = 0, items = 0;
+	bool details = false;
+	char tag[IMAGES_TAG_MAX + 1];
+	int k;
+
+	jsonscan_cursor_init(&c, body, len);
+	if (!jsonscan_cursor_enter(&c, '{'))
+		return 0;
+	while ((k = jsonscan_cursor_next(&c, &key)) == 1) {
+		if (details || !jsonscan_string_is(&key, "imageDetails")) {
+			if (!jsonscan_cursor_value(&c, &v))
+				return 0;
+			continue;
+		}
+		details = true;
+		if (!jsonscan_cursor_enter(&c, '['))
+			return 0; /* not an array: the two passes read it */
+		while ((k = jsonscan_cursor_next(&c, NULL)) == 1) {
+			memset(f, 0, sizeof(f));
+			if (jsonscan_cursor_enter(&c, '{')) {
+				while ((k = jsonscan_cursor_next(&c, &key)) == 1) {
+					size_t i = 0;
+					while (i < 3 &&
+					       (f[i].type || !jsonscan_string_is(&key, names[i])))
+						i++;
+					if (!jsonscan_cursor_value(&c, i < 3 ? &f[i] : &v))
+						return 0;
+				}
+				if (k < 0)
+					return 0;
+			} else if (!jsonscan_cursor_value(&c, &v)) {
+				return 0;
+			}
+			if (items++ == 0)
+				first_registry = f[2];
+			if (f[0].type != JSONSCAN_STRING || f[1].type != JSONSCAN_ARRAY)
+				continue;
+			jsonscan_iter_init(&it, &f[1]);
+			while (jsonscan_next_item(&it, &t)) {
+				if (n == LOOKUP_TAKES)
+					return 0;
+				takes[n++] = (struct lookup_take){ f[2], t, f[0] };
+			}
+		}
+		if (k < 0)
+			return 0;
+	}
+	if (k < 0 || !details || !jsonscan_cursor_end(&c))
+		return 0;
+	/* checked whole: what was read is taken, in the order read */
+	memset(ret, 0, sizeof(*ret));
+	if (items && !registry_of(&first_registry, ret->account))
+		ret->account[0] = '\0';
+	int r = 0;
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (tag_of(&takes[i].tag, tag))
+			r = take_digest(im, &takes[i].registry, tag, &takes[i].digest);
+	*ret_r = r;
+	return 1;
+}
+
 int images_read_lookup(struct images *im, const char *body, size_t len, struct images_reply *ret,
 		       char *why, size_t why_len)
 {
@@ -445,6 +531,8 @@ int images_read_lookup(struct images *im, const char *body, size_t len, struct i
 
 	bool first = true;
 
+	if (lookup_one_pass(im, body, len, ret, &r))
+		return r;
 	memset(ret, 0, sizeof(*ret));
 	if ((r = open_reply(body, len, &root, why, why_len)) < 0)
 		return r;

@@ -9,7 +9,10 @@
  *   \u without 4 hex digits, a leading zero, a '.' without a digit before or after it);
  * - when both accept, a walk of jsonscan's spans and cJSON's tree agree on every value: type,
  *   members in order with their keys, items, decoded strings (up to cJSON's cut at a NUL),
- *   numbers.
+ *   numbers;
+ * - the cursor (jsonscan_cursor_*), walking every container it may enter and taking the deeper
+ *   values whole, accepts exactly what jsonscan_parse() accepts, with the same spans as the walk
+ *   over the checked text (keys, items, values taken whole).
  */
 #include <cJSON.h>
 #include <stddef.h>
@@ -131,8 +134,59 @@ static void same(const struct jsonscan_value *v, const cJSON *cj)
 	abort();
 }
 
+static bool same_span(const struct jsonscan_value *a, const struct jsonscan_value *b)
+{
+	return a->type == b->type && a->text == b->text && a->len == b->len;
+}
+
+/*
+ * The value at the cursor walked: entered when a container within the cursor's depth (its members
+ * or items walked in turn, each compared with the walk over the checked text of v when v is not
+ * NULL), else taken whole (and compared with v). False when the cursor stops.
+ */
+static bool cursor_walk(struct jsonscan_cursor *c, const struct jsonscan_value *v)
+{
+	struct jsonscan_value key, got, k, x;
+	struct jsonscan_iter it;
+	int r;
+
+	if (c->at < c->n && (c->s[c->at] == '{' || c->s[c->at] == '[')) {
+		const char *start = c->s + c->at;
+		bool object = *start == '{';
+		if (jsonscan_cursor_enter(c, *start)) {
+			if (v) {
+				require(v->text == start);
+				jsonscan_iter_init(&it, v);
+			}
+			while ((r = jsonscan_cursor_next(c, object ? &key : NULL)) == 1) {
+				const struct jsonscan_value *want = NULL;
+				if (v && object) {
+					require(jsonscan_next_member(&it, &k, &x) &&
+						same_span(&k, &key));
+					want = &x;
+				} else if (v) {
+					require(jsonscan_next_item(&it, &x));
+					want = &x;
+				}
+				if (!cursor_walk(c, want))
+					return false;
+			}
+			if (v && r == 0)
+				require(object ? !jsonscan_next_member(&it, &k, &x)
+					       : !jsonscan_next_item(&it, &x));
+			return r == 0;
+		}
+	}
+	if (!jsonscan_cursor_value(c, &got))
+		return false;
+	if (v)
+		require(same_span(&got, v));
+	return true;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	struct jsonscan_cursor cur;
 	char *copy = malloc(size + 1);
 	struct jsonscan_value root;
 	char why[128];
@@ -151,7 +205,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		require(root.text >= (const char *)data &&
 			root.text + root.len <= (const char *)data + size);
 		same(&root, cj);
-	} else {
+	}
+	jsonscan_cursor_init(&cur, (const char *)data, size);
+	bool walked = cursor_walk(&cur, r == 0 ? &root : NULL) && jsonscan_cursor_end(&cur);
+	require(walked == (r == 0));
+	if (r != 0) {
 		require(r < 0 && !strncmp(why, "offset ", 7));
 		if (cj)
 			require(has_leniency(copy, size));
