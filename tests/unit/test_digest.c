@@ -71,3 +71,21 @@ TEST(digest_valid_rows)
 	CHECK(digest_valid_n("sha256:" HEX64 "@x", DIGEST_LEN));
 	CHECK(!digest_valid("sha256:" HEX64 "@x"));
 }
+
+/* Every byte value at every position of the hex part (the check reads 8 bytes at a time): valid
+ * exactly when it is a lowercase hex digit, whatever the bytes around it. */
+TEST(digest_valid_every_byte_at_every_position)
+{
+	char d[DIGEST_LEN + 1];
+	int wrong = 0;
+
+	for (size_t pos = 7; pos < DIGEST_LEN; pos++)
+		for (int c = 0; c < 256; c++) {
+			memcpy(d, "sha256:" HEX64, DIGEST_LEN + 1);
+			d[pos] = (char)c;
+			bool want = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+			if (digest_valid_n(d, DIGEST_LEN) != want)
+				wrong++;
+		}
+	CHECK(wrong == 0);
+}
