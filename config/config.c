@@ -780,11 +780,14 @@ static void parse_control(struct parse *p, const cJSON *ctl)
 	v = member(ctl, "socket");
 	if (v && (!cJSON_IsString(v) ||
 		  (*v->valuestring && (v->valuestring[0] != '/' ||
-				       strlen(v->valuestring) > CONFIG_CONTROL_SOCKET_MAX)))) {
+				       strlen(v->valuestring) > CONFIG_CONTROL_SOCKET_MAX ||
+				       strrchr(v->valuestring, '/') - v->valuestring + 1 >
+					   CONFIG_CONTROL_SOCKET_DIR_MAX)))) {
 		errorf(p, "control.socket",
-		       "%s is not allowed here: expected an absolute path of at most %d bytes, or "
-		       "\"\" for no socket",
-		       show(v, buf, sizeof(buf)), CONFIG_CONTROL_SOCKET_MAX);
+		       "%s is not allowed here: expected an absolute path of at most %d bytes (its "
+		       "directory at most %d), or \"\" for no socket",
+		       show(v, buf, sizeof(buf)), CONFIG_CONTROL_SOCKET_MAX,
+		       CONFIG_CONTROL_SOCKET_DIR_MAX);
 	} else if (v) {
 		free(c->control_socket);
 		c->control_socket = strdup(v->valuestring);

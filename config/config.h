@@ -26,7 +26,10 @@
 #define CONFIG_DEFAULT_CONTROL_SOCKET "/run/ecr-deployd/control.sock"
 #define CONFIG_DEFAULT_CONTROL_GROUP  "ecr-deployd"
 #define CONFIG_CONTROL_SOCKET_MAX     107 /* sun_path less its NUL */
-#define CONFIG_DEFAULT_HISTORY_MAX    50
+#define CONFIG_CONTROL_SOCKET_DIR_MAX                                                          \
+	99 /* its directory, to the last '/': room for the name the socket is made under first \
+	      (daemon/control.c) */
+#define CONFIG_DEFAULT_HISTORY_MAX 50
 
 enum config_tag_rule { TAG_ONE, TAG_LIST, TAG_GLOB, TAG_SEMVER };
 enum config_strategy { STRATEGY_REVISION, STRATEGY_FORCE, STRATEGY_CODEDEPLOY };

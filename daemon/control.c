@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -949,30 +950,64 @@ static int clear_path(struct control *c, const struct sockaddr_un *addr, const c
  * The socket made whole under a name of its own (CONTROL_TEMP_NAME in the path's directory:
  * bound, its group and mode set, listening), then renamed to the path without replacing a file
  * there: a client that sees the path can connect (a socket bound at the path itself refuses
- * connections until listen(), and its file first has the umask's mode). Two daemons started on one
- * path at once: one rename fails, as one bind did. Fills c->dev and c->ino; on failure nothing is
- * left at either name.
+ * connections until listen(), and its file first has the umask's mode). Daemons starting on one
+ * directory take turns from the first name to the rename (an flock on the directory): none sees
+ * another's socket half made, or removes a stale file just after another put its socket in its
+ * place. Fills c->dev and c->ino; on failure nothing of ours is left at either name.
  */
 static int bind_socket(struct control *c, const struct control_settings *settings,
 		       const char *shown, char **ret_warning, char *why, size_t why_len)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX }, tmp = { .sun_family = AF_UNIX };
+	char dir[sizeof(tmp.sun_path)], tmp_shown[512];
 	struct stat st;
-	int r, e;
+	int r, e, lock_fd;
 
 	memcpy(addr.sun_path, c->path, strlen(c->path) + 1);
 	const char *slash = strrchr(c->path, '/');
 	int dir_len = slash ? (int)(slash - c->path + 1) : 0;
+	snprintf(dir, sizeof(dir), "%.*s", dir_len ? dir_len : 1, dir_len ? c->path : ".");
 	snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%.*s.%06lx~", dir_len, c->path,
 		 (unsigned long)getpid());
-	unlink(tmp.sun_path); /* a kill's leftover, of a process that had our pid */
+	escape_bounded(tmp.sun_path, 200, tmp_shown, sizeof(tmp_shown), ESCAPE_SQUOTE);
+
+	lock_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0) {
+		r = -errno;
+		snprintf(why, why_len, "control socket '%s': cannot lock its directory: %s", shown,
+			 strerror(-r));
+		if (lock_fd >= 0)
+			close(lock_fd);
+		return r;
+	}
+	/* A file under the first name now is a kill's leftover (a process of our pid, here or in
+	 * another pid namespace, that died between bind and rename): taken when it is a socket
+	 * that nobody answers on, as a stale socket at the path is. */
+	if (lstat(tmp.sun_path, &st) == 0) {
+		bool is_sock = S_ISSOCK(st.st_mode);
+		if (!is_sock || socket_live(&tmp)) {
+			snprintf(
+			    why, why_len,
+			    "control socket '%s': '%s', the name it is made under first, exists "
+			    "and is %s",
+			    shown, tmp_shown,
+			    is_sock ? "a socket a process answers on" : "not a socket");
+			r = -EEXIST;
+			goto out;
+		}
+		unlink(tmp.sun_path);
+	}
 	mode_t old = umask(0177);
 	r = bind(c->fd, (const struct sockaddr *)&tmp, sizeof(tmp));
 	e = errno;
 	umask(old);
 	if (r < 0) {
-		snprintf(why, why_len, "control socket '%s': cannot bind: %s", shown, strerror(e));
-		return -e;
+		snprintf(why, why_len,
+			 "control socket '%s': cannot bind '%s' (the name it is made "
+			 "under first): %s",
+			 shown, tmp_shown, strerror(e));
+		r = -e;
+		goto out;
 	}
 	if (stat(tmp.sun_path, &st) < 0)
 		goto fail_errno;
@@ -987,22 +1022,33 @@ static int bind_socket(struct control *c, const struct control_settings *setting
 	if (chmod(tmp.sun_path, c->read_all || c->has_read_gid ? 0666 : 0660) < 0 ||
 	    listen(c->fd, 64) < 0)
 		goto fail_errno;
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if ((r = clear_path(c, &addr, shown, why, why_len)) < 0)
-			goto fail;
-		if (renameat2(AT_FDCWD, tmp.sun_path, AT_FDCWD, c->path, RENAME_NOREPLACE) == 0)
-			return 0;
-		if (errno != EEXIST)
-			goto fail_errno;
+	if ((r = clear_path(c, &addr, shown, why, why_len)) < 0)
+		goto fail;
+	if (renameat2(AT_FDCWD, tmp.sun_path, AT_FDCWD, c->path, RENAME_NOREPLACE) == 0)
+		goto out;
+	/* a filesystem without RENAME_NOREPLACE: a hard link does not replace a file either */
+	if (errno == EINVAL && link(tmp.sun_path, c->path) == 0) {
+		unlink(tmp.sun_path);
+		goto out;
 	}
-	snprintf(why, why_len, "control socket '%s': %s", shown, strerror(EADDRINUSE));
-	r = -EADDRINUSE;
+	r = -errno;
+	if (r == -EEXIST)
+		snprintf(why, why_len,
+			 "control socket '%s': a file appeared at the path while the socket was "
+			 "made (a process that does not take turns by the directory's lock)",
+			 shown);
+	else
+		snprintf(why, why_len, "control socket '%s': cannot move it there from '%s': %s",
+			 shown, tmp_shown, strerror(-r));
 	goto fail;
 fail_errno:
 	r = -errno;
-	snprintf(why, why_len, "control socket '%s': %s", shown, strerror(-r));
+	snprintf(why, why_len, "control socket '%s': '%s' (the name it is made under first): %s",
+		 shown, tmp_shown, strerror(-r));
 fail:
 	unlink(tmp.sun_path);
+out:
+	close(lock_fd); /* the lock goes with it */
 	return r;
 }
 

@@ -660,7 +660,16 @@ static const struct bad_row bad_rows[] = {
 	{ "control socket relative",
 	  "{\"control\": {\"socket\": \"run/x.sock\"}}",
 	  { "t.json:1:24: control.socket: 'run/x.sock' is not allowed here: expected an absolute "
-	    "path of at most 107 bytes, or \"\" for no socket",
+	    "path of at most 107 bytes (its directory at most 99), or \"\" for no socket",
+	    NULL } },
+	{ "control socket directory too long",
+	  "{\"control\": {\"socket\": \"/"
+	  "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+	  "dddddddddddd/s\"}}",
+	  { "t.json:1:24: control.socket: '/"
+	    "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd...' "
+	    "is not allowed here: expected an absolute path of at most 107 bytes (its directory at "
+	    "most 99), or \"\" for no socket",
 	    NULL } },
 	{ "control socket too long",
 	  "{\"control\": {\"socket\": \"/"
@@ -669,8 +678,8 @@ static const struct bad_row bad_rows[] = {
 	  "aaaaaaaaaaaaaa\"}}",
 	  { "t.json:1:24: control.socket: '/"
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' "
-	    "is not allowed here: expected an absolute path of at most 107 bytes, or \"\" for no "
-	    "socket",
+	    "is not allowed here: expected an absolute path of at most 107 bytes (its directory at "
+	    "most 99), or \"\" for no socket",
 	    NULL } },
 	{ "control group not a name",
 	  "{\"control\": {\"group\": \"wheel group\"}}",

@@ -365,9 +365,10 @@ static int dir_entries(const char *dir)
 }
 
 /* The socket file appears whole: listening (a connect as soon as the path exists is taken, before
- * any turn of the loop), mode 0660, nothing left under its first name, the leftover of a killed
- * process that had our pid removed; a live server's path is refused and its file kept; a path of
- * that control_path_fits() refuses is refused by name. */
+ * any turn of the loop), mode 0660, nothing left under its first name; a stale socket left under
+ * that name by a killed process of our pid is taken, a file that is not a socket is not; a live
+ * server's path is refused and its file kept; a path of that control_path_fits() refuses is refused
+ * by name. */
 TEST(control_socket_appears_listening_and_whole)
 {
 	struct fixture f, g;
@@ -382,12 +383,26 @@ TEST(control_socket_appears_listening_and_whole)
 		return;
 	snprintf(f.path, sizeof(f.path), "%s/s", f.dir);
 	snprintf(leftover, sizeof(leftover), "%s/.%06lx~", f.dir, (unsigned long)getpid());
+	/* a leftover that is not a socket: refused, named, kept */
 	int lfd = open(leftover, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	CHECK(lfd >= 0);
 	if (lfd >= 0)
 		close(lfd);
 	f.loop = ev_loop_new(EVFLAG_AUTO);
 	cs.path = f.path;
+	CHECK(control_new(f.loop, &cs, tables, 1, NULL, &f.c, NULL, why, sizeof(why)) == -EEXIST);
+	CHECK(strstr(why, "the name it is made under first, exists and is not a socket") != NULL);
+	CHECK(dir_entries(f.dir) == 1);
+	unlink(leftover);
+	/* a stale socket there (a kill between bind and rename): taken */
+	struct sockaddr_un la = { .sun_family = AF_UNIX };
+	memcpy(la.sun_path, leftover, strlen(leftover) + 1);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&la, sizeof(la)) == 0);
+	if (lfd >= 0)
+		close(lfd);
+	CHECK(dir_entries(f.dir) == 1);
+	f.c = NULL;
 	CHECK(control_new(f.loop, &cs, tables, 1, NULL, &f.c, NULL, why, sizeof(why)) == 0);
 	int fd = client_connect(&f);
 	CHECK(fd >= 0);
