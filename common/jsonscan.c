@@ -342,7 +342,9 @@ int jsonscan_cursor_next(struct jsonscan_cursor *c, struct jsonscan_value *ret_k
 		sc.at++;
 		skip_ws(&sc);
 	}
-	if (sc.at >= sc.n)
+	/* where no value can start (a trailing ',', a member without a value): refused here, not
+	 * left to a reader that would not take the value */
+	if (sc.at >= sc.n || sc.s[sc.at] == ',' || sc.s[sc.at] == ']' || sc.s[sc.at] == '}')
 		return -1;
 	c->first = false;
 	c->at = sc.at;

@@ -439,3 +439,71 @@ TEST(jsonscan_string_is_with_an_escape_first)
 	CHECK(jsonscan_next_item(&it, &v));
 	CHECK(jsonscan_string_is(&v, "") && !jsonscan_string_is(&v, "a"));
 }
+
+/* A walk over the cursor that takes no value: next() after next() (a reader that skips what it
+ * does not want by not taking it). The cursor must still refuse a value missing where the
+ * document needs one; it is refused at the next() that reaches it. */
+static int walk_without_taking(const char *doc)
+{
+	struct jsonscan_cursor c;
+	struct jsonscan_value key;
+	int k;
+
+	jsonscan_cursor_init(&c, doc, strlen(doc));
+	if (!jsonscan_cursor_enter(&c, doc[0]))
+		return -2;
+	while ((k = jsonscan_cursor_next(&c, doc[0] == '{' ? &key : NULL)) == 1)
+		;
+	return k;
+}
+
+TEST(jsonscan_cursor_walks_checks_and_refuses)
+{
+	struct jsonscan_cursor c;
+	struct jsonscan_value key, v;
+	const char *doc = " {\"a\": [1, {\"b\": \"x\"}], \"c\": true} ";
+
+	jsonscan_cursor_init(&c, doc, strlen(doc));
+	CHECK(jsonscan_cursor_enter(&c, '{'));
+	CHECK(jsonscan_cursor_next(&c, &key) == 1 && jsonscan_string_is(&key, "a"));
+	CHECK(jsonscan_cursor_enter(&c, '['));
+	CHECK(jsonscan_cursor_next(&c, NULL) == 1 && jsonscan_cursor_value(&c, &v));
+	CHECK(v.type == JSONSCAN_NUMBER && v.len == 1 && v.text[0] == '1');
+	CHECK(jsonscan_cursor_next(&c, NULL) == 1 && jsonscan_cursor_value(&c, &v));
+	CHECK(v.type == JSONSCAN_OBJECT && v.len == strlen("{\"b\": \"x\"}"));
+	CHECK(jsonscan_cursor_next(&c, NULL) == 0);
+	CHECK(!jsonscan_cursor_end(&c)); /* still in the root */
+	CHECK(jsonscan_cursor_next(&c, &key) == 1 && jsonscan_string_is(&key, "c"));
+	CHECK(jsonscan_cursor_next(&c, NULL) == -1); /* an item asked of an object */
+	CHECK(jsonscan_cursor_value(&c, &v) && v.type == JSONSCAN_TRUE);
+	CHECK(jsonscan_cursor_next(&c, &key) == 0);
+	CHECK(jsonscan_cursor_end(&c));
+
+	/* refused where a value is missing, even by a reader that takes none */
+	CHECK(walk_without_taking("[1,]") == -1);
+	CHECK(walk_without_taking("[,1]") == -1);
+	CHECK(walk_without_taking("{\"a\":}") == -1);
+	CHECK(walk_without_taking("{\"a\":,\"b\":1}") == -1);
+	CHECK(walk_without_taking("[]") == 0);
+	CHECK(walk_without_taking("{}") == 0);
+
+	/* a value taken whole is checked whole, with the containers entered counted */
+	doc = "[\"\\x\"]";
+	jsonscan_cursor_init(&c, doc, strlen(doc));
+	CHECK(jsonscan_cursor_enter(&c, '[') && jsonscan_cursor_next(&c, NULL) == 1);
+	CHECK(!jsonscan_cursor_value(&c, &v));
+	/* JSONSCAN_DEPTH_MAX open containers pass, one more does not, counted from the root */
+	static char deep[2 * JSONSCAN_DEPTH_MAX + 4];
+	struct jsonscan_value root;
+	for (int levels = JSONSCAN_DEPTH_MAX; levels <= JSONSCAN_DEPTH_MAX + 1; levels++) {
+		memset(deep, '[', (size_t)levels);
+		deep[levels] = '1';
+		memset(deep + levels + 1, ']', (size_t)levels);
+		deep[2 * levels + 1] = '\0';
+		bool ok = levels <= JSONSCAN_DEPTH_MAX;
+		CHECK((jsonscan_parse(deep, strlen(deep), &root, NULL, 0) == 0) == ok);
+		jsonscan_cursor_init(&c, deep, strlen(deep));
+		CHECK(jsonscan_cursor_enter(&c, '[') && jsonscan_cursor_next(&c, NULL) == 1);
+		CHECK(jsonscan_cursor_value(&c, &v) == ok);
+	}
+}
